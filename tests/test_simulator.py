@@ -1,0 +1,579 @@
+"""The simulator itself: every endpoint, validation error and fault, over real HTTP."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import requests
+
+from uniware_source.simulator import (
+    CANCEL,
+    DELAY,
+    ERROR,
+    FAIL,
+    HTML,
+    NO_FILE,
+    RESET,
+    STUCK,
+    TRUNCATE,
+    CsvStyle,
+    JobTiming,
+    UniwareSimulator,
+)
+from uniware_source.simulator.csv_render import parse_ist
+from uniware_source.simulator.pytest_plugin import TEST_NOW, fast_config
+
+from .sim_client import FACILITIES, STATUS, PlainClient, sale_orders_body
+
+WEEK_AGO_MS = int((TEST_NOW - timedelta(days=7)).timestamp() * 1000)
+NOW_MS = int(TEST_NOW.timestamp() * 1000)
+
+
+@pytest.fixture
+def client(uniware_simulator: UniwareSimulator) -> PlainClient:
+    plain = PlainClient(uniware_simulator)
+    plain.login()
+    return plain
+
+
+def download_rows(url: str) -> tuple[list[str], list[list[str]], bytes]:
+    answer = requests.get(url, timeout=10)
+    answer.raise_for_status()
+    text = answer.content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    return rows[0], rows[1:], answer.content
+
+
+def error_of(answer: requests.Response) -> dict[str, Any]:
+    body = answer.json()
+    assert answer.status_code == 200 and body["successful"] is False, body
+    error: dict[str, Any] = body["errors"][0]
+    return error
+
+
+# -- a full cycle ---------------------------------------------------------------------------------
+
+def test_full_cycle_with_plain_requests(uniware_simulator: UniwareSimulator) -> None:
+    sim = uniware_simulator
+    client = PlainClient(sim)
+    client.login()
+    created = client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS))
+    assert created.status_code == 200 and created.json()["successful"] is True
+    job_code = created.json()["jobCode"]
+    assert created.json()["exportJobId"]
+    seen = [client.status(job_code)["status"] for _ in range(3)]
+    assert seen == ["SCHEDULED", "IN_PROGRESS", "COMPLETE"]
+    status = client.status(job_code)
+    assert status["filePath"].startswith(sim.file_base_url + "/acme/")
+    assert status["filePath"].endswith(".csv") and "Sale%20Orders_" in status["filePath"]
+    header, rows, raw = download_rows(status["filePath"])
+    assert raw.startswith("\ufeff".encode())
+    truth = sim.truth("Sale Orders", facility="BLR01", date_filter="updatedOn",
+                      start=TEST_NOW - timedelta(days=7), end=TEST_NOW)
+    assert len(rows) == len(truth) > 50
+    assert {r["Sale Order Item Code"] for r in truth} == {r[header.index("Sale Order Item Code")] for r in rows}
+    # no request to the file host carried the bearer token
+    assert all(not r.has_authorization for r in sim.requests.where(server="files"))
+
+
+# -- authentication -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_password_grant_issues_bearer_token(uniware_simulator: UniwareSimulator, method: str) -> None:
+    answer = PlainClient(uniware_simulator).password_grant(method=method)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["token_type"] == "bearer" and body["expires_in"] > 0
+    assert body["access_token"] and body["refresh_token"]
+
+
+def test_wrong_client_id_is_rejected(uniware_simulator: UniwareSimulator) -> None:
+    answer = PlainClient(uniware_simulator).password_grant(client_id="someone-else")
+    assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("status", [400, 500])
+def test_bad_credentials_are_rejected(tmp_path: Any, status: int) -> None:
+    with UniwareSimulator(fast_config(bad_credentials_status=status, files_dir=tmp_path)) as sim:
+        answer = PlainClient(sim).password_grant(password="wrong")
+        assert answer.status_code == status
+        assert "Bad credentials" in answer.json()["error_description"]
+
+
+def test_refresh_grant_and_revocation(uniware_simulator: UniwareSimulator) -> None:
+    sim = uniware_simulator
+    first = PlainClient(sim).password_grant().json()
+    params = {"grant_type": "refresh_token", "client_id": "my-trusted-client",
+              "refresh_token": first["refresh_token"]}
+    refreshed = requests.get(sim.base_url + "/oauth/token", params=params, timeout=10)
+    assert refreshed.status_code == 200
+    assert refreshed.json()["access_token"] != first["access_token"]
+    sim.expire_tokens(refresh_too=True)
+    rejected = requests.get(sim.base_url + "/oauth/token", params=params, timeout=10)
+    assert rejected.status_code == 400 and rejected.json()["error"] == "invalid_grant"
+
+
+def test_expired_unknown_or_missing_token_gets_401(uniware_simulator: UniwareSimulator,
+                                                   client: PlainClient) -> None:
+    assert client.post(FACILITIES, {}).status_code == 200
+    uniware_simulator.expire_tokens()
+    expired = client.post(FACILITIES, {})
+    assert expired.status_code == 401 and expired.json()["error"] == "invalid_token"
+    client.token = "not-a-token"
+    assert client.post(FACILITIES, {}).status_code == 401
+    client.token = None
+    assert client.post(FACILITIES, {}).status_code == 401
+
+
+def test_token_ttl_expires_tokens(tmp_path: Any) -> None:
+    with UniwareSimulator(fast_config(token_ttl_seconds=0.0, files_dir=tmp_path)) as sim:
+        client = PlainClient(sim)
+        client.login()
+        assert client.post(FACILITIES, {}).status_code == 401
+
+
+# -- facilities -----------------------------------------------------------------------------------
+
+def test_facility_search(client: PlainClient) -> None:
+    enabled = client.post(FACILITIES, {"facilityStatus": "ENABLED"}).json()
+    assert [p["facilityCode"] for p in enabled["parties"]] == ["BLR01", "DEL02", "MUM03"]
+    everything = client.post(FACILITIES, {}).json()
+    assert "PNQ09" in [p["facilityCode"] for p in everything["parties"]]
+
+
+# -- create: validation ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("facility", [None, "Bengaluru Fulfilment Centre", "PNQ09", "NOPE"])
+def test_create_needs_an_enabled_facility_code(client: PlainClient, facility: Any) -> None:
+    answer = client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS), facility=facility)
+    assert answer.status_code == 403
+    assert answer.json()["message"] == "Illegal Access, facility is required"
+
+
+def test_create_rejects_the_exportColumns_spelling_and_unknown_keys(client: PlainClient) -> None:
+    body = sale_orders_body(WEEK_AGO_MS, NOW_MS)
+    body["exportColumns"] = body.pop("exportColums")
+    answer = client.create(body)
+    assert answer.status_code == 400 and "exportColumns" in answer.json()["message"]
+    answer = client.create({**sale_orders_body(WEEK_AGO_MS, NOW_MS), "pageSize": 10})
+    assert answer.status_code == 400 and "pageSize" in answer.json()["message"]
+
+
+@pytest.mark.parametrize("change, code, field", [
+    ({"exportColums": []}, 1001, "exportColums"),
+    ({"exportColums": "soicode"}, 1001, "exportColums"),
+    ({"frequency": None}, 1001, "frequency"),
+    ({"frequency": "RECURRENT"}, 120005, "frequency"),
+    ({"frequency": "HOURLY"}, 120005, "frequency"),
+    ({"exportJobTypeName": "Sale Orderz"}, 100001, "exportJobTypeName"),
+    ({"exportColums": ["soicode", "nope"]}, 100002, "exportColums"),
+    ({"exportFilters": [{"id": "madeUp", "text": "x"}]}, 100003, "exportFilters"),
+    ({"exportFilters": [{"id": "updatedOn", "dateRange": {"start": "yesterday", "end": 1}}]},
+     100004, "updatedOn"),
+    ({"exportFilters": [{"id": "updatedOn", "dateRange": {"start": NOW_MS, "end": WEEK_AGO_MS}}]},
+     100004, "updatedOn"),
+    ({"exportFilters": [{"id": "updatedOn",
+                         "dateRange": {"start": NOW_MS - 93 * 86400000, "end": NOW_MS}}]},
+     100004, "updatedOn"),
+    ({"exportFilters": [{"id": "channelFilter", "selectedValues": ["EBAY"]}]}, 100005, "channelFilter"),
+])
+def test_create_validation_errors(client: PlainClient, change: dict[str, Any], code: int,
+                                  field: str) -> None:
+    body = {**sale_orders_body(WEEK_AGO_MS, NOW_MS), **change}
+    body = {k: v for k, v in body.items() if v is not None}
+    error = error_of(client.create(body))
+    assert error["code"] == code and error["fieldName"] == field
+    assert error["description"] and error["message"]
+
+
+def test_error_text_can_come_in_message_instead_of_description(tmp_path: Any) -> None:
+    with UniwareSimulator(fast_config(error_text_field="message", files_dir=tmp_path)) as sim:
+        client = PlainClient(sim)
+        client.login()
+        error = error_of(client.create({**sale_orders_body(WEEK_AGO_MS, NOW_MS),
+                                        "exportJobTypeName": "Nope"}))
+        assert error["description"] == "INVALID_EXPORT_JOB_TYPE_NAME"
+        assert "Invalid export job type name" in error["message"]
+
+
+def test_unknown_filter_can_be_silently_ignored(tmp_path: Any) -> None:
+    with UniwareSimulator(fast_config(unknown_filter="ignore", files_dir=tmp_path)) as sim:
+        client = PlainClient(sim)
+        client.login()
+        body = sale_orders_body(WEEK_AGO_MS, NOW_MS, filter_id="updatedAt")
+        answer = client.create(body)
+        assert answer.json()["successful"] is True
+        status = client.wait(answer.json()["jobCode"])
+        _, rows, _ = download_rows(status["filePath"])
+        everything = sim.truth("Sale Orders", facility="BLR01")
+        assert len(rows) == len(everything)  # the windowed export became a full dump
+
+
+def test_duplicate_running_job_is_answered_with_100014(client: PlainClient) -> None:
+    body = sale_orders_body(WEEK_AGO_MS, NOW_MS)
+    first = client.create(body).json()["jobCode"]
+    error = error_of(client.create(body))
+    assert error["code"] == 100014 and error["errorParams"]["jobCode"] == first
+    assert client.create(body, facility="DEL02").json()["successful"] is True
+    client.wait(first)
+    assert client.create(body).json()["successful"] is True  # finished jobs do not block
+
+
+def test_create_needs_json_content_type(client: PlainClient) -> None:
+    answer = requests.post(client.sim.base_url + "/services/rest/v1/export/job/create",
+                           data="x=1", headers={**client.headers("BLR01"),
+                                                "Content-Type": "application/x-www-form-urlencoded"},
+                           timeout=10)
+    assert answer.status_code == 415
+
+
+# -- status: the lifecycle ------------------------------------------------------------------------
+
+def test_unknown_job_code(client: PlainClient) -> None:
+    error = error_of(client.post(STATUS, {"jobCode": "EXP-NOPE"}))
+    assert error["code"] == 100006
+    assert error_of(client.post(STATUS, {}))["code"] == 1001
+
+
+def test_successful_instead_of_complete(tmp_path: Any) -> None:
+    timing = JobTiming(seconds_per_status=(0, 0), completion_status="SUCCESSFUL")
+    with UniwareSimulator(fast_config(timing=timing, files_dir=tmp_path)) as sim:
+        client = PlainClient(sim)
+        client.login()
+        status = client.wait(client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS)).json()["jobCode"])
+        assert status["status"] == "SUCCESSFUL" and status["filePath"]
+
+
+def test_custom_pending_statuses_and_min_polls(tmp_path: Any) -> None:
+    timing = JobTiming(pending_statuses=("QUEUED", "RUNNING", "PROCESSING"),
+                       seconds_per_status=(0, 0, 0), min_polls_per_status=2)
+    with UniwareSimulator(fast_config(timing=timing, files_dir=tmp_path)) as sim:
+        client = PlainClient(sim)
+        client.login()
+        code = client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS)).json()["jobCode"]
+        seen = [client.status(code)["status"] for _ in range(7)]
+        assert seen == ["QUEUED", "QUEUED", "RUNNING", "RUNNING", "PROCESSING", "PROCESSING", "COMPLETE"]
+        job = sim.jobs.get(code)
+        assert job is not None and job.reported == ["QUEUED", "RUNNING", "PROCESSING", "COMPLETE"]
+
+
+def test_status_durations_follow_the_speed_knob(tmp_path: Any) -> None:
+    # an hour per status, scaled down to nothing: the knob tests use instead of sleeping
+    timing = JobTiming(seconds_per_status=(3600, 3600), time_scale=0.0)
+    with UniwareSimulator(fast_config(timing=timing, files_dir=tmp_path)) as sim:
+        client = PlainClient(sim)
+        client.login()
+        assert client.wait(client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS)).json()["jobCode"],
+                           max_polls=4)["status"] == "COMPLETE"
+    slow = JobTiming(seconds_per_status=(3600, 3600), time_scale=1.0)
+    with UniwareSimulator(fast_config(timing=slow, files_dir=tmp_path / "slow")) as sim:
+        client = PlainClient(sim)
+        client.login()
+        code = client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS)).json()["jobCode"]
+        assert {client.status(code)["status"] for _ in range(5)} == {"SCHEDULED"}
+
+
+def test_complete_before_file_path(client: PlainClient) -> None:
+    client.sim.inject_job_fate(NO_FILE, polls=2)
+    code = client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS)).json()["jobCode"]
+    answers = [client.status(code) for _ in range(5)]
+    assert [a["status"] for a in answers] == ["SCHEDULED", "IN_PROGRESS", "COMPLETE", "COMPLETE", "COMPLETE"]
+    assert [bool(a.get("filePath")) for a in answers] == [False, False, False, False, True]
+
+
+def test_zero_row_export_has_no_file_path(client: PlainClient) -> None:
+    far_past = NOW_MS - 400 * 86400000
+    code = client.create(sale_orders_body(far_past, far_past + 86400000)).json()["jobCode"]
+    answers = [client.status(code) for _ in range(5)]
+    assert answers[-1]["status"] == "COMPLETE" and "filePath" not in answers[-1]
+
+
+def test_zero_row_export_can_be_a_header_only_file(tmp_path: Any) -> None:
+    with UniwareSimulator(fast_config(empty_export_file=True, files_dir=tmp_path)) as sim:
+        client = PlainClient(sim)
+        client.login()
+        far_past = NOW_MS - 400 * 86400000
+        status = client.wait(client.create(sale_orders_body(far_past, far_past + 86400000)).json()["jobCode"])
+        header, rows, _ = download_rows(status["filePath"])
+        assert header and rows == []
+
+
+@pytest.mark.parametrize("fate", [FAIL, CANCEL, ERROR])
+def test_job_fates(client: PlainClient, fate: str) -> None:
+    fault = client.sim.inject_job_fate(fate, message="Report could not be generated")
+    code = client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS)).json()["jobCode"]
+    status = client.wait(code)
+    assert status["status"] == fate and status["message"] == "Report could not be generated"
+    assert fault.fired == 1
+    # the fate was for one job only
+    assert client.wait(client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS), "DEL02").json()["jobCode"])[
+        "status"] == "COMPLETE"
+
+
+def test_stuck_job_until_released(client: PlainClient) -> None:
+    client.sim.inject_job_fate(STUCK)
+    code = client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS)).json()["jobCode"]
+    assert {client.status(code)["status"] for _ in range(10)} == {"SCHEDULED"}
+    client.sim.release_stuck_jobs()
+    assert client.wait(code)["status"] == "COMPLETE"
+
+
+def test_queue_outage_fails_every_job_while_it_lasts(client: PlainClient) -> None:
+    codes = [client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS), f).json()["jobCode"]
+             for f in ("BLR01", "DEL02")]
+    client.status(codes[0])
+    client.sim.set_queue_outage(True)
+    assert [client.wait(c)["status"] for c in codes] == ["FAILED", "FAILED"]
+    client.sim.set_queue_outage(False)
+    assert client.wait(client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS)).json()["jobCode"])[
+        "status"] == "COMPLETE"
+
+
+# -- data: filters, evolution and CSV quirks ------------------------------------------------------
+
+def test_date_filters_really_filter(uniware_simulator: UniwareSimulator, client: PlainClient) -> None:
+    start, end = TEST_NOW - timedelta(days=3), TEST_NOW - timedelta(days=1)
+    body = sale_orders_body(int(start.timestamp() * 1000), int(end.timestamp() * 1000),
+                            columns=["soicode", "created", "updated"], filter_id="addedOn")
+    status = client.wait(client.create(body).json()["jobCode"])
+    header, rows, _ = download_rows(status["filePath"])
+    created = [parse_ist(r[header.index("Created")]) for r in rows]
+    assert rows and all(start <= c <= end for c in created if c)
+    body = sale_orders_body(int(start.timestamp() * 1000), int(end.timestamp() * 1000),
+                            columns=["soicode", "updated"])
+    status = client.wait(client.create(body).json()["jobCode"])
+    header, rows, _ = download_rows(status["filePath"])
+    updated = [parse_ist(r[header.index("Updated")]) for r in rows]
+    assert rows and all(start <= u <= end for u in updated if u)
+
+
+def test_text_range_and_channel_filter(client: PlainClient) -> None:
+    body = {"exportJobTypeName": "Sale Orders", "exportColums": ["soicode", "channel"],
+            "exportFilters": [{"id": "addedOn", "dateRange": {"textRange": "LAST_7_DAYS"}},
+                              {"id": "channelFilter", "selectedValues": ["MYNTRA"]}],
+            "frequency": "ONETIME"}
+    header, rows, _ = download_rows(client.wait(client.create(body).json()["jobCode"])["filePath"])
+    assert rows and {r[header.index("Channel Name")] for r in rows} == {"MYNTRA"}
+
+
+def test_tenant_evolves_new_orders_and_status_changes(uniware_simulator: UniwareSimulator) -> None:
+    sim = uniware_simulator
+    before = {r["Sale Order Item Code"]: r for r in sim.truth("Sale Orders")}
+    sim.clock.advance(timedelta(days=2))
+    after = {r["Sale Order Item Code"]: r for r in sim.truth("Sale Orders")}
+    new = set(after) - set(before)
+    changed = [k for k in before if after[k]["Sale Order Item Status"] != before[k]["Sale Order Item Status"]]
+    assert len(new) > 300 and len(changed) > 300
+    assert all(after[k]["Updated"] > before[k]["Updated"] for k in changed)
+
+
+def test_csv_looks_like_the_field(uniware_simulator: UniwareSimulator, client: PlainClient) -> None:
+    requested = ["updated", "soicode", "shippingAddress", "sellingPrice", "shippingAddressName",
+                 "trackingNumber", "cancellationReason", "created", "displayOrderDateTime", "itemName"]
+    body = sale_orders_body(NOW_MS - 20 * 86400000, NOW_MS, columns=requested)
+    header, rows, raw = download_rows(client.wait(client.create(body).json()["jobCode"])["filePath"])
+    # display labels, in the report's order (not the request's), plus an unrequested column
+    assert header == ["Sale Order Item Code", "Order Date as dd/mm/yyyy hh:MM:ss", "Item Type Name",
+                      "Selling Price", "Shipping Address Name", "Shipping Address Line 1",
+                      "Tracking Number", "Cancellation Reason", "Created", "Updated", "Currency"]
+    text = raw.decode("utf-8-sig")
+    cells = [c for r in rows for c in r]
+    assert {"", "N/A", "-", "NULL"} <= set(cells)
+    assert any("\n" in c for c in cells) and any('"' in c for c in cells) and any("," in c for c in cells)
+    assert any(ord(ch) > 127 for ch in text)
+    created = [r[header.index("Created")] for r in rows]
+    assert any(c[4] == "-" for c in created) and any(c[2] == "-" and len(c) == 16 for c in created)
+    assert all(c[2] == "/" for c in (r[1] for r in rows))
+
+
+def test_csv_content_matches_truth(uniware_simulator: UniwareSimulator, client: PlainClient) -> None:
+    start = TEST_NOW - timedelta(days=5)
+    body = sale_orders_body(int(start.timestamp() * 1000), NOW_MS)
+    header, rows, _ = download_rows(client.wait(client.create(body).json()["jobCode"])["filePath"])
+    truth = {r["Sale Order Item Code"]: r for r in uniware_simulator.truth(
+        "Sale Orders", facility="BLR01", date_filter="updatedOn", start=start, end=TEST_NOW)}
+    blanks = {"", "N/A", "-", "NULL"}
+    for row in rows:
+        record = dict(zip(header, row, strict=True))
+        expected = truth[record["Sale Order Item Code"]]
+        assert parse_ist(record["Updated"]) == expected["Updated"]
+        assert Decimal(record["Selling Price"]) == expected["Selling Price"]
+        assert (None if record["Tracking Number"] in blanks else record["Tracking Number"]) == \
+            expected["Tracking Number"]
+        assert record["Shipping Address Line 1"] == expected["Shipping Address Line 1"]
+
+
+@pytest.mark.parametrize("report, columns, filter_id", [
+    ("Invoice", ["invoiceCode", "invoiceDate", "skuCode", "quantity", "total"], "dateCreatedRange"),
+    ("Return Invoices", ["invoiceCode", "skuCode", "returnDate", "reason"], "addedOn"),
+    ("Inventory Snapshot", ["facility", "skuCode", "inventory", "updated"], None),
+    ("Item Master", ["productCode", "componentProductCode", "name", "mrp"], None),
+    ("B2B Sale Orders", ["soicode", "channel"], "updatedOn"),
+])
+def test_every_report_type_exports(uniware_simulator: UniwareSimulator, client: PlainClient,
+                                   report: str, columns: list[str], filter_id: Any) -> None:
+    filters = []
+    start = TEST_NOW - timedelta(days=30)
+    if filter_id:
+        filters = [{"id": filter_id, "dateRange": {"start": int(start.timestamp() * 1000), "end": NOW_MS}}]
+    body = {"exportJobTypeName": report, "exportColums": columns, "exportFilters": filters,
+            "frequency": "ONETIME"}
+    header, rows, _ = download_rows(client.wait(client.create(body).json()["jobCode"])["filePath"])
+    truth = uniware_simulator.truth(report, facility="BLR01", date_filter=filter_id,
+                                    start=start if filter_id else None, end=TEST_NOW if filter_id else None)
+    assert len(rows) == len(truth) > 0
+    if report == "Invoice":  # an item of quantity 2 gives two identical lines
+        keys = [(r[0], r[header.index("SKU Code")]) for r in rows]
+        assert len(set(keys)) < len(keys)
+    if report == "Item Master":
+        assert len({r[0] for r in rows}) < len(rows)
+
+
+# -- the file host --------------------------------------------------------------------------------
+
+@pytest.fixture
+def file_url(client: PlainClient) -> str:
+    url: str = client.wait(client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS)).json()["jobCode"])["filePath"]
+    return url
+
+
+def test_file_host_rejects_authorization(file_url: str) -> None:
+    answer = requests.get(file_url, headers={"Authorization": "bearer abc"}, timeout=10)
+    assert answer.status_code == 400 and b"InvalidArgument" in answer.content
+
+
+def test_file_host_ranges(file_url: str) -> None:
+    whole = requests.get(file_url, timeout=10).content
+    part = requests.get(file_url, headers={"Range": "bytes=100-"}, timeout=10)
+    assert part.status_code == 206 and part.content == whole[100:]
+    assert part.headers["Content-Range"] == f"bytes 100-{len(whole) - 1}/{len(whole)}"
+    tail = requests.get(file_url, headers={"Range": "bytes=-10"}, timeout=10)
+    assert tail.content == whole[-10:]
+    assert requests.get(file_url, headers={"Range": f"bytes={len(whole)}-"}, timeout=10).status_code == 416
+    head = requests.head(file_url, timeout=10)
+    assert int(head.headers["Content-Length"]) == len(whole) and head.headers["Accept-Ranges"] == "bytes"
+
+
+def test_file_host_unknown_and_expired(tmp_path: Any) -> None:
+    with UniwareSimulator(fast_config(file_ttl_seconds=0.0, files_dir=tmp_path)) as sim:
+        client = PlainClient(sim)
+        client.login()
+        url = client.wait(client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS)).json()["jobCode"])["filePath"]
+        assert requests.get(url, timeout=10).status_code == 403
+        assert requests.get(sim.file_base_url + "/acme/nope.csv", timeout=10).status_code == 404
+
+
+# -- HTTP faults ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("endpoint", ["token", "create", "status", "facility"])
+@pytest.mark.parametrize("status", [429, 500, 502, 503])
+def test_http_error_faults(uniware_simulator: UniwareSimulator, endpoint: str, status: int) -> None:
+    sim = uniware_simulator
+    client = PlainClient(sim)
+    client.login()
+    code = client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS)).json()["jobCode"]
+    fault = sim.inject(endpoint, status=status, retry_after=3 if status == 429 else None, times=1)
+    calls = {
+        "token": lambda: client.password_grant(),
+        "create": lambda: client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS), "DEL02"),
+        "status": lambda: client.post(STATUS, {"jobCode": code}),
+        "facility": lambda: client.post(FACILITIES, {}),
+    }
+    failed = calls[endpoint]()
+    assert failed.status_code == status
+    if status == 429:
+        assert failed.headers["Retry-After"] == "3"
+    assert calls[endpoint]().status_code == 200
+    assert fault.fired == 1 and sim.faults.fired()[f"{endpoint}:http_error:{status}"] == 1
+
+
+def test_connection_reset_fault(uniware_simulator: UniwareSimulator, client: PlainClient) -> None:
+    uniware_simulator.inject("facility", action=RESET)
+    with pytest.raises(requests.ConnectionError):
+        client.post(FACILITIES, {})
+    assert client.post(FACILITIES, {}).status_code == 200
+
+
+def test_delay_fault_causes_read_timeout(uniware_simulator: UniwareSimulator, client: PlainClient) -> None:
+    uniware_simulator.inject("facility", action=DELAY, seconds=0.5)
+    with pytest.raises(requests.ReadTimeout):
+        client.post(FACILITIES, {}, timeout=0.1)
+
+
+def test_create_fault_after_processing_still_creates_the_job(uniware_simulator: UniwareSimulator,
+                                                             client: PlainClient) -> None:
+    uniware_simulator.inject("create", status=502, after_processing=True)
+    assert client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS)).status_code == 502
+    assert len(uniware_simulator.jobs.all()) == 1
+    retried = error_of(client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS)))
+    assert retried["code"] == 100014
+    assert retried["errorParams"]["jobCode"] == uniware_simulator.jobs.all()[0].code
+
+
+def test_truncated_download(uniware_simulator: UniwareSimulator, file_url: str) -> None:
+    whole = requests.get(file_url, timeout=10).content
+    uniware_simulator.inject("download", action=TRUNCATE, fraction=0.5)
+    answer = requests.get(file_url, stream=True, timeout=10)
+    assert int(answer.headers["Content-Length"]) == len(whole)
+    received = bytearray()
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        for chunk in answer.iter_content(8192):
+            received.extend(chunk)
+    assert 0 < len(received) < len(whole)
+    resumed = requests.get(file_url, headers={"Range": f"bytes={len(received)}-"}, timeout=10)
+    assert bytes(received) + resumed.content == whole
+
+
+def test_html_login_page_instead_of_csv(uniware_simulator: UniwareSimulator, file_url: str) -> None:
+    uniware_simulator.inject("download", action=HTML)
+    answer = requests.get(file_url, timeout=10)
+    assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("text/html")
+    assert answer.content.lstrip().lower().startswith(b"<!doctype html")
+
+
+def test_download_http_error_fault(uniware_simulator: UniwareSimulator, file_url: str) -> None:
+    uniware_simulator.inject("download", status=503, times=2)
+    assert [requests.get(file_url, timeout=10).status_code for _ in range(3)] == [503, 503, 200]
+
+
+# -- the request log ------------------------------------------------------------------------------
+
+def test_request_log_masks_secrets(uniware_simulator: UniwareSimulator, client: PlainClient) -> None:
+    sim = uniware_simulator
+    PlainClient(sim).password_grant(method="POST")
+    client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS))
+    token_requests = sim.requests.where("token")
+    assert token_requests[0].query["password"] == "***"
+    assert token_requests[1].body["password"] == "***"
+    created = sim.requests.where("create")[0]
+    assert created.header("Authorization") == "bearer ***"
+    assert created.header("Facility") == "BLR01"
+    assert created.body["exportJobTypeName"] == "Sale Orders"
+    dump = repr(list(sim.requests))
+    assert client.token and sim.config.password not in dump and client.token not in dump
+
+
+def test_no_bom_and_no_extra_column_knobs(tmp_path: Any) -> None:
+    config = fast_config(csv_style=CsvStyle(bom=False, mixed_timestamps=False), extra_columns=False,
+                         files_dir=tmp_path)
+    with UniwareSimulator(config) as sim:
+        client = PlainClient(sim)
+        client.login()
+        body = sale_orders_body(WEEK_AGO_MS, NOW_MS, columns=["soicode", "created"])
+        url = client.wait(client.create(body).json()["jobCode"])["filePath"]
+        raw = requests.get(url, timeout=10).content
+        assert not raw.startswith("\ufeff".encode())
+        header, rows, _ = download_rows(url)
+        assert header == ["Sale Order Item Code", "Created"]
+        assert all(r[1][4] == "-" for r in rows)
+
+
+def test_simulated_clock_is_fixed_in_tests(uniware_simulator: UniwareSimulator) -> None:
+    assert uniware_simulator.clock.now() == TEST_NOW
+    assert uniware_simulator.clock.advance(timedelta(hours=1)) == TEST_NOW + timedelta(hours=1)
+    assert TEST_NOW.tzinfo is UTC and isinstance(TEST_NOW, datetime)

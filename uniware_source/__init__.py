@@ -1,0 +1,1 @@
+"""uniware-dlt: a dlt source for Unicommerce Uniware export jobs."""

@@ -1,0 +1,57 @@
+"""Run the simulator from the command line: ``python -m uniware_source.simulator --port 8080``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import threading
+from collections.abc import Sequence
+from typing import Optional
+
+from .jobs import JobTiming
+from .server import SimulatorConfig, UniwareSimulator
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m uniware_source.simulator",
+                                     description="Serve a simulated Uniware tenant on loopback.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080, help="API port (0: any free port)")
+    parser.add_argument("--file-port", type=int, default=8081, help="file host port (0: any)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--tenant", default="acme")
+    parser.add_argument("--username", default=SimulatorConfig.username)
+    parser.add_argument("--password", default=SimulatorConfig.password)
+    parser.add_argument("--orders-per-day", type=int, default=240)
+    parser.add_argument("--history-days", type=int, default=120)
+    parser.add_argument("--seconds-per-status", type=float, default=2.0,
+                        help="how long each pending status lasts (SCHEDULED, IN_PROGRESS)")
+    parser.add_argument("--completion-status", default="COMPLETE", choices=["COMPLETE", "SUCCESSFUL"])
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
+    timing = JobTiming(seconds_per_status=(args.seconds_per_status, args.seconds_per_status),
+                       completion_status=args.completion_status)
+    config = SimulatorConfig(seed=args.seed, tenant=args.tenant, username=args.username,
+                             password=args.password, orders_per_day=args.orders_per_day,
+                             history_days=args.history_days, timing=timing, host=args.host,
+                             api_port=args.port, file_port=args.file_port)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with UniwareSimulator(config) as sim:
+        print(f"Uniware simulator for tenant '{config.tenant}'")
+        print(f"  API (base_url):  {sim.base_url}")
+        print(f"  file host:       {sim.file_base_url}")
+        print(f"  username:        {config.username}")
+        print("  password:        (the --password value; default in SimulatorConfig)")
+        print(f"  facilities:      {', '.join(sim.tenant.enabled_facility_codes)}")
+        print("Ctrl-C to stop.", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
+
+
+if __name__ == "__main__":
+    main()

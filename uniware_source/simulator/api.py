@@ -1,0 +1,320 @@
+"""The simulated Uniware REST API: token, export create/status and facility search.
+
+Each handler takes the parsed request and returns (HTTP status, headers, JSON body). Validation
+follows what is known of the real service (see ../shared/uniware-api.md): business failures are
+HTTP 200 with ``successful: false`` and coded errors, unknown body keys are HTTP 400, a missing or
+wrong ``Facility`` header on create is HTTP 403.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Optional
+
+from .faults import FaultPlan
+from .jobs import JobRegistry
+from .reports import REPORTS, ExportQuery, Report
+from .tenant import DAY, IST, IST_OFFSET_SECONDS, Tenant, to_epoch
+from .tokens import TokenStore
+
+TRUSTED_CLIENT_ID = "my-trusted-client"
+CREATE_KEYS = frozenset({
+    "exportJobTypeName", "exportColums", "exportFilters", "frequency", "cronExpression",
+    "scheduleTime", "notificationEmail", "reportName",
+})
+FILTER_KEYS = frozenset({
+    "id", "text", "selectedValues", "selectedValue", "dateTime", "dateRange", "checked",
+})
+
+# (code, code name) of the business errors the simulator answers with
+MISSING_PARAMETERS = (1001, "MISSING_REQUIRED_PARAMETERS")
+INVALID_REPORT = (100001, "INVALID_EXPORT_JOB_TYPE_NAME")
+INVALID_COLUMN = (100002, "INVALID_EXPORT_COLUMN")
+INVALID_FILTER = (100003, "INVALID_EXPORT_FILTER")
+INVALID_FILTER_VALUE = (100004, "INVALID_FILTER_VALUE")
+INVALID_SELECT_VALUE = (100005, "INVALID_FILTER_SELECT_VALUE")
+INVALID_JOB_CODE = (100006, "INVALID_JOB_CODE")  # assumed: the real code is not documented
+DUPLICATE_JOB = (100014, "EXPORT_JOB_ALREADY_RUNNING")
+INVALID_SCHEDULE = (120005, "INVALID_SCHEDULE_CONFIG")
+
+Response = tuple[int, dict[str, str], Any]
+
+
+@dataclass(frozen=True)
+class ApiOptions:
+    username: str
+    password: str
+    bad_credentials_status: int = 400
+    unknown_filter: str = "reject"  # or "ignore", as some builds silently do
+    reject_duplicate_jobs: bool = True
+    max_window_days: int = 92
+    error_text_field: str = "description"  # which of description/message carries the text
+
+
+class Rejected(Exception):
+    def __init__(self, response: Response) -> None:
+        super().__init__(response[0])
+        self.response = response
+
+
+class UniwareApi:
+    def __init__(
+        self, *, tenant: Tenant, jobs: JobRegistry, tokens: TokenStore, faults: FaultPlan,
+        options: ApiOptions,
+    ) -> None:
+        self.tenant = tenant
+        self.jobs = jobs
+        self.tokens = tokens
+        self.faults = faults
+        self.options = options
+
+    # -- envelopes ------------------------------------------------------------------------------
+
+    def failure(self, error: tuple[int, str], text: str, field: Optional[str] = None,
+                params: Optional[dict[str, Any]] = None) -> Response:
+        code, name = error
+        described = (text, name) if self.options.error_text_field == "description" else (name, text)
+        body = {
+            "successful": False,
+            "message": text,
+            "errors": [{
+                "code": code, "fieldName": field, "description": described[0],
+                "message": described[1], "errorParams": params or {},
+            }],
+            "warnings": [],
+        }
+        return 200, {}, body
+
+    @staticmethod
+    def bad_request(message: str) -> Response:
+        return 400, {}, {
+            "timestamp": int(time.time() * 1000), "status": 400, "error": "Bad Request",
+            "message": message,
+        }
+
+    # -- authentication -------------------------------------------------------------------------
+
+    def token(self, params: Mapping[str, str]) -> Response:
+        grant = params.get("grant_type")
+        if params.get("client_id") != TRUSTED_CLIENT_ID:
+            return 401, {}, {"error": "invalid_client", "error_description": "Bad client credentials"}
+        if grant == "password":
+            if (params.get("username") != self.options.username
+                    or params.get("password") != self.options.password):
+                status = self.options.bad_credentials_status
+                if status >= 500:
+                    return status, {}, {"error": "server_error", "error_description": "Bad credentials"}
+                return status, {}, {"error": "invalid_grant", "error_description": "Bad credentials"}
+            issued = self.tokens.issue()
+        elif grant == "refresh_token":
+            refresh = params.get("refresh_token", "")
+            if not self.tokens.refresh_valid(refresh):
+                # Spring echoes the token back; a careful client never logs this body verbatim.
+                return 400, {}, {"error": "invalid_grant",
+                                 "error_description": f"Invalid refresh token: {refresh}"}
+            issued = self.tokens.issue(refresh_token=refresh)
+        else:
+            return 400, {}, {"error": "unsupported_grant_type",
+                             "error_description": f"Unsupported grant type: {grant}"}
+        return 200, {}, {
+            "access_token": issued.access_token,
+            "token_type": "bearer",
+            "refresh_token": issued.refresh_token,
+            "expires_in": self.tokens.expires_in(),
+            "scope": "read write trust",
+        }
+
+    def check_bearer(self, authorization: Optional[str]) -> Optional[Response]:
+        """None when the bearer token is valid, else the 401 answer."""
+        if not authorization:
+            return 401, {}, {"error": "unauthorized",
+                             "error_description": "Full authentication is required to access this resource"}
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not self.tokens.access_valid(token.strip()):
+            return 401, {}, {"error": "invalid_token",
+                             "error_description": f"Invalid access token: {token.strip()}"}
+        return None
+
+    # -- facilities -----------------------------------------------------------------------------
+
+    def facility_search(self, body: Any) -> Response:
+        only_enabled = isinstance(body, dict) and body.get("facilityStatus") == "ENABLED"
+        parties = [
+            {"facilityCode": f.code, "name": f.name, "displayName": f.name,
+             "enabled": f.enabled, "type": "WAREHOUSE"}
+            for f in self.tenant.facilities if f.enabled or not only_enabled
+        ]
+        return 200, {}, {"successful": True, "message": None, "errors": [], "warnings": [],
+                         "parties": parties}
+
+    # -- export jobs ----------------------------------------------------------------------------
+
+    def create_job(self, facility_header: Optional[str], body: Any) -> Response:
+        facility = self.tenant.facility(facility_header or "")
+        if facility is None or not facility.enabled:
+            return 403, {}, {"successful": False, "message": "Illegal Access, facility is required",
+                             "errors": [], "warnings": []}
+        try:
+            report, columns, query = self._validate_create(facility.code, body)
+        except Rejected as rejected:
+            return rejected.response
+        request_key = json.dumps([facility.code, body], sort_keys=True)
+        if self.options.reject_duplicate_jobs:
+            running = self.jobs.find_running_duplicate(request_key)
+            if running is not None:
+                return self.failure(
+                    DUPLICATE_JOB, f"An identical export job is already running: {running.code}",
+                    params={"jobCode": running.code},
+                )
+        fate = self.faults.take_job_fate(report.name, facility.code)
+        job = self.jobs.create(report, facility.code, query, columns, request_key, fate)
+        return 200, {}, {"successful": True, "message": None, "errors": [], "warnings": [],
+                         "jobCode": job.code, "exportJobId": job.export_job_id}
+
+    def _validate_create(self, facility: str, body: Any) -> tuple[Report, tuple[str, ...], ExportQuery]:
+        if not isinstance(body, dict):
+            raise Rejected(self.bad_request("JSON parse error: expected an object"))
+        unknown = sorted(set(body) - CREATE_KEYS)
+        if unknown:
+            raise Rejected(self.bad_request(
+                f'JSON parse error: Unrecognized field "{unknown[0]}" (class '
+                'com.unifier.core.api.export.CreateExportJobRequest), not marked as ignorable'))
+        name = body.get("exportJobTypeName")
+        if not name:
+            raise Rejected(self.failure(MISSING_PARAMETERS, "exportJobTypeName is required",
+                                        "exportJobTypeName"))
+        columns = body.get("exportColums")
+        if not isinstance(columns, list) or not columns or not all(isinstance(c, str) for c in columns):
+            raise Rejected(self.failure(MISSING_PARAMETERS,
+                                        "exportColums must be a non-empty list of column names",
+                                        "exportColums"))
+        frequency = body.get("frequency")
+        if not frequency:
+            raise Rejected(self.failure(MISSING_PARAMETERS, "frequency is required", "frequency"))
+        if frequency not in ("ONETIME", "RECURRENT") or (
+                frequency == "RECURRENT" and not body.get("cronExpression")):
+            raise Rejected(self.failure(INVALID_SCHEDULE, f"Invalid schedule config: {frequency}",
+                                        "frequency"))
+        report = REPORTS.get(name)
+        if report is None:
+            raise Rejected(self.failure(INVALID_REPORT, f"Invalid export job type name: {name}",
+                                        "exportJobTypeName"))
+        for column in columns:
+            if report.column(column) is None:
+                raise Rejected(self.failure(INVALID_COLUMN, f"Invalid export column: {column}",
+                                            "exportColums", {"column": column}))
+        query = self._validate_filters(report, facility, body.get("exportFilters") or [])
+        return report, tuple(columns), query
+
+    def _validate_filters(self, report: Report, facility: str, filters: Any) -> ExportQuery:
+        if not isinstance(filters, list):
+            raise Rejected(self.bad_request("JSON parse error: exportFilters must be a list"))
+        at = self.tenant.clock.now_epoch()
+        date_filter: Optional[str] = None
+        start = end = None
+        selected: dict[str, tuple[str, ...]] = {}
+        for item in filters:
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                raise Rejected(self.failure(INVALID_FILTER, "Every filter needs an id", "exportFilters"))
+            unknown = sorted(set(item) - FILTER_KEYS)
+            if unknown:
+                raise Rejected(self.bad_request(f'JSON parse error: Unrecognized field "{unknown[0]}"'))
+            filter_id = item["id"]
+            if filter_id in report.date_filters:
+                start, end = self._date_range(filter_id, item.get("dateRange"), at)
+                date_filter = filter_id
+            elif filter_id in report.select_filters:
+                values = item.get("selectedValues")
+                if not isinstance(values, list) or not values:
+                    raise Rejected(self.failure(INVALID_FILTER_VALUE,
+                                                f"Filter {filter_id} needs selectedValues", filter_id))
+                allowed = report.select_filters[filter_id]
+                bad = [v for v in values if v not in allowed]
+                if bad:
+                    raise Rejected(self.failure(INVALID_SELECT_VALUE,
+                                                f"Invalid value {bad[0]} for filter {filter_id}",
+                                                filter_id, {"value": bad[0]}))
+                selected[filter_id] = tuple(values)
+            elif self.options.unknown_filter == "reject":
+                raise Rejected(self.failure(INVALID_FILTER, f"Invalid export filter: {filter_id}",
+                                            "exportFilters", {"filter": filter_id}))
+        return ExportQuery(
+            at=at, facility=facility if report.facility_scoped else None,
+            date_filter=date_filter, start=start, end=end, selected=selected,
+        )
+
+    def _date_range(self, filter_id: str, value: Any, at: int) -> tuple[int, int]:
+        if not isinstance(value, dict):
+            raise Rejected(self.failure(INVALID_FILTER_VALUE, f"Filter {filter_id} needs a dateRange",
+                                        filter_id))
+        if value.get("textRange"):
+            return self._text_range(filter_id, value["textRange"], at)
+        try:
+            start = parse_instant(value.get("start"))
+            end = parse_instant(value.get("end"))
+        except ValueError as error:
+            raise Rejected(self.failure(INVALID_FILTER_VALUE, f"Invalid date range for {filter_id}: {error}",
+                                        filter_id)) from None
+        if end < start:
+            raise Rejected(self.failure(INVALID_FILTER_VALUE,
+                                        f"Invalid date range for {filter_id}: end before start", filter_id))
+        if end - start > self.options.max_window_days * DAY:
+            raise Rejected(self.failure(
+                INVALID_FILTER_VALUE,
+                f"Date range for {filter_id} cannot exceed {self.options.max_window_days} days", filter_id))
+        return start, end
+
+    def _text_range(self, filter_id: str, text: str, at: int) -> tuple[int, int]:
+        today = (at + IST_OFFSET_SECONDS) // DAY * DAY - IST_OFFSET_SECONDS
+        ranges = {
+            "TODAY": (today, at),
+            "YESTERDAY": (today - DAY, today - 1),
+            "LAST_7_DAYS": (today - 7 * DAY, at),
+            "LAST_30_DAYS": (today - 30 * DAY, at),
+        }
+        if text == "THIS_MONTH":
+            local = datetime.fromtimestamp(at, IST)
+            ranges[text] = (to_epoch(local.replace(day=1, hour=0, minute=0, second=0)), at)
+        if text == "LAST_MONTH":
+            local = datetime.fromtimestamp(at, IST).replace(day=1, hour=0, minute=0, second=0)
+            previous = (local - timedelta(days=1)).replace(day=1)
+            ranges[text] = (to_epoch(previous), to_epoch(local) - 1)
+        if text not in ranges:
+            raise Rejected(self.failure(INVALID_FILTER_VALUE, f"Invalid text range {text} for {filter_id}",
+                                        filter_id))
+        return ranges[text]
+
+    def job_status(self, body: Any) -> Response:
+        code = body.get("jobCode") if isinstance(body, dict) else None
+        if not code:
+            return self.failure(MISSING_PARAMETERS, "jobCode is required", "jobCode")
+        job = self.jobs.get(code)
+        if job is None:
+            return self.failure(INVALID_JOB_CODE, f"Invalid job code: {code}", "jobCode")
+        answer = self.jobs.poll(job)
+        result: dict[str, Any] = {"successful": True, "message": answer.message or None,
+                                  "errors": [], "warnings": [], "status": answer.status}
+        if answer.file_url_path is not None:
+            result["filePath"] = answer.file_url_path  # the server turns it into an absolute URL
+        return 200, {}, result
+
+
+def parse_instant(value: Any) -> int:
+    """Epoch seconds of a dateRange bound: epoch milliseconds or an ISO instant ending in Z."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"missing or invalid instant {value!r}")
+    if isinstance(value, (int, float)):
+        return int(value) // 1000
+    if isinstance(value, str):
+        if value.isdigit():
+            return int(value) // 1000
+        if value.endswith("Z"):
+            try:
+                return to_epoch(datetime.fromisoformat(value[:-1] + "+00:00"))
+            except ValueError:
+                pass
+    raise ValueError(f"unparseable instant {value!r}")

@@ -1,0 +1,118 @@
+"""Render report rows into CSV the way Uniware's files look in the field.
+
+Quirks reproduced: an optional UTF-8 BOM; blanks written as empty, ``N/A``, ``-`` or ``NULL``;
+India-time timestamps without offset whose format changes within one column; quoted commas,
+quotes and newlines; non-ASCII text. Rows are written one at a time, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Optional
+
+from .reports import INTEGER, MONEY, ORDER_DATE, RATE, TIMESTAMP, Column
+from .tenant import DAY, IST_OFFSET_SECONDS, from_epoch, money
+
+DEFAULT_BLANKS: tuple[str, ...] = ("", "N/A", "-", "NULL")
+
+
+@dataclass(frozen=True)
+class CsvStyle:
+    bom: bool = True
+    blanks: tuple[str, ...] = DEFAULT_BLANKS
+    mixed_timestamps: bool = True
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_parts(day: int) -> tuple[str, str, str]:
+    parts = time.gmtime(day * DAY)
+    return f"{parts.tm_year:04d}", f"{parts.tm_mon:02d}", f"{parts.tm_mday:02d}"
+
+
+def format_ist(epoch: int, style: str) -> str:
+    """Epoch seconds as India time: "iso" yyyy-mm-dd HH:MM:SS, "dmy" dd-mm-yyyy HH:MM,
+    "slash" dd/mm/yyyy HH:MM:SS."""
+    day, seconds = divmod(epoch + IST_OFFSET_SECONDS, DAY)
+    year, month, mday = _day_parts(day)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if style == "iso":
+        return f"{year}-{month}-{mday} {hours:02d}:{minutes:02d}:{secs:02d}"
+    if style == "dmy":
+        return f"{mday}-{month}-{year} {hours:02d}:{minutes:02d}"
+    return f"{mday}/{month}/{year} {hours:02d}:{minutes:02d}:{secs:02d}"
+
+
+def render_value(kind: str, value: Any, row_number: int, column_number: int, style: CsvStyle) -> str:
+    """One cell as text. The choice of blank token and timestamp format is deterministic."""
+    if value is None:
+        return style.blanks[(row_number * 7 + column_number) % len(style.blanks)]
+    if kind == TIMESTAMP:
+        mixed = style.mixed_timestamps and (row_number * 5 + column_number) % 4 == 3
+        return format_ist(value, "dmy" if mixed else "iso")
+    if kind == ORDER_DATE:
+        return format_ist(value, "slash")
+    if kind in (MONEY, RATE):
+        return f"{value // 100}.{value % 100:02d}"
+    return str(value)
+
+
+def python_value(kind: str, value: Any) -> Any:
+    """The typed value a faithful loader should end up with (timestamps as UTC datetimes)."""
+    if value is None:
+        return None
+    if kind in (TIMESTAMP, ORDER_DATE):
+        return from_epoch(value)
+    if kind == MONEY:
+        return money(value)
+    if kind == RATE:
+        return Decimal(value).scaleb(-2)
+    if kind == INTEGER:
+        return int(value)
+    return value
+
+
+def write_csv(
+    path: Path,
+    columns: Sequence[Column],
+    rows: Iterable[dict[str, Any]],
+    style: CsvStyle,
+) -> int:
+    """Stream `rows` into `path` as a Uniware-style CSV; returns the number of data rows."""
+    count = 0
+    with open(path, "w", newline="", encoding="utf-8", buffering=1 << 20) as handle:
+        if style.bom:
+            handle.write("\ufeff")
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow([c.label for c in columns])
+        plan = [(c.id, c.kind, n) for n, c in enumerate(columns)]
+        for count, row in enumerate(rows, start=1):
+            writer.writerow([render_value(kind, row.get(cid), count, n, style) for cid, kind, n in plan])
+    return count
+
+
+def truth_rows(columns: Sequence[Column], rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows keyed by header label with typed values, for comparing with what a loader stored."""
+    return [{c.label: python_value(c.kind, row.get(c.id)) for c in columns} for row in rows]
+
+
+def parse_ist(text: str) -> Optional[datetime]:
+    """Inverse of format_ist for any of its styles (used by the simulator's own tests)."""
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%d-%m-%Y %H:%M", "%d/%m/%Y %H:%M:%S"):
+        try:
+            naive = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        return from_epoch(_naive_epoch(naive) - IST_OFFSET_SECONDS)
+    return None
+
+
+def _naive_epoch(naive: datetime) -> int:
+    return (naive - datetime(1970, 1, 1)).days * DAY + naive.hour * 3600 + naive.minute * 60 + naive.second

@@ -1,0 +1,282 @@
+"""HTTP plumbing of the simulator: two threaded servers (the API and the object-store file host),
+request recording and the HTTP-level faults."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import struct
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any, Optional
+from urllib.parse import parse_qsl, urlsplit
+
+from .faults import DELAY, HTML, HTTP_ERROR, RESET, TRUNCATE, Fault
+from .recorder import RecordedRequest, mask_headers, mask_query
+
+if TYPE_CHECKING:
+    from .server import UniwareSimulator
+
+API_ROUTES = {
+    "/oauth/token": "token",
+    "/services/rest/v1/export/job/create": "create",
+    "/services/rest/v1/export/job/status": "status",
+    "/services/rest/v1/facility/search": "facility",
+}
+LOGIN_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Uniware - Login</title></head><body>"
+    b'<form action="/login" method="post"><input name="j_username"/>'
+    b'<input type="password" name="j_password"/></form></body></html>\n'
+)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], handler: type, simulator: UniwareSimulator) -> None:
+        super().__init__(address, handler)
+        self.simulator = simulator
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+    server_label = "api"
+    timeout = 60
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the request log replaces the stderr access log
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError, ValueError):  # the connection was reset on purpose
+            super().finish()
+
+    @property
+    def sim(self) -> UniwareSimulator:
+        return self.server.simulator
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _record(self, endpoint: str, body: Any) -> None:
+        parts = urlsplit(self.path)
+        self.sim.requests.record(RecordedRequest(
+            server=self.server_label,
+            endpoint=endpoint,
+            method=self.command,
+            path=parts.path,
+            query=mask_query(parts.query),
+            headers=mask_headers(dict(self.headers.items())),
+            body=body,
+        ))
+
+    def _reset(self) -> None:
+        """Drop the connection with a TCP reset and no response."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
+            pass
+
+    def _send(self, status: int, body: bytes, content_type: str,
+              headers: Optional[dict[str, str]] = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_json(self, status: int, payload: Any, headers: Optional[dict[str, str]] = None) -> None:
+        self._send(status, json.dumps(payload).encode(), "application/json;charset=UTF-8", headers)
+
+    def _apply_fault(self, fault: Fault) -> bool:
+        """Carry out an error-type fault; True when the exchange ends here."""
+        if fault.action == DELAY:
+            time.sleep(fault.seconds)
+            return False
+        if fault.action == RESET:
+            self._reset()
+            return True
+        if fault.action == HTTP_ERROR:
+            headers = {}
+            if fault.retry_after is not None:
+                seconds = float(fault.retry_after)
+                headers["Retry-After"] = str(int(seconds)) if seconds.is_integer() else str(seconds)
+            self._send_json(fault.status, {
+                "timestamp": int(time.time() * 1000), "status": fault.status,
+                "error": "Simulated fault", "message": f"simulated HTTP {fault.status}",
+            }, headers)
+            return True
+        return False
+
+
+class ApiHandler(_Handler):
+    server_label = "api"
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        parts = urlsplit(self.path)
+        endpoint = API_ROUTES.get(parts.path.rstrip("/"), "unknown")
+        raw = self._read_body()
+        body: Any = None
+        params: dict[str, str] = dict(parse_qsl(parts.query, keep_blank_values=True))
+        content_type = (self.headers.get("Content-Type") or "").lower()
+        if endpoint == "token" and raw and "application/x-www-form-urlencoded" in content_type:
+            params.update(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+            body = mask_query(raw.decode("utf-8", "replace"))
+        elif raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = raw.decode("utf-8", "replace")
+        self._record(endpoint, body)
+
+        fault = self.sim.faults.take(endpoint, after_processing=False) if endpoint != "unknown" else None
+        if fault is not None and self._apply_fault(fault):
+            return
+        status, headers, payload = self._route(endpoint, params, body, raw, content_type)
+        late = self.sim.faults.take(endpoint, after_processing=True) if endpoint != "unknown" else None
+        if late is not None and self._apply_fault(late):
+            return
+        self._send_json(status, payload, headers)
+
+    def _route(self, endpoint: str, params: dict[str, str], body: Any, raw: bytes,
+               content_type: str) -> tuple[int, dict[str, str], Any]:
+        api = self.sim.api
+        if endpoint == "unknown":
+            return 404, {}, {"status": 404, "error": "Not Found", "message": "No handler"}
+        if endpoint == "token":
+            if self.command not in ("GET", "POST"):
+                return 405, {}, {"error": "method_not_allowed"}
+            return api.token(params)
+        if self.command != "POST":
+            return 405, {}, {"status": 405, "error": "Method Not Allowed"}
+        denied = api.check_bearer(self.headers.get("Authorization"))
+        if denied is not None:
+            return denied
+        if "application/json" not in content_type:
+            return 415, {}, {"status": 415, "error": "Unsupported Media Type",
+                             "message": f"Content type '{content_type}' not supported"}
+        if raw and isinstance(body, str):
+            return api.bad_request("JSON parse error: malformed JSON")
+        if endpoint == "facility":
+            return api.facility_search(body)
+        if endpoint == "create":
+            return api.create_job(self.headers.get("Facility"), body)
+        status, headers, payload = api.job_status(body)
+        if isinstance(payload, dict) and payload.get("filePath"):
+            payload["filePath"] = self.sim.file_base_url + payload["filePath"]
+        return status, headers, payload
+
+
+class FileHandler(_Handler):
+    """An object store: serves finished exports, refuses Authorization headers, honours Range."""
+
+    server_label = "files"
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_HEAD(self) -> None:
+        self._serve()
+
+    def _xml_error(self, status: int, code: str, message: str) -> None:
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+                f"<Message>{message}</Message></Error>").encode()
+        self._send(status, body, "application/xml")
+
+    def _serve(self) -> None:
+        self._read_body()
+        self._record("download", None)
+        if self.headers.get("Authorization") is not None:
+            self._xml_error(400, "InvalidArgument",
+                            "Unsupported Authorization Type: requests to this bucket must not be signed")
+            return
+        fault = self.sim.faults.take("download", after_processing=False)
+        if fault is not None:
+            if fault.action == HTML:
+                self._send(200, LOGIN_PAGE, "text/html;charset=UTF-8")
+                return
+            if fault.action != TRUNCATE and self._apply_fault(fault):
+                return
+        exported = self.sim.jobs.file_for(urlsplit(self.path).path)
+        if exported is None:
+            self._xml_error(404, "NoSuchKey", "The specified key does not exist.")
+            return
+        if exported.expires_at is not None and time.monotonic() > exported.expires_at:
+            self._xml_error(403, "AccessDenied", "Request has expired")
+            return
+        size = exported.bytes
+        start, end = 0, size - 1
+        status = 200
+        headers = {"Accept-Ranges": "bytes", "ETag": f'"{exported.path.stem[:32]}"',
+                   "Last-Modified": self.date_time_string(int(exported.path.stat().st_mtime))}
+        requested = self.headers.get("Range")
+        if requested:
+            parsed = _parse_range(requested, size)
+            if parsed is None:
+                headers["Content-Range"] = f"bytes */{size}"
+                self._send(416, b"", "application/xml", headers)
+                return
+            start, end = parsed
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        length = end - start + 1
+        self.send_response(status)
+        self.send_header("Content-Type", "text/csv")
+        self.send_header("Content-Length", str(length))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        to_send = length
+        if fault is not None and fault.action == TRUNCATE:
+            to_send = int(length * fault.fraction)
+        self.wfile.flush()
+        with open(exported.path, "rb") as handle:
+            if to_send > 0:
+                self.connection.sendfile(handle, start, to_send)
+        if to_send < length:
+            self._reset()
+
+
+def _parse_range(header: str, size: int) -> Optional[tuple[int, int]]:
+    unit, _, spec = header.partition("=")
+    if unit.strip() != "bytes" or "," in spec:
+        return None
+    first, _, last = spec.strip().partition("-")
+    try:
+        if first == "":
+            count = int(last)
+            return (max(0, size - count), size - 1) if count > 0 else None
+        start = int(first)
+        end = int(last) if last else size - 1
+    except ValueError:
+        return None
+    if start >= size or end < start:
+        return None
+    return start, min(end, size - 1)
+
+
+def start_server(handler: type[_Handler], simulator: UniwareSimulator, host: str, port: int) -> _Server:
+    """Bind and serve on a daemon thread; port 0 picks a free one."""
+    server = _Server((host, port), handler, simulator)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name=f"sim-{handler.server_label}", daemon=True)
+    thread.start()
+    return server

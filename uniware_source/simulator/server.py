@@ -1,0 +1,192 @@
+"""The Uniware simulator: a tenant, its API server and its object-store file host, with knobs."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Optional
+
+from .api import ApiOptions, UniwareApi
+from .csv_render import CsvStyle, truth_rows
+from .faults import HTTP_ERROR, Fault, FaultPlan, JobFault
+from .http import ApiHandler, FileHandler, _Server, start_server
+from .jobs import JobRegistry, JobTiming
+from .recorder import RequestLog
+from .reports import REPORTS, ExportQuery
+from .tenant import DEFAULT_FACILITIES, Facility, SimClock, Tenant, to_epoch
+from .tokens import TokenStore
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """Every knob of the simulator. Defaults behave like a healthy tenant seen in the field."""
+
+    seed: int = 42
+    tenant: str = "acme"
+    username: str = "api.user@acme.example"
+    password: str = "s3cret-Pa55!"  # a simulator credential, not a real one
+    start: Optional[datetime] = None  # the tenant's simulated 'now'; default: the real now
+    history_days: int = 120
+    orders_per_day: int = 240
+    products: int = 240
+    facilities: tuple[Facility, ...] = DEFAULT_FACILITIES
+    token_ttl_seconds: float = 43199.0
+    bad_credentials_status: int = 400  # the field has seen 500
+    timing: JobTiming = field(default_factory=JobTiming)
+    csv_style: CsvStyle = field(default_factory=CsvStyle)
+    extra_columns: bool = True  # unrequested columns appear in the file
+    empty_export_file: bool = False  # False: a zero-row export has no filePath at all (field)
+    unknown_filter: str = "reject"  # "ignore": silently ignored, as some builds do (field)
+    reject_duplicate_jobs: bool = True
+    max_window_days: int = 92
+    file_ttl_seconds: Optional[float] = None  # download links expire after this long
+    error_text_field: str = "description"  # or "message": which field carries the error text
+    host: str = "127.0.0.1"
+    api_port: int = 0
+    file_port: int = 0
+    files_dir: Optional[Path] = None
+
+
+class UniwareSimulator:
+    """A faithful offline Uniware tenant over real HTTP on loopback.
+
+    Use as a context manager::
+
+        with UniwareSimulator() as sim:
+            print(sim.base_url, sim.file_base_url)
+    """
+
+    def __init__(self, config: Optional[SimulatorConfig] = None, **overrides: Any) -> None:
+        self.config = replace(config or SimulatorConfig(), **overrides)
+        cfg = self.config
+        start = cfg.start or datetime.now(UTC)
+        self.clock = SimClock(start)
+        self.tenant = Tenant(seed=cfg.seed, clock=self.clock, facilities=cfg.facilities,
+                             orders_per_day=cfg.orders_per_day, history_days=cfg.history_days,
+                             products=cfg.products)
+        self.faults = FaultPlan()
+        self.requests = RequestLog()
+        self._owns_files_dir = cfg.files_dir is None
+        self.files_dir = Path(cfg.files_dir or tempfile.mkdtemp(prefix="uniware-sim-"))
+        self.tokens = TokenStore(cfg.token_ttl_seconds)
+        self.jobs = JobRegistry(
+            tenant=self.tenant, tenant_name=cfg.tenant, files_dir=self.files_dir,
+            timing=cfg.timing, style=cfg.csv_style, extra_columns=cfg.extra_columns,
+            empty_export_file=cfg.empty_export_file, file_ttl_seconds=cfg.file_ttl_seconds,
+        )
+        self.api = UniwareApi(
+            tenant=self.tenant, jobs=self.jobs, tokens=self.tokens, faults=self.faults,
+            options=ApiOptions(
+                username=cfg.username, password=cfg.password,
+                bad_credentials_status=cfg.bad_credentials_status,
+                unknown_filter=cfg.unknown_filter, reject_duplicate_jobs=cfg.reject_duplicate_jobs,
+                max_window_days=cfg.max_window_days, error_text_field=cfg.error_text_field,
+            ),
+        )
+        self._api_server: Optional[_Server] = None
+        self._file_server: Optional[_Server] = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> UniwareSimulator:
+        if self._api_server is None:
+            self._api_server = start_server(ApiHandler, self, self.config.host, self.config.api_port)
+            self._file_server = start_server(FileHandler, self, self.config.host, self.config.file_port)
+        return self
+
+    def stop(self) -> None:
+        for server in (self._api_server, self._file_server):
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+        self._api_server = self._file_server = None
+        self.jobs.shutdown()
+        if self._owns_files_dir:
+            shutil.rmtree(self.files_dir, ignore_errors=True)
+
+    def __enter__(self) -> UniwareSimulator:
+        return self.start()
+
+    def __exit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """Where the Uniware API answers (what `base_url` of the connector points to)."""
+        if self._api_server is None:
+            raise RuntimeError("the simulator is not running")
+        return _url(self._api_server)
+
+    @property
+    def file_base_url(self) -> str:
+        """The object-store host that serves finished exports."""
+        if self._file_server is None:
+            raise RuntimeError("the simulator is not running")
+        return _url(self._file_server)
+
+    # -- knobs ----------------------------------------------------------------------------------
+
+    def inject(self, endpoint: str, action: str = HTTP_ERROR, **params: Any) -> Fault:
+        """Arm an HTTP fault, e.g. ``sim.inject("create", status=503, times=2)``."""
+        return self.faults.add(Fault(endpoint=endpoint, action=action, **params))
+
+    def inject_job_fate(self, fate: str, **params: Any) -> JobFault:
+        """Decide the fate of the next jobs, e.g. ``sim.inject_job_fate("FAILED", times=1)``."""
+        return self.faults.add_job_fault(JobFault(fate=fate, **params))
+
+    def expire_tokens(self, refresh_too: bool = False) -> None:
+        """Make every access token (and optionally every refresh token) invalid now."""
+        self.tokens.expire_access_tokens()
+        if refresh_too:
+            self.tokens.revoke_refresh_tokens()
+
+    def set_queue_outage(self, down: bool) -> None:
+        """While down, every unfinished job fails, as the field has seen for minutes at a time."""
+        self.jobs.queue_outage = down
+
+    def release_stuck_jobs(self) -> None:
+        self.jobs.release_stuck()
+
+    # -- truth, for tests and the demo ----------------------------------------------------------
+
+    def truth(
+        self,
+        report_name: str,
+        *,
+        facility: Optional[str] = None,
+        date_filter: Optional[str] = None,
+        start: Optional[datetime] = None,
+        end: Optional[datetime] = None,
+        columns: Optional[Sequence[str]] = None,
+    ) -> list[dict[str, Any]]:
+        """What an export would contain now, keyed by header label with typed values.
+
+        Without `facility`, facility-scoped reports are the union over enabled facilities.
+        """
+        report = REPORTS[report_name]
+        chosen = report.file_columns(tuple(columns or [c.id for c in report.columns]), False)
+        at = self.clock.now_epoch()
+        facilities: Sequence[Optional[str]]
+        if not report.facility_scoped:
+            facilities = [None]
+        else:
+            facilities = [facility] if facility else list(self.tenant.enabled_facility_codes)
+        rows: list[dict[str, Any]] = []
+        for code in facilities:
+            query = ExportQuery(
+                at=at, facility=code, date_filter=date_filter,
+                start=to_epoch(start) if start else None, end=to_epoch(end) if end else None,
+            )
+            rows.extend(truth_rows(chosen, report.rows(self.tenant, query)))
+        return rows
+
+
+def _url(server: _Server) -> str:
+    host, port = server.server_address[:2]
+    return f"http://{host!s}:{port}"
