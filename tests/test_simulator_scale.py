@@ -63,7 +63,7 @@ def test_one_million_row_export_keeps_simulator_memory_flat(
     now = datetime.now(UTC)
     body = {
         "exportJobTypeName": "Sale Orders",
-        "exportColums": ["soicode", "saleOrderCode", "displayOrderCode", "channel", "status", "skuCode",
+        "exportColums": ["soicode", "saleOrderCode", "displayorderCode", "channel", "status", "skuCode",
                          "itemName", "sellingPrice", "shippingAddress", "created", "updated", "facility"],
         "exportFilters": [{"id": "addedOn", "dateRange": {
             "start": int((now - timedelta(days=10)).timestamp() * 1000),

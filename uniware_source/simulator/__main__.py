@@ -37,7 +37,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                        completion_status=args.completion_status)
     config = SimulatorConfig(seed=args.seed, tenant=args.tenant, username=args.username,
                              password=args.password, orders_per_day=args.orders_per_day,
-                             history_days=args.history_days, timing=timing, host=args.host,
+                             history_days=args.history_days, timing=timing, host=args.host, live_clock=True,
                              api_port=args.port, file_port=args.file_port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -76,7 +76,7 @@ class Report:
 SALE_ORDER_COLUMNS = (
     Column("soicode", "Sale Order Item Code"),
     Column("saleOrderCode", "Sale Order Code"),
-    Column("displayOrderCode", "Display Order Code"),
+    Column("displayorderCode", "Display Order Code"),
     Column("displayOrderDateTime", "Order Date as dd/mm/yyyy hh:MM:ss", ORDER_DATE),
     Column("channel", "Channel Name"),
     Column("status", "Sale Order Item Status"),
@@ -115,7 +115,7 @@ def _sale_order_rows(
         yield {
             "soicode": item.code,
             "saleOrderCode": order.code,
-            "displayOrderCode": order.display_code,
+            "displayorderCode": order.display_code,
             "displayOrderDateTime": order.created,
             "channel": order.channel,
             "status": status,

@@ -31,6 +31,7 @@ class SimulatorConfig:
     username: str = "api.user@acme.example"
     password: str = "s3cret-Pa55!"  # a simulator credential, not a real one
     start: Optional[datetime] = None  # the tenant's simulated 'now'; default: the real now
+    live_clock: bool = False  # simulated time also runs with the real clock (else it stands still)
     history_days: int = 120
     orders_per_day: int = 240
     products: int = 240
@@ -65,7 +66,7 @@ class UniwareSimulator:
         self.config = replace(config or SimulatorConfig(), **overrides)
         cfg = self.config
         start = cfg.start or datetime.now(UTC)
-        self.clock = SimClock(start)
+        self.clock = SimClock(start, live=cfg.live_clock)
         self.tenant = Tenant(seed=cfg.seed, clock=self.clock, facilities=cfg.facilities,
                              orders_per_day=cfg.orders_per_day, history_days=cfg.history_days,
                              products=cfg.products)

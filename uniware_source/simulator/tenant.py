@@ -8,6 +8,7 @@ for the exact truth of any period at any simulated instant.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -46,15 +47,22 @@ def from_epoch(seconds: int) -> datetime:
 
 
 class SimClock:
-    """The tenant's simulated 'now'. It stands still unless advanced, so tests are deterministic."""
+    """The tenant's simulated 'now'.
 
-    def __init__(self, start: datetime) -> None:
+    It stands still unless advanced (tests are deterministic), or with `live` it also follows the
+    real clock from `start` on (the demo and the command line).
+    """
+
+    def __init__(self, start: datetime, live: bool = False) -> None:
         self._now = to_epoch(start) // MINUTE * MINUTE
+        self._live_since = time.monotonic() if live else None
         self._lock = threading.Lock()
 
     def now_epoch(self) -> int:
         with self._lock:
-            return self._now
+            if self._live_since is None:
+                return self._now
+            return self._now + int(time.monotonic() - self._live_since)
 
     def now(self) -> datetime:
         return from_epoch(self.now_epoch())

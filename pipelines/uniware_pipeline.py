@@ -1,0 +1,142 @@
+"""Load Uniware exports into a warehouse (DuckDB by default).
+
+    python pipelines/uniware_pipeline.py                      # incremental run, settings from .dlt/ and env
+    python pipelines/uniware_pipeline.py --start 2026-01-01 --end 2026-04-01   # a stateless backfill
+    python pipelines/uniware_pipeline.py --mode submit        # only create jobs (an orchestrator task)
+    python pipelines/uniware_pipeline.py --mode collect       # only wait for them and load
+    python pipelines/uniware_pipeline.py --demo               # simulator -> DuckDB -> SQL answers
+
+Exit codes: 0 all loaded; 1 some jobs did not load (the rest did, and their cursors stayed put);
+2 a setting is wrong; 3 the run could not proceed (credentials, destination...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Optional
+
+if __package__ in (None, ""):  # run as a script from a checkout: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import dlt
+from dlt.pipeline.pipeline import Pipeline
+
+from uniware_source import ConfigError, ExportsFailed, RunReport, UniwareError, run_exports
+from uniware_source.redact import install_log_redaction, redact
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="uniware-pipeline", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--demo", action="store_true", help="run against the built-in simulator and print SQL answers")
+    parser.add_argument("--destination", default="duckdb", help="any dlt destination (default: duckdb)")
+    parser.add_argument("--dataset", default="uniware", help="dataset (schema) name (default: uniware)")
+    parser.add_argument("--pipeline-name", default="uniware_pipeline",
+                        help="dlt pipeline name; DuckDB writes <name>.duckdb (default: uniware_pipeline)")
+    parser.add_argument("--pipelines-dir", help="where dlt keeps pipeline state (default: ~/.dlt/pipelines)")
+    parser.add_argument("--export", action="append", dest="exports", metavar="NAME",
+                        help="report to load (repeatable); default: the configured exports")
+    parser.add_argument("--facility", action="append", dest="facilities", metavar="CODE",
+                        help="facility code (repeatable); default: configured, else every enabled facility")
+    parser.add_argument("--start", help="backfill from this date (India time); touches no cursor")
+    parser.add_argument("--end", help="backfill up to this date (default: now)")
+    parser.add_argument("--job-code", action="append", dest="job_codes", metavar="[EXPORT=]CODE",
+                        help="load an existing job instead of creating any (repeatable)")
+    parser.add_argument("--mode", choices=["run", "submit", "collect"], default="run",
+                        help="run = submit then collect (default)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines, only warnings and the summary")
+    return parser.parse_args(argv)
+
+
+def configure_logging(quiet: bool) -> None:
+    install_log_redaction()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    progress = logging.getLogger("uniware_source")
+    progress.addHandler(handler)
+    progress.setLevel(logging.WARNING if quiet else logging.INFO)
+    progress.propagate = False
+    logging.getLogger("dlt").setLevel(logging.WARNING)
+
+
+def source_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Settings given on the command line; everything else comes from .dlt/*.toml and env vars."""
+    overrides: dict[str, Any] = {}
+    if args.exports:
+        overrides["exports"] = args.exports
+    if args.facilities:
+        overrides["facilities"] = args.facilities
+    if args.start or args.end:
+        overrides["backfill_start"] = args.start
+        overrides["backfill_end"] = args.end
+    if args.job_codes:
+        mapped: dict[str, list[str]] = {}
+        plain: list[str] = []
+        for item in args.job_codes:
+            export, sep, code = item.rpartition("=")
+            if sep:
+                mapped.setdefault(export, []).append(code)
+            else:
+                plain.append(item)
+        if plain and mapped:
+            raise ConfigError("job_codes", "give every --job-code as EXPORT=CODE, or none of them")
+        overrides["job_codes"] = mapped or plain
+    return overrides
+
+
+def make_pipeline(args: argparse.Namespace, destination: Any = None) -> Pipeline:
+    return dlt.pipeline(pipeline_name=args.pipeline_name, destination=destination or args.destination,
+                        dataset_name=args.dataset, pipelines_dir=args.pipelines_dir)
+
+
+def print_summary(report: RunReport, pipeline: Pipeline, seconds: float) -> None:
+    print("", file=sys.stderr)
+    for line in report.summary_lines():
+        print(line)
+    print(f"\nloaded into {pipeline.destination.destination_name} dataset '{pipeline.dataset_name}' "
+          f"in {seconds:.1f} s")
+
+
+def run(args: argparse.Namespace, extra: Optional[dict[str, Any]] = None, destination: Any = None) -> int:
+    """One pipeline run; returns the exit code."""
+    started = time.monotonic()
+    report = RunReport()
+    try:
+        pipeline = make_pipeline(args, destination)
+        kwargs = {**source_overrides(args), **(extra or {})}
+        run_exports(pipeline, mode=args.mode, report=report, **kwargs)
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    except ExportsFailed as error:
+        print_summary(report, pipeline, time.monotonic() - started)
+        print(f"\n{error}", file=sys.stderr)
+        return 1
+    except UniwareError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
+    except Exception as error:  # the destination or dlt itself failed: say so without a secret
+        print(f"error: {redact(error)}", file=sys.stderr)
+        return 3
+    print_summary(report, pipeline, time.monotonic() - started)
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    configure_logging(args.quiet)
+    if args.demo:
+        from pipelines.demo import run_demo
+
+        return run_demo(args, run)
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

@@ -1,0 +1,184 @@
+"""The connector end to end: real pipeline, simulator over loopback, DuckDB asserted."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from uniware_source import ConfigError
+from uniware_source.simulator import UniwareSimulator
+from uniware_source.simulator.pytest_plugin import TEST_NOW
+
+from .harness import SALE_ORDER_COLUMNS, SALE_ORDERS_FULL, Harness
+from .sim_client import PlainClient
+
+ALL_REPORTS: list[Any] = [SALE_ORDERS_FULL, "Invoice", "Return Invoices", "Inventory Snapshot", "Item Master"]
+TABLES = {"Sale Orders": "sale_orders", "Invoice": "invoices", "Return Invoices": "return_invoices",
+          "Inventory Snapshot": "inventory_snapshot", "Item Master": "item_master"}
+
+
+@pytest.fixture
+def harness(uniware_simulator: UniwareSimulator, tmp_path: Path) -> Harness:
+    return Harness(uniware_simulator, tmp_path)
+
+
+def test_every_export_row_count_equals_the_csv_data_rows(harness: Harness) -> None:
+    report = harness.run(exports=ALL_REPORTS)
+    jobs = harness.sim.jobs.all()
+    assert jobs and all(job.file is not None for job in jobs)
+    for report_name, table in TABLES.items():
+        served = sum(job.file.rows for job in jobs if job.report.name == report_name and job.file)
+        assert served > 0, report_name
+        assert harness.count(table) == served, report_name
+        assert report.exports[table].rows == served
+    # the same for the history: one LOADED row per job with the file's row count
+    loaded = {r["job_code"]: r["rows_in_file"] for r in harness.history() if r["status"] == "LOADED"}
+    assert loaded == {job.code: job.file.rows for job in jobs if job.file}
+    assert not report.problems
+
+
+def test_values_round_trip(harness: Harness) -> None:
+    harness.run(exports=[SALE_ORDERS_FULL], facilities=["BLR01"])
+    truth = {r["Sale Order Item Code"]: r for r in harness.sim.truth(
+        "Sale Orders", facility="BLR01", date_filter="updatedOn", start=TEST_NOW - timedelta(days=30),
+        end=TEST_NOW - timedelta(seconds=1))}
+    rows = harness.sql("SELECT sale_order_item_code, item_type_name, shipping_address_name, "
+                       "shipping_address_line_1, tracking_number, cancellation_reason, selling_price, created, "
+                       "updated, order_date_as_dd_mm_yyyy_hh_mm_ss, channel_name, _uniware_facility "
+                       "FROM {ds}.sale_orders")
+    assert len(rows) == len(truth) > 1000
+    special = {"newline": 0, "quote": 0, "comma": 0, "non_ascii": 0, "null": 0}
+    for code, name, customer, address, tracking, reason, price, created, updated, order_date, channel, fac in rows:
+        expected = truth[code]
+        assert name == expected["Item Type Name"]
+        assert customer == expected["Shipping Address Name"]
+        assert address == expected["Shipping Address Line 1"]
+        assert tracking == expected["Tracking Number"]
+        assert reason == expected["Cancellation Reason"]
+        assert price == expected["Selling Price"] and isinstance(price, Decimal)
+        assert created == expected["Created"] and updated == expected["Updated"]
+        assert order_date == expected["Order Date as dd/mm/yyyy hh:MM:ss"]
+        assert channel == expected["Channel Name"] and fac == "BLR01"
+        text = f"{name}{customer}{address}"
+        special["newline"] += "\n" in text
+        special["quote"] += '"' in text
+        special["comma"] += "," in text
+        special["non_ascii"] += any(ord(c) > 127 for c in text)
+        special["null"] += tracking is None
+    assert all(count > 0 for count in special.values()), special
+
+
+def test_timestamps_are_india_time_stored_as_utc(harness: Harness) -> None:
+    harness.run(exports=[{"name": "Sale Orders", "columns": ["soicode", "saleOrderCode", "created"]}],
+                facilities=["DEL02"])
+    code, created = harness.sql("SELECT sale_order_item_code, created FROM {ds}.sale_orders "
+                                "ORDER BY sale_order_item_code LIMIT 1")[0]
+    truth = next(r for r in harness.sim.truth("Sale Orders", facility="DEL02") if r["Sale Order Item Code"] == code)
+    assert created == truth["Created"]
+    assert created.utcoffset() == timedelta(0)
+
+
+def test_status_history_holds_every_transition_of_every_job(harness: Harness) -> None:
+    harness.run(exports=["Sale Orders", "Invoice"])
+    jobs = harness.sim.jobs.all()
+    assert len(jobs) == 6
+    for job in jobs:
+        rows = harness.history(job.code)
+        assert [r["seq"] for r in rows] == list(range(1, len(rows) + 1))
+        assert rows[0]["status"] == "CREATED" and rows[-1]["status"] == "LOADED"
+        reported = [r["status"] for r in rows if r["source"] == "uniware"]
+        assert reported == job.reported == ["SCHEDULED", "IN_PROGRESS", "COMPLETE"]
+        assert {r["facility"] for r in rows} == {job.facility}
+        loaded = rows[-1]
+        assert loaded["file_host"] == harness.sim.file_base_url.split("//")[1]
+        assert loaded["file_path"].startswith("/acme/") and "?" not in loaded["file_path"]
+        assert loaded["file_bytes"] == job.file.bytes if job.file else False
+        assert len(loaded["file_sha256"]) == 64
+        assert loaded["polls"] == job.polls
+
+
+def test_job_codes_mode_loads_an_existing_job_without_creating_any(harness: Harness) -> None:
+    client = PlainClient(harness.sim)
+    client.login()
+    body = {"exportJobTypeName": "Sale Orders", "exportColums": SALE_ORDER_COLUMNS,
+            "exportFilters": [{"id": "addedOn", "dateRange": {"textRange": "LAST_7_DAYS"}}], "frequency": "ONETIME"}
+    job_code = client.create(body, facility="MUM03").json()["jobCode"]
+    harness.run(exports=[SALE_ORDERS_FULL], job_codes={"Sale Orders": [job_code]})
+    job = harness.sim.jobs.get(job_code)
+    assert job is not None and job.file is not None
+    assert harness.count("sale_orders") == job.file.rows > 0
+    assert harness.sim.requests.count("create") == 1  # only ours
+    assert next(r["status"] for r in harness.history(job_code)) == "ADOPTED"
+    assert set(harness.sql("SELECT DISTINCT _uniware_job_code FROM {ds}.sale_orders")) == {(job_code,)}
+    polls = harness.sim.requests.count("status")
+    harness.run(exports=[SALE_ORDERS_FULL], job_codes={"Sale Orders": [job_code]})
+    assert harness.sim.requests.count("status") == polls  # remembered as loaded: not collected again
+    assert harness.sim.requests.count("create") == 1
+
+
+def test_tenant_specific_report_works_by_configuration_alone(harness: Harness) -> None:
+    b2b = {
+        "name": "B2B Sale Orders",
+        "table_name": "b2b_orders",
+        "columns": ["soicode", "saleOrderCode", "channel", "status", "sellingPrice", "updated"],
+        "date_filter": "updatedOn",
+        "primary_key": ["Sale Order Code", "Sale Order Item Code"],
+        "dedup_sort": "Updated",
+        "column_types": {"Selling Price": "decimal", "Updated": "timestamp"},
+    }
+    harness.run(exports=[b2b], facilities=["BLR01", "DEL02"])
+    truth = [r for f in ("BLR01", "DEL02") for r in harness.sim.truth(
+        "B2B Sale Orders", facility=f, date_filter="updatedOn", start=TEST_NOW - timedelta(days=30),
+        end=TEST_NOW - timedelta(seconds=1))]
+    rows = harness.sql("SELECT sale_order_item_code, channel_name, selling_price, updated FROM {ds}.b2b_orders")
+    assert len(rows) == len(truth) > 10
+    assert {r[1] for r in rows} == {"B2B_DIRECT"}
+    by_code = {r["Sale Order Item Code"]: r for r in truth}
+    assert all(by_code[c]["Selling Price"] == p and by_code[c]["Updated"] == u for c, _, p, u in rows)
+    created = harness.sim.requests.where("create")[0].body
+    assert created["exportJobTypeName"] == "B2B Sale Orders"
+    assert created["exportFilters"][0]["id"] == "updatedOn"
+
+
+def test_item_master_ignores_facility_one_job(harness: Harness) -> None:
+    harness.run(exports=["Item Master"])
+    assert harness.sim.requests.count("create") == 1
+    assert harness.count("item_master") == len(harness.sim.truth("Item Master"))
+
+
+def test_facilities_default_to_every_enabled_one(harness: Harness) -> None:
+    harness.run(exports=["Return Invoices"])
+    facilities = sorted(r.header("Facility") or "" for r in harness.sim.requests.where("create"))
+    assert facilities == ["BLR01", "DEL02", "MUM03"]
+    assert harness.sim.requests.count("facility") == 1
+
+
+@pytest.mark.parametrize("settings, setting", [
+    ({"username": None}, "username"),
+    ({"exports": [{"name": "Sale Orders", "colums": ["x"]}]}, "exports"),
+    ({"exports": [{"name": "My Custom Report"}]}, "exports"),
+    ({"exports": ["Sale Orders", {"name": "B2B Sale Orders", "table_name": "sale_orders", "columns": ["x"]}]},
+     "exports"),
+    ({"window_days": 120}, "window_days"),
+    ({"on_bad_rows": "ignore"}, "on_bad_rows"),
+    ({"base_url": "ftp://x"}, "base_url"),
+    ({"start_date": "yesterday"}, "start_date"),
+    ({"job_codes": {"Nope": ["x"]}}, "job_codes"),
+])
+def test_bad_settings_are_named(harness: Harness, settings: dict[str, Any], setting: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        harness.run(**settings)
+    assert raised.value.setting == setting
+    assert f"SOURCES__UNIWARE__{setting.upper()}" in str(raised.value)
+    assert harness.sim.requests.count("create") == 0
+
+
+def test_plain_requests_still_work_beside_the_connector(harness: Harness) -> None:
+    # the simulator serves other clients at the same time (a sanity check of the fixture)
+    harness.run(exports=["Return Invoices"], facilities=["BLR01"])
+    assert requests.get(harness.sim.base_url + "/nope", timeout=5).status_code == 404

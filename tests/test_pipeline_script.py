@@ -1,0 +1,97 @@
+"""The pipeline script as users run it: a subprocess configured by environment variables."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from uniware_source.simulator import UniwareSimulator
+from uniware_source.simulator.pytest_plugin import fast_config
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPT = REPO / "pipelines" / "uniware_pipeline.py"
+
+
+@pytest.fixture
+def live_simulator(tmp_path: Path) -> Iterator[UniwareSimulator]:
+    """A simulator whose 'now' is the real now, as a subprocess with the real clock needs."""
+    with UniwareSimulator(fast_config(start=None, files_dir=tmp_path / "sim")) as sim:
+        yield sim
+
+
+def env_for(sim: UniwareSimulator, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOURCES__UNIWARE__")}
+    env.update({
+        "SOURCES__UNIWARE__BASE_URL": sim.base_url,
+        "SOURCES__UNIWARE__USERNAME": sim.config.username,
+        "SOURCES__UNIWARE__PASSWORD": sim.config.password,
+        "SOURCES__UNIWARE__POLL_INITIAL_SECONDS": "0.01",
+        "SOURCES__UNIWARE__POLL_MAX_SECONDS": "0.05",
+        **extra,
+    })
+    return env
+
+
+def run_script(args: list[str], env: dict[str, str], cwd: Path,
+               timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_script_loads_with_environment_configuration(live_simulator: UniwareSimulator, tmp_path: Path) -> None:
+    env = env_for(live_simulator, SOURCES__UNIWARE__EXPORTS='["Sale Orders", "Item Master"]',
+                  SOURCES__UNIWARE__FACILITIES="BLR01,DEL02")
+    done = run_script(["--pipelines-dir", str(tmp_path / "pl"), "--pipeline-name", "cli"], env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Sale Orders" in done.stdout and "Item Master" in done.stdout and "LOADED" in done.stdout
+    assert "created job" in done.stderr and "COMPLETE" in done.stderr  # progress lines
+    with duckdb.connect(str(tmp_path / "cli.duckdb"), read_only=True) as db:
+        assert db.execute("SELECT COUNT(*) FROM uniware.sale_orders").fetchall()[0][0] > 100
+        facilities = db.execute("SELECT DISTINCT _uniware_facility FROM uniware.sale_orders ORDER BY 1").fetchall()
+        assert facilities == [("BLR01",), ("DEL02",)]
+    assert live_simulator.config.password not in done.stdout + done.stderr
+
+
+def test_script_flags_override_configuration(live_simulator: UniwareSimulator, tmp_path: Path) -> None:
+    env = env_for(live_simulator, SOURCES__UNIWARE__EXPORTS='["Sale Orders"]')
+    done = run_script(["--pipelines-dir", str(tmp_path / "pl"), "--export", "Return Invoices", "--facility",
+                       "MUM03", "--quiet"], env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "created job" not in done.stderr
+    assert {r.header("Facility") for r in live_simulator.requests.where("create")} == {"MUM03"}
+    assert {r.body["exportJobTypeName"] for r in live_simulator.requests.where("create")} == {"Return Invoices"}
+
+
+def test_script_exit_code_2_names_the_bad_setting(live_simulator: UniwareSimulator, tmp_path: Path) -> None:
+    env = env_for(live_simulator, SOURCES__UNIWARE__WINDOW_DAYS="200")
+    done = run_script(["--pipelines-dir", str(tmp_path / "pl")], env, tmp_path)
+    assert done.returncode == 2
+    assert "window_days" in done.stderr and "SOURCES__UNIWARE__WINDOW_DAYS" in done.stderr
+
+
+def test_console_script_is_installed() -> None:
+    console = Path(sys.executable).parent / "uniware-pipeline"
+    assert console.exists(), "pip install -e . installs the console script"
+    done = subprocess.run([str(console), "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "--destination" in done.stdout
+
+
+def test_demo_loads_and_answers(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOURCES__UNIWARE__")}
+    done = run_script(["--demo"], env, tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    headings = ("Orders and revenue per channel", "Order-item status funnel", "Export jobs from the status history")
+    for heading in headings:
+        assert heading in done.stdout
+    with duckdb.connect(str(tmp_path / ".demo" / "uniware_demo.duckdb"), read_only=True) as db:
+        tables = {t for (t,) in db.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'uniware'")
+                  .fetchall()}
+        assert {"sale_orders", "invoices", "return_invoices", "inventory_snapshot", "item_master",
+                "export_job_status"} <= tables
+        assert db.execute("SELECT COUNT(DISTINCT run_id) FROM uniware.export_job_status").fetchall()[0][0] == 2

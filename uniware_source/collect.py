@@ -1,0 +1,225 @@
+"""The collect step: see an export's submitted jobs through and hand their rows to dlt.
+
+Rows of a job, the ledger update that moves the cursor, and the job's history rows are produced
+together in one extract, so dlt commits them in one load package: a cursor never moves past rows
+that did not land. A job that fails, times out or yields a bad file leaves the cursor alone and
+is reported; the other jobs and exports still load.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, Optional
+
+import dlt
+import pyarrow.parquet as pq
+
+from .collector import (
+    DOWNLOAD_FAILED,
+    INVALID_FILE,
+    PARSE_FAILED,
+    Crashed,
+    FileReady,
+    JobEnded,
+    JobTicket,
+    StatusChanged,
+)
+from .csv_convert import CsvConverter, Lineage
+from .history import ABANDONED, EMPTY, HISTORY_TABLE, LOADED, SOURCE_CONNECTOR, SOURCE_UNIWARE, TIMED_OUT, history_row
+from .history import DOWNLOAD_FAILED as H_DOWNLOAD_FAILED
+from .history import INVALID_FILE as H_INVALID_FILE
+from .history import PARSE_FAILED as H_PARSE_FAILED
+from .ledger import ADOPTED, Entry, ExportLedger
+from .polling import EMPTY as OUTCOME_EMPTY
+from .polling import FAILED, FAILED_STATUSES, STOPPED
+from .polling import TIMED_OUT as OUTCOME_TIMED_OUT
+from .runtime import SourceRuntime
+from .settings import ExportSpec
+from .submit import describe, job_context
+
+log = logging.getLogger(__name__)
+
+HEADER_STATE = "header"
+LOST = "LOST"  # Uniware no longer knows the job
+BAD_FILE_STATUS = {DOWNLOAD_FAILED: H_DOWNLOAD_FAILED, INVALID_FILE: H_INVALID_FILE, PARSE_FAILED: H_PARSE_FAILED}
+ARROW_BATCH_ROWS = 65536
+
+
+def _history(row: dict[str, Any]) -> Any:
+    return dlt.mark.with_table_name(row, HISTORY_TABLE)
+
+
+class ExportCollection:
+    """Collects the submitted jobs of one export, inside its resource generator."""
+
+    def __init__(self, spec: ExportSpec, ledger: ExportLedger, state: dict[str, Any], rt: SourceRuntime,
+                 normalize: Callable[[str], str]) -> None:
+        self.spec = spec
+        self.ledger = ledger
+        self.state = state
+        self.rt = rt
+        self.normalize = normalize
+        self.tally = rt.report.tally(spec.name, spec.table_name)
+
+    def run(self) -> Iterator[Any]:
+        entries = self._live_entries()
+        yield from self._abandoned
+        if not entries:
+            return
+        tickets = [self._ticket(e) for e in entries]
+        started = self.rt.clock.monotonic()
+        collector = self.rt.collector()
+        try:
+            collector.start(tickets, CsvConverter(self.spec, self.normalize, on_bad_rows=self.rt.settings.on_bad_rows))
+            pending = {t.entry_key for t in tickets}
+            while pending:
+                event = collector.next_event(self.spec.table_name, timeout=0.05)
+                if event is None:
+                    yield None  # let dlt turn to the other exports meanwhile
+                    continue
+                if isinstance(event, Crashed):
+                    raise event.error
+                entry = self.ledger.find(event.ticket.entry_key)
+                assert entry is not None, event.ticket.entry_key
+                if isinstance(event, StatusChanged):
+                    yield self._on_status(entry, event)
+                    continue
+                pending.discard(event.ticket.entry_key)
+                if isinstance(event, FileReady):
+                    yield from self._on_file(entry, event)
+                else:
+                    yield from self._on_ended(entry, event)
+        finally:
+            self.rt.release_collector()
+            self.tally.seconds += self.rt.clock.monotonic() - started
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def _live_entries(self) -> list[Entry]:
+        """Submitted entries, after abandoning jobs older than job_expiry_hours."""
+        now = self.rt.clock.now()
+        live: list[Entry] = []
+        self._abandoned: list[Any] = []
+        for entry in self.ledger.submitted():
+            created = entry.created_at
+            if entry.kind != ADOPTED and created is not None and now - created > self.rt.settings.job_expiry:
+                reason = (f"job {entry.job_code} was created {(now - created).total_seconds() / 3600:.1f} h ago and "
+                          f"never finished; abandoned (job_expiry_hours), a new job will export this window")
+                self._abandoned.append(self._connector_row(entry, ABANDONED, reason))
+                self._fail(entry, reason)
+                continue
+            live.append(entry)
+        return live
+
+    def _ticket(self, entry: Entry) -> JobTicket:
+        assert entry.job_code is not None
+        return JobTicket(
+            table_name=self.spec.table_name,
+            entry_key=entry.key,
+            job_code=entry.job_code,
+            label=f"{describe(self.spec, entry)} / job {entry.job_code}",
+            lineage=Lineage(entry.job_code, entry.facility, entry.start, entry.end),
+            polls_before=entry.polls,
+            last_status=entry.status,
+        )
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _on_status(self, entry: Entry, event: StatusChanged) -> Any:
+        observation = event.observation
+        self.ledger.record_status(entry, observation.status, observation.polls)
+        self.rt.report.progress("%s: %s (poll %d)", event.ticket.label, observation.status, observation.polls)
+        return _history(history_row(
+            job_context(self.spec, entry, self.rt.run_id), event_id=f"{entry.job_code}:{entry.next_seq()}",
+            job_code=entry.job_code, seq=entry.data["seq"], status=observation.status, source=SOURCE_UNIWARE,
+            observed_at=observation.observed_at, message=observation.message, errors=observation.errors,
+            polls=observation.polls))
+
+    def _on_file(self, entry: Entry, event: FileReady) -> Iterator[Any]:
+        converted, download = event.converted, event.download
+        header_problem = self._check_header(converted.header)
+        if header_problem is not None:
+            if converted.parquet is not None:
+                converted.parquet.unlink(missing_ok=True)
+            yield from self._on_ended(entry, JobEnded(event.ticket, PARSE_FAILED, event.status, header_problem,
+                                                      event.polls))
+            return
+        if converted.parquet is not None and converted.schema is not None:
+            if self.rt.parquet_import:
+                yield dlt.mark.with_file_import(str(converted.parquet), "parquet", converted.rows,
+                                                hints=converted.schema.empty_table())
+            else:
+                yield from pq.ParquetFile(converted.parquet).iter_batches(batch_size=ARROW_BATCH_ROWS)
+            converted.parquet.unlink(missing_ok=True)
+        self.ledger.record_polls(entry, event.polls)
+        cursor = self.ledger.record_loaded(entry)
+        self.tally.jobs_loaded += 1
+        self.tally.rows += converted.rows
+        self.tally.rows_skipped += converted.skipped
+        self.tally.bytes += download.bytes
+        self.tally.statuses[LOADED] += 1
+        self.rt.report.progress("%s: %d rows from %.1f MB (waited %.1f s, transfer and parse %.1f s)%s",
+                                event.ticket.label, converted.rows, download.bytes / 1e6, event.seconds_waiting,
+                                event.seconds_transferring, f"; cursor now {cursor.isoformat()}" if cursor else "")
+        message = "; ".join(converted.problems)
+        yield _history(history_row(
+            job_context(self.spec, entry, self.rt.run_id), event_id=f"{entry.job_code}:{entry.next_seq()}",
+            job_code=entry.job_code, seq=entry.data["seq"], status=LOADED, source=SOURCE_CONNECTOR,
+            observed_at=self.rt.clock.now(), message=message, polls=event.polls, file_host=download.host,
+            file_path=download.url_path, file_bytes=download.bytes, file_sha256=download.sha256,
+            rows_in_file=converted.rows + converted.skipped, rows_skipped=converted.skipped))
+
+    def _on_ended(self, entry: Entry, event: JobEnded) -> Iterator[Any]:
+        self.ledger.record_polls(entry, event.polls)
+        if event.outcome == STOPPED:
+            return
+        if event.outcome == OUTCOME_EMPTY:
+            self.ledger.record_loaded(entry)
+            self.tally.jobs_loaded += 1
+            self.tally.statuses[EMPTY] += 1
+            self.rt.report.progress("%s: %s", event.ticket.label, event.reason)
+            yield self._connector_row(entry, EMPTY, event.reason, polls=event.polls)
+            return
+        problem = f"{event.ticket.label}: {event.reason}"
+        self.rt.report.problem(problem)
+        if event.outcome == OUTCOME_TIMED_OUT:
+            # keep the job: the next run polls it again rather than creating a duplicate
+            self.tally.statuses[TIMED_OUT] += 1
+            yield self._connector_row(entry, TIMED_OUT, event.reason, polls=event.polls)
+            return
+        if event.outcome == FAILED:
+            status = event.status if event.status in FAILED_STATUSES else LOST
+            self.tally.statuses[status] += 1
+            if status == LOST:
+                yield self._connector_row(entry, LOST, event.reason, polls=event.polls)
+        else:
+            status = BAD_FILE_STATUS[event.outcome]
+            self.tally.statuses[status] += 1
+            yield self._connector_row(entry, status, event.reason, polls=event.polls)
+        self._fail(entry, event.reason)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _fail(self, entry: Entry, reason: str) -> None:
+        self.ledger.record_failed(entry, self.rt.run_id, reason)
+
+    def _connector_row(self, entry: Entry, status: str, message: str, polls: Optional[int] = None) -> Any:
+        return _history(history_row(
+            job_context(self.spec, entry, self.rt.run_id), event_id=f"{entry.job_code}:{entry.next_seq()}",
+            job_code=entry.job_code, seq=entry.data["seq"], status=status, source=SOURCE_CONNECTOR,
+            observed_at=self.rt.clock.now(), message=message, polls=polls))
+
+    def _check_header(self, header: list[str]) -> Optional[str]:
+        """Compare with the header seen last time; a problem text when on_header_change is 'fail'."""
+        known = self.state.get(HEADER_STATE)
+        current = [h.strip() for h in header]
+        if known and set(known) != set(current):
+            added = sorted(set(current) - set(known))
+            removed = sorted(set(known) - set(current))
+            change = f"the file's columns changed since the last load: added {added}, removed {removed}"
+            if self.rt.settings.on_header_change == "fail":
+                return f"{change}; on_header_change='fail' refuses it (set 'evolve' to accept)"
+            log.warning("%s: %s", self.spec.name, change)
+        self.state[HEADER_STATE] = current
+        return None

@@ -1,0 +1,157 @@
+"""Runs many export jobs at once: poll, download and convert on worker threads, report by events.
+
+dlt extracts on one thread; the export resources consume this collector's events there and own all
+state changes. The workers only talk to Uniware and the disk, so a run waits for its slowest job,
+not the sum of them, and files stream and convert while other jobs are still pending.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Union
+
+from .api import UniwareClient
+from .clock import Clock
+from .csv_convert import ConvertedFile, CsvConverter, Lineage
+from .download import DownloadedFile, FileDownloader
+from .errors import CsvFormatError, DownloadError, InvalidFileError
+from .polling import COMPLETED, Observation, PollResult, wait_for_job
+from .redact import redact
+from .settings import PollPolicy
+
+log = logging.getLogger(__name__)
+
+DOWNLOAD_FAILED = "download_failed"
+INVALID_FILE = "invalid_file"
+PARSE_FAILED = "parse_failed"
+
+
+@dataclass(frozen=True)
+class JobTicket:
+    """One submitted job to see through."""
+
+    table_name: str
+    entry_key: str
+    job_code: str
+    label: str
+    lineage: Lineage
+    polls_before: int = 0
+    last_status: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class StatusChanged:
+    ticket: JobTicket
+    observation: Observation
+
+
+@dataclass(frozen=True)
+class FileReady:
+    ticket: JobTicket
+    download: DownloadedFile
+    converted: ConvertedFile
+    polls: int
+    status: Optional[str]
+    seconds_waiting: float
+    seconds_transferring: float
+
+
+@dataclass(frozen=True)
+class JobEnded:
+    """The job ended without a file to load: empty, failed, timed out, stopped, or a bad file."""
+
+    ticket: JobTicket
+    outcome: str
+    status: Optional[str]
+    reason: str
+    polls: int
+
+
+@dataclass(frozen=True)
+class Crashed:
+    """Something no retry will fix (bad credentials, a bug): the run must stop."""
+
+    ticket: JobTicket
+    error: BaseException
+
+
+Event = Union[StatusChanged, FileReady, JobEnded, Crashed]
+
+
+class JobCollector:
+    def __init__(self, client: UniwareClient, downloader: FileDownloader, clock: Clock, policy: PollPolicy, *,
+                 max_workers: int, max_parallel_conversions: int = 2, download_dir: Optional[Path] = None) -> None:
+        self._client = client
+        self._downloader = downloader
+        self._clock = clock
+        self._policy = policy
+        self._pool = ThreadPoolExecutor(max(1, max_workers), thread_name_prefix="uniware-job")
+        self._conversions = threading.BoundedSemaphore(max(1, max_parallel_conversions))
+        self._queues: dict[str, queue.Queue[Event]] = {}
+        self._lock = threading.Lock()
+        self.stop = threading.Event()
+        self.workdir = Path(tempfile.mkdtemp(prefix="uniware-", dir=download_dir))
+
+    def _queue(self, table_name: str) -> queue.Queue[Event]:
+        with self._lock:
+            return self._queues.setdefault(table_name, queue.Queue())
+
+    def start(self, tickets: list[JobTicket], converter: CsvConverter) -> None:
+        for ticket in tickets:
+            self._pool.submit(self._run, ticket, converter, self._queue(ticket.table_name))
+
+    def next_event(self, table_name: str, timeout: float) -> Optional[Event]:
+        try:
+            return self._queue(table_name).get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        self.stop.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _run(self, ticket: JobTicket, converter: CsvConverter, events: queue.Queue[Event]) -> None:
+        try:
+            events.put(self._see_through(ticket, converter, events.put))
+        except BaseException as error:
+            log.debug("%s: worker failed: %s", ticket.label, redact(error))
+            events.put(Crashed(ticket, error))
+
+    def _see_through(self, ticket: JobTicket, converter: CsvConverter,
+                     emit: Callable[[Event], None]) -> Event:
+        started = self._clock.monotonic()
+        result: PollResult = wait_for_job(
+            self._client, ticket.job_code, clock=self._clock, policy=self._policy,
+            on_change=lambda observation: emit(StatusChanged(ticket, observation)),
+            stop=self.stop, label=ticket.label, polls_before=ticket.polls_before, last_status=ticket.last_status,
+        )
+        if result.outcome != COMPLETED or result.file_url is None:
+            return JobEnded(ticket, result.outcome, result.status, result.reason, result.polls)
+        waited = self._clock.monotonic() - started
+        csv_path = self.workdir / f"{ticket.job_code}.csv"
+        try:
+            download = self._downloader.fetch(result.file_url, csv_path, ticket.label, self.stop)
+        except InvalidFileError as error:
+            return JobEnded(ticket, INVALID_FILE, result.status, str(error), result.polls)
+        except DownloadError as error:
+            return JobEnded(ticket, DOWNLOAD_FAILED, result.status, str(error), result.polls)
+        try:
+            with self._conversions:
+                converted = converter.convert(csv_path, self.workdir / f"{ticket.job_code}.parquet",
+                                              ticket.lineage, ticket.label)
+        except CsvFormatError as error:
+            return JobEnded(ticket, PARSE_FAILED, result.status, str(error), result.polls)
+        finally:
+            csv_path.unlink(missing_ok=True)
+        transferred = self._clock.monotonic() - started - waited
+        return FileReady(ticket, download, converted, result.polls, result.status, waited, transferred)
+

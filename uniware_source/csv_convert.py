@@ -1,0 +1,303 @@
+"""One downloaded CSV to one typed Parquet file, streamed in Arrow batches at bounded memory.
+
+Columns are mapped by header label, never by position. Every problem (a ragged row, bytes that are
+not UTF-8, a value that fits no type, a missing key column) names the file, the row and the column;
+with ``on_bad_rows = "skip"`` such rows are dropped and counted instead. Nothing is handed to dlt
+until the whole file converted, so a bad file never lands half-loaded.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from .arrow_types import CONVERTERS, UTC_MICROS, arrow_type
+from .catalog import TEXT
+from .errors import CsvFormatError
+from .settings import ExportSpec
+
+log = logging.getLogger(__name__)
+
+BLANKS = ["", "N/A", "-", "NULL"]
+BLOCK_SIZE = 16 << 20
+JOB_CODE = "_uniware_job_code"
+FACILITY = "_uniware_facility"
+WINDOW_START = "_uniware_window_start"
+WINDOW_END = "_uniware_window_end"
+KEY_OCCURRENCE = "_uniware_key_occurrence"
+LINEAGE_COLUMNS = (JOB_CODE, FACILITY, WINDOW_START, WINDOW_END)
+
+
+@dataclass(frozen=True)
+class Lineage:
+    job_code: str
+    facility: Optional[str]
+    window_start: Optional[datetime]
+    window_end: Optional[datetime]
+
+
+@dataclass
+class FileLayout:
+    """How a file's header maps onto the table: labels, normalized names and types."""
+
+    labels: list[str]
+    names: list[str]
+    kinds: list[str]
+    key_names: list[str]
+
+    def name_of(self, label: str) -> str:
+        return self.names[self.labels.index(label)]
+
+
+@dataclass
+class ConvertedFile:
+    parquet: Optional[Path]  # None when the file had no data rows
+    rows: int
+    skipped: int
+    header: list[str]
+    layout: FileLayout
+    problems: list[str] = field(default_factory=list)
+    schema: Optional[pa.Schema] = None
+
+
+def read_header(path: Path, label: str) -> list[str]:
+    """The header labels, BOM removed; [] for an empty file."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            return next(csv.reader(handle), [])
+    except UnicodeDecodeError as error:
+        raise CsvFormatError(f"{label}: the header of {path.name} is not UTF-8 ({error.reason} at byte "
+                             f"{error.start})") from None
+
+
+def plan_layout(header: Sequence[str], spec: ExportSpec, normalize: Callable[[str], str], label: str) -> FileLayout:
+    """Normalized, unique column names for the header, their types, and the key columns."""
+    if not header or all(not h.strip() for h in header):
+        raise CsvFormatError(f"{label}: the file has no header row")
+    types_by_name = {normalize(k): v for k, v in spec.column_types.items()}
+    names: list[str] = []
+    used: set[str] = set(LINEAGE_COLUMNS) | {KEY_OCCURRENCE}
+    labels: list[str] = []
+    for position, raw in enumerate(header, start=1):
+        text = raw.strip() or f"column_{position}"
+        base = normalize(text)
+        name, suffix = base, 2
+        while name in used:
+            name, suffix = f"{base}_{suffix}", suffix + 1
+        used.add(name)
+        names.append(name)
+        labels.append(text)
+    kinds = [spec.column_types.get(lab) or types_by_name.get(name) or TEXT for lab, name in zip(labels, names,
+                                                                                                strict=True)]
+    key_names = []
+    for key in spec.primary_key:
+        wanted = normalize(key)
+        if wanted not in names:
+            raise CsvFormatError(
+                f"{label}: key column '{key}' is not in the file's header {list(labels)}; "
+                "set primary_key for this export to the file's header labels")
+        key_names.append(wanted)
+    return FileLayout(labels, names, kinds, key_names)
+
+
+class _RowProblems:
+    """Collects rejected rows while pyarrow parses (the invalid-row callback)."""
+
+    def __init__(self, skip: bool) -> None:
+        self.skip = skip
+        self.ragged: list[tuple[Optional[int], int, int, str]] = []
+
+    def __call__(self, row: pacsv.InvalidRow) -> str:
+        self.ragged.append((row.number, row.expected_columns, row.actual_columns, row.text[:80]))
+        return "skip" if self.skip else "error"
+
+
+def _first_ragged_row(path: Path, names: list[str]) -> Optional[tuple[Optional[int], int, int, str]]:
+    """Re-read single-threaded, which is when pyarrow knows row numbers (error path only)."""
+    found: list[tuple[Optional[int], int, int, str]] = []
+
+    def handler(row: pacsv.InvalidRow) -> str:
+        found.append((row.number, row.expected_columns, row.actual_columns, row.text[:80]))
+        return "skip"
+
+    reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(column_names=names, skip_rows=1,
+                                                                  use_threads=False),
+                            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=handler),
+                            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                                 check_utf8=False, include_columns=names[:1]))
+    for _ in reader:
+        if found:
+            break
+    return found[0] if found else None
+
+
+def _invalid_utf8(column: pa.Array) -> pa.Array:
+    flags = []
+    for item in column.cast(pa.binary()).to_pylist():
+        if item is None:
+            flags.append(False)
+            continue
+        try:
+            item.decode("utf-8")
+            flags.append(False)
+        except UnicodeDecodeError:
+            flags.append(True)
+    return pa.array(flags, pa.bool_())
+
+
+class CsvConverter:
+    """Converts the CSV of one export job; not shared between threads."""
+
+    def __init__(self, spec: ExportSpec, normalize: Callable[[str], str], *, on_bad_rows: str = "fail",
+                 block_size: int = BLOCK_SIZE) -> None:
+        self.spec = spec
+        self.normalize = normalize
+        self.skip_bad_rows = on_bad_rows == "skip"
+        self.block_size = block_size
+
+    def convert(self, csv_path: Path, parquet_path: Path, lineage: Lineage, label: str) -> ConvertedFile:
+        header = read_header(csv_path, label)
+        where = f"{label}: file {csv_path.name}"
+        layout = plan_layout(header, self.spec, self.normalize, where)
+        problems = _RowProblems(self.skip_bad_rows)
+        reader = pacsv.open_csv(
+            csv_path,
+            read_options=pacsv.ReadOptions(column_names=layout.labels, skip_rows=1, block_size=self.block_size),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=problems),
+            convert_options=pacsv.ConvertOptions(
+                column_types={lab: pa.string() for lab in layout.labels}, null_values=BLANKS,
+                strings_can_be_null=True, quoted_strings_can_be_null=True, check_utf8=False),
+        )
+        result = ConvertedFile(None, 0, 0, header, layout)
+        occurrences: dict[str, int] = {}
+        writer: Optional[pq.ParquetWriter] = None
+        data_rows = 0  # data rows parsed so far, to name rows in messages
+        try:
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    break
+                except pa.ArrowInvalid as error:
+                    raise self._parse_error(csv_path, layout, problems, where, error) from None
+                table = self._convert_batch(batch, layout, lineage, occurrences, data_rows, where, result)
+                data_rows += batch.num_rows
+                if table.num_rows == 0:
+                    continue
+                if writer is None:
+                    result.schema = table.schema
+                    writer = pq.ParquetWriter(parquet_path, table.schema, compression="snappy")
+                writer.write_table(table.cast(result.schema))
+                result.rows += table.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
+        if problems.ragged:
+            result.skipped += len(problems.ragged)
+            number, expected, actual, _ = problems.ragged[0]
+            result.problems.insert(0, f"{len(problems.ragged)} row(s) with the wrong number of fields skipped, "
+                                      f"first at row {number} (header is row 1): {actual} fields, expected {expected}")
+        result.parquet = parquet_path if writer is not None else None
+        for problem in result.problems:
+            log.warning("%s: %s", where, problem)
+        return result
+
+    def _parse_error(self, csv_path: Path, layout: FileLayout, problems: _RowProblems, where: str,
+                     error: pa.ArrowInvalid) -> CsvFormatError:
+        if problems.ragged:
+            first = problems.ragged[0]
+            if first[0] is None:
+                first = _first_ragged_row(csv_path, layout.labels) or first
+            number, expected, actual, text = first
+            at = f"row {number} (header is row 1)" if number else "a row"
+            return CsvFormatError(f"{where}: {at} has {actual} fields, the header has {expected} "
+                                  f"(starts with {text!r}); set on_bad_rows='skip' to drop such rows")
+        return CsvFormatError(f"{where}: the CSV could not be parsed: {error}")
+
+    def _convert_batch(self, batch: pa.RecordBatch, layout: FileLayout, lineage: Lineage,
+                       occurrences: dict[str, int], rows_before: int, where: str, result: ConvertedFile) -> pa.Table:
+        columns: list[pa.Array] = list(batch.columns)
+        reject: Optional[pa.Array] = None
+
+        def flag(mask: pa.Array, what: str, column: int) -> None:
+            nonlocal reject
+            index = pc.index(mask, True).as_py()
+            row = rows_before + index + 2
+            value = batch.column(column)[index]
+            shown = value.cast(pa.binary()).as_py() if what == "bytes that are not UTF-8" else value.as_py()
+            message = (f"row {row} (header is row 1), column '{layout.labels[column]}': {what}: {shown!r}")
+            if not self.skip_bad_rows:
+                raise CsvFormatError(f"{where}: {message}; set on_bad_rows='skip' to drop such rows")
+            count = pc.sum(mask).as_py()
+            result.problems.append(f"{count} row(s) dropped for {what} in '{layout.labels[column]}', first: {message}")
+            reject = mask if reject is None else pc.or_(reject, mask)
+
+        for position, column in enumerate(columns):
+            try:
+                column.validate(full=True)
+            except pa.ArrowInvalid:
+                invalid = _invalid_utf8(column)
+                flag(invalid, "bytes that are not UTF-8", position)
+                columns[position] = pc.if_else(invalid, None, column.cast(pa.binary())).cast(pa.string(), safe=False)
+        for position, kind in enumerate(layout.kinds):
+            if kind == TEXT:
+                continue
+            converted = CONVERTERS[kind](columns[position])
+            if converted.bad is not None and pc.any(converted.bad).as_py():
+                flag(converted.bad, f"not a valid {kind}", position)
+            columns[position] = converted.values
+        for key in layout.key_names:
+            position = layout.names.index(key)
+            if layout.kinds[position] == TEXT:
+                columns[position] = pc.fill_null(columns[position], "")
+        table = pa.Table.from_arrays(columns, names=layout.names)
+        if reject is not None:
+            result.skipped += pc.sum(reject).as_py()
+            table = table.filter(pc.invert(reject))
+        return self._add_lineage(table, layout, lineage, occurrences)
+
+    def _add_lineage(self, table: pa.Table, layout: FileLayout, lineage: Lineage,
+                     occurrences: dict[str, int]) -> pa.Table:
+        rows = table.num_rows
+        if self.spec.repeating_keys and layout.key_names:
+            keys = pc.binary_join_element_wise(*[table.column(k).cast(pa.string()) for k in layout.key_names],
+                                               "\x1f").to_pylist()
+            numbers = []
+            for key in keys:
+                occurrences[key] = occurrences.get(key, 0) + 1
+                numbers.append(occurrences[key])
+            table = table.append_column(pa.field(KEY_OCCURRENCE, pa.int32(), nullable=False),
+                                        pa.array(numbers, pa.int32()))
+        lineage_values = (
+            (JOB_CODE, pa.string(), lineage.job_code),
+            (FACILITY, pa.string(), lineage.facility),
+            (WINDOW_START, UTC_MICROS, lineage.window_start),
+            (WINDOW_END, UTC_MICROS, lineage.window_end),
+        )
+        for name, kind, value in lineage_values:
+            table = table.append_column(pa.field(name, kind), pa.repeat(pa.scalar(value, kind), rows))
+        # key columns never hold nulls, and saying so keeps dlt's schema and Arrow's in agreement
+        key_fields = set(layout.key_names) | ({KEY_OCCURRENCE} if KEY_OCCURRENCE in table.column_names else set())
+        if lineage.facility is not None:
+            key_fields.add(FACILITY)  # the merge key of snapshot exports
+        schema = pa.schema([f.with_nullable(False) if f.name in key_fields else f for f in table.schema])
+        return table.cast(schema)
+
+
+def arrow_schema_for(layout: FileLayout) -> pa.Schema:
+    """The table schema a file with this layout produces (lineage included), for dlt hints."""
+    fields = [pa.field(n, arrow_type(k), nullable=n not in layout.key_names)
+              for n, k in zip(layout.names, layout.kinds, strict=True)]
+    fields += [pa.field(JOB_CODE, pa.string()), pa.field(FACILITY, pa.string()),
+               pa.field(WINDOW_START, UTC_MICROS), pa.field(WINDOW_END, UTC_MICROS)]
+    return pa.schema(fields)

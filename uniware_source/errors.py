@@ -1,0 +1,106 @@
+"""Exceptions of the connector. Every message names what was wrong and never carries a secret."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+
+class UniwareError(Exception):
+    """Base class of everything the connector raises on purpose."""
+
+
+class ConfigError(UniwareError):
+    """A setting is missing or invalid; the message names the setting and its env var."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        env = "SOURCES__UNIWARE__" + setting.upper()
+        super().__init__(f"setting '{setting}' ({env}): {problem}")
+        self.setting = setting
+
+
+class AuthError(UniwareError):
+    """Uniware refused our credentials or tokens; never retried in a loop."""
+
+
+@dataclass(frozen=True)
+class ApiErrorDetail:
+    """One entry of Uniware's ``errors[]``: builds put the text in description or message."""
+
+    code: Optional[int]
+    description: str
+    message: str
+    field_name: Optional[str] = None
+    params: Optional[dict[str, Any]] = None
+
+    @classmethod
+    def from_json(cls, item: Any) -> ApiErrorDetail:
+        if not isinstance(item, dict):
+            return cls(None, str(item), "")
+        code = item.get("code")
+        params = item.get("errorParams")
+        return cls(
+            code=int(code) if isinstance(code, (int, str)) and str(code).isdigit() else None,
+            description=str(item.get("description") or ""),
+            message=str(item.get("message") or ""),
+            field_name=item.get("fieldName"),
+            params=params if isinstance(params, dict) else None,
+        )
+
+    def __str__(self) -> str:
+        texts = [t for t in (self.description, self.message) if t]
+        if len(texts) == 2 and texts[0] == texts[1]:
+            texts = texts[:1]
+        code = f"[{self.code}] " if self.code is not None else ""
+        field = f" (field {self.field_name})" if self.field_name else ""
+        return f"{code}{' / '.join(texts) or 'no description'}{field}"
+
+
+class ApiError(UniwareError):
+    """A Uniware call failed: HTTP status or ``successful: false`` with its coded errors."""
+
+    def __init__(self, operation: str, problem: str, *, http_status: Optional[int] = None,
+                 errors: Sequence[ApiErrorDetail] = ()) -> None:
+        detail = "; ".join(str(e) for e in errors)
+        status = f"HTTP {http_status}: " if http_status is not None else ""
+        super().__init__(f"{operation} failed: {status}{problem}" + (f" - {detail}" if detail else ""))
+        self.operation = operation
+        self.http_status = http_status
+        self.errors = tuple(errors)
+
+    @property
+    def codes(self) -> set[int]:
+        return {e.code for e in self.errors if e.code is not None}
+
+    @property
+    def transient(self) -> bool:
+        """Worth trying again later: throttling, server errors or no answer at all."""
+        return (self.http_status is None and not self.errors) or (
+            self.http_status is not None and (self.http_status == 429 or self.http_status >= 500))
+
+
+class FacilityAccessError(ApiError):
+    """HTTP 403 from create: the Facility header is missing, wrong, or a display name."""
+
+
+class DownloadError(UniwareError):
+    """The export file could not be fetched completely."""
+
+
+class InvalidFileError(DownloadError):
+    """The file host answered with something that is not the CSV (an HTML login page...)."""
+
+
+class CsvFormatError(UniwareError):
+    """The CSV is malformed or does not match what the export should contain."""
+
+
+class ExportsFailed(UniwareError):
+    """Some jobs did not load; raised after everything else was loaded. Cursors did not move."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(
+            f"{len(problems)} export job(s) did not load; their cursors were left where they were:\n{lines}")
+        self.problems = tuple(problems)

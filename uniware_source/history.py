@@ -1,0 +1,125 @@
+"""The `export_job_status` table: every observed status change of every job, exactly once.
+
+Each row has a deterministic `event_id` (job code and sequence number, or the window's create
+attempt), and the table is merged insert-only on it: a row replayed after a crash or a resumed run
+is never added twice.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Optional, cast
+
+from dlt.common.schema.typing import TColumnSchema, TWriteDispositionDict
+
+from .errors import ApiErrorDetail
+
+HISTORY_TABLE = "export_job_status"
+
+SOURCE_UNIWARE = "uniware"  # a status Uniware reported
+SOURCE_CONNECTOR = "connector"  # an event of the connector: created, loaded, timed out...
+
+CREATED = "CREATED"
+ADOPTED = "ADOPTED"
+CREATE_FAILED = "CREATE_FAILED"
+LOADED = "LOADED"
+EMPTY = "EMPTY"
+TIMED_OUT = "TIMED_OUT"
+ABANDONED = "ABANDONED"
+DOWNLOAD_FAILED = "DOWNLOAD_FAILED"
+INVALID_FILE = "INVALID_FILE"
+PARSE_FAILED = "PARSE_FAILED"
+
+
+def _column(data_type: str, *, nullable: bool = True, primary_key: bool = False) -> TColumnSchema:
+    column: dict[str, Any] = {"data_type": data_type, "nullable": nullable}
+    if primary_key:
+        column["primary_key"] = True
+    return cast(TColumnSchema, column)
+
+
+HISTORY_COLUMNS: dict[str, TColumnSchema] = {
+    "event_id": _column("text", nullable=False, primary_key=True),
+    "job_code": _column("text"),
+    "seq": _column("bigint"),
+    "export_name": _column("text"),
+    "table_name": _column("text"),
+    "facility": _column("text"),
+    "window_kind": _column("text"),
+    "window_start": _column("timestamp"),
+    "window_end": _column("timestamp"),
+    "status": _column("text"),
+    "source": _column("text"),
+    "message": _column("text"),
+    "errors": _column("text"),
+    "polls": _column("bigint"),
+    "observed_at": _column("timestamp"),
+    "file_host": _column("text"),
+    "file_path": _column("text"),
+    "file_bytes": _column("bigint"),
+    "file_sha256": _column("text"),
+    "rows_in_file": _column("bigint"),
+    "rows_skipped": _column("bigint"),
+    "run_id": _column("text"),
+}
+HISTORY_WRITE_DISPOSITION = cast(TWriteDispositionDict, {"disposition": "merge", "strategy": "insert-only"})
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What every history row of a job repeats."""
+
+    export_name: str
+    table_name: str
+    facility: Optional[str]
+    window_kind: str
+    window_start: Optional[datetime]
+    window_end: Optional[datetime]
+    run_id: str
+
+
+def history_row(
+    context: JobContext,
+    *,
+    event_id: str,
+    job_code: Optional[str],
+    seq: Optional[int],
+    status: str,
+    source: str,
+    observed_at: datetime,
+    message: str = "",
+    errors: tuple[ApiErrorDetail, ...] = (),
+    polls: Optional[int] = None,
+    file_host: Optional[str] = None,
+    file_path: Optional[str] = None,
+    file_bytes: Optional[int] = None,
+    file_sha256: Optional[str] = None,
+    rows_in_file: Optional[int] = None,
+    rows_skipped: Optional[int] = None,
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "job_code": job_code,
+        "seq": seq,
+        "export_name": context.export_name,
+        "table_name": context.table_name,
+        "facility": context.facility,
+        "window_kind": context.window_kind,
+        "window_start": context.window_start,
+        "window_end": context.window_end,
+        "status": status,
+        "source": source,
+        "message": message or None,
+        "errors": json.dumps([e.__dict__ for e in errors], ensure_ascii=False, default=str) if errors else None,
+        "polls": polls,
+        "observed_at": observed_at,
+        "file_host": file_host,
+        "file_path": file_path,
+        "file_bytes": file_bytes,
+        "file_sha256": file_sha256,
+        "rows_in_file": rows_in_file,
+        "rows_skipped": rows_skipped,
+        "run_id": context.run_id,
+    }

@@ -1,0 +1,239 @@
+"""The job ledger: one export's windows, their jobs and cursors, kept in the export resource's dlt state.
+
+Lifecycle of an entry: planned (no job yet) -> submitted (job code recorded, committed to state
+before any waiting) -> loaded (removed; the cursor moves past it once every earlier window loaded
+too). A failed job puts its window back to planned for the next run; a job that outlived the
+deadline keeps its code so the next run polls it again instead of creating a duplicate.
+
+A facility's cursor is the end of the last window whose rows fully landed: everything before it
+(after `start_date`) is loaded. It only moves in the same dlt state commit as the rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Optional
+
+from .windows import cut_windows, from_iso, to_iso
+
+INCREMENTAL = "incremental"
+BACKFILL = "backfill"
+SNAPSHOT = "snapshot"
+ADOPTED = "adopted"
+ADOPTED_MEMORY = 500  # how many loaded job codes of `job_codes` are remembered
+
+
+@dataclass
+class Entry:
+    """A view on one ledger entry; its dict lives in dlt state."""
+
+    data: MutableMapping[str, Any]
+
+    @property
+    def key(self) -> str:
+        return str(self.data["key"])
+
+    @property
+    def kind(self) -> str:
+        return str(self.data["kind"])
+
+    @property
+    def facility(self) -> Optional[str]:
+        return self.data.get("facility")
+
+    @property
+    def start(self) -> Optional[datetime]:
+        value = self.data.get("start")
+        return from_iso(value) if value else None
+
+    @property
+    def end(self) -> Optional[datetime]:
+        value = self.data.get("end")
+        return from_iso(value) if value else None
+
+    @property
+    def job_code(self) -> Optional[str]:
+        return self.data.get("job_code")
+
+    @property
+    def created_at(self) -> Optional[datetime]:
+        value = self.data.get("created_at")
+        return from_iso(value) if value else None
+
+    @property
+    def status(self) -> Optional[str]:
+        return self.data.get("status")
+
+    @property
+    def polls(self) -> int:
+        return int(self.data.get("polls") or 0)
+
+    @property
+    def attempt(self) -> int:
+        return int(self.data.get("attempt") or 1)
+
+    @property
+    def done(self) -> bool:
+        return bool(self.data.get("done"))
+
+    @property
+    def submitted(self) -> bool:
+        return self.job_code is not None and not self.done
+
+    def next_seq(self) -> int:
+        self.data["seq"] = int(self.data.get("seq") or 0) + 1
+        return int(self.data["seq"])
+
+
+class ExportLedger:
+    """Windows, jobs and cursors of one export (all facilities)."""
+
+    def __init__(self, state: MutableMapping[str, Any]) -> None:
+        self._state = state
+        state.setdefault("cursors", {})
+        state.setdefault("entries", [])
+        state.setdefault("adopted_done", [])
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def entries(self) -> Iterator[Entry]:
+        for data in self._state["entries"]:
+            yield Entry(data)
+
+    def find(self, key: str) -> Optional[Entry]:
+        return next((e for e in self.entries() if e.key == key), None)
+
+    def cursor(self, facility: str) -> Optional[datetime]:
+        value = self._state["cursors"].get(facility)
+        return from_iso(value) if value else None
+
+    def cursors(self) -> dict[str, datetime]:
+        return {f: from_iso(v) for f, v in self._state["cursors"].items()}
+
+    def unsubmitted(self, run_id: str) -> list[Entry]:
+        """Planned windows without a job, except those that already failed in this run."""
+        return [e for e in self.entries()
+                if e.job_code is None and not e.done and e.data.get("failed_run") != run_id]
+
+    def submitted(self) -> list[Entry]:
+        return [e for e in self.entries() if e.submitted]
+
+    # -- planning ----------------------------------------------------------------------------
+
+    def _add(self, data: dict[str, Any]) -> Entry:
+        data.setdefault("job_code", None)
+        data.setdefault("seq", 0)
+        data.setdefault("polls", 0)
+        data.setdefault("attempt", 1)
+        self._state["entries"].append(data)
+        return Entry(data)
+
+    def plan_incremental(self, facility: str, *, now: datetime, first_start: datetime, lookback: timedelta,
+                         window: timedelta) -> list[Entry]:
+        """Windows from the cursor (minus the lookback) to now; resumes after unfinished windows."""
+        cursor = self.cursor(facility)
+        if cursor is None:  # the first run: nothing before first_start is wanted, so no lookback
+            self._state["cursors"][facility] = to_iso(first_start)
+            cursor, lookback = first_start, timedelta(0)
+        mine = [e for e in self.entries() if e.kind == INCREMENTAL and e.facility == facility]
+        ends = [e.end for e in mine if e.end is not None]
+        begin = max(ends) if ends else cursor - lookback
+        return [self._add({"key": f"{INCREMENTAL}|{facility}|{to_iso(w.start)}|{to_iso(w.end)}",
+                           "kind": INCREMENTAL, "facility": facility,
+                           "start": to_iso(w.start), "end": to_iso(w.end)})
+                for w in cut_windows(begin, now, window)]
+
+    def plan_backfill(self, facility: str, *, start: datetime, end: datetime, window: timedelta) -> list[Entry]:
+        planned = []
+        for w in cut_windows(start, end, window):
+            key = f"{BACKFILL}|{facility}|{to_iso(w.start)}|{to_iso(w.end)}"
+            if self.find(key) is None:
+                planned.append(self._add({"key": key, "kind": BACKFILL, "facility": facility,
+                                          "start": to_iso(w.start), "end": to_iso(w.end)}))
+        return planned
+
+    def plan_snapshot(self, facility: str, *, now: datetime) -> list[Entry]:
+        if any(e.kind == SNAPSHOT and e.facility == facility and not e.done for e in self.entries()):
+            return []
+        return [self._add({"key": f"{SNAPSHOT}|{facility}|{to_iso(now)}", "kind": SNAPSHOT,
+                           "facility": facility})]
+
+    def plan_adopted(self, job_codes: tuple[str, ...]) -> list[Entry]:
+        planned = []
+        for code in job_codes:
+            key = f"{ADOPTED}|{code}"
+            if code in self._state["adopted_done"] or self.find(key) is not None:
+                continue
+            planned.append(self._add({"key": key, "kind": ADOPTED, "facility": None, "job_code": code}))
+        return planned
+
+    # -- recording ---------------------------------------------------------------------------
+
+    def record_created(self, entry: Entry, job_code: str, created_at: datetime) -> None:
+        entry.data.update(job_code=job_code, created_at=to_iso(created_at), status=None, seq=0, polls=0,
+                          failed_run=None, last_error=None)
+
+    def record_create_failed(self, entry: Entry, run_id: str, reason: str) -> None:
+        entry.data.update(failed_run=run_id, last_error=reason, attempt=entry.attempt + 1)
+
+    def record_status(self, entry: Entry, status: str, polls: int) -> None:
+        entry.data.update(status=status, polls=polls)
+
+    def record_polls(self, entry: Entry, polls: int) -> None:
+        entry.data["polls"] = polls
+
+    def record_loaded(self, entry: Entry) -> Optional[datetime]:
+        """The entry's rows are in this load; returns the facility's new cursor if it moved."""
+        entry.data["done"] = True
+        if entry.kind == ADOPTED and entry.job_code:
+            self._remember_adopted(entry.job_code)
+        if entry.kind != INCREMENTAL:
+            self._remove(entry)
+            return None
+        assert entry.facility is not None
+        return self._advance(entry.facility)
+
+    def record_failed(self, entry: Entry, run_id: str, reason: str) -> None:
+        """The job is dead: its window goes back to planned, for a new job in a later run."""
+        if entry.kind == ADOPTED:
+            if entry.job_code:
+                self._remember_adopted(entry.job_code)
+            self._remove(entry)
+            return
+        if entry.kind == SNAPSHOT:
+            self._remove(entry)  # the next run plans a fresh snapshot
+            return
+        entry.data.update(job_code=None, created_at=None, status=None, seq=0, polls=0, failed_run=run_id,
+                          last_error=reason, attempt=entry.attempt + 1)
+
+    def _remember_adopted(self, job_code: str) -> None:
+        done = self._state["adopted_done"]
+        if job_code not in done:
+            done.append(job_code)
+            del done[:-ADOPTED_MEMORY]
+
+    def _remove(self, entry: Entry) -> None:
+        self._state["entries"] = [d for d in self._state["entries"] if d["key"] != entry.key]
+
+    def _advance(self, facility: str) -> Optional[datetime]:
+        cursor = self.cursor(facility)
+        assert cursor is not None
+        original = cursor
+        mine = [e for e in self.entries() if e.kind == INCREMENTAL and e.facility == facility]
+        moved = True
+        while moved:
+            moved = False
+            for entry in mine:
+                if entry.done and entry.start is not None and entry.end is not None \
+                        and entry.start <= cursor < entry.end:
+                    cursor = entry.end
+                    moved = True
+        for entry in mine:
+            if entry.done and entry.end is not None and entry.end <= cursor:
+                self._remove(entry)
+        if cursor == original:
+            return None
+        self._state["cursors"][facility] = to_iso(cursor)
+        return cursor

@@ -1,0 +1,119 @@
+"""Waiting for an export job: capped exponential backoff, a deadline, every status change reported.
+
+COMPLETE or SUCCESSFUL with a file is done. COMPLETE without one is polled for a grace period
+(the file link can come late), then taken as an empty export. FAILED, CANCELLED and ERROR are
+failures. Anything else is pending until the deadline; statuses nobody has seen before are logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Optional
+
+from .api import UniwareClient
+from .clock import Clock
+from .errors import ApiError, ApiErrorDetail
+from .settings import PollPolicy
+
+log = logging.getLogger(__name__)
+
+DONE_STATUSES = frozenset({"COMPLETE", "COMPLETED", "SUCCESSFUL", "SUCCESS"})
+FAILED_STATUSES = frozenset({"FAILED", "CANCELLED", "CANCELED", "ERROR"})
+KNOWN_PENDING = frozenset({"SCHEDULED", "QUEUED", "IN_PROGRESS", "PROCESSING", "RUNNING", "CREATED"})
+INVALID_JOB_CODE = 100006
+
+COMPLETED = "completed"
+EMPTY = "empty"
+FAILED = "failed"
+TIMED_OUT = "timed_out"
+STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A status as Uniware reported it, when it changed."""
+
+    status: str
+    message: str
+    errors: tuple[ApiErrorDetail, ...]
+    has_file: bool
+    polls: int
+    observed_at: datetime
+
+
+@dataclass(frozen=True)
+class PollResult:
+    outcome: str  # completed | empty | failed | timed_out | stopped
+    status: Optional[str]
+    file_url: Optional[str]
+    reason: str
+    polls: int
+
+
+def wait_for_job(
+    client: UniwareClient,
+    job_code: str,
+    *,
+    clock: Clock,
+    policy: PollPolicy,
+    on_change: Callable[[Observation], None],
+    stop: threading.Event,
+    label: str,
+    polls_before: int = 0,
+    last_status: Optional[str] = None,
+) -> PollResult:
+    """Poll `job_code` until it ends, the deadline passes or `stop` is set."""
+    started = clock.monotonic()
+    delay = policy.initial_seconds
+    polls = polls_before
+    complete_since: Optional[float] = None
+    last_problem = ""
+    warned_unknown: set[str] = set()
+    while True:
+        if stop.is_set():
+            return PollResult(STOPPED, last_status, None, "the run was interrupted", polls)
+        try:
+            status = client.job_status(job_code)
+        except ApiError as error:
+            if INVALID_JOB_CODE in error.codes:
+                return PollResult(FAILED, last_status, None, f"Uniware no longer knows job {job_code}: {error}", polls)
+            last_problem = str(error)
+            log.warning("%s: polling failed, will keep trying until the deadline: %s", label, error)
+        else:
+            polls += 1
+            has_file = status.file_url is not None
+            if status.status != last_status or (has_file and complete_since is not None):
+                on_change(Observation(status.status, status.message, status.errors, has_file, polls, clock.now()))
+                if complete_since is not None and has_file:
+                    complete_since = None
+            last_status = status.status
+            if status.status in DONE_STATUSES:
+                if status.file_url:
+                    return PollResult(COMPLETED, status.status, status.file_url, "", polls)
+                now = clock.monotonic()
+                complete_since = complete_since if complete_since is not None else now
+                if now - complete_since >= policy.complete_grace_seconds:
+                    return PollResult(EMPTY, status.status, None,
+                                      f"{status.status} without a file for {policy.complete_grace_seconds:.0f} s: "
+                                      "taken as an export with no rows", polls)
+            elif status.status in FAILED_STATUSES:
+                details = "; ".join([status.message] + [str(e) for e in status.errors]).strip("; ")
+                return PollResult(FAILED, status.status, None, f"Uniware reported {status.status}"
+                                  + (f": {details}" if details else ""), polls)
+            elif status.status not in KNOWN_PENDING and status.status not in warned_unknown:
+                warned_unknown.add(status.status)
+                log.warning("%s: unknown status %r, treated as still pending", label, status.status)
+        elapsed = clock.monotonic() - started
+        if elapsed >= policy.timeout_seconds:
+            reason = (f"still {last_status or 'unanswered'} after {elapsed:.0f} s "
+                      f"(job_timeout_seconds={policy.timeout_seconds:.0f})")
+            if last_problem:
+                reason += f"; last polling error: {last_problem}"
+            return PollResult(TIMED_OUT, last_status, None, reason, polls)
+        if not clock.sleep(min(delay, max(0.0, policy.timeout_seconds - elapsed)), stop):
+            return PollResult(STOPPED, last_status, None, "the run was interrupted", polls)
+        delay = min(delay * policy.multiplier, policy.max_seconds)

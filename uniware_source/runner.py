@@ -1,0 +1,69 @@
+"""Runs the source the resumable way: finish pending loads, submit jobs, collect them, repeat.
+
+Submit and collect are separate pipeline runs, so created job codes are committed to dlt state
+(locally and in the destination) before anything waits on them. When `max_concurrent_jobs` holds
+some windows back, further submit/collect rounds follow until every planned window had its job.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any, Optional
+
+from dlt.pipeline.pipeline import Pipeline
+
+from .clock import Clock
+from .errors import ExportsFailed
+from .report import RunReport
+from .runtime import COLLECT, SUBMIT
+from .source import uniware_source
+
+log = logging.getLogger(__name__)
+
+RUN = "run"
+MODES = (RUN, SUBMIT, COLLECT)
+MAX_ROUNDS = 50
+
+
+def finish_pending_loads(pipeline: Pipeline) -> bool:
+    """Load packages a crashed run left behind (dlt keeps them); True if there were any."""
+    if not pipeline.has_pending_data:
+        return False
+    log.info("pipeline %s has load packages from an interrupted run; loading them first", pipeline.pipeline_name)
+    pipeline.run()
+    return True
+
+
+def _waiting_windows(pipeline: Pipeline, run_id: str) -> int:
+    """Planned windows that still need a job in this run."""
+    resources = pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {})
+    return sum(1 for state in resources.values() for entry in state.get("entries", [])
+               if not entry.get("job_code") and not entry.get("done") and entry.get("failed_run") != run_id)
+
+
+def run_exports(pipeline: Pipeline, *, mode: str = RUN, report: Optional[RunReport] = None,
+                clock: Optional[Clock] = None, run_id: Optional[str] = None, **source_kwargs: Any) -> RunReport:
+    """Load the configured exports through `pipeline`; raises ExportsFailed at the end when some job did
+    not load (after everything else was loaded).
+
+    `mode` "run" submits and collects; "submit" or "collect" does one step, for orchestrators that
+    run them as separate tasks. Extra keyword arguments go to `uniware_source`.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    report = report or RunReport()
+    run_id = run_id or uuid.uuid4().hex[:12]
+    finish_pending_loads(pipeline)
+    for round_number in range(1, MAX_ROUNDS + 1):
+        if mode in (RUN, SUBMIT):
+            pipeline.run(uniware_source(phase=SUBMIT, run_id=run_id, report=report, clock=clock, **source_kwargs))
+        if mode in (RUN, COLLECT):
+            pipeline.run(uniware_source(phase=COLLECT, run_id=run_id, report=report, clock=clock, **source_kwargs))
+        waiting = _waiting_windows(pipeline, run_id)
+        if mode != RUN or not waiting:
+            break
+        log.info("round %d done; %d window(s) still wait for a job slot", round_number, waiting)
+    if report.problems:
+        raise ExportsFailed(report.problems)
+    return report

@@ -1,0 +1,114 @@
+"""Services shared by the resources of one source instance: clients, facilities, the collector."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from .api import UniwareClient
+from .auth import TokenProvider
+from .clock import Clock
+from .collector import JobCollector
+from .download import FileDownloader
+from .errors import ConfigError
+from .report import RunReport
+from .settings import ExportSpec, Settings
+from .transport import api_client, file_client, token_client
+
+SUBMIT = "submit"
+COLLECT = "collect"
+ALL = "all"
+PHASES = (SUBMIT, COLLECT, ALL)
+
+# One token provider per (base_url, username) for the process: a pipeline script that runs the
+# submit and collect steps back to back signs in once, not once per step.
+_token_providers: dict[tuple[str, str], TokenProvider] = {}
+_token_lock = threading.Lock()
+
+
+def token_provider(settings: Settings, clock: Clock) -> TokenProvider:
+    key = (settings.base_url, settings.username)
+    with _token_lock:
+        provider = _token_providers.get(key)
+        if provider is None or provider.password_differs(settings.password):
+            provider = TokenProvider(settings.base_url, settings.username, settings.password,
+                                     token_client(settings.http), clock, settings.http.timeout)
+            _token_providers[key] = provider
+        return provider
+
+
+@dataclass
+class JobBudget:
+    """How many more jobs may be running at once across every export of the source."""
+
+    limit: int
+    running: Optional[int] = None
+
+    def take(self) -> bool:
+        assert self.running is not None
+        if self.running >= self.limit:
+            return False
+        self.running += 1
+        return True
+
+    def give_back(self) -> None:
+        assert self.running is not None
+        self.running = max(0, self.running - 1)
+
+
+@dataclass
+class SourceRuntime:
+    settings: Settings
+    clock: Clock
+    phase: str
+    run_id: str
+    report: RunReport
+    budget: JobBudget
+    _client: Optional[UniwareClient] = None
+    _facilities: Optional[tuple[str, ...]] = None
+    _collector: Optional[JobCollector] = None
+    _collector_users: int = 0
+    parquet_import: bool = True
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def client(self) -> UniwareClient:
+        if self._client is None:
+            tokens = token_provider(self.settings, self.clock)
+            self._client = UniwareClient(self.settings.base_url, tokens, api_client(self.settings.http),
+                                         self.settings.http.timeout)
+        return self._client
+
+    def facilities_for(self, spec: ExportSpec) -> tuple[str, ...]:
+        """The configured facility codes, or every enabled one; the first only for reports that
+        ignore the facility."""
+        if self._facilities is None:
+            if self.settings.facilities:
+                self._facilities = self.settings.facilities
+            else:
+                found = tuple(self.client.facilities())
+                if not found:
+                    raise ConfigError("facilities", "Uniware lists no enabled facility; set the facility codes")
+                self._facilities = found
+        return self._facilities if spec.facility_scoped else self._facilities[:1]
+
+    def collector(self) -> JobCollector:
+        if self._collector is None:
+            http = self.settings.http
+            downloader = FileDownloader(file_client(http), self.clock, timeout=http.timeout,
+                                        max_attempts=http.download_max_attempts)
+            self._collector = JobCollector(
+                self.client, downloader, self.clock, self.settings.poll,
+                max_workers=self.settings.max_concurrent_jobs,
+                download_dir=Path(self.settings.download_dir) if self.settings.download_dir else None,
+            )
+        self._collector_users += 1
+        return self._collector
+
+    def release_collector(self) -> None:
+        self._collector_users -= 1
+        if self._collector_users <= 0 and self._collector is not None:
+            self._collector.close()
+            self._collector = None

@@ -1,0 +1,129 @@
+"""The submit step: plan an export's windows and create their Uniware jobs.
+
+Runs once per run (the plan is marked with the run id in state) and commits every created job code
+to dlt state at the end of its extract, before anything waits for a job: a run interrupted later
+resumes these jobs instead of creating new ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any, Optional
+
+from .errors import ApiError, FacilityAccessError
+from .history import ADOPTED, CREATE_FAILED, CREATED, SOURCE_CONNECTOR, JobContext, history_row
+from .ledger import ADOPTED as KIND_ADOPTED
+from .ledger import SNAPSHOT, Entry, ExportLedger
+from .runtime import SourceRuntime
+from .settings import ExportSpec
+from .windows import Window
+
+log = logging.getLogger(__name__)
+
+PLANNED_RUN = "planned_run"
+
+
+def job_context(spec: ExportSpec, entry: Entry, run_id: str) -> JobContext:
+    return JobContext(spec.name, spec.table_name, entry.facility, entry.kind, entry.start, entry.end, run_id)
+
+
+def describe(spec: ExportSpec, entry: Entry) -> str:
+    """Export, facility and window of an entry, for messages."""
+    parts = [spec.name]
+    if entry.facility:
+        parts.append(f"facility {entry.facility}")
+    if entry.start is not None and entry.end is not None:
+        parts.append(f"window {Window(entry.start, entry.end).label()}")
+    elif entry.kind == SNAPSHOT:
+        parts.append("snapshot")
+    return " / ".join(parts)
+
+
+def export_body(spec: ExportSpec, entry: Entry) -> dict[str, Any]:
+    filters: list[dict[str, Any]] = [dict(f) for f in spec.filters]
+    if spec.date_filter and entry.start is not None and entry.end is not None:
+        filters.append(Window(entry.start, entry.end).as_filter(spec.date_filter))
+    return {"exportJobTypeName": spec.name, "exportColums": list(spec.columns), "exportFilters": filters,
+            "frequency": "ONETIME"}
+
+
+def plan(spec: ExportSpec, ledger: ExportLedger, state: dict[str, Any], rt: SourceRuntime) -> None:
+    """Add this run's windows to the ledger (once per run)."""
+    if state.get(PLANNED_RUN) == rt.run_id:
+        return
+    settings = rt.settings
+    now = rt.clock.now()
+    if settings.job_codes:
+        # loading existing jobs: nothing is created, only the listed jobs are collected
+        ledger.plan_adopted(settings.job_codes.get(spec.name, ()))
+    elif settings.backfill is not None:
+        if spec.incremental:
+            start, end = settings.backfill
+            for facility in rt.facilities_for(spec):
+                ledger.plan_backfill(facility, start=start, end=end, window=settings.window)
+        else:
+            log.info("%s has no date filter; a backfill does not export it", spec.name)
+    elif spec.incremental:
+        lookback = spec.lookback if spec.lookback is not None else settings.lookback
+        first_start = settings.start_date or now - settings.window
+        for facility in rt.facilities_for(spec):
+            ledger.plan_incremental(facility, now=now, first_start=first_start, lookback=lookback,
+                                    window=settings.window)
+    else:
+        for facility in rt.facilities_for(spec):
+            ledger.plan_snapshot(facility, now=now)
+    state[PLANNED_RUN] = rt.run_id
+
+
+def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> Iterator[dict[str, Any]]:
+    """Create jobs for planned windows while the concurrency budget allows; yields history rows."""
+    tally = rt.report.tally(spec.name, spec.table_name)
+    for entry in ledger.unsubmitted(rt.run_id):
+        if not rt.budget.take():
+            log.info("%s: max_concurrent_jobs=%d reached; the rest waits for the next round", spec.name,
+                     rt.budget.limit)
+            return
+        where = describe(spec, entry)
+        context = job_context(spec, entry, rt.run_id)
+        now = rt.clock.now()
+        problem: Optional[str] = None
+        errors: tuple[Any, ...] = ()
+        try:
+            created = rt.client.create_export_job(export_body(spec, entry), entry.facility or "",
+                                                  operation=f"create export job ({where})")
+        except FacilityAccessError as error:
+            problem = (f"{error}. Uniware wants the facility code (as listed by facility/search), not its "
+                       "display name; check the 'facilities' setting")
+            errors = error.errors
+        except ApiError as error:
+            problem, errors = str(error), error.errors
+        if problem is not None:
+            rt.budget.give_back()
+            ledger.record_create_failed(entry, rt.run_id, problem)
+            rt.report.problem(f"{where}: {problem}")
+            tally.statuses[CREATE_FAILED] += 1
+            yield history_row(context, event_id=f"{entry.key}|create-failed|{entry.attempt - 1}", job_code=None,
+                              seq=None, status=CREATE_FAILED, source=SOURCE_CONNECTOR, observed_at=now,
+                              message=problem, errors=errors)
+            continue
+        ledger.record_created(entry, created.job_code, now)
+        tally.jobs_created += 1
+        note = "" if not created.adopted else "Uniware reported an identical job already running; took it over"
+        rt.report.progress("%s: created job %s%s", where, created.job_code, f" ({note})" if note else "")
+        yield history_row(context, event_id=f"{created.job_code}:{entry.next_seq()}", job_code=created.job_code,
+                          seq=entry.data["seq"], status=CREATED, source=SOURCE_CONNECTOR, observed_at=now,
+                          message=note)
+
+
+def adopt_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> Iterator[dict[str, Any]]:
+    """History rows for jobs of `job_codes` taken on for the first time."""
+    now = rt.clock.now()
+    for entry in ledger.submitted():
+        if entry.kind != KIND_ADOPTED or entry.data.get("seq"):
+            continue
+        rt.report.tally(spec.name, spec.table_name).jobs_created += 1
+        yield history_row(job_context(spec, entry, rt.run_id), event_id=f"{entry.job_code}:{entry.next_seq()}",
+                          job_code=entry.job_code, seq=entry.data["seq"], status=ADOPTED, source=SOURCE_CONNECTOR,
+                          observed_at=now, message="existing job given in job_codes")
+
