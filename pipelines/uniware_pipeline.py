@@ -26,7 +26,7 @@ if __package__ in (None, ""):  # run as a script from a checkout: make the repos
 import dlt
 from dlt.pipeline.pipeline import Pipeline
 
-from uniware_source import ConfigError, ExportsFailed, RunReport, UniwareError, run_exports
+from uniware_source import Clock, ConfigError, ExportsFailed, RunReport, UniwareError, run_exports
 from uniware_source.redact import install_log_redaction, redact
 
 
@@ -110,6 +110,9 @@ def run(args: argparse.Namespace, extra: Optional[dict[str, Any]] = None, destin
         pipeline = make_pipeline(args, destination)
         kwargs = {**source_overrides(args), **(extra or {})}
         run_exports(pipeline, mode=args.mode, report=report, **kwargs)
+    except KeyboardInterrupt:
+        print("\ninterrupted: jobs already submitted are kept and the next run resumes them", file=sys.stderr)
+        return 130
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
@@ -127,14 +130,15 @@ def run(args: argparse.Namespace, extra: Optional[dict[str, Any]] = None, destin
     return 0
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Optional[Sequence[str]] = None, clock: Optional[Clock] = None) -> int:
+    """The command line; `clock` replaces the system clock (tests run it against simulated time)."""
     args = parse_args(argv)
     configure_logging(args.quiet)
     if args.demo:
         from pipelines.demo import run_demo
 
         return run_demo(args, run)
-    return run(args)
+    return run(args, {"clock": clock} if clock is not None else None)
 
 
 if __name__ == "__main__":

@@ -26,11 +26,11 @@ from .collector import (
     StatusChanged,
 )
 from .csv_convert import CsvConverter, Lineage
-from .history import ABANDONED, EMPTY, HISTORY_TABLE, LOADED, SOURCE_CONNECTOR, SOURCE_UNIWARE, TIMED_OUT, history_row
 from .history import DOWNLOAD_FAILED as H_DOWNLOAD_FAILED
+from .history import EMPTY, HISTORY_TABLE, LOADED, SOURCE_CONNECTOR, SOURCE_UNIWARE, TIMED_OUT, history_row
 from .history import INVALID_FILE as H_INVALID_FILE
 from .history import PARSE_FAILED as H_PARSE_FAILED
-from .ledger import ADOPTED, Entry, ExportLedger
+from .ledger import Entry, ExportLedger
 from .polling import EMPTY as OUTCOME_EMPTY
 from .polling import FAILED, FAILED_STATUSES, STOPPED
 from .polling import TIMED_OUT as OUTCOME_TIMED_OUT
@@ -63,8 +63,7 @@ class ExportCollection:
         self.tally = rt.report.tally(spec.name, spec.table_name)
 
     def run(self) -> Iterator[Any]:
-        entries = self._live_entries()
-        yield from self._abandoned
+        entries = self.ledger.submitted()
         if not entries:
             return
         tickets = [self._ticket(e) for e in entries]
@@ -95,22 +94,6 @@ class ExportCollection:
             self.tally.seconds += self.rt.clock.monotonic() - started
 
     # -- set-up ------------------------------------------------------------------------------
-
-    def _live_entries(self) -> list[Entry]:
-        """Submitted entries, after abandoning jobs older than job_expiry_hours."""
-        now = self.rt.clock.now()
-        live: list[Entry] = []
-        self._abandoned: list[Any] = []
-        for entry in self.ledger.submitted():
-            created = entry.created_at
-            if entry.kind != ADOPTED and created is not None and now - created > self.rt.settings.job_expiry:
-                reason = (f"job {entry.job_code} was created {(now - created).total_seconds() / 3600:.1f} h ago and "
-                          f"never finished; abandoned (job_expiry_hours), a new job will export this window")
-                self._abandoned.append(self._connector_row(entry, ABANDONED, reason))
-                self._fail(entry, reason)
-                continue
-            live.append(entry)
-        return live
 
     def _ticket(self, entry: Entry) -> JobTicket:
         assert entry.job_code is not None

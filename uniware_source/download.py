@@ -69,7 +69,7 @@ class FileDownloader:
                 if stop is not None and stop.is_set():
                     raise DownloadError(f"{where}: interrupted")
                 try:
-                    self._attempt(url, out, progress, where)
+                    self._attempt(url, out, progress, where, stop)
                     break
                 except _Retry as retry:
                     problem = str(retry)
@@ -84,7 +84,8 @@ class FileDownloader:
             raise DownloadError(f"{where}: received {progress.received} bytes, the server announced {progress.total}")
         return DownloadedFile(target, progress.received, progress.digest.hexdigest(), host, path)
 
-    def _attempt(self, url: str, out: BinaryIO, progress: _Progress, where: str) -> None:
+    def _attempt(self, url: str, out: BinaryIO, progress: _Progress, where: str,
+                 stop: Optional[threading.Event]) -> None:
         headers = {"Range": f"bytes={progress.received}-"} if progress.received else {}
         failure: Optional[str] = None
         try:
@@ -111,6 +112,8 @@ class FileDownloader:
             first = progress.received == 0
             try:
                 for chunk in response.iter_content(CHUNK_SIZE):
+                    if stop is not None and stop.is_set():
+                        raise DownloadError(f"{where}: interrupted")
                     if first:
                         _reject_html(chunk, content_type, where)
                         first = False

@@ -208,6 +208,11 @@ class ExportLedger:
         entry.data.update(job_code=None, created_at=None, status=None, seq=0, polls=0, failed_run=run_id,
                           last_error=reason, attempt=entry.attempt + 1)
 
+    def record_abandoned(self, entry: Entry, reason: str) -> None:
+        """The job ran past job_expiry_hours: its window gets a new job in this very run."""
+        entry.data.update(job_code=None, created_at=None, status=None, seq=0, polls=0, failed_run=None,
+                          last_error=reason, attempt=entry.attempt + 1)
+
     def _remember_adopted(self, job_code: str) -> None:
         done = self._state["adopted_done"]
         if job_code not in done:

@@ -11,10 +11,12 @@ import logging
 import uuid
 from typing import Any, Optional
 
+from dlt.common.exceptions import SignalReceivedException
+from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.pipeline.pipeline import Pipeline
 
 from .clock import Clock
-from .errors import ExportsFailed
+from .errors import ExportsFailed, UniwareError
 from .report import RunReport
 from .runtime import COLLECT, SUBMIT
 from .source import uniware_source
@@ -33,6 +35,20 @@ def finish_pending_loads(pipeline: Pipeline) -> bool:
     log.info("pipeline %s has load packages from an interrupted run; loading them first", pipeline.pipeline_name)
     pipeline.run()
     return True
+
+
+def _run_step(pipeline: Pipeline, source: Any) -> None:
+    """`pipeline.run(source)`, surfacing an interrupt or the connector's own error as itself rather
+    than wrapped in dlt's PipelineStepFailed."""
+    try:
+        pipeline.run(source)
+    except PipelineStepFailed as failed:
+        inner = failed.exception
+        if isinstance(inner, (KeyboardInterrupt, SignalReceivedException)):
+            raise KeyboardInterrupt from None
+        if isinstance(inner, UniwareError):
+            raise inner from None
+        raise
 
 
 def _waiting_windows(pipeline: Pipeline, run_id: str) -> int:
@@ -57,9 +73,11 @@ def run_exports(pipeline: Pipeline, *, mode: str = RUN, report: Optional[RunRepo
     finish_pending_loads(pipeline)
     for round_number in range(1, MAX_ROUNDS + 1):
         if mode in (RUN, SUBMIT):
-            pipeline.run(uniware_source(phase=SUBMIT, run_id=run_id, report=report, clock=clock, **source_kwargs))
+            _run_step(pipeline, uniware_source(phase=SUBMIT, run_id=run_id, report=report, clock=clock,
+                                               **source_kwargs))
         if mode in (RUN, COLLECT):
-            pipeline.run(uniware_source(phase=COLLECT, run_id=run_id, report=report, clock=clock, **source_kwargs))
+            _run_step(pipeline, uniware_source(phase=COLLECT, run_id=run_id, report=report, clock=clock,
+                                               **source_kwargs))
         waiting = _waiting_windows(pipeline, run_id)
         if mode != RUN or not waiting:
             break

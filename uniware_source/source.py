@@ -24,7 +24,7 @@ from .redact import install_log_redaction
 from .report import RunReport
 from .runtime import ALL, COLLECT, PHASES, SUBMIT, JobBudget, SourceRuntime
 from .settings import ExportSpec, build_settings
-from .submit import adopt_jobs, create_jobs, plan
+from .submit import abandon_expired, adopt_jobs, create_jobs, plan
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def _export_rows(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[str],
         rt.parquet_import = _destination_takes_parquet()
     if rt.phase in (SUBMIT, ALL):
         plan(spec, ledger, state, rt)
-        for row in [*adopt_jobs(spec, ledger, rt), *create_jobs(spec, ledger, rt)]:
+        for row in [*abandon_expired(spec, ledger, rt), *adopt_jobs(spec, ledger, rt), *create_jobs(spec, ledger, rt)]:
             yield dlt.mark.with_table_name(row, HISTORY_TABLE)
     if rt.phase in (COLLECT, ALL):
         yield from ExportCollection(spec, ledger, state, rt, normalize).run()

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any, Optional
 
 from .errors import ApiError, FacilityAccessError
-from .history import ADOPTED, CREATE_FAILED, CREATED, SOURCE_CONNECTOR, JobContext, history_row
+from .history import ABANDONED, ADOPTED, CREATE_FAILED, CREATED, SOURCE_CONNECTOR, JobContext, history_row
 from .ledger import ADOPTED as KIND_ADOPTED
 from .ledger import SNAPSHOT, Entry, ExportLedger
 from .runtime import SourceRuntime
@@ -40,12 +40,22 @@ def describe(spec: ExportSpec, entry: Entry) -> str:
     return " / ".join(parts)
 
 
+def report_name(spec: ExportSpec, entry: Entry) -> str:
+    """A name for the job in Uniware's UI, the same for retries of one attempt and new for the next
+    attempt: a lost create answer is reconciled by Uniware's duplicate rule (100014), while a window
+    whose job failed or was abandoned gets a genuinely new job."""
+    parts = ["uniware-dlt", spec.table_name, entry.facility or "-"]
+    if entry.start is not None and entry.end is not None:
+        parts.append(f"{entry.start:%Y%m%d%H%M}-{entry.end:%Y%m%d%H%M}")
+    return " ".join(parts) + f" #{entry.attempt}"
+
+
 def export_body(spec: ExportSpec, entry: Entry) -> dict[str, Any]:
     filters: list[dict[str, Any]] = [dict(f) for f in spec.filters]
     if spec.date_filter and entry.start is not None and entry.end is not None:
         filters.append(Window(entry.start, entry.end).as_filter(spec.date_filter))
     return {"exportJobTypeName": spec.name, "exportColums": list(spec.columns), "exportFilters": filters,
-            "frequency": "ONETIME"}
+            "frequency": "ONETIME", "reportName": report_name(spec, entry)}
 
 
 def plan(spec: ExportSpec, ledger: ExportLedger, state: dict[str, Any], rt: SourceRuntime) -> None:
@@ -74,6 +84,25 @@ def plan(spec: ExportSpec, ledger: ExportLedger, state: dict[str, Any], rt: Sour
         for facility in rt.facilities_for(spec):
             ledger.plan_snapshot(facility, now=now)
     state[PLANNED_RUN] = rt.run_id
+
+
+def abandon_expired(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> Iterator[dict[str, Any]]:
+    """Give up on jobs still unfinished `job_expiry_hours` after creation; their windows are planned
+    again, so `create_jobs` exports them anew in this run. Yields history rows."""
+    now = rt.clock.now()
+    for entry in ledger.submitted():
+        created = entry.created_at
+        if entry.kind == KIND_ADOPTED or created is None or now - created <= rt.settings.job_expiry:
+            continue
+        reason = (f"job {entry.job_code} was created {(now - created).total_seconds() / 3600:.1f} h ago and never "
+                  f"finished (job_expiry_hours); abandoned, its window is exported by a new job")
+        log.warning("%s: %s", describe(spec, entry), reason)
+        rt.report.tally(spec.name, spec.table_name).statuses[ABANDONED] += 1
+        rt.budget.give_back()
+        yield history_row(job_context(spec, entry, rt.run_id), event_id=f"{entry.job_code}:{entry.next_seq()}",
+                          job_code=entry.job_code, seq=entry.data["seq"], status=ABANDONED, source=SOURCE_CONNECTOR,
+                          observed_at=now, message=reason, polls=entry.polls)
+        ledger.record_abandoned(entry, reason)
 
 
 def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> Iterator[dict[str, Any]]:

@@ -48,6 +48,12 @@ class _Handler(BaseHTTPRequestHandler):
     server_label = "api"
     timeout = 60
 
+    def setup(self) -> None:
+        super().setup()
+        # headers and body go out as separate writes: without this, Nagle's algorithm holds the body
+        # back until the client's delayed ACK (~40 ms per request)
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the request log replaces the stderr access log
 

@@ -109,6 +109,7 @@ class JobRegistry:
         self._lock = threading.RLock()
         self._pool = ThreadPoolExecutor(generator_threads, thread_name_prefix="sim-export")
         self._counter = 0
+        self.peak_unfinished = 0  # most jobs ever pending at once (tests check concurrency caps)
 
     # -- creation -------------------------------------------------------------------------------
 
@@ -142,6 +143,8 @@ class JobRegistry:
                 fate=fate,
             )
             self._jobs[code] = job
+            unfinished = sum(1 for j in self._jobs.values() if not j.finished)
+            self.peak_unfinished = max(self.peak_unfinished, unfinished)
         if fate is None or fate.fate not in (FAIL, CANCEL, ERROR):
             job.generation = self._pool.submit(self._generate, job)
         return job

@@ -54,10 +54,17 @@ class RequestLog:
     def __init__(self) -> None:
         self._items: list[RecordedRequest] = []
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
 
     def record(self, request: RecordedRequest) -> None:
-        with self._lock:
+        with self._arrived:
             self._items.append(request)
+            self._arrived.notify_all()
+
+    def wait_for(self, predicate: Callable[[list[RecordedRequest]], bool], timeout: float) -> bool:
+        """Block until `predicate(all requests so far)` holds (True) or `timeout` passes (False)."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: predicate(self._items), timeout)
 
     def __iter__(self) -> Iterator[RecordedRequest]:
         with self._lock:

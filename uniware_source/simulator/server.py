@@ -165,14 +165,15 @@ class UniwareSimulator:
         start: Optional[datetime] = None,
         end: Optional[datetime] = None,
         columns: Optional[Sequence[str]] = None,
+        at: Optional[datetime] = None,
     ) -> list[dict[str, Any]]:
-        """What an export would contain now, keyed by header label with typed values.
+        """What an export would contain now (or as of `at`), keyed by header label with typed values.
 
         Without `facility`, facility-scoped reports are the union over enabled facilities.
         """
         report = REPORTS[report_name]
         chosen = report.file_columns(tuple(columns or [c.id for c in report.columns]), False)
-        at = self.clock.now_epoch()
+        moment = to_epoch(at) if at is not None else self.clock.now_epoch()
         facilities: Sequence[Optional[str]]
         if not report.facility_scoped:
             facilities = [None]
@@ -181,7 +182,7 @@ class UniwareSimulator:
         rows: list[dict[str, Any]] = []
         for code in facilities:
             query = ExportQuery(
-                at=at, facility=code, date_filter=date_filter,
+                at=moment, facility=code, date_filter=date_filter,
                 start=to_epoch(start) if start else None, end=to_epoch(end) if end else None,
             )
             rows.extend(truth_rows(chosen, report.rows(self.tenant, query)))
