@@ -12,12 +12,18 @@ import pytest
 import requests
 
 from uniware_source.simulator import (
+    BAD_VALUE,
     CANCEL,
+    CORRUPT,
     DELAY,
     ERROR,
+    EXPIRE_TOKENS,
     FAIL,
     HTML,
+    INVALID_UTF8,
     NO_FILE,
+    RAGGED,
+    RENAMED_HEADER,
     RESET,
     STUCK,
     TRUNCATE,
@@ -577,3 +583,48 @@ def test_simulated_clock_is_fixed_in_tests(uniware_simulator: UniwareSimulator) 
     assert uniware_simulator.clock.now() == TEST_NOW
     assert uniware_simulator.clock.advance(timedelta(hours=1)) == TEST_NOW + timedelta(hours=1)
     assert TEST_NOW.tzinfo is UTC and isinstance(TEST_NOW, datetime)
+
+
+# -- knobs for the reliability tests ---------------------------------------------------------------
+
+def test_expire_tokens_fault_answers_then_expires(uniware_simulator: UniwareSimulator, client: PlainClient) -> None:
+    uniware_simulator.inject("facility", action=EXPIRE_TOKENS)
+    assert client.post(FACILITIES, {}).status_code == 200
+    assert client.post(FACILITIES, {}).status_code == 401
+
+
+@pytest.mark.parametrize("corruption", [RAGGED, INVALID_UTF8, RENAMED_HEADER, BAD_VALUE])
+def test_corrupt_job_files(uniware_simulator: UniwareSimulator, client: PlainClient, corruption: str) -> None:
+    uniware_simulator.inject_job_fate(CORRUPT, corruption=corruption)
+    damaged = requests.get(client.wait(client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS)).json()["jobCode"])[
+        "filePath"], timeout=10).content
+    clean = requests.get(client.wait(client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS), "BLR01").json()[
+        "jobCode"])["filePath"], timeout=10).content
+    assert damaged != clean
+    if corruption == INVALID_UTF8:
+        with pytest.raises(UnicodeDecodeError):
+            damaged.decode("utf-8")
+        return
+    header = next(csv.reader(io.StringIO(damaged.decode("utf-8-sig"))))
+    rows = list(csv.reader(io.StringIO(damaged.decode("utf-8-sig"))))[1:]
+    if corruption == RENAMED_HEADER:
+        assert "Last Updated" in header and "Updated" not in header
+    elif corruption == RAGGED:
+        assert len(rows[4]) == len(header) + 1
+    else:
+        assert rows[4][header.index("Selling Price")] == "12,34.5x"
+
+
+def test_chaos_fires_seeded_transient_faults(uniware_simulator: UniwareSimulator, client: PlainClient) -> None:
+    chaos = uniware_simulator.chaos(rate=0.5, seed=3)
+    answers = []
+    for _ in range(40):
+        try:
+            answers.append(client.post(FACILITIES, {}).status_code)
+        except requests.ConnectionError:
+            answers.append(-1)
+    assert 5 < sum(a != 200 for a in answers) < 35
+    assert sum(chaos.fired.values()) == sum(a != 200 for a in answers)
+    assert all(a in (200, 429, 500, 502, 503, -1) for a in answers)
+    assert "chaos:facility:429" in uniware_simulator.faults.fired() or any(
+        k.startswith("chaos:facility") for k in uniware_simulator.faults.fired())

@@ -161,7 +161,7 @@ class ExportCollection:
             self.ledger.record_loaded(entry)
             self.tally.jobs_loaded += 1
             self.tally.statuses[EMPTY] += 1
-            self.rt.report.progress("%s: %s", event.ticket.label, event.reason)
+            log.warning("%s: %s", event.ticket.label, event.reason)
             yield self._connector_row(entry, EMPTY, event.reason, polls=event.polls)
             return
         problem = f"{event.ticket.label}: {event.reason}"

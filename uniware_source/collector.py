@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
+from urllib.parse import unquote
 
 from .api import UniwareClient
 from .clock import Clock
@@ -147,7 +148,8 @@ class JobCollector:
         try:
             with self._conversions:
                 converted = converter.convert(csv_path, self.workdir / f"{ticket.job_code}.parquet",
-                                              ticket.lineage, ticket.label)
+                                              ticket.lineage, ticket.label,
+                                              source_name=unquote(download.url_path.rsplit("/", 1)[-1]))
         except CsvFormatError as error:
             return JobEnded(ticket, PARSE_FAILED, result.status, str(error), result.polls)
         finally:

@@ -70,14 +70,14 @@ class ConvertedFile:
     schema: Optional[pa.Schema] = None
 
 
-def read_header(path: Path, label: str) -> list[str]:
-    """The header labels, BOM removed; [] for an empty file."""
+def read_header(path: Path, where: str) -> list[str]:
+    """The header labels, BOM removed; [] for an empty file. Only the header's lines are decoded."""
     try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            return next(csv.reader(handle), [])
+        with open(path, "rb") as handle:
+            lines = (line.decode("utf-8-sig" if number == 0 else "utf-8") for number, line in enumerate(handle))
+            return next(csv.reader(lines), [])
     except UnicodeDecodeError as error:
-        raise CsvFormatError(f"{label}: the header of {path.name} is not UTF-8 ({error.reason} at byte "
-                             f"{error.start})") from None
+        raise CsvFormatError(f"{where}: the header is not UTF-8 ({error.reason} at byte {error.start})") from None
 
 
 def plan_layout(header: Sequence[str], spec: ExportSpec, normalize: Callable[[str], str], label: str) -> FileLayout:
@@ -165,19 +165,24 @@ class CsvConverter:
         self.skip_bad_rows = on_bad_rows == "skip"
         self.block_size = block_size
 
-    def convert(self, csv_path: Path, parquet_path: Path, lineage: Lineage, label: str) -> ConvertedFile:
-        header = read_header(csv_path, label)
-        where = f"{label}: file {csv_path.name}"
+    def convert(self, csv_path: Path, parquet_path: Path, lineage: Lineage, label: str,
+                source_name: Optional[str] = None) -> ConvertedFile:
+        """Convert `csv_path`; messages name the file as `source_name` (its name on the file host)."""
+        where = f"file {source_name or csv_path.name}"
+        header = read_header(csv_path, where)
         layout = plan_layout(header, self.spec, self.normalize, where)
         problems = _RowProblems(self.skip_bad_rows)
-        reader = pacsv.open_csv(
-            csv_path,
-            read_options=pacsv.ReadOptions(column_names=layout.labels, skip_rows=1, block_size=self.block_size),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=problems),
-            convert_options=pacsv.ConvertOptions(
-                column_types={lab: pa.string() for lab in layout.labels}, null_values=BLANKS,
-                strings_can_be_null=True, quoted_strings_can_be_null=True, check_utf8=False),
-        )
+        try:  # the reader parses its first block right away
+            reader = pacsv.open_csv(
+                csv_path,
+                read_options=pacsv.ReadOptions(column_names=layout.labels, skip_rows=1, block_size=self.block_size),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=problems),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={lab: pa.string() for lab in layout.labels}, null_values=BLANKS,
+                    strings_can_be_null=True, quoted_strings_can_be_null=True, check_utf8=False),
+            )
+        except pa.ArrowInvalid as error:
+            raise self._parse_error(csv_path, layout, problems, where, error) from None
         result = ConvertedFile(None, 0, 0, header, layout)
         occurrences: dict[str, int] = {}
         writer: Optional[pq.ParquetWriter] = None
@@ -204,12 +209,15 @@ class CsvConverter:
                 writer.close()
         if problems.ragged:
             result.skipped += len(problems.ragged)
-            number, expected, actual, _ = problems.ragged[0]
+            first = problems.ragged[0]
+            if first[0] is None:
+                first = _first_ragged_row(csv_path, layout.labels) or first
+            number, expected, actual, _ = first
             result.problems.insert(0, f"{len(problems.ragged)} row(s) with the wrong number of fields skipped, "
                                       f"first at row {number} (header is row 1): {actual} fields, expected {expected}")
         result.parquet = parquet_path if writer is not None else None
         for problem in result.problems:
-            log.warning("%s: %s", where, problem)
+            log.warning("%s: %s: %s", label, where, problem)
         return result
 
     def _parse_error(self, csv_path: Path, layout: FileLayout, problems: _RowProblems, where: str,

@@ -18,6 +18,7 @@ from typing import BinaryIO, Optional
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from dlt.sources.helpers.requests import Client
 
 from .clock import Clock
@@ -61,7 +62,7 @@ class FileDownloader:
     def fetch(self, url: str, target: Path, label: str, stop: Optional[threading.Event] = None) -> DownloadedFile:
         """Download `url` into `target`; raises DownloadError or InvalidFileError."""
         host, path = describe_url(url)
-        where = f"{label}: download from {host}{path}"
+        where = f"download from {host}{path}"
         progress = _Progress()
         problem = ""
         with open(target, "wb") as out:
@@ -73,7 +74,7 @@ class FileDownloader:
                     break
                 except _Retry as retry:
                     problem = str(retry)
-                    log.warning("%s: %s (attempt %d of %d)", where, problem, attempt, self._max_attempts)
+                    log.warning("%s: %s: %s (attempt %d of %d)", label, where, problem, attempt, self._max_attempts)
                     if attempt < self._max_attempts:
                         self._clock.sleep(self._backoff * attempt, stop)
             else:
@@ -111,14 +112,15 @@ class FileDownloader:
             content_type = response.headers.get("Content-Type", "").lower()
             first = progress.received == 0
             try:
-                for chunk in response.iter_content(CHUNK_SIZE):
+                # read1 hands over whatever arrived, so a body cut short keeps its received part
+                while chunk := response.raw.read1(CHUNK_SIZE, decode_content=True):
                     if stop is not None and stop.is_set():
                         raise DownloadError(f"{where}: interrupted")
                     if first:
                         _reject_html(chunk, content_type, where)
                         first = False
                     progress.add(out, chunk)
-            except (requests.RequestException, OSError) as error:
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
                 raise _Retry(f"connection broke after {progress.received} bytes ({type(error).__name__})") from None
             if first:
                 _reject_html(b"", content_type, where)

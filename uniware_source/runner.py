@@ -43,11 +43,13 @@ def _run_step(pipeline: Pipeline, source: Any) -> None:
     try:
         pipeline.run(source)
     except PipelineStepFailed as failed:
-        inner = failed.exception
-        if isinstance(inner, (KeyboardInterrupt, SignalReceivedException)):
-            raise KeyboardInterrupt from None
-        if isinstance(inner, UniwareError):
-            raise inner from None
+        cause: Optional[BaseException] = failed.exception
+        for _ in range(5):  # dlt wraps a resource's exception once more (ResourceExtractionError)
+            if isinstance(cause, (KeyboardInterrupt, SignalReceivedException)):
+                raise KeyboardInterrupt from None
+            if isinstance(cause, UniwareError):
+                raise cause from None
+            cause = cause.__cause__ if cause is not None else None
         raise
 
 

@@ -1,17 +1,24 @@
-"""An offline, faithful Uniware tenant for demos, tests and benchmarks (see README, "Simulator")."""
+"""An offline, faithful Uniware tenant for demos, tests and benchmarks (see README, "The simulator")."""
 
 from .csv_render import CsvStyle
 from .faults import (
+    BAD_VALUE,
     CANCEL,
+    CORRUPT,
     DELAY,
     ERROR,
+    EXPIRE_TOKENS,
     FAIL,
     HTML,
     HTTP_ERROR,
+    INVALID_UTF8,
     NO_FILE,
+    RAGGED,
+    RENAMED_HEADER,
     RESET,
     STUCK,
     TRUNCATE,
+    Chaos,
     Fault,
     JobFault,
 )
@@ -21,17 +28,24 @@ from .server import SimulatorConfig, UniwareSimulator
 from .tenant import Facility, SimClock, Tenant
 
 __all__ = [
+    "BAD_VALUE",
     "CANCEL",
+    "CORRUPT",
     "DELAY",
     "ERROR",
+    "EXPIRE_TOKENS",
     "FAIL",
     "HTML",
     "HTTP_ERROR",
+    "INVALID_UTF8",
     "NO_FILE",
+    "RAGGED",
+    "RENAMED_HEADER",
     "REPORTS",
     "RESET",
     "STUCK",
     "TRUNCATE",
+    "Chaos",
     "CsvStyle",
     "Facility",
     "Fault",

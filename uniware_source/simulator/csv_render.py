@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -96,6 +97,38 @@ def write_csv(
         for count, row in enumerate(rows, start=1):
             writer.writerow([render_value(kind, row.get(cid), count, n, style) for cid, kind, n in plan])
     return count
+
+
+def corrupt_csv(source: Path, target: Path, corruption: str, row: int = 5) -> None:
+    """Copy a rendered CSV, damaged the way `corruption` says (see faults.CORRUPTIONS), in data row
+    `row` (1-based) or in the header."""
+    from .faults import BAD_VALUE, INVALID_UTF8, RAGGED, RENAMED_HEADER
+
+    with open(source, encoding="utf-8", newline="") as reader_file, open(target, "wb") as out:
+        if reader_file.read(1) == "\ufeff":
+            out.write("\ufeff".encode())
+        else:
+            reader_file.seek(0)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        header: list[str] = []
+        for index, record in enumerate(csv.reader(reader_file)):
+            if index == 0:
+                header = record
+                if corruption == RENAMED_HEADER:
+                    record = ["Last Updated" if label == "Updated" else label for label in record]
+            if index == row and corruption == RAGGED:
+                record = [*record, "EXTRA"]
+            if index == row and corruption == BAD_VALUE:
+                money = next(i for i, label in enumerate(header) if label in ("Selling Price", "Total", "MRP"))
+                record[money] = "12,34.5x"
+            writer.writerow(record)
+            data = buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+            if index == row and corruption == INVALID_UTF8:
+                data = b"\xff" + data[1:]
+            out.write(data)
 
 
 def truth_rows(columns: Sequence[Column], rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

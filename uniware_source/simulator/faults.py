@@ -21,7 +21,8 @@ RESET = "reset"  # drop the TCP connection with a reset, no response
 DELAY = "delay"  # wait `seconds` before answering normally (read timeouts)
 TRUNCATE = "truncate"  # download: announce the full length, send `fraction` of it, close
 HTML = "html"  # download: a login page instead of the CSV
-FAULT_ACTIONS = (HTTP_ERROR, RESET, DELAY, TRUNCATE, HTML)
+EXPIRE_TOKENS = "expire_tokens"  # answer normally, then every access token (and refresh token) stops working
+FAULT_ACTIONS = (HTTP_ERROR, RESET, DELAY, TRUNCATE, HTML, EXPIRE_TOKENS)
 
 # Job fates
 FAIL = "FAILED"
@@ -29,7 +30,15 @@ CANCEL = "CANCELLED"
 ERROR = "ERROR"
 STUCK = "stuck"
 NO_FILE = "complete_without_file"
-JOB_FATES = (FAIL, CANCEL, ERROR, STUCK, NO_FILE)
+CORRUPT = "corrupt"  # the job completes with a damaged CSV (see CORRUPTIONS)
+JOB_FATES = (FAIL, CANCEL, ERROR, STUCK, NO_FILE, CORRUPT)
+
+# How a CORRUPT job damages its file (in the 5th data row, or the header)
+RAGGED = "ragged"  # a row with one field too many
+INVALID_UTF8 = "invalid_utf8"  # a byte that is not UTF-8 inside a text field
+RENAMED_HEADER = "renamed_header"  # the "Updated" column is called "Last Updated"
+BAD_VALUE = "bad_value"  # a money value that is not a number
+CORRUPTIONS = (RAGGED, INVALID_UTF8, RENAMED_HEADER, BAD_VALUE)
 
 
 @dataclass
@@ -47,10 +56,13 @@ class Fault:
     seconds: float = 0.0
     fraction: float = 0.5
     after_processing: bool = False
+    refresh_too: bool = False  # for expire_tokens
     times: Optional[int] = 1
     fired: int = 0
 
     def __post_init__(self) -> None:
+        if self.action == EXPIRE_TOKENS:
+            self.after_processing = True
         if self.endpoint not in ENDPOINTS:
             raise ValueError(f"unknown endpoint {self.endpoint!r}; expected one of {ENDPOINTS}")
         if self.action not in FAULT_ACTIONS:
@@ -65,12 +77,55 @@ class JobFault:
     message: str = "Export job failed while generating the report"
     times: Optional[int] = 1
     polls: int = 3  # for complete_without_file: how many polls say COMPLETE before the file
+    corruption: str = RAGGED  # for corrupt
     match: Optional[Callable[[str, str], bool]] = None  # (report name, facility) -> bool
     fired: int = 0
 
     def __post_init__(self) -> None:
         if self.fate not in JOB_FATES:
             raise ValueError(f"unknown job fate {self.fate!r}; expected one of {JOB_FATES}")
+        if self.corruption not in CORRUPTIONS:
+            raise ValueError(f"unknown corruption {self.corruption!r}; expected one of {CORRUPTIONS}")
+
+
+@dataclass
+class Chaos:
+    """Random transient faults on a share (`rate`) of all requests, from a seeded generator.
+
+    API calls get 429, 500, 502, 503 or a reset (create: sometimes after the job was made);
+    downloads also get truncated bodies. No endpoint gets more than `max_in_a_row` in a row, so
+    clients with a few retries always get through.
+    """
+
+    rate: float
+    seed: int = 1
+    max_in_a_row: int = 2
+    fired: dict[str, int] = field(default_factory=dict)
+    _in_a_row: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        import random
+
+        self._random = random.Random(self.seed)
+
+    def pick(self, endpoint: str) -> Optional[Fault]:
+        if self._in_a_row.get(endpoint, 0) >= self.max_in_a_row or self._random.random() >= self.rate:
+            self._in_a_row[endpoint] = 0
+            return None
+        self._in_a_row[endpoint] = self._in_a_row.get(endpoint, 0) + 1
+        kinds = ["429", "500", "502", "503", "reset"] + (["truncate"] if endpoint == "download" else [])
+        if endpoint == "token":
+            kinds.remove("500")  # a 500 there reads as bad credentials; real outages say 502/503
+        kind = self._random.choice(kinds)
+        after = endpoint == "create" and kind in ("500", "502", "reset") and self._random.random() < 0.5
+        key = f"{endpoint}:{kind}" + (":after" if after else "")
+        self.fired[key] = self.fired.get(key, 0) + 1
+        if kind == "reset":
+            return Fault(endpoint, RESET, after_processing=after, times=None)
+        if kind == "truncate":
+            return Fault(endpoint, TRUNCATE, fraction=self._random.random() * 0.9, times=None)
+        return Fault(endpoint, HTTP_ERROR, status=int(kind), retry_after=1 if kind == "429" else None,
+                     after_processing=after, times=None)
 
 
 @dataclass
@@ -79,6 +134,7 @@ class FaultPlan:
 
     faults: list[Fault] = field(default_factory=list)
     job_faults: list[JobFault] = field(default_factory=list)
+    chaos: Optional[Chaos] = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, fault: Fault) -> Fault:
@@ -95,18 +151,21 @@ class FaultPlan:
         with self._lock:
             self.faults.clear()
             self.job_faults.clear()
+            self.chaos = None
 
-    def take(self, endpoint: str, *, after_processing: bool) -> Optional[Fault]:
-        """The first armed fault for this endpoint and moment, counted as fired."""
+    def take(self, endpoint: str) -> Optional[Fault]:
+        """The fault for this request (the first armed one, else maybe a chaos one), counted as fired.
+
+        A fault with `after_processing` is applied after the request was carried out."""
         with self._lock:
             for fault in self.faults:
-                if fault.endpoint != endpoint or fault.after_processing != after_processing:
+                if fault.endpoint != endpoint:
                     continue
                 if fault.times is not None and fault.fired >= fault.times:
                     continue
                 fault.fired += 1
                 return fault
-        return None
+            return self.chaos.pick(endpoint) if self.chaos is not None else None
 
     def take_job_fate(self, report: str, facility: str) -> Optional[JobFault]:
         with self._lock:
@@ -130,4 +189,7 @@ class FaultPlan:
             for job_fault in self.job_faults:
                 key = f"job:{job_fault.fate}"
                 counts[key] = counts.get(key, 0) + job_fault.fired
+            if self.chaos is not None:
+                for key, fired in self.chaos.fired.items():
+                    counts[f"chaos:{key}"] = fired
         return counts

@@ -7,13 +7,14 @@ import contextlib
 import json
 import socket
 import struct
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import parse_qsl, urlsplit
 
-from .faults import DELAY, HTML, HTTP_ERROR, RESET, TRUNCATE, Fault
+from .faults import DELAY, EXPIRE_TOKENS, HTML, HTTP_ERROR, RESET, TRUNCATE, Fault
 from .recorder import RecordedRequest, mask_headers, mask_query
 
 if TYPE_CHECKING:
@@ -40,6 +41,12 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], handler: type, simulator: UniwareSimulator) -> None:
         super().__init__(address, handler)
         self.simulator = simulator
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            return  # clients drop connections, often because a fault told them to
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -151,13 +158,15 @@ class ApiHandler(_Handler):
                 body = raw.decode("utf-8", "replace")
         self._record(endpoint, body)
 
-        fault = self.sim.faults.take(endpoint, after_processing=False) if endpoint != "unknown" else None
-        if fault is not None and self._apply_fault(fault):
+        fault = self.sim.faults.take(endpoint) if endpoint != "unknown" else None
+        if fault is not None and not fault.after_processing and self._apply_fault(fault):
             return
         status, headers, payload = self._route(endpoint, params, body, raw, content_type)
-        late = self.sim.faults.take(endpoint, after_processing=True) if endpoint != "unknown" else None
-        if late is not None and self._apply_fault(late):
-            return
+        if fault is not None and fault.after_processing:
+            if fault.action == EXPIRE_TOKENS:
+                self.sim.expire_tokens(refresh_too=fault.refresh_too)
+            elif self._apply_fault(fault):
+                return
         self._send_json(status, payload, headers)
 
     def _route(self, endpoint: str, params: dict[str, str], body: Any, raw: bytes,
@@ -212,7 +221,7 @@ class FileHandler(_Handler):
             self._xml_error(400, "InvalidArgument",
                             "Unsupported Authorization Type: requests to this bucket must not be signed")
             return
-        fault = self.sim.faults.take("download", after_processing=False)
+        fault = self.sim.faults.take("download")
         if fault is not None:
             if fault.action == HTML:
                 self._send(200, LOGIN_PAGE, "text/html;charset=UTF-8")
@@ -258,7 +267,11 @@ class FileHandler(_Handler):
             if to_send > 0:
                 self.connection.sendfile(handle, start, to_send)
         if to_send < length:
-            self._reset()
+            # close normally (FIN) after the short body: a reset could discard what the client has
+            # not read yet, which is a different fault
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_WR)
 
 
 def _parse_range(header: str, size: int) -> Optional[tuple[int, int]]:

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Optional
 from urllib.parse import quote
 
-from .csv_render import CsvStyle, format_ist, write_csv
-from .faults import CANCEL, ERROR, FAIL, NO_FILE, STUCK, JobFault
+from .csv_render import CsvStyle, corrupt_csv, format_ist, write_csv
+from .faults import CANCEL, CORRUPT, ERROR, FAIL, NO_FILE, STUCK, JobFault
 from .reports import ExportQuery, Report
 from .tenant import Tenant
 
@@ -229,12 +229,16 @@ class JobRegistry:
             folder = self.files_dir / "cache"
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"{key}.csv"
-            partial = path.with_suffix(".partial")
+            partial = folder / f"{key}-{job.code}.partial"
             rows = write_csv(partial, columns, job.report.rows(self.tenant, job.query), self.style)
             partial.replace(path)
             cached = ExportFile(path=path, rows=rows, bytes=path.stat().st_size)
             with self._lock:
                 self._cache[key] = cached
+        if job.fate is not None and job.fate.fate == CORRUPT:
+            damaged = self.files_dir / "cache" / f"{key}-{job.code}-{job.fate.corruption}.csv"
+            corrupt_csv(cached.path, damaged, job.fate.corruption)
+            cached = ExportFile(path=damaged, rows=cached.rows, bytes=damaged.stat().st_size)
         stamp = format_ist(self.tenant.clock.now_epoch(), "iso")
         stamp = stamp[8:10] + stamp[5:7] + stamp[0:4] + stamp[11:13] + stamp[14:16] + stamp[17:19]
         url_path = "/{}/{}/{}".format(

@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 from .api import ApiOptions, UniwareApi
 from .csv_render import CsvStyle, truth_rows
-from .faults import HTTP_ERROR, Fault, FaultPlan, JobFault
+from .faults import HTTP_ERROR, Chaos, Fault, FaultPlan, JobFault
 from .http import ApiHandler, FileHandler, _Server, start_server
 from .jobs import JobRegistry, JobTiming
 from .recorder import RequestLog
@@ -140,6 +140,11 @@ class UniwareSimulator:
     def inject_job_fate(self, fate: str, **params: Any) -> JobFault:
         """Decide the fate of the next jobs, e.g. ``sim.inject_job_fate("FAILED", times=1)``."""
         return self.faults.add_job_fault(JobFault(fate=fate, **params))
+
+    def chaos(self, rate: float, seed: int = 1) -> Chaos:
+        """Random transient faults on `rate` of all requests from now on (see faults.Chaos)."""
+        self.faults.chaos = Chaos(rate=rate, seed=seed)
+        return self.faults.chaos
 
     def expire_tokens(self, refresh_too: bool = False) -> None:
         """Make every access token (and optionally every refresh token) invalid now."""

@@ -27,6 +27,7 @@ class TokenStore:
         self._refresh: dict[str, float] = {}
         self._lock = threading.Lock()
         self.issued = 0
+        self.every_token: list[str] = []  # access and refresh tokens ever issued (tests scan for leaks)
 
     def issue(self, refresh_token: Optional[str] = None) -> IssuedToken:
         now = time.monotonic()
@@ -37,6 +38,7 @@ class TokenStore:
                 refresh_token = str(uuid.uuid4())
                 self._refresh[refresh_token] = now
             self.issued += 1
+            self.every_token += [access, refresh_token]
             return IssuedToken(access, refresh_token, now + self.ttl_seconds)
 
     def refresh_valid(self, refresh_token: str) -> bool:

@@ -1,0 +1,89 @@
+"""Bad CSV: a clear error naming file, row and column, or rows skipped and counted; never a half-loaded file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from uniware_source import ExportsFailed
+from uniware_source.simulator import BAD_VALUE, CORRUPT, INVALID_UTF8, RAGGED, RENAMED_HEADER, UniwareSimulator
+
+from .harness import Harness
+
+SALE_ORDERS: list[Any] = [{"name": "Sale Orders",
+                           "columns": ["soicode", "saleOrderCode", "channel", "status", "sellingPrice", "updated"]}]
+ROW = "row 6 (header is row 1)"  # the simulator damages the 5th data row
+
+
+@pytest.fixture
+def harness(uniware_simulator: UniwareSimulator, tmp_path: Path) -> Harness:
+    return Harness(uniware_simulator, tmp_path)
+
+
+def corrupt_blr01(harness: Harness, corruption: str) -> None:
+    harness.sim.inject_job_fate(CORRUPT, corruption=corruption, match=lambda report, facility: facility == "BLR01")
+
+
+@pytest.mark.parametrize("corruption, words", [
+    (RAGGED, [ROW, "has 8 fields, the header has 7", "on_bad_rows='skip'"]),
+    (INVALID_UTF8, [ROW, "column 'Sale Order Item Code'", "bytes that are not UTF-8"]),
+    (BAD_VALUE, [ROW, "column 'Selling Price'", "not a valid decimal", "'12,34.5x'"]),
+])
+def test_bad_rows_fail_the_job_with_file_row_and_column(harness: Harness, corruption: str, words: list[str]) -> None:
+    corrupt_blr01(harness, corruption)
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=SALE_ORDERS, facilities=["BLR01", "DEL02"])
+    [problem] = raised.value.problems
+    bad_job = next(j for j in harness.sim.jobs.all() if j.facility == "BLR01")
+    for part in ["Sale Orders", "facility BLR01", bad_job.code, "file Sale Orders_16042026120000.csv", *words]:
+        assert part in problem
+    assert harness.history(bad_job.code)[-1]["status"] == "PARSE_FAILED"
+    # nothing of the bad file landed; the other facility loaded; the bad window is planned again
+    assert harness.sql("SELECT COUNT(*) FROM {ds}.sale_orders WHERE _uniware_facility = 'BLR01'") == [(0,)]
+    good = next(j for j in harness.sim.jobs.all() if j.facility == "DEL02")
+    assert good.file is not None and harness.count("sale_orders") == good.file.rows
+    assert [e["facility"] for e in harness.ledger_entries("sale_orders")] == ["BLR01"]
+
+
+@pytest.mark.parametrize("corruption", [RAGGED, INVALID_UTF8, BAD_VALUE])
+def test_bad_rows_can_be_skipped_and_counted(harness: Harness, corruption: str,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    corrupt_blr01(harness, corruption)
+    report = harness.run(exports=SALE_ORDERS, facilities=["BLR01"], on_bad_rows="skip")
+    [job] = harness.sim.jobs.all()
+    assert job.file is not None
+    assert harness.count("sale_orders") == job.file.rows - 1
+    assert report.exports["sale_orders"].rows_skipped == 1
+    [loaded] = [r for r in harness.history(job.code) if r["status"] == "LOADED"]
+    assert loaded["rows_skipped"] == 1 and loaded["rows_in_file"] == job.file.rows
+    assert ROW in loaded["message"] and ROW in caplog.text
+
+
+def test_header_change_fails_when_asked_to(harness: Harness) -> None:
+    harness.run(exports=SALE_ORDERS, facilities=["BLR01"])
+    loaded = harness.count("sale_orders")
+    corrupt_blr01(harness, RENAMED_HEADER)
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=SALE_ORDERS, facilities=["BLR01"], on_header_change="fail")
+    [problem] = raised.value.problems
+    assert "columns changed since the last load: added ['Last Updated'], removed ['Updated']" in problem
+    assert "on_header_change='fail'" in problem
+    assert harness.count("sale_orders") == loaded
+
+
+def test_header_change_evolves_by_default(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    harness.run(exports=SALE_ORDERS, facilities=["BLR01"])
+    corrupt_blr01(harness, RENAMED_HEADER)
+    harness.run(exports=SALE_ORDERS, facilities=["BLR01"])
+    assert "added ['Last Updated'], removed ['Updated']" in caplog.text
+    columns = {c for (c,) in harness.sql("SELECT column_name FROM duckdb_columns() WHERE table_name = 'sale_orders'")}
+    assert {"updated", "last_updated"} <= columns
+
+
+def test_missing_key_column_is_named(harness: Harness) -> None:
+    export = {"name": "Sale Orders", "columns": ["soicode", "channel", "updated"]}  # no Sale Order Code
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=[export], facilities=["BLR01"])
+    assert "key column 'Sale Order Code' is not in the file's header" in raised.value.problems[0]

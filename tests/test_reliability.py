@@ -1,0 +1,214 @@
+"""Faults at every phase end in exact data or one clear error: never loss, duplicates or a retry loop."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+
+from uniware_source import AuthError, ExportsFailed
+from uniware_source.simulator import (
+    CANCEL,
+    DELAY,
+    ERROR,
+    EXPIRE_TOKENS,
+    FAIL,
+    HTML,
+    HTTP_ERROR,
+    RESET,
+    STUCK,
+    TRUNCATE,
+    JobTiming,
+    UniwareSimulator,
+)
+from uniware_source.simulator.pytest_plugin import TEST_NOW, fast_config
+
+from .harness import Harness
+
+RETURNS: list[Any] = ["Return Invoices"]
+
+
+@pytest.fixture
+def harness(uniware_simulator: UniwareSimulator, tmp_path: Path) -> Harness:
+    return Harness(uniware_simulator, tmp_path)
+
+
+def assert_loaded_once(harness: Harness, table: str = "return_invoices", jobs: Optional[int] = None) -> None:
+    served = [j for j in harness.sim.jobs.all() if j.file is not None]
+    if jobs is not None:
+        assert len(harness.sim.jobs.all()) == jobs, "a job too many was left behind"
+    assert harness.count(table) == sum(j.file.rows for j in served if j.file) > 0
+    assert len({r["event_id"] for r in harness.history()}) == len(harness.history())
+
+
+TRANSIENT = [
+    pytest.param({"action": HTTP_ERROR, "status": 429, "retry_after": 1}, id="429"),
+    pytest.param({"action": HTTP_ERROR, "status": 500}, id="500"),
+    pytest.param({"action": HTTP_ERROR, "status": 502}, id="502"),
+    pytest.param({"action": HTTP_ERROR, "status": 503}, id="503"),
+    pytest.param({"action": RESET}, id="reset"),
+    pytest.param({"action": DELAY, "seconds": 0.6}, id="read-timeout"),
+]
+
+
+@pytest.mark.parametrize("endpoint", ["token", "create", "status", "download"])
+@pytest.mark.parametrize("fault", TRANSIENT)
+def test_transient_fault_then_success_loads_exactly_once(harness: Harness, endpoint: str,
+                                                         fault: dict[str, Any]) -> None:
+    injected = harness.sim.inject(endpoint, times=1, **fault)
+    report = harness.run(exports=RETURNS, facilities=["BLR01"], read_timeout_seconds=0.3)
+    assert injected.fired == 1
+    assert not report.problems
+    assert_loaded_once(harness, jobs=1)
+    assert harness.sim.requests.count(endpoint) >= 2  # the failed attempt and the retry
+
+
+@pytest.mark.parametrize("fault", [
+    pytest.param({"action": HTTP_ERROR, "status": 500}, id="500"),
+    pytest.param({"action": HTTP_ERROR, "status": 502}, id="502"),
+    pytest.param({"action": RESET}, id="reset"),
+    pytest.param({"action": DELAY, "seconds": 0.6}, id="read-timeout"),
+])
+def test_create_whose_answer_was_lost_is_reconciled_not_duplicated(harness: Harness, fault: dict[str, Any]) -> None:
+    harness.sim.inject("create", after_processing=True, times=1, **fault)
+    harness.run(exports=RETURNS, facilities=["BLR01"], read_timeout_seconds=0.3)
+    [job] = harness.sim.jobs.all()  # the retry did not create a second job
+    assert harness.sim.requests.count("create") == 2
+    created = harness.history(job.code)[0]
+    assert created["status"] == "CREATED" and "already running" in created["message"]
+    assert_loaded_once(harness, jobs=1)
+
+
+@pytest.mark.parametrize("refresh_too", [False, True], ids=["refresh-grant", "password-fallback"])
+def test_token_expiry_while_polling_renews_and_carries_on(tmp_path: Path, refresh_too: bool) -> None:
+    timing = JobTiming(seconds_per_status=(0, 0), min_polls_per_status=3)
+    with UniwareSimulator(fast_config(timing=timing, files_dir=tmp_path / "sim")) as sim:
+        harness = Harness(sim, tmp_path)
+        sim.inject("status", action=EXPIRE_TOKENS, refresh_too=refresh_too)
+        harness.run(exports=RETURNS, facilities=["DEL02"])
+        grants = [r.query.get("grant_type") for r in sim.requests.where("token")]
+        assert grants == (["password", "refresh_token", "password"] if refresh_too else ["password", "refresh_token"])
+        statuses = [r for r in sim.requests.where("status")]
+        assert len(statuses) >= 7  # kept polling after the 401
+        assert_loaded_once(harness, jobs=1)
+
+
+def test_truncated_download_is_resumed_with_a_range_request(harness: Harness) -> None:
+    harness.sim.inject("download", action=TRUNCATE, fraction=0.4)
+    harness.run(exports=RETURNS, facilities=["BLR01"])
+    downloads = harness.sim.requests.where("download")
+    assert len(downloads) == 2 and downloads[1].header("Range", ).startswith("bytes=")  # type: ignore[union-attr]
+    [job] = harness.sim.jobs.all()
+    assert job.file is not None
+    [loaded] = [r for r in harness.history(job.code) if r["status"] == "LOADED"]
+    assert loaded["file_sha256"] == hashlib.sha256(job.file.path.read_bytes()).hexdigest()
+    assert loaded["file_bytes"] == job.file.bytes
+    assert_loaded_once(harness, jobs=1)
+
+
+@pytest.mark.parametrize("fate", [FAIL, CANCEL, ERROR])
+def test_failed_jobs_are_reported_and_the_others_still_load(harness: Harness, fate: str) -> None:
+    harness.sim.inject_job_fate(fate, message=f"Uniware says: job {fate.lower()}",
+                                match=lambda report, facility: facility == "DEL02")
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=RETURNS, facilities=["BLR01", "DEL02"])
+    failed = next(j for j in harness.sim.jobs.all() if j.facility == "DEL02")
+    [problem] = raised.value.problems
+    for part in ("Return Invoices", "facility DEL02", failed.code, f"Uniware reported {fate}",
+                 f"Uniware says: job {fate.lower()}"):
+        assert part in problem
+    assert harness.history(failed.code)[-1]["status"] == fate
+    assert harness.sql("SELECT COUNT(*) FROM {ds}.return_invoices WHERE _uniware_facility = 'DEL02'") == [(0,)]
+    loaded = next(j for j in harness.sim.jobs.all() if j.facility == "BLR01")
+    assert loaded.file is not None and harness.count("return_invoices") == loaded.file.rows
+
+
+def test_unknown_status_is_pending_until_the_deadline(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    timing = JobTiming(pending_statuses=("WAITING_FOR_SLOT",), seconds_per_status=(0,))
+    with UniwareSimulator(fast_config(timing=timing, files_dir=tmp_path / "sim")) as sim:
+        harness = Harness(sim, tmp_path)
+        sim.inject_job_fate(STUCK)
+        with caplog.at_level(logging.WARNING), pytest.raises(ExportsFailed) as raised:
+            harness.run(exports=RETURNS, facilities=["BLR01"], job_timeout_seconds=20)
+        assert "unknown status 'WAITING_FOR_SLOT', treated as still pending" in caplog.text
+        assert caplog.text.count("unknown status") == 1  # said once, not on every poll
+        assert "still WAITING_FOR_SLOT after 20 s" in raised.value.problems[0]
+        [job] = sim.jobs.all()
+        assert [r["status"] for r in harness.history(job.code)] == ["CREATED", "WAITING_FOR_SLOT", "TIMED_OUT"]
+
+
+@pytest.mark.parametrize("export, code, words", [
+    ({"name": "Sale Orderz", "columns": ["soicode"]}, 100001, "Invalid export job type name: Sale Orderz"),
+    ({"name": "Sale Orders", "columns": ["soicode", "bogus"]}, 100002, "Invalid export column: bogus"),
+    ({"name": "Sale Orders", "filters": [{"id": "bogusFilter", "text": "x"}]}, 100003,
+     "Invalid export filter: bogusFilter"),
+    ({"name": "Sale Orders", "filters": [{"id": "channelFilter", "selectedValues": []}]}, 100004,
+     "needs selectedValues"),
+    ({"name": "Sale Orders", "filters": [{"id": "channelFilter", "selectedValues": ["EBAY"]}]}, 100005,
+     "Invalid value EBAY"),
+])
+def test_refused_export_definitions_are_named_and_others_load(harness: Harness, export: dict[str, Any], code: int,
+                                                              words: str) -> None:
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=[export, "Return Invoices"], facilities=["BLR01"])
+    [problem] = raised.value.problems
+    assert f"[{code}]" in problem and words in problem and export["name"] in problem and "facility BLR01" in problem
+    [row] = [r for r in harness.history() if r["status"] == "CREATE_FAILED"]
+    assert row["job_code"] is None and words in row["message"] and str(code) in row["errors"]
+    assert_loaded_once(harness)
+    # the refused window stays planned: the next run tries again, and fails as clearly
+    with pytest.raises(ExportsFailed):
+        harness.run(exports=[export, "Return Invoices"], facilities=["BLR01"])
+    assert len([r for r in harness.history() if r["status"] == "CREATE_FAILED"]) == 2
+
+
+@pytest.mark.parametrize("status", [400, 500])
+def test_bad_credentials_fail_once_without_a_retry_loop(tmp_path: Path, status: int) -> None:
+    with UniwareSimulator(fast_config(bad_credentials_status=status, files_dir=tmp_path / "sim")) as sim:
+        harness = Harness(sim, tmp_path)
+        with pytest.raises(AuthError) as raised:
+            harness.run(exports=RETURNS, password="wrong-password")
+        assert sim.requests.count("token") == 1
+        message = str(raised.value)
+        assert f"HTTP {status}" in message and sim.config.username in message and "Bad credentials" in message
+        assert "not retried" in message and "wrong-password" not in message
+        assert sim.requests.count("create") == 0
+
+
+def test_facility_display_name_gets_a_clear_403_and_others_load(harness: Harness) -> None:
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=RETURNS, facilities=["BLR01", "Bengaluru Fulfilment Centre"])
+    [problem] = raised.value.problems
+    assert "facility Bengaluru Fulfilment Centre" in problem and "HTTP 403" in problem
+    assert "Illegal Access, facility is required" in problem and "facility code" in problem
+    assert_loaded_once(harness)
+
+
+def test_html_instead_of_csv_is_refused_and_reexported_next_run(harness: Harness) -> None:
+    harness.sim.inject("download", action=HTML)
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=RETURNS, facilities=["MUM03"])
+    assert "HTML page instead of the CSV" in raised.value.problems[0]
+    [job] = harness.sim.jobs.all()
+    assert harness.history(job.code)[-1]["status"] == "INVALID_FILE"
+    assert not harness.has_table("return_invoices") or harness.count("return_invoices") == 0
+    harness.run(exports=RETURNS, facilities=["MUM03"])
+    assert len(harness.sim.jobs.all()) == 2  # a new job for the same window
+    served = harness.sim.jobs.all()[1].file
+    assert served is not None and harness.count("return_invoices") == served.rows
+
+
+def test_empty_export_is_a_warning_and_moves_the_cursor(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    far = TEST_NOW - timedelta(days=400)
+    with caplog.at_level(logging.WARNING):
+        report = harness.run(exports=RETURNS, facilities=["BLR01"], backfill_start=far.isoformat(),
+                             backfill_end=(far + timedelta(days=5)).isoformat())
+    assert not report.problems and report.exports["return_invoices"].statuses["EMPTY"] == 1
+    assert "without a file" in caplog.text and "taken as an export with no rows" in caplog.text
+    [job] = harness.sim.jobs.all()
+    assert [r["status"] for r in harness.history(job.code)][-2:] == ["COMPLETE", "EMPTY"]
+    assert harness.ledger_entries("return_invoices") == []
