@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Callable, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +31,8 @@ from .settings import ExportSpec
 log = logging.getLogger(__name__)
 
 BLANKS = ["", "N/A", "-", "NULL"]
-BLOCK_SIZE = 16 << 20
+BLOCK_SIZE = 1 << 20  # pyarrow parses 1 MB blocks ~3x faster than 16 MB ones (measured, 2 cores)
+CHUNK_ROWS = 131072  # parsed blocks are regrouped into chunks this big for typing and Parquet row groups
 JOB_CODE = "_uniware_job_code"
 FACILITY = "_uniware_facility"
 WINDOW_START = "_uniware_window_start"
@@ -155,6 +158,58 @@ def _invalid_utf8(column: pa.Array) -> pa.Array:
     return pa.array(flags, pa.bool_())
 
 
+class _BackgroundParquetWriter:
+    """Writes row groups on its own thread, so compressing one chunk overlaps parsing the next."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self._queue: queue.Queue[Optional[pa.Table]] = queue.Queue(maxsize=2)
+        self._error: Optional[BaseException] = None
+        self._writer = pq.ParquetWriter(path, schema, compression="snappy")
+        self._thread = threading.Thread(target=self._run, name="uniware-parquet", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (table := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._writer.write_table(table)
+                except BaseException as error:  # re-raised by write() or close()
+                    self._error = error
+
+    def write(self, table: pa.Table) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(table)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._writer.close()
+        if self._error is not None:
+            raise self._error
+
+
+def _regrouped(reader: pacsv.CSVStreamingReader, rows: int,
+               parse_error: Callable[[pa.ArrowInvalid], Exception]) -> Iterator[pa.RecordBatch]:
+    """The reader's small batches, concatenated into batches of at least `rows` rows."""
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            break
+        except pa.ArrowInvalid as error:
+            raise parse_error(error) from None
+        pending.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield pa.concat_batches(pending)
+            pending, count = [], 0
+    if pending:
+        yield pa.concat_batches(pending)
+
+
 class CsvConverter:
     """Converts the CSV of one export job; not shared between threads."""
 
@@ -185,24 +240,19 @@ class CsvConverter:
             raise self._parse_error(csv_path, layout, problems, where, error) from None
         result = ConvertedFile(None, 0, 0, header, layout)
         occurrences: dict[str, int] = {}
-        writer: Optional[pq.ParquetWriter] = None
+        writer: Optional[_BackgroundParquetWriter] = None
         data_rows = 0  # data rows parsed so far, to name rows in messages
         try:
-            while True:
-                try:
-                    batch = reader.read_next_batch()
-                except StopIteration:
-                    break
-                except pa.ArrowInvalid as error:
-                    raise self._parse_error(csv_path, layout, problems, where, error) from None
+            for batch in _regrouped(reader, CHUNK_ROWS, lambda error: self._parse_error(
+                    csv_path, layout, problems, where, error)):
                 table = self._convert_batch(batch, layout, lineage, occurrences, data_rows, where, result)
                 data_rows += batch.num_rows
                 if table.num_rows == 0:
                     continue
                 if writer is None:
                     result.schema = table.schema
-                    writer = pq.ParquetWriter(parquet_path, table.schema, compression="snappy")
-                writer.write_table(table.cast(result.schema))
+                    writer = _BackgroundParquetWriter(parquet_path, table.schema)
+                writer.write(table.cast(result.schema))
                 result.rows += table.num_rows
         finally:
             if writer is not None:

@@ -7,6 +7,8 @@ import contextlib
 import signal
 import threading
 from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
 from typing import Optional
 
 from .jobs import JobTiming
@@ -27,18 +29,26 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--history-days", type=int, default=120)
     parser.add_argument("--seconds-per-status", type=float, default=2.0,
                         help="how long each pending status lasts (SCHEDULED, IN_PROGRESS)")
+    parser.add_argument("--min-polls-per-status", type=int, default=1,
+                        help="polls that must see each status (0: statuses follow time only)")
     parser.add_argument("--completion-status", default="COMPLETE", choices=["COMPLETE", "SUCCESSFUL"])
+    parser.add_argument("--start", help="simulated 'now' (ISO datetime); default: the real now")
+    parser.add_argument("--fixed-clock", action="store_true",
+                        help="simulated time stands still (identical exports are served from a cache)")
+    parser.add_argument("--files-dir", help="where export files are written (default: a temporary folder)")
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     timing = JobTiming(seconds_per_status=(args.seconds_per_status, args.seconds_per_status),
-                       completion_status=args.completion_status)
+                       min_polls_per_status=args.min_polls_per_status, completion_status=args.completion_status)
     config = SimulatorConfig(seed=args.seed, tenant=args.tenant, username=args.username,
                              password=args.password, orders_per_day=args.orders_per_day,
-                             history_days=args.history_days, timing=timing, host=args.host, live_clock=True,
-                             api_port=args.port, file_port=args.file_port)
+                             history_days=args.history_days, timing=timing, host=args.host,
+                             live_clock=not args.fixed_clock, api_port=args.port, file_port=args.file_port,
+                             start=datetime.fromisoformat(args.start) if args.start else None,
+                             files_dir=Path(args.files_dir) if args.files_dir else None)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with UniwareSimulator(config) as sim:

@@ -92,6 +92,7 @@ class JobRegistry:
         extra_columns: bool,
         empty_export_file: bool,
         file_ttl_seconds: Optional[float],
+        synchronous: bool = False,
         generator_threads: int = 2,
     ) -> None:
         self.tenant = tenant
@@ -102,6 +103,7 @@ class JobRegistry:
         self.extra_columns = extra_columns
         self.empty_export_file = empty_export_file
         self.file_ttl_seconds = file_ttl_seconds
+        self.synchronous = synchronous
         self.queue_outage = False
         self._jobs: dict[str, ExportJob] = {}
         self._files: dict[str, ExportFile] = {}
@@ -146,7 +148,16 @@ class JobRegistry:
             unfinished = sum(1 for j in self._jobs.values() if not j.finished)
             self.peak_unfinished = max(self.peak_unfinished, unfinished)
         if fate is None or fate.fate not in (FAIL, CANCEL, ERROR):
-            job.generation = self._pool.submit(self._generate, job)
+            if self.synchronous:
+                done: Future[None] = Future()
+                try:
+                    self._generate(job)
+                    done.set_result(None)
+                except Exception as error:  # reported as the job's ERROR status
+                    done.set_exception(error)
+                job.generation = done
+            else:
+                job.generation = self._pool.submit(self._generate, job)
         return job
 
     def get(self, code: str) -> Optional[ExportJob]:
@@ -192,7 +203,8 @@ class JobRegistry:
                 break
             if job.phase + 1 < len(pending):
                 job.phase += 1
-                job.phase_started = now
+                # the next status began when this one's time was up, not when someone looked
+                job.phase_started = min(now, job.phase_started + seconds * timing.time_scale)
                 job.polls_in_phase = 0
                 continue
             generation = job.generation

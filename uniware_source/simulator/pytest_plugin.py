@@ -18,9 +18,11 @@ TEST_NOW = datetime(2026, 4, 16, 6, 30, tzinfo=UTC)
 
 
 def fast_config(**overrides: object) -> SimulatorConfig:
-    """A simulator config for tests: fixed clock, jobs that finish within a few polls."""
+    """A simulator config for tests: fixed clock, jobs that finish in exactly three polls (their files
+    are written when they are created, so no poll races the file generation)."""
     defaults: dict[str, object] = {
         "start": TEST_NOW,
+        "synchronous_exports": True,
         "timing": JobTiming(seconds_per_status=(0.0, 0.0), min_polls_per_status=1),
     }
     defaults.update(overrides)

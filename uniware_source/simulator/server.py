@@ -46,6 +46,7 @@ class SimulatorConfig:
     reject_duplicate_jobs: bool = True
     max_window_days: int = 92
     file_ttl_seconds: Optional[float] = None  # download links expire after this long
+    synchronous_exports: bool = False  # write the file while creating the job (deterministic tests)
     error_text_field: str = "description"  # or "message": which field carries the error text
     host: str = "127.0.0.1"
     api_port: int = 0
@@ -79,6 +80,7 @@ class UniwareSimulator:
             tenant=self.tenant, tenant_name=cfg.tenant, files_dir=self.files_dir,
             timing=cfg.timing, style=cfg.csv_style, extra_columns=cfg.extra_columns,
             empty_export_file=cfg.empty_export_file, file_ttl_seconds=cfg.file_ttl_seconds,
+            synchronous=cfg.synchronous_exports,
         )
         self.api = UniwareApi(
             tenant=self.tenant, jobs=self.jobs, tokens=self.tokens, faults=self.faults,
