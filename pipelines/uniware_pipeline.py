@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -51,6 +52,16 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                         help="run = submit then collect (default)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines, only warnings and the summary")
     return parser.parse_args(argv)
+
+
+DUCKDB_SETTINGS = "DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG"
+
+
+def configure_duckdb() -> None:
+    """DuckDB merges ~35 % faster when it need not keep insertion order (a warehouse table has no
+    order anyway), and a memory limit keeps the process flat whatever the export's size (DuckDB spills
+    to disk beyond it); both measured by pipelines/benchmark.py. Setting the variable yourself wins."""
+    os.environ.setdefault(DUCKDB_SETTINGS, '{"preserve_insertion_order": false, "memory_limit": "128MB"}')
 
 
 def configure_logging(quiet: bool) -> None:
@@ -134,6 +145,7 @@ def main(argv: Optional[Sequence[str]] = None, clock: Optional[Clock] = None) ->
     """The command line; `clock` replaces the system clock (tests run it against simulated time)."""
     args = parse_args(argv)
     configure_logging(args.quiet)
+    configure_duckdb()
     if args.demo:
         from pipelines.demo import run_demo
 

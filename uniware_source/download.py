@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,8 +78,7 @@ class FileDownloader:
                         self._clock.sleep(self._backoff * attempt, stop)
             else:
                 raise DownloadError(f"{where}: gave up after {self._max_attempts} attempts; last problem: {problem}")
-            out.flush()
-            os.fsync(out.fileno())
+            out.flush()  # no fsync: the file is scratch, and a crash means downloading again anyway
         if progress.total is not None and progress.received != progress.total:
             raise DownloadError(f"{where}: received {progress.received} bytes, the server announced {progress.total}")
         return DownloadedFile(target, progress.received, progress.digest.hexdigest(), host, path)
