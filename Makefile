@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: demo test lint bench simulator clean
+.PHONY: install demo test lint bench simulator clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ $(RUNTIME_STAMP): requirements.txt pyproject.toml | $(BIN)/python
 $(DEV_STAMP): requirements-dev.txt $(RUNTIME_STAMP)
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
+
+## install: .venv with the pinned runtime dependencies and the package (console scripts included)
+install: $(RUNTIME_STAMP)
 
 ## demo: load several report types from the simulator into DuckDB and print SQL answers
 demo: $(RUNTIME_STAMP)

@@ -28,6 +28,7 @@ import dlt
 from dlt.pipeline.pipeline import Pipeline
 
 from uniware_source import Clock, ConfigError, ExportsFailed, RunReport, UniwareError, run_exports
+from uniware_source.queries import create_views
 from uniware_source.redact import install_log_redaction, redact
 
 
@@ -50,6 +51,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                         help="load an existing job instead of creating any (repeatable)")
     parser.add_argument("--mode", choices=["run", "submit", "collect"], default="run",
                         help="run = submit then collect (default)")
+    parser.add_argument("--loader-file-format", choices=["parquet", "jsonl", "csv", "insert_values"],
+                        help="file format dlt loads with (e.g. parquet for --destination filesystem)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines, only warnings and the summary")
     return parser.parse_args(argv)
 
@@ -113,6 +116,18 @@ def print_summary(report: RunReport, pipeline: Pipeline, seconds: float) -> None
           f"in {seconds:.1f} s")
 
 
+def refresh_views(pipeline: Pipeline) -> None:
+    """(Re)create the v_* SQL views on SQL destinations; a failure here never fails the load."""
+    if pipeline.destination is None or pipeline.destination.destination_type.endswith("filesystem"):
+        return
+    if not pipeline.default_schema_name or "export_job_status" not in pipeline.default_schema.tables:
+        return
+    try:
+        create_views(pipeline)
+    except Exception as error:  # the data is loaded; say why the views are missing and go on
+        logging.getLogger("uniware_source.progress").warning("could not create the SQL views: %s", redact(error))
+
+
 def run(args: argparse.Namespace, extra: Optional[dict[str, Any]] = None, destination: Any = None) -> int:
     """One pipeline run; returns the exit code."""
     started = time.monotonic()
@@ -120,7 +135,11 @@ def run(args: argparse.Namespace, extra: Optional[dict[str, Any]] = None, destin
     try:
         pipeline = make_pipeline(args, destination)
         kwargs = {**source_overrides(args), **(extra or {})}
-        run_exports(pipeline, mode=args.mode, report=report, **kwargs)
+        try:
+            run_exports(pipeline, mode=args.mode, report=report, loader_file_format=args.loader_file_format,
+                        **kwargs)
+        finally:
+            refresh_views(pipeline)
     except KeyboardInterrupt:
         print("\ninterrupted: jobs already submitted are kept and the next run resumes them", file=sys.stderr)
         return 130

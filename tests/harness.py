@@ -85,3 +85,10 @@ class Harness:
         resources = self.pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {})
         entries: list[dict[str, Any]] = resources.get(table, {}).get("entries", [])
         return list(entries)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run SQL through dlt's client for the pipeline's destination (DuckDB or PostgreSQL);
+        `{ds}` is the fully qualified dataset."""
+        with self.pipeline.sql_client() as client:
+            rows = client.execute_sql(sql.format(ds=client.fully_qualified_dataset_name()))
+            return [tuple(row) for row in rows or []]

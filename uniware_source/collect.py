@@ -102,7 +102,7 @@ class ExportCollection:
             entry_key=entry.key,
             job_code=entry.job_code,
             label=f"{describe(self.spec, entry)} / job {entry.job_code}",
-            lineage=Lineage(entry.job_code, entry.facility, entry.start, entry.end),
+            lineage=Lineage(entry.job_code, entry.facility, entry.start, entry.end, entry.created_at),
             polls_before=entry.polls,
             last_status=entry.status,
         )

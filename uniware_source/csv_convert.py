@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from .arrow_types import CONVERTERS, UTC_MICROS, arrow_type
+from .arrow_types import CONVERTERS, UTC_MICROS
 from .catalog import TEXT
 from .errors import CsvFormatError
 from .settings import ExportSpec
@@ -37,8 +37,9 @@ JOB_CODE = "_uniware_job_code"
 FACILITY = "_uniware_facility"
 WINDOW_START = "_uniware_window_start"
 WINDOW_END = "_uniware_window_end"
+EXPORTED_AT = "_uniware_exported_at"
 KEY_OCCURRENCE = "_uniware_key_occurrence"
-LINEAGE_COLUMNS = (JOB_CODE, FACILITY, WINDOW_START, WINDOW_END)
+LINEAGE_COLUMNS = (JOB_CODE, FACILITY, WINDOW_START, WINDOW_END, EXPORTED_AT)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Lineage:
     facility: Optional[str]
     window_start: Optional[datetime]
     window_end: Optional[datetime]
+    exported_at: Optional[datetime] = None  # when the job was created: the moment its data describes
 
 
 @dataclass
@@ -342,6 +344,7 @@ class CsvConverter:
             (FACILITY, pa.string(), lineage.facility),
             (WINDOW_START, UTC_MICROS, lineage.window_start),
             (WINDOW_END, UTC_MICROS, lineage.window_end),
+            (EXPORTED_AT, UTC_MICROS, lineage.exported_at),
         )
         for name, kind, value in lineage_values:
             table = table.append_column(pa.field(name, kind), pa.repeat(pa.scalar(value, kind), rows))
@@ -351,12 +354,3 @@ class CsvConverter:
             key_fields.add(FACILITY)  # the merge key of snapshot exports
         schema = pa.schema([f.with_nullable(False) if f.name in key_fields else f for f in table.schema])
         return table.cast(schema)
-
-
-def arrow_schema_for(layout: FileLayout) -> pa.Schema:
-    """The table schema a file with this layout produces (lineage included), for dlt hints."""
-    fields = [pa.field(n, arrow_type(k), nullable=n not in layout.key_names)
-              for n, k in zip(layout.names, layout.kinds, strict=True)]
-    fields += [pa.field(JOB_CODE, pa.string()), pa.field(FACILITY, pa.string()),
-               pa.field(WINDOW_START, UTC_MICROS), pa.field(WINDOW_END, UTC_MICROS)]
-    return pa.schema(fields)

@@ -1,10 +1,13 @@
 """SQL people ask of Uniware data, written once for DuckDB and PostgreSQL alike.
 
 Each query reads the tables the source loads; `{dataset}` is the dataset (schema) name. Days are
-India days, since that is how the business counts them.
+India days, since that is how the business counts them. `create_views` makes each one a view
+(`v_<name>`) in the dataset, for BI tools and SQL consoles.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 QUERIES: dict[str, str] = {
     "sales_per_day": """
@@ -21,7 +24,7 @@ GROUP BY 1, 2, 3
     "order_item_status_funnel": """
 SELECT sale_order_item_status AS status,
        COUNT(*) AS items,
-       ROUND(100.0 * COUNT(*) / SUM(COUNT(*)) OVER (), 1) AS pct_of_items
+       CAST(ROUND(100.0 * COUNT(*) / SUM(COUNT(*)) OVER (), 1) AS NUMERIC(6, 1)) AS pct_of_items
 FROM {dataset}.sale_orders
 GROUP BY 1
 """,
@@ -29,7 +32,7 @@ GROUP BY 1
 SELECT s.channel_name AS channel,
        COUNT(*) AS items_sold,
        COUNT(r.item_sku_code) AS items_returned,
-       ROUND(100.0 * COUNT(r.item_sku_code) / NULLIF(COUNT(*), 0), 2) AS return_rate_pct
+       CAST(ROUND(100.0 * COUNT(r.item_sku_code) / NULLIF(COUNT(*), 0), 2) AS NUMERIC(6, 2)) AS return_rate_pct
 FROM {dataset}.sale_orders AS s
 LEFT JOIN {dataset}.return_invoices AS r
   ON r.sale_order_item_code = s.sale_order_item_code
@@ -46,28 +49,40 @@ SELECT facility,
 FROM {dataset}.inventory_snapshot
 GROUP BY 1
 """,
+    "job_runs": """
+SELECT job_code,
+       MIN(export_name) AS export_name,
+       MIN(facility) AS facility,
+       MIN(window_start) AS window_start,
+       MIN(window_end) AS window_end,
+       MIN(CASE WHEN status IN ('CREATED', 'ADOPTED') THEN observed_at END) AS created_at,
+       MAX(CASE WHEN status IN ('LOADED', 'EMPTY') THEN observed_at END) AS loaded_at,
+       CAST(EXTRACT(EPOCH FROM MAX(CASE WHEN status IN ('LOADED', 'EMPTY') THEN observed_at END)
+                               - MIN(CASE WHEN status IN ('CREATED', 'ADOPTED') THEN observed_at END))
+            AS NUMERIC(18, 3)) AS seconds,
+       MAX(CASE WHEN status IN ('LOADED', 'EMPTY') THEN 1 ELSE 0 END) = 1 AS loaded,
+       MAX(CASE WHEN status IN ('FAILED', 'CANCELLED', 'ERROR', 'LOST', 'DOWNLOAD_FAILED', 'INVALID_FILE',
+                                'PARSE_FAILED', 'ABANDONED', 'TIMED_OUT') THEN 1 ELSE 0 END) = 1 AS had_problem,
+       MAX(seq) AS observations,
+       MAX(polls) AS polls,
+       MAX(rows_in_file) AS rows_in_file,
+       MAX(rows_skipped) AS rows_skipped,
+       MAX(file_bytes) AS file_bytes
+FROM {dataset}.export_job_status
+WHERE job_code IS NOT NULL
+GROUP BY 1
+""",
     "job_health": """
 SELECT export_name,
        COUNT(*) AS jobs,
        SUM(CASE WHEN loaded THEN 1 ELSE 0 END) AS loaded,
-       SUM(CASE WHEN failed THEN 1 ELSE 0 END) AS failed,
-       ROUND(CAST(AVG(seconds) AS NUMERIC), 1) AS avg_seconds,
-       ROUND(CAST(MAX(seconds) AS NUMERIC), 1) AS max_seconds,
+       SUM(CASE WHEN had_problem AND NOT loaded THEN 1 ELSE 0 END) AS not_loaded,
+       CAST(ROUND(CAST(AVG(seconds) AS NUMERIC(18, 3)), 1) AS NUMERIC(18, 1)) AS avg_seconds,
+       CAST(ROUND(CAST(MAX(seconds) AS NUMERIC(18, 3)), 1) AS NUMERIC(18, 1)) AS max_seconds,
        MAX(polls) AS max_polls,
-       SUM(rows_in_file) AS rows_exported
-FROM (
-    SELECT export_name, job_code,
-           MAX(CASE WHEN status IN ('LOADED', 'EMPTY') THEN 1 ELSE 0 END) = 1 AS loaded,
-           MAX(CASE WHEN status IN ('FAILED', 'CANCELLED', 'ERROR', 'LOST', 'DOWNLOAD_FAILED', 'INVALID_FILE',
-                                    'PARSE_FAILED', 'ABANDONED') THEN 1 ELSE 0 END) = 1 AS failed,
-           EXTRACT(EPOCH FROM MAX(CASE WHEN status IN ('LOADED', 'EMPTY') THEN observed_at END)
-                              - MIN(CASE WHEN status IN ('CREATED', 'ADOPTED') THEN observed_at END)) AS seconds,
-           MAX(polls) AS polls,
-           MAX(rows_in_file) AS rows_in_file
-    FROM {dataset}.export_job_status
-    WHERE job_code IS NOT NULL
-    GROUP BY 1, 2
-) AS jobs
+       SUM(rows_in_file) AS rows_exported,
+       CAST(ROUND(CAST(AVG(rows_in_file) AS NUMERIC(18, 3)), 0) AS NUMERIC(18, 0)) AS avg_rows_per_job
+FROM ({job_runs}) AS job_runs
 GROUP BY 1
 """,
 }
@@ -78,10 +93,28 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "order_item_status_funnel": ("sale_orders",),
     "returns_rate": ("sale_orders", "return_invoices"),
     "stock_on_hand": ("inventory_snapshot",),
+    "job_runs": ("export_job_status",),
     "job_health": ("export_job_status",),
 }
 
 
 def query(name: str, dataset: str) -> str:
     """The SQL of query `name` against `dataset`."""
-    return QUERIES[name].format(dataset=dataset).strip()
+    return QUERIES[name].format(dataset=dataset, job_runs=QUERIES["job_runs"].format(dataset=dataset)).strip()
+
+
+def create_views(pipeline: Any) -> list[str]:
+    """Create or replace `v_<query>` views in the pipeline's dataset for every query whose tables
+    exist; returns the names of the views made. Works on DuckDB and PostgreSQL."""
+    made = []
+    with pipeline.sql_client() as client:
+        dataset = client.fully_qualified_dataset_name()
+        existing = set(pipeline.default_schema.data_table_names())
+        for name, tables in REQUIRES.items():
+            if not set(tables) <= existing:
+                continue
+            view = client.make_qualified_table_name(f"v_{name}")
+            client.execute_sql(f"DROP VIEW IF EXISTS {view}")
+            client.execute_sql(f"CREATE VIEW {view} AS {query(name, dataset)}")
+            made.append(f"v_{name}")
+    return made

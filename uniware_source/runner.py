@@ -17,6 +17,7 @@ from dlt.pipeline.pipeline import Pipeline
 
 from .clock import Clock
 from .errors import ExportsFailed, UniwareError
+from .history import HISTORY_TABLE
 from .report import RunReport
 from .runtime import COLLECT, SUBMIT
 from .source import uniware_source
@@ -37,11 +38,15 @@ def finish_pending_loads(pipeline: Pipeline) -> bool:
     return True
 
 
-def _run_step(pipeline: Pipeline, source: Any) -> None:
+def _run_step(pipeline: Pipeline, source: Any, loader_file_format: Optional[str] = None) -> None:
     """`pipeline.run(source)`, surfacing an interrupt or the connector's own error as itself rather
     than wrapped in dlt's PipelineStepFailed."""
+    if loader_file_format:
+        # dlt gives the format to each resource's own table, not to its table variants (the history)
+        for resource in source.resources.values():
+            resource.apply_hints(table_name=HISTORY_TABLE, file_format=loader_file_format, create_table_variant=True)
     try:
-        pipeline.run(source)
+        pipeline.run(source, loader_file_format=loader_file_format)  # type: ignore[arg-type]
     except PipelineStepFailed as failed:
         cause: Optional[BaseException] = failed.exception
         for _ in range(5):  # dlt wraps a resource's exception once more (ResourceExtractionError)
@@ -61,12 +66,14 @@ def _waiting_windows(pipeline: Pipeline, run_id: str) -> int:
 
 
 def run_exports(pipeline: Pipeline, *, mode: str = RUN, report: Optional[RunReport] = None,
-                clock: Optional[Clock] = None, run_id: Optional[str] = None, **source_kwargs: Any) -> RunReport:
+                clock: Optional[Clock] = None, run_id: Optional[str] = None,
+                loader_file_format: Optional[str] = None, **source_kwargs: Any) -> RunReport:
     """Load the configured exports through `pipeline`; raises ExportsFailed at the end when some job did
     not load (after everything else was loaded).
 
     `mode` "run" submits and collects; "submit" or "collect" does one step, for orchestrators that
-    run them as separate tasks. Extra keyword arguments go to `uniware_source`.
+    run them as separate tasks. `loader_file_format` goes to `pipeline.run` (e.g. "parquet" for a
+    filesystem destination). Extra keyword arguments go to `uniware_source`.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -76,10 +83,10 @@ def run_exports(pipeline: Pipeline, *, mode: str = RUN, report: Optional[RunRepo
     for round_number in range(1, MAX_ROUNDS + 1):
         if mode in (RUN, SUBMIT):
             _run_step(pipeline, uniware_source(phase=SUBMIT, run_id=run_id, report=report, clock=clock,
-                                               **source_kwargs))
+                                               **source_kwargs), loader_file_format)
         if mode in (RUN, COLLECT):
             _run_step(pipeline, uniware_source(phase=COLLECT, run_id=run_id, report=report, clock=clock,
-                                               **source_kwargs))
+                                               **source_kwargs), loader_file_format)
         waiting = _waiting_windows(pipeline, run_id)
         if mode != RUN or not waiting:
             break

@@ -1,0 +1,81 @@
+"""The submit and collect steps as tasks of Dagster (through dagster-dlt), materialized against the simulator."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import duckdb
+import pytest
+from dagster import AssetKey, DagsterInstance, materialize
+from dagster_dlt import DagsterDltResource
+
+from uniware_source.simulator import FAIL, UniwareSimulator
+from uniware_source.simulator.pytest_plugin import fast_config
+
+
+@pytest.fixture
+def simulator(tmp_path: Path) -> Iterator[UniwareSimulator]:
+    with UniwareSimulator(fast_config(start=None, files_dir=tmp_path / "sim")) as sim:  # real 'now', as Dagster has
+        yield sim
+
+
+@pytest.fixture
+def definitions(simulator: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    for name, value in {
+        "SOURCES__UNIWARE__BASE_URL": simulator.base_url,
+        "SOURCES__UNIWARE__USERNAME": simulator.config.username,
+        "SOURCES__UNIWARE__PASSWORD": simulator.config.password,
+        "SOURCES__UNIWARE__EXPORTS": '["Sale Orders", "Return Invoices"]',
+        "SOURCES__UNIWARE__FACILITIES": "BLR01,DEL02",
+        "SOURCES__UNIWARE__POLL_INITIAL_SECONDS": "0.01",
+        "SOURCES__UNIWARE__POLL_MAX_SECONDS": "0.05",
+        "UNIWARE_PIPELINE_NAME": "dagster_test",
+        "DLT_DATA_DIR": str(tmp_path / "dlt"),
+        "DESTINATION__DUCKDB__CREDENTIALS": str(tmp_path / "dagster.duckdb"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    sys.modules.pop("pipelines.dagster_definitions", None)  # the assets are made from the configuration
+    return importlib.import_module("pipelines.dagster_definitions")
+
+
+def run(definitions: ModuleType) -> bool:
+    result = materialize([definitions.uniware_jobs_submitted, definitions.uniware_tables],
+                         resources={"dlt": DagsterDltResource()}, instance=DagsterInstance.ephemeral(),
+                         raise_on_error=False)
+    return bool(result.success)
+
+
+def test_definitions_load_with_a_schedule(definitions: ModuleType) -> None:
+    defs = definitions.defs
+    keys = {key for assets in defs.assets for key in assets.keys}
+    assert keys == {AssetKey(["uniware", "jobs_submitted"]), AssetKey(["uniware", "sale_orders"]),
+                    AssetKey(["uniware", "return_invoices"])}
+    assert defs.get_schedule_def("uniware_load_schedule").cron_schedule == "0 * * * *"
+
+
+def test_materializing_submit_then_collect_loads_the_tables(definitions: ModuleType, simulator: UniwareSimulator,
+                                                            tmp_path: Path) -> None:
+    assert run(definitions)
+    served = {name: sum(j.file.rows for j in simulator.jobs.all() if j.file and j.report.name == name)
+              for name in ("Sale Orders", "Return Invoices")}
+    with duckdb.connect(str(tmp_path / "dagster.duckdb"), read_only=True) as db:
+        assert db.execute("SELECT COUNT(*) FROM uniware.sale_orders").fetchall() == [(served["Sale Orders"],)]
+        assert db.execute("SELECT COUNT(*) FROM uniware.return_invoices").fetchall() == [(served["Return Invoices"],)]
+        statuses = db.execute("SELECT status, COUNT(*) FROM uniware.export_job_status GROUP BY 1").fetchall()
+    assert dict(statuses)["LOADED"] == 4 and dict(statuses)["CREATED"] == 4
+    # the submit task created the jobs, the collect task only polled and downloaded
+    assert simulator.requests.count("create") == 4
+
+
+def test_a_failed_job_fails_the_run_after_the_rest_loaded(definitions: ModuleType, simulator: UniwareSimulator,
+                                                          tmp_path: Path) -> None:
+    simulator.inject_job_fate(FAIL, match=lambda report, facility: report == "Return Invoices" and facility == "DEL02")
+    assert not run(definitions)
+    with duckdb.connect(str(tmp_path / "dagster.duckdb"), read_only=True) as db:
+        assert db.execute("SELECT COUNT(*) FROM uniware.sale_orders").fetchall()[0][0] > 0
+        loaded = db.execute("SELECT DISTINCT _uniware_facility FROM uniware.return_invoices").fetchall()
+    assert loaded == [("BLR01",)]

@@ -1,0 +1,143 @@
+"""Beyond one machine: PostgreSQL loads exactly what DuckDB loads; the views answer alike on both;
+the filesystem destination writes Parquet a bucket reader can query."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import dlt
+import duckdb
+import psycopg2
+import pytest
+
+from uniware_source.queries import QUERIES, create_views
+from uniware_source.simulator import UniwareSimulator
+
+from .harness import SALE_ORDERS_FULL, Harness
+
+POSTGRES = "postgresql://postgres:trust@127.0.0.1:5432/test"  # trust auth: dlt wants some password
+EXPORTS: list[Any] = [SALE_ORDERS_FULL, "Invoice", "Return Invoices", "Inventory Snapshot", "Item Master"]
+DATA_TABLES = ("sale_orders", "invoices", "return_invoices", "inventory_snapshot", "item_master")
+PER_JOB = {"_uniware_job_code", "_dlt_load_id", "_dlt_id"}  # differ between two pipelines by nature
+
+
+@pytest.fixture
+def postgres_dataset() -> Iterator[str]:
+    """A fresh schema in the `test` database, dropped afterwards. PostgreSQL must be up (.ci/run
+    starts it): these tests fail, never skip, without it."""
+    dataset = f"uniware_{uuid.uuid4().hex[:10]}"
+    try:
+        connection = psycopg2.connect(POSTGRES)
+    except psycopg2.OperationalError as error:
+        pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is not reachable ({error}); .ci/run starts it")
+    connection.close()
+    yield dataset
+    with psycopg2.connect(POSTGRES) as connection, connection.cursor() as cursor:
+        cursor.execute(f"DROP SCHEMA IF EXISTS {dataset} CASCADE")
+        cursor.execute(f"DROP SCHEMA IF EXISTS {dataset}_staging CASCADE")
+
+
+def normalized(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    if isinstance(value, Decimal):
+        return value.normalize()
+    return value
+
+
+def table_rows(harness: Harness, table: str, columns: list[str]) -> list[tuple[Any, ...]]:
+    rows = harness.query(f"SELECT {', '.join(columns)} FROM {{ds}}.{table}")
+    return sorted((tuple(normalized(v) for v in row) for row in rows), key=repr)
+
+
+def test_postgres_holds_exactly_what_duckdb_holds(uniware_simulator: UniwareSimulator, tmp_path: Path,
+                                                   postgres_dataset: str) -> None:
+    sim = uniware_simulator
+    duck = Harness(sim, tmp_path / "duckdb", name="wh_duck")
+    pg = Harness(sim, tmp_path / "postgres", name="wh_pg", destination=dlt.destinations.postgres(POSTGRES),
+                 dataset=postgres_dataset)
+    for day in range(2):  # a second run merges new orders and status changes, replaces snapshots
+        if day:
+            sim.clock.advance(timedelta(days=1))
+        for harness in (duck, pg):
+            harness.run(exports=EXPORTS)
+
+    duck_schema, pg_schema = duck.pipeline.default_schema, pg.pipeline.default_schema
+    for table in (*DATA_TABLES, "export_job_status"):
+        duck_columns = {n: (c.get("data_type"), c.get("precision"), c.get("scale"), c.get("primary_key"),
+                            c.get("merge_key"), c.get("nullable"))
+                        for n, c in duck_schema.tables[table]["columns"].items()}
+        pg_columns = {n: (c.get("data_type"), c.get("precision"), c.get("scale"), c.get("primary_key"),
+                          c.get("merge_key"), c.get("nullable"))
+                      for n, c in pg_schema.tables[table]["columns"].items()}
+        assert pg_columns == duck_columns, table
+        assert pg_schema.tables[table].get("write_disposition") == duck_schema.tables[table].get("write_disposition")
+        columns = sorted(set(duck_columns) - PER_JOB)
+        duck_rows, pg_rows = table_rows(duck, table, columns) if table in DATA_TABLES else [], []
+        if table in DATA_TABLES:
+            pg_rows = table_rows(pg, table, columns)
+            assert duck_rows and pg_rows == duck_rows, table
+    # the history tells the same story (job codes and clocks differ, statuses do not)
+    story = "SELECT export_name, facility, status, COUNT(*) FROM {ds}.export_job_status GROUP BY 1, 2, 3"
+    assert sorted(pg.query(story)) == sorted(duck.query(story))
+    # the snapshot was replaced per facility, not appended to
+    assert duck.count("inventory_snapshot") == len(sim.truth("Inventory Snapshot"))
+
+    assert sorted(create_views(pg.pipeline)) == sorted(create_views(duck.pipeline)) == sorted(
+        f"v_{name}" for name in QUERIES)
+    clock_free = {  # job codes, clocks and durations differ between the two pipelines by nature
+        "job_runs": "export_name, facility, window_start, window_end, loaded, had_problem, observations, "
+                    "rows_in_file",
+        "job_health": "export_name, jobs, loaded, not_loaded, max_polls, rows_exported",
+    }
+    for name in QUERIES:
+        view_sql = f"SELECT {clock_free.get(name, '*')} FROM {{ds}}.v_{name}"
+        duck_answer = sorted((tuple(normalized(v) for v in r) for r in duck.query(view_sql)), key=repr)
+        pg_answer = sorted((tuple(normalized(v) for v in r) for r in pg.query(view_sql)), key=repr)
+        assert duck_answer and pg_answer == duck_answer, name
+
+
+def test_filesystem_destination_writes_parquet_a_bucket_reader_can_query(uniware_simulator: UniwareSimulator,
+                                                                           tmp_path: Path) -> None:
+    sim = uniware_simulator
+    bucket = tmp_path / "bucket"
+    harness = Harness(sim, tmp_path, name="wh_files",
+                      destination=dlt.destinations.filesystem(bucket.as_uri()))
+    for day in range(2):
+        if day:
+            sim.clock.advance(timedelta(days=1))
+        harness.run(exports=[SALE_ORDERS_FULL, "Inventory Snapshot"], loader_file_format="parquet")
+    files = sorted(p.relative_to(bucket).as_posix() for p in bucket.rglob("*.parquet"))
+    assert any(f.startswith("uniware/sale_orders/") for f in files)
+    assert any(f.startswith("uniware/export_job_status/") for f in files)
+    served = sum(j.file.rows for j in sim.jobs.all() if j.file and j.report.name == "Sale Orders")
+    with duckdb.connect() as db:
+        orders = f"read_parquet('{bucket}/uniware/sale_orders/*.parquet', union_by_name = true)"
+        assert db.execute(f"SELECT COUNT(*) FROM {orders}").fetchall() == [(served,)]  # an append log
+        current = db.execute(f"""
+            SELECT sale_order_item_code, sale_order_item_status, updated FROM (
+                SELECT *, ROW_NUMBER() OVER (PARTITION BY sale_order_code, sale_order_item_code
+                                             ORDER BY updated DESC, _uniware_exported_at DESC) AS newest
+                FROM {orders}) WHERE newest = 1""").fetchall()
+        snapshot = f"read_parquet('{bucket}/uniware/inventory_snapshot/*.parquet', union_by_name = true)"
+        stock = db.execute(f"""
+            SELECT COUNT(*) FROM {snapshot} AS s
+            WHERE _uniware_exported_at = (SELECT MAX(_uniware_exported_at) FROM {snapshot} AS t
+                                          WHERE t._uniware_facility = s._uniware_facility)""").fetchall()
+        statuses = db.execute(f"SELECT DISTINCT status FROM read_parquet('{bucket}/uniware/export_job_status/"
+                              "*.parquet') ORDER BY 1").fetchall()
+    start = sim.clock.now() - timedelta(days=31)  # the first window opened 30 days before the first run
+    # windows are half-open: what changes exactly at `now` waits for the next run, so the files hold
+    # the tenant as it was just before now
+    just_before = sim.clock.now() - timedelta(seconds=1)
+    truth = {(r["Sale Order Item Code"], r["Sale Order Item Status"], r["Updated"]) for r in sim.truth(
+        "Sale Orders", date_filter="updatedOn", start=start, end=just_before, at=just_before)}
+    assert {r for r in current if r[2] >= start + timedelta(days=1)} == {r for r in truth if r[2] >= start +
+                                                                       timedelta(days=1)}
+    assert stock == [(len(sim.truth("Inventory Snapshot")),)]
+    assert ("LOADED",) in statuses
