@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import MappingProxyType
-from typing import Optional
+from typing import Any, Optional
 
 # Column types: how a CSV column (by header label) is typed on load. Unlisted columns stay text.
 TEXT = "text"
@@ -27,27 +28,33 @@ WRITE_DISPOSITIONS = (MERGE, REPLACE, APPEND)
 
 
 @dataclass(frozen=True)
-class ReportDefaults:
-    """What the connector assumes about a report type unless configured otherwise."""
+class ExportSpec:
+    """One export: which report and columns, how its rows land. The catalog's entries are the
+    defaults that configuration is applied over (settings.resolve_export)."""
 
-    name: str
+    name: str  # the report's exportJobTypeName
     table_name: str
     columns: tuple[str, ...]
-    date_filter: Optional[str]
-    primary_key: tuple[str, ...] = ()
+    date_filter: Optional[str]  # the filter id that carries the window; None for snapshots
+    filters: tuple[Mapping[str, Any], ...] = ()  # static extra filters
+    primary_key: tuple[str, ...] = ()  # header labels of the natural key
     write_disposition: str = MERGE
     dedup_sort: Optional[str] = None  # header whose newest value wins among duplicate keys
     column_types: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     facility_scoped: bool = True
     repeating_keys: bool = False  # the natural key can repeat within one file (keep every row)
-    lookback_days: Optional[float] = None  # None: the source's lookback_days
+    lookback: Optional[timedelta] = None  # None: the source's lookback_days
+
+    @property
+    def incremental(self) -> bool:
+        return self.date_filter is not None
 
 
 def _types(**by_label: str) -> Mapping[str, str]:
     return MappingProxyType(by_label)
 
 
-SALE_ORDERS = ReportDefaults(
+SALE_ORDERS = ExportSpec(
     name="Sale Orders",
     table_name="sale_orders",
     # Only the column ids known from working integrations; add more per tenant in `columns`.
@@ -65,9 +72,9 @@ SALE_ORDERS = ReportDefaults(
     }),
 )
 
-CATALOG: Mapping[str, ReportDefaults] = MappingProxyType({r.name: r for r in (
+CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
     SALE_ORDERS,
-    ReportDefaults(
+    ExportSpec(
         name="Invoice",
         table_name="invoices",
         columns=("invoiceCode", "invoiceDate", "saleOrderCode", "channel", "skuCode", "productName",
@@ -80,7 +87,7 @@ CATALOG: Mapping[str, ReportDefaults] = MappingProxyType({r.name: r for r in (
             "Tax Rate": DECIMAL, "Tax Amount": DECIMAL, "Total": DECIMAL,
         }),
     ),
-    ReportDefaults(
+    ExportSpec(
         name="Return Invoices",
         table_name="return_invoices",
         columns=("invoiceCode", "skuCode", "saleOrderCode", "saleOrderItemCode", "reason",
@@ -89,7 +96,7 @@ CATALOG: Mapping[str, ReportDefaults] = MappingProxyType({r.name: r for r in (
         primary_key=("Invoice Code", "Item SKU Code"),
         column_types=_types(**{"Return Date": TIMESTAMP, "Quantity": INTEGER, "Total": DECIMAL}),
     ),
-    ReportDefaults(
+    ExportSpec(
         name="Reverse Pickup",
         table_name="reverse_pickups",
         columns=("reversePickupCode", "skuCode", "saleOrderCode", "status", "created", "updated"),
@@ -97,7 +104,7 @@ CATALOG: Mapping[str, ReportDefaults] = MappingProxyType({r.name: r for r in (
         primary_key=("Reverse Pickup No", "Item SKU Code"),
         column_types=_types(Created=TIMESTAMP, Updated=TIMESTAMP),
     ),
-    ReportDefaults(
+    ExportSpec(
         name="Courier Returns",
         table_name="courier_returns",
         columns=("saleOrderCode", "saleOrderItemCode", "skuCode", "status", "created", "updated"),
@@ -105,7 +112,7 @@ CATALOG: Mapping[str, ReportDefaults] = MappingProxyType({r.name: r for r in (
         primary_key=("Sale Order No", "Sale Order Item"),
         column_types=_types(Created=TIMESTAMP, Updated=TIMESTAMP),
     ),
-    ReportDefaults(
+    ExportSpec(
         name="Inventory Snapshot",
         table_name="inventory_snapshot",
         columns=("facility", "skuCode", "itemTypeName", "inventory", "openSale", "openPurchase",
@@ -116,7 +123,7 @@ CATALOG: Mapping[str, ReportDefaults] = MappingProxyType({r.name: r for r in (
         column_types=_types(**{"Inventory": INTEGER, "Open Sale": INTEGER, "Open Purchase": INTEGER,
                                "Bad Inventory": INTEGER, "Updated": TIMESTAMP}),
     ),
-    ReportDefaults(
+    ExportSpec(
         name="Item Master",
         table_name="item_master",
         columns=("productCode", "componentProductCode", "name", "category", "mrp", "componentQuantity",
@@ -130,10 +137,10 @@ CATALOG: Mapping[str, ReportDefaults] = MappingProxyType({r.name: r for r in (
     ),
     # No natural key is known for these: rows are appended, windows never overlap (no lookback),
     # and each row is added once, by its creation date. Configure a primary_key to merge instead.
-    ReportDefaults(name="Purchase Orders", table_name="purchase_orders", columns=(),
-                   date_filter="addedOn", write_disposition=APPEND, lookback_days=0),
-    ReportDefaults(name="GRN", table_name="grns", columns=(), date_filter="addedOn",
-                   write_disposition=APPEND, lookback_days=0),
-    ReportDefaults(name="Tally GST", table_name="tally_gst", columns=(), date_filter="addedOn",
-                   write_disposition=APPEND, lookback_days=0),
+    ExportSpec(name="Purchase Orders", table_name="purchase_orders", columns=(),
+                   date_filter="addedOn", write_disposition=APPEND, lookback=timedelta(0)),
+    ExportSpec(name="GRN", table_name="grns", columns=(), date_filter="addedOn",
+                   write_disposition=APPEND, lookback=timedelta(0)),
+    ExportSpec(name="Tally GST", table_name="tally_gst", columns=(), date_filter="addedOn",
+                   write_disposition=APPEND, lookback=timedelta(0)),
 )})

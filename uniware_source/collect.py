@@ -15,6 +15,7 @@ from typing import Any, Optional
 import dlt
 import pyarrow.parquet as pq
 
+from .catalog import ExportSpec
 from .collector import (
     DOWNLOAD_FAILED,
     INVALID_FILE,
@@ -35,7 +36,6 @@ from .polling import EMPTY as OUTCOME_EMPTY
 from .polling import FAILED, FAILED_STATUSES, STOPPED
 from .polling import TIMED_OUT as OUTCOME_TIMED_OUT
 from .runtime import SourceRuntime
-from .settings import ExportSpec
 from .submit import describe, job_context
 
 log = logging.getLogger(__name__)

@@ -24,9 +24,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .arrow_types import CONVERTERS, UTC_MICROS
-from .catalog import TEXT
+from .catalog import TEXT, ExportSpec
 from .errors import CsvFormatError
-from .settings import ExportSpec
 
 log = logging.getLogger(__name__)
 

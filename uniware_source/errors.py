@@ -73,12 +73,6 @@ class ApiError(UniwareError):
     def codes(self) -> set[int]:
         return {e.code for e in self.errors if e.code is not None}
 
-    @property
-    def transient(self) -> bool:
-        """Worth trying again later: throttling, server errors or no answer at all."""
-        return (self.http_status is None and not self.errors) or (
-            self.http_status is not None and (self.http_status == 429 or self.http_status >= 500))
-
 
 class FacilityAccessError(ApiError):
     """HTTP 403 from create: the Facility header is missing, wrong, or a display name."""

@@ -109,9 +109,6 @@ class ExportLedger:
         value = self._state["cursors"].get(facility)
         return from_iso(value) if value else None
 
-    def cursors(self) -> dict[str, datetime]:
-        return {f: from_iso(v) for f, v in self._state["cursors"].items()}
-
     def unsubmitted(self, run_id: str) -> list[Entry]:
         """Planned windows without a job, except those that already failed in this run."""
         return [e for e in self.entries()

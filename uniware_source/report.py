@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -30,7 +29,6 @@ class RunReport:
     def __init__(self) -> None:
         self.exports: dict[str, ExportTally] = {}
         self.problems: list[str] = []
-        self.started = time.monotonic()
         self._lock = threading.Lock()
 
     def tally(self, export_name: str, table_name: str) -> ExportTally:

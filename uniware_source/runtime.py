@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from .api import UniwareClient
 from .auth import TokenProvider
+from .catalog import ExportSpec
 from .clock import Clock
 from .collector import JobCollector
 from .download import FileDownloader
 from .errors import ConfigError
 from .report import RunReport
-from .settings import ExportSpec, Settings
+from .settings import Settings
 from .transport import api_client, file_client, token_client
 
 SUBMIT = "submit"
@@ -71,7 +72,6 @@ class SourceRuntime:
     _collector: Optional[JobCollector] = None
     _collector_users: int = 0
     parquet_import: bool = True
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def client(self) -> UniwareClient:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Optional
 
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from .catalog import CATALOG, COLUMN_TYPES, MERGE, WRITE_DISPOSITIONS, ReportDefaults
+from .catalog import CATALOG, COLUMN_TYPES, WRITE_DISPOSITIONS, ExportSpec
 from .errors import ConfigError
 from .windows import parse_user_datetime
 
@@ -23,28 +23,6 @@ EXPORT_KEYS = frozenset({
 BAD_ROW_POLICIES = ("fail", "skip")
 HEADER_CHANGE_POLICIES = ("evolve", "fail")
 _naming = NamingConvention()
-
-
-@dataclass(frozen=True)
-class ExportSpec:
-    """One configured export: which report, which columns, how its rows land."""
-
-    name: str
-    table_name: str
-    columns: tuple[str, ...]
-    date_filter: Optional[str]
-    filters: tuple[Mapping[str, Any], ...] = ()
-    primary_key: tuple[str, ...] = ()
-    write_disposition: str = MERGE
-    dedup_sort: Optional[str] = None
-    column_types: Mapping[str, str] = field(default_factory=dict)
-    facility_scoped: bool = True
-    repeating_keys: bool = False
-    lookback: Optional[timedelta] = None
-
-    @property
-    def incremental(self) -> bool:
-        return self.date_filter is not None
 
 
 @dataclass(frozen=True)
@@ -127,7 +105,7 @@ def _positive(setting: str, value: Any, *, allow_zero: bool = False) -> float:
 
 
 def resolve_export(entry: Any, position: int) -> ExportSpec:
-    """An `exports` entry (a report name, or a table of settings) merged with catalog defaults."""
+    """An `exports` entry (a report name, or a table of settings) applied over its catalog entry."""
     where = f"exports[{position}]"
     if isinstance(entry, str):
         entry = {"name": entry}
@@ -139,53 +117,48 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
     name = entry.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ConfigError("exports", f"{where} needs a 'name': the report's exportJobTypeName")
-    defaults: Optional[ReportDefaults] = CATALOG.get(name)
+    base = CATALOG.get(name) or ExportSpec(name=name, table_name=normalize_name(name), columns=(), date_filter=None)
     where = f"exports[{position}] ('{name}')"
 
-    columns = entry.get("columns", defaults.columns if defaults else ())
-    columns = _string_list("exports", columns, allow_empty=True)
+    columns = _string_list("exports", entry.get("columns", base.columns), allow_empty=True)
     if not columns:
         raise ConfigError("exports", f"{where} needs 'columns': the column ids to export"
-                          + ("" if defaults else " (the report is not in the built-in catalog)"))
-    date_filter = entry.get("date_filter", defaults.date_filter if defaults else None)
+                          + ("" if name in CATALOG else " (the report is not in the built-in catalog)"))
+    date_filter = entry.get("date_filter", base.date_filter)
     if date_filter is not None and not isinstance(date_filter, str):
         raise ConfigError("exports", f"{where}: 'date_filter' must be a filter id or empty")
-    filters = entry.get("filters", ())
+    filters = entry.get("filters", base.filters)
     if not isinstance(filters, (list, tuple)) or not all(
             isinstance(f, Mapping) and isinstance(f.get("id"), str) for f in filters):
         raise ConfigError("exports", f"{where}: 'filters' must be a list of tables with an 'id'")
     if date_filter and any(f["id"] == date_filter for f in filters):
         raise ConfigError("exports", f"{where}: filter '{date_filter}' is the date filter; the connector "
                           "sets its window, leave it out of 'filters'")
-    disposition = entry.get("write_disposition", defaults.write_disposition if defaults else MERGE)
+    disposition = entry.get("write_disposition", base.write_disposition)
     if disposition not in WRITE_DISPOSITIONS:
         raise ConfigError("exports", f"{where}: write_disposition must be one of {WRITE_DISPOSITIONS}")
-    primary_key = _string_list("exports", entry.get("primary_key", defaults.primary_key if defaults else ()),
-                               allow_empty=True)
-    column_types = dict(defaults.column_types if defaults else {})
     configured_types = _json_or_value("exports", entry.get("column_types", {}))
     if not isinstance(configured_types, Mapping):
         raise ConfigError("exports", f"{where}: column_types must map header labels to types")
     for label, kind in configured_types.items():
         if kind not in COLUMN_TYPES:
             raise ConfigError("exports", f"{where}: column_types['{label}'] = {kind!r}; use one of {COLUMN_TYPES}")
-        column_types[label] = kind
-    lookback_days = entry.get("lookback_days", defaults.lookback_days if defaults else None)
-    table_name = entry.get("table_name") or (defaults.table_name if defaults else normalize_name(name))
-    return ExportSpec(
-        name=name,
-        table_name=normalize_name(str(table_name)),
+    lookback = base.lookback
+    if "lookback_days" in entry:
+        lookback = timedelta(days=_positive("exports", entry["lookback_days"], allow_zero=True))
+    return replace(
+        base,
+        table_name=normalize_name(str(entry.get("table_name") or base.table_name)),
         columns=columns,
         date_filter=date_filter or None,
         filters=tuple(dict(f) for f in filters),
-        primary_key=primary_key,
+        primary_key=_string_list("exports", entry.get("primary_key", base.primary_key), allow_empty=True),
         write_disposition=disposition,
-        dedup_sort=entry.get("dedup_sort", defaults.dedup_sort if defaults else None) or None,
-        column_types=column_types,
-        facility_scoped=bool(entry.get("facility_scoped", defaults.facility_scoped if defaults else True)),
-        repeating_keys=bool(entry.get("repeating_keys", defaults.repeating_keys if defaults else False)),
-        lookback=None if lookback_days is None else timedelta(
-            days=_positive("exports", lookback_days, allow_zero=True)),
+        dedup_sort=entry.get("dedup_sort", base.dedup_sort) or None,
+        column_types={**base.column_types, **configured_types},
+        facility_scoped=bool(entry.get("facility_scoped", base.facility_scoped)),
+        repeating_keys=bool(entry.get("repeating_keys", base.repeating_keys)),
+        lookback=lookback,
     )
 
 

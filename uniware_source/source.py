@@ -14,7 +14,7 @@ from typing import Any, Optional
 import dlt
 from dlt.extract.resource import DltResource
 
-from .catalog import APPEND, REPLACE
+from .catalog import APPEND, REPLACE, ExportSpec
 from .clock import Clock, SystemClock
 from .collect import ExportCollection
 from .csv_convert import FACILITY, KEY_OCCURRENCE
@@ -23,7 +23,7 @@ from .ledger import ExportLedger
 from .redact import install_log_redaction
 from .report import RunReport
 from .runtime import ALL, COLLECT, PHASES, SUBMIT, JobBudget, SourceRuntime
-from .settings import ExportSpec, build_settings
+from .settings import build_settings
 from .submit import abandon_expired, adopt_jobs, create_jobs, plan
 
 log = logging.getLogger(__name__)

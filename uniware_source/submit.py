@@ -11,12 +11,12 @@ import logging
 from collections.abc import Iterator
 from typing import Any, Optional
 
+from .catalog import ExportSpec
 from .errors import ApiError, FacilityAccessError
 from .history import ABANDONED, ADOPTED, CREATE_FAILED, CREATED, SOURCE_CONNECTOR, JobContext, history_row
 from .ledger import ADOPTED as KIND_ADOPTED
 from .ledger import SNAPSHOT, Entry, ExportLedger
 from .runtime import SourceRuntime
-from .settings import ExportSpec
 from .windows import Window
 
 log = logging.getLogger(__name__)
