@@ -195,3 +195,28 @@ def test_plain_dlt_run_of_the_source_works_too(harness: Harness) -> None:
     served = sum(j.file.rows for j in harness.sim.jobs.all() if j.file)
     assert harness.count("return_invoices") == served > 0
     assert [r["status"] for r in harness.history()] == ["CREATED", "SCHEDULED", "IN_PROGRESS", "COMPLETE", "LOADED"]
+
+
+def test_stuck_jobs_filling_the_cap_do_not_make_the_run_wait_again_and_again(harness: Harness) -> None:
+    harness.sim.inject_job_fate(STUCK, times=None)
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=["Return Invoices"], facilities=["BLR01"], max_concurrent_jobs=1, window_days=5,
+                    start_date=START.isoformat(), job_timeout_seconds=10)
+    [job] = harness.sim.jobs.all()  # the cap was full: no second job while the first is pending
+    assert len(raised.value.problems) == 1 and job.code in raised.value.problems[0]
+    assert [r["status"] for r in harness.history(job.code)] == ["CREATED", "SCHEDULED", "TIMED_OUT"]
+    assert len([e for e in harness.ledger_entries("return_invoices") if not e["job_code"]]) == 1  # still planned
+
+
+def test_a_resumed_run_fills_the_slots_its_finished_jobs_free(harness: Harness) -> None:
+    harness.sim.inject_job_fate(STUCK, times=2)
+    with pytest.raises(ExportsFailed):  # two windows' jobs stay pending, the third waits for a slot
+        harness.run(exports=["Return Invoices"], facilities=["BLR01"], max_concurrent_jobs=2, window_days=4,
+                    start_date=(TEST_NOW - timedelta(days=12)).isoformat(), job_timeout_seconds=10)
+    assert len(harness.sim.jobs.all()) == 2
+    harness.sim.release_stuck_jobs()
+    harness.run(exports=["Return Invoices"], facilities=["BLR01"], max_concurrent_jobs=2, window_days=4,
+                start_date=(TEST_NOW - timedelta(days=12)).isoformat())
+    assert len(harness.sim.jobs.all()) == 3  # the two resumed jobs finished, then the third window ran
+    assert harness.ledger_entries("return_invoices") == []
+    assert harness.cursors("return_invoices") == {"BLR01": TEST_NOW.isoformat()}

@@ -63,7 +63,7 @@ class ExportCollection:
         self.tally = rt.report.tally(spec.name, spec.table_name)
 
     def run(self) -> Iterator[Any]:
-        entries = self.ledger.submitted()
+        entries = self.ledger.to_collect(self.rt.run_id)
         if not entries:
             return
         tickets = [self._ticket(e) for e in entries]
@@ -168,6 +168,7 @@ class ExportCollection:
         self.rt.report.problem(problem)
         if event.outcome == OUTCOME_TIMED_OUT:
             # keep the job: the next run polls it again rather than creating a duplicate
+            self.ledger.record_timed_out(entry, self.rt.run_id)
             self.tally.statuses[TIMED_OUT] += 1
             yield self._connector_row(entry, TIMED_OUT, event.reason, polls=event.polls)
             return

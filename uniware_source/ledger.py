@@ -117,6 +117,10 @@ class ExportLedger:
     def submitted(self) -> list[Entry]:
         return [e for e in self.entries() if e.submitted]
 
+    def to_collect(self, run_id: str) -> list[Entry]:
+        """Submitted jobs, except those this run already waited for until the deadline."""
+        return [e for e in self.submitted() if e.data.get("timed_out_run") != run_id]
+
     # -- planning ----------------------------------------------------------------------------
 
     def _add(self, data: dict[str, Any]) -> Entry:
@@ -180,6 +184,10 @@ class ExportLedger:
 
     def record_polls(self, entry: Entry, polls: int) -> None:
         entry.data["polls"] = polls
+
+    def record_timed_out(self, entry: Entry, run_id: str) -> None:
+        """Still pending at the deadline: kept (the next run polls it again), not waited for twice by one run."""
+        entry.data["timed_out_run"] = run_id
 
     def record_loaded(self, entry: Entry) -> Optional[datetime]:
         """The entry's rows are in this load; returns the facility's new cursor if it moved."""

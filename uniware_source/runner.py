@@ -58,6 +58,11 @@ def _run_step(pipeline: Pipeline, source: Any, loader_file_format: Optional[str]
         raise
 
 
+def _progress(report: RunReport) -> int:
+    """Jobs created, loaded or failed so far in this run."""
+    return sum(t.jobs_created + t.jobs_loaded for t in report.exports.values()) + len(report.problems)
+
+
 def _waiting_windows(pipeline: Pipeline, run_id: str) -> int:
     """Planned windows that still need a job in this run."""
     resources = pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {})
@@ -81,6 +86,7 @@ def run_exports(pipeline: Pipeline, *, mode: str = RUN, report: Optional[RunRepo
     run_id = run_id or uuid.uuid4().hex[:12]
     finish_pending_loads(pipeline)
     for round_number in range(1, MAX_ROUNDS + 1):
+        progress_before = _progress(report)
         if mode in (RUN, SUBMIT):
             _run_step(pipeline, uniware_source(phase=SUBMIT, run_id=run_id, report=report, clock=clock,
                                                **source_kwargs), loader_file_format)
@@ -89,6 +95,11 @@ def run_exports(pipeline: Pipeline, *, mode: str = RUN, report: Optional[RunRepo
                                                **source_kwargs), loader_file_format)
         waiting = _waiting_windows(pipeline, run_id)
         if mode != RUN or not waiting:
+            break
+        if _progress(report) == progress_before:
+            # no job made or finished: every slot is held by jobs still pending at Uniware
+            log.warning("%d window(s) wait for a job slot that pending jobs still hold (max_concurrent_jobs)",
+                        waiting)
             break
         log.info("round %d done; %d window(s) still wait for a job slot", round_number, waiting)
     if report.problems:
