@@ -28,6 +28,7 @@ import dlt
 from dlt.pipeline.pipeline import Pipeline
 
 from uniware_source import Clock, ConfigError, ExportsFailed, RunReport, UniwareError, run_exports
+from uniware_source.duckdb_memory import DUCKDB_SETTINGS
 from uniware_source.queries import create_views
 from uniware_source.redact import install_log_redaction, redact
 
@@ -57,14 +58,14 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-DUCKDB_SETTINGS = "DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG"
+DUCKDB_DEFAULTS = '{"preserve_insertion_order": false, "memory_limit": "128MB"}'
 
 
 def configure_duckdb() -> None:
     """DuckDB merges ~35 % faster when it need not keep insertion order (a warehouse table has no
     order anyway), and a memory limit keeps the process flat whatever the export's size (DuckDB spills
     to disk beyond it); both measured by pipelines/benchmark.py. Setting the variable yourself wins."""
-    os.environ.setdefault(DUCKDB_SETTINGS, '{"preserve_insertion_order": false, "memory_limit": "128MB"}')
+    os.environ.setdefault(DUCKDB_SETTINGS, DUCKDB_DEFAULTS)
 
 
 def configure_logging(quiet: bool) -> None:

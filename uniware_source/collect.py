@@ -9,6 +9,7 @@ is reported; the other jobs and exports still load.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any, Optional
 
@@ -26,7 +27,8 @@ from .collector import (
     JobTicket,
     StatusChanged,
 )
-from .csv_convert import CsvConverter, Lineage
+from .column_names import ColumnNames, legacy_names, same_labels
+from .csv_convert import RESERVED_COLUMNS, CsvConverter, Lineage
 from .history import DOWNLOAD_FAILED as H_DOWNLOAD_FAILED
 from .history import EMPTY, HISTORY_TABLE, LOADED, SOURCE_CONNECTOR, SOURCE_UNIWARE, TIMED_OUT, history_row
 from .history import INVALID_FILE as H_INVALID_FILE
@@ -40,7 +42,8 @@ from .submit import describe, job_context
 
 log = logging.getLogger(__name__)
 
-HEADER_STATE = "header"
+HEADER_STATE = "header"  # the labels of the last file loaded
+COLUMNS_STATE = "columns"  # label -> column names, decided once (see column_names)
 LOST = "LOST"  # Uniware no longer knows the job
 BAD_FILE_STATUS = {DOWNLOAD_FAILED: H_DOWNLOAD_FAILED, INVALID_FILE: H_INVALID_FILE, PARSE_FAILED: H_PARSE_FAILED}
 ARROW_BATCH_ROWS = 65536
@@ -61,6 +64,7 @@ class ExportCollection:
         self.rt = rt
         self.normalize = normalize
         self.tally = rt.report.tally(spec.name, spec.table_name)
+        self.names = column_names(spec, state, normalize)
 
     def run(self) -> Iterator[Any]:
         entries = self.ledger.to_collect(self.rt.run_id)
@@ -70,7 +74,7 @@ class ExportCollection:
         started = self.rt.clock.monotonic()
         collector = self.rt.collector()
         try:
-            collector.start(tickets, CsvConverter(self.spec, self.normalize, on_bad_rows=self.rt.settings.on_bad_rows))
+            collector.start(tickets, CsvConverter(self.spec, self.names, on_bad_rows=self.rt.settings.on_bad_rows))
             pending = {t.entry_key for t in tickets}
             while pending:
                 event = collector.next_event(self.spec.table_name, timeout=0.05)
@@ -135,6 +139,7 @@ class ExportCollection:
             else:
                 yield from pq.ParquetFile(converted.parquet).iter_batches(batch_size=ARROW_BATCH_ROWS)
             converted.parquet.unlink(missing_ok=True)
+        self.state[COLUMNS_STATE] = self.names.to_state()  # saved with the rows that use it
         self.ledger.record_polls(entry, event.polls)
         cursor = self.ledger.record_loaded(entry)
         self.tally.jobs_loaded += 1
@@ -195,15 +200,26 @@ class ExportCollection:
             observed_at=self.rt.clock.now(), message=message, polls=polls))
 
     def _check_header(self, header: list[str]) -> Optional[str]:
-        """Compare with the header seen last time; a problem text when on_header_change is 'fail'."""
+        """Compare the labels with the last file's, exactly (in any order); a problem text when
+        on_header_change is 'fail'."""
         known = self.state.get(HEADER_STATE)
         current = [h.strip() for h in header]
-        if known and set(known) != set(current):
-            added = sorted(set(current) - set(known))
-            removed = sorted(set(known) - set(current))
+        if known and not same_labels(known, current):
+            added = sorted((Counter(current) - Counter(known)).elements())
+            removed = sorted((Counter(known) - Counter(current)).elements())
             change = f"the file's columns changed since the last load: added {added}, removed {removed}"
             if self.rt.settings.on_header_change == "fail":
                 return f"{change}; on_header_change='fail' refuses it (set 'evolve' to accept)"
             log.warning("%s: %s", self.spec.name, change)
         self.state[HEADER_STATE] = current
         return None
+
+
+def column_names(spec: ExportSpec, state: dict[str, Any], normalize: Callable[[str], str]) -> ColumnNames:
+    """The export's label -> column mapping from its state (rebuilt from the last header for state
+    written before the mapping was saved, so existing columns keep their names)."""
+    saved = state.get(COLUMNS_STATE)
+    if saved is None and state.get(HEADER_STATE):
+        saved = legacy_names(state[HEADER_STATE], normalize, RESERVED_COLUMNS[:-2])
+    fixed = [*spec.primary_key, *([spec.dedup_sort] if spec.dedup_sort else [])]
+    return ColumnNames(saved, normalize=normalize, reserved=RESERVED_COLUMNS, fixed=fixed)

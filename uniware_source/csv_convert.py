@@ -25,13 +25,16 @@ import pyarrow.parquet as pq
 
 from .arrow_types import CONVERTERS, UTC_MICROS
 from .catalog import TEXT, ExportSpec
+from .column_names import DLT_COLUMNS, ColumnNames
 from .errors import CsvFormatError
 
 log = logging.getLogger(__name__)
 
 BLANKS = ["", "N/A", "-", "NULL"]
 BLOCK_SIZE = 1 << 20  # pyarrow parses 1 MB blocks ~3x faster than 16 MB ones (measured, 2 cores)
-CHUNK_ROWS = 16384  # parsed blocks are regrouped into chunks this big for typing and Parquet row groups
+MAX_BLOCK_SIZE = 1 << 30  # a row (one big cell) larger than a block needs a larger block: up to 1 GB
+CHUNK_ROWS = 16384  # parsed blocks are regrouped into chunks of this many rows for typing and row groups,
+CHUNK_BYTES = 32 << 20  # or fewer when rows are wide, so one chunk stays near this size in memory
 JOB_CODE = "_uniware_job_code"
 FACILITY = "_uniware_facility"
 WINDOW_START = "_uniware_window_start"
@@ -39,6 +42,8 @@ WINDOW_END = "_uniware_window_end"
 EXPORTED_AT = "_uniware_exported_at"
 KEY_OCCURRENCE = "_uniware_key_occurrence"
 LINEAGE_COLUMNS = (JOB_CODE, FACILITY, WINDOW_START, WINDOW_END, EXPORTED_AT)
+# names no header can take: a header called like one of these gets a suffixed column instead
+RESERVED_COLUMNS = (*LINEAGE_COLUMNS, KEY_OCCURRENCE, *DLT_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -75,43 +80,45 @@ class ConvertedFile:
 
 
 def read_header(path: Path, where: str) -> list[str]:
-    """The header labels, BOM removed; [] for an empty file. Only the header's lines are decoded."""
+    """The header labels, BOM removed; [] for an empty file. Only the header's lines are decoded
+    (a quoted label may span lines)."""
     try:
         with open(path, "rb") as handle:
             lines = (line.decode("utf-8-sig" if number == 0 else "utf-8") for number, line in enumerate(handle))
             return next(csv.reader(lines), [])
     except UnicodeDecodeError as error:
         raise CsvFormatError(f"{where}: the header is not UTF-8 ({error.reason} at byte {error.start})") from None
+    except csv.Error as error:
+        raise CsvFormatError(f"{where}: the header row cannot be read as CSV ({error})") from None
 
 
-def plan_layout(header: Sequence[str], spec: ExportSpec, normalize: Callable[[str], str], label: str) -> FileLayout:
-    """Normalized, unique column names for the header, their types, and the key columns."""
+def _kind_of(label: str, spec: ExportSpec) -> str:
+    """The configured type of a label: exact match first, then ignoring case and spacing."""
+    if label in spec.column_types:
+        return spec.column_types[label]
+    folded = {" ".join(k.lower().split()): v for k, v in spec.column_types.items()}
+    return folded.get(" ".join(label.lower().split()), TEXT)
+
+
+def plan_layout(header: Sequence[str], spec: ExportSpec, names: ColumnNames, label: str,
+                file_bytes: Optional[int] = None) -> FileLayout:
+    """Column names (kept per export, see column_names), types and key columns of a file's header."""
     if not header or all(not h.strip() for h in header):
+        if file_bytes == 0:
+            raise CsvFormatError(f"{label}: the file is empty (0 bytes), without even a header row; a Uniware "
+                                 "export always has one, so this is a broken file, not an empty export")
         raise CsvFormatError(f"{label}: the file has no header row")
-    types_by_name = {normalize(k): v for k, v in spec.column_types.items()}
-    names: list[str] = []
-    used: set[str] = set(LINEAGE_COLUMNS) | {KEY_OCCURRENCE}
-    labels: list[str] = []
-    for position, raw in enumerate(header, start=1):
-        text = raw.strip() or f"column_{position}"
-        base = normalize(text)
-        name, suffix = base, 2
-        while name in used:
-            name, suffix = f"{base}_{suffix}", suffix + 1
-        used.add(name)
-        names.append(name)
-        labels.append(text)
-    kinds = [spec.column_types.get(lab) or types_by_name.get(name) or TEXT for lab, name in zip(labels, names,
-                                                                                                strict=True)]
+    labels = [h.strip() for h in header]
+    columns = names.names_for(labels)
+    kinds = [_kind_of(lab, spec) for lab in labels]
     key_names = []
     for key in spec.primary_key:
-        wanted = normalize(key)
-        if wanted not in names:
+        if key.strip() not in labels:
             raise CsvFormatError(
-                f"{label}: key column '{key}' is not in the file's header {list(labels)}; "
+                f"{label}: key column '{key}' is not in the file's header {labels}; "
                 "set primary_key for this export to the file's header labels")
-        key_names.append(wanted)
-    return FileLayout(labels, names, kinds, key_names)
+        key_names.append(columns[labels.index(key.strip())])
+    return FileLayout(labels, columns, kinds, key_names)
 
 
 class _RowProblems:
@@ -126,7 +133,18 @@ class _RowProblems:
         return "skip" if self.skip else "error"
 
 
-def _first_ragged_row(path: Path, names: list[str]) -> Optional[tuple[Optional[int], int, int, str]]:
+def _positional(count: int) -> list[str]:
+    """Names pyarrow reads the columns under: by position, so repeated or odd labels cannot clash."""
+    return [f"c{i}" for i in range(count)]
+
+
+def _read_options(count: int, block_size: int, use_threads: bool = True) -> pacsv.ReadOptions:
+    # the header is skipped as a parsed row (a quoted label may hold a newline), not as a line
+    return pacsv.ReadOptions(column_names=_positional(count), skip_rows_after_names=1, block_size=block_size,
+                             use_threads=use_threads)
+
+
+def _first_ragged_row(path: Path, count: int, block_size: int) -> Optional[tuple[Optional[int], int, int, str]]:
     """Re-read single-threaded, which is when pyarrow knows row numbers (error path only)."""
     found: list[tuple[Optional[int], int, int, str]] = []
 
@@ -134,8 +152,8 @@ def _first_ragged_row(path: Path, names: list[str]) -> Optional[tuple[Optional[i
         found.append((row.number, row.expected_columns, row.actual_columns, row.text[:80]))
         return "skip"
 
-    reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(column_names=names, skip_rows=1,
-                                                                  use_threads=False),
+    names = _positional(count)
+    reader = pacsv.open_csv(path, read_options=_read_options(count, block_size, use_threads=False),
                             parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=handler),
                             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                                                  check_utf8=False, include_columns=names[:1]))
@@ -190,11 +208,12 @@ class _BackgroundParquetWriter:
             raise self._error
 
 
-def _regrouped(reader: pacsv.CSVStreamingReader, rows: int,
+def _regrouped(reader: pacsv.CSVStreamingReader, rows: int, max_bytes: int,
                parse_error: Callable[[pa.ArrowInvalid], Exception]) -> Iterator[pa.RecordBatch]:
-    """The reader's small batches, concatenated into batches of at least `rows` rows."""
+    """The reader's small batches, concatenated into batches of `rows` rows, or fewer once they hold
+    `max_bytes` (wide files: thousands of columns make each row large)."""
     pending: list[pa.RecordBatch] = []
-    count = 0
+    count = size = 0
     while True:
         try:
             batch = reader.read_next_batch()
@@ -204,20 +223,25 @@ def _regrouped(reader: pacsv.CSVStreamingReader, rows: int,
             raise parse_error(error) from None
         pending.append(batch)
         count += batch.num_rows
-        if count >= rows:
+        size += batch.nbytes
+        if count >= rows or size >= max_bytes:
             yield pa.concat_batches(pending)
-            pending, count = [], 0
+            pending, count, size = [], 0, 0
     if pending:
         yield pa.concat_batches(pending)
 
 
-class CsvConverter:
-    """Converts the CSV of one export job; not shared between threads."""
+class _BlockTooSmall(Exception):
+    """A row is larger than pyarrow's parse block: the file is read again with larger blocks."""
 
-    def __init__(self, spec: ExportSpec, normalize: Callable[[str], str], *, on_bad_rows: str = "fail",
+
+class CsvConverter:
+    """Converts the CSV files of one export's jobs; `names` is shared by the export's worker threads."""
+
+    def __init__(self, spec: ExportSpec, names: ColumnNames, *, on_bad_rows: str = "fail",
                  block_size: int = BLOCK_SIZE) -> None:
         self.spec = spec
-        self.normalize = normalize
+        self.names = names
         self.skip_bad_rows = on_bad_rows == "skip"
         self.block_size = block_size
 
@@ -226,26 +250,51 @@ class CsvConverter:
         """Convert `csv_path`; messages name the file as `source_name` (its name on the file host)."""
         where = f"file {source_name or csv_path.name}"
         header = read_header(csv_path, where)
-        layout = plan_layout(header, self.spec, self.normalize, where)
+        layout = plan_layout(header, self.spec, self.names, where, file_bytes=csv_path.stat().st_size)
+        block_size = self.block_size
+        while True:
+            try:
+                result = self._convert(csv_path, parquet_path, lineage, header, layout, where, block_size)
+                break
+            except _BlockTooSmall:
+                parquet_path.unlink(missing_ok=True)
+                if block_size >= MAX_BLOCK_SIZE:
+                    raise CsvFormatError(f"{where}: a row is larger than {MAX_BLOCK_SIZE >> 20} MB; "
+                                         "such a file cannot be parsed") from None
+                block_size = min(block_size * 8, MAX_BLOCK_SIZE)
+                log.info("%s: %s: a row is larger than the parse block; reading again with %d MB blocks",
+                         label, where, block_size >> 20)
+        for problem in result.problems:
+            log.warning("%s: %s: %s", label, where, problem)
+        return result
+
+    def _convert(self, csv_path: Path, parquet_path: Path, lineage: Lineage, header: list[str], layout: FileLayout,
+                 where: str, block_size: int) -> ConvertedFile:
+        count = len(layout.labels)
         problems = _RowProblems(self.skip_bad_rows)
+
+        def parse_error(error: pa.ArrowInvalid) -> Exception:
+            if "straddling" in str(error):
+                return _BlockTooSmall()
+            return self._parse_error(csv_path, count, block_size, problems, where, error)
+
         try:  # the reader parses its first block right away
             reader = pacsv.open_csv(
                 csv_path,
-                read_options=pacsv.ReadOptions(column_names=layout.labels, skip_rows=1, block_size=self.block_size),
+                read_options=_read_options(count, block_size),
                 parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=problems),
                 convert_options=pacsv.ConvertOptions(
-                    column_types={lab: pa.string() for lab in layout.labels}, null_values=BLANKS,
+                    column_types={n: pa.string() for n in _positional(count)}, null_values=BLANKS,
                     strings_can_be_null=True, quoted_strings_can_be_null=True, check_utf8=False),
             )
         except pa.ArrowInvalid as error:
-            raise self._parse_error(csv_path, layout, problems, where, error) from None
+            raise parse_error(error) from None
         result = ConvertedFile(None, 0, 0, header, layout)
         occurrences: dict[str, int] = {}
         writer: Optional[_BackgroundParquetWriter] = None
         data_rows = 0  # data rows parsed so far, to name rows in messages
         try:
-            for batch in _regrouped(reader, CHUNK_ROWS, lambda error: self._parse_error(
-                    csv_path, layout, problems, where, error)):
+            for batch in _regrouped(reader, CHUNK_ROWS, CHUNK_BYTES, parse_error):
                 table = self._convert_batch(batch, layout, lineage, occurrences, data_rows, where, result)
                 data_rows += batch.num_rows
                 if table.num_rows == 0:
@@ -263,21 +312,19 @@ class CsvConverter:
             result.skipped += len(problems.ragged)
             first = problems.ragged[0]
             if first[0] is None:
-                first = _first_ragged_row(csv_path, layout.labels) or first
+                first = _first_ragged_row(csv_path, count, block_size) or first
             number, expected, actual, _ = first
             result.problems.insert(0, f"{len(problems.ragged)} row(s) with the wrong number of fields skipped, "
                                       f"first at row {number} (header is row 1): {actual} fields, expected {expected}")
         result.parquet = parquet_path if writer is not None else None
-        for problem in result.problems:
-            log.warning("%s: %s: %s", label, where, problem)
         return result
 
-    def _parse_error(self, csv_path: Path, layout: FileLayout, problems: _RowProblems, where: str,
+    def _parse_error(self, csv_path: Path, count: int, block_size: int, problems: _RowProblems, where: str,
                      error: pa.ArrowInvalid) -> CsvFormatError:
         if problems.ragged:
             first = problems.ragged[0]
             if first[0] is None:
-                first = _first_ragged_row(csv_path, layout.labels) or first
+                first = _first_ragged_row(csv_path, count, block_size) or first
             number, expected, actual, text = first
             at = f"row {number} (header is row 1)" if number else "a row"
             return CsvFormatError(f"{where}: {at} has {actual} fields, the header has {expected} "

@@ -1,7 +1,8 @@
 """Waiting for an export job: capped exponential backoff, a deadline, every status change reported.
 
 COMPLETE or SUCCESSFUL with a file is done. COMPLETE without one is polled for a grace period
-(the file link can come late), then taken as an empty export. FAILED, CANCELLED and ERROR are
+(the file link can come late), then taken as an empty export; the grace counts only continuous time
+at COMPLETE without a file and starts again whenever the status leaves COMPLETE. FAILED, CANCELLED and ERROR are
 failures. Anything else is pending until the deadline; statuses nobody has seen before are logged.
 """
 
@@ -91,6 +92,8 @@ def wait_for_job(
                 if complete_since is not None and has_file:
                     complete_since = None
             last_status = status.status
+            if status.status not in DONE_STATUSES:
+                complete_since = None  # the grace counts only continuous time at COMPLETE without a file
             if status.status in DONE_STATUSES:
                 if status.file_url:
                     return PollResult(COMPLETED, status.status, status.file_url, "", polls)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any, Optional
 
 from dlt.common.exceptions import SignalReceivedException
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.pipeline.pipeline import Pipeline
 
+from . import duckdb_memory
 from .clock import Clock
 from .errors import ExportsFailed, UniwareError
 from .history import HISTORY_TABLE
@@ -34,8 +36,33 @@ def finish_pending_loads(pipeline: Pipeline) -> bool:
     if not pipeline.has_pending_data:
         return False
     log.info("pipeline %s has load packages from an interrupted run; loading them first", pipeline.pipeline_name)
-    pipeline.run()
+    _run_with_room(pipeline, pipeline.run)
     return True
+
+
+def _run_with_room(pipeline: Pipeline, run: Callable[[], Any]) -> None:
+    """`run()`; when DuckDB runs out of its memory limit while loading (very wide tables), the
+    pending package is loaded again with a limit sized to the widest table."""
+    try:
+        run()
+    except PipelineStepFailed as failed:
+        destination = pipeline.destination
+        if failed.step != "load" or destination is None or not destination.destination_type.endswith("duckdb") \
+                or not duckdb_memory.is_out_of_memory(failed):
+            raise
+        columns = duckdb_memory.widest_table(pipeline)
+        limit = duckdb_memory.needed_limit(columns, duckdb_memory.current_limit())
+        while True:
+            log.warning("DuckDB ran out of its memory limit loading a table of %d columns; loading again with "
+                        "memory_limit=%d MB", columns, limit >> 20)
+            try:
+                with duckdb_memory.raised_limit(limit):
+                    pipeline.load()
+                return
+            except PipelineStepFailed as again:
+                if not duckdb_memory.is_out_of_memory(again) or limit * 2 > duckdb_memory.max_limit():
+                    raise
+                limit *= 2
 
 
 def _run_step(pipeline: Pipeline, source: Any, loader_file_format: Optional[str] = None) -> None:
@@ -46,7 +73,7 @@ def _run_step(pipeline: Pipeline, source: Any, loader_file_format: Optional[str]
         for resource in source.resources.values():
             resource.apply_hints(table_name=HISTORY_TABLE, file_format=loader_file_format, create_table_variant=True)
     try:
-        pipeline.run(source, loader_file_format=loader_file_format)  # type: ignore[arg-type]
+        _run_with_room(pipeline, lambda: pipeline.run(source, loader_file_format=loader_file_format))  # type: ignore[arg-type]
     except PipelineStepFailed as failed:
         cause: Optional[BaseException] = failed.exception
         for _ in range(5):  # dlt wraps a resource's exception once more (ResourceExtractionError)

@@ -94,6 +94,17 @@ def _string_list(setting: str, value: Any, *, allow_empty: bool = False) -> tupl
     return tuple(value)
 
 
+def _facility_codes(value: Any) -> tuple[str, ...]:
+    """Facility codes travel in the `Facility` HTTP header: printable Latin-1, no line breaks."""
+    codes = _string_list("facilities", value)
+    for code in codes:
+        if not code.isprintable() or any(ord(ch) > 255 for ch in code) or code != code.strip():
+            raise ConfigError("facilities", f"{code!r} cannot be sent in the Facility header (only printable "
+                              "Latin-1 text without surrounding spaces); use the facility code as facility/search "
+                              "lists it, e.g. BLR01")
+    return codes
+
+
 def _positive(setting: str, value: Any, *, allow_zero: bool = False) -> float:
     try:
         number = float(value)
@@ -279,7 +290,7 @@ def build_settings(
         username=required_secret("username", username),
         password=required_secret("password", password),
         exports=specs,
-        facilities=_string_list("facilities", facilities) if facilities else None,
+        facilities=_facility_codes(facilities) if facilities else None,
         job_codes=resolve_job_codes(job_codes, specs),
         start_date=parse_user_datetime("start_date", start_date) if start_date else None,
         backfill=resolve_backfill(backfill_start, backfill_end, now),

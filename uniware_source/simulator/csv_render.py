@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Optional
 
+from .faults import JobFault
 from .reports import INTEGER, MONEY, ORDER_DATE, RATE, TIMESTAMP, Column
 from .tenant import DAY, IST_OFFSET_SECONDS, from_epoch, money
 
@@ -99,11 +100,15 @@ def write_csv(
     return count
 
 
-def corrupt_csv(source: Path, target: Path, corruption: str, row: int = 5) -> None:
-    """Copy a rendered CSV, damaged the way `corruption` says (see faults.CORRUPTIONS), in data row
-    `row` (1-based) or in the header."""
-    from .faults import BAD_VALUE, INVALID_UTF8, RAGGED, RENAMED_HEADER
+def corrupt_csv(source: Path, target: Path, fault: JobFault, row: int = 5) -> None:
+    """Copy a rendered CSV, damaged or reshaped the way `fault.corruption` says (see
+    faults.CORRUPTIONS), in data row `row` (1-based) or in the header."""
+    from .faults import BAD_VALUE, EMPTY_FILE, INVALID_UTF8, RAGGED, RENAMED_HEADER, RESHAPED
 
+    corruption = fault.corruption
+    if corruption == EMPTY_FILE:
+        target.write_bytes(b"")
+        return
     with open(source, encoding="utf-8", newline="") as reader_file, open(target, "wb") as out:
         if reader_file.read(1) == "\ufeff":
             out.write("\ufeff".encode())
@@ -117,6 +122,8 @@ def corrupt_csv(source: Path, target: Path, corruption: str, row: int = 5) -> No
                 header = record
                 if corruption == RENAMED_HEADER:
                     record = ["Last Updated" if label == "Updated" else label for label in record]
+            if corruption == RESHAPED:
+                record = _reshape(record, index, row, fault)
             if index == row and corruption == RAGGED:
                 record = [*record, "EXTRA"]
             if index == row and corruption == BAD_VALUE:
@@ -129,6 +136,17 @@ def corrupt_csv(source: Path, target: Path, corruption: str, row: int = 5) -> No
             if index == row and corruption == INVALID_UTF8:
                 data = b"\xff" + data[1:]
             out.write(data)
+
+
+def _reshape(record: list[str], index: int, row: int, fault: JobFault) -> list[str]:
+    if index == 0:
+        record = [(fault.renames or {}).get(label, label) for label in record]
+        record += [f"Extra {n}" for n in range(1, fault.extra_columns + 1)]
+    else:
+        record = record + [f"x{index}.{n}" for n in range(1, fault.extra_columns + 1)]
+        if index == row and fault.big_cell_bytes:
+            record[0] = "B" * fault.big_cell_bytes
+    return record[::-1] if fault.reverse_columns else record
 
 
 def truth_rows(columns: Sequence[Column], rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -31,14 +31,18 @@ ERROR = "ERROR"
 STUCK = "stuck"
 NO_FILE = "complete_without_file"
 CORRUPT = "corrupt"  # the job completes with a damaged CSV (see CORRUPTIONS)
-JOB_FATES = (FAIL, CANCEL, ERROR, STUCK, NO_FILE, CORRUPT)
+SCRIPTED = "scripted"  # the job first answers `script` (status, polls) pairs without a file, then goes on
+JOB_FATES = (FAIL, CANCEL, ERROR, STUCK, NO_FILE, CORRUPT, SCRIPTED)
 
 # How a CORRUPT job damages its file (in the 5th data row, or the header)
 RAGGED = "ragged"  # a row with one field too many
 INVALID_UTF8 = "invalid_utf8"  # a byte that is not UTF-8 inside a text field
 RENAMED_HEADER = "renamed_header"  # the "Updated" column is called "Last Updated"
 BAD_VALUE = "bad_value"  # a money value that is not a number
-CORRUPTIONS = (RAGGED, INVALID_UTF8, RENAMED_HEADER, BAD_VALUE)
+# Hostile but valid files (they must load exactly):
+RESHAPED = "reshaped"  # header labels renamed (`renames`), columns reversed, extra columns or a big cell added
+EMPTY_FILE = "empty_file"  # a 0-byte file: not even a header
+CORRUPTIONS = (RAGGED, INVALID_UTF8, RENAMED_HEADER, BAD_VALUE, RESHAPED, EMPTY_FILE)
 
 
 @dataclass
@@ -78,6 +82,11 @@ class JobFault:
     times: Optional[int] = 1
     polls: int = 3  # for complete_without_file: how many polls say COMPLETE before the file
     corruption: str = RAGGED  # for corrupt
+    renames: Optional[dict[str, str]] = None  # for reshaped: header label -> new label
+    reverse_columns: bool = False  # for reshaped: the columns in reverse order
+    extra_columns: int = 0  # for reshaped: this many more columns ("Extra 1", ...) with values
+    big_cell_bytes: int = 0  # for reshaped: a text cell of this size in data row 5
+    script: tuple[tuple[str, int], ...] = ()  # for scripted: e.g. (("COMPLETE", 2), ("IN_PROGRESS", 5))
     match: Optional[Callable[[str, str], bool]] = None  # (report name, facility) -> bool
     fired: int = 0
 

@@ -20,7 +20,7 @@ from typing import Optional
 from urllib.parse import quote
 
 from .csv_render import CsvStyle, corrupt_csv, format_ist, write_csv
-from .faults import CANCEL, CORRUPT, ERROR, FAIL, NO_FILE, STUCK, JobFault
+from .faults import CANCEL, CORRUPT, ERROR, FAIL, NO_FILE, SCRIPTED, STUCK, JobFault
 from .reports import ExportQuery, Report
 from .tenant import Tenant
 
@@ -187,6 +187,16 @@ class JobRegistry:
 
     def _advance(self, job: ExportJob, now: float) -> StatusAnswer:
         timing = self.timing
+        if job.fate is not None and job.fate.fate == SCRIPTED:
+            polls = job.polls
+            for status, count in job.fate.script:
+                if polls <= count:
+                    return StatusAnswer(status, None, "")
+                polls -= count
+            if job.terminal is None:  # the script is over: the file is ready at the next look
+                job.phase = len(timing.pending_statuses) - 1
+                job.polls_in_phase = max(job.polls_in_phase, timing.min_polls_per_status)
+                job.phase_started = now - max(timing.seconds_per_status) * timing.time_scale
         if job.terminal is None and self.queue_outage:
             job.terminal, job.message = FAIL, "Export queue is unavailable, job aborted"
         while job.terminal is None:
@@ -249,7 +259,7 @@ class JobRegistry:
                 self._cache[key] = cached
         if job.fate is not None and job.fate.fate == CORRUPT:
             damaged = self.files_dir / "cache" / f"{key}-{job.code}-{job.fate.corruption}.csv"
-            corrupt_csv(cached.path, damaged, job.fate.corruption)
+            corrupt_csv(cached.path, damaged, job.fate)
             cached = ExportFile(path=damaged, rows=cached.rows, bytes=damaged.stat().st_size)
         stamp = format_ist(self.tenant.clock.now_epoch(), "iso")
         stamp = stamp[8:10] + stamp[5:7] + stamp[0:4] + stamp[11:13] + stamp[14:16] + stamp[17:19]

@@ -1,0 +1,240 @@
+"""A hostile Uniware or file host must never make rows go missing, move or double silently.
+
+Each case drives the real pipeline over HTTP against the simulator and checks what landed in DuckDB:
+exact data, or a clear error naming job, file, row, column or setting, with the cursor left alone.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipelines.uniware_pipeline import DUCKDB_DEFAULTS
+from uniware_source import ConfigError, ExportsFailed
+from uniware_source.duckdb_memory import DUCKDB_SETTINGS
+from uniware_source.simulator import CORRUPT, EMPTY_FILE, RESHAPED, SCRIPTED, UniwareSimulator
+
+from .harness import Harness
+
+RETURNS: list[Any] = ["Return Invoices"]
+ONE = ["BLR01"]
+STEADY_POLLS: dict[str, Any] = {"poll_initial_seconds": 0.05, "poll_max_seconds": 0.05,
+                                "complete_without_file_grace_seconds": 0.2}
+
+
+@pytest.fixture
+def harness(uniware_simulator: UniwareSimulator, tmp_path: Path) -> Harness:
+    return Harness(uniware_simulator, tmp_path)
+
+
+def served_rows(harness: Harness) -> int:
+    return sum(j.file.rows for j in harness.sim.jobs.all() if j.file is not None)
+
+
+def statuses(harness: Harness) -> list[str]:
+    return [r["status"] for r in harness.history()]
+
+
+# -- 1. COMPLETE without a file: the grace counts continuous time only --------------------------
+
+@pytest.mark.parametrize("script", [
+    pytest.param((("COMPLETE", 2), ("IN_PROGRESS", 6), ("COMPLETE", 2)), id="complete-inprogress-complete"),
+    pytest.param((("COMPLETE", 3), ("RUNNING", 4), ("SUCCESSFUL", 3), ("QUEUED", 3), ("COMPLETE", 1)),
+                 id="flapping-many-times"),
+    pytest.param((("IN_PROGRESS", 2), ("COMPLETE", 3), ("PROCESSING", 8)), id="back-to-pending-for-long"),
+])
+def test_file_one_poll_away_after_complete_flapping_loads_the_rows(harness: Harness,
+                                                                   script: tuple[tuple[str, int], ...]) -> None:
+    harness.sim.inject_job_fate(SCRIPTED, script=script)
+    report = harness.run(exports=RETURNS, facilities=ONE, **STEADY_POLLS)
+    assert not report.problems
+    assert "EMPTY" not in statuses(harness) and "LOADED" in statuses(harness)
+    assert harness.count("return_invoices") == served_rows(harness) > 0
+    assert harness.cursors("return_invoices")["BLR01"] == harness.clock.now().isoformat()
+
+
+def test_complete_without_a_file_for_the_whole_grace_is_still_an_empty_export(harness: Harness) -> None:
+    harness.sim.inject_job_fate(SCRIPTED, script=(("IN_PROGRESS", 2), ("COMPLETE", 10)))
+    harness.run(exports=RETURNS, facilities=ONE, **STEADY_POLLS)
+    assert statuses(harness)[-1] == "EMPTY"
+    assert not harness.has_table("return_invoices") or harness.count("return_invoices") == 0
+
+
+# -- 2. a label keeps its column forever --------------------------------------------------------
+
+COLLIDING = {"Total": "Tax %", "Quantity": "Tax (%)", "Return Reason": "कीमत"}
+
+
+def job_rows(harness: Harness, job_index: int) -> list[tuple[Any, ...]]:
+    """The values of the renamed Total, Quantity and Return Reason of one job, by the saved mapping."""
+    saved = harness.pipeline.state["sources"]["uniware"]["resources"]["return_invoices"]["columns"]
+    columns = [saved[COLLIDING[label]][0] for label in ("Total", "Quantity", "Return Reason")]
+    job = harness.sim.jobs.all()[job_index]
+    return harness.sql(f"SELECT {', '.join(columns)} FROM {{ds}}.return_invoices WHERE _uniware_job_code = ? "
+                       "ORDER BY invoice_code, item_sku_code", job.code)
+
+
+def truth_of(harness: Harness, job_index: int) -> list[tuple[Any, ...]]:
+    query = harness.sim.jobs.all()[job_index].query
+    rows = harness.sim.truth("Return Invoices", facility="BLR01", date_filter="addedOn",
+                             start=datetime.fromtimestamp(query.start or 0, UTC),
+                             end=datetime.fromtimestamp(query.end or 0, UTC), at=datetime.fromtimestamp(query.at, UTC))
+    rows.sort(key=lambda r: (r["Invoice Code"], r["Item SKU Code"]))
+    return [tuple(None if v is None else str(v) for v in (r["Total"], r["Quantity"], r["Return Reason"]))
+            for r in rows]
+
+
+@pytest.mark.parametrize("on_header_change", ["evolve", "fail"])
+def test_colliding_labels_keep_their_columns_whatever_the_order(harness: Harness, on_header_change: str) -> None:
+    settings: dict[str, Any] = {"exports": RETURNS, "facilities": ONE, "on_header_change": on_header_change}
+    harness.sim.inject_job_fate(CORRUPT, corruption=RESHAPED, renames=COLLIDING)
+    harness.run(**settings)
+    harness.sim.clock.advance(timedelta(days=3))
+    harness.sim.inject_job_fate(CORRUPT, corruption=RESHAPED, renames=COLLIDING, reverse_columns=True)
+    report = harness.run(**settings)
+    assert not report.problems  # same labels in another order: not a header change
+    names = [r[0] for r in harness.sql("SELECT column_name FROM duckdb_columns() WHERE schema_name = '{ds}' "
+                                       "AND table_name = 'return_invoices'")]
+    assert {"tax_pct", "tax_pct_2", "kimt"} <= set(names)
+    first, second = job_rows(harness, 0), job_rows(harness, 1)
+    assert first and set(first) <= set(truth_of(harness, 0))  # the lookback re-loaded some of its keys
+    assert second and second == truth_of(harness, 1)
+
+
+def test_a_new_colliding_label_gets_a_new_column_and_never_takes_an_old_one(harness: Harness) -> None:
+    harness.sim.inject_job_fate(CORRUPT, corruption=RESHAPED, renames=COLLIDING)
+    harness.run(exports=RETURNS, facilities=ONE)
+    harness.sim.clock.advance(timedelta(days=3))
+    # a new label that collapses to the same identifier arrives first in the file
+    inserted = {**COLLIDING, "Sale Order Code": "TAX %"}
+    harness.sim.inject_job_fate(CORRUPT, corruption=RESHAPED, renames=inserted, reverse_columns=True)
+    harness.run(exports=RETURNS, facilities=ONE)
+    landed = job_rows(harness, 1)
+    assert landed == truth_of(harness, 1)
+    new_column = harness.sql("SELECT COUNT(*) FROM {ds}.return_invoices WHERE tax_pct_3 IS NOT NULL")[0][0]
+    assert new_column == len(landed)
+
+
+def test_header_change_fail_compares_exact_labels_not_collapsed_names(harness: Harness) -> None:
+    harness.sim.inject_job_fate(CORRUPT, corruption=RESHAPED, renames=COLLIDING)
+    harness.run(exports=RETURNS, facilities=ONE, on_header_change="fail")
+    harness.sim.clock.advance(timedelta(days=3))
+    harness.sim.inject_job_fate(CORRUPT, corruption=RESHAPED, renames={**COLLIDING, "Total": "TAX %"})
+    cursor = harness.cursors("return_invoices")
+    with pytest.raises(ExportsFailed, match="added \\['TAX %'\\], removed \\['Tax %'\\]"):
+        harness.run(exports=RETURNS, facilities=ONE, on_header_change="fail")
+    assert harness.cursors("return_invoices") == cursor
+    assert statuses(harness)[-1] == "PARSE_FAILED"
+
+
+def test_the_column_mapping_is_kept_in_state(harness: Harness) -> None:
+    harness.sim.inject_job_fate(CORRUPT, corruption=RESHAPED, renames=COLLIDING)
+    harness.run(exports=RETURNS, facilities=ONE)
+    state = harness.pipeline.state["sources"]["uniware"]["resources"]["return_invoices"]
+    assert sorted([*state["columns"]["Tax %"], *state["columns"]["Tax (%)"]]) == ["tax_pct", "tax_pct_2"]
+    assert state["columns"]["कीमत"] == ["kimt"]
+
+
+# -- 8. wide files and big cells load, under the memory limit the script sets ------------------
+
+@pytest.mark.parametrize("extra", [3000, 10000])
+def test_wide_files_load_under_the_script_duckdb_settings(harness: Harness, monkeypatch: pytest.MonkeyPatch,
+                                                          extra: int) -> None:
+    monkeypatch.setenv(DUCKDB_SETTINGS, DUCKDB_DEFAULTS)
+    harness.sim.inject_job_fate(CORRUPT, corruption=RESHAPED, extra_columns=extra)
+    report = harness.run(exports=RETURNS, facilities=ONE)
+    assert not report.problems
+    rows = served_rows(harness)
+    assert harness.count("return_invoices") == rows > 0
+    assert harness.sql(f"SELECT COUNT(*) FROM {{ds}}.return_invoices WHERE extra_{extra} LIKE 'x%'")[0][0] == rows
+    assert statuses(harness)[-1] == "LOADED"
+
+
+def test_a_cell_of_several_megabytes_loads(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(DUCKDB_SETTINGS, DUCKDB_DEFAULTS)
+    harness.sim.inject_job_fate(CORRUPT, corruption=RESHAPED, big_cell_bytes=3 << 20)
+    report = harness.run(exports=RETURNS, facilities=ONE)
+    assert not report.problems
+    assert harness.count("return_invoices") == served_rows(harness)
+    longest = harness.sql("SELECT MAX(LENGTH(invoice_code)) FROM {ds}.return_invoices")[0][0]
+    assert longest == 3 << 20
+
+
+def test_loaded_shows_only_after_the_rows_are_in_the_destination(harness: Harness,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A load that fails at the destination leaves no LOADED status behind for its rows."""
+    from dlt.destinations.impl.duckdb import duck
+
+    original = duck.DuckDbCopyJob.run
+
+    def failing(self: Any) -> None:
+        if "return_invoices" in self._file_path:
+            raise RuntimeError("simulated destination failure")
+        original(self)
+
+    monkeypatch.setattr(duck.DuckDbCopyJob, "run", failing)
+    with pytest.raises(Exception, match="simulated destination failure"):
+        harness.run(exports=RETURNS, facilities=ONE)
+    assert "LOADED" not in statuses(harness)
+    monkeypatch.setattr(duck.DuckDbCopyJob, "run", original)
+    harness.run(exports=RETURNS, facilities=ONE)  # the pending package loads, then the history follows
+    assert statuses(harness).count("LOADED") == 1
+    assert harness.count("return_invoices") == served_rows(harness) > 0
+
+
+# -- 9. facility codes that cannot travel in an HTTP header --------------------------------------
+
+@pytest.mark.parametrize("code", ["BLR\r\nX-Injected: 1", "गोदाम", "BLR 01\t", "DEL\x00"])
+def test_a_facility_code_that_cannot_be_a_header_is_a_setting_error(harness: Harness, code: str) -> None:
+    with pytest.raises(ConfigError, match="facilities") as raised:
+        harness.run(exports=RETURNS, facilities=["BLR01", code])
+    assert "SOURCES__UNIWARE__FACILITIES" in str(raised.value)
+    assert harness.sim.requests.count("create") == 0
+
+
+# -- 10. smaller hostile shapes -----------------------------------------------------------------
+
+def test_a_header_label_with_a_quoted_newline_loads(harness: Harness) -> None:
+    harness.sim.inject_job_fate(CORRUPT, corruption=RESHAPED, renames={"Return Reason": "Return\nReason"})
+    report = harness.run(exports=RETURNS, facilities=ONE)
+    assert not report.problems
+    assert harness.count("return_invoices") == served_rows(harness) > 0
+    assert harness.sql("SELECT COUNT(*) FROM {ds}.return_invoices WHERE return_reason IS NOT NULL")[0][0] > 0
+
+
+def test_headers_named_like_dlt_columns_do_not_overwrite_them(harness: Harness) -> None:
+    harness.sim.inject_job_fate(CORRUPT, corruption=RESHAPED,
+                                renames={"Return Reason": "_dlt_id", "Sale Order Code": "_dlt_load_id"})
+    harness.run(exports=RETURNS, facilities=ONE)
+    rows = harness.count("return_invoices")
+    assert rows == served_rows(harness)
+    columns = {r[0] for r in harness.sql("SELECT column_name FROM duckdb_columns() WHERE schema_name = '{ds}' "
+                                         "AND table_name = 'return_invoices'")}
+    assert {"_dlt_id_2", "_dlt_load_id_2"} <= columns  # the file's columns, renamed
+    reasons = harness.sql("SELECT COUNT(*) FROM {ds}.return_invoices WHERE _dlt_id_2 IS NOT NULL")[0][0]
+    assert reasons == rows
+    if "_dlt_load_id" in columns:  # dlt's own column, if the destination path adds it, holds load ids
+        assert harness.sql("SELECT COUNT(DISTINCT _dlt_load_id) FROM {ds}.return_invoices")[0][0] == 1
+
+
+def test_a_zero_byte_file_fails_the_job_clearly_and_keeps_the_cursor(harness: Harness) -> None:
+    harness.sim.inject_job_fate(CORRUPT, corruption=EMPTY_FILE)
+    with pytest.raises(ExportsFailed, match=r"empty \(0 bytes\)"):
+        harness.run(exports=RETURNS, facilities=ONE)
+    assert statuses(harness)[-1] == "PARSE_FAILED"
+    assert harness.cursors("return_invoices")["BLR01"] != harness.clock.now().isoformat()
+    harness.run(exports=RETURNS, facilities=ONE)  # the next run exports the window again
+    assert harness.count("return_invoices") == harness.sim.jobs.all()[-1].file.rows  # type: ignore[union-attr]
+
+
+def test_history_errors_column_is_json(harness: Harness) -> None:
+    harness.sim.inject_job_fate(CORRUPT, corruption=EMPTY_FILE)
+    with pytest.raises(ExportsFailed):
+        harness.run(exports=RETURNS, facilities=ONE)
+    for row in harness.history():
+        if row["errors"]:
+            json.loads(row["errors"])
