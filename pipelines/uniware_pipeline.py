@@ -7,7 +7,9 @@
     python pipelines/uniware_pipeline.py --demo               # simulator -> DuckDB -> SQL answers
 
 Exit codes: 0 all loaded; 1 some jobs did not load (the rest did, and their cursors stayed put);
-2 a setting is wrong; 3 the run could not proceed (credentials, destination...).
+2 a setting is wrong; 3 the run could not proceed (credentials, destination...); 4 another run of
+the same pipeline is under way (see --wait); 130 interrupted (SIGINT); 143 terminated (SIGTERM).
+In both of the last two, submitted jobs are kept and the next run resumes them.
 """
 
 from __future__ import annotations
@@ -29,8 +31,14 @@ from dlt.pipeline.pipeline import Pipeline
 
 from uniware_source import Clock, ConfigError, ExportsFailed, RunReport, UniwareError, run_exports
 from uniware_source.duckdb_memory import DUCKDB_SETTINGS
+from uniware_source.interrupts import Terminated, sigterm_interrupts
 from uniware_source.queries import create_views
 from uniware_source.redact import install_log_redaction, redact
+from uniware_source.runlock import RunLocked
+
+EXIT_LOCKED = 4
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
@@ -54,6 +62,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                         help="run = submit then collect (default)")
     parser.add_argument("--loader-file-format", choices=["parquet", "jsonl", "csv", "insert_values"],
                         help="file format dlt loads with (e.g. parquet for --destination filesystem)")
+    parser.add_argument("--wait", nargs="?", type=float, const=True, default=False, metavar="SECONDS",
+                        help="when another run of this pipeline holds its lock, wait for it (at most SECONDS) "
+                             "instead of exiting with code 4")
     parser.add_argument("--quiet", action="store_true", help="no progress lines, only warnings and the summary")
     return parser.parse_args(argv)
 
@@ -134,16 +145,29 @@ def run(args: argparse.Namespace, extra: Optional[dict[str, Any]] = None, destin
     started = time.monotonic()
     report = RunReport()
     try:
-        pipeline = make_pipeline(args, destination)
-        kwargs = {**source_overrides(args), **(extra or {})}
-        try:
-            run_exports(pipeline, mode=args.mode, report=report, loader_file_format=args.loader_file_format,
-                        **kwargs)
-        finally:
-            refresh_views(pipeline)
+        with sigterm_interrupts():
+            pipeline = make_pipeline(args, destination)
+            kwargs = {**source_overrides(args), **(extra or {})}
+            locked_out = False
+            try:
+                run_exports(pipeline, mode=args.mode, report=report, loader_file_format=args.loader_file_format,
+                            wait_for_lock=args.wait, **kwargs)
+            except RunLocked:
+                locked_out = True
+                raise
+            finally:
+                if not locked_out:
+                    refresh_views(pipeline)
+    except Terminated:
+        print("\nterminated (SIGTERM): jobs already submitted are kept and the next run resumes them",
+              file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("\ninterrupted: jobs already submitted are kept and the next run resumes them", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except RunLocked as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_LOCKED
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2

@@ -135,8 +135,10 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
         column_types=_types(**{"MRP": DECIMAL, "Component Quantity": INTEGER, "Created": TIMESTAMP,
                                "Updated": TIMESTAMP}),
     ),
-    # No natural key is known for these: rows are appended, windows never overlap (no lookback),
-    # and each row is added once, by its creation date. Configure a primary_key to merge instead.
+    # No natural key is known for these: each job's rows are kept as they are, replaced as a whole
+    # when the same job is loaded again (merge key _uniware_job_code); windows never overlap (no
+    # lookback), so each row is added once, by its creation date. Configure a primary_key and
+    # write_disposition "merge" to merge on it instead.
     ExportSpec(name="Purchase Orders", table_name="purchase_orders", columns=(),
                    date_filter="addedOn", write_disposition=APPEND, lookback=timedelta(0)),
     ExportSpec(name="GRN", table_name="grns", columns=(), date_filter="addedOn",

@@ -395,8 +395,8 @@ class CsvConverter:
         for name, kind, value in lineage_values:
             table = table.append_column(pa.field(name, kind), pa.repeat(pa.scalar(value, kind), rows))
         # key columns never hold nulls, and saying so keeps dlt's schema and Arrow's in agreement
+        # (not the facility: a job given in job_codes has none, and its rows may join a table that
+        # windowed jobs filled, so the column must stay nullable)
         key_fields = set(layout.key_names) | ({KEY_OCCURRENCE} if KEY_OCCURRENCE in table.column_names else set())
-        if lineage.facility is not None:
-            key_fields.add(FACILITY)  # the merge key of snapshot exports
         schema = pa.schema([f.with_nullable(False) if f.name in key_fields else f for f in table.schema])
         return table.cast(schema)

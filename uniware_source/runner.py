@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Optional
 
 from dlt.common.exceptions import SignalReceivedException
@@ -20,7 +21,9 @@ from . import duckdb_memory
 from .clock import Clock
 from .errors import ExportsFailed, UniwareError
 from .history import HISTORY_TABLE
+from .interrupts import Terminated, interrupt_for, sigterm_interrupts
 from .report import RunReport
+from .runlock import WaitForLock, pipeline_lock
 from .runtime import COLLECT, SUBMIT
 from .source import uniware_source
 
@@ -77,7 +80,11 @@ def _run_step(pipeline: Pipeline, source: Any, loader_file_format: Optional[str]
     except PipelineStepFailed as failed:
         cause: Optional[BaseException] = failed.exception
         for _ in range(5):  # dlt wraps a resource's exception once more (ResourceExtractionError)
-            if isinstance(cause, (KeyboardInterrupt, SignalReceivedException)):
+            if isinstance(cause, SignalReceivedException):
+                raise interrupt_for(cause.signal_code) from None
+            if isinstance(cause, Terminated):
+                raise Terminated from None
+            if isinstance(cause, KeyboardInterrupt):
                 raise KeyboardInterrupt from None
             if isinstance(cause, UniwareError):
                 raise cause from None
@@ -97,20 +104,54 @@ def _waiting_windows(pipeline: Pipeline, run_id: str) -> int:
                if not entry.get("job_code") and not entry.get("done") and entry.get("failed_run") != run_id)
 
 
+@contextmanager
+def _signals_raise_at_once(pipeline: Pipeline) -> Iterator[None]:
+    """dlt intercepts SIGINT and SIGTERM during normalize and load and raises only at its next
+    checkpoint; a signal that comes during a step's last load is forgotten when the step ends, and
+    the run would go on. Off while the connector runs: an interrupt raises where it lands (a load
+    package left half-loaded is finished by the next run, merges make that idempotent)."""
+    config = pipeline.runtime_config
+    intercept = config.intercept_signals
+    config.intercept_signals = False
+    try:
+        with sigterm_interrupts():
+            yield
+    finally:
+        config.intercept_signals = intercept
+
+
+def _reload_state(pipeline: Pipeline) -> None:
+    """After waiting for another run: take the state it committed, not what was read before."""
+    pipeline._state_to_props(pipeline._get_state())
+
+
 def run_exports(pipeline: Pipeline, *, mode: str = RUN, report: Optional[RunReport] = None,
                 clock: Optional[Clock] = None, run_id: Optional[str] = None,
-                loader_file_format: Optional[str] = None, **source_kwargs: Any) -> RunReport:
+                loader_file_format: Optional[str] = None, wait_for_lock: WaitForLock = False,
+                **source_kwargs: Any) -> RunReport:
     """Load the configured exports through `pipeline`; raises ExportsFailed at the end when some job did
     not load (after everything else was loaded).
 
     `mode` "run" submits and collects; "submit" or "collect" does one step, for orchestrators that
     run them as separate tasks. `loader_file_format` goes to `pipeline.run` (e.g. "parquet" for a
     filesystem destination). Extra keyword arguments go to `uniware_source`.
+
+    One run per pipeline at a time: another run holding the pipeline's lock raises RunLocked at once
+    (naming its pid, host and start), unless `wait_for_lock` is True (wait) or a number of seconds.
+    SIGTERM raises Terminated (a KeyboardInterrupt) while it runs, like Ctrl-C.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    report = report or RunReport()
-    run_id = run_id or uuid.uuid4().hex[:12]
+    with _signals_raise_at_once(pipeline), pipeline_lock(pipeline, wait_for_lock) as waited:
+        if waited:
+            _reload_state(pipeline)
+        return _run_locked(pipeline, mode=mode, report=report or RunReport(), clock=clock,
+                           run_id=run_id or uuid.uuid4().hex[:12], loader_file_format=loader_file_format,
+                           **source_kwargs)
+
+
+def _run_locked(pipeline: Pipeline, *, mode: str, report: RunReport, clock: Optional[Clock], run_id: str,
+                loader_file_format: Optional[str], **source_kwargs: Any) -> RunReport:
     finish_pending_loads(pipeline)
     for round_number in range(1, MAX_ROUNDS + 1):
         progress_before = _progress(report)

@@ -17,7 +17,7 @@ from dlt.extract.resource import DltResource
 from .catalog import APPEND, REPLACE, ExportSpec
 from .clock import Clock, SystemClock
 from .collect import ExportCollection
-from .csv_convert import FACILITY, KEY_OCCURRENCE
+from .csv_convert import FACILITY, JOB_CODE, KEY_OCCURRENCE
 from .history import HISTORY_COLUMNS, HISTORY_TABLE, HISTORY_WRITE_DISPOSITION
 from .ledger import ExportLedger
 from .redact import install_log_redaction
@@ -109,15 +109,18 @@ def export_resource(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[st
     columns: dict[str, Any] = {}
     if spec.dedup_sort and keys:
         columns[normalize(spec.dedup_sort)] = {"dedup_sort": "desc"}
-    write_disposition: Any
     merge_key: Optional[str] = None
     if spec.write_disposition == APPEND or (not keys and spec.write_disposition != REPLACE):
-        write_disposition = "append"
-    else:
-        # snapshot reports replace each facility's rows: delete-insert keyed on the facility lineage
-        write_disposition = {"disposition": "merge", "strategy": "delete-insert"}
-        merge_key = FACILITY if spec.write_disposition == REPLACE else None
-    hints: dict[str, Any] = {"write_disposition": write_disposition}
+        # no natural key: a job's rows replace whatever an earlier load of the same job left (two
+        # runs at once, a retried package, a job code given twice), so each job lands once
+        keys, columns = [], {}
+        merge_key = JOB_CODE
+    elif spec.write_disposition == REPLACE:
+        merge_key = FACILITY  # snapshot reports replace each facility's rows
+        # a job given in job_codes has no known facility: its rows merge on the natural key alone
+        # (dlt would otherwise declare the merge key NOT NULL and fail the package in normalize)
+        columns[FACILITY] = {"nullable": True}
+    hints: dict[str, Any] = {"write_disposition": {"disposition": "merge", "strategy": "delete-insert"}}
     if keys:
         hints["primary_key"] = keys
     if merge_key:

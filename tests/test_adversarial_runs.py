@@ -1,0 +1,241 @@
+"""Never silently wrong when runs collide or are stopped from outside.
+
+- Two runs of one pipeline at once: the second exits at once (code 4) naming the pid, host and start
+  of the run that holds the pipeline's lock, or waits for it with --wait and then loads nothing twice.
+- A job loaded twice by any path that bypasses the lock (two pipelines from the same state, the
+  same job code given to another pipeline) lands once, on DuckDB and PostgreSQL, for append exports
+  (replaced by job code) as for merge and snapshot exports (by key).
+- SIGTERM behaves like Ctrl-C: exit 143, no file left in download_dir, the next run resumes the job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Optional
+
+import dlt
+import pytest
+
+from uniware_source.simulator import STUCK, UniwareSimulator
+from uniware_source.simulator.pytest_plugin import TEST_NOW
+
+from .harness import Harness
+from .test_warehouses import POSTGRES, postgres_dataset  # noqa: F401 (a fixture)
+
+REPO = Path(__file__).resolve().parent.parent
+# an export without a natural key, like Purchase Orders / GRN / Tally GST (which the simulator
+# does not serve): appended, no lookback, so a job loaded twice would double its rows
+ORDERS_LOG: dict[str, Any] = {"name": "Sale Orders", "table_name": "orders_log", "write_disposition": "append",
+                              "primary_key": [], "lookback_days": 0}
+WAIT = 120.0  # bound of every wait for a child process to reach a state
+
+
+def child_env(sim: UniwareSimulator, download_dir: Path, exports: list[Any]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOURCES__UNIWARE__")}
+    env.update({
+        "PYTHONPATH": str(REPO),
+        "SOURCES__UNIWARE__BASE_URL": sim.base_url,
+        "SOURCES__UNIWARE__USERNAME": sim.config.username,
+        "SOURCES__UNIWARE__PASSWORD": sim.config.password,
+        "SOURCES__UNIWARE__EXPORTS": json.dumps(exports),
+        "SOURCES__UNIWARE__FACILITIES": "BLR01",
+        "SOURCES__UNIWARE__START_DATE": "2026-04-01",
+        "SOURCES__UNIWARE__POLL_INITIAL_SECONDS": "0.02",
+        "SOURCES__UNIWARE__POLL_MAX_SECONDS": "0.05",
+        "SOURCES__UNIWARE__DOWNLOAD_DIR": str(download_dir),
+    })
+    return env
+
+
+def start_run(sim: UniwareSimulator, workdir: Path, *args: str, exports: Optional[list[Any]] = None,
+              name: str = "adversarial") -> subprocess.Popen[str]:
+    """The pipeline script in a child process (state under `workdir`, DuckDB file in `workdir`)."""
+    downloads = workdir / "downloads"
+    downloads.mkdir(exist_ok=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.pipeline_process", TEST_NOW.isoformat(), "--",
+         "--pipelines-dir", str(workdir / "pipelines"), "--pipeline-name", name, "--quiet", *args],
+        env=child_env(sim, downloads, exports or [ORDERS_LOG]), cwd=workdir,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+class StderrLines:
+    """Reads a running child's stderr on a thread, so a test can wait (bounded) for one line."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        assert process.stderr is not None
+        stream = process.stderr
+        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream: Iterable[str]) -> None:
+        for line in stream:
+            self.lines.put(line)
+
+    def wait_for(self, text: str, timeout: float) -> bool:
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                return False
+            self.seen.append(line)
+            if text in line:
+                return True
+
+    def rest(self) -> str:
+        self.thread.join(timeout=WAIT)
+        while not self.lines.empty():
+            self.seen.append(self.lines.get())
+        return "".join(self.seen)
+
+
+def polled(sim: UniwareSimulator, times: int) -> bool:
+    return sim.requests.wait_for(lambda requests: sum(r.endpoint == "status" for r in requests) >= times,
+                                 timeout=WAIT)
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_a_second_run_exits_at_once_or_waits_and_loads_nothing_twice(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, processes: list[subprocess.Popen[str]]) -> None:
+    sim = uniware_simulator
+    sim.inject_job_fate(STUCK)
+    first = start_run(sim, tmp_path)
+    processes.append(first)
+    assert polled(sim, 3), "the first run never polled its job"
+
+    second = start_run(sim, tmp_path)
+    processes.append(second)
+    _, stderr = second.communicate(timeout=WAIT)
+    assert second.returncode == 4, stderr
+    [message] = [line for line in stderr.splitlines() if line.strip()]
+    assert f"pid {first.pid} on host {socket.gethostname()} since " in message
+    assert "already running" in message and "--wait" in message
+    assert sim.requests.count("create") == 1
+
+    waiting = start_run(sim, tmp_path, "--wait")
+    processes.append(waiting)
+    waiting_stderr = StderrLines(waiting)
+    assert waiting_stderr.wait_for(f"locked by another run (pid {first.pid} on host", WAIT), waiting_stderr.rest()
+    assert waiting.poll() is None  # it waits for the lock rather than running
+
+    sim.release_stuck_jobs()
+    _, first_stderr = first.communicate(timeout=WAIT)
+    assert first.returncode == 0, first_stderr
+    waiting.wait(timeout=WAIT)
+    assert waiting.returncode == 0, waiting_stderr.rest()
+
+    [job] = sim.jobs.all()
+    assert sim.requests.count("create") == 1
+    assert sim.requests.count("download") == 1  # the waiting run saw the job loaded, not to collect
+    assert job.file is not None
+    harness = Harness(sim, tmp_path, name="adversarial")
+    assert harness.count("orders_log") == job.file.rows > 0
+    assert [r["status"] for r in harness.history(job.code)].count("LOADED") == 1
+
+
+@pytest.mark.parametrize("destination", ["duckdb", "postgres"])
+def test_a_job_loaded_twice_lands_once(uniware_simulator: UniwareSimulator, tmp_path: Path,
+                                      destination: str, request: pytest.FixtureRequest) -> None:
+    """Bypass the lock: a second pipeline from a copy of the first one's state collects the same jobs,
+    then a third pipeline is given the same job codes; all load into one dataset."""
+    sim = uniware_simulator
+    exports: list[Any] = [ORDERS_LOG, "Invoice", "Inventory Snapshot"]
+    if destination == "postgres":
+        dataset = request.getfixturevalue("postgres_dataset")
+        def target() -> Any:
+            return dlt.destinations.postgres(POSTGRES)
+    else:
+        dataset = "uniware"
+        def target() -> Any:
+            return dlt.destinations.duckdb(str(tmp_path / "shared.duckdb"))
+
+    def harness(name: str, folder: str) -> Harness:
+        made = Harness(sim, tmp_path / folder, name=name, destination=target(), dataset=dataset)
+        made.pipeline.config.restore_from_destination = False  # as if it read its state before the load
+        return made
+
+    first = harness("twice", "one")
+    settings: dict[str, Any] = {"exports": exports, "facilities": ["BLR01"], "start_date": "2026-04-10"}
+    first.run(mode="submit", **settings)
+    shutil.copytree(tmp_path / "one" / "pipelines", tmp_path / "two" / "pipelines")
+    second = harness("twice", "two")
+    first.run(mode="collect", **settings)
+    second.run(mode="collect", **settings)
+    assert len(sim.jobs.all()) == 3 and sim.requests.count("download") == 6  # each job loaded twice
+
+    codes = {job.report.name: job.code for job in sim.jobs.all()}
+    third = harness("adopts", "three")
+    third.run(exports=exports, job_codes={name: [code] for name, code in codes.items()})
+    assert sim.requests.count("create") == 3 and sim.requests.count("download") == 9
+
+    rows = {job.report.name: job.file.rows for job in sim.jobs.all() if job.file is not None}
+    assert len(rows) == 3 and min(rows.values()) > 0
+    for report, table in (("Sale Orders", "orders_log"), ("Invoice", "invoices"),
+                          ("Inventory Snapshot", "inventory_snapshot")):
+        [(count, jobs)] = first.query(f"SELECT COUNT(*), COUNT(DISTINCT _uniware_job_code) FROM {{ds}}.{table}")
+        assert (count, jobs) == (rows[report], 1), table
+    [(occurrences,)] = first.query("SELECT MAX(_uniware_key_occurrence) FROM {ds}.invoices")
+    assert occurrences > 1  # repeating invoice keys were kept, numbered, and still landed once
+    # the append export is merged on the job code alone
+    columns = first.pipeline.default_schema.tables["orders_log"]["columns"]
+    assert [n for n, c in columns.items() if c.get("merge_key")] == ["_uniware_job_code"]
+    assert not [n for n, c in columns.items() if c.get("primary_key")]
+
+
+@pytest.mark.parametrize("stage", ["pending", "downloading"])
+def test_sigterm_stops_like_ctrl_c_and_the_next_run_resumes(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, processes: list[subprocess.Popen[str]],
+        stage: str) -> None:
+    sim = uniware_simulator
+    if stage == "pending":
+        sim.inject_job_fate(STUCK)
+    else:  # the file host answers slowly: the run is stopped with its download under way
+        sim.inject("download", "delay", seconds=3.0, times=1)
+    process = start_run(sim, tmp_path)
+    processes.append(process)
+    if stage == "pending":
+        assert polled(sim, 3), "the pipeline never polled its job"
+    else:
+        assert sim.requests.wait_for(lambda requests: any(r.endpoint == "download" for r in requests),
+                                     timeout=WAIT), "the pipeline never downloaded"
+    downloads = tmp_path / "downloads"
+    assert any(downloads.iterdir())  # the collector's work directory
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=WAIT)
+    assert process.returncode == 143, stderr
+    assert "terminated (SIGTERM)" in stderr and "next run resumes them" in stderr
+    assert list(downloads.iterdir()) == []
+
+    [job] = sim.jobs.all()
+    harness = Harness(sim, tmp_path, name="adversarial")
+    assert [e["job_code"] for e in harness.ledger_entries("orders_log")] == [job.code]
+    assert not harness.has_table("orders_log")
+
+    sim.release_stuck_jobs()
+    harness.run(exports=[ORDERS_LOG], facilities=["BLR01"], start_date="2026-04-01", download_dir=str(downloads))
+    assert sim.requests.count("create") == 1  # the same job, polled again
+    assert job.file is not None
+    assert harness.count("orders_log") == job.file.rows > 0
+    assert [r["status"] for r in harness.history(job.code)].count("LOADED") == 1
+    assert list(downloads.iterdir()) == []

@@ -1,0 +1,109 @@
+"""One run per pipeline at a time: an OS file lock next to the pipeline's working directory.
+
+Two processes collecting the same pipeline would poll, download and load the same jobs. The lock is
+`fcntl.flock` on `<pipelines_dir>/<pipeline name>.lock`, which holds the pid, host and start time
+of the run that has it. The OS drops a flock when its process ends, however it ends (SIGKILL
+included), so a stale lock file never blocks a run. The file sits beside the working directory,
+not in it: dlt may wipe the working directory (restoring state from the destination), and a lock
+on a deleted file would let a third process lock a new one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO, Union
+
+from dlt.pipeline.pipeline import Pipeline
+
+from .errors import UniwareError
+
+log = logging.getLogger(__name__)
+
+WaitForLock = Union[bool, float]
+POLL_SECONDS = 0.2
+
+
+class RunLocked(UniwareError):
+    """Another run of the same pipeline holds its lock."""
+
+    def __init__(self, pipeline_name: str, path: Path, holder: str) -> None:
+        super().__init__(f"pipeline '{pipeline_name}' is already running ({holder}; lock {path}); "
+                         "wait for it with --wait (wait_for_lock=True in run_exports)")
+        self.pipeline_name = pipeline_name
+        self.path = path
+        self.holder = holder
+
+
+def lock_path(pipeline: Pipeline) -> Path:
+    return Path(pipeline.pipelines_dir) / f"{pipeline.pipeline_name}.lock"
+
+
+def describe_holder(path: Path) -> str:
+    """'pid 123 on host h since <UTC time>' from a lock file, as far as it can be read."""
+    try:
+        info: Any = json.loads(path.read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        info = {}
+    if not isinstance(info, dict) or "pid" not in info:
+        return "holder unknown"
+    return f"pid {info.get('pid')} on host {info.get('host', '?')} since {info.get('since', '?')}"
+
+
+def _try_lock(handle: TextIO) -> bool:
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+@contextmanager
+def pipeline_lock(pipeline: Pipeline, wait: WaitForLock = False) -> Iterator[bool]:
+    """Hold the pipeline's run lock for the block; yields whether it had to wait for another run.
+
+    `wait` False: raise RunLocked at once when another run holds it; True: wait as long as it takes;
+    a number: wait at most that many seconds, then raise RunLocked. flock locks belong to an open
+    file, so two threads of one process exclude each other too.
+    """
+    path = lock_path(pipeline)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 (held across the yield)
+    try:
+        waited = False
+        if not _try_lock(handle):
+            holder = describe_holder(path)
+            if wait is False:
+                raise RunLocked(pipeline.pipeline_name, path, holder)
+            deadline = None if wait is True else time.monotonic() + float(wait)
+            log.warning("pipeline '%s' is locked by another run (%s); waiting for it", pipeline.pipeline_name,
+                        holder)
+            while not _try_lock(handle):
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise RunLocked(pipeline.pipeline_name, path, describe_holder(path))
+                time.sleep(POLL_SECONDS)
+            waited = True
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "since": datetime.now(UTC).isoformat(timespec="seconds")}))
+        handle.flush()
+        try:
+            yield waited
+        finally:
+            # leave the file (another process may already wait on it); empty it so no one reads a
+            # finished run as the holder
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
+    finally:
+        handle.close()  # closing releases the flock
+
