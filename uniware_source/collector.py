@@ -25,7 +25,7 @@ from .csv_convert import ConvertedFile, CsvConverter, Lineage
 from .download import DownloadedFile, FileDownloader
 from .errors import CsvFormatError, DownloadError, InvalidFileError
 from .polling import COMPLETED, Observation, PollResult, wait_for_job
-from .redact import redact
+from .redact import redact, scrub_exception
 from .settings import PollPolicy
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ class JobCollector:
             events.put(self._see_through(ticket, converter, events.put))
         except BaseException as error:
             log.debug("%s: worker failed: %s", ticket.label, redact(error))
-            events.put(Crashed(ticket, error))
+            events.put(Crashed(ticket, scrub_exception(error)))  # re-raised on dlt's thread, into its trace
 
     def _see_through(self, ticket: JobTicket, converter: CsvConverter,
                      emit: Callable[[Event], None]) -> Event:
@@ -142,9 +142,9 @@ class JobCollector:
         try:
             download = self._downloader.fetch(result.file_url, csv_path, ticket.label, self.stop)
         except InvalidFileError as error:
-            return JobEnded(ticket, INVALID_FILE, result.status, str(error), result.polls)
+            return JobEnded(ticket, INVALID_FILE, result.status, redact(error), result.polls)
         except DownloadError as error:
-            return JobEnded(ticket, DOWNLOAD_FAILED, result.status, str(error), result.polls)
+            return JobEnded(ticket, DOWNLOAD_FAILED, result.status, redact(error), result.polls)
         try:
             with self._conversions:
                 converted = converter.convert(csv_path, self.workdir / f"{ticket.job_code}.parquet",

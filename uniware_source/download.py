@@ -1,19 +1,40 @@
-"""Stream an export file to disk: no credentials sent, length verified, truncation resumed, HTML refused.
+"""Stream an export file to disk: no credentials sent, bounded, length verified, truncation resumed,
+HTML refused.
 
 The file lives on an object store (another host). Nothing from Uniware's session goes there: the
 download session has no Authorization header. A short body is resumed with an HTTP Range request
-(or restarted when the server ignores ranges). The URL is never logged with its query string, which
-on presigned links is itself a credential.
+(or restarted when the server ignores ranges). Every file is bounded: `download_max_bytes` (an
+announced size above it is refused up front, a stream that passes it is cut), a wall-clock deadline
+across all attempts (`download_timeout_seconds`, enforced between chunks, and no socket wait is
+longer than what is left of it) and a stall timeout (`download_stall_timeout_seconds`: no byte for
+that long ends the attempt). The free space of the download directory is checked against the
+announced size, and a full disk is a clear error, not a broken connection to retry. A partial file
+is removed on every way out.
+
+Downloads ask for ``Accept-Encoding: identity``. A server that still answers gzip or deflate is
+decoded here, chunk by chunk: the announced length is compared with the bytes on the wire, the
+checksum and size recorded are those of the decoded file as stored, and a break restarts from byte
+0 (a Range cannot be applied to a stream that was stored decoded).
+
+The URL is never logged or put in an error with anything but scheme, host(:port) and path: the
+query string of a presigned link and the userinfo of a link are credentials.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import logging
+import shutil
+import socket
 import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Optional
+from typing import Any, BinaryIO, NoReturn, Optional
 from urllib.parse import urlsplit
 
 import requests
@@ -22,12 +43,15 @@ from dlt.sources.helpers.requests import Client
 
 from .clock import Clock
 from .errors import DownloadError, InvalidFileError
-from .redact import redact
+from .redact import SECRETS, redact
+from .settings import DEFAULT_DOWNLOAD_MAX_BYTES
 
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1 << 20
 HTML_MARKERS = (b"<!doctype html", b"<html", b"<?xml")
+IDENTITY = ("", "identity")
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 @dataclass(frozen=True)
@@ -39,100 +63,40 @@ class DownloadedFile:
     url_path: str  # without query string
 
 
+@dataclass(frozen=True)
+class DownloadLimits:
+    """The bounds of one file's download (see README, "Configuration reference")."""
+
+    max_bytes: int = DEFAULT_DOWNLOAD_MAX_BYTES
+    timeout_seconds: float = 3600.0
+    stall_seconds: float = 120.0
+
+
 def describe_url(url: str) -> tuple[str, str]:
-    """(host, path) of a URL, leaving out the query string and fragment."""
+    """(host[:port], path) of a URL: no userinfo, query string or fragment."""
     parts = urlsplit(url)
-    return parts.netloc, parts.path
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return (f"{host}:{port}" if port is not None else host), parts.path
 
 
 class _Retry(Exception):
-    """A recoverable interruption; the download resumes from what was received."""
-
-
-class FileDownloader:
-    def __init__(self, http: Client, clock: Clock, *, timeout: tuple[float, float], max_attempts: int,
-                 backoff_seconds: float = 1.0) -> None:
-        self._http = http
-        self._clock = clock
-        self._timeout = timeout
-        self._max_attempts = max_attempts
-        self._backoff = backoff_seconds
-
-    def fetch(self, url: str, target: Path, label: str, stop: Optional[threading.Event] = None) -> DownloadedFile:
-        """Download `url` into `target`; raises DownloadError or InvalidFileError."""
-        host, path = describe_url(url)
-        where = f"download from {host}{path}"
-        progress = _Progress()
-        problem = ""
-        with open(target, "wb") as out:
-            for attempt in range(1, self._max_attempts + 1):
-                if stop is not None and stop.is_set():
-                    raise DownloadError(f"{where}: interrupted")
-                try:
-                    self._attempt(url, out, progress, where, stop)
-                    break
-                except _Retry as retry:
-                    problem = str(retry)
-                    log.warning("%s: %s: %s (attempt %d of %d)", label, where, problem, attempt, self._max_attempts)
-                    if attempt < self._max_attempts:
-                        self._clock.sleep(self._backoff * attempt, stop)
-            else:
-                raise DownloadError(f"{where}: gave up after {self._max_attempts} attempts; last problem: {problem}")
-            out.flush()  # no fsync: the file is scratch, and a crash means downloading again anyway
-        if progress.total is not None and progress.received != progress.total:
-            raise DownloadError(f"{where}: received {progress.received} bytes, the server announced {progress.total}")
-        return DownloadedFile(target, progress.received, progress.digest.hexdigest(), host, path)
-
-    def _attempt(self, url: str, out: BinaryIO, progress: _Progress, where: str,
-                 stop: Optional[threading.Event]) -> None:
-        headers = {"Range": f"bytes={progress.received}-"} if progress.received else {}
-        failure: Optional[str] = None
-        try:
-            response = self._http.get(url, headers=headers, stream=True, timeout=self._timeout)
-        except requests.RequestException as error:
-            failure = f"{type(error).__name__}: {redact(error)}"
-        if failure is not None:
-            raise _Retry(failure)
-        with response:
-            status = response.status_code
-            if progress.received and status == 416 and progress.total == progress.received:
-                return
-            if status == 429 or status >= 500:
-                raise _Retry(f"HTTP {status}")
-            if status >= 400:
-                raise DownloadError(f"{where}: HTTP {status} ({_snippet(response)}); the link may have expired")
-            if progress.received and status == 200:
-                log.info("%s: the server ignored the Range request; restarting from the beginning", where)
-                progress.restart(out)
-            elif progress.received and status != 206:
-                raise _Retry(f"unexpected HTTP {status} to a Range request")
-            progress.total = _expected_total(response, progress.received) or progress.total
-            content_type = response.headers.get("Content-Type", "").lower()
-            first = progress.received == 0
-            try:
-                # read1 hands over whatever arrived, so a body cut short keeps its received part
-                while chunk := response.raw.read1(CHUNK_SIZE, decode_content=True):
-                    if stop is not None and stop.is_set():
-                        raise DownloadError(f"{where}: interrupted")
-                    if first:
-                        _reject_html(chunk, content_type, where)
-                        first = False
-                    progress.add(out, chunk)
-            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
-                raise _Retry(f"connection broke after {progress.received} bytes ({type(error).__name__})") from None
-            if first:
-                _reject_html(b"", content_type, where)
-            if progress.total is not None and progress.received < progress.total:
-                raise _Retry(f"body ended at {progress.received} of {progress.total} bytes")
+    """A recoverable interruption; the download resumes from what was received (or restarts)."""
 
 
 class _Progress:
-    """Bytes received so far and their running checksum."""
+    """Bytes stored so far (decoded) and their running checksum."""
 
     def __init__(self) -> None:
         self.received = 0
-        self.total: Optional[int] = None
+        self.total: Optional[int] = None  # the announced size of the stored file, when known
         self.digest = hashlib.sha256()
+        self.resumable = True  # False once the server sent an encoded body: Range offsets would not match
 
     def add(self, out: BinaryIO, chunk: bytes) -> None:
         out.write(chunk)
@@ -143,7 +107,316 @@ class _Progress:
         out.seek(0)
         out.truncate()
         self.received = 0
+        self.total = None
         self.digest = hashlib.sha256()
+
+
+@dataclass
+class _Job:
+    """One file being fetched."""
+
+    url: str
+    target: Path
+    where: str  # "download of host/path", for messages
+    label: str
+    stop: Optional[threading.Event]
+    deadline: float
+
+
+class FileDownloader:
+    def __init__(self, http: Client, clock: Clock, *, timeout: tuple[float, float], max_attempts: int,
+                 backoff_seconds: float = 1.0, limits: Optional[DownloadLimits] = None,
+                 wall: Callable[[], float] = time.monotonic) -> None:
+        self._http = http
+        self._clock = clock
+        self._timeout = timeout
+        self._max_attempts = max_attempts
+        self._backoff = backoff_seconds
+        self._limits = limits or DownloadLimits()
+        self._wall = wall  # network time is real time, whatever clock the connector waits with
+
+    def fetch(self, url: str, target: Path, label: str, stop: Optional[threading.Event] = None) -> DownloadedFile:
+        """Download `url` into `target`; raises DownloadError or InvalidFileError (and removes `target`)."""
+        SECRETS.add_url(url)
+        host, path = describe_url(url)
+        job = _Job(url, target, f"download of {host}{path}", label, stop,
+                   self._wall() + self._limits.timeout_seconds)
+        finished = False
+        try:
+            out = _open(job)
+            try:
+                progress = self._fetch(job, out)
+                try:
+                    out.flush()  # no fsync: the file is scratch, and a crash means downloading again anyway
+                except OSError as error:
+                    _disk_error(job, error, progress.received)
+            finally:
+                with contextlib.suppress(OSError):  # only after a failed flush, whose error is on its way
+                    out.close()
+            if progress.total is not None and progress.received != progress.total:
+                raise DownloadError(f"{job.where}: received {progress.received} bytes, the server announced "
+                                    f"{progress.total}")
+            finished = True
+            return DownloadedFile(target, progress.received, progress.digest.hexdigest(), host, path)
+        finally:
+            if not finished:  # errors, stop, KeyboardInterrupt: never leave a partial file behind
+                target.unlink(missing_ok=True)
+
+    def _fetch(self, job: _Job, out: BinaryIO) -> _Progress:
+        progress = _Progress()
+        problem = ""
+        for attempt in range(1, self._max_attempts + 1):
+            self._check_deadline(job, progress)
+            _check_stop(job)
+            try:
+                self._attempt(job, out, progress)
+                return progress
+            except _Retry as retry:
+                problem = str(retry)
+                log.warning("%s: %s: %s (attempt %d of %d)", job.label, job.where, problem, attempt,
+                            self._max_attempts)
+                if attempt < self._max_attempts:
+                    left = job.deadline - self._wall()
+                    self._clock.sleep(max(0.0, min(self._backoff * attempt, left)), job.stop)
+        raise DownloadError(f"{job.where}: gave up after {self._max_attempts} attempts (download_max_attempts); "
+                            f"last problem: {problem}")
+
+    def _check_deadline(self, job: _Job, progress: _Progress) -> float:
+        """The seconds left before the file's deadline; raises DownloadError when none are."""
+        left = job.deadline - self._wall()
+        if left <= 0:
+            limit = self._limits.timeout_seconds
+            raise DownloadError(
+                f"{job.where}: not complete after {limit:g} s ({progress.received} bytes stored); "
+                f"raise download_timeout_seconds (SOURCES__UNIWARE__DOWNLOAD_TIMEOUT_SECONDS) if the file "
+                f"host is that slow")
+        return left
+
+    def _attempt(self, job: _Job, out: BinaryIO, progress: _Progress) -> None:
+        left = self._check_deadline(job, progress)
+        resume = progress.received > 0 and progress.resumable
+        if progress.received and not resume:
+            progress.restart(out)
+        headers = {"Accept-Encoding": "identity"}
+        if resume:
+            headers["Range"] = f"bytes={progress.received}-"
+        connect_timeout, read_timeout = self._timeout
+        wait = min(read_timeout, self._limits.stall_seconds, left)
+        failure: Optional[str] = None
+        started = self._wall()
+        try:
+            response = self._http.get(job.url, headers=headers, stream=True,
+                                      timeout=(min(connect_timeout, left), wait))
+        except requests.RequestException as error:
+            failure = f"{type(error).__name__}: {redact(error)}"
+        if failure is not None:  # raised outside the except block: the original quotes the URL
+            self._check_deadline(job, progress)
+            if self._wall() - started >= self._limits.stall_seconds:
+                failure = f"no answer for {self._limits.stall_seconds:g} s (download_stall_timeout_seconds)"
+            raise _Retry(failure)
+        with response:
+            self._receive(job, out, progress, response, resume)
+
+    def _receive(self, job: _Job, out: BinaryIO, progress: _Progress, response: requests.Response,
+                 resume: bool) -> None:
+        status = response.status_code
+        if resume and status == 416 and progress.total == progress.received:
+            return
+        if status == 429 or status >= 500:
+            raise _Retry(f"HTTP {status}")
+        if status >= 400:
+            raise DownloadError(f"{job.where}: HTTP {status} ({_snippet(response)}); the link may have expired")
+        encoding = response.headers.get("Content-Encoding", "").strip().lower()
+        decoder: Optional[_Decoder] = None
+        if encoding not in IDENTITY:
+            decoder = _Decoder(encoding, job.where)
+            progress.resumable = False
+            if progress.received:
+                progress.restart(out)
+                if status == 206:
+                    raise _Retry(f"the server answered a Range request with a {encoding} body; restarting "
+                                 "from byte 0")
+        elif resume and status == 200:
+            log.info("%s: the server ignored the Range request; restarting from the beginning", job.where)
+            progress.restart(out)
+        elif resume and status != 206:
+            raise _Retry(f"unexpected HTTP {status} to a Range request")
+        wire_length = _content_length(response)
+        if decoder is None:
+            progress.total = _expected_total(response, progress.received) or progress.total
+            announced = progress.total
+        else:
+            announced = wire_length  # the decoded size is unknown: at least what is on the wire
+        limit = self._limits.max_bytes
+        if announced is not None and announced > limit:
+            raise DownloadError(f"{job.where}: the server announces {announced:,} bytes, more than "
+                                f"download_max_bytes ({limit:,}); raise download_max_bytes "
+                                "(SOURCES__UNIWARE__DOWNLOAD_MAX_BYTES) if a file that large is expected")
+        if announced is not None:
+            _check_free_space(job, announced - (progress.received if decoder is None else 0))
+        content_type = response.headers.get("Content-Type", "").lower()
+        first = progress.received == 0
+        wire = 0
+        sock = _socket_of(response)
+        last_byte = self._wall()
+        while True:
+            left = self._check_deadline(job, progress)
+            _check_stop(job)
+            wait = min(self._timeout[1], self._limits.stall_seconds, left)
+            _set_timeout(sock, wait)
+            failure: Optional[str] = None
+            data = b""
+            try:
+                # read1 hands over whatever arrived, so a body cut short keeps its received part; the
+                # body is decoded here, not by urllib3, to count wire bytes and bound every step
+                data = response.raw.read1(CHUNK_SIZE, decode_content=False)
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+                failure = self._read_failure(error, last_byte, progress)
+            if failure is not None:
+                self._check_deadline(job, progress)
+                raise _Retry(failure)
+            if not data:
+                break
+            last_byte = self._wall()
+            wire += len(data)
+            for piece in decoder.decode(data) if decoder is not None else (data,):
+                if first:
+                    _reject_html(piece, content_type, job.where)
+                    first = False
+                self._store(job, out, progress, piece)
+        if decoder is not None:
+            for piece in decoder.finish():
+                if first:
+                    _reject_html(piece, content_type, job.where)
+                    first = False
+                self._store(job, out, progress, piece)
+        if first:
+            _reject_html(b"", content_type, job.where)
+        if wire_length is not None and wire < wire_length:
+            raise _Retry(f"body ended at {wire} of {wire_length} bytes")
+        if decoder is not None and not decoder.complete:
+            raise _Retry(f"the {encoding} body ended before its end ({wire} bytes on the wire)")
+        if progress.total is not None and progress.received < progress.total:
+            raise _Retry(f"body ended at {progress.received} of {progress.total} bytes")
+
+    def _read_failure(self, error: BaseException, last_byte: float, progress: _Progress) -> str:
+        timed_out = isinstance(error, (urllib3.exceptions.TimeoutError, requests.Timeout, socket.timeout))
+        if timed_out and self._wall() - last_byte >= min(self._limits.stall_seconds, self._timeout[1]) * 0.99:
+            if self._limits.stall_seconds <= self._timeout[1]:
+                return (f"no byte for {self._limits.stall_seconds:g} s after {progress.received} bytes "
+                        "(download_stall_timeout_seconds)")
+            return f"no byte for {self._timeout[1]:g} s after {progress.received} bytes (read_timeout_seconds)"
+        return f"connection broke after {progress.received} bytes ({type(error).__name__})"
+
+    def _store(self, job: _Job, out: BinaryIO, progress: _Progress, piece: bytes) -> None:
+        limit = self._limits.max_bytes
+        if progress.received + len(piece) > limit:
+            raise DownloadError(f"{job.where}: the file passed download_max_bytes ({limit:,} bytes) and was "
+                                "not kept; raise download_max_bytes (SOURCES__UNIWARE__DOWNLOAD_MAX_BYTES) if "
+                                "a file that large is expected")
+        try:
+            progress.add(out, piece)
+        except OSError as error:
+            _disk_error(job, error, progress.received)
+
+
+class _Decoder:
+    """Decodes a gzip or deflate body chunk by chunk, never more than CHUNK_SIZE at a time."""
+
+    def __init__(self, encoding: str, where: str) -> None:
+        if encoding in ("gzip", "x-gzip"):
+            self._wbits = 16 + zlib.MAX_WBITS
+        elif encoding == "deflate":
+            self._wbits = zlib.MAX_WBITS
+        else:
+            raise DownloadError(f"{where}: the server sent Content-Encoding {encoding!r} although the "
+                                "connector asked for identity; it cannot be decoded")
+        self._encoding = encoding
+        self._obj: Any = zlib.decompressobj(self._wbits)
+        self._started = False
+
+    @property
+    def complete(self) -> bool:
+        return bool(self._obj.eof)
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        while data:
+            if self._obj.eof:  # gzip allows several members back to back; after deflate, nothing counts
+                if self._wbits != 16 + zlib.MAX_WBITS:
+                    return
+                self._obj = zlib.decompressobj(self._wbits)
+            try:
+                piece = self._obj.decompress(data, CHUNK_SIZE)
+            except zlib.error as error:
+                if self._encoding == "deflate" and not self._started and self._wbits > 0:
+                    self._wbits = -zlib.MAX_WBITS  # "deflate" sent raw, without the zlib wrapper
+                    self._obj = zlib.decompressobj(self._wbits)
+                    continue
+                raise _Retry(f"the {self._encoding} body does not decode ({error})") from None
+            self._started = True
+            if piece:
+                yield piece
+            data = self._obj.unused_data if self._obj.eof else self._obj.unconsumed_tail
+
+    def finish(self) -> Iterator[bytes]:
+        try:
+            rest = self._obj.flush()
+        except zlib.error as error:
+            raise _Retry(f"the {self._encoding} body does not decode ({error})") from None
+        for start in range(0, len(rest), CHUNK_SIZE):
+            yield rest[start:start + CHUNK_SIZE]
+
+
+def _open(job: _Job) -> BinaryIO:
+    try:
+        return open(job.target, "wb")  # closed by fetch, which also removes it on failure
+    except OSError as error:
+        _disk_error(job, error, 0)
+
+
+def _check_stop(job: _Job) -> None:
+    if job.stop is not None and job.stop.is_set():
+        raise DownloadError(f"{job.where}: interrupted")
+
+
+def _check_free_space(job: _Job, needed: int) -> None:
+    directory = job.target.parent
+    try:
+        free = shutil.disk_usage(directory).free
+    except OSError:
+        return  # cannot tell: writing will say
+    if needed > free:
+        raise DownloadError(f"{job.where}: no space left in {directory}: the file needs {needed:,} bytes, "
+                            f"{free:,} are free; free space there or point download_dir "
+                            "(SOURCES__UNIWARE__DOWNLOAD_DIR) elsewhere")
+
+
+def _disk_error(job: _Job, error: OSError, received: int) -> NoReturn:
+    directory = job.target.parent
+    if error.errno in DISK_FULL:
+        raise DownloadError(f"{job.where}: no space left in {directory} after {received:,} bytes "
+                            f"({error.strerror}); free space there or point download_dir "
+                            "(SOURCES__UNIWARE__DOWNLOAD_DIR) elsewhere") from None
+    raise DownloadError(f"{job.where}: cannot write to {directory}: {error.strerror or type(error).__name__}") \
+        from None
+
+
+def _socket_of(response: requests.Response) -> Optional[socket.socket]:
+    connection = getattr(response.raw, "_connection", None) or getattr(response.raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def _set_timeout(sock: Optional[socket.socket], seconds: float) -> None:
+    """Bound the next socket read by what is left of the stall timeout and the file's deadline."""
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed: the read says so
+            sock.settimeout(max(seconds, 0.001))
+
+
+def _content_length(response: requests.Response) -> Optional[int]:
+    length = response.headers.get("Content-Length", "").strip()
+    return int(length) if length.isdigit() else None
 
 
 def _expected_total(response: requests.Response, received: int) -> Optional[int]:
@@ -153,8 +426,8 @@ def _expected_total(response: requests.Response, received: int) -> Optional[int]
             return int(content_range.rsplit("/", 1)[1])
         except ValueError:
             return None
-    length = response.headers.get("Content-Length")
-    return received + int(length) if length and length.isdigit() else None
+    length = _content_length(response)
+    return received + length if length is not None else None
 
 
 def _reject_html(chunk: bytes, content_type: str, where: str) -> None:
@@ -166,7 +439,7 @@ def _reject_html(chunk: bytes, content_type: str, where: str) -> None:
 
 def _snippet(response: requests.Response) -> str:
     try:
-        text = response.text.strip().replace("\n", " ")
-    except Exception:  # a body that cannot be decoded says nothing useful
+        text = response.raw.read(2048, decode_content=True).decode("utf-8", "replace").strip().replace("\n", " ")
+    except Exception:  # a body that cannot be read or decoded says nothing useful
         text = ""
     return redact(text[:160]) or "no body"

@@ -15,6 +15,7 @@ from typing import Any, Optional, cast
 from dlt.common.schema.typing import TColumnSchema, TWriteDispositionDict
 
 from .errors import ApiErrorDetail
+from .redact import redact
 
 HISTORY_TABLE = "export_job_status"
 
@@ -111,8 +112,8 @@ def history_row(
         "window_end": context.window_end,
         "status": status,
         "source": source,
-        "message": message or None,
-        "errors": json.dumps([e.__dict__ for e in errors], ensure_ascii=False, default=str) if errors else None,
+        "message": redact(message) if message else None,
+        "errors": redact(json.dumps([e.__dict__ for e in errors], ensure_ascii=False, default=str)) if errors else None,
         "polls": polls,
         "observed_at": observed_at,
         "file_host": file_host,

@@ -1,9 +1,12 @@
-"""Keep secrets (password, access and refresh tokens) out of every log line and message.
+"""Keep secrets (password, tokens, presigned links) out of every log line and message.
 
 Secrets are registered as soon as they are known. `redact` replaces them, and anything shaped like
-a credential (``password=...``, ``bearer ...``, token fields of a JSON body), with ``***``. A log
-record factory applies it to every record of the process once the connector runs, including those
-of urllib3, which logs full request URLs (with the password grant's query) at DEBUG level.
+a credential (``password=...``, ``bearer ...``, token fields of a JSON body, ``X-Amz-Signature=...``),
+with ``***``. Every URL in a text keeps only its scheme, host(:port) and path: the userinfo
+(``user:pass@``), the query string (a presigned link's signature) and the fragment are dropped, and
+so is the query of a bare request target (``GET /path?... HTTP/1.1``, ``with url: /path?...``) as
+urllib3 and requests print it. A log record factory applies `redact` to every record of the process
+once the connector runs (message, and the traceback of records logged with ``exc_info``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import re
 import threading
 from collections.abc import Callable
 from typing import Any, Optional
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 MASK = "***"
 _PATTERNS = (
@@ -20,7 +24,25 @@ _PATTERNS = (
     (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]+=*"), "bearer " + MASK),
     (re.compile(r"(?i)\"(password|refresh_token|access_token)\"\s*:\s*\"[^\"]*\""), r'"\1": "' + MASK + '"'),
     (re.compile(r"(?i)(invalid (?:access|refresh) token:?)\s*\S+"), r"\1 " + MASK),
+    # presigned-link parameters and the echo of them in object-store error bodies
+    (re.compile(r"(?i)\b(x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|"
+                r"awsaccesskeyid|signature|sig)=[^&\s\"'<>]+"), r"\1=" + MASK),
+    (re.compile(r"(?i)<(AWSAccessKeyId|SignatureProvided|StringToSign|StringToSignBytes|CanonicalRequest|"
+                r"CanonicalRequestBytes)>[^<]*"), r"<\1>" + MASK),
 )
+# scheme://[userinfo@]host[:port][/path][?query][#fragment]; the userinfo may itself hold an '@'
+_URL = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)(?:[^\s/?#\"'<>]*@)?([^\s/?#@\"'<>]*)([^\s?#\"'<>]*)"
+                  r"(?:\?[^\s#\"'<>]*)?(?:#[^\s\"'<>]*)?")
+# a bare request target with a query: after a space, quote, '(', '=' or ':' (never inside a word)
+_TARGET_QUERY = re.compile(r"(?<![^\s'\"(=:,\[])(/[^\s?#\"'<>]*)\?[^\s\"'<>]*")
+
+
+def strip_urls(text: str) -> str:
+    """`text` with every URL reduced to scheme, host(:port) and path."""
+    if "?" not in text and "#" not in text and "@" not in text:
+        return text
+    text = _URL.sub(lambda m: m.group(1) + m.group(2) + m.group(3), text)
+    return _TARGET_QUERY.sub(r"\1", text)
 
 
 class SecretRegistry:
@@ -43,7 +65,23 @@ class SecretRegistry:
                 text = text.replace(secret, MASK)
         for pattern, replacement in _PATTERNS:
             text = pattern.sub(replacement, text)
-        return text
+        return strip_urls(text)
+
+    def add_url(self, url: str) -> None:
+        """Register the credentials a URL carries: its userinfo and its long query values (a
+        presigned link's signature, credential and session token)."""
+        parts = urlsplit(url)
+        if "@" in parts.netloc:
+            userinfo = parts.netloc.rsplit("@", 1)[0]
+            self.add(userinfo)
+            self.add(unquote(userinfo))
+            if parts.password and len(parts.password) >= 8:
+                self.add(parts.password)
+                self.add(unquote(parts.password))
+        for _, value in parse_qsl(parts.query, keep_blank_values=False):
+            if len(value) >= 16:
+                self.add(value)
+                self.add(quote(value, safe=""))
 
 
 SECRETS = SecretRegistry()
@@ -52,6 +90,24 @@ SECRETS = SecretRegistry()
 def redact(text: Any) -> str:
     """`text` as a string with every known secret and credential-shaped value masked."""
     return SECRETS.redact(str(text))
+
+
+def scrub_exception(error: BaseException) -> BaseException:
+    """Redact the text of `error` and of every exception chained to it, in place (dlt's trace
+    records the message of each one, including a context suppressed with ``from None``)."""
+    seen: set[int] = set()
+    current: Optional[BaseException] = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        try:
+            text = str(current)
+        except Exception:  # an exception that cannot print itself leaks nothing either
+            text = ""
+        cleaned = redact(text)
+        if cleaned != text:
+            current.args = (cleaned,)
+        current = current.__cause__ or current.__context__
+    return error
 
 
 _installed = False
@@ -75,6 +131,10 @@ def install_log_redaction() -> None:
             cleaned = redact(message)
             if cleaned != message:
                 record.msg, record.args = cleaned, None
+            if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+                record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            if record.stack_info:
+                record.stack_info = redact(record.stack_info)
             return record
 
         logging.setLogRecordFactory(factory)

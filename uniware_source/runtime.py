@@ -12,7 +12,7 @@ from .auth import TokenProvider
 from .catalog import ExportSpec
 from .clock import Clock
 from .collector import JobCollector
-from .download import FileDownloader
+from .download import DownloadLimits, FileDownloader
 from .errors import ConfigError
 from .report import RunReport
 from .settings import Settings
@@ -98,7 +98,9 @@ class SourceRuntime:
         if self._collector is None:
             http = self.settings.http
             downloader = FileDownloader(file_client(http), self.clock, timeout=http.timeout,
-                                        max_attempts=http.download_max_attempts)
+                                        max_attempts=http.download_max_attempts,
+                                        limits=DownloadLimits(http.download_max_bytes, http.download_timeout_seconds,
+                                                              http.download_stall_timeout_seconds))
             self._collector = JobCollector(
                 self.client, downloader, self.clock, self.settings.poll,
                 max_workers=self.settings.max_concurrent_jobs,

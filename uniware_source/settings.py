@@ -23,6 +23,7 @@ EXPORT_KEYS = frozenset({
 BAD_ROW_POLICIES = ("fail", "skip")
 HEADER_CHANGE_POLICIES = ("evolve", "fail")
 _naming = NamingConvention()
+DEFAULT_DOWNLOAD_MAX_BYTES = 20_000_000_000  # 20 GB: far above any export seen, far below a runaway body
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class HttpPolicy:
     backoff_factor: float = 1.0
     max_retry_delay_seconds: float = 60.0
     download_max_attempts: int = 5
+    download_max_bytes: int = DEFAULT_DOWNLOAD_MAX_BYTES
+    download_timeout_seconds: float = 3600.0
+    download_stall_timeout_seconds: float = 120.0
 
     @property
     def timeout(self) -> tuple[float, float]:
@@ -268,6 +272,9 @@ def build_settings(
     request_backoff_factor: float,
     request_max_retry_delay_seconds: float,
     download_max_attempts: int,
+    download_max_bytes: int,
+    download_timeout_seconds: float,
+    download_stall_timeout_seconds: float,
     download_dir: Optional[str],
     on_bad_rows: str,
     on_header_change: str,
@@ -313,6 +320,10 @@ def build_settings(
             max_retry_delay_seconds=_positive("request_max_retry_delay_seconds", request_max_retry_delay_seconds,
                                               allow_zero=True),
             download_max_attempts=int(_positive("download_max_attempts", download_max_attempts)),
+            download_max_bytes=int(_positive("download_max_bytes", download_max_bytes)),
+            download_timeout_seconds=_positive("download_timeout_seconds", download_timeout_seconds),
+            download_stall_timeout_seconds=_positive("download_stall_timeout_seconds",
+                                                     download_stall_timeout_seconds),
         ),
         download_dir=Path(download_dir) if download_dir else None,
         on_bad_rows=on_bad_rows,

@@ -23,7 +23,7 @@ from .ledger import ExportLedger
 from .redact import install_log_redaction
 from .report import RunReport
 from .runtime import ALL, COLLECT, PHASES, SUBMIT, JobBudget, SourceRuntime
-from .settings import build_settings
+from .settings import DEFAULT_DOWNLOAD_MAX_BYTES, build_settings
 from .submit import abandon_expired, adopt_jobs, create_jobs, plan
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,9 @@ def uniware_source(
     request_backoff_factor: float = 1.0,
     request_max_retry_delay_seconds: float = 60.0,
     download_max_attempts: int = 5,
+    download_max_bytes: int = DEFAULT_DOWNLOAD_MAX_BYTES,
+    download_timeout_seconds: float = 3600.0,
+    download_stall_timeout_seconds: float = 120.0,
     download_dir: Optional[str] = None,
     on_bad_rows: str = "fail",
     on_header_change: str = "evolve",
@@ -86,7 +89,10 @@ def uniware_source(
         read_timeout_seconds=read_timeout_seconds, request_max_attempts=request_max_attempts,
         request_backoff_factor=request_backoff_factor,
         request_max_retry_delay_seconds=request_max_retry_delay_seconds,
-        download_max_attempts=download_max_attempts, download_dir=download_dir, on_bad_rows=on_bad_rows,
+        download_max_attempts=download_max_attempts, download_max_bytes=download_max_bytes,
+        download_timeout_seconds=download_timeout_seconds,
+        download_stall_timeout_seconds=download_stall_timeout_seconds, download_dir=download_dir,
+        on_bad_rows=on_bad_rows,
         on_header_change=on_header_change, backfill_start=backfill_start, backfill_end=backfill_end,
     )
     runtime = SourceRuntime(

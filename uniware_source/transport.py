@@ -3,10 +3,13 @@
 - API calls retry 429 (honouring Retry-After), 5xx, resets and timeouts.
 - Token calls do not retry HTTP 500: Uniware has answered bad credentials with 500, and repeating
   a password grant with bad credentials locks the account (see auth.py).
-- File downloads go to another host and never carry the Uniware bearer token.
+- File downloads go to another host and never carry the Uniware bearer token; they are not
+  retried by the session (the downloader resumes them itself, within its deadline).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from dlt.sources.helpers.requests import Client
 
@@ -37,4 +40,5 @@ def token_client(policy: HttpPolicy) -> Client:
 
 
 def file_client(policy: HttpPolicy) -> Client:
-    return _client(policy, RETRY_STATUSES)
+    """No retries of its own: the downloader retries (and resumes) itself, within one deadline per file."""
+    return _client(replace(policy, max_attempts=1), ())

@@ -1,9 +1,10 @@
 """Switchable, counted faults for the simulator.
 
 A `Fault` disturbs HTTP exchanges on one endpoint (an error status, a dropped connection, a delay,
-a truncated or HTML download). A `JobFault` decides the fate of export jobs created while it is
-armed (FAILED, CANCELLED, ERROR, stuck pending, COMPLETE without a file for a while). Each fires
-at most `times` times (None: until removed) and counts how often it fired.
+a truncated, HTML, endless, trickling, gzipped or hugely announced download). A `JobFault` decides
+the fate of export jobs created while it is armed (FAILED, CANCELLED, ERROR, stuck pending, COMPLETE
+without a file for a while). Each fires at most `times` times (None: until removed) and counts how
+often it fired.
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ DELAY = "delay"  # wait `seconds` before answering normally (read timeouts)
 TRUNCATE = "truncate"  # download: announce the full length, send `fraction` of it, close
 HTML = "html"  # download: a login page instead of the CSV
 EXPIRE_TOKENS = "expire_tokens"  # answer normally, then every access token (and refresh token) stops working
-FAULT_ACTIONS = (HTTP_ERROR, RESET, DELAY, TRUNCATE, HTML, EXPIRE_TOKENS)
+ENDLESS = "endless"  # download: a chunked body (no Content-Length) that never ends
+HUGE_LENGTH = "huge_length"  # download: announce `length` bytes, send the file, close
+TRICKLE = "trickle"  # download: `chunk_bytes` bytes every `seconds` seconds, under the full Content-Length
+GZIP = "gzip"  # download: the body gzipped (Content-Encoding: gzip) whatever the client asked for
+GZIP_TRUNCATE = "gzip_truncate"  # download: GZIP, cut after `fraction` of the compressed bytes
+FAULT_ACTIONS = (HTTP_ERROR, RESET, DELAY, TRUNCATE, HTML, EXPIRE_TOKENS, ENDLESS, HUGE_LENGTH, TRICKLE, GZIP,
+                 GZIP_TRUNCATE)
 
 # Job fates
 FAIL = "FAILED"
@@ -59,6 +66,8 @@ class Fault:
     retry_after: Optional[float] = None
     seconds: float = 0.0
     fraction: float = 0.5
+    length: int = 50_000_000_000  # for huge_length
+    chunk_bytes: int = 1  # for trickle
     after_processing: bool = False
     refresh_too: bool = False  # for expire_tokens
     times: Optional[int] = 1

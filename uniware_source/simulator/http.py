@@ -3,7 +3,9 @@ request recording and the HTTP-level faults."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import gzip
 import json
 import socket
 import struct
@@ -11,10 +13,24 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .faults import DELAY, EXPIRE_TOKENS, HTML, HTTP_ERROR, RESET, TRUNCATE, Fault
+from .faults import (
+    DELAY,
+    ENDLESS,
+    EXPIRE_TOKENS,
+    GZIP,
+    GZIP_TRUNCATE,
+    HTML,
+    HTTP_ERROR,
+    HUGE_LENGTH,
+    RESET,
+    TRICKLE,
+    TRUNCATE,
+    Fault,
+)
 from .recorder import RecordedRequest, mask_headers, mask_query
 
 if TYPE_CHECKING:
@@ -26,6 +42,7 @@ API_ROUTES = {
     "/services/rest/v1/export/job/status": "status",
     "/services/rest/v1/facility/search": "facility",
 }
+BODY_FAULTS = (TRUNCATE, ENDLESS, HUGE_LENGTH, TRICKLE, GZIP, GZIP_TRUNCATE)  # shape the body of a normal answer
 LOGIN_PAGE = (
     b"<!DOCTYPE html>\n<html><head><title>Uniware - Login</title></head><body>"
     b'<form action="/login" method="post"><input name="j_username"/>'
@@ -194,7 +211,7 @@ class ApiHandler(_Handler):
             return api.create_job(self.headers.get("Facility"), body)
         status, headers, payload = api.job_status(body)
         if isinstance(payload, dict) and payload.get("filePath"):
-            payload["filePath"] = self.sim.file_base_url + payload["filePath"]
+            payload["filePath"] = self.sim.file_url(payload["filePath"])
         return status, headers, payload
 
 
@@ -217,7 +234,8 @@ class FileHandler(_Handler):
     def _serve(self) -> None:
         self._read_body()
         self._record("download", None)
-        if self.headers.get("Authorization") is not None:
+        authorization = self.headers.get("Authorization")
+        if authorization is not None and authorization != self._link_credential():
             self._xml_error(400, "InvalidArgument",
                             "Unsupported Authorization Type: requests to this bucket must not be signed")
             return
@@ -226,7 +244,7 @@ class FileHandler(_Handler):
             if fault.action == HTML:
                 self._send(200, LOGIN_PAGE, "text/html;charset=UTF-8")
                 return
-            if fault.action != TRUNCATE and self._apply_fault(fault):
+            if fault.action not in BODY_FAULTS and self._apply_fault(fault):
                 return
         exported = self.sim.jobs.file_for(urlsplit(self.path).path)
         if exported is None:
@@ -234,6 +252,14 @@ class FileHandler(_Handler):
             return
         if exported.expires_at is not None and time.monotonic() > exported.expires_at:
             self._xml_error(403, "AccessDenied", "Request has expired")
+            return
+        action = fault.action if fault is not None else None
+        if action == ENDLESS:
+            self._send_endless(exported.path)
+            return
+        if action in (GZIP, GZIP_TRUNCATE) or (
+                self.sim.config.file_gzip and _accepts_gzip(self.headers.get("Accept-Encoding", ""))):
+            self._send_gzip(exported.path, fault.fraction if fault is not None and action == GZIP_TRUNCATE else 1.0)
             return
         size = exported.bytes
         start, end = 0, size - 1
@@ -253,7 +279,8 @@ class FileHandler(_Handler):
         length = end - start + 1
         self.send_response(status)
         self.send_header("Content-Type", "text/csv")
-        self.send_header("Content-Length", str(length))
+        self.send_header("Content-Length", str(fault.length if fault is not None and action == HUGE_LENGTH
+                                               else length))
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
@@ -263,15 +290,80 @@ class FileHandler(_Handler):
         if fault is not None and fault.action == TRUNCATE:
             to_send = int(length * fault.fraction)
         self.wfile.flush()
+        if fault is not None and action == TRICKLE:
+            self._trickle(exported.path, start, to_send, fault)
+            return
         with open(exported.path, "rb") as handle:
             if to_send > 0:
                 self.connection.sendfile(handle, start, to_send)
-        if to_send < length:
+        if to_send < length or action == HUGE_LENGTH:
             # close normally (FIN) after the short body: a reset could discard what the client has
             # not read yet, which is a different fault
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_WR)
+
+
+    def _link_credential(self) -> Optional[str]:
+        """The Basic credential of the links' userinfo, the only Authorization the file host accepts."""
+        userinfo = self.sim.config.file_url_userinfo
+        return "Basic " + base64.b64encode(unquote(userinfo).encode()).decode() if userinfo else None
+
+    def _close_after_body(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_WR)
+
+    def _send_endless(self, path: Path) -> None:
+        """A chunked body that never ends: the file, then its data rows again and again."""
+        data = path.read_bytes()
+        rows = data.split(b"\n", 1)[1] or b"x\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/csv")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.close_connection = True
+        block = data
+        with contextlib.suppress(OSError):
+            while True:  # until the client hangs up
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(block), block))
+                block = rows
+
+    def _send_gzip(self, path: Path, fraction: float) -> None:
+        body = gzip.compress(path.read_bytes())
+        self.send_response(200)
+        self.send_header("Content-Type", "text/csv")
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[:int(len(body) * fraction)])
+        self.wfile.flush()
+        if fraction < 1:
+            self._close_after_body()
+
+    def _trickle(self, path: Path, start: int, count: int, fault: Fault) -> None:
+        """`fault.chunk_bytes` bytes every `fault.seconds`, until the body is sent or the client hangs up."""
+        with open(path, "rb") as handle, contextlib.suppress(OSError):
+            handle.seek(start)
+            while count > 0:
+                piece = handle.read(min(fault.chunk_bytes, count))
+                self.wfile.write(piece)
+                self.wfile.flush()
+                count -= len(piece)
+                time.sleep(fault.seconds)
+        self._close_after_body()
+
+
+def _accepts_gzip(header: str) -> bool:
+    for item in header.split(","):
+        name, _, params = item.strip().partition(";")
+        if name.strip().lower() in ("gzip", "*"):
+            quality = params.strip().removeprefix("q=").strip() if params.strip().startswith("q=") else "1"
+            try:
+                return float(quality) > 0
+            except ValueError:
+                return True
+    return False
 
 
 def _parse_range(header: str, size: int) -> Optional[tuple[int, int]]:

@@ -46,6 +46,9 @@ class SimulatorConfig:
     reject_duplicate_jobs: bool = True
     max_window_days: int = 92
     file_ttl_seconds: Optional[float] = None  # download links expire after this long
+    file_url_query: str = ""  # appended to every filePath as ?<query> (a presigned link's signature)
+    file_url_userinfo: str = ""  # "user:pass": put in every filePath; the file host then accepts its Basic auth
+    file_gzip: bool = False  # the file host gzips bodies for clients whose Accept-Encoding allows it
     synchronous_exports: bool = False  # write the file while creating the job (deterministic tests)
     error_text_field: str = "description"  # or "message": which field carries the error text
     host: str = "127.0.0.1"
@@ -125,6 +128,14 @@ class UniwareSimulator:
         if self._api_server is None:
             raise RuntimeError("the simulator is not running")
         return _url(self._api_server)
+
+    def file_url(self, url_path: str) -> str:
+        """The filePath Uniware hands out for a file: the file host's URL, with the configured userinfo
+        and query string."""
+        base = self.file_base_url
+        if self.config.file_url_userinfo:
+            base = base.replace("://", f"://{self.config.file_url_userinfo}@", 1)
+        return base + url_path + (f"?{self.config.file_url_query}" if self.config.file_url_query else "")
 
     @property
     def file_base_url(self) -> str:
