@@ -30,7 +30,7 @@ from .collector import (
 from .column_names import ColumnNames, legacy_names, same_labels
 from .csv_convert import RESERVED_COLUMNS, CsvConverter, Lineage
 from .history import DOWNLOAD_FAILED as H_DOWNLOAD_FAILED
-from .history import EMPTY, HISTORY_TABLE, LOADED, SOURCE_CONNECTOR, SOURCE_UNIWARE, TIMED_OUT, history_row
+from .history import EMPTY, HISTORY_TABLE, LOADED, SOURCE_CONNECTOR, SOURCE_UNIWARE, TIMED_OUT, defer, history_row
 from .history import INVALID_FILE as H_INVALID_FILE
 from .history import PARSE_FAILED as H_PARSE_FAILED
 from .ledger import Entry, ExportLedger
@@ -151,7 +151,7 @@ class ExportCollection:
                                 event.ticket.label, converted.rows, download.bytes / 1e6, event.seconds_waiting,
                                 event.seconds_transferring, f"; cursor now {cursor.isoformat()}" if cursor else "")
         message = "; ".join(converted.problems)
-        yield _history(history_row(
+        defer(self.state, history_row(
             job_context(self.spec, entry, self.rt.run_id), event_id=f"{entry.job_code}:{entry.next_seq()}",
             job_code=entry.job_code, seq=entry.data["seq"], status=LOADED, source=SOURCE_CONNECTOR,
             observed_at=self.rt.clock.now(), message=message, polls=event.polls, file_host=download.host,

@@ -8,6 +8,7 @@ is never added twice.
 from __future__ import annotations
 
 import json
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Optional, cast
@@ -18,6 +19,7 @@ from .errors import ApiErrorDetail
 from .redact import redact
 
 HISTORY_TABLE = "export_job_status"
+DEFERRED_STATE = "history_deferred"  # LOADED rows waiting for the load of their data (see `defer`)
 
 SOURCE_UNIWARE = "uniware"  # a status Uniware reported
 SOURCE_CONNECTOR = "connector"  # an event of the connector: created, loaded, timed out...
@@ -124,3 +126,28 @@ def history_row(
         "rows_skipped": rows_skipped,
         "run_id": context.run_id,
     }
+
+
+_TIMESTAMPS = tuple(name for name, column in HISTORY_COLUMNS.items() if column.get("data_type") == "timestamp")
+
+
+def defer(state: MutableMapping[str, Any], row: dict[str, Any]) -> None:
+    """Keep a LOADED row in the export's state instead of loading it with the job's rows.
+
+    The destination loads the tables of one package independently: a history row in the same
+    package as its rows could land while the rows fail. Deferred rows are loaded by the next
+    extract, which the runner only starts after the package with the rows loaded."""
+    stored = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+    state.setdefault(DEFERRED_STATE, []).append(stored)
+
+
+def take_deferred(state: MutableMapping[str, Any]) -> list[dict[str, Any]]:
+    """The deferred rows, removed from the state (they go into the package being extracted)."""
+    rows = state.pop(DEFERRED_STATE, None) or []
+    return [{k: (datetime.fromisoformat(v) if k in _TIMESTAMPS and isinstance(v, str) else v) for k, v in row.items()}
+            for row in rows]
+
+
+def has_deferred(resources_state: MutableMapping[str, Any]) -> bool:
+    """Whether any export's state holds deferred history rows."""
+    return any(state.get(DEFERRED_STATE) for state in resources_state.values())

@@ -20,11 +20,11 @@ from dlt.pipeline.pipeline import Pipeline
 from . import duckdb_memory
 from .clock import Clock
 from .errors import ExportsFailed, UniwareError
-from .history import HISTORY_TABLE
+from .history import HISTORY_TABLE, has_deferred
 from .interrupts import Terminated, interrupt_for, sigterm_interrupts
 from .report import RunReport
 from .runlock import WaitForLock, pipeline_lock
-from .runtime import COLLECT, SUBMIT
+from .runtime import COLLECT, HISTORY, SUBMIT
 from .source import uniware_source
 
 log = logging.getLogger(__name__)
@@ -35,17 +35,36 @@ MAX_ROUNDS = 50
 
 
 def finish_pending_loads(pipeline: Pipeline) -> bool:
-    """Load packages a crashed run left behind (dlt keeps them); True if there were any."""
-    if not pipeline.has_pending_data:
-        return False
-    log.info("pipeline %s has load packages from an interrupted run; loading them first", pipeline.pipeline_name)
-    _run_with_room(pipeline, pipeline.run)
-    return True
+    """Restore state from the destination if needed, and load packages a crashed run left behind
+    (dlt keeps them); True if there were any."""
+    pending = pipeline.has_pending_data
+    if pending:
+        log.info("pipeline %s has load packages from an interrupted run; loading them first",
+                 pipeline.pipeline_name)
+    _with_room(pipeline, pipeline.run)
+    return pending
 
 
-def _run_with_room(pipeline: Pipeline, run: Callable[[], Any]) -> None:
-    """`run()`; when DuckDB runs out of its memory limit while loading (very wide tables), the
-    pending package is loaded again with a limit sized to the widest table."""
+def _load(pipeline: Pipeline) -> None:
+    """`pipeline.load()`, with DuckDB's memory limit raised first for a table too wide for it."""
+    destination = pipeline.destination
+    if destination is None or not destination.destination_type.endswith("duckdb"):
+        pipeline.load()
+        return
+    columns = duckdb_memory.widest_table(pipeline)
+    needed = columns * duckdb_memory.BYTES_PER_COLUMN
+    current = duckdb_memory.current_limit()
+    if current is None or needed <= current:
+        _with_room(pipeline, pipeline.load)
+        return
+    log.info("a table of %d columns: DuckDB gets memory_limit=%d MB for this load", columns, needed >> 20)
+    with duckdb_memory.raised_limit(needed):
+        _with_room(pipeline, pipeline.load)
+
+
+def _with_room(pipeline: Pipeline, run: Callable[[], Any]) -> None:
+    """`run()`; when DuckDB still runs out of its memory limit while loading, the pending package is
+    loaded again with twice the limit, up to half the machine's memory."""
     try:
         run()
     except PipelineStepFailed as failed:
@@ -69,14 +88,17 @@ def _run_with_room(pipeline: Pipeline, run: Callable[[], Any]) -> None:
 
 
 def _run_step(pipeline: Pipeline, source: Any, loader_file_format: Optional[str] = None) -> None:
-    """`pipeline.run(source)`, surfacing an interrupt or the connector's own error as itself rather
+    """Extract, normalize and load `source` (what `pipeline.run` does, with room made for wide
+    tables before the load), surfacing an interrupt or the connector's own error as itself rather
     than wrapped in dlt's PipelineStepFailed."""
     if loader_file_format:
         # dlt gives the format to each resource's own table, not to its table variants (the history)
         for resource in source.resources.values():
             resource.apply_hints(table_name=HISTORY_TABLE, file_format=loader_file_format, create_table_variant=True)
     try:
-        _run_with_room(pipeline, lambda: pipeline.run(source, loader_file_format=loader_file_format))  # type: ignore[arg-type]
+        pipeline.extract(source, loader_file_format=loader_file_format)  # type: ignore[arg-type]
+        pipeline.normalize()
+        _load(pipeline)
     except PipelineStepFailed as failed:
         cause: Optional[BaseException] = failed.exception
         for _ in range(5):  # dlt wraps a resource's exception once more (ResourceExtractionError)
@@ -170,6 +192,10 @@ def _run_locked(pipeline: Pipeline, *, mode: str, report: RunReport, clock: Opti
                         waiting)
             break
         log.info("round %d done; %d window(s) still wait for a job slot", round_number, waiting)
+    resources = pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {})
+    if has_deferred(resources):  # LOADED history rows of the jobs just loaded
+        _run_step(pipeline, uniware_source(phase=HISTORY, run_id=run_id, report=report, clock=clock,
+                                           **source_kwargs), loader_file_format)
     if report.problems:
         raise ExportsFailed(report.problems)
     return report

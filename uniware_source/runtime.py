@@ -21,7 +21,8 @@ from .transport import api_client, file_client, token_client
 SUBMIT = "submit"
 COLLECT = "collect"
 ALL = "all"
-PHASES = (SUBMIT, COLLECT, ALL)
+HISTORY = "history"  # only the history rows that waited for their data to load
+PHASES = (SUBMIT, COLLECT, ALL, HISTORY)
 
 # One token provider per (base_url, username) for the process: a pipeline script that runs the
 # submit and collect steps back to back signs in once, not once per step.

@@ -18,7 +18,7 @@ from .catalog import APPEND, REPLACE, ExportSpec
 from .clock import Clock, SystemClock
 from .collect import ExportCollection
 from .csv_convert import FACILITY, JOB_CODE, KEY_OCCURRENCE
-from .history import HISTORY_COLUMNS, HISTORY_TABLE, HISTORY_WRITE_DISPOSITION
+from .history import HISTORY_COLUMNS, HISTORY_TABLE, HISTORY_WRITE_DISPOSITION, take_deferred
 from .ledger import ExportLedger
 from .redact import install_log_redaction
 from .report import RunReport
@@ -69,7 +69,8 @@ def uniware_source(
     """Uniware export jobs as dlt resources: one table per export plus `export_job_status`.
 
     `phase` is "submit" (plan windows, create jobs, commit their codes), "collect" (wait for the
-    submitted jobs and load their rows) or "all" (both in one extract). Run submit and collect as
+    submitted jobs and load their rows), "all" (both in one extract) or "history" (only the LOADED
+    history rows, which wait in state until the package with their rows has loaded). Run submit and collect as
     separate pipeline runs to survive interruptions without creating duplicate jobs; the pipeline
     script and `uniware_source.runner.run_exports` do. Jobs that fail or time out are reported in
     `report` (a RunReport) and the history table, never raised, so the other exports still load.
@@ -144,6 +145,8 @@ def export_resource(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[st
 def _export_rows(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[str], str],
                  tables: list[str]) -> Iterator[Any]:
     state = dlt.current.resource_state(spec.table_name)
+    for row in take_deferred(state):  # their rows loaded with an earlier package
+        yield dlt.mark.with_table_name(row, HISTORY_TABLE)
     ledger = ExportLedger(state)
     if rt.budget.running is None:
         rt.budget.running = _running_jobs(tables)
