@@ -28,6 +28,16 @@ SELECT sale_order_item_status AS status,
 FROM {dataset}.sale_orders
 GROUP BY 1
 """,
+    "order_status": """
+SELECT sale_order_status AS status,
+       COUNT(DISTINCT sale_order_code) AS orders,
+       COUNT(*) AS items,
+       SUM(CASE WHEN sale_order_item_status <> sale_order_status THEN 1 ELSE 0 END) AS items_in_another_status
+FROM {dataset}.sale_orders
+GROUP BY 1
+""",
+    # Return Invoices has no Sale Order Item Code: a returned line is matched to the item sold by the
+    # sale's Invoice Code and the SKU (an order holds each SKU once).
     "returns_rate": """
 SELECT s.channel_name AS channel,
        COUNT(*) AS items_sold,
@@ -35,7 +45,7 @@ SELECT s.channel_name AS channel,
        CAST(ROUND(100.0 * COUNT(r.item_sku_code) / NULLIF(COUNT(*), 0), 2) AS NUMERIC(6, 2)) AS return_rate_pct
 FROM {dataset}.sale_orders AS s
 LEFT JOIN {dataset}.return_invoices AS r
-  ON r.sale_order_item_code = s.sale_order_item_code
+  ON r.invoice_code = s.invoice_code AND r.item_sku_code = s.item_sku_code
 WHERE s.sale_order_item_status <> 'CANCELLED'
 GROUP BY 1
 """,
@@ -91,6 +101,7 @@ GROUP BY 1
 REQUIRES: dict[str, tuple[str, ...]] = {
     "sales_per_day": ("sale_orders",),
     "order_item_status_funnel": ("sale_orders",),
+    "order_status": ("sale_orders",),
     "returns_rate": ("sale_orders", "return_invoices"),
     "stock_on_hand": ("inventory_snapshot",),
     "job_runs": ("export_job_status",),
