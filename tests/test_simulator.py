@@ -34,8 +34,8 @@ from uniware_source.simulator import (
 )
 from uniware_source.simulator.__main__ import arm_unhappy_paths, config_from, parse_args
 from uniware_source.simulator.csv_render import parse_ist
-from uniware_source.simulator.reports import REPORTS
 from uniware_source.simulator.pytest_plugin import TEST_NOW, fast_config
+from uniware_source.simulator.reports import REPORTS
 
 from .sim_client import FACILITIES, FACILITY_SEARCH, STATUS, PlainClient, sale_orders_body
 
@@ -705,7 +705,8 @@ def test_every_report_accepts_its_real_ids_and_answers_labels_in_request_order(
 def test_real_ids_with_their_typos_are_accepted(client: PlainClient, report: str, real_ids: list[str]) -> None:
     filters = [{"id": REPORTS[report].date_filters[0], "dateRange": {"textRange": "LAST_30_DAYS"}}]
     header, _ = _export(client, report, real_ids, [] if report == "Inventory Snapshot" else filters)
-    expected = {"Cgsttin": "Customer GSTIN", "paymentInstrc": "Payment Instrument", "SoiStatus": "Sale Order Item Status",
+    expected = {"Cgsttin": "Customer GSTIN", "paymentInstrc": "Payment Instrument",
+                "SoiStatus": "Sale Order Item Status",
                 "recieveQuantity": "Recieved Quantity", "courierProvideName": "Courier Provider Name",
                 "trackingNumber": "AWB num", "pendingStockTransfer": "Stock In Transfer"}
     for column_id, label in expected.items():
@@ -763,7 +764,7 @@ def test_facility_holds_the_display_name_and_facility_code_the_code(client: Plai
 
 
 def test_value_formats_of_the_field(client: PlainClient) -> None:
-    header, rows = _export(client, "Sale Orders", ["cod", "onhold", "actualWeight", "sellingPrice", "created"], MONTH)
+    _, rows = _export(client, "Sale Orders", ["cod", "onhold", "actualWeight", "sellingPrice", "created"], MONTH)
     blanks = {"", "N/A", "-", "NULL"}
     assert {r[0] for r in rows} == {"0", "1"} and {r[1] for r in rows} == {"true", "false"}
     weights = [r[2] for r in rows if r[2] not in blanks]
