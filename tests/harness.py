@@ -24,7 +24,7 @@ FAST_POLLING: dict[str, Any] = {
 SALE_ORDER_COLUMNS = ["soicode", "saleOrderCode", "displayorderCode", "displayOrderDateTime", "channel", "status",
                       "SoiStatus", "skuCode", "itemTypeName", "sellingPrice", "discount", "shippingAddressName",
                       "shippingAddressLine1", "shippingAddressCity", "TrackingNumber", "cancellationReason", "created",
-                      "updated", "facility", "facilityCode"]
+                      "updated", "facility", "facilityCode", "invoiceCode"]
 SALE_ORDERS_FULL = {"name": "Sale Orders", "columns": SALE_ORDER_COLUMNS}
 
 

@@ -107,6 +107,16 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "job_runs": ("export_job_status",),
     "job_health": ("export_job_status",),
 }
+# The columns of those tables each query reads (an export configured with fewer columns gets no view).
+REQUIRES_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
+    "sales_per_day": {"sale_orders": ("created", "channel_name", "facility", "sale_order_code", "selling_price",
+                                      "sale_order_item_status")},
+    "order_item_status_funnel": {"sale_orders": ("sale_order_item_status",)},
+    "order_status": {"sale_orders": ("sale_order_status", "sale_order_item_status", "sale_order_code")},
+    "returns_rate": {"sale_orders": ("channel_name", "invoice_code", "item_sku_code", "sale_order_item_status"),
+                     "return_invoices": ("invoice_code", "item_sku_code")},
+    "stock_on_hand": {"inventory_snapshot": ("facility", "inventory", "open_sale")},
+}
 
 
 def query(name: str, dataset: str) -> str:
@@ -115,14 +125,18 @@ def query(name: str, dataset: str) -> str:
 
 
 def create_views(pipeline: Any) -> list[str]:
-    """Create or replace `v_<query>` views in the pipeline's dataset for every query whose tables
-    exist; returns the names of the views made. Works on DuckDB and PostgreSQL."""
+    """Create or replace `v_<query>` views in the pipeline's dataset for every query whose tables and
+    columns exist; returns the names of the views made. Works on DuckDB and PostgreSQL."""
     made = []
     with pipeline.sql_client() as client:
         dataset = client.fully_qualified_dataset_name()
-        existing = set(pipeline.default_schema.data_table_names())
+        schema = pipeline.default_schema
+        existing = set(schema.data_table_names())
         for name, tables in REQUIRES.items():
             if not set(tables) <= existing:
+                continue
+            if any(not set(columns) <= set(schema.get_table_columns(table))
+                   for table, columns in REQUIRES_COLUMNS.get(name, {}).items()):
                 continue
             view = client.make_qualified_table_name(f"v_{name}")
             client.execute_sql(f"DROP VIEW IF EXISTS {view}")
