@@ -37,9 +37,9 @@ WINDOW = ("2026-04-06T12:00:00+05:30", "2026-04-16T12:00:00+05:30")  # ten India
 USERNAME, PASSWORD = "api.user@acme.example", "s3cret-Pa55!"  # the simulator's defaults
 SALE_ORDERS = {
     "name": "Sale Orders",
-    "columns": ["soicode", "saleOrderCode", "displayorderCode", "displayOrderDateTime", "channel", "status",
-                "skuCode", "itemName", "sellingPrice", "discount", "shippingAddressName", "shippingAddress",
-                "shippingCity", "trackingNumber", "cancellationReason", "created", "updated", "facility"],
+    "columns": ["soicode", "saleOrderCode", "displayorderCode", "displayOrderDateTime", "channel", "SoiStatus",
+                "skuCode", "itemTypeName", "sellingPrice", "discount", "shippingAddressName", "shippingAddressLine1",
+                "shippingAddressCity", "TrackingNumber", "cancellationReason", "created", "updated", "facility"],
     "date_filter": "addedOn",
 }
 

@@ -21,8 +21,9 @@ DEMO_DATABASE = DEMO_DIR / "uniware_demo.duckdb"
 DEMO_EXPORTS: list[Any] = [
     {"name": "Sale Orders",
      "columns": ["soicode", "saleOrderCode", "displayorderCode", "displayOrderDateTime", "channel", "status",
-                 "skuCode", "itemName", "sellingPrice", "discount", "shippingAddressName", "shippingAddress",
-                 "shippingCity", "created", "updated", "facility"]},
+                 "SoiStatus", "skuCode", "itemTypeName", "sellingPrice", "discount", "invoiceCode",
+                 "shippingAddressName", "shippingAddressLine1", "shippingAddressCity", "shippingProvider",
+                 "TrackingNumber", "created", "updated", "facility", "facilityCode"]},
     "Invoice",
     "Return Invoices",
     "Inventory Snapshot",
@@ -63,8 +64,10 @@ def print_answers(dataset: str) -> None:
                     f"SELECT order_day, channel, SUM(orders) AS orders, SUM(revenue) AS revenue FROM "
                     f"({query('sales_per_day', dataset)}) AS s GROUP BY 1, 2 "
                     f"ORDER BY 1 DESC, 4 DESC", connection, limit=18)
-        print_table("Order-item status funnel",
+        print_table("Order-item status funnel (Sale Order Item Status)",
                     f"{query('order_item_status_funnel', dataset)} ORDER BY items DESC", connection)
+        print_table("Orders per order status (Sale Order Status)",
+                    f"{query('order_status', dataset)} ORDER BY orders DESC", connection)
         print_table("Export jobs from the status history (creation to rows loaded)",
                     f"{query('job_health', dataset)} ORDER BY export_name", connection)
         print_table("One job's status history",

@@ -22,8 +22,9 @@ FAST_POLLING: dict[str, Any] = {
     "read_timeout_seconds": 10.0,
 }
 SALE_ORDER_COLUMNS = ["soicode", "saleOrderCode", "displayorderCode", "displayOrderDateTime", "channel", "status",
-                      "skuCode", "itemName", "sellingPrice", "discount", "shippingAddressName", "shippingAddress",
-                      "shippingCity", "trackingNumber", "cancellationReason", "created", "updated", "facility"]
+                      "SoiStatus", "skuCode", "itemTypeName", "sellingPrice", "discount", "shippingAddressName",
+                      "shippingAddressLine1", "shippingAddressCity", "TrackingNumber", "cancellationReason", "created",
+                      "updated", "facility", "facilityCode", "invoiceCode"]
 SALE_ORDERS_FULL = {"name": "Sale Orders", "columns": SALE_ORDER_COLUMNS}
 
 

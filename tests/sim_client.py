@@ -11,6 +11,9 @@ from uniware_source.simulator import UniwareSimulator
 CREATE = "/services/rest/v1/export/job/create"
 STATUS = "/services/rest/v1/export/job/status"
 FACILITIES = "/services/rest/v1/facility/search"
+# what clients send to facility/search (all four fields are mandatory)
+FACILITY_SEARCH = {"facilityStatus": "ALL", "fromDate": "2000-01-01T00:00:00.000Z",
+                   "toDate": "2100-01-01T00:00:00.000Z", "dateType": "CREATED"}
 TIMEOUT = 10
 
 
@@ -74,10 +77,10 @@ def sale_orders_body(start_ms: int, end_ms: int, columns: Optional[list[str]] = 
                      filter_id: str = "updatedOn") -> dict[str, Any]:
     return {
         "exportJobTypeName": "Sale Orders",
-        "exportColums": columns or ["soicode", "saleOrderCode", "channel", "status", "skuCode",
-                                    "itemName", "sellingPrice", "created", "updated", "facility",
-                                    "shippingAddress", "shippingAddressName", "trackingNumber",
-                                    "cancellationReason", "displayOrderDateTime"],
+        "exportColums": columns or ["soicode", "saleOrderCode", "channel", "status", "SoiStatus", "skuCode",
+                                    "itemTypeName", "sellingPrice", "created", "updated", "facility",
+                                    "facilityCode", "shippingAddressLine1", "shippingAddressName",
+                                    "TrackingNumber", "cancellationReason", "displayOrderDateTime"],
         "exportFilters": [{"id": filter_id, "dateRange": {"start": start_ms, "end": end_ms}}],
         "frequency": "ONETIME",
     }

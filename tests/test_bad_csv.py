@@ -27,7 +27,7 @@ def corrupt_blr01(harness: Harness, corruption: str) -> None:
 
 
 @pytest.mark.parametrize("corruption, words", [
-    (RAGGED, [ROW, "has 8 fields, the header has 7", "on_bad_rows='skip'"]),
+    (RAGGED, [ROW, "has 9 fields, the header has 8", "on_bad_rows='skip'"]),
     (INVALID_UTF8, [ROW, "column 'Sale Order Item Code'", "bytes that are not UTF-8"]),
     (BAD_VALUE, [ROW, "column 'Selling Price'", "not a valid decimal", "'12,34.5x'"]),
 ])

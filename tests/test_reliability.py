@@ -181,9 +181,9 @@ def test_bad_credentials_fail_once_without_a_retry_loop(tmp_path: Path, status: 
 
 def test_facility_display_name_gets_a_clear_403_and_others_load(harness: Harness) -> None:
     with pytest.raises(ExportsFailed) as raised:
-        harness.run(exports=RETURNS, facilities=["BLR01", "Bengaluru Fulfilment Centre"])
+        harness.run(exports=RETURNS, facilities=["BLR01", "Bengaluru Central Warehouse"])
     [problem] = raised.value.problems
-    assert "facility Bengaluru Fulfilment Centre" in problem and "HTTP 403" in problem
+    assert "facility Bengaluru Central Warehouse" in problem and "HTTP 403" in problem
     assert "Illegal Access, facility is required" in problem and "facility code" in problem
     assert_loaded_once(harness)
 

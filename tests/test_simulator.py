@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -31,10 +32,12 @@ from uniware_source.simulator import (
     JobTiming,
     UniwareSimulator,
 )
+from uniware_source.simulator.__main__ import arm_unhappy_paths, config_from, parse_args
 from uniware_source.simulator.csv_render import parse_ist
 from uniware_source.simulator.pytest_plugin import TEST_NOW, fast_config
+from uniware_source.simulator.reports import REPORTS
 
-from .sim_client import FACILITIES, STATUS, PlainClient, sale_orders_body
+from .sim_client import FACILITIES, FACILITY_SEARCH, STATUS, PlainClient, sale_orders_body
 
 WEEK_AGO_MS = int((TEST_NOW - timedelta(days=7)).timestamp() * 1000)
 NOW_MS = int(TEST_NOW.timestamp() * 1000)
@@ -146,15 +149,34 @@ def test_token_ttl_expires_tokens(tmp_path: Any) -> None:
 # -- facilities -----------------------------------------------------------------------------------
 
 def test_facility_search(client: PlainClient) -> None:
-    enabled = client.post(FACILITIES, {"facilityStatus": "ENABLED"}).json()
+    everything = client.post(FACILITIES, FACILITY_SEARCH).json()
+    assert everything["successful"] is True and everything["warnings"] is None
+    assert {p["facilityCode"]: p["facilityStatus"] for p in everything["parties"]} == {
+        "BLR01": "ENABLED", "DEL02": "ENABLED", "MUM03": "ENABLED", "PNQ09": "DISABLED"}
+    for party in everything["parties"]:  # the real shape: no display name, epoch-ms dates
+        assert set(party) == {"facilityCode", "facilityStatus", "created", "updated"}
+        assert isinstance(party["created"], int) and party["created"] > 10**12
+        assert party["updated"] >= party["created"]
+    enabled = client.post(FACILITIES, {**FACILITY_SEARCH, "facilityStatus": "ENABLED"}).json()
     assert [p["facilityCode"] for p in enabled["parties"]] == ["BLR01", "DEL02", "MUM03"]
-    everything = client.post(FACILITIES, {}).json()
-    assert "PNQ09" in [p["facilityCode"] for p in everything["parties"]]
+    disabled = client.post(FACILITIES, {**FACILITY_SEARCH, "facilityStatus": "DISABLED"}).json()
+    assert [p["facilityCode"] for p in disabled["parties"]] == ["PNQ09"]
+    # the date range applies to the dateType's date
+    created = {p["facilityCode"]: p["created"] for p in everything["parties"]}
+    narrow = {**FACILITY_SEARCH, "fromDate": created["DEL02"], "toDate": created["DEL02"]}
+    assert [p["facilityCode"] for p in client.post(FACILITIES, narrow).json()["parties"]] == ["DEL02"]
+
+
+@pytest.mark.parametrize("missing", ["facilityStatus", "fromDate", "toDate", "dateType"])
+def test_facility_search_needs_all_four_fields(client: PlainClient, missing: str) -> None:
+    body = {k: v for k, v in FACILITY_SEARCH.items() if k != missing}
+    error = error_of(client.post(FACILITIES, body))
+    assert error["code"] == 1001 and error["fieldName"] == missing
 
 
 # -- create: validation ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("facility", [None, "Bengaluru Fulfilment Centre", "PNQ09", "NOPE"])
+@pytest.mark.parametrize("facility", [None, "Bengaluru Central Warehouse", "PNQ09", "NOPE"])
 def test_create_needs_an_enabled_facility_code(client: PlainClient, facility: Any) -> None:
     answer = client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS), facility=facility)
     assert answer.status_code == 403
@@ -179,6 +201,13 @@ def test_create_rejects_the_exportColumns_spelling_and_unknown_keys(client: Plai
     ({"exportJobTypeName": "Sale Orderz"}, 100001, "exportJobTypeName"),
     ({"exportColums": ["soicode", "nope"]}, 100002, "exportColums"),
     ({"exportFilters": [{"id": "madeUp", "text": "x"}]}, 100003, "exportFilters"),
+    ({"exportFilters": []}, 100003, "exportFilters"),  # Sale Orders needs addedOn or updatedOn
+    ({"exportFilters": [{"id": "channelFilter", "selectedValues": ["MYNTRA"]}]}, 100003, "exportFilters"),
+    ({"exportColums": ["soicode", "itemName"]}, 100002, "exportColums"),
+    ({"exportColums": ["soicode", "shippingCity"]}, 100002, "exportColums"),
+    ({"exportColums": ["soicode", "trackingNumber"]}, 100002, "exportColums"),
+    ({"exportColums": ["soicode", "shippingAddress"]}, 100002, "exportColums"),
+    ({"exportFilters": [{"id": "updatedOn"}]}, 100004, "updatedOn"),
     ({"exportFilters": [{"id": "updatedOn", "dateRange": {"start": "yesterday", "end": 1}}]},
      100004, "updatedOn"),
     ({"exportFilters": [{"id": "updatedOn", "dateRange": {"start": NOW_MS, "end": WEEK_AGO_MS}}]},
@@ -369,9 +398,10 @@ def test_text_range_and_channel_filter(client: PlainClient) -> None:
 
 def test_tenant_evolves_new_orders_and_status_changes(uniware_simulator: UniwareSimulator) -> None:
     sim = uniware_simulator
-    before = {r["Sale Order Item Code"]: r for r in sim.truth("Sale Orders")}
+    columns = ["soicode", "SoiStatus", "updated"]
+    before = {r["Sale Order Item Code"]: r for r in sim.truth("Sale Orders", columns=columns)}
     sim.clock.advance(timedelta(days=2))
-    after = {r["Sale Order Item Code"]: r for r in sim.truth("Sale Orders")}
+    after = {r["Sale Order Item Code"]: r for r in sim.truth("Sale Orders", columns=columns)}
     new = set(after) - set(before)
     changed = [k for k in before if after[k]["Sale Order Item Status"] != before[k]["Sale Order Item Status"]]
     assert len(new) > 300 and len(changed) > 300
@@ -379,14 +409,14 @@ def test_tenant_evolves_new_orders_and_status_changes(uniware_simulator: Uniware
 
 
 def test_csv_looks_like_the_field(uniware_simulator: UniwareSimulator, client: PlainClient) -> None:
-    requested = ["updated", "soicode", "shippingAddress", "sellingPrice", "shippingAddressName",
-                 "trackingNumber", "cancellationReason", "created", "displayOrderDateTime", "itemName"]
+    requested = ["updated", "soicode", "shippingAddressLine1", "sellingPrice", "shippingAddressName",
+                 "TrackingNumber", "cancellationReason", "created", "displayOrderDateTime", "itemTypeName"]
     body = sale_orders_body(NOW_MS - 20 * 86400000, NOW_MS, columns=requested)
     header, rows, raw = download_rows(client.wait(client.create(body).json()["jobCode"])["filePath"])
-    # display labels, in the report's order (not the request's), plus an unrequested column
-    assert header == ["Sale Order Item Code", "Order Date as dd/mm/yyyy hh:MM:ss", "Item Type Name",
-                      "Selling Price", "Shipping Address Name", "Shipping Address Line 1",
-                      "Tracking Number", "Cancellation Reason", "Created", "Updated", "Currency"]
+    # display labels, in request order, then the unrequested columns
+    assert header == ["Updated", "Sale Order Item Code", "Shipping Address Line 1", "Selling Price",
+                      "Shipping Address Name", "Tracking Number", "Cancellation Reason", "Created",
+                      "Order Date as dd/mm/yyyy hh:MM:ss", "Item Type Name", "Channel Shipping", "Item Details"]
     text = raw.decode("utf-8-sig")
     cells = [c for r in rows for c in r]
     assert {"", "N/A", "-", "NULL"} <= set(cells)
@@ -394,7 +424,9 @@ def test_csv_looks_like_the_field(uniware_simulator: UniwareSimulator, client: P
     assert any(ord(ch) > 127 for ch in text)
     created = [r[header.index("Created")] for r in rows]
     assert any(c[4] == "-" for c in created) and any(c[2] == "-" and len(c) == 16 for c in created)
-    assert all(c[2] == "/" for c in (r[1] for r in rows))
+    # the Order Date label looks like a format; its values are not dd/mm (field)
+    order_dates = [r[header.index("Order Date as dd/mm/yyyy hh:MM:ss")] for r in rows]
+    assert all("/" not in d and parse_ist(d) for d in order_dates)
 
 
 def test_csv_content_matches_truth(uniware_simulator: UniwareSimulator, client: PlainClient) -> None:
@@ -415,10 +447,10 @@ def test_csv_content_matches_truth(uniware_simulator: UniwareSimulator, client: 
 
 
 @pytest.mark.parametrize("report, columns, filter_id", [
-    ("Invoice", ["invoiceCode", "invoiceDate", "skuCode", "quantity", "total"], "dateCreatedRange"),
-    ("Return Invoices", ["invoiceCode", "skuCode", "returnDate", "reason"], "addedOn"),
-    ("Inventory Snapshot", ["facility", "skuCode", "inventory", "updated"], None),
-    ("Item Master", ["productCode", "componentProductCode", "name", "mrp"], None),
+    ("Invoice", ["invoiceCode", "invoiceDate", "skuCode", "quantity", "invoiceTotal"], "dateCreatedRange"),
+    ("Return Invoices", ["invoiceCode", "skuCode", "returnedDate", "qty"], "addedOn"),
+    ("Inventory Snapshot", ["facility", "itemtypeSku", "inventory", "updated"], None),
+    ("Item Master", ["skuCode", "componentProductCode", "itemName", "MRP"], None),
     ("B2B Sale Orders", ["soicode", "channel"], "updatedOn"),
 ])
 def test_every_report_type_exports(uniware_simulator: UniwareSimulator, client: PlainClient,
@@ -628,3 +660,197 @@ def test_chaos_fires_seeded_transient_faults(uniware_simulator: UniwareSimulator
     assert all(a in (200, 429, 500, 502, 503, -1) for a in answers)
     assert "chaos:facility:429" in uniware_simulator.faults.fired() or any(
         k.startswith("chaos:facility") for k in uniware_simulator.faults.fired())
+
+
+# -- the real vocabulary (../shared/uniware-reports.md) ----------------------------------------------
+
+def _export(client: PlainClient, report: str, columns: list[str], filters: list[dict[str, Any]],
+            facility: str = "BLR01") -> tuple[list[str], list[list[str]]]:
+    body = {"exportJobTypeName": report, "exportColums": columns, "exportFilters": filters, "frequency": "ONETIME"}
+    created = client.create(body, facility=facility).json()
+    assert created["successful"] is True, created
+    header, rows, _ = download_rows(client.wait(created["jobCode"])["filePath"])
+    return header, rows
+
+
+MONTH = [{"id": "updatedOn", "dateRange": {"start": NOW_MS - 30 * 86400000, "end": NOW_MS}}]
+
+
+@pytest.mark.parametrize("report", sorted(REPORTS))
+def test_every_report_accepts_its_real_ids_and_answers_labels_in_request_order(
+        client: PlainClient, report: str) -> None:
+    spec = REPORTS[report]
+    ids = [c.id for c in reversed(spec.columns)]  # any order: the file follows the request
+    filters = []
+    if spec.date_filters and spec.name not in ("Inventory Snapshot", "Item Master"):
+        filters = [{"id": spec.date_filters[0], "dateRange": {"textRange": "LAST_30_DAYS"}}]
+    header, rows = _export(client, report, ids, filters)
+    labels = [c.label for c in reversed(spec.columns)]
+    extra = [c.label for c in spec.extra_columns if c.label not in labels]
+    assert header == labels + extra
+    assert rows and all(len(r) == len(header) for r in rows)
+
+
+@pytest.mark.parametrize("report, real_ids", [
+    ("Sale Orders", ["SoiStatus", "facilityCode", "TrackingNumber", "ShippingPackageCode", "shippingAddressCity",
+                     "itemTypeName", "currency", "ajustmentInSellingPrice", "ajustmentInDiscount", "Cgsttin",
+                     "paymentInstrc", "cgstrate", "igstrate", "vendorunitprice", "gsttin", "TCSAmount",
+                     "ShippingPackageCreationDate", "displayorderCode", "saleOrderCustomFields_STORE__CODE"]),
+    ("Invoice", ["Cod", "ajustmentInSellingPrice", "cgstrate", "costprice", "sellerSkuCode"]),
+    ("Reverse Pickup", ["courierProvideName", "itemtypeSku", "itemtypeName"]),
+    ("Purchase Orders", ["recieveQuantity", "itemtypeSku"]),
+    ("Inventory Snapshot", ["itemtypeSku", "pendingStockTransfer", "MRP"]),
+    ("Tally GST Report", ["cgstRate", "QTY", "Currency", "trackingNumber", "godDown"]),
+])
+def test_real_ids_with_their_typos_are_accepted(client: PlainClient, report: str, real_ids: list[str]) -> None:
+    filters = [{"id": REPORTS[report].date_filters[0], "dateRange": {"textRange": "LAST_30_DAYS"}}]
+    header, _ = _export(client, report, real_ids, [] if report == "Inventory Snapshot" else filters)
+    expected = {"Cgsttin": "Customer GSTIN", "paymentInstrc": "Payment Instrument",
+                "SoiStatus": "Sale Order Item Status",
+                "recieveQuantity": "Recieved Quantity", "courierProvideName": "Courier Provider Name",
+                "trackingNumber": "AWB num", "pendingStockTransfer": "Stock In Transfer"}
+    for column_id, label in expected.items():
+        if column_id in real_ids:
+            assert header[real_ids.index(column_id)] == label
+
+
+@pytest.mark.parametrize("report, invented", [
+    ("Sale Orders", "itemName"), ("Sale Orders", "shippingCity"), ("Sale Orders", "shippingAddress"),
+    ("Sale Orders", "trackingNumber"), ("Sale Orders", "shippingPackageCode"), ("Sale Orders", "soiStatus"),
+    ("Sale Orders", "cgstRate"), ("Invoice", "cod"), ("Return Invoices", "saleOrderItemCode"),
+    ("Tally GST Report", "igstA"), ("Item Master", "productCode"),
+])
+def test_invented_ids_are_rejected_with_the_documented_error(client: PlainClient, report: str,
+                                                              invented: str) -> None:
+    body = {"exportJobTypeName": report, "exportColums": [invented],
+            "exportFilters": [{"id": REPORTS[report].date_filters[0], "dateRange": {"textRange": "TODAY"}}],
+            "frequency": "ONETIME"}
+    error = error_of(client.create(body))
+    assert error["code"] == 100002 and error["message"] == "INVALID_EXPORT_JOB_COLUMN"
+    assert invented in error["description"] and error["errorParams"] == {"column": invented}
+
+
+def test_schedule_error_has_the_documented_name(client: PlainClient) -> None:
+    error = error_of(client.create({**sale_orders_body(WEEK_AGO_MS, NOW_MS), "frequency": "HOURLY"}))
+    assert error["code"] == 120005 and error["message"] == "INVALID_EXPORT_SCHEDULE_CONFIG"
+
+
+def test_sale_orders_item_status_differs_from_order_status(client: PlainClient) -> None:
+    header, rows = _export(client, "Sale Orders", ["soicode", "status", "SoiStatus"], MONTH)
+    assert header[:3] == ["Sale Order Item Code", "Sale Order Status", "Sale Order Item Status"]
+    pairs = {(r[1], r[2]) for r in rows}
+    assert {r[1] for r in rows} <= {"CREATED", "PROCESSING", "COMPLETE", "CANCELLED"}
+    assert {"FULFILLABLE", "DISPATCHED", "DELIVERED", "CANCELLED"} <= {r[2] for r in rows}
+    assert ("PROCESSING", "DISPATCHED") in pairs and ("COMPLETE", "CANCELLED") in pairs
+    assert sum(a != b for a, b in pairs) >= 3
+
+
+def test_unrequested_columns_are_appended(client: PlainClient) -> None:
+    header, rows = _export(client, "Sale Orders", ["saleOrderCode", "soicode"], MONTH)
+    assert header == ["Sale Order Code", "Sale Order Item Code", "Channel Shipping", "Item Details"]
+    assert {r[2] for r in rows} <= {"true", "false", "", "N/A", "-", "NULL"}
+    header, _ = _export(client, "Return Invoices", ["invoiceCode", "skuCode"],
+                        [{"id": "addedOn", "dateRange": {"textRange": "LAST_30_DAYS"}}])
+    assert header == ["Invoice Code", "Item SKU Code", "Facility", "Putaway Status"]
+
+
+def test_facility_holds_the_display_name_and_facility_code_the_code(client: PlainClient) -> None:
+    for code, name in (("BLR01", "Bengaluru Central Warehouse"), ("DEL02", "Delhi NCR Fulfilment Hub, Gurugram")):
+        header, rows = _export(client, "Sale Orders", ["soicode", "facility", "facilityCode"], MONTH, facility=code)
+        assert header[1:3] == ["Facility", "Facility Code"]
+        assert {(r[1], r[2]) for r in rows} == {(name, code)}
+    header, rows = _export(client, "Inventory Snapshot", ["facility", "itemtypeSku"], [], facility="MUM03")
+    assert {r[0] for r in rows} == {"Mumbai Dark Store - Andheri"}
+
+
+def test_value_formats_of_the_field(client: PlainClient) -> None:
+    _, rows = _export(client, "Sale Orders", ["cod", "onhold", "actualWeight", "sellingPrice", "created"], MONTH)
+    blanks = {"", "N/A", "-", "NULL"}
+    assert {r[0] for r in rows} == {"0", "1"} and {r[1] for r in rows} == {"true", "false"}
+    weights = [r[2] for r in rows if r[2] not in blanks]
+    assert weights and all(w.endswith(".000") and w[:-4].isdigit() for w in weights)
+    assert all(r[3].count(".") == 1 and "," not in r[3] for r in rows)
+    assert all(parse_ist(r[4]) for r in rows)
+
+
+@pytest.mark.parametrize("bounds", [
+    pytest.param(("2026-04-09T06:30:00Z", "2026-04-16T06:30:00Z"), id="iso-z"),
+    pytest.param(("2026-04-09T12:00:00+05:30", "2026-04-16T12:00:00+05:30"), id="iso-ist"),
+    pytest.param(("2026-04-09T06:30:00.000Z", "2026-04-16T06:30:00.000Z"), id="iso-millis"),
+    pytest.param((str(WEEK_AGO_MS), str(NOW_MS)), id="epoch-ms-text"),
+])
+def test_date_range_formats_of_the_field(uniware_simulator: UniwareSimulator, client: PlainClient,
+                                        bounds: tuple[str, str]) -> None:
+    body = sale_orders_body(WEEK_AGO_MS, NOW_MS)
+    body["exportFilters"][0]["dateRange"] = {"start": bounds[0], "end": bounds[1]}
+    created = client.create(body).json()
+    assert created["successful"] is True, created
+    job = uniware_simulator.jobs.get(created["jobCode"])
+    assert job is not None and (job.query.start, job.query.end) == (WEEK_AGO_MS // 1000, NOW_MS // 1000)
+
+
+def test_plain_dates_cover_whole_india_days(uniware_simulator: UniwareSimulator, client: PlainClient) -> None:
+    _, rows = _export(client, "Sale Orders", ["soicode"],
+                      [{"id": "addedOn", "dateRange": {"start": "2026-04-10", "end": "2026-04-12"}}])
+    start = datetime(2026, 4, 9, 18, 30, tzinfo=UTC)  # 2026-04-10 00:00 IST
+    truth = uniware_simulator.truth("Sale Orders", facility="BLR01", date_filter="addedOn", start=start,
+                                    end=start + timedelta(days=3, seconds=-1), columns=["soicode"])
+    assert len(rows) == len(truth) > 0
+
+
+@pytest.mark.parametrize("text_range, days", [("LAST_60_DAYS", 60), ("LAST_90_DAYS", 90)])
+def test_long_text_ranges_are_accepted(client: PlainClient, text_range: str, days: int) -> None:
+    _, rows = _export(client, "Sale Orders", ["soicode", "created"],
+                      [{"id": "addedOn", "dateRange": {"textRange": text_range}}])
+    created = [parse_ist(r[1]) for r in rows]
+    oldest = min(c for c in created if c)
+    assert TEST_NOW - timedelta(days=days + 1) <= oldest < TEST_NOW - timedelta(days=days - 2)
+
+
+def test_warnings_are_null(client: PlainClient) -> None:
+    created = client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS)).json()
+    assert "warnings" in created and created["warnings"] is None
+    status = client.status(created["jobCode"])
+    assert "warnings" in status and status["warnings"] is None
+    failed = client.create({**sale_orders_body(WEEK_AGO_MS, NOW_MS), "exportJobTypeName": "Nope"}).json()
+    assert failed["warnings"] is None
+
+
+def test_unknown_filter_switch_lets_sale_orders_export_everything(tmp_path: Any) -> None:
+    with UniwareSimulator(fast_config(unknown_filter="ignore", files_dir=tmp_path)) as sim:
+        client = PlainClient(sim)
+        client.login()
+        # the wrong id a tenant copy was once sent ("updatedAt"): ignored, so no window at all
+        _, rows = _export(client, "Sale Orders", ["soicode"],
+                          [{"id": "updatedAt", "dateRange": {"start": WEEK_AGO_MS, "end": NOW_MS}}])
+        assert len(rows) == len(sim.truth("Sale Orders", facility="BLR01", columns=["soicode"]))
+        # but no filter at all is still refused
+        assert error_of(client.create({**sale_orders_body(WEEK_AGO_MS, NOW_MS), "exportFilters": []}))[
+            "code"] == 100003
+
+
+def test_command_line_flags_for_the_unhappy_paths(tmp_path: Any) -> None:
+    args = parse_args(["--fixed-clock", "--start", TEST_NOW.isoformat(), "--seconds-per-status", "0",
+                       "--complete-without-file-polls", "2", "--fail-jobs", "CANCELLED", "--fail-rate", "0.5",
+                       "--bad-credentials-status", "500", "--files-dir", str(tmp_path)])
+    config = config_from(args)
+    assert config.unknown_filter == "ignore"  # on by default on the command line
+    assert config.bad_credentials_status == 500
+    assert parse_args(["--unknown-filter", "reject"]).unknown_filter == "reject"
+    with UniwareSimulator(replace(config, api_port=0, file_port=0, synchronous_exports=True)) as sim:
+        arm_unhappy_paths(sim, args)
+        client = PlainClient(sim)
+        assert client.password_grant(password="wrong").status_code == 500
+        client.login()
+        finals = []
+        for day in range(12):
+            body = sale_orders_body(WEEK_AGO_MS - day * 86400000, NOW_MS - day * 86400000)
+            code = client.create(body).json()["jobCode"]
+            answers = [client.status(code) for _ in range(6)]
+            finals.append(answers)
+        cancelled = [a for a in finals if a[-1]["status"] == "CANCELLED"]
+        completed = [a for a in finals if a[-1]["status"] == "COMPLETE"]
+        assert cancelled and completed and len(cancelled) + len(completed) == 12
+        for answers in completed:  # COMPLETE twice without filePath, then the file
+            shown = [(a["status"], bool(a.get("filePath"))) for a in answers]
+            assert shown[2:5] == [("COMPLETE", False), ("COMPLETE", False), ("COMPLETE", True)]

@@ -64,7 +64,7 @@ def test_one_million_row_export_keeps_simulator_memory_flat(
     body = {
         "exportJobTypeName": "Sale Orders",
         "exportColums": ["soicode", "saleOrderCode", "displayorderCode", "channel", "status", "skuCode",
-                         "itemName", "sellingPrice", "shippingAddress", "created", "updated", "facility"],
+                         "itemTypeName", "sellingPrice", "shippingAddressLine1", "created", "updated", "facility"],
         "exportFilters": [{"id": "addedOn", "dateRange": {
             "start": int((now - timedelta(days=10)).timestamp() * 1000),
             "end": int(now.timestamp() * 1000)}}],

@@ -25,6 +25,8 @@ CREATE_PATH = "/services/rest/v1/export/job/create"
 STATUS_PATH = "/services/rest/v1/export/job/status"
 FACILITY_PATH = "/services/rest/v1/facility/search"
 DUPLICATE_JOB = 100014
+FACILITY_SEARCH_BODY = {"facilityStatus": "ALL", "fromDate": "2000-01-01T00:00:00.000Z",
+                        "toDate": "2100-01-01T00:00:00.000Z", "dateType": "CREATED"}
 
 
 @dataclass(frozen=True)
@@ -84,11 +86,16 @@ class UniwareClient:
         return payload
 
     def facilities(self) -> list[str]:
-        """Codes of the tenant's enabled facilities."""
-        payload = self._post("facility search", FACILITY_PATH, {"facilityStatus": "ENABLED"})
+        """Codes of the tenant's enabled facilities.
+
+        The docs make all four request fields mandatory; clients send ALL + CREATED over a wide range
+        and keep the parties whose `facilityStatus` is ENABLED.
+        """
+        payload = self._post("facility search", FACILITY_PATH, FACILITY_SEARCH_BODY)
         _raise_unsuccessful("facility search", payload)
         parties = payload.get("parties") or []
-        codes = [p.get("facilityCode") for p in parties if isinstance(p, dict)]
+        codes = [p.get("facilityCode") for p in parties
+                 if isinstance(p, dict) and str(p.get("facilityStatus", "")).upper() == "ENABLED"]
         return [c for c in codes if isinstance(c, str) and c]
 
     def create_export_job(self, body: Mapping[str, Any], facility: str, operation: str) -> CreatedJob:

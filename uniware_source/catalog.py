@@ -50,99 +50,197 @@ class ExportSpec:
         return self.date_filter is not None
 
 
-def _types(**by_label: str) -> Mapping[str, str]:
-    return MappingProxyType(by_label)
+def _with_types(**by_kind: tuple[str, ...]) -> Mapping[str, str]:
+    return MappingProxyType({label: kind for kind, labels in by_kind.items() for label in labels})
 
 
 SALE_ORDERS = ExportSpec(
     name="Sale Orders",
     table_name="sale_orders",
-    # Only the column ids known from working integrations; add more per tenant in `columns`.
-    columns=("soicode", "saleOrderCode", "displayorderCode", "displayOrderDateTime", "channel",
-             "status", "skuCode", "sellingPrice", "created", "updated", "facility"),
+    # The column ids people load, as the field spells them (uniware-reports.md 1); add more per tenant.
+    columns=("soicode", "saleOrderCode", "displayorderCode", "status", "SoiStatus", "onhold",
+             "displayOrderDateTime", "created", "updated", "channel", "skuCode", "itemTypeName",
+             "maxRetailPrice", "sellingPrice", "discount", "totalPrice", "tax", "taxValue", "cgst", "sgst",
+             "igst", "cod", "currency", "invoiceCode", "shippingProvider", "shippingCourier", "TrackingNumber",
+             "ShippingPackageCode", "shippingPackageStatusCode", "dispatchDate", "deliveryTime",
+             "shippingAddressCity", "shippingAddressState", "shippingAddressPincode", "cancellationReason",
+             "returnedDate", "facility", "facilityCode"),
     date_filter="updatedOn",
     primary_key=("Sale Order Code", "Sale Order Item Code"),
     dedup_sort="Updated",
-    column_types=MappingProxyType({
-        "Order Date as dd/mm/yyyy hh:MM:ss": TIMESTAMP,
-        "Selling Price": DECIMAL,
-        "Discount": DECIMAL,
-        "Created": TIMESTAMP,
-        "Updated": TIMESTAMP,
-    }),
+    column_types=_with_types(
+        timestamp=("Order Date as dd/mm/yyyy hh:MM:ss", "Created", "Updated", "Dispatch Date", "Delivery Time",
+                   "Return Date", "Invoice Created", "Shipping Package Creation Date", "Packing Time",
+                   "Fulfillment TAT", "Reverse Pickup Created Date"),
+        decimal=("MRP", "Selling Price", "Discount", "Total Price", "Subtotal", "Cost Price", "Prepaid Amount",
+                 "Tax %", "Tax Value", "CGST", "SGST", "IGST", "UTGST", "CESS", "CGST Rate", "SGST Rate",
+                 "IGST Rate", "UTGST Rate", "CESS Rate", "TCS Amount", "Shipping Charges",
+                 "Shipping Method Charges", "COD Service Charges", "Gift Wrap Charges", "Transfer Price",
+                 "Weight", "Length(mm)", "Width(mm)", "Height(mm)", "Currency Conversion Rate",
+                 "Adjustment In Selling Price", "Adjustment In Discount", "Store Credit", "Vendor Unit Price"),
+        integer=("COD", "Priority", "Packet Number"),
+    ),
 )
+_TAXES = ("CGST", "IGST", "SGST", "UTGST", "CESS", "CGST Rate", "IGST Rate", "SGST Rate", "UTGST Rate",
+          "CESS Rate")
 
 CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
     SALE_ORDERS,
     ExportSpec(
         name="Invoice",
         table_name="invoices",
-        columns=("invoiceCode", "invoiceDate", "saleOrderCode", "channel", "skuCode", "productName",
-                 "quantity", "unitPrice", "taxRate", "taxAmount", "total", "facility"),
+        columns=("orderCode", "invoiceCode", "shippingPackageCode", "invoiceDate", "channelName", "skuCode",
+                 "skuName", "quantity", "invoiceTax", "invoiceTotal", "taxPercentage", "cgst", "sgst", "igst",
+                 "mrp", "hsn"),
         date_filter="dateCreatedRange",
         primary_key=("Invoice No", "SKU Code"),
         repeating_keys=True,
-        column_types=MappingProxyType({
-            "Invoice Date": TIMESTAMP, "Quantity": INTEGER, "Unit Price": DECIMAL,
-            "Tax Rate": DECIMAL, "Tax Amount": DECIMAL, "Total": DECIMAL,
-        }),
+        column_types=_with_types(
+            timestamp=("Invoice Created Date", "Channel Invoice Created Date", "EWayBill Date",
+                       "EWayBill Valid Till"),
+            integer=("Quantity",),
+            decimal=("Invoice Tax", "Invoice Total", "Tax Percentage", "MRP", "Cost Price", "Shipping Charge",
+                     "COD Charge", "TCS Amount", "VAT", "CST", "Additional Tax", "Additional Tax Percentage",
+                     *_TAXES),
+        ),
     ),
     ExportSpec(
         name="Return Invoices",
         table_name="return_invoices",
-        columns=("invoiceCode", "skuCode", "saleOrderCode", "saleOrderItemCode", "reason",
-                 "returnDate", "quantity", "total", "facility"),
+        columns=("displayorderCode", "invoiceCode", "returnInvoiceCode", "ShippingPackageCode",
+                 "shippingPackageStatusCode", "returnedDate", "customerName", "skuCode", "itemTypeName", "qty",
+                 "transferPrice", "cgst", "igst", "sgst"),
         date_filter="addedOn",
         primary_key=("Invoice Code", "Item SKU Code"),
-        column_types=_types(**{"Return Date": TIMESTAMP, "Quantity": INTEGER, "Total": DECIMAL}),
+        column_types=_with_types(timestamp=("Return Date",), integer=("Quantity",),
+                                 decimal=("Unit Price", *_TAXES)),
     ),
     ExportSpec(
         name="Reverse Pickup",
         table_name="reverse_pickups",
-        columns=("reversePickupCode", "skuCode", "saleOrderCode", "status", "created", "updated"),
+        columns=("reversePickupCode", "itemtypeSku", "saleOrderCode", "saleOrderItemCode", "itemtypeName",
+                 "reversePickupStatus", "reversePickupAction", "returnReason", "trackingNumber", "channel",
+                 "reversePickupCreated", "reversePickupUpdated", "totalReceivedItems", "putawayStatus"),
         date_filter="reversePickupDateRange",
         primary_key=("Reverse Pickup No", "Item SKU Code"),
-        column_types=_types(Created=TIMESTAMP, Updated=TIMESTAMP),
+        dedup_sort="Reverse Pickup Last Updated",
+        column_types=_with_types(
+            timestamp=("Sale Order Created", "Dispatched Date", "Reverse Pickup Created",
+                       "Reverse Pickup Last Updated", "Putaway Last Updated", "Return Delivery Date",
+                       "Channel Return Created Date"),
+            integer=("Total Received Items",),
+        ),
     ),
     ExportSpec(
         name="Courier Returns",
         table_name="courier_returns",
-        columns=("saleOrderCode", "saleOrderItemCode", "skuCode", "status", "created", "updated"),
+        columns=("saleOrderNo", "shippingPackageCode", "shippingPackageStatus", "shippingProvider",
+                 "shippingCourier", "awbNo", "rtoReason", "created", "returnDeliveryDate", "putawayStatus",
+                 "channel", "returnFacility"),
         date_filter="soDateRange",
-        primary_key=("Sale Order No", "Sale Order Item"),
-        column_types=_types(Created=TIMESTAMP, Updated=TIMESTAMP),
+        # one row per returned shipping package (the field's ids have no item column)
+        primary_key=("Sale Order No", "Shipping Package Code"),
+        column_types=_with_types(timestamp=("Created", "Channel Created", "Return Delivery Date",
+                                            "Return Manifest Added", "Return Manifest Created At",
+                                            "Putaway Date")),
     ),
     ExportSpec(
         name="Inventory Snapshot",
         table_name="inventory_snapshot",
-        columns=("facility", "skuCode", "itemTypeName", "inventory", "openSale", "openPurchase",
-                 "badInventory", "updated"),
+        columns=("facility", "itemtypeSku", "itemTypeName", "categoryName", "inventory", "openSale",
+                 "inventoryBlocked", "openPurchase", "badInventory", "putawayPending", "pendingStockTransfer",
+                 "MRP", "updated"),
         date_filter=None,
         primary_key=("Facility", "Item SkuCode"),
         write_disposition=REPLACE,
-        column_types=_types(**{"Inventory": INTEGER, "Open Sale": INTEGER, "Open Purchase": INTEGER,
-                               "Bad Inventory": INTEGER, "Updated": TIMESTAMP}),
+        column_types=_with_types(
+            integer=("Inventory", "Open Sale", "Inventory Blocked", "Open Purchase", "Bad Inventory",
+                     "Putaway Pending", "Pending Inventory Assessment", "Stock In Transfer", "Quantity Not Found",
+                     "Excess Quantity", "Quarantined Inventory", "Inventory Not Synced"),
+            decimal=("MRP", "Cost Price"),
+            timestamp=("Updated",),
+        ),
     ),
     ExportSpec(
         name="Item Master",
         table_name="item_master",
-        columns=("productCode", "componentProductCode", "name", "category", "mrp", "componentQuantity",
-                 "created", "updated"),
+        columns=("skuCode", "itemName", "categoryCode", "category", "type", "componentProductCode",
+                 "componentQuantity", "componentPrice", "MRP", "basePrice", "costPrice", "weight", "hsn",
+                 "gstTaxTypeCode", "enabled", "updated"),
         date_filter=None,
         primary_key=("Product Code", "Component Product Code"),
         write_disposition=REPLACE,
         facility_scoped=False,
-        column_types=_types(**{"MRP": DECIMAL, "Component Quantity": INTEGER, "Created": TIMESTAMP,
-                               "Updated": TIMESTAMP}),
+        column_types=_with_types(decimal=("MRP", "Base Price", "Cost Price", "Component Price", "Weight (gms)"),
+                                 integer=("Component Quantity",), timestamp=("Updated",)),
     ),
-    # No natural key is known for these: each job's rows are kept as they are, replaced as a whole
-    # when the same job is loaded again (merge key _uniware_job_code); windows never overlap (no
-    # lookback), so each row is added once, by its creation date. Configure a primary_key and
-    # write_disposition "merge" to merge on it instead.
-    ExportSpec(name="Purchase Orders", table_name="purchase_orders", columns=(),
-                   date_filter="addedOn", write_disposition=APPEND, lookback=timedelta(0)),
-    ExportSpec(name="GRN", table_name="grns", columns=(), date_filter="addedOn",
-                   write_disposition=APPEND, lookback=timedelta(0)),
-    ExportSpec(name="Tally GST", table_name="tally_gst", columns=(), date_filter="addedOn",
-                   write_disposition=APPEND, lookback=timedelta(0)),
+    ExportSpec(
+        name="Purchase Orders",
+        table_name="purchase_orders",
+        columns=("purchaseOrderCode", "itemtypeSku", "created", "approvedDate", "deliveryDate", "vendor",
+                 "vendorCode", "itemTypeName", "quantity", "recieveQuantity", "rejectedQuantity",
+                 "pendingQuantity", "unitPrice", "subTotal", "igst", "total", "purchaseOrderStatus", "facility",
+                 "updated"),
+        date_filter="addedOn",
+        primary_key=("PO Code", "Item SkuCode"),
+        dedup_sort="Updated",
+        column_types=_with_types(
+            timestamp=("Created", "PO Approved Date", "Delivery Date", "Updated"),
+            integer=("Order Quantity", "Recieved Quantity", "Rejected Quantity", "Pending Quantity",
+                     "PO Ageing (Days)"),
+            decimal=("Unit Price", "Sub Total", "Total", *_TAXES),
+        ),
+    ),
+    # GRN's column ids are ASSUMED (never seen in the field); its labels are the field's.
+    ExportSpec(
+        name="GRN",
+        table_name="grns",
+        columns=("grnCode", "itemtypeSku", "grnDate", "facility", "purchaseOrderCode", "vendor",
+                 "vendorInvoiceNumber", "quantityReceived", "quantityRejected", "valueReceivedWithTax", "updated"),
+        date_filter="addedOn",
+        primary_key=("GRN Code", "Item SkuCode"),
+        column_types=_with_types(
+            timestamp=("GRN Date", "GRN Invoice Date", "PO Date", "Updated"),
+            integer=("Quantity Received", "Quantity Rejected"),
+            decimal=("Additional Cost", "Percentage Rejection", "Value of Goods Received without taxes",
+                     "Value of Goods Received with taxes", "Value of Goods Rejected without taxes",
+                     "Value of Goods Rejected with taxes"),
+        ),
+    ),
+    # No natural key is known: each job's rows are kept as they are and replaced as a whole when the
+    # same job is loaded again (merge key _uniware_job_code); windows never overlap (no lookback), so
+    # each row is added once, by its invoice date. Configure a primary_key to merge on it instead.
+    ExportSpec(
+        name="Tally GST Report",
+        table_name="tally_gst",
+        columns=("invoiceDate", "saleOrderCode", "invoiceCode", "channelName", "productCode", "productSKU",
+                 "QTY", "unitPrice", "total", "sales", "cgst", "sgst", "igst", "paymentMethod"),
+        date_filter="addedOn",
+        write_disposition=APPEND,
+        lookback=timedelta(0),
+        column_types=_with_types(
+            timestamp=("Date", "Dispatch Date/Cancellation Date", "Channel Invoice Created"),
+            integer=("Qty",),
+            decimal=("Unit Price", "Total", "Sales", "conversion rate", "Discount Amount", "TCS Amount",
+                     *_TAXES),
+        ),
+    ),
+    # Shipping Package's column ids and its date filter are ASSUMED (never seen in the field).
+    ExportSpec(
+        name="Shipping Package",
+        table_name="shipping_packages",
+        columns=("shippingPackageCode", "saleOrderCode", "status", "facility", "invoiceCode", "shippingProvider",
+                 "shippingCourier", "trackingNumber", "cashOnDelivery", "noOfItems", "totalPrice", "actualWeight",
+                 "created", "dispatchTime", "deliveryTime", "updated"),
+        date_filter="addedOn",
+        primary_key=("Shipping Package No",),
+        dedup_sort="Updated",
+        column_types=_with_types(
+            timestamp=("Created", "Dispatch Time", "Return Time", "Delivery Time", "Updated", "EWayBill Date",
+                       "EWayBill Valid Till"),
+            integer=("Cash On Delivery", "No Of Items", "No Of Boxes"),
+            decimal=("Actual Weight", "Shipping Charges", "COD Charges", "Total Price", "Packing Cost",
+                     "Collectable Amount", "Length", "Width", "Height"),
+        ),
+    ),
 )})

@@ -28,6 +28,16 @@ SELECT sale_order_item_status AS status,
 FROM {dataset}.sale_orders
 GROUP BY 1
 """,
+    "order_status": """
+SELECT sale_order_status AS status,
+       COUNT(DISTINCT sale_order_code) AS orders,
+       COUNT(*) AS items,
+       SUM(CASE WHEN sale_order_item_status <> sale_order_status THEN 1 ELSE 0 END) AS items_in_another_status
+FROM {dataset}.sale_orders
+GROUP BY 1
+""",
+    # Return Invoices has no Sale Order Item Code: a returned line is matched to the item sold by the
+    # sale's Invoice Code and the SKU (an order holds each SKU once).
     "returns_rate": """
 SELECT s.channel_name AS channel,
        COUNT(*) AS items_sold,
@@ -35,7 +45,7 @@ SELECT s.channel_name AS channel,
        CAST(ROUND(100.0 * COUNT(r.item_sku_code) / NULLIF(COUNT(*), 0), 2) AS NUMERIC(6, 2)) AS return_rate_pct
 FROM {dataset}.sale_orders AS s
 LEFT JOIN {dataset}.return_invoices AS r
-  ON r.sale_order_item_code = s.sale_order_item_code
+  ON r.invoice_code = s.invoice_code AND r.item_sku_code = s.item_sku_code
 WHERE s.sale_order_item_status <> 'CANCELLED'
 GROUP BY 1
 """,
@@ -91,10 +101,21 @@ GROUP BY 1
 REQUIRES: dict[str, tuple[str, ...]] = {
     "sales_per_day": ("sale_orders",),
     "order_item_status_funnel": ("sale_orders",),
+    "order_status": ("sale_orders",),
     "returns_rate": ("sale_orders", "return_invoices"),
     "stock_on_hand": ("inventory_snapshot",),
     "job_runs": ("export_job_status",),
     "job_health": ("export_job_status",),
+}
+# The columns of those tables each query reads (an export configured with fewer columns gets no view).
+REQUIRES_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
+    "sales_per_day": {"sale_orders": ("created", "channel_name", "facility", "sale_order_code", "selling_price",
+                                      "sale_order_item_status")},
+    "order_item_status_funnel": {"sale_orders": ("sale_order_item_status",)},
+    "order_status": {"sale_orders": ("sale_order_status", "sale_order_item_status", "sale_order_code")},
+    "returns_rate": {"sale_orders": ("channel_name", "invoice_code", "item_sku_code", "sale_order_item_status"),
+                     "return_invoices": ("invoice_code", "item_sku_code")},
+    "stock_on_hand": {"inventory_snapshot": ("facility", "inventory", "open_sale")},
 }
 
 
@@ -104,14 +125,18 @@ def query(name: str, dataset: str) -> str:
 
 
 def create_views(pipeline: Any) -> list[str]:
-    """Create or replace `v_<query>` views in the pipeline's dataset for every query whose tables
-    exist; returns the names of the views made. Works on DuckDB and PostgreSQL."""
+    """Create or replace `v_<query>` views in the pipeline's dataset for every query whose tables and
+    columns exist; returns the names of the views made. Works on DuckDB and PostgreSQL."""
     made = []
     with pipeline.sql_client() as client:
         dataset = client.fully_qualified_dataset_name()
-        existing = set(pipeline.default_schema.data_table_names())
+        schema = pipeline.default_schema
+        existing = set(schema.data_table_names())
         for name, tables in REQUIRES.items():
             if not set(tables) <= existing:
+                continue
+            if any(not set(columns) <= set(schema.get_table_columns(table))
+                   for table, columns in REQUIRES_COLUMNS.get(name, {}).items()):
                 continue
             view = client.make_qualified_table_name(f"v_{name}")
             client.execute_sql(f"DROP VIEW IF EXISTS {view}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import random
 import signal
 import threading
 from collections.abc import Sequence
@@ -11,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
+from .faults import NO_FILE
 from .jobs import JobTiming
 from .server import SimulatorConfig, UniwareSimulator
 
@@ -36,28 +38,62 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--fixed-clock", action="store_true",
                         help="simulated time stands still (identical exports are served from a cache)")
     parser.add_argument("--files-dir", help="where export files are written (default: a temporary folder)")
-    return parser.parse_args(argv)
+    unhappy = parser.add_argument_group("the field's unhappy paths")
+    unhappy.add_argument("--unknown-filter", choices=["ignore", "reject"], default="ignore",
+                         help="an unknown filter id is silently ignored, so the export is unwindowed "
+                              "(default, as seen in the field), or rejected with 100003")
+    unhappy.add_argument("--complete-without-file-polls", type=int, default=0, metavar="N",
+                         help="every job answers COMPLETE without filePath for N polls first")
+    unhappy.add_argument("--fail-jobs", choices=["FAILED", "CANCELLED", "ERROR"],
+                         help="jobs end in this status instead of completing (see --fail-rate)")
+    unhappy.add_argument("--fail-rate", type=float, default=1.0,
+                         help="share of jobs that --fail-jobs applies to (seeded; default 1.0: all)")
+    unhappy.add_argument("--bad-credentials-status", type=int, default=400, choices=[400, 401, 500],
+                         help="HTTP status of a password grant with bad credentials (the field has seen 500)")
+    args = parser.parse_args(argv)
+    if not 0.0 <= args.fail_rate <= 1.0:
+        parser.error("--fail-rate must be between 0 and 1")
+    return args
+
+
+def arm_unhappy_paths(sim: UniwareSimulator, args: argparse.Namespace) -> None:
+    """Job fates asked for on the command line, armed for every job from now on."""
+    if args.fail_jobs:
+        chooser = random.Random(args.seed)
+        rate = args.fail_rate
+        sim.inject_job_fate(args.fail_jobs, times=None, message="Export job failed (simulated)",
+                            match=lambda _report, _facility: chooser.random() < rate)
+    if args.complete_without_file_polls > 0:
+        sim.inject_job_fate(NO_FILE, times=None, polls=args.complete_without_file_polls)
+
+
+def config_from(args: argparse.Namespace) -> SimulatorConfig:
+    timing = JobTiming(seconds_per_status=(args.seconds_per_status, args.seconds_per_status),
+                       min_polls_per_status=args.min_polls_per_status, completion_status=args.completion_status)
+    return SimulatorConfig(seed=args.seed, tenant=args.tenant, username=args.username,
+                           password=args.password, orders_per_day=args.orders_per_day,
+                           history_days=args.history_days, timing=timing, host=args.host,
+                           live_clock=not args.fixed_clock, api_port=args.port, file_port=args.file_port,
+                           start=datetime.fromisoformat(args.start) if args.start else None,
+                           files_dir=Path(args.files_dir) if args.files_dir else None,
+                           unknown_filter=args.unknown_filter,
+                           bad_credentials_status=args.bad_credentials_status)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    timing = JobTiming(seconds_per_status=(args.seconds_per_status, args.seconds_per_status),
-                       min_polls_per_status=args.min_polls_per_status, completion_status=args.completion_status)
-    config = SimulatorConfig(seed=args.seed, tenant=args.tenant, username=args.username,
-                             password=args.password, orders_per_day=args.orders_per_day,
-                             history_days=args.history_days, timing=timing, host=args.host,
-                             live_clock=not args.fixed_clock, api_port=args.port, file_port=args.file_port,
-                             start=datetime.fromisoformat(args.start) if args.start else None,
-                             files_dir=Path(args.files_dir) if args.files_dir else None)
+    config = config_from(args)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with UniwareSimulator(config) as sim:
+        arm_unhappy_paths(sim, args)
         print(f"Uniware simulator for tenant '{config.tenant}'")
         print(f"  API (base_url):  {sim.base_url}")
         print(f"  file host:       {sim.file_base_url}")
         print(f"  username:        {config.username}")
         print("  password:        (the --password value; default in SimulatorConfig)")
         print(f"  facilities:      {', '.join(sim.tenant.enabled_facility_codes)}")
+        print(f"  unknown filters: {args.unknown_filter}d")
         print("Ctrl-C to stop.", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()

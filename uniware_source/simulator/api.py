@@ -33,13 +33,15 @@ FILTER_KEYS = frozenset({
 # (code, code name) of the business errors the simulator answers with
 MISSING_PARAMETERS = (1001, "MISSING_REQUIRED_PARAMETERS")
 INVALID_REPORT = (100001, "INVALID_EXPORT_JOB_TYPE_NAME")
-INVALID_COLUMN = (100002, "INVALID_EXPORT_COLUMN")
+INVALID_COLUMN = (100002, "INVALID_EXPORT_JOB_COLUMN")
 INVALID_FILTER = (100003, "INVALID_EXPORT_FILTER")
 INVALID_FILTER_VALUE = (100004, "INVALID_FILTER_VALUE")
 INVALID_SELECT_VALUE = (100005, "INVALID_FILTER_SELECT_VALUE")
 INVALID_JOB_CODE = (100006, "INVALID_JOB_CODE")  # assumed: the real code is not documented
 DUPLICATE_JOB = (100014, "EXPORT_JOB_ALREADY_RUNNING")
-INVALID_SCHEDULE = (120005, "INVALID_SCHEDULE_CONFIG")
+INVALID_SCHEDULE = (120005, "INVALID_EXPORT_SCHEDULE_CONFIG")
+FACILITY_STATUSES = ("ALL", "ENABLED", "DISABLED")
+FACILITY_DATE_TYPES = ("CREATED", "UPDATED")
 
 Response = tuple[int, dict[str, str], Any]
 
@@ -49,7 +51,7 @@ class ApiOptions:
     username: str
     password: str
     bad_credentials_status: int = 400
-    unknown_filter: str = "reject"  # or "ignore", as some builds silently do
+    unknown_filter: str = "reject"  # or "ignore": an unknown filter id is dropped, the export unwindowed
     reject_duplicate_jobs: bool = True
     max_window_days: int = 92
     error_text_field: str = "description"  # which of description/message carries the text
@@ -85,7 +87,7 @@ class UniwareApi:
                 "code": code, "fieldName": field, "description": described[0],
                 "message": described[1], "errorParams": params or {},
             }],
-            "warnings": [],
+            "warnings": None,
         }
         return 200, {}, body
 
@@ -142,13 +144,32 @@ class UniwareApi:
     # -- facilities -----------------------------------------------------------------------------
 
     def facility_search(self, body: Any) -> Response:
-        only_enabled = isinstance(body, dict) and body.get("facilityStatus") == "ENABLED"
-        parties = [
-            {"facilityCode": f.code, "name": f.name, "displayName": f.name,
-             "enabled": f.enabled, "type": "WAREHOUSE"}
-            for f in self.tenant.facilities if f.enabled or not only_enabled
-        ]
-        return 200, {}, {"successful": True, "message": None, "errors": [], "warnings": [],
+        """`{facilityStatus: ALL|ENABLED|DISABLED, fromDate, toDate, dateType: CREATED|UPDATED}`, all
+        four mandatory (docs) -> `parties[]` of `facilityCode`, `facilityStatus`, `created`, `updated`
+        (epoch ms). No display name: it cannot be mapped to a code from this call."""
+        if not isinstance(body, dict):
+            return self.bad_request("JSON parse error: expected an object")
+        for key in ("facilityStatus", "fromDate", "toDate", "dateType"):
+            if body.get(key) in (None, ""):
+                return self.failure(MISSING_PARAMETERS, f"{key} is required", key)
+        wanted, date_type = body["facilityStatus"], body["dateType"]
+        if wanted not in FACILITY_STATUSES:
+            return self.failure(INVALID_FILTER_VALUE, f"Invalid facilityStatus: {wanted}", "facilityStatus")
+        if date_type not in FACILITY_DATE_TYPES:
+            return self.failure(INVALID_FILTER_VALUE, f"Invalid dateType: {date_type}", "dateType")
+        try:
+            low, high = parse_instant(body["fromDate"]), parse_instant(body["toDate"], end=True)
+        except ValueError as error:
+            return self.failure(INVALID_FILTER_VALUE, f"Invalid fromDate/toDate: {error}", "fromDate")
+        parties = []
+        for facility in self.tenant.facilities:
+            status = "ENABLED" if facility.enabled else "DISABLED"
+            created, updated = self.tenant.facility_dates(facility.code)
+            moment = created if date_type == "CREATED" else updated
+            if wanted in ("ALL", status) and low <= moment <= high:
+                parties.append({"facilityCode": facility.code, "facilityStatus": status,
+                                "created": created * 1000, "updated": updated * 1000})
+        return 200, {}, {"successful": True, "message": None, "errors": [], "warnings": None,
                          "parties": parties}
 
     # -- export jobs ----------------------------------------------------------------------------
@@ -157,7 +178,7 @@ class UniwareApi:
         facility = self.tenant.facility(facility_header or "")
         if facility is None or not facility.enabled:
             return 403, {}, {"successful": False, "message": "Illegal Access, facility is required",
-                             "errors": [], "warnings": []}
+                             "errors": [], "warnings": None}
         try:
             report, columns, query = self._validate_create(facility.code, body)
         except Rejected as rejected:
@@ -172,7 +193,7 @@ class UniwareApi:
                 )
         fate = self.faults.take_job_fate(report.name, facility.code)
         job = self.jobs.create(report, facility.code, query, columns, request_key, fate)
-        return 200, {}, {"successful": True, "message": None, "errors": [], "warnings": [],
+        return 200, {}, {"successful": True, "message": None, "errors": [], "warnings": None,
                          "jobCode": job.code, "exportJobId": job.export_job_id}
 
     def _validate_create(self, facility: str, body: Any) -> tuple[Report, tuple[str, ...], ExportQuery]:
@@ -217,6 +238,8 @@ class UniwareApi:
         date_filter: Optional[str] = None
         start = end = None
         selected: dict[str, tuple[str, ...]] = {}
+        text: dict[str, str] = {}
+        ignored = False
         for item in filters:
             if not isinstance(item, dict) or not isinstance(item.get("id"), str):
                 raise Rejected(self.failure(INVALID_FILTER, "Every filter needs an id", "exportFilters"))
@@ -239,23 +262,32 @@ class UniwareApi:
                                                 f"Invalid value {bad[0]} for filter {filter_id}",
                                                 filter_id, {"value": bad[0]}))
                 selected[filter_id] = tuple(values)
+            elif filter_id in report.other_filters:
+                if isinstance(item.get("text"), str):
+                    text[filter_id] = item["text"]
             elif self.options.unknown_filter == "reject":
                 raise Rejected(self.failure(INVALID_FILTER, f"Invalid export filter: {filter_id}",
                                             "exportFilters", {"filter": filter_id}))
+            else:  # silently ignored, as some builds do (field): the export is then unwindowed
+                ignored = True
+        if report.date_required and date_filter is None and not ignored:
+            wanted = " or ".join(report.date_filters)
+            raise Rejected(self.failure(INVALID_FILTER, f"One of the filters {wanted} is required",
+                                        "exportFilters", {"required": list(report.date_filters)}))
         return ExportQuery(
             at=at, facility=facility if report.facility_scoped else None,
-            date_filter=date_filter, start=start, end=end, selected=selected,
+            date_filter=date_filter, start=start, end=end, selected=selected, text=text,
         )
 
     def _date_range(self, filter_id: str, value: Any, at: int) -> tuple[int, int]:
         if not isinstance(value, dict):
-            raise Rejected(self.failure(INVALID_FILTER_VALUE, f"Filter {filter_id} needs a dateRange",
+            raise Rejected(self.failure(INVALID_FILTER_VALUE, "DateRange is mandatory for daterange value type",
                                         filter_id))
         if value.get("textRange"):
             return self._text_range(filter_id, value["textRange"], at)
         try:
             start = parse_instant(value.get("start"))
-            end = parse_instant(value.get("end"))
+            end = parse_instant(value.get("end"), end=True)
         except ValueError as error:
             raise Rejected(self.failure(INVALID_FILTER_VALUE, f"Invalid date range for {filter_id}: {error}",
                                         filter_id)) from None
@@ -275,6 +307,8 @@ class UniwareApi:
             "YESTERDAY": (today - DAY, today - 1),
             "LAST_7_DAYS": (today - 7 * DAY, at),
             "LAST_30_DAYS": (today - 30 * DAY, at),
+            "LAST_60_DAYS": (today - 60 * DAY, at),
+            "LAST_90_DAYS": (today - 90 * DAY, at),
         }
         if text == "THIS_MONTH":
             local = datetime.fromtimestamp(at, IST)
@@ -297,24 +331,32 @@ class UniwareApi:
             return self.failure(INVALID_JOB_CODE, f"Invalid job code: {code}", "jobCode")
         answer = self.jobs.poll(job)
         result: dict[str, Any] = {"successful": True, "message": answer.message or None,
-                                  "errors": [], "warnings": [], "status": answer.status}
+                                  "errors": [], "warnings": None, "status": answer.status}
         if answer.file_url_path is not None:
             result["filePath"] = answer.file_url_path  # the server turns it into an absolute URL
         return 200, {}, result
 
 
-def parse_instant(value: Any) -> int:
-    """Epoch seconds of a dateRange bound: epoch milliseconds or an ISO instant ending in Z."""
+def parse_instant(value: Any, end: bool = False) -> int:
+    """Epoch seconds of a dateRange bound, in any form seen in the field: epoch milliseconds (number
+    or digits), an ISO instant with `Z` or an offset such as `+05:30`, or a `YYYY-MM-DD` India date
+    (its first second, or its last one for an `end` bound)."""
     if isinstance(value, bool) or value is None:
         raise ValueError(f"missing or invalid instant {value!r}")
     if isinstance(value, (int, float)):
         return int(value) // 1000
     if isinstance(value, str):
-        if value.isdigit():
-            return int(value) // 1000
-        if value.endswith("Z"):
-            try:
-                return to_epoch(datetime.fromisoformat(value[:-1] + "+00:00"))
-            except ValueError:
-                pass
+        text = value.strip()
+        if text.isdigit():
+            return int(text) // 1000
+        try:
+            if len(text) == 10:
+                day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=IST)
+                return to_epoch(day) + (DAY - 1 if end else 0)
+            moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+        except ValueError:
+            pass
+        else:
+            if moment.tzinfo is not None:
+                return to_epoch(moment)
     raise ValueError(f"unparseable instant {value!r}")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .faults import JobFault
-from .reports import INTEGER, MONEY, ORDER_DATE, RATE, TIMESTAMP, Column
+from .reports import BOOLEAN, FLAG, GRAMS, INTEGER, MONEY, RATE, TIMESTAMP, Column
 from .tenant import DAY, IST_OFFSET_SECONDS, from_epoch, money
 
 DEFAULT_BLANKS: tuple[str, ...] = ("", "N/A", "-", "NULL")
@@ -59,10 +59,14 @@ def render_value(kind: str, value: Any, row_number: int, column_number: int, sty
     if kind == TIMESTAMP:
         mixed = style.mixed_timestamps and (row_number * 5 + column_number) % 4 == 3
         return format_ist(value, "dmy" if mixed else "iso")
-    if kind == ORDER_DATE:
-        return format_ist(value, "slash")
     if kind in (MONEY, RATE):
         return f"{value // 100}.{value % 100:02d}"
+    if kind == GRAMS:
+        return f"{value}.000"
+    if kind == FLAG:
+        return "1" if value else "0"
+    if kind == BOOLEAN:
+        return "true" if value else "false"
     return str(value)
 
 
@@ -70,21 +74,25 @@ def python_value(kind: str, value: Any) -> Any:
     """The typed value a faithful loader should end up with (timestamps as UTC datetimes)."""
     if value is None:
         return None
-    if kind in (TIMESTAMP, ORDER_DATE):
+    if kind == TIMESTAMP:
         return from_epoch(value)
     if kind == MONEY:
         return money(value)
     if kind == RATE:
         return Decimal(value).scaleb(-2)
-    if kind == INTEGER:
+    if kind == GRAMS:
+        return Decimal(value)
+    if kind in (INTEGER, FLAG):
         return int(value)
+    if kind == BOOLEAN:
+        return "true" if value else "false"
     return value
 
 
 def write_csv(
     path: Path,
     columns: Sequence[Column],
-    rows: Iterable[dict[str, Any]],
+    rows: Iterable[Any],
     style: CsvStyle,
 ) -> int:
     """Stream `rows` into `path` as a Uniware-style CSV; returns the number of data rows."""
@@ -94,9 +102,10 @@ def write_csv(
             handle.write("\ufeff")
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow([c.label for c in columns])
-        plan = [(c.id, c.kind, n) for n, c in enumerate(columns)]
+        plan = [(c.source, c.kind, n) for n, c in enumerate(columns)]
         for count, row in enumerate(rows, start=1):
-            writer.writerow([render_value(kind, row.get(cid), count, n, style) for cid, kind, n in plan])
+            writer.writerow([render_value(kind, getattr(row, source) if source else None, count, n, style)
+                             for source, kind, n in plan])
     return count
 
 
@@ -149,9 +158,9 @@ def _reshape(record: list[str], index: int, row: int, fault: JobFault) -> list[s
     return record[::-1] if fault.reverse_columns else record
 
 
-def truth_rows(columns: Sequence[Column], rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def truth_rows(columns: Sequence[Column], rows: Iterable[Any]) -> list[dict[str, Any]]:
     """Rows keyed by header label with typed values, for comparing with what a loader stored."""
-    return [{c.label: python_value(c.kind, row.get(c.id)) for c in columns} for row in rows]
+    return [{c.label: python_value(c.kind, c.value(row)) for c in columns} for row in rows]
 
 
 def parse_ist(text: str) -> Optional[datetime]:

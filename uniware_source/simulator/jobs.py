@@ -242,7 +242,7 @@ class JobRegistry:
         key = hashlib.sha256(json.dumps([
             job.report.name, [c.id for c in columns], job.query.facility, job.query.at,
             job.query.date_filter, job.query.start, job.query.end,
-            sorted((k, list(v)) for k, v in job.query.selected.items()),
+            sorted((k, list(v)) for k, v in job.query.selected.items()), sorted(job.query.text.items()),
             self.tenant.seed, self.tenant.orders_per_day, self.style.bom,
         ]).encode()).hexdigest()
         with self._lock:

@@ -42,7 +42,7 @@ class SimulatorConfig:
     csv_style: CsvStyle = field(default_factory=CsvStyle)
     extra_columns: bool = True  # unrequested columns appear in the file
     empty_export_file: bool = False  # False: a zero-row export has no filePath at all (field)
-    unknown_filter: str = "reject"  # "ignore": silently ignored, as some builds do (field)
+    unknown_filter: str = "reject"  # "ignore": silently ignored, the export unwindowed (field; CLI default)
     reject_duplicate_jobs: bool = True
     max_window_days: int = 92
     file_ttl_seconds: Optional[float] = None  # download links expire after this long
@@ -191,6 +191,8 @@ class UniwareSimulator:
         """
         report = REPORTS[report_name]
         chosen = report.file_columns(tuple(columns or [c.id for c in report.columns]), False)
+        if columns is None:  # every column: the unrequested ones too
+            chosen += tuple(c for c in report.extra_columns if c.label not in {k.label for k in chosen})
         moment = to_epoch(at) if at is not None else self.clock.now_epoch()
         facilities: Sequence[Optional[str]]
         if not report.facility_scoped:

@@ -80,16 +80,20 @@ class SimClock:
 
 @dataclass(frozen=True)
 class Facility:
+    """A facility: its code (the `Facility` request header, `Facility Code` in exports) and its display
+    name (what the export files' `Facility` column holds; facility/search never returns it)."""
+
     code: str
     name: str
     enabled: bool = True
+    state: str = "Karnataka"  # decides CGST+SGST (same state) or IGST (another state) on its orders
 
 
 DEFAULT_FACILITIES: tuple[Facility, ...] = (
-    Facility("BLR01", "Bengaluru Fulfilment Centre"),
-    Facility("DEL02", "Delhi NCR Warehouse"),
-    Facility("MUM03", "Mumbai Dark Store"),
-    Facility("PNQ09", "Old Pune Warehouse", enabled=False),
+    Facility("BLR01", "Bengaluru Central Warehouse", state="Karnataka"),
+    Facility("DEL02", "Delhi NCR Fulfilment Hub, Gurugram", state="Haryana"),
+    Facility("MUM03", "Mumbai Dark Store - Andheri", state="Maharashtra"),
+    Facility("PNQ09", "Old Pune Warehouse", enabled=False, state="Maharashtra"),
 )
 
 CHANNELS: tuple[str, ...] = (
@@ -134,6 +138,21 @@ ADDRESSES: tuple[str, ...] = (
 CITIES: tuple[str, ...] = (
     "Bengaluru", "New Delhi", "Mumbai", "Pune", "Chennai", "Kolkata", "Jaipur", "Kochi",
 )
+# (state, pincode prefix) of each city above
+CITY_STATES: dict[str, tuple[str, str]] = {
+    "Bengaluru": ("Karnataka", "560"), "New Delhi": ("Delhi", "110"), "Mumbai": ("Maharashtra", "400"),
+    "Pune": ("Maharashtra", "411"), "Chennai": ("Tamil Nadu", "600"), "Kolkata": ("West Bengal", "700"),
+    "Jaipur": ("Rajasthan", "302"), "Kochi": ("Kerala", "682"),
+}
+SHIPPING_PROVIDERS: tuple[tuple[str, str], ...] = (
+    # (shipping provider, shipping courier)
+    ("Delhivery", "Delhivery Surface"), ("BLUEDART", "Blue Dart Air"), ("Ekart", "Ekart Logistics"),
+    ("Xpressbees", "Xpressbees Surface"), ("SELF", "Self Shipping"),
+)
+VENDORS: tuple[tuple[str, str], ...] = (
+    ("V0001", "Shree Textiles Pvt Ltd"), ("V0002", "Kitchen Kraft & Co."), ("V0003", "Footloose Exports"),
+    ("V0004", "Ayur Naturals LLP"), ("V0005", "Desi Farms Grocery"),
+)
 CANCEL_REASONS: tuple[str, ...] = (
     "Customer changed mind, ordered elsewhere",
     "ग्राहक ने रद्द किया",
@@ -148,13 +167,19 @@ RETURN_REASONS: tuple[str, ...] = (
 )
 TAX_RATES_BP: tuple[int, ...] = (500, 1200, 1800)  # basis points: 5 %, 12 %, 18 %
 
+# Sale order *item* statuses (`SoiStatus` -> "Sale Order Item Status")
 STATUS_CREATED = "CREATED"
-STATUS_PROCESSING = "PROCESSING"
+STATUS_FULFILLABLE = "FULFILLABLE"
 STATUS_DISPATCHED = "DISPATCHED"
 STATUS_DELIVERED = "DELIVERED"
 STATUS_RETURN_EXPECTED = "RETURN_EXPECTED"
 STATUS_RETURNED = "RETURNED"
 STATUS_CANCELLED = "CANCELLED"
+# Sale *order* statuses (`status` -> "Sale Order Status"), derived from its items (see order_status)
+ORDER_CREATED = "CREATED"
+ORDER_PROCESSING = "PROCESSING"
+ORDER_COMPLETE = "COMPLETE"
+ORDER_CANCELLED = "CANCELLED"
 
 
 @dataclass(frozen=True)
@@ -188,6 +213,7 @@ class Order:
     processing_at: int
     dispatched_at: int
     delivered_at: int
+    hash: int = 0
 
 
 @dataclass(frozen=True)
@@ -207,6 +233,8 @@ class OrderItem:
     cancel_reason: str
     return_reason: str
     transitions: tuple[tuple[str, int], ...] = field(default=())
+    courier_return: bool = False  # a returned item came back by the courier (RTO), not by reverse pickup
+    hash: int = 0  # this item's own deterministic hash, for generated details
 
     def state_at(self, at: int) -> Optional[tuple[str, int]]:
         """(status, updated) of the item at simulated time `at`, or None before it exists."""
@@ -220,6 +248,72 @@ class OrderItem:
     @property
     def invoiced(self) -> bool:
         return self.cancelled_at is None
+
+
+def order_status(items: Sequence[OrderItem], at: int) -> tuple[str, int]:
+    """(Sale Order Status, since when) of an order whose items are `items`, at simulated time `at`.
+
+    CANCELLED once every item is; COMPLETE once every other item is delivered (or returned);
+    PROCESSING once any item moved past CREATED; else CREATED. An order's status therefore often
+    differs from an item's: a cancelled item in a COMPLETE order, a DISPATCHED item of a PROCESSING one.
+    """
+    moments = sorted({m for item in items for _, m in item.transitions if m <= at})
+    status, since = ORDER_CREATED, items[0].order.created
+    for moment in moments:
+        current = _order_status_from(item.state_at(moment) for item in items)
+        if current != status:
+            status, since = current, moment
+    return status, since
+
+
+def _order_status_from(states: Iterator[Optional[tuple[str, int]]]) -> str:
+    statuses = [s[0] for s in states if s is not None]
+    live = [s for s in statuses if s != STATUS_CANCELLED]
+    if not live:
+        return ORDER_CANCELLED
+    if all(s in (STATUS_DELIVERED, STATUS_RETURN_EXPECTED, STATUS_RETURNED) for s in live):
+        return ORDER_COMPLETE
+    if any(s != STATUS_CREATED for s in live):
+        return ORDER_PROCESSING
+    return ORDER_CREATED
+
+
+@dataclass(frozen=True)
+class SaleOrderLine:
+    """One row of Sale Orders: an item with its own and its order's status at the export's moment."""
+
+    item: OrderItem
+    status: str  # the item's status
+    item_updated: int
+    order_status: str
+    updated: int  # the row's Updated: the later of the item's and the order's last change
+
+
+@dataclass(frozen=True)
+class PurchaseOrderLine:
+    index: int  # the purchase order's index
+    line: int
+    code: str
+    facility: str
+    vendor_code: str
+    vendor_name: str
+    product: Product
+    quantity: int
+    unit_price_paise: int
+    tax_rate_bp: int
+    created: int
+    approved_at: int
+    delivery_date: int
+    received_at: int  # when its GRN is made
+    received: int
+    rejected: int
+
+    def status_at(self, at: int) -> tuple[str, int]:
+        if at >= self.received_at:
+            return "COMPLETE", self.received_at
+        if at >= self.approved_at:
+            return "APPROVED", self.approved_at
+        return "CREATED", self.created
 
 
 def money(paise: int) -> Decimal:
@@ -257,6 +351,17 @@ class Tenant:
 
     def facility(self, code: str) -> Optional[Facility]:
         return next((f for f in self.facilities if f.code == code), None)
+
+    def facility_name(self, code: str) -> str:
+        facility = self.facility(code)
+        return facility.name if facility is not None else code
+
+    def facility_dates(self, code: str) -> tuple[int, int]:
+        """(created, updated) of a facility, epoch seconds: created years before the order history,
+        updated (e.g. disabled) some months later."""
+        position = next(i for i, f in enumerate(self.facilities) if f.code == code)
+        created = self.origin - DAY * (700 - 90 * position)
+        return created, created + DAY * (120 + 45 * position)
 
     @property
     def enabled_facility_codes(self) -> tuple[str, ...]:
@@ -322,6 +427,7 @@ class Tenant:
             processing_at=processing_at,
             dispatched_at=dispatched_at,
             delivered_at=delivered_at,
+            hash=h,
         )
 
     def items(self, order: Order) -> list[OrderItem]:
@@ -329,9 +435,14 @@ class Tenant:
         draw = (h >> 16) % 10
         count = 1 + (draw >= 6) + (draw >= 9)
         result = []
+        used: set[int] = set()
         for position in range(1, count + 1):
             hk = mix64(h ^ (position * 0x51ED27))
-            product = self.products[hk % len(self.products)]
+            pick = hk % len(self.products)
+            while pick in used and len(used) < len(self.products):
+                pick = (pick + 1) % len(self.products)  # one line per SKU in an order
+            used.add(pick)
+            product = self.products[pick]
             quantity = 2 if (hk >> 10) % 10 == 0 else 1
             discount_pct = (hk >> 52) % 40
             unit_mrp = product.mrp_at(order.created)
@@ -348,11 +459,11 @@ class Tenant:
             transitions: list[tuple[str, int]] = [(STATUS_CREATED, order.created)]
             if cancelled_at is not None:
                 if order.processing_at < cancelled_at:
-                    transitions.append((STATUS_PROCESSING, order.processing_at))
+                    transitions.append((STATUS_FULFILLABLE, order.processing_at))
                 transitions.append((STATUS_CANCELLED, cancelled_at))
             else:
                 transitions += [
-                    (STATUS_PROCESSING, order.processing_at),
+                    (STATUS_FULFILLABLE, order.processing_at),
                     (STATUS_DISPATCHED, order.dispatched_at),
                     (STATUS_DELIVERED, order.delivered_at),
                 ]
@@ -375,6 +486,8 @@ class Tenant:
                 cancel_reason=CANCEL_REASONS[(hk >> 33) % len(CANCEL_REASONS)],
                 return_reason=RETURN_REASONS[(hk >> 35) % len(RETURN_REASONS)],
                 transitions=tuple(transitions),
+                courier_return=(hk >> 50) % 3 == 0,
+                hash=hk,
             ))
         return result
 
@@ -398,8 +511,8 @@ class Tenant:
         end: Optional[int],
         facility: Optional[str] = None,
         channels: Optional[Sequence[str]] = None,
-    ) -> Iterator[tuple[OrderItem, str, int]]:
-        """(item, status, updated) of the items visible at `at` whose `date_field` is in range.
+    ) -> Iterator[SaleOrderLine]:
+        """The Sale Orders rows visible at `at` whose `date_field` is in range.
 
         `date_field` is "created" or "updated"; `start`/`end` are inclusive epoch seconds.
         """
@@ -412,13 +525,18 @@ class Tenant:
                 continue
             if wanted is not None and order.channel not in wanted:
                 continue
-            for item in self.items(order):
+            items = self.items(order)
+            if order.created > at:
+                continue
+            status_of_order, order_since = order_status(items, at)
+            for item in items:
                 state = item.state_at(at)
                 if state is None:
                     continue
-                moment = state[1] if date_field == "updated" else order.created
+                updated = max(state[1], order_since)
+                moment = updated if date_field == "updated" else order.created
                 if low <= moment <= high:
-                    yield item, state[0], state[1]
+                    yield SaleOrderLine(item, state[0], state[1], status_of_order, updated)
 
     def invoice_lines(
         self, *, at: int, start: Optional[int], end: Optional[int], facility: Optional[str] = None
@@ -452,6 +570,89 @@ class Tenant:
             for item in self.items(order):
                 if item.returned_at is not None and low <= item.returned_at <= high:
                     yield item
+
+    def returned_orders(
+        self, *, at: int, start: Optional[int], end: Optional[int], facility: Optional[str] = None,
+        date_field: str = "returned", courier: Optional[bool] = None,
+    ) -> Iterator[OrderItem]:
+        """Items with a return visible at `at` (its return was expected by then) whose `date_field`
+        ("returned": return expected, "created": order created) is in range; `courier` selects
+        courier returns (True), reverse pickups (False) or both (None)."""
+        low = start if start is not None else self.origin
+        high = min(end if end is not None else at, at)
+        scan_from = low if date_field == "created" else low - MAX_LIFECYCLE_SECONDS
+        for order in self.orders_created_between(scan_from, high):
+            if facility is not None and order.facility != facility:
+                continue
+            for item in self.items(order):
+                if item.return_expected_at is None or item.return_expected_at > at:
+                    continue
+                if courier is not None and item.courier_return != courier:
+                    continue
+                moment = order.created if date_field == "created" else item.return_expected_at
+                if low <= moment <= high:
+                    yield item
+
+    def packages(
+        self, *, at: int, start: Optional[int], end: Optional[int], facility: Optional[str] = None,
+    ) -> Iterator[tuple[Order, list[OrderItem]]]:
+        """(order, items not cancelled) of shipping packages created (at processing) in range; one
+        package per order."""
+        low = start if start is not None else self.origin
+        high = min(end if end is not None else at, at)
+        for order in self.orders_created_between(low - DAY, high):
+            if facility is not None and order.facility != facility:
+                continue
+            if not (low <= order.processing_at <= high):
+                continue
+            live = [i for i in self.items(order) if i.cancelled_at is None or i.cancelled_at > order.processing_at]
+            if live:
+                yield order, live
+
+    # -- purchasing -----------------------------------------------------------------------------
+
+    PURCHASE_ORDER_EVERY = 12 * HOUR
+
+    def purchase_order_lines(self, index: int) -> list[PurchaseOrderLine]:
+        h = mix64(self.seed * 999_331 + index)
+        created = self.origin + index * self.PURCHASE_ORDER_EVERY + (h % 600) * MINUTE
+        vendor_code, vendor_name = VENDORS[(h >> 12) % len(VENDORS)]
+        facility = self._enabled[(h >> 20) % len(self._enabled)]
+        delivery = created + DAY * (3 + (h >> 24) % 5)
+        received_at = delivery + HOUR * ((h >> 30) % 30)
+        lines = []
+        for line in range(1, 2 + (h >> 36) % 3):
+            hl = mix64(h ^ (line * 0x9E37))
+            product = self.products[(hl + line * 7) % len(self.products)]
+            quantity = 10 * (2 + hl % 10)
+            rejected = (hl >> 8) % 3
+            received = quantity - (hl >> 12) % 4 - rejected
+            lines.append(PurchaseOrderLine(
+                index=index, line=line, code=f"PO{index:06d}", facility=facility,
+                vendor_code=vendor_code, vendor_name=vendor_name, product=product, quantity=quantity,
+                unit_price_paise=product.mrp_paise * 45 // 100, tax_rate_bp=TAX_RATES_BP[(hl >> 16) % 3],
+                created=created, approved_at=created + HOUR * (1 + (h >> 40) % 5), delivery_date=delivery,
+                received_at=received_at, received=received, rejected=rejected,
+            ))
+        return lines
+
+    def purchase_orders(
+        self, *, at: int, start: Optional[int], end: Optional[int], facility: Optional[str] = None,
+        by_receipt: bool = False,
+    ) -> Iterator[PurchaseOrderLine]:
+        """Purchase order lines created (or, `by_receipt`, received on a GRN) in range, visible at `at`."""
+        low = start if start is not None else self.origin
+        high = min(end if end is not None else at, at)
+        first = max(0, (low - self.origin) // self.PURCHASE_ORDER_EVERY - (20 if by_receipt else 1))
+        index = first
+        while self.origin + index * self.PURCHASE_ORDER_EVERY <= high:
+            for line in self.purchase_order_lines(index):
+                if facility is not None and line.facility != facility:
+                    continue
+                moment = line.received_at if by_receipt else line.created
+                if low <= moment <= high and moment <= at:
+                    yield line
+            index += 1
 
     def inventory(self, *, at: int, facility: str) -> Iterator[tuple[Product, int, int, int, int]]:
         """(product, inventory, open sale, open purchase, bad inventory) stocked at `facility`."""
