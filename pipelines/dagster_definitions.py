@@ -36,7 +36,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.pipeline.pipeline import Pipeline
 
 from uniware_source import ExportsFailed, RunReport, run_exports, uniware_source
-from uniware_source.runner import finish_pending_loads
+from uniware_source.runner import finish_pending_loads, load_deferred_history
 
 SUBMITTED = AssetKey(["uniware", "jobs_submitted"])
 
@@ -78,6 +78,7 @@ def uniware_tables(context: AssetExecutionContext, dlt: DagsterDltResource) -> I
     report = RunReport()
     source = uniware_source(phase="collect", run_id=context.run.run_id[:12], report=report)
     yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline)
+    load_deferred_history(pipeline, run_id=context.run.run_id[:12], report=report)  # LOADED rows, after their data
     if report.problems:  # everything else is loaded and materialized; now say what was not
         raise ExportsFailed(report.problems)
 

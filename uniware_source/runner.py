@@ -147,6 +147,19 @@ def _reload_state(pipeline: Pipeline) -> None:
     pipeline._state_to_props(pipeline._get_state())
 
 
+def load_deferred_history(pipeline: Pipeline, *, run_id: Optional[str] = None, report: Optional[RunReport] = None,
+                          clock: Optional[Clock] = None, loader_file_format: Optional[str] = None,
+                          **source_kwargs: Any) -> bool:
+    """Load the LOADED history rows that wait in state for their rows' package to have loaded (call
+    after a collect step run outside `run_exports`); True if there were any."""
+    resources = pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {})
+    if not has_deferred(resources):
+        return False
+    _run_step(pipeline, uniware_source(phase=HISTORY, run_id=run_id, report=report, clock=clock, **source_kwargs),
+              loader_file_format)
+    return True
+
+
 def run_exports(pipeline: Pipeline, *, mode: str = RUN, report: Optional[RunReport] = None,
                 clock: Optional[Clock] = None, run_id: Optional[str] = None,
                 loader_file_format: Optional[str] = None, wait_for_lock: WaitForLock = False,
@@ -192,10 +205,8 @@ def _run_locked(pipeline: Pipeline, *, mode: str, report: RunReport, clock: Opti
                         waiting)
             break
         log.info("round %d done; %d window(s) still wait for a job slot", round_number, waiting)
-    resources = pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {})
-    if has_deferred(resources):  # LOADED history rows of the jobs just loaded
-        _run_step(pipeline, uniware_source(phase=HISTORY, run_id=run_id, report=report, clock=clock,
-                                           **source_kwargs), loader_file_format)
+    load_deferred_history(pipeline, run_id=run_id, report=report, clock=clock,
+                          loader_file_format=loader_file_format, **source_kwargs)
     if report.problems:
         raise ExportsFailed(report.problems)
     return report
