@@ -9,9 +9,9 @@ from typing import Any, Optional
 
 import pytest
 
+from tests.simulator_fixtures import TEST_NOW
+from uniware_simulator import FAIL, STUCK, UniwareSimulator
 from uniware_source import ExportsFailed
-from uniware_source.simulator import FAIL, STUCK, UniwareSimulator
-from uniware_source.simulator.pytest_plugin import TEST_NOW
 
 from .harness import SALE_ORDERS_FULL, Harness
 

@@ -1,10 +1,10 @@
 """Load Uniware exports into a warehouse (DuckDB by default).
 
-    python pipelines/uniware_pipeline.py                      # incremental run, settings from .dlt/ and env
-    python pipelines/uniware_pipeline.py --start 2026-01-01 --end 2026-04-01   # a stateless backfill
-    python pipelines/uniware_pipeline.py --mode submit        # only create jobs (an orchestrator task)
-    python pipelines/uniware_pipeline.py --mode collect       # only wait for them and load
-    python pipelines/uniware_pipeline.py --demo               # simulator -> DuckDB -> SQL answers
+    uniware-pipeline                                          # incremental run, settings from .dlt/ and env
+    uniware-pipeline --start 2026-01-01 --end 2026-04-01      # a stateless backfill
+    uniware-pipeline --mode submit                            # only create jobs (an orchestrator task)
+    uniware-pipeline --mode collect                           # only wait for them and load
+    python pipelines/uniware_pipeline.py --demo               # from a clone: simulator -> DuckDB -> SQL answers
 
 Exit codes: 0 all loaded; 1 some jobs did not load (the rest did, and their cursors stayed put);
 2 a setting is wrong; 3 the run could not proceed (credentials, destination...); 4 another run of
@@ -19,32 +19,38 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any, Optional
-
-if __package__ in (None, ""):  # run as a script from a checkout: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dlt
 from dlt.pipeline.pipeline import Pipeline
 
-from uniware_source import Clock, ConfigError, ExportsFailed, RunReport, UniwareError, run_exports
-from uniware_source.duckdb_memory import DUCKDB_SETTINGS
-from uniware_source.interrupts import Terminated, sigterm_interrupts
-from uniware_source.queries import create_views
-from uniware_source.redact import install_log_redaction, redact
-from uniware_source.runlock import RunLocked
+from .clock import Clock
+from .errors import ConfigError, ExportsFailed, UniwareError
+from .history import HISTORY_TABLE
+from .pipeline_run.duckdb_memory import DUCKDB_SETTINGS
+from .pipeline_run.lock import RunLocked
+from .pipeline_run.resumable import run_exports
+from .pipeline_run.signals import Terminated, sigterm_interrupts
+from .queries import create_views
+from .redact import install_log_redaction, redact
+from .run_report import RunReport
 
 EXIT_LOCKED = 4
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
-def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+Runner = Callable[[argparse.Namespace, Optional[dict[str, Any]], Any], int]
+Demo = Callable[[argparse.Namespace, Runner], int]
+
+
+def parse_args(argv: Optional[Sequence[str]], *, with_demo: bool = False) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="uniware-pipeline", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--demo", action="store_true", help="run against the built-in simulator and print SQL answers")
+    if with_demo:  # only pipelines/uniware_pipeline.py, in a clone, has the simulator for a demo
+        parser.add_argument("--demo", action="store_true",
+                            help="run against the simulator (a clone's tests/simulator) and print SQL answers")
     parser.add_argument("--destination", default="duckdb", help="any dlt destination (default: duckdb)")
     parser.add_argument("--dataset", default="uniware", help="dataset (schema) name (default: uniware)")
     parser.add_argument("--pipeline-name", default="uniware_pipeline",
@@ -132,7 +138,7 @@ def refresh_views(pipeline: Pipeline) -> None:
     """(Re)create the v_* SQL views on SQL destinations; a failure here never fails the load."""
     if pipeline.destination is None or pipeline.destination.destination_type.endswith("filesystem"):
         return
-    if not pipeline.default_schema_name or "export_job_status" not in pipeline.default_schema.tables:
+    if not pipeline.default_schema_name or HISTORY_TABLE not in pipeline.default_schema.tables:
         return
     try:
         create_views(pipeline)
@@ -185,15 +191,14 @@ def run(args: argparse.Namespace, extra: Optional[dict[str, Any]] = None, destin
     return 0
 
 
-def main(argv: Optional[Sequence[str]] = None, clock: Optional[Clock] = None) -> int:
-    """The command line; `clock` replaces the system clock (tests run it against simulated time)."""
-    args = parse_args(argv)
+def main(argv: Optional[Sequence[str]] = None, clock: Optional[Clock] = None, demo: Optional[Demo] = None) -> int:
+    """The command line (console script `uniware-pipeline`); `clock` replaces the system clock (tests
+    run it against simulated time); `demo` adds `--demo` (given by pipelines/uniware_pipeline.py)."""
+    args = parse_args(argv, with_demo=demo is not None)
     configure_logging(args.quiet)
     configure_duckdb()
-    if args.demo:
-        from pipelines.demo import run_demo
-
-        return run_demo(args, run)
+    if demo is not None and args.demo:
+        return demo(args, run)
     return run(args, {"clock": clock} if clock is not None else None)
 
 

@@ -16,15 +16,15 @@ from dlt.extract.resource import DltResource
 
 from .catalog import APPEND, REPLACE, ExportSpec
 from .clock import Clock, SystemClock
-from .collect import ExportCollection
-from .csv_convert import FACILITY, JOB_CODE, KEY_OCCURRENCE
+from .conversion.csv_to_parquet import FACILITY, JOB_CODE, KEY_OCCURRENCE
 from .history import HISTORY_COLUMNS, HISTORY_TABLE, HISTORY_WRITE_DISPOSITION, take_deferred
 from .ledger import ExportLedger
 from .redact import install_log_redaction
-from .report import RunReport
-from .runtime import ALL, COLLECT, PHASES, SUBMIT, JobBudget, SourceRuntime
+from .run_report import RunReport
+from .services import ALL, COLLECT, PHASES, SUBMIT, JobBudget, SourceRuntime
 from .settings import DEFAULT_DOWNLOAD_MAX_BYTES, build_settings
-from .submit import abandon_expired, adopt_jobs, create_jobs, plan
+from .steps.collect import ExportCollection
+from .steps.submit import abandon_expired, adopt_jobs, create_jobs, plan
 
 log = logging.getLogger(__name__)
 

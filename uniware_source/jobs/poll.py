@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
-from .api import UniwareClient
-from .clock import Clock
-from .errors import ApiError, ApiErrorDetail
-from .settings import PollPolicy
+from ..client.endpoints import UniwareClient
+from ..clock import Clock
+from ..errors import ApiError, ApiErrorDetail
+from ..settings import PollPolicy
 
 log = logging.getLogger(__name__)
 

@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Optional, Union
 from urllib.parse import unquote
 
-from .api import UniwareClient
-from .clock import Clock
-from .csv_convert import ConvertedFile, CsvConverter, Lineage
-from .download import DownloadedFile, FileDownloader
-from .errors import CsvFormatError, DownloadError, InvalidFileError
-from .polling import COMPLETED, Observation, PollResult, wait_for_job
-from .redact import redact, scrub_exception
-from .settings import PollPolicy
+from ..client.download import DownloadedFile, FileDownloader
+from ..client.endpoints import UniwareClient
+from ..clock import Clock
+from ..conversion.csv_to_parquet import ConvertedFile, CsvConverter, Lineage
+from ..errors import CsvFormatError, DownloadError, InvalidFileError
+from ..redact import redact, scrub_exception
+from ..settings import PollPolicy
+from .poll import COMPLETED, Observation, PollResult, wait_for_job
 
 log = logging.getLogger(__name__)
 

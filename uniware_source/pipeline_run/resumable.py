@@ -17,15 +17,15 @@ from dlt.common.exceptions import SignalReceivedException
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.pipeline.pipeline import Pipeline
 
+from ..clock import Clock
+from ..errors import ExportsFailed, UniwareError
+from ..history import HISTORY_TABLE, has_deferred
+from ..run_report import RunReport
+from ..services import COLLECT, HISTORY, SUBMIT
+from ..source import uniware_source
 from . import duckdb_memory
-from .clock import Clock
-from .errors import ExportsFailed, UniwareError
-from .history import HISTORY_TABLE, has_deferred
-from .interrupts import Terminated, interrupt_for, sigterm_interrupts
-from .report import RunReport
-from .runlock import WaitForLock, pipeline_lock
-from .runtime import COLLECT, HISTORY, SUBMIT
-from .source import uniware_source
+from .lock import WaitForLock, pipeline_lock
+from .signals import Terminated, interrupt_for, sigterm_interrupts
 
 log = logging.getLogger(__name__)
 

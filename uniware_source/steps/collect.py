@@ -16,8 +16,17 @@ from typing import Any, Optional
 import dlt
 import pyarrow.parquet as pq
 
-from .catalog import ExportSpec
-from .collector import (
+from ..catalog import ExportSpec
+from ..conversion.column_names import ColumnNames, legacy_names, same_labels
+from ..conversion.csv_to_parquet import RESERVED_COLUMNS, CsvConverter, Lineage
+from ..history import DOWNLOAD_FAILED as H_DOWNLOAD_FAILED
+from ..history import EMPTY, HISTORY_TABLE, LOADED, SOURCE_CONNECTOR, SOURCE_UNIWARE, TIMED_OUT, defer, history_row
+from ..history import INVALID_FILE as H_INVALID_FILE
+from ..history import PARSE_FAILED as H_PARSE_FAILED
+from ..jobs.poll import EMPTY as OUTCOME_EMPTY
+from ..jobs.poll import FAILED, FAILED_STATUSES, STOPPED
+from ..jobs.poll import TIMED_OUT as OUTCOME_TIMED_OUT
+from ..jobs.workers import (
     DOWNLOAD_FAILED,
     INVALID_FILE,
     PARSE_FAILED,
@@ -27,17 +36,8 @@ from .collector import (
     JobTicket,
     StatusChanged,
 )
-from .column_names import ColumnNames, legacy_names, same_labels
-from .csv_convert import RESERVED_COLUMNS, CsvConverter, Lineage
-from .history import DOWNLOAD_FAILED as H_DOWNLOAD_FAILED
-from .history import EMPTY, HISTORY_TABLE, LOADED, SOURCE_CONNECTOR, SOURCE_UNIWARE, TIMED_OUT, defer, history_row
-from .history import INVALID_FILE as H_INVALID_FILE
-from .history import PARSE_FAILED as H_PARSE_FAILED
-from .ledger import Entry, ExportLedger
-from .polling import EMPTY as OUTCOME_EMPTY
-from .polling import FAILED, FAILED_STATUSES, STOPPED
-from .polling import TIMED_OUT as OUTCOME_TIMED_OUT
-from .runtime import SourceRuntime
+from ..ledger import Entry, ExportLedger
+from ..services import SourceRuntime
 from .submit import describe, job_context
 
 log = logging.getLogger(__name__)

@@ -11,13 +11,13 @@ import logging
 from collections.abc import Iterator
 from typing import Any, Optional
 
-from .catalog import ExportSpec
-from .errors import ApiError, FacilityAccessError
-from .history import ABANDONED, ADOPTED, CREATE_FAILED, CREATED, SOURCE_CONNECTOR, JobContext, history_row
-from .ledger import ADOPTED as KIND_ADOPTED
-from .ledger import SNAPSHOT, Entry, ExportLedger
-from .runtime import SourceRuntime
-from .windows import Window
+from ..catalog import ExportSpec
+from ..errors import ApiError, FacilityAccessError
+from ..history import ABANDONED, ADOPTED, CREATE_FAILED, CREATED, SOURCE_CONNECTOR, JobContext, history_row
+from ..ledger import ADOPTED as KIND_ADOPTED
+from ..ledger import SNAPSHOT, Entry, ExportLedger
+from ..services import SourceRuntime
+from ..windows import Window
 
 log = logging.getLogger(__name__)
 
