@@ -17,8 +17,8 @@ from dlt.extract.resource import DltResource
 from .catalog import APPEND, REPLACE, ExportSpec
 from .clock import Clock, SystemClock
 from .conversion.csv_to_parquet import FACILITY, JOB_CODE, KEY_OCCURRENCE
-from .history import HISTORY_COLUMNS, HISTORY_TABLE, HISTORY_WRITE_DISPOSITION, take_deferred
-from .ledger import ExportLedger
+from .history import HISTORY_COLUMNS, HISTORY_TABLE, HISTORY_WRITE_DISPOSITION
+from .ledger import ExportLedger, Ledgers
 from .redact import install_log_redaction
 from .run_report import RunReport
 from .services import ALL, COLLECT, PHASES, SUBMIT, JobBudget, SourceRuntime
@@ -144,26 +144,19 @@ def export_resource(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[st
 
 def _export_rows(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[str], str],
                  tables: list[str]) -> Iterator[Any]:
-    state = dlt.current.resource_state(spec.table_name)
-    for row in take_deferred(state):  # their rows loaded with an earlier package
+    ledger = ExportLedger(dlt.current.resource_state(spec.table_name))
+    for row in ledger.take_deferred_history():  # their rows loaded with an earlier package
         yield dlt.mark.with_table_name(row, HISTORY_TABLE)
-    ledger = ExportLedger(state)
     if rt.budget.running is None:
-        rt.budget.running = _running_jobs(tables)
+        # jobs already submitted by earlier runs, across all exports, count against the cap
+        rt.budget.running = Ledgers(dlt.current.source_state().get("resources", {})).jobs_running(tables)
         rt.parquet_import = _destination_takes_parquet()
     if rt.phase in (SUBMIT, ALL):
-        plan(spec, ledger, state, rt)
+        plan(spec, ledger, rt)
         for row in [*abandon_expired(spec, ledger, rt), *adopt_jobs(spec, ledger, rt), *create_jobs(spec, ledger, rt)]:
             yield dlt.mark.with_table_name(row, HISTORY_TABLE)
     if rt.phase in (COLLECT, ALL):
-        yield from ExportCollection(spec, ledger, state, rt, normalize).run()
-
-
-def _running_jobs(tables: list[str]) -> int:
-    """Jobs already submitted by earlier runs, across all exports (they count against the cap)."""
-    resources = dlt.current.source_state().get("resources", {})
-    return sum(1 for table in tables for entry in resources.get(table, {}).get("entries", [])
-               if entry.get("job_code") and not entry.get("done"))
+        yield from ExportCollection(spec, ledger, rt, normalize).run()
 
 
 def _destination_takes_parquet() -> bool:

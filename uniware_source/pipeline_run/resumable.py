@@ -19,7 +19,8 @@ from dlt.pipeline.pipeline import Pipeline
 
 from ..clock import Clock
 from ..errors import ExportsFailed, UniwareError
-from ..history import HISTORY_TABLE, has_deferred
+from ..history import HISTORY_TABLE
+from ..ledger import Ledgers
 from ..run_report import RunReport
 from ..services import COLLECT, HISTORY, SUBMIT
 from ..source import uniware_source
@@ -119,13 +120,6 @@ def _progress(report: RunReport) -> int:
     return sum(t.jobs_created + t.jobs_loaded for t in report.exports.values()) + len(report.problems)
 
 
-def _waiting_windows(pipeline: Pipeline, run_id: str) -> int:
-    """Planned windows that still need a job in this run."""
-    resources = pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {})
-    return sum(1 for state in resources.values() for entry in state.get("entries", [])
-               if not entry.get("job_code") and not entry.get("done") and entry.get("failed_run") != run_id)
-
-
 @contextmanager
 def _signals_raise_at_once(pipeline: Pipeline) -> Iterator[None]:
     """dlt intercepts SIGINT and SIGTERM during normalize and load and raises only at its next
@@ -183,7 +177,7 @@ def _run_locked(pipeline: Pipeline, *, mode: str, report: RunReport, clock: Opti
         if mode in (RUN, COLLECT):
             _run_step(pipeline, uniware_source(phase=COLLECT, run_id=run_id, report=report, clock=clock,
                                                **source_kwargs), loader_file_format)
-        waiting = _waiting_windows(pipeline, run_id)
+        waiting = Ledgers.of_pipeline_state(pipeline.state).windows_waiting(run_id)
         if mode != RUN or not waiting:
             break
         if _progress(report) == progress_before:
@@ -192,8 +186,7 @@ def _run_locked(pipeline: Pipeline, *, mode: str, report: RunReport, clock: Opti
                         waiting)
             break
         log.info("round %d done; %d window(s) still wait for a job slot", round_number, waiting)
-    resources = pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {})
-    if has_deferred(resources):  # LOADED history rows of the jobs just loaded
+    if Ledgers.of_pipeline_state(pipeline.state).has_deferred_history():  # LOADED rows of the jobs just loaded
         _run_step(pipeline, uniware_source(phase=HISTORY, run_id=run_id, report=report, clock=clock,
                                            **source_kwargs), loader_file_format)
     if report.problems:
