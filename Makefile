@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
+SIM_STAMP := $(VENV)/.simulator-installed
 
 .PHONY: install demo test lint bench simulator clean
 
@@ -16,7 +17,12 @@ $(RUNTIME_STAMP): requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-$(DEV_STAMP): requirements-dev.txt $(RUNTIME_STAMP)
+# the simulator (tests/simulator, its own distribution): for the demo, the tests and the benchmark
+$(SIM_STAMP): tests/simulator/pyproject.toml $(RUNTIME_STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps -e tests/simulator
+	touch $@
+
+$(DEV_STAMP): requirements-dev.txt $(RUNTIME_STAMP) $(SIM_STAMP)
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -24,7 +30,7 @@ $(DEV_STAMP): requirements-dev.txt $(RUNTIME_STAMP)
 install: $(RUNTIME_STAMP)
 
 ## demo: load several report types from the simulator into DuckDB and print SQL answers
-demo: $(RUNTIME_STAMP)
+demo: $(SIM_STAMP)
 	$(BIN)/python pipelines/uniware_pipeline.py --demo
 
 ## test: lint, type-check and run every test (real HTTP against the simulator, DuckDB, PostgreSQL)
@@ -38,12 +44,12 @@ lint: $(DEV_STAMP)
 	$(BIN)/mypy
 
 ## bench: the benchmark of the README (DuckDB's read_csv vs the connector on the same file)
-bench: $(RUNTIME_STAMP)
+bench: $(SIM_STAMP)
 	$(BIN)/python pipelines/benchmark.py
 
 ## simulator: serve the simulated tenant on ports 8080 (API) and 8081 (files)
-simulator: $(RUNTIME_STAMP)
-	$(BIN)/python -m uniware_source.simulator --port 8080 --file-port 8081
+simulator: $(SIM_STAMP)
+	$(BIN)/python -m uniware_simulator --port 8080 --file-port 8081
 
 clean:
 	rm -rf $(VENV) .demo .bench .pytest_cache .mypy_cache .ruff_cache

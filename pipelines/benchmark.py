@@ -87,7 +87,7 @@ def run_child(command: Sequence[str], env: Optional[dict[str, str]] = None,
 
 def start_simulator(workdir: Path, orders_per_day: int, seconds_per_status: float) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "uniware_source.simulator", "--port", "0", "--file-port", "0",
+        [sys.executable, "-m", "uniware_simulator", "--port", "0", "--file-port", "0",
          "--orders-per-day", str(orders_per_day), "--history-days", "12", "--seconds-per-status",
          str(seconds_per_status), "--min-polls-per-status", "0", "--start", SIM_START, "--fixed-clock",
          "--files-dir", str(workdir / "simulator")],

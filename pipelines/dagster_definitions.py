@@ -36,7 +36,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.pipeline.pipeline import Pipeline
 
 from uniware_source import ExportsFailed, RunReport, run_exports, uniware_source
-from uniware_source.runner import finish_pending_loads, load_deferred_history
+from uniware_source.pipeline_run.resumable import finish_pending_loads, load_deferred_history
 
 SUBMITTED = AssetKey(["uniware", "jobs_submitted"])
 

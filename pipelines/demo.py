@@ -12,9 +12,9 @@ from typing import Any, Optional
 import dlt
 import duckdb
 
+from uniware_simulator import JobTiming, SimulatorConfig, UniwareSimulator
 from uniware_source.clock import SystemClock
 from uniware_source.queries import query
-from uniware_source.simulator import JobTiming, SimulatorConfig, UniwareSimulator
 
 DEMO_DIR = Path(".demo")
 DEMO_DATABASE = DEMO_DIR / "uniware_demo.duckdb"

@@ -1,202 +1,32 @@
-"""Load Uniware exports into a warehouse (DuckDB by default).
+"""Load Uniware exports into a warehouse: the runnable pipeline of a clone (`make demo` runs it with --demo).
 
     python pipelines/uniware_pipeline.py                      # incremental run, settings from .dlt/ and env
     python pipelines/uniware_pipeline.py --start 2026-01-01 --end 2026-04-01   # a stateless backfill
     python pipelines/uniware_pipeline.py --mode submit        # only create jobs (an orchestrator task)
-    python pipelines/uniware_pipeline.py --mode collect       # only wait for them and load
     python pipelines/uniware_pipeline.py --demo               # simulator -> DuckDB -> SQL answers
 
-Exit codes: 0 all loaded; 1 some jobs did not load (the rest did, and their cursors stayed put);
-2 a setting is wrong; 3 the run could not proceed (credentials, destination...); 4 another run of
-the same pipeline is under way (see --wait); 130 interrupted (SIGINT); 143 terminated (SIGTERM).
-In both of the last two, submitted jobs are kept and the next run resumes them.
+The same command line as the `uniware-pipeline` console script (`uniware_source.cli`), plus `--demo`,
+which needs the simulator (`tests/simulator`, installed by the Makefile).
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
-import time
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
-if __package__ in (None, ""):  # run as a script from a checkout: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import dlt
-from dlt.pipeline.pipeline import Pipeline
-
-from uniware_source import Clock, ConfigError, ExportsFailed, RunReport, UniwareError, run_exports
-from uniware_source.duckdb_memory import DUCKDB_SETTINGS
-from uniware_source.interrupts import Terminated, sigterm_interrupts
-from uniware_source.queries import create_views
-from uniware_source.redact import install_log_redaction, redact
-from uniware_source.runlock import RunLocked
-
-EXIT_LOCKED = 4
-EXIT_INTERRUPTED = 130  # 128 + SIGINT
-EXIT_TERMINATED = 143  # 128 + SIGTERM
+from uniware_source.cli import Runner, main
 
 
-def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="uniware-pipeline", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--demo", action="store_true", help="run against the built-in simulator and print SQL answers")
-    parser.add_argument("--destination", default="duckdb", help="any dlt destination (default: duckdb)")
-    parser.add_argument("--dataset", default="uniware", help="dataset (schema) name (default: uniware)")
-    parser.add_argument("--pipeline-name", default="uniware_pipeline",
-                        help="dlt pipeline name; DuckDB writes <name>.duckdb (default: uniware_pipeline)")
-    parser.add_argument("--pipelines-dir", help="where dlt keeps pipeline state (default: ~/.dlt/pipelines)")
-    parser.add_argument("--export", action="append", dest="exports", metavar="NAME",
-                        help="report to load (repeatable); default: the configured exports")
-    parser.add_argument("--facility", action="append", dest="facilities", metavar="CODE",
-                        help="facility code (repeatable); default: configured, else every enabled facility")
-    parser.add_argument("--start", help="backfill from this date (India time); touches no cursor")
-    parser.add_argument("--end", help="backfill up to this date (default: now)")
-    parser.add_argument("--job-code", action="append", dest="job_codes", metavar="[EXPORT=]CODE",
-                        help="load an existing job instead of creating any (repeatable)")
-    parser.add_argument("--mode", choices=["run", "submit", "collect"], default="run",
-                        help="run = submit then collect (default)")
-    parser.add_argument("--loader-file-format", choices=["parquet", "jsonl", "csv", "insert_values"],
-                        help="file format dlt loads with (e.g. parquet for --destination filesystem)")
-    parser.add_argument("--wait", nargs="?", type=float, const=True, default=False, metavar="SECONDS",
-                        help="when another run of this pipeline holds its lock, wait for it (at most SECONDS) "
-                             "instead of exiting with code 4")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines, only warnings and the summary")
-    return parser.parse_args(argv)
+def run_demo(args: argparse.Namespace, run: Runner) -> int:
+    from demo import run_demo as demo  # pipelines/demo.py, beside this file; only the demo needs the simulator
+
+    return demo(args, run)
 
 
-DUCKDB_DEFAULTS = '{"preserve_insertion_order": false, "memory_limit": "128MB"}'
-
-
-def configure_duckdb() -> None:
-    """DuckDB merges ~35 % faster when it need not keep insertion order (a warehouse table has no
-    order anyway), and a memory limit keeps the process flat whatever the export's size (DuckDB spills
-    to disk beyond it); both measured by pipelines/benchmark.py. Setting the variable yourself wins."""
-    os.environ.setdefault(DUCKDB_SETTINGS, DUCKDB_DEFAULTS)
-
-
-def configure_logging(quiet: bool) -> None:
-    install_log_redaction()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-    progress = logging.getLogger("uniware_source")
-    progress.addHandler(handler)
-    progress.setLevel(logging.WARNING if quiet else logging.INFO)
-    progress.propagate = False
-    logging.getLogger("dlt").setLevel(logging.WARNING)
-
-
-def source_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """Settings given on the command line; everything else comes from .dlt/*.toml and env vars."""
-    overrides: dict[str, Any] = {}
-    if args.exports:
-        overrides["exports"] = args.exports
-    if args.facilities:
-        overrides["facilities"] = args.facilities
-    if args.start or args.end:
-        overrides["backfill_start"] = args.start
-        overrides["backfill_end"] = args.end
-    if args.job_codes:
-        mapped: dict[str, list[str]] = {}
-        plain: list[str] = []
-        for item in args.job_codes:
-            export, sep, code = item.rpartition("=")
-            if sep:
-                mapped.setdefault(export, []).append(code)
-            else:
-                plain.append(item)
-        if plain and mapped:
-            raise ConfigError("job_codes", "give every --job-code as EXPORT=CODE, or none of them")
-        overrides["job_codes"] = mapped or plain
-    return overrides
-
-
-def make_pipeline(args: argparse.Namespace, destination: Any = None) -> Pipeline:
-    return dlt.pipeline(pipeline_name=args.pipeline_name, destination=destination or args.destination,
-                        dataset_name=args.dataset, pipelines_dir=args.pipelines_dir)
-
-
-def print_summary(report: RunReport, pipeline: Pipeline, seconds: float) -> None:
-    print("", file=sys.stderr)
-    for line in report.summary_lines():
-        print(line)
-    print(f"\nloaded into {pipeline.destination.destination_name} dataset '{pipeline.dataset_name}' "
-          f"in {seconds:.1f} s")
-
-
-def refresh_views(pipeline: Pipeline) -> None:
-    """(Re)create the v_* SQL views on SQL destinations; a failure here never fails the load."""
-    if pipeline.destination is None or pipeline.destination.destination_type.endswith("filesystem"):
-        return
-    if not pipeline.default_schema_name or "export_job_status" not in pipeline.default_schema.tables:
-        return
-    try:
-        create_views(pipeline)
-    except Exception as error:  # the data is loaded; say why the views are missing and go on
-        logging.getLogger("uniware_source.progress").warning("could not create the SQL views: %s", redact(error))
-
-
-def run(args: argparse.Namespace, extra: Optional[dict[str, Any]] = None, destination: Any = None) -> int:
-    """One pipeline run; returns the exit code."""
-    started = time.monotonic()
-    report = RunReport()
-    try:
-        with sigterm_interrupts():
-            pipeline = make_pipeline(args, destination)
-            kwargs = {**source_overrides(args), **(extra or {})}
-            locked_out = False
-            try:
-                run_exports(pipeline, mode=args.mode, report=report, loader_file_format=args.loader_file_format,
-                            wait_for_lock=args.wait, **kwargs)
-            except RunLocked:
-                locked_out = True
-                raise
-            finally:
-                if not locked_out:
-                    refresh_views(pipeline)
-    except Terminated:
-        print("\nterminated (SIGTERM): jobs already submitted are kept and the next run resumes them",
-              file=sys.stderr)
-        return EXIT_TERMINATED
-    except KeyboardInterrupt:
-        print("\ninterrupted: jobs already submitted are kept and the next run resumes them", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except RunLocked as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_LOCKED
-    except ConfigError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
-        return 2
-    except ExportsFailed as error:
-        print_summary(report, pipeline, time.monotonic() - started)
-        print(f"\n{error}", file=sys.stderr)
-        return 1
-    except UniwareError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 3
-    except Exception as error:  # the destination or dlt itself failed: say so without a secret
-        print(f"error: {redact(error)}", file=sys.stderr)
-        return 3
-    print_summary(report, pipeline, time.monotonic() - started)
-    return 0
-
-
-def main(argv: Optional[Sequence[str]] = None, clock: Optional[Clock] = None) -> int:
-    """The command line; `clock` replaces the system clock (tests run it against simulated time)."""
-    args = parse_args(argv)
-    configure_logging(args.quiet)
-    configure_duckdb()
-    if args.demo:
-        from pipelines.demo import run_demo
-
-        return run_demo(args, run)
-    return run(args, {"clock": clock} if clock is not None else None)
+def cli(argv: Optional[list[str]] = None) -> int:
+    return main(argv, demo=run_demo)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
-
+    sys.exit(cli())

@@ -1,3 +1,3 @@
-"""Shared fixtures: the simulator fixture comes from the package's pytest plugin."""
+"""Shared fixtures: the simulator fixture comes from tests/simulator_fixtures.py."""
 
-pytest_plugins = ["uniware_source.simulator.pytest_plugin"]
+pytest_plugins = ["tests.simulator_fixtures"]

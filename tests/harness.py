@@ -9,8 +9,8 @@ import dlt
 import duckdb
 from dlt.pipeline.pipeline import Pipeline
 
+from uniware_simulator import UniwareSimulator
 from uniware_source import ManualClock, RunReport, run_exports
-from uniware_source.simulator import UniwareSimulator
 
 FAST_POLLING: dict[str, Any] = {
     "poll_initial_seconds": 0.01,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 
-from pipelines.uniware_pipeline import main
+from uniware_source.cli import main
 from uniware_source.clock import SystemClock
 
 

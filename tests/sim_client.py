@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import requests
 
-from uniware_source.simulator import UniwareSimulator
+from uniware_simulator import UniwareSimulator
 
 CREATE = "/services/rest/v1/export/job/create"
 STATUS = "/services/rest/v1/export/job/status"

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from pipelines.uniware_pipeline import DUCKDB_DEFAULTS
+from uniware_simulator import CORRUPT, EMPTY_FILE, RESHAPED, SCRIPTED, UniwareSimulator
 from uniware_source import ConfigError, ExportsFailed
-from uniware_source.duckdb_memory import DUCKDB_SETTINGS
-from uniware_source.simulator import CORRUPT, EMPTY_FILE, RESHAPED, SCRIPTED, UniwareSimulator
+from uniware_source.cli import DUCKDB_DEFAULTS
+from uniware_source.pipeline_run.duckdb_memory import DUCKDB_SETTINGS
 
 from .harness import Harness
 

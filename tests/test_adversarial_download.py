@@ -19,8 +19,8 @@ from typing import Any, BinaryIO
 
 import pytest
 
-from uniware_source import ExportsFailed, download
-from uniware_source.simulator import (
+from tests.simulator_fixtures import fast_config
+from uniware_simulator import (
     DELAY,
     ENDLESS,
     GZIP,
@@ -32,7 +32,8 @@ from uniware_source.simulator import (
     TRUNCATE,
     UniwareSimulator,
 )
-from uniware_source.simulator.pytest_plugin import fast_config
+from uniware_source import ExportsFailed
+from uniware_source.client import download
 
 from .harness import Harness
 

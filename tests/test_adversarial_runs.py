@@ -26,8 +26,8 @@ from typing import Any, Optional
 import dlt
 import pytest
 
-from uniware_source.simulator import STUCK, UniwareSimulator
-from uniware_source.simulator.pytest_plugin import TEST_NOW
+from tests.simulator_fixtures import TEST_NOW
+from uniware_simulator import STUCK, UniwareSimulator
 
 from .harness import Harness
 from .test_warehouses import POSTGRES, postgres_dataset  # noqa: F401 (a fixture)

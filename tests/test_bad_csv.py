@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from uniware_simulator import BAD_VALUE, CORRUPT, INVALID_UTF8, RAGGED, RENAMED_HEADER, UniwareSimulator
 from uniware_source import ExportsFailed
-from uniware_source.simulator import BAD_VALUE, CORRUPT, INVALID_UTF8, RAGGED, RENAMED_HEADER, UniwareSimulator
 
 from .harness import Harness
 

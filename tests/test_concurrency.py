@@ -6,7 +6,7 @@ import itertools
 import threading
 from pathlib import Path
 
-from uniware_source.simulator import STUCK, UniwareSimulator
+from uniware_simulator import STUCK, UniwareSimulator
 
 from .harness import Harness
 

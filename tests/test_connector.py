@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import requests
 
+from tests.simulator_fixtures import TEST_NOW
+from uniware_simulator import UniwareSimulator
 from uniware_source import ConfigError
-from uniware_source.simulator import UniwareSimulator
-from uniware_source.simulator.pytest_plugin import TEST_NOW
 
 from .harness import SALE_ORDER_COLUMNS, SALE_ORDERS_FULL, Harness
 from .sim_client import PlainClient

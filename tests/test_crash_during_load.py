@@ -11,8 +11,8 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from uniware_source.simulator import UniwareSimulator
-from uniware_source.simulator.pytest_plugin import TEST_NOW
+from tests.simulator_fixtures import TEST_NOW
+from uniware_simulator import UniwareSimulator
 
 from .harness import FAST_POLLING, Harness
 

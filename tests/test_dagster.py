@@ -13,8 +13,8 @@ import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 from dagster_dlt import DagsterDltResource
 
-from uniware_source.simulator import FAIL, UniwareSimulator
-from uniware_source.simulator.pytest_plugin import fast_config
+from tests.simulator_fixtures import fast_config
+from uniware_simulator import FAIL, UniwareSimulator
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from typing import Any, Optional
 
 import pytest
 
+from tests.simulator_fixtures import TEST_NOW
+from uniware_simulator import FAIL, STUCK, UniwareSimulator
 from uniware_source import ExportsFailed
-from uniware_source.simulator import FAIL, STUCK, UniwareSimulator
-from uniware_source.simulator.pytest_plugin import TEST_NOW
 
 from .harness import SALE_ORDERS_FULL, Harness
 
@@ -194,6 +194,11 @@ def test_plain_dlt_run_of_the_source_works_too(harness: Harness) -> None:
     harness.pipeline.run(source)
     served = sum(j.file.rows for j in harness.sim.jobs.all() if j.file)
     assert harness.count("return_invoices") == served > 0
+    # LOADED waits in state until the package with the rows has loaded: the next run carries it
+    assert [r["status"] for r in harness.history()] == ["CREATED", "SCHEDULED", "IN_PROGRESS", "COMPLETE"]
+    settings = {k: v for k, v in harness.settings().items() if k != "download_dir"}
+    harness.pipeline.run(uniware_source(phase="history", clock=harness.clock, exports=["Return Invoices"],
+                                        facilities=["BLR01"], **settings))
     assert [r["status"] for r in harness.history()] == ["CREATED", "SCHEDULED", "IN_PROGRESS", "COMPLETE", "LOADED"]
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from uniware_source.simulator import UniwareSimulator
-from uniware_source.simulator.pytest_plugin import fast_config
+from tests.simulator_fixtures import fast_config
+from uniware_simulator import UniwareSimulator
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "pipelines" / "uniware_pipeline.py"

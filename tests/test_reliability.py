@@ -10,8 +10,8 @@ from typing import Any, Optional
 
 import pytest
 
-from uniware_source import AuthError, ExportsFailed
-from uniware_source.simulator import (
+from tests.simulator_fixtures import TEST_NOW, fast_config
+from uniware_simulator import (
     CANCEL,
     DELAY,
     ERROR,
@@ -25,7 +25,7 @@ from uniware_source.simulator import (
     JobTiming,
     UniwareSimulator,
 )
-from uniware_source.simulator.pytest_plugin import TEST_NOW, fast_config
+from uniware_source import AuthError, ExportsFailed
 
 from .harness import Harness
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from uniware_source.simulator import STUCK, UniwareSimulator
-from uniware_source.simulator.pytest_plugin import TEST_NOW
+from tests.simulator_fixtures import TEST_NOW
+from uniware_simulator import STUCK, UniwareSimulator
 
 from .harness import Harness
 

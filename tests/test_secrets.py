@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from uniware_simulator import EXPIRE_TOKENS, FAIL, RESET, TRUNCATE, UniwareSimulator
 from uniware_source import AuthError, ExportsFailed
-from uniware_source.simulator import EXPIRE_TOKENS, FAIL, RESET, TRUNCATE, UniwareSimulator
 
 from .harness import Harness
 

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import requests
 
-from uniware_source.simulator import (
+from tests.simulator_fixtures import TEST_NOW, fast_config
+from uniware_simulator import (
     BAD_VALUE,
     CANCEL,
     CORRUPT,
@@ -32,10 +33,9 @@ from uniware_source.simulator import (
     JobTiming,
     UniwareSimulator,
 )
-from uniware_source.simulator.__main__ import arm_unhappy_paths, config_from, parse_args
-from uniware_source.simulator.csv_render import parse_ist
-from uniware_source.simulator.pytest_plugin import TEST_NOW, fast_config
-from uniware_source.simulator.reports import REPORTS
+from uniware_simulator.__main__ import arm_unhappy_paths, config_from, parse_args
+from uniware_simulator.csv_render import parse_ist
+from uniware_simulator.reports import REPORTS
 
 from .sim_client import FACILITIES, FACILITY_SEARCH, STATUS, PlainClient, sale_orders_body
 

@@ -27,7 +27,7 @@ def peak_rss_mb(pid: int) -> float:
 @pytest.fixture
 def simulator_process() -> Iterator[tuple[subprocess.Popen[str], str]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "uniware_source.simulator", "--port", "0", "--file-port", "0",
+        [sys.executable, "-m", "uniware_simulator", "--port", "0", "--file-port", "0",
          "--orders-per-day", "205000", "--history-days", "11", "--seconds-per-status", "0"],
         stdout=subprocess.PIPE, text=True,
     )

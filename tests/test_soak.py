@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from uniware_source.simulator import UniwareSimulator
-from uniware_source.simulator.pytest_plugin import TEST_NOW, fast_config
+from tests.simulator_fixtures import TEST_NOW, fast_config
+from uniware_simulator import UniwareSimulator
 
 from .harness import SALE_ORDERS_FULL, Harness
 

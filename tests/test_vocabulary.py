@@ -10,10 +10,10 @@ from typing import Any, Optional
 import pytest
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
+from uniware_simulator import REPORTS, UniwareSimulator
+from uniware_simulator.tenant import from_epoch
 from uniware_source.catalog import CATALOG, DECIMAL, INTEGER, TIMESTAMP, ExportSpec
 from uniware_source.queries import query
-from uniware_source.simulator import REPORTS, UniwareSimulator
-from uniware_source.simulator.tenant import from_epoch
 
 from .harness import Harness
 

@@ -15,8 +15,8 @@ import duckdb
 import psycopg2
 import pytest
 
+from uniware_simulator import UniwareSimulator
 from uniware_source.queries import QUERIES, create_views
-from uniware_source.simulator import UniwareSimulator
 
 from .harness import SALE_ORDERS_FULL, Harness
 

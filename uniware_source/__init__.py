@@ -8,8 +8,8 @@
 
 from .clock import Clock, ManualClock, SystemClock
 from .errors import ApiError, AuthError, ConfigError, CsvFormatError, DownloadError, ExportsFailed, UniwareError
-from .report import RunReport
-from .runner import run_exports
+from .pipeline_run.resumable import run_exports
+from .run_report import RunReport
 from .source import uniware_source
 
 __all__ = [

@@ -11,29 +11,21 @@ import json
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Optional, cast
+from typing import TYPE_CHECKING, Any, Optional, cast
 
 from dlt.common.schema.typing import TColumnSchema, TWriteDispositionDict
 
 from .errors import ApiErrorDetail
 from .redact import redact
+from .statuses import HistorySource, HistoryStatus
+
+if TYPE_CHECKING:  # types only: the ledger keeps deferred rows with `defer` / `take_deferred`
+    from .catalog import ExportSpec
+    from .ledger import Entry
 
 HISTORY_TABLE = "export_job_status"
 DEFERRED_STATE = "history_deferred"  # LOADED rows waiting for the load of their data (see `defer`)
 
-SOURCE_UNIWARE = "uniware"  # a status Uniware reported
-SOURCE_CONNECTOR = "connector"  # an event of the connector: created, loaded, timed out...
-
-CREATED = "CREATED"
-ADOPTED = "ADOPTED"
-CREATE_FAILED = "CREATE_FAILED"
-LOADED = "LOADED"
-EMPTY = "EMPTY"
-TIMED_OUT = "TIMED_OUT"
-ABANDONED = "ABANDONED"
-DOWNLOAD_FAILED = "DOWNLOAD_FAILED"
-INVALID_FILE = "INVALID_FILE"
-PARSE_FAILED = "PARSE_FAILED"
 
 
 def _column(data_type: str, *, nullable: bool = True, primary_key: bool = False) -> TColumnSchema:
@@ -83,6 +75,29 @@ class JobContext:
     run_id: str
 
 
+def job_event(
+    spec: ExportSpec,
+    entry: Entry,
+    run_id: str,
+    status: str,
+    *,
+    observed_at: datetime,
+    source: HistorySource = HistorySource.CONNECTOR,
+    **details: Any,
+) -> dict[str, Any]:
+    """The history row of one event of a ledger entry's job: the one builder of every history row.
+
+    Its id is `<job code>:<seq>` (the entry's next sequence number); a refused create has no job, so
+    its id is the window's key and create attempt. `details` are the optional columns of `history_row`."""
+    context = JobContext(spec.name, spec.table_name, entry.facility, entry.kind, entry.start, entry.end, run_id)
+    if status == HistoryStatus.CREATE_FAILED:  # called after the ledger counted the failed attempt
+        return history_row(context, event_id=f"{entry.key}|create-failed|{entry.attempt - 1}", job_code=None,
+                           seq=None, status=status, source=source, observed_at=observed_at, **details)
+    seq = entry.next_seq()
+    return history_row(context, event_id=f"{entry.job_code}:{seq}", job_code=entry.job_code, seq=seq,
+                       status=status, source=source, observed_at=observed_at, **details)
+
+
 def history_row(
     context: JobContext,
     *,
@@ -112,8 +127,8 @@ def history_row(
         "window_kind": context.window_kind,
         "window_start": context.window_start,
         "window_end": context.window_end,
-        "status": status,
-        "source": source,
+        "status": str(status),
+        "source": str(source),
         "message": redact(message) if message else None,
         "errors": redact(json.dumps([e.__dict__ for e in errors], ensure_ascii=False, default=str)) if errors else None,
         "polls": polls,
@@ -146,8 +161,3 @@ def take_deferred(state: MutableMapping[str, Any]) -> list[dict[str, Any]]:
     rows = state.pop(DEFERRED_STATE, None) or []
     return [{k: (datetime.fromisoformat(v) if k in _TIMESTAMPS and isinstance(v, str) else v) for k, v in row.items()}
             for row in rows]
-
-
-def has_deferred(resources_state: MutableMapping[str, Any]) -> bool:
-    """Whether any export's state holds deferred history rows."""
-    return any(state.get(DEFERRED_STATE) for state in resources_state.values())

@@ -7,22 +7,31 @@ deadline keeps its code so the next run polls it again instead of creating a dup
 
 A facility's cursor is the end of the last window whose rows fully landed: everything before it
 (after `start_date`) is loaded. It only moves in the same dlt state commit as the rows.
+
+The ledger is the only reader and writer of the export's dlt state: besides entries and cursors it
+keeps the run that planned last, the last file's header and column names, and LOADED history rows
+waiting for the load of their data. `Ledgers` reads every export's ledger of a source at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Optional
 
-from .windows import cut_windows, from_iso, to_iso
+from .history import DEFERRED_STATE, defer, take_deferred
+from .statuses import EntryKind
+from .windows import Window, cut_windows, from_iso, to_iso
 
-INCREMENTAL = "incremental"
-BACKFILL = "backfill"
-SNAPSHOT = "snapshot"
-ADOPTED = "adopted"
+INCREMENTAL = EntryKind.INCREMENTAL
+BACKFILL = EntryKind.BACKFILL
+SNAPSHOT = EntryKind.SNAPSHOT
+ADOPTED = EntryKind.ADOPTED
 ADOPTED_MEMORY = 500  # how many loaded job codes of `job_codes` are remembered
+PLANNED_RUN = "planned_run"  # the run that planned last (windows are planned once per run)
+HEADER_STATE = "header"  # the labels of the last file loaded
+COLUMNS_STATE = "columns"  # label -> column names, decided once (see conversion.column_names)
 
 
 @dataclass
@@ -82,6 +91,17 @@ class Entry:
     def submitted(self) -> bool:
         return self.job_code is not None and not self.done
 
+    def describe(self, export_name: str) -> str:
+        """Export, facility and window of the entry, for messages."""
+        parts = [export_name]
+        if self.facility:
+            parts.append(f"facility {self.facility}")
+        if self.start is not None and self.end is not None:
+            parts.append(f"window {Window(self.start, self.end).label()}")
+        elif self.kind == SNAPSHOT:
+            parts.append("snapshot")
+        return " / ".join(parts)
+
     def next_seq(self) -> int:
         self.data["seq"] = int(self.data.get("seq") or 0) + 1
         return int(self.data["seq"])
@@ -120,6 +140,35 @@ class ExportLedger:
     def to_collect(self, run_id: str) -> list[Entry]:
         """Submitted jobs, except those this run already waited for until the deadline."""
         return [e for e in self.submitted() if e.data.get("timed_out_run") != run_id]
+
+    def planned_in(self, run_id: str) -> bool:
+        return bool(self._state.get(PLANNED_RUN) == run_id)
+
+    def mark_planned(self, run_id: str) -> None:
+        self._state[PLANNED_RUN] = run_id
+
+    @property
+    def last_header(self) -> Optional[list[str]]:
+        """The labels of the last file loaded."""
+        return self._state.get(HEADER_STATE) or None
+
+    def remember_header(self, labels: list[str]) -> None:
+        self._state[HEADER_STATE] = labels
+
+    @property
+    def saved_column_names(self) -> Optional[dict[str, list[str]]]:
+        return self._state.get(COLUMNS_STATE)
+
+    def save_column_names(self, names: dict[str, list[str]]) -> None:
+        """Saved with the rows that use them."""
+        self._state[COLUMNS_STATE] = names
+
+    def defer_history(self, row: dict[str, Any]) -> None:
+        """A LOADED history row, loaded by the next extract (see history.defer)."""
+        defer(self._state, row)
+
+    def take_deferred_history(self) -> list[dict[str, Any]]:
+        return take_deferred(self._state)
 
     # -- planning ----------------------------------------------------------------------------
 
@@ -247,3 +296,33 @@ class ExportLedger:
             return None
         self._state["cursors"][facility] = to_iso(cursor)
         return cursor
+
+
+class Ledgers:
+    """Every export's ledger in one source's state, read only: what the run loop and the job budget ask."""
+
+    def __init__(self, resources: Mapping[str, Any]) -> None:
+        self._resources = resources
+
+    @classmethod
+    def of_pipeline_state(cls, pipeline_state: Mapping[str, Any], source_name: str = "uniware") -> Ledgers:
+        return cls(pipeline_state.get("sources", {}).get(source_name, {}).get("resources", {}))
+
+    def _entries(self, tables: Optional[Iterable[str]] = None) -> Iterator[Entry]:
+        names = self._resources.keys() if tables is None else tables
+        for table in names:
+            for data in self._resources.get(table, {}).get("entries", []):
+                yield Entry(data)
+
+    def jobs_running(self, tables: Iterable[str]) -> int:
+        """Jobs submitted by earlier runs and not loaded yet, across the given exports."""
+        return sum(1 for entry in self._entries(tables) if entry.submitted)
+
+    def windows_waiting(self, run_id: str) -> int:
+        """Planned windows that still need a job in this run."""
+        return sum(1 for entry in self._entries()
+                   if not entry.job_code and not entry.done and entry.data.get("failed_run") != run_id)
+
+    def has_deferred_history(self) -> bool:
+        """Whether any export's state holds LOADED history rows waiting for the next extract."""
+        return any(state.get(DEFERRED_STATE) for state in self._resources.values())

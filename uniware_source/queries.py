@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .statuses import JOB_LANDED, JOB_PROBLEMS, JOB_STARTED, sql_list
+
 QUERIES: dict[str, str] = {
     "sales_per_day": """
 SELECT CAST(created AT TIME ZONE 'Asia/Kolkata' AS DATE) AS order_day,
@@ -65,14 +67,13 @@ SELECT job_code,
        MIN(facility) AS facility,
        MIN(window_start) AS window_start,
        MIN(window_end) AS window_end,
-       MIN(CASE WHEN status IN ('CREATED', 'ADOPTED') THEN observed_at END) AS created_at,
-       MAX(CASE WHEN status IN ('LOADED', 'EMPTY') THEN observed_at END) AS loaded_at,
-       CAST(EXTRACT(EPOCH FROM MAX(CASE WHEN status IN ('LOADED', 'EMPTY') THEN observed_at END)
-                               - MIN(CASE WHEN status IN ('CREATED', 'ADOPTED') THEN observed_at END))
+       MIN(CASE WHEN status IN ({job_started}) THEN observed_at END) AS created_at,
+       MAX(CASE WHEN status IN ({job_landed}) THEN observed_at END) AS loaded_at,
+       CAST(EXTRACT(EPOCH FROM MAX(CASE WHEN status IN ({job_landed}) THEN observed_at END)
+                               - MIN(CASE WHEN status IN ({job_started}) THEN observed_at END))
             AS NUMERIC(18, 3)) AS seconds,
-       MAX(CASE WHEN status IN ('LOADED', 'EMPTY') THEN 1 ELSE 0 END) = 1 AS loaded,
-       MAX(CASE WHEN status IN ('FAILED', 'CANCELLED', 'ERROR', 'LOST', 'DOWNLOAD_FAILED', 'INVALID_FILE',
-                                'PARSE_FAILED', 'ABANDONED', 'TIMED_OUT') THEN 1 ELSE 0 END) = 1 AS had_problem,
+       MAX(CASE WHEN status IN ({job_landed}) THEN 1 ELSE 0 END) = 1 AS loaded,
+       MAX(CASE WHEN status IN ({job_problems}) THEN 1 ELSE 0 END) = 1 AS had_problem,
        MAX(seq) AS observations,
        MAX(polls) AS polls,
        MAX(rows_in_file) AS rows_in_file,
@@ -119,9 +120,15 @@ REQUIRES_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+# the history statuses the job views group by, from statuses.py
+STATUS_LISTS = {"job_started": sql_list(JOB_STARTED), "job_landed": sql_list(JOB_LANDED),
+                "job_problems": sql_list(JOB_PROBLEMS)}
+
+
 def query(name: str, dataset: str) -> str:
     """The SQL of query `name` against `dataset`."""
-    return QUERIES[name].format(dataset=dataset, job_runs=QUERIES["job_runs"].format(dataset=dataset)).strip()
+    job_runs = QUERIES["job_runs"].format(dataset=dataset, **STATUS_LISTS)
+    return QUERIES[name].format(dataset=dataset, job_runs=job_runs, **STATUS_LISTS).strip()
 
 
 def create_views(pipeline: Any) -> list[str]:

@@ -1,29 +1,149 @@
-"""Validated settings of one source run, built from the dlt configuration values."""
+"""The source's settings, declared once (`SettingValues`: type, default, meaning), and their validation.
+
+The signature of `uniware_source(...)` (so dlt's injection of `SOURCES__UNIWARE__<NAME>` and
+`.dlt/*.toml`), the README's settings table (checked by tests/unit/test_settings.py) and every
+ConfigError (named after the setting and its env var) derive from `SettingValues`. `build_settings`
+validates them into the `Settings` the connector uses.
+"""
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, TypedDict, get_type_hints
 
+import dlt
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from .catalog import CATALOG, COLUMN_TYPES, WRITE_DISPOSITIONS, ExportSpec
 from .errors import ConfigError
 from .windows import parse_user_datetime
 
-EXPORT_KEYS = frozenset({
-    "name", "table_name", "columns", "filters", "date_filter", "primary_key", "write_disposition",
-    "dedup_sort", "column_types", "facility_scoped", "repeating_keys", "lookback_days",
-})
+
+class ExportEntry(TypedDict, total=False):
+    """A table in `exports` (see the README's Exports table); validated by `resolve_export` alone."""
+
+    name: str
+    table_name: str
+    columns: list[str]
+    filters: list[dict[str, Any]]
+    date_filter: Optional[str]
+    primary_key: list[str]
+    write_disposition: str
+    dedup_sort: Optional[str]
+    column_types: dict[str, str]
+    facility_scoped: bool
+    repeating_keys: bool
+    lookback_days: float
+
+
+EXPORT_KEYS = frozenset(ExportEntry.__annotations__)
 BAD_ROW_POLICIES = ("fail", "skip")
 HEADER_CHANGE_POLICIES = ("evolve", "fail")
 _naming = NamingConvention()
 DEFAULT_DOWNLOAD_MAX_BYTES = 20_000_000_000  # 20 GB: far above any export seen, far below a runaway body
+ENV_PREFIX = "SOURCES__UNIWARE__"
+
+
+def setting(default: Any, shown_default: str, doc: str, *, secret: bool = False) -> Any:
+    """A field of `SettingValues`: its default, the default as the README shows it, and its meaning."""
+    return field(default=default, metadata={"shown_default": shown_default, "doc": doc, "secret": secret})
+
+
+@dataclass(frozen=True)
+class SettingValues:
+    """Every setting of the source as given (arguments, .dlt/*.toml, SOURCES__UNIWARE__<NAME>), declared once."""
+
+    username: Optional[str] = setting(None, 'required (secret)',
+        'Uniware API user', secret=True)
+    password: Optional[str] = setting(None, 'required (secret)',
+        'its password; never logged', secret=True)
+    tenant: Optional[str] = setting(None, '-',
+        'gives `https://{tenant}.unicommerce.com`')
+    base_url: Optional[str] = setting(None, '-',
+        'any Uniware-compatible server (wins over `tenant`), e.g. the simulator')
+    facilities: Optional[Any] = setting(None, 'every enabled facility',
+        'facility codes (list or comma-separated)')
+    exports: Optional[Any] = setting(None, '`["Sale Orders"]`',
+        'report names and/or tables of settings (below)')
+    job_codes: Optional[Any] = setting(None, 'none',
+        '`{"Sale Orders": ["JOB1"]}`: load existing jobs, create none')
+    start_date: Optional[str] = setting(None, '`window_days` before the first run',
+        'where the first run starts (date or ISO datetime; India time unless it has an offset)')
+    lookback_days: float = setting(2.0, '`2`',
+        'each incremental run re-exports this much before the cursor (late updates)')
+    window_days: float = setting(30.0, '`30`',
+        'longest date window per job (Uniware refuses more than 92)')
+    max_concurrent_jobs: int = setting(10, '`10`',
+        'jobs running at once across all exports')
+    poll_initial_seconds: float = setting(2.0, '`2`',
+        'first wait between status polls')
+    poll_max_seconds: float = setting(30.0, '`30`',
+        'the backoff cap (x1.6 per poll)')
+    job_timeout_seconds: float = setting(1800.0, '`1800`',
+        'how long one run waits for a job; the job is kept and polled again next run')
+    complete_without_file_grace_seconds: float = setting(60.0, '`60`',
+        'COMPLETE without `filePath` is polled this long, then taken as an empty export')
+    job_expiry_hours: float = setting(24.0, '`24`',
+        'a job still unfinished this long after creation is abandoned and its window re-exported')
+    connect_timeout_seconds: float = setting(10.0, '`10`',
+        'HTTP connect timeout')
+    read_timeout_seconds: float = setting(120.0, '`120`',
+        'HTTP read timeout')
+    request_max_attempts: int = setting(5, '`5`',
+        'attempts per API call on 429/5xx/reset/timeout')
+    request_backoff_factor: float = setting(1.0, '`1`',
+        'exponential backoff multiplier between attempts')
+    request_max_retry_delay_seconds: float = setting(60.0, '`60`',
+        'longest wait between attempts (also caps `Retry-After`)')
+    download_max_attempts: int = setting(5, '`5`',
+        'attempts to fetch a file; a truncated body resumes with a Range request')
+    download_max_bytes: int = setting(DEFAULT_DOWNLOAD_MAX_BYTES, '`20000000000` (20 GB)',
+        'largest file kept: a larger announced size is refused before any byte is read, and a body (also '
+        'chunked, or gzip once decoded) that passes it is cut; the job ends DOWNLOAD_FAILED')
+    download_timeout_seconds: float = setting(3600.0, '`3600`',
+        'wall time for one file across all its attempts, checked between chunks (a host that trickles a byte '
+        'every few seconds never trips a read timeout); no socket wait is longer than what is left')
+    download_stall_timeout_seconds: float = setting(120.0, '`120`',
+        'no byte for this long ends the attempt (the next one resumes); caps `read_timeout_seconds` for downloads')
+    download_dir: Optional[str] = setting(None, 'system temp',
+        'where CSV and Parquet files wait (deleted once handed to dlt)')
+    on_bad_rows: str = setting("fail", '`fail`',
+        '`fail`: a ragged row, non-UTF-8 bytes or an untypable value fails the job, naming file, row and '
+        'column; `skip`: drop such rows, count them in `rows_skipped` and the log')
+    on_header_change: str = setting("evolve", '`evolve`',
+        "a file's columns differ from the last load: `evolve` warns and adds new columns; `fail` refuses the file")
+    backfill_start: Optional[str] = setting(None, 'none',
+        'start of a stateless backfill (what `--start` sets): windows of `window_days` that move no cursor')
+    backfill_end: Optional[str] = setting(None, 'none',
+        'its end (what `--end` sets; default: now)')
+
+
+def setting_fields() -> list[Any]:
+    return list(fields(SettingValues))
+
+
+def source_parameters() -> list[inspect.Parameter]:
+    """The parameters of `uniware_source(...)`, one per setting, typed for dlt's config injection
+    (secrets default to `dlt.secrets.value`)."""
+    hints = get_type_hints(SettingValues)
+    return [inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=hints[f.name],
+                              default=dlt.secrets.value if f.metadata["secret"] else f.default)
+            for f in setting_fields()]
+
+
+def readme_rows() -> list[str]:
+    """The README's settings table rows, as the declaration says they are."""
+    return [f"| `{f.name}` | `{ENV_PREFIX}{f.name.upper()}` | {f.metadata['shown_default']} | {f.metadata['doc']} |"
+            for f in setting_fields()]
+
+
+assert all(f.default is not MISSING for f in fields(SettingValues))
 
 
 @dataclass(frozen=True)
@@ -247,85 +367,53 @@ def required_secret(setting: str, value: Optional[str]) -> str:
     return value
 
 
-def build_settings(
-    *,
-    now: datetime,
-    username: Optional[str],
-    password: Optional[str],
-    tenant: Optional[str],
-    base_url: Optional[str],
-    facilities: Any,
-    exports: Any,
-    job_codes: Any,
-    start_date: Optional[str],
-    lookback_days: float,
-    window_days: float,
-    max_concurrent_jobs: int,
-    poll_initial_seconds: float,
-    poll_max_seconds: float,
-    job_timeout_seconds: float,
-    complete_without_file_grace_seconds: float,
-    job_expiry_hours: float,
-    connect_timeout_seconds: float,
-    read_timeout_seconds: float,
-    request_max_attempts: int,
-    request_backoff_factor: float,
-    request_max_retry_delay_seconds: float,
-    download_max_attempts: int,
-    download_max_bytes: int,
-    download_timeout_seconds: float,
-    download_stall_timeout_seconds: float,
-    download_dir: Optional[str],
-    on_bad_rows: str,
-    on_header_change: str,
-    backfill_start: Optional[str],
-    backfill_end: Optional[str],
-) -> Settings:
+def build_settings(values: SettingValues, *, now: datetime) -> Settings:
     """Validate every setting; a ConfigError names the first one that is wrong."""
-    specs = resolve_exports(exports)
-    if on_bad_rows not in BAD_ROW_POLICIES:
-        raise ConfigError("on_bad_rows", f"must be one of {BAD_ROW_POLICIES}, got {on_bad_rows!r}")
-    if on_header_change not in HEADER_CHANGE_POLICIES:
-        raise ConfigError("on_header_change", f"must be one of {HEADER_CHANGE_POLICIES}, got {on_header_change!r}")
-    window = _positive("window_days", window_days)
+    specs = resolve_exports(values.exports)
+    if values.on_bad_rows not in BAD_ROW_POLICIES:
+        raise ConfigError("on_bad_rows", f"must be one of {BAD_ROW_POLICIES}, got {values.on_bad_rows!r}")
+    if values.on_header_change not in HEADER_CHANGE_POLICIES:
+        raise ConfigError("on_header_change",
+                          f"must be one of {HEADER_CHANGE_POLICIES}, got {values.on_header_change!r}")
+    window = _positive("window_days", values.window_days)
     if window > 92:
         raise ConfigError("window_days", "Uniware refuses date ranges longer than 92 days (30 is safe)")
-    concurrent = int(_positive("max_concurrent_jobs", max_concurrent_jobs))
-    initial = _positive("poll_initial_seconds", poll_initial_seconds, allow_zero=True)
+    concurrent = int(_positive("max_concurrent_jobs", values.max_concurrent_jobs))
+    initial = _positive("poll_initial_seconds", values.poll_initial_seconds, allow_zero=True)
     return Settings(
-        base_url=resolve_base_url(tenant, base_url),
-        username=required_secret("username", username),
-        password=required_secret("password", password),
+        base_url=resolve_base_url(values.tenant, values.base_url),
+        username=required_secret("username", values.username),
+        password=required_secret("password", values.password),
         exports=specs,
-        facilities=_facility_codes(facilities) if facilities else None,
-        job_codes=resolve_job_codes(job_codes, specs),
-        start_date=parse_user_datetime("start_date", start_date) if start_date else None,
-        backfill=resolve_backfill(backfill_start, backfill_end, now),
-        lookback=timedelta(days=_positive("lookback_days", lookback_days, allow_zero=True)),
+        facilities=_facility_codes(values.facilities) if values.facilities else None,
+        job_codes=resolve_job_codes(values.job_codes, specs),
+        start_date=parse_user_datetime("start_date", values.start_date) if values.start_date else None,
+        backfill=resolve_backfill(values.backfill_start, values.backfill_end, now),
+        lookback=timedelta(days=_positive("lookback_days", values.lookback_days, allow_zero=True)),
         window=timedelta(days=window),
         max_concurrent_jobs=concurrent,
-        job_expiry=timedelta(hours=_positive("job_expiry_hours", job_expiry_hours)),
+        job_expiry=timedelta(hours=_positive("job_expiry_hours", values.job_expiry_hours)),
         poll=PollPolicy(
             initial_seconds=initial,
-            max_seconds=max(initial, _positive("poll_max_seconds", poll_max_seconds, allow_zero=True)),
-            timeout_seconds=_positive("job_timeout_seconds", job_timeout_seconds),
+            max_seconds=max(initial, _positive("poll_max_seconds", values.poll_max_seconds, allow_zero=True)),
+            timeout_seconds=_positive("job_timeout_seconds", values.job_timeout_seconds),
             complete_grace_seconds=_positive("complete_without_file_grace_seconds",
-                                             complete_without_file_grace_seconds, allow_zero=True),
+                                             values.complete_without_file_grace_seconds, allow_zero=True),
         ),
         http=HttpPolicy(
-            connect_timeout_seconds=_positive("connect_timeout_seconds", connect_timeout_seconds),
-            read_timeout_seconds=_positive("read_timeout_seconds", read_timeout_seconds),
-            max_attempts=int(_positive("request_max_attempts", request_max_attempts)),
-            backoff_factor=_positive("request_backoff_factor", request_backoff_factor, allow_zero=True),
-            max_retry_delay_seconds=_positive("request_max_retry_delay_seconds", request_max_retry_delay_seconds,
+            connect_timeout_seconds=_positive("connect_timeout_seconds", values.connect_timeout_seconds),
+            read_timeout_seconds=_positive("read_timeout_seconds", values.read_timeout_seconds),
+            max_attempts=int(_positive("request_max_attempts", values.request_max_attempts)),
+            backoff_factor=_positive("request_backoff_factor", values.request_backoff_factor, allow_zero=True),
+            max_retry_delay_seconds=_positive("request_max_retry_delay_seconds", values.request_max_retry_delay_seconds,
                                               allow_zero=True),
-            download_max_attempts=int(_positive("download_max_attempts", download_max_attempts)),
-            download_max_bytes=int(_positive("download_max_bytes", download_max_bytes)),
-            download_timeout_seconds=_positive("download_timeout_seconds", download_timeout_seconds),
+            download_max_attempts=int(_positive("download_max_attempts", values.download_max_attempts)),
+            download_max_bytes=int(_positive("download_max_bytes", values.download_max_bytes)),
+            download_timeout_seconds=_positive("download_timeout_seconds", values.download_timeout_seconds),
             download_stall_timeout_seconds=_positive("download_stall_timeout_seconds",
-                                                     download_stall_timeout_seconds),
+                                                     values.download_stall_timeout_seconds),
         ),
-        download_dir=Path(download_dir) if download_dir else None,
-        on_bad_rows=on_bad_rows,
-        on_header_change=on_header_change,
+        download_dir=Path(values.download_dir) if values.download_dir else None,
+        on_bad_rows=values.on_bad_rows,
+        on_header_change=values.on_header_change,
     )

@@ -6,6 +6,7 @@ Configuration comes the dlt way: arguments, `.dlt/config.toml` / `.dlt/secrets.t
 
 from __future__ import annotations
 
+import inspect
 import logging
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,86 +17,39 @@ from dlt.extract.resource import DltResource
 
 from .catalog import APPEND, REPLACE, ExportSpec
 from .clock import Clock, SystemClock
-from .collect import ExportCollection
-from .csv_convert import FACILITY, JOB_CODE, KEY_OCCURRENCE
-from .history import HISTORY_COLUMNS, HISTORY_TABLE, HISTORY_WRITE_DISPOSITION, take_deferred
-from .ledger import ExportLedger
+from .conversion.csv_to_parquet import FACILITY, JOB_CODE, KEY_OCCURRENCE
+from .history import HISTORY_COLUMNS, HISTORY_TABLE, HISTORY_WRITE_DISPOSITION
+from .ledger import ExportLedger, Ledgers
 from .redact import install_log_redaction
-from .report import RunReport
-from .runtime import ALL, COLLECT, PHASES, SUBMIT, JobBudget, SourceRuntime
-from .settings import DEFAULT_DOWNLOAD_MAX_BYTES, build_settings
-from .submit import abandon_expired, adopt_jobs, create_jobs, plan
+from .run_report import RunReport
+from .services import ALL, COLLECT, PHASES, SUBMIT, JobBudget, SourceRuntime
+from .settings import SettingValues, build_settings, setting_fields, source_parameters
+from .steps.collect import ExportCollection
+from .steps.submit import abandon_expired, adopt_jobs, create_jobs, plan
 
 log = logging.getLogger(__name__)
 
 
-@dlt.source(name="uniware", section="uniware", max_table_nesting=0)
-def uniware_source(
-    username: Optional[str] = dlt.secrets.value,
-    password: Optional[str] = dlt.secrets.value,
-    tenant: Optional[str] = None,
-    base_url: Optional[str] = None,
-    facilities: Optional[Any] = None,
-    exports: Optional[Any] = None,
-    job_codes: Optional[Any] = None,
-    start_date: Optional[str] = None,
-    lookback_days: float = 2.0,
-    window_days: float = 30.0,
-    max_concurrent_jobs: int = 10,
-    poll_initial_seconds: float = 2.0,
-    poll_max_seconds: float = 30.0,
-    job_timeout_seconds: float = 1800.0,
-    complete_without_file_grace_seconds: float = 60.0,
-    job_expiry_hours: float = 24.0,
-    connect_timeout_seconds: float = 10.0,
-    read_timeout_seconds: float = 120.0,
-    request_max_attempts: int = 5,
-    request_backoff_factor: float = 1.0,
-    request_max_retry_delay_seconds: float = 60.0,
-    download_max_attempts: int = 5,
-    download_max_bytes: int = DEFAULT_DOWNLOAD_MAX_BYTES,
-    download_timeout_seconds: float = 3600.0,
-    download_stall_timeout_seconds: float = 120.0,
-    download_dir: Optional[str] = None,
-    on_bad_rows: str = "fail",
-    on_header_change: str = "evolve",
-    backfill_start: Optional[str] = None,
-    backfill_end: Optional[str] = None,
-    phase: str = ALL,
-    run_id: Optional[str] = None,
-    clock: Optional[Any] = None,
-    report: Optional[Any] = None,
-) -> list[DltResource]:
+def _uniware_source(*args: Any, **kwargs: Any) -> list[DltResource]:
     """Uniware export jobs as dlt resources: one table per export plus `export_job_status`.
 
     `phase` is "submit" (plan windows, create jobs, commit their codes), "collect" (wait for the
     submitted jobs and load their rows), "all" (both in one extract) or "history" (only the LOADED
     history rows, which wait in state until the package with their rows has loaded). Run submit and collect as
     separate pipeline runs to survive interruptions without creating duplicate jobs; the pipeline
-    script and `uniware_source.runner.run_exports` do. Jobs that fail or time out are reported in
+    script and `run_exports` (pipeline_run/resumable.py) do. Jobs that fail or time out are reported in
     `report` (a RunReport) and the history table, never raised, so the other exports still load.
     """
+    arguments = _SIGNATURE.bind(*args, **kwargs)
+    arguments.apply_defaults()
+    given = arguments.arguments
+    phase, run_id, clock, report = given["phase"], given["run_id"], given["clock"], given["report"]
     install_log_redaction()
     if phase not in PHASES:
         raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
     the_clock: Clock = clock or SystemClock()
-    settings = build_settings(
-        now=the_clock.now(), username=username, password=password, tenant=tenant, base_url=base_url,
-        facilities=facilities, exports=exports, job_codes=job_codes, start_date=start_date,
-        lookback_days=lookback_days, window_days=window_days, max_concurrent_jobs=max_concurrent_jobs,
-        poll_initial_seconds=poll_initial_seconds, poll_max_seconds=poll_max_seconds,
-        job_timeout_seconds=job_timeout_seconds,
-        complete_without_file_grace_seconds=complete_without_file_grace_seconds,
-        job_expiry_hours=job_expiry_hours, connect_timeout_seconds=connect_timeout_seconds,
-        read_timeout_seconds=read_timeout_seconds, request_max_attempts=request_max_attempts,
-        request_backoff_factor=request_backoff_factor,
-        request_max_retry_delay_seconds=request_max_retry_delay_seconds,
-        download_max_attempts=download_max_attempts, download_max_bytes=download_max_bytes,
-        download_timeout_seconds=download_timeout_seconds,
-        download_stall_timeout_seconds=download_stall_timeout_seconds, download_dir=download_dir,
-        on_bad_rows=on_bad_rows,
-        on_header_change=on_header_change, backfill_start=backfill_start, backfill_end=backfill_end,
-    )
+    settings = build_settings(SettingValues(**{f.name: given[f.name] for f in setting_fields()}),
+                              now=the_clock.now())
     runtime = SourceRuntime(
         settings=settings, clock=the_clock, phase=phase, run_id=run_id or uuid.uuid4().hex[:12],
         report=report if isinstance(report, RunReport) else RunReport(),
@@ -104,6 +58,19 @@ def uniware_source(
     normalize = dlt.current.source_schema().naming.normalize_identifier
     tables = [spec.table_name for spec in settings.exports]
     return [export_resource(spec, runtime, normalize, tables) for spec in settings.exports]
+
+
+# one parameter per setting (declared once, in settings.SettingValues), then the run's own
+_SIGNATURE = inspect.Signature([
+    *source_parameters(),
+    inspect.Parameter("phase", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str, default=ALL),
+    inspect.Parameter("run_id", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Optional[str], default=None),
+    inspect.Parameter("clock", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Optional[Any], default=None),
+    inspect.Parameter("report", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Optional[Any], default=None),
+], return_annotation=list[DltResource])
+_uniware_source.__signature__ = _SIGNATURE  # type: ignore[attr-defined]
+_uniware_source.__name__ = _uniware_source.__qualname__ = "uniware_source"
+uniware_source = dlt.source(name="uniware", section="uniware", max_table_nesting=0)(_uniware_source)
 
 
 def export_resource(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[str], str],
@@ -144,26 +111,19 @@ def export_resource(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[st
 
 def _export_rows(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[str], str],
                  tables: list[str]) -> Iterator[Any]:
-    state = dlt.current.resource_state(spec.table_name)
-    for row in take_deferred(state):  # their rows loaded with an earlier package
+    ledger = ExportLedger(dlt.current.resource_state(spec.table_name))
+    for row in ledger.take_deferred_history():  # their rows loaded with an earlier package
         yield dlt.mark.with_table_name(row, HISTORY_TABLE)
-    ledger = ExportLedger(state)
     if rt.budget.running is None:
-        rt.budget.running = _running_jobs(tables)
+        # jobs already submitted by earlier runs, across all exports, count against the cap
+        rt.budget.running = Ledgers(dlt.current.source_state().get("resources", {})).jobs_running(tables)
         rt.parquet_import = _destination_takes_parquet()
     if rt.phase in (SUBMIT, ALL):
-        plan(spec, ledger, state, rt)
+        plan(spec, ledger, rt)
         for row in [*abandon_expired(spec, ledger, rt), *adopt_jobs(spec, ledger, rt), *create_jobs(spec, ledger, rt)]:
             yield dlt.mark.with_table_name(row, HISTORY_TABLE)
     if rt.phase in (COLLECT, ALL):
-        yield from ExportCollection(spec, ledger, state, rt, normalize).run()
-
-
-def _running_jobs(tables: list[str]) -> int:
-    """Jobs already submitted by earlier runs, across all exports (they count against the cap)."""
-    resources = dlt.current.source_state().get("resources", {})
-    return sum(1 for table in tables for entry in resources.get(table, {}).get("entries", [])
-               if entry.get("job_code") and not entry.get("done"))
+        yield from ExportCollection(spec, ledger, rt, normalize).run()
 
 
 def _destination_takes_parquet() -> bool:

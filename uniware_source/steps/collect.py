@@ -16,36 +16,17 @@ from typing import Any, Optional
 import dlt
 import pyarrow.parquet as pq
 
-from .catalog import ExportSpec
-from .collector import (
-    DOWNLOAD_FAILED,
-    INVALID_FILE,
-    PARSE_FAILED,
-    Crashed,
-    FileReady,
-    JobEnded,
-    JobTicket,
-    StatusChanged,
-)
-from .column_names import ColumnNames, legacy_names, same_labels
-from .csv_convert import RESERVED_COLUMNS, CsvConverter, Lineage
-from .history import DOWNLOAD_FAILED as H_DOWNLOAD_FAILED
-from .history import EMPTY, HISTORY_TABLE, LOADED, SOURCE_CONNECTOR, SOURCE_UNIWARE, TIMED_OUT, defer, history_row
-from .history import INVALID_FILE as H_INVALID_FILE
-from .history import PARSE_FAILED as H_PARSE_FAILED
-from .ledger import Entry, ExportLedger
-from .polling import EMPTY as OUTCOME_EMPTY
-from .polling import FAILED, FAILED_STATUSES, STOPPED
-from .polling import TIMED_OUT as OUTCOME_TIMED_OUT
-from .runtime import SourceRuntime
-from .submit import describe, job_context
+from ..catalog import ExportSpec
+from ..conversion.column_names import ColumnNames, legacy_names, same_labels
+from ..conversion.csv_to_parquet import RESERVED_COLUMNS, CsvConverter, Lineage
+from ..history import HISTORY_TABLE, job_event
+from ..jobs.workers import Crashed, FileReady, JobEnded, JobTicket, StatusChanged
+from ..ledger import Entry, ExportLedger
+from ..services import SourceRuntime
+from ..statuses import FAILED_STATUSES, OUTCOME_HISTORY, HistorySource, HistoryStatus, Outcome
 
 log = logging.getLogger(__name__)
 
-HEADER_STATE = "header"  # the labels of the last file loaded
-COLUMNS_STATE = "columns"  # label -> column names, decided once (see column_names)
-LOST = "LOST"  # Uniware no longer knows the job
-BAD_FILE_STATUS = {DOWNLOAD_FAILED: H_DOWNLOAD_FAILED, INVALID_FILE: H_INVALID_FILE, PARSE_FAILED: H_PARSE_FAILED}
 ARROW_BATCH_ROWS = 65536
 
 
@@ -56,15 +37,14 @@ def _history(row: dict[str, Any]) -> Any:
 class ExportCollection:
     """Collects the submitted jobs of one export, inside its resource generator."""
 
-    def __init__(self, spec: ExportSpec, ledger: ExportLedger, state: dict[str, Any], rt: SourceRuntime,
+    def __init__(self, spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime,
                  normalize: Callable[[str], str]) -> None:
         self.spec = spec
         self.ledger = ledger
-        self.state = state
         self.rt = rt
         self.normalize = normalize
         self.tally = rt.report.tally(spec.name, spec.table_name)
-        self.names = column_names(spec, state, normalize)
+        self.names = column_names(spec, ledger, normalize)
 
     def run(self) -> Iterator[Any]:
         entries = self.ledger.to_collect(self.rt.run_id)
@@ -105,7 +85,7 @@ class ExportCollection:
             table_name=self.spec.table_name,
             entry_key=entry.key,
             job_code=entry.job_code,
-            label=f"{describe(self.spec, entry)} / job {entry.job_code}",
+            label=f"{entry.describe(self.spec.name)} / job {entry.job_code}",
             lineage=Lineage(entry.job_code, entry.facility, entry.start, entry.end, entry.created_at),
             polls_before=entry.polls,
             last_status=entry.status,
@@ -117,9 +97,8 @@ class ExportCollection:
         observation = event.observation
         self.ledger.record_status(entry, observation.status, observation.polls)
         self.rt.report.progress("%s: %s (poll %d)", event.ticket.label, observation.status, observation.polls)
-        return _history(history_row(
-            job_context(self.spec, entry, self.rt.run_id), event_id=f"{entry.job_code}:{entry.next_seq()}",
-            job_code=entry.job_code, seq=entry.data["seq"], status=observation.status, source=SOURCE_UNIWARE,
+        return _history(job_event(
+            self.spec, entry, self.rt.run_id, observation.status, source=HistorySource.UNIWARE,
             observed_at=observation.observed_at, message=observation.message, errors=observation.errors,
             polls=observation.polls))
 
@@ -129,7 +108,7 @@ class ExportCollection:
         if header_problem is not None:
             if converted.parquet is not None:
                 converted.parquet.unlink(missing_ok=True)
-            yield from self._on_ended(entry, JobEnded(event.ticket, PARSE_FAILED, event.status, header_problem,
+            yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.PARSE_FAILED, event.status, header_problem,
                                                       event.polls))
             return
         if converted.parquet is not None and converted.schema is not None:
@@ -139,51 +118,47 @@ class ExportCollection:
             else:
                 yield from pq.ParquetFile(converted.parquet).iter_batches(batch_size=ARROW_BATCH_ROWS)
             converted.parquet.unlink(missing_ok=True)
-        self.state[COLUMNS_STATE] = self.names.to_state()  # saved with the rows that use it
+        self.ledger.save_column_names(self.names.to_state())  # saved with the rows that use it
         self.ledger.record_polls(entry, event.polls)
         cursor = self.ledger.record_loaded(entry)
         self.tally.jobs_loaded += 1
         self.tally.rows += converted.rows
         self.tally.rows_skipped += converted.skipped
         self.tally.bytes += download.bytes
-        self.tally.statuses[LOADED] += 1
+        self.tally.statuses[HistoryStatus.LOADED] += 1
         self.rt.report.progress("%s: %d rows from %.1f MB (waited %.1f s, transfer and parse %.1f s)%s",
                                 event.ticket.label, converted.rows, download.bytes / 1e6, event.seconds_waiting,
                                 event.seconds_transferring, f"; cursor now {cursor.isoformat()}" if cursor else "")
         message = "; ".join(converted.problems)
-        defer(self.state, history_row(
-            job_context(self.spec, entry, self.rt.run_id), event_id=f"{entry.job_code}:{entry.next_seq()}",
-            job_code=entry.job_code, seq=entry.data["seq"], status=LOADED, source=SOURCE_CONNECTOR,
-            observed_at=self.rt.clock.now(), message=message, polls=event.polls, file_host=download.host,
-            file_path=download.url_path, file_bytes=download.bytes, file_sha256=download.sha256,
-            rows_in_file=converted.rows + converted.skipped, rows_skipped=converted.skipped))
+        self.ledger.defer_history(job_event(
+            self.spec, entry, self.rt.run_id, HistoryStatus.LOADED, observed_at=self.rt.clock.now(), message=message,
+            polls=event.polls, file_host=download.host, file_path=download.url_path, file_bytes=download.bytes,
+            file_sha256=download.sha256, rows_in_file=converted.rows + converted.skipped,
+            rows_skipped=converted.skipped))
 
     def _on_ended(self, entry: Entry, event: JobEnded) -> Iterator[Any]:
         self.ledger.record_polls(entry, event.polls)
-        if event.outcome == STOPPED:
+        if event.outcome == Outcome.STOPPED:
             return
-        if event.outcome == OUTCOME_EMPTY:
+        if event.outcome == Outcome.EMPTY:
             self.ledger.record_loaded(entry)
             self.tally.jobs_loaded += 1
-            self.tally.statuses[EMPTY] += 1
+            self.tally.statuses[HistoryStatus.EMPTY] += 1
             log.warning("%s: %s", event.ticket.label, event.reason)
-            yield self._connector_row(entry, EMPTY, event.reason, polls=event.polls)
+            yield self._connector_row(entry, HistoryStatus.EMPTY, event.reason, polls=event.polls)
             return
         problem = f"{event.ticket.label}: {event.reason}"
         self.rt.report.problem(problem)
-        if event.outcome == OUTCOME_TIMED_OUT:
+        if event.outcome == Outcome.TIMED_OUT:
             # keep the job: the next run polls it again rather than creating a duplicate
             self.ledger.record_timed_out(entry, self.rt.run_id)
-            self.tally.statuses[TIMED_OUT] += 1
-            yield self._connector_row(entry, TIMED_OUT, event.reason, polls=event.polls)
+            self.tally.statuses[HistoryStatus.TIMED_OUT] += 1
+            yield self._connector_row(entry, HistoryStatus.TIMED_OUT, event.reason, polls=event.polls)
             return
-        if event.outcome == FAILED:
-            status = event.status if event.status in FAILED_STATUSES else LOST
-            self.tally.statuses[status] += 1
-            if status == LOST:
-                yield self._connector_row(entry, LOST, event.reason, polls=event.polls)
-        else:
-            status = BAD_FILE_STATUS[event.outcome]
+        if event.outcome == Outcome.FAILED and event.status in FAILED_STATUSES:
+            self.tally.statuses[event.status] += 1  # Uniware's own status is in the history already
+        else:  # forgotten by Uniware (LOST) or a bad file
+            status = OUTCOME_HISTORY[event.outcome]
             self.tally.statuses[status] += 1
             yield self._connector_row(entry, status, event.reason, polls=event.polls)
         self._fail(entry, event.reason)
@@ -194,15 +169,13 @@ class ExportCollection:
         self.ledger.record_failed(entry, self.rt.run_id, reason)
 
     def _connector_row(self, entry: Entry, status: str, message: str, polls: Optional[int] = None) -> Any:
-        return _history(history_row(
-            job_context(self.spec, entry, self.rt.run_id), event_id=f"{entry.job_code}:{entry.next_seq()}",
-            job_code=entry.job_code, seq=entry.data["seq"], status=status, source=SOURCE_CONNECTOR,
-            observed_at=self.rt.clock.now(), message=message, polls=polls))
+        return _history(job_event(self.spec, entry, self.rt.run_id, status, observed_at=self.rt.clock.now(),
+                                  message=message, polls=polls))
 
     def _check_header(self, header: list[str]) -> Optional[str]:
         """Compare the labels with the last file's, exactly (in any order); a problem text when
         on_header_change is 'fail'."""
-        known = self.state.get(HEADER_STATE)
+        known = self.ledger.last_header
         current = [h.strip() for h in header]
         if known and not same_labels(known, current):
             added = sorted((Counter(current) - Counter(known)).elements())
@@ -211,15 +184,16 @@ class ExportCollection:
             if self.rt.settings.on_header_change == "fail":
                 return f"{change}; on_header_change='fail' refuses it (set 'evolve' to accept)"
             log.warning("%s: %s", self.spec.name, change)
-        self.state[HEADER_STATE] = current
+        self.ledger.remember_header(current)
         return None
 
 
-def column_names(spec: ExportSpec, state: dict[str, Any], normalize: Callable[[str], str]) -> ColumnNames:
-    """The export's label -> column mapping from its state (rebuilt from the last header for state
+def column_names(spec: ExportSpec, ledger: ExportLedger, normalize: Callable[[str], str]) -> ColumnNames:
+    """The export's label -> column mapping from its ledger (rebuilt from the last header for state
     written before the mapping was saved, so existing columns keep their names)."""
-    saved = state.get(COLUMNS_STATE)
-    if saved is None and state.get(HEADER_STATE):
-        saved = legacy_names(state[HEADER_STATE], normalize, RESERVED_COLUMNS[:-2])
+    saved = ledger.saved_column_names
+    header = ledger.last_header
+    if saved is None and header:
+        saved = legacy_names(header, normalize, RESERVED_COLUMNS[:-2])
     fixed = [*spec.primary_key, *([spec.dedup_sort] if spec.dedup_sort else [])]
     return ColumnNames(saved, normalize=normalize, reserved=RESERVED_COLUMNS, fixed=fixed)

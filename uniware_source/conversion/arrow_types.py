@@ -15,7 +15,7 @@ from typing import Optional
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .catalog import DATE, DECIMAL, INTEGER, TEXT, TIMESTAMP
+from ..catalog import DATE, DECIMAL, INTEGER, TEXT, TIMESTAMP
 
 IST_OFFSET_SECONDS = 19800
 TIMESTAMP_FORMATS = (

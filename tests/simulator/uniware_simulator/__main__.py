@@ -1,4 +1,4 @@
-"""Run the simulator from the command line: ``python -m uniware_source.simulator --port 8080``."""
+"""Run the simulator from the command line: ``python -m uniware_simulator --port 8080``."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from .server import SimulatorConfig, UniwareSimulator
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m uniware_source.simulator",
+    parser = argparse.ArgumentParser(prog="python -m uniware_simulator",
                                      description="Serve a simulated Uniware tenant on loopback.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="API port (0: any free port)")

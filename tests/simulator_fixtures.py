@@ -1,6 +1,6 @@
-"""pytest fixture for the simulator.
+"""pytest fixtures for the simulator (test code: the simulator itself imports no pytest).
 
-Enable with ``pytest_plugins = ["uniware_source.simulator.pytest_plugin"]``.
+Enabled by ``tests/conftest.py`` (``pytest_plugins = ["tests.simulator_fixtures"]``).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from .jobs import JobTiming
-from .server import SimulatorConfig, UniwareSimulator
+from uniware_simulator.jobs import JobTiming
+from uniware_simulator.server import SimulatorConfig, UniwareSimulator
 
 # A fixed simulated 'now' keeps every test's data identical from run to run.
 TEST_NOW = datetime(2026, 4, 16, 6, 30, tzinfo=UTC)

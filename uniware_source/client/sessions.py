@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from dlt.sources.helpers.requests import Client
 
-from .settings import HttpPolicy
+from ..settings import HttpPolicy
 
 TOKEN_RETRY_STATUSES = (429, 502, 503, 504)
 RETRY_STATUSES = (429, *range(500, 600))

@@ -1,9 +1,10 @@
 """Waiting for an export job: capped exponential backoff, a deadline, every status change reported.
 
-COMPLETE or SUCCESSFUL with a file is done. COMPLETE without one is polled for a grace period
-(the file link can come late), then taken as an empty export; the grace counts only continuous time
-at COMPLETE without a file and starts again whenever the status leaves COMPLETE. FAILED, CANCELLED and ERROR are
-failures. Anything else is pending until the deadline; statuses nobody has seen before are logged.
+What a status means is `statuses.MEANING`. Done with a file: a file to load. Done without one is
+polled for a grace period (the file link can come late), then taken as an empty export; the grace
+counts only continuous time at done without a file and starts again whenever the status leaves it.
+Failed statuses end the job. Anything else is pending until the deadline; statuses nobody has seen
+before are logged.
 """
 
 from __future__ import annotations
@@ -15,23 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
-from .api import UniwareClient
-from .clock import Clock
-from .errors import ApiError, ApiErrorDetail
-from .settings import PollPolicy
+from ..client.endpoints import UniwareClient
+from ..clock import Clock
+from ..errors import ApiError, ApiErrorDetail
+from ..settings import PollPolicy
+from ..statuses import Meaning, Outcome, is_known, meaning_of
 
 log = logging.getLogger(__name__)
 
-DONE_STATUSES = frozenset({"COMPLETE", "COMPLETED", "SUCCESSFUL", "SUCCESS"})
-FAILED_STATUSES = frozenset({"FAILED", "CANCELLED", "CANCELED", "ERROR"})
-KNOWN_PENDING = frozenset({"SCHEDULED", "QUEUED", "IN_PROGRESS", "PROCESSING", "RUNNING", "CREATED"})
 INVALID_JOB_CODE = 100006
-
-COMPLETED = "completed"
-EMPTY = "empty"
-FAILED = "failed"
-TIMED_OUT = "timed_out"
-STOPPED = "stopped"
 
 
 @dataclass(frozen=True)
@@ -48,7 +41,7 @@ class Observation:
 
 @dataclass(frozen=True)
 class PollResult:
-    outcome: str  # completed | empty | failed | timed_out | stopped
+    outcome: Outcome  # completed | empty | failed | timed_out | stopped
     status: Optional[str]
     file_url: Optional[str]
     reason: str
@@ -76,12 +69,13 @@ def wait_for_job(
     warned_unknown: set[str] = set()
     while True:
         if stop.is_set():
-            return PollResult(STOPPED, last_status, None, "the run was interrupted", polls)
+            return PollResult(Outcome.STOPPED, last_status, None, "the run was interrupted", polls)
         try:
             status = client.job_status(job_code)
         except ApiError as error:
             if INVALID_JOB_CODE in error.codes:
-                return PollResult(FAILED, last_status, None, f"Uniware no longer knows job {job_code}: {error}", polls)
+                return PollResult(Outcome.FAILED, last_status, None,
+                                  f"Uniware no longer knows job {job_code}: {error}", polls)
             last_problem = str(error)
             log.warning("%s: polling failed, will keep trying until the deadline: %s", label, error)
         else:
@@ -92,22 +86,23 @@ def wait_for_job(
                 if complete_since is not None and has_file:
                     complete_since = None
             last_status = status.status
-            if status.status not in DONE_STATUSES:
+            meaning = meaning_of(status.status)
+            if meaning != Meaning.DONE:
                 complete_since = None  # the grace counts only continuous time at COMPLETE without a file
-            if status.status in DONE_STATUSES:
+            if meaning == Meaning.DONE:
                 if status.file_url:
-                    return PollResult(COMPLETED, status.status, status.file_url, "", polls)
+                    return PollResult(Outcome.COMPLETED, status.status, status.file_url, "", polls)
                 now = clock.monotonic()
                 complete_since = complete_since if complete_since is not None else now
                 if now - complete_since >= policy.complete_grace_seconds:
-                    return PollResult(EMPTY, status.status, None,
+                    return PollResult(Outcome.EMPTY, status.status, None,
                                       f"{status.status} without a file for {policy.complete_grace_seconds:.0f} s: "
                                       "taken as an export with no rows", polls)
-            elif status.status in FAILED_STATUSES:
+            elif meaning == Meaning.FAILED:
                 details = "; ".join([status.message] + [str(e) for e in status.errors]).strip("; ")
-                return PollResult(FAILED, status.status, None, f"Uniware reported {status.status}"
+                return PollResult(Outcome.FAILED, status.status, None, f"Uniware reported {status.status}"
                                   + (f": {details}" if details else ""), polls)
-            elif status.status not in KNOWN_PENDING and status.status not in warned_unknown:
+            elif not is_known(status.status) and status.status not in warned_unknown:
                 warned_unknown.add(status.status)
                 log.warning("%s: unknown status %r, treated as still pending", label, status.status)
         elapsed = clock.monotonic() - started
@@ -116,7 +111,7 @@ def wait_for_job(
                       f"(job_timeout_seconds={policy.timeout_seconds:.0f})")
             if last_problem:
                 reason += f"; last polling error: {last_problem}"
-            return PollResult(TIMED_OUT, last_status, None, reason, polls)
+            return PollResult(Outcome.TIMED_OUT, last_status, None, reason, polls)
         if not clock.sleep(min(delay, max(0.0, policy.timeout_seconds - elapsed)), stop):
-            return PollResult(STOPPED, last_status, None, "the run was interrupted", polls)
+            return PollResult(Outcome.STOPPED, last_status, None, "the run was interrupted", polls)
         delay = min(delay * policy.multiplier, policy.max_seconds)

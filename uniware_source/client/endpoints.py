@@ -15,9 +15,9 @@ from typing import Any, Optional
 import requests
 from dlt.sources.helpers.requests import Client
 
+from ..errors import ApiError, ApiErrorDetail, AuthError, FacilityAccessError
+from ..redact import redact
 from .auth import TokenProvider
-from .errors import ApiError, ApiErrorDetail, AuthError, FacilityAccessError
-from .redact import redact
 
 log = logging.getLogger(__name__)
 

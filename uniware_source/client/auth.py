@@ -15,9 +15,9 @@ from typing import Any, Optional
 import requests
 from dlt.sources.helpers.requests import Client
 
-from .clock import Clock
-from .errors import AuthError
-from .redact import SECRETS, redact
+from ..clock import Clock
+from ..errors import AuthError
+from ..redact import SECRETS, redact
 
 log = logging.getLogger(__name__)
 

@@ -41,10 +41,10 @@ import requests
 import urllib3
 from dlt.sources.helpers.requests import Client
 
-from .clock import Clock
-from .errors import DownloadError, InvalidFileError
-from .redact import SECRETS, redact
-from .settings import DEFAULT_DOWNLOAD_MAX_BYTES
+from ..clock import Clock
+from ..errors import DownloadError, InvalidFileError
+from ..redact import SECRETS, redact
+from ..settings import DEFAULT_DOWNLOAD_MAX_BYTES
 
 log = logging.getLogger(__name__)
 

@@ -11,33 +11,15 @@ import logging
 from collections.abc import Iterator
 from typing import Any, Optional
 
-from .catalog import ExportSpec
-from .errors import ApiError, FacilityAccessError
-from .history import ABANDONED, ADOPTED, CREATE_FAILED, CREATED, SOURCE_CONNECTOR, JobContext, history_row
-from .ledger import ADOPTED as KIND_ADOPTED
-from .ledger import SNAPSHOT, Entry, ExportLedger
-from .runtime import SourceRuntime
-from .windows import Window
+from ..catalog import ExportSpec
+from ..errors import ApiError, FacilityAccessError
+from ..history import job_event
+from ..ledger import Entry, ExportLedger
+from ..services import SourceRuntime
+from ..statuses import EntryKind, HistoryStatus
+from ..windows import Window
 
 log = logging.getLogger(__name__)
-
-PLANNED_RUN = "planned_run"
-
-
-def job_context(spec: ExportSpec, entry: Entry, run_id: str) -> JobContext:
-    return JobContext(spec.name, spec.table_name, entry.facility, entry.kind, entry.start, entry.end, run_id)
-
-
-def describe(spec: ExportSpec, entry: Entry) -> str:
-    """Export, facility and window of an entry, for messages."""
-    parts = [spec.name]
-    if entry.facility:
-        parts.append(f"facility {entry.facility}")
-    if entry.start is not None and entry.end is not None:
-        parts.append(f"window {Window(entry.start, entry.end).label()}")
-    elif entry.kind == SNAPSHOT:
-        parts.append("snapshot")
-    return " / ".join(parts)
 
 
 def report_name(spec: ExportSpec, entry: Entry) -> str:
@@ -58,9 +40,9 @@ def export_body(spec: ExportSpec, entry: Entry) -> dict[str, Any]:
             "frequency": "ONETIME", "reportName": report_name(spec, entry)}
 
 
-def plan(spec: ExportSpec, ledger: ExportLedger, state: dict[str, Any], rt: SourceRuntime) -> None:
+def plan(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> None:
     """Add this run's windows to the ledger (once per run)."""
-    if state.get(PLANNED_RUN) == rt.run_id:
+    if ledger.planned_in(rt.run_id):
         return
     settings = rt.settings
     now = rt.clock.now()
@@ -83,7 +65,7 @@ def plan(spec: ExportSpec, ledger: ExportLedger, state: dict[str, Any], rt: Sour
     else:
         for facility in rt.facilities_for(spec):
             ledger.plan_snapshot(facility, now=now)
-    state[PLANNED_RUN] = rt.run_id
+    ledger.mark_planned(rt.run_id)
 
 
 def abandon_expired(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> Iterator[dict[str, Any]]:
@@ -92,16 +74,15 @@ def abandon_expired(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -
     now = rt.clock.now()
     for entry in ledger.submitted():
         created = entry.created_at
-        if entry.kind == KIND_ADOPTED or created is None or now - created <= rt.settings.job_expiry:
+        if entry.kind == EntryKind.ADOPTED or created is None or now - created <= rt.settings.job_expiry:
             continue
         reason = (f"job {entry.job_code} was created {(now - created).total_seconds() / 3600:.1f} h ago and never "
                   f"finished (job_expiry_hours); abandoned, its window is exported by a new job")
-        log.warning("%s: %s", describe(spec, entry), reason)
-        rt.report.tally(spec.name, spec.table_name).statuses[ABANDONED] += 1
+        log.warning("%s: %s", entry.describe(spec.name), reason)
+        rt.report.tally(spec.name, spec.table_name).statuses[HistoryStatus.ABANDONED] += 1
         rt.budget.give_back()
-        yield history_row(job_context(spec, entry, rt.run_id), event_id=f"{entry.job_code}:{entry.next_seq()}",
-                          job_code=entry.job_code, seq=entry.data["seq"], status=ABANDONED, source=SOURCE_CONNECTOR,
-                          observed_at=now, message=reason, polls=entry.polls)
+        yield job_event(spec, entry, rt.run_id, HistoryStatus.ABANDONED, observed_at=now, message=reason,
+                        polls=entry.polls)
         ledger.record_abandoned(entry, reason)
 
 
@@ -113,8 +94,7 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
             log.info("%s: max_concurrent_jobs=%d reached; the rest waits for the next round", spec.name,
                      rt.budget.limit)
             return
-        where = describe(spec, entry)
-        context = job_context(spec, entry, rt.run_id)
+        where = entry.describe(spec.name)
         now = rt.clock.now()
         problem: Optional[str] = None
         errors: tuple[Any, ...] = ()
@@ -131,28 +111,24 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
             rt.budget.give_back()
             ledger.record_create_failed(entry, rt.run_id, problem)
             rt.report.problem(f"{where}: {problem}")
-            tally.statuses[CREATE_FAILED] += 1
-            yield history_row(context, event_id=f"{entry.key}|create-failed|{entry.attempt - 1}", job_code=None,
-                              seq=None, status=CREATE_FAILED, source=SOURCE_CONNECTOR, observed_at=now,
-                              message=problem, errors=errors)
+            tally.statuses[HistoryStatus.CREATE_FAILED] += 1
+            yield job_event(spec, entry, rt.run_id, HistoryStatus.CREATE_FAILED, observed_at=now, message=problem,
+                            errors=errors)
             continue
         ledger.record_created(entry, created.job_code, now)
         tally.jobs_created += 1
         note = "" if not created.adopted else "Uniware reported an identical job already running; took it over"
         rt.report.progress("%s: created job %s%s", where, created.job_code, f" ({note})" if note else "")
-        yield history_row(context, event_id=f"{created.job_code}:{entry.next_seq()}", job_code=created.job_code,
-                          seq=entry.data["seq"], status=CREATED, source=SOURCE_CONNECTOR, observed_at=now,
-                          message=note)
+        yield job_event(spec, entry, rt.run_id, HistoryStatus.CREATED, observed_at=now, message=note)
 
 
 def adopt_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> Iterator[dict[str, Any]]:
     """History rows for jobs of `job_codes` taken on for the first time."""
     now = rt.clock.now()
     for entry in ledger.submitted():
-        if entry.kind != KIND_ADOPTED or entry.data.get("seq"):
+        if entry.kind != EntryKind.ADOPTED or entry.data.get("seq"):
             continue
         rt.report.tally(spec.name, spec.table_name).jobs_created += 1
-        yield history_row(job_context(spec, entry, rt.run_id), event_id=f"{entry.job_code}:{entry.next_seq()}",
-                          job_code=entry.job_code, seq=entry.data["seq"], status=ADOPTED, source=SOURCE_CONNECTOR,
-                          observed_at=now, message="existing job given in job_codes")
+        yield job_event(spec, entry, rt.run_id, HistoryStatus.ADOPTED, observed_at=now,
+                        message="existing job given in job_codes")
 

@@ -23,10 +23,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from ..catalog import TEXT, ExportSpec
+from ..errors import CsvFormatError
 from .arrow_types import CONVERTERS, UTC_MICROS
-from .catalog import TEXT, ExportSpec
 from .column_names import DLT_COLUMNS, ColumnNames
-from .errors import CsvFormatError
 
 log = logging.getLogger(__name__)
 

@@ -7,16 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .api import UniwareClient
-from .auth import TokenProvider
 from .catalog import ExportSpec
+from .client.auth import TokenProvider
+from .client.download import DownloadLimits, FileDownloader
+from .client.endpoints import UniwareClient
+from .client.sessions import api_client, file_client, token_client
 from .clock import Clock
-from .collector import JobCollector
-from .download import DownloadLimits, FileDownloader
 from .errors import ConfigError
-from .report import RunReport
+from .jobs.workers import JobCollector
+from .run_report import RunReport
 from .settings import Settings
-from .transport import api_client, file_client, token_client
 
 SUBMIT = "submit"
 COLLECT = "collect"

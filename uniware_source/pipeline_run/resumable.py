@@ -17,15 +17,16 @@ from dlt.common.exceptions import SignalReceivedException
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.pipeline.pipeline import Pipeline
 
+from ..clock import Clock
+from ..errors import ExportsFailed, UniwareError
+from ..history import HISTORY_TABLE
+from ..ledger import Ledgers
+from ..run_report import RunReport
+from ..services import COLLECT, HISTORY, SUBMIT
+from ..source import uniware_source
 from . import duckdb_memory
-from .clock import Clock
-from .errors import ExportsFailed, UniwareError
-from .history import HISTORY_TABLE, has_deferred
-from .interrupts import Terminated, interrupt_for, sigterm_interrupts
-from .report import RunReport
-from .runlock import WaitForLock, pipeline_lock
-from .runtime import COLLECT, HISTORY, SUBMIT
-from .source import uniware_source
+from .lock import WaitForLock, pipeline_lock
+from .signals import Terminated, interrupt_for, sigterm_interrupts
 
 log = logging.getLogger(__name__)
 
@@ -119,13 +120,6 @@ def _progress(report: RunReport) -> int:
     return sum(t.jobs_created + t.jobs_loaded for t in report.exports.values()) + len(report.problems)
 
 
-def _waiting_windows(pipeline: Pipeline, run_id: str) -> int:
-    """Planned windows that still need a job in this run."""
-    resources = pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {})
-    return sum(1 for state in resources.values() for entry in state.get("entries", [])
-               if not entry.get("job_code") and not entry.get("done") and entry.get("failed_run") != run_id)
-
-
 @contextmanager
 def _signals_raise_at_once(pipeline: Pipeline) -> Iterator[None]:
     """dlt intercepts SIGINT and SIGTERM during normalize and load and raises only at its next
@@ -152,8 +146,7 @@ def load_deferred_history(pipeline: Pipeline, *, run_id: Optional[str] = None, r
                           **source_kwargs: Any) -> bool:
     """Load the LOADED history rows that wait in state for their rows' package to have loaded (call
     after a collect step run outside `run_exports`); True if there were any."""
-    resources = pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {})
-    if not has_deferred(resources):
+    if not Ledgers.of_pipeline_state(pipeline.state).has_deferred_history():
         return False
     _run_step(pipeline, uniware_source(phase=HISTORY, run_id=run_id, report=report, clock=clock, **source_kwargs),
               loader_file_format)
@@ -196,7 +189,7 @@ def _run_locked(pipeline: Pipeline, *, mode: str, report: RunReport, clock: Opti
         if mode in (RUN, COLLECT):
             _run_step(pipeline, uniware_source(phase=COLLECT, run_id=run_id, report=report, clock=clock,
                                                **source_kwargs), loader_file_format)
-        waiting = _waiting_windows(pipeline, run_id)
+        waiting = Ledgers.of_pipeline_state(pipeline.state).windows_waiting(run_id)
         if mode != RUN or not waiting:
             break
         if _progress(report) == progress_before:

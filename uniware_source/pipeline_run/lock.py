@@ -24,7 +24,7 @@ from typing import Any, TextIO, Union
 
 from dlt.pipeline.pipeline import Pipeline
 
-from .errors import UniwareError
+from ..errors import UniwareError
 
 log = logging.getLogger(__name__)
 

@@ -19,20 +19,17 @@ from pathlib import Path
 from typing import Optional, Union
 from urllib.parse import unquote
 
-from .api import UniwareClient
-from .clock import Clock
-from .csv_convert import ConvertedFile, CsvConverter, Lineage
-from .download import DownloadedFile, FileDownloader
-from .errors import CsvFormatError, DownloadError, InvalidFileError
-from .polling import COMPLETED, Observation, PollResult, wait_for_job
-from .redact import redact, scrub_exception
-from .settings import PollPolicy
+from ..client.download import DownloadedFile, FileDownloader
+from ..client.endpoints import UniwareClient
+from ..clock import Clock
+from ..conversion.csv_to_parquet import ConvertedFile, CsvConverter, Lineage
+from ..errors import CsvFormatError, DownloadError, InvalidFileError
+from ..redact import redact, scrub_exception
+from ..settings import PollPolicy
+from ..statuses import Outcome
+from .poll import Observation, PollResult, wait_for_job
 
 log = logging.getLogger(__name__)
-
-DOWNLOAD_FAILED = "download_failed"
-INVALID_FILE = "invalid_file"
-PARSE_FAILED = "parse_failed"
 
 
 @dataclass(frozen=True)
@@ -70,7 +67,7 @@ class JobEnded:
     """The job ended without a file to load: empty, failed, timed out, stopped, or a bad file."""
 
     ticket: JobTicket
-    outcome: str
+    outcome: Outcome
     status: Optional[str]
     reason: str
     polls: int
@@ -135,23 +132,23 @@ class JobCollector:
             on_change=lambda observation: emit(StatusChanged(ticket, observation)),
             stop=self.stop, label=ticket.label, polls_before=ticket.polls_before, last_status=ticket.last_status,
         )
-        if result.outcome != COMPLETED or result.file_url is None:
+        if result.outcome != Outcome.COMPLETED or result.file_url is None:
             return JobEnded(ticket, result.outcome, result.status, result.reason, result.polls)
         waited = self._clock.monotonic() - started
         csv_path = self.workdir / f"{ticket.job_code}.csv"
         try:
             download = self._downloader.fetch(result.file_url, csv_path, ticket.label, self.stop)
         except InvalidFileError as error:
-            return JobEnded(ticket, INVALID_FILE, result.status, redact(error), result.polls)
+            return JobEnded(ticket, Outcome.INVALID_FILE, result.status, redact(error), result.polls)
         except DownloadError as error:
-            return JobEnded(ticket, DOWNLOAD_FAILED, result.status, redact(error), result.polls)
+            return JobEnded(ticket, Outcome.DOWNLOAD_FAILED, result.status, redact(error), result.polls)
         try:
             with self._conversions:
                 converted = converter.convert(csv_path, self.workdir / f"{ticket.job_code}.parquet",
                                               ticket.lineage, ticket.label,
                                               source_name=unquote(download.url_path.rsplit("/", 1)[-1]))
         except CsvFormatError as error:
-            return JobEnded(ticket, PARSE_FAILED, result.status, str(error), result.polls)
+            return JobEnded(ticket, Outcome.PARSE_FAILED, result.status, str(error), result.polls)
         finally:
             csv_path.unlink(missing_ok=True)
         transferred = self._clock.monotonic() - started - waited

@@ -1,0 +1,72 @@
+"""Settings declared once: the source's signature, the README table and validation derive from SettingValues."""
+
+from __future__ import annotations
+
+import inspect
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from uniware_source import ConfigError, uniware_source
+from uniware_source.settings import (
+    EXPORT_KEYS,
+    SettingValues,
+    build_settings,
+    readme_rows,
+    resolve_export,
+    setting_fields,
+)
+
+NOW = datetime(2026, 4, 16, tzinfo=UTC)
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_the_source_signature_is_the_declaration() -> None:
+    parameters = inspect.signature(uniware_source).parameters
+    assert [f.name for f in setting_fields()] == list(parameters)[: len(setting_fields())]
+    for f in setting_fields():
+        if not f.metadata["secret"]:
+            assert parameters[f.name].default == f.default, f.name
+
+
+def test_the_readme_settings_table_matches_the_declaration() -> None:
+    text = README.read_text()
+    head = "| setting | env var | default | meaning |\n|---|---|---|---|\n"
+    table = text[text.index(head) + len(head):].split("\n\n", 1)[0].splitlines()
+    assert table == readme_rows()
+
+
+def _values(**overrides: object) -> SettingValues:
+    return SettingValues(**{"username": "u", "password": "p", "tenant": "acme", **overrides})  # type: ignore[arg-type]
+
+
+def test_defaults_validate() -> None:
+    settings = build_settings(_values(), now=NOW)
+    assert settings.base_url == "https://acme.unicommerce.com"
+    assert [s.name for s in settings.exports] == ["Sale Orders"]
+    assert settings.max_concurrent_jobs == 10
+
+
+@pytest.mark.parametrize(("overrides", "setting"), [
+    ({"window_days": 93}, "window_days"),
+    ({"on_bad_rows": "maybe"}, "on_bad_rows"),
+    ({"password": None}, "password"),
+    ({"tenant": None}, "tenant"),
+    ({"poll_max_seconds": "x"}, "poll_max_seconds"),
+    ({"facilities": ["BLR 01\n"]}, "facilities"),
+    ({"backfill_end": "2026-01-01"}, "backfill_start"),
+])
+def test_errors_name_the_setting_and_its_env_var(overrides: dict[str, object], setting: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_settings(_values(**overrides), now=NOW)
+    assert caught.value.setting == setting
+    assert f"SOURCES__UNIWARE__{setting.upper()}" in str(caught.value)
+
+
+def test_export_entries_are_validated_in_one_place() -> None:
+    assert "lookback_days" in EXPORT_KEYS
+    with pytest.raises(ConfigError, match="unknown key"):
+        resolve_export({"name": "Sale Orders", "colums": []}, 0)
+    spec = resolve_export({"name": "B2B", "columns": ["a"], "table_name": "Big Orders"}, 0)
+    assert spec.table_name == "big_orders"
