@@ -39,13 +39,16 @@ from .polling import FAILED, FAILED_STATUSES, STOPPED
 from .polling import TIMED_OUT as OUTCOME_TIMED_OUT
 from .runtime import SourceRuntime
 from .submit import describe, job_context
+from .window_guard import OUT_OF_WINDOW, OUT_OF_WINDOW_STATUS
+from .window_guard import check as check_window
 
 log = logging.getLogger(__name__)
 
 HEADER_STATE = "header"  # the labels of the last file loaded
 COLUMNS_STATE = "columns"  # label -> column names, decided once (see column_names)
 LOST = "LOST"  # Uniware no longer knows the job
-BAD_FILE_STATUS = {DOWNLOAD_FAILED: H_DOWNLOAD_FAILED, INVALID_FILE: H_INVALID_FILE, PARSE_FAILED: H_PARSE_FAILED}
+BAD_FILE_STATUS = {DOWNLOAD_FAILED: H_DOWNLOAD_FAILED, INVALID_FILE: H_INVALID_FILE, PARSE_FAILED: H_PARSE_FAILED,
+                   OUT_OF_WINDOW: OUT_OF_WINDOW_STATUS}
 ARROW_BATCH_ROWS = 65536
 
 
@@ -132,6 +135,17 @@ class ExportCollection:
             yield from self._on_ended(entry, JobEnded(event.ticket, PARSE_FAILED, event.status, header_problem,
                                                       event.polls))
             return
+        violation = check_window(self.spec, entry.start, entry.end, converted.window_span,
+                                 self.rt.settings.on_window_violation)
+        if violation is not None and violation.fail:
+            if converted.parquet is not None:
+                converted.parquet.unlink(missing_ok=True)
+            yield from self._on_ended(entry, JobEnded(event.ticket, OUT_OF_WINDOW, event.status, violation.message,
+                                                      event.polls))
+            return
+        if violation is not None:
+            log.warning("%s: %s", event.ticket.label, violation.message)
+            converted.problems.append(violation.message)
         if converted.parquet is not None and converted.schema is not None:
             if self.rt.parquet_import:
                 yield dlt.mark.with_file_import(str(converted.parquet), "parquet", converted.rows,

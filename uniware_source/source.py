@@ -59,6 +59,7 @@ def uniware_source(
     download_dir: Optional[str] = None,
     on_bad_rows: str = "fail",
     on_header_change: str = "evolve",
+    on_window_violation: str = "fail",
     backfill_start: Optional[str] = None,
     backfill_end: Optional[str] = None,
     phase: str = ALL,
@@ -95,6 +96,7 @@ def uniware_source(
         download_stall_timeout_seconds=download_stall_timeout_seconds, download_dir=download_dir,
         on_bad_rows=on_bad_rows,
         on_header_change=on_header_change, backfill_start=backfill_start, backfill_end=backfill_end,
+        on_window_violation=on_window_violation,
     )
     runtime = SourceRuntime(
         settings=settings, clock=the_clock, phase=phase, run_id=run_id or uuid.uuid4().hex[:12],
