@@ -24,6 +24,7 @@ from .clock import Clock
 from .csv_convert import ConvertedFile, CsvConverter, Lineage
 from .download import DownloadedFile, FileDownloader
 from .errors import CsvFormatError, DownloadError, InvalidFileError
+from .file_link import resolve_file_link
 from .polling import COMPLETED, Observation, PollResult, wait_for_job
 from .redact import redact, scrub_exception
 from .settings import PollPolicy
@@ -140,7 +141,9 @@ class JobCollector:
         waited = self._clock.monotonic() - started
         csv_path = self.workdir / f"{ticket.job_code}.csv"
         try:
-            download = self._downloader.fetch(result.file_url, csv_path, ticket.label, self.stop)
+            link = resolve_file_link(result.file_url, self._client.base_url)  # relative: the Uniware host
+            download = self._downloader.fetch(link.url, csv_path, ticket.label, self.stop,
+                                              tokens=self._client.tokens if link.with_token else None)
         except InvalidFileError as error:
             return JobEnded(ticket, INVALID_FILE, result.status, redact(error), result.polls)
         except DownloadError as error:
