@@ -180,6 +180,9 @@ def test_bad_credentials_fail_once_without_a_retry_loop(tmp_path: Path, status: 
 
 
 def test_facility_display_name_gets_a_clear_403_and_others_load(harness: Harness) -> None:
+    # facility/search down: the configured names go out as they are (with facility/search up, the run
+    # stops before any create; tests/test_tenant_facts.py)
+    harness.sim.inject("facility", status=404, times=None)
     with pytest.raises(ExportsFailed) as raised:
         harness.run(exports=RETURNS, facilities=["BLR01", "Bengaluru Central Warehouse"])
     [problem] = raised.value.problems

@@ -44,6 +44,10 @@ class ExportSpec:
     facility_scoped: bool = True
     repeating_keys: bool = False  # the natural key can repeat within one file (keep every row)
     lookback: Optional[timedelta] = None  # None: the source's lookback_days
+    # the header label of the date the date filter filters on (the window guard checks it, see
+    # window_guard.py), and that label for the other date filter ids the report takes
+    window_column: Optional[str] = None
+    window_columns_by_filter: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def incremental(self) -> bool:
@@ -66,6 +70,8 @@ SALE_ORDERS = ExportSpec(
              "shippingAddressCity", "shippingAddressState", "shippingAddressPincode", "cancellationReason",
              "returnedDate", "facility", "facilityCode"),
     date_filter="updatedOn",
+    window_column="Updated",
+    window_columns_by_filter=MappingProxyType({"updatedOn": "Updated", "addedOn": "Created"}),
     primary_key=("Sale Order Code", "Sale Order Item Code"),
     dedup_sort="Updated",
     column_types=_with_types(
@@ -93,6 +99,7 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
                  "skuName", "quantity", "invoiceTax", "invoiceTotal", "taxPercentage", "cgst", "sgst", "igst",
                  "mrp", "hsn"),
         date_filter="dateCreatedRange",
+        window_column="Invoice Created Date",
         primary_key=("Invoice No", "SKU Code"),
         repeating_keys=True,
         column_types=_with_types(
@@ -111,6 +118,7 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
                  "shippingPackageStatusCode", "returnedDate", "customerName", "skuCode", "itemTypeName", "qty",
                  "transferPrice", "cgst", "igst", "sgst"),
         date_filter="addedOn",
+        window_column="Return Date",
         primary_key=("Invoice Code", "Item SKU Code"),
         column_types=_with_types(timestamp=("Return Date",), integer=("Quantity",),
                                  decimal=("Unit Price", *_TAXES)),
@@ -122,6 +130,7 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
                  "reversePickupStatus", "reversePickupAction", "returnReason", "trackingNumber", "channel",
                  "reversePickupCreated", "reversePickupUpdated", "totalReceivedItems", "putawayStatus"),
         date_filter="reversePickupDateRange",
+        window_column="Reverse Pickup Created",
         primary_key=("Reverse Pickup No", "Item SKU Code"),
         dedup_sort="Reverse Pickup Last Updated",
         column_types=_with_types(
@@ -136,8 +145,9 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
         table_name="courier_returns",
         columns=("saleOrderNo", "shippingPackageCode", "shippingPackageStatus", "shippingProvider",
                  "shippingCourier", "awbNo", "rtoReason", "created", "returnDeliveryDate", "putawayStatus",
-                 "channel", "returnFacility"),
+                 "channel", "returnFacility", "channelCreated"),
         date_filter="soDateRange",
+        window_column="Channel Created",
         # one row per returned shipping package (the field's ids have no item column)
         primary_key=("Sale Order No", "Shipping Package Code"),
         column_types=_with_types(timestamp=("Created", "Channel Created", "Return Delivery Date",
@@ -182,6 +192,7 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
                  "pendingQuantity", "unitPrice", "subTotal", "igst", "total", "purchaseOrderStatus", "facility",
                  "updated"),
         date_filter="addedOn",
+        window_column="Created",
         primary_key=("PO Code", "Item SkuCode"),
         dedup_sort="Updated",
         column_types=_with_types(
@@ -198,6 +209,7 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
         columns=("grnCode", "itemtypeSku", "grnDate", "facility", "purchaseOrderCode", "vendor",
                  "vendorInvoiceNumber", "quantityReceived", "quantityRejected", "valueReceivedWithTax", "updated"),
         date_filter="addedOn",
+        window_column="GRN Date",
         primary_key=("GRN Code", "Item SkuCode"),
         column_types=_with_types(
             timestamp=("GRN Date", "GRN Invoice Date", "PO Date", "Updated"),
@@ -216,6 +228,7 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
         columns=("invoiceDate", "saleOrderCode", "invoiceCode", "channelName", "productCode", "productSKU",
                  "QTY", "unitPrice", "total", "sales", "cgst", "sgst", "igst", "paymentMethod"),
         date_filter="addedOn",
+        window_column="Date",
         write_disposition=APPEND,
         lookback=timedelta(0),
         column_types=_with_types(
@@ -233,6 +246,7 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
                  "shippingCourier", "trackingNumber", "cashOnDelivery", "noOfItems", "totalPrice", "actualWeight",
                  "created", "dispatchTime", "deliveryTime", "updated"),
         date_filter="addedOn",
+        window_column="Created",
         primary_key=("Shipping Package No",),
         dedup_sort="Updated",
         column_types=_with_types(

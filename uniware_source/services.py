@@ -13,7 +13,7 @@ from .client.download import DownloadLimits, FileDownloader
 from .client.endpoints import UniwareClient
 from .client.sessions import api_client, file_client, token_client
 from .clock import Clock
-from .errors import ConfigError
+from .facilities import resolve_facilities
 from .jobs.workers import JobCollector
 from .run_report import RunReport
 from .settings import Settings
@@ -83,16 +83,10 @@ class SourceRuntime:
         return self._client
 
     def facilities_for(self, spec: ExportSpec) -> tuple[str, ...]:
-        """The configured facility codes, or every enabled one; the first only for reports that
-        ignore the facility."""
-        if self._facilities is None:
-            if self.settings.facilities:
-                self._facilities = self.settings.facilities
-            else:
-                found = tuple(self.client.facilities())
-                if not found:
-                    raise ConfigError("facilities", "Uniware lists no enabled facility; set the facility codes")
-                self._facilities = found
+        """The configured facility codes (each listed ENABLED by the tenant), or every enabled one; the
+        first only for reports that ignore the facility."""
+        if self._facilities is None:  # checked against facility/search before any job is created
+            self._facilities = resolve_facilities(self.settings.facilities, self.client)
         return self._facilities if spec.facility_scoped else self._facilities[:1]
 
     def collector(self) -> JobCollector:

@@ -40,11 +40,13 @@ class ExportEntry(TypedDict, total=False):
     facility_scoped: bool
     repeating_keys: bool
     lookback_days: float
+    window_column: Optional[str]
 
 
 EXPORT_KEYS = frozenset(ExportEntry.__annotations__)
 BAD_ROW_POLICIES = ("fail", "skip")
 HEADER_CHANGE_POLICIES = ("evolve", "fail")
+WINDOW_VIOLATION_POLICIES = ("fail", "warn")  # see window_guard.py
 _naming = NamingConvention()
 DEFAULT_DOWNLOAD_MAX_BYTES = 20_000_000_000  # 20 GB: far above any export seen, far below a runaway body
 ENV_PREFIX = "SOURCES__UNIWARE__"
@@ -68,7 +70,8 @@ class SettingValues:
     base_url: Optional[str] = setting(None, '-',
         'any Uniware-compatible server (wins over `tenant`), e.g. the simulator')
     facilities: Optional[Any] = setting(None, 'every enabled facility',
-        'facility codes (list or comma-separated)')
+        'facility codes (list or comma-separated), each checked against `facility/search` before any job is '
+        'created; `all`: every facility it lists ENABLED')
     exports: Optional[Any] = setting(None, '`["Sale Orders"]`',
         'report names and/or tables of settings (below)')
     job_codes: Optional[Any] = setting(None, 'none',
@@ -122,6 +125,9 @@ class SettingValues:
         'start of a stateless backfill (what `--start` sets): windows of `window_days` that move no cursor')
     backfill_end: Optional[str] = setting(None, 'none',
         'its end (what `--end` sets; default: now)')
+    on_window_violation: str = setting("fail", '`fail`',
+        'a windowed file holds rows more than a day outside its window (an ignored filter id): `fail` refuses '
+        'the file (OUT_OF_WINDOW, the cursor stays); `warn` loads it with a warning in the log and the history')
 
 
 def setting_fields() -> list[Any]:
@@ -191,6 +197,7 @@ class Settings:
     download_dir: Optional[Path] = None
     on_bad_rows: str = "fail"
     on_header_change: str = "evolve"
+    on_window_violation: str = "fail"
 
 
 def normalize_name(label: str) -> str:
@@ -218,9 +225,15 @@ def _string_list(setting: str, value: Any, *, allow_empty: bool = False) -> tupl
     return tuple(value)
 
 
-def _facility_codes(value: Any) -> tuple[str, ...]:
-    """Facility codes travel in the `Facility` HTTP header: printable Latin-1, no line breaks."""
+def _facility_codes(value: Any) -> Optional[tuple[str, ...]]:
+    """Facility codes travel in the `Facility` HTTP header: printable Latin-1, no line breaks.
+    None (every enabled facility) for "all"."""
     codes = _string_list("facilities", value)
+    if any(code.strip().lower() == "all" for code in codes):
+        if len(codes) > 1:
+            raise ConfigError("facilities", f"'all' takes every enabled facility; it cannot be combined with "
+                              f"codes, got {list(codes)}")
+        return None
     for code in codes:
         if not code.isprintable() or any(ord(ch) > 255 for ch in code) or code != code.strip():
             raise ConfigError("facilities", f"{code!r} cannot be sent in the Facility header (only printable "
@@ -278,6 +291,7 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
     for label, kind in configured_types.items():
         if kind not in COLUMN_TYPES:
             raise ConfigError("exports", f"{where}: column_types['{label}'] = {kind!r}; use one of {COLUMN_TYPES}")
+    window_column = _window_column(entry, base, date_filter or None, where)
     lookback = base.lookback
     if "lookback_days" in entry:
         lookback = timedelta(days=_positive("exports", entry["lookback_days"], allow_zero=True))
@@ -294,7 +308,22 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
         facility_scoped=bool(entry.get("facility_scoped", base.facility_scoped)),
         repeating_keys=bool(entry.get("repeating_keys", base.repeating_keys)),
         lookback=lookback,
+        window_column=window_column,
     )
+
+
+def _window_column(entry: Mapping[str, Any], base: ExportSpec, date_filter: Optional[str], where: str) -> Optional[str]:
+    """The header label the window guard checks: configured, or the catalog's for the date filter in
+    use (a filter id the catalog does not know keeps the report's default column, so an ignored
+    filter id is still caught); empty turns the guard off for the export."""
+    if "window_column" in entry:
+        value = entry["window_column"]
+        if value is not None and not isinstance(value, str):
+            raise ConfigError("exports", f"{where}: 'window_column' must be a header label or empty")
+        return (value.strip() or None) if value else None
+    if date_filter is None:
+        return None
+    return base.window_columns_by_filter.get(date_filter, base.window_column)
 
 
 def resolve_exports(value: Any) -> tuple[ExportSpec, ...]:
@@ -375,6 +404,9 @@ def build_settings(values: SettingValues, *, now: datetime) -> Settings:
     if values.on_header_change not in HEADER_CHANGE_POLICIES:
         raise ConfigError("on_header_change",
                           f"must be one of {HEADER_CHANGE_POLICIES}, got {values.on_header_change!r}")
+    if values.on_window_violation not in WINDOW_VIOLATION_POLICIES:
+        raise ConfigError("on_window_violation",
+                          f"must be one of {WINDOW_VIOLATION_POLICIES}, got {values.on_window_violation!r}")
     window = _positive("window_days", values.window_days)
     if window > 92:
         raise ConfigError("window_days", "Uniware refuses date ranges longer than 92 days (30 is safe)")
@@ -416,4 +448,5 @@ def build_settings(values: SettingValues, *, now: datetime) -> Settings:
         download_dir=Path(values.download_dir) if values.download_dir else None,
         on_bad_rows=values.on_bad_rows,
         on_header_change=values.on_header_change,
+        on_window_violation=values.on_window_violation,
     )

@@ -86,6 +86,7 @@ class Outcome(StrEnum):
     DOWNLOAD_FAILED = "download_failed"
     INVALID_FILE = "invalid_file"  # HTML or another non-CSV body
     PARSE_FAILED = "parse_failed"
+    OUT_OF_WINDOW = "out_of_window"  # the file holds rows far outside the job's window (ignored filter id)
 
 
 class HistoryStatus(StrEnum):
@@ -102,6 +103,7 @@ class HistoryStatus(StrEnum):
     DOWNLOAD_FAILED = "DOWNLOAD_FAILED"
     INVALID_FILE = "INVALID_FILE"
     PARSE_FAILED = "PARSE_FAILED"
+    OUT_OF_WINDOW = "OUT_OF_WINDOW"  # refused: rows far outside the window (on_window_violation="fail")
 
 
 class HistorySource(StrEnum):
@@ -120,6 +122,7 @@ OUTCOME_HISTORY: dict[Outcome, HistoryStatus] = {
     Outcome.DOWNLOAD_FAILED: HistoryStatus.DOWNLOAD_FAILED,
     Outcome.INVALID_FILE: HistoryStatus.INVALID_FILE,
     Outcome.PARSE_FAILED: HistoryStatus.PARSE_FAILED,
+    Outcome.OUT_OF_WINDOW: HistoryStatus.OUT_OF_WINDOW,
 }
 
 # For the SQL views (queries.py): which history statuses start, land or trouble a job.
@@ -128,7 +131,7 @@ JOB_LANDED = (HistoryStatus.LOADED, HistoryStatus.EMPTY)
 JOB_PROBLEMS = (
     *sorted(FAILED_STATUSES),
     HistoryStatus.LOST, HistoryStatus.DOWNLOAD_FAILED, HistoryStatus.INVALID_FILE, HistoryStatus.PARSE_FAILED,
-    HistoryStatus.ABANDONED, HistoryStatus.TIMED_OUT,
+    HistoryStatus.OUT_OF_WINDOW, HistoryStatus.ABANDONED, HistoryStatus.TIMED_OUT,
 )
 
 

@@ -2,14 +2,15 @@
 HTML refused.
 
 The file lives on an object store (another host). Nothing from Uniware's session goes there: the
-download session has no Authorization header. A short body is resumed with an HTTP Range request
-(or restarted when the server ignores ranges). Every file is bounded: `download_max_bytes` (an
-announced size above it is refused up front, a stream that passes it is cut), a wall-clock deadline
-across all attempts (`download_timeout_seconds`, enforced between chunks, and no socket wait is
-longer than what is left of it) and a stall timeout (`download_stall_timeout_seconds`: no byte for
-that long ends the attempt). The free space of the download directory is checked against the
-announced size, and a full disk is a clear error, not a broken connection to retry. A partial file
-is removed on every way out.
+download session has no Authorization header. Only a file on the Uniware host itself (a relative
+`filePath`, see file_link.py) is fetched with the bearer token, renewed once after a 401. A short
+body is resumed with an HTTP Range request (or restarted when the server ignores ranges). Every file
+is bounded: `download_max_bytes` (an announced size above it is refused up front, a stream that
+passes it is cut), a wall-clock deadline across all attempts (`download_timeout_seconds`, enforced
+between chunks, and no socket wait is longer than what is left of it) and a stall timeout
+(`download_stall_timeout_seconds`: no byte for that long ends the attempt). The free space of the
+download directory is checked against the announced size, and a full disk is a clear error, not a
+broken connection to retry. A partial file is removed on every way out.
 
 Downloads ask for ``Accept-Encoding: identity``. A server that still answers gzip or deflate is
 decoded here, chunk by chunk: the announced length is compared with the bytes on the wire, the
@@ -45,6 +46,7 @@ from ..clock import Clock
 from ..errors import DownloadError, InvalidFileError
 from ..redact import SECRETS, redact
 from ..settings import DEFAULT_DOWNLOAD_MAX_BYTES
+from .auth import TokenProvider
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +123,9 @@ class _Job:
     label: str
     stop: Optional[threading.Event]
     deadline: float
+    tokens: Optional[TokenProvider] = None  # only for a file on the Uniware host itself
+    token: str = ""  # the bearer token the last attempt sent
+    renewed: bool = False
 
 
 class FileDownloader:
@@ -135,12 +140,14 @@ class FileDownloader:
         self._limits = limits or DownloadLimits()
         self._wall = wall  # network time is real time, whatever clock the connector waits with
 
-    def fetch(self, url: str, target: Path, label: str, stop: Optional[threading.Event] = None) -> DownloadedFile:
-        """Download `url` into `target`; raises DownloadError or InvalidFileError (and removes `target`)."""
+    def fetch(self, url: str, target: Path, label: str, stop: Optional[threading.Event] = None,
+              tokens: Optional[TokenProvider] = None) -> DownloadedFile:
+        """Download `url` into `target`; raises DownloadError or InvalidFileError (and removes `target`).
+        `tokens` only for a file on the Uniware host itself: it is sent the bearer token."""
         SECRETS.add_url(url)
         host, path = describe_url(url)
         job = _Job(url, target, f"download of {host}{path}", label, stop,
-                   self._wall() + self._limits.timeout_seconds)
+                   self._wall() + self._limits.timeout_seconds, tokens)
         finished = False
         try:
             out = _open(job)
@@ -198,6 +205,9 @@ class FileDownloader:
         if progress.received and not resume:
             progress.restart(out)
         headers = {"Accept-Encoding": "identity"}
+        if job.tokens is not None:
+            job.token = job.tokens.bearer()
+            headers["Authorization"] = f"bearer {job.token}"
         if resume:
             headers["Range"] = f"bytes={progress.received}-"
         connect_timeout, read_timeout = self._timeout
@@ -224,6 +234,10 @@ class FileDownloader:
             return
         if status == 429 or status >= 500:
             raise _Retry(f"HTTP {status}")
+        if status == 401 and job.tokens is not None and not job.renewed:
+            job.tokens.invalidate(job.token)
+            job.renewed = True
+            raise _Retry("HTTP 401 from the Uniware host; renewing the access token")
         if status >= 400:
             raise DownloadError(f"{job.where}: HTTP {status} ({_snippet(response)}); the link may have expired")
         encoding = response.headers.get("Content-Encoding", "").strip().lower()

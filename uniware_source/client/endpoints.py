@@ -86,7 +86,11 @@ class UniwareClient:
         return payload
 
     def facilities(self) -> list[str]:
-        """Codes of the tenant's enabled facilities.
+        """Codes of the tenant's enabled facilities."""
+        return [code for code, status in self.facility_statuses().items() if status == "ENABLED"]
+
+    def facility_statuses(self) -> dict[str, str]:
+        """Every facility code the tenant lists, with its status (ENABLED, DISABLED...).
 
         The docs make all four request fields mandatory; clients send ALL + CREATED over a wide range
         and keep the parties whose `facilityStatus` is ENABLED.
@@ -94,9 +98,8 @@ class UniwareClient:
         payload = self._post("facility search", FACILITY_PATH, FACILITY_SEARCH_BODY)
         _raise_unsuccessful("facility search", payload)
         parties = payload.get("parties") or []
-        codes = [p.get("facilityCode") for p in parties
-                 if isinstance(p, dict) and str(p.get("facilityStatus", "")).upper() == "ENABLED"]
-        return [c for c in codes if isinstance(c, str) and c]
+        return {p["facilityCode"]: str(p.get("facilityStatus") or "").strip().upper() for p in parties
+                if isinstance(p, dict) and isinstance(p.get("facilityCode"), str) and p["facilityCode"]}
 
     def create_export_job(self, body: Mapping[str, Any], facility: str, operation: str) -> CreatedJob:
         """Create a job, or take over the identical job Uniware says is already running.

@@ -27,6 +27,7 @@ from ..catalog import TEXT, ExportSpec
 from ..errors import CsvFormatError
 from .arrow_types import CONVERTERS, UTC_MICROS
 from .column_names import DLT_COLUMNS, ColumnNames
+from .window_guard import DateSpan
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class ConvertedFile:
     layout: FileLayout
     problems: list[str] = field(default_factory=list)
     schema: Optional[pa.Schema] = None
+    window_span: Optional[tuple[datetime, datetime]] = None  # earliest and latest spec.window_column
 
 
 def read_header(path: Path, where: str) -> list[str]:
@@ -290,6 +292,9 @@ class CsvConverter:
         except pa.ArrowInvalid as error:
             raise parse_error(error) from None
         result = ConvertedFile(None, 0, 0, header, layout)
+        label = self.spec.window_column  # the window guard's column: its earliest and latest date
+        dates = DateSpan(label) if label and label in layout.labels else None
+        date_at = layout.labels.index(label) if dates is not None and label else -1
         occurrences: dict[str, int] = {}
         writer: Optional[_BackgroundParquetWriter] = None
         data_rows = 0  # data rows parsed so far, to name rows in messages
@@ -299,6 +304,8 @@ class CsvConverter:
                 data_rows += batch.num_rows
                 if table.num_rows == 0:
                     continue
+                if dates is not None:
+                    dates.add(table.column(layout.names[date_at]), layout.kinds[date_at])
                 if writer is None:
                     result.schema = table.schema
                     writer = _BackgroundParquetWriter(parquet_path, table.schema)
@@ -317,6 +324,7 @@ class CsvConverter:
             result.problems.insert(0, f"{len(problems.ragged)} row(s) with the wrong number of fields skipped, "
                                       f"first at row {number} (header is row 1): {actual} fields, expected {expected}")
         result.parquet = parquet_path if writer is not None else None
+        result.window_span = dates.span if dates is not None else None
         return result
 
     def _parse_error(self, csv_path: Path, count: int, block_size: int, problems: _RowProblems, where: str,

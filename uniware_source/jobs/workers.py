@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 from ..client.download import DownloadedFile, FileDownloader
 from ..client.endpoints import UniwareClient
+from ..client.file_link import resolve_file_link
 from ..clock import Clock
 from ..conversion.csv_to_parquet import ConvertedFile, CsvConverter, Lineage
 from ..errors import CsvFormatError, DownloadError, InvalidFileError
@@ -137,7 +138,9 @@ class JobCollector:
         waited = self._clock.monotonic() - started
         csv_path = self.workdir / f"{ticket.job_code}.csv"
         try:
-            download = self._downloader.fetch(result.file_url, csv_path, ticket.label, self.stop)
+            link = resolve_file_link(result.file_url, self._client.base_url)  # relative: the Uniware host
+            download = self._downloader.fetch(link.url, csv_path, ticket.label, self.stop,
+                                              tokens=self._client.tokens if link.with_token else None)
         except InvalidFileError as error:
             return JobEnded(ticket, Outcome.INVALID_FILE, result.status, redact(error), result.polls)
         except DownloadError as error:

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from ..catalog import ExportSpec
 from ..conversion.column_names import ColumnNames, legacy_names, same_labels
 from ..conversion.csv_to_parquet import RESERVED_COLUMNS, CsvConverter, Lineage
+from ..conversion.window_guard import check as check_window
 from ..history import HISTORY_TABLE, job_event
 from ..jobs.workers import Crashed, FileReady, JobEnded, JobTicket, StatusChanged
 from ..ledger import Entry, ExportLedger
@@ -111,6 +112,17 @@ class ExportCollection:
             yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.PARSE_FAILED, event.status, header_problem,
                                                       event.polls))
             return
+        violation = check_window(self.spec, entry.start, entry.end, converted.window_span,
+                                 self.rt.settings.on_window_violation)
+        if violation is not None and violation.fail:
+            if converted.parquet is not None:
+                converted.parquet.unlink(missing_ok=True)
+            yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.OUT_OF_WINDOW, event.status,
+                                                      violation.message, event.polls))
+            return
+        if violation is not None:
+            log.warning("%s: %s", event.ticket.label, violation.message)
+            converted.problems.append(violation.message)
         if converted.parquet is not None and converted.schema is not None:
             if self.rt.parquet_import:
                 yield dlt.mark.with_file_import(str(converted.parquet), "parquet", converted.rows,

@@ -50,6 +50,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                          help="share of jobs that --fail-jobs applies to (seeded; default 1.0: all)")
     unhappy.add_argument("--bad-credentials-status", type=int, default=400, choices=[400, 401, 500],
                          help="HTTP status of a password grant with bad credentials (the field has seen 500)")
+    unhappy.add_argument("--relative-file-path", action="store_true",
+                         help="filePath is a path on the API host (/export/...), served there behind the bearer")
     args = parser.parse_args(argv)
     if not 0.0 <= args.fail_rate <= 1.0:
         parser.error("--fail-rate must be between 0 and 1")
@@ -77,7 +79,8 @@ def config_from(args: argparse.Namespace) -> SimulatorConfig:
                            start=datetime.fromisoformat(args.start) if args.start else None,
                            files_dir=Path(args.files_dir) if args.files_dir else None,
                            unknown_filter=args.unknown_filter,
-                           bad_credentials_status=args.bad_credentials_status)
+                           bad_credentials_status=args.bad_credentials_status,
+                           relative_file_path=args.relative_file_path)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

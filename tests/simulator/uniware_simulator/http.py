@@ -42,6 +42,7 @@ API_ROUTES = {
     "/services/rest/v1/export/job/status": "status",
     "/services/rest/v1/facility/search": "facility",
 }
+EXPORT_PREFIX = "/export"  # relative_file_path: where the API host serves export files
 BODY_FAULTS = (TRUNCATE, ENDLESS, HUGE_LENGTH, TRICKLE, GZIP, GZIP_TRUNCATE)  # shape the body of a normal answer
 LOGIN_PAGE = (
     b"<!DOCTYPE html>\n<html><head><title>Uniware - Login</title></head><body>"
@@ -149,7 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
         return False
 
 
-class ApiHandler(_Handler):
+class _ApiRoutes(_Handler):
     server_label = "api"
 
     def do_GET(self) -> None:
@@ -234,10 +235,7 @@ class FileHandler(_Handler):
     def _serve(self) -> None:
         self._read_body()
         self._record("download", None)
-        authorization = self.headers.get("Authorization")
-        if authorization is not None and authorization != self._link_credential():
-            self._xml_error(400, "InvalidArgument",
-                            "Unsupported Authorization Type: requests to this bucket must not be signed")
+        if self._refused():
             return
         fault = self.sim.faults.take("download")
         if fault is not None:
@@ -246,7 +244,7 @@ class FileHandler(_Handler):
                 return
             if fault.action not in BODY_FAULTS and self._apply_fault(fault):
                 return
-        exported = self.sim.jobs.file_for(urlsplit(self.path).path)
+        exported = self.sim.jobs.file_for(self._file_path())
         if exported is None:
             self._xml_error(404, "NoSuchKey", "The specified key does not exist.")
             return
@@ -304,6 +302,18 @@ class FileHandler(_Handler):
                 self.connection.shutdown(socket.SHUT_WR)
 
 
+    def _refused(self) -> bool:
+        """An object store refuses signed requests (any Authorization but the link's own Basic one)."""
+        authorization = self.headers.get("Authorization")
+        if authorization is not None and authorization != self._link_credential():
+            self._xml_error(400, "InvalidArgument",
+                            "Unsupported Authorization Type: requests to this bucket must not be signed")
+            return True
+        return False
+
+    def _file_path(self) -> str:
+        return urlsplit(self.path).path
+
     def _link_credential(self) -> Optional[str]:
         """The Basic credential of the links' userinfo, the only Authorization the file host accepts."""
         userinfo = self.sim.config.file_url_userinfo
@@ -352,6 +362,39 @@ class FileHandler(_Handler):
                 count -= len(piece)
                 time.sleep(fault.seconds)
         self._close_after_body()
+
+
+class ApiHandler(FileHandler, _ApiRoutes):
+    """The Uniware host: the REST API, and with `relative_file_path` the export files too, at
+    /export/<path>, behind a valid bearer token like any API call (401 without)."""
+
+    server_label = "api"
+
+    def do_GET(self) -> None:
+        if self._is_export_file():
+            self._serve()
+        else:
+            self._dispatch()
+
+    def do_HEAD(self) -> None:
+        if self._is_export_file():
+            self._serve()
+        else:
+            self.send_error(501, f"Unsupported method ({self.command!r})")
+
+    def _is_export_file(self) -> bool:
+        return self.sim.config.relative_file_path and urlsplit(self.path).path.startswith(EXPORT_PREFIX + "/")
+
+    def _refused(self) -> bool:
+        denied = self.sim.api.check_bearer(self.headers.get("Authorization"))
+        if denied is None:
+            return False
+        status, headers, payload = denied
+        self._send_json(status, payload, headers)
+        return True
+
+    def _file_path(self) -> str:
+        return urlsplit(self.path).path[len(EXPORT_PREFIX):]
 
 
 def _accepts_gzip(header: str) -> bool:

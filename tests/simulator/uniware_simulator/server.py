@@ -14,7 +14,7 @@ from typing import Any, Optional
 from .api import ApiOptions, UniwareApi
 from .csv_render import CsvStyle, truth_rows
 from .faults import HTTP_ERROR, Chaos, Fault, FaultPlan, JobFault
-from .http import ApiHandler, FileHandler, _Server, start_server
+from .http import EXPORT_PREFIX, ApiHandler, FileHandler, _Server, start_server
 from .jobs import JobRegistry, JobTiming
 from .recorder import RequestLog
 from .reports import REPORTS, ExportQuery
@@ -49,6 +49,7 @@ class SimulatorConfig:
     file_url_query: str = ""  # appended to every filePath as ?<query> (a presigned link's signature)
     file_url_userinfo: str = ""  # "user:pass": put in every filePath; the file host then accepts its Basic auth
     file_gzip: bool = False  # the file host gzips bodies for clients whose Accept-Encoding allows it
+    relative_file_path: bool = False  # filePath is /export/<tenant>/<id>/<name>.csv on the API host (bearer needed)
     synchronous_exports: bool = False  # write the file while creating the job (deterministic tests)
     error_text_field: str = "description"  # or "message": which field carries the error text
     host: str = "127.0.0.1"
@@ -131,7 +132,9 @@ class UniwareSimulator:
 
     def file_url(self, url_path: str) -> str:
         """The filePath Uniware hands out for a file: the file host's URL, with the configured userinfo
-        and query string."""
+        and query string; with `relative_file_path` a path on the API host (served there, behind a bearer)."""
+        if self.config.relative_file_path:
+            return EXPORT_PREFIX + url_path + (f"?{self.config.file_url_query}" if self.config.file_url_query else "")
         base = self.file_base_url
         if self.config.file_url_userinfo:
             base = base.replace("://", f"://{self.config.file_url_userinfo}@", 1)

@@ -1,0 +1,261 @@
+"""Facts of real tenants the connector must act on: an ignored filter id, facility codes checked
+against facility/search, a relative filePath on the Uniware host itself."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from uniware_source.file_link import resolve_file_link
+
+from tests.simulator_fixtures import TEST_NOW, fast_config
+from uniware_simulator import HTML, HTTP_ERROR, REPORTS, UniwareSimulator
+from uniware_source import ConfigError, ExportsFailed
+from uniware_source.catalog import CATALOG
+from uniware_source.queries import create_views
+from uniware_source.windows import IST
+
+from .harness import Harness
+from .sim_client import PlainClient
+from .test_pipeline_script import env_for, run_script
+
+RETURNS = ["Return Invoices"]
+WRONG_FILTER = {"name": "Sale Orders", "date_filter": "updatedAt"}  # the field's mistake (RJ)
+
+
+@pytest.fixture
+def ignoring(tmp_path: Path) -> Iterator[Harness]:
+    """A tenant that silently ignores an unknown filter id (the field; the simulator CLI's default)."""
+    config = fast_config(unknown_filter="ignore", orders_per_day=60, history_days=75, files_dir=tmp_path / "sim")
+    with UniwareSimulator(config) as sim:
+        yield Harness(sim, tmp_path)
+
+
+@pytest.fixture
+def harness(uniware_simulator: UniwareSimulator, tmp_path: Path) -> Harness:
+    return Harness(uniware_simulator, tmp_path)
+
+
+def shown(moment: datetime) -> str:
+    return f"{moment.astimezone(IST):%Y-%m-%d %H:%M} IST"
+
+
+def whole_history_span(sim: UniwareSimulator, facility: str) -> tuple[str, str]:
+    """The first and last `Updated` of an unwindowed Sale Orders export: what an ignored filter yields."""
+    updated = [r["Updated"] for r in sim.truth("Sale Orders", facility=facility) if r["Updated"] is not None]
+    return shown(min(updated)), shown(max(updated))
+
+
+# -- 1. the window guard -------------------------------------------------------------------------
+
+def test_an_ignored_filter_id_fails_the_job_naming_filter_report_and_dates(ignoring: Harness) -> None:
+    with pytest.raises(ExportsFailed) as raised:
+        ignoring.run(exports=[WRONG_FILTER], facilities=["BLR01"])
+    [create] = ignoring.sim.requests.where("create")
+    assert [f["id"] for f in create.body["exportFilters"]] == ["updatedAt"]  # sent, and silently ignored
+    low, high = whole_history_span(ignoring.sim, "BLR01")
+    expected = (f"filter id `updatedAt` seems ignored by Uniware for report `Sale Orders`: the file holds rows "
+                f"from {low} to {high}")
+    [problem] = raised.value.problems
+    assert expected in problem and "date_filter" in problem
+    [job] = ignoring.sim.jobs.all()
+    last = ignoring.history(job.code)[-1]
+    assert last["status"] == "OUT_OF_WINDOW" and expected in last["message"]
+    assert not ignoring.has_table("sale_orders") or ignoring.count("sale_orders") == 0
+    assert ignoring.cursors("sale_orders") == {"BLR01": (TEST_NOW - timedelta(days=30)).isoformat()}
+    [entry] = ignoring.ledger_entries("sale_orders")
+    assert not entry.get("done") and not entry.get("job_code")  # planned again: a new job next run
+    create_views(ignoring.pipeline)
+    assert ignoring.sql("SELECT loaded, had_problem FROM {ds}.v_job_runs WHERE job_code = ?", job.code) == [
+        (False, True)]
+
+
+def test_warn_loads_the_file_and_says_so_in_the_history(ignoring: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        report = ignoring.run(exports=[WRONG_FILTER], facilities=["BLR01"], on_window_violation="warn")
+    assert not report.problems
+    everything = ignoring.sim.truth("Sale Orders", facility="BLR01")
+    assert ignoring.count("sale_orders") == len(everything)  # the whole history, as the file held it
+    low, high = whole_history_span(ignoring.sim, "BLR01")
+    expected = (f"filter id `updatedAt` seems ignored by Uniware for report `Sale Orders`: the file holds rows "
+                f"from {low} to {high}")
+    [job] = ignoring.sim.jobs.all()
+    loaded = ignoring.history(job.code)[-1]
+    assert loaded["status"] == "LOADED" and expected in loaded["message"]
+    assert "on_window_violation='warn'" in loaded["message"]
+    assert expected in caplog.text
+
+
+WINDOWED = [name for name, spec in CATALOG.items() if spec.date_filter]
+
+
+def test_every_windowed_catalog_export_names_a_column_its_file_holds() -> None:
+    assert len(WINDOWED) == 9
+    for name in WINDOWED:
+        spec = CATALOG[name]
+        labels = {c.label for c in REPORTS[name].columns if c.id in spec.columns}
+        assert spec.window_column in labels, name
+        for column in spec.window_columns_by_filter.values():
+            assert column in labels, (name, column)
+
+
+def test_right_filter_ids_never_trip_the_guard(ignoring: Harness) -> None:
+    """Every windowed catalog export (and Sale Orders by `addedOn`), a first run and an incremental
+    one with its lookback, on the tenant that would ignore a wrong id: nothing is refused."""
+    exports: list[Any] = [*WINDOWED, {"name": "Sale Orders", "table_name": "orders_added", "date_filter": "addedOn"}]
+    first = ignoring.run(exports=exports, facilities=["DEL02"], window_days=20)
+    ignoring.sim.clock.advance(timedelta(days=2))
+    second = ignoring.run(exports=exports, facilities=["DEL02"], window_days=20)
+    assert not first.problems and not second.problems
+    statuses = {r["status"] for r in ignoring.history()}
+    assert "OUT_OF_WINDOW" not in statuses and "LOADED" in statuses
+    assert all("seems ignored" not in (r["message"] or "") for r in ignoring.history())
+    assert ignoring.count("sale_orders") > 0 and ignoring.count("orders_added") > 0
+
+
+# -- 2. facilities from the tenant ---------------------------------------------------------------
+
+def test_all_takes_every_enabled_facility(harness: Harness) -> None:
+    harness.run(exports=RETURNS, facilities="all")
+    created = sorted(r.header("Facility") or "" for r in harness.sim.requests.where("create"))
+    assert created == ["BLR01", "DEL02", "MUM03"]  # not PNQ09, which is DISABLED
+    landed = harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.return_invoices ORDER BY 1")
+    assert landed == [("BLR01",), ("DEL02",), ("MUM03",)]
+
+
+@pytest.mark.parametrize(("code", "why"), [
+    pytest.param("BLR99", "BLR99 is not a facility code of this tenant", id="unknown"),
+    pytest.param("PNQ09", "PNQ09 is DISABLED", id="disabled"),
+    pytest.param("Bengaluru Central Warehouse", "Bengaluru Central Warehouse is not a facility code", id="name"),
+    pytest.param("blr01", "blr01 is not a facility code of this tenant (did you mean BLR01?)", id="case"),
+])
+def test_a_facility_the_tenant_does_not_enable_stops_the_run_before_any_create(harness: Harness, code: str,
+                                                                                why: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        harness.run(exports=["Sale Orders", *RETURNS], facilities=["BLR01", code])
+    message = str(raised.value)
+    assert "setting 'facilities' (SOURCES__UNIWARE__FACILITIES)" in message and "--facility" in message
+    assert why in message and "enabled facility codes are: BLR01, DEL02, MUM03." in message
+    assert harness.sim.requests.count("create") == 0 and harness.sim.jobs.all() == []
+    assert "\n" not in message
+
+
+def test_facility_search_down_uses_the_configured_codes(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    harness.sim.inject("facility", action=HTTP_ERROR, status=404, times=None)
+    with caplog.at_level(logging.WARNING):
+        report = harness.run(exports=RETURNS, facilities=["MUM03"])
+    assert not report.problems and "facility/search failed" in caplog.text and "MUM03" in caplog.text
+    assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.return_invoices") == [("MUM03",)]
+
+
+def test_job_codes_mode_creates_nothing_and_asks_for_no_facility(harness: Harness) -> None:
+    client = PlainClient(harness.sim)
+    client.login()
+    body = {"exportJobTypeName": "Return Invoices", "exportColums": list(CATALOG["Return Invoices"].columns),
+            "exportFilters": [], "frequency": "ONETIME"}
+    code = client.create(body, facility="DEL02").json()["jobCode"]
+    harness.sim.requests.clear()
+    harness.run(exports=RETURNS, job_codes=[code], facilities=["BLR99"])
+    assert harness.sim.requests.count("create") == 0 and harness.sim.requests.count("facility") == 0
+    assert harness.count("return_invoices") == harness.sim.jobs.all()[0].file.rows  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[UniwareSimulator]:
+    """Real now, as the script's real clock needs."""
+    with UniwareSimulator(fast_config(start=None, files_dir=tmp_path / "sim")) as sim:
+        yield sim
+
+
+def test_the_script_exits_2_with_one_line_for_an_unknown_facility(live: UniwareSimulator, tmp_path: Path) -> None:
+    env = env_for(live, SOURCES__UNIWARE__EXPORTS='["Return Invoices"]')
+    done = run_script(["--pipelines-dir", str(tmp_path / "pl"), "--facility", "BLR99"], env, tmp_path)
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    [line] = lines
+    assert line.startswith("configuration error: setting 'facilities' (SOURCES__UNIWARE__FACILITIES)")
+    assert "BLR99 is not a facility code" in line and "--facility" in line and "BLR01, DEL02, MUM03" in line
+    assert live.requests.count("create") == 0 and live.requests.count("facility") == 1
+
+
+# -- 3. a relative filePath ----------------------------------------------------------------------
+
+@pytest.fixture
+def relative(tmp_path: Path) -> Iterator[Harness]:
+    with UniwareSimulator(fast_config(relative_file_path=True, files_dir=tmp_path / "sim")) as sim:
+        yield Harness(sim, tmp_path)
+
+
+def test_a_relative_file_path_is_fetched_from_the_uniware_host_with_the_token(relative: Harness) -> None:
+    relative.run(exports=RETURNS, facilities=["MUM03"])
+    [job] = relative.sim.jobs.all()
+    assert job.file is not None and relative.count("return_invoices") == job.file.rows
+    [download] = relative.sim.requests.where("download")
+    assert download.server == "api" and download.path.startswith("/export/")
+    assert (download.header("Authorization") or "").lower().startswith("bearer")
+    assert relative.sim.requests.count(server="files") == 0
+    loaded = relative.history(job.code)[-1]
+    assert loaded["status"] == "LOADED" and loaded["file_path"].startswith("/export/")
+    assert loaded["file_host"] == relative.sim.base_url.split("://", 1)[1]
+
+
+def test_the_uniware_host_refuses_an_export_file_without_a_bearer(relative: Harness) -> None:
+    client = PlainClient(relative.sim)
+    client.login()
+    body = {"exportJobTypeName": "Return Invoices", "exportColums": ["invoiceCode", "skuCode"],
+            "exportFilters": [], "frequency": "ONETIME"}
+    status = client.wait(client.create(body, facility="BLR01").json()["jobCode"])
+    path = status["filePath"]
+    assert path.startswith("/export/acme/")
+    assert requests.get(relative.sim.base_url + path, timeout=10).status_code == 401
+    answer = requests.get(relative.sim.base_url + path, headers=client.headers(), timeout=10)
+    assert answer.status_code == 200 and answer.content.startswith(b"\xef\xbb\xbf")
+
+
+def test_a_401_on_the_file_renews_the_token_once(relative: Harness) -> None:
+    relative.sim.inject("download", action=HTTP_ERROR, status=401, times=1)
+    report = relative.run(exports=RETURNS, facilities=["BLR01"])
+    assert not report.problems
+    downloads = relative.sim.requests.where("download")
+    assert len(downloads) == 2 and all(d.has_authorization for d in downloads)
+    assert [r.query.get("grant_type") for r in relative.sim.requests.where("token")] == ["password", "refresh_token"]
+    [job] = relative.sim.jobs.all()
+    assert job.file is not None and relative.count("return_invoices") == job.file.rows
+
+
+def test_a_login_page_from_the_uniware_host_is_an_invalid_file(relative: Harness) -> None:
+    relative.sim.inject("download", action=HTML)
+    with pytest.raises(ExportsFailed) as raised:
+        relative.run(exports=RETURNS, facilities=["BLR01"])
+    assert "HTML page instead of the CSV" in raised.value.problems[0]
+    [job] = relative.sim.jobs.all()
+    assert relative.history(job.code)[-1]["status"] == "INVALID_FILE"
+
+
+def test_an_object_store_link_still_gets_no_token(harness: Harness) -> None:
+    harness.run(exports=RETURNS, facilities=["BLR01"])
+    [download] = harness.sim.requests.where("download")
+    assert download.server == "files" and not download.has_authorization
+
+
+@pytest.mark.parametrize(("link", "url", "token"), [
+    ("/export/acme/1/a.csv", "https://acme.unicommerce.com/export/acme/1/a.csv", True),
+    ("export/acme/1/a.csv", "https://acme.unicommerce.com/export/acme/1/a.csv", True),
+    ("https://ACME.unicommerce.com:443/x.csv", "https://ACME.unicommerce.com:443/x.csv", True),
+    ("//acme.unicommerce.com/x.csv", "https://acme.unicommerce.com/x.csv", True),
+    ("http://acme.unicommerce.com/x.csv", "http://acme.unicommerce.com/x.csv", False),
+    ("https://acme.unicommerce.com:8443/x.csv", "https://acme.unicommerce.com:8443/x.csv", False),
+    ("https://u:p@acme.unicommerce.com/x.csv", "https://u:p@acme.unicommerce.com/x.csv", False),
+    ("https://unicommerce-export-in.s3.amazonaws.com/acme/x.csv?X-Amz-Signature=s",
+     "https://unicommerce-export-in.s3.amazonaws.com/acme/x.csv?X-Amz-Signature=s", False),
+    ("https://acme.unicommerce.com.evil.example/x.csv", "https://acme.unicommerce.com.evil.example/x.csv", False),
+])
+def test_which_file_links_get_the_token(link: str, url: str, token: bool) -> None:
+    resolved = resolve_file_link(link, "https://acme.unicommerce.com")
+    assert (resolved.url, resolved.with_token) == (url, token)

@@ -1,0 +1,108 @@
+"""The window guard: notice a windowed export whose file holds rows far outside its date window.
+
+Uniware has been seen silently ignoring a filter id it does not know (uniware-api.md): the job then
+exports the report's whole history, and nothing else tells. Every windowed export knows which
+column its date filter filters on (`ExportSpec.window_column`, a header label); while a file
+converts, the earliest and latest value of that column are kept (one min/max per chunk), and a file
+whose dates reach beyond the window by more than `WINDOW_SLACK` on either side is reported with the
+filter id, the report and the dates the file holds. Rows without a date are ignored.
+
+`on_window_violation = "fail"` (the default) fails the job like a bad file: nothing is loaded, the
+cursor stays, the window is exported again next run, and the run ends with exit 1 naming the filter.
+`"warn"` loads the rows and puts the warning in the log and the job's LOADED history row.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Optional, Union
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..catalog import DATE, TEXT, TIMESTAMP, ExportSpec
+from ..windows import IST
+from .arrow_types import to_timestamp
+
+log = logging.getLogger(__name__)
+
+# Timestamps are India time without a zone; a row can be updated between Uniware's query and the
+# file being written, and a `dd-mm-yyyy HH:MM` value drops its seconds. A day either side absorbs
+# all of that (and a file written in another zone), while an ignored filter shows rows weeks or
+# months away: the field's tenants export months of history.
+WINDOW_SLACK = timedelta(days=1)
+
+FAIL = "fail"
+WARN = "warn"
+
+Moment = Union[datetime, date]
+
+
+class DateSpan:
+    """Earliest and latest date of one column over the chunks of a file (nulls ignored)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.low: Optional[datetime] = None
+        self.high: Optional[datetime] = None
+
+    def add(self, values: Union[pa.Array, pa.ChunkedArray], kind: str) -> None:
+        if kind == TEXT:  # a configured column left untyped: read its dates just for the guard
+            chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+            values = pa.chunked_array([to_timestamp(c).values for c in chunks], type=pa.timestamp("us", tz="UTC"))
+        elif kind not in (TIMESTAMP, DATE):
+            return
+        if len(values) == values.null_count:
+            return
+        extremes = pc.min_max(values)
+        low, high = _moment(extremes["min"].as_py()), _moment(extremes["max"].as_py())
+        if low is None or high is None:
+            return
+        self.low = low if self.low is None else min(self.low, low)
+        self.high = high if self.high is None else max(self.high, high)
+
+    @property
+    def span(self) -> Optional[tuple[datetime, datetime]]:
+        if self.low is None or self.high is None:
+            return None
+        return self.low, self.high
+
+
+def _moment(value: Optional[Moment]) -> Optional[datetime]:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value
+    return datetime.combine(value, time(0), IST)  # a date column: India days
+
+
+@dataclass(frozen=True)
+class Violation:
+    message: str
+    fail: bool
+
+
+def check(spec: ExportSpec, window_start: Optional[datetime], window_end: Optional[datetime],
+          span: Optional[tuple[datetime, datetime]], policy: str) -> Optional[Violation]:
+    """A Violation when the file's dates reach beyond [start - slack, end + slack]; None otherwise
+    (also for snapshots, `job_codes` jobs, files without dated rows and exports without a column)."""
+    if span is None or window_start is None or window_end is None or not spec.date_filter:
+        return None
+    low, high = span
+    if low >= window_start - WINDOW_SLACK and high <= window_end + WINDOW_SLACK:
+        return None
+    message = (f"filter id `{spec.date_filter}` seems ignored by Uniware for report `{spec.name}`: the file holds "
+               f"rows from {_shown(low)} to {_shown(high)} ('{spec.window_column}'), the window asked for is "
+               f"{_shown(window_start)} to {_shown(window_end)} (a day of slack either side)")
+    if policy == WARN:
+        return Violation(f"{message}; loaded anyway (on_window_violation='warn'). Check the export's "
+                         "'date_filter'", fail=False)
+    return Violation(f"{message}; nothing loaded, the window is exported again next run. Set the export's "
+                     "'date_filter' to a filter id the report knows (or its 'window_column' to the column that "
+                     "filter filters on, or on_window_violation='warn' to load such files)", fail=True)
+
+
+def _shown(moment: datetime) -> str:
+    return f"{moment.astimezone(IST):%Y-%m-%d %H:%M} IST"

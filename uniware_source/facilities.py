@@ -1,0 +1,66 @@
+"""Which facilities a run exports for, checked against the tenant's own list (`facility/search`).
+
+- `facilities` unset or "all": every facility the tenant lists as ENABLED.
+- Configured codes: each must be listed and ENABLED, or the run stops before any job is created
+  with a ConfigError naming the valid codes (a DISABLED facility or an unknown code would only be
+  answered 403 by every create). facility/search returns no display names, so a display name given
+  as a code gets the same error; the connector cannot map names to codes.
+- facility/search itself fails (HTTP error, an older build without it): configured codes are used
+  as they are, with a warning; nobody is blocked by an outage of that endpoint. With nothing
+  configured there is nothing to fall back on and the run stops, saying what to set.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Optional
+
+from .client.endpoints import UniwareClient
+from .errors import ApiError, ConfigError, UniwareError
+
+log = logging.getLogger(__name__)
+
+ENABLED = "ENABLED"
+FLAG = "--facility"
+
+
+def resolve_facilities(configured: Optional[Sequence[str]], client: UniwareClient) -> tuple[str, ...]:
+    """The facility codes to export for; see the module's doc."""
+    try:
+        listed = client.facility_statuses()
+    except ApiError as error:
+        if not configured:
+            raise UniwareError(f"{error}; without facility/search the facilities cannot be found: set "
+                               "'facilities' (SOURCES__UNIWARE__FACILITIES, or the --facility flag) to the "
+                               "facility codes") from None
+        log.warning("facility/search failed (%s); using the configured facilities %s as they are",
+                    error, ", ".join(configured))
+        return tuple(configured)
+    enabled = tuple(code for code, status in listed.items() if status == ENABLED)
+    if not configured:
+        if not enabled:
+            raise ConfigError("facilities", "Uniware lists no enabled facility; set the facility codes")
+        return enabled
+    if not listed:
+        log.warning("facility/search lists no facility at all; using the configured facilities %s as they are",
+                    ", ".join(configured))
+        return tuple(configured)
+    wrong = [code for code in configured if listed.get(code) != ENABLED]
+    if wrong:
+        raise ConfigError("facilities", _problem(wrong, listed, enabled))
+    return tuple(configured)
+
+
+def _problem(wrong: Sequence[str], listed: dict[str, str], enabled: Sequence[str]) -> str:
+    reasons = []
+    for code in wrong:
+        if code in listed:
+            reasons.append(f"{code} is {listed[code] or 'not enabled'}")
+            continue
+        same = [c for c in listed if c.lower() == code.lower()]
+        hint = f" (did you mean {same[0]}?)" if same else ""
+        reasons.append(f"{code} is not a facility code of this tenant{hint}")
+    valid = ", ".join(enabled) if enabled else "none"
+    return (f"{'; '.join(reasons)} (also set by the {FLAG} flag); the tenant's enabled facility codes are: {valid}. "
+            "Give codes as facility/search lists them; a display name is not a code")
