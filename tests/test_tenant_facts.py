@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 import requests
-from uniware_source.file_link import resolve_file_link
 
 from tests.simulator_fixtures import TEST_NOW, fast_config
 from uniware_simulator import HTML, HTTP_ERROR, REPORTS, UniwareSimulator
 from uniware_source import ConfigError, ExportsFailed
 from uniware_source.catalog import CATALOG
+from uniware_source.client.file_link import resolve_file_link
 from uniware_source.queries import create_views
 from uniware_source.windows import IST
 
