@@ -16,7 +16,7 @@ from typing import Any, Optional
 import dlt
 import pyarrow.parquet as pq
 
-from .catalog import ExportSpec
+from .catalog import APPEND, ExportSpec
 from .collector import (
     DOWNLOAD_FAILED,
     INVALID_FILE,
@@ -34,6 +34,7 @@ from .history import EMPTY, HISTORY_TABLE, LOADED, SOURCE_CONNECTOR, SOURCE_UNIW
 from .history import INVALID_FILE as H_INVALID_FILE
 from .history import PARSE_FAILED as H_PARSE_FAILED
 from .ledger import Entry, ExportLedger
+from .load_files import PARQUET, file_import, forget_deduplicated
 from .polling import EMPTY as OUTCOME_EMPTY
 from .polling import FAILED, FAILED_STATUSES, STOPPED
 from .polling import TIMED_OUT as OUTCOME_TIMED_OUT
@@ -65,16 +66,21 @@ class ExportCollection:
         self.normalize = normalize
         self.tally = rt.report.tally(spec.name, spec.table_name)
         self.names = column_names(spec, state, normalize)
+        self.files_in_package = 0  # jobs collected into this load package (set by run)
 
     def run(self) -> Iterator[Any]:
         entries = self.ledger.to_collect(self.rt.run_id)
         if not entries:
             return
         tickets = [self._ticket(e) for e in entries]
+        self.files_in_package = len(tickets)
+        forget_deduplicated(self.spec.table_name)  # decided again for this package, from its data
         started = self.rt.clock.monotonic()
         collector = self.rt.collector()
         try:
-            collector.start(tickets, CsvConverter(self.spec, self.names, on_bad_rows=self.rt.settings.on_bad_rows))
+            converter = CsvConverter(self.spec, self.names, on_bad_rows=self.rt.settings.on_bad_rows,
+                                     load_format=self.rt.load_format or PARQUET)
+            collector.start(tickets, converter)
             pending = {t.entry_key for t in tickets}
             while pending:
                 event = collector.next_event(self.spec.table_name, timeout=0.05)
@@ -133,9 +139,9 @@ class ExportCollection:
                                                       event.polls))
             return
         if converted.parquet is not None and converted.schema is not None:
-            if self.rt.parquet_import:
-                yield dlt.mark.with_file_import(str(converted.parquet), "parquet", converted.rows,
-                                                hints=converted.schema.empty_table())
+            if self.rt.load_format:
+                yield file_import(converted.parquet, converted.file_format, converted.rows, converted.schema,
+                                  self._merge_hints(converted.keys_unique))
             else:
                 yield from pq.ParquetFile(converted.parquet).iter_batches(batch_size=ARROW_BATCH_ROWS)
             converted.parquet.unlink(missing_ok=True)
@@ -189,6 +195,17 @@ class ExportCollection:
         self._fail(entry, event.reason)
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _merge_hints(self, keys_unique: Optional[bool]) -> Optional[dict[str, Any]]:
+        """For an export merged on its key: the staging data is declared deduplicated (dlt skips its
+        newest-`Updated` dedup) only when the package holds this one file and the converter found its
+        key unique; otherwise explicitly not (the hint is kept in the schema between loads)."""
+        if not self.spec.primary_key or self.spec.write_disposition == APPEND or keys_unique is None:
+            return None
+        deduplicated = keys_unique and self.files_in_package == 1
+        return {"write_disposition": {"disposition": "merge", "strategy": "delete-insert",
+                                      "deduplicated": deduplicated}}
+
 
     def _fail(self, entry: Entry, reason: str) -> None:
         self.ledger.record_failed(entry, self.rt.run_id, reason)

@@ -21,12 +21,12 @@ from typing import Optional
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from .arrow_types import CONVERTERS, UTC_MICROS
 from .catalog import TEXT, ExportSpec
 from .column_names import DLT_COLUMNS, ColumnNames
 from .errors import CsvFormatError
+from .load_files import PARQUET, ChunkWriter, KeyCheck, open_writer
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +70,15 @@ class FileLayout:
 
 @dataclass
 class ConvertedFile:
-    parquet: Optional[Path]  # None when the file had no data rows
+    parquet: Optional[Path]  # the load file (Parquet or CSV, see file_format); None when the file had no data rows
     rows: int
     skipped: int
     header: list[str]
     layout: FileLayout
     problems: list[str] = field(default_factory=list)
     schema: Optional[pa.Schema] = None
+    file_format: str = PARQUET
+    keys_unique: Optional[bool] = None  # the key never repeats in the file (None: the export has no key)
 
 
 def read_header(path: Path, where: str) -> list[str]:
@@ -178,12 +180,12 @@ def _invalid_utf8(column: pa.Array) -> pa.Array:
 
 
 class _BackgroundParquetWriter:
-    """Writes row groups on its own thread, so compressing one chunk overlaps parsing the next."""
+    """Writes row groups (or CSV lines) on its own thread, so encoding one chunk overlaps parsing the next."""
 
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
+    def __init__(self, path: Path, schema: pa.Schema, load_format: str = PARQUET) -> None:
         self._queue: queue.Queue[Optional[pa.Table]] = queue.Queue(maxsize=1)
         self._error: Optional[BaseException] = None
-        self._writer = pq.ParquetWriter(path, schema, compression="snappy")
+        self._writer: ChunkWriter = open_writer(load_format, path, schema)
         self._thread = threading.Thread(target=self._run, name="uniware-parquet", daemon=True)
         self._thread.start()
 
@@ -239,7 +241,8 @@ class CsvConverter:
     """Converts the CSV files of one export's jobs; `names` is shared by the export's worker threads."""
 
     def __init__(self, spec: ExportSpec, names: ColumnNames, *, on_bad_rows: str = "fail",
-                 block_size: int = BLOCK_SIZE) -> None:
+                 block_size: int = BLOCK_SIZE, load_format: str = PARQUET) -> None:
+        self.load_format = load_format  # of the file written: parquet, or csv for PostgreSQL's COPY
         self.spec = spec
         self.names = names
         self.skip_bad_rows = on_bad_rows == "skip"
@@ -289,7 +292,9 @@ class CsvConverter:
             )
         except pa.ArrowInvalid as error:
             raise parse_error(error) from None
-        result = ConvertedFile(None, 0, 0, header, layout)
+        result = ConvertedFile(None, 0, 0, header, layout, file_format=self.load_format)
+        key_check = KeyCheck([*layout.key_names, KEY_OCCURRENCE] if self.spec.repeating_keys and layout.key_names
+                             else layout.key_names)
         occurrences: dict[str, int] = {}
         writer: Optional[_BackgroundParquetWriter] = None
         data_rows = 0  # data rows parsed so far, to name rows in messages
@@ -301,8 +306,9 @@ class CsvConverter:
                     continue
                 if writer is None:
                     result.schema = table.schema
-                    writer = _BackgroundParquetWriter(parquet_path, table.schema)
+                    writer = _BackgroundParquetWriter(parquet_path, table.schema, self.load_format)
                 writer.write(table.cast(result.schema))
+                key_check.add(table)
                 result.rows += table.num_rows
         finally:
             if writer is not None:
@@ -317,6 +323,7 @@ class CsvConverter:
             result.problems.insert(0, f"{len(problems.ragged)} row(s) with the wrong number of fields skipped, "
                                       f"first at row {number} (header is row 1): {actual} fields, expected {expected}")
         result.parquet = parquet_path if writer is not None else None
+        result.keys_unique = key_check.result()
         return result
 
     def _parse_error(self, csv_path: Path, count: int, block_size: int, problems: _RowProblems, where: str,

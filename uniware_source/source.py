@@ -20,6 +20,7 @@ from .collect import ExportCollection
 from .csv_convert import FACILITY, JOB_CODE, KEY_OCCURRENCE
 from .history import HISTORY_COLUMNS, HISTORY_TABLE, HISTORY_WRITE_DISPOSITION, take_deferred
 from .ledger import ExportLedger
+from .load_files import destination_load_format
 from .redact import install_log_redaction
 from .report import RunReport
 from .runtime import ALL, COLLECT, PHASES, SUBMIT, JobBudget, SourceRuntime
@@ -150,7 +151,7 @@ def _export_rows(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[str],
     ledger = ExportLedger(state)
     if rt.budget.running is None:
         rt.budget.running = _running_jobs(tables)
-        rt.parquet_import = _destination_takes_parquet()
+        rt.load_format = destination_load_format()
     if rt.phase in (SUBMIT, ALL):
         plan(spec, ledger, state, rt)
         for row in [*abandon_expired(spec, ledger, rt), *adopt_jobs(spec, ledger, rt), *create_jobs(spec, ledger, rt)]:
@@ -165,12 +166,3 @@ def _running_jobs(tables: list[str]) -> int:
     return sum(1 for table in tables for entry in resources.get(table, {}).get("entries", [])
                if entry.get("job_code") and not entry.get("done"))
 
-
-def _destination_takes_parquet() -> bool:
-    """Whether finished files can be handed to dlt as parquet as they are (else as Arrow batches)."""
-    try:
-        capabilities = dlt.current.pipeline().destination.capabilities()
-    except Exception:  # no pipeline or no destination yet: Arrow batches work everywhere
-        return False
-    return "parquet" in capabilities.supported_loader_file_formats and \
-        capabilities.loader_file_format_selector is None
