@@ -2,12 +2,16 @@
 
     python pipelines/benchmark.py                       # 100k, 1M and 2M rows, then 5 concurrent jobs
     python pipelines/benchmark.py --rows 100000 --skip-concurrency
+    python pipelines/benchmark.py --huge --destination duckdb    # adds 10M rows
 
 For each size the simulator (its own process, fixed clock) serves one Sale Orders export of that
 many rows. A warm-up run lets it write the file; then, each in a fresh child process:
 - DuckDB native: `CREATE TABLE ... AS SELECT * FROM read_csv(<the same file>)` into a new DuckDB file;
 - the connector: `uniware_pipeline.py` as users run it (token, create, poll, stream the download,
-  convert, dlt merge-load into a new DuckDB file).
+  convert, dlt merge-load into a new DuckDB file);
+- PostgreSQL's own `COPY ... FROM STDIN (FORMAT CSV, HEADER)` of the same file into a new table of text
+  columns (what psql's copy meta-command does), and the connector with `--destination postgres` into a new schema
+  (`--destination duckdb` or `postgres` measures one of the two).
 Times exclude interpreter start-up and imports (reported separately as process wall time). Peak RSS
 is each child's own maximum resident set. The concurrency case runs 5 jobs whose Uniware latency is
 L seconds each and compares the wall time with L plus the time the same run takes at zero latency.
@@ -59,6 +63,14 @@ class SizeResult:
     native: Measurement  # DuckDB with its default settings
     native_tuned: Measurement  # DuckDB with the settings the connector's DuckDB gets
     connector: Measurement
+    pg_native: Optional[Measurement] = None  # PostgreSQL COPY FROM of the same file
+    pg_connector: Optional[Measurement] = None
+
+    @property
+    def ratio_postgres(self) -> Optional[float]:
+        if self.pg_native is None or self.pg_connector is None:
+            return None
+        return self.pg_connector.seconds / self.pg_native.seconds
 
     @property
     def ratio(self) -> float:
@@ -118,14 +130,24 @@ def connector_env(base_url: str, **extra: Any) -> dict[str, str]:
     return env
 
 
-def run_connector(workdir: Path, name: str, env: dict[str, str], window: tuple[str, str]) -> Measurement:
+def run_connector(workdir: Path, name: str, env: dict[str, str], window: tuple[str, str],
+                  postgres: Optional[str] = None) -> Measurement:
     for stale in workdir.glob(f"{name}.duckdb*"):
         stale.unlink()
     shutil.rmtree(workdir / "pipelines" / name, ignore_errors=True)
-    out, wall, peak = run_child(
-        [sys.executable, str(REPO / "pipelines" / "uniware_pipeline.py"), "--quiet", "--pipeline-name", name,
-         "--pipelines-dir", str(workdir / "pipelines"), "--start", window[0], "--end", window[1]],
-        env=env, cwd=workdir)
+    extra: list[str] = []
+    if postgres:
+        env = {**env, "DESTINATION__POSTGRES__CREDENTIALS": postgres}
+        extra = ["--destination", "postgres", "--dataset", f"{name}_data"]
+        drop_schemas(postgres, f"{name}_data")
+    try:
+        out, wall, peak = run_child(
+            [sys.executable, str(REPO / "pipelines" / "uniware_pipeline.py"), "--quiet", "--pipeline-name", name,
+             "--pipelines-dir", str(workdir / "pipelines"), "--start", window[0], "--end", window[1], *extra],
+            env=env, cwd=workdir)
+    finally:
+        if postgres:
+            drop_schemas(postgres, f"{name}_data")
     seconds = float(re.search(r"in ([0-9.]+) s", out).group(1))  # type: ignore[union-attr]
     rows = int(re.search(r"sale_orders\s+\d+\s+\d+\s+([0-9,]+)", out).group(1).replace(",", ""))  # type: ignore[union-attr]
     return Measurement(seconds, wall, peak, rows)
@@ -138,6 +160,47 @@ def run_native(csv: Path, database: Path, tuned: bool) -> Measurement:
                                  "tuned" if tuned else "defaults"])
     result = json.loads(out)
     return Measurement(result["seconds"], wall, peak, result["rows"])
+
+
+def drop_schemas(postgres: str, dataset: str) -> None:
+    import psycopg2
+
+    with psycopg2.connect(postgres) as connection, connection.cursor() as cursor:
+        for schema in (dataset, f"{dataset}_staging"):
+            cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    connection.close()
+
+
+def run_postgres_native(csv: Path, postgres: str) -> Measurement:
+    out, wall, peak = run_child([sys.executable, __file__, "--child-postgres", str(csv), postgres])
+    result = json.loads(out)
+    return Measurement(result["seconds"], wall, peak, result["rows"])
+
+
+def postgres_child(csv: str, postgres: str) -> None:
+    """PostgreSQL's own CSV reader (COPY FROM STDIN, as psql's \\copy) into a new table of text columns."""
+    import csv as csv_module
+
+    import psycopg2
+
+    with open(csv, encoding="utf-8-sig", newline="") as handle:
+        count = len(next(csv_module.reader(handle)))
+    schema = "bench_native_copy"
+    drop_schemas(postgres, schema)
+    started = time.perf_counter()
+    connection = psycopg2.connect(postgres)
+    with connection, connection.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA {schema}")
+        cursor.execute(f"CREATE TABLE {schema}.sale_orders ({', '.join(f'c{i} text' for i in range(count))})")
+        with open(csv, "rb") as data:
+            cursor.copy_expert(f"COPY {schema}.sale_orders FROM STDIN WITH (FORMAT CSV, HEADER true)", data,
+                               size=1 << 20)
+        cursor.execute(f"SELECT COUNT(*) FROM {schema}.sale_orders")
+        rows = cursor.fetchone()[0]
+    connection.close()
+    seconds = time.perf_counter() - started
+    drop_schemas(postgres, schema)
+    print(json.dumps({"seconds": seconds, "rows": rows}))
 
 
 def native_child(csv: str, database: str, settings: str) -> None:
@@ -156,7 +219,8 @@ def native_child(csv: str, database: str, settings: str) -> None:
     print(json.dumps({"seconds": time.perf_counter() - started, "rows": rows}))
 
 
-def measure_size(rows: int, workdir: Path, repeat: int) -> SizeResult:
+def measure_size(rows: int, workdir: Path, repeat: int, duckdb: bool = True,
+                 postgres: Optional[str] = None) -> SizeResult:
     # BLR01 gets a third of the orders, 1.5 items each: ten days of orders_per_day = rows / 5
     simulator, base_url = start_simulator(workdir, orders_per_day=max(1, rows // 5), seconds_per_status=0)
     try:
@@ -164,17 +228,31 @@ def measure_size(rows: int, workdir: Path, repeat: int) -> SizeResult:
         print(f"[{rows:,} rows] warm-up: the simulator writes the export...", file=sys.stderr, flush=True)
         run_connector(workdir, "warmup", env, WINDOW)
         csv = max((workdir / "simulator" / "cache").glob("*.csv"), key=lambda p: p.stat().st_size)
-        natives, tuned, connectors = [], [], []
+        natives: list[Measurement] = []
+        tuned: list[Measurement] = []
+        connectors: list[Measurement] = []
+        pg_natives: list[Measurement] = []
+        pg_connectors: list[Measurement] = []
         for attempt in range(1, repeat + 1):
-            print(f"[{rows:,} rows] run {attempt}: DuckDB native, then the connector", file=sys.stderr, flush=True)
-            natives.append(run_native(csv, workdir / "native.duckdb", tuned=False))
-            tuned.append(run_native(csv, workdir / "native.duckdb", tuned=True))
-            connectors.append(run_connector(workdir, f"bench_{rows}", env, WINDOW))
-        best = [min(runs, key=lambda m: m.seconds) for runs in (natives, tuned, connectors)]
-        if best[0].rows != best[2].rows:
-            raise RuntimeError(f"row counts differ: DuckDB {best[0].rows}, connector {best[2].rows}")
-        return SizeResult(rows=best[2].rows, file_mb=csv.stat().st_size / 1e6, native=best[0], native_tuned=best[1],
-                          connector=best[2])
+            if duckdb:
+                print(f"[{rows:,} rows] run {attempt}: DuckDB native, then the connector", file=sys.stderr, flush=True)
+                natives.append(run_native(csv, workdir / "native.duckdb", tuned=False))
+                tuned.append(run_native(csv, workdir / "native.duckdb", tuned=True))
+                connectors.append(run_connector(workdir, f"bench_{rows}", env, WINDOW))
+            if postgres:
+                print(f"[{rows:,} rows] run {attempt}: PostgreSQL COPY, then the connector", file=sys.stderr,
+                      flush=True)
+                pg_natives.append(run_postgres_native(csv, postgres))
+                pg_connectors.append(run_connector(workdir, f"bench_pg_{rows}", env, WINDOW, postgres=postgres))
+        none = Measurement(float("nan"), float("nan"), float("nan"), 0)
+        best = [min(runs, key=lambda m: m.seconds) if runs else none
+                for runs in (natives, tuned, connectors, pg_natives, pg_connectors)]
+        counts = {m.rows for m in best if m.rows}
+        if len(counts) != 1:
+            raise RuntimeError(f"row counts differ: {[m.rows for m in best]}")
+        return SizeResult(rows=counts.pop(), file_mb=csv.stat().st_size / 1e6, native=best[0], native_tuned=best[1],
+                          connector=best[2], pg_native=best[3] if pg_natives else None,
+                          pg_connector=best[4] if pg_connectors else None)
     finally:
         simulator.terminate()
         simulator.wait()
@@ -216,21 +294,32 @@ def machine() -> str:
 
 def report(sizes: list[SizeResult], concurrency: Optional[dict[str, float]]) -> str:
     lines = [f"Machine: {machine()}"]
-    if sizes:
+    sizes_duckdb = [s for s in sizes if s.connector.rows]
+    if sizes_duckdb:
         lines += ["",
              "| rows | CSV MB | DuckDB read_csv s (defaults) | DuckDB read_csv s (tuned) | connector s | "
              "ratio (defaults) | ratio (tuned) | connector rows/s | DuckDB peak RSS MB | connector peak RSS MB |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for size in sizes:
+    for size in sizes_duckdb:
         lines.append(f"| {size.rows:,} | {size.file_mb:.0f} | {size.native.seconds:.2f} | "
                      f"{size.native_tuned.seconds:.2f} | {size.connector.seconds:.2f} | {size.ratio:.2f} | "
                      f"{size.ratio_tuned:.2f} | {size.rows / size.connector.seconds:,.0f} | "
                      f"{size.native.peak_rss_mb:.0f} | {size.connector.peak_rss_mb:.0f} |")
-    if sizes:
+    postgres = [s for s in sizes if s.pg_native and s.pg_connector]
+    if postgres:
+        lines += ["", "| rows | CSV MB | PostgreSQL COPY s | connector s | ratio | connector rows/s | "
+                      "COPY client peak RSS MB | connector peak RSS MB |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for size in postgres:
+        assert size.pg_native and size.pg_connector
+        lines.append(f"| {size.rows:,} | {size.file_mb:.0f} | {size.pg_native.seconds:.2f} | "
+                     f"{size.pg_connector.seconds:.2f} | {size.ratio_postgres:.2f} | "
+                     f"{size.rows / size.pg_connector.seconds:,.0f} | {size.pg_native.peak_rss_mb:.0f} | "
+                     f"{size.pg_connector.peak_rss_mb:.0f} |")
+    if sizes_duckdb:
         lines.append("")
         lines.append("Process wall times (start-up and imports included): " + ", ".join(
             f"{s.rows:,} rows: DuckDB {s.native.process_seconds:.1f} s, connector {s.connector.process_seconds:.1f} s"
-            for s in sizes))
+            for s in sizes_duckdb))
     if concurrency:
         lines += ["", f"Concurrency: {concurrency['jobs']:.0f} jobs of {concurrency['latency_seconds']:.0f} s "
                       f"latency each: {concurrency['wall_seconds']:.1f} s wall; the same run at zero latency "
@@ -246,23 +335,36 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--repeat", type=int, default=2, help="runs per size; the fastest counts (default 2)")
     parser.add_argument("--latency", type=float, default=10.0, help="per-job latency of the concurrency case")
     parser.add_argument("--jobs", type=int, default=5, help="jobs in the concurrency case")
+    parser.add_argument("--huge", action="store_true", help="add 10,000,000 rows to --rows")
+    parser.add_argument("--destination", choices=["both", "duckdb", "postgres"], default="both",
+                        help="DuckDB, PostgreSQL or both (default)")
+    parser.add_argument("--postgres", default="postgresql://postgres:x@127.0.0.1:5432/test",
+                        help="PostgreSQL URL (default: the test database on 127.0.0.1:5432)")
     parser.add_argument("--skip-concurrency", action="store_true")
     parser.add_argument("--workdir", default=".bench", help="scratch directory (default .bench)")
     parser.add_argument("--child-native", nargs=3, metavar=("CSV", "DATABASE", "SETTINGS"), help=argparse.SUPPRESS)
+    parser.add_argument("--child-postgres", nargs=2, metavar=("CSV", "URL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_native:
         native_child(*args.child_native)
         return 0
+    if args.child_postgres:
+        postgres_child(*args.child_postgres)
+        return 0
     workdir = Path(args.workdir).resolve()
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    sizes = [measure_size(int(r), workdir, args.repeat) for r in args.rows.split(",") if r.strip()]
+    counts = [int(r) for r in args.rows.split(",") if r.strip()] + ([10_000_000] if args.huge else [])
+    postgres = args.postgres if args.destination in ("both", "postgres") else None
+    sizes = [measure_size(n, workdir, args.repeat, duckdb=args.destination in ("both", "duckdb"), postgres=postgres)
+             for n in counts]
     concurrency = None if args.skip_concurrency else measure_concurrency(workdir, args.latency, args.jobs)
     text = report(sizes, concurrency)
     print(text)
     (workdir / "results.md").write_text(text + "\n")
     (workdir / "results.json").write_text(json.dumps(
-        {"sizes": [{**asdict(s), "ratio": s.ratio, "ratio_tuned": s.ratio_tuned} for s in sizes],
+        {"sizes": [{**asdict(s), "ratio": s.ratio, "ratio_tuned": s.ratio_tuned, "ratio_postgres": s.ratio_postgres}
+                   for s in sizes],
          "concurrency": concurrency}, indent=2))
     return 0
 

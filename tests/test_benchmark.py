@@ -23,5 +23,7 @@ def test_benchmark_script_smoke_run(tmp_path: Path) -> None:
     [size] = results["sizes"]
     assert size["native"]["rows"] == size["connector"]["rows"] > 15000  # the same file, fully loaded
     assert size["connector"]["peak_rss_mb"] > 0 and size["ratio"] > 0
+    assert size["pg_native"]["rows"] == size["pg_connector"]["rows"] == size["connector"]["rows"]
+    assert size["ratio_postgres"] > 0 and "PostgreSQL COPY s" in done.stdout
     assert results["concurrency"]["jobs"] == 2 and results["concurrency"]["wall_seconds"] > 0
     assert "| rows |" in done.stdout and "Concurrency:" in done.stdout

@@ -72,7 +72,7 @@ class SourceRuntime:
     _facilities: Optional[tuple[str, ...]] = None
     _collector: Optional[JobCollector] = None
     _collector_users: int = 0
-    parquet_import: bool = True
+    load_format: Optional[str] = "parquet"  # of the files handed to dlt; None: Arrow batches (load_files)
 
     @property
     def client(self) -> UniwareClient:

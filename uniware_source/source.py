@@ -18,6 +18,7 @@ from dlt.extract.resource import DltResource
 from .catalog import APPEND, REPLACE, ExportSpec
 from .clock import Clock, SystemClock
 from .conversion.csv_to_parquet import FACILITY, JOB_CODE, KEY_OCCURRENCE
+from .conversion.load_files import destination_load_format
 from .history import HISTORY_COLUMNS, HISTORY_TABLE, HISTORY_WRITE_DISPOSITION
 from .ledger import ExportLedger, Ledgers
 from .redact import install_log_redaction
@@ -117,7 +118,7 @@ def _export_rows(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[str],
     if rt.budget.running is None:
         # jobs already submitted by earlier runs, across all exports, count against the cap
         rt.budget.running = Ledgers(dlt.current.source_state().get("resources", {})).jobs_running(tables)
-        rt.parquet_import = _destination_takes_parquet()
+        rt.load_format = destination_load_format()
     if rt.phase in (SUBMIT, ALL):
         plan(spec, ledger, rt)
         for row in [*abandon_expired(spec, ledger, rt), *adopt_jobs(spec, ledger, rt), *create_jobs(spec, ledger, rt)]:
@@ -125,12 +126,3 @@ def _export_rows(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[str],
     if rt.phase in (COLLECT, ALL):
         yield from ExportCollection(spec, ledger, rt, normalize).run()
 
-
-def _destination_takes_parquet() -> bool:
-    """Whether finished files can be handed to dlt as parquet as they are (else as Arrow batches)."""
-    try:
-        capabilities = dlt.current.pipeline().destination.capabilities()
-    except Exception:  # no pipeline or no destination yet: Arrow batches work everywhere
-        return False
-    return "parquet" in capabilities.supported_loader_file_formats and \
-        capabilities.loader_file_format_selector is None

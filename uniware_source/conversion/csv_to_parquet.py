@@ -21,12 +21,12 @@ from typing import Optional
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from ..catalog import TEXT, ExportSpec
 from ..errors import CsvFormatError
 from .arrow_types import CONVERTERS, UTC_MICROS
 from .column_names import DLT_COLUMNS, ColumnNames
+from .load_files import PARQUET, ChunkWriter, KeyCheck, open_writer
 from .window_guard import DateSpan
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class FileLayout:
 
 @dataclass
 class ConvertedFile:
-    parquet: Optional[Path]  # None when the file had no data rows
+    parquet: Optional[Path]  # the load file (Parquet or CSV, see file_format); None when the file had no data rows
     rows: int
     skipped: int
     header: list[str]
@@ -79,6 +79,8 @@ class ConvertedFile:
     problems: list[str] = field(default_factory=list)
     schema: Optional[pa.Schema] = None
     window_span: Optional[tuple[datetime, datetime]] = None  # earliest and latest spec.window_column
+    file_format: str = PARQUET
+    keys_unique: Optional[bool] = None  # the key never repeats in the file (None: the export has no key)
 
 
 def read_header(path: Path, where: str) -> list[str]:
@@ -180,12 +182,12 @@ def _invalid_utf8(column: pa.Array) -> pa.Array:
 
 
 class _BackgroundParquetWriter:
-    """Writes row groups on its own thread, so compressing one chunk overlaps parsing the next."""
+    """Writes row groups (or CSV lines) on its own thread, so encoding one chunk overlaps parsing the next."""
 
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
+    def __init__(self, path: Path, schema: pa.Schema, load_format: str = PARQUET) -> None:
         self._queue: queue.Queue[Optional[pa.Table]] = queue.Queue(maxsize=1)
         self._error: Optional[BaseException] = None
-        self._writer = pq.ParquetWriter(path, schema, compression="snappy")
+        self._writer: ChunkWriter = open_writer(load_format, path, schema)
         self._thread = threading.Thread(target=self._run, name="uniware-parquet", daemon=True)
         self._thread.start()
 
@@ -241,7 +243,8 @@ class CsvConverter:
     """Converts the CSV files of one export's jobs; `names` is shared by the export's worker threads."""
 
     def __init__(self, spec: ExportSpec, names: ColumnNames, *, on_bad_rows: str = "fail",
-                 block_size: int = BLOCK_SIZE) -> None:
+                 block_size: int = BLOCK_SIZE, load_format: str = PARQUET) -> None:
+        self.load_format = load_format  # of the file written: parquet, or csv for PostgreSQL's COPY
         self.spec = spec
         self.names = names
         self.skip_bad_rows = on_bad_rows == "skip"
@@ -291,10 +294,12 @@ class CsvConverter:
             )
         except pa.ArrowInvalid as error:
             raise parse_error(error) from None
-        result = ConvertedFile(None, 0, 0, header, layout)
         label = self.spec.window_column  # the window guard's column: its earliest and latest date
         dates = DateSpan(label) if label and label in layout.labels else None
         date_at = layout.labels.index(label) if dates is not None and label else -1
+        result = ConvertedFile(None, 0, 0, header, layout, file_format=self.load_format)
+        key_check = KeyCheck([*layout.key_names, KEY_OCCURRENCE] if self.spec.repeating_keys and layout.key_names
+                             else layout.key_names)
         occurrences: dict[str, int] = {}
         writer: Optional[_BackgroundParquetWriter] = None
         data_rows = 0  # data rows parsed so far, to name rows in messages
@@ -308,8 +313,9 @@ class CsvConverter:
                     dates.add(table.column(layout.names[date_at]), layout.kinds[date_at])
                 if writer is None:
                     result.schema = table.schema
-                    writer = _BackgroundParquetWriter(parquet_path, table.schema)
+                    writer = _BackgroundParquetWriter(parquet_path, table.schema, self.load_format)
                 writer.write(table.cast(result.schema))
+                key_check.add(table)
                 result.rows += table.num_rows
         finally:
             if writer is not None:
@@ -325,6 +331,7 @@ class CsvConverter:
                                       f"first at row {number} (header is row 1): {actual} fields, expected {expected}")
         result.parquet = parquet_path if writer is not None else None
         result.window_span = dates.span if dates is not None else None
+        result.keys_unique = key_check.result()
         return result
 
     def _parse_error(self, csv_path: Path, count: int, block_size: int, problems: _RowProblems, where: str,

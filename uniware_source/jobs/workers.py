@@ -147,8 +147,8 @@ class JobCollector:
             return JobEnded(ticket, Outcome.DOWNLOAD_FAILED, result.status, redact(error), result.polls)
         try:
             with self._conversions:
-                converted = converter.convert(csv_path, self.workdir / f"{ticket.job_code}.parquet",
-                                              ticket.lineage, ticket.label,
+                load_file = self.workdir / f"{ticket.job_code}.load.{converter.load_format}"
+                converted = converter.convert(csv_path, load_file, ticket.lineage, ticket.label,
                                               source_name=unquote(download.url_path.rsplit("/", 1)[-1]))
         except CsvFormatError as error:
             return JobEnded(ticket, Outcome.PARSE_FAILED, result.status, str(error), result.polls)

@@ -16,9 +16,10 @@ from typing import Any, Optional
 import dlt
 import pyarrow.parquet as pq
 
-from ..catalog import ExportSpec
+from ..catalog import APPEND, ExportSpec
 from ..conversion.column_names import ColumnNames, legacy_names, same_labels
 from ..conversion.csv_to_parquet import RESERVED_COLUMNS, CsvConverter, Lineage
+from ..conversion.load_files import PARQUET, file_import, forget_deduplicated
 from ..conversion.window_guard import check as check_window
 from ..history import HISTORY_TABLE, job_event
 from ..jobs.workers import Crashed, FileReady, JobEnded, JobTicket, StatusChanged
@@ -46,16 +47,21 @@ class ExportCollection:
         self.normalize = normalize
         self.tally = rt.report.tally(spec.name, spec.table_name)
         self.names = column_names(spec, ledger, normalize)
+        self.files_in_package = 0  # jobs collected into this load package (set by run)
 
     def run(self) -> Iterator[Any]:
         entries = self.ledger.to_collect(self.rt.run_id)
         if not entries:
             return
         tickets = [self._ticket(e) for e in entries]
+        self.files_in_package = len(tickets)
+        forget_deduplicated(self.spec.table_name)  # decided again for this package, from its data
         started = self.rt.clock.monotonic()
         collector = self.rt.collector()
         try:
-            collector.start(tickets, CsvConverter(self.spec, self.names, on_bad_rows=self.rt.settings.on_bad_rows))
+            converter = CsvConverter(self.spec, self.names, on_bad_rows=self.rt.settings.on_bad_rows,
+                                     load_format=self.rt.load_format or PARQUET)
+            collector.start(tickets, converter)
             pending = {t.entry_key for t in tickets}
             while pending:
                 event = collector.next_event(self.spec.table_name, timeout=0.05)
@@ -124,9 +130,9 @@ class ExportCollection:
             log.warning("%s: %s", event.ticket.label, violation.message)
             converted.problems.append(violation.message)
         if converted.parquet is not None and converted.schema is not None:
-            if self.rt.parquet_import:
-                yield dlt.mark.with_file_import(str(converted.parquet), "parquet", converted.rows,
-                                                hints=converted.schema.empty_table())
+            if self.rt.load_format:
+                yield file_import(converted.parquet, converted.file_format, converted.rows, converted.schema,
+                                  self._merge_hints(converted.keys_unique))
             else:
                 yield from pq.ParquetFile(converted.parquet).iter_batches(batch_size=ARROW_BATCH_ROWS)
             converted.parquet.unlink(missing_ok=True)
@@ -176,6 +182,17 @@ class ExportCollection:
         self._fail(entry, event.reason)
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _merge_hints(self, keys_unique: Optional[bool]) -> Optional[dict[str, Any]]:
+        """For an export merged on its key: the staging data is declared deduplicated (dlt skips its
+        newest-`Updated` dedup) only when the package holds this one file and the converter found its
+        key unique; otherwise explicitly not (the hint is kept in the schema between loads)."""
+        if not self.spec.primary_key or self.spec.write_disposition == APPEND or keys_unique is None:
+            return None
+        deduplicated = keys_unique and self.files_in_package == 1
+        return {"write_disposition": {"disposition": "merge", "strategy": "delete-insert",
+                                      "deduplicated": deduplicated}}
+
 
     def _fail(self, entry: Entry, reason: str) -> None:
         self.ledger.record_failed(entry, self.rt.run_id, reason)

@@ -1,0 +1,117 @@
+"""Load files in the destination's own format (Parquet for DuckDB, CSV for PostgreSQL's COPY) and the
+`deduplicated` merge hint, decided by a check of the key on the data: both paths of each."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import dlt
+import psycopg2
+import pyarrow as pa
+import pytest
+
+from uniware_simulator import UniwareSimulator
+from uniware_source.conversion.load_files import CSV, PARQUET, KeyCheck, keys_unique, load_format_for
+
+from .harness import SALE_ORDERS_FULL, Harness
+from .test_warehouses import POSTGRES, table_rows
+
+# one row per order: the order code repeats over the order's items inside one file, so dlt's merge
+# must keep the newest `Updated` of each
+ORDERS_BY_CODE = {**SALE_ORDERS_FULL, "name": "Sale Orders", "table_name": "orders_by_code",
+                  "primary_key": ["Sale Order Code"], "dedup_sort": "Updated"}
+
+
+def test_key_check_finds_repeats_within_and_across_chunks() -> None:
+    first = pa.table({"a": ["x", "y"], "b": [1, 1]})
+    assert keys_unique(first, ["a", "b"]) and not keys_unique(pa.table({"a": ["x", "x"]}), ["a"])
+    check = KeyCheck(["a", "b"])
+    check.add(first)
+    check.add(pa.table({"a": ["x", "z"], "b": [2, 1]}))
+    assert check.result() is True
+    check = KeyCheck(["a", "b"])
+    check.add(first)
+    check.add(pa.table({"a": ["z", "x"], "b": [1, 1]}))  # ("x", 1) again, in another chunk
+    assert check.result() is False
+    check = KeyCheck(["a"])
+    check.add(pa.table({"a": ["x", "x"]}))
+    assert check.result() is False
+    check = KeyCheck(["a"], max_bytes=10)  # too many keys to keep: not known to be unique
+    check.add(pa.table({"a": [f"key{i}" for i in range(100)]}))
+    assert check.result() is False
+    assert KeyCheck([]).result() is None
+
+
+def test_load_format_follows_the_destination() -> None:
+    assert load_format_for("dlt.destinations.duckdb", ["parquet", "csv"], None) == PARQUET
+    assert load_format_for("dlt.destinations.postgres", ["insert_values", "csv", "parquet"], object()) == CSV
+    assert load_format_for("dlt.destinations.postgres", ["insert_values", "csv", "parquet"], None) == PARQUET
+    assert load_format_for("dlt.destinations.mssql", ["insert_values", "parquet"], object()) is None
+
+
+@pytest.fixture
+def postgres_dataset() -> Iterator[str]:
+    dataset = f"uniware_{uuid.uuid4().hex[:10]}"
+    try:
+        psycopg2.connect(POSTGRES).close()
+    except psycopg2.OperationalError as error:
+        pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is not reachable ({error}); .ci/run starts it")
+    yield dataset
+    with psycopg2.connect(POSTGRES) as connection, connection.cursor() as cursor:
+        cursor.execute(f"DROP SCHEMA IF EXISTS {dataset} CASCADE")
+        cursor.execute(f"DROP SCHEMA IF EXISTS {dataset}_staging CASCADE")
+
+
+def loaded_file_formats(harness: Harness, table: str) -> set[str]:
+    pipeline = harness.pipeline
+    formats: set[str] = set()
+    for load_id in pipeline.list_completed_load_packages():
+        info = pipeline.get_load_package_info(load_id)
+        for job in info.jobs.get("completed_jobs", []):
+            if job.job_file_info.table_name == table and job.job_file_info.file_format != "sql":
+                formats.add(job.job_file_info.file_format)
+    return formats
+
+
+def deduplicated(harness: Harness, table: str) -> Any:
+    return harness.pipeline.default_schema.tables[table].get("x-stage-data-deduplicated")
+
+
+@pytest.mark.parametrize("destination", ["duckdb", "postgres"])
+def test_unique_and_repeating_keys_both_merge_right(uniware_simulator: UniwareSimulator, tmp_path: Path,
+                                                    postgres_dataset: str, destination: str) -> None:
+    sim = uniware_simulator
+    pg = destination == "postgres"
+    harness = Harness(sim, tmp_path, name=f"lf_{destination}",
+                      destination=dlt.destinations.postgres(POSTGRES) if pg else None,
+                      dataset=postgres_dataset if pg else "uniware")
+    one_job: dict[str, Any] = {"facilities": ["BLR01"], "window_days": 60}
+    harness.run(exports=[SALE_ORDERS_FULL, ORDERS_BY_CODE], **one_job)
+    assert sim.requests.count("create") == 2  # one file per export: one file per package and table
+    expected_format = CSV if pg else PARQUET
+    assert loaded_file_formats(harness, "sale_orders") == {expected_format}
+    assert loaded_file_formats(harness, "orders_by_code") == {expected_format}
+
+    # the item key is unique in its file: dlt is told the staging data is deduplicated
+    assert deduplicated(harness, "sale_orders") is True
+    items = table_rows(harness, "sale_orders", ["sale_order_code", "sale_order_item_code"])
+    assert len(items) == len(set(items)) > 10
+    # the order code repeats in its file: dlt deduplicates, the newest `Updated` of each order stays
+    assert not deduplicated(harness, "orders_by_code")
+    newest: dict[str, Any] = {}
+    for code, updated in table_rows(harness, "sale_orders", ["sale_order_code", "updated"]):
+        newest[code] = max(updated, newest.get(code, updated))
+    orders = table_rows(harness, "orders_by_code", ["sale_order_code", "updated"])
+    assert len(newest) < len(items)  # the order code does repeat
+    assert dict(orders) == newest and len(orders) == len(newest)
+
+    # two files in one package: never declared deduplicated, even with unique keys in each file
+    sim.clock.advance(timedelta(days=1))
+    harness.run(exports=[SALE_ORDERS_FULL], facilities=["BLR01", "DEL02"], window_days=60)
+    assert not deduplicated(harness, "sale_orders")  # was True: set back explicitly
+    items = table_rows(harness, "sale_orders", ["sale_order_code", "sale_order_item_code"])
+    assert len(items) == len(set(items))
