@@ -131,8 +131,7 @@ def build_definitions(tenants: Optional[Sequence[Tenant]] = None) -> Definitions
             warnings.simplefilter("ignore", BetaWarning)  # backfill_policy
             backfills = [a for tenant in tenants for a in tenant_backfill_assets(tenant, days)]
         assets += backfills
-        jobs.append(define_asset_job("uniware_tenants_backfill", selection=[k for a in backfills for k in a.keys],
-                                     partitions_def=days))
+        jobs.append(define_asset_job("uniware_tenants_backfill", selection=[k for a in backfills for k in a.keys]))
     return Definitions(assets=assets, jobs=jobs,
                        schedules=[ScheduleDefinition(job=jobs[0], cron_schedule=os.environ.get(
                            "UNIWARE_TENANTS_CRON", "0 * * * *"))])

@@ -9,7 +9,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +173,46 @@ def test_a_tenant_error_names_the_tenant_and_never_a_secret(monkeypatch: pytest.
         parse_tenant("acme", {}).secrets()
     assert "globex-secret-1" not in str(raised.value)
     assert os.environ["TENANTS__GLOBEX__PASSWORD"]  # resolved for globex only when globex runs
+
+
+def test_a_partitioned_backfill_exports_the_range_of_days(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backfill run over days hands its time window to the connector (one job per export and
+    facility for the range, not one per day) and moves no cursor."""
+    from dagster import DagsterInstance
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from pipelines.dagster_tenants import build_definitions
+    from uniware_source.windows import IST
+
+    names = ["acme", "globex"]
+    config = fast_config(start=None, files_dir=tmp_path / "sim", orders_per_day=6, history_days=10,
+                         empty_export_file=True, products=40)
+    with MultiTenantSimulator(names, config) as sims:
+        now = sims["acme"].clock.now().astimezone(IST)
+        first, last = (now - timedelta(days=4)).date(), (now - timedelta(days=3)).date()
+        monkeypatch.setenv("TENANTS", json.dumps({n: {"base_url": sims[n].base_url, "facilities": FACILITIES[:2]}
+                                                  for n in names}))
+        for n in names:
+            monkeypatch.setenv(f"TENANTS__{n.upper()}__USERNAME", sims[n].config.username)
+            monkeypatch.setenv(f"TENANTS__{n.upper()}__PASSWORD", sims[n].config.password)
+        for key, value in {"SOURCES__UNIWARE__EXPORTS": '["Sale Orders"]', "SOURCES__UNIWARE__WINDOW_DAYS": "30",
+                           "SOURCES__UNIWARE__POLL_INITIAL_SECONDS": "0.01",
+                           "SOURCES__UNIWARE__POLL_MAX_SECONDS": "0.05",
+                           "UNIWARE_DAGSTER__BACKFILL_FROM": str(now.date() - timedelta(days=9)),
+                           "DLT_DATA_DIR": str(tmp_path / "dlt"), "DLT_LOCAL_DIR": str(tmp_path)}.items():
+            monkeypatch.setenv(key, value)
+        job = build_definitions().resolve_job_def("uniware_tenants_backfill")
+        result = job.execute_in_process(instance=DagsterInstance.ephemeral(), tags={
+            ASSET_PARTITION_RANGE_START_TAG: str(first), ASSET_PARTITION_RANGE_END_TAG: str(last)})
+        assert result.success
+        begin = datetime.combine(first, datetime.min.time(), IST)
+        end = begin + timedelta(days=2)
+        for n in names:
+            jobs = sims[n].jobs.all()
+            assert len(jobs) == 2  # one per facility for the two days
+            assert {(j.query.start, j.query.end) for j in jobs} == {(int(begin.timestamp()), int(end.timestamp()) - 1)}
+            with duckdb.connect(str(tmp_path / f"uniware_pipeline_{n}.duckdb"), read_only=True) as db:
+                count = db.execute(f"SELECT COUNT(*) FROM uniware_{n}.sale_orders").fetchall()[0][0]
+            truth_rows = sum(len(sims[n].truth("Sale Orders", date_filter="updatedOn", start=begin, end=end,
+                                               facility=code)) for code in FACILITIES[:2])
+            assert count == truth_rows > 0
