@@ -18,13 +18,13 @@ Configuration, the dlt way (see README, "Many tenants"):
     password = "..."
 
 The tenants' tables may also come as one value in the environment (``TENANTS='{"acme": {...}}'``,
-JSON or TOML). A tenant table may name its own `destination` (default: `UNIWARE_DESTINATION`,
-else duckdb), `dataset_name` (default ``uniware_<name>``) and `pipeline_name` (default
-``uniware_pipeline_<name>``: unlike the dataset, or DuckDB finds the names ambiguous): every tenant
-has its own pipeline, state, run lock and dataset (a schema per tenant on PostgreSQL, a file per
-tenant on DuckDB). Rows of two tenants never share a table: the
-reports' natural keys (sale order item codes...) are unique within a tenant only, so a shared table
-would merge one tenant's rows into another's.
+JSON or TOML). A tenant table may name its own `destination` (default `UNIWARE_DESTINATION`, else
+duckdb), `staging` (default `UNIWARE_STAGING`, e.g. filesystem: files go through a bucket),
+`dataset_name` (default ``uniware_<name>``) and `pipeline_name` (default ``uniware_pipeline_<name>``,
+unlike the dataset, or DuckDB finds the names ambiguous): every tenant has its own pipeline, state,
+run lock and dataset (a schema per tenant on PostgreSQL, a file per tenant on DuckDB). Rows of two
+tenants never share a table: the reports' natural keys (sale order item codes...) are unique within
+a tenant only, so a shared table would merge one tenant's rows into another's.
 
 Credentials are resolved per tenant, only when that tenant runs, and every error is raised as
 `TenantFailed` naming the tenant, with the text redacted of every secret this process knows.
@@ -51,7 +51,7 @@ from .source import uniware_source
 
 SECTION = "tenants"
 SECRET_KEYS = ("username", "password")
-PIPELINE_KEYS = ("destination", "dataset_name", "pipeline_name")
+PIPELINE_KEYS = ("destination", "staging", "dataset_name", "pipeline_name")
 RUN_ARGUMENTS = ("phase", "run_id", "clock", "report")  # given by the runner, never configured
 SOURCE_KEYS = frozenset(inspect.signature(uniware_source).parameters) - set(RUN_ARGUMENTS)
 NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -80,6 +80,7 @@ class Tenant:
     pipeline_name: str = ""
     dataset_name: str = ""
     destination: Optional[str] = None
+    staging: Optional[str] = None  # e.g. "filesystem": files go to a bucket, the warehouse copies them in
 
     @property
     def env_prefix(self) -> str:
@@ -103,12 +104,14 @@ class Tenant:
         return {k: v for k, v in self.settings.items() if k not in SECRET_KEYS}
 
     def pipeline(self, pipelines_dir: Optional[str] = None) -> Pipeline:
-        destination = self.destination or os.environ.get("UNIWARE_DESTINATION", "duckdb")
-        if pipelines_dir is None:
-            return dlt.pipeline(pipeline_name=self.pipeline_name, dataset_name=self.dataset_name,
-                                destination=destination)
-        return dlt.pipeline(pipeline_name=self.pipeline_name, dataset_name=self.dataset_name,
-                            destination=destination, pipelines_dir=pipelines_dir)
+        options: dict[str, Any] = {
+            "destination": self.destination or os.environ.get("UNIWARE_DESTINATION", "duckdb"),
+            "staging": self.staging or os.environ.get("UNIWARE_STAGING") or None}
+        if pipelines_dir is not None:
+            options["pipelines_dir"] = pipelines_dir
+        pipeline: Pipeline = dlt.pipeline(pipeline_name=self.pipeline_name, dataset_name=self.dataset_name,
+                                          **options)
+        return pipeline
 
 
 def parse_tenant(name: str, table: Any) -> Tenant:
@@ -125,7 +128,7 @@ def parse_tenant(name: str, table: Any) -> Tenant:
     return Tenant(name=name, settings=settings,
                   pipeline_name=str(table.get("pipeline_name") or f"uniware_pipeline_{name}"),
                   dataset_name=str(table.get("dataset_name") or f"uniware_{name}"),
-                  destination=table.get("destination"))
+                  destination=table.get("destination"), staging=table.get("staging"))
 
 
 def load_tenants(tables: Optional[Mapping[str, Any]] = None) -> list[Tenant]:
