@@ -36,7 +36,9 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.pipeline.pipeline import Pipeline
 
 from uniware_source import ExportsFailed, RunReport, run_exports, uniware_source
+from uniware_source.history import has_deferred
 from uniware_source.runner import finish_pending_loads
+from uniware_source.runtime import HISTORY
 
 SUBMITTED = AssetKey(["uniware", "jobs_submitted"])
 
@@ -78,6 +80,9 @@ def uniware_tables(context: AssetExecutionContext, dlt: DagsterDltResource) -> I
     report = RunReport()
     source = uniware_source(phase="collect", run_id=context.run.run_id[:12], report=report)
     yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline)
+    resources = pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {})
+    if has_deferred(resources):  # LOADED history rows wait in state until their rows have loaded
+        pipeline.run(uniware_source(phase=HISTORY, run_id=context.run.run_id[:12], report=report))
     if report.problems:  # everything else is loaded and materialized; now say what was not
         raise ExportsFailed(report.problems)
 
