@@ -216,3 +216,51 @@ def test_a_partitioned_backfill_exports_the_range_of_days(tmp_path: Path, monkey
             truth_rows = sum(len(sims[n].truth("Sale Orders", date_filter="updatedOn", start=begin, end=end,
                                                facility=code)) for code in FACILITIES[:2])
             assert count == truth_rows > 0
+
+
+def test_a_tenants_pool_holds_its_steps_while_another_run_holds_the_slot(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-tenant limit lives in the Dagster instance, not in a process: while a slot of pool
+    uniware_acme is held by another run's step, acme's steps wait and globex's go on."""
+    import threading
+
+    from pipelines.dagster_tenants import build_definitions
+
+    names = ["acme", "globex"]
+    config = fast_config(start=None, files_dir=tmp_path / "sim", orders_per_day=4, history_days=3,
+                         empty_export_file=True, products=20)
+    with MultiTenantSimulator(names, config) as sims:
+        start = (sims["acme"].clock.now() - timedelta(days=1)).isoformat()
+        monkeypatch.setenv("TENANTS", json.dumps({n: {"base_url": sims[n].base_url, "facilities": ["BLR01"],
+                                                      "start_date": start} for n in names}))
+        for n in names:
+            monkeypatch.setenv(f"TENANTS__{n.upper()}__USERNAME", sims[n].config.username)
+            monkeypatch.setenv(f"TENANTS__{n.upper()}__PASSWORD", sims[n].config.password)
+        for key, value in {"SOURCES__UNIWARE__EXPORTS": '["Sale Orders"]', "SOURCES__UNIWARE__WINDOW_DAYS": "3",
+                           "SOURCES__UNIWARE__POLL_INITIAL_SECONDS": "0.01",
+                           "SOURCES__UNIWARE__POLL_MAX_SECONDS": "0.05",
+                           "DLT_DATA_DIR": str(tmp_path / "dlt"), "DLT_LOCAL_DIR": str(tmp_path)}.items():
+            monkeypatch.setenv(key, value)
+        (tmp_path / "dagster").mkdir()
+        with instance_for_test(temp_dir=str(tmp_path / "dagster"),
+                               overrides={"concurrency": {"pools": {"default_limit": 1}}}) as instance:
+            storage = instance.event_log_storage
+            storage.set_concurrency_slots("uniware_acme", 1)
+            storage.claim_concurrency_slot("uniware_acme", "another-run", "another-step")  # e.g. a backfill of acme
+            results: list[Any] = []
+            job = build_definitions().resolve_job_def("uniware_tenants")
+            runner = threading.Thread(target=lambda: results.append(job.execute_in_process(instance=instance)))
+            runner.start()
+            try:
+                assert sims["globex"].requests.wait_for(lambda seen: any(r.endpoint == "create" for r in seen),
+                                                        timeout=60), "globex waited too"
+                time.sleep(2)
+                assert sims["acme"].requests.count("token") == 0, "acme ran while its pool's slot was held"
+            finally:
+                storage.free_concurrency_slot_for_step("another-run", "another-step")
+                runner.join(timeout=120)
+            assert results and results[0].success
+            assert sims["acme"].requests.count("create") == 1
+            logs = instance.all_logs(results[0].run_id)
+            assert {(e.step_key, e.message) for e in logs if "blocked" in (e.message or "")} == {
+                ("uniware__acme__jobs_submitted", "Step blocked by limit for pool uniware_acme")}

@@ -65,7 +65,9 @@ class TenantFailed(UniwareError):
     """A tenant's run failed; the message names the tenant and never carries a secret."""
 
     def __init__(self, tenant: str, error: BaseException) -> None:
-        super().__init__(redact(f"tenant '{tenant}': {type(error).__name__}: {error}"))
+        prefix = f"tenant '{tenant}': "
+        text = str(error).removeprefix(prefix)  # a TenantConfigError names the tenant already
+        super().__init__(redact(f"{prefix}{type(error).__name__}: {text}"))
         self.tenant = tenant
         self.error_type = type(error).__name__
 
