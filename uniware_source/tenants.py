@@ -1,0 +1,158 @@
+"""Many Uniware tenants in one configuration, each loaded by its own dlt pipeline.
+
+Configuration, the dlt way (see README, "Many tenants"):
+
+    # .dlt/config.toml
+    [sources.uniware]                 # defaults shared by every tenant: any setting of the source
+    exports = ["Sale Orders", "Return Invoices"]
+    window_days = 30
+
+    [tenants.acme]                    # one table per tenant: its own settings override the defaults
+    tenant = "acme"                   # or base_url
+    facilities = ["BLR01", "DEL02"]
+    max_concurrent_jobs = 4           # the tenant's own export queue
+
+    # .dlt/secrets.toml (or TENANTS__ACME__USERNAME / TENANTS__ACME__PASSWORD in the environment)
+    [tenants.acme]
+    username = "api.user@acme.example"
+    password = "..."
+
+The tenants' tables may also come as one value in the environment (``TENANTS='{"acme": {...}}'``,
+JSON or TOML). A tenant table may name its own `destination` (default `UNIWARE_DESTINATION`, else
+duckdb), `staging` (default `UNIWARE_STAGING`, e.g. filesystem: files go through a bucket),
+`dataset_name` (default ``uniware_<name>``) and `pipeline_name` (default ``uniware_pipeline_<name>``,
+unlike the dataset, or DuckDB finds the names ambiguous): every tenant has its own pipeline, state,
+run lock and dataset (a schema per tenant on PostgreSQL, a file per tenant on DuckDB). Rows of two
+tenants never share a table: the reports' natural keys (sale order item codes...) are unique within
+a tenant only, so a shared table would merge one tenant's rows into another's.
+
+Credentials are resolved per tenant, only when that tenant runs, and every error is raised as
+`TenantFailed` naming the tenant, with the text redacted of every secret this process knows.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import dlt
+from dlt.pipeline.pipeline import Pipeline
+
+from .errors import UniwareError
+from .redact import SECRETS, redact
+from .report import RunReport
+from .runlock import WaitForLock
+from .runner import run_exports
+from .source import uniware_source
+
+SECTION = "tenants"
+SECRET_KEYS = ("username", "password")
+PIPELINE_KEYS = ("destination", "staging", "dataset_name", "pipeline_name")
+RUN_ARGUMENTS = ("phase", "run_id", "clock", "report")  # given by the runner, never configured
+SOURCE_KEYS = frozenset(inspect.signature(uniware_source).parameters) - set(RUN_ARGUMENTS)
+NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+class TenantConfigError(UniwareError):
+    """A tenant's table is wrong; names the tenant and the key."""
+
+
+class TenantFailed(UniwareError):
+    """A tenant's run failed; the message names the tenant and never carries a secret."""
+
+    def __init__(self, tenant: str, error: BaseException) -> None:
+        prefix = f"tenant '{tenant}': "
+        text = str(error).removeprefix(prefix)  # a TenantConfigError names the tenant already
+        super().__init__(redact(f"{prefix}{type(error).__name__}: {text}"))
+        self.tenant = tenant
+        self.error_type = type(error).__name__
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """One tenant: its name (a label of ours, also in env var names), settings overriding
+    ``[sources.uniware]``, and where its rows go."""
+
+    name: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    pipeline_name: str = ""
+    dataset_name: str = ""
+    destination: Optional[str] = None
+    staging: Optional[str] = None  # e.g. "filesystem": files go to a bucket, the warehouse copies them in
+
+    @property
+    def env_prefix(self) -> str:
+        return f"{SECTION.upper()}__{self.name.upper()}__"
+
+    def secrets(self) -> dict[str, str]:
+        """Username and password of this tenant only (``[tenants.<name>]`` in secrets.toml or
+        ``TENANTS__<NAME>__PASSWORD``); a missing one is an error naming the tenant."""
+        found: dict[str, str] = {}
+        for key in SECRET_KEYS:
+            value: Any = dlt.secrets.get(f"{SECTION}.{self.name}.{key}") or self.settings.get(key)
+            if not value:
+                raise TenantConfigError(f"tenant '{self.name}': '{key}' is missing; set {self.env_prefix}"
+                                        f"{key.upper()} or [{SECTION}.{self.name}] {key} in .dlt/secrets.toml")
+            found[key] = str(value)
+            if key == "password":
+                SECRETS.add(found[key])  # masked in every log and error of this process from now on
+        return found
+
+    def source_settings(self) -> dict[str, Any]:
+        return {k: v for k, v in self.settings.items() if k not in SECRET_KEYS}
+
+    def pipeline(self, pipelines_dir: Optional[str] = None) -> Pipeline:
+        options: dict[str, Any] = {
+            "destination": self.destination or os.environ.get("UNIWARE_DESTINATION", "duckdb"),
+            "staging": self.staging or os.environ.get("UNIWARE_STAGING") or None}
+        if pipelines_dir is not None:
+            options["pipelines_dir"] = pipelines_dir
+        pipeline: Pipeline = dlt.pipeline(pipeline_name=self.pipeline_name, dataset_name=self.dataset_name,
+                                          **options)
+        return pipeline
+
+
+def parse_tenant(name: str, table: Any) -> Tenant:
+    if not NAME.fullmatch(name):
+        raise TenantConfigError(f"tenant name {name!r}: use lower-case letters, digits and _ (at most 40), "
+                                "starting with a letter; the Uniware subdomain goes in 'tenant'")
+    if not isinstance(table, Mapping):
+        raise TenantConfigError(f"tenant '{name}': expected a table of settings, got {table!r}")
+    unknown = sorted(set(table) - SOURCE_KEYS - set(PIPELINE_KEYS))
+    if unknown:
+        raise TenantConfigError(f"tenant '{name}': unknown setting(s) {unknown}; a tenant takes the settings of "
+                                f"[sources.uniware] and {list(PIPELINE_KEYS)}")
+    settings = {k: v for k, v in table.items() if k in SOURCE_KEYS}
+    return Tenant(name=name, settings=settings,
+                  pipeline_name=str(table.get("pipeline_name") or f"uniware_pipeline_{name}"),
+                  dataset_name=str(table.get("dataset_name") or f"uniware_{name}"),
+                  destination=table.get("destination"), staging=table.get("staging"))
+
+
+def load_tenants(tables: Optional[Mapping[str, Any]] = None) -> list[Tenant]:
+    """The configured tenants (``[tenants.<name>]`` tables, or the `TENANTS` value), sorted by name."""
+    if tables is None:
+        tables = dlt.config.get(SECTION, dict) or {}
+    return [parse_tenant(str(name), tables[name]) for name in sorted(tables)]
+
+
+def run_tenant(tenant: Tenant, *, mode: str, run_id: Optional[str] = None, wait_for_lock: WaitForLock = True,
+               report: Optional[RunReport] = None, pipelines_dir: Optional[str] = None,
+               **extra: Any) -> RunReport:
+    """`run_exports` for one tenant (its pipeline, its settings over the shared defaults, its
+    secrets); any failure is raised as TenantFailed naming the tenant. Waits for the tenant's
+    pipeline lock by default (another step of the same tenant on this machine goes first)."""
+    report = report or RunReport()
+    try:
+        settings = {**tenant.source_settings(), **extra, **tenant.secrets()}
+        run_exports(tenant.pipeline(pipelines_dir), mode=mode, run_id=run_id, report=report,
+                    wait_for_lock=wait_for_lock, **settings)
+    except TenantFailed:
+        raise
+    except Exception as error:  # not KeyboardInterrupt / Terminated: a stop stays a stop
+        raise TenantFailed(tenant.name, error) from None
+    return report
