@@ -38,6 +38,7 @@ from .polling import EMPTY as OUTCOME_EMPTY
 from .polling import FAILED, FAILED_STATUSES, STOPPED
 from .polling import TIMED_OUT as OUTCOME_TIMED_OUT
 from .runtime import SourceRuntime
+from .scope import active_facilities
 from .submit import describe, job_context
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class ExportCollection:
         self.names = column_names(spec, state, normalize)
 
     def run(self) -> Iterator[Any]:
-        entries = self.ledger.to_collect(self.rt.run_id)
+        entries = self.ledger.to_collect(self.rt.run_id, active_facilities(self.spec, self.ledger, self.rt))
         if not entries:
             return
         tickets = [self._ticket(e) for e in entries]
@@ -116,7 +117,8 @@ class ExportCollection:
     def _on_status(self, entry: Entry, event: StatusChanged) -> Any:
         observation = event.observation
         self.ledger.record_status(entry, observation.status, observation.polls)
-        self.rt.report.progress("%s: %s (poll %d)", event.ticket.label, observation.status, observation.polls)
+        self.rt.report.job_event(event.ticket.job_code, describe(self.spec, entry), observation.status,
+                                 polls=observation.polls)
         return _history(history_row(
             job_context(self.spec, entry, self.rt.run_id), event_id=f"{entry.job_code}:{entry.next_seq()}",
             job_code=entry.job_code, seq=entry.data["seq"], status=observation.status, source=SOURCE_UNIWARE,
@@ -147,9 +149,10 @@ class ExportCollection:
         self.tally.rows_skipped += converted.skipped
         self.tally.bytes += download.bytes
         self.tally.statuses[LOADED] += 1
-        self.rt.report.progress("%s: %d rows from %.1f MB (waited %.1f s, transfer and parse %.1f s)%s",
-                                event.ticket.label, converted.rows, download.bytes / 1e6, event.seconds_waiting,
-                                event.seconds_transferring, f"; cursor now {cursor.isoformat()}" if cursor else "")
+        self.rt.report.job_event(
+            event.ticket.job_code, describe(self.spec, entry), LOADED, polls=event.polls, rows=converted.rows,
+            size=download.bytes, note=f"waited {event.seconds_waiting:.1f} s, transfer and parse "
+            f"{event.seconds_transferring:.1f} s" + (f", cursor now {cursor.isoformat()}" if cursor else ""))
         message = "; ".join(converted.problems)
         defer(self.state, history_row(
             job_context(self.spec, entry, self.rt.run_id), event_id=f"{entry.job_code}:{entry.next_seq()}",

@@ -25,6 +25,7 @@ from .interrupts import Terminated, interrupt_for, sigterm_interrupts
 from .report import RunReport
 from .runlock import WaitForLock, pipeline_lock
 from .runtime import COLLECT, HISTORY, SUBMIT
+from .scope import unconfigured_exports, waiting_windows
 from .source import uniware_source
 
 log = logging.getLogger(__name__)
@@ -119,11 +120,13 @@ def _progress(report: RunReport) -> int:
     return sum(t.jobs_created + t.jobs_loaded for t in report.exports.values()) + len(report.problems)
 
 
-def _waiting_windows(pipeline: Pipeline, run_id: str) -> int:
-    """Planned windows that still need a job in this run."""
+def _waiting_windows(pipeline: Pipeline, run_id: str, report: RunReport) -> int:
+    """Planned windows of configured exports and facilities that still need a job in this run."""
     resources = pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {})
-    return sum(1 for state in resources.values() for entry in state.get("entries", [])
-               if not entry.get("job_code") and not entry.get("done") and entry.get("failed_run") != run_id)
+    for table in unconfigured_exports(resources, report.scope) if report.scope else ():
+        report.once(f"unconfigured|{table}", "table %s has unfinished windows in state but its export is not "
+                    "configured now: set aside, kept for when it is configured again", table)
+    return waiting_windows(resources, report.scope, run_id)
 
 
 @contextmanager
@@ -183,7 +186,7 @@ def _run_locked(pipeline: Pipeline, *, mode: str, report: RunReport, clock: Opti
         if mode in (RUN, COLLECT):
             _run_step(pipeline, uniware_source(phase=COLLECT, run_id=run_id, report=report, clock=clock,
                                                **source_kwargs), loader_file_format)
-        waiting = _waiting_windows(pipeline, run_id)
+        waiting = _waiting_windows(pipeline, run_id, report)
         if mode != RUN or not waiting:
             break
         if _progress(report) == progress_before:

@@ -64,6 +64,7 @@ class Settings:
     backfill: Optional[tuple[datetime, datetime]] = None
     lookback: timedelta = timedelta(days=2)
     window: timedelta = timedelta(days=30)
+    min_window: timedelta = timedelta(minutes=60)
     max_concurrent_jobs: int = 10
     job_expiry: timedelta = timedelta(hours=24)
     poll: PollPolicy = field(default_factory=PollPolicy)
@@ -261,6 +262,7 @@ def build_settings(
     lookback_days: float,
     window_days: float,
     max_concurrent_jobs: int,
+    min_window_minutes: float = 60.0,
     poll_initial_seconds: float,
     poll_max_seconds: float,
     job_timeout_seconds: float,
@@ -303,6 +305,7 @@ def build_settings(
         backfill=resolve_backfill(backfill_start, backfill_end, now),
         lookback=timedelta(days=_positive("lookback_days", lookback_days, allow_zero=True)),
         window=timedelta(days=window),
+        min_window=timedelta(minutes=_positive("min_window_minutes", min_window_minutes, allow_zero=True)),
         max_concurrent_jobs=concurrent,
         job_expiry=timedelta(hours=_positive("job_expiry_hours", job_expiry_hours)),
         poll=PollPolicy(

@@ -41,6 +41,7 @@ def uniware_source(
     start_date: Optional[str] = None,
     lookback_days: float = 2.0,
     window_days: float = 30.0,
+    min_window_minutes: float = 60.0,
     max_concurrent_jobs: int = 10,
     poll_initial_seconds: float = 2.0,
     poll_max_seconds: float = 30.0,
@@ -83,7 +84,8 @@ def uniware_source(
         now=the_clock.now(), username=username, password=password, tenant=tenant, base_url=base_url,
         facilities=facilities, exports=exports, job_codes=job_codes, start_date=start_date,
         lookback_days=lookback_days, window_days=window_days, max_concurrent_jobs=max_concurrent_jobs,
-        poll_initial_seconds=poll_initial_seconds, poll_max_seconds=poll_max_seconds,
+        min_window_minutes=min_window_minutes, poll_initial_seconds=poll_initial_seconds,
+        poll_max_seconds=poll_max_seconds,
         job_timeout_seconds=job_timeout_seconds,
         complete_without_file_grace_seconds=complete_without_file_grace_seconds,
         job_expiry_hours=job_expiry_hours, connect_timeout_seconds=connect_timeout_seconds,
@@ -101,6 +103,7 @@ def uniware_source(
         report=report if isinstance(report, RunReport) else RunReport(),
         budget=JobBudget(settings.max_concurrent_jobs),
     )
+    runtime.report.runtime = runtime
     normalize = dlt.current.source_schema().naming.normalize_identifier
     tables = [spec.table_name for spec in settings.exports]
     return [export_resource(spec, runtime, normalize, tables) for spec in settings.exports]
@@ -149,7 +152,7 @@ def _export_rows(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[str],
         yield dlt.mark.with_table_name(row, HISTORY_TABLE)
     ledger = ExportLedger(state)
     if rt.budget.running is None:
-        rt.budget.running = _running_jobs(tables)
+        rt.budget.running = _running_jobs(tables, rt)
         rt.parquet_import = _destination_takes_parquet()
     if rt.phase in (SUBMIT, ALL):
         plan(spec, ledger, state, rt)
@@ -159,11 +162,16 @@ def _export_rows(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[str],
         yield from ExportCollection(spec, ledger, state, rt, normalize).run()
 
 
-def _running_jobs(tables: list[str]) -> int:
-    """Jobs already submitted by earlier runs, across all exports (they count against the cap)."""
+def _running_jobs(tables: list[str], rt: SourceRuntime) -> int:
+    """Jobs already submitted by earlier runs, across all exports (they count against the cap);
+    jobs of facilities set aside (not configured now) do not."""
     resources = dlt.current.source_state().get("resources", {})
+    active: Optional[set[str]] = None
+    if rt.settings.facilities and not rt.settings.job_codes:
+        active = set(rt.settings.facilities)
     return sum(1 for table in tables for entry in resources.get(table, {}).get("entries", [])
-               if entry.get("job_code") and not entry.get("done"))
+               if entry.get("job_code") and not entry.get("done")
+               and (active is None or entry.get("facility") is None or entry["facility"] in active))
 
 
 def _destination_takes_parquet() -> bool:

@@ -17,6 +17,7 @@ from .history import ABANDONED, ADOPTED, CREATE_FAILED, CREATED, SOURCE_CONNECTO
 from .ledger import ADOPTED as KIND_ADOPTED
 from .ledger import SNAPSHOT, Entry, ExportLedger
 from .runtime import SourceRuntime
+from .scope import active_facilities
 from .windows import Window
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,8 @@ def plan(spec: ExportSpec, ledger: ExportLedger, state: dict[str, Any], rt: Sour
         if spec.incremental:
             start, end = settings.backfill
             for facility in rt.facilities_for(spec):
-                ledger.plan_backfill(facility, start=start, end=end, window=settings.window)
+                ledger.plan_backfill(facility, start=start, end=end, window=settings.window,
+                                     min_window=settings.min_window)
         else:
             log.info("%s has no date filter; a backfill does not export it", spec.name)
     elif spec.incremental:
@@ -79,7 +81,7 @@ def plan(spec: ExportSpec, ledger: ExportLedger, state: dict[str, Any], rt: Sour
         first_start = settings.start_date or now - settings.window
         for facility in rt.facilities_for(spec):
             ledger.plan_incremental(facility, now=now, first_start=first_start, lookback=lookback,
-                                    window=settings.window)
+                                    window=settings.window, min_window=settings.min_window)
     else:
         for facility in rt.facilities_for(spec):
             ledger.plan_snapshot(facility, now=now)
@@ -90,7 +92,7 @@ def abandon_expired(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -
     """Give up on jobs still unfinished `job_expiry_hours` after creation; their windows are planned
     again, so `create_jobs` exports them anew in this run. Yields history rows."""
     now = rt.clock.now()
-    for entry in ledger.submitted():
+    for entry in ledger.submitted(active_facilities(spec, ledger, rt)):
         created = entry.created_at
         if entry.kind == KIND_ADOPTED or created is None or now - created <= rt.settings.job_expiry:
             continue
@@ -108,7 +110,7 @@ def abandon_expired(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -
 def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> Iterator[dict[str, Any]]:
     """Create jobs for planned windows while the concurrency budget allows; yields history rows."""
     tally = rt.report.tally(spec.name, spec.table_name)
-    for entry in ledger.unsubmitted(rt.run_id):
+    for entry in ledger.unsubmitted(rt.run_id, active_facilities(spec, ledger, rt)):
         if not rt.budget.take():
             log.info("%s: max_concurrent_jobs=%d reached; the rest waits for the next round", spec.name,
                      rt.budget.limit)
@@ -139,7 +141,7 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
         ledger.record_created(entry, created.job_code, now)
         tally.jobs_created += 1
         note = "" if not created.adopted else "Uniware reported an identical job already running; took it over"
-        rt.report.progress("%s: created job %s%s", where, created.job_code, f" ({note})" if note else "")
+        rt.report.job_event(created.job_code, where, CREATED, note=note)
         yield history_row(context, event_id=f"{created.job_code}:{entry.next_seq()}", job_code=created.job_code,
                           seq=entry.data["seq"], status=CREATED, source=SOURCE_CONNECTOR, observed_at=now,
                           message=note)
