@@ -5,6 +5,8 @@
     python pipelines/uniware_pipeline.py --mode submit        # only create jobs (an orchestrator task)
     python pipelines/uniware_pipeline.py --mode collect       # only wait for them and load
     python pipelines/uniware_pipeline.py --demo               # simulator -> DuckDB -> SQL answers
+    uniware-pipeline facilities | exports [--markdown] | plan | status   # look before you leap
+    uniware-pipeline reset --export "Sale Orders" --facility BLR01       # clear a cursor and ledger on purpose
 
 Exit codes: 0 all loaded; 1 some jobs did not load (the rest did, and their cursors stayed put);
 2 a setting is wrong; 3 the run could not proceed (credentials, destination...); 4 another run of
@@ -19,7 +21,9 @@ import logging
 import os
 import sys
 import time
+import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Optional
 
@@ -29,11 +33,14 @@ if __package__ in (None, ""):  # run as a script from a checkout: make the repos
 import dlt
 from dlt.pipeline.pipeline import Pipeline
 
-from uniware_source import Clock, ConfigError, ExportsFailed, RunReport, UniwareError, run_exports
+from uniware_source import Clock, ConfigError, ExportsFailed, RunReport, progress, run_exports
+from uniware_source.commands import COMMANDS, run_command
 from uniware_source.duckdb_memory import DUCKDB_SETTINGS
 from uniware_source.interrupts import Terminated, sigterm_interrupts
+from uniware_source.problems import explain
 from uniware_source.queries import create_views
-from uniware_source.redact import install_log_redaction, redact
+from uniware_source.redact import redact
+from uniware_source.run_log import RunRecord, load_run_row
 from uniware_source.runlock import RunLocked
 
 EXIT_LOCKED = 4
@@ -65,7 +72,10 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--wait", nargs="?", type=float, const=True, default=False, metavar="SECONDS",
                         help="when another run of this pipeline holds its lock, wait for it (at most SECONDS) "
                              "instead of exiting with code 4")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines, only warnings and the summary")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress lines, only warnings and the summary (dlt's warnings silenced too)")
+    parser.add_argument("--log-format", choices=["text", "json"], default="text",
+                        help="json: one JSON object per log line on stderr, for orchestrators")
     return parser.parse_args(argv)
 
 
@@ -79,15 +89,8 @@ def configure_duckdb() -> None:
     os.environ.setdefault(DUCKDB_SETTINGS, DUCKDB_DEFAULTS)
 
 
-def configure_logging(quiet: bool) -> None:
-    install_log_redaction()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-    progress = logging.getLogger("uniware_source")
-    progress.addHandler(handler)
-    progress.setLevel(logging.WARNING if quiet else logging.INFO)
-    progress.propagate = False
-    logging.getLogger("dlt").setLevel(logging.WARNING)
+def configure_logging(quiet: bool, log_format: str = "text") -> None:
+    progress.configure_logging(quiet, log_format)
 
 
 def source_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -141,17 +144,35 @@ def refresh_views(pipeline: Pipeline) -> None:
 
 
 def run(args: argparse.Namespace, extra: Optional[dict[str, Any]] = None, destination: Any = None) -> int:
-    """One pipeline run; returns the exit code."""
+    """One pipeline run; returns the exit code. Its row goes to `uniware_runs`, however it ended."""
     started = time.monotonic()
     report = RunReport()
+    record = RunRecord(uuid.uuid4().hex[:12], args.mode, datetime.now(UTC))
+    pipeline: Optional[Pipeline] = None
+    code = _run(args, extra, destination, report, record, started)
+    pipeline = record.pipeline
+    if pipeline is not None and code != EXIT_LOCKED:
+        record.exit_code, record.ended_at = code, datetime.now(UTC)
+        try:
+            with sigterm_interrupts():
+                load_run_row(pipeline, record.row(report, time.monotonic() - started))
+        except BaseException as error:  # the run's own outcome stands; say why its row is missing
+            print(f"warning: the run's row was not loaded into uniware_runs: {explain(error)[1]}", file=sys.stderr)
+    return code
+
+
+def _run(args: argparse.Namespace, extra: Optional[dict[str, Any]], destination: Any, report: RunReport,
+         record: RunRecord, started: float) -> int:
     try:
         with sigterm_interrupts():
-            pipeline = make_pipeline(args, destination)
+            pipeline = record.pipeline = make_pipeline(args, destination)
             kwargs = {**source_overrides(args), **(extra or {})}
             locked_out = False
+            live = sys.stderr.isatty() and not args.quiet and args.log_format == "text"
             try:
-                run_exports(pipeline, mode=args.mode, report=report, loader_file_format=args.loader_file_format,
-                            wait_for_lock=args.wait, **kwargs)
+                with progress.live_view(report, live):
+                    run_exports(pipeline, mode=args.mode, report=report, loader_file_format=args.loader_file_format,
+                                wait_for_lock=args.wait, run_id=record.run_id, **kwargs)
             except RunLocked:
                 locked_out = True
                 raise
@@ -168,27 +189,28 @@ def run(args: argparse.Namespace, extra: Optional[dict[str, Any]] = None, destin
     except RunLocked as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_LOCKED
-    except ConfigError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
-        return 2
     except ExportsFailed as error:
         print_summary(report, pipeline, time.monotonic() - started)
         print(f"\n{error}", file=sys.stderr)
         return 1
-    except UniwareError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 3
-    except Exception as error:  # the destination or dlt itself failed: say so without a secret
-        print(f"error: {redact(error)}", file=sys.stderr)
-        return 3
+    except Exception as error:  # a setting (exit 2), the tenant, the destination or dlt: one line, no secret
+        code, line = explain(error)
+        record.error_lines.append(line)
+        print(line, file=sys.stderr)
+        return code
     print_summary(report, pipeline, time.monotonic() - started)
     return 0
 
 
 def main(argv: Optional[Sequence[str]] = None, clock: Optional[Clock] = None) -> int:
     """The command line; `clock` replaces the system clock (tests run it against simulated time)."""
-    args = parse_args(argv)
-    configure_logging(args.quiet)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in COMMANDS and arguments[0] != "run":
+        return run_command(arguments, clock)
+    if arguments[:1] == ["run"]:
+        arguments = arguments[1:]
+    args = parse_args(arguments)
+    configure_logging(args.quiet, args.log_format)
     configure_duckdb()
     if args.demo:
         from pipelines.demo import run_demo
