@@ -157,7 +157,9 @@ def run(args: argparse.Namespace, extra: Optional[dict[str, Any]] = None, destin
             with sigterm_interrupts():
                 load_run_row(pipeline, record.row(report, time.monotonic() - started))
         except BaseException as error:  # the run's own outcome stands; say why its row is missing
-            print(f"warning: the run's row was not loaded into uniware_runs: {explain(error)[1]}", file=sys.stderr)
+            line = explain(error)[1]
+            if line not in record.error_lines:  # not the same destination problem twice
+                print(f"warning: the run's row was not loaded into uniware_runs: {line}", file=sys.stderr)
     return code
 
 

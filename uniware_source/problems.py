@@ -57,18 +57,32 @@ def with_flag(setting: str) -> str:
 
 
 def _env_var(traces: Any, field_name: str) -> str:
-    for trace in traces if isinstance(traces, list) else []:
-        if "environ" in str(getattr(trace, "provider", "")).lower():
-            return "__".join([*trace.sections, trace.key]).upper()
-    return field_name.upper()
+    """The most specific environment variable dlt looked up for a missing field (for an embedded
+    configuration such as a destination's credentials, the variable of the whole value)."""
+    best: Optional[str] = None
+    best_depth = -1
+    for item in traces if isinstance(traces, list) else []:
+        nested = getattr(item, "traces", None)
+        if isinstance(nested, dict):  # LookupTraces of an embedded config: name the field itself
+            for inner in (t for ts in nested.values() for t in ts):
+                if "environ" in str(inner.provider).lower() and len(inner.sections) > best_depth \
+                        and str(inner.key).upper().startswith(str(inner.sections[0]).upper()):
+                    best, best_depth = "__".join(inner.sections).upper(), len(inner.sections)
+        elif "environ" in str(getattr(item, "provider", "")).lower() and len(item.sections) > best_depth:
+            key = str(item.key).upper()
+            if not item.sections or key.startswith(str(item.sections[0]).upper()):
+                best, best_depth = key if key.endswith(field_name.upper()) else \
+                    "__".join([*item.sections, field_name]).upper(), len(item.sections)
+    return best or field_name.upper()
 
 
 def missing_field(error: ConfigFieldMissingException) -> str:
     parts = []
     for field_name in error.fields:
         env = _env_var(error.traces.get(field_name), field_name)
-        where = env.rsplit("__", 1)[0].replace("__", ".").lower() if "__" in env else error.spec_name
-        parts.append(f"'{field_name}' of {where} is missing: set {env} or put it in .dlt/secrets.toml")
+        where = ".".join(env.lower().split("__")[:-1]) or error.spec_name
+        flag = " (--destination chose it)" if where.startswith("destination") else ""
+        parts.append(f"'{field_name}' of {where}{flag} is missing: set {env} or put it in .dlt/secrets.toml")
     return "configuration error: " + "; ".join(parts)
 
 

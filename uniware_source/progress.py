@@ -104,6 +104,6 @@ def live_view(report: RunReport, enabled: bool) -> Iterator[None]:
             yield
         finally:
             connector.setLevel(previous)
-            for handler, stream in zip(handlers, streams):
+            for handler, stream in zip(handlers, streams, strict=True):
                 if stream is not None:
                     handler.setStream(stream)

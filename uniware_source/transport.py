@@ -18,7 +18,7 @@ import requests
 from dlt.sources.helpers.requests import Client
 from dlt.sources.helpers.requests.retry import _make_retry
 from dlt.sources.helpers.requests.session import Session
-from tenacity import RetryCallState, retry_all, retry_if_not_exception_type
+from tenacity import RetryCallState, retry_all, retry_base
 
 from .problems import is_name_resolution_error
 from .redact import redact
@@ -70,10 +70,15 @@ class AnnouncingClient(Client):
         return session
 
 
-class _RetryUnlessUnreachable(retry_if_not_exception_type):
-    def __init__(self) -> None:
-        super().__init__()
-        self.predicate = lambda error: not _not_worth_retrying(error)
+class _RetryUnlessUnreachable(retry_base):
+    """False for an exception no retry helps; True otherwise (the other conditions decide)."""
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        outcome = retry_state.outcome
+        if outcome is None or not outcome.failed:
+            return True
+        error = outcome.exception()
+        return error is None or not _not_worth_retrying(error)
 
 TOKEN_RETRY_STATUSES = (429, 502, 503, 504)
 RETRY_STATUSES = (429, *range(500, 600))
