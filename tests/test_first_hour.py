@@ -201,6 +201,33 @@ def test_retries_are_announced_and_log_format_json(cli: Any, sim: UniwareSimulat
 
 
 def test_quiet_is_quiet(cli: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
     assert cli("--facility", "BLR01", "--quiet") == 0
+    logging.getLogger("dlt").warning("a dlt warning after the pipeline set its log level")
     captured = capsys.readouterr()
     assert captured.err.strip() == "" and "sale_orders" in captured.out
+
+
+def test_live_view_on_a_terminal(cli: Any, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    from rich.console import Console
+
+    from uniware_source.progress import job_table
+    from uniware_source.report import RunReport
+
+    report = RunReport()
+    report.job_event("EXP1", "Sale Orders / facility BLR01", "CREATED")
+    report.job_event("EXP1", "Sale Orders / facility BLR01", "LOADED", polls=3, rows=4233, size=1_800_000)
+    console = Console(record=True, width=120)
+    console.print(job_table(report))
+    text = console.export_text()
+    assert "EXP1" in text and "Sale Orders / facility BLR01" in text and "LOADED" in text and "4,233" in text
+    capsys.readouterr()
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert cli("--facility", "BLR01") == 0
+    captured = capsys.readouterr()
+    assert "sale_orders" in captured.out  # the summary replaces the view
+    assert "job EXP" not in captured.err  # job lines are in the view, not printed one by one

@@ -60,8 +60,18 @@ def configure_logging(quiet: bool = False, log_format: str = TEXT,
     connector.addHandler(handler)
     connector.setLevel(logging.WARNING if quiet else logging.INFO)
     connector.propagate = False
-    logging.getLogger("dlt").setLevel(logging.ERROR if quiet else logging.WARNING)
+    dlt_logger = logging.getLogger("dlt")
+    dlt_logger.setLevel(logging.WARNING)
+    for old_filter in [f for f in dlt_logger.filters if isinstance(f, _ErrorsOnly)]:
+        dlt_logger.removeFilter(old_filter)
+    if quiet:  # a filter, not a level: dlt sets its logger's level again when a pipeline starts
+        dlt_logger.addFilter(_ErrorsOnly())
     return handler
+
+
+class _ErrorsOnly(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR
 
 
 def job_table(report: RunReport) -> Any:
