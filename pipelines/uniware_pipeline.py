@@ -148,19 +148,28 @@ def run(args: argparse.Namespace, extra: Optional[dict[str, Any]] = None, destin
     started = time.monotonic()
     report = RunReport()
     record = RunRecord(uuid.uuid4().hex[:12], args.mode, datetime.now(UTC))
-    pipeline: Optional[Pipeline] = None
-    code = _run(args, extra, destination, report, record, started)
-    pipeline = record.pipeline
-    if pipeline is not None and code != EXIT_LOCKED:
-        record.exit_code, record.ended_at = code, datetime.now(UTC)
-        try:
-            with sigterm_interrupts():
-                load_run_row(pipeline, record.row(report, time.monotonic() - started))
-        except BaseException as error:  # the run's own outcome stands; say why its row is missing
-            line = explain(error)[1]
-            if line not in record.error_lines:  # not the same destination problem twice
-                print(f"warning: the run's row was not loaded into uniware_runs: {line}", file=sys.stderr)
-    return code
+    return _run(args, extra, destination, report, record, started)
+
+
+def record_run(record: RunRecord, report: RunReport, started: float, error: Optional[BaseException]) -> None:
+    """Load the run's `uniware_runs` row, still under the pipeline's lock. Not after an interrupt
+    (the user wants out), and a row that cannot be loaded never changes the run's outcome."""
+    if isinstance(error, KeyboardInterrupt) or record.pipeline is None:
+        return
+    if error is None:
+        record.exit_code = 0
+    elif isinstance(error, ExportsFailed):
+        record.exit_code = 1
+    else:
+        record.exit_code, line = explain(error)
+        record.error_lines.append(line)
+    record.ended_at = datetime.now(UTC)
+    try:
+        load_run_row(record.pipeline, record.row(report, time.monotonic() - started))
+    except Exception as failed:
+        line = explain(failed)[1]
+        if line not in record.error_lines:  # not the same destination problem twice
+            print(f"warning: the run's row was not loaded into uniware_runs: {line}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace, extra: Optional[dict[str, Any]], destination: Any, report: RunReport,
@@ -174,7 +183,8 @@ def _run(args: argparse.Namespace, extra: Optional[dict[str, Any]], destination:
             try:
                 with progress.live_view(report, live):
                     run_exports(pipeline, mode=args.mode, report=report, loader_file_format=args.loader_file_format,
-                                wait_for_lock=args.wait, run_id=record.run_id, **kwargs)
+                                wait_for_lock=args.wait, run_id=record.run_id,
+                                on_finish=lambda error: record_run(record, report, started, error), **kwargs)
             except RunLocked:
                 locked_out = True
                 raise
@@ -197,7 +207,6 @@ def _run(args: argparse.Namespace, extra: Optional[dict[str, Any]], destination:
         return 1
     except Exception as error:  # a setting (exit 2), the tenant, the destination or dlt: one line, no secret
         code, line = explain(error)
-        record.error_lines.append(line)
         print(line, file=sys.stderr)
         return code
     print_summary(report, pipeline, time.monotonic() - started)

@@ -46,6 +46,7 @@ class RunReport:
         # table -> facilities this run works on (None: all); filled by the source (see scope.py)
         self.scope: dict[str, Optional[frozenset[str]]] = {}
         self._said: set[str] = set()
+        self.facilities_found: Optional[tuple[str, ...]] = None  # facility/search, asked once per run
         self.runtime: Optional[object] = None  # the last source's SourceRuntime (discovery commands read it)
         self.jobs: dict[str, JobLine] = {}  # job code -> its line, for the live view (progress.py)
         self._lock = threading.Lock()

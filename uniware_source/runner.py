@@ -153,6 +153,7 @@ def _reload_state(pipeline: Pipeline) -> None:
 def run_exports(pipeline: Pipeline, *, mode: str = RUN, report: Optional[RunReport] = None,
                 clock: Optional[Clock] = None, run_id: Optional[str] = None,
                 loader_file_format: Optional[str] = None, wait_for_lock: WaitForLock = False,
+                on_finish: Optional[Callable[[Optional[BaseException]], None]] = None,
                 **source_kwargs: Any) -> RunReport:
     """Load the configured exports through `pipeline`; raises ExportsFailed at the end when some job did
     not load (after everything else was loaded).
@@ -163,16 +164,26 @@ def run_exports(pipeline: Pipeline, *, mode: str = RUN, report: Optional[RunRepo
 
     One run per pipeline at a time: another run holding the pipeline's lock raises RunLocked at once
     (naming its pid, host and start), unless `wait_for_lock` is True (wait) or a number of seconds.
-    SIGTERM raises Terminated (a KeyboardInterrupt) while it runs, like Ctrl-C.
+    SIGTERM raises Terminated (a KeyboardInterrupt) while it runs, like Ctrl-C. `on_finish` is called
+    with the error that ends the run (None: it succeeded) while the lock is still held (the pipeline
+    script loads its `uniware_runs` row there).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     with _signals_raise_at_once(pipeline), pipeline_lock(pipeline, wait_for_lock) as waited:
         if waited:
             _reload_state(pipeline)
-        return _run_locked(pipeline, mode=mode, report=report or RunReport(), clock=clock,
-                           run_id=run_id or uuid.uuid4().hex[:12], loader_file_format=loader_file_format,
-                           **source_kwargs)
+        ended: Optional[BaseException] = None
+        try:
+            return _run_locked(pipeline, mode=mode, report=report or RunReport(), clock=clock,
+                               run_id=run_id or uuid.uuid4().hex[:12], loader_file_format=loader_file_format,
+                               **source_kwargs)
+        except BaseException as error:
+            ended = error
+            raise
+        finally:
+            if on_finish is not None:
+                on_finish(ended)
 
 
 def _run_locked(pipeline: Pipeline, *, mode: str, report: RunReport, clock: Optional[Clock], run_id: str,

@@ -88,11 +88,13 @@ class SourceRuntime:
         if self._facilities is None:
             if self.settings.facilities:
                 self._facilities = self.settings.facilities
+            elif self.report.facilities_found is not None:  # an earlier step of this run asked already
+                self._facilities = self.report.facilities_found
             else:
                 found = tuple(self.client.facilities())
                 if not found:
                     raise ConfigError("facilities", "Uniware lists no enabled facility; set the facility codes")
-                self._facilities = found
+                self._facilities = self.report.facilities_found = found
         return self._facilities if spec.facility_scoped else self._facilities[:1]
 
     def collector(self) -> JobCollector:
