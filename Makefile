@@ -51,5 +51,7 @@ bench: $(SIM_STAMP)
 simulator: $(SIM_STAMP)
 	$(BIN)/python -m uniware_simulator --port 8080 --file-port 8081
 
+## clean: remove everything the Makefile creates (.venv, demo and benchmark output, caches, build metadata)
 clean:
-	rm -rf $(VENV) .demo .bench .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .demo .bench .pytest_cache .mypy_cache .ruff_cache *.egg-info build dist
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

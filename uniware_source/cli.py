@@ -5,6 +5,8 @@
     uniware-pipeline --mode submit                            # only create jobs (an orchestrator task)
     uniware-pipeline --mode collect                           # only wait for them and load
     python pipelines/uniware_pipeline.py --demo               # from a clone: simulator -> DuckDB -> SQL answers
+    uniware-pipeline facilities | exports [--markdown] | plan | status   # look before you leap
+    uniware-pipeline reset --export "Sale Orders" --facility BLR01       # clear a cursor and ledger on purpose
 
 Exit codes: 0 all loaded; 1 some jobs did not load (the rest did, and their cursors stayed put);
 2 a setting is wrong; 3 the run could not proceed (credentials, destination...); 4 another run of
@@ -19,21 +21,27 @@ import logging
 import os
 import sys
 import time
+import uuid
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Optional
 
 import dlt
 from dlt.pipeline.pipeline import Pipeline
 
+from . import progress
 from .clock import Clock
-from .errors import ConfigError, ExportsFailed, UniwareError
+from .commands import COMMANDS, run_command
+from .errors import ConfigError, ExportsFailed
 from .history import HISTORY_TABLE
 from .pipeline_run.duckdb_memory import DUCKDB_SETTINGS
 from .pipeline_run.lock import RunLocked
 from .pipeline_run.resumable import run_exports
 from .pipeline_run.signals import Terminated, sigterm_interrupts
+from .problems import explain
 from .queries import create_views
-from .redact import install_log_redaction, redact
+from .redact import redact
+from .run_log import RunRecord, load_run_row
 from .run_report import RunReport
 
 EXIT_LOCKED = 4
@@ -71,7 +79,10 @@ def parse_args(argv: Optional[Sequence[str]], *, with_demo: bool = False) -> arg
     parser.add_argument("--wait", nargs="?", type=float, const=True, default=False, metavar="SECONDS",
                         help="when another run of this pipeline holds its lock, wait for it (at most SECONDS) "
                              "instead of exiting with code 4")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines, only warnings and the summary")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress lines, only warnings and the summary (dlt's warnings silenced too)")
+    parser.add_argument("--log-format", choices=["text", "json"], default="text",
+                        help="json: one JSON object per log line on stderr, for orchestrators")
     return parser.parse_args(argv)
 
 
@@ -85,15 +96,8 @@ def configure_duckdb() -> None:
     os.environ.setdefault(DUCKDB_SETTINGS, DUCKDB_DEFAULTS)
 
 
-def configure_logging(quiet: bool) -> None:
-    install_log_redaction()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-    progress = logging.getLogger("uniware_source")
-    progress.addHandler(handler)
-    progress.setLevel(logging.WARNING if quiet else logging.INFO)
-    progress.propagate = False
-    logging.getLogger("dlt").setLevel(logging.WARNING)
+def configure_logging(quiet: bool, log_format: str = "text") -> None:
+    progress.configure_logging(quiet, log_format)
 
 
 def source_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -147,17 +151,47 @@ def refresh_views(pipeline: Pipeline) -> None:
 
 
 def run(args: argparse.Namespace, extra: Optional[dict[str, Any]] = None, destination: Any = None) -> int:
-    """One pipeline run; returns the exit code."""
+    """One pipeline run; returns the exit code. Its row goes to `uniware_runs`, however it ended."""
     started = time.monotonic()
     report = RunReport()
+    record = RunRecord(uuid.uuid4().hex[:12], args.mode, datetime.now(UTC))
+    return _run(args, extra, destination, report, record, started)
+
+
+def record_run(record: RunRecord, report: RunReport, started: float, error: Optional[BaseException]) -> None:
+    """Load the run's `uniware_runs` row, still under the pipeline's lock. Not after an interrupt
+    (the user wants out), and a row that cannot be loaded never changes the run's outcome."""
+    if isinstance(error, KeyboardInterrupt) or record.pipeline is None:
+        return
+    if error is None:
+        record.exit_code = 0
+    elif isinstance(error, ExportsFailed):
+        record.exit_code = 1
+    else:
+        record.exit_code, line = explain(error)
+        record.error_lines.append(line)
+    record.ended_at = datetime.now(UTC)
+    try:
+        load_run_row(record.pipeline, record.row(report, time.monotonic() - started))
+    except Exception as failed:
+        line = explain(failed)[1]
+        if line not in record.error_lines:  # not the same destination problem twice
+            print(f"warning: the run's row was not loaded into uniware_runs: {line}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace, extra: Optional[dict[str, Any]], destination: Any, report: RunReport,
+         record: RunRecord, started: float) -> int:
     try:
         with sigterm_interrupts():
-            pipeline = make_pipeline(args, destination)
+            pipeline = record.pipeline = make_pipeline(args, destination)
             kwargs = {**source_overrides(args), **(extra or {})}
             locked_out = False
+            live = sys.stderr.isatty() and not args.quiet and args.log_format == "text"
             try:
-                run_exports(pipeline, mode=args.mode, report=report, loader_file_format=args.loader_file_format,
-                            wait_for_lock=args.wait, **kwargs)
+                with progress.live_view(report, live):
+                    run_exports(pipeline, mode=args.mode, report=report, loader_file_format=args.loader_file_format,
+                                wait_for_lock=args.wait, run_id=record.run_id,
+                                on_finish=lambda error: record_run(record, report, started, error), **kwargs)
             except RunLocked:
                 locked_out = True
                 raise
@@ -174,19 +208,14 @@ def run(args: argparse.Namespace, extra: Optional[dict[str, Any]] = None, destin
     except RunLocked as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_LOCKED
-    except ConfigError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
-        return 2
     except ExportsFailed as error:
         print_summary(report, pipeline, time.monotonic() - started)
         print(f"\n{error}", file=sys.stderr)
         return 1
-    except UniwareError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 3
-    except Exception as error:  # the destination or dlt itself failed: say so without a secret
-        print(f"error: {redact(error)}", file=sys.stderr)
-        return 3
+    except Exception as error:  # a setting (exit 2), the tenant, the destination or dlt: one line, no secret
+        code, line = explain(error)
+        print(line, file=sys.stderr)
+        return code
     print_summary(report, pipeline, time.monotonic() - started)
     return 0
 
@@ -194,8 +223,13 @@ def run(args: argparse.Namespace, extra: Optional[dict[str, Any]] = None, destin
 def main(argv: Optional[Sequence[str]] = None, clock: Optional[Clock] = None, demo: Optional[Demo] = None) -> int:
     """The command line (console script `uniware-pipeline`); `clock` replaces the system clock (tests
     run it against simulated time); `demo` adds `--demo` (given by pipelines/uniware_pipeline.py)."""
-    args = parse_args(argv, with_demo=demo is not None)
-    configure_logging(args.quiet)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in COMMANDS and arguments[0] != "run":
+        return run_command(arguments, clock)
+    if arguments[:1] == ["run"]:
+        arguments = arguments[1:]
+    args = parse_args(arguments, with_demo=demo is not None)
+    configure_logging(args.quiet, args.log_format)
     configure_duckdb()
     if demo is not None and args.demo:
         return demo(args, run)

@@ -15,7 +15,7 @@ waiting for the load of their data. `Ledgers` reads every export's ledger of a s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Optional
@@ -32,6 +32,12 @@ ADOPTED_MEMORY = 500  # how many loaded job codes of `job_codes` are remembered
 PLANNED_RUN = "planned_run"  # the run that planned last (windows are planned once per run)
 HEADER_STATE = "header"  # the labels of the last file loaded
 COLUMNS_STATE = "columns"  # label -> column names, decided once (see conversion.column_names)
+
+
+def is_active(entry: Entry, active: Optional[Collection[str]]) -> bool:
+    """Whether an entry belongs to the configured facilities (`None`: every facility; entries of
+    `job_codes` have no facility and always are)."""
+    return active is None or entry.facility is None or entry.facility in active
 
 
 @dataclass
@@ -129,17 +135,25 @@ class ExportLedger:
         value = self._state["cursors"].get(facility)
         return from_iso(value) if value else None
 
-    def unsubmitted(self, run_id: str) -> list[Entry]:
-        """Planned windows without a job, except those that already failed in this run."""
+    def unsubmitted(self, run_id: str, active: Optional[Collection[str]] = None) -> list[Entry]:
+        """Planned windows without a job, except those that already failed in this run (and, with
+        `active`, those of facilities no longer configured: see `set_aside`)."""
         return [e for e in self.entries()
-                if e.job_code is None and not e.done and e.data.get("failed_run") != run_id]
+                if e.job_code is None and not e.done and e.data.get("failed_run") != run_id
+                and is_active(e, active)]
 
-    def submitted(self) -> list[Entry]:
-        return [e for e in self.entries() if e.submitted]
+    def submitted(self, active: Optional[Collection[str]] = None) -> list[Entry]:
+        return [e for e in self.entries() if e.submitted and is_active(e, active)]
 
-    def to_collect(self, run_id: str) -> list[Entry]:
-        """Submitted jobs, except those this run already waited for until the deadline."""
-        return [e for e in self.submitted() if e.data.get("timed_out_run") != run_id]
+    def to_collect(self, run_id: str, active: Optional[Collection[str]] = None) -> list[Entry]:
+        """Submitted jobs, except those this run already waited for until the deadline (and, with
+        `active`, those of facilities no longer configured)."""
+        return [e for e in self.submitted(active) if e.data.get("timed_out_run") != run_id]
+
+    def set_aside(self, active: Collection[str]) -> list[Entry]:
+        """Unfinished entries of facilities that are not configured now: never created, polled or
+        counted as problems, but kept, so configuring the facility again resumes them."""
+        return [e for e in self.entries() if not e.done and not is_active(e, active)]
 
     def planned_in(self, run_id: str) -> bool:
         return bool(self._state.get(PLANNED_RUN) == run_id)
@@ -181,8 +195,10 @@ class ExportLedger:
         return Entry(data)
 
     def plan_incremental(self, facility: str, *, now: datetime, first_start: datetime, lookback: timedelta,
-                         window: timedelta) -> list[Entry]:
-        """Windows from the cursor (minus the lookback) to now; resumes after unfinished windows."""
+                         window: timedelta, min_window: timedelta = timedelta(0)) -> list[Entry]:
+        """Windows from the cursor (minus the lookback) to now; resumes after unfinished windows. A
+        last window shorter than `min_window` is not planned: that time waits for a later run (the
+        cursor cannot pass it), so a run made minutes after another creates no tiny job."""
         cursor = self.cursor(facility)
         if cursor is None:  # the first run: nothing before first_start is wanted, so no lookback
             self._state["cursors"][facility] = to_iso(first_start)
@@ -193,11 +209,13 @@ class ExportLedger:
         return [self._add({"key": f"{INCREMENTAL}|{facility}|{to_iso(w.start)}|{to_iso(w.end)}",
                            "kind": INCREMENTAL, "facility": facility,
                            "start": to_iso(w.start), "end": to_iso(w.end)})
-                for w in cut_windows(begin, now, window)]
+                for w in cut_windows(begin, now, window, min_window, join_short=False)]
 
-    def plan_backfill(self, facility: str, *, start: datetime, end: datetime, window: timedelta) -> list[Entry]:
+    def plan_backfill(self, facility: str, *, start: datetime, end: datetime, window: timedelta,
+                      min_window: timedelta = timedelta(0)) -> list[Entry]:
+        """The backfill's windows; a last piece shorter than `min_window` joins the window before it."""
         planned = []
-        for w in cut_windows(start, end, window):
+        for w in cut_windows(start, end, window, min_window, join_short=True):
             key = f"{BACKFILL}|{facility}|{to_iso(w.start)}|{to_iso(w.end)}"
             if self.find(key) is None:
                 planned.append(self._add({"key": key, "kind": BACKFILL, "facility": facility,
@@ -314,9 +332,10 @@ class Ledgers:
             for data in self._resources.get(table, {}).get("entries", []):
                 yield Entry(data)
 
-    def jobs_running(self, tables: Iterable[str]) -> int:
-        """Jobs submitted by earlier runs and not loaded yet, across the given exports."""
-        return sum(1 for entry in self._entries(tables) if entry.submitted)
+    def jobs_running(self, tables: Iterable[str], active: Optional[Collection[str]] = None) -> int:
+        """Jobs submitted by earlier runs and not loaded yet, across the given exports (with `active`,
+        not those of facilities set aside: not configured now)."""
+        return sum(1 for entry in self._entries(tables) if entry.submitted and is_active(entry, active))
 
     def windows_waiting(self, run_id: str) -> int:
         """Planned windows that still need a job in this run."""

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Optional
 
 progress_log = logging.getLogger("uniware_source.progress")
+
+
+@dataclass
+class JobLine:
+    """One job as a person follows it: what it exports, where it is, how far it got."""
+
+    label: str  # export / facility / window
+    status: str
+    started: float = field(default_factory=time.monotonic)
+    polls: int = 0
+    bytes: int = 0
+    rows: int = 0
 
 
 @dataclass
@@ -29,6 +43,12 @@ class RunReport:
     def __init__(self) -> None:
         self.exports: dict[str, ExportTally] = {}
         self.problems: list[str] = []
+        # table -> facilities this run works on (None: all); filled by the source (see scope.py)
+        self.scope: dict[str, Optional[frozenset[str]]] = {}
+        self._said: set[str] = set()
+        self.facilities_found: Optional[tuple[str, ...]] = None  # facility/search, asked once per run
+        self.runtime: Optional[object] = None  # the last source's SourceRuntime (discovery commands read it)
+        self.jobs: dict[str, JobLine] = {}  # job code -> its line, for the live view (progress.py)
         self._lock = threading.Lock()
 
     def tally(self, export_name: str, table_name: str) -> ExportTally:
@@ -42,6 +62,40 @@ class RunReport:
 
     def progress(self, message: str, *args: object) -> None:
         progress_log.info(message, *args)
+
+    def job_event(self, job_code: str, label: str, status: str, *, polls: Optional[int] = None,
+                  rows: Optional[int] = None, size: Optional[int] = None, note: str = "") -> None:
+        """A job changed: logged as one line without repeating its context, which the job's first
+        line (usually 'created job ...') gave."""
+        with self._lock:
+            line = self.jobs.get(job_code)
+            first = line is None
+            if line is None:
+                line = self.jobs[job_code] = JobLine(label, status)
+            line.status = status
+            line.polls = polls if polls is not None else line.polls
+            line.rows = rows if rows is not None else line.rows
+            line.bytes = size if size is not None else line.bytes
+        if status == "CREATED":
+            progress_log.info("created job %s: %s%s", job_code, label, f" ({note})" if note else "",
+                              extra={"job_code": job_code, "status": status})
+            return
+        context = f" ({label})" if first else ""
+        details = [f"poll {line.polls}"] if polls is not None and rows is None else []
+        if rows is not None:
+            details.append(f"{rows:,} rows, {line.bytes / 1e6:.1f} MB")
+        if note:
+            details.append(note)
+        progress_log.info("job %s%s: %s%s", job_code, context, status, f" ({'; '.join(details)})" if details else "",
+                          extra={"job_code": job_code, "status": status, "polls": line.polls, "rows": line.rows})
+
+    def once(self, key: str, message: str, *args: object) -> None:
+        """A warning said once per run (the run has several steps), however often it is met."""
+        with self._lock:
+            if key in self._said:
+                return
+            self._said.add(key)
+        progress_log.warning(message, *args)
 
     def summary_lines(self) -> list[str]:
         lines = [f"{'export':<22} {'table':<22} {'jobs':>5} {'loaded':>6} {'rows':>10} {'MB':>8} {'seconds':>8}  "

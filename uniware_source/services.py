@@ -84,9 +84,13 @@ class SourceRuntime:
 
     def facilities_for(self, spec: ExportSpec) -> tuple[str, ...]:
         """The configured facility codes (each listed ENABLED by the tenant), or every enabled one; the
-        first only for reports that ignore the facility."""
+        first only for reports that ignore the facility. Asked once per run (the report keeps it)."""
         if self._facilities is None:  # checked against facility/search before any job is created
-            self._facilities = resolve_facilities(self.settings.facilities, self.client)
+            if self.report.facilities_found is not None:  # an earlier step of this run asked already
+                self._facilities = self.report.facilities_found
+            else:
+                self._facilities = self.report.facilities_found = resolve_facilities(self.settings.facilities,
+                                                                                     self.client)
         return self._facilities if spec.facility_scoped else self._facilities[:1]
 
     def collector(self) -> JobCollector:

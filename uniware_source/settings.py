@@ -82,6 +82,9 @@ class SettingValues:
         'each incremental run re-exports this much before the cursor (late updates)')
     window_days: float = setting(30.0, '`30`',
         'longest date window per job (Uniware refuses more than 92)')
+    min_window_minutes: float = setting(60.0, '`60`',
+        'no job is created for a window shorter than this: the rest of the time waits for a later run (the '
+        "cursor stays before it); a backfill's short last piece joins the window before it")
     max_concurrent_jobs: int = setting(10, '`10`',
         'jobs running at once across all exports')
     poll_initial_seconds: float = setting(2.0, '`2`',
@@ -190,6 +193,7 @@ class Settings:
     backfill: Optional[tuple[datetime, datetime]] = None
     lookback: timedelta = timedelta(days=2)
     window: timedelta = timedelta(days=30)
+    min_window: timedelta = timedelta(minutes=60)
     max_concurrent_jobs: int = 10
     job_expiry: timedelta = timedelta(hours=24)
     poll: PollPolicy = field(default_factory=PollPolicy)
@@ -423,6 +427,7 @@ def build_settings(values: SettingValues, *, now: datetime) -> Settings:
         backfill=resolve_backfill(values.backfill_start, values.backfill_end, now),
         lookback=timedelta(days=_positive("lookback_days", values.lookback_days, allow_zero=True)),
         window=timedelta(days=window),
+        min_window=timedelta(minutes=_positive("min_window_minutes", values.min_window_minutes, allow_zero=True)),
         max_concurrent_jobs=concurrent,
         job_expiry=timedelta(hours=_positive("job_expiry_hours", values.job_expiry_hours)),
         poll=PollPolicy(

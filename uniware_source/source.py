@@ -56,6 +56,7 @@ def _uniware_source(*args: Any, **kwargs: Any) -> list[DltResource]:
         report=report if isinstance(report, RunReport) else RunReport(),
         budget=JobBudget(settings.max_concurrent_jobs),
     )
+    runtime.report.runtime = runtime
     normalize = dlt.current.source_schema().naming.normalize_identifier
     tables = [spec.table_name for spec in settings.exports]
     return [export_resource(spec, runtime, normalize, tables) for spec in settings.exports]
@@ -117,7 +118,8 @@ def _export_rows(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[str],
         yield dlt.mark.with_table_name(row, HISTORY_TABLE)
     if rt.budget.running is None:
         # jobs already submitted by earlier runs, across all exports, count against the cap
-        rt.budget.running = Ledgers(dlt.current.source_state().get("resources", {})).jobs_running(tables)
+        active = set(rt.settings.facilities) if rt.settings.facilities and not rt.settings.job_codes else None
+        rt.budget.running = Ledgers(dlt.current.source_state().get("resources", {})).jobs_running(tables, active)
         rt.load_format = destination_load_format()
     if rt.phase in (SUBMIT, ALL):
         plan(spec, ledger, rt)

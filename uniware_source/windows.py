@@ -28,14 +28,21 @@ def to_epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def cut_windows(start: datetime, end: datetime, size: timedelta) -> list[Window]:
-    """[start, end) cut into consecutive windows of at most `size`."""
+def cut_windows(start: datetime, end: datetime, size: timedelta, min_size: timedelta = timedelta(0),
+                join_short: bool = False) -> list[Window]:
+    """[start, end) cut into consecutive windows of at most `size`. A last window shorter than
+    `min_size` is dropped (it waits for a later run), or with `join_short` joined to the window
+    before it (a lone short window is kept: it is all there is)."""
     windows = []
     cursor = start
     while cursor < end:
         upper = min(cursor + size, end)
         windows.append(Window(cursor, upper))
         cursor = upper
+    if windows and windows[-1].end - windows[-1].start < min_size:
+        short = windows.pop()
+        if join_short:
+            windows.append(Window(windows.pop().start, short.end) if windows else short)
     return windows
 
 

@@ -17,6 +17,7 @@ from dlt.sources.helpers.requests import Client
 
 from ..clock import Clock
 from ..errors import AuthError
+from ..problems import unreachable
 from ..redact import SECRETS, redact
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,8 @@ class TokenProvider:
         try:
             response = self._http.get(self._url, params=query, timeout=self._timeout)
         except requests.RequestException as error:
-            failure = f"{type(error).__name__}: {redact(error)}"
+            failure = (unreachable(error) if isinstance(error, requests.ConnectionError) else None) \
+                or f"{type(error).__name__}: {redact(error)}"
         if failure is not None or response is None:
             # raised outside the except block so the original exception (which may quote the URL
             # with the password) is not chained to ours

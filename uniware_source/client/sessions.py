@@ -9,18 +9,83 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
+from typing import Any
+from urllib.parse import urlsplit
 
+import requests
 from dlt.sources.helpers.requests import Client
+from dlt.sources.helpers.requests.retry import _make_retry
+from dlt.sources.helpers.requests.session import Session
+from tenacity import RetryCallState, retry_all, retry_base
 
+from ..problems import is_name_resolution_error
+from ..redact import redact
 from ..settings import HttpPolicy
+
+log = logging.getLogger(__name__)
+
+
+def _not_worth_retrying(error: BaseException) -> bool:
+    if not isinstance(error, requests.ConnectionError):
+        return False
+    return is_name_resolution_error(error) or "Connection refused" in str(error)
+
+
+def _announce(state: RetryCallState) -> None:
+    """'retrying in 4 s, attempt 2/5' before each wait of the retrying session."""
+    outcome = state.outcome
+    wait = state.next_action.sleep if state.next_action is not None else 0.0
+    reason = "?"
+    request = state.args[1] if len(state.args) > 1 else None
+    where = ""
+    if request is not None and getattr(request, "url", None):
+        parts = urlsplit(request.url)
+        where = f"{parts.netloc.rsplit('@', 1)[-1]}{parts.path} "
+    if outcome is not None:
+        if outcome.failed:
+            error = outcome.exception()
+            reason = f"{type(error).__name__}"
+        else:
+            reason = f"HTTP {getattr(outcome.result(), 'status_code', '?')}"
+    attempts = getattr(state.retry_object.stop, "max_attempt_number", "?")
+    log.warning("%s", redact(f"{where}{reason}: retrying in {wait:.0f} s, "
+                             f"attempt {state.attempt_number + 1}/{attempts}"))
+
+
+class AnnouncingClient(Client):
+    """dlt's retrying client that says when it retries, and does not retry a host that cannot be
+    reached (DNS failure, connection refused): those fail at once, naming the host."""
+
+    def _make_session(self) -> Session:
+        session = Session(**self._session_kwargs)  # type: ignore[arg-type]
+        for key, value in self._session_attrs.items():
+            setattr(session, key, value)
+        session.mount("http://", self._adapter)
+        session.mount("https://", self._adapter)
+        retrying: Any = _make_retry(**self._retry_kwargs)
+        retrying = retrying.copy(retry=retry_all(retrying.retry, _RetryUnlessUnreachable()), before_sleep=_announce)
+        session.send = retrying.wraps(session.send)  # type: ignore[method-assign]
+        return session
+
+
+class _RetryUnlessUnreachable(retry_base):
+    """False for an exception no retry helps; True otherwise (the other conditions decide)."""
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        outcome = retry_state.outcome
+        if outcome is None or not outcome.failed:
+            return True
+        error = outcome.exception()
+        return error is None or not _not_worth_retrying(error)
 
 TOKEN_RETRY_STATUSES = (429, 502, 503, 504)
 RETRY_STATUSES = (429, *range(500, 600))
 
 
 def _client(policy: HttpPolicy, statuses: tuple[int, ...]) -> Client:
-    return Client(
+    return AnnouncingClient(
         request_timeout=policy.timeout,
         raise_for_status=False,
         status_codes=statuses,

@@ -22,6 +22,7 @@ from ..errors import ExportsFailed, UniwareError
 from ..history import HISTORY_TABLE
 from ..ledger import Ledgers
 from ..run_report import RunReport
+from ..scope import unconfigured_exports, waiting_windows
 from ..services import COLLECT, HISTORY, SUBMIT
 from ..source import uniware_source
 from . import duckdb_memory
@@ -120,6 +121,15 @@ def _progress(report: RunReport) -> int:
     return sum(t.jobs_created + t.jobs_loaded for t in report.exports.values()) + len(report.problems)
 
 
+def _waiting_windows(pipeline: Pipeline, run_id: str, report: RunReport) -> int:
+    """Planned windows of configured exports and facilities that still need a job in this run."""
+    resources = pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {})
+    for table in unconfigured_exports(resources, report.scope) if report.scope else ():
+        report.once(f"unconfigured|{table}", "table %s has unfinished windows in state but its export is not "
+                    "configured now: set aside, kept for when it is configured again", table)
+    return waiting_windows(resources, report.scope, run_id)
+
+
 @contextmanager
 def _signals_raise_at_once(pipeline: Pipeline) -> Iterator[None]:
     """dlt intercepts SIGINT and SIGTERM during normalize and load and raises only at its next
@@ -156,6 +166,7 @@ def load_deferred_history(pipeline: Pipeline, *, run_id: Optional[str] = None, r
 def run_exports(pipeline: Pipeline, *, mode: str = RUN, report: Optional[RunReport] = None,
                 clock: Optional[Clock] = None, run_id: Optional[str] = None,
                 loader_file_format: Optional[str] = None, wait_for_lock: WaitForLock = False,
+                on_finish: Optional[Callable[[Optional[BaseException]], None]] = None,
                 **source_kwargs: Any) -> RunReport:
     """Load the configured exports through `pipeline`; raises ExportsFailed at the end when some job did
     not load (after everything else was loaded).
@@ -166,16 +177,26 @@ def run_exports(pipeline: Pipeline, *, mode: str = RUN, report: Optional[RunRepo
 
     One run per pipeline at a time: another run holding the pipeline's lock raises RunLocked at once
     (naming its pid, host and start), unless `wait_for_lock` is True (wait) or a number of seconds.
-    SIGTERM raises Terminated (a KeyboardInterrupt) while it runs, like Ctrl-C.
+    SIGTERM raises Terminated (a KeyboardInterrupt) while it runs, like Ctrl-C. `on_finish` is called
+    with the error that ends the run (None: it succeeded) while the lock is still held (the pipeline
+    script loads its `uniware_runs` row there).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     with _signals_raise_at_once(pipeline), pipeline_lock(pipeline, wait_for_lock) as waited:
         if waited:
             _reload_state(pipeline)
-        return _run_locked(pipeline, mode=mode, report=report or RunReport(), clock=clock,
-                           run_id=run_id or uuid.uuid4().hex[:12], loader_file_format=loader_file_format,
-                           **source_kwargs)
+        ended: Optional[BaseException] = None
+        try:
+            return _run_locked(pipeline, mode=mode, report=report or RunReport(), clock=clock,
+                               run_id=run_id or uuid.uuid4().hex[:12], loader_file_format=loader_file_format,
+                               **source_kwargs)
+        except BaseException as error:
+            ended = error
+            raise
+        finally:
+            if on_finish is not None:
+                on_finish(ended)
 
 
 def _run_locked(pipeline: Pipeline, *, mode: str, report: RunReport, clock: Optional[Clock], run_id: str,
@@ -189,7 +210,7 @@ def _run_locked(pipeline: Pipeline, *, mode: str, report: RunReport, clock: Opti
         if mode in (RUN, COLLECT):
             _run_step(pipeline, uniware_source(phase=COLLECT, run_id=run_id, report=report, clock=clock,
                                                **source_kwargs), loader_file_format)
-        waiting = Ledgers.of_pipeline_state(pipeline.state).windows_waiting(run_id)
+        waiting = _waiting_windows(pipeline, run_id, report)
         if mode != RUN or not waiting:
             break
         if _progress(report) == progress_before:

@@ -24,6 +24,7 @@ from ..conversion.window_guard import check as check_window
 from ..history import HISTORY_TABLE, job_event
 from ..jobs.workers import Crashed, FileReady, JobEnded, JobTicket, StatusChanged
 from ..ledger import Entry, ExportLedger
+from ..scope import active_facilities
 from ..services import SourceRuntime
 from ..statuses import FAILED_STATUSES, OUTCOME_HISTORY, HistorySource, HistoryStatus, Outcome
 
@@ -50,7 +51,7 @@ class ExportCollection:
         self.files_in_package = 0  # jobs collected into this load package (set by run)
 
     def run(self) -> Iterator[Any]:
-        entries = self.ledger.to_collect(self.rt.run_id)
+        entries = self.ledger.to_collect(self.rt.run_id, active_facilities(self.spec, self.ledger, self.rt))
         if not entries:
             return
         tickets = [self._ticket(e) for e in entries]
@@ -103,7 +104,8 @@ class ExportCollection:
     def _on_status(self, entry: Entry, event: StatusChanged) -> Any:
         observation = event.observation
         self.ledger.record_status(entry, observation.status, observation.polls)
-        self.rt.report.progress("%s: %s (poll %d)", event.ticket.label, observation.status, observation.polls)
+        self.rt.report.job_event(event.ticket.job_code, entry.describe(self.spec.name), observation.status,
+                                 polls=observation.polls)
         return _history(job_event(
             self.spec, entry, self.rt.run_id, observation.status, source=HistorySource.UNIWARE,
             observed_at=observation.observed_at, message=observation.message, errors=observation.errors,
@@ -144,9 +146,10 @@ class ExportCollection:
         self.tally.rows_skipped += converted.skipped
         self.tally.bytes += download.bytes
         self.tally.statuses[HistoryStatus.LOADED] += 1
-        self.rt.report.progress("%s: %d rows from %.1f MB (waited %.1f s, transfer and parse %.1f s)%s",
-                                event.ticket.label, converted.rows, download.bytes / 1e6, event.seconds_waiting,
-                                event.seconds_transferring, f"; cursor now {cursor.isoformat()}" if cursor else "")
+        self.rt.report.job_event(
+            event.ticket.job_code, entry.describe(self.spec.name), HistoryStatus.LOADED, polls=event.polls,
+            rows=converted.rows, size=download.bytes, note=f"waited {event.seconds_waiting:.1f} s, transfer and parse "
+            f"{event.seconds_transferring:.1f} s" + (f", cursor now {cursor.isoformat()}" if cursor else ""))
         message = "; ".join(converted.problems)
         self.ledger.defer_history(job_event(
             self.spec, entry, self.rt.run_id, HistoryStatus.LOADED, observed_at=self.rt.clock.now(), message=message,

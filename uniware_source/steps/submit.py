@@ -15,6 +15,7 @@ from ..catalog import ExportSpec
 from ..errors import ApiError, FacilityAccessError
 from ..history import job_event
 from ..ledger import Entry, ExportLedger
+from ..scope import active_facilities
 from ..services import SourceRuntime
 from ..statuses import EntryKind, HistoryStatus
 from ..windows import Window
@@ -53,7 +54,8 @@ def plan(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> None:
         if spec.incremental:
             start, end = settings.backfill
             for facility in rt.facilities_for(spec):
-                ledger.plan_backfill(facility, start=start, end=end, window=settings.window)
+                ledger.plan_backfill(facility, start=start, end=end, window=settings.window,
+                                     min_window=settings.min_window)
         else:
             log.info("%s has no date filter; a backfill does not export it", spec.name)
     elif spec.incremental:
@@ -61,7 +63,7 @@ def plan(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> None:
         first_start = settings.start_date or now - settings.window
         for facility in rt.facilities_for(spec):
             ledger.plan_incremental(facility, now=now, first_start=first_start, lookback=lookback,
-                                    window=settings.window)
+                                    window=settings.window, min_window=settings.min_window)
     else:
         for facility in rt.facilities_for(spec):
             ledger.plan_snapshot(facility, now=now)
@@ -72,7 +74,7 @@ def abandon_expired(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -
     """Give up on jobs still unfinished `job_expiry_hours` after creation; their windows are planned
     again, so `create_jobs` exports them anew in this run. Yields history rows."""
     now = rt.clock.now()
-    for entry in ledger.submitted():
+    for entry in ledger.submitted(active_facilities(spec, ledger, rt)):
         created = entry.created_at
         if entry.kind == EntryKind.ADOPTED or created is None or now - created <= rt.settings.job_expiry:
             continue
@@ -89,7 +91,7 @@ def abandon_expired(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -
 def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> Iterator[dict[str, Any]]:
     """Create jobs for planned windows while the concurrency budget allows; yields history rows."""
     tally = rt.report.tally(spec.name, spec.table_name)
-    for entry in ledger.unsubmitted(rt.run_id):
+    for entry in ledger.unsubmitted(rt.run_id, active_facilities(spec, ledger, rt)):
         if not rt.budget.take():
             log.info("%s: max_concurrent_jobs=%d reached; the rest waits for the next round", spec.name,
                      rt.budget.limit)
@@ -118,7 +120,7 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
         ledger.record_created(entry, created.job_code, now)
         tally.jobs_created += 1
         note = "" if not created.adopted else "Uniware reported an identical job already running; took it over"
-        rt.report.progress("%s: created job %s%s", where, created.job_code, f" ({note})" if note else "")
+        rt.report.job_event(created.job_code, where, HistoryStatus.CREATED, note=note)
         yield job_event(spec, entry, rt.run_id, HistoryStatus.CREATED, observed_at=now, message=note)
 
 

@@ -94,9 +94,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         print(f"  API (base_url):  {sim.base_url}")
         print(f"  file host:       {sim.file_base_url}")
         print(f"  username:        {config.username}")
-        print("  password:        (the --password value; default in SimulatorConfig)")
+        print(f"  password:        {config.password}   (a simulator credential, not a real one)")
         print(f"  facilities:      {', '.join(sim.tenant.enabled_facility_codes)}")
         print(f"  unknown filters: {args.unknown_filter}d")
+        print(f"  use it:          SOURCES__UNIWARE__BASE_URL={sim.base_url} "
+              f"SOURCES__UNIWARE__USERNAME={config.username} SOURCES__UNIWARE__PASSWORD='{config.password}' "
+              f".venv/bin/uniware-pipeline --facility {sim.tenant.enabled_facility_codes[0]}")
         print("Ctrl-C to stop.", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()

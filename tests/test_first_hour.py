@@ -1,0 +1,233 @@
+"""A real user's first hour (issue 13), through the console script's `main` against the simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import dlt
+import pytest
+
+from tests.pipeline_process import FixedNow
+from uniware_simulator import UniwareSimulator
+from uniware_simulator.presets import TEST_NOW, fast_config
+from uniware_source.cli import main
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[UniwareSimulator]:
+    with UniwareSimulator(fast_config(files_dir=tmp_path / "sim")) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def cli(sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """`cli(*args, now=...)` runs main in-process with the simulator's settings in the environment."""
+    for name in [k for k in __import__("os").environ if k.startswith("SOURCES__UNIWARE__")]:
+        monkeypatch.delenv(name)
+    for key, value in {"BASE_URL": sim.base_url, "USERNAME": sim.config.username,
+                       "PASSWORD": sim.config.password, "POLL_INITIAL_SECONDS": "0.01",
+                       "POLL_MAX_SECONDS": "0.05", "REQUEST_BACKOFF_FACTOR": "0.01",
+                       "DOWNLOAD_DIR": str(tmp_path)}.items():
+        monkeypatch.setenv(f"SOURCES__UNIWARE__{key}", value)
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str, now: datetime = TEST_NOW) -> int:
+        common = ["--pipelines-dir", str(tmp_path / "pl"), "--pipeline-name", "fh"]
+        return main([*args[:1], *common, *args[1:]] if args and not args[0].startswith("-") else [*common, *args],
+                    clock=FixedNow(now))
+    return run
+
+
+def ledger(tmp_path: Path, table: str = "sale_orders") -> dict[str, Any]:
+    pipeline = dlt.attach("fh", pipelines_dir=str(tmp_path / "pl"))
+    state: dict[str, Any] = pipeline.state["sources"]["uniware"]["resources"][table]
+    return state
+
+
+def creates(sim: UniwareSimulator) -> list[str]:
+    return [r.header("Facility") or "" for r in sim.requests.where("create")]
+
+
+def test_state_follows_configuration(cli: Any, sim: UniwareSimulator, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("--facility", "BLR99") == 1  # a typo: Uniware answers 403
+    assert set(creates(sim)) == {"BLR99"}
+    capsys.readouterr()
+    before = len(creates(sim))
+    assert cli("--facility", "BLR01") == 0  # BLR99's window is set aside, not retried, no exit 1
+    assert set(creates(sim)[before:]) == {"BLR01"}
+    err = capsys.readouterr().err
+    print(err)
+    assert err.count("set aside") == 1 and "BLR99" in err
+    state = ledger(tmp_path)
+    assert any(e["facility"] == "BLR99" for e in state["entries"])  # kept: configuring it again resumes it
+    assert "BLR99" in state["cursors"]
+
+
+def test_no_tiny_windows(cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCES__UNIWARE__LOOKBACK_DAYS", "0")
+    assert cli("--facility", "BLR01") == 0
+    cursor = ledger(tmp_path)["cursors"]["BLR01"]
+    before = len(creates(sim))
+    # 14 seconds later: no job for a 14-second window; the time waits for a later run
+    assert cli("--facility", "BLR01", now=TEST_NOW.replace(second=14)) == 0
+    assert len(creates(sim)) == before
+    assert ledger(tmp_path)["cursors"]["BLR01"] == cursor
+    # two hours later the window is long enough
+    assert cli("--facility", "BLR01", now=TEST_NOW.replace(hour=TEST_NOW.hour + 2)) == 0
+    window = [r.body for r in sim.requests.where("create")][-1]["exportFilters"][-1]["dateRange"]
+    assert window["end"] + 1 - window["start"] == 2 * 3600_000
+
+
+def test_backfill_joins_its_short_last_piece(cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCES__UNIWARE__WINDOW_DAYS", "1")
+    assert cli("--facility", "BLR01", "--start", "2026-04-10", "--end", "2026-04-12T00:20") == 0
+    windows = [r.body["exportFilters"][-1]["dateRange"] for r in sim.requests.where("create")]
+    assert len(windows) == 2  # window_days=1 would give three, the 20 minutes join the last day
+
+
+def test_reset_clears_one_facility_the_dlt_way(cli: Any, sim: UniwareSimulator, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("--facility", "BLR99") == 1
+    assert cli("--facility", "BLR01") == 0
+    capsys.readouterr()
+    assert cli("reset", "--export", "Sale Orders", "--facility", "BLR99") == 0
+    out = capsys.readouterr().out
+    assert "sale_orders: 1 ledger entry" in out and "BLR99" in out
+    state = ledger(tmp_path)
+    assert all(e["facility"] != "BLR99" for e in state["entries"]) and "BLR99" not in state["cursors"]
+    assert "BLR01" in state["cursors"]  # the other facility is untouched
+    # committed the dlt way: the destination's state copy agrees, and the table keeps its merge hints
+    pipeline = dlt.attach("fh", pipelines_dir=str(tmp_path / "pl"))
+    assert pipeline.default_schema.tables["sale_orders"]["write_disposition"] == "merge"
+    with pipeline.sql_client() as client:
+        version = (client.execute_sql("SELECT MAX(version) FROM _dlt_pipeline_state") or [[None]])[0][0]
+    assert version == pipeline.state["_state_version"]
+    # configuring BLR99 again starts it afresh (a new job, first-run window)
+    before = len(creates(sim))
+    assert cli("--facility", "BLR99") == 1
+    assert creates(sim)[before:] == ["BLR99"]
+    assert cli("reset") == 2  # refuses to clear everything without saying what
+
+
+def test_discovery_commands(cli: Any, sim: UniwareSimulator, tmp_path: Path,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("facilities") == 0
+    out = capsys.readouterr().out
+    assert "BLR01" in out and "ENABLED" in out and "no display names" in out
+    assert cli("exports") == 0
+    out = capsys.readouterr().out
+    assert "Sale Orders" in out and "updatedOn" in out and "sale_orders" in out
+    assert cli("plan", "--facility", "BLR01", "--export", "Sale Orders", "--export", "Item Master") == 0
+    out = capsys.readouterr().out
+    assert "Sale Orders / facility BLR01 / window" in out and "create a job" in out
+    assert "2 job(s) to create" in out and not sim.requests.where("create")  # nothing created
+    assert cli("--facility", "BLR01", "--facility", "BLR99") == 1
+    capsys.readouterr()
+    assert cli("status") == 0
+    out = capsys.readouterr().out
+    assert "BLR01" in out and "BLR99" in out and "CREATE_FAILED" in out  # cursors, state and history failures
+    assert cli("plan", "--facility", "BLR01") == 0  # BLR99's window is set aside, not planned for a job
+    out = capsys.readouterr().out
+    assert "facility BLR99 / window 2026-03-17 12:00 to 2026-04-16 12:00 IST: set aside" in out
+    assert "1 job(s) to create" in out  # BLR01's lookback window
+    assert len(sim.requests.where("create")) == 2
+
+
+def test_runs_table_has_one_row_per_script_run(cli: Any, tmp_path: Path) -> None:
+    assert cli("--facility", "BLR01") == 0
+    assert cli("--facility", "BLR99") == 1
+    pipeline = dlt.attach("fh", pipelines_dir=str(tmp_path / "pl"))
+    with pipeline.sql_client() as client:
+        rows = client.execute_sql("SELECT exit_code, jobs_loaded, jobs_failed, rows, errors, run_id "
+                                  "FROM uniware_runs ORDER BY started_at") or []
+        job_runs = {r[0] for r in client.execute_sql("SELECT DISTINCT run_id FROM export_job_status") or []}
+    assert [(r[0], r[2]) for r in rows] == [(0, 0), (1, 1)]
+    assert rows[0][1] == 1 and rows[0][3] > 0 and rows[0][4] is None
+    assert "BLR99" in rows[1][4]
+    assert {r[5] for r in rows} == job_runs  # the same run ids as the job history
+
+
+def test_config_errors_are_one_line_with_exit_2(cli: Any, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SOURCES__UNIWARE__WINDOW_DAYS", "abc")
+    assert cli("--facility", "BLR01") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "window_days" in err[0] and "SOURCES__UNIWARE__WINDOW_DAYS" in err[0], err
+    monkeypatch.delenv("SOURCES__UNIWARE__WINDOW_DAYS")
+    for name in [k for k in __import__("os").environ if k.startswith("DESTINATION__")]:
+        monkeypatch.delenv(name)
+    assert cli("--facility", "BLR01", "--destination", "postgres", "--pipeline-name", "pg") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) <= 2 and "DESTINATION__POSTGRES__CREDENTIALS" in err[0], err
+    assert cli("--facility", "BLR01", "--destination", "filesystem", "--pipeline-name", "fs") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) <= 2 and "BUCKET_URL" in err[0], err
+
+
+def test_unreachable_tenant_fails_fast_naming_the_host(cli: Any, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import time
+
+    monkeypatch.setenv("SOURCES__UNIWARE__BASE_URL", "http://no-such-tenant.invalid")
+    monkeypatch.setenv("SOURCES__UNIWARE__REQUEST_BACKOFF_FACTOR", "1")
+    started = time.monotonic()
+    assert cli("--facility", "BLR01") == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert time.monotonic() - started < 5  # not retried like a 503
+    assert any("cannot reach no-such-tenant.invalid" in line and "DNS" in line for line in err), err
+    assert not any("retrying" in line for line in err)
+    assert all(len(line) < 400 for line in err)
+    monkeypatch.setenv("SOURCES__UNIWARE__BASE_URL", "http://127.0.0.1:9")  # nothing listens: refused
+    assert cli("--facility", "BLR01") == 3
+    assert "cannot reach 127.0.0.1:9: connection refused" in capsys.readouterr().err
+
+
+def test_retries_are_announced_and_log_format_json(cli: Any, sim: UniwareSimulator,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    sim.inject("create", "http_error", status=503, times=1)
+    assert cli("--facility", "BLR01", "--log-format", "json") == 0
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    assert any("retrying in" in r["message"] and "attempt 2/5" in r["message"] for r in lines), lines
+    jobs = [r for r in lines if r.get("job_code")]
+    assert jobs and {"CREATED", "LOADED"} <= {r["status"] for r in jobs}
+    # one line per state change, the context only on the job's first line
+    assert sum("Sale Orders / facility BLR01" in r["message"] for r in jobs) == 1
+
+
+def test_quiet_is_quiet(cli: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    assert cli("--facility", "BLR01", "--quiet") == 0
+    logging.getLogger("dlt").warning("a dlt warning after the pipeline set its log level")
+    captured = capsys.readouterr()
+    assert captured.err.strip() == "" and "sale_orders" in captured.out
+
+
+def test_live_view_on_a_terminal(cli: Any, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    from rich.console import Console
+
+    from uniware_source.progress import job_table
+    from uniware_source.run_report import RunReport
+
+    report = RunReport()
+    report.job_event("EXP1", "Sale Orders / facility BLR01", "CREATED")
+    report.job_event("EXP1", "Sale Orders / facility BLR01", "LOADED", polls=3, rows=4233, size=1_800_000)
+    console = Console(record=True, width=120)
+    console.print(job_table(report))
+    text = console.export_text()
+    assert "EXP1" in text and "Sale Orders / facility BLR01" in text and "LOADED" in text and "4,233" in text
+    capsys.readouterr()
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert cli("--facility", "BLR01") == 0
+    captured = capsys.readouterr()
+    assert "sale_orders" in captured.out  # the summary replaces the view
+    assert "job EXP" not in captured.err  # job lines are in the view, not printed one by one

@@ -1,0 +1,20 @@
+"""The README's report reference is what `uniware-pipeline exports --markdown` generates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from uniware_source.cli import main
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+START, END = "<!-- report-reference:start -->\n", "<!-- report-reference:end -->"
+
+
+def test_readme_reference_matches_the_catalog(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["exports", "--markdown"]) == 0
+    generated = capsys.readouterr().out
+    text = README.read_text()
+    section = text[text.index(START) + len(START):text.index(END)]
+    assert section == generated, "README out of date: paste `uniware-pipeline exports --markdown` between the markers"

@@ -1,0 +1,120 @@
+"""The subcommands of `uniware-pipeline` besides the run itself:
+
+    uniware-pipeline facilities                      # codes, status, created (from facility/search)
+    uniware-pipeline exports [--markdown]            # the built-in catalog (--markdown: the README reference)
+    uniware-pipeline plan [--export N] [--facility C]  # what the next run would create; creates nothing
+    uniware-pipeline status                          # cursors, jobs in flight, last failures
+    uniware-pipeline reset --export "Sale Orders" [--facility BLR01]   # clear a cursor and ledger on purpose
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any, Optional
+
+import dlt
+from dlt.pipeline.pipeline import Pipeline
+
+from .catalog import CATALOG
+from .clock import Clock
+from .discovery import export_lines, export_reference, facility_lines, plan_lines, status_lines
+from .problems import EXIT_CONFIG, explain
+from .progress import configure_logging
+from .run_log import reset
+from .run_report import RunReport
+from .services import SUBMIT, SourceRuntime
+from .settings import normalize_name
+from .source import uniware_source
+
+COMMANDS = ("run", "facilities", "exports", "plan", "status", "reset")
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="uniware-pipeline", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("facilities", "list the tenant's facilities"), ("exports", "list the built-in exports"),
+                       ("plan", "the windows and jobs the next run would create (creates nothing)"),
+                       ("status", "cursors, jobs in flight and the last failures"),
+                       ("reset", "clear one export's (or facility's) cursor and ledger")):
+        command = sub.add_parser(name, help=text, description=text)
+        command.add_argument("--destination", default="duckdb")
+        command.add_argument("--dataset", default="uniware")
+        command.add_argument("--pipeline-name", default="uniware_pipeline")
+        command.add_argument("--pipelines-dir")
+        command.add_argument("--export", action="append", dest="exports", metavar="NAME")
+        command.add_argument("--facility", action="append", dest="facilities", metavar="CODE")
+        command.add_argument("--quiet", action="store_true")
+        command.add_argument("--log-format", choices=("text", "json"), default="text")
+        if name == "exports":
+            command.add_argument("--markdown", action="store_true", help="the README's column reference")
+    return parser.parse_args(argv)
+
+
+def _pipeline(args: argparse.Namespace) -> Pipeline:
+    return dlt.pipeline(pipeline_name=args.pipeline_name, destination=args.destination,
+                        dataset_name=args.dataset, pipelines_dir=args.pipelines_dir)
+
+
+def _runtime(args: argparse.Namespace, clock: Optional[Clock]) -> SourceRuntime:
+    """The settings and clients a run would have (configuration resolved the dlt way)."""
+    overrides: dict[str, Any] = {}
+    if args.exports:
+        overrides["exports"] = args.exports
+    if args.facilities:
+        overrides["facilities"] = args.facilities
+    if clock is not None:
+        overrides["clock"] = clock
+    report = RunReport()
+    uniware_source(phase=SUBMIT, report=report, **overrides)
+    assert isinstance(report.runtime, SourceRuntime)
+    return report.runtime
+
+
+def _tables(pipeline: Pipeline, names: Sequence[str]) -> list[str]:
+    """Export names (or table names) to the tables whose state holds their ledger."""
+    known = set(pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {}))
+    tables = []
+    for name in names:
+        spec = CATALOG.get(name)
+        tables.append(name if name in known else spec.table_name if spec else normalize_name(name))
+    return tables
+
+
+def run_command(argv: Sequence[str], clock: Optional[Clock] = None) -> int:
+    args = parse(argv)
+    configure_logging(args.quiet, args.log_format)
+    try:
+        if args.command == "exports":
+            print(export_reference() if args.markdown else "\n".join(export_lines()))
+            return 0
+        if args.command == "facilities":
+            print("\n".join(facility_lines(_runtime(args, clock))))
+            return 0
+        pipeline = _pipeline(args)
+        if args.command == "status":
+            print("\n".join(status_lines(pipeline)))
+            return 0
+        if args.command == "plan":
+            print("\n".join(plan_lines(pipeline, _runtime(args, clock))))
+            return 0
+        # reset
+        if not args.exports and not args.facilities:
+            print("configuration error: reset needs --export NAME and/or --facility CODE (what to clear)",
+                  file=sys.stderr)
+            return EXIT_CONFIG
+        if args.facilities and len(args.facilities) > 1:
+            print("configuration error: reset takes one --facility at a time", file=sys.stderr)
+            return EXIT_CONFIG
+        known = list(pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {}))
+        tables = _tables(pipeline, args.exports) if args.exports else known
+        for line in reset(pipeline, tables, args.facilities[0] if args.facilities else None):
+            print(line)
+        print("jobs already created on Uniware for what was cleared are not cancelled; the next run plans anew")
+        return 0
+    except Exception as error:
+        code, line = explain(error)
+        print(line, file=sys.stderr)
+        return code

@@ -1,0 +1,149 @@
+"""Look before you leap: the facilities a tenant has, the built-in exports, what the next run would
+do (`plan`), and where the pipeline stands (`status`). Nothing here creates a job or writes state."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Optional
+
+from dlt.pipeline.pipeline import Pipeline
+
+from .catalog import CATALOG, ExportSpec
+from .client.endpoints import FACILITY_PATH, FACILITY_SEARCH_BODY
+from .ledger import ExportLedger, is_active
+from .services import SourceRuntime
+from .steps.submit import plan
+
+FAILURE_STATUSES = ("CREATE_FAILED", "FAILED", "CANCELLED", "ERROR", "LOST", "TIMED_OUT", "ABANDONED",
+                    "DOWNLOAD_FAILED", "INVALID_FILE", "PARSE_FAILED")
+
+
+def facility_lines(rt: SourceRuntime) -> list[str]:
+    """facility/search as a table: code, status, created. Uniware's answer has no display name."""
+    payload = rt.client._post("facility search", FACILITY_PATH, FACILITY_SEARCH_BODY)  # the raw parties
+    parties = [p for p in payload.get("parties") or [] if isinstance(p, dict)]
+    lines = [f"{'code':<16} {'status':<10} created (UTC)"]
+    for party in sorted(parties, key=lambda p: str(p.get("facilityCode"))):
+        created = party.get("created")
+        when = datetime.fromtimestamp(created / 1000, UTC).strftime("%Y-%m-%d") if isinstance(created, int) else "-"
+        lines.append(f"{party.get('facilityCode')!s:<16} {party.get('facilityStatus')!s:<10} {when}")
+    lines.append("(facility/search gives codes only, no display names: use these codes in 'facilities'; "
+                 "export files name the facility by display name in 'Facility', by code in 'Facility Code')")
+    return lines
+
+
+def _labels(name: str) -> dict[str, str]:
+    """Column id -> header label, from the simulator's copy of the field's vocabulary."""
+    try:
+        from .simulator.reports import REPORTS
+    except ImportError:  # pragma: no cover - the simulator ships with the package
+        return {}
+    report = REPORTS.get(name)
+    return {c.id: c.label for c in report.columns} if report is not None else {}
+
+
+def export_lines() -> list[str]:
+    lines = [f"{'report':<22} {'table':<20} {'date filter':<24} {'loaded as':<9} key"]
+    for spec in CATALOG.values():
+        lines.append(f"{spec.name:<22} {spec.table_name:<20} {spec.date_filter or '-':<24} "
+                     f"{spec.write_disposition:<9} {' + '.join(spec.primary_key) or '-'}")
+    lines.append("columns and types of each: `uniware-pipeline exports --markdown`")
+    return lines
+
+
+def export_reference(specs: Optional[list[ExportSpec]] = None) -> str:
+    """The README's reference of every built-in report: columns with types, keys, date filter."""
+    out: list[str] = []
+    for spec in specs or list(CATALOG.values()):
+        labels = _labels(spec.name)
+        key = " + ".join(spec.primary_key) or "none"
+        out.append(f"#### {spec.name}\n")
+        date_filter = f"`{spec.date_filter}`" if spec.date_filter else "none"
+        newest = f" (newest `{spec.dedup_sort}` wins)" if spec.dedup_sort else ""
+        scope = "" if spec.facility_scoped else "; one job, not per facility"
+        out.append(f"Table `{spec.table_name}`; date filter {date_filter}; key {key}{newest}; "
+                   f"loaded as {spec.write_disposition}{scope}.\n")
+        out.append("| column id | header label | type |")
+        out.append("|---|---|---|")
+        for column in spec.columns:
+            label = labels.get(column, "")
+            out.append(f"| `{column}` | {label or '(label unknown)'} | {spec.column_types.get(label, 'text')} |")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _resources(pipeline: Pipeline) -> Mapping[str, Any]:
+    resources: Mapping[str, Any] = pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {})
+    return resources
+
+
+def plan_lines(pipeline: Pipeline, rt: SourceRuntime) -> list[str]:
+    """What the next run would do, planned on a copy of the state: creates nothing, writes nothing."""
+    lines = []
+    creates = 0
+    for spec in rt.settings.exports:
+        state = copy.deepcopy(dict(_resources(pipeline).get(spec.table_name, {})))
+        ledger = ExportLedger(state)
+        plan(spec, ledger, rt)
+        active = None if rt.settings.job_codes else frozenset(rt.facilities_for(spec))
+        for entry in ledger.entries():
+            if entry.done:
+                continue
+            if not is_active(entry, active):
+                what = "set aside (facility not configured)"
+            elif entry.job_code:
+                what = f"poll job {entry.job_code}"
+            else:
+                what = "create a job"
+                creates += 1
+            lines.append(f"{entry.describe(spec.name)}: {what}")
+    lines.append(f"{creates} job(s) to create (at most max_concurrent_jobs={rt.settings.max_concurrent_jobs} "
+                 "at once); nothing was created")
+    return lines
+
+
+def status_lines(pipeline: Pipeline) -> list[str]:
+    """Jobs in flight, cursors per export x facility, the last failures (state and destination)."""
+    resources = _resources(pipeline)
+    if not resources:
+        return [f"pipeline '{pipeline.pipeline_name}' has no connector state here yet (no run, or another "
+                "pipelines dir)"]
+    lines = ["cursors (everything before is loaded):"]
+    for table, state in sorted(resources.items()):
+        for facility, cursor in sorted((state.get("cursors") or {}).items()):
+            lines.append(f"  {table:<22} {facility:<12} {cursor}")
+    lines.append("jobs in flight:")
+    failures = []
+    for table, state in sorted(resources.items()):
+        for entry in state.get("entries", []):
+            if entry.get("job_code") and not entry.get("done"):
+                lines.append(f"  {table:<22} {entry.get('facility') or '-':<12} {entry['job_code']:<16} "
+                             f"{entry.get('status') or 'CREATED'} (polls {entry.get('polls') or 0})")
+            if entry.get("last_error"):
+                failures.append(f"  {table}: {entry.get('facility') or '-'}: {entry['last_error']}")
+    lines.append("last failures still waiting for a new job:")
+    lines.extend(failures or ["  none"])
+    lines.extend(history_failures(pipeline))
+    return lines
+
+
+def history_failures(pipeline: Pipeline, limit: int = 10) -> list[str]:
+    """The last failures recorded in the destination's export_job_status, if it is reachable."""
+    if pipeline.destination is None or not pipeline.default_schema_name \
+            or "export_job_status" not in pipeline.default_schema.tables:
+        return []
+    statuses = ", ".join(f"'{s}'" for s in FAILURE_STATUSES)
+    try:
+        with pipeline.sql_client() as client:
+            table = client.make_qualified_table_name("export_job_status")
+            rows = client.execute_sql(
+                f"SELECT observed_at, export_name, facility, job_code, status, message FROM {table} "
+                f"WHERE status IN ({statuses}) ORDER BY observed_at DESC LIMIT {limit}") or []
+    except Exception as error:  # the destination may be down or not SQL: status still shows the state
+        return [f"(export_job_status not read: {type(error).__name__})"]
+    lines = ["last failures in export_job_status:"]
+    for observed, export, facility, job, status, message in rows:
+        lines.append(f"  {observed} {export} {facility or '-'} {job or '-'} {status}: {(message or '')[:160]}")
+    return lines if rows else [*lines, "  none"]

@@ -1,0 +1,139 @@
+"""Every failure of the command line as one line with its documented exit code.
+
+dlt's configuration errors (a destination's missing credentials or bucket, a value that cannot be
+coerced) are setting errors like the connector's own: exit 2, naming the setting, its env var and
+the command-line flag where there is one. An unreachable host is named with the reason (name not
+resolved, connection refused). Anything else is its type and the first line of its message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Optional
+from urllib.parse import urlsplit
+
+import requests
+from dlt.common.configuration.exceptions import (
+    ConfigFieldMissingException,
+    ConfigurationValueError,
+    ConfigValueCannotBeCoercedException,
+)
+
+from .errors import AuthError, ConfigError, UniwareError
+from .redact import redact
+
+EXIT_CONFIG = 2
+EXIT_CANNOT_PROCEED = 3
+MAX_LINE = 300
+
+# settings that have a flag of their own
+FLAGS = {
+    "exports": "--export", "facilities": "--facility", "backfill_start": "--start", "backfill_end": "--end",
+    "job_codes": "--job-code", "destination": "--destination", "loader_file_format": "--loader-file-format",
+}
+NAME_RESOLUTION = ("Name or service not known", "nodename nor servname", "Temporary failure in name resolution",
+                   "getaddrinfo failed", "No address associated with hostname", "NameResolutionError")
+
+
+def causes(error: BaseException) -> Iterator[BaseException]:
+    """The error and what it wraps: __cause__, __context__ and dlt's `.exception` (PipelineStepFailed)."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [error]
+    while stack:
+        current = stack.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        for name in ("exception", "__cause__", "__context__"):
+            inner = getattr(current, name, None)
+            if isinstance(inner, BaseException):
+                stack.append(inner)
+
+
+def with_flag(setting: str) -> str:
+    flag = FLAGS.get(setting)
+    return f" (flag {flag})" if flag else ""
+
+
+def _env_var(traces: Any, field_name: str) -> str:
+    """The most specific environment variable dlt looked up for a missing field (for an embedded
+    configuration such as a destination's credentials, the variable of the whole value)."""
+    best: Optional[str] = None
+    best_depth = -1
+    for item in traces if isinstance(traces, list) else []:
+        nested = getattr(item, "traces", None)
+        if isinstance(nested, dict):  # LookupTraces of an embedded config: name the field itself
+            for inner in (t for ts in nested.values() for t in ts):
+                if "environ" in str(inner.provider).lower() and len(inner.sections) > best_depth \
+                        and str(inner.key).upper().startswith(str(inner.sections[0]).upper()):
+                    best, best_depth = "__".join(inner.sections).upper(), len(inner.sections)
+        elif "environ" in str(getattr(item, "provider", "")).lower() and len(item.sections) > best_depth:
+            key = str(item.key).upper()
+            if not item.sections or key.startswith(str(item.sections[0]).upper()):
+                best, best_depth = key if key.endswith(field_name.upper()) else \
+                    "__".join([*item.sections, field_name]).upper(), len(item.sections)
+    return best or field_name.upper()
+
+
+def missing_field(error: ConfigFieldMissingException) -> str:
+    parts = []
+    for field_name in error.fields:
+        env = _env_var(error.traces.get(field_name), field_name)
+        where = ".".join(env.lower().split("__")[:-1]) or error.spec_name
+        flag = " (--destination chose it)" if where.startswith("destination") else ""
+        parts.append(f"'{field_name}' of {where}{flag} is missing: set {env} or put it in .dlt/secrets.toml")
+    return "configuration error: " + "; ".join(parts)
+
+
+def unreachable(error: requests.ConnectionError) -> Optional[str]:
+    """'cannot reach <host>: <reason>' for a DNS failure or a refused connection."""
+    request = getattr(error, "request", None)
+    url = getattr(request, "url", None) or ""
+    host = urlsplit(url).netloc.rsplit("@", 1)[-1] or "the server"
+    text = str(error)
+    if any(marker in text for marker in NAME_RESOLUTION):
+        return f"cannot reach {host}: its name does not resolve (DNS); check 'tenant' / 'base_url'"
+    if "Connection refused" in text or "ECONNREFUSED" in text:
+        return f"cannot reach {host}: connection refused; check 'tenant' / 'base_url' and that it is up"
+    if "timed out" in text.lower():
+        return f"cannot reach {host}: the connection timed out (connect_timeout_seconds)"
+    return None
+
+
+def is_name_resolution_error(error: BaseException) -> bool:
+    return any(isinstance(e, OSError) and any(m in str(e) for m in NAME_RESOLUTION) for e in causes(error)) \
+        or any(m in str(error) for m in NAME_RESOLUTION)
+
+
+def one_line(text: str) -> str:
+    line = next((s.strip() for s in text.splitlines() if s.strip()), "")
+    return line if len(line) <= MAX_LINE else line[:MAX_LINE - 3] + "..."
+
+
+def explain(error: BaseException) -> tuple[int, str]:
+    """(exit code, one line) for an error that ended a run."""
+    chain = list(causes(error))
+    for item in chain:
+        if isinstance(item, ConfigError):
+            return EXIT_CONFIG, f"configuration error: {one_line(str(item))}{with_flag(item.setting)}"
+    for item in chain:
+        if isinstance(item, ConfigFieldMissingException):
+            return EXIT_CONFIG, one_line(missing_field(item))
+        if isinstance(item, ConfigValueCannotBeCoercedException):
+            hint = getattr(item.hint, "__name__", str(item.hint))
+            env = f"SOURCES__UNIWARE__{item.field_name.upper()}"
+            return EXIT_CONFIG, (f"configuration error: setting '{item.field_name}' ({env}, or wherever it is set): "
+                                 f"{redact(repr(item.field_value))[:80]} is not a valid {hint}"
+                                 f"{with_flag(item.field_name)}")
+        if isinstance(item, ConfigurationValueError):
+            return EXIT_CONFIG, f"configuration error: {one_line(redact(str(item)))}"
+    for item in chain:
+        if isinstance(item, requests.ConnectionError):
+            said = unreachable(item)
+            if said:
+                return EXIT_CANNOT_PROCEED, f"error: {said}"
+    for item in chain:
+        if isinstance(item, (AuthError, UniwareError)):
+            return EXIT_CANNOT_PROCEED, f"error: {one_line(redact(str(item)))}"
+    return EXIT_CANNOT_PROCEED, f"error: {type(error).__name__}: {one_line(redact(str(error)))}"

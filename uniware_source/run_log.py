@@ -1,0 +1,120 @@
+"""Pipeline-level records written the dlt way: the `uniware_runs` table and `reset`.
+
+Both run a tiny source named `uniware` (the connector's own source name, so its schema and state
+are the connector's) through `pipeline.run`: the state change of `reset` is committed like any
+other, locally and in the destination's state table, and the run row is merged on `run_id`.
+
+`uniware_runs` has one row per script run; `export_job_status` has one row per observed job event
+(its `run_id` is the same id); dlt's trace (`dlt pipeline <name> trace`) only shows the last of the
+several dlt runs a script run makes (pending loads, submit, collect, more rounds, history, this row).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Optional
+
+import dlt
+from dlt.pipeline.pipeline import Pipeline
+
+from .run_report import RunReport
+
+RUNS_TABLE = "uniware_runs"
+RUNS_COLUMNS: dict[str, Any] = {
+    "run_id": {"data_type": "text", "nullable": False},
+    "mode": {"data_type": "text"},
+    "started_at": {"data_type": "timestamp"},
+    "ended_at": {"data_type": "timestamp"},
+    "exit_code": {"data_type": "bigint"},
+    "jobs_created": {"data_type": "bigint"},
+    "jobs_loaded": {"data_type": "bigint"},
+    "jobs_failed": {"data_type": "bigint"},
+    "outcomes": {"data_type": "text"},
+    "rows": {"data_type": "bigint"},
+    "bytes": {"data_type": "bigint"},
+    "seconds": {"data_type": "double"},
+    "errors": {"data_type": "text"},
+}
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    mode: str
+    started_at: datetime
+    ended_at: Optional[datetime] = None
+    exit_code: Optional[int] = None
+    error_lines: list[str] = field(default_factory=list)
+    pipeline: Optional[Pipeline] = None
+
+    def row(self, report: RunReport, seconds: float) -> dict[str, Any]:
+        outcomes: dict[str, int] = {}
+        for tally in report.exports.values():
+            for status, count in tally.statuses.items():
+                outcomes[status] = outcomes.get(status, 0) + count
+        return {
+            "run_id": self.run_id, "mode": self.mode, "started_at": self.started_at, "ended_at": self.ended_at,
+            "exit_code": self.exit_code,
+            "jobs_created": sum(t.jobs_created for t in report.exports.values()),
+            "jobs_loaded": sum(t.jobs_loaded for t in report.exports.values()),
+            "jobs_failed": len(report.problems),
+            "outcomes": json.dumps(outcomes, sort_keys=True),
+            "rows": sum(t.rows for t in report.exports.values()),
+            "bytes": sum(t.bytes for t in report.exports.values()),
+            "seconds": round(seconds, 3),
+            "errors": "\n".join([*report.problems, *self.error_lines]) or None,
+        }
+
+
+@dlt.source(name="uniware", section="uniware_bookkeeping", max_table_nesting=0)
+def _runs_source(row: dict[str, Any]) -> Any:
+    return dlt.resource([row], name=RUNS_TABLE, write_disposition="merge", primary_key="run_id",
+                        columns=RUNS_COLUMNS)
+
+
+def load_run_row(pipeline: Pipeline, row: dict[str, Any]) -> None:
+    """Merge the script run's row into `uniware_runs`."""
+    pipeline.run(_runs_source(row))
+
+
+def reset_ledger(state: dict[str, Any], facility: Optional[str]) -> tuple[int, list[str]]:
+    """Clear one export's cursors and ledger entries (of one facility, or all); (entries removed,
+    cursors removed). The column names map stays: it belongs to the table."""
+    entries = state.get("entries") or []
+    keep = [e for e in entries if facility is not None and e.get("facility") != facility]
+    removed = len(entries) - len(keep)
+    state["entries"] = keep
+    cursors = state.get("cursors") or {}
+    gone = [f for f in cursors if facility is None or f == facility]
+    for name in gone:
+        del cursors[name]
+    state.pop("planned_run", None)
+    return removed, gone
+
+
+def reset(pipeline: Pipeline, tables: list[str], facility: Optional[str]) -> list[str]:
+    """Clear cursors and ledgers on purpose, committed the dlt way (a pipeline run that changes the
+    source state), so the destination's state copy agrees. Returns what was done, one line each."""
+    said: list[str] = []
+
+    @dlt.source(name="uniware", section="uniware_bookkeeping", max_table_nesting=0)
+    def reset_source() -> Any:
+        def edit() -> Iterator[dict[str, Any]]:
+            resources = dlt.current.source_state().setdefault("resources", {})
+            for table in tables:
+                state = resources.get(table)
+                if not state:
+                    said.append(f"{table}: nothing in state")
+                    continue
+                removed, cursors = reset_ledger(state, facility)
+                said.append(f"{table}: {removed} ledger entr{'y' if removed == 1 else 'ies'} and the cursor(s) of "
+                            f"{', '.join(cursors) or 'no facility'} cleared"
+                            + (f" for facility {facility}" if facility else ""))
+            yield from ()
+        return dlt.resource(edit, name="uniware_reset", write_disposition="append")
+
+    pipeline.run(reset_source())
+    return said
