@@ -231,3 +231,10 @@ def test_live_view_on_a_terminal(cli: Any, monkeypatch: pytest.MonkeyPatch,
     captured = capsys.readouterr()
     assert "sale_orders" in captured.out  # the summary replaces the view
     assert "job EXP" not in captured.err  # job lines are in the view, not printed one by one
+
+
+def test_demo_flag_of_the_installed_console_script_says_in_one_line_how_to_run_the_demo(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--demo"]) == 2  # the installed CLI has no simulator: it says where the demo is
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "make demo" in error

@@ -56,9 +56,10 @@ Demo = Callable[[argparse.Namespace, Runner], int]
 def parse_args(argv: Optional[Sequence[str]], *, with_demo: bool = False) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="uniware-pipeline", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    if with_demo:  # only pipelines/uniware_pipeline.py, in a clone, has the simulator for a demo
-        parser.add_argument("--demo", action="store_true",
-                            help="run against the simulator (a clone's tests/simulator) and print SQL answers")
+    # only pipelines/uniware_pipeline.py, in a clone, has the simulator for a demo; elsewhere --demo says so
+    parser.add_argument("--demo", action="store_true",
+                        help="run against the simulator and print SQL answers" if with_demo
+                        else "the demo runs from a clone of the repository: make demo")
     parser.add_argument("--destination", default="duckdb", help="any dlt destination (default: duckdb)")
     parser.add_argument("--dataset", default="uniware", help="dataset (schema) name (default: uniware)")
     parser.add_argument("--pipeline-name", default="uniware_pipeline",
@@ -231,6 +232,10 @@ def main(argv: Optional[Sequence[str]] = None, clock: Optional[Clock] = None, de
     args = parse_args(arguments, with_demo=demo is not None)
     configure_logging(args.quiet, args.log_format)
     configure_duckdb()
+    if args.demo and demo is None:
+        print("the demo needs the simulator, which is not installed with the connector: from a clone of the "
+              "repository run `make demo`", file=sys.stderr)
+        return 2
     if demo is not None and args.demo:
         return demo(args, run)
     return run(args, {"clock": clock} if clock is not None else None)

@@ -43,10 +43,10 @@ import dlt
 from dlt.pipeline.pipeline import Pipeline
 
 from .errors import UniwareError
+from .pipeline_run.lock import WaitForLock
+from .pipeline_run.resumable import run_exports
 from .redact import SECRETS, redact
-from .report import RunReport
-from .runlock import WaitForLock
-from .runner import run_exports
+from .run_report import RunReport
 from .source import uniware_source
 
 SECTION = "tenants"
