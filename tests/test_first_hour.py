@@ -53,18 +53,20 @@ def creates(sim: UniwareSimulator) -> list[str]:
 
 def test_state_follows_configuration(cli: Any, sim: UniwareSimulator, tmp_path: Path,
                                      capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli("--facility", "BLR99") == 1  # a typo: Uniware answers 403
-    assert set(creates(sim)) == {"BLR99"}
+    assert cli("--facility", "BLR99") == 2  # a typo is refused before any job, naming the valid codes
+    assert creates(sim) == [] and "BLR01" in capsys.readouterr().err
+    sim.inject_job_fate("FAILED", times=None, match=lambda report, facility: facility == "DEL02")
+    assert cli("--facility", "DEL02") == 1  # its window stays planned in state
+    assert set(creates(sim)) == {"DEL02"}
     capsys.readouterr()
     before = len(creates(sim))
-    assert cli("--facility", "BLR01") == 0  # BLR99's window is set aside, not retried, no exit 1
+    assert cli("--facility", "BLR01") == 0  # DEL02's window is set aside, not retried, no exit 1
     assert set(creates(sim)[before:]) == {"BLR01"}
     err = capsys.readouterr().err
-    print(err)
-    assert err.count("set aside") == 1 and "BLR99" in err
+    assert err.count("set aside") == 1 and "DEL02" in err, err
     state = ledger(tmp_path)
-    assert any(e["facility"] == "BLR99" for e in state["entries"])  # kept: configuring it again resumes it
-    assert "BLR99" in state["cursors"]
+    assert any(e["facility"] == "DEL02" for e in state["entries"])  # kept: configuring it again resumes it
+    assert "DEL02" in state["cursors"]
 
 
 def test_no_tiny_windows(cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,14 +93,15 @@ def test_backfill_joins_its_short_last_piece(cli: Any, sim: UniwareSimulator, mo
 
 def test_reset_clears_one_facility_the_dlt_way(cli: Any, sim: UniwareSimulator, tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli("--facility", "BLR99") == 1
+    sim.inject_job_fate("FAILED", times=1, match=lambda report, facility: facility == "DEL02")
+    assert cli("--facility", "DEL02") == 1
     assert cli("--facility", "BLR01") == 0
     capsys.readouterr()
-    assert cli("reset", "--export", "Sale Orders", "--facility", "BLR99") == 0
+    assert cli("reset", "--export", "Sale Orders", "--facility", "DEL02") == 0
     out = capsys.readouterr().out
-    assert "sale_orders: 1 ledger entry" in out and "BLR99" in out
+    assert "sale_orders: 1 ledger entry" in out and "DEL02" in out
     state = ledger(tmp_path)
-    assert all(e["facility"] != "BLR99" for e in state["entries"]) and "BLR99" not in state["cursors"]
+    assert all(e["facility"] != "DEL02" for e in state["entries"]) and "DEL02" not in state["cursors"]
     assert "BLR01" in state["cursors"]  # the other facility is untouched
     # committed the dlt way: the destination's state copy agrees, and the table keeps its merge hints
     pipeline = dlt.attach("fh", pipelines_dir=str(tmp_path / "pl"))
@@ -106,10 +109,10 @@ def test_reset_clears_one_facility_the_dlt_way(cli: Any, sim: UniwareSimulator, 
     with pipeline.sql_client() as client:
         version = (client.execute_sql("SELECT MAX(version) FROM _dlt_pipeline_state") or [[None]])[0][0]
     assert version == pipeline.state["_state_version"]
-    # configuring BLR99 again starts it afresh (a new job, first-run window)
+    # configuring DEL02 again starts it afresh (a new job, first-run window)
     before = len(creates(sim))
-    assert cli("--facility", "BLR99") == 1
-    assert creates(sim)[before:] == ["BLR99"]
+    assert cli("--facility", "DEL02") == 0
+    assert creates(sim)[before:] == ["DEL02"]
     assert cli("reset") == 2  # refuses to clear everything without saying what
 
 
@@ -125,21 +128,23 @@ def test_discovery_commands(cli: Any, sim: UniwareSimulator, tmp_path: Path,
     out = capsys.readouterr().out
     assert "Sale Orders / facility BLR01 / window" in out and "create a job" in out
     assert "2 job(s) to create" in out and not sim.requests.where("create")  # nothing created
-    assert cli("--facility", "BLR01", "--facility", "BLR99") == 1
+    sim.inject_job_fate("FAILED", times=None, match=lambda report, facility: facility == "DEL02")
+    assert cli("--facility", "BLR01", "--facility", "DEL02") == 1
     capsys.readouterr()
     assert cli("status") == 0
     out = capsys.readouterr().out
-    assert "BLR01" in out and "BLR99" in out and "CREATE_FAILED" in out  # cursors, state and history failures
-    assert cli("plan", "--facility", "BLR01") == 0  # BLR99's window is set aside, not planned for a job
+    assert "BLR01" in out and "DEL02" in out and "FAILED" in out  # cursors, state and history failures
+    assert cli("plan", "--facility", "BLR01") == 0  # DEL02's window is set aside, not planned for a job
     out = capsys.readouterr().out
-    assert "facility BLR99 / window 2026-03-17 12:00 to 2026-04-16 12:00 IST: set aside" in out
+    assert "facility DEL02 / window 2026-03-17 12:00 to 2026-04-16 12:00 IST: set aside" in out
     assert "1 job(s) to create" in out  # BLR01's lookback window
     assert len(sim.requests.where("create")) == 2
 
 
-def test_runs_table_has_one_row_per_script_run(cli: Any, tmp_path: Path) -> None:
+def test_runs_table_has_one_row_per_script_run(cli: Any, sim: UniwareSimulator, tmp_path: Path) -> None:
     assert cli("--facility", "BLR01") == 0
-    assert cli("--facility", "BLR99") == 1
+    sim.inject_job_fate("FAILED", times=None, match=lambda report, facility: facility == "DEL02")
+    assert cli("--facility", "DEL02") == 1
     pipeline = dlt.attach("fh", pipelines_dir=str(tmp_path / "pl"))
     with pipeline.sql_client() as client:
         rows = client.execute_sql("SELECT exit_code, jobs_loaded, jobs_failed, rows, errors, run_id "
@@ -147,7 +152,7 @@ def test_runs_table_has_one_row_per_script_run(cli: Any, tmp_path: Path) -> None
         job_runs = {r[0] for r in client.execute_sql("SELECT DISTINCT run_id FROM export_job_status") or []}
     assert [(r[0], r[2]) for r in rows] == [(0, 0), (1, 1)]
     assert rows[0][1] == 1 and rows[0][3] > 0 and rows[0][4] is None
-    assert "BLR99" in rows[1][4]
+    assert "DEL02" in rows[1][4]
     assert {r[5] for r in rows} == job_runs  # the same run ids as the job history
 
 
