@@ -15,6 +15,7 @@ from .client.endpoints import FACILITY_PATH, FACILITY_SEARCH_BODY
 from .ledger import ExportLedger, is_active
 from .services import SourceRuntime
 from .steps.submit import plan
+from .vocabulary import LABELS
 
 FAILURE_STATUSES = ("CREATE_FAILED", "FAILED", "CANCELLED", "ERROR", "LOST", "TIMED_OUT", "ABANDONED",
                     "DOWNLOAD_FAILED", "INVALID_FILE", "PARSE_FAILED")
@@ -35,13 +36,8 @@ def facility_lines(rt: SourceRuntime) -> list[str]:
 
 
 def _labels(name: str) -> dict[str, str]:
-    """Column id -> header label, from the simulator's copy of the field's vocabulary."""
-    try:
-        from .simulator.reports import REPORTS
-    except ImportError:  # pragma: no cover - the simulator ships with the package
-        return {}
-    report = REPORTS.get(name)
-    return {c.id: c.label for c in report.columns} if report is not None else {}
+    """Column id -> header label, from the field's vocabulary (`vocabulary.py`)."""
+    return dict(LABELS.get(name, {}))
 
 
 def export_lines() -> list[str]:
