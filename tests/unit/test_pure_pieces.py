@@ -1,0 +1,141 @@
+"""The pure pieces, without HTTP or a destination: windows, ledger transitions, CSV typing, column names."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from itertools import pairwise
+from typing import Any
+
+import pyarrow as pa
+from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+from uniware_source.conversion.arrow_types import to_decimal, to_integer, to_timestamp
+from uniware_source.conversion.column_names import ColumnNames, legacy_names, readable_name, same_labels
+from uniware_source.ledger import ExportLedger
+from uniware_source.windows import IST, Window, cut_windows, parse_user_datetime
+
+NORMALIZE = NamingConvention().normalize_identifier
+T0 = datetime(2026, 4, 1, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+# -- windows ---------------------------------------------------------------------------------------
+
+def test_windows_cover_the_range_without_gaps_or_overlap() -> None:
+    windows = cut_windows(T0, T0 + 10 * DAY + timedelta(hours=5), 3 * DAY)
+    assert windows[0].start == T0 and windows[-1].end == T0 + 10 * DAY + timedelta(hours=5)
+    assert all(a.end == b.start for a, b in pairwise(windows))
+    assert all(w.end - w.start <= 3 * DAY for w in windows)
+
+
+def test_a_short_last_window_waits_or_joins_the_one_before() -> None:
+    assert cut_windows(T0, T0 + DAY + timedelta(minutes=14), DAY, timedelta(hours=1)) == [Window(T0, T0 + DAY)]
+    joined = cut_windows(T0, T0 + DAY + timedelta(minutes=14), DAY, timedelta(hours=1), join_short=True)
+    assert joined == [Window(T0, T0 + DAY + timedelta(minutes=14))]
+    assert cut_windows(T0, T0 + timedelta(minutes=14), DAY, timedelta(hours=1)) == []
+
+
+def test_window_filter_is_epoch_ms_with_an_inclusive_end() -> None:
+    window = Window(T0, T0 + DAY)
+    assert window.as_filter("updatedOn") == {"id": "updatedOn", "dateRange": {
+        "start": int(T0.timestamp() * 1000), "end": int((T0 + DAY).timestamp() * 1000) - 1}}
+
+
+def test_user_dates_are_india_time_unless_they_carry_an_offset() -> None:
+    assert parse_user_datetime("start_date", "2026-04-01") == datetime(2026, 4, 1, tzinfo=IST).astimezone(UTC)
+    assert parse_user_datetime("start_date", "2026-04-01T00:00:00Z") == datetime(2026, 4, 1, tzinfo=UTC)
+
+
+# -- ledger ------------------------------------------------------------------------------------------
+
+def planned(state: dict[str, Any], now: datetime) -> ExportLedger:
+    ledger = ExportLedger(state)
+    ledger.plan_incremental("BLR01", now=now, first_start=T0, lookback=DAY, window=3 * DAY)
+    return ledger
+
+
+def test_the_cursor_moves_only_past_contiguous_loaded_windows() -> None:
+    ledger = planned({}, T0 + 6 * DAY)
+    first, second = ledger.entries()
+    ledger.record_created(second, "JOB2", T0)
+    assert ledger.record_loaded(second) is None  # a gap before it: the cursor stays
+    assert ledger.cursor("BLR01") == T0
+    ledger.record_created(first, "JOB1", T0)
+    assert ledger.record_loaded(first) == T0 + 6 * DAY  # both landed: past both
+    assert list(ledger.entries()) == []
+
+
+def test_a_failed_job_puts_its_window_back_with_a_new_attempt() -> None:
+    ledger = planned({}, T0 + 3 * DAY)
+    [entry] = ledger.entries()
+    ledger.record_created(entry, "JOB1", T0)
+    ledger.record_failed(entry, "run1", "FAILED")
+    assert entry.job_code is None and entry.attempt == 2
+    assert ledger.unsubmitted("run1") == [] and ledger.unsubmitted("run2") == [entry]  # not hammered twice a run
+
+
+def test_a_timed_out_job_is_kept_and_not_waited_for_twice_by_one_run() -> None:
+    ledger = planned({}, T0 + 3 * DAY)
+    [entry] = ledger.entries()
+    ledger.record_created(entry, "JOB1", T0)
+    ledger.record_timed_out(entry, "run1")
+    assert entry.job_code == "JOB1" and ledger.to_collect("run1") == [] and ledger.to_collect("run2") == [entry]
+
+
+def test_the_next_run_plans_from_the_cursor_minus_the_lookback() -> None:
+    state: dict[str, Any] = {}
+    ledger = planned(state, T0 + 3 * DAY)
+    [entry] = ledger.entries()
+    ledger.record_created(entry, "JOB1", T0)
+    ledger.record_loaded(entry)
+    [again] = planned(state, T0 + 4 * DAY).entries()
+    assert (again.start, again.end) == (T0 + 2 * DAY, T0 + 4 * DAY)
+
+
+def test_entries_of_facilities_not_configured_are_set_aside_not_dropped() -> None:
+    state: dict[str, Any] = {}
+    ledger = planned(state, T0 + 3 * DAY)
+    ledger.plan_incremental("DEL02", now=T0 + 3 * DAY, first_start=T0, lookback=DAY, window=3 * DAY)
+    assert [e.facility for e in ledger.unsubmitted("run1", active={"BLR01"})] == ["BLR01"]
+    assert [e.facility for e in ledger.set_aside({"BLR01"})] == ["DEL02"]
+    assert len(list(ledger.entries())) == 2
+
+
+# -- CSV typing ------------------------------------------------------------------------------------
+
+def test_timestamps_are_india_time_in_mixed_formats_stored_as_utc() -> None:
+    converted = to_timestamp(pa.array(["2026-04-01 05:30:00", "01-04-2026 05:30", None, "not a date"]))
+    values = converted.values.to_pylist()
+    assert values[0] == values[1] == datetime(2026, 4, 1, tzinfo=UTC) and values[2] is None
+    assert converted.bad is not None and converted.bad.to_pylist() == [False, False, False, True]
+
+
+def test_amounts_and_counts_are_exact_and_bad_values_are_flagged_not_nulled() -> None:
+    amounts = to_decimal(pa.array(["1,234.5", "0.10", None, "12,34.5x"]))
+    assert amounts.values.to_pylist()[:3] == [Decimal("1234.5000"), Decimal("0.1000"), None]
+    assert amounts.bad is not None and amounts.bad.to_pylist()[3] is True
+    counts = to_integer(pa.array(["3", "2.0", "2.5"]))
+    assert counts.values.to_pylist()[:2] == [3, 2] and counts.bad is not None and counts.bad.to_pylist()[2]
+
+
+# -- column names ------------------------------------------------------------------------------------
+
+def test_labels_keep_the_column_they_got_first_whatever_the_order() -> None:
+    names = ColumnNames(None, normalize=NORMALIZE, reserved=("_uniware_job_code",))
+    first = names.names_for(["Tax %", "Tax (%)", "कीमत"])
+    assert first == ["tax_pct", "tax_pct_2", "kimt"]
+    again = ColumnNames(names.to_state(), normalize=NORMALIZE, reserved=("_uniware_job_code",))
+    assert again.names_for(["TAX %", "कीमत", "Tax (%)", "Tax %"]) == ["tax_pct_3", "kimt", "tax_pct_2", "tax_pct"]
+
+
+def test_reserved_and_repeated_labels_get_their_own_columns() -> None:
+    names = ColumnNames(None, normalize=NORMALIZE, reserved=("_dlt_id", "_uniware_job_code"))
+    assert names.names_for(["_dlt_id", "Sale Order Number", "Sale Order Number"]) == [
+        "_dlt_id_2", "sale_order_number", "sale_order_number_2"]
+    assert readable_name("--", NORMALIZE).startswith("column_") and readable_name("", NORMALIZE) == "unnamed"
+
+
+def test_headers_compare_exactly_in_any_order_and_legacy_names_are_positional() -> None:
+    assert same_labels(["A", "B", "B"], ["B", "A", "B"]) and not same_labels(["Tax %"], ["TAX %"])
+    assert legacy_names(["Tax %", "Tax#"], NORMALIZE, ()) == {"Tax %": ["taxx"], "Tax#": ["taxx_2"]}
