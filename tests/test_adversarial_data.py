@@ -45,7 +45,8 @@ def statuses(harness: Harness) -> list[str]:
     pytest.param((("COMPLETE", 2), ("IN_PROGRESS", 6), ("COMPLETE", 2)), id="complete-inprogress-complete"),
     pytest.param((("COMPLETE", 3), ("RUNNING", 4), ("SUCCESSFUL", 3), ("QUEUED", 3), ("COMPLETE", 1)),
                  id="flapping-many-times"),
-    pytest.param((("IN_PROGRESS", 2), ("COMPLETE", 3), ("PROCESSING", 8)), id="back-to-pending-for-long"),
+    pytest.param((("IN_PROGRESS", 2), ("COMPLETE", 3), ("PROCESSING", 8), ("COMPLETE", 1)),
+                 id="back-to-pending-for-long"),
 ])
 def test_file_one_poll_away_after_complete_flapping_loads_the_rows(harness: Harness,
                                                                    script: tuple[tuple[str, int], ...]) -> None:
