@@ -11,7 +11,7 @@ from typing import Any, Optional
 from dlt.pipeline.pipeline import Pipeline
 
 from .catalog import CATALOG, ExportSpec
-from .client.endpoints import FACILITY_PATH, FACILITY_SEARCH_BODY
+from .client.facility_search import search_facilities
 from .ledger import ExportLedger, is_active
 from .services import SourceRuntime
 from .steps.submit import plan
@@ -23,7 +23,7 @@ FAILURE_STATUSES = ("CREATE_FAILED", "FAILED", "CANCELLED", "ERROR", "LOST", "TI
 
 def facility_lines(rt: SourceRuntime) -> list[str]:
     """facility/search as a table: code, status, created. Uniware's answer has no display name."""
-    payload = rt.client._post("facility search", FACILITY_PATH, FACILITY_SEARCH_BODY)  # the raw parties
+    payload = search_facilities(rt.client)  # the raw parties
     parties = [p for p in payload.get("parties") or [] if isinstance(p, dict)]
     lines = [f"{'code':<16} {'status':<10} created (UTC)"]
     for party in sorted(parties, key=lambda p: str(p.get("facilityCode"))):

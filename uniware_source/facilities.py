@@ -16,7 +16,8 @@ import logging
 from collections.abc import Sequence
 from typing import Optional
 
-from .client.endpoints import UniwareClient
+from .client.api_call import UniwareClient
+from .client.facility_search import facility_statuses
 from .errors import ApiError, ConfigError, UniwareError
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ FLAG = "--facility"
 def resolve_facilities(configured: Optional[Sequence[str]], client: UniwareClient) -> tuple[str, ...]:
     """The facility codes to export for; see the module's doc."""
     try:
-        listed = client.facility_statuses()
+        listed = facility_statuses(client)
     except ApiError as error:
         if not configured:
             raise UniwareError(f"{error}; without facility/search the facilities cannot be found: set "

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Optional
 
 from .catalog import ExportSpec
+from .client.api_call import UniwareClient
 from .client.auth import TokenProvider
 from .client.download import DownloadLimits, FileDownloader
-from .client.endpoints import UniwareClient
 from .client.sessions import api_client, file_client, token_client
 from .clock import Clock
 from .facilities import resolve_facilities

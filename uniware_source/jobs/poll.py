@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
-from ..client.endpoints import UniwareClient
+from ..client.api_call import UniwareClient
+from ..client.job_status import job_status
 from ..clock import Clock
 from ..errors import ApiError, ApiErrorDetail
 from ..settings import PollPolicy
@@ -71,7 +72,7 @@ def wait_for_job(
         if stop.is_set():
             return PollResult(Outcome.STOPPED, last_status, None, "the run was interrupted", polls)
         try:
-            status = client.job_status(job_code)
+            status = job_status(client, job_code)
         except ApiError as error:
             if INVALID_JOB_CODE in error.codes:
                 return PollResult(Outcome.FAILED, last_status, None,

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Optional, Union
 from urllib.parse import unquote
 
+from ..client.api_call import UniwareClient
 from ..client.download import DownloadedFile, FileDownloader
-from ..client.endpoints import UniwareClient
 from ..client.file_link import resolve_file_link
 from ..clock import Clock
 from ..conversion.csv_to_parquet import ConvertedFile, CsvConverter, Lineage

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any, Optional
 
 from ..catalog import ExportSpec
+from ..client.create_job import create_export_job
 from ..errors import ApiError, FacilityAccessError
 from ..history import job_event
 from ..ledger import Entry, ExportLedger
@@ -101,8 +102,8 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
         problem: Optional[str] = None
         errors: tuple[Any, ...] = ()
         try:
-            created = rt.client.create_export_job(export_body(spec, entry), entry.facility or "",
-                                                  operation=f"create export job ({where})")
+            created = create_export_job(rt.client, export_body(spec, entry), entry.facility or "",
+                                        operation=f"create export job ({where})")
         except FacilityAccessError as error:
             problem = (f"{error}. Uniware wants the facility code (as listed by facility/search), not its "
                        "display name; check the 'facilities' setting")

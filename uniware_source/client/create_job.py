@@ -1,0 +1,54 @@
+"""Phase 1, create: `export/job/create`, or taking over the identical job Uniware says is running.
+
+A create whose answer was lost (reset, timeout, 5xx) is retried with the same body; if the first
+attempt did create the job, Uniware answers error 100014 and names it, so no duplicate is left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from ..errors import ApiError, ApiErrorDetail
+from ..redact import redact
+from .api_call import UniwareClient, error_details, message_of
+
+log = logging.getLogger(__name__)
+
+CREATE_PATH = "/services/rest/v1/export/job/create"
+DUPLICATE_JOB = 100014  # "a job for this request is already running", with its jobCode
+
+
+@dataclass(frozen=True)
+class CreatedJob:
+    job_code: str
+    export_job_id: Optional[str]
+    adopted: bool = False  # Uniware said an identical job was already running: we took it over
+
+
+def create_export_job(client: UniwareClient, body: Mapping[str, Any], facility: str, operation: str) -> CreatedJob:
+    """Create a job for `facility` (its Facility header), or take over the identical running one."""
+    payload = client.post(operation, CREATE_PATH, body, facility=facility)
+    if payload.get("successful") is False:
+        errors = error_details(payload)
+        running = _running_job_code(errors)
+        if running is not None:
+            log.info("%s: Uniware says job %s is already running for this request; using it", operation, running)
+            return CreatedJob(running, None, adopted=True)
+        raise ApiError(operation, message_of(payload) or "Uniware refused the export job", errors=errors)
+    job_code = payload.get("jobCode")
+    if not isinstance(job_code, str) or not job_code:
+        raise ApiError(operation, f"the answer carries no jobCode: {redact(payload)}")
+    export_job_id = payload.get("exportJobId")
+    return CreatedJob(job_code, str(export_job_id) if export_job_id is not None else None)
+
+
+def _running_job_code(errors: list[ApiErrorDetail]) -> Optional[str]:
+    for error in errors:
+        if error.code == DUPLICATE_JOB and error.params:
+            code = error.params.get("jobCode")
+            if isinstance(code, str) and code:
+                return code
+    return None

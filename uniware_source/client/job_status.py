@@ -1,0 +1,40 @@
+"""Phase 2, poll: `export/job/status` and its answer (the status, the file link, Uniware's message).
+
+What a status means (pending, done, failed) is data in statuses.py; the wait itself is jobs/poll.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from ..errors import ApiError, ApiErrorDetail
+from ..redact import redact
+from .api_call import UniwareClient, error_details, raise_unsuccessful
+
+STATUS_PATH = "/services/rest/v1/export/job/status"
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    status: str  # upper case, as Uniware spells it
+    file_url: Optional[str]  # `filePath`: absolute or relative (see file_link.py)
+    message: str
+    errors: tuple[ApiErrorDetail, ...]
+
+
+def job_status(client: UniwareClient, job_code: str) -> JobStatus:
+    """The job's status now; ApiError when the answer carries none."""
+    operation = f"status of export job {job_code}"
+    payload = client.post(operation, STATUS_PATH, {"jobCode": job_code})
+    status = payload.get("status")
+    if not isinstance(status, str) or not status:
+        raise_unsuccessful(operation, payload)
+        raise ApiError(operation, f"the answer carries no status: {redact(payload)}")
+    file_url = payload.get("filePath")
+    return JobStatus(
+        status=status.strip().upper(),
+        file_url=file_url if isinstance(file_url, str) and file_url.strip() else None,
+        message=str(payload.get("message") or ""),
+        errors=tuple(error_details(payload)),
+    )
