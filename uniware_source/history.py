@@ -11,17 +11,14 @@ import json
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Optional, cast
+from typing import Any, Optional, Protocol, cast
 
 from dlt.common.schema.typing import TColumnSchema, TWriteDispositionDict
 
+from .catalog import ExportSpec
 from .errors import ApiErrorDetail
 from .redact import redact
 from .statuses import HistorySource, HistoryStatus
-
-if TYPE_CHECKING:  # types only: the ledger keeps deferred rows with `defer` / `take_deferred`
-    from .catalog import ExportSpec
-    from .ledger import Entry
 
 HISTORY_TABLE = "export_job_status"
 DEFERRED_STATE = "history_deferred"  # LOADED rows waiting for the load of their data (see `defer`)
@@ -62,6 +59,26 @@ HISTORY_COLUMNS: dict[str, TColumnSchema] = {
 HISTORY_WRITE_DISPOSITION = cast(TWriteDispositionDict, {"disposition": "merge", "strategy": "insert-only"})
 
 
+class JobEntry(Protocol):
+    """What a history row reads of a ledger entry (ledger.Entry is one; the ledger imports this module)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def facility(self) -> Optional[str]: ...
+    @property
+    def start(self) -> Optional[datetime]: ...
+    @property
+    def end(self) -> Optional[datetime]: ...
+    @property
+    def job_code(self) -> Optional[str]: ...
+    @property
+    def attempt(self) -> int: ...
+    def next_seq(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class JobContext:
     """What every history row of a job repeats."""
@@ -77,7 +94,7 @@ class JobContext:
 
 def job_event(
     spec: ExportSpec,
-    entry: Entry,
+    entry: JobEntry,
     run_id: str,
     status: str,
     *,
