@@ -8,9 +8,7 @@ resolved, connection refused). Anything else is its type and the first line of i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, Optional
-from urllib.parse import urlsplit
 
 import requests
 from dlt.common.configuration.exceptions import (
@@ -19,6 +17,7 @@ from dlt.common.configuration.exceptions import (
     ConfigValueCannotBeCoercedException,
 )
 
+from .client.connection_errors import causes, unreachable
 from .errors import AuthError, ConfigError, UniwareError
 from .redact import redact
 
@@ -31,24 +30,7 @@ FLAGS = {
     "exports": "--export", "facilities": "--facility", "backfill_start": "--start", "backfill_end": "--end",
     "job_codes": "--job-code", "destination": "--destination", "loader_file_format": "--loader-file-format",
 }
-NAME_RESOLUTION = ("Name or service not known", "nodename nor servname", "Temporary failure in name resolution",
-                   "getaddrinfo failed", "No address associated with hostname", "NameResolutionError")
 
-
-def causes(error: BaseException) -> Iterator[BaseException]:
-    """The error and what it wraps: __cause__, __context__ and dlt's `.exception` (PipelineStepFailed)."""
-    seen: set[int] = set()
-    stack: list[BaseException] = [error]
-    while stack:
-        current = stack.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        for name in ("exception", "__cause__", "__context__"):
-            inner = getattr(current, name, None)
-            if isinstance(inner, BaseException):
-                stack.append(inner)
 
 
 def with_flag(setting: str) -> str:
@@ -84,26 +66,6 @@ def missing_field(error: ConfigFieldMissingException) -> str:
         flag = " (--destination chose it)" if where.startswith("destination") else ""
         parts.append(f"'{field_name}' of {where}{flag} is missing: set {env} or put it in .dlt/secrets.toml")
     return "configuration error: " + "; ".join(parts)
-
-
-def unreachable(error: requests.ConnectionError) -> Optional[str]:
-    """'cannot reach <host>: <reason>' for a DNS failure or a refused connection."""
-    request = getattr(error, "request", None)
-    url = getattr(request, "url", None) or ""
-    host = urlsplit(url).netloc.rsplit("@", 1)[-1] or "the server"
-    text = str(error)
-    if any(marker in text for marker in NAME_RESOLUTION):
-        return f"cannot reach {host}: its name does not resolve (DNS); check 'tenant' / 'base_url'"
-    if "Connection refused" in text or "ECONNREFUSED" in text:
-        return f"cannot reach {host}: connection refused; check 'tenant' / 'base_url' and that it is up"
-    if "timed out" in text.lower():
-        return f"cannot reach {host}: the connection timed out (connect_timeout_seconds)"
-    return None
-
-
-def is_name_resolution_error(error: BaseException) -> bool:
-    return any(isinstance(e, OSError) and any(m in str(e) for m in NAME_RESOLUTION) for e in causes(error)) \
-        or any(m in str(error) for m in NAME_RESOLUTION)
 
 
 def one_line(text: str) -> str:

@@ -17,8 +17,8 @@ from dlt.sources.helpers.requests import Client
 
 from ..clock import Clock
 from ..errors import AuthError
-from ..problems import unreachable
 from ..redact import SECRETS, redact
+from .connection_errors import unreachable
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from dlt.sources.helpers.requests.retry import _make_retry
 from dlt.sources.helpers.requests.session import Session
 from tenacity import RetryCallState, retry_all, retry_base
 
-from ..problems import is_name_resolution_error
 from ..redact import redact
 from ..settings import HttpPolicy
+from .connection_errors import is_name_resolution_error
 
 log = logging.getLogger(__name__)
 
