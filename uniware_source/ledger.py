@@ -10,7 +10,8 @@ A facility's cursor is the end of the last window whose rows fully landed: every
 
 The ledger is the only reader and writer of the export's dlt state: besides entries and cursors it
 keeps the run that planned last, the last file's header and column names, and LOADED history rows
-waiting for the load of their data. `Ledgers` reads every export's ledger of a source at once.
+waiting for the load of their data. `Ledgers` reads every export's ledger of a source at once;
+`unconfigured_exports` and `waiting_windows` count across them for the runner.
 """
 
 from __future__ import annotations
@@ -337,11 +338,32 @@ class Ledgers:
         not those of facilities set aside: not configured now)."""
         return sum(1 for entry in self._entries(tables) if entry.submitted and is_active(entry, active))
 
-    def windows_waiting(self, run_id: str) -> int:
-        """Planned windows that still need a job in this run."""
-        return sum(1 for entry in self._entries()
-                   if not entry.job_code and not entry.done and entry.data.get("failed_run") != run_id)
-
     def has_deferred_history(self) -> bool:
         """Whether any export's state holds LOADED history rows waiting for the next extract."""
         return any(state.get(DEFERRED_STATE) for state in self._resources.values())
+
+
+# State follows configuration: entries of facilities or exports not configured now are set aside
+# (never created, polled or counted as problems; kept, so configuring them again resumes them).
+
+def unconfigured_exports(resources: Mapping[str, Any], scope: Mapping[str, Any]) -> list[str]:
+    """Tables with unfinished ledger entries in state whose export is not configured now."""
+    return sorted(table for table, state in resources.items() if table not in scope
+                  and any(not e.get("done") for e in (state or {}).get("entries", [])))
+
+
+def waiting_windows(resources: Mapping[str, Any], scope: Mapping[str, Optional[frozenset[str]]],
+                    run_id: str) -> int:
+    """Planned windows of configured exports and facilities that still need a job in this run."""
+    count = 0
+    for table, state in resources.items():
+        if table not in scope:
+            continue
+        active = scope[table]
+        for entry in (state or {}).get("entries", []):
+            if entry.get("job_code") or entry.get("done") or entry.get("failed_run") == run_id:
+                continue
+            if active is not None and entry.get("facility") is not None and entry["facility"] not in active:
+                continue
+            count += 1
+    return count

@@ -15,6 +15,7 @@ from .client.sessions import api_client, file_client, token_client
 from .clock import Clock
 from .facilities import resolve_facilities
 from .jobs.workers import JobCollector
+from .ledger import ExportLedger
 from .run_report import RunReport
 from .settings import Settings
 
@@ -113,3 +114,25 @@ class SourceRuntime:
         if self._collector_users <= 0 and self._collector is not None:
             self._collector.close()
             self._collector = None
+
+
+def active_facilities(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> Optional[frozenset[str]]:
+    """The facilities whose entries this run works on (None: all, when loading `job_codes`). State
+    follows configuration: entries of other facilities are set aside (see ledger.py); logged once
+    per run and export."""
+    if rt.settings.job_codes:
+        rt.report.scope[spec.table_name] = None
+        return None
+    active = frozenset(rt.facilities_for(spec))
+    rt.report.scope[spec.table_name] = active
+    aside = ledger.set_aside(active)
+    if aside:
+        facilities = sorted({e.facility or "-" for e in aside})
+        jobs = sum(1 for e in aside if e.job_code)
+        rt.report.once(
+            f"set-aside|{spec.table_name}",
+            "%s: %d window(s) (%d with a job) of facility %s, which is not configured now, set aside: not "
+            "created, polled or retried; kept in state, so configuring the facility again resumes them "
+            "(`uniware-pipeline reset --export \"%s\" --facility CODE` clears them)",
+            spec.name, len(aside), jobs, ", ".join(facilities), spec.name)
+    return active

@@ -20,9 +20,8 @@ from dlt.pipeline.pipeline import Pipeline
 from ..clock import Clock
 from ..errors import ExportsFailed, UniwareError
 from ..history import HISTORY_TABLE
-from ..ledger import Ledgers
+from ..ledger import Ledgers, unconfigured_exports, waiting_windows
 from ..run_report import RunReport
-from ..scope import unconfigured_exports, waiting_windows
 from ..services import COLLECT, HISTORY, SUBMIT
 from ..source import uniware_source
 from . import duckdb_memory
