@@ -1,8 +1,10 @@
-"""Services shared by the resources of one source instance: clients, facilities, the collector."""
+"""The runtime one source instance's resources share: settings, clock, API client, facilities, the job
+workers, the job budget and the run report."""
 
 from __future__ import annotations
 
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -12,12 +14,13 @@ from .client.api_call import UniwareClient
 from .client.auth import TokenProvider
 from .client.download import DownloadLimits, FileDownloader
 from .client.sessions import api_client, file_client, token_client
-from .clock import Clock
+from .clock import Clock, SystemClock
+from .conversion.load_files import destination_load_format
 from .facilities import resolve_facilities
 from .jobs.workers import JobCollector
-from .ledger import ExportLedger
+from .ledger import ExportLedger, Ledgers
 from .run_report import RunReport
-from .settings import Settings
+from .settings import Settings, SettingValues, build_settings
 
 SUBMIT = "submit"
 COLLECT = "collect"
@@ -83,6 +86,15 @@ class SourceRuntime:
                                          self.settings.http.timeout)
         return self._client
 
+    def begin_extract(self, ledgers: Ledgers, tables: list[str]) -> None:
+        """Once per extract: jobs submitted by earlier runs, across all exports, count against the
+        budget; the load files take the destination's format."""
+        if self.budget.running is not None:
+            return
+        active = set(self.settings.facilities) if self.settings.facilities and not self.settings.job_codes else None
+        self.budget.running = ledgers.jobs_running(tables, active)
+        self.load_format = destination_load_format()
+
     def facilities_for(self, spec: ExportSpec) -> tuple[str, ...]:
         """The configured facility codes (each listed ENABLED by the tenant), or every enabled one; the
         first only for reports that ignore the facility. Asked once per run (the report keeps it)."""
@@ -114,6 +126,22 @@ class SourceRuntime:
         if self._collector_users <= 0 and self._collector is not None:
             self._collector.close()
             self._collector = None
+
+
+def open_runtime(values: SettingValues, *, phase: str, run_id: Optional[str], clock: Optional[Clock],
+                 report: Optional[RunReport]) -> SourceRuntime:
+    """The runtime of one source instance: settings validated (ConfigError names the first wrong one)."""
+    if phase not in PHASES:
+        raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+    the_clock = clock or SystemClock()
+    settings = build_settings(values, now=the_clock.now())
+    runtime = SourceRuntime(
+        settings=settings, clock=the_clock, phase=phase, run_id=run_id or uuid.uuid4().hex[:12],
+        report=report if isinstance(report, RunReport) else RunReport(),
+        budget=JobBudget(settings.max_concurrent_jobs),
+    )
+    runtime.report.runtime = runtime  # the discovery commands read the runtime a run would have
+    return runtime
 
 
 def active_facilities(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> Optional[frozenset[str]]:

@@ -41,6 +41,13 @@ def export_body(spec: ExportSpec, entry: Entry) -> dict[str, Any]:
             "frequency": "ONETIME", "reportName": report_name(spec, entry)}
 
 
+def submit_export(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> list[dict[str, Any]]:
+    """The submit step of one export: plan this run's windows, abandon expired jobs, adopt the listed
+    ones and create jobs; the history rows of all of it."""
+    plan(spec, ledger, rt)
+    return [*abandon_expired(spec, ledger, rt), *adopt_jobs(spec, ledger, rt), *create_jobs(spec, ledger, rt)]
+
+
 def plan(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> None:
     """Add this run's windows to the ledger (once per run)."""
     if ledger.planned_in(rt.run_id):

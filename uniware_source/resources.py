@@ -1,0 +1,77 @@
+"""The resources of the source: one per configured export, each also writing `export_job_status`.
+
+An export's resource runs the steps of the run's phase (steps/submit.py, steps/collect.py) over the
+export's ledger; its table hints (merge keys, the history variant) come from the export's settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, Optional
+
+import dlt
+from dlt.extract.resource import DltResource
+
+from .catalog import APPEND, REPLACE, ExportSpec
+from .conversion.csv_to_parquet import FACILITY, JOB_CODE, KEY_OCCURRENCE
+from .history import HISTORY_COLUMNS, HISTORY_TABLE, HISTORY_WRITE_DISPOSITION
+from .ledger import ExportLedger, Ledgers
+from .services import ALL, COLLECT, SUBMIT, SourceRuntime
+from .steps.collect import ExportCollection
+from .steps.submit import submit_export
+
+
+def export_resources(rt: SourceRuntime, normalize: Callable[[str], str]) -> list[DltResource]:
+    """A resource for every configured export."""
+    tables = [spec.table_name for spec in rt.settings.exports]
+    return [export_resource(spec, rt, normalize, tables) for spec in rt.settings.exports]
+
+
+def export_resource(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[str], str],
+                    tables: list[str]) -> DltResource:
+    """The resource of one export: its rows go to `spec.table_name`, its jobs' history to
+    `export_job_status`."""
+    keys = [normalize(k) for k in spec.primary_key]
+    if keys and spec.repeating_keys:
+        keys.append(KEY_OCCURRENCE)
+    columns: dict[str, Any] = {}
+    if spec.dedup_sort and keys:
+        columns[normalize(spec.dedup_sort)] = {"dedup_sort": "desc"}
+    merge_key: Optional[str] = None
+    if spec.write_disposition == APPEND or (not keys and spec.write_disposition != REPLACE):
+        # no natural key: a job's rows replace whatever an earlier load of the same job left (two
+        # runs at once, a retried package, a job code given twice), so each job lands once
+        keys, columns = [], {}
+        merge_key = JOB_CODE
+    elif spec.write_disposition == REPLACE:
+        merge_key = FACILITY  # snapshot reports replace each facility's rows
+        # a job given in job_codes has no known facility: its rows merge on the natural key alone
+        # (dlt would otherwise declare the merge key NOT NULL and fail the package in normalize)
+        columns[FACILITY] = {"nullable": True}
+    hints: dict[str, Any] = {"write_disposition": {"disposition": "merge", "strategy": "delete-insert"}}
+    if keys:
+        hints["primary_key"] = keys
+    if merge_key:
+        hints["merge_key"] = merge_key
+    if columns:
+        hints["columns"] = columns
+    resource: DltResource = dlt.resource(_export_rows(spec, rt, normalize, tables), name=spec.table_name)
+    # the history variant first: a variant starts from the hints the resource has when it is made
+    resource.apply_hints(table_name=HISTORY_TABLE, write_disposition=HISTORY_WRITE_DISPOSITION,
+                         primary_key="event_id", columns=HISTORY_COLUMNS, create_table_variant=True)
+    resource.apply_hints(**hints)
+    return resource
+
+
+def _export_rows(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[str], str],
+                 tables: list[str]) -> Iterator[Any]:
+    ledger = ExportLedger(dlt.current.resource_state(spec.table_name))
+    for row in ledger.take_deferred_history():  # their rows loaded with an earlier package
+        yield dlt.mark.with_table_name(row, HISTORY_TABLE)
+    rt.begin_extract(Ledgers(dlt.current.source_state().get("resources", {})), tables)
+    if rt.phase in (SUBMIT, ALL):
+        for row in submit_export(spec, ledger, rt):
+            yield dlt.mark.with_table_name(row, HISTORY_TABLE)
+    if rt.phase in (COLLECT, ALL):
+        yield from ExportCollection(spec, ledger, rt, normalize).run()
+
