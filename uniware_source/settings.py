@@ -52,83 +52,91 @@ DEFAULT_DOWNLOAD_MAX_BYTES = 20_000_000_000  # 20 GB: far above any export seen,
 ENV_PREFIX = "SOURCES__UNIWARE__"
 
 
-def setting(default: Any, shown_default: str, doc: str, *, secret: bool = False) -> Any:
-    """A field of `SettingValues`: its default, the default as the README shows it, and its meaning."""
-    return field(default=default, metadata={"shown_default": shown_default, "doc": doc, "secret": secret})
+def setting(default: Any, doc: str, *, shown: Optional[str] = None, secret: bool = False) -> Any:
+    """A field of `SettingValues`: its default and its meaning; `shown`: the default as the README says
+    it, where the value itself does not say it (e.g. None)."""
+    return field(default=default, metadata={"shown_default": shown or _shown(default), "doc": doc, "secret": secret})
+
+
+def _shown(default: Any) -> str:
+    """A number or a word as the README's settings table writes it: `2`, `1800`, `fail`."""
+    if isinstance(default, float) and default.is_integer():
+        default = int(default)
+    return f"`{default}`"
 
 
 @dataclass(frozen=True)
 class SettingValues:
     """Every setting of the source as given (arguments, .dlt/*.toml, SOURCES__UNIWARE__<NAME>), declared once."""
 
-    username: Optional[str] = setting(None, 'required (secret)',
-        'Uniware API user', secret=True)
-    password: Optional[str] = setting(None, 'required (secret)',
-        'its password; never logged', secret=True)
-    tenant: Optional[str] = setting(None, '-',
-        'gives `https://{tenant}.unicommerce.com`')
-    base_url: Optional[str] = setting(None, '-',
-        'any Uniware-compatible server (wins over `tenant`), e.g. the simulator')
-    facilities: Optional[Any] = setting(None, 'every enabled facility',
+    username: Optional[str] = setting(None,
+        'Uniware API user', shown='required (secret)', secret=True)
+    password: Optional[str] = setting(None,
+        'its password; never logged', shown='required (secret)', secret=True)
+    tenant: Optional[str] = setting(None,
+        'gives `https://{tenant}.unicommerce.com`', shown='-')
+    base_url: Optional[str] = setting(None,
+        'any Uniware-compatible server (wins over `tenant`), e.g. the simulator', shown='-')
+    facilities: Optional[Any] = setting(None,
         'facility codes (list or comma-separated), each checked against `facility/search` before any job is '
-        'created; `all`: every facility it lists ENABLED')
-    exports: Optional[Any] = setting(None, '`["Sale Orders"]`',
-        'report names and/or tables of settings (below)')
-    job_codes: Optional[Any] = setting(None, 'none',
-        '`{"Sale Orders": ["JOB1"]}`: load existing jobs, create none')
-    start_date: Optional[str] = setting(None, '`window_days` before the first run',
+        'created; `all`: every facility it lists ENABLED', shown='every enabled facility')
+    exports: Optional[Any] = setting(None,
+        'report names and/or tables of settings (below)', shown='`["Sale Orders"]`')
+    job_codes: Optional[Any] = setting(None,
+        '`{"Sale Orders": ["JOB1"]}`: load existing jobs, create none', shown='none')
+    start_date: Optional[str] = setting(None, shown='`window_days` before the first run', doc=
         'where the first run starts (date or ISO datetime; India time unless it has an offset)')
-    lookback_days: float = setting(2.0, '`2`',
+    lookback_days: float = setting(2.0,
         'each incremental run re-exports this much before the cursor (late updates)')
-    window_days: float = setting(30.0, '`30`',
+    window_days: float = setting(30.0,
         'longest date window per job (Uniware refuses more than 92)')
-    min_window_minutes: float = setting(60.0, '`60`',
+    min_window_minutes: float = setting(60.0,
         'no job is created for a window shorter than this: the rest of the time waits for a later run (the '
         "cursor stays before it); a backfill's short last piece joins the window before it")
-    max_concurrent_jobs: int = setting(10, '`10`',
+    max_concurrent_jobs: int = setting(10,
         'jobs running at once across all exports')
-    poll_initial_seconds: float = setting(2.0, '`2`',
+    poll_initial_seconds: float = setting(2.0,
         'first wait between status polls')
-    poll_max_seconds: float = setting(30.0, '`30`',
+    poll_max_seconds: float = setting(30.0,
         'the backoff cap (x1.6 per poll)')
-    job_timeout_seconds: float = setting(1800.0, '`1800`',
+    job_timeout_seconds: float = setting(1800.0,
         'how long one run waits for a job; the job is kept and polled again next run')
-    complete_without_file_grace_seconds: float = setting(60.0, '`60`',
+    complete_without_file_grace_seconds: float = setting(60.0,
         'COMPLETE without `filePath` is polled this long, then taken as an empty export')
-    job_expiry_hours: float = setting(24.0, '`24`',
+    job_expiry_hours: float = setting(24.0,
         'a job still unfinished this long after creation is abandoned and its window re-exported')
-    connect_timeout_seconds: float = setting(10.0, '`10`',
+    connect_timeout_seconds: float = setting(10.0,
         'HTTP connect timeout')
-    read_timeout_seconds: float = setting(120.0, '`120`',
+    read_timeout_seconds: float = setting(120.0,
         'HTTP read timeout')
-    request_max_attempts: int = setting(5, '`5`',
+    request_max_attempts: int = setting(5,
         'attempts per API call on 429/5xx/reset/timeout')
-    request_backoff_factor: float = setting(1.0, '`1`',
+    request_backoff_factor: float = setting(1.0,
         'exponential backoff multiplier between attempts')
-    request_max_retry_delay_seconds: float = setting(60.0, '`60`',
+    request_max_retry_delay_seconds: float = setting(60.0,
         'longest wait between attempts (also caps `Retry-After`)')
-    download_max_attempts: int = setting(5, '`5`',
+    download_max_attempts: int = setting(5,
         'attempts to fetch a file; a truncated body resumes with a Range request')
-    download_max_bytes: int = setting(DEFAULT_DOWNLOAD_MAX_BYTES, '`20000000000` (20 GB)',
+    download_max_bytes: int = setting(DEFAULT_DOWNLOAD_MAX_BYTES, shown='`20000000000` (20 GB)', doc=
         'largest file kept: a larger announced size is refused before any byte is read, and a body (also '
         'chunked, or gzip once decoded) that passes it is cut; the job ends DOWNLOAD_FAILED')
-    download_timeout_seconds: float = setting(3600.0, '`3600`',
+    download_timeout_seconds: float = setting(3600.0,
         'wall time for one file across all its attempts, checked between chunks (a host that trickles a byte '
         'every few seconds never trips a read timeout); no socket wait is longer than what is left')
-    download_stall_timeout_seconds: float = setting(120.0, '`120`',
+    download_stall_timeout_seconds: float = setting(120.0,
         'no byte for this long ends the attempt (the next one resumes); caps `read_timeout_seconds` for downloads')
-    download_dir: Optional[str] = setting(None, 'system temp',
-        'where CSV and Parquet files wait (deleted once handed to dlt)')
-    on_bad_rows: str = setting("fail", '`fail`',
+    download_dir: Optional[str] = setting(None,
+        'where CSV and Parquet files wait (deleted once handed to dlt)', shown='system temp')
+    on_bad_rows: str = setting("fail",
         '`fail`: a ragged row, non-UTF-8 bytes or an untypable value fails the job, naming file, row and '
         'column; `skip`: drop such rows, count them in `rows_skipped` and the log')
-    on_header_change: str = setting("evolve", '`evolve`',
+    on_header_change: str = setting("evolve",
         "a file's columns differ from the last load: `evolve` warns and adds new columns; `fail` refuses the file")
-    backfill_start: Optional[str] = setting(None, 'none',
+    backfill_start: Optional[str] = setting(None, shown='none', doc=
         'start of a stateless backfill (what `--start` sets): windows of `window_days` that move no cursor')
-    backfill_end: Optional[str] = setting(None, 'none',
-        'its end (what `--end` sets; default: now)')
-    on_window_violation: str = setting("fail", '`fail`',
+    backfill_end: Optional[str] = setting(None,
+        'its end (what `--end` sets; default: now)', shown='none')
+    on_window_violation: str = setting("fail",
         'a windowed file holds rows more than a day outside its window (an ignored filter id): `fail` refuses '
         'the file (OUT_OF_WINDOW, the cursor stays); `warn` loads it with a warning in the log and the history')
 
@@ -155,26 +163,31 @@ def readme_rows() -> list[str]:
 assert all(f.default is not MISSING for f in fields(SettingValues))
 
 
+POLL_BACKOFF_MULTIPLIER = 1.6  # each wait between status polls is this much longer, up to poll_max_seconds
+
+
+# What the settings become: built only by `build_settings`, so no default is written twice (every
+# default is the one in SettingValues).
 @dataclass(frozen=True)
 class PollPolicy:
-    initial_seconds: float = 2.0
-    max_seconds: float = 30.0
-    multiplier: float = 1.6
-    timeout_seconds: float = 1800.0
-    complete_grace_seconds: float = 60.0
+    initial_seconds: float
+    max_seconds: float
+    timeout_seconds: float
+    complete_grace_seconds: float
+    multiplier: float
 
 
 @dataclass(frozen=True)
 class HttpPolicy:
-    connect_timeout_seconds: float = 10.0
-    read_timeout_seconds: float = 120.0
-    max_attempts: int = 5
-    backoff_factor: float = 1.0
-    max_retry_delay_seconds: float = 60.0
-    download_max_attempts: int = 5
-    download_max_bytes: int = DEFAULT_DOWNLOAD_MAX_BYTES
-    download_timeout_seconds: float = 3600.0
-    download_stall_timeout_seconds: float = 120.0
+    connect_timeout_seconds: float
+    read_timeout_seconds: float
+    max_attempts: int
+    backoff_factor: float
+    max_retry_delay_seconds: float
+    download_max_attempts: int
+    download_max_bytes: int
+    download_timeout_seconds: float
+    download_stall_timeout_seconds: float
 
     @property
     def timeout(self) -> tuple[float, float]:
@@ -187,21 +200,21 @@ class Settings:
     username: str
     password: str = field(repr=False)
     exports: tuple[ExportSpec, ...]
-    facilities: Optional[tuple[str, ...]] = None
-    job_codes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    start_date: Optional[datetime] = None
-    backfill: Optional[tuple[datetime, datetime]] = None
-    lookback: timedelta = timedelta(days=2)
-    window: timedelta = timedelta(days=30)
-    min_window: timedelta = timedelta(minutes=60)
-    max_concurrent_jobs: int = 10
-    job_expiry: timedelta = timedelta(hours=24)
-    poll: PollPolicy = field(default_factory=PollPolicy)
-    http: HttpPolicy = field(default_factory=HttpPolicy)
-    download_dir: Optional[Path] = None
-    on_bad_rows: str = "fail"
-    on_header_change: str = "evolve"
-    on_window_violation: str = "fail"
+    facilities: Optional[tuple[str, ...]]  # None: every enabled facility
+    job_codes: Mapping[str, tuple[str, ...]]
+    start_date: Optional[datetime]
+    backfill: Optional[tuple[datetime, datetime]]
+    lookback: timedelta
+    window: timedelta
+    min_window: timedelta
+    max_concurrent_jobs: int
+    job_expiry: timedelta
+    poll: PollPolicy
+    http: HttpPolicy
+    download_dir: Optional[Path]
+    on_bad_rows: str
+    on_header_change: str
+    on_window_violation: str
 
 
 def normalize_name(label: str) -> str:
@@ -415,7 +428,6 @@ def build_settings(values: SettingValues, *, now: datetime) -> Settings:
     if window > 92:
         raise ConfigError("window_days", "Uniware refuses date ranges longer than 92 days (30 is safe)")
     concurrent = int(_positive("max_concurrent_jobs", values.max_concurrent_jobs))
-    initial = _positive("poll_initial_seconds", values.poll_initial_seconds, allow_zero=True)
     return Settings(
         base_url=resolve_base_url(values.tenant, values.base_url),
         username=required_secret("username", values.username),
@@ -430,28 +442,40 @@ def build_settings(values: SettingValues, *, now: datetime) -> Settings:
         min_window=timedelta(minutes=_positive("min_window_minutes", values.min_window_minutes, allow_zero=True)),
         max_concurrent_jobs=concurrent,
         job_expiry=timedelta(hours=_positive("job_expiry_hours", values.job_expiry_hours)),
-        poll=PollPolicy(
-            initial_seconds=initial,
-            max_seconds=max(initial, _positive("poll_max_seconds", values.poll_max_seconds, allow_zero=True)),
-            timeout_seconds=_positive("job_timeout_seconds", values.job_timeout_seconds),
-            complete_grace_seconds=_positive("complete_without_file_grace_seconds",
-                                             values.complete_without_file_grace_seconds, allow_zero=True),
-        ),
-        http=HttpPolicy(
-            connect_timeout_seconds=_positive("connect_timeout_seconds", values.connect_timeout_seconds),
-            read_timeout_seconds=_positive("read_timeout_seconds", values.read_timeout_seconds),
-            max_attempts=int(_positive("request_max_attempts", values.request_max_attempts)),
-            backoff_factor=_positive("request_backoff_factor", values.request_backoff_factor, allow_zero=True),
-            max_retry_delay_seconds=_positive("request_max_retry_delay_seconds", values.request_max_retry_delay_seconds,
-                                              allow_zero=True),
-            download_max_attempts=int(_positive("download_max_attempts", values.download_max_attempts)),
-            download_max_bytes=int(_positive("download_max_bytes", values.download_max_bytes)),
-            download_timeout_seconds=_positive("download_timeout_seconds", values.download_timeout_seconds),
-            download_stall_timeout_seconds=_positive("download_stall_timeout_seconds",
-                                                     values.download_stall_timeout_seconds),
-        ),
+        poll=poll_policy(values),
+        http=http_policy(values),
         download_dir=Path(values.download_dir) if values.download_dir else None,
         on_bad_rows=values.on_bad_rows,
         on_header_change=values.on_header_change,
         on_window_violation=values.on_window_violation,
+    )
+
+
+def poll_policy(values: SettingValues) -> PollPolicy:
+    """How a job is waited for, from the poll_* / job_timeout_seconds / complete_* settings."""
+    initial = _positive("poll_initial_seconds", values.poll_initial_seconds, allow_zero=True)
+    return PollPolicy(
+        initial_seconds=initial,
+        max_seconds=max(initial, _positive("poll_max_seconds", values.poll_max_seconds, allow_zero=True)),
+        timeout_seconds=_positive("job_timeout_seconds", values.job_timeout_seconds),
+        complete_grace_seconds=_positive("complete_without_file_grace_seconds",
+                                         values.complete_without_file_grace_seconds, allow_zero=True),
+        multiplier=POLL_BACKOFF_MULTIPLIER,
+    )
+
+
+def http_policy(values: SettingValues) -> HttpPolicy:
+    """Timeouts and retries of API calls and downloads, from the *_timeout_seconds / request_* / download_* settings."""
+    return HttpPolicy(
+        connect_timeout_seconds=_positive("connect_timeout_seconds", values.connect_timeout_seconds),
+        read_timeout_seconds=_positive("read_timeout_seconds", values.read_timeout_seconds),
+        max_attempts=int(_positive("request_max_attempts", values.request_max_attempts)),
+        backoff_factor=_positive("request_backoff_factor", values.request_backoff_factor, allow_zero=True),
+        max_retry_delay_seconds=_positive("request_max_retry_delay_seconds", values.request_max_retry_delay_seconds,
+                                          allow_zero=True),
+        download_max_attempts=int(_positive("download_max_attempts", values.download_max_attempts)),
+        download_max_bytes=int(_positive("download_max_bytes", values.download_max_bytes)),
+        download_timeout_seconds=_positive("download_timeout_seconds", values.download_timeout_seconds),
+        download_stall_timeout_seconds=_positive("download_stall_timeout_seconds",
+                                                 values.download_stall_timeout_seconds),
     )
