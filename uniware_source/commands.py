@@ -24,7 +24,7 @@ from .problems import EXIT_CONFIG, explain
 from .progress import configure_logging
 from .run_log import reset
 from .run_report import RunReport
-from .services import SUBMIT, SourceRuntime
+from .runtime import SUBMIT, SourceRuntime
 from .settings import normalize_name
 from .source import uniware_source
 

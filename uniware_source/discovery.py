@@ -13,7 +13,7 @@ from dlt.pipeline.pipeline import Pipeline
 from .catalog import CATALOG, ExportSpec
 from .client.facility_search import search_facilities
 from .ledger import ExportLedger, is_active
-from .services import SourceRuntime
+from .runtime import SourceRuntime
 from .steps.submit import plan
 from .vocabulary import LABELS
 

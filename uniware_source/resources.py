@@ -16,7 +16,7 @@ from .catalog import APPEND, REPLACE, ExportSpec
 from .conversion.csv_to_parquet import FACILITY, JOB_CODE, KEY_OCCURRENCE
 from .history import HISTORY_COLUMNS, HISTORY_TABLE, HISTORY_WRITE_DISPOSITION
 from .ledger import ExportLedger, Ledgers
-from .services import ALL, COLLECT, SUBMIT, SourceRuntime
+from .runtime import ALL, COLLECT, SUBMIT, SourceRuntime
 from .steps.collect import ExportCollection
 from .steps.submit import submit_export
 

@@ -15,7 +15,7 @@ from dlt.extract.resource import DltResource
 
 from .redact import install_log_redaction
 from .resources import export_resources
-from .services import ALL, open_runtime
+from .runtime import ALL, open_runtime
 from .settings import SettingValues, setting_fields, source_parameters
 
 

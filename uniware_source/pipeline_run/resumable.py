@@ -22,7 +22,7 @@ from ..errors import ExportsFailed, UniwareError
 from ..history import HISTORY_TABLE
 from ..ledger import Ledgers, unconfigured_exports, waiting_windows
 from ..run_report import RunReport
-from ..services import COLLECT, HISTORY, SUBMIT
+from ..runtime import COLLECT, HISTORY, SUBMIT
 from ..source import uniware_source
 from . import duckdb_memory
 from .lock import WaitForLock, pipeline_lock

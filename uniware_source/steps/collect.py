@@ -24,7 +24,7 @@ from ..conversion.window_guard import check as check_window
 from ..history import HISTORY_TABLE, job_event
 from ..jobs.workers import Crashed, FileReady, JobEnded, JobTicket, StatusChanged
 from ..ledger import Entry, ExportLedger
-from ..services import SourceRuntime, active_facilities
+from ..runtime import SourceRuntime, active_facilities
 from ..statuses import FAILED_STATUSES, OUTCOME_HISTORY, HistorySource, HistoryStatus, Outcome
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from ..client.create_job import create_export_job
 from ..errors import ApiError, FacilityAccessError
 from ..history import job_event
 from ..ledger import Entry, ExportLedger
-from ..services import SourceRuntime, active_facilities
+from ..runtime import SourceRuntime, active_facilities
 from ..statuses import EntryKind, HistoryStatus
 from ..windows import Window
 
