@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import inspect
-from datetime import UTC, datetime
+from dataclasses import MISSING, fields
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,9 @@ import pytest
 from uniware_source import ConfigError, uniware_source
 from uniware_source.settings import (
     EXPORT_KEYS,
+    HttpPolicy,
+    PollPolicy,
+    Settings,
     SettingValues,
     build_settings,
     readme_rows,
@@ -46,6 +50,20 @@ def test_defaults_validate() -> None:
     assert settings.base_url == "https://acme.unicommerce.com"
     assert [s.name for s in settings.exports] == ["Sale Orders"]
     assert settings.max_concurrent_jobs == 10
+
+
+def test_every_default_lives_in_the_declaration_and_the_policies_are_built_from_it() -> None:
+    for built in (Settings, PollPolicy, HttpPolicy):
+        assert [f.name for f in fields(built) if f.default is not MISSING or f.default_factory is not MISSING] == []
+    defaults = build_settings(_values(), now=NOW)
+    assert defaults.poll.initial_seconds == SettingValues.poll_initial_seconds
+    assert defaults.http.download_stall_timeout_seconds == SettingValues.download_stall_timeout_seconds
+    assert defaults.lookback == timedelta(days=SettingValues.lookback_days)
+    given = build_settings(_values(poll_initial_seconds=5, job_timeout_seconds=9, read_timeout_seconds=7,
+                                   download_max_bytes=1000), now=NOW)
+    assert (given.poll.initial_seconds, given.poll.max_seconds, given.poll.timeout_seconds) == (5, 30, 9)
+    assert given.http.timeout == (10, 7)
+    assert given.http.download_max_bytes == 1000
 
 
 @pytest.mark.parametrize(("overrides", "setting"), [
