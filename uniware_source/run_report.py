@@ -43,7 +43,7 @@ class RunReport:
     def __init__(self) -> None:
         self.exports: dict[str, ExportTally] = {}
         self.problems: list[str] = []
-        # table -> facilities this run works on (None: all); filled by the source (see scope.py)
+        # table -> facilities this run works on (None: all); filled by the source (runtime.active_facilities)
         self.scope: dict[str, Optional[frozenset[str]]] = {}
         self._said: set[str] = set()
         self.facilities_found: Optional[tuple[str, ...]] = None  # facility/search, asked once per run
