@@ -50,6 +50,7 @@ WINDOW_VIOLATION_POLICIES = ("fail", "warn")  # see window_guard.py
 _naming = NamingConvention()
 DEFAULT_DOWNLOAD_MAX_BYTES = 20_000_000_000  # 20 GB: far above any export seen, far below a runaway body
 ENV_PREFIX = "SOURCES__UNIWARE__"
+DEFAULT_EXPORTS = ("Sale Orders",)  # `exports` when none are configured
 
 
 def setting(default: Any, doc: str, *, shown: Optional[str] = None, secret: bool = False) -> Any:
@@ -69,21 +70,21 @@ def _shown(default: Any) -> str:
 class SettingValues:
     """Every setting of the source as given (arguments, .dlt/*.toml, SOURCES__UNIWARE__<NAME>), declared once."""
 
-    username: Optional[str] = setting(None,
-        'Uniware API user', shown='required (secret)', secret=True)
-    password: Optional[str] = setting(None,
-        'its password; never logged', shown='required (secret)', secret=True)
-    tenant: Optional[str] = setting(None,
-        'gives `https://{tenant}.unicommerce.com`', shown='-')
-    base_url: Optional[str] = setting(None,
-        'any Uniware-compatible server (wins over `tenant`), e.g. the simulator', shown='-')
-    facilities: Optional[Any] = setting(None,
+    username: Optional[str] = setting(None, shown='required (secret)', secret=True, doc=
+        'Uniware API user')
+    password: Optional[str] = setting(None, shown='required (secret)', secret=True, doc=
+        'its password; never logged')
+    tenant: Optional[str] = setting(None, shown='-', doc=
+        'gives `https://{tenant}.unicommerce.com`')
+    base_url: Optional[str] = setting(None, shown='-', doc=
+        'any Uniware-compatible server (wins over `tenant`), e.g. the simulator')
+    facilities: Optional[Any] = setting(None, shown='every enabled facility', doc=
         'facility codes (list or comma-separated), each checked against `facility/search` before any job is '
-        'created; `all`: every facility it lists ENABLED', shown='every enabled facility')
-    exports: Optional[Any] = setting(None,
-        'report names and/or tables of settings (below)', shown='`["Sale Orders"]`')
-    job_codes: Optional[Any] = setting(None,
-        '`{"Sale Orders": ["JOB1"]}`: load existing jobs, create none', shown='none')
+        'created; `all`: every facility it lists ENABLED')
+    exports: Optional[Any] = setting(None, shown=f'`{json.dumps(DEFAULT_EXPORTS)}`', doc=
+        'report names and/or tables of settings (below)')
+    job_codes: Optional[Any] = setting(None, shown='none', doc=
+        '`{"Sale Orders": ["JOB1"]}`: load existing jobs, create none')
     start_date: Optional[str] = setting(None, shown='`window_days` before the first run', doc=
         'where the first run starts (date or ISO datetime; India time unless it has an offset)')
     lookback_days: float = setting(2.0,
@@ -125,8 +126,8 @@ class SettingValues:
         'every few seconds never trips a read timeout); no socket wait is longer than what is left')
     download_stall_timeout_seconds: float = setting(120.0,
         'no byte for this long ends the attempt (the next one resumes); caps `read_timeout_seconds` for downloads')
-    download_dir: Optional[str] = setting(None,
-        'where CSV and Parquet files wait (deleted once handed to dlt)', shown='system temp')
+    download_dir: Optional[str] = setting(None, shown='system temp', doc=
+        'where CSV and Parquet files wait (deleted once handed to dlt)')
     on_bad_rows: str = setting("fail",
         '`fail`: a ragged row, non-UTF-8 bytes or an untypable value fails the job, naming file, row and '
         'column; `skip`: drop such rows, count them in `rows_skipped` and the log')
@@ -134,8 +135,8 @@ class SettingValues:
         "a file's columns differ from the last load: `evolve` warns and adds new columns; `fail` refuses the file")
     backfill_start: Optional[str] = setting(None, shown='none', doc=
         'start of a stateless backfill (what `--start` sets): windows of `window_days` that move no cursor')
-    backfill_end: Optional[str] = setting(None,
-        'its end (what `--end` sets; default: now)', shown='none')
+    backfill_end: Optional[str] = setting(None, shown='none', doc=
+        'its end (what `--end` sets; default: now)')
     on_window_violation: str = setting("fail",
         'a windowed file holds rows more than a day outside its window (an ignored filter id): `fail` refuses '
         'the file (OUT_OF_WINDOW, the cursor stays); `warn` loads it with a warning in the log and the history')
@@ -346,7 +347,7 @@ def _window_column(entry: Mapping[str, Any], base: ExportSpec, date_filter: Opti
 def resolve_exports(value: Any) -> tuple[ExportSpec, ...]:
     value = _json_or_value("exports", value)
     if value is None:
-        value = ["Sale Orders"]
+        value = DEFAULT_EXPORTS
     if isinstance(value, (str, Mapping)):
         value = [value]
     if not isinstance(value, (list, tuple)) or not value:
