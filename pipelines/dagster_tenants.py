@@ -11,7 +11,8 @@ a separate asset:
 - `uniware/backfill_submitted` then `uniware/backfill`, partitioned by tenant x India day (a
   `MultiPartitionsDefinition`; days from `[uniware_dagster] backfill_from`). A Dagster backfill over
   days and tenants launches one run per tenant and range of up to 30 days
-  (`BackfillPolicy.multi_run(30)`), whose time window goes to the connector as
+  (`BackfillPolicy.multi_run(30)`; the backfill must select at least as many days as tenants), whose
+  time window goes to the connector as
   `backfill_start/backfill_end`: Uniware sees one job per export and facility per range, not one per
   day. Job `uniware_tenants_backfill`.
 
@@ -87,11 +88,15 @@ def tenant_of(partition_key: str) -> str:
 
 
 def _backfill_tenant(context: AssetExecutionContext) -> str:
-    """The tenant of a backfill run: one, whatever the range (Dagster splits ranges per tenant)."""
+    """The one tenant of a backfill run. Dagster cuts a backfill into runs along the dimension with
+    fewer selected keys: runs per tenant (a range of days each) while the backfill selects at least
+    as many days as tenants, runs per day (a range of tenants) otherwise, which is refused here."""
     span = context.partition_key_range
     tenants = {tenant_of(span.start), tenant_of(span.end)}
     if len(tenants) != 1:
-        raise ValueError(f"a backfill run spans tenants {sorted(tenants)}; launch one run per tenant")
+        raise ValueError(f"this backfill run covers several tenants ({span.start} to {span.end}): Dagster groups a "
+                         "backfill's runs by day when it selects more tenants than days; select at least as many "
+                         "days as tenants, or backfill tenants one at a time")
     return tenants.pop()
 
 

@@ -1,23 +1,29 @@
 """A small real Dagster deployment for the tenants tests: an instance configured by the shipped
 pipelines/dagster.yaml (the tenant-tagging run queue), the tenants code location served by its own
-gRPC server process, runs submitted to the queue and launched by Dagster's own queue daemon
-(`QueuedRunCoordinatorDaemon`) through the default run launcher: each run in its own process."""
+gRPC server process, runs submitted to the queue (by hand, as a schedule or the UI does, or by a
+partitioned asset backfill) and launched by Dagster's own daemons' iterations (backfill, then
+`QueuedRunCoordinatorDaemon`) through the default run launcher: each run in its own process."""
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 import yaml
-from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, instance_for_test
+from dagster import AssetKey, DagsterInstance, DagsterRun, DagsterRunStatus, instance_for_test
+from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._core.remote_representation.external_data import PartitionTagsSnap
+from dagster._core.storage.dagster_run import RunsFilter
 from dagster._core.test_utils import create_test_daemon_workspace_context
+from dagster._core.utils import make_new_backfill_id
 from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import ModuleTarget
+from dagster._daemon.backfill import execute_backfill_iteration
 from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,8 +64,30 @@ class Deployment:
         self.instance.submit_run(run.run_id, workspace)
         return run.run_id
 
+    def backfill(self, assets: Sequence[AssetKey], partitions: Sequence[str]) -> str:
+        """Request a Dagster backfill of the assets' partitions (what the UI's "Materialize" of a
+        selection of partitions does); the backfill daemon's passes submit its runs."""
+        workspace = self.workspace.create_request_context()
+        backfill = PartitionBackfill.from_asset_partitions(
+            backfill_id=make_new_backfill_id(), asset_graph=workspace.asset_graph, partition_names=partitions,
+            asset_selection=assets, backfill_timestamp=time.time(), tags={}, dynamic_partitions_store=self.instance,
+            all_partitions=False, title=None, description=None, run_config=None)
+        self.instance.add_backfill(backfill)
+        return backfill.backfill_id
+
+    def backfill_done(self, backfill_id: str) -> bool:
+        backfill = self.instance.get_backfill(backfill_id)
+        assert backfill is not None
+        return backfill.status in {BulkActionStatus.COMPLETED_SUCCESS, BulkActionStatus.COMPLETED_FAILED,
+                                   BulkActionStatus.FAILED}
+
+    def backfill_runs(self, backfill_id: str) -> list[DagsterRun]:
+        return list(self.instance.get_runs(filters=RunsFilter.for_backfill(backfill_id)))
+
     def dequeue(self) -> None:
-        """One pass of Dagster's run queue daemon: launch what the limits let in."""
+        """One pass of Dagster's daemons: the backfill daemon submits runs of requested backfills, the
+        run queue daemon launches what the limits let in."""
+        list(execute_backfill_iteration(self.workspace, logging.getLogger("dagster.backfill")))
         list(self.queue.run_iteration(self.workspace))
 
     def run(self, run_id: str) -> DagsterRun:
@@ -73,7 +101,7 @@ class Deployment:
         while not condition():
             assert time.monotonic() < deadline, f"timed out waiting for {what}"
             self.dequeue()
-            time.sleep(0.2)  # a poll interval, not a timing assumption
+            time.sleep(0.5)  # a poll interval, not a timing assumption
 
     def finished(self, *run_ids: str) -> bool:
         return all(self.run(run_id).status in FINISHED for run_id in run_ids)
