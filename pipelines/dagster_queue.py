@@ -35,7 +35,7 @@ def tenant_of(partition_key: str) -> str:
     return partition_key.rsplit("|", 1)[-1]
 
 
-def run_tenant(tags: Mapping[str, str]) -> Optional[str]:
+def tenant_of_run(tags: Mapping[str, str]) -> Optional[str]:
     """The one tenant a run's partition tags name, or None (no partition, or a range over tenants)."""
     if PARTITION_NAME_TAG in tags:
         return tenant_of(tags[PARTITION_NAME_TAG])
@@ -55,7 +55,7 @@ class TenantQueuedRunCoordinator(QueuedRunCoordinator):
 
     def submit_run(self, context: SubmitRunContext) -> DagsterRun:
         run = context.dagster_run
-        tenant = run_tenant(run.tags) if is_tenants_run(run) else None
+        tenant = tenant_of_run(run.tags) if is_tenants_run(run) else None
         if tenant is not None and run.tags.get(TENANT_TAG) != tenant:
             self._instance.add_run_tags(run.run_id, {TENANT_TAG: tenant})
             run = run.with_tags({**run.tags, TENANT_TAG: tenant})

@@ -124,8 +124,9 @@ def backfill_assets(tenants: Mapping[str, Tenant], partitions: MultiPartitionsDe
     policy = BackfillPolicy.multi_run(DAYS_PER_BACKFILL_RUN)
 
     def run(context: AssetExecutionContext, mode: str) -> MaterializeResult[Any]:
+        tenant = tenants[_backfill_tenant(context)]
         span = context.partition_time_window  # the run's days, from the first one's start to the last one's end
-        report = run_tenant(tenants[_backfill_tenant(context)], mode=mode, run_id=_run_id(context),
+        report = run_tenant(tenant, mode=mode, run_id=_run_id(context),
                             backfill_start=span.start.astimezone(UTC).isoformat(),
                             backfill_end=span.end.astimezone(UTC).isoformat())
         return MaterializeResult(metadata=_metadata(report))

@@ -235,6 +235,21 @@ def test_the_definitions_partition_by_tenant_and_by_tenant_and_day(monkeypatch: 
                                                                                          ("globex", "globex")]
 
 
+def test_a_backfill_run_over_several_tenants_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dagster makes runs of one day over several tenants when a backfill selects more tenants than
+    days: such a run fails at once, with the advice, before any request to Uniware."""
+    monkeypatch.setenv("TENANTS", json.dumps({"acme": {"base_url": "http://127.0.0.1:9"},
+                                              "globex": {"base_url": "http://127.0.0.1:9"}}))
+    monkeypatch.setenv("UNIWARE_DAGSTER__BACKFILL_FROM", "2026-01-01")
+    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path))
+    job = DAGSTER_TENANTS.build_definitions().resolve_job_def("uniware_tenants_backfill")
+    result = job.execute_in_process(raise_on_error=False, tags={
+        ASSET_PARTITION_RANGE_START_TAG: "2026-01-02|acme", ASSET_PARTITION_RANGE_END_TAG: "2026-01-02|globex"})
+    failures = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
+    assert [e.step_key for e in failures] == ["uniware__backfill_submitted"]
+    assert "select at least as many days as tenants" in str(failures[0].step_failure_data.error)
+
+
 def test_a_tenant_error_names_the_tenant_and_never_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     from uniware_source.tenants import TenantConfigError, parse_tenant
 
