@@ -42,7 +42,6 @@ from dagster import (
     BetaWarning,
     DailyPartitionsDefinition,
     Definitions,
-    JobDefinition,
     MaterializeResult,
     MultiPartitionKey,
     MultiPartitionsDefinition,
@@ -197,12 +196,6 @@ def build_definitions(tenants: Optional[Sequence[Tenant]] = None) -> Definitions
         assets += backfill_assets(by_name, tenant_days)
         jobs.append(backfill_job(tenant_days))
     return Definitions(assets=assets, jobs=jobs, schedules=[hourly_schedule(incremental, list(by_name))])
-
-
-def tenants_job() -> JobDefinition:
-    """The incremental job, reconstructable (`dagster.reconstructable`) for the multiprocess
-    executor: each process builds it from the same configuration."""
-    return build_definitions().resolve_job_def(INCREMENTAL_JOB)
 
 
 def tenant_key(tenant: str, day: str) -> MultiPartitionKey:

@@ -117,5 +117,9 @@ def deployment(home: Path) -> Iterator[Deployment]:
                           location_name=LOCATION)
     with instance_for_test(temp_dir=str(home), overrides=settings) as instance, \
             create_test_daemon_workspace_context(target, instance) as workspace:
-        yield Deployment(instance, workspace, QueuedRunCoordinatorDaemon(interval_seconds=1))
-        instance.run_launcher.join(timeout=60)  # no run process outlives the test
+        try:
+            yield Deployment(instance, workspace, QueuedRunCoordinatorDaemon(interval_seconds=1))
+        finally:  # no run process outlives the test: a test that failed early stops its runs
+            for run in instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED])):
+                instance.run_launcher.terminate(run.run_id)
+            instance.run_launcher.join(timeout=60)
