@@ -102,3 +102,15 @@ def test_a_tenants_second_run_waits_for_its_first_while_another_tenant_runs(sims
     with duckdb.connect(str(tmp_path / "uniware_pipeline_globex.duckdb"), read_only=True) as db:
         assert db.execute("SELECT COUNT(*) FROM uniware_globex.sale_orders").fetchall()[0][0] > 0
     assert globex.requests.count("create") == 1
+
+
+def test_the_coordinator_reads_one_tenant_from_a_runs_partition_tags() -> None:
+    from pipelines.dagster_queue import tenant_of_run
+
+    assert tenant_of_run({PARTITION_NAME_TAG: "acme"}) == "acme"  # a tenant partition
+    assert tenant_of_run({PARTITION_NAME_TAG: "2026-01-02|acme"}) == "acme"  # a tenant x day partition
+    assert tenant_of_run({ASSET_PARTITION_RANGE_START_TAG: "2026-01-02|acme",
+                          ASSET_PARTITION_RANGE_END_TAG: "2026-01-31|acme"}) == "acme"  # a range of days
+    assert tenant_of_run({ASSET_PARTITION_RANGE_START_TAG: "2026-01-02|acme",
+                          ASSET_PARTITION_RANGE_END_TAG: "2026-01-02|globex"}) is None  # several tenants: no tag
+    assert tenant_of_run({}) is None
