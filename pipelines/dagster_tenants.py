@@ -12,9 +12,8 @@ a separate asset:
   `MultiPartitionsDefinition`; days from `[uniware_dagster] backfill_from`). A Dagster backfill over
   days and tenants launches one run per tenant and range of up to 30 days
   (`BackfillPolicy.multi_run(30)`; the backfill must select at least as many days as tenants), whose
-  time window goes to the connector as
-  `backfill_start/backfill_end`: Uniware sees one job per export and facility per range, not one per
-  day. Job `uniware_tenants_backfill`.
+  time window goes to the connector as `backfill_start/backfill_end`: Uniware sees one job per export
+  and facility per range, not one per day. Job `uniware_tenants_backfill`.
 
 A run is one tenant: a failing tenant (bad credentials, a FAILED job) fails its own run only.
 
@@ -22,8 +21,8 @@ Every run of these assets carries the tag `uniware/tenant` (from the job, or add
 queued by `pipelines/dagster_queue.py`); the deployment's run queue (`pipelines/dagster.yaml`:
 `tag_concurrency_limits` with `applyLimitPerUniqueValue`) lets one run per tenant in at a time, so
 one tenant's export queue sees one submitter or collector at a time, across every run launcher,
-machine and pod, while other tenants run in parallel. Behind it, the connector's
-pipeline lock makes a second run of the tenant on the same machine wait for the first.
+machine and pod, while other tenants run in parallel. Behind it, the connector's pipeline lock
+makes a second run of the tenant on the same machine wait for the first.
 """
 
 # no `from __future__ import annotations`: Dagster inspects the `context` annotation at runtime
