@@ -154,13 +154,13 @@ def incremental_job(partitions: StaticPartitionsDefinition) -> UnresolvedAssetJo
     for a partition; the run queue's coordinator tags the runs the asset graph launches)."""
     config: PartitionedConfig[Any] = PartitionedConfig(
         partitions_def=partitions, run_config_for_partition_key_fn=lambda _: {}, tags_for_partition_key_fn=tenant_tags)
-    return define_asset_job(INCREMENTAL_JOB, selection=[SUBMITTED, TABLES], partitions_def=partitions, config=config)
+    return define_asset_job(INCREMENTAL_JOB, selection=[SUBMITTED, TABLES], config=config)
 
 
-def backfill_job(partitions: MultiPartitionsDefinition) -> UnresolvedAssetJobDefinition:
+def backfill_job() -> UnresolvedAssetJobDefinition:
     """The backfill job: a run per tenant and range of days. Dagster takes no per-partition tags for
     jobs whose runs cover ranges: the run queue's coordinator (pipelines/dagster_queue.py) tags them."""
-    return define_asset_job(BACKFILL_JOB, selection=[BACKFILL_SUBMITTED, BACKFILL], partitions_def=partitions)
+    return define_asset_job(BACKFILL_JOB, selection=[BACKFILL_SUBMITTED, BACKFILL])
 
 
 def backfill_days() -> Optional[DailyPartitionsDefinition]:
@@ -193,7 +193,7 @@ def build_definitions(tenants: Optional[Sequence[Tenant]] = None) -> Definitions
     if days is not None:
         tenant_days = MultiPartitionsDefinition({TENANT: names, DAY: days})
         assets += backfill_assets(by_name, tenant_days)
-        jobs.append(backfill_job(tenant_days))
+        jobs.append(backfill_job())
     return Definitions(assets=assets, jobs=jobs, schedules=[hourly_schedule(incremental, list(by_name))])
 
 

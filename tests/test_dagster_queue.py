@@ -4,6 +4,7 @@ tenant's run go at the same time. Every run is a separate process started by the
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -105,7 +106,7 @@ def test_a_tenants_second_run_waits_for_its_first_while_another_tenant_runs(sims
 
 
 def test_the_coordinator_reads_one_tenant_from_a_runs_partition_tags() -> None:
-    from pipelines.dagster_queue import tenant_of_run
+    tenant_of_run = importlib.import_module("pipelines.dagster_queue").tenant_of_run  # a file of pipelines/, by name
 
     assert tenant_of_run({PARTITION_NAME_TAG: "acme"}) == "acme"  # a tenant partition
     assert tenant_of_run({PARTITION_NAME_TAG: "2026-01-02|acme"}) == "acme"  # a tenant x day partition
