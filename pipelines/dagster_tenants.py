@@ -1,30 +1,34 @@
-"""Dagster: many Uniware tenants, each isolated, in parallel, within each tenant's export queue.
+"""Dagster: many Uniware tenants as partitions, each isolated, in parallel, within each tenant's export queue.
 
     dagster dev -f pipelines/dagster_tenants.py      # tenants from [tenants.<name>] (uniware_source.tenants)
 
-Per configured tenant `<t>` (see README, "Many tenants on Dagster"):
+Two pairs of assets (see README, "Many tenants on Dagster"), the submit and the collect step of each
+a separate asset:
 
-- `uniware/<t>/jobs_submitted` then `uniware/<t>/tables`: the submit and the collect step of the
-  tenant's incremental load (cursors in the tenant's own dlt state), job `uniware_tenants`, hourly;
-- `uniware/<t>/backfill_submitted` then `uniware/<t>/backfill`: the same steps for a date range,
-  partitioned by India day (`DailyPartitionsDefinition` from `[uniware_dagster] backfill_from`); a
-  Dagster backfill over days hands each run's time window to the connector as
-  `backfill_start/backfill_end` (up to 30 days per run, so Uniware sees a few large jobs, not one per
-  day); job `uniware_tenants_backfill`.
+- `uniware/jobs_submitted` then `uniware/tables`, partitioned by tenant (a `StaticPartitionsDefinition`
+  of the configured tenant names): the tenant's incremental load, cursors in its own dlt state. Job
+  `uniware_tenants`; its hourly schedule asks for one run per tenant.
+- `uniware/backfill_submitted` then `uniware/backfill`, partitioned by tenant x India day (a
+  `MultiPartitionsDefinition`; days from `[uniware_dagster] backfill_from`). A Dagster backfill over
+  days and tenants launches one run per tenant and range of up to 30 days
+  (`BackfillPolicy.multi_run(30)`; the backfill must select at least as many days as tenants), whose
+  time window goes to the connector as `backfill_start/backfill_end`: Uniware sees one job per export
+  and facility per range, not one per day. Job `uniware_tenants_backfill`.
 
-Every step of tenant `<t>` runs in pool `uniware_<t>`: with the instance's `concurrency.pools`
-(e.g. `default_limit: 1` in dagster.yaml) at most that many steps of one tenant run at once across
-every run and process of the deployment, so one tenant's export queue sees one submitter or
-collector at a time while other tenants go on in parallel; the jobs a tenant has in flight are
-bounded by its `max_concurrent_jobs`, counted from its dlt state (jobs submitted by earlier runs
-included). A failing tenant (bad credentials, a FAILED job) fails its own steps only; the steps
-of the other tenants materialize (the run reports failure, naming the tenant).
+A run is one tenant: a failing tenant (bad credentials, a FAILED job) fails its own run only.
+
+Every run of these assets carries the tag `uniware/tenant` (from the job, or added when the run is
+queued by `pipelines/dagster_queue.py`); the deployment's run queue (`pipelines/dagster.yaml`:
+`tag_concurrency_limits` with `applyLimitPerUniqueValue`) lets one run per tenant in at a time, so
+one tenant's export queue sees one submitter or collector at a time, across every run launcher,
+machine and pod, while other tenants run in parallel. Behind it, the connector's pipeline lock
+makes a second run of the tenant on the same machine wait for the first.
 """
 
 # no `from __future__ import annotations`: Dagster inspects the `context` annotation at runtime
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC
 from typing import Any, Optional
 
@@ -37,24 +41,32 @@ from dagster import (
     BetaWarning,
     DailyPartitionsDefinition,
     Definitions,
-    JobDefinition,
     MaterializeResult,
+    MultiPartitionKey,
+    MultiPartitionsDefinition,
+    PartitionedConfig,
+    PartitionsDefinition,
+    RunRequest,
     ScheduleDefinition,
+    ScheduleEvaluationContext,
+    StaticPartitionsDefinition,
     asset,
     define_asset_job,
+    schedule,
 )
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from uniware_source import RunReport
 from uniware_source.tenants import Tenant, load_tenants, run_tenant
 
 GROUP = "uniware_tenants"
-BACKFILL_GROUP = "uniware_tenants_backfill"
 TIMEZONE = "Asia/Kolkata"  # Uniware's days are India days
 DAYS_PER_BACKFILL_RUN = 30
-
-
-def pool_for(tenant: Tenant) -> str:
-    return f"uniware_{tenant.name}"
+TENANT_TAG = "uniware/tenant"  # on every run; the run queue limits runs per unique value
+TENANT, DAY = "tenant", "day"  # the backfill partitions' dimensions
+INCREMENTAL_JOB, BACKFILL_JOB = "uniware_tenants", "uniware_tenants_backfill"
+SUBMITTED, TABLES = AssetKey(["uniware", "jobs_submitted"]), AssetKey(["uniware", "tables"])
+BACKFILL_SUBMITTED, BACKFILL = AssetKey(["uniware", "backfill_submitted"]), AssetKey(["uniware", "backfill"])
 
 
 def _metadata(report: RunReport) -> dict[str, Any]:
@@ -67,84 +79,127 @@ def _run_id(context: AssetExecutionContext) -> str:
     return context.run.run_id[:12]
 
 
-def tenant_assets(tenant: Tenant) -> list[AssetsDefinition]:
-    """The submit and collect assets of one tenant's incremental load."""
-    submitted_key = AssetKey(["uniware", tenant.name, "jobs_submitted"])
-    pool, tags = pool_for(tenant), {"uniware/tenant": tenant.name}
+def tenant_of(partition_key: str) -> str:
+    """The tenant of a partition key: the key itself, or the tenant of a `day|tenant` key (Dagster
+    orders a key's dimensions by name)."""
+    return partition_key.rsplit("|", 1)[-1]
 
-    @asset(key=submitted_key, description=f"Tenant {tenant.name}: plan windows, create the Uniware export jobs "
-                                          "and commit their codes", group_name=GROUP, pool=pool, op_tags=tags)
-    def submitted(context: AssetExecutionContext) -> MaterializeResult[Any]:
+
+def _backfill_tenant(context: AssetExecutionContext) -> str:
+    """The one tenant of a backfill run. Dagster cuts a backfill into runs along the dimension with
+    fewer selected keys: runs per tenant (a range of days each) while the backfill selects at least
+    as many days as tenants, runs per day (a range of tenants) otherwise, which is refused here."""
+    span = context.partition_key_range
+    tenants = {tenant_of(span.start), tenant_of(span.end)}
+    if len(tenants) != 1:
+        raise ValueError(f"this backfill run covers several tenants ({span.start} to {span.end}): Dagster groups a "
+                         "backfill's runs by day when it selects more tenants than days; select at least as many "
+                         "days as tenants, or backfill tenants one at a time")
+    return tenants.pop()
+
+
+def incremental_assets(tenants: Mapping[str, Tenant], partitions: PartitionsDefinition) -> list[AssetsDefinition]:
+    """The submit and collect assets of the tenants' incremental loads, a partition per tenant."""
+
+    @asset(key=SUBMITTED, group_name=GROUP, partitions_def=partitions,
+           description="Plan the tenant's windows, create its Uniware export jobs and commit their codes")
+    def jobs_submitted(context: AssetExecutionContext) -> MaterializeResult[Any]:
+        tenant = tenants[context.partition_key]
         return MaterializeResult(metadata=_metadata(run_tenant(tenant, mode="submit", run_id=_run_id(context))))
 
-    @asset(key=AssetKey(["uniware", tenant.name, "tables"]), deps=[submitted_key],
-           description=f"Tenant {tenant.name}: wait for the submitted jobs and load their rows into dataset "
-                       f"{tenant.dataset_name}", group_name=GROUP, pool=pool, op_tags=tags)
+    @asset(key=TABLES, deps=[SUBMITTED], group_name=GROUP, partitions_def=partitions,
+           description="Wait for the tenant's submitted jobs and load their rows into its dataset (uniware_<tenant>)")
     def tables(context: AssetExecutionContext) -> MaterializeResult[Any]:
+        tenant = tenants[context.partition_key]
         return MaterializeResult(metadata=_metadata(run_tenant(tenant, mode="collect", run_id=_run_id(context))))
 
-    return [submitted, tables]
+    return [jobs_submitted, tables]
 
 
-def tenant_backfill_assets(tenant: Tenant, days: DailyPartitionsDefinition) -> list[AssetsDefinition]:
-    """The submit and collect assets of one tenant's backfills, one partition per India day."""
-    submitted_key = AssetKey(["uniware", tenant.name, "backfill_submitted"])
-    pool, tags = pool_for(tenant), {"uniware/tenant": tenant.name}
+def backfill_assets(tenants: Mapping[str, Tenant], partitions: MultiPartitionsDefinition) -> list[AssetsDefinition]:
+    """The submit and collect assets of backfills, a partition per tenant and India day; a run covers
+    one tenant and a range of days."""
     policy = BackfillPolicy.multi_run(DAYS_PER_BACKFILL_RUN)
 
     def run(context: AssetExecutionContext, mode: str) -> MaterializeResult[Any]:
-        span = context.partition_time_window  # a range of days when a backfill run covers several
+        tenant = tenants[_backfill_tenant(context)]
+        span = context.partition_time_window  # the run's days, from the first one's start to the last one's end
         report = run_tenant(tenant, mode=mode, run_id=_run_id(context),
                             backfill_start=span.start.astimezone(UTC).isoformat(),
                             backfill_end=span.end.astimezone(UTC).isoformat())
         return MaterializeResult(metadata=_metadata(report))
 
-    @asset(key=submitted_key, description=f"Tenant {tenant.name}: create the export jobs of the partition's days",
-           group_name=BACKFILL_GROUP, pool=pool, op_tags=tags, partitions_def=days, backfill_policy=policy)
-    def backfill_submitted(context: AssetExecutionContext) -> MaterializeResult[Any]:
-        return run(context, "submit")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BetaWarning)  # backfill_policy
 
-    @asset(key=AssetKey(["uniware", tenant.name, "backfill"]), deps=[submitted_key],
-           description=f"Tenant {tenant.name}: load the backfill jobs of the partition's days",
-           group_name=BACKFILL_GROUP, pool=pool, op_tags=tags, partitions_def=days, backfill_policy=policy)
-    def backfill(context: AssetExecutionContext) -> MaterializeResult[Any]:
-        return run(context, "collect")
+        @asset(key=BACKFILL_SUBMITTED, group_name=GROUP, partitions_def=partitions, backfill_policy=policy,
+               description="Create the export jobs of the tenant's days (no cursor moves)")
+        def backfill_submitted(context: AssetExecutionContext) -> MaterializeResult[Any]:
+            return run(context, "submit")
+
+        @asset(key=BACKFILL, deps=[BACKFILL_SUBMITTED], group_name=GROUP, partitions_def=partitions,
+               backfill_policy=policy, description="Load the backfill jobs of the tenant's days")
+        def backfill(context: AssetExecutionContext) -> MaterializeResult[Any]:
+            return run(context, "collect")
 
     return [backfill_submitted, backfill]
 
 
-def backfill_partitions() -> Optional[DailyPartitionsDefinition]:
+def tenant_tags(partition_key: str) -> dict[str, str]:
+    return {TENANT_TAG: tenant_of(partition_key)}
+
+
+def incremental_job(partitions: StaticPartitionsDefinition) -> UnresolvedAssetJobDefinition:
+    """The tenants' incremental job: a run per tenant, tagged with it (by Dagster itself when launched
+    for a partition; the run queue's coordinator tags the runs the asset graph launches)."""
+    config: PartitionedConfig[Any] = PartitionedConfig(
+        partitions_def=partitions, run_config_for_partition_key_fn=lambda _: {}, tags_for_partition_key_fn=tenant_tags)
+    return define_asset_job(INCREMENTAL_JOB, selection=[SUBMITTED, TABLES], config=config)
+
+
+def backfill_job() -> UnresolvedAssetJobDefinition:
+    """The backfill job: a run per tenant and range of days. Dagster takes no per-partition tags for
+    jobs whose runs cover ranges: the run queue's coordinator (pipelines/dagster_queue.py) tags them."""
+    return define_asset_job(BACKFILL_JOB, selection=[BACKFILL_SUBMITTED, BACKFILL])
+
+
+def backfill_days() -> Optional[DailyPartitionsDefinition]:
     """Days from `[uniware_dagster] backfill_from` (or UNIWARE_DAGSTER__BACKFILL_FROM); None: no backfill assets."""
     start: Optional[str] = dlt.config.get("uniware_dagster.backfill_from")
     return DailyPartitionsDefinition(start_date=str(start), timezone=TIMEZONE) if start else None
 
 
+def hourly_schedule(job: UnresolvedAssetJobDefinition, names: Sequence[str]) -> ScheduleDefinition:
+    @schedule(job=job, cron_schedule=os.environ.get("UNIWARE_TENANTS_CRON", "0 * * * *"),
+              name=f"{INCREMENTAL_JOB}_schedule")
+    def every_tenant(context: ScheduleEvaluationContext) -> Iterator[RunRequest]:
+        """One run per tenant: a partition each, tagged with the tenant."""
+        tick = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else ""
+        for name in names:
+            yield RunRequest(run_key=f"{name}@{tick}", partition_key=name)
+
+    return every_tenant
+
+
 def build_definitions(tenants: Optional[Sequence[Tenant]] = None) -> Definitions:
     tenants = load_tenants() if tenants is None else tenants
-    assets = [a for tenant in tenants for a in tenant_assets(tenant)]
-    if not assets:  # no tenant configured: an empty code location, not an error at load
+    if not tenants:  # no tenant configured: an empty code location, not an error at load
         return Definitions()
-    jobs = [define_asset_job("uniware_tenants", selection=[k for a in assets for k in a.keys])]
-    days = backfill_partitions()
+    by_name = {tenant.name: tenant for tenant in tenants}
+    names = StaticPartitionsDefinition(list(by_name))
+    incremental = incremental_job(names)
+    assets, jobs = incremental_assets(by_name, names), [incremental]
+    days = backfill_days()
     if days is not None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", BetaWarning)  # backfill_policy
-            backfills = [a for tenant in tenants for a in tenant_backfill_assets(tenant, days)]
-        assets += backfills
-        jobs.append(define_asset_job("uniware_tenants_backfill", selection=[k for a in backfills for k in a.keys]))
-    return Definitions(assets=assets, jobs=jobs,
-                       schedules=[ScheduleDefinition(job=jobs[0], cron_schedule=os.environ.get(
-                           "UNIWARE_TENANTS_CRON", "0 * * * *"))])
+        tenant_days = MultiPartitionsDefinition({TENANT: names, DAY: days})
+        assets += backfill_assets(by_name, tenant_days)
+        jobs.append(backfill_job())
+    return Definitions(assets=assets, jobs=jobs, schedules=[hourly_schedule(incremental, list(by_name))])
 
 
-def tenants_job() -> JobDefinition:
-    """The incremental job of every configured tenant, reconstructable (`dagster.reconstructable`)
-    for the multiprocess executor: each process builds it from the same configuration."""
-    return build_definitions().resolve_job_def("uniware_tenants")
-
-
-def tenants_backfill_job() -> JobDefinition:
-    return build_definitions().resolve_job_def("uniware_tenants_backfill")
+def tenant_key(tenant: str, day: str) -> MultiPartitionKey:
+    """The backfill partition of a tenant's India day (`YYYY-MM-DD`)."""
+    return MultiPartitionKey({TENANT: tenant, DAY: day})
 
 
 defs = build_definitions()

@@ -3,14 +3,16 @@
     .venv/bin/python pipelines/tenants_benchmark.py --tenants 1 2 4 8 --orders-per-day 200
 
 Each size: that many simulated tenants (3 facilities each, Sale Orders + Return Invoices over the
-last `--days` days), one run of the `uniware_tenants` job on the multiprocess executor (forkserver,
-`--max-concurrent` step processes), one DuckDB file per tenant; prints a Markdown table row.
+last `--days` days), one DuckDB file per tenant, and a small Dagster deployment as the tests have it
+(the shipped pipelines/dagster.yaml, the code location in its own server process): one run of
+`uniware_tenants` per tenant partition, queued, launched by the run queue daemon's passes, each run
+in its own process and its steps in forked processes (forkserver). Wall time from the first run
+queued to the last run finished; prints a Markdown table row.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import subprocess
@@ -19,22 +21,23 @@ import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
-from dagster import DagsterInstance, execute_job, reconstructable
+from dagster import DagsterRunStatus
 
 from uniware_simulator.multi import MultiTenantSimulator
 from uniware_simulator.presets import fast_config
 
-# Dagster's worker processes import the job by module name: the repository root must be importable
+# the code location and the deployment are imported by module name: the repository root must be importable
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-tenants_job = importlib.import_module("pipelines.dagster_tenants").tenants_job
+from tests.dagster_deployment import deployment
 
 FACILITIES = ["BLR01", "DEL02", "MUM03"]
-PRELOAD = ["dagster", "dlt", "duckdb", "pyarrow", "pipelines.dagster_tenants"]
+MULTIPROCESS: dict[str, Any] = {"execution": {"config": {"multiprocess": {"start_method": {"forkserver": {}}}}}}
 
 
-def measure(tenants: int, days: int, orders_per_day: int, max_concurrent: int, workdir: Path) -> tuple[int, float]:
+def measure(tenants: int, days: int, orders_per_day: int, workdir: Path) -> tuple[int, float]:
     names = [f"b{n}" for n in range(1, tenants + 1)]
     config = fast_config(start=None, files_dir=workdir / "sim", orders_per_day=orders_per_day,
                          history_days=days + 20, empty_export_file=True)
@@ -51,17 +54,14 @@ def measure(tenants: int, days: int, orders_per_day: int, max_concurrent: int, w
             env[f"TENANTS__{n.upper()}__PASSWORD"] = sims[n].config.password
         os.environ.update(env)
         (workdir / "db").mkdir()
-        home = workdir / "dagster"
-        home.mkdir()
-        (home / "dagster.yaml").write_text("concurrency:\n  pools:\n    default_limit: 1\n", encoding="utf-8")
-        os.environ["DAGSTER_HOME"] = str(home)
-        with DagsterInstance.get() as instance:
+        with deployment(workdir / "dagster") as dagster:
             began = time.monotonic()
-            result = execute_job(reconstructable(tenants_job), instance=instance, raise_on_error=True, run_config={
-                "execution": {"config": {"multiprocess": {
-                    "max_concurrent": max_concurrent, "start_method": {"forkserver": {"preload_modules": PRELOAD}}}}}})
+            runs = [dagster.submit("uniware_tenants", dagster.partition_tags("uniware_tenants", n), MULTIPROCESS)
+                    for n in names]
+            dagster.wait_until(lambda: dagster.finished(*runs), timeout=3600, what="the tenants' runs")
             seconds = time.monotonic() - began
-        assert result.success
+            failed = [r for r in runs if dagster.run(r).status != DagsterRunStatus.SUCCESS]
+        assert not failed, f"runs failed: {failed}"
         rows = 0
         for n in names:
             with duckdb.connect(str(workdir / "db" / f"uniware_pipeline_{n}.duckdb"), read_only=True) as db:
@@ -77,13 +77,11 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--orders-per-day", type=int, default=200)
-    parser.add_argument("--max-concurrent", type=int, default=4)
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.one:  # a fresh process per size: the forkserver's environment is the one it started with
+    if args.one:  # a fresh process per size: the code server's environment is the one it started with
         with tempfile.TemporaryDirectory(prefix="uniware-tenants-bench-") as workdir:
-            rows, seconds = measure(args.tenants[0], args.days, args.orders_per_day, args.max_concurrent,
-                                    Path(workdir))
+            rows, seconds = measure(args.tenants[0], args.days, args.orders_per_day, Path(workdir))
         count = args.tenants[0]
         print(f"| {count} | {count * len(FACILITIES)} | {count * len(FACILITIES) * 2} | {rows:,} | {seconds:.1f} | "
               f"{seconds / count:.1f} |", flush=True)
@@ -91,9 +89,10 @@ def main() -> None:
     print("| tenants | facilities | jobs | rows | wall s | s per tenant |")
     print("|---:|---:|---:|---:|---:|---:|", flush=True)
     for count in args.tenants:
-        subprocess.run([sys.executable, __file__, "--one", "--tenants", str(count), "--days", str(args.days),
-                        "--orders-per-day", str(args.orders_per_day), "--max-concurrent", str(args.max_concurrent)],
-                       check=True, stderr=subprocess.DEVNULL)
+        done = subprocess.run([sys.executable, __file__, "--one", "--tenants", str(count), "--days", str(args.days),
+                               "--orders-per-day", str(args.orders_per_day)],
+                              check=True, capture_output=True, text=True)
+        print(*[line for line in done.stdout.splitlines() if line.startswith("| ")], sep="\n", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,44 +1,51 @@
-"""Many tenants on Dagster's multiprocess executor: every tenant's steps in their own processes, a
-bad password fails one tenant alone, every table equals its simulator's truth, re-running loads
-nothing twice and creates no job for a loaded window."""
+"""Many tenants as Dagster partitions, in a real (small) Dagster deployment: each tenant's run in its
+own process (run launcher) and its steps in their own processes (multiprocess executor), a bad
+password or a FAILED job fails that tenant's run alone, every table equals its simulator's truth,
+re-running loads nothing twice, and a Dagster backfill over days runs one run per tenant and range."""
 
 from __future__ import annotations
 
 import importlib
 import json
 import os
-import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
-from dagster import DagsterEventType, DagsterInstance, execute_job, instance_for_test, reconstructable
+from dagster import AssetKey, DagsterEventType, DagsterRunStatus, build_schedule_context
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from tests.dagster_deployment import Deployment, deployment
+from uniware_simulator import FAIL
 from uniware_simulator.multi import MultiTenantSimulator
 from uniware_simulator.presets import fast_config
 from uniware_source.tenants import load_tenants
+from uniware_source.windows import IST
 
 # a runnable file of pipelines/, not an installed package: imported by name (as Dagster does)
 DAGSTER_TENANTS: Any = importlib.import_module("pipelines.dagster_tenants")
-
 
 GOOD = [f"t{n}" for n in range(1, 9)]  # 8 tenants x 3 facilities that load
 BAD = "t9"  # configured with a wrong password
 FACILITIES = ["BLR01", "DEL02", "MUM03"]
 EXPORTS = ["Sale Orders", "Return Invoices"]
 DAYS = 2
-PRELOAD = ["dagster", "dlt", "duckdb", "pyarrow", "pipelines.dagster_tenants"]
+TENANT_TAG = "uniware/tenant"
+SUBMITTED, TABLES = AssetKey(["uniware", "jobs_submitted"]), AssetKey(["uniware", "tables"])
+# steps in processes forked from a server that imported the code location (so dlt, pyarrow...) once
+MULTIPROCESS: dict[str, Any] = {"execution": {"config": {"multiprocess": {"start_method": {"forkserver": {}}}}}}
+IN_PROCESS: dict[str, Any] = {"execution": {"config": {"in_process": {}}}}
 
 
 @pytest.fixture
 def sims(tmp_path: Path) -> Iterator[MultiTenantSimulator]:
     config = fast_config(start=None, files_dir=tmp_path / "sim", orders_per_day=6, history_days=20,
                          empty_export_file=True, products=40)
-    with MultiTenantSimulator([*GOOD, BAD], config) as running:  # real 'now', as the step processes have
+    with MultiTenantSimulator([*GOOD, BAD], config) as running:  # real 'now', as the run processes have
         yield running
 
 
@@ -69,14 +76,6 @@ def configured(sims: MultiTenantSimulator, tmp_path: Path, monkeypatch: pytest.M
     return sims
 
 
-def materialize_all(instance: DagsterInstance) -> Any:
-    return execute_job(reconstructable(DAGSTER_TENANTS.tenants_job), instance=instance, raise_on_error=False,
-                       run_config={"execution": {"config": {"multiprocess": {
-                           "max_concurrent": 4,
-                           # step processes fork from a server that imported Dagster, dlt and the code once
-                           "start_method": {"forkserver": {"preload_modules": PRELOAD}}}}}})
-
-
 def landed(tmp_path: Path, tenant: str) -> tuple[set[tuple[Any, ...]], Counter[tuple[Any, ...]], int]:
     with duckdb.connect(str(tmp_path / "db" / f"uniware_pipeline_{tenant}.duckdb"), read_only=True) as db:
         schema = f"uniware_{tenant}"
@@ -99,69 +98,156 @@ def truth(sims: MultiTenantSimulator, tenant: str, start: Any) -> tuple[set[tupl
     return orders, returns
 
 
+def events(dagster: Deployment, run_id: str, kind: DagsterEventType) -> list[Any]:
+    return [e for e in dagster.instance.all_logs(run_id, of_type=kind) if e.dagster_event]
+
+
+def pids(dagster: Deployment, run_id: str, kind: DagsterEventType) -> set[int]:
+    """The processes that logged the run's events of this kind."""
+    return {e.dagster_event.pid for e in events(dagster, run_id, kind)}
+
+
 @pytest.mark.slow
-def test_tenants_load_in_parallel_processes_isolated_and_idempotent(configured: MultiTenantSimulator,
-                                                                     tmp_path: Path) -> None:
+def test_tenants_load_as_partitions_in_parallel_processes_isolated_and_idempotent(configured: MultiTenantSimulator,
+                                                                                    tmp_path: Path) -> None:
     sims = configured
-    assert [t.name for t in load_tenants()] == [*GOOD, BAD]
+    names = [*GOOD, BAD]
+    assert [t.name for t in load_tenants()] == names
     start = sims[GOOD[0]].clock.now() - timedelta(days=DAYS)
     passwords = [sim.config.password for _, sim in sims.items()] + ["not-the-password"]
-    (tmp_path / "dagster").mkdir()
-    with instance_for_test(temp_dir=str(tmp_path / "dagster"),
-                           overrides={"concurrency": {"pools": {"default_limit": 1}}}) as instance:
-        began = time.monotonic()
-        first = materialize_all(instance)
-        seconds = time.monotonic() - began
-        assert not first.success  # the bad tenant fails the run...
-        events = instance.all_logs(first.run_id)
-        failed = steps(events, DagsterEventType.STEP_FAILURE)
-        assert failed == {f"uniware__{BAD}__jobs_submitted"}  # ...alone: its collect step never ran
-        done = steps(events, DagsterEventType.STEP_SUCCESS)
-        assert done == {f"uniware__{t}__{step}" for t in GOOD for step in ("jobs_submitted", "tables")}
-        failure = next(e for e in events if e.step_key in failed and e.dagster_event
-                       and e.dagster_event.event_type == DagsterEventType.STEP_FAILURE)
-        assert f"tenant '{BAD}'" in str(failure.dagster_event) and "AuthError" in str(failure.dagster_event)
-        logs = "\n".join(str(e) for e in events)
+    with deployment(tmp_path / "dagster") as dagster:
+        # the hourly schedule's tick: one run per tenant partition, tagged with the tenant
+        runs = {n: dagster.submit("uniware_tenants", dagster.partition_tags("uniware_tenants", n), MULTIPROCESS)
+                for n in names}
+        dagster.dequeue()
+        started = [n for n, r in runs.items() if dagster.run(r).status != DagsterRunStatus.QUEUED]
+        assert len(started) == 8, started  # the deployment's max_concurrent_runs: 8 tenants launched at once
+        dagster.wait_until(lambda: dagster.finished(*runs.values()), timeout=400, what="the tenants' runs")
+
+        statuses = {n: dagster.run(r).status for n, r in runs.items()}
+        assert statuses == {**{n: DagsterRunStatus.SUCCESS for n in GOOD}, BAD: DagsterRunStatus.FAILURE}
+        failures = events(dagster, runs[BAD], DagsterEventType.STEP_FAILURE)
+        assert [e.step_key for e in failures] == ["uniware__jobs_submitted"]  # its collect step never ran
+        assert f"tenant '{BAD}'" in str(failures[0].dagster_event) and "AuthError" in str(failures[0].dagster_event)
+        logs = "\n".join(str(e) for r in runs.values() for e in dagster.instance.all_logs(r))
         assert not [p for p in passwords if p in logs], "a password in Dagster's event log"
-        # really parallel: the steps ran in several processes, and steps of different tenants overlapped
-        starts = [e for e in events if e.dagster_event and e.dagster_event.event_type == DagsterEventType.STEP_START]
-        assert len({e.dagster_event.pid for e in starts if e.dagster_event}) >= 4
-        # each tenant's steps held its own pool
-        assert {f"uniware_{t}" for t in [*GOOD, BAD]} <= set(instance.event_log_storage.get_concurrency_keys())
+        # real processes: a run worker per tenant, and its steps in processes of their own
+        run_pids = {n: pids(dagster, r, DagsterEventType.RUN_START) for n, r in runs.items()}
+        step_pids = {n: pids(dagster, r, DagsterEventType.STEP_START) for n, r in runs.items()}
+        assert len(set().union(*run_pids.values())) == len(names)
+        assert all(step_pids[n] and not step_pids[n] & run_pids[n] for n in GOOD)
 
         rows = 0
         for tenant in GOOD:
             orders, returns, count = landed(tmp_path, tenant)
-            expected_orders, expected_returns = truth(sims, tenant, start)
-            assert orders == expected_orders and returns == expected_returns, tenant
+            assert (orders, returns) == truth(sims, tenant, start), tenant
             assert count > 0
             rows += count + sum(returns.values())
             assert len(sims[tenant].jobs.all()) == len(EXPORTS) * len(FACILITIES)
         assert not (tmp_path / "db" / f"uniware_pipeline_{BAD}.duckdb").exists() or not landed_tables(tmp_path, BAD)
-        first_jobs = {t: {j.code: (j.report.name, j.facility, j.query.end) for j in sims[t].jobs.all()} for t in GOOD}
-        print(f"\ntenants: {len(GOOD)} x {len(FACILITIES)} facilities, {rows} rows, {seconds:.1f} s wall")
+        first_jobs = {t: {j.code for j in sims[t].jobs.all()} for t in GOOD}
+        print(f"\ntenants: {len(GOOD)} x {len(FACILITIES)} facilities, {rows} rows")
 
-        again = materialize_all(instance)
-        assert not again.success
+        # the next tick, seconds later (each run in its own process, its steps in that process this time):
+        # nothing loads twice, and no loaded window gets a new job
+        again = {n: dagster.submit("uniware_tenants", dagster.partition_tags("uniware_tenants", n), IN_PROCESS)
+                 for n in names}
+        dagster.wait_until(lambda: dagster.finished(*again.values()), timeout=400, what="the second runs")
+        assert {n for n, r in again.items() if dagster.run(r).status == DagsterRunStatus.SUCCESS} == set(GOOD)
         for tenant in GOOD:
             orders, returns, _ = landed(tmp_path, tenant)
             assert (orders, returns) == truth(sims, tenant, start), f"{tenant}: rows changed on a re-run"
-            loaded_until = {(name, facility): end for name, facility, end in first_jobs[tenant].values()}
-            new = [j for j in sims[tenant].jobs.all() if j.code not in first_jobs[tenant]]
-            # seconds later: no loaded window is exported again, and the seconds since the first run are
-            # shorter than min_window_minutes, so they wait for a later run
-            assert new == [], tenant
-            assert all(until is not None for until in loaded_until.values()), tenant
-
-
-def steps(events: Any, kind: DagsterEventType) -> set[Any]:
-    return {e.step_key for e in events if e.dagster_event and e.dagster_event.event_type == kind}
+            # the seconds since the first run are shorter than min_window_minutes: they wait for a later run
+            assert {j.code for j in sims[tenant].jobs.all()} == first_jobs[tenant], tenant
 
 
 def landed_tables(tmp_path: Path, tenant: str) -> list[Any]:
     with duckdb.connect(str(tmp_path / "db" / f"uniware_pipeline_{tenant}.duckdb"), read_only=True) as db:
         return db.execute("SELECT table_name FROM duckdb_tables() WHERE table_name IN ('sale_orders', "
                           "'return_invoices')").fetchall()
+
+
+@pytest.mark.slow
+def test_a_backfill_over_days_runs_once_per_tenant_and_range_and_a_failed_job_fails_its_tenant_alone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Dagster backfill over three India days of two tenants: a run per tenant, each handing its
+    range to the connector (one job per facility for the range, not one per day), moving no cursor;
+    the tenant whose job FAILED fails its run, the other loads."""
+    names = ["acme", "globex"]
+    config = fast_config(start=None, files_dir=tmp_path / "sim", orders_per_day=6, history_days=10,
+                         empty_export_file=True, products=40)
+    with MultiTenantSimulator(names, config) as sims:
+        now = sims["acme"].clock.now().astimezone(IST)
+        first, last = (now - timedelta(days=5)).date(), (now - timedelta(days=3)).date()
+        monkeypatch.setenv("TENANTS", json.dumps({n: {"base_url": sims[n].base_url, "facilities": FACILITIES[:2]}
+                                                  for n in names}))
+        for n in names:
+            monkeypatch.setenv(f"TENANTS__{n.upper()}__USERNAME", sims[n].config.username)
+            monkeypatch.setenv(f"TENANTS__{n.upper()}__PASSWORD", sims[n].config.password)
+        for key, value in {"SOURCES__UNIWARE__EXPORTS": '["Sale Orders"]', "SOURCES__UNIWARE__WINDOW_DAYS": "30",
+                           "SOURCES__UNIWARE__POLL_INITIAL_SECONDS": "0.01",
+                           "SOURCES__UNIWARE__POLL_MAX_SECONDS": "0.05",
+                           "UNIWARE_DAGSTER__BACKFILL_FROM": str(now.date() - timedelta(days=9)),
+                           "DLT_DATA_DIR": str(tmp_path / "dlt"), "DLT_LOCAL_DIR": str(tmp_path)}.items():
+            monkeypatch.setenv(key, value)
+        sims["globex"].inject_job_fate(FAIL, match=lambda report, facility: facility == "DEL02")
+        days = [str(first + timedelta(days=n)) for n in range(3)]  # Dagster groups by tenant: fewer tenants than days
+        keys = [str(DAGSTER_TENANTS.tenant_key(n, day)) for n in names for day in days]
+        with deployment(tmp_path / "dagster") as dagster:
+            backfill = dagster.backfill([AssetKey(["uniware", "backfill_submitted"]),
+                                         AssetKey(["uniware", "backfill"])], keys)
+            dagster.wait_until(lambda: dagster.backfill_done(backfill), timeout=300, what="the backfill")
+            runs = {r.tags[TENANT_TAG]: r for r in dagster.backfill_runs(backfill)}
+        assert sorted(runs) == names  # one run per tenant for the three days
+        assert {n: (r.tags[ASSET_PARTITION_RANGE_START_TAG], r.tags[ASSET_PARTITION_RANGE_END_TAG])
+                for n, r in runs.items()} == {n: (f"{first}|{n}", f"{last}|{n}") for n in names}
+        assert (runs["acme"].status, runs["globex"].status) == (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE)
+        begin = datetime.combine(first, datetime.min.time(), IST)
+        end = begin + timedelta(days=3)
+        for n in names:
+            jobs = sims[n].jobs.all()
+            assert len(jobs) == 2  # one per facility for the three days
+            assert {(j.query.start, j.query.end) for j in jobs} == {(int(begin.timestamp()), int(end.timestamp()) - 1)}
+        with duckdb.connect(str(tmp_path / "uniware_pipeline_acme.duckdb"), read_only=True) as db:
+            count = db.execute("SELECT COUNT(*) FROM uniware_acme.sale_orders").fetchall()[0][0]
+        truth_rows = sum(len(sims["acme"].truth("Sale Orders", date_filter="updatedOn", start=begin, end=end,
+                                                facility=code)) for code in FACILITIES[:2])
+        assert count == truth_rows > 0
+        with duckdb.connect(str(tmp_path / "uniware_pipeline_globex.duckdb"), read_only=True) as db:
+            facilities = db.execute("SELECT DISTINCT _uniware_facility FROM uniware_globex.sale_orders").fetchall()
+        assert facilities == [("BLR01",)]  # globex's other facility loaded; its run failed on the FAILED job
+
+
+def test_the_definitions_partition_by_tenant_and_by_tenant_and_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TENANTS", json.dumps({"acme": {"tenant": "acme"}, "globex": {"tenant": "globex"}}))
+    monkeypatch.setenv("UNIWARE_DAGSTER__BACKFILL_FROM", "2026-01-01")
+    defs = DAGSTER_TENANTS.build_definitions()
+    graph = defs.resolve_asset_graph()
+    assert graph.get(TABLES).partitions_def.get_partition_keys() == ["acme", "globex"]
+    backfill = graph.get(AssetKey(["uniware", "backfill"]))
+    assert backfill.partitions_def.partition_dimension_names == ["day", "tenant"]
+    assert backfill.backfill_policy.max_partitions_per_run == 30
+    assert defs.resolve_job_def("uniware_tenants").get_tags_for_partition_key("globex", None)[TENANT_TAG] == "globex"
+    schedule = defs.resolve_schedule_def("uniware_tenants_schedule")
+    tick = schedule.evaluate_tick(build_schedule_context(
+        scheduled_execution_time=datetime(2026, 1, 1, tzinfo=UTC), repository_def=defs.get_repository_def()))
+    assert [(r.partition_key, r.tags[TENANT_TAG]) for r in tick.run_requests or []] == [("acme", "acme"),
+                                                                                         ("globex", "globex")]
+
+
+def test_a_backfill_run_over_several_tenants_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dagster makes runs of one day over several tenants when a backfill selects more tenants than
+    days: such a run fails at once, with the advice, before any request to Uniware."""
+    monkeypatch.setenv("TENANTS", json.dumps({"acme": {"base_url": "http://127.0.0.1:9"},
+                                              "globex": {"base_url": "http://127.0.0.1:9"}}))
+    monkeypatch.setenv("UNIWARE_DAGSTER__BACKFILL_FROM", "2026-01-01")
+    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path))
+    job = DAGSTER_TENANTS.build_definitions().resolve_job_def("uniware_tenants_backfill")
+    result = job.execute_in_process(raise_on_error=False, tags={
+        ASSET_PARTITION_RANGE_START_TAG: "2026-01-02|acme", ASSET_PARTITION_RANGE_END_TAG: "2026-01-02|globex"})
+    failures = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
+    assert [e.step_key for e in failures] == ["uniware__backfill_submitted"]
+    assert "select at least as many days as tenants" in str(failures[0].step_failure_data.error)
 
 
 def test_a_tenant_error_names_the_tenant_and_never_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -176,92 +262,3 @@ def test_a_tenant_error_names_the_tenant_and_never_a_secret(monkeypatch: pytest.
         parse_tenant("acme", {}).secrets()
     assert "globex-secret-1" not in str(raised.value)
     assert os.environ["TENANTS__GLOBEX__PASSWORD"]  # resolved for globex only when globex runs
-
-
-def test_a_partitioned_backfill_exports_the_range_of_days(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A backfill run over days hands its time window to the connector (one job per export and
-    facility for the range, not one per day) and moves no cursor."""
-    from dagster import DagsterInstance
-    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
-
-    from uniware_source.windows import IST
-
-    names = ["acme", "globex"]
-    config = fast_config(start=None, files_dir=tmp_path / "sim", orders_per_day=6, history_days=10,
-                         empty_export_file=True, products=40)
-    with MultiTenantSimulator(names, config) as sims:
-        now = sims["acme"].clock.now().astimezone(IST)
-        first, last = (now - timedelta(days=4)).date(), (now - timedelta(days=3)).date()
-        monkeypatch.setenv("TENANTS", json.dumps({n: {"base_url": sims[n].base_url, "facilities": FACILITIES[:2]}
-                                                  for n in names}))
-        for n in names:
-            monkeypatch.setenv(f"TENANTS__{n.upper()}__USERNAME", sims[n].config.username)
-            monkeypatch.setenv(f"TENANTS__{n.upper()}__PASSWORD", sims[n].config.password)
-        for key, value in {"SOURCES__UNIWARE__EXPORTS": '["Sale Orders"]', "SOURCES__UNIWARE__WINDOW_DAYS": "30",
-                           "SOURCES__UNIWARE__POLL_INITIAL_SECONDS": "0.01",
-                           "SOURCES__UNIWARE__POLL_MAX_SECONDS": "0.05",
-                           "UNIWARE_DAGSTER__BACKFILL_FROM": str(now.date() - timedelta(days=9)),
-                           "DLT_DATA_DIR": str(tmp_path / "dlt"), "DLT_LOCAL_DIR": str(tmp_path)}.items():
-            monkeypatch.setenv(key, value)
-        job = DAGSTER_TENANTS.build_definitions().resolve_job_def("uniware_tenants_backfill")
-        result = job.execute_in_process(instance=DagsterInstance.ephemeral(), tags={
-            ASSET_PARTITION_RANGE_START_TAG: str(first), ASSET_PARTITION_RANGE_END_TAG: str(last)})
-        assert result.success
-        begin = datetime.combine(first, datetime.min.time(), IST)
-        end = begin + timedelta(days=2)
-        for n in names:
-            jobs = sims[n].jobs.all()
-            assert len(jobs) == 2  # one per facility for the two days
-            assert {(j.query.start, j.query.end) for j in jobs} == {(int(begin.timestamp()), int(end.timestamp()) - 1)}
-            with duckdb.connect(str(tmp_path / f"uniware_pipeline_{n}.duckdb"), read_only=True) as db:
-                count = db.execute(f"SELECT COUNT(*) FROM uniware_{n}.sale_orders").fetchall()[0][0]
-            truth_rows = sum(len(sims[n].truth("Sale Orders", date_filter="updatedOn", start=begin, end=end,
-                                               facility=code)) for code in FACILITIES[:2])
-            assert count == truth_rows > 0
-
-
-def test_a_tenants_pool_holds_its_steps_while_another_run_holds_the_slot(tmp_path: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """The per-tenant limit lives in the Dagster instance, not in a process: while a slot of pool
-    uniware_acme is held by another run's step, acme's steps wait and globex's go on."""
-    import threading
-
-
-    names = ["acme", "globex"]
-    config = fast_config(start=None, files_dir=tmp_path / "sim", orders_per_day=4, history_days=3,
-                         empty_export_file=True, products=20)
-    with MultiTenantSimulator(names, config) as sims:
-        start = (sims["acme"].clock.now() - timedelta(days=1)).isoformat()
-        monkeypatch.setenv("TENANTS", json.dumps({n: {"base_url": sims[n].base_url, "facilities": ["BLR01"],
-                                                      "start_date": start} for n in names}))
-        for n in names:
-            monkeypatch.setenv(f"TENANTS__{n.upper()}__USERNAME", sims[n].config.username)
-            monkeypatch.setenv(f"TENANTS__{n.upper()}__PASSWORD", sims[n].config.password)
-        for key, value in {"SOURCES__UNIWARE__EXPORTS": '["Sale Orders"]', "SOURCES__UNIWARE__WINDOW_DAYS": "3",
-                           "SOURCES__UNIWARE__POLL_INITIAL_SECONDS": "0.01",
-                           "SOURCES__UNIWARE__POLL_MAX_SECONDS": "0.05",
-                           "DLT_DATA_DIR": str(tmp_path / "dlt"), "DLT_LOCAL_DIR": str(tmp_path)}.items():
-            monkeypatch.setenv(key, value)
-        (tmp_path / "dagster").mkdir()
-        with instance_for_test(temp_dir=str(tmp_path / "dagster"),
-                               overrides={"concurrency": {"pools": {"default_limit": 1}}}) as instance:
-            storage = instance.event_log_storage
-            storage.set_concurrency_slots("uniware_acme", 1)
-            storage.claim_concurrency_slot("uniware_acme", "another-run", "another-step")  # e.g. a backfill of acme
-            results: list[Any] = []
-            job = DAGSTER_TENANTS.build_definitions().resolve_job_def("uniware_tenants")
-            runner = threading.Thread(target=lambda: results.append(job.execute_in_process(instance=instance)))
-            runner.start()
-            try:
-                assert sims["globex"].requests.wait_for(lambda seen: any(r.endpoint == "create" for r in seen),
-                                                        timeout=60), "globex waited too"
-                time.sleep(2)
-                assert sims["acme"].requests.count("token") == 0, "acme ran while its pool's slot was held"
-            finally:
-                storage.free_concurrency_slot_for_step("another-run", "another-step")
-                runner.join(timeout=120)
-            assert results and results[0].success
-            assert sims["acme"].requests.count("create") == 1
-            logs = instance.all_logs(results[0].run_id)
-            assert {(e.step_key, e.message) for e in logs if "blocked" in (e.message or "")} == {
-                ("uniware__acme__jobs_submitted", "Step blocked by limit for pool uniware_acme")}
