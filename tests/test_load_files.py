@@ -15,7 +15,8 @@ import pyarrow as pa
 import pytest
 
 from uniware_simulator import UniwareSimulator
-from uniware_source.conversion.load_files import CSV, PARQUET, KeyCheck, keys_unique, load_format_for
+from uniware_source.conversion.key_check import KeyCheck, keys_unique
+from uniware_source.conversion.load_files import CSV, PARQUET, load_format_for
 
 from .harness import SALE_ORDERS_FULL, Harness
 from .test_warehouses import POSTGRES, table_rows

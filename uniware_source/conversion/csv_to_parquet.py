@@ -26,7 +26,8 @@ from ..catalog import TEXT, ExportSpec
 from ..errors import CsvFormatError
 from .arrow_types import CONVERTERS, UTC_MICROS
 from .column_names import DLT_COLUMNS, ColumnNames
-from .load_files import PARQUET, ChunkWriter, KeyCheck, open_writer
+from .key_check import KeyCheck
+from .load_files import PARQUET, ChunkWriter, open_writer
 from .window_guard import DateSpan
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class ConvertedFile:
     window_span: Optional[tuple[datetime, datetime]] = None  # earliest and latest spec.window_column
     file_format: str = PARQUET
     keys_unique: Optional[bool] = None  # the key never repeats in the file (None: the export has no key)
+    key_hashes: Optional[pa.Array] = None  # the keys' hashes when unique, to check a package's files together
 
 
 def read_header(path: Path, where: str) -> list[str]:
@@ -332,6 +334,7 @@ class CsvConverter:
         result.parquet = parquet_path if writer is not None else None
         result.window_span = dates.span if dates is not None else None
         result.keys_unique = key_check.result()
+        result.key_hashes = key_check.hashes
         return result
 
     def _parse_error(self, csv_path: Path, count: int, block_size: int, problems: _RowProblems, where: str,
