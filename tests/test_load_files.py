@@ -15,8 +15,9 @@ import pyarrow as pa
 import pytest
 
 from uniware_simulator import UniwareSimulator
+from uniware_source.conversion import csv_to_parquet
 from uniware_source.conversion.key_check import KeyCheck, PackageKeys, keys_unique
-from uniware_source.conversion.load_files import CSV, PARQUET, load_format_for
+from uniware_source.conversion.load_files import COPY_PARTS, CSV, PARQUET, load_format_for
 
 from .harness import SALE_ORDERS_FULL, Harness
 from .test_warehouses import POSTGRES, table_rows
@@ -108,6 +109,18 @@ def last_load_path(harness: Harness, table: str) -> str:
     raise AssertionError(f"no package loaded {table}")
 
 
+def data_files(harness: Harness, table: str) -> int:
+    """Load files of `table` in the last package that loaded it."""
+    pipeline = harness.pipeline
+    for load_id in sorted(pipeline.list_completed_load_packages(), reverse=True):
+        jobs = pipeline.get_load_package_info(load_id).jobs.get("completed_jobs", [])
+        files = [job for job in jobs
+                 if job.job_file_info.table_name == table and job.job_file_info.file_format != "sql"]
+        if files:
+            return len(files)
+    return 0
+
+
 def deduplicated(harness: Harness, table: str) -> Any:
     return harness.pipeline.default_schema.tables[table].get("x-stage-data-deduplicated")
 
@@ -129,7 +142,9 @@ def logged_rows_per_job(harness: Harness, sim: UniwareSimulator) -> int:
 
 @pytest.mark.parametrize("destination", ["duckdb", "postgres"])
 def test_fast_path_and_merge_path_both_land_right(uniware_simulator: UniwareSimulator, tmp_path: Path,
-                                                  postgres_dataset: str, destination: str) -> None:
+                                                  postgres_dataset: str, destination: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(csv_to_parquet, "CHUNK_ROWS", 200)  # several chunks: PostgreSQL gets several CSV files
     sim = uniware_simulator
     pg = destination == "postgres"
     harness = Harness(sim, tmp_path, name=f"lf_{destination}",
@@ -141,6 +156,7 @@ def test_fast_path_and_merge_path_both_land_right(uniware_simulator: UniwareSimu
     expected_format = CSV if pg else PARQUET
     for table in ("sale_orders", "orders_by_code", "orders_log"):
         assert loaded_file_formats(harness, table) == {expected_format}
+        assert data_files(harness, table) == (COPY_PARTS if pg else 1)  # one file per job, or parts to COPY at once
 
     # empty tables: the item key is unique in its file, so the file goes straight into the table
     assert last_load_path(harness, "sale_orders") == "append"

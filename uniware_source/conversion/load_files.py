@@ -32,6 +32,9 @@ from dlt.extract.items import DataItemWithMeta
 PARQUET = "parquet"
 CSV = "csv"
 LOAD_FORMATS = (PARQUET, CSV)
+# PostgreSQL loads a file with one COPY, one backend, one core: a job's rows go to this many CSV files,
+# which dlt's loader COPYs at once (written on as many threads)
+COPY_PARTS = 2
 
 
 class ChunkWriter(Protocol):

@@ -18,9 +18,9 @@ import pyarrow.parquet as pq
 
 from ..catalog import APPEND, ExportSpec
 from ..conversion.column_names import ColumnNames, legacy_names, same_labels
-from ..conversion.csv_to_parquet import RESERVED_COLUMNS, CsvConverter, Lineage
+from ..conversion.csv_to_parquet import RESERVED_COLUMNS, ConvertedFile, CsvConverter, Lineage
 from ..conversion.key_check import PackageKeys
-from ..conversion.load_files import PARQUET, file_import, forget_deduplicated
+from ..conversion.load_files import COPY_PARTS, CSV, PARQUET, file_import, forget_deduplicated
 from ..conversion.target_table import table_is_empty
 from ..conversion.window_guard import check as check_window
 from ..history import HISTORY_TABLE, job_event
@@ -62,8 +62,9 @@ class ExportCollection:
         started = self.rt.clock.monotonic()
         collector = self.rt.collector()
         try:
+            load_format = self.rt.load_format or PARQUET
             converter = CsvConverter(self.spec, self.names, on_bad_rows=self.rt.settings.on_bad_rows,
-                                     load_format=self.rt.load_format or PARQUET)
+                                     load_format=load_format, parts=COPY_PARTS if load_format == CSV else 1)
             collector.start(tickets, converter)
             pending = {t.entry_key for t in tickets}
             while pending:
@@ -117,16 +118,14 @@ class ExportCollection:
         converted, download = event.converted, event.download
         header_problem = self._check_header(converted.header)
         if header_problem is not None:
-            if converted.parquet is not None:
-                converted.parquet.unlink(missing_ok=True)
+            _remove(converted)
             yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.PARSE_FAILED, event.status, header_problem,
                                                       event.polls))
             return
         violation = check_window(self.spec, entry.start, entry.end, converted.window_span,
                                  self.rt.settings.on_window_violation)
         if violation is not None and violation.fail:
-            if converted.parquet is not None:
-                converted.parquet.unlink(missing_ok=True)
+            _remove(converted)
             yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.OUT_OF_WINDOW, event.status,
                                                       violation.message, event.polls))
             return
@@ -135,11 +134,12 @@ class ExportCollection:
             converted.problems.append(violation.message)
         if converted.parquet is not None and converted.schema is not None:
             if self.rt.load_format:
-                yield file_import(converted.parquet, converted.file_format, converted.rows, converted.schema,
-                                  self._load_hints(converted.keys_unique, converted.key_hashes))
+                hints = self._load_hints(converted.keys_unique, converted.key_hashes)
+                for path, rows in converted.parts:
+                    yield file_import(path, converted.file_format, rows, converted.schema, hints)
             else:
                 yield from pq.ParquetFile(converted.parquet).iter_batches(batch_size=ARROW_BATCH_ROWS)
-            converted.parquet.unlink(missing_ok=True)
+            _remove(converted)
         self.ledger.save_column_names(self.names.to_state())  # saved with the rows that use it
         self.ledger.record_polls(entry, event.polls)
         cursor = self.ledger.record_loaded(entry)
@@ -229,6 +229,12 @@ class ExportCollection:
             log.warning("%s: %s", self.spec.name, change)
         self.ledger.remember_header(current)
         return None
+
+
+def _remove(converted: ConvertedFile) -> None:
+    """Delete the converted file's load files (dlt has its own copy once they were yielded)."""
+    for path, _ in converted.parts:
+        path.unlink(missing_ok=True)
 
 
 def column_names(spec: ExportSpec, ledger: ExportLedger, normalize: Callable[[str], str]) -> ColumnNames:
