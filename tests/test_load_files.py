@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,6 +19,7 @@ from uniware_simulator import UniwareSimulator
 from uniware_source.conversion import csv_to_parquet
 from uniware_source.conversion.key_check import KeyCheck, PackageKeys, keys_unique
 from uniware_source.conversion.load_files import COPY_PARTS, CSV, PARQUET, load_format_for
+from uniware_source.pipeline_run.dlt_warnings import expected_warnings_dropped
 
 from .harness import SALE_ORDERS_FULL, Harness
 from .test_warehouses import POSTGRES, table_rows
@@ -189,3 +191,23 @@ def test_fast_path_and_merge_path_both_land_right(uniware_simulator: UniwareSimu
     assert last_load_path(harness, "sale_orders") == "append"
     items = table_rows(harness, "sale_orders", ["sale_order_code", "sale_order_item_code"])
     assert len(items) == len(set(items)) > 10
+
+
+def test_only_the_intended_dedup_sort_warning_is_dropped() -> None:
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    dlt_logger = logging.getLogger("dlt")
+    handler = Keep()
+    dlt_logger.addHandler(handler)
+    try:
+        with expected_warnings_dropped():
+            dlt_logger.warning('The "dedup_sort" column hint for column "updated" in table "t" will be ignored.')
+            dlt_logger.warning("Something else went wrong")
+        dlt_logger.warning('The "dedup_sort" column hint for column "x" will be ignored.')  # outside a run
+    finally:
+        dlt_logger.removeHandler(handler)
+    assert seen == ["Something else went wrong", 'The "dedup_sort" column hint for column "x" will be ignored.']

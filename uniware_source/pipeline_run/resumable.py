@@ -26,6 +26,7 @@ from ..scope import unconfigured_exports, waiting_windows
 from ..services import COLLECT, HISTORY, SUBMIT
 from ..source import uniware_source
 from . import duckdb_memory
+from .dlt_warnings import expected_warnings_dropped
 from .lock import WaitForLock, pipeline_lock
 from .signals import Terminated, interrupt_for, sigterm_interrupts
 
@@ -183,7 +184,8 @@ def run_exports(pipeline: Pipeline, *, mode: str = RUN, report: Optional[RunRepo
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    with _signals_raise_at_once(pipeline), pipeline_lock(pipeline, wait_for_lock) as waited:
+    with _signals_raise_at_once(pipeline), expected_warnings_dropped(), \
+            pipeline_lock(pipeline, wait_for_lock) as waited:
         if waited:
             _reload_state(pipeline)
         ended: Optional[BaseException] = None
