@@ -1,7 +1,9 @@
 """Whether a natural key repeats: in one file (KeyCheck) and over the files of one load package (PackageKeys).
 
 Keys are kept as 64-bit hashes (DuckDB's `hash` over the key columns, 8 bytes a row, ~0.1 s per
-million rows) and checked by one sort at the end. Two different keys with the same hash count as a
+million rows) and checked at the end by one DuckDB `count(DISTINCT ...)` (~0.1 s per million, in a
+64 MB memory limit: 1 s and +70 MB at 10M rows, where a sort in pyarrow took 4.4 s and +240 MB).
+Two different keys with the same hash count as a
 repeat, which only costs a fast path (dlt then deduplicates, as without the check); a repeat is never
 missed. Up to `max_bytes` of hashes are kept, beyond that the answer is "not known to be unique", so
 memory stays bounded for any file size.
@@ -13,9 +15,9 @@ from typing import Optional
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 KEY_CHECK_MAX_BYTES = 96 << 20  # hashes of 12M keys
+DISTINCT_MEMORY = "64MB"
 
 
 def keys_unique(table: pa.Table, keys: list[str]) -> bool:
@@ -26,12 +28,14 @@ def keys_unique(table: pa.Table, keys: list[str]) -> bool:
     return bool(counts.num_rows == table.num_rows)
 
 
-def hashes_unique(hashes: pa.Array) -> bool:
-    """Whether no value repeats in an array of hashes (one sort)."""
+def hashes_unique(hashes: pa.ChunkedArray) -> bool:
+    """Whether no value repeats in the hashes."""
     if len(hashes) < 2:
         return True
-    ordered = pc.take(hashes, pc.sort_indices(hashes))
-    return not pc.any(pc.equal(ordered.slice(1), ordered.slice(0, len(ordered) - 1))).as_py()
+    with duckdb.connect(config={"threads": 1, "memory_limit": DISTINCT_MEMORY}) as connection:
+        counted = connection.from_arrow(pa.table({"h": hashes})).aggregate("count(*) = count(DISTINCT h)")
+        [(unique,)] = counted.fetchall()
+    return bool(unique)
 
 
 class KeyCheck:
@@ -44,7 +48,7 @@ class KeyCheck:
         self._bytes = 0
         self._known = True  # False once there were too many keys to keep
         self._connection: Optional[duckdb.DuckDBPyConnection] = None
-        self.hashes: Optional[pa.Array] = None  # the file's key hashes, once `result` found them unique
+        self.hashes: Optional[pa.ChunkedArray] = None  # the file's key hashes, once `result` found them unique
 
     def add(self, table: pa.Table) -> None:
         if not self.keys or not self._known:
@@ -70,7 +74,7 @@ class KeyCheck:
             self._connection = None
         unique = self._known
         if unique:
-            hashes = pa.concat_arrays(self._parts) if self._parts else pa.array([], pa.uint64())
+            hashes = pa.chunked_array(self._parts, pa.uint64())
             unique = hashes_unique(hashes)
             self.hashes = hashes if unique else None
         self._parts = []
@@ -83,11 +87,11 @@ class PackageKeys:
 
     def __init__(self, max_bytes: int = KEY_CHECK_MAX_BYTES) -> None:
         self.max_bytes = max_bytes
-        self._hashes: list[pa.Array] = []
+        self._hashes: list[pa.ChunkedArray] = []
         self._bytes = 0
         self.unique = True
 
-    def add(self, file_unique: Optional[bool], hashes: Optional[pa.Array]) -> bool:
+    def add(self, file_unique: Optional[bool], hashes: Optional[pa.ChunkedArray]) -> bool:
         """Add one file's result; whether the key is still unique over the package."""
         if not self.unique:
             return False
@@ -97,7 +101,7 @@ class PackageKeys:
         self._hashes.append(hashes)
         self._bytes += hashes.nbytes
         if len(self._hashes) > 1:
-            merged = pa.concat_arrays(self._hashes)
+            merged = pa.chunked_array([chunk for hashes in self._hashes for chunk in hashes.chunks], pa.uint64())
             if not hashes_unique(merged):
                 self._forget()
                 return False
