@@ -162,6 +162,8 @@ def test_fast_path_and_merge_path_both_land_right(uniware_simulator: UniwareSimu
 
     # empty tables: the item key is unique in its file, so the file goes straight into the table
     assert last_load_path(harness, "sale_orders") == "append"
+    # for that package only: between loads the schema says what the export does
+    assert harness.pipeline.default_schema.tables["sale_orders"]["write_disposition"] == "merge"
     items = table_rows(harness, "sale_orders", ["sale_order_code", "sale_order_item_code"])
     assert len(items) == len(set(items)) > 10
     # the order code repeats in its file: merged, dlt deduplicates, the newest `Updated` of each order stays
