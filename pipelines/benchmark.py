@@ -1,20 +1,24 @@
-"""Benchmark: the connector end to end against DuckDB's own CSV reader, on the same simulator file.
+"""Benchmark: the connector end to end against the warehouse's own CSV reader, on the same simulator file.
 
     python pipelines/benchmark.py                       # 100k, 1M and 2M rows, then 5 concurrent jobs
     python pipelines/benchmark.py --rows 100000 --skip-concurrency
     python pipelines/benchmark.py --huge --destination duckdb    # adds 10M rows
 
 For each size the simulator (its own process, fixed clock) serves one Sale Orders export of that
-many rows. A warm-up run lets it write the file; then, each in a fresh child process:
+many rows (the catalog's 38 columns; the simulator adds 2 more, as Uniware does: 40 in the file).
+A warm-up run lets it write the file; then, each in a fresh child process:
 - DuckDB native: `CREATE TABLE ... AS SELECT * FROM read_csv(<the same file>)` into a new DuckDB file;
-- the connector: `uniware_pipeline.py` as users run it (token, create, poll, stream the download,
-  convert, dlt merge-load into a new DuckDB file);
 - PostgreSQL's own `COPY ... FROM STDIN (FORMAT CSV, HEADER)` of the same file into a new table of text
-  columns (what psql's copy meta-command does), and the connector with `--destination postgres` into a new schema
-  (`--destination duckdb` or `postgres` measures one of the two).
-Times exclude interpreter start-up and imports (reported separately as process wall time). Peak RSS
-is each child's own maximum resident set. The concurrency case runs 5 jobs whose Uniware latency is
-L seconds each and compares the wall time with L plus the time the same run takes at zero latency.
+  columns (what psql's copy meta-command does);
+- the connector, `uniware_pipeline.py` as users run it (token, create, poll, stream the download,
+  convert, dlt load into a new DuckDB file or PostgreSQL schema), for two exports of that same file:
+  "merge", Sale Orders with its natural key and types, and "append", the file as a report without a
+  natural key whose 40 columns are all text (merged on the job code).
+`--destination duckdb` or `postgres` measures one of the two. Times exclude interpreter start-up and
+imports (reported separately as process wall time). Peak RSS is each child's own maximum resident
+set. The load average is recorded with each size: timings on a busy machine are not comparable.
+The concurrency case runs 5 jobs whose Uniware latency is L seconds each and compares the wall time
+with L plus the time the same run takes at zero latency.
 """
 
 from __future__ import annotations
@@ -34,18 +38,21 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from uniware_source.catalog import CATALOG
+
 REPO = Path(__file__).resolve().parent.parent
 DUCKDB_TUNING = '{"preserve_insertion_order": false, "memory_limit": "128MB"}'  # as uniware_pipeline.py sets
 SIM_START = "2026-04-16T06:30:00+00:00"
 WINDOW = ("2026-04-06T12:00:00+05:30", "2026-04-16T12:00:00+05:30")  # ten India days before SIM_START
 USERNAME, PASSWORD = "api.user@acme.example", "s3cret-Pa55!"  # the simulator's defaults
-SALE_ORDERS = {
-    "name": "Sale Orders",
-    "columns": ["soicode", "saleOrderCode", "displayorderCode", "displayOrderDateTime", "channel", "SoiStatus",
-                "skuCode", "itemTypeName", "sellingPrice", "discount", "shippingAddressName", "shippingAddressLine1",
-                "shippingAddressCity", "TrackingNumber", "cancellationReason", "created", "updated", "facility"],
-    "date_filter": "addedOn",
-}
+MERGE, APPEND = "merge", "append"
+# the catalog's Sale Orders (38 columns, keyed, typed), windowed on the creation date
+SALE_ORDERS: dict[str, Any] = {"name": "Sale Orders", "date_filter": "addedOn"}
+# the same file as a report without a natural key: every column text, merged on the job code
+SALE_ORDERS_LOG: dict[str, Any] = {
+    **SALE_ORDERS, "table_name": "sale_orders_log", "write_disposition": "append", "primary_key": [],
+    "column_types": {label: "text" for label in CATALOG["Sale Orders"].column_types}}
+EXPORTS = {MERGE: (SALE_ORDERS, "sale_orders"), APPEND: (SALE_ORDERS_LOG, "sale_orders_log")}
 
 
 @dataclass
@@ -57,28 +64,29 @@ class Measurement:
 
 
 @dataclass
-class SizeResult:
-    rows: int
-    file_mb: float
-    native: Measurement  # DuckDB with its default settings
-    native_tuned: Measurement  # DuckDB with the settings the connector's DuckDB gets
-    connector: Measurement
-    pg_native: Optional[Measurement] = None  # PostgreSQL COPY FROM of the same file
-    pg_connector: Optional[Measurement] = None
+class Case:
+    """One connector run against the warehouse's own reader of the same file."""
 
-    @property
-    def ratio_postgres(self) -> Optional[float]:
-        if self.pg_native is None or self.pg_connector is None:
-            return None
-        return self.pg_connector.seconds / self.pg_native.seconds
+    destination: str  # duckdb or postgres
+    export: str  # merge or append
+    native: Measurement  # DuckDB read_csv (its defaults) or PostgreSQL COPY
+    connector: Measurement
 
     @property
     def ratio(self) -> float:
         return self.connector.seconds / self.native.seconds
 
-    @property
-    def ratio_tuned(self) -> float:
-        return self.connector.seconds / self.native_tuned.seconds
+
+@dataclass
+class SizeResult:
+    rows: int
+    file_mb: float
+    load_average: str  # `uptime`'s 1/5/15-minute load averages when the size was measured
+    cases: list[Case]
+    duckdb_tuned: Optional[Measurement] = None  # read_csv with the settings the connector's DuckDB gets
+
+    def case(self, destination: str, export: str) -> Optional[Case]:
+        return next((c for c in self.cases if c.destination == destination and c.export == export), None)
 
 
 def run_child(command: Sequence[str], env: Optional[dict[str, str]] = None,
@@ -116,14 +124,14 @@ def start_simulator(workdir: Path, orders_per_day: int, seconds_per_status: floa
     return process, base_url
 
 
-def connector_env(base_url: str, **extra: Any) -> dict[str, str]:
+def connector_env(base_url: str, export: dict[str, Any] = SALE_ORDERS, **extra: Any) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOURCES__UNIWARE__")}
     env.update({
         "PYTHONPATH": str(REPO),
         "SOURCES__UNIWARE__BASE_URL": base_url,
         "SOURCES__UNIWARE__USERNAME": USERNAME,
         "SOURCES__UNIWARE__PASSWORD": PASSWORD,
-        "SOURCES__UNIWARE__EXPORTS": json.dumps([SALE_ORDERS]),
+        "SOURCES__UNIWARE__EXPORTS": json.dumps([export]),
         "SOURCES__UNIWARE__FACILITIES": "BLR01",
     })
     env.update({f"SOURCES__UNIWARE__{k.upper()}": str(v) for k, v in extra.items()})
@@ -131,7 +139,7 @@ def connector_env(base_url: str, **extra: Any) -> dict[str, str]:
 
 
 def run_connector(workdir: Path, name: str, env: dict[str, str], window: tuple[str, str],
-                  postgres: Optional[str] = None) -> Measurement:
+                  postgres: Optional[str] = None, table: str = "sale_orders") -> Measurement:
     for stale in workdir.glob(f"{name}.duckdb*"):
         stale.unlink()
     shutil.rmtree(workdir / "pipelines" / name, ignore_errors=True)
@@ -149,7 +157,7 @@ def run_connector(workdir: Path, name: str, env: dict[str, str], window: tuple[s
         if postgres:
             drop_schemas(postgres, f"{name}_data")
     seconds = float(re.search(r"in ([0-9.]+) s", out).group(1))  # type: ignore[union-attr]
-    rows = int(re.search(r"sale_orders\s+\d+\s+\d+\s+([0-9,]+)", out).group(1).replace(",", ""))  # type: ignore[union-attr]
+    rows = int(re.search(table + r"\s+\d+\s+\d+\s+([0-9,]+)", out).group(1).replace(",", ""))  # type: ignore[union-attr]
     return Measurement(seconds, wall, peak, rows)
 
 
@@ -219,40 +227,55 @@ def native_child(csv: str, database: str, settings: str) -> None:
     print(json.dumps({"seconds": time.perf_counter() - started, "rows": rows}))
 
 
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def fastest(runs: list[Measurement]) -> Measurement:
+    return min(runs, key=lambda m: m.seconds)
+
+
 def measure_size(rows: int, workdir: Path, repeat: int, duckdb: bool = True,
                  postgres: Optional[str] = None) -> SizeResult:
     # BLR01 gets a third of the orders, 1.5 items each: ten days of orders_per_day = rows / 5
     simulator, base_url = start_simulator(workdir, orders_per_day=max(1, rows // 5), seconds_per_status=0)
     try:
-        env = connector_env(base_url, poll_initial_seconds=0.05, poll_max_seconds=0.5)
+        polling: dict[str, Any] = {"poll_initial_seconds": 0.05, "poll_max_seconds": 0.5}
         print(f"[{rows:,} rows] warm-up: the simulator writes the export...", file=sys.stderr, flush=True)
-        run_connector(workdir, "warmup", env, WINDOW)
+        run_connector(workdir, "warmup", connector_env(base_url, **polling), WINDOW)
         csv = max((workdir / "simulator" / "cache").glob("*.csv"), key=lambda p: p.stat().st_size)
-        natives: list[Measurement] = []
+        averages = [load_average()]
+        runs: dict[tuple[str, str], list[Measurement]] = {}
+        natives: dict[str, list[Measurement]] = {}
         tuned: list[Measurement] = []
-        connectors: list[Measurement] = []
-        pg_natives: list[Measurement] = []
-        pg_connectors: list[Measurement] = []
+        destinations = [d for d, wanted in (("duckdb", duckdb), ("postgres", bool(postgres))) if wanted]
         for attempt in range(1, repeat + 1):
-            if duckdb:
-                print(f"[{rows:,} rows] run {attempt}: DuckDB native, then the connector", file=sys.stderr, flush=True)
-                natives.append(run_native(csv, workdir / "native.duckdb", tuned=False))
-                tuned.append(run_native(csv, workdir / "native.duckdb", tuned=True))
-                connectors.append(run_connector(workdir, f"bench_{rows}", env, WINDOW))
-            if postgres:
-                print(f"[{rows:,} rows] run {attempt}: PostgreSQL COPY, then the connector", file=sys.stderr,
-                      flush=True)
-                pg_natives.append(run_postgres_native(csv, postgres))
-                pg_connectors.append(run_connector(workdir, f"bench_pg_{rows}", env, WINDOW, postgres=postgres))
-        none = Measurement(float("nan"), float("nan"), float("nan"), 0)
-        best = [min(runs, key=lambda m: m.seconds) if runs else none
-                for runs in (natives, tuned, connectors, pg_natives, pg_connectors)]
-        counts = {m.rows for m in best if m.rows}
+            for destination in destinations:
+                print(f"[{rows:,} rows] run {attempt}: {destination} native, then the connector (merge, append)",
+                      file=sys.stderr, flush=True)
+                if destination == "duckdb":
+                    natives.setdefault(destination, []).append(run_native(csv, workdir / "native.duckdb", False))
+                    tuned.append(run_native(csv, workdir / "native.duckdb", tuned=True))
+                else:
+                    assert postgres
+                    natives.setdefault(destination, []).append(run_postgres_native(csv, postgres))
+                for export, (spec, table) in EXPORTS.items():
+                    name = f"bench_{destination}_{export}_{rows}"
+                    env = connector_env(base_url, spec, **polling)
+                    target = postgres if destination == "postgres" else None
+                    measured = run_connector(workdir, name, env, WINDOW, target, table)
+                    runs.setdefault((destination, export), []).append(measured)
+            averages.append(load_average())
+        cases = [Case(destination, export, fastest(natives[destination]), fastest(measured))
+                 for (destination, export), measured in runs.items()]
+        counts = {m.rows for case in cases for m in (case.native, case.connector)}
         if len(counts) != 1:
-            raise RuntimeError(f"row counts differ: {[m.rows for m in best]}")
-        return SizeResult(rows=counts.pop(), file_mb=csv.stat().st_size / 1e6, native=best[0], native_tuned=best[1],
-                          connector=best[2], pg_native=best[3] if pg_natives else None,
-                          pg_connector=best[4] if pg_connectors else None)
+            found = [(c.destination, c.export, c.native.rows, c.connector.rows) for c in cases]
+            raise RuntimeError(f"row counts differ: {found}")
+        return SizeResult(rows=counts.pop(), file_mb=csv.stat().st_size / 1e6,
+                          load_average=" / ".join(averages), cases=cases,
+                          duckdb_tuned=fastest(tuned) if tuned else None)
     finally:
         simulator.terminate()
         simulator.wait()
@@ -292,34 +315,32 @@ def machine() -> str:
             f"dlt {dlt.__version__}, duckdb {duckdb.__version__}, pyarrow {pyarrow.__version__}")
 
 
+NATIVE = {"duckdb": "DuckDB read_csv", "postgres": "PostgreSQL COPY"}
+
+
 def report(sizes: list[SizeResult], concurrency: Optional[dict[str, float]]) -> str:
-    lines = [f"Machine: {machine()}"]
-    sizes_duckdb = [s for s in sizes if s.connector.rows]
-    if sizes_duckdb:
-        lines += ["",
-             "| rows | CSV MB | DuckDB read_csv s (defaults) | DuckDB read_csv s (tuned) | connector s | "
-             "ratio (defaults) | ratio (tuned) | connector rows/s | DuckDB peak RSS MB | connector peak RSS MB |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for size in sizes_duckdb:
-        lines.append(f"| {size.rows:,} | {size.file_mb:.0f} | {size.native.seconds:.2f} | "
-                     f"{size.native_tuned.seconds:.2f} | {size.connector.seconds:.2f} | {size.ratio:.2f} | "
-                     f"{size.ratio_tuned:.2f} | {size.rows / size.connector.seconds:,.0f} | "
-                     f"{size.native.peak_rss_mb:.0f} | {size.connector.peak_rss_mb:.0f} |")
-    postgres = [s for s in sizes if s.pg_native and s.pg_connector]
-    if postgres:
-        lines += ["", "| rows | CSV MB | PostgreSQL COPY s | connector s | ratio | connector rows/s | "
-                      "COPY client peak RSS MB | connector peak RSS MB |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for size in postgres:
-        assert size.pg_native and size.pg_connector
-        lines.append(f"| {size.rows:,} | {size.file_mb:.0f} | {size.pg_native.seconds:.2f} | "
-                     f"{size.pg_connector.seconds:.2f} | {size.ratio_postgres:.2f} | "
-                     f"{size.rows / size.pg_connector.seconds:,.0f} | {size.pg_native.peak_rss_mb:.0f} | "
-                     f"{size.pg_connector.peak_rss_mb:.0f} |")
-    if sizes_duckdb:
-        lines.append("")
-        lines.append("Process wall times (start-up and imports included): " + ", ".join(
-            f"{s.rows:,} rows: DuckDB {s.native.process_seconds:.1f} s, connector {s.connector.process_seconds:.1f} s"
-            for s in sizes_duckdb))
+    """Markdown for the README: one table, a row per size, destination and export."""
+    lines = [f"Machine: {machine()}", "",
+             "| rows | CSV MB | destination | export | native | native s | connector s | ratio | connector rows/s "
+             "| native peak RSS MB | connector peak RSS MB |",
+             "|---:|---:|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    for size in sizes:
+        for case in sorted(size.cases, key=lambda c: (c.destination, c.export != MERGE)):
+            lines.append(f"| {size.rows:,} | {size.file_mb:.0f} | {case.destination} | {case.export} | "
+                         f"{NATIVE[case.destination]} | {case.native.seconds:.2f} | {case.connector.seconds:.2f} | "
+                         f"{case.ratio:.2f} | {size.rows / case.connector.seconds:,.0f} | "
+                         f"{case.native.peak_rss_mb:.0f} | {case.connector.peak_rss_mb:.0f} |")
+    lines.append("")
+    lines.append("Load average (1/5/15 min) before the size and after each repeat: " + "; ".join(
+        f"{s.rows:,} rows: {s.load_average}" for s in sizes))
+    tuned = [s for s in sizes if s.duckdb_tuned is not None]
+    if tuned:
+        lines.append("DuckDB read_csv with the settings the connector's DuckDB gets (preserve_insertion_order=false, "
+                     "memory_limit=128MB): " + ", ".join(f"{s.rows:,} rows {s.duckdb_tuned.seconds:.2f} s"
+                                                           for s in tuned if s.duckdb_tuned is not None))
+    lines.append("Process wall times (start-up and imports included), connector merge: " + ", ".join(
+        f"{s.rows:,} rows {c.destination} {c.connector.process_seconds:.1f} s"
+        for s in sizes for c in s.cases if c.export == MERGE))
     if concurrency:
         lines += ["", f"Concurrency: {concurrency['jobs']:.0f} jobs of {concurrency['latency_seconds']:.0f} s "
                       f"latency each: {concurrency['wall_seconds']:.1f} s wall; the same run at zero latency "
@@ -363,8 +384,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(text)
     (workdir / "results.md").write_text(text + "\n")
     (workdir / "results.json").write_text(json.dumps(
-        {"sizes": [{**asdict(s), "ratio": s.ratio, "ratio_tuned": s.ratio_tuned, "ratio_postgres": s.ratio_postgres}
-                   for s in sizes],
+        {"machine": machine(),
+         "sizes": [{**asdict(s), "ratios": {f"{c.destination}_{c.export}": c.ratio for c in s.cases}} for s in sizes],
          "concurrency": concurrency}, indent=2))
     return 0
 

@@ -21,9 +21,13 @@ def test_benchmark_script_smoke_run(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((tmp_path / "bench" / "results.json").read_text())
     [size] = results["sizes"]
-    assert size["native"]["rows"] == size["connector"]["rows"] > 15000  # the same file, fully loaded
-    assert size["connector"]["peak_rss_mb"] > 0 and size["ratio"] > 0
-    assert size["pg_native"]["rows"] == size["pg_connector"]["rows"] == size["connector"]["rows"]
-    assert size["ratio_postgres"] > 0 and "PostgreSQL COPY s" in done.stdout
+    cases = {(c["destination"], c["export"]): c for c in size["cases"]}
+    assert set(cases) == {(d, e) for d in ("duckdb", "postgres") for e in ("merge", "append")}
+    for case in cases.values():  # the same file, fully loaded by each
+        assert case["native"]["rows"] == case["connector"]["rows"] == size["rows"] > 15000
+        assert case["connector"]["peak_rss_mb"] > 0
+    assert set(size["ratios"]) == {"duckdb_merge", "duckdb_append", "postgres_merge", "postgres_append"}
+    assert size["duckdb_tuned"]["rows"] == size["rows"] and size["load_average"]
     assert results["concurrency"]["jobs"] == 2 and results["concurrency"]["wall_seconds"] > 0
-    assert "| rows |" in done.stdout and "Concurrency:" in done.stdout
+    assert "| rows | CSV MB | destination | export |" in done.stdout and "PostgreSQL COPY" in done.stdout
+    assert "| postgres | append |" in done.stdout and "Concurrency:" in done.stdout

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -15,7 +16,10 @@ import pyarrow as pa
 import pytest
 
 from uniware_simulator import UniwareSimulator
-from uniware_source.conversion.load_files import CSV, PARQUET, KeyCheck, keys_unique, load_format_for
+from uniware_source.conversion import csv_to_parquet
+from uniware_source.conversion.key_check import KeyCheck, PackageKeys, keys_unique
+from uniware_source.conversion.load_files import COPY_PARTS, CSV, PARQUET, load_format_for
+from uniware_source.pipeline_run.dlt_warnings import expected_warnings_dropped
 
 from .harness import SALE_ORDERS_FULL, Harness
 from .test_warehouses import POSTGRES, table_rows
@@ -24,6 +28,24 @@ from .test_warehouses import POSTGRES, table_rows
 # must keep the newest `Updated` of each
 ORDERS_BY_CODE = {**SALE_ORDERS_FULL, "name": "Sale Orders", "table_name": "orders_by_code",
                   "primary_key": ["Sale Order Code"], "dedup_sort": "Updated"}
+# no natural key: merged on the job code (each job's rows replace an earlier load of the same job)
+ORDERS_LOG = {**SALE_ORDERS_FULL, "table_name": "orders_log", "write_disposition": "append", "primary_key": []}
+
+
+def test_package_keys_find_a_key_shared_by_two_files() -> None:
+    def checked(keys: list[str]) -> KeyCheck:
+        check = KeyCheck(["a"])
+        check.add(pa.table({"a": keys}))
+        check.result()
+        return check
+
+    package = PackageKeys()
+    first, second = checked(["x", "y"]), checked(["z"])
+    assert package.add(True, first.hashes) and package.add(True, second.hashes)
+    assert not package.add(True, checked(["y"]).hashes)  # "y" was in the first file
+    assert not package.add(True, checked(["w"]).hashes)  # once repeated, the package stays "not unique"
+    assert not PackageKeys().add(False, None)  # a file whose key repeats
+    assert not PackageKeys(max_bytes=8).add(True, first.hashes)  # too many keys to keep
 
 
 def test_key_check_finds_repeats_within_and_across_chunks() -> None:
@@ -77,41 +99,117 @@ def loaded_file_formats(harness: Harness, table: str) -> set[str]:
     return formats
 
 
+def last_load_path(harness: Harness, table: str) -> str:
+    """"append" when the last package that loaded `table` copied its file straight into the table,
+    "merge" when it went through the staging table and dlt's delete-insert (a `sql` follow-up job)."""
+    pipeline = harness.pipeline
+    for load_id in sorted(pipeline.list_completed_load_packages(), reverse=True):
+        jobs = pipeline.get_load_package_info(load_id).jobs.get("completed_jobs", [])
+        formats = {job.job_file_info.file_format for job in jobs if job.job_file_info.table_name == table}
+        if formats:
+            return "merge" if "sql" in formats else "append"
+    raise AssertionError(f"no package loaded {table}")
+
+
+def data_files(harness: Harness, table: str) -> int:
+    """Load files of `table` in the last package that loaded it."""
+    pipeline = harness.pipeline
+    for load_id in sorted(pipeline.list_completed_load_packages(), reverse=True):
+        jobs = pipeline.get_load_package_info(load_id).jobs.get("completed_jobs", [])
+        files = [job for job in jobs
+                 if job.job_file_info.table_name == table and job.job_file_info.file_format != "sql"]
+        if files:
+            return len(files)
+    return 0
+
+
 def deduplicated(harness: Harness, table: str) -> Any:
     return harness.pipeline.default_schema.tables[table].get("x-stage-data-deduplicated")
 
 
+def newest_per_order(harness: Harness) -> dict[str, Any]:
+    newest: dict[str, Any] = {}
+    for code, updated in table_rows(harness, "sale_orders", ["sale_order_code", "updated"]):
+        newest[code] = max(updated, newest.get(code, updated))
+    return newest
+
+
+def logged_rows_per_job(harness: Harness, sim: UniwareSimulator) -> int:
+    """Checks that each job in orders_log holds exactly its file's rows; the number of jobs there."""
+    file_rows = {job.code: job.file.rows for job in sim.jobs.all() if job.file is not None}
+    counts = harness.query("SELECT _uniware_job_code, COUNT(*) FROM {ds}.orders_log GROUP BY 1")
+    assert counts and all(count == file_rows[code] for code, count in counts), (counts, file_rows)
+    return len(counts)
+
+
 @pytest.mark.parametrize("destination", ["duckdb", "postgres"])
-def test_unique_and_repeating_keys_both_merge_right(uniware_simulator: UniwareSimulator, tmp_path: Path,
-                                                    postgres_dataset: str, destination: str) -> None:
+def test_fast_path_and_merge_path_both_land_right(uniware_simulator: UniwareSimulator, tmp_path: Path,
+                                                  postgres_dataset: str, destination: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(csv_to_parquet, "CHUNK_ROWS", 200)  # several chunks: PostgreSQL gets several CSV files
     sim = uniware_simulator
     pg = destination == "postgres"
     harness = Harness(sim, tmp_path, name=f"lf_{destination}",
                       destination=dlt.destinations.postgres(POSTGRES) if pg else None,
                       dataset=postgres_dataset if pg else "uniware")
     one_job: dict[str, Any] = {"facilities": ["BLR01"], "window_days": 60}
-    harness.run(exports=[SALE_ORDERS_FULL, ORDERS_BY_CODE], **one_job)
-    assert sim.requests.count("create") == 2  # one file per export: one file per package and table
+    harness.run(exports=[SALE_ORDERS_FULL, ORDERS_BY_CODE, ORDERS_LOG], **one_job)
+    assert sim.requests.count("create") == 3  # one file per export: one file per package and table
     expected_format = CSV if pg else PARQUET
-    assert loaded_file_formats(harness, "sale_orders") == {expected_format}
-    assert loaded_file_formats(harness, "orders_by_code") == {expected_format}
+    for table in ("sale_orders", "orders_by_code", "orders_log"):
+        assert loaded_file_formats(harness, table) == {expected_format}
+        assert data_files(harness, table) == (COPY_PARTS if pg else 1)  # one file per job, or parts to COPY at once
 
-    # the item key is unique in its file: dlt is told the staging data is deduplicated
-    assert deduplicated(harness, "sale_orders") is True
+    # empty tables: the item key is unique in its file, so the file goes straight into the table
+    assert last_load_path(harness, "sale_orders") == "append"
+    # for that package only: between loads the schema says what the export does
+    assert harness.pipeline.default_schema.tables["sale_orders"]["write_disposition"] == "merge"
     items = table_rows(harness, "sale_orders", ["sale_order_code", "sale_order_item_code"])
     assert len(items) == len(set(items)) > 10
-    # the order code repeats in its file: dlt deduplicates, the newest `Updated` of each order stays
+    # the order code repeats in its file: merged, dlt deduplicates, the newest `Updated` of each order stays
+    assert last_load_path(harness, "orders_by_code") == "merge"
     assert not deduplicated(harness, "orders_by_code")
-    newest: dict[str, Any] = {}
-    for code, updated in table_rows(harness, "sale_orders", ["sale_order_code", "updated"]):
-        newest[code] = max(updated, newest.get(code, updated))
+    newest = newest_per_order(harness)
     orders = table_rows(harness, "orders_by_code", ["sale_order_code", "updated"])
     assert len(newest) < len(items)  # the order code does repeat
     assert dict(orders) == newest and len(orders) == len(newest)
+    # no key (merged on the job code): into the empty table straight, every row of the file once
+    assert last_load_path(harness, "orders_log") == "append"
+    assert logged_rows_per_job(harness, sim) == 1
 
-    # two files in one package: never declared deduplicated, even with unique keys in each file
+    # the tables hold rows now: merged; two files whose keys are unique in each and between them
     sim.clock.advance(timedelta(days=1))
-    harness.run(exports=[SALE_ORDERS_FULL], facilities=["BLR01", "DEL02"], window_days=60)
-    assert not deduplicated(harness, "sale_orders")  # was True: set back explicitly
+    harness.run(exports=[SALE_ORDERS_FULL, ORDERS_LOG], facilities=["BLR01", "DEL02"], window_days=60)
+    assert last_load_path(harness, "sale_orders") == last_load_path(harness, "orders_log") == "merge"
+    assert deduplicated(harness, "sale_orders") is True
     items = table_rows(harness, "sale_orders", ["sale_order_code", "sale_order_item_code"])
     assert len(items) == len(set(items))
+    assert logged_rows_per_job(harness, sim) == 3  # the first job and the two of this package, each once
+
+    # a user empties a table by hand (state still says it was loaded): the next load checks again
+    harness.query("DELETE FROM {ds}.sale_orders")
+    sim.clock.advance(timedelta(days=1))
+    harness.run(exports=[SALE_ORDERS_FULL], facilities=["BLR01"], window_days=60)
+    assert last_load_path(harness, "sale_orders") == "append"
+    items = table_rows(harness, "sale_orders", ["sale_order_code", "sale_order_item_code"])
+    assert len(items) == len(set(items)) > 10
+
+
+def test_only_the_intended_dedup_sort_warning_is_dropped() -> None:
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    dlt_logger = logging.getLogger("dlt")
+    handler = Keep()
+    dlt_logger.addHandler(handler)
+    try:
+        with expected_warnings_dropped():
+            dlt_logger.warning('The "dedup_sort" column hint for column "updated" in table "t" will be ignored.')
+            dlt_logger.warning("Something else went wrong")
+        dlt_logger.warning('The "dedup_sort" column hint for column "x" will be ignored.')  # outside a run
+    finally:
+        dlt_logger.removeHandler(handler)
+    assert seen == ["Something else went wrong", 'The "dedup_sort" column hint for column "x" will be ignored.']

@@ -26,7 +26,8 @@ from ..catalog import TEXT, ExportSpec
 from ..errors import CsvFormatError
 from .arrow_types import CONVERTERS, UTC_MICROS
 from .column_names import DLT_COLUMNS, ColumnNames
-from .load_files import PARQUET, ChunkWriter, KeyCheck, open_writer
+from .key_check import KeyCheck
+from .load_files import PARQUET, ChunkWriter, open_writer
 from .window_guard import DateSpan
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ class FileLayout:
 
 @dataclass
 class ConvertedFile:
-    parquet: Optional[Path]  # the load file (Parquet or CSV, see file_format); None when the file had no data rows
+    parquet: Optional[Path]  # the (first) load file (Parquet or CSV, see file_format); None without data rows
     rows: int
     skipped: int
     header: list[str]
@@ -81,6 +82,8 @@ class ConvertedFile:
     window_span: Optional[tuple[datetime, datetime]] = None  # earliest and latest spec.window_column
     file_format: str = PARQUET
     keys_unique: Optional[bool] = None  # the key never repeats in the file (None: the export has no key)
+    key_hashes: Optional[pa.Array] = None  # the keys' hashes when unique, to check a package's files together
+    parts: list[tuple[Path, int]] = field(default_factory=list)  # every load file and its rows (see `parts`)
 
 
 def read_header(path: Path, where: str) -> list[str]:
@@ -239,12 +242,22 @@ class _BlockTooSmall(Exception):
     """A row is larger than pyarrow's parse block: the file is read again with larger blocks."""
 
 
+def part_path(path: Path, part: int) -> Path:
+    """The load file of one part: `path` itself for the first, `name.1.csv`... for the others."""
+    return path if part == 0 else path.with_name(f"{path.stem}.{part}{path.suffix}")
+
+
 class CsvConverter:
-    """Converts the CSV files of one export's jobs; `names` is shared by the export's worker threads."""
+    """Converts the CSV files of one export's jobs; `names` is shared by the export's worker threads.
+
+    `parts` > 1 deals the chunks out to that many load files, each written on its own thread: dlt
+    loads the files of a table in parallel (PostgreSQL: one COPY, one backend, each). A file of one
+    chunk makes one load file."""
 
     def __init__(self, spec: ExportSpec, names: ColumnNames, *, on_bad_rows: str = "fail",
-                 block_size: int = BLOCK_SIZE, load_format: str = PARQUET) -> None:
+                 block_size: int = BLOCK_SIZE, load_format: str = PARQUET, parts: int = 1) -> None:
         self.load_format = load_format  # of the file written: parquet, or csv for PostgreSQL's COPY
+        self.parts = max(1, parts)
         self.spec = spec
         self.names = names
         self.skip_bad_rows = on_bad_rows == "skip"
@@ -262,7 +275,8 @@ class CsvConverter:
                 result = self._convert(csv_path, parquet_path, lineage, header, layout, where, block_size)
                 break
             except _BlockTooSmall:
-                parquet_path.unlink(missing_ok=True)
+                for part in range(self.parts):
+                    part_path(parquet_path, part).unlink(missing_ok=True)
                 if block_size >= MAX_BLOCK_SIZE:
                     raise CsvFormatError(f"{where}: a row is larger than {MAX_BLOCK_SIZE >> 20} MB; "
                                          "such a file cannot be parsed") from None
@@ -301,8 +315,10 @@ class CsvConverter:
         key_check = KeyCheck([*layout.key_names, KEY_OCCURRENCE] if self.spec.repeating_keys and layout.key_names
                              else layout.key_names)
         occurrences: dict[str, int] = {}
-        writer: Optional[_BackgroundParquetWriter] = None
+        writers: list[_BackgroundParquetWriter] = []
+        part_rows: list[int] = []
         data_rows = 0  # data rows parsed so far, to name rows in messages
+        chunks = 0
         try:
             for batch in _regrouped(reader, CHUNK_ROWS, CHUNK_BYTES, parse_error):
                 table = self._convert_batch(batch, layout, lineage, occurrences, data_rows, where, result)
@@ -311,16 +327,28 @@ class CsvConverter:
                     continue
                 if dates is not None:
                     dates.add(table.column(layout.names[date_at]), layout.kinds[date_at])
-                if writer is None:
+                if result.schema is None:
                     result.schema = table.schema
-                    writer = _BackgroundParquetWriter(parquet_path, table.schema, self.load_format)
-                writer.write(table.cast(result.schema))
+                part = chunks % self.parts
+                chunks += 1
+                if part == len(writers):
+                    writers.append(_BackgroundParquetWriter(part_path(parquet_path, part), result.schema,
+                                                            self.load_format))
+                    part_rows.append(0)
+                writers[part].write(table.cast(result.schema))
+                part_rows[part] += table.num_rows
                 key_check.add(table)
                 result.rows += table.num_rows
         finally:
-            if writer is not None:
-                writer.close()
+            errors = []
+            for writer in writers:
+                try:
+                    writer.close()
+                except BaseException as error:  # every writer is closed; the first error is raised
+                    errors.append(error)
             pa.default_memory_pool().release_unused()  # hand the chunks' memory back before dlt loads
+            if errors:
+                raise errors[0]
         if problems.ragged:
             result.skipped += len(problems.ragged)
             first = problems.ragged[0]
@@ -329,9 +357,11 @@ class CsvConverter:
             number, expected, actual, _ = first
             result.problems.insert(0, f"{len(problems.ragged)} row(s) with the wrong number of fields skipped, "
                                       f"first at row {number} (header is row 1): {actual} fields, expected {expected}")
-        result.parquet = parquet_path if writer is not None else None
+        result.parquet = parquet_path if writers else None
+        result.parts = [(part_path(parquet_path, part), rows) for part, rows in enumerate(part_rows)]
         result.window_span = dates.span if dates is not None else None
         result.keys_unique = key_check.result()
+        result.key_hashes = key_check.hashes
         return result
 
     def _parse_error(self, csv_path: Path, count: int, block_size: int, problems: _RowProblems, where: str,

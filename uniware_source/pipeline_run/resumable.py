@@ -18,6 +18,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.pipeline.pipeline import Pipeline
 
 from ..clock import Clock
+from ..conversion.csv_to_parquet import JOB_CODE
 from ..errors import ExportsFailed, UniwareError
 from ..history import HISTORY_TABLE
 from ..ledger import Ledgers, unconfigured_exports, waiting_windows
@@ -25,6 +26,7 @@ from ..run_report import RunReport
 from ..runtime import COLLECT, HISTORY, SUBMIT
 from ..source import uniware_source
 from . import duckdb_memory
+from .dlt_warnings import expected_warnings_dropped
 from .lock import WaitForLock, pipeline_lock
 from .signals import Terminated, interrupt_for, sigterm_interrupts
 
@@ -88,10 +90,23 @@ def _with_room(pipeline: Pipeline, run: Callable[[], Any]) -> None:
                 limit *= 2
 
 
+def _declared_merge(pipeline: Pipeline) -> None:
+    """Export tables (they have the lineage column `_uniware_job_code`) are declared `merge`; a package
+    that took the fast path (steps/collect.py) made its table `append` for that package only. Said
+    again in the pipeline's live schema before the next step's extract, which saves it with its package,
+    so the schema shows what the export does between loads."""
+    if not pipeline.default_schema_name:
+        return
+    for table in pipeline.default_schema.tables.values():
+        if table.get("write_disposition") == "append" and JOB_CODE in table.get("columns", {}):
+            table["write_disposition"] = "merge"
+
+
 def _run_step(pipeline: Pipeline, source: Any, loader_file_format: Optional[str] = None) -> None:
     """Extract, normalize and load `source` (what `pipeline.run` does, with room made for wide
     tables before the load), surfacing an interrupt or the connector's own error as itself rather
     than wrapped in dlt's PipelineStepFailed."""
+    _declared_merge(pipeline)
     if loader_file_format:
         # dlt gives the format to each resource's own table, not to its table variants (the history)
         for resource in source.resources.values():
@@ -182,7 +197,8 @@ def run_exports(pipeline: Pipeline, *, mode: str = RUN, report: Optional[RunRepo
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    with _signals_raise_at_once(pipeline), pipeline_lock(pipeline, wait_for_lock) as waited:
+    with _signals_raise_at_once(pipeline), expected_warnings_dropped(), \
+            pipeline_lock(pipeline, wait_for_lock) as waited:
         if waited:
             _reload_state(pipeline)
         ended: Optional[BaseException] = None

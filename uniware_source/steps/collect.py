@@ -18,8 +18,10 @@ import pyarrow.parquet as pq
 
 from ..catalog import APPEND, ExportSpec
 from ..conversion.column_names import ColumnNames, legacy_names, same_labels
-from ..conversion.csv_to_parquet import RESERVED_COLUMNS, CsvConverter, Lineage
-from ..conversion.load_files import PARQUET, file_import, forget_deduplicated
+from ..conversion.csv_to_parquet import RESERVED_COLUMNS, ConvertedFile, CsvConverter, Lineage
+from ..conversion.key_check import PackageKeys
+from ..conversion.load_files import COPY_PARTS, CSV, PARQUET, file_import, forget_deduplicated
+from ..conversion.target_table import table_is_empty
 from ..conversion.window_guard import check as check_window
 from ..history import HISTORY_TABLE, job_event
 from ..jobs.workers import Crashed, FileReady, JobEnded, JobTicket, StatusChanged
@@ -47,20 +49,21 @@ class ExportCollection:
         self.normalize = normalize
         self.tally = rt.report.tally(spec.name, spec.table_name)
         self.names = column_names(spec, ledger, normalize)
-        self.files_in_package = 0  # jobs collected into this load package (set by run)
+        self.package_keys = PackageKeys()  # the key over this package's files of the table
+        self.target_empty: Optional[bool] = None  # asked of the destination at the package's first file
 
     def run(self) -> Iterator[Any]:
         entries = self.ledger.to_collect(self.rt.run_id, active_facilities(self.spec, self.ledger, self.rt))
         if not entries:
             return
         tickets = [self._ticket(e) for e in entries]
-        self.files_in_package = len(tickets)
         forget_deduplicated(self.spec.table_name)  # decided again for this package, from its data
         started = self.rt.clock.monotonic()
         collector = self.rt.collector()
         try:
+            load_format = self.rt.load_format or PARQUET
             converter = CsvConverter(self.spec, self.names, on_bad_rows=self.rt.settings.on_bad_rows,
-                                     load_format=self.rt.load_format or PARQUET)
+                                     load_format=load_format, parts=COPY_PARTS if load_format == CSV else 1)
             collector.start(tickets, converter)
             pending = {t.entry_key for t in tickets}
             while pending:
@@ -114,16 +117,14 @@ class ExportCollection:
         converted, download = event.converted, event.download
         header_problem = self._check_header(converted.header)
         if header_problem is not None:
-            if converted.parquet is not None:
-                converted.parquet.unlink(missing_ok=True)
+            _remove(converted)
             yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.PARSE_FAILED, event.status, header_problem,
                                                       event.polls))
             return
         violation = check_window(self.spec, entry.start, entry.end, converted.window_span,
                                  self.rt.settings.on_window_violation)
         if violation is not None and violation.fail:
-            if converted.parquet is not None:
-                converted.parquet.unlink(missing_ok=True)
+            _remove(converted)
             yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.OUT_OF_WINDOW, event.status,
                                                       violation.message, event.polls))
             return
@@ -132,11 +133,12 @@ class ExportCollection:
             converted.problems.append(violation.message)
         if converted.parquet is not None and converted.schema is not None:
             if self.rt.load_format:
-                yield file_import(converted.parquet, converted.file_format, converted.rows, converted.schema,
-                                  self._merge_hints(converted.keys_unique))
+                hints = self._load_hints(converted.keys_unique, converted.key_hashes)
+                for path, rows in converted.parts:
+                    yield file_import(path, converted.file_format, rows, converted.schema, hints)
             else:
                 yield from pq.ParquetFile(converted.parquet).iter_batches(batch_size=ARROW_BATCH_ROWS)
-            converted.parquet.unlink(missing_ok=True)
+            _remove(converted)
         self.ledger.save_column_names(self.names.to_state())  # saved with the rows that use it
         self.ledger.record_polls(entry, event.polls)
         cursor = self.ledger.record_loaded(entry)
@@ -185,16 +187,25 @@ class ExportCollection:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _merge_hints(self, keys_unique: Optional[bool]) -> Optional[dict[str, Any]]:
-        """For an export merged on its key: the staging data is declared deduplicated (dlt skips its
-        newest-`Updated` dedup) only when the package holds this one file and the converter found its
-        key unique; otherwise explicitly not (the hint is kept in the schema between loads)."""
-        if not self.spec.primary_key or self.spec.write_disposition == APPEND or keys_unique is None:
-            return None
-        deduplicated = keys_unique and self.files_in_package == 1
-        return {"write_disposition": {"disposition": "merge", "strategy": "delete-insert",
-                                      "deduplicated": deduplicated}}
-
+    def _load_hints(self, keys_unique: Optional[bool], key_hashes: Optional[Any]) -> dict[str, Any]:
+        """How this package's files land in the table, decided from the data (the last file's hints
+        hold for the package's table, and each file's decision includes the files before it):
+        - straight into the table (`append`: no staging copy, no delete-insert) when the destination
+          says the table is empty or absent and, for an export with a natural key, the key repeats in
+          none of the package's files nor between them;
+        - otherwise merged (delete-insert on the key, or on the job code without one), the staging data
+          declared `deduplicated` (dlt skips its newest-`Updated` pass) only when the key is unique
+          over the package's files."""
+        keyed = bool(self.spec.primary_key) and self.spec.write_disposition != APPEND
+        unique = self.package_keys.add(keys_unique, key_hashes) if keyed else True
+        if self.target_empty is None:
+            self.target_empty = table_is_empty(self.spec.table_name)
+        if unique and self.target_empty:
+            return {"write_disposition": "append"}
+        merge: dict[str, Any] = {"disposition": "merge", "strategy": "delete-insert"}
+        if keyed:
+            merge["deduplicated"] = unique
+        return {"write_disposition": merge}
 
     def _fail(self, entry: Entry, reason: str) -> None:
         self.ledger.record_failed(entry, self.rt.run_id, reason)
@@ -217,6 +228,12 @@ class ExportCollection:
             log.warning("%s: %s", self.spec.name, change)
         self.ledger.remember_header(current)
         return None
+
+
+def _remove(converted: ConvertedFile) -> None:
+    """Delete the converted file's load files (dlt has its own copy once they were yielded)."""
+    for path, _ in converted.parts:
+        path.unlink(missing_ok=True)
 
 
 def column_names(spec: ExportSpec, ledger: ExportLedger, normalize: Callable[[str], str]) -> ColumnNames:
