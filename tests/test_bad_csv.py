@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from uniware_simulator import BAD_VALUE, CORRUPT, INVALID_UTF8, RAGGED, RENAMED_HEADER, UniwareSimulator
+from uniware_simulator import BAD_VALUE, CORRUPT, INVALID_UTF8, NUL_BYTE, RAGGED, RENAMED_HEADER, UniwareSimulator
 from uniware_source import ExportsFailed
 
 from .harness import Harness
@@ -30,6 +30,7 @@ def corrupt_blr01(harness: Harness, corruption: str) -> None:
     (RAGGED, [ROW, "has 9 fields, the header has 8", "on_bad_rows='skip'"]),
     (INVALID_UTF8, [ROW, "column 'Sale Order Item Code'", "bytes that are not UTF-8"]),
     (BAD_VALUE, [ROW, "column 'Selling Price'", "not a valid decimal", "'12,34.5x'"]),
+    (NUL_BYTE, [ROW, "column 'Channel Name'", "a NUL byte (0x00)"]),
 ])
 def test_bad_rows_fail_the_job_with_file_row_and_column(harness: Harness, corruption: str, words: list[str]) -> None:
     corrupt_blr01(harness, corruption)
@@ -47,7 +48,7 @@ def test_bad_rows_fail_the_job_with_file_row_and_column(harness: Harness, corrup
     assert [e["facility"] for e in harness.ledger_entries("sale_orders")] == ["BLR01"]
 
 
-@pytest.mark.parametrize("corruption", [RAGGED, INVALID_UTF8, BAD_VALUE])
+@pytest.mark.parametrize("corruption", [RAGGED, INVALID_UTF8, BAD_VALUE, NUL_BYTE])
 def test_bad_rows_can_be_skipped_and_counted(harness: Harness, corruption: str,
                                              caplog: pytest.LogCaptureFixture) -> None:
     corrupt_blr01(harness, corruption)

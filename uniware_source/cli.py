@@ -186,19 +186,17 @@ def _run(args: argparse.Namespace, extra: Optional[dict[str, Any]], destination:
         with sigterm_interrupts():
             pipeline = record.pipeline = make_pipeline(args, destination)
             kwargs = {**source_overrides(args), **(extra or {})}
-            locked_out = False
             live = sys.stderr.isatty() and not args.quiet and args.log_format == "text"
-            try:
-                with progress.live_view(report, live):
-                    run_exports(pipeline, mode=args.mode, report=report, loader_file_format=args.loader_file_format,
-                                wait_for_lock=args.wait, run_id=record.run_id,
-                                on_finish=lambda error: record_run(record, report, started, error), **kwargs)
-            except RunLocked:
-                locked_out = True
-                raise
-            finally:
-                if not locked_out:
+
+            def finish(error: Optional[BaseException]) -> None:
+                """Still under the pipeline's lock: a run waiting for it never meets these writes."""
+                record_run(record, report, started, error)
+                if not isinstance(error, KeyboardInterrupt):
                     refresh_views(pipeline)
+
+            with progress.live_view(report, live):
+                run_exports(pipeline, mode=args.mode, report=report, loader_file_format=args.loader_file_format,
+                            wait_for_lock=args.wait, run_id=record.run_id, on_finish=finish, **kwargs)
     except Terminated:
         print("\nterminated (SIGTERM): jobs already submitted are kept and the next run resumes them",
               file=sys.stderr)

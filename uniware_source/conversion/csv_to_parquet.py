@@ -184,6 +184,18 @@ def _invalid_utf8(column: pa.Array) -> pa.Array:
     return pa.array(flags, pa.bool_())
 
 
+NUL = "\x00"
+
+
+def _may_hold_nul(column: pa.Array) -> bool:
+    """Whether a string column's value bytes hold a NUL anywhere (one memchr over a copy of the
+    buffer; the rows are searched only then)."""
+    if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
+        return False
+    values = column.buffers()[2]
+    return values is not None and values.to_pybytes().find(NUL.encode()) >= 0
+
+
 class _BackgroundParquetWriter:
     """Writes row groups (or CSV lines) on its own thread, so encoding one chunk overlaps parsing the next."""
 
@@ -401,6 +413,10 @@ class CsvConverter:
                 invalid = _invalid_utf8(column)
                 flag(invalid, "bytes that are not UTF-8", position)
                 columns[position] = pc.if_else(invalid, None, column.cast(pa.binary())).cast(pa.string(), safe=False)
+            if _may_hold_nul(columns[position]):
+                nul = pc.fill_null(pc.match_substring(columns[position], NUL), False)
+                if pc.any(nul).as_py():
+                    flag(nul, "a NUL byte (0x00), which no database text can hold", position)
         for position, kind in enumerate(layout.kinds):
             if kind == TEXT:
                 continue

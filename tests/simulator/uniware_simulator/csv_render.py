@@ -109,10 +109,13 @@ def write_csv(
     return count
 
 
+NUL_MARK = "\ue000"  # stands for the NUL byte until the row is encoded
+
+
 def corrupt_csv(source: Path, target: Path, fault: JobFault, row: int = 5) -> None:
     """Copy a rendered CSV, damaged or reshaped the way `fault.corruption` says (see
     faults.CORRUPTIONS), in data row `row` (1-based) or in the header."""
-    from .faults import BAD_VALUE, EMPTY_FILE, INVALID_UTF8, RAGGED, RENAMED_HEADER, RESHAPED
+    from .faults import BAD_VALUE, EMPTY_FILE, INVALID_UTF8, NUL_BYTE, RAGGED, RENAMED_HEADER, RESHAPED
 
     corruption = fault.corruption
     if corruption == EMPTY_FILE:
@@ -138,12 +141,16 @@ def corrupt_csv(source: Path, target: Path, fault: JobFault, row: int = 5) -> No
             if index == row and corruption == BAD_VALUE:
                 money = next(i for i, label in enumerate(header) if label in ("Selling Price", "Total", "MRP"))
                 record[money] = "12,34.5x"
+            if index == row and corruption == NUL_BYTE:
+                text = next((i for i, label in enumerate(header) if label in ("Channel Name", "Channel")), 0)
+                record[text] = record[text][:2] + NUL_MARK + record[text][2:]
             writer.writerow(record)
             data = buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()
             if index == row and corruption == INVALID_UTF8:
                 data = b"\xff" + data[1:]
+            data = data.replace(NUL_MARK.encode(), b"\x00")
             out.write(data)
 
 

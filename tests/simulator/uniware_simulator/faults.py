@@ -46,10 +46,11 @@ RAGGED = "ragged"  # a row with one field too many
 INVALID_UTF8 = "invalid_utf8"  # a byte that is not UTF-8 inside a text field
 RENAMED_HEADER = "renamed_header"  # the "Updated" column is called "Last Updated"
 BAD_VALUE = "bad_value"  # a money value that is not a number
+NUL_BYTE = "nul_byte"  # a NUL byte (0x00) inside a text field, which no database text can hold
 # Hostile but valid files (they must load exactly):
 RESHAPED = "reshaped"  # header labels renamed (`renames`), columns reversed, extra columns or a big cell added
 EMPTY_FILE = "empty_file"  # a 0-byte file: not even a header
-CORRUPTIONS = (RAGGED, INVALID_UTF8, RENAMED_HEADER, BAD_VALUE, RESHAPED, EMPTY_FILE)
+CORRUPTIONS = (RAGGED, INVALID_UTF8, RENAMED_HEADER, BAD_VALUE, NUL_BYTE, RESHAPED, EMPTY_FILE)
 
 
 @dataclass
