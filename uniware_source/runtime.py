@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Optional
+from typing import Optional, Protocol, TypeVar
 
 from .catalog import ExportSpec
 from .client.api_call import UniwareClient
 from .client.auth import TokenProvider
-from .client.download import DownloadLimits, FileDownloader
-from .client.sessions import api_client, file_client, token_client
+from .client.sessions import api_client, token_client
 from .clock import Clock, SystemClock
 from .conversion.load_files import destination_load_format
 from .facilities import resolve_facilities
-from .jobs.workers import JobCollector
 from .ledger import ExportLedger, Ledgers
 from .run_report import RunReport
 from .settings import Settings, SettingValues, build_settings
@@ -27,6 +25,12 @@ COLLECT = "collect"
 ALL = "all"
 HISTORY = "history"  # only the history rows that waited for their data to load
 PHASES = (SUBMIT, COLLECT, ALL, HISTORY)
+
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+Workers = TypeVar("Workers", bound=Closable)
 
 # One token provider per (base_url, username) for the process: a pipeline script that runs the
 # submit and collect steps back to back signs in once, not once per step.
@@ -74,7 +78,7 @@ class SourceRuntime:
     budget: JobBudget
     _client: Optional[UniwareClient] = None
     _facilities: Optional[tuple[str, ...]] = None
-    _collector: Optional[JobCollector] = None
+    _collector: Optional[Closable] = None
     _collector_users: int = 0
     load_format: Optional[str] = "parquet"  # of the files handed to dlt; None: Arrow batches (load_files)
 
@@ -106,20 +110,13 @@ class SourceRuntime:
                                                                                      self.client)
         return self._facilities if spec.facility_scoped else self._facilities[:1]
 
-    def collector(self) -> JobCollector:
+    def collector(self, make: Callable[[UniwareClient, Settings, Clock], Workers]) -> Workers:
+        """The job workers every resource of this source shares (made by `make` at the first call);
+        each call is matched by a `release_collector`."""
         if self._collector is None:
-            http = self.settings.http
-            downloader = FileDownloader(file_client(http), self.clock, timeout=http.timeout,
-                                        max_attempts=http.download_max_attempts,
-                                        limits=DownloadLimits(http.download_max_bytes, http.download_timeout_seconds,
-                                                              http.download_stall_timeout_seconds))
-            self._collector = JobCollector(
-                self.client, downloader, self.clock, self.settings.poll,
-                max_workers=self.settings.max_concurrent_jobs,
-                download_dir=Path(self.settings.download_dir) if self.settings.download_dir else None,
-            )
+            self._collector = make(self.client, self.settings, self.clock)
         self._collector_users += 1
-        return self._collector
+        return self._collector  # type: ignore[return-value]  # made by the same `make` in every resource
 
     def release_collector(self) -> None:
         self._collector_users -= 1

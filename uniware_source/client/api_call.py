@@ -18,7 +18,7 @@ from dlt.sources.helpers.requests import Client
 
 from ..errors import ApiError, ApiErrorDetail, AuthError, FacilityAccessError
 from ..redact import redact
-from .auth import TokenProvider
+from .bearer import BearerTokens
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 class UniwareClient:
     """The tenant's API: its base URL, the token provider and the retrying session every call uses."""
 
-    def __init__(self, base_url: str, tokens: TokenProvider, http: Client, timeout: tuple[float, float]) -> None:
+    def __init__(self, base_url: str, tokens: BearerTokens, http: Client, timeout: tuple[float, float]) -> None:
         self.base_url = base_url
         self.tokens = tokens
         self._http = http

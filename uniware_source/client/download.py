@@ -46,7 +46,7 @@ from ..clock import Clock
 from ..errors import DownloadError, InvalidFileError
 from ..redact import SECRETS, redact
 from ..settings import DEFAULT_DOWNLOAD_MAX_BYTES
-from .auth import TokenProvider
+from .bearer import BearerTokens
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class _Job:
     label: str
     stop: Optional[threading.Event]
     deadline: float
-    tokens: Optional[TokenProvider] = None  # only for a file on the Uniware host itself
+    tokens: Optional[BearerTokens] = None  # only for a file on the Uniware host itself
     token: str = ""  # the bearer token the last attempt sent
     renewed: bool = False
 
@@ -141,7 +141,7 @@ class FileDownloader:
         self._wall = wall  # network time is real time, whatever clock the connector waits with
 
     def fetch(self, url: str, target: Path, label: str, stop: Optional[threading.Event] = None,
-              tokens: Optional[TokenProvider] = None) -> DownloadedFile:
+              tokens: Optional[BearerTokens] = None) -> DownloadedFile:
         """Download `url` into `target`; raises DownloadError or InvalidFileError (and removes `target`).
         `tokens` only for a file on the Uniware host itself: it is sent the bearer token."""
         SECRETS.add_url(url)

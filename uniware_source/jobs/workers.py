@@ -20,13 +20,14 @@ from typing import Optional, Union
 from urllib.parse import unquote
 
 from ..client.api_call import UniwareClient
-from ..client.download import DownloadedFile, FileDownloader
+from ..client.download import DownloadedFile, DownloadLimits, FileDownloader
 from ..client.file_link import resolve_file_link
+from ..client.sessions import file_client
 from ..clock import Clock
 from ..conversion.csv_to_parquet import ConvertedFile, CsvConverter, Lineage
 from ..errors import CsvFormatError, DownloadError, InvalidFileError
 from ..redact import redact, scrub_exception
-from ..settings import PollPolicy
+from ..settings import PollPolicy, Settings
 from ..statuses import Outcome
 from .poll import Observation, PollResult, wait_for_job
 
@@ -157,3 +158,12 @@ class JobCollector:
         transferred = self._clock.monotonic() - started - waited
         return FileReady(ticket, download, converted, result.polls, result.status, waited, transferred)
 
+
+def job_collector(client: UniwareClient, settings: Settings, clock: Clock) -> JobCollector:
+    """The job workers of one source, as its settings say: a worker per job in flight, downloads bounded."""
+    http = settings.http
+    downloader = FileDownloader(file_client(http), clock, timeout=http.timeout, max_attempts=http.download_max_attempts,
+                                limits=DownloadLimits(http.download_max_bytes, http.download_timeout_seconds,
+                                                      http.download_stall_timeout_seconds))
+    return JobCollector(client, downloader, clock, settings.poll, max_workers=settings.max_concurrent_jobs,
+                        download_dir=Path(settings.download_dir) if settings.download_dir else None)

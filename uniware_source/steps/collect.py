@@ -24,7 +24,7 @@ from ..conversion.load_files import COPY_PARTS, CSV, PARQUET, file_import, forge
 from ..conversion.target_table import table_is_empty
 from ..conversion.window_guard import check as check_window
 from ..history import HISTORY_TABLE, job_event
-from ..jobs.workers import Crashed, FileReady, JobEnded, JobTicket, StatusChanged
+from ..jobs.workers import Crashed, FileReady, JobEnded, JobTicket, StatusChanged, job_collector
 from ..ledger import Entry, ExportLedger
 from ..runtime import SourceRuntime, active_facilities
 from ..statuses import FAILED_STATUSES, OUTCOME_HISTORY, HistorySource, HistoryStatus, Outcome
@@ -59,7 +59,7 @@ class ExportCollection:
         tickets = [self._ticket(e) for e in entries]
         forget_deduplicated(self.spec.table_name)  # decided again for this package, from its data
         started = self.rt.clock.monotonic()
-        collector = self.rt.collector()
+        collector = self.rt.collector(job_collector)
         try:
             load_format = self.rt.load_format or PARQUET
             converter = CsvConverter(self.spec, self.names, on_bad_rows=self.rt.settings.on_bad_rows,
