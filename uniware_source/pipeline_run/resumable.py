@@ -18,7 +18,6 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.pipeline.pipeline import Pipeline
 
 from ..clock import Clock
-from ..conversion.csv_to_parquet import JOB_CODE
 from ..errors import ExportsFailed, UniwareError
 from ..history import HISTORY_TABLE
 from ..ledger import Ledgers, unconfigured_exports, waiting_windows
@@ -28,6 +27,7 @@ from ..source import uniware_source
 from . import duckdb_memory
 from .dlt_warnings import expected_warnings_dropped
 from .lock import WaitForLock, pipeline_lock
+from .recovery import declare_merge, merge_on_reload
 from .signals import Terminated, interrupt_for, sigterm_interrupts
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ def finish_pending_loads(pipeline: Pipeline) -> bool:
     if pending:
         log.info("pipeline %s has load packages from an interrupted run; loading them first",
                  pipeline.pipeline_name)
+        merge_on_reload(pipeline)
     _with_room(pipeline, pipeline.run)
     return pending
 
@@ -91,15 +92,11 @@ def _with_room(pipeline: Pipeline, run: Callable[[], Any]) -> None:
 
 
 def _declared_merge(pipeline: Pipeline) -> None:
-    """Export tables (they have the lineage column `_uniware_job_code`) are declared `merge`; a package
-    that took the fast path (steps/collect.py) made its table `append` for that package only. Said
-    again in the pipeline's live schema before the next step's extract, which saves it with its package,
-    so the schema shows what the export does between loads."""
-    if not pipeline.default_schema_name:
-        return
-    for table in pipeline.default_schema.tables.values():
-        if table.get("write_disposition") == "append" and JOB_CODE in table.get("columns", {}):
-            table["write_disposition"] = "merge"
+    """Export tables are declared `merge`; a package that took the fast path (steps/collect.py) made
+    its table `append` for that package only. Said again in the pipeline's live schema before the next
+    step's extract, which saves it with its package, so the schema shows what the export does between loads."""
+    if pipeline.default_schema_name:
+        declare_merge(pipeline.default_schema)
 
 
 def _run_step(pipeline: Pipeline, source: Any, loader_file_format: Optional[str] = None) -> None:

@@ -63,7 +63,7 @@ class ExportCollection:
         try:
             load_format = self.rt.load_format or PARQUET
             converter = CsvConverter(self.spec, self.names, on_bad_rows=self.rt.settings.on_bad_rows,
-                                     load_format=load_format, parts=COPY_PARTS if load_format == CSV else 1)
+                                     load_format=load_format, parts=self._parts(load_format))
             collector.start(tickets, converter)
             pending = {t.entry_key for t in tickets}
             while pending:
@@ -186,6 +186,13 @@ class ExportCollection:
         self._fail(entry, event.reason)
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _parts(self, load_format: str) -> int:
+        """Load files per job: PostgreSQL COPYs two at once for an export with a key; an export without
+        one keeps a job in one file, since its rows are told apart only by the job code (reloading a part
+        after a crash must replace that part alone: pipeline_run/recovery.py)."""
+        keyed = bool(self.spec.primary_key) and self.spec.write_disposition != APPEND
+        return COPY_PARTS if load_format == CSV and keyed else 1
 
     def _load_hints(self, keys_unique: Optional[bool], key_hashes: Optional[Any]) -> dict[str, Any]:
         """How this package's files land in the table, decided from the data (the last file's hints
