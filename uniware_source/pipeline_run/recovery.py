@@ -8,6 +8,14 @@ lineage column `_uniware_job_code`) are declared `merge` once more: the files no
 through the staging table and replace any of their rows that already landed, on the export's key (or
 the job code for exports without one, whose jobs are one file each). Files recorded as done are not
 loaded again either way.
+
+A package that goes through the staging table has the same window: a staging COPY that committed but
+was not recorded runs again on the next load. For an export with a key, dlt's deduplication of the
+staging data (by key, newest `Updated`) is asked for again, so the repeat collapses; for an export
+without one (merged on the job code, one file per job), the rows of the job files that had started are
+deleted from the staging table before they load again. dlt's own tables (its state, the history) are
+loaded by one job each per package: rows of the package that job may have committed are deleted first
+(PostgreSQL would refuse the repeat: `_dlt_id` is unique there, and the package would never load).
 """
 
 from __future__ import annotations
@@ -15,14 +23,24 @@ from __future__ import annotations
 import json
 import logging
 import os
+from contextlib import nullcontext, suppress
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 from dlt.common.schema import Schema
-from dlt.common.storages.load_package import PackageStorage
+from dlt.common.storages.load_package import PackageStorage, ParsedLoadJobFileName, TPackageJobState
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.pipeline.pipeline import Pipeline
 
 from ..conversion.csv_to_parquet import JOB_CODE
+from ..conversion.load_files import DEDUPLICATED_HINT
 
 log = logging.getLogger(__name__)
+
+LOAD_ID = "_dlt_load_id"
+JOB_STATES: tuple[TPackageJobState, ...] = ("new_jobs", "started_jobs", "completed_jobs", "failed_jobs")
 
 
 def declare_merge(schema: Schema) -> list[str]:
@@ -43,18 +61,71 @@ def merge_on_reload(pipeline: Pipeline) -> None:
             _declare_merge_in(normalize_storage.extracted_packages, load_id)
     load_storage = pipeline._get_load_storage()
     if load_storage.is_storage_ready():
-        for load_id in load_storage.normalized_packages.list_packages():
-            if _declare_merge_in(load_storage.normalized_packages, load_id):
-                _prepare_tables_again(load_storage.normalized_packages, load_id)
+        packages = load_storage.normalized_packages
+        for load_id in packages.list_packages():
+            if _declare_merge_in(packages, load_id):
+                _prepare_tables_again(packages, load_id)  # fresh staging tables: nothing to delete
+            else:
+                _started_rows_out_of_staging(pipeline, packages, load_id)
 
 
 def _declare_merge_in(storage: PackageStorage, load_id: str) -> bool:
+    """Declares `merge` (and asks for dlt's deduplication of staging data again) in the package's
+    schema; True when a table that went straight into its table now merges."""
     schema = storage.load_schema(load_id)
     changed = declare_merge(schema)
-    if changed:
+    deduplicated = [name for name, table in schema.tables.items()
+                    if table.pop(DEDUPLICATED_HINT, None) is not None]  # type: ignore[misc]
+    if changed or deduplicated:
         storage.save_schema(load_id, schema)
+    if changed:
         log.info("package %s of an interrupted run loads %s as a merge (no row twice)", load_id, ", ".join(changed))
     return bool(changed)
+
+
+def _started_rows_out_of_staging(pipeline: Pipeline, storage: PackageStorage, load_id: str) -> None:
+    """Deletes the rows a started job may have committed before the kill, where they can be told apart:
+    rows of this package in a table the package loads with that one job (`_dlt_load_id`: the history,
+    dlt's state, uniware_runs; PostgreSQL would otherwise refuse the repeat for its unique `_dlt_id`),
+    and the rows of the job codes of an export without a key (one file per job)."""
+    schema = storage.load_schema(load_id)
+    files_per_table: dict[str, int] = {}
+    for state in JOB_STATES:
+        for name in storage.storage.list_folder_files(storage.get_job_state_folder_path(load_id, state)):
+            table_name = ParsedLoadJobFileName.parse(os.path.basename(name)).table_name
+            files_per_table[table_name] = files_per_table.get(table_name, 0) + 1
+    deletes: list[tuple[str, bool, str, list[str]]] = []  # table, in staging, column, values
+    for relative in storage.list_started_jobs(load_id):
+        parsed = ParsedLoadJobFileName.parse(os.path.basename(relative))
+        table = schema.tables.get(parsed.table_name, {})
+        columns = table.get("columns", {})
+        staged = table.get("write_disposition") == "merge"
+        if LOAD_ID in columns and files_per_table.get(parsed.table_name) == 1:
+            deletes.append((parsed.table_name, staged, LOAD_ID, [load_id]))
+        elif JOB_CODE in columns and not any(c.get("primary_key") for c in columns.values()):
+            path = storage.storage.make_full_path(relative)
+            deletes.append((parsed.table_name, staged, JOB_CODE, sorted(_job_codes_in(path, parsed.file_format))))
+    for table_name, staged, column, values in deletes:
+        _delete(pipeline, table_name, staged, column, values)
+        log.info("package %s of an interrupted run: rows of a started job of %s deleted before it loads again",
+                 load_id, table_name)
+
+
+def _delete(pipeline: Pipeline, table_name: str, staged: bool, column: str, values: list[str]) -> None:
+    with pipeline.sql_client() as client, (client.with_staging_dataset() if staged else nullcontext()):
+        qualified = client.make_qualified_table_name(table_name)
+        placeholders = ", ".join(["%s"] * len(values))
+        with suppress(DatabaseUndefinedRelation):  # not created yet: nothing of the job reached it
+            client.execute_sql(f"DELETE FROM {qualified} WHERE {column} IN ({placeholders})", *values)
+
+
+def _job_codes_in(path: str, file_format: str) -> set[str]:
+    if file_format == "parquet":
+        column = pq.read_table(path, columns=[JOB_CODE]).column(JOB_CODE)
+    else:
+        column = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+            include_columns=[JOB_CODE], column_types={JOB_CODE: pa.string()})).column(JOB_CODE)
+    return {str(code) for code in pc.unique(column).to_pylist() if code is not None}
 
 
 def _prepare_tables_again(storage: PackageStorage, load_id: str) -> None:
