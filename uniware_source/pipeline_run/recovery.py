@@ -6,8 +6,10 @@ as done (dlt looks at finished jobs about once a second), the next run would COP
 its rows would land twice. Before such a package is loaded again, its export tables (they have the
 lineage column `_uniware_job_code`) are declared `merge` once more: the files not recorded as done go
 through the staging table and replace any of their rows that already landed, on the export's key (or
-the job code for exports without one, whose jobs are one file each). Files recorded as done are not
-loaded again either way.
+the job code for exports without one, whose jobs are one file each). Files recorded as done (dlt writes a
+completion marker the moment a job finishes) are not loaded again, and their rows are never touched.
+Those tables get staging tables of their own, created or emptied; other tables' staging is left as it
+is, since it may hold this package's finished files.
 
 A package that goes through the staging table has the same window: a staging COPY that committed but
 was not recorded runs again on the next load. For an export with a key, dlt's deduplication of the
@@ -20,7 +22,6 @@ loaded by one job each per package: rows of the package that job may have commit
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from contextlib import nullcontext, suppress
@@ -29,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from dlt.common.destination.client import WithStagingDataset
 from dlt.common.schema import Schema
 from dlt.common.storages.load_package import PackageStorage, ParsedLoadJobFileName, TPackageJobState
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
@@ -63,15 +65,15 @@ def merge_on_reload(pipeline: Pipeline) -> None:
     if load_storage.is_storage_ready():
         packages = load_storage.normalized_packages
         for load_id in packages.list_packages():
-            if _declare_merge_in(packages, load_id):
-                _prepare_tables_again(packages, load_id)  # fresh staging tables: nothing to delete
-            else:
-                _started_rows_out_of_staging(pipeline, packages, load_id)
+            flipped = _declare_merge_in(packages, load_id)
+            if flipped:
+                _fresh_staging(pipeline, packages.load_schema(load_id), flipped)
+            _started_rows_out_of_staging(pipeline, packages, load_id)
 
 
-def _declare_merge_in(storage: PackageStorage, load_id: str) -> bool:
+def _declare_merge_in(storage: PackageStorage, load_id: str) -> list[str]:
     """Declares `merge` (and asks for dlt's deduplication of staging data again) in the package's
-    schema; True when a table that went straight into its table now merges."""
+    schema; the tables that went straight into their table and now merge."""
     schema = storage.load_schema(load_id)
     changed = declare_merge(schema)
     deduplicated = [name for name, table in schema.tables.items()
@@ -80,7 +82,21 @@ def _declare_merge_in(storage: PackageStorage, load_id: str) -> bool:
         storage.save_schema(load_id, schema)
     if changed:
         log.info("package %s of an interrupted run loads %s as a merge (no row twice)", load_id, ", ".join(changed))
-    return bool(changed)
+    return changed
+
+
+def _fresh_staging(pipeline: Pipeline, schema: Schema, tables: list[str]) -> None:
+    """Staging tables for `tables`, created or emptied: dlt prepared the package's tables once, when
+    these were `append` (no staging), and an older package may have left rows in theirs. Only these:
+    nothing of this package went to their staging, while other tables' staging may hold its rows."""
+    client, _ = pipeline._get_destination_clients(schema)
+    with client:
+        if not isinstance(client, WithStagingDataset):
+            return
+        with client.with_staging_dataset():
+            client.initialize_storage()
+            client.update_stored_schema(only_tables=tables, force=True)
+            client.initialize_storage(truncate_tables=set(tables))
 
 
 def _started_rows_out_of_staging(pipeline: Pipeline, storage: PackageStorage, load_id: str) -> None:
@@ -97,12 +113,15 @@ def _started_rows_out_of_staging(pipeline: Pipeline, storage: PackageStorage, lo
     deletes: list[tuple[str, bool, str, list[str]]] = []  # table, in staging, column, values
     for relative in storage.list_started_jobs(load_id):
         parsed = ParsedLoadJobFileName.parse(os.path.basename(relative))
+        if storage.load_pending_transition(load_id, parsed.file_name()) is not None:
+            continue  # finished before the kill: dlt records it as done and does not run it again
         table = schema.tables.get(parsed.table_name, {})
         columns = table.get("columns", {})
         staged = table.get("write_disposition") == "merge"
         if LOAD_ID in columns and files_per_table.get(parsed.table_name) == 1:
             deletes.append((parsed.table_name, staged, LOAD_ID, [load_id]))
-        elif JOB_CODE in columns and not any(c.get("primary_key") for c in columns.values()):
+        elif parsed.file_format in ("parquet", "csv") and JOB_CODE in columns \
+                and not any(c.get("primary_key") for c in columns.values()):
             path = storage.storage.make_full_path(relative)
             deletes.append((parsed.table_name, staged, JOB_CODE, sorted(_job_codes_in(path, parsed.file_format))))
     for table_name, staged, column, values in deletes:
@@ -123,15 +142,8 @@ def _job_codes_in(path: str, file_format: str) -> set[str]:
     if file_format == "parquet":
         column = pq.read_table(path, columns=[JOB_CODE]).column(JOB_CODE)
     else:
-        column = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-            include_columns=[JOB_CODE], column_types={JOB_CODE: pa.string()})).column(JOB_CODE)
+        column = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                                convert_options=pacsv.ConvertOptions(include_columns=[JOB_CODE],
+                                                                     column_types={JOB_CODE: pa.string()})
+                                ).column(JOB_CODE)
     return {str(code) for code in pc.unique(column).to_pylist() if code is not None}
-
-
-def _prepare_tables_again(storage: PackageStorage, load_id: str) -> None:
-    """dlt prepares a package's tables once (its schema update, then marked applied); the package's
-    tables now need their staging tables, so the loader prepares them again (an empty update: nothing
-    else changes in the destination)."""
-    update = os.path.join(load_id, PackageStorage.SCHEMA_UPDATES_FILE_NAME)
-    if not storage.storage.has_file(update):
-        storage.storage.save(update, json.dumps({}))
