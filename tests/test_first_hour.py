@@ -150,7 +150,11 @@ def test_runs_table_has_one_row_per_script_run(cli: Any, sim: UniwareSimulator, 
         rows = client.execute_sql("SELECT exit_code, jobs_loaded, jobs_failed, rows, errors, run_id "
                                   "FROM uniware_runs ORDER BY started_at") or []
         job_runs = {r[0] for r in client.execute_sql("SELECT DISTINCT run_id FROM export_job_status") or []}
+        # the first run's row came in its last package, with its LOADED history row
+        together = client.execute_sql("SELECT h.status FROM uniware_runs AS r JOIN export_job_status AS h "
+                                      "ON h._dlt_load_id = r._dlt_load_id AND h.run_id = r.run_id") or []
     assert [(r[0], r[2]) for r in rows] == [(0, 0), (1, 1)]
+    assert [r[0] for r in together] == ["LOADED"]
     assert rows[0][1] == 1 and rows[0][3] > 0 and rows[0][4] is None
     assert "DEL02" in rows[1][4]
     assert {r[5] for r in rows} == job_runs  # the same run ids as the job history

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any, Optional
 
 import dlt
+from dlt.extract import DltResource
 from dlt.pipeline.pipeline import Pipeline
 
 from . import progress
@@ -41,7 +42,7 @@ from .pipeline_run.signals import Terminated, sigterm_interrupts
 from .problems import explain
 from .queries import create_views
 from .redact import redact
-from .run_log import RunRecord, load_run_row
+from .run_log import RunRecord, load_run_row, run_row_resource
 from .run_report import RunReport
 
 EXIT_LOCKED = 4
@@ -159,11 +160,9 @@ def run(args: argparse.Namespace, extra: Optional[dict[str, Any]] = None, destin
     return _run(args, extra, destination, report, record, started)
 
 
-def record_run(record: RunRecord, report: RunReport, started: float, error: Optional[BaseException]) -> None:
-    """Load the run's `uniware_runs` row, still under the pipeline's lock. Not after an interrupt
-    (the user wants out), and a row that cannot be loaded never changes the run's outcome."""
-    if isinstance(error, KeyboardInterrupt) or record.pipeline is None:
-        return
+def close_record(record: RunRecord, report: RunReport, started: float,
+                 error: Optional[BaseException]) -> dict[str, Any]:
+    """The run's `uniware_runs` row, for a run that ends with `error` (None: it succeeded)."""
     if error is None:
         record.exit_code = 0
     elif isinstance(error, ExportsFailed):
@@ -172,8 +171,18 @@ def record_run(record: RunRecord, report: RunReport, started: float, error: Opti
         record.exit_code, line = explain(error)
         record.error_lines.append(line)
     record.ended_at = datetime.now(UTC)
+    return record.row(report, time.monotonic() - started)
+
+
+def record_run(record: RunRecord, report: RunReport, started: float, error: Optional[BaseException]) -> None:
+    """Load the `uniware_runs` row of a run that ended before its last package (which carries the
+    row otherwise), still under the pipeline's lock. Not after an interrupt (the user wants out),
+    and a row that cannot be loaded never changes the run's outcome."""
+    if isinstance(error, KeyboardInterrupt) or record.pipeline is None:
+        return
+    row = close_record(record, report, started, error)
     try:
-        load_run_row(record.pipeline, record.row(report, time.monotonic() - started))
+        load_run_row(record.pipeline, row)
     except Exception as failed:
         line = explain(failed)[1]
         if line not in record.error_lines:  # not the same destination problem twice
@@ -188,15 +197,21 @@ def _run(args: argparse.Namespace, extra: Optional[dict[str, Any]], destination:
             kwargs = {**source_overrides(args), **(extra or {})}
             live = sys.stderr.isatty() and not args.quiet and args.log_format == "text"
 
+            def closing_rows(outcome: Optional[ExportsFailed]) -> list[DltResource]:
+                """The run's row, loaded with the deferred history in the run's last package."""
+                return [run_row_resource(close_record(record, report, started, outcome))]
+
             def finish(error: Optional[BaseException]) -> None:
                 """Still under the pipeline's lock: a run waiting for it never meets these writes."""
-                record_run(record, report, started, error)
+                if error is not None and not isinstance(error, ExportsFailed):  # else the row has loaded
+                    record_run(record, report, started, error)
                 if not isinstance(error, KeyboardInterrupt):
                     refresh_views(pipeline)
 
             with progress.live_view(report, live):
                 run_exports(pipeline, mode=args.mode, report=report, loader_file_format=args.loader_file_format,
-                            wait_for_lock=args.wait, run_id=record.run_id, on_finish=finish, **kwargs)
+                            wait_for_lock=args.wait, run_id=record.run_id, on_finish=finish, closing_rows=closing_rows,
+                            **kwargs)
     except Terminated:
         print("\nterminated (SIGTERM): jobs already submitted are kept and the next run resumes them",
               file=sys.stderr)

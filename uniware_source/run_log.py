@@ -6,7 +6,8 @@ other, locally and in the destination's state table, and the run row is merged o
 
 `uniware_runs` has one row per script run; `export_job_status` has one row per observed job event
 (its `run_id` is the same id); dlt's trace (`dlt pipeline <name> trace`) only shows the last of the
-several dlt runs a script run makes (pending loads, submit, collect, more rounds, history, this row).
+several dlt runs a script run makes (pending loads, submit, collect, more rounds, then the deferred
+history with this row in one package).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import datetime
 from typing import Any, Optional
 
 import dlt
+from dlt.extract import DltResource
 from dlt.pipeline.pipeline import Pipeline
 
 from .run_report import RunReport
@@ -69,14 +71,20 @@ class RunRecord:
         }
 
 
-@dlt.source(name="uniware", section="uniware_bookkeeping", max_table_nesting=0)
-def _runs_source(row: dict[str, Any]) -> Any:
+def run_row_resource(row: dict[str, Any]) -> DltResource:
+    """The script run's row, merged into `uniware_runs` on `run_id` (loaded with the run's last
+    package when the run got that far, see `run_exports`' `closing_rows`)."""
     return dlt.resource([row], name=RUNS_TABLE, write_disposition="merge", primary_key="run_id",
                         columns=RUNS_COLUMNS)
 
 
+@dlt.source(name="uniware", section="uniware_bookkeeping", max_table_nesting=0)
+def _runs_source(row: dict[str, Any]) -> Any:
+    return run_row_resource(row)
+
+
 def load_run_row(pipeline: Pipeline, row: dict[str, Any]) -> None:
-    """Merge the script run's row into `uniware_runs`."""
+    """Merge the script run's row into `uniware_runs` on its own (a run that ended early)."""
     pipeline.run(_runs_source(row))
 
 

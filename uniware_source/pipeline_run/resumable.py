@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Optional
 
 from dlt.common.exceptions import SignalReceivedException
+from dlt.extract import DltResource
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.pipeline.pipeline import Pipeline
 
@@ -164,21 +165,27 @@ def _reload_state(pipeline: Pipeline) -> None:
 
 def load_deferred_history(pipeline: Pipeline, *, run_id: Optional[str] = None, report: Optional[RunReport] = None,
                           clock: Optional[Clock] = None, loader_file_format: Optional[str] = None,
-                          **source_kwargs: Any) -> bool:
+                          along: Sequence[DltResource] = (), **source_kwargs: Any) -> bool:
     """Load the LOADED history rows that wait in state for their rows' package to have loaded (call
-    after a collect step run outside `run_exports`); True if there were any."""
-    if not Ledgers.of_pipeline_state(pipeline.state).has_deferred_history():
+    after a collect step run outside `run_exports`), and the resources `along` in the same package
+    (one extract, normalize and load instead of two); True if there were history rows."""
+    deferred = Ledgers.of_pipeline_state(pipeline.state).has_deferred_history()
+    if not deferred and not along:
         return False
-    _run_step(pipeline, uniware_source(phase=HISTORY, run_id=run_id, report=report, clock=clock, **source_kwargs),
-              loader_file_format)
-    return True
+    source = uniware_source(phase=HISTORY, run_id=run_id, report=report, clock=clock, **source_kwargs)
+    source.resources.add(*along)
+    _run_step(pipeline, source, loader_file_format)
+    return deferred
+
+
+ClosingRows = Callable[[Optional[ExportsFailed]], Sequence[DltResource]]
 
 
 def run_exports(pipeline: Pipeline, *, mode: str = RUN, report: Optional[RunReport] = None,
                 clock: Optional[Clock] = None, run_id: Optional[str] = None,
                 loader_file_format: Optional[str] = None, wait_for_lock: WaitForLock = False,
                 on_finish: Optional[Callable[[Optional[BaseException]], None]] = None,
-                **source_kwargs: Any) -> RunReport:
+                closing_rows: Optional[ClosingRows] = None, **source_kwargs: Any) -> RunReport:
     """Load the configured exports through `pipeline`; raises ExportsFailed at the end when some job did
     not load (after everything else was loaded).
 
@@ -189,8 +196,11 @@ def run_exports(pipeline: Pipeline, *, mode: str = RUN, report: Optional[RunRepo
     One run per pipeline at a time: another run holding the pipeline's lock raises RunLocked at once
     (naming its pid, host and start), unless `wait_for_lock` is True (wait) or a number of seconds.
     SIGTERM raises Terminated (a KeyboardInterrupt) while it runs, like Ctrl-C. `on_finish` is called
-    with the error that ends the run (None: it succeeded) while the lock is still held (the pipeline
-    script loads its `uniware_runs` row there).
+    with the error that ends the run (None: it succeeded) while the lock is still held.
+    `closing_rows` is called once every step is done, with the outcome (None, or the ExportsFailed
+    about to be raised); the resources it returns load in the run's last package, with the deferred
+    history rows (the pipeline script's `uniware_runs` row). So `on_finish` gets None or ExportsFailed
+    only after those resources loaded; any other error means they did not.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -202,7 +212,7 @@ def run_exports(pipeline: Pipeline, *, mode: str = RUN, report: Optional[RunRepo
         try:
             return _run_locked(pipeline, mode=mode, report=report or RunReport(), clock=clock,
                                run_id=run_id or uuid.uuid4().hex[:12], loader_file_format=loader_file_format,
-                               **source_kwargs)
+                               closing_rows=closing_rows, **source_kwargs)
         except BaseException as error:
             ended = error
             raise
@@ -212,7 +222,8 @@ def run_exports(pipeline: Pipeline, *, mode: str = RUN, report: Optional[RunRepo
 
 
 def _run_locked(pipeline: Pipeline, *, mode: str, report: RunReport, clock: Optional[Clock], run_id: str,
-                loader_file_format: Optional[str], **source_kwargs: Any) -> RunReport:
+                loader_file_format: Optional[str], closing_rows: Optional[ClosingRows],
+                **source_kwargs: Any) -> RunReport:
     finish_pending_loads(pipeline)
     for round_number in range(1, MAX_ROUNDS + 1):
         progress_before = _progress(report)
@@ -231,8 +242,9 @@ def _run_locked(pipeline: Pipeline, *, mode: str, report: RunReport, clock: Opti
                         waiting)
             break
         log.info("round %d done; %d window(s) still wait for a job slot", round_number, waiting)
-    load_deferred_history(pipeline, run_id=run_id, report=report, clock=clock,
-                          loader_file_format=loader_file_format, **source_kwargs)
-    if report.problems:
-        raise ExportsFailed(report.problems)
+    outcome = ExportsFailed(report.problems) if report.problems else None
+    load_deferred_history(pipeline, run_id=run_id, report=report, clock=clock, loader_file_format=loader_file_format,
+                          along=closing_rows(outcome) if closing_rows else (), **source_kwargs)
+    if outcome is not None:
+        raise outcome
     return report
