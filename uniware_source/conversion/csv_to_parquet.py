@@ -50,7 +50,7 @@ RESERVED_COLUMNS = (*LINEAGE_COLUMNS, KEY_OCCURRENCE, *DLT_COLUMNS)
 
 def merges_on_job_code(spec: ExportSpec) -> bool:
     """Whether the export's table merges on the job code (an export without a natural key, or declared
-    append: resources.py makes `_uniware_job_code` its merge key, which dlt declares NOT NULL)."""
+    append: resources.py makes `_uniware_job_code` its merge key by this rule, which dlt declares NOT NULL)."""
     return spec.write_disposition == APPEND or (not spec.primary_key and spec.write_disposition != REPLACE)
 
 
