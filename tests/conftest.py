@@ -1,3 +1,3 @@
-"""Shared fixtures: the simulator fixture comes from tests/simulator_fixtures.py."""
+"""Shared fixtures: the simulator (tests/simulator_fixtures.py) and a PostgreSQL schema (tests/postgres.py)."""
 
-pytest_plugins = ["tests.simulator_fixtures"]
+pytest_plugins = ["tests.simulator_fixtures", "tests.postgres"]

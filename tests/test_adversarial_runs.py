@@ -30,7 +30,7 @@ from tests.simulator_fixtures import TEST_NOW
 from uniware_simulator import STUCK, UniwareSimulator
 
 from .harness import Harness
-from .test_warehouses import POSTGRES, postgres_dataset  # noqa: F401 (a fixture)
+from .postgres import POSTGRES
 
 REPO = Path(__file__).resolve().parent.parent
 # an export without a natural key, like Purchase Orders / GRN / Tally GST (which the simulator

@@ -5,7 +5,6 @@ tenant's run go at the same time. Every run is a separate process started by the
 from __future__ import annotations
 
 import importlib
-import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ from dagster._core.storage.tags import (
 )
 
 from tests.dagster_deployment import Deployment, deployment
+from tests.tenant_env import FAST_POLLING, tenants_env
 from uniware_simulator.faults import STUCK
 from uniware_simulator.multi import MultiTenantSimulator
 from uniware_simulator.presets import fast_config
@@ -35,15 +35,10 @@ def sims(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MultiTenan
                          empty_export_file=True, products=20)
     with MultiTenantSimulator(NAMES, config) as running:  # real 'now', as the run processes have
         start = (running["acme"].clock.now() - timedelta(days=1)).isoformat()
-        monkeypatch.setenv("TENANTS", json.dumps({n: {"base_url": running[n].base_url, "facilities": ["BLR01"],
-                                                      "start_date": start} for n in NAMES}))
-        for n in NAMES:
-            monkeypatch.setenv(f"TENANTS__{n.upper()}__USERNAME", running[n].config.username)
-            monkeypatch.setenv(f"TENANTS__{n.upper()}__PASSWORD", running[n].config.password)
         today = running["acme"].clock.now().astimezone(IST).date()
-        for key, value in {"SOURCES__UNIWARE__EXPORTS": '["Sale Orders"]', "SOURCES__UNIWARE__WINDOW_DAYS": "3",
-                           "SOURCES__UNIWARE__POLL_INITIAL_SECONDS": "0.01",
-                           "SOURCES__UNIWARE__POLL_MAX_SECONDS": "0.05",
+        for key, value in {**tenants_env(running, {n: {"facilities": ["BLR01"], "start_date": start} for n in NAMES}),
+                           **FAST_POLLING,
+                           "SOURCES__UNIWARE__EXPORTS": '["Sale Orders"]', "SOURCES__UNIWARE__WINDOW_DAYS": "3",
                            "SOURCES__UNIWARE__JOB_TIMEOUT_SECONDS": "600",  # acme's held job is waited for
                            "UNIWARE_DAGSTER__BACKFILL_FROM": str(today - timedelta(days=9)),
                            "DLT_DATA_DIR": str(tmp_path / "dlt"), "DLT_LOCAL_DIR": str(tmp_path)}.items():

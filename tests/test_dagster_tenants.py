@@ -20,6 +20,7 @@ from dagster import AssetKey, DagsterEventType, DagsterRunStatus, build_schedule
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from tests.dagster_deployment import Deployment, deployment
+from tests.tenant_env import FAST_POLLING, tenants_env
 from uniware_simulator import FAIL
 from uniware_simulator.multi import MultiTenantSimulator
 from uniware_simulator.presets import fast_config
@@ -52,10 +53,9 @@ def sims(tmp_path: Path) -> Iterator[MultiTenantSimulator]:
 @pytest.fixture
 def configured(sims: MultiTenantSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> MultiTenantSimulator:
     start = (sims[GOOD[0]].clock.now() - timedelta(days=DAYS)).isoformat()
-    tables = {name: {"base_url": sim.base_url, "facilities": FACILITIES, "start_date": start}
-              for name, sim in sims.items()}
+    tables = {name: {"facilities": FACILITIES, "start_date": start} for name, _ in sims.items()}
     env = {
-        "TENANTS": json.dumps(tables),
+        **tenants_env(sims, tables, passwords={BAD: "not-the-password"}),
         # defaults shared by every tenant: [sources.uniware]
         "SOURCES__UNIWARE__EXPORTS": json.dumps(EXPORTS),
         "SOURCES__UNIWARE__WINDOW_DAYS": str(DAYS + 1),
@@ -67,9 +67,6 @@ def configured(sims: MultiTenantSimulator, tmp_path: Path, monkeypatch: pytest.M
         "DLT_DATA_DIR": str(tmp_path / "dlt"),  # pipelines' state
         "DLT_LOCAL_DIR": str(tmp_path / "db"),  # one DuckDB file per tenant: uniware_pipeline_<t>.duckdb
     }
-    for name, sim in sims.items():
-        env[f"TENANTS__{name.upper()}__USERNAME"] = sim.config.username
-        env[f"TENANTS__{name.upper()}__PASSWORD"] = sim.config.password if name != BAD else "not-the-password"
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     (tmp_path / "db").mkdir()
@@ -179,14 +176,8 @@ def test_a_backfill_over_days_runs_once_per_tenant_and_range_and_a_failed_job_fa
     with MultiTenantSimulator(names, config) as sims:
         now = sims["acme"].clock.now().astimezone(IST)
         first, last = (now - timedelta(days=5)).date(), (now - timedelta(days=3)).date()
-        monkeypatch.setenv("TENANTS", json.dumps({n: {"base_url": sims[n].base_url, "facilities": FACILITIES[:2]}
-                                                  for n in names}))
-        for n in names:
-            monkeypatch.setenv(f"TENANTS__{n.upper()}__USERNAME", sims[n].config.username)
-            monkeypatch.setenv(f"TENANTS__{n.upper()}__PASSWORD", sims[n].config.password)
-        for key, value in {"SOURCES__UNIWARE__EXPORTS": '["Sale Orders"]', "SOURCES__UNIWARE__WINDOW_DAYS": "30",
-                           "SOURCES__UNIWARE__POLL_INITIAL_SECONDS": "0.01",
-                           "SOURCES__UNIWARE__POLL_MAX_SECONDS": "0.05",
+        for key, value in {**tenants_env(sims, {n: {"facilities": FACILITIES[:2]} for n in names}), **FAST_POLLING,
+                           "SOURCES__UNIWARE__EXPORTS": '["Sale Orders"]', "SOURCES__UNIWARE__WINDOW_DAYS": "30",
                            "UNIWARE_DAGSTER__BACKFILL_FROM": str(now.date() - timedelta(days=9)),
                            "DLT_DATA_DIR": str(tmp_path / "dlt"), "DLT_LOCAL_DIR": str(tmp_path)}.items():
             monkeypatch.setenv(key, value)

@@ -9,14 +9,11 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import dlt
-import psycopg2
 import pyarrow as pa
 import pytest
 from dlt.normalize.items_normalizers.arrow import ArrowItemsNormalizer
@@ -28,7 +25,8 @@ from uniware_source.conversion.load_files import COPY_PARTS, CSV, PARQUET, load_
 from uniware_source.pipeline_run.dlt_warnings import expected_warnings_dropped
 
 from .harness import FAST_POLLING, SALE_ORDERS_FULL, Harness
-from .test_warehouses import POSTGRES, table_rows
+from .postgres import POSTGRES
+from .test_warehouses import table_rows
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -81,19 +79,6 @@ def test_load_format_follows_the_destination() -> None:
     assert load_format_for("dlt.destinations.postgres", ["insert_values", "csv", "parquet"], object()) == CSV
     assert load_format_for("dlt.destinations.postgres", ["insert_values", "csv", "parquet"], None) == PARQUET
     assert load_format_for("dlt.destinations.mssql", ["insert_values", "parquet"], object()) is None
-
-
-@pytest.fixture
-def postgres_dataset() -> Iterator[str]:
-    dataset = f"uniware_{uuid.uuid4().hex[:10]}"
-    try:
-        psycopg2.connect(POSTGRES).close()
-    except psycopg2.OperationalError as error:
-        pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is not reachable ({error}); .ci/run starts it")
-    yield dataset
-    with psycopg2.connect(POSTGRES) as connection, connection.cursor() as cursor:
-        cursor.execute(f"DROP SCHEMA IF EXISTS {dataset} CASCADE")
-        cursor.execute(f"DROP SCHEMA IF EXISTS {dataset}_staging CASCADE")
 
 
 def loaded_file_formats(harness: Harness, table: str) -> set[str]:

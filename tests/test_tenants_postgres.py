@@ -4,7 +4,6 @@ per tenant, each equal to its own simulator's truth."""
 from __future__ import annotations
 
 import importlib
-import json
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -15,13 +14,14 @@ import psycopg2
 import pytest
 from dagster import DagsterInstance
 
+from tests.postgres import POSTGRES, drop_datasets, require_postgres
+from tests.tenant_env import FAST_POLLING, tenants_env
 from uniware_simulator.multi import MultiTenantSimulator
 from uniware_simulator.presets import fast_config
 
 # a runnable file of pipelines/, not an installed package: imported by name (as Dagster does)
 DAGSTER_TENANTS: Any = importlib.import_module("pipelines.dagster_tenants")
 
-POSTGRES = "postgresql://postgres:trust@127.0.0.1:5432/test"  # trust auth: dlt wants some password
 FACILITIES = ["BLR01", "DEL02"]
 
 
@@ -29,15 +29,9 @@ FACILITIES = ["BLR01", "DEL02"]
 def tenant_names() -> Iterator[list[str]]:
     suffix = uuid.uuid4().hex[:8]
     names = [f"pga_{suffix}", f"pgb_{suffix}"]
-    try:
-        psycopg2.connect(POSTGRES).close()
-    except psycopg2.OperationalError as error:
-        pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is not reachable ({error}); .ci/run starts it")
+    require_postgres()
     yield names
-    with psycopg2.connect(POSTGRES) as connection, connection.cursor() as cursor:
-        for name in names:
-            cursor.execute(f"DROP SCHEMA IF EXISTS uniware_{name} CASCADE")
-            cursor.execute(f"DROP SCHEMA IF EXISTS uniware_{name}_staging CASCADE")
+    drop_datasets([f"uniware_{name}" for name in names])
 
 
 @pytest.mark.postgres
@@ -47,15 +41,10 @@ def test_each_tenant_gets_its_own_postgres_schema(tenant_names: list[str], tmp_p
                          empty_export_file=True, products=40)
     with MultiTenantSimulator(tenant_names, config) as sims:
         start = sims[tenant_names[0]].clock.now() - timedelta(days=2)
-        monkeypatch.setenv("TENANTS", json.dumps({n: {"base_url": sims[n].base_url, "facilities": FACILITIES,
-                                                      "start_date": start.isoformat(), "destination": "postgres"}
-                                                  for n in tenant_names}))
-        for n in tenant_names:
-            monkeypatch.setenv(f"TENANTS__{n.upper()}__USERNAME", sims[n].config.username)
-            monkeypatch.setenv(f"TENANTS__{n.upper()}__PASSWORD", sims[n].config.password)
-        for key, value in {"SOURCES__UNIWARE__EXPORTS": '["Sale Orders"]', "SOURCES__UNIWARE__WINDOW_DAYS": "3",
-                           "SOURCES__UNIWARE__POLL_INITIAL_SECONDS": "0.01",
-                           "SOURCES__UNIWARE__POLL_MAX_SECONDS": "0.05",
+        tables = {n: {"facilities": FACILITIES, "start_date": start.isoformat(), "destination": "postgres"}
+                  for n in tenant_names}
+        for key, value in {**tenants_env(sims, tables), **FAST_POLLING,
+                           "SOURCES__UNIWARE__EXPORTS": '["Sale Orders"]', "SOURCES__UNIWARE__WINDOW_DAYS": "3",
                            "DESTINATION__POSTGRES__CREDENTIALS": POSTGRES,
                            "DLT_DATA_DIR": str(tmp_path / "dlt")}.items():
             monkeypatch.setenv(key, value)

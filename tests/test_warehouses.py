@@ -3,8 +3,6 @@ the filesystem destination writes Parquet a bucket reader can query."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,34 +10,16 @@ from typing import Any
 
 import dlt
 import duckdb
-import psycopg2
-import pytest
 
 from uniware_simulator import UniwareSimulator
 from uniware_source.queries import QUERIES, create_views
 
 from .harness import SALE_ORDERS_FULL, Harness
+from .postgres import POSTGRES
 
-POSTGRES = "postgresql://postgres:trust@127.0.0.1:5432/test"  # trust auth: dlt wants some password
 EXPORTS: list[Any] = [SALE_ORDERS_FULL, "Invoice", "Return Invoices", "Inventory Snapshot", "Item Master"]
 DATA_TABLES = ("sale_orders", "invoices", "return_invoices", "inventory_snapshot", "item_master")
 PER_JOB = {"_uniware_job_code", "_dlt_load_id", "_dlt_id"}  # differ between two pipelines by nature
-
-
-@pytest.fixture
-def postgres_dataset() -> Iterator[str]:
-    """A fresh schema in the `test` database, dropped afterwards. PostgreSQL must be up (.ci/run
-    starts it): these tests fail, never skip, without it."""
-    dataset = f"uniware_{uuid.uuid4().hex[:10]}"
-    try:
-        connection = psycopg2.connect(POSTGRES)
-    except psycopg2.OperationalError as error:
-        pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is not reachable ({error}); .ci/run starts it")
-    connection.close()
-    yield dataset
-    with psycopg2.connect(POSTGRES) as connection, connection.cursor() as cursor:
-        cursor.execute(f"DROP SCHEMA IF EXISTS {dataset} CASCADE")
-        cursor.execute(f"DROP SCHEMA IF EXISTS {dataset}_staging CASCADE")
 
 
 def normalized(value: Any) -> Any:

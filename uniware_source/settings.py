@@ -129,7 +129,7 @@ class SettingValues:
     download_dir: Optional[str] = setting(None, shown='system temp', doc=
         'where CSV and Parquet files wait (deleted once handed to dlt)')
     on_bad_rows: str = setting("fail",
-        '`fail`: a ragged row, non-UTF-8 bytes or an untypable value fails the job, naming file, row and '
+        '`fail`: a ragged row, non-UTF-8 bytes, a NUL byte or an untypable value fails the job, naming file, row and '
         'column; `skip`: drop such rows, count them in `rows_skipped` and the log')
     on_header_change: str = setting("evolve",
         "a file's columns differ from the last load: `evolve` warns and adds new columns; `fail` refuses the file")

@@ -60,21 +60,22 @@ def merge_on_reload(pipeline: Pipeline) -> None:
     normalize_storage = pipeline._get_normalize_storage()
     if normalize_storage.is_storage_ready():
         for load_id in normalize_storage.extracted_packages.list_packages():
-            _declare_merge_in(normalize_storage.extracted_packages, load_id)
+            _declare_merge_in(normalize_storage.extracted_packages, load_id,
+                              normalize_storage.extracted_packages.load_schema(load_id))
     load_storage = pipeline._get_load_storage()
     if load_storage.is_storage_ready():
         packages = load_storage.normalized_packages
         for load_id in packages.list_packages():
-            flipped = _declare_merge_in(packages, load_id)
+            schema = packages.load_schema(load_id)
+            flipped = _declare_merge_in(packages, load_id, schema)
             if flipped:
-                _fresh_staging(pipeline, packages.load_schema(load_id), flipped)
-            _started_rows_out_of_staging(pipeline, packages, load_id)
+                _fresh_staging(pipeline, schema, flipped)
+            _started_rows_out_of_staging(pipeline, packages, load_id, schema)
 
 
-def _declare_merge_in(storage: PackageStorage, load_id: str) -> list[str]:
+def _declare_merge_in(storage: PackageStorage, load_id: str, schema: Schema) -> list[str]:
     """Declares `merge` (and asks for dlt's deduplication of staging data again) in the package's
-    schema; the tables that went straight into their table and now merge."""
-    schema = storage.load_schema(load_id)
+    `schema`, saved with it; the tables that went straight into their table and now merge."""
     changed = declare_merge(schema)
     deduplicated = [name for name, table in schema.tables.items()
                     if table.pop(DEDUPLICATED_HINT, None) is not None]  # type: ignore[misc]
@@ -99,12 +100,11 @@ def _fresh_staging(pipeline: Pipeline, schema: Schema, tables: list[str]) -> Non
             client.initialize_storage(truncate_tables=set(tables))
 
 
-def _started_rows_out_of_staging(pipeline: Pipeline, storage: PackageStorage, load_id: str) -> None:
+def _started_rows_out_of_staging(pipeline: Pipeline, storage: PackageStorage, load_id: str, schema: Schema) -> None:
     """Deletes the rows a started job may have committed before the kill, where they can be told apart:
     rows of this package in a table the package loads with that one job (`_dlt_load_id`: the history,
     dlt's state, uniware_runs; PostgreSQL would otherwise refuse the repeat for its unique `_dlt_id`),
     and the rows of the job codes of an export without a key (one file per job)."""
-    schema = storage.load_schema(load_id)
     files_per_table: dict[str, int] = {}
     for state in JOB_STATES:
         for name in storage.storage.list_folder_files(storage.get_job_state_folder_path(load_id, state)):

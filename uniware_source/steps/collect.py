@@ -187,12 +187,16 @@ class ExportCollection:
 
     # -- helpers -----------------------------------------------------------------------------
 
+    @property
+    def _keyed(self) -> bool:
+        """Merged on a natural key (not on the job code)."""
+        return bool(self.spec.primary_key) and self.spec.write_disposition != APPEND
+
     def _parts(self, load_format: str) -> int:
         """Load files per job: PostgreSQL COPYs two at once for an export with a key; an export without
         one keeps a job in one file, since its rows are told apart only by the job code (reloading a part
         after a crash must replace that part alone: pipeline_run/recovery.py)."""
-        keyed = bool(self.spec.primary_key) and self.spec.write_disposition != APPEND
-        return COPY_PARTS if load_format == CSV and keyed else 1
+        return COPY_PARTS if load_format == CSV and self._keyed else 1
 
     def _load_hints(self, keys_unique: Optional[bool], key_hashes: Optional[Any]) -> dict[str, Any]:
         """How this package's files land in the table, decided from the data (the last file's hints
@@ -203,7 +207,7 @@ class ExportCollection:
         - otherwise merged (delete-insert on the key, or on the job code without one), the staging data
           declared `deduplicated` (dlt skips its newest-`Updated` pass) only when the key is unique
           over the package's files."""
-        keyed = bool(self.spec.primary_key) and self.spec.write_disposition != APPEND
+        keyed = self._keyed
         unique = self.package_keys.add(keys_unique, key_hashes) if keyed else True
         if self.target_empty is None:
             self.target_empty = table_is_empty(self.spec.table_name)
