@@ -66,8 +66,8 @@ def merge_on_reload(pipeline: Pipeline) -> None:
     if load_storage.is_storage_ready():
         packages = load_storage.normalized_packages
         for load_id in packages.list_packages():
-            schema = packages.load_schema(load_id)
-            flipped = _declare_merge_in(packages, load_id, schema)
+            flipped = _declare_merge_in(packages, load_id, packages.load_schema(load_id))
+            schema = packages.load_schema(load_id)  # as saved: dlt refuses a schema changed since it was read
             if flipped:
                 _fresh_staging(pipeline, schema, flipped)
             _started_rows_out_of_staging(pipeline, packages, load_id, schema)
