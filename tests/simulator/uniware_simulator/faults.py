@@ -112,8 +112,9 @@ class Chaos:
     """Random transient faults on a share (`rate`) of all requests, from a seeded generator.
 
     API calls get 429, 500, 502, 503 or a reset (create: sometimes after the job was made);
-    downloads also get truncated bodies. No endpoint gets more than `max_in_a_row` in a row, so
-    clients with a few retries always get through.
+    downloads also get truncated bodies. No endpoint (no file, for downloads) gets more than
+    `max_in_a_row` in a row, so clients with a few retries always get through, however many
+    downloads run at once.
     """
 
     rate: float
@@ -127,11 +128,12 @@ class Chaos:
 
         self._random = random.Random(self.seed)
 
-    def pick(self, endpoint: str) -> Optional[Fault]:
-        if self._in_a_row.get(endpoint, 0) >= self.max_in_a_row or self._random.random() >= self.rate:
-            self._in_a_row[endpoint] = 0
+    def pick(self, endpoint: str, subject: Optional[str] = None) -> Optional[Fault]:
+        row = subject or endpoint  # what `max_in_a_row` counts: the endpoint, or one file of it
+        if self._in_a_row.get(row, 0) >= self.max_in_a_row or self._random.random() >= self.rate:
+            self._in_a_row[row] = 0
             return None
-        self._in_a_row[endpoint] = self._in_a_row.get(endpoint, 0) + 1
+        self._in_a_row[row] = self._in_a_row.get(row, 0) + 1
         kinds = ["429", "500", "502", "503", "reset"] + (["truncate"] if endpoint == "download" else [])
         if endpoint == "token":
             kinds.remove("500")  # a 500 there reads as bad credentials; real outages say 502/503
@@ -172,7 +174,7 @@ class FaultPlan:
             self.job_faults.clear()
             self.chaos = None
 
-    def take(self, endpoint: str) -> Optional[Fault]:
+    def take(self, endpoint: str, subject: Optional[str] = None) -> Optional[Fault]:
         """The fault for this request (the first armed one, else maybe a chaos one), counted as fired.
 
         A fault with `after_processing` is applied after the request was carried out."""
@@ -184,7 +186,7 @@ class FaultPlan:
                     continue
                 fault.fired += 1
                 return fault
-            return self.chaos.pick(endpoint) if self.chaos is not None else None
+            return self.chaos.pick(endpoint, subject) if self.chaos is not None else None
 
     def take_job_fate(self, report: str, facility: str) -> Optional[JobFault]:
         with self._lock:

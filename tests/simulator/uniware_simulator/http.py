@@ -237,7 +237,7 @@ class FileHandler(_Handler):
         self._record("download", None)
         if self._refused():
             return
-        fault = self.sim.faults.take("download")
+        fault = self.sim.faults.take("download", subject=self.path.split("?", 1)[0])
         if fault is not None:
             if fault.action == HTML:
                 self._send(200, LOGIN_PAGE, "text/html;charset=UTF-8")
