@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
-from typing import Any
+from typing import Any, Optional
 
 import pyarrow as pa
+import pytest
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from uniware_source.conversion.arrow_types import to_decimal, to_integer, to_timestamp
@@ -118,6 +119,35 @@ def test_amounts_and_counts_are_exact_and_bad_values_are_flagged_not_nulled() ->
     counts = to_integer(pa.array(["3", "2.0", "2.5"]))
     assert counts.values.to_pylist()[:2] == [3, 2] and counts.bad is not None and counts.bad.to_pylist()[2]
 
+
+
+AMOUNTS = ["12.5", "0.10", "-0", "+5", ".5", "5.", "1e3", "1E-4", "12.50000", "99999999999999.9999", "0.00005",
+           "0.00015", "2.71828", "-1.00005", "1,234.5", "99999999999999.99995", "100000000000000", "nan", "12,34.5x"]
+
+
+def _amount(text: str) -> Optional[Decimal]:
+    """The rule, value by value in Python's decimal: half to even at 4 places, |x| < 10^14, else bad."""
+    value = Decimal(text.replace(",", ""))
+    if not value.is_finite() or abs(value.quantize(Decimal("0.0001"))) >= Decimal(10) ** 14:
+        return None
+    return value.quantize(Decimal("0.0001"))
+
+
+@pytest.mark.parametrize("chunk", [AMOUNTS[:10], AMOUNTS[:14], AMOUNTS[:16], AMOUNTS],
+                         ids=["exact", "longer-fraction", "wide", "bad"])
+def test_amounts_are_the_same_whichever_cast_a_chunk_takes(chunk: list[str]) -> None:
+    """A chunk of exact amounts casts at once, one with longer fractions rounds, one with a bad value goes
+    value by value: every value comes out as the decimal rule says, whichever way its chunk went."""
+    def expected(text: str) -> Optional[Decimal]:
+        try:
+            return _amount(text)
+        except ArithmeticError:
+            return None
+
+    converted = to_decimal(pa.array(chunk))
+    assert converted.values.to_pylist() == [expected(v) for v in chunk]
+    bad = converted.bad.to_pylist() if converted.bad is not None else [False] * len(chunk)
+    assert bad == [expected(v) is None for v in chunk]
 
 # -- column names ------------------------------------------------------------------------------------
 
