@@ -35,7 +35,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn, Optional
+from typing import Any, BinaryIO, NoReturn, Optional, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -91,21 +91,37 @@ class _Retry(Exception):
     """A recoverable interruption; the download resumes from what was received (or restarts)."""
 
 
+class StoreObserver(Protocol):
+    """Told what is in the file while it downloads (jobs/follow.py converts it meanwhile)."""
+
+    def stored(self, received: int) -> None:
+        """`received` bytes are written and flushed."""
+
+    def restarted(self) -> None:
+        """The file is about to be truncated to start again from byte 0."""
+
+
 class _Progress:
     """Bytes stored so far (decoded) and their running checksum."""
 
-    def __init__(self) -> None:
+    def __init__(self, observer: Optional[StoreObserver] = None) -> None:
         self.received = 0
         self.total: Optional[int] = None  # the announced size of the stored file, when known
         self.digest = hashlib.sha256()
         self.resumable = True  # False once the server sent an encoded body: Range offsets would not match
+        self.observer = observer
 
     def add(self, out: BinaryIO, chunk: bytes) -> None:
         out.write(chunk)
         self.digest.update(chunk)
         self.received += len(chunk)
+        if self.observer is not None:
+            out.flush()
+            self.observer.stored(self.received)
 
     def restart(self, out: BinaryIO) -> None:
+        if self.observer is not None:
+            self.observer.restarted()
         out.seek(0)
         out.truncate()
         self.received = 0
@@ -141,9 +157,10 @@ class FileDownloader:
         self._wall = wall  # network time is real time, whatever clock the connector waits with
 
     def fetch(self, url: str, target: Path, label: str, stop: Optional[threading.Event] = None,
-              tokens: Optional[BearerTokens] = None) -> DownloadedFile:
+              tokens: Optional[BearerTokens] = None, observer: Optional[StoreObserver] = None) -> DownloadedFile:
         """Download `url` into `target`; raises DownloadError or InvalidFileError (and removes `target`).
-        `tokens` only for a file on the Uniware host itself: it is sent the bearer token."""
+        `tokens` only for a file on the Uniware host itself: it is sent the bearer token. `observer`
+        is told of every chunk stored and of every restart from byte 0."""
         SECRETS.add_url(url)
         host, path = describe_url(url)
         job = _Job(url, target, f"download of {host}{path}", label, stop,
@@ -152,7 +169,7 @@ class FileDownloader:
         try:
             out = _open(job)
             try:
-                progress = self._fetch(job, out)
+                progress = self._fetch(job, out, observer)
                 try:
                     out.flush()  # no fsync: the file is scratch, and a crash means downloading again anyway
                 except OSError as error:
@@ -169,8 +186,8 @@ class FileDownloader:
             if not finished:  # errors, stop, KeyboardInterrupt: never leave a partial file behind
                 target.unlink(missing_ok=True)
 
-    def _fetch(self, job: _Job, out: BinaryIO) -> _Progress:
-        progress = _Progress()
+    def _fetch(self, job: _Job, out: BinaryIO, observer: Optional[StoreObserver]) -> _Progress:
+        progress = _Progress(observer)
         problem = ""
         for attempt in range(1, self._max_attempts + 1):
             self._check_deadline(job, progress)

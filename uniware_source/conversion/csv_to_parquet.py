@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Optional
+from typing import BinaryIO, Optional
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,7 +27,7 @@ from ..errors import CsvFormatError
 from .arrow_types import CONVERTERS, UTC_MICROS
 from .column_names import DLT_COLUMNS, ColumnNames
 from .key_check import KeyCheck
-from .load_files import PARQUET, ChunkWriter, open_writer
+from .load_files import PARQUET, ChunkWriter, dictionary_columns, open_writer
 from .window_guard import DateSpan
 
 log = logging.getLogger(__name__)
@@ -92,11 +92,14 @@ class ConvertedFile:
     parts: list[tuple[Path, int]] = field(default_factory=list)  # every load file and its rows (see `parts`)
 
 
-def read_header(path: Path, where: str) -> list[str]:
+Opener = Callable[[], BinaryIO]  # opens the CSV's bytes from the start (the file, or a download as it arrives)
+
+
+def read_header(source: Opener, where: str) -> list[str]:
     """The header labels, BOM removed; [] for an empty file. Only the header's lines are decoded
     (a quoted label may span lines)."""
     try:
-        with open(path, "rb") as handle:
+        with source() as handle:
             lines = (line.decode("utf-8-sig" if number == 0 else "utf-8") for number, line in enumerate(handle))
             return next(csv.reader(lines), [])
     except UnicodeDecodeError as error:
@@ -157,7 +160,7 @@ def _read_options(count: int, block_size: int, use_threads: bool = True) -> pacs
                              use_threads=use_threads)
 
 
-def _first_ragged_row(path: Path, count: int, block_size: int) -> Optional[tuple[Optional[int], int, int, str]]:
+def _first_ragged_row(source: Opener, count: int, block_size: int) -> Optional[tuple[Optional[int], int, int, str]]:
     """Re-read single-threaded, which is when pyarrow knows row numbers (error path only)."""
     found: list[tuple[Optional[int], int, int, str]] = []
 
@@ -166,7 +169,14 @@ def _first_ragged_row(path: Path, count: int, block_size: int) -> Optional[tuple
         return "skip"
 
     names = _positional(count)
-    reader = pacsv.open_csv(path, read_options=_read_options(count, block_size, use_threads=False),
+    with source() as handle:
+        return _first_found(handle, count, block_size, handler, names, found)
+
+
+def _first_found(handle: BinaryIO, count: int, block_size: int, handler: Callable[[pacsv.InvalidRow], str],
+                 names: list[str], found: list[tuple[Optional[int], int, int, str]]
+                 ) -> Optional[tuple[Optional[int], int, int, str]]:
+    reader = pacsv.open_csv(handle, read_options=_read_options(count, block_size, use_threads=False),
                             parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=handler),
                             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                                                  check_utf8=False, include_columns=names[:1]))
@@ -205,10 +215,11 @@ def _may_hold_nul(column: pa.Array) -> bool:
 class _BackgroundParquetWriter:
     """Writes row groups (or CSV lines) on its own thread, so encoding one chunk overlaps parsing the next."""
 
-    def __init__(self, path: Path, schema: pa.Schema, load_format: str = PARQUET) -> None:
+    def __init__(self, path: Path, schema: pa.Schema, load_format: str = PARQUET,
+                 dictionary: Optional[list[str]] = None) -> None:
         self._queue: queue.Queue[Optional[pa.Table]] = queue.Queue(maxsize=1)
         self._error: Optional[BaseException] = None
-        self._writer: ChunkWriter = open_writer(load_format, path, schema)
+        self._writer: ChunkWriter = open_writer(load_format, path, schema, dictionary)
         self._thread = threading.Thread(target=self._run, name="uniware-parquet", daemon=True)
         self._thread.start()
 
@@ -282,15 +293,27 @@ class CsvConverter:
         self.block_size = block_size
 
     def convert(self, csv_path: Path, parquet_path: Path, lineage: Lineage, label: str,
-                source_name: Optional[str] = None) -> ConvertedFile:
-        """Convert `csv_path`; messages name the file as `source_name` (its name on the file host)."""
+                source_name: Optional[str] = None, source: Optional[Opener] = None) -> ConvertedFile:
+        """Convert `csv_path`, read through `source` when given (a download being followed, see
+        jobs/follow.py); messages name the file as `source_name` (its name on the file host). Load
+        files of a conversion that fails are removed."""
+        try:
+            return self._convert_file(csv_path, parquet_path, lineage, label, source_name,
+                                      source or (lambda: open(csv_path, "rb")))
+        except BaseException:
+            for part in range(self.parts):
+                part_path(parquet_path, part).unlink(missing_ok=True)
+            raise
+
+    def _convert_file(self, csv_path: Path, parquet_path: Path, lineage: Lineage, label: str,
+                      source_name: Optional[str], source: Opener) -> ConvertedFile:
         where = f"file {source_name or csv_path.name}"
-        header = read_header(csv_path, where)
+        header = read_header(source, where)
         layout = plan_layout(header, self.spec, self.names, where, file_bytes=csv_path.stat().st_size)
         block_size = self.block_size
         while True:
             try:
-                result = self._convert(csv_path, parquet_path, lineage, header, layout, where, block_size)
+                result = self._convert(source, parquet_path, lineage, header, layout, where, block_size)
                 break
             except _BlockTooSmall:
                 for part in range(self.parts):
@@ -305,19 +328,24 @@ class CsvConverter:
             log.warning("%s: %s: %s", label, where, problem)
         return result
 
-    def _convert(self, csv_path: Path, parquet_path: Path, lineage: Lineage, header: list[str], layout: FileLayout,
+    def _convert(self, source: Opener, parquet_path: Path, lineage: Lineage, header: list[str], layout: FileLayout,
                  where: str, block_size: int) -> ConvertedFile:
+        with source() as handle:
+            return self._convert_from(handle, source, parquet_path, lineage, header, layout, where, block_size)
+
+    def _convert_from(self, handle: BinaryIO, source: Opener, parquet_path: Path, lineage: Lineage,
+                      header: list[str], layout: FileLayout, where: str, block_size: int) -> ConvertedFile:
         count = len(layout.labels)
         problems = _RowProblems(self.skip_bad_rows)
 
         def parse_error(error: pa.ArrowInvalid) -> Exception:
             if "straddling" in str(error):
                 return _BlockTooSmall()
-            return self._parse_error(csv_path, count, block_size, problems, where, error)
+            return self._parse_error(source, count, block_size, problems, where, error)
 
         try:  # the reader parses its first block right away
             reader = pacsv.open_csv(
-                csv_path,
+                handle,
                 read_options=_read_options(count, block_size),
                 parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=problems),
                 convert_options=pacsv.ConvertOptions(
@@ -335,6 +363,7 @@ class CsvConverter:
         occurrences: dict[str, int] = {}
         writers: list[_BackgroundParquetWriter] = []
         part_rows: list[int] = []
+        dictionary: Optional[list[str]] = None  # the Parquet columns worth a dictionary, from the first chunk
         data_rows = 0  # data rows parsed so far, to name rows in messages
         chunks = 0
         try:
@@ -347,11 +376,12 @@ class CsvConverter:
                     dates.add(table.column(layout.names[date_at]), layout.kinds[date_at])
                 if result.schema is None:
                     result.schema = table.schema
+                    dictionary = dictionary_columns(table) if self.load_format == PARQUET else None
                 part = chunks % self.parts
                 chunks += 1
                 if part == len(writers):
                     writers.append(_BackgroundParquetWriter(part_path(parquet_path, part), result.schema,
-                                                            self.load_format))
+                                                            self.load_format, dictionary))
                     part_rows.append(0)
                 writers[part].write(table.cast(result.schema))
                 part_rows[part] += table.num_rows
@@ -371,7 +401,7 @@ class CsvConverter:
             result.skipped += len(problems.ragged)
             first = problems.ragged[0]
             if first[0] is None:
-                first = _first_ragged_row(csv_path, count, block_size) or first
+                first = _first_ragged_row(source, count, block_size) or first
             number, expected, actual, _ = first
             result.problems.insert(0, f"{len(problems.ragged)} row(s) with the wrong number of fields skipped, "
                                       f"first at row {number} (header is row 1): {actual} fields, expected {expected}")
@@ -382,12 +412,12 @@ class CsvConverter:
         result.key_hashes = key_check.hashes
         return result
 
-    def _parse_error(self, csv_path: Path, count: int, block_size: int, problems: _RowProblems, where: str,
+    def _parse_error(self, source: Opener, count: int, block_size: int, problems: _RowProblems, where: str,
                      error: pa.ArrowInvalid) -> CsvFormatError:
         if problems.ragged:
             first = problems.ragged[0]
             if first[0] is None:
-                first = _first_ragged_row(csv_path, count, block_size) or first
+                first = _first_ragged_row(source, count, block_size) or first
             number, expected, actual, text = first
             at = f"row {number} (header is row 1)" if number else "a row"
             return CsvFormatError(f"{where}: {at} has {actual} fields, the header has {expected} "

@@ -13,14 +13,14 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 from urllib.parse import unquote
 
 from ..client.api_call import UniwareClient
-from ..client.download import DownloadedFile, DownloadLimits, FileDownloader
+from ..client.download import DownloadedFile, DownloadLimits, FileDownloader, describe_url
 from ..client.file_link import resolve_file_link
 from ..client.sessions import file_client
 from ..clock import Clock
@@ -29,6 +29,7 @@ from ..errors import CsvFormatError, DownloadError, InvalidFileError
 from ..redact import redact, scrub_exception
 from ..settings import PollPolicy, Settings
 from ..statuses import Outcome
+from .follow import DownloadAbandoned, DownloadRestarted, FollowedFile
 from .poll import Observation, PollResult, wait_for_job
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,9 @@ class JobCollector:
         self._clock = clock
         self._policy = policy
         self._pool = ThreadPoolExecutor(max(1, max_workers), thread_name_prefix="uniware-job")
+        # conversions that follow their download (as many as converting complete files), each on its own thread
+        self._follows = threading.BoundedSemaphore(max(1, max_parallel_conversions))
+        self._converting = ThreadPoolExecutor(max(1, max_parallel_conversions), thread_name_prefix="uniware-follow")
         self._conversions = threading.BoundedSemaphore(max(1, max_parallel_conversions))
         self._queues: dict[str, queue.Queue[Event]] = {}
         self._lock = threading.Lock()
@@ -117,6 +121,7 @@ class JobCollector:
     def close(self) -> None:
         self.stop.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._converting.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _run(self, ticket: JobTicket, converter: CsvConverter, events: queue.Queue[Event]) -> None:
@@ -139,24 +144,85 @@ class JobCollector:
         waited = self._clock.monotonic() - started
         csv_path = self.workdir / f"{ticket.job_code}.csv"
         try:
-            link = resolve_file_link(result.file_url, self._client.base_url)  # relative: the Uniware host
-            download = self._downloader.fetch(link.url, csv_path, ticket.label, self.stop,
-                                              tokens=self._client.tokens if link.with_token else None)
+            download, converted = self._transfer(ticket, converter, result.file_url, csv_path)
         except InvalidFileError as error:
             return JobEnded(ticket, Outcome.INVALID_FILE, result.status, redact(error), result.polls)
         except DownloadError as error:
             return JobEnded(ticket, Outcome.DOWNLOAD_FAILED, result.status, redact(error), result.polls)
-        try:
-            with self._conversions:
-                load_file = self.workdir / f"{ticket.job_code}.load.{converter.load_format}"
-                converted = converter.convert(csv_path, load_file, ticket.lineage, ticket.label,
-                                              source_name=unquote(download.url_path.rsplit("/", 1)[-1]))
         except CsvFormatError as error:
             return JobEnded(ticket, Outcome.PARSE_FAILED, result.status, str(error), result.polls)
         finally:
             csv_path.unlink(missing_ok=True)
         transferred = self._clock.monotonic() - started - waited
         return FileReady(ticket, download, converted, result.polls, result.status, waited, transferred)
+
+
+    def _transfer(self, ticket: JobTicket, converter: CsvConverter, file_url: str,
+                  csv_path: Path) -> tuple[DownloadedFile, ConvertedFile]:
+        """Download the file and convert it: while it arrives (jobs/follow.py) when one of the follow
+        slots is free, else once it is complete. A conversion that followed counts only when the
+        download completed without ever starting again from byte 0; otherwise the complete file is
+        converted again. A download error wins over a conversion error."""
+        link = resolve_file_link(file_url, self._client.base_url)  # relative: the Uniware host
+        source_name = unquote(describe_url(link.url)[1].rsplit("/", 1)[-1])
+        load_file = self.workdir / f"{ticket.job_code}.load.{converter.load_format}"
+        tokens = self._client.tokens if link.with_token else None
+        if not self._follows.acquire(blocking=False):
+            download = self._downloader.fetch(link.url, csv_path, ticket.label, self.stop, tokens=tokens)
+            return download, self._convert(converter, csv_path, load_file, ticket, source_name)
+        try:
+            followed = FollowedFile(csv_path)
+            streamed = self._converting.submit(converter.convert, csv_path, load_file, ticket.lineage, ticket.label,
+                                               source_name=source_name, source=followed.open)
+            complete = False
+            try:
+                download = self._downloader.fetch(link.url, csv_path, ticket.label, self.stop, tokens=tokens,
+                                                  observer=followed)
+                complete = True
+            finally:
+                followed.ended(complete)
+                if not complete:
+                    _settle(streamed, ticket.label)
+            converted: Optional[ConvertedFile]
+            try:
+                converted = streamed.result()
+            except (DownloadRestarted, DownloadAbandoned):
+                converted = None
+            except CsvFormatError:
+                if not followed.ever_restarted:
+                    raise
+                converted = None
+        finally:
+            self._follows.release()
+        if converted is None or followed.ever_restarted:
+            if converted is not None:
+                _remove_load_files(converted)
+            converted = self._convert(converter, csv_path, load_file, ticket, source_name)
+        return download, converted
+
+    def _convert(self, converter: CsvConverter, csv_path: Path, load_file: Path, ticket: JobTicket,
+                 source_name: str) -> ConvertedFile:
+        """Convert a complete file, when one of the conversion slots is free."""
+        with self._conversions:
+            return converter.convert(csv_path, load_file, ticket.lineage, ticket.label, source_name=source_name)
+
+
+def _settle(future: Future[ConvertedFile], label: str) -> None:
+    """Wait for a conversion whose download failed; its outcome no longer matters (the download's error
+    is reported): it ends at once, woken by the failed download."""
+    try:
+        converted = future.result()
+    except (DownloadAbandoned, DownloadRestarted, CsvFormatError):
+        return
+    except Exception as error:  # reported by the download's error; kept for debugging
+        log.debug("%s: the conversion that followed a failed download failed too: %s", label, redact(error))
+        return
+    _remove_load_files(converted)
+
+
+def _remove_load_files(converted: ConvertedFile) -> None:
+    for path, _ in converted.parts:
+        path.unlink(missing_ok=True)
 
 
 def job_collector(client: UniwareClient, settings: Settings, clock: Clock) -> JobCollector:
