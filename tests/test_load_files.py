@@ -20,7 +20,7 @@ from dlt.normalize.items_normalizers.arrow import ArrowItemsNormalizer
 
 from uniware_simulator import UniwareSimulator
 from uniware_source.conversion import csv_to_parquet
-from uniware_source.conversion.key_check import KeyCheck, PackageKeys, keys_unique
+from uniware_source.conversion.key_check import FileKeys, KeyStore, keys_unique
 from uniware_source.conversion.load_files import COPY_PARTS, CSV, PARQUET, load_format_for
 from uniware_source.pipeline_run.dlt_warnings import expected_warnings_dropped
 
@@ -39,39 +39,57 @@ ORDERS_LOG = {**SALE_ORDERS_FULL, "table_name": "orders_log", "write_disposition
 
 
 def test_package_keys_find_a_key_shared_by_two_files() -> None:
-    def checked(keys: list[str]) -> KeyCheck:
-        check = KeyCheck(["a"])
-        check.add(pa.table({"a": keys}))
-        check.result()
-        return check
+    store = KeyStore()
 
-    package = PackageKeys()
+    def checked(keys: list[str], into: KeyStore = store) -> FileKeys:
+        check = into.file(["a"])
+        check.add(pa.table({"a": keys}))
+        return check.result()
+
     first, second = checked(["x", "y"]), checked(["z"])
-    assert package.add(True, first.hashes) and package.add(True, second.hashes)
-    assert not package.add(True, checked(["y"]).hashes)  # "y" was in the first file
-    assert not package.add(True, checked(["w"]).hashes)  # once repeated, the package stays "not unique"
-    assert not PackageKeys().add(False, None)  # a file whose key repeats
-    assert not PackageKeys(max_bytes=8).add(True, first.hashes)  # too many keys to keep
+    assert store.add(first) and store.add(second)
+    assert not store.add(checked(["y"]))  # "y" was in the first file
+    assert not store.add(checked(["w"]))  # once repeated, the package stays "not unique"
+    assert not KeyStore().add(FileKeys(False))  # a file whose key repeats
+    small = KeyStore(max_keys=2)
+    assert small.add(checked(["x"], small)) and not small.add(checked(["y", "z"], small))  # too many keys to keep
+    assert store.add(FileKeys(None)) is False  # no answer is not "unique"
+    store.close()
 
 
 def test_key_check_finds_repeats_within_and_across_chunks() -> None:
+    store = KeyStore()
     first = pa.table({"a": ["x", "y"], "b": [1, 1]})
     assert keys_unique(first, ["a", "b"]) and not keys_unique(pa.table({"a": ["x", "x"]}), ["a"])
-    check = KeyCheck(["a", "b"])
+    check = store.file(["a", "b"])
     check.add(first)
     check.add(pa.table({"a": ["x", "z"], "b": [2, 1]}))
-    assert check.result() is True
-    check = KeyCheck(["a", "b"])
+    assert check.result().unique is True
+    check = store.file(["a", "b"])
     check.add(first)
     check.add(pa.table({"a": ["z", "x"], "b": [1, 1]}))  # ("x", 1) again, in another chunk
-    assert check.result() is False
-    check = KeyCheck(["a"])
+    assert check.result().unique is False
+    check = store.file(["a"])
     check.add(pa.table({"a": ["x", "x"]}))
-    assert check.result() is False
-    check = KeyCheck(["a"], max_bytes=10)  # too many keys to keep: not known to be unique
+    assert check.result().unique is False
+    check = KeyStore(max_keys=10).file(["a"])  # too many keys to keep: not known to be unique
     check.add(pa.table({"a": [f"key{i}" for i in range(100)]}))
-    assert check.result() is False
-    assert KeyCheck([]).result() is None
+    assert check.result().unique is False
+    assert store.file([]).result().unique is None
+    store.close()
+
+
+def test_key_hashes_stay_within_the_store_memory_limit(tmp_path: Path) -> None:
+    """Hashes beyond DuckDB's memory limit of the store go to its temporary directory, not to memory:
+    6M keys (48 MB of hashes) fill no more than the limit, and the answer is still exact."""
+    store = KeyStore()
+    check = store.file(["a"])
+    for start in range(0, 6_000_000, 200_000):
+        check.add(pa.table({"a": pa.array(range(start, start + 200_000), pa.int64())}))
+    assert check.result().unique is True
+    [(used,)] = store._db.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()
+    assert used <= 32 << 20
+    store.close()
 
 
 def test_load_format_follows_the_destination() -> None:

@@ -26,7 +26,7 @@ from ..catalog import APPEND, REPLACE, TEXT, ExportSpec
 from ..errors import CsvFormatError
 from .arrow_types import CONVERTERS, UTC_MICROS
 from .column_names import DLT_COLUMNS, ColumnNames
-from .key_check import KeyCheck
+from .key_check import FileKeys, KeyStore
 from .load_files import PARQUET, ChunkWriter, dictionary_columns, open_writer
 from .window_guard import DateSpan
 
@@ -87,8 +87,7 @@ class ConvertedFile:
     schema: Optional[pa.Schema] = None
     window_span: Optional[tuple[datetime, datetime]] = None  # earliest and latest spec.window_column
     file_format: str = PARQUET
-    keys_unique: Optional[bool] = None  # the key never repeats in the file (None: the export has no key)
-    key_hashes: Optional[pa.Array] = None  # the keys' hashes when unique, to check a package's files together
+    keys: FileKeys = field(default_factory=lambda: FileKeys(None))  # whether the key repeats in the file
     parts: list[tuple[Path, int]] = field(default_factory=list)  # every load file and its rows (see `parts`)
 
 
@@ -284,7 +283,9 @@ class CsvConverter:
     chunk makes one load file."""
 
     def __init__(self, spec: ExportSpec, names: ColumnNames, *, on_bad_rows: str = "fail",
-                 block_size: int = BLOCK_SIZE, load_format: str = PARQUET, parts: int = 1) -> None:
+                 block_size: int = BLOCK_SIZE, load_format: str = PARQUET, parts: int = 1,
+                 key_store: Optional[KeyStore] = None) -> None:
+        self.key_store = key_store or KeyStore()  # the key hashes of the package's files (see key_check.py)
         self.load_format = load_format  # of the file written: parquet, or csv for PostgreSQL's COPY
         self.parts = max(1, parts)
         self.spec = spec
@@ -358,8 +359,8 @@ class CsvConverter:
         dates = DateSpan(label) if label and label in layout.labels else None
         date_at = layout.labels.index(label) if dates is not None and label else -1
         result = ConvertedFile(None, 0, 0, header, layout, file_format=self.load_format)
-        key_check = KeyCheck([*layout.key_names, KEY_OCCURRENCE] if self.spec.repeating_keys and layout.key_names
-                             else layout.key_names)
+        key_check = self.key_store.file([*layout.key_names, KEY_OCCURRENCE]
+                                        if self.spec.repeating_keys and layout.key_names else layout.key_names)
         occurrences: dict[str, int] = {}
         writers: list[_BackgroundParquetWriter] = []
         part_rows: list[int] = []
@@ -387,6 +388,9 @@ class CsvConverter:
                 part_rows[part] += table.num_rows
                 key_check.add(table)
                 result.rows += table.num_rows
+        except BaseException:
+            key_check.close()  # its hashes are of no use now
+            raise
         finally:
             errors = []
             for writer in writers:
@@ -408,8 +412,7 @@ class CsvConverter:
         result.parquet = parquet_path if writers else None
         result.parts = [(part_path(parquet_path, part), rows) for part, rows in enumerate(part_rows)]
         result.window_span = dates.span if dates is not None else None
-        result.keys_unique = key_check.result()
-        result.key_hashes = key_check.hashes
+        result.keys = key_check.result()
         return result
 
     def _parse_error(self, source: Opener, count: int, block_size: int, problems: _RowProblems, where: str,

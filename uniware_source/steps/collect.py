@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from ..catalog import APPEND, ExportSpec
 from ..conversion.column_names import ColumnNames, legacy_names, same_labels
 from ..conversion.csv_to_parquet import RESERVED_COLUMNS, ConvertedFile, CsvConverter, Lineage
-from ..conversion.key_check import PackageKeys
+from ..conversion.key_check import FileKeys, KeyStore
 from ..conversion.load_files import COPY_PARTS, CSV, PARQUET, file_import, forget_deduplicated
 from ..conversion.target_table import table_is_empty
 from ..conversion.window_guard import check as check_window
@@ -49,7 +49,7 @@ class ExportCollection:
         self.normalize = normalize
         self.tally = rt.report.tally(spec.name, spec.table_name)
         self.names = column_names(spec, ledger, normalize)
-        self.package_keys = PackageKeys()  # the key over this package's files of the table
+        self.key_store: Optional[KeyStore] = None  # the key over this package's files of the table, while collecting
         self.target_empty: Optional[bool] = None  # asked of the destination at the package's first file
 
     def run(self) -> Iterator[Any]:
@@ -57,13 +57,15 @@ class ExportCollection:
         if not entries:
             return
         tickets = [self._ticket(e) for e in entries]
+        key_store = self.key_store = KeyStore()
         forget_deduplicated(self.spec.table_name)  # decided again for this package, from its data
         started = self.rt.clock.monotonic()
         collector = self.rt.collector(job_collector)
         try:
             load_format = self.rt.load_format or PARQUET
             converter = CsvConverter(self.spec, self.names, on_bad_rows=self.rt.settings.on_bad_rows,
-                                     load_format=load_format, parts=self._parts(load_format))
+                                     load_format=load_format, parts=self._parts(load_format),
+                                     key_store=key_store)
             collector.start(tickets, converter)
             pending = {t.entry_key for t in tickets}
             while pending:
@@ -85,6 +87,7 @@ class ExportCollection:
                     yield from self._on_ended(entry, event)
         finally:
             self.rt.release_collector()
+            key_store.close()
             self.tally.seconds += self.rt.clock.monotonic() - started
 
     # -- set-up ------------------------------------------------------------------------------
@@ -133,7 +136,7 @@ class ExportCollection:
             converted.problems.append(violation.message)
         if converted.parquet is not None and converted.schema is not None:
             if self.rt.load_format:
-                hints = self._load_hints(converted.keys_unique, converted.key_hashes)
+                hints = self._load_hints(converted.keys)
                 for path, rows in converted.parts:
                     yield file_import(path, converted.file_format, rows, converted.schema, hints)
             else:
@@ -198,7 +201,7 @@ class ExportCollection:
         after a crash must replace that part alone: pipeline_run/recovery.py)."""
         return COPY_PARTS if load_format == CSV and self._keyed else 1
 
-    def _load_hints(self, keys_unique: Optional[bool], key_hashes: Optional[Any]) -> dict[str, Any]:
+    def _load_hints(self, keys: FileKeys) -> dict[str, Any]:
         """How this package's files land in the table, decided from the data (the last file's hints
         hold for the package's table, and each file's decision includes the files before it):
         - straight into the table (`append`: no staging copy, no delete-insert) when the destination
@@ -208,7 +211,8 @@ class ExportCollection:
           declared `deduplicated` (dlt skips its newest-`Updated` pass) only when the key is unique
           over the package's files."""
         keyed = self._keyed
-        unique = self.package_keys.add(keys_unique, key_hashes) if keyed else True
+        assert self.key_store is not None
+        unique = self.key_store.add(keys) if keyed else True
         if self.target_empty is None:
             self.target_empty = table_is_empty(self.spec.table_name)
         if unique and self.target_empty:
