@@ -7,7 +7,16 @@ from typing import Any
 
 import pytest
 
-from uniware_simulator import BAD_VALUE, CORRUPT, INVALID_UTF8, NUL_BYTE, RAGGED, RENAMED_HEADER, UniwareSimulator
+from uniware_simulator import (
+    BAD_VALUE,
+    CORRUPT,
+    INVALID_UTF8,
+    NUL_BYTE,
+    RAGGED,
+    RENAMED_HEADER,
+    TRUNCATE,
+    UniwareSimulator,
+)
 from uniware_source import ExportsFailed
 
 from .harness import Harness
@@ -88,3 +97,18 @@ def test_missing_key_column_is_named(harness: Harness) -> None:
     with pytest.raises(ExportsFailed) as raised:
         harness.run(exports=[export], facilities=["BLR01"])
     assert "key column 'Sale Order Code' is not in the file's header" in raised.value.problems[0]
+
+
+@pytest.mark.parametrize("corruption", [BAD_VALUE, RAGGED])
+def test_a_failed_download_wins_over_a_bad_row_its_conversion_already_read(harness: Harness, corruption: str) -> None:
+    """Files convert while they download: a bad row read before the download gave up is not the job's
+    outcome; the download's failure is (the file was never complete), and the window is planned again."""
+    corrupt_blr01(harness, corruption)
+    harness.sim.inject("download", action=TRUNCATE, fraction=0.9, times=None)  # every attempt cut short
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=SALE_ORDERS, facilities=["BLR01"], download_max_attempts=3)
+    [problem] = raised.value.problems
+    [job] = harness.sim.jobs.all()
+    assert "gave up after 3 attempts" in problem and "row" not in problem.split("last problem")[-1]
+    assert harness.history(job.code)[-1]["status"] == "DOWNLOAD_FAILED"
+    assert [e["facility"] for e in harness.ledger_entries("sale_orders")] == ["BLR01"]

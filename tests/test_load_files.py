@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,37 @@ def test_key_hashes_stay_within_the_store_memory_limit(tmp_path: Path) -> None:
     assert check.result().unique is True
     [(used,)] = store._db.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()
     assert used <= 32 << 20
+    store.close()
+
+
+def test_the_package_check_and_concurrent_file_checks_fit_the_store_memory() -> None:
+    """Two files of 400k keys each (the package check over both), and two files of 1M keys checked on two
+    threads at once: exact answers within the store's memory limit, no error."""
+    def keys(start: int, count: int) -> pa.Table:
+        return pa.table({"a": pa.array(range(start, start + count), pa.int64())})
+
+    store = KeyStore()
+    results: dict[int, FileKeys] = {}
+
+    def check(number: int, start: int, count: int) -> None:
+        file = store.file(["a"])
+        for offset in range(0, count, 100_000):
+            file.add(keys(start + offset, 100_000))
+        results[number] = file.result()
+
+    threads = [threading.Thread(target=check, args=(n, n * 1_000_000, 1_000_000)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert store.add(results[0]) and store.add(results[1])
+    check(2, 1_999_000, 400_000)  # shares 1,000 keys with the second file
+    assert results[2].unique is True and not store.add(results[2])
+    store.close()
+    store = KeyStore()
+    check(3, 0, 400_000)
+    check(4, 400_000, 400_000)
+    assert store.add(results[3]) and store.add(results[4])
     store.close()
 
 

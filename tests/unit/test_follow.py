@@ -15,6 +15,7 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 from uniware_source.catalog import CATALOG
 from uniware_source.conversion.column_names import ColumnNames
 from uniware_source.conversion.csv_to_parquet import ConvertedFile, CsvConverter, Lineage
+from uniware_source.conversion.key_check import KeyStore
 from uniware_source.jobs.follow import DownloadAbandoned, DownloadRestarted, FollowedFile
 
 
@@ -107,8 +108,9 @@ def test_converting_while_the_file_arrives_gives_the_file_converted_whole(tmp_pa
     def converter() -> CsvConverter:
         names = ColumnNames(None, normalize=NamingConvention().normalize_identifier, reserved=(),
                             fixed=list(spec.primary_key))
-        return CsvConverter(spec, names, block_size=4096)
+        return CsvConverter(spec, names, key_store=keys, block_size=4096)
 
+    keys = KeyStore()
     path = tmp_path / "file.csv"
     download = Download(path)
     result: list[object] = []
@@ -135,6 +137,7 @@ def test_converting_while_the_file_arrives_gives_the_file_converted_whole(tmp_pa
     assert followed.rows == whole.rows == 5000
     assert pq.read_table(tmp_path / "followed.parquet").equals(pq.read_table(tmp_path / "whole.parquet"))
     assert pa.types.is_timestamp(pq.read_schema(tmp_path / "whole.parquet").field("created").type)
+    keys.close()
 
 
 def test_a_conversion_that_fails_early_does_not_wait_for_the_download_to_end(tmp_path: Path) -> None:
@@ -143,6 +146,7 @@ def test_a_conversion_that_fails_early_does_not_wait_for_the_download_to_end(tmp
     spec = CATALOG["Sale Orders"]
     names = ColumnNames(None, normalize=NamingConvention().normalize_identifier, reserved=(),
                         fixed=list(spec.primary_key))
+    keys = KeyStore()
     path = tmp_path / "file.csv"
     download = Download(path)
     rows = list(_rows(80000))  # enough for pyarrow to read ahead and type a first chunk while bytes still come
@@ -153,13 +157,13 @@ def test_a_conversion_that_fails_early_does_not_wait_for_the_download_to_end(tmp
 
     def convert() -> None:
         try:
-            CsvConverter(spec, names).convert(path, tmp_path / "out.parquet",
+            CsvConverter(spec, names, key_store=keys).convert(path, tmp_path / "out.parquet",
                                                                Lineage("JOB1", "BLR01", None, None, None), "job",
                                                                source=download.followed.open)
         except BaseException as error:
             outcome.append(error)
 
-    thread = threading.Thread(target=convert, daemon=True)
+    thread = threading.Thread(target=convert)
     thread.start()
     thread.join(timeout=60)  # a guard against a hang, not a timing: the download never ends before this
     ended_first = thread.is_alive()
@@ -168,3 +172,4 @@ def test_a_conversion_that_fails_early_does_not_wait_for_the_download_to_end(tmp
     assert not ended_first, "the conversion waited for the download to end"
     assert len(outcome) == 1 and "row 3 (header is row 1)" in str(outcome[0]), outcome
     assert not (tmp_path / "out.parquet").exists()
+    keys.close()

@@ -26,7 +26,7 @@ from ..catalog import APPEND, REPLACE, TEXT, ExportSpec
 from ..errors import CsvFormatError
 from .arrow_types import CONVERTERS, UTC_MICROS
 from .column_names import DLT_COLUMNS, ColumnNames
-from .key_check import FileKeys, KeyStore
+from .key_check import FileKeys, KeyCheck, KeyStore
 from .load_files import PARQUET, ChunkWriter, dictionary_columns, open_writer
 from .window_guard import DateSpan
 
@@ -283,9 +283,8 @@ class CsvConverter:
     chunk makes one load file."""
 
     def __init__(self, spec: ExportSpec, names: ColumnNames, *, on_bad_rows: str = "fail",
-                 block_size: int = BLOCK_SIZE, load_format: str = PARQUET, parts: int = 1,
-                 key_store: Optional[KeyStore] = None) -> None:
-        self.key_store = key_store or KeyStore()  # the key hashes of the package's files (see key_check.py)
+                 key_store: KeyStore, block_size: int = BLOCK_SIZE, load_format: str = PARQUET, parts: int = 1) -> None:
+        self.key_store = key_store  # the key hashes of the package's files (see key_check.py)
         self.load_format = load_format  # of the file written: parquet, or csv for PostgreSQL's COPY
         self.parts = max(1, parts)
         self.spec = spec
@@ -331,11 +330,18 @@ class CsvConverter:
 
     def _convert(self, source: Opener, parquet_path: Path, lineage: Lineage, header: list[str], layout: FileLayout,
                  where: str, block_size: int) -> ConvertedFile:
-        with source() as handle:
-            return self._convert_from(handle, source, parquet_path, lineage, header, layout, where, block_size)
+        key_check = self.key_store.file([*layout.key_names, KEY_OCCURRENCE]
+                                        if self.spec.repeating_keys and layout.key_names else layout.key_names)
+        try:
+            with source() as handle:
+                return self._convert_from(handle, source, parquet_path, lineage, header, layout, where, block_size,
+                                          key_check)
+        finally:
+            key_check.close()  # the hashes stay only when the result handed them out
 
     def _convert_from(self, handle: BinaryIO, source: Opener, parquet_path: Path, lineage: Lineage,
-                      header: list[str], layout: FileLayout, where: str, block_size: int) -> ConvertedFile:
+                      header: list[str], layout: FileLayout, where: str, block_size: int,
+                      key_check: KeyCheck) -> ConvertedFile:
         count = len(layout.labels)
         problems = _RowProblems(self.skip_bad_rows)
 
@@ -359,8 +365,6 @@ class CsvConverter:
         dates = DateSpan(label) if label and label in layout.labels else None
         date_at = layout.labels.index(label) if dates is not None and label else -1
         result = ConvertedFile(None, 0, 0, header, layout, file_format=self.load_format)
-        key_check = self.key_store.file([*layout.key_names, KEY_OCCURRENCE]
-                                        if self.spec.repeating_keys and layout.key_names else layout.key_names)
         occurrences: dict[str, int] = {}
         writers: list[_BackgroundParquetWriter] = []
         part_rows: list[int] = []
@@ -388,9 +392,6 @@ class CsvConverter:
                 part_rows[part] += table.num_rows
                 key_check.add(table)
                 result.rows += table.num_rows
-        except BaseException:
-            key_check.close()  # its hashes are of no use now
-            raise
         finally:
             errors = []
             for writer in writers:

@@ -3,14 +3,19 @@
 Keys are kept as 64-bit hashes (DuckDB's `hash` over the key columns) in an in-memory DuckDB
 database of the package, within a small memory limit: beyond it DuckDB moves them to a temporary
 directory, so memory stays flat for any file size (10M keys: +0 MB instead of the +175 MB the
-hashes took as Arrow arrays). One `count(DISTINCT ...)` per file and one over the package answer.
+hashes took as Arrow arrays). One `count(DISTINCT ...)` per file and one semi-join of the file with
+the package answer; the store's connection does one thing at a time (its memory limit is shared).
 Two different keys with the same hash count as a repeat, which only costs a fast path (dlt then
-deduplicates, as without the check); a repeat is never missed. Beyond `max_keys` keys the answer
-is "not known to be unique", which bounds disk and time too.
+deduplicates, as without the check); a repeat is never missed. Beyond `max_keys` keys, or when
+DuckDB fails (out of its memory, a closed store), the answer is "not known to be unique": that too
+only costs the fast path.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -20,6 +25,8 @@ from typing import Optional
 
 import duckdb
 import pyarrow as pa
+
+log = logging.getLogger(__name__)
 
 KEY_CHECK_MAX_KEYS = 12_000_000
 KEY_STORE_MEMORY = "32MB"  # DuckDB's memory limit for the hashes and the distinct counts
@@ -45,16 +52,16 @@ class FileKeys:
 
 class KeyStore:
     """The key hashes of one table's files in one load package. Files are checked on the conversion
-    threads (`file`), the package on dlt's thread (`add`). `close` (or garbage collection) removes
-    the database and its temporary directory."""
+    threads (`file`), the package on dlt's thread (`add`); a file whose result is not added is
+    `discard`ed. `close` (or garbage collection) removes the database and its temporary directory."""
 
     def __init__(self, max_keys: int = KEY_CHECK_MAX_KEYS) -> None:
         self.max_keys = max_keys
         self._directory = tempfile.mkdtemp(prefix="uniware-keys-")
         self._db = duckdb.connect(config={"memory_limit": KEY_STORE_MEMORY, "threads": 1,
                                           "temp_directory": self._directory, "preserve_insertion_order": False})
-        self._finalizer = weakref.finalize(self, _close, self._db, self._directory)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one statement at a time: they share the memory limit
+        self._finalizer = weakref.finalize(self, _close, self._db, self._directory, os.getpid())
         self._files = 0
         self._rows = 0  # hashes in the package table
         self._db.execute("CREATE TABLE package (h UBIGINT)")
@@ -63,88 +70,132 @@ class KeyStore:
     def file(self, keys: list[str]) -> KeyCheck:
         """A check of one file's key columns `keys` ([]: the export has no key)."""
         if not keys:
-            return KeyCheck(self, keys, None, "")
+            return KeyCheck(self, keys, "")
         with self._lock:
             table = f"file_{self._files}"
             self._files += 1
-            self._db.execute(f"CREATE TABLE {table} (h UBIGINT)")
-            cursor = self._db.cursor()
-        return KeyCheck(self, keys, cursor, table)
+        return KeyCheck(self, keys, table)
+
+    def execute(self, sql: str, *relation: pa.Table) -> list[tuple[object, ...]]:
+        """Run one statement (over the Arrow table `relation[0]` as `chunk`, when given); raises duckdb.Error."""
+        with self._lock:
+            if relation:
+                chunk = relation[0]  # noqa: F841 (read by DuckDB's replacement scan)
+            return self._db.execute(sql).fetchall()
 
     def add(self, file: FileKeys) -> bool:
         """Add one file's result; whether the key is still unique over the package: each file's key
         unique, and no key shared between files."""
-        with self._lock:
-            if self.unique and file.unique and file.table and self._rows + file.rows <= self.max_keys:
-                [(unique,)] = self._db.execute(
-                    f"SELECT count(*) = count(DISTINCT h) FROM "
-                    f"(SELECT h FROM package UNION ALL SELECT h FROM {file.table})").fetchall()
-                if unique:
-                    self._db.execute(f"INSERT INTO package SELECT h FROM {file.table}")
-                    self._rows += file.rows
-                self.unique = bool(unique)
-            else:
+        try:
+            if not (self.unique and file.unique) or self._rows + file.rows > self.max_keys:
                 self.unique = False
-            if not self.unique:
-                self._db.execute("DELETE FROM package")
-            if file.table:
-                self._db.execute(f"DROP TABLE IF EXISTS {file.table}")
-            return self.unique
+            elif file.table:  # a file without rows adds nothing
+                [(shared,)] = self.execute(
+                    f"SELECT EXISTS (SELECT 1 FROM {file.table} SEMI JOIN package USING (h))")
+                if not shared:
+                    self.execute(f"INSERT INTO package SELECT h FROM {file.table}")
+                    self._rows += file.rows
+                self.unique = not shared
+        except duckdb.Error as error:
+            log.info("the key check over the package failed (%s): the package merges", error)
+            self.unique = False
+        if not self.unique:
+            self._forget("DELETE FROM package")
+        self.discard(file)
+        return self.unique
+
+    def discard(self, file: FileKeys) -> None:
+        """Drop a file's hashes (added to the package, or never to be)."""
+        if file.table:
+            self._forget(f"DROP TABLE IF EXISTS {file.table}")
+
+    def _forget(self, sql: str) -> None:
+        with contextlib.suppress(duckdb.Error):  # a closed store forgets everything anyway
+            self.execute(sql)
 
     def close(self) -> None:
-        self._finalizer()
+        with self._lock:
+            self._finalizer()
 
 
-def _close(db: duckdb.DuckDBPyConnection, directory: str) -> None:
-    db.close()
-    shutil.rmtree(directory, ignore_errors=True)
+def _close(db: duckdb.DuckDBPyConnection, directory: str, owner: int) -> None:
+    if os.getpid() != owner:  # a forked child does not own the parent's store
+        return
+    try:
+        db.close()
+    except duckdb.Error:
+        pass
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 class KeyCheck:
-    """Whether the key stays unique over a file's chunks (`add` each, then `result`)."""
+    """Whether the key stays unique over a file's chunks (`add` each, then `result`; `close` drops
+    the hashes of a check that gave no result)."""
 
-    def __init__(self, store: KeyStore, keys: list[str], cursor: Optional[duckdb.DuckDBPyConnection],
-                 table: str) -> None:
-        self._store = store  # kept open while the check runs
+    def __init__(self, store: KeyStore, keys: list[str], table: str) -> None:
+        self._store = store
         self.keys = keys
-        self._cursor = cursor
         self._table = table
         self.max_keys = store.max_keys
         self._rows = 0
-        self._known = True  # False once there were too many keys to keep
-        self._result: Optional[FileKeys] = None if cursor is not None else FileKeys(None)
+        self._known = bool(keys)  # False without a key, or once the keys cannot be kept
+        self._created = False
+        self._result: Optional[FileKeys] = None if keys else FileKeys(None)
 
     def add(self, chunk: pa.Table) -> None:
-        if self._cursor is None or not self._known:
+        if not self._known:
             return
         self._rows += chunk.num_rows
-        if self._rows > self.max_keys:
+        try:
+            if self._rows > self.max_keys:
+                raise _TooMany()
+            if not self._created:
+                self._store.execute(f"CREATE TABLE {self._table} (h UBIGINT)")
+                self._created = True
+            keys = chunk.select(self.keys).rename_columns([f"k{i}" for i in range(len(self.keys))])
+            self._store.execute(f"INSERT INTO {self._table} SELECT hash({', '.join(keys.column_names)}) FROM chunk",
+                                keys)
+        except (_TooMany, duckdb.Error) as error:
+            if isinstance(error, duckdb.Error):
+                log.info("the key check of a file failed (%s): its package merges", error)
             self._known = False
-            self._cursor.execute(f"DELETE FROM {self._table}")
-            return
-        keys = chunk.select(self.keys).rename_columns([f"k{i}" for i in range(len(self.keys))])
-        self._cursor.from_arrow(keys).project(f"hash({', '.join(keys.column_names)})").insert_into(self._table)
+            self._drop()
 
     def result(self) -> FileKeys:
-        """The file's result (`unique` None without a key); the hashes stay in the store for `KeyStore.add`
-        only when the key is unique."""
-        if self._result is not None or self._cursor is None:
-            return self._result or FileKeys(False)
-        try:
-            unique = self._known
+        """The file's result (`unique` None without a key); the hashes stay in the store for
+        `KeyStore.add` only when the key is unique."""
+        if self._result is None:
+            unique = self._known and self._distinct()
             if unique:
-                [(unique,)] = self._cursor.execute(
-                    f"SELECT count(*) = count(DISTINCT h) FROM {self._table}").fetchall()
-            if not unique:
-                self._cursor.execute(f"DROP TABLE IF EXISTS {self._table}")
-                self._result = FileKeys(False)
+                self._result = FileKeys(True, self._table, self._rows) if self._created else FileKeys(True)
             else:
-                self._result = FileKeys(True, self._table, self._rows)
-            return self._result
-        finally:
-            self.close()
+                self._drop()
+                self._result = FileKeys(False)
+        return self._result
+
+    def _distinct(self) -> bool:
+        if not self._created:
+            return True  # no rows
+        try:
+            [(unique,)] = self._store.execute(f"SELECT count(*) = count(DISTINCT h) FROM {self._table}")
+            return bool(unique)
+        except duckdb.Error as error:
+            log.info("the key check of a file failed (%s): its package merges", error)
+            return False
 
     def close(self) -> None:
-        if self._cursor is not None:
-            self._cursor.close()
-            self._cursor = None
+        """Drop the hashes unless `result` handed them out."""
+        if self._result is None:
+            self._known = False
+            self._drop()
+            self._result = FileKeys(False)
+
+    def _drop(self) -> None:
+        if self._created:
+            self._store.discard(FileKeys(False, self._table))
+            self._created = False
+
+
+class _TooMany(Exception):
+    """More keys than the store keeps."""

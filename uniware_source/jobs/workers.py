@@ -182,7 +182,7 @@ class JobCollector:
             finally:
                 followed.ended(complete)
                 if not complete:
-                    _settle(streamed, ticket.label)
+                    _settle(streamed, converter, ticket.label)
             converted: Optional[ConvertedFile]
             try:
                 converted = streamed.result()
@@ -196,7 +196,7 @@ class JobCollector:
             self._follows.release()
         if converted is None or followed.ever_restarted:
             if converted is not None:
-                _remove_load_files(converted)
+                _discard(converted, converter)
             converted = self._convert(converter, csv_path, load_file, ticket, source_name)
         return download, converted
 
@@ -207,7 +207,7 @@ class JobCollector:
             return converter.convert(csv_path, load_file, ticket.lineage, ticket.label, source_name=source_name)
 
 
-def _settle(future: Future[ConvertedFile], label: str) -> None:
+def _settle(future: Future[ConvertedFile], converter: CsvConverter, label: str) -> None:
     """Wait for a conversion whose download failed; its outcome no longer matters (the download's error
     is reported): it ends at once, woken by the failed download."""
     try:
@@ -217,12 +217,14 @@ def _settle(future: Future[ConvertedFile], label: str) -> None:
     except Exception as error:  # reported by the download's error; kept for debugging
         log.debug("%s: the conversion that followed a failed download failed too: %s", label, redact(error))
         return
-    _remove_load_files(converted)
+    _discard(converted, converter)
 
 
-def _remove_load_files(converted: ConvertedFile) -> None:
+def _discard(converted: ConvertedFile, converter: CsvConverter) -> None:
+    """Forget a conversion that will not load: its load files and its key hashes."""
     for path, _ in converted.parts:
         path.unlink(missing_ok=True)
+    converter.key_store.discard(converted.keys)
 
 
 def job_collector(client: UniwareClient, settings: Settings, clock: Clock) -> JobCollector:

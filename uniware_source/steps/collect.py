@@ -57,9 +57,16 @@ class ExportCollection:
         if not entries:
             return
         tickets = [self._ticket(e) for e in entries]
-        key_store = self.key_store = KeyStore()
         forget_deduplicated(self.spec.table_name)  # decided again for this package, from its data
         started = self.rt.clock.monotonic()
+        key_store = self.key_store = KeyStore()
+        try:
+            yield from self._collect(tickets, key_store)
+        finally:
+            key_store.close()  # never raises: an error on the way out stays the error
+            self.tally.seconds += self.rt.clock.monotonic() - started
+
+    def _collect(self, tickets: list[JobTicket], key_store: KeyStore) -> Iterator[Any]:
         collector = self.rt.collector(job_collector)
         try:
             load_format = self.rt.load_format or PARQUET
@@ -87,8 +94,6 @@ class ExportCollection:
                     yield from self._on_ended(entry, event)
         finally:
             self.rt.release_collector()
-            key_store.close()
-            self.tally.seconds += self.rt.clock.monotonic() - started
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -120,14 +125,14 @@ class ExportCollection:
         converted, download = event.converted, event.download
         header_problem = self._check_header(converted.header)
         if header_problem is not None:
-            _remove(converted)
+            self._remove(converted)
             yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.PARSE_FAILED, event.status, header_problem,
                                                       event.polls))
             return
         violation = check_window(self.spec, entry.start, entry.end, converted.window_span,
                                  self.rt.settings.on_window_violation)
         if violation is not None and violation.fail:
-            _remove(converted)
+            self._remove(converted)
             yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.OUT_OF_WINDOW, event.status,
                                                       violation.message, event.polls))
             return
@@ -141,7 +146,7 @@ class ExportCollection:
                     yield file_import(path, converted.file_format, rows, converted.schema, hints)
             else:
                 yield from pq.ParquetFile(converted.parquet).iter_batches(batch_size=ARROW_BATCH_ROWS)
-            _remove(converted)
+            self._remove(converted)
         self.ledger.save_column_names(self.names.to_state())  # saved with the rows that use it
         self.ledger.record_polls(entry, event.polls)
         cursor = self.ledger.record_loaded(entry)
@@ -222,6 +227,14 @@ class ExportCollection:
             merge["deduplicated"] = unique
         return {"write_disposition": merge}
 
+    def _remove(self, converted: ConvertedFile) -> None:
+        """Delete the converted file's load files (dlt has its own copy once they were yielded) and
+        forget its key hashes."""
+        for path, _ in converted.parts:
+            path.unlink(missing_ok=True)
+        if self.key_store is not None:
+            self.key_store.discard(converted.keys)
+
     def _fail(self, entry: Entry, reason: str) -> None:
         self.ledger.record_failed(entry, self.rt.run_id, reason)
 
@@ -245,10 +258,6 @@ class ExportCollection:
         return None
 
 
-def _remove(converted: ConvertedFile) -> None:
-    """Delete the converted file's load files (dlt has its own copy once they were yielded)."""
-    for path, _ in converted.parts:
-        path.unlink(missing_ok=True)
 
 
 def column_names(spec: ExportSpec, ledger: ExportLedger, normalize: Callable[[str], str]) -> ColumnNames:
