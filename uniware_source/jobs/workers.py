@@ -95,8 +95,7 @@ class JobCollector:
         self._clock = clock
         self._policy = policy
         self._pool = ThreadPoolExecutor(max(1, max_workers), thread_name_prefix="uniware-job")
-        # conversions that follow their download (as many as converting complete files), each on its own thread
-        self._follows = threading.BoundedSemaphore(max(1, max_parallel_conversions))
+        # a conversion that follows its download takes one of the same slots (try, never wait), on a thread of its own
         self._converting = ThreadPoolExecutor(max(1, max_parallel_conversions), thread_name_prefix="uniware-follow")
         self._conversions = threading.BoundedSemaphore(max(1, max_parallel_conversions))
         self._queues: dict[str, queue.Queue[Event]] = {}
@@ -159,15 +158,16 @@ class JobCollector:
 
     def _transfer(self, ticket: JobTicket, converter: CsvConverter, file_url: str,
                   csv_path: Path) -> tuple[DownloadedFile, ConvertedFile]:
-        """Download the file and convert it: while it arrives (jobs/follow.py) when one of the follow
-        slots is free, else once it is complete. A conversion that followed counts only when the
-        download completed without ever starting again from byte 0; otherwise the complete file is
-        converted again. A download error wins over a conversion error."""
+        """Download the file and convert it: while it arrives (jobs/follow.py) when a conversion slot is
+        free now, else once it is complete (waiting for a slot then: conversions stay bounded). A
+        conversion that followed counts only when the download completed without ever starting again
+        from byte 0; otherwise the complete file is converted again. A download error wins over a
+        conversion error."""
         link = resolve_file_link(file_url, self._client.base_url)  # relative: the Uniware host
         source_name = unquote(describe_url(link.url)[1].rsplit("/", 1)[-1])
         load_file = self.workdir / f"{ticket.job_code}.load.{converter.load_format}"
         tokens = self._client.tokens if link.with_token else None
-        if not self._follows.acquire(blocking=False):
+        if not self._conversions.acquire(blocking=False):
             download = self._downloader.fetch(link.url, csv_path, ticket.label, self.stop, tokens=tokens)
             return download, self._convert(converter, csv_path, load_file, ticket, source_name)
         try:
@@ -193,7 +193,7 @@ class JobCollector:
                     raise
                 converted = None
         finally:
-            self._follows.release()
+            self._conversions.release()
         if converted is None or followed.ever_restarted:
             if converted is not None:
                 _discard(converted, converter)
