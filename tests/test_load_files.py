@@ -83,14 +83,17 @@ def test_key_check_finds_repeats_within_and_across_chunks() -> None:
 def test_key_hashes_stay_within_the_store_memory_limit(tmp_path: Path) -> None:
     """Hashes beyond DuckDB's memory limit of the store go to its temporary directory, not to memory:
     6M keys (48 MB of hashes) fill no more than the limit, and the answer is still exact."""
-    store = KeyStore()
+    store = KeyStore(directory=tmp_path)  # download_dir
     check = store.file(["a"])
     for start in range(0, 6_000_000, 200_000):
         check.add(pa.table({"a": pa.array(range(start, start + 200_000), pa.int64())}))
     assert check.result().unique is True
     [(used,)] = store._db.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()
     assert used <= 32 << 20
+    [spill] = tmp_path.iterdir()
+    assert sum(f.stat().st_size for f in spill.rglob("*") if f.is_file()) > 16 << 20  # the rest is on disk there
     store.close()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_package_check_and_concurrent_file_checks_fit_the_store_memory() -> None:

@@ -127,7 +127,8 @@ class SettingValues:
     download_stall_timeout_seconds: float = setting(120.0,
         'no byte for this long ends the attempt (the next one resumes); caps `read_timeout_seconds` for downloads')
     download_dir: Optional[str] = setting(None, shown='system temp', doc=
-        'where CSV and Parquet files wait (deleted once handed to dlt)')
+        'where CSV and Parquet files wait (deleted once handed to dlt), and where the key check keeps the key '
+        'hashes beyond its 32 MB (deleted after the package)')
     on_bad_rows: str = setting("fail",
         '`fail`: a ragged row, non-UTF-8 bytes, a NUL byte or an untypable value fails the job, naming file, row and '
         'column; `skip`: drop such rows, count them in `rows_skipped` and the log')

@@ -21,6 +21,7 @@ import tempfile
 import threading
 import weakref
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
 
 import duckdb
@@ -55,9 +56,9 @@ class KeyStore:
     threads (`file`), the package on dlt's thread (`add`); a file whose result is not added is
     `discard`ed. `close` (or garbage collection) removes the database and its temporary directory."""
 
-    def __init__(self, max_keys: int = KEY_CHECK_MAX_KEYS) -> None:
+    def __init__(self, max_keys: int = KEY_CHECK_MAX_KEYS, directory: Optional[Path] = None) -> None:
         self.max_keys = max_keys
-        self._directory = tempfile.mkdtemp(prefix="uniware-keys-")
+        self._directory = tempfile.mkdtemp(prefix="uniware-keys-", dir=directory)  # None: the system's temp
         self._db = duckdb.connect(config={"memory_limit": KEY_STORE_MEMORY, "threads": 1,
                                           "temp_directory": self._directory, "preserve_insertion_order": False})
         self._lock = threading.Lock()  # one statement at a time: they share the memory limit

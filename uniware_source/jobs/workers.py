@@ -155,7 +155,6 @@ class JobCollector:
         transferred = self._clock.monotonic() - started - waited
         return FileReady(ticket, download, converted, result.polls, result.status, waited, transferred)
 
-
     def _transfer(self, ticket: JobTicket, converter: CsvConverter, file_url: str,
                   csv_path: Path) -> tuple[DownloadedFile, ConvertedFile]:
         """Download the file and convert it: while it arrives (jobs/follow.py) when a conversion slot is

@@ -59,7 +59,7 @@ class ExportCollection:
         tickets = [self._ticket(e) for e in entries]
         forget_deduplicated(self.spec.table_name)  # decided again for this package, from its data
         started = self.rt.clock.monotonic()
-        key_store = self.key_store = KeyStore()
+        key_store = self.key_store = KeyStore(directory=self.rt.settings.download_dir)
         try:
             yield from self._collect(tickets, key_store)
         finally:
