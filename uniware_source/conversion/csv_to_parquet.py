@@ -169,19 +169,13 @@ def _first_ragged_row(source: Opener, count: int, block_size: int) -> Optional[t
 
     names = _positional(count)
     with source() as handle:
-        return _first_found(handle, count, block_size, handler, names, found)
-
-
-def _first_found(handle: BinaryIO, count: int, block_size: int, handler: Callable[[pacsv.InvalidRow], str],
-                 names: list[str], found: list[tuple[Optional[int], int, int, str]]
-                 ) -> Optional[tuple[Optional[int], int, int, str]]:
-    reader = pacsv.open_csv(handle, read_options=_read_options(count, block_size, use_threads=False),
-                            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=handler),
-                            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                                 check_utf8=False, include_columns=names[:1]))
-    for _ in reader:
-        if found:
-            break
+        reader = pacsv.open_csv(handle, read_options=_read_options(count, block_size, use_threads=False),
+                                parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=handler),
+                                convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                                     check_utf8=False, include_columns=names[:1]))
+        for _ in reader:
+            if found:
+                break
     return found[0] if found else None
 
 
@@ -301,9 +295,19 @@ class CsvConverter:
             return self._convert_file(csv_path, parquet_path, lineage, label, source_name,
                                       source or (lambda: open(csv_path, "rb")))
         except BaseException:
-            for part in range(self.parts):
-                part_path(parquet_path, part).unlink(missing_ok=True)
+            self._remove_parts(parquet_path)
             raise
+
+    def discard(self, converted: ConvertedFile) -> None:
+        """Forget a converted file that will not load (or was handed to dlt, which keeps its own copy):
+        its load files and its key hashes."""
+        for path, _ in converted.parts:
+            path.unlink(missing_ok=True)
+        self.key_store.discard(converted.keys)
+
+    def _remove_parts(self, parquet_path: Path) -> None:
+        for part in range(self.parts):
+            part_path(parquet_path, part).unlink(missing_ok=True)
 
     def _convert_file(self, csv_path: Path, parquet_path: Path, lineage: Lineage, label: str,
                       source_name: Optional[str], source: Opener) -> ConvertedFile:
@@ -316,8 +320,7 @@ class CsvConverter:
                 result = self._convert(source, parquet_path, lineage, header, layout, where, block_size)
                 break
             except _BlockTooSmall:
-                for part in range(self.parts):
-                    part_path(parquet_path, part).unlink(missing_ok=True)
+                self._remove_parts(parquet_path)
                 if block_size >= MAX_BLOCK_SIZE:
                     raise CsvFormatError(f"{where}: a row is larger than {MAX_BLOCK_SIZE >> 20} MB; "
                                          "such a file cannot be parsed") from None

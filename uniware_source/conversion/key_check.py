@@ -33,14 +33,6 @@ KEY_CHECK_MAX_KEYS = 12_000_000
 KEY_STORE_MEMORY = "32MB"  # DuckDB's memory limit for the hashes and the distinct counts
 
 
-def keys_unique(table: pa.Table, keys: list[str]) -> bool:
-    """Whether no key value repeats in `table` (exactly: one hash group-by)."""
-    if not keys or table.num_rows == 0:
-        return True
-    counts = table.select(keys).group_by(keys).aggregate([])
-    return bool(counts.num_rows == table.num_rows)
-
-
 @dataclass(frozen=True)
 class FileKeys:
     """What the key check found in one file: `unique` (None: the export has no key) and, when unique,
@@ -123,9 +115,8 @@ def _close(db: duckdb.DuckDBPyConnection, directory: str, owner: int) -> None:
     if os.getpid() != owner:  # a forked child does not own the parent's store
         return
     try:
-        db.close()
-    except duckdb.Error:
-        pass
+        with contextlib.suppress(duckdb.Error):
+            db.close()
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 

@@ -195,7 +195,7 @@ class JobCollector:
             self._conversions.release()
         if converted is None or followed.ever_restarted:
             if converted is not None:
-                _discard(converted, converter)
+                converter.discard(converted)
             converted = self._convert(converter, csv_path, load_file, ticket, source_name)
         return download, converted
 
@@ -216,14 +216,7 @@ def _settle(future: Future[ConvertedFile], converter: CsvConverter, label: str) 
     except Exception as error:  # reported by the download's error; kept for debugging
         log.debug("%s: the conversion that followed a failed download failed too: %s", label, redact(error))
         return
-    _discard(converted, converter)
-
-
-def _discard(converted: ConvertedFile, converter: CsvConverter) -> None:
-    """Forget a conversion that will not load: its load files and its key hashes."""
-    for path, _ in converted.parts:
-        path.unlink(missing_ok=True)
-    converter.key_store.discard(converted.keys)
+    converter.discard(converted)
 
 
 def job_collector(client: UniwareClient, settings: Settings, clock: Clock) -> JobCollector:

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from ..catalog import APPEND, ExportSpec
 from ..conversion.column_names import ColumnNames, legacy_names, same_labels
-from ..conversion.csv_to_parquet import RESERVED_COLUMNS, ConvertedFile, CsvConverter, Lineage
+from ..conversion.csv_to_parquet import RESERVED_COLUMNS, CsvConverter, Lineage
 from ..conversion.key_check import FileKeys, KeyStore
 from ..conversion.load_files import COPY_PARTS, CSV, PARQUET, file_import, forget_deduplicated
 from ..conversion.target_table import table_is_empty
@@ -49,7 +49,6 @@ class ExportCollection:
         self.normalize = normalize
         self.tally = rt.report.tally(spec.name, spec.table_name)
         self.names = column_names(spec, ledger, normalize)
-        self.key_store: Optional[KeyStore] = None  # the key over this package's files of the table, while collecting
         self.target_empty: Optional[bool] = None  # asked of the destination at the package's first file
 
     def run(self) -> Iterator[Any]:
@@ -59,7 +58,7 @@ class ExportCollection:
         tickets = [self._ticket(e) for e in entries]
         forget_deduplicated(self.spec.table_name)  # decided again for this package, from its data
         started = self.rt.clock.monotonic()
-        key_store = self.key_store = KeyStore(directory=self.rt.settings.download_dir)
+        key_store = KeyStore(directory=self.rt.settings.download_dir)  # the key over this package's files
         try:
             yield from self._collect(tickets, key_store)
         finally:
@@ -70,9 +69,9 @@ class ExportCollection:
         collector = self.rt.collector(job_collector)
         try:
             load_format = self.rt.load_format or PARQUET
-            converter = CsvConverter(self.spec, self.names, on_bad_rows=self.rt.settings.on_bad_rows,
-                                     load_format=load_format, parts=self._parts(load_format),
-                                     key_store=key_store)
+            converter = CsvConverter(
+                self.spec, self.names, on_bad_rows=self.rt.settings.on_bad_rows, load_format=load_format,
+                parts=self._parts(load_format), key_store=key_store)
             collector.start(tickets, converter)
             pending = {t.entry_key for t in tickets}
             while pending:
@@ -89,7 +88,7 @@ class ExportCollection:
                     continue
                 pending.discard(event.ticket.entry_key)
                 if isinstance(event, FileReady):
-                    yield from self._on_file(entry, event)
+                    yield from self._on_file(entry, event, converter)
                 else:
                     yield from self._on_ended(entry, event)
         finally:
@@ -121,18 +120,18 @@ class ExportCollection:
             observed_at=observation.observed_at, message=observation.message, errors=observation.errors,
             polls=observation.polls))
 
-    def _on_file(self, entry: Entry, event: FileReady) -> Iterator[Any]:
+    def _on_file(self, entry: Entry, event: FileReady, converter: CsvConverter) -> Iterator[Any]:
         converted, download = event.converted, event.download
         header_problem = self._check_header(converted.header)
         if header_problem is not None:
-            self._remove(converted)
+            converter.discard(converted)
             yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.PARSE_FAILED, event.status, header_problem,
                                                       event.polls))
             return
         violation = check_window(self.spec, entry.start, entry.end, converted.window_span,
                                  self.rt.settings.on_window_violation)
         if violation is not None and violation.fail:
-            self._remove(converted)
+            converter.discard(converted)
             yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.OUT_OF_WINDOW, event.status,
                                                       violation.message, event.polls))
             return
@@ -141,12 +140,12 @@ class ExportCollection:
             converted.problems.append(violation.message)
         if converted.parquet is not None and converted.schema is not None:
             if self.rt.load_format:
-                hints = self._load_hints(converted.keys)
+                hints = self._load_hints(converter.key_store, converted.keys)
                 for path, rows in converted.parts:
                     yield file_import(path, converted.file_format, rows, converted.schema, hints)
             else:
                 yield from pq.ParquetFile(converted.parquet).iter_batches(batch_size=ARROW_BATCH_ROWS)
-            self._remove(converted)
+            converter.discard(converted)
         self.ledger.save_column_names(self.names.to_state())  # saved with the rows that use it
         self.ledger.record_polls(entry, event.polls)
         cursor = self.ledger.record_loaded(entry)
@@ -206,7 +205,7 @@ class ExportCollection:
         after a crash must replace that part alone: pipeline_run/recovery.py)."""
         return COPY_PARTS if load_format == CSV and self._keyed else 1
 
-    def _load_hints(self, keys: FileKeys) -> dict[str, Any]:
+    def _load_hints(self, key_store: KeyStore, keys: FileKeys) -> dict[str, Any]:
         """How this package's files land in the table, decided from the data (the last file's hints
         hold for the package's table, and each file's decision includes the files before it):
         - straight into the table (`append`: no staging copy, no delete-insert) when the destination
@@ -216,8 +215,7 @@ class ExportCollection:
           declared `deduplicated` (dlt skips its newest-`Updated` pass) only when the key is unique
           over the package's files."""
         keyed = self._keyed
-        assert self.key_store is not None
-        unique = self.key_store.add(keys) if keyed else True
+        unique = key_store.add(keys) if keyed else True
         if self.target_empty is None:
             self.target_empty = table_is_empty(self.spec.table_name)
         if unique and self.target_empty:
@@ -226,14 +224,6 @@ class ExportCollection:
         if keyed:
             merge["deduplicated"] = unique
         return {"write_disposition": merge}
-
-    def _remove(self, converted: ConvertedFile) -> None:
-        """Delete the converted file's load files (dlt has its own copy once they were yielded) and
-        forget its key hashes."""
-        for path, _ in converted.parts:
-            path.unlink(missing_ok=True)
-        if self.key_store is not None:
-            self.key_store.discard(converted.keys)
 
     def _fail(self, entry: Entry, reason: str) -> None:
         self.ledger.record_failed(entry, self.rt.run_id, reason)
@@ -256,8 +246,6 @@ class ExportCollection:
             log.warning("%s: %s", self.spec.name, change)
         self.ledger.remember_header(current)
         return None
-
-
 
 
 def column_names(spec: ExportSpec, ledger: ExportLedger, normalize: Callable[[str], str]) -> ColumnNames:
