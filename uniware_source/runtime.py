@@ -49,6 +49,12 @@ def token_provider(settings: Settings, clock: Clock) -> TokenProvider:
         return provider
 
 
+def forget_tokens() -> None:
+    """Drop every cached token: the next run signs in afresh (a new server at the same address)."""
+    with _token_lock:
+        _token_providers.clear()
+
+
 @dataclass
 class JobBudget:
     """How many more jobs may be running at once across every export of the source."""
