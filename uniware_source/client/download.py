@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import http.client
 import logging
 import shutil
 import socket
@@ -108,7 +109,9 @@ class _Progress:
         self.received = 0
         self.total: Optional[int] = None  # the announced size of the stored file, when known
         self.digest = hashlib.sha256()
-        self.resumable = True  # False once the server sent an encoded body: Range offsets would not match
+        self.resumable = True  # False once an encoded body or a wrong 206 came: no more Range requests
+        self.validator: Optional[str] = None  # the ETag (or Last-Modified) of the answer that began the file
+        self.probe: Optional[int] = None  # a body ended by the connection closing, without a length: its size
         self.observer = observer
 
     def add(self, out: BinaryIO, chunk: bytes) -> None:
@@ -126,6 +129,8 @@ class _Progress:
         out.truncate()
         self.received = 0
         self.total = None
+        self.validator = None
+        self.probe = None
         self.digest = hashlib.sha256()
 
 
@@ -194,7 +199,10 @@ class FileDownloader:
             _check_stop(job)
             try:
                 self._attempt(job, out, progress)
-                return progress
+                if progress.probe is None:
+                    return progress
+                problem = f"the body ended after {progress.probe} bytes without a length; not confirmed"
+                continue  # the next attempt asks the server whether anything follows
             except _Retry as retry:
                 problem = str(retry)
                 log.warning("%s: %s: %s (attempt %d of %d)", job.label, job.where, problem, attempt,
@@ -217,32 +225,101 @@ class FileDownloader:
         return left
 
     def _attempt(self, job: _Job, out: BinaryIO, progress: _Progress) -> None:
-        left = self._check_deadline(job, progress)
+        if progress.probe is not None:
+            self._confirm_end(job, out, progress)
+            return
         resume = progress.received > 0 and progress.resumable
         if progress.received and not resume:
             progress.restart(out)
-        headers = {"Accept-Encoding": "identity"}
+        headers = {}
+        if resume:
+            headers["Range"] = f"bytes={progress.received}-"
+            if progress.validator is not None:
+                headers["If-Range"] = progress.validator  # a changed file comes whole (200), not spliced
+        with self._request(job, progress, headers) as response:
+            self._receive(job, out, progress, response, resume)
+
+    def _request(self, job: _Job, progress: _Progress, extra: dict[str, str]) -> requests.Response:
+        """GET the file (streamed) with `extra` headers; a failure to get an answer is a _Retry."""
+        left = self._check_deadline(job, progress)
+        headers = {"Accept-Encoding": "identity", **extra}
         if job.tokens is not None:
             job.token = job.tokens.bearer()
             headers["Authorization"] = f"bearer {job.token}"
-        if resume:
-            headers["Range"] = f"bytes={progress.received}-"
         connect_timeout, read_timeout = self._timeout
         wait = min(read_timeout, self._limits.stall_seconds, left)
         failure: Optional[str] = None
         started = self._wall()
         try:
-            response = self._http.get(job.url, headers=headers, stream=True,
-                                      timeout=(min(connect_timeout, left), wait))
-        except requests.RequestException as error:
+            return self._http.get(job.url, headers=headers, stream=True, timeout=(min(connect_timeout, left), wait))
+        except (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException,
+                ValueError) as error:  # ValueError: a malformed header or redirect Location
             failure = f"{type(error).__name__}: {redact(error)}"
-        if failure is not None:  # raised outside the except block: the original quotes the URL
-            self._check_deadline(job, progress)
-            if self._wall() - started >= self._limits.stall_seconds:
-                failure = f"no answer for {self._limits.stall_seconds:g} s (download_stall_timeout_seconds)"
-            raise _Retry(failure)
-        with response:
-            self._receive(job, out, progress, response, resume)
+        # raised outside the except block: the original quotes the URL
+        self._check_deadline(job, progress)
+        if self._wall() - started >= self._limits.stall_seconds:
+            failure = f"no answer for {self._limits.stall_seconds:g} s (download_stall_timeout_seconds)"
+        raise _Retry(failure)
+
+    def _confirm_end(self, job: _Job, out: BinaryIO, progress: _Progress) -> None:
+        """A body ended by the connection closing, with neither Content-Length nor chunked framing,
+        may be cut short: ask for what follows its last byte. 416 (nothing) confirms it; 206 from that
+        byte continues it; a server that cannot answer that is an error, never a file taken as whole."""
+        size = progress.probe
+        assert size is not None
+        headers = {"Range": f"bytes={size}-"}
+        if progress.validator is not None:
+            headers["If-Range"] = progress.validator
+        with self._request(job, progress, headers) as response:
+            status = response.status_code
+            if status == 429 or status >= 500:
+                raise _Retry(f"HTTP {status} to the request past the end of the body")
+            if status == 416:
+                total = _range_total(response)
+                if total is not None and total != size:
+                    progress.restart(out)
+                    raise _Retry(f"the body ended after {size} bytes but the file has {total}; restarting "
+                                 "from byte 0")
+                progress.probe = None
+                return
+            if status == 401 and job.tokens is not None and not job.renewed:
+                job.tokens.invalidate(job.token)
+                job.renewed = True
+                raise _Retry("HTTP 401 from the Uniware host; renewing the access token")
+            if status == 206 and _range_start(response) == size:
+                if not progress.resumable:  # an encoded body cannot be continued
+                    progress.restart(out)
+                    raise _Retry(f"the body had been cut short after {size} bytes; restarting from byte 0")
+                progress.probe = None  # the body had been cut short: the rest follows
+                self._receive(job, out, progress, response, resume=True)
+                return
+            if status == 200 and self._same_again(job, progress, response):
+                progress.probe = None  # no Range support, but a second whole read agrees
+                return
+            progress.restart(out)
+            raise _Retry(f"the body ended after {size} bytes without a length and the server did not confirm "
+                         f"its end (HTTP {status} to a Range request past it); restarting from byte 0")
+
+    def _same_again(self, job: _Job, progress: _Progress, response: requests.Response) -> bool:
+        """Whether a whole second answer (200) is the file as stored: by its Content-Length, or when it
+        has none, by its bytes (read, decoded, never more than what is stored plus one chunk)."""
+        stored = progress.received
+        length = _content_length(response)
+        if length is not None and response.headers.get("Content-Encoding", "").strip().lower() in IDENTITY:
+            return length == stored
+        digest = hashlib.sha256()
+        count = 0
+        try:
+            for data in response.iter_content(CHUNK_SIZE):
+                self._check_deadline(job, progress)
+                _check_stop(job)
+                count += len(data)
+                if count > stored:
+                    return False
+                digest.update(data)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError):
+            return False
+        return count == stored and digest.hexdigest() == progress.digest.hexdigest()
 
     def _receive(self, job: _Job, out: BinaryIO, progress: _Progress, response: requests.Response,
                  resume: bool) -> None:
@@ -268,13 +345,23 @@ class FileDownloader:
                     raise _Retry(f"the server answered a Range request with a {encoding} body; restarting "
                                  "from byte 0")
         elif resume and status == 200:
-            log.info("%s: the server ignored the Range request; restarting from the beginning", job.where)
+            log.info("%s: the server answered the Range request with the whole file; restarting from the "
+                     "beginning", job.where)
             progress.restart(out)
         elif resume and status != 206:
             raise _Retry(f"unexpected HTTP {status} to a Range request")
+        if status == 206 and decoder is None:
+            self._check_partial(job, out, progress, response)
         wire_length = _content_length(response)
         if decoder is None:
-            progress.total = _expected_total(response, progress.received) or progress.total
+            total = _expected_total(response, progress.received)
+            if total is not None and progress.total is not None and total != progress.total:
+                progress.restart(out)
+                raise _Retry(f"the file's size changed from {progress.total} to {total} bytes between requests; "
+                             "restarting from byte 0")
+            progress.total = total if total is not None else progress.total
+            if progress.received == 0:
+                progress.validator = _validator(response)
             announced = progress.total
         else:
             announced = wire_length  # the decoded size is unknown: at least what is on the wire
@@ -325,10 +412,33 @@ class FileDownloader:
             _reject_html(b"", content_type, job.where)
         if wire_length is not None and wire < wire_length:
             raise _Retry(f"body ended at {wire} of {wire_length} bytes")
+        framed = wire_length is not None or "chunked" in response.headers.get("Transfer-Encoding", "").lower()
+        if not framed and not (decoder is not None and decoder.self_delimiting):
+            if decoder is not None:  # an encoded body cannot be continued: only confirmed or restarted
+                progress.resumable = False
+            progress.probe = progress.received if decoder is None else wire
+            return
         if decoder is not None and not decoder.complete:
             raise _Retry(f"the {encoding} body ended before its end ({wire} bytes on the wire)")
         if progress.total is not None and progress.received < progress.total:
             raise _Retry(f"body ended at {progress.received} of {progress.total} bytes")
+
+    @staticmethod
+    def _check_partial(job: _Job, out: BinaryIO, progress: _Progress, response: requests.Response) -> None:
+        """A 206 must continue the file where it stands: from the byte asked for, of the same file."""
+        start = _range_start(response)
+        if start != progress.received:
+            problem = (f"HTTP 206 with {'no usable Content-Range' if start is None else f'bytes from {start}'} "
+                       f"where byte {progress.received} was expected; restarting from byte 0")
+            progress.resumable = False  # its ranges cannot be trusted: whole files from now on
+            progress.restart(out)
+            raise _Retry(problem)
+        validator = _validator(response)
+        if progress.received and validator is not None and progress.validator is not None \
+                and validator != progress.validator:
+            progress.restart(out)
+            raise _Retry("the file changed between requests (its ETag or Last-Modified differs); restarting "
+                         "from byte 0")
 
     def _read_failure(self, error: BaseException, last_byte: float, progress: _Progress) -> str:
         timed_out = isinstance(error, (urllib3.exceptions.TimeoutError, requests.Timeout, socket.timeout))
@@ -370,11 +480,17 @@ class _Decoder:
     def complete(self) -> bool:
         return bool(self._obj.eof)
 
+    @property
+    def self_delimiting(self) -> bool:
+        """A deflate stream marks its own end (nothing may follow); gzip members may follow each other,
+        so a gzip body cut between members looks whole."""
+        return self.complete and self._wbits != 16 + zlib.MAX_WBITS
+
     def decode(self, data: bytes) -> Iterator[bytes]:
         while data:
             if self._obj.eof:  # gzip allows several members back to back; after deflate, nothing counts
                 if self._wbits != 16 + zlib.MAX_WBITS:
-                    return
+                    raise _Retry(f"{len(data)} bytes follow the end of the {self._encoding} body")
                 self._obj = zlib.decompressobj(self._wbits)
             try:
                 piece = self._obj.decompress(data, CHUNK_SIZE)
@@ -445,20 +561,46 @@ def _set_timeout(sock: Optional[socket.socket], seconds: float) -> None:
             sock.settimeout(max(seconds, 0.001))
 
 
+def _number(text: str) -> Optional[int]:
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def _content_length(response: requests.Response) -> Optional[int]:
-    length = response.headers.get("Content-Length", "").strip()
-    return int(length) if length.isdigit() else None
+    return _number(response.headers.get("Content-Length", ""))
+
+
+def _content_range(response: requests.Response) -> tuple[Optional[int], Optional[int]]:
+    """(first byte, total size) of `Content-Range: bytes first-last/total` (or `bytes */total`)."""
+    unit, _, spec = response.headers.get("Content-Range", "").strip().partition(" ")
+    if unit.lower() != "bytes" or "/" not in spec:
+        return None, None
+    span, _, total = spec.partition("/")
+    return _number(span.partition("-")[0]) if span.strip() != "*" else None, _number(total)
+
+
+def _range_start(response: requests.Response) -> Optional[int]:
+    return _content_range(response)[0]
+
+
+def _range_total(response: requests.Response) -> Optional[int]:
+    return _content_range(response)[1]
 
 
 def _expected_total(response: requests.Response, received: int) -> Optional[int]:
-    content_range = response.headers.get("Content-Range", "")
-    if "/" in content_range and not content_range.endswith("/*"):
-        try:
-            return int(content_range.rsplit("/", 1)[1])
-        except ValueError:
-            return None
+    total = _range_total(response)
+    if total is not None:
+        return total
     length = _content_length(response)
     return received + length if length is not None else None
+
+
+def _validator(response: requests.Response) -> Optional[str]:
+    """What identifies this version of the file: a strong ETag, else Last-Modified (If-Range takes either)."""
+    etag = response.headers.get("ETag", "").strip()
+    if etag and not etag.startswith("W/"):
+        return etag
+    return response.headers.get("Last-Modified", "").strip() or None
 
 
 def _reject_html(chunk: bytes, content_type: str, where: str) -> None:

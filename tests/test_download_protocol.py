@@ -1,0 +1,132 @@
+"""The downloader against a file host that lies about ranges, lengths and versions (tests/hostile_host.py).
+
+Each case is real HTTP. The outcome is the file exactly as served, or a DownloadError, never a file
+spliced from two versions, shifted, doubled or cut short; and no partial file is left behind.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from uniware_source import ManualClock
+from uniware_source.client.download import DownloadLimits, FileDownloader
+from uniware_source.client.sessions import file_client
+from uniware_source.errors import DownloadError
+from uniware_source.settings import HttpPolicy
+
+from .hostile_host import Answer, HostileHost, Script, cut, part, whole
+
+FILE = b"".join(b"%d,item-%d,%d.50\n" % (n, n, n) for n in range(4000))
+HALF = FILE.index(b"\n", len(FILE) // 2) + 1  # a line boundary: a cut there still parses as CSV
+NEW = FILE.replace(b"item", b"ITEM")  # the same size, other bytes: the file replaced on the host
+POLICY = HttpPolicy(connect_timeout_seconds=5, read_timeout_seconds=5, max_attempts=1, backoff_factor=0,
+                    max_retry_delay_seconds=0, download_max_attempts=4, download_max_bytes=10 << 20,
+                    download_timeout_seconds=30, download_stall_timeout_seconds=5)
+
+
+def fetch(script: Script, tmp_path: Path) -> tuple[Optional[bytes], HostileHost, str]:
+    """(what was stored, or None when it failed; the host, with what it was asked; the error)."""
+    target = tmp_path / "file.csv"
+    downloader = FileDownloader(file_client(POLICY), ManualClock(), timeout=POLICY.timeout, max_attempts=4,
+                                backoff_seconds=0, limits=DownloadLimits(10 << 20, 30, 5))
+    with HostileHost(script) as host:
+        try:
+            downloader.fetch(host.url, target, "test")
+        except DownloadError as error:
+            assert not target.exists(), "a failed download left its partial file"
+            return None, host, str(error)
+        return target.read_bytes(), host, ""
+
+
+def then(first: Answer, rest: Script) -> Script:
+    return lambda number, request: first if number == 1 else rest(number, request)
+
+
+def ranged(rest: Script) -> Script:
+    """A host that cuts the first answer at HALF and answers the resume with `rest`."""
+    return then(cut(FILE, HALF), rest)
+
+
+# hosts whose every answer is honest in the end: the file must arrive exactly
+EXACT: dict[str, Script] = {
+    "resume answered with the right range": ranged(lambda n, r: part(FILE, r.range_start or 0)),
+    "resume answered with the whole file": ranged(lambda n, r: whole(FILE)),
+    "206 from a wrong byte, then whole files": ranged(
+        lambda n, r: part(FILE, HALF - 100, claimed_start=HALF - 100) if r.range_start else whole(FILE)),
+    "206 without Content-Range, then whole files": ranged(
+        lambda n, r: Answer(206, {"Content-Length": str(len(FILE))}, FILE) if r.range_start else whole(FILE)),
+    "206 to a request without Range, from byte 500": lambda n, r: (
+        part(FILE, 500) if n == 1 else whole(FILE)),
+    "file replaced before the resume (new ETag)": ranged(
+        lambda n, r: part(NEW, r.range_start, etag='"v2"') if r.range_start else whole(NEW, ETag='"v2"')),
+    "file replaced and grown before the resume": ranged(
+        lambda n, r: part(NEW + FILE[:500], r.range_start, etag='"v2"') if r.range_start
+        else whole(NEW + FILE[:500], ETag='"v2"')),
+    "no length, complete, Range past the end is 416": lambda n, r: (
+        Answer(416, {"Content-Range": f"bytes */{len(FILE)}"}) if r.range_start else whole(FILE, length=False)),
+    "no length, cut at a line, Range serves the rest": lambda n, r: (
+        part(FILE, r.range_start) if r.range_start else Answer(200, {"ETag": '"v1"'}, FILE[:HALF], close=True)),
+    "no length, complete, no Range support": lambda n, r: whole(FILE, length=False),
+    "no length gzip, complete": lambda n, r: (
+        Answer(416, {}) if r.range_start else Answer(200, {"Content-Encoding": "gzip"}, gzip.compress(FILE),
+                                                      close=True)),
+    "a Content-Length that is not ASCII digits, then honest": lambda n, r: (
+        Answer(200, {"Content-Length": "\u00b2"}, FILE, close=True) if n == 1 else whole(FILE)),
+}
+# the file replaced (expected: the new one, whole)
+REPLACED = {"file replaced before the resume (new ETag)", "file replaced and grown before the resume"}
+
+
+@pytest.mark.parametrize("case", EXACT)
+def test_a_host_that_misleads_once_still_gives_the_exact_file(case: str, tmp_path: Path) -> None:
+    stored, host, error = fetch(EXACT[case], tmp_path)
+    assert not error
+    expected = NEW if case == "file replaced before the resume (new ETag)" else \
+        NEW + FILE[:500] if case == "file replaced and grown before the resume" else FILE
+    assert stored == expected
+    first_etag = host.answers[0].headers.get("ETag")
+    for request, answer in zip(host.requests[1:], host.answers, strict=False):
+        if request.range_start and first_etag:  # a resume names the version it continues
+            assert request.header("If-Range") == answer.headers.get("ETag", first_etag)
+
+
+# hosts that never give a trustworthy file: a clear error, nothing kept
+FAILING: dict[str, Script] = {
+    "every resume from a wrong byte, same length": ranged(
+        lambda n, r: part(FILE, r.range_start - 200, claimed_start=r.range_start - 200) if r.range_start
+        else cut(FILE, HALF)),
+    "every 206 without Content-Range": ranged(
+        lambda n, r: Answer(206, {"Content-Length": str(len(FILE))}, FILE) if r.range_start else cut(FILE, HALF)),
+    "every answer a 206 from byte 500": lambda n, r: part(FILE, 500),
+    "no length, cut at a line, Range ignored and cut again": lambda n, r: (
+        Answer(200, {}, FILE[:HALF] if n % 2 else FILE[:HALF - 7], close=True)),
+    "no length, cut at a line, Range past it refused": lambda n, r: (
+        Answer(403, {"Content-Length": "0"}) if r.range_start else Answer(200, {}, FILE[:HALF], close=True)),
+    "no length gzip, cut between two members, more when asked": lambda n, r: (
+        Answer(206, {"Content-Range": "bytes 5-9/10"}, b"12345") if r.range_start
+        else Answer(200, {"Content-Encoding": "gzip"}, gzip.compress(FILE[:HALF]), close=True)),
+    "deflate with rows after its end": lambda n, r: Answer(
+        200, {"Content-Encoding": "deflate", "Content-Length": str(len(zlib.compress(FILE[:HALF])) + len(FILE) - HALF)},
+        zlib.compress(FILE[:HALF]) + FILE[HALF:]),
+}
+
+
+@pytest.mark.parametrize("case", FAILING)
+def test_a_host_that_keeps_misleading_is_a_clear_error(case: str, tmp_path: Path) -> None:
+    stored, _, error = fetch(FAILING[case], tmp_path)
+    assert stored is None
+    assert "download of 127.0.0.1:" in error and "/acme/export.csv" in error
+
+
+def test_a_changed_file_is_never_spliced_even_when_the_host_ignores_if_range(tmp_path: Path) -> None:
+    """The resume's ETag differs: whatever the host does with If-Range, the old half is not kept."""
+    stored, host, _ = fetch(ranged(lambda n, r: part(NEW, r.range_start, etag='"v2"') if r.range_start
+                                   else whole(NEW, ETag='"v2"')), tmp_path)
+    assert stored == NEW
+    assert [r.range_start for r in host.requests] == [None, HALF, None]
+    assert host.requests[1].header("If-Range") == '"v1"'
