@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import os
@@ -250,6 +252,45 @@ def test_fast_path_and_merge_path_both_land_right(uniware_simulator: UniwareSimu
     assert last_load_path(harness, "sale_orders") == "append"
     items = table_rows(harness, "sale_orders", ["sale_order_code", "sale_order_item_code"])
     assert len(items) == len(set(items)) > 10
+
+
+def _shared_key_row(text: str, copied: int, originals: list[str]) -> str:
+    """The file plus one row whose key no file of the simulator has: a copy of data row `copied`
+    (1 the first, -1 the last; its `Updated` with it) under the key SO-SHARED / SOI-SHARED; the
+    copied row's item code goes to `originals`."""
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+    header, row = rows[0], rows[copied]
+    originals.append(row[header.index("Sale Order Item Code")])
+    row[header.index("Sale Order Code")], row[header.index("Sale Order Item Code")] = "SO-SHARED", "SOI-SHARED"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n" if "\r\n" in text[:4096] else "\n").writerow(row)
+    return text + out.getvalue()
+
+
+@pytest.mark.parametrize("destination", ["duckdb", "postgres"])
+def test_a_key_shared_by_two_files_of_a_package_is_deduplicated_even_after_a_unique_file(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, postgres_dataset: str, destination: str) -> None:
+    """Into a table that holds rows, one package brings two files each with unique keys, sharing one key:
+    whichever file comes first declared its keys unique; the second must take that back, so the
+    shared key lands once, with the newest `Updated` of the two."""
+    sim = uniware_simulator
+    pg = destination == "postgres"
+    harness = Harness(sim, tmp_path, name=f"shared_{destination}",
+                      destination=dlt.destinations.postgres(POSTGRES) if pg else None,
+                      dataset=postgres_dataset if pg else "uniware")
+    harness.run(exports=[SALE_ORDERS_FULL], facilities=["BLR01"], window_days=60)
+    originals: list[str] = []
+    sim.jobs.edit_file = lambda job, text: _shared_key_row(text, 1 if job.query.facility == "BLR01" else -1,
+                                                           originals)
+    sim.clock.advance(timedelta(days=1))
+    harness.run(exports=[SALE_ORDERS_FULL], facilities=["BLR01", "DEL02"], window_days=60)
+    assert len(originals) == 2
+    copies = harness.query("SELECT updated FROM {ds}.sale_orders WHERE sale_order_item_code IN "
+                           f"('{originals[0]}', '{originals[1]}')")
+    assert len(copies) == 2 and copies[0][0] != copies[1][0]  # the two files' rows differ in `Updated`
+    shared = harness.query("SELECT updated FROM {ds}.sale_orders WHERE sale_order_item_code = 'SOI-SHARED'")
+    assert shared == [(max(copies)[0],)]
+    assert deduplicated(harness, "sale_orders") is not True
 
 
 def test_only_the_intended_dedup_sort_warning_is_dropped() -> None:

@@ -221,8 +221,12 @@ class ExportCollection:
         if unique and self.target_empty:
             return {"write_disposition": "append"}
         merge: dict[str, Any] = {"disposition": "merge", "strategy": "delete-insert"}
-        if keyed:
-            merge["deduplicated"] = unique
+        if keyed and unique:
+            merge["deduplicated"] = True
+        elif keyed:
+            # dlt takes a later False for "no change": an earlier file of the package that declared
+            # its keys unique must lose the hint here, or dlt skips the newest-`Updated` pass
+            forget_deduplicated(self.spec.table_name)
         return {"write_disposition": merge}
 
     def _fail(self, entry: Entry, reason: str) -> None:

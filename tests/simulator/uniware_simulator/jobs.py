@@ -13,6 +13,7 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,6 +109,8 @@ class JobRegistry:
         self._jobs: dict[str, ExportJob] = {}
         self._files: dict[str, ExportFile] = {}
         self._cache: dict[str, ExportFile] = {}
+        # a test's edit of a job's file (its text in, the text to serve out), after any corruption
+        self.edit_file: Optional[Callable[[ExportJob, str], str]] = None
         self._lock = threading.RLock()
         self._pool = ThreadPoolExecutor(generator_threads, thread_name_prefix="sim-export")
         self._counter = 0
@@ -261,6 +264,11 @@ class JobRegistry:
             damaged = self.files_dir / "cache" / f"{key}-{job.code}-{job.fate.corruption}.csv"
             corrupt_csv(cached.path, damaged, job.fate)
             cached = ExportFile(path=damaged, rows=cached.rows, bytes=damaged.stat().st_size)
+        if self.edit_file is not None:
+            edited = self.files_dir / "cache" / f"{key}-{job.code}-edited.csv"
+            text = self.edit_file(job, cached.path.read_text(encoding="utf-8"))
+            edited.write_text(text, encoding="utf-8")
+            cached = ExportFile(path=edited, rows=max(0, text.count("\n") - 1), bytes=edited.stat().st_size)
         stamp = format_ist(self.tenant.clock.now_epoch(), "iso")
         stamp = stamp[8:10] + stamp[5:7] + stamp[0:4] + stamp[11:13] + stamp[14:16] + stamp[17:19]
         url_path = "/{}/{}/{}".format(
