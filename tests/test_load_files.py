@@ -14,6 +14,7 @@ import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import dlt
@@ -360,3 +361,47 @@ def test_killed_after_a_copy_the_rows_land_once(uniware_simulator: UniwareSimula
         assert len(items) == len(set(items)) >= killed_job.file.rows
     statuses = again.query(f"SELECT status FROM {{ds}}.export_job_status WHERE job_code = '{killed_job.code}'")
     assert statuses.count(("LOADED",)) == 1
+
+
+def _with_rows(text: str, keys: list[tuple[str, str]]) -> str:
+    """The file plus copies of its first data row under each (Invoice No, SKU Code) of `keys`."""
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+    header, row = rows[0], rows[1]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n" if "\r\n" in text[:4096] else "\n")
+    for invoice, sku in keys:
+        row[header.index("Invoice No")], row[header.index("SKU Code")] = invoice, sku
+        writer.writerow(row)
+    return text + out.getvalue()
+
+
+def test_repeating_keys_are_numbered_per_key_even_when_their_texts_join_alike(harness: Harness) -> None:
+    """Invoice lines repeat their key and are numbered per key. Two keys whose parts joined with any
+    separator read alike ("X|A", "B" and "X", "A|B") are two keys: a re-export listing them in the
+    other order replaces each once, it does not add them again."""
+    sim = harness.sim
+    one, two = ("INV-X\x1fA", "B"), ("INV-X", "A\x1fB")
+    edited: list[str] = []
+
+    def once(keys: list[tuple[str, str]]) -> Callable[[Any, str], str]:
+        def edit(job: Any, text: str) -> str:  # only the run's first file gets the rows
+            edited.append(job.code)
+            return _with_rows(text, keys) if len(edited) in (1, first_run_files + 1) else text
+        return edit
+
+    first_run_files = 0
+    sim.jobs.edit_file = once([one, two])
+    harness.run(exports=["Invoice"], facilities=["BLR01"])
+    first_run_files = len(edited)
+    sim.jobs.edit_file = once([two, one])
+    sim.clock.advance(timedelta(hours=1))
+    harness.run(exports=["Invoice"], facilities=["BLR01"], lookback_days=30)
+    assert len(edited) > first_run_files  # the second run exported again
+    landed = harness.sql("SELECT invoice_no, sku_code, _uniware_key_occurrence FROM {ds}.invoices "
+                         "WHERE invoice_no LIKE 'INV-X%' ORDER BY 1, 2")
+    assert landed == [("INV-X", "A\x1fB", 1), ("INV-X\x1fA", "B", 1)]
+
+
+@pytest.fixture
+def harness(uniware_simulator: UniwareSimulator, tmp_path: Path) -> Harness:
+    return Harness(uniware_simulator, tmp_path)

@@ -481,8 +481,11 @@ class CsvConverter:
                      occurrences: dict[str, int]) -> pa.Table:
         rows = table.num_rows
         if self.spec.repeating_keys and layout.key_names:
-            keys = pc.binary_join_element_wise(*[table.column(k).cast(pa.string()) for k in layout.key_names],
-                                               "\x1f").to_pylist()
+            parts = [table.column(k).cast(pa.string()) for k in layout.key_names]
+            # each part behind its length, so no two different keys join to the same text
+            keys = pc.binary_join_element_wise(
+                *[pc.binary_join_element_wise(pc.utf8_length(part).cast(pa.string()), part, ":") for part in parts],
+                "").to_pylist()
             numbers = []
             for key in keys:
                 occurrences[key] = occurrences.get(key, 0) + 1
