@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +114,34 @@ def test_a_failed_download_wins_over_a_bad_row_its_conversion_already_read(harne
     assert "gave up after 3 attempts" in problem and "row" not in problem.split("last problem")[-1]
     assert harness.history(job.code)[-1]["status"] == "DOWNLOAD_FAILED"
     assert [e["facility"] for e in harness.ledger_entries("sale_orders")] == ["BLR01"]
+
+
+def _blank_updated_in_row(text: str, data_row: int) -> str:
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+    rows[data_row][rows[0].index("Updated")] = ""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("on_bad_rows", ["fail", "skip"])
+def test_a_blank_in_a_typed_key_column_is_a_bad_row_of_that_job_alone(harness: Harness, on_bad_rows: str) -> None:
+    """A key part typed as a timestamp (no text blank to stand for it) and empty: that row is bad, named
+    by row and column, and the other facility's file loads either way."""
+    export = {**SALE_ORDERS[0], "table_name": "orders_at", "primary_key": ["Sale Order Code", "Updated"],
+              "dedup_sort": None}
+    harness.sim.jobs.edit_file = lambda job, text: (
+        _blank_updated_in_row(text, 4) if job.query.facility == "BLR01" else text)
+    if on_bad_rows == "fail":
+        with pytest.raises(ExportsFailed) as failed:
+            harness.run(exports=[export], facilities=["BLR01", "DEL02"], on_bad_rows=on_bad_rows)
+        assert "row 5 (header is row 1), column 'Updated': empty, but it is part of the key" in str(failed.value)
+        assert "BLR01" in str(failed.value) and "DEL02" not in str(failed.value)
+        assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.orders_at") == [("DEL02",)]
+    else:
+        harness.run(exports=[export], facilities=["BLR01", "DEL02"], on_bad_rows=on_bad_rows)
+        counts = dict(harness.sql("SELECT _uniware_facility, COUNT(*) FROM {ds}.orders_at GROUP BY 1"))
+        assert set(counts) == {"BLR01", "DEL02"}
+        [(skipped,)] = harness.sql("SELECT rows_skipped FROM {ds}.export_job_status "
+                                   "WHERE status = 'LOADED' AND facility = 'BLR01'")
+        assert skipped == 1

@@ -467,6 +467,12 @@ class CsvConverter:
             if converted.bad is not None and pc.any(converted.bad).as_py():
                 flag(converted.bad, f"not a valid {kind}", position)
             columns[position] = converted.values
+            if layout.names[position] in layout.key_names and converted.values.null_count:
+                blank = pc.is_null(converted.values)
+                if converted.bad is not None:
+                    blank = pc.and_(blank, pc.invert(pc.fill_null(converted.bad, False)))
+                if pc.any(blank).as_py():
+                    flag(blank, f"empty, but it is part of the key and typed {kind}", position)
         for key in layout.key_names:
             position = layout.names.index(key)
             if layout.kinds[position] == TEXT:
