@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -35,10 +36,23 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     close: bool = False  # close the connection after the body (the end of a body without a length)
+    drip: float = 0.0  # seconds between the bytes of the status line and headers (sent one at a time)
+    hold: Optional[threading.Event] = None  # send nothing until this is set
 
-    def raw(self) -> bytes:
-        head = [f"HTTP/1.1 {self.status} X"] + [f"{k}: {v}" for k, v in self.headers.items()]
-        return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + self.body
+    def head(self) -> bytes:
+        lines = [f"HTTP/1.1 {self.status} X"] + [f"{k}: {v}" for k, v in self.headers.items()]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def send(self, connection: socket.socket) -> None:
+        if self.hold is not None:
+            self.hold.wait()
+        if self.drip:
+            for byte in self.head():
+                connection.sendall(bytes([byte]))
+                time.sleep(self.drip)  # the host's pace, not a wait of the test
+        else:
+            connection.sendall(self.head())
+        connection.sendall(self.body)
 
 
 Script = Callable[[int, Request], Answer]
@@ -73,6 +87,8 @@ class HostileHost:
         self.script = script
         self.requests: list[Request] = []
         self.answers: list[Answer] = []
+        self.sent: list[Answer] = []  # answers sent whole (the client was still there)
+        self._connections: list[threading.Thread] = []
         self._server = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}/acme/export.csv"
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -91,7 +107,14 @@ class HostileHost:
                 connection, _ = self._server.accept()
             except OSError:
                 return
-            threading.Thread(target=self._answer_all, args=(connection,), daemon=True).start()
+            thread = threading.Thread(target=self._answer_all, args=(connection,), daemon=True)
+            self._connections.append(thread)
+            thread.start()
+
+    def join(self) -> None:
+        """Wait until every connection so far is done (answered, or given up by the client)."""
+        for thread in list(self._connections):
+            thread.join()
 
     def _answer_all(self, connection: socket.socket) -> None:
         with contextlib.suppress(OSError):  # the client hung up
@@ -111,7 +134,8 @@ class HostileHost:
                 self.requests.append(request)
                 answer = self.script(len(self.requests), request)
                 self.answers.append(answer)
-                connection.sendall(answer.raw())
+                answer.send(connection)
+                self.sent.append(answer)
                 if answer.close:
                     connection.shutdown(socket.SHUT_RDWR)
                     return

@@ -7,19 +7,23 @@ spliced from two versions, shifted, doubled or cut short; and no partial file is
 from __future__ import annotations
 
 import gzip
+import threading
 import zlib
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
 import pytest
+import requests
 
 from uniware_source import ManualClock
 from uniware_source.client.download import DownloadLimits, FileDownloader
-from uniware_source.client.sessions import file_client
+from uniware_source.client.interruptible import cut as cut_connections
+from uniware_source.client.sessions import api_client, file_client
 from uniware_source.errors import DownloadError
 from uniware_source.settings import HttpPolicy
 
-from .hostile_host import Answer, HostileHost, Script, cut, part, whole
+from .hostile_host import Answer, HostileHost, Request, Script, cut, part, whole
 
 FILE = b"".join(b"%d,item-%d,%d.50\n" % (n, n, n) for n in range(4000))
 HALF = FILE.index(b"\n", len(FILE) // 2) + 1  # a line boundary: a cut there still parses as CSV
@@ -130,3 +134,48 @@ def test_a_changed_file_is_never_spliced_even_when_the_host_ignores_if_range(tmp
     assert stored == NEW
     assert [r.range_start for r in host.requests] == [None, HALF, None]
     assert host.requests[1].header("If-Range") == '"v1"'
+
+
+def test_headers_sent_a_byte_at_a_time_are_cut_at_the_files_deadline(tmp_path: Path) -> None:
+    """Each byte comes well within the read timeout, so only the file's deadline can end the answer:
+    the connection is cut there, before the host got its headers out."""
+    target = tmp_path / "file.csv"
+    downloader = FileDownloader(file_client(POLICY), ManualClock(), timeout=POLICY.timeout, max_attempts=2,
+                                backoff_seconds=0, limits=DownloadLimits(10 << 20, 1.0, 5))
+    # an empty body: once its headers are out the host has sent all it had, whatever the client does
+    dripping = Answer(200, {"Content-Length": "0", "X-Padding": "p" * 200}, b"", drip=0.05)
+    with HostileHost(lambda n, r: dripping) as host:
+        with pytest.raises(DownloadError, match="not complete after 1 s"):
+            downloader.fetch(host.url, target, "test")
+        host.join()
+    assert host.answers and not host.sent  # cut before the headers (~11 s of them) were out
+    assert not target.exists()
+
+
+def test_a_stop_cuts_a_request_that_waits_for_its_answer(tmp_path: Path) -> None:
+    """A worker blocked on an answer that never comes (read timeout far away) is woken by `cut`."""
+    never = threading.Event()
+    slow_policy = replace(POLICY, read_timeout_seconds=600)
+    outcome: list[BaseException] = []
+    arrived = threading.Event()
+
+    def held(number: int, request: Request) -> Answer:
+        arrived.set()
+        return Answer(200, {"Content-Length": "0"}, hold=never)
+
+    with HostileHost(held) as host:
+        client = api_client(slow_policy)
+
+        def ask() -> None:
+            try:
+                client.get(host.url, timeout=slow_policy.timeout)
+            except BaseException as error:  # the outcome is the assertion
+                outcome.append(error)
+
+        worker = threading.Thread(target=ask)
+        worker.start()
+        arrived.wait()  # the request reached the host, which now holds its answer
+        assert cut_connections([worker.ident or 0]) == 1
+        worker.join()
+        never.set()
+    assert len(outcome) == 1 and isinstance(outcome[0], requests.ConnectionError), outcome

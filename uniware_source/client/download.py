@@ -48,6 +48,7 @@ from ..errors import DownloadError, InvalidFileError
 from ..redact import SECRETS, redact
 from ..settings import DEFAULT_DOWNLOAD_MAX_BYTES
 from .bearer import BearerTokens
+from .interruptible import cut_after
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +199,8 @@ class FileDownloader:
             self._check_deadline(job, progress)
             _check_stop(job)
             try:
-                self._attempt(job, out, progress)
+                with cut_after(job.deadline - self._wall()):  # a read no timeout ends (a slow header)
+                    self._attempt(job, out, progress)
                 if progress.probe is None:
                     return progress
                 problem = f"the body ended after {progress.probe} bytes without a length; not confirmed"

@@ -23,6 +23,7 @@ from tenacity import RetryCallState, retry_all, retry_base
 from ..redact import redact
 from ..settings import HttpPolicy
 from .connection_errors import is_name_resolution_error
+from .interruptible import InterruptibleAdapter
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,12 @@ def _announce(state: RetryCallState) -> None:
 
 class AnnouncingClient(Client):
     """dlt's retrying client that says when it retries, and does not retry a host that cannot be
-    reached (DNS failure, connection refused): those fail at once, naming the host."""
+    reached (DNS failure, connection refused): those fail at once, naming the host. Its connections
+    can be cut by a stop or a deadline (interruptible.py)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._adapter = InterruptibleAdapter(pool_maxsize=kwargs.get("max_connections", 50))
 
     def _make_session(self) -> Session:
         session = Session(**self._session_kwargs)  # type: ignore[arg-type]

@@ -22,6 +22,7 @@ from urllib.parse import unquote
 from ..client.api_call import UniwareClient
 from ..client.download import DownloadedFile, DownloadLimits, FileDownloader, describe_url
 from ..client.file_link import resolve_file_link
+from ..client.interruptible import cut
 from ..client.sessions import file_client
 from ..clock import Clock
 from ..conversion.csv_to_parquet import ConvertedFile, CsvConverter, Lineage
@@ -101,6 +102,7 @@ class JobCollector:
         self._queues: dict[str, queue.Queue[Event]] = {}
         self._lock = threading.Lock()
         self.stop = threading.Event()
+        self._working: set[int] = set()  # the worker threads seeing a job through (their requests can be cut)
         self.workdir = Path(tempfile.mkdtemp(prefix="uniware-", dir=download_dir))
 
     def _queue(self, table_name: str) -> queue.Queue[Event]:
@@ -119,16 +121,25 @@ class JobCollector:
 
     def close(self) -> None:
         self.stop.set()
+        with self._lock:
+            working = list(self._working)
+        cut(working)  # a request waiting on a slow answer ends now, not at its read timeout
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._converting.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _run(self, ticket: JobTicket, converter: CsvConverter, events: queue.Queue[Event]) -> None:
+        ident = threading.get_ident()
+        with self._lock:
+            self._working.add(ident)
         try:
             events.put(self._see_through(ticket, converter, events.put))
         except BaseException as error:
             log.debug("%s: worker failed: %s", ticket.label, redact(error))
             events.put(Crashed(ticket, scrub_exception(error)))  # re-raised on dlt's thread, into its trace
+        finally:
+            with self._lock:
+                self._working.discard(ident)
 
     def _see_through(self, ticket: JobTicket, converter: CsvConverter,
                      emit: Callable[[Event], None]) -> Event:

@@ -1,0 +1,81 @@
+"""Connections that a stop or a deadline can cut.
+
+A read timeout bounds each socket read, not an answer: a host that sends its headers or chunk-size
+lines a byte at a time, or a status call that answers after minutes, keeps a worker thread blocked
+for as long as it likes. The pools here remember which connection each thread is using, so `cut`
+can shut that socket down: the blocked read returns at once and the request fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any, Optional
+
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+_in_use: dict[int, Any] = {}  # thread ident -> the connection it has taken from a pool
+_lock = threading.Lock()
+
+
+class _Tracked:
+    """Pool mixin: note the connection a thread takes, forget it when it comes back."""
+
+    def _get_conn(self, timeout: Optional[float] = None) -> Any:
+        connection = super()._get_conn(timeout)  # type: ignore[misc]
+        with _lock:
+            _in_use[threading.get_ident()] = connection
+        return connection
+
+    def _put_conn(self, conn: Any) -> None:
+        with _lock:
+            for ident in [i for i, c in _in_use.items() if c is conn]:
+                del _in_use[ident]
+        super()._put_conn(conn)  # type: ignore[misc]
+
+
+class _TrackedHTTPPool(_Tracked, HTTPConnectionPool):
+    pass
+
+
+class _TrackedHTTPSPool(_Tracked, HTTPSConnectionPool):
+    pass
+
+
+class InterruptibleAdapter(HTTPAdapter):
+    """requests' adapter whose connections `cut` can shut down."""
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _TrackedHTTPPool, "https": _TrackedHTTPSPool}
+
+
+def cut(threads: Iterable[int]) -> int:
+    """Shut down the sockets the given threads are reading or writing; how many were cut."""
+    wanted = set(threads)
+    with _lock:
+        connections = [c for ident, c in _in_use.items() if ident in wanted]
+    count = 0
+    for connection in connections:
+        sock = getattr(connection, "sock", None)
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):  # already closed
+                sock.shutdown(socket.SHUT_RDWR)
+                count += 1
+    return count
+
+
+@contextlib.contextmanager
+def cut_after(seconds: float) -> Iterator[None]:
+    """Within the block, the calling thread's connection is cut once `seconds` have passed."""
+    ident = threading.get_ident()
+    timer = threading.Timer(max(seconds, 0.0), cut, args=([ident],))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
