@@ -19,6 +19,7 @@ import requests
 from uniware_source import ManualClock
 from uniware_source.client.download import DownloadLimits, FileDownloader
 from uniware_source.client.interruptible import cut as cut_connections
+from uniware_source.client.interruptible import release
 from uniware_source.client.sessions import api_client, file_client
 from uniware_source.errors import DownloadError
 from uniware_source.settings import HttpPolicy
@@ -153,24 +154,29 @@ def test_headers_sent_a_byte_at_a_time_are_cut_at_the_files_deadline(tmp_path: P
 
 
 def test_a_stop_cuts_a_request_that_waits_for_its_answer(tmp_path: Path) -> None:
-    """A worker blocked on an answer that never comes (read timeout far away) is woken by `cut`."""
+    """A worker blocked on an answer that does not come (read timeout far away) is woken by `cut`, and
+    its retrying session does not start the request over; once released it may ask again."""
     never = threading.Event()
-    slow_policy = replace(POLICY, read_timeout_seconds=600)
+    retrying = replace(POLICY, read_timeout_seconds=600, max_attempts=5)
     outcome: list[BaseException] = []
     arrived = threading.Event()
 
-    def held(number: int, request: Request) -> Answer:
+    def first_held(number: int, request: Request) -> Answer:
         arrived.set()
-        return Answer(200, {"Content-Length": "0"}, hold=never)
+        return Answer(200, {"Content-Length": "0"}, hold=never if number == 1 else None)
 
-    with HostileHost(held) as host:
-        client = api_client(slow_policy)
+    with HostileHost(first_held) as host:
+        client = api_client(retrying)
 
         def ask() -> None:
             try:
-                client.get(host.url, timeout=slow_policy.timeout)
+                client.get(host.url, timeout=retrying.timeout)
             except BaseException as error:  # the outcome is the assertion
                 outcome.append(error)
+            else:
+                return
+            release([threading.get_ident()])
+            client.get(host.url, timeout=retrying.timeout)  # released: asks again, answered at once
 
         worker = threading.Thread(target=ask)
         worker.start()
@@ -178,4 +184,5 @@ def test_a_stop_cuts_a_request_that_waits_for_its_answer(tmp_path: Path) -> None
         assert cut_connections([worker.ident or 0]) == 1
         worker.join()
         never.set()
-    assert len(outcome) == 1 and isinstance(outcome[0], requests.ConnectionError), outcome
+    assert len(outcome) == 1 and isinstance(outcome[0], requests.RequestException), outcome
+    assert len(host.requests) == 2  # the cut one (not retried), then the one after the release

@@ -14,11 +14,17 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any, Optional
 
+import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 _in_use: dict[int, Any] = {}  # thread ident -> the connection it has taken from a pool
+_cut: set[int] = set()  # threads cut off: they may not start another request until released
 _lock = threading.Lock()
+
+
+class Interrupted(requests.RequestException):
+    """A request of a thread that was cut off (stopped, or past its deadline); not retried."""
 
 
 class _Tracked:
@@ -46,17 +52,31 @@ class _TrackedHTTPSPool(_Tracked, HTTPSConnectionPool):
 
 
 class InterruptibleAdapter(HTTPAdapter):
-    """requests' adapter whose connections `cut` can shut down."""
+    """requests' adapter whose connections `cut` can shut down; a thread that was cut off gets
+    Interrupted for any further request until it is released."""
 
     def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
         self.poolmanager.pool_classes_by_scheme = {"http": _TrackedHTTPPool, "https": _TrackedHTTPSPool}
 
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        if is_cut():
+            raise Interrupted("stopped: no further request")
+        return super().send(request, *args, **kwargs)
+
+
+def is_cut() -> bool:
+    """Whether the calling thread was cut off (and not released since)."""
+    with _lock:
+        return threading.get_ident() in _cut
+
 
 def cut(threads: Iterable[int]) -> int:
-    """Shut down the sockets the given threads are reading or writing; how many were cut."""
+    """Shut down the sockets the given threads are reading or writing, and refuse them new requests
+    until `release`; how many sockets were cut."""
     wanted = set(threads)
     with _lock:
+        _cut.update(wanted)
         connections = [c for ident, c in _in_use.items() if ident in wanted]
     count = 0
     for connection in connections:
@@ -66,6 +86,12 @@ def cut(threads: Iterable[int]) -> int:
                 sock.shutdown(socket.SHUT_RDWR)
                 count += 1
     return count
+
+
+def release(threads: Iterable[int]) -> None:
+    """Let these threads make requests again."""
+    with _lock:
+        _cut.difference_update(threads)
 
 
 @contextlib.contextmanager
@@ -79,3 +105,5 @@ def cut_after(seconds: float) -> Iterator[None]:
         yield
     finally:
         timer.cancel()
+        timer.join()  # a cut under way is over before the thread is let go again
+        release([ident])

@@ -23,7 +23,7 @@ from tenacity import RetryCallState, retry_all, retry_base
 from ..redact import redact
 from ..settings import HttpPolicy
 from .connection_errors import is_name_resolution_error
-from .interruptible import InterruptibleAdapter
+from .interruptible import InterruptibleAdapter, is_cut
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class _RetryUnlessUnreachable(retry_base):
         if outcome is None or not outcome.failed:
             return True
         error = outcome.exception()
-        return error is None or not _not_worth_retrying(error)
+        return error is None or not (_not_worth_retrying(error) or is_cut())
 
 TOKEN_RETRY_STATUSES = (429, 502, 503, 504)
 RETRY_STATUSES = (429, *range(500, 600))

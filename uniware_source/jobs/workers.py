@@ -22,7 +22,7 @@ from urllib.parse import unquote
 from ..client.api_call import UniwareClient
 from ..client.download import DownloadedFile, DownloadLimits, FileDownloader, describe_url
 from ..client.file_link import resolve_file_link
-from ..client.interruptible import cut
+from ..client.interruptible import cut, release
 from ..client.sessions import file_client
 from ..clock import Clock
 from ..conversion.csv_to_parquet import ConvertedFile, CsvConverter, Lineage
@@ -124,7 +124,10 @@ class JobCollector:
         with self._lock:
             working = list(self._working)
         cut(working)  # a request waiting on a slow answer ends now, not at its read timeout
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        try:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            release(working)
         self._converting.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
