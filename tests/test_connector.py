@@ -121,6 +121,20 @@ def test_job_codes_mode_loads_an_existing_job_without_creating_any(harness: Harn
     assert harness.sim.requests.count("create") == 1
 
 
+def test_a_listed_job_a_window_already_waits_for_is_collected_once(harness: Harness) -> None:
+    """The job of a window submitted earlier is also given in job_codes: one job, collected for its
+    window, its rows once (two entries of one job would share its files and break every run)."""
+    harness.run(mode="submit", exports=["Return Invoices"], facilities=["BLR01"])
+    [job_code] = [e["job_code"] for e in harness.ledger_entries("return_invoices") if e.get("job_code")]
+    harness.run(exports=["Return Invoices"], facilities=["BLR01"], job_codes={"Return Invoices": [job_code]})
+    job = harness.sim.jobs.get(job_code)
+    assert job is not None and job.file is not None
+    assert harness.count("return_invoices") == job.file.rows > 0
+    assert [r["status"] for r in harness.history(job_code)].count("LOADED") == 1
+    assert harness.ledger_entries("return_invoices") == []
+    assert harness.sim.requests.count("create") == 1
+
+
 def test_tenant_specific_report_works_by_configuration_alone(harness: Harness) -> None:
     b2b = {
         "name": "B2B Sale Orders",

@@ -129,6 +129,10 @@ class ExportLedger:
         for data in self._state["entries"]:
             yield Entry(data)
 
+    def held_job_codes(self) -> set[str]:
+        """The job codes windows (not adopted entries) wait for."""
+        return {e.job_code for e in self.entries() if e.job_code and e.kind != ADOPTED}
+
     def find(self, key: str) -> Optional[Entry]:
         return next((e for e in self.entries() if e.key == key), None)
 
@@ -230,10 +234,13 @@ class ExportLedger:
                            "facility": facility})]
 
     def plan_adopted(self, job_codes: tuple[str, ...]) -> list[Entry]:
+        """Entries for listed jobs not yet loaded nor held: a job a window of this ledger already
+        waits for is collected for that window, once (two entries would share its files)."""
         planned = []
+        held = self.held_job_codes()
         for code in job_codes:
             key = f"{ADOPTED}|{code}"
-            if code in self._state["adopted_done"] or self.find(key) is not None:
+            if code in self._state["adopted_done"] or self.find(key) is not None or code in held:
                 continue
             planned.append(self._add({"key": key, "kind": ADOPTED, "facility": None, "job_code": code}))
         return planned

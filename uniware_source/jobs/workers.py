@@ -155,7 +155,7 @@ class JobCollector:
         if result.outcome != Outcome.COMPLETED or result.file_url is None:
             return JobEnded(ticket, result.outcome, result.status, result.reason, result.polls)
         waited = self._clock.monotonic() - started
-        csv_path = self.workdir / f"{ticket.job_code}.csv"
+        csv_path = self.workdir / f"{ticket.table_name}.{ticket.job_code}.csv"  # one file per export and job
         try:
             download, converted = self._transfer(ticket, converter, result.file_url, csv_path)
         except InvalidFileError as error:
@@ -178,7 +178,7 @@ class JobCollector:
         conversion error."""
         link = resolve_file_link(file_url, self._client.base_url)  # relative: the Uniware host
         source_name = unquote(describe_url(link.url)[1].rsplit("/", 1)[-1])
-        load_file = self.workdir / f"{ticket.job_code}.load.{converter.load_format}"
+        load_file = self.workdir / f"{ticket.table_name}.{ticket.job_code}.load.{converter.load_format}"
         tokens = self._client.tokens if link.with_token else None
         if not self._conversions.acquire(blocking=False):
             download = self._downloader.fetch(link.url, csv_path, ticket.label, self.stop, tokens=tokens)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Optional
 
+import duckdb
 from dlt.common.exceptions import SignalReceivedException
 from dlt.extract import DltResource
 from dlt.pipeline.exceptions import PipelineStepFailed
@@ -29,7 +30,7 @@ from . import duckdb_memory
 from .dlt_warnings import expected_warnings_dropped
 from .lock import WaitForLock, pipeline_lock
 from .recovery import declare_merge, merge_on_reload
-from .signals import Terminated, interrupt_for, sigterm_interrupts
+from .signals import Terminated, interrupt_for, interrupt_of_a_query, signals_deferred, sigterm_interrupts
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,15 @@ def finish_pending_loads(pipeline: Pipeline) -> bool:
         log.info("pipeline %s has load packages from an interrupted run; loading them first",
                  pipeline.pipeline_name)
         merge_on_reload(pipeline)
+        normalize_whole(pipeline)  # an extracted package: normalized here, where a signal waits for its commit
     _with_room(pipeline, pipeline.run)
     return pending
+
+
+def normalize_whole(pipeline: Pipeline) -> None:
+    """`pipeline.normalize()`, not broken off by a signal: it commits the package by moving folders."""
+    with signals_deferred():
+        pipeline.normalize()
 
 
 def _load(pipeline: Pipeline) -> None:
@@ -111,7 +119,7 @@ def _run_step(pipeline: Pipeline, source: Any, loader_file_format: Optional[str]
             resource.apply_hints(table_name=HISTORY_TABLE, file_format=loader_file_format, create_table_variant=True)
     try:
         pipeline.extract(source, loader_file_format=loader_file_format)  # type: ignore[arg-type]
-        pipeline.normalize()
+        normalize_whole(pipeline)
         _load(pipeline)
     except PipelineStepFailed as failed:
         cause: Optional[BaseException] = failed.exception
@@ -122,10 +130,18 @@ def _run_step(pipeline: Pipeline, source: Any, loader_file_format: Optional[str]
                 raise Terminated from None
             if isinstance(cause, KeyboardInterrupt):
                 raise KeyboardInterrupt from None
+            if _interrupted_query(cause):
+                raise interrupt_of_a_query() from None
             if isinstance(cause, UniwareError):
                 raise cause from None
             cause = cause.__cause__ if cause is not None else None
         raise
+
+
+def _interrupted_query(error: Optional[BaseException]) -> bool:
+    """DuckDB's error for a query a signal broke off (it turns the KeyboardInterrupt into its own)."""
+    return isinstance(error, duckdb.InterruptException) or (
+        isinstance(error, RuntimeError) and "Query interrupted" in str(error))
 
 
 def _progress(report: RunReport) -> int:

@@ -24,15 +24,49 @@ class Terminated(KeyboardInterrupt):
         super().__init__("terminated (SIGTERM)")
 
 
+_received: list[int] = []  # SIGTERMs this process turned into Terminated
+
+
 def _raise_terminated(signum: int, frame: Optional[FrameType]) -> None:
     # once: a second SIGTERM must not break off the clean-up the first one started
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _received.append(signum)
     raise Terminated()
 
 
 def interrupt_for(code: int) -> KeyboardInterrupt:
     """The exception for a signal dlt intercepted (SignalReceivedException.signal_code)."""
     return Terminated() if code == signal.SIGTERM else KeyboardInterrupt()
+
+
+def interrupt_of_a_query() -> KeyboardInterrupt:
+    """The interrupt a query broke off with (DuckDB turns the signal into its own error)."""
+    return Terminated() if signal.SIGTERM in _received else KeyboardInterrupt()
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """While the block runs, SIGINT and SIGTERM are noted, not acted on; the first is delivered again
+    when the block ends. For steps that must not stop halfway: dlt's normalize commits a package by
+    moving and deleting folders, and a package left half-moved fails every later run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    noted: list[int] = []
+
+    def note(signum: int, frame: Optional[FrameType]) -> None:
+        noted.append(signum)
+
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    for number in previous:
+        signal.signal(number, note)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if noted:
+            signal.raise_signal(noted[0])  # as if it came now: KeyboardInterrupt, Terminated, or ignored
 
 
 @contextmanager

@@ -56,7 +56,11 @@ def plan(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> None:
     now = rt.clock.now()
     if settings.job_codes:
         # loading existing jobs: nothing is created, only the listed jobs are collected
-        ledger.plan_adopted(settings.job_codes.get(spec.name, ()))
+        listed = settings.job_codes.get(spec.name, ())
+        for code in sorted(set(listed) & ledger.held_job_codes()):
+            log.info("%s: job %s is one a window already waits for; collected for that window, once",
+                     spec.name, code)
+        ledger.plan_adopted(listed)
     elif settings.backfill is not None:
         if spec.incremental:
             start, end = settings.backfill
