@@ -239,3 +239,26 @@ def test_sigterm_stops_like_ctrl_c_and_the_next_run_resumes(
     assert harness.count("orders_log") == job.file.rows > 0
     assert [r["status"] for r in harness.history(job.code)].count("LOADED") == 1
     assert list(downloads.iterdir()) == []
+
+
+def test_what_a_killed_run_left_in_download_dir_is_removed_by_the_next_run(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, processes: list[subprocess.Popen[str]]) -> None:
+    """SIGKILL runs no clean-up: the next run on this host removes the scratch directories of owners
+    that are gone, and leaves alone those of a live process and those it did not make."""
+    sim = uniware_simulator
+    sim.inject_job_fate(STUCK)
+    killed = start_run(sim, tmp_path)
+    processes.append(killed)
+    assert polled(sim, 2), "the run never polled its job"
+    killed.kill()
+    killed.wait()
+    downloads = tmp_path / "downloads"
+    left = sorted(p.name for p in downloads.iterdir())
+    assert any(name.startswith("uniware-keys-") for name in left) and len(left) >= 2, left
+    live = downloads / "uniware-of-a-live-run"
+    live.mkdir()
+    (live / ".owner").write_text(f"{socket.gethostname()}\n{os.getppid()}\n")
+    foreign = downloads / "uniware-without-owner"
+    foreign.mkdir()
+    Harness(sim, tmp_path / "next").run(exports=[ORDERS_LOG], facilities=["BLR01"], download_dir=str(downloads))
+    assert sorted(p.name for p in downloads.iterdir()) == ["uniware-of-a-live-run", "uniware-without-owner"]

@@ -17,7 +17,6 @@ import contextlib
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import weakref
 from dataclasses import dataclass
@@ -26,6 +25,8 @@ from typing import Optional
 
 import duckdb
 import pyarrow as pa
+
+from ..scratch import scratch_dir
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class KeyStore:
 
     def __init__(self, max_keys: int = KEY_CHECK_MAX_KEYS, directory: Optional[Path] = None) -> None:
         self.max_keys = max_keys
-        self._directory = tempfile.mkdtemp(prefix="uniware-keys-", dir=directory)  # None: the system's temp
+        self._directory = str(scratch_dir("keys-", directory))  # None: the system's temp
         self._db = duckdb.connect(config={"memory_limit": KEY_STORE_MEMORY, "threads": 1,
                                           "temp_directory": self._directory, "preserve_insertion_order": False})
         self._lock = threading.Lock()  # one statement at a time: they share the memory limit

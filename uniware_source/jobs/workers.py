@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import queue
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,6 +27,7 @@ from ..clock import Clock
 from ..conversion.csv_to_parquet import ConvertedFile, CsvConverter, Lineage
 from ..errors import CsvFormatError, DownloadError, InvalidFileError
 from ..redact import redact, scrub_exception
+from ..scratch import scratch_dir, sweep_abandoned
 from ..settings import PollPolicy, Settings
 from ..statuses import Outcome
 from .follow import DownloadAbandoned, DownloadRestarted, FollowedFile
@@ -103,7 +103,8 @@ class JobCollector:
         self._lock = threading.Lock()
         self.stop = threading.Event()
         self._working: set[int] = set()  # the worker threads seeing a job through (their requests can be cut)
-        self.workdir = Path(tempfile.mkdtemp(prefix="uniware-", dir=download_dir))
+        sweep_abandoned(download_dir)  # what runs killed outright (SIGKILL) left behind
+        self.workdir = scratch_dir("", download_dir)
 
     def _queue(self, table_name: str) -> queue.Queue[Event]:
         with self._lock:

@@ -1,0 +1,64 @@
+"""Scratch directories under `download_dir` that a killed run cannot leave behind for good.
+
+A run removes its own directories on every way out it gets to run code for; SIGKILL (or a power cut)
+gives it none. Each directory names its owner (host and process id), and the next run on the same
+host removes the ones whose owner is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+log = logging.getLogger(__name__)
+
+PREFIX = "uniware-"  # every scratch directory's name starts with it
+OWNER_FILE = ".owner"
+
+
+def scratch_dir(kind: str, parent: Optional[Path]) -> Path:
+    """A new directory `uniware-<kind>...` under `parent` (None: the system's temp dir) naming its owner."""
+    path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{kind}", dir=parent))
+    (path / OWNER_FILE).write_text(f"{socket.gethostname()}\n{os.getpid()}\n", encoding="utf-8")
+    return path
+
+
+def sweep_abandoned(parent: Optional[Path]) -> int:
+    """Remove the scratch directories under `parent` whose owner process on this host has ended; how many."""
+    base = Path(parent) if parent is not None else Path(tempfile.gettempdir())
+    removed = 0
+    try:
+        candidates = [p for p in base.iterdir() if p.name.startswith(PREFIX) and p.is_dir()]
+    except OSError:
+        return 0
+    for path in candidates:
+        if _owner_gone(path):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += not path.exists()
+    if removed:
+        log.info("removed %d scratch director%s left in %s by runs that were killed", removed,
+                 "y" if removed == 1 else "ies", base)
+    return removed
+
+
+def _owner_gone(path: Path) -> bool:
+    try:
+        host, pid = (path / OWNER_FILE).read_text(encoding="utf-8").split()[:2]
+    except (OSError, ValueError):
+        return False  # not ours, or being created: left alone
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # alive, another user's
+    return False
