@@ -255,10 +255,14 @@ def test_what_a_killed_run_left_in_download_dir_is_removed_by_the_next_run(
     downloads = tmp_path / "downloads"
     left = sorted(p.name for p in downloads.iterdir())
     assert any(name.startswith("uniware-keys-") for name in left) and len(left) >= 2, left
-    live = downloads / "uniware-of-a-live-run"
-    live.mkdir()
-    (live / ".owner").write_text(f"{socket.gethostname()}\n{os.getppid()}\n")
-    foreign = downloads / "uniware-without-owner"
-    foreign.mkdir()
+    namespace = os.readlink("/proc/self/ns/pid")
+    owners = {"uniware-of-a-live-run": (socket.gethostname(), os.getppid(), namespace),
+              # a pid of another pid namespace (a container with this host's name) says nothing here
+              "uniware-of-another-namespace": (socket.gethostname(), killed.pid, "pid:[1]")}
+    for name, (host, pid, space) in owners.items():
+        (downloads / name).mkdir()
+        (downloads / name / ".owner").write_text(f"{host}\n{pid}\n{space}\n")
+    (downloads / "uniware-without-owner").mkdir()
     Harness(sim, tmp_path / "next").run(exports=[ORDERS_LOG], facilities=["BLR01"], download_dir=str(downloads))
-    assert sorted(p.name for p in downloads.iterdir()) == ["uniware-of-a-live-run", "uniware-without-owner"]
+    assert sorted(p.name for p in downloads.iterdir()) == [
+        "uniware-of-a-live-run", "uniware-of-another-namespace", "uniware-without-owner"]

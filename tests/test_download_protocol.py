@@ -18,8 +18,8 @@ import requests
 
 from uniware_source import ManualClock
 from uniware_source.client.download import DownloadLimits, FileDownloader
+from uniware_source.client.interruptible import InterruptibleAdapter, _Tracked, release
 from uniware_source.client.interruptible import cut as cut_connections
-from uniware_source.client.interruptible import release
 from uniware_source.client.sessions import api_client, file_client
 from uniware_source.errors import DownloadError
 from uniware_source.settings import HttpPolicy
@@ -28,7 +28,8 @@ from .hostile_host import Answer, HostileHost, Request, Script, cut, part, whole
 
 FILE = b"".join(b"%d,item-%d,%d.50\n" % (n, n, n) for n in range(4000))
 HALF = FILE.index(b"\n", len(FILE) // 2) + 1  # a line boundary: a cut there still parses as CSV
-NEW = FILE.replace(b"item", b"ITEM")  # the same size, other bytes: the file replaced on the host
+NEW = FILE.replace(b"item", b"ITEM")
+GZIPPED = gzip.compress(FILE)  # the same size, other bytes: the file replaced on the host
 POLICY = HttpPolicy(connect_timeout_seconds=5, read_timeout_seconds=5, max_attempts=1, backoff_factor=0,
                     max_retry_delay_seconds=0, download_max_attempts=4, download_max_bytes=10 << 20,
                     download_timeout_seconds=30, download_stall_timeout_seconds=5)
@@ -115,6 +116,13 @@ FAILING: dict[str, Script] = {
     "no length gzip, cut between two members, more when asked": lambda n, r: (
         Answer(206, {"Content-Range": "bytes 5-9/10"}, b"12345") if r.range_start
         else Answer(200, {"Content-Encoding": "gzip"}, gzip.compress(FILE[:HALF]), close=True)),
+    "no length gzip cut inside a member, 416 without a size": lambda n, r: (
+        Answer(416, {"Content-Length": "0"}) if r.range_start
+        else Answer(200, {"Content-Encoding": "gzip"}, GZIPPED[:len(GZIPPED) // 2], close=True)),
+    "a Content-Length of 5,000 digits": lambda n, r: Answer(200, {"Content-Length": "9" * 5000}, FILE, close=True),
+    "a 206 whose Content-Range has 5,000 digits": ranged(lambda n, r: Answer(
+        206, {"Content-Length": str(len(FILE) - HALF), "Content-Range": f"bytes {'9' * 5000}-1/{len(FILE)}"},
+        FILE[HALF:])),
     "deflate with rows after its end": lambda n, r: Answer(
         200, {"Content-Encoding": "deflate", "Content-Length": str(len(zlib.compress(FILE[:HALF])) + len(FILE) - HALF)},
         zlib.compress(FILE[:HALF]) + FILE[HALF:]),
@@ -186,3 +194,23 @@ def test_a_stop_cuts_a_request_that_waits_for_its_answer(tmp_path: Path) -> None
         never.set()
     assert len(outcome) == 1 and isinstance(outcome[0], requests.RequestException), outcome
     assert len(host.requests) == 2  # the cut one (not retried), then the one after the release
+
+
+def test_a_body_without_a_length_is_confirmed_within_its_attempt(tmp_path: Path) -> None:
+    """The question past the end of a body without a length takes no attempt of its own: with a single
+    attempt allowed, a whole body and a 416 after it are a file."""
+    target = tmp_path / "file.csv"
+    downloader = FileDownloader(file_client(POLICY), ManualClock(), timeout=POLICY.timeout, max_attempts=1,
+                                backoff_seconds=0, limits=DownloadLimits(10 << 20, 30, 5))
+    script = EXACT["no length, complete, Range past the end is 416"]
+    with HostileHost(script) as host:
+        downloader.fetch(host.url, target, "test")
+    assert target.read_bytes() == FILE
+    assert [r.range_start for r in host.requests] == [None, len(FILE)]
+
+
+def test_requests_through_an_http_proxy_can_be_cut_too() -> None:
+    adapter = InterruptibleAdapter()
+    manager = adapter.proxy_manager_for("http://127.0.0.1:3128")
+    assert all(issubclass(pool, _Tracked) for pool in manager.pool_classes_by_scheme.values())
+    assert all(issubclass(pool, _Tracked) for pool in adapter.poolmanager.pool_classes_by_scheme.values())

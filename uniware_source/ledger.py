@@ -130,8 +130,8 @@ class ExportLedger:
             yield Entry(data)
 
     def held_job_codes(self) -> set[str]:
-        """The job codes windows (not adopted entries) wait for."""
-        return {e.job_code for e in self.entries() if e.job_code and e.kind != ADOPTED}
+        """The job codes windows (not adopted entries) still wait for (not yet loaded)."""
+        return {e.job_code for e in self.entries() if e.job_code and e.kind != ADOPTED and not e.data.get("done")}
 
     def find(self, key: str) -> Optional[Entry]:
         return next((e for e in self.entries() if e.key == key), None)

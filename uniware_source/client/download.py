@@ -201,10 +201,11 @@ class FileDownloader:
             try:
                 with cut_after(job.deadline - self._wall()):  # a read no timeout ends (a slow header)
                     self._attempt(job, out, progress)
-                if progress.probe is None:
-                    return progress
-                problem = f"the body ended after {progress.probe} bytes without a length; not confirmed"
-                continue  # the next attempt asks the server whether anything follows
+                    while progress.probe is not None:  # an end without a length: asked, within this attempt
+                        self._check_deadline(job, progress)
+                        _check_stop(job)
+                        self._confirm_end(job, out, progress)
+                return progress
             except _Retry as retry:
                 problem = str(retry)
                 log.warning("%s: %s: %s (attempt %d of %d)", job.label, job.where, problem, attempt,
@@ -414,14 +415,14 @@ class FileDownloader:
             _reject_html(b"", content_type, job.where)
         if wire_length is not None and wire < wire_length:
             raise _Retry(f"body ended at {wire} of {wire_length} bytes")
+        if decoder is not None and not decoder.complete:
+            raise _Retry(f"the {encoding} body ended before its end ({wire} bytes on the wire)")
         framed = wire_length is not None or "chunked" in response.headers.get("Transfer-Encoding", "").lower()
         if not framed and not (decoder is not None and decoder.self_delimiting):
             if decoder is not None:  # an encoded body cannot be continued: only confirmed or restarted
                 progress.resumable = False
             progress.probe = progress.received if decoder is None else wire
             return
-        if decoder is not None and not decoder.complete:
-            raise _Retry(f"the {encoding} body ended before its end ({wire} bytes on the wire)")
         if progress.total is not None and progress.received < progress.total:
             raise _Retry(f"body ended at {progress.received} of {progress.total} bytes")
 
@@ -563,9 +564,14 @@ def _set_timeout(sock: Optional[socket.socket], seconds: float) -> None:
             sock.settimeout(max(seconds, 0.001))
 
 
+BEYOND_ANY_FILE = 10**18  # what a number of more digits than that stands for (int() refuses 4,300+)
+
+
 def _number(text: str) -> Optional[int]:
     text = text.strip()
-    return int(text) if text.isascii() and text.isdigit() else None
+    if not (text.isascii() and text.isdigit()):
+        return None
+    return int(text) if len(text) < 19 else BEYOND_ANY_FILE
 
 
 def _content_length(response: requests.Response) -> Optional[int]:

@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3 import ProxyManager
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 _in_use: dict[int, Any] = {}  # thread ident -> the connection it has taken from a pool
@@ -58,6 +59,12 @@ class InterruptibleAdapter(HTTPAdapter):
     def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
         self.poolmanager.pool_classes_by_scheme = {"http": _TrackedHTTPPool, "https": _TrackedHTTPSPool}
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if type(manager) is ProxyManager:  # an HTTP(S) proxy; SOCKS pools are left as they are (not cut)
+            manager.pool_classes_by_scheme = {"http": _TrackedHTTPPool, "https": _TrackedHTTPSPool}
+        return manager
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         if is_cut():

@@ -47,8 +47,10 @@ def finish_pending_loads(pipeline: Pipeline) -> bool:
         log.info("pipeline %s has load packages from an interrupted run; loading them first",
                  pipeline.pipeline_name)
         merge_on_reload(pipeline)
-        normalize_whole(pipeline)  # an extracted package: normalized here, where a signal waits for its commit
-    _with_room(pipeline, pipeline.run)
+    with _surfaced():
+        if pending:
+            normalize_whole(pipeline)  # an extracted package: normalized here, where a signal waits for its commit
+        _with_room(pipeline, pipeline.run)
     return pending
 
 
@@ -117,10 +119,17 @@ def _run_step(pipeline: Pipeline, source: Any, loader_file_format: Optional[str]
         # dlt gives the format to each resource's own table, not to its table variants (the history)
         for resource in source.resources.values():
             resource.apply_hints(table_name=HISTORY_TABLE, file_format=loader_file_format, create_table_variant=True)
-    try:
+    with _surfaced():
         pipeline.extract(source, loader_file_format=loader_file_format)  # type: ignore[arg-type]
         normalize_whole(pipeline)
         _load(pipeline)
+
+
+@contextmanager
+def _surfaced() -> Iterator[None]:
+    """An interrupt or the connector's own error that dlt wrapped in PipelineStepFailed, raised as itself."""
+    try:
+        yield
     except PipelineStepFailed as failed:
         cause: Optional[BaseException] = failed.exception
         for _ in range(5):  # dlt wraps a resource's exception once more (ResourceExtractionError)

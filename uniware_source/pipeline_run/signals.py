@@ -81,6 +81,7 @@ def sigterm_interrupts() -> Iterator[None]:
     if previous is not signal.SIG_DFL:  # ours already (nested), ignored, or the application's own
         yield
         return
+    _received.clear()  # a SIGTERM of an earlier run in this process says nothing of this one
     signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         yield
