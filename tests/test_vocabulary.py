@@ -3,7 +3,10 @@ catalog's types, and as many rows as the simulator's truth; order status vs item
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Optional
 
@@ -116,3 +119,39 @@ def test_order_status_and_item_status_cross_and_the_funnel_counts_items(harness:
     matched = harness.sql("SELECT COUNT(*) FROM {ds}.return_invoices AS r JOIN {ds}.sale_orders AS s "
                           "ON r.invoice_code = s.invoice_code AND r.item_sku_code = s.item_sku_code")[0][0]
     assert returned == matched > 0
+
+
+def _other_readings(spec: ExportSpec, text: str) -> str:
+    """The file with each label that has other readings spelled as its first other reading."""
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    first, sep, rest = text[len(bom):].partition("\n")
+    ending = "\r" if first.endswith("\r") else ""
+    header = next(csv.reader([first.rstrip("\r")]))
+    renamed = [spec.label_readings[label][0] if label in spec.label_readings else label for label in header]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(renamed)
+    return bom + out.getvalue() + ending + sep + rest
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in CATALOG.items() if s.label_readings))
+def test_a_reports_other_readings_land_in_the_same_columns_with_the_same_types(harness: Harness, name: str) -> None:
+    """uniware-reports.md gives two readings of some labels; a tenant whose files use the other one
+    gets the same table: same columns, types, key and window guard, whichever reading came first."""
+    spec = CATALOG[name]
+    harness.run(exports=[name], facilities=["BLR01"])
+    before = column_types(harness, spec.table_name)
+    harness.sim.jobs.edit_file = lambda job, text: _other_readings(spec, text)
+    harness.sim.clock.advance(timedelta(days=1))
+    report = harness.run(exports=[name], facilities=["BLR01", "DEL02"])
+    assert column_types(harness, spec.table_name) == before  # no column of another spelling
+    exported = [label for label in spec.label_readings if NAMING.normalize_identifier(label) in before]
+    assert exported  # the file does carry labels with other readings
+    for label in exported:
+        assert before[NAMING.normalize_identifier(label)] == SQL_TYPES.get(spec.column_types.get(label, ""),
+                                                                           "VARCHAR"), label
+    assert not report.problems
+    messages = [r["message"] or "" for r in harness.history() if r["status"] == "LOADED"]
+    assert not any("window guard is off" in m for m in messages), messages
+    latest = [j for j in harness.sim.jobs.all() if j.report.name == name][-2:]  # the second run's jobs
+    assert harness.sql(f"SELECT COUNT(DISTINCT _uniware_job_code) FROM {{ds}}.{spec.table_name} "
+                       f"WHERE _uniware_job_code IN ('{latest[0].code}', '{latest[1].code}')") == [(2,)]

@@ -48,6 +48,9 @@ class ExportSpec:
     # window_guard.py), and that label for the other date filter ids the report takes
     window_column: Optional[str] = None
     window_columns_by_filter: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # other header labels tenants' files were read with for a label above (uniware-reports.md marks the
+    # conflicts): a file with one of them, and not the label itself, has it read as that label
+    label_readings: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def incremental(self) -> bool:
@@ -122,6 +125,9 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
         primary_key=("Invoice Code", "Item SKU Code"),
         column_types=_with_types(timestamp=("Return Date",), integer=("Quantity",),
                                  decimal=("Unit Price", *_TAXES)),
+        # DT's labels above; TW reads the same ids as these (uniware-reports.md 3)
+        label_readings=MappingProxyType({"Return Date": ("Returned Date",), "Item SKU Code": ("SKU Code",),
+                                         "Quantity": ("Qty",), "Unit Price": ("Transfer Price",)}),
     ),
     ExportSpec(
         name="Reverse Pickup",
@@ -139,6 +145,11 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
                        "Channel Return Created Date"),
             integer=("Total Received Items",),
         ),
+        # DT's labels above, TW's readings of the same ids here (uniware-reports.md 3)
+        label_readings=MappingProxyType({
+            "Reverse Pickup No": ("Reverse Pickup Code",), "Item SKU Code": ("Item Type SKU",),
+            "Reverse Pickup Last Updated": ("Reverse Pickup Updated",),
+            "Sale Order Created": ("Sale Order Received",)}),
     ),
     ExportSpec(
         name="Courier Returns",
@@ -170,6 +181,7 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
             decimal=("MRP", "Cost Price"),
             timestamp=("Updated",),
         ),
+        label_readings=MappingProxyType({"Stock In Transfer": ("Pending Stock Transfer",)}),  # TW's reading
     ),
     ExportSpec(
         name="Item Master",

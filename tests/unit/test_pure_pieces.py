@@ -179,3 +179,17 @@ def test_reserved_and_repeated_labels_get_their_own_columns() -> None:
 def test_headers_compare_exactly_in_any_order_and_legacy_names_are_positional() -> None:
     assert same_labels(["A", "B", "B"], ["B", "A", "B"]) and not same_labels(["Tax %"], ["TAX %"])
     assert legacy_names(["Tax %", "Tax#"], NORMALIZE, ()) == {"Tax %": ["taxx"], "Tax#": ["taxx_2"]}
+
+
+def test_labels_are_found_whatever_their_case_and_other_readings_stand_for_the_label() -> None:
+    from uniware_source.catalog import CATALOG
+    from uniware_source.conversion.csv_to_parquet import find_label, spec_labels
+
+    assert find_label(["Reverse Pickup No", "Item Sku Code"], "Item SKU Code") == 1  # DT spells it so
+    assert find_label(["Item  SKU code "], "Item SKU Code") == 0
+    assert find_label(["SKU"], "Item SKU Code") == -1
+    returns = CATALOG["Return Invoices"]
+    assert spec_labels(["Invoice Code", "SKU Code", "Returned Date", "Qty", "Transfer Price"], returns) == [
+        "Invoice Code", "Item SKU Code", "Return Date", "Quantity", "Unit Price"]
+    # a file that has the label itself keeps its other columns as they are
+    assert spec_labels(["Item SKU Code", "SKU Code"], returns) == ["Item SKU Code", "SKU Code"]

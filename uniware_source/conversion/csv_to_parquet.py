@@ -115,6 +115,29 @@ def _kind_of(label: str, spec: ExportSpec) -> str:
     return folded.get(" ".join(label.lower().split()), TEXT)
 
 
+def _folded(label: str) -> str:
+    return " ".join(label.lower().split())
+
+
+def spec_labels(labels: list[str], spec: ExportSpec) -> list[str]:
+    """The header's labels, where one of a label's other readings (`label_readings`: tenants' files
+    spell some columns differently) stands for that label when the file does not carry the label
+    itself: the same table whichever reading a tenant's files use."""
+    present = {_folded(label) for label in labels}
+    readings = {_folded(other): label for label, others in spec.label_readings.items() for other in others
+                if _folded(label) not in present}
+    return [readings.get(_folded(label), label) for label in labels]
+
+
+def find_label(labels: Sequence[str], wanted: str) -> int:
+    """The position of `wanted` in `labels`: exactly, else ignoring case and spacing; -1 if absent."""
+    wanted = wanted.strip()
+    if wanted in labels:
+        return labels.index(wanted)
+    folded = [_folded(label) for label in labels]
+    return folded.index(_folded(wanted)) if _folded(wanted) in folded else -1
+
+
 def plan_layout(header: Sequence[str], spec: ExportSpec, names: ColumnNames, label: str,
                 file_bytes: Optional[int] = None) -> FileLayout:
     """Column names (kept per export, see column_names), types and key columns of a file's header."""
@@ -123,16 +146,17 @@ def plan_layout(header: Sequence[str], spec: ExportSpec, names: ColumnNames, lab
             raise CsvFormatError(f"{label}: the file is empty (0 bytes), without even a header row; a Uniware "
                                  "export always has one, so this is a broken file, not an empty export")
         raise CsvFormatError(f"{label}: the file has no header row")
-    labels = [h.strip() for h in header]
+    labels = spec_labels([h.strip() for h in header], spec)
     columns = names.names_for(labels)
     kinds = [_kind_of(lab, spec) for lab in labels]
     key_names = []
     for key in spec.primary_key:
-        if key.strip() not in labels:
+        position = find_label(labels, key)
+        if position < 0:
             raise CsvFormatError(
                 f"{label}: key column '{key}' is not in the file's header {labels}; "
                 "set primary_key for this export to the file's header labels")
-        key_names.append(columns[labels.index(key.strip())])
+        key_names.append(columns[position])
     return FileLayout(labels, columns, kinds, key_names)
 
 
@@ -365,9 +389,17 @@ class CsvConverter:
         except pa.ArrowInvalid as error:
             raise parse_error(error) from None
         label = self.spec.window_column  # the window guard's column: its earliest and latest date
-        dates = DateSpan(label) if label and label in layout.labels else None
-        date_at = layout.labels.index(label) if dates is not None and label else -1
+        date_at = find_label(layout.labels, label) if label else -1
+        dates = DateSpan(label) if label and date_at >= 0 else None
+        if label and date_at < 0:
+            result_note = (f"the window guard is off for this file: its column '{label}' is not in the header "
+                           "(set window_column for this export to the label the file uses)")
+        else:
+            result_note = ""
         result = ConvertedFile(None, 0, 0, header, layout, file_format=self.load_format)
+        if result_note:
+            log.warning("%s: %s", where, result_note)
+            result.problems.append(result_note)
         occurrences: dict[str, int] = {}
         writers: list[_BackgroundParquetWriter] = []
         part_rows: list[int] = []
