@@ -215,3 +215,24 @@ def test_empty_export_is_a_warning_and_moves_the_cursor(harness: Harness, caplog
     [job] = harness.sim.jobs.all()
     assert [r["status"] for r in harness.history(job.code)][-2:] == ["COMPLETE", "EMPTY"]
     assert harness.ledger_entries("return_invoices") == []
+
+
+@pytest.mark.parametrize("error", [(100006, "INVALID_JOB_CODE"), (100010, "JOB_NOT_FOUND")])
+def test_a_job_uniware_no_longer_knows_is_given_up_whatever_its_error_code(
+        tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, error: tuple[int, str]) -> None:
+    """The docs give no code for a job Uniware does not know (after a restart of its export service):
+    a status answered `successful: false` again and again ends the job as LOST and its window is
+    exported again, instead of being polled until job_timeout_seconds on every run."""
+    config = fast_config(files_dir=tmp_path_factory.mktemp("sim-files"), unknown_job_error=error)
+    with UniwareSimulator(config) as sim:
+        harness = Harness(sim, tmp_path)
+        harness.run(mode="submit", exports=["Return Invoices"], facilities=["BLR01"])
+        [lost] = [j.code for j in sim.jobs.all()]
+        sim.jobs.forget_all()
+        with pytest.raises(ExportsFailed, match=f"Uniware no longer knows job {lost}"):
+            harness.run(mode="collect", exports=["Return Invoices"], facilities=["BLR01"])
+        polls = sim.requests.count("status")
+        assert polls <= 3  # given up after three refusals, not polled until the deadline
+        assert [r["status"] for r in harness.history(lost)][-1] == "LOST"
+        harness.run(exports=["Return Invoices"], facilities=["BLR01"])  # the window, by a new job
+        assert harness.count("return_invoices") > 0

@@ -61,13 +61,14 @@ class ApiError(UniwareError):
     """A Uniware call failed: HTTP status or ``successful: false`` with its coded errors."""
 
     def __init__(self, operation: str, problem: str, *, http_status: Optional[int] = None,
-                 errors: Sequence[ApiErrorDetail] = ()) -> None:
+                 errors: Sequence[ApiErrorDetail] = (), refused: bool = False) -> None:
         detail = "; ".join(str(e) for e in errors)
         status = f"HTTP {http_status}: " if http_status is not None else ""
         super().__init__(f"{operation} failed: {status}{problem}" + (f" - {detail}" if detail else ""))
         self.operation = operation
         self.http_status = http_status
         self.errors = tuple(errors)
+        self.refused = refused  # Uniware answered, with `successful: false`: not a transient failure
 
     @property
     def codes(self) -> set[int]:

@@ -105,5 +105,5 @@ def raise_unsuccessful(operation: str, payload: dict[str, Any]) -> None:
     """ApiError for an answer with ``successful: false`` (a business failure sent as HTTP 200)."""
     if payload.get("successful") is False:
         raise ApiError(operation, message_of(payload) or "Uniware answered successful=false",
-                       errors=error_details(payload))
+                       errors=error_details(payload), refused=True)
 

@@ -26,6 +26,9 @@ from ..statuses import Meaning, Outcome, is_known, meaning_of
 log = logging.getLogger(__name__)
 
 INVALID_JOB_CODE = 100006
+# `successful: false` to a status call, this many times in a row: Uniware will not report the job (an
+# unknown or invalid job code, whatever its build calls the error), so it is given up, not waited for
+REFUSALS_TO_GIVE_UP = 3
 
 
 @dataclass(frozen=True)
@@ -68,18 +71,21 @@ def wait_for_job(
     complete_since: Optional[float] = None
     last_problem = ""
     warned_unknown: set[str] = set()
+    refusals = 0
     while True:
         if stop.is_set():
             return PollResult(Outcome.STOPPED, last_status, None, "the run was interrupted", polls)
         try:
             status = job_status(client, job_code)
         except ApiError as error:
-            if INVALID_JOB_CODE in error.codes:
+            refusals = refusals + 1 if error.refused else 0
+            if INVALID_JOB_CODE in error.codes or refusals >= REFUSALS_TO_GIVE_UP:
                 return PollResult(Outcome.FAILED, last_status, None,
                                   f"Uniware no longer knows job {job_code}: {error}", polls)
             last_problem = str(error)
             log.warning("%s: polling failed, will keep trying until the deadline: %s", label, error)
         else:
+            refusals = 0
             polls += 1
             has_file = status.file_url is not None
             if status.status != last_status or (has_file and complete_since is not None):

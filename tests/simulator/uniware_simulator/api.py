@@ -55,6 +55,7 @@ class ApiOptions:
     reject_duplicate_jobs: bool = True
     max_window_days: int = 92
     error_text_field: str = "description"  # which of description/message carries the text
+    unknown_job_error: tuple[int, str] = INVALID_JOB_CODE  # the docs give no code for a job it does not know
 
 
 class Rejected(Exception):
@@ -328,7 +329,7 @@ class UniwareApi:
             return self.failure(MISSING_PARAMETERS, "jobCode is required", "jobCode")
         job = self.jobs.get(code)
         if job is None:
-            return self.failure(INVALID_JOB_CODE, f"Invalid job code: {code}", "jobCode")
+            return self.failure(self.options.unknown_job_error, f"Invalid job code: {code}", "jobCode")
         answer = self.jobs.poll(job)
         result: dict[str, Any] = {"successful": True, "message": answer.message or None,
                                   "errors": [], "warnings": None, "status": answer.status}

@@ -163,6 +163,11 @@ class JobRegistry:
                 job.generation = self._pool.submit(self._generate, job)
         return job
 
+    def forget_all(self) -> None:
+        """Uniware loses every job (a restart of its export service): their codes become unknown."""
+        with self._lock:
+            self._jobs.clear()
+
     def get(self, code: str) -> Optional[ExportJob]:
         with self._lock:
             return self._jobs.get(code)

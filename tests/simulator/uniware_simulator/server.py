@@ -44,6 +44,7 @@ class SimulatorConfig:
     empty_export_file: bool = False  # False: a zero-row export has no filePath at all (field)
     unknown_filter: str = "reject"  # "ignore": silently ignored, the export unwindowed (field; CLI default)
     reject_duplicate_jobs: bool = True
+    unknown_job_error: tuple[int, str] = (100006, "INVALID_JOB_CODE")  # assumed: the docs give no code
     max_window_days: int = 92
     file_ttl_seconds: Optional[float] = None  # download links expire after this long
     file_url_query: str = ""  # appended to every filePath as ?<query> (a presigned link's signature)
@@ -93,6 +94,7 @@ class UniwareSimulator:
                 bad_credentials_status=cfg.bad_credentials_status,
                 unknown_filter=cfg.unknown_filter, reject_duplicate_jobs=cfg.reject_duplicate_jobs,
                 max_window_days=cfg.max_window_days, error_text_field=cfg.error_text_field,
+                unknown_job_error=cfg.unknown_job_error,
             ),
         )
         self._api_server: Optional[_Server] = None
