@@ -15,10 +15,11 @@ from typing import Any, Optional
 
 import dlt
 import pyarrow.parquet as pq
+from dlt.common.libs.pyarrow import get_column_type_from_py_arrow
 
 from ..catalog import APPEND, ExportSpec
 from ..conversion.column_names import ColumnNames, legacy_names, same_labels
-from ..conversion.csv_to_parquet import RESERVED_COLUMNS, CsvConverter, Lineage
+from ..conversion.csv_to_parquet import RESERVED_COLUMNS, ConvertedFile, CsvConverter, Lineage
 from ..conversion.key_check import FileKeys, KeyStore
 from ..conversion.load_files import COPY_PARTS, CSV, PARQUET, file_import, forget_deduplicated
 from ..conversion.target_table import table_is_empty
@@ -122,7 +123,7 @@ class ExportCollection:
 
     def _on_file(self, entry: Entry, event: FileReady, converter: CsvConverter) -> Iterator[Any]:
         converted, download = event.converted, event.download
-        header_problem = self._check_header(converted.header)
+        header_problem = self._check_header(converted.header) or self._check_types(converted)
         if header_problem is not None:
             converter.discard(converted)
             yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.PARSE_FAILED, event.status, header_problem,
@@ -235,6 +236,26 @@ class ExportCollection:
     def _connector_row(self, entry: Entry, status: str, message: str, polls: Optional[int] = None) -> Any:
         return _history(job_event(self.spec, entry, self.rt.run_id, status, observed_at=self.rt.clock.now(),
                                   message=message, polls=polls))
+
+    def _check_types(self, converted: ConvertedFile) -> Optional[str]:
+        """A problem text when a column the table already has would get values of another type (a
+        `column_types` entry added or changed after loads): dlt would store them in the column's old
+        type, in another format beside the old values."""
+        table = dlt.current.source_schema().tables.get(self.spec.table_name)
+        if table is None or converted.schema is None:
+            return None
+        changed = []
+        for name in converted.schema.names:
+            before = table.get("columns", {}).get(name, {}).get("data_type")
+            now = get_column_type_from_py_arrow(converted.schema.field(name).type).get("data_type")
+            if before and now and before != now:
+                label = next((lab for lab, col in zip(converted.layout.labels, converted.layout.names, strict=False)
+                              if col == name), name)
+                changed.append(f"'{label}' ({name}) is {before} in the table, the file's values are {now}")
+        if not changed:
+            return None
+        return (f"column types changed since the last load: {'; '.join(changed)}. Give column_types for this "
+                "export the type the column has, or load it into a new table (table_name)")
 
     def _check_header(self, header: list[str]) -> Optional[str]:
         """Compare the labels with the last file's, exactly (in any order); a problem text when
