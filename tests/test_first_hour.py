@@ -202,7 +202,9 @@ def test_retries_are_announced_and_log_format_json(cli: Any, sim: UniwareSimulat
     sim.inject("create", "http_error", status=503, times=1)
     assert cli("--facility", "BLR01", "--log-format", "json") == 0
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
-    assert any("retrying in" in r["message"] and "attempt 2/5" in r["message"] for r in lines), lines
+    # host and path of the call, as the README shows: "127.0.0.1:port/services/... HTTP 503: retrying in"
+    assert any("/services/rest/v1/export/job/create HTTP 503: retrying in" in r["message"]
+               and "attempt 2/5" in r["message"] for r in lines), lines
     jobs = [r for r in lines if r.get("job_code")]
     assert jobs and {"CREATED", "LOADED"} <= {r["status"] for r in jobs}
     # one line per state change, the context only on the job's first line

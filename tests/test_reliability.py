@@ -146,6 +146,8 @@ def test_unknown_status_is_pending_until_the_deadline(tmp_path: Path, caplog: py
     ({"name": "Sale Orders", "columns": ["soicode", "bogus"]}, 100002, "Invalid export column: bogus"),
     ({"name": "Sale Orders", "filters": [{"id": "bogusFilter", "text": "x"}]}, 100003,
      "Invalid export filter: bogusFilter"),
+    ({"name": "Sale Orders", "date_filter": "createdOn"}, 100003,
+     "does not take the date filter 'createdOn': set date_filter for this export"),
     ({"name": "Sale Orders", "filters": [{"id": "channelFilter", "selectedValues": []}]}, 100004,
      "needs selectedValues"),
     ({"name": "Sale Orders", "filters": [{"id": "channelFilter", "selectedValues": ["EBAY"]}]}, 100005,

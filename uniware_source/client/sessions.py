@@ -39,7 +39,7 @@ def _announce(state: RetryCallState) -> None:
     outcome = state.outcome
     wait = state.next_action.sleep if state.next_action is not None else 0.0
     reason = "?"
-    request = state.args[1] if len(state.args) > 1 else None
+    request = next((a for a in state.args if getattr(a, "url", None)), None)  # (session, request) or (request,)
     where = ""
     if request is not None and getattr(request, "url", None):
         parts = urlsplit(request.url)

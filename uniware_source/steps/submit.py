@@ -119,7 +119,7 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
                        "display name; check the 'facilities' setting")
             errors = error.errors
         except ApiError as error:
-            problem, errors = str(error), error.errors
+            problem, errors = str(error) + _filter_hint(spec, error), error.errors
         if problem is not None:
             rt.budget.give_back()
             ledger.record_create_failed(entry, rt.run_id, problem)
@@ -145,3 +145,16 @@ def adopt_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> Ite
         yield job_event(spec, entry, rt.run_id, HistoryStatus.ADOPTED, observed_at=now,
                         message="existing job given in job_codes")
 
+
+
+INVALID_FILTER = 100003  # Uniware's code for a filter id the report does not take
+
+
+def _filter_hint(spec: ExportSpec, error: ApiError) -> str:
+    """What to change when Uniware refuses the export's date filter id."""
+    if INVALID_FILTER not in error.codes or not spec.date_filter or spec.date_filter not in str(error):
+        return ""
+    others = sorted(set(spec.window_columns_by_filter) - {spec.date_filter})
+    return (f". The report does not take the date filter '{spec.date_filter}': set date_filter for this export "
+            f"(exports = [{{name = \"{spec.name}\", date_filter = \"...\"}}])"
+            + (f"; the catalog also knows {others}" if others else ""))
