@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Optional
@@ -155,3 +156,57 @@ def test_a_reports_other_readings_land_in_the_same_columns_with_the_same_types(h
     latest = [j for j in harness.sim.jobs.all() if j.report.name == name][-2:]  # the second run's jobs
     assert harness.sql(f"SELECT COUNT(DISTINCT _uniware_job_code) FROM {{ds}}.{spec.table_name} "
                        f"WHERE _uniware_job_code IN ('{latest[0].code}', '{latest[1].code}')") == [(2,)]
+
+
+def _relabelled(renames: dict[str, str]) -> Any:
+    def edit(job: Any, text: str) -> str:
+        bom = "\ufeff" if text.startswith("\ufeff") else ""
+        first, sep, rest = text[len(bom):].partition("\n")
+        ending = "\r" if first.endswith("\r") else ""
+        header = [renames.get(label, label) for label in next(csv.reader([first.rstrip("\r")]))]
+        out = io.StringIO()
+        csv.writer(out, lineterminator="").writerow(header)
+        return bom + out.getvalue() + ending + sep + rest
+    return edit
+
+
+def test_a_key_label_in_another_case_lands_in_the_keys_column(harness: Harness) -> None:
+    """DT spells Reverse Pickup's key 'Item Sku Code', the catalog 'Item SKU Code': the same column, the
+    key and merge work, no second column."""
+    harness.sim.jobs.edit_file = _relabelled({"Item SKU Code": "Item Sku Code"})
+    harness.run(exports=["Reverse Pickup"], facilities=["BLR01"])
+    types = column_types(harness, "reverse_pickups")
+    assert "item_sku_code" in types and "item_sku_code_2" not in types
+    assert harness.sql("SELECT COUNT(*) FROM {ds}.reverse_pickups WHERE item_sku_code IS NULL") == [(0,)]
+    truth = truth_of_jobs(harness.sim, "Reverse Pickup")
+    assert harness.count("reverse_pickups") == expected_rows(CATALOG["Reverse Pickup"], truth) > 0
+
+
+def test_a_configured_key_in_the_other_reading_still_works(harness: Harness) -> None:
+    """A tenant that configured TW's labels as the key (what the key error used to ask for) keeps loading."""
+    tw = {"Item SKU Code": "SKU Code", "Return Date": "Returned Date", "Quantity": "Qty",
+          "Unit Price": "Transfer Price"}
+    harness.sim.jobs.edit_file = _relabelled(tw)
+    harness.run(exports=[{"name": "Return Invoices", "primary_key": ["Invoice Code", "SKU Code"]}],
+                facilities=["BLR01"])
+    assert harness.count("return_invoices") > 0
+
+
+def test_columns_an_export_already_holds_keep_their_reading(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loads made before the catalog knew a reading keep landing in the columns they made."""
+    from types import MappingProxyType
+
+    from uniware_source import settings
+
+    harness.sim.jobs.edit_file = _relabelled({"Stock In Transfer": "Pending Stock Transfer"})
+    unaware = {**CATALOG, "Inventory Snapshot": replace(CATALOG["Inventory Snapshot"], label_readings={})}
+    monkeypatch.setattr(settings, "CATALOG", MappingProxyType(unaware))
+    harness.run(exports=["Inventory Snapshot"], facilities=["BLR01"])
+    held = harness.sql("SELECT COUNT(pending_stock_transfer) FROM {ds}.inventory_snapshot")
+    monkeypatch.undo()
+    harness.sim.jobs.edit_file = _relabelled({"Stock In Transfer": "Pending Stock Transfer"})
+    harness.sim.clock.advance(timedelta(days=1))
+    harness.run(exports=["Inventory Snapshot"], facilities=["BLR01"])
+    assert held[0][0] > 0
+    assert harness.sql("SELECT COUNT(pending_stock_transfer) FROM {ds}.inventory_snapshot") == held
+    assert "stock_in_transfer" not in column_types(harness, "inventory_snapshot")

@@ -119,14 +119,35 @@ def _folded(label: str) -> str:
     return " ".join(label.lower().split())
 
 
-def spec_labels(labels: list[str], spec: ExportSpec) -> list[str]:
-    """The header's labels, where one of a label's other readings (`label_readings`: tenants' files
-    spell some columns differently) stands for that label when the file does not carry the label
-    itself: the same table whichever reading a tenant's files use."""
+def spec_labels(labels: list[str], spec: ExportSpec, names: Optional[ColumnNames] = None) -> list[str]:
+    """The header's labels as the export's settings spell them.
+
+    - A label equal but for case or spacing to one the settings name (key, newest-wins column, window
+      column, typed columns) takes the settings' spelling, so it lands in that label's column (the
+      key's and the newest-wins column's always; another only if no column holds it yet).
+    - One of a label's other readings (`label_readings`: tenants' files spell some columns
+      differently) stands for that label when the file does not carry the label itself, so either
+      reading lands in the same columns. Not for a reading the settings name themselves (a
+      configured key), nor one this export's columns already hold (loads made before it was known).
+    """
+    pinned = [*spec.primary_key, *([spec.dedup_sort] if spec.dedup_sort else [])]  # their columns are fixed
+    named = [*pinned, *([spec.window_column] if spec.window_column else []),
+             *spec.window_columns_by_filter.values(), *spec.column_types]
+    spelling = {_folded(k): k.strip() for k in reversed(named)}  # the first spelling wins
+    folded_pinned = {_folded(k) for k in pinned}
     present = {_folded(label) for label in labels}
     readings = {_folded(other): label for label, others in spec.label_readings.items() for other in others
-                if _folded(label) not in present}
-    return [readings.get(_folded(label), label) for label in labels]
+                if _folded(label) not in present and _folded(other) not in spelling
+                and (names is None or names.name_of(other) is None)}
+
+    def spelled(label: str) -> str:
+        folded = _folded(label)
+        if label in named or (names is not None and names.name_of(label) is not None
+                              and folded not in folded_pinned):
+            return label  # as named, or a label this export's columns already hold
+        return spelling.get(folded) or readings.get(folded) or label
+
+    return [spelled(label) for label in labels]
 
 
 def find_label(labels: Sequence[str], wanted: str) -> int:
@@ -146,7 +167,7 @@ def plan_layout(header: Sequence[str], spec: ExportSpec, names: ColumnNames, lab
             raise CsvFormatError(f"{label}: the file is empty (0 bytes), without even a header row; a Uniware "
                                  "export always has one, so this is a broken file, not an empty export")
         raise CsvFormatError(f"{label}: the file has no header row")
-    labels = spec_labels([h.strip() for h in header], spec)
+    labels = spec_labels([h.strip() for h in header], spec, names)
     columns = names.names_for(labels)
     kinds = [_kind_of(lab, spec) for lab in labels]
     key_names = []

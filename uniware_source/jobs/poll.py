@@ -26,9 +26,12 @@ from ..statuses import Meaning, Outcome, is_known, meaning_of
 log = logging.getLogger(__name__)
 
 INVALID_JOB_CODE = 100006
-# `successful: false` to a status call, this many times in a row: Uniware will not report the job (an
-# unknown or invalid job code, whatever its build calls the error), so it is given up, not waited for
+# `successful: false` to every status call for this long (at least 3 answers; at most half the job's
+# timeout): Uniware will not report the job (an unknown job code, whatever its build calls the error),
+# so it is given up, not waited for until job_timeout_seconds on every run. A refusal that passes
+# (a busy export service) resets the count.
 REFUSALS_TO_GIVE_UP = 3
+REFUSED_FOR_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ def wait_for_job(
     last_problem = ""
     warned_unknown: set[str] = set()
     refusals = 0
+    refused_since = 0.0
+    refusal_limit = min(REFUSED_FOR_SECONDS, policy.timeout_seconds / 2)
     while True:
         if stop.is_set():
             return PollResult(Outcome.STOPPED, last_status, None, "the run was interrupted", polls)
@@ -79,7 +84,10 @@ def wait_for_job(
             status = job_status(client, job_code)
         except ApiError as error:
             refusals = refusals + 1 if error.refused else 0
-            if INVALID_JOB_CODE in error.codes or refusals >= REFUSALS_TO_GIVE_UP:
+            if refusals == 1:
+                refused_since = clock.monotonic()
+            given_up = refusals >= REFUSALS_TO_GIVE_UP and clock.monotonic() - refused_since >= refusal_limit
+            if INVALID_JOB_CODE in error.codes or given_up:
                 return PollResult(Outcome.FAILED, last_status, None,
                                   f"Uniware no longer knows job {job_code}: {error}", polls)
             last_problem = str(error)

@@ -8,6 +8,7 @@ resumes these jobs instead of creating new ones.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any, Optional
 
@@ -152,7 +153,8 @@ INVALID_FILTER = 100003  # Uniware's code for a filter id the report does not ta
 
 def _filter_hint(spec: ExportSpec, error: ApiError) -> str:
     """What to change when Uniware refuses the export's date filter id."""
-    if INVALID_FILTER not in error.codes or not spec.date_filter or spec.date_filter not in str(error):
+    if INVALID_FILTER not in error.codes or not spec.date_filter \
+            or not re.search(rf"(?<![\w-]){re.escape(spec.date_filter)}(?![\w-])", str(error)):
         return ""
     others = sorted(set(spec.window_columns_by_filter) - {spec.date_filter})
     return (f". The report does not take the date filter '{spec.date_filter}': set date_filter for this export "
