@@ -12,12 +12,14 @@ import signal
 import subprocess
 import sys
 import threading
+import traceback
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import dlt
+import duckdb
 import pyarrow as pa
 import pytest
 from dlt.normalize.items_normalizers.arrow import ArrowItemsNormalizer
@@ -405,3 +407,27 @@ def test_repeating_keys_are_numbered_per_key_even_when_their_texts_join_alike(ha
 @pytest.fixture
 def harness(uniware_simulator: UniwareSimulator, tmp_path: Path) -> Harness:
     return Harness(uniware_simulator, tmp_path)
+
+
+def test_each_duckdb_load_opens_the_database_once_and_gives_the_destination_back(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dlt opens the DuckDB file for every job, state sync and package step of a load, and closes it
+    (a checkpoint) whenever the last of them returns its connection; the connector holds one
+    connection of dlt's pool for each load, so dlt's loader never opens the file itself."""
+    opened_by: list[str] = []
+    real_connect = duckdb.connect
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        if str(kwargs.get("database", args[0] if args else "")) == str(harness.database):
+            frames = traceback.extract_stack()[:-1]
+            opened_by.append("dlt loader" if any("/dlt/load/" in f.filename for f in frames) else frames[-2].name)
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", counting)
+    destination = harness.pipeline.destination
+    harness.run(exports=[SALE_ORDERS_FULL, ORDERS_LOG], facilities=["BLR01", "DEL02"], window_days=60)
+    assert harness.pipeline.destination is destination
+    assert "dlt loader" not in opened_by
+    assert opened_by.count("connection_held") == 4  # pending packages, submit, collect, history + run row
+    items = table_rows(harness, "sale_orders", ["sale_order_code", "sale_order_item_code"])
+    assert len(items) == len(set(items)) > 10

@@ -278,7 +278,7 @@ class FileDownloader:
             if status == 429 or status >= 500:
                 raise _Retry(f"HTTP {status} to the request past the end of the body")
             if status == 416:
-                total = _range_total(response)
+                total = _content_range(response)[1]
                 if total is not None and total != size:
                     progress.restart(out)
                     raise _Retry(f"the body ended after {size} bytes but the file has {total}; restarting "
@@ -289,7 +289,7 @@ class FileDownloader:
                 job.tokens.invalidate(job.token)
                 job.renewed = True
                 raise _Retry("HTTP 401 from the Uniware host; renewing the access token")
-            if status == 206 and _range_start(response) == size:
+            if status == 206 and _content_range(response)[0] == size:
                 if not progress.resumable:  # an encoded body cannot be continued
                     progress.restart(out)
                     raise _Retry(f"the body had been cut short after {size} bytes; restarting from byte 0")
@@ -429,7 +429,7 @@ class FileDownloader:
     @staticmethod
     def _check_partial(job: _Job, out: BinaryIO, progress: _Progress, response: requests.Response) -> None:
         """A 206 must continue the file where it stands: from the byte asked for, of the same file."""
-        start = _range_start(response)
+        start = _content_range(response)[0]
         if start != progress.received:
             problem = (f"HTTP 206 with {'no usable Content-Range' if start is None else f'bytes from {start}'} "
                        f"where byte {progress.received} was expected; restarting from byte 0")
@@ -587,16 +587,8 @@ def _content_range(response: requests.Response) -> tuple[Optional[int], Optional
     return _number(span.partition("-")[0]) if span.strip() != "*" else None, _number(total)
 
 
-def _range_start(response: requests.Response) -> Optional[int]:
-    return _content_range(response)[0]
-
-
-def _range_total(response: requests.Response) -> Optional[int]:
-    return _content_range(response)[1]
-
-
 def _expected_total(response: requests.Response, received: int) -> Optional[int]:
-    total = _range_total(response)
+    total = _content_range(response)[1]
     if total is not None:
         return total
     length = _content_length(response)

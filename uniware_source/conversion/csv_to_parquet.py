@@ -111,8 +111,8 @@ def _kind_of(label: str, spec: ExportSpec) -> str:
     """The configured type of a label: exact match first, then ignoring case and spacing."""
     if label in spec.column_types:
         return spec.column_types[label]
-    folded = {" ".join(k.lower().split()): v for k, v in spec.column_types.items()}
-    return folded.get(" ".join(label.lower().split()), TEXT)
+    folded = {_folded(k): v for k, v in spec.column_types.items()}
+    return folded.get(_folded(label), TEXT)
 
 
 def _folded(label: str) -> str:

@@ -60,8 +60,18 @@ def needed_limit(columns: int, current: Optional[int]) -> int:
 
 
 @contextmanager
-def raised_limit(limit_bytes: int) -> Iterator[None]:
-    """DuckDB's `memory_limit` set to `limit_bytes` (other global settings kept) while inside."""
+def raised_limit(limit_bytes: int, connection: Any = None) -> Iterator[None]:
+    """DuckDB's `memory_limit` set to `limit_bytes` (other global settings kept) while inside: on
+    `connection`'s database when the load shares one (its credentials are resolved once per run and
+    do not read the settings again), else in the settings dlt resolves for the load."""
+    if connection is not None:
+        before_limit = _setting(connection)
+        connection.execute(f"SET GLOBAL memory_limit = '{limit_bytes >> 20}MB'")
+        try:
+            yield
+        finally:
+            connection.execute("SET GLOBAL memory_limit = ?", [before_limit])
+        return
     before = os.environ.get(DUCKDB_SETTINGS)
     try:
         settings = json.loads(before) if before else {}
@@ -78,6 +88,10 @@ def raised_limit(limit_bytes: int) -> Iterator[None]:
             os.environ[DUCKDB_SETTINGS] = before
 
 
+def _setting(connection: Any) -> str:
+    return str(connection.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+
+
 def max_limit() -> int:
     """Half of the machine's memory: the most a retried load may give DuckDB."""
     try:
@@ -86,7 +100,10 @@ def max_limit() -> int:
         return 8 << 30
 
 
-def current_limit() -> Optional[int]:
+def current_limit(connection: Any = None) -> Optional[int]:
+    """The memory limit in bytes: `connection`'s, else the configured one (None: not configured)."""
+    if connection is not None:
+        return parse_size(_setting(connection))
     try:
         settings = json.loads(os.environ.get(DUCKDB_SETTINGS) or "{}")
     except ValueError:

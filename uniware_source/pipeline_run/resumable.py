@@ -28,6 +28,7 @@ from ..runtime import COLLECT, HISTORY, SUBMIT
 from ..source import uniware_source
 from . import duckdb_memory
 from .dlt_warnings import expected_warnings_dropped
+from .duckdb_connection import connection_held, credentials_pinned, is_duckdb
 from .lock import WaitForLock, pipeline_lock
 from .recovery import declare_merge, merge_on_reload
 from .signals import Terminated, interrupt_for, interrupt_of_a_query, signals_deferred, sigterm_interrupts
@@ -62,38 +63,40 @@ def normalize_whole(pipeline: Pipeline) -> None:
 
 def _load(pipeline: Pipeline) -> None:
     """`pipeline.load()`, with DuckDB's memory limit raised first for a table too wide for it."""
-    destination = pipeline.destination
-    if destination is None or not destination.destination_type.endswith("duckdb"):
+    if not is_duckdb(pipeline):
         pipeline.load()
         return
-    columns = duckdb_memory.widest_table(pipeline)
-    needed = columns * duckdb_memory.BYTES_PER_COLUMN
-    current = duckdb_memory.current_limit()
-    if current is None or needed <= current:
-        _with_room(pipeline, pipeline.load)
-        return
-    log.info("a table of %d columns: DuckDB gets memory_limit=%d MB for this load", columns, needed >> 20)
-    with duckdb_memory.raised_limit(needed):
-        _with_room(pipeline, pipeline.load)
+    _with_room(pipeline, pipeline.load, needed=duckdb_memory.widest_table(pipeline) * duckdb_memory.BYTES_PER_COLUMN)
 
 
-def _with_room(pipeline: Pipeline, run: Callable[[], Any]) -> None:
-    """`run()`; when DuckDB still runs out of its memory limit while loading, the pending package is
-    loaded again with twice the limit, up to half the machine's memory."""
+def _with_room(pipeline: Pipeline, run: Callable[[], Any], needed: int = 0) -> None:
+    """`run()` on one DuckDB connection (see duckdb_connection), with the memory limit raised first
+    to `needed` bytes if it is lower; when DuckDB still runs out of its memory limit while loading,
+    the pending package is loaded again with twice the limit, up to half the machine's memory."""
+    with connection_held(pipeline) as connection:
+        current = duckdb_memory.current_limit(connection)
+        if current is not None and needed > current:
+            log.info("a table of %d columns: DuckDB gets memory_limit=%d MB for this load",
+                     needed // duckdb_memory.BYTES_PER_COLUMN, needed >> 20)
+            with duckdb_memory.raised_limit(needed, connection):
+                _retried_for_room(pipeline, run, connection)
+        else:
+            _retried_for_room(pipeline, run, connection)
+
+
+def _retried_for_room(pipeline: Pipeline, run: Callable[[], Any], connection: Any) -> None:
     try:
         run()
     except PipelineStepFailed as failed:
-        destination = pipeline.destination
-        if failed.step != "load" or destination is None or not destination.destination_type.endswith("duckdb") \
-                or not duckdb_memory.is_out_of_memory(failed):
+        if failed.step != "load" or not is_duckdb(pipeline) or not duckdb_memory.is_out_of_memory(failed):
             raise
         columns = duckdb_memory.widest_table(pipeline)
-        limit = duckdb_memory.needed_limit(columns, duckdb_memory.current_limit())
+        limit = duckdb_memory.needed_limit(columns, duckdb_memory.current_limit(connection))
         while True:
             log.warning("DuckDB ran out of its memory limit loading a table of %d columns; loading again with "
                         "memory_limit=%d MB", columns, limit >> 20)
             try:
-                with duckdb_memory.raised_limit(limit):
+                with duckdb_memory.raised_limit(limit, connection):
                     pipeline.load()
                 return
             except PipelineStepFailed as again:
@@ -235,9 +238,10 @@ def run_exports(pipeline: Pipeline, *, mode: str = RUN, report: Optional[RunRepo
             _reload_state(pipeline)
         ended: Optional[BaseException] = None
         try:
-            return _run_locked(pipeline, mode=mode, report=report or RunReport(), clock=clock,
-                               run_id=run_id or uuid.uuid4().hex[:12], loader_file_format=loader_file_format,
-                               closing_rows=closing_rows, **source_kwargs)
+            with credentials_pinned(pipeline):
+                return _run_locked(pipeline, mode=mode, report=report or RunReport(), clock=clock,
+                                   run_id=run_id or uuid.uuid4().hex[:12], loader_file_format=loader_file_format,
+                                   closing_rows=closing_rows, **source_kwargs)
         except BaseException as error:
             ended = error
             raise

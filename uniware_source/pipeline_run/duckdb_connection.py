@@ -1,0 +1,67 @@
+"""One DuckDB connection for each load of a run, from dlt's own connection pool.
+
+dlt resolves a DuckDB destination's credentials again for every step, and each credentials object
+has its own connection pool, which opens the database file when a job, a state sync or a package
+step borrows a connection and closes it (a checkpoint) when the last one is returned. A run of one
+export so opened and closed the file 13 times: about 0.6 s of a 2.7 s run of 100k rows.
+
+`credentials_pinned` resolves the credentials once for the run and hands them to dlt explicitly, so
+every step shares one pool; `connection_held` borrows a connection from it for the length of a load,
+so dlt's jobs get duplicates of an open connection: the file is opened once per load and
+checkpointed when the load ends. Between loads it is closed, as before, for other readers.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Optional
+
+from dlt.pipeline.pipeline import Pipeline
+
+
+def is_duckdb(pipeline: Pipeline) -> bool:
+    destination = pipeline.destination
+    return destination is not None and destination.destination_type.endswith("duckdb")
+
+
+@contextmanager
+def credentials_pinned(pipeline: Pipeline) -> Iterator[None]:
+    """While inside, a DuckDB pipeline's destination carries its credentials resolved once (same
+    database, settings and pool for every step); the destination as it was is given back after."""
+    if not is_duckdb(pipeline):
+        yield
+        return
+    destination = pipeline.destination
+    credentials = pipeline.destination_client().config.credentials
+    pinned = copy.copy(destination)
+    pinned.config_params = {**destination.config_params, "credentials": credentials}
+    pipeline.destination = pinned
+    try:
+        yield
+    finally:
+        pipeline.destination = destination
+
+
+def _pool(pipeline: Pipeline) -> Any:
+    if not is_duckdb(pipeline):
+        return None
+    credentials = pipeline.destination.config_params.get("credentials")
+    return getattr(credentials, "conn_pool", None)
+
+
+@contextmanager
+def connection_held(pipeline: Pipeline) -> Iterator[Optional[Any]]:
+    """A connection borrowed from the pinned credentials' pool while inside (None when the
+    destination is not DuckDB or its credentials are not pinned); returning it closes the file
+    once dlt returned its own."""
+    pool = _pool(pipeline)
+    if pool is None:
+        yield None
+        return
+    connection = pool.borrow_conn()
+    try:
+        yield connection
+    finally:
+        pool.return_conn(connection)
