@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -120,6 +121,34 @@ def test_failed_job_keeps_the_cursor_and_the_next_run_loads_the_gap(harness: Har
     assert harness.cursors("sale_orders")["DEL02"] == harness.sim.clock.now().isoformat()
     assert_table_is_the_truth(harness)
     assert_history_exactly_once(harness)
+
+
+def test_a_long_wait_says_every_minute_that_the_job_still_waits(harness: Harness) -> None:
+    """Off a terminal a status change is one line; a job whose status does not change for minutes
+    gets a line a minute (job code, status, time waited, polls), and no history row."""
+    lines: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lines.append  # type: ignore[method-assign]
+    poll_log = logging.getLogger("uniware_source.jobs.poll")
+    poll_log.addHandler(handler)
+    level = poll_log.level
+    poll_log.setLevel(logging.INFO)
+    harness.sim.inject_job_fate(STUCK, match=lambda report, facility: facility == "MUM03")
+    try:
+        with pytest.raises(ExportsFailed):
+            harness.run(exports=[SALE_ORDERS_FULL], start_date=START.isoformat(), job_timeout_seconds=250,
+                        poll_initial_seconds=5, poll_max_seconds=20)
+    finally:
+        poll_log.removeHandler(handler)
+        poll_log.setLevel(level)
+    stuck = next(j for j in harness.sim.jobs.all() if j.facility == "MUM03")
+    waiting = [r.getMessage() for r in lines if "still" in r.getMessage()]
+    assert 3 <= len(waiting) <= 4, waiting  # 250 s: a line after each minute
+    assert all(m.startswith(f"job {stuck.code}: still SCHEDULED after ") for m in waiting), waiting
+    polls = [int(m.rsplit("(poll ", 1)[1].rstrip(")")) for m in waiting]
+    assert polls == sorted(set(polls))
+    assert waiting[-1].split(" after ")[1].startswith(("3 min", "4 min"))
+    assert [r["status"] for r in harness.history(stuck.code)] == ["CREATED", "SCHEDULED", "TIMED_OUT"]
 
 
 def test_job_past_the_deadline_is_kept_and_polled_again_next_run(harness: Harness) -> None:

@@ -32,6 +32,9 @@ INVALID_JOB_CODE = 100006
 # (a busy export service) resets the count.
 REFUSALS_TO_GIVE_UP = 3
 REFUSED_FOR_SECONDS = 600.0
+# while a job's status does not change, a line says it is still waiting this often (a long wait at
+# Uniware is otherwise silent off a terminal, where the live view does not run)
+STILL_WAITING_EVERY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ def wait_for_job(
     refusals = 0
     refused_since = 0.0
     refusal_limit = min(REFUSED_FOR_SECONDS, policy.timeout_seconds / 2)
+    said_at = started
     while True:
         if stop.is_set():
             return PollResult(Outcome.STOPPED, last_status, None, "the run was interrupted", polls)
@@ -98,8 +102,14 @@ def wait_for_job(
             has_file = status.file_url is not None
             if status.status != last_status or (has_file and complete_since is not None):
                 on_change(Observation(status.status, status.message, status.errors, has_file, polls, clock.now()))
+                said_at = clock.monotonic()
                 if complete_since is not None and has_file:
                     complete_since = None
+            elif clock.monotonic() - said_at >= STILL_WAITING_EVERY_SECONDS:
+                said_at = clock.monotonic()
+                log.info("job %s: still %s after %s (poll %d)", job_code, status.status,
+                         _duration(said_at - started), polls,
+                         extra={"job_code": job_code, "status": status.status, "polls": polls})
             last_status = status.status
             meaning = meaning_of(status.status)
             if meaning != Meaning.DONE:
@@ -130,3 +140,7 @@ def wait_for_job(
         if not clock.sleep(min(delay, max(0.0, policy.timeout_seconds - elapsed)), stop):
             return PollResult(Outcome.STOPPED, last_status, None, "the run was interrupted", polls)
         delay = min(delay * policy.multiplier, policy.max_seconds)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
