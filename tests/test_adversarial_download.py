@@ -83,7 +83,9 @@ def failed_download(harness: Harness, **settings: Any) -> tuple[str, dict[str, A
     assert not harness.has_table("return_invoices") or harness.count("return_invoices") == 0
     assert_no_leftovers(harness.workdir)
     assert job.file is not None
-    assert f"{harness.sim.file_base_url.split('://')[1]}{job.file.url_path}" in problem  # host + path named
+    host = harness.sim.file_base_url.split('://')[1]
+    assert f"{host}{job.file.url_path}" in problem  # host + path named
+    assert (last["file_host"], last["file_path"]) == (host, job.file.url_path)  # and in the history's columns
     return problem, last
 
 
@@ -112,6 +114,31 @@ def assert_loaded_exactly(harness: Harness) -> dict[str, Any]:
 
 
 # -- item 5: bounds --------------------------------------------------------------------------
+
+
+def test_a_file_link_that_is_not_a_url_fails_that_job_not_the_run(harness: Harness,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    served = harness.sim.file_url
+    links: list[str] = []
+
+    def first_link_broken(url_path: str) -> str:  # the first job to complete gets a link no parser reads
+        links.append(url_path)
+        return f"https://[fd00::1{url_path}?X-Amz-Signature=s3cr3t" if len(links) == 1 else served(url_path)
+
+    monkeypatch.setattr(harness.sim, "file_url", first_link_broken)
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=RETURNS + ["Invoice"], facilities=["BLR01"])
+    [problem] = raised.value.problems
+    assert "cannot be read as a URL" in problem and "s3cr3t" not in problem
+    failed = [j for j in harness.sim.jobs.all() if harness.history(j.code)[-1]["status"] == "DOWNLOAD_FAILED"]
+    loaded = [j for j in harness.sim.jobs.all() if harness.history(j.code)[-1]["status"] == "LOADED"]
+    assert len(failed) == len(loaded) == 1  # the other export loaded in the same run
+    tables = {"Return Invoices": "return_invoices", "Invoice": "invoices"}
+    assert loaded[0].file is not None and harness.count(tables[loaded[0].report.name]) == loaded[0].file.rows
+    monkeypatch.setattr(harness.sim, "file_url", served)
+    harness.run(exports=[failed[0].report.name], facilities=["BLR01"])  # its window is exported again and loads
+    newest = harness.sim.jobs.all()[-1]
+    assert newest.file is not None and harness.count(tables[failed[0].report.name]) == newest.file.rows
 
 
 def test_endless_chunked_body_is_cut_at_download_max_bytes(harness: Harness) -> None:

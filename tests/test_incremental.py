@@ -127,8 +127,12 @@ def test_a_long_wait_says_every_minute_that_the_job_still_waits(harness: Harness
     """Off a terminal a status change is one line; a job whose status does not change for minutes
     gets a line a minute (job code, status, time waited, polls), and no history row."""
     lines: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.INFO)
-    handler.emit = lines.append  # type: ignore[method-assign]
+
+    class Kept(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record)
+
+    handler = Kept(logging.INFO)
     poll_log = logging.getLogger("uniware_source.jobs.poll")
     poll_log.addHandler(handler)
     level = poll_log.level

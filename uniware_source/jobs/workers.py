@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 from ..client.api_call import UniwareClient
 from ..client.download import DownloadedFile, DownloadLimits, FileDownloader, describe_url
-from ..client.file_link import resolve_file_link
+from ..client.file_link import FileLink, resolve_file_link
 from ..client.interruptible import cut, release
 from ..client.sessions import file_client
 from ..clock import Clock
@@ -75,6 +75,7 @@ class JobEnded:
     status: Optional[str]
     reason: str
     polls: int
+    file: Optional[tuple[str, str]] = None  # (host, path) of a file that could not be loaded
 
 
 @dataclass(frozen=True)
@@ -158,26 +159,31 @@ class JobCollector:
         waited = self._clock.monotonic() - started
         csv_path = self.workdir / f"{ticket.table_name}.{ticket.job_code}.csv"  # one file per export and job
         try:
-            download, converted = self._transfer(ticket, converter, result.file_url, csv_path)
+            link = resolve_file_link(result.file_url, self._client.base_url)  # relative: the Uniware host
+            where = describe_url(link.url)
+        except ValueError as error:  # never the link itself in the message: its query string may be a key
+            return JobEnded(ticket, Outcome.DOWNLOAD_FAILED, result.status,
+                            f"the job's file link cannot be read as a URL ({redact(error)})", result.polls)
+        try:
+            download, converted = self._transfer(ticket, converter, link, csv_path)
         except InvalidFileError as error:
-            return JobEnded(ticket, Outcome.INVALID_FILE, result.status, redact(error), result.polls)
+            return JobEnded(ticket, Outcome.INVALID_FILE, result.status, redact(error), result.polls, where)
         except DownloadError as error:
-            return JobEnded(ticket, Outcome.DOWNLOAD_FAILED, result.status, redact(error), result.polls)
+            return JobEnded(ticket, Outcome.DOWNLOAD_FAILED, result.status, redact(error), result.polls, where)
         except CsvFormatError as error:
-            return JobEnded(ticket, Outcome.PARSE_FAILED, result.status, str(error), result.polls)
+            return JobEnded(ticket, Outcome.PARSE_FAILED, result.status, str(error), result.polls, where)
         finally:
             csv_path.unlink(missing_ok=True)
         transferred = self._clock.monotonic() - started - waited
         return FileReady(ticket, download, converted, result.polls, result.status, waited, transferred)
 
-    def _transfer(self, ticket: JobTicket, converter: CsvConverter, file_url: str,
+    def _transfer(self, ticket: JobTicket, converter: CsvConverter, link: FileLink,
                   csv_path: Path) -> tuple[DownloadedFile, ConvertedFile]:
         """Download the file and convert it: while it arrives (jobs/follow.py) when a conversion slot is
         free now, else once it is complete (waiting for a slot then: conversions stay bounded). A
         conversion that followed counts only when the download completed without ever starting again
         from byte 0; otherwise the complete file is converted again. A download error wins over a
         conversion error."""
-        link = resolve_file_link(file_url, self._client.base_url)  # relative: the Uniware host
         source_name = unquote(describe_url(link.url)[1].rsplit("/", 1)[-1])
         load_file = self.workdir / f"{ticket.table_name}.{ticket.job_code}.load.{converter.load_format}"
         tokens = self._client.tokens if link.with_token else None

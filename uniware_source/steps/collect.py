@@ -123,18 +123,19 @@ class ExportCollection:
 
     def _on_file(self, entry: Entry, event: FileReady, converter: CsvConverter) -> Iterator[Any]:
         converted, download = event.converted, event.download
+        where = (download.host, download.url_path)
         header_problem = self._check_header(converted.header) or self._check_types(converted)
         if header_problem is not None:
             converter.discard(converted)
             yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.PARSE_FAILED, event.status, header_problem,
-                                                      event.polls))
+                                                      event.polls, where))
             return
         violation = check_window(self.spec, entry.start, entry.end, converted.window_span,
                                  self.rt.settings.on_window_violation)
         if violation is not None and violation.fail:
             converter.discard(converted)
             yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.OUT_OF_WINDOW, event.status,
-                                                      violation.message, event.polls))
+                                                      violation.message, event.polls, where))
             return
         if violation is not None:
             log.warning("%s: %s", event.ticket.label, violation.message)
@@ -190,7 +191,7 @@ class ExportCollection:
         else:  # forgotten by Uniware (LOST) or a bad file
             status = OUTCOME_HISTORY[event.outcome]
             self.tally.statuses[status] += 1
-            yield self._connector_row(entry, status, event.reason, polls=event.polls)
+            yield self._connector_row(entry, status, event.reason, polls=event.polls, file=event.file)
         self._fail(entry, event.reason)
 
     # -- helpers -----------------------------------------------------------------------------
@@ -233,9 +234,11 @@ class ExportCollection:
     def _fail(self, entry: Entry, reason: str) -> None:
         self.ledger.record_failed(entry, self.rt.run_id, reason)
 
-    def _connector_row(self, entry: Entry, status: str, message: str, polls: Optional[int] = None) -> Any:
+    def _connector_row(self, entry: Entry, status: str, message: str, polls: Optional[int] = None,
+                       file: Optional[tuple[str, str]] = None) -> Any:
+        host, path = file or (None, None)
         return _history(job_event(self.spec, entry, self.rt.run_id, status, observed_at=self.rt.clock.now(),
-                                  message=message, polls=polls))
+                                  message=message, polls=polls, file_host=host, file_path=path))
 
     def _check_types(self, converted: ConvertedFile) -> Optional[str]:
         """A problem text when a column the table already has would get values of another type (a
