@@ -431,3 +431,17 @@ def test_each_duckdb_load_opens_the_database_once_and_gives_the_destination_back
     assert opened_by.count("connection_held") == 4  # pending packages, submit, collect, history + run row
     items = table_rows(harness, "sale_orders", ["sale_order_code", "sale_order_item_code"])
     assert len(items) == len(set(items)) > 10
+
+
+def test_rows_that_repeat_a_key_in_one_file_are_counted_in_the_history_and_the_log(harness: Harness) -> None:
+    """A key that repeats in a file keeps one row per key (the newest `Updated`); how many rows that
+    dropped is said in the job's LOADED row and the log, never silently."""
+    harness.run(exports=[ORDERS_BY_CODE], facilities=["BLR01"], window_days=60)
+    [loaded] = [r for r in harness.history() if r["status"] == "LOADED"]
+    orders = harness.count("orders_by_code")
+    assert loaded["rows_in_file"] > orders > 0  # the order code does repeat
+    assert loaded["message"].startswith(f"{loaded['rows_in_file'] - orders:,} row(s) repeat the key (Sale Order Code)")
+    assert "the newest 'Updated'" in loaded["message"]
+    harness.sim.clock.advance(timedelta(days=1))
+    harness.run(exports=[SALE_ORDERS_FULL], facilities=["BLR01"], window_days=60)  # a unique key: nothing said
+    assert not [r["message"] for r in harness.history() if r["status"] == "LOADED"][-1]

@@ -470,6 +470,12 @@ class CsvConverter:
         result.parts = [(part_path(parquet_path, part), rows) for part, rows in enumerate(part_rows)]
         result.window_span = dates.span if dates is not None else None
         result.keys = key_check.result()
+        if result.keys.repeats and not self.spec.repeating_keys:
+            kept = f"the newest '{self.spec.dedup_sort}'" if self.spec.dedup_sort else "any one of them"
+            result.problems.append(
+                f"{result.keys.repeats:,} row(s) repeat the key ({', '.join(self.spec.primary_key)}) of an earlier "
+                f"row of the file: one row per key is loaded ({kept}); if they are different records, widen "
+                "primary_key or set repeating_keys for this export")
         return result
 
     def _parse_error(self, source: Opener, count: int, block_size: int, problems: _RowProblems, where: str,

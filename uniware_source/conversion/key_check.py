@@ -42,6 +42,7 @@ class FileKeys:
     unique: Optional[bool]
     table: Optional[str] = None
     rows: int = 0
+    repeats: int = 0  # rows whose key an earlier row of the file has (counted when the check could run)
 
 
 class KeyStore:
@@ -159,23 +160,24 @@ class KeyCheck:
         """The file's result (`unique` None without a key); the hashes stay in the store for
         `KeyStore.add` only when the key is unique."""
         if self._result is None:
-            unique = self._known and self._distinct()
-            if unique:
+            repeats = self._repeats() if self._known else None
+            if repeats == 0:
                 self._result = FileKeys(True, self._table, self._rows) if self._created else FileKeys(True)
             else:
                 self._drop()
-                self._result = FileKeys(False)
+                self._result = FileKeys(False, repeats=repeats or 0)
         return self._result
 
-    def _distinct(self) -> bool:
+    def _repeats(self) -> Optional[int]:
+        """Rows whose key hash an earlier row has (None: the check failed)."""
         if not self._created:
-            return True  # no rows
+            return 0  # no rows
         try:
-            [(unique,)] = self._store.execute(f"SELECT count(*) = count(DISTINCT h) FROM {self._table}")
-            return bool(unique)
+            [(repeats,)] = self._store.execute(f"SELECT count(*) - count(DISTINCT h) FROM {self._table}")
+            return repeats if isinstance(repeats, int) else None
         except duckdb.Error as error:
             log.info("the key check of a file failed (%s): its package merges", error)
-            return False
+            return None
 
     def close(self) -> None:
         """Drop the hashes unless `result` handed them out."""
