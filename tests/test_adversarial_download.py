@@ -127,7 +127,7 @@ def test_a_file_link_that_is_not_a_url_fails_that_job_not_the_run(harness: Harne
 
     monkeypatch.setattr(harness.sim, "file_url", first_link_broken)
     with pytest.raises(ExportsFailed) as raised:
-        harness.run(exports=RETURNS + ["Invoice"], facilities=["BLR01"])
+        harness.run(exports=[*RETURNS, "Invoice"], facilities=["BLR01"])
     [problem] = raised.value.problems
     assert "cannot be read as a URL" in problem and "s3cr3t" not in problem
     failed = [j for j in harness.sim.jobs.all() if harness.history(j.code)[-1]["status"] == "DOWNLOAD_FAILED"]
