@@ -420,7 +420,9 @@ def test_each_duckdb_load_opens_the_database_once_and_gives_the_destination_back
     def counting(*args: Any, **kwargs: Any) -> Any:
         if str(kwargs.get("database", args[0] if args else "")) == str(harness.database):
             frames = traceback.extract_stack()[:-1]
-            opened_by.append("dlt loader" if any("/dlt/load/" in f.filename for f in frames) else frames[-2].name)
+            names = {f.name for f in frames}
+            opened_by.append("dlt loader" if any("/dlt/load/" in f.filename for f in frames)
+                             else "connection_held" if "connection_held" in names else frames[-2].name)
         return real_connect(*args, **kwargs)
 
     monkeypatch.setattr(duckdb, "connect", counting)

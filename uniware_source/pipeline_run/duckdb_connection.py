@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Optional
 
+from dlt.destinations.exceptions import DestinationConnectionError
 from dlt.pipeline.pipeline import Pipeline
 
 
@@ -53,15 +54,21 @@ def _pool(pipeline: Pipeline) -> Any:
 
 @contextmanager
 def connection_held(pipeline: Pipeline) -> Iterator[Optional[Any]]:
-    """A connection borrowed from the pinned credentials' pool while inside (None when the
-    destination is not DuckDB or its credentials are not pinned); returning it closes the file
-    once dlt returned its own."""
-    pool = _pool(pipeline)
-    if pool is None:
+    """A connection of the pinned credentials' pool while inside (None when the destination is not
+    DuckDB or its credentials are not pinned), opened through dlt's own SQL client so the database
+    gets dlt's settings (its checkpoint threshold and time zone) as it would from the load's first
+    job; closing it closes the file once dlt returned its own connections. When it cannot be
+    opened (a file another process locks), None: dlt's load then reports the error as it always does."""
+    if _pool(pipeline) is None:
         yield None
         return
-    connection = pool.borrow_conn()
+    client = pipeline.sql_client()
     try:
-        yield connection
+        client.open_connection()
+    except DestinationConnectionError:
+        yield None
+        return
+    try:
+        yield client.native_connection
     finally:
-        pool.return_conn(connection)
+        client.close_connection()

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Optional
 
+import duckdb
+
 log = logging.getLogger(__name__)
 
 DUCKDB_SETTINGS = "DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG"
@@ -59,6 +61,15 @@ def needed_limit(columns: int, current: Optional[int]) -> int:
     return max(MIN_LIMIT, columns * BYTES_PER_COLUMN, 2 * (current or 0))
 
 
+def retry_limit(columns: int, current: Optional[int]) -> Optional[int]:
+    """The limit to load again with after running out of memory, at most half the machine's memory;
+    None when the current limit is already there (DuckDB's own default is 80 % of it)."""
+    most = max_limit()
+    if current is not None and current >= most:
+        return None
+    return min(needed_limit(columns, current), most)
+
+
 @contextmanager
 def raised_limit(limit_bytes: int, connection: Any = None) -> Iterator[None]:
     """DuckDB's `memory_limit` set to `limit_bytes` (other global settings kept) while inside: on
@@ -70,7 +81,7 @@ def raised_limit(limit_bytes: int, connection: Any = None) -> Iterator[None]:
         try:
             yield
         finally:
-            connection.execute("SET GLOBAL memory_limit = ?", [before_limit])
+            _set_back(connection, before_limit)
         return
     before = os.environ.get(DUCKDB_SETTINGS)
     try:
@@ -86,6 +97,18 @@ def raised_limit(limit_bytes: int, connection: Any = None) -> Iterator[None]:
             os.environ.pop(DUCKDB_SETTINGS, None)
         else:
             os.environ[DUCKDB_SETTINGS] = before
+
+
+def _set_back(connection: Any, limit: str) -> None:
+    """The limit as it was; never an error of its own: DuckDB refuses to lower it while a query still
+    holds more (a job dlt left running after an interrupt), and the error of the load, or its
+    interrupt, must stay the one raised. The load's connection closes after it anyway (the next
+    load gets the configured limit again)."""
+    try:
+        connection.execute("SET GLOBAL memory_limit = ?", [limit])
+    except duckdb.Error as error:
+        log.warning("DuckDB's memory_limit could not be set back to %s (%s); it applies until this load's "
+                    "connection closes", limit, error)
 
 
 def _setting(connection: Any) -> str:

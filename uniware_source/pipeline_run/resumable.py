@@ -91,7 +91,9 @@ def _retried_for_room(pipeline: Pipeline, run: Callable[[], Any], connection: An
         if failed.step != "load" or not is_duckdb(pipeline) or not duckdb_memory.is_out_of_memory(failed):
             raise
         columns = duckdb_memory.widest_table(pipeline)
-        limit = duckdb_memory.needed_limit(columns, duckdb_memory.current_limit(connection))
+        limit = duckdb_memory.retry_limit(columns, duckdb_memory.current_limit(connection))
+        if limit is None:
+            raise
         while True:
             log.warning("DuckDB ran out of its memory limit loading a table of %d columns; loading again with "
                         "memory_limit=%d MB", columns, limit >> 20)
