@@ -1,6 +1,7 @@
 """Shared fixtures: the simulator (tests/simulator_fixtures.py) and a PostgreSQL schema (tests/postgres.py)."""
 
 import os
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -20,3 +21,14 @@ def fresh_sign_in() -> Iterator[None]:
     forget_tokens()
     yield
     forget_tokens()
+
+
+@pytest.fixture(autouse=True)
+def signal_handlers_given_back() -> Iterator[None]:
+    """A test that installs a SIGINT or SIGTERM handler (a run does, the signal tests do) leaves the
+    process's handlers as it found them, so a later test is not interrupted by an earlier one's."""
+    before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for number, handler in before.items():
+        if signal.getsignal(number) is not handler and handler is not None:
+            signal.signal(number, handler)
