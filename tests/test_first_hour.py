@@ -177,6 +177,20 @@ def test_config_errors_are_one_line_with_exit_2(cli: Any, monkeypatch: pytest.Mo
     assert len(err) <= 2 and "BUCKET_URL" in err[0], err
 
 
+def test_a_destination_that_cannot_be_opened_says_why(cli: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """dlt's PipelineStepFailed names the step on its first line and the reason further down: the
+    one line is the reason, with the step."""
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "missing" / "x.duckdb"))
+    assert cli("--facility", "BLR01", "--pipeline-name", "nodir") == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert any("step failed" in line and "missing/x.duckdb" in line and "No such file" in line for line in err), err
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", "postgresql://loader:pw-s3cret@127.0.0.1:9/test")
+    assert cli("--facility", "BLR01", "--destination", "postgres", "--pipeline-name", "pgdown") == 3
+    err = capsys.readouterr().err
+    assert "port 9 failed: Connection refused" in err and "pw-s3cret" not in err, err
+
+
 def test_unreachable_tenant_fails_fast_naming_the_host(cli: Any, monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     import time

@@ -98,4 +98,20 @@ def explain(error: BaseException) -> tuple[int, str]:
     for item in chain:
         if isinstance(item, (AuthError, UniwareError)):
             return EXIT_CANNOT_PROCEED, f"error: {one_line(redact(str(item)))}"
-    return EXIT_CANNOT_PROCEED, f"error: {type(error).__name__}: {one_line(redact(str(error)))}"
+    innermost = _innermost(error)
+    if innermost is error:
+        return EXIT_CANNOT_PROCEED, f"error: {type(error).__name__}: {one_line(redact(str(error)))}"
+    step = getattr(error, "step", None)  # dlt's PipelineStepFailed: its first line names the step, not the reason
+    where = f"dlt's {step} step failed: " if isinstance(step, str) else ""
+    return EXIT_CANNOT_PROCEED, f"error: {where}{type(innermost).__name__}: {one_line(redact(str(innermost)))}"
+
+
+def _innermost(error: BaseException) -> BaseException:
+    """The error a chain of wrappers (dlt's `.exception`, `raise ... from`) started from."""
+    current = error
+    for _ in range(10):
+        inner = getattr(current, "exception", None) or current.__cause__ or current.__context__
+        if not isinstance(inner, BaseException) or not one_line(str(inner)):
+            break
+        current = inner
+    return current
