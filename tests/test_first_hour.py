@@ -14,6 +14,7 @@ from tests.pipeline_process import FixedNow
 from uniware_simulator import UniwareSimulator
 from uniware_simulator.presets import TEST_NOW, fast_config
 from uniware_source.cli import main
+from uniware_source.pipeline_run.lock import pipeline_lock
 
 
 @pytest.fixture
@@ -97,6 +98,9 @@ def test_reset_clears_one_facility_the_dlt_way(cli: Any, sim: UniwareSimulator, 
     assert cli("--facility", "DEL02") == 1
     assert cli("--facility", "BLR01") == 0
     capsys.readouterr()
+    with pipeline_lock(dlt.attach("fh", pipelines_dir=str(tmp_path / "pl"))):  # a run is going on: it would
+        assert cli("reset", "--export", "Sale Orders", "--facility", "DEL02") == 4  # commit its state over it
+    assert "is already running" in capsys.readouterr().err and "DEL02" in ledger(tmp_path)["cursors"]
     assert cli("reset", "--export", "Sale Orders", "--facility", "DEL02") == 0
     out = capsys.readouterr().out
     assert "sale_orders: 1 ledger entry" in out and "DEL02" in out
@@ -187,8 +191,8 @@ def test_a_destination_that_cannot_be_opened_says_why(cli: Any, monkeypatch: pyt
     assert any("step failed" in line and "missing/x.duckdb" in line and "No such file" in line for line in err), err
     monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", "postgresql://loader:pw-s3cret@127.0.0.1:9/test")
     assert cli("--facility", "BLR01", "--destination", "postgres", "--pipeline-name", "pgdown") == 3
-    err = capsys.readouterr().err
-    assert "port 9 failed: Connection refused" in err and "pw-s3cret" not in err, err
+    said = capsys.readouterr().err
+    assert "port 9 failed: Connection refused" in said and "pw-s3cret" not in said, said
 
 
 def test_unreachable_tenant_fails_fast_naming_the_host(cli: Any, monkeypatch: pytest.MonkeyPatch,

@@ -39,13 +39,12 @@ from .pipeline_run.duckdb_memory import DUCKDB_SETTINGS
 from .pipeline_run.lock import RunLocked
 from .pipeline_run.resumable import run_exports
 from .pipeline_run.signals import Terminated, sigterm_interrupts
-from .problems import explain
+from .problems import EXIT_LOCKED, explain
 from .queries import create_views
 from .redact import redact
 from .run_log import RunRecord, load_run_row, run_row_resource
 from .run_report import RunReport
 
-EXIT_LOCKED = 4
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 

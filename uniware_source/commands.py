@@ -20,7 +20,8 @@ from dlt.pipeline.pipeline import Pipeline
 from .catalog import CATALOG
 from .clock import Clock
 from .discovery import export_lines, export_reference, facility_lines, plan_lines, status_lines
-from .problems import EXIT_CONFIG, explain
+from .pipeline_run.lock import RunLocked, pipeline_lock
+from .problems import EXIT_CONFIG, EXIT_LOCKED, explain
 from .progress import configure_logging
 from .run_log import reset
 from .run_report import RunReport
@@ -110,10 +111,15 @@ def run_command(argv: Sequence[str], clock: Optional[Clock] = None) -> int:
             return EXIT_CONFIG
         known = list(pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {}))
         tables = _tables(pipeline, args.exports) if args.exports else known
-        for line in reset(pipeline, tables, args.facilities[0] if args.facilities else None):
+        with pipeline_lock(pipeline):  # a run going on would commit its own copy of the state after it
+            lines = reset(pipeline, tables, args.facilities[0] if args.facilities else None)
+        for line in lines:
             print(line)
         print("jobs already created on Uniware for what was cleared are not cancelled; the next run plans anew")
         return 0
+    except RunLocked as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_LOCKED
     except Exception as error:
         code, line = explain(error)
         print(line, file=sys.stderr)

@@ -23,6 +23,7 @@ from .redact import redact
 
 EXIT_CONFIG = 2
 EXIT_CANNOT_PROCEED = 3
+EXIT_LOCKED = 4  # another run holds the pipeline's lock
 MAX_LINE = 300
 
 # settings that have a flag of their own
