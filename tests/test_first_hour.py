@@ -92,6 +92,29 @@ def test_backfill_joins_its_short_last_piece(cli: Any, sim: UniwareSimulator, mo
     assert len(windows) == 2  # window_days=1 would give three, the 20 minutes join the last day
 
 
+def test_a_pipeline_holding_one_tenants_cursors_refuses_another_tenant(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Pointing the same pipeline at another tenant would continue the first tenant's cursors (two
+    days of lookback instead of the new tenant's history) into the same tables: refused, exit 2."""
+    assert cli("--facility", "BLR01") == 0
+    other_host = sim.base_url.replace("127.0.0.1", "localhost")  # same server, another address: another tenant
+    monkeypatch.setenv("SOURCES__UNIWARE__BASE_URL", other_host)
+    capsys.readouterr()
+    before = len(creates(sim))
+    for command in (("--facility", "BLR01"), ("plan", "--facility", "BLR01")):
+        assert cli(*command) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "SOURCES__UNIWARE__BASE_URL" in err[0] and "--pipeline-name" in err[0], err
+        assert "127.0.0.1" in err[0] and "localhost" in err[0]
+    assert len(creates(sim)) == before  # nothing was made for the other tenant
+    assert cli("reset", "--export", "Sale Orders") == 0  # moving the pipeline on purpose: clear, then run
+    assert cli("--facility", "BLR01") == 0
+    assert ledger(tmp_path)["cursors"]["BLR01"]
+    assert dlt.attach("fh", pipelines_dir=str(tmp_path / "pl")).state["sources"]["uniware"]["tenant"].startswith(
+        "localhost:")
+
+
 def test_reset_clears_one_facility_the_dlt_way(cli: Any, sim: UniwareSimulator, tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     sim.inject_job_fate("FAILED", times=1, match=lambda report, facility: facility == "DEL02")

@@ -12,7 +12,7 @@ from dlt.pipeline.pipeline import Pipeline
 
 from .catalog import CATALOG, ExportSpec
 from .client.facility_search import search_facilities
-from .ledger import ExportLedger, is_active
+from .ledger import ExportLedger, claim_tenant, is_active
 from .runtime import SourceRuntime
 from .steps.submit import plan
 from .vocabulary import LABELS
@@ -77,6 +77,8 @@ def _resources(pipeline: Pipeline) -> Mapping[str, Any]:
 
 def plan_lines(pipeline: Pipeline, rt: SourceRuntime) -> list[str]:
     """What the next run would do, planned on a copy of the state: creates nothing, writes nothing."""
+    claim_tenant(copy.deepcopy(dict(pipeline.state.get("sources", {}).get("uniware", {}))), rt.settings.base_url,
+                 pipeline.pipeline_name)  # another tenant's state: the run would refuse, so does the plan
     lines = []
     creates = 0
     for spec in rt.settings.exports:

@@ -20,7 +20,9 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, MutableMapp
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Optional
+from urllib.parse import urlsplit
 
+from .errors import ConfigError
 from .history import DEFERRED_STATE, defer, take_deferred
 from .statuses import EntryKind
 from .windows import Window, cut_windows, from_iso, to_iso
@@ -374,3 +376,38 @@ def waiting_windows(resources: Mapping[str, Any], scope: Mapping[str, Optional[f
                 continue
             count += 1
     return count
+
+
+# Whose data a pipeline's state describes: its cursors and jobs are one tenant's. A run against
+# another tenant would go on from those cursors (a couple of days of lookback instead of its whole
+# history) and merge that tenant's rows into the same tables.
+TENANT_STATE = "tenant"
+
+
+def tenant_of(base_url: str) -> str:
+    """The tenant a base URL reaches: its host (and port), lower case."""
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{host}:{port}" if port else host
+
+
+def claim_tenant(source_state: MutableMapping[str, Any], base_url: str, pipeline_name: str = "") -> None:
+    """Record the tenant in a state that has none; ConfigError (before any job is made) when the
+    state holds another tenant's cursors or jobs. A state without any (a new pipeline, or every
+    export reset) is claimed by the tenant now configured."""
+    current = tenant_of(base_url)
+    recorded = source_state.get(TENANT_STATE)
+    if recorded == current:
+        return
+    resources = source_state.get("resources") or {}
+    holds = any((state or {}).get("cursors") or (state or {}).get("entries") for state in resources.values())
+    if recorded and holds:
+        name = f" '{pipeline_name}'" if pipeline_name else ""
+        raise ConfigError("base_url", (  # one line: the README says why (Incremental loads)
+            f"pipeline{name} holds the cursors of tenant {recorded}, not {current}: give {current} its own "
+            "--pipeline-name and --dataset, or clear this pipeline first (reset --export NAME, each export)"))
+    source_state[TENANT_STATE] = current
