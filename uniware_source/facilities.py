@@ -23,7 +23,6 @@ from .errors import ApiError, ConfigError, UniwareError
 log = logging.getLogger(__name__)
 
 ENABLED = "ENABLED"
-FLAG = "--facility"
 
 
 def resolve_facilities(configured: Optional[Sequence[str]], client: UniwareClient) -> tuple[str, ...]:
@@ -63,5 +62,5 @@ def _problem(wrong: Sequence[str], listed: dict[str, str], enabled: Sequence[str
         hint = f" (did you mean {same[0]}?)" if same else ""
         reasons.append(f"{code} is not a facility code of this tenant{hint}")
     valid = ", ".join(enabled) if enabled else "none"
-    return (f"{'; '.join(reasons)} (also set by the {FLAG} flag); the tenant's enabled facility codes are: {valid}. "
+    return (f"{'; '.join(reasons)}; the tenant's enabled facility codes are: {valid}. "
             "Give codes as facility/search lists them; a display name is not a code")

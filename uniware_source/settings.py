@@ -271,6 +271,13 @@ def _positive(setting: str, value: Any, *, allow_zero: bool = False) -> float:
     return number
 
 
+def _did_you_mean(name: str) -> str:
+    """A catalog report whose name differs from `name` only in case or spacing."""
+    folded = " ".join(name.lower().split())
+    same = [known for known in CATALOG if " ".join(known.lower().split()) == folded]
+    return f"; did you mean '{same[0]}'?" if same else ""
+
+
 def resolve_export(entry: Any, position: int) -> ExportSpec:
     """An `exports` entry (a report name, or a table of settings) applied over its catalog entry."""
     where = f"exports[{position}]"
@@ -290,7 +297,8 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
     columns = _string_list("exports", entry.get("columns", base.columns), allow_empty=True)
     if not columns:
         raise ConfigError("exports", f"{where} needs 'columns': the column ids to export"
-                          + ("" if name in CATALOG else " (the report is not in the built-in catalog)"))
+                          + ("" if name in CATALOG else " (the report is not in the built-in catalog, which "
+                             "`uniware-pipeline exports` lists" + _did_you_mean(name) + ")"))
     date_filter = entry.get("date_filter", base.date_filter)
     if date_filter is not None and not isinstance(date_filter, str):
         raise ConfigError("exports", f"{where}: 'date_filter' must be a filter id or empty")
@@ -349,7 +357,9 @@ def resolve_exports(value: Any) -> tuple[ExportSpec, ...]:
     value = _json_or_value("exports", value)
     if value is None:
         value = DEFAULT_EXPORTS
-    if isinstance(value, (str, Mapping)):
+    if isinstance(value, str):  # "Sale Orders, Invoice": names separated by commas, like facilities
+        value = [name.strip() for name in value.split(",") if name.strip()]
+    if isinstance(value, Mapping):
         value = [value]
     if not isinstance(value, (list, tuple)) or not value:
         raise ConfigError("exports", f"expected a list of report names or tables, got {value!r}")

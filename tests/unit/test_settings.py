@@ -19,6 +19,7 @@ from uniware_source.settings import (
     build_settings,
     readme_rows,
     resolve_export,
+    resolve_exports,
     setting_fields,
 )
 
@@ -88,3 +89,14 @@ def test_export_entries_are_validated_in_one_place() -> None:
         resolve_export({"name": "Sale Orders", "colums": []}, 0)
     spec = resolve_export({"name": "B2B", "columns": ["a"], "table_name": "Big Orders"}, 0)
     assert spec.table_name == "big_orders"
+
+
+def test_export_names_separated_by_commas_and_a_misspelt_name_gets_the_catalogs_spelling() -> None:
+    assert [s.name for s in resolve_exports("Sale Orders, Invoice")] == ["Sale Orders", "Invoice"]
+    assert [s.name for s in resolve_exports('["Sale Orders"]')] == ["Sale Orders"]
+    with pytest.raises(ConfigError, match="did you mean 'Sale Orders'") as raised:
+        resolve_exports("sale  ORDERS")
+    assert "uniware-pipeline exports" in str(raised.value) and "SOURCES__UNIWARE__EXPORTS" in str(raised.value)
+    with pytest.raises(ConfigError) as raised:
+        resolve_exports("Sales Report")
+    assert "did you mean" not in str(raised.value) and "uniware-pipeline exports" in str(raised.value)
