@@ -218,6 +218,20 @@ def test_a_destination_that_cannot_be_opened_says_why(cli: Any, monkeypatch: pyt
     assert "port 9 failed: Connection refused" in said and "pw-s3cret" not in said, said
 
 
+def test_a_setting_error_on_a_pipeline_that_has_loaded_is_still_one_line(
+        cli: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The views are refreshed after a run that loaded (or partly), not after a setting or destination
+    error: that would print dlt's whole configuration dump before the one line."""
+    assert cli("--facility", "BLR01") == 0
+    for name in [k for k in __import__("os").environ if k.startswith("DESTINATION__")]:
+        monkeypatch.delenv(name)
+    capsys.readouterr()
+    assert cli("--facility", "BLR01", "--destination", "postgres") == 2
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if line.strip()]
+    ours = [line for line in err if "|dlt|" not in line]  # dlt's own warning that the destination changed may come
+    assert len(ours) == 1 and "DESTINATION__POSTGRES__CREDENTIALS" in ours[0] and len(err) <= 2, err
+
+
 def test_unreachable_tenant_fails_fast_naming_the_host(cli: Any, monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     import time

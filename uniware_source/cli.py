@@ -41,7 +41,6 @@ from .pipeline_run.resumable import run_exports
 from .pipeline_run.signals import Terminated, sigterm_interrupts
 from .problems import EXIT_LOCKED, explain
 from .queries import create_views
-from .redact import redact
 from .run_log import RunRecord, load_run_row, run_row_resource
 from .run_report import RunReport
 
@@ -148,7 +147,8 @@ def refresh_views(pipeline: Pipeline) -> None:
     try:
         create_views(pipeline)
     except Exception as error:  # the data is loaded; say why the views are missing and go on
-        logging.getLogger("uniware_source.progress").warning("could not create the SQL views: %s", redact(error))
+        logging.getLogger("uniware_source.progress").warning("could not create the SQL views: %s",
+                                                             explain(error)[1].removeprefix("error: "))
 
 
 def run(args: argparse.Namespace, extra: Optional[dict[str, Any]] = None, destination: Any = None) -> int:
@@ -204,7 +204,7 @@ def _run(args: argparse.Namespace, extra: Optional[dict[str, Any]], destination:
                 """Still under the pipeline's lock: a run waiting for it never meets these writes."""
                 if error is not None and not isinstance(error, ExportsFailed):  # else the row has loaded
                     record_run(record, report, started, error)
-                if not isinstance(error, KeyboardInterrupt):
+                if error is None or isinstance(error, ExportsFailed):  # not after a setting or destination error
                     refresh_views(pipeline)
 
             with progress.live_view(report, live):
