@@ -232,7 +232,8 @@ def test_a_setting_error_on_a_pipeline_that_has_loaded_is_still_one_line(
     assert len(ours) == 1 and "DESTINATION__POSTGRES__CREDENTIALS" in ours[0] and len(err) <= 2, err
 
 
-def test_unreachable_tenant_fails_fast_naming_the_host(cli: Any, monkeypatch: pytest.MonkeyPatch,
+def test_unreachable_tenant_fails_fast_naming_the_host(cli: Any, sim: UniwareSimulator,
+                                                       monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     import time
 
@@ -248,6 +249,12 @@ def test_unreachable_tenant_fails_fast_naming_the_host(cli: Any, monkeypatch: py
     monkeypatch.setenv("SOURCES__UNIWARE__BASE_URL", "http://127.0.0.1:9")  # nothing listens: refused
     assert cli("--facility", "BLR01") == 3
     assert "cannot reach 127.0.0.1:9: connection refused" in capsys.readouterr().err
+    monkeypatch.setenv("SOURCES__UNIWARE__BASE_URL", sim.base_url.replace("http://", "https://"))  # plain HTTP there
+    started = time.monotonic()
+    assert cli("--facility", "BLR01") == 3
+    err = capsys.readouterr().err
+    assert time.monotonic() - started < 5 and "retrying" not in err, err  # no retry mends it
+    assert "over https: it does not speak TLS there (http, not https?)" in err, err
 
 
 def test_retries_are_announced_and_log_format_json(cli: Any, sim: UniwareSimulator,

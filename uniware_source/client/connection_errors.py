@@ -44,7 +44,21 @@ def unreachable(error: requests.ConnectionError) -> Optional[str]:
         return f"cannot reach {host}: connection refused; check 'tenant' / 'base_url' and that it is up"
     if "timed out" in text.lower():
         return f"cannot reach {host}: the connection timed out (connect_timeout_seconds)"
+    if is_tls_mismatch(error):
+        reason = "it does not speak TLS there (http, not https?)" if "WRONG_VERSION_NUMBER" in text \
+            else "its certificate is not valid for it"
+        return f"cannot reach {host} over https: {reason}; check the scheme and host of 'tenant' / 'base_url'"
     return None
+
+
+# TLS failures no retry mends: a plain-HTTP server answering a TLS handshake, a certificate that
+# does not verify (other TLS errors, such as a connection cut mid-handshake, are retried)
+TLS_MISMATCH = ("WRONG_VERSION_NUMBER", "CERTIFICATE_VERIFY_FAILED", "certificate verify failed",
+                "doesn't match", "Hostname mismatch")
+
+
+def is_tls_mismatch(error: BaseException) -> bool:
+    return isinstance(error, requests.exceptions.SSLError) and any(m in str(error) for m in TLS_MISMATCH)
 
 
 def is_name_resolution_error(error: BaseException) -> bool:

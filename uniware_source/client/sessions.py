@@ -22,7 +22,7 @@ from tenacity import RetryCallState, retry_all, retry_base
 
 from ..redact import redact
 from ..settings import HttpPolicy
-from .connection_errors import is_name_resolution_error
+from .connection_errors import is_name_resolution_error, is_tls_mismatch
 from .interruptible import InterruptibleAdapter, is_cut
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 def _not_worth_retrying(error: BaseException) -> bool:
     if not isinstance(error, requests.ConnectionError):
         return False
-    return is_name_resolution_error(error) or "Connection refused" in str(error)
+    return is_name_resolution_error(error) or "Connection refused" in str(error) or is_tls_mismatch(error)
 
 
 def _announce(state: RetryCallState) -> None:
