@@ -252,9 +252,13 @@ def test_unreachable_tenant_fails_fast_naming_the_host(cli: Any, sim: UniwareSim
     monkeypatch.setenv("SOURCES__UNIWARE__BASE_URL", sim.base_url.replace("http://", "https://"))  # plain HTTP there
     started = time.monotonic()
     assert cli("--facility", "BLR01") == 3
-    err = capsys.readouterr().err
-    assert time.monotonic() - started < 5 and "retrying" not in err, err  # no retry mends it
-    assert "over https: it does not speak TLS there (http, not https?)" in err, err
+    said = capsys.readouterr().err
+    assert time.monotonic() - started < 5 and "retrying" not in said, said  # no retry mends it
+    assert "over https: it does not speak TLS there (http, not https?)" in said, said
+    monkeypatch.setenv("SOURCES__UNIWARE__BASE_URL", sim.base_url + "/services/rest/v1")  # a path too many
+    assert cli("--facility", "BLR01") == 3
+    said = capsys.readouterr().err
+    assert "no Uniware token endpoint at" in said and "without a path" in said and "password" not in said, said
 
 
 def test_retries_are_announced_and_log_format_json(cli: Any, sim: UniwareSimulator,

@@ -116,6 +116,10 @@ class TokenProvider:
         detail = redact(_describe(body, response))
         if response.status_code >= 500:
             raise _ServerError(response.status_code, detail)
+        if response.status_code in (404, 405) or (response.status_code == 200 and not isinstance(body, dict)):
+            raise AuthError(f"no Uniware token endpoint at {self._url} (HTTP {response.status_code}, {detail[:60]}): "
+                            "check 'tenant' / 'base_url', the tenant's address without a path "
+                            "(https://<tenant>.unicommerce.com)")
         if response.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
             if grant == "password":
                 raise AuthError(self._rejected(response.status_code, detail))
