@@ -63,7 +63,8 @@ def parse_args(argv: Optional[Sequence[str]], *, with_demo: bool = False) -> arg
     parser.add_argument("--dataset", default="uniware", help="dataset (schema) name (default: uniware)")
     parser.add_argument("--pipeline-name", default="uniware_pipeline",
                         help="dlt pipeline name; DuckDB writes <name>.duckdb (default: uniware_pipeline)")
-    parser.add_argument("--pipelines-dir", help="where dlt keeps pipeline state (default: ~/.dlt/pipelines)")
+    parser.add_argument("--pipelines-dir", help="where dlt keeps pipeline state (default: dlt's, ~/.dlt/pipelines, "
+                        "or /var/dlt/pipelines as root; shared by every checkout)")
     parser.add_argument("--export", action="append", dest="exports", metavar="NAME",
                         help="report to load (repeatable); default: the configured exports")
     parser.add_argument("--facility", action="append", dest="facilities", metavar="CODE",
