@@ -141,6 +141,12 @@ def test_reset_clears_one_facility_the_dlt_way(cli: Any, sim: UniwareSimulator, 
     assert cli("--facility", "DEL02") == 0
     assert creates(sim)[before:] == ["DEL02"]
     assert cli("reset") == 2  # refuses to clear everything without saying what
+    assert cli("reset", "--export", "Sale Orders", "--facility", "MUM03") == 2  # nothing of MUM03 to clear
+    assert "nothing was cleared" in capsys.readouterr().err
+    for command in ("reset", "status"):  # a misspelt pipeline name: said, and no pipeline made for it
+        assert cli(command, "--export", "Sale Orders", "--pipeline-name", "typo") == 2
+        assert "no pipeline 'typo' under" in capsys.readouterr().err
+    assert not (tmp_path / "pl" / "typo").exists() and not (tmp_path / "typo.duckdb").exists()
 
 
 def test_discovery_commands(cli: Any, sim: UniwareSimulator, tmp_path: Path,

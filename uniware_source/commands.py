@@ -12,9 +12,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Optional
 
 import dlt
+from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.pipeline.pipeline import Pipeline
 
 from .catalog import CATALOG
@@ -59,6 +61,15 @@ def _pipeline(args: argparse.Namespace) -> Pipeline:
                         dataset_name=args.dataset, pipelines_dir=args.pipelines_dir)
 
 
+def _pipelines_dir(args: argparse.Namespace) -> Path:
+    return Path(str(args.pipelines_dir or get_dlt_pipelines_dir()))
+
+
+def _exists(args: argparse.Namespace) -> bool:
+    """Whether the pipeline has a working directory (state) to read: status and reset make none."""
+    return (_pipelines_dir(args) / str(args.pipeline_name)).is_dir()
+
+
 def _runtime(args: argparse.Namespace, clock: Optional[Clock]) -> SourceRuntime:
     """The settings and clients a run would have (configuration resolved the dlt way)."""
     overrides: dict[str, Any] = {}
@@ -94,6 +105,10 @@ def run_command(argv: Sequence[str], clock: Optional[Clock] = None) -> int:
         if args.command == "facilities":
             print("\n".join(facility_lines(_runtime(args, clock))))
             return 0
+        if args.command in ("status", "reset") and not _exists(args):
+            print(f"configuration error: no pipeline '{args.pipeline_name}' under {_pipelines_dir(args)}: nothing to "
+                  f"{args.command} (check --pipeline-name and --pipelines-dir)", file=sys.stderr)
+            return EXIT_CONFIG
         pipeline = _pipeline(args)
         if args.command == "status":
             print("\n".join(status_lines(pipeline)))
@@ -112,9 +127,13 @@ def run_command(argv: Sequence[str], clock: Optional[Clock] = None) -> int:
         known = list(pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {}))
         tables = _tables(pipeline, args.exports) if args.exports else known
         with pipeline_lock(pipeline):  # a run going on would commit its own copy of the state after it
-            lines = reset(pipeline, tables, args.facilities[0] if args.facilities else None)
+            lines, cleared = reset(pipeline, tables, args.facilities[0] if args.facilities else None)
         for line in lines:
             print(line)
+        if not cleared:
+            print("configuration error: nothing was cleared: no cursor or job of that export/facility in state "
+                  "(`uniware-pipeline status` shows what there is)", file=sys.stderr)
+            return EXIT_CONFIG
         print("jobs already created on Uniware for what was cleared are not cancelled; the next run plans anew")
         return 0
     except RunLocked as error:

@@ -103,10 +103,12 @@ def reset_ledger(state: dict[str, Any], facility: Optional[str]) -> tuple[int, l
     return removed, gone
 
 
-def reset(pipeline: Pipeline, tables: list[str], facility: Optional[str]) -> list[str]:
+def reset(pipeline: Pipeline, tables: list[str], facility: Optional[str]) -> tuple[list[str], bool]:
     """Clear cursors and ledgers on purpose, committed the dlt way (a pipeline run that changes the
-    source state), so the destination's state copy agrees. Returns what was done, one line each."""
+    source state), so the destination's state copy agrees. Returns what was done, one line each, and
+    whether anything was cleared."""
     said: list[str] = []
+    cleared: list[bool] = []
 
     @dlt.source(name="uniware", section="uniware_bookkeeping", max_table_nesting=0)
     def reset_source() -> Any:
@@ -118,6 +120,7 @@ def reset(pipeline: Pipeline, tables: list[str], facility: Optional[str]) -> lis
                     said.append(f"{table}: nothing in state")
                     continue
                 removed, cursors = reset_ledger(state, facility)
+                cleared.append(bool(removed or cursors))
                 said.append(f"{table}: {removed} ledger entr{'y' if removed == 1 else 'ies'} and the cursor(s) of "
                             f"{', '.join(cursors) or 'no facility'} cleared"
                             + (f" for facility {facility}" if facility else ""))
@@ -125,4 +128,4 @@ def reset(pipeline: Pipeline, tables: list[str], facility: Optional[str]) -> lis
         return dlt.resource(edit, name="uniware_reset", write_disposition="append")
 
     pipeline.run(reset_source())
-    return said
+    return said, any(cleared)
