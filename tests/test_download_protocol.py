@@ -214,3 +214,26 @@ def test_requests_through_an_http_proxy_can_be_cut_too() -> None:
     manager = adapter.proxy_manager_for("http://127.0.0.1:3128")
     assert all(issubclass(pool, _Tracked) for pool in manager.pool_classes_by_scheme.values())
     assert all(issubclass(pool, _Tracked) for pool in adapter.poolmanager.pool_classes_by_scheme.values())
+
+
+@pytest.mark.parametrize("first_tag, later_tag", [(None, None), ('W/"v1"', 'W/"v2"')], ids=["none", "weak ETag"])
+def test_without_a_strong_validator_a_cut_file_comes_whole_again_never_spliced(
+        first_tag: Optional[str], later_tag: Optional[str], tmp_path: Path) -> None:
+    """If-Range needs a strong ETag or Last-Modified: without one, the rest of a file replaced by another
+    of the same size would be taken as the rest of the first (a file that never existed)."""
+    def answer(status: int, body: bytes, tag: Optional[str], **more: str) -> Answer:
+        headers = {"Content-Type": "text/csv", "Content-Length": str(len(body)), **more}
+        return Answer(status, {**headers, "ETag": tag} if tag else headers, body)
+
+    def script(number: int, request: Request) -> Answer:
+        if number == 1:  # the full length announced, half of it sent
+            first = answer(200, FILE, first_tag)
+            return Answer(200, first.headers, FILE[:HALF], close=True)
+        if request.range_start:  # the file was replaced meanwhile: its rest is not the first file's rest
+            return answer(206, NEW[request.range_start:], later_tag,
+                          **{"Content-Range": f"bytes {request.range_start}-{len(NEW) - 1}/{len(NEW)}"})
+        return answer(200, NEW, later_tag)
+
+    stored, host, error = fetch(script, tmp_path)
+    assert not error and stored == NEW
+    assert [r.range_start for r in host.requests] == [None, None]

@@ -231,16 +231,17 @@ class FileDownloader:
         if progress.probe is not None:
             self._confirm_end(job, out, progress)
             return
-        resume = progress.received > 0 and progress.resumable
-        if progress.received and not resume:
+        # a resume is checked by If-Range: without a strong ETag or Last-Modified nothing tells the rest
+        # of this file from the rest of a replaced one of the same size, so the file comes whole again
+        validator = progress.validator if progress.received > 0 and progress.resumable else None
+        if progress.received and validator is None:
             progress.restart(out)
         headers = {}
-        if resume:
+        if validator is not None:
             headers["Range"] = f"bytes={progress.received}-"
-            if progress.validator is not None:
-                headers["If-Range"] = progress.validator  # a changed file comes whole (200), not spliced
+            headers["If-Range"] = validator  # a changed file comes whole (200), not spliced
         with self._request(job, progress, headers) as response:
-            self._receive(job, out, progress, response, resume)
+            self._receive(job, out, progress, response, validator is not None)
 
     def _request(self, job: _Job, progress: _Progress, extra: dict[str, str]) -> requests.Response:
         """GET the file (streamed) with `extra` headers; a failure to get an answer is a _Retry."""
