@@ -14,7 +14,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import pytest
 from dlt.normalize.items_normalizers.arrow import ArrowItemsNormalizer
 
 from uniware_simulator import UniwareSimulator
+from uniware_source import ExportsFailed
 from uniware_source.conversion import csv_to_parquet
 from uniware_source.conversion.key_check import FileKeys, KeyStore
 from uniware_source.conversion.load_files import COPY_PARTS, CSV, PARQUET, load_format_for
@@ -447,3 +448,40 @@ def test_rows_that_repeat_a_key_in_one_file_are_counted_in_the_history_and_the_l
     harness.sim.clock.advance(timedelta(days=1))
     harness.run(exports=[SALE_ORDERS_FULL], facilities=["BLR01"], window_days=60)  # a unique key: nothing said
     assert not [r["message"] for r in harness.history() if r["status"] == "LOADED"][-1]
+
+
+def _facility_codes_set(text: str, code: str, every: int) -> str:
+    """The file with `Facility Code` set to `code` on every `every`-th data row."""
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+    at = rows[0].index("Facility Code")
+    for number, row in enumerate(rows[1:]):
+        if number % every == 0:
+            row[at] = code
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n" if "\r\n" in text[:4096] else "\n").writerows(rows)
+    return out.getvalue()
+
+
+def test_a_file_of_another_facility_is_refused_and_a_mixed_one_is_said(harness: Harness) -> None:
+    """BLR01's job served a file whose rows are DEL02's (a facility of the run): nothing loaded,
+    INVALID_FILE naming both, the cursor stays, DEL02's own job loads. Rows of several facilities in one
+    file (an All Facility report), or values that are no facility code of the run, load and are said."""
+    sim = harness.sim
+    sim.jobs.edit_file = lambda job, text: _facility_codes_set(text, "del02 ", every=1) \
+        if job.query.facility == "BLR01" else text
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=[SALE_ORDERS_FULL], facilities=["BLR01", "DEL02"], window_days=60)
+    [problem] = raised.value.problems
+    assert "holds no row of facility BLR01" in problem and "DEL02" in problem
+    [blr01] = [j for j in sim.jobs.all() if j.query.facility == "BLR01"]
+    assert harness.history(blr01.code)[-1]["status"] == "INVALID_FILE"
+    assert harness.query("SELECT DISTINCT facility_code FROM {ds}.sale_orders") == [("DEL02",)]
+    cursor = harness.cursors("sale_orders").get("BLR01")  # still where the window starts (60 days back)
+    assert cursor is None or datetime.fromisoformat(cursor) <= sim.clock.now() - timedelta(days=59)
+    for code, every in (("MUM03", 3), ("WH-7", 1)):  # mixed; or no facility code of the run at all
+        sim.jobs.edit_file = lambda job, text, code=code, every=every: _facility_codes_set(text, code, every)
+        sim.clock.advance(timedelta(hours=1))
+        harness.run(exports=[SALE_ORDERS_FULL], facilities=["BLR01"], window_days=60)
+        loaded = harness.history(sim.jobs.all()[-1].code)[-1]
+        assert loaded["status"] == "LOADED", loaded
+        assert f"carry another 'Facility Code' than BLR01 ({code})" in loaded["message"]

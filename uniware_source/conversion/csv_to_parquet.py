@@ -26,6 +26,7 @@ from ..catalog import APPEND, REPLACE, TEXT, ExportSpec
 from ..errors import CsvFormatError
 from .arrow_types import CONVERTERS, UTC_MICROS
 from .column_names import DLT_COLUMNS, ColumnNames
+from .facility_guard import FACILITY_CODE_LABEL, FacilityCodes
 from .key_check import FileKeys, KeyCheck, KeyStore
 from .load_files import PARQUET, ChunkWriter, dictionary_columns, open_writer
 from .window_guard import DateSpan
@@ -88,6 +89,7 @@ class ConvertedFile:
     window_span: Optional[tuple[datetime, datetime]] = None  # earliest and latest spec.window_column
     file_format: str = PARQUET
     keys: FileKeys = field(default_factory=lambda: FileKeys(None))  # whether the key repeats in the file
+    facility_codes: Optional[FacilityCodes] = None  # the rows' Facility Code against the job's (facility_guard)
     parts: list[tuple[Path, int]] = field(default_factory=list)  # every load file and its rows (see `parts`)
 
 
@@ -418,6 +420,10 @@ class CsvConverter:
         else:
             result_note = ""
         result = ConvertedFile(None, 0, 0, header, layout, file_format=self.load_format)
+        code_at = find_label(layout.labels, FACILITY_CODE_LABEL) if self.spec.facility_scoped and lineage.facility \
+            else -1
+        if code_at >= 0 and lineage.facility and layout.kinds[code_at] == TEXT:
+            result.facility_codes = FacilityCodes(lineage.facility)
         if result_note:
             log.warning("%s: %s", where, result_note)
             result.problems.append(result_note)
@@ -435,6 +441,8 @@ class CsvConverter:
                     continue
                 if dates is not None:
                     dates.add(table.column(layout.names[date_at]), layout.kinds[date_at])
+                if result.facility_codes is not None:
+                    result.facility_codes.add(table.column(layout.names[code_at]))
                 if result.schema is None:
                     result.schema = table.schema
                     dictionary = dictionary_columns(table) if self.load_format == PARQUET else None

@@ -20,6 +20,7 @@ from dlt.common.libs.pyarrow import get_column_type_from_py_arrow
 from ..catalog import APPEND, ExportSpec
 from ..conversion.column_names import ColumnNames, legacy_names, same_labels
 from ..conversion.csv_to_parquet import RESERVED_COLUMNS, ConvertedFile, CsvConverter, Lineage
+from ..conversion.facility_guard import check as check_facility
 from ..conversion.key_check import FileKeys, KeyStore
 from ..conversion.load_files import COPY_PARTS, CSV, PARQUET, file_import, forget_deduplicated
 from ..conversion.target_table import table_is_empty
@@ -140,6 +141,15 @@ class ExportCollection:
         if violation is not None:
             log.warning("%s: %s", event.ticket.label, violation.message)
             converted.problems.append(violation.message)
+        mismatch = check_facility(converted.facility_codes, self.rt.facilities_for(self.spec))
+        if mismatch is not None and mismatch.fail:
+            converter.discard(converted)
+            yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.INVALID_FILE, event.status,
+                                                      mismatch.message, event.polls, where))
+            return
+        if mismatch is not None:
+            log.warning("%s: %s", event.ticket.label, mismatch.message)
+            converted.problems.append(mismatch.message)
         if converted.parquet is not None and converted.schema is not None:
             if self.rt.load_format:
                 hints = self._load_hints(converter.key_store, converted.keys)
