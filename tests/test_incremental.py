@@ -155,6 +155,33 @@ def test_a_long_wait_says_every_minute_that_the_job_still_waits(harness: Harness
     assert [r["status"] for r in harness.history(stuck.code)] == ["CREATED", "SCHEDULED", "TIMED_OUT"]
 
 
+def test_a_kept_job_that_finishes_after_a_newer_one_loaded_is_exported_again_not_loaded(harness: Harness) -> None:
+    """A job kept past its deadline holds a picture of the rows from when it was asked for; a job asked
+    for later loaded meanwhile. Merging the old file would put older versions of rows back (a merge on
+    the key ignores `Updated` across loads): SUPERSEDED, nothing of it loaded, its window exported again."""
+    sim = harness.sim
+    sim.inject_job_fate(STUCK, times=1, match=lambda report, facility: facility == "BLR01")
+    one: dict[str, Any] = {"exports": [SALE_ORDERS_FULL], "facilities": ["BLR01"], "start_date": START.isoformat()}
+    with pytest.raises(ExportsFailed):
+        harness.run(**one, job_timeout_seconds=30)
+    [stale] = sim.jobs.all()
+    sim.clock.advance(timedelta(days=1))
+    with pytest.raises(ExportsFailed):  # the kept job is still stuck; the newer window's job loads
+        harness.run(**one, job_timeout_seconds=30)
+    newer = [j for j in sim.jobs.all() if j.code != stale.code]
+    assert newer and all(harness.history(j.code)[-1]["status"] == "LOADED" for j in newer)
+    sim.release_stuck_jobs()
+    sim.jobs.edit_file = lambda job, text: text.replace(",DISPATCHED,", ",STALE,") if job.code == stale.code else text
+    harness.run(**one)
+    assert harness.history(stale.code)[-1]["status"] == "SUPERSEDED"
+    assert harness.query("SELECT COUNT(*) FROM {ds}.sale_orders WHERE sale_order_status = 'STALE' "
+                         "OR sale_order_item_status = 'STALE'") == [(0,)]
+    sim.jobs.edit_file = None
+    sim.clock.advance(timedelta(hours=1))
+    harness.run(**one)  # the stale job's window, exported again, loads
+    assert_table_is_the_truth(harness, facility="BLR01")
+
+
 def test_job_past_the_deadline_is_kept_and_polled_again_next_run(harness: Harness) -> None:
     harness.sim.inject_job_fate(STUCK, match=lambda report, facility: facility == "MUM03")
     with pytest.raises(ExportsFailed) as raised:

@@ -62,5 +62,6 @@ def _problem(wrong: Sequence[str], listed: dict[str, str], enabled: Sequence[str
         hint = f" (did you mean {same[0]}?)" if same else ""
         reasons.append(f"{code} is not a facility code of this tenant{hint}")
     valid = ", ".join(enabled) if enabled else "none"
-    return (f"{'; '.join(reasons)}; the tenant's enabled facility codes are: {valid}. "
+    return (f"{'; '.join(reasons)} (set by 'facilities' or the --facility flag); the tenant's enabled facility "
+            f"codes are: {valid}. "
             "Give codes as facility/search lists them; a display name is not a code")

@@ -116,6 +116,9 @@ class Entry:
         return int(self.data["seq"])
 
 
+NEWEST_LOADED = "newest_loaded"  # facility -> creation time of the newest job whose rows loaded
+
+
 class ExportLedger:
     """Windows, jobs and cursors of one export (all facilities)."""
 
@@ -141,6 +144,11 @@ class ExportLedger:
     def cursor(self, facility: str) -> Optional[datetime]:
         value = self._state["cursors"].get(facility)
         return from_iso(value) if value else None
+
+    def newest_loaded(self) -> dict[str, datetime]:
+        """Per facility ("" for an export without one): when the newest job whose rows loaded was
+        created. A job created before it holds an older picture of the same rows (see collect.py)."""
+        return {facility: from_iso(value) for facility, value in (self._state.get(NEWEST_LOADED) or {}).items()}
 
     def unsubmitted(self, run_id: str, active: Optional[Collection[str]] = None) -> list[Entry]:
         """Planned windows without a job, except those that already failed in this run (and, with
@@ -269,6 +277,12 @@ class ExportLedger:
     def record_loaded(self, entry: Entry) -> Optional[datetime]:
         """The entry's rows are in this load; returns the facility's new cursor if it moved."""
         entry.data["done"] = True
+        created = entry.created_at
+        if created is not None:
+            newest = self._state.setdefault(NEWEST_LOADED, {})
+            known = newest.get(entry.facility or "")
+            if known is None or from_iso(known) < created:
+                newest[entry.facility or ""] = to_iso(created)
         if entry.kind == ADOPTED and entry.job_code:
             self._remember_adopted(entry.job_code)
         if entry.kind != INCREMENTAL:

@@ -79,7 +79,9 @@ def explain(error: BaseException) -> tuple[int, str]:
     chain = list(causes(error))
     for item in chain:
         if isinstance(item, ConfigError):
-            return EXIT_CONFIG, f"configuration error: {one_line(str(item))}{with_flag(item.setting)}"
+            line = one_line(str(item))
+            flag = FLAGS.get(item.setting)
+            return EXIT_CONFIG, f"configuration error: {line}{'' if flag and flag in line else with_flag(item.setting)}"
     for item in chain:
         if isinstance(item, ConfigFieldMissingException):
             return EXIT_CONFIG, one_line(missing_field(item))

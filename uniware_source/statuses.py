@@ -87,6 +87,7 @@ class Outcome(StrEnum):
     INVALID_FILE = "invalid_file"  # HTML or another non-CSV body
     PARSE_FAILED = "parse_failed"
     OUT_OF_WINDOW = "out_of_window"  # the file holds rows far outside the job's window (ignored filter id)
+    SUPERSEDED = "superseded"  # a job created after this one already loaded: this file is an older picture
 
 
 class HistoryStatus(StrEnum):
@@ -104,6 +105,7 @@ class HistoryStatus(StrEnum):
     INVALID_FILE = "INVALID_FILE"
     PARSE_FAILED = "PARSE_FAILED"
     OUT_OF_WINDOW = "OUT_OF_WINDOW"  # refused: rows far outside the window (on_window_violation="fail")
+    SUPERSEDED = "SUPERSEDED"  # not loaded: a job created later already loaded newer rows; exported again
 
 
 class HistorySource(StrEnum):
@@ -123,6 +125,7 @@ OUTCOME_HISTORY: dict[Outcome, HistoryStatus] = {
     Outcome.INVALID_FILE: HistoryStatus.INVALID_FILE,
     Outcome.PARSE_FAILED: HistoryStatus.PARSE_FAILED,
     Outcome.OUT_OF_WINDOW: HistoryStatus.OUT_OF_WINDOW,
+    Outcome.SUPERSEDED: HistoryStatus.SUPERSEDED,
 }
 
 # For the SQL views (queries.py): which history statuses start, land or trouble a job.
@@ -131,7 +134,7 @@ JOB_LANDED = (HistoryStatus.LOADED, HistoryStatus.EMPTY)
 JOB_PROBLEMS = (
     *sorted(FAILED_STATUSES),
     HistoryStatus.LOST, HistoryStatus.DOWNLOAD_FAILED, HistoryStatus.INVALID_FILE, HistoryStatus.PARSE_FAILED,
-    HistoryStatus.OUT_OF_WINDOW, HistoryStatus.ABANDONED, HistoryStatus.TIMED_OUT,
+    HistoryStatus.OUT_OF_WINDOW, HistoryStatus.ABANDONED, HistoryStatus.TIMED_OUT, HistoryStatus.SUPERSEDED,
 )
 
 

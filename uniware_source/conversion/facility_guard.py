@@ -14,7 +14,7 @@ Rows without a code, reports without the column and jobs without a facility are 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
@@ -55,15 +55,15 @@ class FacilityMismatch:
     fail: bool
 
 
-def check(codes: Optional[FacilityCodes], run_facilities: Sequence[str]) -> Optional[FacilityMismatch]:
+def check(codes: Optional[FacilityCodes], run_facilities: Callable[[], Sequence[str]]) -> Optional[FacilityMismatch]:
     """A FacilityMismatch when rows carry other values than the job's facility code; it fails the job
-    when they are all codes of other facilities of the run (`run_facilities`)."""
+    when they are all codes of other facilities of the run (`run_facilities`, asked only then)."""
     if codes is None or codes.rows == 0 or codes.matching == codes.rows:
         return None
     others = sorted(code for code in codes.counts if code != codes.facility.upper())
     shown = ", ".join(others[:SHOWN_CODES]) + (", ..." if len(others) > SHOWN_CODES else "")
-    known = {code.upper() for code in run_facilities} - {codes.facility.upper()}
-    if codes.matching == 0 and sum(codes.counts.values()) == codes.rows and set(others) <= known:
+    if codes.matching == 0 and sum(codes.counts.values()) == codes.rows \
+            and set(others) <= {code.upper() for code in run_facilities()} - {codes.facility.upper()}:
         return FacilityMismatch(
             f"the file holds no row of facility {codes.facility}: its {codes.rows:,} rows carry the "
             f"'{FACILITY_CODE_LABEL}' of {shown} (another facility's export); nothing loaded, the window is "

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any, Optional
 
 import dlt
 import pyarrow.parquet as pq
 from dlt.common.libs.pyarrow import get_column_type_from_py_arrow
 
-from ..catalog import APPEND, ExportSpec
+from ..catalog import APPEND, REPLACE, ExportSpec
 from ..conversion.column_names import ColumnNames, legacy_names, same_labels
 from ..conversion.csv_to_parquet import RESERVED_COLUMNS, ConvertedFile, CsvConverter, Lineage
 from ..conversion.facility_guard import check as check_facility
@@ -52,6 +53,7 @@ class ExportCollection:
         self.tally = rt.report.tally(spec.name, spec.table_name)
         self.names = column_names(spec, ledger, normalize)
         self.target_empty: Optional[bool] = None  # asked of the destination at the package's first file
+        self.loaded_before = ledger.newest_loaded()  # by earlier packages: this one's files merge together
 
     def run(self) -> Iterator[Any]:
         entries = self.ledger.to_collect(self.rt.run_id, active_facilities(self.spec, self.ledger, self.rt))
@@ -125,6 +127,14 @@ class ExportCollection:
     def _on_file(self, entry: Entry, event: FileReady, converter: CsvConverter) -> Iterator[Any]:
         converted, download = event.converted, event.download
         where = (download.host, download.url_path)
+        newer = self._newer_loaded(entry)
+        if newer is not None:
+            converter.discard(converted)
+            yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.SUPERSEDED, event.status, (
+                f"not loaded: a job created later ({newer:%Y-%m-%d %H:%M:%S} UTC) already loaded this "
+                "facility's rows, and this file, asked for before it, could put older versions of them back; "
+                "the window is exported again next run"), event.polls, where))
+            return
         header_problem = self._check_header(converted.header) or self._check_types(converted)
         if header_problem is not None:
             converter.discard(converted)
@@ -141,7 +151,8 @@ class ExportCollection:
         if violation is not None:
             log.warning("%s: %s", event.ticket.label, violation.message)
             converted.problems.append(violation.message)
-        mismatch = check_facility(converted.facility_codes, self.rt.facilities_for(self.spec))
+        mismatch = check_facility(converted.facility_codes, lambda: () if self.rt.settings.job_codes
+                                  else self.rt.facilities_for(self.spec))  # job_codes: no facility is asked for
         if mismatch is not None and mismatch.fail:
             converter.discard(converted)
             yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.INVALID_FILE, event.status,
@@ -187,6 +198,13 @@ class ExportCollection:
             self.tally.statuses[HistoryStatus.EMPTY] += 1
             log.warning("%s: %s", event.ticket.label, event.reason)
             yield self._connector_row(entry, HistoryStatus.EMPTY, event.reason, polls=event.polls)
+            return
+        if event.outcome == Outcome.SUPERSEDED:  # mended by the next run's export: said, not a failure
+            log.warning("%s: %s", event.ticket.label, event.reason)
+            self.tally.statuses[HistoryStatus.SUPERSEDED] += 1
+            yield self._connector_row(entry, HistoryStatus.SUPERSEDED, event.reason, polls=event.polls,
+                                      file=event.file)
+            self._fail(entry, event.reason)
             return
         problem = f"{event.ticket.label}: {event.reason}"
         self.rt.report.problem(problem)
@@ -240,6 +258,17 @@ class ExportCollection:
             # its keys unique must lose the hint here, or dlt skips the newest-`Updated` pass
             forget_deduplicated(self.spec.table_name)
         return {"write_disposition": merge}
+
+    def _newer_loaded(self, entry: Entry) -> Optional[datetime]:
+        """When a job created after this entry's loaded this facility's rows in an earlier package (a
+        job kept past job_timeout_seconds and finished later, an older picture of rows already
+        replaced): merges on the key replace rows whatever their `dedup_sort`, and a snapshot replaces
+        the facility's rows, so loading it would put older versions back. Exports merged on the job
+        code are not concerned (their rows replace nothing)."""
+        if not (self._keyed or self.spec.write_disposition == REPLACE) or entry.created_at is None:
+            return None
+        newer = self.loaded_before.get(entry.facility or "")
+        return newer if newer is not None and newer > entry.created_at else None
 
     def _fail(self, entry: Entry, reason: str) -> None:
         self.ledger.record_failed(entry, self.rt.run_id, reason)
