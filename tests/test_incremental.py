@@ -182,6 +182,7 @@ def test_a_kept_job_that_finishes_after_a_newer_one_loaded_is_exported_again_not
     assert_table_is_the_truth(harness, facility="BLR01")
 
 
+
 def test_job_past_the_deadline_is_kept_and_polled_again_next_run(harness: Harness) -> None:
     harness.sim.inject_job_fate(STUCK, match=lambda report, facility: facility == "MUM03")
     with pytest.raises(ExportsFailed) as raised:

@@ -291,6 +291,13 @@ class ExportLedger:
         assert entry.facility is not None
         return self._advance(entry.facility)
 
+    def record_superseded(self, entry: Entry, run_id: str, reason: str) -> None:
+        """The job's file was not loaded (a job asked for later loaded first): its window gets a new
+        job, and that one is loaded whatever else loads first, so a window always slower than the
+        facility's newer ones is not put off for ever."""
+        entry.data["superseded"] = True
+        self.record_failed(entry, run_id, reason)
+
     def record_failed(self, entry: Entry, run_id: str, reason: str) -> None:
         """The job is dead: its window goes back to planned, for a new job in a later run."""
         if entry.kind == ADOPTED:
@@ -406,6 +413,8 @@ def tenant_of(base_url: str) -> str:
         port = parts.port
     except ValueError:
         port = None
+    if port == {"https": 443, "http": 80}.get(parts.scheme.lower()):
+        port = None  # https://acme.unicommerce.com and https://acme.unicommerce.com:443 are one tenant
     return f"{host}:{port}" if port else host
 
 

@@ -13,7 +13,8 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from uniware_source.conversion.arrow_types import to_decimal, to_integer, to_timestamp
 from uniware_source.conversion.column_names import ColumnNames, legacy_names, readable_name, same_labels
-from uniware_source.ledger import ExportLedger
+from uniware_source.ledger import ExportLedger, tenant_of
+from uniware_source.steps.collect import newer_loaded
 from uniware_source.windows import IST, Window, cut_windows, parse_user_datetime
 
 NORMALIZE = NamingConvention().normalize_identifier
@@ -65,6 +66,24 @@ def test_the_cursor_moves_only_past_contiguous_loaded_windows() -> None:
     ledger.record_created(first, "JOB1", T0)
     assert ledger.record_loaded(first) == T0 + 6 * DAY  # both landed: past both
     assert list(ledger.entries()) == []
+
+
+def test_an_older_job_is_superseded_once_by_a_newer_one_loaded_before_it() -> None:
+    ledger = planned({}, T0 + 6 * DAY)
+    slow, quick = ledger.entries()
+    ledger.record_created(slow, "JOB1", T0)
+    ledger.record_created(quick, "JOB2", T0 + DAY)
+    ledger.record_loaded(quick)  # the job asked for later loads first (an earlier package)
+    before = ledger.newest_loaded()
+    assert before == {"BLR01": T0 + DAY}
+    assert newer_loaded(slow, before) == T0 + DAY  # its older picture must not replace newer rows
+    ledger.record_superseded(slow, "run2", "superseded")
+    assert slow.job_code is None and slow.data["superseded"]
+    ledger.record_created(slow, "JOB3", T0 + 2 * DAY)
+    ledger.record_created(quick, "JOB4", T0 + 3 * DAY)  # a newer one loads first again
+    assert newer_loaded(slow, {"BLR01": T0 + 3 * DAY}) is None  # once per window: this one loads
+    assert newer_loaded(quick, {"BLR01": T0 + 3 * DAY}) is None  # not newer than itself
+    assert newer_loaded(quick, {"DEL02": T0 + 9 * DAY}) is None  # another facility's loads do not count
 
 
 def test_a_listed_job_is_adopted_unless_a_window_still_waits_for_it() -> None:
@@ -193,3 +212,10 @@ def test_labels_are_found_whatever_their_case_and_other_readings_stand_for_the_l
         "Invoice Code", "Item SKU Code", "Return Date", "Quantity", "Unit Price"]
     # a file that has the label itself keeps its other columns as they are
     assert spec_labels(["Item SKU Code", "SKU Code"], returns) == ["Item SKU Code", "SKU Code"]
+
+
+def test_a_tenant_is_its_host_and_a_port_other_than_the_schemes_default() -> None:
+    assert tenant_of("https://Acme.unicommerce.com") == tenant_of("https://acme.unicommerce.com:443/") \
+        == "acme.unicommerce.com"
+    assert tenant_of("http://127.0.0.1:8080") == "127.0.0.1:8080" != tenant_of("http://127.0.0.1:8081")
+    assert tenant_of("http://localhost:80") == "localhost"

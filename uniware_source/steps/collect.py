@@ -204,7 +204,7 @@ class ExportCollection:
             self.tally.statuses[HistoryStatus.SUPERSEDED] += 1
             yield self._connector_row(entry, HistoryStatus.SUPERSEDED, event.reason, polls=event.polls,
                                       file=event.file)
-            self._fail(entry, event.reason)
+            self.ledger.record_superseded(entry, self.rt.run_id, event.reason)
             return
         problem = f"{event.ticket.label}: {event.reason}"
         self.rt.report.problem(problem)
@@ -265,10 +265,8 @@ class ExportCollection:
         replaced): merges on the key replace rows whatever their `dedup_sort`, and a snapshot replaces
         the facility's rows, so loading it would put older versions back. Exports merged on the job
         code are not concerned (their rows replace nothing)."""
-        if not (self._keyed or self.spec.write_disposition == REPLACE) or entry.created_at is None:
-            return None
-        newer = self.loaded_before.get(entry.facility or "")
-        return newer if newer is not None and newer > entry.created_at else None
+        return newer_loaded(entry, self.loaded_before) if self._keyed or self.spec.write_disposition == REPLACE \
+            else None
 
     def _fail(self, entry: Entry, reason: str) -> None:
         self.ledger.record_failed(entry, self.rt.run_id, reason)
@@ -324,3 +322,13 @@ def column_names(spec: ExportSpec, ledger: ExportLedger, normalize: Callable[[st
         saved = legacy_names(header, normalize, RESERVED_COLUMNS[:-2])
     fixed = [*spec.primary_key, *([spec.dedup_sort] if spec.dedup_sort else [])]
     return ColumnNames(saved, normalize=normalize, reserved=RESERVED_COLUMNS, fixed=fixed)
+
+
+def newer_loaded(entry: Entry, loaded_before: dict[str, datetime]) -> Optional[datetime]:
+    """When the newest job of the entry's facility that loaded in an earlier package was created, if
+    after the entry's job. Once per window: the job made after a SUPERSEDED one loads whatever loaded
+    first, so a window always slower than its facility's newer ones is not put off for ever."""
+    if entry.created_at is None or entry.data.get("superseded"):
+        return None
+    newer = loaded_before.get(entry.facility or "")
+    return newer if newer is not None and newer > entry.created_at else None
