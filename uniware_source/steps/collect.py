@@ -141,26 +141,21 @@ class ExportCollection:
             yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.PARSE_FAILED, event.status, header_problem,
                                                       event.polls, where))
             return
-        violation = check_window(self.spec, entry.start, entry.end, converted.window_span,
-                                 self.rt.settings.on_window_violation)
-        if violation is not None and violation.fail:
-            converter.discard(converted)
-            yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.OUT_OF_WINDOW, event.status,
-                                                      violation.message, event.polls, where))
-            return
-        if violation is not None:
-            log.warning("%s: %s", event.ticket.label, violation.message)
-            converted.problems.append(violation.message)
-        mismatch = check_facility(converted.facility_codes, lambda: () if self.rt.settings.job_codes
-                                  else self.rt.facilities_for(self.spec))  # job_codes: no facility is asked for
-        if mismatch is not None and mismatch.fail:
-            converter.discard(converted)
-            yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.INVALID_FILE, event.status,
-                                                      mismatch.message, event.polls, where))
-            return
-        if mismatch is not None:
-            log.warning("%s: %s", event.ticket.label, mismatch.message)
-            converted.problems.append(mismatch.message)
+        guards = (  # a file that fails one is refused whole; a finding that does not fail is said with its rows
+            (Outcome.OUT_OF_WINDOW, check_window(self.spec, entry.start, entry.end, converted.window_span,
+                                                 self.rt.settings.on_window_violation)),
+            (Outcome.INVALID_FILE, check_facility(converted.facility_codes, lambda: () if self.rt.settings.job_codes
+                                                  else self.rt.facilities_for(self.spec))),  # job_codes: asks none
+        )
+        for outcome, finding in guards:
+            if finding is not None and finding.fail:
+                converter.discard(converted)
+                yield from self._on_ended(entry, JobEnded(event.ticket, outcome, event.status, finding.message,
+                                                          event.polls, where))
+                return
+            if finding is not None:
+                log.warning("%s: %s", event.ticket.label, finding.message)
+                converted.problems.append(finding.message)
         if converted.parquet is not None and converted.schema is not None:
             if self.rt.load_format:
                 hints = self._load_hints(converter.key_store, converted.keys)
