@@ -102,9 +102,10 @@ def _retried_for_room(pipeline: Pipeline, run: Callable[[], Any], connection: An
                     pipeline.load()
                 return
             except PipelineStepFailed as again:
-                if not duckdb_memory.is_out_of_memory(again) or limit * 2 > duckdb_memory.max_limit():
+                doubled = duckdb_memory.retry_limit(columns, limit)
+                if not duckdb_memory.is_out_of_memory(again) or doubled is None:
                     raise
-                limit *= 2
+                limit = doubled
 
 
 def _declared_merge(pipeline: Pipeline) -> None:
