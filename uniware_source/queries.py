@@ -30,25 +30,38 @@ SELECT sale_order_item_status AS status,
 FROM {dataset}.sale_orders
 GROUP BY 1
 """,
+    # Items and orders have their own status lists (an item is DELIVERED in a COMPLETE order): the items
+    # counted apart are the cancelled ones, e.g. a cancelled item of a COMPLETE order.
     "order_status": """
 SELECT sale_order_status AS status,
        COUNT(DISTINCT sale_order_code) AS orders,
        COUNT(*) AS items,
-       SUM(CASE WHEN sale_order_item_status <> sale_order_status THEN 1 ELSE 0 END) AS items_in_another_status
+       SUM(CASE WHEN sale_order_item_status = 'CANCELLED' THEN 1 ELSE 0 END) AS items_cancelled
 FROM {dataset}.sale_orders
 GROUP BY 1
 """,
-    # Return Invoices has no Sale Order Item Code: a returned line is matched to the item sold by the
-    # sale's Invoice Code and the SKU (an order holds each SKU once).
+    # Sale Orders has a row per unit sold, Return Invoices a row per invoice and SKU with its Quantity and
+    # no Sale Order Item Code: units are counted per invoice and SKU on both sides, and a return counts at
+    # most the units that invoice sold of that SKU.
     "returns_rate": """
+WITH sold AS (
+  SELECT channel_name, invoice_code, item_sku_code, COUNT(*) AS units
+  FROM {dataset}.sale_orders
+  WHERE sale_order_item_status <> 'CANCELLED'
+  GROUP BY 1, 2, 3
+), returned AS (
+  SELECT invoice_code, item_sku_code, SUM(COALESCE(quantity, 1)) AS units
+  FROM {dataset}.return_invoices
+  GROUP BY 1, 2
+)
 SELECT s.channel_name AS channel,
-       COUNT(*) AS items_sold,
-       COUNT(r.item_sku_code) AS items_returned,
-       CAST(ROUND(100.0 * COUNT(r.item_sku_code) / NULLIF(COUNT(*), 0), 2) AS NUMERIC(6, 2)) AS return_rate_pct
-FROM {dataset}.sale_orders AS s
-LEFT JOIN {dataset}.return_invoices AS r
+       CAST(SUM(s.units) AS BIGINT) AS items_sold,
+       CAST(SUM(LEAST(COALESCE(r.units, 0), s.units)) AS BIGINT) AS items_returned,
+       CAST(ROUND(100.0 * SUM(LEAST(COALESCE(r.units, 0), s.units)) / NULLIF(SUM(s.units), 0), 2)
+            AS NUMERIC(6, 2)) AS return_rate_pct
+FROM sold AS s
+LEFT JOIN returned AS r
   ON r.invoice_code = s.invoice_code AND r.item_sku_code = s.item_sku_code
-WHERE s.sale_order_item_status <> 'CANCELLED'
 GROUP BY 1
 """,
     "stock_on_hand": """
@@ -115,7 +128,7 @@ REQUIRES_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
     "order_item_status_funnel": {"sale_orders": ("sale_order_item_status",)},
     "order_status": {"sale_orders": ("sale_order_status", "sale_order_item_status", "sale_order_code")},
     "returns_rate": {"sale_orders": ("channel_name", "invoice_code", "item_sku_code", "sale_order_item_status"),
-                     "return_invoices": ("invoice_code", "item_sku_code")},
+                     "return_invoices": ("invoice_code", "item_sku_code", "quantity")},
     "stock_on_hand": {"inventory_snapshot": ("facility", "inventory", "open_sale")},
 }
 

@@ -1,0 +1,70 @@
+"""The SQL views on data whose answers are known by hand: Sale Orders has a row per unit (two units of a
+SKU are two rows of one invoice), Return Invoices a row per invoice and SKU with its quantity, and items
+have their own status list, apart from their order's."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from uniware_simulator import UniwareSimulator
+from uniware_source.queries import query
+
+from .harness import Harness
+
+
+@pytest.fixture
+def harness(uniware_simulator: UniwareSimulator, tmp_path: Path) -> Harness:
+    return Harness(uniware_simulator, tmp_path)
+
+
+def _served(rows: list[dict[str, str]]) -> Any:
+    """A file edit serving `rows`, each the job's first row with these labels changed."""
+    def edit(job: Any, text: str) -> str:
+        bom = "\ufeff" if text.startswith("\ufeff") else ""
+        records = list(csv.DictReader(io.StringIO(text[len(bom):], newline="")))
+        assert records, f"{job.report.name}: the simulator served no row to start from"
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(records[0]), lineterminator="\r\n")
+        writer.writeheader()
+        for changes in rows:
+            writer.writerow({**records[0], **changes})
+        return bom + out.getvalue()
+    return edit
+
+
+SOLD = [  # order SO-A, COMPLETE: two units of SKU-X and a cancelled SKU-Y on INV-A; SO-B: one SKU-X on INV-B
+    {"Sale Order Code": "SO-A", "Sale Order Item Code": "SO-A-1", "Item SKU Code": "SKU-X", "Invoice Code": "INV-A",
+     "Sale Order Status": "COMPLETE", "Sale Order Item Status": "DELIVERED", "Channel Name": "CH1"},
+    {"Sale Order Code": "SO-A", "Sale Order Item Code": "SO-A-2", "Item SKU Code": "SKU-X", "Invoice Code": "INV-A",
+     "Sale Order Status": "COMPLETE", "Sale Order Item Status": "DELIVERED", "Channel Name": "CH1"},
+    {"Sale Order Code": "SO-A", "Sale Order Item Code": "SO-A-3", "Item SKU Code": "SKU-Y", "Invoice Code": "INV-A",
+     "Sale Order Status": "COMPLETE", "Sale Order Item Status": "CANCELLED", "Channel Name": "CH1"},
+    {"Sale Order Code": "SO-B", "Sale Order Item Code": "SO-B-1", "Item SKU Code": "SKU-X", "Invoice Code": "INV-B",
+     "Sale Order Status": "COMPLETE", "Sale Order Item Status": "DELIVERED", "Channel Name": "CH2"},
+]
+RETURNED = [  # one of SO-A's two SKU-X units; SO-B's return says 5 units of the 1 sold
+    {"Invoice Code": "INV-A", "Item SKU Code": "SKU-X", "Quantity": "1"},
+    {"Invoice Code": "INV-B", "Item SKU Code": "SKU-X", "Quantity": "5"},
+]
+
+
+def test_views_count_units_and_cancelled_items_not_join_rows(harness: Harness) -> None:
+    files = {"Sale Orders": _served(SOLD), "Return Invoices": _served(RETURNED)}
+    harness.sim.jobs.edit_file = lambda job, text: files[job.report.name](job, text)
+    report = harness.run(exports=["Sale Orders", "Return Invoices"], facilities=["BLR01"])
+    assert not report.problems
+    assert harness.count("sale_orders") == 4 and harness.count("return_invoices") == 2
+
+    rates = {channel: (sold, returned, float(pct))
+             for channel, sold, returned, pct in harness.sql(query("returns_rate", "{ds}"))}
+    # CH1: 2 units sold (the cancelled one is not a sale), 1 returned; CH2: 1 sold, its return capped at 1
+    assert rates == {"CH1": (2, 1, 50.0), "CH2": (1, 1, 100.0)}
+
+    by_status = {status: (orders, items, cancelled)
+                 for status, orders, items, cancelled in harness.sql(query("order_status", "{ds}"))}
+    assert by_status == {"COMPLETE": (2, 4, 1)}
