@@ -68,6 +68,33 @@ def test_script_flags_override_configuration(live_simulator: UniwareSimulator, t
     assert {r.body["exportJobTypeName"] for r in live_simulator.requests.where("create")} == {"Return Invoices"}
 
 
+def test_export_flag_picks_the_configured_export_with_its_settings(live_simulator: UniwareSimulator,
+                                                                   tmp_path: Path) -> None:
+    """`--export NAME` picks an export; one that is configured keeps its settings (its date filter, its
+    table), whether named by report or by table; one that is not gets the catalog's defaults."""
+    configured = ('[{"name": "Sale Orders", "date_filter": "addedOn", "table_name": "orders_by_creation"}, '
+                  '"Item Master"]')
+    env = env_for(live_simulator, SOURCES__UNIWARE__EXPORTS=configured, SOURCES__UNIWARE__FACILITIES="BLR01")
+    for picked in ("Sale Orders", "orders_by_creation"):
+        before = len(live_simulator.requests.where("create"))
+        done = run_script(["--pipelines-dir", str(tmp_path / "pl"), "--pipeline-name", "picked", "--export",
+                           picked, "--quiet"], env, tmp_path)
+        assert done.returncode == 0, done.stderr
+        made = live_simulator.requests.where("create")[before:]
+        assert made and {r.body["exportJobTypeName"] for r in made} == {"Sale Orders"}
+        assert {f["id"] for r in made for f in r.body["exportFilters"]} == {"addedOn"}, picked
+    with duckdb.connect(str(tmp_path / "picked.duckdb"), read_only=True) as db:
+        tables = {t for (t,) in db.execute("SELECT table_name FROM information_schema.tables "
+                                           "WHERE table_schema = 'uniware'").fetchall()}
+    assert "orders_by_creation" in tables and "sale_orders" not in tables and "item_master" not in tables
+    before = len(live_simulator.requests.where("create"))
+    done = run_script(["--pipelines-dir", str(tmp_path / "pl"), "--pipeline-name", "other", "--export",
+                       "Return Invoices", "--quiet"], env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    made = live_simulator.requests.where("create")[before:]
+    assert {r.body["exportJobTypeName"] for r in made} == {"Return Invoices"}
+
+
 def test_script_exit_code_2_names_the_bad_setting(live_simulator: UniwareSimulator, tmp_path: Path) -> None:
     env = env_for(live_simulator, SOURCES__UNIWARE__WINDOW_DAYS="200")
     done = run_script(["--pipelines-dir", str(tmp_path / "pl")], env, tmp_path)

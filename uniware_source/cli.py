@@ -43,6 +43,7 @@ from .problems import EXIT_LOCKED, explain
 from .queries import create_views
 from .run_log import RunRecord, load_run_row, run_row_resource
 from .run_report import RunReport
+from .settings import configured_exports, select_exports
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
@@ -66,7 +67,8 @@ def parse_args(argv: Optional[Sequence[str]], *, with_demo: bool = False) -> arg
     parser.add_argument("--pipelines-dir", help="where dlt keeps pipeline state (default: dlt's, ~/.dlt/pipelines, "
                         "or /var/dlt/pipelines as root; shared by every checkout)")
     parser.add_argument("--export", action="append", dest="exports", metavar="NAME",
-                        help="report to load (repeatable); default: the configured exports")
+                        help="report (or table) to load, repeatable or comma-separated; a configured export keeps "
+                             "its settings; default: the configured exports")
     parser.add_argument("--facility", action="append", dest="facilities", metavar="CODE",
                         help="facility code (repeatable); default: configured, else every enabled facility")
     parser.add_argument("--start", help="backfill from this date (India time); touches no cursor")
@@ -105,7 +107,7 @@ def source_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """Settings given on the command line; everything else comes from .dlt/*.toml and env vars."""
     overrides: dict[str, Any] = {}
     if args.exports:
-        overrides["exports"] = args.exports
+        overrides["exports"] = select_exports(configured_exports(), args.exports)
     if args.facilities:
         overrides["facilities"] = args.facilities
     if args.start or args.end:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
@@ -28,7 +28,7 @@ from .progress import configure_logging
 from .run_log import reset
 from .run_report import RunReport
 from .runtime import SUBMIT, SourceRuntime
-from .settings import normalize_name
+from .settings import configured_exports, normalize_name, select_exports
 from .source import uniware_source
 
 COMMANDS = ("run", "facilities", "exports", "plan", "status", "reset")
@@ -74,7 +74,7 @@ def _runtime(args: argparse.Namespace, clock: Optional[Clock]) -> SourceRuntime:
     """The settings and clients a run would have (configuration resolved the dlt way)."""
     overrides: dict[str, Any] = {}
     if args.exports:
-        overrides["exports"] = args.exports
+        overrides["exports"] = select_exports(configured_exports(), args.exports)
     if args.facilities:
         overrides["facilities"] = args.facilities
     if clock is not None:
@@ -86,12 +86,20 @@ def _runtime(args: argparse.Namespace, clock: Optional[Clock]) -> SourceRuntime:
 
 
 def _tables(pipeline: Pipeline, names: Sequence[str]) -> list[str]:
-    """Export names (or table names) to the tables whose state holds their ledger."""
+    """Export names (or table names) to the tables whose state holds their ledger: a table in state by
+    that name, else the configured export's `table_name`, else the catalog's."""
     known = set(pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {}))
     tables = []
-    for name in names:
+    for entry in select_exports(configured_exports(), names):
+        name = entry if isinstance(entry, str) else str(entry.get("name", ""))
         spec = CATALOG.get(name)
-        tables.append(name if name in known else spec.table_name if spec else normalize_name(name))
+        configured = entry.get("table_name") if isinstance(entry, Mapping) else None
+        if name in known:
+            tables.append(name)
+        elif isinstance(configured, str) and configured:
+            tables.append(configured)
+        else:
+            tables.append(spec.table_name if spec else normalize_name(name))
     return tables
 
 

@@ -373,6 +373,42 @@ def resolve_exports(value: Any) -> tuple[ExportSpec, ...]:
     return specs
 
 
+def configured_exports() -> Any:
+    """The `exports` setting as configured (.dlt/*.toml, SOURCES__UNIWARE__EXPORTS...), None when unset."""
+    try:
+        return dlt.config.get("sources.uniware.exports")
+    except Exception:  # an unreadable config is reported by the run itself, with its setting named
+        return None
+
+
+def select_exports(configured: Any, names: Sequence[str]) -> list[Any]:
+    """The exports `names` pick (the command line's `--export`), each as configured when the
+    configuration has an entry of that report name or table name (its columns, date_filter...), else
+    the plain name (the catalog's defaults). A name may list several, separated by commas."""
+    configured = _json_or_value("exports", configured)
+    if isinstance(configured, str):
+        configured = [name.strip() for name in configured.split(",") if name.strip()]
+    if isinstance(configured, Mapping):
+        configured = [configured]
+    entries = list(configured) if isinstance(configured, (list, tuple)) else []
+    picked: list[Any] = []
+    for name in (part.strip() for given in names for part in given.split(",")):
+        if not name:
+            continue
+        match = next((entry for entry in entries if _names_export(entry, name)), None)
+        picked.append(match if match is not None else name)
+    return picked
+
+
+def _names_export(entry: Any, name: str) -> bool:
+    if isinstance(entry, str):
+        return entry.strip().casefold() == name.casefold()
+    if not isinstance(entry, Mapping):
+        return False
+    return any(isinstance(entry.get(key), str) and entry[key].strip().casefold() == name.casefold()
+               for key in ("name", "table_name"))
+
+
 def resolve_job_codes(value: Any, exports: Sequence[ExportSpec]) -> dict[str, tuple[str, ...]]:
     """`job_codes`: {export name: [codes]}, or a plain list when one export is configured."""
     value = _json_or_value("job_codes", value)
