@@ -210,3 +210,177 @@ def test_columns_an_export_already_holds_keep_their_reading(harness: Harness, mo
     assert held[0][0] > 0
     assert harness.sql("SELECT COUNT(pending_stock_transfer) FROM {ds}.inventory_snapshot") == held
     assert "stock_in_transfer" not in column_types(harness, "inventory_snapshot")
+
+
+# -- the field's two readings, and the files that lost or mistyped columns (external review) -------------
+
+def _rows_edited(edit: Any) -> Any:
+    """A file edit over parsed rows: `edit(header, rows)` returns the header and rows to serve."""
+    def edit_file(job: Any, text: str) -> str:
+        bom = "\ufeff" if text.startswith("\ufeff") else ""
+        rows = list(csv.reader(io.StringIO(text[len(bom):], newline="")))
+        header, body = edit(rows[0], rows[1:])
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\r\n").writerows([header, *body])
+        return bom + out.getvalue()
+    return edit_file
+
+
+GRN_VALUES = ("Received with taxes", "Received without taxes", "Rejected with taxes", "Rejected without taxes")
+GRN_COLUMNS = ["grnCode", "itemtypeSku", "grnDate", "facility", "purchaseOrderCode", "quantityReceived",
+               "valueReceivedWithTax", "valueReceivedWithoutTax", "valueRejectedWithTax", "valueRejectedWithoutTax"]
+
+
+@pytest.mark.parametrize("reading", ["DT", "Value of"])
+def test_grn_amounts_land_as_decimals_in_either_reading(harness: Harness, reading: str) -> None:
+    """uniware-reports.md 7: DT reads 'Item Sku Code' and 'Values of Goods ...'; X4 'Item SkuCode'; the
+    connector once spelled them 'Value of Goods ...'. Each lands in the same key and amount columns."""
+    if reading == "DT":
+        renames = {"Item SkuCode": "Item Sku Code",
+                   **{f"Value of Goods {v}": f"Values of Goods {v}" for v in GRN_VALUES}}
+    else:
+        renames = {f"Values of Goods {v}": f"Value of Goods {v}" for v in GRN_VALUES}
+    harness.sim.jobs.edit_file = _relabelled(renames)
+    report = harness.run(exports=[{"name": "GRN", "columns": GRN_COLUMNS}], facilities=["BLR01"])
+    assert not report.problems
+    types = column_types(harness, "grns")
+    for value in GRN_VALUES:
+        assert types[NAMING.normalize_identifier(f"Values of Goods {value}")] == "DECIMAL(18,4)", value
+    assert not any(c.startswith("value_of_") for c in types), sorted(types)
+    truth = truth_of_jobs(harness.sim, "GRN", GRN_COLUMNS)
+    assert harness.count("grns") == expected_rows(CATALOG["GRN"], truth) > 0
+    landed = dict(harness.sql("SELECT grn_code || '/' || item_sku_code, values_of_goods_received_with_taxes "
+                              "FROM {ds}.grns"))
+    amounts = {}
+    for row in truth:
+        label = next(k for k in row if k.endswith("Received with taxes"))
+        amounts[f"{row['GRN Code']}/{row['Item SkuCode']}"] = row[label]
+    assert landed == amounts
+
+
+def test_a_file_with_two_spellings_of_a_label_keeps_both_columns(harness: Harness) -> None:
+    """'Item SkuCode' and 'Item Sku Code' are one label to the key's matching; a file that carries both
+    (here a second column so headed) keeps both: the key in its column, the other beside it."""
+    def edit(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+        sku = header.index("Item SkuCode")
+        return [*header, "Item Sku Code"], [[*row, f"other-{row[sku]}"] for row in rows]
+
+    harness.sim.jobs.edit_file = _rows_edited(edit)
+    report = harness.run(exports=["GRN"], facilities=["BLR01"])
+    assert not report.problems
+    rows = harness.sql("SELECT item_sku_code, item_sku_code_2 FROM {ds}.grns")
+    assert rows and all(other == f"other-{sku}" for sku, other in rows)
+
+
+TW_REVERSE_PICKUP = {  # uniware-reports.md 3: DT's label -> TW's reading of the same id
+    "Original Sale Order Code": "Sale Order Code", "Item Name": "Item Type Name", "Tracking No": "Tracking Number",
+    "Channel Name": "Channel", "Bulk Return Id": "Import Reference Id", "QC Comment": "QC Comments",
+    "Putaway Created By": "Created By", "Item SKU Code": "Item Type SKU", "Reverse Pickup No": "Reverse Pickup Code",
+    "Reverse Pickup Last Updated": "Reverse Pickup Updated", "Sale Order Created": "Sale Order Created",
+}
+DT_REVERSE_PICKUP = {"Item SKU Code": "Item Sku Code", "Sale Order Created": "Sale Order Received"}
+REVERSE_PICKUP_COLUMNS = [*CATALOG["Reverse Pickup"].columns, "importReferenceId", "qcComments", "createdBy",
+                          "saleOrderCreated", "customerImageUrl"]
+
+
+@pytest.mark.parametrize("first", ["DT", "TW"])
+def test_reverse_pickup_in_dts_or_tws_labels_lands_in_the_same_columns(harness: Harness, first: str) -> None:
+    readings = {"DT": DT_REVERSE_PICKUP, "TW": TW_REVERSE_PICKUP}
+    export = {"name": "Reverse Pickup", "columns": REVERSE_PICKUP_COLUMNS}
+    harness.sim.jobs.edit_file = _relabelled(readings[first])
+    assert not harness.run(exports=[export], facilities=["BLR01"]).problems
+    before = column_types(harness, "reverse_pickups")
+    for column in ("original_sale_order_code", "item_name", "tracking_no", "channel_name", "bulk_return_id",
+                   "qc_comment", "putaway_created_by", "item_sku_code", "reverse_pickup_no",
+                   "reverse_pickup_last_updated", "sale_order_created", "customer_image_url"):
+        assert column in before, (column, sorted(before))
+    assert before["reverse_pickup_last_updated"] == before["sale_order_created"] == "TIMESTAMP WITH TIME ZONE"
+    harness.sim.jobs.edit_file = _relabelled(readings["TW" if first == "DT" else "DT"])
+    harness.sim.clock.advance(timedelta(days=1))
+    assert not harness.run(exports=[export], facilities=["BLR01"]).problems
+    assert column_types(harness, "reverse_pickups") == before
+    [latest] = [j.code for j in harness.sim.jobs.all()][-1:]
+    rows = harness.sql("SELECT COUNT(*), COUNT(original_sale_order_code), COUNT(item_name), COUNT(channel_name), "
+                       "COUNT(tracking_no), COUNT(reverse_pickup_last_updated) FROM {ds}.reverse_pickups "
+                       "WHERE _uniware_job_code = ?", latest)
+    assert rows[0][0] > 0 and len(set(rows[0])) == 1, rows
+
+
+def test_sale_orders_item_code_in_either_reading_loads_every_column(harness: Harness) -> None:
+    """itemCode reads 'Item Code' (RV) or 'Item Details' (RJ), beside the unrequested 'Item Details': a
+    file in RJ's reading (two 'Item Details') keeps both columns."""
+    harness.sim.jobs.edit_file = _relabelled({"Item Code": "Item Details"})
+    export = {"name": "Sale Orders", "columns": ["soicode", "saleOrderCode", "updated", "itemCode"]}
+    assert not harness.run(exports=[export], facilities=["BLR01"]).problems
+    types = column_types(harness, "sale_orders")
+    assert {"item_details", "item_details_2", "channel_shipping"} <= set(types)
+
+
+def test_courier_returns_keep_every_row_of_a_package(harness: Harness) -> None:
+    """Courier Returns' key (Sale Order No + Shipping Package Code) can repeat: the field's key has a Sale
+    Order Item the report's ids lack. Two rows of one package both land."""
+    def edit(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+        twin = list(rows[0])
+        twin[header.index("RTO Reason")] = "second item of the package"
+        return header, [rows[0], twin, *rows[1:]]
+
+    harness.sim.jobs.edit_file = _rows_edited(edit)
+    report = harness.run(exports=["Courier Returns"], facilities=["BLR01"])
+    assert not report.problems
+    truth = truth_of_jobs(harness.sim, "Courier Returns")
+    jobs = [j for j in harness.sim.jobs.all() if j.report.name == "Courier Returns"]
+    assert harness.count("courier_returns") == len(truth) + len(jobs) == report.exports["courier_returns"].rows
+    order, package = harness.sql("SELECT sale_order_no, shipping_package_code FROM {ds}.courier_returns "
+                                 "WHERE rto_reason = 'second item of the package' LIMIT 1")[0]
+    both = harness.sql("SELECT COUNT(*) FROM {ds}.courier_returns WHERE sale_order_no = ? AND "
+                       "shipping_package_code = ?", order, package)
+    assert both == [(2,)]
+
+
+def test_the_documented_blank_tokens_are_null_and_eway_bill_dates_are_timestamps(harness: Harness) -> None:
+    """uniware-reports.md 12: `-`, `NA`, `N/A` are blank (VD), as are empty and `NULL` (uniware-api.md);
+    1: EWayBill Date and Valid Till are date-times."""
+    def edit(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+        tracking, delivery = header.index("Tracking Number"), header.index("Delivery Time")
+        ewb, valid = header.index("EWayBill Date"), header.index("EWayBill Valid Till")
+        for number, row in enumerate(rows):
+            if number % 2:
+                row[tracking] = row[delivery] = "NA"
+            row[ewb], row[valid] = "2026-04-01 10:30:00", "NA" if number % 3 else "05-04-2026 23:59"
+        return header, rows
+
+    harness.sim.jobs.edit_file = _rows_edited(edit)
+    export = {"name": "Sale Orders", "columns": [*CATALOG["Sale Orders"].columns, "ewbNo", "ewbDate", "ewbValidTill"]}
+    report = harness.run(exports=[export], facilities=["BLR01"])
+    assert not report.problems
+    types = column_types(harness, "sale_orders")
+    assert types["e_way_bill_date"] == types["e_way_bill_valid_till"] == "TIMESTAMP WITH TIME ZONE"
+    assert harness.sql("SELECT COUNT(*) FROM {ds}.sale_orders WHERE tracking_number = 'NA'") == [(0,)]
+    [(rows, tracking, dated, valid)] = harness.sql(
+        "SELECT COUNT(*), COUNT(tracking_number), COUNT(e_way_bill_date), COUNT(e_way_bill_valid_till) "
+        "FROM {ds}.sale_orders")
+    assert rows > 100 and tracking < rows * 0.6 and dated == rows and 0 < valid < rows * 0.5
+
+
+def test_tally_return_gst_report_loads_per_job_with_either_sku_label(harness: Harness) -> None:
+    """uniware-reports.md 3 and 10: the return report takes the required `dateRange` filter; no key is known,
+    so each job's rows land as they are (as Tally GST's); its SKU column reads 'Product SKU Code' or
+    'Product SKU'."""
+    name = "Tally Return GST Report"
+    spec = CATALOG[name]
+    assert spec.date_filter == "dateRange" and spec.write_disposition == CATALOG["Tally GST Report"].write_disposition
+    assert not harness.run(exports=[name], facilities=["BLR01"]).problems
+    creates = [r.body for r in harness.sim.requests.where("create") if r.body.get("exportJobTypeName") == name]
+    assert creates and all([f["id"] for f in body["exportFilters"]] == ["dateRange"] for body in creates)
+    truth = truth_of_jobs(harness.sim, name)
+    assert harness.count(spec.table_name) == len(truth) > 0
+    kinds = dict(harness.sql(f"SELECT return_type, COUNT(*) FROM {{ds}}.{spec.table_name} GROUP BY 1"))
+    assert set(kinds) == {"COURIER RETURN", "CUSTOMER RETURN"}
+    before = column_types(harness, spec.table_name)
+    assert before["qty"] == "BIGINT" and before["date"] == "TIMESTAMP WITH TIME ZONE"
+    harness.sim.jobs.edit_file = _relabelled({"Product SKU Code": "Product SKU"})
+    harness.sim.clock.advance(timedelta(days=2))
+    assert not harness.run(exports=[name], facilities=["BLR01"]).problems
+    assert column_types(harness, spec.table_name) == before
+    assert harness.sql(f"SELECT COUNT(*) FROM {{ds}}.{spec.table_name} WHERE product_sku_code IS NULL") == [(0,)]
+    assert harness.count(spec.table_name) == len(truth_of_jobs(harness.sim, name)) > len(truth)

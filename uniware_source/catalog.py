@@ -80,7 +80,7 @@ SALE_ORDERS = ExportSpec(
     column_types=_with_types(
         timestamp=("Order Date as dd/mm/yyyy hh:MM:ss", "Created", "Updated", "Dispatch Date", "Delivery Time",
                    "Return Date", "Invoice Created", "Shipping Package Creation Date", "Packing Time",
-                   "Fulfillment TAT", "Reverse Pickup Created Date"),
+                   "Fulfillment TAT", "Reverse Pickup Created Date", "EWayBill Date", "EWayBill Valid Till"),
         decimal=("MRP", "Selling Price", "Discount", "Total Price", "Subtotal", "Cost Price", "Prepaid Amount",
                  "Tax %", "Tax Value", "CGST", "SGST", "IGST", "UTGST", "CESS", "CGST Rate", "SGST Rate",
                  "IGST Rate", "UTGST Rate", "CESS Rate", "TCS Amount", "Shipping Charges",
@@ -92,6 +92,13 @@ SALE_ORDERS = ExportSpec(
 )
 _TAXES = ("CGST", "IGST", "SGST", "UTGST", "CESS", "CGST Rate", "IGST Rate", "SGST Rate", "UTGST Rate",
           "CESS Rate")
+_TALLY_TYPES = _with_types(  # Tally GST Report and Tally Return GST Report (the same ids, uniware-reports.md 3, 8)
+    timestamp=("Date", "Dispatch Date/Cancellation Date", "Channel Invoice Created"),
+    integer=("Qty",),
+    decimal=("Unit Price", "Total", "Sales", "conversion rate", "Discount Amount", "TCS Amount", *_TAXES),
+)
+_GRN_VALUES = tuple(f"Values of Goods {what} {taxes} taxes" for what in ("Received", "Rejected")
+                    for taxes in ("without", "with"))
 
 CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
     SALE_ORDERS,
@@ -145,11 +152,15 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
                        "Channel Return Created Date"),
             integer=("Total Received Items",),
         ),
-        # DT's labels above, TW's readings of the same ids here (uniware-reports.md 3)
+        # DT's labels above, TW's readings of the same ids here (uniware-reports.md 3); saleOrderCreated the
+        # other way round (DT's "Sale Order Received?" is unsure)
         label_readings=MappingProxyType({
             "Reverse Pickup No": ("Reverse Pickup Code",), "Item SKU Code": ("Item Type SKU",),
             "Reverse Pickup Last Updated": ("Reverse Pickup Updated",),
-            "Sale Order Created": ("Sale Order Received",)}),
+            "Sale Order Created": ("Sale Order Received",), "Original Sale Order Code": ("Sale Order Code",),
+            "Item Name": ("Item Type Name",), "Tracking No": ("Tracking Number",), "Channel Name": ("Channel",),
+            "Bulk Return Id": ("Import Reference Id",), "QC Comment": ("QC Comments",),
+            "Putaway Created By": ("Created By",)}),
     ),
     ExportSpec(
         name="Courier Returns",
@@ -159,8 +170,10 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
                  "channel", "returnFacility", "channelCreated"),
         date_filter="soDateRange",
         window_column="Channel Created",
-        # one row per returned shipping package (the field's ids have no item column)
+        # uniware-api.md keys it on Sale Order No + Sale Order Item, but the report's ids have no item
+        # column: a package's rows can share this key, so every row is kept (numbered per key)
         primary_key=("Sale Order No", "Shipping Package Code"),
+        repeating_keys=True,
         column_types=_with_types(timestamp=("Created", "Channel Created", "Return Delivery Date",
                                             "Return Manifest Added", "Return Manifest Created At",
                                             "Putaway Date")),
@@ -214,7 +227,8 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
             decimal=("Unit Price", "Sub Total", "Total", *_TAXES),
         ),
     ),
-    # GRN's column ids are ASSUMED (never seen in the field); its labels are the field's.
+    # GRN's column ids are ASSUMED (never seen in the field); its labels are the field's (uniware-reports.md 7:
+    # X4 "Item SkuCode", DT "Item Sku Code": one label to the matching, which ignores case and spaces).
     ExportSpec(
         name="GRN",
         table_name="grns",
@@ -226,10 +240,11 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
         column_types=_with_types(
             timestamp=("GRN Date", "GRN Invoice Date", "PO Date", "Updated"),
             integer=("Quantity Received", "Quantity Rejected"),
-            decimal=("Additional Cost", "Percentage Rejection", "Value of Goods Received without taxes",
-                     "Value of Goods Received with taxes", "Value of Goods Rejected without taxes",
-                     "Value of Goods Rejected with taxes"),
+            decimal=("Additional Cost", "Percentage Rejection", *_GRN_VALUES),
         ),
+        # DT's "Values of Goods ..."; "Value of Goods ..." is how earlier versions of this connector spelled them
+        label_readings=MappingProxyType({label: (label.replace("Values of", "Value of", 1),)
+                                         for label in _GRN_VALUES}),
     ),
     # No natural key is known: each job's rows are kept as they are and replaced as a whole when the
     # same job is loaded again (merge key _uniware_job_code); windows never overlap (no lookback), so
@@ -243,12 +258,23 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
         window_column="Date",
         write_disposition=APPEND,
         lookback=timedelta(0),
-        column_types=_with_types(
-            timestamp=("Date", "Dispatch Date/Cancellation Date", "Channel Invoice Created"),
-            integer=("Qty",),
-            decimal=("Unit Price", "Total", "Sales", "conversion rate", "Discount Amount", "TCS Amount",
-                     *_TAXES),
-        ),
+        column_types=_TALLY_TYPES,
+    ),
+    # The returns' Tally report: Tally GST's ids up to gstregistrationtype, then its own (uniware-reports.md 3).
+    # Its filter `dateRange` ("Returned in Date Range") is required. No key either: loaded like Tally GST.
+    # Date is the return's own date (the sale's is Original Invoice Date), so it is the window column.
+    ExportSpec(
+        name="Tally Return GST Report",
+        table_name="tally_return_gst",
+        columns=("invoiceDate", "saleOrderCode", "invoiceCode", "channelName", "productCode", "productSKU",
+                 "QTY", "unitPrice", "total", "sales", "cgst", "sgst", "igst", "returnType"),
+        date_filter="dateRange",
+        window_column="Date",
+        write_disposition=APPEND,
+        lookback=timedelta(0),
+        column_types=_TALLY_TYPES,
+        # DM's return file had no "Product SKU Code"; AN reads "Product SKU"
+        label_readings=MappingProxyType({"Product SKU Code": ("Product SKU",)}),
     ),
     # Shipping Package's column ids and its date filter are ASSUMED (never seen in the field).
     ExportSpec(

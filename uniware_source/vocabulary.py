@@ -2,11 +2,85 @@
 
 From ../shared/uniware-reports.md (the same vocabulary the simulator speaks); used for the report
 reference (`uniware-pipeline exports --markdown`). Ids of GRN and Shipping Package are assumed.
+
+Nothing here decides how a file loads: columns are mapped by the file's own header labels, and a
+label no setting names lands as text in its snake_case column. So an id whose label no source has
+seen (uniware-reports.md marks it "—") has no label here: it is listed in UNSEEN, and the report
+reference shows "(label unknown)" for it. GUESSED lists labels that are only a source's guess.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+
+_TALLY_GST: Mapping[str, str] = {
+    "invoiceDate": "Date",
+    "saleOrderCode": "Sale Order Number",
+    "invoiceCode": "Invoice number",
+    "channelName": "Channel entry",
+    "channelLedgerName": "Channel Ledger",
+    "productCode": "Product Name",
+    "productSKU": "Product SKU Code",
+    "QTY": "Qty",
+    "unitPrice": "Unit Price",
+    "Currency": "Currency",
+    "currencyConversionRate": "conversion rate",
+    "total": "Total",
+    "customerName": "Customer Name",
+    "shippingAddressName": "Shipping Address Name",
+    "shippingAddressState": "Shipping Address State",
+    "shippingAddressCountry": "Shipping Address Country",
+    "shippingProvider": "Shipping Provider",
+    "trackingNumber": "AWB num",
+    "sales": "Sales",
+    "salesLedger": "Sales Ledger",
+    "cgst": "CGST",
+    "cgstRate": "CGST Rate",
+    "sgst": "SGST",
+    "sgstRate": "SGST Rate",
+    "igst": "IGST",
+    "igstRate": "IGST Rate",
+    "utgst": "UTGST",
+    "utgstRate": "UTGST Rate",
+    "cess": "CESS",
+    "cessRate": "CESS Rate",
+    "OtherCharges": "Other charges",
+    "OtherChargesLedger": "Other charges Ledger",
+    "OtherCharges1": "Other charges1",
+    "OtherChargesLedger1": "Other charges Ledger1",
+    "Servicetax": "Service tax",
+    "ServicetaxLedger": "ST Ledger",
+    "discountLedger": "Discount Ledger",
+    "discountAmount": "Discount Amount",
+    "imei": "IMEI",
+    "godDown": "Godown",
+    "dispatchdate": "Dispatch Date/Cancellation Date",
+    "narration": "Narration",
+    "entity": "Entity",
+    "voucherTypeName": "Voucher Type Name",
+    "tin": "TIN NO",
+    "original": "Original Invoice Date",
+    "original1": "Original Sale No",
+    "channelInvoiceDate": "Channel Invoice Created",
+    "channelState": "Channel State",
+    "customerGSTIN": "Customer GSTIN",
+    "channelPartyGSTIN": "Channel_Party GSTIN",
+    "billingPartyCode": "Billing Party Code",
+    "taxVerification": "Tax Verification",
+    "gstregistrationtype": "GST Registration Type",
+    "TCSAmount": "TCS Amount",
+    "ajustmentInSellingPrice": "Adjustment In Selling Price",
+    "ajustmentInDiscount": "Adjustment In Discount",
+    "OtherChargesLedger2": "Other charges Ledger2",
+    "OtherCharges2": "Other charges2",
+    "storeCredit": "Store Credit",
+    "prepaidAmount": "Prepaid Amount",
+    "taxOnOtherCharges": "Tax On Other Charges",
+    "taxOnOtherCharges1": "Tax On Other Charges1",
+    "taxOnOtherCharges2": "Tax On Other Charges2",
+    "irn": "IRN",
+    "paymentMethod": "Payment Method",
+}
 
 LABELS: Mapping[str, Mapping[str, str]] = {
     "Sale Orders": {
@@ -108,7 +182,6 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "facilityCode": "Facility Code",
         "returnedDate": "Return Date",
         "returnReason": "Return Reason",
-        "returnRemarks": "Return Remarks",
         "created": "Created",
         "updated": "Updated",
         "combinationIdentifier": "Combination Identifier",
@@ -137,7 +210,6 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "shippingTrackingStatus": "Shipping Tracking Status",
         "itemSealId": "Item Seal Id",
         "vendorunitprice": "Vendor Unit Price",
-        "parentSaleOrderCode": "Parent Sale Order Code",
         "packingtimeinvoiceuser": "Packing Time",
         "itemDetails": "Item Details",
         "saleOrderCustomFields_GST": "GST",
@@ -298,10 +370,6 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "pendingInventoryAssessment": "Pending Inventory Assessment",
         "pendingStockTransfer": "Stock In Transfer",
         "openPurchase": "Open Purchase",
-        "quantityNotFound": "Quantity Not Found",
-        "excessQuantity": "Excess Quantity",
-        "quarantinedInventory": "Quarantined Inventory",
-        "inventoryNotSynced": "Inventory Not Synced",
         "enabled": "Enabled",
         "updated": "Updated",
         "costPrice": "Cost Price",
@@ -352,8 +420,6 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "shelfLife": "Shelf Life",
         "ExpiryDate": "Expiry Date",
         "skuType": "Sku Type",
-        "fragile": "Fragile",
-        "dangerousGood": "Dangerous Good",
         "itemType_ParentSku": "Parent SKU",
     },
     "Purchase Orders": {
@@ -376,8 +442,6 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "rejectedQuantity": "Rejected Quantity",
         "pendingQuantity": "Pending Quantity",
         "ageingDays": "PO Ageing (Days)",
-        "percentagePending": "Percentage Pending",
-        "percentageRejection": "Percentage Rejection",
         "facility": "Facility",
         "unitPrice": "Unit Price",
         "subTotal": "Sub Total",
@@ -395,10 +459,6 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "purchaseOrderStatus": "Purchase Order Status",
         "rejectionReason": "Rejection Reason",
         "updated": "Updated",
-        "POtolerance": "PO Tolerance",
-        "ToleranceQtyInwarded": "Tolerance Qty Inwarded",
-        "RejectedQtyInwarded": "Rejected Qty Inwarded",
-        "purchaseOrder_Remarks": "Remarks",
     },
     "GRN": {
         "grnCode": "GRN Code",
@@ -423,88 +483,28 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "quantityReceived": "Quantity Received",
         "quantityRejected": "Quantity Rejected",
         "percentageRejection": "Percentage Rejection",
-        "valueReceivedWithoutTax": "Value of Goods Received without taxes",
-        "valueReceivedWithTax": "Value of Goods Received with taxes",
-        "valueRejectedWithoutTax": "Value of Goods Rejected without taxes",
-        "valueRejectedWithTax": "Value of Goods Rejected with taxes",
+        "valueReceivedWithoutTax": "Values of Goods Received without taxes",
+        "valueReceivedWithTax": "Values of Goods Received with taxes",
+        "valueRejectedWithoutTax": "Values of Goods Rejected without taxes",
+        "valueRejectedWithTax": "Values of Goods Rejected with taxes",
         "rejectionReason": "Rejection Reason",
         "grnItemStatus": "Grn item Status",
         "updated": "Updated",
         "expiryDate": "Expiry Date",
     },
-    "Tally GST Report": {
-        "invoiceDate": "Date",
-        "saleOrderCode": "Sale Order Number",
-        "invoiceCode": "Invoice number",
-        "channelName": "Channel entry",
-        "channelLedgerName": "Channel Ledger",
-        "productCode": "Product Name",
-        "productSKU": "Product SKU Code",
-        "QTY": "Qty",
-        "unitPrice": "Unit Price",
-        "Currency": "Currency",
-        "currencyConversionRate": "conversion rate",
-        "total": "Total",
-        "customerName": "Customer Name",
-        "shippingAddressName": "Shipping Address Name",
-        "shippingAddressState": "Shipping Address State",
-        "shippingAddressCountry": "Shipping Address Country",
-        "shippingProvider": "Shipping Provider",
-        "trackingNumber": "AWB num",
-        "sales": "Sales",
-        "salesLedger": "Sales Ledger",
-        "cgst": "CGST",
-        "cgstRate": "CGST Rate",
-        "sgst": "SGST",
-        "sgstRate": "SGST Rate",
-        "igst": "IGST",
-        "igstRate": "IGST Rate",
-        "utgst": "UTGST",
-        "utgstRate": "UTGST Rate",
-        "cess": "CESS",
-        "cessRate": "CESS Rate",
-        "OtherCharges": "Other charges",
-        "OtherChargesLedger": "Other charges Ledger",
-        "OtherCharges1": "Other charges1",
-        "OtherChargesLedger1": "Other charges Ledger1",
-        "Servicetax": "Service tax",
-        "ServicetaxLedger": "ST Ledger",
-        "discountLedger": "Discount Ledger",
-        "discountAmount": "Discount Amount",
-        "imei": "IMEI",
-        "godDown": "Godown",
-        "dispatchdate": "Dispatch Date/Cancellation Date",
-        "narration": "Narration",
-        "entity": "Entity",
-        "voucherTypeName": "Voucher Type Name",
-        "tin": "TIN NO",
-        "original": "Original Invoice Date",
-        "original1": "Original Sale No",
-        "channelInvoiceDate": "Channel Invoice Created",
-        "channelState": "Channel State",
-        "customerGSTIN": "Customer GSTIN",
+    "Tally GST Report": _TALLY_GST,
+    # Tally GST's ids up to gstregistrationtype (channelPartyGSTIN before customerGSTIN), then its own
+    # (uniware-reports.md 3; AN and DM). Seen: Sale Order Number, Invoice number, Channel entry, Channel
+    # Ledger, Product Name, Qty, Unit Price, Total, Sales, Date, Return Type; the others are Tally GST's.
+    "Tally Return GST Report": {
+        **dict(list(_TALLY_GST.items())[:list(_TALLY_GST).index("customerGSTIN")]),
         "channelPartyGSTIN": "Channel_Party GSTIN",
+        "customerGSTIN": "Customer GSTIN",
         "billingPartyCode": "Billing Party Code",
         "taxVerification": "Tax Verification",
         "gstregistrationtype": "GST Registration Type",
-        "TCSAmount": "TCS Amount",
-        "ajustmentInSellingPrice": "Adjustment In Selling Price",
-        "ajustmentInDiscount": "Adjustment In Discount",
-        "OtherChargesLedger2": "Other charges Ledger2",
-        "OtherCharges2": "Other charges2",
-        "storeCredit": "Store Credit",
-        "prepaidAmount": "Prepaid Amount",
-        "taxOnOtherCharges": "Tax On Other Charges",
-        "taxOnOtherCharges1": "Tax On Other Charges1",
-        "taxOnOtherCharges2": "Tax On Other Charges2",
         "irn": "IRN",
-        "paymentMethod": "Payment Method",
-        "acknowledgementNumber": "Acknowledgement Number",
-        "hsnCode": "HSN Code",
-        "billingAddressLine1": "Billing Address Line1",
-        "billingAddressLine2": "Billing Address Line2",
-        "isbn": "ISBN",
-        "bundleSkuCode": "Bundle SKU Code",
+        "returnType": "Return Type",
     },
     "Shipping Package": {
         "facility": "Facility",
@@ -552,4 +552,50 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "channel": "Channel",
         "collectableAmount": "Collectable Amount",
     },
+}
+
+# Ids seen in requests whose header label no source has shown ("—" in uniware-reports.md): a file's
+# column for one of them lands under whatever label the file gives it (as text unless configured).
+UNSEEN: Mapping[str, tuple[str, ...]] = {
+    "Sale Orders": ("returnRemarks", "parentSaleOrderCode"),
+    "B2B Sale Orders": ("soiTotalQty",),  # an integer (AL): configure column_types once its label is known
+    "Inventory Snapshot": ("quantityNotFound", "excessQuantity", "quarantinedInventory", "inventoryNotSynced"),
+    "Item Master": ("fragile", "dangerousGood"),
+    "Purchase Orders": ("percentagePending", "percentageRejection", "POtolerance", "ToleranceQtyInwarded",
+                        "RejectedQtyInwarded", "purchaseOrder_Remarks"),
+    "Tally GST Report": ("acknowledgementNumber", "hsnCode", "billingAddressLine1", "billingAddressLine2", "isbn",
+                         "bundleSkuCode"),
+    "Tally Return GST Report": ("rpcode", "acknowledgementNumber", "productHSNCode"),
+}
+
+# Labels above that only one source guessed (TW matches labels ignoring case and spaces, so its
+# spellings are weak): no file has been seen with them.
+GUESSED: Mapping[str, tuple[str, ...]] = {
+    "Reverse Pickup": ("customerImageUrl", "returnItemStatus", "shippingCourierStatus", "shippingTrackingStatus",
+                       "itemSealId", "returnDeliveryDate", "channelReturnCreatedDate", "returnCourierName",
+                       "returnRemarks"),
+    "Courier Returns": tuple(LABELS["Courier Returns"]),
+    "Inventory Snapshot": ("itemType_ParentSku",),
+    "Item Master": ("itemType_ParentSku",),
+}
+
+# Other labels the field reads the same ids as (uniware-reports.md gives both readings): id -> labels.
+# The catalog's `label_readings` make the loaded ones land in one column; Sale Orders' itemCode has none
+# there, since every Sale Orders file carries an unrequested "Item Details" of its own.
+READINGS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
+    "Sale Orders": {"itemCode": ("Item Details",)},  # RJ; "Item Code" is RV's
+    "Return Invoices": {"returnedDate": ("Returned Date",), "skuCode": ("SKU Code",), "qty": ("Qty",),
+                        "transferPrice": ("Transfer Price",)},  # TW's
+    "Reverse Pickup": {  # TW's, but saleOrderCreated's other reading is DT's (unsure: "Sale Order Received?")
+        "saleOrderCreated": ("Sale Order Received",), "saleOrderCode": ("Sale Order Code",),
+        "itemtypeName": ("Item Type Name",), "itemtypeSku": ("Item Type SKU",),
+        "reversePickupCode": ("Reverse Pickup Code",), "trackingNumber": ("Tracking Number",),
+        "importReferenceId": ("Import Reference Id",), "reversePickupUpdated": ("Reverse Pickup Updated",),
+        "channel": ("Channel",), "qcComments": ("QC Comments",), "createdBy": ("Created By",)},
+    "Inventory Snapshot": {"pendingStockTransfer": ("Pending Stock Transfer",)},  # TW's
+    # "Value of ...": how this connector spelled them before; DT's "Item Sku Code" needs no reading
+    "GRN": {column: (LABELS["GRN"][column].replace("Values of", "Value of", 1),)
+            for column in ("valueReceivedWithoutTax", "valueReceivedWithTax", "valueRejectedWithoutTax",
+                           "valueRejectedWithTax")},
+    "Tally Return GST Report": {"productSKU": ("Product SKU",)},  # AN; DM's file had no "Product SKU Code"
 }

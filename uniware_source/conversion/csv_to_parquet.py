@@ -33,7 +33,8 @@ from .window_guard import DateSpan
 
 log = logging.getLogger(__name__)
 
-BLANKS = ["", "N/A", "-", "NULL"]
+# whole values that mean "no value": empty, `N/A`, `-`, `NULL` (uniware-api.md) and `NA` (uniware-reports.md 12)
+BLANKS = ["", "N/A", "NA", "-", "NULL"]
 BLOCK_SIZE = 1 << 20  # pyarrow parses 1 MB blocks ~3x faster than 16 MB ones (measured, 2 cores)
 MAX_BLOCK_SIZE = 1 << 30  # a row (one big cell) larger than a block needs a larger block: up to 1 GB
 CHUNK_ROWS = 16384  # parsed blocks are regrouped into chunks of this many rows for typing and row groups,
@@ -110,7 +111,7 @@ def read_header(source: Opener, where: str) -> list[str]:
 
 
 def _kind_of(label: str, spec: ExportSpec) -> str:
-    """The configured type of a label: exact match first, then ignoring case and spacing."""
+    """The configured type of a label: exact match first, then ignoring case and spaces."""
     if label in spec.column_types:
         return spec.column_types[label]
     folded = {_folded(k): v for k, v in spec.column_types.items()}
@@ -118,7 +119,8 @@ def _kind_of(label: str, spec: ExportSpec) -> str:
 
 
 def _folded(label: str) -> str:
-    return " ".join(label.lower().split())
+    """A label ignoring case and spaces: "Item SKU Code", "Item Sku Code" and "Item SkuCode" are one."""
+    return "".join(label.lower().split())
 
 
 def spec_labels(labels: list[str], spec: ExportSpec, names: Optional[ColumnNames] = None) -> list[str]:
@@ -131,6 +133,8 @@ def spec_labels(labels: list[str], spec: ExportSpec, names: Optional[ColumnNames
       differently) stands for that label when the file does not carry the label itself, so either
       reading lands in the same columns. Not for a reading the settings name themselves (a
       configured key), nor one this export's columns already hold (loads made before it was known).
+    - A file that carries two spellings of one label keeps both: the label itself (or the first
+      other spelling, when the file lacks the label) takes the label's column, the others their own.
     """
     pinned = [*spec.primary_key, *([spec.dedup_sort] if spec.dedup_sort else [])]  # their columns are fixed
     named = [*pinned, *([spec.window_column] if spec.window_column else []),
@@ -149,11 +153,19 @@ def spec_labels(labels: list[str], spec: ExportSpec, names: Optional[ColumnNames
             return label  # as named, or a label this export's columns already hold
         return spelling.get(folded) or readings.get(folded) or label
 
-    return [spelled(label) for label in labels]
+    exact = set(labels)
+    claimed: dict[str, str] = {}  # a settings' spelling -> the file's label that took it
+    result = []
+    for label in labels:
+        chosen = spelled(label)
+        # kept as it is when the file has that label itself, or another spelling of it came first
+        taken = chosen != label and (chosen in exact or claimed.setdefault(chosen, label) != label)
+        result.append(label if taken else chosen)
+    return result
 
 
 def find_label(labels: Sequence[str], wanted: str) -> int:
-    """The position of `wanted` in `labels`: exactly, else ignoring case and spacing; -1 if absent."""
+    """The position of `wanted` in `labels`: exactly, else ignoring case and spaces; -1 if absent."""
     wanted = wanted.strip()
     if wanted in labels:
         return labels.index(wanted)

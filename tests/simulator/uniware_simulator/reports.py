@@ -1485,7 +1485,8 @@ RejectedQtyInwarded | Rejected Qty Inwarded
 purchaseOrder_Remarks | Remarks
 """)
 
-# ASSUMED ids: no GRN request was ever seen in the field; the labels are the field's (X4, DT).
+# ASSUMED ids: no GRN request was ever seen in the field; the labels are the field's (X4, DT; DT spells the
+# key "Item Sku Code").
 GRN_COLUMNS = columns("""
 grnCode | GRN Code | text | grn_code
 grnDate | GRN Date | timestamp | grn_date
@@ -1509,10 +1510,10 @@ purchaseOrderDate | PO Date | timestamp | created
 quantityReceived | Quantity Received | integer | received
 quantityRejected | Quantity Rejected | integer | rejected
 percentageRejection | Percentage Rejection | rate | rejection_pct
-valueReceivedWithoutTax | Value of Goods Received without taxes | money | received_value
-valueReceivedWithTax | Value of Goods Received with taxes | money | received_value_tax
-valueRejectedWithoutTax | Value of Goods Rejected without taxes | money | rejected_value
-valueRejectedWithTax | Value of Goods Rejected with taxes | money | rejected_value_tax
+valueReceivedWithoutTax | Values of Goods Received without taxes | money | received_value
+valueReceivedWithTax | Values of Goods Received with taxes | money | received_value_tax
+valueRejectedWithoutTax | Values of Goods Rejected without taxes | money | rejected_value
+valueRejectedWithTax | Values of Goods Rejected with taxes | money | rejected_value_tax
 rejectionReason | Rejection Reason | text | rejection_reason
 grnItemStatus | Grn item Status | text | grn_status
 updated | Updated | timestamp | grn_date
@@ -1533,12 +1534,8 @@ def _grn_rows(tenant: Tenant, query: ExportQuery) -> Iterator[PurchaseRecord]:
 
 # -- Tally GST Report ----------------------------------------------------------------------------
 
-class TallyRecord(InvoiceRecord):
-    """One line per invoiced item (quantity in Qty)."""
-
-    @property
-    def quantity(self) -> int:
-        return self.item.quantity
+class TallyFacts(SaleOrderRecord):
+    """What both Tally reports say of an item beyond the order's facts."""
 
     @property
     def sales_ledger(self) -> str:
@@ -1568,6 +1565,34 @@ class TallyRecord(InvoiceRecord):
     @property
     def tax_verification(self) -> str:
         return "OK"
+
+
+class TallyRecord(TallyFacts, InvoiceRecord):
+    """One line per invoiced item (quantity in Qty)."""
+
+    @property
+    def quantity(self) -> int:
+        return self.item.quantity
+
+
+class TallyReturnRecord(TallyFacts, ReturnRecord):
+    """One line per returned item, dated by its return (a credit note)."""
+
+    @property
+    def voucher_type(self) -> str:
+        return "Credit Note"
+
+    @property
+    def narration(self) -> str:
+        return f"Return of sale order {self.order.code}"
+
+    @property
+    def return_type(self) -> str:
+        return "COURIER RETURN" if self.item.courier_return else "CUSTOMER RETURN"
+
+    @property
+    def rp_code(self) -> Optional[str]:
+        return None if self.item.courier_return else self.reverse_pickup_code
 
 
 TALLY_GST_COLUMNS = columns("""
@@ -1646,6 +1671,73 @@ bundleSkuCode | Bundle SKU Code
 """)
 
 
+# Tally GST's ids up to gstregistrationtype (channelPartyGSTIN first here), then its own (uniware-reports.md 3:
+# AN, DM). Labels seen: Sale Order Number, Invoice number, Channel entry, Channel Ledger, Product Name, Qty,
+# Unit Price, Total, Sales, Date, Return Type; the rest are Tally GST's, and rpcode, acknowledgementNumber,
+# productHSNCode were never seen (guessed here). The SKU column is uncertain ("Product SKU" per AN).
+TALLY_RETURN_GST_COLUMNS = columns("""
+invoiceDate | Date | timestamp | returned_date
+saleOrderCode | Sale Order Number | text | order_code
+invoiceCode | Invoice number | text | return_invoice_code
+channelName | Channel entry | text | channel
+channelLedgerName | Channel Ledger | text | channel_ledger
+productCode | Product Name | text | product_name
+productSKU | Product SKU Code | text | sku
+QTY | Qty | integer | quantity
+unitPrice | Unit Price | money | unit_price
+Currency | Currency | text | currency
+currencyConversionRate | conversion rate | rate | conversion_rate
+total | Total | money | selling_price
+customerName | Customer Name | text | customer_name
+shippingAddressName | Shipping Address Name | text | customer_name
+shippingAddressState | Shipping Address State | text | state
+shippingAddressCountry | Shipping Address Country | text | country
+shippingProvider | Shipping Provider | text | provider
+trackingNumber | AWB num | text | awb
+sales | Sales | money | subtotal
+salesLedger | Sales Ledger | text | sales_ledger
+cgst | CGST | money | cgst
+cgstRate | CGST Rate | rate | cgst_rate
+sgst | SGST | money | sgst
+sgstRate | SGST Rate | rate | cgst_rate
+igst | IGST | money | igst
+igstRate | IGST Rate | rate | igst_rate
+utgst | UTGST | money | zero
+utgstRate | UTGST Rate | rate | zero
+cess | CESS | money | zero
+cessRate | CESS Rate | rate | zero
+OtherCharges | Other charges | money | zero
+OtherChargesLedger | Other charges Ledger
+OtherCharges1 | Other charges1 | money | zero
+OtherChargesLedger1 | Other charges Ledger1
+Servicetax | Service tax | money | zero
+ServicetaxLedger | ST Ledger
+discountLedger | Discount Ledger
+discountAmount | Discount Amount | money | discount
+imei | IMEI
+godDown | Godown | text | facility_name
+dispatchdate | Dispatch Date/Cancellation Date | timestamp | dispatch_date
+narration | Narration | text | narration
+entity | Entity
+voucherTypeName | Voucher Type Name | text | voucher_type
+tin | TIN NO
+original | Original Invoice Date | timestamp | dispatch_date
+original1 | Original Sale No | text | order_code
+channelInvoiceDate | Channel Invoice Created
+channelState | Channel State | text | channel_state
+channelPartyGSTIN | Channel_Party GSTIN
+customerGSTIN | Customer GSTIN
+billingPartyCode | Billing Party Code
+taxVerification | Tax Verification | text | tax_verification
+gstregistrationtype | GST Registration Type | text | registration_type
+rpcode | RP Code | text | rp_code
+irn | IRN
+acknowledgementNumber | Acknowledgement Number
+productHSNCode | Product HSN Code | text | hsn
+returnType | Return Type | text | return_type
+""")
+
+
 def _tally_rows(tenant: Tenant, query: ExportQuery) -> Iterator[TallyRecord]:
     last = ""
     for item, _line in tenant.invoice_lines(at=query.at, start=query.start, end=query.end,
@@ -1653,6 +1745,11 @@ def _tally_rows(tenant: Tenant, query: ExportQuery) -> Iterator[TallyRecord]:
         if item.code != last:  # invoice_lines repeats an item per unit; Tally has one line with its Qty
             last = item.code
             yield TallyRecord(tenant, item)
+
+
+def _tally_return_rows(tenant: Tenant, query: ExportQuery) -> Iterator[TallyReturnRecord]:
+    for item in tenant.returned_items(at=query.at, start=query.start, end=query.end, facility=query.facility):
+        yield TallyReturnRecord(tenant, item, query.at)
 
 
 # -- Shipping Package ----------------------------------------------------------------------------
@@ -1822,6 +1919,9 @@ REPORTS: dict[str, Report] = {
         Report("Purchase Orders", PURCHASE_ORDER_COLUMNS, _purchase_order_rows, date_filters=("addedOn",)),
         Report("GRN", GRN_COLUMNS, _grn_rows, date_filters=("addedOn",), assumed_ids=True),
         Report("Tally GST Report", TALLY_GST_COLUMNS, _tally_rows, date_filters=("addedOn",)),
+        # its date filter is required ("Returned in Date Range*", uniware-reports.md 10)
+        Report("Tally Return GST Report", TALLY_RETURN_GST_COLUMNS, _tally_return_rows, date_filters=("dateRange",),
+               date_required=True),
         Report("Shipping Package", SHIPPING_PACKAGE_COLUMNS, _package_rows, date_filters=("addedOn",),
                assumed_ids=True),
     )

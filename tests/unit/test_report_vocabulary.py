@@ -1,0 +1,84 @@
+"""The field's vocabulary (uniware-reports.md) as the catalog, the label matching and the simulator read it."""
+
+from __future__ import annotations
+
+import pytest
+from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+from uniware_simulator import REPORTS
+from uniware_source.catalog import CATALOG, DECIMAL
+from uniware_source.conversion.column_names import ColumnNames
+from uniware_source.conversion.csv_to_parquet import BLANKS, plan_layout, spec_labels
+from uniware_source.vocabulary import GUESSED, LABELS, READINGS, UNSEEN
+
+NORMALIZE = NamingConvention().normalize_identifier
+
+
+def names(fixed: tuple[str, ...] = ()) -> ColumnNames:
+    return ColumnNames(None, normalize=NORMALIZE, reserved=(), fixed=fixed)
+
+
+def test_blank_tokens_are_the_documented_ones() -> None:
+    """uniware-api.md: empty, N/A, - and NULL; uniware-reports.md 12 adds NA (whole values, as written)."""
+    assert sorted(BLANKS) == sorted(["", "N/A", "NA", "-", "NULL"])
+
+
+@pytest.mark.parametrize("spelling", ["Item Sku Code", "Item SKU Code", "item skucode", "Item  SkuCode"])
+def test_a_key_label_matches_ignoring_case_and_spaces(spelling: str) -> None:
+    spec = CATALOG["GRN"]
+    layout = plan_layout(["GRN Code", spelling, "GRN Date"], spec, names(spec.primary_key), "GRN")
+    assert layout.labels[1] == "Item SkuCode" and layout.key_names == ["grn_code", "item_sku_code"]
+
+
+def test_a_file_with_two_spellings_of_a_label_keeps_both_apart() -> None:
+    spec = CATALOG["GRN"]
+    assert spec_labels(["Item SkuCode", "Item Sku Code"], spec) == ["Item SkuCode", "Item Sku Code"]
+    assert spec_labels(["Item Sku Code", "ITEM SKU CODE"], spec) == ["Item SkuCode", "ITEM SKU CODE"]
+    layout = plan_layout(["GRN Code", "Item Sku Code", "Item SkuCode"], spec, names(spec.primary_key), "GRN")
+    assert layout.names == ["grn_code", "item_sku_code_2", "item_sku_code"]
+    assert layout.key_names == ["grn_code", "item_sku_code"]
+
+
+def test_grn_amounts_in_either_reading_are_decimals_in_one_column() -> None:
+    spec = CATALOG["GRN"]
+    for label in ("Values of Goods Received with taxes", "Value of Goods Received with taxes"):
+        layout = plan_layout(["GRN Code", "Item SkuCode", label], spec, names(spec.primary_key), "GRN")
+        assert layout.labels[2] == "Values of Goods Received with taxes" and layout.kinds[2] == DECIMAL
+
+
+def test_unseen_labels_are_not_claimed() -> None:
+    """An id whose label no source has seen ("—") has none in the vocabulary."""
+    for report, ids in UNSEEN.items():
+        assert not set(ids) & set(LABELS.get(report, {})), report
+    assert "returnRemarks" in UNSEEN["Sale Orders"] and "soiTotalQty" in UNSEEN["B2B Sale Orders"]
+    for report, ids in GUESSED.items():
+        assert set(ids) <= set(LABELS[report]), report
+
+
+def test_every_catalog_report_is_in_the_vocabulary_and_the_simulator_speaks_it() -> None:
+    for name, spec in CATALOG.items():
+        labels = LABELS[name]
+        assert set(spec.columns) <= set(labels) | set(UNSEEN.get(name, ())), name
+        report = REPORTS[name]
+        for column, label in labels.items():
+            served = report.column(column)
+            assert served is not None, (name, column)
+            assert served.label == label or served.label in READINGS.get(name, {}).get(column, ()), (name, column)
+
+
+def test_the_catalogs_readings_are_the_vocabularys() -> None:
+    """Every other reading the catalog accepts is one uniware-reports.md gives (or an earlier spelling)."""
+    for name, spec in CATALOG.items():
+        by_label = {LABELS[name][column]: others for column, others in READINGS.get(name, {}).items()}
+        for label, others in spec.label_readings.items():
+            assert set(others) <= set(by_label.get(label, ())), (name, label)
+    assert READINGS["Sale Orders"]["itemCode"] == ("Item Details",) and LABELS["Sale Orders"]["itemCode"] == "Item Code"
+
+
+def test_tally_return_gst_report_is_loaded_like_tally_gst() -> None:
+    tally, returns = CATALOG["Tally GST Report"], CATALOG["Tally Return GST Report"]
+    assert returns.date_filter == "dateRange" and REPORTS[returns.name].date_required
+    assert (returns.primary_key, returns.write_disposition, returns.lookback) == \
+        (tally.primary_key, tally.write_disposition, tally.lookback)
+    assert returns.label_readings["Product SKU Code"] == ("Product SKU",)
+    assert len(LABELS[returns.name]) + len(UNSEEN[returns.name]) == len(REPORTS[returns.name].columns) == 59
