@@ -485,3 +485,92 @@ def test_a_file_of_another_facility_is_refused_and_a_mixed_one_is_said(harness: 
         loaded = harness.history(sim.jobs.all()[-1].code)[-1]
         assert loaded["status"] == "LOADED", loaded
         assert f"carry another 'Facility Code' than BLR01 ({code})" in loaded["message"]
+
+
+def _without_last_rows(dropped: int, served: list[list[str]]) -> Callable[[Any, str], str]:
+    """A file edit that drops the file's last `dropped` data rows (products gone from the master); the
+    rows served go to `served`."""
+    def edit(job: Any, text: str) -> str:
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+        served[:] = rows[:-dropped]
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\r\n" if "\r\n" in text[:4096] else "\n").writerows(rows[:-dropped])
+        return ("\ufeff" if text.startswith("\ufeff") else "") + out.getvalue()
+    return edit
+
+
+def _snapshot_keys(served: list[list[str]]) -> set[tuple[str, str]]:
+    """(Product Code, Component Product Code) of the served rows, a blank component as the key holds it."""
+    header = served[0]
+    code, component = header.index("Product Code"), header.index("Component Product Code")
+    return {(row[code], "" if row[component].strip() in csv_to_parquet.BLANKS else row[component])
+            for row in served[1:]}
+
+
+def _item_master_rows(harness: Harness) -> list[tuple[Any, ...]]:
+    return table_rows(harness, "item_master", ["product_code", "component_product_code", "_uniware_facility"])
+
+
+@pytest.mark.parametrize("destination", ["duckdb", "postgres"])
+def test_a_snapshot_of_the_tenant_replaces_the_whole_table(uniware_simulator: UniwareSimulator, tmp_path: Path,
+                                                           postgres_dataset: str, destination: str) -> None:
+    """Item Master is one job for the tenant, run under the first configured facility: a later snapshot
+    taken under another facility (the list changed order, a facility was disabled) replaces the whole
+    table, so the products it no longer has go, and no earlier facility's copy stays."""
+    sim = uniware_simulator
+    pg = destination == "postgres"
+    harness = Harness(sim, tmp_path, name=f"snap_{destination}",
+                      destination=dlt.destinations.postgres(POSTGRES) if pg else None,
+                      dataset=postgres_dataset if pg else "uniware")
+    harness.run(exports=["Item Master"], facilities=["BLR01", "DEL02"])
+    first = _item_master_rows(harness)
+    assert first and {facility for *_, facility in first} == {"BLR01"}
+
+    served: list[list[str]] = []
+    sim.jobs.edit_file = _without_last_rows(3, served)
+    sim.clock.advance(timedelta(days=1))
+    report = harness.run(exports=["Item Master"], facilities=["DEL02"])
+    assert not report.problems
+    second = _item_master_rows(harness)
+    keys = _snapshot_keys(served)
+    assert len(keys) == len(served) - 1 > 10  # the served snapshot, one row per key
+    assert {(code, component) for code, component, _ in second} == keys and len(second) == len(keys)
+    assert {facility for *_, facility in second} == {"DEL02"}
+    assert harness.pipeline.default_schema.tables["item_master"]["write_disposition"] == "merge"  # between loads
+
+
+@pytest.mark.parametrize("destination", ["duckdb", "postgres"])
+def test_killed_after_a_snapshot_copy_the_table_holds_the_snapshot_once(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, postgres_dataset: str, destination: str) -> None:
+    """The package that replaces a tenant snapshot is killed after its COPY committed: the next run
+    finishes it as a merge (dlt emptied the table once, with the package's first load), and the table
+    holds the new snapshot once, without the rows the earlier snapshot had."""
+    sim = uniware_simulator
+    pg = destination == "postgres"
+    name, dataset = f"snapkill_{destination}", postgres_dataset if pg else "uniware"
+
+    def harness() -> Harness:
+        return Harness(sim, tmp_path, name=name, dataset=dataset,
+                       destination=dlt.destinations.postgres(POSTGRES) if pg else None)
+
+    harness().run(exports=["Item Master"], facilities=["BLR01"])
+    served: list[list[str]] = []
+    sim.jobs.edit_file = _without_last_rows(2, served)
+    sim.clock.advance(timedelta(days=1))
+    settings = {"workdir": str(tmp_path), "name": name, "dataset": dataset, "postgres": POSTGRES if pg else "",
+                "table": "item_master", "now": sim.clock.now().isoformat(), "base_url": sim.base_url,
+                "username": sim.config.username, "password": sim.config.password, "exports": ["Item Master"],
+                "facilities": ["DEL02"], **FAST_POLLING}
+    child = subprocess.run([sys.executable, "-m", "tests.crash_after_copy", json.dumps(settings)],
+                           env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path, capture_output=True,
+                           text=True, timeout=300)
+    assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
+    again = harness()
+    assert again.pipeline.has_pending_data
+    again.run(exports=["Item Master"], facilities=["DEL02"])
+    assert not again.pipeline.has_pending_data
+    rows = _item_master_rows(again)
+    keys = _snapshot_keys(served)
+    assert len(rows) == len(set(rows)) == len(keys) == len(served) - 1
+    assert {(code, component) for code, component, _ in rows} == keys
+    assert {facility for *_, facility in rows} == {"DEL02"}

@@ -9,7 +9,9 @@ through the staging table and replace any of their rows that already landed, on 
 the job code for exports without one, whose jobs are one file each). Files recorded as done (dlt writes a
 completion marker the moment a job finishes) are not loaded again, and their rows are never touched.
 Those tables get staging tables of their own, created or emptied; other tables' staging is left as it
-is, since it may hold this package's finished files.
+is, since it may hold this package's finished files. A package that replaces a tenant snapshot
+(`replace`: dlt empties the table once per package, before its first file) is declared `merge` the
+same way: its files not recorded as done merge on the key into what is there.
 
 A package that goes through the staging table has the same window: a staging COPY that committed but
 was not recorded runs again on the next load. For an export with a key, dlt's deduplication of the
@@ -46,10 +48,11 @@ JOB_STATES: tuple[TPackageJobState, ...] = ("new_jobs", "started_jobs", "complet
 
 
 def declare_merge(schema: Schema) -> list[str]:
-    """Export tables of `schema` that say `append` say `merge` again; their names."""
+    """Export tables of `schema` that say `append` or `replace` (a package's own decision, see
+    steps/collect.py) say `merge` again; their names."""
     changed = []
     for name, table in schema.tables.items():
-        if table.get("write_disposition") == "append" and JOB_CODE in table.get("columns", {}):
+        if table.get("write_disposition") in ("append", "replace") and JOB_CODE in table.get("columns", {}):
             table["write_disposition"] = "merge"
             changed.append(name)
     return changed

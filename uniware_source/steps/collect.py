@@ -53,6 +53,7 @@ class ExportCollection:
         self.tally = rt.report.tally(spec.name, spec.table_name)
         self.names = column_names(spec, ledger, normalize)
         self.target_empty: Optional[bool] = None  # asked of the destination at the package's first file
+        self.files_in_package = 0  # the jobs' files this package loads into the table so far
         self.loaded_before = ledger.newest_loaded()  # by earlier packages: this one's files merge together
 
     def run(self) -> Iterator[Any]:
@@ -224,6 +225,11 @@ class ExportCollection:
         """Merged on a natural key (not on the job code)."""
         return bool(self.spec.primary_key) and self.spec.write_disposition != APPEND
 
+    @property
+    def _snapshot_of_tenant(self) -> bool:
+        """A snapshot export run once for the tenant (not per facility): its file is the whole table."""
+        return self.spec.write_disposition == REPLACE and not self.spec.facility_scoped
+
     def _parts(self, load_format: str) -> int:
         """Load files per job: PostgreSQL COPYs two at once for an export with a key; an export without
         one keeps a job in one file, since its rows are told apart only by the job code (reloading a part
@@ -238,9 +244,17 @@ class ExportCollection:
           none of the package's files nor between them;
         - otherwise merged (delete-insert on the key, or on the job code without one), the staging data
           declared `deduplicated` (dlt skips its newest-`Updated` pass) only when the key is unique
-          over the package's files."""
+          over the package's files;
+        - for a snapshot of the whole tenant (a `replace` export run once, not per facility: Item
+          Master), the table replaced (`replace`: emptied, then the file inserted, in this package)
+          when the package holds one job's file whose key does not repeat, so rows the latest snapshot
+          no longer has go, whichever facility an earlier job ran under; two of its jobs in one package
+          merge, as before."""
         keyed = self._keyed
         unique = key_store.add(keys) if keyed else True
+        self.files_in_package += 1
+        if self._snapshot_of_tenant and unique and self.files_in_package == 1:
+            return {"write_disposition": "replace"}
         if self.target_empty is None:
             self.target_empty = table_is_empty(self.spec.table_name)
         if unique and self.target_empty:
