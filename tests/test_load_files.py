@@ -574,3 +574,32 @@ def test_killed_after_a_snapshot_copy_the_table_holds_the_snapshot_once(
     assert len(rows) == len(set(rows)) == len(keys) == len(served) - 1
     assert {(code, component) for code, component, _ in rows} == keys
     assert {facility for *_, facility in rows} == {"DEL02"}
+
+
+@pytest.mark.parametrize("destination", ["duckdb", "postgres"])
+def test_a_table_loaded_before_its_key_numbered_repeats_gets_the_column(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, postgres_dataset: str, destination: str) -> None:
+    """Courier Returns keeps every row of a package since its key was found to repeat (numbered in
+    `_uniware_key_occurrence`); a table an earlier version loaded without that column gets it (1 in its
+    rows) instead of failing every load on the NOT NULL key column."""
+    sim = uniware_simulator
+    pg = destination == "postgres"
+    harness = Harness(sim, tmp_path, name=f"occ_{destination}",
+                      destination=dlt.destinations.postgres(POSTGRES) if pg else None,
+                      dataset=postgres_dataset if pg else "uniware")
+    harness.run(exports=[{"name": "Courier Returns", "repeating_keys": False}], facilities=["BLR01"])
+    before = harness.query("SELECT COUNT(*) FROM {ds}.courier_returns")[0][0]
+    assert before > 0
+    columns = {c for (c,) in harness.query("SELECT column_name FROM information_schema.columns "
+                                            "WHERE table_name = 'courier_returns'")}
+    assert "_uniware_key_occurrence" not in columns
+
+    report = harness.run(exports=["Courier Returns"], facilities=["DEL02"])  # a facility with its own history
+    assert not report.problems and not harness.pipeline.has_pending_data
+    rows = table_rows(harness, "courier_returns", ["sale_order_no", "shipping_package_code", "_uniware_key_occurrence"])
+    assert len(rows) == len(set(rows)) > before and all(occurrence is not None for *_, occurrence in rows)
+    served = sim.jobs.all()[-1]
+    assert served.file is not None
+    newest = harness.query("SELECT COUNT(*) FROM {ds}.courier_returns WHERE _uniware_job_code = "
+                           f"'{served.code}'")[0][0]
+    assert newest == served.file.rows > 0  # every row of the new file, repeats of a key included

@@ -32,3 +32,31 @@ def table_is_empty(table_name: str) -> bool:
     except Exception as error:  # any doubt means the merge path, which is always right
         log.debug("cannot tell whether %s is empty (%s): merging", table_name, type(error).__name__)
         return False
+
+
+def add_missing_key_column(table_name: str, column: str) -> bool:
+    """Adds the key column `column` (an integer, 1 in the rows already there) to a table that exists
+    without it: an export whose key came to repeat after it loaded (Courier Returns numbers the rows of
+    a package since it was found to repeat its key) would otherwise fail every load on the column dlt
+    declares NOT NULL. True when it was added; False when the table is absent, has it, or cannot be asked."""
+    import dlt
+
+    try:
+        pipeline = dlt.current.pipeline()
+        with pipeline.sql_client() as client:
+            qualified = client.make_qualified_table_name(table_name)
+            try:
+                with client.execute_query(f"SELECT * FROM {qualified} LIMIT 0") as cursor:
+                    present = [description[0] for description in cursor.description or ()]
+            except DatabaseUndefinedRelation:
+                return False
+            if column in present:
+                return False
+            client.execute_sql(f"ALTER TABLE {qualified} ADD COLUMN {client.escape_column_name(column)} "
+                               "INTEGER DEFAULT 1")
+    except Exception as error:  # no SQL client (a bucket); any other doubt: the load says what is wrong
+        log.debug("cannot add %s to %s (%s)", column, table_name, type(error).__name__)
+        return False
+    log.warning("table %s was loaded before its key numbered repeating rows: column %s added (1 in the rows "
+                "that were there)", table_name, column)
+    return True

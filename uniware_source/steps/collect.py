@@ -20,11 +20,11 @@ from dlt.common.libs.pyarrow import get_column_type_from_py_arrow
 
 from ..catalog import APPEND, REPLACE, ExportSpec
 from ..conversion.column_names import ColumnNames, legacy_names, same_labels
-from ..conversion.csv_to_parquet import RESERVED_COLUMNS, ConvertedFile, CsvConverter, Lineage
+from ..conversion.csv_to_parquet import KEY_OCCURRENCE, RESERVED_COLUMNS, ConvertedFile, CsvConverter, Lineage
 from ..conversion.facility_guard import check as check_facility
 from ..conversion.key_check import FileKeys, KeyStore
 from ..conversion.load_files import COPY_PARTS, CSV, PARQUET, file_import, forget_deduplicated
-from ..conversion.target_table import table_is_empty
+from ..conversion.target_table import add_missing_key_column, table_is_empty
 from ..conversion.window_guard import check as check_window
 from ..history import HISTORY_TABLE, job_event
 from ..jobs.workers import Crashed, FileReady, JobEnded, JobTicket, StatusChanged, job_collector
@@ -256,6 +256,8 @@ class ExportCollection:
         if self._snapshot_of_tenant and unique and self.files_in_package == 1:
             return {"write_disposition": "replace"}
         if self.target_empty is None:
+            if self.spec.repeating_keys:
+                add_missing_key_column(self.spec.table_name, KEY_OCCURRENCE)
             self.target_empty = table_is_empty(self.spec.table_name)
         if unique and self.target_empty:
             return {"write_disposition": "append"}
