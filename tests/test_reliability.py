@@ -25,7 +25,8 @@ from uniware_simulator import (
     JobTiming,
     UniwareSimulator,
 )
-from uniware_source import AuthError, ExportsFailed
+from uniware_source import AuthError, ConfigError, ExportsFailed
+from uniware_source.catalog import CATALOG
 
 from .harness import Harness
 
@@ -143,7 +144,9 @@ def test_unknown_status_is_pending_until_the_deadline(tmp_path: Path, caplog: py
 
 @pytest.mark.parametrize("export, code, words", [
     ({"name": "Sale Orderz", "columns": ["soicode"]}, 100001, "Invalid export job type name: Sale Orderz"),
-    ({"name": "Sale Orders", "columns": ["soicode", "bogus"]}, 100002, "Invalid export column: bogus"),
+    ({"name": "Sale Orders", "columns": ["soicode", "bogus"]}, 100002,
+     'The report does not know the column id(s) bogus: leave them out with exclude_columns (exports = '
+     '[{name = "Sale Orders", exclude_columns = ["bogus"]}])'),
     ({"name": "Sale Orders", "filters": [{"id": "bogusFilter", "text": "x"}]}, 100003,
      "Invalid export filter: bogusFilter"),
     ({"name": "Sale Orders", "date_filter": "createdOn"}, 100003,
@@ -166,6 +169,21 @@ def test_refused_export_definitions_are_named_and_others_load(harness: Harness, 
     with pytest.raises(ExportsFailed):
         harness.run(exports=[export, "Return Invoices"], facilities=["BLR01"])
     assert len([r for r in harness.history() if r["status"] == "CREATE_FAILED"]) == 2
+
+
+def test_a_refused_column_id_is_left_out_with_exclude_columns(harness: Harness) -> None:
+    """The fix the 100002 answer suggests works: `exclude_columns` drops the refused id from the catalog's
+    columns (no need to restate the others), and a name that is not among them is a setting error."""
+    with pytest.raises(ExportsFailed):
+        harness.run(exports=[{"name": "Sale Orders", "columns": [*CATALOG["Sale Orders"].columns, "bogus"]}],
+                    facilities=["BLR01"])
+    harness.run(exports=[{"name": "Sale Orders", "columns": [*CATALOG["Sale Orders"].columns, "bogus"],
+                          "exclude_columns": ["bogus", "facilityCode"]}], facilities=["BLR01"])
+    [*_, sent] = harness.sim.requests.where("create")
+    assert sent.body["exportColums"] == [c for c in CATALOG["Sale Orders"].columns if c != "facilityCode"]
+    assert harness.count("sale_orders") > 0
+    with pytest.raises(ConfigError, match=r"exclude_columns names \['nope'\]"):
+        harness.run(exports=[{"name": "Sale Orders", "exclude_columns": ["nope"]}], facilities=["BLR01"])
 
 
 @pytest.mark.parametrize("status", [400, 500])

@@ -31,6 +31,7 @@ class ExportEntry(TypedDict, total=False):
     name: str
     table_name: str
     columns: list[str]
+    exclude_columns: list[str]
     filters: list[dict[str, Any]]
     date_filter: Optional[str]
     primary_key: list[str]
@@ -295,6 +296,12 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
     where = f"exports[{position}] ('{name}')"
 
     columns = _string_list("exports", entry.get("columns", base.columns), allow_empty=True)
+    excluded = _string_list("exports", entry.get("exclude_columns", []), allow_empty=True)
+    unknown_excluded = sorted(set(excluded) - set(columns))
+    if unknown_excluded:
+        raise ConfigError("exports", f"{where}: exclude_columns names {unknown_excluded}, which are not among its "
+                          f"columns {list(columns)}")
+    columns = tuple(c for c in columns if c not in excluded)
     if not columns:
         raise ConfigError("exports", f"{where} needs 'columns': the column ids to export"
                           + ("" if name in CATALOG else " (the report is not in the built-in catalog, which "

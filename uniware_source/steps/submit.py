@@ -120,7 +120,7 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
                        "display name; check the 'facilities' setting")
             errors = error.errors
         except ApiError as error:
-            problem, errors = str(error) + _filter_hint(spec, error), error.errors
+            problem, errors = str(error) + _filter_hint(spec, error) + _column_hint(spec, error), error.errors
         if problem is not None:
             rt.budget.give_back()
             ledger.record_create_failed(entry, rt.run_id, problem)
@@ -148,6 +148,7 @@ def adopt_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> Ite
 
 
 
+INVALID_COLUMN = 100002  # Uniware's code for a column id the report does not know
 INVALID_FILTER = 100003  # Uniware's code for a filter id the report does not take
 
 
@@ -160,3 +161,16 @@ def _filter_hint(spec: ExportSpec, error: ApiError) -> str:
     return (f". The report does not take the date filter '{spec.date_filter}': set date_filter for this export "
             f"(exports = [{{name = \"{spec.name}\", date_filter = \"...\"}}])"
             + (f"; the catalog also knows {others}" if others else ""))
+
+
+def _column_hint(spec: ExportSpec, error: ApiError) -> str:
+    """What to change when Uniware refuses column ids of the export (`Invalid column : facilityCode`)."""
+    if INVALID_COLUMN not in error.codes:
+        return ""
+    refused = [c for c in spec.columns if re.search(rf"(?<![\w-]){re.escape(c)}(?![\w-])", str(error))]
+    if not refused:
+        return ""
+    listed = ", ".join(f'"{c}"' for c in refused)
+    return (f". The report does not know the column id(s) {', '.join(refused)}: leave them out with "
+            f"exclude_columns (exports = [{{name = \"{spec.name}\", exclude_columns = [{listed}]}}]), or give "
+            "this export's columns")
