@@ -363,6 +363,14 @@ class Ledgers:
             for data in self._resources.get(table, {}).get("entries", []):
                 yield Entry(data)
 
+    def holder_of(self, job_code: str) -> Optional[tuple[str, Entry]]:
+        """The export table and entry (window) that holds `job_code`, if any does."""
+        for table in self._resources:
+            for data in self._resources.get(table, {}).get("entries", []):
+                if data.get("job_code") == job_code:
+                    return table, Entry(data)
+        return None
+
     def jobs_running(self, tables: Iterable[str], active: Optional[Collection[str]] = None) -> int:
         """Jobs submitted by earlier runs and not loaded yet, across the given exports (with `active`,
         not those of facilities set aside: not configured now)."""

@@ -87,6 +87,7 @@ class SourceRuntime:
     _collector: Optional[Closable] = None
     _collector_users: int = 0
     load_format: Optional[str] = "parquet"  # of the files handed to dlt; None: Arrow batches (load_files)
+    ledgers: Optional[Ledgers] = None  # every export's ledger in this extract's state (begin_extract)
 
     @property
     def client(self) -> UniwareClient:
@@ -99,6 +100,7 @@ class SourceRuntime:
     def begin_extract(self, ledgers: Ledgers, tables: list[str]) -> None:
         """Once per extract: jobs submitted by earlier runs, across all exports, count against the
         budget; the load files take the destination's format."""
+        self.ledgers = ledgers
         if self.budget.running is not None:
             return
         active = set(self.settings.facilities) if self.settings.facilities and not self.settings.job_codes else None

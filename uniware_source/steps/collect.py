@@ -142,6 +142,15 @@ class ExportCollection:
             yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.PARSE_FAILED, event.status, header_problem,
                                                       event.polls, where))
             return
+        other = self.rt.report.claim_file(self.spec.table_name, download.sha256, event.ticket.label) \
+            if converted.rows and download.sha256 else None
+        if other is not None:
+            converter.discard(converted)
+            yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.INVALID_FILE, event.status, (
+                f"the file host served the same file (sha256 {download.sha256[:16]}...) as for {other}: a job's "
+                "file holds its own window's rows, so it is not loaded again here; the window is exported again "
+                "next run"), event.polls, where))
+            return
         guards = (  # a file that fails one is refused whole; a finding that does not fail is said with its rows
             (Outcome.OUT_OF_WINDOW, check_window(self.spec, entry.start, entry.end, converted.window_span,
                                                  self.rt.settings.on_window_violation)),

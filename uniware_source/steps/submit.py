@@ -121,6 +121,8 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
             errors = error.errors
         except ApiError as error:
             problem, errors = str(error) + _filter_hint(spec, error) + _column_hint(spec, error), error.errors
+        if problem is None:
+            problem = _taken_elsewhere(created.job_code, created.adopted, where, entry, rt)
         if problem is not None:
             rt.budget.give_back()
             ledger.record_create_failed(entry, rt.run_id, problem)
@@ -134,6 +136,24 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
         note = "" if not created.adopted else "Uniware reported an identical job already running; took it over"
         rt.report.job_event(created.job_code, where, HistoryStatus.CREATED, note=note)
         yield job_event(spec, entry, rt.run_id, HistoryStatus.CREATED, observed_at=now, message=note)
+
+
+def _taken_elsewhere(job_code: str, adopted: bool, where: str, entry: Entry, rt: SourceRuntime) -> Optional[str]:
+    """A problem text when Uniware answered a create with a job another window already has (a job code
+    reused, or a 100014 "already running" naming another window's job): one job's file cannot be two
+    windows' rows, so this window does not take it and is exported again by a later run."""
+    holder = rt.ledgers.holder_of(job_code) if rt.ledgers is not None else None
+    other = None
+    if holder is not None and holder[1].key != entry.key:
+        table, held = holder
+        other = held.describe(table)
+    other = other or rt.report.claim_job(job_code, where)
+    if other is None:
+        return None
+    how = "named it as an identical job already running (100014)" if adopted else "returned it as a new job"
+    return (f"Uniware {how}, but job {job_code} is the job of {other}: not taken for a second window (its "
+            "file would load there twice, or in place of this window's rows); this window is exported again by "
+            "a later run")
 
 
 def adopt_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> Iterator[dict[str, Any]]:

@@ -1,0 +1,164 @@
+"""A hostile Uniware or file host reuses what belongs to one window for another: the same file served for
+two jobs, a job code given to two windows (a 100014 "already running" naming another window's job, or a
+create answering with a code already in use). Never silently wrong: the second window is refused with a
+clear reason, the first loads once, and a later run exports the refused window again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+
+from uniware_simulator import UniwareSimulator
+from uniware_source import ExportsFailed
+
+from .harness import Harness
+
+TWO_WINDOWS: dict[str, Any] = {"window_days": 1, "backfill_start": "2026-04-13T00:00:00+05:30",
+                               "backfill_end": "2026-04-15T00:00:00+05:30"}
+APPEND_LOG: dict[str, Any] = {"name": "Sale Orders", "table_name": "orders_log", "write_disposition": "append",
+                              "primary_key": [], "lookback_days": 0}
+
+
+@pytest.fixture
+def harness(uniware_simulator: UniwareSimulator, tmp_path: Path) -> Harness:
+    return Harness(uniware_simulator, tmp_path)
+
+
+def _first_file_for_every_job(sim: UniwareSimulator) -> None:
+    """The file host serves the first job's file for every job of that report."""
+    first: dict[str, str] = {}
+
+    def edit(job: Any, text: str) -> str:
+        return first.setdefault(job.report.name, text)
+    sim.jobs.edit_file = edit
+
+
+def _statuses(harness: Harness) -> dict[str, list[str]]:
+    by_job: dict[str, list[str]] = {}
+    for row in harness.history():
+        by_job.setdefault(row["job_code"] or "", []).append(row["status"])
+    return by_job
+
+
+def _last(harness: Harness, status: str) -> list[Any]:
+    """The simulator's jobs whose last history status is `status`."""
+    statuses = _statuses(harness)
+    return [job for job in harness.sim.jobs.all() if statuses.get(job.code, [""])[-1] == status]
+
+
+def _rows_of(harness: Harness, table: str, job: Any) -> int:
+    return int(harness.sql(f"SELECT COUNT(*) FROM {{ds}}.{table} WHERE _uniware_job_code = ?", job.code)[0][0])
+
+
+def _assert_each_row_once(harness: Harness, table: str) -> None:
+    """A merged table holds each key once; an appended one each job's file rows once."""
+    if table == "sale_orders":
+        keys = harness.sql("SELECT sale_order_code, sale_order_item_code FROM {ds}.sale_orders")
+        assert len(keys) == len(set(keys)) > 0
+        return
+    for code, rows in harness.sql(f"SELECT _uniware_job_code, COUNT(*) FROM {{ds}}.{table} GROUP BY 1"):
+        assert rows == _rows_in_file(harness, harness.sim.jobs.get(code)), code
+
+
+def _rows_in_file(harness: Harness, job: Any) -> int:
+    """The rows of the job's file, as its LOADED history row counts them (a quoted newline is no row)."""
+    [rows] = [r["rows_in_file"] for r in harness.history(job.code) if r["status"] == "LOADED"]
+    return int(rows)
+
+
+@pytest.mark.parametrize("export, table", [("Sale Orders", "sale_orders"), (APPEND_LOG, "orders_log")],
+                         ids=["merge", "append"])
+def test_the_same_file_for_two_windows_loads_once_and_the_other_window_again(
+        harness: Harness, export: Any, table: str) -> None:
+    sim = harness.sim
+    _first_file_for_every_job(sim)
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=[export], facilities=["BLR01"], **TWO_WINDOWS)
+    [problem] = raised.value.problems
+    assert "the file host served the same file" in problem, problem
+    [loaded], [refused] = _last(harness, "LOADED"), _last(harness, "INVALID_FILE")
+    assert harness.count(table) == _rows_of(harness, table, loaded) == _rows_in_file(harness, loaded) > 0
+    assert refused.query.start != loaded.query.start  # the other window
+
+    sim.jobs.edit_file = None  # the host mends: the refused window is exported again, its own rows land
+    report = harness.run(exports=[export], facilities=["BLR01"])
+    assert not report.problems
+    [again] = [j for j in sim.jobs.all()[2:] if j.query.start == refused.query.start]
+    assert _statuses(harness)[again.code][-1] == "LOADED" and _rows_in_file(harness, again) > 0
+    _assert_each_row_once(harness, table)
+
+
+def test_the_same_file_for_two_facilities_without_a_facility_column_is_refused(harness: Harness) -> None:
+    """Return Invoices carries no Facility Code: only the content tells that one facility got the other's file."""
+    _first_file_for_every_job(harness.sim)
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=["Return Invoices"], facilities=["BLR01", "DEL02"])
+    assert "the file host served the same file" in raised.value.problems[0]
+    [loaded], [refused] = _last(harness, "LOADED"), _last(harness, "INVALID_FILE")
+    assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.return_invoices") == [(loaded.facility,)]
+    cursors = harness.cursors("return_invoices")
+    assert cursors[refused.facility] < cursors[loaded.facility]  # the refused window is not passed
+
+
+def test_empty_files_alike_are_not_a_reuse(harness: Harness) -> None:
+    """Two windows without rows have the same file (the header): both load, nothing is refused."""
+    sim = harness.sim
+
+    def header_only(job: Any, text: str) -> str:
+        return text.splitlines(keepends=True)[0]
+    sim.jobs.edit_file = header_only
+    report = harness.run(exports=["Sale Orders"], facilities=["BLR01"], **TWO_WINDOWS)
+    assert not report.problems and report.exports["sale_orders"].jobs_loaded == 2
+
+
+def test_a_job_code_named_for_a_second_window_is_not_taken_twice(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Uniware answers the second window's create with 100014 naming the first window's job: the second
+    window fails its create (named), the first job's rows land once, the history has one row per event,
+    and the next run exports the second window with a job of its own."""
+    sim = harness.sim
+    original = sim.jobs.find_running_duplicate
+
+    def any_running(request_key: str) -> Optional[Any]:
+        jobs = sim.jobs.all()
+        return jobs[0] if jobs else None
+    monkeypatch.setattr(sim.jobs, "find_running_duplicate", any_running)
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=["Sale Orders"], facilities=["BLR01"], **TWO_WINDOWS)
+    [problem] = raised.value.problems
+    [job] = sim.jobs.all()
+    assert f"job {job.code} is the job of" in problem and "100014" in problem, problem
+    assert harness.count("sale_orders") == _rows_in_file(harness, job) > 0
+    events = harness.sql("SELECT event_id FROM {ds}.export_job_status")
+    assert len(events) == len(set(events))
+    assert [r["status"] for r in harness.history() if r["job_code"] is None] == ["CREATE_FAILED"]
+
+    monkeypatch.setattr(sim.jobs, "find_running_duplicate", original)
+    report = harness.run(exports=["Sale Orders"], facilities=["BLR01"])
+    assert not report.problems
+    own = [j for j in sim.jobs.all()[1:] if j.query.start != job.query.start]
+    assert own and all(_statuses(harness)[j.code][-1] == "LOADED" for j in own)
+    _assert_each_row_once(harness, "sale_orders")
+
+
+def test_a_create_answering_with_a_code_in_use_is_not_taken_twice(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A create that succeeds with the job code another facility's window already has: refused."""
+    sim = harness.sim
+    create = sim.jobs.create
+
+    def same_job(*args: Any, **kwargs: Any) -> Any:
+        jobs = sim.jobs.all()
+        return jobs[0] if jobs else create(*args, **kwargs)
+    monkeypatch.setattr(sim.jobs, "create", same_job)
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=["Sale Orders"], facilities=["BLR01", "DEL02"])
+    [problem] = raised.value.problems
+    assert "returned it as a new job" in problem and "facility DEL02" in problem, problem
+    [job] = sim.jobs.all()
+    assert harness.count("sale_orders") == _rows_in_file(harness, job)
+    assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.sale_orders") == [("BLR01",)]
+    events = harness.sql("SELECT event_id FROM {ds}.export_job_status")
+    assert len(events) == len(set(events))
