@@ -81,6 +81,7 @@ def wait_for_job(
     refused_since = 0.0
     refusal_limit = min(REFUSED_FOR_SECONDS, policy.timeout_seconds / 2)
     said_at = started
+    problem_said_at = started
     while True:
         if stop.is_set():
             return PollResult(Outcome.STOPPED, last_status, None, "the run was interrupted", polls)
@@ -94,8 +95,10 @@ def wait_for_job(
             if INVALID_JOB_CODE in error.codes or given_up:
                 return PollResult(Outcome.FAILED, last_status, None,
                                   f"Uniware no longer knows job {job_code}: {error}", polls)
+            if str(error) != last_problem or clock.monotonic() - problem_said_at >= STILL_WAITING_EVERY_SECONDS:
+                problem_said_at = clock.monotonic()  # the same failure again is said once a minute, not per poll
+                log.warning("%s: polling failed, will keep trying until the deadline: %s", label, error)
             last_problem = str(error)
-            log.warning("%s: polling failed, will keep trying until the deadline: %s", label, error)
         else:
             refusals = 0
             polls += 1

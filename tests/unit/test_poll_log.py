@@ -1,0 +1,36 @@
+"""A status answer that keeps failing the same way is said once a minute, not on every poll."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import pytest
+
+from uniware_source.clock import ManualClock
+from uniware_source.errors import ApiError
+from uniware_source.jobs import poll
+from uniware_source.settings import PollPolicy
+from uniware_source.statuses import Outcome
+
+
+def test_the_same_polling_failure_is_said_once_a_minute(monkeypatch: pytest.MonkeyPatch,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    answers = iter(["the answer carries no status: {'filePath': 'x'}"] * 100 + ["HTTP 502: bad gateway"] * 100)
+
+    def failing(client: Any, job_code: str) -> Any:
+        raise ApiError(f"status of export job {job_code}", next(answers))
+    monkeypatch.setattr(poll, "job_status", failing)
+    clock = ManualClock()
+    policy = PollPolicy(initial_seconds=1, max_seconds=2, timeout_seconds=300, complete_grace_seconds=60,
+                        multiplier=2)
+    with caplog.at_level(logging.WARNING):
+        result = poll.wait_for_job(None, "JOB1", clock=clock, policy=policy, on_change=lambda _: None,  # type: ignore[arg-type]
+                                   stop=threading.Event(), label="job JOB1")
+    assert result.outcome == Outcome.TIMED_OUT and result.polls == 0
+    said = [r.getMessage() for r in caplog.records if "polling failed" in r.getMessage()]
+    no_status = [m for m in said if "carries no status" in m]
+    bad_gateway = [m for m in said if "502" in m]
+    # 100 failures over ~200 s: said at once and each minute after; a new failure is said at once
+    assert 3 <= len(no_status) <= 5 and 1 <= len(bad_gateway) <= 3, said
