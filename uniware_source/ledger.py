@@ -117,6 +117,8 @@ class Entry:
 
 
 NEWEST_LOADED = "newest_loaded"  # facility -> creation time of the newest job whose rows loaded
+LOADED_FILES = "loaded_files"  # [sha256, facility, window start, window end, job code] of the last files loaded
+LOADED_FILES_MEMORY = 200  # about 60 KB of state per export
 
 
 class ExportLedger:
@@ -187,6 +189,29 @@ class ExportLedger:
     @property
     def saved_column_names(self) -> Optional[dict[str, list[str]]]:
         return self._state.get(COLUMNS_STATE)
+
+    def file_loaded_elsewhere(self, sha256: str, entry: Entry, facility_scoped: bool) -> Optional[str]:
+        """The earlier load of a file with this content for another facility (exports run per facility), or
+        for a window of the same facility that does not overlap this entry's: what it was, else None.
+        The same content for the same facility and an overlapping window is a re-export of unchanged rows."""
+        for known, facility, start, end, job_code in self._state.get(LOADED_FILES, []):
+            if known != sha256 or job_code == entry.job_code:
+                continue
+            if facility != entry.facility:
+                if not facility_scoped:
+                    continue  # one job for the tenant, run under whichever facility was first
+                return f"job {job_code} of facility {facility}"
+            if start and end and entry.start and entry.end \
+                    and (from_iso(end) <= entry.start or entry.end <= from_iso(start)):
+                return f"job {job_code} of the window {start} to {end}"
+        return None
+
+    def remember_loaded_file(self, sha256: str, entry: Entry) -> None:
+        """Saved with the rows of the file (see file_loaded_elsewhere)."""
+        files = self._state.setdefault(LOADED_FILES, [])
+        files.append([sha256, entry.facility, to_iso(entry.start) if entry.start else None,
+                      to_iso(entry.end) if entry.end else None, entry.job_code])
+        del files[:-LOADED_FILES_MEMORY]
 
     def save_column_names(self, names: dict[str, list[str]]) -> None:
         """Saved with the rows that use them."""

@@ -37,6 +37,12 @@ log = logging.getLogger(__name__)
 ARROW_BATCH_ROWS = 65536
 
 
+def _same_file(sha256: str, other: str) -> str:
+    return (f"the file host served the same file (sha256 {sha256[:16]}...) as for {other}: a job's file holds "
+            "its own window's rows, and one file cannot be told apart as two windows', so it is not loaded; the "
+            "window is exported again next run")
+
+
 def _history(row: dict[str, Any]) -> Any:
     return dlt.mark.with_table_name(row, HISTORY_TABLE)
 
@@ -79,25 +85,36 @@ class ExportCollection:
                 parts=self._parts(load_format), key_store=key_store)
             collector.start(tickets, converter)
             pending = {t.entry_key for t in tickets}
-            while pending:
-                event = collector.next_event(self.spec.table_name, timeout=0.05)
-                if event is None:
-                    yield None  # let dlt turn to the other exports meanwhile
-                    continue
-                if isinstance(event, Crashed):
-                    raise event.error
-                entry = self.ledger.find(event.ticket.entry_key)
-                assert entry is not None, event.ticket.entry_key
-                if isinstance(event, StatusChanged):
-                    yield self._on_status(entry, event)
-                    continue
-                pending.discard(event.ticket.entry_key)
-                if isinstance(event, FileReady):
-                    yield from self._on_file(entry, event, converter)
-                else:
-                    yield from self._on_ended(entry, event)
+            accepted: list[tuple[Entry, FileReady]] = []  # files that passed every check, loaded at the end
+            try:
+                yield from self._events(collector, pending, converter, accepted)
+                yield from self._load_accepted(accepted, converter)
+            finally:
+                for _, ready in accepted:  # not handed to dlt (an interrupt, an error): their files go
+                    converter.discard(ready.converted)
         finally:
             self.rt.release_collector()
+
+    def _events(self, collector: Any, pending: set[str], converter: CsvConverter,
+                accepted: list[tuple[Entry, FileReady]]) -> Iterator[Any]:
+        """Handles the jobs' events until every job ended or delivered a file."""
+        while pending:
+            event = collector.next_event(self.spec.table_name, timeout=0.05)
+            if event is None:
+                yield None  # let dlt turn to the other exports meanwhile
+                continue
+            if isinstance(event, Crashed):
+                raise event.error
+            entry = self.ledger.find(event.ticket.entry_key)
+            assert entry is not None, event.ticket.entry_key
+            if isinstance(event, StatusChanged):
+                yield self._on_status(entry, event)
+                continue
+            pending.discard(event.ticket.entry_key)
+            if isinstance(event, FileReady):
+                yield from self._on_file(entry, event, converter, accepted)
+            else:
+                yield from self._on_ended(entry, event)
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -125,32 +142,28 @@ class ExportCollection:
             observed_at=observation.observed_at, message=observation.message, errors=observation.errors,
             polls=observation.polls))
 
-    def _on_file(self, entry: Entry, event: FileReady, converter: CsvConverter) -> Iterator[Any]:
+    def _on_file(self, entry: Entry, event: FileReady, converter: CsvConverter,
+                 accepted: list[tuple[Entry, FileReady]]) -> Iterator[Any]:
+        """A job's converted file: refused (history row) when a check fails, else accepted, to load once
+        every job of the export is done (see _load_accepted)."""
         converted, download = event.converted, event.download
-        where = (download.host, download.url_path)
         newer = self._newer_loaded(entry)
         if newer is not None:
-            converter.discard(converted)
-            yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.SUPERSEDED, event.status, (
+            yield from self._refuse(entry, event, converter, Outcome.SUPERSEDED, (
                 f"not loaded: a job created later ({newer:%Y-%m-%d %H:%M:%S} UTC) already loaded this "
                 "facility's rows, and this file, asked for before it, could put older versions of them back; "
-                "the window is exported again next run"), event.polls, where))
+                "the window is exported again next run"))
             return
         header_problem = self._check_header(converted.header) or self._check_types(converted)
         if header_problem is not None:
-            converter.discard(converted)
-            yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.PARSE_FAILED, event.status, header_problem,
-                                                      event.polls, where))
+            yield from self._refuse(entry, event, converter, Outcome.PARSE_FAILED, header_problem)
             return
-        other = self.rt.report.claim_file(self.spec.table_name, download.sha256, event.ticket.label) \
-            if converted.rows and download.sha256 else None
-        if other is not None:
-            converter.discard(converted)
-            yield from self._on_ended(entry, JobEnded(event.ticket, Outcome.INVALID_FILE, event.status, (
-                f"the file host served the same file (sha256 {download.sha256[:16]}...) as for {other}: a job's "
-                "file holds its own window's rows, so it is not loaded again here; the window is exported again "
-                "next run"), event.polls, where))
-            return
+        if converted.rows and download.sha256:
+            other = self.ledger.file_loaded_elsewhere(download.sha256, entry, self.spec.facility_scoped)
+            if other is not None:
+                yield from self._refuse(entry, event, converter, Outcome.INVALID_FILE,
+                                        _same_file(download.sha256, other))
+                return
         guards = (  # a file that fails one is refused whole; a finding that does not fail is said with its rows
             (Outcome.OUT_OF_WINDOW, check_window(self.spec, entry.start, entry.end, converted.window_span,
                                                  self.rt.settings.on_window_violation)),
@@ -159,13 +172,43 @@ class ExportCollection:
         )
         for outcome, finding in guards:
             if finding is not None and finding.fail:
-                converter.discard(converted)
-                yield from self._on_ended(entry, JobEnded(event.ticket, outcome, event.status, finding.message,
-                                                          event.polls, where))
+                yield from self._refuse(entry, event, converter, outcome, finding.message)
                 return
             if finding is not None:
                 log.warning("%s: %s", event.ticket.label, finding.message)
                 converted.problems.append(finding.message)
+        accepted.append((entry, event))
+
+    def _refuse(self, entry: Entry, event: FileReady, converter: CsvConverter, outcome: Outcome,
+                reason: str) -> Iterator[Any]:
+        converter.discard(event.converted)
+        yield from self._on_ended(entry, JobEnded(event.ticket, outcome, event.status, reason, event.polls,
+                                                  (event.download.host, event.download.url_path)))
+
+    def _load_accepted(self, accepted: list[tuple[Entry, FileReady]], converter: CsvConverter) -> Iterator[Any]:
+        """Hands the accepted files to dlt, once every job of the export is done: files of two jobs with
+        the same content (and rows) are refused, all of them, since one file cannot hold two windows' rows
+        and which window it is for cannot be told (a file host that served one link twice); so is a file
+        another package of this run loaded already."""
+        jobs_of: dict[str, list[str]] = {}
+        for _, ready in accepted:
+            if ready.converted.rows and ready.download.sha256:
+                jobs_of.setdefault(ready.download.sha256, []).append(ready.ticket.label)
+        while accepted:
+            entry, ready = accepted.pop(0)
+            sha256 = ready.download.sha256
+            alike = [label for label in jobs_of.get(sha256, []) if label != ready.ticket.label]
+            other = "; ".join(alike) if alike else None
+            if other is None and ready.converted.rows and sha256:
+                other = self.rt.report.claim_file(self.spec.table_name, sha256, ready.ticket.label)
+            if other is not None:
+                yield from self._refuse(entry, ready, converter, Outcome.INVALID_FILE, _same_file(sha256, other))
+                continue
+            yield from self._load(entry, ready, converter)
+
+    def _load(self, entry: Entry, event: FileReady, converter: CsvConverter) -> Iterator[Any]:
+        """The file's rows into this package, with the job's LOADED history row and its cursor."""
+        converted, download = event.converted, event.download
         if converted.parquet is not None and converted.schema is not None:
             if self.rt.load_format:
                 hints = self._load_hints(converter.key_store, converted.keys)
@@ -174,6 +217,8 @@ class ExportCollection:
             else:
                 yield from pq.ParquetFile(converted.parquet).iter_batches(batch_size=ARROW_BATCH_ROWS)
             converter.discard(converted)
+        if converted.rows and download.sha256:
+            self.ledger.remember_loaded_file(download.sha256, entry)
         self.ledger.save_column_names(self.names.to_state())  # saved with the rows that use it
         self.ledger.record_polls(entry, event.polls)
         cursor = self.ledger.record_loaded(entry)
