@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any, Optional
 
 import duckdb
+import pyarrow as pa
 from dlt.common.exceptions import SignalReceivedException
 from dlt.extract import DltResource
 from dlt.pipeline.exceptions import PipelineStepFailed
@@ -62,7 +63,10 @@ def normalize_whole(pipeline: Pipeline) -> None:
 
 
 def _load(pipeline: Pipeline) -> None:
-    """`pipeline.load()`, with DuckDB's memory limit raised first for a table too wide for it."""
+    """`pipeline.load()`, with DuckDB's memory limit raised first for a table too wide for it. The
+    conversion's freed Arrow memory is given back to the system first: the load (DuckDB in this
+    process) need not stack on what pyarrow's allocator keeps for reuse."""
+    pa.default_memory_pool().release_unused()
     if not is_duckdb(pipeline):
         pipeline.load()
         return
