@@ -102,6 +102,21 @@ def test_script_exit_code_2_names_the_bad_setting(live_simulator: UniwareSimulat
     assert "window_days" in done.stderr and "SOURCES__UNIWARE__WINDOW_DAYS" in done.stderr
 
 
+def test_a_toml_file_that_does_not_parse_is_a_setting_error_naming_it(live_simulator: UniwareSimulator,
+                                                                       tmp_path: Path) -> None:
+    """A table given twice in .dlt/config.toml (a second [sources.uniware] added for exports): exit 2,
+    one line naming the file and the line, not dlt's bare exception."""
+    (tmp_path / ".dlt").mkdir()
+    (tmp_path / ".dlt" / "config.toml").write_text('[sources.uniware]\nfacilities = "BLR01"\n\n'
+                                                   '[sources.uniware]\nexports = ["Sale Orders"]\n')
+    for argv in (["--pipelines-dir", str(tmp_path / "pl")], ["plan", "--pipelines-dir", str(tmp_path / "pl")]):
+        done = run_script(argv, env_for(live_simulator), tmp_path)
+        assert done.returncode == 2, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and str(tmp_path / ".dlt" / "config.toml") in lines[0], lines
+        assert 'Key "uniware" already exists' in lines[0] and "line 5" in lines[0]
+
+
 def test_console_script_is_installed() -> None:
     console = Path(sys.executable).parent / "uniware-pipeline"
     assert console.exists(), "pip install -e . installs the console script"

@@ -16,6 +16,7 @@ from dlt.common.configuration.exceptions import (
     ConfigurationValueError,
     ConfigValueCannotBeCoercedException,
 )
+from tomlkit.exceptions import TOMLKitError
 
 from .client.connection_errors import causes, unreachable
 from .errors import AuthError, ConfigError, UniwareError
@@ -94,6 +95,9 @@ def explain(error: BaseException) -> tuple[int, str]:
         if isinstance(item, ConfigurationValueError):
             return EXIT_CONFIG, f"configuration error: {one_line(redact(str(item)))}"
     for item in chain:
+        if isinstance(item, TOMLKitError):
+            return EXIT_CONFIG, f"configuration error: {broken_toml(item)}"
+    for item in chain:
         if isinstance(item, requests.ConnectionError):
             said = unreachable(item)
             if said:
@@ -107,6 +111,27 @@ def explain(error: BaseException) -> tuple[int, str]:
     step = getattr(error, "step", None)  # dlt's PipelineStepFailed: its first line names the step, not the reason
     where = f"dlt's {step} step failed: " if isinstance(step, str) else ""
     return EXIT_CANNOT_PROCEED, f"error: {where}{type(innermost).__name__}: {one_line(redact(str(innermost)))}"
+
+
+def broken_toml(error: BaseException) -> str:
+    """dlt's TOML files that do not parse, named, with the parser's words (a table given twice, a bad value)."""
+    import os
+    from pathlib import Path
+
+    import tomlkit
+
+    folders = [Path(os.environ.get("DLT_PROJECT_DIR") or Path.cwd()) / ".dlt", Path.home() / ".dlt"]
+    broken = []
+    for path in (folder / name for folder in dict.fromkeys(folders) for name in ("config.toml", "secrets.toml")):
+        try:
+            tomlkit.parse(path.read_text(encoding="utf-8"))
+        except OSError:
+            continue
+        except TOMLKitError as found:
+            broken.append(f"{path}: {one_line(str(found))}")
+    where = "; ".join(broken) or f"dlt's .dlt/config.toml or .dlt/secrets.toml: {one_line(str(error))}"
+    return (f"a TOML file of the configuration does not parse: {where} (give each table once: one "
+            "[sources.uniware]; several exports as [[sources.uniware.exports]])")
 
 
 def _innermost(error: BaseException) -> BaseException:
