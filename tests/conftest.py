@@ -1,7 +1,9 @@
 """Shared fixtures: the simulator (tests/simulator_fixtures.py) and a PostgreSQL schema (tests/postgres.py)."""
 
+import logging
 import os
 import signal
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +14,21 @@ pytest_plugins = ["tests.simulator_fixtures", "tests.postgres"]
 
 # dlt's anonymous telemetry would try to reach the internet on every run of every test.
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+
+class _CurrentStderr:
+    """Writes to whatever sys.stderr is now (pytest swaps it per test for capsys)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+# dlt's logger keeps the handler it finds (or makes one on the sys.stderr of its first run): one that
+# follows sys.stderr, so a test that runs first does not leave dlt writing to its closed capture
+logging.getLogger("dlt").addHandler(logging.StreamHandler(_CurrentStderr()))
 
 
 @pytest.fixture(autouse=True)
