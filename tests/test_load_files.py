@@ -26,10 +26,12 @@ from dlt.normalize.items_normalizers.arrow import ArrowItemsNormalizer
 
 from uniware_simulator import UniwareSimulator
 from uniware_source import ExportsFailed
+from uniware_source.catalog import CATALOG
 from uniware_source.conversion import csv_to_parquet
 from uniware_source.conversion.key_check import FileKeys, KeyStore
 from uniware_source.conversion.load_files import COPY_PARTS, CSV, PARQUET, load_format_for
 from uniware_source.pipeline_run.dlt_warnings import expected_warnings_dropped
+from uniware_source.steps.collect import ExportCollection
 
 from .harness import FAST_POLLING, SALE_ORDERS_FULL, Harness
 from .postgres import POSTGRES
@@ -487,6 +489,17 @@ def test_a_file_of_another_facility_is_refused_and_a_mixed_one_is_said(harness: 
         assert f"carry another 'Facility Code' than BLR01 ({code})" in loaded["message"]
 
 
+def test_a_snapshot_is_one_load_file_and_a_keyed_merge_two_for_postgres() -> None:
+    """PostgreSQL COPYs a keyed export's job as two files at once; a snapshot (merge key: the facility)
+    stays one file: reloaded as a merge after a crash, a second part would delete a finished part's rows."""
+    for spec in CATALOG.values():
+        collection = object.__new__(ExportCollection)
+        collection.spec = spec
+        expected = COPY_PARTS if spec.primary_key and spec.write_disposition == "merge" else 1
+        assert collection._parts(CSV) == expected, spec.name
+        assert collection._parts(PARQUET) == 1
+
+
 def _without_last_rows(dropped: int, served: list[list[str]]) -> Callable[[Any, str], str]:
     """A file edit that drops the file's last `dropped` data rows (products gone from the master); the
     rows served go to `served`."""
@@ -516,7 +529,9 @@ def test_a_snapshot_of_the_tenant_replaces_the_whole_table(uniware_simulator: Un
                                                            postgres_dataset: str, destination: str) -> None:
     """Item Master is one job for the tenant, run under the first configured facility: a later snapshot
     taken under another facility (the list changed order, a facility was disabled) replaces the whole
-    table, so the products it no longer has go, and no earlier facility's copy stays."""
+    table, so the products it no longer has go, and no earlier facility's copy stays. A snapshot is one
+    load file even on PostgreSQL (reloaded after a crash as a merge on the facility, a second part would
+    delete a finished first part's rows)."""
     sim = uniware_simulator
     pg = destination == "postgres"
     harness = Harness(sim, tmp_path, name=f"snap_{destination}",
@@ -537,6 +552,7 @@ def test_a_snapshot_of_the_tenant_replaces_the_whole_table(uniware_simulator: Un
     assert {(code, component) for code, component, _ in second} == keys and len(second) == len(keys)
     assert {facility for *_, facility in second} == {"DEL02"}
     assert harness.pipeline.default_schema.tables["item_master"]["write_disposition"] == "merge"  # between loads
+    assert data_files(harness, "item_master") == 1
 
 
 @pytest.mark.parametrize("destination", ["duckdb", "postgres"])

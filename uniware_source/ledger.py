@@ -191,19 +191,14 @@ class ExportLedger:
         return self._state.get(COLUMNS_STATE)
 
     def file_loaded_elsewhere(self, sha256: str, entry: Entry, facility_scoped: bool) -> Optional[str]:
-        """The earlier load of a file with this content for another facility (exports run per facility), or
-        for a window of the same facility that does not overlap this entry's: what it was, else None.
-        The same content for the same facility and an overlapping window is a re-export of unchanged rows."""
+        """The earlier load of a file with this content that cannot be this entry's file too (see
+        `files_conflict`): what it was, else None."""
         for known, facility, start, end, job_code in self._state.get(LOADED_FILES, []):
             if known != sha256 or job_code == entry.job_code:
                 continue
-            if facility != entry.facility:
-                if not facility_scoped:
-                    continue  # one job for the tenant, run under whichever facility was first
-                return f"job {job_code} of facility {facility}"
-            if start and end and entry.start and entry.end \
-                    and (from_iso(end) <= entry.start or entry.end <= from_iso(start)):
-                return f"job {job_code} of the window {start} to {end}"
+            if files_conflict((facility, start and from_iso(start), end and from_iso(end)),
+                              (entry.facility, entry.start, entry.end), facility_scoped):
+                return f"job {job_code} of facility {facility}, window {start} to {end}"
         return None
 
     def remember_loaded_file(self, sha256: str, entry: Entry) -> None:
@@ -370,6 +365,22 @@ class ExportLedger:
             return None
         self._state["cursors"][facility] = to_iso(cursor)
         return cursor
+
+
+FileOwner = tuple[Optional[str], Optional[datetime], Optional[datetime]]  # facility, window start, end
+
+
+def files_conflict(first: FileOwner, second: FileOwner, facility_scoped: bool) -> bool:
+    """Whether one file (the same content, with rows) cannot be both jobs' file: it is for another
+    facility (an export run per facility), or for a window of the same facility that does not overlap.
+    The same rows again for an overlapping window are a re-export of rows that did not change; a job
+    given in `job_codes` (no facility, no window) is not compared."""
+    (facility, start, end), (other_facility, other_start, other_end) = first, second
+    if facility is None or other_facility is None:
+        return False
+    if facility != other_facility:
+        return facility_scoped  # one job for the tenant runs under whichever facility came first
+    return bool(start and end and other_start and other_end and (end <= other_start or other_end <= start))
 
 
 class Ledgers:

@@ -49,9 +49,7 @@ class RunReport:
         self.facilities_found: Optional[tuple[str, ...]] = None  # facility/search, asked once per run
         self.runtime: Optional[object] = None  # the last source's SourceRuntime (discovery commands read it)
         self.jobs: dict[str, JobLine] = {}  # job code -> its line, for the live view (progress.py)
-        # what each job code and each loaded file (table, sha256) is this run's for: one window each
-        self._job_owners: dict[str, str] = {}
-        self._file_owners: dict[tuple[str, str], str] = {}
+        self._job_owners: dict[str, str] = {}  # the window each job code of this run is for
         self._lock = threading.Lock()
 
     def claim_job(self, job_code: str, owner: str) -> Optional[str]:
@@ -59,13 +57,6 @@ class RunReport:
         this run already gave it to another window."""
         with self._lock:
             known = self._job_owners.setdefault(job_code, owner)
-        return known if known != owner else None
-
-    def claim_file(self, table: str, sha256: str, owner: str) -> Optional[str]:
-        """Records that the file with this content loads `owner`'s rows into `table`; the other owner
-        (a job of another window) when this run already loaded the same file there."""
-        with self._lock:
-            known = self._file_owners.setdefault((table, sha256), owner)
         return known if known != owner else None
 
     def tally(self, export_name: str, table_name: str) -> ExportTally:

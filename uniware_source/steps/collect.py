@@ -28,7 +28,7 @@ from ..conversion.target_table import add_missing_key_column, table_is_empty
 from ..conversion.window_guard import check as check_window
 from ..history import HISTORY_TABLE, job_event
 from ..jobs.workers import Crashed, FileReady, JobEnded, JobTicket, StatusChanged, job_collector
-from ..ledger import Entry, ExportLedger
+from ..ledger import Entry, ExportLedger, files_conflict
 from ..runtime import SourceRuntime, active_facilities
 from ..statuses import FAILED_STATUSES, OUTCOME_HISTORY, HistorySource, HistoryStatus, Outcome
 
@@ -40,7 +40,8 @@ ARROW_BATCH_ROWS = 65536
 def _same_file(sha256: str, other: str) -> str:
     return (f"the file host served the same file (sha256 {sha256[:16]}...) as for {other}: a job's file holds "
             "its own window's rows, and one file cannot be told apart as two windows', so it is not loaded; the "
-            "window is exported again next run")
+            "window is exported again next run (a report that ignores the facility, the same for every one, "
+            "wants facility_scoped = false)")
 
 
 def _history(row: dict[str, Any]) -> Any:
@@ -187,9 +188,10 @@ class ExportCollection:
 
     def _load_accepted(self, accepted: list[tuple[Entry, FileReady]], converter: CsvConverter) -> Iterator[Any]:
         """Hands the accepted files to dlt, once every job of the export is done: files of two jobs with
-        the same content (and rows) are refused, all of them, since one file cannot hold two windows' rows
-        and which window it is for cannot be told (a file host that served one link twice); so is a file
-        another package of this run loaded already."""
+        the same content (and rows) are refused, all of them, when one file cannot be both jobs' file
+        (ledger.files_conflict) and which one it is for cannot be told (a file host that served one link
+        twice). A file an earlier package loaded is in the ledger, checked as each file arrives."""
+        owners = {ready.ticket.label: (entry.facility, entry.start, entry.end) for entry, ready in accepted}
         jobs_of: dict[str, list[str]] = {}
         for _, ready in accepted:
             if ready.converted.rows and ready.download.sha256:
@@ -197,12 +199,12 @@ class ExportCollection:
         while accepted:
             entry, ready = accepted.pop(0)
             sha256 = ready.download.sha256
-            alike = [label for label in jobs_of.get(sha256, []) if label != ready.ticket.label]
-            other = "; ".join(alike) if alike else None
-            if other is None and ready.converted.rows and sha256:
-                other = self.rt.report.claim_file(self.spec.table_name, sha256, ready.ticket.label)
-            if other is not None:
-                yield from self._refuse(entry, ready, converter, Outcome.INVALID_FILE, _same_file(sha256, other))
+            mine = owners[ready.ticket.label]
+            alike = [label for label in jobs_of.get(sha256, []) if label != ready.ticket.label
+                     and files_conflict(owners[label], mine, self.spec.facility_scoped)]
+            if alike:  # a file of an earlier package of this run is in the ledger (see _on_file)
+                yield from self._refuse(entry, ready, converter, Outcome.INVALID_FILE,
+                                        _same_file(sha256, "; ".join(alike)))
                 continue
             yield from self._load(entry, ready, converter)
 
@@ -287,8 +289,10 @@ class ExportCollection:
     def _parts(self, load_format: str) -> int:
         """Load files per job: PostgreSQL COPYs two at once for an export with a key; an export without
         one keeps a job in one file, since its rows are told apart only by the job code (reloading a part
-        after a crash must replace that part alone: pipeline_run/recovery.py)."""
-        return COPY_PARTS if load_format == CSV and self._keyed else 1
+        after a crash must replace that part alone: pipeline_run/recovery.py), and so does a snapshot:
+        reloaded after a crash as a merge, its merge key (the facility) would delete the rows of a part
+        that had finished and is not loaded again."""
+        return COPY_PARTS if load_format == CSV and self._keyed and self.spec.write_disposition != REPLACE else 1
 
     def _load_hints(self, key_store: KeyStore, keys: FileKeys) -> dict[str, Any]:
         """How this package's files land in the table, decided from the data (the last file's hints
