@@ -13,6 +13,7 @@ import pytest
 
 from uniware_simulator import UniwareSimulator
 from uniware_source import ExportsFailed
+from uniware_source.run_log import reset
 
 from .harness import Harness
 
@@ -178,6 +179,31 @@ def test_a_file_loaded_for_a_facility_in_an_earlier_run_is_refused_for_another(h
     assert f"as for job {first.code} of facility BLR01" in problem, problem
     assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.sale_orders") == [("BLR01",)]
 
+    assert "reset --export \"Sale Orders\" --facility" in problem  # the way out when the earlier load was wrong
+
     sim.clock.advance(timedelta(hours=6))
     report = harness.run(exports=["Sale Orders"], facilities=["BLR01"], **one_window)
     assert not report.problems and report.exports["sale_orders"].jobs_loaded == 1
+
+    # a reset of BLR01 forgets its loads, their file hashes too: the same file is no longer refused for DEL02
+    lines, cleared = reset(harness.pipeline, ["sale_orders"], "BLR01")
+    assert cleared, lines
+    report = harness.run(exports=["Sale Orders"], facilities=["DEL02"], **one_window)
+    assert report.exports["sale_orders"].jobs_loaded == 1
+
+
+def test_a_job_loaded_in_an_earlier_run_named_for_another_window_is_not_taken(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 100014 naming a job whose file loaded in an earlier run (for another facility): refused by the
+    memory of loaded files, not loaded a second time under the other facility; one history row per event."""
+    sim = harness.sim
+    harness.run(exports=["Return Invoices"], facilities=["BLR01"])
+    [first] = sim.jobs.all()
+    monkeypatch.setattr(sim.jobs, "find_running_duplicate", lambda request_key: first)
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=["Return Invoices"], facilities=["DEL02"])
+    [problem] = raised.value.problems
+    assert f"job {first.code} is the job of Return Invoices / facility BLR01" in problem, problem
+    assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.return_invoices") == [("BLR01",)]
+    events = harness.sql("SELECT event_id FROM {ds}.export_job_status")
+    assert len(events) == len(set(events))

@@ -619,3 +619,36 @@ def test_a_table_loaded_before_its_key_numbered_repeats_gets_the_column(
     newest = harness.query("SELECT COUNT(*) FROM {ds}.courier_returns WHERE _uniware_job_code = "
                            f"'{served.code}'")[0][0]
     assert newest == served.file.rows > 0  # every row of the new file, repeats of a key included
+
+
+def test_a_snapshot_package_interrupted_before_its_load_still_replaces(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stopped after the package was made but before dlt started to load it (nothing emptied yet): the
+    next run loads it as the replace it is, not as a merge that would keep the earlier snapshot's
+    products the new one no longer has."""
+    from uniware_source.pipeline_run import resumable
+
+    harness.run(exports=["Item Master"], facilities=["BLR01"])
+    first = _item_master_rows(harness)
+    served: list[list[str]] = []
+    harness.sim.jobs.edit_file = _without_last_rows(3, served)
+    harness.sim.clock.advance(timedelta(days=1))
+    load = resumable._load
+    calls: list[int] = []
+
+    def stopped_before_the_collect_load(pipeline: Any) -> None:
+        calls.append(1)
+        if len(calls) == 2:  # the submit step's load, then the collect step's: stopped before it
+            raise KeyboardInterrupt
+        load(pipeline)
+    monkeypatch.setattr(resumable, "_load", stopped_before_the_collect_load)
+    with pytest.raises(KeyboardInterrupt):  # run under another facility: a merge on it would keep BLR01's rows
+        harness.run(exports=["Item Master"], facilities=["DEL02"])
+    monkeypatch.setattr(resumable, "_load", load)
+    assert harness.pipeline.has_pending_data and len(_item_master_rows(harness)) == len(first)
+
+    resumable.finish_pending_loads(harness.pipeline)
+    assert not harness.pipeline.has_pending_data
+    rows = _item_master_rows(harness)
+    assert {(code, component) for code, component, _ in rows} == _snapshot_keys(served)
+    assert len(rows) == len(first) - 3 and {facility for *_, facility in rows} == {"DEL02"}

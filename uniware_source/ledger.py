@@ -198,7 +198,7 @@ class ExportLedger:
                 continue
             if files_conflict((facility, start and from_iso(start), end and from_iso(end)),
                               (entry.facility, entry.start, entry.end), facility_scoped):
-                return f"job {job_code} of facility {facility}, window {start} to {end}"
+                return f"job {job_code} of facility {facility}, window {start} to {end}, loaded by an earlier run"
         return None
 
     def remember_loaded_file(self, sha256: str, entry: Entry) -> None:
@@ -399,12 +399,18 @@ class Ledgers:
             for data in self._resources.get(table, {}).get("entries", []):
                 yield Entry(data)
 
-    def holder_of(self, job_code: str) -> Optional[tuple[str, Entry]]:
-        """The export table and entry (window) that holds `job_code`, if any does."""
+    def holder_of(self, job_code: str, except_key: str, names: Mapping[str, str]) -> Optional[str]:
+        """What holds `job_code` besides the entry `except_key`: a window waiting for it, or a window whose
+        file from it loaded in an earlier run (remembered with the file hashes); `names`: export names by
+        table, for the message."""
         for table in self._resources:
+            name = names.get(table, table)
             for data in self._resources.get(table, {}).get("entries", []):
-                if data.get("job_code") == job_code:
-                    return table, Entry(data)
+                if data.get("job_code") == job_code and data.get("key") != except_key:
+                    return Entry(data).describe(name)
+            for _, facility, start, end, code in self._resources.get(table, {}).get(LOADED_FILES, []):
+                if code == job_code:
+                    return f"{name} / facility {facility} / window {start} to {end} (loaded)"
         return None
 
     def jobs_running(self, tables: Iterable[str], active: Optional[Collection[str]] = None) -> int:

@@ -22,6 +22,7 @@ import dlt
 from dlt.extract import DltResource
 from dlt.pipeline.pipeline import Pipeline
 
+from .ledger import LOADED_FILES
 from .run_report import RunReport
 
 RUNS_TABLE = "uniware_runs"
@@ -100,7 +101,13 @@ def reset_ledger(state: dict[str, Any], facility: Optional[str]) -> tuple[int, l
     for name in gone:
         del cursors[name]
     state.pop("planned_run", None)
-    return removed, gone
+    # the hashes of the files loaded (ledger.file_loaded_elsewhere): a file refused for being one of these
+    # loads after a reset, for when the earlier load was the wrong one
+    files = state.get(LOADED_FILES) or []
+    kept_files = [f for f in files if facility is not None and f[1] != facility]
+    if len(kept_files) != len(files):
+        state[LOADED_FILES] = kept_files
+    return removed + len(files) - len(kept_files), gone
 
 
 def reset(pipeline: Pipeline, tables: list[str], facility: Optional[str]) -> tuple[list[str], bool]:

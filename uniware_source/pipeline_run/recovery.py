@@ -11,7 +11,8 @@ completion marker the moment a job finishes) are not loaded again, and their row
 Those tables get staging tables of their own, created or emptied; other tables' staging is left as it
 is, since it may hold this package's finished files. A package that replaces a tenant snapshot
 (`replace`: dlt empties the table once per package, before its first file) is declared `merge` the
-same way: its files not recorded as done merge on the key into what is there.
+same way once it has started to load (its one file, not recorded as done, merges on the key into what
+is there); one that had not started keeps `replace`, so the earlier snapshot's rows still go.
 
 A package that goes through the staging table has the same window: a staging COPY that committed but
 was not recorded runs again on the next load. For an export with a key, dlt's deduplication of the
@@ -47,12 +48,15 @@ LOAD_ID = "_dlt_load_id"
 JOB_STATES: tuple[TPackageJobState, ...] = ("new_jobs", "started_jobs", "completed_jobs", "failed_jobs")
 
 
-def declare_merge(schema: Schema) -> list[str]:
+def declare_merge(schema: Schema, keep_replace: bool = False) -> list[str]:
     """Export tables of `schema` that say `append` or `replace` (a package's own decision, see
-    steps/collect.py) say `merge` again; their names."""
+    steps/collect.py) say `merge` again; their names. `keep_replace`: a package that has not started
+    to load keeps `replace` (dlt empties the table when it starts: as a merge, the rows of the earlier
+    snapshot that the new one lacks would stay)."""
+    flipped = ("append",) if keep_replace else ("append", "replace")
     changed = []
     for name, table in schema.tables.items():
-        if table.get("write_disposition") in ("append", "replace") and JOB_CODE in table.get("columns", {}):
+        if table.get("write_disposition") in flipped and JOB_CODE in table.get("columns", {}):
             table["write_disposition"] = "merge"
             changed.append(name)
     return changed
@@ -62,24 +66,26 @@ def merge_on_reload(pipeline: Pipeline) -> None:
     """Declare `merge` in every package of `pipeline` that waits to be normalized or loaded."""
     normalize_storage = pipeline._get_normalize_storage()
     if normalize_storage.is_storage_ready():
-        for load_id in normalize_storage.extracted_packages.list_packages():
+        for load_id in normalize_storage.extracted_packages.list_packages():  # none of them started to load
             _declare_merge_in(normalize_storage.extracted_packages, load_id,
-                              normalize_storage.extracted_packages.load_schema(load_id))
+                              normalize_storage.extracted_packages.load_schema(load_id), keep_replace=True)
     load_storage = pipeline._get_load_storage()
     if load_storage.is_storage_ready():
         packages = load_storage.normalized_packages
         for load_id in packages.list_packages():
-            flipped = _declare_merge_in(packages, load_id, packages.load_schema(load_id))
+            # dlt applies a package's schema update (and empties its `replace` tables) once, when it starts
+            not_started = packages.get_schema_update_file(load_id) is not None
+            flipped = _declare_merge_in(packages, load_id, packages.load_schema(load_id), keep_replace=not_started)
             schema = packages.load_schema(load_id)  # as saved: dlt refuses a schema changed since it was read
             if flipped:
                 _fresh_staging(pipeline, schema, flipped)
             _started_rows_out_of_staging(pipeline, packages, load_id, schema)
 
 
-def _declare_merge_in(storage: PackageStorage, load_id: str, schema: Schema) -> list[str]:
+def _declare_merge_in(storage: PackageStorage, load_id: str, schema: Schema, keep_replace: bool = False) -> list[str]:
     """Declares `merge` (and asks for dlt's deduplication of staging data again) in the package's
     `schema`, saved with it; the tables that went straight into their table and now merge."""
-    changed = declare_merge(schema)
+    changed = declare_merge(schema, keep_replace)
     deduplicated = [name for name, table in schema.tables.items()
                     if table.pop(DEDUPLICATED_HINT, None) is not None]  # type: ignore[misc]
     if changed or deduplicated:

@@ -162,8 +162,9 @@ class ExportCollection:
         if converted.rows and download.sha256:
             other = self.ledger.file_loaded_elsewhere(download.sha256, entry, self.spec.facility_scoped)
             if other is not None:
-                yield from self._refuse(entry, event, converter, Outcome.INVALID_FILE,
-                                        _same_file(download.sha256, other))
+                yield from self._refuse(entry, event, converter, Outcome.INVALID_FILE, _same_file(
+                    download.sha256, other) + f"; if that earlier load was the wrong one, `uniware-pipeline reset "
+                    f"--export \"{self.spec.name}\" --facility <its facility>` forgets it and exports it again")
                 return
         guards = (  # a file that fails one is refused whole; a finding that does not fail is said with its rows
             (Outcome.OUT_OF_WINDOW, check_window(self.spec, entry.start, entry.end, converted.window_span,

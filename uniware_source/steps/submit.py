@@ -142,11 +142,8 @@ def _taken_elsewhere(job_code: str, adopted: bool, where: str, entry: Entry, rt:
     """A problem text when Uniware answered a create with a job another window already has (a job code
     reused, or a 100014 "already running" naming another window's job): one job's file cannot be two
     windows' rows, so this window does not take it and is exported again by a later run."""
-    holder = rt.ledgers.holder_of(job_code) if rt.ledgers is not None else None
-    other = None
-    if holder is not None and holder[1].key != entry.key:
-        table, held = holder
-        other = held.describe(table)
+    names = {spec.table_name: spec.name for spec in rt.settings.exports}
+    other = rt.ledgers.holder_of(job_code, entry.key, names) if rt.ledgers is not None else None
     other = other or rt.report.claim_job(job_code, where)
     if other is None:
         return None
