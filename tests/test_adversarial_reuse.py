@@ -5,6 +5,8 @@ clear reason, the first loads once, and a later run exports the refused window a
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Optional
@@ -207,3 +209,31 @@ def test_a_job_loaded_in_an_earlier_run_named_for_another_window_is_not_taken(
     assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.return_invoices") == [("BLR01",)]
     events = harness.sql("SELECT event_id FROM {ds}.export_job_status")
     assert len(events) == len(set(events))
+
+
+def _varied(text: str, how: str) -> str:
+    """The same rows with other bytes: line ends, a BOM, or the rows in another order."""
+    if how == "bom":
+        return "\ufeff" + text.lstrip("\ufeff")
+    header, *rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n" if how == "crlf" else "\n")
+    writer.writerows([header, *(rows if how == "crlf" else reversed(rows))])
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("how", ["crlf", "bom", "reorder"])
+def test_the_same_rows_with_other_bytes_for_two_facilities_are_refused(harness: Harness, how: str) -> None:
+    """The host serves one facility's rows to another with a byte changed around them: the same keys make
+    them the same file, so neither loads (a report without Facility Code gives no other sign)."""
+    first: dict[str, str] = {}
+
+    def edit(job: Any, text: str) -> str:
+        kept = first.setdefault(job.report.name, text)
+        return text if kept is text else _varied(kept, how)
+    harness.sim.jobs.edit_file = edit
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=["Return Invoices"], facilities=["BLR01", "DEL02"])
+    assert len(raised.value.problems) == 2, raised.value.problems
+    assert all("the same rows" in p for p in raised.value.problems)
+    assert not harness.has_table("return_invoices") or harness.count("return_invoices") == 0

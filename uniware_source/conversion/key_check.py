@@ -43,6 +43,9 @@ class FileKeys:
     table: Optional[str] = None
     rows: int = 0
     repeats: int = 0  # rows whose key an earlier row of the file has (counted when the check could run)
+    # the file's keys whatever their order or the bytes around them: the count and the sum of their
+    # hashes (None: not known); two files with the same one hold the same keys
+    fingerprint: Optional[str] = None
 
 
 class KeyStore:
@@ -160,24 +163,28 @@ class KeyCheck:
         """The file's result (`unique` None without a key); the hashes stay in the store for
         `KeyStore.add` only when the key is unique."""
         if self._result is None:
-            repeats = self._repeats() if self._known else None
+            repeats, fingerprint = self._repeats() if self._known else (None, None)
             if repeats == 0:
-                self._result = FileKeys(True, self._table, self._rows) if self._created else FileKeys(True)
+                self._result = FileKeys(True, self._table, self._rows, fingerprint=fingerprint) if self._created \
+                    else FileKeys(True)
             else:
                 self._drop()
-                self._result = FileKeys(False, repeats=repeats or 0)
+                self._result = FileKeys(False, repeats=repeats or 0, fingerprint=fingerprint)
         return self._result
 
-    def _repeats(self) -> Optional[int]:
-        """Rows whose key hash an earlier row has (None: the check failed)."""
+    def _repeats(self) -> tuple[Optional[int], Optional[str]]:
+        """Rows whose key hash an earlier row has, and the keys' fingerprint (None: the check failed)."""
         if not self._created:
-            return 0  # no rows
+            return 0, None  # no rows
         try:
-            [(repeats,)] = self._store.execute(f"SELECT count(*) - count(DISTINCT h) FROM {self._table}")
-            return repeats if isinstance(repeats, int) else None
+            [(repeats, count, total)] = self._store.execute(
+                f"SELECT count(*) - count(DISTINCT h), count(*), sum(h) FROM {self._table}")
+            if not isinstance(repeats, int):
+                return None, None
+            return repeats, f"{count}:{total}"
         except duckdb.Error as error:
             log.info("the key check of a file failed (%s): its package merges", error)
-            return None
+            return None, None
 
     def close(self) -> None:
         """Drop the hashes unless `result` handed them out."""

@@ -37,11 +37,22 @@ log = logging.getLogger(__name__)
 ARROW_BATCH_ROWS = 65536
 
 
+def _identities(ready: FileReady) -> list[tuple[str, str]]:
+    """What makes two files of one run the same file: their bytes, or (an export with a key) the same set
+    of keys whatever the bytes around them (line ends, a BOM, the order of the rows). Files without rows
+    have none."""
+    if not ready.converted.rows:
+        return []
+    identities = [("sha256", ready.download.sha256)] if ready.download.sha256 else []
+    fingerprint = ready.converted.keys.fingerprint if ready.converted.keys is not None else None
+    return identities + ([("keys", fingerprint)] if fingerprint else [])
+
+
 def _same_file(sha256: str, other: str) -> str:
-    return (f"the file host served the same file (sha256 {sha256[:16]}...) as for {other}: a job's file holds "
-            "its own window's rows, and one file cannot be told apart as two windows', so it is not loaded; the "
-            "window is exported again next run (a report that ignores the facility, the same for every one, "
-            "wants facility_scoped = false)")
+    return (f"the file host served the same file (sha256 {sha256[:16]}..., or the same rows) as for {other}: a "
+            "job's file holds its own window's rows, and one file cannot be told apart as two windows', so it is "
+            "not loaded; the window is exported again next run (a report that ignores the facility, the same for "
+            "every one, wants facility_scoped = false)")
 
 
 def _history(row: dict[str, Any]) -> Any:
@@ -193,19 +204,19 @@ class ExportCollection:
         (ledger.files_conflict) and which one it is for cannot be told (a file host that served one link
         twice). A file an earlier package loaded is in the ledger, checked as each file arrives."""
         owners = {ready.ticket.label: (entry.facility, entry.start, entry.end) for entry, ready in accepted}
-        jobs_of: dict[str, list[str]] = {}
+        jobs_of: dict[tuple[str, str], list[str]] = {}
         for _, ready in accepted:
-            if ready.converted.rows and ready.download.sha256:
-                jobs_of.setdefault(ready.download.sha256, []).append(ready.ticket.label)
+            for identity in _identities(ready):
+                jobs_of.setdefault(identity, []).append(ready.ticket.label)
         while accepted:
             entry, ready = accepted.pop(0)
-            sha256 = ready.download.sha256
             mine = owners[ready.ticket.label]
-            alike = [label for label in jobs_of.get(sha256, []) if label != ready.ticket.label
-                     and files_conflict(owners[label], mine, self.spec.facility_scoped)]
+            alike = sorted({label for identity in _identities(ready) for label in jobs_of[identity]
+                            if label != ready.ticket.label
+                            and files_conflict(owners[label], mine, self.spec.facility_scoped)})
             if alike:  # a file of an earlier package of this run is in the ledger (see _on_file)
                 yield from self._refuse(entry, ready, converter, Outcome.INVALID_FILE,
-                                        _same_file(sha256, "; ".join(alike)))
+                                        _same_file(ready.download.sha256, "; ".join(alike)))
                 continue
             yield from self._load(entry, ready, converter)
 
