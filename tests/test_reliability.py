@@ -64,7 +64,16 @@ def test_transient_fault_then_success_loads_exactly_once(harness: Harness, endpo
     report = harness.run(exports=RETURNS, facilities=["BLR01"], read_timeout_seconds=0.3)
     assert injected.fired == 1
     assert not report.problems
-    assert_loaded_once(harness, jobs=1)
+    if endpoint == "create" and fault["action"] == DELAY:
+        # the first create is answered late: the retry may reach Uniware before it, and when the retry's
+        # job has finished by then, Uniware makes the late one a job of its own (no duplicate to name).
+        # That job is never taken: the connector loads the one job it was given, once
+        [loaded] = {code for (code,) in harness.sql("SELECT DISTINCT _uniware_job_code FROM {ds}.return_invoices")}
+        [job] = [j for j in harness.sim.jobs.all() if j.code == loaded]
+        assert job.file is not None and harness.count("return_invoices") == job.file.rows > 0
+        assert len(harness.sim.jobs.all()) <= 2
+    else:
+        assert_loaded_once(harness, jobs=1)
     assert harness.sim.requests.count(endpoint) >= 2  # the failed attempt and the retry
 
 
