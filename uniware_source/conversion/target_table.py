@@ -1,9 +1,10 @@
-"""Whether a table of the current pipeline's dataset holds no row, asked of the destination itself.
+"""The export's table as the destination itself has it (never assumed from state: a `reset`, a user
+truncating or dropping the table, another pipeline writing the same dataset).
 
-A merge into an empty table, of rows whose key does not repeat, is an append: the fast path that
-loads a file straight into the table (no staging copy, no delete-insert) is chosen by this check and
-the key check (key_check.py), never assumed from state (a `reset`, a user truncating or dropping the
-table, another pipeline writing the same dataset).
+- Whether it holds no row: a merge into an empty table, of rows whose key does not repeat, is an
+  append, the fast path that loads a file straight into the table (no staging copy, no delete-insert),
+  chosen by this check and the key check (key_check.py).
+- A key column an earlier version did not make (`add_missing_key_column`).
 """
 
 from __future__ import annotations

@@ -1675,67 +1675,34 @@ bundleSkuCode | Bundle SKU Code
 # AN, DM). Labels seen: Sale Order Number, Invoice number, Channel entry, Channel Ledger, Product Name, Qty,
 # Unit Price, Total, Sales, Date, Return Type; the rest are Tally GST's, and rpcode, acknowledgementNumber,
 # productHSNCode were never seen (guessed here). The SKU column is uncertain ("Product SKU" per AN).
-TALLY_RETURN_GST_COLUMNS = columns("""
+def _tally_return_columns() -> tuple[Column, ...]:
+    """Tally GST's ids up to gstregistrationtype, channelPartyGSTIN before customerGSTIN, with the values
+    of a return where they differ, then the report's own ids."""
+    shared = list(TALLY_GST_COLUMNS[:[c.id for c in TALLY_GST_COLUMNS].index("gstregistrationtype") + 1])
+    party = next(c for c in shared if c.id == "channelPartyGSTIN")
+    shared.remove(party)
+    shared.insert([c.id for c in shared].index("customerGSTIN"), party)
+    returned = {c.id: c for c in columns("""
 invoiceDate | Date | timestamp | returned_date
-saleOrderCode | Sale Order Number | text | order_code
 invoiceCode | Invoice number | text | return_invoice_code
-channelName | Channel entry | text | channel
-channelLedgerName | Channel Ledger | text | channel_ledger
-productCode | Product Name | text | product_name
-productSKU | Product SKU Code | text | sku
-QTY | Qty | integer | quantity
-unitPrice | Unit Price | money | unit_price
-Currency | Currency | text | currency
-currencyConversionRate | conversion rate | rate | conversion_rate
-total | Total | money | selling_price
-customerName | Customer Name | text | customer_name
-shippingAddressName | Shipping Address Name | text | customer_name
-shippingAddressState | Shipping Address State | text | state
-shippingAddressCountry | Shipping Address Country | text | country
-shippingProvider | Shipping Provider | text | provider
-trackingNumber | AWB num | text | awb
-sales | Sales | money | subtotal
-salesLedger | Sales Ledger | text | sales_ledger
-cgst | CGST | money | cgst
-cgstRate | CGST Rate | rate | cgst_rate
-sgst | SGST | money | sgst
-sgstRate | SGST Rate | rate | cgst_rate
-igst | IGST | money | igst
-igstRate | IGST Rate | rate | igst_rate
-utgst | UTGST | money | zero
-utgstRate | UTGST Rate | rate | zero
-cess | CESS | money | zero
-cessRate | CESS Rate | rate | zero
 OtherCharges | Other charges | money | zero
-OtherChargesLedger | Other charges Ledger
 OtherCharges1 | Other charges1 | money | zero
-OtherChargesLedger1 | Other charges Ledger1
-Servicetax | Service tax | money | zero
-ServicetaxLedger | ST Ledger
-discountLedger | Discount Ledger
-discountAmount | Discount Amount | money | discount
-imei | IMEI
-godDown | Godown | text | facility_name
 dispatchdate | Dispatch Date/Cancellation Date | timestamp | dispatch_date
-narration | Narration | text | narration
-entity | Entity
-voucherTypeName | Voucher Type Name | text | voucher_type
-tin | TIN NO
 original | Original Invoice Date | timestamp | dispatch_date
 original1 | Original Sale No | text | order_code
 channelInvoiceDate | Channel Invoice Created
-channelState | Channel State | text | channel_state
-channelPartyGSTIN | Channel_Party GSTIN
-customerGSTIN | Customer GSTIN
-billingPartyCode | Billing Party Code
-taxVerification | Tax Verification | text | tax_verification
-gstregistrationtype | GST Registration Type | text | registration_type
+""")}
+    own = columns("""
 rpcode | RP Code | text | rp_code
 irn | IRN
 acknowledgementNumber | Acknowledgement Number
 productHSNCode | Product HSN Code | text | hsn
 returnType | Return Type | text | return_type
 """)
+    return (*(returned.get(c.id, c) for c in shared), *own)
+
+
+TALLY_RETURN_GST_COLUMNS = _tally_return_columns()
 
 
 def _tally_rows(tenant: Tenant, query: ExportQuery) -> Iterator[TallyRecord]:
