@@ -16,6 +16,7 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from uniware_simulator import REPORTS, UniwareSimulator
 from uniware_simulator.tenant import from_epoch
+from uniware_source import ExportsFailed
 from uniware_source.catalog import CATALOG, DECIMAL, INTEGER, TIMESTAMP, ExportSpec
 from uniware_source.queries import query
 
@@ -384,3 +385,22 @@ def test_tally_return_gst_report_loads_per_job_with_either_sku_label(harness: Ha
     assert column_types(harness, spec.table_name) == before
     assert harness.sql(f"SELECT COUNT(*) FROM {{ds}}.{spec.table_name} WHERE product_sku_code IS NULL") == [(0,)]
     assert harness.count(spec.table_name) == len(truth_of_jobs(harness.sim, name)) > len(truth)
+
+
+def test_a_column_keeps_the_type_it_loaded_with_when_the_catalog_types_it_later(harness: Harness) -> None:
+    """A table loaded while a label was text (an earlier catalog, here set by configuration) goes on
+    loading it as text once the catalog types it (GRN's amounts): no job refused on every run. A type the
+    configuration asks for is a change the user makes: refused, naming the column."""
+    label = "Values of Goods Received with taxes"
+    harness.run(exports=[{"name": "GRN", "column_types": {label: "text"}}], facilities=["BLR01"])
+    assert column_types(harness, "grns")["values_of_goods_received_with_taxes"] == "VARCHAR"
+    harness.sim.clock.advance(timedelta(days=1))
+    report = harness.run(exports=["GRN"], facilities=["BLR01"])  # the catalog's decimal
+    assert not report.problems
+    assert column_types(harness, "grns")["values_of_goods_received_with_taxes"] == "VARCHAR"
+    assert report.exports["grns"].jobs_loaded == 1
+    harness.sim.clock.advance(timedelta(days=1))
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=[{"name": "GRN", "column_types": {label: "decimal"}}], facilities=["BLR01"])
+    assert "column types changed" in raised.value.problems[0] and "values_of_goods_received_with_taxes" in \
+        raised.value.problems[0]

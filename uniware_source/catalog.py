@@ -51,6 +51,9 @@ class ExportSpec:
     # other header labels tenants' files were read with for a label above (uniware-reports.md marks the
     # conflicts): a file with one of them, and not the label itself, has it read as that label
     label_readings: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    # the labels of `column_types` the configuration gives (not the catalog's defaults): a change of type
+    # the user asks for is one, while the catalog's newer types leave loaded columns as they are
+    configured_types: frozenset[str] = frozenset()
 
     @property
     def incremental(self) -> bool:

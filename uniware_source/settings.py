@@ -339,6 +339,7 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
         write_disposition=disposition,
         dedup_sort=entry.get("dedup_sort", base.dedup_sort) or None,
         column_types={**base.column_types, **configured_types},
+        configured_types=frozenset(configured_types),
         facility_scoped=bool(entry.get("facility_scoped", base.facility_scoped)),
         repeating_keys=bool(entry.get("repeating_keys", base.repeating_keys)),
         lookback=lookback,

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from ..catalog import APPEND, REPLACE, TEXT, ExportSpec
+from ..catalog import APPEND, DATE, DECIMAL, INTEGER, REPLACE, TEXT, TIMESTAMP, ExportSpec
 from ..errors import CsvFormatError
 from .arrow_types import CONVERTERS, UTC_MICROS
 from .column_names import DLT_COLUMNS, ColumnNames
@@ -110,15 +110,19 @@ def read_header(source: Opener, where: str) -> list[str]:
         raise CsvFormatError(f"{where}: the header row cannot be read as CSV ({error})") from None
 
 
-def _kind_of(label: str, spec: ExportSpec) -> str:
+# a loaded column's dlt data type as the kind the converter gives it (collect keeps loaded types)
+LOADED_KINDS = {"text": TEXT, "timestamp": TIMESTAMP, "decimal": DECIMAL, "bigint": INTEGER, "date": DATE}
+
+
+def kind_of(label: str, spec: ExportSpec) -> str:
     """The configured type of a label: exact match first, then ignoring case and spaces."""
     if label in spec.column_types:
         return spec.column_types[label]
-    folded = {_folded(k): v for k, v in spec.column_types.items()}
-    return folded.get(_folded(label), TEXT)
+    folded = {fold_label(k): v for k, v in spec.column_types.items()}
+    return folded.get(fold_label(label), TEXT)
 
 
-def _folded(label: str) -> str:
+def fold_label(label: str) -> str:
     """A label ignoring case and spaces: "Item SKU Code", "Item Sku Code" and "Item SkuCode" are one."""
     return "".join(label.lower().split())
 
@@ -139,15 +143,15 @@ def spec_labels(labels: list[str], spec: ExportSpec, names: Optional[ColumnNames
     pinned = [*spec.primary_key, *([spec.dedup_sort] if spec.dedup_sort else [])]  # their columns are fixed
     named = [*pinned, *([spec.window_column] if spec.window_column else []),
              *spec.window_columns_by_filter.values(), *spec.column_types]
-    spelling = {_folded(k): k.strip() for k in reversed(named)}  # the first spelling wins
-    folded_pinned = {_folded(k) for k in pinned}
-    present = {_folded(label) for label in labels}
-    readings = {_folded(other): label for label, others in spec.label_readings.items() for other in others
-                if _folded(label) not in present and _folded(other) not in spelling
+    spelling = {fold_label(k): k.strip() for k in reversed(named)}  # the first spelling wins
+    folded_pinned = {fold_label(k) for k in pinned}
+    present = {fold_label(label) for label in labels}
+    readings = {fold_label(other): label for label, others in spec.label_readings.items() for other in others
+                if fold_label(label) not in present and fold_label(other) not in spelling
                 and (names is None or names.name_of(other) is None)}
 
     def spelled(label: str) -> str:
-        folded = _folded(label)
+        folded = fold_label(label)
         if label in named or (names is not None and names.name_of(label) is not None
                               and folded not in folded_pinned):
             return label  # as named, or a label this export's columns already hold
@@ -169,8 +173,8 @@ def find_label(labels: Sequence[str], wanted: str) -> int:
     wanted = wanted.strip()
     if wanted in labels:
         return labels.index(wanted)
-    folded = [_folded(label) for label in labels]
-    return folded.index(_folded(wanted)) if _folded(wanted) in folded else -1
+    folded = [fold_label(label) for label in labels]
+    return folded.index(fold_label(wanted)) if fold_label(wanted) in folded else -1
 
 
 def plan_layout(header: Sequence[str], spec: ExportSpec, names: ColumnNames, label: str,
@@ -183,7 +187,7 @@ def plan_layout(header: Sequence[str], spec: ExportSpec, names: ColumnNames, lab
         raise CsvFormatError(f"{label}: the file has no header row")
     labels = spec_labels([h.strip() for h in header], spec, names)
     columns = names.names_for(labels)
-    kinds = [_kind_of(lab, spec) for lab in labels]
+    kinds = [kind_of(lab, spec) for lab in labels]
     key_names = []
     for key in spec.primary_key:
         position = find_label(labels, key)

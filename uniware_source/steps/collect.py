@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Optional
 
@@ -20,7 +21,16 @@ from dlt.common.libs.pyarrow import get_column_type_from_py_arrow
 
 from ..catalog import APPEND, REPLACE, ExportSpec
 from ..conversion.column_names import ColumnNames, legacy_names, same_labels
-from ..conversion.csv_to_parquet import KEY_OCCURRENCE, RESERVED_COLUMNS, ConvertedFile, CsvConverter, Lineage
+from ..conversion.csv_to_parquet import (
+    KEY_OCCURRENCE,
+    LOADED_KINDS,
+    RESERVED_COLUMNS,
+    ConvertedFile,
+    CsvConverter,
+    Lineage,
+    fold_label,
+    kind_of,
+)
 from ..conversion.facility_guard import check as check_facility
 from ..conversion.key_check import FileKeys, KeyStore
 from ..conversion.load_files import COPY_PARTS, CSV, PARQUET, file_import, forget_deduplicated
@@ -93,7 +103,7 @@ class ExportCollection:
         try:
             load_format = self.rt.load_format or PARQUET
             converter = CsvConverter(
-                self.spec, self.names, on_bad_rows=self.rt.settings.on_bad_rows, load_format=load_format,
+                self._types_kept(), self.names, on_bad_rows=self.rt.settings.on_bad_rows, load_format=load_format,
                 parts=self._parts(load_format), key_store=key_store)
             collector.start(tickets, converter)
             pending = {t.entry_key for t in tickets}
@@ -357,6 +367,28 @@ class ExportCollection:
         host, path = file or (None, None)
         return _history(job_event(self.spec, entry, self.rt.run_id, status, observed_at=self.rt.clock.now(),
                                   message=message, polls=polls, file_host=host, file_path=path))
+
+    def _types_kept(self) -> ExportSpec:
+        """The export with the types its table's columns already have, where the catalog's default type
+        for their label changed since they loaded (a newer version types GRN's `Values of Goods ...` or
+        Sale Orders' `EWayBill Date`): those keep loading as they did. A type the configuration gives is
+        not kept over (_check_types then fails the job naming the column)."""
+        table = dlt.current.source_schema().tables.get(self.spec.table_name)
+        if table is None:
+            return self.spec
+        columns = table.get("columns", {})
+        kept: dict[str, str] = {}
+        configured = {fold_label(label) for label in self.spec.configured_types}
+        for label, names in self.names.to_state().items():
+            before = LOADED_KINDS.get(str(columns.get(names[0], {}).get("data_type"))) if names else None
+            if before is not None and before != kind_of(label, self.spec) and fold_label(label) not in configured:
+                kept[label] = before
+        if not kept:
+            return self.spec
+        self.rt.report.once(f"kept|{self.spec.table_name}", "%s: %s keep the type(s) they loaded with (%s); the "
+                            "catalog types them otherwise now: load into a new table_name to get its types",
+                            self.spec.table_name, ", ".join(sorted(kept)), ", ".join(sorted(set(kept.values()))))
+        return replace(self.spec, column_types={**self.spec.column_types, **kept})
 
     def _check_types(self, converted: ConvertedFile) -> Optional[str]:
         """A problem text when a column the table already has would get values of another type (a
