@@ -8,7 +8,7 @@ report that is not listed works by configuration alone.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from types import MappingProxyType
 from typing import Any, Optional
@@ -102,6 +102,33 @@ _TALLY_TYPES = _with_types(  # Tally GST Report and Tally Return GST Report (the
 )
 _GRN_VALUES = tuple(f"Values of Goods {what} {taxes} taxes" for what in ("Received", "Rejected")
                     for taxes in ("without", "with"))
+
+# No natural key is known: each job's rows are kept as they are and replaced as a whole when the same job
+# is loaded again (merge key _uniware_job_code); windows never overlap (no lookback), so each row is added
+# once, by its invoice date. Configure a primary_key to merge on it instead.
+TALLY_GST = ExportSpec(
+    name="Tally GST Report",
+    table_name="tally_gst",
+    columns=("invoiceDate", "saleOrderCode", "invoiceCode", "channelName", "productCode", "productSKU",
+             "QTY", "unitPrice", "total", "sales", "cgst", "sgst", "igst", "paymentMethod"),
+    date_filter="addedOn",
+    window_column="Date",
+    write_disposition=APPEND,
+    lookback=timedelta(0),
+    column_types=_TALLY_TYPES,
+)
+# The returns' Tally report: Tally GST's ids up to gstregistrationtype, then its own (uniware-reports.md 3).
+# Its filter `dateRange` ("Returned in Date Range") is required. No key either: loaded like Tally GST.
+# Date is the return's own date (the sale's is Original Invoice Date), so it is the window column.
+TALLY_RETURN_GST = replace(
+    TALLY_GST,
+    name="Tally Return GST Report",
+    table_name="tally_return_gst",
+    columns=(*TALLY_GST.columns[:-1], "returnType"),
+    date_filter="dateRange",
+    # DM's return file had no "Product SKU Code"; AN reads "Product SKU"
+    label_readings=MappingProxyType({"Product SKU Code": ("Product SKU",)}),
+)
 
 CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
     SALE_ORDERS,
@@ -249,36 +276,8 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
         label_readings=MappingProxyType({label: (label.replace("Values of", "Value of", 1),)
                                          for label in _GRN_VALUES}),
     ),
-    # No natural key is known: each job's rows are kept as they are and replaced as a whole when the
-    # same job is loaded again (merge key _uniware_job_code); windows never overlap (no lookback), so
-    # each row is added once, by its invoice date. Configure a primary_key to merge on it instead.
-    ExportSpec(
-        name="Tally GST Report",
-        table_name="tally_gst",
-        columns=("invoiceDate", "saleOrderCode", "invoiceCode", "channelName", "productCode", "productSKU",
-                 "QTY", "unitPrice", "total", "sales", "cgst", "sgst", "igst", "paymentMethod"),
-        date_filter="addedOn",
-        window_column="Date",
-        write_disposition=APPEND,
-        lookback=timedelta(0),
-        column_types=_TALLY_TYPES,
-    ),
-    # The returns' Tally report: Tally GST's ids up to gstregistrationtype, then its own (uniware-reports.md 3).
-    # Its filter `dateRange` ("Returned in Date Range") is required. No key either: loaded like Tally GST.
-    # Date is the return's own date (the sale's is Original Invoice Date), so it is the window column.
-    ExportSpec(
-        name="Tally Return GST Report",
-        table_name="tally_return_gst",
-        columns=("invoiceDate", "saleOrderCode", "invoiceCode", "channelName", "productCode", "productSKU",
-                 "QTY", "unitPrice", "total", "sales", "cgst", "sgst", "igst", "returnType"),
-        date_filter="dateRange",
-        window_column="Date",
-        write_disposition=APPEND,
-        lookback=timedelta(0),
-        column_types=_TALLY_TYPES,
-        # DM's return file had no "Product SKU Code"; AN reads "Product SKU"
-        label_readings=MappingProxyType({"Product SKU Code": ("Product SKU",)}),
-    ),
+    TALLY_GST,
+    TALLY_RETURN_GST,
     # Shipping Package's column ids and its date filter are ASSUMED (never seen in the field).
     ExportSpec(
         name="Shipping Package",

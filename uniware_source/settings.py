@@ -361,14 +361,19 @@ def _window_column(entry: Mapping[str, Any], base: ExportSpec, date_filter: Opti
     return base.window_columns_by_filter.get(date_filter, base.window_column)
 
 
-def resolve_exports(value: Any) -> tuple[ExportSpec, ...]:
+def _export_entries(value: Any) -> Any:
+    """The `exports` setting as a list of entries where it can be one: JSON read, "Sale Orders, Invoice"
+    (names separated by commas, like facilities) split, one table put in a list; else as it is."""
     value = _json_or_value("exports", value)
-    if value is None:
-        value = DEFAULT_EXPORTS
-    if isinstance(value, str):  # "Sale Orders, Invoice": names separated by commas, like facilities
-        value = [name.strip() for name in value.split(",") if name.strip()]
+    if isinstance(value, str):
+        return [name.strip() for name in value.split(",") if name.strip()]
     if isinstance(value, Mapping):
-        value = [value]
+        return [value]
+    return value
+
+
+def resolve_exports(value: Any) -> tuple[ExportSpec, ...]:
+    value = _export_entries(DEFAULT_EXPORTS if value is None else value)
     if not isinstance(value, (list, tuple)) or not value:
         raise ConfigError("exports", f"expected a list of report names or tables, got {value!r}")
     specs = tuple(resolve_export(entry, n) for n, entry in enumerate(value))
@@ -393,11 +398,7 @@ def select_exports(configured: Any, names: Sequence[str]) -> list[Any]:
     """The exports `names` pick (the command line's `--export`), each as configured when the
     configuration has an entry of that report name or table name (its columns, date_filter...), else
     the plain name (the catalog's defaults). A name may list several, separated by commas."""
-    configured = _json_or_value("exports", configured)
-    if isinstance(configured, str):
-        configured = [name.strip() for name in configured.split(",") if name.strip()]
-    if isinstance(configured, Mapping):
-        configured = [configured]
+    configured = _export_entries(configured)
     entries = list(configured) if isinstance(configured, (list, tuple)) else []
     picked: list[Any] = []
     for name in (part.strip() for given in names for part in given.split(",")):

@@ -10,21 +10,29 @@ truncating or dropping the table, another pipeline writing the same dataset).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 log = logging.getLogger(__name__)
 
 
+@contextmanager
+def _asked(table_name: str) -> Iterator[tuple[Any, str]]:
+    """dlt's SQL client of the current pipeline's destination and the table's qualified name."""
+    import dlt
+
+    with dlt.current.pipeline().sql_client() as client:
+        yield client, client.make_qualified_table_name(table_name)
+
+
 def table_is_empty(table_name: str) -> bool:
     """True when the table is absent or has no row; False when it has rows or the destination cannot
     be asked (no SQL client: filesystem and the like; an error)."""
-    import dlt
-
     try:
-        pipeline = dlt.current.pipeline()
-        with pipeline.sql_client() as client:
-            qualified = client.make_qualified_table_name(table_name)
+        with _asked(table_name) as (client, qualified):
             try:
                 with client.execute_query(f"SELECT 1 FROM {qualified} LIMIT 1") as cursor:
                     return cursor.fetchone() is None
@@ -40,17 +48,13 @@ def add_missing_key_column(table_name: str, column: str) -> bool:
     without it: an export whose key came to repeat after it loaded (Courier Returns numbers the rows of
     a package since it was found to repeat its key) would otherwise fail every load on the column dlt
     declares NOT NULL. True when it was added; False when the table is absent, has it, or cannot be asked."""
-    import dlt
-
     try:
-        pipeline = dlt.current.pipeline()
-        with pipeline.sql_client() as client:
-            qualified = client.make_qualified_table_name(table_name)
+        with _asked(table_name) as (client, qualified):
             try:
                 with client.execute_query(f"SELECT * FROM {qualified} LIMIT 0") as cursor:
                     present = [description[0] for description in cursor.description or ()]
             except DatabaseUndefinedRelation:
-                return False
+                return False  # no table yet: dlt makes it with the column
             if column in present:
                 return False
             client.execute_sql(f"ALTER TABLE {qualified} ADD COLUMN {client.escape_column_name(column)} "

@@ -54,7 +54,7 @@ def _identities(ready: FileReady) -> list[tuple[str, str]]:
     if not ready.converted.rows:
         return []
     identities = [("sha256", ready.download.sha256)] if ready.download.sha256 else []
-    fingerprint = ready.converted.keys.fingerprint if ready.converted.keys is not None else None
+    fingerprint = ready.converted.keys.fingerprint
     return identities + ([("keys", fingerprint)] if fingerprint else [])
 
 

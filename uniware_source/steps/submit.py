@@ -172,7 +172,7 @@ INVALID_FILTER = 100003  # Uniware's code for a filter id the report does not ta
 def _filter_hint(spec: ExportSpec, error: ApiError) -> str:
     """What to change when Uniware refuses the export's date filter id."""
     if INVALID_FILTER not in error.codes or not spec.date_filter \
-            or not re.search(rf"(?<![\w-]){re.escape(spec.date_filter)}(?![\w-])", str(error)):
+            or not _names_id(error, spec.date_filter):
         return ""
     others = sorted(set(spec.window_columns_by_filter) - {spec.date_filter})
     return (f". The report does not take the date filter '{spec.date_filter}': set date_filter for this export "
@@ -184,10 +184,15 @@ def _column_hint(spec: ExportSpec, error: ApiError) -> str:
     """What to change when Uniware refuses column ids of the export (`Invalid column : facilityCode`)."""
     if INVALID_COLUMN not in error.codes:
         return ""
-    refused = [c for c in spec.columns if re.search(rf"(?<![\w-]){re.escape(c)}(?![\w-])", str(error))]
+    refused = [c for c in spec.columns if _names_id(error, c)]
     if not refused:
         return ""
     listed = ", ".join(f'"{c}"' for c in refused)
     return (f". The report does not know the column id(s) {', '.join(refused)}: leave them out with "
             f"exclude_columns (exports = [{{name = \"{spec.name}\", exclude_columns = [{listed}]}}]), or give "
             "this export's columns")
+
+
+def _names_id(error: ApiError, identifier: str) -> bool:
+    """Whether Uniware's error names `identifier` as a whole word (`facility` is not in `facilityCode`)."""
+    return re.search(rf"(?<![\w-]){re.escape(identifier)}(?![\w-])", str(error)) is not None
