@@ -556,11 +556,52 @@ def test_a_snapshot_of_the_tenant_replaces_the_whole_table(uniware_simulator: Un
 
 
 @pytest.mark.parametrize("destination", ["duckdb", "postgres"])
+def test_a_snapshot_whose_copy_fails_leaves_the_earlier_snapshot(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, postgres_dataset: str, destination: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new snapshot's COPY fails at the destination: the table keeps the earlier snapshot whole (it
+    is replaced in one transaction once the new rows are all staged, never emptied first), and the
+    next run replaces it with the new one."""
+    from dlt.destinations.impl.duckdb.duck import DuckDbCopyJob
+    from dlt.destinations.impl.postgres.postgres import PostgresCsvCopyJob
+
+    sim = uniware_simulator
+    pg = destination == "postgres"
+    harness = Harness(sim, tmp_path, name=f"snapfail_{destination}",
+                      destination=dlt.destinations.postgres(POSTGRES) if pg else None,
+                      dataset=postgres_dataset if pg else "uniware")
+    harness.run(exports=["Item Master"], facilities=["BLR01"])
+    first = sorted(_item_master_rows(harness))
+    assert first
+    job_class: Any = PostgresCsvCopyJob if pg else DuckDbCopyJob
+    copy = job_class.run
+
+    def failing(self: Any) -> None:
+        if self._parsed_file_name.table_name == "item_master":
+            raise RuntimeError("simulated COPY failure")
+        copy(self)
+    monkeypatch.setattr(job_class, "run", failing)
+    served: list[list[str]] = []
+    sim.jobs.edit_file = _without_last_rows(2, served)
+    sim.clock.advance(timedelta(days=1))
+    with pytest.raises(Exception, match="simulated COPY failure"):
+        harness.run(exports=["Item Master"], facilities=["DEL02"])
+    assert sorted(_item_master_rows(harness)) == first
+
+    monkeypatch.setattr(job_class, "run", copy)
+    harness.run(exports=["Item Master"], facilities=["DEL02"])
+    rows = _item_master_rows(harness)
+    assert {(code, component) for code, component, _ in rows} == _snapshot_keys(served)
+    assert len(rows) == len(served) - 1 and {facility for *_, facility in rows} == {"DEL02"}
+
+
+@pytest.mark.parametrize("destination", ["duckdb", "postgres"])
 def test_killed_after_a_snapshot_copy_the_table_holds_the_snapshot_once(
         uniware_simulator: UniwareSimulator, tmp_path: Path, postgres_dataset: str, destination: str) -> None:
-    """The package that replaces a tenant snapshot is killed after its COPY committed: the next run
-    finishes it as a merge (dlt emptied the table once, with the package's first load), and the table
-    holds the new snapshot once, without the rows the earlier snapshot had."""
+    """The package that replaces a tenant snapshot is killed after its COPY into the staging table
+    committed: the next run (a collect: no new snapshot job to hide what that package left) deletes
+    the started COPY's rows from staging, COPYs the file again and replaces the table, which holds the
+    new snapshot once, without the rows the earlier snapshot had."""
     sim = uniware_simulator
     pg = destination == "postgres"
     name, dataset = f"snapkill_{destination}", postgres_dataset if pg else "uniware"
@@ -583,7 +624,8 @@ def test_killed_after_a_snapshot_copy_the_table_holds_the_snapshot_once(
     assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
     again = harness()
     assert again.pipeline.has_pending_data
-    again.run(exports=["Item Master"], facilities=["DEL02"])
+    assert {facility for *_, facility in _item_master_rows(again)} == {"BLR01"}  # untouched until the package ends
+    again.run(mode="collect", exports=["Item Master"], facilities=["DEL02"])
     assert not again.pipeline.has_pending_data
     rows = _item_master_rows(again)
     keys = _snapshot_keys(served)

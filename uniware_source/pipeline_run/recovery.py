@@ -9,10 +9,12 @@ through the staging table and replace any of their rows that already landed, on 
 the job code for exports without one, whose jobs are one file each). Files recorded as done (dlt writes a
 completion marker the moment a job finishes) are not loaded again, and their rows are never touched.
 Those tables get staging tables of their own, created or emptied; other tables' staging is left as it
-is, since it may hold this package's finished files. A package that replaces a tenant snapshot
-(`replace`: dlt empties the table once per package, before its first file) is declared `merge` the
-same way once it has started to load (its one file, not recorded as done, merges on the key into what
-is there); one that had not started keeps `replace`, so the earlier snapshot's rows still go.
+is, since it may hold this package's finished files. A package that replaces a tenant snapshot keeps
+`replace`: a run replaces through the staging table (pipeline_run/snapshot_replace.py), so the table
+is untouched until the package's last step, and the rows a started COPY may have left in staging are
+deleted before it runs again. Only on a destination that empties the table when the package starts
+(dlt's `truncate-and-insert`) is a started one declared `merge` the same way (its one file, not
+recorded as done, merges on the key into what is there).
 
 A package that goes through the staging table has the same window: a staging COPY that committed but
 was not recorded runs again on the next load. For an export with a key, dlt's deduplication of the
@@ -41,6 +43,7 @@ from dlt.pipeline.pipeline import Pipeline
 
 from ..conversion.csv_to_parquet import JOB_CODE
 from ..conversion.load_files import DEDUPLICATED_HINT
+from .snapshot_replace import replaces_through_staging
 
 log = logging.getLogger(__name__)
 
@@ -70,16 +73,19 @@ def merge_on_reload(pipeline: Pipeline) -> None:
             _declare_merge_in(normalize_storage.extracted_packages, load_id,
                               normalize_storage.extracted_packages.load_schema(load_id), keep_replace=True)
     load_storage = pipeline._get_load_storage()
+    staged_replace = replaces_through_staging(pipeline)
     if load_storage.is_storage_ready():
         packages = load_storage.normalized_packages
         for load_id in packages.list_packages():
-            # dlt applies a package's schema update (and empties its `replace` tables) once, when it starts
+            # dlt applies a package's schema update (and empties its `replace` tables) once, when it starts;
+            # replaced through staging, the table is untouched until the package's last step
             not_started = packages.get_schema_update_file(load_id) is not None
-            flipped = _declare_merge_in(packages, load_id, packages.load_schema(load_id), keep_replace=not_started)
+            flipped = _declare_merge_in(packages, load_id, packages.load_schema(load_id),
+                                        keep_replace=not_started or staged_replace)
             schema = packages.load_schema(load_id)  # as saved: dlt refuses a schema changed since it was read
             if flipped:
                 _fresh_staging(pipeline, schema, flipped)
-            _started_rows_out_of_staging(pipeline, packages, load_id, schema)
+            _started_rows_out_of_staging(pipeline, packages, load_id, schema, staged_replace)
 
 
 def _declare_merge_in(storage: PackageStorage, load_id: str, schema: Schema, keep_replace: bool = False) -> list[str]:
@@ -109,11 +115,13 @@ def _fresh_staging(pipeline: Pipeline, schema: Schema, tables: list[str]) -> Non
             client.initialize_storage(truncate_tables=set(tables))
 
 
-def _started_rows_out_of_staging(pipeline: Pipeline, storage: PackageStorage, load_id: str, schema: Schema) -> None:
+def _started_rows_out_of_staging(pipeline: Pipeline, storage: PackageStorage, load_id: str, schema: Schema,
+                                 staged_replace: bool) -> None:
     """Deletes the rows a started job may have committed before the kill, where they can be told apart:
     rows of this package in a table the package loads with that one job (`_dlt_load_id`: the history,
     dlt's state, uniware_runs; PostgreSQL would otherwise refuse the repeat for its unique `_dlt_id`),
-    and the rows of the job codes of an export without a key (one file per job)."""
+    and the rows of the job codes of an export without a key (one file per job) or of a snapshot
+    replaced through staging (one file)."""
     files_per_table: dict[str, int] = {}
     for state in JOB_STATES:
         for name in storage.storage.list_folder_files(storage.get_job_state_folder_path(load_id, state)):
@@ -126,11 +134,12 @@ def _started_rows_out_of_staging(pipeline: Pipeline, storage: PackageStorage, lo
             continue  # finished before the kill: dlt records it as done and does not run it again
         table = schema.tables.get(parsed.table_name, {})
         columns = table.get("columns", {})
-        staged = table.get("write_disposition") == "merge"
+        replaced = staged_replace and table.get("write_disposition") == "replace"  # its job's file alone
+        staged = replaced or table.get("write_disposition") == "merge"
         if LOAD_ID in columns and files_per_table.get(parsed.table_name) == 1:
             deletes.append((parsed.table_name, staged, LOAD_ID, [load_id]))
         elif parsed.file_format in ("parquet", "csv") and JOB_CODE in columns \
-                and not any(c.get("primary_key") for c in columns.values()):
+                and (replaced or not any(c.get("primary_key") for c in columns.values())):
             path = storage.storage.make_full_path(relative)
             deletes.append((parsed.table_name, staged, JOB_CODE, sorted(_job_codes_in(path, parsed.file_format))))
     for table_name, staged, column, values in deletes:

@@ -33,6 +33,7 @@ from .duckdb_connection import connection_held, credentials_pinned, is_duckdb
 from .lock import WaitForLock, pipeline_lock
 from .recovery import declare_merge, merge_on_reload
 from .signals import Terminated, interrupt_for, interrupt_of_a_query, signals_deferred, sigterm_interrupts
+from .snapshot_replace import snapshots_through_staging
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +246,7 @@ def run_exports(pipeline: Pipeline, *, mode: str = RUN, report: Optional[RunRepo
             _reload_state(pipeline)
         ended: Optional[BaseException] = None
         try:
-            with credentials_pinned(pipeline):
+            with credentials_pinned(pipeline), snapshots_through_staging(pipeline):
                 return _run_locked(pipeline, mode=mode, report=report or RunReport(), clock=clock,
                                    run_id=run_id or uuid.uuid4().hex[:12], loader_file_format=loader_file_format,
                                    closing_rows=closing_rows, **source_kwargs)
