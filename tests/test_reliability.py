@@ -22,6 +22,7 @@ from uniware_simulator import (
     RESET,
     STUCK,
     TRUNCATE,
+    UNSUCCESSFUL,
     JobTiming,
     UniwareSimulator,
 )
@@ -244,6 +245,43 @@ def test_empty_export_is_a_warning_and_moves_the_cursor(harness: Harness, caplog
     [job] = harness.sim.jobs.all()
     assert [r["status"] for r in harness.history(job.code)][-2:] == ["COMPLETE", "EMPTY"]
     assert harness.ledger_entries("return_invoices") == []
+
+
+@pytest.mark.parametrize("status", ["COMPLETE", "SUCCESSFUL"])
+def test_done_with_successful_false_is_never_loaded(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path,
+                                                     status: str) -> None:
+    """A status answer that says done, with its filePath, and `successful: false` with an error at once
+    (a business failure is HTTP 200 with `successful: false`): the file is not trusted. Said on every
+    answer, the job is given up naming the contradiction and Uniware's error, nothing of it loads, its
+    window stays uncovered, and the next run loads it by a new job."""
+    timing = JobTiming(seconds_per_status=(0.0, 0.0), min_polls_per_status=1, completion_status=status)
+    config = fast_config(files_dir=tmp_path_factory.mktemp("sim-files"), timing=timing)
+    with UniwareSimulator(config) as sim:
+        harness = Harness(sim, tmp_path)
+        sim.inject_job_fate(UNSUCCESSFUL, polls=None, message="Report generation failed midway")
+        with pytest.raises(ExportsFailed, match="as done and failed") as failed:
+            harness.run(exports=RETURNS, facilities=["BLR01"])
+        assert "Report generation failed midway" in str(failed.value)
+        [job] = sim.jobs.all()
+        assert sim.requests.count("download") == 0
+        assert not harness.has_table("return_invoices") or harness.count("return_invoices") == 0
+        assert [r["status"] for r in harness.history(job.code)][-1] == "LOST"
+        stayed = harness.cursors("return_invoices").get("BLR01")  # the window's start at most
+        harness.run(exports=RETURNS, facilities=["BLR01"])  # a new job for the window, answered as it should be
+        [_, again] = sim.jobs.all()
+        assert again.file is not None and harness.count("return_invoices") == again.file.rows > 0
+        assert stayed is None or harness.cursors("return_invoices")["BLR01"] > stayed
+        assert harness.sql("SELECT COUNT(*) FROM {ds}.return_invoices WHERE _uniware_job_code = ?", job.code) == [(0,)]
+
+
+def test_done_with_successful_false_for_a_while_loads_once_uniware_says_it_succeeded(harness: Harness) -> None:
+    """The contradiction said for a few answers only (a glitch): the job is polled on and its file loads
+    once Uniware answers `successful: true`, exactly once."""
+    harness.sim.inject_job_fate(UNSUCCESSFUL, polls=2, message="temporarily unavailable")
+    report = harness.run(exports=RETURNS, facilities=["BLR01"])
+    assert not report.problems
+    assert_loaded_once(harness, jobs=1)
+    assert harness.sim.requests.count("download") == 1
 
 
 @pytest.mark.parametrize("error", [(100006, "INVALID_JOB_CODE"), (100010, "JOB_NOT_FOUND")])

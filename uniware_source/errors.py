@@ -75,6 +75,10 @@ class ApiError(UniwareError):
         return {e.code for e in self.errors if e.code is not None}
 
 
+class ContradictoryStatus(ApiError):
+    """A job status that says done and failed at once (COMPLETE with `successful: false`)."""
+
+
 class FacilityAccessError(ApiError):
     """HTTP 403 from create: the Facility header is missing, wrong, or a display name."""
 

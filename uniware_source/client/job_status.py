@@ -8,9 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ..errors import ApiError, ApiErrorDetail
+from ..errors import ApiError, ApiErrorDetail, ContradictoryStatus
 from ..redact import redact
-from .api_call import UniwareClient, error_details, raise_unsuccessful
+from ..statuses import Meaning, meaning_of
+from .api_call import UniwareClient, error_details, message_of, raise_unsuccessful
 
 STATUS_PATH = "/services/rest/v1/export/job/status"
 
@@ -31,9 +32,15 @@ def job_status(client: UniwareClient, job_code: str) -> JobStatus:
     if not isinstance(status, str) or not status:
         raise_unsuccessful(operation, payload)
         raise ApiError(operation, f"the answer carries no status: {redact(payload)}")
+    status = status.strip().upper()
+    if payload.get("successful") is False and meaning_of(status) == Meaning.DONE:
+        # done and failed at once: its file is not trusted; polled again, given up if Uniware keeps saying so
+        said = f" ({message_of(payload)})" if message_of(payload) else ""
+        raise ContradictoryStatus(operation, f"Uniware answered {status} with successful=false{said}: its file "
+                                  "is not loaded", errors=error_details(payload), refused=True)
     file_url = payload.get("filePath")
     return JobStatus(
-        status=status.strip().upper(),
+        status=status,
         file_url=file_url if isinstance(file_url, str) and file_url.strip() else None,
         message=str(payload.get("message") or ""),
         errors=tuple(error_details(payload)),

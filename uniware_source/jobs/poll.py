@@ -19,7 +19,7 @@ from typing import Optional
 from ..client.api_call import UniwareClient
 from ..client.job_status import job_status
 from ..clock import Clock
-from ..errors import ApiError, ApiErrorDetail
+from ..errors import ApiError, ApiErrorDetail, ContradictoryStatus
 from ..settings import PollPolicy
 from ..statuses import Meaning, Outcome, is_known, meaning_of
 
@@ -92,6 +92,10 @@ def wait_for_job(
             if refusals == 1:
                 refused_since = clock.monotonic()
             given_up = refusals >= REFUSALS_TO_GIVE_UP and clock.monotonic() - refused_since >= refusal_limit
+            if given_up and isinstance(error, ContradictoryStatus):
+                return PollResult(Outcome.FAILED, last_status, None,
+                                  f"Uniware kept answering job {job_code} as done and failed ({refusals} answers "
+                                  f"over {_duration(clock.monotonic() - refused_since)}): {error}", polls)
             if INVALID_JOB_CODE in error.codes or given_up:
                 return PollResult(Outcome.FAILED, last_status, None,
                                   f"Uniware no longer knows job {job_code}: {error}", polls)

@@ -39,6 +39,7 @@ INVALID_FILTER_VALUE = (100004, "INVALID_FILTER_VALUE")
 INVALID_SELECT_VALUE = (100005, "INVALID_FILTER_SELECT_VALUE")
 INVALID_JOB_CODE = (100006, "INVALID_JOB_CODE")  # assumed: the real code is not documented
 DUPLICATE_JOB = (100014, "EXPORT_JOB_ALREADY_RUNNING")
+EXPORT_FAILED = (100015, "EXPORT_JOB_FAILED")  # assumed: sent with a contradictory COMPLETE (see faults.UNSUCCESSFUL)
 INVALID_SCHEDULE = (120005, "INVALID_EXPORT_SCHEDULE_CONFIG")
 FACILITY_STATUSES = ("ALL", "ENABLED", "DISABLED")
 FACILITY_DATE_TYPES = ("CREATED", "UPDATED")
@@ -333,6 +334,9 @@ class UniwareApi:
         answer = self.jobs.poll(job)
         result: dict[str, Any] = {"successful": True, "message": answer.message or None,
                                   "errors": [], "warnings": None, "status": answer.status}
+        if answer.unsuccessful:  # a contradictory answer: done, with a file, and an error
+            result.update(self.failure(EXPORT_FAILED, answer.message)[2])
+            result["status"] = answer.status
         if answer.file_url_path is not None:
             result["filePath"] = answer.file_url_path  # the server turns it into an absolute URL
         return 200, {}, result

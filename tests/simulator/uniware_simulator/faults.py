@@ -39,7 +39,10 @@ STUCK = "stuck"
 NO_FILE = "complete_without_file"
 CORRUPT = "corrupt"  # the job completes with a damaged CSV (see CORRUPTIONS)
 SCRIPTED = "scripted"  # the job first answers `script` (status, polls) pairs without a file, then goes on
-JOB_FATES = (FAIL, CANCEL, ERROR, STUCK, NO_FILE, CORRUPT, SCRIPTED)
+# the job completes with its file, but its status answers say `successful: false` with an error
+# (`message`) for `polls` answers once complete (None: every one)
+UNSUCCESSFUL = "unsuccessful_complete"
+JOB_FATES = (FAIL, CANCEL, ERROR, STUCK, NO_FILE, CORRUPT, SCRIPTED, UNSUCCESSFUL)
 
 # How a CORRUPT job damages its file (in the 5th data row, or the header)
 RAGGED = "ragged"  # a row with one field too many
@@ -90,7 +93,7 @@ class JobFault:
     fate: str
     message: str = "Export job failed while generating the report"
     times: Optional[int] = 1
-    polls: int = 3  # for complete_without_file: how many polls say COMPLETE before the file
+    polls: Optional[int] = 3  # complete_without_file: polls at COMPLETE before its file; unsuccessful_complete: above
     corruption: str = RAGGED  # for corrupt
     renames: Optional[dict[str, str]] = None  # for reshaped: header label -> new label
     reverse_columns: bool = False  # for reshaped: the columns in reverse order

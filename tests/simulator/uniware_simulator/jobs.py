@@ -21,7 +21,7 @@ from typing import Optional
 from urllib.parse import quote
 
 from .csv_render import CsvStyle, corrupt_csv, format_ist, write_csv
-from .faults import CANCEL, CORRUPT, ERROR, FAIL, NO_FILE, SCRIPTED, STUCK, JobFault
+from .faults import CANCEL, CORRUPT, ERROR, FAIL, NO_FILE, SCRIPTED, STUCK, UNSUCCESSFUL, JobFault
 from .reports import ExportQuery, Report
 from .tenant import Tenant
 
@@ -77,6 +77,7 @@ class StatusAnswer:
     status: str
     file_url_path: Optional[str]
     message: str
+    unsuccessful: bool = False  # answered with `successful: false` (and `message` as its error)
 
 
 class JobRegistry:
@@ -237,10 +238,13 @@ class JobRegistry:
         if job.terminal != timing.completion_status:
             return StatusAnswer(job.terminal, None, job.message)
         job.completed_polls += 1
-        if job.fate is not None and job.fate.fate == NO_FILE and job.completed_polls <= job.fate.polls:
+        if job.fate is not None and job.fate.fate == NO_FILE and job.completed_polls <= (job.fate.polls or 0):
             return StatusAnswer(job.terminal, None, "")
         if job.file is None or (job.file.rows == 0 and not self.empty_export_file):
             return StatusAnswer(job.terminal, None, "")
+        if job.fate is not None and job.fate.fate == UNSUCCESSFUL \
+                and (job.fate.polls is None or job.completed_polls <= job.fate.polls):
+            return StatusAnswer(job.terminal, job.file.url_path, job.fate.message, unsuccessful=True)
         return StatusAnswer(job.terminal, job.file.url_path, "")
 
     # -- files ----------------------------------------------------------------------------------
