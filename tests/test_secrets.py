@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from uniware_simulator import EXPIRE_TOKENS, FAIL, RESET, TRUNCATE, UniwareSimulator
+from uniware_simulator import EXPIRE_TOKENS, FAIL, RESET, TRUNCATE, UNSUCCESSFUL, UniwareSimulator
 from uniware_source import AuthError, ExportsFailed
 
 from .harness import Harness
@@ -61,3 +61,33 @@ def test_no_secret_leaks_through_a_run_with_faults(uniware_simulator: UniwareSim
     assert not any(r.has_authorization for r in sim.requests.where(server="files"))
     assert all(r.has_authorization for r in sim.requests.where(server="api")
                if r.endpoint in ("create", "status", "facility"))
+
+
+def _leaks(harness: Harness, tmp_path: Path, secrets: list[str], texts: dict[str, str]) -> list[str]:
+    """Where any of `secrets` appears: in `texts`, the tables of the run, or any file under `tmp_path`."""
+    for table in ("export_job_status", "uniware_runs", "_dlt_loads"):
+        if harness.has_table(table):
+            texts[table] = json.dumps(harness.sql(f"SELECT * FROM {{ds}}.{table}"), default=str)
+    texts["state"] = json.dumps(harness.pipeline.state, default=str)
+    found = [f"{where}: {secret}" for secret in secrets for where, text in texts.items() if secret in text]
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and "sim-files" not in p.parts]
+    return found + [f"{path}: {secret}" for secret in secrets for path in files if secret.encode() in path.read_bytes()]
+
+
+@pytest.mark.parametrize("fate", [FAIL, UNSUCCESSFUL])
+def test_a_token_uniware_echoes_in_a_job_message_is_masked_everywhere(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, caplog: pytest.LogCaptureFixture, fate: str) -> None:
+    """A careless build quotes the caller's access token in a failed job's message, whole and as its
+    letters and digits alone ("session <hex>"): neither reaches the log, the run's error, the history,
+    the uniware_runs row, dlt's state or any file of the pipeline."""
+    sim = uniware_simulator
+    harness = Harness(sim, tmp_path)
+    message = "export failed for session {token_hex} (access_token={token})"
+    sim.inject_job_fate(fate, message=message, **({"polls": None} if fate == UNSUCCESSFUL else {}))
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(ExportsFailed, match="export failed for session") as failed:
+        harness.run(exports=["Return Invoices"], facilities=["BLR01"])
+    tokens = sim.tokens.every_token
+    secrets = tokens + ["".join(c for c in token if c.isalnum()) for token in tokens]
+    assert "***" in str(failed.value)
+    assert not _leaks(harness, tmp_path, secrets, {"log": caplog.text, "error": str(failed.value)})

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigError
 from .history import DEFERRED_STATE, defer, take_deferred
+from .redact import redact
 from .statuses import EntryKind
 from .windows import Window, cut_windows, from_iso, to_iso
 
@@ -329,7 +330,7 @@ class ExportLedger:
             self._remove(entry)  # the next run plans a fresh snapshot
             return
         entry.data.update(job_code=None, created_at=None, status=None, seq=0, polls=0, failed_run=run_id,
-                          last_error=reason, attempt=entry.attempt + 1)
+                          last_error=redact(reason), attempt=entry.attempt + 1)
 
     def record_abandoned(self, entry: Entry, reason: str) -> None:
         """The job ran past job_expiry_hours: its window gets a new job in this very run."""

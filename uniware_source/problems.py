@@ -76,7 +76,13 @@ def one_line(text: str) -> str:
 
 
 def explain(error: BaseException) -> tuple[int, str]:
-    """(exit code, one line) for an error that ended a run."""
+    """(exit code, one line) for an error that ended a run, with every secret masked (Uniware's own
+    messages, quoted in it, may echo a token)."""
+    code, line = _explained(error)
+    return code, redact(line)
+
+
+def _explained(error: BaseException) -> tuple[int, str]:
     chain = list(causes(error))
     for item in chain:
         if isinstance(item, ConfigError):

@@ -37,6 +37,11 @@ _URL = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)(?:[^\s/?#\"'<>]*@)?([^\s/?#@\"
 _TARGET_QUERY = re.compile(r"(?<![^\s'\"(=:,\[])(/[^\s?#\"'<>]*)\?[^\s\"'<>]*")
 
 
+# the part of a secret that is a secret by itself: 16 or more letters and digits in a row
+_CORE = re.compile(r"[A-Za-z0-9]{16,}")
+_NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
+
+
 def strip_urls(text: str) -> str:
     """`text` with every URL reduced to scheme, host(:port) and path."""
     if "?" not in text and "#" not in text and "@" not in text:
@@ -53,9 +58,14 @@ class SecretRegistry:
         self._lock = threading.Lock()
 
     def add(self, secret: Optional[str]) -> None:
+        """Register `secret`, with its letters and digits alone and each long run of them (a token's
+        random part, which a message may quote without its prefix or dashes: `tok-<hex>` as a
+        "session <hex>", a UUID without its dashes)."""
         if secret and len(secret) >= 4:
             with self._lock:
                 self._secrets.add(secret)
+                self._secrets.update(_CORE.findall(secret))
+                self._secrets.update(_CORE.findall(_NOT_ALNUM.sub("", secret)))
 
     def redact(self, text: str) -> str:
         with self._lock:

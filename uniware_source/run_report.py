@@ -9,6 +9,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .redact import redact
+
 progress_log = logging.getLogger("uniware_source.progress")
 
 
@@ -64,6 +66,7 @@ class RunReport:
             return self.exports.setdefault(table_name, ExportTally(export_name, table_name))
 
     def problem(self, message: str) -> None:
+        message = redact(message)  # kept for the run's error, the uniware_runs row and the log
         with self._lock:
             self.problems.append(message)
         progress_log.error("%s", message)
