@@ -165,3 +165,41 @@ def test_a_type_given_to_a_column_the_table_already_has_is_a_clear_error_not_mix
     assert "column_types" in message and "table_name" in message
     assert harness.sql("SELECT COUNT(*), COUNT(DISTINCT return_date) FROM {ds}.return_invoices") == before
     assert harness.sql("SELECT COUNT(*) FROM {ds}.return_invoices WHERE return_date LIKE '%+00%'") == [(0,)]
+
+
+def _value_in_row(text: str, data_row: int, label: str, value: str) -> str:
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+    rows[data_row][rows[0].index(label)] = value
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("label, value, kind", [
+    ("Created", "2026-02-30 10:00:00", "timestamp"),  # no 30 February (strptime alone: 2 March)
+    ("Created", "31-04-2026 10:00", "timestamp"),  # no 31 April, in the other format Uniware writes
+    ("Created", "2026-04-10 10:30:60", "timestamp"),  # no 60th second (10:31)
+    ("Created", "2026-04-10 24:00:00", "timestamp"),
+    ("Created", "10-04-26 10:00", "timestamp"),  # a two-digit year (the year 26)
+    ("COD", "9223372036854775808", "integer"),  # beyond int64: named, not a crash of every export
+    ("COD", "1e30", "integer"),
+])
+def test_an_impossible_value_is_a_bad_row_named_never_rolled_over(harness: Harness, label: str, value: str,
+                                                                   kind: str) -> None:
+    """A value that only looks like its type (a date that does not exist, a two-digit year, an integer
+    beyond 64 bits) is a bad row of that job, named by file, row and column; the other facility loads,
+    and with on_bad_rows='skip' the row is counted and the rest of the file loads."""
+    export = {"name": "Sale Orders", "columns": [*SALE_ORDERS[0]["columns"], "created", "cod"]}
+    harness.sim.jobs.edit_file = lambda job, text: (
+        _value_in_row(text, 5, label, value) if job.query.facility == "BLR01" else text)
+    with pytest.raises(ExportsFailed) as failed:
+        harness.run(exports=[export], facilities=["BLR01", "DEL02"])
+    [problem] = failed.value.problems
+    assert f"{ROW}, column '{label}'" in problem and f"not a valid {kind}" in problem and repr(value) in problem
+    assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.sale_orders") == [("DEL02",)]
+
+    harness.sim.clock.advance(timedelta(hours=1))
+    harness.run(exports=[export], facilities=["BLR01"], on_bad_rows="skip")  # the failed window and the next
+    skipped = harness.sql("SELECT rows_skipped FROM {ds}.export_job_status WHERE status = 'LOADED' "
+                          "AND facility = 'BLR01'")
+    assert skipped == [(1,), (1,)]

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from uniware_source.conversion.arrow_types import to_decimal, to_integer, to_timestamp
+from uniware_source.conversion.arrow_types import to_date, to_decimal, to_integer, to_timestamp
 from uniware_source.conversion.column_names import ColumnNames, legacy_names, readable_name, same_labels
 from uniware_source.ledger import ExportLedger, tenant_of
 from uniware_source.steps.collect import newer_loaded
@@ -219,3 +219,27 @@ def test_a_tenant_is_its_host_and_a_port_other_than_the_schemes_default() -> Non
         == "acme.unicommerce.com"
     assert tenant_of("http://127.0.0.1:8080") == "127.0.0.1:8080" != tenant_of("http://127.0.0.1:8081")
     assert tenant_of("http://localhost:80") == "localhost"
+
+
+@pytest.mark.parametrize("typed", [to_timestamp, to_date])
+def test_only_dates_that_exist_are_read(typed: Any) -> None:
+    """A day the month does not have, a month 13, a two-digit year: bad values, never rolled over;
+    the formats Uniware writes, zero-padded or not, after a space, are read exactly."""
+    bad = ["2026-02-30", "31-04-2026", "2026-13-01", "29-02-2025", "10-04-26", "5-4-26", "0026-04-10"]
+    good = {"2026-04-05": "2026-04-05", "05-04-2026": "2026-04-05", "5/4/2026": "2026-04-05",
+            " 2026-04-05": "2026-04-05", "29-02-2028": "2028-02-29"}
+    converted = typed(pa.array(bad + list(good) + [None]))
+    assert converted.bad is not None
+    assert converted.bad.to_pylist() == [True] * len(bad) + [False] * (len(good) + 1)
+    values = converted.values.to_pylist()[len(bad):]
+    if typed is to_date:
+        assert [v.isoformat() if v else None for v in values] == [*good.values(), None]
+    else:  # India midnight, in UTC
+        assert [(v + timedelta(hours=5, minutes=30)).date().isoformat() if v else None for v in values] \
+            == [*good.values(), None]
+
+
+def test_an_integer_beyond_64_bits_is_a_bad_value() -> None:
+    converted = to_integer(pa.array(["9223372036854775807", "9223372036854775808", "-9223372036854775809", "7"]))
+    assert converted.values.to_pylist() == [2**63 - 1, None, None, 7]
+    assert converted.bad is not None and converted.bad.to_pylist() == [False, True, True, False]

@@ -26,6 +26,8 @@ DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y")
 UTC_MICROS = pa.timestamp("us", tz="UTC")
 DECIMAL_TYPE = pa.decimal128(18, 4)
 _WIDE_DECIMAL = pa.decimal128(38, 12)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+YEARS = (1900, 2199)  # a date outside them is a misread (a two-digit year), not a Uniware date
 
 
 def arrow_type(kind: str) -> pa.DataType:
@@ -39,15 +41,61 @@ class Converted:
     bad: Optional[pa.Array]  # boolean mask of values that fit no rule, or None when all fit
 
 
-def _strptime_any(text: pa.Array, formats: tuple[str, ...]) -> pa.Array:
+def _parse_any(text: pa.Array, formats: tuple[str, ...], iso: pa.DataType) -> pa.Array:
+    """`text` parsed as `iso` (timestamp[s] or date32); null where no format reads it exactly.
+
+    A chunk all in ISO form casts at once (Arrow's ISO reader refuses 30 February, 24:00 and a 60th
+    second). Otherwise each format is tried in turn, and a value it reads counts only if writing it
+    back gives the text again (zero-padded): `strptime` alone rolls 30 February over to 2 March,
+    10:30:60 to 10:31, and reads `28-11-26` as the year 26. A year outside YEARS is not read either."""
+    if _looks_iso(text):
+        try:
+            return _plausible(pc.cast(text, iso))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
     parsed: Optional[pa.Array] = None
     for fmt in formats:
-        attempt = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
+        attempt = _exactly_read(text, pc.strptime(text, format=fmt, unit="s", error_is_null=True), fmt)
         parsed = attempt if parsed is None else pc.coalesce(parsed, attempt)
         if parsed.null_count == text.null_count:
             break
     assert parsed is not None
-    return parsed
+    return _plausible(parsed.cast(iso))
+
+
+def _looks_iso(text: pa.Array) -> bool:
+    """Every value has its year first (`2026-...`): Arrow's cast is worth trying (one that fails costs
+    more than reading the chunk by format)."""
+    dash = pc.equal(pc.utf8_slice_codeunits(text, 4, 5), "-")
+    return bool(pc.all(dash).as_py() is not False)
+
+
+def _exactly_read(text: pa.Array, attempt: pa.Array, fmt: str) -> pa.Array:
+    """`attempt` (`text` read with `fmt`) without the values `strptime` rolled over. Only a day 29-31
+    the month lacks (read as 1-3 March, or the 1st after a month of 30 days) or a second 60/61 (read as
+    second 0/1 of the next minute) rolls over, so only values read as such are written back and
+    compared with their text, zero-padded (the other values cannot differ)."""
+    day, month = pc.day(attempt), pc.month(attempt)
+    maybe = pc.or_(pc.and_(pc.equal(month, 3), pc.less_equal(day, 3)),
+                   pc.and_(pc.is_in(month, pa.array([5, 7, 10, 12])), pc.equal(day, 1)))
+    if "%S" in fmt:
+        maybe = pc.or_(maybe, pc.less_equal(pc.second(attempt), 1))
+    maybe = pc.fill_null(maybe, False)
+    if not pc.any(maybe).as_py():
+        return attempt
+    padded = pc.replace_substring_regex(pc.utf8_trim_whitespace(pc.filter(text, maybe)), r"\b(\d)\b", r"0\1")
+    same = pc.equal(pc.strftime(pc.filter(attempt, maybe), format=fmt), padded)
+    rolled = pc.replace_with_mask(pc.xor(maybe, maybe), maybe, pc.invert(same))
+    return pc.if_else(rolled, pa.scalar(None, attempt.type), attempt)
+
+
+def _plausible(parsed: pa.Array) -> pa.Array:
+    """`parsed` without the values outside the years YEARS (null: bad values), such as the year 26."""
+    years = pc.year(parsed)
+    wrong = pc.or_(pc.less(years, YEARS[0]), pc.greater(years, YEARS[1]))
+    if not pc.any(wrong).as_py():
+        return parsed
+    return pc.if_else(wrong, pa.scalar(None, parsed.type), parsed)
 
 
 def _unparsed(text: pa.Array, parsed: pa.Array) -> Optional[pa.Array]:
@@ -58,15 +106,15 @@ def _unparsed(text: pa.Array, parsed: pa.Array) -> Optional[pa.Array]:
 
 def to_timestamp(text: pa.Array) -> Converted:
     """India-time text to UTC timestamps (microseconds)."""
-    parsed = _strptime_any(text, TIMESTAMP_FORMATS)
+    parsed = _parse_any(text, TIMESTAMP_FORMATS, pa.timestamp("s"))
     seconds = pc.subtract(parsed.cast(pa.int64()), IST_OFFSET_SECONDS)
     values = pc.multiply(seconds, 1_000_000).cast(UTC_MICROS)
     return Converted(values, _unparsed(text, parsed))
 
 
 def to_date(text: pa.Array) -> Converted:
-    parsed = _strptime_any(text, DATE_FORMATS)
-    return Converted(parsed.cast(pa.date32()), _unparsed(text, parsed))
+    parsed = _parse_any(text, DATE_FORMATS, pa.date32())
+    return Converted(parsed, _unparsed(text, parsed))
 
 
 def _cast_each(text: pa.Array, convert: Callable[[str], object], target: pa.DataType) -> Converted:
@@ -114,7 +162,7 @@ def to_decimal(text: pa.Array) -> Converted:
 
 def _parse_integer(item: str) -> int:
     value = Decimal(item.replace(",", "").strip())
-    if value != value.to_integral_value():
+    if value != value.to_integral_value() or not INT64_MIN <= value <= INT64_MAX:
         raise ValueError(item)
     return int(value)
 
