@@ -24,7 +24,7 @@ import pyarrow as pa
 import pytest
 from dlt.normalize.items_normalizers.arrow import ArrowItemsNormalizer
 
-from uniware_simulator import UniwareSimulator
+from uniware_simulator import NO_FILE, UniwareSimulator
 from uniware_source import ExportsFailed
 from uniware_source.catalog import CATALOG
 from uniware_source.conversion import csv_to_parquet
@@ -553,6 +553,47 @@ def test_a_snapshot_of_the_tenant_replaces_the_whole_table(uniware_simulator: Un
     assert {facility for *_, facility in second} == {"DEL02"}
     assert harness.pipeline.default_schema.tables["item_master"]["write_disposition"] == "merge"  # between loads
     assert data_files(harness, "item_master") == 1
+
+
+def _header_only(job: Any, text: str) -> str:
+    return text[:text.index("\n") + 1]
+
+
+@pytest.mark.parametrize("destination", ["duckdb", "postgres"])
+@pytest.mark.parametrize("empty", ["header_only", "no_file"])
+def test_an_empty_snapshot_replaces_what_it_stands_for(uniware_simulator: UniwareSimulator, tmp_path: Path,
+                                                       postgres_dataset: str, destination: str, empty: str) -> None:
+    """A snapshot without any row, as a header-only file or as COMPLETE without a file (Uniware's zero-row
+    export), replaces like any snapshot: that facility's inventory rows go (the other facility's stay),
+    and an empty Item Master empties the table; the history says so."""
+    sim = uniware_simulator
+    pg = destination == "postgres"
+    harness = Harness(sim, tmp_path, name=f"snapempty_{destination}",
+                      destination=dlt.destinations.postgres(POSTGRES) if pg else None,
+                      dataset=postgres_dataset if pg else "uniware")
+    exports = ["Inventory Snapshot", "Item Master"]
+    harness.run(exports=exports, facilities=["BLR01", "DEL02"])
+    before = dict(harness.query("SELECT _uniware_facility, COUNT(*) FROM {ds}.inventory_snapshot GROUP BY 1"))
+    assert before.get("BLR01") and before.get("DEL02") and harness.query("SELECT COUNT(*) FROM {ds}.item_master")[0][0]
+
+    def emptied(report: Any, facility: str) -> bool:
+        return facility == "BLR01"  # Item Master runs under BLR01, the first facility
+    if empty == "header_only":
+        sim.jobs.edit_file = lambda job, text: _header_only(job, text) if emptied(None, job.facility) else text
+    else:
+        sim.inject_job_fate(NO_FILE, polls=10**6, times=None, match=emptied)
+    sim.clock.advance(timedelta(days=1))
+    harness.run(exports=exports, facilities=["BLR01", "DEL02"])
+    after = dict(harness.query("SELECT _uniware_facility, COUNT(*) FROM {ds}.inventory_snapshot GROUP BY 1"))
+    [served] = [j for j in sim.jobs.all()[-3:] if j.facility == "DEL02"]
+    assert served.file is not None
+    rows = list(csv.DictReader(io.StringIO(served.file.path.read_text(encoding="utf-8-sig"))))
+    assert after == {"DEL02": len({(row["Facility"], row["Item SkuCode"]) for row in rows})}  # one row a key
+    assert harness.query("SELECT COUNT(*) FROM {ds}.item_master") == [(0,)]
+    notes = [message for (message,) in harness.query(
+        "SELECT message FROM {ds}.export_job_status WHERE facility = 'BLR01' AND status IN ('LOADED', 'EMPTY')")]
+    assert any(n and "facility BLR01's rows deleted" in n for n in notes)
+    assert any(n and "every row of the table deleted" in n for n in notes)
 
 
 @pytest.mark.parametrize("destination", ["duckdb", "postgres"])

@@ -22,6 +22,7 @@ from dlt.common.libs.pyarrow import get_column_type_from_py_arrow
 from ..catalog import APPEND, REPLACE, ExportSpec
 from ..conversion.column_names import ColumnNames, legacy_names, same_labels
 from ..conversion.csv_to_parquet import (
+    FACILITY,
     KEY_OCCURRENCE,
     LOADED_KINDS,
     RESERVED_COLUMNS,
@@ -34,7 +35,7 @@ from ..conversion.csv_to_parquet import (
 from ..conversion.facility_guard import check as check_facility
 from ..conversion.key_check import FileKeys, KeyStore
 from ..conversion.load_files import COPY_PARTS, CSV, PARQUET, file_import, forget_deduplicated
-from ..conversion.target_table import add_missing_key_column, table_is_empty
+from ..conversion.target_table import add_missing_key_column, delete_snapshot_rows, table_is_empty
 from ..conversion.window_guard import check as check_window
 from ..history import HISTORY_TABLE, job_event
 from ..jobs.workers import Crashed, FileReady, JobEnded, JobTicket, StatusChanged, job_collector
@@ -255,7 +256,9 @@ class ExportCollection:
             event.ticket.job_code, entry.describe(self.spec.name), HistoryStatus.LOADED, polls=event.polls,
             rows=converted.rows, size=download.bytes, note=f"waited {event.seconds_waiting:.1f} s, transfer and parse "
             f"{event.seconds_transferring:.1f} s" + (f", cursor now {cursor.isoformat()}" if cursor else ""))
-        message = "; ".join(converted.problems)
+        if converted.rows == 0 and converted.skipped == 0:
+            converted.problems.append(self._empty_snapshot(entry))
+        message = "; ".join(p for p in converted.problems if p)
         self.ledger.defer_history(job_event(
             self.spec, entry, self.rt.run_id, HistoryStatus.LOADED, observed_at=self.rt.clock.now(), message=message,
             polls=event.polls, file_host=download.host, file_path=download.url_path, file_bytes=download.bytes,
@@ -270,8 +273,9 @@ class ExportCollection:
             self.ledger.record_loaded(entry)
             self.tally.jobs_loaded += 1
             self.tally.statuses[HistoryStatus.EMPTY] += 1
-            log.warning("%s: %s", event.ticket.label, event.reason)
-            yield self._connector_row(entry, HistoryStatus.EMPTY, event.reason, polls=event.polls)
+            reason = "; ".join(p for p in (event.reason, self._empty_snapshot(entry)) if p)
+            log.warning("%s: %s", event.ticket.label, reason)
+            yield self._connector_row(entry, HistoryStatus.EMPTY, reason, polls=event.polls)
             return
         if event.outcome == Outcome.SUPERSEDED:  # mended by the next run's export: said, not a failure
             log.warning("%s: %s", event.ticket.label, event.reason)
@@ -349,6 +353,21 @@ class ExportCollection:
             # its keys unique must lose the hint here, or dlt skips the newest-`Updated` pass
             forget_deduplicated(self.spec.table_name)
         return {"write_disposition": merge}
+
+    def _empty_snapshot(self, entry: Entry) -> str:
+        """A snapshot without any row (a header-only file, or no file) replaces the rows it stands for,
+        as a snapshot with rows does: the facility's, or every row for a snapshot of the tenant. Not
+        when a job created after it already loaded the facility's rows (that newer snapshot stands).
+        The note for the history ("" for other exports)."""
+        if self.spec.write_disposition != REPLACE or self._newer_loaded(entry) is not None:
+            return ""
+        facility = None if self._snapshot_of_tenant else entry.facility
+        if facility is None and not self._snapshot_of_tenant:
+            return ""  # a job given by code, of no known facility: nothing to tell whose rows it replaces
+        if not delete_snapshot_rows(self.spec.table_name, FACILITY, facility):
+            return "the snapshot is empty, but the destination cannot delete the rows it replaces"
+        return "the snapshot is empty: " + ("every row of the table deleted" if facility is None
+                                            else f"facility {facility}'s rows deleted")
 
     def _newer_loaded(self, entry: Entry) -> Optional[datetime]:
         """When a job created after this entry's loaded this facility's rows in an earlier package (a
