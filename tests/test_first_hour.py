@@ -210,6 +210,24 @@ def test_config_errors_are_one_line_with_exit_2(cli: Any, monkeypatch: pytest.Mo
     assert len(err) <= 2 and "BUCKET_URL" in err[0], err
 
 
+def test_a_download_dir_that_cannot_be_used_is_a_setting_error(
+        cli: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A download_dir that does not exist yet is made; one that cannot be (a file is in the way, a
+    directory this user cannot write) is exit 2 naming the setting, before any job."""
+    made = tmp_path / "new" / "downloads"
+    monkeypatch.setenv("SOURCES__UNIWARE__DOWNLOAD_DIR", str(made))
+    assert cli("--facility", "BLR01", "--pipeline-name", "made") == 0
+    assert made.is_dir()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for where in (blocker, blocker / "below"):
+        monkeypatch.setenv("SOURCES__UNIWARE__DOWNLOAD_DIR", str(where))
+        assert cli("--facility", "BLR01", "--pipeline-name", "blocked") == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert "download_dir" in err[-1] and "SOURCES__UNIWARE__DOWNLOAD_DIR" in err[-1], err
+        assert str(blocker) in err[-1], err
+
+
 def test_a_destination_that_cannot_be_opened_says_why(cli: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     """dlt's PipelineStepFailed names the step on its first line and the reason further down: the

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields, replace
@@ -128,7 +129,8 @@ class SettingValues:
     download_stall_timeout_seconds: float = setting(120.0,
         'no byte for this long ends the attempt (the next one resumes); caps `read_timeout_seconds` for downloads')
     download_dir: Optional[str] = setting(None, shown='system temp', doc=
-        'where CSV and Parquet files wait (deleted once handed to dlt), and where the key check keeps the key '
+        'where CSV and Parquet files wait (deleted once handed to dlt; made if missing), and where the key check '
+        'keeps the key '
         'hashes beyond its 32 MB (deleted after the package)')
     on_bad_rows: str = setting("fail",
         '`fail`: a ragged row, non-UTF-8 bytes, a NUL byte or an untypable value fails the job, naming file, row and '
@@ -501,11 +503,24 @@ def build_settings(values: SettingValues, *, now: datetime) -> Settings:
         job_expiry=timedelta(hours=_positive("job_expiry_hours", values.job_expiry_hours)),
         poll=poll_policy(values),
         http=http_policy(values),
-        download_dir=Path(values.download_dir) if values.download_dir else None,
+        download_dir=_download_dir(values.download_dir) if values.download_dir else None,
         on_bad_rows=values.on_bad_rows,
         on_header_change=values.on_header_change,
         on_window_violation=values.on_window_violation,
     )
+
+
+def _download_dir(value: str) -> Path:
+    """The directory files wait in, made if it does not exist; a ConfigError when it cannot be made or
+    written to (a full disk still says "no space left in <dir>" when it happens)."""
+    path = Path(value).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError("download_dir", f"{str(path)!r} cannot be made: {error.strerror or error}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError("download_dir", f"{str(path)!r} is not a directory this user can write to")
+    return path
 
 
 def poll_policy(values: SettingValues) -> PollPolicy:
