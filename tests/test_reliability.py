@@ -235,6 +235,23 @@ def test_html_instead_of_csv_is_refused_and_reexported_next_run(harness: Harness
     assert served is not None and harness.count("return_invoices") == served.rows
 
 
+def test_a_csv_the_file_host_calls_text_html_is_read(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """The body decides, not the label: a bucket that serves the CSV as text/html still gives the CSV,
+    read with a warning; a login page (with or without a doctype) is still refused, whatever its label."""
+    config = fast_config(files_dir=tmp_path_factory.mktemp("sim-files"), file_content_type="text/html; charset=UTF-8")
+    with UniwareSimulator(config) as sim:
+        harness = Harness(sim, tmp_path)
+        with caplog.at_level(logging.WARNING):
+            harness.run(exports=RETURNS, facilities=["MUM03"])
+        assert_loaded_once(harness, jobs=1)
+        assert "calls the CSV text/html" in caplog.text
+        sim.inject("download", action=HTML)
+        sim.clock.advance(timedelta(hours=1))
+        with pytest.raises(ExportsFailed, match="HTML page instead of the CSV"):
+            harness.run(exports=RETURNS, facilities=["MUM03"])
+
+
 def test_empty_export_is_a_warning_and_moves_the_cursor(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
     far = TEST_NOW - timedelta(days=400)
     with caplog.at_level(logging.WARNING):

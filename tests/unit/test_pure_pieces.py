@@ -243,3 +243,22 @@ def test_an_integer_beyond_64_bits_is_a_bad_value() -> None:
     converted = to_integer(pa.array(["9223372036854775807", "9223372036854775808", "-9223372036854775809", "7"]))
     assert converted.values.to_pylist() == [2**63 - 1, None, None, 7]
     assert converted.bad is not None and converted.bad.to_pylist() == [False, True, True, False]
+
+
+@pytest.mark.parametrize("body, content_type, refused", [
+    (b"Invoice Code,Item SKU Code\nINV-1,SKU-1\n", "text/html; charset=UTF-8", False),  # a CSV called HTML
+    (b"\xef\xbb\xbfInvoice Code\nINV-1\n", "text/csv", False),
+    (b"<!DOCTYPE html><html><body>Login</body></html>", "text/csv", True),  # a page whatever its label
+    (b"  <head><title>Login</title></head>", "application/octet-stream", True),
+    (b"<p>Session expired</p>", "text/html", True),  # labelled HTML and starting with a tag
+    (b"", "text/html", True),
+])
+def test_the_body_decides_whether_a_download_is_an_html_page(body: bytes, content_type: str, refused: bool) -> None:
+    from uniware_source.client.download import _reject_html
+    from uniware_source.errors import InvalidFileError
+
+    if refused:
+        with pytest.raises(InvalidFileError, match="HTML page instead of the CSV"):
+            _reject_html(body, content_type, "job X")
+    else:
+        _reject_html(body, content_type, "job X")

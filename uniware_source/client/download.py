@@ -53,7 +53,7 @@ from .interruptible import cut_after
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1 << 20
-HTML_MARKERS = (b"<!doctype html", b"<html", b"<?xml")
+HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<?xml")
 IDENTITY = ("", "identity")
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
@@ -605,10 +605,16 @@ def _validator(response: requests.Response) -> Optional[str]:
 
 
 def _reject_html(chunk: bytes, content_type: str, where: str) -> None:
+    """An HTML page (a login or error page) instead of the CSV is refused. The body decides: one that
+    starts like HTML whatever its Content-Type, or one labelled text/html that starts with a tag or is
+    empty; a CSV body that a host labels text/html is still the CSV."""
     head = chunk[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if "text/html" in content_type or head.startswith(HTML_MARKERS):
+    labelled = "text/html" in content_type
+    if head.startswith(HTML_MARKERS) or (labelled and (not head or head.startswith(b"<"))):
         raise InvalidFileError(f"{where}: got an HTML page instead of the CSV (Content-Type "
                                f"{content_type or 'missing'}); the export link is not usable")
+    if labelled:
+        log.warning("%s: the file host calls the CSV text/html; its content is a CSV, so it is read", where)
 
 
 def _snippet(response: requests.Response) -> str:

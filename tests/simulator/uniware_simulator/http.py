@@ -280,7 +280,7 @@ class FileHandler(_Handler):
             headers["Content-Range"] = f"bytes {start}-{end}/{size}"
         length = end - start + 1
         self.send_response(status)
-        self.send_header("Content-Type", "text/csv")
+        self.send_header("Content-Type", self.sim.config.file_content_type)
         self.send_header("Content-Length", str(fault.length if fault is not None and action == HUGE_LENGTH
                                                else length))
         for name, value in headers.items():

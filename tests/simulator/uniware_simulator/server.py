@@ -50,6 +50,7 @@ class SimulatorConfig:
     file_url_query: str = ""  # appended to every filePath as ?<query> (a presigned link's signature)
     file_url_userinfo: str = ""  # "user:pass": put in every filePath; the file host then accepts its Basic auth
     file_gzip: bool = False  # the file host gzips bodies for clients whose Accept-Encoding allows it
+    file_content_type: str = "text/csv"  # what the file host calls a CSV (a misconfigured bucket: text/html)
     relative_file_path: bool = False  # filePath is /export/<tenant>/<id>/<name>.csv on the API host (bearer needed)
     synchronous_exports: bool = False  # write the file while creating the job (deterministic tests)
     error_text_field: str = "description"  # or "message": which field carries the error text
