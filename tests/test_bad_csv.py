@@ -203,3 +203,26 @@ def test_an_impossible_value_is_a_bad_row_named_never_rolled_over(harness: Harne
     skipped = harness.sql("SELECT rows_skipped FROM {ds}.export_job_status WHERE status = 'LOADED' "
                           "AND facility = 'BLR01'")
     assert skipped == [(1,), (1,)]
+
+
+def _label_twice(text: str, label: str) -> str:
+    """The file with a second column headed `label`, whose values differ from the first's."""
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+    position = rows[0].index(label)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(
+        [[*rows[0], label], *([*row, f"X{row[position]}"] for row in rows[1:])])
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("label, role", [("Sale Order Code", "part of the export's key"),
+                                         ("Updated", "the column the newest row is told by")])
+def test_a_key_label_twice_in_the_header_is_refused_not_guessed(harness: Harness, label: str, role: str) -> None:
+    """Two columns headed like a key part (or the newest-wins column): which one is meant cannot be
+    told, so the file is refused naming the label, not merged on whichever comes first."""
+    harness.sim.jobs.edit_file = lambda job, text: _label_twice(text, label) if job.facility == "BLR01" else text
+    with pytest.raises(ExportsFailed) as failed:
+        harness.run(exports=SALE_ORDERS, facilities=["BLR01", "DEL02"])
+    [problem] = failed.value.problems
+    assert f"the header has '{label}' 2 times; it is {role}" in problem and "facility BLR01" in problem
+    assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.sale_orders") == [("DEL02",)]

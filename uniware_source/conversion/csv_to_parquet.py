@@ -186,6 +186,11 @@ def plan_layout(header: Sequence[str], spec: ExportSpec, names: ColumnNames, lab
                                  "export always has one, so this is a broken file, not an empty export")
         raise CsvFormatError(f"{label}: the file has no header row")
     labels = spec_labels([h.strip() for h in header], spec, names)
+    for pinned in dict.fromkeys([*spec.primary_key, *([spec.dedup_sort] if spec.dedup_sort else [])]):
+        if labels.count(pinned) > 1:
+            role = "part of the export's key" if pinned in spec.primary_key else "the column the newest row is told by"
+            raise CsvFormatError(f"{label}: the header has '{pinned}' {labels.count(pinned)} times; it is {role}, "
+                                 "so which of them is meant cannot be told")
     columns = names.names_for(labels)
     kinds = [kind_of(lab, spec) for lab in labels]
     key_names = []
