@@ -34,3 +34,22 @@ def test_the_same_polling_failure_is_said_once_a_minute(monkeypatch: pytest.Monk
     bad_gateway = [m for m in said if "502" in m]
     # 100 failures over ~200 s: said at once and each minute after; a new failure is said at once
     assert 3 <= len(no_status) <= 5 and 1 <= len(bad_gateway) <= 3, said
+
+
+def test_a_done_status_with_errors_loads_its_file_and_says_the_errors(monkeypatch: pytest.MonkeyPatch,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """`successful: true` with COMPLETE, a file and errors: the file loads (Uniware says it succeeded),
+    and the errors are said in the log, not only kept in the history's JSON."""
+    from uniware_source.client.job_status import JobStatus
+    from uniware_source.errors import ApiErrorDetail
+
+    error = ApiErrorDetail.from_json({"code": 1, "description": "2 rows could not be exported", "message": "PARTIAL"})
+    monkeypatch.setattr(poll, "job_status", lambda client, code: JobStatus("COMPLETE", "https://files/x.csv", "",
+                                                                           (error,)))
+    policy = PollPolicy(initial_seconds=1, max_seconds=2, timeout_seconds=300, complete_grace_seconds=60,
+                        multiplier=2)
+    with caplog.at_level(logging.WARNING):
+        result = poll.wait_for_job(None, "JOB1", clock=ManualClock(), policy=policy,  # type: ignore[arg-type]
+                                   on_change=lambda _: None, stop=threading.Event(), label="job JOB1")
+    assert result.outcome == Outcome.COMPLETED and result.file_url == "https://files/x.csv"
+    assert "COMPLETE with errors, its file is loaded" in caplog.text and "2 rows could not be exported" in caplog.text

@@ -123,6 +123,9 @@ def wait_for_job(
                 complete_since = None  # the grace counts only continuous time at COMPLETE without a file
             if meaning == Meaning.DONE:
                 if status.file_url:
+                    if status.errors:  # successful, with errors: loaded, and said (they are in the history too)
+                        log.warning("%s: Uniware reported %s with errors, its file is loaded: %s", label, status.status,
+                                    "; ".join(str(e) for e in status.errors))
                     return PollResult(Outcome.COMPLETED, status.status, status.file_url, "", polls)
                 now = clock.monotonic()
                 complete_since = complete_since if complete_since is not None else now
