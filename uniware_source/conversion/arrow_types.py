@@ -7,6 +7,7 @@ decimal(18, 4). A value that fits no rule is reported with its position, never s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -70,23 +71,45 @@ def _looks_iso(text: pa.Array) -> bool:
     return bool(pc.all(dash).as_py() is not False)
 
 
+_FIELDS = {"%Y": "year", "%m": "month", "%d": "day", "%H": "hour", "%M": "minute", "%S": "second"}
+
+
+def _fields_pattern(fmt: str) -> str:
+    """A regular expression of `fmt` that captures each field's digits under its name (`day`...)."""
+    pattern = re.escape(fmt)
+    for code, name in _FIELDS.items():
+        pattern = pattern.replace(re.escape(code), f"(?P<{name}>\\d{{1,4}})")
+    return f"^\\s*{pattern}\\s*$"
+
+
 def _exactly_read(text: pa.Array, attempt: pa.Array, fmt: str) -> pa.Array:
     """`attempt` (`text` read with `fmt`) without the values `strptime` rolled over. Only a day 29-31
-    the month lacks (read as 1-3 March, or the 1st after a month of 30 days) or a second 60/61 (read as
-    second 0/1 of the next minute) rolls over, so only values read as such are written back and
-    compared with their text, zero-padded (the other values cannot differ)."""
+    the month lacks (read as 1-3 March, or the 1st after a month of 30 days; its text has 29, 30 or
+    31) or a 60th second or minute (read into the next minute or hour; its text has ":6") rolls over,
+    so only such values have their fields, as written, compared with what was read."""
+    if attempt.null_count == len(attempt):
+        return attempt  # the format read nothing
     day, month = pc.day(attempt), pc.month(attempt)
-    maybe = pc.or_(pc.and_(pc.equal(month, 3), pc.less_equal(day, 3)),
-                   pc.and_(pc.is_in(month, pa.array([5, 7, 10, 12])), pc.equal(day, 1)))
-    if "%S" in fmt:
-        maybe = pc.or_(maybe, pc.less_equal(pc.second(attempt), 1))
-    maybe = pc.fill_null(maybe, False)
+    after_30_days = pc.or_(pc.or_(pc.equal(month, 5), pc.equal(month, 7)),
+                           pc.or_(pc.equal(month, 10), pc.equal(month, 12)))
+    next_month = pc.fill_null(pc.or_(pc.and_(pc.equal(month, 3), pc.less_equal(day, 3)),
+                                     pc.and_(pc.equal(day, 1), after_30_days)), False)
+    maybe = pc.fill_null(pc.match_substring(text, ":6"), False)
+    if pc.any(next_month).as_py():
+        day_29_to_31 = pc.match_substring_regex(pc.filter(text, next_month), "29|30|31")
+        maybe = pc.or_(maybe, pc.replace_with_mask(pc.xor(next_month, next_month), next_month, day_29_to_31))
     if not pc.any(maybe).as_py():
         return attempt
-    padded = pc.replace_substring_regex(pc.utf8_trim_whitespace(pc.filter(text, maybe)), r"\b(\d)\b", r"0\1")
-    same = pc.equal(pc.strftime(pc.filter(attempt, maybe), format=fmt), padded)
-    rolled = pc.replace_with_mask(pc.xor(maybe, maybe), maybe, pc.invert(same))
-    return pc.if_else(rolled, pa.scalar(None, attempt.type), attempt)
+    written = pc.extract_regex(pc.filter(text, maybe), _fields_pattern(fmt))
+    read = pc.filter(attempt, maybe)
+    same: Optional[pa.Array] = None
+    for name in dict.fromkeys(_FIELDS[code] for code in _FIELDS if code in fmt):
+        equal = pc.equal(pc.cast(pc.struct_field(written, name), pa.int64()), getattr(pc, name)(read))
+        same = equal if same is None else pc.and_(same, equal)
+    assert same is not None
+    rolled = pc.invert(pc.fill_null(same, False))
+    mask = pc.replace_with_mask(pc.xor(maybe, maybe), maybe, rolled)
+    return pc.if_else(mask, pa.scalar(None, attempt.type), attempt)
 
 
 def _plausible(parsed: pa.Array) -> pa.Array:
