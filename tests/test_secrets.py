@@ -91,3 +91,22 @@ def test_a_token_uniware_echoes_in_a_job_message_is_masked_everywhere(
     secrets = tokens + ["".join(c for c in token if c.isalnum()) for token in tokens]
     assert "***" in str(failed.value)
     assert not _leaks(harness, tmp_path, secrets, {"log": caplog.text, "error": str(failed.value)})
+
+
+@pytest.mark.parametrize("status", [400, 500])
+def test_a_token_uniware_echoes_in_a_refused_create_is_masked_in_state_too(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, caplog: pytest.LogCaptureFixture, status: int) -> None:
+    """A create refused with the caller's token quoted in its errors (a 400 at once, a 500 after its
+    retries): the window's last error, kept in dlt's state for the next run and `status`, is masked like
+    the log, the error and the history."""
+    sim = uniware_simulator
+    harness = Harness(sim, tmp_path)
+    sim.inject("create", status=status, times=None, message="no export for session {token_hex} ({token})")
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(ExportsFailed) as failed:
+        harness.run(exports=["Return Invoices"], facilities=["BLR01"], request_max_attempts=2)
+    [entry] = harness.ledger_entries("return_invoices")
+    assert entry["last_error"] and "***" in entry["last_error"]
+    tokens = sim.tokens.every_token
+    secrets = tokens + ["".join(c for c in token if c.isalnum()) for token in tokens]
+    assert not _leaks(harness, tmp_path, secrets, {"log": caplog.text, "error": str(failed.value)})

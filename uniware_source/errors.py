@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from .redact import redact
+
 
 class UniwareError(Exception):
     """Base class of everything the connector raises on purpose."""
@@ -64,7 +66,8 @@ class ApiError(UniwareError):
                  errors: Sequence[ApiErrorDetail] = (), refused: bool = False) -> None:
         detail = "; ".join(str(e) for e in errors)
         status = f"HTTP {http_status}: " if http_status is not None else ""
-        super().__init__(f"{operation} failed: {status}{problem}" + (f" - {detail}" if detail else ""))
+        # Uniware's own words may echo a token or the password: masked before anything keeps them
+        super().__init__(redact(f"{operation} failed: {status}{problem}" + (f" - {detail}" if detail else "")))
         self.operation = operation
         self.http_status = http_status
         self.errors = tuple(errors)

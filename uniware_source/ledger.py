@@ -283,7 +283,7 @@ class ExportLedger:
                           failed_run=None, last_error=None)
 
     def record_create_failed(self, entry: Entry, run_id: str, reason: str) -> None:
-        entry.data.update(failed_run=run_id, last_error=reason, attempt=entry.attempt + 1)
+        entry.data.update(failed_run=run_id, last_error=redact(reason), attempt=entry.attempt + 1)
 
     def record_status(self, entry: Entry, status: str, polls: int) -> None:
         entry.data.update(status=status, polls=polls)
@@ -335,7 +335,7 @@ class ExportLedger:
     def record_abandoned(self, entry: Entry, reason: str) -> None:
         """The job ran past job_expiry_hours: its window gets a new job in this very run."""
         entry.data.update(job_code=None, created_at=None, status=None, seq=0, polls=0, failed_run=None,
-                          last_error=reason, attempt=entry.attempt + 1)
+                          last_error=redact(reason), attempt=entry.attempt + 1)
 
     def _remember_adopted(self, job_code: str) -> None:
         done = self._state["adopted_done"]

@@ -60,12 +60,11 @@ class SecretRegistry:
     def add(self, secret: Optional[str]) -> None:
         """Register `secret`, with its letters and digits alone and each long run of them (a token's
         random part, which a message may quote without its prefix or dashes: `tok-<hex>` as a
-        "session <hex>", a UUID without its dashes)."""
+        "session <hex>", a UUID without its dashes), each also upper-cased."""
         if secret and len(secret) >= 4:
-            with self._lock:
-                self._secrets.add(secret)
-                self._secrets.update(_CORE.findall(secret))
-                self._secrets.update(_CORE.findall(_NOT_ALNUM.sub("", secret)))
+            found = {secret, *_CORE.findall(secret), *_CORE.findall(_NOT_ALNUM.sub("", secret))}
+            with self._lock:  # as written, and upper-cased (a status Uniware echoes is read upper-case)
+                self._secrets.update(found | {value.upper() for value in found})
 
     def redact(self, text: str) -> str:
         with self._lock:

@@ -74,6 +74,7 @@ class Fault:
     chunk_bytes: int = 1  # for trickle
     after_processing: bool = False
     refresh_too: bool = False  # for expire_tokens
+    message: Optional[str] = None  # for http_error: the body's message and error ({token}: the caller's token)
     times: Optional[int] = 1
     fired: int = 0
 

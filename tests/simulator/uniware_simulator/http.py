@@ -142,12 +142,18 @@ class _Handler(BaseHTTPRequestHandler):
             if fault.retry_after is not None:
                 seconds = float(fault.retry_after)
                 headers["Retry-After"] = str(int(seconds)) if seconds.is_integer() else str(seconds)
+            message = self._echo(fault.message) if fault.message else f"simulated HTTP {fault.status}"
             self._send_json(fault.status, {
-                "timestamp": int(time.time() * 1000), "status": fault.status,
-                "error": "Simulated fault", "message": f"simulated HTTP {fault.status}",
+                "timestamp": int(time.time() * 1000), "status": fault.status, "error": "Simulated fault",
+                "message": message, "errors": [{"code": fault.status, "description": message, "message": message}],
             }, headers)
             return True
         return False
+
+    def _echo(self, text: str) -> str:
+        """`text` with {token} and {token_hex} as the caller's bearer token (a careless build echoes it)."""
+        token = (self.headers.get("Authorization") or "").partition(" ")[2].strip()
+        return text.replace("{token}", token).replace("{token_hex}", "".join(c for c in token if c.isalnum()))
 
 
 class _ApiRoutes(_Handler):
@@ -212,9 +218,7 @@ class _ApiRoutes(_Handler):
             return api.create_job(self.headers.get("Facility"), body)
         status, headers, payload = api.job_status(body)
         if "{token" in json.dumps(payload):  # a fate's message that echoes the caller's token (a careless build)
-            token = (self.headers.get("Authorization") or "").partition(" ")[2].strip()
-            payload = json.loads(json.dumps(payload).replace("{token}", token)
-                                 .replace("{token_hex}", "".join(c for c in token if c.isalnum())))
+            payload = json.loads(self._echo(json.dumps(payload)))
         if isinstance(payload, dict) and payload.get("filePath"):
             payload["filePath"] = self.sim.file_url(payload["filePath"])
         return status, headers, payload
