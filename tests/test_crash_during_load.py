@@ -11,6 +11,8 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.simulator_fixtures import TEST_NOW
 from uniware_simulator import UniwareSimulator
 
@@ -19,10 +21,15 @@ from .harness import FAST_POLLING, Harness
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_killed_before_load_completes_on_the_next_run(uniware_simulator: UniwareSimulator, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kill_at", ["after_normalize", "normalize_commit"])
+def test_killed_before_load_completes_on_the_next_run(uniware_simulator: UniwareSimulator, tmp_path: Path,
+                                                      kill_at: str) -> None:
+    """Killed once the package is normalized; or inside dlt's normalize, between moving the package to
+    `normalized` and deleting its extracted copy (dlt would normalize the copy again and never get past
+    renaming onto the package that is there: every later run failed)."""
     sim = uniware_simulator
     settings = {"workdir": str(tmp_path), "now": TEST_NOW.isoformat(), "base_url": sim.base_url,
-                "username": sim.config.username, "password": sim.config.password,
+                "username": sim.config.username, "password": sim.config.password, "kill_at": kill_at,
                 "exports": ["Return Invoices"], "facilities": ["BLR01"], **FAST_POLLING}
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     child = subprocess.run([sys.executable, "-m", "tests.crash_during_load", json.dumps(settings)], env=env,
@@ -33,6 +40,8 @@ def test_killed_before_load_completes_on_the_next_run(uniware_simulator: Uniware
 
     harness = Harness(sim, tmp_path, name="crash")
     assert harness.pipeline.has_pending_data  # the normalized package waits
+    extracted = harness.pipeline._get_normalize_storage().extracted_packages.list_packages()
+    assert bool(extracted) == (kill_at == "normalize_commit")
     assert not harness.has_table("return_invoices")
     harness.run(exports=["Return Invoices"], facilities=["BLR01"])
 

@@ -65,6 +65,23 @@ def declare_merge(schema: Schema, keep_replace: bool = False) -> list[str]:
     return changed
 
 
+def drop_normalized_extracts(pipeline: Pipeline) -> list[str]:
+    """Extracted packages that dlt's normalize already moved to the load storage (killed between that
+    move and deleting the extracted copy) are deleted: normalizing the copy again would stop on the
+    package that is there, on every run, and a package already loaded must not load twice. Their ids."""
+    normalize_storage = pipeline._get_normalize_storage()
+    load_storage = pipeline._get_load_storage()
+    if not normalize_storage.is_storage_ready() or not load_storage.is_storage_ready():
+        return []
+    moved = set(load_storage.normalized_packages.list_packages()) | set(load_storage.loaded_packages.list_packages())
+    dropped = [load_id for load_id in normalize_storage.extracted_packages.list_packages() if load_id in moved]
+    for load_id in dropped:
+        normalize_storage.extracted_packages.delete_package(load_id)
+        log.info("package %s of an interrupted run was normalized before the kill: its extracted copy is removed",
+                 load_id)
+    return dropped
+
+
 def merge_on_reload(pipeline: Pipeline) -> None:
     """Declare `merge` in every package of `pipeline` that waits to be normalized or loaded."""
     normalize_storage = pipeline._get_normalize_storage()

@@ -31,7 +31,7 @@ from . import duckdb_memory
 from .dlt_warnings import expected_warnings_dropped
 from .duckdb_connection import connection_held, credentials_pinned, is_duckdb
 from .lock import WaitForLock, pipeline_lock
-from .recovery import declare_merge, merge_on_reload
+from .recovery import declare_merge, drop_normalized_extracts, merge_on_reload
 from .signals import Terminated, interrupt_for, interrupt_of_a_query, signals_deferred, sigterm_interrupts
 from .snapshot_replace import snapshots_through_staging
 
@@ -49,6 +49,7 @@ def finish_pending_loads(pipeline: Pipeline) -> bool:
     if pending:
         log.info("pipeline %s has load packages from an interrupted run; loading them first",
                  pipeline.pipeline_name)
+        drop_normalized_extracts(pipeline)
         merge_on_reload(pipeline)
     with _surfaced():
         if pending:
