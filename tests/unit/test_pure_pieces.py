@@ -251,6 +251,7 @@ def test_an_integer_beyond_64_bits_is_a_bad_value() -> None:
     (b"<!DOCTYPE html><html><body>Login</body></html>", "text/csv", True),  # a page whatever its label
     (b"  <head><title>Login</title></head>", "application/octet-stream", True),
     (b"<p>Session expired</p>", "text/html", True),  # labelled HTML and starting with a tag
+    (b"<!-- login page -->\nlogin\nuser", "text/csv", True),  # markup first, whatever the label
     (b"", "text/html", True),
 ])
 def test_the_body_decides_whether_a_download_is_an_html_page(body: bytes, content_type: str, refused: bool) -> None:

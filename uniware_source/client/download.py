@@ -53,7 +53,6 @@ from .interruptible import cut_after
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1 << 20
-HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<?xml")
 IDENTITY = ("", "identity")
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
@@ -606,11 +605,12 @@ def _validator(response: requests.Response) -> Optional[str]:
 
 def _reject_html(chunk: bytes, content_type: str, where: str) -> None:
     """An HTML page (a login or error page) instead of the CSV is refused. The body decides: one that
-    starts like HTML whatever its Content-Type, or one labelled text/html that starts with a tag or is
-    empty; a CSV body that a host labels text/html is still the CSV."""
+    starts with markup (`<`: a tag, a doctype, a comment; no Uniware header label does) whatever its
+    Content-Type, or an empty one labelled text/html; a CSV body that a host labels text/html is still
+    the CSV."""
     head = chunk[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     labelled = "text/html" in content_type
-    if head.startswith(HTML_MARKERS) or (labelled and (not head or head.startswith(b"<"))):
+    if head.startswith(b"<") or (labelled and not head):
         raise InvalidFileError(f"{where}: got an HTML page instead of the CSV (Content-Type "
                                f"{content_type or 'missing'}); the export link is not usable")
     if labelled:
