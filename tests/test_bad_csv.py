@@ -216,13 +216,18 @@ def _label_twice(text: str, label: str) -> str:
 
 
 @pytest.mark.parametrize("label, role", [("Sale Order Code", "part of the export's key"),
-                                         ("Updated", "the column the newest row is told by")])
+                                         ("Updated", "the column the newest row is told by"),
+                                         ("Created", "the column the window check reads"),
+                                         ("Facility Code", "the column the facility check reads")])
 def test_a_key_label_twice_in_the_header_is_refused_not_guessed(harness: Harness, label: str, role: str) -> None:
-    """Two columns headed like a key part (or the newest-wins column): which one is meant cannot be
-    told, so the file is refused naming the label, not merged on whichever comes first."""
+    """Two columns headed like a key part, the newest-wins column or a column a check reads (the window
+    column, Facility Code): which one is meant cannot be told, so the file is refused naming the label,
+    not merged or checked on whichever comes first."""
+    export = {"name": "Sale Orders", "date_filter": "addedOn",
+              "columns": [*SALE_ORDERS[0]["columns"], "created", "facilityCode"]}
     harness.sim.jobs.edit_file = lambda job, text: _label_twice(text, label) if job.facility == "BLR01" else text
     with pytest.raises(ExportsFailed) as failed:
-        harness.run(exports=SALE_ORDERS, facilities=["BLR01", "DEL02"])
+        harness.run(exports=[export], facilities=["BLR01", "DEL02"])
     [problem] = failed.value.problems
     assert f"the header has '{label}' 2 times; it is {role}" in problem and "facility BLR01" in problem
     assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.sale_orders") == [("DEL02",)]

@@ -186,9 +186,14 @@ def plan_layout(header: Sequence[str], spec: ExportSpec, names: ColumnNames, lab
                                  "export always has one, so this is a broken file, not an empty export")
         raise CsvFormatError(f"{label}: the file has no header row")
     labels = spec_labels([h.strip() for h in header], spec, names)
-    for pinned in dict.fromkeys([*spec.primary_key, *([spec.dedup_sort] if spec.dedup_sort else [])]):
+    roles = {FACILITY_CODE_LABEL: "the column the facility check reads"} if spec.facility_scoped else {}
+    if spec.window_column:
+        roles[spec.window_column] = "the column the window check reads"
+    if spec.dedup_sort:
+        roles[spec.dedup_sort] = "the column the newest row is told by"
+    roles.update({key: "part of the export's key" for key in spec.primary_key})
+    for pinned, role in roles.items():  # a column the load or a check relies on: which of two is meant?
         if labels.count(pinned) > 1:
-            role = "part of the export's key" if pinned in spec.primary_key else "the column the newest row is told by"
             raise CsvFormatError(f"{label}: the header has '{pinned}' {labels.count(pinned)} times; it is {role}, "
                                  "so which of them is meant cannot be told")
     columns = names.names_for(labels)
