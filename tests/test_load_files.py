@@ -596,6 +596,47 @@ def test_an_empty_snapshot_replaces_what_it_stands_for(uniware_simulator: Uniwar
     assert any(n and "every row of the table deleted" in n for n in notes)
 
 
+def test_an_empty_snapshot_deletes_with_its_package_not_before(harness: Harness,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stopped after the package of an empty snapshot was made, before it loaded: the facility's rows
+    are all still there (the history has no row of that job either); the next run deletes them as it
+    finishes that package, and leaves the other facility's rows and a later snapshot's rows alone."""
+    from uniware_source.pipeline_run import resumable
+
+    exports = ["Inventory Snapshot"]
+    harness.run(exports=exports, facilities=["BLR01", "DEL02"])
+    before = dict(harness.sql("SELECT _uniware_facility, COUNT(*) FROM {ds}.inventory_snapshot GROUP BY 1"))
+    harness.sim.jobs.edit_file = lambda job, text: _header_only(job, text) if job.facility == "BLR01" else text
+    harness.sim.clock.advance(timedelta(days=1))
+    load = resumable._load
+    calls: list[int] = []
+
+    def stopped_before_the_collect_load(pipeline: Any) -> None:
+        calls.append(1)
+        if len(calls) == 2:  # the submit step's load, then the collect step's: stopped before it
+            raise KeyboardInterrupt
+        load(pipeline)
+    monkeypatch.setattr(resumable, "_load", stopped_before_the_collect_load)
+    with pytest.raises(KeyboardInterrupt):
+        harness.run(exports=exports, facilities=["BLR01"])
+    monkeypatch.setattr(resumable, "_load", load)
+    assert dict(harness.sql("SELECT _uniware_facility, COUNT(*) FROM {ds}.inventory_snapshot GROUP BY 1")) == before
+    emptied = harness.sim.jobs.all()[-1]
+    assert harness.history(emptied.code)[-1]["status"] != "LOADED"
+
+    resumable.finish_pending_loads(harness.pipeline)
+    after = dict(harness.sql("SELECT _uniware_facility, COUNT(*) FROM {ds}.inventory_snapshot GROUP BY 1"))
+    assert after == {"DEL02": before["DEL02"]}
+    assert "facility BLR01's rows deleted" in harness.history(emptied.code)[-1]["message"]
+    harness.sim.jobs.edit_file = None
+    harness.sim.clock.advance(timedelta(days=1))
+    harness.run(exports=exports, facilities=["BLR01"])  # a snapshot with rows again: loaded, and kept
+    again = dict(harness.sql("SELECT _uniware_facility, COUNT(*) FROM {ds}.inventory_snapshot GROUP BY 1"))
+    assert again["BLR01"] > 0 and again["DEL02"] == before["DEL02"]
+    resumable.finish_pending_loads(harness.pipeline)  # nothing pending: the old deletion is not done again
+    assert dict(harness.sql("SELECT _uniware_facility, COUNT(*) FROM {ds}.inventory_snapshot GROUP BY 1")) == again
+
+
 @pytest.mark.parametrize("destination", ["duckdb", "postgres"])
 def test_a_snapshot_whose_copy_fails_leaves_the_earlier_snapshot(
         uniware_simulator: UniwareSimulator, tmp_path: Path, postgres_dataset: str, destination: str,

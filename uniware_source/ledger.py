@@ -120,6 +120,9 @@ class Entry:
 NEWEST_LOADED = "newest_loaded"  # facility -> creation time of the newest job whose rows loaded
 LOADED_FILES = "loaded_files"  # [sha256, facility, window start, window end, job code] of the last files loaded
 LOADED_FILES_MEMORY = 200  # about 60 KB of state per export
+# [facility (None: the whole table), created_at] of snapshots without a row, whose older rows are
+# deleted as their package loads (pipeline_run/snapshot_replace.py); forgotten by the export's next collect
+EMPTY_SNAPSHOTS = "empty_snapshots"
 
 
 class ExportLedger:
@@ -201,6 +204,16 @@ class ExportLedger:
                               (entry.facility, entry.start, entry.end), facility_scoped):
                 return f"job {job_code} of facility {facility}, window {start} to {end}, loaded by an earlier run"
         return None
+
+    def record_empty_snapshot(self, entry: Entry, whole_table: bool) -> None:
+        """A snapshot without any row: the rows it replaces (the facility's, or the table's) made before
+        its job go when this package loads, not before."""
+        self._state.setdefault(EMPTY_SNAPSHOTS, []).append(
+            [None if whole_table else entry.facility, entry.data.get("created_at")])
+
+    def forget_empty_snapshots(self) -> None:
+        """The export's earlier packages have loaded (and deleted what they replace)."""
+        self._state.pop(EMPTY_SNAPSHOTS, None)
 
     def remember_loaded_file(self, sha256: str, entry: Entry) -> None:
         """Saved with the rows of the file (see file_loaded_elsewhere)."""
@@ -399,6 +412,12 @@ class Ledgers:
         for table in names:
             for data in self._resources.get(table, {}).get("entries", []):
                 yield Entry(data)
+
+    def empty_snapshots(self) -> list[tuple[str, Optional[str], str]]:
+        """(table, facility or None for the whole table, created_at) of the empty snapshots whose older
+        rows go as their package loads."""
+        return [(table, facility, created) for table, state in self._resources.items()
+                for facility, created in state.get(EMPTY_SNAPSHOTS, []) if created]
 
     def holder_of(self, job_code: str, except_key: str, names: Mapping[str, str]) -> Optional[str]:
         """What holds `job_code` besides the entry `except_key`: a window waiting for it, or a window whose

@@ -5,8 +5,6 @@ truncating or dropping the table, another pipeline writing the same dataset).
   append, the fast path that loads a file straight into the table (no staging copy, no delete-insert),
   chosen by this check and the key check (key_check.py).
 - A key column an earlier version did not make (`add_missing_key_column`).
-- The rows an empty snapshot replaces (`delete_snapshot_rows`): dlt's replace of a facility merges on
-  the facility, which an empty file does not name.
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Optional
+from typing import Any
 
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
@@ -68,22 +66,3 @@ def add_missing_key_column(table_name: str, column: str) -> bool:
                 "that were there)", table_name, column)
     return True
 
-
-def delete_snapshot_rows(table_name: str, facility_column: str, facility: Optional[str]) -> bool:
-    """Deletes the rows a snapshot without any row replaces: those of `facility`, or every row for a
-    snapshot of the whole tenant (None). True when done (or there is no table yet), False when the
-    destination cannot be asked (no SQL client: a bucket)."""
-    try:
-        with _asked(table_name) as (client, qualified):
-            try:
-                if facility is None:
-                    client.execute_sql(f"DELETE FROM {qualified}")
-                else:
-                    column = client.escape_column_name(facility_column)
-                    client.execute_sql(f"DELETE FROM {qualified} WHERE {column} = %s", facility)
-            except DatabaseUndefinedRelation:
-                return True  # never loaded: nothing to replace
-    except Exception as error:
-        log.warning("cannot delete the rows of %s an empty snapshot replaces (%s)", table_name, type(error).__name__)
-        return False
-    return True

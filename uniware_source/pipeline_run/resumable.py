@@ -33,7 +33,7 @@ from .duckdb_connection import connection_held, credentials_pinned, is_duckdb
 from .lock import WaitForLock, pipeline_lock
 from .recovery import declare_merge, drop_normalized_extracts, merge_on_reload
 from .signals import Terminated, interrupt_for, interrupt_of_a_query, signals_deferred, sigterm_interrupts
-from .snapshot_replace import snapshots_through_staging
+from .snapshot_replace import delete_emptied_snapshots, snapshots_through_staging
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ def finish_pending_loads(pipeline: Pipeline) -> bool:
                  pipeline.pipeline_name)
         drop_normalized_extracts(pipeline)
         merge_on_reload(pipeline)
+        delete_emptied_snapshots(pipeline)  # again: the kill may have come before the package loaded
     with _surfaced():
         if pending:
             normalize_whole(pipeline)  # an extracted package: normalized here, where a signal waits for its commit
@@ -69,6 +70,7 @@ def _load(pipeline: Pipeline) -> None:
     conversion's freed Arrow memory is given back to the system first: the load (DuckDB in this
     process) need not stack on what pyarrow's allocator keeps for reuse."""
     pa.default_memory_pool().release_unused()
+    delete_emptied_snapshots(pipeline)  # with the package that holds their history rows
     if not is_duckdb(pipeline):
         pipeline.load()
         return

@@ -6,15 +6,29 @@ empty until a later run. A run asks its SQL destination for `insert-from-staging
 goes to the staging table, and only once it is all there does one transaction empty the table and
 insert the staged rows (readers see the old snapshot or the new one; a failure leaves the old one).
 A strategy the destination was given as an argument wins when it is atomic too (`staging-optimized`).
+
+A snapshot without any row has no file for dlt to replace with (and a facility's replace merges on
+the facility, which no row names): its rows made before its job are deleted right before the package
+holding its history row loads (`delete_emptied_snapshots`), so the deletion and the history move
+together; after a kill, the next run deletes again before it finishes that package (rows made by
+later jobs are never touched, so doing it twice changes nothing).
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from datetime import datetime
 
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.pipeline.pipeline import Pipeline
+
+from ..conversion.csv_to_parquet import EXPORTED_AT, FACILITY
+from ..ledger import Ledgers
+
+log = logging.getLogger(__name__)
 
 THROUGH_STAGING = "insert-from-staging"
 ATOMIC = (THROUGH_STAGING, "staging-optimized")
@@ -43,3 +57,23 @@ def snapshots_through_staging(pipeline: Pipeline) -> Iterator[None]:
         yield
     finally:
         pipeline.destination = destination
+
+
+def delete_emptied_snapshots(pipeline: Pipeline) -> None:
+    """The rows that the empty snapshots in `pipeline`'s state replace, deleted: a facility's rows (or
+    the table's, for a snapshot of the tenant) made before that snapshot's job."""
+    emptied = Ledgers.of_pipeline_state(pipeline.state).empty_snapshots()
+    if not emptied or pipeline.destination is None or pipeline.destination.destination_type.endswith("filesystem"):
+        return
+    with pipeline.sql_client() as client:
+        for table, facility, created in emptied:
+            qualified = client.make_qualified_table_name(table)
+            where = f"{client.escape_column_name(EXPORTED_AT)} < %s"
+            values: list[object] = [datetime.fromisoformat(created)]
+            if facility is not None:
+                where += f" AND {client.escape_column_name(FACILITY)} = %s"
+                values.append(facility)
+            with suppress(DatabaseUndefinedRelation):  # never loaded: nothing to replace
+                client.execute_sql(f"DELETE FROM {qualified} WHERE {where}", *values)
+            log.info("%s: the rows an empty snapshot replaces (%s) are deleted", table,
+                     f"facility {facility}" if facility else "every facility")

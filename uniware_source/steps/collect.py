@@ -22,7 +22,6 @@ from dlt.common.libs.pyarrow import get_column_type_from_py_arrow
 from ..catalog import APPEND, REPLACE, ExportSpec
 from ..conversion.column_names import ColumnNames, legacy_names, same_labels
 from ..conversion.csv_to_parquet import (
-    FACILITY,
     KEY_OCCURRENCE,
     LOADED_KINDS,
     RESERVED_COLUMNS,
@@ -35,7 +34,7 @@ from ..conversion.csv_to_parquet import (
 from ..conversion.facility_guard import check as check_facility
 from ..conversion.key_check import FileKeys, KeyStore
 from ..conversion.load_files import COPY_PARTS, CSV, PARQUET, file_import, forget_deduplicated
-from ..conversion.target_table import add_missing_key_column, delete_snapshot_rows, table_is_empty
+from ..conversion.target_table import add_missing_key_column, table_is_empty
 from ..conversion.window_guard import check as check_window
 from ..history import HISTORY_TABLE, job_event
 from ..jobs.workers import Crashed, FileReady, JobEnded, JobTicket, StatusChanged, job_collector
@@ -91,6 +90,7 @@ class ExportCollection:
             return
         tickets = [self._ticket(e) for e in entries]
         forget_deduplicated(self.spec.table_name)  # decided again for this package, from its data
+        self.ledger.forget_empty_snapshots()  # the earlier packages loaded, with what they deleted
         started = self.rt.clock.monotonic()
         key_store = KeyStore(directory=self.rt.settings.download_dir)  # the key over this package's files
         try:
@@ -356,16 +356,16 @@ class ExportCollection:
 
     def _empty_snapshot(self, entry: Entry) -> str:
         """A snapshot without any row (a header-only file, or no file) replaces the rows it stands for,
-        as a snapshot with rows does: the facility's, or every row for a snapshot of the tenant. Not
-        when a job created after it already loaded the facility's rows (that newer snapshot stands).
-        The note for the history ("" for other exports)."""
+        as a snapshot with rows does: the facility's, or every row for a snapshot of the tenant, made
+        before its job; they are deleted as this package loads, with its history row (see
+        pipeline_run/snapshot_replace.py). Not when a job created after it already loaded the
+        facility's rows (that newer snapshot stands). The note for the history ("" for other exports)."""
         if self.spec.write_disposition != REPLACE or self._newer_loaded(entry) is not None:
             return ""
         facility = None if self._snapshot_of_tenant else entry.facility
         if facility is None and not self._snapshot_of_tenant:
             return ""  # a job given by code, of no known facility: nothing to tell whose rows it replaces
-        if not delete_snapshot_rows(self.spec.table_name, FACILITY, facility):
-            return "the snapshot is empty, but the destination cannot delete the rows it replaces"
+        self.ledger.record_empty_snapshot(entry, whole_table=facility is None)
         return "the snapshot is empty: " + ("every row of the table deleted" if facility is None
                                             else f"facility {facility}'s rows deleted")
 
