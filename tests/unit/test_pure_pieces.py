@@ -263,3 +263,13 @@ def test_the_body_decides_whether_a_download_is_an_html_page(body: bytes, conten
             _reject_html(body, content_type, "job X")
     else:
         _reject_html(body, content_type, "job X")
+
+
+def test_numbers_are_read_only_as_uniware_writes_them() -> None:
+    """ASCII digits, thousands in threes or the Indian way; not hexadecimal (Arrow's cast), underscores,
+    other scripts' digits or stray commas (Python's Decimal)."""
+    integers = to_integer(pa.array(["12", "1,000", "1,00,000", "-5", "0x1F", "1_0", "\u0661\u0662", "1,2,3", "2.5"]))
+    assert integers.values.to_pylist() == [12, 1000, 100000, -5, None, None, None, None, None]
+    amounts = to_decimal(pa.array(["1,234.50", "1,00,000.25", ".5", "1_0", "\u0661\u0662", "1,2,3"]))
+    assert amounts.values.to_pylist() == [Decimal("1234.5"), Decimal("100000.25"), Decimal("0.5"), None, None, None]
+    assert amounts.bad is not None and amounts.bad.to_pylist() == [False] * 3 + [True] * 3

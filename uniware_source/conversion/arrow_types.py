@@ -158,8 +158,21 @@ def _cast_each(text: pa.Array, convert: Callable[[str], object], target: pa.Data
     return Converted(pa.array(values, target), pa.array(bad, pa.bool_()))
 
 
+# a number as Uniware writes one: ASCII digits, thousands grouped in threes or the Indian way
+# (1,00,000), a sign, a point; not what Python's Decimal also takes (1_0, Arabic-Indic digits, 1,2,3)
+_NUMBER = re.compile(r"[+-]?(?:\d+|\d{1,3}(?:,\d{2})*,\d{3}|\d{1,3}(?:,\d{3})+)(?:\.\d*)?(?:[eE][+-]?\d+)?"
+                     r"|[+-]?\.\d+", re.ASCII)
+
+
+def _number(item: str) -> Decimal:
+    text = item.strip()
+    if not _NUMBER.fullmatch(text):
+        raise ValueError(item)
+    return Decimal(text.replace(",", ""))
+
+
 def _parse_decimal(item: str) -> Decimal:
-    value = Decimal(item.replace(",", "").strip())
+    value = _number(item)
     if not value.is_finite():
         raise ValueError(item)
     quantized = value.quantize(Decimal("0.0001"))
@@ -184,17 +197,20 @@ def to_decimal(text: pa.Array) -> Converted:
 
 
 def _parse_integer(item: str) -> int:
-    value = Decimal(item.replace(",", "").strip())
+    value = _number(item)
     if value != value.to_integral_value() or not INT64_MIN <= value <= INT64_MAX:
         raise ValueError(item)
     return int(value)
 
 
 def to_integer(text: pa.Array) -> Converted:
-    try:
-        return Converted(pc.cast(text, pa.int64()), None)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return _cast_each(text, _parse_integer, pa.int64())
+    """Whole numbers; Arrow's cast also reads hexadecimal (`0x1F` as 31), which goes value by value."""
+    if not pc.any(pc.match_substring(text, "x", ignore_case=True)).as_py():
+        try:
+            return Converted(pc.cast(text, pa.int64()), None)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    return _cast_each(text, _parse_integer, pa.int64())
 
 
 CONVERTERS: dict[str, Callable[[pa.Array], Converted]] = {
