@@ -596,6 +596,23 @@ def test_an_empty_snapshot_replaces_what_it_stands_for(uniware_simulator: Uniwar
     assert any(n and "every row of the table deleted" in n for n in notes)
 
 
+def _stop_before_the_collect_load(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], None]:
+    """The next run stops (KeyboardInterrupt) after the collect step made its package, before its load
+    (the submit step's load goes on); the real load, to put back."""
+    from uniware_source.pipeline_run import resumable
+
+    load = resumable._load
+    calls: list[int] = []
+
+    def stopped_before_the_collect_load(pipeline: Any) -> None:
+        calls.append(1)
+        if len(calls) == 2:  # the submit step's load, then the collect step's: stopped before it
+            raise KeyboardInterrupt
+        load(pipeline)
+    monkeypatch.setattr(resumable, "_load", stopped_before_the_collect_load)
+    return load
+
+
 def test_an_empty_snapshot_deletes_with_its_package_not_before(harness: Harness,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Stopped after the package of an empty snapshot was made, before it loaded: the facility's rows
@@ -608,15 +625,7 @@ def test_an_empty_snapshot_deletes_with_its_package_not_before(harness: Harness,
     before = dict(harness.sql("SELECT _uniware_facility, COUNT(*) FROM {ds}.inventory_snapshot GROUP BY 1"))
     harness.sim.jobs.edit_file = lambda job, text: _header_only(job, text) if job.facility == "BLR01" else text
     harness.sim.clock.advance(timedelta(days=1))
-    load = resumable._load
-    calls: list[int] = []
-
-    def stopped_before_the_collect_load(pipeline: Any) -> None:
-        calls.append(1)
-        if len(calls) == 2:  # the submit step's load, then the collect step's: stopped before it
-            raise KeyboardInterrupt
-        load(pipeline)
-    monkeypatch.setattr(resumable, "_load", stopped_before_the_collect_load)
+    load = _stop_before_the_collect_load(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         harness.run(exports=exports, facilities=["BLR01"])
     monkeypatch.setattr(resumable, "_load", load)
@@ -757,15 +766,7 @@ def test_a_snapshot_package_interrupted_before_its_load_still_replaces(
     served: list[list[str]] = []
     harness.sim.jobs.edit_file = _without_last_rows(3, served)
     harness.sim.clock.advance(timedelta(days=1))
-    load = resumable._load
-    calls: list[int] = []
-
-    def stopped_before_the_collect_load(pipeline: Any) -> None:
-        calls.append(1)
-        if len(calls) == 2:  # the submit step's load, then the collect step's: stopped before it
-            raise KeyboardInterrupt
-        load(pipeline)
-    monkeypatch.setattr(resumable, "_load", stopped_before_the_collect_load)
+    load = _stop_before_the_collect_load(monkeypatch)
     with pytest.raises(KeyboardInterrupt):  # run under another facility: a merge on it would keep BLR01's rows
         harness.run(exports=["Item Master"], facilities=["DEL02"])
     monkeypatch.setattr(resumable, "_load", load)

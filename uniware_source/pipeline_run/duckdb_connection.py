@@ -13,13 +13,14 @@ checkpointed when the load ends. Between loads it is closed, as before, for othe
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Optional
 
 from dlt.destinations.exceptions import DestinationConnectionError
 from dlt.pipeline.pipeline import Pipeline
+
+from .destination_params import destination_params
 
 
 def is_duckdb(pipeline: Pipeline) -> bool:
@@ -34,15 +35,8 @@ def credentials_pinned(pipeline: Pipeline) -> Iterator[None]:
     if not is_duckdb(pipeline):
         yield
         return
-    destination = pipeline.destination
-    credentials = pipeline.destination_client().config.credentials
-    pinned = copy.copy(destination)
-    pinned.config_params = {**destination.config_params, "credentials": credentials}
-    pipeline.destination = pinned
-    try:
+    with destination_params(pipeline, credentials=pipeline.destination_client().config.credentials):
         yield
-    finally:
-        pipeline.destination = destination
 
 
 def _pool(pipeline: Pipeline) -> Any:

@@ -16,7 +16,6 @@ later jobs are never touched, so doing it twice changes nothing).
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -27,6 +26,7 @@ from dlt.pipeline.pipeline import Pipeline
 
 from ..conversion.csv_to_parquet import EXPORTED_AT, FACILITY
 from ..ledger import Ledgers
+from .destination_params import destination_params
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +50,8 @@ def snapshots_through_staging(pipeline: Pipeline) -> Iterator[None]:
             or THROUGH_STAGING not in (destination.capabilities().supported_replace_strategies or ()):
         yield
         return
-    staged = copy.copy(destination)
-    staged.config_params = {**destination.config_params, "replace_strategy": THROUGH_STAGING}
-    pipeline.destination = staged
-    try:
+    with destination_params(pipeline, replace_strategy=THROUGH_STAGING):
         yield
-    finally:
-        pipeline.destination = destination
 
 
 def delete_emptied_snapshots(pipeline: Pipeline) -> None:
