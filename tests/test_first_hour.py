@@ -339,3 +339,43 @@ def test_demo_flag_of_the_installed_console_script_says_in_one_line_how_to_run_t
     assert main(["--demo"]) == 2  # the installed CLI has no simulator: it says where the demo is
     error = capsys.readouterr().err.strip()
     assert "\n" not in error and "make demo" in error
+
+
+def test_reset_after_an_interrupted_run_loads_its_package_first(cli: Any, sim: UniwareSimulator, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A run stopped after its collect package was made, before it loaded, then `reset`: the package
+    loads first, the way a run loads it, and the reset is then done (dlt alone would load the package
+    as it is and extract nothing, so nothing was cleared and the command said so)."""
+    from datetime import timedelta
+
+    from uniware_source.pipeline_run import resumable
+
+    assert cli("--export", "Return Invoices", "--facility", "BLR01") == 0
+    load = resumable._load
+    calls: list[int] = []
+
+    def stopped_before_the_collect_load(pipeline: Any) -> None:
+        calls.append(1)
+        if len(calls) == 2:  # the submit step's load, then the collect step's
+            raise KeyboardInterrupt
+        load(pipeline)
+    monkeypatch.setattr(resumable, "_load", stopped_before_the_collect_load)
+    assert cli("--export", "Return Invoices", "--facility", "BLR01", now=TEST_NOW + timedelta(days=1)) != 0
+    monkeypatch.setattr(resumable, "_load", load)
+    pipeline = dlt.attach("fh", pipelines_dir=str(tmp_path / "pl"))
+    assert pipeline.has_pending_data
+    capsys.readouterr()
+
+    assert cli("reset", "--export", "Return Invoices", "--facility", "BLR01") == 0
+    assert "cleared for facility BLR01" in capsys.readouterr().out
+    pipeline = dlt.attach("fh", pipelines_dir=str(tmp_path / "pl"))
+    assert not pipeline.has_pending_data
+    with pipeline.sql_client() as client:
+        [(rows, keys)] = client.execute_sql("SELECT COUNT(*), COUNT(DISTINCT invoice_code || '/' || item_sku_code) "
+                                            "FROM return_invoices") or []
+        interrupted = sim.jobs.all()[-1].code
+        [(landed,)] = client.execute_sql("SELECT COUNT(*) FROM return_invoices WHERE _uniware_job_code = %s",
+                                         interrupted) or []
+    assert rows == keys > 0 and landed > 0  # the interrupted run's rows, once
+    assert not ledger(tmp_path, "return_invoices").get("cursors")

@@ -23,6 +23,7 @@ from .catalog import CATALOG
 from .clock import Clock
 from .discovery import export_lines, export_reference, facility_lines, plan_lines, status_lines
 from .pipeline_run.lock import RunLocked, pipeline_lock
+from .pipeline_run.resumable import pending_loads_finished
 from .problems import EXIT_CONFIG, EXIT_LOCKED, explain
 from .progress import configure_logging
 from .run_log import reset
@@ -134,7 +135,9 @@ def run_command(argv: Sequence[str], clock: Optional[Clock] = None) -> int:
             return EXIT_CONFIG
         known = list(pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {}))
         tables = _tables(pipeline, args.exports) if args.exports else known
-        with pipeline_lock(pipeline):  # a run going on would commit its own copy of the state after it
+        # the lock: a run going on would commit its own copy of the state after this; an interrupted
+        # run's packages load first, as a run loads them (dlt would extract nothing while they wait)
+        with pipeline_lock(pipeline), pending_loads_finished(pipeline):
             lines, cleared = reset(pipeline, tables, args.facilities[0] if args.facilities else None)
         for line in lines:
             print(line)

@@ -59,6 +59,18 @@ def finish_pending_loads(pipeline: Pipeline) -> bool:
     return pending
 
 
+@contextmanager
+def pending_loads_finished(pipeline: Pipeline) -> Iterator[None]:
+    """For bookkeeping outside a run (`reset`): the packages an interrupted run left are loaded first,
+    the way a run loads them (recovery, a snapshot's deletion, the staged replace); inside, the
+    destination keeps the run's settings. Without it, dlt would load them as they are, and not extract
+    the bookkeeping while any waits. The caller holds the pipeline's lock."""
+    with _signals_raise_at_once(pipeline), expected_warnings_dropped(), credentials_pinned(pipeline), \
+            snapshots_through_staging(pipeline):
+        finish_pending_loads(pipeline)
+        yield
+
+
 def normalize_whole(pipeline: Pipeline) -> None:
     """`pipeline.normalize()`, not broken off by a signal: it commits the package by moving folders."""
     with signals_deferred():
