@@ -379,3 +379,38 @@ def test_reset_after_an_interrupted_run_loads_its_package_first(cli: Any, sim: U
                                          interrupted) or []
     assert rows == keys > 0 and landed > 0  # the interrupted run's rows, once
     assert not ledger(tmp_path, "return_invoices").get("cursors")
+
+
+def test_a_run_whose_load_fails_leaves_its_package_for_the_next_run(cli: Any, sim: UniwareSimulator, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The destination fails a COPY once: the run fails, and its package is not loaded behind its back by
+    the `uniware_runs` row's own load (dlt would load it as it is, without the recovery a run gives it,
+    and not that row); the next run loads it, every job once."""
+    from dlt.destinations.impl.duckdb import duck
+
+    from uniware_source import cli as script
+
+    copy = duck.DuckDbCopyJob.run
+    down = [True]  # the destination refuses the export's COPY until the run has failed, then is back
+
+    def failing(self: Any) -> None:
+        if "return_invoices" in self._file_path and down[0]:
+            raise RuntimeError("simulated destination failure")
+        copy(self)
+    record_run = script.record_run
+
+    def back_up_then_record(*args: Any) -> None:
+        down[0] = False
+        record_run(*args)
+    monkeypatch.setattr(duck.DuckDbCopyJob, "run", failing)
+    monkeypatch.setattr(script, "record_run", back_up_then_record)
+    assert cli("--export", "Return Invoices", "--facility", "BLR01") != 0
+    assert not down[0] and dlt.attach("fh", pipelines_dir=str(tmp_path / "pl")).has_pending_data
+    assert cli("--export", "Return Invoices", "--facility", "BLR01") == 0
+    pipeline = dlt.attach("fh", pipelines_dir=str(tmp_path / "pl"))
+    with pipeline.sql_client() as client:
+        [(rows, keys)] = client.execute_sql("SELECT COUNT(*), COUNT(DISTINCT invoice_code || '/' || item_sku_code) "
+                                            "FROM return_invoices") or []
+        loaded = [code for (code,) in client.execute_sql("SELECT job_code FROM export_job_status "
+                                                         "WHERE status = 'LOADED'") or []]
+    assert rows == keys > 0 and sorted(loaded) == sorted(job.code for job in sim.jobs.all())

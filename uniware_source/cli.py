@@ -200,6 +200,8 @@ def record_run(record: RunRecord, report: RunReport, started: float, error: Opti
     and a row that cannot be loaded never changes the run's outcome."""
     if isinstance(error, KeyboardInterrupt) or record.pipeline is None:
         return
+    if record.pipeline.has_pending_data:  # dlt would load the failed package as it is, not as a run does
+        return  # (pipeline_run/recovery.py), and not this row; the next run finishes the package first
     row = close_record(record, report, started, error)
     try:
         load_run_row(record.pipeline, row)
