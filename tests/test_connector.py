@@ -196,3 +196,27 @@ def test_plain_requests_still_work_beside_the_connector(harness: Harness) -> Non
     # the simulator serves other clients at the same time (a sanity check of the fixture)
     harness.run(exports=["Return Invoices"], facilities=["BLR01"])
     assert requests.get(harness.sim.base_url + "/nope", timeout=5).status_code == 404
+
+
+def test_an_empty_snapshot_given_by_job_code_empties_what_it_replaces(harness: Harness) -> None:
+    """An Item Master job made outside the connector and given in job_codes, whose file has no row: the
+    table's rows go (made before it, or by another such job, of no known time), as for a snapshot the
+    connector made; the history says so."""
+    from uniware_source.catalog import CATALOG
+
+    harness.run(exports=["Item Master"], facilities=["BLR01"])
+    assert harness.count("item_master") > 0
+    client = PlainClient(harness.sim)
+    client.login()
+    body = {"exportJobTypeName": "Item Master", "exportColums": list(CATALOG["Item Master"].columns),
+            "exportFilters": [], "frequency": "ONETIME"}
+    given = client.create(body, facility="BLR01").json()["jobCode"]  # with rows, and no known creation time
+    harness.run(exports=["Item Master"], job_codes={"Item Master": [given]})
+    assert harness.count("item_master") > 0 and harness.sql("SELECT COUNT(*) FROM {ds}.item_master "
+                                                            "WHERE _uniware_exported_at IS NOT NULL") == [(0,)]
+    harness.sim.clock.advance(timedelta(minutes=1))
+    harness.sim.jobs.edit_file = lambda job, text: text[:text.index("\n") + 1]  # the header alone
+    job_code = client.create(body, facility="BLR01").json()["jobCode"]
+    harness.run(exports=["Item Master"], job_codes={"Item Master": [job_code]})
+    assert harness.count("item_master") == 0
+    assert "every row of the table deleted" in harness.history(job_code)[-1]["message"]

@@ -205,11 +205,12 @@ class ExportLedger:
                 return f"job {job_code} of facility {facility}, window {start} to {end}, loaded by an earlier run"
         return None
 
-    def record_empty_snapshot(self, entry: Entry, whole_table: bool) -> None:
+    def record_empty_snapshot(self, entry: Entry, whole_table: bool, now: datetime) -> None:
         """A snapshot without any row: the rows it replaces (the facility's, or the table's) made before
-        its job go when this package loads, not before."""
+        its job (before `now` for a job given by code, whose creation is not known) go when this
+        package loads, not before."""
         self._state.setdefault(EMPTY_SNAPSHOTS, []).append(
-            [None if whole_table else entry.facility, entry.data.get("created_at")])
+            [None if whole_table else entry.facility, entry.data.get("created_at") or to_iso(now)])
 
     def forget_empty_snapshots(self) -> None:
         """The export's earlier packages have loaded (and deleted what they replace)."""

@@ -63,7 +63,8 @@ def delete_emptied_snapshots(pipeline: Pipeline) -> None:
     with pipeline.sql_client() as client:
         for table, facility, created in emptied:
             qualified = client.make_qualified_table_name(table)
-            where = f"{client.escape_column_name(EXPORTED_AT)} < %s"
+            exported = client.escape_column_name(EXPORTED_AT)  # NULL: a job given by code, made at no known time
+            where = f"({exported} < %s OR {exported} IS NULL)"
             values: list[object] = [datetime.fromisoformat(created)]
             if facility is not None:
                 where += f" AND {client.escape_column_name(FACILITY)} = %s"

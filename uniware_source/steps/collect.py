@@ -365,7 +365,7 @@ class ExportCollection:
         facility = None if self._snapshot_of_tenant else entry.facility
         if facility is None and not self._snapshot_of_tenant:
             return ""  # a job given by code, of no known facility: nothing to tell whose rows it replaces
-        self.ledger.record_empty_snapshot(entry, whole_table=facility is None)
+        self.ledger.record_empty_snapshot(entry, whole_table=facility is None, now=self.rt.clock.now())
         return "the snapshot is empty: " + ("every row of the table deleted" if facility is None
                                             else f"facility {facility}'s rows deleted")
 
