@@ -227,6 +227,7 @@ def test_only_dates_that_exist_are_read(typed: Any) -> None:
     the formats Uniware writes, zero-padded or not, after a space, are read exactly."""
     bad = ["2026-02-30", "31-04-2026", "2026-13-01", "29-02-2025", "10-04-26", "5-4-26", "0026-04-10"]
     good = {"2026-04-05": "2026-04-05", "05-04-2026": "2026-04-05", "5/4/2026": "2026-04-05",
+            "01-03-2026": "2026-03-01",
             " 2026-04-05": "2026-04-05", "29-02-2028": "2028-02-29"}
     converted = typed(pa.array(bad + list(good) + [None]))
     assert converted.bad is not None
@@ -237,6 +238,14 @@ def test_only_dates_that_exist_are_read(typed: Any) -> None:
     else:  # India midnight, in UTC
         assert [(v + timedelta(hours=5, minutes=30)).date().isoformat() if v else None for v in values] \
             == [*good.values(), None]
+
+
+def test_spaces_between_date_and_time_are_read_whatever_the_date() -> None:
+    """Two spaces or a tab between date and time (strptime takes them) read alike on any day, also on
+    those a rollover check looks at again (1 March, the 1st of May)."""
+    converted = to_timestamp(pa.array(["01-03-2026  10:30", "05-03-2026  10:30", "01-05-2026\t10:30",
+                                       "31-04-2026  10:30"]))
+    assert converted.bad is not None and converted.bad.to_pylist() == [False, False, False, True]
 
 
 def test_an_integer_beyond_64_bits_is_a_bad_value() -> None:

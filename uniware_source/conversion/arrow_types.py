@@ -76,7 +76,7 @@ _FIELDS = {"%Y": "year", "%m": "month", "%d": "day", "%H": "hour", "%M": "minute
 
 def _fields_pattern(fmt: str) -> str:
     """A regular expression of `fmt` that captures each field's digits under its name (`day`...)."""
-    pattern = re.escape(fmt)
+    pattern = re.escape(fmt).replace(re.escape(" "), "\\s+")  # strptime takes any run of spaces or tabs there
     for code, name in _FIELDS.items():
         pattern = pattern.replace(re.escape(code), f"(?P<{name}>\\d{{1,4}})")
     return f"^\\s*{pattern}\\s*$"
