@@ -11,12 +11,13 @@ once the connector runs (message, and the traceback of records logged with ``exc
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import threading
 from collections.abc import Callable
 from typing import Any, Optional
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
 MASK = "***"
 _PATTERNS = (
@@ -55,25 +56,36 @@ class SecretRegistry:
 
     def __init__(self) -> None:
         self._secrets: set[str] = set()
+        self._pattern: Optional[re.Pattern[str]] = None  # every secret, longest first, in any case
         self._lock = threading.Lock()
 
     def add(self, secret: Optional[str]) -> None:
-        """Register `secret`, with its letters and digits alone and each long run of them (a token's
-        random part, which a message may quote without its prefix or dashes: `tok-<hex>` as a
-        "session <hex>", a UUID without its dashes), each also upper-cased."""
+        """Register `secret` as written and as a URL or an HTML page quotes it (`%40`, `+`, `&#64;`),
+        with its letters and digits alone and each long run of them (a token's random part, which a
+        message may quote without its prefix or dashes: `tok-<hex>` as a "session <hex>", a UUID
+        without its dashes). Matched in any case (a status Uniware echoes is read upper-case)."""
         if secret and len(secret) >= 4:
-            found = {secret, *_CORE.findall(secret), *_CORE.findall(_NOT_ALNUM.sub("", secret))}
-            with self._lock:  # as written, and upper-cased (a status Uniware echoes is read upper-case)
-                self._secrets.update(found | {value.upper() for value in found})
+            found = {secret, quote(secret, safe=""), quote_plus(secret), html.escape(secret),
+                     "".join(c if c.isalnum() or c in "-_.~" else f"&#{ord(c)};" for c in secret),
+                     *_CORE.findall(secret), *_CORE.findall(_NOT_ALNUM.sub("", secret))}
+            with self._lock:
+                if not found <= self._secrets:
+                    self._secrets.update(found)
+                    self._pattern = None
+
+    def _compiled(self) -> Optional[re.Pattern[str]]:
+        with self._lock:
+            if self._pattern is None and self._secrets:
+                ordered = sorted(self._secrets, key=len, reverse=True)
+                self._pattern = re.compile("|".join(re.escape(value) for value in ordered), re.IGNORECASE)
+            return self._pattern
 
     def redact(self, text: str) -> str:
-        with self._lock:
-            secrets = sorted(self._secrets, key=len, reverse=True)
-        for secret in secrets:
-            if secret in text:
-                text = text.replace(secret, MASK)
-        for pattern, replacement in _PATTERNS:
-            text = pattern.sub(replacement, text)
+        pattern = self._compiled()
+        if pattern is not None:
+            text = pattern.sub(MASK, text)
+        for credential, replacement in _PATTERNS:
+            text = credential.sub(replacement, text)
         return strip_urls(text)
 
     def add_url(self, url: str) -> None:

@@ -282,3 +282,16 @@ def test_numbers_are_read_only_as_uniware_writes_them() -> None:
     amounts = to_decimal(pa.array(["1,234.50", "1,00,000.25", ".5", "1_0", "\u0661\u0662", "1,2,3"]))
     assert amounts.values.to_pylist() == [Decimal("1234.5"), Decimal("100000.25"), Decimal("0.5"), None, None, None]
     assert amounts.bad is not None and amounts.bad.to_pylist() == [False] * 3 + [True] * 3
+
+
+def test_a_secret_is_masked_however_a_message_quotes_it() -> None:
+    """As written, in any case, URL-encoded (`%40`, `+`), HTML-escaped, or a token's random part alone."""
+    from uniware_source.redact import SecretRegistry
+
+    registry = SecretRegistry()
+    registry.add("S3cr3t-P@ss w0rd!")
+    registry.add("tok-7f3a9c2e5b8d4f6a1e0c9b7d")
+    quoted = ["S3cr3t-P@ss w0rd!", "s3cr3t-p@ss w0rd!", "S3cr3t-P%40ss%20w0rd%21", "S3cr3t-P%40ss+w0rd%21",
+              "S3cr3t-P&#64;ss&#32;w0rd&#33;", "TOK-7F3A9C2E5B8D4F6A1E0C9B7D", "7f3a9c2e5b8d4f6a1e0c9b7d"]
+    for text in quoted:
+        assert registry.redact(f"refused ({text}) for Sale Orders") == "refused (***) for Sale Orders", text
