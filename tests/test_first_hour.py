@@ -377,7 +377,10 @@ def test_reset_after_an_interrupted_run_loads_its_package_first(cli: Any, sim: U
         interrupted = sim.jobs.all()[-1].code
         [(landed,)] = client.execute_sql("SELECT COUNT(*) FROM return_invoices WHERE _uniware_job_code = %s",
                                          interrupted) or []
+        loaded = [code for (code,) in client.execute_sql("SELECT job_code FROM export_job_status "
+                                                         "WHERE status = 'LOADED'") or []]
     assert rows == keys > 0 and landed > 0  # the interrupted run's rows, once
+    assert sorted(loaded) == sorted(job.code for job in sim.jobs.all())  # and their LOADED rows, with the reset
     assert not ledger(tmp_path, "return_invoices").get("cursors")
 
 

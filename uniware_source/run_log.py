@@ -22,6 +22,7 @@ import dlt
 from dlt.extract import DltResource
 from dlt.pipeline.pipeline import Pipeline
 
+from .history import HISTORY_COLUMNS, HISTORY_TABLE, HISTORY_WRITE_DISPOSITION, take_deferred
 from .ledger import LOADED_FILES
 from .run_report import RunReport
 
@@ -132,7 +133,15 @@ def reset(pipeline: Pipeline, tables: list[str], facility: Optional[str]) -> tup
                             f"{', '.join(cursors) or 'no facility'} cleared"
                             + (f" for facility {facility}" if facility else ""))
             yield from ()
-        return dlt.resource(edit, name="uniware_reset", write_disposition="append")
+
+        def waiting_history() -> Iterator[dict[str, Any]]:
+            """The LOADED rows that waited in state for their rows' package (loaded first, see
+            commands.py): they load with the reset, as they would with a run's last package."""
+            for state in dlt.current.source_state().setdefault("resources", {}).values():
+                yield from take_deferred(state)
+        return [dlt.resource(edit, name="uniware_reset", write_disposition="append"),
+                dlt.resource(waiting_history, name=HISTORY_TABLE, write_disposition=HISTORY_WRITE_DISPOSITION,
+                             primary_key="event_id", columns=HISTORY_COLUMNS)]
 
     pipeline.run(reset_source())
     return said, any(cleared)
