@@ -637,9 +637,13 @@ def test_an_empty_snapshot_deletes_with_its_package_not_before(harness: Harness,
     after = dict(harness.sql("SELECT _uniware_facility, COUNT(*) FROM {ds}.inventory_snapshot GROUP BY 1"))
     assert after == {"DEL02": before["DEL02"]}
     assert "facility BLR01's rows deleted" in harness.history(emptied.code)[-1]["message"]
+    harness.run(exports=exports, facilities=["DEL02"], mode="submit")  # nothing new: the record stays
+    state = harness.pipeline.state["sources"]["uniware"]["resources"]["inventory_snapshot"]
+    assert state.get("empty_snapshots")  # until a history step or a collect of the export forgets it
     harness.sim.jobs.edit_file = None
     harness.sim.clock.advance(timedelta(days=1))
     harness.run(exports=exports, facilities=["BLR01"])  # a snapshot with rows again: loaded, and kept
+    assert not harness.pipeline.state["sources"]["uniware"]["resources"]["inventory_snapshot"].get("empty_snapshots")
     again = dict(harness.sql("SELECT _uniware_facility, COUNT(*) FROM {ds}.inventory_snapshot GROUP BY 1"))
     assert again["BLR01"] > 0 and again["DEL02"] == before["DEL02"]
     resumable.finish_pending_loads(harness.pipeline)  # nothing pending: the old deletion is not done again

@@ -121,7 +121,8 @@ NEWEST_LOADED = "newest_loaded"  # facility -> creation time of the newest job w
 LOADED_FILES = "loaded_files"  # [sha256, facility, window start, window end, job code] of the last files loaded
 LOADED_FILES_MEMORY = 200  # about 60 KB of state per export
 # [facility (None: the whole table), created_at] of snapshots without a row, whose older rows are
-# deleted as their package loads (pipeline_run/snapshot_replace.py); forgotten by the export's next collect
+# deleted as their package loads (pipeline_run/snapshot_replace.py); forgotten by the run's history
+# step, the export's next collect or a reset
 EMPTY_SNAPSHOTS = "empty_snapshots"
 
 

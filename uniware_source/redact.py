@@ -41,6 +41,7 @@ _TARGET_QUERY = re.compile(r"(?<![^\s'\"(=:,\[])(/[^\s?#\"'<>]*)\?[^\s\"'<>]*")
 # the part of a secret that is a secret by itself: 16 or more letters and digits in a row
 _CORE = re.compile(r"[A-Za-z0-9]{16,}")
 _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
+FOLDED_FROM = 8  # a secret's forms this long or longer are masked in any case
 
 
 def strip_urls(text: str) -> str:
@@ -55,35 +56,41 @@ class SecretRegistry:
     """The secret values seen so far in this process."""
 
     def __init__(self) -> None:
-        self._secrets: set[str] = set()
-        self._pattern: Optional[re.Pattern[str]] = None  # every secret, longest first, in any case
+        self._exact: set[str] = set()  # short forms: masked as written
+        self._folded: dict[str, re.Pattern[str]] = {}  # longer forms, lower-cased: masked in any case
+        self._order: list[tuple[str, bool]] = []  # every form, longest first; True: folded
         self._lock = threading.Lock()
 
     def add(self, secret: Optional[str]) -> None:
         """Register `secret` as written and as a URL or an HTML page quotes it (`%40`, `+`, `&#64;`),
         with its letters and digits alone and each long run of them (a token's random part, which a
         message may quote without its prefix or dashes: `tok-<hex>` as a "session <hex>", a UUID
-        without its dashes). Matched in any case (a status Uniware echoes is read upper-case)."""
+        without its dashes). Forms of 8 characters or more are matched in any case (a status Uniware
+        echoes is read upper-case); shorter ones as written (a short password is also a word)."""
         if secret and len(secret) >= 4:
             found = {secret, quote(secret, safe=""), quote_plus(secret), html.escape(secret),
                      "".join(c if c.isalnum() or c in "-_.~" else f"&#{ord(c)};" for c in secret),
                      *_CORE.findall(secret), *_CORE.findall(_NOT_ALNUM.sub("", secret))}
             with self._lock:
-                if not found <= self._secrets:
-                    self._secrets.update(found)
-                    self._pattern = None
-
-    def _compiled(self) -> Optional[re.Pattern[str]]:
-        with self._lock:
-            if self._pattern is None and self._secrets:
-                ordered = sorted(self._secrets, key=len, reverse=True)
-                self._pattern = re.compile("|".join(re.escape(value) for value in ordered), re.IGNORECASE)
-            return self._pattern
+                for form in found:
+                    if len(form) >= FOLDED_FROM and form.lower() not in self._folded:
+                        self._folded[form.lower()] = re.compile(re.escape(form), re.IGNORECASE)
+                    elif len(form) < FOLDED_FROM:
+                        self._exact.add(form)
+                self._order = sorted([(f, True) for f in self._folded] + [(f, False) for f in self._exact],
+                                     key=lambda item: len(item[0]), reverse=True)
 
     def redact(self, text: str) -> str:
-        pattern = self._compiled()
-        if pattern is not None:
-            text = pattern.sub(MASK, text)
+        with self._lock:
+            order, folded = self._order, self._folded
+        lowered = text.lower()
+        for form, any_case in order:  # a cheap test first: a log record holds no secret, almost always
+            if any_case and form in lowered:
+                text = folded[form].sub(MASK, text)
+                lowered = text.lower()
+            elif not any_case and form in text:
+                text = text.replace(form, MASK)
+                lowered = text.lower()
         for credential, replacement in _PATTERNS:
             text = credential.sub(replacement, text)
         return strip_urls(text)

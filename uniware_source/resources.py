@@ -16,7 +16,7 @@ from .catalog import REPLACE, ExportSpec
 from .conversion.csv_to_parquet import FACILITY, JOB_CODE, KEY_OCCURRENCE, merges_on_job_code
 from .history import HISTORY_COLUMNS, HISTORY_TABLE, HISTORY_WRITE_DISPOSITION
 from .ledger import ExportLedger, Ledgers, claim_tenant
-from .runtime import ALL, COLLECT, SUBMIT, SourceRuntime
+from .runtime import ALL, COLLECT, HISTORY, SUBMIT, SourceRuntime
 from .steps.collect import ExportCollection
 from .steps.submit import submit_export
 
@@ -68,6 +68,8 @@ def _export_rows(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[str],
     ledger = ExportLedger(dlt.current.resource_state(spec.table_name))
     for row in ledger.take_deferred_history():  # their rows loaded with an earlier package
         yield dlt.mark.with_table_name(row, HISTORY_TABLE)
+    if rt.phase == HISTORY:
+        ledger.forget_empty_snapshots()  # their package loaded before this step, deleting what they replace
     source_state = dlt.current.source_state()
     claim_tenant(source_state, rt.settings.base_url, dlt.current.pipeline().pipeline_name)
     rt.begin_extract(Ledgers(source_state.get("resources", {})), tables)

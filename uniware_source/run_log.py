@@ -23,7 +23,7 @@ from dlt.extract import DltResource
 from dlt.pipeline.pipeline import Pipeline
 
 from .history import HISTORY_COLUMNS, HISTORY_TABLE, HISTORY_WRITE_DISPOSITION, take_deferred
-from .ledger import LOADED_FILES
+from .ledger import EMPTY_SNAPSHOTS, LOADED_FILES
 from .run_report import RunReport
 
 RUNS_TABLE = "uniware_runs"
@@ -102,6 +102,7 @@ def reset_ledger(state: dict[str, Any], facility: Optional[str]) -> tuple[int, l
     for name in gone:
         del cursors[name]
     state.pop("planned_run", None)
+    state.pop(EMPTY_SNAPSHOTS, None)  # their packages loaded (reset finishes pending ones first)
     # the hashes of the files loaded (ledger.file_loaded_elsewhere): a file refused for being one of these
     # loads after a reset, for when the earlier load was the wrong one
     files = state.get(LOADED_FILES) or []

@@ -262,6 +262,7 @@ def test_an_integer_beyond_64_bits_is_a_bad_value() -> None:
     (b"<p>Session expired</p>", "text/html", True),  # labelled HTML and starting with a tag
     (b"<!-- login page -->\nlogin\nuser", "text/csv", True),  # markup first, whatever the label
     (b"", "text/html", True),
+    (b" " * 600 + b"<html><body>Login</body></html>", "text/csv", True),  # markup after many blanks
 ])
 def test_the_body_decides_whether_a_download_is_an_html_page(body: bytes, content_type: str, refused: bool) -> None:
     from uniware_source.client.download import _reject_html
@@ -269,9 +270,22 @@ def test_the_body_decides_whether_a_download_is_an_html_page(body: bytes, conten
 
     if refused:
         with pytest.raises(InvalidFileError, match="HTML page instead of the CSV"):
-            _reject_html(body, content_type, "job X")
+            _reject_html(body, content_type, "job X", ended=True)
     else:
-        _reject_html(body, content_type, "job X")
+        assert _reject_html(body, content_type, "job X", ended=True)
+
+
+def test_a_first_piece_of_blanks_leaves_the_decision_to_the_next() -> None:
+    """A host that sends a page's leading newlines, or the BOM alone, as its first piece: the next piece
+    decides (an HTML page is refused, a CSV labelled text/html is read)."""
+    from uniware_source.client.download import _reject_html
+    from uniware_source.errors import InvalidFileError
+
+    assert _reject_html(b"\r\n\r\n", "text/csv", "job X") is False
+    with pytest.raises(InvalidFileError):
+        _reject_html(b"<html><body>Login</body></html>", "text/csv", "job X")
+    assert _reject_html(b"\xef\xbb\xbf", "text/html", "job X") is False
+    assert _reject_html(b"Invoice Code,Item SKU Code\n", "text/html", "job X") is True
 
 
 def test_numbers_are_read_only_as_uniware_writes_them() -> None:

@@ -401,18 +401,16 @@ class FileDownloader:
             last_byte = self._wall()
             wire += len(data)
             for piece in decoder.decode(data) if decoder is not None else (data,):
-                if first:
-                    _reject_html(piece, content_type, job.where)
-                    first = False
+                if first:  # until the first byte that is not a blank or the BOM
+                    first = not _reject_html(piece, content_type, job.where)
                 self._store(job, out, progress, piece)
         if decoder is not None:
             for piece in decoder.finish():
                 if first:
-                    _reject_html(piece, content_type, job.where)
-                    first = False
+                    first = not _reject_html(piece, content_type, job.where)
                 self._store(job, out, progress, piece)
         if first:
-            _reject_html(b"", content_type, job.where)
+            _reject_html(b"", content_type, job.where, ended=True)
         if wire_length is not None and wire < wire_length:
             raise _Retry(f"body ended at {wire} of {wire_length} bytes")
         if decoder is not None and not decoder.complete:
@@ -603,18 +601,21 @@ def _validator(response: requests.Response) -> Optional[str]:
     return response.headers.get("Last-Modified", "").strip() or None
 
 
-def _reject_html(chunk: bytes, content_type: str, where: str) -> None:
+def _reject_html(chunk: bytes, content_type: str, where: str, ended: bool = False) -> bool:
     """An HTML page (a login or error page) instead of the CSV is refused. The body decides: one that
     starts with markup (`<`: a tag, a doctype, a comment; no Uniware header label does) whatever its
-    Content-Type, or an empty one labelled text/html; a CSV body that a host labels text/html is still
-    the CSV."""
-    head = chunk[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    Content-Type, or a blank one labelled text/html; a CSV body that a host labels text/html is still
+    the CSV. False while `chunk` holds only blanks or the BOM (the next piece decides), unless `ended`."""
+    head = chunk.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     labelled = "text/html" in content_type
-    if head.startswith(b"<") or (labelled and not head):
+    if head == b"<" or (labelled and not head and ended):
         raise InvalidFileError(f"{where}: got an HTML page instead of the CSV (Content-Type "
                                f"{content_type or 'missing'}); the export link is not usable")
+    if not head:
+        return False
     if labelled:
         log.warning("%s: the file host calls the CSV text/html; its content is a CSV, so it is read", where)
+    return True
 
 
 def _snippet(response: requests.Response) -> str:

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from dlt.destinations.exceptions import DatabaseException, DatabaseUndefinedRelation
+from dlt.destinations.exceptions import DatabaseTerminalException, DatabaseUndefinedRelation
 from dlt.pipeline.pipeline import Pipeline
 
 from ..conversion.csv_to_parquet import EXPORTED_AT, FACILITY
@@ -73,7 +73,9 @@ def delete_emptied_snapshots(pipeline: Pipeline) -> None:
                 client.execute_sql(f"DELETE FROM {qualified} WHERE {where}", *values)
             except DatabaseUndefinedRelation:
                 continue  # never loaded: nothing to replace
-            except DatabaseException as error:  # a table of another shape: said, and the load goes on
+            except DatabaseTerminalException as error:  # a table of another shape: said, the load goes on
+                # (an interrupt or a lost connection is transient: it ends the run, and the next run
+                # deletes before it finishes the package)
                 log.warning("%s: the rows an empty snapshot replaces could not be deleted: %s", table, error)
                 continue
             log.info("%s: the rows an empty snapshot replaces (%s) are deleted", table,
