@@ -35,7 +35,8 @@ def job_status(client: UniwareClient, job_code: str) -> JobStatus:
     status = status.strip().upper()
     if payload.get("successful") is False and meaning_of(status) == Meaning.DONE:
         # done and failed at once: its file is not trusted; polled again, given up if Uniware keeps saying so
-        said = f" ({message_of(payload)})" if message_of(payload) else ""
+        message = message_of(payload)
+        said = f" ({message})" if message else ""
         raise ContradictoryStatus(operation, f"Uniware answered {status} with successful=false{said}: its file "
                                   "is not loaded", errors=error_details(payload), refused=True)
     file_url = payload.get("filePath")

@@ -65,4 +65,3 @@ def add_missing_key_column(table_name: str, column: str) -> bool:
     log.warning("table %s was loaded before its key numbered repeating rows: column %s added (1 in the rows "
                 "that were there)", table_name, column)
     return True
-

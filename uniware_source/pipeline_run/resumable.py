@@ -65,9 +65,15 @@ def pending_loads_finished(pipeline: Pipeline) -> Iterator[None]:
     the way a run loads them (recovery, a snapshot's deletion, the staged replace); inside, the
     destination keeps the run's settings. Without it, dlt would load them as they are, and not extract
     the bookkeeping while any waits. The caller holds the pipeline's lock."""
-    with _signals_raise_at_once(pipeline), expected_warnings_dropped(), credentials_pinned(pipeline), \
-            snapshots_through_staging(pipeline):
+    with _signals_raise_at_once(pipeline), expected_warnings_dropped(), _run_destination(pipeline):
         finish_pending_loads(pipeline)
+        yield
+
+
+@contextmanager
+def _run_destination(pipeline: Pipeline) -> Iterator[None]:
+    """The destination as a run uses it: DuckDB's credentials resolved once, snapshots through staging."""
+    with credentials_pinned(pipeline), snapshots_through_staging(pipeline):
         yield
 
 
@@ -261,7 +267,7 @@ def run_exports(pipeline: Pipeline, *, mode: str = RUN, report: Optional[RunRepo
             _reload_state(pipeline)
         ended: Optional[BaseException] = None
         try:
-            with credentials_pinned(pipeline), snapshots_through_staging(pipeline):
+            with _run_destination(pipeline):
                 return _run_locked(pipeline, mode=mode, report=report or RunReport(), clock=clock,
                                    run_id=run_id or uuid.uuid4().hex[:12], loader_file_format=loader_file_format,
                                    closing_rows=closing_rows, **source_kwargs)

@@ -9,9 +9,10 @@ A strategy the destination was given as an argument wins when it is atomic too (
 
 A snapshot without any row has no file for dlt to replace with (and a facility's replace merges on
 the facility, which no row names): its rows made before its job are deleted right before the package
-holding its history row loads (`delete_emptied_snapshots`), so the deletion and the history move
-together; after a kill, the next run deletes again before it finishes that package (rows made by
-later jobs are never touched, so doing it twice changes nothing).
+that holds the job's state loads (`delete_emptied_snapshots`), as a file's rows would load with it
+(its history row comes with that package, or, LOADED, with the run's last one, like every LOADED row);
+after a kill, the next run deletes again before it finishes that package (rows made by later jobs are
+never touched, so doing it twice changes nothing).
 """
 
 from __future__ import annotations

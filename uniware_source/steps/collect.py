@@ -256,9 +256,8 @@ class ExportCollection:
             event.ticket.job_code, entry.describe(self.spec.name), HistoryStatus.LOADED, polls=event.polls,
             rows=converted.rows, size=download.bytes, note=f"waited {event.seconds_waiting:.1f} s, transfer and parse "
             f"{event.seconds_transferring:.1f} s" + (f", cursor now {cursor.isoformat()}" if cursor else ""))
-        if converted.rows == 0 and converted.skipped == 0:
-            converted.problems.append(self._empty_snapshot(entry))
-        message = "; ".join(p for p in converted.problems if p)
+        emptied = self._empty_snapshot(entry) if converted.rows == 0 and converted.skipped == 0 else ""
+        message = "; ".join([*converted.problems, emptied] if emptied else converted.problems)
         self.ledger.defer_history(job_event(
             self.spec, entry, self.rt.run_id, HistoryStatus.LOADED, observed_at=self.rt.clock.now(), message=message,
             polls=event.polls, file_host=download.host, file_path=download.url_path, file_bytes=download.bytes,
@@ -357,7 +356,7 @@ class ExportCollection:
     def _empty_snapshot(self, entry: Entry) -> str:
         """A snapshot without any row (a header-only file, or no file) replaces the rows it stands for,
         as a snapshot with rows does: the facility's, or every row for a snapshot of the tenant, made
-        before its job; they are deleted as this package loads, with its history row (see
+        before its job; they are deleted as this package loads, as a file's rows would load (see
         pipeline_run/snapshot_replace.py). Not when a job created after it already loaded the
         facility's rows (that newer snapshot stands). The note for the history ("" for other exports)."""
         if self.spec.write_disposition != REPLACE or self._newer_loaded(entry) is not None:
