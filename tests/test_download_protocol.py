@@ -237,3 +237,34 @@ def test_without_a_strong_validator_a_cut_file_comes_whole_again_never_spliced(
     stored, host, error = fetch(script, tmp_path)
     assert not error and stored == NEW
     assert [r.range_start for r in host.requests] == [None, None]
+
+
+SESSION_TOKEN = "RedirectedSessionToken0123456789abcdefXYZ"
+
+
+@pytest.mark.parametrize("at", [5, 120, 135, 150])
+def test_a_presigned_link_the_host_redirects_to_keeps_its_secrets_out_of_the_error(tmp_path: Path, at: int) -> None:
+    """The file host redirects to another presigned link, which refuses with its session token in the
+    body at `at` (whole, or where the error's 160-character excerpt cuts it): no
+    character run of the token reaches the error, and the redirect was followed."""
+    body = ("x" * at + f"<Token-0>{SESSION_TOKEN}</Token-0>" + "y" * 3000).encode()
+    host: Optional[HostileHost] = None
+
+    def script(number: int, request: Request) -> Answer:
+        assert host is not None
+        if request.line.startswith("GET /acme/"):
+            target = host.url.replace("/acme/export.csv", "/s3/obj?X-Amz-Credential=AKIA%2F20261129&"
+                                      f"X-Amz-Security-Token={SESSION_TOKEN}&X-Amz-Signature=abc")
+            return Answer(302, {"Location": target, "Content-Length": "0"})
+        return Answer(400, {"Content-Type": "application/xml", "Content-Length": str(len(body))}, body)
+
+    target_file = tmp_path / "file.csv"
+    downloader = FileDownloader(file_client(POLICY), ManualClock(), timeout=POLICY.timeout, max_attempts=1,
+                                backoff_seconds=0, limits=DownloadLimits(10 << 20, 30, 5))
+    with HostileHost(script) as host, pytest.raises(DownloadError) as failed:
+        downloader.fetch(host.url, target_file, "test")
+    assert any(r.line.startswith("GET /s3/obj") for r in host.requests)
+    message = str(failed.value)
+    assert "HTTP 400" in message
+    leaked = [SESSION_TOKEN[i:i + 6] for i in range(len(SESSION_TOKEN) - 5) if SESSION_TOKEN[i:i + 6] in message]
+    assert not leaked, message

@@ -80,9 +80,13 @@ class SecretRegistry:
                 self._order = sorted([(f, True) for f in self._folded] + [(f, False) for f in self._exact],
                                      key=lambda item: len(item[0]), reverse=True)
 
-    def redact(self, text: str) -> str:
+    def redact(self, text: str, *, cut: bool = False) -> str:
+        """`text` with every secret masked; `cut`: `text` is the start of a longer text, so a secret
+        it ends in the middle of is masked from where it begins."""
         with self._lock:
             order, folded = self._order, self._folded
+        if cut:
+            text = _mask_cut_secret(text, order)
         lowered = text.lower()
         for form, any_case in order:  # a cheap test first: a log record holds no secret, almost always
             if any_case and form in lowered:
@@ -113,11 +117,34 @@ class SecretRegistry:
 
 
 SECRETS = SecretRegistry()
+PARTIAL_FROM = 4  # a text ending in this many characters of a secret's start ends in that secret
+
+
+def _mask_cut_secret(text: str, order: list[tuple[str, bool]]) -> str:
+    """`text` with its end masked from the earliest place where it ends in the start of a secret."""
+    lowered = text.lower()
+    end = len(text)
+    for form, any_case in order:
+        wanted, within = (form, lowered) if any_case else (form, text)
+        at = within.find(wanted[:PARTIAL_FROM], max(0, len(within) - len(wanted) + 1))
+        while at != -1 and at < end:
+            if wanted.startswith(within[at:]):
+                end = at
+                break
+            at = within.find(wanted[:PARTIAL_FROM], at + 1)
+    return text if end == len(text) else text[:end] + MASK
 
 
 def redact(text: Any) -> str:
     """`text` as a string with every known secret and credential-shaped value masked."""
     return SECRETS.redact(str(text))
+
+
+def excerpt(text: str, limit: int, *, cut: bool = False) -> str:
+    """The first `limit` characters of `text` once it is redacted (masking first: a secret the cut
+    would split keeps no prefix). `cut`: `text` is itself the start of a longer body (a read limit),
+    so a secret it ends in the middle of is masked too."""
+    return SECRETS.redact(text, cut=cut)[:limit]
 
 
 def scrub_exception(error: BaseException) -> BaseException:

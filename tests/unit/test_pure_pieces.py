@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 import pyarrow as pa
 import pytest
+import requests
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from uniware_source.conversion.arrow_types import to_date, to_decimal, to_integer, to_timestamp
@@ -309,3 +310,25 @@ def test_a_secret_is_masked_however_a_message_quotes_it() -> None:
               "S3cr3t-P&#64;ss&#32;w0rd&#33;", "TOK-7F3A9C2E5B8D4F6A1E0C9B7D", "7f3a9c2e5b8d4f6a1e0c9b7d"]
     for text in quoted:
         assert registry.redact(f"refused ({text}) for Sale Orders") == "refused (***) for Sale Orders", text
+
+
+def test_an_excerpt_of_a_message_masks_a_secret_its_cut_would_split() -> None:
+    """Masked before it is cut: a secret across the excerpt's end leaves no prefix; a text that is the
+    start of a longer body (a read limit) ending in the first characters of a secret masks them."""
+    from uniware_source.client.api_call import _snippet
+    from uniware_source.client.auth import _describe
+    from uniware_source.redact import SECRETS, excerpt
+
+    secret = "Secr3tPassw0rd-straddle!"
+    SECRETS.add(secret)
+    for at in range(150, 205, 3):
+        text = "e" * at + secret + " tail"
+        for cut in (excerpt(text, 160), excerpt(text, 200), excerpt(text[:at + 9], 400, cut=True)):
+            assert not any(secret[i:i + 5] in cut for i in range(len(secret) - 4)), cut
+        response = requests.Response()
+        response._content, response.status_code = text.encode(), 500
+        response.headers["Content-Type"] = "text/plain"
+        for described in (_describe(None, response), _snippet(response)):
+            assert not any(secret[i:i + 5] in described for i in range(len(secret) - 4)), described
+    assert excerpt("no secret here", 5) == "no se"
+    assert excerpt("ends in " + secret[:3], 100, cut=True).endswith(secret[:3])  # 3 characters say nothing

@@ -17,7 +17,7 @@ import requests
 from dlt.sources.helpers.requests import Client
 
 from ..errors import ApiError, ApiErrorDetail, AuthError, FacilityAccessError
-from ..redact import redact
+from ..redact import excerpt, redact
 from .bearer import BearerTokens
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def _json(response: requests.Response) -> Any:
 def _snippet(response: requests.Response) -> str:
     text = response.text.strip().replace("\n", " ")
     kind = response.headers.get("Content-Type", "unknown content type")
-    return redact(f"{kind}: {text[:160]}")
+    return redact(kind) + ": " + excerpt(text, 160)
 
 
 def _text(payload: Any, response: requests.Response) -> str:

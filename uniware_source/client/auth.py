@@ -17,7 +17,7 @@ from dlt.sources.helpers.requests import Client
 
 from ..clock import Clock
 from ..errors import AuthError
-from ..redact import SECRETS, redact
+from ..redact import SECRETS, excerpt, redact
 from .connection_errors import unreachable
 
 log = logging.getLogger(__name__)
@@ -162,4 +162,4 @@ def _describe(body: Any, response: requests.Response) -> str:
         if parts:
             return ": ".join(parts)
     text = response.text.strip().replace("\n", " ")
-    return text[:200] or "empty response"
+    return excerpt(text, 200) or "empty response"

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn, Optional, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
@@ -45,7 +45,7 @@ from dlt.sources.helpers.requests import Client
 
 from ..clock import Clock
 from ..errors import DownloadError, InvalidFileError
-from ..redact import SECRETS, redact
+from ..redact import SECRETS, excerpt, redact
 from ..settings import DEFAULT_DOWNLOAD_MAX_BYTES
 from .bearer import BearerTokens
 from .interruptible import cut_after
@@ -254,7 +254,8 @@ class FileDownloader:
         failure: Optional[str] = None
         started = self._wall()
         try:
-            return self._http.get(job.url, headers=headers, stream=True, timeout=(min(connect_timeout, left), wait))
+            return self._http.get(job.url, headers=headers, stream=True, timeout=(min(connect_timeout, left), wait),
+                                  hooks={"response": _remember_redirect})
         except (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException,
                 ValueError) as error:  # ValueError: a malformed header or redirect Location
             failure = f"{type(error).__name__}: {redact(error)}"
@@ -623,4 +624,12 @@ def _snippet(response: requests.Response) -> str:
         text = response.raw.read(2048, decode_content=True).decode("utf-8", "replace").strip().replace("\n", " ")
     except Exception:  # a body that cannot be read or decoded says nothing useful
         text = ""
-    return redact(text[:160]) or "no body"
+    return excerpt(text, 160, cut=True) or "no body"
+
+
+def _remember_redirect(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """A requests response hook: the link a file host redirects to is a secret like the first one
+    (a presigned object-store link), registered before the redirect is followed or reported."""
+    location = response.headers.get("Location")
+    if location and response.is_redirect:
+        SECRETS.add_url(urljoin(response.url, location))
