@@ -59,6 +59,13 @@ class ExportSpec:
     def incremental(self) -> bool:
         return self.date_filter is not None
 
+    @property
+    def merges_on_job_code(self) -> bool:
+        """An export without a natural key (or declared append): its table merges on the job code,
+        `_uniware_job_code` (resources.py makes it the merge key, which dlt declares NOT NULL), so a
+        job loaded twice lands once, but a window exported again by another job would land twice."""
+        return self.write_disposition == APPEND or (not self.primary_key and self.write_disposition != REPLACE)
+
 
 def _with_types(**by_kind: tuple[str, ...]) -> Mapping[str, str]:
     return MappingProxyType({label: kind for kind, labels in by_kind.items() for label in labels})

@@ -26,7 +26,7 @@ from .pipeline_run.lock import RunLocked, pipeline_lock
 from .pipeline_run.resumable import pending_loads_finished
 from .problems import EXIT_CONFIG, EXIT_LOCKED, explain
 from .progress import configure_logging
-from .run_log import reset
+from .run_log import delete_rows, reset
 from .run_report import RunReport
 from .runtime import SUBMIT, SourceRuntime
 from .settings import configured_exports, normalize_name, select_exports
@@ -54,6 +54,10 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         command.add_argument("--log-format", choices=("text", "json"), default="text")
         if name == "exports":
             command.add_argument("--markdown", action="store_true", help="the README's column reference")
+        if name == "reset":
+            command.add_argument("--delete-rows", action="store_true",
+                                 help="also delete the tables' rows (of --facility), which the next run exports "
+                                      "again: what an export without a natural key needs, as it cannot merge them")
     return parser.parse_args(argv)
 
 
@@ -138,7 +142,11 @@ def run_command(argv: Sequence[str], clock: Optional[Clock] = None) -> int:
         # the lock: a run going on would commit its own copy of the state after this; an interrupted
         # run's packages load first, as a run loads them (dlt would extract nothing while they wait)
         with pipeline_lock(pipeline), pending_loads_finished(pipeline):
-            lines, cleared = reset(pipeline, tables, args.facilities[0] if args.facilities else None)
+            facility = args.facilities[0] if args.facilities else None
+            lines, cleared = reset(pipeline, tables, facility)
+            if args.delete_rows:
+                deleted, rows = delete_rows(pipeline, tables, facility)
+                lines, cleared = lines + deleted, cleared or rows > 0
         for line in lines:
             print(line)
         if not cleared:

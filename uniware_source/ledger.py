@@ -273,6 +273,11 @@ class ExportLedger:
                                           "start": to_iso(w.start), "end": to_iso(w.end)}))
         return planned
 
+    def unplan(self, planned: list[Entry]) -> None:
+        """Take back windows just planned, before any job is made for them."""
+        keys = {e.key for e in planned if e.job_code is None}
+        self._state["entries"] = [d for d in self._state["entries"] if d.get("key") not in keys]
+
     def plan_snapshot(self, facility: str, *, now: datetime) -> list[Entry]:
         if any(e.kind == SNAPSHOT and e.facility == facility and not e.done for e in self.entries()):
             return []

@@ -13,7 +13,7 @@ import dlt
 from dlt.extract.resource import DltResource
 
 from .catalog import REPLACE, ExportSpec
-from .conversion.csv_to_parquet import FACILITY, JOB_CODE, KEY_OCCURRENCE, merges_on_job_code
+from .conversion.csv_to_parquet import FACILITY, JOB_CODE, KEY_OCCURRENCE
 from .history import HISTORY_COLUMNS, HISTORY_TABLE, HISTORY_WRITE_DISPOSITION
 from .ledger import ExportLedger, Ledgers, claim_tenant
 from .runtime import ALL, COLLECT, HISTORY, SUBMIT, SourceRuntime
@@ -38,7 +38,7 @@ def export_resource(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[st
     if spec.dedup_sort and keys:
         columns[normalize(spec.dedup_sort)] = {"dedup_sort": "desc"}
     merge_key: Optional[str] = None
-    if merges_on_job_code(spec):
+    if spec.merges_on_job_code:
         # no natural key: a job's rows replace whatever an earlier load of the same job left (two
         # runs at once, a retried package, a job code given twice), so each job lands once
         keys, columns = [], {}

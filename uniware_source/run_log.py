@@ -1,4 +1,4 @@
-"""Pipeline-level records written the dlt way: the `uniware_runs` table and `reset`.
+"""Pipeline-level records written the dlt way: the `uniware_runs` table and `reset` (and its `--delete-rows`).
 
 Both run a tiny source named `uniware` (the connector's own source name, so its schema and state
 are the connector's) through `pipeline.run`: the state change of `reset` is committed like any
@@ -19,9 +19,11 @@ from datetime import datetime
 from typing import Any, Optional
 
 import dlt
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.extract import DltResource
 from dlt.pipeline.pipeline import Pipeline
 
+from .conversion.csv_to_parquet import FACILITY
 from .history import HISTORY_COLUMNS, HISTORY_TABLE, HISTORY_WRITE_DISPOSITION, take_deferred
 from .ledger import EMPTY_SNAPSHOTS, LOADED_FILES
 from .run_report import RunReport
@@ -146,3 +148,25 @@ def reset(pipeline: Pipeline, tables: list[str], facility: Optional[str]) -> tup
 
     pipeline.run(reset_source())
     return said, any(cleared)
+
+
+def delete_rows(pipeline: Pipeline, tables: list[str], facility: Optional[str]) -> tuple[list[str], int]:
+    """`reset --delete-rows`: the tables' rows (of `facility`, or all) deleted, after their cursors were
+    cleared (killed in between, the rows stay and an export without a key refuses to export them again,
+    so the command is simply run again). What was deleted, one line per table, and the rows in all."""
+    said, total = [], 0
+    with pipeline.sql_client() as client:
+        for table in tables:
+            qualified = client.make_qualified_table_name(table)
+            where, values = "", []
+            if facility is not None:
+                where, values = f" WHERE {client.escape_column_name(FACILITY)} = %s", [facility]
+            try:
+                [[rows]] = client.execute_sql(f"SELECT count(*) FROM {qualified}{where}", *values) or [[0]]
+                client.execute_sql(f"DELETE FROM {qualified}{where}", *values)
+            except DatabaseUndefinedRelation:
+                said.append(f"{table}: no table, no row deleted")
+                continue
+            said.append(f"{table}: {rows:,} row(s) deleted" + (f" of facility {facility}" if facility else ""))
+            total += rows
+    return said, total

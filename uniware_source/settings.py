@@ -331,7 +331,7 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
     lookback = base.lookback
     if "lookback_days" in entry:
         lookback = timedelta(days=_positive("exports", entry["lookback_days"], allow_zero=True))
-    return replace(
+    spec = replace(
         base,
         table_name=normalize_name(str(entry.get("table_name") or base.table_name)),
         columns=columns,
@@ -347,6 +347,15 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
         lookback=lookback,
         window_column=window_column,
     )
+    if spec.merges_on_job_code and spec.incremental:
+        # its rows cannot merge again: a window exported twice would land twice (submit.py refuses
+        # windows over rows already loaded), so it never looks back, whatever lookback_days says
+        if "lookback_days" in entry and spec.lookback is not None and spec.lookback > timedelta(0):
+            raise ConfigError("exports", f"{where}: lookback_days would export again days already loaded, and an "
+                              "export without a primary_key would load their rows twice; leave it out, or "
+                              "configure a primary_key to merge on")
+        spec = replace(spec, lookback=timedelta(0))
+    return spec
 
 
 def _window_column(entry: Mapping[str, Any], base: ExportSpec, date_filter: Optional[str], where: str) -> Optional[str]:

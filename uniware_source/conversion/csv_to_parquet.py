@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from ..catalog import APPEND, DATE, DECIMAL, INTEGER, REPLACE, TEXT, TIMESTAMP, ExportSpec
+from ..catalog import DATE, DECIMAL, INTEGER, TEXT, TIMESTAMP, ExportSpec
 from ..errors import CsvFormatError
 from .arrow_types import CONVERTERS, UTC_MICROS
 from .column_names import DLT_COLUMNS, ColumnNames
@@ -48,12 +48,6 @@ KEY_OCCURRENCE = "_uniware_key_occurrence"
 LINEAGE_COLUMNS = (JOB_CODE, FACILITY, WINDOW_START, WINDOW_END, EXPORTED_AT)
 # names no header can take: a header called like one of these gets a suffixed column instead
 RESERVED_COLUMNS = (*LINEAGE_COLUMNS, KEY_OCCURRENCE, *DLT_COLUMNS)
-
-
-def merges_on_job_code(spec: ExportSpec) -> bool:
-    """Whether the export's table merges on the job code (an export without a natural key, or declared
-    append: resources.py makes `_uniware_job_code` its merge key by this rule, which dlt declares NOT NULL)."""
-    return spec.write_disposition == APPEND or (not spec.primary_key and spec.write_disposition != REPLACE)
 
 
 @dataclass(frozen=True)
@@ -605,7 +599,7 @@ class CsvConverter:
         # columns) instead of importing it as it is. Not the facility: a job given in job_codes has
         # none, and its rows may join a table that windowed jobs filled, so the column stays nullable
         key_fields = set(layout.key_names) | ({KEY_OCCURRENCE} if KEY_OCCURRENCE in table.column_names else set())
-        if merges_on_job_code(self.spec):
+        if self.spec.merges_on_job_code:
             key_fields.add(JOB_CODE)
         schema = pa.schema([f.with_nullable(False) if f.name in key_fields else f for f in table.schema])
         return table.cast(schema)

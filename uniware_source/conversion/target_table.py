@@ -5,6 +5,8 @@ truncating or dropping the table, another pipeline writing the same dataset).
   append, the fast path that loads a file straight into the table (no staging copy, no delete-insert),
   chosen by this check and the key check (key_check.py).
 - A key column an earlier version did not make (`add_missing_key_column`).
+- Which rows an export without a key already holds for a facility's windows (`rows_in_windows`): such
+  rows cannot merge again, so the submit step never exports their windows a second time.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from datetime import datetime
+from typing import Any, Optional
 
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
+
+from .csv_to_parquet import FACILITY, WINDOW_END, WINDOW_START
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +46,29 @@ def table_is_empty(table_name: str) -> bool:
     except Exception as error:  # any doubt means the merge path, which is always right
         log.debug("cannot tell whether %s is empty (%s): merging", table_name, type(error).__name__)
         return False
+
+
+def rows_in_windows(table_name: str, facility: str, start: datetime, end: datetime,
+                    ) -> Optional[tuple[int, datetime, datetime]]:
+    """(rows, first window start, last window end) of `facility`'s rows exported for windows that
+    overlap [start, end); None when there are none, no table, or the destination cannot be asked
+    (no SQL client: a bucket)."""
+    try:
+        with _asked(table_name) as (client, qualified):
+            begins, ends, where = (client.escape_column_name(c) for c in (WINDOW_START, WINDOW_END, FACILITY))
+            try:
+                with client.execute_query(f"SELECT count(*), min({begins}), max({ends}) FROM {qualified} "
+                                          f"WHERE {where} = %s AND {begins} < %s AND {ends} > %s",
+                                          facility, end, start) as cursor:
+                    found = cursor.fetchone()
+            except DatabaseUndefinedRelation:
+                return None
+    except Exception as error:  # no SQL client, or a table without the columns: nothing known to overlap
+        log.debug("cannot tell which windows %s holds (%s)", table_name, type(error).__name__)
+        return None
+    if not found or not found[0]:
+        return None
+    return int(found[0]), found[1], found[2]
 
 
 def add_missing_key_column(table_name: str, column: str) -> bool:

@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 from ..catalog import ExportSpec
 from ..client.create_job import create_export_job
+from ..conversion.target_table import rows_in_windows
 from ..errors import ApiError, FacilityAccessError
 from ..history import job_event
 from ..ledger import Entry, ExportLedger
@@ -66,20 +67,48 @@ def plan(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> None:
         if spec.incremental:
             start, end = settings.backfill
             for facility in rt.facilities_for(spec):
-                ledger.plan_backfill(facility, start=start, end=end, window=settings.window,
-                                     min_window=settings.min_window)
+                _unless_loaded(spec, ledger, rt, ledger.plan_backfill(
+                    facility, start=start, end=end, window=settings.window, min_window=settings.min_window))
         else:
             log.info("%s has no date filter; a backfill does not export it", spec.name)
     elif spec.incremental:
         lookback = spec.lookback if spec.lookback is not None else settings.lookback
         first_start = settings.start_date or now - settings.window
         for facility in rt.facilities_for(spec):
-            ledger.plan_incremental(facility, now=now, first_start=first_start, lookback=lookback,
-                                    window=settings.window, min_window=settings.min_window)
+            _unless_loaded(spec, ledger, rt, ledger.plan_incremental(
+                facility, now=now, first_start=first_start, lookback=lookback, window=settings.window,
+                min_window=settings.min_window))
     else:
         for facility in rt.facilities_for(spec):
             ledger.plan_snapshot(facility, now=now)
     ledger.mark_planned(rt.run_id)
+
+
+def _unless_loaded(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime, planned: list[Entry]) -> None:
+    """Take back a facility's windows just planned when its table already holds rows exported for any
+    of them, for an export without a natural key: those rows cannot merge with a second export (a
+    `reset`, or a backfill over loaded days, would load them twice). A problem of the run names the
+    rows and the way out; the other facilities and exports go on."""
+    if not spec.merges_on_job_code or not planned:
+        return
+    starts = [e.start for e in planned if e.start is not None]
+    ends = [e.end for e in planned if e.end is not None]
+    facility = planned[0].facility
+    if not starts or not ends or facility is None:
+        return
+    found = rows_in_windows(spec.table_name, facility, min(starts), max(ends))
+    if found is None:
+        return
+    rows, first, last = found
+    ledger.unplan(planned)
+    message = (f"{spec.name} / facility {facility}: table {spec.table_name} already holds {rows:,} rows exported for "
+               f"windows from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC, which the windows to export now "
+               f"({min(starts):%Y-%m-%d %H:%M} to {max(ends):%Y-%m-%d %H:%M}) overlap; an export without a natural "
+               "key cannot merge them, so they would load twice. Nothing is exported for it: delete those rows "
+               f"first (uniware-pipeline reset --export '{spec.name}' --facility {facility} --delete-rows), or "
+               "configure a primary_key")
+    log.error("%s", message)
+    rt.report.problem(message)
 
 
 def abandon_expired(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> Iterator[dict[str, Any]]:

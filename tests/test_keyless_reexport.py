@@ -1,0 +1,99 @@
+"""An export without a natural key merges on the job code: a window exported again by another job would
+land twice. Whatever exports a window again (a lookback, a `reset`, a backfill over loaded days), its
+rows land once or the run says why nothing was exported; through the console script's `main`."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from tests.pipeline_process import FixedNow
+from uniware_simulator import UniwareSimulator
+from uniware_simulator.presets import TEST_NOW, fast_config
+from uniware_source.cli import main
+
+ORDERS_LOG: dict[str, Any] = {"name": "Sale Orders", "table_name": "orders_log", "write_disposition": "append",
+                              "primary_key": []}
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[UniwareSimulator]:
+    with UniwareSimulator(fast_config(files_dir=tmp_path / "sim")) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def cli(sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """`cli(*args, now=...)`: main in-process, the keyless export of BLR01 from 2026-04-08, lookback 2 days."""
+    for name in [k for k in os.environ if k.startswith("SOURCES__UNIWARE__")]:
+        monkeypatch.delenv(name)
+    for key, value in {"BASE_URL": sim.base_url, "USERNAME": sim.config.username,
+                       "PASSWORD": sim.config.password, "POLL_INITIAL_SECONDS": "0.01",
+                       "POLL_MAX_SECONDS": "0.05", "REQUEST_BACKOFF_FACTOR": "0.01", "DOWNLOAD_DIR": str(tmp_path),
+                       "FACILITIES": "BLR01", "START_DATE": "2026-04-08", "LOOKBACK_DAYS": "2",
+                       "EXPORTS": json.dumps([ORDERS_LOG])}.items():
+        monkeypatch.setenv(f"SOURCES__UNIWARE__{key}", value)
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str, now: datetime = TEST_NOW) -> int:
+        common = ["--pipelines-dir", str(tmp_path / "pl"), "--pipeline-name", "kl"]
+        return main([*args[:1], *common, *args[1:]] if args and not args[0].startswith("-") else [*common, *args],
+                    clock=FixedNow(now))
+    return run
+
+
+def rows(tmp_path: Path) -> list[str]:
+    """Every row's sale order item code, as often as it landed."""
+    with duckdb.connect(str(tmp_path / "kl.duckdb"), read_only=True) as connection:
+        return [r[0] for r in connection.execute("SELECT sale_order_item_code FROM uniware.orders_log").fetchall()]
+
+
+def test_a_window_exported_again_never_lands_twice_for_an_export_without_a_key(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli() == 0
+    first = rows(tmp_path)
+    assert len(first) > 100 and len(set(first)) == len(first)
+    # the next day: lookback_days (2) is the source's, not for an export that cannot merge what it re-reads
+    assert cli(now=TEST_NOW + timedelta(days=1)) == 0
+    loaded = rows(tmp_path)
+    assert len(loaded) > len(first) and len(set(loaded)) == len(loaded)
+
+    # reset: everything from start_date again would land beside the rows kept; refused, named, nothing made
+    assert cli("reset", "--export", "Sale Orders", now=TEST_NOW + timedelta(days=1)) == 0
+    capsys.readouterr()
+    creates = len(sim.requests.where("create"))
+    assert cli(now=TEST_NOW + timedelta(days=1)) == 1
+    err = capsys.readouterr().err
+    assert "orders_log already holds" in err and "--delete-rows" in err and "BLR01" in err
+    assert rows(tmp_path) == loaded and len(sim.requests.where("create")) == creates
+    # a backfill over loaded days: the same
+    assert cli("--start", "2026-04-10", "--end", "2026-04-12", now=TEST_NOW + timedelta(days=1)) == 1
+    assert "orders_log already holds" in capsys.readouterr().err
+    assert rows(tmp_path) == loaded and len(sim.requests.where("create")) == creates
+
+    # reset --delete-rows: the rows go with the cursor, and the next run exports them again, once
+    assert cli("reset", "--export", "Sale Orders", "--delete-rows", now=TEST_NOW + timedelta(days=1)) == 0
+    assert f"orders_log: {len(loaded):,} row(s) deleted" in capsys.readouterr().out
+    assert rows(tmp_path) == []
+    assert cli(now=TEST_NOW + timedelta(days=1)) == 0
+    again = rows(tmp_path)
+    assert sorted(again) == sorted(loaded)
+    # a backfill of days before start_date holds no loaded row: it loads
+    assert cli("--start", "2026-04-05", "--end", "2026-04-08", now=TEST_NOW + timedelta(days=1)) == 0
+    more = rows(tmp_path)
+    assert len(more) > len(again) and len(set(more)) == len(more)
+
+
+def test_lookback_days_on_an_export_without_a_key_is_a_setting_error(
+        cli: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{**ORDERS_LOG, "lookback_days": 1}]))
+    assert cli() == 2
+    err = capsys.readouterr().err
+    assert "lookback_days" in err and "primary_key" in err and "'Sale Orders'" in err
