@@ -90,7 +90,8 @@ class SettingValues:
     start_date: Optional[str] = setting(None, shown='`window_days` before the first run', doc=
         'where the first run starts (date or ISO datetime; India time unless it has an offset)')
     lookback_days: float = setting(2.0,
-        'each incremental run re-exports this much before the cursor (late updates)')
+        'each incremental run re-exports this much before the cursor (late updates); not for an export '
+        'without a natural key, which cannot merge what it reads again')
     window_days: float = setting(30.0,
         'longest date window per job (Uniware refuses more than 92)')
     min_window_minutes: float = setting(60.0,
