@@ -115,12 +115,18 @@ def test_order_status_and_item_status_cross_and_the_funnel_counts_items(harness:
     assert {s: v[0] for s, v in by_order.items()} == orders and "COMPLETE" in by_order
     assert sum(v[1] for v in by_order.values()) == sum(items.values())
     assert by_order["COMPLETE"][2] > 0  # items of complete orders that are e.g. CANCELLED or RETURNED
-    # returns are matched on the columns Return Invoices really has (Invoice Code + Item SKU Code)
+    # returns are matched on the columns Return Invoices really has (Invoice Code + Item SKU Code): a row
+    # per return invoice with its Quantity (two units of a line may come back on one or on two of them)
     rates = harness.sql(query("returns_rate", "{ds}"))
     returned = sum(r[2] for r in rates)
-    matched = harness.sql("SELECT COUNT(*) FROM {ds}.return_invoices AS r JOIN {ds}.sale_orders AS s "
-                          "ON r.invoice_code = s.invoice_code AND r.item_sku_code = s.item_sku_code")[0][0]
+    matched = harness.sql(
+        "SELECT SUM(LEAST(r.units, s.units)) FROM "
+        "(SELECT invoice_code, item_sku_code, SUM(quantity) AS units FROM {ds}.return_invoices GROUP BY 1, 2) AS r "
+        "JOIN (SELECT invoice_code, item_sku_code, COUNT(*) AS units FROM {ds}.sale_orders "
+        "WHERE sale_order_item_status <> 'CANCELLED' GROUP BY 1, 2) AS s "
+        "ON r.invoice_code = s.invoice_code AND r.item_sku_code = s.item_sku_code")[0][0]
     assert returned == matched > 0
+    assert harness.sql("SELECT COUNT(*) FROM {ds}.return_invoices WHERE quantity > 1")[0][0] > 0
 
 
 def _other_readings(spec: ExportSpec, text: str) -> str:

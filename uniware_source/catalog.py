@@ -17,9 +17,10 @@ from typing import Any, Optional
 TEXT = "text"
 TIMESTAMP = "timestamp"  # India time without offset, several formats; stored as UTC
 DATE = "date"
-DECIMAL = "decimal"
+DECIMAL = "decimal"  # amounts: decimal(18, 4)
+RATE = "rate"  # rates and percentages with long fractions (a currency conversion rate 0.01198765): decimal(38, 12)
 INTEGER = "integer"
-COLUMN_TYPES = (TEXT, TIMESTAMP, DATE, DECIMAL, INTEGER)
+COLUMN_TYPES = (TEXT, TIMESTAMP, DATE, DECIMAL, RATE, INTEGER)
 
 MERGE = "merge"
 REPLACE = "replace"  # snapshot reports: each facility's rows are replaced by its latest export
@@ -95,8 +96,9 @@ SALE_ORDERS = ExportSpec(
                  "Tax %", "Tax Value", "CGST", "SGST", "IGST", "UTGST", "CESS", "CGST Rate", "SGST Rate",
                  "IGST Rate", "UTGST Rate", "CESS Rate", "TCS Amount", "Shipping Charges",
                  "Shipping Method Charges", "COD Service Charges", "Gift Wrap Charges", "Transfer Price",
-                 "Weight", "Length(mm)", "Width(mm)", "Height(mm)", "Currency Conversion Rate",
+                 "Weight", "Length(mm)", "Width(mm)", "Height(mm)",
                  "Adjustment In Selling Price", "Adjustment In Discount", "Store Credit", "Vendor Unit Price"),
+        rate=("Currency Conversion Rate",),
         integer=("COD", "Priority", "Packet Number"),
     ),
 )
@@ -105,7 +107,8 @@ _TAXES = ("CGST", "IGST", "SGST", "UTGST", "CESS", "CGST Rate", "IGST Rate", "SG
 _TALLY_TYPES = _with_types(  # Tally GST Report and Tally Return GST Report (the same ids, uniware-reports.md 3, 8)
     timestamp=("Date", "Dispatch Date/Cancellation Date", "Channel Invoice Created"),
     integer=("Qty",),
-    decimal=("Unit Price", "Total", "Sales", "conversion rate", "Discount Amount", "TCS Amount", *_TAXES),
+    decimal=("Unit Price", "Total", "Sales", "Discount Amount", "TCS Amount", *_TAXES),
+    rate=("conversion rate",),
 )
 _GRN_VALUES = tuple(f"Values of Goods {what} {taxes} taxes" for what in ("Received", "Rejected")
                     for taxes in ("without", "with"))
@@ -166,7 +169,9 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
                  "transferPrice", "cgst", "igst", "sgst"),
         date_filter="addedOn",
         window_column="Return Date",
-        primary_key=("Invoice Code", "Item SKU Code"),
+        # a row is a return invoice's line (uniware-reports.md 3: returnInvoiceCode): two units of one sold
+        # invoice line returned on two return invoices are two rows with one Invoice Code and SKU
+        primary_key=("Invoice Code", "Return Invoice Code", "Item SKU Code"),
         column_types=_with_types(timestamp=("Return Date",), integer=("Quantity",),
                                  decimal=("Unit Price", *_TAXES)),
         # DT's labels above; TW reads the same ids as these (uniware-reports.md 3)
@@ -181,7 +186,9 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
                  "reversePickupCreated", "reversePickupUpdated", "totalReceivedItems", "putawayStatus"),
         date_filter="reversePickupDateRange",
         window_column="Reverse Pickup Created",
-        primary_key=("Reverse Pickup No", "Item SKU Code"),
+        # a row per sale order item, i.e. per unit (uniware-reports.md 1, 3): a pickup of two units of a
+        # SKU is two rows with one Reverse Pickup No and SKU
+        primary_key=("Reverse Pickup No", "Sale Order Item Code", "Item SKU Code"),
         dedup_sort="Reverse Pickup Last Updated",
         column_types=_with_types(
             timestamp=("Sale Order Created", "Dispatched Date", "Reverse Pickup Created",
@@ -277,7 +284,8 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
         column_types=_with_types(
             timestamp=("GRN Date", "GRN Invoice Date", "PO Date", "Updated"),
             integer=("Quantity Received", "Quantity Rejected"),
-            decimal=("Additional Cost", "Percentage Rejection", *_GRN_VALUES),
+            decimal=("Additional Cost", *_GRN_VALUES),
+            rate=("Percentage Rejection",),  # a share of the quantity received: 1 of 3 is 33.333...
         ),
         # DT's "Values of Goods ..."; "Value of Goods ..." is how earlier versions of this connector spelled them
         label_readings=MappingProxyType({label: (label.replace("Values of", "Value of", 1),)

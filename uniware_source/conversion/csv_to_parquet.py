@@ -12,19 +12,19 @@ import csv
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Optional
+from typing import Any, BinaryIO, Optional
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from ..catalog import DATE, DECIMAL, INTEGER, TEXT, TIMESTAMP, ExportSpec
+from ..catalog import DATE, DECIMAL, INTEGER, RATE, TEXT, TIMESTAMP, ExportSpec
 from ..errors import CsvFormatError
-from .arrow_types import CONVERTERS, UTC_MICROS
+from .arrow_types import CONVERTERS, RATE_TYPE, UTC_MICROS
 from .column_names import DLT_COLUMNS, ColumnNames
 from .facility_guard import FACILITY_CODE_LABEL, FacilityCodes
 from .key_check import FileKeys, KeyCheck, KeyStore
@@ -86,6 +86,8 @@ class ConvertedFile:
     keys: FileKeys = field(default_factory=lambda: FileKeys(None))  # whether the key repeats in the file
     facility_codes: Optional[FacilityCodes] = None  # the rows' Facility Code against the job's (facility_guard)
     parts: list[tuple[Path, int]] = field(default_factory=list)  # every load file and its rows (see `parts`)
+    # decimal columns whose values rounding changed: label -> [values, first row, its text]
+    rounded: dict[str, list[Any]] = field(default_factory=dict)
 
 
 Opener = Callable[[], BinaryIO]  # opens the CSV's bytes from the start (the file, or a download as it arrives)
@@ -106,6 +108,24 @@ def read_header(source: Opener, where: str) -> list[str]:
 
 # a loaded column's dlt data type as the kind the converter gives it (collect keeps loaded types)
 LOADED_KINDS = {"text": TEXT, "timestamp": TIMESTAMP, "decimal": DECIMAL, "bigint": INTEGER, "date": DATE}
+
+
+def loaded_kind(column: Mapping[str, Any]) -> Optional[str]:
+    """The kind a column of the table was loaded as (its dlt schema entry): a decimal of the rates'
+    scale is a rate."""
+    kind = LOADED_KINDS.get(str(column.get("data_type")))
+    return RATE if kind == DECIMAL and column.get("scale") == RATE_TYPE.scale else kind
+
+
+def rounded_message(label: str, kind: str, count: int, row: int, text: str) -> str:
+    """What the LOADED message and the log say of a decimal column whose values rounding changed."""
+    scale = RATE_TYPE.scale if kind == RATE else 4
+    wider = (f"set column_types for this export to {{\"{label}\" = \"text\"}} to keep them as written"
+             if kind == RATE else
+             f"set column_types for this export to {{\"{label}\" = \"{RATE}\"}} (decimal(38, 12)) or \"text\" to "
+             "keep them exact (in a new table_name if the column has loaded)")
+    return (f"column '{label}': {count:,} value(s) have more than {scale} decimal places and were rounded to "
+            f"{scale}, first at row {row} (header is row 1): {text!r}; {wider}")
 
 
 def kind_of(label: str, spec: ExportSpec) -> str:
@@ -498,6 +518,9 @@ class CsvConverter:
         result.parts = [(part_path(parquet_path, part), rows) for part, rows in enumerate(part_rows)]
         result.window_span = dates.span if dates is not None else None
         result.keys = key_check.result()
+        for rounded_label, (count, row, text) in result.rounded.items():
+            result.problems.append(rounded_message(rounded_label, layout.kinds[layout.labels.index(rounded_label)],
+                                                   count, row, text))
         if result.keys.repeats and not self.spec.repeating_keys:
             kept = f"the newest '{self.spec.dedup_sort}'" if self.spec.dedup_sort else "any one of them"
             result.problems.append(
@@ -553,6 +576,11 @@ class CsvConverter:
             converted = CONVERTERS[kind](columns[position])
             if converted.bad is not None and pc.any(converted.bad).as_py():
                 flag(converted.bad, f"not a valid {kind}", position)
+            if converted.rounded is not None:  # only chunks the exact cast refused
+                index = pc.index(converted.rounded, True).as_py()
+                seen = result.rounded.setdefault(layout.labels[position],
+                                                 [0, rows_before + index + 2, columns[position][index].as_py()])
+                seen[0] += pc.sum(converted.rounded).as_py()
             columns[position] = converted.values
             if layout.names[position] in layout.key_names and converted.values.null_count:
                 blank = pc.is_null(converted.values)

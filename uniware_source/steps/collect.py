@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Optional
@@ -23,13 +23,13 @@ from ..catalog import APPEND, REPLACE, ExportSpec
 from ..conversion.column_names import ColumnNames, legacy_names, same_labels
 from ..conversion.csv_to_parquet import (
     KEY_OCCURRENCE,
-    LOADED_KINDS,
     RESERVED_COLUMNS,
     ConvertedFile,
     CsvConverter,
     Lineage,
     fold_label,
     kind_of,
+    loaded_kind,
 )
 from ..conversion.facility_guard import check as check_facility
 from ..conversion.key_check import FileKeys, KeyStore
@@ -398,7 +398,7 @@ class ExportCollection:
         kept: dict[str, str] = {}
         configured = {fold_label(label) for label in self.spec.configured_types}
         for label, names in self.names.to_state().items():
-            before = LOADED_KINDS.get(str(columns.get(names[0], {}).get("data_type"))) if names else None
+            before = loaded_kind(columns.get(names[0], {})) if names else None
             if before is not None and before != kind_of(label, self.spec) and fold_label(label) not in configured:
                 kept[label] = before
         if not kept:
@@ -417,8 +417,8 @@ class ExportCollection:
             return None
         changed = []
         for name in converted.schema.names:
-            before = table.get("columns", {}).get(name, {}).get("data_type")
-            now = get_column_type_from_py_arrow(converted.schema.field(name).type).get("data_type")
+            before, now = _compared_types(table.get("columns", {}).get(name, {}),
+                                          get_column_type_from_py_arrow(converted.schema.field(name).type))
             if before and now and before != now:
                 label = next((lab for lab, col in zip(converted.layout.labels, converted.layout.names, strict=False)
                               if col == name), name)
@@ -442,6 +442,15 @@ class ExportCollection:
             log.warning("%s: %s", self.spec.name, change)
         self.ledger.remember_header(current)
         return None
+
+
+def _compared_types(before: Mapping[str, Any], now: Mapping[str, Any]) -> tuple[Optional[str], Optional[str]]:
+    """Two columns' dlt data types as compared, a decimal's scale included where both have one
+    (decimal(18, 4) amounts and decimal(38, 12) rates: the table keeps its scale, rounding the other's)."""
+    types = [str(c.get("data_type")) if c.get("data_type") else None for c in (before, now)]
+    if types == ["decimal", "decimal"] and before.get("scale") is not None and now.get("scale") is not None:
+        types = [f"decimal({c.get('precision')}, {c.get('scale')})" for c in (before, now)]
+    return types[0], types[1]
 
 
 def column_names(spec: ExportSpec, ledger: ExportLedger, normalize: Callable[[str], str]) -> ColumnNames:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .faults import JobFault
-from .reports import BOOLEAN, FLAG, GRAMS, INTEGER, MONEY, RATE, TIMESTAMP, Column
+from .reports import BOOLEAN, FACTOR, FLAG, GRAMS, INTEGER, MONEY, RATE, TIMESTAMP, Column
 from .tenant import DAY, IST_OFFSET_SECONDS, from_epoch, money
 
 DEFAULT_BLANKS: tuple[str, ...] = ("", "N/A", "-", "NULL")
@@ -63,6 +63,8 @@ def render_value(kind: str, value: Any, row_number: int, column_number: int, sty
         return f"{value // 100}.{value % 100:02d}"
     if kind == GRAMS:
         return f"{value}.000"
+    if kind == FACTOR:
+        return format(value, "f")
     if kind == FLAG:
         return "1" if value else "0"
     if kind == BOOLEAN:
@@ -80,7 +82,7 @@ def python_value(kind: str, value: Any) -> Any:
         return money(value)
     if kind == RATE:
         return Decimal(value).scaleb(-2)
-    if kind == GRAMS:
+    if kind in (GRAMS, FACTOR):
         return Decimal(value)
     if kind in (INTEGER, FLAG):
         return int(value)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cached_property
 from typing import Any, Optional
 
@@ -53,7 +54,8 @@ RATE = "rate"  # basis points, rendered as a percentage with two decimals
 GRAMS = "grams"  # whole units rendered with three decimals (Weight `158400.000`, lengths in mm)
 FLAG = "flag"  # 0/1 (COD)
 BOOLEAN = "boolean"  # true/false (On Hold)
-KINDS = (TEXT, TIMESTAMP, MONEY, INTEGER, RATE, GRAMS, FLAG, BOOLEAN)
+FACTOR = "factor"  # a Decimal written as it is, all its places (Currency Conversion Rate 0.01198765)
+KINDS = (TEXT, TIMESTAMP, MONEY, INTEGER, RATE, GRAMS, FLAG, BOOLEAN, FACTOR)
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,10 @@ class Report:
             return chosen
         labels = {c.label for c in chosen}
         return chosen + tuple(c for c in self.extra_columns if c.label not in labels)
+
+
+# a few orders (cross-border channels) are in another currency: (currency, its rate to INR as Uniware writes it)
+FOREIGN_CURRENCIES: tuple[tuple[str, Decimal], ...] = (("USD", Decimal("0.01198765")), ("AED", Decimal("0.04402918")))
 
 
 def _ist_year(epoch: int) -> int:
@@ -421,11 +427,13 @@ class SaleOrderRecord(OrderFacts):
 
     @property
     def currency(self) -> str:
-        return "INR"
+        return FOREIGN_CURRENCIES[self.order.hash % 97][0] if self.order.hash % 97 < len(FOREIGN_CURRENCIES) else "INR"
 
     @property
-    def conversion_rate(self) -> int:
-        return 100
+    def conversion_rate(self) -> Decimal:
+        """The order currency's rate to the tenant's (INR: 1), with the places a live rate has."""
+        foreign = self.order.hash % 97
+        return FOREIGN_CURRENCIES[foreign][1] if foreign < len(FOREIGN_CURRENCIES) else Decimal(1)
 
     @property
     def cancellation_reason(self) -> Optional[str]:
@@ -619,7 +627,7 @@ onhold | On Hold | boolean | on_hold
 status | Sale Order Status | text | order_status
 priority | Priority | integer | priority
 currency | Currency | text | currency
-currencyConversionRate | Currency Conversion Rate | rate | conversion_rate
+currencyConversionRate | Currency Conversion Rate | factor | conversion_rate
 SoiStatus | Sale Order Item Status | text | item_status
 cancellationReason | Cancellation Reason | text | cancellation_reason
 shippingProvider | Shipping provider | text | shipping_provider
@@ -822,14 +830,32 @@ class ReturnRecord(SaleOrderRecord):
         moment = item.returned_at if returned and item.returned_at else item.return_expected_at or 0
         super().__init__(tenant, SaleOrderLine(item, status, moment, "COMPLETE", moment))
         self.returned = returned
+        self.units = 1  # the units (sale order items) of a Return Invoices row: its return invoice's, of its SKU
+
+    @property
+    def return_group(self) -> int:
+        """The position of the unit whose return invoice and reverse pickup this unit's return shares."""
+        return self.item.return_with or self.item.position
 
     @property
     def return_invoice_code(self) -> str:
-        return f"RINV/{self.order.facility}/{self.order.index:07d}-{self.item.position}"
+        return f"RINV/{self.order.facility}/{self.order.index:07d}-{self.return_group}"
 
     @property
     def quantity(self) -> int:
-        return self.item.quantity
+        return self.item.quantity * self.units
+
+    @property
+    def cgst(self) -> int:
+        return super().cgst * self.units
+
+    @property
+    def sgst(self) -> int:
+        return super().sgst * self.units
+
+    @property
+    def igst(self) -> int:
+        return super().igst * self.units
 
     @property
     def unit_price(self) -> int:
@@ -842,7 +868,7 @@ class ReturnRecord(SaleOrderRecord):
     # reverse pickups and courier returns
     @property
     def reverse_pickup_code(self) -> str:
-        return f"RP{self.order.index:09d}{self.item.position}"
+        return f"RP{self.order.index:09d}{self.return_group}"
 
     @property
     def pickup_created(self) -> int:
@@ -943,8 +969,20 @@ putawayStatus | Putaway Status | text | putaway_status
 
 
 def _return_invoice_rows(tenant: Tenant, query: ExportQuery) -> Iterator[ReturnRecord]:
+    """A row per return invoice and SKU, with its Quantity: the units of a SKU returned together are one
+    row; a unit returned later is a row of its own return invoice, so one sold invoice line (Invoice Code
+    and Item SKU Code) can have two rows (uniware-reports.md 3: returnInvoiceCode)."""
+    pending: Optional[ReturnRecord] = None
     for item in tenant.returned_items(at=query.at, start=query.start, end=query.end, facility=query.facility):
-        yield ReturnRecord(tenant, item, query.at)
+        record = ReturnRecord(tenant, item, query.at)
+        if pending is not None and item.return_with and pending.return_invoice_code == record.return_invoice_code:
+            pending.units += 1
+            continue
+        if pending is not None:
+            yield pending
+        pending = record
+    if pending is not None:
+        yield pending
 
 
 # -- Reverse Pickup (customer returns) and Courier Returns (RTO) ---------------------------------
@@ -1015,6 +1053,8 @@ returnFacility | Return Facility | text | facility_name
 
 
 def _reverse_pickup_rows(tenant: Tenant, query: ExportQuery) -> Iterator[ReturnRecord]:
+    """A row per sale order item (unit): a pickup of two units of a SKU is two rows with one Reverse
+    Pickup No and Item SKU Code, told apart by Sale Order Item Code (uniware-reports.md 1, 3)."""
     for item in tenant.returned_orders(at=query.at, start=query.start, end=query.end,
                                        facility=query.facility, courier=False):
         yield ReturnRecord(tenant, item, query.at)
@@ -1606,7 +1646,7 @@ productSKU | Product SKU Code | text | sku
 QTY | Qty | integer | quantity
 unitPrice | Unit Price | money | unit_price
 Currency | Currency | text | currency
-currencyConversionRate | conversion rate | rate | conversion_rate
+currencyConversionRate | conversion rate | factor | conversion_rate
 total | Total | money | selling_price
 customerName | Customer Name | text | customer_name
 shippingAddressName | Shipping Address Name | text | customer_name

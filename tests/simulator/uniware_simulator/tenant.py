@@ -235,6 +235,9 @@ class OrderItem:
     transitions: tuple[tuple[str, int], ...] = field(default=())
     courier_return: bool = False  # a returned item came back by the courier (RTO), not by reverse pickup
     hash: int = 0  # this item's own deterministic hash, for generated details
+    # the position of the earlier unit of the same order line whose return (return invoice, reverse
+    # pickup) this unit shares; 0: its own (see Tenant.items)
+    return_with: int = 0
 
     def state_at(self, at: int) -> Optional[tuple[str, int]]:
         """(status, updated) of the item at simulated time `at`, or None before it exists."""
@@ -431,19 +434,26 @@ class Tenant:
         )
 
     def items(self, order: Order) -> list[OrderItem]:
+        """The order's sale order items. As in Uniware, a sale order item is one unit (uniware-reports.md 1:
+        `Sale Order Item Code` unique per row, "each row = 1 unit"): a line of two units of a SKU gives two
+        items of that SKU, with consecutive positions. Such units share their fate (cancelled or returned
+        together, by the same way), and a return of both is either one return invoice and reverse pickup
+        for the two, or (about half of them) two: the second unit comes back a day later on its own."""
         h = mix64(self.seed * 1_000_003 + order.index)
         draw = (h >> 16) % 10
         count = 1 + (draw >= 6) + (draw >= 9)
-        result = []
+        result: list[OrderItem] = []
         used: set[int] = set()
-        for position in range(1, count + 1):
-            hk = mix64(h ^ (position * 0x51ED27))
+        position = 0
+        for line in range(1, count + 1):
+            hk = mix64(h ^ (line * 0x51ED27))
             pick = hk % len(self.products)
             while pick in used and len(used) < len(self.products):
                 pick = (pick + 1) % len(self.products)  # one line per SKU in an order
             used.add(pick)
             product = self.products[pick]
-            quantity = 2 if (hk >> 10) % 10 == 0 else 1
+            units = 2 if (hk >> 10) % 10 == 0 else 1
+            split_return = (hk >> 58) % 2 == 0  # two units returned on two return invoices
             discount_pct = (hk >> 52) % 40
             unit_mrp = product.mrp_at(order.created)
             price = unit_mrp * (100 - discount_pct) // 100
@@ -452,43 +462,48 @@ class Tenant:
                 cancel = order.created + MINUTE * (60 + (hk >> 28) % (23 * 60))
                 if cancel < order.dispatched_at:
                     cancelled_at = cancel
-            return_expected_at = returned_at = None
-            if cancelled_at is None and (hk >> 40) % 100 < 6:
-                return_expected_at = order.delivered_at + MINUTE * (1440 + (hk >> 46) % (4 * 1440))
-                returned_at = return_expected_at + 2 * DAY
-            transitions: list[tuple[str, int]] = [(STATUS_CREATED, order.created)]
-            if cancelled_at is not None:
-                if order.processing_at < cancelled_at:
-                    transitions.append((STATUS_FULFILLABLE, order.processing_at))
-                transitions.append((STATUS_CANCELLED, cancelled_at))
-            else:
-                transitions += [
-                    (STATUS_FULFILLABLE, order.processing_at),
-                    (STATUS_DISPATCHED, order.dispatched_at),
-                    (STATUS_DELIVERED, order.delivered_at),
-                ]
-                if return_expected_at is not None and returned_at is not None:
-                    transitions += [(STATUS_RETURN_EXPECTED, return_expected_at),
-                                    (STATUS_RETURNED, returned_at)]
-            result.append(OrderItem(
-                order=order,
-                position=position,
-                code=f"{order.code}-{position}",
-                sku=product.code,
-                product_name=product.name,
-                quantity=quantity,
-                selling_price_paise=price * quantity,
-                discount_paise=(unit_mrp - price) * quantity,
-                tax_rate_bp=TAX_RATES_BP[(hk >> 14) % len(TAX_RATES_BP)],
-                cancelled_at=cancelled_at,
-                return_expected_at=return_expected_at,
-                returned_at=returned_at,
-                cancel_reason=CANCEL_REASONS[(hk >> 33) % len(CANCEL_REASONS)],
-                return_reason=RETURN_REASONS[(hk >> 35) % len(RETURN_REASONS)],
-                transitions=tuple(transitions),
-                courier_return=(hk >> 50) % 3 == 0,
-                hash=hk,
-            ))
+            first_position = position + 1
+            for unit in range(units):
+                position += 1
+                return_expected_at = returned_at = None
+                if cancelled_at is None and (hk >> 40) % 100 < 6:
+                    later = DAY if unit and split_return else 0
+                    return_expected_at = order.delivered_at + MINUTE * (1440 + (hk >> 46) % (4 * 1440)) + later
+                    returned_at = return_expected_at + 2 * DAY
+                transitions: list[tuple[str, int]] = [(STATUS_CREATED, order.created)]
+                if cancelled_at is not None:
+                    if order.processing_at < cancelled_at:
+                        transitions.append((STATUS_FULFILLABLE, order.processing_at))
+                    transitions.append((STATUS_CANCELLED, cancelled_at))
+                else:
+                    transitions += [
+                        (STATUS_FULFILLABLE, order.processing_at),
+                        (STATUS_DISPATCHED, order.dispatched_at),
+                        (STATUS_DELIVERED, order.delivered_at),
+                    ]
+                    if return_expected_at is not None and returned_at is not None:
+                        transitions += [(STATUS_RETURN_EXPECTED, return_expected_at),
+                                        (STATUS_RETURNED, returned_at)]
+                result.append(OrderItem(
+                    order=order,
+                    position=position,
+                    code=f"{order.code}-{position}",
+                    sku=product.code,
+                    product_name=product.name,
+                    quantity=1,
+                    selling_price_paise=price,
+                    discount_paise=unit_mrp - price,
+                    tax_rate_bp=TAX_RATES_BP[(hk >> 14) % len(TAX_RATES_BP)],
+                    cancelled_at=cancelled_at,
+                    return_expected_at=return_expected_at,
+                    returned_at=returned_at,
+                    cancel_reason=CANCEL_REASONS[(hk >> 33) % len(CANCEL_REASONS)],
+                    return_reason=RETURN_REASONS[(hk >> 35) % len(RETURN_REASONS)],
+                    transitions=tuple(transitions),
+                    courier_return=(hk >> 50) % 3 == 0,
+                    hash=hk,
+                    return_with=first_position if unit and not split_return else 0,
+                ))
         return result
 
     def orders_created_between(self, start: int, end: int) -> Iterator[Order]:
@@ -541,8 +556,8 @@ class Tenant:
     def invoice_lines(
         self, *, at: int, start: Optional[int], end: Optional[int], facility: Optional[str] = None
     ) -> Iterator[tuple[OrderItem, int]]:
-        """(item, line number) of invoice lines dated in range; an item of quantity 2 gives two
-        identical lines, as Uniware's Invoice report does."""
+        """(item, line number) of invoice lines dated in range: a line per unit, so two units of a SKU
+        give two identical lines, as Uniware's Invoice report does."""
         low = start if start is not None else self.origin
         high = min(end if end is not None else at, at)
         scan_from = low - 2 * DAY

@@ -1,0 +1,132 @@
+"""Returns keep every row of their real grain (uniware-reports.md 1, 3), through the real pipeline.
+
+The simulator's sale order items are units, as Uniware's are: two units of a SKU sold on one invoice line
+can come back on two return invoices (two Return Invoices rows with one Invoice Code and Item SKU Code),
+and a reverse pickup of both is two rows with one Reverse Pickup No and SKU, one per Sale Order Item
+Code. Keys without Return Invoice Code / Sale Order Item Code kept one of each pair, silently.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter, defaultdict
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from uniware_simulator import UniwareSimulator
+from uniware_source.catalog import CATALOG
+from uniware_source.queries import query
+
+from .harness import Harness
+
+ONE = ["BLR01"]
+OLD_RETURN_INVOICES_KEY = ["Invoice Code", "Item SKU Code"]
+
+
+@pytest.fixture
+def harness(uniware_simulator: UniwareSimulator, tmp_path: Path) -> Harness:
+    return Harness(uniware_simulator, tmp_path)
+
+
+def served(harness: Harness, report: str) -> list[dict[str, str]]:
+    """The rows of every file the simulator served for `report`, as written."""
+    rows: list[dict[str, str]] = []
+    for job in harness.sim.jobs.all():
+        if job.report.name == report and job.file is not None:
+            with open(job.file.path, encoding="utf-8-sig", newline="") as handle:
+                rows.extend(csv.DictReader(handle))
+    return rows
+
+
+def return_lines(rows: list[dict[str, str]]) -> set[tuple[str, str, str, int]]:
+    return {(r["Invoice Code"], r["Return Invoice Code"], r["Item SKU Code"], int(r["Quantity"])) for r in rows}
+
+
+def landed_returns(harness: Harness) -> list[tuple[Any, ...]]:
+    return harness.sql("SELECT invoice_code, return_invoice_code, item_sku_code, quantity FROM {ds}.return_invoices")
+
+
+def split_lines(rows: list[dict[str, str]]) -> list[tuple[str, str]]:
+    """(Invoice Code, Item SKU Code) of sold lines returned on more than one return invoice."""
+    invoices: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for r in rows:
+        invoices[(r["Invoice Code"], r["Item SKU Code"])].add(r["Return Invoice Code"])
+    return [line for line, codes in invoices.items() if len(codes) > 1]
+
+
+def test_a_line_returned_on_two_return_invoices_lands_twice_and_counts_both_units(harness: Harness) -> None:
+    report = harness.run(exports=["Sale Orders", "Return Invoices"], facilities=ONE)
+    assert not report.problems
+    returns = served(harness, "Return Invoices")
+    split = split_lines(returns)
+    assert split, "the simulator served no sold line returned on two return invoices"
+    landed = landed_returns(harness)
+    assert len(landed) == len(returns) and set(landed) == return_lines(returns)
+
+    # v_returns_rate from what Uniware served: units sold per channel, invoice and SKU (not cancelled), and
+    # the units returned of each, at most the units sold
+    sold: Counter[tuple[str, str, str]] = Counter(
+        (r["Channel Name"], r["Invoice Code"], r["Item SKU Code"]) for r in served(harness, "Sale Orders")
+        if r["Sale Order Item Status"] != "CANCELLED")
+    returned: Counter[tuple[str, str]] = Counter()
+    for r in returns:
+        returned[(r["Invoice Code"], r["Item SKU Code"])] += int(r["Quantity"])
+    expected: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for (channel, invoice, sku), units in sold.items():
+        expected[channel][0] += units
+        expected[channel][1] += min(returned[(invoice, sku)] if invoice else 0, units)
+    rates = {channel: [items_sold, items_returned]
+             for channel, items_sold, items_returned, _ in harness.sql(query("returns_rate", "{ds}"))}
+    assert rates == dict(expected)
+    # the two returns of a line both count, where both units sold are in the window
+    counted = [line for line in split if sum(n for (_, i, s), n in sold.items() if (i, s) == line) >= 2]
+    assert counted and all(returned[line] >= 2 for line in counted)
+
+
+def test_a_multi_unit_reverse_pickup_keeps_a_row_per_sale_order_item(harness: Harness) -> None:
+    report = harness.run(exports=["Reverse Pickup"], facilities=ONE)
+    assert not report.problems
+    pickups = served(harness, "Reverse Pickup")
+    units = Counter((r["Reverse Pickup No"], r["Item SKU Code"]) for r in pickups)
+    assert any(n > 1 for n in units.values()), "the simulator served no pickup of two units of a SKU"
+    landed = harness.sql("SELECT reverse_pickup_no, sale_order_item_code, item_sku_code FROM {ds}.reverse_pickups")
+    assert sorted(landed) == sorted((r["Reverse Pickup No"], r["Sale Order Item Code"], r["Item SKU Code"])
+                                    for r in pickups)
+
+
+def test_a_table_merged_on_the_old_key_takes_the_new_one_without_duplicates_or_losses(harness: Harness) -> None:
+    """A table an earlier version merged on Invoice Code + Item SKU Code: the next load merges on the new key
+    (dlt moves the key hint), re-exported rows replace their old copy, rows outside the new window stay, and
+    a backfill over the old period brings back the second returns the old key dropped."""
+    old = {"name": "Return Invoices", "primary_key": OLD_RETURN_INVOICES_KEY}
+    start = harness.clock.now() - timedelta(days=30)  # the first run's window (window_days)
+    assert not harness.run(exports=[old], facilities=ONE).problems
+    first = served(harness, "Return Invoices")
+    assert split_lines(first) and harness.count("return_invoices") < len(first)  # the old key's loss
+    before = set(landed_returns(harness))
+
+    harness.sim.clock.advance(timedelta(days=3))
+    assert not harness.run(exports=["Return Invoices"], facilities=ONE).problems
+    columns = harness.pipeline.default_schema.get_table("return_invoices")["columns"]
+    assert sorted(n for n, c in columns.items() if c.get("primary_key")) == \
+        ["invoice_code", "item_sku_code", "return_invoice_code"]
+    landed = landed_returns(harness)
+    assert len(landed) == len(set(landed))  # no duplicate
+    second = return_lines(served(harness, "Return Invoices")[len(first):])
+    assert second <= set(landed)  # the new window's rows, every one
+    assert set(landed) <= before | second  # nothing invented
+    kept = {row for row in before if (row[0], row[2]) not in {(i, s) for i, _, s, _ in second}}
+    assert kept <= set(landed)  # rows outside the new window stay
+
+    assert not harness.run(exports=["Return Invoices"], facilities=ONE, backfill_start=start.isoformat()).problems
+    landed = landed_returns(harness)
+    assert len(landed) == len(set(landed))
+    assert return_lines(first) <= set(landed)  # the backfill recovered what the old key dropped
+
+
+def test_the_return_keys_name_the_return_and_the_unit() -> None:
+    assert CATALOG["Return Invoices"].primary_key == ("Invoice Code", "Return Invoice Code", "Item SKU Code")
+    assert CATALOG["Reverse Pickup"].primary_key == ("Reverse Pickup No", "Sale Order Item Code", "Item SKU Code")
