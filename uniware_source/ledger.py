@@ -252,6 +252,9 @@ class ExportLedger:
         cursor cannot pass it), so a run made minutes after another creates no tiny job."""
         cursor = self.cursor(facility)
         if cursor is None:  # the first run: nothing before first_start is wanted, so no lookback
+            # never after now: a cursor says everything before it is loaded (settings refuse a
+            # start_date in the future; this holds whatever first_start a caller gives)
+            first_start = min(first_start, now)
             self._state["cursors"][facility] = to_iso(first_start)
             cursor, lookback = first_start, timedelta(0)
         mine = [e for e in self.entries() if e.kind == INCREMENTAL and e.facility == facility]

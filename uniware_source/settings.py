@@ -23,7 +23,8 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from .catalog import CATALOG, COLUMN_TYPES, WRITE_DISPOSITIONS, ExportSpec
 from .errors import ConfigError
-from .windows import parse_user_datetime
+from .type_labels import known_labels, resolve_types, unmatched_message
+from .windows import IST, parse_user_datetime
 
 
 class ExportEntry(TypedDict, total=False):
@@ -88,7 +89,7 @@ class SettingValues:
     job_codes: Optional[Any] = setting(None, shown='none', doc=
         '`{"Sale Orders": ["JOB1"]}`: load existing jobs, create none')
     start_date: Optional[str] = setting(None, shown='`window_days` before the first run', doc=
-        'where the first run starts (date or ISO datetime; India time unless it has an offset)')
+        'where the first run starts (date or ISO datetime; India time unless it has an offset); not after now')
     lookback_days: float = setting(2.0,
         'each incremental run re-exports this much before the cursor (late updates); not for an export '
         'without a natural key, which cannot merge what it reads again')
@@ -141,7 +142,8 @@ class SettingValues:
     backfill_start: Optional[str] = setting(None, shown='none', doc=
         'start of a stateless backfill (what `--start` sets): windows of `window_days` that move no cursor')
     backfill_end: Optional[str] = setting(None, shown='none', doc=
-        'its end (what `--end` sets; default: now)')
+        'its end (what `--end` sets; default: now); an end after now is a setting error (exit 2), as is a start '
+        'not before now')
     on_window_violation: str = setting("fail",
         'a windowed file holds rows more than a day outside its window (an ignored filter id): `fail` refuses '
         'the file (OUT_OF_WINDOW, the cursor stays); `warn` loads it with a warning in the log and the history')
@@ -328,6 +330,13 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
     for label, kind in configured_types.items():
         if kind not in COLUMN_TYPES:
             raise ConfigError("exports", f"{where}: column_types['{label}'] = {kind!r}; use one of {COLUMN_TYPES}")
+    known = known_labels(name, columns)
+    if known is not None:  # every label of the file is known: a label none matches is a typo, said now
+        typed, unmatched = resolve_types(configured_types, frozenset(configured_types), known)
+        if unmatched:
+            raise ConfigError("exports", f"{where}: " + unmatched_message(name, unmatched[0], known,
+                                                                          "of the report's file"))
+        configured_types = typed
     window_column = _window_column(entry, base, date_filter or None, where)
     lookback = base.lookback
     if "lookback_days" in entry:
@@ -464,15 +473,36 @@ def resolve_base_url(tenant: Optional[str], base_url: Optional[str]) -> str:
     raise ConfigError("tenant", "set 'tenant' (https://<tenant>.unicommerce.com) or 'base_url'")
 
 
+def shown_time(moment: datetime) -> str:
+    """A moment as messages show it to a user: India time, like the dates they configure."""
+    return f"{moment.astimezone(IST):%Y-%m-%d %H:%M} IST"
+
+
+def not_in_future(setting: str, moment: datetime, now: datetime, fix: str) -> datetime:
+    """`moment` if it is not after `now` (the run's clock); else a ConfigError naming the setting, both
+    times and what to do: no job is ever made for time that has not happened, nor a cursor put there."""
+    if moment > now:
+        raise ConfigError(setting, f"{shown_time(moment)} is in the future (now is {shown_time(now)}); {fix}")
+    return moment
+
+
 def resolve_backfill(start: Optional[str], end: Optional[str], now: datetime) -> Optional[tuple[datetime, datetime]]:
+    """The backfill's [start, end): both in the past (an end after now would make jobs for windows
+    that cannot hold a row yet, each "loaded" with 0 rows), the end after the start."""
     if not start and not end:
         return None
     if not start:
         raise ConfigError("backfill_start", "a backfill needs a start (its end defaults to now)")
     begin = parse_user_datetime("backfill_start", start)
-    finish = parse_user_datetime("backfill_end", end) if end else now
+    if begin >= now:
+        raise ConfigError("backfill_start", f"{shown_time(begin)} is not in the past (now is {shown_time(now)}); "
+                          "a backfill exports time that has happened")
+    if not end:
+        return begin, now
+    finish = not_in_future("backfill_end", parse_user_datetime("backfill_end", end), now,
+                           "leave it out to backfill up to now")
     if finish <= begin:
-        raise ConfigError("backfill_end", f"must be after backfill_start ({begin.isoformat()})")
+        raise ConfigError("backfill_end", f"must be after backfill_start ({shown_time(begin)})")
     return begin, finish
 
 
@@ -504,7 +534,9 @@ def build_settings(values: SettingValues, *, now: datetime) -> Settings:
         exports=specs,
         facilities=_facility_codes(values.facilities) if values.facilities else None,
         job_codes=resolve_job_codes(values.job_codes, specs),
-        start_date=parse_user_datetime("start_date", values.start_date) if values.start_date else None,
+        start_date=not_in_future("start_date", parse_user_datetime("start_date", values.start_date), now,
+                                 "give the date the first run should start from (or none: window_days "
+                                 "before now)") if values.start_date else None,
         backfill=resolve_backfill(values.backfill_start, values.backfill_end, now),
         lookback=timedelta(days=_positive("lookback_days", values.lookback_days, allow_zero=True)),
         window=timedelta(days=window),

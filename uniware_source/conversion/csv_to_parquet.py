@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Optional
@@ -24,6 +24,7 @@ import pyarrow.csv as pacsv
 
 from ..catalog import DATE, DECIMAL, INTEGER, RATE, TEXT, TIMESTAMP, ExportSpec
 from ..errors import CsvFormatError
+from ..type_labels import resolve_types, unmatched_message
 from .arrow_types import CONVERTERS, RATE_TYPE, UTC_MICROS
 from .column_names import DLT_COLUMNS, ColumnNames
 from .facility_guard import FACILITY_CODE_LABEL, FacilityCodes
@@ -200,6 +201,11 @@ def plan_layout(header: Sequence[str], spec: ExportSpec, names: ColumnNames, lab
                                  "export always has one, so this is a broken file, not an empty export")
         raise CsvFormatError(f"{label}: the file has no header row")
     labels = spec_labels([h.strip() for h in header], spec, names)
+    typed, unmatched = resolve_types(spec.column_types, spec.configured_types, labels)
+    if unmatched:  # a typo would type nothing, silently: the job fails, nothing of the file loads
+        raise CsvFormatError(f"{label}: setting 'exports' (SOURCES__UNIWARE__EXPORTS): "
+                             + unmatched_message(spec.name, unmatched[0], labels, "of the file"))
+    spec = replace(spec, column_types=typed)
     roles = {FACILITY_CODE_LABEL: "the column the facility check reads"} if spec.facility_scoped else {}
     if spec.window_column:
         roles[spec.window_column] = "the column the window check reads"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any, Optional
 
 from ..catalog import ExportSpec
@@ -19,6 +20,7 @@ from ..errors import ApiError, FacilityAccessError
 from ..history import job_event
 from ..ledger import Entry, ExportLedger
 from ..runtime import SourceRuntime, active_facilities
+from ..settings import shown_time
 from ..statuses import EntryKind, HistoryStatus
 from ..windows import Window
 
@@ -75,6 +77,7 @@ def plan(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> None:
         lookback = spec.lookback if spec.lookback is not None else settings.lookback
         first_start = settings.start_date or now - settings.window
         for facility in rt.facilities_for(spec):
+            _warn_future_cursor(spec, ledger, facility, now)
             _unless_loaded(spec, ledger, rt, ledger.plan_incremental(
                 facility, now=now, first_start=first_start, lookback=lookback, window=settings.window,
                 min_window=settings.min_window))
@@ -109,6 +112,17 @@ def _unless_loaded(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime, pl
                "configure a primary_key")
     log.error("%s", message)
     rt.report.problem(message)
+
+
+def _warn_future_cursor(spec: ExportSpec, ledger: ExportLedger, facility: str, now: datetime) -> None:
+    """Planning never puts a cursor after now; one found there (kept by an earlier version from a
+    start_date in the future, or this host's clock went back) plans nothing until then: said, with the way out."""
+    cursor = ledger.cursor(facility)
+    if cursor is not None and cursor > now:
+        log.warning("%s / facility %s: the cursor is %s, after now (%s): no window is planned before that "
+                    "time; if nothing was loaded up to it, `uniware-pipeline reset --export \"%s\" --facility %s` "
+                    "starts the facility again from start_date", spec.name, facility, shown_time(cursor),
+                    shown_time(now), spec.name, facility)
 
 
 def abandon_expired(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> Iterator[dict[str, Any]]:

@@ -1,0 +1,82 @@
+"""The labels `column_types` names, matched to a header's labels.
+
+A configured label matches a header label exactly, else ignoring case and spaces (as `primary_key`
+and the others do), else as that label's snake_case column name (`selling_price` for "Selling
+Price"). A configured label that matches none is a mistake (a typo types nothing, silently): settings
+refuse it up front when the report's labels are all known (settings.resolve_export), the converter
+when the file arrives (plan_layout). Only labels the configuration gives: the catalog types optional
+columns a file may lack.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from typing import Optional
+
+from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+from .catalog import CATALOG
+from .vocabulary import GUESSED, LABELS, READINGS
+
+_naming = NamingConvention()
+
+
+def _fold(label: str) -> str:
+    return "".join(label.lower().split())
+
+
+def matching_label(configured: str, labels: Sequence[str]) -> Optional[str]:
+    """The label of `labels` that `configured` names (exactly, ignoring case and spaces, or by its
+    snake_case name), else None."""
+    wanted = configured.strip()
+    if wanted in labels:
+        return wanted
+    folded = _fold(wanted)
+    return next((label for label in labels if _fold(label) == folded), None) \
+        or next((label for label in labels if str(_naming.normalize_identifier(label)) == wanted), None)
+
+
+def did_you_mean(configured: str, labels: Sequence[str]) -> str:
+    """"; did you mean 'Selling Price'?" for the closest label, else ""."""
+    by_fold = {_fold(label): label for label in labels}
+    close = difflib.get_close_matches(_fold(configured.replace("_", " ")), list(by_fold), n=1, cutoff=0.6)
+    return f"; did you mean '{by_fold[close[0]]}'?" if close else ""
+
+
+def resolve_types(column_types: Mapping[str, str], configured: frozenset[str],
+                  labels: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """`column_types` with each configured label that `labels` hold under another spelling (its
+    snake_case name) given as that label, and the configured labels that match none of them."""
+    resolved = dict(column_types)
+    unmatched = []
+    for key in sorted(configured):
+        label = matching_label(key, labels)
+        if label is None:
+            unmatched.append(key)
+        elif _fold(label) != _fold(key):  # a snake_case name: typed under its label
+            resolved[label] = resolved.pop(key)
+    return resolved, unmatched
+
+
+def unmatched_message(export: str, key: str, labels: Sequence[str], where: str) -> str:
+    return (f"column_types of export '{export}' names '{key}', which is not a column {where}"
+            f"{did_you_mean(key, labels)} (a header label, or its snake_case column name)")
+
+
+def known_labels(report: str, columns: Sequence[str]) -> Optional[list[str]]:
+    """Every header label a file of the catalog report `report` exporting `columns` can carry, when
+    all are known: each column id has a label seen on live tenants (none unseen or only guessed). The
+    report's other labels (columns files carry unasked), their other readings and the catalog's own
+    labels count too. None when not all are known (a column id outside the vocabulary)."""
+    spec, labels = CATALOG.get(report), LABELS.get(report)
+    if spec is None or labels is None or not columns:
+        return None
+    guessed = set(GUESSED.get(report, ()))
+    if any(column not in labels or column in guessed for column in columns):
+        return None
+    known = [*labels.values(), *(other for others in READINGS.get(report, {}).values() for other in others),
+             *spec.column_types, *spec.primary_key, *([spec.dedup_sort] if spec.dedup_sort else []),
+             *([spec.window_column] if spec.window_column else []), *spec.window_columns_by_filter.values(),
+             *(other for others in spec.label_readings.values() for other in others)]
+    return list(dict.fromkeys(label.strip() for label in known))
