@@ -97,3 +97,50 @@ def test_lookback_days_on_an_export_without_a_key_is_a_setting_error(
     assert cli() == 2
     err = capsys.readouterr().err
     assert "lookback_days" in err and "primary_key" in err and "'Sale Orders'" in err
+
+
+def test_windows_of_jobs_not_loaded_yet_are_not_exported_again(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Jobs submitted (the submit step alone, as an orchestrator runs it) and a backfill over their
+    days before they are collected: the backfill is refused; the jobs then load, once."""
+    assert cli("--mode", "submit") == 0
+    creates = len(sim.requests.where("create"))
+    capsys.readouterr()
+    assert cli("--start", "2026-04-09", "--end", "2026-04-12") == 1
+    assert "are not loaded yet" in capsys.readouterr().err
+    assert len(sim.requests.where("create")) == creates
+    assert cli("--mode", "collect") == 0
+    loaded = rows(tmp_path)
+    assert loaded and len(set(loaded)) == len(loaded)
+
+
+def test_after_a_backfill_up_to_now_the_first_run_is_refused_and_a_later_start_date_goes_on(
+        cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A backfill up to now, then the scheduled runs: their first window overlaps the backfill, so the
+    run says to set start_date after it, and keeps no cursor; with start_date set, runs go on from there."""
+    assert cli("--start", "2026-04-08") == 0
+    backfilled = rows(tmp_path)
+    assert cli(now=TEST_NOW + timedelta(hours=6)) == 1
+    assert "set start_date" in capsys.readouterr().err
+    assert cli("status") == 0 and "orders_log" not in capsys.readouterr().out.split("cursors")[-1]
+    monkeypatch.setenv("SOURCES__UNIWARE__START_DATE", TEST_NOW.isoformat())
+    assert cli(now=TEST_NOW + timedelta(days=1)) == 0
+    after = rows(tmp_path)
+    assert len(after) > len(backfilled) and len(set(after)) == len(after)
+
+
+def test_a_destination_that_cannot_say_what_it_holds_exports_nothing_for_the_facility(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli() == 0
+    loaded = rows(tmp_path)
+    assert cli("reset", "--export", "Sale Orders") == 0
+    creates = len(sim.requests.where("create"))
+
+    def unreachable(*args: Any) -> None:
+        raise ConnectionError("the warehouse is restarting")
+    monkeypatch.setattr("uniware_source.steps.submit.rows_in_windows", unreachable)
+    capsys.readouterr()
+    assert cli() == 1
+    assert "cannot ask the destination" in capsys.readouterr().err
+    assert rows(tmp_path) == loaded and len(sim.requests.where("create")) == creates

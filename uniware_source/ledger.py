@@ -276,6 +276,10 @@ class ExportLedger:
                                           "start": to_iso(w.start), "end": to_iso(w.end)}))
         return planned
 
+    def forget_cursor(self, facility: str) -> None:
+        """Take back the cursor a first planning set (its windows were taken back)."""
+        self._state["cursors"].pop(facility, None)
+
     def unplan(self, planned: list[Entry]) -> None:
         """Take back windows just planned, before any job is made for them."""
         keys = {e.key for e in planned if e.job_code is None}

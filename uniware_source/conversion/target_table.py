@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Optional
 
+import dlt
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from .csv_to_parquet import FACILITY, WINDOW_END, WINDOW_START
@@ -27,8 +28,6 @@ log = logging.getLogger(__name__)
 @contextmanager
 def _asked(table_name: str) -> Iterator[tuple[Any, str]]:
     """dlt's SQL client of the current pipeline's destination and the table's qualified name."""
-    import dlt
-
     with dlt.current.pipeline().sql_client() as client:
         yield client, client.make_qualified_table_name(table_name)
 
@@ -51,21 +50,20 @@ def table_is_empty(table_name: str) -> bool:
 def rows_in_windows(table_name: str, facility: str, start: datetime, end: datetime,
                     ) -> Optional[tuple[int, datetime, datetime]]:
     """(rows, first window start, last window end) of `facility`'s rows exported for windows that
-    overlap [start, end); None when there are none, no table, or the destination cannot be asked
-    (no SQL client: a bucket)."""
-    try:
-        with _asked(table_name) as (client, qualified):
-            begins, ends, where = (client.escape_column_name(c) for c in (WINDOW_START, WINDOW_END, FACILITY))
-            try:
-                with client.execute_query(f"SELECT count(*), min({begins}), max({ends}) FROM {qualified} "
-                                          f"WHERE {where} = %s AND {begins} < %s AND {ends} > %s",
-                                          facility, end, start) as cursor:
-                    found = cursor.fetchone()
-            except DatabaseUndefinedRelation:
-                return None
-    except Exception as error:  # no SQL client, or a table without the columns: nothing known to overlap
-        log.debug("cannot tell which windows %s holds (%s)", table_name, type(error).__name__)
+    overlap [start, end); None when there are none, no table yet, or the destination has no SQL (a
+    bucket). Any other failure to ask is raised: the caller must not take it for "none"."""
+    destination = dlt.current.pipeline().destination
+    if destination is None or destination.destination_type.endswith("filesystem"):
         return None
+    with _asked(table_name) as (client, qualified):
+        begins, ends, where = (client.escape_column_name(c) for c in (WINDOW_START, WINDOW_END, FACILITY))
+        try:
+            with client.execute_query(f"SELECT count(*), min({begins}), max({ends}) FROM {qualified} "
+                                      f"WHERE {where} = %s AND {begins} < %s AND {ends} > %s",
+                                      facility, end, start) as cursor:
+                found = cursor.fetchone()
+        except DatabaseUndefinedRelation:
+            return None
     if not found or not found[0]:
         return None
     return int(found[0]), found[1], found[2]

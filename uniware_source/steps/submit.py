@@ -19,6 +19,7 @@ from ..conversion.target_table import rows_in_windows
 from ..errors import ApiError, FacilityAccessError
 from ..history import job_event
 from ..ledger import Entry, ExportLedger
+from ..redact import redact
 from ..runtime import SourceRuntime, active_facilities
 from ..settings import shown_time
 from ..statuses import EntryKind, HistoryStatus
@@ -64,7 +65,9 @@ def plan(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> None:
         for code in sorted(set(listed) & ledger.held_job_codes()):
             log.info("%s: job %s is one a window already waits for; collected for that window, once",
                      spec.name, code)
-        ledger.plan_adopted(listed)
+        if ledger.plan_adopted(listed) and spec.merges_on_job_code:
+            log.warning("%s: a job given by code has no window to check: an export without a natural key loads "
+                        "its rows as they are, so days another job loaded land twice", spec.name)
     elif settings.backfill is not None:
         if spec.incremental:
             start, end = settings.backfill
@@ -78,20 +81,23 @@ def plan(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> None:
         first_start = settings.start_date or now - settings.window
         for facility in rt.facilities_for(spec):
             _warn_future_cursor(spec, ledger, facility, now)
+            cursor_was_set = ledger.cursor(facility) is not None
             _unless_loaded(spec, ledger, rt, ledger.plan_incremental(
                 facility, now=now, first_start=first_start, lookback=lookback, window=settings.window,
-                min_window=settings.min_window))
+                min_window=settings.min_window), cursor_was_set)
     else:
         for facility in rt.facilities_for(spec):
             ledger.plan_snapshot(facility, now=now)
     ledger.mark_planned(rt.run_id)
 
 
-def _unless_loaded(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime, planned: list[Entry]) -> None:
-    """Take back a facility's windows just planned when its table already holds rows exported for any
-    of them, for an export without a natural key: those rows cannot merge with a second export (a
-    `reset`, or a backfill over loaded days, would load them twice). A problem of the run names the
-    rows and the way out; the other facilities and exports go on."""
+def _unless_loaded(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime, planned: list[Entry],
+                   cursor_was_set: bool = True) -> None:
+    """Take back a facility's windows just planned, for an export without a natural key, when rows of
+    any of them are in its table already or will be (windows of other jobs not loaded yet): those rows
+    cannot merge with a second export (a `reset`, or a backfill over loaded days, would load them
+    twice). Also when the destination cannot say. A problem of the run names the rows and the ways
+    out; a cursor this planning set goes too. The other facilities and exports go on."""
     if not spec.merges_on_job_code or not planned:
         return
     starts = [e.start for e in planned if e.start is not None]
@@ -99,17 +105,39 @@ def _unless_loaded(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime, pl
     facility = planned[0].facility
     if not starts or not ends or facility is None:
         return
-    found = rows_in_windows(spec.table_name, facility, min(starts), max(ends))
-    if found is None:
-        return
-    rows, first, last = found
+    begin, finish = min(starts), max(ends)
+    mine = {e.key for e in planned}
+    waiting = [e for e in ledger.entries() if e.key not in mine and e.facility == facility and not e.done
+               and e.start is not None and e.end is not None and e.start < finish and e.end > begin]
+    span = f"{begin:%Y-%m-%d %H:%M} to {finish:%Y-%m-%d %H:%M} UTC"
+    way_out = (f"set start_date (or --start) after the loaded windows to export what follows them, or delete the rows "
+               f"to export them again (uniware-pipeline reset --export '{spec.name}' --facility {facility} "
+               f"--delete-rows, with this pipeline's --pipeline-name and --dataset), or configure a primary_key")
+    try:
+        found = None if waiting else rows_in_windows(spec.table_name, facility, begin, finish)
+    except Exception as error:  # not knowing is no licence to load twice
+        problem = (f"cannot ask the destination which windows table {spec.table_name} holds "
+                   f"({type(error).__name__}: {redact(error)}); nothing is exported for it in this run")
+    else:
+        if waiting:
+            listed = ", ".join(f"{e.start:%Y-%m-%d %H:%M} to {e.end:%Y-%m-%d %H:%M} UTC "
+                               f"(job {e.job_code or 'to create'})"
+                               for e in waiting[:3] if e.start is not None and e.end is not None)
+            problem = (f"windows {listed}"
+                       f"{' and more' if len(waiting) > 3 else ''} are not loaded yet, and the windows to export now "
+                       f"({span}) overlap them; nothing more is exported for it until they are")
+        elif found is not None:
+            rows, first, last = found
+            problem = (f"table {spec.table_name} already holds {rows:,} rows exported for windows from "
+                       f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC, which the windows to export now "
+                       f"({span}) overlap; nothing is exported for it: {way_out}")
+        else:
+            return
     ledger.unplan(planned)
-    message = (f"{spec.name} / facility {facility}: table {spec.table_name} already holds {rows:,} rows exported for "
-               f"windows from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC, which the windows to export now "
-               f"({min(starts):%Y-%m-%d %H:%M} to {max(ends):%Y-%m-%d %H:%M}) overlap; an export without a natural "
-               "key cannot merge them, so they would load twice. Nothing is exported for it: delete those rows "
-               f"first (uniware-pipeline reset --export '{spec.name}' --facility {facility} --delete-rows), or "
-               "configure a primary_key")
+    if not cursor_was_set:
+        ledger.forget_cursor(facility)
+    message = (f"{spec.name} / facility {facility}: an export without a natural key cannot merge rows exported "
+               f"twice: {problem}")
     log.error("%s", message)
     rt.report.problem(message)
 
