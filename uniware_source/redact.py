@@ -72,11 +72,14 @@ class SecretRegistry:
                      "".join(c if c.isalnum() or c in "-_.~" else f"&#{ord(c)};" for c in secret),
                      *_CORE.findall(secret), *_CORE.findall(_NOT_ALNUM.sub("", secret))}
             with self._lock:
+                known = len(self._folded) + len(self._exact)
                 for form in found:
                     if len(form) >= FOLDED_FROM and form.lower() not in self._folded:
                         self._folded[form.lower()] = re.compile(re.escape(form), re.IGNORECASE)
                     elif len(form) < FOLDED_FROM:
                         self._exact.add(form)
+                if len(self._folded) + len(self._exact) == known:
+                    return  # nothing new (a link registered again on a retry): no re-sort
                 self._order = sorted([(f, True) for f in self._folded] + [(f, False) for f in self._exact],
                                      key=lambda item: len(item[0]), reverse=True)
 
@@ -85,8 +88,6 @@ class SecretRegistry:
         it ends in the middle of is masked from where it begins."""
         with self._lock:
             order, folded = self._order, self._folded
-        if cut:
-            text = _mask_cut_secret(text, order)
         lowered = text.lower()
         for form, any_case in order:  # a cheap test first: a log record holds no secret, almost always
             if any_case and form in lowered:
@@ -95,6 +96,8 @@ class SecretRegistry:
             elif not any_case and form in text:
                 text = text.replace(form, MASK)
                 lowered = text.lower()
+        if cut:  # after the whole secrets: a whole one at the end is masked whole, not from a look-alike start
+            text = _mask_cut_secret(text, order)
         for credential, replacement in _PATTERNS:
             text = credential.sub(replacement, text)
         return strip_urls(text)

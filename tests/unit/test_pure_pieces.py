@@ -332,3 +332,29 @@ def test_an_excerpt_of_a_message_masks_a_secret_its_cut_would_split() -> None:
             assert not any(secret[i:i + 5] in described for i in range(len(secret) - 4)), described
     assert excerpt("no secret here", 5) == "no se"
     assert excerpt("ends in " + secret[:3], 100, cut=True).endswith(secret[:3])  # 3 characters say nothing
+
+
+def test_a_rate_with_many_integer_digits_is_exact_or_bad_never_garbled() -> None:
+    """The rounding cast of a rate is wide enough for every value decimal(38, 12) holds (through
+    decimal128(38, 20) 19+ integer digits overflowed silently); thousands separators read as far."""
+    from decimal import Decimal
+
+    from uniware_source.conversion.arrow_types import to_rate
+
+    converted = to_rate(pa.array(["123456789012345678901.0000000000001", "12,345,678,901,234,567,890.5",
+                                  "1" * 40, None]))
+    assert converted.values.to_pylist() == [Decimal("123456789012345678901"), Decimal("12345678901234567890.5"),
+                                            None, None]
+    assert converted.bad is not None and converted.bad.to_pylist() == [False, False, True, False]
+    assert converted.rounded is not None and converted.rounded.to_pylist()[0] is True
+
+
+def test_a_text_ending_in_a_whole_secret_masks_it_whole_and_a_known_secret_adds_nothing() -> None:
+    from uniware_source.redact import SECRETS, excerpt
+
+    token = "tok-9f2c7a1b5e8d3c6a9f2c"  # ends in its own first letters after the prefix: "9f2c"
+    SECRETS.add(token)
+    assert excerpt(f"invalid token {token}", 200, cut=True) == "invalid token ***"
+    order = SECRETS._order
+    SECRETS.add(token)  # a link registered again (a retried download): the order is not rebuilt
+    assert SECRETS._order is order

@@ -621,10 +621,11 @@ def _reject_html(chunk: bytes, content_type: str, where: str, ended: bool = Fals
 
 def _snippet(response: requests.Response) -> str:
     try:
-        text = response.raw.read(2048, decode_content=True).decode("utf-8", "replace").strip().replace("\n", " ")
-    except Exception:  # a body that cannot be read or decoded says nothing useful
-        text = ""
-    return excerpt(text, 160, cut=True) or "no body"
+        body = response.raw.read(2048, decode_content=True)
+    except Exception:  # a body that cannot be read says nothing useful
+        body = b""
+    text = body.decode("utf-8", "replace").strip().replace("\n", " ")
+    return excerpt(text, 160, cut=len(body) >= 2048) or "no body"  # cut: the body goes on past what was read
 
 
 def _remember_redirect(response: requests.Response, *args: Any, **kwargs: Any) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from typing import Optional
 
 import pyarrow as pa
@@ -29,7 +29,9 @@ DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y")
 UTC_MICROS = pa.timestamp("us", tz="UTC")
 DECIMAL_TYPE = pa.decimal128(18, 4)
 RATE_TYPE = pa.decimal128(38, 12)
-_WIDE = {DECIMAL_TYPE: pa.decimal128(38, 12), RATE_TYPE: pa.decimal128(38, 20)}  # the cast that rounds
+# the cast that rounds: wide enough for every value the target holds (a rate's through decimal128(38, 20)
+# overflowed silently from 19 integer digits on)
+_WIDE = {DECIMAL_TYPE: pa.decimal128(38, 12), RATE_TYPE: pa.decimal256(76, 40)}
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 YEARS = (1900, 2199)  # a date outside them is a misread (a two-digit year), not a Uniware date
 
@@ -180,7 +182,9 @@ def _parse_decimal(item: str, target: pa.Decimal128Type = DECIMAL_TYPE) -> tuple
     value = _number(item)
     if not value.is_finite():
         raise ValueError(item)
-    quantized = value.quantize(Decimal(1).scaleb(-target.scale))
+    with localcontext() as context:
+        context.prec = 80  # a rate's 38 digits and more: too many is the test below, not the context's error
+        quantized = value.quantize(Decimal(1).scaleb(-target.scale))
     if abs(quantized) >= Decimal(10) ** (target.precision - target.scale):
         raise ValueError(item)
     return quantized, quantized != value
