@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from uniware_source.catalog import CATALOG
+from uniware_source.vocabulary import LABELS
 
 REPO = Path(__file__).resolve().parent.parent
 DUCKDB_TUNING = '{"preserve_insertion_order": false, "memory_limit": "128MB"}'  # as uniware_pipeline.py sets
@@ -49,9 +50,11 @@ MERGE, APPEND = "merge", "append"
 # the catalog's Sale Orders (38 columns, keyed, typed), windowed on the creation date
 SALE_ORDERS: dict[str, Any] = {"name": "Sale Orders", "date_filter": "addedOn"}
 # the same file as a report without a natural key: every column text, merged on the job code
+# (the typed labels of the columns it exports: a column_types label the file lacks is a setting error)
+_FILE_LABELS = {LABELS["Sale Orders"][column] for column in CATALOG["Sale Orders"].columns}
 SALE_ORDERS_LOG: dict[str, Any] = {
     **SALE_ORDERS, "table_name": "sale_orders_log", "write_disposition": "append", "primary_key": [],
-    "column_types": {label: "text" for label in CATALOG["Sale Orders"].column_types}}
+    "column_types": {label: "text" for label in CATALOG["Sale Orders"].column_types if label in _FILE_LABELS}}
 EXPORTS = {MERGE: (SALE_ORDERS, "sale_orders"), APPEND: (SALE_ORDERS_LOG, "sale_orders_log")}
 
 

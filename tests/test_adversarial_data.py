@@ -76,7 +76,7 @@ def job_rows(harness: Harness, job_index: int) -> list[tuple[Any, ...]]:
     columns = [saved[COLLIDING[label]][0] for label in ("Unit Price", "Quantity", "Customer Name")]
     job = harness.sim.jobs.all()[job_index]
     return harness.sql(f"SELECT {', '.join(columns)} FROM {{ds}}.return_invoices WHERE _uniware_job_code = ? "
-                       "ORDER BY invoice_code, item_sku_code", job.code)
+                       "ORDER BY invoice_code, return_invoice_code, item_sku_code", job.code)
 
 
 def truth_of(harness: Harness, job_index: int) -> list[tuple[Any, ...]]:
@@ -84,7 +84,7 @@ def truth_of(harness: Harness, job_index: int) -> list[tuple[Any, ...]]:
     rows = harness.sim.truth("Return Invoices", facility="BLR01", date_filter="addedOn",
                              start=datetime.fromtimestamp(query.start or 0, UTC),
                              end=datetime.fromtimestamp(query.end or 0, UTC), at=datetime.fromtimestamp(query.at, UTC))
-    rows.sort(key=lambda r: (r["Invoice Code"], r["Item SKU Code"]))
+    rows.sort(key=lambda r: (r["Invoice Code"], r["Return Invoice Code"], r["Item SKU Code"]))
     return [tuple(None if v is None else str(v) for v in (r["Unit Price"], r["Quantity"], r["Customer Name"]))
             for r in rows]
 

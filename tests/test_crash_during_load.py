@@ -45,9 +45,10 @@ def test_killed_before_load_completes_on_the_next_run(uniware_simulator: Uniware
     assert not harness.has_table("return_invoices")
     harness.run(exports=["Return Invoices"], facilities=["BLR01"])
 
-    rows = harness.sql("SELECT invoice_code, item_sku_code, _uniware_job_code FROM {ds}.return_invoices")
-    assert len(rows) == len({(r[0], r[1]) for r in rows})  # no duplicates
-    assert sum(1 for r in rows if r[2] == first_job.code) > 0
+    rows = harness.sql("SELECT invoice_code, return_invoice_code, item_sku_code, _uniware_job_code "
+                       "FROM {ds}.return_invoices")
+    assert len(rows) == len({r[:3] for r in rows})  # no duplicates
+    assert sum(1 for r in rows if r[3] == first_job.code) > 0
     truth = sim.truth("Return Invoices", facility="BLR01", date_filter="addedOn",
                       start=TEST_NOW - timedelta(days=30), end=TEST_NOW)
     assert len(rows) == len([r for r in truth if r["Return Date"] < TEST_NOW])

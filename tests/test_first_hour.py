@@ -372,8 +372,9 @@ def test_reset_after_an_interrupted_run_loads_its_package_first(cli: Any, sim: U
     pipeline = dlt.attach("fh", pipelines_dir=str(tmp_path / "pl"))
     assert not pipeline.has_pending_data
     with pipeline.sql_client() as client:
-        [(rows, keys)] = client.execute_sql("SELECT COUNT(*), COUNT(DISTINCT invoice_code || '/' || item_sku_code) "
-                                            "FROM return_invoices") or []
+        [(rows, keys)] = client.execute_sql(
+            "SELECT COUNT(*), COUNT(DISTINCT invoice_code || '/' || return_invoice_code || '/' || item_sku_code) "
+            "FROM return_invoices") or []
         interrupted = sim.jobs.all()[-1].code
         [(landed,)] = client.execute_sql("SELECT COUNT(*) FROM return_invoices WHERE _uniware_job_code = %s",
                                          interrupted) or []
@@ -412,8 +413,9 @@ def test_a_run_whose_load_fails_leaves_its_package_for_the_next_run(cli: Any, si
     assert cli("--export", "Return Invoices", "--facility", "BLR01") == 0
     pipeline = dlt.attach("fh", pipelines_dir=str(tmp_path / "pl"))
     with pipeline.sql_client() as client:
-        [(rows, keys)] = client.execute_sql("SELECT COUNT(*), COUNT(DISTINCT invoice_code || '/' || item_sku_code) "
-                                            "FROM return_invoices") or []
+        [(rows, keys)] = client.execute_sql(
+            "SELECT COUNT(*), COUNT(DISTINCT invoice_code || '/' || return_invoice_code || '/' || item_sku_code) "
+            "FROM return_invoices") or []
         loaded = [code for (code,) in client.execute_sql("SELECT job_code FROM export_job_status "
                                                          "WHERE status = 'LOADED'") or []]
     assert rows == keys > 0 and sorted(loaded) == sorted(job.code for job in sim.jobs.all())
