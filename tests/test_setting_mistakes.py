@@ -118,6 +118,17 @@ def test_column_types_takes_snake_case_names_like_primary_key(
     assert columns["selling_price"]["data_type"] == "bigint", columns["selling_price"]
 
 
+def test_primary_key_takes_snake_case_names_as_the_readme_says(
+        cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{
+        "name": "Sale Orders", "table_name": "orders_by_name",
+        "primary_key": ["sale_order_code", "sale_order_item_code"]}]))
+    assert cli("--facility", "BLR01") == 0
+    table = dlt.attach("rt", pipelines_dir=str(tmp_path / "pl")).default_schema.tables["orders_by_name"]
+    assert {name for name, column in table["columns"].items() if column.get("primary_key")} == {
+        "sale_order_code", "sale_order_item_code"}
+
+
 def test_a_column_types_label_not_in_the_file_fails_the_job_when_labels_are_not_all_known(
         cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,7 +23,7 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from .catalog import CATALOG, COLUMN_TYPES, WRITE_DISPOSITIONS, ExportSpec
 from .errors import ConfigError
-from .type_labels import known_labels, resolve_types, unmatched_message
+from .type_labels import as_labels, known_labels, resolve_types, unmatched_message
 from .windows import IST, parse_user_datetime
 
 
@@ -347,7 +347,8 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
         columns=columns,
         date_filter=date_filter or None,
         filters=tuple(dict(f) for f in filters),
-        primary_key=_string_list("exports", entry.get("primary_key", base.primary_key), allow_empty=True),
+        primary_key=as_labels(_string_list("exports", entry.get("primary_key", base.primary_key), allow_empty=True),
+                              name),
         write_disposition=disposition,
         dedup_sort=entry.get("dedup_sort", base.dedup_sort) or None,
         column_types={**base.column_types, **configured_types},

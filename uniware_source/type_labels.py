@@ -64,6 +64,24 @@ def unmatched_message(export: str, key: str, labels: Sequence[str], where: str) 
             f"{did_you_mean(key, labels)} (a header label, or its snake_case column name)")
 
 
+def report_labels(report: str) -> list[str]:
+    """Every header label the vocabulary and the catalog know for `report` (none for another report)."""
+    spec, labels = CATALOG.get(report), LABELS.get(report, {})
+    known = [*labels.values(), *(other for others in READINGS.get(report, {}).values() for other in others)]
+    if spec is not None:
+        known += [*spec.column_types, *spec.primary_key, *([spec.dedup_sort] if spec.dedup_sort else []),
+                  *([spec.window_column] if spec.window_column else []), *spec.window_columns_by_filter.values(),
+                  *(other for others in spec.label_readings.values() for other in others)]
+    return list(dict.fromkeys(label.strip() for label in known))
+
+
+def as_labels(names: Sequence[str], report: str) -> tuple[str, ...]:
+    """Key names given as snake_case column names (`sale_order_code`), as the labels they name, where
+    the report's labels are known (a built-in report); others as given."""
+    labels = report_labels(report)
+    return tuple(matching_label(name, labels) or name for name in names)
+
+
 def known_labels(report: str, columns: Sequence[str]) -> Optional[list[str]]:
     """Every header label a file of the catalog report `report` exporting `columns` can carry, when
     all are known: each column id has a label seen on live tenants (none unseen or only guessed). The
@@ -75,8 +93,4 @@ def known_labels(report: str, columns: Sequence[str]) -> Optional[list[str]]:
     guessed = set(GUESSED.get(report, ()))
     if any(column not in labels or column in guessed for column in columns):
         return None
-    known = [*labels.values(), *(other for others in READINGS.get(report, {}).values() for other in others),
-             *spec.column_types, *spec.primary_key, *([spec.dedup_sort] if spec.dedup_sort else []),
-             *([spec.window_column] if spec.window_column else []), *spec.window_columns_by_filter.values(),
-             *(other for others in spec.label_readings.values() for other in others)]
-    return list(dict.fromkeys(label.strip() for label in known))
+    return report_labels(report)
