@@ -110,3 +110,20 @@ def test_a_token_uniware_echoes_in_a_refused_create_is_masked_in_state_too(
     tokens = sim.tokens.every_token
     secrets = tokens + ["".join(c for c in token if c.isalnum()) for token in tokens]
     assert not _leaks(harness, tmp_path, secrets, {"log": caplog.text, "error": str(failed.value)})
+
+
+@pytest.mark.parametrize("times", [1, None])
+def test_a_password_grant_is_tried_at_most_twice_and_the_message_says_how_often(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, times: int | None) -> None:
+    """An HTTP 500 from the token endpoint: one more grant, never a third (a locked account); when that
+    fails too, the message says it was tried once more, not "not retried"."""
+    sim = uniware_simulator
+    harness = Harness(sim, tmp_path)
+    sim.inject("token", status=500, times=times)
+    if times == 1:
+        harness.run(exports=["Return Invoices"], facilities=["BLR01"])
+        assert len(sim.requests.where("token")) == 2
+        return
+    with pytest.raises(AuthError, match="tried once more after a first HTTP 500, and no more"):
+        harness.run(exports=["Return Invoices"], facilities=["BLR01"])
+    assert len(sim.requests.where("token")) == 2

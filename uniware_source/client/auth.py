@@ -91,11 +91,12 @@ class TokenProvider:
         try:
             return self._grant(params)
         except _ServerError as error:
-            raise AuthError(self._rejected(error.status, error.detail)) from None
+            raise AuthError(self._rejected(error.status, error.detail, tried_twice=True)) from None
 
-    def _rejected(self, status: int, detail: str) -> str:
+    def _rejected(self, status: int, detail: str, tried_twice: bool = False) -> str:
+        again = ("tried once more after a first HTTP 500, and no more" if tried_twice else "not retried")
         return (f"Uniware rejected the password grant for user '{self._username}' with HTTP {status} "
-                f"({detail}). Check username and password; not retried, to avoid locking the account.")
+                f"({detail}). Check username and password; {again}, to avoid locking the account.")
 
     def _grant(self, params: dict[str, str]) -> Token:
         query = {"client_id": CLIENT_ID, **params}
