@@ -164,3 +164,16 @@ def test_a_failed_run_ends_without_nanobind_leak_lines(env: dict[str, str], sim:
         assert done.returncode == 1, done.stderr
         assert "not a valid integer" in done.stderr
         assert "nanobind" not in done.stderr, (attempt, done.stderr[-2000:])
+
+
+def test_columns_that_leave_out_a_key_column_are_refused_before_any_job(
+        cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A `columns` list written for the old Return Invoices key (without returnInvoiceCode): every job
+    would fail on its file after being made; said up front, naming the column id to add."""
+    from uniware_source.catalog import CATALOG
+
+    old_columns = [c for c in CATALOG["Return Invoices"].columns if c != "returnInvoiceCode"]
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{"name": "Return Invoices", "columns": old_columns}]))
+    assert cli("--facility", "BLR01") == 2
+    err = one_line(capsys)
+    assert "'Return Invoice Code' (column id returnInvoiceCode)" in err and creates(sim) == 0

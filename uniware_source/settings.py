@@ -23,7 +23,7 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from .catalog import CATALOG, COLUMN_TYPES, WRITE_DISPOSITIONS, ExportSpec
 from .errors import ConfigError
-from .type_labels import as_labels, known_labels, resolve_types, unmatched_message
+from .type_labels import as_labels, known_labels, missing_key_columns, resolve_types, unmatched_message
 from .windows import IST, parse_user_datetime
 
 
@@ -358,6 +358,10 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
         lookback=lookback,
         window_column=window_column,
     )
+    missing = [] if spec.merges_on_job_code else missing_key_columns(name, spec.columns, spec.primary_key)
+    if missing:  # every job would fail on its file, after being made
+        raise ConfigError("exports", f"{where}: its key needs {', '.join(missing)}, which its columns do not "
+                          "export; add the column id to 'columns' (or set primary_key)")
     if spec.merges_on_job_code and spec.incremental:
         # its rows cannot merge again: a window exported twice would land twice (submit.py refuses
         # windows over rows already loaded), so it never looks back, whatever lookback_days says

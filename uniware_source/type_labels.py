@@ -94,3 +94,22 @@ def known_labels(report: str, columns: Sequence[str]) -> Optional[list[str]]:
     if any(column not in labels or column in guessed for column in columns):
         return None
     return report_labels(report)
+
+
+def missing_key_columns(report: str, columns: Sequence[str], keys: Sequence[str]) -> list[str]:
+    """The key labels no requested column carries, for a catalog report whose requested columns'
+    labels are all known (else none: the file says), each with the column id that carries it when
+    known: `"'Return Invoice Code' (column id returnInvoiceCode)"`. Every job of such an export would
+    fail on its file, after the job was made."""
+    spec, labels = CATALOG.get(report), LABELS.get(report)
+    if spec is None or labels is None or any(c not in labels or c in GUESSED.get(report, ()) for c in columns):
+        return []
+    readings = READINGS.get(report, {})
+    carried = {_fold(labels[c]) for c in columns} | {_fold(other) for c in columns for other in readings.get(c, ())}
+    missing = []
+    for key in keys:
+        spellings = [key, *spec.label_readings.get(key, ())]
+        if not any(_fold(spelling) in carried for spelling in spellings):
+            ids = [column for column, label in labels.items() if _fold(label) == _fold(key)]
+            missing.append(f"'{key}'" + (f" (column id {ids[0]})" if ids else ""))
+    return missing
