@@ -177,3 +177,15 @@ def test_columns_that_leave_out_a_key_column_are_refused_before_any_job(
     assert cli("--facility", "BLR01") == 2
     err = one_line(capsys)
     assert "'Return Invoice Code' (column id returnInvoiceCode)" in err and creates(sim) == 0
+
+
+def test_options_may_come_before_the_command_and_plan_previews_a_backfill(
+        cli: Any, sim: UniwareSimulator, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--pipeline-name x plan` as `plan --pipeline-name x` (the fixture puts its options first); `plan
+    --start/--end` lists the backfill's windows and creates nothing."""
+    assert cli("plan", "--export", "Sale Orders", "--facility", "BLR01", "--start", "2026-04-01",
+               "--end", "2026-04-10") == 0
+    out = capsys.readouterr().out
+    assert "window 2026-04-01" in out and "create a job" in out and creates(sim) == 0
+    assert cli("--facility", "status", "facilities") == 0  # "status" is --facility's value, "facilities" the command
+    assert "BLR01" in capsys.readouterr().out

@@ -274,8 +274,21 @@ def release_garbage() -> None:
     gc.collect()
 
 
+# the options that take a value: a command name after one of them is its value, not the command
+VALUED = ("--destination", "--dataset", "--pipeline-name", "--pipelines-dir", "--export", "--facility",
+          "--log-format", "--start", "--end", "--job-code", "--mode", "--loader-file-format")
+
+
+def command_first(arguments: list[str]) -> list[str]:
+    """`--pipeline-name x status` as `status --pipeline-name x`: options may come before the command."""
+    for position, argument in enumerate(arguments):
+        if argument in COMMANDS and (position == 0 or arguments[position - 1] not in VALUED):
+            return [argument, *arguments[:position], *arguments[position + 1:]]
+    return arguments
+
+
 def _main(argv: Optional[Sequence[str]], clock: Optional[Clock], demo: Optional[Demo]) -> int:
-    arguments = list(sys.argv[1:] if argv is None else argv)
+    arguments = command_first(list(sys.argv[1:] if argv is None else argv))
     if arguments and arguments[0] in COMMANDS and arguments[0] != "run":
         return run_command(arguments, clock)
     if arguments[:1] == ["run"]:

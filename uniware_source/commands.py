@@ -54,6 +54,9 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         command.add_argument("--log-format", choices=("text", "json"), default="text")
         if name == "exports":
             command.add_argument("--markdown", action="store_true", help="the README's column reference")
+        if name == "plan":
+            command.add_argument("--start", help="plan a backfill from this date (India time), as a run with it would")
+            command.add_argument("--end", help="the backfill's end (default: now)")
         if name == "reset":
             command.add_argument("--delete-rows", action="store_true",
                                  help="also delete the tables' rows (of --facility), which the next run exports "
@@ -82,6 +85,8 @@ def _runtime(args: argparse.Namespace, clock: Optional[Clock]) -> SourceRuntime:
         overrides["exports"] = select_exports(configured_exports(), args.exports)
     if args.facilities:
         overrides["facilities"] = args.facilities
+    if getattr(args, "start", None) or getattr(args, "end", None):  # plan's backfill
+        overrides.update(backfill_start=args.start, backfill_end=args.end)
     if clock is not None:
         overrides["clock"] = clock
     report = RunReport()

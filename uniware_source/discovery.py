@@ -97,6 +97,7 @@ def plan_lines(pipeline: Pipeline, rt: SourceRuntime) -> list[str]:
                 what = "create a job"
                 creates += 1
             lines.append(f"{entry.describe(spec.name)}: {what}")
+    lines += [f"refused: {problem}" for problem in rt.report.problems]  # what the run would refuse, and why
     lines.append(f"{creates} job(s) to create (at most max_concurrent_jobs={rt.settings.max_concurrent_jobs} "
                  "at once); nothing was created")
     return lines
