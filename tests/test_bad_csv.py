@@ -17,10 +17,12 @@ from uniware_simulator import (
     NUL_BYTE,
     RAGGED,
     RENAMED_HEADER,
+    RESHAPED,
     TRUNCATE,
     UniwareSimulator,
 )
 from uniware_source import ExportsFailed
+from uniware_source.errors import ConfigError
 
 from .harness import Harness
 
@@ -96,9 +98,15 @@ def test_header_change_evolves_by_default(harness: Harness, caplog: pytest.LogCa
 
 
 def test_missing_key_column_is_named(harness: Harness) -> None:
+    """Columns that leave out a key column: refused before any job; a file that lacks it all the same
+    (a header renamed by the tenant): the job fails naming the column."""
     export = {"name": "Sale Orders", "columns": ["soicode", "channel", "updated"]}  # no Sale Order Code
-    with pytest.raises(ExportsFailed) as raised:
+    with pytest.raises(ConfigError, match="'Sale Order Code' \\(column id saleOrderCode\\)"):
         harness.run(exports=[export], facilities=["BLR01"])
+    assert harness.sim.requests.count("create") == 0
+    harness.sim.inject_job_fate(CORRUPT, corruption=RESHAPED, renames={"Sale Order Code": "Order Reference"})
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=["Sale Orders"], facilities=["BLR01"])
     assert "key column 'Sale Order Code' is not in the file's header" in raised.value.problems[0]
 
 
