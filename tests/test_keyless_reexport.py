@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import pytest
 
 from tests.pipeline_process import FixedNow
 from uniware_simulator import UniwareSimulator
-from uniware_simulator.presets import TEST_NOW, fast_config
+from uniware_simulator.presets import TEST_NOW
 from uniware_source.cli import main
 
 ORDERS_LOG: dict[str, Any] = {"name": "Sale Orders", "table_name": "orders_log", "write_disposition": "append",
@@ -24,9 +23,8 @@ ORDERS_LOG: dict[str, Any] = {"name": "Sale Orders", "table_name": "orders_log",
 
 
 @pytest.fixture
-def sim(tmp_path: Path) -> Iterator[UniwareSimulator]:
-    with UniwareSimulator(fast_config(files_dir=tmp_path / "sim")) as simulator:
-        yield simulator
+def sim(uniware_simulator: UniwareSimulator) -> UniwareSimulator:
+    return uniware_simulator
 
 
 @pytest.fixture
