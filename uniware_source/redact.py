@@ -12,6 +12,7 @@ once the connector runs (message, and the traceback of records logged with ``exc
 from __future__ import annotations
 
 import html
+import json
 import logging
 import re
 import threading
@@ -70,6 +71,7 @@ class SecretRegistry:
         if secret and len(secret) >= 4:
             found = {secret, quote(secret, safe=""), quote_plus(secret), html.escape(secret),
                      "".join(c if c.isalnum() or c in "-_.~" else f"&#{ord(c)};" for c in secret),
+                     *_json_escaped(secret),
                      *_CORE.findall(secret), *_CORE.findall(_NOT_ALNUM.sub("", secret))}
             with self._lock:
                 known = len(self._folded) + len(self._exact)
@@ -117,6 +119,14 @@ class SecretRegistry:
             if len(value) >= 16:
                 self.add(value)
                 self.add(quote(value, safe=""))
+
+
+def _json_escaped(secret: str) -> set[str]:
+    r"""`secret` as JSON writers escape it inside a string (`\"`, `\\`, non-ASCII as `\u00e4`) and, as
+    Gson does by default, `<>&='` as `\u0026`..., each with or without `/` as `\/`."""
+    plain = json.dumps(secret)[1:-1]
+    gson = "".join(f"\\u{ord(c):04x}" if c in "<>&='" else c for c in plain)
+    return {plain, gson, plain.replace("/", "\\/"), gson.replace("/", "\\/")}
 
 
 SECRETS = SecretRegistry()

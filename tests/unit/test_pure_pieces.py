@@ -358,3 +358,21 @@ def test_a_text_ending_in_a_whole_secret_masks_it_whole_and_a_known_secret_adds_
     order = SECRETS._order
     SECRETS.add(token)  # a link registered again (a retried download): the order is not rebuilt
     assert SECRETS._order is order
+
+
+def test_a_secret_a_json_body_escapes_is_masked() -> None:
+    """A Gson error body quotes the password with `&` as `\\u0026` (and `/` as `\\/`, non-ASCII as
+    `\\u00e4`): the text quoted from such a body (no `message` field to parse) keeps none of it."""
+    from uniware_source.client.api_call import _snippet
+    from uniware_source.client.auth import _describe
+    from uniware_source.redact import SECRETS
+
+    secret = "Tr0ub4dor&3-horse/ä"
+    SECRETS.add(secret)
+    escaped = secret.replace("&", "\\u0026").replace("/", "\\/").replace("ä", "\\u00e4")
+    body = '{"errors": [{"code": 1, "description": "credentials u/' + escaped + ' are not valid"}]}'
+    response = requests.Response()
+    response._content, response.status_code = body.encode(), 403
+    response.headers["Content-Type"] = "application/json"
+    for quoted in (_describe(None, response), _snippet(response)):
+        assert "Tr0ub4dor" not in quoted and "horse" not in quoted, quoted
