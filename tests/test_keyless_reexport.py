@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timedelta
+import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -119,9 +120,9 @@ def test_after_a_backfill_up_to_now_the_first_run_is_refused_and_a_later_start_d
     assert cli("--start", "2026-04-08") == 0
     backfilled = rows(tmp_path)
     assert cli(now=TEST_NOW + timedelta(hours=6)) == 1
-    assert "set start_date" in capsys.readouterr().err
-    assert cli("status") == 0 and "orders_log" not in capsys.readouterr().out.split("cursors")[-1]
-    monkeypatch.setenv("SOURCES__UNIWARE__START_DATE", TEST_NOW.isoformat())
+    advice = re.search(r"set start_date = (\S+) ", capsys.readouterr().err)
+    assert advice is not None
+    monkeypatch.setenv("SOURCES__UNIWARE__START_DATE", advice.group(1))  # the advice, as given
     assert cli(now=TEST_NOW + timedelta(days=1)) == 0
     after = rows(tmp_path)
     assert len(after) > len(backfilled) and len(set(after)) == len(after)
@@ -142,3 +143,44 @@ def test_a_destination_that_cannot_say_what_it_holds_exports_nothing_for_the_fac
     assert cli() == 1
     assert "cannot ask the destination" in capsys.readouterr().err
     assert rows(tmp_path) == loaded and len(sim.requests.where("create")) == creates
+
+
+def test_a_job_given_by_code_loads_into_a_keyless_table_only_while_it_is_empty(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Its window is not known: loaded again over rows (its own, or another job's of the same days), the
+    rows would land twice or lose the window the overlap check reads. Refused, named; nothing changes."""
+    assert cli() == 0
+    loaded = rows(tmp_path)
+    first = sim.jobs.all()[0].code
+    capsys.readouterr()
+    assert cli("--job-code", f"Sale Orders={first}") == 1
+    assert "loads only into an empty table" in capsys.readouterr().err
+    assert rows(tmp_path) == loaded
+    assert cli("reset", "--export", "Sale Orders", "--delete-rows") == 0
+    assert cli("--job-code", f"Sale Orders={first}") == 0  # an empty table: the job's rows, once
+    again = rows(tmp_path)
+    assert again and len(set(again)) == len(again)
+
+
+def test_a_backfill_past_the_cursor_then_the_advice_of_the_refusal_goes_on_without_a_gap(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Runs, then a backfill of later days up to now: the next scheduled run overlaps it; the refusal's
+    advice (reset without deleting, the start_date it gives, a backfill of the days between) works."""
+    first = TEST_NOW - timedelta(days=3)  # the simulator's orders end at TEST_NOW
+    later, now = first + timedelta(days=1), TEST_NOW - timedelta(days=1)
+    assert cli(now=first) == 0
+    assert cli("--start", later.isoformat(), now=now) == 0
+    assert cli(now=now + timedelta(hours=6)) == 1
+    err = capsys.readouterr().err
+    advice = re.search(r"set start_date = (\S+) ", err)
+    assert advice is not None and "reset --export 'Sale Orders' --facility BLR01` (the rows stay)" in err
+    assert cli("reset", "--export", "Sale Orders", "--facility", "BLR01", now=now + timedelta(hours=6)) == 0
+    monkeypatch.setenv("SOURCES__UNIWARE__START_DATE", advice.group(1))
+    assert cli(now=TEST_NOW) == 0
+    assert cli("--start", first.isoformat(), "--end", later.isoformat(), now=TEST_NOW) == 0
+    loaded = rows(tmp_path)
+    truth = sim.truth("Sale Orders", facility="BLR01", date_filter="updatedOn",
+                      start=datetime(2026, 4, 8, tzinfo=timezone(timedelta(hours=5, minutes=30))), end=TEST_NOW)
+    assert sorted(loaded) == sorted(r["Sale Order Item Code"] for r in truth if r["Updated"] < TEST_NOW)  # no gap
+    assert cli(now=TEST_NOW + timedelta(hours=1)) == 0  # the schedule goes on

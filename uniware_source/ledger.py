@@ -281,8 +281,8 @@ class ExportLedger:
         self._state["cursors"].pop(facility, None)
 
     def unplan(self, planned: list[Entry]) -> None:
-        """Take back windows just planned, before any job is made for them."""
-        keys = {e.key for e in planned if e.job_code is None}
+        """Take back entries just planned, before any job is made or collected for them."""
+        keys = {e.key for e in planned}
         self._state["entries"] = [d for d in self._state["entries"] if d.get("key") not in keys]
 
     def plan_snapshot(self, facility: str, *, now: datetime) -> list[Entry]:

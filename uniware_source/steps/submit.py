@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Optional
 
 from ..catalog import ExportSpec
 from ..client.create_job import create_export_job
-from ..conversion.target_table import rows_in_windows
+from ..conversion.target_table import rows_in_windows, table_is_empty
 from ..errors import ApiError, FacilityAccessError
 from ..history import job_event
 from ..ledger import Entry, ExportLedger
@@ -65,9 +65,18 @@ def plan(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> None:
         for code in sorted(set(listed) & ledger.held_job_codes()):
             log.info("%s: job %s is one a window already waits for; collected for that window, once",
                      spec.name, code)
-        if ledger.plan_adopted(listed) and spec.merges_on_job_code:
-            log.warning("%s: a job given by code has no window to check: an export without a natural key loads "
-                        "its rows as they are, so days another job loaded land twice", spec.name)
+        adopted = ledger.plan_adopted(listed)
+        if adopted and spec.merges_on_job_code and not table_is_empty(spec.table_name):
+            # its window is not known: rows of its days another job loaded would land twice, and its own
+            # rows loaded again would lose the facility and window the overlap check reads
+            ledger.unplan(adopted)
+            message = (f"{spec.name}: a job given by code ({', '.join(e.job_code or '' for e in adopted)}) loads "
+                       f"only into an empty table for an export without a natural key: its window is not known, "
+                       f"so rows of {spec.table_name} (which has rows, or could not be asked) could land twice. "
+                       "Let scheduled runs or a backfill export those days, or delete the rows first "
+                       f"(uniware-pipeline reset --export '{spec.name}' --delete-rows)")
+            log.error("%s", message)
+            rt.report.problem(message)
     elif settings.backfill is not None:
         if spec.incremental:
             start, end = settings.backfill
@@ -109,10 +118,7 @@ def _unless_loaded(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime, pl
     mine = {e.key for e in planned}
     waiting = [e for e in ledger.entries() if e.key not in mine and e.facility == facility and not e.done
                and e.start is not None and e.end is not None and e.start < finish and e.end > begin]
-    span = f"{begin:%Y-%m-%d %H:%M} to {finish:%Y-%m-%d %H:%M} UTC"
-    way_out = (f"set start_date (or --start) after the loaded windows to export what follows them, or delete the rows "
-               f"to export them again (uniware-pipeline reset --export '{spec.name}' --facility {facility} "
-               f"--delete-rows, with this pipeline's --pipeline-name and --dataset), or configure a primary_key")
+    span = f"{begin:%Y-%m-%d %H:%M:%S} to {finish:%Y-%m-%d %H:%M:%S} UTC"
     try:
         found = None if waiting else rows_in_windows(spec.table_name, facility, begin, finish)
     except Exception as error:  # not knowing is no licence to load twice
@@ -120,7 +126,7 @@ def _unless_loaded(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime, pl
                    f"({type(error).__name__}: {redact(error)}); nothing is exported for it in this run")
     else:
         if waiting:
-            listed = ", ".join(f"{e.start:%Y-%m-%d %H:%M} to {e.end:%Y-%m-%d %H:%M} UTC "
+            listed = ", ".join(f"{e.start:%Y-%m-%d %H:%M:%S} to {e.end:%Y-%m-%d %H:%M:%S} UTC "
                                f"(job {e.job_code or 'to create'})"
                                for e in waiting[:3] if e.start is not None and e.end is not None)
             problem = (f"windows {listed}"
@@ -129,8 +135,9 @@ def _unless_loaded(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime, pl
         elif found is not None:
             rows, first, last = found
             problem = (f"table {spec.table_name} already holds {rows:,} rows exported for windows from "
-                       f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC, which the windows to export now "
-                       f"({span}) overlap; nothing is exported for it: {way_out}")
+                       f"{first:%Y-%m-%d %H:%M:%S} to {last:%Y-%m-%d %H:%M:%S} UTC, which the windows to export now "
+                       f"({span}) overlap; nothing is exported for it: "
+                       + _ways_out(spec, facility, last, first_planning=not cursor_was_set))
         else:
             return
     ledger.unplan(planned)
@@ -140,6 +147,19 @@ def _unless_loaded(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime, pl
                f"twice: {problem}")
     log.error("%s", message)
     rt.report.problem(message)
+
+
+def _ways_out(spec: ExportSpec, facility: str, loaded_until: datetime, first_planning: bool) -> str:
+    """How to go on when an export without a key holds rows of the windows a run would export."""
+    after = (loaded_until + timedelta(seconds=1)).replace(microsecond=0) if loaded_until.microsecond \
+        else loaded_until
+    start = f"start_date = {after.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ} (the end of the loaded windows)"
+    go_on = (f"set {start} to go on from there" if first_planning else
+             f"clear the cursor with `uniware-pipeline reset --export '{spec.name}' --facility {facility}` (the rows "
+             f"stay) and set {start}, with a backfill (--start/--end) for days before it that the table lacks")
+    return (f"{go_on}; or delete the rows to export them again (`uniware-pipeline reset --export '{spec.name}' "
+            f"--facility {facility} --delete-rows`, with this pipeline's --pipeline-name and --dataset); or "
+            "configure a primary_key")
 
 
 def _warn_future_cursor(spec: ExportSpec, ledger: ExportLedger, facility: str, now: datetime) -> None:
