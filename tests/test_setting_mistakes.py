@@ -122,7 +122,7 @@ def test_primary_key_takes_snake_case_names_as_the_readme_says(
         cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{
         "name": "Sale Orders", "table_name": "orders_by_name",
-        "primary_key": ["sale_order_code", "sale_order_item_code"]}]))
+        "primary_key": ["SALE_ORDER_CODE", "sale_order_item_code"]}]))
     assert cli("--facility", "BLR01") == 0
     table = dlt.attach("rt", pipelines_dir=str(tmp_path / "pl")).default_schema.tables["orders_by_name"]
     assert {name for name, column in table["columns"].items() if column.get("primary_key")} == {
@@ -189,3 +189,13 @@ def test_options_may_come_before_the_command_and_plan_previews_a_backfill(
     assert "window 2026-04-01" in out and "create a job" in out and creates(sim) == 0
     assert cli("--facility", "status", "facilities") == 0  # "status" is --facility's value, "facilities" the command
     assert "BLR01" in capsys.readouterr().out
+
+
+def test_two_spellings_of_one_column_with_two_types_are_a_setting_error(
+        cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{
+        "name": "Sale Orders", "column_types": {"selling_price": "decimal", "Selling Price": "rate"}}]))
+    assert cli("--facility", "BLR01") == 2
+    err = one_line(capsys)
+    assert "names column 'Selling Price' twice" in err and "(decimal)" in err and "(rate)" in err
+    assert creates(sim) == 0

@@ -23,7 +23,7 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from .catalog import CATALOG, COLUMN_TYPES, WRITE_DISPOSITIONS, ExportSpec
 from .errors import ConfigError
-from .type_labels import as_labels, known_labels, missing_key_columns, resolve_types, unmatched_message
+from .type_labels import as_labels, known_labels, missing_key_columns, resolve_types, wrong_types_message
 from .windows import IST, parse_user_datetime
 
 
@@ -332,10 +332,9 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
             raise ConfigError("exports", f"{where}: column_types['{label}'] = {kind!r}; use one of {COLUMN_TYPES}")
     known = known_labels(name, columns)
     if known is not None:  # every label of the file is known: a label none matches is a typo, said now
-        typed, unmatched = resolve_types(configured_types, frozenset(configured_types), known)
-        if unmatched:
-            raise ConfigError("exports", f"{where}: " + unmatched_message(name, unmatched[0], known,
-                                                                          "of the report's file"))
+        typed, wrong = resolve_types(configured_types, frozenset(configured_types), known)
+        if wrong:
+            raise ConfigError("exports", f"{where}: " + wrong_types_message(name, wrong[0], "of the report's file"))
         configured_types = typed
     window_column = _window_column(entry, base, date_filter or None, where)
     lookback = base.lookback

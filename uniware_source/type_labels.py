@@ -34,7 +34,7 @@ def matching_label(configured: str, labels: Sequence[str]) -> Optional[str]:
         return wanted
     folded = _fold(wanted)
     return next((label for label in labels if _fold(label) == folded), None) \
-        or next((label for label in labels if str(_naming.normalize_identifier(label)) == wanted), None)
+        or next((label for label in labels if str(_naming.normalize_identifier(label)) == wanted.lower()), None)
 
 
 def did_you_mean(configured: str, labels: Sequence[str]) -> str:
@@ -47,21 +47,33 @@ def did_you_mean(configured: str, labels: Sequence[str]) -> str:
 def resolve_types(column_types: Mapping[str, str], configured: frozenset[str],
                   labels: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     """`column_types` with each configured label that `labels` hold under another spelling (its
-    snake_case name) given as that label, and the configured labels that match none of them."""
+    snake_case name) given as that label, and what is wrong with the configured labels: those that
+    match none of them, and two spellings of one column given two types (as messages)."""
     resolved = dict(column_types)
-    unmatched = []
+    wrong = []
+    named: dict[str, str] = {}  # label -> the configured key that named it
     for key in sorted(configured):
         label = matching_label(key, labels)
         if label is None:
-            unmatched.append(key)
+            wrong.append(_unmatched(key, labels))
+            continue
+        other = named.setdefault(label, key)
+        if other != key and column_types[other] != column_types[key]:
+            wrong.append(f"names column '{label}' twice, as '{other}' ({column_types[other]}) and as '{key}' "
+                         f"({column_types[key]})")
         elif _fold(label) != _fold(key):  # a snake_case name: typed under its label
             resolved[label] = resolved.pop(key)
-    return resolved, unmatched
+    return resolved, wrong
 
 
-def unmatched_message(export: str, key: str, labels: Sequence[str], where: str) -> str:
-    return (f"column_types of export '{export}' names '{key}', which is not a column {where}"
-            f"{did_you_mean(key, labels)} (a header label, or its snake_case column name)")
+def _unmatched(key: str, labels: Sequence[str]) -> str:
+    return f"names '{key}', which is not a column {{where}}{did_you_mean(key, labels)} (a header label, or its " \
+        "snake_case column name)"
+
+
+def wrong_types_message(export: str, wrong: str, where: str) -> str:
+    """One of `resolve_types`'s complaints as the error says it."""
+    return f"column_types of export '{export}' " + wrong.replace("{where}", where)
 
 
 def report_labels(report: str) -> list[str]:

@@ -24,7 +24,7 @@ import pyarrow.csv as pacsv
 
 from ..catalog import DATE, DECIMAL, INTEGER, RATE, TEXT, TIMESTAMP, ExportSpec
 from ..errors import CsvFormatError
-from ..type_labels import resolve_types, unmatched_message
+from ..type_labels import resolve_types, wrong_types_message
 from .arrow_types import CONVERTERS, RATE_TYPE, UTC_MICROS
 from .column_names import DLT_COLUMNS, ColumnNames
 from .facility_guard import FACILITY_CODE_LABEL, FacilityCodes
@@ -201,10 +201,10 @@ def plan_layout(header: Sequence[str], spec: ExportSpec, names: ColumnNames, lab
                                  "export always has one, so this is a broken file, not an empty export")
         raise CsvFormatError(f"{label}: the file has no header row")
     labels = spec_labels([h.strip() for h in header], spec, names)
-    typed, unmatched = resolve_types(spec.column_types, spec.configured_types, labels)
-    if unmatched:  # a typo would type nothing, silently: the job fails, nothing of the file loads
+    typed, wrong = resolve_types(spec.column_types, spec.configured_types, labels)
+    if wrong:  # a typo would type nothing, silently: the job fails, nothing of the file loads
         raise CsvFormatError(f"{label}: setting 'exports' (SOURCES__UNIWARE__EXPORTS): "
-                             + unmatched_message(spec.name, unmatched[0], labels, "of the file"))
+                             + wrong_types_message(spec.name, wrong[0], "of the file"))
     spec = replace(spec, column_types=typed)
     roles = {FACILITY_CODE_LABEL: "the column the facility check reads"} if spec.facility_scoped else {}
     if spec.window_column:
