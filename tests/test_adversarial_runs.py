@@ -28,6 +28,7 @@ import pytest
 
 from tests.simulator_fixtures import TEST_NOW
 from uniware_simulator import STUCK, UniwareSimulator
+from uniware_source import ExportsFailed
 
 from .harness import Harness
 from .postgres import POSTGRES
@@ -186,8 +187,11 @@ def test_a_job_loaded_twice_lands_once(uniware_simulator: UniwareSimulator, tmp_
 
     codes = {job.report.name: job.code for job in sim.jobs.all()}
     third = harness("adopts", "three")
-    third.run(exports=exports, job_codes={name: [code] for name, code in codes.items()})
-    assert sim.requests.count("create") == 3 and sim.requests.count("download") == 9
+    # given by code: the keyed exports' jobs load again, once; the keyless one's is refused while its
+    # table has rows (its window is not known: see test_keyless_reexport.py)
+    with pytest.raises(ExportsFailed, match="loads only into an empty table"):
+        third.run(exports=exports, job_codes={name: [code] for name, code in codes.items()})
+    assert sim.requests.count("create") == 3 and sim.requests.count("download") == 8
 
     rows = {job.report.name: job.file.rows for job in sim.jobs.all() if job.file is not None}
     assert len(rows) == 3 and min(rows.values()) > 0
