@@ -23,8 +23,8 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from .catalog import CATALOG, COLUMN_TYPES, WRITE_DISPOSITIONS, ExportSpec
 from .errors import ConfigError
-from .type_labels import as_labels, known_labels, missing_key_columns, resolve_types, wrong_types_message
-from .windows import IST, parse_user_datetime
+from .type_labels import as_labels, known_labels, missing_key_columns, resolve_types
+from .windows import parse_user_datetime, shown_time
 
 
 class ExportEntry(TypedDict, total=False):
@@ -332,9 +332,9 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
             raise ConfigError("exports", f"{where}: column_types['{label}'] = {kind!r}; use one of {COLUMN_TYPES}")
     known = known_labels(name, columns)
     if known is not None:  # every label of the file is known: a label none matches is a typo, said now
-        typed, wrong = resolve_types(configured_types, frozenset(configured_types), known)
+        typed, wrong = resolve_types(configured_types, frozenset(configured_types), known, "of the report's file")
         if wrong:
-            raise ConfigError("exports", f"{where}: " + wrong_types_message(name, wrong[0], "of the report's file"))
+            raise ConfigError("exports", f"{where}: column_types of export '{name}' {wrong[0]}")
         configured_types = typed
     window_column = _window_column(entry, base, date_filter or None, where)
     lookback = base.lookback
@@ -475,11 +475,6 @@ def resolve_base_url(tenant: Optional[str], base_url: Optional[str]) -> str:
                               f"got {tenant!r}")
         return f"https://{tenant}.unicommerce.com"
     raise ConfigError("tenant", "set 'tenant' (https://<tenant>.unicommerce.com) or 'base_url'")
-
-
-def shown_time(moment: datetime) -> str:
-    """A moment as messages show it to a user: India time, like the dates they configure."""
-    return f"{moment.astimezone(IST):%Y-%m-%d %H:%M} IST"
 
 
 def not_in_future(setting: str, moment: datetime, now: datetime, fix: str) -> datetime:

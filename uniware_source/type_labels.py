@@ -22,7 +22,8 @@ from .vocabulary import GUESSED, LABELS, READINGS
 _naming = NamingConvention()
 
 
-def _fold(label: str) -> str:
+def fold_label(label: str) -> str:
+    """A label ignoring case and spaces: "Item SKU Code", "Item Sku Code" and "Item SkuCode" are one."""
     return "".join(label.lower().split())
 
 
@@ -32,48 +33,42 @@ def matching_label(configured: str, labels: Sequence[str]) -> Optional[str]:
     wanted = configured.strip()
     if wanted in labels:
         return wanted
-    folded = _fold(wanted)
-    return next((label for label in labels if _fold(label) == folded), None) \
+    folded = fold_label(wanted)
+    return next((label for label in labels if fold_label(label) == folded), None) \
         or next((label for label in labels if str(_naming.normalize_identifier(label)) == wanted.lower()), None)
 
 
 def did_you_mean(configured: str, labels: Sequence[str]) -> str:
     """"; did you mean 'Selling Price'?" for the closest label, else ""."""
-    by_fold = {_fold(label): label for label in labels}
-    close = difflib.get_close_matches(_fold(configured.replace("_", " ")), list(by_fold), n=1, cutoff=0.6)
+    by_fold = {fold_label(label): label for label in labels}
+    close = difflib.get_close_matches(fold_label(configured.replace("_", " ")), list(by_fold), n=1, cutoff=0.6)
     return f"; did you mean '{by_fold[close[0]]}'?" if close else ""
 
 
-def resolve_types(column_types: Mapping[str, str], configured: frozenset[str],
-                  labels: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+def resolve_types(column_types: Mapping[str, str], configured: frozenset[str], labels: Sequence[str],
+                  where: str) -> tuple[dict[str, str], list[str]]:
     """`column_types` with each configured label that `labels` hold under another spelling (its
     snake_case name) given as that label, and what is wrong with the configured labels: those that
-    match none of them, and two spellings of one column given two types (as messages)."""
+    match none of them ("not a column `where`"), and two spellings of one column given two types (as
+    messages)."""
     resolved = dict(column_types)
     wrong = []
     named: dict[str, str] = {}  # label -> the configured key that named it
     for key in sorted(configured):
         label = matching_label(key, labels)
         if label is None:
-            wrong.append(_unmatched(key, labels))
+            wrong.append(f"names '{key}', which is not a column {where}{did_you_mean(key, labels)} (a header "
+                         "label, or its snake_case column name)")
             continue
         other = named.setdefault(label, key)
         if other != key and column_types[other] != column_types[key]:
             wrong.append(f"names column '{label}' twice, as '{other}' ({column_types[other]}) and as '{key}' "
                          f"({column_types[key]})")
-        elif _fold(label) != _fold(key):  # a snake_case name: typed under its label
+        elif fold_label(label) != fold_label(key):  # a snake_case name: typed under its label
             resolved[label] = resolved.pop(key)
     return resolved, wrong
 
 
-def _unmatched(key: str, labels: Sequence[str]) -> str:
-    return f"names '{key}', which is not a column {{where}}{did_you_mean(key, labels)} (a header label, or its " \
-        "snake_case column name)"
-
-
-def wrong_types_message(export: str, wrong: str, where: str) -> str:
-    """One of `resolve_types`'s complaints as the error says it."""
-    return f"column_types of export '{export}' " + wrong.replace("{where}", where)
 
 
 def report_labels(report: str) -> list[str]:
@@ -117,11 +112,12 @@ def missing_key_columns(report: str, columns: Sequence[str], keys: Sequence[str]
     if spec is None or labels is None or any(c not in labels or c in GUESSED.get(report, ()) for c in columns):
         return []
     readings = READINGS.get(report, {})
-    carried = {_fold(labels[c]) for c in columns} | {_fold(other) for c in columns for other in readings.get(c, ())}
+    carried = {fold_label(labels[c]) for c in columns}
+    carried |= {fold_label(other) for c in columns for other in readings.get(c, ())}
     missing = []
     for key in keys:
         spellings = [key, *spec.label_readings.get(key, ())]
-        if not any(_fold(spelling) in carried for spelling in spellings):
-            ids = [column for column, label in labels.items() if _fold(label) == _fold(key)]
+        if not any(fold_label(spelling) in carried for spelling in spellings):
+            ids = [column for column, label in labels.items() if fold_label(label) == fold_label(key)]
             missing.append(f"'{key}'" + (f" (column id {ids[0]})" if ids else ""))
     return missing

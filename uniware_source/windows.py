@@ -70,3 +70,8 @@ def from_iso(text: str) -> datetime:
 
 def to_iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
+
+
+def shown_time(moment: datetime) -> str:
+    """A moment as messages show it to a user: India time, like the dates they configure."""
+    return f"{moment.astimezone(IST):%Y-%m-%d %H:%M} IST"

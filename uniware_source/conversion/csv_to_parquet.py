@@ -24,7 +24,7 @@ import pyarrow.csv as pacsv
 
 from ..catalog import DATE, DECIMAL, INTEGER, RATE, TEXT, TIMESTAMP, ExportSpec
 from ..errors import CsvFormatError
-from ..type_labels import resolve_types, wrong_types_message
+from ..type_labels import fold_label, resolve_types
 from .arrow_types import CONVERTERS, RATE_TYPE, UTC_MICROS
 from .column_names import DLT_COLUMNS, ColumnNames
 from .facility_guard import FACILITY_CODE_LABEL, FacilityCodes
@@ -137,11 +137,6 @@ def kind_of(label: str, spec: ExportSpec) -> str:
     return folded.get(fold_label(label), TEXT)
 
 
-def fold_label(label: str) -> str:
-    """A label ignoring case and spaces: "Item SKU Code", "Item Sku Code" and "Item SkuCode" are one."""
-    return "".join(label.lower().split())
-
-
 def spec_labels(labels: list[str], spec: ExportSpec, names: Optional[ColumnNames] = None) -> list[str]:
     """The header's labels as the export's settings spell them.
 
@@ -201,10 +196,10 @@ def plan_layout(header: Sequence[str], spec: ExportSpec, names: ColumnNames, lab
                                  "export always has one, so this is a broken file, not an empty export")
         raise CsvFormatError(f"{label}: the file has no header row")
     labels = spec_labels([h.strip() for h in header], spec, names)
-    typed, wrong = resolve_types(spec.column_types, spec.configured_types, labels)
+    typed, wrong = resolve_types(spec.column_types, spec.configured_types, labels, "of the file")
     if wrong:  # a typo would type nothing, silently: the job fails, nothing of the file loads
-        raise CsvFormatError(f"{label}: setting 'exports' (SOURCES__UNIWARE__EXPORTS): "
-                             + wrong_types_message(spec.name, wrong[0], "of the file"))
+        raise CsvFormatError(f"{label}: setting 'exports' (SOURCES__UNIWARE__EXPORTS): column_types of export "
+                             f"'{spec.name}' {wrong[0]}")
     spec = replace(spec, column_types=typed)
     roles = {FACILITY_CODE_LABEL: "the column the facility check reads"} if spec.facility_scoped else {}
     if spec.window_column:

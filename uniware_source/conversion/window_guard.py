@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..catalog import DATE, TEXT, TIMESTAMP, ExportSpec
-from ..windows import IST
+from ..windows import IST, shown_time
 from .arrow_types import to_timestamp
 
 log = logging.getLogger(__name__)
@@ -94,8 +94,8 @@ def check(spec: ExportSpec, window_start: Optional[datetime], window_end: Option
     if low >= window_start - WINDOW_SLACK and high <= window_end + WINDOW_SLACK:
         return None
     message = (f"filter id `{spec.date_filter}` seems ignored by Uniware for report `{spec.name}`: the file holds "
-               f"rows from {_shown(low)} to {_shown(high)} ('{spec.window_column}'), the window asked for is "
-               f"{_shown(window_start)} to {_shown(window_end)} (a day of slack either side)")
+               f"rows from {shown_time(low)} to {shown_time(high)} ('{spec.window_column}'), the window asked for is "
+               f"{shown_time(window_start)} to {shown_time(window_end)} (a day of slack either side)")
     if policy == WARN:
         return Violation(f"{message}; loaded anyway (on_window_violation='warn'). Check the export's "
                          "'date_filter'", fail=False)
@@ -103,6 +103,3 @@ def check(spec: ExportSpec, window_start: Optional[datetime], window_end: Option
                      "'date_filter' to a filter id the report knows (or its 'window_column' to the column that "
                      "filter filters on, or on_window_violation='warn' to load such files)", fail=True)
 
-
-def _shown(moment: datetime) -> str:
-    return f"{moment.astimezone(IST):%Y-%m-%d %H:%M} IST"

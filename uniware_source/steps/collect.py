@@ -27,7 +27,6 @@ from ..conversion.csv_to_parquet import (
     ConvertedFile,
     CsvConverter,
     Lineage,
-    fold_label,
     kind_of,
     loaded_kind,
 )
@@ -41,6 +40,7 @@ from ..jobs.workers import Crashed, FileReady, JobEnded, JobTicket, StatusChange
 from ..ledger import Entry, ExportLedger, files_conflict
 from ..runtime import SourceRuntime, active_facilities
 from ..statuses import FAILED_STATUSES, OUTCOME_HISTORY, HistorySource, HistoryStatus, Outcome
+from ..type_labels import fold_label
 
 log = logging.getLogger(__name__)
 

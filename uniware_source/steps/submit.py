@@ -21,9 +21,8 @@ from ..history import job_event
 from ..ledger import Entry, ExportLedger
 from ..redact import redact
 from ..runtime import SourceRuntime, active_facilities
-from ..settings import shown_time
 from ..statuses import EntryKind, HistoryStatus
-from ..windows import Window
+from ..windows import Window, shown_time
 
 log = logging.getLogger(__name__)
 
