@@ -199,3 +199,48 @@ def test_two_spellings_of_one_column_with_two_types_are_a_setting_error(
     err = one_line(capsys)
     assert "names column 'Selling Price' twice" in err and "(decimal)" in err and "(rate)" in err
     assert creates(sim) == 0
+
+
+@pytest.mark.parametrize(("entry", "named"), [
+    ({"name": "Sale Orders", "exclude_columns": ["updated"], "date_filter": "addedOn"},
+     "dedup_sort 'Updated' (column id updated)"),
+    ({"name": "Purchase Orders", "columns": ["purchaseOrderCode", "itemtypeSku", "created", "quantity"]},
+     "dedup_sort 'Updated' (column id updated)"),
+    ({"name": "Sale Orders", "exclude_columns": ["created"], "date_filter": "addedOn"},
+     "the window check reads 'Created' (column id created)"),
+    ({"name": "Invoice", "exclude_columns": ["invoiceDate"]}, "the window check reads 'Invoice Created Date'"),
+    ({"name": "Invoices", "exclude_columns": ["invoiceDate"]}, "not in the built-in catalog, which `uniware-pipeline "
+     "exports` lists; did you mean 'Invoice'?"),
+])
+def test_columns_that_leave_out_the_newest_wins_or_window_column_are_refused_before_any_job(
+        cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        entry: dict[str, Any], named: str) -> None:
+    """Without its `dedup_sort` column a repeated key keeps any one of its rows (dlt only warns that
+    the hint is ignored), not the newest; without its window column the window check is off."""
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([entry]))
+    assert cli("--facility", "BLR01") == 2
+    err = one_line(capsys)
+    assert named in err and "SOURCES__UNIWARE__EXPORTS" in err and creates(sim) == 0, err
+
+
+def test_turning_off_the_newest_wins_and_window_columns_lets_the_export_run(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{
+        "name": "Sale Orders", "exclude_columns": ["updated"], "dedup_sort": "", "window_column": ""}]))
+    assert cli("--facility", "BLR01") == 0
+    table = dlt.attach("rt", pipelines_dir=str(tmp_path / "pl")).default_schema.tables["sale_orders"]
+    assert "updated" not in table["columns"] and creates(sim) == 1
+
+
+def test_a_newest_wins_column_missing_from_the_file_fails_the_job_naming_it(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Courier Returns' labels are only guessed, so the check waits for the file: a `dedup_sort` its
+    header lacks fails the job (nothing loads, the cursor stays) instead of keeping any one row."""
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{
+        "name": "Courier Returns", "repeating_keys": False, "dedup_sort": "Last Updated"}]))
+    assert cli("--facility", "BLR01") == 1
+    err = capsys.readouterr().err
+    assert "dedup_sort column 'Last Updated'" in err and "is not in the file's header" in err, err
+    pipeline = dlt.attach("rt", pipelines_dir=str(tmp_path / "pl"))
+    assert "courier_returns" not in pipeline.default_schema.data_table_names()

@@ -8,6 +8,8 @@ validates them into the `Settings` the connector uses.
 
 from __future__ import annotations
 
+import difflib
+
 import inspect
 import json
 import os
@@ -23,7 +25,7 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from .catalog import CATALOG, COLUMN_TYPES, WRITE_DISPOSITIONS, ExportSpec
 from .errors import ConfigError
-from .type_labels import as_labels, known_labels, missing_key_columns, resolve_types
+from .type_labels import as_labels, known_labels, missing_labels, resolve_types
 from .windows import parse_user_datetime, shown_time
 
 
@@ -279,9 +281,9 @@ def _positive(setting: str, value: Any, *, allow_zero: bool = False) -> float:
 
 def _did_you_mean(name: str) -> str:
     """A catalog report whose name differs from `name` only in case or spacing."""
-    folded = " ".join(name.lower().split())
-    same = [known for known in CATALOG if " ".join(known.lower().split()) == folded]
-    return f"; did you mean '{same[0]}'?" if same else ""
+    folded = {" ".join(known.lower().split()): known for known in CATALOG}
+    close = difflib.get_close_matches(" ".join(name.lower().split()), list(folded), n=1, cutoff=0.8)
+    return f"; did you mean '{folded[close[0]]}'?" if close else ""
 
 
 def resolve_export(entry: Any, position: int) -> ExportSpec:
@@ -302,15 +304,15 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
 
     columns = _string_list("exports", entry.get("columns", base.columns), allow_empty=True)
     excluded = _string_list("exports", entry.get("exclude_columns", []), allow_empty=True)
+    if not columns or not set(columns) - set(excluded):
+        raise ConfigError("exports", f"{where} needs 'columns': the column ids to export"
+                          + ("" if name in CATALOG else " (the report is not in the built-in catalog, which "
+                             "`uniware-pipeline exports` lists" + _did_you_mean(name) + ")"))
     unknown_excluded = sorted(set(excluded) - set(columns))
     if unknown_excluded:
         raise ConfigError("exports", f"{where}: exclude_columns names {unknown_excluded}, which are not among its "
                           f"columns {list(columns)}")
     columns = tuple(c for c in columns if c not in excluded)
-    if not columns:
-        raise ConfigError("exports", f"{where} needs 'columns': the column ids to export"
-                          + ("" if name in CATALOG else " (the report is not in the built-in catalog, which "
-                             "`uniware-pipeline exports` lists" + _did_you_mean(name) + ")"))
     date_filter = entry.get("date_filter", base.date_filter)
     if date_filter is not None and not isinstance(date_filter, str):
         raise ConfigError("exports", f"{where}: 'date_filter' must be a filter id or empty")
@@ -357,10 +359,19 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
         lookback=lookback,
         window_column=window_column,
     )
-    missing = [] if spec.merges_on_job_code else missing_key_columns(name, spec.columns, spec.primary_key)
+    missing = [] if spec.merges_on_job_code else missing_labels(name, spec.columns, spec.primary_key)
     if missing:  # every job would fail on its file, after being made
         raise ConfigError("exports", f"{where}: its key needs {', '.join(missing)}, which its columns do not "
                           "export; add the column id to 'columns' (or set primary_key)")
+    needed = [  # a column the merge or a check relies on, which no job's file would carry
+        (spec.dedup_sort if spec.primary_key and not spec.merges_on_job_code else None,
+         "dedup_sort {} tells the newest of a key's rows", "dedup_sort to '' (any one row of a repeated key is kept)"),
+        (spec.window_column, "the window check reads {}", "window_column to '' (the rows' dates go unchecked)")]
+    for label, role, way_out in needed:
+        unexported = missing_labels(name, spec.columns, [label]) if label else []
+        if unexported:
+            raise ConfigError("exports", f"{where}: {role.format(unexported[0])}, which its columns do not export; "
+                              f"add the column id to 'columns', or set {way_out}")
     if spec.merges_on_job_code and spec.incremental:
         # its rows cannot merge again: a window exported twice would land twice (submit.py refuses
         # windows over rows already loaded), so it never looks back, whatever lookback_days says

@@ -103,11 +103,11 @@ def known_labels(report: str, columns: Sequence[str]) -> Optional[list[str]]:
     return report_labels(report)
 
 
-def missing_key_columns(report: str, columns: Sequence[str], keys: Sequence[str]) -> list[str]:
-    """The key labels no requested column carries, for a catalog report whose requested columns'
-    labels are all known (else none: the file says), each with the column id that carries it when
-    known: `"'Return Invoice Code' (column id returnInvoiceCode)"`. Every job of such an export would
-    fail on its file, after the job was made."""
+def missing_labels(report: str, columns: Sequence[str], wanted: Sequence[str]) -> list[str]:
+    """The `wanted` labels (the key, the newest-wins column, the window column) no requested column
+    carries, for a catalog report whose requested columns' labels are all known (else none: the file
+    says), each with the column id that carries it when known: `"'Return Invoice Code' (column id
+    returnInvoiceCode)"`. Every job of such an export would fail on its file, after the job was made."""
     spec, labels = CATALOG.get(report), LABELS.get(report)
     if spec is None or labels is None or any(c not in labels or c in GUESSED.get(report, ()) for c in columns):
         return []
@@ -115,9 +115,9 @@ def missing_key_columns(report: str, columns: Sequence[str], keys: Sequence[str]
     carried = {fold_label(labels[c]) for c in columns}
     carried |= {fold_label(other) for c in columns for other in readings.get(c, ())}
     missing = []
-    for key in keys:
-        spellings = [key, *spec.label_readings.get(key, ())]
+    for label in wanted:
+        spellings = [label, *spec.label_readings.get(label, ())]
         if not any(fold_label(spelling) in carried for spelling in spellings):
-            ids = [column for column, label in labels.items() if fold_label(label) == fold_label(key)]
-            missing.append(f"'{key}'" + (f" (column id {ids[0]})" if ids else ""))
+            ids = [column for column, known in labels.items() if fold_label(known) == fold_label(label)]
+            missing.append(f"'{label}'" + (f" (column id {ids[0]})" if ids else ""))
     return missing

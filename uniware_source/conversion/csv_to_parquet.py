@@ -221,6 +221,12 @@ def plan_layout(header: Sequence[str], spec: ExportSpec, names: ColumnNames, lab
                 f"{label}: key column '{key}' is not in the file's header {labels}; "
                 "set primary_key for this export to the file's header labels")
         key_names.append(columns[position])
+    if spec.dedup_sort and key_names and not spec.merges_on_job_code and find_label(labels, spec.dedup_sort) < 0:
+        # dlt's merge would keep any one row of a repeated key, silently: not the newest
+        raise CsvFormatError(
+            f"{label}: dedup_sort column '{spec.dedup_sort}' (it tells the newest of a key's rows) is not in the "
+            f"file's header {labels}; set dedup_sort for this export to the file's header label, or to '' (any "
+            "one row of a repeated key is kept)")
     return FileLayout(labels, columns, kinds, key_names)
 
 
