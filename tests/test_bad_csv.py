@@ -183,6 +183,11 @@ def _value_in_row(text: str, data_row: int, label: str, value: str) -> str:
     return out.getvalue()
 
 
+MISFIT = {"9223372036854775808": "(beyond a 64-bit integer: type the column 'decimal' or 'text' in column_types)",
+          "1e30": "(beyond a 64-bit integer", "2.5": "(it has a fraction: type the column 'decimal'",
+          "123456789012345.5": "(more than 14 digits before the point: type the column 'rate' (26 digits) or 'text'"}
+
+
 @pytest.mark.parametrize("label, value, kind", [
     ("Created", "2026-02-30 10:00:00", "timestamp"),  # no 30 February (strptime alone: 2 March)
     ("Created", "31-04-2026 10:00", "timestamp"),  # no 31 April, in the other format Uniware writes
@@ -191,6 +196,8 @@ def _value_in_row(text: str, data_row: int, label: str, value: str) -> str:
     ("Created", "10-04-26 10:00", "timestamp"),  # a two-digit year (the year 26)
     ("COD", "9223372036854775808", "integer"),  # beyond int64: named, not a crash of every export
     ("COD", "1e30", "integer"),
+    ("COD", "2.5", "integer"),
+    ("Selling Price", "123456789012345.5", "decimal"),  # 15 digits before the point: DECIMAL(18,4) holds 14
 ])
 def test_an_impossible_value_is_a_bad_row_named_never_rolled_over(harness: Harness, label: str, value: str,
                                                                    kind: str) -> None:
@@ -204,6 +211,8 @@ def test_an_impossible_value_is_a_bad_row_named_never_rolled_over(harness: Harne
         harness.run(exports=[export], facilities=["BLR01", "DEL02"])
     [problem] = failed.value.problems
     assert f"{ROW}, column '{label}'" in problem and f"not a valid {kind}" in problem and repr(value) in problem
+    if label != "Created":  # a number the type cannot hold: why, and the type that holds it
+        assert MISFIT[value] in problem, problem
     assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.sale_orders") == [("DEL02",)]
 
     harness.sim.clock.advance(timedelta(hours=1))

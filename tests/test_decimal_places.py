@@ -9,6 +9,7 @@ setting that keeps it exact.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 from decimal import Decimal
 from pathlib import Path
@@ -72,6 +73,31 @@ def test_rounding_a_decimal_is_said_with_column_count_row_and_value(harness: Har
     messages = loaded_messages(harness)
     assert any(said in m and '"rate"' in m for m in messages), messages
     assert said in caplog.text
+
+
+def test_a_rounding_is_counted_only_for_rows_that_load(harness: Harness) -> None:
+    """The first row with a long rate also has an untypable price; on_bad_rows='skip' drops it, so the
+    rounding message counts and shows the rows that landed, from the second such row on."""
+    def damaged(text: str) -> str:
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+        first = next(i for i, row in enumerate(rows[1:], start=1)
+                     if len(row[rows[0].index(LABEL)].partition(".")[2]) > 4)
+        rows[first][rows[0].index("Selling Price")] = "12,34.5x"
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(rows)
+        return out.getvalue()
+
+    harness.sim.jobs.edit_file = lambda job, text: damaged(text)
+    export = {"name": "Sale Orders", "columns": COLUMNS, "column_types": {LABEL: "decimal"}}
+    report = harness.run(exports=[export], facilities=ONE, on_bad_rows="skip")
+    assert report.exports["sale_orders"].rows_skipped == 1
+    rows = served(harness)
+    long = [(number, r[LABEL]) for number, r in enumerate(rows, start=2)
+            if len(r[LABEL].partition(".")[2]) > 4 and r["Selling Price"] != "12,34.5x"]
+    assert len(long) >= 1
+    said = f"column '{LABEL}': {len(long):,} value(s) have more than 4 decimal places and were rounded to 4, " \
+           f"first at row {long[0][0]} (header is row 1): '{long[0][1]}'"
+    assert any(said in m for m in loaded_messages(harness)), (said, loaded_messages(harness))
 
 
 def test_only_chunks_that_needed_rounding_are_marked() -> None:

@@ -255,6 +255,27 @@ def to_integer(text: pa.Array) -> Converted:
     return _cast_each(text, _parse_integer, pa.int64())
 
 
+def number_misfit(kind: str, text: str) -> str:
+    """Why a number Uniware wrote does not fit the column's type, and the type that holds it (for the
+    bad row's message), or "" when `text` is no number at all."""
+    try:
+        value = _number(text)
+    except ValueError:
+        return ""
+    if not value.is_finite():
+        return ""
+    if kind == INTEGER:
+        if value != value.to_integral_value():
+            return "it has a fraction: type the column 'decimal' in column_types"
+        return "beyond a 64-bit integer: type the column 'decimal' or 'text' in column_types"
+    if kind in (DECIMAL, RATE):
+        target = DECIMAL_TYPE if kind == DECIMAL else RATE_TYPE
+        digits = target.precision - target.scale
+        instead = "'rate' (26 digits) or 'text'" if kind == DECIMAL else "'text'"
+        return f"more than {digits} digits before the point: type the column {instead} in column_types"
+    return ""
+
+
 CONVERTERS: dict[str, Callable[[pa.Array], Converted]] = {
     TIMESTAMP: to_timestamp,
     DATE: to_date,

@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 from ..catalog import DATE, DECIMAL, INTEGER, RATE, TEXT, TIMESTAMP, ExportSpec
 from ..errors import CsvFormatError
 from ..type_labels import fold_label, resolve_types
-from .arrow_types import CONVERTERS, RATE_TYPE, UTC_MICROS
+from .arrow_types import CONVERTERS, RATE_TYPE, UTC_MICROS, number_misfit
 from .column_names import DLT_COLUMNS, ColumnNames
 from .facility_guard import FACILITY_CODE_LABEL, FacilityCodes
 from .key_check import FileKeys, KeyCheck, KeyStore
@@ -552,6 +552,7 @@ class CsvConverter:
                        occurrences: dict[str, int], rows_before: int, where: str, result: ConvertedFile) -> pa.Table:
         columns: list[pa.Array] = list(batch.columns)
         reject: Optional[pa.Array] = None
+        rounded: list[tuple[int, pa.Array, pa.Array]] = []  # (column, values rounding changed, their text)
 
         def flag(mask: pa.Array, what: str, column: int) -> None:
             nonlocal reject
@@ -559,7 +560,9 @@ class CsvConverter:
             row = rows_before + index + 2
             value = batch.column(column)[index]
             shown = value.cast(pa.binary()).as_py() if what == "bytes that are not UTF-8" else value.as_py()
-            message = (f"row {row} (header is row 1), column '{layout.labels[column]}': {what}: {shown!r}")
+            misfit = number_misfit(layout.kinds[column], shown) if isinstance(shown, str) else ""
+            message = (f"row {row} (header is row 1), column '{layout.labels[column]}': {what}: {shown!r}"
+                       + (f" ({misfit})" if misfit else ""))
             if not self.skip_bad_rows:
                 raise CsvFormatError(f"{where}: {message}; set on_bad_rows='skip' to drop such rows")
             count = pc.sum(mask).as_py()
@@ -584,10 +587,7 @@ class CsvConverter:
             if converted.bad is not None and pc.any(converted.bad).as_py():
                 flag(converted.bad, f"not a valid {kind}", position)
             if converted.rounded is not None:  # only chunks the exact cast refused
-                index = pc.index(converted.rounded, True).as_py()
-                seen = result.rounded.setdefault(layout.labels[position],
-                                                 [0, rows_before + index + 2, columns[position][index].as_py()])
-                seen[0] += pc.sum(converted.rounded).as_py()
+                rounded.append((position, converted.rounded, columns[position]))
             columns[position] = converted.values
             if layout.names[position] in layout.key_names and converted.values.null_count:
                 blank = pc.is_null(converted.values)
@@ -599,6 +599,14 @@ class CsvConverter:
             position = layout.names.index(key)
             if layout.kinds[position] == TEXT:
                 columns[position] = pc.fill_null(columns[position], "")
+        for position, mask, text in rounded:  # counted for the rows that load, not those dropped
+            if reject is not None:
+                mask = pc.and_(mask, pc.invert(reject))
+            if pc.any(mask).as_py():
+                index = pc.index(mask, True).as_py()
+                seen = result.rounded.setdefault(layout.labels[position],
+                                                 [0, rows_before + index + 2, text[index].as_py()])
+                seen[0] += pc.sum(mask).as_py()
         table = pa.Table.from_arrays(columns, names=layout.names)
         if reject is not None:
             result.skipped += pc.sum(reject).as_py()
