@@ -244,3 +244,23 @@ def test_a_newest_wins_column_missing_from_the_file_fails_the_job_naming_it(
     assert "dedup_sort column 'Last Updated'" in err and "is not in the file's header" in err, err
     pipeline = dlt.attach("rt", pipelines_dir=str(tmp_path / "pl"))
     assert "courier_returns" not in pipeline.default_schema.data_table_names()
+
+
+@pytest.mark.parametrize(("name", "value", "said"), [
+    ("JOB_EXPIRY_HOURS", "1e300", "setting 'job_expiry_hours' (SOURCES__UNIWARE__JOB_EXPIRY_HOURS): must be at most"),
+    ("MIN_WINDOW_MINUTES", "1e15", "setting 'min_window_minutes'"),
+    ("LOOKBACK_DAYS", "inf", "setting 'lookback_days' (SOURCES__UNIWARE__LOOKBACK_DAYS): expected a finite number"),
+    ("LOOKBACK_DAYS", "40000", "must be at most 36500"),
+    ("EXPORTS", json.dumps([{"name": "Sale Orders", "lookback_days": -1}]),
+     "exports[0] ('Sale Orders'): lookback_days: must be zero or more, got -1"),
+    ("EXPORTS", json.dumps([{"name": "Sale Orders", "lookback_days": 1e12}]),
+     "exports[0] ('Sale Orders'): lookback_days: must be at most 36500"),
+])
+def test_a_number_setting_out_of_range_is_a_setting_error_naming_it(
+        cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        name: str, value: str, said: str) -> None:
+    """Not an OverflowError of the calendar (exit 3) nor a NaN that no comparison refuses."""
+    monkeypatch.setenv(f"SOURCES__UNIWARE__{name}", value)
+    assert cli("--facility", "BLR01") == 2
+    err = one_line(capsys)
+    assert said in err and creates(sim) == 0, err

@@ -9,9 +9,9 @@ validates them into the `Settings` the connector uses.
 from __future__ import annotations
 
 import difflib
-
 import inspect
 import json
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -56,6 +56,7 @@ _naming = NamingConvention()
 DEFAULT_DOWNLOAD_MAX_BYTES = 20_000_000_000  # 20 GB: far above any export seen, far below a runaway body
 ENV_PREFIX = "SOURCES__UNIWARE__"
 DEFAULT_EXPORTS = ("Sale Orders",)  # `exports` when none are configured
+LOOKBACK_DAYS_MAX = 36500  # a hundred years: more would reach before the calendar
 
 
 def setting(default: Any, doc: str, *, shown: Optional[str] = None, secret: bool = False) -> Any:
@@ -269,13 +270,21 @@ def _facility_codes(value: Any) -> Optional[tuple[str, ...]]:
     return codes
 
 
-def _positive(setting: str, value: Any, *, allow_zero: bool = False) -> float:
+def _positive(setting: str, value: Any, *, allow_zero: bool = False, where: str = "", most: float = 1e7) -> float:
+    """A finite number above zero (or zero), at most `most` (beyond it a duration overflows the
+    calendar); `where` names the part of `setting` it is (`exports[0] ('Sale Orders'): lookback_days`)."""
+    prefix = f"{where}: " if where else ""
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ConfigError(setting, f"expected a number, got {value!r}") from None
+        raise ConfigError(setting, f"{prefix}expected a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(setting, f"{prefix}expected a finite number, got {value!r}")
     if number < 0 or (number == 0 and not allow_zero):
-        raise ConfigError(setting, f"must be {'zero or more' if allow_zero else 'more than zero'}, got {value!r}")
+        raise ConfigError(setting, f"{prefix}must be {'zero or more' if allow_zero else 'more than zero'}, "
+                                   f"got {value!r}")
+    if number > most:
+        raise ConfigError(setting, f"{prefix}must be at most {most:g}, got {value!r}")
     return number
 
 
@@ -341,7 +350,8 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
     window_column = _window_column(entry, base, date_filter or None, where)
     lookback = base.lookback
     if "lookback_days" in entry:
-        lookback = timedelta(days=_positive("exports", entry["lookback_days"], allow_zero=True))
+        lookback = timedelta(days=_positive("exports", entry["lookback_days"], allow_zero=True,
+                                            where=f"{where}: lookback_days", most=LOOKBACK_DAYS_MAX))
     spec = replace(
         base,
         table_name=normalize_name(str(entry.get("table_name") or base.table_name)),
@@ -548,7 +558,8 @@ def build_settings(values: SettingValues, *, now: datetime) -> Settings:
                                  "give the date the first run should start from (or none: window_days "
                                  "before now)") if values.start_date else None,
         backfill=resolve_backfill(values.backfill_start, values.backfill_end, now),
-        lookback=timedelta(days=_positive("lookback_days", values.lookback_days, allow_zero=True)),
+        lookback=timedelta(days=_positive("lookback_days", values.lookback_days, allow_zero=True,
+                                          most=LOOKBACK_DAYS_MAX)),
         window=timedelta(days=window),
         min_window=timedelta(minutes=_positive("min_window_minutes", values.min_window_minutes, allow_zero=True)),
         max_concurrent_jobs=concurrent,
@@ -598,7 +609,7 @@ def http_policy(values: SettingValues) -> HttpPolicy:
         max_retry_delay_seconds=_positive("request_max_retry_delay_seconds", values.request_max_retry_delay_seconds,
                                           allow_zero=True),
         download_max_attempts=int(_positive("download_max_attempts", values.download_max_attempts)),
-        download_max_bytes=int(_positive("download_max_bytes", values.download_max_bytes)),
+        download_max_bytes=int(_positive("download_max_bytes", values.download_max_bytes, most=1e15)),
         download_timeout_seconds=_positive("download_timeout_seconds", values.download_timeout_seconds),
         download_stall_timeout_seconds=_positive("download_stall_timeout_seconds",
                                                  values.download_stall_timeout_seconds),
