@@ -74,7 +74,7 @@ def test_values_round_trip(harness: Harness) -> None:
 
 
 def test_timestamps_are_india_time_stored_as_utc(harness: Harness) -> None:
-    harness.run(exports=[{"name": "Sale Orders", "columns": ["soicode", "saleOrderCode", "created"]}],
+    harness.run(exports=[{"name": "Sale Orders", "columns": ["soicode", "saleOrderCode", "created", "updated"]}],
                 facilities=["DEL02"])
     code, created = harness.sql("SELECT sale_order_item_code, created FROM {ds}.sale_orders "
                                 "ORDER BY sale_order_item_code LIMIT 1")[0]

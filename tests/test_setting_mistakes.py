@@ -264,3 +264,47 @@ def test_a_number_setting_out_of_range_is_a_setting_error_naming_it(
     assert cli("--facility", "BLR01") == 2
     err = one_line(capsys)
     assert said in err and creates(sim) == 0, err
+
+
+def test_replace_with_a_date_filter_is_a_setting_error(
+        cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each window's file would replace all the facility's rows: the second run deleted the first's."""
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{"name": "Sale Orders",
+                                                                  "write_disposition": "replace"}]))
+    assert cli("--facility", "BLR01") == 2
+    err = one_line(capsys)
+    assert "write_disposition 'replace'" in err and "date_filter 'updatedOn'" in err and creates(sim) == 0, err
+
+
+def test_a_primary_key_given_to_a_report_without_one_merges_on_it(
+        cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Tally GST has no known key ("configure a primary_key to merge"): given one, it merges on it;
+    an explicit 'append' beside a key is a contradiction, said."""
+    from uniware_source.settings import resolve_export
+
+    keyed = resolve_export({"name": "Tally GST Report", "primary_key": ["Invoice number", "Product SKU Code"]}, 0)
+    assert keyed.write_disposition == "merge" and not keyed.merges_on_job_code
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{
+        "name": "Tally GST Report", "write_disposition": "append", "primary_key": ["Invoice number"]}]))
+    assert cli("--facility", "BLR01") == 2
+    err = one_line(capsys)
+    assert "'append' ignores primary_key" in err and "write_disposition = 'merge'" in err and creates(sim) == 0
+
+
+def test_export_picks_a_catalog_report_by_table_name_or_any_case(
+        cli: Any, sim: UniwareSimulator, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("plan", "--export", "invoices,sale orders", "--facility", "BLR01") == 0
+    out = capsys.readouterr().out
+    assert "Invoice" in out and "Sale Orders" in out and creates(sim) == 0
+
+
+def test_a_label_the_field_never_showed_is_checked_against_the_file_not_refused_up_front(
+        cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reverse Pickup's putawayLastUpdated has no label in any source: "Putaway Updated" may be the
+    tenant's, so jobs are made and the file decides."""
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{
+        "name": "Reverse Pickup", "column_types": {"Putaway Status": "text"}}]))
+    assert cli("--facility", "BLR01") == 0 and creates(sim) == 1
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{
+        "name": "Reverse Pickup", "column_types": {"Putaway Updated": "timestamp"}}]))
+    assert cli("--facility", "BLR01") != 2 and creates(sim) >= 2

@@ -23,7 +23,7 @@ from typing import Any, Optional, TypedDict, get_type_hints
 import dlt
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from .catalog import CATALOG, COLUMN_TYPES, WRITE_DISPOSITIONS, ExportSpec
+from .catalog import APPEND, CATALOG, COLUMN_TYPES, MERGE, REPLACE, WRITE_DISPOSITIONS, ExportSpec
 from .errors import ConfigError
 from .type_labels import as_labels, known_labels, missing_labels, resolve_types
 from .windows import parse_user_datetime, shown_time
@@ -335,6 +335,16 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
     disposition = entry.get("write_disposition", base.write_disposition)
     if disposition not in WRITE_DISPOSITIONS:
         raise ConfigError("exports", f"{where}: write_disposition must be one of {WRITE_DISPOSITIONS}")
+    if disposition == REPLACE and date_filter:
+        # each window's file would replace the facility's rows: every run would delete the earlier windows'
+        raise ConfigError("exports", f"{where}: write_disposition 'replace' makes each job's file replace all the "
+                          f"facility's rows, and with date_filter '{date_filter}' a job holds one window only; use "
+                          "'merge' (with a primary_key), or leave date_filter empty for a snapshot")
+    if disposition == APPEND and entry.get("primary_key"):
+        if "write_disposition" in entry:
+            raise ConfigError("exports", f"{where}: write_disposition 'append' ignores primary_key (rows merge on "
+                              "the job code); set write_disposition = 'merge' to merge on the key")
+        disposition = MERGE  # a report without a known key (Tally) given one: it merges on it
     configured_types = _json_or_value("exports", entry.get("column_types", {}))
     if not isinstance(configured_types, Mapping):
         raise ConfigError("exports", f"{where}: column_types must map header labels to types")
@@ -451,7 +461,10 @@ def select_exports(configured: Any, names: Sequence[str]) -> list[Any]:
         if not name:
             continue
         match = next((entry for entry in entries if _names_export(entry, name)), None)
-        picked.append(match if match is not None else name)
+        if match is None:  # a catalog report, by its name in any case or by its table name
+            match = next((report for report, spec in CATALOG.items()
+                          if name.casefold() in (report.casefold(), spec.table_name.casefold())), name)
+        picked.append(match)
     return picked
 
 

@@ -573,7 +573,10 @@ UNSEEN: Mapping[str, tuple[str, ...]] = {
 GUESSED: Mapping[str, tuple[str, ...]] = {
     "Reverse Pickup": ("customerImageUrl", "returnItemStatus", "shippingCourierStatus", "shippingTrackingStatus",
                        "itemSealId", "returnDeliveryDate", "channelReturnCreatedDate", "returnCourierName",
-                       "returnRemarks"),
+                       "returnRemarks",
+                       # ids the field requests without a label anywhere (uniware-reports.md 3): labels guessed
+                       "reversePickupStatus", "reversePickupAction", "reversePickupCreatedBy", "putawayCode",
+                       "putawayStatus", "putawayLastUpdated"),
     "Courier Returns": tuple(LABELS["Courier Returns"]),
     "Inventory Snapshot": ("itemType_ParentSku",),
     "Item Master": ("itemType_ParentSku",),
