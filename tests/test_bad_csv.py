@@ -248,3 +248,71 @@ def test_a_key_label_twice_in_the_header_is_refused_not_guessed(harness: Harness
     [problem] = failed.value.problems
     assert f"the header has '{label}' 2 times; it is {role}" in problem and "facility BLR01" in problem
     assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.sale_orders") == [("DEL02",)]
+
+
+def _raw_in_rows(text: str, label: str, raw: dict[int, str]) -> str:
+    """`text` with the value of `label` in the given data rows written raw, as a writer that does not
+    escape quotes would (`{5: '"D-open'}`)."""
+    for row in raw:
+        text = _value_in_row(text, row, label, f"RAW{row}MARK")
+    for row, value in raw.items():
+        text = text.replace(f"RAW{row}MARK", value)
+    return text
+
+
+@pytest.mark.parametrize("on_bad_rows", ["fail", "skip"])
+@pytest.mark.parametrize("raw", [{5: '"D-open', 6: 'D-close"'}, {5: '"D-open', 9: 'D-close"'}],
+                         ids=["one-row-boundary", "four-rows-swallowed"])
+def test_rows_joined_by_an_unescaped_quote_fail_the_job_never_load_as_one(
+        harness: Harness, on_bad_rows: str, raw: dict[int, str]) -> None:
+    """An opening quote a writer did not escape, closed by another rows later in the same column, makes
+    one record of several with exactly the header's number of fields: the rows between were lost and
+    the first took the last one's values, with exit 0. Now the job fails, naming the row and column,
+    whatever on_bad_rows says (the swallowed rows cannot be told apart); the other facility loads."""
+    export = {"name": "Sale Orders"}  # the catalog's 38 columns (40 in the file)
+    harness.sim.jobs.edit_file = lambda job, text: (
+        _raw_in_rows(text, "Channel Name", raw) if job.query.facility == "BLR01" else text)
+    with pytest.raises(ExportsFailed) as failed:
+        harness.run(exports=[export], facilities=["BLR01", "DEL02"], on_bad_rows=on_bad_rows)
+    [problem] = failed.value.problems
+    assert f"{ROW}, column 'Channel Name' holds" in problem and "as if several rows of the file were one" in problem
+    assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.sale_orders") == [("DEL02",)]
+    bad_job = next(j for j in harness.sim.jobs.all() if j.facility == "BLR01")
+    assert harness.history(bad_job.code)[-1]["status"] == "PARSE_FAILED"
+
+
+def test_an_unterminated_quote_is_never_skipped_as_one_row(harness: Harness) -> None:
+    """With on_bad_rows='skip', a quote opened and never closed swallowed the rest of the file into one
+    ragged "row", reported as 1 row skipped (311 of 334 rows lost in the red team's run)."""
+    harness.sim.jobs.edit_file = lambda job, text: (
+        _raw_in_rows(text, "Channel Name", {5: '"D-open'}) if job.query.facility == "BLR01" else text)
+    with pytest.raises(ExportsFailed) as failed:
+        harness.run(exports=SALE_ORDERS, facilities=["BLR01", "DEL02"], on_bad_rows="skip")
+    [problem] = failed.value.problems
+    assert ROW in problem and "spans" in problem and "lines of the file" in problem, problem
+    assert "never skipped" in problem
+    assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.sale_orders") == [("DEL02",)]
+
+
+def test_a_quoted_value_over_several_lines_with_a_few_commas_still_loads(harness: Harness) -> None:
+    """An address over two lines, quoted and escaped as Uniware writes it, is one value."""
+    address = 'Flat 2, "Rose" Villa,\nMG Road, Indiranagar,\r\nBengaluru'
+    harness.sim.jobs.edit_file = lambda job, text: _value_in_row(text, 5, "Channel Name", address)
+    harness.run(exports=[{"name": "Sale Orders"}], facilities=["BLR01"])
+    assert address in {channel for (channel,) in harness.sql("SELECT channel_name FROM {ds}.sale_orders")}
+
+
+@pytest.mark.parametrize("quoted_label", [False, True])
+def test_a_file_whose_lines_end_in_cr_alone_loads_as_written(harness: Harness, quoted_label: bool) -> None:
+    """pyarrow reads CR line ends; the header reader split lines on LF only, and a header with a quoted
+    label then failed the job as "new-line character seen in unquoted field"."""
+    def cr_only(text: str) -> str:
+        text = text.replace("\r\n", "\n")
+        if quoted_label:
+            text = text.replace("Sale Order Item Code", '"Sale Order Item Code"', 1)
+        return text.replace("\n", "\r")
+
+    harness.sim.jobs.edit_file = lambda job, text: cr_only(text)
+    harness.run(exports=SALE_ORDERS, facilities=["BLR01"])
+    [job] = harness.sim.jobs.all()
+    assert job.file is not None and harness.count("sale_orders") == job.file.rows > 0

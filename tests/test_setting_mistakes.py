@@ -236,12 +236,18 @@ def test_a_newest_wins_column_missing_from_the_file_fails_the_job_naming_it(
         cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     """Courier Returns' labels are only guessed, so the check waits for the file: a `dedup_sort` its
-    header lacks fails the job (nothing loads, the cursor stays) instead of keeping any one row."""
+    header lacks fails the job when a key repeats (nothing loads, the cursor stays) instead of keeping
+    any one row."""
+    def repeated_first_row(text: str) -> str:
+        lines = text.split("\n")
+        return "\n".join([lines[0], lines[1], *lines[1:]])
+
+    sim.jobs.edit_file = lambda job, text: repeated_first_row(text)
     monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{
         "name": "Courier Returns", "repeating_keys": False, "dedup_sort": "Last Updated"}]))
     assert cli("--facility", "BLR01") == 1
     err = capsys.readouterr().err
-    assert "dedup_sort column 'Last Updated'" in err and "is not in the file's header" in err, err
+    assert "the dedup_sort column 'Last Updated' that tells the newest is not in the file's header" in err, err
     pipeline = dlt.attach("rt", pipelines_dir=str(tmp_path / "pl"))
     assert "courier_returns" not in pipeline.default_schema.data_table_names()
 

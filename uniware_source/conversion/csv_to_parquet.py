@@ -9,6 +9,7 @@ until the whole file converted, so a bad file never lands half-loaded.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import queue
 import threading
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Optional
+from typing import Any, BinaryIO, NamedTuple, Optional
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -95,16 +96,22 @@ Opener = Callable[[], BinaryIO]  # opens the CSV's bytes from the start (the fil
 
 
 def read_header(source: Opener, where: str) -> list[str]:
-    """The header labels, BOM removed; [] for an empty file. Only the header's lines are decoded
-    (a quoted label may span lines)."""
+    """The header labels, BOM removed; [] for an empty file. Lines may end in LF, CRLF or CR alone (as
+    pyarrow reads them), and a quoted label may span lines; bytes that are not UTF-8 after the header
+    are the data's business, not the header's."""
     try:
         with source() as handle:
-            lines = (line.decode("utf-8-sig" if number == 0 else "utf-8") for number, line in enumerate(handle))
-            return next(csv.reader(lines), [])
-    except UnicodeDecodeError as error:
-        raise CsvFormatError(f"{where}: the header is not UTF-8 ({error.reason} at byte {error.start})") from None
+            text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline="")
+            header = next(csv.reader(text), [])
     except csv.Error as error:
         raise CsvFormatError(f"{where}: the header row cannot be read as CSV ({error})") from None
+    for label in header:
+        try:
+            label.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise CsvFormatError(f"{where}: the header is not UTF-8 (label {label!r:.80} holds bytes that are "
+                                 f"not, from character {error.start})") from None
+    return header
 
 
 # a loaded column's dlt data type as the kind the converter gives it (collect keeps loaded types)
@@ -221,25 +228,40 @@ def plan_layout(header: Sequence[str], spec: ExportSpec, names: ColumnNames, lab
                 f"{label}: key column '{key}' is not in the file's header {labels}; "
                 "set primary_key for this export to the file's header labels")
         key_names.append(columns[position])
-    if spec.dedup_sort and key_names and not spec.merges_on_job_code and find_label(labels, spec.dedup_sort) < 0:
-        # dlt's merge would keep any one row of a repeated key, silently: not the newest
-        raise CsvFormatError(
-            f"{label}: dedup_sort column '{spec.dedup_sort}' (it tells the newest of a key's rows) is not in the "
-            f"file's header {labels}; set dedup_sort for this export to the file's header label, or to '' (any "
-            "one row of a repeated key is kept)")
     return FileLayout(labels, columns, kinds, key_names)
 
 
+class Ragged(NamedTuple):
+    """A row whose number of fields is not the header's."""
+
+    number: Optional[int]  # 1-based with the header as row 1; None where a multi-threaded parse cannot tell
+    expected: int
+    actual: int
+    text: str  # its first 80 characters
+    lines: int  # lines of the file it spans
+
+
+def _ragged(row: pacsv.InvalidRow) -> Ragged:
+    lines = row.text.count("\n") + (row.text.count("\r") if "\n" not in row.text else 0)
+    return Ragged(row.number, row.expected_columns, row.actual_columns, row.text[:80], 1 + lines)
+
+
 class _RowProblems:
-    """Collects rejected rows while pyarrow parses (the invalid-row callback)."""
+    """Collects rejected rows while pyarrow parses (the invalid-row callback). A ragged row that spans
+    several lines is never skipped: an unterminated quote makes one such "row" of the rest of the file."""
 
     def __init__(self, skip: bool) -> None:
         self.skip = skip
-        self.ragged: list[tuple[Optional[int], int, int, str]] = []
+        self.ragged: list[Ragged] = []
 
     def __call__(self, row: pacsv.InvalidRow) -> str:
-        self.ragged.append((row.number, row.expected_columns, row.actual_columns, row.text[:80]))
-        return "skip" if self.skip else "error"
+        ragged = _ragged(row)
+        self.ragged.append(ragged)
+        return "skip" if self.skip and ragged.lines == 1 else "error"
+
+    def fatal(self) -> Optional[Ragged]:
+        """The ragged row that stops the parse: the first that spans lines, else the first."""
+        return next((r for r in self.ragged if r.lines > 1), self.ragged[0] if self.ragged else None)
 
 
 def _positional(count: int) -> list[str]:
@@ -253,12 +275,15 @@ def _read_options(count: int, block_size: int, use_threads: bool = True) -> pacs
                              use_threads=use_threads)
 
 
-def _first_ragged_row(source: Opener, count: int, block_size: int) -> Optional[tuple[Optional[int], int, int, str]]:
-    """Re-read single-threaded, which is when pyarrow knows row numbers (error path only)."""
-    found: list[tuple[Optional[int], int, int, str]] = []
+def _first_ragged_row(source: Opener, count: int, block_size: int, spanning: bool = False) -> Optional[Ragged]:
+    """Re-read single-threaded, which is when pyarrow knows row numbers (error path only); `spanning`:
+    the first that spans lines."""
+    found: list[Ragged] = []
 
     def handler(row: pacsv.InvalidRow) -> str:
-        found.append((row.number, row.expected_columns, row.actual_columns, row.text[:80]))
+        ragged = _ragged(row)
+        if ragged.lines > 1 or not spanning:
+            found.append(ragged)
         return "skip"
 
     names = _positional(count)
@@ -288,15 +313,28 @@ def _invalid_utf8(column: pa.Array) -> pa.Array:
 
 
 NUL = "\x00"
+# a value that holds a line break and at least this many commas (or the header's fields - 1, if more) is
+# taken for rows joined by a quote that is not escaped: the rows it swallowed cannot be told apart
+JOINED_ROWS_MIN_COMMAS = 8
 
 
-def _may_hold_nul(column: pa.Array) -> bool:
-    """Whether a string column's value bytes hold a NUL anywhere (one memchr over a copy of the
-    buffer; the rows are searched only then)."""
+def _value_bytes(column: pa.Array) -> bytes:
+    """A string column's value bytes (a copy of the buffer, searched with memchr before any row is)."""
     if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
-        return False
+        return b""
     values = column.buffers()[2]
-    return values is not None and values.to_pybytes().find(NUL.encode()) >= 0
+    return values.to_pybytes() if values is not None else b""
+
+
+def _joined_rows(column: pa.Array, fields: int) -> Optional[pa.Array]:
+    """Mask of the values that look like several rows of the file in one (a line break and as many commas
+    as a row has separators), or None when none does."""
+    breaks = pc.fill_null(pc.match_substring_regex(column, "[\r\n]"), False)
+    if not pc.any(breaks).as_py():
+        return None
+    commas = pc.fill_null(pc.count_substring(column, ","), 0)
+    joined = pc.and_(breaks, pc.greater_equal(commas, max(fields - 1, JOINED_ROWS_MIN_COMMAS)))
+    return joined if pc.any(joined).as_py() else None
 
 
 class _BackgroundParquetWriter:
@@ -516,11 +554,11 @@ class CsvConverter:
         if problems.ragged:
             result.skipped += len(problems.ragged)
             first = problems.ragged[0]
-            if first[0] is None:
+            if first.number is None:
                 first = _first_ragged_row(source, count, block_size) or first
-            number, expected, actual, _ = first
             result.problems.insert(0, f"{len(problems.ragged)} row(s) with the wrong number of fields skipped, "
-                                      f"first at row {number} (header is row 1): {actual} fields, expected {expected}")
+                                      f"first at row {first.number} (header is row 1): {first.actual} fields, "
+                                      f"expected {first.expected}")
         result.parquet = parquet_path if writers else None
         result.parts = [(part_path(parquet_path, part), rows) for part, rows in enumerate(part_rows)]
         result.window_span = dates.span if dates is not None else None
@@ -528,6 +566,14 @@ class CsvConverter:
         for rounded_label, (count, row, text) in result.rounded.items():
             result.problems.append(rounded_message(rounded_label, layout.kinds[layout.labels.index(rounded_label)],
                                                    count, row, text))
+        if result.keys.repeats and not self.spec.repeating_keys and self.spec.dedup_sort \
+                and find_label(layout.labels, self.spec.dedup_sort) < 0:
+            # dlt's merge would keep any one row of each repeated key, silently: not the newest
+            raise CsvFormatError(
+                f"{where}: {result.keys.repeats:,} row(s) repeat the key ({', '.join(self.spec.primary_key)}) of an "
+                f"earlier row, and the dedup_sort column '{self.spec.dedup_sort}' that tells the newest is not in "
+                f"the file's header {layout.labels}; set dedup_sort for this export to the file's header label, or "
+                "to '' (any one row of a repeated key is kept)")
         if result.keys.repeats and not self.spec.repeating_keys:
             kept = f"the newest '{self.spec.dedup_sort}'" if self.spec.dedup_sort else "any one of them"
             result.problems.append(
@@ -538,14 +584,19 @@ class CsvConverter:
 
     def _parse_error(self, source: Opener, count: int, block_size: int, problems: _RowProblems, where: str,
                      error: pa.ArrowInvalid) -> CsvFormatError:
-        if problems.ragged:
-            first = problems.ragged[0]
-            if first[0] is None:
-                first = _first_ragged_row(source, count, block_size) or first
-            number, expected, actual, text = first
-            at = f"row {number} (header is row 1)" if number else "a row"
-            return CsvFormatError(f"{where}: {at} has {actual} fields, the header has {expected} "
-                                  f"(starts with {text!r}); set on_bad_rows='skip' to drop such rows")
+        first = problems.fatal()
+        if first is not None:
+            if first.number is None:
+                first = _first_ragged_row(source, count, block_size, spanning=first.lines > 1) or first
+            at = f"row {first.number} (header is row 1)" if first.number else "a row"
+            if first.lines > 1:
+                return CsvFormatError(
+                    f"{where}: {at} has {first.actual} fields, the header has {first.expected}, and it spans "
+                    f"{first.lines:,} lines of the file (starts with {first.text!r}): a quote that is not closed "
+                    "or not escaped seems to join rows, so such a row is never skipped; the file cannot be "
+                    "read safely")
+            return CsvFormatError(f"{where}: {at} has {first.actual} fields, the header has {first.expected} "
+                                  f"(starts with {first.text!r}); set on_bad_rows='skip' to drop such rows")
         return CsvFormatError(f"{where}: the CSV could not be parsed: {error}")
 
     def _convert_batch(self, batch: pa.RecordBatch, layout: FileLayout, lineage: Lineage,
@@ -576,10 +627,20 @@ class CsvConverter:
                 invalid = _invalid_utf8(column)
                 flag(invalid, "bytes that are not UTF-8", position)
                 columns[position] = pc.if_else(invalid, None, column.cast(pa.binary())).cast(pa.string(), safe=False)
-            if _may_hold_nul(columns[position]):
+            data = _value_bytes(columns[position])
+            if NUL.encode() in data:
                 nul = pc.fill_null(pc.match_substring(columns[position], NUL), False)
                 if pc.any(nul).as_py():
                     flag(nul, "a NUL byte (0x00), which no database text can hold", position)
+            joined = _joined_rows(columns[position], len(columns)) if b"\n" in data or b"\r" in data else None
+            if joined is not None:  # never skipped: the rows it swallowed would be lost without a word
+                index = pc.index(joined, True).as_py()
+                value = str(columns[position][index].as_py())
+                raise CsvFormatError(
+                    f"{where}: row {rows_before + index + 2} (header is row 1), column '{layout.labels[position]}' "
+                    f"holds {value.count(chr(10)) + 1:,} lines with {value.count(','):,} commas, as if several rows "
+                    f"of the file were one (starts with {value[:60]!r}): a quote that is not escaped seems to "
+                    "join rows; the file cannot be read safely")
         for position, kind in enumerate(layout.kinds):
             if kind == TEXT:
                 continue

@@ -277,7 +277,8 @@ class JobRegistry:
             edited = self.files_dir / "cache" / f"{key}-{job.code}-edited.csv"
             text = self.edit_file(job, cached.path.read_text(encoding="utf-8"))
             edited.write_text(text, encoding="utf-8")
-            cached = ExportFile(path=edited, rows=max(0, text.count("\n") - 1), bytes=edited.stat().st_size)
+            line_end = "\n" if "\n" in text or "\r" not in text else "\r"  # lines may end in CR alone
+            cached = ExportFile(path=edited, rows=max(0, text.count(line_end) - 1), bytes=edited.stat().st_size)
         stamp = format_ist(self.tenant.clock.now_epoch(), "iso")
         stamp = stamp[8:10] + stamp[5:7] + stamp[0:4] + stamp[11:13] + stamp[14:16] + stamp[17:19]
         url_path = "/{}/{}/{}".format(
