@@ -314,3 +314,30 @@ def test_a_label_the_field_never_showed_is_checked_against_the_file_not_refused_
     monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{
         "name": "Reverse Pickup", "column_types": {"Putaway Updated": "timestamp"}}]))
     assert cli("--facility", "BLR01") != 2 and creates(sim) >= 2
+
+
+def test_a_setting_name_with_a_typo_in_the_environment_is_refused_naming_it(
+        cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """SOURCES__UNIWARE__FACILITY (for FACILITIES) was ignored: every facility was exported, exit 0."""
+    monkeypatch.setenv("SOURCES__UNIWARE__FACILITY", "DEL02")
+    assert cli() == 2
+    err = one_line(capsys)
+    assert "'facility'" in err and "environment variable SOURCES__UNIWARE__FACILITY" in err, err
+    assert "did you mean 'facilities'?" in err and creates(sim) == 0
+
+
+@pytest.mark.parametrize(("toml", "named"), [
+    ('[sources.uniware]\nfacilites = ["DEL02"]\n', "'facilites'"),
+    ('[sources.uniware]\nstart_dt = "2026-01-01"\n', "'start_dt'"),
+    ('[[sources.uniware.export]]\nname = "Inventory Snapshot"\n', "did you mean 'exports'?"),
+])
+def test_a_setting_name_with_a_typo_in_config_toml_is_refused_naming_it(
+        env: dict[str, str], sim: UniwareSimulator, tmp_path: Path, toml: str, named: str) -> None:
+    (tmp_path / ".dlt").mkdir(exist_ok=True)
+    (tmp_path / ".dlt" / "config.toml").write_text(toml)
+    done = subprocess.run(
+        [sys.executable, "-m", "uniware_source.cli", "--pipelines-dir", str(tmp_path / "pl")],
+        env={**os.environ, **env}, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert named in done.stderr and "config.toml [sources.uniware]" in done.stderr, done.stderr
+    assert creates(sim) == 0

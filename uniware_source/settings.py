@@ -169,6 +169,43 @@ def source_parameters() -> list[inspect.Parameter]:
             for f in setting_fields()]
 
 
+def unknown_source_keys(known: frozenset[str]) -> list[tuple[str, str]]:
+    """Keys given to the source that it does not take (a typo such as `facilites` was ignored, and the
+    run went on with the default), each with where it is given: environment variables
+    `SOURCES__UNIWARE__<KEY>` and the `[sources.uniware]` tables of dlt's TOML files (also under a
+    pipeline's name, and `sources.uniware.uniware`, which dlt reads as well)."""
+    found: list[tuple[str, str]] = []
+    for name in os.environ:
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        parts = name[len(ENV_PREFIX):].lower().split("__")
+        key = parts[1] if parts[0] == "uniware" and len(parts) > 1 else parts[0]
+        if key not in known:
+            found.append((key, f"environment variable {name}"))
+    for provider in dlt.config.config_providers:
+        document = getattr(provider, "_config_doc", None)
+        if not isinstance(document, Mapping):
+            continue
+        roots = [document, *(v for k, v in document.items() if k != "sources" and isinstance(v, Mapping))]
+        for root in roots:
+            table = root.get("sources", {}).get("uniware") if isinstance(root.get("sources"), Mapping) else None
+            if not isinstance(table, Mapping):
+                continue
+            tables = [table, *([table["uniware"]] if isinstance(table.get("uniware"), Mapping) else [])]
+            for each in tables:
+                found += [(key, f"{provider.name} [sources.uniware]") for key in each
+                          if key not in known and not (key == "uniware" and each is table)]
+    return found
+
+
+def refuse_unknown_keys(known: frozenset[str]) -> None:
+    """ConfigError for the first key the source does not take, with the setting it likely means."""
+    for key, where in unknown_source_keys(known):
+        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else f"; the settings are {sorted(known)}"
+        raise ConfigError(key, f"is not a setting of the source (given as {where}), so it would be ignored{hint}")
+
+
 def readme_rows() -> list[str]:
     """The README's settings table rows, as the declaration says they are."""
     return [f"| `{f.name}` | `{ENV_PREFIX}{f.name.upper()}` | {f.metadata['shown_default']} | {f.metadata['doc']} |"

@@ -16,7 +16,7 @@ from dlt.extract.resource import DltResource
 from .redact import install_log_redaction
 from .resources import export_resources
 from .runtime import ALL, open_runtime
-from .settings import SettingValues, setting_fields, source_parameters
+from .settings import SettingValues, refuse_unknown_keys, setting_fields, source_parameters
 
 
 def _uniware_source(*args: Any, **kwargs: Any) -> list[DltResource]:
@@ -33,6 +33,7 @@ def _uniware_source(*args: Any, **kwargs: Any) -> list[DltResource]:
     arguments.apply_defaults()
     given = arguments.arguments
     install_log_redaction()
+    refuse_unknown_keys(_KNOWN_KEYS)
     runtime = open_runtime(SettingValues(**{f.name: given[f.name] for f in setting_fields()}),
                            phase=given["phase"], run_id=given["run_id"], clock=given["clock"], report=given["report"])
     return export_resources(runtime, dlt.current.source_schema().naming.normalize_identifier)
@@ -46,6 +47,7 @@ _SIGNATURE = inspect.Signature([
     inspect.Parameter("clock", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Optional[Any], default=None),
     inspect.Parameter("report", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Optional[Any], default=None),
 ], return_annotation=list[DltResource])
+_KNOWN_KEYS = frozenset(_SIGNATURE.parameters)
 _uniware_source.__signature__ = _SIGNATURE  # type: ignore[attr-defined]
 _uniware_source.__name__ = _uniware_source.__qualname__ = "uniware_source"
 uniware_source = dlt.source(name="uniware", section="uniware", max_table_nesting=0)(_uniware_source)
