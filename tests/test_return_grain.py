@@ -130,3 +130,15 @@ def test_a_table_merged_on_the_old_key_takes_the_new_one_without_duplicates_or_l
 def test_the_return_keys_name_the_return_and_the_unit() -> None:
     assert CATALOG["Return Invoices"].primary_key == ("Invoice Code", "Return Invoice Code", "Item SKU Code")
     assert CATALOG["Reverse Pickup"].primary_key == ("Reverse Pickup No", "Sale Order Item Code", "Item SKU Code")
+
+
+def test_a_sku_received_in_two_batches_keeps_both_grn_rows(harness: Harness) -> None:
+    """uniware-reports.md 7: GRN has Batch Code and Expiry Date, a row per batch. Keyed on GRN Code +
+    Item SkuCode alone, the second batch's row was dropped (received 13 of 18 units, exit 0)."""
+    harness.run(exports=[{"name": "GRN", "columns": [*CATALOG["GRN"].columns, "batchCode"]}], facilities=ONE)
+    rows = served(harness, "GRN")
+    batched = Counter((r["GRN Code"], r["Item SkuCode"]) for r in rows)
+    assert any(n > 1 for n in batched.values()), "the simulator served no SKU received in two batches"
+    landed = harness.sql("SELECT grn_code, item_sku_code, batch_code, quantity_received FROM {ds}.grns")
+    assert sorted(landed) == sorted((r["GRN Code"], r["Item SkuCode"], r["Batch Code"], int(r["Quantity Received"]))
+                                    for r in rows)

@@ -280,7 +280,10 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
                  "vendorInvoiceNumber", "quantityReceived", "quantityRejected", "valueReceivedWithTax", "updated"),
         date_filter="addedOn",
         window_column="GRN Date",
+        # a row per batch received (DT's GRN has Batch Code and Expiry Date, uniware-reports.md 7): a SKU
+        # received in two batches is two rows of one GRN Code and Item SkuCode, each kept, numbered
         primary_key=("GRN Code", "Item SkuCode"),
+        repeating_keys=True,
         column_types=_with_types(
             timestamp=("GRN Date", "GRN Invoice Date", "PO Date", "Updated"),
             integer=("Quantity Received", "Quantity Rejected"),

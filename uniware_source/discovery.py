@@ -58,6 +58,8 @@ def export_reference(specs: Optional[list[ExportSpec]] = None) -> str:
         out.append(f"#### {spec.name}\n")
         date_filter = f"`{spec.date_filter}`" if spec.date_filter else "none"
         newest = f" (newest `{spec.dedup_sort}` wins)" if spec.dedup_sort else ""
+        if spec.repeating_keys and spec.primary_key:
+            newest = " + `_uniware_key_occurrence` (rows repeating the key are all kept, numbered)"
         scope = "" if spec.facility_scoped else "; one job, not per facility"
         out.append(f"Table `{spec.table_name}`; date filter {date_filter}; key {key}{newest}; "
                    f"loaded as {spec.write_disposition}{scope}.\n")

@@ -1538,7 +1538,7 @@ itemTypeSize | Item Type Size
 itemTypeBrand | Item Type Brand
 facility | Facility | text | facility_name
 category | Category | text | category
-batchCode | Batch Code
+batchCode | Batch Code | text | batch_code
 additionalCost | Additional Cost | money | zero
 vendorSku | Vendor Sku Code | text | vendor_sku
 vendor | Vendor Name | text | vendor
@@ -1566,10 +1566,36 @@ def _purchase_order_rows(tenant: Tenant, query: ExportQuery) -> Iterator[Purchas
         yield PurchaseRecord(tenant, line, query.at)
 
 
+class GrnBatchRecord(PurchaseRecord):
+    """A GRN row: one per batch of the SKU received (DT's GRN has Batch Code and Expiry Date), so a line
+    received in two batches is two rows with one GRN Code and Item SkuCode."""
+
+    def __init__(self, tenant: Tenant, line: PurchaseOrderLine, at: int, batch: int, batches: int) -> None:
+        super().__init__(tenant, line, at)
+        self.batch = batch
+        self.batches = batches
+
+    @property
+    def batch_code(self) -> str:
+        return f"B{self.line.index:05d}-{self.batch}"
+
+    @property
+    def received(self) -> int:
+        total = super().received
+        first = total // self.batches
+        return first if self.batch == 1 else total - first * (self.batches - 1)
+
+    @property
+    def rejected(self) -> int:
+        return super().rejected if self.batch == self.batches else 0  # rejected units are in the last batch
+
+
 def _grn_rows(tenant: Tenant, query: ExportQuery) -> Iterator[PurchaseRecord]:
     for line in tenant.purchase_orders(at=query.at, start=query.start, end=query.end, facility=query.facility,
                                        by_receipt=True):
-        yield PurchaseRecord(tenant, line, query.at)
+        batches = 2 if line.index % 4 == 0 and line.received >= 2 else 1
+        for batch in range(1, batches + 1):
+            yield GrnBatchRecord(tenant, line, query.at, batch, batches)
 
 
 # -- Tally GST Report ----------------------------------------------------------------------------
