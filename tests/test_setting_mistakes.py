@@ -341,3 +341,26 @@ def test_a_setting_name_with_a_typo_in_config_toml_is_refused_naming_it(
     assert done.returncode == 2, done.stderr
     assert named in done.stderr and "config.toml [sources.uniware]" in done.stderr, done.stderr
     assert creates(sim) == 0
+
+
+def test_a_key_that_repeats_without_a_newest_wins_column_fails_the_job_naming_the_ways_out(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A key too narrow for the report's grain (orders keyed per order, not per item) with nothing that
+    tells the newest: dlt kept any one row per key, the other items lost with exit 0. Now the job fails;
+    repeating_keys, one of the ways out it names, keeps every row."""
+    narrow = {"name": "Sale Orders", "table_name": "orders_narrow", "primary_key": ["Sale Order Code"],
+              "dedup_sort": ""}
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([narrow]))
+    assert cli("--facility", "BLR01") == 1
+    err = capsys.readouterr().err
+    assert "repeat the key (Sale Order Code)" in err and "no dedup_sort tells which to keep" in err, err
+    assert "set repeating_keys = true" in err
+    pipeline = dlt.attach("rt", pipelines_dir=str(tmp_path / "pl"))
+    assert "orders_narrow" not in pipeline.default_schema.data_table_names()
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{**narrow, "repeating_keys": True}]))
+    assert cli("--facility", "BLR01") == 0
+    [job] = [j for j in sim.jobs.all() if j.file is not None][-1:]
+    with dlt.attach("rt", pipelines_dir=str(tmp_path / "pl")).sql_client() as client:
+        [(rows,)] = client.execute_sql("SELECT COUNT(*) FROM orders_narrow")
+    assert job.file is not None and rows == job.file.rows

@@ -194,8 +194,8 @@ def test_a_configured_key_in_the_other_reading_still_works(harness: Harness) -> 
     tw = {"Item SKU Code": "SKU Code", "Return Date": "Returned Date", "Quantity": "Qty",
           "Unit Price": "Transfer Price"}
     harness.sim.jobs.edit_file = _relabelled(tw)
-    harness.run(exports=[{"name": "Return Invoices", "primary_key": ["Invoice Code", "SKU Code"]}],
-                facilities=["BLR01"])
+    key = ["Invoice Code", "Return Invoice Code", "SKU Code"]
+    harness.run(exports=[{"name": "Return Invoices", "primary_key": key}], facilities=["BLR01"])
     assert harness.count("return_invoices") > 0
 
 

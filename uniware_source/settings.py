@@ -426,7 +426,8 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
                           "export; add the column id to 'columns' (or set primary_key)")
     needed = [  # a column the merge or a check relies on, which no job's file would carry
         (spec.dedup_sort if spec.primary_key and not spec.merges_on_job_code else None,
-         "dedup_sort {} tells the newest of a key's rows", "dedup_sort to '' (any one row of a repeated key is kept)"),
+         "dedup_sort {} tells the newest of a key's rows",
+         "dedup_sort to '' (a file whose key repeats then fails its job)"),
         (spec.window_column, "the window check reads {}", "window_column to '' (the rows' dates go unchecked)")]
     for label, role, way_out in needed:
         unexported = missing_labels(name, spec.columns, [label]) if label else []

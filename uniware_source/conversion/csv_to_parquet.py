@@ -566,20 +566,26 @@ class CsvConverter:
         for rounded_label, (count, row, text) in result.rounded.items():
             result.problems.append(rounded_message(rounded_label, layout.kinds[layout.labels.index(rounded_label)],
                                                    count, row, text))
-        if result.keys.repeats and not self.spec.repeating_keys and self.spec.dedup_sort \
-                and find_label(layout.labels, self.spec.dedup_sort) < 0:
+        key = ", ".join(self.spec.primary_key)
+        repeats = f"{result.keys.repeats:,} row(s) repeat the key ({key}) of an earlier row"
+        repeated = bool(result.keys.repeats and layout.key_names and not self.spec.repeating_keys)
+        if repeated and not self.spec.dedup_sort:
+            # dlt's merge would keep any one row of each repeated key, silently: the others are lost
+            raise CsvFormatError(
+                f"{where}: {repeats}, and no dedup_sort tells which to keep; if they are different records (a row "
+                "per batch, unit or line), set repeating_keys = true for this export (every row kept, numbered) or "
+                "widen its primary_key; if they are versions of one record, set dedup_sort to the column that tells "
+                "the newest")
+        if repeated and find_label(layout.labels, self.spec.dedup_sort or "") < 0:
             # dlt's merge would keep any one row of each repeated key, silently: not the newest
             raise CsvFormatError(
-                f"{where}: {result.keys.repeats:,} row(s) repeat the key ({', '.join(self.spec.primary_key)}) of an "
-                f"earlier row, and the dedup_sort column '{self.spec.dedup_sort}' that tells the newest is not in "
-                f"the file's header {layout.labels}; set dedup_sort for this export to the file's header label, or "
-                "to '' (any one row of a repeated key is kept)")
-        if result.keys.repeats and not self.spec.repeating_keys:
-            kept = f"the newest '{self.spec.dedup_sort}'" if self.spec.dedup_sort else "any one of them"
+                f"{where}: {repeats}, and the dedup_sort column '{self.spec.dedup_sort}' that tells the newest is not "
+                f"in the file's header {layout.labels}; set dedup_sort for this export to the file's header label, "
+                "or set repeating_keys = true (every row kept, numbered)")
+        if repeated:
             result.problems.append(
-                f"{result.keys.repeats:,} row(s) repeat the key ({', '.join(self.spec.primary_key)}) of an earlier "
-                f"row of the file: one row per key is loaded ({kept}); if they are different records, widen "
-                "primary_key or set repeating_keys for this export")
+                f"{repeats} of the file: one row per key is loaded (the newest '{self.spec.dedup_sort}'); if they are "
+                "different records, widen primary_key or set repeating_keys for this export")
         return result
 
     def _parse_error(self, source: Opener, count: int, block_size: int, problems: _RowProblems, where: str,
