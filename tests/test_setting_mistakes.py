@@ -364,3 +364,15 @@ def test_a_key_that_repeats_without_a_newest_wins_column_fails_the_job_naming_th
     with dlt.attach("rt", pipelines_dir=str(tmp_path / "pl")).sql_client() as client:
         counted = client.execute_sql("SELECT COUNT(*) FROM orders_narrow")
     assert counted and job.file is not None and counted[0][0] == job.file.rows
+
+
+def test_a_type_for_a_column_the_export_does_not_request_names_the_id_to_add(
+        cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """"Cost Price" is a Sale Orders label whose id (costPrice) the catalog's columns leave out: the job
+    said "did you mean 'Total Price'?"; it now names the column id to add."""
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{"name": "Sale Orders",
+                                                                  "column_types": {"Cost Price": "decimal"}}]))
+    assert cli("--facility", "BLR01") == 1
+    err = capsys.readouterr().err
+    assert "the label of the report's column id costPrice, which this export does not request" in err, err
+    assert "add 'costPrice' to its 'columns'" in err and "did you mean" not in err

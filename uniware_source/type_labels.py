@@ -46,19 +46,26 @@ def did_you_mean(configured: str, labels: Sequence[str]) -> str:
 
 
 def resolve_types(column_types: Mapping[str, str], configured: frozenset[str], labels: Sequence[str],
-                  where: str) -> tuple[dict[str, str], list[str]]:
+                  where: str, report: str = "") -> tuple[dict[str, str], list[str]]:
     """`column_types` with each configured label that `labels` hold under another spelling (its
     snake_case name) given as that label, and what is wrong with the configured labels: those that
-    match none of them ("not a column `where`"), and two spellings of one column given two types (as
-    messages)."""
+    match none of them ("not a column `where`"; a label of `report`'s column ids that the export does
+    not request says so), and two spellings of one column given two types (as messages)."""
     resolved = dict(column_types)
     wrong = []
     named: dict[str, str] = {}  # label -> the configured key that named it
     for key in sorted(configured):
         label = matching_label(key, labels)
         if label is None:
-            wrong.append(f"names '{key}', which is not a column {where}{did_you_mean(key, labels)} (a header "
-                         "label, or its snake_case column name)")
+            ids = [column for column, known in LABELS.get(report, {}).items()
+                   if matching_label(key, [known]) is not None]
+            if ids:
+                wrong.append(f"names '{key}', the label of the report's column id {ids[0]}, which this export does "
+                             f"not request, so it is not a column {where}; add '{ids[0]}' to its 'columns' (or "
+                             "leave the type out)")
+            else:
+                wrong.append(f"names '{key}', which is not a column {where}{did_you_mean(key, labels)} (a header "
+                             "label, or its snake_case column name)")
             continue
         other = named.setdefault(label, key)
         if other != key and column_types[other] != column_types[key]:

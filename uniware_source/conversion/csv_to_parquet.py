@@ -203,7 +203,7 @@ def plan_layout(header: Sequence[str], spec: ExportSpec, names: ColumnNames, lab
                                  "export always has one, so this is a broken file, not an empty export")
         raise CsvFormatError(f"{label}: the file has no header row")
     labels = spec_labels([h.strip() for h in header], spec, names)
-    typed, wrong = resolve_types(spec.column_types, spec.configured_types, labels, "of the file")
+    typed, wrong = resolve_types(spec.column_types, spec.configured_types, labels, "of the file", spec.name)
     if wrong:  # a typo would type nothing, silently: the job fails, nothing of the file loads
         raise CsvFormatError(f"{label}: setting 'exports' (SOURCES__UNIWARE__EXPORTS): column_types of export "
                              f"'{spec.name}' {wrong[0]}")
