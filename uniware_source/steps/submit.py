@@ -265,9 +265,14 @@ def _filter_hint(spec: ExportSpec, error: ApiError) -> str:
             or not _names_id(error, spec.date_filter):
         return ""
     others = sorted(set(spec.window_columns_by_filter) - {spec.date_filter})
+    caveat = ""
+    if spec.dedup_sort and any(f.startswith("added") for f in others):
+        caveat = (f" (a creation-date filter exports a row once: later changes to rows older than lookback_days, "
+                  f"their '{spec.dedup_sort}', are not loaded again; raise lookback_days to the days such changes "
+                  "take)")
     return (f". The report does not take the date filter '{spec.date_filter}': set date_filter for this export "
             f"(exports = [{{name = \"{spec.name}\", date_filter = \"...\"}}])"
-            + (f"; the catalog also knows {others}" if others else ""))
+            + (f"; the catalog also knows {others}{caveat}" if others else ""))
 
 
 def _column_hint(spec: ExportSpec, error: ApiError) -> str:
