@@ -138,7 +138,7 @@ def test_a_blank_in_a_typed_key_column_is_a_bad_row_of_that_job_alone(harness: H
     """A key part typed as a timestamp (no text blank to stand for it) and empty: that row is bad, named
     by row and column, and the other facility's file loads either way."""
     export = {**SALE_ORDERS[0], "table_name": "orders_at", "primary_key": ["Sale Order Code", "Updated"],
-              "dedup_sort": None}
+              "dedup_sort": None, "repeating_keys": True}  # an order's items share the key: all kept
     harness.sim.jobs.edit_file = lambda job, text: (
         _blank_updated_in_row(text, 4) if job.query.facility == "BLR01" else text)
     if on_bad_rows == "fail":
