@@ -275,7 +275,7 @@ def test_rows_joined_by_an_unescaped_quote_fail_the_job_never_load_as_one(
     with pytest.raises(ExportsFailed) as failed:
         harness.run(exports=[export], facilities=["BLR01", "DEL02"], on_bad_rows=on_bad_rows)
     [problem] = failed.value.problems
-    assert f"{ROW}, column 'Channel Name' holds" in problem and "as if several rows of the file were one" in problem
+    assert f"{ROW}, column 'Channel Name' holds" in problem and "lines shaped like rows of the file" in problem
     assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.sale_orders") == [("DEL02",)]
     bad_job = next(j for j in harness.sim.jobs.all() if j.facility == "BLR01")
     assert harness.history(bad_job.code)[-1]["status"] == "PARSE_FAILED"
@@ -294,12 +294,43 @@ def test_an_unterminated_quote_is_never_skipped_as_one_row(harness: Harness) -> 
     assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.sale_orders") == [("DEL02",)]
 
 
-def test_a_quoted_value_over_several_lines_with_a_few_commas_still_loads(harness: Harness) -> None:
-    """An address over two lines, quoted and escaped as Uniware writes it, is one value."""
-    address = 'Flat 2, "Rose" Villa,\nMG Road, Indiranagar,\r\nBengaluru'
+def test_rows_joined_in_a_narrow_export_fail_the_job(harness: Harness) -> None:
+    """SALE_ORDERS' 6 requested columns (8 in the file): two rows joined give a value of 7 commas."""
+    harness.sim.jobs.edit_file = lambda job, text: _raw_in_rows(text, "Channel Name", {5: '"D-open', 6: 'D-close"'})
+    with pytest.raises(ExportsFailed) as failed:
+        harness.run(exports=SALE_ORDERS, facilities=["BLR01"])
+    assert "lines shaped like rows of the file" in failed.value.problems[0]
+
+
+@pytest.mark.parametrize("address", [
+    'Flat 2, "Rose" Villa,\nMG Road, Indiranagar,\r\nBengaluru',
+    "Flat 402, B Wing, Sunrise Apartments, Near Metro,\nPlot 12, Sector 5, Kharghar, Navi Mumbai, 410210",
+    "Wheat flour, sugar, salt,\nedible oil, yeast, emulsifiers (E471, E472e),\nmilk solids, preservative (E282)",
+])
+@pytest.mark.parametrize("export", [SALE_ORDERS[0], {"name": "Sale Orders"}], ids=["narrow", "catalog"])
+def test_a_quoted_value_over_several_lines_with_commas_still_loads(harness: Harness, address: str,
+                                                                   export: dict[str, Any]) -> None:
+    """An address or an ingredient list over lines, quoted and escaped as Uniware writes it, is one value:
+    its lines are not shaped like the file's rows."""
     harness.sim.jobs.edit_file = lambda job, text: _value_in_row(text, 5, "Channel Name", address)
-    harness.run(exports=[{"name": "Sale Orders"}], facilities=["BLR01"])
+    harness.run(exports=[export], facilities=["BLR01"])
     assert address in {channel for (channel,) in harness.sql("SELECT channel_name FROM {ds}.sale_orders")}
+
+
+def test_a_ragged_row_with_a_quoted_multi_line_value_is_skipped_like_any(harness: Harness) -> None:
+    """A row with one field too many whose address spans two lines is one ragged row, not rows joined."""
+    def ragged(text: str) -> str:
+        text = _value_in_row(text, 5, "Channel Name", "Flat 2, MG Road,\nBengaluru")
+        lines = text.split("\n")
+        at = next(i for i, line in enumerate(lines) if line.startswith("Bengaluru"))
+        lines[at] += ",extra"
+        return "\n".join(lines)
+
+    harness.sim.jobs.edit_file = lambda job, text: ragged(text)
+    report = harness.run(exports=SALE_ORDERS, facilities=["BLR01"], on_bad_rows="skip")
+    [job] = harness.sim.jobs.all()
+    assert report.exports["sale_orders"].rows_skipped == 1
+    assert job.file is not None and harness.count("sale_orders") == job.file.rows - 2  # the row spans 2 lines
 
 
 @pytest.mark.parametrize("quoted_label", [False, True])

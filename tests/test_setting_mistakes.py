@@ -376,3 +376,11 @@ def test_a_type_for_a_column_the_export_does_not_request_names_the_id_to_add(
     err = capsys.readouterr().err
     assert "the label of the report's column id costPrice, which this export does not request" in err, err
     assert "add 'costPrice' to its 'columns'" in err and "did you mean" not in err
+
+
+def test_dlt_sections_under_the_source_are_not_taken_for_typos(
+        cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dlt reads its own sections under sources.uniware (data_writer, extract, schema): they pass."""
+    monkeypatch.setenv("SOURCES__UNIWARE__DATA_WRITER__BUFFER_MAX_ITEMS", "5000")
+    monkeypatch.setenv("SOURCES__UNIWARE__EXTRACT__WORKERS", "2")
+    assert cli("--facility", "BLR01") == 0 and creates(sim) == 1

@@ -16,8 +16,9 @@ class UniwareError(Exception):
 class ConfigError(UniwareError):
     """A setting is missing or invalid; the message names the setting and its env var."""
 
-    def __init__(self, setting: str, problem: str) -> None:
-        env = "SOURCES__UNIWARE__" + setting.upper()
+    def __init__(self, setting: str, problem: str, given_as: str = "") -> None:
+        """`given_as`: where the setting is given, when not its env var (a TOML file's table)."""
+        env = given_as or "SOURCES__UNIWARE__" + setting.upper()
         super().__init__(f"setting '{setting}' ({env}): {problem}")
         self.setting = setting
 

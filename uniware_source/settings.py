@@ -170,40 +170,50 @@ def source_parameters() -> list[inspect.Parameter]:
 
 
 def unknown_source_keys(known: frozenset[str]) -> list[tuple[str, str]]:
-    """Keys given to the source that it does not take (a typo such as `facilites` was ignored, and the
-    run went on with the default), each with where it is given: environment variables
+    """Values given to the source under names it does not take (a typo such as `facilites` was ignored,
+    and the run went on with the default), each with where it is given: environment variables
     `SOURCES__UNIWARE__<KEY>` and the `[sources.uniware]` tables of dlt's TOML files (also under a
-    pipeline's name, and `sources.uniware.uniware`, which dlt reads as well)."""
+    pipeline's name, and `sources.uniware.uniware`, which dlt reads as well). Tables under those (dlt's
+    own sections: `schema`, `extract`, `data_writer`...) and their env vars (`..._SCHEMA__NAMING`) are
+    dlt's, not the source's, and pass."""
     found: list[tuple[str, str]] = []
     for name in os.environ:
         if not name.upper().startswith(ENV_PREFIX):
             continue
         parts = name[len(ENV_PREFIX):].lower().split("__")
-        key = parts[1] if parts[0] == "uniware" and len(parts) > 1 else parts[0]
-        if key not in known:
-            found.append((key, f"environment variable {name}"))
+        if parts[0] == "uniware" and len(parts) > 1:
+            parts = parts[1:]
+        if len(parts) == 1 and parts[0] not in known:
+            found.append((parts[0], f"environment variable {name}"))
     for provider in dlt.config.config_providers:
         document = getattr(provider, "_config_doc", None)
         if not isinstance(document, Mapping):
             continue
-        roots = [document, *(v for k, v in document.items() if k != "sources" and isinstance(v, Mapping))]
-        for root in roots:
-            table = root.get("sources", {}).get("uniware") if isinstance(root.get("sources"), Mapping) else None
+        roots = [("", document), *((f"{k}.", v) for k, v in document.items()
+                                    if k != "sources" and isinstance(v, Mapping))]
+        for prefix, root in roots:
+            sources = root.get("sources")
+            table = sources.get("uniware") if isinstance(sources, Mapping) else None
             if not isinstance(table, Mapping):
                 continue
-            tables = [table, *([table["uniware"]] if isinstance(table.get("uniware"), Mapping) else [])]
-            for each in tables:
-                found += [(key, f"{provider.name} [sources.uniware]") for key in each
-                          if key not in known and not (key == "uniware" and each is table)]
+            tables = [(f"{prefix}sources.uniware", table)]
+            if isinstance(table.get("uniware"), Mapping):
+                tables.append((f"{prefix}sources.uniware.uniware", table["uniware"]))
+            for path, values in tables:
+                found += [(key, f"{provider.name} [{path}]") for key, value in values.items()
+                          if key not in known and not isinstance(value, Mapping)]
     return found
 
 
 def refuse_unknown_keys(known: frozenset[str]) -> None:
-    """ConfigError for the first key the source does not take, with the setting it likely means."""
+    """ConfigError for the first value given under a name the source does not take, with the setting it
+    likely means (`known`: the names it takes; the settings are `SettingValues`' fields)."""
+    settings = sorted(f.name for f in setting_fields())
     for key, where in unknown_source_keys(known):
-        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
-        hint = f"; did you mean '{close[0]}'?" if close else f"; the settings are {sorted(known)}"
-        raise ConfigError(key, f"is not a setting of the source (given as {where}), so it would be ignored{hint}")
+        close = difflib.get_close_matches(key, settings, n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else f"; the settings are {', '.join(settings)}"
+        raise ConfigError(key, f"is not a setting of the source, so dlt would ignore it{hint}",
+                          given_as=where)
 
 
 def readme_rows() -> list[str]:

@@ -12,6 +12,7 @@ import csv
 import io
 import logging
 import queue
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -239,16 +240,18 @@ class Ragged(NamedTuple):
     actual: int
     text: str  # its first 80 characters
     lines: int  # lines of the file it spans
+    joined: bool  # shaped like rows joined by a quote not closed or not escaped: never skipped
 
 
 def _ragged(row: pacsv.InvalidRow) -> Ragged:
-    lines = row.text.count("\n") + (row.text.count("\r") if "\n" not in row.text else 0)
-    return Ragged(row.number, row.expected_columns, row.actual_columns, row.text[:80], 1 + lines)
+    return Ragged(row.number, row.expected_columns, row.actual_columns, row.text[:80],
+                  len(LINE_BREAK.split(row.text)), row_joins_rows(row.text, row.expected_columns))
 
 
 class _RowProblems:
-    """Collects rejected rows while pyarrow parses (the invalid-row callback). A ragged row that spans
-    several lines is never skipped: an unterminated quote makes one such "row" of the rest of the file."""
+    """Collects rejected rows while pyarrow parses (the invalid-row callback). A ragged row that looks
+    like several rows of the file in one (a quote left open, or lines shaped like rows) is never skipped:
+    an unterminated quote makes one such "row" of the rest of the file."""
 
     def __init__(self, skip: bool) -> None:
         self.skip = skip
@@ -257,11 +260,11 @@ class _RowProblems:
     def __call__(self, row: pacsv.InvalidRow) -> str:
         ragged = _ragged(row)
         self.ragged.append(ragged)
-        return "skip" if self.skip and ragged.lines == 1 else "error"
+        return "skip" if self.skip and not ragged.joined else "error"
 
     def fatal(self) -> Optional[Ragged]:
-        """The ragged row that stops the parse: the first that spans lines, else the first."""
-        return next((r for r in self.ragged if r.lines > 1), self.ragged[0] if self.ragged else None)
+        """The ragged row that stops the parse: the first that joins rows, else the first."""
+        return next((r for r in self.ragged if r.joined), self.ragged[0] if self.ragged else None)
 
 
 def _positional(count: int) -> list[str]:
@@ -275,14 +278,14 @@ def _read_options(count: int, block_size: int, use_threads: bool = True) -> pacs
                              use_threads=use_threads)
 
 
-def _first_ragged_row(source: Opener, count: int, block_size: int, spanning: bool = False) -> Optional[Ragged]:
-    """Re-read single-threaded, which is when pyarrow knows row numbers (error path only); `spanning`:
-    the first that spans lines."""
+def _first_ragged_row(source: Opener, count: int, block_size: int, joined: bool = False) -> Optional[Ragged]:
+    """Re-read single-threaded, which is when pyarrow knows row numbers (error path only); `joined`: the
+    first that joins rows."""
     found: list[Ragged] = []
 
     def handler(row: pacsv.InvalidRow) -> str:
         ragged = _ragged(row)
-        if ragged.lines > 1 or not spanning:
+        if ragged.joined or not joined:
             found.append(ragged)
         return "skip"
 
@@ -313,9 +316,30 @@ def _invalid_utf8(column: pa.Array) -> pa.Array:
 
 
 NUL = "\x00"
-# a value that holds a line break and at least this many commas (or the header's fields - 1, if more) is
-# taken for rows joined by a quote that is not escaped: the rows it swallowed cannot be told apart
-JOINED_ROWS_MIN_COMMAS = 8
+LINE_BREAK = re.compile(r"\r\n|\n|\r")
+
+
+def value_joins_rows(text: str, fields: int, position: int) -> bool:
+    """Whether a value of column `position` has the shape of rows of the file joined by a quote that is
+    not escaped, opened in one row and closed at the same column of a later one: `fields` - 1 - `position`
+    commas before its first line break, a whole row (`fields` - 1 commas) on each line between, `position`
+    commas after its last one."""
+    lines = LINE_BREAK.split(text)
+    if len(lines) < 2:
+        return False
+    commas = [line.count(",") for line in lines]
+    return commas[0] == fields - 1 - position and commas[-1] == position \
+        and all(count == fields - 1 for count in commas[1:-1])
+
+
+def row_joins_rows(text: str, fields: int) -> bool:
+    """Whether a ragged row's raw text is several rows of the file in one: a quote left open, or two or
+    more of its lines each holding a whole row's separators (a multi-line value of one row splits them
+    between its lines)."""
+    lines = LINE_BREAK.split(text)
+    if len(lines) < 2:
+        return False
+    return text.count('"') % 2 == 1 or sum(1 for line in lines if line.count(",") >= fields - 1) >= 2
 
 
 def _value_bytes(column: pa.Array) -> bytes:
@@ -326,15 +350,16 @@ def _value_bytes(column: pa.Array) -> bytes:
     return values.to_pybytes() if values is not None else b""
 
 
-def _joined_rows(column: pa.Array, fields: int) -> Optional[pa.Array]:
-    """Mask of the values that look like several rows of the file in one (a line break and as many commas
-    as a row has separators), or None when none does."""
+def _joined_rows(column: pa.Array, fields: int, position: int) -> Optional[int]:
+    """The first value of column `position` with the shape of rows joined by an unescaped quote (see
+    `value_joins_rows`), or None. Only values with a line break are looked at, one by one."""
     breaks = pc.fill_null(pc.match_substring_regex(column, "[\r\n]"), False)
     if not pc.any(breaks).as_py():
         return None
-    commas = pc.fill_null(pc.count_substring(column, ","), 0)
-    joined = pc.and_(breaks, pc.greater_equal(commas, max(fields - 1, JOINED_ROWS_MIN_COMMAS)))
-    return joined if pc.any(joined).as_py() else None
+    candidates = pc.indices_nonzero(breaks).to_pylist()
+    texts = column.take(pa.array(candidates)).to_pylist()
+    return next((index for index, text in zip(candidates, texts, strict=True)
+                 if text is not None and value_joins_rows(text, fields, position)), None)
 
 
 class _BackgroundParquetWriter:
@@ -593,9 +618,9 @@ class CsvConverter:
         first = problems.fatal()
         if first is not None:
             if first.number is None:
-                first = _first_ragged_row(source, count, block_size, spanning=first.lines > 1) or first
+                first = _first_ragged_row(source, count, block_size, joined=first.joined) or first
             at = f"row {first.number} (header is row 1)" if first.number else "a row"
-            if first.lines > 1:
+            if first.joined:
                 return CsvFormatError(
                     f"{where}: {at} has {first.actual} fields, the header has {first.expected}, and it spans "
                     f"{first.lines:,} lines of the file (starts with {first.text!r}): a quote that is not closed "
@@ -638,15 +663,15 @@ class CsvConverter:
                 nul = pc.fill_null(pc.match_substring(columns[position], NUL), False)
                 if pc.any(nul).as_py():
                     flag(nul, "a NUL byte (0x00), which no database text can hold", position)
-            joined = _joined_rows(columns[position], len(columns)) if b"\n" in data or b"\r" in data else None
-            if joined is not None:  # never skipped: the rows it swallowed would be lost without a word
-                index = pc.index(joined, True).as_py()
+            index = _joined_rows(columns[position], len(columns), position) \
+                if b"\n" in data or b"\r" in data else None
+            if index is not None:  # never skipped: the rows it swallowed would be lost without a word
                 value = str(columns[position][index].as_py())
                 raise CsvFormatError(
                     f"{where}: row {rows_before + index + 2} (header is row 1), column '{layout.labels[position]}' "
-                    f"holds {value.count(chr(10)) + 1:,} lines with {value.count(','):,} commas, as if several rows "
-                    f"of the file were one (starts with {value[:60]!r}): a quote that is not escaped seems to "
-                    "join rows; the file cannot be read safely")
+                    f"holds {len(LINE_BREAK.split(value)):,} lines shaped like rows of the file (starts with "
+                    f"{value[:60]!r}): a quote that is not escaped seems to join rows; the file cannot be read "
+                    "safely")
         for position, kind in enumerate(layout.kinds):
             if kind == TEXT:
                 continue
