@@ -154,7 +154,7 @@ def test_unknown_status_is_pending_until_the_deadline(tmp_path: Path, caplog: py
 
 @pytest.mark.parametrize("export, code, words", [
     ({"name": "Sale Orderz", "columns": ["soicode"]}, 100001, "Invalid export job type name: Sale Orderz"),
-    ({"name": "Sale Orders", "columns": ["soicode", "bogus"]}, 100002,
+    ({"name": "Sale Orders", "columns": ["soicode", "saleOrderCode", "updated", "bogus"]}, 100002,
      'The report does not know the column id(s) bogus: leave them out with exclude_columns (exports = '
      '[{name = "Sale Orders", exclude_columns = ["bogus"]}])'),
     ({"name": "Sale Orders", "filters": [{"id": "bogusFilter", "text": "x"}]}, 100003,

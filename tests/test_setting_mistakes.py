@@ -209,6 +209,9 @@ def test_two_spellings_of_one_column_with_two_types_are_a_setting_error(
     ({"name": "Sale Orders", "exclude_columns": ["created"], "date_filter": "addedOn"},
      "the window check reads 'Created' (column id created)"),
     ({"name": "Invoice", "exclude_columns": ["invoiceDate"]}, "the window check reads 'Invoice Created Date'"),
+    # Reverse Pickup requests columns whose labels are guessed: its key's known ids are still checked
+    ({"name": "Reverse Pickup", "exclude_columns": ["saleOrderItemCode"]},
+     "its key needs 'Sale Order Item Code' (column id saleOrderItemCode)"),
     ({"name": "Invoices", "exclude_columns": ["invoiceDate"]}, "not in the built-in catalog, which `uniware-pipeline "
      "exports` lists; did you mean 'Invoice'?"),
 ])

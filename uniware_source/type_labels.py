@@ -111,20 +111,29 @@ def known_labels(report: str, columns: Sequence[str]) -> Optional[list[str]]:
 
 
 def missing_labels(report: str, columns: Sequence[str], wanted: Sequence[str]) -> list[str]:
-    """The `wanted` labels (the key, the newest-wins column, the window column) no requested column
-    carries, for a catalog report whose requested columns' labels are all known (else none: the file
-    says), each with the column id that carries it when known: `"'Return Invoice Code' (column id
-    returnInvoiceCode)"`. Every job of such an export would fail on its file, after the job was made."""
+    """The `wanted` labels (the key, the newest-wins column, the window column) no requested column of
+    the catalog report `report` carries, each with the column id that carries it when known:
+    `"'Return Invoice Code' (column id returnInvoiceCode)"`. A label is missing when the column id
+    that carries it is known and not requested, or when every requested column's label is known and
+    none is it (else the file says). Every job of such an export would fail on its file, after the job
+    was made."""
     spec, labels = CATALOG.get(report), LABELS.get(report)
-    if spec is None or labels is None or any(c not in labels or c in GUESSED.get(report, ()) for c in columns):
+    if spec is None or labels is None:
         return []
+    guessed = set(GUESSED.get(report, ()))
     readings = READINGS.get(report, {})
-    carried = {fold_label(labels[c]) for c in columns}
-    carried |= {fold_label(other) for c in columns for other in readings.get(c, ())}
+    all_known = not any(c not in labels or c in guessed for c in columns)
+
+    def spellings_of(column: str) -> set[str]:
+        return {fold_label(labels[column]), *(fold_label(other) for other in readings.get(column, ()))}
+
+    carried = {spelling for c in columns if c in labels for spelling in spellings_of(c)}
     missing = []
     for label in wanted:
-        spellings = [label, *spec.label_readings.get(label, ())]
-        if not any(fold_label(spelling) in carried for spelling in spellings):
-            ids = [column for column, known in labels.items() if fold_label(known) == fold_label(label)]
+        spellings = {fold_label(spelling) for spelling in [label, *spec.label_readings.get(label, ())]}
+        if spellings & carried:
+            continue
+        ids = [column for column in labels if column not in guessed and spellings_of(column) & spellings]
+        if ids or all_known:
             missing.append(f"'{label}'" + (f" (column id {ids[0]})" if ids else ""))
     return missing
