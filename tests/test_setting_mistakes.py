@@ -387,3 +387,22 @@ def test_dlt_sections_under_the_source_are_not_taken_for_typos(
     monkeypatch.setenv("SOURCES__UNIWARE__DATA_WRITER__BUFFER_MAX_ITEMS", "5000")
     monkeypatch.setenv("SOURCES__UNIWARE__EXTRACT__WORKERS", "2")
     assert cli("--facility", "BLR01") == 0 and creates(sim) == 1
+
+
+def test_a_key_shared_by_two_facilities_files_without_a_newest_wins_column_fails_one_job(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Inventory Snapshot keyed on the SKU alone: BLR01's and DEL02's files of one run share SKUs, and
+    dlt's merge kept one row per SKU (315 rows reported, 213 in the table, exit 0). Now the second
+    file's job fails, naming the ways out; the first facility's rows land whole."""
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{"name": "Inventory Snapshot",
+                                                                  "primary_key": ["Item SkuCode"]}]))
+    assert cli("--facility", "BLR01,DEL02") == 1
+    err = capsys.readouterr().err
+    assert "repeat keys (Item SkuCode) of another job's file of this run" in err, err
+    served = [j for j in sim.jobs.all() if j.file is not None]
+    with dlt.attach("rt", pipelines_dir=str(tmp_path / "pl")).sql_client() as client:
+        counted = client.execute_sql("SELECT _uniware_facility, COUNT(*) FROM inventory_snapshot GROUP BY 1")
+    assert counted is not None and len(counted) == 1 and len(served) == 2
+    [(facility, rows)] = counted
+    assert rows == next(j.file.rows for j in served if j.facility == facility and j.file is not None)

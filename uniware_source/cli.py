@@ -72,7 +72,8 @@ def parse_args(argv: Optional[Sequence[str]], *, with_demo: bool = False) -> arg
                         help="report (or table) to load, repeatable or comma-separated; a configured export keeps "
                              "its settings; default: the configured exports")
     parser.add_argument("--facility", action="append", dest="facilities", metavar="CODE",
-                        help="facility code (repeatable); default: configured, else every enabled facility")
+                        help="facility code (repeatable, or several separated by commas); default: configured, else "
+                             "every enabled facility")
     parser.add_argument("--start", help="backfill from this date (India time); touches no cursor")
     parser.add_argument("--end", help="backfill up to this date (default: now)")
     parser.add_argument("--job-code", action="append", dest="job_codes", metavar="[EXPORT=]CODE",
@@ -127,8 +128,9 @@ def source_overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     if args.exports:
         overrides["exports"] = select_exports(configured_exports(), args.exports)
-    if args.facilities:
-        overrides["facilities"] = args.facilities
+    if args.facilities:  # repeatable, and each may list several, separated by commas (as --export)
+        overrides["facilities"] = [code.strip() for given in args.facilities for code in given.split(",")
+                                   if code.strip()]
     if args.start or args.end:
         overrides["backfill_start"] = args.start
         overrides["backfill_end"] = args.end

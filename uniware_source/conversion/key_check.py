@@ -102,6 +102,19 @@ class KeyStore:
         self.discard(file)
         return self.unique
 
+    def shares_keys(self, file: FileKeys) -> Optional[bool]:
+        """Whether a key of `file` is a key of a file added before it (None: the store cannot tell, once
+        it gave up on the package)."""
+        if not self.unique:
+            return None
+        if not file.table:
+            return False
+        try:
+            [(shared,)] = self.execute(f"SELECT EXISTS (SELECT 1 FROM {file.table} SEMI JOIN package USING (h))")
+        except duckdb.Error:
+            return None
+        return bool(shared)
+
     def discard(self, file: FileKeys) -> None:
         """Drop a file's hashes (added to the package, or never to be)."""
         if file.table:

@@ -47,6 +47,14 @@ log = logging.getLogger(__name__)
 ARROW_BATCH_ROWS = 65536
 
 
+def _shared_keys(spec: ExportSpec) -> str:
+    return (f"rows of the file repeat keys ({', '.join(spec.primary_key)}) of another job's file of this run (another "
+            "facility's, or another window's), and no dedup_sort tells which row to keep: dlt would keep any one "
+            "of them. If they are different records, widen primary_key for this export (with a column that tells "
+            "them apart, the facility's for a snapshot); if they are versions of one record, set dedup_sort to the "
+            "column that tells the newest")
+
+
 def _identities(ready: FileReady) -> list[tuple[str, str]]:
     """What makes two files of one run the same file: their bytes, or (an export with a key) the same set
     of keys whatever the bytes around them (line ends, a BOM, the order of the rows). Files without rows
@@ -229,7 +237,17 @@ class ExportCollection:
                 yield from self._refuse(entry, ready, converter, Outcome.INVALID_FILE,
                                         _same_file(ready.download.sha256, "; ".join(alike)))
                 continue
+            if self._keys_shared_without_newest(converter, ready):
+                yield from self._refuse(entry, ready, converter, Outcome.PARSE_FAILED, _shared_keys(self.spec))
+                continue
             yield from self._load(entry, ready, converter)
+
+    def _keys_shared_without_newest(self, converter: CsvConverter, ready: FileReady) -> bool:
+        """Whether the file's rows repeat keys of a file before it in this package while nothing tells
+        which row to keep (no dedup_sort, no repeating_keys): dlt's merge would keep any one of them."""
+        if not self._keyed or self.spec.dedup_sort or self.spec.repeating_keys or not ready.converted.rows:
+            return False
+        return bool(converter.key_store.shares_keys(ready.converted.keys))
 
     def _load(self, entry: Entry, event: FileReady, converter: CsvConverter) -> Iterator[Any]:
         """The file's rows into this package, with the job's LOADED history row and its cursor."""
