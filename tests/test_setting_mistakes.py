@@ -406,3 +406,15 @@ def test_a_key_shared_by_two_facilities_files_without_a_newest_wins_column_fails
     assert counted is not None and len(counted) == 1 and len(served) == 2
     [(facility, rows)] = counted
     assert rows == next(j.file.rows for j in served if j.facility == facility and j.file is not None)
+
+
+def test_export_by_table_name_keeps_the_configured_settings() -> None:
+    """`--export sale_orders` fell through to the catalog's Sale Orders, dropping the configured
+    date_filter and columns (45 columns on updatedOn instead of the 5 configured on addedOn)."""
+    from uniware_source.settings import select_exports
+
+    configured = [{"name": "Sale Orders", "date_filter": "addedOn", "columns": ["soicode", "saleOrderCode"]},
+                  {"name": "Invoice", "table_name": "bills"}]
+    assert select_exports(configured, ["sale_orders"]) == [configured[0]]
+    assert select_exports(configured, ["bills", "INVOICE"]) == [configured[1], configured[1]]
+    assert select_exports(configured, ["return_invoices"]) == ["Return Invoices"]

@@ -521,12 +521,15 @@ def select_exports(configured: Any, names: Sequence[str]) -> list[Any]:
 
 
 def _names_export(entry: Any, name: str) -> bool:
-    if isinstance(entry, str):
-        return entry.strip().casefold() == name.casefold()
-    if not isinstance(entry, Mapping):
+    """Whether a configured entry is the export `name` picks: by its report name or its table name (the
+    configured one, else the catalog's, else the name in snake_case)."""
+    report = entry if isinstance(entry, str) else entry.get("name") if isinstance(entry, Mapping) else None
+    if not isinstance(report, str):
         return False
-    return any(isinstance(entry.get(key), str) and entry[key].strip().casefold() == name.casefold()
-               for key in ("name", "table_name"))
+    table = entry.get("table_name") if isinstance(entry, Mapping) else None
+    if not isinstance(table, str) or not table.strip():
+        table = CATALOG[report.strip()].table_name if report.strip() in CATALOG else normalize_name(report)
+    return name.casefold() in (report.strip().casefold(), table.strip().casefold())
 
 
 def resolve_job_codes(value: Any, exports: Sequence[ExportSpec]) -> dict[str, tuple[str, ...]]:
