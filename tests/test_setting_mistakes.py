@@ -418,3 +418,13 @@ def test_export_by_table_name_keeps_the_configured_settings() -> None:
     assert select_exports(configured, ["sale_orders"]) == [configured[0]]
     assert select_exports(configured, ["bills", "INVOICE"]) == [configured[1], configured[1]]
     assert select_exports(configured, ["return_invoices"]) == ["Return Invoices"]
+
+
+def test_dedup_sort_and_window_column_take_snake_case_names_like_primary_key() -> None:
+    from uniware_source.settings import resolve_export
+
+    spec = resolve_export({"name": "Reverse Pickup", "dedup_sort": "reverse_pickup_last_updated",
+                           "window_column": "reverse_pickup_created"}, 0)
+    assert (spec.dedup_sort, spec.window_column) == ("Reverse Pickup Last Updated", "Reverse Pickup Created")
+    assert resolve_export({"name": "Purchase Orders", "dedup_sort": "po_approved_date"}, 0).dedup_sort == \
+        "PO Approved Date"

@@ -422,7 +422,7 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
         primary_key=as_labels(_string_list("exports", entry.get("primary_key", base.primary_key), allow_empty=True),
                               name),
         write_disposition=disposition,
-        dedup_sort=entry.get("dedup_sort", base.dedup_sort) or None,
+        dedup_sort=_one_label(entry.get("dedup_sort", base.dedup_sort), name, where, "dedup_sort"),
         column_types={**base.column_types, **configured_types},
         configured_types=frozenset(configured_types),
         facility_scoped=bool(entry.get("facility_scoped", base.facility_scoped)),
@@ -455,15 +455,20 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
     return spec
 
 
+def _one_label(value: Any, report: str, where: str, key: str) -> Optional[str]:
+    """A setting naming one header label (a built-in report's also by its snake_case column name, as
+    `primary_key`); None when empty."""
+    if value is not None and not isinstance(value, str):
+        raise ConfigError("exports", f"{where}: '{key}' must be a header label or empty")
+    return as_labels([value.strip()], report)[0] if value and value.strip() else None
+
+
 def _window_column(entry: Mapping[str, Any], base: ExportSpec, date_filter: Optional[str], where: str) -> Optional[str]:
     """The header label the window guard checks: configured, or the catalog's for the date filter in
     use (a filter id the catalog does not know keeps the report's default column, so an ignored
     filter id is still caught); empty turns the guard off for the export."""
     if "window_column" in entry:
-        value = entry["window_column"]
-        if value is not None and not isinstance(value, str):
-            raise ConfigError("exports", f"{where}: 'window_column' must be a header label or empty")
-        return (value.strip() or None) if value else None
+        return _one_label(entry["window_column"], base.name, where, "window_column")
     if date_filter is None:
         return None
     return base.window_columns_by_filter.get(date_filter, base.window_column)
