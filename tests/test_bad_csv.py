@@ -347,3 +347,20 @@ def test_a_file_whose_lines_end_in_cr_alone_loads_as_written(harness: Harness, q
     harness.run(exports=SALE_ORDERS, facilities=["BLR01"])
     [job] = harness.sim.jobs.all()
     assert job.file is not None and harness.count("sale_orders") == job.file.rows > 0
+
+
+def test_a_header_that_is_not_utf8_names_the_label_and_the_byte(harness: Harness) -> None:
+    def latin1_header(job: Any, text: str) -> str:
+        return text.replace("Channel Name", "Channel N\udce9me", 1)
+
+    harness.sim.jobs.edit_file = latin1_header
+    real_write = Path.write_text
+
+    def write_text(path: Path, data: str, encoding: Any = None, errors: Any = None, newline: Any = None) -> int:
+        return real_write(path, data, encoding=encoding, errors="surrogateescape", newline=newline)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Path, "write_text", write_text)
+        with pytest.raises(ExportsFailed) as failed:
+            harness.run(exports=SALE_ORDERS, facilities=["BLR01"])
+    assert "the header is not UTF-8: its label 3 holds the byte 0xe9 after 'Channel N'" in failed.value.problems[0]

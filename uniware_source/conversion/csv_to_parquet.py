@@ -106,12 +106,11 @@ def read_header(source: Opener, where: str) -> list[str]:
             header = next(csv.reader(text), [])
     except csv.Error as error:
         raise CsvFormatError(f"{where}: the header row cannot be read as CSV ({error})") from None
-    for label in header:
-        try:
-            label.encode("utf-8")
-        except UnicodeEncodeError as error:
-            raise CsvFormatError(f"{where}: the header is not UTF-8 (label {label!r:.80} holds bytes that are "
-                                 f"not, from character {error.start})") from None
+    for number, label in enumerate(header, start=1):
+        bad = next((at for at, char in enumerate(label) if "\udc80" <= char <= "\udcff"), None)
+        if bad is not None:  # a byte that is not UTF-8, kept as a surrogate by the decoding above
+            raise CsvFormatError(f"{where}: the header is not UTF-8: its label {number} holds the byte "
+                                 f"0x{ord(label[bad]) - 0xDC00:02x} after {label[:bad][-40:]!r}")
     return header
 
 
