@@ -364,3 +364,14 @@ def test_a_header_that_is_not_utf8_names_the_label_and_the_byte(harness: Harness
         with pytest.raises(ExportsFailed) as failed:
             harness.run(exports=SALE_ORDERS, facilities=["BLR01"])
     assert "the header is not UTF-8: its label 3 holds the byte 0xe9 after 'Channel N'" in failed.value.problems[0]
+
+
+def test_a_header_only_file_without_a_final_line_break_is_an_empty_export(harness: Harness) -> None:
+    """pyarrow took a lone header without its line break for a row larger than any block: the job
+    failed "a row is larger than 1024 MB"; such a file holds no rows."""
+    harness.sim.jobs.empty_export_file = True
+    harness.sim.jobs.edit_file = lambda job, text: text.splitlines()[0]
+    report = harness.run(exports=SALE_ORDERS, facilities=["BLR01"])
+    assert not report.problems
+    [job] = harness.sim.jobs.all()
+    assert [r["rows_in_file"] for r in harness.history(job.code) if r["status"] == "LOADED"] == [0]

@@ -416,6 +416,16 @@ def _regrouped(reader: pacsv.CSVStreamingReader, rows: int, max_bytes: int,
         yield pa.concat_batches(pending)
 
 
+def _with_final_line_break(source: Opener, block_size: int) -> Optional[Opener]:
+    """The file with a line break after its last line, when it is smaller than a parse block and does
+    not end in one (pyarrow takes a lone header without it for a row straddling blocks); else None."""
+    with source() as handle:
+        data = handle.read(block_size + 1)
+    if len(data) > block_size or not data or data.endswith((b"\n", b"\r")):
+        return None
+    return lambda: io.BytesIO(data + b"\n")
+
+
 class _BlockTooSmall(Exception):
     """A row is larger than pyarrow's parse block: the file is read again with larger blocks."""
 
@@ -477,6 +487,10 @@ class CsvConverter:
                 break
             except _BlockTooSmall:
                 self._remove_parts(parquet_path)
+                ended = _with_final_line_break(source, block_size)
+                if ended is not None:  # a header-only file without a line break: pyarrow wants one
+                    source = ended
+                    continue
                 if block_size >= MAX_BLOCK_SIZE:
                     raise CsvFormatError(f"{where}: a row is larger than {MAX_BLOCK_SIZE >> 20} MB; "
                                          "such a file cannot be parsed") from None
