@@ -9,6 +9,7 @@ Code. Keys without Return Invoice Code / Sale Order Item Code kept one of each p
 from __future__ import annotations
 
 import csv
+import io
 from collections import Counter, defaultdict
 from datetime import timedelta
 from pathlib import Path
@@ -143,3 +144,20 @@ def test_a_sku_received_in_two_batches_keeps_both_grn_rows(harness: Harness) -> 
     landed = harness.sql("SELECT grn_code, item_sku_code, batch_code, quantity_received FROM {ds}.grns")
     assert sorted(landed) == sorted((r["GRN Code"], r["Item SkuCode"], r["Batch Code"], int(r["Quantity Received"]))
                                     for r in rows)
+
+
+def test_an_item_master_with_a_row_per_facility_loads_one_row_per_product(harness: Harness) -> None:
+    """uniware-reports.md 5: DT's Item Master carries a Facility column (DM's has none): a file with a row
+    of a product per facility repeats the key; the newest `Updated` stands, and the job loads."""
+    def per_facility(text: str) -> str:
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows([*rows, *rows[1:4]])
+        return out.getvalue()
+
+    harness.sim.jobs.edit_file = lambda job, text: per_facility(text)
+    report = harness.run(exports=["Item Master"], facilities=ONE)
+    assert not report.problems
+    rows = served(harness, "Item Master")
+    keys = {(r["Product Code"], r["Component Product Code"]) for r in rows}
+    assert len(rows) == len(keys) + 3 and harness.count("item_master") == len(keys)
