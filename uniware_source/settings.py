@@ -141,9 +141,9 @@ class SettingValues:
         '`fail`: a ragged row, non-UTF-8 bytes, a NUL byte or an untypable value fails the job, naming file, row and '
         'column (a number its type cannot hold, such as a fraction in an `integer` or 15 digits before the point in '
         'a `decimal`, also says which type holds it); `skip`: drop such rows, count them in `rows_skipped` and the '
-        'log (a rounding of decimals is reported for the rows that load only). Never skipped: a ragged row over '
-        'several lines, or a value holding a line break and as many commas as a row has separators (at least 8): '
-        'rows joined by a quote that is not escaped, whose rows cannot be told apart')
+        'log (a rounding of decimals is reported for the rows that load only). Never skipped: rows joined by a '
+        'quote that is not escaped (a value whose lines are shaped like the file\'s rows, or a ragged row with a '
+        'quote left open or two lines that are whole rows), whose rows cannot be told apart')
     on_header_change: str = setting("evolve",
         "a file's columns differ from the last load: `evolve` warns and adds new columns; `fail` refuses the file")
     backfill_start: Optional[str] = setting(None, shown='none', doc=
