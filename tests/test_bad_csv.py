@@ -375,3 +375,20 @@ def test_a_header_only_file_without_a_final_line_break_is_an_empty_export(harnes
     assert not report.problems
     [job] = harness.sim.jobs.all()
     assert [r["rows_in_file"] for r in harness.history(job.code) if r["status"] == "LOADED"] == [0]
+
+
+@pytest.mark.parametrize("crlf", [False, True])
+def test_a_quote_left_open_in_the_last_column_fails_the_job(harness: Harness, crlf: bool) -> None:
+    """The open field ends at the end of the file with the header's number of fields, so no row is
+    ragged: the rows after it were one value of the last column, exit 0."""
+    def opened(text: str) -> str:
+        header = next(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+        text = _raw_in_rows(text, header[-1], {5: '"AMAZON 5'})
+        return text.replace("\n", "\r\n") if crlf else text
+
+    harness.sim.jobs.edit_file = lambda job, text: opened(text)
+    with pytest.raises(ExportsFailed) as failed:
+        harness.run(exports=SALE_ORDERS, facilities=["BLR01"])
+    [problem] = failed.value.problems
+    assert "lines shaped like rows of the file" in problem or "a quote that is not closed" in problem, problem
+    assert harness.sql("SELECT COUNT(*) FROM {ds}.export_job_status WHERE status = 'LOADED'") == [(0,)]

@@ -293,6 +293,7 @@ def test_a_primary_key_given_to_a_report_without_one_merges_on_it(
 
     keyed = resolve_export({"name": "Tally GST Report", "primary_key": ["Invoice number", "Product SKU Code"]}, 0)
     assert keyed.write_disposition == "merge" and not keyed.merges_on_job_code
+    assert keyed.lookback is None  # the source's lookback_days, as for any export with a key
     monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{
         "name": "Tally GST Report", "write_disposition": "append", "primary_key": ["Invoice number"]}]))
     assert cli("--facility", "BLR01") == 2
@@ -428,3 +429,20 @@ def test_dedup_sort_and_window_column_take_snake_case_names_like_primary_key() -
     assert (spec.dedup_sort, spec.window_column) == ("Reverse Pickup Last Updated", "Reverse Pickup Created")
     assert resolve_export({"name": "Purchase Orders", "dedup_sort": "po_approved_date"}, 0).dedup_sort == \
         "PO Approved Date"
+
+
+def test_plan_takes_facility_codes_separated_by_commas_like_a_run(
+        cli: Any, sim: UniwareSimulator, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("plan", "--export", "Sale Orders", "--facility", "BLR01, DEL02") == 0
+    out = capsys.readouterr().out
+    assert "facility BLR01" in out and "facility DEL02" in out and creates(sim) == 0, out
+
+
+def test_a_setting_in_a_lower_case_environment_variable_is_refused(
+        cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """dlt reads SOURCES__UNIWARE__FACILITIES, not sources__uniware__facilities: every facility ran."""
+    monkeypatch.setenv("sources__uniware__facilities", "DEL02")
+    assert cli() == 2
+    err = one_line(capsys)
+    assert "environment variable sources__uniware__facilities" in err and "SOURCES__UNIWARE__FACILITIES" in err, err
+    assert creates(sim) == 0

@@ -45,7 +45,7 @@ from .problems import EXIT_LOCKED, explain
 from .queries import create_views
 from .run_log import RunRecord, load_run_row, run_row_resource
 from .run_report import RunReport
-from .settings import configured_exports, select_exports
+from .settings import configured_exports, listed, select_exports
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
@@ -129,8 +129,7 @@ def source_overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.exports:
         overrides["exports"] = select_exports(configured_exports(), args.exports)
     if args.facilities:  # repeatable, and each may list several, separated by commas (as --export)
-        overrides["facilities"] = [code.strip() for given in args.facilities for code in given.split(",")
-                                   if code.strip()]
+        overrides["facilities"] = listed(args.facilities)
     if args.start or args.end:
         overrides["backfill_start"] = args.start
         overrides["backfill_end"] = args.end

@@ -142,7 +142,8 @@ class SettingValues:
         'column (a number its type cannot hold, such as a fraction in an `integer` or 15 digits before the point in '
         'a `decimal`, also says which type holds it); `skip`: drop such rows, count them in `rows_skipped` and the '
         'log (a rounding of decimals is reported for the rows that load only). Never skipped: rows joined by a '
-        'quote that is not escaped (a value whose lines are shaped like the file\'s rows, or a ragged row with a '
+        'quote that is not escaped (a value whose lines are shaped like the file\'s rows, in a file of 5 columns or '
+        'more, or a ragged row with a '
         'quote left open or two lines that are whole rows), whose rows cannot be told apart')
     on_header_change: str = setting("evolve",
         "a file's columns differ from the last load: `evolve` warns and adds new columns; `fail` refuses the file")
@@ -183,7 +184,7 @@ def unknown_source_keys(known: frozenset[str]) -> list[tuple[str, str]]:
         parts = name[len(ENV_PREFIX):].lower().split("__")
         if parts[0] == "uniware" and len(parts) > 1:
             parts = parts[1:]
-        if len(parts) == 1 and parts[0] not in known:
+        if len(parts) == 1 and (parts[0] not in known or name != name.upper()):  # dlt reads upper case only
             found.append((parts[0], f"environment variable {name}"))
     for provider in dlt.config.config_providers:
         document = getattr(provider, "_config_doc", None)
@@ -210,6 +211,9 @@ def refuse_unknown_keys(known: frozenset[str]) -> None:
     likely means (`known`: the names it takes; the settings are `SettingValues`' fields)."""
     settings = sorted(f.name for f in setting_fields())
     for key, where in unknown_source_keys(known):
+        if key in known:
+            raise ConfigError(key, f"dlt reads environment variables in upper case only, so it would ignore this "
+                              f"one: name it {ENV_PREFIX}{key.upper()}", given_as=where)
         close = difflib.get_close_matches(key, settings, n=1, cutoff=0.6)
         hint = f"; did you mean '{close[0]}'?" if close else f"; the settings are {', '.join(settings)}"
         raise ConfigError(key, f"is not a setting of the source, so dlt would ignore it{hint}",
@@ -409,7 +413,8 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
             raise ConfigError("exports", f"{where}: column_types of export '{name}' {wrong[0]}")
         configured_types = typed
     window_column = _window_column(entry, base, date_filter or None, where)
-    lookback = base.lookback
+    # a report the catalog appends never looks back (its rows cannot merge again); given a key, it can
+    lookback = None if base.write_disposition == APPEND and disposition == MERGE else base.lookback
     if "lookback_days" in entry:
         lookback = timedelta(days=_positive("exports", entry["lookback_days"], allow_zero=True,
                                             where=f"{where}: lookback_days", most=LOOKBACK_DAYS_MAX))
@@ -507,6 +512,12 @@ def configured_exports() -> Any:
         return None
 
 
+def listed(values: Sequence[str]) -> list[str]:
+    """A repeatable flag's values, each of which may list several separated by commas (`--facility
+    BLR01,DEL02 --facility MUM03`)."""
+    return [part.strip() for given in values for part in given.split(",") if part.strip()]
+
+
 def select_exports(configured: Any, names: Sequence[str]) -> list[Any]:
     """The exports `names` pick (the command line's `--export`), each as configured when the
     configuration has an entry of that report name or table name (its columns, date_filter...), else
@@ -514,9 +525,7 @@ def select_exports(configured: Any, names: Sequence[str]) -> list[Any]:
     configured = _export_entries(configured)
     entries = list(configured) if isinstance(configured, (list, tuple)) else []
     picked: list[Any] = []
-    for name in (part.strip() for given in names for part in given.split(",")):
-        if not name:
-            continue
+    for name in listed(names):
         match = next((entry for entry in entries if _names_export(entry, name)), None)
         if match is None:  # a catalog report, by its name in any case or by its table name
             match = next((report for report, spec in CATALOG.items()

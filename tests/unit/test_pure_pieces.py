@@ -376,3 +376,17 @@ def test_a_secret_a_json_body_escapes_is_masked() -> None:
     response.headers["Content-Type"] = "application/json"
     for quoted in (_describe(None, response), _snippet(response)):
         assert "Tr0ub4dor" not in quoted and "horse" not in quoted, quoted
+
+
+def test_the_shape_of_rows_joined_by_an_unescaped_quote() -> None:
+    from uniware_source.conversion.csv_to_parquet import value_joins_rows
+
+    # opened at column 2 of 6: the rest of that row, two whole rows, the start of a later one
+    assert value_joins_rows("D-open,x,y,z\na,b,c,d,e,f\na,b,c,d,e,f\nu,v,D-close", 6, 2)
+    # a quote left open in the last column up to the end of the file: every later line a whole row
+    assert value_joins_rows('AMAZON 5"\nI2,S2,CREATED,2026-11-29,FLIPKART\nI3,S3,CREATED,2026-11-29,MYNTRA\n', 5, 4)
+    assert value_joins_rows('AMAZON 5"\r\nI2,S2,CREATED,2026-11-29,FLIPKART\r\n', 5, 4)
+    # a description or an address over lines is one value
+    assert not value_joins_rows("Cotton shirt\nSizes: S, M\nColours: red, blue", 2, 1)  # too narrow to tell
+    assert not value_joins_rows("Flat 402, B Wing, Sunrise,\nPlot 12, Sector 5", 5, 2)
+    assert not value_joins_rows("Wheat flour, sugar,\nmilk solids\n", 8, 3)

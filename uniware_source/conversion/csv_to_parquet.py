@@ -318,17 +318,25 @@ NUL = "\x00"
 LINE_BREAK = re.compile(r"\r\n|\n|\r")
 
 
+# narrower files are not searched for joined rows: an address or a list over lines too easily has the shape
+JOINED_ROWS_MIN_FIELDS = 5
+
+
 def value_joins_rows(text: str, fields: int, position: int) -> bool:
     """Whether a value of column `position` has the shape of rows of the file joined by a quote that is
     not escaped, opened in one row and closed at the same column of a later one: `fields` - 1 - `position`
     commas before its first line break, a whole row (`fields` - 1 commas) on each line between, `position`
-    commas after its last one."""
+    commas after its last one. A quote left open up to the end of the file makes a value that ends in a
+    line break, every line after the first a whole row."""
     lines = LINE_BREAK.split(text)
-    if len(lines) < 2:
+    if fields < JOINED_ROWS_MIN_FIELDS or len(lines) < 2:
         return False
-    commas = [line.count(",") for line in lines]
-    return commas[0] == fields - 1 - position and commas[-1] == position \
-        and all(count == fields - 1 for count in commas[1:-1])
+    to_the_end = lines[-1] == ""
+    commas = [line.count(",") for line in (lines[:-1] if to_the_end else lines)]
+    if len(commas) < 2 or commas[0] != fields - 1 - position:
+        return False
+    whole = commas[1:] if to_the_end else commas[1:-1]
+    return all(count == fields - 1 for count in whole) and (to_the_end or commas[-1] == position)
 
 
 def row_joins_rows(text: str, fields: int) -> bool:
