@@ -344,7 +344,8 @@ def _positive(setting: str, value: Any, *, allow_zero: bool = False, where: str 
 
 
 def _did_you_mean(name: str) -> str:
-    """A catalog report whose name differs from `name` only in case or spacing."""
+    """"; did you mean 'X'?" for the catalog report whose name is closest to `name` (case and spacing
+    aside: "sale orders", "Invoices"), else ""."""
     folded = {" ".join(known.lower().split()): known for known in CATALOG}
     close = difflib.get_close_matches(" ".join(name.lower().split()), list(folded), n=1, cutoff=0.8)
     return f"; did you mean '{folded[close[0]]}'?" if close else ""
