@@ -148,7 +148,8 @@ def test_a_sku_received_in_two_batches_keeps_both_grn_rows(harness: Harness) -> 
 
 def test_an_item_master_with_a_row_per_facility_loads_one_row_per_product(harness: Harness) -> None:
     """uniware-reports.md 5: DT's Item Master carries a Facility column (DM's has none): a file with a row
-    of a product per facility repeats the key; the newest `Updated` stands, and the job loads."""
+    of a product per facility repeats the key; every row is kept (numbered), and the file still replaces
+    the table: a product the next snapshot lacks goes."""
     def per_facility(text: str) -> str:
         rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
         out = io.StringIO()
@@ -160,4 +161,16 @@ def test_an_item_master_with_a_row_per_facility_loads_one_row_per_product(harnes
     assert not report.problems
     rows = served(harness, "Item Master")
     keys = {(r["Product Code"], r["Component Product Code"]) for r in rows}
-    assert len(rows) == len(keys) + 3 and harness.count("item_master") == len(keys)
+    assert len(rows) == len(keys) + 3 and harness.count("item_master") == len(rows)
+    gone = rows[-1]["Product Code"]  # repeated in the first file; the next snapshot lacks it
+
+    def without_a_product(text: str) -> str:
+        kept = [r for r in csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")) if gone not in r[:1]]
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows([*kept, *kept[1:4]])
+        return out.getvalue()
+
+    harness.sim.jobs.edit_file = lambda job, text: without_a_product(text)
+    harness.sim.clock.advance(timedelta(hours=1))
+    assert not harness.run(exports=["Item Master"], facilities=ONE).problems
+    assert harness.sql("SELECT COUNT(*) FROM {ds}.item_master WHERE product_code = '" + gone + "'") == [(0,)]

@@ -317,7 +317,7 @@ def test_a_label_the_field_never_showed_is_checked_against_the_file_not_refused_
     assert cli("--facility", "BLR01") == 0 and creates(sim) == 1
     monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{
         "name": "Reverse Pickup", "column_types": {"Putaway Updated": "timestamp"}}]))
-    assert cli("--facility", "BLR01") != 2 and creates(sim) >= 2
+    assert cli("--facility", "BLR01") == 1 and creates(sim) == 2  # the job made, its file refused
 
 
 def test_a_setting_name_with_a_typo_in_the_environment_is_refused_naming_it(
@@ -390,12 +390,16 @@ def test_dlt_sections_under_the_source_are_not_taken_for_typos(
     assert cli("--facility", "BLR01") == 0 and creates(sim) == 1
 
 
+@pytest.mark.parametrize("path", ["file import", "arrow"])
 def test_a_key_shared_by_two_facilities_files_without_a_newest_wins_column_fails_one_job(
         cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+        capsys: pytest.CaptureFixture[str], path: str) -> None:
     """Inventory Snapshot keyed on the SKU alone: BLR01's and DEL02's files of one run share SKUs, and
     dlt's merge kept one row per SKU (315 rows reported, 213 in the table, exit 0). Now the second
-    file's job fails, naming the ways out; the first facility's rows land whole."""
+    file's job fails, naming the ways out; the first facility's rows land whole. Also where the
+    destination takes Arrow batches (no load file of its own format)."""
+    if path == "arrow":
+        monkeypatch.setattr("uniware_source.runtime.destination_load_format", lambda: None)
     monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{"name": "Inventory Snapshot",
                                                                   "primary_key": ["Item SkuCode"]}]))
     assert cli("--facility", "BLR01,DEL02") == 1
@@ -446,3 +450,12 @@ def test_a_setting_in_a_lower_case_environment_variable_is_refused(
     err = one_line(capsys)
     assert "environment variable sources__uniware__facilities" in err and "SOURCES__UNIWARE__FACILITIES" in err, err
     assert creates(sim) == 0
+
+
+@pytest.mark.parametrize("command", [["reset", "--export", "Sale Orders"], ["plan"], []])
+def test_a_facility_flag_without_a_code_is_a_setting_error_not_every_facility(
+        cli: Any, sim: UniwareSimulator, capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    """`reset --facility ""` cleared every facility's cursor (and with --delete-rows every row)."""
+    assert cli(*command, "--facility", ",") == 2
+    err = capsys.readouterr().err
+    assert "--facility was given without a code" in err and creates(sim) == 0, err

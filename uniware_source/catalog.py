@@ -249,8 +249,9 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
         date_filter=None,
         primary_key=("Product Code", "Component Product Code"),
         # DT's Item Master also carries a Facility column (uniware-reports.md 5, a conflict with DM): if a
-        # tenant's file has a row per facility, a product's rows repeat the key; the newest one stands
-        dedup_sort="Updated",
+        # tenant's file has a row per facility, a product's rows repeat the key; each is kept, numbered, so
+        # the file stays a snapshot that replaces the table (a product gone upstream goes from it)
+        repeating_keys=True,
         write_disposition=REPLACE,
         facility_scoped=False,
         column_types=_with_types(decimal=("MRP", "Base Price", "Cost Price", "Component Price", "Weight (gms)"),

@@ -45,7 +45,7 @@ from .problems import EXIT_LOCKED, explain
 from .queries import create_views
 from .run_log import RunRecord, load_run_row, run_row_resource
 from .run_report import RunReport
-from .settings import configured_exports, listed, select_exports
+from .settings import configured_exports, facility_flags, select_exports
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
@@ -128,8 +128,8 @@ def source_overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     if args.exports:
         overrides["exports"] = select_exports(configured_exports(), args.exports)
-    if args.facilities:  # repeatable, and each may list several, separated by commas (as --export)
-        overrides["facilities"] = listed(args.facilities)
+    if args.facilities is not None:  # repeatable, and each may list several, separated by commas (as --export)
+        overrides["facilities"] = facility_flags(args.facilities)
     if args.start or args.end:
         overrides["backfill_start"] = args.start
         overrides["backfill_end"] = args.end

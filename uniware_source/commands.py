@@ -29,7 +29,7 @@ from .progress import configure_logging
 from .run_log import delete_rows, reset
 from .run_report import RunReport
 from .runtime import SUBMIT, SourceRuntime
-from .settings import configured_exports, listed, normalize_name, select_exports
+from .settings import configured_exports, facility_flags, normalize_name, select_exports
 from .source import uniware_source
 
 COMMANDS = ("run", "facilities", "exports", "plan", "status", "reset")
@@ -115,10 +115,10 @@ def _tables(pipeline: Pipeline, names: Sequence[str]) -> list[str]:
 
 def run_command(argv: Sequence[str], clock: Optional[Clock] = None) -> int:
     args = parse(argv)
-    if getattr(args, "facilities", None):
-        args.facilities = listed(args.facilities)
     configure_logging(args.quiet, args.log_format)
     try:
+        if getattr(args, "facilities", None) is not None:
+            args.facilities = facility_flags(args.facilities)
         if args.command == "exports":
             print(export_reference() if args.markdown else "\n".join(export_lines()))
             return 0

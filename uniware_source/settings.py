@@ -519,6 +519,16 @@ def listed(values: Sequence[str]) -> list[str]:
     return [part.strip() for given in values for part in given.split(",") if part.strip()]
 
 
+def facility_flags(values: Sequence[str]) -> list[str]:
+    """The codes `--facility` gives (repeatable, each may list several); one given empty is a mistake, not
+    "every facility" (`reset --facility ""` would clear them all)."""
+    codes = listed(values)
+    if not codes:
+        raise ConfigError("facilities", f"--facility was given without a code ({list(values)!r}); give codes as "
+                          "facility/search lists them, e.g. --facility BLR01,DEL02")
+    return codes
+
+
 def select_exports(configured: Any, names: Sequence[str]) -> list[Any]:
     """The exports `names` pick (the command line's `--export`), each as configured when the
     configuration has an entry of that report name or table name (its columns, date_filter...), else

@@ -390,3 +390,15 @@ def test_the_shape_of_rows_joined_by_an_unescaped_quote() -> None:
     assert not value_joins_rows("Cotton shirt\nSizes: S, M\nColours: red, blue", 2, 1)  # too narrow to tell
     assert not value_joins_rows("Flat 402, B Wing, Sunrise,\nPlot 12, Sector 5", 5, 2)
     assert not value_joins_rows("Wheat flour, sugar,\nmilk solids\n", 8, 3)
+    # over two lines with no whole row between: only in a wide file (an address in a 5-column one is one)
+    assert not value_joins_rows("Flat 4B\n12th Cross, Indiranagar, Bengaluru, Karnataka, 560038", 5, 4)
+    assert value_joins_rows("D-open,a,b,c,d,e\nf,g,D-close", 8, 2)
+
+
+def test_a_ragged_row_that_joins_rows() -> None:
+    from uniware_source.conversion.csv_to_parquet import row_joins_rows
+
+    assert row_joins_rows('a,b,"D-open,c\nd,e,f,g\nh,i,j,k\n', 4)  # a quote left open, any width
+    assert row_joins_rows("a,b,c,d,e,f\ng,h,i,j,k,l,m", 6)  # two whole rows in a 6-column file
+    assert not row_joins_rows("x, y\nz, w,extra", 3)  # too narrow to tell: skipped like any ragged row
+    assert not row_joins_rows("a,b,Flat 2, MG Road\nBengaluru,c,d,extra", 6)  # one row's address over lines

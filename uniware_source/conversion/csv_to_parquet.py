@@ -244,7 +244,7 @@ class Ragged(NamedTuple):
 
 def _ragged(row: pacsv.InvalidRow) -> Ragged:
     return Ragged(row.number, row.expected_columns, row.actual_columns, row.text[:80],
-                  len(LINE_BREAK.split(row.text)), row_joins_rows(row.text, row.expected_columns))
+                  1 + line_breaks(row.text), row_joins_rows(row.text, row.expected_columns))
 
 
 class _RowProblems:
@@ -318,8 +318,15 @@ NUL = "\x00"
 LINE_BREAK = re.compile(r"\r\n|\n|\r")
 
 
-# narrower files are not searched for joined rows: an address or a list over lines too easily has the shape
+# narrower files are not searched for joined rows: an address or a list over lines too easily has the shape;
+# a value over two lines only (no whole row between) is searched from this width on
 JOINED_ROWS_MIN_FIELDS = 5
+JOINED_TWO_LINES_MIN_FIELDS = 8
+
+
+def line_breaks(text: str) -> int:
+    """How many line breaks `text` holds (LF, CRLF or CR alone), counted without splitting it."""
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
 
 
 def value_joins_rows(text: str, fields: int, position: int) -> bool:
@@ -327,26 +334,37 @@ def value_joins_rows(text: str, fields: int, position: int) -> bool:
     not escaped, opened in one row and closed at the same column of a later one: `fields` - 1 - `position`
     commas before its first line break, a whole row (`fields` - 1 commas) on each line between, `position`
     commas after its last one. A quote left open up to the end of the file makes a value that ends in a
-    line break, every line after the first a whole row."""
-    lines = LINE_BREAK.split(text)
-    if fields < JOINED_ROWS_MIN_FIELDS or len(lines) < 2:
+    line break, every line after the first a whole row. Values over two lines with no whole row need a
+    wider file to be told from an address."""
+    if fields < JOINED_ROWS_MIN_FIELDS or not line_breaks(text):
         return False
+    lines = LINE_BREAK.split(text)
     to_the_end = lines[-1] == ""
     commas = [line.count(",") for line in (lines[:-1] if to_the_end else lines)]
-    if len(commas) < 2 or commas[0] != fields - 1 - position:
-        return False
     whole = commas[1:] if to_the_end else commas[1:-1]
+    if len(commas) < 2 or commas[0] != fields - 1 - position or (not whole and fields < JOINED_TWO_LINES_MIN_FIELDS):
+        return False
     return all(count == fields - 1 for count in whole) and (to_the_end or commas[-1] == position)
 
 
 def row_joins_rows(text: str, fields: int) -> bool:
-    """Whether a ragged row's raw text is several rows of the file in one: a quote left open, or two or
-    more of its lines each holding a whole row's separators (a multi-line value of one row splits them
-    between its lines)."""
-    lines = LINE_BREAK.split(text)
-    if len(lines) < 2:
+    """Whether a ragged row's raw text is several rows of the file in one: a quote left open (an odd count
+    of quotes over lines), or, in a file of `JOINED_ROWS_MIN_FIELDS` or more, two of its lines each holding
+    a whole row's separators (a multi-line value of one row splits them between its lines). The text can
+    be the rest of the file: counted, and its lines looked at only until two whole rows are found."""
+    if not line_breaks(text):
         return False
-    return text.count('"') % 2 == 1 or sum(1 for line in lines if line.count(",") >= fields - 1) >= 2
+    if text.count('"') % 2 == 1:
+        return True
+    if fields < JOINED_ROWS_MIN_FIELDS:
+        return False
+    whole = 0
+    for match in re.finditer(r"[^\r\n]*", text):
+        if match.group().count(",") >= fields - 1:
+            whole += 1
+            if whole == 2:
+                return True
+    return False
 
 
 def _value_bytes(column: pa.Array) -> bytes:
@@ -690,7 +708,7 @@ class CsvConverter:
                 value = str(columns[position][index].as_py())
                 raise CsvFormatError(
                     f"{where}: row {rows_before + index + 2} (header is row 1), column '{layout.labels[position]}' "
-                    f"holds {len(LINE_BREAK.split(value)):,} lines shaped like rows of the file (starts with "
+                    f"holds {1 + line_breaks(value):,} lines shaped like rows of the file (starts with "
                     f"{value[:60]!r}): a quote that is not escaped seems to join rows; the file cannot be read "
                     "safely")
         for position, kind in enumerate(layout.kinds):

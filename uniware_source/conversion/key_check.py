@@ -5,10 +5,12 @@ database of the package, within a small memory limit: beyond it DuckDB moves the
 directory, so memory stays flat for any file size (10M keys: +0 MB instead of the +175 MB the
 hashes took as Arrow arrays). One `count(DISTINCT ...)` per file and one semi-join of the file with
 the package answer; the store's connection does one thing at a time (its memory limit is shared).
-Two different keys with the same hash count as a repeat, which only costs a fast path (dlt then
-deduplicates, as without the check); a repeat is never missed. Beyond `max_keys` keys, or when
-DuckDB fails (out of its memory, a closed store), the answer is "not known to be unique": that too
-only costs the fast path.
+Two different keys with the same hash count as a repeat (about one chance in 10^7 for a million keys):
+for an export with a `dedup_sort` that only costs a fast path (dlt then deduplicates, as without the
+check); for one without, a repeat fails the job (csv_to_parquet, collect), so such a collision would too,
+with a message naming the key. A repeat is never missed. Beyond `max_keys` keys, or when DuckDB fails
+(out of its memory, a closed store), the answer is "not known to be unique": the fast path is lost, and
+a file's repeats (`FileKeys.repeats`) count as none, so the checks that fail a job are off for it.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from ..conversion.csv_to_parquet import (
     ConvertedFile,
     CsvConverter,
     Lineage,
+    find_label,
     kind_of,
     loaded_kind,
 )
@@ -244,10 +245,14 @@ class ExportCollection:
 
     def _keys_shared_without_newest(self, converter: CsvConverter, ready: FileReady) -> bool:
         """Whether the file's rows repeat keys of a file before it in this package while nothing tells
-        which row to keep (no dedup_sort, no repeating_keys): dlt's merge would keep any one of them."""
-        if not self._keyed or self.spec.dedup_sort or self.spec.repeating_keys or not ready.converted.rows:
+        which row to keep (no dedup_sort, or its column not in the file; no repeating_keys): dlt's merge
+        would keep any one of them."""
+        converted = ready.converted
+        if not self._keyed or self.spec.repeating_keys or not converted.rows:
             return False
-        return bool(converter.key_store.shares_keys(ready.converted.keys))
+        if self.spec.dedup_sort and find_label(converted.layout.labels, self.spec.dedup_sort) >= 0:
+            return False
+        return bool(converter.key_store.shares_keys(converted.keys))
 
     def _load(self, entry: Entry, event: FileReady, converter: CsvConverter) -> Iterator[Any]:
         """The file's rows into this package, with the job's LOADED history row and its cursor."""
@@ -258,6 +263,8 @@ class ExportCollection:
                 for path, rows in converted.parts:
                     yield file_import(path, converted.file_format, rows, converted.schema, hints)
             else:
+                if self._keyed:  # kept for the shared-key check of the package's next files
+                    converter.key_store.add(converted.keys)
                 yield from pq.ParquetFile(converted.parquet).iter_batches(batch_size=ARROW_BATCH_ROWS)
             converter.discard(converted)
         if converted.rows and download.sha256:
