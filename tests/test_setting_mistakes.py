@@ -264,6 +264,8 @@ def test_a_newest_wins_column_missing_from_the_file_fails_the_job_naming_it(
      "exports[0] ('Sale Orders'): lookback_days: must be zero or more, got -1"),
     ("EXPORTS", json.dumps([{"name": "Sale Orders", "lookback_days": 1e12}]),
      "exports[0] ('Sale Orders'): lookback_days: must be at most 36500"),
+    ("EXPORTS", json.dumps([{"name": "Sale Orders", "lookback_days": True}]),
+     "exports[0] ('Sale Orders'): lookback_days: expected a number, got True"),
 ])
 def test_a_number_setting_out_of_range_is_a_setting_error_naming_it(
         cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],

@@ -329,6 +329,8 @@ def _positive(setting: str, value: Any, *, allow_zero: bool = False, where: str 
     """A finite number above zero (or zero), at most `most` (beyond it a duration overflows the
     calendar); `where` names the part of `setting` it is (`exports[0] ('Sale Orders'): lookback_days`)."""
     prefix = f"{where}: " if where else ""
+    if isinstance(value, bool):  # TOML's true is no number of days
+        raise ConfigError(setting, f"{prefix}expected a number, got {value!r}")
     try:
         number = float(value)
     except (TypeError, ValueError):
