@@ -185,6 +185,12 @@ def spec_labels(labels: list[str], spec: ExportSpec, names: Optional[ColumnNames
     return result
 
 
+def tells_newest(spec: ExportSpec, labels: Sequence[str]) -> bool:
+    """Whether rows repeating a key can be loaded without losing one at random: each kept
+    (`repeating_keys`), or the newest told by the `dedup_sort` column, which the file (`labels`) has."""
+    return spec.repeating_keys or bool(spec.dedup_sort and find_label(labels, spec.dedup_sort) >= 0)
+
+
 def find_label(labels: Sequence[str], wanted: str) -> int:
     """The position of `wanted` in `labels`: exactly, else ignoring case and spaces; -1 if absent."""
     wanted = wanted.strip()
@@ -633,15 +639,14 @@ class CsvConverter:
         key = ", ".join(self.spec.primary_key)
         repeats = f"{result.keys.repeats:,} row(s) repeat the key ({key}) of an earlier row"
         repeated = bool(result.keys.repeats and layout.key_names and not self.spec.repeating_keys)
-        if repeated and not self.spec.dedup_sort:
+        if repeated and not tells_newest(self.spec, layout.labels):
             # dlt's merge would keep any one row of each repeated key, silently: the others are lost
-            raise CsvFormatError(
-                f"{where}: {repeats}, and no dedup_sort tells which to keep; if they are different records (a row "
-                "per batch, unit or line), set repeating_keys = true for this export (every row kept, numbered) or "
-                "widen its primary_key; if they are versions of one record, set dedup_sort to the column that tells "
-                "the newest")
-        if repeated and find_label(layout.labels, self.spec.dedup_sort or "") < 0:
-            # dlt's merge would keep any one row of each repeated key, silently: not the newest
+            if not self.spec.dedup_sort:
+                raise CsvFormatError(
+                    f"{where}: {repeats}, and no dedup_sort tells which to keep; if they are different records (a "
+                    "row per batch, unit or line), set repeating_keys = true for this export (every row kept, "
+                    "numbered) or widen its primary_key; if they are versions of one record, set dedup_sort to the "
+                    "column that tells the newest")
             raise CsvFormatError(
                 f"{where}: {repeats}, and the dedup_sort column '{self.spec.dedup_sort}' that tells the newest is not "
                 f"in the file's header {layout.labels}; set dedup_sort for this export to the file's header label, "

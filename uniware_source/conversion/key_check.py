@@ -90,8 +90,7 @@ class KeyStore:
             if not (self.unique and file.unique) or self._rows + file.rows > self.max_keys:
                 self.unique = False
             elif file.table:  # a file without rows adds nothing
-                [(shared,)] = self.execute(
-                    f"SELECT EXISTS (SELECT 1 FROM {file.table} SEMI JOIN package USING (h))")
+                shared = self._shared(file.table)
                 if not shared:
                     self.execute(f"INSERT INTO package SELECT h FROM {file.table}")
                     self._rows += file.rows
@@ -112,9 +111,13 @@ class KeyStore:
         if not file.table:
             return False
         try:
-            [(shared,)] = self.execute(f"SELECT EXISTS (SELECT 1 FROM {file.table} SEMI JOIN package USING (h))")
+            return self._shared(file.table)
         except duckdb.Error:
             return None
+
+    def _shared(self, table: str) -> bool:
+        """Whether a hash of the file table `table` is in the package; raises duckdb.Error."""
+        [(shared,)] = self.execute(f"SELECT EXISTS (SELECT 1 FROM {table} SEMI JOIN package USING (h))")
         return bool(shared)
 
     def discard(self, file: FileKeys) -> None:

@@ -27,9 +27,9 @@ from ..conversion.csv_to_parquet import (
     ConvertedFile,
     CsvConverter,
     Lineage,
-    find_label,
     kind_of,
     loaded_kind,
+    tells_newest,
 )
 from ..conversion.facility_guard import check as check_facility
 from ..conversion.key_check import FileKeys, KeyStore
@@ -248,9 +248,7 @@ class ExportCollection:
         which row to keep (no dedup_sort, or its column not in the file; no repeating_keys): dlt's merge
         would keep any one of them."""
         converted = ready.converted
-        if not self._keyed or self.spec.repeating_keys or not converted.rows:
-            return False
-        if self.spec.dedup_sort and find_label(converted.layout.labels, self.spec.dedup_sort) >= 0:
+        if not self._keyed or not converted.rows or tells_newest(self.spec, converted.layout.labels):
             return False
         return bool(converter.key_store.shares_keys(converted.keys))
 
