@@ -392,3 +392,47 @@ def test_a_quote_left_open_in_the_last_column_fails_the_job(harness: Harness, cr
     [problem] = failed.value.problems
     assert "lines shaped like rows of the file" in problem or "a quote that is not closed" in problem, problem
     assert harness.sql("SELECT COUNT(*) FROM {ds}.export_job_status WHERE status = 'LOADED'") == [(0,)]
+
+
+@pytest.mark.parametrize("on_bad_rows", ["fail", "skip"])
+@pytest.mark.parametrize("written, read_as", [
+    ('"Samsung 32" TV"', 'Samsung 32 TV"'),  # an inch mark in a product name, not escaped
+    ('"He said "hi" ok"', 'He said hi" ok"'),
+    ('"Rose Villa" ', "Rose Villa "),  # a space after the closing quote
+    ('"Flat 2, ""Rose"" Villa,\nMG Road 5" wide"', 'Flat 2, "Rose" Villa,\nMG Road 5 wide"'),  # over two lines
+    ('"Steel ""Tiffin""" 3 Tier"', 'Steel "Tiffin" 3 Tier"'),  # a run of three quotes closes it
+])
+@pytest.mark.parametrize("export", [SALE_ORDERS[0], {"name": "Sale Orders"}], ids=["narrow", "catalog"])
+def test_a_quoted_value_going_on_after_its_closing_quote_fails_the_job_never_loads_altered(
+        harness: Harness, written: str, read_as: str, on_bad_rows: str, export: dict[str, Any]) -> None:
+    """A writer that does not escape a quote inside a quoted value: pyarrow read the value without a word,
+    dropping the quotes it took for closing ones, so the row loaded altered with exit 0. Now the job fails
+    naming the row, the column and what it would have loaded; the other facility loads."""
+    harness.sim.jobs.edit_file = lambda job, text: (
+        _raw_in_rows(text, "Channel Name", {5: written}) if job.query.facility == "BLR01" else text)
+    with pytest.raises(ExportsFailed) as failed:
+        harness.run(exports=[export], facilities=["BLR01", "DEL02"], on_bad_rows=on_bad_rows)
+    [problem] = failed.value.problems
+    assert f"{ROW}, column 'Channel Name': the quoted value {written!r} goes on after its closing quote" in problem
+    assert f"it would load altered as {read_as!r}" in problem, problem
+    assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.sale_orders") == [("DEL02",)]
+    bad_job = next(j for j in harness.sim.jobs.all() if j.facility == "BLR01")
+    assert harness.history(bad_job.code)[-1]["status"] == "PARSE_FAILED"
+
+
+@pytest.mark.parametrize("written, value", [
+    ('Samsung 32" TV', 'Samsung 32" TV'),  # a quote inside a value that is not quoted is read as written
+    ('5"x7" frame', '5"x7" frame'),
+    ('"Samsung 32"" TV"', 'Samsung 32" TV'),  # escaped as Uniware's writer does
+    ('"""Classic"" Kurta, M"', '"Classic" Kurta, M'),
+    ('"Flat 2,\nMG Road ""5"""', 'Flat 2,\nMG Road "5"'),
+])
+def test_quotes_inside_values_written_by_the_rules_load_exactly(harness: Harness, written: str, value: str) -> None:
+    """The check above refuses only a closing quote followed by text: the quotes a well-formed file or an
+    unquoted value holds load as they are, in every row that has them."""
+    harness.sim.jobs.edit_file = lambda job, text: _raw_in_rows(text, "Channel Name", {3: written, 7: written})
+    harness.run(exports=SALE_ORDERS, facilities=["BLR01"])
+    [job] = harness.sim.jobs.all()
+    channels = [c for (c,) in harness.sql("SELECT channel_name FROM {ds}.sale_orders")]
+    assert job.file is not None and len(channels) == job.file.rows - 2 * written.count("\n")  # rows, not lines
+    assert channels.count(value) == 2

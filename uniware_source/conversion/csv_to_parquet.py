@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple, Optional
+from typing import Any, BinaryIO, NamedTuple, Optional, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,6 +32,7 @@ from .column_names import DLT_COLUMNS, ColumnNames
 from .facility_guard import FACILITY_CODE_LABEL, FacilityCodes
 from .key_check import FileKeys, KeyCheck, KeyStore
 from .load_files import PARQUET, ChunkWriter, dictionary_columns, open_writer
+from .stray_quotes import QuoteWatch, first_altered_value
 from .window_guard import DateSpan
 
 log = logging.getLogger(__name__)
@@ -393,6 +394,25 @@ def _joined_rows(column: pa.Array, fields: int, position: int) -> Optional[int]:
                  if text is not None and value_joins_rows(text, fields, position)), None)
 
 
+def _refuse_altered_value(source: Opener, layout: FileLayout, where: str) -> None:
+    """Fail the file when a quoted value of it goes on after its closing quote (see stray_quotes.py)."""
+    altered = first_altered_value(source)
+    if altered is None:
+        return
+    column = f"column '{layout.labels[altered.column]}'" if altered.column < len(layout.labels) \
+        else f"field {altered.column + 1}"
+    read = pacsv.read_csv(io.BytesIO(altered.written.encode("utf-8", "surrogateescape") + b"\n"),
+                          read_options=pacsv.ReadOptions(column_names=["value"]),
+                          parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                          convert_options=pacsv.ConvertOptions(column_types={"value": pa.string()}))
+    shown = read.column("value")[0].as_py() if read.num_rows == 1 else None
+    raise CsvFormatError(
+        f"{where}: row {altered.row} (header is row 1), {column}: the quoted value {altered.written[:80]!r} goes on "
+        "after its closing quote (a quote inside it is not escaped as \"\"), so it would load altered"
+        + (f" as {shown[:80]!r}" if shown is not None else "")
+        + "; such a row is never skipped; the file cannot be read safely")
+
+
 class _BackgroundParquetWriter:
     """Writes row groups (or CSV lines) on its own thread, so encoding one chunk overlaps parsing the next."""
 
@@ -539,8 +559,12 @@ class CsvConverter:
                                         if self.spec.repeating_keys and layout.key_names else layout.key_names)
         try:
             with source() as handle:
-                return self._convert_from(handle, source, parquet_path, lineage, header, layout, where, block_size,
-                                          key_check)
+                watch = QuoteWatch(handle)
+                result = self._convert_from(cast(BinaryIO, watch), source, parquet_path, lineage, header, layout,
+                                            where, block_size, key_check)
+            if watch.suspect:
+                _refuse_altered_value(source, layout, where)
+            return result
         finally:
             key_check.close()  # the hashes stay only when the result handed them out
 

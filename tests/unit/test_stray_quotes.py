@@ -1,0 +1,37 @@
+"""The raw-byte watch for quoted values that go on after their closing quote, read in pieces of any size."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from uniware_source.conversion.stray_quotes import QuoteWatch, first_altered_value
+
+
+def _watched(data: bytes, piece: int) -> bool:
+    watch = QuoteWatch(io.BytesIO(data))
+    while watch.read(piece):
+        pass
+    return watch.suspect
+
+
+@pytest.mark.parametrize("dense", [False, True], ids=["few-quotes", "every-value-quoted"])
+@pytest.mark.parametrize("piece", [1, 2, 7, 1000, 1 << 20])
+@pytest.mark.parametrize("stray, suspect", [("", False), ('x"y', True), ('x"""y', True), ('x""y', False)])
+def test_a_stray_quote_is_seen_wherever_the_reads_cut_the_file(dense: bool, piece: int, stray: str,
+                                                                suspect: bool) -> None:
+    row = ",".join(f'"value {i}, text"' if dense else f"v{i}" for i in range(40)) + "\r\n"
+    text = row * 300
+    text = text[:-5000] + stray + text[-5000:]
+    assert _watched(text.encode(), piece) is suspect
+
+
+@pytest.mark.parametrize("raw, found", [
+    ('a,b\n1,"32" TV\n', (2, 1, '"32" TV')),
+    ('a,b\n1,"ok ""q"""\n2,32" TV\n3,"x,\ny" z",w\n', (4, 1, '"x,\ny" z"')),
+    ('a,b\n1,32" TV\n', None),  # a quote inside an unquoted value is read as written
+])
+def test_the_strict_reading_names_the_row_the_column_and_the_value(raw: str, found: tuple[int, int, str] | None
+                                                                   ) -> None:
+    assert first_altered_value(lambda: io.BytesIO(raw.encode())) == (found and tuple(found))
