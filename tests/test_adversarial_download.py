@@ -16,6 +16,7 @@ import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import quote
 
 import pytest
 
@@ -331,3 +332,34 @@ def test_a_failing_presigned_link_leaks_nothing(link_sim: UniwareSimulator, tmp_
     assert harness.history(job.code)[-1]["status"] in ("DOWNLOAD_FAILED", "INVALID_FILE")
     assert_no_leftovers(tmp_path)
     assert_no_link_secret(leak_texts(harness, caplog, errors))
+
+
+SHORT = {"tok": "Tk7x", "s": "ShortSess9", "hdnts": "exp=1799999999~acl=/*~hmac=feedface"}
+
+
+@pytest.mark.parametrize("fault", [None, {"action": HTTP_ERROR, "status": 403, "times": None}], ids=["loads", "403"])
+def test_a_link_quoted_in_the_status_message_and_its_short_values_leak_nothing(
+        tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        fault: dict[str, Any] | None) -> None:
+    """The finished job's own message quotes its link URL-encoded: the link's values were registered as
+    secrets only when its download began, after the history row had stored the message with the
+    signature. Query values shorter than 16 characters were never secrets (`s=ShortSess9`)."""
+    query = QUERY + "&" + "&".join(f"{name}={quote(value, safe='')}" for name, value in SHORT.items())
+    config = fast_config(file_url_query=query, file_link_in_message=True, files_dir=tmp_path_factory.mktemp("sim"))
+    with UniwareSimulator(config) as sim:
+        harness = Harness(sim, tmp_path)
+        caplog.set_level(logging.DEBUG)
+        errors: list[str] = []
+        if fault:
+            sim.inject("download", **fault)
+        try:
+            harness.run(**ONE, download_max_attempts=2)
+        except ExportsFailed as error:
+            errors += [str(error), repr(error)]
+        assert bool(errors) is bool(fault)
+        [job] = sim.jobs.all()
+        assert any("Export ready, download at" in (row["message"] or "") for row in harness.history(job.code))
+        texts = leak_texts(harness, caplog, errors)
+    for secret in [*LINK_SECRETS, *SHORT.values(), quote(SHORT["hdnts"], safe=""), "feedface"]:
+        for where, text in texts.items():
+            assert secret not in text, f"{secret!r} leaked into {where}"

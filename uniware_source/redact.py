@@ -43,10 +43,19 @@ _TARGET_QUERY = re.compile(r"(?<![^\s'\"(=:,\[])(/[^\s?#\"'<>]*)\?[^\s\"'<>]*")
 _CORE = re.compile(r"[A-Za-z0-9]{16,}")
 _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
 FOLDED_FROM = 8  # a secret's forms this long or longer are masked in any case
+# a query parameter whose value is a secret even when short (shorter values of other names, an expiry in
+# seconds or a version, would mask common words and numbers in every message)
+_SECRET_NAME = re.compile(r"(?i)tok|sig|secret|key|sess|auth|pass|cred|hmac|code")
+
+
+# a URL quoted inside another's query or a message, URL-encoded: `https%3A%2F%2Fhost%2Fpath%3F...`
+_ENCODED_URL = re.compile(r"(?i)\b[a-z][a-z0-9+.\-]*%3A%2F%2F[^\s\"'<>]*")
 
 
 def strip_urls(text: str) -> str:
-    """`text` with every URL reduced to scheme, host(:port) and path."""
+    """`text` with every URL, also one written URL-encoded, reduced to scheme, host(:port) and path."""
+    if "%3a%2f%2f" in text.lower():
+        text = _ENCODED_URL.sub(lambda m: strip_urls(unquote(m.group())), text)
     if "?" not in text and "#" not in text and "@" not in text:
         return text
     text = _URL.sub(lambda m: m.group(1) + m.group(2) + m.group(3), text)
@@ -105,9 +114,13 @@ class SecretRegistry:
         return strip_urls(text)
 
     def add_url(self, url: str) -> None:
-        """Register the credentials a URL carries: its userinfo and its long query values (a
-        presigned link's signature, credential and session token)."""
-        parts = urlsplit(url)
+        """Register the credentials a URL carries: its userinfo and its query values (a presigned link's
+        signature, credential and session token) of 8 characters or more, or of 4 or more under a name
+        that says secret (`tok=`, `sig=`, `session=`...)."""
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # not a URL (`https://[fd00::1...`): its job fails on it, quoting no part of it
+            return
         if "@" in parts.netloc:
             userinfo = parts.netloc.rsplit("@", 1)[0]
             self.add(userinfo)
@@ -115,8 +128,8 @@ class SecretRegistry:
             if parts.password and len(parts.password) >= 8:
                 self.add(parts.password)
                 self.add(unquote(parts.password))
-        for _, value in parse_qsl(parts.query, keep_blank_values=False):
-            if len(value) >= 16:
+        for name, value in parse_qsl(parts.query, keep_blank_values=False):
+            if len(value) >= FOLDED_FROM or (_SECRET_NAME.search(name) and len(value) >= 4):
                 self.add(value)
                 self.add(quote(value, safe=""))
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..errors import ApiError, ApiErrorDetail, ContradictoryStatus
-from ..redact import redact
+from ..redact import SECRETS, redact
 from ..statuses import Meaning, meaning_of
 from .api_call import UniwareClient, error_details, message_of, raise_unsuccessful
 
@@ -40,6 +40,8 @@ def job_status(client: UniwareClient, job_code: str) -> JobStatus:
         raise ContradictoryStatus(operation, f"Uniware answered {status} with successful=false{said}: its file "
                                   "is not loaded", errors=error_details(payload), refused=True)
     file_url = payload.get("filePath")
+    if isinstance(file_url, str):
+        SECRETS.add_url(file_url)  # before anything quotes it: the message of this same answer may echo it
     return JobStatus(
         status=status,
         file_url=file_url if isinstance(file_url, str) and file_url.strip() else None,

@@ -15,7 +15,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from .faults import (
     DELAY,
@@ -221,6 +221,10 @@ class _ApiRoutes(_Handler):
             payload = json.loads(self._echo(json.dumps(payload)))
         if isinstance(payload, dict) and payload.get("filePath"):
             payload["filePath"] = self.sim.file_url(payload["filePath"])
+            if self.sim.config.file_link_in_message:
+                link = payload["filePath"]
+                values = " ".join(value for _, value in parse_qsl(urlsplit(link).query))  # a build that lists them
+                payload["message"] = f"Export ready, download at {quote(link, safe='')} (link values: {values})"
         return status, headers, payload
 
 

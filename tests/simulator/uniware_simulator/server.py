@@ -49,6 +49,7 @@ class SimulatorConfig:
     file_ttl_seconds: Optional[float] = None  # download links expire after this long
     file_url_query: str = ""  # appended to every filePath as ?<query> (a presigned link's signature)
     file_url_userinfo: str = ""  # "user:pass": put in every filePath; the file host then accepts its Basic auth
+    file_link_in_message: bool = False  # a finished job's message quotes its link URL-encoded, and its query values
     file_gzip: bool = False  # the file host gzips bodies for clients whose Accept-Encoding allows it
     file_content_type: str = "text/csv"  # what the file host calls a CSV (a misconfigured bucket: text/html)
     relative_file_path: bool = False  # filePath is /export/<tenant>/<id>/<name>.csv on the API host (bearer needed)
