@@ -220,3 +220,29 @@ def test_an_empty_snapshot_given_by_job_code_empties_what_it_replaces(harness: H
     harness.run(exports=["Item Master"], job_codes={"Item Master": [job_code]})
     assert harness.count("item_master") == 0
     assert "every row of the table deleted" in harness.history(job_code)[-1]["message"]
+
+
+def test_an_export_without_date_filter_or_key_is_a_snapshot_never_a_copy_a_run(harness: Harness) -> None:
+    """Without a date_filter every job exports the whole report; without a primary_key its rows were kept
+    side by side by job code, so each run added a full copy (3 runs: 3 copies, exit 0). Such an export is
+    now a snapshot: each job's file replaces its facility's rows."""
+    tally = {"name": "Tally GST Report", "date_filter": ""}
+    for _ in range(3):
+        harness.run(exports=[tally], facilities=["BLR01", "DEL02"])
+        harness.clock.advance(7200)
+    jobs = harness.sim.jobs.all()
+    assert len(jobs) == 6 and all(j.file is not None for j in jobs)
+    latest = {j.facility: j for j in jobs}  # the last job of each facility
+    by_facility = dict(harness.sql("SELECT _uniware_facility, COUNT(*) FROM {ds}.tally_gst GROUP BY 1"))
+    assert by_facility == {f: j.file.rows for f, j in latest.items() if j.file is not None}
+    assert {c for (c,) in harness.sql("SELECT DISTINCT _uniware_job_code FROM {ds}.tally_gst")} == \
+        {j.code for j in latest.values()}
+
+
+@pytest.mark.parametrize("disposition", ["append", "merge"])
+def test_an_export_without_date_filter_or_key_refuses_a_disposition_that_would_copy(harness: Harness,
+                                                                                   disposition: str) -> None:
+    export = {"name": "Tally GST Report", "date_filter": "", "write_disposition": disposition}
+    with pytest.raises(ConfigError, match="every run would add a full copy of it; use 'replace'"):
+        harness.run(exports=[export], facilities=["BLR01"])
+    assert harness.sim.requests.count("create") == 0

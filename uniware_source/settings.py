@@ -403,6 +403,14 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
             raise ConfigError("exports", f"{where}: write_disposition 'append' ignores primary_key (rows merge on "
                               "the job code); set write_disposition = 'merge' to merge on the key")
         disposition = MERGE  # a report without a known key (Tally) given one: it merges on it
+    if not date_filter and disposition != REPLACE and not entry.get("primary_key", base.primary_key):
+        # every job exports the whole report: kept side by side by job code, each run would add a full copy
+        if "write_disposition" in entry:
+            raise ConfigError("exports", f"{where}: without a date_filter each job exports the whole report, and "
+                              f"with write_disposition '{disposition}' and no primary_key every run would add a "
+                              "full copy of it; use 'replace' (each run's file replaces the facility's rows), or "
+                              "set a primary_key to merge on, or a date_filter")
+        disposition = REPLACE  # a snapshot: each job's file replaces the facility's rows
     configured_types = _json_or_value("exports", entry.get("column_types", {}))
     if not isinstance(configured_types, Mapping):
         raise ConfigError("exports", f"{where}: column_types must map header labels to types")
