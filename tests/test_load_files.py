@@ -489,6 +489,25 @@ def test_a_file_of_another_facility_is_refused_and_a_mixed_one_is_said(harness: 
         assert f"carry another 'Facility Code' than BLR01 ({code})" in loaded["message"]
 
 
+@pytest.mark.parametrize("facilities", [["BLR01"], None], ids=["configured", "all"])
+def test_a_file_of_a_facility_the_run_does_not_export_is_refused_too(harness: Harness,
+                                                                     facilities: list[str] | None) -> None:
+    """The run exports BLR01 alone (or every enabled facility), and BLR01's job is served the file of
+    another facility of the tenant (MUM03, which facility/search lists): it loaded under BLR01 with a
+    warning only, as the check knew the run's facilities, not the tenant's."""
+    harness.sim.jobs.edit_file = lambda job, text: _facility_codes_set(text, "MUM03", every=1) \
+        if job.query.facility == "BLR01" else text
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=[SALE_ORDERS_FULL], facilities=facilities, window_days=60)
+    problems = [p for p in raised.value.problems if "holds no row of facility BLR01" in p]
+    assert len(problems) == 1 and "MUM03 (another facility's export)" in problems[0], raised.value.problems
+    codes = {c for (c,) in harness.query("SELECT DISTINCT facility_code FROM {ds}.sale_orders")} \
+        if harness.has_table("sale_orders") else set()
+    assert "MUM03" not in codes or facilities is None  # with "all", MUM03's own job loads its rows
+    assert not harness.query("SELECT 1 FROM {ds}.sale_orders WHERE _uniware_facility = 'BLR01'") \
+        if harness.has_table("sale_orders") else True
+
+
 def test_a_snapshot_is_one_load_file_and_a_keyed_merge_two_for_postgres() -> None:
     """PostgreSQL COPYs a keyed export's job as two files at once; a snapshot (merge key: the facility)
     stays one file: reloaded as a merge after a crash, a second part would delete a finished part's rows."""

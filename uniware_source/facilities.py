@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from .client.api_call import UniwareClient
 from .client.facility_search import facility_statuses
@@ -25,7 +25,16 @@ log = logging.getLogger(__name__)
 ENABLED = "ENABLED"
 
 
-def resolve_facilities(configured: Optional[Sequence[str]], client: UniwareClient) -> tuple[str, ...]:
+class Facilities(NamedTuple):
+    """The facility codes a run exports for, and every code the tenant lists (any status; the run's
+    codes alone when facility/search could not tell): a file of a job that carries only codes of other
+    facilities of the tenant is another facility's export (conversion/facility_guard.py)."""
+
+    run: tuple[str, ...]
+    tenant: tuple[str, ...]
+
+
+def resolve_facilities(configured: Optional[Sequence[str]], client: UniwareClient) -> Facilities:
     """The facility codes to export for; see the module's doc."""
     try:
         listed = facility_statuses(client)
@@ -36,20 +45,20 @@ def resolve_facilities(configured: Optional[Sequence[str]], client: UniwareClien
                                "facility codes") from None
         log.warning("facility/search failed (%s); using the configured facilities %s as they are",
                     error, ", ".join(configured))
-        return tuple(configured)
+        return Facilities(tuple(configured), tuple(configured))
     enabled = tuple(code for code, status in listed.items() if status == ENABLED)
     if not configured:
         if not enabled:
             raise ConfigError("facilities", "Uniware lists no enabled facility; set the facility codes")
-        return enabled
+        return Facilities(enabled, tuple(listed))
     if not listed:
         log.warning("facility/search lists no facility at all; using the configured facilities %s as they are",
                     ", ".join(configured))
-        return tuple(configured)
+        return Facilities(tuple(configured), tuple(configured))
     wrong = [code for code in configured if listed.get(code) != ENABLED]
     if wrong:
         raise ConfigError("facilities", _problem(wrong, listed, enabled))
-    return tuple(configured)
+    return Facilities(tuple(configured), tuple(dict.fromkeys([*configured, *listed])))
 
 
 def _problem(wrong: Sequence[str], listed: dict[str, str], enabled: Sequence[str]) -> str:

@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .facilities import Facilities
 from .redact import redact
 
 progress_log = logging.getLogger("uniware_source.progress")
@@ -48,7 +49,7 @@ class RunReport:
         # table -> facilities this run works on (None: all); filled by the source (runtime.active_facilities)
         self.scope: dict[str, Optional[frozenset[str]]] = {}
         self._said: set[str] = set()
-        self.facilities_found: Optional[tuple[str, ...]] = None  # facility/search, asked once per run
+        self.facilities_found: Optional[Facilities] = None  # facility/search, asked once per run
         self.runtime: Optional[object] = None  # the last source's SourceRuntime (discovery commands read it)
         self.jobs: dict[str, JobLine] = {}  # job code -> its line, for the live view (progress.py)
         self._job_owners: dict[str, str] = {}  # the window each job code of this run is for

@@ -15,7 +15,7 @@ from .client.auth import TokenProvider
 from .client.sessions import api_client, token_client
 from .clock import Clock, SystemClock
 from .conversion.load_files import destination_load_format
-from .facilities import resolve_facilities
+from .facilities import Facilities, resolve_facilities
 from .ledger import ExportLedger, Ledgers
 from .run_report import RunReport
 from .settings import Settings, SettingValues, build_settings
@@ -83,7 +83,7 @@ class SourceRuntime:
     report: RunReport
     budget: JobBudget
     _client: Optional[UniwareClient] = None
-    _facilities: Optional[tuple[str, ...]] = None
+    _facilities: Optional[Facilities] = None
     _collector: Optional[Closable] = None
     _collector_users: int = 0
     load_format: Optional[str] = "parquet"  # of the files handed to dlt; None: Arrow batches (load_files)
@@ -110,13 +110,21 @@ class SourceRuntime:
     def facilities_for(self, spec: ExportSpec) -> tuple[str, ...]:
         """The configured facility codes (each listed ENABLED by the tenant), or every enabled one; the
         first only for reports that ignore the facility. Asked once per run (the report keeps it)."""
+        run = self._found().run
+        return run if spec.facility_scoped else run[:1]
+
+    def tenant_facilities(self) -> tuple[str, ...]:
+        """Every facility code the tenant lists (the run's codes when facility/search could not tell)."""
+        return self._found().tenant
+
+    def _found(self) -> Facilities:
         if self._facilities is None:  # checked against facility/search before any job is created
             if self.report.facilities_found is not None:  # an earlier step of this run asked already
                 self._facilities = self.report.facilities_found
             else:
                 self._facilities = self.report.facilities_found = resolve_facilities(self.settings.facilities,
                                                                                      self.client)
-        return self._facilities if spec.facility_scoped else self._facilities[:1]
+        return self._facilities
 
     def collector(self, make: Callable[[UniwareClient, Settings, Clock], Workers]) -> Workers:
         """The job workers every resource of this source shares (made by `make` at the first call);

@@ -3,9 +3,10 @@
 A job is created for one facility (the `Facility` header); a report that carries the facility's code
 in its rows (Sale Orders' `Facility Code`) tells whether the file is that facility's. While a file
 converts, the distinct codes of its rows are counted (case and surrounding spaces aside). Then:
-- every row carries the code of another facility the run exports, none the job's own: the file is
-  another facility's export (a file host that mixed up links): the job fails like a bad file,
-  nothing is loaded, the window is exported again next run;
+- every row carries the code of another facility of the tenant (facility/search lists it, whether
+  this run exports it or not), none the job's own: the file is another facility's export (a file
+  host that mixed up links): the job fails like a bad file, nothing is loaded, the window is
+  exported again next run;
 - otherwise rows with other values (a report over several facilities, an "All Facility" copy, or a
   column that holds something else than codes on this tenant) load, and the log and the job's LOADED
   history row say how many.
@@ -55,15 +56,16 @@ class FacilityMismatch:
     fail: bool
 
 
-def check(codes: Optional[FacilityCodes], run_facilities: Callable[[], Sequence[str]]) -> Optional[FacilityMismatch]:
+def check(codes: Optional[FacilityCodes], tenant_facilities: Callable[[], Sequence[str]]
+          ) -> Optional[FacilityMismatch]:
     """A FacilityMismatch when rows carry other values than the job's facility code; it fails the job
-    when they are all codes of other facilities of the run (`run_facilities`, asked only then)."""
+    when they are all codes of other facilities of the tenant (`tenant_facilities`, asked only then)."""
     if codes is None or codes.rows == 0 or codes.matching == codes.rows:
         return None
     others = sorted(code for code in codes.counts if code != codes.facility.upper())
     shown = ", ".join(others[:SHOWN_CODES]) + (", ..." if len(others) > SHOWN_CODES else "")
     if codes.matching == 0 and sum(codes.counts.values()) == codes.rows \
-            and set(others) <= {code.upper() for code in run_facilities()} - {codes.facility.upper()}:
+            and set(others) <= {code.upper() for code in tenant_facilities()} - {codes.facility.upper()}:
         return FacilityMismatch(
             f"the file holds no row of facility {codes.facility}: its {codes.rows:,} rows carry the "
             f"'{FACILITY_CODE_LABEL}' of {shown} (another facility's export); nothing loaded, the window is "

@@ -201,7 +201,7 @@ class ExportCollection:
             (Outcome.OUT_OF_WINDOW, check_window(self.spec, entry.start, entry.end, converted.window_span,
                                                  self.rt.settings.on_window_violation)),
             (Outcome.INVALID_FILE, check_facility(converted.facility_codes, lambda: () if self.rt.settings.job_codes
-                                                  else self.rt.facilities_for(self.spec))),  # job_codes: asks none
+                                                  else self.rt.tenant_facilities())),  # job_codes: asks none
         )
         for outcome, finding in guards:
             if finding is not None and finding.fail:
