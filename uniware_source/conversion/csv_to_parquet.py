@@ -555,8 +555,11 @@ class CsvConverter:
 
     def _convert(self, source: Opener, parquet_path: Path, lineage: Lineage, header: list[str], layout: FileLayout,
                  where: str, block_size: int) -> ConvertedFile:
+        newest_at = find_label(layout.labels, self.spec.dedup_sort) if self.spec.dedup_sort else -1
+        versions = [layout.names[newest_at]] if newest_at >= 0 else []  # the same keys, other versions: other rows
         key_check = self.key_store.file([*layout.key_names, KEY_OCCURRENCE]
-                                        if self.spec.repeating_keys and layout.key_names else layout.key_names)
+                                        if self.spec.repeating_keys and layout.key_names else layout.key_names,
+                                        versions)
         try:
             with source() as handle:
                 watch = QuoteWatch(handle)

@@ -46,7 +46,8 @@ class FileKeys:
     rows: int = 0
     repeats: int = 0  # rows whose key an earlier row of the file has (counted when the check could run)
     # the file's keys whatever their order or the bytes around them: the count and the sum of their
-    # hashes (None: not known); two files with the same one hold the same keys
+    # hashes, and of the hashes of each key with its version (the dedup_sort column: `Updated`) when the
+    # export has one (None: not known); two files with the same one hold the same rows
     fingerprint: Optional[str] = None
 
 
@@ -67,14 +68,15 @@ class KeyStore:
         self._db.execute("CREATE TABLE package (h UBIGINT)")
         self.unique = True  # over the files added so far; once False it stays False
 
-    def file(self, keys: list[str]) -> KeyCheck:
-        """A check of one file's key columns `keys` ([]: the export has no key)."""
+    def file(self, keys: list[str], versions: Optional[list[str]] = None) -> KeyCheck:
+        """A check of one file's key columns `keys` ([]: the export has no key); `versions`: the columns
+        that tell a key's versions apart (the dedup_sort column), hashed into the file's fingerprint."""
         if not keys:
             return KeyCheck(self, keys, "")
         with self._lock:
             table = f"file_{self._files}"
             self._files += 1
-        return KeyCheck(self, keys, table)
+        return KeyCheck(self, keys, table, versions or [])
 
     def execute(self, sql: str, *relation: pa.Table) -> list[tuple[object, ...]]:
         """Run one statement (over the Arrow table `relation[0]` as `chunk`, when given); raises duckdb.Error."""
@@ -148,9 +150,11 @@ class KeyCheck:
     """Whether the key stays unique over a file's chunks (`add` each, then `result`; `close` drops
     the hashes of a check that gave no result)."""
 
-    def __init__(self, store: KeyStore, keys: list[str], table: str) -> None:
+    def __init__(self, store: KeyStore, keys: list[str], table: str, versions: Optional[list[str]] = None) -> None:
         self._store = store
         self.keys = keys
+        self._versions = versions or []
+        self._versions_sum = 0  # of hash(key, version) over the rows
         self._table = table
         self.max_keys = store.max_keys
         self._rows = 0
@@ -171,6 +175,12 @@ class KeyCheck:
             keys = chunk.select(self.keys).rename_columns([f"k{i}" for i in range(len(self.keys))])
             self._store.execute(f"INSERT INTO {self._table} SELECT hash({', '.join(keys.column_names)}) FROM chunk",
                                 keys)
+            if self._versions:
+                names = self.keys + self._versions
+                rows = chunk.select(names).rename_columns([f"k{i}" for i in range(len(names))])
+                [(total,)] = self._store.execute(f"SELECT sum(hash({', '.join(rows.column_names)})) FROM chunk",
+                                                 rows)
+                self._versions_sum += total if isinstance(total, int) else 0
         except (_TooMany, duckdb.Error) as error:
             if isinstance(error, duckdb.Error):
                 log.info("the key check of a file failed (%s): its package merges", error)
@@ -199,7 +209,7 @@ class KeyCheck:
                 f"SELECT count(*) - count(DISTINCT h), count(*), sum(h) FROM {self._table}")
             if not isinstance(repeats, int):
                 return None, None
-            return repeats, f"{count}:{total}"
+            return repeats, f"{count}:{total}" + (f":{self._versions_sum}" if self._versions else "")
         except duckdb.Error as error:
             log.info("the key check of a file failed (%s): its package merges", error)
             return None, None
