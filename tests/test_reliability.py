@@ -157,6 +157,9 @@ def test_unknown_status_is_pending_until_the_deadline(tmp_path: Path, caplog: py
     ({"name": "Sale Orders", "columns": ["soicode", "saleOrderCode", "updated", "bogus"]}, 100002,
      'The report does not know the column id(s) bogus: leave them out with exclude_columns (exports = '
      '[{name = "Sale Orders", exclude_columns = ["bogus"]}])'),
+    # the connector's name of the job says "facility BLR01": the column id `facility` is not what Uniware refused
+    ({"name": "Sale Orders", "columns": ["soicode", "saleOrderCode", "updated", "facility", "bogus"]}, 100002,
+     'exclude_columns (exports = [{name = "Sale Orders", exclude_columns = ["bogus"]}])'),
     ({"name": "Sale Orders", "filters": [{"id": "bogusFilter", "text": "x"}]}, 100003,
      "Invalid export filter: bogusFilter"),
     ({"name": "Sale Orders", "date_filter": "createdOn"}, 100003,

@@ -289,5 +289,7 @@ def _column_hint(spec: ExportSpec, error: ApiError) -> str:
 
 
 def _names_id(error: ApiError, identifier: str) -> bool:
-    """Whether Uniware's error names `identifier` as a whole word (`facility` is not in `facilityCode`)."""
-    return re.search(rf"(?<![\w-]){re.escape(identifier)}(?![\w-])", str(error)) is not None
+    """Whether Uniware's own words (its errors, not the connector's name of the job, which says
+    `facility BLR01`) name `identifier` as a whole word (`facility` is not in `facilityCode`)."""
+    said = " ".join(f"{e} {e.params or ''}" for e in error.errors) or str(error).split(" failed: ", 1)[-1]
+    return re.search(rf"(?<![\w-]){re.escape(identifier)}(?![\w-])", said) is not None
