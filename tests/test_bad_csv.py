@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.simulator_fixtures import fast_config
 from uniware_simulator import (
     BAD_VALUE,
     CORRUPT,
@@ -436,3 +437,50 @@ def test_quotes_inside_values_written_by_the_rules_load_exactly(harness: Harness
     channels = [c for (c,) in harness.sql("SELECT channel_name FROM {ds}.sale_orders")]
     assert job.file is not None and len(channels) == job.file.rows - 2 * written.count("\n")  # rows, not lines
     assert channels.count(value) == 2
+
+
+B2B_KEYLESS: dict[str, Any] = {"name": "B2B Sale Orders", "columns": ["soicode", "saleOrderCode", "updated"],
+                               "date_filter": "updatedOn"}  # outside the catalog, no key
+
+
+@pytest.mark.parametrize("body", ["Request has expired\n", "Request has expired", "error,retry\nthrottled,1\n"])
+@pytest.mark.parametrize("export", [{"name": "Tally GST Report"}, B2B_KEYLESS], ids=["catalog", "outside-catalog"])
+def test_a_message_served_as_the_file_of_a_keyless_export_is_refused_not_loaded(
+        tmp_path: Path, export: dict[str, Any], body: str) -> None:
+    """A file host answering 200 with a short text instead of the CSV: an export without a key took its
+    line for a header and loaded it as an empty export (or its lines as rows), LOADED, cursor moved, exit
+    0, and the window was never exported again. A real file has every requested column."""
+    with UniwareSimulator(fast_config(empty_export_file=True, files_dir=tmp_path / "sim")) as sim:
+        _message_served_as_the_file(Harness(sim, tmp_path), export, body)
+
+
+def _message_served_as_the_file(harness: Harness, export: dict[str, Any], body: str) -> None:
+    harness.sim.jobs.edit_file = lambda job, text: body if job.query.facility == "BLR01" else text
+    with pytest.raises(ExportsFailed) as failed:
+        harness.run(exports=[export], facilities=["BLR01", "DEL02"])
+    [problem] = failed.value.problems
+    assert "fewer than the" in problem and f"this is not a '{export['name']}' export" in problem, problem
+    table = "tally_gst" if export["name"].startswith("Tally") else "b2_b_sale_orders"
+    assert harness.sql(f"SELECT DISTINCT _uniware_facility FROM {{ds}}.{table}") == [("DEL02",)]
+    [bad] = [j for j in harness.sim.jobs.all() if j.facility == "BLR01"]
+    assert harness.history(bad.code)[-1]["status"] == "PARSE_FAILED"
+    harness.sim.jobs.edit_file = None  # the host mends: BLR01's window is exported again and loads
+    harness.clock.advance(3600)
+    harness.run(exports=[export], facilities=["BLR01"])
+    [again] = [j for j in harness.sim.jobs.all() if j.facility == "BLR01" and j.code != bad.code]
+    assert again.file is not None and again.query.start == bad.query.start
+    assert harness.sql(f"SELECT COUNT(*) FROM {{ds}}.{table} WHERE _uniware_facility = 'BLR01'")[0][0] > 0
+
+
+def test_another_reports_file_for_a_keyless_export_is_refused(harness: Harness) -> None:
+    """Tally GST's job served a Sale Orders file (a host that mixed up links): every label but none of
+    Tally's; it loaded as Tally's rows with new columns, exit 0."""
+    orders: dict[str, str] = {}
+    harness.run(exports=["Sale Orders"], facilities=["BLR01"])
+    orders["text"] = next(iter(harness.sim.jobs.all())).file.path.read_text(encoding="utf-8")  # type: ignore[union-attr]
+    harness.sim.jobs.edit_file = lambda job, text: orders["text"] if job.report.name.startswith("Tally") else text
+    with pytest.raises(ExportsFailed) as failed:
+        harness.run(exports=["Tally GST Report"], facilities=["BLR01"])
+    [problem] = failed.value.problems
+    assert "lacks 11 of the 14 labels the requested columns of 'Tally GST Report' carry" in problem, problem
+    assert not harness.has_table("tally_gst") or harness.count("tally_gst") == 0

@@ -137,3 +137,19 @@ def missing_labels(report: str, columns: Sequence[str], wanted: Sequence[str]) -
         if ids or all_known:
             missing.append(f"'{label}'" + (f" (column id {ids[0]})" if ids else ""))
     return missing
+
+
+def requested_labels_absent(report: str, columns: Sequence[str], header: Sequence[str]) -> tuple[list[str], int]:
+    """The requested columns of the catalog report `report` whose label (any reading) a file's `header`
+    lacks, as `"'Label' (column id x)"`, and how many requested columns have a known label (guessed and
+    unknown ids are not counted): a file missing most of them is not this report's file."""
+    labels = LABELS.get(report)
+    if labels is None:
+        return [], 0
+    guessed = set(GUESSED.get(report, ()))
+    readings = READINGS.get(report, {})
+    found = {fold_label(label) for label in header}
+    known = [c for c in dict.fromkeys(columns) if c in labels and c not in guessed]
+    absent = [f"'{labels[c]}' (column id {c})" for c in known
+              if not {fold_label(labels[c]), *(fold_label(r) for r in readings.get(c, ()))} & found]
+    return absent, len(known)

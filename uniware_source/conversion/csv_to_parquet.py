@@ -26,7 +26,7 @@ import pyarrow.csv as pacsv
 
 from ..catalog import DATE, DECIMAL, INTEGER, RATE, TEXT, TIMESTAMP, ExportSpec
 from ..errors import CsvFormatError
-from ..type_labels import fold_label, resolve_types
+from ..type_labels import fold_label, requested_labels_absent, resolve_types
 from .arrow_types import CONVERTERS, RATE_TYPE, UTC_MICROS, number_misfit
 from .column_names import DLT_COLUMNS, ColumnNames
 from .facility_guard import FACILITY_CODE_LABEL, FacilityCodes
@@ -201,6 +201,26 @@ def find_label(labels: Sequence[str], wanted: str) -> int:
     return folded.index(fold_label(wanted)) if fold_label(wanted) in folded else -1
 
 
+def _check_report(header: Sequence[str], spec: ExportSpec, label: str) -> None:
+    """Refuse a file that is not the report's export: fewer columns than the job requested (Uniware sends
+    each requested column, then others), or, for a catalog report, without most requested columns' labels:
+    a message or an error page served as the file, or another report's export. An export with a key
+    fails on its missing key column anyway; one without a key would load it, or its header alone as an
+    empty export, and move its cursor."""
+    shown = [h.strip() for h in header[:4]] + (["..."] if len(header) > 4 else [])
+    what = "an error page or a message served as the file, or another report's export"
+    if spec.columns and len(header) < len(set(spec.columns)):
+        raise CsvFormatError(f"{label}: the file's header has {len(header)} column(s) {shown}, fewer than the "
+                             f"{len(set(spec.columns))} the job requested, which Uniware always sends: this is not "
+                             f"a '{spec.name}' export ({what}); nothing loaded, the window is exported again next run")
+    absent, known = requested_labels_absent(spec.name, spec.columns, header)
+    if known >= 2 and len(absent) * 2 > known:
+        raise CsvFormatError(f"{label}: the file's header {shown} lacks {len(absent)} of the {known} labels the "
+                             f"requested columns of '{spec.name}' carry ({', '.join(absent[:3])}"
+                             f"{', ...' if len(absent) > 3 else ''}): this is not that report's export ({what}); "
+                             "nothing loaded, the window is exported again next run")
+
+
 def plan_layout(header: Sequence[str], spec: ExportSpec, names: ColumnNames, label: str,
                 file_bytes: Optional[int] = None) -> FileLayout:
     """Column names (kept per export, see column_names), types and key columns of a file's header."""
@@ -209,6 +229,7 @@ def plan_layout(header: Sequence[str], spec: ExportSpec, names: ColumnNames, lab
             raise CsvFormatError(f"{label}: the file is empty (0 bytes), without even a header row; a Uniware "
                                  "export always has one, so this is a broken file, not an empty export")
         raise CsvFormatError(f"{label}: the file has no header row")
+    _check_report(header, spec, label)
     labels = spec_labels([h.strip() for h in header], spec, names)
     typed, wrong = resolve_types(spec.column_types, spec.configured_types, labels, "of the file", spec.name)
     if wrong:  # a typo would type nothing, silently: the job fails, nothing of the file loads
