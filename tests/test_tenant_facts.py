@@ -128,6 +128,17 @@ def test_all_takes_every_enabled_facility(harness: Harness) -> None:
     assert landed == [("BLR01",), ("DEL02",), ("MUM03",)]
 
 
+def test_a_facility_search_that_names_the_code_field_code_is_read_too(tmp_path: Path) -> None:
+    """uniware-reports.md: callers read `facilityCode`, one client also `code`. A tenant answering `code`
+    got "lists no facility at all": with `all` the run stopped, a wrong configured code went unchecked."""
+    with UniwareSimulator(fast_config(facility_code_field="code", files_dir=tmp_path / "sim")) as sim:
+        harness = Harness(sim, tmp_path)
+        harness.run(exports=RETURNS, facilities="all")
+        assert sorted(r.header("Facility") or "" for r in sim.requests.where("create")) == ["BLR01", "DEL02", "MUM03"]
+        with pytest.raises(ConfigError, match="PNQ09 is DISABLED"):
+            harness.run(exports=RETURNS, facilities=["PNQ09"])
+
+
 @pytest.mark.parametrize(("code", "why"), [
     pytest.param("BLR99", "BLR99 is not a facility code of this tenant", id="unknown"),
     pytest.param("PNQ09", "PNQ09 is DISABLED", id="disabled"),

@@ -21,10 +21,19 @@ def search_facilities(client: UniwareClient) -> dict[str, Any]:
     return client.post(OPERATION, FACILITY_PATH, FACILITY_SEARCH_BODY)
 
 
+CODE_FIELDS = ("facilityCode", "code")  # the code's field: `facilityCode`; one client also reads `code`
+
+
 def facility_statuses(client: UniwareClient) -> dict[str, str]:
     """Every facility code the tenant lists, with its status (ENABLED, DISABLED...)."""
     payload = search_facilities(client)
     raise_unsuccessful(OPERATION, payload)
     parties = payload.get("parties") or []
-    return {p["facilityCode"]: str(p.get("facilityStatus") or "").strip().upper() for p in parties
-            if isinstance(p, dict) and isinstance(p.get("facilityCode"), str) and p["facilityCode"]}
+    statuses = {}
+    for party in parties:
+        if not isinstance(party, dict):
+            continue
+        code = next((party[f] for f in CODE_FIELDS if isinstance(party.get(f), str) and party[f]), None)
+        if code is not None:
+            statuses[code] = str(party.get("facilityStatus") or "").strip().upper()
+    return statuses

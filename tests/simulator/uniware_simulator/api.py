@@ -57,6 +57,7 @@ class ApiOptions:
     max_window_days: int = 92
     error_text_field: str = "description"  # which of description/message carries the text
     unknown_job_error: tuple[int, str] = INVALID_JOB_CODE  # the docs give no code for a job it does not know
+    facility_code_field: str = "facilityCode"  # facility/search's field for the code (one client reads `code`)
 
 
 class Rejected(Exception):
@@ -169,7 +170,7 @@ class UniwareApi:
             created, updated = self.tenant.facility_dates(facility.code)
             moment = created if date_type == "CREATED" else updated
             if wanted in ("ALL", status) and low <= moment <= high:
-                parties.append({"facilityCode": facility.code, "facilityStatus": status,
+                parties.append({self.options.facility_code_field: facility.code, "facilityStatus": status,
                                 "created": created * 1000, "updated": updated * 1000})
         return 200, {}, {"successful": True, "message": None, "errors": [], "warnings": None,
                          "parties": parties}

@@ -55,6 +55,7 @@ class SimulatorConfig:
     relative_file_path: bool = False  # filePath is /export/<tenant>/<id>/<name>.csv on the API host (bearer needed)
     synchronous_exports: bool = False  # write the file while creating the job (deterministic tests)
     error_text_field: str = "description"  # or "message": which field carries the error text
+    facility_code_field: str = "facilityCode"  # or "code": facility/search's field for a facility's code
     host: str = "127.0.0.1"
     api_port: int = 0
     file_port: int = 0
@@ -96,7 +97,7 @@ class UniwareSimulator:
                 bad_credentials_status=cfg.bad_credentials_status,
                 unknown_filter=cfg.unknown_filter, reject_duplicate_jobs=cfg.reject_duplicate_jobs,
                 max_window_days=cfg.max_window_days, error_text_field=cfg.error_text_field,
-                unknown_job_error=cfg.unknown_job_error,
+                unknown_job_error=cfg.unknown_job_error, facility_code_field=cfg.facility_code_field,
             ),
         )
         self._api_server: Optional[_Server] = None
