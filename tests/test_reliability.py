@@ -169,6 +169,8 @@ def test_unknown_status_is_pending_until_the_deadline(tmp_path: Path, caplog: py
      "are not loaded again"),
     ({"name": "Sale Orders", "filters": [{"id": "channelFilter", "selectedValues": []}]}, 100004,
      "needs selectedValues"),
+    ({"name": "Sale Orders", "date_filter": ""}, 100003,  # a report that needs a date filter, given none
+     "The export has no date_filter; a report that needs one is refused so: set date_filter for this export"),
     ({"name": "Sale Orders", "filters": [{"id": "channelFilter", "selectedValues": ["EBAY"]}]}, 100005,
      "Invalid value EBAY"),
 ])
@@ -328,3 +330,22 @@ def test_a_job_uniware_no_longer_knows_is_given_up_whatever_its_error_code(
         assert [r["status"] for r in harness.history(lost)][-1] == "LOST"
         harness.run(exports=["Return Invoices"], facilities=["BLR01"])  # the window, by a new job
         assert harness.count("return_invoices") > 0
+
+
+def test_a_window_longer_than_the_tenant_takes_is_refused_naming_window_days(tmp_path: Path) -> None:
+    with UniwareSimulator(fast_config(max_window_days=7, files_dir=tmp_path / "sim")) as sim:
+        harness = Harness(sim, tmp_path)
+        with pytest.raises(ExportsFailed) as raised:
+            harness.run(exports=RETURNS, facilities=["BLR01"], window_days=30)
+        [problem] = raised.value.problems
+        assert "[100004]" in problem and "cannot exceed 7 days" in problem
+        assert "lower window_days (SOURCES__UNIWARE__WINDOW_DAYS)" in problem
+        assert not sim.jobs.all()
+        # the way out works: the refused 30-day window, planned by the first run, is cut into 7-day ones
+        harness.run(exports=RETURNS, facilities=["BLR01"], window_days=7)
+        jobs = sim.jobs.all()
+        assert len(jobs) == 5 and all(j.query.end - j.query.start <= 7 * 86400 for j in jobs)  # type: ignore[operator]
+        starts = sorted(int(j.query.start or 0) for j in jobs)
+        ends = sorted(int(j.query.end or 0) for j in jobs)
+        assert all(e + 1 >= s for e, s in zip(ends, starts[1:], strict=False))  # contiguous, no gap
+        assert [r["status"] for r in harness.history() if r["status"] == "LOADED"] == ["LOADED"] * 5

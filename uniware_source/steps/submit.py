@@ -78,6 +78,7 @@ def plan(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> None:
             rt.report.problem(message)
     elif settings.backfill is not None:
         if spec.incremental:
+            ledger.split_unsubmitted(settings.window, settings.min_window)
             start, end = settings.backfill
             for facility in rt.facilities_for(spec):
                 _unless_loaded(spec, ledger, rt, ledger.plan_backfill(
@@ -85,6 +86,7 @@ def plan(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> None:
         else:
             log.info("%s has no date filter; a backfill does not export it", spec.name)
     elif spec.incremental:
+        ledger.split_unsubmitted(settings.window, settings.min_window)  # window_days lowered after a refusal
         lookback = spec.lookback if spec.lookback is not None else settings.lookback
         first_start = settings.start_date or now - settings.window
         for facility in rt.facilities_for(spec):
@@ -210,7 +212,8 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
                        "display name; check the 'facilities' setting")
             errors = error.errors
         except ApiError as error:
-            problem, errors = str(error) + _filter_hint(spec, error) + _column_hint(spec, error), error.errors
+            problem, errors = str(error) + _filter_hint(spec, error) + _column_hint(spec, error) \
+                + _parameter_hint(spec, error), error.errors
         if problem is None:
             problem = _taken_elsewhere(created.job_code, created.adopted, where, entry, rt)
         if problem is not None:
@@ -257,6 +260,8 @@ def adopt_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> Ite
 
 INVALID_COLUMN = 100002  # Uniware's code for a column id the report does not know
 INVALID_FILTER = 100003  # Uniware's code for a filter id the report does not take
+INVALID_FILTER_VALUE = 100004  # a filter's value it refuses (a date range longer than the report takes)
+MISSING_PARAMETERS = 1001  # a required parameter left out (a report that needs a date filter, given none)
 
 
 def _filter_hint(spec: ExportSpec, error: ApiError) -> str:
@@ -273,6 +278,20 @@ def _filter_hint(spec: ExportSpec, error: ApiError) -> str:
     return (f". The report does not take the date filter '{spec.date_filter}': set date_filter for this export "
             f"(exports = [{{name = \"{spec.name}\", date_filter = \"...\"}}])"
             + (f"; the catalog also knows {others}{caveat}" if others else ""))
+
+
+def _parameter_hint(spec: ExportSpec, error: ApiError) -> str:
+    """What to change when Uniware refuses the window's range, or misses a parameter of a report
+    exported without a date filter."""
+    if INVALID_FILTER_VALUE in error.codes and spec.date_filter and _names_id(error, spec.date_filter):
+        return (". If it is the window's date range that Uniware refuses (a report takes a few months at most, "
+                "some tenants less), lower window_days (SOURCES__UNIWARE__WINDOW_DAYS)")
+    if not spec.date_filter and error.codes & {MISSING_PARAMETERS, INVALID_FILTER}:
+        known = sorted(spec.window_columns_by_filter)
+        return (". The export has no date_filter; a report that needs one is refused so: set date_filter for "
+                f"this export (exports = [{{name = \"{spec.name}\", date_filter = \"...\"}}])"
+                + (f"; the catalog knows {known}" if known else ""))
+    return ""
 
 
 def _column_hint(spec: ExportSpec, error: ApiError) -> str:
