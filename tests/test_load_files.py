@@ -31,6 +31,7 @@ from uniware_source.conversion import csv_to_parquet
 from uniware_source.conversion.key_check import FileKeys, KeyStore
 from uniware_source.conversion.load_files import COPY_PARTS, CSV, PARQUET, load_format_for
 from uniware_source.pipeline_run.dlt_warnings import expected_warnings_dropped
+from uniware_source.run_log import reset
 from uniware_source.steps.collect import ExportCollection
 
 from .harness import FAST_POLLING, SALE_ORDERS_FULL, Harness
@@ -506,6 +507,46 @@ def test_a_file_of_a_facility_the_run_does_not_export_is_refused_too(harness: Ha
     assert "MUM03" not in codes or facilities is None  # with "all", MUM03's own job loads its rows
     assert not harness.query("SELECT 1 FROM {ds}.sale_orders WHERE _uniware_facility = 'BLR01'") \
         if harness.has_table("sale_orders") else True
+
+
+def _facility_names_set(text: str, name: str) -> str:
+    """The file with every row's `Facility` (the display name) set to `name`."""
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+    at = rows[0].index("Facility")
+    for row in rows[1:]:
+        row[at] = name
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("export", ["Inventory Snapshot", "Purchase Orders"],
+                         ids=["snapshot", "windowed"])
+def test_a_file_whose_display_names_are_another_facilitys_is_refused(harness: Harness, export: Any) -> None:
+    """A report with the facility's display name and no code (Inventory Snapshot): BLR01's job served
+    DEL02's file replaced BLR01's whole inventory with DEL02's rows, labelled BLR01, without a word. The
+    names BLR01's loaded files carried tell: refused, the table as it was. A `reset` of the facility
+    forgets the names (a facility renamed in Uniware), and the file then loads."""
+    table = "inventory_snapshot" if export == "Inventory Snapshot" else "purchase_orders"
+    harness.run(exports=[export], facilities=["BLR01"])
+    before = harness.sql(f"SELECT * FROM {{ds}}.{table} ORDER BY ALL")
+    assert before and {r[0] for r in harness.sql(f"SELECT DISTINCT facility FROM {{ds}}.{table}")} == \
+        {"Bengaluru Central Warehouse"}
+    harness.sim.jobs.edit_file = lambda job, text: _facility_names_set(text, "Delhi NCR Fulfilment Hub, Gurugram")
+    harness.sim.clock.advance(timedelta(days=1))
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=[export], facilities=["BLR01"])
+    [problem] = raised.value.problems
+    assert "carry the 'Facility' 'DELHI NCR FULFILMENT HUB, GURUGRAM', which facility BLR01's earlier files " \
+           "never did" in problem, problem
+    assert "--facility BLR01` forgets its names" in problem
+    assert harness.sql(f"SELECT * FROM {{ds}}.{table} ORDER BY ALL") == before
+    lines, cleared = reset(harness.pipeline, [table], "BLR01")
+    assert cleared, lines
+    harness.sim.clock.advance(timedelta(hours=1))
+    harness.run(exports=[export], facilities=["BLR01"])
+    assert {r[0] for r in harness.sql(f"SELECT DISTINCT facility FROM {{ds}}.{table}")} >= \
+        {"Delhi NCR Fulfilment Hub, Gurugram"}
 
 
 def test_a_snapshot_is_one_load_file_and_a_keyed_merge_two_for_postgres() -> None:

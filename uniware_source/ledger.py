@@ -120,6 +120,8 @@ class Entry:
 NEWEST_LOADED = "newest_loaded"  # facility -> creation time of the newest job whose rows loaded
 LOADED_FILES = "loaded_files"  # [sha256, facility, window start, window end, job code] of the last files loaded
 LOADED_FILES_MEMORY = 200  # about 60 KB of state per export
+FACILITY_NAMES = "facility_names"  # facility -> the display names its loaded files carried (facility_guard)
+NAMES_KEPT = 5
 # [facility (None: the whole table), created_at] of snapshots without a row, whose older rows are
 # deleted as their package loads (pipeline_run/snapshot_replace.py); forgotten by the run's history
 # step, the export's next collect or a reset
@@ -223,6 +225,17 @@ class ExportLedger:
         files.append([sha256, entry.facility, to_iso(entry.start) if entry.start else None,
                       to_iso(entry.end) if entry.end else None, entry.job_code])
         del files[:-LOADED_FILES_MEMORY]
+
+    def facility_names(self, facility: Optional[str]) -> list[str]:
+        """The display names (`Facility`) the facility's loaded files carried (facility_guard)."""
+        return list(self._state.get(FACILITY_NAMES, {}).get(facility or "", [])) if facility else []
+
+    def remember_facility_names(self, facility: Optional[str], names: list[str]) -> None:
+        """Saved with the rows of the file that carried them."""
+        if facility and names:
+            kept = self._state.setdefault(FACILITY_NAMES, {}).setdefault(facility, [])
+            kept.extend(n for n in names if n not in kept)
+            del kept[:-NAMES_KEPT]
 
     def save_column_names(self, names: dict[str, list[str]]) -> None:
         """Saved with the rows that use them."""

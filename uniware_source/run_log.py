@@ -25,7 +25,7 @@ from dlt.pipeline.pipeline import Pipeline
 
 from .conversion.csv_to_parquet import FACILITY
 from .history import HISTORY_COLUMNS, HISTORY_TABLE, HISTORY_WRITE_DISPOSITION, take_deferred
-from .ledger import EMPTY_SNAPSHOTS, LOADED_FILES
+from .ledger import EMPTY_SNAPSHOTS, FACILITY_NAMES, LOADED_FILES
 from .run_report import RunReport
 
 RUNS_TABLE = "uniware_runs"
@@ -107,6 +107,9 @@ def reset_ledger(state: dict[str, Any], facility: Optional[str]) -> tuple[int, l
     state.pop(EMPTY_SNAPSHOTS, None)  # their packages loaded (reset finishes pending ones first)
     # the hashes of the files loaded (ledger.file_loaded_elsewhere): a file refused for being one of these
     # loads after a reset, for when the earlier load was the wrong one
+    names = state.get(FACILITY_NAMES) or {}  # a facility renamed in Uniware: its new name is taken again
+    for code in [c for c in names if facility is None or c == facility]:
+        del names[code]
     files = state.get(LOADED_FILES) or []
     kept_files = [f for f in files if facility is not None and f[1] != facility]
     if len(kept_files) != len(files):

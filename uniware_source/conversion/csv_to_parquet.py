@@ -29,7 +29,7 @@ from ..errors import CsvFormatError
 from ..type_labels import fold_label, requested_labels_absent, resolve_types
 from .arrow_types import CONVERTERS, RATE_TYPE, UTC_MICROS, number_misfit
 from .column_names import DLT_COLUMNS, ColumnNames
-from .facility_guard import FACILITY_CODE_LABEL, FacilityCodes
+from .facility_guard import FACILITY_CODE_LABEL, FACILITY_NAME_LABEL, FacilityCodes
 from .key_check import FileKeys, KeyCheck, KeyStore
 from .load_files import PARQUET, ChunkWriter, dictionary_columns, open_writer
 from .stray_quotes import QuoteWatch, first_altered_value
@@ -89,6 +89,7 @@ class ConvertedFile:
     file_format: str = PARQUET
     keys: FileKeys = field(default_factory=lambda: FileKeys(None))  # whether the key repeats in the file
     facility_codes: Optional[FacilityCodes] = None  # the rows' Facility Code against the job's (facility_guard)
+    facility_names: Optional[FacilityCodes] = None  # the rows' Facility (display name), where no code is
     parts: list[tuple[Path, int]] = field(default_factory=list)  # every load file and its rows (see `parts`)
     # decimal columns whose values rounding changed: label -> [values, first row, its text]
     rounded: dict[str, list[Any]] = field(default_factory=dict)
@@ -627,6 +628,10 @@ class CsvConverter:
             else -1
         if code_at >= 0 and lineage.facility and layout.kinds[code_at] == TEXT:
             result.facility_codes = FacilityCodes(lineage.facility)
+        name_at = find_label(layout.labels, FACILITY_NAME_LABEL) if self.spec.facility_scoped and lineage.facility \
+            and code_at < 0 else -1
+        if name_at >= 0 and lineage.facility and layout.kinds[name_at] == TEXT:
+            result.facility_names = FacilityCodes(lineage.facility)
         if result_note:
             log.warning("%s: %s", where, result_note)
             result.problems.append(result_note)
@@ -646,6 +651,8 @@ class CsvConverter:
                     dates.add(table.column(layout.names[date_at]), layout.kinds[date_at])
                 if result.facility_codes is not None:
                     result.facility_codes.add(table.column(layout.names[code_at]))
+                if result.facility_names is not None:
+                    result.facility_names.add(table.column(layout.names[name_at]))
                 if result.schema is None:
                     result.schema = table.schema
                     dictionary = dictionary_columns(table) if self.load_format == PARQUET else None

@@ -11,6 +11,13 @@ converts, the distinct codes of its rows are counted (case and surrounding space
   column that holds something else than codes on this tenant) load, and the log and the job's LOADED
   history row say how many.
 Rows without a code, reports without the column and jobs without a facility are not checked.
+
+A report without the code but with `Facility`, the facility's display name (Inventory Snapshot,
+Purchase Orders...): the names of each facility's files that loaded are kept with the export's state
+(`FACILITY_NAMES`); a file whose rows all carry names the facility's earlier files never did is
+refused (another facility's export: for a snapshot it would replace the facility's rows). A facility
+renamed in Uniware is refused the same way, until `reset` of that export and facility forgets the
+names. A file with one of the known names among others loads (a report over several facilities).
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 FACILITY_CODE_LABEL = "Facility Code"
+FACILITY_NAME_LABEL = "Facility"  # the display name
+NAMES_KEPT = 5  # display names kept per facility
 SHOWN_CODES = 5
 MAX_CODES = 1000  # distinct codes kept per file (a tenant has a few dozen facilities)
 
@@ -73,3 +82,26 @@ def check(codes: Optional[FacilityCodes], tenant_facilities: Callable[[], Sequen
     return FacilityMismatch(
         f"{codes.rows - codes.matching:,} of {codes.rows:,} rows carry another '{FACILITY_CODE_LABEL}' than "
         f"{codes.facility} ({shown}): loaded as they are (a report over several facilities?)", fail=False)
+
+
+def check_names(names: Optional[FacilityCodes], known: Sequence[str], reset_hint: str) -> Optional[FacilityMismatch]:
+    """A failing FacilityMismatch when every row's `Facility` is a name the facility's earlier files
+    (`known`) never carried."""
+    if names is None or names.rows == 0 or not known or sum(names.counts.values()) != names.rows:
+        return None
+    seen = {name.upper() for name in known}
+    if set(names.counts) & seen:
+        return None
+    shown = ", ".join(f"'{n}'" for n in sorted(names.counts)[:SHOWN_CODES])
+    return FacilityMismatch(
+        f"the file's {names.rows:,} rows carry the '{FACILITY_NAME_LABEL}' {shown}, which facility "
+        f"{names.facility}'s earlier files never did ({', '.join(repr(k) for k in known)}): another facility's "
+        f"export; nothing loaded, it is exported again next run (if {names.facility} was renamed, {reset_hint} "
+        "forgets its names)", fail=True)
+
+
+def names_of(names: Optional[FacilityCodes]) -> list[str]:
+    """The display names of a file that loads, to keep (none when they are too many to be one facility's)."""
+    if names is None or not names.counts or len(names.counts) > 2:
+        return []
+    return sorted(names.counts)

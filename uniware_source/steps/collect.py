@@ -32,6 +32,7 @@ from ..conversion.csv_to_parquet import (
     tells_newest,
 )
 from ..conversion.facility_guard import check as check_facility
+from ..conversion.facility_guard import check_names, names_of
 from ..conversion.key_check import FileKeys, KeyStore
 from ..conversion.load_files import COPY_PARTS, CSV, PARQUET, file_import, forget_deduplicated
 from ..conversion.target_table import add_missing_key_column, table_is_empty
@@ -202,6 +203,9 @@ class ExportCollection:
                                                  self.rt.settings.on_window_violation)),
             (Outcome.INVALID_FILE, check_facility(converted.facility_codes, lambda: () if self.rt.settings.job_codes
                                                   else self.rt.tenant_facilities())),  # job_codes: asks none
+            (Outcome.INVALID_FILE, check_names(
+                converted.facility_names, self.ledger.facility_names(entry.facility),
+                f"`uniware-pipeline reset --export \"{self.spec.name}\" --facility {entry.facility}`")),
         )
         for outcome, finding in guards:
             if finding is not None and finding.fail:
@@ -267,6 +271,7 @@ class ExportCollection:
             converter.discard(converted)
         if converted.rows and download.sha256:
             self.ledger.remember_loaded_file(download.sha256, entry)
+        self.ledger.remember_facility_names(entry.facility, names_of(converted.facility_names))
         self.ledger.save_column_names(self.names.to_state())  # saved with the rows that use it
         self.ledger.record_polls(entry, event.polls)
         cursor = self.ledger.record_loaded(entry)
