@@ -421,8 +421,8 @@ def _refuse_altered_value(source: Opener, layout: FileLayout, where: str) -> Non
     altered = first_altered_value(source)
     if altered is None:
         return
-    column = f"column '{layout.labels[altered.column]}'" if altered.column < len(layout.labels) \
-        else f"field {altered.column + 1}"
+    column = f"column '{layout.labels[altered.column]}'" if 0 <= altered.column < len(layout.labels) \
+        else "a field"
     read = pacsv.read_csv(io.BytesIO(altered.written.encode("utf-8", "surrogateescape") + b"\n"),
                           read_options=pacsv.ReadOptions(column_names=["value"]),
                           parse_options=pacsv.ParseOptions(newlines_in_values=True),

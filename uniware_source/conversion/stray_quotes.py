@@ -3,7 +3,7 @@ not escape a quote inside a quoted value. pyarrow reads such a value without a w
 it took for closing ones (`Samsung 32 TV"`), so it would load altered.
 
 While pyarrow reads the file, `QuoteWatch` looks at the raw bytes for an odd run of quotes between two
-characters that are not separators (RE2, through Arrow's compute functions); a well-formed file never
+characters that are not separators (Python's re, or RE2 where quotes are dense); a well-formed file never
 has one inside a quoted value, where quotes come in pairs. Such a run is also how a quote inside an
 *unquoted* value looks (`32" TV`, which pyarrow reads as written), so a suspect file is read once more
 with Python's strict CSV reader, which refuses a closing quote followed by anything but a separator:
@@ -80,7 +80,7 @@ def _holds_suspect(data: bytes) -> bool:
 
 class AlteredValue(NamedTuple):
     """A quoted value that goes on after its closing quote: its row (the header is row 1), its column's
-    position and the value as the file writes it."""
+    position and the value as the file writes it (-1 and the whole row where the field cannot be told)."""
 
     row: int
     column: int
@@ -102,27 +102,24 @@ class _Lines:
 
 def first_altered_value(source: Opener) -> Optional[AlteredValue]:
     """The first value of the file that goes on after its closing quote, by Python's strict CSV reader."""
-    limit = csv.field_size_limit()
-    csv.field_size_limit(sys.maxsize)
-    try:
-        with source() as handle:
-            text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline="")
-            lines = _Lines(text)
-            reader = csv.reader(lines, strict=True)
-            row = 0
-            while True:
-                lines.record = []
-                try:
-                    next(reader)
-                except StopIteration:
-                    return None
-                except csv.Error as error:
-                    if _STRICT_MESSAGE not in str(error):
-                        return None  # not this problem: pyarrow's own checks speak for the file
-                    return _locate(row + 1, "".join(lines.record))
-                row += 1
-    finally:
-        csv.field_size_limit(limit)
+    csv.field_size_limit(sys.maxsize)  # process-wide, and never set back: other threads may be reading
+    with source() as handle:
+        text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline="")
+        lines = _Lines(text)
+        reader = csv.reader(lines, strict=True)
+        row = 0
+        while True:
+            lines.record = []
+            try:
+                next(reader)
+            except StopIteration:
+                return None
+            except csv.Error as error:
+                if _STRICT_MESSAGE in str(error):
+                    record = "".join(lines.record)
+                    return _locate(row + 1, record) or AlteredValue(row + 1, -1, record.strip())
+                # another problem (pyarrow's own checks speak for it): the reader goes on at the next line
+            row += 1
 
 
 def _locate(row: int, record: str) -> Optional[AlteredValue]:
