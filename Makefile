@@ -37,7 +37,7 @@ demo: $(SIM_STAMP)
 test: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --basetemp=$(CURDIR)/.pytest-tmp  # its own temp dirs: another pytest run on the machine cleans only its own
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
