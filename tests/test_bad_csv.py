@@ -484,3 +484,19 @@ def test_another_reports_file_for_a_keyless_export_is_refused(harness: Harness) 
     [problem] = failed.value.problems
     assert "lacks 11 of the 14 labels the requested columns of 'Tally GST Report' carry" in problem, problem
     assert not harness.has_table("tally_gst") or harness.count("tally_gst") == 0
+
+
+def test_an_inch_mark_closing_a_quoted_value_fails_the_job_never_joins_rows(harness: Harness) -> None:
+    """`"TV 32""`: the writer's closing quote after an unescaped inch mark reads as an escaped quote, so the
+    value ran on into the next row, up to the opening quote of a well-formed value there (`"LED 40"`): a value
+    over two lines of a 6-column file (an address has that shape too), so a row was lost with exit 0."""
+    def edit(job: Any, text: str) -> str:
+        text = _value_in_row(_value_in_row(text, 5, "Channel Name", "RAWA"), 6, "Channel Name", "RAWB")
+        return text.replace("RAWA", '"TV 32""').replace("RAWB", '"LED 40"')
+    harness.sim.jobs.edit_file = edit
+    export = {"name": "Sale Orders", "columns": ["soicode", "saleOrderCode", "channel", "updated"]}  # 6 in the file
+    with pytest.raises(ExportsFailed) as failed:
+        harness.run(exports=[export], facilities=["BLR01"])
+    [problem] = failed.value.problems
+    assert f"{ROW}, column 'Channel Name': the quoted value '\"TV 32\"\"," in problem, problem
+    assert not harness.has_table("sale_orders") or harness.count("sale_orders") == 0

@@ -45,7 +45,12 @@ _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
 FOLDED_FROM = 8  # a secret's forms this long or longer are masked in any case
 # a query parameter whose value is a secret even when short (shorter values of other names, an expiry in
 # seconds or a version, would mask common words and numbers in every message)
-_SECRET_NAME = re.compile(r"(?i)tok|sig|secret|key|sess|auth|pass|cred|hmac|code")
+_SECRET_NAME = re.compile(r"(?i)(?:^|[-_.])(?:tok|token|sig|signature|secret|key|sess|session|auth|pass|password|"
+                          r"cred|credential|hmac|code|hdnts)(?:$|[-_.])")
+# query parameters of a presigned link that say how it was signed, not with what (`X-Amz-SignedHeaders=host`,
+# `response-content-type=text/csv`): masking their values would mask those words in every message
+_PLAIN_NAME = re.compile(r"(?i)^(?:x-amz-(?:algorithm|date|expires|signedheaders)|x-goog-(?:algorithm|date|expires|"
+                         r"signedheaders)|response-[a-z-]+|x-id)$")
 
 
 # a URL quoted inside another's query or a message, URL-encoded: `https%3A%2F%2Fhost%2Fpath%3F...`
@@ -129,6 +134,8 @@ class SecretRegistry:
                 self.add(parts.password)
                 self.add(unquote(parts.password))
         for name, value in parse_qsl(parts.query, keep_blank_values=False):
+            if _PLAIN_NAME.match(name):
+                continue
             if len(value) >= FOLDED_FROM or (_SECRET_NAME.search(name) and len(value) >= 4):
                 self.add(value)
                 self.add(quote(value, safe=""))

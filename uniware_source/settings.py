@@ -403,8 +403,9 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
             raise ConfigError("exports", f"{where}: write_disposition 'append' ignores primary_key (rows merge on "
                               "the job code); set write_disposition = 'merge' to merge on the key")
         disposition = MERGE  # a report without a known key (Tally) given one: it merges on it
-    if not date_filter and disposition != REPLACE and not entry.get("primary_key", base.primary_key):
+    if not date_filter and not filters and disposition != REPLACE and not entry.get("primary_key", base.primary_key):
         # every job exports the whole report: kept side by side by job code, each run would add a full copy
+        # (static filters may pick another slice each run, `YESTERDAY`: those exports keep their rows by job)
         if "write_disposition" in entry:
             raise ConfigError("exports", f"{where}: without a date_filter each job exports the whole report, and "
                               f"with write_disposition '{disposition}' and no primary_key every run would add a "

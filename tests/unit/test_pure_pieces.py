@@ -402,3 +402,16 @@ def test_a_ragged_row_that_joins_rows() -> None:
     assert row_joins_rows("a,b,c,d,e,f\ng,h,i,j,k,l,m", 6)  # two whole rows in a 6-column file
     assert not row_joins_rows("x, y\nz, w,extra", 3)  # too narrow to tell: skipped like any ragged row
     assert not row_joins_rows("a,b,Flat 2, MG Road\nBengaluru,c,d,extra", 6)  # one row's address over lines
+
+
+def test_a_links_short_secret_values_are_masked_but_not_how_it_was_signed() -> None:
+    """Query values of 8+ characters, or of 4+ under a secret's name, are secrets; the values that say how
+    a link was signed (`X-Amz-SignedHeaders=host`, `response-content-type=text/csv`) would mask those
+    words in every message."""
+    from uniware_source.redact import SecretRegistry
+
+    registry = SecretRegistry()
+    registry.add_url("https://b.s3.amazonaws.com/t/f.csv?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-SignedHeaders=host"
+                     "&X-Amz-Security-Token=Tk12&tok=Ab12&response-content-type=text%2Fcsv&s=ShortSess9")
+    said = registry.redact("the file host sent text/csv signed AWS4-HMAC-SHA256: Tk12 Ab12 ShortSess9")
+    assert said == "the file host sent text/csv signed AWS4-HMAC-SHA256: *** *** ***"

@@ -100,3 +100,14 @@ def test_export_names_separated_by_commas_and_a_misspelt_name_gets_the_catalogs_
     with pytest.raises(ConfigError) as raised:
         resolve_exports("Sales Report")
     assert "did you mean" not in str(raised.value) and "uniware-pipeline exports" in str(raised.value)
+
+
+def test_an_export_without_date_filter_or_key_is_a_snapshot_unless_its_filters_pick_a_slice() -> None:
+    """Without a date_filter, a primary_key and static filters every job exports the whole report: a
+    snapshot (replace). Static filters may pick another slice each run (`YESTERDAY`): the rows stay kept
+    by job code, as before."""
+    whole = resolve_export({"name": "Tally GST Report", "date_filter": ""}, 0)
+    assert whole.write_disposition == "replace" and not whole.merges_on_job_code
+    yesterday = [{"id": "addedOn", "dateRange": {"textRange": "YESTERDAY"}}]
+    sliced = resolve_export({"name": "Tally GST Report", "date_filter": "", "filters": yesterday}, 0)
+    assert sliced.merges_on_job_code and sliced.write_disposition == "append"

@@ -18,7 +18,8 @@ def _watched(data: bytes, piece: int) -> bool:
 
 @pytest.mark.parametrize("dense", [False, True], ids=["few-quotes", "every-value-quoted"])
 @pytest.mark.parametrize("piece", [1, 2, 7, 1000, 1 << 20])
-@pytest.mark.parametrize("stray, suspect", [("", False), ('x"y', True), ('x"""y', True), ('x""y', False)])
+@pytest.mark.parametrize("stray, suspect", [("", False), ('x"y', True), ('x"""y', True), ('x""y', False),
+                                            ('x"",', True), ('x""\n', True), ('x""",', False)])
 def test_a_stray_quote_is_seen_wherever_the_reads_cut_the_file(dense: bool, piece: int, stray: str,
                                                                 suspect: bool) -> None:
     row = ",".join(f'"value {i}, text"' if dense else f"v{i}" for i in range(40)) + "\r\n"

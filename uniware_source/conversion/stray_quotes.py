@@ -26,8 +26,11 @@ Opener = Callable[[], BinaryIO]
 # an odd run of quotes between two characters that are not separators: by RE2 (Arrow's compute functions,
 # a constant ~2 ms a MB) where quotes are dense, by Python's re where they are few (it jumps from quote
 # to quote: ~0.35 us each); the two patterns find the same runs
-SUSPECT = r'[^,\r\n"](?:"")*"[^,\r\n"]'
-_SUSPECT = re.compile(rb'"(?<=[^,\r\n"]")(?:"")*+(?=[^,\r\n"])')
+# ; or an even run between text and a separator (`"TV 32"",`: taken for an escaped quote, the value runs on
+# into the next fields and rows; in a well-formed file only an escaped quote right before a comma inside a
+# value, rare, which the strict reading then clears)
+SUSPECT = r'[^,\r\n"](?:"")*"[^,\r\n"]|[^,\r\n"](?:"")+[,\r\n]'
+_SUSPECT = re.compile(rb'"(?:(?<=[^,\r\n"]")(?:"")*+(?=[^,\r\n"])|(?<=[^,\r\n"]")"(?:"")*+(?=[,\r\n]))')
 DENSE = 360  # quotes in the first 64 KB of a read from which RE2 is the faster
 SEAM = 64  # bytes either side of a read's end searched for a run the two reads share
 _STRICT_MESSAGE = "expected after"  # Python's csv: "',' expected after '\"'"
