@@ -289,19 +289,23 @@ class ExportLedger:
                                           "start": to_iso(w.start), "end": to_iso(w.end)}))
         return planned
 
-    def split_unsubmitted(self, window: timedelta, min_window: timedelta = timedelta(0)) -> int:
-        """Cut windows planned by an earlier run and never made into a job (their create was refused:
-        a range longer than the tenant takes) that are longer than `window`, in place, into windows of
-        `window`: lowering `window_days` is the way out of such a refusal. How many were cut."""
+    def split_unsubmitted(self, kind: str, window: timedelta, min_window: timedelta = timedelta(0)) -> int:
+        """Windows of `kind` planned by an earlier run and never made into a job (their create was refused:
+        a range longer than the tenant takes) that are longer than `window`: an incremental one is cut in place
+        into windows of `window` (the windows after it start where it ends: no gap, no overlap); a backfill
+        one is dropped, as the backfill plans its range again on its own grid of `window`. Lowering
+        `window_days` is the way out of such a refusal. How many were cut or dropped."""
         entries: list[dict[str, Any]] = []
         cut = 0
         for data in self._state["entries"]:
             entry = Entry(data)
-            if entry.kind not in (INCREMENTAL, BACKFILL) or entry.job_code is not None or entry.done \
+            if entry.kind != kind or entry.job_code is not None or entry.done \
                     or entry.start is None or entry.end is None or entry.end - entry.start <= window:
                 entries.append(data)
                 continue
             cut += 1
+            if entry.kind == BACKFILL:
+                continue
             for w in cut_windows(entry.start, entry.end, window, min_window, join_short=True):
                 entries.append({**data, "key": f"{entry.kind}|{entry.facility}|{to_iso(w.start)}|{to_iso(w.end)}",
                                 "start": to_iso(w.start), "end": to_iso(w.end)})

@@ -203,17 +203,19 @@ def find_label(labels: Sequence[str], wanted: str) -> int:
 
 
 def _check_report(header: Sequence[str], spec: ExportSpec, label: str) -> None:
-    """Refuse a file that is not the report's export: fewer columns than the job requested (Uniware sends
-    each requested column, then others), or, for a catalog report, without most requested columns' labels:
-    a message or an error page served as the file, or another report's export. An export with a key
-    fails on its missing key column anyway; one without a key would load it, or its header alone as an
-    empty export, and move its cursor."""
+    """Refuse a file that is not the report's export: a header of fewer than half the columns the job
+    requested (Uniware sends the requested columns, then others; a build may leave out an id it does not
+    know, not most of them), or, for a catalog report, without most requested columns' known labels: a
+    message or an error page served as the file, or another report's export. An export with a key fails
+    on its missing key column anyway; one without a key would load it, or its header alone as an empty
+    export, and move its cursor."""
     shown = [h.strip() for h in header[:4]] + (["..."] if len(header) > 4 else [])
     what = "an error page or a message served as the file, or another report's export"
-    if spec.columns and len(header) < len(set(spec.columns)):
-        raise CsvFormatError(f"{label}: the file's header has {len(header)} column(s) {shown}, fewer than the "
-                             f"{len(set(spec.columns))} the job requested, which Uniware always sends: this is not "
-                             f"a '{spec.name}' export ({what}); nothing loaded, the window is exported again next run")
+    requested = len(set(spec.columns))
+    if requested >= 2 and len(header) * 2 <= requested:
+        raise CsvFormatError(f"{label}: the file's header has {len(header)} column(s) {shown}, and the job requested "
+                             f"{requested}: this is not a '{spec.name}' export ({what}); nothing loaded, the window is "
+                             "exported again next run")
     absent, known = requested_labels_absent(spec.name, spec.columns, header)
     if known >= 2 and len(absent) * 2 > known:
         raise CsvFormatError(f"{label}: the file's header {shown} lacks {len(absent)} of the {known} labels the "

@@ -31,14 +31,14 @@ import pyarrow.compute as pc
 
 FACILITY_CODE_LABEL = "Facility Code"
 FACILITY_NAME_LABEL = "Facility"  # the display name
-NAMES_KEPT = 5  # display names kept per facility
 SHOWN_CODES = 5
 MAX_CODES = 1000  # distinct codes kept per file (a tenant has a few dozen facilities)
 
 
 @dataclass
 class FacilityCodes:
-    """The distinct `Facility Code` values of a file and their rows, against the job's facility."""
+    """The distinct values of a file's facility column (`Facility Code`, or the display name `Facility`) and
+    their rows, against the job's facility."""
 
     facility: str
     counts: dict[str, int] = field(default_factory=dict)  # upper-cased code -> rows (at most MAX_CODES)

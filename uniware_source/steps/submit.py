@@ -18,7 +18,7 @@ from ..client.create_job import create_export_job
 from ..conversion.target_table import rows_in_windows, table_is_empty
 from ..errors import ApiError, FacilityAccessError
 from ..history import job_event
-from ..ledger import Entry, ExportLedger
+from ..ledger import BACKFILL, INCREMENTAL, Entry, ExportLedger
 from ..redact import redact
 from ..runtime import SourceRuntime, active_facilities
 from ..statuses import EntryKind, HistoryStatus
@@ -78,7 +78,7 @@ def plan(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> None:
             rt.report.problem(message)
     elif settings.backfill is not None:
         if spec.incremental:
-            ledger.split_unsubmitted(settings.window, settings.min_window)
+            ledger.split_unsubmitted(BACKFILL, settings.window, settings.min_window)
             start, end = settings.backfill
             for facility in rt.facilities_for(spec):
                 _unless_loaded(spec, ledger, rt, ledger.plan_backfill(
@@ -86,7 +86,7 @@ def plan(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> None:
         else:
             log.info("%s has no date filter; a backfill does not export it", spec.name)
     elif spec.incremental:
-        ledger.split_unsubmitted(settings.window, settings.min_window)  # window_days lowered after a refusal
+        ledger.split_unsubmitted(INCREMENTAL, settings.window, settings.min_window)  # window_days lowered
         lookback = spec.lookback if spec.lookback is not None else settings.lookback
         first_start = settings.start_date or now - settings.window
         for facility in rt.facilities_for(spec):
@@ -286,7 +286,8 @@ def _parameter_hint(spec: ExportSpec, error: ApiError) -> str:
     if INVALID_FILTER_VALUE in error.codes and spec.date_filter and _names_id(error, spec.date_filter):
         return (". If it is the window's date range that Uniware refuses (a report takes a few months at most, "
                 "some tenants less), lower window_days (SOURCES__UNIWARE__WINDOW_DAYS)")
-    if not spec.date_filter and error.codes & {MISSING_PARAMETERS, INVALID_FILTER}:
+    if not spec.date_filter and error.codes & {MISSING_PARAMETERS, INVALID_FILTER} \
+            and not any(_names_id(error, str(f.get("id"))) for f in spec.filters):  # not a static filter's
         known = sorted(spec.window_columns_by_filter)
         return (". The export has no date_filter; a report that needs one is refused so: set date_filter for "
                 f"this export (exports = [{{name = \"{spec.name}\", date_filter = \"...\"}}])"
