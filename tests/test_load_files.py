@@ -539,7 +539,7 @@ def test_a_file_whose_display_names_are_another_facilitys_is_refused(harness: Ha
     [problem] = raised.value.problems
     assert "carry the 'Facility' 'DELHI NCR FULFILMENT HUB, GURUGRAM', which facility BLR01's earlier files " \
            "never did" in problem, problem
-    assert "--facility BLR01` forgets its names" in problem
+    assert "--facility BLR01` forgets its names, and also its cursor and planned windows" in problem
     assert harness.sql(f"SELECT * FROM {{ds}}.{table} ORDER BY ALL") == before
     lines, cleared = reset(harness.pipeline, [table], "BLR01")
     assert cleared, lines
@@ -547,6 +547,25 @@ def test_a_file_whose_display_names_are_another_facilitys_is_refused(harness: Ha
     harness.run(exports=[export], facilities=["BLR01"])
     assert {r[0] for r in harness.sql(f"SELECT DISTINCT facility FROM {{ds}}.{table}")} >= \
         {"Delhi NCR Fulfilment Hub, Gurugram"}
+
+
+def test_a_facilitys_first_file_with_another_facilitys_display_name_is_refused(harness: Harness) -> None:
+    """BLR01 exported for the first time, its job served DEL02's snapshot: nothing of BLR01 to compare
+    with, but the name is the one DEL02's files carry. Taken as BLR01's, it would also have made every
+    correct BLR01 file look foreign from then on."""
+    harness.run(exports=["Inventory Snapshot"], facilities=["DEL02"])
+    harness.sim.jobs.edit_file = lambda job, text: _facility_names_set(text, "Delhi NCR Fulfilment Hub, Gurugram") \
+        if job.facility == "BLR01" else text
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=["Inventory Snapshot"], facilities=["BLR01"])
+    [problem] = raised.value.problems
+    assert "of facility DEL02's files, not a name of facility BLR01" in problem, problem
+    assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.inventory_snapshot") == [("DEL02",)]
+    harness.sim.jobs.edit_file = None
+    harness.sim.clock.advance(timedelta(hours=1))
+    harness.run(exports=["Inventory Snapshot"], facilities=["BLR01"])  # its own file loads, and its name is kept
+    assert sorted(harness.sql("SELECT DISTINCT _uniware_facility, facility FROM {ds}.inventory_snapshot")) == [
+        ("BLR01", "Bengaluru Central Warehouse"), ("DEL02", "Delhi NCR Fulfilment Hub, Gurugram")]
 
 
 def test_a_snapshot_is_one_load_file_and_a_keyed_merge_two_for_postgres() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Optional
 
@@ -354,7 +355,8 @@ def test_a_window_longer_than_the_tenant_takes_is_refused_naming_window_days(tmp
 def test_a_backfill_refused_for_its_range_plans_again_on_a_lowered_window(tmp_path: Path) -> None:
     """The backfill's windows never made into a job are dropped once window_days is lowered, and the
     backfill plans its range on its own new grid: no window twice, none missing."""
-    backfill = {"backfill_start": "2026-03-01T00:00:00+05:30", "backfill_end": "2026-04-01T00:00:00+05:30"}
+    backfill: dict[str, Any] = {"backfill_start": "2026-03-01T00:00:00+05:30",
+                                "backfill_end": "2026-04-01T00:00:00+05:30"}
     with UniwareSimulator(fast_config(max_window_days=7, files_dir=tmp_path / "sim")) as sim:
         harness = Harness(sim, tmp_path)
         with pytest.raises(ExportsFailed):
@@ -362,4 +364,4 @@ def test_a_backfill_refused_for_its_range_plans_again_on_a_lowered_window(tmp_pa
         harness.run(exports=RETURNS, facilities=["BLR01"], window_days=7, **backfill)
         spans = sorted((int(j.query.start or 0), int(j.query.end or 0)) for j in sim.jobs.all())
         assert len(spans) == 5 and all(end - start <= 7 * 86400 for start, end in spans)
-        assert all(later[0] == earlier[1] + 1 or later[0] == earlier[1] for earlier, later in zip(spans, spans[1:]))
+        assert all(later[0] == earlier[1] + 1 or later[0] == earlier[1] for earlier, later in pairwise(spans))

@@ -230,6 +230,10 @@ class ExportLedger:
         """The display names (`Facility`) the facility's loaded files carried (facility_guard)."""
         return list(self._state.get(FACILITY_NAMES, {}).get(facility or "", [])) if facility else []
 
+    def facility_names_by_facility(self) -> dict[str, list[str]]:
+        """Every facility's kept display names."""
+        return {code: list(names) for code, names in self._state.get(FACILITY_NAMES, {}).items()}
+
     def remember_facility_names(self, facility: Optional[str], names: list[str]) -> None:
         """Saved with the rows of the file that carried them."""
         if facility and names:

@@ -22,7 +22,7 @@ names. A file with one of the known names among others loads (a report over seve
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
@@ -84,20 +84,30 @@ def check(codes: Optional[FacilityCodes], tenant_facilities: Callable[[], Sequen
         f"{codes.facility} ({shown}): loaded as they are (a report over several facilities?)", fail=False)
 
 
-def check_names(names: Optional[FacilityCodes], known: Sequence[str], reset_hint: str) -> Optional[FacilityMismatch]:
+def check_names(names: Optional[FacilityCodes], known: Sequence[str], elsewhere: Mapping[str, Sequence[str]],
+                reset_hint: str) -> Optional[FacilityMismatch]:
     """A failing FacilityMismatch when every row's `Facility` is a name the facility's earlier files
-    (`known`) never carried."""
-    if names is None or names.rows == 0 or not known or sum(names.counts.values()) != names.rows:
+    (`known`) never carried; for a facility without earlier files, when every name is one that another
+    facility's files carried (`elsewhere`: facility -> names)."""
+    if names is None or names.rows == 0 or sum(names.counts.values()) != names.rows:
         return None
-    seen = {name.upper() for name in known}
-    if set(names.counts) & seen:
+    found = set(names.counts)
+    shown = ", ".join(f"'{n}'" for n in sorted(found)[:SHOWN_CODES])
+    owners = sorted(facility for facility, theirs in elsewhere.items()
+                    if facility != names.facility and found <= {name.upper() for name in theirs})
+    if not known and owners:
+        return FacilityMismatch(
+            f"the file's {names.rows:,} rows carry the '{FACILITY_NAME_LABEL}' {shown} of facility {owners[0]}'s "
+            f"files, not a name of facility {names.facility}: another facility's export; nothing loaded, it is "
+            "exported again next run", fail=True)
+    if not known or found & {name.upper() for name in known}:
         return None
-    shown = ", ".join(f"'{n}'" for n in sorted(names.counts)[:SHOWN_CODES])
     return FacilityMismatch(
         f"the file's {names.rows:,} rows carry the '{FACILITY_NAME_LABEL}' {shown}, which facility "
         f"{names.facility}'s earlier files never did ({', '.join(repr(k) for k in known)}): another facility's "
-        f"export; nothing loaded, it is exported again next run (if {names.facility} was renamed, {reset_hint} "
-        "forgets its names)", fail=True)
+        f"export; nothing loaded, it is exported again next run. If {names.facility} was renamed in Uniware, "
+        f"{reset_hint} forgets its names, and also its cursor and planned windows (a snapshot has none; a "
+        "windowed export is exported again from start_date)", fail=True)
 
 
 def names_of(names: Optional[FacilityCodes]) -> list[str]:

@@ -205,6 +205,7 @@ class ExportCollection:
                                                   else self.rt.tenant_facilities())),  # job_codes: asks none
             (Outcome.INVALID_FILE, check_names(
                 converted.facility_names, self.ledger.facility_names(entry.facility),
+                self.ledger.facility_names_by_facility(),
                 f"`uniware-pipeline reset --export \"{self.spec.name}\" --facility {entry.facility}`")),
         )
         for outcome, finding in guards:
