@@ -521,3 +521,16 @@ def test_a_file_without_a_few_requested_columns_still_loads(harness: Harness) ->
     columns = {c for (c,) in harness.sql("SELECT column_name FROM information_schema.columns "
                                          "WHERE table_name = 'sale_orders'")}
     assert "cancellation_reason" not in columns and "sale_order_item_status" in columns
+
+
+def test_a_sibling_reports_file_for_a_keyless_export_is_refused(harness: Harness) -> None:
+    """Tally GST's job served Tally Return GST's file: the two differ by one column (`Payment Method`,
+    `Return Type`), so the file has Tally GST's labels but one and as many columns, and its returns
+    loaded as sales with exit 0. A file holding every label of another catalog report, and one this
+    report never has, is that report's file."""
+    harness.sim.jobs.edit_file = lambda job, text: text.replace("Payment Method", "Return Type", 1)
+    with pytest.raises(ExportsFailed) as failed:
+        harness.run(exports=["Tally GST Report"], facilities=["BLR01"])
+    [problem] = failed.value.problems
+    assert "holds every label of a 'Tally Return GST Report' export" in problem, problem
+    assert not harness.has_table("tally_gst") or harness.count("tally_gst") == 0

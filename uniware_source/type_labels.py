@@ -153,3 +153,21 @@ def requested_labels_absent(report: str, columns: Sequence[str], header: Sequenc
     absent = [f"'{labels[c]}' (column id {c})" for c in known
               if not {fold_label(labels[c]), *(fold_label(r) for r in readings.get(c, ()))} & found]
     return absent, len(known)
+
+
+def other_report_of(report: str, header: Sequence[str]) -> Optional[str]:
+    """The other catalog report whose file `header` is: it holds every label of that report's catalog
+    columns (all known, none guessed) and one of them `report` knows no label of (Tally GST's job given
+    Tally Return GST's file, which differs by `Return Type` alone). None when no such report."""
+    if report not in CATALOG:
+        return None
+    found = {fold_label(label) for label in header}
+    mine = {fold_label(label) for label in report_labels(report)}
+    for other, spec in CATALOG.items():
+        labels, guessed = LABELS.get(other), set(GUESSED.get(other, ()))
+        if other == report or labels is None or any(c not in labels or c in guessed for c in spec.columns):
+            continue
+        theirs = {fold_label(labels[c]) for c in spec.columns}
+        if theirs <= found and theirs - mine:
+            return other
+    return None

@@ -26,7 +26,7 @@ import pyarrow.csv as pacsv
 
 from ..catalog import DATE, DECIMAL, INTEGER, RATE, TEXT, TIMESTAMP, ExportSpec
 from ..errors import CsvFormatError
-from ..type_labels import fold_label, requested_labels_absent, resolve_types
+from ..type_labels import fold_label, other_report_of, requested_labels_absent, resolve_types
 from .arrow_types import CONVERTERS, RATE_TYPE, UTC_MICROS, number_misfit
 from .column_names import DLT_COLUMNS, ColumnNames
 from .facility_guard import FACILITY_CODE_LABEL, FACILITY_NAME_LABEL, FacilityCodes
@@ -216,6 +216,11 @@ def _check_report(header: Sequence[str], spec: ExportSpec, label: str) -> None:
         raise CsvFormatError(f"{label}: the file's header has {len(header)} column(s) {shown}, and the job requested "
                              f"{requested}: this is not a '{spec.name}' export ({what}); nothing loaded, the window is "
                              "exported again next run")
+    other = other_report_of(spec.name, header)
+    if other is not None:
+        raise CsvFormatError(f"{label}: the file's header holds every label of a '{other}' export, and labels "
+                             f"'{spec.name}' has none of: this is not that report's export (another report's file "
+                             "served for the job); nothing loaded, the window is exported again next run")
     absent, known = requested_labels_absent(spec.name, spec.columns, header)
     if known >= 2 and len(absent) * 2 > known:
         raise CsvFormatError(f"{label}: the file's header {shown} lacks {len(absent)} of the {known} labels the "
