@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -102,7 +103,7 @@ def _rows(count: int) -> Iterator[bytes]:
 def test_converting_while_the_file_arrives_gives_the_file_converted_whole(tmp_path: Path) -> None:
     """The converter reads through a follower (small parse blocks, so it parses many times while bytes
     still arrive); its Parquet equals that of the finished file converted from disk."""
-    spec = CATALOG["Sale Orders"]
+    spec = replace(CATALOG["Sale Orders"], columns=())  # a few columns of it: no check of the requested ones
     lineage = Lineage("JOB1", "BLR01", None, None, None)
 
     def converter() -> CsvConverter:
@@ -143,7 +144,7 @@ def test_converting_while_the_file_arrives_gives_the_file_converted_whole(tmp_pa
 def test_a_conversion_that_fails_early_does_not_wait_for_the_download_to_end(tmp_path: Path) -> None:
     """A bad value in the first rows fails the conversion while the download goes on: closing the file
     wakes pyarrow's read-ahead, which waits for more bytes, instead of waiting for the download."""
-    spec = CATALOG["Sale Orders"]
+    spec = replace(CATALOG["Sale Orders"], columns=())  # a few columns of it: no check of the requested ones
     names = ColumnNames(None, normalize=NamingConvention().normalize_identifier, reserved=(),
                         fixed=list(spec.primary_key))
     keys = KeyStore()
