@@ -123,20 +123,22 @@ def missing_labels(report: str, columns: Sequence[str], wanted: Sequence[str]) -
     guessed = set(GUESSED.get(report, ()))
     readings = READINGS.get(report, {})
     all_known = not any(c not in labels or c in guessed for c in columns)
-
-    def spellings_of(column: str) -> set[str]:
-        return {fold_label(labels[column]), *(fold_label(other) for other in readings.get(column, ()))}
-
-    carried = {spelling for c in columns if c in labels for spelling in spellings_of(c)}
+    carried = {spelling for c in columns if c in labels for spelling in _spellings(c, labels, readings)}
     missing = []
     for label in wanted:
         spellings = {fold_label(spelling) for spelling in [label, *spec.label_readings.get(label, ())]}
         if spellings & carried:
             continue
-        ids = [column for column in labels if column not in guessed and spellings_of(column) & spellings]
+        ids = [column for column in labels
+               if column not in guessed and _spellings(column, labels, readings) & spellings]
         if ids or all_known:
             missing.append(f"'{label}'" + (f" (column id {ids[0]})" if ids else ""))
     return missing
+
+
+def _spellings(column: str, labels: Mapping[str, str], readings: Mapping[str, Sequence[str]]) -> set[str]:
+    """The folded spellings of the column id `column`'s label: its label and its other readings."""
+    return {fold_label(labels[column]), *(fold_label(other) for other in readings.get(column, ()))}
 
 
 def requested_labels_absent(report: str, columns: Sequence[str], header: Sequence[str]) -> tuple[list[str], int]:
@@ -151,7 +153,7 @@ def requested_labels_absent(report: str, columns: Sequence[str], header: Sequenc
     found = {fold_label(label) for label in header}
     known = [c for c in dict.fromkeys(columns) if c in labels and c not in guessed]
     absent = [f"'{labels[c]}' (column id {c})" for c in known
-              if not {fold_label(labels[c]), *(fold_label(r) for r in readings.get(c, ()))} & found]
+              if not _spellings(c, labels, readings) & found]
     return absent, len(known)
 
 

@@ -32,7 +32,7 @@ from .column_names import DLT_COLUMNS, ColumnNames
 from .facility_guard import FACILITY_CODE_LABEL, FACILITY_NAME_LABEL, FacilityCodes
 from .key_check import FileKeys, KeyCheck, KeyStore
 from .load_files import PARQUET, ChunkWriter, dictionary_columns, open_writer
-from .stray_quotes import QuoteWatch, first_altered_value
+from .stray_quotes import Opener, QuoteWatch, first_altered_value
 from .window_guard import DateSpan
 
 log = logging.getLogger(__name__)
@@ -93,9 +93,6 @@ class ConvertedFile:
     parts: list[tuple[Path, int]] = field(default_factory=list)  # every load file and its rows (see `parts`)
     # decimal columns whose values rounding changed: label -> [values, first row, its text]
     rounded: dict[str, list[Any]] = field(default_factory=dict)
-
-
-Opener = Callable[[], BinaryIO]  # opens the CSV's bytes from the start (the file, or a download as it arrives)
 
 
 def read_header(source: Opener, where: str) -> list[str]:

@@ -154,7 +154,6 @@ class KeyCheck:
         self._store = store
         self.keys = keys
         self._versions = versions or []
-        self._versions_sum = 0  # of hash(key, version) over the rows
         self._table = table
         self.max_keys = store.max_keys
         self._rows = 0
@@ -169,18 +168,15 @@ class KeyCheck:
         try:
             if self._rows > self.max_keys:
                 raise _TooMany()
+            columns = self.keys + self._versions
+            rows = chunk.select(columns).rename_columns([f"c{i}" for i in range(len(columns))])
+            hashes = f"hash({', '.join(rows.column_names[:len(self.keys)])})"
+            if self._versions:  # v: the hash of each key with its version, for the fingerprint only
+                hashes += f", hash({', '.join(rows.column_names)})"
             if not self._created:
-                self._store.execute(f"CREATE TABLE {self._table} (h UBIGINT)")
+                self._store.execute(f"CREATE TABLE {self._table} (h UBIGINT{', v UBIGINT' if self._versions else ''})")
                 self._created = True
-            keys = chunk.select(self.keys).rename_columns([f"k{i}" for i in range(len(self.keys))])
-            self._store.execute(f"INSERT INTO {self._table} SELECT hash({', '.join(keys.column_names)}) FROM chunk",
-                                keys)
-            if self._versions:
-                names = self.keys + self._versions
-                rows = chunk.select(names).rename_columns([f"k{i}" for i in range(len(names))])
-                [(total,)] = self._store.execute(f"SELECT sum(hash({', '.join(rows.column_names)})) FROM chunk",
-                                                 rows)
-                self._versions_sum += total if isinstance(total, int) else 0
+            self._store.execute(f"INSERT INTO {self._table} SELECT {hashes} FROM chunk", rows)
         except (_TooMany, duckdb.Error) as error:
             if isinstance(error, duckdb.Error):
                 log.info("the key check of a file failed (%s): its package merges", error)
@@ -205,11 +201,12 @@ class KeyCheck:
         if not self._created:
             return 0, None  # no rows
         try:
-            [(repeats, count, total)] = self._store.execute(
-                f"SELECT count(*) - count(DISTINCT h), count(*), sum(h) FROM {self._table}")
+            [(repeats, count, total, versions)] = self._store.execute(
+                f"SELECT count(*) - count(DISTINCT h), count(*), sum(h), "
+                f"{'sum(v)' if self._versions else 'NULL'} FROM {self._table}")
             if not isinstance(repeats, int):
                 return None, None
-            return repeats, f"{count}:{total}" + (f":{self._versions_sum}" if self._versions else "")
+            return repeats, f"{count}:{total}" + (f":{versions}" if self._versions else "")
         except duckdb.Error as error:
             log.info("the key check of a file failed (%s): its package merges", error)
             return None, None

@@ -21,7 +21,7 @@ from typing import BinaryIO, NamedTuple, Optional
 import pyarrow as pa
 import pyarrow.compute as pc
 
-Opener = Callable[[], BinaryIO]
+Opener = Callable[[], BinaryIO]  # opens the CSV's bytes from the start (the file, or a download as it arrives)
 
 # an odd run of quotes between two characters that are not separators: by RE2 (Arrow's compute functions,
 # a constant ~2 ms a MB) where quotes are dense, by Python's re where they are few (it jumps from quote
@@ -49,16 +49,10 @@ class QuoteWatch(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int = -1) -> bytes:  # what pyarrow calls; `readinto` is not offered
         data = self._handle.read(size)
         self._watch(data)
         return data
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self._handle.read(len(buffer))
-        memoryview(buffer)[:len(data)] = data
-        self._watch(data)
-        return len(data)
 
     def _watch(self, data: bytes) -> None:
         if not data or self.suspect:
