@@ -142,7 +142,11 @@ def test_reset_clears_one_facility_the_dlt_way(cli: Any, sim: UniwareSimulator, 
     assert creates(sim)[before:] == ["DEL02"]
     assert cli("reset") == 2  # refuses to clear everything without saying what
     assert cli("reset", "--export", "Sale Orders", "--facility", "MUM03") == 2  # nothing of MUM03 to clear
-    assert "nothing was cleared" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "nothing was cleared" in err and "did you mean" not in err
+    assert cli("reset", "--export", "Sale Order", "--facility", "DEL02") == 2  # a misspelt export: the name in state
+    assert "'sale_order' is not in state: did you mean 'sale_orders'?" in capsys.readouterr().err
+    assert "DEL02" in ledger(tmp_path)["cursors"]
     for command in ("reset", "status"):  # a misspelt pipeline name: said, and no pipeline made for it
         assert cli(command, "--export", "Sale Orders", "--pipeline-name", "typo") == 2
         assert "no pipeline 'typo' under" in capsys.readouterr().err
@@ -161,6 +165,14 @@ def test_discovery_commands(cli: Any, sim: UniwareSimulator, tmp_path: Path,
     out = capsys.readouterr().out
     assert "Sale Orders / facility BLR01 / window" in out and "create a job" in out
     assert "2 job(s) to create" in out and not sim.requests.where("create")  # nothing created
+    assert "note:" not in out
+    with pytest.MonkeyPatch.context() as patch:  # a date filter id the catalog does not know: plan says so
+        patch.setenv("SOURCES__UNIWARE__EXPORTS", '[{"name": "Sale Orders", "date_filter": "createdOn"}]')
+        assert cli("plan", "--facility", "BLR01") == 0
+    out = capsys.readouterr().out
+    assert ("note: Sale Orders: date_filter 'createdOn' is not one the catalog knows for this report "
+            "(addedOn, updatedOn)") in out and "the window guard checks 'Updated'" in out
+    assert not sim.requests.where("create")
     sim.inject_job_fate("FAILED", times=None, match=lambda report, facility: facility == "DEL02")
     assert cli("--facility", "BLR01", "--facility", "DEL02") == 1
     capsys.readouterr()

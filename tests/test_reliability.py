@@ -155,6 +155,10 @@ def test_unknown_status_is_pending_until_the_deadline(tmp_path: Path, caplog: py
 
 @pytest.mark.parametrize("export, code, words", [
     ({"name": "Sale Orderz", "columns": ["soicode"]}, 100001, "Invalid export job type name: Sale Orderz"),
+    ({"name": "Sale Orderz", "columns": ["soicode"]}, 100001,  # where the name comes from, and the closest one
+     "The name is the report's exportJobTypeName on this tenant, which is not always the label its Exports page "
+     "shows"),
+    ({"name": "Sale Orderz", "columns": ["soicode"]}, 100001, "did you mean 'Sale Orders'?"),
     ({"name": "Sale Orders", "columns": ["soicode", "saleOrderCode", "updated", "bogus"]}, 100002,
      'The report does not know the column id(s) bogus: leave them out with exclude_columns (exports = '
      '[{name = "Sale Orders", exclude_columns = ["bogus"]}])'),

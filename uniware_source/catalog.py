@@ -7,6 +7,7 @@ report that is not listed works by configuration alone.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -320,3 +321,11 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
         ),
     ),
 )})
+
+
+def did_you_mean_report(name: str) -> str:
+    """"; did you mean 'X'?" for the catalog report whose name is closest to `name` (case and spacing
+    aside: "sale orders", "Invoices"), else ""."""
+    folded = {" ".join(known.lower().split()): known for known in CATALOG}
+    close = difflib.get_close_matches(" ".join(name.lower().split()), list(folded), n=1, cutoff=0.8)
+    return f"; did you mean '{folded[close[0]]}'?" if close else ""

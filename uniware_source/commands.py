@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -113,6 +114,17 @@ def _tables(pipeline: Pipeline, names: Sequence[str]) -> list[str]:
     return tables
 
 
+def _closest_tables(tables: Sequence[str], known: Sequence[str]) -> str:
+    """"; did you mean 'sale_orders'?" for each asked table that state does not hold and whose name is
+    close to one it holds (the table names `status` lists)."""
+    hints = []
+    for table in tables:
+        close = difflib.get_close_matches(table, [k for k in known if k not in tables], n=1, cutoff=0.6)
+        if table not in known and close:
+            hints.append(f"; '{table}' is not in state: did you mean '{close[0]}'?")
+    return "".join(hints)
+
+
 def run_command(argv: Sequence[str], clock: Optional[Clock] = None) -> int:
     args = parse(argv)
     configure_logging(args.quiet, args.log_format)
@@ -158,7 +170,7 @@ def run_command(argv: Sequence[str], clock: Optional[Clock] = None) -> int:
             print(line)
         if not cleared:
             print("configuration error: nothing was cleared: no cursor or job of that export/facility in state "
-                  "(`uniware-pipeline status` shows what there is)", file=sys.stderr)
+                  "(`uniware-pipeline status` shows what there is)" + _closest_tables(tables, known), file=sys.stderr)
             return EXIT_CONFIG
         print("jobs already created on Uniware for what was cleared are not cancelled; the next run plans anew")
         return 0

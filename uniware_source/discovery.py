@@ -4,7 +4,7 @@ do (`plan`), and where the pipeline stands (`status`). Nothing here creates a jo
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Optional
 
@@ -100,9 +100,24 @@ def plan_lines(pipeline: Pipeline, rt: SourceRuntime) -> list[str]:
                 creates += 1
             lines.append(f"{entry.describe(spec.name)}: {what}")
     lines += [f"refused: {problem}" for problem in rt.report.problems]  # what the run would refuse, and why
+    lines += _unknown_date_filters(rt.settings.exports)
     lines.append(f"{creates} job(s) to create (at most max_concurrent_jobs={rt.settings.max_concurrent_jobs} "
                  "at once); nothing was created")
     return lines
+
+
+def _unknown_date_filters(exports: Sequence[ExportSpec]) -> list[str]:
+    """A note for each catalog report given a date filter id the catalog does not know for it: only
+    Uniware can tell (a create refused with 100003 names it), which `plan` does not ask."""
+    notes = []
+    for spec in exports:
+        known = CATALOG[spec.name].window_columns_by_filter if spec.name in CATALOG else {}
+        if spec.date_filter and known and spec.date_filter not in known:
+            notes.append(f"note: {spec.name}: date_filter '{spec.date_filter}' is not one the catalog knows for "
+                         f"this report ({', '.join(sorted(known))}); Uniware refuses an id it does not take at "
+                         "the first create"
+                         + (f"; the window guard checks '{spec.window_column}'" if spec.window_column else ""))
+    return notes
 
 
 def status_lines(pipeline: Pipeline) -> list[str]:

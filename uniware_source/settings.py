@@ -23,7 +23,7 @@ from typing import Any, Optional, TypedDict, get_type_hints
 import dlt
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from .catalog import APPEND, CATALOG, COLUMN_TYPES, MERGE, REPLACE, WRITE_DISPOSITIONS, ExportSpec
+from .catalog import APPEND, CATALOG, COLUMN_TYPES, MERGE, REPLACE, WRITE_DISPOSITIONS, ExportSpec, did_you_mean_report
 from .errors import ConfigError
 from .type_labels import as_labels, known_labels, missing_labels, resolve_types
 from .windows import parse_user_datetime, shown_time
@@ -345,14 +345,6 @@ def _positive(setting: str, value: Any, *, allow_zero: bool = False, where: str 
     return number
 
 
-def _did_you_mean(name: str) -> str:
-    """"; did you mean 'X'?" for the catalog report whose name is closest to `name` (case and spacing
-    aside: "sale orders", "Invoices"), else ""."""
-    folded = {" ".join(known.lower().split()): known for known in CATALOG}
-    close = difflib.get_close_matches(" ".join(name.lower().split()), list(folded), n=1, cutoff=0.8)
-    return f"; did you mean '{folded[close[0]]}'?" if close else ""
-
-
 def resolve_export(entry: Any, position: int) -> ExportSpec:
     """An `exports` entry (a report name, or a table of settings) applied over its catalog entry."""
     where = f"exports[{position}]"
@@ -374,7 +366,7 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
     if not columns or not set(columns) - set(excluded):
         raise ConfigError("exports", f"{where} needs 'columns': the column ids to export"
                           + ("" if name in CATALOG else " (the report is not in the built-in catalog, which "
-                             "`uniware-pipeline exports` lists" + _did_you_mean(name) + ")"))
+                             "`uniware-pipeline exports` lists" + did_you_mean_report(name) + ")"))
     unknown_excluded = sorted(set(excluded) - set(columns))
     if unknown_excluded:
         raise ConfigError("exports", f"{where}: exclude_columns names {unknown_excluded}, which are not among its "

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Optional
 
-from ..catalog import ExportSpec
+from ..catalog import ExportSpec, did_you_mean_report
 from ..client.create_job import create_export_job
 from ..conversion.target_table import rows_in_windows, table_is_empty
 from ..errors import ApiError, FacilityAccessError
@@ -212,8 +212,8 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
                        "display name; check the 'facilities' setting")
             errors = error.errors
         except ApiError as error:
-            problem, errors = str(error) + _filter_hint(spec, error) + _column_hint(spec, error) \
-                + _parameter_hint(spec, error), error.errors
+            problem, errors = str(error) + _report_hint(spec, error) + _filter_hint(spec, error) \
+                + _column_hint(spec, error) + _parameter_hint(spec, error), error.errors
         if problem is None:
             problem = _taken_elsewhere(created.job_code, created.adopted, where, entry, rt)
         if problem is not None:
@@ -258,10 +258,21 @@ def adopt_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> Ite
 
 
 
+INVALID_REPORT = 100001  # Uniware's code for a report name (exportJobTypeName) the tenant does not know
 INVALID_COLUMN = 100002  # Uniware's code for a column id the report does not know
 INVALID_FILTER = 100003  # Uniware's code for a filter id the report does not take
 INVALID_FILTER_VALUE = 100004  # a filter's value it refuses (a date range longer than the report takes)
 MISSING_PARAMETERS = 1001  # a required parameter left out (a report that needs a date filter, given none)
+
+
+def _report_hint(spec: ExportSpec, error: ApiError) -> str:
+    """What to change when Uniware does not know the report's name."""
+    if INVALID_REPORT not in error.codes:
+        return ""
+    return (f". The name is the report's exportJobTypeName on this tenant, which is not always the label its "
+            f"Exports page shows, and tenants have their own copies under other names (\"B2B Sale Orders\"): "
+            f"give the tenant's name in exports = [{{name = \"...\"}}] (`uniware-pipeline exports` lists the "
+            f"catalog's){did_you_mean_report(spec.name)}")
 
 
 def _filter_hint(spec: ExportSpec, error: ApiError) -> str:
