@@ -219,6 +219,7 @@ def test_bad_credentials_fail_once_without_a_retry_loop(tmp_path: Path, status: 
         message = str(raised.value)
         assert f"HTTP {status}" in message and sim.config.username in message and "Bad credentials" in message
         assert "not retried" in message and "wrong-password" not in message
+        assert "SOURCES__UNIWARE__PASSWORD, else [sources.uniware] in .dlt/secrets.toml" in message  # where from
         assert sim.requests.count("create") == 0
 
 

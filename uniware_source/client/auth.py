@@ -96,7 +96,8 @@ class TokenProvider:
     def _rejected(self, status: int, detail: str, tried_twice: bool = False) -> str:
         again = ("tried once more after a first HTTP 500, and no more" if tried_twice else "not retried")
         return (f"Uniware rejected the password grant for user '{self._username}' with HTTP {status} "
-                f"({detail}). Check username and password; {again}, to avoid locking the account.")
+                f"({detail}). Check username and password ({CREDENTIALS_FROM}); {again}, to avoid locking the "
+                "account.")
 
     def _grant(self, params: dict[str, str]) -> Token:
         query = {"client_id": CLIENT_ID, **params}
@@ -136,6 +137,11 @@ class TokenProvider:
         self._token = token
         log.debug("obtained a Uniware access token (%s grant), valid for %.0f s", grant, lifetime)
         return token
+
+
+# where the pipeline script and the many-tenant runner read them (dlt's config: the environment first)
+CREDENTIALS_FROM = ("SOURCES__UNIWARE__USERNAME / SOURCES__UNIWARE__PASSWORD, else [sources.uniware] in "
+                    ".dlt/secrets.toml; a tenant of tenants.toml: TENANTS__<NAME>__PASSWORD, else [tenants.<name>]")
 
 
 class _ServerError(AuthError):
