@@ -52,6 +52,7 @@ EXPORT_KEYS = frozenset(ExportEntry.__annotations__)
 BAD_ROW_POLICIES = ("fail", "skip")
 HEADER_CHANGE_POLICIES = ("evolve", "fail")
 WINDOW_VIOLATION_POLICIES = ("fail", "warn")  # see window_guard.py
+COMPLETE_WITH_ERRORS_POLICIES = ("fail", "load")  # see client/job_status.py
 _naming = NamingConvention()
 DEFAULT_DOWNLOAD_MAX_BYTES = 20_000_000_000  # 20 GB: far above any export seen, far below a runaway body
 ENV_PREFIX = "SOURCES__UNIWARE__"
@@ -155,6 +156,11 @@ class SettingValues:
     on_window_violation: str = setting("fail",
         'a windowed file holds rows more than a day outside its window (an ignored filter id): `fail` refuses '
         'the file (OUT_OF_WINDOW, the cursor stays); `warn` loads it with a warning in the log and the history')
+    on_complete_with_errors: str = setting("fail",
+        'a job answered done (`COMPLETE`) with its file and `successful: true` but with `errors[]` (a file Uniware '
+        'may have cut short): `fail` does not load the file, polls on in case the errors go, then gives the job up '
+        'naming them (the window is exported again by the next run); `load` loads it with the errors in the log '
+        'and the history')
 
 
 def setting_fields() -> list[Any]:
@@ -241,6 +247,7 @@ class PollPolicy:
     timeout_seconds: float
     complete_grace_seconds: float
     multiplier: float
+    load_with_errors: bool  # on_complete_with_errors = "load"
 
 
 @dataclass(frozen=True)
@@ -636,6 +643,9 @@ def build_settings(values: SettingValues, *, now: datetime) -> Settings:
     if values.on_header_change not in HEADER_CHANGE_POLICIES:
         raise ConfigError("on_header_change",
                           f"must be one of {HEADER_CHANGE_POLICIES}, got {values.on_header_change!r}")
+    if values.on_complete_with_errors not in COMPLETE_WITH_ERRORS_POLICIES:
+        raise ConfigError("on_complete_with_errors", f"must be one of {COMPLETE_WITH_ERRORS_POLICIES}, got "
+                          f"{values.on_complete_with_errors!r}")
     if values.on_window_violation not in WINDOW_VIOLATION_POLICIES:
         raise ConfigError("on_window_violation",
                           f"must be one of {WINDOW_VIOLATION_POLICIES}, got {values.on_window_violation!r}")
@@ -692,6 +702,7 @@ def poll_policy(values: SettingValues) -> PollPolicy:
         complete_grace_seconds=_positive("complete_without_file_grace_seconds",
                                          values.complete_without_file_grace_seconds, allow_zero=True),
         multiplier=POLL_BACKOFF_MULTIPLIER,
+        load_with_errors=values.on_complete_with_errors == "load",
     )
 
 

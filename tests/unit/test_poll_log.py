@@ -19,12 +19,12 @@ def test_the_same_polling_failure_is_said_once_a_minute(monkeypatch: pytest.Monk
                                                         caplog: pytest.LogCaptureFixture) -> None:
     answers = iter(["the answer carries no status: {'filePath': 'x'}"] * 100 + ["HTTP 502: bad gateway"] * 100)
 
-    def failing(client: Any, job_code: str) -> Any:
+    def failing(client: Any, job_code: str, load_with_errors: bool) -> Any:
         raise ApiError(f"status of export job {job_code}", next(answers))
     monkeypatch.setattr(poll, "job_status", failing)
     clock = ManualClock()
     policy = PollPolicy(initial_seconds=1, max_seconds=2, timeout_seconds=300, complete_grace_seconds=60,
-                        multiplier=2)
+                        multiplier=2, load_with_errors=False)
     with caplog.at_level(logging.WARNING):
         result = poll.wait_for_job(None, "JOB1", clock=clock, policy=policy, on_change=lambda _: None,  # type: ignore[arg-type]
                                    stop=threading.Event(), label="job JOB1")
@@ -38,16 +38,16 @@ def test_the_same_polling_failure_is_said_once_a_minute(monkeypatch: pytest.Monk
 
 def test_a_done_status_with_errors_loads_its_file_and_says_the_errors(monkeypatch: pytest.MonkeyPatch,
                                                                       caplog: pytest.LogCaptureFixture) -> None:
-    """`successful: true` with COMPLETE, a file and errors: the file loads (Uniware says it succeeded),
-    and the errors are said in the log, not only kept in the history's JSON."""
+    """`successful: true` with COMPLETE, a file and errors, with on_complete_with_errors = "load": the file
+    loads, and the errors are said in the log, not only kept in the history's JSON."""
     from uniware_source.client.job_status import JobStatus
     from uniware_source.errors import ApiErrorDetail
 
     error = ApiErrorDetail.from_json({"code": 1, "description": "2 rows could not be exported", "message": "PARTIAL"})
-    monkeypatch.setattr(poll, "job_status", lambda client, code: JobStatus("COMPLETE", "https://files/x.csv", "",
-                                                                           (error,)))
+    monkeypatch.setattr(poll, "job_status", lambda client, code, load_with_errors: JobStatus(
+        "COMPLETE", "https://files/x.csv", "", (error,)))
     policy = PollPolicy(initial_seconds=1, max_seconds=2, timeout_seconds=300, complete_grace_seconds=60,
-                        multiplier=2)
+                        multiplier=2, load_with_errors=True)
     with caplog.at_level(logging.WARNING):
         result = poll.wait_for_job(None, "JOB1", clock=ManualClock(), policy=policy,  # type: ignore[arg-type]
                                    on_change=lambda _: None, stop=threading.Event(), label="job JOB1")

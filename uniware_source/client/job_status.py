@@ -24,8 +24,9 @@ class JobStatus:
     errors: tuple[ApiErrorDetail, ...]
 
 
-def job_status(client: UniwareClient, job_code: str) -> JobStatus:
-    """The job's status now; ApiError when the answer carries none."""
+def job_status(client: UniwareClient, job_code: str, *, load_with_errors: bool = False) -> JobStatus:
+    """The job's status now; ApiError when the answer carries none. A done answer with its file and
+    `errors[]` is ContradictoryStatus (a file Uniware may have cut short) unless `load_with_errors`."""
     operation = f"status of export job {job_code}"
     payload = client.post(operation, STATUS_PATH, {"jobCode": job_code})
     status = payload.get("status")
@@ -42,9 +43,15 @@ def job_status(client: UniwareClient, job_code: str) -> JobStatus:
     file_url = payload.get("filePath")
     if isinstance(file_url, str):
         SECRETS.add_url(file_url)  # before anything quotes it: the message of this same answer may echo it
-    return JobStatus(
+    answer = JobStatus(
         status=status,
         file_url=file_url if isinstance(file_url, str) and file_url.strip() else None,
         message=str(payload.get("message") or ""),
         errors=tuple(error_details(payload)),
     )
+    if answer.errors and answer.file_url and meaning_of(status) == Meaning.DONE and not load_with_errors:
+        said = f" ({answer.message})" if answer.message else ""  # the errors follow (ApiError says them)
+        raise ContradictoryStatus(operation, f"Uniware answered {status} with its file and errors{said}: the "
+                                  "file is not loaded, as it may be cut short; if such errors are harmless on this "
+                                  "tenant, set on_complete_with_errors = \"load\"", errors=answer.errors, refused=True)
+    return answer

@@ -86,7 +86,7 @@ def wait_for_job(
         if stop.is_set():
             return PollResult(Outcome.STOPPED, last_status, None, "the run was interrupted", polls)
         try:
-            status = job_status(client, job_code)
+            status = job_status(client, job_code, load_with_errors=policy.load_with_errors)
         except ApiError as error:
             refusals = refusals + 1 if error.refused else 0
             if refusals == 1:
@@ -123,7 +123,7 @@ def wait_for_job(
                 complete_since = None  # the grace counts only continuous time at COMPLETE without a file
             if meaning == Meaning.DONE:
                 if status.file_url:
-                    if status.errors:  # successful, with errors: loaded, and said (they are in the history too)
+                    if status.errors:  # on_complete_with_errors = "load": loaded, and said (in the history too)
                         log.warning("%s: Uniware reported %s with errors, its file is loaded: %s", label, status.status,
                                     "; ".join(str(e) for e in status.errors))
                     return PollResult(Outcome.COMPLETED, status.status, status.file_url, "", polls)

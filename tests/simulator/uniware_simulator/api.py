@@ -338,6 +338,8 @@ class UniwareApi:
         if answer.unsuccessful:  # a contradictory answer: done, with a file, and an error
             result.update(self.failure(EXPORT_FAILED, answer.message)[2])
             result["status"] = answer.status
+        if answer.with_errors:  # done, successful, with its file, and an error in errors[]
+            result["errors"] = self.failure(EXPORT_FAILED, answer.message)[2]["errors"]
         if answer.file_url_path is not None:
             result["filePath"] = answer.file_url_path  # the server turns it into an absolute URL
         return 200, {}, result

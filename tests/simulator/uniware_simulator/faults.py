@@ -42,7 +42,10 @@ SCRIPTED = "scripted"  # the job first answers `script` (status, polls) pairs wi
 # the job completes with its file, but its status answers say `successful: false` with an error
 # (`message`) for `polls` answers once complete (None: every one)
 UNSUCCESSFUL = "unsuccessful_complete"
-JOB_FATES = (FAIL, CANCEL, ERROR, STUCK, NO_FILE, CORRUPT, SCRIPTED, UNSUCCESSFUL)
+# the job completes with its file and `successful: true`, but its status answers carry an error (`message`)
+# in `errors[]` for `polls` answers once complete (None: every one): a file that may be cut short
+WITH_ERRORS = "complete_with_errors"
+JOB_FATES = (FAIL, CANCEL, ERROR, STUCK, NO_FILE, CORRUPT, SCRIPTED, UNSUCCESSFUL, WITH_ERRORS)
 
 # How a CORRUPT job damages its file (in the 5th data row, or the header)
 RAGGED = "ragged"  # a row with one field too many
@@ -94,7 +97,8 @@ class JobFault:
     fate: str
     message: str = "Export job failed while generating the report"
     times: Optional[int] = 1
-    polls: Optional[int] = 3  # complete_without_file: polls at COMPLETE before its file; unsuccessful_complete: above
+    # complete_without_file: polls at COMPLETE before its file; unsuccessful_complete, complete_with_errors: above
+    polls: Optional[int] = 3
     corruption: str = RAGGED  # for corrupt
     renames: Optional[dict[str, str]] = None  # for reshaped: header label -> new label
     reverse_columns: bool = False  # for reshaped: the columns in reverse order

@@ -21,7 +21,7 @@ from typing import Optional
 from urllib.parse import quote
 
 from .csv_render import CsvStyle, corrupt_csv, format_ist, write_csv
-from .faults import CANCEL, CORRUPT, ERROR, FAIL, NO_FILE, SCRIPTED, STUCK, UNSUCCESSFUL, JobFault
+from .faults import CANCEL, CORRUPT, ERROR, FAIL, NO_FILE, SCRIPTED, STUCK, UNSUCCESSFUL, WITH_ERRORS, JobFault
 from .reports import ExportQuery, Report
 from .tenant import Tenant
 
@@ -78,6 +78,7 @@ class StatusAnswer:
     file_url_path: Optional[str]
     message: str
     unsuccessful: bool = False  # answered with `successful: false` (and `message` as its error)
+    with_errors: bool = False  # answered with `successful: true` and `message` as an error in `errors[]`
 
 
 class JobRegistry:
@@ -245,6 +246,9 @@ class JobRegistry:
         if job.fate is not None and job.fate.fate == UNSUCCESSFUL \
                 and (job.fate.polls is None or job.completed_polls <= job.fate.polls):
             return StatusAnswer(job.terminal, job.file.url_path, job.fate.message, unsuccessful=True)
+        if job.fate is not None and job.fate.fate == WITH_ERRORS \
+                and (job.fate.polls is None or job.completed_polls <= job.fate.polls):
+            return StatusAnswer(job.terminal, job.file.url_path, job.fate.message, with_errors=True)
         return StatusAnswer(job.terminal, job.file.url_path, "")
 
     # -- files ----------------------------------------------------------------------------------
