@@ -126,10 +126,31 @@ def test_header_change_fail_compares_exact_labels_not_collapsed_names(harness: H
     harness.sim.clock.advance(timedelta(days=3))
     harness.sim.inject_job_fate(CORRUPT, corruption=RESHAPED, renames={**COLLIDING, "Unit Price": "TAX %"})
     cursor = harness.cursors("return_invoices")
-    with pytest.raises(ExportsFailed, match="added \\['TAX %'\\], removed \\['Tax %'\\]"):
+    with pytest.raises(ExportsFailed, match="respelled 'Tax %' as 'TAX %' \\(case or spacing only\\)"):
         harness.run(exports=RETURNS, facilities=ONE, on_header_change="fail")
     assert harness.cursors("return_invoices") == cursor
     assert statuses(harness)[-1] == "PARSE_FAILED"
+
+
+def test_a_label_respelled_by_case_or_spacing_is_said_with_the_column_its_values_land_in(
+        harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    """A build writes `customer  NAME` for `Customer Name`: a new label, so a new column (a label keeps its
+    column, another label never takes it), and the warning says where the values went; a label the settings
+    name (a typed column) keeps its column whatever its case or spacing."""
+    harness.run(exports=RETURNS, facilities=ONE)
+    harness.sim.clock.advance(timedelta(days=3))
+    respelled = {"Customer Name": "customer  NAME", "Quantity": "QUANTITY"}
+    harness.sim.inject_job_fate(CORRUPT, corruption=RESHAPED, renames=respelled)
+    with caplog.at_level("WARNING"):
+        harness.run(exports=RETURNS, facilities=ONE)
+    assert ("'Customer Name' as 'customer  NAME' (case or spacing only): a new label, so its values go "
+            "to the new column customer_name_2, not to customer_name") in caplog.text
+    assert "'Quantity' as 'QUANTITY' (case or spacing only; same column quantity)" in caplog.text  # typed
+    second = harness.sim.jobs.all()[1].code
+    [(rows, old, new, quantity)] = harness.sql(
+        "SELECT COUNT(*), COUNT(customer_name), COUNT(customer_name_2), COUNT(quantity) FROM {ds}.return_invoices "
+        "WHERE _uniware_job_code = ?", second)
+    assert rows > 0 and (old, new, quantity) == (0, rows, rows)
 
 
 def test_the_column_mapping_is_kept_in_state(harness: Harness) -> None:

@@ -457,6 +457,15 @@ class ExportCollection:
         return (f"column types changed since the last load: {'; '.join(changed)}. Give column_types for this "
                 "export the type the column has, or load it into a new table (table_name)")
 
+    def _respelled(self, old: str, new: str) -> str:
+        """'Old' as 'New', and where its values go: the same column (a label the settings name: the key, a
+        typed column), or a new one (a label keeps its column, a new label gets its own)."""
+        before, now = self.names.name_of(old), self.names.name_of(new)
+        if now is None or now == before:
+            return f"{old!r} as {new!r} (case or spacing only; same column {before})"
+        return (f"{old!r} as {new!r} (case or spacing only): a new label, so its values go to the new column "
+                f"{now}, not to {before}")
+
     def _check_header(self, header: list[str]) -> Optional[str]:
         """Compare the labels with the last file's, exactly (in any order); a problem text when
         on_header_change is 'fail'."""
@@ -465,7 +474,16 @@ class ExportCollection:
         if known and not same_labels(known, current):
             added = sorted((Counter(current) - Counter(known)).elements())
             removed = sorted((Counter(known) - Counter(current)).elements())
-            change = f"the file's columns changed since the last load: added {added}, removed {removed}"
+            respelled = []  # another case or spacing of a label: said with the columns each lands in
+            for new in list(added):
+                old = next((label for label in removed if fold_label(label) == fold_label(new)), None)
+                if old is not None:
+                    removed.remove(old)
+                    added.remove(new)
+                    respelled.append(self._respelled(old, new))
+            change = "the file's columns changed since the last load: " + "; ".join(
+                [*([f"added {added}, removed {removed}"] if added or removed else []),
+                 *([f"respelled {'; '.join(respelled)}"] if respelled else [])])
             if self.rt.settings.on_header_change == "fail":
                 return f"{change}; on_header_change='fail' refuses it (set 'evolve' to accept)"
             log.warning("%s: %s", self.spec.name, change)
