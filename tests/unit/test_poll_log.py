@@ -53,3 +53,26 @@ def test_a_done_status_with_errors_loads_its_file_and_says_the_errors(monkeypatc
                                    on_change=lambda _: None, stop=threading.Event(), label="job JOB1")
     assert result.outcome == Outcome.COMPLETED and result.file_url == "https://files/x.csv"
     assert "COMPLETE with errors, its file is loaded" in caplog.text and "2 rows could not be exported" in caplog.text
+
+
+@pytest.mark.parametrize("file_path", ["https://files/x.csv", None])
+def test_a_done_answer_with_errors_is_refused_with_or_without_its_file(file_path: Any) -> None:
+    """`successful: true`, COMPLETE and `errors[]`: with a file it may be cut short, without one it is a
+    failure, not an export with no rows; both are refusals (polled on, then given up) naming the setting
+    that loads such answers. With the setting, the answer is read as it is."""
+    from uniware_source.client.job_status import job_status
+    from uniware_source.errors import ContradictoryStatus
+
+    class Answers:
+        def post(self, operation: str, path: str, body: Any) -> dict[str, Any]:
+            return {"successful": True, "status": "COMPLETE", "message": "Export completed with errors",
+                    "errors": [{"code": 9, "description": "only 10 rows written", "message": "ROW_LIMIT"}],
+                    **({"filePath": file_path} if file_path else {})}
+
+    with pytest.raises(ContradictoryStatus) as refused:
+        job_status(Answers(), "JOB1")  # type: ignore[arg-type]
+    said = str(refused.value)
+    assert refused.value.refused and "only 10 rows written" in said and 'on_complete_with_errors = "load"' in said
+    assert ("may be cut short" if file_path else "not taken as an export with no rows") in said
+    answer = job_status(Answers(), "JOB1", load_with_errors=True)  # type: ignore[arg-type]
+    assert answer.status == "COMPLETE" and answer.file_url == file_path and answer.errors

@@ -25,8 +25,9 @@ class JobStatus:
 
 
 def job_status(client: UniwareClient, job_code: str, *, load_with_errors: bool = False) -> JobStatus:
-    """The job's status now; ApiError when the answer carries none. A done answer with its file and
-    `errors[]` is ContradictoryStatus (a file Uniware may have cut short) unless `load_with_errors`."""
+    """The job's status now; ApiError when the answer carries none. A done answer with `errors[]` is
+    ContradictoryStatus (a file Uniware may have cut short, or no file for a failure) unless
+    `load_with_errors`."""
     operation = f"status of export job {job_code}"
     payload = client.post(operation, STATUS_PATH, {"jobCode": job_code})
     status = payload.get("status")
@@ -49,9 +50,11 @@ def job_status(client: UniwareClient, job_code: str, *, load_with_errors: bool =
         message=str(payload.get("message") or ""),
         errors=tuple(error_details(payload)),
     )
-    if answer.errors and answer.file_url and meaning_of(status) == Meaning.DONE and not load_with_errors:
+    if answer.errors and meaning_of(status) == Meaning.DONE and not load_with_errors:
         said = f" ({answer.message})" if answer.message else ""  # the errors follow (ApiError says them)
-        raise ContradictoryStatus(operation, f"Uniware answered {status} with its file and errors{said}: the "
-                                  "file is not loaded, as it may be cut short; if such errors are harmless on this "
-                                  "tenant, set on_complete_with_errors = \"load\"", errors=answer.errors, refused=True)
+        what = (f"with its file and errors{said}: the file is not loaded, as it may be cut short" if answer.file_url
+                else f"without a file and with errors{said}: not taken as an export with no rows")
+        raise ContradictoryStatus(operation, f"Uniware answered {status} {what}; if such errors are harmless on "
+                                  "this tenant, set on_complete_with_errors = \"load\"", errors=answer.errors,
+                                  refused=True)
     return answer
