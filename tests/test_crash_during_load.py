@@ -11,12 +11,14 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import dlt
 import pytest
 
 from tests.simulator_fixtures import TEST_NOW
 from uniware_simulator import UniwareSimulator
 
 from .harness import FAST_POLLING, Harness
+from .postgres import POSTGRES
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,3 +58,59 @@ def test_killed_before_load_completes_on_the_next_run(uniware_simulator: Uniware
     assert len(loaded) == 1
     assert sim.requests.count("create") == 2  # the first job, then the next run's lookback window
     assert not harness.pipeline.has_pending_data
+
+
+@pytest.mark.parametrize("destination, stop, first_run", [
+    ("duckdb", "SIGKILL", True), ("duckdb", "SIGTERM", False), ("postgres", "SIGKILL", False)])
+def test_stopped_after_a_package_was_committed_before_its_schema_and_state(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, postgres_dataset: str, destination: str, stop: str,
+        first_run: bool) -> None:
+    """A run stopped the moment dlt committed its collect package, before dlt saved the pipeline's schema
+    and state: the schema lacked the package's tables (dlt normalized against it and stopped on every
+    later run), and the state was the one before (the package, once loaded, put the newer one in the
+    destination, yet the next run went on from the older: it polled and loaded the jobs again, and their
+    LOADED history rows were lost). The next run loads the package, takes the newer state, and every
+    job's rows and LOADED row land once."""
+    sim = uniware_simulator
+    pg = destination == "postgres"
+    name, dataset = f"extractstop_{destination}", postgres_dataset if pg else "uniware"
+    exports = ["Sale Orders", "Return Invoices"]
+
+    def harness() -> Harness:
+        return Harness(sim, tmp_path, name=name, dataset=dataset,
+                       destination=dlt.destinations.postgres(POSTGRES) if pg else None)
+
+    if not first_run:
+        harness().run(exports=exports, facilities=["BLR01"])
+        sim.clock.advance(timedelta(hours=6))
+    before = len(sim.jobs.all())
+    settings = {"workdir": str(tmp_path), "name": name, "dataset": dataset, "postgres": POSTGRES if pg else "",
+                "nth": 2, "signal": stop, "now": sim.clock.now().isoformat(), "base_url": sim.base_url,
+                "username": sim.config.username, "password": sim.config.password, "exports": exports,
+                "facilities": ["BLR01"], **FAST_POLLING}
+    child = subprocess.run([sys.executable, "-m", "tests.crash_after_extract", json.dumps(settings)],
+                           env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path, capture_output=True,
+                           text=True, timeout=300)
+    assert child.returncode == -signal.SIGKILL if stop == "SIGKILL" else "Terminated" in child.stderr, \
+        child.stderr[-3000:]
+    stopped = sim.jobs.all()[before:]
+    assert stopped and all(job.file is not None for job in stopped)
+
+    def polls_of_stopped() -> int:
+        codes = {job.code for job in stopped}
+        return len(sim.requests.where("status", predicate=lambda r: (r.body or {}).get("jobCode") in codes))
+    polls = polls_of_stopped()
+
+    again = harness()
+    assert again.pipeline.has_pending_data
+    again.run(exports=exports, facilities=["BLR01"])
+    assert not again.pipeline.has_pending_data
+    assert polls_of_stopped() == polls  # the stopped run's jobs were not polled (nor loaded) again
+    for job in stopped:
+        statuses = [r[0] for r in again.query(f"SELECT status FROM {{ds}}.export_job_status WHERE job_code = "
+                                               f"'{job.code}'")]
+        assert statuses.count("LOADED") == 1, (job.code, statuses)
+    for table, key in (("sale_orders", ["sale_order_code", "sale_order_item_code"]),
+                       ("return_invoices", ["invoice_code", "return_invoice_code", "item_sku_code"])):
+        rows = again.query(f"SELECT {', '.join(key)} FROM {{ds}}.{table}")
+        assert rows and len(rows) == len(set(rows)), table

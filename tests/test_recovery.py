@@ -14,7 +14,7 @@ import pytest
 
 from uniware_source.pipeline_run.recovery import merge_on_reload
 
-from .recovery_child import pipeline
+from .recovery_child import export, pipeline
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -53,3 +53,22 @@ def test_a_job_dlt_recorded_as_finished_keeps_its_rows(tmp_path: Path, case: str
     merge_on_reload(p)
     p.load()
     assert rows_per_job(tmp_path, "orders") == [("J0", 2), ("J1", 3)]
+
+
+@pytest.mark.parametrize("staging_dataset", ["new", "made by an earlier load"])
+def test_a_package_stopped_before_its_load_began_creates_every_staging_table_it_needs(
+        tmp_path: Path, staging_dataset: str) -> None:
+    """A package normalized, then stopped before its load began: `b` merges through a staging table never
+    made, `a` took the fast path and is declared `merge` again. Its fresh staging must not record the
+    package's schema in the staging dataset with `b`'s table missing: dlt would then take the staging
+    dataset as up to date and fail on `b` on every run (a pipeline wedged)."""
+    workdir = str(tmp_path)
+    p = pipeline(workdir)
+    if staging_dataset != "new":
+        p.run(export(workdir, "c", [("C0", 1)]))  # through staging: the staging dataset and its version table
+    p.extract([export(workdir, "b", [("B1", 3), ("B2", 4)]), export(workdir, "a", [("A1", 5)], fast=True)])
+    p.normalize()
+    merge_on_reload(p)
+    p.load()
+    assert rows_per_job(tmp_path, "a") == [("A1", 5)]
+    assert rows_per_job(tmp_path, "b") == [("B1", 3), ("B2", 4)]

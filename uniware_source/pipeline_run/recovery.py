@@ -37,6 +37,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from dlt.common.destination.client import WithStagingDataset
 from dlt.common.schema import Schema
+from dlt.common.schema.utils import has_table_seen_data
 from dlt.common.storages.load_package import PackageStorage, ParsedLoadJobFileName, TPackageJobState
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.pipeline.pipeline import Pipeline
@@ -82,6 +83,26 @@ def drop_normalized_extracts(pipeline: Pipeline) -> list[str]:
     return dropped
 
 
+def adopt_package_schemas(pipeline: Pipeline) -> list[str]:
+    """The pipeline's stored schema takes the schema of an extracted package that is newer (a run stopped
+    after dlt committed the package and before it saved the pipeline's schema): dlt normalizes with the
+    stored schema, which would lack the package's new tables, and stop on them on every run. The ids of
+    the packages whose schema was taken."""
+    normalize_storage = pipeline._get_normalize_storage()
+    if not normalize_storage.is_storage_ready():
+        return []
+    adopted = []
+    for load_id in normalize_storage.extracted_packages.list_packages():
+        package = normalize_storage.extracted_packages.load_schema(load_id)
+        stored = pipeline.schemas[package.name] if package.name in pipeline.schema_names else None
+        if stored is None or stored.stored_version_hash in package.previous_hashes:
+            pipeline._schema_storage.save_schema(package)
+            adopted.append(load_id)
+            log.info("package %s of an interrupted run: the pipeline's schema %s taken from it (the run stopped "
+                     "before saving it)", load_id, package.name)
+    return adopted
+
+
 def merge_on_reload(pipeline: Pipeline) -> None:
     """Declare `merge` in every package of `pipeline` that waits to be normalized or loaded."""
     normalize_storage = pipeline._get_normalize_storage()
@@ -120,15 +141,21 @@ def _declare_merge_in(storage: PackageStorage, load_id: str, schema: Schema, kee
 
 def _fresh_staging(pipeline: Pipeline, schema: Schema, tables: list[str]) -> None:
     """Staging tables for `tables`, created or emptied: dlt prepared the package's tables once, when
-    these were `append` (no staging), and an older package may have left rows in theirs. Only these:
-    nothing of this package went to their staging, while other tables' staging may hold its rows."""
+    these were `append` (no staging), and an older package may have left rows in theirs. Only these are
+    emptied: nothing of this package went to their staging, while other tables' staging may hold its
+    rows. Every staging table the package needs is created with them (and dlt's version table): the
+    package's schema is recorded in the staging dataset, and dlt, finding it there, creates no staging
+    table itself (a package stopped before its load began would fail on a missing one on every run)."""
     client, _ = pipeline._get_destination_clients(schema)
     with client:
         if not isinstance(client, WithStagingDataset):
             return
+        staged = {name for name in schema.data_table_names() if has_table_seen_data(schema.tables[name])
+                  and client.should_load_data_to_staging_dataset(name)}
         with client.with_staging_dataset():
             client.initialize_storage()
-            client.update_stored_schema(only_tables=tables, force=True)
+            client.update_stored_schema(only_tables=sorted(staged | set(tables) | {schema.version_table_name}),
+                                        force=True)
             client.initialize_storage(truncate_tables=set(tables))
 
 

@@ -31,7 +31,7 @@ from . import duckdb_memory
 from .dlt_warnings import expected_warnings_dropped
 from .duckdb_connection import connection_held, credentials_pinned, is_duckdb
 from .lock import WaitForLock, pipeline_lock
-from .recovery import declare_merge, drop_normalized_extracts, merge_on_reload
+from .recovery import adopt_package_schemas, declare_merge, drop_normalized_extracts, merge_on_reload
 from .signals import Terminated, interrupt_for, interrupt_of_a_query, signals_deferred, sigterm_interrupts
 from .snapshot_replace import delete_emptied_snapshots, snapshots_through_staging
 
@@ -50,12 +50,17 @@ def finish_pending_loads(pipeline: Pipeline) -> bool:
         log.info("pipeline %s has load packages from an interrupted run; loading them first",
                  pipeline.pipeline_name)
         drop_normalized_extracts(pipeline)
+        adopt_package_schemas(pipeline)
         merge_on_reload(pipeline)
         delete_emptied_snapshots(pipeline)  # again: the kill may have come before the package loaded
     with _surfaced():
         if pending:
             normalize_whole(pipeline)  # an extracted package: normalized here, where a signal waits for its commit
         _with_room(pipeline, pipeline.run)
+        if pending:
+            # the packages carried the state of the run that made them; stopped before saving it, that run
+            # left an older state here, which dlt compared with the destination's before they loaded
+            pipeline.sync_destination()
     return pending
 
 
