@@ -249,6 +249,22 @@ def test_spaces_between_date_and_time_are_read_whatever_the_date() -> None:
     assert converted.bad is not None and converted.bad.to_pylist() == [False, False, False, True]
 
 
+@pytest.mark.parametrize("typed", [to_timestamp, to_date])
+def test_a_value_reads_the_same_whatever_the_chunk_around_it(typed: Any) -> None:
+    """Year-first values cast with Arrow's ISO reader and the others go by format, value by value:
+    mixing formats in a chunk (Uniware does) changes neither what a value reads as nor whether it is bad."""
+    values = ["2026-04-05 10:30:00", "05-04-2026 10:30", "2026-04-05", "2026-04-05 10", "2026-04-05T10:30", "5/4/2026",
+              " 2026-04-05", "2026-02-30", "2026-04-05  10:30", "31-04-2026", "0026-04-10", None, "later"]
+    alone = [typed(pa.array([v], pa.string())) for v in values]
+    for chunk in (values, values[::-1], values[:4], [v for v in values if v and v[4:5] == "-"]):
+        together = typed(pa.array(chunk, pa.string()))
+        bad = together.bad.to_pylist() if together.bad is not None else [False] * len(chunk)
+        for i, v in enumerate(chunk):
+            one = alone[values.index(v)]
+            assert together.values[i].as_py() == one.values[0].as_py(), v
+            assert bad[i] == (one.bad is not None and one.bad[0].as_py()), v
+
+
 def test_an_integer_beyond_64_bits_is_a_bad_value() -> None:
     converted = to_integer(pa.array(["9223372036854775807", "9223372036854775808", "-9223372036854775809", "7"]))
     assert converted.values.to_pylist() == [2**63 - 1, None, None, 7]

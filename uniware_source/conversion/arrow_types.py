@@ -24,6 +24,8 @@ IST_OFFSET_SECONDS = 19800
 TIMESTAMP_FORMATS = (
     "%Y-%m-%d %H:%M:%S", "%d-%m-%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M", "%d-%m-%Y %H:%M:%S",
     "%d/%m/%Y %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y",
+    # the rest of what Arrow's ISO reader takes (see _parse_any): a value reads alike in any chunk
+    "%Y-%m-%dT%H:%M", "%Y-%m-%d %H", "%Y-%m-%dT%H",
 )
 DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y")
 UTC_MICROS = pa.timestamp("us", tz="UTC")
@@ -51,30 +53,42 @@ class Converted:
 def _parse_any(text: pa.Array, formats: tuple[str, ...], iso: pa.DataType) -> pa.Array:
     """`text` parsed as `iso` (timestamp[s] or date32); null where no format reads it exactly.
 
-    A chunk all in ISO form casts at once (Arrow's ISO reader refuses 30 February, 24:00 and a 60th
-    second). Otherwise each format is tried in turn, and a value it reads counts only if writing it
-    back gives the text again (zero-padded): `strptime` alone rolls 30 February over to 2 March,
-    10:30:60 to 10:31, and reads `28-11-26` as the year 26. A year outside YEARS is not read either."""
-    if _looks_iso(text):
-        try:
-            return _plausible(pc.cast(text, iso))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass
-    parsed: Optional[pa.Array] = None
+    The values with their year first (`2026-...`) cast at once with Arrow's ISO reader (it refuses
+    30 February, 24:00 and a 60th second); when one of them does not cast, they go by format with the
+    rest. The others are tried format by format, each format on what the previous ones left unread, and
+    a value a format reads counts only if writing it back gives the text again (zero-padded):
+    `strptime` alone rolls 30 February over to 2 March, 10:30:60 to 10:31, and reads `28-11-26` as the
+    year 26. A year outside YEARS is not read either. So a value reads the same whatever its chunk."""
+    year_first = pc.fill_null(pc.equal(pc.utf8_slice_codeunits(text, 4, 5), "-"), False)
+    given = len(text) - text.null_count
+    iso_count = pc.sum(year_first).as_py() or 0
+    if iso_count == given:
+        whole = _iso_cast(text, iso)
+        if whole is not None:
+            return _plausible(whole)
+    parsed = pa.nulls(len(text), iso)
+    unread = pc.is_valid(text)
+    if 0 < iso_count < given:
+        read = _iso_cast(pc.filter(text, year_first), iso)
+        if read is not None:
+            parsed = pc.replace_with_mask(parsed, year_first, read)
+            unread = pc.and_not(unread, year_first)
     for fmt in formats:
-        attempt = _exactly_read(text, pc.strptime(text, format=fmt, unit="s", error_is_null=True), fmt)
-        parsed = attempt if parsed is None else pc.coalesce(parsed, attempt)
-        if parsed.null_count == text.null_count:
+        if not pc.any(unread).as_py():
             break
-    assert parsed is not None
-    return _plausible(parsed.cast(iso))
+        rest = pc.filter(text, unread)
+        attempt = _exactly_read(rest, pc.strptime(rest, format=fmt, unit="s", error_is_null=True), fmt)
+        parsed = pc.replace_with_mask(parsed, unread, attempt.cast(iso))
+        unread = pc.and_(unread, pc.is_null(parsed))
+    return _plausible(parsed)
 
 
-def _looks_iso(text: pa.Array) -> bool:
-    """Every value has its year first (`2026-...`): Arrow's cast is worth trying (one that fails costs
-    more than reading the chunk by format)."""
-    dash = pc.equal(pc.utf8_slice_codeunits(text, 4, 5), "-")
-    return bool(pc.all(dash).as_py() is not False)
+def _iso_cast(text: pa.Array, iso: pa.DataType) -> Optional[pa.Array]:
+    """`text` read by Arrow's ISO reader, or None when a value does not read."""
+    try:
+        return pc.cast(text, iso)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
 
 
 _FIELDS = {"%Y": "year", "%m": "month", "%d": "day", "%H": "hour", "%M": "minute", "%S": "second"}
