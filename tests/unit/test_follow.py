@@ -4,9 +4,10 @@ the end only once the download completed, and a restart or a failed download as 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -15,7 +16,7 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from uniware_source.catalog import CATALOG
 from uniware_source.conversion.column_names import ColumnNames
-from uniware_source.conversion.csv_to_parquet import ConvertedFile, CsvConverter, Lineage
+from uniware_source.conversion.csv_to_parquet import ConvertedFile, CsvConverter, Lineage, read_ahead
 from uniware_source.conversion.key_check import KeyStore
 from uniware_source.jobs.follow import DownloadAbandoned, DownloadRestarted, FollowedFile
 
@@ -174,3 +175,34 @@ def test_a_conversion_that_fails_early_does_not_wait_for_the_download_to_end(tmp
     assert len(outcome) == 1 and "row 3 (header is row 1)" in str(outcome[0]), outcome
     assert not (tmp_path / "out.parquet").exists()
     keys.close()
+
+
+def test_chunks_read_ahead_arrive_in_order_with_the_readers_error_and_stop_with_the_consumer() -> None:
+    """The reading thread hands over every chunk in order and then its error; when the consumer stops
+    early, the thread stops too (it reads at most the chunk in hand and one more) and closes the source."""
+    taken: list[int] = []
+    closed = threading.Event()
+
+    def chunks(count: int, fail: bool) -> Generator[Any, None, None]:
+        try:
+            for number in range(count):
+                taken.append(number)
+                yield number
+            if fail:
+                raise ValueError("row 7: not a number")
+        finally:
+            closed.set()
+
+    seen: list[int] = []
+    with pytest.raises(ValueError, match="row 7"):
+        for chunk in read_ahead(chunks(5, fail=True)):
+            seen.append(chunk)
+    assert seen == [0, 1, 2, 3, 4]
+
+    taken.clear()
+    closed.clear()
+    early = read_ahead(chunks(1000, fail=False))
+    assert [next(early), next(early)] == [0, 1]
+    early.close()
+    assert closed.wait(timeout=30), "the reading thread went on after the consumer stopped"
+    assert len(taken) <= 4, taken

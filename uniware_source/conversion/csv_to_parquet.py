@@ -14,7 +14,7 @@ import logging
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -472,7 +472,7 @@ class _BackgroundParquetWriter:
 
 
 def _regrouped(reader: pacsv.CSVStreamingReader, rows: int, max_bytes: int,
-               parse_error: Callable[[pa.ArrowInvalid], Exception]) -> Iterator[pa.RecordBatch]:
+               parse_error: Callable[[pa.ArrowInvalid], Exception]) -> Generator[pa.RecordBatch, None, None]:
     """The reader's small batches, concatenated into batches of `rows` rows, or fewer once they hold
     `max_bytes` (wide files: thousands of columns make each row large)."""
     pending: list[pa.RecordBatch] = []
@@ -492,6 +492,48 @@ def _regrouped(reader: pacsv.CSVStreamingReader, rows: int, max_bytes: int,
             pending, count, size = [], 0, 0
     if pending:
         yield pa.concat_batches(pending)
+
+
+def read_ahead(batches: Generator[pa.RecordBatch, None, None]) -> Generator[pa.RecordBatch, None, None]:
+    """`batches`, produced on a thread of their own one chunk ahead, so the next chunk parses while this
+    one is typed (the converter's wall time on the 1M-row Sale Orders file 5.0 -> 3.6 s). When the
+    consumer stops (an error, an interrupt), so does the producer, at its next chunk or when the file it
+    reads is closed (a followed download wakes its waiting read then): never joined, it cannot hold the
+    consumer up."""
+    handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    stopped = threading.Event()
+
+    def offer(kind: str, item: Any) -> bool:
+        while not stopped.is_set():
+            try:
+                handoff.put((kind, item), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not offer("batch", batch):
+                    return
+            offer("end", None)
+        except BaseException as error:  # raised again on the consumer's side
+            offer("error", error)
+        finally:
+            batches.close()
+
+    threading.Thread(target=produce, name="uniware-csv", daemon=True).start()
+    try:
+        while True:
+            kind, item = handoff.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stopped.set()
 
 
 def _with_final_line_break(source: Opener, block_size: int) -> Optional[Opener]:
@@ -645,8 +687,9 @@ class CsvConverter:
         dictionary: Optional[list[str]] = None  # the Parquet columns worth a dictionary, from the first chunk
         data_rows = 0  # data rows parsed so far, to name rows in messages
         chunks = 0
+        chunks_read = read_ahead(_regrouped(reader, CHUNK_ROWS, CHUNK_BYTES, parse_error))
         try:
-            for batch in _regrouped(reader, CHUNK_ROWS, CHUNK_BYTES, parse_error):
+            for batch in chunks_read:
                 table = self._convert_batch(batch, layout, lineage, occurrences, data_rows, where, result)
                 data_rows += batch.num_rows
                 if table.num_rows == 0:
@@ -671,6 +714,7 @@ class CsvConverter:
                 key_check.add(table)
                 result.rows += table.num_rows
         finally:
+            chunks_read.close()  # stops the reading thread
             errors = []
             for writer in writers:
                 try:
