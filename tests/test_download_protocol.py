@@ -266,3 +266,25 @@ def test_a_presigned_link_the_host_redirects_to_keeps_its_secrets_out_of_the_err
     assert "HTTP 400" in message
     leaked = [SESSION_TOKEN[i:i + 6] for i in range(len(SESSION_TOKEN) - 5) if SESSION_TOKEN[i:i + 6] in message]
     assert not leaked, message
+
+
+def test_an_api_answer_trickled_in_is_cut_at_the_read_timeout_and_retried() -> None:
+    """Each byte of the answer within the read timeout, the whole far beyond it: every attempt is cut once
+    read_timeout_seconds have passed and retried like a timeout, and the call fails saying why; a prompt
+    answer is not touched. (Status calls go through this client: a trickled status cannot hold a job past
+    its job_timeout_seconds.) A file's client streams its body under its own deadline instead."""
+    from uniware_source.client.interruptible import AnswerTooSlow
+
+    policy = replace(POLICY, read_timeout_seconds=0.5, max_attempts=2)
+    body = b'{"successful": true, "status": "COMPLETE"}'
+
+    def trickled(number: int, request: Request) -> Answer:
+        return Answer(200, {"Content-Type": "application/json", "Content-Length": str(len(body))}, body,
+                      drip=0.05 if number <= 2 else 0.0)  # ~4 s of headers at the host's pace for the first two
+
+    with HostileHost(trickled) as host:
+        client = api_client(policy)
+        with pytest.raises(AnswerTooSlow, match=r"no whole answer within 0.5 s \(read_timeout_seconds\)"):
+            client.post(host.url, json={"jobCode": "J1"}, timeout=policy.timeout)
+        assert len(host.requests) == 2  # the first attempt and its retry, both cut
+        assert client.post(host.url, json={"jobCode": "J1"}, timeout=policy.timeout).json()["status"] == "COMPLETE"

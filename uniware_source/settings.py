@@ -117,7 +117,8 @@ class SettingValues:
     connect_timeout_seconds: float = setting(10.0,
         'HTTP connect timeout')
     read_timeout_seconds: float = setting(120.0,
-        'HTTP read timeout')
+        'HTTP read timeout; an API answer (token, create, status, facility search) must also arrive whole within '
+        'it: one trickled in is cut and the call retried')
     request_max_attempts: int = setting(5,
         'attempts per API call on 429/5xx/reset/timeout')
     request_backoff_factor: float = setting(1.0,

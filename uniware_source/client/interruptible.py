@@ -114,3 +114,41 @@ def cut_after(seconds: float) -> Iterator[None]:
         timer.cancel()
         timer.join()  # a cut under way is over before the thread is let go again
         release([ident])
+
+
+class AnswerTooSlow(requests.Timeout):
+    """An answer that did not arrive whole within its bound (a host trickling it): retried like a timeout."""
+
+
+def answer_within(send: Any, seconds: float) -> Any:
+    """`send` (a session's) whose every request must be answered whole (headers and, unless streamed,
+    body) within `seconds`: past them the thread's connection is shut down and the attempt fails with
+    AnswerTooSlow. Unlike `cut_after`, later requests of the thread are allowed (a retry)."""
+
+    def bounded(request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        ident = threading.get_ident()
+        fired = threading.Event()
+
+        def shut() -> None:
+            fired.set()
+            with _lock:
+                connection = _in_use.get(ident)
+            sock = getattr(connection, "sock", None)
+            if isinstance(sock, socket.socket):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+        timer = threading.Timer(seconds, shut)
+        timer.daemon = True
+        timer.start()
+        try:
+            return send(request, **kwargs)  # type: ignore[no-any-return]
+        except requests.RequestException as error:
+            if fired.is_set():
+                raise AnswerTooSlow(f"no whole answer within {seconds:g} s (read_timeout_seconds)") from error
+            raise
+        finally:
+            timer.cancel()
+            timer.join()
+
+    return bounded

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import Any
+from typing import Any, Optional
 from urllib.parse import urlsplit
 
 import requests
@@ -23,7 +23,7 @@ from tenacity import RetryCallState, retry_all, retry_base
 from ..redact import redact
 from ..settings import HttpPolicy
 from .connection_errors import is_name_resolution_error, is_tls_mismatch
-from .interruptible import InterruptibleAdapter, is_cut
+from .interruptible import InterruptibleAdapter, answer_within, is_cut
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +60,10 @@ class AnnouncingClient(Client):
     reached (DNS failure, connection refused): those fail at once, naming the host. Its connections
     can be cut by a stop or a deadline (interruptible.py)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, answer_seconds: Optional[float] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._adapter = InterruptibleAdapter(pool_maxsize=kwargs.get("max_connections", 50))
+        self._answer_seconds = answer_seconds  # each attempt's whole answer, when bounded
 
     def _make_session(self) -> Session:
         session = Session(**self._session_kwargs)  # type: ignore[arg-type]
@@ -72,7 +73,8 @@ class AnnouncingClient(Client):
         session.mount("https://", self._adapter)
         retrying: Any = _make_retry(**self._retry_kwargs)
         retrying = retrying.copy(retry=retry_all(retrying.retry, _RetryUnlessUnreachable()), before_sleep=_announce)
-        session.send = retrying.wraps(session.send)  # type: ignore[method-assign]
+        send = session.send if self._answer_seconds is None else answer_within(session.send, self._answer_seconds)
+        session.send = retrying.wraps(send)  # type: ignore[method-assign]
         return session
 
 
@@ -90,8 +92,11 @@ TOKEN_RETRY_STATUSES = (429, 502, 503, 504)
 RETRY_STATUSES = (429, *range(500, 600))
 
 
-def _client(policy: HttpPolicy, statuses: tuple[int, ...]) -> Client:
+def _client(policy: HttpPolicy, statuses: tuple[int, ...], whole_answer: bool = True) -> Client:
+    """`whole_answer`: an API answer (small JSON) must arrive whole within the read timeout; a file's
+    body has its own deadline (download.py)."""
     return AnnouncingClient(
+        answer_seconds=policy.read_timeout_seconds if whole_answer else None,
         request_timeout=policy.timeout,
         raise_for_status=False,
         status_codes=statuses,
@@ -112,4 +117,4 @@ def token_client(policy: HttpPolicy) -> Client:
 
 def file_client(policy: HttpPolicy) -> Client:
     """No retries of its own: the downloader retries (and resumes) itself, within one deadline per file."""
-    return _client(replace(policy, max_attempts=1), ())
+    return _client(replace(policy, max_attempts=1), (), whole_answer=False)
