@@ -76,3 +76,51 @@ def test_a_done_answer_with_errors_is_refused_with_or_without_its_file(file_path
     assert ("may be cut short" if file_path else "not taken as an export with no rows") in said
     answer = job_status(Answers(), "JOB1", load_with_errors=True)  # type: ignore[arg-type]
     assert answer.status == "COMPLETE" and answer.file_url == file_path and answer.errors
+
+
+def _scripted(monkeypatch: pytest.MonkeyPatch, answers: list[Any]) -> list[float]:
+    """job_status answers `answers` in turn (a JobStatus, or an ApiError to raise); returns when each was asked."""
+    from uniware_source.client.job_status import JobStatus
+
+    asked: list[float] = []
+    script = iter(answers)
+
+    def answer(client: Any, job_code: str, load_with_errors: bool) -> JobStatus:
+        asked.append(len(asked))
+        item = next(script)
+        if isinstance(item, ApiError):
+            raise item
+        return item  # type: ignore[no-any-return]
+    monkeypatch.setattr(poll, "job_status", answer)
+    return asked
+
+
+@pytest.mark.parametrize("gap", ["outage", "refusal", "none"])
+def test_done_without_a_file_is_empty_only_after_answers_in_a_row_over_the_grace(
+        monkeypatch: pytest.MonkeyPatch, gap: str) -> None:
+    """COMPLETE without a file, then polls that get no status for longer than the grace (503s, or
+    `successful: false` without a status), then COMPLETE without a file again and then with it: the
+    file loads. Time without a status is not time seen at done; and a grace needs GRACE_ANSWERS answers
+    in a row, however long apart (`none`: two answers over the grace are not enough, a third is)."""
+    from uniware_source.client.job_status import JobStatus
+
+    done, with_file = JobStatus("COMPLETE", None, "", ()), JobStatus("COMPLETE", "https://files/x.csv", "", ())
+    failure = {"outage": ApiError("status of export job JOB1", "HTTP 503: unavailable"),
+               "refusal": ApiError("status of export job JOB1", "Export service busy", refused=True)}.get(gap)
+    answers: list[Any] = [done] + ([failure] * 40 if failure else []) + [done, with_file]
+    asked = _scripted(monkeypatch, answers)
+    policy = PollPolicy(initial_seconds=5, max_seconds=5, timeout_seconds=3600, complete_grace_seconds=60,
+                        multiplier=1, load_with_errors=False)
+    if gap == "none":  # answers 200 s apart: the grace passes between the first two
+        policy = PollPolicy(initial_seconds=200, max_seconds=200, timeout_seconds=3600, complete_grace_seconds=60,
+                            multiplier=1, load_with_errors=False)
+    result = poll.wait_for_job(None, "JOB1", clock=ManualClock(), policy=policy,  # type: ignore[arg-type]
+                               on_change=lambda _: None, stop=threading.Event(), label="job JOB1")
+    assert result.outcome == Outcome.COMPLETED and result.file_url == "https://files/x.csv", result
+    assert len(asked) == len(answers)
+
+    _scripted(monkeypatch, [done] * 20)  # answered done without a file every time: empty, at the third answer
+    result = poll.wait_for_job(None, "JOB1", clock=ManualClock(), policy=policy,  # type: ignore[arg-type]
+                               on_change=lambda _: None, stop=threading.Event(), label="job JOB1")
+    assert result.outcome == Outcome.EMPTY and result.polls == (3 if gap == "none" else 13), result
+    assert "answers in a row" in result.reason

@@ -3,8 +3,10 @@
 What a status means is `statuses.MEANING`. Done with a file: a file to load. Done without one is
 polled for a grace period (the file link can come late), then taken as an empty export; the grace
 counts only continuous time at done without a file and starts again whenever the status leaves it.
-Failed statuses end the job. Anything else is pending until the deadline; statuses nobody has seen
-before are logged.
+A poll that got no status (an outage, a refusal) breaks that continuity: nothing is known of the job
+meanwhile, so the grace starts again; and at least GRACE_ANSWERS answers in a row must say done
+without a file. Failed statuses end the job. Anything else is pending until the deadline; statuses
+nobody has seen before are logged.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ INVALID_JOB_CODE = 100006
 # (a busy export service) resets the count.
 REFUSALS_TO_GIVE_UP = 3
 REFUSED_FOR_SECONDS = 600.0
+# done without a file must be answered this many times in a row (no failed poll between), over the
+# grace period, before the job is taken as an export with no rows
+GRACE_ANSWERS = 3
 # while a job's status does not change, a line says it is still waiting this often (a long wait at
 # Uniware is otherwise silent off a terminal, where the live view does not run)
 STILL_WAITING_EVERY_SECONDS = 60.0
@@ -74,7 +79,8 @@ def wait_for_job(
     started = clock.monotonic()
     delay = policy.initial_seconds
     polls = polls_before
-    complete_since: Optional[float] = None
+    complete_since: Optional[float] = None  # the first of the answers in a row done without a file
+    complete_answers = 0  # how many in a row
     last_problem = ""
     warned_unknown: set[str] = set()
     refusals = 0
@@ -88,6 +94,7 @@ def wait_for_job(
         try:
             status = job_status(client, job_code, load_with_errors=policy.load_with_errors)
         except ApiError as error:
+            complete_since, complete_answers = None, 0  # the job's status meanwhile is unknown
             refusals = refusals + 1 if error.refused else 0
             if refusals == 1:
                 refused_since = clock.monotonic()
@@ -120,7 +127,7 @@ def wait_for_job(
             last_status = status.status
             meaning = meaning_of(status.status)
             if meaning != Meaning.DONE:
-                complete_since = None  # the grace counts only continuous time at COMPLETE without a file
+                complete_since, complete_answers = None, 0  # the grace counts only continuous time at done
             if meaning == Meaning.DONE:
                 if status.file_url:
                     if status.errors:  # on_complete_with_errors = "load": loaded, and said (in the history too)
@@ -129,10 +136,12 @@ def wait_for_job(
                     return PollResult(Outcome.COMPLETED, status.status, status.file_url, "", polls)
                 now = clock.monotonic()
                 complete_since = complete_since if complete_since is not None else now
-                if now - complete_since >= policy.complete_grace_seconds:
+                complete_answers += 1
+                if now - complete_since >= policy.complete_grace_seconds and complete_answers >= GRACE_ANSWERS:
                     return PollResult(Outcome.EMPTY, status.status, None,
-                                      f"{status.status} without a file for {policy.complete_grace_seconds:.0f} s: "
-                                      "taken as an export with no rows", polls)
+                                      f"{status.status} without a file for {_duration(now - complete_since)} "
+                                      f"({complete_answers} answers in a row): taken as an export with no rows",
+                                      polls)
             elif meaning == Meaning.FAILED:
                 details = "; ".join([status.message] + [str(e) for e in status.errors]).strip("; ")
                 return PollResult(Outcome.FAILED, status.status, None, f"Uniware reported {status.status}"
