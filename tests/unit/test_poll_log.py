@@ -55,19 +55,25 @@ def test_a_done_status_with_errors_loads_its_file_and_says_the_errors(monkeypatc
     assert "COMPLETE with errors, its file is loaded" in caplog.text and "2 rows could not be exported" in caplog.text
 
 
+ERROR_SHAPES = {"list": [{"code": 9, "description": "only 10 rows written", "message": "ROW_LIMIT"}],
+                "object": {"code": 9, "description": "only 10 rows written", "message": "ROW_LIMIT"},
+                "text": "only 10 rows written", "list of texts": ["only 10 rows written"]}
+
+
+@pytest.mark.parametrize("shape", list(ERROR_SHAPES))
 @pytest.mark.parametrize("file_path", ["https://files/x.csv", None])
-def test_a_done_answer_with_errors_is_refused_with_or_without_its_file(file_path: Any) -> None:
-    """`successful: true`, COMPLETE and `errors[]`: with a file it may be cut short, without one it is a
-    failure, not an export with no rows; both are refusals (polled on, then given up) naming the setting
-    that loads such answers. With the setting, the answer is read as it is."""
+def test_a_done_answer_with_errors_is_refused_with_or_without_its_file(file_path: Any, shape: str) -> None:
+    """`successful: true`, COMPLETE and `errors` (a list, one object or a text: every shape counts):
+    with a file it may be cut short, without one it is a failure, not an export with no rows; both are
+    refusals (polled on, then given up) naming the setting that loads such answers. With the setting,
+    the answer is read as it is."""
     from uniware_source.client.job_status import job_status
     from uniware_source.errors import ContradictoryStatus
 
     class Answers:
         def post(self, operation: str, path: str, body: Any) -> dict[str, Any]:
             return {"successful": True, "status": "COMPLETE", "message": "Export completed with errors",
-                    "errors": [{"code": 9, "description": "only 10 rows written", "message": "ROW_LIMIT"}],
-                    **({"filePath": file_path} if file_path else {})}
+                    "errors": ERROR_SHAPES[shape], **({"filePath": file_path} if file_path else {})}
 
     with pytest.raises(ContradictoryStatus) as refused:
         job_status(Answers(), "JOB1")  # type: ignore[arg-type]
@@ -124,3 +130,28 @@ def test_done_without_a_file_is_empty_only_after_answers_in_a_row_over_the_grace
                                on_change=lambda _: None, stop=threading.Event(), label="job JOB1")
     assert result.outcome == Outcome.EMPTY and result.polls == (3 if gap == "none" else 13), result
     assert "answers in a row" in result.reason
+
+
+@pytest.mark.parametrize("successful", [False, "false", " FALSE ", 0])
+def test_successful_false_counts_however_it_is_spelled(successful: Any) -> None:
+    """A done answer saying `successful: false` (a boolean, or text or a number from another build) is
+    refused, never loaded; `warnings` are kept in the answer's message (and so in the history)."""
+    from uniware_source.client.job_status import job_status
+    from uniware_source.errors import ContradictoryStatus
+
+    class Answers:
+        def __init__(self, answer: dict[str, Any]) -> None:
+            self.answer = answer
+
+        def post(self, operation: str, path: str, body: Any) -> dict[str, Any]:
+            return self.answer
+
+    with pytest.raises(ContradictoryStatus):
+        job_status(Answers({"successful": successful, "status": "COMPLETE", "filePath": "https://f/x.csv"}),  # type: ignore[arg-type]
+                   "JOB1")
+    warned = job_status(Answers({"successful": "true", "status": "COMPLETE", "filePath": "https://f/x.csv",  # type: ignore[arg-type]
+                                 "message": "done", "warnings": {"message": "export capped at 10 rows"}}), "JOB1")
+    assert warned.warned and warned.message == "done; warnings: export capped at 10 rows"
+    plain = job_status(Answers({"successful": True, "status": "COMPLETE", "filePath": "https://f/x.csv",  # type: ignore[arg-type]
+                                "warnings": [], "errors": None}), "JOB1")
+    assert not plain.warned and plain.message == "" and plain.errors == ()

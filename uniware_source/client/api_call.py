@@ -90,11 +90,26 @@ def _text(payload: Any, response: requests.Response) -> str:
     return _snippet(response)
 
 
-def error_details(payload: Any) -> list[ApiErrorDetail]:
-    """The `errors` list of an answer (empty when it has none)."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("errors"), list):
+def error_details(payload: Any, field: str = "errors") -> list[ApiErrorDetail]:
+    """The `errors` (or `warnings`) of an answer, whatever their shape: a list, one object, a text;
+    empty when there are none (absent, null, empty)."""
+    items = payload.get(field) if isinstance(payload, dict) else None
+    if not items or (isinstance(items, str) and not items.strip()):
         return []
-    return [ApiErrorDetail.from_json(e) for e in payload["errors"]]
+    return [ApiErrorDetail.from_json(e) for e in (items if isinstance(items, list) else [items]) if e not in (None, "")]
+
+
+def successful_of(payload: dict[str, Any]) -> Optional[bool]:
+    """`successful` as a boolean, also when a build spells it as text (`"false"`) or a number; None when
+    the answer does not say."""
+    value = payload.get("successful")
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    return None
 
 
 def message_of(payload: dict[str, Any]) -> str:
@@ -103,7 +118,7 @@ def message_of(payload: dict[str, Any]) -> str:
 
 def raise_unsuccessful(operation: str, payload: dict[str, Any]) -> None:
     """ApiError for an answer with ``successful: false`` (a business failure sent as HTTP 200)."""
-    if payload.get("successful") is False:
+    if successful_of(payload) is False:
         raise ApiError(operation, message_of(payload) or "Uniware answered successful=false",
                        errors=error_details(payload), refused=True)
 

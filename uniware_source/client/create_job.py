@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 from ..errors import ApiError, ApiErrorDetail
 from ..redact import redact
-from .api_call import UniwareClient, error_details, message_of
+from .api_call import UniwareClient, error_details, message_of, successful_of
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class CreatedJob:
 def create_export_job(client: UniwareClient, body: Mapping[str, Any], facility: str, operation: str) -> CreatedJob:
     """Create a job for `facility` (its Facility header), or take over the identical running one."""
     payload = client.post(operation, CREATE_PATH, body, facility=facility)
-    if payload.get("successful") is False:
+    if successful_of(payload) is False:
         errors = error_details(payload)
         running = _running_job_code(errors)
         if running is not None:

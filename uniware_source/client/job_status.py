@@ -11,7 +11,7 @@ from typing import Optional
 from ..errors import ApiError, ApiErrorDetail, ContradictoryStatus
 from ..redact import SECRETS, redact
 from ..statuses import Meaning, meaning_of
-from .api_call import UniwareClient, error_details, message_of, raise_unsuccessful
+from .api_call import UniwareClient, error_details, message_of, raise_unsuccessful, successful_of
 
 STATUS_PATH = "/services/rest/v1/export/job/status"
 
@@ -20,8 +20,9 @@ STATUS_PATH = "/services/rest/v1/export/job/status"
 class JobStatus:
     status: str  # upper case, as Uniware spells it
     file_url: Optional[str]  # `filePath`: absolute or relative (see file_link.py)
-    message: str
+    message: str  # Uniware's message, then its `warnings` when it sent any
     errors: tuple[ApiErrorDetail, ...]
+    warned: bool = False  # the answer carried `warnings`
 
 
 def job_status(client: UniwareClient, job_code: str, *, load_with_errors: bool = False) -> JobStatus:
@@ -35,7 +36,7 @@ def job_status(client: UniwareClient, job_code: str, *, load_with_errors: bool =
         raise_unsuccessful(operation, payload)
         raise ApiError(operation, f"the answer carries no status: {redact(payload)}")
     status = status.strip().upper()
-    if payload.get("successful") is False and meaning_of(status) == Meaning.DONE:
+    if successful_of(payload) is False and meaning_of(status) == Meaning.DONE:
         # done and failed at once: its file is not trusted; polled again, given up if Uniware keeps saying so
         message = message_of(payload)
         said = f" ({message})" if message else ""
@@ -44,11 +45,14 @@ def job_status(client: UniwareClient, job_code: str, *, load_with_errors: bool =
     file_url = payload.get("filePath")
     if isinstance(file_url, str):
         SECRETS.add_url(file_url)  # before anything quotes it: the message of this same answer may echo it
+    warnings = "; ".join(str(w) for w in error_details(payload, "warnings"))
+    message = str(payload.get("message") or "")
     answer = JobStatus(
         status=status,
         file_url=file_url if isinstance(file_url, str) and file_url.strip() else None,
-        message=str(payload.get("message") or ""),
+        message="; ".join(t for t in (message, f"warnings: {warnings}" if warnings else "") if t),
         errors=tuple(error_details(payload)),
+        warned=bool(warnings),
     )
     if answer.errors and meaning_of(status) == Meaning.DONE and not load_with_errors:
         said = f" ({answer.message})" if answer.message else ""  # the errors follow (ApiError says them)

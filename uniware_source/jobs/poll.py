@@ -115,6 +115,8 @@ def wait_for_job(
             polls += 1
             has_file = status.file_url is not None
             if status.status != last_status or (has_file and complete_since is not None):
+                if status.warned:
+                    log.warning("%s: Uniware answered %s and warned: %s", label, status.status, status.message)
                 on_change(Observation(status.status, status.message, status.errors, has_file, polls, clock.now()))
                 said_at = clock.monotonic()
                 if complete_since is not None and has_file:
