@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from uniware_source import ManualClock
-from uniware_source.client.download import DownloadLimits, FileDownloader
+from uniware_source.client.download import RESUME_OVERLAP, DownloadLimits, FileDownloader
 from uniware_source.client.interruptible import InterruptibleAdapter, _Tracked, release
 from uniware_source.client.interruptible import cut as cut_connections
 from uniware_source.client.sessions import api_client, file_client
@@ -58,6 +58,17 @@ def ranged(rest: Script) -> Script:
     return then(cut(FILE, HALF), rest)
 
 
+def _shifted(start: int, shift: int) -> Answer:
+    """A 206 whose Content-Range (and Content-Length) say bytes from `start`, with the body from `start + shift`."""
+    piece = FILE[start + shift:][: len(FILE) - start]
+    return Answer(206, {"Content-Type": "text/csv", "ETag": '"v1"', "Content-Length": str(len(piece)),
+                        "Content-Range": f"bytes {start}-{start + len(piece) - 1}/{len(FILE)}"}, piece)
+
+
+def _shifted_then_whole(shift: int) -> Script:
+    return lambda n, r: _shifted(r.range_start, shift) if r.range_start else whole(FILE)
+
+
 # hosts whose every answer is honest in the end: the file must arrive exactly
 EXACT: dict[str, Script] = {
     "resume answered with the right range": ranged(lambda n, r: part(FILE, r.range_start or 0)),
@@ -81,6 +92,10 @@ EXACT: dict[str, Script] = {
     "no length gzip, complete": lambda n, r: (
         Answer(416, {}) if r.range_start else Answer(200, {"Content-Encoding": "gzip"}, gzip.compress(FILE),
                                                       close=True)),
+    # Content-Range (and Content-Length) say the byte asked for, the body starts elsewhere: caught by the
+    # bytes a resume repeats, then whole files
+    **{f"206 body {shift:+d} byte(s) from its Content-Range, then whole files": ranged(_shifted_then_whole(shift))
+       for shift in (-1, 1, -7, 40)},
     "a Content-Length that is not ASCII digits, then honest": lambda n, r: (
         Answer(200, {"Content-Length": "\u00b2"}, FILE, close=True) if n == 1 else whole(FILE)),
 }
@@ -109,6 +124,8 @@ FAILING: dict[str, Script] = {
     "every 206 without Content-Range": ranged(
         lambda n, r: Answer(206, {"Content-Length": str(len(FILE))}, FILE) if r.range_start else cut(FILE, HALF)),
     "every answer a 206 from byte 500": lambda n, r: part(FILE, 500),
+    "every resume's body a byte later than its Content-Range, whole files cut": ranged(
+        lambda n, r: _shifted(r.range_start, 1) if r.range_start else cut(FILE, HALF)),
     "no length, cut at a line, Range ignored and cut again": lambda n, r: (
         Answer(200, {}, FILE[:HALF] if n % 2 else FILE[:HALF - 7], close=True)),
     "no length, cut at a line, Range past it refused": lambda n, r: (
@@ -141,7 +158,7 @@ def test_a_changed_file_is_never_spliced_even_when_the_host_ignores_if_range(tmp
     stored, host, _ = fetch(ranged(lambda n, r: part(NEW, r.range_start, etag='"v2"') if r.range_start
                                    else whole(NEW, ETag='"v2"')), tmp_path)
     assert stored == NEW
-    assert [r.range_start for r in host.requests] == [None, HALF, None]
+    assert [r.range_start for r in host.requests] == [None, HALF - RESUME_OVERLAP, None]  # it repeats the last bytes
     assert host.requests[1].header("If-Range") == '"v1"'
 
 

@@ -88,6 +88,9 @@ def describe_url(url: str) -> tuple[str, str]:
     return (f"{host}:{port}" if port is not None else host), parts.path
 
 
+RESUME_OVERLAP = 64  # bytes a resume asks for again, to check its answer continues the file
+
+
 class _Retry(Exception):
     """A recoverable interruption; the download resumes from what was received (or restarts)."""
 
@@ -113,11 +116,14 @@ class _Progress:
         self.validator: Optional[str] = None  # the ETag (or Last-Modified) of the answer that began the file
         self.probe: Optional[int] = None  # a body ended by the connection closing, without a length: its size
         self.observer = observer
+        self.tail = b""  # the last RESUME_OVERLAP bytes stored: a resume asks for them again
+        self.repeat = b""  # what the body of the resume asked for must start with
 
     def add(self, out: BinaryIO, chunk: bytes) -> None:
         out.write(chunk)
         self.digest.update(chunk)
         self.received += len(chunk)
+        self.tail = (self.tail + chunk[-RESUME_OVERLAP:])[-RESUME_OVERLAP:]
         if self.observer is not None:
             out.flush()
             self.observer.stored(self.received)
@@ -131,6 +137,7 @@ class _Progress:
         self.total = None
         self.validator = None
         self.probe = None
+        self.tail = self.repeat = b""
         self.digest = hashlib.sha256()
 
 
@@ -236,8 +243,12 @@ class FileDownloader:
         if progress.received and validator is None:
             progress.restart(out)
         headers = {}
+        progress.repeat = b""
         if validator is not None:
-            headers["Range"] = f"bytes={progress.received}-"
+            # from a few bytes back: the answer must repeat them, so a host whose ranges are off by some
+            # bytes (Content-Range says one start, the body has another) is caught, not spliced
+            progress.repeat = progress.tail
+            headers["Range"] = f"bytes={progress.received - len(progress.repeat)}-"
             headers["If-Range"] = validator  # a changed file comes whole (200), not spliced
         with self._request(job, progress, headers) as response:
             self._receive(job, out, progress, response, validator is not None)
@@ -271,6 +282,7 @@ class FileDownloader:
         byte continues it; a server that cannot answer that is an error, never a file taken as whole."""
         size = progress.probe
         assert size is not None
+        progress.repeat = b""
         headers = {"Range": f"bytes={size}-"}
         if progress.validator is not None:
             headers["If-Range"] = progress.validator
@@ -354,11 +366,13 @@ class FileDownloader:
             progress.restart(out)
         elif resume and status != 206:
             raise _Retry(f"unexpected HTTP {status} to a Range request")
+        repeat = progress.repeat if status == 206 and decoder is None else b""
+        progress.repeat = b""
         if status == 206 and decoder is None:
-            self._check_partial(job, out, progress, response)
+            self._check_partial(job, out, progress, response, len(repeat))
         wire_length = _content_length(response)
         if decoder is None:
-            total = _expected_total(response, progress.received)
+            total = _expected_total(response, progress.received - len(repeat))
             if total is not None and progress.total is not None and total != progress.total:
                 progress.restart(out)
                 raise _Retry(f"the file's size changed from {progress.total} to {total} bytes between requests; "
@@ -401,6 +415,8 @@ class FileDownloader:
                 break
             last_byte = self._wall()
             wire += len(data)
+            if repeat:  # the resume's first bytes: those stored last, or the ranges are off
+                data, repeat = _repeated(data, repeat, job, out, progress)
             for piece in decoder.decode(data) if decoder is not None else (data,):
                 if first:  # until the first byte that is not a blank or the BOM
                     first = not _reject_html(piece, content_type, job.where)
@@ -426,12 +442,14 @@ class FileDownloader:
             raise _Retry(f"body ended at {progress.received} of {progress.total} bytes")
 
     @staticmethod
-    def _check_partial(job: _Job, out: BinaryIO, progress: _Progress, response: requests.Response) -> None:
-        """A 206 must continue the file where it stands: from the byte asked for, of the same file."""
+    def _check_partial(job: _Job, out: BinaryIO, progress: _Progress, response: requests.Response,
+                       back: int = 0) -> None:
+        """A 206 must continue the file where it stands (`back` bytes before its end, which it repeats):
+        from the byte asked for, of the same file."""
         start = _content_range(response)[0]
-        if start != progress.received:
+        if start != progress.received - back:
             problem = (f"HTTP 206 with {'no usable Content-Range' if start is None else f'bytes from {start}'} "
-                       f"where byte {progress.received} was expected; restarting from byte 0")
+                       f"where byte {progress.received - back} was expected; restarting from byte 0")
             progress.resumable = False  # its ranges cannot be trusted: whole files from now on
             progress.restart(out)
             raise _Retry(problem)
@@ -584,6 +602,18 @@ def _content_range(response: requests.Response) -> tuple[Optional[int], Optional
         return None, None
     span, _, total = spec.partition("/")
     return _number(span.partition("-")[0]) if span.strip() != "*" else None, _number(total)
+
+
+def _repeated(data: bytes, repeat: bytes, job: _Job, out: BinaryIO, progress: _Progress) -> tuple[bytes, bytes]:
+    """`data` past the bytes a resume repeats, and what is left to repeat; a body that does not repeat
+    them continues the file from elsewhere than its Content-Range says: whole files from now on."""
+    count = min(len(data), len(repeat))
+    if data[:count] != repeat[:count]:
+        progress.resumable = False
+        progress.restart(out)
+        raise _Retry("the resumed part did not start with the file's last bytes (its Content-Range does not say "
+                     "where its bytes come from); restarting from byte 0, without ranges")
+    return data[count:], repeat[count:]
 
 
 def _expected_total(response: requests.Response, received: int) -> Optional[int]:
