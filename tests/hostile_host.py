@@ -38,6 +38,7 @@ class Answer:
     close: bool = False  # close the connection after the body (the end of a body without a length)
     drip: float = 0.0  # seconds between the bytes of the status line and headers (sent one at a time)
     hold: Optional[threading.Event] = None  # send nothing until this is set
+    body_drip: float = 0.0  # seconds between the bytes of the body (sent one at a time)
 
     def head(self) -> bytes:
         lines = [f"HTTP/1.1 {self.status} X"] + [f"{k}: {v}" for k, v in self.headers.items()]
@@ -52,7 +53,12 @@ class Answer:
                 time.sleep(self.drip)  # the host's pace, not a wait of the test
         else:
             connection.sendall(self.head())
-        connection.sendall(self.body)
+        if self.body_drip:
+            for byte in self.body:
+                connection.sendall(bytes([byte]))
+                time.sleep(self.body_drip)  # the host's pace
+        else:
+            connection.sendall(self.body)
 
 
 Script = Callable[[int, Request], Answer]

@@ -285,19 +285,29 @@ def test_a_presigned_link_the_host_redirects_to_keeps_its_secrets_out_of_the_err
     assert not leaked, message
 
 
-def test_an_api_answer_trickled_in_is_cut_at_the_read_timeout_and_retried() -> None:
+@pytest.mark.parametrize("trickled_part", ["headers", "body", "body, then the connection closes",
+                                           "body without a length, ended by closing"])
+def test_an_api_answer_trickled_in_is_cut_at_the_read_timeout_and_retried(trickled_part: str) -> None:
     """Each byte of the answer within the read timeout, the whole far beyond it: every attempt is cut once
-    read_timeout_seconds have passed and retried like a timeout, and the call fails saying why; a prompt
-    answer is not touched. (Status calls go through this client: a trickled status cannot hold a job past
-    its job_timeout_seconds.) A file's client streams its body under its own deadline instead."""
+    read_timeout_seconds have passed and retried like a timeout, and the call fails saying why, also when
+    the body ends by the connection closing (which a cut would make look whole); a prompt answer is not
+    touched. (Status calls go through this client: a trickled status cannot hold a job past its
+    job_timeout_seconds.) A file's client streams its body under its own deadline instead."""
     from uniware_source.client.interruptible import AnswerTooSlow
 
     policy = replace(POLICY, read_timeout_seconds=0.5, max_attempts=2)
-    body = b'{"successful": true, "status": "COMPLETE"}'
+    body = b'{"successful": true, "status": "COMPLETE", "message": "' + b"x" * 60 + b'"}'
+    headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+    if "closes" in trickled_part:
+        headers["Connection"] = "close"
+    if "without a length" in trickled_part:
+        del headers["Content-Length"]
+    closing = "clos" in trickled_part
 
     def trickled(number: int, request: Request) -> Answer:
-        return Answer(200, {"Content-Type": "application/json", "Content-Length": str(len(body))}, body,
-                      drip=0.05 if number <= 2 else 0.0)  # ~4 s of headers at the host's pace for the first two
+        slow = number <= 2  # ~4-6 s of headers or body at the host's pace for the first two answers
+        return Answer(200, headers, body, close=closing, drip=0.05 if slow and trickled_part == "headers" else 0.0,
+                      body_drip=0.05 if slow and trickled_part != "headers" else 0.0)
 
     with HostileHost(trickled) as host:
         client = api_client(policy)
@@ -305,3 +315,22 @@ def test_an_api_answer_trickled_in_is_cut_at_the_read_timeout_and_retried() -> N
             client.post(host.url, json={"jobCode": "J1"}, timeout=policy.timeout)
         assert len(host.requests) == 2  # the first attempt and its retry, both cut
         assert client.post(host.url, json={"jobCode": "J1"}, timeout=policy.timeout).json()["status"] == "COMPLETE"
+
+
+def test_a_file_cut_where_its_bytes_repeat_themselves_is_fetched_whole_again(tmp_path: Path) -> None:
+    """Cut inside a run of `,` (a wide row of empty columns): the last bytes cannot tell a resume that is a
+    byte off from a right one, so no range is asked; the file comes whole, never spliced."""
+    commas = FILE[:HALF - 100] + b"," * 200 + FILE[HALF + 100:]
+
+    def shifted(number: int, request: Request) -> Answer:
+        if number == 1:
+            return cut(commas, HALF)
+        if request.range_start:  # a byte early, as its Content-Range says the byte asked for
+            piece = commas[request.range_start - 1:][: len(commas) - request.range_start]
+            return Answer(206, {"ETag": '"v1"', "Content-Length": str(len(piece)), "Content-Range":
+                                f"bytes {request.range_start}-{len(commas) - 1}/{len(commas)}"}, piece)
+        return whole(commas)
+
+    stored, host, error = fetch(shifted, tmp_path)
+    assert not error and stored == commas
+    assert [r.range_start for r in host.requests] == [None, None]

@@ -152,6 +152,32 @@ def test_successful_false_counts_however_it_is_spelled(successful: Any) -> None:
     warned = job_status(Answers({"successful": "true", "status": "COMPLETE", "filePath": "https://f/x.csv",  # type: ignore[arg-type]
                                  "message": "done", "warnings": {"message": "export capped at 10 rows"}}), "JOB1")
     assert warned.warned and warned.message == "done; warnings: export capped at 10 rows"
-    plain = job_status(Answers({"successful": True, "status": "COMPLETE", "filePath": "https://f/x.csv",  # type: ignore[arg-type]
-                                "warnings": [], "errors": None}), "JOB1")
-    assert not plain.warned and plain.message == "" and plain.errors == ()
+    nothings: list[Any] = [None, [], "", " null ", "[]", {"fieldErrors": []}, [None, ""]]
+    for nothing in nothings:
+        plain = job_status(Answers({"successful": True, "status": "COMPLETE", "filePath": "https://f/x.csv",  # type: ignore[arg-type]
+                                    "warnings": nothing, "errors": nothing}), "JOB1")
+        assert not plain.warned and plain.message == "" and plain.errors == (), nothing
+
+
+def test_the_file_and_new_warnings_are_reported_even_after_a_failed_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Done without a file, a failed poll, then done with its file: the file's answer is still a status
+    event (its history row, with the message and warnings it carries); warnings that first come on a
+    later answer of the same status are one too."""
+    from uniware_source.client.job_status import JobStatus
+
+    for answers in (
+        [JobStatus("COMPLETE", None, "", ()), ApiError("status of export job JOB1", "HTTP 503: unavailable"),
+         JobStatus("COMPLETE", "https://files/x.csv", "done; warnings: export capped at 10 rows", (), warned=True)],
+        [JobStatus("IN_PROGRESS", None, "", ()), JobStatus("IN_PROGRESS", None, "warnings: slow", (), warned=True),
+         JobStatus("COMPLETE", "https://files/x.csv", "", ())],
+    ):
+        _scripted(monkeypatch, answers)
+        observed: list[Any] = []
+        policy = PollPolicy(initial_seconds=1, max_seconds=1, timeout_seconds=300, complete_grace_seconds=60,
+                            multiplier=1, load_with_errors=False)
+        result = poll.wait_for_job(None, "JOB1", clock=ManualClock(), policy=policy,  # type: ignore[arg-type]
+                                   on_change=observed.append,
+                                   stop=threading.Event(), label="job JOB1")
+        assert result.outcome == Outcome.COMPLETED
+        expected = [(a.status, a.file_url is not None, a.message) for a in answers if isinstance(a, JobStatus)]
+        assert [(o.status, o.has_file, o.message) for o in observed] == expected

@@ -94,9 +94,19 @@ def error_details(payload: Any, field: str = "errors") -> list[ApiErrorDetail]:
     """The `errors` (or `warnings`) of an answer, whatever their shape: a list, one object, a text;
     empty when there are none (absent, null, empty)."""
     items = payload.get(field) if isinstance(payload, dict) else None
-    if not items or (isinstance(items, str) and not items.strip()):
-        return []
-    return [ApiErrorDetail.from_json(e) for e in (items if isinstance(items, list) else [items]) if e not in (None, "")]
+    entries = items if isinstance(items, list) else [items]
+    return [ApiErrorDetail.from_json(e) for e in entries if not _says_nothing(e)]
+
+
+def _says_nothing(value: Any) -> bool:
+    """An entry that holds no error: null, blank, `"null"`, `"[]"`, or an object of such (`{"fieldErrors": []}`)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("", "null", "none", "[]", "{}")
+    if isinstance(value, dict):
+        return all(_says_nothing(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_says_nothing(v) for v in value)
+    return value is None
 
 
 def successful_of(payload: dict[str, Any]) -> Optional[bool]:

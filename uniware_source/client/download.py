@@ -240,6 +240,8 @@ class FileDownloader:
         # a resume is checked by If-Range: without a strong ETag or Last-Modified nothing tells the rest
         # of this file from the rest of a replaced one of the same size, so the file comes whole again
         validator = progress.validator if progress.received > 0 and progress.resumable else None
+        if validator is not None and _repeats_itself(progress.tail):
+            validator = None  # (`,,,,` of empty columns) a shifted answer would repeat them too: whole again
         if progress.received and validator is None:
             progress.restart(out)
         headers = {}
@@ -602,6 +604,12 @@ def _content_range(response: requests.Response) -> tuple[Optional[int], Optional
         return None, None
     span, _, total = spec.partition("/")
     return _number(span.partition("-")[0]) if span.strip() != "*" else None, _number(total)
+
+
+def _repeats_itself(tail: bytes) -> bool:
+    """Whether `tail` repeats with a period of at most half its length: a body shifted by a multiple of
+    the period would repeat it too, so it cannot check a resume."""
+    return any(tail[period:] == tail[:-period] for period in range(1, len(tail) // 2 + 1))
 
 
 def _repeated(data: bytes, repeat: bytes, job: _Job, out: BinaryIO, progress: _Progress) -> tuple[bytes, bytes]:

@@ -17,6 +17,7 @@ from typing import Any, Optional
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import ProxyManager
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 _in_use: dict[int, Any] = {}  # thread ident -> the connection it has taken from a pool
@@ -44,12 +45,39 @@ class _Tracked:
         super()._put_conn(conn)  # type: ignore[misc]
 
 
-class _TrackedHTTPPool(_Tracked, HTTPConnectionPool):
+class _KeepsSocket:
+    """Connection mixin: keeps its socket where `cut` finds it. http.client drops `sock` once the
+    headers of an answer that ends by closing the connection are read, while its body still flows."""
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        self.uniware_socket = getattr(self, "sock", None)
+
+
+class _SocketHTTPConnection(_KeepsSocket, HTTPConnection):
     pass
+
+
+class _SocketHTTPSConnection(_KeepsSocket, HTTPSConnection):
+    pass
+
+
+class _TrackedHTTPPool(_Tracked, HTTPConnectionPool):
+    ConnectionCls = _SocketHTTPConnection
 
 
 class _TrackedHTTPSPool(_Tracked, HTTPSConnectionPool):
-    pass
+    ConnectionCls = _SocketHTTPSConnection
+
+
+def _shut_down(connection: Any) -> bool:
+    """Shut down the socket `connection` reads or writes; whether there was one to shut down."""
+    for sock in (getattr(connection, "sock", None), getattr(connection, "uniware_socket", None)):
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):  # already closed
+                sock.shutdown(socket.SHUT_RDWR)
+                return True
+    return False
 
 
 class InterruptibleAdapter(HTTPAdapter):
@@ -85,14 +113,7 @@ def cut(threads: Iterable[int]) -> int:
     with _lock:
         _cut.update(wanted)
         connections = [c for ident, c in _in_use.items() if ident in wanted]
-    count = 0
-    for connection in connections:
-        sock = getattr(connection, "sock", None)
-        if isinstance(sock, socket.socket):
-            with contextlib.suppress(OSError):  # already closed
-                sock.shutdown(socket.SHUT_RDWR)
-                count += 1
-    return count
+    return sum(_shut_down(connection) for connection in connections)
 
 
 def release(threads: Iterable[int]) -> None:
@@ -133,22 +154,24 @@ def answer_within(send: Any, seconds: float) -> Any:
             fired.set()
             with _lock:
                 connection = _in_use.get(ident)
-            sock = getattr(connection, "sock", None)
-            if isinstance(sock, socket.socket):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+            _shut_down(connection)
 
         timer = threading.Timer(seconds, shut)
         timer.daemon = True
         timer.start()
+        too_slow = f"no whole answer within {seconds:g} s (read_timeout_seconds)"
         try:
-            return send(request, **kwargs)  # type: ignore[no-any-return]
+            response = send(request, **kwargs)
         except requests.RequestException as error:
             if fired.is_set():
-                raise AnswerTooSlow(f"no whole answer within {seconds:g} s (read_timeout_seconds)") from error
+                raise AnswerTooSlow(too_slow) from error
             raise
         finally:
             timer.cancel()
             timer.join()
+        if fired.is_set():  # a body ended by the connection closing looks whole once cut: it is not
+            response.close()
+            raise AnswerTooSlow(too_slow)
+        return response  # type: ignore[no-any-return]
 
     return bounded

@@ -14,7 +14,7 @@ import logging
 import queue
 import re
 import threading
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -471,10 +471,10 @@ class _BackgroundParquetWriter:
             raise self._error
 
 
-def _regrouped(reader: pacsv.CSVStreamingReader, rows: int, max_bytes: int,
-               parse_error: Callable[[pa.ArrowInvalid], Exception]) -> Generator[pa.RecordBatch, None, None]:
+def _regrouped(reader: pacsv.CSVStreamingReader, rows: int, max_bytes: int) -> Generator[pa.RecordBatch, None, None]:
     """The reader's small batches, concatenated into batches of `rows` rows, or fewer once they hold
-    `max_bytes` (wide files: thousands of columns make each row large)."""
+    `max_bytes` (wide files: thousands of columns make each row large). A parse error comes as
+    _ParseFailed (told apart from errors of the chunk's consumer)."""
     pending: list[pa.RecordBatch] = []
     count = size = 0
     while True:
@@ -483,7 +483,7 @@ def _regrouped(reader: pacsv.CSVStreamingReader, rows: int, max_bytes: int,
         except StopIteration:
             break
         except pa.ArrowInvalid as error:
-            raise parse_error(error) from None
+            raise _ParseFailed(error) from None
         pending.append(batch)
         count += batch.num_rows
         size += batch.nbytes
@@ -534,6 +534,14 @@ def read_ahead(batches: Generator[pa.RecordBatch, None, None]) -> Generator[pa.R
             yield item
     finally:
         stopped.set()
+
+
+class _ParseFailed(Exception):
+    """pyarrow's parse error, from the reading thread: explained (see `_parse_error`) by the consumer."""
+
+    def __init__(self, error: pa.ArrowInvalid) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _with_final_line_break(source: Opener, block_size: int) -> Optional[Opener]:
@@ -687,9 +695,15 @@ class CsvConverter:
         dictionary: Optional[list[str]] = None  # the Parquet columns worth a dictionary, from the first chunk
         data_rows = 0  # data rows parsed so far, to name rows in messages
         chunks = 0
-        chunks_read = read_ahead(_regrouped(reader, CHUNK_ROWS, CHUNK_BYTES, parse_error))
+        chunks_read = read_ahead(_regrouped(reader, CHUNK_ROWS, CHUNK_BYTES))
         try:
-            for batch in chunks_read:
+            while True:
+                try:
+                    batch = next(chunks_read)
+                except StopIteration:
+                    break
+                except _ParseFailed as failed:  # explained here: a reader whose consumer stopped explains nothing
+                    raise parse_error(failed.error) from None
                 table = self._convert_batch(batch, layout, lineage, occurrences, data_rows, where, result)
                 data_rows += batch.num_rows
                 if table.num_rows == 0:

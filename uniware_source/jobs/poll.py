@@ -81,6 +81,8 @@ def wait_for_job(
     polls = polls_before
     complete_since: Optional[float] = None  # the first of the answers in a row done without a file
     complete_answers = 0  # how many in a row
+    seen_without_file = False  # done without a file was reported: the same status with its file is news
+    said_message = ""  # the message of the last status reported
     last_problem = ""
     warned_unknown: set[str] = set()
     refusals = 0
@@ -114,13 +116,14 @@ def wait_for_job(
             refusals = 0
             polls += 1
             has_file = status.file_url is not None
-            if status.status != last_status or (has_file and complete_since is not None):
+            if status.status != last_status or (has_file and seen_without_file) \
+                    or (status.warned and status.message != said_message):
                 if status.warned:
                     log.warning("%s: Uniware answered %s and warned: %s", label, status.status, status.message)
                 on_change(Observation(status.status, status.message, status.errors, has_file, polls, clock.now()))
-                said_at = clock.monotonic()
-                if complete_since is not None and has_file:
-                    complete_since = None
+                said_at, said_message = clock.monotonic(), status.message
+                if has_file:
+                    complete_since, seen_without_file = None, False
             elif clock.monotonic() - said_at >= STILL_WAITING_EVERY_SECONDS:
                 said_at = clock.monotonic()
                 log.info("job %s: still %s after %s (poll %d)", job_code, status.status,
@@ -130,6 +133,7 @@ def wait_for_job(
             meaning = meaning_of(status.status)
             if meaning != Meaning.DONE:
                 complete_since, complete_answers = None, 0  # the grace counts only continuous time at done
+                seen_without_file = False
             if meaning == Meaning.DONE:
                 if status.file_url:
                     if status.errors:  # on_complete_with_errors = "load": loaded, and said (in the history too)
@@ -137,6 +141,7 @@ def wait_for_job(
                                     "; ".join(str(e) for e in status.errors))
                     return PollResult(Outcome.COMPLETED, status.status, status.file_url, "", polls)
                 now = clock.monotonic()
+                seen_without_file = True
                 complete_since = complete_since if complete_since is not None else now
                 complete_answers += 1
                 if now - complete_since >= policy.complete_grace_seconds and complete_answers >= GRACE_ANSWERS:
