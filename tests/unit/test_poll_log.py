@@ -152,11 +152,16 @@ def test_successful_false_counts_however_it_is_spelled(successful: Any) -> None:
     warned = job_status(Answers({"successful": "true", "status": "COMPLETE", "filePath": "https://f/x.csv",  # type: ignore[arg-type]
                                  "message": "done", "warnings": {"message": "export capped at 10 rows"}}), "JOB1")
     assert warned.warned and warned.message == "done; warnings: export capped at 10 rows"
-    nothings: list[Any] = [None, [], "", " null ", "[]", {"fieldErrors": []}, [None, ""]]
+    nothings: list[Any] = [None, [], "", " null ", "[]", {"fieldErrors": []}, [None, ""], False, 0, "false",
+                           {"count": 0}]
     for nothing in nothings:
         plain = job_status(Answers({"successful": True, "status": "COMPLETE", "filePath": "https://f/x.csv",  # type: ignore[arg-type]
                                     "warnings": nothing, "errors": nothing}), "JOB1")
         assert not plain.warned and plain.message == "" and plain.errors == (), nothing
+    for something in (True, 3, "3 rows failed", {"count": 2}):
+        with pytest.raises(ContradictoryStatus):
+            job_status(Answers({"successful": True, "status": "COMPLETE", "filePath": "https://f/x.csv",  # type: ignore[arg-type]
+                                "errors": something}), "JOB1")
 
 
 def test_the_file_and_new_warnings_are_reported_even_after_a_failed_poll(monkeypatch: pytest.MonkeyPatch) -> None:

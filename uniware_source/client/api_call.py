@@ -99,9 +99,12 @@ def error_details(payload: Any, field: str = "errors") -> list[ApiErrorDetail]:
 
 
 def _says_nothing(value: Any) -> bool:
-    """An entry that holds no error: null, blank, `"null"`, `"[]"`, or an object of such (`{"fieldErrors": []}`)."""
+    """An entry that holds no error: null, blank, `"null"`, `"[]"`, `false`, `0`, or an object of such
+    (`{"fieldErrors": []}`). `true` or a count above 0 says there are errors."""
+    if isinstance(value, (bool, int, float)):
+        return not value
     if isinstance(value, str):
-        return value.strip().lower() in ("", "null", "none", "[]", "{}")
+        return value.strip().lower() in ("", "null", "none", "[]", "{}", "false", "0")
     if isinstance(value, dict):
         return all(_says_nothing(v) for v in value.values())
     if isinstance(value, list):
