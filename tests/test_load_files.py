@@ -14,7 +14,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -577,6 +577,35 @@ def test_a_snapshot_is_one_load_file_and_a_keyed_merge_two_for_postgres() -> Non
         expected = COPY_PARTS if spec.primary_key and spec.write_disposition == "merge" else 1
         assert collection._parts(CSV) == expected, spec.name
         assert collection._parts(PARQUET) == 1
+
+
+def test_copy_csv_timestamps_read_back_the_same_instants_with_or_without_fractions(tmp_path: Path) -> None:
+    """The PostgreSQL CSV writes a chunk's timestamps to the second when none has a fraction, with
+    microseconds otherwise; COPY reads every instant back as it was, NULL as NULL, in both forms."""
+    import psycopg2
+
+    from uniware_source.conversion.load_files import open_writer
+
+    utc = pa.timestamp("us", tz="UTC")
+    whole = [datetime(2026, 4, 6, 6, 30), None, datetime(1999, 12, 31, 23, 59, 59)]
+    fractions = [datetime(2026, 4, 6, 6, 30, 0, 5), datetime(2026, 4, 6, 6, 30, 1, 500000), None]
+    schema = pa.schema([pa.field("at", utc), pa.field("label", pa.string())])
+    path = tmp_path / "stamps.csv"
+    writer = open_writer(CSV, path, schema)
+    for values in (whole, fractions):
+        writer.write_table(pa.table({"at": pa.array(values, utc), "label": ["x"] * len(values)}, schema=schema))
+    writer.close()
+    text = path.read_text()
+    assert "2026-04-06 06:30:00Z" in text and "2026-04-06 06:30:00.000005Z" in text, text
+    with psycopg2.connect(POSTGRES) as connection, connection.cursor() as cursor:
+        cursor.execute("SET TimeZone = 'Asia/Kolkata'")  # the text says UTC, whatever the session's zone
+        cursor.execute("CREATE TEMPORARY TABLE stamps (at timestamptz, label text)")
+        with path.open() as file:
+            cursor.copy_expert("COPY stamps FROM STDIN WITH (FORMAT CSV, HEADER)", file)
+        cursor.execute("SELECT at FROM stamps")
+        landed = [row[0] for row in cursor.fetchall()]
+    expected = [None if v is None else v.replace(tzinfo=UTC) for v in whole + fractions]
+    assert landed == expected
 
 
 def _without_last_rows(dropped: int, served: list[list[str]]) -> Callable[[Any, str], str]:

@@ -5,7 +5,8 @@ dlt imports a finished file as it is (`dlt.mark.with_file_import`), skipping its
 - PostgreSQL gets CSV for its COPY job (`PostgresCsvCopyJob`): header row of column names (COPY maps
   by name, so the order does not matter), `,` delimiter, UTF-8, every text value quoted (so an empty
   text is `""`, never mistaken for NULL), NULL as an empty unquoted field, timestamps in UTC with a
-  `Z` (`2026-04-06 06:30:00.000000Z`), decimals with their scale (`12.5000`), dates `YYYY-MM-DD`.
+  `Z` (`2026-04-06 06:30:00Z`, with the microseconds where a value has them), decimals with their
+  scale (`12.5000`), dates `YYYY-MM-DD`.
   The COPY job puts nullable columns in FORCE_NULL, which also turns a quoted `""` into NULL: the
   converter never leaves an empty text in a nullable column (blanks are NULL), only in key columns,
   which are NOT NULL;
@@ -91,11 +92,16 @@ class _CopyCsvWriter:
 
 
 def utc_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """A timestamp column as `YYYY-MM-DD HH:MM:SS.ffffffZ` text in UTC (nulls stay null)."""
+    """A timestamp column as `YYYY-MM-DD HH:MM:SS.ffffffZ` text in UTC, or `YYYY-MM-DD HH:MM:SSZ` when
+    no value of the chunk has a fraction of a second (nulls stay null). The shorter text is 7 bytes less
+    for PostgreSQL's COPY to read per value (Uniware's timestamps are to the second)."""
     unit = column.type.unit
     naive = column.cast(pa.timestamp(unit))  # the same instants, read as UTC wall time
-    if unit != "us":
-        naive = naive.cast(pa.timestamp("us"))
+    try:
+        naive = naive.cast(pa.timestamp("s"))  # a safe cast: refused when a value has a fraction
+    except pa.ArrowInvalid:
+        if unit != "us":
+            naive = naive.cast(pa.timestamp("us"))
     return pc.binary_join_element_wise(naive.cast(pa.string()), pa.scalar("Z"), "")
 
 
