@@ -164,6 +164,44 @@ def test_successful_false_counts_however_it_is_spelled(successful: Any) -> None:
                                 "errors": something}), "JOB1")
 
 
+def test_a_done_answer_that_cannot_be_this_jobs_whole_export_is_refused() -> None:
+    """A done answer naming another job, with `successful` false however spelled or neither true nor
+    false, with a `filePath` that is not a link (a list, an object: not an empty export), or with a
+    singular `error`, is refused (polled on, given up as LOST), never loaded or taken as no rows; the
+    same answers in their plain spellings load."""
+    from uniware_source.client.job_status import job_status
+    from uniware_source.errors import ContradictoryStatus
+
+    class Answers:
+        def __init__(self, answer: dict[str, Any]) -> None:
+            self.answer = answer
+
+        def post(self, operation: str, path: str, body: Any) -> dict[str, Any]:
+            return self.answer
+
+    link = "https://files.example/x.csv"
+    done: dict[str, Any] = {"status": "COMPLETE", "filePath": link, "successful": True}
+    refused: list[tuple[dict[str, Any], str]] = [
+        ({"jobCode": "EXP0002"}, "for another job"),
+        *(({"successful": value}, "successful=false") for value in ("0", 0.0, "no", "N", " F ")),
+        *(({"successful": odd}, "neither true nor false") for odd in ["maybe", 2, [], {"ok": 1}]),
+        *(({"filePath": value}, "not a link") for value in ([link], {"url": link}, 7)),
+        ({"error": "Export truncated"}, "errors"),
+        ({"filePath": None, "jobCode": "EXP0002"}, "for another job"),
+    ]
+    for change, said in refused:
+        with pytest.raises(ContradictoryStatus, match=said):
+            job_status(Answers({**done, **change}), "EXP0001")  # type: ignore[arg-type]
+    loaded: list[dict[str, Any]] = [{"jobCode": "EXP0001"}, {"jobCode": " exp0001 "}, {"jobCode": None},
+                                    *({"successful": value} for value in ("yes", 1.0, "1", "T", None, "")),
+                                    {"errors": " [ ] "}, {"error": None}]
+    for change in loaded:
+        answer = job_status(Answers({**done, **change}), "EXP0001")  # type: ignore[arg-type]
+        assert answer.file_url == link and answer.errors == (), change
+    pending = job_status(Answers({"status": "RUNNING", "filePath": [link]}), "EXP0001")  # type: ignore[arg-type]
+    assert pending.file_url is None  # a pending answer's odd link is not used, nor refused
+
+
 def test_the_file_and_new_warnings_are_reported_even_after_a_failed_poll(monkeypatch: pytest.MonkeyPatch) -> None:
     """Done without a file, a failed poll, then done with its file: the file's answer is still a status
     event (its history row, with the message and warnings it carries); warnings that first come on a

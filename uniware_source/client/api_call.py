@@ -104,7 +104,7 @@ def _says_nothing(value: Any) -> bool:
     if isinstance(value, (bool, int, float)):
         return not value
     if isinstance(value, str):
-        return value.strip().lower() in ("", "null", "none", "[]", "{}", "false", "0")
+        return "".join(value.split()).lower() in ("", "null", "none", "[]", "{}", "false", "0")
     if isinstance(value, dict):
         return all(_says_nothing(v) for v in value.values())
     if isinstance(value, list):
@@ -112,17 +112,28 @@ def _says_nothing(value: Any) -> bool:
     return value is None
 
 
+TRUE_TEXTS = ("true", "1", "yes", "y", "t")
+FALSE_TEXTS = ("false", "0", "no", "n", "f")
+
+
 def successful_of(payload: dict[str, Any]) -> Optional[bool]:
-    """`successful` as a boolean, also when a build spells it as text (`"false"`) or a number; None when
-    the answer does not say."""
+    """`successful` as a boolean, also when a build spells it as text (`"false"`, `"0"`, `"no"`) or a
+    number (0, 1.0); None when the answer does not say, or says something else (see `unreadable_success`)."""
     value = payload.get("successful")
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    if isinstance(value, int) and value in (0, 1):
+    if isinstance(value, str) and value.strip().lower() in TRUE_TEXTS + FALSE_TEXTS:
+        return value.strip().lower() in TRUE_TEXTS
+    if isinstance(value, (int, float)) and value in (0, 1):
         return bool(value)
     return None
+
+
+def unreadable_success(payload: dict[str, Any]) -> bool:
+    """Whether the answer has a `successful` that reads as neither true nor false (`"maybe"`, 2, [])."""
+    value = payload.get("successful")
+    blank = value is None or (isinstance(value, str) and not value.strip())
+    return successful_of(payload) is None and not blank
 
 
 def message_of(payload: dict[str, Any]) -> str:

@@ -6,12 +6,12 @@ What a status means (pending, done, failed) is data in statuses.py; the wait its
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 from ..errors import ApiError, ApiErrorDetail, ContradictoryStatus
 from ..redact import SECRETS, redact
 from ..statuses import Meaning, meaning_of
-from .api_call import UniwareClient, error_details, message_of, raise_unsuccessful, successful_of
+from .api_call import UniwareClient, error_details, message_of, raise_unsuccessful, successful_of, unreadable_success
 
 STATUS_PATH = "/services/rest/v1/export/job/status"
 
@@ -36,22 +36,18 @@ def job_status(client: UniwareClient, job_code: str, *, load_with_errors: bool =
         raise_unsuccessful(operation, payload)
         raise ApiError(operation, f"the answer carries no status: {redact(payload)}")
     status = status.strip().upper()
-    if successful_of(payload) is False and meaning_of(status) == Meaning.DONE:
-        # done and failed at once: its file is not trusted; polled again, given up if Uniware keeps saying so
-        message = message_of(payload)
-        said = f" ({message})" if message else ""
-        raise ContradictoryStatus(operation, f"Uniware answered {status} with successful=false{said}: its file "
-                                  "is not loaded", errors=error_details(payload), refused=True)
     file_url = payload.get("filePath")
     if isinstance(file_url, str):
         SECRETS.add_url(file_url)  # before anything quotes it: the message of this same answer may echo it
+    if meaning_of(status) == Meaning.DONE:
+        _refuse_doubtful_done(operation, job_code, status, payload)
     warnings = "; ".join(str(w) for w in error_details(payload, "warnings"))
     message = str(payload.get("message") or "")
     answer = JobStatus(
         status=status,
         file_url=file_url if isinstance(file_url, str) and file_url.strip() else None,
         message="; ".join(t for t in (message, f"warnings: {warnings}" if warnings else "") if t),
-        errors=tuple(error_details(payload)),
+        errors=tuple(error_details(payload)) + tuple(error_details(payload, "error")),  # a build's singular
         warned=bool(warnings),
     )
     if answer.errors and meaning_of(status) == Meaning.DONE and not load_with_errors:
@@ -62,3 +58,25 @@ def job_status(client: UniwareClient, job_code: str, *, load_with_errors: bool =
                                   "this tenant, set on_complete_with_errors = \"load\"", errors=answer.errors,
                                   refused=True)
     return answer
+
+
+def _refuse_doubtful_done(operation: str, job_code: str, status: str, payload: dict[str, Any]) -> None:
+    """ContradictoryStatus for a done answer whose file cannot be trusted to be this job's whole export:
+    the answer names another job, says `successful: false` (or something that is neither true nor false),
+    or has a `filePath` that is not a text (a list, an object: not taken as no file, an empty export).
+    Such an answer is polled again and given up if Uniware keeps saying so."""
+    message = message_of(payload)
+    said = f" ({message})" if message else ""
+    echoed = payload.get("jobCode")
+    if echoed not in (None, "") and str(echoed).strip().casefold() != job_code.strip().casefold():
+        problem = f"for another job ({redact(str(echoed))})"
+    elif successful_of(payload) is False:
+        problem = "with successful=false"
+    elif unreadable_success(payload):
+        problem = f"with successful={redact(str(payload.get('successful')))!r}, neither true nor false"
+    elif payload.get("filePath") is not None and not isinstance(payload.get("filePath"), str):
+        problem = f"with a filePath that is not a link ({type(payload.get('filePath')).__name__})"
+    else:
+        return
+    raise ContradictoryStatus(operation, f"Uniware answered {status} {problem}{said}: its file is not loaded",
+                              errors=error_details(payload), refused=True)
