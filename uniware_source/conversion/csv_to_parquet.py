@@ -768,7 +768,14 @@ class CsvConverter:
                 f"{where}: {repeats}, and the dedup_sort column '{self.spec.dedup_sort}' that tells the newest is not "
                 f"in the file's header {layout.labels}; set dedup_sort for this export to the file's header label, "
                 "or set repeating_keys = true (every row kept, numbered)")
-        if repeated:
+        if repeated and result.keys.ties:
+            # dlt keeps any one of them (each destination its own): said, with the ways out
+            result.problems.append(
+                f"{repeats} of the file, and {result.keys.ties:,} row(s) of such keys share the newest "
+                f"'{self.spec.dedup_sort}' of their key with another row or have none: one of those is loaded, "
+                "which one is not told by the file (it may differ between destinations); if they are different "
+                "records, widen primary_key or set repeating_keys for this export")
+        elif repeated:
             result.problems.append(
                 f"{repeats} of the file: one row per key is loaded (the newest '{self.spec.dedup_sort}'); if they are "
                 "different records, widen primary_key or set repeating_keys for this export")

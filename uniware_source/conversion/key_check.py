@@ -45,6 +45,9 @@ class FileKeys:
     table: Optional[str] = None
     rows: int = 0
     repeats: int = 0  # rows whose key an earlier row of the file has (counted when the check could run)
+    # rows of a repeated key that share its newest version (the dedup_sort value) with another row of it:
+    # which one is newest cannot be told (counted when the file's key repeats and has one version column)
+    ties: int = 0
     # the file's keys whatever their order or the bytes around them: the count and the sum of their
     # hashes, and of the hashes of each key with its version (the dedup_sort column: `Updated`) when the
     # export has one (None: not known); two files with the same one hold the same rows
@@ -170,13 +173,16 @@ class KeyCheck:
                 raise _TooMany()
             columns = self.keys + self._versions
             rows = chunk.select(columns).rename_columns([f"c{i}" for i in range(len(columns))])
-            hashes = f"hash({', '.join(rows.column_names[:len(self.keys)])})"
-            if self._versions:  # v: the hash of each key with its version, for the fingerprint only
-                hashes += f", hash({', '.join(rows.column_names)})"
-            if not self._created:
-                self._store.execute(f"CREATE TABLE {self._table} (h UBIGINT{', v UBIGINT' if self._versions else ''})")
+            kept = [f"hash({', '.join(rows.column_names[:len(self.keys)])}) AS h"]
+            if self._versions:  # v: the hash of each key with its version, for the fingerprint
+                kept.append(f"hash({', '.join(rows.column_names)}) AS v")
+            if len(self._versions) == 1:  # u: the version itself, to find ties at a key's newest
+                kept.append(f"{rows.column_names[-1]} AS u")
+            select = f"SELECT {', '.join(kept)} FROM chunk"
+            if not self._created:  # typed by the first chunk: every chunk of a file has the same types
+                self._store.execute(f"CREATE TABLE {self._table} AS {select} LIMIT 0", rows)
                 self._created = True
-            self._store.execute(f"INSERT INTO {self._table} SELECT {hashes} FROM chunk", rows)
+            self._store.execute(f"INSERT INTO {self._table} {select}", rows)
         except (_TooMany, duckdb.Error) as error:
             if isinstance(error, duckdb.Error):
                 log.info("the key check of a file failed (%s): its package merges", error)
@@ -192,9 +198,25 @@ class KeyCheck:
                 self._result = FileKeys(True, self._table, self._rows, fingerprint=fingerprint) if self._created \
                     else FileKeys(True)
             else:
+                ties = self._ties() if repeats else 0
                 self._drop()
-                self._result = FileKeys(False, repeats=repeats or 0, fingerprint=fingerprint)
+                self._result = FileKeys(False, repeats=repeats or 0, fingerprint=fingerprint, ties=ties)
         return self._result
+
+    def _ties(self) -> int:
+        """Rows of a repeated key that share its newest version with another row of it, or have no version
+        (dlt sorts an empty version first on PostgreSQL, last on DuckDB): which one is newest cannot be told."""
+        if len(self._versions) != 1:
+            return 0
+        try:
+            [(ties,)] = self._store.execute(
+                f"SELECT coalesce(sum(n), 0) FROM (SELECT u, count(*) AS n, max(u) OVER (PARTITION BY h) AS top, "
+                f"sum(count(*)) OVER (PARTITION BY h) AS rows_of_key FROM {self._table} GROUP BY h, u) "
+                "WHERE rows_of_key > 1 AND (u IS NULL OR (u = top AND n > 1))")
+            return ties if isinstance(ties, int) else 0
+        except duckdb.Error as error:
+            log.info("the tie check of a file failed (%s)", error)
+            return 0
 
     def _repeats(self) -> tuple[Optional[int], Optional[str]]:
         """Rows whose key hash an earlier row has, and the keys' fingerprint (None: the check failed)."""
