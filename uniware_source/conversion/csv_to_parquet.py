@@ -771,10 +771,10 @@ class CsvConverter:
         if repeated and result.keys.ties:
             # dlt keeps any one of them (each destination its own): said, with the ways out
             result.problems.append(
-                f"{repeats} of the file, and {result.keys.ties:,} row(s) of such keys share the newest "
-                f"'{self.spec.dedup_sort}' of their key with another row or have none: one of those is loaded, "
-                "which one is not told by the file (it may differ between destinations); if they are different "
-                "records, widen primary_key or set repeating_keys for this export")
+                f"{repeats} of the file, {result.keys.ties:,} of them with the same '{self.spec.dedup_sort}' as "
+                "that row (or none): where that is the key's newest, one of those rows is loaded, which one is not "
+                "told by the file (it may differ between destinations); if they are different records, widen "
+                "primary_key or set repeating_keys for this export")
         elif repeated:
             result.problems.append(
                 f"{repeats} of the file: one row per key is loaded (the newest '{self.spec.dedup_sort}'); if they are "

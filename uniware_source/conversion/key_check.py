@@ -45,8 +45,8 @@ class FileKeys:
     table: Optional[str] = None
     rows: int = 0
     repeats: int = 0  # rows whose key an earlier row of the file has (counted when the check could run)
-    # rows of a repeated key that share its newest version (the dedup_sort value) with another row of it:
-    # which one is newest cannot be told (counted when the file's key repeats and has one version column)
+    # rows that repeat both the key and the version (the dedup_sort value) of an earlier row: at a key's
+    # newest version, which row is newest cannot be told (counted when the key repeats)
     ties: int = 0
     # the file's keys whatever their order or the bytes around them: the count and the sum of their
     # hashes, and of the hashes of each key with its version (the dedup_sort column: `Updated`) when the
@@ -174,10 +174,8 @@ class KeyCheck:
             columns = self.keys + self._versions
             rows = chunk.select(columns).rename_columns([f"c{i}" for i in range(len(columns))])
             kept = [f"hash({', '.join(rows.column_names[:len(self.keys)])}) AS h"]
-            if self._versions:  # v: the hash of each key with its version, for the fingerprint
+            if self._versions:  # v: the hash of each key with its version, for the fingerprint and ties
                 kept.append(f"hash({', '.join(rows.column_names)}) AS v")
-            if len(self._versions) == 1:  # u: the version itself, to find ties at a key's newest
-                kept.append(f"{rows.column_names[-1]} AS u")
             select = f"SELECT {', '.join(kept)} FROM chunk"
             if not self._created:  # typed by the first chunk: every chunk of a file has the same types
                 self._store.execute(f"CREATE TABLE {self._table} AS {select} LIMIT 0", rows)
@@ -204,15 +202,13 @@ class KeyCheck:
         return self._result
 
     def _ties(self) -> int:
-        """Rows of a repeated key that share its newest version with another row of it, or have no version
-        (dlt sorts an empty version first on PostgreSQL, last on DuckDB): which one is newest cannot be told."""
-        if len(self._versions) != 1:
+        """Rows that repeat both the key and the version (the dedup_sort value, or its absence) of an
+        earlier row: where that version is the key's newest, which row is newest cannot be told. Kept as
+        hashes only (the versions themselves would not fit the store's memory at 10M rows)."""
+        if not self._versions:
             return 0
         try:
-            [(ties,)] = self._store.execute(
-                f"SELECT coalesce(sum(n), 0) FROM (SELECT u, count(*) AS n, max(u) OVER (PARTITION BY h) AS top, "
-                f"sum(count(*)) OVER (PARTITION BY h) AS rows_of_key FROM {self._table} GROUP BY h, u) "
-                "WHERE rows_of_key > 1 AND (u IS NULL OR (u = top AND n > 1))")
+            [(ties,)] = self._store.execute(f"SELECT count(*) - count(DISTINCT v) FROM {self._table}")
             return ties if isinstance(ties, int) else 0
         except duckdb.Error as error:
             log.info("the tie check of a file failed (%s)", error)
