@@ -29,6 +29,7 @@ from .hostile_host import Answer, HostileHost, Request, Script, cut, part, whole
 FILE = b"".join(b"%d,item-%d,%d.50\n" % (n, n, n) for n in range(4000))
 HALF = FILE.index(b"\n", len(FILE) // 2) + 1  # a line boundary: a cut there still parses as CSV
 NEW = FILE.replace(b"item", b"ITEM")
+SMALL = FILE[:300]  # within the connection's first buffer, with the headers
 GZIPPED = gzip.compress(FILE)  # the same size, other bytes: the file replaced on the host
 POLICY = HttpPolicy(connect_timeout_seconds=5, read_timeout_seconds=5, max_attempts=1, backoff_factor=0,
                     max_retry_delay_seconds=0, download_max_attempts=4, download_max_bytes=10 << 20,
@@ -96,6 +97,8 @@ EXACT: dict[str, Script] = {
     # bytes a resume repeats, then whole files
     **{f"206 body {shift:+d} byte(s) from its Content-Range, then whole files": ranged(_shifted_then_whole(shift))
        for shift in (-1, 1, -7, 40)},
+    "a body longer than its Content-Length once, then honest": lambda n, r: (
+        Answer(200, {"Content-Type": "text/csv", "Content-Length": str(HALF)}, FILE) if n == 1 else whole(FILE)),
     "a Content-Length that is not ASCII digits, then honest": lambda n, r: (
         Answer(200, {"Content-Length": "\u00b2"}, FILE, close=True) if n == 1 else whole(FILE)),
 }
@@ -140,6 +143,12 @@ FAILING: dict[str, Script] = {
     "a 206 whose Content-Range has 5,000 digits": ranged(lambda n, r: Answer(
         206, {"Content-Length": str(len(FILE) - HALF), "Content-Range": f"bytes {'9' * 5000}-1/{len(FILE)}"},
         FILE[HALF:])),
+    # more bytes than the Content-Length, ending at a line (read as a shorter file, rows would be lost),
+    # in a file larger than the connection's buffer and in one smaller
+    "a body longer than its Content-Length": lambda n, r: Answer(
+        200, {"Content-Type": "text/csv", "Content-Length": str(HALF)}, FILE),
+    "a small body longer than its Content-Length": lambda n, r: Answer(
+        200, {"Content-Type": "text/csv", "Content-Length": str(SMALL.index(b"\n") + 1)}, SMALL),
     "deflate with rows after its end": lambda n, r: Answer(
         200, {"Content-Encoding": "deflate", "Content-Length": str(len(zlib.compress(FILE[:HALF])) + len(FILE) - HALF)},
         zlib.compress(FILE[:HALF]) + FILE[HALF:]),
@@ -151,6 +160,19 @@ def test_a_host_that_keeps_misleading_is_a_clear_error(case: str, tmp_path: Path
     stored, _, error = fetch(FAILING[case], tmp_path)
     assert stored is None
     assert "download of 127.0.0.1:" in error and "/acme/export.csv" in error
+
+
+def test_bytes_past_the_content_length_still_on_the_socket_are_seen_too(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bytes past the body's end that the connection's buffer did not take (they came later, or the
+    buffer was never looked at) are found waiting on the socket: the file is not taken as shorter."""
+    import uniware_source.client.download as download
+
+    monkeypatch.setattr(download, "NEAR_THE_END", -1)  # the buffer is never looked at
+    stored, _, error = fetch(FAILING["a body longer than its Content-Length"], tmp_path)
+    assert stored is None and "more bytes than its Content-Length" in error
+    stored, _, error = fetch(EXACT["resume answered with the right range"], tmp_path)
+    assert stored == FILE and not error
 
 
 def test_a_changed_file_is_never_spliced_even_when_the_host_ignores_if_range(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ import http.client
 import logging
 import shutil
 import socket
+import ssl
 import threading
 import time
 import zlib
@@ -404,12 +405,17 @@ class FileDownloader:
             _set_timeout(sock, wait)
             failure: Optional[str] = None
             data = b""
+            beyond = False
             try:
+                beyond = _buffered_beyond_its_length(response)  # near the body's end: its wait is the read's
                 # read1 hands over whatever arrived, so a body cut short keeps its received part; the
                 # body is decoded here, not by urllib3, to count wire bytes and bound every step
-                data = response.raw.read1(CHUNK_SIZE, decode_content=False)
+                if not beyond:
+                    data = response.raw.read1(CHUNK_SIZE, decode_content=False)
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
                 failure = self._read_failure(error, last_byte, progress)
+            if beyond:
+                self._sent_beyond_its_length(out, progress, sock, wire_length)
             if failure is not None:
                 self._check_deadline(job, progress)
                 raise _Retry(failure)
@@ -432,6 +438,8 @@ class FileDownloader:
             _reject_html(b"", content_type, job.where, ended=True)
         if wire_length is not None and wire < wire_length:
             raise _Retry(f"body ended at {wire} of {wire_length} bytes")
+        if wire_length is not None and _socket_holds_more(sock):
+            self._sent_beyond_its_length(out, progress, sock, wire_length)
         if decoder is not None and not decoder.complete:
             raise _Retry(f"the {encoding} body ended before its end ({wire} bytes on the wire)")
         framed = wire_length is not None or "chunked" in response.headers.get("Transfer-Encoding", "").lower()
@@ -442,6 +450,18 @@ class FileDownloader:
             return
         if progress.total is not None and progress.received < progress.total:
             raise _Retry(f"body ended at {progress.received} of {progress.total} bytes")
+
+    @staticmethod
+    def _sent_beyond_its_length(out: BinaryIO, progress: _Progress, sock: Optional[socket.socket],
+                                length: Optional[int]) -> NoReturn:
+        """The host sent more than the body's Content-Length: the file's end cannot be told (rows past
+        the length would be lost, silently). Fetched again from byte 0 on a new connection."""
+        progress.restart(out)
+        if sock is not None:
+            with contextlib.suppress(OSError):  # the bytes left in it must not be read as the next answer
+                sock.shutdown(socket.SHUT_RDWR)
+        raise _Retry(f"the server sent more bytes than its Content-Length ({length:,} bytes): where the file "
+                     "ends cannot be told; fetching it again from byte 0")
 
     @staticmethod
     def _check_partial(job: _Job, out: BinaryIO, progress: _Progress, response: requests.Response,
@@ -574,6 +594,42 @@ def _socket_of(response: requests.Response) -> Optional[socket.socket]:
     connection = getattr(response.raw, "_connection", None) or getattr(response.raw, "connection", None)
     sock = getattr(connection, "sock", None)
     return sock if isinstance(sock, socket.socket) else None
+
+
+# how near its end a body's buffered bytes are looked at for bytes past its Content-Length (the buffer of
+# http.client's reader holds 8 KB; looking earlier would make every read return only what is buffered)
+NEAR_THE_END = 64 << 10
+# how long bytes sent past a body's end are waited for once it is read whole (sent with the body: there)
+BEYOND_THE_END_SECONDS = 0.02
+
+
+def _buffered_beyond_its_length(response: requests.Response) -> bool:
+    """Whether the connection's buffer already holds more bytes than are left of the body's
+    Content-Length (looked at near its end only; waits for the next bytes as a read would)."""
+    inner = getattr(response.raw, "_fp", None)  # http.client's response, under urllib3's
+    left, reader = getattr(inner, "length", None), getattr(inner, "fp", None)
+    if not isinstance(left, int) or left > NEAR_THE_END or reader is None or not hasattr(reader, "peek"):
+        return False
+    try:
+        return len(reader.peek(1)) > left
+    except ValueError:  # a reader closed under it: the read that follows says so
+        return False
+
+
+def _socket_holds_more(sock: Optional[socket.socket]) -> bool:
+    """Whether bytes wait on the connection once a body with a Content-Length is read whole (a
+    host that sent more than it announced); a connection the host closed holds none."""
+    if sock is None:
+        return False
+    if isinstance(sock, ssl.SSLSocket):  # no peeking under TLS: what it decrypted and holds
+        with contextlib.suppress(OSError, ValueError):
+            return sock.pending() > 0
+        return False
+    try:
+        sock.settimeout(BEYOND_THE_END_SECONDS)
+        return bool(sock.recv(1, socket.MSG_PEEK))
+    except (OSError, ValueError):  # nothing came (a timeout), or the connection is gone
+        return False
 
 
 def _set_timeout(sock: Optional[socket.socket], seconds: float) -> None:
