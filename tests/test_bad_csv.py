@@ -223,6 +223,21 @@ def test_an_impossible_value_is_a_bad_row_named_never_rolled_over(harness: Harne
     assert skipped == [(1,), (1,)]
 
 
+def test_a_header_repeated_inside_the_file_is_named_as_such(harness: Harness) -> None:
+    """Two exports joined into one file (the header again at row 5): the job fails naming the row and
+    saying it repeats the header, not only that 'Created' is not a timestamp."""
+    def joined(job: Any, text: str) -> str:
+        lines = text.lstrip("\ufeff").splitlines(keepends=True)
+        return "".join([*lines[:4], lines[0], *lines[4:]])
+
+    export = {"name": "Sale Orders", "columns": [*SALE_ORDERS[0]["columns"], "created"]}
+    harness.sim.jobs.edit_file = joined
+    with pytest.raises(ExportsFailed) as failed:
+        harness.run(exports=[export], facilities=["BLR01"])
+    [problem] = failed.value.problems
+    assert "row 5 (header is row 1), column" in problem and "the row repeats the header" in problem, problem
+
+
 def _label_twice(text: str, label: str) -> str:
     """The file with a second column headed `label`, whose values differ from the first's."""
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))

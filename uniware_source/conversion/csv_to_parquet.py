@@ -310,6 +310,14 @@ def _read_options(count: int, block_size: int, use_threads: bool = True) -> pacs
                              use_threads=use_threads)
 
 
+def _repeats_the_header(batch: pa.RecordBatch, index: int, labels: list[str]) -> bool:
+    """Whether row `index` of `batch` holds the header's labels, column for column (blanks trimmed)."""
+    if batch.num_columns != len(labels):
+        return False
+    values = [batch.column(i)[index].as_py() for i in range(batch.num_columns)]
+    return all(isinstance(v, str) and v.strip() == label.strip() for v, label in zip(values, labels, strict=True))
+
+
 def _first_ragged_row(source: Opener, count: int, block_size: int, joined: bool = False) -> Optional[Ragged]:
     """Re-read single-threaded, which is when pyarrow knows row numbers (error path only); `joined`: the
     first that joins rows."""
@@ -812,7 +820,9 @@ class CsvConverter:
             shown = value.cast(pa.binary()).as_py() if what == "bytes that are not UTF-8" else value.as_py()
             misfit = number_misfit(layout.kinds[column], shown) if isinstance(shown, str) else ""
             message = (f"row {row} (header is row 1), column '{layout.labels[column]}': {what}: {shown!r}"
-                       + (f" ({misfit})" if misfit else ""))
+                       + (f" ({misfit})" if misfit else "")
+                       + (" (the row repeats the header: the file holds its header twice, as two exports joined "
+                          "into one file would)" if _repeats_the_header(batch, index, layout.labels) else ""))
             if not self.skip_bad_rows:
                 raise CsvFormatError(f"{where}: {message}; set on_bad_rows='skip' to drop such rows")
             count = pc.sum(mask).as_py()
