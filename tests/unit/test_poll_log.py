@@ -224,3 +224,36 @@ def test_the_file_and_new_warnings_are_reported_even_after_a_failed_poll(monkeyp
         assert result.outcome == Outcome.COMPLETED
         expected = [(a.status, a.file_url is not None, a.message) for a in answers if isinstance(a, JobStatus)]
         assert [(o.status, o.has_file, o.message) for o in observed] == expected
+
+
+@pytest.mark.parametrize("expires_in", ["12h", 1e13, [43000], -5, 0, "nan", "inf", True, {"s": 1}])
+def test_a_token_lifetime_that_is_not_a_number_of_seconds_is_an_hour_not_a_grant_per_call(
+        expires_in: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """`expires_in` as text, a list, out of range or negative (and no refresh token): the run goes on
+    with the token for an hour, said in a warning, instead of failing with a bare ValueError or asking
+    for a new token (the password grant) on every call."""
+    import json
+
+    import requests
+
+    from uniware_source.client.auth import TokenProvider
+
+    class TokenHost:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def get(self, url: str, **kwargs: Any) -> requests.Response:
+            self.calls += 1
+            response = requests.Response()
+            response.status_code = 200
+            response.headers["Content-Type"] = "application/json"
+            response._content = json.dumps({"access_token": f"tok-{self.calls}", "token_type": "bearer",
+                                            "expires_in": expires_in}).encode()
+            return response
+
+    host, clock = TokenHost(), ManualClock()
+    provider = TokenProvider("https://acme.unicommerce.com", "u", "p", host, clock, (1, 1))  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING):
+        tokens = {provider.bearer() for _ in range(5)}
+    assert tokens == {"tok-1"} and host.calls == 1
+    assert "expires_in" in caplog.text and "taken as 3600 s" in caplog.text

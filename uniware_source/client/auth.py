@@ -130,7 +130,7 @@ class TokenProvider:
         refresh = body.get("refresh_token")
         SECRETS.add(access)
         SECRETS.add(refresh)
-        lifetime = float(body.get("expires_in") or 3600)
+        lifetime = _lifetime(body.get("expires_in"), grant)
         margin = min(300.0, lifetime / 10)
         token = Token(access, str(refresh) if refresh else None,
                       self._clock.now() + timedelta(seconds=max(0.0, lifetime - margin)))
@@ -170,3 +170,28 @@ def _describe(body: Any, response: requests.Response) -> str:
             return ": ".join(parts)
     text = response.text.strip().replace("\n", " ")
     return excerpt(text, 200) or "empty response"
+
+
+DEFAULT_TOKEN_SECONDS = 3600.0  # when the answer does not say how long its token lasts
+MAX_TOKEN_SECONDS = 366 * 86400.0  # a year: beyond it, a number that says nothing usable
+
+
+def _lifetime(value: object, grant: str) -> float:
+    """The token's lifetime from `expires_in`: a positive number of seconds, or text of one. Anything
+    else (absent, text, negative, zero, not finite, beyond a year) is taken as an hour, with a warning
+    when it was there: a token believed already expired would make every call ask for a new one (the
+    password grant, which locks accounts), and a bad number must not stop the run. A token that ends
+    sooner is renewed when Uniware answers 401."""
+    if value is None or value == "":
+        return DEFAULT_TOKEN_SECONDS
+    try:
+        seconds = float(value) if isinstance(value, (int, float, str)) and not isinstance(value, bool) else None
+    except ValueError:
+        seconds = None
+    if seconds is not None and 0 < seconds <= MAX_TOKEN_SECONDS:
+        return seconds
+    log.warning("the %s grant's token says expires_in=%s, not a number of seconds between 1 and a year: taken "
+                "as %.0f s (renewed sooner if Uniware refuses it)", grant, redact(repr(value))[:40],
+                DEFAULT_TOKEN_SECONDS)
+    return DEFAULT_TOKEN_SECONDS
+
