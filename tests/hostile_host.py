@@ -39,6 +39,8 @@ class Answer:
     drip: float = 0.0  # seconds between the bytes of the status line and headers (sent one at a time)
     hold: Optional[threading.Event] = None  # send nothing until this is set
     body_drip: float = 0.0  # seconds between the bytes of the body (sent one at a time)
+    late: bytes = b""  # sent `late_after` seconds after the body (bytes past its Content-Length)
+    late_after: float = 0.0
 
     def head(self) -> bytes:
         lines = [f"HTTP/1.1 {self.status} X"] + [f"{k}: {v}" for k, v in self.headers.items()]
@@ -59,6 +61,9 @@ class Answer:
                 time.sleep(self.body_drip)  # the host's pace
         else:
             connection.sendall(self.body)
+        if self.late:
+            time.sleep(self.late_after)  # the host's pace
+            connection.sendall(self.late)
 
 
 Script = Callable[[int, Request], Answer]

@@ -162,17 +162,46 @@ def test_a_host_that_keeps_misleading_is_a_clear_error(case: str, tmp_path: Path
     assert "download of 127.0.0.1:" in error and "/acme/export.csv" in error
 
 
-def test_bytes_past_the_content_length_still_on_the_socket_are_seen_too(tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """Bytes past the body's end that the connection's buffer did not take (they came later, or the
-    buffer was never looked at) are found waiting on the socket: the file is not taken as shorter."""
-    import uniware_source.client.download as download
+def _late_past_the_end(body: bytes, end: int) -> Script:
+    """A host announcing `end` bytes, sending them, and the rest of `body` 10 ms later on the same connection."""
+    return lambda n, r: Answer(200, {"Content-Type": "text/csv", "Content-Length": str(end)}, body[:end],
+                               late=body[end:], late_after=0.01)
 
-    monkeypatch.setattr(download, "NEAR_THE_END", -1)  # the buffer is never looked at
-    stored, _, error = fetch(FAILING["a body longer than its Content-Length"], tmp_path)
-    assert stored is None and "more bytes than its Content-Length" in error
-    stored, _, error = fetch(EXACT["resume answered with the right range"], tmp_path)
-    assert stored == FILE and not error
+
+def test_bytes_past_the_content_length_that_come_a_little_later_are_seen_too(tmp_path: Path) -> None:
+    """Bytes past the body's end sent a moment after it, on a connection kept open (not in the
+    connection's buffer when the body's last bytes are): still seen, the file is not taken as shorter."""
+    for size in (len(SMALL), len(FILE)):  # within the first buffer, and beyond it
+        body = (SMALL if size == len(SMALL) else FILE)
+        end = body.index(b"\n", size // 2) + 1
+        stored, _, error = fetch(_late_past_the_end(body, end), tmp_path)
+        assert stored is None and "more bytes than its Content-Length" in error, size
+
+
+def test_downloads_at_once_on_a_kept_alive_host_are_not_taken_for_bytes_past_an_end(tmp_path: Path) -> None:
+    """Eight downloads at once through one client, from a host that keeps connections open: each file
+    exact at the first attempt (a connection given back to the pool and taken by another download is
+    never looked at, nor cut, by the one it served)."""
+    downloader = FileDownloader(file_client(POLICY), ManualClock(), timeout=POLICY.timeout, max_attempts=1,
+                                backoff_seconds=0, limits=DownloadLimits(10 << 20, 30, 5))
+    errors: list[str] = []
+
+    def one(number: int) -> None:
+        target = tmp_path / f"file-{number}.csv"
+        for _ in range(5):
+            try:
+                downloader.fetch(host.url, target, f"job {number}")
+                assert target.read_bytes() == SMALL
+            except DownloadError as error:
+                errors.append(str(error))
+
+    with HostileHost(lambda n, r: whole(SMALL)) as host:
+        threads = [threading.Thread(target=one, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
 
 
 def test_a_changed_file_is_never_spliced_even_when_the_host_ignores_if_range(tmp_path: Path) -> None:

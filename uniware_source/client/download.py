@@ -407,7 +407,7 @@ class FileDownloader:
             data = b""
             beyond = False
             try:
-                beyond = _buffered_beyond_its_length(response)  # near the body's end: its wait is the read's
+                beyond = _beyond_its_length(response, sock, wait)  # near the body's end, while it is ours
                 # read1 hands over whatever arrived, so a body cut short keeps its received part; the
                 # body is decoded here, not by urllib3, to count wire bytes and bound every step
                 if not beyond:
@@ -438,8 +438,6 @@ class FileDownloader:
             _reject_html(b"", content_type, job.where, ended=True)
         if wire_length is not None and wire < wire_length:
             raise _Retry(f"body ended at {wire} of {wire_length} bytes")
-        if wire_length is not None and _socket_holds_more(sock):
-            self._sent_beyond_its_length(out, progress, sock, wire_length)
         if decoder is not None and not decoder.complete:
             raise _Retry(f"the {encoding} body ended before its end ({wire} bytes on the wire)")
         framed = wire_length is not None or "chunked" in response.headers.get("Transfer-Encoding", "").lower()
@@ -599,29 +597,36 @@ def _socket_of(response: requests.Response) -> Optional[socket.socket]:
 # how near its end a body's buffered bytes are looked at for bytes past its Content-Length (the buffer of
 # http.client's reader holds 8 KB; looking earlier would make every read return only what is buffered)
 NEAR_THE_END = 64 << 10
-# how long bytes sent past a body's end are waited for once it is read whole (sent with the body: there)
-BEYOND_THE_END_SECONDS = 0.02
+# how long bytes past a body's end are waited for, once its last bytes are all buffered (sent with them: there)
+BEYOND_THE_END_SECONDS = 0.05
 
 
-def _buffered_beyond_its_length(response: requests.Response) -> bool:
-    """Whether the connection's buffer already holds more bytes than are left of the body's
-    Content-Length (looked at near its end only; waits for the next bytes as a read would)."""
+def _beyond_its_length(response: requests.Response, sock: Optional[socket.socket], wait: float) -> bool:
+    """Whether the host sent more than the body's Content-Length: more bytes buffered than are left of the
+    body, or, once its last bytes are all buffered, a byte waiting on the socket within
+    BEYOND_THE_END_SECONDS. Looked at near the body's end only, before its last read: the connection is
+    still this download's then (once read whole, it goes back to the pool and another download's
+    answer may come on it). A peek waits for the next bytes as the read that follows would."""
     inner = getattr(response.raw, "_fp", None)  # http.client's response, under urllib3's
     left, reader = getattr(inner, "length", None), getattr(inner, "fp", None)
-    if not isinstance(left, int) or left > NEAR_THE_END or reader is None or not hasattr(reader, "peek"):
+    if not isinstance(left, int) or not 0 < left <= NEAR_THE_END or reader is None or not hasattr(reader, "peek"):
         return False
     try:
-        return len(reader.peek(1)) > left
+        buffered = len(reader.peek(1))
     except ValueError:  # a reader closed under it: the read that follows says so
         return False
+    if buffered != left:
+        return buffered > left
+    return _socket_holds_more(sock, wait)
 
 
-def _socket_holds_more(sock: Optional[socket.socket]) -> bool:
-    """Whether bytes wait on the connection once a body with a Content-Length is read whole (a
-    host that sent more than it announced); a connection the host closed holds none."""
+def _socket_holds_more(sock: Optional[socket.socket], wait: float) -> bool:
+    """Whether a byte comes on the connection within BEYOND_THE_END_SECONDS (its timeout is then set back
+    to `wait`); under TLS, whether it holds decrypted bytes (no peeking there, and a closing host's alert
+    would look like data)."""
     if sock is None:
         return False
-    if isinstance(sock, ssl.SSLSocket):  # no peeking under TLS: what it decrypted and holds
+    if isinstance(sock, ssl.SSLSocket):
         with contextlib.suppress(OSError, ValueError):
             return sock.pending() > 0
         return False
@@ -630,6 +635,8 @@ def _socket_holds_more(sock: Optional[socket.socket]) -> bool:
         return bool(sock.recv(1, socket.MSG_PEEK))
     except (OSError, ValueError):  # nothing came (a timeout), or the connection is gone
         return False
+    finally:
+        _set_timeout(sock, wait)
 
 
 def _set_timeout(sock: Optional[socket.socket], seconds: float) -> None:
