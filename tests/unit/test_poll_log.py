@@ -257,3 +257,19 @@ def test_a_token_lifetime_that_is_not_a_number_of_seconds_is_an_hour_not_a_grant
         tokens = {provider.bearer() for _ in range(5)}
     assert tokens == {"tok-1"} and host.calls == 1
     assert "expires_in" in caplog.text and "taken as 3600 s" in caplog.text
+
+
+def test_what_uniware_says_with_a_job_it_made_is_a_warning_not_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    """A create answered `successful: true` with errors or warnings (a filter it ignored): the job is
+    taken, and what Uniware said is in the log."""
+    from uniware_source.client.create_job import create_export_job
+
+    class Answers:
+        def post(self, operation: str, path: str, body: Any, facility: str = "") -> dict[str, Any]:
+            return {"successful": True, "jobCode": "EXP0005", "errors": [{"code": 100004,
+                                                                          "description": "date range ignored"}]}
+
+    with caplog.at_level(logging.WARNING):
+        created = create_export_job(Answers(), {}, "BLR01", "create Sale Orders")  # type: ignore[arg-type]
+    assert created.job_code == "EXP0005"
+    assert "Uniware made job EXP0005 and said" in caplog.text and "date range ignored" in caplog.text
