@@ -314,7 +314,10 @@ def _repeats_the_header(batch: pa.RecordBatch, index: int, labels: list[str]) ->
     """Whether row `index` of `batch` holds the header's labels, column for column (blanks trimmed)."""
     if batch.num_columns != len(labels):
         return False
-    values = [batch.column(i)[index].as_py() for i in range(batch.num_columns)]
+    try:
+        values = [batch.column(i)[index].as_py() for i in range(batch.num_columns)]
+    except (UnicodeDecodeError, pa.ArrowInvalid):  # a value that is not UTF-8 is no label
+        return False
     return all(isinstance(v, str) and v.strip() == label.strip() for v, label in zip(values, labels, strict=True))
 
 
