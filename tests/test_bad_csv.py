@@ -223,12 +223,14 @@ def test_an_impossible_value_is_a_bad_row_named_never_rolled_over(harness: Harne
     assert skipped == [(1,), (1,)]
 
 
-def test_a_header_repeated_inside_the_file_is_named_as_such(harness: Harness) -> None:
-    """Two exports joined into one file (the header again at row 5): the job fails naming the row and
-    saying it repeats the header, not only that 'Created' is not a timestamp."""
+@pytest.mark.parametrize("bom", ["", "\ufeff"])
+def test_a_header_repeated_inside_the_file_is_named_as_such(harness: Harness, bom: str) -> None:
+    """Two exports joined into one file (the header again at row 5, with the second file's BOM or
+    without): the job fails naming the row and saying it repeats the header, not only that a label is
+    not a value of its column's type."""
     def joined(job: Any, text: str) -> str:
         lines = text.lstrip("\ufeff").splitlines(keepends=True)
-        return "".join([*lines[:4], lines[0], *lines[4:]])
+        return "".join([*lines[:4], bom + lines[0], *lines[4:]])
 
     export = {"name": "Sale Orders", "columns": [*SALE_ORDERS[0]["columns"], "created"]}
     harness.sim.jobs.edit_file = joined

@@ -147,6 +147,8 @@ FAILING: dict[str, Script] = {
     # in a file larger than the connection's buffer and in one smaller
     "a body longer than its Content-Length": lambda n, r: Answer(
         200, {"Content-Type": "text/csv", "Content-Length": str(HALF)}, FILE),
+    "a body longer than a Content-Length written +N": lambda n, r: Answer(
+        200, {"Content-Type": "text/csv", "Content-Length": f"+{HALF}"}, FILE),
     "a small body longer than its Content-Length": lambda n, r: Answer(
         200, {"Content-Type": "text/csv", "Content-Length": str(SMALL.index(b"\n") + 1)}, SMALL),
     "deflate with rows after its end": lambda n, r: Answer(

@@ -226,7 +226,8 @@ def test_the_file_and_new_warnings_are_reported_even_after_a_failed_poll(monkeyp
         assert [(o.status, o.has_file, o.message) for o in observed] == expected
 
 
-@pytest.mark.parametrize("expires_in", ["12h", 1e13, [43000], -5, 0, "nan", "inf", True, {"s": 1}])
+@pytest.mark.parametrize("expires_in", ["12h", 1e13, [43000], -5, 0, "nan", "inf", True, {"s": 1},
+                                        pytest.param(10**400, id="an-int-beyond-floats"), 0.0001, 1])
 def test_a_token_lifetime_that_is_not_a_number_of_seconds_is_an_hour_not_a_grant_per_call(
         expires_in: Any, caplog: pytest.LogCaptureFixture) -> None:
     """`expires_in` as text, a list, out of range or negative (and no refresh token): the run goes on

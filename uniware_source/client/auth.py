@@ -174,11 +174,12 @@ def _describe(body: Any, response: requests.Response) -> str:
 
 DEFAULT_TOKEN_SECONDS = 3600.0  # when the answer does not say how long its token lasts
 MAX_TOKEN_SECONDS = 366 * 86400.0  # a year: beyond it, a number that says nothing usable
+MIN_TOKEN_SECONDS = 60.0  # below it a token would be renewed (a password grant) on nearly every call
 
 
 def _lifetime(value: object, grant: str) -> float:
-    """The token's lifetime from `expires_in`: a positive number of seconds, or text of one. Anything
-    else (absent, text, negative, zero, not finite, beyond a year) is taken as an hour, with a warning
+    """The token's lifetime from `expires_in`: a number of seconds (or text of one) from a minute to a
+    year. Anything else (absent, text, negative, tiny, not finite, beyond a year) is an hour, with a warning
     when it was there: a token believed already expired would make every call ask for a new one (the
     password grant, which locks accounts), and a bad number must not stop the run. A token that ends
     sooner is renewed when Uniware answers 401."""
@@ -186,11 +187,11 @@ def _lifetime(value: object, grant: str) -> float:
         return DEFAULT_TOKEN_SECONDS
     try:
         seconds = float(value) if isinstance(value, (int, float, str)) and not isinstance(value, bool) else None
-    except ValueError:
+    except (ValueError, OverflowError):
         seconds = None
-    if seconds is not None and 0 < seconds <= MAX_TOKEN_SECONDS:
+    if seconds is not None and MIN_TOKEN_SECONDS <= seconds <= MAX_TOKEN_SECONDS:
         return seconds
-    log.warning("the %s grant's token says expires_in=%s, not a number of seconds between 1 and a year: taken "
+    log.warning("the %s grant's token says expires_in=%s, not a number of seconds from 60 to a year: taken "
                 "as %.0f s (renewed sooner if Uniware refuses it)", grant, redact(repr(value))[:40],
                 DEFAULT_TOKEN_SECONDS)
     return DEFAULT_TOKEN_SECONDS

@@ -41,7 +41,7 @@ def create_export_job(client: UniwareClient, body: Mapping[str, Any], facility: 
     job_code = payload.get("jobCode")
     if not isinstance(job_code, str) or not job_code:
         raise ApiError(operation, f"the answer carries no jobCode: {redact(payload)}")
-    said = [*error_details(payload), *error_details(payload, "warnings")]
+    said = [*error_details(payload), *error_details(payload, "error"), *error_details(payload, "warnings")]
     if said:  # a job made anyway (a filter ignored?): the window check of its file is what stands guard
         log.warning("%s: Uniware made job %s and said: %s", operation, job_code, "; ".join(str(e) for e in said))
     export_job_id = payload.get("exportJobId")

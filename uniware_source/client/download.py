@@ -421,6 +421,8 @@ class FileDownloader:
                 raise _Retry(failure)
             if not data:
                 break
+            if _read_whole(response):  # the connection went back to the pool: another download's now
+                sock = None
             last_byte = self._wall()
             wire += len(data)
             if repeat:  # the resume's first bytes: those stored last, or the ranges are off
@@ -458,8 +460,9 @@ class FileDownloader:
         if sock is not None:
             with contextlib.suppress(OSError):  # the bytes left in it must not be read as the next answer
                 sock.shutdown(socket.SHUT_RDWR)
-        raise _Retry(f"the server sent more bytes than its Content-Length ({length:,} bytes): where the file "
-                     "ends cannot be told; fetching it again from byte 0")
+        announced = f" ({length:,} bytes)" if length is not None else ""
+        raise _Retry(f"the server sent more bytes than its Content-Length{announced}: where the file ends cannot "
+                     "be told; fetching it again from byte 0")
 
     @staticmethod
     def _check_partial(job: _Job, out: BinaryIO, progress: _Progress, response: requests.Response,
@@ -618,6 +621,12 @@ def _beyond_its_length(response: requests.Response, sock: Optional[socket.socket
     if buffered != left:
         return buffered > left
     return _socket_holds_more(sock, wait)
+
+
+def _read_whole(response: requests.Response) -> bool:
+    """Whether http.client has read the body's last byte (of a body with a length)."""
+    inner = getattr(response.raw, "_fp", None)
+    return getattr(inner, "length", None) == 0 or (inner is not None and getattr(inner, "fp", True) is None)
 
 
 def _socket_holds_more(sock: Optional[socket.socket], wait: float) -> bool:

@@ -79,4 +79,4 @@ def _refuse_doubtful_done(operation: str, job_code: str, status: str, payload: d
     else:
         return
     raise ContradictoryStatus(operation, f"Uniware answered {status} {problem}{said}: its file is not loaded",
-                              errors=error_details(payload), refused=True)
+                              errors=[*error_details(payload), *error_details(payload, "error")], refused=True)
