@@ -17,12 +17,10 @@ from collections.abc import Sequence
 from typing import NamedTuple, Optional
 
 from .client.api_call import UniwareClient
-from .client.facility_search import facility_statuses
+from .client.facility_search import ENABLED, facility_statuses
 from .errors import ApiError, ConfigError, UniwareError
 
 log = logging.getLogger(__name__)
-
-ENABLED = "ENABLED"
 
 
 class Facilities(NamedTuple):

@@ -316,6 +316,12 @@ def _string_list(setting: str, value: Any, *, allow_empty: bool = False) -> tupl
     return tuple(value)
 
 
+def fits_the_facility_header(code: str) -> bool:
+    """Whether a facility code can travel in the `Facility` HTTP header: printable Latin-1 text,
+    without surrounding spaces."""
+    return code.isprintable() and all(ord(ch) <= 255 for ch in code) and code == code.strip()
+
+
 def _facility_codes(value: Any) -> Optional[tuple[str, ...]]:
     """Facility codes travel in the `Facility` HTTP header: printable Latin-1, no line breaks.
     None (every enabled facility) for "all"."""
@@ -326,7 +332,7 @@ def _facility_codes(value: Any) -> Optional[tuple[str, ...]]:
                               f"codes, got {list(codes)}")
         return None
     for code in codes:
-        if not code.isprintable() or any(ord(ch) > 255 for ch in code) or code != code.strip():
+        if not fits_the_facility_header(code):
             raise ConfigError("facilities", f"{code!r} cannot be sent in the Facility header (only printable "
                               "Latin-1 text without surrounding spaces); use the facility code as facility/search "
                               "lists it, e.g. BLR01")

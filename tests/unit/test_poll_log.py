@@ -274,3 +274,33 @@ def test_what_uniware_says_with_a_job_it_made_is_a_warning_not_dropped(caplog: p
         created = create_export_job(Answers(), {}, "BLR01", "create Sale Orders")  # type: ignore[arg-type]
     assert created.job_code == "EXP0005"
     assert "Uniware made job EXP0005 and said" in caplog.text and "date range ignored" in caplog.text
+
+
+def test_a_facility_list_uniware_garbles_is_an_error_of_the_search_or_left_out_never_a_crash(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """`parties` that are not a list are a failed facility/search (the run then uses the configured
+    codes, or stops naming facility/search); a code that cannot travel in the Facility header (not
+    Latin-1, spaces around it, a line break) is left out with a warning, the other facilities kept; a
+    code listed twice as ENABLED and DISABLED counts as ENABLED, said."""
+    from uniware_source.client.facility_search import facility_statuses
+
+    class Search:
+        def __init__(self, parties: Any) -> None:
+            self.parties = parties
+
+        def post(self, operation: str, path: str, body: Any, facility: str = "") -> dict[str, Any]:
+            return {"successful": True, "parties": self.parties}
+
+    for parties in (5, {"facilityCode": "BLR01"}, "BLR01", True):
+        with pytest.raises(ApiError, match="parties are not a list"):
+            facility_statuses(Search(parties))  # type: ignore[arg-type]
+    assert facility_statuses(Search(None)) == {}  # type: ignore[arg-type]
+    listed = [{"facilityCode": code, "facilityStatus": "ENABLED"} for code in ("BLR€1", " BLR01 ", "BLR\r\n01")]
+    listed += [{"facilityCode": "DEL02", "facilityStatus": "ENABLED"},
+               {"facilityCode": "MUM03", "facilityStatus": "ENABLED"},
+               {"facilityCode": "MUM03", "facilityStatus": "DISABLED"}]
+    with caplog.at_level(logging.WARNING):
+        statuses = facility_statuses(Search(listed))  # type: ignore[arg-type]
+    assert statuses == {"DEL02": "ENABLED", "MUM03": "ENABLED"}
+    assert "'BLR€1', ' BLR01 ', 'BLR\\r\\n01'" in caplog.text and "cannot travel in the Facility header" in caplog.text
+    assert "lists facility MUM03 twice, as ENABLED and as DISABLED: taken as ENABLED" in caplog.text
