@@ -26,6 +26,12 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
+# A suite started in the background of a shell without job control inherits SIGINT ignored, and so
+# would every pipeline process a test starts: the tests of Ctrl-C would then test nothing. SIGINT gets
+# Python's own handler back, as an interactive start has it (and children then start with the default).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 # dlt's logger keeps the handler it finds (or makes one on the sys.stderr of its first run): one that
 # follows sys.stderr, so a test that runs first does not leave dlt writing to its closed capture
 logging.getLogger("dlt").addHandler(logging.StreamHandler(_CurrentStderr()))
