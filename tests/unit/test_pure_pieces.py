@@ -431,3 +431,26 @@ def test_a_links_short_secret_values_are_masked_but_not_how_it_was_signed() -> N
                      "&X-Amz-Security-Token=Tk12&tok=Ab12&response-content-type=text%2Fcsv&s=ShortSess9")
     said = registry.redact("the file host sent text/csv signed AWS4-HMAC-SHA256: Tk12 Ab12 ShortSess9")
     assert said == "the file host sent text/csv signed AWS4-HMAC-SHA256: *** *** ***"
+
+
+def test_a_facility_code_that_only_changed_case_is_said_with_the_reset_of_the_old_spelling() -> None:
+    """A snapshot of BLR01 whose display name only blr01's earlier files carried: refused as another
+    facility's export, and, as the two codes differ only in case, the message says so and names the
+    reset of the old spelling; two different codes get no such advice."""
+    import pyarrow as pa
+
+    from uniware_source.conversion.facility_guard import FacilityCodes, check_names
+
+    def names(facility: str) -> FacilityCodes:
+        found = FacilityCodes(facility)
+        found.add(pa.array(["BANGALORE WH", "BANGALORE WH"]))
+        return found
+
+    def reset(facility: str) -> str:
+        return f"`reset --facility {facility}`"
+
+    respelled = check_names(names("BLR01"), [], {"blr01": ["BANGALORE WH"]}, reset)
+    assert respelled is not None and respelled.fail
+    assert "differ only in case" in respelled.message and "`reset --facility blr01`" in respelled.message
+    other = check_names(names("DEL02"), [], {"blr01": ["BANGALORE WH"]}, reset)
+    assert other is not None and other.fail and "differ only in case" not in other.message

@@ -85,10 +85,11 @@ def check(codes: Optional[FacilityCodes], tenant_facilities: Callable[[], Sequen
 
 
 def check_names(names: Optional[FacilityCodes], known: Sequence[str], elsewhere: Mapping[str, Sequence[str]],
-                reset_hint: str) -> Optional[FacilityMismatch]:
+                reset_command: Callable[[str], str]) -> Optional[FacilityMismatch]:
     """A failing FacilityMismatch when every row's `Facility` is a name the facility's earlier files
     (`known`) never carried; for a facility without earlier files, when every name is one that another
-    facility's files carried (`elsewhere`: facility -> names)."""
+    facility's files carried (`elsewhere`: facility -> names). `reset_command(facility)`: the command
+    that forgets a facility's names."""
     if names is None or names.rows == 0 or sum(names.counts.values()) != names.rows:
         return None
     found = set(names.counts)
@@ -96,18 +97,22 @@ def check_names(names: Optional[FacilityCodes], known: Sequence[str], elsewhere:
     owners = sorted(facility for facility, theirs in elsewhere.items()
                     if facility != names.facility and found <= {name.upper() for name in theirs})
     if not known and owners:
+        respelled = (f". The codes {owners[0]} and {names.facility} differ only in case: if Uniware now spells the "
+                     f"code {names.facility}, {reset_command(owners[0])} forgets the old spelling's names (the rows "
+                     "already loaded stay in the table under the old spelling)"
+                     if owners[0].casefold() == names.facility.casefold() else "")
         return FacilityMismatch(
             f"the file's {names.rows:,} rows carry the '{FACILITY_NAME_LABEL}' {shown} of facility {owners[0]}'s "
             f"files, not a name of facility {names.facility}: another facility's export; nothing loaded, it is "
-            "exported again next run", fail=True)
+            f"exported again next run{respelled}", fail=True)
     if not known or found & {name.upper() for name in known}:
         return None
     return FacilityMismatch(
         f"the file's {names.rows:,} rows carry the '{FACILITY_NAME_LABEL}' {shown}, which facility "
         f"{names.facility}'s earlier files never did ({', '.join(repr(k) for k in known)}): another facility's "
         f"export; nothing loaded, it is exported again next run. If {names.facility} was renamed in Uniware, "
-        f"{reset_hint} forgets its names, and also its cursor and planned windows (a snapshot has none; a "
-        "windowed export is exported again from start_date)", fail=True)
+        f"{reset_command(names.facility)} forgets its names, and also its cursor and planned windows (a snapshot "
+        "has none; a windowed export is exported again from start_date)", fail=True)
 
 
 def names_of(names: Optional[FacilityCodes]) -> list[str]:

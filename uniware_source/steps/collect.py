@@ -206,7 +206,7 @@ class ExportCollection:
             (Outcome.INVALID_FILE, check_names(
                 converted.facility_names, self.ledger.facility_names(entry.facility),
                 self.ledger.facility_names_by_facility(),
-                f"`uniware-pipeline reset --export \"{self.spec.name}\" --facility {entry.facility}`")),
+                lambda facility: f"`uniware-pipeline reset --export \"{self.spec.name}\" --facility {facility}`")),
         )
         for outcome, finding in guards:
             if finding is not None and finding.fail:
