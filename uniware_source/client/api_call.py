@@ -98,6 +98,11 @@ def error_details(payload: Any, field: str = "errors") -> list[ApiErrorDetail]:
     return [ApiErrorDetail.from_json(e) for e in entries if not _says_nothing(e)]
 
 
+def errors_of(payload: Any) -> list[ApiErrorDetail]:
+    """The answer's errors, under `errors` or a build's singular `error`."""
+    return [*error_details(payload), *error_details(payload, "error")]
+
+
 def _says_nothing(value: Any) -> bool:
     """An entry that holds no error: null, blank, `"null"`, `"[]"`, `false`, `0`, or an object of such
     (`{"fieldErrors": []}`). `true` or a count above 0 says there are errors."""

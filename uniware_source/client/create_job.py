@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 from ..errors import ApiError, ApiErrorDetail
 from ..redact import redact
-from .api_call import UniwareClient, error_details, message_of, successful_of
+from .api_call import UniwareClient, error_details, errors_of, message_of, successful_of
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def create_export_job(client: UniwareClient, body: Mapping[str, Any], facility: 
     job_code = payload.get("jobCode")
     if not isinstance(job_code, str) or not job_code:
         raise ApiError(operation, f"the answer carries no jobCode: {redact(payload)}")
-    said = [*error_details(payload), *error_details(payload, "error"), *error_details(payload, "warnings")]
+    said = [*errors_of(payload), *error_details(payload, "warnings")]
     if said:  # a job made anyway (a filter ignored?): the window check of its file is what stands guard
         log.warning("%s: Uniware made job %s and said: %s", operation, job_code, "; ".join(str(e) for e in said))
     export_job_id = payload.get("exportJobId")

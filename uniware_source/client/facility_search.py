@@ -54,10 +54,12 @@ def facility_statuses(client: UniwareClient) -> dict[str, str]:
             unusable.append(code)
             continue
         status = str(party.get("facilityStatus") or "").strip().upper()
-        if code in statuses and statuses[code] != status:
-            log.warning("facility/search lists facility %s twice, as %s and as %s: taken as %s", code,
-                        statuses[code], status, ENABLED if ENABLED in (statuses[code], status) else status)
-            status = ENABLED if ENABLED in (statuses[code], status) else status
+        earlier = statuses.get(code, status)
+        if earlier != status:
+            said = status
+            status = ENABLED if ENABLED in (earlier, status) else status
+            log.warning("facility/search lists facility %s twice, as %s and as %s: taken as %s", code, earlier,
+                        said, status)
         statuses[code] = status
     if unusable:
         log.warning("facility/search lists facility code(s) %s, which cannot travel in the Facility header "

@@ -11,7 +11,15 @@ from typing import Any, Optional
 from ..errors import ApiError, ApiErrorDetail, ContradictoryStatus
 from ..redact import SECRETS, redact
 from ..statuses import Meaning, meaning_of
-from .api_call import UniwareClient, error_details, message_of, raise_unsuccessful, successful_of, unreadable_success
+from .api_call import (
+    UniwareClient,
+    error_details,
+    errors_of,
+    message_of,
+    raise_unsuccessful,
+    successful_of,
+    unreadable_success,
+)
 
 STATUS_PATH = "/services/rest/v1/export/job/status"
 
@@ -47,7 +55,7 @@ def job_status(client: UniwareClient, job_code: str, *, load_with_errors: bool =
         status=status,
         file_url=file_url if isinstance(file_url, str) and file_url.strip() else None,
         message="; ".join(t for t in (message, f"warnings: {warnings}" if warnings else "") if t),
-        errors=tuple(error_details(payload)) + tuple(error_details(payload, "error")),  # a build's singular
+        errors=tuple(errors_of(payload)),
         warned=bool(warnings),
     )
     if answer.errors and meaning_of(status) == Meaning.DONE and not load_with_errors:
@@ -79,4 +87,4 @@ def _refuse_doubtful_done(operation: str, job_code: str, status: str, payload: d
     else:
         return
     raise ContradictoryStatus(operation, f"Uniware answered {status} {problem}{said}: its file is not loaded",
-                              errors=[*error_details(payload), *error_details(payload, "error")], refused=True)
+                              errors=errors_of(payload), refused=True)

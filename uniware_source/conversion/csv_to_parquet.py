@@ -318,8 +318,10 @@ def _repeats_the_header(batch: pa.RecordBatch, index: int, labels: list[str]) ->
         values = [batch.column(i)[index].as_py() for i in range(batch.num_columns)]
     except (UnicodeDecodeError, pa.ArrowInvalid):  # a value that is not UTF-8 is no label
         return False
-    return all(isinstance(v, str) and v.strip().lstrip("\ufeff").strip() == label.strip().lstrip("\ufeff").strip()
-               for v, label in zip(values, labels, strict=True))
+    def bare(text: str) -> str:
+        return text.strip().lstrip("\ufeff").strip()
+
+    return all(isinstance(v, str) and bare(v) == bare(label) for v, label in zip(values, labels, strict=True))
 
 
 def _first_ragged_row(source: Opener, count: int, block_size: int, joined: bool = False) -> Optional[Ragged]:
