@@ -349,6 +349,58 @@ def test_a_setting_name_with_a_typo_in_config_toml_is_refused_naming_it(
     assert creates(sim) == 0
 
 
+def run_cli_in(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The console script in a fresh process whose working directory (and so .dlt/) is `tmp_path`."""
+    return subprocess.run(
+        [sys.executable, "-m", "uniware_source.cli", "--pipelines-dir", str(tmp_path / "pl"), *args],
+        env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+
+
+@pytest.mark.parametrize(("file", "toml", "named"), [
+    ("config.toml", '[source.uniware]\nexports = ["Inventory Snapshot"]\n', "config.toml [source.uniware]"),
+    ("config.toml", '[uniware]\nstart_date = "2026-01-01"\n', "config.toml [uniware]"),
+    ("config.toml", '[sources.unicommerce]\nfacilities = ["DEL02"]\n', "config.toml [sources.unicommerce]"),
+    ("config.toml", '[Sources.Uniware]\nwindow_days = 2\n', "config.toml [Sources.Uniware]"),
+    ("secrets.toml", '[source.uniware]\npassword = "from-the-wrong-table"\n', "secrets.toml [source.uniware]"),
+])
+def test_a_setting_in_a_table_dlt_does_not_read_is_refused_naming_the_table(
+        env: dict[str, str], sim: UniwareSimulator, tmp_path: Path, file: str, toml: str, named: str) -> None:
+    """A newcomer's `[source.uniware]` or `[uniware]`: dlt ignored the table without a word and the run
+    went on with the defaults (Sale Orders of the last 30 days instead of the configured report), or
+    asked for a password that was given. The password case leaves it only in the wrong table."""
+    (tmp_path / ".dlt").mkdir(exist_ok=True)
+    (tmp_path / ".dlt" / file).write_text(toml)
+    given = {k: v for k, v in {**os.environ, **env}.items() if not (file == "secrets.toml" and k.endswith("PASSWORD"))}
+    done = run_cli_in(tmp_path, given)
+    assert done.returncode == 2, done.stderr
+    assert named in done.stderr and "put it under [sources.uniware]" in done.stderr, done.stderr
+    assert "from-the-wrong-table" not in done.stderr + done.stdout and creates(sim) == 0
+
+
+@pytest.mark.parametrize("name", ["SOURCE__UNIWARE__START_DATE", "SOURCES_UNIWARE_START_DATE",
+                                  "UNIWARE__START_DATE", "SOURCES__UNICOMMERCE__START_DATE"])
+def test_a_setting_in_an_environment_variable_dlt_does_not_read_is_refused_naming_the_right_one(
+        cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        name: str) -> None:
+    monkeypatch.setenv(name, "2026-01-01")
+    assert cli() == 2
+    err = one_line(capsys)
+    assert f"environment variable {name}, which dlt does not read: name it SOURCES__UNIWARE__START_DATE" in err, err
+    assert creates(sim) == 0
+
+
+def test_a_copy_of_a_setting_beside_the_one_dlt_reads_and_the_pipelines_own_table_pass(
+        env: dict[str, str], sim: UniwareSimulator, tmp_path: Path) -> None:
+    """A deployment that keeps UNIWARE_PASSWORD and maps it to SOURCES__UNIWARE__PASSWORD is no mistake;
+    `[<pipeline name>]` is a table dlt reads (here it picks the report, so the run shows it was read)."""
+    (tmp_path / ".dlt").mkdir(exist_ok=True)
+    (tmp_path / ".dlt" / "config.toml").write_text('[rt]\nexports = ["Inventory Snapshot"]\nfacilities = ["BLR01"]\n')
+    done = run_cli_in(tmp_path, {**os.environ, **env, "UNIWARE_PASSWORD": env["SOURCES__UNIWARE__PASSWORD"]},
+                      "--pipeline-name", "rt")
+    assert done.returncode == 0, done.stderr
+    assert [job.report.name for job in sim.jobs.all()] == ["Inventory Snapshot"], done.stdout
+
+
 def test_a_key_that_repeats_without_a_newest_wins_column_fails_the_job_naming_the_ways_out(
         cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
