@@ -30,6 +30,7 @@ from uniware_simulator import (
 )
 from uniware_source import AuthError, ConfigError, ExportsFailed
 from uniware_source.catalog import CATALOG
+from uniware_source.problems import explain
 
 from .harness import Harness
 
@@ -221,6 +222,8 @@ def test_bad_credentials_fail_once_without_a_retry_loop(tmp_path: Path, status: 
         assert f"HTTP {status}" in message and sim.config.username in message and "Bad credentials" in message
         assert "not retried" in message and "wrong-password" not in message
         assert "SOURCES__UNIWARE__PASSWORD, else [sources.uniware] in .dlt/secrets.toml" in message  # where from
+        # the one line a run ends with keeps why it stopped at one attempt (it was cut before, at 300 characters)
+        assert "not retried, to avoid locking the account" in explain(raised.value)[1]
         assert sim.requests.count("create") == 0
 
 

@@ -323,9 +323,12 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
 )})
 
 
-def did_you_mean_report(name: str) -> str:
+def did_you_mean_report(name: str, *, another: bool = False) -> str:
     """"; did you mean 'X'?" for the catalog report whose name is closest to `name` (case and spacing
-    aside: "sale orders", "Invoices"), else ""."""
+    aside: "sale orders", "Invoices"), else ""; `another`: never `name` itself (Uniware refused it)."""
+    asked = " ".join(name.lower().split())
     folded = {" ".join(known.lower().split()): known for known in CATALOG}
-    close = difflib.get_close_matches(" ".join(name.lower().split()), list(folded), n=1, cutoff=0.8)
+    if another:
+        folded.pop(asked, None)
+    close = difflib.get_close_matches(asked, list(folded), n=1, cutoff=0.8)
     return f"; did you mean '{folded[close[0]]}'?" if close else ""

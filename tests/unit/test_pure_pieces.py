@@ -454,3 +454,52 @@ def test_a_facility_code_that_only_changed_case_is_said_with_the_reset_of_the_ol
     assert "differ only in case" in respelled.message and "`reset --facility blr01`" in respelled.message
     other = check_names(names("DEL02"), [], {"blr01": ["BANGALORE WH"]}, reset)
     assert other is not None and other.fail and "differ only in case" not in other.message
+
+
+def _refused(code: int, text: str) -> Any:
+    from uniware_source.errors import ApiError, ApiErrorDetail
+    return ApiError("create export job 'Sale Orders' (facility BLR01)", "refused",
+                    errors=[ApiErrorDetail(code, text, "")], refused=True)
+
+
+@pytest.mark.parametrize(("text", "hinted"), [
+    ("Invalid export filter: updatedOn", True),
+    ("Invalid filter", True),  # a build that names no filter: the date filter is the one to change
+    ("INVALID_FILTER", True),
+    ("Invalid export filter: channelFilter", False),  # a static filter of the export: not the date filter
+])
+def test_a_refused_filter_gets_the_date_filter_hint_unless_uniware_names_another_filter(text: str,
+                                                                                       hinted: bool) -> None:
+    from dataclasses import replace
+
+    from uniware_source.catalog import CATALOG
+    from uniware_source.steps.submit import INVALID_FILTER, _filter_hint
+    spec = replace(CATALOG["Sale Orders"], filters=({"id": "channelFilter", "selectedValues": ["AMAZON"]},))
+    hint = _filter_hint(spec, _refused(INVALID_FILTER, text))
+    assert ("does not take the date filter 'updatedOn'" in hint) is hinted, hint
+    assert not hinted or "addedOn" in hint
+
+
+def test_a_refused_report_name_is_never_suggested_back() -> None:
+    """Uniware refused 'Invoice' (a catalog name): "did you mean 'Invoice'?" suggested what was refused."""
+    from uniware_source.catalog import CATALOG
+    from uniware_source.steps.submit import INVALID_REPORT, _report_hint
+    for name in ("Invoice", "Item Master", "Sale Orders"):
+        hint = _report_hint(CATALOG[name], _refused(INVALID_REPORT, f"Invalid export job type name: {name}"))
+        assert "exportJobTypeName" in hint and f"did you mean '{name}'" not in hint, hint
+
+
+def test_an_already_running_answer_that_names_no_job_says_what_happened_and_what_to_do() -> None:
+    """A build's 100014 without errorParams.jobCode (a lost create answer retried) failed the window
+    with Uniware's words alone; the job it made cannot be taken over."""
+    from uniware_source.client.create_job import create_export_job
+    from uniware_source.errors import ApiError
+
+    class Refusing:
+        def post(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            return {"successful": False, "errors": [{"code": 100014, "description": "Job already running"}]}
+
+    with pytest.raises(ApiError) as raised:
+        create_export_job(Refusing(), {}, "BLR01", "create export job 'Sale Orders'")  # type: ignore[arg-type]
+    assert "Job already running" in str(raised.value) and "does not name it" in str(raised.value)
+    assert "run again once that job is done" in str(raised.value)

@@ -95,9 +95,9 @@ class TokenProvider:
 
     def _rejected(self, status: int, detail: str, tried_twice: bool = False) -> str:
         again = ("tried once more after a first HTTP 500, and no more" if tried_twice else "not retried")
-        return (f"Uniware rejected the password grant for user '{self._username}' with HTTP {status} "
-                f"({detail}). Check username and password ({CREDENTIALS_FROM}); {again}, to avoid locking the "
-                "account.")
+        said = detail if len(detail) <= 100 else detail[:97] + "..."  # the one-line error keeps what follows
+        return (f"Uniware rejected the password grant for user '{self._username}' with HTTP {status} ({said}): "
+                f"{again}, to avoid locking the account. Check username and password ({CREDENTIALS_FROM}).")
 
     def _grant(self, params: dict[str, str]) -> Token:
         query = {"client_id": CLIENT_ID, **params}

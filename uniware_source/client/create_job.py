@@ -37,7 +37,12 @@ def create_export_job(client: UniwareClient, body: Mapping[str, Any], facility: 
         if running is not None:
             log.info("%s: Uniware says job %s is already running for this request; using it", operation, running)
             return CreatedJob(running, None, adopted=True)
-        raise ApiError(operation, message_of(payload) or "Uniware refused the export job", errors=errors)
+        problem = message_of(payload) or "Uniware refused the export job"
+        if any(error.code == DUPLICATE_JOB for error in errors):  # a build that does not name the running job
+            problem += (" (Uniware says an identical job is already running but does not name it, so it cannot be "
+                        "taken over: likely this run's own create whose answer was lost. The window stays planned: "
+                        "run again once that job is done, as its Exports page shows)")
+        raise ApiError(operation, problem, errors=errors)
     job_code = payload.get("jobCode")
     if not isinstance(job_code, str) or not job_code:
         raise ApiError(operation, f"the answer carries no jobCode: {redact(payload)}")

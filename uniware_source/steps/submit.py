@@ -272,13 +272,15 @@ def _report_hint(spec: ExportSpec, error: ApiError) -> str:
     return (f". The name is the report's exportJobTypeName on this tenant, which is not always the label its "
             f"Exports page shows, and tenants have their own copies under other names (\"B2B Sale Orders\"): "
             f"give the tenant's name in exports = [{{name = \"...\"}}] (`uniware-pipeline exports` lists the "
-            f"catalog's){did_you_mean_report(spec.name)}")
+            f"catalog's){did_you_mean_report(spec.name, another=True)}")
 
 
 def _filter_hint(spec: ExportSpec, error: ApiError) -> str:
     """What to change when Uniware refuses the export's date filter id."""
-    if INVALID_FILTER not in error.codes or not spec.date_filter \
-            or not _names_id(error, spec.date_filter):
+    if INVALID_FILTER not in error.codes or not spec.date_filter:
+        return ""
+    # some builds name no filter ("Invalid filter"): the date filter, unless Uniware names a static one
+    if not _names_id(error, spec.date_filter) and any(_names_id(error, str(f.get("id"))) for f in spec.filters):
         return ""
     others = sorted(set(spec.window_columns_by_filter) - {spec.date_filter})
     caveat = ""
