@@ -63,6 +63,7 @@ def test_an_ignored_filter_id_fails_the_job_naming_filter_report_and_dates(ignor
                 f"from {low} to {high}")
     [problem] = raised.value.problems
     assert expected in problem and "date_filter" in problem
+    assert "the catalog also knows 'addedOn', 'updatedOn' for this report" in problem  # the ids to try
     [job] = ignoring.sim.jobs.all()
     last = ignoring.history(job.code)[-1]
     assert last["status"] == "OUT_OF_WINDOW" and expected in last["message"]

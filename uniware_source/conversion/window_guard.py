@@ -99,7 +99,9 @@ def check(spec: ExportSpec, window_start: Optional[datetime], window_end: Option
     if policy == WARN:
         return Violation(f"{message}; loaded anyway (on_window_violation='warn'). Check the export's "
                          "'date_filter'", fail=False)
+    others = sorted(set(spec.window_columns_by_filter) - {spec.date_filter})
+    known = f" (the catalog also knows {', '.join(repr(f) for f in others)} for this report)" if others else ""
     return Violation(f"{message}; nothing loaded, the window is exported again next run. Set the export's "
-                     "'date_filter' to a filter id the report knows (or its 'window_column' to the column that "
-                     "filter filters on, or on_window_violation='warn' to load such files)", fail=True)
+                     f"'date_filter' to a filter id the report knows{known} (or its 'window_column' to the column "
+                     "that filter filters on, or on_window_violation='warn' to load such files)", fail=True)
 
