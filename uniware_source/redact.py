@@ -11,6 +11,7 @@ once the connector runs (message, and the traceback of records logged with ``exc
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import logging
@@ -24,6 +25,8 @@ MASK = "***"
 _PATTERNS = (
     (re.compile(r"(?i)\b(password|refresh_token|access_token|client_secret)=[^&\s\"'<>]+"), r"\1=" + MASK),
     (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]+=*"), "bearer " + MASK),
+    # HTTP basic credentials (a link's `user:pass@`, sent so by requests) as a host echoes the request's headers
+    (re.compile(r"(?i)\b(basic)\s+(?=[A-Za-z0-9+/]*[0-9+/=])[A-Za-z0-9+/]{8,}=*"), r"\1 " + MASK),
     (re.compile(r"(?i)\"(password|refresh_token|access_token)\"\s*:\s*\"[^\"]*\""), r'"\1": "' + MASK + '"'),
     (re.compile(r"(?i)(invalid (?:access|refresh) token:?)\s*\S+"), r"\1 " + MASK),
     # presigned-link parameters and the echo of them in object-store error bodies
@@ -58,13 +61,25 @@ _ENCODED_URL = re.compile(r"(?i)\b[a-z][a-z0-9+.\-]*%3A%2F%2F[^\s\"'<>]*")
 
 
 def strip_urls(text: str) -> str:
-    """`text` with every URL, also one written URL-encoded, reduced to scheme, host(:port) and path."""
+    """`text` with every URL, also one written URL-encoded or JSON-escaped (`https:\\/\\/`), reduced to
+    scheme, host(:port) and path; a URL cut inside its userinfo (`https://user:pa`, the end of an
+    excerpt) keeps no part of it."""
     if "%3a%2f%2f" in text.lower():
         text = _ENCODED_URL.sub(lambda m: strip_urls(unquote(m.group())), text)
-    if "?" not in text and "#" not in text and "@" not in text:
+    if ":\\/\\/" in text:  # an unparsed JSON body's `\/`: its URLs as URLs
+        text = text.replace("\\/", "/")
+    if "?" not in text and "#" not in text and "@" not in text and "://" not in text:
         return text
-    text = _URL.sub(lambda m: m.group(1) + m.group(2) + m.group(3), text)
+    text = _URL.sub(lambda m: m.group(1) + _host(m.group(2)) + m.group(3), text)
     return _TARGET_QUERY.sub(r"\1", text)
+
+
+def _host(host: str) -> str:
+    """`host` of a URL match, or the mask where it is a cut userinfo (`user:pass`, no `@` after it)."""
+    if host.startswith("[") or ":" not in host:
+        return host
+    port = host.rsplit(":", 1)[1]
+    return host if port.isdigit() else MASK
 
 
 class SecretRegistry:
@@ -130,6 +145,8 @@ class SecretRegistry:
             userinfo = parts.netloc.rsplit("@", 1)[0]
             self.add(userinfo)
             self.add(unquote(userinfo))
+            # as sent, and echoed by a host quoting the request: `Authorization: Basic <base64>`
+            self.add(base64.b64encode(unquote(userinfo).encode()).decode())
             if parts.password and len(parts.password) >= 8:
                 self.add(parts.password)
                 self.add(unquote(parts.password))

@@ -84,7 +84,8 @@ class SettingValues:
     tenant: Optional[str] = setting(None, shown='-', doc=
         'gives `https://{tenant}.unicommerce.com`')
     base_url: Optional[str] = setting(None, shown='-', doc=
-        'any Uniware-compatible server (wins over `tenant`), e.g. the simulator')
+        'any Uniware-compatible server (wins over `tenant`), e.g. the simulator; scheme, host and path only (no '
+        '`user:pass@`, query or fragment)')
     facilities: Optional[Any] = setting(None, shown='every enabled facility', doc=
         'facility codes (list or comma-separated), each checked against `facility/search` before any job is '
         'created; `all`: every facility it lists ENABLED')
@@ -690,6 +691,13 @@ def resolve_base_url(tenant: Optional[str], base_url: Optional[str]) -> str:
     if base_url:
         if not re.match(r"^https?://[^\s/]+", base_url):
             raise ConfigError("base_url", f"expected an http(s) URL, got {base_url!r}")
+        if "@" in base_url.split("://", 1)[1].split("/", 1)[0]:  # requests would send it as HTTP basic auth
+            raise ConfigError("base_url", "carries a user name or password before its host (user:...@host), "
+                              "which would replace the bearer token on every call (each answered 401): give "
+                              "the host alone, and the API user as 'username' and 'password'")
+        if "?" in base_url or "#" in base_url:
+            raise ConfigError("base_url", "has a query or fragment (?... or #...): give the scheme, host and "
+                              "path alone; the API paths are appended to it")
         return base_url.rstrip("/")
     if tenant:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", tenant):

@@ -503,3 +503,37 @@ def test_an_already_running_answer_that_names_no_job_says_what_happened_and_what
         create_export_job(Refusing(), {}, "BLR01", "create export job 'Sale Orders'")  # type: ignore[arg-type]
     assert "Job already running" in str(raised.value) and "does not name it" in str(raised.value)
     assert "run again once that job is done" in str(raised.value)
+
+
+def test_a_links_basic_credentials_are_masked_as_a_host_echoes_them() -> None:
+    """A link with `user:pass@` makes requests send `Authorization: Basic <base64(user:pass)>`; a host that
+    echoes the request's headers in its 403 page put that (decodable) in the error, history and state."""
+    import base64
+
+    from uniware_source.redact import SecretRegistry
+
+    registry = SecretRegistry()
+    registry.add_url("https://fuser:FilePassw0rdXYZ@files.example/x.csv?sig=abc")
+    sent = base64.b64encode(b"fuser:FilePassw0rdXYZ").decode()
+    for echo in (f"Authorization: Basic {sent}", f'{{"authorization": "basic {sent}"}}', f"creds {sent}."):
+        assert sent not in registry.redact(f"HTTP 403: {echo}"), echo
+    # any other basic credential, registered or not
+    assert registry.redact("headers: Authorization: Basic dXNlcjpzM2NyZXQ=") == "headers: Authorization: Basic ***"
+    assert registry.redact("basic information about the job") == "basic information about the job"
+
+
+@pytest.mark.parametrize("body", [
+    r'{"status": "COMPLETE", "filePath": "https:\/\/fuser:FilePassw0rdXYZ@files.example\/x.csv?token=Tk99zz"} junk',
+    '{"status": "COMPLETE", "filePath": "https://fuser:FilePass',  # an excerpt cut inside the userinfo
+    '{"filePath": "https://fuser:FilePassw0rdXYZ@files.example/x.csv?token=Tk99zz", "status": "COMP',
+])
+def test_a_link_in_a_status_answer_that_never_parsed_keeps_no_credential(body: str) -> None:
+    """The "expected JSON" excerpt of a status answer quotes its body; its link was never registered
+    (the body did not parse), so only the shape of a URL can tell what to drop: `\\/`-escaped, or cut
+    before the `@` of its userinfo."""
+    from uniware_source.redact import SecretRegistry
+
+    said = SecretRegistry().redact(f"status of job EXP1 failed: expected JSON, got {body}")
+    for secret in ("FilePass", "Tk99zz", "fuser:"):
+        assert secret not in said, said
+    assert "status of job EXP1 failed: expected JSON" in said

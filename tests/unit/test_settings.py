@@ -75,12 +75,16 @@ def test_every_default_lives_in_the_declaration_and_the_policies_are_built_from_
     ({"poll_max_seconds": "x"}, "poll_max_seconds"),
     ({"facilities": ["BLR 01\n"]}, "facilities"),
     ({"backfill_end": "2026-01-01"}, "backfill_start"),
+    # user:pass@ made requests send HTTP basic auth instead of the bearer token: every call 401
+    ({"base_url": "https://api.user:S3cret-Pass@acme.unicommerce.com"}, "base_url"),
+    ({"base_url": "https://acme.unicommerce.com/?tenant=acme"}, "base_url"),
 ])
 def test_errors_name_the_setting_and_its_env_var(overrides: dict[str, object], setting: str) -> None:
     with pytest.raises(ConfigError) as caught:
         build_settings(_values(**overrides), now=NOW)
     assert caught.value.setting == setting
     assert f"SOURCES__UNIWARE__{setting.upper()}" in str(caught.value)
+    assert "S3cret-Pass" not in str(caught.value)
 
 
 def test_export_entries_are_validated_in_one_place() -> None:
