@@ -328,7 +328,7 @@ def did_you_mean_report(name: str, *, another: bool = False) -> str:
     aside: "sale orders", "Invoices"), else ""; `another`: never `name` itself (Uniware refused it)."""
     asked = " ".join(name.lower().split())
     folded = {" ".join(known.lower().split()): known for known in CATALOG}
-    if another:
-        folded.pop(asked, None)
+    if another and folded.get(asked) == name:  # the catalog's own spelling, refused: suggest another
+        folded.pop(asked)
     close = difflib.get_close_matches(asked, list(folded), n=1, cutoff=0.8)
     return f"; did you mean '{folded[close[0]]}'?" if close else ""

@@ -21,7 +21,7 @@ from tomlkit.exceptions import TOMLKitError
 from .client.connection_errors import causes, unreachable
 from .errors import AuthError, ConfigError, UniwareError
 from .redact import redact
-from .settings import misplaced_settings
+from .setting_places import misplaced_settings
 
 EXIT_CONFIG = 2
 EXIT_CANNOT_PROCEED = 3
@@ -92,9 +92,9 @@ def _explained(error: BaseException) -> tuple[int, str]:
             return EXIT_CONFIG, f"configuration error: {line}{'' if flag and flag in line else with_flag(item.setting)}"
     for item in chain:
         if isinstance(item, ConfigFieldMissingException):
-            misplaced = misplaced_settings()  # given, but where dlt does not read it: the likely cause
-            if misplaced:
-                line = one_line(str(ConfigError(misplaced[0][0], "the source never sees it", misplaced[0][1])))
+            # a missing setting given where dlt does not read it: that is why it is missing
+            for key, where in misplaced_settings(set(item.fields)):
+                line = one_line(str(ConfigError(key, "the source never sees it", where)))
                 return EXIT_CONFIG, f"configuration error: {line}"
             return EXIT_CONFIG, one_line(missing_field(item))
         if isinstance(item, ConfigValueCannotBeCoercedException):

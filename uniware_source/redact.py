@@ -26,7 +26,7 @@ _PATTERNS = (
     (re.compile(r"(?i)\b(password|refresh_token|access_token|client_secret)=[^&\s\"'<>]+"), r"\1=" + MASK),
     (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]+=*"), "bearer " + MASK),
     # HTTP basic credentials (a link's `user:pass@`, sent so by requests) as a host echoes the request's headers
-    (re.compile(r"(?i)\b(basic)\s+(?=[A-Za-z0-9+/]*[0-9+/=])[A-Za-z0-9+/]{8,}=*"), r"\1 " + MASK),
+    (re.compile(r"(?i)\b(authorization\W{0,4}basic)\s+[A-Za-z0-9+/]{4,}=*"), r"\1 " + MASK),
     (re.compile(r"(?i)\"(password|refresh_token|access_token)\"\s*:\s*\"[^\"]*\""), r'"\1": "' + MASK + '"'),
     (re.compile(r"(?i)(invalid (?:access|refresh) token:?)\s*\S+"), r"\1 " + MASK),
     # presigned-link parameters and the echo of them in object-store error bodies
@@ -36,7 +36,7 @@ _PATTERNS = (
                 r"CanonicalRequestBytes)>[^<]*"), r"<\1>" + MASK),
 )
 # scheme://[userinfo@]host[:port][/path][?query][#fragment]; the userinfo may itself hold an '@'
-_URL = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)(?:[^\s/?#\"'<>]*@)?([^\s/?#@\"'<>]*)([^\s?#\"'<>]*)"
+_URL = re.compile(r"(?i)(?<![a-z0-9+.\-])([a-z][a-z0-9+.\-]*://)(?:[^\s/?#\"'<>]*@)?([^\s/?#@\"'<>]*)([^\s?#\"'<>]*)"
                   r"(?:\?[^\s#\"'<>]*)?(?:#[^\s\"'<>]*)?")
 # a bare request target with a query: after a space, quote, '(', '=' or ':' (never inside a word)
 _TARGET_QUERY = re.compile(r"(?<![^\s'\"(=:,\[])(/[^\s?#\"'<>]*)\?[^\s\"'<>]*")
@@ -57,7 +57,7 @@ _PLAIN_NAME = re.compile(r"(?i)^(?:x-amz-(?:algorithm|date|expires|signedheaders
 
 
 # a URL quoted inside another's query or a message, URL-encoded: `https%3A%2F%2Fhost%2Fpath%3F...`
-_ENCODED_URL = re.compile(r"(?i)\b[a-z][a-z0-9+.\-]*%3A%2F%2F[^\s\"'<>]*")
+_ENCODED_URL = re.compile(r"(?i)(?<![a-z0-9+.\-])[a-z][a-z0-9+.\-]*%3A%2F%2F[^\s\"'<>]*")
 
 
 def strip_urls(text: str) -> str:
@@ -75,11 +75,12 @@ def strip_urls(text: str) -> str:
 
 
 def _host(host: str) -> str:
-    """`host` of a URL match, or the mask where it is a cut userinfo (`user:pass`, no `@` after it)."""
-    if host.startswith("[") or ":" not in host:
+    """`host` of a URL match, or the mask where it is a cut userinfo (`user:pass`, no `@` after it); the
+    punctuation a sentence puts after a URL (`http://host:8080,` `(http://host).`) is not a port."""
+    core = host.rstrip(".,;:!)]}")
+    if core.startswith("[") or ":" not in core:
         return host
-    port = host.rsplit(":", 1)[1]
-    return host if port.isdigit() else MASK
+    return host if core.rsplit(":", 1)[1].isdigit() else MASK + host[len(core):]
 
 
 class SecretRegistry:
@@ -145,8 +146,14 @@ class SecretRegistry:
             userinfo = parts.netloc.rsplit("@", 1)[0]
             self.add(userinfo)
             self.add(unquote(userinfo))
-            # as sent, and echoed by a host quoting the request: `Authorization: Basic <base64>`
-            self.add(base64.b64encode(unquote(userinfo).encode()).decode())
+            # as requests sends it (`user:` without a password, Latin-1), and as a host quoting the request
+            # echoes it: `Authorization: Basic <base64>`
+            pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+            for encoding in ("latin-1", "utf-8"):
+                try:
+                    self.add(base64.b64encode(pair.encode(encoding)).decode())
+                except UnicodeEncodeError:
+                    continue
             if parts.password and len(parts.password) >= 8:
                 self.add(parts.password)
                 self.add(unquote(parts.password))

@@ -25,6 +25,7 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from .catalog import APPEND, CATALOG, COLUMN_TYPES, MERGE, REPLACE, WRITE_DISPOSITIONS, ExportSpec, did_you_mean_report
 from .errors import ConfigError
+from .setting_places import ENV_PREFIX, misplaced_settings
 from .type_labels import as_labels, known_labels, missing_labels, resolve_types
 from .windows import parse_user_datetime, shown_time
 
@@ -55,7 +56,6 @@ WINDOW_VIOLATION_POLICIES = ("fail", "warn")  # see window_guard.py
 COMPLETE_WITH_ERRORS_POLICIES = ("fail", "load")  # see client/job_status.py
 _naming = NamingConvention()
 DEFAULT_DOWNLOAD_MAX_BYTES = 20_000_000_000  # 20 GB: far above any export seen, far below a runaway body
-ENV_PREFIX = "SOURCES__UNIWARE__"
 DEFAULT_EXPORTS = ("Sale Orders",)  # `exports` when none are configured
 LOOKBACK_DAYS_MAX = 36500  # a hundred years: more would reach before the calendar
 
@@ -214,99 +214,11 @@ def unknown_source_keys(known: frozenset[str]) -> list[tuple[str, str]]:
     return found
 
 
-_SOURCE_WORDS = ("uniware", "unicommerce", "sources")
-
-
-def _means_the_source(word: str) -> bool:
-    """A section or env-var word that means this source (`uniware`) or is a misspelling of how dlt names
-    it (`source`, `Sources`, `unicommerce`, `uniwre`); `sources` itself holds other sources too."""
-    if word == "sources":
-        return False
-    return word == "uniware" or word.lower() == "source" or \
-        bool(difflib.get_close_matches(word.lower(), _SOURCE_WORDS, n=1, cutoff=0.75))
-
-
-def _read_here(path: Sequence[str], pipeline: Optional[str]) -> bool:
-    """Whether dlt reads the source's settings from a TOML table at `path`: `sources`, `sources.uniware`
-    (and under it), each also under the pipeline's name, and the pipeline's own table."""
-    starts = (0, 1) if pipeline and path and path[0] == pipeline else (0,)
-    for start in starts:
-        rest = list(path[start:])
-        if not rest or rest == ["sources"] or rest[:2] == ["sources", "uniware"]:
-            return True
-    return False
-
-
-def _active_pipeline() -> Optional[str]:
-    from dlt.common.configuration.container import Container
-    from dlt.common.pipeline import PipelineContext
-
-    context = Container()[PipelineContext]
-    return context.pipeline().pipeline_name if context.is_active() else None
-
-
-def misplaced_settings() -> list[tuple[str, str]]:
-    """Settings given where dlt never reads them for this source, each with where: a TOML table such as
-    `[source.uniware]`, `[uniware]` or `[sources.unicommerce]`, an env var such as
-    `SOURCE__UNIWARE__BASE_URL` or `SOURCES_UNIWARE_BASE_URL`. dlt ignores them without a word, so the
-    run went on with defaults (another report, another window) or asked for a setting that was given."""
-    names = {f.name for f in setting_fields()}
-    pipeline = _active_pipeline()
-    found: list[tuple[str, str]] = []
-    for name in os.environ:
-        upper = name.upper()
-        if upper.startswith(ENV_PREFIX) or "__" + ENV_PREFIX in upper or \
-                (pipeline and upper.startswith(pipeline.upper() + "__")):
-            continue
-        words = [w for w in upper.split("_") if w]
-        for at, word in enumerate(words[:-1]):
-            rest = "_".join(words[at + 1:]).lower()
-            if word.lower() in ("uniware", "unicommerce") and rest in names:
-                found.append((rest, f"environment variable {name}, which dlt does not read: "
-                                    f"name it {ENV_PREFIX}{rest.upper()}"))
-                break
-    given_right = {name[len(ENV_PREFIX):].lower() for name in os.environ if name.startswith(ENV_PREFIX)}
-    for provider in dlt.config.config_providers:
-        document = getattr(provider, "_config_doc", None)
-        if isinstance(document, Mapping):
-            found += [(key, f"{provider.name} [{'.'.join(path)}], a table dlt does not read for this source: "
-                            "put it under [sources.uniware]")
-                      for path, key in _misplaced_in(document, [], names, pipeline)]
-            given_right |= _read_keys(document, [], pipeline)
-    # the same setting also given where dlt reads it: a copy made on purpose (a script that maps its own
-    # UNIWARE_PASSWORD to SOURCES__UNIWARE__PASSWORD), not a mistake
-    return [(key, where) for key, where in found if key not in given_right]
-
-
-def _read_keys(table: Mapping[str, Any], path: list[str], pipeline: Optional[str]) -> set[str]:
-    keys = set()
-    if _read_here(path, pipeline):
-        keys = {key for key, value in table.items() if not isinstance(value, Mapping)}
-    if len(path) < 3:
-        for key, value in table.items():
-            if isinstance(value, Mapping):
-                keys |= _read_keys(value, [*path, key], pipeline)
-    return keys
-
-
-def _misplaced_in(table: Mapping[str, Any], path: list[str], names: set[str],
-                  pipeline: Optional[str]) -> list[tuple[list[str], str]]:
-    read = _read_here(path, pipeline)
-    found: list[tuple[list[str], str]] = []
-    if not read and any(_means_the_source(word) for word in path):
-        found += [(path, key) for key, value in table.items() if key in names and not isinstance(value, Mapping)]
-    if len(path) < 3 and not (path and read and path[-1] == "uniware"):
-        for key, value in table.items():
-            if isinstance(value, Mapping):
-                found += _misplaced_in(value, [*path, key], names, pipeline)
-    return found
-
-
 def refuse_unknown_keys(known: frozenset[str]) -> None:
     """ConfigError for the first value given under a name the source does not take, with the setting it
     likely means (`known`: the names it takes; the settings are `SettingValues`' fields), or where dlt
     does not read it (`misplaced_settings`)."""
-    for key, where in misplaced_settings():
+    for key, where in misplaced_settings({f.name for f in setting_fields()}):
         raise ConfigError(key, "the source never sees it", given_as=where)
     settings = sorted(f.name for f in setting_fields())
     for key, where in unknown_source_keys(known):

@@ -537,3 +537,18 @@ def test_a_link_in_a_status_answer_that_never_parsed_keeps_no_credential(body: s
     for secret in ("FilePass", "Tk99zz", "fuser:"):
         assert secret not in said, said
     assert "status of job EXP1 failed: expected JSON" in said
+
+
+def test_ordinary_urls_in_a_message_keep_their_host_and_basic_in_prose_is_kept() -> None:
+    """The cut-userinfo rule must not take a sentence's punctuation after a URL for a port."""
+    from uniware_source.catalog import did_you_mean_report
+    from uniware_source.redact import SecretRegistry
+
+    registry = SecretRegistry()
+    for text in ("cannot reach https://acme.unicommerce.com: connection refused",
+                 "base_url (http://localhost:8080) answered 502", "base_url http://localhost:8080, tenant acme",
+                 "simulator at http://127.0.0.1:8080.", "http://[::1]:8080/x failed", "basic input/output error"):
+        assert registry.redact(text) == text
+    assert registry.redact("Authorization: Basic dXNlcjpwYXNz") == "Authorization: Basic ***"
+    # a custom export spelt unlike the catalog still gets the catalog's spelling
+    assert did_you_mean_report("sale orders", another=True) == "; did you mean 'Sale Orders'?"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 from dataclasses import MISSING, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -115,3 +116,35 @@ def test_an_export_without_date_filter_or_key_is_a_snapshot_unless_its_filters_p
     yesterday = [{"id": "addedOn", "dateRange": {"textRange": "YESTERDAY"}}]
     sliced = resolve_export({"name": "Tally GST Report", "date_filter": "", "filters": yesterday}, 0)
     assert sliced.merges_on_job_code and sliced.write_disposition == "append"
+
+
+@pytest.mark.parametrize(("path", "misplaced"), [
+    (["source", "uniware"], True), (["uniware"], True), (["Sources", "Uniware"], True),
+    (["sources", "unicommerce"], True), (["uniware_pipeline", "source", "uniware"], True),
+    # tables dlt reads, for this pipeline or another (a second tenant's own --pipeline-name)
+    ([], False), (["sources"], False), (["sources", "uniware"], False), (["sources", "uniware", "uniware"], False),
+    (["globex_pipeline", "sources", "uniware"], False), (["uniware_pipeline"], False),
+    # another pipeline's own table, another source's, a destination's, the tenants
+    (["uniware_dev"], False), (["sources", "sql_database"], False), (["destination", "postgres", "credentials"], False),
+    (["tenants", "uniware_dev"], False), (["resources"], False),
+])
+def test_a_table_is_taken_for_a_misspelt_source_table_only_in_the_shapes_of_that_mistake(
+        path: list[str], misplaced: bool) -> None:
+    from uniware_source.setting_places import _misplaced, _read_here
+    assert (not _read_here(path, "uniware_pipeline") and _misplaced(path, "uniware_pipeline")) is misplaced
+
+
+@pytest.mark.parametrize(("name", "misplaced"), [
+    ("SOURCE__UNIWARE__PASSWORD", True), ("SOURCES_UNIWARE_PASSWORD", True), ("UNIWARE__PASSWORD", True),
+    ("SOURCES__UNICOMMERCE__PASSWORD", True), ("SOURCES__UNIWARE_PASSWORD", True),
+    # a deployment's own variables, the tenants', the pipeline's own scope, dlt's right name
+    ("UNIWARE_PASSWORD", False), ("TENANTS__UNIWARE__PASSWORD", False), ("UNIWARE_PIPELINE__PASSWORD", False),
+    ("SOURCES__UNIWARE__PASSWORD", False), ("UNIWARE_DAGSTER__BACKFILL_FROM", False),
+])
+def test_an_environment_variable_is_taken_for_a_misspelt_one_only_in_dlts_shapes(
+        name: str, misplaced: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    from uniware_source.setting_places import _misplaced_env
+    for other in [k for k in os.environ if "UNIWARE" in k.upper() or "UNICOMMERCE" in k.upper()]:
+        monkeypatch.delenv(other)
+    monkeypatch.setenv(name, "x")
+    assert bool(_misplaced_env({"password"}, "uniware_pipeline")) is misplaced
