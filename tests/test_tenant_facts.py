@@ -119,6 +119,39 @@ def test_right_filter_ids_never_trip_the_guard(ignoring: Harness) -> None:
     assert ignoring.count("sale_orders") > 0 and ignoring.count("orders_added") > 0
 
 
+def test_a_tenant_whose_sale_orders_take_added_on_only_loads_them_by_added_on(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """uniware-reports.md 10: Sale Orders' filter is addedOn on most tenants, and on one (VD) the only one it
+    takes; the catalog's updatedOn was refused (CREATE_FAILED, exit 1) on such a tenant out of the box. Now
+    the job is made with addedOn, guarded on Created, with a warning and a history note saying what it costs;
+    a job made so in a submit run is collected by a later run with the same guard."""
+    config = fast_config(unknown_filter="reject", refused_date_filters=("updatedOn",), orders_per_day=60,
+                         history_days=75, files_dir=tmp_path / "sim")
+    start = (TEST_NOW - timedelta(days=45)).isoformat()
+    with UniwareSimulator(config) as sim:
+        harness = Harness(sim, tmp_path)
+        with caplog.at_level(logging.WARNING):
+            # windows well in the past: their orders changed (were delivered) days after their window
+            harness.run(mode="submit", facilities=["BLR01", "DEL02"], window_days=10, start_date=start)
+        sent = [[f["id"] for f in r.body["exportFilters"]] for r in sim.requests.where("create")]
+        assert sent[0] == ["updatedOn"] and sent[1:] == [["addedOn"]] * (len(sent) - 1), sent  # refused once
+        assert "refused the date filter 'updatedOn'" in caplog.text and "made the job with 'addedOn'" in caplog.text
+        report = harness.run(mode="collect", facilities=["BLR01", "DEL02"], window_days=10, start_date=start)
+        assert not report.problems
+        jobs = [j for j in sim.jobs.all() if j.file is not None]
+        assert jobs and all(j.query.date_filter == "addedOn" for j in jobs)
+        assert harness.count("sale_orders") == sum(j.file.rows for j in jobs if j.file is not None) > 0
+        created = [r for r in harness.history() if r["status"] == "CREATED"]
+        assert created and all("made with the date filter 'addedOn' (Created)" in r["message"] for r in created)
+        statuses = [r["status"] for r in harness.history()]
+        assert statuses.count("LOADED") == len(jobs) and not {"OUT_OF_WINDOW", "CREATE_FAILED"} & set(statuses)
+        # a date filter the configuration chose is never swapped: refused, it stays refused
+        with pytest.raises(ExportsFailed) as raised:
+            harness.run(exports=[{"name": "Sale Orders", "table_name": "orders_upd", "date_filter": "updatedOn"}],
+                        facilities=["BLR01"])
+        assert "does not take the date filter 'updatedOn'" in raised.value.problems[0]
+
+
 # -- 2. facilities from the tenant ---------------------------------------------------------------
 
 def test_all_takes_every_enabled_facility(harness: Harness) -> None:

@@ -56,6 +56,16 @@ class ExportSpec:
     # the labels of `column_types` the configuration gives (not the catalog's defaults): a change of type
     # the user asks for is one, while the catalog's newer types leave loaded columns as they are
     configured_types: frozenset[str] = frozenset()
+    # the date filter a job is made with when Uniware refuses `date_filter` (a catalog default, not one the
+    # configuration chose): the report's other filter the tenants take (Sale Orders: updatedOn, else addedOn)
+    date_filter_fallback: Optional[str] = None
+
+    def with_date_filter(self, date_filter: Optional[str]) -> ExportSpec:
+        """This export with its windows on `date_filter` (None: as it is), checked on that filter's column."""
+        if date_filter is None or date_filter == self.date_filter:
+            return self
+        return replace(self, date_filter=date_filter, date_filter_fallback=None,
+                       window_column=self.window_columns_by_filter.get(date_filter, self.window_column))
 
     @property
     def incremental(self) -> bool:

@@ -90,6 +90,11 @@ class Entry:
         return int(self.data.get("polls") or 0)
 
     @property
+    def date_filter(self) -> Optional[str]:
+        """The date filter its job was made with, when not the export's own (`ExportSpec.date_filter_fallback`)."""
+        return self.data.get("date_filter")
+
+    @property
     def attempt(self) -> int:
         return int(self.data.get("attempt") or 1)
 
@@ -345,9 +350,10 @@ class ExportLedger:
 
     # -- recording ---------------------------------------------------------------------------
 
-    def record_created(self, entry: Entry, job_code: str, created_at: datetime) -> None:
+    def record_created(self, entry: Entry, job_code: str, created_at: datetime,
+                       date_filter: Optional[str] = None) -> None:
         entry.data.update(job_code=job_code, created_at=to_iso(created_at), status=None, seq=0, polls=0,
-                          failed_run=None, last_error=None)
+                          failed_run=None, last_error=None, date_filter=date_filter)
 
     def record_create_failed(self, entry: Entry, run_id: str, reason: str) -> None:
         entry.data.update(failed_run=run_id, last_error=redact(reason), attempt=entry.attempt + 1)

@@ -457,6 +457,10 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
         lookback=lookback,
         window_column=window_column,
     )
+    if "date_filter" not in entry and "window_column" not in entry and spec.date_filter:
+        others = [f for f, label in base.window_columns_by_filter.items()
+                  if f != spec.date_filter and not missing_labels(name, spec.columns, [label])]
+        spec = replace(spec, date_filter_fallback=others[0] if len(others) == 1 else None)
     missing = [] if spec.merges_on_job_code else missing_labels(name, spec.columns, spec.primary_key)
     if missing:  # every job would fail on its file, after being made
         raise ConfigError("exports", f"{where}: its key needs {', '.join(missing)}, which its columns do not "

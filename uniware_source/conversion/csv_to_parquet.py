@@ -61,6 +61,7 @@ class Lineage:
     window_start: Optional[datetime]
     window_end: Optional[datetime]
     exported_at: Optional[datetime] = None  # when the job was created: the moment its data describes
+    window_column: Optional[str] = None  # the window guard's column when not the export's (another date filter)
 
 
 @dataclass
@@ -85,7 +86,7 @@ class ConvertedFile:
     layout: FileLayout
     problems: list[str] = field(default_factory=list)
     schema: Optional[pa.Schema] = None
-    window_span: Optional[tuple[datetime, datetime]] = None  # earliest and latest spec.window_column
+    window_span: Optional[tuple[datetime, datetime]] = None  # earliest and latest of the window guard's column
     file_format: str = PARQUET
     keys: FileKeys = field(default_factory=lambda: FileKeys(None))  # whether the key repeats in the file
     facility_codes: Optional[FacilityCodes] = None  # the rows' Facility Code against the job's (facility_guard)
@@ -683,7 +684,7 @@ class CsvConverter:
             )
         except pa.ArrowInvalid as error:
             raise parse_error(error) from None
-        label = self.spec.window_column  # the window guard's column: its earliest and latest date
+        label = lineage.window_column or self.spec.window_column  # the window guard's: its earliest and latest
         date_at = find_label(layout.labels, label) if label else -1
         dates = DateSpan(label) if label and date_at >= 0 else None
         if label and date_at < 0:

@@ -158,7 +158,8 @@ class ExportCollection:
             entry_key=entry.key,
             job_code=entry.job_code,
             label=f"{entry.describe(self.spec.name)} / job {entry.job_code}",
-            lineage=Lineage(entry.job_code, entry.facility, entry.start, entry.end, entry.created_at),
+            lineage=Lineage(entry.job_code, entry.facility, entry.start, entry.end, entry.created_at,
+                            self.spec.with_date_filter(entry.date_filter).window_column if entry.date_filter else None),
             polls_before=entry.polls,
             last_status=entry.status,
         )
@@ -199,7 +200,8 @@ class ExportCollection:
                     f"--export \"{self.spec.name}\" --facility <its facility>` forgets it and exports it again")
                 return
         guards = (  # a file that fails one is refused whole; a finding that does not fail is said with its rows
-            (Outcome.OUT_OF_WINDOW, check_window(self.spec, entry.start, entry.end, converted.window_span,
+            (Outcome.OUT_OF_WINDOW, check_window(self.spec.with_date_filter(entry.date_filter), entry.start, entry.end,
+                                                 converted.window_span,
                                                  self.rt.settings.on_window_violation)),
             (Outcome.INVALID_FILE, check_facility(converted.facility_codes, lambda: () if self.rt.settings.job_codes
                                                   else self.rt.tenant_facilities())),  # job_codes: asks none

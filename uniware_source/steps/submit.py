@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Optional
 
 from ..catalog import ExportSpec, did_you_mean_report
-from ..client.create_job import create_export_job
+from ..client.create_job import CreatedJob, create_export_job
 from ..conversion.target_table import rows_in_windows, table_is_empty
 from ..errors import ApiError, FacilityAccessError
 from ..history import job_event
@@ -195,6 +195,7 @@ def abandon_expired(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -
 def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> Iterator[dict[str, Any]]:
     """Create jobs for planned windows while the concurrency budget allows; yields history rows."""
     tally = rt.report.tally(spec.name, spec.table_name)
+    fallback: list[str] = []  # the date filter this run's jobs of the export are made with, once refused
     for entry in ledger.unsubmitted(rt.run_id, active_facilities(spec, ledger, rt)):
         if not rt.budget.take():
             log.info("%s: max_concurrent_jobs=%d reached; the rest waits for the next round", spec.name,
@@ -205,8 +206,7 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
         problem: Optional[str] = None
         errors: tuple[Any, ...] = ()
         try:
-            created = create_export_job(rt.client, export_body(spec, entry), entry.facility or "",
-                                        operation=f"create export job ({where})")
+            created = _create(spec, entry, where, rt, fallback)
         except FacilityAccessError as error:
             problem = (f"{error}. Uniware wants the facility code (as listed by facility/search), not its "
                        "display name; check the 'facilities' setting")
@@ -224,11 +224,40 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
             yield job_event(spec, entry, rt.run_id, HistoryStatus.CREATE_FAILED, observed_at=now, message=problem,
                             errors=errors)
             continue
-        ledger.record_created(entry, created.job_code, now)
+        ledger.record_created(entry, created.job_code, now, fallback[0] if fallback else None)
         tally.jobs_created += 1
         note = "" if not created.adopted else "Uniware reported an identical job already running; took it over"
+        if fallback:
+            note = "; ".join(filter(None, [note, _fallback_note(spec)]))
         rt.report.job_event(created.job_code, where, HistoryStatus.CREATED, note=note)
         yield job_event(spec, entry, rt.run_id, HistoryStatus.CREATED, observed_at=now, message=note)
+
+
+def _create(spec: ExportSpec, entry: Entry, where: str, rt: SourceRuntime, fallback: list[str]) -> CreatedJob:
+    """The job of `entry`. When Uniware refuses the export's date filter (the catalog's: Sale Orders'
+    updatedOn, which some tenants do not take) and the catalog knows the report's other one, the job is
+    made with that one, and so are this run's next jobs of the export (`fallback` holds it)."""
+    operation = f"create export job ({where})"
+    try:
+        return create_export_job(rt.client, export_body(spec.with_date_filter(next(iter(fallback), None)), entry),
+                                 entry.facility or "", operation=operation)
+    except ApiError as error:
+        if fallback or spec.date_filter_fallback is None or not _date_filter_refused(spec, error):
+            raise
+        said = str(error).split(" failed: ", 1)[-1]
+        log.warning("%s: Uniware refused the date filter '%s' (%s); made the job with '%s' instead: %s", where,
+                    spec.date_filter, said, spec.date_filter_fallback, _fallback_note(spec))
+    fallback.append(spec.date_filter_fallback)
+    return create_export_job(rt.client, export_body(spec.with_date_filter(fallback[0]), entry),
+                             entry.facility or "", operation=operation)
+
+
+def _fallback_note(spec: ExportSpec) -> str:
+    other = spec.with_date_filter(spec.date_filter_fallback)
+    return (f"made with the date filter '{other.date_filter}' ({other.window_column}): the tenant refused "
+            f"'{spec.date_filter}'. It exports a row once, by when it was made: later changes to rows older than "
+            f"lookback_days are not loaded again; set date_filter = '{other.date_filter}' for this export to say "
+            f"so, or raise lookback_days")
 
 
 def _taken_elsewhere(job_code: str, adopted: bool, where: str, entry: Entry, rt: SourceRuntime) -> Optional[str]:
@@ -277,10 +306,7 @@ def _report_hint(spec: ExportSpec, error: ApiError) -> str:
 
 def _filter_hint(spec: ExportSpec, error: ApiError) -> str:
     """What to change when Uniware refuses the export's date filter id."""
-    if INVALID_FILTER not in error.codes or not spec.date_filter:
-        return ""
-    # some builds name no filter ("Invalid filter"): the date filter, unless Uniware names a static one
-    if not _names_id(error, spec.date_filter) and any(_names_id(error, str(f.get("id"))) for f in spec.filters):
+    if not _date_filter_refused(spec, error):
         return ""
     others = sorted(set(spec.window_columns_by_filter) - {spec.date_filter})
     caveat = ""
@@ -291,6 +317,14 @@ def _filter_hint(spec: ExportSpec, error: ApiError) -> str:
     return (f". The report does not take the date filter '{spec.date_filter}': set date_filter for this export "
             f"(exports = [{{name = \"{spec.name}\", date_filter = \"...\"}}])"
             + (f"; the catalog also knows {others}{caveat}" if others else ""))
+
+
+def _date_filter_refused(spec: ExportSpec, error: ApiError) -> bool:
+    """Whether Uniware's 100003 refuses the export's date filter: it names it, or names no filter at all
+    ("Invalid filter", some builds) while the export's static filters are not named either."""
+    if INVALID_FILTER not in error.codes or not spec.date_filter:
+        return False
+    return _names_id(error, spec.date_filter) or not any(_names_id(error, str(f.get("id"))) for f in spec.filters)
 
 
 def _parameter_hint(spec: ExportSpec, error: ApiError) -> str:

@@ -42,6 +42,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     unhappy.add_argument("--unknown-filter", choices=["ignore", "reject"], default="ignore",
                          help="an unknown filter id is silently ignored, so the export is unwindowed "
                               "(default, as seen in the field), or rejected with 100003")
+    unhappy.add_argument("--refuse-date-filter", action="append", default=[], metavar="ID",
+                         help="a date filter id this tenant's reports do not take, as an unknown id (repeatable; "
+                              "--refuse-date-filter updatedOn: a tenant whose Sale Orders takes addedOn only)")
     unhappy.add_argument("--complete-without-file-polls", type=int, default=0, metavar="N",
                          help="every job answers COMPLETE without filePath for N polls first")
     unhappy.add_argument("--fail-jobs", choices=["FAILED", "CANCELLED", "ERROR"],
@@ -78,7 +81,7 @@ def config_from(args: argparse.Namespace) -> SimulatorConfig:
                            live_clock=not args.fixed_clock, api_port=args.port, file_port=args.file_port,
                            start=datetime.fromisoformat(args.start) if args.start else None,
                            files_dir=Path(args.files_dir) if args.files_dir else None,
-                           unknown_filter=args.unknown_filter,
+                           unknown_filter=args.unknown_filter, refused_date_filters=tuple(args.refuse_date_filter),
                            bad_credentials_status=args.bad_credentials_status,
                            relative_file_path=args.relative_file_path)
 

@@ -43,6 +43,7 @@ class SimulatorConfig:
     extra_columns: bool = True  # unrequested columns appear in the file
     empty_export_file: bool = False  # False: a zero-row export has no filePath at all (field)
     unknown_filter: str = "reject"  # "ignore": silently ignored, the export unwindowed (field; CLI default)
+    refused_date_filters: tuple[str, ...] = ()  # date filter ids this tenant does not take (VD: updatedOn)
     reject_duplicate_jobs: bool = True
     unknown_job_error: tuple[int, str] = (100006, "INVALID_JOB_CODE")  # assumed: the docs give no code
     max_window_days: int = 92
@@ -96,6 +97,7 @@ class UniwareSimulator:
                 username=cfg.username, password=cfg.password,
                 bad_credentials_status=cfg.bad_credentials_status,
                 unknown_filter=cfg.unknown_filter, reject_duplicate_jobs=cfg.reject_duplicate_jobs,
+                refused_date_filters=cfg.refused_date_filters,
                 max_window_days=cfg.max_window_days, error_text_field=cfg.error_text_field,
                 unknown_job_error=cfg.unknown_job_error, facility_code_field=cfg.facility_code_field,
             ),
