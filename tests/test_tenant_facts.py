@@ -133,9 +133,12 @@ def test_a_tenant_whose_sale_orders_take_added_on_only_loads_them_by_added_on(
         with caplog.at_level(logging.WARNING):
             # windows well in the past: their orders changed (were delivered) days after their window
             harness.run(mode="submit", facilities=["BLR01", "DEL02"], window_days=10, start_date=start)
-        sent = [[f["id"] for f in r.body["exportFilters"]] for r in sim.requests.where("create")]
-        assert sent[0] == ["updatedOn"] and sent[1:] == [["addedOn"]] * (len(sent) - 1), sent  # refused once
-        assert "refused the date filter 'updatedOn'" in caplog.text and "made the job with 'addedOn'" in caplog.text
+        for facility in ("BLR01", "DEL02"):  # refused once for each facility, then asked by addedOn at once
+            sent = [[f["id"] for f in r.body["exportFilters"]] for r in sim.requests.where("create")
+                    if r.header("Facility") == facility]
+            assert sent[0] == ["updatedOn"] and sent[1:] == [["addedOn"]] * (len(sent) - 1), sent
+        assert "refused the date filter 'updatedOn'" in caplog.text
+        assert "made with the date filter 'addedOn'" in caplog.text
         report = harness.run(mode="collect", facilities=["BLR01", "DEL02"], window_days=10, start_date=start)
         assert not report.problems
         jobs = [j for j in sim.jobs.all() if j.file is not None]
@@ -150,6 +153,42 @@ def test_a_tenant_whose_sale_orders_take_added_on_only_loads_them_by_added_on(
             harness.run(exports=[{"name": "Sale Orders", "table_name": "orders_upd", "date_filter": "updatedOn"}],
                         facilities=["BLR01"])
         assert "does not take the date filter 'updatedOn'" in raised.value.problems[0]
+
+
+def test_the_other_date_filter_is_taken_only_for_the_facility_that_refused_and_never_blindly(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Red team (helper 61): one facility's refusal switched every facility of the export to addedOn, so a
+    facility that takes updatedOn silently missed later changes of older orders; a second refusal was
+    announced as a success; the ledger kept the filter only for the swapped jobs."""
+    start = (TEST_NOW - timedelta(days=45)).isoformat()
+    config = fast_config(unknown_filter="reject", refused_date_filters=("BLR01:updatedOn", "DEL02:updatedOn",
+                                                                        "DEL02:addedOn"),
+                         orders_per_day=60, history_days=75, files_dir=tmp_path / "sim")
+    with UniwareSimulator(config) as sim:
+        harness = Harness(sim, tmp_path)
+        with caplog.at_level(logging.WARNING), pytest.raises(ExportsFailed) as raised:
+            harness.run(mode="submit", facilities=["BLR01", "DEL02", "MUM03"], window_days=15, start_date=start)
+        by_facility: dict[str, set[str]] = {}
+        for request in sim.requests.where("create"):
+            by_facility.setdefault(request.header("Facility") or "", set()).update(
+                f["id"] for f in request.body["exportFilters"])
+        assert by_facility == {"BLR01": {"updatedOn", "addedOn"}, "DEL02": {"updatedOn", "addedOn"},
+                               "MUM03": {"updatedOn"}}, by_facility
+        names = [r.body["reportName"] for r in sim.requests.where("create") if r.header("Facility") == "BLR01"]
+        assert any(" by addedOn #" in n for n in names) and all(" by " not in n for n in names[:1])
+        assert all(" by " not in r.body["reportName"] for r in sim.requests.where("create")
+                   if r.header("Facility") == "MUM03")
+        entries = {(e["facility"], e.get("date_filter")) for e in harness.ledger_entries("sale_orders")
+                   if e.get("job_code")}
+        assert entries == {("BLR01", "addedOn"), ("MUM03", "updatedOn")}, entries  # what was sent, every job
+        problems = [p for p in raised.value.problems if "DEL02" in p]
+        assert problems and all("takes neither date filter the catalog knows" in p for p in problems), problems
+        warned = [r.getMessage() for r in caplog.records if "refused the date filter" in r.getMessage()]
+        assert warned and all("BLR01" in w for w in warned), warned  # DEL02's second refusal is no success
+        harness.run(mode="collect", facilities=["BLR01", "MUM03"], window_days=15, start_date=start)
+        notes = {(r["facility"], "made with the date filter 'addedOn'" in (r["message"] or ""))
+                 for r in harness.history() if r["status"] == "CREATED"}
+        assert notes == {("BLR01", True), ("MUM03", False)}, notes
 
 
 # -- 2. facilities from the tenant ---------------------------------------------------------------

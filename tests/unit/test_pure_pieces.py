@@ -475,7 +475,8 @@ def test_a_refused_filter_gets_the_date_filter_hint_unless_uniware_names_another
     from uniware_source.catalog import CATALOG
     from uniware_source.steps.submit import INVALID_FILTER, _filter_hint
     spec = replace(CATALOG["Sale Orders"], filters=({"id": "channelFilter", "selectedValues": ["AMAZON"]},))
-    hint = _filter_hint(spec, _refused(INVALID_FILTER, text))
+    from uniware_source.ledger import Entry
+    hint = _filter_hint(spec, _refused(INVALID_FILTER, text), Entry({"key": "k", "facility": "BLR01"}), {})
     assert ("does not take the date filter 'updatedOn'" in hint) is hinted, hint
     assert not hinted or "addedOn" in hint
 
@@ -552,3 +553,18 @@ def test_ordinary_urls_in_a_message_keep_their_host_and_basic_in_prose_is_kept()
     assert registry.redact("Authorization: Basic dXNlcjpwYXNz") == "Authorization: Basic ***"
     # a custom export spelt unlike the catalog still gets the catalog's spelling
     assert did_you_mean_report("sale orders", another=True) == "; did you mean 'Sale Orders'?"
+
+
+def test_a_refusal_without_successful_is_read_as_a_refusal_with_its_codes() -> None:
+    """A build answering a create with `errors` (100003) but neither `successful` nor a jobCode was "the
+    answer carries no jobCode": its codes were lost, so no hint and no other date filter."""
+    from uniware_source.client.create_job import create_export_job
+    from uniware_source.errors import ApiError
+
+    class Refusing:
+        def post(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            return {"errors": [{"code": 100003, "description": "Invalid export filter: updatedOn"}]}
+
+    with pytest.raises(ApiError) as raised:
+        create_export_job(Refusing(), {}, "BLR01", "create export job 'Sale Orders'")  # type: ignore[arg-type]
+    assert raised.value.codes == {100003} and "Invalid export filter: updatedOn" in str(raised.value)

@@ -31,7 +31,8 @@ class CreatedJob:
 def create_export_job(client: UniwareClient, body: Mapping[str, Any], facility: str, operation: str) -> CreatedJob:
     """Create a job for `facility` (its Facility header), or take over the identical running one."""
     payload = client.post(operation, CREATE_PATH, body, facility=facility)
-    if successful_of(payload) is False:
+    made = isinstance(payload.get("jobCode"), str) and bool(payload.get("jobCode"))
+    if successful_of(payload) is False or (not made and error_details(payload)):  # also a build without `successful`
         errors = error_details(payload)
         running = _running_job_code(errors)
         if running is not None:

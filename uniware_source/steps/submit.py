@@ -27,22 +27,25 @@ from ..windows import Window, shown_time
 log = logging.getLogger(__name__)
 
 
-def report_name(spec: ExportSpec, entry: Entry) -> str:
+def report_name(spec: ExportSpec, entry: Entry, by: Optional[str] = None) -> str:
     """A name for the job in Uniware's UI, the same for retries of one attempt and new for the next
     attempt: a lost create answer is reconciled by Uniware's duplicate rule (100014), while a window
-    whose job failed or was abandoned gets a genuinely new job."""
+    whose job failed or was abandoned gets a genuinely new job. `by`: the date filter, when not the
+    export's own, so a job made with another filter is never taken for one made with it."""
     parts = ["uniware-dlt", spec.table_name, entry.facility or "-"]
     if entry.start is not None and entry.end is not None:
         parts.append(f"{entry.start:%Y%m%d%H%M}-{entry.end:%Y%m%d%H%M}")
+    if by:
+        parts.append(f"by {by}")
     return " ".join(parts) + f" #{entry.attempt}"
 
 
-def export_body(spec: ExportSpec, entry: Entry) -> dict[str, Any]:
+def export_body(spec: ExportSpec, entry: Entry, by: Optional[str] = None) -> dict[str, Any]:
     filters: list[dict[str, Any]] = [dict(f) for f in spec.filters]
     if spec.date_filter and entry.start is not None and entry.end is not None:
         filters.append(Window(entry.start, entry.end).as_filter(spec.date_filter))
     return {"exportJobTypeName": spec.name, "exportColums": list(spec.columns), "exportFilters": filters,
-            "frequency": "ONETIME", "reportName": report_name(spec, entry)}
+            "frequency": "ONETIME", "reportName": report_name(spec, entry, by)}
 
 
 def submit_export(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> list[dict[str, Any]]:
@@ -195,7 +198,7 @@ def abandon_expired(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -
 def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> Iterator[dict[str, Any]]:
     """Create jobs for planned windows while the concurrency budget allows; yields history rows."""
     tally = rt.report.tally(spec.name, spec.table_name)
-    fallback: list[str] = []  # the date filter this run's jobs of the export are made with, once refused
+    fallback: dict[Optional[str], str] = {}  # by facility: the date filter its jobs are made with, once refused
     for entry in ledger.unsubmitted(rt.run_id, active_facilities(spec, ledger, rt)):
         if not rt.budget.take():
             log.info("%s: max_concurrent_jobs=%d reached; the rest waits for the next round", spec.name,
@@ -206,13 +209,13 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
         problem: Optional[str] = None
         errors: tuple[Any, ...] = ()
         try:
-            created = _create(spec, entry, where, rt, fallback)
+            created, used = _create(spec, entry, where, rt, fallback)
         except FacilityAccessError as error:
             problem = (f"{error}. Uniware wants the facility code (as listed by facility/search), not its "
                        "display name; check the 'facilities' setting")
             errors = error.errors
         except ApiError as error:
-            problem, errors = str(error) + _report_hint(spec, error) + _filter_hint(spec, error) \
+            problem, errors = str(error) + _report_hint(spec, error) + _filter_hint(spec, error, entry, fallback) \
                 + _column_hint(spec, error) + _parameter_hint(spec, error), error.errors
         if problem is None:
             problem = _taken_elsewhere(created.job_code, created.adopted, where, entry, rt)
@@ -224,40 +227,45 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
             yield job_event(spec, entry, rt.run_id, HistoryStatus.CREATE_FAILED, observed_at=now, message=problem,
                             errors=errors)
             continue
-        ledger.record_created(entry, created.job_code, now, fallback[0] if fallback else None)
+        ledger.record_created(entry, created.job_code, now, used)
         tally.jobs_created += 1
         note = "" if not created.adopted else "Uniware reported an identical job already running; took it over"
-        if fallback:
+        if used != spec.date_filter:
             note = "; ".join(filter(None, [note, _fallback_note(spec)]))
         rt.report.job_event(created.job_code, where, HistoryStatus.CREATED, note=note)
         yield job_event(spec, entry, rt.run_id, HistoryStatus.CREATED, observed_at=now, message=note)
 
 
-def _create(spec: ExportSpec, entry: Entry, where: str, rt: SourceRuntime, fallback: list[str]) -> CreatedJob:
-    """The job of `entry`. When Uniware refuses the export's date filter (the catalog's: Sale Orders'
-    updatedOn, which some tenants do not take) and the catalog knows the report's other one, the job is
-    made with that one, and so are this run's next jobs of the export (`fallback` holds it)."""
+def _create(spec: ExportSpec, entry: Entry, where: str, rt: SourceRuntime,
+            fallback: dict[Optional[str], str]) -> tuple[CreatedJob, str]:
+    """The job of `entry` and the date filter it was made with. When Uniware refuses the export's date
+    filter (the catalog's: Sale Orders' updatedOn, which some tenants do not take) and the catalog knows
+    the report's other one, the job is made with that one, and so are this run's next jobs of the export
+    for that facility (`fallback`: by facility, as the refusal was)."""
     operation = f"create export job ({where})"
+    used = fallback.get(entry.facility) or spec.date_filter or ""
     try:
-        return create_export_job(rt.client, export_body(spec.with_date_filter(next(iter(fallback), None)), entry),
-                                 entry.facility or "", operation=operation)
+        body = export_body(spec.with_date_filter(used), entry, by=used if used != spec.date_filter else None)
+        return create_export_job(rt.client, body, entry.facility or "", operation=operation), used
     except ApiError as error:
-        if fallback or spec.date_filter_fallback is None or not _date_filter_refused(spec, error):
+        other = spec.date_filter_fallback
+        if other is None or used == other or not _date_filter_refused(spec, error, strictly=True):
             raise
-        said = str(error).split(" failed: ", 1)[-1]
-        log.warning("%s: Uniware refused the date filter '%s' (%s); made the job with '%s' instead: %s", where,
-                    spec.date_filter, said, spec.date_filter_fallback, _fallback_note(spec))
-    fallback.append(spec.date_filter_fallback)
-    return create_export_job(rt.client, export_body(spec.with_date_filter(fallback[0]), entry),
-                             entry.facility or "", operation=operation)
+        refused = str(error).split(" failed: ", 1)[-1]
+    fallback[entry.facility] = other
+    created = create_export_job(rt.client, export_body(spec.with_date_filter(other), entry, by=other),
+                                entry.facility or "", operation=operation)
+    log.warning("%s: Uniware refused the date filter '%s' (%s): %s", where, spec.date_filter, refused,
+                _fallback_note(spec))
+    return created, other
 
 
 def _fallback_note(spec: ExportSpec) -> str:
     other = spec.with_date_filter(spec.date_filter_fallback)
-    return (f"made with the date filter '{other.date_filter}' ({other.window_column}): the tenant refused "
-            f"'{spec.date_filter}'. It exports a row once, by when it was made: later changes to rows older than "
-            f"lookback_days are not loaded again; set date_filter = '{other.date_filter}' for this export to say "
-            f"so, or raise lookback_days")
+    return (f"made with the date filter '{other.date_filter}' ({other.window_column}): this tenant refused "
+            f"'{spec.date_filter}' for this facility. It exports a row once, by when it was made: later changes "
+            f"to rows older than lookback_days are not loaded again; set date_filter = '{other.date_filter}' for "
+            f"this export to say so, or raise lookback_days")
 
 
 def _taken_elsewhere(job_code: str, adopted: bool, where: str, entry: Entry, rt: SourceRuntime) -> Optional[str]:
@@ -304,10 +312,16 @@ def _report_hint(spec: ExportSpec, error: ApiError) -> str:
             f"catalog's){did_you_mean_report(spec.name, another=True)}")
 
 
-def _filter_hint(spec: ExportSpec, error: ApiError) -> str:
-    """What to change when Uniware refuses the export's date filter id."""
+def _filter_hint(spec: ExportSpec, error: ApiError, entry: Entry, fallback: dict[Optional[str], str]) -> str:
+    """What to change when Uniware refuses the export's date filter id (and its fallback, if tried)."""
     if not _date_filter_refused(spec, error):
         return ""
+    tried = fallback.get(entry.facility)
+    if tried is not None:
+        return (f". The report takes neither date filter the catalog knows for it on this tenant "
+                f"('{spec.date_filter}', then '{tried}'): set date_filter for this export to the filter id its "
+                "Exports page uses "
+                f"(exports = [{{name = \"{spec.name}\", date_filter = \"...\"}}])")
     others = sorted(set(spec.window_columns_by_filter) - {spec.date_filter})
     caveat = ""
     if spec.dedup_sort and any(f.startswith("added") for f in others):
@@ -319,12 +333,15 @@ def _filter_hint(spec: ExportSpec, error: ApiError) -> str:
             + (f"; the catalog also knows {others}{caveat}" if others else ""))
 
 
-def _date_filter_refused(spec: ExportSpec, error: ApiError) -> bool:
+def _date_filter_refused(spec: ExportSpec, error: ApiError, strictly: bool = False) -> bool:
     """Whether Uniware's 100003 refuses the export's date filter: it names it, or names no filter at all
-    ("Invalid filter", some builds) while the export's static filters are not named either."""
+    ("Invalid filter", some builds) while the export's static filters are not named either; `strictly`
+    (to make the job with another filter): a refusal that names none counts only without static filters."""
     if INVALID_FILTER not in error.codes or not spec.date_filter:
         return False
-    return _names_id(error, spec.date_filter) or not any(_names_id(error, str(f.get("id"))) for f in spec.filters)
+    if _names_id(error, spec.date_filter):
+        return True
+    return not spec.filters if strictly else not any(_names_id(error, str(f.get("id"))) for f in spec.filters)
 
 
 def _parameter_hint(spec: ExportSpec, error: ApiError) -> str:

@@ -54,7 +54,7 @@ class ApiOptions:
     bad_credentials_status: int = 400
     unknown_filter: str = "reject"  # or "ignore": an unknown filter id is dropped, the export unwindowed
     # date filter ids of the reports this tenant does not take (a tenant whose Sale Orders takes addedOn only,
-    # uniware-reports.md 10, VD): treated as unknown ids
+    # uniware-reports.md 10, VD), or `FACILITY:id` for one facility's jobs: treated as unknown ids
     refused_date_filters: tuple[str, ...] = ()
     reject_duplicate_jobs: bool = True
     max_window_days: int = 92
@@ -253,7 +253,7 @@ class UniwareApi:
             if unknown:
                 raise Rejected(self.bad_request(f'JSON parse error: Unrecognized field "{unknown[0]}"'))
             filter_id = item["id"]
-            if filter_id in report.date_filters and filter_id not in self.options.refused_date_filters:
+            if filter_id in report.date_filters and not self._refused(filter_id, facility):
                 start, end = self._date_range(filter_id, item.get("dateRange"), at)
                 date_filter = filter_id
             elif filter_id in report.select_filters:
@@ -277,13 +277,17 @@ class UniwareApi:
             else:  # silently ignored, as some builds do (field): the export is then unwindowed
                 ignored = True
         if report.date_required and date_filter is None and not ignored:
-            wanted = " or ".join(f for f in report.date_filters if f not in self.options.refused_date_filters)
+            wanted = " or ".join(f for f in report.date_filters if not self._refused(f, facility))
             raise Rejected(self.failure(INVALID_FILTER, f"One of the filters {wanted} is required",
                                         "exportFilters", {"required": list(report.date_filters)}))
         return ExportQuery(
             at=at, facility=facility if report.facility_scoped else None,
             date_filter=date_filter, start=start, end=end, selected=selected, text=text,
         )
+
+    def _refused(self, filter_id: str, facility: str) -> bool:
+        refused = self.options.refused_date_filters
+        return filter_id in refused or f"{facility}:{filter_id}" in refused
 
     def _date_range(self, filter_id: str, value: Any, at: int) -> tuple[int, int]:
         if not isinstance(value, dict):
