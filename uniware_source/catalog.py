@@ -62,7 +62,7 @@ class ExportSpec:
 
     def with_date_filter(self, date_filter: Optional[str]) -> ExportSpec:
         """This export with its windows on `date_filter` (None: as it is), checked on that filter's column."""
-        if date_filter is None or date_filter == self.date_filter:
+        if not date_filter or date_filter == self.date_filter:
             return self
         return replace(self, date_filter=date_filter, date_filter_fallback=None,
                        window_column=self.window_columns_by_filter.get(date_filter, self.window_column))

@@ -227,7 +227,7 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
             yield job_event(spec, entry, rt.run_id, HistoryStatus.CREATE_FAILED, observed_at=now, message=problem,
                             errors=errors)
             continue
-        ledger.record_created(entry, created.job_code, now, used)
+        ledger.record_created(entry, created.job_code, now, used or None)
         tally.jobs_created += 1
         note = "" if not created.adopted else "Uniware reported an identical job already running; took it over"
         if used != spec.date_filter:
