@@ -191,6 +191,15 @@ def test_the_other_date_filter_is_taken_only_for_the_facility_that_refused_and_n
         assert notes == {("BLR01", True), ("MUM03", False)}, notes
 
 
+def test_a_snapshot_and_a_job_made_with_the_exports_own_filter_carry_no_fallback_note(harness: Harness) -> None:
+    """A snapshot has no date filter: its job was said to be "made with the date filter ..." (an empty one
+    differed from none)."""
+    harness.run(exports=["Inventory Snapshot", "Sale Orders"], facilities=["BLR01"])
+    created = [r for r in harness.history() if r["status"] == "CREATED"]
+    assert len(created) == 2 and all(not r["message"] for r in created), created
+    assert all(" by " not in r.body["reportName"] for r in harness.sim.requests.where("create"))
+
+
 # -- 2. facilities from the tenant ---------------------------------------------------------------
 
 def test_all_takes_every_enabled_facility(harness: Harness) -> None:

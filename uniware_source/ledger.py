@@ -91,7 +91,8 @@ class Entry:
 
     @property
     def date_filter(self) -> Optional[str]:
-        """The date filter its job was made with, when not the export's own (`ExportSpec.date_filter_fallback`)."""
+        """The date filter its job was made with (the export's own, or `ExportSpec.date_filter_fallback`); None
+        for a snapshot, an adopted job and a job made before the connector kept it."""
         return self.data.get("date_filter")
 
     @property

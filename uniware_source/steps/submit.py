@@ -230,7 +230,7 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
         ledger.record_created(entry, created.job_code, now, used or None)
         tally.jobs_created += 1
         note = "" if not created.adopted else "Uniware reported an identical job already running; took it over"
-        if used != spec.date_filter:
+        if used and used != spec.date_filter:
             note = "; ".join(filter(None, [note, _fallback_note(spec)]))
         rt.report.job_event(created.job_code, where, HistoryStatus.CREATED, note=note)
         yield job_event(spec, entry, rt.run_id, HistoryStatus.CREATED, observed_at=now, message=note)
