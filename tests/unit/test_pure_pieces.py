@@ -462,23 +462,44 @@ def _refused(code: int, text: str) -> Any:
                     errors=[ApiErrorDetail(code, text, "")], refused=True)
 
 
-@pytest.mark.parametrize(("text", "hinted"), [
-    ("Invalid export filter: updatedOn", True),
-    ("Invalid filter", True),  # a build that names no filter: the date filter is the one to change
-    ("INVALID_FILTER", True),
-    ("Invalid export filter: channelFilter", False),  # a static filter of the export: not the date filter
+@pytest.mark.parametrize(("text", "static", "said"), [
+    ("Invalid export filter: updatedOn", True, "does not take the date filter 'updatedOn'"),
+    ("Invalid filter", False, "does not take the date filter 'updatedOn'"),  # no filter named, only the date one
+    ("INVALID_FILTER", False, "does not take the date filter 'updatedOn'"),
+    # no filter named, and the export has a static one too: either may be the refused one (helper 62)
+    ("Invalid filter", True, "does not say which filter it refuses: the date filter 'updatedOn' or 'channelFilter'"),
+    ("Invalid export filter: channelFilter", True, ""),  # a static filter of the export: not the date filter
 ])
-def test_a_refused_filter_gets_the_date_filter_hint_unless_uniware_names_another_filter(text: str,
-                                                                                       hinted: bool) -> None:
+def test_a_refused_filter_gets_the_hint_of_the_filter_uniware_names(text: str, static: bool, said: str) -> None:
     from dataclasses import replace
 
     from uniware_source.catalog import CATALOG
-    from uniware_source.steps.submit import INVALID_FILTER, _filter_hint
-    spec = replace(CATALOG["Sale Orders"], filters=({"id": "channelFilter", "selectedValues": ["AMAZON"]},))
     from uniware_source.ledger import Entry
+    from uniware_source.steps.submit import INVALID_FILTER, _filter_hint
+    filters = ({"id": "channelFilter", "selectedValues": ["AMAZON"]},) if static else ()
+    spec = replace(CATALOG["Sale Orders"], filters=filters)
     hint = _filter_hint(spec, _refused(INVALID_FILTER, text), Entry({"key": "k", "facility": "BLR01"}), {})
-    assert ("does not take the date filter 'updatedOn'" in hint) is hinted, hint
-    assert not hinted or "addedOn" in hint
+    assert (said in hint) if said else hint == "", hint
+
+
+def test_a_job_is_named_by_its_date_filter_when_not_the_catalogs() -> None:
+    """Uniware's duplicate rule may match on the name: a job asked by addedOn (a refused updatedOn's
+    fallback, or a configured date_filter) must never be taken for one asked by updatedOn (helper 62: a
+    killed run, then date_filter removed, loaded an addedOn file as the updatedOn window, rows lost)."""
+    from datetime import UTC, datetime
+
+    from uniware_source.catalog import CATALOG
+    from uniware_source.ledger import Entry
+    from uniware_source.settings import resolve_export
+    from uniware_source.steps.submit import report_name
+
+    entry = Entry({"key": "k", "facility": "BLR01", "start": datetime(2026, 4, 1, tzinfo=UTC).isoformat(),
+                   "end": datetime(2026, 4, 2, tzinfo=UTC).isoformat()})
+    default = report_name(CATALOG["Sale Orders"], entry)
+    fallback = report_name(CATALOG["Sale Orders"].with_date_filter("addedOn"), entry)
+    configured = report_name(resolve_export({"name": "Sale Orders", "date_filter": "addedOn"}, 0), entry)
+    assert " by " not in default and fallback == configured and fallback.endswith(" by addedOn #1"), fallback
+    assert report_name(resolve_export({"name": "Sale Orders", "date_filter": "updatedOn"}, 0), entry) == default
 
 
 def test_a_refused_report_name_is_never_suggested_back() -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Optional
 
-from ..catalog import ExportSpec, did_you_mean_report
+from ..catalog import CATALOG, ExportSpec, did_you_mean_report
 from ..client.create_job import CreatedJob, create_export_job
 from ..conversion.target_table import rows_in_windows, table_is_empty
 from ..errors import ApiError, FacilityAccessError
@@ -27,25 +27,27 @@ from ..windows import Window, shown_time
 log = logging.getLogger(__name__)
 
 
-def report_name(spec: ExportSpec, entry: Entry, by: Optional[str] = None) -> str:
+def report_name(spec: ExportSpec, entry: Entry) -> str:
     """A name for the job in Uniware's UI, the same for retries of one attempt and new for the next
     attempt: a lost create answer is reconciled by Uniware's duplicate rule (100014), while a window
-    whose job failed or was abandoned gets a genuinely new job. `by`: the date filter, when not the
-    export's own, so a job made with another filter is never taken for one made with it."""
+    whose job failed or was abandoned gets a genuinely new job. A date filter other than the catalog's
+    for the report is named (`by addedOn`): a job asked by one filter is never taken for one asked by
+    another (a refused filter's fallback, or a `date_filter` changed between a killed run and the next)."""
     parts = ["uniware-dlt", spec.table_name, entry.facility or "-"]
     if entry.start is not None and entry.end is not None:
         parts.append(f"{entry.start:%Y%m%d%H%M}-{entry.end:%Y%m%d%H%M}")
-    if by:
-        parts.append(f"by {by}")
+    catalog = CATALOG.get(spec.name)
+    if spec.date_filter and (catalog is None or spec.date_filter != catalog.date_filter):
+        parts.append(f"by {spec.date_filter}")
     return " ".join(parts) + f" #{entry.attempt}"
 
 
-def export_body(spec: ExportSpec, entry: Entry, by: Optional[str] = None) -> dict[str, Any]:
+def export_body(spec: ExportSpec, entry: Entry) -> dict[str, Any]:
     filters: list[dict[str, Any]] = [dict(f) for f in spec.filters]
     if spec.date_filter and entry.start is not None and entry.end is not None:
         filters.append(Window(entry.start, entry.end).as_filter(spec.date_filter))
     return {"exportJobTypeName": spec.name, "exportColums": list(spec.columns), "exportFilters": filters,
-            "frequency": "ONETIME", "reportName": report_name(spec, entry, by)}
+            "frequency": "ONETIME", "reportName": report_name(spec, entry)}
 
 
 def submit_export(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> list[dict[str, Any]]:
@@ -245,16 +247,16 @@ def _create(spec: ExportSpec, entry: Entry, where: str, rt: SourceRuntime,
     operation = f"create export job ({where})"
     used = fallback.get(entry.facility) or spec.date_filter or ""
     try:
-        body = export_body(spec.with_date_filter(used), entry, by=used if used != spec.date_filter else None)
-        return create_export_job(rt.client, body, entry.facility or "", operation=operation), used
+        return create_export_job(rt.client, export_body(spec.with_date_filter(used), entry), entry.facility or "",
+                                 operation=operation), used
     except ApiError as error:
         other = spec.date_filter_fallback
         if other is None or used == other or not _date_filter_refused(spec, error, strictly=True):
             raise
         refused = str(error).split(" failed: ", 1)[-1]
     fallback[entry.facility] = other
-    created = create_export_job(rt.client, export_body(spec.with_date_filter(other), entry, by=other),
-                                entry.facility or "", operation=operation)
+    created = create_export_job(rt.client, export_body(spec.with_date_filter(other), entry), entry.facility or "",
+                                operation=operation)
     log.warning("%s: Uniware refused the date filter '%s' (%s): %s", where, spec.date_filter, refused,
                 _fallback_note(spec))
     return created, other
@@ -322,6 +324,11 @@ def _filter_hint(spec: ExportSpec, error: ApiError, entry: Entry, fallback: dict
                 f"('{spec.date_filter}', then '{tried}'): set date_filter for this export to the filter id its "
                 "Exports page uses "
                 f"(exports = [{{name = \"{spec.name}\", date_filter = \"...\"}}])")
+    if not _names_id(error, spec.date_filter or "") and spec.filters:
+        named = ", ".join(repr(str(f.get("id"))) for f in spec.filters)
+        return (f". Uniware does not say which filter it refuses: the date filter '{spec.date_filter}' or {named}; "
+                f"check each id against the report's Exports page (exports = [{{name = \"{spec.name}\", "
+                "date_filter = \"...\", filters = [...]}}])")
     others = sorted(set(spec.window_columns_by_filter) - {spec.date_filter})
     caveat = ""
     if spec.dedup_sort and any(f.startswith("added") for f in others):
