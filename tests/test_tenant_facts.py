@@ -191,6 +191,24 @@ def test_the_other_date_filter_is_taken_only_for_the_facility_that_refused_and_n
         assert notes == {("BLR01", True), ("MUM03", False)}, notes
 
 
+def test_a_refused_filter_is_asked_once_per_facility_and_run_across_rounds(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Review (helper 63): with max_concurrent_jobs holding windows back, each round of a run asked the
+    refused updatedOn again. The simulator refuses it even where unknown ids are ignored (the CLI default)."""
+    config = fast_config(unknown_filter="ignore", refused_date_filters=("updatedOn",), orders_per_day=30,
+                         history_days=75, files_dir=tmp_path / "sim")
+    with UniwareSimulator(config) as sim:
+        harness = Harness(sim, tmp_path)
+        with caplog.at_level(logging.WARNING):
+            report = harness.run(facilities=["BLR01"], window_days=5, max_concurrent_jobs=1,
+                                 start_date=(TEST_NOW - timedelta(days=20)).isoformat())
+        assert not report.problems
+        sent = [[f["id"] for f in r.body["exportFilters"]] for r in sim.requests.where("create")]
+        assert len(sent) >= 4 and sent == [["updatedOn"]] + [["addedOn"]] * (len(sent) - 1), sent
+        assert len([r for r in caplog.records if "refused the date filter" in r.getMessage()]) == 1
+        assert all(j.query.date_filter == "addedOn" for j in sim.jobs.all())  # none unwindowed
+
+
 def test_a_snapshot_and_a_job_made_with_the_exports_own_filter_carry_no_fallback_note(harness: Harness) -> None:
     """A snapshot has no date filter: its job was said to be "made with the date filter ..." (an empty one
     differed from none)."""

@@ -65,7 +65,11 @@ class ExportSpec:
         if not date_filter or date_filter == self.date_filter:
             return self
         return replace(self, date_filter=date_filter, date_filter_fallback=None,
-                       window_column=self.window_columns_by_filter.get(date_filter, self.window_column))
+                       window_column=self.window_columns_by_filter.get(date_filter, self.window_column),
+                       # the filter left behind is no way out to suggest (the tenant may have refused it)
+                       window_columns_by_filter=MappingProxyType({f: label for f, label in
+                                                                  self.window_columns_by_filter.items()
+                                                                  if f != self.date_filter}))
 
     @property
     def incremental(self) -> bool:

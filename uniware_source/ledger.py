@@ -34,6 +34,8 @@ SNAPSHOT = EntryKind.SNAPSHOT
 ADOPTED = EntryKind.ADOPTED
 ADOPTED_MEMORY = 500  # how many loaded job codes of `job_codes` are remembered
 PLANNED_RUN = "planned_run"  # the run that planned last (windows are planned once per run)
+# the date filters facilities refused in a run, and what their jobs are made with instead (see submit.py)
+FALLBACKS = "date_filter_fallbacks"
 HEADER_STATE = "header"  # the labels of the last file loaded
 COLUMNS_STATE = "columns"  # label -> column names, decided once (see conversion.column_names)
 
@@ -184,6 +186,17 @@ class ExportLedger:
         """Unfinished entries of facilities that are not configured now: never created, polled or
         counted as problems, but kept, so configuring the facility again resumes them."""
         return [e for e in self.entries() if not e.done and not is_active(e, active)]
+
+    def date_filter_fallbacks(self, run_id: str) -> dict[str, str]:
+        """By facility ("" for none): the date filter this run makes its jobs with, its own refused."""
+        held = self._state.get(FALLBACKS) or {}
+        return dict(held.get("facilities") or {}) if held.get("run") == run_id else {}
+
+    def record_date_filter_fallback(self, run_id: str, facility: Optional[str], date_filter: str) -> None:
+        held = self._state.get(FALLBACKS)
+        if not held or held.get("run") != run_id:
+            held = self._state[FALLBACKS] = {"run": run_id, "facilities": {}}
+        held["facilities"][facility or ""] = date_filter
 
     def planned_in(self, run_id: str) -> bool:
         return bool(self._state.get(PLANNED_RUN) == run_id)

@@ -200,7 +200,7 @@ def abandon_expired(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -
 def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> Iterator[dict[str, Any]]:
     """Create jobs for planned windows while the concurrency budget allows; yields history rows."""
     tally = rt.report.tally(spec.name, spec.table_name)
-    fallback: dict[Optional[str], str] = {}  # by facility: the date filter its jobs are made with, once refused
+    fallback = ledger.date_filter_fallbacks(rt.run_id)  # by facility: the filter its jobs are made with, once refused
     for entry in ledger.unsubmitted(rt.run_id, active_facilities(spec, ledger, rt)):
         if not rt.budget.take():
             log.info("%s: max_concurrent_jobs=%d reached; the rest waits for the next round", spec.name,
@@ -230,6 +230,8 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
                             errors=errors)
             continue
         ledger.record_created(entry, created.job_code, now, used or None)
+        if used and used != spec.date_filter:  # this run's next rounds go to it at once too
+            ledger.record_date_filter_fallback(rt.run_id, entry.facility, used)
         tally.jobs_created += 1
         note = "" if not created.adopted else "Uniware reported an identical job already running; took it over"
         if used and used != spec.date_filter:
@@ -239,13 +241,13 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
 
 
 def _create(spec: ExportSpec, entry: Entry, where: str, rt: SourceRuntime,
-            fallback: dict[Optional[str], str]) -> tuple[CreatedJob, str]:
+            fallback: dict[str, str]) -> tuple[CreatedJob, str]:
     """The job of `entry` and the date filter it was made with. When Uniware refuses the export's date
     filter (the catalog's: Sale Orders' updatedOn, which some tenants do not take) and the catalog knows
     the report's other one, the job is made with that one, and so are this run's next jobs of the export
     for that facility (`fallback`: by facility, as the refusal was)."""
     operation = f"create export job ({where})"
-    used = fallback.get(entry.facility) or spec.date_filter or ""
+    used = fallback.get(entry.facility or "") or spec.date_filter or ""
     try:
         return create_export_job(rt.client, export_body(spec.with_date_filter(used), entry), entry.facility or "",
                                  operation=operation), used
@@ -254,7 +256,7 @@ def _create(spec: ExportSpec, entry: Entry, where: str, rt: SourceRuntime,
         if other is None or used == other or not _date_filter_refused(spec, error, strictly=True):
             raise
         refused = str(error).split(" failed: ", 1)[-1]
-    fallback[entry.facility] = other
+    fallback[entry.facility or ""] = other
     created = create_export_job(rt.client, export_body(spec.with_date_filter(other), entry), entry.facility or "",
                                 operation=operation)
     log.warning("%s: Uniware refused the date filter '%s' (%s): %s", where, spec.date_filter, refused,
@@ -314,11 +316,11 @@ def _report_hint(spec: ExportSpec, error: ApiError) -> str:
             f"catalog's){did_you_mean_report(spec.name, another=True)}")
 
 
-def _filter_hint(spec: ExportSpec, error: ApiError, entry: Entry, fallback: dict[Optional[str], str]) -> str:
+def _filter_hint(spec: ExportSpec, error: ApiError, entry: Entry, fallback: dict[str, str]) -> str:
     """What to change when Uniware refuses the export's date filter id (and its fallback, if tried)."""
     if not _date_filter_refused(spec, error):
         return ""
-    tried = fallback.get(entry.facility)
+    tried = fallback.get(entry.facility or "")
     if tried is not None:
         return (f". The report takes neither date filter the catalog knows for it on this tenant "
                 f"('{spec.date_filter}', then '{tried}'): set date_filter for this export to the filter id its "

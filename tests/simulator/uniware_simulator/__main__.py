@@ -43,8 +43,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                          help="an unknown filter id is silently ignored, so the export is unwindowed "
                               "(default, as seen in the field), or rejected with 100003")
     unhappy.add_argument("--refuse-date-filter", action="append", default=[], metavar="ID",
-                         help="a date filter id this tenant's reports do not take, as an unknown id (repeatable; "
-                              "--refuse-date-filter updatedOn: a tenant whose Sale Orders takes addedOn only)")
+                         help="a date filter id this tenant's reports refuse with 100003 (repeatable; "
+                              "--refuse-date-filter updatedOn: a tenant whose Sale Orders takes addedOn only; "
+                              "FACILITY:ID: for that facility's jobs only)")
     unhappy.add_argument("--complete-without-file-polls", type=int, default=0, metavar="N",
                          help="every job answers COMPLETE without filePath for N polls first")
     unhappy.add_argument("--fail-jobs", choices=["FAILED", "CANCELLED", "ERROR"],

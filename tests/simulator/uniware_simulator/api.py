@@ -253,7 +253,10 @@ class UniwareApi:
             if unknown:
                 raise Rejected(self.bad_request(f'JSON parse error: Unrecognized field "{unknown[0]}"'))
             filter_id = item["id"]
-            if filter_id in report.date_filters and not self._refused(filter_id, facility):
+            if self._refused(filter_id, facility):  # refused, whatever unknown ids get on this tenant
+                raise Rejected(self.failure(INVALID_FILTER, f"Invalid export filter: {filter_id}",
+                                            "exportFilters", {"filter": filter_id}))
+            if filter_id in report.date_filters:
                 start, end = self._date_range(filter_id, item.get("dateRange"), at)
                 date_filter = filter_id
             elif filter_id in report.select_filters:
