@@ -29,7 +29,7 @@ def misplaced_settings(names: set[str]) -> list[tuple[str, str]]:
     """(setting, where) of each of `names` given where dlt does not read it for this source, unless the
     same setting is also given where dlt reads it (a copy made on purpose)."""
     pipeline = _active_pipeline()
-    found = [(key, where) for key, where in _misplaced_env(names, pipeline)]
+    found = _misplaced_env(names, pipeline)
     given_right = {name[len(ENV_PREFIX):].lower() for name in os.environ if name.startswith(ENV_PREFIX)}
     for provider in dlt.config.config_providers:
         document = getattr(provider, "_config_doc", None)

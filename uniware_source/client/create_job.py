@@ -31,9 +31,10 @@ class CreatedJob:
 def create_export_job(client: UniwareClient, body: Mapping[str, Any], facility: str, operation: str) -> CreatedJob:
     """Create a job for `facility` (its Facility header), or take over the identical running one."""
     payload = client.post(operation, CREATE_PATH, body, facility=facility)
-    made = isinstance(payload.get("jobCode"), str) and bool(payload.get("jobCode"))
-    if successful_of(payload) is False or (not made and error_details(payload)):  # also a build without `successful`
-        errors = error_details(payload)
+    job_code = payload.get("jobCode")
+    made = isinstance(job_code, str) and bool(job_code)
+    errors = error_details(payload)
+    if successful_of(payload) is False or (not made and errors):  # also a build without `successful`
         running = _running_job_code(errors)
         if running is not None:
             log.info("%s: Uniware says job %s is already running for this request; using it", operation, running)
@@ -44,8 +45,7 @@ def create_export_job(client: UniwareClient, body: Mapping[str, Any], facility: 
                         "taken over: likely this run's own create whose answer was lost. The window stays planned: "
                         "run again once that job is done, as its Exports page shows)")
         raise ApiError(operation, problem, errors=errors)
-    job_code = payload.get("jobCode")
-    if not isinstance(job_code, str) or not job_code:
+    if not made or not isinstance(job_code, str):
         raise ApiError(operation, f"the answer carries no jobCode: {redact(payload)}")
     said = [*errors_of(payload), *error_details(payload, "warnings")]
     if said:  # a job made anyway (a filter ignored?): the window check of its file is what stands guard

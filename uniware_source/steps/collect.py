@@ -151,6 +151,11 @@ class ExportCollection:
 
     # -- set-up ------------------------------------------------------------------------------
 
+    def _asked_as(self, entry: Entry) -> ExportSpec:
+        """The export as the entry's job was asked for: by the date filter it was made with (a refused
+        filter's fallback, or the one configured then), so its file is checked on that filter's column."""
+        return self.spec.with_date_filter(entry.date_filter)
+
     def _ticket(self, entry: Entry) -> JobTicket:
         assert entry.job_code is not None
         return JobTicket(
@@ -159,7 +164,7 @@ class ExportCollection:
             job_code=entry.job_code,
             label=f"{entry.describe(self.spec.name)} / job {entry.job_code}",
             lineage=Lineage(entry.job_code, entry.facility, entry.start, entry.end, entry.created_at,
-                            self.spec.with_date_filter(entry.date_filter).window_column if entry.date_filter else None),
+                            self._asked_as(entry).window_column),
             polls_before=entry.polls,
             last_status=entry.status,
         )
@@ -200,8 +205,7 @@ class ExportCollection:
                     f"--export \"{self.spec.name}\" --facility <its facility>` forgets it and exports it again")
                 return
         guards = (  # a file that fails one is refused whole; a finding that does not fail is said with its rows
-            (Outcome.OUT_OF_WINDOW, check_window(self.spec.with_date_filter(entry.date_filter), entry.start, entry.end,
-                                                 converted.window_span,
+            (Outcome.OUT_OF_WINDOW, check_window(self._asked_as(entry), entry.start, entry.end, converted.window_span,
                                                  self.rt.settings.on_window_violation)),
             (Outcome.INVALID_FILE, check_facility(converted.facility_codes, lambda: () if self.rt.settings.job_codes
                                                   else self.rt.tenant_facilities())),  # job_codes: asks none
