@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import dlt
 import pytest
 
 from tests.simulator_fixtures import fast_config
@@ -26,6 +27,7 @@ from uniware_source import ExportsFailed
 from uniware_source.errors import ConfigError
 
 from .harness import Harness
+from .postgres import POSTGRES
 
 SALE_ORDERS: list[Any] = [{"name": "Sale Orders",
                            "columns": ["soicode", "saleOrderCode", "channel", "status", "sellingPrice", "updated"]}]
@@ -221,6 +223,49 @@ def test_an_impossible_value_is_a_bad_row_named_never_rolled_over(harness: Harne
     skipped = harness.sql("SELECT rows_skipped FROM {ds}.export_job_status WHERE status = 'LOADED' "
                           "AND facility = 'BLR01'")
     assert skipped == [(1,), (1,)]
+
+
+# a timestamp as other writers put one (a spreadsheet, a courier's feed), and the instant it stands for
+OTHER_TIMESTAMPS = [
+    ("2026-04-10 13:17:29.25", datetime(2026, 4, 10, 7, 47, 29, 250000, tzinfo=UTC)),  # India time
+    ("2026-04-10T07:47:29Z", datetime(2026, 4, 10, 7, 47, 29, tzinfo=UTC)),
+    ("2026-04-10 13:17:29 +05:30", datetime(2026, 4, 10, 7, 47, 29, tzinfo=UTC)),
+    ("2026-04-10T13:17:29.5+0530", datetime(2026, 4, 10, 7, 47, 29, 500000, tzinfo=UTC)),
+    ("2026-04-10T02:17:29-05:30", datetime(2026, 4, 10, 7, 47, 29, tzinfo=UTC)),
+    ("10-04-2026 01:17 PM", datetime(2026, 4, 10, 7, 47, tzinfo=UTC)),
+    ("10/04/2026 12:05:09 am", datetime(2026, 4, 9, 18, 35, 9, tzinfo=UTC)),
+    ("2026-04-10 12:30:00 PM", datetime(2026, 4, 10, 7, 0, tzinfo=UTC)),
+]
+
+
+@pytest.mark.parametrize("destination", ["duckdb", "postgres"])
+def test_timestamps_with_a_fraction_an_offset_or_a_12_hour_clock_land_as_the_instant_written(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, postgres_dataset: str, destination: str) -> None:
+    """A value with its own offset is read in that offset, not India time; a fraction of a second is kept;
+    AM/PM is read; mixed in one column with Uniware's own formats, on both destinations alike."""
+    pg = destination == "postgres"
+    harness = Harness(uniware_simulator, tmp_path, name=f"ts_{destination}",
+                      destination=dlt.destinations.postgres(POSTGRES) if pg else None,
+                      dataset=postgres_dataset if pg else "uniware")
+    written: dict[str, datetime] = {}
+
+    def other_shapes(job: Any, text: str) -> str:
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+        created, item = rows[0].index("Created"), rows[0].index("Sale Order Item Code")
+        for row, (value, instant) in zip(rows[1::2], OTHER_TIMESTAMPS, strict=False):
+            row[created] = value
+            written[row[item]] = instant
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(rows)
+        return out.getvalue()
+
+    harness.sim.jobs.edit_file = other_shapes
+    export = {"name": "Sale Orders", "columns": [*SALE_ORDERS[0]["columns"], "created", "soicode"]}
+    harness.run(exports=[export], facilities=["BLR01"])
+    assert len(written) == len(OTHER_TIMESTAMPS)
+    landed = dict(harness.query("SELECT sale_order_item_code, created FROM {ds}.sale_orders"))
+    assert {item: landed[item] for item in written} == written
+    assert all(value is not None for value in landed.values())  # Uniware's own formats beside them still read
 
 
 @pytest.mark.parametrize("bom", ["", "\ufeff"])

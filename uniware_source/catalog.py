@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 # Column types: how a CSV column (by header label) is typed on load. Unlisted columns stay text.
 TEXT = "text"
-TIMESTAMP = "timestamp"  # India time without offset, several formats; stored as UTC
+TIMESTAMP = "timestamp"  # India time unless a value has its own offset, several formats; stored as UTC
 DATE = "date"
 DECIMAL = "decimal"  # amounts: decimal(18, 4)
 RATE = "rate"  # rates and percentages with long fractions (a currency conversion rate 0.01198765): decimal(38, 12)

@@ -142,6 +142,17 @@ def test_timestamps_are_india_time_in_mixed_formats_stored_as_utc() -> None:
     assert converted.bad is not None and converted.bad.to_pylist() == [False, False, False, True]
 
 
+def test_a_timestamp_with_its_own_offset_is_read_in_it_and_a_fraction_is_kept() -> None:
+    converted = to_timestamp(pa.array(["2026-04-01T00:00:00Z", "2026-04-01 05:30:00.5+05:30", "2026-04-01 05:30:00.5",
+                                       "01-04-2026 05:30 AM", "01-04-2026 05:30 PM", "2026-04-01 05:30:00+05",
+                                       "0026-04-01T00:00:00Z"]))
+    midnight = datetime(2026, 4, 1, tzinfo=UTC)
+    assert converted.values.to_pylist()[:5] == [midnight, midnight + timedelta(microseconds=500000),
+                                                midnight + timedelta(microseconds=500000), midnight,
+                                                midnight + timedelta(hours=12)]
+    assert converted.bad is not None and converted.bad.to_pylist() == [False] * 5 + [True, True]
+
+
 def test_amounts_and_counts_are_exact_and_bad_values_are_flagged_not_nulled() -> None:
     amounts = to_decimal(pa.array(["1,234.5", "0.10", None, "12,34.5x"]))
     assert amounts.values.to_pylist()[:3] == [Decimal("1234.5000"), Decimal("0.1000"), None]
@@ -254,7 +265,9 @@ def test_a_value_reads_the_same_whatever_the_chunk_around_it(typed: Any) -> None
     """Year-first values cast with Arrow's ISO reader and the others go by format, value by value:
     mixing formats in a chunk (Uniware does) changes neither what a value reads as nor whether it is bad."""
     values = ["2026-04-05 10:30:00", "05-04-2026 10:30", "2026-04-05", "2026-04-05 10", "2026-04-05T10:30", "5/4/2026",
-              " 2026-04-05", "2026-02-30", "2026-04-05  10:30", "31-04-2026", "0026-04-10", None, "later"]
+              " 2026-04-05", "2026-02-30", "2026-04-05  10:30", "31-04-2026", "0026-04-10", None, "later",
+              "2026-04-05 10:30:00.25", "2026-04-05T05:00:00Z", "2026-04-05 10:30 +05:30", "2026-02-30T10:00:00Z",
+              "05-04-2026 10:30 PM", "01-03-2026 01:30 PM", "05-04-2026 13:30 PM", "2026-04-05 10:30:00.1234567"]
     alone = [typed(pa.array([v], pa.string())) for v in values]
     for chunk in (values, values[::-1], values[:4], [v for v in values if v and v[4:5] == "-"]):
         together = typed(pa.array(chunk, pa.string()))

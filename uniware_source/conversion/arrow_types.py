@@ -1,7 +1,8 @@
 """Typing of CSV text columns with Arrow compute kernels.
 
-Timestamps carry no offset and are India time; one column can mix formats, so each format is tried
-on what the previous ones left unparsed, and the result is stored as UTC. Amounts become
+Timestamps without an offset are India time (Uniware writes them so); one column can mix formats, so
+each format is tried on what the previous ones left unparsed, and the result is stored as UTC to the
+microsecond. A year-first value with its own offset (`Z`, `+05:30`, `+0530`) is read in that offset. Amounts become
 decimal(18, 4), rates decimal(38, 12); a value with more decimals than that is rounded (half to even) and
 the chunk says which (`Converted.rounded`), for the file's message. A value that fits no rule is
 reported with its position, never silently nulled.
@@ -26,7 +27,14 @@ TIMESTAMP_FORMATS = (
     "%d/%m/%Y %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y",
     # the rest of what Arrow's ISO reader takes (see _parse_any): a value reads alike in any chunk
     "%Y-%m-%dT%H:%M", "%Y-%m-%d %H", "%Y-%m-%dT%H",
+    # a 12-hour clock, as spreadsheets and some couriers write one
+    "%d-%m-%Y %I:%M %p", "%d-%m-%Y %I:%M:%S %p", "%d/%m/%Y %I:%M %p", "%d/%m/%Y %I:%M:%S %p",
+    "%Y-%m-%d %I:%M %p", "%Y-%m-%d %I:%M:%S %p",
 )
+# a year-first timestamp with its own offset; the space some writers put before it is dropped
+_ZONED = r"^\s*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?\s?(?:Z|[+-]\d{2}:?\d{2})\s*$"
+_SPACED_ZONE = r"\s(Z|[+-]\d{2}:?\d{2})$"
+NAIVE_MICROS = pa.timestamp("us")
 DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y")
 UTC_MICROS = pa.timestamp("us", tz="UTC")
 DECIMAL_TYPE = pa.decimal128(18, 4)
@@ -51,11 +59,12 @@ class Converted:
 
 
 def _parse_any(text: pa.Array, formats: tuple[str, ...], iso: pa.DataType) -> pa.Array:
-    """`text` parsed as `iso` (timestamp[s] or date32); null where no format reads it exactly.
+    """`text` parsed as `iso` (timestamp[us] or date32); null where no format reads it exactly.
 
     The values with their year first (`2026-...`) cast at once with Arrow's ISO reader (it refuses
     30 February, 24:00 and a 60th second); when one of them does not cast, they go by format with the
-    rest. The others are tried format by format, each format on what the previous ones left unread, and
+    rest, and those no format reads go by the ISO reader one by one (a fraction of a second). The
+    others are tried format by format, each format on what the previous ones left unread, and
     a value a format reads counts only if writing it back gives the text again (zero-padded):
     `strptime` alone rolls 30 February over to 2 March, 10:30:60 to 10:31, and reads `28-11-26` as the
     year 26. A year outside YEARS is not read either. So a value reads the same whatever its chunk."""
@@ -80,7 +89,17 @@ def _parse_any(text: pa.Array, formats: tuple[str, ...], iso: pa.DataType) -> pa
         attempt = _exactly_read(rest, pc.strptime(rest, format=fmt, unit="s", error_is_null=True), fmt)
         parsed = pc.replace_with_mask(parsed, unread, attempt.cast(iso))
         unread = pc.and_(unread, pc.is_null(parsed))
+    leftover = pc.and_(unread, year_first)  # what only the ISO reader reads (a fraction of a second)
+    if pc.any(leftover).as_py():
+        parsed = pc.replace_with_mask(parsed, leftover, _each_iso(pc.filter(text, leftover), iso))
     return _plausible(parsed)
+
+
+def _each_iso(text: pa.Array, iso: pa.DataType) -> pa.Array:
+    """`text` read by Arrow's ISO reader value by value (after a cast of them all failed): null where one
+    does not read."""
+    each = (_iso_cast(pa.array([value], pa.string()), iso) for value in text.to_pylist())
+    return pa.array([None if one is None else one[0].as_py() for one in each], iso)
 
 
 def _iso_cast(text: pa.Array, iso: pa.DataType) -> Optional[pa.Array]:
@@ -92,6 +111,8 @@ def _iso_cast(text: pa.Array, iso: pa.DataType) -> Optional[pa.Array]:
 
 
 _FIELDS = {"%Y": "year", "%m": "month", "%d": "day", "%H": "hour", "%M": "minute", "%S": "second"}
+# a 12-hour clock's hour cannot roll over (strptime refuses 13 there), so it is matched, not compared
+_UNCOMPARED = {"%I": "\\d{1,2}", "%p": "[AaPp][Mm]"}
 
 
 def _fields_pattern(fmt: str) -> str:
@@ -99,6 +120,8 @@ def _fields_pattern(fmt: str) -> str:
     pattern = re.escape(fmt).replace(re.escape(" "), "\\s+")  # strptime takes any run of spaces or tabs there
     for code, name in _FIELDS.items():
         pattern = pattern.replace(re.escape(code), f"(?P<{name}>\\d{{1,4}})")
+    for code, matched in _UNCOMPARED.items():
+        pattern = pattern.replace(re.escape(code), matched)
     return f"^\\s*{pattern}\\s*$"
 
 
@@ -148,11 +171,25 @@ def _unparsed(text: pa.Array, parsed: pa.Array) -> Optional[pa.Array]:
 
 
 def to_timestamp(text: pa.Array) -> Converted:
-    """India-time text to UTC timestamps (microseconds)."""
-    parsed = _parse_any(text, TIMESTAMP_FORMATS, pa.timestamp("s"))
-    seconds = pc.subtract(parsed.cast(pa.int64()), IST_OFFSET_SECONDS)
-    values = pc.multiply(seconds, 1_000_000).cast(UTC_MICROS)
-    return Converted(values, _unparsed(text, parsed))
+    """Text to UTC timestamps (microseconds): India time, or the value's own offset where it has one
+    (looked for only among the values no India-time format reads, so a chunk without any costs nothing)."""
+    parsed = _parse_any(text, TIMESTAMP_FORMATS, NAIVE_MICROS)
+    values = pc.subtract(parsed.cast(pa.int64()), IST_OFFSET_SECONDS * 1_000_000).cast(UTC_MICROS)
+    unread = _unparsed(text, parsed)
+    if unread is not None:
+        rest = pc.filter(text, unread)
+        zoned = pc.fill_null(pc.match_substring_regex(rest, _ZONED), False)
+        if pc.any(zoned).as_py():
+            offset = pc.replace_with_mask(pa.nulls(len(rest), UTC_MICROS), zoned, _with_offset(pc.filter(rest, zoned)))
+            values = pc.replace_with_mask(values, unread, offset)
+    return Converted(values, _unparsed(text, values))
+
+
+def _with_offset(text: pa.Array) -> pa.Array:
+    """Year-first values with their own offset, as UTC; null where one is not a real instant."""
+    cleaned = pc.replace_substring_regex(pc.utf8_trim_whitespace(text), _SPACED_ZONE, r"\1")
+    read = _iso_cast(cleaned, UTC_MICROS)
+    return _plausible(_each_iso(cleaned, UTC_MICROS) if read is None else read)
 
 
 def to_date(text: pa.Array) -> Converted:
