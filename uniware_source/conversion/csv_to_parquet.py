@@ -787,9 +787,10 @@ class CsvConverter:
             # dlt keeps any one of them (each destination its own): said, with the ways out
             result.problems.append(
                 f"{repeats} of the file, {result.keys.ties:,} of them with the same '{self.spec.dedup_sort}' as "
-                "that row (or none): where that is the key's newest, one of those rows is loaded, which one is not "
-                "told by the file (it may differ between destinations); if they are different records, widen "
-                "primary_key or set repeating_keys for this export")
+                f"that row (or none), or without a '{self.spec.dedup_sort}' beside a row of their key that has one: "
+                "where that is the key's newest, one of those rows is loaded, which one is not told by the file (it "
+                "may differ between destinations); if they are different records, widen primary_key or set "
+                "repeating_keys for this export")
         elif repeated:
             result.problems.append(
                 f"{repeats} of the file: one row per key is loaded (the newest '{self.spec.dedup_sort}'); if they are "

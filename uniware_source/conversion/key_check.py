@@ -45,8 +45,9 @@ class FileKeys:
     table: Optional[str] = None
     rows: int = 0
     repeats: int = 0  # rows whose key an earlier row of the file has (counted when the check could run)
-    # rows that repeat both the key and the version (the dedup_sort value) of an earlier row: at a key's
-    # newest version, which row is newest cannot be told (counted when the key repeats)
+    # rows that repeat both the key and the version (the dedup_sort value) of an earlier row, or that have
+    # no version beside rows of their key that have one: which row is newest cannot be told (counted when
+    # the key repeats)
     ties: int = 0
     # the file's keys whatever their order or the bytes around them: the count and the sum of their
     # hashes, and of the hashes of each key with its version (the dedup_sort column: `Updated`) when the
@@ -174,8 +175,11 @@ class KeyCheck:
             columns = self.keys + self._versions
             rows = chunk.select(columns).rename_columns([f"c{i}" for i in range(len(columns))])
             kept = [f"hash({', '.join(rows.column_names[:len(self.keys)])}) AS h"]
-            if self._versions:  # v: the hash of each key with its version, for the fingerprint and ties
+            if self._versions:  # v: the hash of each key with its version, for the fingerprint and ties;
+                # n: a row without a version (a blank `Updated`), which no destination can order alike
                 kept.append(f"hash({', '.join(rows.column_names)}) AS v")
+                blank = " OR ".join(f"{name} IS NULL" for name in rows.column_names[len(self.keys):])
+                kept.append(f"({blank}) AS n")
             select = f"SELECT {', '.join(kept)} FROM chunk"
             if not self._created:  # typed by the first chunk: every chunk of a file has the same types
                 self._store.execute(f"CREATE TABLE {self._table} AS {select} LIMIT 0", rows)
@@ -203,12 +207,16 @@ class KeyCheck:
 
     def _ties(self) -> int:
         """Rows that repeat both the key and the version (the dedup_sort value, or its absence) of an
-        earlier row: where that version is the key's newest, which row is newest cannot be told. Kept as
-        hashes only (the versions themselves would not fit the store's memory at 10M rows)."""
+        earlier row: where that version is the key's newest, which row is newest cannot be told; and rows
+        without a version whose key has rows with one: whether such a row is older or newer cannot be told
+        either (PostgreSQL sorts it first, DuckDB last). Kept as hashes only (the versions themselves
+        would not fit the store's memory at 10M rows)."""
         if not self._versions:
             return 0
         try:
-            [(ties,)] = self._store.execute(f"SELECT count(*) - count(DISTINCT v) FROM {self._table}")
+            [(ties,)] = self._store.execute(
+                f"SELECT count(*) - count(DISTINCT v) + count(*) FILTER (WHERE n AND h IN "
+                f"(SELECT h FROM {self._table} WHERE NOT n)) FROM {self._table}")
             return ties if isinstance(ties, int) else 0
         except duckdb.Error as error:
             log.info("the tie check of a file failed (%s)", error)
