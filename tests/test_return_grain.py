@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from uniware_simulator import UniwareSimulator
+from uniware_source import ExportsFailed
 from uniware_source.catalog import CATALOG
 from uniware_source.queries import query
 
@@ -174,3 +175,85 @@ def test_an_item_master_with_a_row_per_facility_loads_one_row_per_product(harnes
     harness.sim.clock.advance(timedelta(hours=1))
     assert not harness.run(exports=["Item Master"], facilities=ONE).problems
     assert harness.sql("SELECT COUNT(*) FROM {ds}.item_master WHERE product_code = '" + gone + "'") == [(0,)]
+
+
+def _invoice_file(text: str, lines: list[tuple[int, str]]) -> str:
+    """The file with its first data row's invoice line as `lines` (quantity, total) rows: one line may be
+    written as two of one unit each, or as one of two, with the rest of the file as served."""
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+    header, first = rows[0], rows[1]
+    line = [first[header.index("Invoice No")], first[header.index("SKU Code")]]
+    kept = [r for r in rows[1:] if [r[header.index("Invoice No")], r[header.index("SKU Code")]] != line]
+    written = []
+    for quantity, total in lines:
+        row = list(first)
+        row[header.index("Quantity")], row[header.index("Invoice Total")] = str(quantity), total
+        written.append(row)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([header, *written, *kept])
+    return out.getvalue()
+
+
+def test_a_line_exported_again_with_fewer_rows_leaves_no_stale_row(harness: Harness) -> None:
+    """Invoice keeps every row of a key, numbered within its file. A lookback re-export that writes an
+    invoice's two one-unit rows as one row of two replaces both rows: the second one does not stay
+    behind (the quantity summed to 3 of 2 units, exit 0)."""
+    edits = [[(1, "100.00"), (1, "100.00")], [(2, "200.00")]]  # the window's job, then its re-export
+    first_line: list[str] = []
+
+    def edit(job: Any, text: str) -> str:
+        if len(first_line) == len(edits):
+            return text  # the next window's job
+        edited = _invoice_file(text, edits[len(first_line)])
+        header, row = list(csv.reader(io.StringIO(edited)))[:2]
+        first_line.append(row[header.index("Invoice No")])
+        return edited
+
+    harness.sim.jobs.edit_file = edit
+    harness.run(exports=["Invoice"], facilities=ONE, window_days=1)
+    harness.sim.clock.advance(timedelta(hours=12))
+    harness.run(exports=["Invoice"], facilities=ONE, window_days=1, lookback_days=1)
+    assert len(first_line) == 2 and first_line[0] == first_line[1], "the second job did not export the invoice again"
+    lines = harness.sql("SELECT quantity, invoice_total FROM {ds}.invoices WHERE invoice_no = ? "
+                        "ORDER BY _uniware_key_occurrence", first_line[0])
+    assert [(q, float(t)) for q, t in lines if q in (1, 2)] == [(2, 200.0)], lines
+
+
+def test_two_files_of_a_run_with_rows_of_one_key_load_one_file_and_the_other_next_run(harness: Harness) -> None:
+    """Two facilities' files of one run with rows of one invoice line (the same code in both): their
+    numbered rows cannot both stand for the key, so the later file's job fails naming the key, and its
+    window loads in the next run, whose rows replace the other file's: never a mix of the two."""
+    served_lines: dict[str, list[tuple[int, str]]] = {"BLR01": [(1, "100.00"), (1, "100.00")],
+                                                      "DEL02": [(2, "200.00")]}
+    invoice: dict[str, list[str]] = {}
+
+    def edit(job: Any, text: str) -> str:
+        if invoice.setdefault("window", [job.query.start])[0] != job.query.start:
+            return text  # other windows' files as served
+        edited = _invoice_file(text, served_lines[job.query.facility])
+        rows = list(csv.reader(io.StringIO(edited)))
+        at = rows[0].index("Invoice No"), rows[0].index("SKU Code")
+        line = invoice.setdefault("line", [rows[1][at[0]], rows[1][at[1]]])
+        for row in rows[1:1 + len(served_lines[job.query.facility])]:
+            row[at[0]], row[at[1]] = line
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(rows)
+        return out.getvalue()
+
+    harness.sim.jobs.edit_file = edit
+    settings: dict[str, Any] = {"exports": ["Invoice"], "facilities": ["BLR01", "DEL02"], "window_days": 1,
+                                "lookback_days": 0}
+    with pytest.raises(ExportsFailed) as failed:
+        harness.run(**settings)
+    [problem] = failed.value.problems
+    assert "repeat keys (Invoice No, SKU Code) of another job's file of this run" in problem
+    first = harness.sql("SELECT _uniware_facility, quantity FROM {ds}.invoices WHERE invoice_no = ? AND sku_code = ?",
+                        *invoice["line"])
+    facility = {"BLR01": "DEL02", "DEL02": "BLR01"}[problem.split(" / ")[1].removeprefix("facility ")]
+    assert sorted(first) == sorted((facility, q) for q, _ in served_lines[facility])  # one file's rows alone
+    harness.sim.clock.advance(timedelta(hours=1))
+    harness.run(**settings)  # the refused window alone: its rows replace the key's
+    refused = problem.split(" / ")[1].removeprefix("facility ")
+    lines = harness.sql("SELECT _uniware_facility, quantity FROM {ds}.invoices WHERE invoice_no = ? AND sku_code = ?",
+                        *invoice["line"])
+    assert sorted(lines) == sorted((refused, q) for q, _ in served_lines[refused]), lines

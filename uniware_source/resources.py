@@ -37,7 +37,7 @@ def export_resource(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[st
     columns: dict[str, Any] = {}
     if spec.dedup_sort and keys:
         columns[normalize(spec.dedup_sort)] = {"dedup_sort": "desc"}
-    merge_key: Optional[str] = None
+    merge_key: Optional[str | list[str]] = None
     if spec.merges_on_job_code:
         # no natural key: a job's rows replace whatever an earlier load of the same job left (two
         # runs at once, a retried package, a job code given twice), so each job lands once
@@ -48,6 +48,10 @@ def export_resource(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[st
         # a job given in job_codes has no known facility: its rows merge on the natural key alone
         # (dlt would otherwise declare the merge key NOT NULL and fail the package in normalize)
         columns[FACILITY] = {"nullable": True}
+    elif spec.repeating_keys and keys:
+        # a key's rows are numbered within their file: a later file's rows of the key replace all of them
+        # (an invoice re-exported with one line where it had two leaves no stale second line)
+        merge_key = keys[:-1]
     hints: dict[str, Any] = {"write_disposition": {"disposition": "merge", "strategy": "delete-insert"}}
     if keys:
         hints["primary_key"] = keys

@@ -50,6 +50,12 @@ ARROW_BATCH_ROWS = 65536
 
 
 def _shared_keys(spec: ExportSpec) -> str:
+    if spec.repeating_keys:
+        return (f"rows of the file repeat keys ({', '.join(spec.primary_key)}) of another job's file of this run "
+                "(another facility's, or another window's): each file's rows of a key are kept, numbered, and "
+                "stand for the key, so the two files' rows cannot both stand for it. This window is exported again "
+                "in the next run, whose rows of those keys then replace the other file's; if the two are different "
+                "records (the same code in two facilities), widen primary_key for this export")
     return (f"rows of the file repeat keys ({', '.join(spec.primary_key)}) of another job's file of this run (another "
             "facility's, or another window's), and no dedup_sort tells which row to keep: dlt would keep any one "
             "of them. If they are different records, widen primary_key for this export (with a column that tells "
@@ -256,10 +262,13 @@ class ExportCollection:
 
     def _keys_shared_without_newest(self, converter: CsvConverter, ready: FileReady) -> bool:
         """Whether the file's rows repeat keys of a file before it in this package while nothing tells
-        which row to keep (no dedup_sort, or its column not in the file; no repeating_keys): dlt's merge
-        would keep any one of them."""
+        which rows to keep: no dedup_sort (or its column not in the file), so dlt's merge would keep any
+        one of them; or repeating_keys, whose numbered rows of a key in one file replace all the key's
+        rows, so two files' rows of one key would mix (the stale numbers of one beside the other's)."""
         converted = ready.converted
-        if not self._keyed or not converted.rows or tells_newest(self.spec, converted.layout.labels):
+        if not self._keyed or not converted.rows:
+            return False
+        if not self.spec.repeating_keys and tells_newest(self.spec, converted.layout.labels):
             return False
         return bool(converter.key_store.shares_keys(converted.keys))
 
