@@ -247,10 +247,13 @@ def test_a_newest_wins_column_missing_from_the_file_fails_the_job_naming_it(
 
     sim.jobs.edit_file = lambda job, text: repeated_first_row(text)
     monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{
-        "name": "Courier Returns", "repeating_keys": False, "dedup_sort": "Last Updated"}]))
+        "name": "Courier Returns", "repeating_keys": False, "dedup_sort": "Last Updated",
+        "column_types": {"Last Updated": "timestamp"}}]))
     assert cli("--facility", "BLR01") == 1
     err = capsys.readouterr().err
-    assert "the dedup_sort column 'Last Updated' that tells the newest is not in the file's header" in err, err
+    # a dedup_sort must be typed, so its type names the missing column first
+    assert ("column_types of export 'Courier Returns' names 'Last Updated', which is not a column of the file"
+            in err), err
     pipeline = dlt.attach("rt", pipelines_dir=str(tmp_path / "pl"))
     assert "courier_returns" not in pipeline.default_schema.data_table_names()
 

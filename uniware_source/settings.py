@@ -23,10 +23,20 @@ from typing import Any, Optional, TypedDict, get_type_hints
 import dlt
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from .catalog import APPEND, CATALOG, COLUMN_TYPES, MERGE, REPLACE, WRITE_DISPOSITIONS, ExportSpec, did_you_mean_report
+from .catalog import (
+    APPEND,
+    CATALOG,
+    COLUMN_TYPES,
+    MERGE,
+    REPLACE,
+    TEXT,
+    WRITE_DISPOSITIONS,
+    ExportSpec,
+    did_you_mean_report,
+)
 from .errors import ConfigError
 from .setting_places import ENV_PREFIX, misplaced_settings
-from .type_labels import as_labels, known_labels, missing_labels, resolve_types
+from .type_labels import as_labels, known_labels, matching_label, missing_labels, resolve_types
 from .windows import parse_user_datetime, shown_time
 
 
@@ -475,6 +485,7 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
         if unexported:
             raise ConfigError("exports", f"{where}: {role.format(unexported[0])}, which its columns do not export; "
                               f"add the column id to 'columns', or set {way_out}")
+    _check_dedup_sort_type(spec, where)
     if spec.merges_on_job_code and spec.incremental:
         # its rows cannot merge again: a window exported twice would land twice (submit.py refuses
         # windows over rows already loaded), so it never looks back, whatever lookback_days says
@@ -484,6 +495,22 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
                               "configure a primary_key to merge on")
         spec = replace(spec, lookback=timedelta(0))
     return spec
+
+
+def _check_dedup_sort_type(spec: ExportSpec, where: str) -> None:
+    """A dedup_sort column must have a type that orders by time or number: as text, `30-03-2026 10:00`
+    sorts after `01-04-2026 10:00` (and Uniware mixes two formats in one column), so the older row of a
+    key would be kept and called the newest."""
+    label = spec.dedup_sort
+    if not label or not spec.primary_key or spec.merges_on_job_code:
+        return
+    typed = list(spec.column_types)
+    named = matching_label(label, typed) or next((k for k in typed if matching_label(k, [label])), None)
+    if spec.column_types.get(named or "", TEXT) == TEXT:
+        raise ConfigError("exports", f"{where}: dedup_sort '{label}' tells the newest of a key's rows, but has no "
+                          "type, so its values would be compared as text ('30-03-2026 10:00' after '01-04-2026 "
+                          f"10:00'); give it one in column_types (\"{label}\" = \"timestamp\", or date, integer, "
+                          "decimal), or set dedup_sort = ''")
 
 
 def _one_label(value: Any, report: str, where: str, key: str) -> Optional[str]:

@@ -96,6 +96,23 @@ def test_export_entries_are_validated_in_one_place() -> None:
     assert spec.table_name == "big_orders"
 
 
+@pytest.mark.parametrize("types, typed", [({}, False), ({"Updated": "text"}, False), ({"Updated": "timestamp"}, True),
+                                          ({"updated": "timestamp"}, True), ({" updated ": "date"}, True),
+                                          ({"Created": "timestamp"}, False)])
+def test_a_dedup_sort_without_a_type_that_orders_it_is_a_setting_error(types: dict[str, str], typed: bool) -> None:
+    """As text, `30-03-2026 10:00` sorts after `01-04-2026 10:00`: the older row of a key was kept and
+    called the newest. A custom export's dedup_sort needs a type, given by label or column name."""
+    entry = {"name": "B2B Sale Orders", "columns": ["code", "updated", "created"], "primary_key": ["Code"],
+             "dedup_sort": "Updated", "date_filter": "updatedOn", "column_types": types}
+    if typed:
+        assert resolve_export(entry, 0).dedup_sort == "Updated"
+    else:
+        with pytest.raises(ConfigError, match="dedup_sort 'Updated' tells the newest of a key's rows, but has no type"):
+            resolve_export(entry, 0)
+    for report in ("Sale Orders", "Reverse Pickup", "Purchase Orders", "Shipping Package"):  # the catalog types its own
+        assert resolve_export({"name": report}, 0).dedup_sort
+
+
 def test_export_names_separated_by_commas_and_a_misspelt_name_gets_the_catalogs_spelling() -> None:
     assert [s.name for s in resolve_exports("Sale Orders, Invoice")] == ["Sale Orders", "Invoice"]
     assert [s.name for s in resolve_exports('["Sale Orders"]')] == ["Sale Orders"]
