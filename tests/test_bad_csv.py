@@ -596,3 +596,20 @@ def test_a_sibling_reports_file_for_a_keyless_export_is_refused(harness: Harness
     [problem] = failed.value.problems
     assert "holds every label of a 'Tally Return GST Report' export" in problem, problem
     assert not harness.has_table("tally_gst") or harness.count("tally_gst") == 0
+
+
+@pytest.mark.parametrize("cut", [0, 3])
+def test_a_file_ending_inside_its_last_row_says_so_in_the_history(harness: Harness, cut: int) -> None:
+    """A file without a line break after its last row (written so, or cut short with a Content-Length
+    that agrees) loads that row as written, and the job's LOADED row and the log say the file may have
+    been cut there, naming the row; a file that ends its last line says nothing."""
+    harness.sim.jobs.edit_file = lambda job, text: text.rstrip("\r\n")[:len(text.rstrip("\r\n")) - cut]
+    harness.run(exports=SALE_ORDERS, facilities=["BLR01"])
+    [loaded] = [r for r in harness.history() if r["status"] == "LOADED"]
+    rows = loaded["rows_in_file"]
+    assert f"the file ends without a line break after its last row (row {rows + 1}, header is row 1)" \
+        in loaded["message"], loaded["message"]
+    harness.sim.jobs.edit_file = None
+    harness.sim.clock.advance(timedelta(hours=1))
+    harness.run(exports=SALE_ORDERS, facilities=["BLR01"])
+    assert not [r["message"] for r in harness.history() if r["status"] == "LOADED"][-1]

@@ -569,6 +569,16 @@ def _with_final_line_break(source: Opener, block_size: int) -> Optional[Opener]:
     return lambda: io.BytesIO(data + b"\n")
 
 
+def _ends_with_line_break(path: Path) -> bool:
+    """Whether the file's last byte ends a line (every row a writer finished does)."""
+    with open(path, "rb") as handle:
+        handle.seek(0, io.SEEK_END)
+        if handle.tell() == 0:
+            return True
+        handle.seek(-1, io.SEEK_END)
+        return handle.read(1) in (b"\n", b"\r")
+
+
 class _BlockTooSmall(Exception):
     """A row is larger than pyarrow's parse block: the file is read again with larger blocks."""
 
@@ -640,6 +650,11 @@ class CsvConverter:
                 block_size = min(block_size * 8, MAX_BLOCK_SIZE)
                 log.info("%s: %s: a row is larger than the parse block; reading again with %d MB blocks",
                          label, where, block_size >> 20)
+        if result.rows and not _ends_with_line_break(csv_path):
+            result.problems.append(
+                f"the file ends without a line break after its last row (row {result.rows + result.skipped + 1}, "
+                "header is row 1): a file cut short ends so, and that row's last value may then be cut; the row "
+                "loaded as written")
         for problem in result.problems:
             log.warning("%s: %s: %s", label, where, problem)
         return result
