@@ -70,6 +70,10 @@ class KeyStore:
         self._files = 0
         self._rows = 0  # hashes in the package table
         self._db.execute("CREATE TABLE package (h UBIGINT)")
+        # each key of the package's files whose key is unique in it, and whether that row has no version
+        # (a blank `Updated`): kept whatever `unique` becomes, for `blank_beside_dated`
+        self._db.execute("CREATE TABLE package_versions (h UBIGINT, n BOOLEAN)")
+        self._version_rows = 0
         self.unique = True  # over the files added so far; once False it stays False
 
     def file(self, keys: list[str], versions: Optional[list[str]] = None) -> KeyCheck:
@@ -108,6 +112,23 @@ class KeyStore:
             self._forget("DELETE FROM package")
         self.discard(file)
         return self.unique
+
+    def blank_beside_dated(self, file: FileKeys) -> int:
+        """Rows of `file` whose key a file added before it has, where one of the two rows has no version
+        (a blank `Updated`) and the other has one: dlt's newest-first pass sorts the blank one first on
+        PostgreSQL and last on DuckDB, so which loads is not told. Call before `add`; 0 when not known
+        (no versions, a key repeated within the file, more keys than the store keeps)."""
+        if not file.table or self._version_rows + file.rows > self.max_keys:
+            return 0
+        try:
+            [(mixed,)] = self.execute(
+                f"SELECT count(*) FROM {file.table} f WHERE EXISTS "
+                f"(SELECT 1 FROM package_versions p WHERE p.h = f.h AND p.n <> f.n)")
+            self.execute(f"INSERT INTO package_versions SELECT h, n FROM {file.table}")
+            self._version_rows += file.rows
+            return mixed if isinstance(mixed, int) else 0
+        except duckdb.Error:  # a file without versions has no `n`; a failed store knows nothing
+            return 0
 
     def shares_keys(self, file: FileKeys) -> Optional[bool]:
         """Whether a key of `file` is a key of a file added before it (None: the store cannot tell, once
