@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -307,22 +308,36 @@ def test_a_key_shared_by_two_files_of_a_package_is_deduplicated_even_after_a_uni
     assert deduplicated(harness, "sale_orders") is not True
 
 
-def test_a_key_two_files_of_a_run_share_with_a_blank_updated_in_one_is_said_not_called_the_newest(
-        harness: Harness) -> None:
-    """Two files of one run share a key, one of its rows without `Updated`: dlt's newest-first pass sorts
-    that row first on PostgreSQL and last on DuckDB, so the later file's LOADED row and the log say which
-    loads is not told; files that share a dated key say nothing of it."""
-    for blank in (False, True):
-        originals: list[str] = []
-        harness.sim.jobs.edit_file = lambda job, text, blank=blank, originals=originals: _shared_key_row(
-            text, 1, originals, blank_updated=blank and job.query.facility == "DEL02")
-        harness.sim.clock.advance(timedelta(days=1))
-        harness.run(exports=[SALE_ORDERS_FULL], facilities=["BLR01", "DEL02"], window_days=1)
-        said = [r["message"] for r in harness.history() if r["status"] == "LOADED"
-                and "one of the two rows without a 'Updated'" in (r["message"] or "")]
-        assert bool(said) == blank, said
-        if blank:
-            assert said[0].startswith("1 row(s) repeat keys of another job's file of this run"), said
+@pytest.mark.parametrize("shared", ["dated", "blank in one", "same in both", "same, one file repeating it"])
+def test_a_key_two_files_of_a_run_share_without_a_newest_is_said_not_called_the_newest(
+        harness: Harness, shared: str) -> None:
+    """Two files of one run share a key. With the same `Updated` in both, or none in one of them (dlt's
+    newest-first pass sorts a blank one first on PostgreSQL and last on DuckDB), which row loads is not
+    told: the later file's LOADED row and the log say so, also when a file repeats the key itself; two
+    different dates say nothing (the newer loads)."""
+    def edit(job: Any, text: str) -> str:
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+        header, row = rows[0], list(rows[1])
+        row[header.index("Sale Order Code")], row[header.index("Sale Order Item Code")] = "SO-SHARED", "SOI-SHARED"
+        at = header.index("Updated")
+        if shared == "blank in one" and job.query.facility == "DEL02":
+            row[at] = ""
+        elif shared.startswith("same"):  # an hour into the window both jobs ask for, India time
+            row[at] = (datetime.fromtimestamp(job.query.start, UTC) + timedelta(hours=6, minutes=30)).strftime(
+                "%Y-%m-%d %H:%M:%S")
+        copies = 2 if shared.endswith("repeating it") and job.query.facility == "BLR01" else 1
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows([*rows, *[row] * copies])
+        return out.getvalue()
+
+    harness.sim.jobs.edit_file = edit
+    harness.run(exports=[SALE_ORDERS_FULL], facilities=["BLR01", "DEL02"], window_days=1, lookback_days=0)
+    said = [r["message"] for r in harness.history() if r["status"] == "LOADED"
+            and "repeat keys of another job's file of this run" in (r["message"] or "")]
+    assert len(said) == (shared != "dated"), said
+    if said:
+        assert re.search(r"[12] row\(s\) repeat keys of another job's file of this run with the same 'Updated' as "
+                         r"the row there, or one of the two rows without one: which of them loads is not told", said[0])
 
 
 def test_only_the_intended_dedup_sort_warning_is_dropped() -> None:

@@ -53,6 +53,7 @@ class FileKeys:
     # hashes, and of the hashes of each key with its version (the dedup_sort column: `Updated`) when the
     # export has one (None: not known); two files with the same one hold the same rows
     fingerprint: Optional[str] = None
+    versions: bool = False  # its table also holds each row's version (`v`): kept for `ties_between_files`
 
 
 class KeyStore:
@@ -70,10 +71,9 @@ class KeyStore:
         self._files = 0
         self._rows = 0  # hashes in the package table
         self._db.execute("CREATE TABLE package (h UBIGINT)")
-        # each key of the package's files whose key is unique in it, and whether that row has no version
-        # (a blank `Updated`): kept whatever `unique` becomes, for `blank_beside_dated`
-        self._db.execute("CREATE TABLE package_versions (h UBIGINT, n BOOLEAN)")
-        self._version_rows = 0
+        # the tables of the package's files with versions, kept to the end of the package (not copied:
+        # a single file costs nothing more) for `ties_between_files`, with their row count
+        self._kept: dict[str, int] = {}
         self.unique = True  # over the files added so far; once False it stays False
 
     def file(self, keys: list[str], versions: Optional[list[str]] = None) -> KeyCheck:
@@ -113,22 +113,27 @@ class KeyStore:
         self.discard(file)
         return self.unique
 
-    def blank_beside_dated(self, file: FileKeys) -> int:
-        """Rows of `file` whose key a file added before it has, where one of the two rows has no version
-        (a blank `Updated`) and the other has one: dlt's newest-first pass sorts the blank one first on
-        PostgreSQL and last on DuckDB, so which loads is not told. Call before `add`; 0 when not known
-        (no versions, a key repeated within the file, more keys than the store keeps)."""
-        if not file.table or self._version_rows + file.rows > self.max_keys:
+    def ties_between_files(self, file: FileKeys) -> int:
+        """Rows of `file` whose key a file of the package before it has with the same version (the same
+        `Updated`), or where one of the two rows has no version and the other has one (dlt's newest-first
+        pass sorts a blank one first on PostgreSQL and last on DuckDB): which of them loads is not told.
+        Call once per file, before `add`; 0 when not known (no versions, more keys than the store keeps)."""
+        if not (file.table and file.versions):
             return 0
+        if sum(self._kept.values()) + file.rows > self.max_keys:
+            return 0  # not kept: `add` drops it
+        tied = 0
+        blank = "(o.v = o.h) <> (f.v = f.h)"  # a blank version is stored as the key's own hash
         try:
-            [(mixed,)] = self.execute(
-                f"SELECT count(*) FROM {file.table} f WHERE EXISTS "
-                f"(SELECT 1 FROM package_versions p WHERE p.h = f.h AND p.n <> f.n)")
-            self.execute(f"INSERT INTO package_versions SELECT h, n FROM {file.table}")
-            self._version_rows += file.rows
-            return mixed if isinstance(mixed, int) else 0
-        except duckdb.Error:  # a file without versions has no `n`; a failed store knows nothing
-            return 0
+            for table in self._kept:
+                [(count,)] = self.execute(
+                    f"SELECT count(*) FROM {file.table} f WHERE EXISTS "
+                    f"(SELECT 1 FROM {table} o WHERE o.h = f.h AND (o.v = f.v OR {blank}))")
+                tied += count if isinstance(count, int) else 0
+        except duckdb.Error as error:
+            log.info("the version check between files failed (%s)", error)
+        self._kept[file.table] = file.rows
+        return tied
 
     def shares_keys(self, file: FileKeys) -> Optional[bool]:
         """Whether a key of `file` is a key of a file added before it (None: the store cannot tell, once
@@ -148,8 +153,8 @@ class KeyStore:
         return bool(shared)
 
     def discard(self, file: FileKeys) -> None:
-        """Drop a file's hashes (added to the package, or never to be)."""
-        if file.table:
+        """Drop a file's hashes (added to the package, or never to be), unless kept for the files after it."""
+        if file.table and file.table not in self._kept:
             self._forget(f"DROP TABLE IF EXISTS {file.table}")
 
     def _forget(self, sql: str) -> None:
@@ -195,12 +200,13 @@ class KeyCheck:
                 raise _TooMany()
             columns = self.keys + self._versions
             rows = chunk.select(columns).rename_columns([f"c{i}" for i in range(len(columns))])
-            kept = [f"hash({', '.join(rows.column_names[:len(self.keys)])}) AS h"]
+            key_hash = f"hash({', '.join(rows.column_names[:len(self.keys)])})"
+            kept = [f"{key_hash} AS h"]
             if self._versions:  # v: the hash of each key with its version, for the fingerprint and ties;
-                # n: a row without a version (a blank `Updated`), which no destination can order alike
-                kept.append(f"hash({', '.join(rows.column_names)}) AS v")
+                # a row without a version (a blank `Updated`, which no destination orders alike) gets the
+                # key's own hash there, so `v = h` tells it without a column more (memory at 11M keys)
                 blank = " OR ".join(f"{name} IS NULL" for name in rows.column_names[len(self.keys):])
-                kept.append(f"({blank}) AS n")
+                kept.append(f"CASE WHEN {blank} THEN {key_hash} ELSE hash({', '.join(rows.column_names)}) END AS v")
             select = f"SELECT {', '.join(kept)} FROM chunk"
             if not self._created:  # typed by the first chunk: every chunk of a file has the same types
                 self._store.execute(f"CREATE TABLE {self._table} AS {select} LIMIT 0", rows)
@@ -214,16 +220,19 @@ class KeyCheck:
 
     def result(self) -> FileKeys:
         """The file's result (`unique` None without a key); the hashes stay in the store for
-        `KeyStore.add` only when the key is unique."""
+        `KeyStore.add` when the key is unique, or the file has versions."""
         if self._result is None:
             repeats, fingerprint = self._repeats() if self._known else (None, None)
+            versions = bool(self._versions)
             if repeats == 0:
-                self._result = FileKeys(True, self._table, self._rows, fingerprint=fingerprint) if self._created \
-                    else FileKeys(True)
+                self._result = FileKeys(True, self._table, self._rows, fingerprint=fingerprint, versions=versions) \
+                    if self._created else FileKeys(True)
+            elif repeats and versions:  # kept for the version check between files (`ties_between_files`)
+                self._result = FileKeys(False, self._table, self._rows, repeats=repeats, fingerprint=fingerprint,
+                                        ties=self._ties(), versions=True)
             else:
-                ties = self._ties() if repeats else 0
                 self._drop()
-                self._result = FileKeys(False, repeats=repeats or 0, fingerprint=fingerprint, ties=ties)
+                self._result = FileKeys(False, repeats=repeats or 0, fingerprint=fingerprint)
         return self._result
 
     def _ties(self) -> int:
@@ -236,8 +245,8 @@ class KeyCheck:
             return 0
         try:
             [(ties,)] = self._store.execute(
-                f"SELECT count(*) - count(DISTINCT v) + count(*) FILTER (WHERE n AND h IN "
-                f"(SELECT h FROM {self._table} WHERE NOT n)) FROM {self._table}")
+                f"SELECT count(*) - count(DISTINCT v) + count(*) FILTER (WHERE v = h AND h IN "
+                f"(SELECT h FROM {self._table} WHERE v <> h)) FROM {self._table}")
             return ties if isinstance(ties, int) else 0
         except duckdb.Error as error:
             log.info("the tie check of a file failed (%s)", error)

@@ -276,12 +276,13 @@ class ExportCollection:
         """The file's rows into this package, with the job's LOADED history row and its cursor."""
         converted, download = event.converted, event.download
         if converted.parquet is not None and converted.schema is not None:
-            mixed = converter.key_store.blank_beside_dated(converted.keys) if self._keyed else 0
-            if mixed:
+            tied = converter.key_store.ties_between_files(converted.keys) if self._keyed else 0
+            if tied:
                 converted.problems.append(
-                    f"{mixed:,} row(s) repeat keys of another job's file of this run, one of the two rows without a "
-                    f"'{self.spec.dedup_sort}' and the other with one: which of them loads is not told by the files "
-                    "(it may differ between destinations)")
+                    f"{tied:,} row(s) repeat keys of another job's file of this run with the same "
+                    f"'{self.spec.dedup_sort}' as the row there, or one of the two rows without one: which of them "
+                    "loads is not told by the files (it may differ between destinations); if they are different "
+                    "records, widen primary_key for this export")
                 log.warning("%s: %s", event.ticket.label, converted.problems[-1])
             if self.rt.load_format:
                 hints = self._load_hints(converter.key_store, converted.keys)
