@@ -286,3 +286,25 @@ def test_a_resumed_run_fills_the_slots_its_finished_jobs_free(harness: Harness) 
     assert len(harness.sim.jobs.all()) == 3  # the two resumed jobs finished, then the third window ran
     assert harness.ledger_entries("return_invoices") == []
     assert harness.cursors("return_invoices") == {"BLR01": TEST_NOW.isoformat()}
+
+
+def test_a_kept_tenant_snapshot_job_that_finishes_after_a_newer_one_under_another_facility_is_not_loaded(
+        harness: Harness) -> None:
+    """Item Master is one job for the tenant, run under one facility. A job kept past its deadline under
+    BLR01, then a newer one under DEL02 (the facilities changed) that loaded: when the old job finishes,
+    its older picture of the whole table must not replace the newer one (it did, exit 0)."""
+    sim = harness.sim
+    sim.inject_job_fate(STUCK, times=1, match=lambda report, facility: report == "Item Master")
+    with pytest.raises(ExportsFailed):
+        harness.run(exports=["Item Master"], facilities=["BLR01"], job_timeout_seconds=30)
+    [stale] = sim.jobs.all()
+    sim.clock.advance(timedelta(hours=1))
+    harness.run(exports=["Item Master"], facilities=["DEL02"])  # the kept job is set aside; a new one loads
+    newer = [j for j in sim.jobs.all() if j.code != stale.code]
+    assert len(newer) == 1 and harness.history(newer[0].code)[-1]["status"] == "LOADED"
+    picture = sorted(harness.sql("SELECT product_code, _uniware_job_code FROM {ds}.item_master"))
+    sim.release_stuck_jobs()
+    sim.clock.advance(timedelta(hours=1))
+    harness.run(exports=["Item Master"], facilities=["DEL02", "BLR01"])  # BLR01 first in code order
+    assert harness.history(stale.code)[-1]["status"] == "SUPERSEDED"
+    assert sorted(harness.sql("SELECT product_code, _uniware_job_code FROM {ds}.item_master")) == picture

@@ -108,10 +108,12 @@ class SourceRuntime:
         self.load_format = destination_load_format()
 
     def facilities_for(self, spec: ExportSpec) -> tuple[str, ...]:
-        """The configured facility codes (each listed ENABLED by the tenant), or every enabled one; the
-        first only for reports that ignore the facility. Asked once per run (the report keeps it)."""
+        """The configured facility codes (each listed ENABLED by the tenant), or every enabled one; for
+        reports that ignore the facility, the first in code order (not in facility/search's order, which
+        may change between runs: the job would move to another facility). Asked once per run (the report
+        keeps it)."""
         run = self._found().run
-        return run if spec.facility_scoped else run[:1]
+        return run if spec.facility_scoped else tuple(sorted(run)[:1])
 
     def tenant_facilities(self) -> tuple[str, ...]:
         """Every facility code the tenant lists (the run's codes when facility/search could not tell)."""

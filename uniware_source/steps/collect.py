@@ -426,8 +426,9 @@ class ExportCollection:
         replaced): merges on the key replace rows whatever their `dedup_sort`, and a snapshot replaces
         the facility's rows, so loading it would put older versions back. Exports merged on the job
         code are not concerned (their rows replace nothing)."""
-        return newer_loaded(entry, self.loaded_before) if self._keyed or self.spec.write_disposition == REPLACE \
-            else None
+        if not (self._keyed or self.spec.write_disposition == REPLACE):
+            return None
+        return newer_loaded(entry, self.loaded_before, whole_tenant=self._snapshot_of_tenant)
 
     def _fail(self, entry: Entry, reason: str) -> None:
         self.ledger.record_failed(entry, self.rt.run_id, reason)
@@ -534,11 +535,13 @@ def column_names(spec: ExportSpec, ledger: ExportLedger, normalize: Callable[[st
     return ColumnNames(saved, normalize=normalize, reserved=RESERVED_COLUMNS, fixed=fixed)
 
 
-def newer_loaded(entry: Entry, loaded_before: dict[str, datetime]) -> Optional[datetime]:
+def newer_loaded(entry: Entry, loaded_before: dict[str, datetime], whole_tenant: bool = False) -> Optional[datetime]:
     """When the newest job of the entry's facility that loaded in an earlier package was created, if
-    after the entry's job. Once per window: the job made after a SUPERSEDED one loads whatever loaded
-    first, so a window always slower than its facility's newer ones is not put off for ever."""
+    after the entry's job; `whole_tenant`: of any facility (a snapshot of the tenant replaces the whole
+    table, whichever facility its job ran under). Once per window: the job made after a SUPERSEDED one
+    loads whatever loaded first, so a window always slower than its facility's newer ones is not put off
+    for ever."""
     if entry.created_at is None or entry.data.get("superseded"):
         return None
-    newer = loaded_before.get(entry.facility or "")
+    newer = max(loaded_before.values(), default=None) if whole_tenant else loaded_before.get(entry.facility or "")
     return newer if newer is not None and newer > entry.created_at else None
