@@ -91,6 +91,30 @@ def test_header_change_fails_when_asked_to(harness: Harness) -> None:
     assert harness.count("sale_orders") == loaded
 
 
+def test_a_refused_file_does_not_become_the_header_the_next_files_are_held_to(harness: Harness) -> None:
+    """With on_header_change='fail', a first file with a column more that is refused for another reason
+    (another facility's rows) loads nothing, so its labels are not "the last load's": the window's next
+    file, with the usual labels, loads instead of failing on every run."""
+    export = [{"name": "Sale Orders", "columns": [*SALE_ORDERS[0]["columns"], "facilityCode", "channel"]}]
+
+    def odd_and_foreign(job: Any, text: str) -> str:
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+        at = rows[0].index("Facility Code")
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(
+            [[*rows[0], "Extra"], *[[*r[:at], "DEL02", *r[at + 1:], "x"] for r in rows[1:]]])
+        return out.getvalue()
+
+    harness.sim.jobs.edit_file = odd_and_foreign
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=export, facilities=["BLR01"], on_header_change="fail")
+    assert "DEL02" in raised.value.problems[0] and "columns changed" not in raised.value.problems[0]
+    harness.sim.jobs.edit_file = None
+    harness.sim.clock.advance(timedelta(hours=1))
+    harness.run(exports=export, facilities=["BLR01"], on_header_change="fail")
+    assert harness.count("sale_orders") > 0
+
+
 def test_header_change_evolves_by_default(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
     harness.run(exports=SALE_ORDERS, facilities=["BLR01"])
     corrupt_blr01(harness, RENAMED_HEADER)

@@ -297,6 +297,7 @@ class ExportCollection:
             self.ledger.remember_loaded_file(download.sha256, entry)
         self.ledger.remember_facility_names(entry.facility, names_of(converted.facility_names))
         self.ledger.save_column_names(self.names.to_state())  # saved with the rows that use it
+        self.ledger.remember_header([h.strip() for h in converted.header])
         self.ledger.record_polls(entry, event.polls)
         cursor = self.ledger.record_loaded(entry)
         self.tally.jobs_loaded += 1
@@ -487,12 +488,15 @@ class ExportCollection:
         before, now = self.names.name_of(old), self.names.name_of(new)
         if now is None or now == before:
             return f"{old!r} as {new!r} (case or spacing only; same column {before})"
+        if before is None:  # the earlier spelling never got a column of its own
+            return f"{old!r} as {new!r} (case or spacing only; its values go to column {now})"
         return (f"{old!r} as {new!r} (case or spacing only): a new label, so its values go to the new column "
                 f"{now}, not to {before}")
 
     def _check_header(self, header: list[str]) -> Optional[str]:
-        """Compare the labels with the last file's, exactly (in any order); a problem text when
-        on_header_change is 'fail'."""
+        """Compare the labels with the last loaded file's, exactly (in any order); a problem text when
+        on_header_change is 'fail'. A file's labels are remembered when its rows load (`_load`): a file
+        refused for another reason is no file to compare with."""
         known = self.ledger.last_header
         current = [h.strip() for h in header]
         if known and not same_labels(known, current):
@@ -506,12 +510,12 @@ class ExportCollection:
                     added.remove(new)
                     respelled.append(self._respelled(old, new))
             change = "the file's columns changed since the last load: " + "; ".join(
-                [*([f"added {added}, removed {removed}"] if added or removed else []),
+                [*([", ".join([*([f"added {added}"] if added else []), *([f"removed {removed}"] if removed else [])])]
+                   if added or removed else []),
                  *([f"respelled {'; '.join(respelled)}"] if respelled else [])])
             if self.rt.settings.on_header_change == "fail":
                 return f"{change}; on_header_change='fail' refuses it (set 'evolve' to accept)"
             log.warning("%s: %s", self.spec.name, change)
-        self.ledger.remember_header(current)
         return None
 
 
