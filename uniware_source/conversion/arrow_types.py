@@ -91,8 +91,18 @@ def _parse_any(text: pa.Array, formats: tuple[str, ...], iso: pa.DataType) -> pa
         unread = pc.and_(unread, pc.is_null(parsed))
     leftover = pc.and_(unread, year_first)  # what only the ISO reader reads (a fraction of a second)
     if pc.any(leftover).as_py():
-        parsed = pc.replace_with_mask(parsed, leftover, _each_iso(pc.filter(text, leftover), iso))
+        parsed = pc.replace_with_mask(parsed, leftover, _iso_read(pc.filter(text, leftover), iso))
     return _plausible(parsed)
+
+
+def _iso_read(text: pa.Array, iso: pa.DataType) -> pa.Array:
+    """`text` read by Arrow's ISO reader: at once, else value by value, except values with an offset
+    (a naive `iso` reads none of them, and a column of them would go one by one for nothing)."""
+    read = _iso_cast(text, iso)
+    if read is not None:
+        return read
+    plain = pc.invert(pc.fill_null(pc.match_substring_regex(text, _ZONED), False))
+    return pc.replace_with_mask(pa.nulls(len(text), iso), plain, _each_iso(pc.filter(text, plain), iso))
 
 
 def _each_iso(text: pa.Array, iso: pa.DataType) -> pa.Array:
@@ -173,6 +183,13 @@ def _unparsed(text: pa.Array, parsed: pa.Array) -> Optional[pa.Array]:
 def to_timestamp(text: pa.Array) -> Converted:
     """Text to UTC timestamps (microseconds): India time, or the value's own offset where it has one
     (looked for only among the values no India-time format reads, so a chunk without any costs nothing)."""
+    first = next((value for value in text.drop_null()[:1].to_pylist()), None)
+    if first is not None and re.match(_ZONED, first):  # a column written with offsets (a courier's UTC)
+        whole = _iso_cast(pc.replace_substring_regex(pc.utf8_trim_whitespace(text), _SPACED_ZONE, r"\1"),
+                          UTC_MICROS)
+        if whole is not None:
+            whole = _plausible(whole)
+            return Converted(whole, _unparsed(text, whole))
     parsed = _parse_any(text, TIMESTAMP_FORMATS, NAIVE_MICROS)
     values = pc.subtract(parsed.cast(pa.int64()), IST_OFFSET_SECONDS * 1_000_000).cast(UTC_MICROS)
     unread = _unparsed(text, parsed)

@@ -53,7 +53,7 @@ class FileKeys:
     # hashes, and of the hashes of each key with its version (the dedup_sort column: `Updated`) when the
     # export has one (None: not known); two files with the same one hold the same rows
     fingerprint: Optional[str] = None
-    versions: bool = False  # its table also holds each row's version (`v`): kept for `ties_between_files`
+    versions: bool = False  # its table also holds each row's version (`v`), for `ties_between_files`
 
 
 class KeyStore:
@@ -71,9 +71,11 @@ class KeyStore:
         self._files = 0
         self._rows = 0  # hashes in the package table
         self._db.execute("CREATE TABLE package (h UBIGINT)")
-        # the tables of the package's files with versions, kept to the end of the package (not copied:
-        # a single file costs nothing more) for `ties_between_files`, with their row count
-        self._kept: dict[str, int] = {}
+        # the hashes and versions of the package's files with versions, for `ties_between_files`: the
+        # first such file's own table, kept to the end of the package (a single file costs nothing
+        # more), into which the later files' rows are copied
+        self._versions: Optional[str] = None
+        self._version_rows = 0
         self.unique = True  # over the files added so far; once False it stays False
 
     def file(self, keys: list[str], versions: Optional[list[str]] = None) -> KeyCheck:
@@ -118,22 +120,22 @@ class KeyStore:
         `Updated`), or where one of the two rows has no version and the other has one (dlt's newest-first
         pass sorts a blank one first on PostgreSQL and last on DuckDB): which of them loads is not told.
         Call once per file, before `add`; 0 when not known (no versions, more keys than the store keeps)."""
-        if not (file.table and file.versions):
+        if not (file.table and file.versions) or self._version_rows + file.rows > self.max_keys:
             return 0
-        if sum(self._kept.values()) + file.rows > self.max_keys:
-            return 0  # not kept: `add` drops it
-        tied = 0
+        if self._versions is None:
+            self._versions, self._version_rows = file.table, file.rows
+            return 0
         blank = "(o.v = o.h) <> (f.v = f.h)"  # a blank version is stored as the key's own hash
         try:
-            for table in self._kept:
-                [(count,)] = self.execute(
-                    f"SELECT count(*) FROM {file.table} f WHERE EXISTS "
-                    f"(SELECT 1 FROM {table} o WHERE o.h = f.h AND (o.v = f.v OR {blank}))")
-                tied += count if isinstance(count, int) else 0
+            [(tied,)] = self.execute(
+                f"SELECT count(*) FROM {file.table} f WHERE EXISTS "
+                f"(SELECT 1 FROM {self._versions} o WHERE o.h = f.h AND (o.v = f.v OR {blank}))")
+            self.execute(f"INSERT INTO {self._versions} SELECT h, v FROM {file.table}")
+            self._version_rows += file.rows
+            return tied if isinstance(tied, int) else 0
         except duckdb.Error as error:
             log.info("the version check between files failed (%s)", error)
-        self._kept[file.table] = file.rows
-        return tied
+            return 0
 
     def shares_keys(self, file: FileKeys) -> Optional[bool]:
         """Whether a key of `file` is a key of a file added before it (None: the store cannot tell, once
@@ -154,7 +156,7 @@ class KeyStore:
 
     def discard(self, file: FileKeys) -> None:
         """Drop a file's hashes (added to the package, or never to be), unless kept for the files after it."""
-        if file.table and file.table not in self._kept:
+        if file.table and file.table != self._versions:
             self._forget(f"DROP TABLE IF EXISTS {file.table}")
 
     def _forget(self, sql: str) -> None:
@@ -229,7 +231,7 @@ class KeyCheck:
                     if self._created else FileKeys(True)
             elif repeats and versions:  # kept for the version check between files (`ties_between_files`)
                 self._result = FileKeys(False, self._table, self._rows, repeats=repeats, fingerprint=fingerprint,
-                                        ties=self._ties(), versions=True)
+                                        ties=min(self._ties(), repeats), versions=True)
             else:
                 self._drop()
                 self._result = FileKeys(False, repeats=repeats or 0, fingerprint=fingerprint)
