@@ -115,6 +115,16 @@ def test_a_refused_file_does_not_become_the_header_the_next_files_are_held_to(ha
     assert harness.count("sale_orders") > 0
 
 
+def test_two_files_of_one_run_are_held_to_each_others_header(harness: Harness) -> None:
+    """On a first run (no earlier load), two facilities' files with different labels: with
+    on_header_change='fail' the file checked second is refused, not both loaded into two columns."""
+    harness.sim.inject_job_fate(CORRUPT, corruption=RENAMED_HEADER, match=lambda report, facility: facility == "DEL02")
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=SALE_ORDERS, facilities=["BLR01", "DEL02"], on_header_change="fail")
+    [problem] = raised.value.problems
+    assert "the file's columns changed since the last load" in problem and "on_header_change='fail'" in problem
+
+
 def test_header_change_evolves_by_default(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
     harness.run(exports=SALE_ORDERS, facilities=["BLR01"])
     corrupt_blr01(harness, RENAMED_HEADER)

@@ -305,6 +305,6 @@ def test_a_kept_tenant_snapshot_job_that_finishes_after_a_newer_one_under_anothe
     picture = sorted(harness.sql("SELECT product_code, _uniware_job_code FROM {ds}.item_master"))
     sim.release_stuck_jobs()
     sim.clock.advance(timedelta(hours=1))
-    harness.run(exports=["Item Master"], facilities=["DEL02", "BLR01"])  # BLR01 first in code order
+    harness.run(exports=["Item Master"], facilities=["DEL02", "BLR01"])  # the kept job's facility: it resumes
     assert harness.history(stale.code)[-1]["status"] == "SUPERSEDED"
     assert sorted(harness.sql("SELECT product_code, _uniware_job_code FROM {ds}.item_master")) == picture

@@ -87,7 +87,7 @@ def plan_lines(pipeline: Pipeline, rt: SourceRuntime) -> list[str]:
         state = copy.deepcopy(dict(_resources(pipeline).get(spec.table_name, {})))
         ledger = ExportLedger(state)
         plan(spec, ledger, rt)
-        active = None if rt.settings.job_codes else frozenset(rt.facilities_for(spec))
+        active = None if rt.settings.job_codes else frozenset(rt.facilities_for(spec, ledger))
         for entry in ledger.entries():
             if entry.done:
                 continue

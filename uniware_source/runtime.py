@@ -107,13 +107,16 @@ class SourceRuntime:
         self.budget.running = ledgers.jobs_running(tables, active)
         self.load_format = destination_load_format()
 
-    def facilities_for(self, spec: ExportSpec) -> tuple[str, ...]:
+    def facilities_for(self, spec: ExportSpec, ledger: Optional[ExportLedger] = None) -> tuple[str, ...]:
         """The configured facility codes (each listed ENABLED by the tenant), or every enabled one; for
-        reports that ignore the facility, the first in code order (not in facility/search's order, which
-        may change between runs: the job would move to another facility). Asked once per run (the report
-        keeps it)."""
+        reports that ignore the facility one: that of a job of the export in `ledger` not yet done, where
+        it is one of them (facility/search's order may change between runs: the job stays where it is),
+        else the first. Asked once per run (the report keeps it)."""
         run = self._found().run
-        return run if spec.facility_scoped else tuple(sorted(run)[:1])
+        if spec.facility_scoped:
+            return run
+        unfinished = {e.facility for e in ledger.entries() if e.job_code and not e.done} if ledger else set()
+        return next(((code,) for code in run if code in unfinished), run[:1])
 
     def tenant_facilities(self) -> tuple[str, ...]:
         """Every facility code the tenant lists (the run's codes when facility/search could not tell)."""
@@ -166,7 +169,7 @@ def active_facilities(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime)
     if rt.settings.job_codes:
         rt.report.scope[spec.table_name] = None
         return None
-    active = frozenset(rt.facilities_for(spec))
+    active = frozenset(rt.facilities_for(spec, ledger))
     rt.report.scope[spec.table_name] = active
     aside = ledger.set_aside(active)
     if aside:

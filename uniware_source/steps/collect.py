@@ -227,6 +227,8 @@ class ExportCollection:
             if finding is not None:
                 log.warning("%s: %s", event.ticket.label, finding.message)
                 converted.problems.append(finding.message)
+        # the labels the export's next files are compared with (this run's too): a file refused above sets none
+        self.ledger.remember_header([h.strip() for h in converted.header])
         accepted.append((entry, event))
 
     def _refuse(self, entry: Entry, event: FileReady, converter: CsvConverter, outcome: Outcome,
@@ -297,7 +299,6 @@ class ExportCollection:
             self.ledger.remember_loaded_file(download.sha256, entry)
         self.ledger.remember_facility_names(entry.facility, names_of(converted.facility_names))
         self.ledger.save_column_names(self.names.to_state())  # saved with the rows that use it
-        self.ledger.remember_header([h.strip() for h in converted.header])
         self.ledger.record_polls(entry, event.polls)
         cursor = self.ledger.record_loaded(entry)
         self.tally.jobs_loaded += 1
@@ -369,8 +370,11 @@ class ExportCollection:
         one keeps a job in one file, since its rows are told apart only by the job code (reloading a part
         after a crash must replace that part alone: pipeline_run/recovery.py), and so does a snapshot:
         reloaded after a crash as a merge, its merge key (the facility) would delete the rows of a part
-        that had finished and is not loaded again."""
-        return COPY_PARTS if load_format == CSV and self._keyed and self.spec.write_disposition != REPLACE else 1
+        that had finished and is not loaded again; and so does an export with repeating_keys, whose
+        merge key (the natural key) would likewise delete a finished part's rows of a key whose numbered
+        rows the chunks dealt out to both parts."""
+        split = self._keyed and self.spec.write_disposition != REPLACE and not self.spec.repeating_keys
+        return COPY_PARTS if load_format == CSV and split else 1
 
     def _load_hints(self, key_store: KeyStore, keys: FileKeys) -> dict[str, Any]:
         """How this package's files land in the table, decided from the data (the last file's hints
@@ -494,9 +498,9 @@ class ExportCollection:
                 f"{now}, not to {before}")
 
     def _check_header(self, header: list[str]) -> Optional[str]:
-        """Compare the labels with the last loaded file's, exactly (in any order); a problem text when
-        on_header_change is 'fail'. A file's labels are remembered when its rows load (`_load`): a file
-        refused for another reason is no file to compare with."""
+        """Compare the labels with the last accepted file's, exactly (in any order); a problem text when
+        on_header_change is 'fail'. A file's labels are remembered once it passed every check of `_on_file`:
+        a file refused for another reason is no file to compare with."""
         known = self.ledger.last_header
         current = [h.strip() for h in header]
         if known and not same_labels(known, current):

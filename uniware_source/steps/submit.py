@@ -85,7 +85,7 @@ def plan(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> None:
         if spec.incremental:
             ledger.split_unsubmitted(BACKFILL, settings.window, settings.min_window)
             start, end = settings.backfill
-            for facility in rt.facilities_for(spec):
+            for facility in rt.facilities_for(spec, ledger):
                 _unless_loaded(spec, ledger, rt, ledger.plan_backfill(
                     facility, start=start, end=end, window=settings.window, min_window=settings.min_window))
         else:
@@ -94,14 +94,14 @@ def plan(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> None:
         ledger.split_unsubmitted(INCREMENTAL, settings.window, settings.min_window)  # window_days lowered
         lookback = spec.lookback if spec.lookback is not None else settings.lookback
         first_start = settings.start_date or now - settings.window
-        for facility in rt.facilities_for(spec):
+        for facility in rt.facilities_for(spec, ledger):
             _warn_future_cursor(spec, ledger, facility, now)
             cursor_was_set = ledger.cursor(facility) is not None
             _unless_loaded(spec, ledger, rt, ledger.plan_incremental(
                 facility, now=now, first_start=first_start, lookback=lookback, window=settings.window,
                 min_window=settings.min_window), cursor_was_set)
     else:
-        for facility in rt.facilities_for(spec):
+        for facility in rt.facilities_for(spec, ledger):
             ledger.plan_snapshot(facility, now=now)
     ledger.mark_planned(rt.run_id)
 
