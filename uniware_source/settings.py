@@ -505,8 +505,13 @@ def _check_dedup_sort_type(spec: ExportSpec, where: str) -> None:
     if not label or not spec.primary_key or spec.merges_on_job_code:
         return
     typed = list(spec.column_types)
-    named = matching_label(label, typed) or next((k for k in typed if matching_label(k, [label])), None)
-    if spec.column_types.get(named or "", TEXT) == TEXT:
+    # the label, or the catalog's label it is another reading of (Reverse Pickup Updated / ... Last Updated)
+    spellings = [label, *(main for main, others in spec.label_readings.items()
+                          if any(matching_label(other, [label]) for other in others))]
+    kinds = {spec.column_types.get(matching_label(spelling, typed)
+                                   or next((k for k in typed if matching_label(k, [spelling])), None) or "", TEXT)
+             for spelling in spellings}
+    if kinds <= {TEXT}:
         raise ConfigError("exports", f"{where}: dedup_sort '{label}' tells the newest of a key's rows, but has no "
                           "type, so its values would be compared as text ('30-03-2026 10:00' after '01-04-2026 "
                           f"10:00'); give it one in column_types (\"{label}\" = \"timestamp\", or date, integer, "

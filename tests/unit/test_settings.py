@@ -111,6 +111,8 @@ def test_a_dedup_sort_without_a_type_that_orders_it_is_a_setting_error(types: di
             resolve_export(entry, 0)
     for report in ("Sale Orders", "Reverse Pickup", "Purchase Orders", "Shipping Package"):  # the catalog types its own
         assert resolve_export({"name": report}, 0).dedup_sort
+    # another reading of a catalog label has the label's type
+    assert resolve_export({"name": "Reverse Pickup", "dedup_sort": "Reverse Pickup Updated"}, 0).dedup_sort
 
 
 def test_export_names_separated_by_commas_and_a_misspelt_name_gets_the_catalogs_spelling() -> None:
