@@ -125,6 +125,29 @@ def test_two_files_of_one_run_are_held_to_each_others_header(harness: Harness) -
     assert "the file's columns changed since the last load" in problem and "on_header_change='fail'" in problem
 
 
+def test_a_file_refused_for_being_served_twice_does_not_become_the_header_of_later_runs(harness: Harness) -> None:
+    """One file with a column more served for two facilities' jobs: both are refused (the same file for two
+    jobs) and nothing loads, so with on_header_change='fail' the next runs' usual files load."""
+    served: list[str] = []
+
+    def same_file_with_extra(job: Any, text: str) -> str:
+        if not served:
+            rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+            out = io.StringIO()
+            csv.writer(out, lineterminator="\n").writerows([[*rows[0], "Extra"], *[[*r, "x"] for r in rows[1:]]])
+            served.append(out.getvalue())
+        return served[0]
+
+    harness.sim.jobs.edit_file = same_file_with_extra
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=SALE_ORDERS, facilities=["BLR01", "DEL02"], on_header_change="fail")
+    assert all("the file host served the same file" in problem for problem in raised.value.problems)
+    harness.sim.jobs.edit_file = None
+    harness.sim.clock.advance(timedelta(hours=1))
+    harness.run(exports=SALE_ORDERS, facilities=["BLR01", "DEL02"], on_header_change="fail")
+    assert harness.count("sale_orders") > 0
+
+
 def test_header_change_evolves_by_default(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
     harness.run(exports=SALE_ORDERS, facilities=["BLR01"])
     corrupt_blr01(harness, RENAMED_HEADER)

@@ -308,3 +308,22 @@ def test_a_kept_tenant_snapshot_job_that_finishes_after_a_newer_one_under_anothe
     harness.run(exports=["Item Master"], facilities=["DEL02", "BLR01"])  # the kept job's facility: it resumes
     assert harness.history(stale.code)[-1]["status"] == "SUPERSEDED"
     assert sorted(harness.sql("SELECT product_code, _uniware_job_code FROM {ds}.item_master")) == picture
+
+
+def test_a_tenant_snapshot_job_abandoned_under_a_facility_listed_second_is_made_again_there(
+        harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    """Item Master's kept job under BLR01 expires while the facilities are listed DEL02 first: the window
+    is exported again in that run under the same facility, nothing is set aside, and no line says a
+    configured facility is not configured."""
+    sim = harness.sim
+    sim.inject_job_fate(STUCK, times=1, match=lambda report, facility: report == "Item Master")
+    with pytest.raises(ExportsFailed):
+        harness.run(exports=["Item Master"], facilities=["BLR01", "DEL02"], job_timeout_seconds=30)
+    [stale] = sim.jobs.all()
+    sim.clock.advance(timedelta(hours=30))  # past the job's expiry: abandoned, made again
+    caplog.set_level(logging.INFO)
+    harness.run(exports=["Item Master"], facilities=["DEL02", "BLR01"])
+    assert "set aside" not in caplog.text
+    newer = [j for j in sim.jobs.all() if j.code != stale.code]
+    assert len(newer) == 1 and harness.history(newer[0].code)[-1]["status"] == "LOADED"
+    assert newer[0].facility == "BLR01"  # where the window was: the run under DEL02 would set it aside

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Protocol, TypeVar
 
 from .catalog import ExportSpec
@@ -84,6 +84,7 @@ class SourceRuntime:
     budget: JobBudget
     _client: Optional[UniwareClient] = None
     _facilities: Optional[Facilities] = None
+    _tenant_facility: dict[str, tuple[str, ...]] = field(default_factory=dict)  # by table: see facilities_for
     _collector: Optional[Closable] = None
     _collector_users: int = 0
     load_format: Optional[str] = "parquet"  # of the files handed to dlt; None: Arrow batches (load_files)
@@ -109,14 +110,16 @@ class SourceRuntime:
 
     def facilities_for(self, spec: ExportSpec, ledger: Optional[ExportLedger] = None) -> tuple[str, ...]:
         """The configured facility codes (each listed ENABLED by the tenant), or every enabled one; for
-        reports that ignore the facility one: that of a job of the export in `ledger` not yet done, where
+        reports that ignore the facility one: that of a window of the export in `ledger` not yet done, where
         it is one of them (facility/search's order may change between runs: the job stays where it is),
         else the first. Asked once per run (the report keeps it)."""
         run = self._found().run
         if spec.facility_scoped:
             return run
-        unfinished = {e.facility for e in ledger.entries() if e.job_code and not e.done} if ledger else set()
-        return next(((code,) for code in run if code in unfinished), run[:1])
+        if spec.table_name not in self._tenant_facility:  # decided once a run: a step may clear a job meanwhile
+            unfinished = {e.facility for e in ledger.entries() if not e.done} if ledger else set()
+            self._tenant_facility[spec.table_name] = next(((code,) for code in run if code in unfinished), run[:1])
+        return self._tenant_facility[spec.table_name]
 
     def tenant_facilities(self) -> tuple[str, ...]:
         """Every facility code the tenant lists (the run's codes when facility/search could not tell)."""

@@ -267,9 +267,13 @@ def test_a_value_reads_the_same_whatever_the_chunk_around_it(typed: Any) -> None
     values = ["2026-04-05 10:30:00", "05-04-2026 10:30", "2026-04-05", "2026-04-05 10", "2026-04-05T10:30", "5/4/2026",
               " 2026-04-05", "2026-02-30", "2026-04-05  10:30", "31-04-2026", "0026-04-10", None, "later",
               "2026-04-05 10:30:00.25", "2026-04-05T05:00:00Z", "2026-04-05 10:30 +05:30", "2026-02-30T10:00:00Z",
-              "05-04-2026 10:30 PM", "01-03-2026 01:30 PM", "05-04-2026 13:30 PM", "2026-04-05 10:30:00.1234567"]
+              "05-04-2026 10:30 PM", "01-03-2026 01:30 PM", "05-04-2026 13:30 PM", "2026-04-05 10:30:00.1234567",
+              "2026-04-05T10:00:00+05", "2026-04-05T10Z"]
     alone = [typed(pa.array([v], pa.string())) for v in values]
-    for chunk in (values, values[::-1], values[:4], [v for v in values if v and v[4:5] == "-"]):
+    with_offsets = [v for v in values if v and ("Z" in v or "+" in v)]  # a first value with an offset: cast at once
+    for chunk in (values, values[::-1], values[:4], [v for v in values if v and v[4:5] == "-"], with_offsets,
+                  ["2026-04-05T05:00:00Z", *values], ["2026-04-05T05:00:00Z", "2026-04-05T10:00:00+05"],
+                  ["2026-04-05T05:00:00Z", "2026-04-05T10Z", None]):
         together = typed(pa.array(chunk, pa.string()))
         bad = together.bad.to_pylist() if together.bad is not None else [False] * len(chunk)
         for i, v in enumerate(chunk):

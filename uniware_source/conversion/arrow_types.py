@@ -184,7 +184,10 @@ def to_timestamp(text: pa.Array) -> Converted:
     """Text to UTC timestamps (microseconds): India time, or the value's own offset where it has one
     (looked for only among the values no India-time format reads, so a chunk without any costs nothing)."""
     first = next((value for value in text.drop_null()[:1].to_pylist()), None)
-    if first is not None and re.match(_ZONED, first):  # a column written with offsets (a courier's UTC)
+    if first is not None and re.match(_ZONED, first) \
+            and pc.all(pc.match_substring_regex(text, _ZONED)).as_py():  # a column written with offsets
+        # (a courier's UTC): cast at once, but only values of the shapes read one by one too (Arrow alone
+        # also takes `+05`), so a value reads the same whatever its chunk
         whole = _iso_cast(pc.replace_substring_regex(pc.utf8_trim_whitespace(text), _SPACED_ZONE, r"\1"),
                           UTC_MICROS)
         if whole is not None:

@@ -99,6 +99,9 @@ class ExportCollection:
         self.target_empty: Optional[bool] = None  # asked of the destination at the package's first file
         self.files_in_package = 0  # the jobs' files this package loads into the table so far
         self.loaded_before = ledger.newest_loaded()  # by earlier packages: this one's files merge together
+        # the labels of this run's last file that passed _on_file's checks: the next files are compared with
+        # them (the ledger keeps a loaded file's, for later runs)
+        self.run_header: Optional[list[str]] = None
 
     def run(self) -> Iterator[Any]:
         entries = self.ledger.to_collect(self.rt.run_id, active_facilities(self.spec, self.ledger, self.rt))
@@ -227,8 +230,9 @@ class ExportCollection:
             if finding is not None:
                 log.warning("%s: %s", event.ticket.label, finding.message)
                 converted.problems.append(finding.message)
-        # the labels the export's next files are compared with (this run's too): a file refused above sets none
-        self.ledger.remember_header([h.strip() for h in converted.header])
+        # the labels this run's next files are compared with: a file refused above sets none; a file
+        # refused later (_load_accepted) none for later runs (saved with a file's rows, in _load)
+        self.run_header = [h.strip() for h in converted.header]
         accepted.append((entry, event))
 
     def _refuse(self, entry: Entry, event: FileReady, converter: CsvConverter, outcome: Outcome,
@@ -299,6 +303,7 @@ class ExportCollection:
             self.ledger.remember_loaded_file(download.sha256, entry)
         self.ledger.remember_facility_names(entry.facility, names_of(converted.facility_names))
         self.ledger.save_column_names(self.names.to_state())  # saved with the rows that use it
+        self.ledger.remember_header([h.strip() for h in converted.header])
         self.ledger.record_polls(entry, event.polls)
         cursor = self.ledger.record_loaded(entry)
         self.tally.jobs_loaded += 1
@@ -498,10 +503,10 @@ class ExportCollection:
                 f"{now}, not to {before}")
 
     def _check_header(self, header: list[str]) -> Optional[str]:
-        """Compare the labels with the last accepted file's, exactly (in any order); a problem text when
-        on_header_change is 'fail'. A file's labels are remembered once it passed every check of `_on_file`:
-        a file refused for another reason is no file to compare with."""
-        known = self.ledger.last_header
+        """Compare the labels with those of this run's last file that passed the checks, else of the last
+        loaded file, exactly (in any order); a problem text when on_header_change is 'fail'. A file refused
+        for another reason is no file to compare with."""
+        known = self.run_header or self.ledger.last_header
         current = [h.strip() for h in header]
         if known and not same_labels(known, current):
             added = sorted((Counter(current) - Counter(known)).elements())
