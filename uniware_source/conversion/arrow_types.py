@@ -183,16 +183,9 @@ def _unparsed(text: pa.Array, parsed: pa.Array) -> Optional[pa.Array]:
 def to_timestamp(text: pa.Array) -> Converted:
     """Text to UTC timestamps (microseconds): India time, or the value's own offset where it has one
     (looked for only among the values no India-time format reads, so a chunk without any costs nothing)."""
-    first = next((value for value in text.drop_null()[:1].to_pylist()), None)
-    if first is not None and re.match(_ZONED, first) \
-            and pc.all(pc.match_substring_regex(text, _ZONED)).as_py():  # a column written with offsets
-        # (a courier's UTC): cast at once, but only values of the shapes read one by one too (Arrow alone
-        # also takes `+05`), so a value reads the same whatever its chunk
-        whole = _iso_cast(pc.replace_substring_regex(pc.utf8_trim_whitespace(text), _SPACED_ZONE, r"\1"),
-                          UTC_MICROS)
-        if whole is not None:
-            whole = _plausible(whole)
-            return Converted(whole, _unparsed(text, whole))
+    if _all_with_offset(text):  # a column written with offsets (a courier's UTC): read at once
+        values = _with_offset(text)
+        return Converted(values, _unparsed(text, values))
     parsed = _parse_any(text, TIMESTAMP_FORMATS, NAIVE_MICROS)
     values = pc.subtract(parsed.cast(pa.int64()), IST_OFFSET_SECONDS * 1_000_000).cast(UTC_MICROS)
     unread = _unparsed(text, parsed)
@@ -203,6 +196,15 @@ def to_timestamp(text: pa.Array) -> Converted:
             offset = pc.replace_with_mask(pa.nulls(len(rest), UTC_MICROS), zoned, _with_offset(pc.filter(rest, zoned)))
             values = pc.replace_with_mask(values, unread, offset)
     return Converted(values, _unparsed(text, values))
+
+
+def _all_with_offset(text: pa.Array) -> bool:
+    """Whether every value has an offset, in the shapes read one by one too (Arrow's cast alone also
+    takes `+05`); the first value alone is looked at before the whole chunk is."""
+    at = pc.index(pc.is_valid(text), True).as_py()  # the first value's position, -1 when all are null
+    first = text[at].as_py() if at >= 0 else None
+    return bool(first is not None and re.match(_ZONED, first)
+                and pc.all(pc.match_substring_regex(text, _ZONED)).as_py())
 
 
 def _with_offset(text: pa.Array) -> pa.Array:
