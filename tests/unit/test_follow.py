@@ -15,8 +15,9 @@ import pytest
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from uniware_source.catalog import CATALOG
+from uniware_source.conversion.chunk_threads import read_ahead
 from uniware_source.conversion.column_names import ColumnNames
-from uniware_source.conversion.csv_to_parquet import ConvertedFile, CsvConverter, Lineage, read_ahead
+from uniware_source.conversion.csv_to_parquet import ConvertedFile, CsvConverter, Lineage
 from uniware_source.conversion.key_check import KeyStore
 from uniware_source.jobs.follow import DownloadAbandoned, DownloadRestarted, FollowedFile
 

@@ -214,7 +214,7 @@ def test_headers_compare_exactly_in_any_order_and_legacy_names_are_positional() 
 
 def test_labels_are_found_whatever_their_case_and_other_readings_stand_for_the_label() -> None:
     from uniware_source.catalog import CATALOG
-    from uniware_source.conversion.csv_to_parquet import find_label, spec_labels
+    from uniware_source.conversion.file_layout import find_label, spec_labels
 
     assert find_label(["Reverse Pickup No", "Item Sku Code"], "Item SKU Code") == 1  # DT spells it so
     assert find_label(["Item  SKU code "], "Item SKU Code") == 0
@@ -412,7 +412,7 @@ def test_a_secret_a_json_body_escapes_is_masked() -> None:
 
 
 def test_the_shape_of_rows_joined_by_an_unescaped_quote() -> None:
-    from uniware_source.conversion.csv_to_parquet import value_joins_rows
+    from uniware_source.conversion.row_checks import value_joins_rows
 
     # opened at column 2 of 6: the rest of that row, two whole rows, the start of a later one
     assert value_joins_rows("D-open,x,y,z\na,b,c,d,e,f\na,b,c,d,e,f\nu,v,D-close", 6, 2)
@@ -429,7 +429,7 @@ def test_the_shape_of_rows_joined_by_an_unescaped_quote() -> None:
 
 
 def test_a_ragged_row_that_joins_rows() -> None:
-    from uniware_source.conversion.csv_to_parquet import row_joins_rows
+    from uniware_source.conversion.row_checks import row_joins_rows
 
     assert row_joins_rows('a,b,"D-open,c\nd,e,f,g\nh,i,j,k\n', 4)  # a quote left open, any width
     assert row_joins_rows("a,b,c,d,e,f\ng,h,i,j,k,l,m", 6)  # two whole rows in a 6-column file

@@ -10,7 +10,8 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 from uniware_simulator import REPORTS
 from uniware_source.catalog import CATALOG, DECIMAL
 from uniware_source.conversion.column_names import ColumnNames
-from uniware_source.conversion.csv_to_parquet import BLANKS, plan_layout, spec_labels
+from uniware_source.conversion.csv_to_parquet import BLANKS
+from uniware_source.conversion.file_layout import plan_layout, spec_labels
 from uniware_source.errors import CsvFormatError
 from uniware_source.vocabulary import GUESSED, LABELS, READINGS, UNSEEN
 

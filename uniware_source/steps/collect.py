@@ -27,12 +27,10 @@ from ..conversion.csv_to_parquet import (
     ConvertedFile,
     CsvConverter,
     Lineage,
-    kind_of,
-    loaded_kind,
-    tells_newest,
 )
 from ..conversion.facility_guard import check as check_facility
 from ..conversion.facility_guard import check_names, names_of
+from ..conversion.file_layout import kind_of, loaded_kind, tells_newest
 from ..conversion.key_check import FileKeys, KeyStore
 from ..conversion.load_files import COPY_PARTS, CSV, PARQUET, file_import, forget_deduplicated
 from ..conversion.target_table import add_missing_key_column, table_is_empty
