@@ -7,9 +7,10 @@ exact data, or a clear error naming job, file, row, column or setting, with the 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 
@@ -64,6 +65,34 @@ def test_complete_without_a_file_for_the_whole_grace_is_still_an_empty_export(ha
     assert statuses(harness)[-1] == "EMPTY"
     assert not harness.has_table("return_invoices") or harness.count("return_invoices") == 0
 
+
+
+@pytest.mark.parametrize(("exports", "extra", "why"), [
+    pytest.param(["Tally GST Report"], {}, "an export without a natural key never looks back", id="keyless"),
+    pytest.param(RETURNS, {"backfill_start": "2026-04-10", "backfill_end": "2026-04-11"},
+                 "a backfill window is not exported again", id="backfill"),
+    pytest.param(RETURNS, {"lookback_days": 0}, "the next run looks back 0 day(s)", id="no-lookback"),
+    pytest.param(RETURNS, {"window_days": 2}, None, id="looked-back"),  # the last window (this one) is looked back at
+    pytest.param(RETURNS, {"window_days": 1, "start_date": "2026-04-10"}, "the next run looks back 2 day(s)",
+                 id="earlier-window-of-a-backlog"),
+])
+def test_an_empty_export_no_run_exports_again_says_how_to_load_its_window(
+        harness: Harness, exports: list[Any], extra: dict[str, Any], why: Optional[str]) -> None:
+    """Done without a file past the grace is taken as no rows; a file Uniware links later is then loaded
+    only by a run that exports the window again: where none will, the EMPTY row says how to."""
+    harness.sim.inject_job_fate(SCRIPTED, script=(("COMPLETE", 10),))
+    harness.run(exports=exports, facilities=ONE, **STEADY_POLLS, **extra)
+    empty = [r for r in harness.history() if r["status"] == "EMPTY"]
+    assert empty and "taken as an export with no rows" in empty[0]["message"]
+    if why is None:
+        assert "later runs" not in empty[0]["message"]
+        return
+    assert f"later runs do not export this window again ({why}" in empty[0]["message"]
+    shown = re.search(r"--start '([^']+)' --end '([^']+)'", empty[0]["message"])
+    assert shown is not None
+    start, end = (datetime.fromisoformat(moment) for moment in shown.groups())
+    assert start.utcoffset() == timedelta(hours=5, minutes=30)
+    assert (start, end) == (empty[0]["window_start"], empty[0]["window_end"])
 
 # -- 2. a label keeps its column forever --------------------------------------------------------
 

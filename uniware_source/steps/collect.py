@@ -39,8 +39,9 @@ from ..history import HISTORY_TABLE, job_event
 from ..jobs.workers import Crashed, FileReady, JobEnded, JobTicket, StatusChanged, job_collector
 from ..ledger import Entry, ExportLedger, files_conflict
 from ..runtime import SourceRuntime, active_facilities
-from ..statuses import FAILED_STATUSES, OUTCOME_HISTORY, HistorySource, HistoryStatus, Outcome
+from ..statuses import FAILED_STATUSES, OUTCOME_HISTORY, EntryKind, HistorySource, HistoryStatus, Outcome
 from ..type_labels import fold_label
+from ..windows import IST, shown_time
 
 log = logging.getLogger(__name__)
 
@@ -329,7 +330,8 @@ class ExportCollection:
             self.ledger.record_loaded(entry)
             self.tally.jobs_loaded += 1
             self.tally.statuses[HistoryStatus.EMPTY] += 1
-            reason = "; ".join(p for p in (event.reason, self._empty_snapshot(entry)) if p)
+            reason = "; ".join(p for p in (event.reason, self._empty_snapshot(entry), self._not_exported_again(entry))
+                               if p)
             log.warning("%s: %s", event.ticket.label, reason)
             yield self._connector_row(entry, HistoryStatus.EMPTY, reason, polls=event.polls)
             return
@@ -427,6 +429,27 @@ class ExportCollection:
         self.ledger.record_empty_snapshot(entry, whole_table=facility is None, now=self.rt.clock.now())
         return "the snapshot is empty: " + ("every row of the table deleted" if facility is None
                                             else f"facility {facility}'s rows deleted")
+
+    def _not_exported_again(self, entry: Entry) -> str:
+        """Done without a file is taken as no rows after a grace period, but Uniware may link a file
+        later (uniware-api.md): where no later run exports the window again (an export without a natural
+        key never looks back, a backfill is not repeated, a lookback shorter than the window), the note
+        for the history and the log says how to get its rows if it had some ("" otherwise)."""
+        if entry.start is None or entry.end is None or entry.kind == EntryKind.ADOPTED:
+            return ""
+        lookback = self.spec.lookback if self.spec.lookback is not None else self.rt.settings.lookback
+        # the next run looks back from the end of the facility's last window (the cursor, once all load)
+        last_end = max((e.end for e in self.ledger.entries() if e.kind == EntryKind.INCREMENTAL
+                        and e.facility == entry.facility and e.end is not None), default=entry.end)
+        if self._keyed and entry.kind != EntryKind.BACKFILL and entry.start >= last_end - lookback:
+            return ""
+        why = ("an export without a natural key never looks back" if not self._keyed else
+               "a backfill window is not exported again" if entry.kind == EntryKind.BACKFILL else
+               f"the next run looks back {lookback.total_seconds() / 86400:g} day(s) (lookback_days) from the "
+               f"end of the last window, {shown_time(last_end)}")
+        start, end = (moment.astimezone(IST).isoformat() for moment in (entry.start, entry.end))
+        return (f"later runs do not export this window again ({why}): if it had rows, a backfill of it "
+                f"(--start '{start}' --end '{end}') loads them")
 
     def _newer_loaded(self, entry: Entry) -> Optional[datetime]:
         """When a job created after this entry's loaded this facility's rows in an earlier package (a
