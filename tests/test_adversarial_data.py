@@ -80,7 +80,9 @@ def test_an_empty_export_no_run_exports_again_says_how_to_load_its_window(
         harness: Harness, exports: list[Any], extra: dict[str, Any], why: Optional[str]) -> None:
     """Done without a file past the grace is taken as no rows; a file Uniware links later is then loaded
     only by a run that exports the window again: where none will, the EMPTY row says how to."""
-    harness.sim.inject_job_fate(SCRIPTED, script=(("COMPLETE", 10),))
+    # 5 answers over the 0.2 s grace (the clock is the test's): the job is taken as empty; its file comes with
+    # the 7th answer, when the backfill below has taken the job over (Uniware's duplicate rule: still running)
+    harness.sim.inject_job_fate(SCRIPTED, script=(("COMPLETE", 6),))
     harness.run(exports=exports, facilities=ONE, **STEADY_POLLS, **extra)
     empty = [r for r in harness.history() if r["status"] == "EMPTY"]
     assert empty and "taken as an export with no rows" in empty[0]["message"]
@@ -93,6 +95,16 @@ def test_an_empty_export_no_run_exports_again_says_how_to_load_its_window(
     start, end = (datetime.fromisoformat(moment) for moment in shown.groups())
     assert start.utcoffset() == timedelta(hours=5, minutes=30)
     assert (start, end) == (empty[0]["window_start"], empty[0]["window_end"])
+    table = "tally_gst" if exports == ["Tally GST Report"] else "return_invoices"
+    before = harness.count(table) if harness.has_table(table) else 0
+    report = harness.run(exports=exports, facilities=ONE, **STEADY_POLLS, **{**extra, "backfill_start": shown.group(1),
+                                                                          "backfill_end": shown.group(2)})
+    assert not report.problems  # the backfill given loads the window's rows
+    loaded = [r for r in harness.history() if r["status"] == "LOADED" and r["window_start"] == start
+              and r["window_end"] == end]
+    assert len(loaded) == 1 and loaded[0]["rows_in_file"] is not None
+    window = harness.sql(f"SELECT COUNT(*) FROM {{ds}}.{table} WHERE _uniware_window_start = ?", start)[0][0]
+    assert window == loaded[0]["rows_in_file"] and harness.count(table) == before + window
 
 # -- 2. a label keeps its column forever --------------------------------------------------------
 
