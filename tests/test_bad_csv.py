@@ -91,6 +91,32 @@ def test_header_change_fails_when_asked_to(harness: Harness) -> None:
     assert harness.count("sale_orders") == loaded
 
 
+def test_a_label_the_file_has_more_often_than_before_is_said_with_its_rows(harness: Harness) -> None:
+    """A requested column whose label is one the file already carried (Sale Orders' `itemCode` read as
+    `Item Details`, beside the unrequested `Item Details`): the file does not tell which of its two is the
+    column loaded before, so the LOADED row and the log say where each went; 'fail' refuses it."""
+    harness.run(exports=SALE_ORDERS, facilities=["BLR01"])
+    twice: list[str] = []
+
+    def label_twice(job: Any, text: str) -> str:
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+        twice[:] = [rows[0][-1]]
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows([[rows[0][-1], *rows[0]], *[["new", *r] for r in rows[1:]]])
+        return out.getvalue()
+
+    harness.sim.jobs.edit_file = label_twice
+    harness.sim.clock.advance(timedelta(hours=1))
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=SALE_ORDERS, facilities=["BLR01"], on_header_change="fail")
+    assert f"'{twice[0]}' 2 times, 1 before" in raised.value.problems[0]
+    harness.sim.clock.advance(timedelta(hours=1))
+    harness.run(exports=SALE_ORDERS, facilities=["BLR01"])
+    [loaded] = [r for r in harness.history() if r["status"] == "LOADED" and r["message"]
+                and "2 times" in r["message"]]
+    assert f"'{twice[0]}' 2 times, 1 before: by their order in the file they go to" in loaded["message"]
+    assert "may now hold another field than in the rows loaded before" in loaded["message"]
+
 def test_a_refused_file_does_not_become_the_header_the_next_files_are_held_to(harness: Harness) -> None:
     """With on_header_change='fail', a first file with a column more that is refused for another reason
     (another facility's rows) loads nothing, so its labels are not "the last load's": the window's next

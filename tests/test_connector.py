@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -246,3 +248,65 @@ def test_an_export_without_date_filter_or_key_refuses_a_disposition_that_would_c
     with pytest.raises(ConfigError, match="every run would add a full copy of it; use 'replace'"):
         harness.run(exports=[export], facilities=["BLR01"])
     assert harness.sim.requests.count("create") == 0
+
+
+@pytest.mark.parametrize("destination", ["duckdb", "postgres"])
+def test_a_facilitys_snapshot_never_replaces_another_facilitys_rows_whatever_its_key(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, postgres_dataset: str, destination: str) -> None:
+    """Inventory Snapshot keyed on the SKU alone (a tenant's file without a Facility column): dlt's
+    delete-insert deletes by the primary key too, so the facility is part of the key dlt merges on. Two
+    facilities sharing SKUs, in one run and one at a time: each keeps exactly its own file's rows."""
+    import dlt
+
+    from .postgres import POSTGRES
+
+    pg = destination == "postgres"
+    harness = Harness(uniware_simulator, tmp_path, name=f"snap_{destination}",
+                      destination=dlt.destinations.postgres(POSTGRES) if pg else None,
+                      dataset=postgres_dataset if pg else "uniware")
+    by_sku: list[Any] = [{"name": "Inventory Snapshot", "primary_key": ["Item SkuCode"]}]
+
+    def landed() -> dict[str, list[tuple[Any, ...]]]:
+        with harness.pipeline.sql_client() as client:
+            rows = client.execute_sql(f"SELECT _uniware_facility, item_sku_code, inventory, _uniware_job_code FROM "
+                                      f"{client.make_qualified_table_name('inventory_snapshot')}")
+        found: dict[str, list[tuple[Any, ...]]] = {}
+        for facility, sku, inventory, job in rows or []:
+            found.setdefault(facility, []).append((sku, inventory, job))
+        return {facility: sorted(rows) for facility, rows in found.items()}
+
+    def served(facility: str) -> list[tuple[Any, ...]]:
+        job = [j for j in harness.sim.jobs.all() if j.facility == facility][-1]
+        assert job.file is not None
+        text = job.file.path.read_text(encoding="utf-8-sig")
+        rows = list(csv.DictReader(io.StringIO(text)))
+        return sorted((r["Item SkuCode"], int(r["Inventory"]), job.code) for r in rows)
+
+    harness.run(exports=by_sku, facilities=["BLR01", "DEL02"])
+    shared = {sku for sku, _, _ in served("BLR01")} & {sku for sku, _, _ in served("DEL02")}
+    assert shared  # the two facilities' files share SKUs: a key without the facility would cross
+    assert landed() == {"BLR01": served("BLR01"), "DEL02": served("DEL02")}
+    for facility in ("DEL02", "BLR01"):  # one facility at a time: the other keeps its rows
+        harness.sim.clock.advance(timedelta(hours=1))
+        harness.run(exports=by_sku, facilities=[facility])
+        assert landed() == {"BLR01": served("BLR01"), "DEL02": served("DEL02")}
+
+
+def test_a_facility_snapshot_given_by_job_code_loads_without_a_facility(harness: Harness) -> None:
+    """A job given in job_codes has no known facility: its rows load with a NULL `_uniware_facility`, which
+    is part of the key a per-facility snapshot merges on (nullable there), beside the facilities' rows."""
+    from uniware_source.catalog import CATALOG
+
+    harness.run(exports=["Inventory Snapshot"], facilities=["BLR01"])
+    before = harness.count("inventory_snapshot")
+    client = PlainClient(harness.sim)
+    client.login()
+    body = {"exportJobTypeName": "Inventory Snapshot", "exportColums": list(CATALOG["Inventory Snapshot"].columns),
+            "exportFilters": [], "frequency": "ONETIME"}
+    given = client.create(body, facility="DEL02").json()["jobCode"]
+    harness.run(exports=["Inventory Snapshot"], job_codes={"Inventory Snapshot": [given]})
+    [job] = [j for j in harness.sim.jobs.all() if j.code == given]
+    assert job.file is not None and job.file.rows > 0
+    assert harness.sql("SELECT COUNT(*) FROM {ds}.inventory_snapshot WHERE _uniware_facility IS NULL") == \
+        [(job.file.rows,)]
+    assert harness.count("inventory_snapshot") == before + job.file.rows

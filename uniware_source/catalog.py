@@ -82,6 +82,14 @@ class ExportSpec:
         job loaded twice lands once, but a window exported again by another job would land twice."""
         return self.write_disposition == APPEND or (not self.primary_key and self.write_disposition != REPLACE)
 
+    @property
+    def facility_in_key(self) -> bool:
+        """A snapshot run per facility with a natural key: the facility (`_uniware_facility`) is part of
+        the key dlt merges on, so a facility's file never replaces another facility's rows of the same
+        key (dlt's delete-insert deletes by the primary key too, not only by the facility), whether or
+        not the file has a column that tells the facilities apart."""
+        return self.write_disposition == REPLACE and self.facility_scoped and bool(self.primary_key)
+
 
 def _with_types(**by_kind: tuple[str, ...]) -> Mapping[str, str]:
     return MappingProxyType({label: kind for kind, labels in by_kind.items() for label in labels})

@@ -34,6 +34,8 @@ def export_resource(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[st
     keys = [normalize(k) for k in spec.primary_key]
     if keys and spec.repeating_keys:
         keys.append(KEY_OCCURRENCE)
+    if spec.facility_in_key:
+        keys.append(FACILITY)
     columns: dict[str, Any] = {}
     if spec.dedup_sort and keys:
         columns[normalize(spec.dedup_sort)] = {"dedup_sort": "desc"}
@@ -45,8 +47,8 @@ def export_resource(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[st
         merge_key = JOB_CODE
     elif spec.write_disposition == REPLACE:
         merge_key = FACILITY  # snapshot reports replace each facility's rows
-        # a job given in job_codes has no known facility: its rows merge on the natural key alone
-        # (dlt would otherwise declare the merge key NOT NULL and fail the package in normalize)
+        # a job given in job_codes has no known facility (dlt would otherwise declare the merge key NOT NULL
+        # and fail the package in normalize)
         columns[FACILITY] = {"nullable": True}
     elif spec.repeating_keys and keys:
         # a key's rows are numbered within their file: a later file's rows of the key replace all of them

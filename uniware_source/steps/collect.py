@@ -30,7 +30,7 @@ from ..conversion.csv_to_parquet import (
 )
 from ..conversion.facility_guard import check as check_facility
 from ..conversion.facility_guard import check_names, names_of
-from ..conversion.file_layout import kind_of, loaded_kind, tells_newest
+from ..conversion.file_layout import FileLayout, kind_of, loaded_kind, tells_newest
 from ..conversion.key_check import FileKeys, KeyStore
 from ..conversion.load_files import COPY_PARTS, CSV, PARQUET, file_import, forget_deduplicated
 from ..conversion.target_table import add_missing_key_column, table_is_empty
@@ -58,7 +58,7 @@ def _shared_keys(spec: ExportSpec) -> str:
     return (f"rows of the file repeat keys ({', '.join(spec.primary_key)}) of another job's file of this run (another "
             "facility's, or another window's), and no dedup_sort tells which row to keep: dlt would keep any one "
             "of them. If they are different records, widen primary_key for this export (with a column that tells "
-            "them apart, the facility's for a snapshot); if they are versions of one record, set dedup_sort to the "
+            "them apart); if they are versions of one record, set dedup_sort to the "
             "column that tells the newest")
 
 
@@ -201,7 +201,7 @@ class ExportCollection:
                 "facility's rows, and this file, asked for before it, could put older versions of them back; "
                 "the window is exported again next run"))
             return
-        header_problem = self._check_header(converted.header) or self._check_types(converted)
+        header_problem = self._check_header(converted) or self._check_types(converted)
         if header_problem is not None:
             yield from self._refuse(entry, event, converter, Outcome.PARSE_FAILED, header_problem)
             return
@@ -523,15 +523,19 @@ class ExportCollection:
         return (f"{old!r} as {new!r} (case or spacing only): a new label, so its values go to the new column "
                 f"{now}, not to {before}")
 
-    def _check_header(self, header: list[str]) -> Optional[str]:
+    def _check_header(self, converted: ConvertedFile) -> Optional[str]:
         """Compare the labels with those of this run's last file that passed the checks, else of the last
         loaded file, exactly (in any order); a problem text when on_header_change is 'fail'. A file refused
-        for another reason is no file to compare with."""
+        for another reason is no file to compare with. A label the file now has more often than before
+        is also said with the file's rows (its LOADED row)."""
         known = self.run_header or self.ledger.last_header
-        current = [h.strip() for h in header]
+        current = [h.strip() for h in converted.header]
         if known and not same_labels(known, current):
             added = sorted((Counter(current) - Counter(known)).elements())
             removed = sorted((Counter(known) - Counter(current)).elements())
+            repeated = _repeated_more(Counter(known), current, converted.layout)
+            if repeated:
+                converted.problems.append(repeated)
             respelled = []  # another case or spacing of a label: said with the columns each lands in
             for new in list(added):
                 old = next((label for label in removed if fold_label(label) == fold_label(new)), None)
@@ -542,11 +546,29 @@ class ExportCollection:
             change = "the file's columns changed since the last load: " + "; ".join(
                 [*([", ".join([*([f"added {added}"] if added else []), *([f"removed {removed}"] if removed else [])])]
                    if added or removed else []),
-                 *([f"respelled {'; '.join(respelled)}"] if respelled else [])])
+                 *([f"respelled {'; '.join(respelled)}"] if respelled else []), *([repeated] if repeated else [])])
             if self.rt.settings.on_header_change == "fail":
                 return f"{change}; on_header_change='fail' refuses it (set 'evolve' to accept)"
             log.warning("%s: %s", self.spec.name, change)
         return None
+
+
+
+
+def _repeated_more(known: Counter[str], header: list[str], layout: FileLayout) -> str:
+    """Labels the file (`header`, stripped) has more often than the files before it (a requested column
+    whose label is one Uniware appends unrequested, e.g. Sale Orders' `itemCode` read as `Item Details`):
+    each occurrence takes a column by its place among the label's occurrences, so the column the label
+    filled before gets the first, which may not be the one that filled it (the file does not tell)."""
+    current = Counter(header)
+    said = []
+    for label in sorted(label for label in current if 0 < known[label] < current[label]):
+        columns = [name for text, name in zip(header, layout.names, strict=True) if text == label]
+        said.append(f"'{label}' {current[label]} times, {known[label]} before: by their order in the file they go "
+                    f"to {', '.join(columns)}, so {', '.join(columns[:known[label]])} may now hold another field "
+                    "than in the rows loaded before (the file does not tell which of its columns is the one loaded "
+                    "before; load into a new table_name to keep them apart)")
+    return "; ".join(said)
 
 
 def _compared_types(before: Mapping[str, Any], now: Mapping[str, Any]) -> tuple[Optional[str], Optional[str]]:
