@@ -137,3 +137,33 @@ def test_demo_loads_and_answers(tmp_path: Path) -> None:
         assert {"sale_orders", "invoices", "return_invoices", "inventory_snapshot", "item_master",
                 "export_job_status"} <= tables
         assert db.execute("SELECT COUNT(DISTINCT run_id) FROM uniware.export_job_status").fetchall()[0][0] == 2
+
+
+def test_first_run_mistakes_are_setting_errors_named_with_their_fix(live_simulator: UniwareSimulator,
+                                                                    tmp_path: Path) -> None:
+    """Exit 2 and one whole line naming the fix, before any job is made: the password put in config.toml
+    (dlt refuses secrets there), a destination name misspelled, a DuckDB file named like its dataset
+    (DuckDB's binder cannot tell `x.x` apart: every load would fail after the jobs were made), a
+    facility's display name given for its code (the hint at the end of the line is not cut)."""
+    env = env_for(live_simulator, SOURCES__UNIWARE__FACILITIES="BLR01")
+    common = ["--pipelines-dir", str(tmp_path / "pl"), "--pipeline-name", "first"]
+    (tmp_path / ".dlt").mkdir()
+    password = live_simulator.config.password
+    (tmp_path / ".dlt" / "config.toml").write_text(f'[sources.uniware]\npassword = "{password}"\n')
+    secretless = {k: v for k, v in env.items() if k != "SOURCES__UNIWARE__PASSWORD"}
+    cases = [
+        (common, secretless, ["'sources.uniware.password' is a secret", ".dlt/secrets.toml",
+                              "SOURCES__UNIWARE__PASSWORD"]),
+        ([*common, "--destination", "postgre"], env, ["--destination 'postgre' is not a dlt destination",
+                                                      "did you mean 'postgres'"]),
+        ([*common, "--dataset", "first"], env, ["setting 'dataset'", "first.duckdb", "--dataset"]),
+        ([*common, "--facility", "Bengaluru Central Warehouse"], env, ["a display name is not a code"]),
+    ]
+    for argv, case_env, said in cases:
+        done = run_script(argv, case_env, tmp_path)
+        lines = [line for line in done.stderr.strip().splitlines() if "|dlt|" not in line]
+        assert done.returncode == 2 and len(lines) == 1, (argv, done.stderr)
+        assert all(text in lines[0] for text in said), (argv, lines[0])
+        assert "Traceback" not in done.stderr and live_simulator.config.password not in done.stderr + done.stdout
+        (tmp_path / ".dlt" / "config.toml").unlink(missing_ok=True)  # the next cases have the password right
+    assert live_simulator.requests.count("create") == 0

@@ -15,7 +15,9 @@ from dlt.common.configuration.exceptions import (
     ConfigFieldMissingException,
     ConfigurationValueError,
     ConfigValueCannotBeCoercedException,
+    ValueNotSecretException,
 )
+from dlt.common.destination.exceptions import UnknownDestinationModule
 from tomlkit.exceptions import TOMLKitError
 
 from .client.connection_errors import causes, unreachable
@@ -71,8 +73,13 @@ def missing_field(error: ConfigFieldMissingException) -> str:
     return "configuration error: " + "; ".join(parts)
 
 
+def first_line(text: str) -> str:
+    return next((s.strip() for s in text.splitlines() if s.strip()), "")
+
+
 def one_line(text: str) -> str:
-    line = next((s.strip() for s in text.splitlines() if s.strip()), "")
+    """The first line, cut at MAX_LINE: for other libraries' messages (the connector's own are whole)."""
+    line = first_line(text)
     return line if len(line) <= MAX_LINE else line[:MAX_LINE - 3] + "..."
 
 
@@ -87,7 +94,7 @@ def _explained(error: BaseException) -> tuple[int, str]:
     chain = list(causes(error))
     for item in chain:
         if isinstance(item, ConfigError):
-            line = one_line(str(item))
+            line = first_line(str(item))  # whole: the fix is often at the end
             flag = FLAGS.get(item.setting)
             return EXIT_CONFIG, f"configuration error: {line}{'' if flag and flag in line else with_flag(item.setting)}"
     for item in chain:
@@ -108,6 +115,12 @@ def _explained(error: BaseException) -> tuple[int, str]:
     for item in chain:
         if isinstance(item, TOMLKitError):
             return EXIT_CONFIG, f"configuration error: {broken_toml(item)}"
+        if isinstance(item, ValueNotSecretException):
+            env = item.key.upper().replace(".", "__")
+            return EXIT_CONFIG, (f"configuration error: '{item.key}' is a secret, and {item.provider_name} may not "
+                                 f"hold one: move it to .dlt/secrets.toml (the same table) or give it as {env}")
+        if isinstance(item, UnknownDestinationModule):
+            return EXIT_CONFIG, f"configuration error: {unknown_destination(item.ref)}"
     for item in chain:
         if isinstance(item, requests.ConnectionError):
             said = unreachable(item)
@@ -115,13 +128,25 @@ def _explained(error: BaseException) -> tuple[int, str]:
                 return EXIT_CANNOT_PROCEED, f"error: {said}"
     for item in chain:
         if isinstance(item, (AuthError, UniwareError)):
-            return EXIT_CANNOT_PROCEED, f"error: {one_line(redact(str(item)))}"
+            return EXIT_CANNOT_PROCEED, f"error: {first_line(redact(str(item)))}"
     innermost = _innermost(error)
     if innermost is error:
         return EXIT_CANNOT_PROCEED, f"error: {type(error).__name__}: {one_line(redact(str(error)))}"
     step = getattr(error, "step", None)  # dlt's PipelineStepFailed: its first line names the step, not the reason
     where = f"dlt's {step} step failed: " if isinstance(step, str) else ""
     return EXIT_CANNOT_PROCEED, f"error: {where}{type(innermost).__name__}: {one_line(redact(str(innermost)))}"
+
+
+def unknown_destination(ref: str) -> str:
+    """A destination name dlt does not know, with the names it does (the closest first)."""
+    import difflib
+
+    import dlt.destinations
+
+    known = sorted(name for name in dlt.destinations.__all__ if name != "destination")
+    close = difflib.get_close_matches(ref, known, n=1)
+    return (f"--destination '{ref}' is not a dlt destination" + (f" (did you mean '{close[0]}'?)" if close else "")
+            + f"; dlt's destinations: {', '.join(known)} (DESTINATION__<NAME>__... configures each)")
 
 
 def broken_toml(error: BaseException) -> str:

@@ -15,17 +15,36 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Optional
 
 from dlt.destinations.exceptions import DestinationConnectionError
 from dlt.pipeline.pipeline import Pipeline
 
+from ..errors import ConfigError
 from .destination_params import destination_params
 
 
 def is_duckdb(pipeline: Pipeline) -> bool:
     destination = pipeline.destination
     return destination is not None and destination.destination_type.endswith("duckdb")
+
+
+def check_names(pipeline: Pipeline) -> None:
+    """Refuse, before any job is made, a DuckDB file named like the dataset: DuckDB names the database
+    (its catalog) after the file, and `name.name` is then ambiguous to its binder, so every load would
+    fail after the jobs were created."""
+    if not is_duckdb(pipeline) or not pipeline.dataset_name:
+        return
+    database = getattr(pipeline.destination_client().config.credentials, "database", None)
+    if not isinstance(database, str) or database.startswith(":"):
+        return
+    if Path(database).stem.lower() == pipeline.dataset_name.lower():
+        raise ConfigError("dataset", f"the DuckDB file {Path(database).name} (named after the pipeline, "
+                          f"'{pipeline.pipeline_name}') and the dataset '{pipeline.dataset_name}' have the same name, "
+                          "which DuckDB cannot tell apart; give the dataset another name (--dataset), or keep it "
+                          "and give the pipeline another name (--pipeline-name: a new pipeline, with its own state)",
+                          given_as="--dataset, or dataset_name")
 
 
 @contextmanager

@@ -29,7 +29,7 @@ from ..runtime import COLLECT, HISTORY, SUBMIT
 from ..source import uniware_source
 from . import duckdb_memory
 from .dlt_warnings import expected_warnings_dropped
-from .duckdb_connection import connection_held, credentials_pinned, is_duckdb
+from .duckdb_connection import check_names, connection_held, credentials_pinned, is_duckdb
 from .lock import WaitForLock, pipeline_lock
 from .recovery import adopt_package_schemas, declare_merge, drop_normalized_extracts, merge_on_reload
 from .signals import Terminated, interrupt_for, interrupt_of_a_query, signals_deferred, sigterm_interrupts
@@ -266,6 +266,7 @@ def run_exports(pipeline: Pipeline, *, mode: str = RUN, report: Optional[RunRepo
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    check_names(pipeline)
     with _signals_raise_at_once(pipeline), expected_warnings_dropped(), \
             pipeline_lock(pipeline, wait_for_lock) as waited:
         if waited:
