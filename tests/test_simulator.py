@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -854,3 +855,27 @@ def test_command_line_flags_for_the_unhappy_paths(tmp_path: Any) -> None:
         for answers in completed:  # COMPLETE twice without filePath, then the file
             shown = [(a["status"], bool(a.get("filePath"))) for a in answers]
             assert shown[2:5] == [("COMPLETE", False), ("COMPLETE", False), ("COMPLETE", True)]
+
+
+def test_command_line_pending_statuses_are_walked_in_order(tmp_path: Any) -> None:
+    """The field's other statuses before completion (uniware-api.md), from the command line."""
+    args = parse_args(["--fixed-clock", "--start", TEST_NOW.isoformat(), "--seconds-per-status", "0",
+                       "--pending-statuses", "SCHEDULED,QUEUED,PROCESSING,RUNNING", "--files-dir", str(tmp_path)])
+    config = config_from(args)
+    with UniwareSimulator(replace(config, api_port=0, file_port=0, synchronous_exports=True)) as sim:
+        client = PlainClient(sim)
+        client.login()
+        code = client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS)).json()["jobCode"]
+        seen = [client.status(code)["status"] for _ in range(6)]
+    assert seen == ["SCHEDULED", "QUEUED", "PROCESSING", "RUNNING", "COMPLETE", "COMPLETE"]
+
+
+def test_year_first_timestamps_without_seconds_are_rendered_and_read_back() -> None:
+    """`yyyy-mm-dd HH:MM` (Sale Orders' Delivery Time is seen so) is one of the column's mixed formats."""
+    from uniware_simulator.csv_render import CsvStyle, parse_ist, render_value
+    from uniware_simulator.tenant import from_epoch
+
+    epoch = int(TEST_NOW.timestamp()) // 60 * 60
+    texts = {render_value("timestamp", epoch, row, 2, CsvStyle()) for row in range(16)}
+    assert any(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", text) for text in texts)
+    assert all(parse_ist(text) == from_epoch(epoch) for text in texts)

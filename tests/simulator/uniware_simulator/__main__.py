@@ -30,10 +30,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--orders-per-day", type=int, default=240)
     parser.add_argument("--history-days", type=int, default=120)
     parser.add_argument("--seconds-per-status", type=float, default=2.0,
-                        help="how long each pending status lasts (SCHEDULED, IN_PROGRESS)")
+                        help="how long each pending status lasts (see --pending-statuses)")
     parser.add_argument("--min-polls-per-status", type=int, default=1,
                         help="polls that must see each status (0: statuses follow time only)")
     parser.add_argument("--completion-status", default="COMPLETE", choices=["COMPLETE", "SUCCESSFUL"])
+    parser.add_argument("--pending-statuses", default="SCHEDULED,IN_PROGRESS", metavar="S1,S2,...",
+                        help="the statuses a job goes through before it completes, in order (the field has seen "
+                             "SCHEDULED, QUEUED, IN_PROGRESS, PROCESSING, RUNNING)")
     parser.add_argument("--start", help="simulated 'now' (ISO datetime); default: the real now")
     parser.add_argument("--fixed-clock", action="store_true",
                         help="simulated time stands still (identical exports are served from a cache)")
@@ -74,7 +77,8 @@ def arm_unhappy_paths(sim: UniwareSimulator, args: argparse.Namespace) -> None:
 
 
 def config_from(args: argparse.Namespace) -> SimulatorConfig:
-    timing = JobTiming(seconds_per_status=(args.seconds_per_status, args.seconds_per_status),
+    pending = tuple(s.strip() for s in args.pending_statuses.split(",") if s.strip()) or JobTiming.pending_statuses
+    timing = JobTiming(pending_statuses=pending, seconds_per_status=(args.seconds_per_status,) * len(pending),
                        min_polls_per_status=args.min_polls_per_status, completion_status=args.completion_status)
     return SimulatorConfig(seed=args.seed, tenant=args.tenant, username=args.username,
                            password=args.password, orders_per_day=args.orders_per_day,
@@ -100,7 +104,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         print(f"  username:        {config.username}")
         print(f"  password:        {config.password}   (a simulator credential, not a real one)")
         print(f"  facilities:      {', '.join(sim.tenant.enabled_facility_codes)}")
-        print(f"  unknown filters: {args.unknown_filter}d")
+        print(f"  unknown filters: {'ignored' if args.unknown_filter == 'ignore' else 'rejected'}")
         print(f"  use it:          SOURCES__UNIWARE__BASE_URL={sim.base_url} "
               f"SOURCES__UNIWARE__USERNAME={config.username} SOURCES__UNIWARE__PASSWORD='{config.password}' "
               f".venv/bin/uniware-pipeline --facility {sim.tenant.enabled_facility_codes[0]}")

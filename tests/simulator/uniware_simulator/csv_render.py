@@ -39,14 +39,16 @@ def _day_parts(day: int) -> tuple[str, str, str]:
 
 
 def format_ist(epoch: int, style: str) -> str:
-    """Epoch seconds as India time: "iso" yyyy-mm-dd HH:MM:SS, "dmy" dd-mm-yyyy HH:MM,
-    "slash" dd/mm/yyyy HH:MM:SS."""
+    """Epoch seconds as India time: "iso" yyyy-mm-dd HH:MM:SS, "iso_minutes" yyyy-mm-dd HH:MM (Sale Orders'
+    `Delivery Time` is seen so, uniware-reports.md 12), "dmy" dd-mm-yyyy HH:MM, "slash" dd/mm/yyyy HH:MM:SS."""
     day, seconds = divmod(epoch + IST_OFFSET_SECONDS, DAY)
     year, month, mday = _day_parts(day)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if style == "iso":
         return f"{year}-{month}-{mday} {hours:02d}:{minutes:02d}:{secs:02d}"
+    if style == "iso_minutes":
+        return f"{year}-{month}-{mday} {hours:02d}:{minutes:02d}"
     if style == "dmy":
         return f"{mday}-{month}-{year} {hours:02d}:{minutes:02d}"
     return f"{mday}/{month}/{year} {hours:02d}:{minutes:02d}:{secs:02d}"
@@ -57,8 +59,8 @@ def render_value(kind: str, value: Any, row_number: int, column_number: int, sty
     if value is None:
         return style.blanks[(row_number * 7 + column_number) % len(style.blanks)]
     if kind == TIMESTAMP:
-        mixed = style.mixed_timestamps and (row_number * 5 + column_number) % 4 == 3
-        return format_ist(value, "dmy" if mixed else "iso")
+        turn = (row_number * 5 + column_number) % 8 if style.mixed_timestamps else 0
+        return format_ist(value, "dmy" if turn in (3, 7) else "iso_minutes" if turn == 5 else "iso")
     if kind in (MONEY, RATE):
         return f"{value // 100}.{value % 100:02d}"
     if kind == GRAMS:
@@ -174,7 +176,7 @@ def truth_rows(columns: Sequence[Column], rows: Iterable[Any]) -> list[dict[str,
 
 def parse_ist(text: str) -> Optional[datetime]:
     """Inverse of format_ist for any of its styles (used by the simulator's own tests)."""
-    for fmt in ("%Y-%m-%d %H:%M:%S", "%d-%m-%Y %H:%M", "%d/%m/%Y %H:%M:%S"):
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%d-%m-%Y %H:%M", "%d/%m/%Y %H:%M:%S"):
         try:
             naive = datetime.strptime(text, fmt)
         except ValueError:

@@ -47,7 +47,8 @@ from .tenant import (
 
 # Column kinds decide how a native value is rendered into the CSV (see csv_render.py).
 TEXT = "text"
-TIMESTAMP = "timestamp"  # India time `YYYY-MM-DD HH:mm:ss`, sometimes `DD-MM-YYYY HH:mm` in the same column
+# India time `YYYY-MM-DD HH:mm:ss`, sometimes `YYYY-MM-DD HH:mm` or `DD-MM-YYYY HH:mm` in the same column
+TIMESTAMP = "timestamp"
 MONEY = "money"  # paise, rendered as a plain decimal with two places
 INTEGER = "integer"
 RATE = "rate"  # basis points, rendered as a percentage with two decimals
