@@ -53,5 +53,5 @@ simulator: $(SIM_STAMP)
 
 ## clean: remove everything the Makefile creates (.venv, demo and benchmark output, caches, build metadata)
 clean:
-	rm -rf $(VENV) .demo .bench .pytest_cache .mypy_cache .ruff_cache *.egg-info build dist
+	rm -rf $(VENV) .demo .bench .pytest_cache .mypy_cache .ruff_cache *.egg-info tests/simulator/*.egg-info build dist
 	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

@@ -90,6 +90,7 @@ def run_demo(args: argparse.Namespace, run: Runner) -> int:
         settings: dict[str, Any] = {
             "base_url": sim.base_url, "username": sim.config.username, "password": sim.config.password,
             "exports": DEMO_EXPORTS, "start_date": (sim.clock.now() - timedelta(days=14)).isoformat(),
+            "facilities": sim.tenant.enabled_facility_codes,  # not a real tenant's, configured for the pipeline
             "poll_initial_seconds": 0.25, "poll_max_seconds": 1.0, "clock": SimulatedNow(sim),
         }
         print("\n== First run: 14 days of history ==")

@@ -126,6 +126,7 @@ def test_console_script_is_installed() -> None:
 
 def test_demo_loads_and_answers(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOURCES__UNIWARE__")}
+    env["SOURCES__UNIWARE__FACILITIES"] = "SAPL-WH2"  # the user's real tenant, configured: not the demo's
     done = run_script(["--demo"], env, tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     headings = ("Orders and revenue per channel", "Order-item status funnel", "Export jobs from the status history")
