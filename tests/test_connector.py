@@ -161,6 +161,23 @@ def test_tenant_specific_report_works_by_configuration_alone(harness: Harness) -
     assert created["exportFilters"][0]["id"] == "updatedOn"
 
 
+def test_a_custom_exports_type_left_out_later_is_kept_and_said_as_the_configurations(
+        harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    """A report outside the catalog whose column_types no longer types a loaded column (a label changed or
+    left out): the column keeps its type, and the warning names column_types, not a catalog it has none of."""
+    b2b: dict[str, Any] = {"name": "B2B Sale Orders", "table_name": "b2b_orders", "date_filter": "updatedOn",
+                           "columns": ["soicode", "saleOrderCode", "sellingPrice", "updated"],
+                           "primary_key": ["Sale Order Code", "Sale Order Item Code"], "dedup_sort": "Updated",
+                           "column_types": {"Selling Price": "decimal", "Updated": "timestamp"}}
+    harness.run(exports=[b2b], facilities=["BLR01"])
+    harness.sim.clock.advance(timedelta(hours=1))
+    harness.run(exports=[{**b2b, "column_types": {"Updated": "timestamp"}}], facilities=["BLR01"])
+    said = [r.getMessage() for r in caplog.records if "keep the type(s) they loaded with" in r.getMessage()]
+    assert said and "Selling Price" in said[0] and "column_types no longer gives them that type" in said[0]
+    assert "catalog" not in said[0]
+    assert harness.sql("SELECT data_type FROM information_schema.columns WHERE table_schema = '{ds}' "
+                       "AND table_name = 'b2b_orders' AND column_name = 'selling_price'")[0][0].startswith("DECIMAL")
+
 def test_item_master_ignores_facility_one_job(harness: Harness) -> None:
     harness.run(exports=["Item Master"])
     assert harness.sim.requests.count("create") == 1

@@ -19,7 +19,7 @@ import dlt
 import pyarrow.parquet as pq
 from dlt.common.libs.pyarrow import get_column_type_from_py_arrow
 
-from ..catalog import APPEND, REPLACE, ExportSpec
+from ..catalog import APPEND, CATALOG, REPLACE, ExportSpec
 from ..conversion.column_names import ColumnNames, legacy_names, same_labels
 from ..conversion.csv_to_parquet import (
     KEY_OCCURRENCE,
@@ -487,9 +487,11 @@ class ExportCollection:
                 kept[label] = before
         if not kept:
             return self.spec
-        self.rt.report.once(f"kept|{self.spec.table_name}", "%s: %s keep the type(s) they loaded with (%s); the "
-                            "catalog types them otherwise now: load into a new table_name to get its types",
-                            self.spec.table_name, ", ".join(sorted(kept)), ", ".join(sorted(set(kept.values()))))
+        why = ("the catalog types them otherwise now: load into a new table_name to get its types"
+               if self.spec.name in CATALOG else "column_types no longer gives them that type (a label changed or "
+               "left out?): give it again, or load into a new table_name to get the new types")
+        self.rt.report.once(f"kept|{self.spec.table_name}", "%s: %s keep the type(s) they loaded with (%s); %s",
+                            self.spec.table_name, ", ".join(sorted(kept)), ", ".join(sorted(set(kept.values()))), why)
         return replace(self.spec, column_types={**self.spec.column_types, **kept})
 
     def _check_types(self, converted: ConvertedFile) -> Optional[str]:
