@@ -309,21 +309,11 @@ def test_a_facilitys_snapshot_never_replaces_another_facilitys_rows_whatever_its
         assert landed() == {"BLR01": served("BLR01"), "DEL02": served("DEL02")}
 
 
-def test_a_facility_snapshot_given_by_job_code_loads_without_a_facility(harness: Harness) -> None:
-    """A job given in job_codes has no known facility: its rows load with a NULL `_uniware_facility`, which
-    is part of the key a per-facility snapshot merges on (nullable there), beside the facilities' rows."""
-    from uniware_source.catalog import CATALOG
-
-    harness.run(exports=["Inventory Snapshot"], facilities=["BLR01"])
-    before = harness.count("inventory_snapshot")
-    client = PlainClient(harness.sim)
-    client.login()
-    body = {"exportJobTypeName": "Inventory Snapshot", "exportColums": list(CATALOG["Inventory Snapshot"].columns),
-            "exportFilters": [], "frequency": "ONETIME"}
-    given = client.create(body, facility="DEL02").json()["jobCode"]
-    harness.run(exports=["Inventory Snapshot"], job_codes={"Inventory Snapshot": [given]})
-    [job] = [j for j in harness.sim.jobs.all() if j.code == given]
-    assert job.file is not None and job.file.rows > 0
-    assert harness.sql("SELECT COUNT(*) FROM {ds}.inventory_snapshot WHERE _uniware_facility IS NULL") == \
-        [(job.file.rows,)]
-    assert harness.count("inventory_snapshot") == before + job.file.rows
+def test_a_job_code_of_a_snapshot_whose_key_cannot_tell_facilities_apart_is_a_setting_error(
+        harness: Harness) -> None:
+    """A job given by code has no known facility: for a per-facility snapshot keyed without the facility's
+    column, its rows could replace no facility's, so the setting is refused before anything is asked."""
+    with pytest.raises(ConfigError, match=r"job_codes.*no facility column.*--facility"):
+        harness.run(exports=[{"name": "Inventory Snapshot", "primary_key": ["Item SkuCode"]}],
+                    job_codes={"Inventory Snapshot": ["EXP1"]})
+    assert harness.sim.requests.count("create") == 0 and harness.sim.requests.count("status") == 0

@@ -84,11 +84,18 @@ class ExportSpec:
 
     @property
     def facility_in_key(self) -> bool:
-        """A snapshot run per facility with a natural key: the facility (`_uniware_facility`) is part of
-        the key dlt merges on, so a facility's file never replaces another facility's rows of the same
-        key (dlt's delete-insert deletes by the primary key too, not only by the facility), whether or
-        not the file has a column that tells the facilities apart."""
-        return self.write_disposition == REPLACE and self.facility_scoped and bool(self.primary_key)
+        """A snapshot run per facility whose natural key has no facility column (a tenant's Inventory
+        Snapshot without `Facility`, keyed on the SKU): the facility code its job ran under
+        (`_uniware_facility`) joins the key dlt merges on, since dlt's delete-insert deletes by the
+        primary key too, not only by the facility, and would delete another facility's rows of the same
+        key. A key with the facility's column keeps it as it is (a job given in `job_codes`, of no known
+        facility, merges on it)."""
+        return (self.write_disposition == REPLACE and self.facility_scoped and bool(self.primary_key)
+                and not any("".join(key.lower().split()) in _FACILITY_LABELS for key in self.primary_key))
+
+
+# a key column that tells facilities apart (folded: case and spaces ignored): the display name or the code
+_FACILITY_LABELS = frozenset({"facility", "facilitycode", "facilityname"})
 
 
 def _with_types(**by_kind: tuple[str, ...]) -> Mapping[str, str]:

@@ -122,7 +122,8 @@ class SettingValues:
     job_timeout_seconds: float = setting(1800.0,
         'how long one run waits for a job; the job is kept and polled again next run')
     complete_without_file_grace_seconds: float = setting(60.0,
-        'COMPLETE without `filePath` is polled this long, then taken as an empty export')
+        'COMPLETE without `filePath` is polled this long (continuously), then taken as an empty export; raise it '
+        'if your tenant links files late (see the fault table)')
     job_expiry_hours: float = setting(24.0,
         'a job still unfinished this long after creation is abandoned and its window re-exported')
     connect_timeout_seconds: float = setting(10.0,
@@ -632,6 +633,13 @@ def resolve_job_codes(value: Any, exports: Sequence[ExportSpec]) -> dict[str, tu
         if name not in names:
             raise ConfigError("job_codes", f"'{name}' is not a configured export; configured: {sorted(names)}")
         result[name] = _string_list("job_codes", codes)
+        spec = next(spec for spec in exports if spec.name == name)
+        if spec.facility_in_key:
+            raise ConfigError("job_codes", f"'{name}' is a snapshot run per facility whose primary_key "
+                              f"({', '.join(spec.primary_key)}) has no facility column: a job given by code has no "
+                              "known facility, so its rows could not replace their facility's; run the export for "
+                              "its facility instead (--facility), or give primary_key a column that tells the "
+                              "facilities apart")
     return result
 
 
