@@ -313,6 +313,19 @@ def test_retries_are_announced_and_log_format_json(cli: Any, sim: UniwareSimulat
     assert sum("Sale Orders / facility BLR01" in r["message"] for r in jobs) == 1
 
 
+def test_log_format_json_ends_in_json_too(cli: Any, sim: UniwareSimulator,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Every line the connector writes on stderr with --log-format json is a JSON object, the lines a run
+    ends with included: the failed jobs (exit 1) and a setting error (exit 2)."""
+    import json
+
+    sim.inject_job_fate("FAILED", times=1, message="Export job failed (simulated)")
+    assert cli("--facility", "BLR01", "--log-format", "json") == 1
+    assert cli("--facility", "NOPE99", "--log-format", "json") == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip() and "|dlt|" not in line]
+    said = [json.loads(line) for line in err]  # fails on any line that is not JSON
+    assert any("export job(s) did not load" in r["message"] and r["level"] == "ERROR" for r in said), said
+    assert any("NOPE99" in r["message"] and r["message"].startswith("configuration error") for r in said), said
 def test_quiet_is_quiet(cli: Any, capsys: pytest.CaptureFixture[str]) -> None:
     import logging
 

@@ -154,7 +154,7 @@ def make_pipeline(args: argparse.Namespace, destination: Any = None) -> Pipeline
 
 
 def print_summary(report: RunReport, pipeline: Pipeline, seconds: float) -> None:
-    print("", file=sys.stderr)
+    progress.say("", logging.INFO)
     for line in report.summary_lines():
         print(line)
     print(f"\nloaded into {pipeline.destination.destination_name} dataset '{pipeline.dataset_name}' "
@@ -210,7 +210,7 @@ def record_run(record: RunRecord, report: RunReport, started: float, error: Opti
     except Exception as failed:
         line = explain(failed)[1]
         if line not in record.error_lines:  # not the same destination problem twice
-            print(f"warning: the run's row was not loaded into uniware_runs: {line}", file=sys.stderr)
+            progress.say(f"warning: the run's row was not loaded into uniware_runs: {line}", logging.WARNING)
 
 
 def _run(args: argparse.Namespace, extra: Optional[dict[str, Any]], destination: Any, report: RunReport,
@@ -237,22 +237,21 @@ def _run(args: argparse.Namespace, extra: Optional[dict[str, Any]], destination:
                             wait_for_lock=args.wait, run_id=record.run_id, on_finish=finish, closing_rows=closing_rows,
                             **kwargs)
     except Terminated:
-        print("\nterminated (SIGTERM): jobs already submitted are kept and the next run resumes them",
-              file=sys.stderr)
+        progress.say("\nterminated (SIGTERM): jobs already submitted are kept and the next run resumes them")
         return EXIT_TERMINATED
     except KeyboardInterrupt:
-        print("\ninterrupted: jobs already submitted are kept and the next run resumes them", file=sys.stderr)
+        progress.say("\ninterrupted: jobs already submitted are kept and the next run resumes them")
         return EXIT_INTERRUPTED
     except RunLocked as error:
-        print(f"error: {error}", file=sys.stderr)
+        progress.say(f"error: {error}")
         return EXIT_LOCKED
     except ExportsFailed as error:
         print_summary(report, pipeline, time.monotonic() - started)
-        print(f"\n{error}", file=sys.stderr)
+        progress.say(f"\n{error}")
         return 1
     except Exception as error:  # a setting (exit 2), the tenant, the destination or dlt: one line, no secret
         code, line = explain(error)
-        print(line, file=sys.stderr)
+        progress.say(line)
         return code
     print_summary(report, pipeline, time.monotonic() - started)
     return 0

@@ -42,11 +42,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str)
 
 
+_said_as = {"format": TEXT}  # how `say` writes: the format the last configure_logging set
+
+
+def say(text: str, level: int = logging.ERROR) -> None:
+    """A line the command line ends with (an error, the failed jobs, an interrupt) on stderr: as it is,
+    or with `--log-format json` one JSON object like every log line (the text whole in `message`)."""
+    if _said_as["format"] == JSON:
+        if not text.strip():
+            return  # a blank line sets a summary apart on a terminal; no log line
+        record = logging.LogRecord("uniware_source.cli", level, __file__, 0, text.strip("\n"), None, None)
+        print(JsonFormatter().format(record), file=sys.stderr)
+    else:
+        print(text, file=sys.stderr)
+
+
 def configure_logging(quiet: bool = False, log_format: str = TEXT,
                       handler: Optional[logging.Handler] = None) -> logging.Handler:
     """One handler on stderr for the connector's logs (replacing one an earlier call installed);
-    dlt's warnings only when not quiet."""
+    dlt's warnings only when not quiet (in dlt's own format: `RUNTIME__LOG_FORMAT=JSON` makes them JSON)."""
     install_log_redaction()
+    _said_as["format"] = log_format
     if handler is None:
         handler = logging.StreamHandler(sys.stderr)
     if log_format == JSON:
