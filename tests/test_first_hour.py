@@ -172,6 +172,12 @@ def test_discovery_commands(cli: Any, sim: UniwareSimulator, tmp_path: Path,
     out = capsys.readouterr().out
     assert ("note: Sale Orders: date_filter 'createdOn' is not one the catalog knows for this report "
             "(addedOn, updatedOn)") in out and "the window guard checks 'Updated'" in out
+    with pytest.MonkeyPatch.context() as patch:  # any catalog report: its own filter is the one it knows
+        patch.setenv("SOURCES__UNIWARE__EXPORTS", '[{"name": "Return Invoices", "date_filter": "returnDate"}]')
+        assert cli("plan", "--facility", "BLR01") == 0
+    out = capsys.readouterr().out
+    assert "note: Return Invoices: date_filter 'returnDate' is not one the catalog knows for this report " \
+           "(addedOn)" in out and "ignores it and exports the whole report" in out
     assert not sim.requests.where("create")
     sim.inject_job_fate("FAILED", times=None, match=lambda report, facility: facility == "DEL02")
     assert cli("--facility", "BLR01", "--facility", "DEL02") == 1

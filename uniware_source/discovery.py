@@ -111,12 +111,15 @@ def _unknown_date_filters(exports: Sequence[ExportSpec]) -> list[str]:
     Uniware can tell (a create refused with 100003 names it), which `plan` does not ask."""
     notes = []
     for spec in exports:
-        known = CATALOG[spec.name].window_columns_by_filter if spec.name in CATALOG else {}
+        entry = CATALOG.get(spec.name)
+        known = {*entry.window_columns_by_filter, *([entry.date_filter] if entry.date_filter else [])} \
+            if entry else set()
         if spec.date_filter and known and spec.date_filter not in known:
             notes.append(f"note: {spec.name}: date_filter '{spec.date_filter}' is not one the catalog knows for "
                          f"this report ({', '.join(sorted(known))}); Uniware refuses an id it does not take at "
-                         "the first create"
-                         + (f"; the window guard checks '{spec.window_column}'" if spec.window_column else ""))
+                         "the first create (100003), or ignores it and exports the whole report (seen in the field)"
+                         + (f": the window guard checks '{spec.window_column}' and refuses such a file (OUT_OF_WINDOW)"
+                            if spec.window_column else ""))
     return notes
 
 
