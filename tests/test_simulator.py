@@ -248,6 +248,8 @@ def test_unknown_filter_can_be_silently_ignored(tmp_path: Any) -> None:
         _, rows, _ = download_rows(status["filePath"])
         everything = sim.truth("Sale Orders", facility="BLR01")
         assert len(rows) == len(everything)  # the windowed export became a full dump
+        empty = error_of(client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS, filter_id="")))
+        assert empty["code"] == 100003 and "exportFilters[0].id can not be empty" in empty["description"]
 
 
 def test_duplicate_running_job_is_answered_with_100014(client: PlainClient) -> None:

@@ -246,9 +246,12 @@ class UniwareApi:
         selected: dict[str, tuple[str, ...]] = {}
         text: dict[str, str] = {}
         ignored = False
-        for item in filters:
+        for index, item in enumerate(filters):
             if not isinstance(item, dict) or not isinstance(item.get("id"), str):
                 raise Rejected(self.failure(INVALID_FILTER, "Every filter needs an id", "exportFilters"))
+            if not item["id"].strip():  # the field's words (uniware-reports.md 10), whatever unknown ids get
+                raise Rejected(self.failure(INVALID_FILTER, f"exportFilters[{index}].id can not be empty",
+                                            f"exportFilters[{index}].id"))
             unknown = sorted(set(item) - FILTER_KEYS)
             if unknown:
                 raise Rejected(self.bad_request(f'JSON parse error: Unrecognized field "{unknown[0]}"'))
