@@ -68,9 +68,11 @@ def test_complete_without_a_file_for_the_whole_grace_is_still_an_empty_export(ha
 
 
 @pytest.mark.parametrize(("exports", "extra", "why"), [
-    pytest.param(["Tally GST Report"], {}, "an export without a natural key never looks back", id="keyless"),
+    pytest.param(["Tally GST Report"], {}, "an export merged on its job code never looks back", id="keyless"),
     pytest.param(RETURNS, {"backfill_start": "2026-04-10", "backfill_end": "2026-04-11"},
-                 "a backfill window is not exported again", id="backfill"),
+                 "no incremental run of this facility looks back at a backfill window", id="backfill"),
+    pytest.param(RETURNS, {"backfill_start": "2026-04-15", "backfill_end": "2026-04-16", "incremental_first": True},
+                 None, id="backfill-the-next-run-looks-back-at"),
     pytest.param(RETURNS, {"lookback_days": 0}, "the next run looks back 0 day(s)", id="no-lookback"),
     pytest.param(RETURNS, {"window_days": 2}, None, id="looked-back"),  # the last window (this one) is looked back at
     pytest.param(RETURNS, {"window_days": 1, "start_date": "2026-04-10"}, "the next run looks back 2 day(s)",
@@ -79,32 +81,41 @@ def test_complete_without_a_file_for_the_whole_grace_is_still_an_empty_export(ha
 def test_an_empty_export_no_run_exports_again_says_how_to_load_its_window(
         harness: Harness, exports: list[Any], extra: dict[str, Any], why: Optional[str]) -> None:
     """Done without a file past the grace is taken as no rows; a file Uniware links later is then loaded
-    only by a run that exports the window again: where none will, the EMPTY row says how to."""
+    only by a run that exports the window again: where none will, the EMPTY row gives the backfill of
+    that export, facility and window, which (run as given, beside another facility) loads its rows."""
+    both = ["BLR01", "DEL02"]
+    if extra.pop("incremental_first", False):
+        harness.run(exports=exports, facilities=both, **STEADY_POLLS)
     # 5 answers over the 0.2 s grace (the clock is the test's): the job is taken as empty; its file comes with
     # the 7th answer, when the backfill below has taken the job over (Uniware's duplicate rule: still running)
-    harness.sim.inject_job_fate(SCRIPTED, script=(("COMPLETE", 6),))
-    harness.run(exports=exports, facilities=ONE, **STEADY_POLLS, **extra)
+    harness.sim.inject_job_fate(SCRIPTED, script=(("COMPLETE", 6),), match=lambda report, facility: facility == "BLR01")
+    harness.run(exports=exports, facilities=both, **STEADY_POLLS, **extra)
     empty = [r for r in harness.history() if r["status"] == "EMPTY"]
-    assert empty and "taken as an export with no rows" in empty[0]["message"]
+    assert len(empty) == 1 and "taken as an export with no rows" in empty[0]["message"]
     if why is None:
         assert "later runs" not in empty[0]["message"]
         return
     assert f"later runs do not export this window again ({why}" in empty[0]["message"]
-    shown = re.search(r"--start '([^']+)' --end '([^']+)'", empty[0]["message"])
-    assert shown is not None
-    start, end = (datetime.fromisoformat(moment) for moment in shown.groups())
+    shown = re.search(r"`uniware-pipeline --export \"([^\"]+)\" --facility (\S+) --start '([^']+)' --end '([^']+)'`",
+                      empty[0]["message"])
+    assert shown is not None, empty[0]["message"]
+    name, facility, start_text, end_text = shown.groups()
+    assert (name, facility) == (harness.history()[0]["export_name"], "BLR01")
+    start, end = (datetime.fromisoformat(moment) for moment in (start_text, end_text))
     assert start.utcoffset() == timedelta(hours=5, minutes=30)
     assert (start, end) == (empty[0]["window_start"], empty[0]["window_end"])
     table = "tally_gst" if exports == ["Tally GST Report"] else "return_invoices"
     before = harness.count(table) if harness.has_table(table) else 0
-    report = harness.run(exports=exports, facilities=ONE, **STEADY_POLLS, **{**extra, "backfill_start": shown.group(1),
-                                                                          "backfill_end": shown.group(2)})
+    given = {**extra, "backfill_start": start_text, "backfill_end": end_text}
+    report = harness.run(exports=exports, facilities=[facility], **STEADY_POLLS, **given)
     assert not report.problems  # the backfill given loads the window's rows
     loaded = [r for r in harness.history() if r["status"] == "LOADED" and r["window_start"] == start
-              and r["window_end"] == end]
+              and r["window_end"] == end and r["facility"] == facility]
     assert len(loaded) == 1 and loaded[0]["rows_in_file"] is not None
-    window = harness.sql(f"SELECT COUNT(*) FROM {{ds}}.{table} WHERE _uniware_window_start = ?", start)[0][0]
+    window = harness.sql(f"SELECT COUNT(*) FROM {{ds}}.{table} WHERE _uniware_window_start = ? "
+                         "AND _uniware_facility = ?", start, facility)[0][0]
     assert window == loaded[0]["rows_in_file"] and harness.count(table) == before + window
+
 
 # -- 2. a label keeps its column forever --------------------------------------------------------
 

@@ -117,6 +117,7 @@ def test_a_label_the_file_has_more_often_than_before_is_said_with_its_rows(harne
     assert f"'{twice[0]}' 2 times, 1 before: by their order in the file they go to" in loaded["message"]
     assert "may now hold another field than in the rows loaded before" in loaded["message"]
 
+
 def test_a_refused_file_does_not_become_the_header_the_next_files_are_held_to(harness: Harness) -> None:
     """With on_header_change='fail', a first file with a column more that is refused for another reason
     (another facility's rows) loads nothing, so its labels are not "the last load's": the window's next

@@ -313,7 +313,32 @@ def test_a_job_code_of_a_snapshot_whose_key_cannot_tell_facilities_apart_is_a_se
         harness: Harness) -> None:
     """A job given by code has no known facility: for a per-facility snapshot keyed without the facility's
     column, its rows could replace no facility's, so the setting is refused before anything is asked."""
-    with pytest.raises(ConfigError, match=r"job_codes.*no facility column.*--facility"):
-        harness.run(exports=[{"name": "Inventory Snapshot", "primary_key": ["Item SkuCode"]}],
-                    job_codes={"Inventory Snapshot": ["EXP1"]})
+    by_sku: list[Any] = [{"name": "Inventory Snapshot", "primary_key": ["Item SkuCode"]}]
+    for given in ({"Inventory Snapshot": ["EXP1"]}, ["EXP1"], "EXP1"):  # mapped, or a plain list for one export
+        with pytest.raises(ConfigError, match=r"job_codes.*no facility column.*--facility"):
+            harness.run(exports=by_sku, job_codes=given)
     assert harness.sim.requests.count("create") == 0 and harness.sim.requests.count("status") == 0
+
+
+def test_a_snapshot_table_loaded_under_the_narrower_key_takes_the_facility_into_its_key(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table an earlier version loaded with the SKU alone as the key: the next load widens the key (dlt's
+    schema takes the hint) and the other facility's file replaces none of the first facility's rows."""
+    from uniware_source.catalog import ExportSpec
+
+    by_sku: list[Any] = [{"name": "Inventory Snapshot", "primary_key": ["Item SkuCode"]}]
+    with monkeypatch.context() as earlier:  # as the version before the facility joined such a key
+        earlier.setattr(ExportSpec, "facility_in_key", property(lambda self: False))
+        harness.run(exports=by_sku, facilities=["BLR01"])
+    blr01 = harness.sql("SELECT COUNT(*) FROM {ds}.inventory_snapshot WHERE _uniware_facility = 'BLR01'")
+    assert blr01[0][0] > 0
+    columns = harness.pipeline.default_schema.tables["inventory_snapshot"]["columns"]
+    assert not columns["_uniware_facility"].get("primary_key")
+    harness.run(exports=by_sku, facilities=["DEL02"])
+    assert harness.sql("SELECT COUNT(*) FROM {ds}.inventory_snapshot WHERE _uniware_facility = 'BLR01'") == blr01
+    [job] = [j for j in harness.sim.jobs.all() if j.facility == "DEL02"]
+    assert job.file is not None
+    assert harness.sql("SELECT COUNT(*) FROM {ds}.inventory_snapshot WHERE _uniware_facility = 'DEL02'") == \
+        [(job.file.rows,)]
+    columns = harness.pipeline.default_schema.tables["inventory_snapshot"]["columns"]
+    assert columns["_uniware_facility"].get("primary_key")

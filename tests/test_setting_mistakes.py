@@ -448,17 +448,35 @@ def test_dlt_sections_under_the_source_are_not_taken_for_typos(
 
 
 @pytest.mark.parametrize("path", ["file import", "arrow"])
-def test_a_key_shared_by_two_facilities_files_without_a_newest_wins_column_fails_one_job(
-        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str], path: str) -> None:
-    """Inventory Snapshot keyed on the SKU alone: BLR01's and DEL02's files of one run share SKUs, and
-    dlt's merge kept one row per SKU (315 rows reported, 213 in the table, exit 0). Now the second
-    file's job fails, naming the ways out; the first facility's rows land whole. Also where the
-    destination takes Arrow batches (no load file of its own format)."""
+def test_a_snapshot_keyed_without_the_facility_keeps_each_facilitys_rows(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    """Inventory Snapshot keyed on the SKU alone: BLR01's and DEL02's files of one run share SKUs. dlt's
+    merge once kept one row per SKU (315 rows reported, 213 in the table, exit 0); then the second file's
+    job failed. Now the facility the job ran under is part of the key: both facilities' rows land whole.
+    Also where the destination takes Arrow batches (no load file of its own format)."""
     if path == "arrow":
         monkeypatch.setattr("uniware_source.runtime.destination_load_format", lambda: None)
     monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{"name": "Inventory Snapshot",
                                                                   "primary_key": ["Item SkuCode"]}]))
+    assert cli("--facility", "BLR01,DEL02") == 0
+    served = {j.facility: j.file.rows for j in sim.jobs.all() if j.file is not None}
+    with dlt.attach("rt", pipelines_dir=str(tmp_path / "pl")).sql_client() as client:
+        counted = client.execute_sql("SELECT _uniware_facility, COUNT(*) FROM inventory_snapshot GROUP BY 1")
+    assert counted is not None and {facility: rows for facility, rows in counted} == served and len(served) == 2
+
+
+@pytest.mark.parametrize("path", ["file import", "arrow"])
+def test_a_key_shared_by_two_facilities_files_without_a_newest_wins_column_fails_one_job(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], path: str) -> None:
+    """Inventory Snapshot merged (not replaced) on the SKU alone: BLR01's and DEL02's files of one run share
+    SKUs, and dlt's merge kept one row per SKU (315 rows reported, 213 in the table, exit 0). Now the
+    second file's job fails, naming the ways out; the first facility's rows land whole. Also where the
+    destination takes Arrow batches (no load file of its own format)."""
+    if path == "arrow":
+        monkeypatch.setattr("uniware_source.runtime.destination_load_format", lambda: None)
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{"name": "Inventory Snapshot", "write_disposition":
+                                                                  "merge", "primary_key": ["Item SkuCode"]}]))
     assert cli("--facility", "BLR01,DEL02") == 1
     err = capsys.readouterr().err
     assert "repeat keys (Item SkuCode) of another job's file of this run" in err, err

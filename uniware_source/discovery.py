@@ -118,7 +118,7 @@ def _unknown_date_filters(exports: Sequence[ExportSpec]) -> list[str]:
             notes.append(f"note: {spec.name}: date_filter '{spec.date_filter}' is not one the catalog knows for "
                          f"this report ({', '.join(sorted(known))}); Uniware refuses an id it does not take at "
                          "the first create (100003), or ignores it and exports the whole report (seen in the field)"
-                         + (f": the window guard checks '{spec.window_column}' and refuses such a file (OUT_OF_WINDOW)"
+                         + (f": the window guard checks '{spec.window_column}' (OUT_OF_WINDOW, on_window_violation)"
                             if spec.window_column else ""))
     return notes
 

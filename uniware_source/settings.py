@@ -624,7 +624,7 @@ def resolve_job_codes(value: Any, exports: Sequence[ExportSpec]) -> dict[str, tu
         if len(exports) != 1:
             raise ConfigError("job_codes", "a plain list needs exactly one configured export; otherwise map "
                               "each export name to its job codes, e.g. {\"Sale Orders\": [\"JOB1\"]}")
-        return {exports[0].name: _string_list("job_codes", value)}
+        return _placeable({exports[0].name: _string_list("job_codes", value)}, exports)
     if not isinstance(value, Mapping):
         raise ConfigError("job_codes", f"expected {{export name: [job codes]}}, got {value!r}")
     names = {spec.name for spec in exports}
@@ -633,14 +633,20 @@ def resolve_job_codes(value: Any, exports: Sequence[ExportSpec]) -> dict[str, tu
         if name not in names:
             raise ConfigError("job_codes", f"'{name}' is not a configured export; configured: {sorted(names)}")
         result[name] = _string_list("job_codes", codes)
-        spec = next(spec for spec in exports if spec.name == name)
-        if spec.facility_in_key:
-            raise ConfigError("job_codes", f"'{name}' is a snapshot run per facility whose primary_key "
+    return _placeable(result, exports)
+
+
+def _placeable(job_codes: dict[str, tuple[str, ...]], exports: Sequence[ExportSpec]) -> dict[str, tuple[str, ...]]:
+    """`job_codes`, refused for a per-facility snapshot keyed without the facility: a job given by code
+    has no known facility, so its rows (a NULL facility in the key) would replace nothing and pile up."""
+    for spec in exports:
+        if job_codes.get(spec.name) and spec.facility_in_key:
+            raise ConfigError("job_codes", f"'{spec.name}' is a snapshot run per facility whose primary_key "
                               f"({', '.join(spec.primary_key)}) has no facility column: a job given by code has no "
                               "known facility, so its rows could not replace their facility's; run the export for "
                               "its facility instead (--facility), or give primary_key a column that tells the "
                               "facilities apart")
-    return result
+    return job_codes
 
 
 def resolve_base_url(tenant: Optional[str], base_url: Optional[str]) -> str:

@@ -40,10 +40,13 @@ def check_names(pipeline: Pipeline) -> None:
     if not isinstance(database, str) or database.startswith(":"):
         return
     if Path(database).stem.lower() == pipeline.dataset_name.lower():
-        raise ConfigError("dataset", f"the DuckDB file {Path(database).name} (named after the pipeline, "
-                          f"'{pipeline.pipeline_name}') and the dataset '{pipeline.dataset_name}' have the same name, "
-                          "which DuckDB cannot tell apart; give the dataset another name (--dataset), or keep it "
-                          "and give the pipeline another name (--pipeline-name: a new pipeline, with its own state)",
+        named = (f" (named after the pipeline, '{pipeline.pipeline_name}')"
+                 if Path(database).stem == pipeline.pipeline_name else "")
+        raise ConfigError("dataset", f"the DuckDB file {Path(database).name}{named} and the dataset "
+                          f"'{pipeline.dataset_name}' have the same name, which DuckDB cannot tell apart; give the "
+                          "dataset another name (--dataset)" + (", or keep it and give the pipeline another name "
+                                                                "(--pipeline-name: a new pipeline, with its own state)"
+                                                                if named else " or the file another name"),
                           given_as="--dataset, or dataset_name")
 
 

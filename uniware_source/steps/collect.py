@@ -432,24 +432,27 @@ class ExportCollection:
 
     def _not_exported_again(self, entry: Entry) -> str:
         """Done without a file is taken as no rows after a grace period, but Uniware may link a file
-        later (uniware-api.md): where no later run exports the window again (an export without a natural
-        key never looks back, a backfill is not repeated, a lookback shorter than the window), the note
-        for the history and the log says how to get its rows if it had some ("" otherwise)."""
+        later (uniware-api.md): where no later run exports the window again (an export merged on the job
+        code never looks back; a keyed export's next incremental run looks back `lookback_days` from the
+        end of the facility's last window or its cursor), the note for the history and the log gives the
+        backfill of that one export, facility and window that loads its rows ("" where one will)."""
         if entry.start is None or entry.end is None or entry.kind == EntryKind.ADOPTED:
             return ""
         lookback = self.spec.lookback if self.spec.lookback is not None else self.rt.settings.lookback
-        # the next run looks back from the end of the facility's last window (the cursor, once all load)
-        last_end = max((e.end for e in self.ledger.entries() if e.kind == EntryKind.INCREMENTAL
-                        and e.facility == entry.facility and e.end is not None), default=entry.end)
-        if self._keyed and entry.kind != EntryKind.BACKFILL and entry.start >= last_end - lookback:
+        ends = [e.end for e in self.ledger.entries() if e.kind == EntryKind.INCREMENTAL
+                and e.facility == entry.facility and e.end is not None]
+        cursor = self.ledger.cursor(entry.facility) if entry.facility else None
+        reached = max([*ends, *([cursor] if cursor else [])], default=None)  # where the next run looks back from
+        if self._keyed and reached is not None and entry.start >= reached - lookback:
             return ""
-        why = ("an export without a natural key never looks back" if not self._keyed else
-               "a backfill window is not exported again" if entry.kind == EntryKind.BACKFILL else
-               f"the next run looks back {lookback.total_seconds() / 86400:g} day(s) (lookback_days) from the "
-               f"end of the last window, {shown_time(last_end)}")
+        why = ("an export merged on its job code never looks back" if not self._keyed else
+               "no incremental run of this facility looks back at a backfill window" if reached is None else
+               f"the next run looks back {lookback.total_seconds() / 86400:g} day(s) (lookback_days) from "
+               f"{shown_time(reached)}")
         start, end = (moment.astimezone(IST).isoformat() for moment in (entry.start, entry.end))
-        return (f"later runs do not export this window again ({why}): if it had rows, a backfill of it "
-                f"(--start '{start}' --end '{end}') loads them")
+        facility = f" --facility {entry.facility}" if entry.facility else ""
+        return (f"later runs do not export this window again ({why}): if it had rows, `uniware-pipeline --export "
+                f"\"{self.spec.name}\"{facility} --start '{start}' --end '{end}'` loads them")
 
     def _newer_loaded(self, entry: Entry) -> Optional[datetime]:
         """When a job created after this entry's loaded this facility's rows in an earlier package (a
@@ -553,8 +556,6 @@ class ExportCollection:
                 return f"{change}; on_header_change='fail' refuses it (set 'evolve' to accept)"
             log.warning("%s: %s", self.spec.name, change)
         return None
-
-
 
 
 def _repeated_more(known: Counter[str], header: list[str], layout: FileLayout) -> str:
