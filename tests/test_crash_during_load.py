@@ -56,7 +56,10 @@ def test_killed_before_load_completes_on_the_next_run(uniware_simulator: Uniware
     assert len(rows) == len([r for r in truth if r["Return Date"] < TEST_NOW])
     loaded = [r for r in harness.history(first_job.code) if r["status"] == "LOADED"]
     assert len(loaded) == 1
-    assert sim.requests.count("create") == 2  # the first job, then the next run's lookback window
+    # after_normalize: the submit package loaded, so the next run polls the job and then exports its lookback
+    # window; normalize_commit stops in the submit package's normalize, before the dataset exists: the next run
+    # loads that package first and polls the job it holds (dlt's sync once wiped it, and the job was made again)
+    assert sim.requests.count("create") == (2 if kill_at == "after_normalize" else 1)
     assert not harness.pipeline.has_pending_data
 
 
@@ -114,3 +117,54 @@ def test_stopped_after_a_package_was_committed_before_its_schema_and_state(
                        ("return_invoices", ["invoice_code", "return_invoice_code", "item_sku_code"])):
         rows = again.query(f"SELECT {', '.join(key)} FROM {{ds}}.{table}")
         assert rows and len(rows) == len(set(rows)), table
+
+
+@pytest.mark.parametrize("destination", ["duckdb", "postgres"])
+def test_a_first_run_stopped_before_its_first_package_loaded_keeps_its_job_codes(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, postgres_dataset: str, destination: str) -> None:
+    """A new pipeline's first run killed right after dlt committed its submit package (the created jobs'
+    codes), before anything loaded: the dataset is not at the destination yet, which dlt's sync takes
+    for a dataset dropped there, and it wiped the pipeline's folder with the package. The next run now
+    loads the package first and polls those jobs: none is created again, each job's rows land once."""
+    sim = uniware_simulator
+    pg = destination == "postgres"
+    name, dataset = f"firststop_{destination}", postgres_dataset if pg else "uniware"
+    exports = ["Sale Orders", "Return Invoices"]
+    settings = {"workdir": str(tmp_path), "name": name, "dataset": dataset, "postgres": POSTGRES if pg else "",
+                "nth": 1, "signal": "SIGKILL", "now": sim.clock.now().isoformat(), "base_url": sim.base_url,
+                "username": sim.config.username, "password": sim.config.password, "exports": exports,
+                "facilities": ["BLR01"], **FAST_POLLING}
+    child = subprocess.run([sys.executable, "-m", "tests.crash_after_extract", json.dumps(settings)],
+                           env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path, capture_output=True,
+                           text=True, timeout=300)
+    assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
+    created = sim.requests.count("create")
+    assert created > 0
+    again = Harness(sim, tmp_path, name=name, dataset=dataset,
+                    destination=dlt.destinations.postgres(POSTGRES) if pg else None)
+    assert again.pipeline.has_pending_data
+    again.run(exports=exports, facilities=["BLR01"])
+    assert sim.requests.count("create") == created  # the stopped run's jobs were polled, not made again
+    for job in sim.jobs.all():
+        statuses = [r[0] for r in again.query(f"SELECT status FROM {{ds}}.export_job_status WHERE job_code = "
+                                               f"'{job.code}'")]
+        assert statuses.count("CREATED") == 1 and statuses.count("LOADED") == 1, (job.code, statuses)
+    [(rows,)] = again.query("SELECT COUNT(*) FROM {ds}.sale_orders")
+    assert rows == sum(j.file.rows for j in sim.jobs.all() if j.report.name == "Sale Orders" and j.file)
+
+
+def test_a_schema_file_a_kill_left_half_written_is_removed(uniware_simulator: UniwareSimulator,
+                                                          tmp_path: Path) -> None:
+    """dlt writes a schema under a random 16-hex name and renames it; a SIGKILL in between left that file in
+    the schemas folder, which dlt lists as a schema: every later run failed (InvalidSchemaName, exit 3)."""
+    harness = Harness(uniware_simulator, tmp_path, name="halfwritten")
+    harness.run(exports=["Return Invoices"], facilities=["BLR01"])
+    folder = Path(harness.pipeline._schema_storage.config.schema_volume_path)
+    (folder / "423721e012af18ae").write_bytes(b"")
+    kept = folder / "notes.txt"  # not a name dlt writes: left alone
+    kept.write_text("x")
+    uniware_simulator.clock.advance(timedelta(hours=1))
+    again = Harness(uniware_simulator, tmp_path, name="halfwritten")
+    again.run(exports=["Return Invoices"], facilities=["BLR01"])
+    assert not (folder / "423721e012af18ae").exists() and kept.exists()
+    assert [r for r in again.history() if r["status"] == "LOADED"]

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from contextlib import nullcontext, suppress
 
 import pyarrow as pa
@@ -83,6 +84,32 @@ def drop_normalized_extracts(pipeline: Pipeline) -> list[str]:
     return dropped
 
 
+# dlt writes a file under a random name (16 hex characters) and then renames it (`FileStorage.save_atomic`)
+HALF_WRITTEN = re.compile(r"[0-9a-f]{16}")
+
+
+def remove_half_written_schemas(pipeline: Pipeline) -> None:
+    """Files a kill left between dlt's write of a schema and its rename: dlt lists every file of the
+    schemas folder as a schema, so every later sync failed (`InvalidSchemaName: '423721e012af18ae'`)
+    and the pending package never loaded. The caller holds the pipeline's lock (no write is under way)."""
+    folder = pipeline._schema_storage.config.schema_volume_path
+    if not os.path.isdir(folder):
+        return
+    removed = set()
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        if HALF_WRITTEN.fullmatch(name) and os.path.isfile(path):
+            os.remove(path)
+            removed.add(name)
+            log.info("%s: a schema file a stopped run left half written is removed", path)
+    if removed:  # dlt listed the folder when the pipeline was made, and may have saved what it found
+        pipeline.schema_names = [name for name in pipeline.schema_names if name not in removed]
+        state = pipeline._get_state()
+        if removed & set(state.get("schema_names") or []):
+            state["schema_names"] = [name for name in state.get("schema_names") or [] if name not in removed]
+            pipeline._save_state(state)
+
+
 def adopt_package_schemas(pipeline: Pipeline) -> list[str]:
     """The pipeline's stored schema takes the schema of an extracted package that is newer (a run stopped
     after dlt committed the package and before it saved the pipeline's schema): dlt normalizes with the
@@ -97,10 +124,25 @@ def adopt_package_schemas(pipeline: Pipeline) -> list[str]:
         stored = pipeline.schemas[package.name] if package.name in pipeline.schema_names else None
         if stored is None or stored.stored_version_hash in package.previous_hashes:
             pipeline._schema_storage.save_schema(package)
+            if pipeline.default_schema_name is None:
+                _make_default(pipeline, package.name)
             adopted.append(load_id)
             log.info("package %s of an interrupted run: the pipeline's schema %s taken from it (the run stopped "
                      "before saving it)", load_id, package.name)
     return adopted
+
+
+def _make_default(pipeline: Pipeline, schema_name: str) -> None:
+    """The package's schema as the pipeline's default, in its saved state too (dlt's steps read the state
+    file again): a first run stopped before saving any schema left none, and dlt would normalize and load
+    nothing, and its sync would take the dataset missing at the destination for one dropped there and
+    wipe the pipeline's folder, packages and job codes with it. The state's version is not bumped, so the
+    state the package carries still wins once it loaded."""
+    state = pipeline._get_state()
+    state["default_schema_name"] = schema_name
+    state["schema_names"] = sorted({*(state.get("schema_names") or []), schema_name})
+    pipeline._save_state(state)
+    pipeline._state_to_props(state)
 
 
 def merge_on_reload(pipeline: Pipeline) -> None:

@@ -31,7 +31,13 @@ from . import duckdb_memory
 from .dlt_warnings import expected_warnings_dropped
 from .duckdb_connection import check_names, connection_held, credentials_pinned, is_duckdb
 from .lock import WaitForLock, pipeline_lock
-from .recovery import adopt_package_schemas, declare_merge, drop_normalized_extracts, merge_on_reload
+from .recovery import (
+    adopt_package_schemas,
+    declare_merge,
+    drop_normalized_extracts,
+    merge_on_reload,
+    remove_half_written_schemas,
+)
 from .signals import Terminated, interrupt_for, interrupt_of_a_query, signals_deferred, sigterm_interrupts
 from .snapshot_replace import delete_emptied_snapshots, snapshots_through_staging
 
@@ -45,6 +51,7 @@ MAX_ROUNDS = 50
 def finish_pending_loads(pipeline: Pipeline) -> bool:
     """Restore state from the destination if needed, and load packages a crashed run left behind
     (dlt keeps them); True if there were any."""
+    remove_half_written_schemas(pipeline)
     pending = pipeline.has_pending_data
     if pending:
         log.info("pipeline %s has load packages from an interrupted run; loading them first",
@@ -56,12 +63,27 @@ def finish_pending_loads(pipeline: Pipeline) -> bool:
     with _surfaced():
         if pending:
             normalize_whole(pipeline)  # an extracted package: normalized here, where a signal waits for its commit
-        _with_room(pipeline, pipeline.run)
+        if pending and not dataset_exists(pipeline):
+            # the packages of a first run stopped before any loaded: dlt's sync would take the missing dataset for
+            # one dropped at the destination and wipe the pipeline's folder, packages and job codes with it
+            _with_room(pipeline, pipeline.load)
+        else:
+            _with_room(pipeline, pipeline.run)
         if pending:
             # the packages carried the state of the run that made them; stopped before saving it, that run
             # left an older state here, which dlt compared with the destination's before they loaded
             pipeline.sync_destination()
     return pending
+
+
+def dataset_exists(pipeline: Pipeline) -> bool:
+    """Whether the pipeline's dataset is at the destination (True when that cannot be asked: dlt decides)."""
+    try:
+        with pipeline.destination_client() as client:
+            return bool(client.is_storage_initialized())
+    except Exception as error:  # no schema yet, a destination that cannot say: dlt's own sync decides
+        log.debug("could not ask whether the dataset exists: %s", error)
+        return True
 
 
 @contextmanager
