@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Optional
 
@@ -270,3 +271,30 @@ def test_what_a_killed_run_left_in_download_dir_is_removed_by_the_next_run(
     Harness(sim, tmp_path / "next").run(exports=[ORDERS_LOG], facilities=["BLR01"], download_dir=str(downloads))
     assert sorted(p.name for p in downloads.iterdir()) == [
         "uniware-of-a-live-run", "uniware-of-another-namespace", "uniware-without-owner"]
+
+
+def test_history_rows_of_an_export_left_out_after_a_stopped_run_still_load(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run stopped after its rows' package loaded and before the LOADED history rows did (they wait in
+    the export's state), then the export left out of the configuration: its rows are in the table, and its
+    LOADED rows load with the next run, not only once it is configured again."""
+    from uniware_source.pipeline_run import resumable
+
+    harness = Harness(uniware_simulator, tmp_path)
+    with monkeypatch.context() as stopped:  # as if killed before the history step
+        stopped.setattr(resumable, "load_deferred_history", lambda *args, **kwargs: False)
+        harness.run(exports=["Return Invoices", "Tally GST Report"], facilities=["BLR01"])
+    tally = [j.code for j in uniware_simulator.jobs.all() if j.report.name == "Tally GST Report"]
+    assert tally and harness.count("tally_gst") > 0
+    assert not [r for r in harness.history() if r["status"] == "LOADED"]
+    uniware_simulator.clock.advance(timedelta(hours=1))
+    harness.run(exports=["Return Invoices"], facilities=["BLR01"])
+    for code in tally:
+        assert [r["status"] for r in harness.history(code)].count("LOADED") == 1, code
+    assert not deferred_history_waits(harness)
+
+
+def deferred_history_waits(harness: Harness) -> bool:
+    from uniware_source.ledger import Ledgers
+
+    return Ledgers.of_pipeline_state(harness.pipeline.state).has_deferred_history()

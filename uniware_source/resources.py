@@ -14,17 +14,35 @@ from dlt.extract.resource import DltResource
 
 from .catalog import REPLACE, ExportSpec
 from .conversion.csv_to_parquet import FACILITY, JOB_CODE, KEY_OCCURRENCE
-from .history import HISTORY_COLUMNS, HISTORY_TABLE, HISTORY_WRITE_DISPOSITION
+from .history import HISTORY_COLUMNS, HISTORY_TABLE, HISTORY_WRITE_DISPOSITION, take_deferred
 from .ledger import ExportLedger, Ledgers, claim_tenant
 from .runtime import ALL, COLLECT, HISTORY, SUBMIT, SourceRuntime
 from .steps.collect import ExportCollection
 from .steps.submit import submit_export
 
+# the resource that loads the history rows of exports no longer configured
+SET_ASIDE_HISTORY = "set_aside_history"
+
 
 def export_resources(rt: SourceRuntime, normalize: Callable[[str], str]) -> list[DltResource]:
-    """A resource for every configured export."""
+    """A resource for every configured export, and one for the history rows of exports set aside."""
     tables = [spec.table_name for spec in rt.settings.exports]
-    return [export_resource(spec, rt, normalize, tables) for spec in rt.settings.exports]
+    return [*(export_resource(spec, rt, normalize, tables) for spec in rt.settings.exports),
+            set_aside_history(tables)]
+
+
+def set_aside_history(configured: list[str]) -> DltResource:
+    """The LOADED history rows that wait in the state of an export no longer configured (a run stopped
+    after its rows' package loaded and before the rows did, then the export left out): its rows are in
+    the table (a run loads waiting packages first), so the rows load now, not when it is configured again."""
+    def rows() -> Iterator[Any]:
+        for table, state in dlt.current.source_state().get("resources", {}).items():
+            if table not in configured and isinstance(state, dict):
+                yield from take_deferred(state)
+
+    return dlt.resource(rows(), name=SET_ASIDE_HISTORY, table_name=HISTORY_TABLE,
+                        write_disposition=HISTORY_WRITE_DISPOSITION, primary_key="event_id",
+                        columns=HISTORY_COLUMNS)
 
 
 def export_resource(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[str], str],
