@@ -36,6 +36,24 @@ def test_the_same_polling_failure_is_said_once_a_minute(monkeypatch: pytest.Monk
     assert 3 <= len(no_status) <= 5 and 1 <= len(bad_gateway) <= 3, said
 
 
+def test_a_call_the_stop_cut_ends_the_wait_without_a_warning(monkeypatch: pytest.MonkeyPatch,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    """SIGTERM or Ctrl-C cuts the status call under way: the wait ends as stopped, and no line says polling
+    failed and will be tried again (after an interrupt, it will not)."""
+    stop = threading.Event()
+
+    def cut(client: Any, job_code: str, load_with_errors: bool) -> Any:
+        stop.set()
+        raise ApiError(f"status of export job {job_code}", "Interrupted: stopped while waiting for the answer")
+    monkeypatch.setattr(poll, "job_status", cut)
+    policy = PollPolicy(initial_seconds=1, max_seconds=2, timeout_seconds=300, complete_grace_seconds=60,
+                        multiplier=2, load_with_errors=False)
+    with caplog.at_level(logging.WARNING):
+        result = poll.wait_for_job(None, "JOB1", clock=ManualClock(), policy=policy,  # type: ignore[arg-type]
+                                   on_change=lambda _: None, stop=stop, label="job JOB1")
+    assert result.outcome == Outcome.STOPPED
+    assert "polling failed" not in caplog.text
+
 def test_a_done_status_with_errors_loads_its_file_and_says_the_errors(monkeypatch: pytest.MonkeyPatch,
                                                                       caplog: pytest.LogCaptureFixture) -> None:
     """`successful: true` with COMPLETE, a file and errors, with on_complete_with_errors = "load": the file

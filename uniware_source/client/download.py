@@ -214,6 +214,7 @@ class FileDownloader:
                         self._confirm_end(job, out, progress)
                 return progress
             except _Retry as retry:
+                _check_stop(job)  # a connection the stop cut is no failure to retry (nor to say as one)
                 problem = str(retry)
                 log.warning("%s: %s: %s (attempt %d of %d)", job.label, job.where, problem, attempt,
                             self._max_attempts)

@@ -96,6 +96,8 @@ def wait_for_job(
         try:
             status = job_status(client, job_code, load_with_errors=policy.load_with_errors)
         except ApiError as error:
+            if stop.is_set():  # the call the stop cut: no failure to keep trying after (nor to say as one)
+                return PollResult(Outcome.STOPPED, last_status, None, "the run was interrupted", polls)
             complete_since, complete_answers = None, 0  # the job's status meanwhile is unknown
             refusals = refusals + 1 if error.refused else 0
             if refusals == 1:
