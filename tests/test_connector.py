@@ -267,9 +267,11 @@ def test_an_export_without_date_filter_or_key_refuses_a_disposition_that_would_c
     assert harness.sim.requests.count("create") == 0
 
 
+@pytest.mark.parametrize("disposition", ["replace", "merge"])
 @pytest.mark.parametrize("destination", ["duckdb", "postgres"])
 def test_a_facilitys_snapshot_never_replaces_another_facilitys_rows_whatever_its_key(
-        uniware_simulator: UniwareSimulator, tmp_path: Path, postgres_dataset: str, destination: str) -> None:
+        uniware_simulator: UniwareSimulator, tmp_path: Path, postgres_dataset: str, destination: str,
+        disposition: str) -> None:
     """Inventory Snapshot keyed on the SKU alone (a tenant's file without a Facility column): dlt's
     delete-insert deletes by the primary key too, so the facility is part of the key dlt merges on. Two
     facilities sharing SKUs, in one run and one at a time: each keeps exactly its own file's rows."""
@@ -281,7 +283,8 @@ def test_a_facilitys_snapshot_never_replaces_another_facilitys_rows_whatever_its
     harness = Harness(uniware_simulator, tmp_path, name=f"snap_{destination}",
                       destination=dlt.destinations.postgres(POSTGRES) if pg else None,
                       dataset=postgres_dataset if pg else "uniware")
-    by_sku: list[Any] = [{"name": "Inventory Snapshot", "primary_key": ["Item SkuCode"]}]
+    by_sku: list[Any] = [{"name": "Inventory Snapshot", "primary_key": ["Item SkuCode"],
+                          "write_disposition": disposition}]
 
     def landed() -> dict[str, list[tuple[Any, ...]]]:
         with harness.pipeline.sql_client() as client:

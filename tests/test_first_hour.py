@@ -332,6 +332,9 @@ def test_log_format_json_ends_in_json_too(cli: Any, sim: UniwareSimulator,
     said = [json.loads(line) for line in err]  # fails on any line that is not JSON
     assert any("export job(s) did not load" in r["message"] and r["level"] == "ERROR" for r in said), said
     assert any("NOPE99" in r["message"] and r["message"].startswith("configuration error") for r in said), said
+    assert cli("reset", "--log-format", "json") == 2  # a command's error too (reset without what to clear)
+    [line] = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert json.loads(line)["message"].startswith("configuration error: reset needs --export")
 
 
 def test_quiet_is_quiet(cli: Any, capsys: pytest.CaptureFixture[str]) -> None:

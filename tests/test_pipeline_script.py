@@ -158,6 +158,8 @@ def test_first_run_mistakes_are_setting_errors_named_with_their_fix(live_simulat
         ([*common, "--destination", "postgre"], env, ["--destination 'postgre' is not a dlt destination",
                                                       "did you mean 'postgres'"]),
         ([*common, "--dataset", "first"], env, ["setting 'dataset'", "first.duckdb", "--dataset"]),
+        ([*common[:2], "--pipeline-name", "my_data", "--dataset", "my-data"], env,  # dlt writes it my_data
+         ["setting 'dataset'", "my_data.duckdb"]),
         ([*common, "--facility", "Bengaluru Central Warehouse"], env, ["a display name is not a code"]),
     ]
     for argv, case_env, said in cases:

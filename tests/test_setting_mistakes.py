@@ -4,6 +4,8 @@ simulator."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import subprocess
@@ -469,23 +471,36 @@ def test_a_snapshot_keyed_without_the_facility_keeps_each_facilitys_rows(
 def test_a_key_shared_by_two_facilities_files_without_a_newest_wins_column_fails_one_job(
         cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str], path: str) -> None:
-    """Inventory Snapshot merged (not replaced) on the SKU alone: BLR01's and DEL02's files of one run share
-    SKUs, and dlt's merge kept one row per SKU (315 rows reported, 213 in the table, exit 0). Now the
+    """Return Invoices (no dedup_sort): BLR01's and DEL02's files of one run share a key (each unique in its
+    file), and dlt's merge would keep either row (once: 315 rows reported, 213 in the table, exit 0). The
     second file's job fails, naming the ways out; the first facility's rows land whole. Also where the
     destination takes Arrow batches (no load file of its own format)."""
     if path == "arrow":
         monkeypatch.setattr("uniware_source.runtime.destination_load_format", lambda: None)
-    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{"name": "Inventory Snapshot", "write_disposition":
-                                                                  "merge", "primary_key": ["Item SkuCode"]}]))
+
+    def one_key_in_both(job: Any, text: str) -> str:  # each file's first row gets the same key
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+        for label, value in (("Invoice Code", "INV-SHARED"), ("Return Invoice Code", "RI-SHARED"),
+                             ("Item SKU Code", "SKU-SHARED")):
+            rows[1][rows[0].index(label)] = value
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(rows)
+        return out.getvalue()
+
+    sim.jobs.edit_file = one_key_in_both
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps(["Return Invoices"]))
     assert cli("--facility", "BLR01,DEL02") == 1
     err = capsys.readouterr().err
-    assert "repeat keys (Item SkuCode) of another job's file of this run" in err, err
+    shared = "repeat keys (Invoice Code, Return Invoice Code, Item SKU Code) of another job's file of this run"
+    assert shared in err, err
     served = [j for j in sim.jobs.all() if j.file is not None]
     with dlt.attach("rt", pipelines_dir=str(tmp_path / "pl")).sql_client() as client:
-        counted = client.execute_sql("SELECT _uniware_facility, COUNT(*) FROM inventory_snapshot GROUP BY 1")
+        counted = client.execute_sql("SELECT _uniware_facility, COUNT(*) FROM return_invoices GROUP BY 1")
     assert counted is not None and len(counted) == 1 and len(served) == 2
     [(facility, rows)] = counted
-    assert rows == next(j.file.rows for j in served if j.facility == facility and j.file is not None)
+    with dlt.attach("rt", pipelines_dir=str(tmp_path / "pl")).sql_client() as client:
+        loaded = client.execute_sql("SELECT rows_in_file FROM export_job_status WHERE status = 'LOADED'")
+    assert loaded == [(rows,)] and rows > 100 and facility in ("BLR01", "DEL02")  # the file whose job loaded, whole
 
 
 def test_export_by_table_name_keeps_the_configured_settings() -> None:

@@ -84,13 +84,14 @@ class ExportSpec:
 
     @property
     def facility_in_key(self) -> bool:
-        """A snapshot run per facility whose natural key has no facility column (a tenant's Inventory
-        Snapshot without `Facility`, keyed on the SKU): the facility code its job ran under
-        (`_uniware_facility`) joins the key dlt merges on, since dlt's delete-insert deletes by the
-        primary key too, not only by the facility, and would delete another facility's rows of the same
-        key. A key with the facility's column keeps it as it is (a job given in `job_codes`, of no known
-        facility, merges on it)."""
-        return (self.write_disposition == REPLACE and self.facility_scoped and bool(self.primary_key)
+        """A report without a date filter run per facility (a snapshot, replaced or merged) whose natural
+        key has no facility column (a tenant's Inventory Snapshot without `Facility`, keyed on the SKU):
+        the facility code its job ran under (`_uniware_facility`) joins the key dlt merges on, since each
+        facility's file holds the same SKUs and dlt's delete-insert deletes by the primary key (not only
+        by the facility), so one facility's file would replace another's rows. A key with the facility's
+        column keeps it as it is (a job given in `job_codes`, of no known facility, merges on it)."""
+        return (self.date_filter is None and self.facility_scoped and bool(self.primary_key)
+                and not self.merges_on_job_code
                 and not any("".join(key.lower().split()) in _FACILITY_LABELS for key in self.primary_key))
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional
@@ -26,7 +25,7 @@ from .discovery import export_lines, export_reference, facility_lines, plan_line
 from .pipeline_run.lock import RunLocked, pipeline_lock
 from .pipeline_run.resumable import pending_loads_finished
 from .problems import EXIT_CONFIG, EXIT_LOCKED, explain
-from .progress import configure_logging
+from .progress import configure_logging, say
 from .run_log import delete_rows, reset
 from .run_report import RunReport
 from .runtime import SUBMIT, SourceRuntime
@@ -138,8 +137,8 @@ def run_command(argv: Sequence[str], clock: Optional[Clock] = None) -> int:
             print("\n".join(facility_lines(_runtime(args, clock))))
             return 0
         if args.command in ("status", "reset") and not _exists(args):
-            print(f"configuration error: no pipeline '{args.pipeline_name}' under {_pipelines_dir(args)}: nothing to "
-                  f"{args.command} (check --pipeline-name and --pipelines-dir)", file=sys.stderr)
+            say(f"configuration error: no pipeline '{args.pipeline_name}' under {_pipelines_dir(args)}: nothing to "
+                f"{args.command} (check --pipeline-name and --pipelines-dir)")
             return EXIT_CONFIG
         pipeline = _pipeline(args)
         if args.command == "status":
@@ -150,11 +149,10 @@ def run_command(argv: Sequence[str], clock: Optional[Clock] = None) -> int:
             return 0
         # reset
         if not args.exports and not args.facilities:
-            print("configuration error: reset needs --export NAME and/or --facility CODE (what to clear)",
-                  file=sys.stderr)
+            say("configuration error: reset needs --export NAME and/or --facility CODE (what to clear)")
             return EXIT_CONFIG
         if args.facilities and len(args.facilities) > 1:
-            print("configuration error: reset takes one --facility at a time", file=sys.stderr)
+            say("configuration error: reset takes one --facility at a time")
             return EXIT_CONFIG
         known = list(pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {}))
         tables = _tables(pipeline, args.exports) if args.exports else known
@@ -169,15 +167,15 @@ def run_command(argv: Sequence[str], clock: Optional[Clock] = None) -> int:
         for line in lines:
             print(line)
         if not cleared:
-            print("configuration error: nothing was cleared: no cursor or job of that export/facility in state "
-                  "(`uniware-pipeline status` shows what there is)" + _closest_tables(tables, known), file=sys.stderr)
+            say("configuration error: nothing was cleared: no cursor or job of that export/facility in state "
+                "(`uniware-pipeline status` shows what there is)" + _closest_tables(tables, known))
             return EXIT_CONFIG
         print("jobs already created on Uniware for what was cleared are not cancelled; the next run plans anew")
         return 0
     except RunLocked as error:
-        print(f"error: {error}", file=sys.stderr)
+        say(f"error: {error}")
         return EXIT_LOCKED
     except Exception as error:
         code, line = explain(error)
-        print(line, file=sys.stderr)
+        say(line)
         return code

@@ -50,11 +50,12 @@ def export_resource(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[st
     """The resource of one export: its rows go to `spec.table_name`, its jobs' history to
     `export_job_status`."""
     keys = [normalize(k) for k in spec.primary_key]
+    columns: dict[str, Any] = {}
+    if spec.facility_in_key:  # before the occurrence: `keys[:-1]` below is the natural key
+        keys.append(FACILITY)
+        columns[FACILITY] = {"nullable": True}  # as the converter writes it (dlt would rewrite the file otherwise)
     if keys and spec.repeating_keys:
         keys.append(KEY_OCCURRENCE)
-    if spec.facility_in_key:
-        keys.append(FACILITY)
-    columns: dict[str, Any] = {}
     if spec.dedup_sort and keys:
         columns[normalize(spec.dedup_sort)] = {"dedup_sort": "desc"}
     merge_key: Optional[str | list[str]] = None

@@ -36,10 +36,13 @@ def check_names(pipeline: Pipeline) -> None:
     fail after the jobs were created."""
     if not is_duckdb(pipeline) or not pipeline.dataset_name:
         return
-    database = getattr(pipeline.destination_client().config.credentials, "database", None)
+    client = pipeline.destination_client()
+    database = getattr(client.config.credentials, "database", None)
     if not isinstance(database, str) or database.startswith(":"):
         return
-    if Path(database).stem.lower() == pipeline.dataset_name.lower():
+    # the schema as DuckDB gets it: dlt's naming convention rewrites the name (`my-data` -> `my_data`)
+    schema = getattr(getattr(client, "sql_client", None), "dataset_name", None) or pipeline.dataset_name
+    if Path(database).stem.lower() in (pipeline.dataset_name.lower(), str(schema).lower()):
         named = (f" (named after the pipeline, '{pipeline.pipeline_name}')"
                  if Path(database).stem == pipeline.pipeline_name else "")
         raise ConfigError("dataset", f"the DuckDB file {Path(database).name}{named} and the dataset "

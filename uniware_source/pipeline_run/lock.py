@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO, Union
+from typing import Any, Optional, TextIO, Union
 
 from dlt.pipeline.pipeline import Pipeline
 
@@ -35,9 +35,10 @@ POLL_SECONDS = 0.2
 class RunLocked(UniwareError):
     """Another run of the same pipeline holds its lock."""
 
-    def __init__(self, pipeline_name: str, path: Path, holder: str) -> None:
-        super().__init__(f"pipeline '{pipeline_name}' is already running ({holder}; lock {path}); "
-                         "wait for it with --wait (wait_for_lock=True in run_exports)")
+    def __init__(self, pipeline_name: str, path: Path, holder: str, waited: Optional[float] = None) -> None:
+        how = (f"still, after waiting {waited:g} s for it (--wait): wait longer, or with --wait alone until it ends"
+               if waited is not None else "wait for it with --wait (wait_for_lock=True in run_exports)")
+        super().__init__(f"pipeline '{pipeline_name}' is already running ({holder}; lock {path}); {how}")
         self.pipeline_name = pipeline_name
         self.path = path
         self.holder = holder
@@ -88,7 +89,7 @@ def pipeline_lock(pipeline: Pipeline, wait: WaitForLock = False) -> Iterator[boo
                         holder)
             while not _try_lock(handle):
                 if deadline is not None and time.monotonic() >= deadline:
-                    raise RunLocked(pipeline.pipeline_name, path, describe_holder(path))
+                    raise RunLocked(pipeline.pipeline_name, path, describe_holder(path), waited=float(wait))
                 time.sleep(POLL_SECONDS)
             waited = True
         handle.seek(0)

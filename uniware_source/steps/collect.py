@@ -432,10 +432,12 @@ class ExportCollection:
 
     def _not_exported_again(self, entry: Entry) -> str:
         """Done without a file is taken as no rows after a grace period, but Uniware may link a file
-        later (uniware-api.md): where no later run exports the window again (an export merged on the job
-        code never looks back; a keyed export's next incremental run looks back `lookback_days` from the
-        end of the facility's last window or its cursor), the note for the history and the log gives the
-        backfill of that one export, facility and window that loads its rows ("" where one will)."""
+        later (uniware-api.md): the note for the history and the log gives the backfill of that one
+        export (by its table name: two exports may share a report), facility and window that loads its
+        rows, and says whether a later run exports the window again: an export merged on the job code
+        never looks back; a keyed export's next incremental run looks back `lookback_days` from the end
+        of the facility's last window or its cursor, but not while a window of that facility waits for
+        a job (it then goes on after the last window), which this run cannot know yet."""
         if entry.start is None or entry.end is None or entry.kind == EntryKind.ADOPTED:
             return ""
         lookback = self.spec.lookback if self.spec.lookback is not None else self.rt.settings.lookback
@@ -444,15 +446,19 @@ class ExportCollection:
         cursor = self.ledger.cursor(entry.facility) if entry.facility else None
         reached = max([*ends, *([cursor] if cursor else [])], default=None)  # where the next run looks back from
         if self._keyed and reached is not None and entry.start >= reached - lookback:
-            return ""
-        why = ("an export merged on its job code never looks back" if not self._keyed else
-               "no incremental run of this facility looks back at a backfill window" if reached is None else
-               f"the next run looks back {lookback.total_seconds() / 86400:g} day(s) (lookback_days) from "
-               f"{shown_time(reached)}")
+            when = (f"the next run looks back {lookback.total_seconds() / 86400:g} day(s) (lookback_days) over it, "
+                    "unless a window of this facility still waits for a job then; if it had rows and that run "
+                    "does not bring them")
+        else:
+            why = ("an export merged on its job code never looks back" if not self._keyed else
+                   "no incremental run of this facility looks back at a backfill window" if reached is None else
+                   f"the next run looks back {lookback.total_seconds() / 86400:g} day(s) (lookback_days) from "
+                   f"{shown_time(reached)}")
+            when = f"later runs do not export this window again ({why}): if it had rows"
         start, end = (moment.astimezone(IST).isoformat() for moment in (entry.start, entry.end))
         facility = f" --facility {entry.facility}" if entry.facility else ""
-        return (f"later runs do not export this window again ({why}): if it had rows, `uniware-pipeline --export "
-                f"\"{self.spec.name}\"{facility} --start '{start}' --end '{end}'` loads them")
+        return (f"{when}, `uniware-pipeline --export {self.spec.table_name}{facility} --start '{start}' "
+                f"--end '{end}'` loads them")
 
     def _newer_loaded(self, entry: Entry) -> Optional[datetime]:
         """When a job created after this entry's loaded this facility's rows in an earlier package (a
