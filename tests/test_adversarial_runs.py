@@ -137,7 +137,7 @@ def test_a_second_run_exits_at_once_or_waits_and_loads_nothing_twice(
     timed = start_run(sim, tmp_path, "--wait", "0.5")  # waits half a second, then says so
     processes.append(timed)
     _, stderr = timed.communicate(timeout=WAIT)
-    assert timed.returncode == 4 and "still, after waiting 0.5 s for it (--wait)" in stderr, stderr
+    assert timed.returncode == 4 and "still, after waiting 0.5 s for it" in stderr, stderr
 
     waiting = start_run(sim, tmp_path, "--wait")
     processes.append(waiting)

@@ -168,3 +168,35 @@ def test_a_schema_file_a_kill_left_half_written_is_removed(uniware_simulator: Un
     again.run(exports=["Return Invoices"], facilities=["BLR01"])
     assert not (folder / "423721e012af18ae").exists() and kept.exists()
     assert [r for r in again.history() if r["status"] == "LOADED"]
+
+
+def test_a_dataset_dropped_while_a_package_waits_starts_the_pipeline_again(
+        uniware_simulator: UniwareSimulator, tmp_path: Path) -> None:
+    """The first-run recovery above skips dlt's wipe only for a pipeline that never loaded: a dataset the
+    user dropped (to start over) while a later run's package waits still starts the pipeline again from
+    `start_date`, not from the cursor that package carried (which would leave the days before it out)."""
+    import duckdb
+
+    sim = uniware_simulator
+    harness = Harness(sim, tmp_path, name="dropped")
+    harness.run(exports=["Return Invoices"], facilities=["BLR01"])
+    first = harness.count("return_invoices")
+    sim.clock.advance(timedelta(days=3))
+    settings = {"workdir": str(tmp_path), "name": "dropped", "dataset": "uniware", "postgres": "", "nth": 1,
+                "signal": "SIGKILL", "now": sim.clock.now().isoformat(), "base_url": sim.base_url,
+                "username": sim.config.username, "password": sim.config.password, "exports": ["Return Invoices"],
+                "facilities": ["BLR01"], **FAST_POLLING}
+    child = subprocess.run([sys.executable, "-m", "tests.crash_after_extract", json.dumps(settings)],
+                           env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path, capture_output=True,
+                           text=True, timeout=300)
+    assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
+    with duckdb.connect(str(tmp_path / "dropped.duckdb")) as connection:
+        connection.execute("DROP SCHEMA uniware CASCADE")
+    again = Harness(sim, tmp_path, name="dropped")
+    assert again.pipeline.has_pending_data
+    again.run(exports=["Return Invoices"], facilities=["BLR01"])
+    # from start_date (30 days before now) again, not only the three days the waiting package held
+    now = sim.clock.now()
+    truth = sim.truth("Return Invoices", facility="BLR01", date_filter="addedOn", start=now - timedelta(days=30),
+                      end=now)
+    assert again.count("return_invoices") == len([r for r in truth if r["Return Date"] < now]) > first // 2

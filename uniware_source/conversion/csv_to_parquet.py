@@ -212,9 +212,9 @@ class CsvConverter:
                  where: str, block_size: int) -> ConvertedFile:
         newest_at = find_label(layout.labels, self.spec.dedup_sort) if self.spec.dedup_sort else -1
         versions = [layout.names[newest_at]] if newest_at >= 0 else []  # the same keys, other versions: other rows
-        key = [*layout.key_names, KEY_OCCURRENCE] if self.spec.repeating_keys and layout.key_names else layout.key_names
-        if self.spec.facility_in_key and key:
-            key = [*key, FACILITY]  # the key dlt merges on: other facilities' files never share it
+        key = [*layout.key_names, FACILITY] if self.spec.facility_in_key and layout.key_names else layout.key_names
+        if self.spec.repeating_keys and key:  # as dlt's primary key (resources.py): the facility, the occurrence
+            key = [*key, KEY_OCCURRENCE]
         key_check = self.key_store.file(key, versions)
         try:
             with source() as handle:

@@ -36,7 +36,8 @@ class RunLocked(UniwareError):
     """Another run of the same pipeline holds its lock."""
 
     def __init__(self, pipeline_name: str, path: Path, holder: str, waited: Optional[float] = None) -> None:
-        how = (f"still, after waiting {waited:g} s for it (--wait): wait longer, or with --wait alone until it ends"
+        how = (f"still, after waiting {waited:g} s for it (--wait SECONDS, wait_for_lock in run_exports): wait "
+               "longer, or until it ends (--wait alone, wait_for_lock=True)"
                if waited is not None else "wait for it with --wait (wait_for_lock=True in run_exports)")
         super().__init__(f"pipeline '{pipeline_name}' is already running ({holder}; lock {path}); {how}")
         self.pipeline_name = pipeline_name

@@ -136,8 +136,8 @@ def _make_default(pipeline: Pipeline, schema_name: str) -> None:
     """The package's schema as the pipeline's default, in its saved state too (dlt's steps read the state
     file again): a first run stopped before saving any schema left none, and dlt would normalize and load
     nothing, and its sync would take the dataset missing at the destination for one dropped there and
-    wipe the pipeline's folder, packages and job codes with it. The state's version is not bumped, so the
-    state the package carries still wins once it loaded."""
+    wipe the pipeline's folder, packages and job codes with it. The state the package carries wins once
+    it loaded (resumable.yield_to_loaded_state)."""
     state = pipeline._get_state()
     state["default_schema_name"] = schema_name
     state["schema_names"] = sorted({*(state.get("schema_names") or []), schema_name})

@@ -63,10 +63,12 @@ def finish_pending_loads(pipeline: Pipeline) -> bool:
     with _surfaced():
         if pending:
             normalize_whole(pipeline)  # an extracted package: normalized here, where a signal waits for its commit
-        if pending and not dataset_exists(pipeline):
+        if pending and pipeline.first_run and not dataset_exists(pipeline):
             # the packages of a first run stopped before any loaded: dlt's sync would take the missing dataset for
-            # one dropped at the destination and wipe the pipeline's folder, packages and job codes with it
+            # one dropped at the destination and wipe the pipeline's folder, packages and job codes with it (a
+            # dataset dropped after loads, it should: the pipeline starts again). The state they carried wins.
             _with_room(pipeline, pipeline.load)
+            yield_to_loaded_state(pipeline)
         else:
             _with_room(pipeline, pipeline.run)
         if pending:
@@ -74,6 +76,15 @@ def finish_pending_loads(pipeline: Pipeline) -> bool:
             # left an older state here, which dlt compared with the destination's before they loaded
             pipeline.sync_destination()
     return pending
+
+
+def yield_to_loaded_state(pipeline: Pipeline) -> None:
+    """Make the state the loaded packages carried (the destination's) win the sync that follows: the
+    local one, saved before any package (a first run stopped early), goes back to version 0, so dlt's
+    `>=` comparison never keeps it over the loaded one."""
+    state = pipeline._get_state()
+    state["_state_version"] = 0
+    pipeline._save_state(state)
 
 
 def dataset_exists(pipeline: Pipeline) -> bool:
