@@ -20,29 +20,20 @@ from .runtime import ALL, COLLECT, HISTORY, SUBMIT, SourceRuntime
 from .steps.collect import ExportCollection
 from .steps.submit import submit_export
 
-# the resource that loads the history rows of exports no longer configured
-SET_ASIDE_HISTORY = "set_aside_history"
-
 
 def export_resources(rt: SourceRuntime, normalize: Callable[[str], str]) -> list[DltResource]:
-    """A resource for every configured export, and one for the history rows of exports set aside."""
+    """A resource for every configured export."""
     tables = [spec.table_name for spec in rt.settings.exports]
-    return [*(export_resource(spec, rt, normalize, tables) for spec in rt.settings.exports),
-            set_aside_history(tables)]
+    return [export_resource(spec, rt, normalize, tables) for spec in rt.settings.exports]
 
 
-def set_aside_history(configured: list[str]) -> DltResource:
+def set_aside_history(configured: list[str]) -> Iterator[dict[str, Any]]:
     """The LOADED history rows that wait in the state of an export no longer configured (a run stopped
     after its rows' package loaded and before the rows did, then the export left out): its rows are in
     the table (a run loads waiting packages first), so the rows load now, not when it is configured again."""
-    def rows() -> Iterator[Any]:
-        for table, state in dlt.current.source_state().get("resources", {}).items():
-            if table not in configured and isinstance(state, dict):
-                yield from take_deferred(state)
-
-    return dlt.resource(rows(), name=SET_ASIDE_HISTORY, table_name=HISTORY_TABLE,
-                        write_disposition=HISTORY_WRITE_DISPOSITION, primary_key="event_id",
-                        columns=HISTORY_COLUMNS)
+    for table, state in dlt.current.source_state().get("resources", {}).items():
+        if table not in configured and isinstance(state, dict):
+            yield from take_deferred(state)
 
 
 def export_resource(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[str], str],
@@ -93,6 +84,9 @@ def _export_rows(spec: ExportSpec, rt: SourceRuntime, normalize: Callable[[str],
     ledger = ExportLedger(dlt.current.resource_state(spec.table_name))
     for row in ledger.take_deferred_history():  # their rows loaded with an earlier package
         yield dlt.mark.with_table_name(row, HISTORY_TABLE)
+    if spec.table_name == tables[0]:  # one export takes those of exports set aside
+        for row in set_aside_history(tables):
+            yield dlt.mark.with_table_name(row, HISTORY_TABLE)
     if rt.phase == HISTORY:
         ledger.forget_empty_snapshots()  # their package loaded before this step, deleting what they replace
     source_state = dlt.current.source_state()
