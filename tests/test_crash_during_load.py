@@ -63,6 +63,18 @@ def test_killed_before_load_completes_on_the_next_run(uniware_simulator: Uniware
     assert not harness.pipeline.has_pending_data
 
 
+def stop_after_extract(sim: UniwareSimulator, tmp_path: Path, name: str, dataset: str, postgres: str, nth: int,
+                       stop: str, exports: list[str]) -> subprocess.CompletedProcess[str]:
+    """A run (a child process) stopped by `stop` the moment dlt committed its `nth` extracted package."""
+    settings = {"workdir": str(tmp_path), "name": name, "dataset": dataset, "postgres": postgres, "nth": nth,
+                "signal": stop, "now": sim.clock.now().isoformat(), "base_url": sim.base_url,
+                "username": sim.config.username, "password": sim.config.password, "exports": exports,
+                "facilities": ["BLR01"], **FAST_POLLING}
+    return subprocess.run([sys.executable, "-m", "tests.crash_after_extract", json.dumps(settings)],
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+
+
 @pytest.mark.parametrize("destination, stop, first_run", [
     ("duckdb", "SIGKILL", True), ("duckdb", "SIGTERM", False), ("postgres", "SIGKILL", False)])
 def test_stopped_after_a_package_was_committed_before_its_schema_and_state(
@@ -87,13 +99,7 @@ def test_stopped_after_a_package_was_committed_before_its_schema_and_state(
         harness().run(exports=exports, facilities=["BLR01"])
         sim.clock.advance(timedelta(hours=6))
     before = len(sim.jobs.all())
-    settings = {"workdir": str(tmp_path), "name": name, "dataset": dataset, "postgres": POSTGRES if pg else "",
-                "nth": 2, "signal": stop, "now": sim.clock.now().isoformat(), "base_url": sim.base_url,
-                "username": sim.config.username, "password": sim.config.password, "exports": exports,
-                "facilities": ["BLR01"], **FAST_POLLING}
-    child = subprocess.run([sys.executable, "-m", "tests.crash_after_extract", json.dumps(settings)],
-                           env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path, capture_output=True,
-                           text=True, timeout=300)
+    child = stop_after_extract(sim, tmp_path, name, dataset, POSTGRES if pg else "", 2, stop, exports)
     assert child.returncode == -signal.SIGKILL if stop == "SIGKILL" else "Terminated" in child.stderr, \
         child.stderr[-3000:]
     stopped = sim.jobs.all()[before:]
@@ -130,13 +136,7 @@ def test_a_first_run_stopped_before_its_first_package_loaded_keeps_its_job_codes
     pg = destination == "postgres"
     name, dataset = f"firststop_{destination}", postgres_dataset if pg else "uniware"
     exports = ["Sale Orders", "Return Invoices"]
-    settings = {"workdir": str(tmp_path), "name": name, "dataset": dataset, "postgres": POSTGRES if pg else "",
-                "nth": 1, "signal": "SIGKILL", "now": sim.clock.now().isoformat(), "base_url": sim.base_url,
-                "username": sim.config.username, "password": sim.config.password, "exports": exports,
-                "facilities": ["BLR01"], **FAST_POLLING}
-    child = subprocess.run([sys.executable, "-m", "tests.crash_after_extract", json.dumps(settings)],
-                           env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path, capture_output=True,
-                           text=True, timeout=300)
+    child = stop_after_extract(sim, tmp_path, name, dataset, POSTGRES if pg else "", 1, "SIGKILL", exports)
     assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
     created = sim.requests.count("create")
     assert created > 0
@@ -182,13 +182,7 @@ def test_a_dataset_dropped_while_a_package_waits_starts_the_pipeline_again(
     harness.run(exports=["Return Invoices"], facilities=["BLR01"])
     first = harness.count("return_invoices")
     sim.clock.advance(timedelta(days=3))
-    settings = {"workdir": str(tmp_path), "name": "dropped", "dataset": "uniware", "postgres": "", "nth": 1,
-                "signal": "SIGKILL", "now": sim.clock.now().isoformat(), "base_url": sim.base_url,
-                "username": sim.config.username, "password": sim.config.password, "exports": ["Return Invoices"],
-                "facilities": ["BLR01"], **FAST_POLLING}
-    child = subprocess.run([sys.executable, "-m", "tests.crash_after_extract", json.dumps(settings)],
-                           env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path, capture_output=True,
-                           text=True, timeout=300)
+    child = stop_after_extract(sim, tmp_path, "dropped", "uniware", "", 1, "SIGKILL", ["Return Invoices"])
     assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
     with duckdb.connect(str(tmp_path / "dropped.duckdb")) as connection:
         connection.execute("DROP SCHEMA uniware CASCADE")
