@@ -302,3 +302,30 @@ def deferred_history_waits(harness: Harness) -> bool:
     from uniware_source.ledger import Ledgers
 
     return Ledgers.of_pipeline_state(harness.pipeline.state).has_deferred_history()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_jobs_are_created_commits_the_jobs_made_so_far(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, processes: list[subprocess.Popen[str]],
+        stop: signal.Signals) -> None:
+    """Ctrl-C or SIGTERM while the submit step creates jobs (the first create slow to answer): no more
+    jobs are made, the one made is committed, then the run stops (130/143). The next run polls it and
+    creates only the other facility's: before, the step's codes were lost and the next run asked again."""
+    sim = uniware_simulator
+    sim.inject("create", "delay", seconds=2.0, times=1)
+    process = start_run(sim, tmp_path, "--facility", "BLR01", "--facility", "DEL02")
+    processes.append(process)
+    assert sim.requests.wait_for(lambda requests: any(r.endpoint == "create" for r in requests), timeout=WAIT)
+    process.send_signal(stop)
+    _, stderr = process.communicate(timeout=WAIT)
+    assert process.returncode == (130 if stop == signal.SIGINT else 143), stderr
+    assert "next run resumes them" in stderr
+    [made] = sim.jobs.all()
+    harness = Harness(sim, tmp_path, name="adversarial")
+    assert [e["job_code"] for e in harness.ledger_entries("orders_log") if e["job_code"]] == [made.code]
+    harness.run(exports=[ORDERS_LOG], facilities=["BLR01", "DEL02"], start_date="2026-04-01",
+                download_dir=str(tmp_path / "downloads"))
+    assert sim.requests.count("create") == 2 and len(sim.jobs.all()) == 2  # only DEL02's made now
+    for job in sim.jobs.all():
+        statuses = [r["status"] for r in harness.history(job.code)]
+        assert statuses.count("CREATED") == 1 and statuses.count("LOADED") == 1, (job.code, statuses)

@@ -54,6 +54,8 @@ class RunReport:
         self.jobs: dict[str, JobLine] = {}  # job code -> its line, for the live view (progress.py)
         self._job_owners: dict[str, str] = {}  # the window each job code of this run is for
         self._lock = threading.Lock()
+        # a signal came while jobs are created: no more are, and those made are committed before it stops the run
+        self.stop_requested = False
 
     def claim_job(self, job_code: str, owner: str) -> Optional[str]:
         """Records that `job_code` is `owner`'s (an export / facility / window); the other owner when

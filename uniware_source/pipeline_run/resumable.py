@@ -325,8 +325,11 @@ def _run_locked(pipeline: Pipeline, *, mode: str, report: RunReport, clock: Opti
     for round_number in range(1, MAX_ROUNDS + 1):
         progress_before = _progress(report)
         if mode in (RUN, SUBMIT):
-            _run_step(pipeline, uniware_source(phase=SUBMIT, run_id=run_id, report=report, clock=clock,
-                                               **source_kwargs), loader_file_format)
+            # a signal stops the creates (report.stop_requested) and the step commits the jobs made so far,
+            # then it stops the run: the next run polls them instead of making them again
+            with signals_deferred(on_first=lambda: setattr(report, "stop_requested", True)):
+                _run_step(pipeline, uniware_source(phase=SUBMIT, run_id=run_id, report=report, clock=clock,
+                                                   **source_kwargs), loader_file_format)
         if mode in (RUN, COLLECT):
             _run_step(pipeline, uniware_source(phase=COLLECT, run_id=run_id, report=report, clock=clock,
                                                **source_kwargs), loader_file_format)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Optional
@@ -45,16 +45,19 @@ def interrupt_of_a_query() -> KeyboardInterrupt:
 
 
 @contextmanager
-def signals_deferred() -> Iterator[None]:
-    """While the block runs, SIGINT and SIGTERM are noted, not acted on; the first is delivered again
-    when the block ends. For steps that must not stop halfway: dlt's normalize commits a package by
-    moving and deleting folders, and a package left half-moved fails every later run."""
+def signals_deferred(on_first: Optional[Callable[[], None]] = None) -> Iterator[None]:
+    """While the block runs, SIGINT and SIGTERM are noted, not acted on (`on_first` is called at the
+    first); the first is delivered again when the block ends. For steps that must not stop halfway:
+    dlt's normalize commits a package by moving and deleting folders, and a package left half-moved
+    fails every later run; the submit step commits the job codes it made."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     noted: list[int] = []
 
     def note(signum: int, frame: Optional[FrameType]) -> None:
+        if not noted and on_first is not None:
+            on_first()
         noted.append(signum)
 
     previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}

@@ -202,6 +202,9 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
     tally = rt.report.tally(spec.name, spec.table_name)
     fallback = ledger.date_filter_fallbacks(rt.run_id)  # by facility: the filter its jobs are made with, once refused
     for entry in ledger.unsubmitted(rt.run_id, active_facilities(spec, ledger, rt)):
+        if rt.report.stop_requested:  # SIGINT or SIGTERM: the jobs made so far are committed, no more made
+            log.info("%s: the run was interrupted; no more jobs are created", spec.name)
+            return
         if not rt.budget.take():
             log.info("%s: max_concurrent_jobs=%d reached; the rest waits for the next round", spec.name,
                      rt.budget.limit)
