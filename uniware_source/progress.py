@@ -51,7 +51,8 @@ def say(text: str, level: int = logging.ERROR) -> None:
     if _said_as["format"] == JSON:
         if not text.strip():
             return  # a blank line sets a summary apart on a terminal; no log line
-        record = logging.LogRecord("uniware_source.cli", level, __file__, 0, text.strip("\n"), None, None)
+        # through the record factory, as every log line: the redaction (redact.py) applies here too
+        record = logging.getLogRecordFactory()("uniware_source.cli", level, __file__, 0, text.strip("\n"), None, None)
         print(JsonFormatter().format(record), file=sys.stderr)
     else:
         print(text, file=sys.stderr)

@@ -231,7 +231,7 @@ class ExportCollection:
                 converted.problems.append(finding.message)
         # the labels this run's next files are compared with: a file refused above sets none; a file
         # refused later (_load_accepted) none for later runs (saved with a file's rows, in _load)
-        self.run_header = [h.strip() for h in converted.header]
+        self.run_header = _labels(converted)
         accepted.append((entry, event))
 
     def _refuse(self, entry: Entry, event: FileReady, converter: CsvConverter, outcome: Outcome,
@@ -302,7 +302,7 @@ class ExportCollection:
             self.ledger.remember_loaded_file(download.sha256, entry)
         self.ledger.remember_facility_names(entry.facility, names_of(converted.facility_names))
         self.ledger.save_column_names(self.names.to_state())  # saved with the rows that use it
-        self.ledger.remember_header([h.strip() for h in converted.header])
+        self.ledger.remember_header(_labels(converted))
         self.ledger.record_polls(entry, event.polls)
         cursor = self.ledger.record_loaded(entry)
         self.tally.jobs_loaded += 1
@@ -540,7 +540,7 @@ class ExportCollection:
         for another reason is no file to compare with. A label the file now has more often than before
         is also said with the file's rows (its LOADED row)."""
         known = self.run_header or self.ledger.last_header
-        current = [h.strip() for h in converted.header]
+        current = _labels(converted)
         if known and not same_labels(known, current):
             added = sorted((Counter(current) - Counter(known)).elements())
             removed = sorted((Counter(known) - Counter(current)).elements())
@@ -562,6 +562,11 @@ class ExportCollection:
                 return f"{change}; on_header_change='fail' refuses it (set 'evolve' to accept)"
             log.warning("%s: %s", self.spec.name, change)
         return None
+
+
+def _labels(converted: ConvertedFile) -> list[str]:
+    """The file's header labels as compared between files and kept in the ledger (blanks trimmed)."""
+    return [h.strip() for h in converted.header]
 
 
 def _repeated_more(known: Counter[str], header: list[str], layout: FileLayout) -> str:
