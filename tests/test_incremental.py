@@ -123,6 +123,43 @@ def test_failed_job_keeps_the_cursor_and_the_next_run_loads_the_gap(harness: Har
     assert_history_exactly_once(harness)
 
 
+def test_a_window_that_still_waits_does_not_cost_the_next_run_its_lookback(harness: Harness) -> None:
+    """By creation date (`addedOn`), only the lookback exports a row again when it changes: the run after
+    a failed window looks back over the days before it, as it would had the window loaded."""
+    sale_orders = {**SALE_ORDERS_FULL, "date_filter": "addedOn"}
+    settings: dict[str, Any] = {"exports": [sale_orders], "facilities": ["DEL02"], "window_days": 1,
+                                "lookback_days": 2, "start_date": (TEST_NOW - timedelta(days=3)).isoformat()}
+    harness.run(**settings)
+    t0 = harness.sim.clock.now()
+    harness.sim.clock.advance(timedelta(days=1))
+    creates = iter(range(1, 100))
+    harness.sim.inject_job_fate(FAIL, match=lambda report, facility: next(creates) == 3)  # [t0, t0 + 1 day)
+    with pytest.raises(ExportsFailed):
+        harness.run(**settings)
+    assert harness.cursors("sale_orders")["DEL02"] == t0.isoformat()
+    made = harness.sim.requests.count("create")
+    harness.sim.clock.advance(timedelta(days=1))
+    harness.run(**settings)
+    windows = sorted((r.body["exportFilters"][0]["dateRange"]["start"], r.body["exportFilters"][0]["dateRange"]["end"])
+                     for r in harness.sim.requests.where("create")[made:])
+    day_ms = 86400 * 1000
+    t0_ms = int(t0.timestamp() * 1000)
+    assert windows == [(t0_ms + k * day_ms, t0_ms + (k + 1) * day_ms - 1) for k in (-1, 0, 1)]
+    # the orders made the day before t0 as the tenant has them now, changes of the last day included
+    looked_back = {r["Sale Order Item Code"]: (r["Sale Order Item Status"], r["Updated"])
+                   for r in harness.sim.truth("Sale Orders", facility="DEL02", date_filter="addedOn",
+                                              start=t0 - timedelta(days=1), end=t0 - timedelta(seconds=1))}
+    before = {r["Sale Order Item Code"]: r["Updated"]
+              for r in harness.sim.truth("Sale Orders", facility="DEL02", date_filter="addedOn",
+                                         start=t0 - timedelta(days=1), end=t0 - timedelta(seconds=1),
+                                         at=harness.sim.clock.now() - timedelta(days=1))}
+    assert sum(before[k] != v[1] for k, v in looked_back.items()) > 10  # they changed since the last run
+    table = {r[0]: (r[1], r[2]) for r in harness.sql(
+        "SELECT sale_order_item_code, sale_order_item_status, updated FROM {ds}.sale_orders")}
+    assert {k: table.get(k) for k in looked_back} == looked_back
+    assert_history_exactly_once(harness)
+
+
 def test_a_long_wait_says_every_minute_that_the_job_still_waits(harness: Harness) -> None:
     """Off a terminal a status change is one line; a job whose status does not change for minutes
     gets a line a minute (job code, status, time waited, polls), and no history row."""

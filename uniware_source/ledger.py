@@ -26,7 +26,7 @@ from .errors import ConfigError
 from .history import DEFERRED_STATE, defer, take_deferred
 from .redact import redact
 from .statuses import EntryKind
-from .windows import Window, cut_windows, from_iso, to_iso
+from .windows import Window, cut_windows, from_iso, to_iso, uncovered
 
 INCREMENTAL = EntryKind.INCREMENTAL
 BACKFILL = EntryKind.BACKFILL
@@ -295,11 +295,33 @@ class ExportLedger:
             cursor, lookback = first_start, timedelta(0)
         mine = [e for e in self.entries() if e.kind == INCREMENTAL and e.facility == facility]
         ends = [e.end for e in mine if e.end is not None]
-        begin = max(ends) if ends else cursor - lookback
-        return [self._add({"key": f"{INCREMENTAL}|{facility}|{to_iso(w.start)}|{to_iso(w.end)}",
-                           "kind": INCREMENTAL, "facility": facility,
-                           "start": to_iso(w.start), "end": to_iso(w.end)})
-                for w in cut_windows(begin, now, window, min_window, join_short=False)]
+        if not ends:
+            return [self._window(facility, w) for w in cut_windows(cursor - lookback, now, window, min_window)]
+        # windows of earlier runs still wait (or loaded beyond one that waits): the run goes on after the
+        # last one, and looks back from there as it would had they all loaded, over the days no waiting
+        # window covers (those are exported again anyway)
+        last = max([*ends, cursor])  # a lookback window that waits may end before the cursor
+        waiting = [Window(e.start, e.end) for e in mine if not e.done and e.start is not None and e.end is not None]
+        looked_back = [self._reopened(facility, w) for gap in uncovered(Window(last - lookback, last), waiting)
+                       for w in cut_windows(gap.start, gap.end, window, min_window, join_short=True)]
+        return looked_back + [self._window(facility, w) for w in cut_windows(last, now, window, min_window)]
+
+    def _window(self, facility: str, window: Window) -> Entry:
+        return self._add({"key": f"{INCREMENTAL}|{facility}|{to_iso(window.start)}|{to_iso(window.end)}",
+                          "kind": INCREMENTAL, "facility": facility,
+                          "start": to_iso(window.start), "end": to_iso(window.end)})
+
+    def _reopened(self, facility: str, window: Window) -> Entry:
+        """A window to export again; one that loaded already (kept until the cursor passes it) is
+        planned again under its key, as a new attempt (a new job name), not beside itself."""
+        loaded = self.find(f"{INCREMENTAL}|{facility}|{to_iso(window.start)}|{to_iso(window.end)}")
+        if loaded is None:
+            return self._window(facility, window)
+        key, attempt = loaded.key, loaded.attempt + 1
+        loaded.data.clear()
+        loaded.data.update(key=key, kind=INCREMENTAL, facility=facility, start=to_iso(window.start),
+                           end=to_iso(window.end), job_code=None, seq=0, polls=0, attempt=attempt)
+        return loaded
 
     def plan_backfill(self, facility: str, *, start: datetime, end: datetime, window: timedelta,
                       min_window: timedelta = timedelta(0)) -> list[Entry]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -44,6 +45,21 @@ def cut_windows(start: datetime, end: datetime, size: timedelta, min_size: timed
         if join_short:
             windows.append(Window(windows.pop().start, short.end) if windows else short)
     return windows
+
+
+def uncovered(span: Window, covering: Iterable[Window]) -> list[Window]:
+    """The parts of `span` that none of `covering` overlaps, in order."""
+    parts = []
+    start = span.start
+    for window in sorted(covering, key=lambda w: w.start):
+        if window.start > start:
+            parts.append(Window(start, min(window.start, span.end)))
+        start = max(start, window.end)
+        if start >= span.end:
+            break
+    if start < span.end:
+        parts.append(Window(start, span.end))
+    return [part for part in parts if part.start < part.end]
 
 
 def parse_user_datetime(setting: str, text: str) -> datetime:

@@ -14,9 +14,9 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from uniware_source.conversion.arrow_types import to_date, to_decimal, to_integer, to_timestamp
 from uniware_source.conversion.column_names import ColumnNames, legacy_names, readable_name, same_labels
-from uniware_source.ledger import ExportLedger, tenant_of
+from uniware_source.ledger import Entry, ExportLedger, tenant_of
 from uniware_source.steps.collect import newer_loaded
-from uniware_source.windows import IST, Window, cut_windows, parse_user_datetime
+from uniware_source.windows import IST, Window, cut_windows, parse_user_datetime, uncovered
 
 NORMALIZE = NamingConvention().normalize_identifier
 T0 = datetime(2026, 4, 1, tzinfo=UTC)
@@ -122,6 +122,89 @@ def test_the_next_run_plans_from_the_cursor_minus_the_lookback() -> None:
     ledger.record_loaded(entry)
     [again] = planned(state, T0 + 4 * DAY).entries()
     assert (again.start, again.end) == (T0 + 2 * DAY, T0 + 4 * DAY)
+
+
+def windows_of(entries: list[Entry]) -> list[tuple[datetime, datetime]]:
+    return [(e.start, e.end) for e in entries if e.start is not None and e.end is not None]
+
+
+def test_a_waiting_window_does_not_cost_the_next_run_its_lookback() -> None:
+    state: dict[str, Any] = {}
+    ledger = ExportLedger(state)
+    ledger.plan_incremental("BLR01", now=T0 + 3 * DAY, first_start=T0, lookback=2 * DAY, window=DAY)
+    for entry in list(ledger.entries()):
+        ledger.record_created(entry, f"JOB{entry.start:%d}", T0)
+        ledger.record_loaded(entry)
+    assert ledger.cursor("BLR01") == T0 + 3 * DAY
+    # the next run's last window fails: the cursor stays
+    planned = ledger.plan_incremental("BLR01", now=T0 + 4 * DAY, first_start=T0, lookback=2 * DAY, window=DAY)
+    assert windows_of(planned) == [(T0 + DAY, T0 + 2 * DAY), (T0 + 2 * DAY, T0 + 3 * DAY), (T0 + 3 * DAY, T0 + 4 * DAY)]
+    for entry in planned[:2]:
+        ledger.record_created(entry, f"JOB{entry.start:%d}b", T0)
+        ledger.record_loaded(entry)
+    ledger.record_created(planned[2], "JOB4", T0)
+    ledger.record_failed(planned[2], "run2", "FAILED")
+    assert ledger.cursor("BLR01") == T0 + 3 * DAY
+    # a day later: the failed window again, and the lookback as if it had loaded (two days before its
+    # end, the days it does not cover), then the new day
+    again = ledger.plan_incremental("BLR01", now=T0 + 5 * DAY, first_start=T0, lookback=2 * DAY, window=DAY)
+    assert windows_of(again) == [(T0 + 2 * DAY, T0 + 3 * DAY), (T0 + 4 * DAY, T0 + 5 * DAY)]
+    assert sorted(windows_of(list(ledger.entries()))) == [
+        (T0 + 2 * DAY, T0 + 3 * DAY), (T0 + 3 * DAY, T0 + 4 * DAY), (T0 + 4 * DAY, T0 + 5 * DAY)]
+
+
+def test_a_loaded_window_beyond_a_waiting_one_is_looked_back_over_as_a_new_attempt() -> None:
+    ledger = ExportLedger({})
+    first, second = ledger.plan_incremental("BLR01", now=T0 + 2 * DAY, first_start=T0, lookback=DAY, window=DAY)
+    ledger.record_created(first, "JOB1", T0)
+    ledger.record_failed(first, "run1", "FAILED")  # waits
+    ledger.record_created(second, "JOB2", T0)
+    ledger.record_loaded(second)  # kept, done: the cursor cannot pass the first
+    again = ledger.plan_incremental("BLR01", now=T0 + 3 * DAY, first_start=T0, lookback=DAY, window=DAY)
+    assert windows_of(again) == [(T0 + DAY, T0 + 2 * DAY), (T0 + 2 * DAY, T0 + 3 * DAY)]
+    keys = [e.key for e in ledger.entries()]
+    assert len(keys) == len(set(keys)) == 3  # the loaded window planned again under its key, not twice
+    assert again[0].data == {**again[0].data, "job_code": None, "attempt": 2} and not again[0].done
+    ledger.record_created(first, "JOB3", T0)
+    ledger.record_loaded(first)
+    assert ledger.cursor("BLR01") == T0 + DAY  # the window looked back over waits for its new job
+    for entry in again:
+        ledger.record_created(entry, f"JOB{entry.start:%d}c", T0)
+        ledger.record_loaded(entry)
+    assert ledger.cursor("BLR01") == T0 + 3 * DAY and list(ledger.entries()) == []
+
+
+def test_a_waiting_lookback_window_behind_the_cursor_does_not_pull_the_next_runs_back() -> None:
+    ledger = ExportLedger({})
+
+    def run(now: datetime, fail_first: bool) -> list[tuple[datetime, datetime]]:
+        planned = ledger.plan_incremental("BLR01", now=now, first_start=T0, lookback=DAY, window=DAY)
+        for entry in list(ledger.entries()):
+            ledger.record_created(entry, "JOB", T0)
+            if fail_first and entry.start == T0 + DAY:
+                ledger.record_failed(entry, "run", "FAILED")
+            else:
+                ledger.record_loaded(entry)
+        return windows_of(planned)
+
+    run(T0 + 2 * DAY, fail_first=False)
+    assert run(T0 + 3 * DAY, fail_first=True)[0] == (T0 + DAY, T0 + 2 * DAY)  # the lookback's window fails
+    assert ledger.cursor("BLR01") == T0 + 3 * DAY  # it does not hold the cursor: wholly behind it
+    run(T0 + 5 * DAY, fail_first=True)
+    assert ledger.cursor("BLR01") == T0 + 5 * DAY
+    # from the cursor minus the lookback, not from the waiting window's end (which re-exported more each run)
+    planned = ledger.plan_incremental("BLR01", now=T0 + 6 * DAY, first_start=T0, lookback=DAY, window=DAY)
+    assert windows_of(planned) == [(T0 + 4 * DAY, T0 + 5 * DAY), (T0 + 5 * DAY, T0 + 6 * DAY)]
+
+
+def test_uncovered_parts_of_a_span() -> None:
+    span = Window(T0, T0 + 10 * DAY)
+    assert uncovered(span, []) == [span]
+    assert uncovered(span, [Window(T0 + 2 * DAY, T0 + 3 * DAY), Window(T0 - DAY, T0 + DAY),
+                            Window(T0 + 9 * DAY, T0 + 12 * DAY)]) == [
+        Window(T0 + DAY, T0 + 2 * DAY), Window(T0 + 3 * DAY, T0 + 9 * DAY)]
+    assert uncovered(span, [Window(T0 - DAY, T0 + 11 * DAY)]) == []
+    assert uncovered(span, [Window(T0 + 10 * DAY, T0 + 11 * DAY)]) == [span]
 
 
 def test_entries_of_facilities_not_configured_are_set_aside_not_dropped() -> None:

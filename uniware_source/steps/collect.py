@@ -436,8 +436,8 @@ class ExportCollection:
         export (by its table name: two exports may share a report), facility and window that loads its
         rows, and says whether a later run exports the window again: an export merged on the job code
         never looks back; a keyed export's next incremental run looks back `lookback_days` from the end
-        of the facility's last window or its cursor, but not while a window of that facility waits for
-        a job (it then goes on after the last window), which this run cannot know yet."""
+        of the facility's last window or its cursor (over the days no waiting window covers: those are
+        exported again anyway)."""
         if entry.start is None or entry.end is None or entry.kind == EntryKind.ADOPTED:
             return ""
         lookback = self.spec.lookback if self.spec.lookback is not None else self.rt.settings.lookback
@@ -446,9 +446,8 @@ class ExportCollection:
         cursor = self.ledger.cursor(entry.facility) if entry.facility else None
         reached = max([*ends, *([cursor] if cursor else [])], default=None)  # where the next run looks back from
         if self._keyed and reached is not None and entry.start >= reached - lookback:
-            when = (f"the next run looks back {lookback.total_seconds() / 86400:g} day(s) (lookback_days) over it, "
-                    "unless a window of this facility still waits for a job then; if it had rows and that run "
-                    "does not bring them")
+            when = (f"the next run looks back {lookback.total_seconds() / 86400:g} day(s) (lookback_days) over it; "
+                    "if it had rows and that run does not bring them")
         else:
             why = ("an export merged on its job code never looks back" if not self._keyed else
                    "no incremental run of this facility looks back at a backfill window" if reached is None else
