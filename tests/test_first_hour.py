@@ -335,6 +335,17 @@ def test_log_format_json_ends_in_json_too(cli: Any, sim: UniwareSimulator,
     assert cli("reset", "--log-format", "json") == 2  # a command's error too (reset without what to clear)
     [line] = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert json.loads(line)["message"].startswith("configuration error: reset needs --export")
+    # a mistake on the command line itself, of a run or of a command, written either way
+    for args in (("--log-format", "json", "--mode", "bad"), ("status", "--log-format=json", "--nope")):
+        with pytest.raises(SystemExit) as exited:
+            cli(*args)
+        assert exited.value.code == 2
+        [line] = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+        said = json.loads(line)
+        assert said["level"] == "ERROR" and ("'bad'" in said["message"] or "--nope" in said["message"]), said
+    with pytest.raises(SystemExit):
+        cli("--mode", "bad")  # without json: argparse's own usage and error lines
+    assert capsys.readouterr().err.startswith("usage: uniware-pipeline")
 
 
 def test_quiet_is_quiet(cli: Any, capsys: pytest.CaptureFixture[str]) -> None:

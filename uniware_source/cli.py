@@ -46,6 +46,7 @@ from .queries import create_views
 from .run_log import RunRecord, load_run_row, run_row_resource
 from .run_report import RunReport
 from .settings import configured_exports, facility_flags, select_exports
+from .usage import UsageParser, parse_with
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
@@ -56,8 +57,8 @@ Demo = Callable[[argparse.Namespace, Runner], int]
 
 
 def parse_args(argv: Optional[Sequence[str]], *, with_demo: bool = False) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="uniware-pipeline", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = UsageParser(prog="uniware-pipeline", description=__doc__,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     # only pipelines/uniware_pipeline.py, in a clone, has the simulator for a demo; elsewhere --demo says so
     parser.add_argument("--demo", action="store_true",
                         help="run against the simulator and print SQL answers" if with_demo
@@ -89,7 +90,7 @@ def parse_args(argv: Optional[Sequence[str]], *, with_demo: bool = False) -> arg
                         help="no progress lines, only warnings and the summary (dlt's warnings silenced too)")
     parser.add_argument("--log-format", choices=["text", "json"], default="text",
                         help="json: one JSON object per log line on stderr, for orchestrators")
-    return parser.parse_args(argv)
+    return parse_with(parser, argv)
 
 
 DUCKDB_DEFAULTS = '{"preserve_insertion_order": false, "memory_limit": "128MB"}'

@@ -31,13 +31,14 @@ from .run_report import RunReport
 from .runtime import SUBMIT, SourceRuntime
 from .settings import configured_exports, facility_flags, normalize_name, select_exports
 from .source import uniware_source
+from .usage import UsageParser, parse_with
 
 COMMANDS = ("run", "facilities", "exports", "plan", "status", "reset")
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="uniware-pipeline", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = UsageParser(prog="uniware-pipeline", description=__doc__,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (("facilities", "list the tenant's facilities"), ("exports", "list the built-in exports"),
                        ("plan", "the windows and jobs the next run would create (creates nothing)"),
@@ -61,7 +62,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
             command.add_argument("--delete-rows", action="store_true",
                                  help="also delete the tables' rows (of --facility), which the next run exports "
                                       "again: what an export without a natural key needs, as it cannot merge them")
-    return parser.parse_args(argv)
+    return parse_with(parser, argv)
 
 
 def _pipeline(args: argparse.Namespace) -> Pipeline:
