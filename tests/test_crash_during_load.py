@@ -16,6 +16,7 @@ import pytest
 
 from tests.simulator_fixtures import TEST_NOW
 from uniware_simulator import UniwareSimulator
+from uniware_source.discovery import status_lines
 
 from .harness import FAST_POLLING, Harness
 from .postgres import POSTGRES
@@ -45,7 +46,10 @@ def test_killed_before_load_completes_on_the_next_run(uniware_simulator: Uniware
     extracted = harness.pipeline._get_normalize_storage().extracted_packages.list_packages()
     assert bool(extracted) == (kill_at == "normalize_commit")
     assert not harness.has_table("return_invoices")
+    waiting = "has load package(s) of an interrupted run waiting: the next run loads them first"
+    assert waiting in status_lines(harness.pipeline)[-1]  # `status` says so
     harness.run(exports=["Return Invoices"], facilities=["BLR01"])
+    assert not any(waiting in line for line in status_lines(harness.pipeline))
 
     rows = harness.sql("SELECT invoice_code, return_invoice_code, item_sku_code, _uniware_job_code "
                        "FROM {ds}.return_invoices")

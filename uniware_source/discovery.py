@@ -103,7 +103,16 @@ def plan_lines(pipeline: Pipeline, rt: SourceRuntime) -> list[str]:
     lines += _unknown_date_filters(rt.settings.exports)
     lines.append(f"{creates} job(s) to create (at most max_concurrent_jobs={rt.settings.max_concurrent_jobs} "
                  "at once); nothing was created")
-    return lines
+    return lines + _pending_note(pipeline)
+
+
+def _pending_note(pipeline: Pipeline) -> list[str]:
+    """A line when load packages of an interrupted run wait: the next run loads them first, and what
+    they carry (rows, jobs, cursors) is not yet in the destination, nor always in what is shown here."""
+    if not pipeline.has_pending_data:
+        return []
+    return [f"{pipeline.pipeline_name} has load package(s) of an interrupted run waiting: the next run loads "
+            "them first, with the jobs and cursors they carry (which this may not show yet)"]
 
 
 def _unknown_date_filters(exports: Sequence[ExportSpec]) -> list[str]:
@@ -128,7 +137,7 @@ def status_lines(pipeline: Pipeline) -> list[str]:
     resources = _resources(pipeline)
     if not resources:
         return [f"pipeline '{pipeline.pipeline_name}' has no connector state here yet (no run, or another "
-                "pipelines dir)"]
+                "pipelines dir)", *_pending_note(pipeline)]
     lines = ["cursors (everything before is loaded):"]
     for table, state in sorted(resources.items()):
         for facility, cursor in sorted((state.get("cursors") or {}).items()):
@@ -145,7 +154,7 @@ def status_lines(pipeline: Pipeline) -> list[str]:
     lines.append("last failures still waiting for a new job:")
     lines.extend(failures or ["  none"])
     lines.extend(history_failures(pipeline))
-    return lines
+    return lines + _pending_note(pipeline)
 
 
 def history_failures(pipeline: Pipeline, limit: int = 10) -> list[str]:
