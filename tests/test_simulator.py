@@ -194,8 +194,8 @@ def test_create_rejects_the_exportColumns_spelling_and_unknown_keys(client: Plai
 
 
 @pytest.mark.parametrize("change, code, field", [
-    ({"exportColums": []}, 1001, "exportColums"),
-    ({"exportColums": "soicode"}, 1001, "exportColums"),
+    ({"exportColums": []}, 100002, "exportColums"),  # "exportColums can not be empty" (uniware-reports.md)
+    ({"exportColums": None}, 1001, "exportColums"),
     ({"frequency": None}, 1001, "frequency"),
     ({"frequency": "RECURRENT"}, 120005, "frequency"),
     ({"frequency": "HOURLY"}, 120005, "frequency"),
@@ -736,6 +736,27 @@ def test_invented_ids_are_rejected_with_the_documented_error(client: PlainClient
 def test_schedule_error_has_the_documented_name(client: PlainClient) -> None:
     error = error_of(client.create({**sale_orders_body(WEEK_AGO_MS, NOW_MS), "frequency": "HOURLY"}))
     assert error["code"] == 120005 and error["message"] == "INVALID_EXPORT_SCHEDULE_CONFIG"
+
+
+def test_the_fields_answers_to_a_bad_frequency_and_an_unknown_facility_code(tmp_path: Any) -> None:
+    """200204 for a bad frequency and 200001 for a facility code the tenant does not have, where asked (the
+    field and the docs); a display name in the header is refused with 403 whatever is asked."""
+    config = fast_config(files_dir=tmp_path, schedule_error=(200204, "INVALID_FREQUENCY"), unknown_facility="200001")
+    with UniwareSimulator(config) as sim:
+        client = PlainClient(sim)
+        client.login()
+        error = error_of(client.create({**sale_orders_body(WEEK_AGO_MS, NOW_MS), "frequency": "HOURLY"}))
+        assert error["code"] == 200204 and error["fieldName"] == "frequency"
+        error = error_of(client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS), facility="NOPE"))
+        assert error["code"] == 200001 and "NOPE" in error["description"]
+        answer = client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS), facility="Bengaluru Central Warehouse")
+        assert answer.status_code == 403
+
+
+@pytest.mark.parametrize("columns", ["soicode", {"soicode": 1}, ["soicode", 7]])
+def test_export_columns_that_are_not_a_list_of_ids_do_not_deserialize(client: PlainClient, columns: Any) -> None:
+    answer = client.create({**sale_orders_body(WEEK_AGO_MS, NOW_MS), "exportColums": columns})
+    assert answer.status_code == 400 and "exportColums" in answer.json()["message"]
 
 
 def test_sale_orders_item_status_differs_from_order_status(client: PlainClient) -> None:

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
+from .api import FIELD_INVALID_SCHEDULE, INVALID_SCHEDULE
 from .faults import NO_FILE
 from .jobs import JobTiming
 from .server import SimulatorConfig, UniwareSimulator
@@ -57,6 +58,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                          help="share of jobs that --fail-jobs applies to (seeded; default 1.0: all)")
     unhappy.add_argument("--bad-credentials-status", type=int, default=400, choices=[400, 401, 500],
                          help="HTTP status of a password grant with bad credentials (the field has seen 500)")
+    unhappy.add_argument("--schedule-error", type=int, default=120005, choices=[120005, 200204],
+                         help="the code of a bad `frequency` (docs: 120005; the field has seen 200204)")
+    unhappy.add_argument("--unknown-facility", default="403", choices=["403", "200001"],
+                         help="a Facility header naming no facility of the tenant: HTTP 403 as without one "
+                              "(default), or error 200001 (the docs' invalid facility code)")
     unhappy.add_argument("--relative-file-path", action="store_true",
                          help="filePath is a path on the API host (/export/...), served there behind the bearer")
     args = parser.parse_args(argv)
@@ -88,7 +94,9 @@ def config_from(args: argparse.Namespace) -> SimulatorConfig:
                            files_dir=Path(args.files_dir) if args.files_dir else None,
                            unknown_filter=args.unknown_filter, refused_date_filters=tuple(args.refuse_date_filter),
                            bad_credentials_status=args.bad_credentials_status,
-                           relative_file_path=args.relative_file_path)
+                           relative_file_path=args.relative_file_path,
+                           schedule_error=FIELD_INVALID_SCHEDULE if args.schedule_error == 200204 else INVALID_SCHEDULE,
+                           unknown_facility=args.unknown_facility)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

@@ -41,6 +41,10 @@ INVALID_JOB_CODE = (100006, "INVALID_JOB_CODE")  # assumed: the real code is not
 DUPLICATE_JOB = (100014, "EXPORT_JOB_ALREADY_RUNNING")
 EXPORT_FAILED = (100015, "EXPORT_JOB_FAILED")  # assumed: sent with a contradictory COMPLETE (see faults.UNSUCCESSFUL)
 INVALID_SCHEDULE = (120005, "INVALID_EXPORT_SCHEDULE_CONFIG")
+# a bad `frequency` was seen answered with 200204 in the field where the docs list 120005 (uniware-api.md);
+# the code name is assumed
+FIELD_INVALID_SCHEDULE = (200204, "INVALID_FREQUENCY")
+INVALID_FACILITY = (200001, "INVALID_FACILITY_CODE")  # the docs' code for an invalid facility code
 FACILITY_STATUSES = ("ALL", "ENABLED", "DISABLED")
 FACILITY_DATE_TYPES = ("CREATED", "UPDATED")
 
@@ -61,6 +65,10 @@ class ApiOptions:
     error_text_field: str = "description"  # which of description/message carries the text
     unknown_job_error: tuple[int, str] = INVALID_JOB_CODE  # the docs give no code for a job it does not know
     facility_code_field: str = "facilityCode"  # facility/search's field for the code (one client reads `code`)
+    schedule_error: tuple[int, str] = INVALID_SCHEDULE  # or FIELD_INVALID_SCHEDULE (200204, seen in the field)
+    # a Facility header that names no facility of the tenant (not its display name, which is refused with 403
+    # as in the field): "403" as without one, or "200001", the docs' invalid facility code
+    unknown_facility: str = "403"
 
 
 class Rejected(Exception):
@@ -182,6 +190,9 @@ class UniwareApi:
 
     def create_job(self, facility_header: Optional[str], body: Any) -> Response:
         facility = self.tenant.facility(facility_header or "")
+        if facility is None and facility_header and self.options.unknown_facility == "200001" \
+                and facility_header not in {f.name for f in self.tenant.facilities}:
+            return self.failure(INVALID_FACILITY, f"Invalid facility code: {facility_header}", "facility")
         if facility is None or not facility.enabled:
             return 403, {}, {"successful": False, "message": "Illegal Access, facility is required",
                              "errors": [], "warnings": None}
@@ -215,16 +226,22 @@ class UniwareApi:
             raise Rejected(self.failure(MISSING_PARAMETERS, "exportJobTypeName is required",
                                         "exportJobTypeName"))
         columns = body.get("exportColums")
-        if not isinstance(columns, list) or not columns or not all(isinstance(c, str) for c in columns):
-            raise Rejected(self.failure(MISSING_PARAMETERS,
-                                        "exportColums must be a non-empty list of column names",
-                                        "exportColums"))
+        if columns is None:
+            raise Rejected(self.failure(MISSING_PARAMETERS, "exportColums is required", "exportColums"))
+        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+            # the request does not deserialize (a string where the list goes: uniware-reports.md)
+            raise Rejected(self.bad_request(
+                f"JSON parse error: Cannot deserialize value of type `java.util.ArrayList<java.lang.String>` "
+                f"from {type(columns).__name__} value; field exportColums (class "
+                "com.unifier.core.api.export.CreateExportJobRequest)"))
+        if not columns:
+            raise Rejected(self.failure(INVALID_COLUMN, "exportColums can not be empty", "exportColums"))
         frequency = body.get("frequency")
         if not frequency:
             raise Rejected(self.failure(MISSING_PARAMETERS, "frequency is required", "frequency"))
         if frequency not in ("ONETIME", "RECURRENT") or (
                 frequency == "RECURRENT" and not body.get("cronExpression")):
-            raise Rejected(self.failure(INVALID_SCHEDULE, f"Invalid schedule config: {frequency}",
+            raise Rejected(self.failure(self.options.schedule_error, f"Invalid schedule config: {frequency}",
                                         "frequency"))
         report = REPORTS.get(name)
         if report is None:
