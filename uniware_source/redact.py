@@ -12,6 +12,7 @@ once the connector runs (message, and the traceback of records logged with ``exc
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import json
 import logging
@@ -27,7 +28,7 @@ _PATTERNS = (
     (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]+=*"), "bearer " + MASK),
     # HTTP basic credentials (a link's `user:pass@`, sent so by requests) as a host echoes the request's headers
     (re.compile(r"(?i)\b(authorization\W{0,4}basic)\s+[A-Za-z0-9+/]{4,}=*"), r"\1 " + MASK),
-    (re.compile(r"(?i)\"(password|refresh_token|access_token)\"\s*:\s*\"[^\"]*\""), r'"\1": "' + MASK + '"'),
+    (re.compile(r"(?i)\"(password|refresh_token|access_token)\"\s*:\s*\"(?:[^\"\\]|\\.)*\""), r'"\1": "' + MASK + '"'),
     (re.compile(r"(?i)(invalid (?:access|refresh) token:?)\s*\S+"), r"\1 " + MASK),
     # presigned-link parameters and the echo of them in object-store error bodies
     (re.compile(r"(?i)\b(x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|"
@@ -99,9 +100,9 @@ class SecretRegistry:
         without its dashes). Forms of 8 characters or more are matched in any case (a status Uniware
         echoes is read upper-case); shorter ones as written (a short password is also a word)."""
         if secret and len(secret) >= 4:
-            found = {secret, quote(secret, safe=""), quote_plus(secret), html.escape(secret),
+            found = {secret, *_url_encoded(secret), html.escape(secret),
                      "".join(c if c.isalnum() or c in "-_.~" else f"&#{ord(c)};" for c in secret),
-                     *_json_escaped(secret),
+                     *_quoted(secret),
                      *_CORE.findall(secret), *_CORE.findall(_NOT_ALNUM.sub("", secret))}
             with self._lock:
                 known = len(self._folded) + len(self._exact)
@@ -165,12 +166,40 @@ class SecretRegistry:
                 self.add(quote(value, safe=""))
 
 
+def _url_encoded(secret: str) -> set[str]:
+    """`secret` percent-encoded as UTF-8 and, where it can be, as Latin-1 (`%E9`), with `+` for spaces or not."""
+    forms = {quote(secret, safe=""), quote_plus(secret)}
+    with contextlib.suppress(UnicodeEncodeError):
+        forms |= {quote(secret, safe="", encoding="latin-1"), quote_plus(secret, encoding="latin-1")}
+    return forms
+
+
 def _json_escaped(secret: str) -> set[str]:
-    r"""`secret` as JSON writers escape it inside a string (`\"`, `\\`, non-ASCII as `\u00e4`) and, as
-    Gson does by default, `<>&='` as `\u0026`..., each with or without `/` as `\/`."""
-    plain = json.dumps(secret)[1:-1]
-    gson = "".join(f"\\u{ord(c):04x}" if c in "<>&='" else c for c in plain)
-    return {plain, gson, plain.replace("/", "\\/"), gson.replace("/", "\\/")}
+    r"""`secret` as JSON writers escape it inside a string (`\"`, `\\`), non-ASCII as `\u00e4` or as it
+    is (Jackson) and, as Gson does by default, `<>&='` as `\u0026`..., each with or without `/` as `\/`."""
+    forms = set()
+    for plain in (json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]):
+        gson = "".join(f"\\u{ord(c):04x}" if c in "<>&='" else c for c in plain)
+        forms |= {plain, gson, plain.replace("/", "\\/"), gson.replace("/", "\\/")}
+    return forms
+
+
+def _quoted(secret: str) -> set[str]:
+    """`secret` as a message may quote it: JSON-escaped (see _json_escaped) or as Python writes a string
+    inside a dict or list it prints (`repr`: `\\` and a quote escaped), and each of those once more, as a
+    body quoted inside another body (a JSON text in an error's description, a dict printed with it)."""
+    once = {secret, *_json_escaped(secret), *_python_quoted(secret)}
+    forms = set(once)
+    for form in once:
+        forms |= {*_json_escaped(form), *_python_quoted(form)}
+    forms.discard(secret)
+    return forms
+
+
+def _python_quoted(text: str) -> set[str]:
+    """`text` inside a Python string literal as `repr` writes it: backslashes doubled, and a `'` escaped
+    or not (repr escapes it only in a text that also holds a `"`, which decides for the whole literal)."""
+    return {repr(text)[1:-1], repr(text + "'\"")[1:-4], repr(text + '"')[1:-2]}
 
 
 SECRETS = SecretRegistry()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
@@ -492,6 +493,34 @@ def test_a_secret_a_json_body_escapes_is_masked() -> None:
     response.headers["Content-Type"] = "application/json"
     for quoted in (_describe(None, response), _snippet(response)):
         assert "Tr0ub4dor" not in quoted and "horse" not in quoted, quoted
+
+
+@pytest.mark.parametrize("secret", ['Sekr3t"Pw0rd\\é-x', "it's\\a \"pass\" é", "Tr0ub4dor&3-horse/ä",
+                                    "plain-pass-word-9"])
+def test_a_password_a_body_echoes_escaped_is_masked_in_every_form(secret: str) -> None:
+    """A bad-credentials answer that echoes the password as Jackson escapes it (`\\"`, `\\\\`, non-ASCII
+    as it is), inside a nested object (which the message quotes as Python prints it), JSON inside JSON,
+    or percent-encoded as Latin-1: none of it reaches the message (red team helper 78, F3)."""
+    from urllib.parse import quote
+
+    from uniware_source.client.api_call import _snippet
+    from uniware_source.client.auth import _describe
+    from uniware_source.redact import SECRETS
+
+    SECRETS.add(secret)
+    jackson = json.dumps(secret, ensure_ascii=False)
+    bodies = [('{"error": "bad credentials", "password": ' + jackson + "}", "text/plain"),
+              (json.dumps({"request": {"username": "u", "password": secret}, "error": "bad"}), "application/json"),
+              (json.dumps({"error": json.dumps({"password": secret})}), "application/json"),
+              (f"credentials u:{quote(secret, safe='', encoding='latin-1')} refused", "text/plain"),
+              (json.dumps({"error": str({"password": secret, "note": "it's \""})}), "application/json")]
+    for body, kind in bodies:
+        for status in (400, 500):
+            response = requests.Response()
+            response._content, response.status_code = body.encode(), status
+            response.headers["Content-Type"] = kind
+            for quoted in (_describe(None, response), _snippet(response)):
+                assert not any(part in quoted for part in ("Pw0rd", "pass\\", "Tr0ub4dor", "plain-pass")), quoted
 
 
 def test_the_shape_of_rows_joined_by_an_unescaped_quote() -> None:
