@@ -29,6 +29,7 @@ from .file_layout import FileLayout, find_label, plan_layout, read_header, tells
 from .key_check import FileKeys, KeyCheck, KeyStore
 from .load_files import PARQUET, dictionary_columns
 from .row_checks import (
+    BOM,
     NUL,
     RowProblems,
     first_ragged_row,
@@ -92,6 +93,8 @@ class ConvertedFile:
     parts: list[tuple[Path, int]] = field(default_factory=list)  # every load file and its rows (see `parts`)
     # decimal columns whose values rounding changed: label -> [values, first row, its text]
     rounded: dict[str, list[Any]] = field(default_factory=dict)
+    # rows whose line began with a byte-order mark (files joined into one): [rows, first row]
+    marked: list[int] = field(default_factory=lambda: [0, 0])
 
 
 
@@ -333,6 +336,10 @@ class CsvConverter:
         for rounded_label, (count, row, text) in result.rounded.items():
             result.problems.append(rounded_message(rounded_label, layout.kinds[layout.labels.index(rounded_label)],
                                                    count, row, text))
+        if result.marked[0]:
+            result.problems.append(
+                f"{result.marked[0]:,} row(s) began with a byte-order mark (U+FEFF), first at row {result.marked[1]} "
+                f"(header is row 1), as files joined into one would: dropped from their '{layout.labels[0]}'")
         key = ", ".join(self.spec.primary_key)
         repeats = f"{result.keys.repeats:,} row(s) repeat the key ({key}) of an earlier row"
         repeated = bool(result.keys.repeats and layout.key_names and not self.spec.repeating_keys)
@@ -410,6 +417,8 @@ class CsvConverter:
                 flag(invalid, "bytes that are not UTF-8", position)
                 columns[position] = pc.if_else(invalid, None, column.cast(pa.binary())).cast(pa.string(), safe=False)
             data = value_bytes(columns[position])
+            if position == 0 and BOM.encode() in data:
+                columns[0] = self._unmarked(columns[0], rows_before, result)
             if NUL.encode() in data:
                 nul = pc.fill_null(pc.match_substring(columns[position], NUL), False)
                 if pc.any(nul).as_py():
@@ -455,6 +464,20 @@ class CsvConverter:
             result.skipped += pc.sum(reject).as_py()
             table = table.filter(pc.invert(reject))
         return self._add_lineage(table, layout, lineage, occurrences)
+
+    @staticmethod
+    def _unmarked(column: pa.Array, rows_before: int, result: ConvertedFile) -> pa.Array:
+        """The first column without the byte-order marks its values begin with: a line of the file that
+        starts with one (two files joined into one) would load it into the row's first value, a key's
+        part for most reports, so the row would not merge with its own key. Counted for the LOADED row."""
+        marked = pc.fill_null(pc.starts_with(column, BOM), False)
+        count = pc.sum(marked).as_py() or 0
+        if not count:
+            return column
+        if not result.marked[0]:
+            result.marked[1] = rows_before + pc.index(marked, True).as_py() + 2
+        result.marked[0] += count
+        return pc.utf8_ltrim(column, characters=BOM)
 
     def _add_lineage(self, table: pa.Table, layout: FileLayout, lineage: Lineage,
                      occurrences: dict[str, int]) -> pa.Table:

@@ -115,6 +115,7 @@ def invalid_utf8(column: pa.Array) -> pa.Array:
 
 
 NUL = "\x00"
+BOM = "\ufeff"  # a byte-order mark: at the file's start it is read away; at a line's start it is not
 LINE_BREAK = re.compile(r"\r\n|\n|\r")
 
 
