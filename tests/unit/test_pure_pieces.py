@@ -718,3 +718,10 @@ def test_a_refusal_without_successful_is_read_as_a_refusal_with_its_codes() -> N
     with pytest.raises(ApiError) as raised:
         create_export_job(Refusing(), {}, "BLR01", "create export job 'Sale Orders'")  # type: ignore[arg-type]
     assert raised.value.codes == {100003} and "Invalid export filter: updatedOn" in str(raised.value)
+
+
+def test_a_job_code_is_text_or_a_number_read_as_text() -> None:
+    from uniware_source.client.create_job import _code
+
+    assert _code("EXP01") == "EXP01" and _code(2) == "2" and _code(" EXP02 ") == "EXP02"
+    assert _code(True) is None and _code("") is None and _code(None) is None and _code(["EXP"]) is None

@@ -2,6 +2,9 @@
 
 A create whose answer was lost (reset, timeout, 5xx) is retried with the same body; if the first
 attempt did create the job, Uniware answers error 100014 and names it, so no duplicate is left behind.
+A 100014 to a create none of whose attempts went unanswered names a job this call did not make
+(another pipeline's, another export's, or one a killed run made): its file is not known to hold this
+window's rows, so it is not taken over, and the create fails naming it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any, Optional
 from ..errors import ApiError, ApiErrorDetail
 from ..redact import redact
 from .api_call import UniwareClient, error_details, errors_of, message_of, successful_of
+from .sessions import unanswered_attempts
 
 log = logging.getLogger(__name__)
 
@@ -30,22 +34,29 @@ class CreatedJob:
 
 def create_export_job(client: UniwareClient, body: Mapping[str, Any], facility: str, operation: str) -> CreatedJob:
     """Create a job for `facility` (its Facility header), or take over the identical running one."""
+    retried_before = unanswered_attempts()
     payload = client.post(operation, CREATE_PATH, body, facility=facility)
-    job_code = payload.get("jobCode")
-    made = isinstance(job_code, str) and bool(job_code)
+    job_code = _code(payload.get("jobCode"))
+    made = job_code is not None
     errors = error_details(payload)
     if successful_of(payload) is False or (not made and errors):  # also a build without `successful`
         running = _running_job_code(errors)
-        if running is not None:
+        if running is not None and unanswered_attempts() > retried_before:
             log.info("%s: Uniware says job %s is already running for this request; using it", operation, running)
             return CreatedJob(running, None, adopted=True)
+        if running is not None:
+            raise ApiError(operation, f"Uniware says an identical job {running} is already running (100014), but "
+                           "no attempt of this create went unanswered, so that job is not this create's: it may be "
+                           "another pipeline's, another export's or a killed run's, and its file is not known to "
+                           "hold this window's rows. Not taken over; the window stays planned for the next run "
+                           "(once that job is done, Uniware makes a new one)", errors=errors)
         problem = message_of(payload) or "Uniware refused the export job"
         if any(error.code == DUPLICATE_JOB for error in errors):  # a build that does not name the running job
             problem += (" (Uniware says an identical job is already running but does not name it, so it cannot be "
                         "taken over: likely this run's own create whose answer was lost. The window stays planned: "
                         "run again once that job is done, as its Exports page shows)")
         raise ApiError(operation, problem, errors=errors)
-    if not made or not isinstance(job_code, str):
+    if job_code is None:
         raise ApiError(operation, f"the answer carries no jobCode: {redact(payload)}")
     said = [*errors_of(payload), *error_details(payload, "warnings")]
     if said:  # a job made anyway (a filter ignored?): the window check of its file is what stands guard
@@ -54,10 +65,17 @@ def create_export_job(client: UniwareClient, body: Mapping[str, Any], facility: 
     return CreatedJob(job_code, str(export_job_id) if export_job_id is not None else None)
 
 
+def _code(value: Any) -> Optional[str]:
+    """A job code as the answer gives it: text, or a number some builds may send (`2`), as text."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    return str(value).strip() or None
+
+
 def _running_job_code(errors: list[ApiErrorDetail]) -> Optional[str]:
     for error in errors:
         if error.code == DUPLICATE_JOB and error.params:
-            code = error.params.get("jobCode")
-            if isinstance(code, str) and code:
+            code = _code(error.params.get("jobCode"))
+            if code is not None:
                 return code
     return None

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import replace
 from typing import Any, Optional
 from urllib.parse import urlsplit
@@ -34,9 +35,20 @@ def _not_worth_retrying(error: BaseException) -> bool:
     return is_name_resolution_error(error) or "Connection refused" in str(error) or is_tls_mismatch(error)
 
 
+_retried = threading.local()
+
+
+def unanswered_attempts() -> int:
+    """How many attempts of this thread's calls so far were retried after an answer that may have come
+    after the server acted on them (a 5xx, a reset, a timeout; not a 429, which refused the request)."""
+    return int(getattr(_retried, "count", 0))
+
+
 def _announce(state: RetryCallState) -> None:
     """'retrying in 4 s, attempt 2/5' before each wait of the retrying session."""
     outcome = state.outcome
+    if outcome is None or outcome.failed or getattr(outcome.result(), "status_code", None) != 429:
+        _retried.count = unanswered_attempts() + 1
     wait = state.next_action.sleep if state.next_action is not None else 0.0
     reason = "?"
     request = next((a for a in state.args if getattr(a, "url", None)), None)  # (session, request) or (request,)
