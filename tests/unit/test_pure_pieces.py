@@ -725,3 +725,32 @@ def test_a_job_code_is_text_or_a_number_read_as_text() -> None:
 
     assert _code("EXP01") == "EXP01" and _code(2) == "2" and _code(" EXP02 ") == "EXP02"
     assert _code(True) is None and _code("") is None and _code(None) is None and _code(["EXP"]) is None
+
+
+def _zipped(data: bytes) -> bytes:
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("export.csv", data)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("packed, said", [
+    (lambda text: __import__("gzip").compress(text), "a gzip-compressed file"),
+    (lambda text: __import__("bz2").compress(text), "a bzip2-compressed file"),
+    (lambda text: _zipped(text), "a zip archive"),
+])
+def test_a_packed_file_served_as_the_csv_is_named_so(packed: Any, said: str) -> None:
+    """A file the host serves gzipped (or zipped) without a Content-Encoding that says so: the job fails
+    saying what the file is, not only that its header's second byte is not UTF-8 (red team helper 78, F5)."""
+    import io
+
+    from uniware_source.conversion.file_layout import read_header
+    from uniware_source.errors import CsvFormatError
+
+    data = packed(b"Sale Order Item Code,Updated\nSOI-1,2026-04-01 10:00:00\n" * 50)
+    with pytest.raises(CsvFormatError, match=f"the file is {said}"):
+        read_header(lambda: io.BytesIO(data), "file x.csv")
+    assert read_header(lambda: io.BytesIO(b"\xef\xbb\xbfA,B\n1,2\n"), "file y.csv") == ["A", "B"]

@@ -40,13 +40,30 @@ def read_header(source: Opener, where: str) -> list[str]:
             text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline="")
             header = next(csv.reader(text), [])
     except csv.Error as error:
+        _refuse_packed(source, where)
         raise CsvFormatError(f"{where}: the header row cannot be read as CSV ({error})") from None
     for number, label in enumerate(header, start=1):
         bad = next((at for at, char in enumerate(label) if "\udc80" <= char <= "\udcff"), None)
         if bad is not None:  # a byte that is not UTF-8, kept as a surrogate by the decoding above
+            _refuse_packed(source, where)
             raise CsvFormatError(f"{where}: the header is not UTF-8: its label {number} holds the byte "
                                  f"0x{ord(label[bad]) - 0xDC00:02x} after {label[:bad][-40:]!r}")
     return header
+
+
+def _refuse_packed(source: Opener, where: str) -> None:
+    """A header that cannot be read: said as a packed file where its first bytes are one's."""
+    with source() as handle:
+        start = handle.read(8)
+    packed = next((what for magic, what in _PACKED if start.startswith(magic)), "")
+    if packed:
+        raise CsvFormatError(f"{where}: the file is {packed}, not CSV text (the file host served it so without a "
+                             "Content-Encoding that says so); nothing loaded, the window is exported again next run")
+
+
+# the first bytes of packed files a host may serve in place of the CSV
+_PACKED = ((b"\x1f\x8b", "a gzip-compressed file"), (b"PK\x03\x04", "a zip archive (or an Excel workbook)"),
+           (b"BZh", "a bzip2-compressed file"), (b"\x28\xb5\x2f\xfd", "a zstd-compressed file"))
 
 
 # a loaded column's dlt data type as the kind the converter gives it (collect keeps loaded types)
