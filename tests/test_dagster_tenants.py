@@ -23,7 +23,7 @@ from tests.dagster_deployment import Deployment, deployment
 from tests.tenant_env import FAST_POLLING, tenants_env
 from uniware_simulator import FAIL
 from uniware_simulator.multi import MultiTenantSimulator
-from uniware_simulator.presets import fast_config
+from uniware_simulator.presets import TEST_NOW, fast_config
 from uniware_source.tenants import load_tenants
 from uniware_source.windows import IST
 
@@ -253,3 +253,54 @@ def test_a_tenant_error_names_the_tenant_and_never_a_secret(monkeypatch: pytest.
         parse_tenant("acme", {}).secrets()
     assert "globex-secret-1" not in str(raised.value)
     assert os.environ["TENANTS__GLOBEX__PASSWORD"]  # resolved for globex only when globex runs
+
+
+def test_a_tenants_settings_in_config_toml_and_credentials_in_secrets_toml_make_one_tenant(
+        tmp_path: Path) -> None:
+    """The README's layout: `[tenants.<name>]` settings in .dlt/config.toml, the same table's username and
+    password in .dlt/secrets.toml. dlt's lookup of `tenants` took the whole table from secrets.toml, so
+    the tenant's facilities, destination and dataset were dropped (every facility loaded into a DuckDB
+    file, exit 0), and the trace kept every tenant's password (red team helper 79, F1, F2)."""
+    import subprocess
+    import sys
+
+    from tests.postgres import POSTGRES, drop_datasets, require_postgres
+
+    require_postgres()
+    with MultiTenantSimulator(["acme", "globex"], fast_config(files_dir=tmp_path / "sim")) as sims:
+        dlt_dir = tmp_path / ".dlt"
+        dlt_dir.mkdir()
+        (dlt_dir / "config.toml").write_text(
+            '[sources.uniware]\nexports = ["Return Invoices"]\n'
+            + "".join(f'[tenants.{name}]\nbase_url = "{sim.base_url}"\nfacilities = ["BLR01"]\n'
+                      f'destination = "postgres"\ndataset_name = "cfg_layout_{name}"\n' for name, sim in sims.items()))
+        (dlt_dir / "secrets.toml").write_text(
+            f'[destination.postgres]\ncredentials = "{POSTGRES}"\n'
+            + "".join(f'[tenants.{name}]\nusername = "{sim.config.username}"\npassword = "{sim.config.password}"\n'
+                      for name, sim in sims.items()))
+        script = ("from datetime import datetime\n"
+                  "from tests.pipeline_process import FixedNow\n"
+                  "from uniware_source.tenants import load_tenants, run_tenant\n"
+                  "for tenant in load_tenants():\n"
+                  f"    run_tenant(tenant, mode='run', pipelines_dir={str(tmp_path / 'pl')!r}, "
+                  f"clock=FixedNow(datetime.fromisoformat({TEST_NOW.isoformat()!r})), "
+                  "poll_initial_seconds=0.01, poll_max_seconds=0.05)\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TENANTS", "SOURCES__", "DESTINATION__"))}
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+        try:
+            done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True,
+                                  text=True, timeout=300)
+            assert done.returncode == 0, done.stderr[-3000:]
+            import psycopg2
+
+            with psycopg2.connect(POSTGRES) as connection, connection.cursor() as cursor:
+                for name in sims:
+                    cursor.execute(f"SELECT DISTINCT _uniware_facility FROM cfg_layout_{name}.return_invoices")
+                    assert cursor.fetchall() == [("BLR01",)]
+            assert not list(tmp_path.glob("*.duckdb"))
+            for path in (tmp_path / "pl").rglob("*"):
+                if path.is_file():
+                    data = path.read_bytes()
+                    assert all(sim.config.password.encode() not in data for sim in sims.simulators.values()), path
+        finally:
+            drop_datasets([f"cfg_layout_{name}" for name in sims])

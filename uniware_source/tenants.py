@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import dlt
+from dlt.common.configuration.utils import deserialize_value
 from dlt.pipeline.pipeline import Pipeline
 
 from .errors import UniwareError
@@ -136,8 +137,36 @@ def parse_tenant(name: str, table: Any) -> Tenant:
 def load_tenants(tables: Optional[Mapping[str, Any]] = None) -> list[Tenant]:
     """The configured tenants (``[tenants.<name>]`` tables, or the `TENANTS` value), sorted by name."""
     if tables is None:
-        tables = dlt.config.get(SECTION, dict) or {}
+        tables = configured_tables()
     return [parse_tenant(str(name), tables[name]) for name in sorted(tables)]
+
+
+def configured_tables() -> dict[str, Any]:
+    """Every provider's ``[tenants]`` tables merged, key by key, the first provider in dlt's order winning
+    (the environment's `TENANTS`, then secrets.toml, then config.toml): a tenant's settings in config.toml
+    and its credentials in the same table of secrets.toml make one tenant. (dlt's own lookup of `tenants`
+    takes the whole table from the first provider that has one: the settings in config.toml were dropped,
+    and the trace kept the secrets.toml table, every tenant's password in it, as a resolved config value.)
+    The providers are read directly, so no value is traced."""
+    merged: dict[str, Any] = {}
+    for provider in reversed(dlt.config.config_providers):  # the last in dlt's order first, overridden after
+        if provider.is_empty:
+            continue
+        value, _ = provider.get_value(SECTION, Any, None)
+        if value is None:
+            continue
+        try:
+            tables = deserialize_value(SECTION, value, dict)
+        except Exception as error:  # a TENANTS value that is neither JSON nor TOML
+            raise TenantConfigError(f"'{SECTION}' in {provider.name} is not a table of tenants: "
+                                    f"{type(error).__name__}") from None
+        if not isinstance(tables, Mapping):
+            raise TenantConfigError(f"'{SECTION}' in {provider.name} is not a table of tenants")
+        for name, table in tables.items():
+            earlier = merged.get(str(name))
+            merged[str(name)] = ({**earlier, **table} if isinstance(earlier, Mapping) and isinstance(table, Mapping)
+                                 else table)
+    return merged
 
 
 def run_tenant(tenant: Tenant, *, mode: str, run_id: Optional[str] = None, wait_for_lock: WaitForLock = True,
