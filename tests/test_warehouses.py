@@ -104,11 +104,7 @@ def test_filesystem_destination_writes_parquet_a_bucket_reader_can_query(uniware
                 SELECT *, ROW_NUMBER() OVER (PARTITION BY sale_order_code, sale_order_item_code
                                              ORDER BY updated DESC, _uniware_exported_at DESC) AS newest
                 FROM {orders}) WHERE newest = 1""").fetchall()
-        snapshot = f"read_parquet('{bucket}/uniware/inventory_snapshot/*.parquet', union_by_name = true)"
-        stock = db.execute(f"""
-            SELECT COUNT(*) FROM {snapshot} AS s
-            WHERE _uniware_exported_at = (SELECT MAX(_uniware_exported_at) FROM {snapshot} AS t
-                                          WHERE t._uniware_facility = s._uniware_facility)""").fetchall()
+        stock = db.execute(latest_snapshot(bucket)).fetchall()
         statuses = db.execute(f"SELECT DISTINCT status FROM read_parquet('{bucket}/uniware/export_job_status/"
                               "*.parquet') ORDER BY 1").fetchall()
     start = sim.clock.now() - timedelta(days=31)  # the first window opened 30 days before the first run
@@ -119,5 +115,32 @@ def test_filesystem_destination_writes_parquet_a_bucket_reader_can_query(uniware
         "Sale Orders", date_filter="updatedOn", start=start, end=just_before, at=just_before)}
     assert {r for r in current if r[2] >= start + timedelta(days=1)} == {r for r in truth if r[2] >= start +
                                                                        timedelta(days=1)}
-    assert stock == [(len(sim.truth("Inventory Snapshot")),)]
+    assert len(stock) == len(sim.truth("Inventory Snapshot"))
     assert ("LOADED",) in statuses
+    # a facility's snapshot comes back empty: nothing can be deleted from a bucket; the EMPTY row says so,
+    # and the README's recipe takes it for the facility's newest snapshot (red team helper 79, F3)
+    sim.jobs.edit_file = lambda job, text: text.splitlines(keepends=True)[0] if job.facility == "BLR01" else text
+    sim.clock.advance(timedelta(days=1))
+    harness.run(exports=["Inventory Snapshot"], loader_file_format="parquet")
+    [empty] = [r for r in harness_history_files(bucket) if r[1] == "EMPTY"]
+    assert "cannot be deleted on this destination" in empty[2], empty
+    with duckdb.connect() as db:
+        facilities = {row[0] for row in db.execute(latest_snapshot(bucket, "_uniware_facility")).fetchall()}
+    assert facilities == {"DEL02", "MUM03"}
+
+
+def latest_snapshot(bucket: Path, columns: str = "s.*") -> str:
+    """The README's recipe: each facility's newest inventory snapshot in a bucket (none after an EMPTY one)."""
+    return f"""
+        SELECT {columns} FROM read_parquet('{bucket}/uniware/inventory_snapshot/*.parquet', union_by_name = true) AS s
+        JOIN (SELECT facility, arg_max(job_code, observed_at) AS job_code
+              FROM read_parquet('{bucket}/uniware/export_job_status/*.parquet', union_by_name = true)
+              WHERE table_name = 'inventory_snapshot' AND status IN ('LOADED', 'EMPTY')
+              GROUP BY facility) AS newest ON s._uniware_job_code = newest.job_code"""
+
+
+def harness_history_files(bucket: Path) -> list[tuple[str, str, str]]:
+    with duckdb.connect() as db:
+        rows = db.execute(f"SELECT job_code, status, message FROM read_parquet('{bucket}/uniware/export_job_status/"
+                          "*.parquet', union_by_name = true) WHERE table_name = 'inventory_snapshot'").fetchall()
+    return [(str(a), str(b), str(c)) for a, b, c in rows]

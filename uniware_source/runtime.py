@@ -14,7 +14,7 @@ from .client.api_call import UniwareClient
 from .client.auth import TokenProvider
 from .client.sessions import api_client, token_client
 from .clock import Clock, SystemClock
-from .conversion.load_files import destination_load_format
+from .conversion.load_files import destination_appends_only, destination_load_format
 from .facilities import Facilities, resolve_facilities
 from .ledger import ExportLedger, Ledgers
 from .run_report import RunReport
@@ -88,6 +88,7 @@ class SourceRuntime:
     _collector: Optional[Closable] = None
     _collector_users: int = 0
     load_format: Optional[str] = "parquet"  # of the files handed to dlt; None: Arrow batches (load_files)
+    appends_only: bool = False  # the destination only adds files (a bucket): nothing loaded is deleted
     ledgers: Optional[Ledgers] = None  # every export's ledger in this extract's state (begin_extract)
 
     @property
@@ -107,6 +108,7 @@ class SourceRuntime:
         active = set(self.settings.facilities) if self.settings.facilities and not self.settings.job_codes else None
         self.budget.running = ledgers.jobs_running(tables, active)
         self.load_format = destination_load_format()
+        self.appends_only = destination_appends_only()
 
     def facilities_for(self, spec: ExportSpec, ledger: Optional[ExportLedger] = None) -> tuple[str, ...]:
         """The configured facility codes (each listed ENABLED by the tenant), or every enabled one; for

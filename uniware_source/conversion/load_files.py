@@ -114,6 +114,17 @@ def load_format_for(destination_type: str, supported: list[str], selector: Any) 
     return None
 
 
+def destination_appends_only() -> bool:
+    """Whether the current pipeline's destination only adds files (the filesystem: a bucket), so no row
+    loaded there is ever deleted or replaced."""
+    import dlt
+
+    try:
+        return bool(dlt.current.pipeline().destination.destination_type.endswith("filesystem"))
+    except Exception:  # no pipeline or no destination yet
+        return False
+
+
 def destination_load_format() -> Optional[str]:
     """`load_format_for` the current pipeline's destination; None (Arrow batches) without one."""
     import dlt

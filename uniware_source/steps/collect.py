@@ -426,9 +426,12 @@ class ExportCollection:
         facility = None if self._snapshot_of_tenant else entry.facility
         if facility is None and not self._snapshot_of_tenant:
             return ""  # a job given by code, of no known facility: nothing to tell whose rows it replaces
+        whose = "every row of the table" if facility is None else f"facility {facility}'s rows"
+        if self.rt.appends_only:  # a bucket: files are only added, the history tells which snapshot stands
+            return (f"the snapshot is empty: {whose} cannot be deleted on this destination (it only adds files); "
+                    "this EMPTY row, newer than the last LOADED one, says the snapshot now has none")
         self.ledger.record_empty_snapshot(entry, whole_table=facility is None, now=self.rt.clock.now())
-        return "the snapshot is empty: " + ("every row of the table deleted" if facility is None
-                                            else f"facility {facility}'s rows deleted")
+        return f"the snapshot is empty: {whose} deleted"
 
     def _not_exported_again(self, entry: Entry) -> str:
         """Done without a file is taken as no rows after a grace period, but Uniware may link a file
