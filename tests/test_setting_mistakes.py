@@ -549,3 +549,19 @@ def test_a_facility_flag_without_a_code_is_a_setting_error_not_every_facility(
     assert cli(*command, "--facility", ",") == 2
     err = capsys.readouterr().err
     assert "--facility was given without a code" in err and creates(sim) == 0, err
+
+
+@pytest.mark.parametrize("url, lacking", [("postgresql://loader@127.0.0.1:5432/test", "password"),
+                                          ("postgresql://loader:pw-x@127.0.0.1:5432", "database")])
+def test_a_connection_string_without_a_part_names_the_part_not_the_whole(
+        cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        url: str, lacking: str) -> None:
+    """A PostgreSQL URL without its password (trust auth and .pgpass make that common) or database was
+    said to be missing, though the user had set it (red team helper 79, F4): the part is named, with its
+    own variable; no job is made."""
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", url)
+    assert cli("--destination", "postgres", "--dataset", "rt_parts") == 2
+    line = one_line(capsys)
+    assert f"was read, but without its '{lacking}'" in line, line
+    assert f"DESTINATION__POSTGRES__CREDENTIALS__{lacking.upper()}" in line and "pw-x" not in line
+    assert creates(sim) == 0

@@ -69,8 +69,25 @@ def missing_field(error: ConfigFieldMissingException) -> str:
         env = _env_var(error.traces.get(field_name), field_name)
         where = ".".join(env.lower().split("__")[:-1]) or error.spec_name
         flag = " (--destination chose it)" if where.startswith("destination") else ""
+        lacking = _parts_missing(error.traces.get(field_name))
+        if lacking:  # the value was given (a connection string), without some of its parts
+            inner = " or ".join(f"{env}__{name.upper()}" for name in lacking)
+            parts.append(f"'{field_name}' of {where}{flag} was read, but without its "
+                         f"{', '.join(repr(name) for name in lacking)}: add it to {env} (a connection string "
+                         "takes the password after the user name and a colon, before the @, and the database after "
+                         f"the last /) or set {inner}")
+            continue
         parts.append(f"'{field_name}' of {where}{flag} is missing: set {env} or put it in .dlt/secrets.toml")
     return "configuration error: " + "; ".join(parts)
+
+
+def _parts_missing(traces: Any) -> list[str]:
+    """The fields an embedded configuration still lacks when some of it was read (a connection string
+    without its password or database); [] when nothing of it was found."""
+    for item in traces if isinstance(traces, list) else []:
+        if getattr(item, "resolved_fields_set", None) and isinstance(getattr(item, "traces", None), dict):
+            return [str(name) for name in item.traces]
+    return []
 
 
 def first_line(text: str) -> str:
@@ -103,7 +120,7 @@ def _explained(error: BaseException) -> tuple[int, str]:
             for key, where in misplaced_settings(set(item.fields)):
                 line = one_line(str(ConfigError(key, "the source never sees it", where)))
                 return EXIT_CONFIG, f"configuration error: {line}"
-            return EXIT_CONFIG, one_line(missing_field(item))
+            return EXIT_CONFIG, first_line(missing_field(item))  # the connector's own words: whole
         if isinstance(item, ConfigValueCannotBeCoercedException):
             hint = getattr(item.hint, "__name__", str(item.hint))
             env = f"SOURCES__UNIWARE__{item.field_name.upper()}"
