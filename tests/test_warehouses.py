@@ -30,6 +30,17 @@ def normalized(value: Any) -> Any:
     return value
 
 
+def view_types(rows: list[tuple[Any, ...]]) -> dict[tuple[str, str], str]:
+    """(view, column) -> the type's family as both databases name it (`DECIMAL(18,4)` and `numeric`)."""
+    families = {"varchar": "text", "character varying": "text", "timestamp with time zone": "timestamptz"}
+    found = {}
+    for view, column, data_type in rows:
+        kind = str(data_type).lower()
+        found[(str(view), str(column))] = "numeric" if kind.startswith(("decimal", "numeric")) else \
+            families.get(kind, kind)
+    return found
+
+
 def table_rows(harness: Harness, table: str, columns: list[str]) -> list[tuple[Any, ...]]:
     rows = harness.query(f"SELECT {', '.join(columns)} FROM {{ds}}.{table}")
     return sorted((tuple(normalized(v) for v in row) for row in rows), key=repr)
@@ -75,6 +86,10 @@ def test_postgres_holds_exactly_what_duckdb_holds(uniware_simulator: UniwareSimu
                     "rows_in_file",
         "job_health": "export_name, jobs, loaded, not_loaded, max_polls, rows_exported",
     }
+    types = ("SELECT table_name, column_name, data_type FROM information_schema.columns "
+             "WHERE table_schema = '{schema}' AND table_name LIKE 'v\\_%' ESCAPE '\\'")
+    assert view_types(duck.query(types.format(schema=duck.dataset))) == \
+        view_types(pg.query(types.format(schema=pg.dataset)))  # one type per column on both (helper 79, F5)
     for name in QUERIES:
         view_sql = f"SELECT {clock_free.get(name, '*')} FROM {{ds}}.v_{name}"
         duck_answer = sorted((tuple(normalized(v) for v in r) for r in duck.query(view_sql)), key=repr)

@@ -2,7 +2,8 @@
 
 Each query reads the tables the source loads; `{dataset}` is the dataset (schema) name. Days are
 India days, since that is how the business counts them. `create_views` makes each one a view
-(`v_<name>`) in the dataset, for BI tools and SQL consoles.
+(`v_<name>`) in the dataset, for BI tools and SQL consoles. Sums of whole numbers are cast to BIGINT:
+DuckDB sums them as HUGEINT, PostgreSQL as bigint or numeric, and a view has one type on both.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ GROUP BY 1
 SELECT sale_order_status AS status,
        COUNT(DISTINCT sale_order_code) AS orders,
        COUNT(*) AS items,
-       SUM(CASE WHEN sale_order_item_status = 'CANCELLED' THEN 1 ELSE 0 END) AS items_cancelled
+       CAST(SUM(CASE WHEN sale_order_item_status = 'CANCELLED' THEN 1 ELSE 0 END) AS BIGINT) AS items_cancelled
 FROM {dataset}.sale_orders
 GROUP BY 1
 """,
@@ -67,10 +68,10 @@ GROUP BY 1
     "stock_on_hand": """
 SELECT facility,
        COUNT(*) AS skus,
-       SUM(inventory) AS units_on_hand,
-       SUM(open_sale) AS units_reserved,
-       SUM(inventory - open_sale) AS units_available,
-       SUM(CASE WHEN inventory - open_sale <= 0 THEN 1 ELSE 0 END) AS skus_out_of_stock
+       CAST(SUM(inventory) AS BIGINT) AS units_on_hand,
+       CAST(SUM(open_sale) AS BIGINT) AS units_reserved,
+       CAST(SUM(inventory - open_sale) AS BIGINT) AS units_available,
+       CAST(SUM(CASE WHEN inventory - open_sale <= 0 THEN 1 ELSE 0 END) AS BIGINT) AS skus_out_of_stock
 FROM {dataset}.inventory_snapshot
 GROUP BY 1
 """,
@@ -99,12 +100,12 @@ GROUP BY 1
     "job_health": """
 SELECT export_name,
        COUNT(*) AS jobs,
-       SUM(CASE WHEN loaded THEN 1 ELSE 0 END) AS loaded,
-       SUM(CASE WHEN had_problem AND NOT loaded THEN 1 ELSE 0 END) AS not_loaded,
+       CAST(SUM(CASE WHEN loaded THEN 1 ELSE 0 END) AS BIGINT) AS loaded,
+       CAST(SUM(CASE WHEN had_problem AND NOT loaded THEN 1 ELSE 0 END) AS BIGINT) AS not_loaded,
        CAST(ROUND(CAST(AVG(seconds) AS NUMERIC(18, 3)), 1) AS NUMERIC(18, 1)) AS avg_seconds,
        CAST(ROUND(CAST(MAX(seconds) AS NUMERIC(18, 3)), 1) AS NUMERIC(18, 1)) AS max_seconds,
        MAX(polls) AS max_polls,
-       SUM(rows_in_file) AS rows_exported,
+       CAST(SUM(rows_in_file) AS BIGINT) AS rows_exported,
        CAST(ROUND(CAST(AVG(rows_in_file) AS NUMERIC(18, 3)), 0) AS NUMERIC(18, 0)) AS avg_rows_per_job
 FROM ({job_runs}) AS job_runs
 GROUP BY 1
