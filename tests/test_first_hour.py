@@ -466,3 +466,21 @@ def test_a_run_whose_load_fails_leaves_its_package_for_the_next_run(cli: Any, si
         loaded = [code for (code,) in client.execute_sql("SELECT job_code FROM export_job_status "
                                                          "WHERE status = 'LOADED'") or []]
     assert rows == keys > 0 and sorted(loaded) == sorted(job.code for job in sim.jobs.all())
+
+
+def test_status_reads_the_pipelines_own_destination_and_dataset(cli: Any, sim: UniwareSimulator,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 postgres_dataset: str,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """`status` without --destination and --dataset reads the history where the pipeline loaded it (here
+    a PostgreSQL schema of its own), not a `uniware` dataset of DuckDB (red team helper 79, F6)."""
+    from tests.postgres import POSTGRES
+
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", POSTGRES)
+    sim.inject_job_fate("FAILED", times=None, match=lambda report, facility: facility == "DEL02")
+    assert cli("--facility", "BLR01,DEL02", "--destination", "postgres", "--dataset", postgres_dataset) == 1
+    capsys.readouterr()
+    assert cli("status") == 0
+    out = capsys.readouterr().out
+    assert "last failures in export_job_status:" in out and "not read" not in out, out
+    assert "DEL02" in out.split("last failures in export_job_status:")[1]

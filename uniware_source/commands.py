@@ -45,8 +45,9 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
                        ("status", "cursors, jobs in flight and the last failures"),
                        ("reset", "clear one export's (or facility's) cursor and ledger")):
         command = sub.add_parser(name, help=text, description=text)
-        command.add_argument("--destination", default="duckdb")
-        command.add_argument("--dataset", default="uniware")
+        # default: the pipeline's own (kept in its state), else duckdb and uniware as for a run
+        command.add_argument("--destination")
+        command.add_argument("--dataset")
         command.add_argument("--pipeline-name", default="uniware_pipeline")
         command.add_argument("--pipelines-dir")
         command.add_argument("--export", action="append", dest="exports", metavar="NAME")
@@ -66,8 +67,13 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def _pipeline(args: argparse.Namespace) -> Pipeline:
-    return dlt.pipeline(pipeline_name=args.pipeline_name, destination=args.destination,
-                        dataset_name=args.dataset, pipelines_dir=args.pipelines_dir)
+    """The pipeline; its destination and dataset those given, else those its state keeps (a pipeline
+    that loaded into PostgreSQL's `acme` schema is read there), else a run's defaults."""
+    known = _exists(args)
+    options: dict[str, Any] = {"destination": args.destination or (None if known else "duckdb"),
+                               "dataset_name": args.dataset or (None if known else "uniware")}
+    pipeline: Pipeline = dlt.pipeline(pipeline_name=args.pipeline_name, pipelines_dir=args.pipelines_dir, **options)
+    return pipeline
 
 
 def _pipelines_dir(args: argparse.Namespace) -> Path:
