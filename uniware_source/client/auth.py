@@ -141,7 +141,8 @@ class TokenProvider:
 
 # where the pipeline script and the many-tenant runner read them (dlt's config: the environment first)
 CREDENTIALS_FROM = ("SOURCES__UNIWARE__USERNAME / SOURCES__UNIWARE__PASSWORD, else [sources.uniware] in "
-                    ".dlt/secrets.toml; a tenant of tenants.toml: TENANTS__<NAME>__PASSWORD, else [tenants.<name>]")
+                    ".dlt/secrets.toml; a tenant of many: TENANTS__<NAME>__PASSWORD, else [tenants.<name>] in "
+                    ".dlt/secrets.toml")
 
 
 class _ServerError(AuthError):
