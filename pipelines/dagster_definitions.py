@@ -37,6 +37,7 @@ from dlt.pipeline.pipeline import Pipeline
 
 from uniware_source import ExportsFailed, RunReport, run_exports, uniware_source
 from uniware_source.pipeline_run.resumable import finish_pending_loads, load_deferred_history
+from uniware_source.queries import refresh_views
 
 SUBMITTED = AssetKey(["uniware", "jobs_submitted"])
 
@@ -78,7 +79,11 @@ def uniware_tables(context: AssetExecutionContext, dlt: DagsterDltResource) -> I
     report = RunReport()
     source = uniware_source(phase="collect", run_id=context.run.run_id[:12], report=report)
     yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline)
-    load_deferred_history(pipeline, run_id=context.run.run_id[:12], report=report)  # LOADED rows, after their data
+    # LOADED rows, after their data; through the pipeline as saved (dagster-dlt's run dropped and restored
+    # the object it was given, whose schema then lacked the column types: the history step stored that)
+    pipeline = uniware_pipeline()
+    load_deferred_history(pipeline, run_id=context.run.run_id[:12], report=report)
+    refresh_views(pipeline)  # the v_* views, as the pipeline script makes them
     if report.problems:  # everything else is loaded and materialized; now say what was not
         raise ExportsFailed(report.problems)
 

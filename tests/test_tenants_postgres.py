@@ -61,3 +61,6 @@ def test_each_tenant_gets_its_own_postgres_schema(tenant_names: list[str], tmp_p
                                for r in sim.truth("Sale Orders", date_filter="updatedOn", start=start,
                                                   end=sim.clock.now(), facility=code))
                 assert landed == truth and landed, n
+                cursor.execute("SELECT table_name FROM information_schema.views WHERE table_schema = %s",
+                               (f"uniware_{n}",))
+                assert "v_sales_per_day" in {row[0] for row in cursor.fetchall()}, n  # helper 79, F7

@@ -36,13 +36,12 @@ from . import progress
 from .clock import Clock
 from .commands import COMMANDS, run_command
 from .errors import ConfigError, ExportsFailed
-from .history import HISTORY_TABLE
 from .pipeline_run.duckdb_memory import DUCKDB_SETTINGS
 from .pipeline_run.lock import RunLocked
 from .pipeline_run.resumable import run_exports
 from .pipeline_run.signals import Terminated, sigterm_interrupts
 from .problems import EXIT_LOCKED, explain
-from .queries import create_views
+from .queries import refresh_views
 from .run_log import RunRecord, load_run_row, run_row_resource
 from .run_report import RunReport
 from .settings import configured_exports, facility_flags, select_exports
@@ -161,18 +160,6 @@ def print_summary(report: RunReport, pipeline: Pipeline, seconds: float) -> None
     print(f"\nloaded into {pipeline.destination.destination_name} dataset '{pipeline.dataset_name}' "
           f"in {seconds:.1f} s")
 
-
-def refresh_views(pipeline: Pipeline) -> None:
-    """(Re)create the v_* SQL views on SQL destinations; a failure here never fails the load."""
-    if pipeline.destination is None or pipeline.destination.destination_type.endswith("filesystem"):
-        return
-    if not pipeline.default_schema_name or HISTORY_TABLE not in pipeline.default_schema.tables:
-        return
-    try:
-        create_views(pipeline)
-    except Exception as error:  # the data is loaded; say why the views are missing and go on
-        logging.getLogger("uniware_source.progress").warning("could not create the SQL views: %s",
-                                                             explain(error)[1].removeprefix("error: "))
 
 
 def run(args: argparse.Namespace, extra: Optional[dict[str, Any]] = None, destination: Any = None) -> int:

@@ -8,8 +8,11 @@ DuckDB sums them as HUGEINT, PostgreSQL as bigint or numeric, and a view has one
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from .history import HISTORY_TABLE
+from .problems import explain
 from .statuses import JOB_LANDED, JOB_PROBLEMS, JOB_STARTED, sql_list
 
 QUERIES: dict[str, str] = {
@@ -151,16 +154,34 @@ def create_views(pipeline: Any) -> list[str]:
     made = []
     with pipeline.sql_client() as client:
         dataset = client.fully_qualified_dataset_name()
-        schema = pipeline.default_schema
-        existing = set(schema.data_table_names())
+        # the tables and columns as the destination has them (dlt's schema in a pipeline object may be
+        # older than the load: Dagster's dlt resource runs its own)
+        found: dict[str, set[str]] = {}
+        for table, column in client.execute_sql(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s",
+                client.dataset_name) or []:
+            found.setdefault(str(table), set()).add(str(column))
         for name, tables in REQUIRES.items():
-            if not set(tables) <= existing:
+            if not set(tables) <= set(found):
                 continue
-            if any(not set(columns) <= set(schema.get_table_columns(table))
-                   for table, columns in REQUIRES_COLUMNS.get(name, {}).items()):
+            if any(not set(columns) <= found[table] for table, columns in REQUIRES_COLUMNS.get(name, {}).items()):
                 continue
             view = client.make_qualified_table_name(f"v_{name}")
             client.execute_sql(f"DROP VIEW IF EXISTS {view}")
             client.execute_sql(f"CREATE VIEW {view} AS {query(name, dataset)}")
             made.append(f"v_{name}")
     return made
+
+
+def refresh_views(pipeline: Any) -> None:
+    """(Re)create the v_* SQL views on SQL destinations after a load (the pipeline script's run, a Dagster
+    collect); a failure here never fails the load."""
+    if pipeline.destination is None or pipeline.destination.destination_type.endswith("filesystem"):
+        return
+    if not pipeline.default_schema_name or HISTORY_TABLE not in pipeline.default_schema.tables:
+        return
+    try:
+        create_views(pipeline)
+    except Exception as error:  # the data is loaded; say why the views are missing and go on
+        logging.getLogger("uniware_source.progress").warning("could not create the SQL views: %s",
+                                                             explain(error)[1].removeprefix("error: "))

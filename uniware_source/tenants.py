@@ -43,9 +43,10 @@ import dlt
 from dlt.common.configuration.utils import deserialize_value
 from dlt.pipeline.pipeline import Pipeline
 
-from .errors import UniwareError
+from .errors import ExportsFailed, UniwareError
 from .pipeline_run.lock import WaitForLock
 from .pipeline_run.resumable import run_exports
+from .queries import refresh_views
 from .redact import SECRETS, redact
 from .run_report import RunReport
 from .source import uniware_source
@@ -178,8 +179,14 @@ def run_tenant(tenant: Tenant, *, mode: str, run_id: Optional[str] = None, wait_
     report = report or RunReport()
     try:
         settings = {**tenant.source_settings(), **extra, **tenant.secrets()}
-        run_exports(tenant.pipeline(pipelines_dir), mode=mode, run_id=run_id, report=report,
-                    wait_for_lock=wait_for_lock, **settings)
+        pipeline = tenant.pipeline(pipelines_dir)
+
+        def views(error: Optional[BaseException]) -> None:
+            """After a load, under the pipeline's lock: the v_* views, as the pipeline script makes them."""
+            if mode != "submit" and (error is None or isinstance(error, ExportsFailed)):
+                refresh_views(pipeline)
+        run_exports(pipeline, mode=mode, run_id=run_id, report=report, wait_for_lock=wait_for_lock,
+                    on_finish=views, **settings)
     except TenantFailed:
         raise
     except Exception as error:  # not KeyboardInterrupt / Terminated: a stop stays a stop
