@@ -34,14 +34,14 @@ class CreatedJob:
 
 def create_export_job(client: UniwareClient, body: Mapping[str, Any], facility: str, operation: str) -> CreatedJob:
     """Create a job for `facility` (its Facility header), or take over the identical running one."""
-    retried_before = unanswered_attempts()
+    retried_before = unanswered_attempts(CREATE_PATH)
     payload = client.post(operation, CREATE_PATH, body, facility=facility)
     job_code = _code(payload.get("jobCode"))
     made = job_code is not None
     errors = error_details(payload)
     if successful_of(payload) is False or (not made and errors):  # also a build without `successful`
         running = _running_job_code(errors)
-        if running is not None and unanswered_attempts() > retried_before:
+        if running is not None and unanswered_attempts(CREATE_PATH) > retried_before:
             log.info("%s: Uniware says job %s is already running for this request; using it", operation, running)
             return CreatedJob(running, None, adopted=True)
         if running is not None:

@@ -38,20 +38,31 @@ def _not_worth_retrying(error: BaseException) -> bool:
 _retried = threading.local()
 
 
-def unanswered_attempts() -> int:
-    """How many attempts of this thread's calls so far were retried after an answer that may have come
-    after the server acted on them (a 5xx, a reset, a timeout; not a 429, which refused the request)."""
-    return int(getattr(_retried, "count", 0))
+def unanswered_attempts(path: str) -> int:
+    """How many attempts of this thread's calls to `path` (a URL path ending so) so far were retried after
+    an answer that may have come after the server acted on them (a 5xx, a reset, a timeout; not a 429,
+    which refused it)."""
+    counts: dict[str, int] = getattr(_retried, "counts", {})
+    return sum(count for called, count in counts.items() if called.endswith(path))
+
+
+def _count_unanswered(state: RetryCallState, request: Any) -> None:
+    outcome = state.outcome
+    if outcome is not None and not outcome.failed and getattr(outcome.result(), "status_code", None) == 429:
+        return
+    path = urlsplit(str(getattr(request, "url", "") or "")).path
+    if not hasattr(_retried, "counts"):
+        _retried.counts = {}
+    _retried.counts[path] = _retried.counts.get(path, 0) + 1
 
 
 def _announce(state: RetryCallState) -> None:
     """'retrying in 4 s, attempt 2/5' before each wait of the retrying session."""
     outcome = state.outcome
-    if outcome is None or outcome.failed or getattr(outcome.result(), "status_code", None) != 429:
-        _retried.count = unanswered_attempts() + 1
     wait = state.next_action.sleep if state.next_action is not None else 0.0
     reason = "?"
     request = next((a for a in state.args if getattr(a, "url", None)), None)  # (session, request) or (request,)
+    _count_unanswered(state, request)
     where = ""
     if request is not None and getattr(request, "url", None):
         parts = urlsplit(request.url)
