@@ -253,6 +253,12 @@ def test_a_tenant_error_names_the_tenant_and_never_a_secret(monkeypatch: pytest.
         parse_tenant("acme", {}).secrets()
     assert "globex-secret-1" not in str(raised.value)
     assert os.environ["TENANTS__GLOBEX__PASSWORD"]  # resolved for globex only when globex runs
+    # a setting the tenant lacks: said as the tenant's, not only as the source's (red team helper 79, F1)
+    from uniware_source.errors import ConfigError
+    from uniware_source.tenants import TenantFailed
+
+    failed = TenantFailed("acme", ConfigError("tenant", "set 'tenant' or 'base_url'"))
+    assert "(for this tenant alone: tenant in [tenants.acme], or TENANTS__ACME__TENANT" in str(failed)
 
 
 def test_a_tenants_settings_in_config_toml_and_credentials_in_secrets_toml_make_one_tenant(

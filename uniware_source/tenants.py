@@ -43,7 +43,7 @@ import dlt
 from dlt.common.configuration.utils import deserialize_value
 from dlt.pipeline.pipeline import Pipeline
 
-from .errors import ExportsFailed, UniwareError
+from .errors import ConfigError, ExportsFailed, UniwareError
 from .pipeline_run.lock import WaitForLock
 from .pipeline_run.resumable import run_exports
 from .queries import refresh_views
@@ -69,6 +69,10 @@ class TenantFailed(UniwareError):
     def __init__(self, tenant: str, error: BaseException) -> None:
         prefix = f"tenant '{tenant}': "
         text = str(error).removeprefix(prefix)  # a TenantConfigError names the tenant already
+        if isinstance(error, ConfigError):  # the source's words name its own table; a tenant's is its own
+            text += (f" (for this tenant alone: {error.setting} in [{SECTION}.{tenant}], or "
+                     f"{SECTION.upper()}__{tenant.upper()}__{error.setting.upper()}; for every tenant: "
+                     "[sources.uniware])")
         super().__init__(redact(f"{prefix}{type(error).__name__}: {text}"))
         self.tenant = tenant
         self.error_type = type(error).__name__
