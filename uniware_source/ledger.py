@@ -125,6 +125,8 @@ class Entry:
         return int(self.data["seq"])
 
 
+MADE_JOBS = "made_jobs"  # [job code, facility, window start, window end] of the last jobs this export made
+MADE_JOBS_MEMORY = 200  # about 25 KB of state per export
 NEWEST_LOADED = "newest_loaded"  # facility -> creation time of the newest job whose rows loaded
 LOADED_FILES = "loaded_files"  # [sha256, facility, window start, window end, job code] of the last files loaded
 LOADED_FILES_MEMORY = 200  # about 60 KB of state per export
@@ -390,6 +392,16 @@ class ExportLedger:
                        date_filter: Optional[str] = None) -> None:
         entry.data.update(job_code=job_code, created_at=to_iso(created_at), status=None, seq=0, polls=0,
                           failed_run=None, last_error=None, date_filter=date_filter)
+        made = self._state.setdefault(MADE_JOBS, [])
+        made.append([job_code, entry.facility, entry.data.get("start"), entry.data.get("end")])
+        del made[:-MADE_JOBS_MEMORY]
+
+    def made_for(self, job_code: str, entry: Entry) -> bool:
+        """Whether this export's ledger made `job_code` for the facility and window of `entry` (an earlier
+        job of the same window: one taken as empty, timed out or abandoned, which Uniware may name as still
+        running when the window is asked for again)."""
+        wanted = [job_code, entry.facility, entry.data.get("start"), entry.data.get("end")]
+        return any(list(made) == wanted for made in self._state.get(MADE_JOBS, []))
 
     def record_create_failed(self, entry: Entry, run_id: str, reason: str) -> None:
         entry.data.update(failed_run=run_id, last_error=redact(reason), attempt=entry.attempt + 1)

@@ -2,9 +2,9 @@
 
 A create whose answer was lost (reset, timeout, 5xx) is retried with the same body; if the first
 attempt did create the job, Uniware answers error 100014 and names it, so no duplicate is left behind.
-A 100014 to a create none of whose attempts went unanswered names a job this call did not make
-(another pipeline's, another export's, or one a killed run made): its file is not known to hold this
-window's rows, so it is not taken over, and the create fails naming it.
+The job named is returned with whether an attempt of this call went unanswered: when none did, it is
+not this call's job, and the submit step takes it only if it is one this pipeline made for the same
+window (see steps/submit.py).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class CreatedJob:
     job_code: str
     export_job_id: Optional[str]
     adopted: bool = False  # Uniware said an identical job was already running: we took it over
+    unanswered: bool = False  # an attempt of this create went unanswered (so the job named may be its own)
 
 
 def create_export_job(client: UniwareClient, body: Mapping[str, Any], facility: str, operation: str) -> CreatedJob:
@@ -41,15 +42,10 @@ def create_export_job(client: UniwareClient, body: Mapping[str, Any], facility: 
     errors = error_details(payload)
     if successful_of(payload) is False or (not made and errors):  # also a build without `successful`
         running = _running_job_code(errors)
-        if running is not None and unanswered_attempts(CREATE_PATH) > retried_before:
-            log.info("%s: Uniware says job %s is already running for this request; using it", operation, running)
-            return CreatedJob(running, None, adopted=True)
         if running is not None:
-            raise ApiError(operation, f"Uniware says an identical job {running} is already running (100014), but "
-                           "no attempt of this create went unanswered, so that job is not this create's: it may be "
-                           "another pipeline's, another export's or a killed run's, and its file is not known to "
-                           "hold this window's rows. Not taken over; the window stays planned for the next run "
-                           "(once that job is done, Uniware makes a new one)", errors=errors)
+            log.info("%s: Uniware says job %s is already running for this request", operation, running)
+            return CreatedJob(running, None, adopted=True,
+                              unanswered=unanswered_attempts(CREATE_PATH) > retried_before)
         problem = message_of(payload) or "Uniware refused the export job"
         if any(error.code == DUPLICATE_JOB for error in errors):  # a build that does not name the running job
             problem += (" (Uniware says an identical job is already running but does not name it, so it cannot be "

@@ -223,7 +223,8 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
             problem, errors = str(error) + _report_hint(spec, error) + _filter_hint(spec, error, entry, fallback) \
                 + _column_hint(spec, error) + _parameter_hint(spec, error), error.errors
         if problem is None:
-            problem = _taken_elsewhere(created.job_code, created.adopted, where, entry, rt)
+            problem = _not_this_windows(created, entry, ledger) or \
+                _taken_elsewhere(created.job_code, created.adopted, where, entry, rt)
         if problem is not None:
             rt.budget.give_back()
             ledger.record_create_failed(entry, rt.run_id, problem)
@@ -273,6 +274,21 @@ def _fallback_note(spec: ExportSpec) -> str:
             f"'{spec.date_filter}' for this facility. It exports a row once, by when it was made: later changes "
             f"to rows older than lookback_days are not loaded again; set date_filter = '{other.date_filter}' for "
             f"this export to say so, or raise lookback_days")
+
+
+def _not_this_windows(created: CreatedJob, entry: Entry, ledger: ExportLedger) -> Optional[str]:
+    """A problem text when Uniware answered a create with 100014 naming a job that is not known to be this
+    window's: no attempt of the create went unanswered (so it did not make it) and this export never made
+    it for this facility and window. Its file could cover other days or columns (a job of another
+    pipeline or export, a killed run's, or a host that names any job: one that covered a day of a
+    four-day window once loaded 12 of 74 rows with exit 0), so it is not taken over."""
+    if not created.adopted or created.unanswered or ledger.made_for(created.job_code, entry):
+        return None
+    return (f"Uniware says an identical job {created.job_code} is already running (100014), but no attempt of this "
+            "create went unanswered and this export never made that job for this window: it may be another "
+            "pipeline's, another export's or a killed run's, and its file is not known to hold this window's rows. "
+            "Not taken over; the window stays planned for the next run (once that job is done, Uniware makes a "
+            "new one)")
 
 
 def _taken_elsewhere(job_code: str, adopted: bool, where: str, entry: Entry, rt: SourceRuntime) -> Optional[str]:
