@@ -369,12 +369,19 @@ def test_a_header_repeated_inside_the_file_is_named_as_such(harness: Harness, bo
     assert "row 5 (header is row 1), column" in problem and "the row repeats the header" in problem, problem
 
 
-def test_a_byte_order_mark_at_a_lines_start_is_not_part_of_the_key(harness: Harness) -> None:
+@pytest.mark.parametrize("quoted", [False, True], ids=["plain", "every-field-quoted"])
+def test_a_byte_order_mark_at_a_lines_start_is_not_part_of_the_key(harness: Harness, quoted: bool) -> None:
     """Lines that begin with a byte-order mark (files joined into one without a second header): the
     mark would go into the row's first value, the key, and the row would never merge with its own key
     (two rows of one item after the next run). It is dropped, and the LOADED row says so (red team
-    helper 78, F2)."""
+    helper 78, F2). A quoted first value after the mark is not read as quoted by the CSV reader: its
+    quotes would have stayed in the key (red team helper 80, F1)."""
     def marked(job: Any, text: str) -> str:
+        if quoted:
+            rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+            out = io.StringIO()
+            csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_ALL).writerows(rows)
+            text = out.getvalue()
         lines = text.lstrip("\ufeff").splitlines(keepends=True)
         return "\ufeff" + "".join("\ufeff" + line if index in (3, 7, 8) else line for index, line in enumerate(lines))
 
@@ -382,7 +389,7 @@ def test_a_byte_order_mark_at_a_lines_start_is_not_part_of_the_key(harness: Harn
     harness.sim.jobs.edit_file = marked
     harness.run(exports=[export], facilities=["BLR01"])
     keys = [row[0] for row in harness.sql("SELECT sale_order_item_code FROM {ds}.sale_orders")]
-    assert keys and not any("\ufeff" in key for key in keys)
+    assert keys and not any("\ufeff" in key or '"' in key for key in keys)
     [loaded] = [r for r in harness.history() if r["status"] == "LOADED"]
     assert "3 row(s) began with a byte-order mark (U+FEFF), first at row 4 (header is row 1)" in loaded["message"]
     harness.sim.jobs.edit_file = None

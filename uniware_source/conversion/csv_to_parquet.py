@@ -469,7 +469,9 @@ class CsvConverter:
     def _unmarked(column: pa.Array, rows_before: int, result: ConvertedFile) -> pa.Array:
         """The first column without the byte-order marks its values begin with: a line of the file that
         starts with one (two files joined into one) would load it into the row's first value, a key's
-        part for most reports, so the row would not merge with its own key. Counted for the LOADED row."""
+        part for most reports, so the row would not merge with its own key. A quoted value after the mark
+        is not read as quoted by the CSV reader (the quote does not open the field): its quotes are taken
+        off as the reader would have (`""` inside is one quote). Counted for the LOADED row."""
         marked = pc.fill_null(pc.starts_with(column, BOM), False)
         count = pc.sum(marked).as_py() or 0
         if not count:
@@ -477,7 +479,13 @@ class CsvConverter:
         if not result.marked[0]:
             result.marked[1] = rows_before + pc.index(marked, True).as_py() + 2
         result.marked[0] += count
-        return pc.utf8_ltrim(column, characters=BOM)
+        bare = pc.utf8_ltrim(column, characters=BOM)
+        quoted = pc.and_(marked, pc.fill_null(pc.and_(pc.match_substring_regex(bare, r'^".*"$'),
+                                                      pc.greater_equal(pc.utf8_length(bare), 2)), False))
+        if not pc.any(quoted).as_py():
+            return bare
+        inner = pc.replace_substring(pc.utf8_slice_codeunits(bare, 1, -1), '""', '"')
+        return pc.if_else(quoted, inner, bare)
 
     def _add_lineage(self, table: pa.Table, layout: FileLayout, lineage: Lineage,
                      occurrences: dict[str, int]) -> pa.Table:
