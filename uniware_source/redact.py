@@ -100,9 +100,7 @@ class SecretRegistry:
         without its dashes). Forms of 8 characters or more are matched in any case (a status Uniware
         echoes is read upper-case); shorter ones as written (a short password is also a word)."""
         if secret and len(secret) >= 4:
-            found = {secret, *_url_encoded(secret), html.escape(secret),
-                     "".join(c if c.isalnum() or c in "-_.~" else f"&#{ord(c)};" for c in secret),
-                     *_quoted(secret),
+            found = {secret, *_url_encoded(secret), *_html_escaped(secret), *_quoted(secret), *_encoded(secret),
                      *_CORE.findall(secret), *_CORE.findall(_NOT_ALNUM.sub("", secret))}
             with self._lock:
                 known = len(self._folded) + len(self._exact)
@@ -167,11 +165,34 @@ class SecretRegistry:
 
 
 def _url_encoded(secret: str) -> set[str]:
-    """`secret` percent-encoded as UTF-8 and, where it can be, as Latin-1 (`%E9`), with `+` for spaces or not."""
+    """`secret` percent-encoded as UTF-8 and, where it can be, as Latin-1 (`%E9`), with `+` for spaces or not,
+    and encoded twice (`%2526`: a link quoted inside another link's query)."""
     forms = {quote(secret, safe=""), quote_plus(secret)}
     with contextlib.suppress(UnicodeEncodeError):
         forms |= {quote(secret, safe="", encoding="latin-1"), quote_plus(secret, encoding="latin-1")}
+    return forms | {quote(form, safe="") for form in forms}
+
+
+def _html_escaped(secret: str) -> set[str]:
+    """`secret` as HTML and XML writers escape it: Python's (`&#x27;`), Spring's (`&#39;`), XML's (`&apos;`),
+    and every character not a letter or digit as a decimal or hex entity."""
+    amp = secret.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    forms = {html.escape(secret), html.escape(secret, quote=False),
+             amp.replace('"', "&quot;").replace("'", "&#39;"), amp.replace('"', "&quot;").replace("'", "&apos;")}
+    for kept in ("-_.~", ""):  # a writer may keep these as they are, or not
+        for ascii_only in (True, False):  # letters outside ASCII kept, or written as entities too
+            plain = {c for c in secret if (c.isalnum() and (c.isascii() or not ascii_only)) or c in kept}
+            for entity in ("&#{};", "&#x{:x};", "&#x{:X};"):
+                forms.add("".join(c if c in plain else entity.format(ord(c)) for c in secret))
     return forms
+
+
+def _encoded(secret: str) -> set[str]:
+    """`secret` as bytes or escapes show it: Python's `ascii()` (`\\xe4`), its UTF-8 bytes printed
+    (`\\xc3\\xa4`), and base64 of it alone (standard and URL-safe, padded or not)."""
+    data = secret.encode()
+    b64 = {base64.b64encode(data).decode(), base64.urlsafe_b64encode(data).decode()}
+    return {ascii(secret)[1:-1], repr(data)[2:-1], *b64, *(form.rstrip("=") for form in b64)}
 
 
 def _json_escaped(secret: str) -> set[str]:

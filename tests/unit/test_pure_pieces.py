@@ -754,3 +754,24 @@ def test_a_packed_file_served_as_the_csv_is_named_so(packed: Any, said: str) -> 
     with pytest.raises(CsvFormatError, match=f"the file is {said}"):
         read_header(lambda: io.BytesIO(data), "file x.csv")
     assert read_header(lambda: io.BytesIO(b"\xef\xbb\xbfA,B\n1,2\n"), "file y.csv") == ["A", "B"]
+
+
+@pytest.mark.parametrize("secret", ["Tr0ub4dor's&x-ä", "Sekr3t\"Pw0rd\\é-x", "plain-pass-word-9"])
+def test_a_secret_is_masked_in_the_forms_hosts_and_libraries_write_it(secret: str) -> None:
+    """Percent-encoded twice, HTML and XML entities of every writer, Python's ascii() and bytes, base64
+    alone: each form of the password is masked (red team helper 80, F3)."""
+    import base64
+    import html
+    from urllib.parse import quote
+
+    from uniware_source.redact import SecretRegistry
+
+    registry = SecretRegistry()
+    registry.add(secret)
+    amp = secret.replace("&", "&amp;")
+    forms = [quote(quote(secret, safe=""), safe=""), html.escape(secret),
+             "".join(c if c.isalnum() else f"&#x{ord(c):x};" for c in secret),
+             amp.replace("'", "&#39;").replace('"', "&quot;"), amp.replace("'", "&apos;").replace('"', "&quot;"),
+             ascii(secret)[1:-1], repr(secret.encode())[2:-1], base64.b64encode(secret.encode()).decode()]
+    for form in forms:
+        assert registry.redact(f"<p>bad credentials {form} for user</p>") == "<p>bad credentials *** for user</p>", form
