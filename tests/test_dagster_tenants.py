@@ -258,7 +258,8 @@ def test_a_tenant_error_names_the_tenant_and_never_a_secret(monkeypatch: pytest.
     from uniware_source.tenants import TenantFailed
 
     failed = TenantFailed("acme", ConfigError("tenant", "set 'tenant' or 'base_url'"))
-    assert "(for this tenant alone: tenant in [tenants.acme], or TENANTS__ACME__TENANT" in str(failed)
+    assert "(for this tenant alone: tenant in [tenants.acme] of .dlt/config.toml, or in its table of the TENANTS " \
+           "value" in str(failed)
 
 
 def test_a_tenants_settings_in_config_toml_and_credentials_in_secrets_toml_make_one_tenant(

@@ -18,7 +18,7 @@ Configuration, the dlt way (see README, "Many tenants"):
     password = "..."
 
 The tenants' tables may also come as one value in the environment (``TENANTS='{"acme": {...}}'``,
-JSON or TOML). A tenant table may name its own `destination` (default `UNIWARE_DESTINATION`, else
+JSON). A tenant table may name its own `destination` (default `UNIWARE_DESTINATION`, else
 duckdb), `staging` (default `UNIWARE_STAGING`, e.g. filesystem: files go through a bucket),
 `dataset_name` (default ``uniware_<name>``) and `pipeline_name` (default ``uniware_pipeline_<name>``,
 unlike the dataset, or DuckDB finds the names ambiguous): every tenant has its own pipeline, state,
@@ -70,9 +70,8 @@ class TenantFailed(UniwareError):
         prefix = f"tenant '{tenant}': "
         text = str(error).removeprefix(prefix)  # a TenantConfigError names the tenant already
         if isinstance(error, ConfigError):  # the source's words name its own table; a tenant's is its own
-            text += (f" (for this tenant alone: {error.setting} in [{SECTION}.{tenant}], or "
-                     f"{SECTION.upper()}__{tenant.upper()}__{error.setting.upper()}; for every tenant: "
-                     "[sources.uniware])")
+            text += (f" (for this tenant alone: {error.setting} in [{SECTION}.{tenant}] of .dlt/config.toml, or in "
+                     f"its table of the {SECTION.upper()} value; for every tenant: [sources.uniware])")
         super().__init__(redact(f"{prefix}{type(error).__name__}: {text}"))
         self.tenant = tenant
         self.error_type = type(error).__name__
@@ -162,7 +161,7 @@ def configured_tables() -> dict[str, Any]:
             continue
         try:
             tables = deserialize_value(SECTION, value, dict)
-        except Exception as error:  # a TENANTS value that is neither JSON nor TOML
+        except Exception as error:  # a TENANTS value that is not JSON
             raise TenantConfigError(f"'{SECTION}' in {provider.name} is not a table of tenants: "
                                     f"{type(error).__name__}") from None
         if not isinstance(tables, Mapping):
