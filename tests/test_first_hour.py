@@ -484,3 +484,10 @@ def test_status_reads_the_pipelines_own_destination_and_dataset(cli: Any, sim: U
     out = capsys.readouterr().out
     assert "last failures in export_job_status:" in out and "not read" not in out, out
     assert "DEL02" in out.split("last failures in export_job_status:")[1]
+    # another dataset named by mistake: refused, and the pipeline stays where it loads (dlt would have
+    # switched it: the next `status` found no state, a `reset` cleared nothing; red team helper 80, F5)
+    assert cli("status", "--dataset", "uniware") == 2
+    assert f"loads into postgres dataset '{postgres_dataset}'; --dataset uniware names another" in \
+        capsys.readouterr().err
+    assert cli("status", "--dataset", postgres_dataset, "--destination", "postgres") == 0
+    assert cli("status") == 0 and "DEL02" in capsys.readouterr().out.split("last failures in export_job_status:")[1]

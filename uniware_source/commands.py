@@ -22,6 +22,7 @@ from dlt.pipeline.pipeline import Pipeline
 from .catalog import CATALOG
 from .clock import Clock
 from .discovery import export_lines, export_reference, facility_lines, plan_lines, status_lines
+from .errors import ConfigError
 from .pipeline_run.lock import RunLocked, pipeline_lock
 from .pipeline_run.resumable import pending_loads_finished
 from .problems import EXIT_CONFIG, EXIT_LOCKED, explain
@@ -67,12 +68,28 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def _pipeline(args: argparse.Namespace) -> Pipeline:
-    """The pipeline; its destination and dataset those given, else those its state keeps (a pipeline
-    that loaded into PostgreSQL's `acme` schema is read there), else a run's defaults."""
+    """The pipeline, with the destination and dataset its state keeps (a pipeline that loaded into
+    PostgreSQL's `acme` schema is read there); a new one's those given, else a run's defaults. For a
+    pipeline that has them, a --destination or --dataset naming others is a setting error: dlt would
+    switch the pipeline to them, for this command and every later one."""
     known = _exists(args)
-    options: dict[str, Any] = {"destination": args.destination or (None if known else "duckdb"),
-                               "dataset_name": args.dataset or (None if known else "uniware")}
-    pipeline: Pipeline = dlt.pipeline(pipeline_name=args.pipeline_name, pipelines_dir=args.pipelines_dir, **options)
+    fresh: dict[str, Any] = {} if known else {"destination": args.destination or "duckdb",
+                                              "dataset_name": args.dataset or "uniware"}
+    pipeline: Pipeline = dlt.pipeline(pipeline_name=args.pipeline_name, pipelines_dir=args.pipelines_dir, **fresh)
+    if not known:
+        return pipeline
+    saved = pipeline.destination.destination_name if pipeline.destination is not None else None
+    for flag, given, kept in (("--destination", args.destination, saved), ("--dataset", args.dataset,
+                                                                          pipeline.dataset_name)):
+        if given and kept and given != kept and not (flag == "--destination" and str(kept).endswith(given)):
+            raise ConfigError(flag.lstrip("-"), f"pipeline '{args.pipeline_name}' loads into {saved} dataset "
+                              f"'{pipeline.dataset_name}'; {flag} {given} names another, to which dlt would switch "
+                              f"the pipeline: leave {flag} out, or give --pipeline-name of the pipeline that loads "
+                              "there", given_as=flag)
+    if (args.destination and not saved) or (args.dataset and not pipeline.dataset_name):  # a state without them
+        pipeline = dlt.pipeline(pipeline_name=args.pipeline_name, pipelines_dir=args.pipelines_dir,
+                                destination=args.destination or saved,
+                                dataset_name=args.dataset or pipeline.dataset_name or "uniware")
     return pipeline
 
 
