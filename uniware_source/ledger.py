@@ -343,6 +343,7 @@ class ExportLedger:
         one is dropped, as the backfill plans its range again on its own grid of `window`. Lowering
         `window_days` is the way out of such a refusal. How many were cut or dropped."""
         entries: list[dict[str, Any]] = []
+        pieces: list[dict[str, Any]] = []
         cut = 0
         for data in self._state["entries"]:
             entry = Entry(data)
@@ -354,9 +355,15 @@ class ExportLedger:
             if entry.kind == BACKFILL:
                 continue
             for w in cut_windows(entry.start, entry.end, window, min_window, join_short=True):
-                entries.append({**data, "key": f"{entry.kind}|{entry.facility}|{to_iso(w.start)}|{to_iso(w.end)}",
-                                "start": to_iso(w.start), "end": to_iso(w.end)})
+                pieces.append({**data, "key": f"{entry.kind}|{entry.facility}|{to_iso(w.start)}|{to_iso(w.end)}",
+                               "start": to_iso(w.start), "end": to_iso(w.end)})
         self._state["entries"] = entries
+        for piece in pieces:  # a piece another entry already holds: that one is exported again, not beside it
+            held = self.find(piece["key"])
+            if held is None:
+                entries.append(piece)
+            elif held.done:
+                self._reopened(str(held.facility), Window(from_iso(piece["start"]), from_iso(piece["end"])))
         return cut
 
     def forget_cursor(self, facility: str) -> None:

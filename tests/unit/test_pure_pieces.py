@@ -198,6 +198,28 @@ def test_a_waiting_lookback_window_behind_the_cursor_does_not_pull_the_next_runs
     assert windows_of(planned) == [(T0 + 4 * DAY, T0 + 5 * DAY), (T0 + 5 * DAY, T0 + 6 * DAY)]
 
 
+def test_a_window_cut_after_window_days_is_lowered_never_doubles_a_key() -> None:
+    """The lookback plans a two-day window beside loaded one-day ones; its create is refused; window_days
+    is lowered to a day, and the cut pieces have the keys of the loaded windows: those are exported again
+    under their keys, not doubled (a doubled key made the new job's file refused as older than itself,
+    and the entry was dropped unloaded; red team helper 80, F2)."""
+    from collections import Counter
+
+    ledger = ExportLedger({})
+    first, *rest = ledger.plan_incremental("F", now=T0 + 3 * DAY, first_start=T0, lookback=2 * DAY, window=DAY)
+    ledger.record_failed(first, "r1", "FAILED")
+    for entry in rest:
+        ledger.record_created(entry, "J", T0)
+        ledger.record_loaded(entry)
+    for entry in ledger.plan_incremental("F", now=T0 + 3 * DAY + timedelta(hours=1), first_start=T0,
+                                         lookback=2 * DAY, window=2 * DAY):
+        ledger.record_create_failed(entry, "r2", "refused")
+    assert ledger.split_unsubmitted("incremental", DAY) >= 1
+    keys = Counter(str(data["key"]) for data in ledger._state["entries"])
+    assert max(keys.values()) == 1, keys
+    assert not any(e.done for e in ledger.entries() if e.start is not None and e.start >= T0 + DAY)
+
+
 def test_uncovered_parts_of_a_span() -> None:
     span = Window(T0, T0 + 10 * DAY)
     assert uncovered(span, []) == [span]
