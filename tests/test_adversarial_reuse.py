@@ -319,3 +319,37 @@ def test_orders_updated_in_two_windows_are_two_files_not_the_same_one(harness: H
     assert [str(u) for (u,) in harness.sql("SELECT DISTINCT strftime(updated AT TIME ZONE 'Asia/Kolkata', "
                                             "'%Y-%m-%d %H:%M:%S') FROM {ds}.sale_orders")] == [newest]
     assert harness.count("sale_orders") == 3
+
+
+def test_an_abandoned_job_uniware_names_again_is_not_taken_over(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stuck job abandoned after job_expiry_hours, which a duplicate rule that ignores the job's name
+    names again (100014) when its window is asked for anew: taken over as a job of this export (my first
+    version), its old file loaded after newer windows and put stale rows back with exit 0 (red team
+    helper 81, F1). Only a job of the window taken as empty is taken over as itself; this one is refused,
+    and never loads."""
+    import json
+
+    from uniware_simulator import STUCK
+
+    sim = harness.sim
+
+    def unnamed(key: str) -> str:
+        facility, body = json.loads(key)
+        return json.dumps([facility, {k: v for k, v in body.items() if k != "reportName"}], sort_keys=True)
+    monkeypatch.setattr(sim.jobs, "find_running_duplicate", lambda key: next(
+        (j for j in sim.jobs.all() if unnamed(j.request_key) == unnamed(key) and not j.finished), None))
+    first = iter(range(1, 100))
+    sim.inject_job_fate(STUCK, times=1, match=lambda report, facility: next(first) == 1)
+    settings: dict[str, Any] = {"exports": ["Sale Orders"], "facilities": ["BLR01"], "window_days": 1,
+                                "lookback_days": 0, "start_date": "2026-04-13T12:00:00+05:30",
+                                "job_timeout_seconds": 1, "job_expiry_hours": 2}
+    with pytest.raises(ExportsFailed):
+        harness.run(**settings)  # the first window's job is stuck: kept, the others load
+    [stuck] = [j for j in sim.jobs.all() if j.terminal is None and not j.finished][:1]
+    sim.clock.advance(timedelta(hours=8))
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(**settings)  # abandoned, its window asked for again: Uniware names the stuck job
+    assert any(f"identical job {stuck.code} is already running (100014)" in p and "Not taken over" in p
+               for p in raised.value.problems), raised.value.problems
+    assert "ABANDONED" in _statuses(harness)[stuck.code] and "LOADED" not in _statuses(harness)[stuck.code]

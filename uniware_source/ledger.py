@@ -125,8 +125,9 @@ class Entry:
         return int(self.data["seq"])
 
 
-MADE_JOBS = "made_jobs"  # [job code, facility, window start, window end] of the last jobs this export made
-MADE_JOBS_MEMORY = 200  # about 25 KB of state per export
+# [job code, facility, window start, window end, created at, last seq] of the last jobs taken as empty
+EMPTY_JOBS = "empty_jobs"
+EMPTY_JOBS_MEMORY = 200
 NEWEST_LOADED = "newest_loaded"  # facility -> creation time of the newest job whose rows loaded
 LOADED_FILES = "loaded_files"  # [sha256, facility, window start, window end, job code] of the last files loaded
 LOADED_FILES_MEMORY = 200  # about 60 KB of state per export
@@ -399,16 +400,26 @@ class ExportLedger:
                        date_filter: Optional[str] = None) -> None:
         entry.data.update(job_code=job_code, created_at=to_iso(created_at), status=None, seq=0, polls=0,
                           failed_run=None, last_error=None, date_filter=date_filter)
-        made = self._state.setdefault(MADE_JOBS, [])
-        made.append([job_code, entry.facility, entry.data.get("start"), entry.data.get("end")])
-        del made[:-MADE_JOBS_MEMORY]
 
-    def made_for(self, job_code: str, entry: Entry) -> bool:
-        """Whether this export's ledger made `job_code` for the facility and window of `entry` (an earlier
-        job of the same window: one taken as empty, timed out or abandoned, which Uniware may name as still
-        running when the window is asked for again)."""
-        wanted = [job_code, entry.facility, entry.data.get("start"), entry.data.get("end")]
-        return any(list(made) == wanted for made in self._state.get(MADE_JOBS, []))
+    def remember_empty(self, entry: Entry) -> None:
+        """A job taken as empty (COMPLETE without a file past the grace), which Uniware may still count as
+        running, and name (100014), when its window is asked for again (the backfill the EMPTY row gives):
+        kept with its creation and last history number, so it can be taken over as itself."""
+        if entry.job_code is None or entry.start is None or entry.end is None:
+            return
+        taken = self._state.setdefault(EMPTY_JOBS, [])
+        taken.append([entry.job_code, entry.facility, entry.data.get("start"), entry.data.get("end"),
+                      entry.data.get("created_at"), int(entry.data.get("seq") or 0)])
+        del taken[:-EMPTY_JOBS_MEMORY]
+
+    def taken_as_empty(self, job_code: str, entry: Entry) -> Optional[tuple[datetime, int]]:
+        """When `job_code` was made and its last history number, if it is a job of this export taken as
+        empty for the facility and window of `entry`; else None."""
+        for code, facility, start, end, created, seq in reversed(self._state.get(EMPTY_JOBS, [])):
+            if [code, facility, start, end] == [job_code, entry.facility, entry.data.get("start"),
+                                                entry.data.get("end")] and created:
+                return from_iso(created), int(seq)
+        return None
 
     def record_create_failed(self, entry: Entry, run_id: str, reason: str) -> None:
         entry.data.update(failed_run=run_id, last_error=redact(reason), attempt=entry.attempt + 1)

@@ -333,7 +333,9 @@ class ExportCollection:
             reason = "; ".join(p for p in (event.reason, self._empty_snapshot(entry), self._not_exported_again(entry))
                                if p)
             log.warning("%s: %s", event.ticket.label, reason)
-            yield self._connector_row(entry, HistoryStatus.EMPTY, reason, polls=event.polls)
+            row = self._connector_row(entry, HistoryStatus.EMPTY, reason, polls=event.polls)
+            self.ledger.remember_empty(entry)  # with the EMPTY row's number: a takeover goes on after it
+            yield row
             return
         if event.outcome == Outcome.SUPERSEDED:  # mended by the next run's export: said, not a failure
             log.warning("%s: %s", event.ticket.label, event.reason)

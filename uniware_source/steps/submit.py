@@ -222,8 +222,9 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
         except ApiError as error:
             problem, errors = str(error) + _report_hint(spec, error) + _filter_hint(spec, error, entry, fallback) \
                 + _column_hint(spec, error) + _parameter_hint(spec, error), error.errors
+        empty = ledger.taken_as_empty(created.job_code, entry) if problem is None and created.adopted else None
         if problem is None:
-            problem = _not_this_windows(created, entry, ledger) or \
+            problem = _not_this_windows(created, empty) or \
                 _taken_elsewhere(created.job_code, created.adopted, where, entry, rt)
         if problem is not None:
             rt.budget.give_back()
@@ -233,7 +234,11 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
             yield job_event(spec, entry, rt.run_id, HistoryStatus.CREATE_FAILED, observed_at=now, message=problem,
                             errors=errors)
             continue
-        ledger.record_created(entry, created.job_code, now, used or None)
+        # a job taken as empty before, taken over: as itself (when it was made, which the check against
+        # newer loads needs; its history numbered on after its EMPTY row)
+        ledger.record_created(entry, created.job_code, empty[0] if empty else now, used or None)
+        if empty:
+            entry.data["seq"] = empty[1]
         if used and used != spec.date_filter:  # this run's next rounds go to it at once too
             ledger.record_date_filter_fallback(rt.run_id, entry.facility, used)
         tally.jobs_created += 1
@@ -276,16 +281,17 @@ def _fallback_note(spec: ExportSpec) -> str:
             f"this export to say so, or raise lookback_days")
 
 
-def _not_this_windows(created: CreatedJob, entry: Entry, ledger: ExportLedger) -> Optional[str]:
+def _not_this_windows(created: CreatedJob, empty: Optional[tuple[datetime, int]]) -> Optional[str]:
     """A problem text when Uniware answered a create with 100014 naming a job that is not known to be this
-    window's: no attempt of the create went unanswered (so it did not make it) and this export never made
-    it for this facility and window. Its file could cover other days or columns (a job of another
-    pipeline or export, a killed run's, or a host that names any job: one that covered a day of a
-    four-day window once loaded 12 of 74 rows with exit 0), so it is not taken over."""
-    if not created.adopted or created.unanswered or ledger.made_for(created.job_code, entry):
+    window's: no attempt of the create went unanswered (so it did not make it) and it is not this
+    export's job of this facility and window taken as empty (`empty`: that one is taken over as itself).
+    Its file could cover other days or columns (a job of another pipeline or export, a killed run's, an
+    abandoned one whose file is older than rows loaded since, or a host that names any job: one that
+    covered a day of a four-day window once loaded 12 of 74 rows with exit 0), so it is not taken over."""
+    if not created.adopted or created.unanswered or empty is not None:
         return None
     return (f"Uniware says an identical job {created.job_code} is already running (100014), but no attempt of this "
-            "create went unanswered and this export never made that job for this window: it may be another "
+            "create went unanswered and it is not this window's job taken as empty: it may be another "
             "pipeline's, another export's or a killed run's, and its file is not known to hold this window's rows. "
             "Not taken over; the window stays planned for the next run (once that job is done, Uniware makes a "
             "new one)")
