@@ -77,6 +77,7 @@ def print_answers(dataset: str) -> None:
 
 
 def run_demo(args: argparse.Namespace, run: Runner) -> int:
+    args.dataset = args.dataset or "uniware"  # a new pipeline each time (the folder is cleared): the run's default
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     DEMO_DIR.mkdir()
     config = SimulatorConfig(seed=7, live_clock=True, files_dir=DEMO_DIR / "simulator-files",

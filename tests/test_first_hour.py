@@ -470,7 +470,7 @@ def test_a_run_whose_load_fails_leaves_its_package_for_the_next_run(cli: Any, si
 
 def test_status_reads_the_pipelines_own_destination_and_dataset(cli: Any, sim: UniwareSimulator,
                                                                  monkeypatch: pytest.MonkeyPatch,
-                                                                 postgres_dataset: str,
+                                                                 postgres_dataset: str, tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     """`status` without --destination and --dataset reads the history where the pipeline loaded it (here
     a PostgreSQL schema of its own), not a `uniware` dataset of DuckDB (red team helper 79, F6)."""
@@ -491,3 +491,8 @@ def test_status_reads_the_pipelines_own_destination_and_dataset(cli: Any, sim: U
         capsys.readouterr().err
     assert cli("status", "--dataset", postgres_dataset, "--destination", "postgres") == 0
     assert cli("status") == 0 and "DEL02" in capsys.readouterr().out.split("last failures in export_job_status:")[1]
+    # a run without --destination and --dataset loads where the pipeline loads, not into a DuckDB file
+    # (it moved the pipeline there, exit 0: red team helper 81, F2)
+    assert cli("--facility", "BLR01") == 0
+    assert f"loaded into postgres dataset '{postgres_dataset}'" in capsys.readouterr().out
+    assert not list(tmp_path.glob("*.duckdb"))

@@ -28,13 +28,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Optional
 
-import dlt
 from dlt.extract import DltResource
 from dlt.pipeline.pipeline import Pipeline
 
 from . import progress
 from .clock import Clock
-from .commands import COMMANDS, run_command
+from .commands import COMMANDS, chosen_pipeline, run_command
 from .errors import ConfigError, ExportsFailed
 from .pipeline_run.duckdb_memory import DUCKDB_SETTINGS
 from .pipeline_run.lock import RunLocked
@@ -62,8 +61,8 @@ def parse_args(argv: Optional[Sequence[str]], *, with_demo: bool = False) -> arg
     parser.add_argument("--demo", action="store_true",
                         help="run against the simulator and print SQL answers" if with_demo
                         else "the demo runs from a clone of the repository: make demo")
-    parser.add_argument("--destination", default="duckdb", help="any dlt destination (default: duckdb)")
-    parser.add_argument("--dataset", default="uniware", help="dataset (schema) name (default: uniware)")
+    parser.add_argument("--destination", help="any dlt destination (default: the pipeline's own, else duckdb)")
+    parser.add_argument("--dataset", help="dataset (schema) name (default: the pipeline's own, else uniware)")
     parser.add_argument("--pipeline-name", default="uniware_pipeline",
                         help="dlt pipeline name; DuckDB writes <name>.duckdb (default: uniware_pipeline)")
     parser.add_argument("--pipelines-dir", help="where dlt keeps pipeline state (default: dlt's, ~/.dlt/pipelines, "
@@ -149,8 +148,10 @@ def source_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def make_pipeline(args: argparse.Namespace, destination: Any = None) -> Pipeline:
-    return dlt.pipeline(pipeline_name=args.pipeline_name, destination=destination or args.destination,
-                        dataset_name=args.dataset, pipelines_dir=args.pipelines_dir)
+    """The pipeline, with the destination and dataset given, else those of its loads (a run without
+    --destination once moved a PostgreSQL pipeline to a DuckDB file), else duckdb and uniware; a run may
+    name others (the pipeline then loads there, from start_date)."""
+    return chosen_pipeline(args.pipeline_name, args.pipelines_dir, destination or args.destination, args.dataset)
 
 
 def print_summary(report: RunReport, pipeline: Pipeline, seconds: float) -> None:

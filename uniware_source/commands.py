@@ -67,30 +67,51 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     return parse_with(parser, argv)
 
 
-def _pipeline(args: argparse.Namespace) -> Pipeline:
-    """The pipeline, with the destination and dataset its state keeps (a pipeline that loaded into
-    PostgreSQL's `acme` schema is read there); a new one's those given, else a run's defaults. For a
-    pipeline that has them, a --destination or --dataset naming others is a setting error: dlt would
-    switch the pipeline to them, for this command and every later one."""
-    known = _exists(args)
-    fresh: dict[str, Any] = {} if known else {"destination": args.destination or "duckdb",
-                                              "dataset_name": args.dataset or "uniware"}
-    pipeline: Pipeline = dlt.pipeline(pipeline_name=args.pipeline_name, pipelines_dir=args.pipelines_dir, **fresh)
-    if not known:
-        return pipeline
-    saved = pipeline.destination.destination_name if pipeline.destination is not None else None
-    for flag, given, kept in (("--destination", args.destination, saved), ("--dataset", args.dataset,
-                                                                          pipeline.dataset_name)):
-        if given and kept and given != kept and not (flag == "--destination" and str(kept).endswith(given)):
-            raise ConfigError(flag.lstrip("-"), f"pipeline '{args.pipeline_name}' loads into {saved} dataset "
-                              f"'{pipeline.dataset_name}'; {flag} {given} names another, to which dlt would switch "
+def loaded_pipeline(pipeline_name: str, pipelines_dir: Optional[str]) -> Optional[Pipeline]:
+    """The pipeline as its state keeps it, if a run of it committed its jobs (its destination and dataset
+    are then where its jobs, state and rows are); None for a new one, or one whose runs were all refused
+    before (a refused first run's settings are not the pipeline's)."""
+    if not (Path(str(pipelines_dir or get_dlt_pipelines_dir())) / pipeline_name).is_dir():
+        return None
+    where: dict[str, Any] = {"pipelines_dir": pipelines_dir} if pipelines_dir else {}
+    pipeline: Pipeline = dlt.pipeline(pipeline_name=pipeline_name, **where)
+    # a run got as far as its submit step's commit (a refused run commits only its uniware_runs row)
+    submitted = bool(pipeline.state.get("sources", {}).get("uniware", {}).get("resources"))
+    if not submitted or pipeline.destination is None or not pipeline.dataset_name:
+        return None
+    return pipeline
+
+
+def chosen_pipeline(pipeline_name: str, pipelines_dir: Optional[str], destination: Any, dataset: Optional[str],
+                    keep: bool = False) -> Pipeline:
+    """The pipeline with `destination` and `dataset` where given, else those of its loads, else duckdb and
+    uniware. `keep`: a destination or dataset other than those of its loads is a setting error (a command
+    that only reads or clears: dlt would switch the pipeline to them, for this and every later run)."""
+    saved = loaded_pipeline(pipeline_name, pipelines_dir)
+    where: dict[str, Any] = {"pipelines_dir": pipelines_dir} if pipelines_dir else {}
+    if saved is None:
+        fresh: Pipeline = dlt.pipeline(pipeline_name=pipeline_name, destination=destination or "duckdb",
+                                       dataset_name=dataset or "uniware", **where)
+        return fresh
+    kept = saved.destination.destination_name if saved.destination is not None else ""
+    for flag, given, own in (("--destination", destination, kept), ("--dataset", dataset, saved.dataset_name)):
+        named = str(getattr(given, "destination_name", given) or "")
+        if keep and named and named.lower().rsplit(".", 1)[-1] != str(own).lower():
+            raise ConfigError(flag.lstrip("-"), f"pipeline '{pipeline_name}' loads into {kept} dataset "
+                              f"'{saved.dataset_name}'; {flag} {named} names another, to which dlt would switch "
                               f"the pipeline: leave {flag} out, or give --pipeline-name of the pipeline that loads "
                               "there", given_as=flag)
-    if (args.destination and not saved) or (args.dataset and not pipeline.dataset_name):  # a state without them
-        pipeline = dlt.pipeline(pipeline_name=args.pipeline_name, pipelines_dir=args.pipelines_dir,
-                                destination=args.destination or saved,
-                                dataset_name=args.dataset or pipeline.dataset_name or "uniware")
-    return pipeline
+    if destination is None and dataset is None:
+        return saved
+    overrides: dict[str, Any] = {"destination": destination, "dataset_name": dataset}
+    chosen: Pipeline = dlt.pipeline(pipeline_name=pipeline_name, **where,
+                                    **{key: value for key, value in overrides.items() if value is not None})
+    return chosen
+
+
+def _pipeline(args: argparse.Namespace) -> Pipeline:
+    """The pipeline a command reads or clears: where it loads (see chosen_pipeline)."""
+    return chosen_pipeline(args.pipeline_name, args.pipelines_dir, args.destination, args.dataset, keep=True)
 
 
 def _pipelines_dir(args: argparse.Namespace) -> Path:
