@@ -813,3 +813,15 @@ def test_secrets_registered_one_by_one_stay_longest_first() -> None:
     registry.add("sig-0001abcdef")  # a shorter secret inside a longer one
     assert all(len(a[0]) >= len(b[0]) for a, b in pairwise(registry._order))
     assert registry.redact("failed: 0001abcdef00001eef and t007") == "failed: *** and ***"
+
+
+def test_the_first_values_byte_order_marks_come_off_as_the_reader_would_have_read_the_field() -> None:
+    """Behind a mark: a quoted value loses its quotes (`""` inside is one quote), nothing at all is an empty
+    field, null as the reader gives it (a typed first column failed on the mark alone; red team helper 81)."""
+    from uniware_source.conversion.csv_to_parquet import ConvertedFile, CsvConverter
+
+    result = ConvertedFile(None, 0, 0, [], None)  # type: ignore[arg-type]
+    column = pa.array(["\ufeff\"SO-1\"", "SO-2", "\ufeffSO-3", "\ufeff\"a\"\"b\"", None, "\ufeff", "\"x\""])
+    assert CsvConverter._unmarked(column, 10, result).to_pylist() == ["SO-1", "SO-2", "SO-3", 'a"b', None, None,
+                                                                        "\"x\""]
+    assert result.marked == [4, 12]  # four rows, the first at row 12 (ten rows before, the header is row 1)

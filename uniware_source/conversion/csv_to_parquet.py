@@ -480,6 +480,8 @@ class CsvConverter:
             result.marked[1] = rows_before + pc.index(marked, True).as_py() + 2
         result.marked[0] += count
         bare = pc.utf8_ltrim(column, characters=BOM)
+        # nothing after the mark: an empty field, which the reader gives as null
+        bare = pc.if_else(pc.and_(marked, pc.equal(bare, "")), pa.scalar(None, pa.string()), bare)
         quoted = pc.and_(marked, pc.fill_null(pc.and_(pc.match_substring_regex(bare, r'^".*"$'),
                                                       pc.greater_equal(pc.utf8_length(bare), 2)), False))
         if not pc.any(quoted).as_py():
