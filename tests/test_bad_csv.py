@@ -727,3 +727,20 @@ def test_a_file_ending_inside_its_last_row_says_so_in_the_history(harness: Harne
     harness.sim.clock.advance(timedelta(hours=1))
     harness.run(exports=SALE_ORDERS, facilities=["BLR01"])
     assert not [r["message"] for r in harness.history() if r["status"] == "LOADED"][-1]
+
+
+def test_a_byte_order_mark_before_a_quoted_value_holding_a_separator_is_named(harness: Harness) -> None:
+    """The mark keeps the quote from opening the field, so a comma inside the value splits the row: the
+    job fails naming the row and the mark as the cause, not only the count of fields (red team helper 81)."""
+    def marked(job: Any, text: str) -> str:
+        lines = text.lstrip("\ufeff").splitlines(keepends=True)
+        first, rest = lines[3].split(",", 1)
+        lines[3] = f'\ufeff"{first},X",{rest}'
+        return "".join(lines)
+
+    harness.sim.jobs.edit_file = marked
+    with pytest.raises(ExportsFailed) as failed:
+        harness.run(exports=[{"name": "Sale Orders", "columns": [*SALE_ORDERS[0]["columns"], "created"]}],
+                    facilities=["BLR01"])
+    [problem] = failed.value.problems
+    assert "row 4 (header is row 1) has" in problem and "it begins with a byte-order mark" in problem, problem

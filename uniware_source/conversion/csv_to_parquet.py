@@ -382,8 +382,11 @@ class CsvConverter:
                     f"{first.lines:,} lines of the file (starts with {first.text!r}): a quote that is not closed "
                     "or not escaped seems to join rows, so such a row is never skipped; the file cannot be "
                     "read safely")
+            marked = (" (it begins with a byte-order mark, as files joined into one would: the mark keeps its first "
+                      "value's quote from opening a quoted field, so a separator or line break inside that value "
+                      "splits it; the file host's file needs mending)" if str(first.text).startswith(BOM) else "")
             return CsvFormatError(f"{where}: {at} has {first.actual} fields, the header has {first.expected} "
-                                  f"(starts with {first.text!r}); set on_bad_rows='skip' to drop such rows")
+                                  f"(starts with {first.text!r}){marked}; set on_bad_rows='skip' to drop such rows")
         return CsvFormatError(f"{where}: the CSV could not be parsed: {error}")
 
     def _convert_batch(self, batch: pa.RecordBatch, layout: FileLayout, lineage: Lineage,
