@@ -62,7 +62,9 @@ class ManualClock:
         if stop is not None and stop.is_set():
             return False
         with self._lock:
-            self._elapsed += max(0.0, seconds)
+            # at least a microsecond: a wait for what is left of a deadline can be too small to move a float
+            # clock (4.4e-16 s beside 4.06 s), and a loop waiting for that deadline would never reach it
+            self._elapsed += max(1e-6, seconds) if seconds > 0 else 0.0
             self.sleeps.append(seconds)
         time.sleep(0)  # let other threads run, as a real wait would
         return True

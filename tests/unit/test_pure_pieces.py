@@ -825,3 +825,15 @@ def test_the_first_values_byte_order_marks_come_off_as_the_reader_would_have_rea
     assert CsvConverter._unmarked(column, 10, result).to_pylist() == ["SO-1", "SO-2", "SO-3", 'a"b', None, None,
                                                                         "\"x\""]
     assert result.marked == [4, 12]  # four rows, the first at row 12 (ten rows before, the header is row 1)
+
+
+def test_the_manual_clock_reaches_a_deadline_a_tiny_wait_would_never_reach() -> None:
+    """The wait for what is left of a deadline can be too small to move a float clock (4.4e-16 s beside
+    4.06 s): a poll loop on the test clock then spun for ever (red team helper 81, F6)."""
+    from uniware_source.clock import ManualClock
+
+    clock = ManualClock()
+    started, clock._elapsed = 3.5579999999999967, 4.057999999999996
+    for _ in range(3):
+        clock.sleep(min(0.05, max(0.0, 0.5 - (clock.monotonic() - started))))
+    assert clock.monotonic() - started >= 0.5
