@@ -397,8 +397,9 @@ class ExportLedger:
     # -- recording ---------------------------------------------------------------------------
 
     def record_created(self, entry: Entry, job_code: str, created_at: datetime,
-                       date_filter: Optional[str] = None) -> None:
-        entry.data.update(job_code=job_code, created_at=to_iso(created_at), status=None, seq=0, polls=0,
+                       date_filter: Optional[str] = None, seq: int = 0) -> None:
+        """`job_code` is the window's job; `seq` is its last history number (0: a new job's)."""
+        entry.data.update(job_code=job_code, created_at=to_iso(created_at), status=None, seq=seq, polls=0,
                           failed_run=None, last_error=None, date_filter=date_filter)
 
     def remember_empty(self, entry: Entry) -> None:

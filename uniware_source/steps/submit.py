@@ -236,9 +236,8 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
             continue
         # a job taken as empty before, taken over: as itself (when it was made, which the check against
         # newer loads needs; its history numbered on after its EMPTY row)
-        ledger.record_created(entry, created.job_code, empty[0] if empty else now, used or None)
-        if empty:
-            entry.data["seq"] = empty[1]
+        created_at, seq = empty or (now, 0)
+        ledger.record_created(entry, created.job_code, created_at, used or None, seq)
         if used and used != spec.date_filter:  # this run's next rounds go to it at once too
             ledger.record_date_filter_fallback(rt.run_id, entry.facility, used)
         tally.jobs_created += 1
