@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -496,3 +498,45 @@ def test_status_reads_the_pipelines_own_destination_and_dataset(cli: Any, sim: U
     assert cli("--facility", "BLR01") == 0
     assert f"loaded into postgres dataset '{postgres_dataset}'" in capsys.readouterr().out
     assert not list(tmp_path.glob("*.duckdb"))
+
+
+def test_a_start_date_moved_earlier_says_how_to_load_the_days_before(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Once a facility has a cursor, runs go on from it: a start_date moved earlier changes nothing. The
+    run says so, with the backfill that loads the days between, and that command loads exactly them."""
+    monkeypatch.setenv("SOURCES__UNIWARE__START_DATE", "2026-04-12")
+    assert cli("--export", "sale_orders", "--facility", "BLR01") == 0
+    began = datetime(2026, 4, 11, 18, 30, tzinfo=UTC)  # 2026-04-12 in India
+    monkeypatch.setenv("SOURCES__UNIWARE__START_DATE", "2026-04-06")
+    capsys.readouterr()
+    before = len(sim.requests.where("create"))
+    assert cli("--export", "sale_orders", "--facility", "BLR01") == 0
+    windows = [r.body["exportFilters"][-1]["dateRange"] for r in sim.requests.where("create")[before:]]
+    assert windows and min(w["start"] for w in windows) >= began.timestamp() * 1000  # nothing before
+    err = capsys.readouterr().err
+    commands = re.findall(r"start_date .*? is before .*?`uniware-pipeline (--export [^`]*)`", err)
+    assert len(commands) == 1, err
+    assert cli("--export", "sale_orders", "--facility", "BLR01") == 0  # said once a run, every run
+    assert len(re.findall(r"start_date .*? is before", capsys.readouterr().err)) == 1
+    start = datetime(2026, 4, 5, 18, 30, tzinfo=UTC)
+
+    def keys(since: datetime) -> tuple[list[str], set[str]]:
+        """The table's keys, and the tenant's of the items updated since `since`."""
+        truth = {r["Sale Order Item Code"] for r in sim.truth("Sale Orders", facility="BLR01",
+                                                               date_filter="updatedOn", start=since,
+                                                               end=TEST_NOW - timedelta(seconds=1))}
+        with dlt.attach("fh", pipelines_dir=str(tmp_path / "pl")).sql_client() as client:
+            return [r[0] for r in client.execute_sql("SELECT sale_order_item_code FROM sale_orders") or []], truth
+
+    table, truth = keys(began)  # what the runs loaded: from the first start_date
+    assert set(table) == truth and set(table) < keys(start)[1]  # the days between had rows, not loaded
+    assert cli(*shlex.split(commands[0])) == 0
+    table, truth = keys(start)
+    assert len(table) == len(set(table)) and set(table) == truth
+    assert ledger(tmp_path)["cursors"]["BLR01"] == TEST_NOW.isoformat()  # a backfill moves no cursor
+    # a reset starts the facility again from start_date: nothing to say then
+    assert cli("reset", "--export", "Sale Orders", "--facility", "BLR01") == 0
+    capsys.readouterr()
+    assert cli("--export", "sale_orders", "--facility", "BLR01") == 0
+    assert "is before" not in capsys.readouterr().err

@@ -131,6 +131,7 @@ EMPTY_JOBS_MEMORY = 200
 NEWEST_LOADED = "newest_loaded"  # facility -> creation time of the newest job whose rows loaded
 LOADED_FILES = "loaded_files"  # [sha256, facility, window start, window end, job code] of the last files loaded
 LOADED_FILES_MEMORY = 200  # about 60 KB of state per export
+STARTS = "starts"  # facility -> where its first incremental window began (start_date then)
 FACILITY_NAMES = "facility_names"  # facility -> the display names its loaded files carried (facility_guard)
 NAMES_KEPT = 5
 # [facility (None: the whole table), created_at] of snapshots without a row, whose older rows are
@@ -163,6 +164,11 @@ class ExportLedger:
 
     def cursor(self, facility: str) -> Optional[datetime]:
         value = self._state["cursors"].get(facility)
+        return from_iso(value) if value else None
+
+    def started(self, facility: str) -> Optional[datetime]:
+        """Where the facility's first incremental window began (None: not known, state of an earlier version)."""
+        value = (self._state.get(STARTS) or {}).get(facility)
         return from_iso(value) if value else None
 
     def newest_loaded(self) -> dict[str, datetime]:
@@ -295,6 +301,7 @@ class ExportLedger:
             # start_date in the future; this holds whatever first_start a caller gives)
             first_start = min(first_start, now)
             self._state["cursors"][facility] = to_iso(first_start)
+            self._state.setdefault(STARTS, {})[facility] = to_iso(first_start)
             cursor, lookback = first_start, timedelta(0)
         mine = [e for e in self.entries() if e.kind == INCREMENTAL and e.facility == facility]
         ends = [e.end for e in mine if e.end is not None]
@@ -370,6 +377,7 @@ class ExportLedger:
     def forget_cursor(self, facility: str) -> None:
         """Take back the cursor a first planning set (its windows were taken back)."""
         self._state["cursors"].pop(facility, None)
+        (self._state.get(STARTS) or {}).pop(facility, None)
 
     def unplan(self, planned: list[Entry]) -> None:
         """Take back entries just planned, before any job is made or collected for them."""

@@ -22,7 +22,7 @@ from ..ledger import BACKFILL, INCREMENTAL, Entry, ExportLedger
 from ..redact import redact
 from ..runtime import SourceRuntime, active_facilities
 from ..statuses import EntryKind, HistoryStatus
-from ..windows import Window, shown_time
+from ..windows import IST, Window, shown_time
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,8 @@ def plan(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> None:
         for facility in rt.facilities_for(spec, ledger):
             _warn_future_cursor(spec, ledger, facility, now)
             cursor_was_set = ledger.cursor(facility) is not None
+            if cursor_was_set and settings.start_date is not None:
+                _warn_start_date_earlier(spec, ledger, rt, facility, settings.start_date)
             _unless_loaded(spec, ledger, rt, ledger.plan_incremental(
                 facility, now=now, first_start=first_start, lookback=lookback, window=settings.window,
                 min_window=settings.min_window), cursor_was_set)
@@ -177,6 +179,22 @@ def _warn_future_cursor(spec: ExportSpec, ledger: ExportLedger, facility: str, n
                     "time; if nothing was loaded up to it, `uniware-pipeline reset --export \"%s\" --facility %s` "
                     "starts the facility again from start_date", spec.name, facility, shown_time(cursor),
                     shown_time(now), spec.name, facility)
+
+
+def _warn_start_date_earlier(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime, facility: str,
+                             start_date: datetime) -> None:
+    """A start_date moved before where the facility's loads began changes nothing once it has a cursor (a
+    run goes on from the cursor): said, with the backfill that loads the days between."""
+    began = ledger.started(facility)
+    if began is None or start_date >= began - timedelta(seconds=1):
+        return
+    start, end = (moment.astimezone(IST).isoformat() for moment in (start_date, began))
+    rt.report.once(f"start_date|{spec.table_name}|{facility}",
+                   "%s / facility %s: start_date %s is before %s, where this facility's loads began; a run goes on "
+                   "from its cursor and never exports days before that: `uniware-pipeline --export %s --facility %s "
+                   "--start '%s' --end '%s'` loads the days between once (a backfill: it moves no cursor)",
+                   spec.name, facility, shown_time(start_date), shown_time(began), spec.table_name, facility,
+                   start, end)
 
 
 def abandon_expired(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> Iterator[dict[str, Any]]:
