@@ -104,7 +104,9 @@ class SettingValues:
     job_codes: Optional[Any] = setting(None, shown='none', doc=
         '`{"Sale Orders": ["JOB1"]}`: load existing jobs, create none')
     start_date: Optional[str] = setting(None, shown='`window_days` before the first run', doc=
-        'where the first run starts (date or ISO datetime; India time unless it has an offset); not after now')
+        'where the first run starts (date or ISO datetime; India time unless it has an offset); not after now. '
+        'Later runs go on from their cursor: moved earlier, it changes nothing, and each run says so with the '
+        'backfill (`--export T --facility F --start ... --end ...`) that loads the days between')
     lookback_days: float = setting(2.0,
         'each incremental run re-exports this much before the cursor (late updates); not for an export '
         'without a natural key, which cannot merge what it reads again')
