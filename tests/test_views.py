@@ -68,3 +68,32 @@ def test_views_count_units_and_cancelled_items_not_join_rows(harness: Harness) -
     by_status = {status: (orders, items, cancelled)
                  for status, orders, items, cancelled in harness.sql(query("order_status", "{ds}"))}
     assert by_status == {"COMPLETE": (2, 4, 1)}
+
+
+def test_blank_cells_count_as_files_mean_them(harness: Harness) -> None:
+    """Files leave cells blank (NULL in the table): an item whose status is blank is sold, not cancelled,
+    in the sales and the returns rate; a blank stock count is none, so available is on hand minus reserved."""
+    blank = [  # SO-C: a unit of SKU-Z with a blank status, returned; SO-D: one with `-` for a status
+        {"Sale Order Code": "SO-C", "Sale Order Item Code": "SO-C-1", "Item SKU Code": "SKU-Z", "Invoice Code": "INV-C",
+         "Sale Order Status": "COMPLETE", "Sale Order Item Status": "", "Channel Name": "CH1"},
+        {"Sale Order Code": "SO-D", "Sale Order Item Code": "SO-D-1", "Item SKU Code": "SKU-Z", "Invoice Code": "INV-D",
+         "Sale Order Status": "COMPLETE", "Sale Order Item Status": "-", "Channel Name": "CH1"},
+    ]
+    stock = [  # on hand 10 + 5 + blank, reserved blank + 5 + 2: available 8, B and C out of stock
+        {"Item SkuCode": "A", "Inventory": "10", "Open Sale": "-"},
+        {"Item SkuCode": "B", "Inventory": "5", "Open Sale": "5"},
+        {"Item SkuCode": "C", "Inventory": "", "Open Sale": "2"},
+    ]
+    returned = {"Invoice Code": "INV-C", "Item SKU Code": "SKU-Z", "Quantity": "1"}
+    files = {"Sale Orders": _served([*SOLD, *blank]), "Return Invoices": _served([*RETURNED, returned]),
+             "Inventory Snapshot": _served(stock)}
+    harness.sim.jobs.edit_file = lambda job, text: files[job.report.name](job, text)
+    report = harness.run(exports=["Sale Orders", "Return Invoices", "Inventory Snapshot"], facilities=["BLR01"])
+    assert not report.problems
+    assert harness.sql("SELECT COUNT(*) FROM {ds}.sale_orders WHERE sale_order_item_status IS NULL") == [(2,)]
+    rates = {channel: (sold, returned) for channel, sold, returned, _ in harness.sql(query("returns_rate", "{ds}"))}
+    assert rates == {"CH1": (4, 2), "CH2": (1, 1)}  # SO-A's two units and SO-C's and SO-D's; SO-C's came back
+    [(items,)] = harness.sql(f"SELECT SUM(items) FROM ({query('sales_per_day', '{ds}')}) AS days")
+    assert items == 5  # every item but the cancelled one
+    [(skus, on_hand, reserved, available, out)] = [row[1:] for row in harness.sql(query("stock_on_hand", "{ds}"))]
+    assert (skus, on_hand, reserved, available, out) == (3, 15, 7, 8, 2)

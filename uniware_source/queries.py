@@ -3,7 +3,8 @@
 Each query reads the tables the source loads; `{dataset}` is the dataset (schema) name. Days are
 India days, since that is how the business counts them. `create_views` makes each one a view
 (`v_<name>`) in the dataset, for BI tools and SQL consoles. Sums of whole numbers are cast to BIGINT:
-DuckDB sums them as HUGEINT, PostgreSQL as bigint or numeric, and a view has one type on both.
+DuckDB sums them as HUGEINT, PostgreSQL as bigint or numeric, and a view has one type on both. Files
+leave cells blank (NULL): an item without a status is not a cancelled one, a blank count is none.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ SELECT CAST(created AT TIME ZONE 'Asia/Kolkata' AS DATE) AS order_day,
        COUNT(*) AS items,
        SUM(selling_price) AS revenue
 FROM {dataset}.sale_orders
-WHERE sale_order_item_status <> 'CANCELLED'
+WHERE sale_order_item_status IS DISTINCT FROM 'CANCELLED'
 GROUP BY 1, 2, 3
 """,
     "order_item_status_funnel": """
@@ -51,7 +52,7 @@ GROUP BY 1
 WITH sold AS (
   SELECT channel_name, invoice_code, item_sku_code, COUNT(*) AS units
   FROM {dataset}.sale_orders
-  WHERE sale_order_item_status <> 'CANCELLED'
+  WHERE sale_order_item_status IS DISTINCT FROM 'CANCELLED'
   GROUP BY 1, 2, 3
 ), returned AS (
   SELECT invoice_code, item_sku_code, SUM(COALESCE(quantity, 1)) AS units
@@ -73,8 +74,9 @@ SELECT facility,
        COUNT(*) AS skus,
        CAST(SUM(inventory) AS BIGINT) AS units_on_hand,
        CAST(SUM(open_sale) AS BIGINT) AS units_reserved,
-       CAST(SUM(inventory - open_sale) AS BIGINT) AS units_available,
-       CAST(SUM(CASE WHEN inventory - open_sale <= 0 THEN 1 ELSE 0 END) AS BIGINT) AS skus_out_of_stock
+       CAST(SUM(COALESCE(inventory, 0) - COALESCE(open_sale, 0)) AS BIGINT) AS units_available,
+       CAST(SUM(CASE WHEN COALESCE(inventory, 0) - COALESCE(open_sale, 0) <= 0 THEN 1 ELSE 0 END) AS BIGINT)
+         AS skus_out_of_stock
 FROM {dataset}.inventory_snapshot
 GROUP BY 1
 """,
