@@ -213,6 +213,10 @@ def test_a_label_respelled_by_case_or_spacing_is_said_with_the_column_its_values
         "SELECT COUNT(*), COUNT(customer_name), COUNT(customer_name_2), COUNT(quantity) FROM {ds}.return_invoices "
         "WHERE _uniware_job_code = ?", second)
     assert rows > 0 and (old, new, quantity) == (0, rows, rows)
+    [loaded] = [r["message"] for r in harness.history(second) if r["status"] == "LOADED"]
+    assert ("label 'Customer Name' is now spelled 'customer  NAME': a new label, so this file's values are in "
+            "the new column customer_name_2, and customer_name") in loaded  # with the rows, not only in the log
+    assert "QUANTITY" not in loaded  # a typed label keeps its column: nothing to say there
 
 
 def test_the_column_mapping_is_kept_in_state(harness: Harness) -> None:

@@ -558,6 +558,13 @@ class ExportCollection:
                     removed.remove(old)
                     added.remove(new)
                     respelled.append(self._respelled(old, new))
+                    before, now = self.names.name_of(old), self.names.name_of(new)
+                    if before is not None and now is not None and before != now:
+                        # said with the rows too: queries and views reading the old column see none of them
+                        converted.problems.append(
+                            f"label {old!r} is now spelled {new!r}: a new label, so this file's values are in the "
+                            f"new column {now}, and {before} (which earlier rows and the v_* views use) is empty "
+                            "for its rows")
             change = "the file's columns changed since the last load: " + "; ".join(
                 [*([", ".join([*([f"added {added}"] if added else []), *([f"removed {removed}"] if removed else [])])]
                    if added or removed else []),
