@@ -433,9 +433,11 @@ def test_numbers_are_read_only_as_uniware_writes_them() -> None:
     other scripts' digits or stray commas (Python's Decimal)."""
     integers = to_integer(pa.array(["12", "1,000", "1,00,000", "-5", "0x1F", "1_0", "\u0661\u0662", "1,2,3", "2.5"]))
     assert integers.values.to_pylist() == [12, 1000, 100000, -5, None, None, None, None, None]
-    amounts = to_decimal(pa.array(["1,234.50", "1,00,000.25", ".5", "1_0", "\u0661\u0662", "1,2,3"]))
-    assert amounts.values.to_pylist() == [Decimal("1234.5"), Decimal("100000.25"), Decimal("0.5"), None, None, None]
-    assert amounts.bad is not None and amounts.bad.to_pylist() == [False] * 3 + [True] * 3
+    amounts = to_decimal(pa.array(["1,234.50", "1,00,000.25", ".5", "12,34,567", "1.2E7", "1_0", "\u0661\u0662",
+                                   "1,2,3", "123,45,678", "1,234,56"]))
+    assert amounts.values.to_pylist() == [Decimal("1234.5"), Decimal("100000.25"), Decimal("0.5"), Decimal("1234567"),
+                                          Decimal("12000000"), None, None, None, None, None]
+    assert amounts.bad is not None and amounts.bad.to_pylist() == [False] * 5 + [True] * 5
 
 
 def test_a_secret_is_masked_however_a_message_quotes_it() -> None:

@@ -238,8 +238,9 @@ def _cast_each(text: pa.Array, convert: Callable[[str], object], target: pa.Data
 
 
 # a number as Uniware writes one: ASCII digits, thousands grouped in threes or the Indian way
-# (1,00,000), a sign, a point; not what Python's Decimal also takes (1_0, Arabic-Indic digits, 1,2,3)
-_NUMBER = re.compile(r"[+-]?(?:\d+|\d{1,3}(?:,\d{2})*,\d{3}|\d{1,3}(?:,\d{3})+)(?:\.\d*)?(?:[eE][+-]?\d+)?"
+# (1,00,000: a lead of one or two digits, then pairs), a sign, a point, an exponent (Java writes a large
+# double as 1.2E7); not what Python's Decimal also takes (1_0, Arabic-Indic digits, 1,2,3, 123,45,678)
+_NUMBER = re.compile(r"[+-]?(?:\d+|\d{1,2}(?:,\d{2})+,\d{3}|\d{1,3}(?:,\d{3})+)(?:\.\d*)?(?:[eE][+-]?\d+)?"
                      r"|[+-]?\.\d+", re.ASCII)
 
 
