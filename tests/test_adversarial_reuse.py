@@ -287,6 +287,37 @@ def test_the_same_rows_with_other_bytes_for_two_facilities_are_refused(harness: 
     assert not harness.has_table("return_invoices") or harness.count("return_invoices") == 0
 
 
+@pytest.mark.parametrize("export, scope", [
+    ("Return Invoices", {"facilities": ["BLR01", "DEL02"]}),
+    ("Sale Orders", {"facilities": ["BLR01"], **TWO_WINDOWS})], ids=["two-facilities", "two-windows"])
+def test_the_same_rows_in_a_later_round_of_the_run_are_refused(harness: Harness, export: str,
+                                                              scope: dict[str, Any]) -> None:
+    """With `max_concurrent_jobs = 1` each job is its own round (its own package): the second job, served
+    the first one's rows in another order, was compared by its bytes only and loaded, its own rows lost
+    with exit 0 (red team helper 84, F3). The keys of the files loaded earlier in the run count too: the
+    second is refused naming the first, which loaded; the next run exports it again."""
+    first: dict[str, str] = {}
+
+    def edit(job: Any, text: str) -> str:
+        kept = first.setdefault(job.report.name, text)
+        return text if kept is text else _varied(kept, "reorder")
+    harness.sim.jobs.edit_file = edit
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=[export], max_concurrent_jobs=1, **scope)
+    [problem] = raised.value.problems
+    assert "the same rows" in problem and "loaded earlier in this run" in problem, problem
+    [loaded] = _last(harness, "LOADED")
+    [refused] = _last(harness, "INVALID_FILE")
+    assert loaded.code in problem and refused.code != loaded.code
+    table = "return_invoices" if export == "Return Invoices" else "sale_orders"
+    assert {c for (c,) in harness.sql(f"SELECT DISTINCT _uniware_job_code FROM {{ds}}.{table}")} == {loaded.code}
+
+    harness.sim.jobs.edit_file = None  # the host mends: the refused job's window or facility lands
+    report = harness.run(exports=[export], max_concurrent_jobs=1, **scope)
+    assert not report.problems
+    assert (refused.facility, refused.query.start) in {(j.facility, j.query.start) for j in _last(harness, "LOADED")}
+
+
 @pytest.mark.parametrize("updated_again", [True, False], ids=["updated-in-each-window", "the-same-rows"])
 def test_orders_updated_in_two_windows_are_two_files_not_the_same_one(harness: Harness, updated_again: bool) -> None:
     """A low-volume facility: the same three order lines, updated again in the second window, make two

@@ -129,7 +129,8 @@ class Entry:
 EMPTY_JOBS = "empty_jobs"
 EMPTY_JOBS_MEMORY = 200
 NEWEST_LOADED = "newest_loaded"  # facility -> creation time of the newest job whose rows loaded
-LOADED_FILES = "loaded_files"  # [sha256, facility, window start, window end, job code] of the last files loaded
+LOADED_FILES = "loaded_files"  # [sha256, facility, window start, window end, job code, keys fingerprint, run id]
+# of the last files loaded (the last two: from this version on)
 LOADED_FILES_MEMORY = 200  # about 60 KB of state per export
 STARTS = "starts"  # facility -> where its first incremental window began (start_date then)
 FACILITY_NAMES = "facility_names"  # facility -> the display names its loaded files carried (facility_guard)
@@ -225,15 +226,22 @@ class ExportLedger:
     def saved_column_names(self) -> Optional[dict[str, list[str]]]:
         return self._state.get(COLUMNS_STATE)
 
-    def file_loaded_elsewhere(self, sha256: str, entry: Entry, facility_scoped: bool) -> Optional[str]:
-        """The earlier load of a file with this content that cannot be this entry's file too (see
-        `files_conflict`): what it was, else None."""
-        for known, facility, start, end, job_code in self._state.get(LOADED_FILES, []):
-            if known != sha256 or job_code == entry.job_code:
+    def file_loaded_elsewhere(self, sha256: str, entry: Entry, facility_scoped: bool, fingerprint: Optional[str] = None,
+                              run_id: Optional[str] = None) -> Optional[str]:
+        """The earlier load of a file that cannot be this entry's file too (see `files_conflict`): of the same
+        content, or, loaded earlier in run `run_id` (an earlier round), of the same keys (`fingerprint`, as
+        the files of one package are compared: across runs a key may rightly be in two windows); what it
+        was, else None."""
+        for known, facility, start, end, job_code, *more in self._state.get(LOADED_FILES, []):
+            keys, run = [*more, None, None][:2]
+            same_run = run is not None and run == run_id
+            same_keys = same_run and fingerprint is not None and keys == fingerprint
+            if job_code == entry.job_code or not (known == sha256 or same_keys):
                 continue
             if files_conflict((facility, start and from_iso(start), end and from_iso(end)),
                               (entry.facility, entry.start, entry.end), facility_scoped):
-                return f"job {job_code} of facility {facility}, window {start} to {end}, loaded by an earlier run"
+                return (f"job {job_code} of facility {facility}, window {start} to {end}, loaded "
+                        f"{'earlier in this run' if same_run else 'by an earlier run'}")
         return None
 
     def record_empty_snapshot(self, entry: Entry, whole_table: bool, now: datetime) -> None:
@@ -247,11 +255,11 @@ class ExportLedger:
         """The export's earlier packages have loaded (and deleted what they replace)."""
         self._state.pop(EMPTY_SNAPSHOTS, None)
 
-    def remember_loaded_file(self, sha256: str, entry: Entry) -> None:
+    def remember_loaded_file(self, sha256: str, entry: Entry, fingerprint: Optional[str], run_id: str) -> None:
         """Saved with the rows of the file (see file_loaded_elsewhere)."""
         files = self._state.setdefault(LOADED_FILES, [])
         files.append([sha256, entry.facility, to_iso(entry.start) if entry.start else None,
-                      to_iso(entry.end) if entry.end else None, entry.job_code])
+                      to_iso(entry.end) if entry.end else None, entry.job_code, fingerprint, run_id])
         del files[:-LOADED_FILES_MEMORY]
 
     def facility_names(self, facility: Optional[str]) -> list[str]:
@@ -563,7 +571,7 @@ class Ledgers:
             for data in self._resources.get(table, {}).get("entries", []):
                 if data.get("job_code") == job_code and data.get("key") != except_key:
                     return Entry(data).describe(name)
-            for _, facility, start, end, code in self._resources.get(table, {}).get(LOADED_FILES, []):
+            for _, facility, start, end, code, *_ in self._resources.get(table, {}).get(LOADED_FILES, []):
                 if code == job_code:
                     return f"{name} / facility {facility} / window {start} to {end} (loaded)"
         return None

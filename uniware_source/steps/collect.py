@@ -206,7 +206,8 @@ class ExportCollection:
             yield from self._refuse(entry, event, converter, Outcome.PARSE_FAILED, header_problem)
             return
         if converted.rows and download.sha256:
-            other = self.ledger.file_loaded_elsewhere(download.sha256, entry, self.spec.facility_scoped)
+            other = self.ledger.file_loaded_elsewhere(download.sha256, entry, self.spec.facility_scoped,
+                                                      converted.keys.fingerprint, self.rt.run_id)
             if other is not None:
                 yield from self._refuse(entry, event, converter, Outcome.INVALID_FILE, _same_file(
                     download.sha256, other) + f"; if that earlier load was the wrong one, `uniware-pipeline reset "
@@ -299,7 +300,7 @@ class ExportCollection:
                 yield from pq.ParquetFile(converted.parquet).iter_batches(batch_size=ARROW_BATCH_ROWS)
             converter.discard(converted)
         if converted.rows and download.sha256:
-            self.ledger.remember_loaded_file(download.sha256, entry)
+            self.ledger.remember_loaded_file(download.sha256, entry, converted.keys.fingerprint, self.rt.run_id)
         self.ledger.remember_facility_names(entry.facility, names_of(converted.facility_names))
         self.ledger.save_column_names(self.names.to_state())  # saved with the rows that use it
         self.ledger.remember_header(_labels(converted))
