@@ -25,7 +25,9 @@ from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
 MASK = "***"
 _PATTERNS = (
-    (re.compile(r"(?i)\b(password|refresh_token|access_token|client_secret)=[^&\s\"'<>]+"), r"\1=" + MASK),
+    # the value up to a blank, a tag or the next parameter: a password may hold a quote, or `&quot;` for one
+    (re.compile(r"(?i)\b(password|refresh_token|access_token|client_secret)=(?:[^&\s<>]|&(?!\w+=))+"),
+     r"\1=" + MASK),
     (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]+=*"), "bearer " + MASK),
     # HTTP basic credentials (a link's `user:pass@`, sent so by requests) as a host echoes the request's headers
     (re.compile(r"(?i)\b(authorization\W{0,4}basic)\s+[A-Za-z0-9+/]{4,}=*"), r"\1 " + MASK),
@@ -109,6 +111,7 @@ class SecretRegistry:
                      *_json_escaped(secret), *_CORE.findall(secret), *_CORE.findall(_NOT_ALNUM.sub("", secret))}
             if every_form:
                 found |= {*_url_encoded(secret), *_html_escaped(secret), *_quoted(secret), *_encoded(secret)}
+            found |= {wrong for form in found if not form.isascii() for wrong in _misdecoded(form)}
             with self._lock:
                 new: list[tuple[str, bool]] = []
                 for form in found:
@@ -180,10 +183,18 @@ class SecretRegistry:
 def _url_encoded(secret: str) -> set[str]:
     """`secret` percent-encoded as UTF-8 and, where it can be, as Latin-1 (`%E9`), with `+` for spaces or not,
     and encoded twice (`%2526`: a link quoted inside another link's query)."""
-    forms = {quote(secret, safe=""), quote_plus(secret)}
+    forms = {quote(secret, safe=""), quote_plus(secret),
+             "".join(c if c.isascii() else quote(c) for c in secret)}  # only non-ASCII (Java's URI.toASCIIString)
     with contextlib.suppress(UnicodeEncodeError):
         forms |= {quote(secret, safe="", encoding="latin-1"), quote_plus(secret, encoding="latin-1")}
     return forms | {quote(form, safe="") for form in forms}
+
+
+def _misdecoded(form: str) -> set[str]:
+    """`form`'s UTF-8 bytes read as Latin-1 or Windows-1252 (`é` as `Ã©`): how a body without a charset
+    that echoes a non-ASCII secret reads (requests takes text/plain as ISO-8859-1)."""
+    data = form.encode()
+    return {data.decode("latin-1"), data.decode("cp1252", errors="replace")} - {form}
 
 
 def _html_escaped(secret: str) -> set[str]:

@@ -547,6 +547,31 @@ def test_a_password_a_body_echoes_escaped_is_masked_in_every_form(secret: str) -
                 assert not any(part in quoted for part in ("Pw0rd", "pass\\", "Tr0ub4dor", "plain-pass")), quoted
 
 
+@pytest.mark.parametrize("secret", ['p@ss"w\\rd/é+%', "Kälte2026Secret"])
+def test_a_password_echoed_in_a_body_without_a_charset_is_masked(secret: str) -> None:
+    """A token endpoint answering text/plain without a charset, its UTF-8 body echoing the password:
+    requests reads it as Latin-1 (`é` as `Ã©`), a form that was not masked (red team helper 84, F4); nor
+    was the rest of `password=...` after a quote, nor an echo with only its non-ASCII letters encoded."""
+    import html
+    from urllib.parse import quote
+
+    from uniware_source.client.auth import _describe
+    from uniware_source.redact import SECRETS
+
+    SECRETS.add(secret)
+    partly = "".join(c if c.isascii() else quote(c) for c in secret)
+    bodies = [f"Internal error: bad secret {secret} for user u", f"login failed: password={secret}&user=u",
+              f"login failed: password={partly}", f"<error>password={html.escape(secret)}</error>", f"user u {partly}"]
+    for body in bodies:
+        response = requests.Response()
+        response._content, response.status_code = body.encode(), 500
+        response.headers["Content-Type"] = "text/plain"
+        response.encoding = requests.utils.get_encoding_from_headers(response.headers)  # as its adapter does
+        assert response.encoding == "ISO-8859-1"
+        quoted = _describe(None, response)
+        assert "2026Secret" not in quoted and "rd/" not in quoted and "w\\rd" not in quoted, quoted
+
+
 def test_the_shape_of_rows_joined_by_an_unescaped_quote() -> None:
     from uniware_source.conversion.row_checks import value_joins_rows
 
