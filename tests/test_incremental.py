@@ -284,6 +284,28 @@ def test_concurrency_cap_runs_rounds_until_every_window_loaded(harness: Harness)
     assert harness.ledger_entries("sale_orders") == []
 
 
+def test_windows_a_run_leaves_without_a_job_are_no_success(harness: Harness,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that stops with planned windows still waiting for a job slot (here after 2 rounds of one job
+    each, for 3 windows) exited 0, the last windows never exported (red team helper 83, F1: after 50 rounds,
+    a first load of many windows at max_concurrent_jobs). Now it is a problem of the run, and the next run
+    exports them."""
+    from uniware_source.pipeline_run import resumable
+
+    monkeypatch.setattr(resumable, "MAX_ROUNDS", 2)
+    settings: dict[str, Any] = {"exports": ["Return Invoices"], "facilities": ["BLR01"], "max_concurrent_jobs": 1,
+                                "window_days": 4, "start_date": (TEST_NOW - timedelta(days=12)).isoformat()}
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(**settings)
+    [problem] = raised.value.problems
+    assert "1 planned window(s) got no job in this run" in problem and "the next run exports them" in problem
+    assert len(harness.sim.jobs.all()) == 2 and harness.cursors("return_invoices") != {"BLR01": TEST_NOW.isoformat()}
+    monkeypatch.undo()
+    assert not harness.run(**settings).problems
+    assert len(harness.sim.jobs.all()) == 3
+    assert harness.cursors("return_invoices") == {"BLR01": TEST_NOW.isoformat()}
+
+
 def test_plain_dlt_run_of_the_source_works_too(harness: Harness) -> None:
     from uniware_source import uniware_source
 

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 RUN = "run"
 MODES = (RUN, SUBMIT, COLLECT)
-MAX_ROUNDS = 50
+MAX_ROUNDS = 10_000  # a safety stop only: each round makes or ends a job, and a run plans its windows once
 
 
 def finish_pending_loads(pipeline: Pipeline) -> bool:
@@ -322,6 +322,7 @@ def _run_locked(pipeline: Pipeline, *, mode: str, report: RunReport, clock: Opti
                 loader_file_format: Optional[str], closing_rows: Optional[ClosingRows],
                 **source_kwargs: Any) -> RunReport:
     finish_pending_loads(pipeline)
+    waiting = 0
     for round_number in range(1, MAX_ROUNDS + 1):
         progress_before = _progress(report)
         if mode in (RUN, SUBMIT):
@@ -342,6 +343,11 @@ def _run_locked(pipeline: Pipeline, *, mode: str, report: RunReport, clock: Opti
                         waiting)
             break
         log.info("round %d done; %d window(s) still wait for a job slot", round_number, waiting)
+    if mode == RUN and waiting and (round_number == MAX_ROUNDS or not report.problems):
+        # exit 0 says every window loaded: windows left without a job are no success (a job that kept its
+        # slot, timed out, is the run's problem already)
+        report.problem(f"{waiting} planned window(s) got no job in this run (every job slot stayed taken, or the "
+                       f"run stopped after {MAX_ROUNDS} rounds): they wait in state, and the next run exports them")
     outcome = ExportsFailed(report.problems) if report.problems else None
     load_deferred_history(pipeline, run_id=run_id, report=report, clock=clock, loader_file_format=loader_file_format,
                           along=closing_rows(outcome) if closing_rows else (), **source_kwargs)
