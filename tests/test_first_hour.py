@@ -540,3 +540,24 @@ def test_a_start_date_moved_earlier_says_how_to_load_the_days_before(
     capsys.readouterr()
     assert cli("--export", "sale_orders", "--facility", "BLR01") == 0
     assert "is before" not in capsys.readouterr().err
+
+
+def test_the_catalog_table_of_a_report_configured_into_another_table_is_refused(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Sale Orders configured into `orders`: `--export sale_orders` (the catalog's table) planned a second
+    copy of the report from start_date into a new table, exit 0 (red team helper 83, F5). It is refused,
+    naming the table the configuration loads it into; that name and the report's name run it."""
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", '[{"name": "Sale Orders", "table_name": "orders"}]')
+    for command in (("--export", "sale_orders"), ("plan", "--export", "sale_orders")):
+        assert cli(*command, "--facility", "BLR01") == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "'orders'" in err[0] and "--export 'orders'" in err[0], err
+    assert sim.requests.where("create") == []
+    assert cli("--export", "orders", "--facility", "BLR01") == 0
+    assert cli("--export", "Sale Orders", "--facility", "BLR01") == 0
+    tables = {r.body["exportJobTypeName"] for r in sim.requests.where("create")}
+    assert tables == {"Sale Orders"}
+    with dlt.attach("fh", pipelines_dir=str(tmp_path / "pl")).sql_client() as client:
+        names = {r[0] for r in client.execute_sql("SELECT table_name FROM information_schema.tables") or []}
+    assert "orders" in names and "sale_orders" not in names

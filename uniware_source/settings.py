@@ -602,20 +602,34 @@ def select_exports(configured: Any, names: Sequence[str]) -> list[Any]:
         if match is None:  # a catalog report, by its name in any case or by its table name
             match = next((report for report, spec in CATALOG.items()
                           if name.casefold() in (report.casefold(), spec.table_name.casefold())), name)
+            tables = [_table_of(entry) for entry in entries if _report_of(entry) == match]
+            if tables:  # the catalog's table of a report configured into another: a second copy of it, from start_date
+                raise ConfigError("exports", f"--export {name!r} is the catalog's table of '{match}', which this "
+                                  f"configuration loads into table {', '.join(repr(t) for t in tables)}: give "
+                                  f"--export {tables[0]!r} (or the report's name) to run it")
         picked.append(match)
     return picked
 
 
-def _names_export(entry: Any, name: str) -> bool:
-    """Whether a configured entry is the export `name` picks: by its report name or its table name (the
-    configured one, else the catalog's, else the name in snake_case)."""
+def _report_of(entry: Any) -> Optional[str]:
+    """A configured entry's report name (None: not an entry this can read)."""
     report = entry if isinstance(entry, str) else entry.get("name") if isinstance(entry, Mapping) else None
-    if not isinstance(report, str):
-        return False
+    return report.strip() if isinstance(report, str) else None
+
+
+def _table_of(entry: Any) -> str:
+    """A configured entry's table: the configured one, else the catalog's, else the name in snake_case."""
+    report = _report_of(entry) or ""
     table = entry.get("table_name") if isinstance(entry, Mapping) else None
     if not isinstance(table, str) or not table.strip():
-        table = CATALOG[report.strip()].table_name if report.strip() in CATALOG else normalize_name(report)
-    return name.casefold() in (report.strip().casefold(), table.strip().casefold())
+        table = CATALOG[report].table_name if report in CATALOG else normalize_name(report)
+    return table.strip()
+
+
+def _names_export(entry: Any, name: str) -> bool:
+    """Whether a configured entry is the export `name` picks: by its report name or its table name."""
+    report = _report_of(entry)
+    return report is not None and name.casefold() in (report.casefold(), _table_of(entry).casefold())
 
 
 def resolve_job_codes(value: Any, exports: Sequence[ExportSpec]) -> dict[str, tuple[str, ...]]:
