@@ -384,3 +384,37 @@ def test_an_abandoned_job_uniware_names_again_is_not_taken_over(
     assert any(f"identical job {stuck.code} is already running (100014)" in p and "Not taken over" in p
                for p in raised.value.problems), raised.value.problems
     assert "ABANDONED" in _statuses(harness)[stuck.code] and "LOADED" not in _statuses(harness)[stuck.code]
+
+
+def test_a_job_given_by_code_older_than_rows_loaded_since_is_not_loaded(harness: Harness) -> None:
+    """A Sale Orders job made on Uniware (its UI, a scheduled export), then days of incremental loads, then
+    the job given by code: its file put the older versions of the orders changed since back, exit 0, and
+    no later run mended them (red team helper 83, F2). Uniware does not say when a job was made; its
+    newest row says the earliest: a job made after that has loaded, so the file is refused, naming the way
+    out; the table keeps the newer rows. A job given by code on a pipeline that loaded nothing yet loads."""
+    from tests.sim_client import PlainClient, sale_orders_body
+    from uniware_source.catalog import CATALOG
+
+    sim = harness.sim
+    client = PlainClient(sim)
+    client.login()
+    now_ms = int(sim.clock.now().timestamp() * 1000)
+    made_at = sim.clock.now()
+    body = sale_orders_body(now_ms - 10 * 86400 * 1000, now_ms - 1, columns=list(CATALOG["Sale Orders"].columns))
+    old = client.create(body, facility="BLR01").json()["jobCode"]
+    assert client.wait(old)["status"] == "COMPLETE"
+    sim.clock.advance(timedelta(days=2))  # orders change on the tenant; the daily runs load them
+    settings: dict[str, Any] = {"exports": ["Sale Orders"], "facilities": ["BLR01"],
+                                "start_date": (made_at - timedelta(days=10)).isoformat()}
+    harness.run(**settings)
+    rows = "SELECT sale_order_item_code, sale_order_item_status, updated FROM {ds}.sale_orders ORDER BY 1"
+    before = harness.sql(rows)
+    changed = harness.sql("SELECT COUNT(*) FROM {ds}.sale_orders WHERE updated > ?", made_at)[0][0]
+    assert changed > 0  # rows the old job's file holds older versions of
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(**settings, job_codes={"Sale Orders": [old]})
+    [problem] = raised.value.problems
+    assert old in problem and "Uniware does not say when a job given by code was made" in problem
+    assert "table_name" in problem and "--start/--end" in problem
+    assert harness.sql(rows) == before
+    assert [r["status"] for r in harness.history(old)][-1] == "INVALID_FILE"
