@@ -151,7 +151,7 @@ def history_row(
         "polls": polls,
         "observed_at": observed_at,
         "file_host": file_host,
-        "file_path": file_path,
+        "file_path": redact(file_path) if file_path else None,  # a path parameter may be a session (;jsessionid=)
         "file_bytes": file_bytes,
         "file_sha256": file_sha256,
         "rows_in_file": rows_in_file,

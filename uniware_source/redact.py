@@ -172,7 +172,10 @@ class SecretRegistry:
             if parts.password and len(parts.password) >= 8:
                 self.add(parts.password)
                 self.add(unquote(parts.password))
-        for name, value in parse_qsl(parts.query, keep_blank_values=False):
+        # a path's parameters too (`/file.csv;jsessionid=...`: a servlet's session), as a query's
+        params = [p for segment in parts.path.split("/") for p in segment.split(";")[1:]]
+        for name, value in [*parse_qsl(parts.query, keep_blank_values=False),
+                            *(p.partition("=")[::2] for p in params if "=" in p)]:
             if _PLAIN_NAME.match(name):
                 continue
             if len(value) >= FOLDED_FROM or (_SECRET_NAME.search(name) and len(value) >= 4):

@@ -864,3 +864,21 @@ def test_the_manual_clock_reaches_a_deadline_a_tiny_wait_would_never_reach() -> 
     for _ in range(3):
         clock.sleep(min(0.05, max(0.0, 0.5 - (clock.monotonic() - started))))
     assert clock.monotonic() - started >= 0.5
+
+
+def test_a_links_path_parameters_are_secrets_like_its_query() -> None:
+    """A file link with a servlet session in its path (`/x.csv;jsessionid=...`): the session reached the
+    history's file_path, the run's error and state (red team helper 84, F5). Masked as a query value is."""
+    from datetime import UTC, datetime
+
+    from uniware_source.history import JobContext, history_row
+    from uniware_source.redact import SECRETS
+
+    session = "ABCD1234EF99sess"
+    SECRETS.add_url(f"https://files.example/exports/a.csv;jsessionid={session}?X-Amz-Signature=0123456789ab")
+    text = f"got 403 for https://files.example/exports/a.csv;jsessionid={session}"
+    assert session not in SECRETS.redact(text) and "/exports/a.csv" in SECRETS.redact(text)
+    context = JobContext("Sale Orders", "sale_orders", "BLR01", "incremental", None, None, "run")
+    row = history_row(context, event_id="J:1", job_code="J", seq=1, status="LOADED", source="connector",
+                      observed_at=datetime.now(UTC), file_path=f"/exports/a.csv;jsessionid={session}")
+    assert row["file_path"] == "/exports/a.csv;jsessionid=***"
