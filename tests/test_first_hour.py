@@ -187,6 +187,12 @@ def test_discovery_commands(cli: Any, sim: UniwareSimulator, tmp_path: Path,
     assert cli("status") == 0
     out = capsys.readouterr().out
     assert "BLR01" in out and "DEL02" in out and "FAILED" in out  # cursors, state and history failures
+    # the window the failed job leaves waits for a job; the last run's exit code and errors (red team helper 83, F4)
+    assert "windows planned, waiting for a job (the next run makes them):" in out
+    waiting = out.split("windows planned, waiting for a job")[1].splitlines()[1]
+    assert "sale_orders" in waiting and "DEL02" in waiting and "1 window(s) from" in waiting, out
+    last = out.split("last run (uniware_runs): ")[1].splitlines()
+    assert ", exit 1" in last[0] and "DEL02" in last[1] and "FAILED" in last[1], out
     assert cli("plan", "--facility", "BLR01") == 0  # DEL02's window is set aside, not planned for a job
     out = capsys.readouterr().out
     assert "facility DEL02 / window 2026-03-17 12:00 to 2026-04-16 12:00 IST: set aside" in out

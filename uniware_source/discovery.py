@@ -13,6 +13,7 @@ from dlt.pipeline.pipeline import Pipeline
 from .catalog import CATALOG, ExportSpec
 from .client.facility_search import search_facilities
 from .ledger import ExportLedger, claim_tenant, is_active
+from .run_log import RUNS_TABLE
 from .runtime import SourceRuntime
 from .steps.submit import plan
 from .vocabulary import LABELS
@@ -153,8 +154,47 @@ def status_lines(pipeline: Pipeline) -> list[str]:
                 failures.append(f"  {table}: {entry.get('facility') or '-'}: {entry['last_error']}")
     lines.append("last failures still waiting for a new job:")
     lines.extend(failures or ["  none"])
+    lines.append("windows planned, waiting for a job (the next run makes them):")
+    lines.extend(_waiting_lines(resources) or ["  none"])
     lines.extend(history_failures(pipeline))
+    lines.extend(last_run(pipeline))
     return lines + _pending_note(pipeline)
+
+
+def _waiting_lines(resources: Mapping[str, Any]) -> list[str]:
+    """Per export and facility, the planned windows no job was made for yet, and the days they span."""
+    waiting: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for table, state in sorted(resources.items()):
+        for entry in state.get("entries", []):
+            if not entry.get("job_code") and not entry.get("done"):
+                waiting.setdefault((table, entry.get("facility") or "-"), []).append(entry)
+    lines = []
+    for (table, facility), entries in waiting.items():
+        starts = sorted(str(e["start"]) for e in entries if e.get("start"))
+        ends = sorted(str(e["end"]) for e in entries if e.get("end"))
+        span = f" from {starts[0]} to {ends[-1]}" if starts and ends else ""
+        lines.append(f"  {table:<22} {facility:<12} {len(entries)} window(s){span}")
+    return lines
+
+
+def last_run(pipeline: Pipeline) -> list[str]:
+    """The last script run's outcome from the destination's uniware_runs table (its exit code and errors:
+    what a run refused without a job, e.g. an export without a key whose windows overlap loaded rows)."""
+    if pipeline.destination is None or not pipeline.default_schema_name \
+            or RUNS_TABLE not in pipeline.default_schema.tables:
+        return []
+    try:
+        with pipeline.sql_client() as client:
+            table = client.make_qualified_table_name(RUNS_TABLE)
+            rows = client.execute_sql(f"SELECT started_at, exit_code, errors FROM {table} "
+                                      "ORDER BY started_at DESC LIMIT 1") or []
+    except Exception as error:  # the destination may be down: status still shows the state
+        return [f"({RUNS_TABLE} not read: {type(error).__name__})"]
+    if not rows:
+        return []
+    started, code, errors = rows[0]
+    return [f"last run ({RUNS_TABLE}): {started}, exit {code}", *(f"  {line}" for line in (errors or "").splitlines()
+                                                                   if line.strip())]
 
 
 def history_failures(pipeline: Pipeline, limit: int = 10) -> list[str]:
