@@ -567,3 +567,17 @@ def test_the_catalog_table_of_a_report_configured_into_another_table_is_refused(
     with dlt.attach("fh", pipelines_dir=str(tmp_path / "pl")).sql_client() as client:
         names = {r[0] for r in client.execute_sql("SELECT table_name FROM information_schema.tables") or []}
     assert "orders" in names and "sale_orders" not in names
+
+
+def test_a_second_pipeline_loading_into_the_same_dataset_is_said(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Two pipeline names for one tenant into one dataset (a renamed pipeline, a second checkout): each
+    checks files against its own loads only, so one could put older rows back (red team helper 83, F3).
+    A run says which other pipelines load into its dataset; a pipeline alone in its dataset says nothing."""
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "shared.duckdb"))
+    assert cli("--export", "Sale Orders", "--facility", "BLR01") == 0
+    assert "also holds the state" not in capsys.readouterr().err
+    assert cli("--export", "Sale Orders", "--facility", "BLR01", "--pipeline-name", "renamed") == 0
+    err = capsys.readouterr().err
+    assert "dataset uniware also holds the state of pipeline(s) fh" in err and "--dataset" in err, err

@@ -38,6 +38,7 @@ from .recovery import (
     merge_on_reload,
     remove_half_written_schemas,
 )
+from .shared_dataset import warn_other_pipelines
 from .signals import Terminated, interrupt_for, interrupt_of_a_query, signals_deferred, sigterm_interrupts
 from .snapshot_replace import delete_emptied_snapshots, snapshots_through_staging
 
@@ -322,6 +323,7 @@ def _run_locked(pipeline: Pipeline, *, mode: str, report: RunReport, clock: Opti
                 loader_file_format: Optional[str], closing_rows: Optional[ClosingRows],
                 **source_kwargs: Any) -> RunReport:
     finish_pending_loads(pipeline)
+    warn_other_pipelines(pipeline, report)
     waiting = 0
     for round_number in range(1, MAX_ROUNDS + 1):
         progress_before = _progress(report)
