@@ -882,3 +882,16 @@ def test_a_links_path_parameters_are_secrets_like_its_query() -> None:
     row = history_row(context, event_id="J:1", job_code="J", seq=1, status="LOADED", source="connector",
                       observed_at=datetime.now(UTC), file_path=f"/exports/a.csv;jsessionid={session}")
     assert row["file_path"] == "/exports/a.csv;jsessionid=***"
+
+
+def test_a_password_parameter_is_masked_and_a_json_text_stays_json() -> None:
+    """`password=...` is masked past a quote inside it, but not past the quote that ends a JSON string:
+    the history's `errors` column is JSON (red team helper 85, F4), nor past `&amp;` before a parameter."""
+    from uniware_source.redact import redact
+
+    errors = json.dumps([{"message": "Invalid filter: password=xyz", "code": 1}, {"message": "bad password="}])
+    masked = redact(errors)
+    assert json.loads(masked)[0]["message"] == "Invalid filter: password=***" and "xyz" not in masked
+    assert json.loads(masked)[1]["message"] == "bad password="
+    assert redact('login failed: password=p@ss"w\\rd&user=u') == "login failed: password=***&user=u"
+    assert redact("password=x&amp;user=u") == "password=***&amp;user=u"
