@@ -129,8 +129,9 @@ class Entry:
 EMPTY_JOBS = "empty_jobs"
 EMPTY_JOBS_MEMORY = 200
 NEWEST_LOADED = "newest_loaded"  # facility -> creation time of the newest job whose rows loaded
-LOADED_FILES = "loaded_files"  # [sha256, facility, window start, window end, job code, keys fingerprint, run id]
-# of the last files loaded (the last two: from this version on)
+LOADED_FILES = "loaded_files"  # [sha256, facility, window start, window end, job code] of the last files loaded
+# job code -> [keys fingerprint, run id] of those files (apart, so that an earlier version still reads the list above)
+LOADED_KEYS = "loaded_keys"
 LOADED_FILES_MEMORY = 200  # about 60 KB of state per export
 STARTS = "starts"  # facility -> where its first incremental window began (start_date then)
 FACILITY_NAMES = "facility_names"  # facility -> the display names its loaded files carried (facility_guard)
@@ -232,8 +233,9 @@ class ExportLedger:
         content, or, loaded earlier in run `run_id` (an earlier round), of the same keys (`fingerprint`, as
         the files of one package are compared: across runs a key may rightly be in two windows); what it
         was, else None."""
-        for known, facility, start, end, job_code, *more in self._state.get(LOADED_FILES, []):
-            keys, run = [*more, None, None][:2]
+        fingerprints = self._state.get(LOADED_KEYS) or {}
+        for known, facility, start, end, job_code, *_ in self._state.get(LOADED_FILES, []):
+            keys, run = [*fingerprints.get(job_code, ()), None, None][:2]
             same_run = run is not None and run == run_id
             same_keys = same_run and fingerprint is not None and keys == fingerprint
             if job_code == entry.job_code or not (known == sha256 or same_keys):
@@ -259,8 +261,13 @@ class ExportLedger:
         """Saved with the rows of the file (see file_loaded_elsewhere)."""
         files = self._state.setdefault(LOADED_FILES, [])
         files.append([sha256, entry.facility, to_iso(entry.start) if entry.start else None,
-                      to_iso(entry.end) if entry.end else None, entry.job_code, fingerprint, run_id])
+                      to_iso(entry.end) if entry.end else None, entry.job_code])
         del files[:-LOADED_FILES_MEMORY]
+        kept = {str(f[4]) for f in files}
+        keys = {code: pair for code, pair in (self._state.get(LOADED_KEYS) or {}).items() if code in kept}
+        if entry.job_code:
+            keys[entry.job_code] = [fingerprint, run_id]
+        self._state[LOADED_KEYS] = keys
 
     def facility_names(self, facility: Optional[str]) -> list[str]:
         """The display names (`Facility`) the facility's loaded files carried (facility_guard)."""
