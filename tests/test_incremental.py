@@ -386,3 +386,21 @@ def test_a_tenant_snapshot_job_abandoned_under_a_facility_listed_second_is_made_
     newer = [j for j in sim.jobs.all() if j.code != stale.code]
     assert len(newer) == 1 and harness.history(newer[0].code)[-1]["status"] == "LOADED"
     assert newer[0].facility == "BLR01"  # where the window was: the run under DEL02 would set it aside
+
+
+def test_jobs_of_facilities_disabled_since_hold_no_job_slot(harness: Harness) -> None:
+    """Every enabled facility (`facilities` unset): jobs of DEL02 and MUM03, then both disabled in Uniware.
+    Their jobs are set aside, but still counted against max_concurrent_jobs: BLR01 never got another job,
+    and each run said its windows would be exported next run (red team helper 85, F3)."""
+    import dataclasses
+
+    sim = harness.sim
+    harness.run(mode="submit", exports=["Sale Orders"], max_concurrent_jobs=3)
+    assert sorted(j.facility for j in sim.jobs.all()) == ["BLR01", "DEL02", "MUM03"]
+    sim.tenant.facilities = tuple(dataclasses.replace(f, enabled=f.code == "BLR01") for f in sim.tenant.facilities)
+    sim.tenant._enabled = ("BLR01",)
+    for _ in range(2):
+        sim.clock.advance(timedelta(hours=6))
+        assert not harness.run(exports=["Sale Orders"], max_concurrent_jobs=2).problems
+    assert harness.cursors("sale_orders")["BLR01"] == sim.clock.now().isoformat()
+    assert [j.facility for j in sim.jobs.all()].count("BLR01") >= 3

@@ -105,7 +105,13 @@ class SourceRuntime:
         self.ledgers = ledgers
         if self.budget.running is not None:
             return
-        active = set(self.settings.facilities) if self.settings.facilities and not self.settings.job_codes else None
+        active: Optional[set[str]] = None
+        if self.settings.job_codes:
+            pass
+        elif self.settings.facilities:
+            active = set(self.settings.facilities)
+        elif self.phase in (SUBMIT, ALL):  # every enabled facility: not the jobs of one disabled since (set aside)
+            active = set(self._found().run)
         self.budget.running = ledgers.jobs_running(tables, active)
         self.load_format = destination_load_format()
         self.appends_only = destination_appends_only()
