@@ -202,9 +202,9 @@ class ExportCollection:
                 "the window is exported again next run"))
             return
         older = self._adopted_may_be_older(entry, converted)
-        if older is not None:
-            yield from self._refuse(entry, event, converter, Outcome.INVALID_FILE, older)
-            return
+        if older is not None:  # said with its rows: refused, a job of past days (most jobs given by code) never loads
+            log.warning("%s: %s", event.ticket.label, older)
+            converted.problems.append(older)
         header_problem = self._check_header(converted) or self._check_types(converted)
         if header_problem is not None:
             yield from self._refuse(entry, event, converter, Outcome.PARSE_FAILED, header_problem)
@@ -480,23 +480,24 @@ class ExportCollection:
         return newer_loaded(entry, self.loaded_before, whole_tenant=self._snapshot_of_tenant)
 
     def _adopted_may_be_older(self, entry: Entry, converted: ConvertedFile) -> Optional[str]:
-        """Why a job given by code (`job_codes`) is not loaded, if it may be older than rows loaded before.
+        """What to say of a job given by code (`job_codes`) that may be older than rows loaded before.
         Uniware does not say when a job was made; its file holds no row changed after that, so its newest
-        value of the window column is the earliest it can have been made (a snapshot has none: its file is
-        taken as the newest). A job of this export made after
-        that whose rows loaded may hold newer versions of its rows, which this file would replace (see
-        _newer_loaded: the same check, for a job whose creation is known)."""
+        value of the window column is the earliest it can have been made (a snapshot's file has none). A job
+        of this export made after that whose rows loaded may hold newer versions of some of its rows, which
+        this file replaces (merges on the key replace rows whatever their `dedup_sort`; see _newer_loaded,
+        the check that refuses such a file for a job whose creation is known). Whether the table held any of
+        its rows in a newer version is not asked of the destination, so it is said, not refused: a job of
+        past days, what most jobs given by code are, holds rows the table never had."""
         if entry.kind != EntryKind.ADOPTED or not (self._keyed or self.spec.write_disposition == REPLACE):
             return None
         newest = max(self.loaded_before.values(), default=None)
         earliest = converted.window_span[1] if converted.window_span else None
-        if newest is None or earliest is None or earliest >= newest:  # a snapshot's file tells no date: taken as newest
+        if newest is None or earliest is None or earliest >= newest:
             return None
-        return (f"not loaded: Uniware does not say when a job given by code was made, its newest row is of "
-                f"{shown_time(earliest)}, and a job made "
-                f"{shown_time(newest)} already loaded rows of table {self.spec.table_name}, so this file may put "
-                "older versions of them back; load it into a table of its own (an export of the same report with "
-                "another table_name), or export its days again (--start/--end)")
+        return (f"Uniware does not say when a job given by code was made; its newest row is of {shown_time(earliest)}, "
+                f"and a job made {shown_time(newest)} had loaded rows of table {self.spec.table_name}: a row of this "
+                "file that the table held in a newer version now holds this file's (a merge replaces rows whatever "
+                "their Updated); exporting its days again (--start/--end) brings the newest back")
 
     def _fail(self, entry: Entry, reason: str) -> None:
         self.ledger.record_failed(entry, self.rt.run_id, reason)
