@@ -567,6 +567,14 @@ def test_the_catalog_table_of_a_report_configured_into_another_table_is_refused(
     with dlt.attach("fh", pipelines_dir=str(tmp_path / "pl")).sql_client() as client:
         names = {r[0] for r in client.execute_sql("SELECT table_name FROM information_schema.tables") or []}
     assert "orders" in names and "sale_orders" not in names
+    # the report loaded into the catalog's table before: reset takes that table's name, which state holds
+    monkeypatch.delenv("SOURCES__UNIWARE__EXPORTS")
+    assert cli("--export", "sale_orders", "--facility", "BLR01") == 0
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", '[{"name": "Sale Orders", "table_name": "orders"}]')
+    capsys.readouterr()
+    assert cli("reset", "--export", "sale_orders", "--facility", "BLR01") == 0
+    assert "sale_orders:" in capsys.readouterr().out
+    assert "BLR01" in ledger(tmp_path, "orders")["cursors"]  # the configured table's state is untouched
 
 
 def test_a_second_pipeline_loading_into_the_same_dataset_is_said(

@@ -30,7 +30,7 @@ from .progress import configure_logging, say
 from .run_log import delete_rows, reset
 from .run_report import RunReport
 from .runtime import SUBMIT, SourceRuntime
-from .settings import configured_exports, facility_flags, normalize_name, select_exports
+from .settings import configured_exports, facility_flags, listed, normalize_name, select_exports
 from .source import uniware_source
 from .usage import UsageParser, parse_with
 
@@ -144,8 +144,9 @@ def _tables(pipeline: Pipeline, names: Sequence[str]) -> list[str]:
     """Export names (or table names) to the tables whose state holds their ledger: a table in state by
     that name, else the configured export's `table_name`, else the catalog's."""
     known = set(pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {}))
-    tables = []
-    for entry in select_exports(configured_exports(), names):
+    in_state = [name for name in listed(names) if name in known]  # a table state holds: the one meant
+    tables = list(in_state)
+    for entry in select_exports(configured_exports(), [n for n in listed(names) if n not in in_state]):
         name = entry if isinstance(entry, str) else str(entry.get("name", ""))
         spec = CATALOG.get(name)
         configured = entry.get("table_name") if isinstance(entry, Mapping) else None
