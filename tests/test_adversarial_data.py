@@ -219,6 +219,28 @@ def test_a_label_respelled_by_case_or_spacing_is_said_with_the_column_its_values
     assert "QUANTITY" not in loaded  # a typed label keeps its column: nothing to say there
 
 
+def test_a_column_the_views_read_keeps_its_label_in_any_case(harness: Harness) -> None:
+    """A build writes `Sale Order Item STATUS`: as a new label it went to a new column, the views' column
+    was NULL for the file's rows, and v_sales_per_day counted its cancelled items as sold (red team helper
+    85, F5). The labels the views read are named by the catalog, so any case or spacing keeps their column."""
+    from uniware_source.queries import query
+
+    harness.run(exports=["Sale Orders"], facilities=ONE)
+    harness.sim.clock.advance(timedelta(days=3))
+    respelled = {"Sale Order Item Status": "Sale Order Item STATUS", "Channel Name": "channel  name"}
+    harness.sim.inject_job_fate(CORRUPT, corruption=RESHAPED, renames=respelled)
+    harness.run(exports=["Sale Orders"], facilities=ONE)
+    columns = {c for (c,) in harness.sql("SELECT column_name FROM information_schema.columns "
+                                          "WHERE table_name = 'sale_orders'")}
+    assert "sale_order_item_status_2" not in columns and "channel_name_2" not in columns
+    second = harness.sim.jobs.all()[-1].code
+    assert harness.sql("SELECT COUNT(*) FROM {ds}.sale_orders WHERE _uniware_job_code = ? AND "
+                       "(sale_order_item_status IS NULL OR channel_name IS NULL)", second) == [(0,)]
+    cancelled = harness.sql("SELECT COUNT(*) FROM {ds}.sale_orders WHERE sale_order_item_status = 'CANCELLED'")[0][0]
+    [(items,)] = harness.sql(f"SELECT SUM(items) FROM ({query('sales_per_day', '{ds}')}) AS days")
+    assert cancelled > 0 and items == harness.count("sale_orders") - cancelled
+
+
 def test_the_column_mapping_is_kept_in_state(harness: Harness) -> None:
     harness.sim.inject_job_fate(CORRUPT, corruption=RESHAPED, renames=COLLIDING)
     harness.run(exports=RETURNS, facilities=ONE)

@@ -131,6 +131,10 @@ SALE_ORDERS = ExportSpec(
                  "Adjustment In Selling Price", "Adjustment In Discount", "Store Credit", "Vendor Unit Price"),
         rate=("Currency Conversion Rate",),
         integer=("COD", "Priority", "Packet Number"),
+        # named so that the columns the v_* views read keep them in any case or spacing a build writes
+        # (a label the settings name matches so; another label respelled gets a column of its own)
+        text=("Sale Order Item Status", "Sale Order Status", "Channel Name", "Facility", "Invoice Code",
+              "Item SKU Code"),
     ),
 )
 _TAXES = ("CGST", "IGST", "SGST", "UTGST", "CESS", "CGST Rate", "IGST Rate", "SGST Rate", "UTGST Rate",
