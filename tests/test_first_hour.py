@@ -540,6 +540,9 @@ def test_a_start_date_moved_earlier_says_how_to_load_the_days_before(
     assert cli(*shlex.split(commands[0])) == 0
     table, truth = keys(start)
     assert len(table) == len(set(table)) and set(table) == truth
+    capsys.readouterr()
+    assert cli("--export", "sale_orders", "--facility", "BLR01") == 0  # the days are loaded: nothing more to say
+    assert "is before" not in capsys.readouterr().err
     assert ledger(tmp_path)["cursors"]["BLR01"] == TEST_NOW.isoformat()  # a backfill moves no cursor
     # a reset starts the facility again from start_date: nothing to say then
     assert cli("reset", "--export", "Sale Orders", "--facility", "BLR01") == 0

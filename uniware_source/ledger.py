@@ -134,6 +134,8 @@ LOADED_FILES = "loaded_files"  # [sha256, facility, window start, window end, jo
 LOADED_KEYS = "loaded_keys"
 LOADED_FILES_MEMORY = 200  # about 60 KB of state per export
 STARTS = "starts"  # facility -> where its first incremental window began (start_date then)
+BACKFILLED = "backfilled"  # facility -> [start, end] of the backfill windows loaded before that (merged)
+BACKFILLED_KEPT = 50
 FACILITY_NAMES = "facility_names"  # facility -> the display names its loaded files carried (facility_guard)
 NAMES_KEPT = 5
 # [facility (None: the whole table), created_at] of snapshots without a row, whose older rows are
@@ -169,9 +171,33 @@ class ExportLedger:
         return from_iso(value) if value else None
 
     def started(self, facility: str) -> Optional[datetime]:
-        """Where the facility's first incremental window began (None: not known, state of an earlier version)."""
+        """Where the facility's loads began: its first incremental window, or a loaded backfill reaching back
+        from there (None: not known, state of an earlier version)."""
         value = (self._state.get(STARTS) or {}).get(facility)
-        return from_iso(value) if value else None
+        if not value:
+            return None
+        began = from_iso(value)
+        spans = sorted(((from_iso(a), from_iso(b)) for a, b in (self._state.get(BACKFILLED) or {}).get(facility, [])),
+                       key=lambda span: span[1], reverse=True)
+        for start, end in spans:
+            if start < began <= end:
+                began = start
+        return began
+
+    def _backfilled(self, entry: Entry) -> None:
+        """A loaded backfill window before where its facility's loads began: kept, so `started` reaches back."""
+        began = self.started(entry.facility) if entry.facility else None
+        if began is None or entry.start is None or entry.end is None or entry.start >= began:
+            return
+        spans = sorted([*(self._state.setdefault(BACKFILLED, {}).get(entry.facility, [])),
+                        [to_iso(entry.start), to_iso(entry.end)]], key=lambda span: from_iso(span[0]))
+        merged: list[list[str]] = []
+        for start, end in spans:  # joined where they touch, so the list stays short
+            if merged and from_iso(start) <= from_iso(merged[-1][1]):
+                merged[-1][1] = max(merged[-1][1], end, key=from_iso)
+            else:
+                merged.append([start, end])
+        self._state[BACKFILLED][entry.facility] = merged[-BACKFILLED_KEPT:]
 
     def newest_loaded(self) -> dict[str, datetime]:
         """Per facility ("" for an export without one): when the newest job whose rows loaded was
@@ -393,6 +419,7 @@ class ExportLedger:
         """Take back the cursor a first planning set (its windows were taken back)."""
         self._state["cursors"].pop(facility, None)
         (self._state.get(STARTS) or {}).pop(facility, None)
+        (self._state.get(BACKFILLED) or {}).pop(facility, None)
 
     def unplan(self, planned: list[Entry]) -> None:
         """Take back entries just planned, before any job is made or collected for them."""
@@ -469,6 +496,8 @@ class ExportLedger:
                 newest[entry.facility or ""] = to_iso(created)
         if entry.kind == ADOPTED and entry.job_code:
             self._remember_adopted(entry.job_code)
+        if entry.kind == BACKFILL:
+            self._backfilled(entry)
         if entry.kind != INCREMENTAL:
             self._remove(entry)
             return None

@@ -25,7 +25,7 @@ from dlt.pipeline.pipeline import Pipeline
 
 from .conversion.csv_to_parquet import FACILITY
 from .history import HISTORY_COLUMNS, HISTORY_TABLE, HISTORY_WRITE_DISPOSITION, take_deferred
-from .ledger import EMPTY_SNAPSHOTS, FACILITY_NAMES, LOADED_FILES, STARTS
+from .ledger import BACKFILLED, EMPTY_SNAPSHOTS, FACILITY_NAMES, LOADED_FILES, STARTS
 from .run_report import RunReport
 
 RUNS_TABLE = "uniware_runs"
@@ -104,6 +104,7 @@ def reset_ledger(state: dict[str, Any], facility: Optional[str]) -> tuple[int, l
     for name in gone:
         del cursors[name]
         (state.get(STARTS) or {}).pop(name, None)
+        (state.get(BACKFILLED) or {}).pop(name, None)
     state.pop("planned_run", None)
     state.pop(EMPTY_SNAPSHOTS, None)  # their packages loaded (reset finishes pending ones first)
     # the hashes of the files loaded (ledger.file_loaded_elsewhere): a file refused for being one of these

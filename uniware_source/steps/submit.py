@@ -192,7 +192,8 @@ def _warn_start_date_earlier(spec: ExportSpec, ledger: ExportLedger, rt: SourceR
     rt.report.once(f"start_date|{spec.table_name}|{facility}",
                    "%s / facility %s: start_date %s is before %s, where this facility's loads began; a run goes on "
                    "from its cursor and never exports days before that: `uniware-pipeline --export %s --facility %s "
-                   "--start '%s' --end '%s'` loads the days between once (a backfill: it moves no cursor)",
+                   "--start '%s' --end '%s'` (with this pipeline's --pipeline-name and --pipelines-dir) loads the "
+                   "days between once (a backfill: it moves no cursor)",
                    spec.name, facility, shown_time(start_date), shown_time(began), spec.table_name, facility,
                    start, end)
 
