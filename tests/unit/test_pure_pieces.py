@@ -560,8 +560,11 @@ def test_a_password_echoed_in_a_body_without_a_charset_is_masked(secret: str) ->
 
     SECRETS.add(secret)
     partly = "".join(c if c.isascii() else quote(c) for c in secret)
+    wrong = secret.encode().decode("latin-1")  # read so by the server, then escaped in its answer
     bodies = [f"Internal error: bad secret {secret} for user u", f"login failed: password={secret}&user=u",
-              f"login failed: password={partly}", f"<error>password={html.escape(secret)}</error>", f"user u {partly}"]
+              f"login failed: password={partly}", f"<error>password={html.escape(secret)}</error>", f"user u {partly}",
+              f"user u {json.dumps(wrong)[1:-1]}",
+              "user u " + "".join(c if c.isascii() else f"&#{ord(c)};" for c in wrong)]
     for body in bodies:
         response = requests.Response()
         response._content, response.status_code = body.encode(), 500
@@ -878,6 +881,9 @@ def test_a_links_path_parameters_are_secrets_like_its_query() -> None:
     SECRETS.add_url(f"https://files.example/exports/a.csv;jsessionid={session}?X-Amz-Signature=0123456789ab")
     text = f"got 403 for https://files.example/exports/a.csv;jsessionid={session}"
     assert session not in SECRETS.redact(text) and "/exports/a.csv" in SECRETS.redact(text)
+    encoded = "Zq9Xw8Vu7Ts6sess"  # a path parameter percent-encoded (`%3B`, `%3D`)
+    SECRETS.add_url(f"https://files.example/exports/b.csv%3Bjsessionid%3D{encoded}")
+    assert encoded not in SECRETS.redact(f"403 for /exports/b.csv%3Bjsessionid%3D{encoded}")
     context = JobContext("Sale Orders", "sale_orders", "BLR01", "incremental", None, None, "run")
     row = history_row(context, event_id="J:1", job_code="J", seq=1, status="LOADED", source="connector",
                       observed_at=datetime.now(UTC), file_path=f"/exports/a.csv;jsessionid={session}")
