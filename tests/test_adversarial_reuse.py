@@ -418,3 +418,31 @@ def test_a_job_given_by_code_older_than_rows_loaded_since_is_said_and_mended(har
     harness.run(**settings, backfill_start=(made_at - timedelta(days=10)).isoformat(),
                 backfill_end=sim.clock.now().isoformat())
     assert harness.sql(rows) == newest
+
+
+def test_jobs_given_by_code_alone_are_compared_by_their_newest_rows(harness: Harness) -> None:
+    """A pipeline that loads only jobs given by code (Uniware's scheduled exports): a newer one, then an
+    older one. A job given by code recorded no time, so the older one's rows went back in unsaid (red team
+    helper 85, F2); its newest row now stands for when it was made, for the jobs given after it."""
+    from tests.sim_client import PlainClient, sale_orders_body
+    from uniware_source.catalog import CATALOG
+
+    sim = harness.sim
+    client = PlainClient(sim)
+    client.login()
+
+    def made_now() -> str:
+        now_ms = int(sim.clock.now().timestamp() * 1000)
+        body = sale_orders_body(now_ms - 10 * 86400 * 1000, now_ms - 1, columns=list(CATALOG["Sale Orders"].columns))
+        code = str(client.create(body, facility="BLR01").json()["jobCode"])
+        assert client.wait(code)["status"] == "COMPLETE"
+        return code
+
+    old = made_now()
+    sim.clock.advance(timedelta(days=2))
+    new = made_now()
+    for code in (new, old):
+        assert not harness.run(exports=["Sale Orders"], job_codes={"Sale Orders": [code]}).problems
+    [newer] = [r["message"] or "" for r in harness.history(new) if r["status"] == "LOADED"]
+    [older] = [r["message"] or "" for r in harness.history(old) if r["status"] == "LOADED"]
+    assert "Uniware does not say" not in newer and "Uniware does not say when a job given by code was made" in older

@@ -485,10 +485,15 @@ class ExportLedger:
         """Still pending at the deadline: kept (the next run polls it again), not waited for twice by one run."""
         entry.data["timed_out_run"] = run_id
 
+    def record_made_after(self, entry: Entry, earliest: datetime) -> None:
+        """A job given by code, of unknown creation, was made at `earliest` or later (its file's newest row)."""
+        entry.data["made_after"] = to_iso(earliest)
+
     def record_loaded(self, entry: Entry) -> Optional[datetime]:
         """The entry's rows are in this load; returns the facility's new cursor if it moved."""
         entry.data["done"] = True
-        created = entry.created_at
+        made_after = entry.data.get("made_after")
+        created = entry.created_at or (from_iso(made_after) if made_after else None)
         if created is not None:
             newest = self._state.setdefault(NEWEST_LOADED, {})
             known = newest.get(entry.facility or "")

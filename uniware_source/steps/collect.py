@@ -492,6 +492,8 @@ class ExportCollection:
             return None
         newest = max(self.loaded_before.values(), default=None)
         earliest = converted.window_span[1] if converted.window_span else None
+        if earliest is not None:  # what later jobs given by code are compared with, once it loads
+            self.ledger.record_made_after(entry, earliest)
         if newest is None or earliest is None or earliest >= newest:
             return None
         return (f"Uniware does not say when a job given by code was made; its newest row is of {shown_time(earliest)}, "
