@@ -188,7 +188,7 @@ def test_discovery_commands(cli: Any, sim: UniwareSimulator, tmp_path: Path,
     out = capsys.readouterr().out
     assert "BLR01" in out and "DEL02" in out and "FAILED" in out  # cursors, state and history failures
     # the window the failed job leaves waits for a job; the last run's exit code and errors (red team helper 83, F4)
-    assert "windows planned, waiting for a job (the next run makes them):" in out
+    assert "windows planned, waiting for a job (the next run that exports their facility makes them):" in out
     waiting = out.split("windows planned, waiting for a job")[1].splitlines()[1]
     assert "sale_orders" in waiting and "DEL02" in waiting and "1 window(s) from" in waiting, out
     last = out.split("last run (uniware_runs): ")[1].splitlines()
@@ -575,7 +575,7 @@ def test_the_catalog_table_of_a_report_configured_into_another_table_is_refused(
     assert cli("--export", "sale_orders", "--facility", "BLR01") == 0
     monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", '[{"name": "Sale Orders", "table_name": "orders"}]')
     capsys.readouterr()
-    assert cli("reset", "--export", "sale_orders", "--facility", "BLR01") == 0
+    assert cli("reset", "--export", "SALE_ORDERS", "--facility", "BLR01") == 0  # in any case, as state holds it
     assert "sale_orders:" in capsys.readouterr().out
     assert "BLR01" in ledger(tmp_path, "orders")["cursors"]  # the configured table's state is untouched
 

@@ -144,8 +144,9 @@ def _tables(pipeline: Pipeline, names: Sequence[str]) -> list[str]:
     """Export names (or table names) to the tables whose state holds their ledger: a table in state by
     that name, else the configured export's `table_name`, else the catalog's."""
     known = set(pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {}))
-    in_state = [name for name in listed(names) if name in known]  # a table state holds: the one meant
-    tables = list(in_state)
+    by_folded = {table.casefold(): table for table in known}
+    in_state = [name for name in listed(names) if name.casefold() in by_folded]  # a table state holds: the one meant
+    tables = [by_folded[name.casefold()] for name in in_state]
     for entry in select_exports(configured_exports(), [n for n in listed(names) if n not in in_state]):
         name = entry if isinstance(entry, str) else str(entry.get("name", ""))
         spec = CATALOG.get(name)

@@ -154,7 +154,7 @@ def status_lines(pipeline: Pipeline) -> list[str]:
                 failures.append(f"  {table}: {entry.get('facility') or '-'}: {entry['last_error']}")
     lines.append("last failures still waiting for a new job:")
     lines.extend(failures or ["  none"])
-    lines.append("windows planned, waiting for a job (the next run makes them):")
+    lines.append("windows planned, waiting for a job (the next run that exports their facility makes them):")
     lines.extend(_waiting_lines(resources) or ["  none"])
     lines.extend(history_failures(pipeline))
     lines.extend(last_run(pipeline))

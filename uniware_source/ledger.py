@@ -185,10 +185,11 @@ class ExportLedger:
         return began
 
     def _backfilled(self, entry: Entry) -> None:
-        """A loaded backfill window before where its facility's loads began: kept, so `started` reaches back."""
+        """A loaded backfill window before where its facility's loads began (or before they began at all):
+        kept, so `started` reaches back."""
         began = self.started(entry.facility) if entry.facility else None
-        if began is None or entry.start is None or entry.end is None or entry.start >= began:
-            return
+        if entry.facility is None or entry.start is None or entry.end is None or (began and entry.start >= began):
+            return  # (kept also before the facility's first incremental run, which may then begin after it)
         spans = sorted([*(self._state.setdefault(BACKFILLED, {}).get(entry.facility, [])),
                         [to_iso(entry.start), to_iso(entry.end)]], key=lambda span: from_iso(span[0]))
         merged: list[list[str]] = []

@@ -28,7 +28,8 @@ _PATTERNS = (
     # the value up to a blank, a tag, the next parameter (`&`, `&amp;`) or a quote that ends a JSON or quoted
     # text (`",` `"}`): a password may hold a quote, or `&quot;` for one; a JSON text stays JSON
     (re.compile(r"(?i)\b(password|refresh_token|access_token|client_secret)="
-                r"(?:[^&\s<>\"']|[\"'](?![,;:}\])]|\s|$)|&(?!\w+=|amp;\w+=))+"), r"\1=" + MASK),
+                r"(?:[^&\s<>\"'\\)`]|\\(?![\"'])|[\"'](?![,;:}\])/>.]|\s|$)|&(?!\w+=|amp;\w+=))+"),
+     r"\1=" + MASK),
     (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]+=*"), "bearer " + MASK),
     # HTTP basic credentials (a link's `user:pass@`, sent so by requests) as a host echoes the request's headers
     (re.compile(r"(?i)\b(authorization\W{0,4}basic)\s+[A-Za-z0-9+/]{4,}=*"), r"\1 " + MASK),

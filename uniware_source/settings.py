@@ -117,7 +117,7 @@ class SettingValues:
         "cursor stays before it); a backfill's short last piece joins the window before it")
     max_concurrent_jobs: int = setting(10,
         'jobs running at once across all exports; a run goes on in rounds until every planned window had its '
-        'job (windows left without one, every slot held by a job that does not end, make the run exit 1)')
+        'job (windows left without one, every slot held by a job that does not end, make a `--mode run` exit 1)')
     poll_initial_seconds: float = setting(2.0,
         'first wait between status polls')
     poll_max_seconds: float = setting(30.0,

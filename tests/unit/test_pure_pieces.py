@@ -901,3 +901,24 @@ def test_a_password_parameter_is_masked_and_a_json_text_stays_json() -> None:
     assert json.loads(masked)[1]["message"] == "bad password="
     assert redact('login failed: password=p@ss"w\\rd&user=u') == "login failed: password=***&user=u"
     assert redact("password=x&amp;user=u") == "password=***&amp;user=u"
+    quoted = json.dumps([{"description": 'body "password=abc" here'}])  # an escaped quote ends it too
+    assert json.loads(redact(quoted))[0]["description"] == 'body "password=***" here'
+    assert redact('<error msg="password=abc"/> (password=abc).') == '<error msg="password=***"/> (password=***).'
+
+
+def test_where_a_facilitys_loads_began_reaches_back_over_loaded_backfills() -> None:
+    """The start_date warning compares with where a facility's loads began: its first incremental window,
+    reached back by backfills loaded before it, in any order and also before that first run (a fresh
+    pipeline backfilled first, then scheduled: the days were loaded, no warning; red team helper 86)."""
+    state: dict[str, Any] = {}
+    ledger = ExportLedger(state)
+    backfill = ledger.plan_backfill("BLR01", start=T0, end=T0 + 30 * DAY, window=10 * DAY)
+    for number, entry in enumerate(reversed(backfill[1:])):  # the later windows first
+        ledger.record_created(entry, f"B{number}", T0)
+        ledger.record_loaded(entry)
+    ledger.plan_incremental("BLR01", now=T0 + 40 * DAY, first_start=T0 + 25 * DAY, lookback=DAY, window=10 * DAY)
+    assert ledger.started("BLR01") == T0 + 10 * DAY  # the first backfill window is not loaded yet
+    ledger.record_created(backfill[0], "B9", T0)
+    ledger.record_loaded(backfill[0])
+    assert ledger.started("BLR01") == T0
+    assert ledger.started("DEL02") is None

@@ -1,8 +1,10 @@
 """Other pipelines that load into this pipeline's dataset: said, since each knows only its own jobs.
 
-Two pipeline names for one tenant loading the same tables (two checkouts, a renamed pipeline, Dagster
-definitions given another pipeline name) each check their own files against their own loads only: one
-can load a job older than the rows the other loaded since, putting older versions back.
+Two pipeline names for one tenant loading the same tables (a renamed pipeline, two checkouts given other
+names, Dagster definitions given another pipeline name) each check their own files against their own loads
+only: one can load a job older than the rows the other loaded since, putting older versions back. Two
+checkouts on two machines with the same pipeline name share one state at the destination and cannot be
+told apart here.
 """
 
 from __future__ import annotations
