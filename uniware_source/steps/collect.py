@@ -202,7 +202,7 @@ class ExportCollection:
                 "the window is exported again next run"))
             return
         older = self._adopted_may_be_older(entry, converted)
-        if older is not None:  # said with its rows: refused, a job of past days (most jobs given by code) never loads
+        if older is not None:  # said with its rows, not refused: refusing would never load a job of past days
             log.warning("%s: %s", event.ticket.label, older)
             converted.problems.append(older)
         header_problem = self._check_header(converted) or self._check_types(converted)
