@@ -219,6 +219,27 @@ def test_a_label_respelled_by_case_or_spacing_is_said_with_the_column_its_values
     assert "QUANTITY" not in loaded  # a typed label keeps its column: nothing to say there
 
 
+def test_every_file_of_a_run_that_lands_in_a_respelled_column_says_so_with_its_rows(harness: Harness) -> None:
+    """Two facilities' files, both with `customer  NAME`, load in one package: the second file was compared
+    with the first (same labels), and its LOADED row said nothing of the column its values went to."""
+    two = ["BLR01", "DEL02"]
+    harness.run(exports=RETURNS, facilities=two)
+    harness.sim.clock.advance(timedelta(days=3))
+    harness.sim.inject_job_fate(CORRUPT, corruption=RESHAPED, renames={"Customer Name": "customer  NAME"}, times=2)
+    harness.run(exports=RETURNS, facilities=two)
+    later = [job.code for job in harness.sim.jobs.all()[2:]]
+    assert len(later) == 2
+    for code in later:
+        [loaded] = [r["message"] for r in harness.history(code) if r["status"] == "LOADED"]
+        assert "label 'Customer Name' is now spelled 'customer  NAME'" in loaded, code
+    harness.sim.clock.advance(timedelta(days=3))
+    harness.sim.inject_job_fate(CORRUPT, corruption=RESHAPED, renames={"Customer Name": "customer  NAME"}, times=2)
+    harness.run(exports=RETURNS, facilities=two)  # the respelling loaded before: nothing more to say
+    for job in harness.sim.jobs.all()[4:]:
+        [loaded] = [r["message"] or "" for r in harness.history(job.code) if r["status"] == "LOADED"]
+        assert "is now spelled" not in loaded
+
+
 def test_a_column_the_views_read_keeps_its_label_in_any_case(harness: Harness) -> None:
     """A build writes `Sale Order Item STATUS`: as a new label it went to a new column, the views' column
     was NULL for the file's rows, and v_sales_per_day counted its cancelled items as sold (red team helper

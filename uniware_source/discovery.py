@@ -12,7 +12,7 @@ from dlt.pipeline.pipeline import Pipeline
 
 from .catalog import CATALOG, ExportSpec
 from .client.facility_search import search_facilities
-from .ledger import ExportLedger, claim_tenant, is_active
+from .ledger import ExportLedger, awaits_job, claim_tenant, is_active
 from .run_log import RUNS_TABLE
 from .runtime import SourceRuntime
 from .steps.submit import plan
@@ -166,7 +166,7 @@ def _waiting_lines(resources: Mapping[str, Any]) -> list[str]:
     waiting: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for table, state in sorted(resources.items()):
         for entry in state.get("entries", []):
-            if not entry.get("job_code") and not entry.get("done"):
+            if awaits_job(entry):
                 waiting.setdefault((table, entry.get("facility") or "-"), []).append(entry)
     lines = []
     for (table, facility), entries in waiting.items():

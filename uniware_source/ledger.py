@@ -637,6 +637,11 @@ def unconfigured_exports(resources: Mapping[str, Any], scope: Mapping[str, Any])
                   and any(not e.get("done") for e in (state or {}).get("entries", [])))
 
 
+def awaits_job(entry: Mapping[str, Any]) -> bool:
+    """Whether a planned window (an entry as saved in state) still has no job made for it."""
+    return not entry.get("job_code") and not entry.get("done")
+
+
 def waiting_windows(resources: Mapping[str, Any], scope: Mapping[str, Optional[frozenset[str]]],
                     run_id: str) -> int:
     """Planned windows of configured exports and facilities that still need a job in this run."""
@@ -646,7 +651,7 @@ def waiting_windows(resources: Mapping[str, Any], scope: Mapping[str, Optional[f
             continue
         active = scope[table]
         for entry in (state or {}).get("entries", []):
-            if entry.get("job_code") or entry.get("done") or entry.get("failed_run") == run_id:
+            if not awaits_job(entry) or entry.get("failed_run") == run_id:
                 continue
             if active is not None and entry.get("facility") is not None and entry["facility"] not in active:
                 continue

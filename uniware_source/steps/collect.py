@@ -309,6 +309,8 @@ class ExportCollection:
         self.ledger.save_column_names(self.names.to_state())  # saved with the rows that use it
         self.ledger.remember_header(_labels(converted))
         self.ledger.record_polls(entry, event.polls)
+        if entry.kind == EntryKind.ADOPTED and converted.window_span:  # what later jobs given by code compare with
+            self.ledger.record_made_after(entry, converted.window_span[1])
         cursor = self.ledger.record_loaded(entry)
         self.tally.jobs_loaded += 1
         self.tally.rows += converted.rows
@@ -492,8 +494,6 @@ class ExportCollection:
             return None
         newest = max(self.loaded_before.values(), default=None)
         earliest = converted.window_span[1] if converted.window_span else None
-        if earliest is not None:  # what later jobs given by code are compared with, once it loads
-            self.ledger.record_made_after(entry, earliest)
         if newest is None or earliest is None or earliest >= newest:
             return None
         return (f"Uniware does not say when a job given by code was made; its newest row is of {shown_time(earliest)}, "
@@ -565,6 +565,25 @@ class ExportCollection:
         return (f"{old!r} as {new!r} (case or spacing only): a new label, so its values go to the new column "
                 f"{now}, not to {before}")
 
+    def _moved_columns(self, current: list[str]) -> list[str]:
+        """Said with a file's rows (each file of the run, not only the first to change): a label respelled
+        since the last loaded file whose values now land in a new column, so queries and views reading the
+        old column see none of this file's rows."""
+        loaded = self.ledger.last_header
+        if not loaded:
+            return []
+        added, removed = Counter(current) - Counter(loaded), Counter(loaded) - Counter(current)
+        notes = []
+        for new in sorted(added):
+            old = next((label for label in sorted(removed) if fold_label(label) == fold_label(new)), None)
+            before, now = (self.names.name_of(old), self.names.name_of(new)) if old is not None else (None, None)
+            if old is not None and before is not None and now is not None and before != now:
+                del removed[old]
+                notes.append(f"label {old!r} is now spelled {new!r}: a new label, so this file's values are in the "
+                             f"new column {now}, and {before} (which earlier rows and the v_* views use) is empty "
+                             "for its rows")
+        return notes
+
     def _check_header(self, converted: ConvertedFile) -> Optional[str]:
         """Compare the labels with those of this run's last file that passed the checks, else of the last
         loaded file, exactly (in any order); a problem text when on_header_change is 'fail'. A file refused
@@ -572,6 +591,7 @@ class ExportCollection:
         is also said with the file's rows (its LOADED row)."""
         known = self.run_header or self.ledger.last_header
         current = _labels(converted)
+        converted.problems.extend(self._moved_columns(current))
         if known and not same_labels(known, current):
             added = sorted((Counter(current) - Counter(known)).elements())
             removed = sorted((Counter(known) - Counter(current)).elements())
@@ -585,13 +605,6 @@ class ExportCollection:
                     removed.remove(old)
                     added.remove(new)
                     respelled.append(self._respelled(old, new))
-                    before, now = self.names.name_of(old), self.names.name_of(new)
-                    if before is not None and now is not None and before != now:
-                        # said with the rows too: queries and views reading the old column see none of them
-                        converted.problems.append(
-                            f"label {old!r} is now spelled {new!r}: a new label, so this file's values are in the "
-                            f"new column {now}, and {before} (which earlier rows and the v_* views use) is empty "
-                            "for its rows")
             change = "the file's columns changed since the last load: " + "; ".join(
                 [*([", ".join([*([f"added {added}"] if added else []), *([f"removed {removed}"] if removed else [])])]
                    if added or removed else []),
