@@ -592,3 +592,12 @@ def test_a_second_pipeline_loading_into_the_same_dataset_is_said(
     assert cli("--export", "Sale Orders", "--facility", "BLR01", "--pipeline-name", "renamed") == 0
     err = capsys.readouterr().err
     assert "dataset uniware also holds the state of pipeline(s) fh" in err and "--dataset" in err, err
+    # each pipeline's status shows its own last run from the shared uniware_runs, not the other's
+    sim.clock.advance(timedelta(days=1))
+    sim.inject_job_fate("FAILED", times=None)
+    assert cli("--export", "Sale Orders", "--facility", "BLR01", "--pipeline-name", "renamed") == 1
+    capsys.readouterr()
+    assert cli("status") == 0
+    assert ", exit 0" in capsys.readouterr().out.split("last run (uniware_runs): ")[1].splitlines()[0]
+    assert cli("status", "--pipeline-name", "renamed") == 0
+    assert ", exit 1" in capsys.readouterr().out.split("last run (uniware_runs): ")[1].splitlines()[0]

@@ -178,16 +178,22 @@ def _waiting_lines(resources: Mapping[str, Any]) -> list[str]:
 
 
 def last_run(pipeline: Pipeline) -> list[str]:
-    """The last script run's outcome from the destination's uniware_runs table (its exit code and errors:
-    what a run refused without a job, e.g. an export without a key whose windows overlap loaded rows)."""
+    """The pipeline's last script run's outcome from the destination's uniware_runs table (its exit code and
+    errors: what a run refused without a job, e.g. an export without a key whose windows overlap loaded rows).
+    Another pipeline loading into the same dataset has rows there too; a row of a version that did not
+    record the pipeline counts as this one's."""
     if pipeline.destination is None or not pipeline.default_schema_name \
             or RUNS_TABLE not in pipeline.default_schema.tables:
         return []
     try:
         with pipeline.sql_client() as client:
             table = client.make_qualified_table_name(RUNS_TABLE)
-            rows = client.execute_sql(f"SELECT started_at, exit_code, errors FROM {table} "
-                                      "ORDER BY started_at DESC LIMIT 1") or []
+            columns = pipeline.default_schema.tables[RUNS_TABLE].get("columns", {})
+            mine, values = ("", []) if "pipeline_name" not in columns else (
+                f" WHERE {client.escape_column_name('pipeline_name')} = %s OR "
+                f"{client.escape_column_name('pipeline_name')} IS NULL", [pipeline.pipeline_name])
+            rows = client.execute_sql(f"SELECT started_at, exit_code, errors FROM {table}{mine} "
+                                      "ORDER BY started_at DESC LIMIT 1", *values) or []
     except Exception as error:  # the destination may be down: status still shows the state
         return [f"({RUNS_TABLE} not read: {type(error).__name__})"]
     if not rows:

@@ -31,6 +31,7 @@ from .run_report import RunReport
 RUNS_TABLE = "uniware_runs"
 RUNS_COLUMNS: dict[str, Any] = {
     "run_id": {"data_type": "text", "nullable": False},
+    "pipeline_name": {"data_type": "text"},
     "mode": {"data_type": "text"},
     "started_at": {"data_type": "timestamp"},
     "ended_at": {"data_type": "timestamp"},
@@ -62,7 +63,8 @@ class RunRecord:
             for status, count in tally.statuses.items():
                 outcomes[status] = outcomes.get(status, 0) + count
         return {
-            "run_id": self.run_id, "mode": self.mode, "started_at": self.started_at, "ended_at": self.ended_at,
+            "run_id": self.run_id, "pipeline_name": self.pipeline.pipeline_name if self.pipeline else None,
+            "mode": self.mode, "started_at": self.started_at, "ended_at": self.ended_at,
             "exit_code": self.exit_code,
             "jobs_created": sum(t.jobs_created for t in report.exports.values()),
             "jobs_loaded": sum(t.jobs_loaded for t in report.exports.values()),
