@@ -24,7 +24,7 @@ def names(fixed: tuple[str, ...] = ()) -> ColumnNames:
 
 def test_blank_tokens_are_the_documented_ones() -> None:
     """uniware-api.md: empty, N/A, - and NULL; uniware-reports.md 12 adds NA (whole values, as written)."""
-    assert sorted(BLANKS) == sorted(["", "N/A", "NA", "-", "NULL"])
+    assert sorted(BLANKS) == sorted(["", "N/A", "-", "NULL"])  # `NA`: blank only where it cannot be data
 
 
 @pytest.mark.parametrize("spelling", ["Item Sku Code", "Item SKU Code", "item skucode", "Item  SkuCode"])

@@ -21,6 +21,7 @@ import pyarrow.csv as pacsv
 
 from ..catalog import RATE, TEXT, ExportSpec
 from ..errors import CsvFormatError
+from ..type_labels import fold_label
 from .arrow_types import CONVERTERS, RATE_TYPE, UTC_MICROS, number_misfit
 from .chunk_threads import BackgroundWriter, ParseFailed, read_ahead, regrouped
 from .column_names import DLT_COLUMNS, ColumnNames
@@ -47,8 +48,12 @@ from .window_guard import DateSpan
 
 log = logging.getLogger(__name__)
 
-# whole values that mean "no value": empty, `N/A`, `-`, `NULL` (uniware-api.md) and `NA` (uniware-reports.md 12)
-BLANKS = ["", "N/A", "NA", "-", "NULL"]
+# whole values that mean "no value": empty, `N/A`, `-`, `NULL` (uniware-api.md)
+BLANKS = ["", "N/A", "-", "NULL"]
+# `NA` is a blank AWB number (uniware-reports.md 12, VD) but tenant data in a custom field (RJ): blank in
+# typed columns (no number or date reads it) and in the AWB / tracking number columns, kept as written elsewhere
+NA = "NA"
+NA_BLANK_LABELS = frozenset(fold_label(label) for label in ("Tracking Number", "Tracking No", "AWB No", "AWB num"))
 BLOCK_SIZE = 1 << 20  # pyarrow parses 1 MB blocks ~3x faster than 16 MB ones (measured, 2 cores)
 MAX_BLOCK_SIZE = 1 << 30  # a row (one big cell) larger than a block needs a larger block: up to 1 GB
 CHUNK_ROWS = 16384  # parsed blocks are regrouped into chunks of this many rows for typing and row groups,
@@ -436,6 +441,8 @@ class CsvConverter:
                     f"{value[:60]!r}): a quote that is not escaped seems to join rows; the file cannot be read "
                     "safely")
         for position, kind in enumerate(layout.kinds):
+            if kind != TEXT or fold_label(layout.labels[position]) in NA_BLANK_LABELS:
+                columns[position] = _na_as_blank(columns[position])
             if kind == TEXT:
                 continue
             converted = CONVERTERS[kind](columns[position])
@@ -525,3 +532,9 @@ class CsvConverter:
             key_fields.add(JOB_CODE)
         schema = pa.schema([f.with_nullable(False) if f.name in key_fields else f for f in table.schema])
         return table.cast(schema)
+
+
+def _na_as_blank(column: pa.Array) -> pa.Array:
+    """`column` with its `NA` values null."""
+    na = pc.equal(column, NA)
+    return pc.if_else(na, None, column) if pc.any(na).as_py() else column
