@@ -193,7 +193,7 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
             integer=("Quantity",),
             decimal=("Invoice Tax", "Invoice Total", "Tax Percentage", "MRP", "Cost Price", "Shipping Charge",
                      "COD Charge", "TCS Amount", "VAT", "CST", "Additional Tax", "Additional Tax Percentage",
-                     *_TAXES),
+                     "Adjustment In Selling Price", "Adjustment In Discount", *_TAXES),
         ),
     ),
     ExportSpec(

@@ -17,7 +17,7 @@ from typing import Optional
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from .catalog import CATALOG
-from .vocabulary import GUESSED, LABELS, READINGS
+from .vocabulary import GUESSED, LABELS, READINGS, UNREQUESTED
 
 _naming = NamingConvention()
 
@@ -81,7 +81,8 @@ def resolve_types(column_types: Mapping[str, str], configured: frozenset[str], l
 def report_labels(report: str) -> list[str]:
     """Every header label the vocabulary and the catalog know for `report` (none for another report)."""
     spec, labels = CATALOG.get(report), LABELS.get(report, {})
-    known = [*labels.values(), *(other for others in READINGS.get(report, {}).values() for other in others)]
+    known = [*labels.values(), *(other for others in READINGS.get(report, {}).values() for other in others),
+             *UNREQUESTED.get(report, ())]
     if spec is not None:
         known += [*spec.column_types, *spec.primary_key, *([spec.dedup_sort] if spec.dedup_sort else []),
                   *([spec.window_column] if spec.window_column else []), *spec.window_columns_by_filter.values(),
@@ -124,6 +125,7 @@ def missing_labels(report: str, columns: Sequence[str], wanted: Sequence[str]) -
     readings = READINGS.get(report, {})
     all_known = not any(c not in labels or c in guessed for c in columns)
     carried = {spelling for c in columns if c in labels for spelling in _spellings(c, labels, readings)}
+    carried |= {fold_label(label) for label in UNREQUESTED.get(report, ())}  # every file carries them
     missing = []
     for label in wanted:
         spellings = {fold_label(spelling) for spelling in [label, *spec.label_readings.get(label, ())]}

@@ -582,6 +582,16 @@ GUESSED: Mapping[str, tuple[str, ...]] = {
     "Item Master": ("itemType_ParentSku",),
 }
 
+# Labels files carry without being asked, after the requested columns (uniware-reports.md 1, 3, 5 and 11;
+# uniware-api.md): settings may name them (column_types, primary_key) though no column id requests them.
+UNREQUESTED: Mapping[str, tuple[str, ...]] = {
+    "Sale Orders": ("Channel Shipping", "Item Details"),  # RJ's live header, RV, X1
+    "Invoice": ("Facility",),  # DT
+    "Return Invoices": ("Facility", "Putaway Status"),  # DT; TW reads Putaway Status
+    "Reverse Pickup": ("Facility",),  # DT
+    "Item Master": ("Facility",),  # DT (DM says this report has none: both readings are accepted)
+}
+
 # Other labels the field reads the same ids as (uniware-reports.md gives both readings): id -> labels.
 # The catalog's `label_readings` make the loaded ones land in one column; Sale Orders' itemCode has none
 # there, since every Sale Orders file carries an unrequested "Item Details" of its own.

@@ -97,3 +97,37 @@ def test_a_header_without_most_requested_labels_is_not_the_reports_file() -> Non
         plan_layout(header, tally, names(tally.primary_key), "file x.csv")
     own = [LABELS["Tally GST Report"][c] for c in tally.columns]
     assert plan_layout(own[:9] + ["Something New"] * 2, tally, names(()), "x").labels[:9] == own[:9]
+
+
+@pytest.mark.parametrize(("entry", "label"), [
+    ({"name": "Sale Orders", "column_types": {"Channel Shipping": "text"}}, "Channel Shipping"),
+    ({"name": "Invoice", "column_types": {"Facility": "text"}}, "Facility"),
+    ({"name": "Return Invoices", "column_types": {"Putaway Status": "text", "Facility": "text"}}, "Putaway Status"),
+    ({"name": "Item Master", "primary_key": ["Product Code", "Facility"]}, "Facility"),
+    ({"name": "Invoice", "primary_key": ["Invoice No", "SKU Code", "Facility"]}, "Facility"),
+])
+def test_labels_files_carry_unasked_can_be_named_in_settings(entry: dict[str, object], label: str) -> None:
+    """uniware-reports.md 1, 3, 5: Sale Orders files end with `Channel Shipping`, DT's Invoice, Return Invoices
+    and Item Master files carry `Facility` (Return Invoices `Putaway Status` too), none of them requested by a
+    column id: naming one in column_types or primary_key was refused as a typo, or told to add a column id
+    that does not exist."""
+    from uniware_source.settings import resolve_export
+
+    spec = resolve_export(entry, 0)
+    assert label in [*spec.column_types, *spec.primary_key]
+
+
+def test_a_label_no_file_of_the_report_carries_is_still_refused() -> None:
+    from uniware_source import ConfigError
+    from uniware_source.settings import resolve_export
+
+    with pytest.raises(ConfigError, match="Channel Shiping"):
+        resolve_export({"name": "Sale Orders", "column_types": {"Channel Shiping": "text"}}, 0)
+
+
+@pytest.mark.parametrize("report", ["Sale Orders", "Invoice"])
+def test_adjustments_are_decimals_in_every_report_that_has_them(report: str) -> None:
+    """uniware-reports.md 1 and 2: `Adjustment In Selling Price` / `In Discount` are decimals in Sale Orders
+    and Invoice; Invoice loaded them as text."""
+    for label in ("Adjustment In Selling Price", "Adjustment In Discount"):
+        assert CATALOG[report].column_types[label] == DECIMAL
