@@ -174,6 +174,8 @@ TALLY_RETURN_GST = replace(
     # DM's return file had no "Product SKU Code"; AN reads "Product SKU"
     label_readings=MappingProxyType({"Product SKU Code": ("Product SKU",)}),
 )
+# AN's tenants name it "Tally Return GST Report 3.0" (uniware-reports.md 3): the same report, loaded alike
+TALLY_RETURN_GST_3 = replace(TALLY_RETURN_GST, name="Tally Return GST Report 3.0")
 
 CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
     SALE_ORDERS,
@@ -335,6 +337,7 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
     ),
     TALLY_GST,
     TALLY_RETURN_GST,
+    TALLY_RETURN_GST_3,
     # Shipping Package's column ids and its date filter are ASSUMED (never seen in the field).
     ExportSpec(
         name="Shipping Package",

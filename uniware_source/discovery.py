@@ -16,7 +16,7 @@ from .ledger import ExportLedger, awaits_job, claim_tenant, is_active
 from .run_log import RUNS_TABLE
 from .runtime import SourceRuntime
 from .steps.submit import plan
-from .vocabulary import LABELS
+from .vocabulary import LABELS, SAME_REPORT
 
 FAILURE_STATUSES = ("CREATE_FAILED", "FAILED", "CANCELLED", "ERROR", "LOST", "TIMED_OUT", "ABANDONED",
                     "DOWNLOAD_FAILED", "INVALID_FILE", "PARSE_FAILED")
@@ -57,6 +57,10 @@ def export_reference(specs: Optional[list[ExportSpec]] = None) -> str:
         labels = _labels(spec.name)
         key = " + ".join(spec.primary_key) or "none"
         out.append(f"#### {spec.name}\n")
+        if spec.name in SAME_REPORT:
+            out.append(f"The same report as {SAME_REPORT[spec.name]} (its ids, labels, types, key and table "
+                       f"`{spec.table_name}`), under the name some tenants give it.\n")
+            continue
         date_filter = f"`{spec.date_filter}`" if spec.date_filter else "none"
         newest = f" (newest `{spec.dedup_sort}` wins)" if spec.dedup_sort else ""
         if spec.repeating_keys and spec.primary_key:

@@ -612,3 +612,10 @@ READINGS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
                            "valueRejectedWithTax")},
     "Tally Return GST Report": {"productSKU": ("Product SKU",)},  # AN; DM's file had no "Product SKU Code"
 }
+
+# Reports some tenants name otherwise, with the same ids and labels (uniware-reports.md 3: AN's
+# "Tally Return GST Report 3.0"): name -> the name the vocabulary knows it by.
+SAME_REPORT: Mapping[str, str] = {"Tally Return GST Report 3.0": "Tally Return GST Report"}
+LABELS = {**LABELS, **{name: LABELS[same] for name, same in SAME_REPORT.items()}}
+UNSEEN = {**UNSEEN, **{name: UNSEEN[same] for name, same in SAME_REPORT.items() if same in UNSEEN}}
+READINGS = {**READINGS, **{name: READINGS[same] for name, same in SAME_REPORT.items() if same in READINGS}}

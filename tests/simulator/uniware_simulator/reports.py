@@ -1956,6 +1956,9 @@ REPORTS: dict[str, Report] = {
         # its date filter is required ("Returned in Date Range*", uniware-reports.md 10)
         Report("Tally Return GST Report", TALLY_RETURN_GST_COLUMNS, _tally_return_rows, date_filters=("dateRange",),
                date_required=True),
+        # the name AN's tenants give the same report (uniware-reports.md 3)
+        Report("Tally Return GST Report 3.0", TALLY_RETURN_GST_COLUMNS, _tally_return_rows,
+               date_filters=("dateRange",), date_required=True),
         Report("Shipping Package", SHIPPING_PACKAGE_COLUMNS, _package_rows, date_filters=("addedOn",),
                assumed_ids=True),
     )
