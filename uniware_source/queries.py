@@ -35,8 +35,8 @@ SELECT sale_order_item_status AS status,
 FROM {dataset}.sale_orders
 GROUP BY 1
 """,
-    # Items and orders have their own status lists (an item is DELIVERED in a COMPLETE order): the items
-    # counted apart are the cancelled ones, e.g. a cancelled item of a COMPLETE order.
+    # Items and orders have their own status lists (the order's are not documented): the items counted
+    # apart are those whose own status is CANCELLED, whatever their order's status.
     "order_status": """
 SELECT sale_order_status AS status,
        COUNT(DISTINCT sale_order_code) AS orders,
