@@ -202,8 +202,10 @@ def test_create_rejects_the_exportColumns_spelling_and_unknown_keys(client: Plai
     ({"exportJobTypeName": "Sale Orderz"}, 100001, "exportJobTypeName"),
     ({"exportColums": ["soicode", "nope"]}, 100002, "exportColums"),
     ({"exportFilters": [{"id": "madeUp", "text": "x"}]}, 100003, "exportFilters"),
-    ({"exportFilters": []}, 100003, "exportFilters"),  # Sale Orders needs addedOn or updatedOn
-    ({"exportFilters": [{"id": "channelFilter", "selectedValues": ["MYNTRA"]}]}, 100003, "exportFilters"),
+    # B2B Sale Orders needs addedOn or updatedOn ("at least one required", AL)
+    ({"exportJobTypeName": "B2B Sale Orders", "exportFilters": []}, 100003, "exportFilters"),
+    ({"exportJobTypeName": "B2B Sale Orders", "exportFilters": [{"id": "channelFilter", "selectedValues": ["MYNTRA"]}]},
+     100003, "exportFilters"),
     ({"exportColums": ["soicode", "itemName"]}, 100002, "exportColums"),
     ({"exportColums": ["soicode", "shippingCity"]}, 100002, "exportColums"),
     ({"exportColums": ["soicode", "trackingNumber"]}, 100002, "exportColums"),
@@ -225,6 +227,12 @@ def test_create_validation_errors(client: PlainClient, change: dict[str, Any], c
     error = error_of(client.create(body))
     assert error["code"] == code and error["fieldName"] == field
     assert error["description"] and error["message"]
+
+
+def test_sale_orders_needs_no_date_filter(client: PlainClient) -> None:
+    """uniware-reports.md 10 says a date filter is required of B2B Sale Orders and Tally Return GST only."""
+    answer = client.create({**sale_orders_body(WEEK_AGO_MS, NOW_MS), "exportFilters": []})
+    assert answer.status_code == 200 and answer.json()["successful"] is True, answer.json()
 
 
 def test_error_text_can_come_in_message_instead_of_description(tmp_path: Any) -> None:
@@ -848,9 +856,9 @@ def test_unknown_filter_switch_lets_sale_orders_export_everything(tmp_path: Any)
         _, rows = _export(client, "Sale Orders", ["soicode"],
                           [{"id": "updatedAt", "dateRange": {"start": WEEK_AGO_MS, "end": NOW_MS}}])
         assert len(rows) == len(sim.truth("Sale Orders", facility="BLR01", columns=["soicode"]))
-        # but no filter at all is still refused
-        assert error_of(client.create({**sale_orders_body(WEEK_AGO_MS, NOW_MS), "exportFilters": []}))[
-            "code"] == 100003
+        # but no filter at all is still refused where one is required
+        assert error_of(client.create({**sale_orders_body(WEEK_AGO_MS, NOW_MS), "exportFilters": [],
+                                       "exportJobTypeName": "B2B Sale Orders"}))["code"] == 100003
 
 
 def test_command_line_flags_for_the_unhappy_paths(tmp_path: Any) -> None:

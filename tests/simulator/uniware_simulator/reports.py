@@ -109,7 +109,7 @@ class Report:
     columns: tuple[Column, ...]
     rows: RowSource
     date_filters: tuple[str, ...] = ()
-    date_required: bool = False  # one of `date_filters` must be given (Sale Orders)
+    date_required: bool = False  # one of `date_filters` must be given (B2B Sale Orders, Tally Return GST)
     select_filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     other_filters: tuple[str, ...] = ()  # accepted: text, boolean and free multi-select filters
     extra_columns: tuple[Column, ...] = ()  # always in the file after the requested ones, never requested
@@ -1933,8 +1933,10 @@ ITEM_MASTER_FILTERS = ("updatedSince", "name", "enabledFilter", "categoryIds", "
 REPORTS: dict[str, Report] = {
     report.name: report
     for report in (
+        # no date filter is required (uniware-reports.md 10 says so of B2B Sale Orders and Tally Return GST
+        # only): a job without one exports the whole report
         Report("Sale Orders", SALE_ORDER_COLUMNS, _sale_order_rows, date_filters=("addedOn", "updatedOn"),
-               date_required=True, select_filters={"channelFilter": CHANNEL_VALUES},
+               select_filters={"channelFilter": CHANNEL_VALUES},
                extra_columns=SALE_ORDER_EXTRA),
         # a tenant's own copy of Sale Orders, as seen in the field (AL)
         Report("B2B Sale Orders", B2B_SALE_ORDER_COLUMNS, _b2b_sale_order_rows,
