@@ -31,13 +31,31 @@ def harness(uniware_simulator: UniwareSimulator, tmp_path: Path) -> Harness:
     return Harness(uniware_simulator, tmp_path)
 
 
-def _first_file_for_every_job(sim: UniwareSimulator) -> None:
-    """The file host serves the first job's file for every job of that report."""
+def _first_file_for_every_job(sim: UniwareSimulator, how: str = "as is") -> None:
+    """The file host serves the first job's file for every job of that report: `as is`, or its rows in
+    reverse order (`reordered`), or with CRLF line ends and a byte-order mark (`crlf`)."""
     first: dict[str, str] = {}
 
     def edit(job: Any, text: str) -> str:
-        return first.setdefault(job.report.name, text)
+        served = first.setdefault(job.report.name, text)
+        if served is text or how == "as is":
+            return served
+        if how == "reordered":
+            header, *rows = _records(served)
+            return "".join([header, *reversed(rows)])
+        return "\ufeff" + served.lstrip("\ufeff").replace("\n", "\r\n")
     sim.jobs.edit_file = edit
+
+
+def _records(text: str) -> list[str]:
+    """The CSV's records as written (a quoted value's line breaks kept inside its record)."""
+    records, pending = [], ""
+    for line in text.splitlines(keepends=True):
+        pending += line
+        if pending.count('"') % 2 == 0:
+            records.append(pending if pending.endswith("\n") else pending + "\n")
+            pending = ""
+    return records + ([pending] if pending else [])
 
 
 def _statuses(harness: Harness) -> dict[str, list[str]]:
@@ -75,14 +93,24 @@ def _rows_in_file(harness: Harness, job: Any) -> int:
 
 @pytest.mark.parametrize("export, table", [("Sale Orders", "sale_orders"), (APPEND_LOG, "orders_log")],
                          ids=["merge", "append"])
-def test_the_same_file_for_two_windows_loads_neither_and_both_again(harness: Harness, export: Any,
-                                                                    table: str) -> None:
+@pytest.mark.parametrize("how, rounds", [("as is", None), ("reordered", None), ("crlf", None), ("reordered", 1)],
+                         ids=["as-is", "reordered", "crlf-bom", "reordered-in-two-rounds"])
+def test_the_same_file_for_two_windows_loads_neither_and_both_again(
+        harness: Harness, export: Any, table: str, how: str, rounds: Optional[int]) -> None:
     """Which window the file is for cannot be told (the window guard allows a day of slack): neither
-    loads, neither cursor moves, and once the host serves each job its own file both windows land."""
+    loads, neither cursor moves, and once the host serves each job its own file both windows land. The
+    same rows in another order, or with other line ends, are the same file: an export without a key
+    loaded them twice, for both windows, and the second window's own rows never (red team helper 87, F1).
+    With one job at a time the windows load in two rounds of the run: the first loads, the second is refused."""
     sim = harness.sim
-    _first_file_for_every_job(sim)
+    _first_file_for_every_job(sim, how)
+    limit = {"max_concurrent_jobs": rounds} if rounds else {}
     with pytest.raises(ExportsFailed) as raised:
-        harness.run(exports=[export], facilities=["BLR01"], **TWO_WINDOWS)
+        harness.run(exports=[export], facilities=["BLR01"], **TWO_WINDOWS, **limit)
+    if rounds:  # the first window loaded in the first round, with its own rows
+        assert len(raised.value.problems) == 1 and "the file host served the same file" in raised.value.problems[0]
+        assert len(_last(harness, "LOADED")) == 1 and len(_last(harness, "INVALID_FILE")) == 1
+        return
     assert len(raised.value.problems) == 2
     assert all("the file host served the same file" in p for p in raised.value.problems), raised.value.problems
     assert len(_last(harness, "INVALID_FILE")) == 2 and not _last(harness, "LOADED")
@@ -96,14 +124,20 @@ def test_the_same_file_for_two_windows_loads_neither_and_both_again(harness: Har
     _assert_each_row_once(harness, table)
 
 
-def test_the_same_file_for_two_facilities_without_a_facility_column_is_refused(harness: Harness) -> None:
-    """Return Invoices carries no Facility Code: only the content tells that a facility got the other's file."""
-    _first_file_for_every_job(harness.sim)
+@pytest.mark.parametrize("export, table, how", [("Return Invoices", "return_invoices", "as is"),
+                                                ("Return Invoices", "return_invoices", "reordered"),
+                                                ("Tally GST Report", "tally_gst", "reordered")])
+def test_the_same_file_for_two_facilities_without_a_facility_column_is_refused(
+        harness: Harness, export: str, table: str, how: str) -> None:
+    """Return Invoices and Tally GST carry no Facility Code: only the content tells that a facility got the
+    other's file (a tenant that ignores the Facility header); Tally GST, without a key, loaded the rows for
+    both facilities when they came in another order (red team helper 87, F1)."""
+    _first_file_for_every_job(harness.sim, how)
     with pytest.raises(ExportsFailed) as raised:
-        harness.run(exports=["Return Invoices"], facilities=["BLR01", "DEL02"])
+        harness.run(exports=[export], facilities=["BLR01", "DEL02"])
     assert len(raised.value.problems) == 2 and "the file host served the same file" in raised.value.problems[0]
     assert len(_last(harness, "INVALID_FILE")) == 2
-    assert not harness.has_table("return_invoices") or harness.count("return_invoices") == 0
+    assert not harness.has_table(table) or harness.count(table) == 0
 
 
 def test_empty_files_alike_are_not_a_reuse(harness: Harness) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Optional, cast
@@ -43,6 +43,7 @@ from .row_checks import (
     repeats_the_header,
     value_bytes,
 )
+from .row_fingerprint import LineFingerprint
 from .stray_quotes import Opener, QuoteWatch
 from .window_guard import DateSpan
 
@@ -226,11 +227,14 @@ class CsvConverter:
         key_check = self.key_store.file(key, versions)
         try:
             with source() as handle:
-                watch = QuoteWatch(handle)
+                lines = None if key else LineFingerprint(handle)  # without a key, the rows tell files apart
+                watch = QuoteWatch(cast(BinaryIO, lines) if lines else handle)
                 result = self._convert_from(cast(BinaryIO, watch), source, parquet_path, lineage, header, layout,
                                             where, block_size, key_check)
             if watch.suspect:
                 refuse_altered_value(source, layout, where)
+            if lines is not None and result.rows:
+                result.keys = replace(result.keys, fingerprint=lines.value())
             return result
         finally:
             key_check.close()  # the hashes stay only when the result handed them out

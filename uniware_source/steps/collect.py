@@ -63,9 +63,9 @@ def _shared_keys(spec: ExportSpec) -> str:
 
 
 def _identities(ready: FileReady) -> list[tuple[str, str]]:
-    """What makes two files of one run the same file: their bytes, or (an export with a key) the same set
-    of keys whatever the bytes around them (line ends, a BOM, the order of the rows). Files without rows
-    have none."""
+    """What makes two files of one run the same file: their bytes, or the same rows whatever the bytes
+    around them (line ends, a BOM, the order of the rows): the same set of keys (an export with a key), the
+    same lines (one without, row_fingerprint.py). Files without rows have none."""
     if not ready.converted.rows:
         return []
     identities = [("sha256", ready.download.sha256)] if ready.download.sha256 else []
