@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Optional
@@ -307,6 +307,26 @@ def test_done_with_successful_false_is_never_loaded(tmp_path_factory: pytest.Tem
         assert again.file is not None and harness.count("return_invoices") == again.file.rows > 0
         assert stayed is None or harness.cursors("return_invoices")["BLR01"] > stayed
         assert harness.sql("SELECT COUNT(*) FROM {ds}.return_invoices WHERE _uniware_job_code = ?", job.code) == [(0,)]
+
+
+@pytest.mark.parametrize("field", ["fileUrl", "data.filePath", "FilePath"])
+@pytest.mark.parametrize("export, table", [(RETURNS, "return_invoices"), (["Tally GST Report"], "tally_gst")])
+def test_a_done_answer_with_its_link_under_another_name_is_not_an_empty_export(
+        tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, field: str, export: list[str], table: str) -> None:
+    """A build that answers the link as `fileUrl`, `FilePath` or `data.filePath`: there was no `filePath`, so
+    every job was taken as an export with no rows, the cursor moved past its window, exit 0 (an export without
+    a key never exports such a window again; red team helper 87, F2). Refused instead, and the window stays."""
+    config = fast_config(files_dir=tmp_path_factory.mktemp("sim-files"), file_path_field=field)
+    with UniwareSimulator(config) as sim:
+        harness = Harness(sim, tmp_path)
+        with pytest.raises(ExportsFailed, match=f"with a link under '{field}'"):
+            harness.run(exports=export, facilities=["BLR01"])
+        [job] = sim.jobs.all()
+        assert harness.history(job.code)[-1]["status"] == "LOST"
+        cursor = harness.cursors(table).get("BLR01")  # where the facility began at most: the window not passed
+        assert cursor is None or datetime.fromisoformat(cursor) < TEST_NOW - timedelta(days=7)
+        assert not harness.has_table(table) or harness.count(table) == 0
+        assert "EMPTY" not in [r["status"] for r in harness.history(job.code)]
 
 
 def test_done_with_successful_false_for_a_while_loads_once_uniware_says_it_succeeded(harness: Harness) -> None:

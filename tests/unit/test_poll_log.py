@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from typing import Any
 
@@ -206,10 +207,21 @@ def test_a_done_answer_that_cannot_be_this_jobs_whole_export_is_refused() -> Non
         *(({"filePath": value}, "not a link") for value in ([link], {"url": link}, 7)),
         ({"error": "Export truncated"}, "errors"),
         ({"filePath": None, "jobCode": "EXP0002"}, "for another job"),
+        # the link under another name (red team helper 87, F2: taken as an export with no rows, cursor moved)
+        *(({"filePath": blank, **elsewhere}, f"link under '{where}'") for blank in (None, "", " ")
+          for elsewhere, where in (({"fileUrl": link}, "fileUrl"), ({"FilePath": link}, "FilePath"),
+                                   ({"data": {"filePath": link}}, "data.filePath"),
+                                   ({"result": [{"href": link}]}, "result[0].href"),
+                                   ({"downloadPath": "/exports/x.csv"}, "downloadPath"))),
     ]
     for change, said in refused:
-        with pytest.raises(ContradictoryStatus, match=said):
+        with pytest.raises(ContradictoryStatus, match=re.escape(said)) as caught:
             job_status(Answers({**done, **change}), "EXP0001")  # type: ignore[arg-type]
+        assert "files.example" not in str(caught.value)  # the field is named, never the link
+    empty = job_status(Answers({"status": "COMPLETE", "filePath": None, "successful": True, "message": "see "  # type: ignore[arg-type]
+                                "https://help.example/exports", "errors": [], "warnings": [], "jobCode": "EXP0001"}),
+                       "EXP0001")
+    assert empty.file_url is None  # the documented fields alone: an export with no rows
     loaded: list[dict[str, Any]] = [{"jobCode": "EXP0001"}, {"jobCode": " exp0001 "}, {"jobCode": None},
                                     *({"successful": value} for value in ("yes", 1.0, "1", "T", None, "")),
                                     {"errors": " [ ] "}, {"error": None}]

@@ -84,7 +84,41 @@ def _refuse_doubtful_done(operation: str, job_code: str, status: str, payload: d
         problem = f"with successful={redact(str(payload.get('successful')))!r}, neither true nor false"
     elif payload.get("filePath") is not None and not isinstance(payload.get("filePath"), str):
         problem = f"with a filePath that is not a link ({type(payload.get('filePath')).__name__})"
+    elif not str(payload.get("filePath") or "").strip() and (where := _link_elsewhere(payload)):
+        problem = (f"without a filePath but with a link under {where!r} (an answer of another shape): not "
+                   "taken as an export with no rows")
     else:
         return
     raise ContradictoryStatus(operation, f"Uniware answered {status} {problem}{said}: its file is not loaded",
                               errors=errors_of(payload), refused=True)
+
+
+# the fields of a status answer besides `filePath` (the seed page, export-job-status.txt; `jobCode` some builds echo)
+_OTHER_FIELDS = frozenset({"successful", "message", "errors", "warnings", "status", "jobcode"})
+_LINK_WORDS = ("file", "path", "url", "link", "download")
+
+
+def _link_elsewhere(payload: Any, where: str = "") -> Optional[str]:
+    """Where a done answer without `filePath` holds something like a file link: a field outside the
+    documented ones that is named like one (`fileUrl`, `FilePath`, `data.filePath`...) and holds a value,
+    or a text starting with http(s):// (the field's name, never its value: a link is a credential)."""
+    if isinstance(payload, dict):
+        for key, value in payload.items():
+            name = str(key)
+            if not where and (name == "filePath" or name.casefold() in _OTHER_FIELDS):
+                continue
+            path = f"{where}.{name}" if where else name
+            named = any(word in name.casefold() for word in _LINK_WORDS)
+            if named and value not in (None, "", [], {}):
+                return path
+            found = _link_elsewhere(value, path)
+            if found:
+                return found
+    elif isinstance(payload, list):
+        for index, value in enumerate(payload):
+            found = _link_elsewhere(value, f"{where}[{index}]")
+            if found:
+                return found
+    elif isinstance(payload, str) and where and payload.strip().casefold().startswith(("http://", "https://")):
+        return where
+    return None

@@ -225,6 +225,13 @@ class _ApiRoutes(_Handler):
                 link = payload["filePath"]
                 values = " ".join(value for _, value in parse_qsl(urlsplit(link).query))  # a build that lists them
                 payload["message"] = f"Export ready, download at {quote(link, safe='')} (link values: {values})"
+            field = self.sim.config.file_path_field
+            if field != "filePath":  # a build of another shape: the link under another name
+                *parents, last = field.split(".")
+                place = payload
+                for parent in parents:
+                    place = place.setdefault(parent, {})
+                place[last] = payload.pop("filePath")
         return status, headers, payload
 
 

@@ -54,6 +54,9 @@ class SimulatorConfig:
     file_gzip: bool = False  # the file host gzips bodies for clients whose Accept-Encoding allows it
     file_content_type: str = "text/csv"  # what the file host calls a CSV (a misconfigured bucket: text/html)
     relative_file_path: bool = False  # filePath is /export/<tenant>/<id>/<name>.csv on the API host (bearer needed)
+    # the field a finished job's link comes under: "filePath" (the docs), or another shape a build might answer
+    # ("fileUrl", or "data.filePath" nested); then no filePath at all
+    file_path_field: str = "filePath"
     synchronous_exports: bool = False  # write the file while creating the job (deterministic tests)
     error_text_field: str = "description"  # or "message": which field carries the error text
     facility_code_field: str = "facilityCode"  # or "code": facility/search's field for a facility's code
