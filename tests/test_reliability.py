@@ -176,7 +176,8 @@ def test_unknown_status_is_pending_until_the_deadline(tmp_path: Path, caplog: py
      "are not loaded again"),
     ({"name": "Sale Orders", "filters": [{"id": "channelFilter", "selectedValues": []}]}, 100004,
      "needs selectedValues"),
-    ({"name": "Sale Orders", "date_filter": ""}, 100003,  # a report that needs a date filter, given none
+    ({"name": "B2B Sale Orders", "columns": list(CATALOG["Sale Orders"].columns), "date_filter": "",
+      "primary_key": ["Sale Order Item Code"]}, 100003,  # a report that needs a date filter, given none
      "The export has no date_filter; a report that needs one is refused so: set date_filter for this export"),
     ({"name": "Sale Orders", "filters": [{"id": "channelFilter", "selectedValues": ["EBAY"]}]}, 100005,
      "Invalid value EBAY"),
