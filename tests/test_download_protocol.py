@@ -370,6 +370,33 @@ def test_an_api_answer_trickled_in_is_cut_at_the_read_timeout_and_retried(trickl
         assert client.post(host.url, json={"jobCode": "J1"}, timeout=policy.timeout).json()["status"] == "COMPLETE"
 
 
+@pytest.mark.parametrize("framing", ["length", "closed"])
+def test_an_api_answer_larger_than_any_uniware_sends_is_not_read_whole(framing: str) -> None:
+    """A status answer padded with hundreds of MB took that much memory in each polling worker (red team
+    helper 87, F3: 224 -> 1,656 MB): an answer past API_ANSWER_MAX_BYTES fails the call, read no further
+    and not retried at once (the status poll asks again at its next poll); a normal answer after it is read
+    as ever."""
+    from uniware_source.client.interruptible import API_ANSWER_MAX_BYTES, AnswerTooBig
+
+    policy = replace(POLICY, max_attempts=2)
+    padded = b'{"successful": true, "status": "COMPLETE", "message": "' + b"x" * (API_ANSWER_MAX_BYTES + 1) + b'"}'
+    plain = b'{"successful": true, "status": "COMPLETE"}'
+
+    def answers(number: int, request: Request) -> Answer:
+        body = padded if number == 1 else plain
+        headers = {"Content-Type": "application/json"}
+        if framing == "length":
+            headers["Content-Length"] = str(len(body))
+        return Answer(200, headers, body, close=framing == "closed")
+
+    with HostileHost(answers) as host:
+        client = api_client(policy)
+        with pytest.raises(AnswerTooBig, match=f"more than {API_ANSWER_MAX_BYTES >> 20} MB"):
+            client.post(host.url, json={"jobCode": "J1"}, timeout=policy.timeout)
+        assert len(host.requests) == 1
+        assert client.post(host.url, json={"jobCode": "J1"}, timeout=policy.timeout).json()["status"] == "COMPLETE"
+
+
 def test_a_file_cut_where_its_bytes_repeat_themselves_is_fetched_whole_again(tmp_path: Path) -> None:
     """Cut inside a run of `,` (a wide row of empty columns): the last bytes cannot tell a resume that is a
     byte off from a right one, so no range is asked; the file comes whole, never spliced."""

@@ -141,10 +141,19 @@ class AnswerTooSlow(requests.Timeout):
     """An answer that did not arrive whole within its bound (a host trickling it): retried like a timeout."""
 
 
-def answer_within(send: Any, seconds: float) -> Any:
+class AnswerTooBig(requests.RequestException):
+    """An API answer (small JSON) larger than any Uniware sends: read no further, so memory stays bounded."""
+
+
+API_ANSWER_MAX_BYTES = 32 << 20  # a status or create answer is a few hundred bytes; facility/search a few KB a facility
+
+
+def answer_within(send: Any, seconds: float, max_bytes: int = API_ANSWER_MAX_BYTES) -> Any:
     """`send` (a session's) whose every request must be answered whole (headers and, unless streamed,
     body) within `seconds`: past them the thread's connection is shut down and the attempt fails with
-    AnswerTooSlow. Unlike `cut_after`, later requests of the thread are allowed (a retry)."""
+    AnswerTooSlow; a body (not streamed) of more than `max_bytes` fails it with AnswerTooBig, read no
+    further (a status answer padded with hundreds of MB took that much memory per worker). Unlike
+    `cut_after`, later requests of the thread are allowed (a retry)."""
 
     def bounded(request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         ident = threading.get_ident()
@@ -161,7 +170,9 @@ def answer_within(send: Any, seconds: float) -> Any:
         timer.start()
         too_slow = f"no whole answer within {seconds:g} s (read_timeout_seconds)"
         try:
-            response = send(request, **kwargs)
+            response = send(request, **{**kwargs, "stream": True})
+            if not kwargs.get("stream"):
+                _read_whole(response, max_bytes)
         except requests.RequestException as error:
             if fired.is_set():
                 raise AnswerTooSlow(too_slow) from error
@@ -175,3 +186,17 @@ def answer_within(send: Any, seconds: float) -> Any:
         return response  # type: ignore[no-any-return]
 
     return bounded
+
+
+def _read_whole(response: requests.Response, max_bytes: int) -> None:
+    """Read the body of a streamed `response` into it, as an unstreamed request would; AnswerTooBig past
+    `max_bytes` (decoded)."""
+    chunks, size = [], 0
+    for chunk in response.iter_content(1 << 16):
+        size += len(chunk)
+        if size > max_bytes:
+            response.close()
+            raise AnswerTooBig(f"an answer of more than {max_bytes >> 20} MB (HTTP {response.status_code}, "
+                               f"{response.headers.get('Content-Type', 'unknown content type')}): not read further")
+        chunks.append(chunk)
+    response._content = b"".join(chunks)  # what requests keeps of a body it read itself
