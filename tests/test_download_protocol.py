@@ -97,6 +97,11 @@ EXACT: dict[str, Script] = {
     # bytes a resume repeats, then whole files
     **{f"206 body {shift:+d} byte(s) from its Content-Range, then whole files": ranged(_shifted_then_whole(shift))
        for shift in (-1, 1, -7, 40)},
+    # red team helper 87, F4: 2 of 48 rows landed, exit 0
+    "a smaller whole file under the same ETag answers the resume, then honest": ranged(
+        lambda n, r: whole(FILE[:HALF // 3]) if r.range_start else whole(FILE)),
+    "a larger whole file under the same ETag answers the resume, then honest": ranged(
+        lambda n, r: whole(FILE + FILE[:300]) if r.range_start else whole(FILE)),
     "a body longer than its Content-Length once, then honest": lambda n, r: (
         Answer(200, {"Content-Type": "text/csv", "Content-Length": str(HALF)}, FILE) if n == 1 else whole(FILE)),
     "a Content-Length that is not ASCII digits, then honest": lambda n, r: (
@@ -121,6 +126,8 @@ def test_a_host_that_misleads_once_still_gives_the_exact_file(case: str, tmp_pat
 
 # hosts that never give a trustworthy file: a clear error, nothing kept
 FAILING: dict[str, Script] = {
+    "every resume answered with a smaller whole file under the same ETag, whole files cut": ranged(
+        lambda n, r: whole(FILE[:HALF // 3]) if r.range_start else cut(FILE, HALF)),
     "every resume from a wrong byte, same length": ranged(
         lambda n, r: part(FILE, r.range_start - 200, claimed_start=r.range_start - 200) if r.range_start
         else cut(FILE, HALF)),

@@ -365,9 +365,16 @@ class FileDownloader:
                     raise _Retry(f"the server answered a Range request with a {encoding} body; restarting "
                                  "from byte 0")
         elif resume and status == 200:
+            before, size = progress.validator, progress.total
+            now = _expected_total(response, 0)
+            progress.restart(out)
+            if before is not None and before == _validator(response) and None not in (size, now) and size != now:
+                progress.resumable = False  # its versions cannot be told: whole files only from now on
+                raise _Retry(f"the server answered a Range request with a whole file of {now} bytes under the same "
+                             f"version ({before}) as the {size}-byte file it began: restarting from byte 0, "
+                             "without ranges")
             log.info("%s: the server answered the Range request with the whole file; restarting from the "
                      "beginning", job.where)
-            progress.restart(out)
         elif resume and status != 206:
             raise _Retry(f"unexpected HTTP {status} to a Range request")
         repeat = progress.repeat if status == 206 and decoder is None else b""
