@@ -407,10 +407,24 @@ def test_a_column_keeps_the_type_it_loaded_with_when_the_catalog_types_it_later(
     harness.run(exports=[{"name": "GRN", "column_types": {label: "text"}}], facilities=["BLR01"])
     assert column_types(harness, "grns")["values_of_goods_received_with_taxes"] == "VARCHAR"
     harness.sim.clock.advance(timedelta(days=1))
+    def na(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+        at, key = header.index(label), header.index("GRN Code")
+        for row in rows:
+            row[at] = "NA"
+        rows[0][key] = "NA"  # a key cell: blank, as earlier versions loaded it (""), so its rows merge as before
+        return header, rows
+
+    harness.sim.jobs.edit_file = _rows_edited(na)
     report = harness.run(exports=["GRN"], facilities=["BLR01"])  # the catalog's decimal
     assert not report.problems
     assert column_types(harness, "grns")["values_of_goods_received_with_taxes"] == "VARCHAR"
     assert report.exports["grns"].jobs_loaded == 1
+    # the kept text column and the key: `NA` blank there as in every typed column, as the table loaded it
+    second = harness.sim.jobs.all()[-1].code
+    assert harness.sql("SELECT COUNT(*) FROM {ds}.grns WHERE _uniware_job_code = ? AND "
+                       "(values_of_goods_received_with_taxes IS NOT NULL OR grn_code = 'NA')", second) == [(0,)]
+    assert harness.sql("SELECT COUNT(*) FROM {ds}.grns WHERE grn_code = ''")[0][0] >= 1
+    harness.sim.jobs.edit_file = None
     harness.sim.clock.advance(timedelta(days=1))
     with pytest.raises(ExportsFailed) as raised:
         harness.run(exports=[{"name": "GRN", "column_types": {label: "decimal"}}], facilities=["BLR01"])

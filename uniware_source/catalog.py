@@ -56,6 +56,8 @@ class ExportSpec:
     # the labels of `column_types` the configuration gives (not the catalog's defaults): a change of type
     # the user asks for is one, while the catalog's newer types leave loaded columns as they are
     configured_types: frozenset[str] = frozenset()
+    # the labels (folded) whose type is kept from an earlier load though the catalog types them otherwise now
+    types_kept: frozenset[str] = frozenset()
     # the date filter a job is made with when Uniware refuses `date_filter` (a catalog default, not one the
     # configuration chose): the report's other filter the tenants take (Sale Orders: updatedOn, else addedOn)
     date_filter_fallback: Optional[str] = None

@@ -52,7 +52,9 @@ log = logging.getLogger(__name__)
 # whole values that mean "no value": empty, `N/A`, `-`, `NULL` (uniware-api.md)
 BLANKS = ["", "N/A", "-", "NULL"]
 # `NA` is a blank AWB number (uniware-reports.md 12, VD) but tenant data in a custom field (RJ): blank in
-# typed columns (no number or date reads it) and in the AWB / tracking number columns, kept as written elsewhere
+# typed columns (no number or date reads it; a column loading as text because its table did is one too), in
+# the AWB / tracking number columns and in key columns (an earlier version blanked it everywhere: a key's
+# rows must merge as before), kept as written elsewhere
 NA = "NA"
 NA_BLANK_LABELS = frozenset(fold_label(label) for label in ("Tracking Number", "Tracking No", "AWB No", "AWB num"))
 BLOCK_SIZE = 1 << 20  # pyarrow parses 1 MB blocks ~3x faster than 16 MB ones (measured, 2 cores)
@@ -445,7 +447,9 @@ class CsvConverter:
                     f"{value[:60]!r}): a quote that is not escaped seems to join rows; the file cannot be read "
                     "safely")
         for position, kind in enumerate(layout.kinds):
-            if kind != TEXT or fold_label(layout.labels[position]) in NA_BLANK_LABELS:
+            label = fold_label(layout.labels[position])
+            if kind != TEXT or label in NA_BLANK_LABELS or label in self.spec.types_kept \
+                    or layout.names[position] in layout.key_names:
                 columns[position] = _na_as_blank(columns[position])
             if kind == TEXT:
                 continue

@@ -532,7 +532,8 @@ class ExportCollection:
                "left out?): give it again, or load into a new table_name to get the new types")
         self.rt.report.once(f"kept|{self.spec.table_name}", "%s: %s keep the type(s) they loaded with (%s); %s",
                             self.spec.table_name, ", ".join(sorted(kept)), ", ".join(sorted(set(kept.values()))), why)
-        return replace(self.spec, column_types={**self.spec.column_types, **kept})
+        return replace(self.spec, column_types={**self.spec.column_types, **kept},
+                       types_kept=frozenset(fold_label(label) for label in kept))
 
     def _check_types(self, converted: ConvertedFile) -> Optional[str]:
         """A problem text when a column the table already has would get values of another type (a
