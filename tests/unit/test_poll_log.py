@@ -222,6 +222,10 @@ def test_a_done_answer_that_cannot_be_this_jobs_whole_export_is_refused() -> Non
                                 "https://help.example/exports", "errors": [], "warnings": [], "jobCode": "EXP0001"}),
                        "EXP0001")
     assert empty.file_url is None  # the documented fields alone: an export with no rows
+    for extra in ({"fileSize": 0}, {"downloadable": False}, {"fileFormat": "CSV"}, {"userProfile": "admin"},
+                  {"FILEPATH": "  "}, {"downloadPath": "/"}, {"data": {"fileName": "orders.csv", "rows": 0}}):
+        answer = job_status(Answers({"status": "COMPLETE", "successful": True, **extra}), "EXP0001")  # type: ignore[arg-type]
+        assert answer.file_url is None, extra  # no link among them: still an export with no rows (review helper 89)
     loaded: list[dict[str, Any]] = [{"jobCode": "EXP0001"}, {"jobCode": " exp0001 "}, {"jobCode": None},
                                     *({"successful": value} for value in ("yes", 1.0, "1", "T", None, "")),
                                     {"errors": " [ ] "}, {"error": None}]

@@ -93,32 +93,35 @@ def _refuse_doubtful_done(operation: str, job_code: str, status: str, payload: d
                               errors=errors_of(payload), refused=True)
 
 
-# the fields of a status answer besides `filePath` (the seed page, export-job-status.txt; `jobCode` some builds echo)
-_OTHER_FIELDS = frozenset({"successful", "message", "errors", "warnings", "status", "jobcode"})
-_LINK_WORDS = ("file", "path", "url", "link", "download")
+# the fields of a status answer besides `filePath` (the seed page, export-job-status.txt; `jobCode` some builds
+# echo, `error`/`warning` in the singular others send)
+_OTHER_FIELDS = frozenset({"successful", "message", "errors", "warnings", "status", "jobcode", "error", "warning"})
+_LINK_WORDS = ("filepath", "fileurl", "url", "link", "href", "download", "path", "location", "uri")
+_LINK_START = ("http://", "https://", "/")
 
 
-def _link_elsewhere(payload: Any, where: str = "") -> Optional[str]:
-    """Where a done answer without `filePath` holds something like a file link: a field outside the
-    documented ones that is named like one (`fileUrl`, `FilePath`, `data.filePath`...) and holds a value,
-    or a text starting with http(s):// (the field's name, never its value: a link is a credential)."""
+def _link_elsewhere(payload: Any, where: str = "", named: bool = False) -> Optional[str]:
+    """Where a done answer without `filePath` holds a file link under another name: a text starting with
+    http(s):// anywhere outside the documented fields, or with `/` under a field named like a link (`fileUrl`,
+    `FilePath`, `data.filePath`, `downloadPath`...). The field's name, never its value: a link is a credential.
+    Other values (`fileSize: 0`, `fileFormat: "CSV"`) are no link."""
     if isinstance(payload, dict):
         for key, value in payload.items():
             name = str(key)
             if not where and (name == "filePath" or name.casefold() in _OTHER_FIELDS):
                 continue
             path = f"{where}.{name}" if where else name
-            named = any(word in name.casefold() for word in _LINK_WORDS)
-            if named and value not in (None, "", [], {}):
-                return path
-            found = _link_elsewhere(value, path)
+            like = named or any(word in name.casefold() for word in _LINK_WORDS)
+            found = _link_elsewhere(value, path, like)
             if found:
                 return found
     elif isinstance(payload, list):
         for index, value in enumerate(payload):
-            found = _link_elsewhere(value, f"{where}[{index}]")
+            found = _link_elsewhere(value, f"{where}[{index}]", named)
             if found:
                 return found
-    elif isinstance(payload, str) and where and payload.strip().casefold().startswith(("http://", "https://")):
-        return where
+    elif isinstance(payload, str) and where:
+        text = payload.strip().casefold()
+        if text.startswith(_LINK_START[:2]) or (named and text.startswith(_LINK_START) and len(text) > 1):
+            return where
     return None
