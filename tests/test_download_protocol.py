@@ -404,6 +404,29 @@ def test_an_api_answer_larger_than_any_uniware_sends_is_not_read_whole(framing: 
         assert client.post(host.url, json={"jobCode": "J1"}, timeout=policy.timeout).json()["status"] == "COMPLETE"
 
 
+def test_a_redirect_larger_than_any_uniware_answer_is_not_read_whole() -> None:
+    """requests reads a redirect's body whole before following it, and keeps it (review helper 89): the
+    padded body of a 307 fails the call as a padded answer does; a small redirect is followed as ever."""
+    from uniware_source.client.interruptible import API_ANSWER_MAX_BYTES, AnswerTooBig
+
+    padding = b"x" * (API_ANSWER_MAX_BYTES + 1)
+    plain = b'{"successful": true, "status": "COMPLETE"}'
+
+    def answers(number: int, request: Request) -> Answer:
+        if " /moved " in request.line:  # (the host does not read request bodies: the line may follow one)
+            return Answer(200, {"Content-Type": "application/json", "Content-Length": str(len(plain))}, plain)
+        body = padding if number == 1 else b"moved"
+        return Answer(307, {"Location": "/moved", "Content-Length": str(len(body))}, body)
+
+    with HostileHost(answers) as host:
+        client = api_client(POLICY)
+        with pytest.raises(AnswerTooBig, match=f"more than {API_ANSWER_MAX_BYTES >> 20} MB"):
+            client.post(host.url, json={"jobCode": "J1"}, timeout=POLICY.timeout)
+        assert len(host.requests) == 1  # not followed
+        answer = client.post(host.url, json={"jobCode": "J1"}, timeout=POLICY.timeout)
+        assert answer.json()["status"] == "COMPLETE" and len(answer.history) == 1
+
+
 def test_a_file_cut_where_its_bytes_repeat_themselves_is_fetched_whole_again(tmp_path: Path) -> None:
     """Cut inside a run of `,` (a wide row of empty columns): the last bytes cannot tell a resume that is a
     byte off from a right one, so no range is asked; the file comes whole, never spliced."""

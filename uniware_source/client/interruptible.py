@@ -188,6 +188,18 @@ def answer_within(send: Any, seconds: float, max_bytes: int = API_ANSWER_MAX_BYT
     return bounded
 
 
+def capped_redirect_body(max_bytes: int = API_ANSWER_MAX_BYTES) -> Any:
+    """A session `response` hook that reads a redirect's body up to `max_bytes` (AnswerTooBig past them):
+    requests reads each redirect's body whole before it follows the redirect, and keeps it."""
+
+    def hook(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+        if response.is_redirect:
+            _read_whole(response, max_bytes)
+        return response
+
+    return hook
+
+
 def _read_whole(response: requests.Response, max_bytes: int) -> None:
     """Read the body of a streamed `response` into it, as an unstreamed request would; AnswerTooBig past
     `max_bytes` (decoded)."""
@@ -200,3 +212,4 @@ def _read_whole(response: requests.Response, max_bytes: int) -> None:
                                f"{response.headers.get('Content-Type', 'unknown content type')}): not read further")
         chunks.append(chunk)
     response._content = b"".join(chunks)  # what requests keeps of a body it read itself
+    setattr(response, "_content_consumed", True)  # noqa: B010 (requests' own flag, not in its type hints)

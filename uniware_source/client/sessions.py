@@ -24,7 +24,7 @@ from tenacity import RetryCallState, retry_all, retry_base
 from ..redact import redact
 from ..settings import HttpPolicy
 from .connection_errors import is_name_resolution_error, is_tls_mismatch
-from .interruptible import InterruptibleAdapter, answer_within, is_cut
+from .interruptible import InterruptibleAdapter, answer_within, capped_redirect_body, is_cut
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,8 @@ class AnnouncingClient(Client):
         retrying: Any = _make_retry(**self._retry_kwargs)
         retrying = retrying.copy(retry=retry_all(retrying.retry, _RetryUnlessUnreachable()), before_sleep=_announce)
         send = session.send if self._answer_seconds is None else answer_within(session.send, self._answer_seconds)
+        if self._answer_seconds is not None:  # an API answer: its redirects' bodies are capped too
+            session.hooks["response"].append(capped_redirect_body())
         session.send = retrying.wraps(send)  # type: ignore[method-assign]
         return session
 
