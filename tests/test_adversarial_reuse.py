@@ -104,7 +104,7 @@ def test_the_same_file_for_two_windows_loads_neither_and_both_again(
     With one job at a time the windows load in two rounds of the run: the first loads, the second is refused."""
     sim = harness.sim
     _first_file_for_every_job(sim, how)
-    limit = {"max_concurrent_jobs": rounds} if rounds else {}
+    limit: dict[str, Any] = {"max_concurrent_jobs": rounds} if rounds else {}
     with pytest.raises(ExportsFailed) as raised:
         harness.run(exports=[export], facilities=["BLR01"], **TWO_WINDOWS, **limit)
     if rounds:  # the first window loaded in the first round, with its own rows
@@ -229,6 +229,31 @@ def test_a_file_loaded_for_a_facility_in_an_earlier_run_is_refused_for_another(h
     assert cleared, lines
     report = harness.run(exports=orders, facilities=["DEL02"], **one_window)
     assert report.exports["sale_orders"].jobs_loaded == 1
+
+
+@pytest.mark.parametrize("how", ["reordered", "crlf"])
+def test_a_keyless_file_loaded_by_an_earlier_run_served_reordered_for_the_next_window_is_refused(
+        harness: Harness, how: str) -> None:
+    """Daily runs of an export without a key: the next day's job served yesterday's rows in another order
+    (or with other line ends) loaded them twice and the day's own rows never, exit 0 (review helper 89):
+    refused across runs too, the day exported again once the host serves its own file."""
+    sim = harness.sim
+    _first_file_for_every_job(sim, how)
+    day: dict[str, Any] = {"window_days": 1, "backfill_start": "2026-04-13T00:00:00+05:30",
+                           "backfill_end": "2026-04-14T00:00:00+05:30"}
+    harness.run(exports=[APPEND_LOG], facilities=["BLR01"], **day)
+    [first] = _last(harness, "LOADED")
+    loaded = harness.count("orders_log")
+    next_day = {**day, "backfill_start": "2026-04-14T00:00:00+05:30", "backfill_end": "2026-04-15T00:00:00+05:30"}
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=[APPEND_LOG], facilities=["BLR01"], **next_day)
+    [problem] = raised.value.problems
+    assert f"as for job {first.code} of facility BLR01" in problem and "by an earlier run" in problem, problem
+    assert harness.count("orders_log") == loaded
+    sim.jobs.edit_file = None
+    report = harness.run(exports=[APPEND_LOG], facilities=["BLR01"], **next_day)
+    assert not report.problems and harness.count("orders_log") > loaded
+    _assert_each_row_once(harness, "orders_log")
 
 
 def test_a_job_loaded_in_an_earlier_run_named_for_another_window_is_not_taken(

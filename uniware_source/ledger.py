@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
+from .conversion.row_fingerprint import PREFIX as LINES_FINGERPRINT
 from .errors import ConfigError
 from .history import DEFERRED_STATE, defer, take_deferred
 from .redact import redact
@@ -257,14 +258,16 @@ class ExportLedger:
     def file_loaded_elsewhere(self, sha256: str, entry: Entry, facility_scoped: bool, fingerprint: Optional[str] = None,
                               run_id: Optional[str] = None) -> Optional[str]:
         """The earlier load of a file that cannot be this entry's file too (see `files_conflict`): of the same
-        content, or, loaded earlier in run `run_id` (an earlier round), of the same keys (`fingerprint`, as
-        the files of one package are compared: across runs a key may rightly be in two windows); what it
-        was, else None."""
+        content, or of the same rows: the same lines in any order (an export without a key: `lines:`
+        fingerprints, as the bytes are compared), or, loaded earlier in run `run_id` (an earlier round), the
+        same keys (as the files of one package are compared: across runs a key may rightly be in two
+        windows); what it was, else None."""
         fingerprints = self._state.get(LOADED_KEYS) or {}
         for known, facility, start, end, job_code, *_ in self._state.get(LOADED_FILES, []):
             keys, run = [*fingerprints.get(job_code, ()), None, None][:2]
             same_run = run is not None and run == run_id
-            same_keys = same_run and fingerprint is not None and keys == fingerprint
+            same_keys = fingerprint is not None and keys == fingerprint and (
+                same_run or fingerprint.startswith(LINES_FINGERPRINT))
             if job_code == entry.job_code or not (known == sha256 or same_keys):
                 continue
             if files_conflict((facility, start and from_iso(start), end and from_iso(end)),

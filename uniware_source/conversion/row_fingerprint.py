@@ -15,6 +15,7 @@ import zlib
 from typing import BinaryIO
 
 BOM = b"\xef\xbb\xbf"
+PREFIX = "lines:"  # a fingerprint's kind (key fingerprints are digits)
 
 
 class LineFingerprint(io.RawIOBase):
@@ -61,7 +62,7 @@ class LineFingerprint(io.RawIOBase):
         lines, total = self._lines, self._sum
         if self._tail:
             lines, total = lines + 1, total + zlib.crc32(self._tail)
-        return f"lines:{lines}:{total}"
+        return f"{PREFIX}{lines}:{total}"
 
     def close(self) -> None:
         self._handle.close()
