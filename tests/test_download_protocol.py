@@ -102,6 +102,8 @@ EXACT: dict[str, Script] = {
         lambda n, r: whole(FILE[:HALF // 3]) if r.range_start else whole(FILE)),
     "a larger whole file under the same ETag answers the resume, then honest": ranged(
         lambda n, r: whole(FILE + FILE[:300]) if r.range_start else whole(FILE)),
+    "a smaller whole file of unannounced size under the same ETag answers the resume, then honest": ranged(
+        lambda n, r: whole(FILE[:HALF // 3], length=False) if r.range_start else whole(FILE)),
     "a body longer than its Content-Length once, then honest": lambda n, r: (
         Answer(200, {"Content-Type": "text/csv", "Content-Length": str(HALF)}, FILE) if n == 1 else whole(FILE)),
     "a Content-Length that is not ASCII digits, then honest": lambda n, r: (
@@ -128,6 +130,8 @@ def test_a_host_that_misleads_once_still_gives_the_exact_file(case: str, tmp_pat
 FAILING: dict[str, Script] = {
     "every resume answered with a smaller whole file under the same ETag, whole files cut": ranged(
         lambda n, r: whole(FILE[:HALF // 3]) if r.range_start else cut(FILE, HALF)),
+    "every resume answered with a smaller whole file of unannounced size, whole files cut": ranged(
+        lambda n, r: whole(FILE[:HALF // 3], length=False) if r.range_start else cut(FILE, HALF)),
     "every resume from a wrong byte, same length": ranged(
         lambda n, r: part(FILE, r.range_start - 200, claimed_start=r.range_start - 200) if r.range_start
         else cut(FILE, HALF)),

@@ -368,11 +368,13 @@ class FileDownloader:
             before, size = progress.validator, progress.total
             now = _expected_total(response, 0)
             progress.restart(out)
-            if before is not None and before == _validator(response) and None not in (size, now) and size != now:
-                progress.resumable = False  # its versions cannot be told: whole files only from now on
-                raise _Retry(f"the server answered a Range request with a whole file of {now} bytes under the same "
-                             f"version ({before}) as the {size}-byte file it began: restarting from byte 0, "
-                             "without ranges")
+            if before is not None and before == _validator(response) and size is not None and size != now:
+                # the same version and another size, or a size it does not say (it would only be known once read,
+                # with this answer taken as the file): its versions cannot be told, whole files only from now on
+                progress.resumable = False
+                raise _Retry(f"the server answered a Range request with a whole file of "
+                             f"{'unannounced size' if now is None else f'{now} bytes'} under the same version "
+                             f"({before}) as the {size}-byte file it began: restarting from byte 0, without ranges")
             log.info("%s: the server answered the Range request with the whole file; restarting from the "
                      "beginning", job.where)
         elif resume and status != 206:
