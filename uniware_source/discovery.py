@@ -42,9 +42,10 @@ def _labels(name: str) -> dict[str, str]:
 
 
 def export_lines() -> list[str]:
-    lines = [f"{'report':<22} {'table':<20} {'date filter':<24} {'loaded as':<9} key"]
+    width = max(len(name) for name in CATALOG)
+    lines = [f"{'report':<{width}} {'table':<20} {'date filter':<24} {'loaded as':<9} key"]
     for spec in CATALOG.values():
-        lines.append(f"{spec.name:<22} {spec.table_name:<20} {spec.date_filter or '-':<24} "
+        lines.append(f"{spec.name:<{width}} {spec.table_name:<20} {spec.date_filter or '-':<24} "
                      f"{spec.write_disposition:<9} {' + '.join(spec.primary_key) or '-'}")
     lines.append("columns and types of each: `uniware-pipeline exports --markdown`")
     return lines
