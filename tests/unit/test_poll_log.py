@@ -212,7 +212,10 @@ def test_a_done_answer_that_cannot_be_this_jobs_whole_export_is_refused() -> Non
           for elsewhere, where in (({"fileUrl": link}, "fileUrl"), ({"FilePath": link}, "FilePath"),
                                    ({"data": {"filePath": link}}, "data.filePath"),
                                    ({"result": [{"href": link}]}, "result[0].href"),
-                                   ({"downloadPath": "/exports/x.csv"}, "downloadPath"))),
+                                   ({"downloadPath": "/exports/x.csv"}, "downloadPath"),
+                                   ({"file": "/files/EXP0001.csv"}, "file"),  # red team helper 90
+                                   ({"reportUrl": "s3://bucket/exports/x"}, "reportUrl"),
+                                   ({"links": {"self": "https://api.example/jobs/EXP0001/export.csv"}}, "links.self"))),
     ]
     for change, said in refused:
         with pytest.raises(ContradictoryStatus, match=re.escape(said)) as caught:
@@ -223,7 +226,9 @@ def test_a_done_answer_that_cannot_be_this_jobs_whole_export_is_refused() -> Non
                        "EXP0001")
     assert empty.file_url is None  # the documented fields alone: an export with no rows
     for extra in ({"fileSize": 0}, {"downloadable": False}, {"fileFormat": "CSV"}, {"userProfile": "admin"},
-                  {"FILEPATH": "  "}, {"downloadPath": "/"}, {"data": {"fileName": "orders.csv", "rows": 0}}):
+                  {"FILEPATH": "  "}, {"downloadPath": "/"}, {"data": {"fileName": "orders.csv", "rows": 0}},
+                  {"helpUrl": "https://support.example/exports"}, {"facilityLocation": "/WH-1"},  # red team helper 90
+                  {"description": "https://support.example/faq"}):
         answer = job_status(Answers({"status": "COMPLETE", "successful": True, **extra}), "EXP0001")  # type: ignore[arg-type]
         assert answer.file_url is None, extra  # no link among them: still an export with no rows (review helper 89)
     loaded: list[dict[str, Any]] = [{"jobCode": "EXP0001"}, {"jobCode": " exp0001 "}, {"jobCode": None},

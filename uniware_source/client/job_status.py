@@ -5,8 +5,10 @@ What a status means (pending, done, failed) is data in statuses.py; the wait its
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Optional
+from urllib.parse import urlsplit
 
 from ..errors import ApiError, ApiErrorDetail, ContradictoryStatus
 from ..redact import SECRETS, redact
@@ -96,22 +98,24 @@ def _refuse_doubtful_done(operation: str, job_code: str, status: str, payload: d
 # the fields of a status answer besides `filePath` (the seed page, export-job-status.txt; `jobCode` some builds
 # echo, `error`/`warning` in the singular others send)
 _OTHER_FIELDS = frozenset({"successful", "message", "errors", "warnings", "status", "jobcode", "error", "warning"})
-_LINK_WORDS = ("filepath", "fileurl", "url", "link", "href", "download", "path", "location", "uri")
-_LINK_START = ("http://", "https://", "/")
+_FILE_WORDS = ("file", "download", "export", "report", "csv")  # a field named so holds the export's file
+_FILE_ENDINGS = (".csv", ".csv.gz", ".gz", ".zip", ".xlsx", ".xls", ".txt")
+_URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://\S+|/\S+)$")  # scheme://... (http, https, s3...) or an absolute path
 
 
 def _link_elsewhere(payload: Any, where: str = "", named: bool = False) -> Optional[str]:
-    """Where a done answer without `filePath` holds a file link under another name: a text starting with
-    http(s):// anywhere outside the documented fields, or with `/` under a field named like a link (`fileUrl`,
-    `FilePath`, `data.filePath`, `downloadPath`...). The field's name, never its value: a link is a credential.
-    Other values (`fileSize: 0`, `fileFormat: "CSV"`) are no link."""
+    """Where a done answer without `filePath` holds the export's file link under another name: a URL or
+    absolute path under a field named like a file (`fileUrl`, `FilePath`, `data.filePath`, `file`,
+    `downloadPath`...), or one anywhere outside the documented fields whose path ends like a file
+    (`.csv`...). The field's name, never its value: a link is a credential. Other values (`fileSize: 0`,
+    `fileFormat: "CSV"`, `helpUrl: "https://support..."`, `facilityLocation: "/WH-1"`) are no file link."""
     if isinstance(payload, dict):
         for key, value in payload.items():
             name = str(key)
             if not where and (name == "filePath" or name.casefold() in _OTHER_FIELDS):
                 continue
             path = f"{where}.{name}" if where else name
-            like = named or any(word in name.casefold() for word in _LINK_WORDS)
+            like = named or any(word in name.casefold() for word in _FILE_WORDS)
             found = _link_elsewhere(value, path, like)
             if found:
                 return found
@@ -120,8 +124,8 @@ def _link_elsewhere(payload: Any, where: str = "", named: bool = False) -> Optio
             found = _link_elsewhere(value, f"{where}[{index}]", named)
             if found:
                 return found
-    elif isinstance(payload, str) and where:
-        text = payload.strip().casefold()
-        if text.startswith(_LINK_START[:2]) or (named and text.startswith(_LINK_START) and len(text) > 1):
+    elif isinstance(payload, str) and where and _URL.match(payload.strip().casefold()):
+        file_path = urlsplit(payload.strip()).path.casefold()
+        if named or file_path.endswith(_FILE_ENDINGS):
             return where
     return None
