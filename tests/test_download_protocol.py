@@ -104,6 +104,13 @@ EXACT: dict[str, Script] = {
         lambda n, r: whole(FILE + FILE[:300]) if r.range_start else whole(FILE)),
     "a smaller whole file of unannounced size under the same ETag answers the resume, then honest": ranged(
         lambda n, r: whole(FILE[:HALF // 3], length=False) if r.range_start else whole(FILE)),
+    # red team helper 90: the file it began had no size, or the whole answer no version
+    "the first answer without a length, cut; a smaller whole file under its ETag answers the resume": lambda n, r: (
+        whole(FILE[:HALF // 3]) if r.range_start else
+        Answer(200, {"ETag": '"v1"'}, FILE[:HALF], close=True) if n == 1 else whole(FILE)),
+    "a smaller whole file without an ETag answers the resume, then honest": ranged(
+        lambda n, r: Answer(200, {"Content-Length": str(HALF // 3)}, FILE[:HALF // 3]) if r.range_start
+        else whole(FILE)),
     "a body longer than its Content-Length once, then honest": lambda n, r: (
         Answer(200, {"Content-Type": "text/csv", "Content-Length": str(HALF)}, FILE) if n == 1 else whole(FILE)),
     "a Content-Length that is not ASCII digits, then honest": lambda n, r: (
