@@ -5,7 +5,8 @@ so a file host that served one window's rows for another window's job, in anothe
 the same rows (and the second window's rows never). The fingerprint is the count and the sum of the CRC-32s
 of the file's lines (the same multiset of lines, the same fingerprint): CR and LF both end a line, empty lines
 and a leading byte-order mark do not count. A row whose value holds a line break is several lines, which the
-same row gives alike. Measured on the benchmark's 1M-row, 40-column file: about 0.3 s of CPU beside the parse.
+same row gives alike. Not told the same: the same rows with the columns in another order, or quoted otherwise.
+Measured on the benchmark's 1M-row, 40-column file: about 0.3 s of CPU beside the parse.
 """
 
 from __future__ import annotations
@@ -41,8 +42,12 @@ class LineFingerprint(io.RawIOBase):
     def _add(self, data: bytes) -> None:
         if not data:
             return
-        if not self._started:
-            self._started = True
+        if not self._started:  # the mark may come over several reads
+            data = self._tail + data
+            if len(data) < len(BOM) and BOM.startswith(data):
+                self._tail = data
+                return
+            self._started, self._tail = True, b""
             data = data[len(BOM):] if data.startswith(BOM) else data
         data = self._tail + data
         end = max(data.rfind(b"\n"), data.rfind(b"\r"))
