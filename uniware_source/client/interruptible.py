@@ -145,7 +145,7 @@ class AnswerTooBig(requests.RequestException):
     """An API answer (small JSON) larger than any Uniware sends: read no further, so memory stays bounded."""
 
 
-API_ANSWER_MAX_BYTES = 32 << 20  # a status or create answer is a few hundred bytes; facility/search a few KB a facility
+API_ANSWER_MAX_BYTES = 8 << 20  # a status or create answer is a few hundred bytes, facility/search ~200 a facility
 
 
 def answer_within(send: Any, seconds: float, max_bytes: int = API_ANSWER_MAX_BYTES) -> Any:
@@ -203,13 +203,18 @@ def capped_redirect_body(max_bytes: int = API_ANSWER_MAX_BYTES) -> Any:
 def _read_whole(response: requests.Response, max_bytes: int) -> None:
     """Read the body of a streamed `response` into it, as an unstreamed request would; AnswerTooBig past
     `max_bytes` (decoded)."""
-    chunks, size = [], 0
-    for chunk in response.iter_content(1 << 16):
+    length = response.headers.get("Content-Length", "").strip()
+    announced = int(length) if length.isdigit() and length.isascii() else 0
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in ([] if announced > max_bytes else response.iter_content(1 << 16)):  # announced so: not read
         size += len(chunk)
         if size > max_bytes:
-            response.close()
-            raise AnswerTooBig(f"an answer of more than {max_bytes >> 20} MB (HTTP {response.status_code}, "
-                               f"{response.headers.get('Content-Type', 'unknown content type')}): not read further")
+            break
         chunks.append(chunk)
+    if max(size, announced) > max_bytes:
+        response.close()
+        raise AnswerTooBig(f"an answer of more than {max_bytes >> 20} MB (HTTP {response.status_code}, "
+                           f"{response.headers.get('Content-Type', 'unknown content type')}): not read further")
     response._content = b"".join(chunks)  # what requests keeps of a body it read itself
     setattr(response, "_content_consumed", True)  # noqa: B010 (requests' own flag, not in its type hints)
