@@ -215,7 +215,14 @@ def test_a_done_answer_that_cannot_be_this_jobs_whole_export_is_refused() -> Non
                                    ({"downloadPath": "/exports/x.csv"}, "downloadPath"),
                                    ({"file": "/files/EXP0001.csv"}, "file"),  # red team helper 90
                                    ({"reportUrl": "s3://bucket/exports/x"}, "reportUrl"),
-                                   ({"links": {"self": "https://api.example/jobs/EXP0001/export.csv"}}, "links.self"))),
+                                   ({"links": {"self": "https://api.example/jobs/EXP0001/export.csv"}}, "links.self"),
+                                   # red team helper 91
+                                   ({"fileUrl": "http://files.example/Sale Orders EXP0001.csv"}, "fileUrl"),
+                                   ({"file": "files/EXP0001.csv"}, "file"),
+                                   ({"url": "http://files.example/d/EXP0001"}, "url"),
+                                   ({"data": {"link": "https://cdn.example/t/EXP0001?Expires=1&Signature=x"}},
+                                    "data.link"),
+                                   ({"location": "https://files.example/EXP0001.tsv"}, "location"))),
     ]
     for change, said in refused:
         with pytest.raises(ContradictoryStatus, match=re.escape(said)) as caught:
@@ -228,7 +235,9 @@ def test_a_done_answer_that_cannot_be_this_jobs_whole_export_is_refused() -> Non
     for extra in ({"fileSize": 0}, {"downloadable": False}, {"fileFormat": "CSV"}, {"userProfile": "admin"},
                   {"FILEPATH": "  "}, {"downloadPath": "/"}, {"data": {"fileName": "orders.csv", "rows": 0}},
                   {"helpUrl": "https://support.example/exports"}, {"facilityLocation": "/WH-1"},  # red team helper 90
-                  {"description": "https://support.example/faq"}):
+                  {"description": "https://support.example/faq"},
+                  {"exportConfig": {"helpUrl": "https://support.example/kb/export"}},  # red team helper 91
+                  {"exportPath": "/Reports/Sale Orders"}):
         answer = job_status(Answers({"status": "COMPLETE", "successful": True, **extra}), "EXP0001")  # type: ignore[arg-type]
         assert answer.file_url is None, extra  # no link among them: still an export with no rows (review helper 89)
     loaded: list[dict[str, Any]] = [{"jobCode": "EXP0001"}, {"jobCode": " exp0001 "}, {"jobCode": None},

@@ -98,34 +98,52 @@ def _refuse_doubtful_done(operation: str, job_code: str, status: str, payload: d
 # the fields of a status answer besides `filePath` (the seed page, export-job-status.txt; `jobCode` some builds
 # echo, `error`/`warning` in the singular others send)
 _OTHER_FIELDS = frozenset({"successful", "message", "errors", "warnings", "status", "jobcode", "error", "warning"})
-_FILE_WORDS = ("file", "download", "export", "report", "csv")  # a field named so holds the export's file
-_FILE_ENDINGS = (".csv", ".csv.gz", ".gz", ".zip", ".xlsx", ".xls", ".txt")
-_URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://\S+|/\S+)$")  # scheme://... (http, https, s3...) or an absolute path
+_FILE_WORDS = ("file", "download")  # a field (or a field around it) named so holds the export's file
+_LINK_NAMES = frozenset({"url", "uri", "link", "href", "location", "path", "signedurl", "presignedurl"})
+_REPORT_WORDS = ("report", "export", "csv")  # with a link word (`reportUrl`, `exportLink`): a URL there is one
+_FILE_ENDINGS = (".csv", ".tsv", ".csv.gz", ".gz", ".zip", ".xlsx", ".xls", ".txt")
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")  # http, https, s3...
 
 
 def _link_elsewhere(payload: Any, where: str = "", named: bool = False) -> Optional[str]:
-    """Where a done answer without `filePath` holds the export's file link under another name: a URL or
-    absolute path under a field named like a file (`fileUrl`, `FilePath`, `data.filePath`, `file`,
-    `downloadPath`...), or one anywhere outside the documented fields whose path ends like a file
-    (`.csv`...). The field's name, never its value: a link is a credential. Other values (`fileSize: 0`,
-    `fileFormat: "CSV"`, `helpUrl: "https://support..."`, `facilityLocation: "/WH-1"`) are no file link."""
+    """Where a done answer without `filePath` holds the export's file link under another name: a URL or a
+    path (a text with a `/`) in a field named like a file or download, or inside one (`fileUrl`, `FilePath`,
+    `file`, `data.filePath`, `downloadInfo.href`); a URL in a field named just so (`url`, `link`, `href`,
+    `location`...) or so with report or export (`reportUrl`); or a URL or path ending like a file (`.csv`,
+    `.zip`...) anywhere outside the documented fields. The field's name, never its value: a link is a
+    credential. Other values (`fileSize: 0`, `fileFormat: "CSV"`, `helpUrl: "https://support..."`,
+    `facilityLocation: "/WH-1"`, `exportConfig.helpUrl`) are no file link."""
     if isinstance(payload, dict):
         for key, value in payload.items():
             name = str(key)
             if not where and (name == "filePath" or name.casefold() in _OTHER_FIELDS):
                 continue
             path = f"{where}.{name}" if where else name
-            like = named or any(word in name.casefold() for word in _FILE_WORDS)
+            folded = re.sub(r"[^a-z]", "", name.casefold())
+            like = named or any(word in folded for word in _FILE_WORDS)
+            link = folded in _LINK_NAMES or (any(word in folded for word in _REPORT_WORDS)  # `reportUrl`
+                                             and any(word in folded for word in _LINK_NAMES))
+            if isinstance(value, str) and _is_file_link(value, like, link):
+                return path
             found = _link_elsewhere(value, path, like)
             if found:
                 return found
     elif isinstance(payload, list):
         for index, value in enumerate(payload):
             found = _link_elsewhere(value, f"{where}[{index}]", named)
+            if isinstance(value, str) and _is_file_link(value, named, False):
+                found = f"{where}[{index}]"
             if found:
                 return found
-    elif isinstance(payload, str) and where and _URL.match(payload.strip().casefold()):
-        file_path = urlsplit(payload.strip()).path.casefold()
-        if named or file_path.endswith(_FILE_ENDINGS):
-            return where
     return None
+
+
+def _is_file_link(value: str, file_named: bool, link_named: bool) -> bool:
+    """Whether a text in a status answer is a file's link, by what the field's name says of it."""
+    text = value.strip().casefold()
+    url, path = bool(_SCHEME.match(text)), "/" in text and bool(text.strip("/ "))
+    if file_named and (url or path):
+        return True
+    if link_named and url:
+        return True
+    return (url or path) and urlsplit(text).path.endswith(_FILE_ENDINGS)
