@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Optional
 
 import requests
@@ -145,10 +145,13 @@ class AnswerTooBig(requests.RequestException):
     """An API answer (small JSON) larger than any Uniware sends: read no further, so memory stays bounded."""
 
 
-API_ANSWER_MAX_BYTES = 8 << 20  # a status or create answer is a few hundred bytes, facility/search ~200 a facility
+API_ANSWER_MAX_BYTES = 256 << 10  # a token, create or status answer is a few hundred bytes
+LIST_ANSWER_MAX_BYTES = 8 << 20  # facility/search: ~200 bytes a facility
+# (parsed, 256 KB of JSON is at most ~6 MB of Python objects: `[{},{},...]` makes a dict of every 3 bytes)
 
 
-def answer_within(send: Any, seconds: float, max_bytes: int = API_ANSWER_MAX_BYTES) -> Any:
+def answer_within(send: Any, seconds: float,
+                  max_bytes: Callable[[requests.PreparedRequest], int] = lambda request: API_ANSWER_MAX_BYTES) -> Any:
     """`send` (a session's) whose every request must be answered whole (headers and, unless streamed,
     body) within `seconds`: past them the thread's connection is shut down and the attempt fails with
     AnswerTooSlow; a body (not streamed) of more than `max_bytes` fails it with AnswerTooBig, read no
@@ -172,7 +175,7 @@ def answer_within(send: Any, seconds: float, max_bytes: int = API_ANSWER_MAX_BYT
         try:
             response = send(request, **{**kwargs, "stream": True})
             if not kwargs.get("stream"):
-                _read_whole(response, max_bytes)
+                _read_whole(response, max_bytes(request))
         except requests.RequestException as error:
             if fired.is_set():
                 raise AnswerTooSlow(too_slow) from error
@@ -193,7 +196,7 @@ def capped_redirect_body(max_bytes: int = API_ANSWER_MAX_BYTES) -> Any:
     requests reads each redirect's body whole before it follows the redirect, and keeps it."""
 
     def hook(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
-        if response.is_redirect:
+        if response.is_redirect:  # a redirect says where to go: its body is nothing an answer needs
             _read_whole(response, max_bytes)
         return response
 
@@ -214,7 +217,11 @@ def _read_whole(response: requests.Response, max_bytes: int) -> None:
         chunks.append(chunk)
     if max(size, announced) > max_bytes:
         response.close()
-        raise AnswerTooBig(f"an answer of more than {max_bytes >> 20} MB (HTTP {response.status_code}, "
+        raise AnswerTooBig(f"an answer of more than {_size(max_bytes)} (HTTP {response.status_code}, "
                            f"{response.headers.get('Content-Type', 'unknown content type')}): not read further")
     response._content = b"".join(chunks)  # what requests keeps of a body it read itself
     setattr(response, "_content_consumed", True)  # noqa: B010 (requests' own flag, not in its type hints)
+
+
+def _size(count: int) -> str:
+    return f"{count >> 20} MB" if count >= 1 << 20 else f"{count >> 10} KB"

@@ -24,7 +24,15 @@ from tenacity import RetryCallState, retry_all, retry_base
 from ..redact import redact
 from ..settings import HttpPolicy
 from .connection_errors import is_name_resolution_error, is_tls_mismatch
-from .interruptible import InterruptibleAdapter, answer_within, capped_redirect_body, is_cut
+from .facility_search import FACILITY_PATH
+from .interruptible import (
+    API_ANSWER_MAX_BYTES,
+    LIST_ANSWER_MAX_BYTES,
+    InterruptibleAdapter,
+    answer_within,
+    capped_redirect_body,
+    is_cut,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +104,18 @@ class AnnouncingClient(Client):
         session.mount("https://", self._adapter)
         retrying: Any = _make_retry(**self._retry_kwargs)
         retrying = retrying.copy(retry=retry_all(retrying.retry, _RetryUnlessUnreachable()), before_sleep=_announce)
-        send = session.send if self._answer_seconds is None else answer_within(session.send, self._answer_seconds)
+        send = session.send if self._answer_seconds is None else \
+            answer_within(session.send, self._answer_seconds, answer_cap)
         if self._answer_seconds is not None:  # an API answer: its redirects' bodies are capped too
             session.hooks["response"].append(capped_redirect_body())
         session.send = retrying.wraps(send)  # type: ignore[method-assign]
         return session
+
+
+def answer_cap(request: requests.PreparedRequest) -> int:
+    """How much of an API answer is read: a list of facilities may be long, any other answer is small."""
+    path = (request.path_url or "").split("?", 1)[0].rstrip("/")
+    return LIST_ANSWER_MAX_BYTES if path.endswith(FACILITY_PATH) else API_ANSWER_MAX_BYTES
 
 
 class _RetryUnlessUnreachable(retry_base):
