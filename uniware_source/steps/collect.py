@@ -77,7 +77,8 @@ def _same_file(sha256: str, other: str) -> str:
     return (f"the file host served the same file (sha256 {sha256[:16]}..., or the same rows) as for {other}: a "
             "job's file holds its own window's rows, and one file cannot be told apart as two windows', so it is "
             "not loaded; the window is exported again next run (a report that ignores the facility, the same for "
-            "every one, wants facility_scoped = false)")
+            "every one, wants facility_scoped = false; one whose rows carry no date, the same for every window, "
+            "wants no date_filter: a snapshot, write_disposition 'replace')")
 
 
 def _history(row: dict[str, Any]) -> Any:
