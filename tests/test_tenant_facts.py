@@ -18,6 +18,7 @@ from uniware_source import ConfigError, ExportsFailed
 from uniware_source.catalog import CATALOG
 from uniware_source.client.file_link import resolve_file_link
 from uniware_source.queries import create_views
+from uniware_source.vocabulary import SAME_REPORT
 from uniware_source.windows import IST
 
 from .harness import Harness
@@ -92,7 +93,8 @@ def test_warn_loads_the_file_and_says_so_in_the_history(ignoring: Harness, caplo
     assert expected in caplog.text
 
 
-WINDOWED = [name for name, spec in CATALOG.items() if spec.date_filter]
+# one name of each windowed report (the catalog also knows one under a second name some tenants give it)
+WINDOWED = [name for name, spec in CATALOG.items() if spec.date_filter and name not in SAME_REPORT]
 
 
 def test_every_windowed_catalog_export_names_a_column_its_file_holds() -> None:
