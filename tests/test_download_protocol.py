@@ -440,6 +440,18 @@ def test_a_list_of_facilities_may_be_long_any_other_answer_is_small() -> None:
             client.post(base + "/services/rest/v1/export/job/status", json={"jobCode": "J1"}, timeout=POLICY.timeout)
 
 
+def test_an_api_answer_announcing_a_length_of_thousands_of_digits_is_too_big_not_a_crash() -> None:
+    """int() of a 5,000-digit Content-Length raised ValueError (Python's digit limit), which no caller
+    catches: the run crashed (review helper 92)."""
+    from uniware_source.client.interruptible import AnswerTooBig
+
+    def answers(number: int, request: Request) -> Answer:
+        return Answer(200, {"Content-Type": "application/json", "Content-Length": "9" * 5000}, b"{}", close=True)
+
+    with HostileHost(answers) as host, pytest.raises(AnswerTooBig):
+        api_client(POLICY).post(host.url, json={"jobCode": "J1"}, timeout=POLICY.timeout)
+
+
 def test_a_redirect_larger_than_any_uniware_answer_is_not_read_whole() -> None:
     """requests reads a redirect's body whole before following it, and keeps it (review helper 89): the
     padded body of a 307 fails the call as a padded answer does; a small redirect is followed as ever."""

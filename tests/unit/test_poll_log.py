@@ -222,7 +222,9 @@ def test_a_done_answer_that_cannot_be_this_jobs_whole_export_is_refused() -> Non
                                    ({"url": "http://files.example/d/EXP0001"}, "url"),
                                    ({"data": {"link": "https://cdn.example/t/EXP0001?Expires=1&Signature=x"}},
                                     "data.link"),
-                                   ({"location": "https://files.example/EXP0001.tsv"}, "location"))),
+                                   ({"location": "https://files.example/EXP0001.tsv"}, "location"),
+                                   ({"signedUrl": "https://cdn.example/EXP0001?sig=1"}, "signedUrl"),
+                                   ({"FILE_PATH": "/exports/EXP0001"}, "FILE_PATH"))),
     ]
     for change, said in refused:
         with pytest.raises(ContradictoryStatus, match=re.escape(said)) as caught:
@@ -237,7 +239,11 @@ def test_a_done_answer_that_cannot_be_this_jobs_whole_export_is_refused() -> Non
                   {"helpUrl": "https://support.example/exports"}, {"facilityLocation": "/WH-1"},  # red team helper 90
                   {"description": "https://support.example/faq"},
                   {"exportConfig": {"helpUrl": "https://support.example/kb/export"}},  # red team helper 91
-                  {"exportPath": "/Reports/Sale Orders"}):
+                  {"exportPath": "/Reports/Sale Orders"},
+                  # review helper 92: values of fields named with `file`, or containing it, that are no link
+                  {"fileType": "text/csv"}, {"fileName": "N/A"}, {"fileCreated": "01/02/2024"},
+                  {"profile": {"tz": "Asia/Kolkata"}}, {"exportDownloadable": "N/A"},
+                  {"remarks": "see https://support.example/a.txt"}, {"note": "http://[object Object]/a"}):
         answer = job_status(Answers({"status": "COMPLETE", "successful": True, **extra}), "EXP0001")  # type: ignore[arg-type]
         assert answer.file_url is None, extra  # no link among them: still an export with no rows (review helper 89)
     loaded: list[dict[str, Any]] = [{"jobCode": "EXP0001"}, {"jobCode": " exp0001 "}, {"jobCode": None},

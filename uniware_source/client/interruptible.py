@@ -207,7 +207,9 @@ def _read_whole(response: requests.Response, max_bytes: int) -> None:
     """Read the body of a streamed `response` into it, as an unstreamed request would; AnswerTooBig past
     `max_bytes` (decoded)."""
     length = response.headers.get("Content-Length", "").strip()
-    announced = int(length) if length.isdigit() and length.isascii() else 0
+    announced = int(length) if length.isdigit() and length.isascii() and len(length) < 19 else 0
+    if length.isdigit() and length.isascii() and len(length) >= 19:  # more than any answer: not read
+        announced = max_bytes + 1
     chunks: list[bytes] = []
     size = 0
     for chunk in ([] if announced > max_bytes else response.iter_content(1 << 16)):  # announced so: not read

@@ -98,31 +98,33 @@ def _refuse_doubtful_done(operation: str, job_code: str, status: str, payload: d
 # the fields of a status answer besides `filePath` (the seed page, export-job-status.txt; `jobCode` some builds
 # echo, `error`/`warning` in the singular others send)
 _OTHER_FIELDS = frozenset({"successful", "message", "errors", "warnings", "status", "jobcode", "error", "warning"})
-_FILE_WORDS = ("file", "download")  # a field (or a field around it) named so holds the export's file
-_LINK_NAMES = frozenset({"url", "uri", "link", "href", "location", "path", "signedurl", "presignedurl"})
-_REPORT_WORDS = ("report", "export", "csv")  # with a link word (`reportUrl`, `exportLink`): a URL there is one
+# a field named with one of these words (or inside one) holds the export's file: `fileUrl`, `file_path`, `FILEPATH`
+_FILE_WORDS = frozenset({"file", "download", "filepath", "fileurl", "filelink", "downloadurl", "downloadlink"})
+_LINK_NAMES = frozenset({"url", "uri", "link", "href", "location", "path"})
+_REPORT_WORDS = frozenset({"report", "export", "csv", "signed", "presigned"})  # with a link word: `reportUrl`
 _FILE_ENDINGS = (".csv", ".tsv", ".csv.gz", ".gz", ".zip", ".xlsx", ".xls", ".txt")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")  # http, https, s3...
+_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 
 
 def _link_elsewhere(payload: Any, where: str = "", named: bool = False) -> Optional[str]:
-    """Where a done answer without `filePath` holds the export's file link under another name: a URL or a
-    path (a text with a `/`) in a field named like a file or download, or inside one (`fileUrl`, `FilePath`,
-    `file`, `data.filePath`, `downloadInfo.href`); a URL in a field named just so (`url`, `link`, `href`,
-    `location`...) or so with report or export (`reportUrl`); or a URL or path ending like a file (`.csv`,
-    `.zip`...) anywhere outside the documented fields. The field's name, never its value: a link is a
-    credential. Other values (`fileSize: 0`, `fileFormat: "CSV"`, `helpUrl: "https://support..."`,
-    `facilityLocation: "/WH-1"`, `exportConfig.helpUrl`) are no file link."""
+    """Where a done answer without `filePath` holds the export's file link under another name: a URL, an
+    absolute path or a path ending like a file in a field named with the word file or download, or inside
+    one (`fileUrl`, `FilePath`, `file`, `data.filePath`, `downloadInfo.href`); a URL in a field named just
+    so (`url`, `link`, `href`, `location`...) or so with report or export (`reportUrl`); or a URL or absolute
+    path ending like a file (`.csv`, `.zip`...) anywhere outside the documented fields. The field's name,
+    never its value: a link is a credential. Other values (`fileSize: 0`, `fileType: "text/csv"`,
+    `fileCreated: "01/02/2024"`, `helpUrl: "https://support..."`, `facilityLocation: "/WH-1"`, a `userProfile`)
+    are no file link."""
     if isinstance(payload, dict):
         for key, value in payload.items():
             name = str(key)
             if not where and (name == "filePath" or name.casefold() in _OTHER_FIELDS):
                 continue
             path = f"{where}.{name}" if where else name
-            folded = re.sub(r"[^a-z]", "", name.casefold())
-            like = named or any(word in folded for word in _FILE_WORDS)
-            link = folded in _LINK_NAMES or (any(word in folded for word in _REPORT_WORDS)  # `reportUrl`
-                                             and any(word in folded for word in _LINK_NAMES))
+            words = {word.casefold() for word in _WORDS.findall(name)}
+            like = named or bool(words & _FILE_WORDS)
+            link = bool(words & _LINK_NAMES) and (len(words) == 1 or bool(words & _REPORT_WORDS))
             if isinstance(value, str) and _is_file_link(value, like, link):
                 return path
             found = _link_elsewhere(value, path, like)
@@ -141,9 +143,13 @@ def _link_elsewhere(payload: Any, where: str = "", named: bool = False) -> Optio
 def _is_file_link(value: str, file_named: bool, link_named: bool) -> bool:
     """Whether a text in a status answer is a file's link, by what the field's name says of it."""
     text = value.strip().casefold()
-    url, path = bool(_SCHEME.match(text)), "/" in text and bool(text.strip("/ "))
-    if file_named and (url or path):
+    url, absolute = bool(_SCHEME.match(text)), text.startswith("/") and bool(text.strip("/ "))
+    try:
+        file_like = (text.split("?", 1)[0].split("#", 1)[0] if not url else urlsplit(text).path).endswith(_FILE_ENDINGS)
+    except ValueError:  # not a URL urllib can read (`http://[x]/...`): judged by its text
+        file_like = text.split("?", 1)[0].endswith(_FILE_ENDINGS)
+    if file_named and (url or absolute or ("/" in text and file_like)):
         return True
     if link_named and url:
         return True
-    return (url or path) and urlsplit(text).path.endswith(_FILE_ENDINGS)
+    return (url or absolute) and file_like
