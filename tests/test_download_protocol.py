@@ -452,6 +452,20 @@ def test_an_api_answer_announcing_a_length_of_thousands_of_digits_is_too_big_not
         api_client(POLICY).post(host.url, json={"jobCode": "J1"}, timeout=POLICY.timeout)
 
 
+def test_an_api_answer_nested_deeper_than_python_parses_is_no_json_not_a_crash() -> None:
+    """`[[[[...` under the size cap: response.json() raised RecursionError, which no caller catches (review
+    helper 92); it is an answer that is not JSON, as a caller already says of one."""
+    from uniware_source.client.api_call import json_of
+
+    nested = b"[" * 200_000
+
+    def answers(number: int, request: Request) -> Answer:
+        return Answer(200, {"Content-Type": "application/json", "Content-Length": str(len(nested))}, nested)
+
+    with HostileHost(answers) as host:
+        assert json_of(api_client(POLICY).post(host.url, json={"jobCode": "J1"}, timeout=POLICY.timeout)) is None
+
+
 def test_a_redirect_larger_than_any_uniware_answer_is_not_read_whole() -> None:
     """requests reads a redirect's body whole before following it, and keeps it (review helper 89): the
     padded body of a 307 fails the call as a padded answer does; a small redirect is followed as ever."""

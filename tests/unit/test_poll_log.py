@@ -224,7 +224,9 @@ def test_a_done_answer_that_cannot_be_this_jobs_whole_export_is_refused() -> Non
                                     "data.link"),
                                    ({"location": "https://files.example/EXP0001.tsv"}, "location"),
                                    ({"signedUrl": "https://cdn.example/EXP0001?sig=1"}, "signedUrl"),
-                                   ({"FILE_PATH": "/exports/EXP0001"}, "FILE_PATH"))),
+                                   ({"FILE_PATH": "/exports/EXP0001"}, "FILE_PATH"),
+                                   ({"url": ["https://cdn.example/EXP0001?sig=1"]}, "url[0]"),
+                                   ({"url": {"value": "https://cdn.example/EXP0001?sig=1"}}, "url.value"))),
     ]
     for change, said in refused:
         with pytest.raises(ContradictoryStatus, match=re.escape(said)) as caught:

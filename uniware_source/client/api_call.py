@@ -56,7 +56,7 @@ class UniwareClient:
                 continue
             break
         assert response is not None
-        payload = _json(response)
+        payload = json_of(response)
         if response.status_code == 401:
             raise AuthError(f"{operation}: Uniware answered 401 even with a fresh token ({_text(payload, response)})")
         if response.status_code == 403:
@@ -69,10 +69,12 @@ class UniwareClient:
         return payload
 
 
-def _json(response: requests.Response) -> Any:
+def json_of(response: requests.Response) -> Any:
+    """The answer's JSON, None when it is none (not JSON, or nested deeper than Python parses: a hostile
+    `[[[[...` under the size cap raised RecursionError, which no caller expects)."""
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

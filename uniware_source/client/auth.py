@@ -18,6 +18,7 @@ from dlt.sources.helpers.requests import Client
 from ..clock import Clock
 from ..errors import AuthError
 from ..redact import SECRETS, excerpt, redact
+from .api_call import json_of
 from .connection_errors import unreachable
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ class TokenProvider:
             # with the password) is not chained to ours
             raise AuthError(f"Uniware token request ({grant} grant) to {self._url} failed: {failure}")
         self.grants += 1
-        body = _json(response)
+        body = json_of(response)
         detail = redact(_describe(body, response))
         if response.status_code >= 500:
             raise _ServerError(response.status_code, detail)
@@ -155,13 +156,6 @@ class _ServerError(AuthError):
     def says_bad_credentials(self) -> bool:
         text = self.detail.lower()
         return "credential" in text or "invalid_grant" in text or "unauthorized" in text
-
-
-def _json(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 def _describe(body: Any, response: requests.Response) -> str:

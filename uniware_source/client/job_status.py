@@ -107,7 +107,7 @@ _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")  # http, https, s3...
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 
 
-def _link_elsewhere(payload: Any, where: str = "", named: bool = False) -> Optional[str]:
+def _link_elsewhere(payload: Any, where: str = "", named: bool = False, linked: bool = False) -> Optional[str]:
     """Where a done answer without `filePath` holds the export's file link under another name: a URL, an
     absolute path or a path ending like a file in a field named with the word file or download, or inside
     one (`fileUrl`, `FilePath`, `file`, `data.filePath`, `downloadInfo.href`); a URL in a field named just
@@ -124,16 +124,16 @@ def _link_elsewhere(payload: Any, where: str = "", named: bool = False) -> Optio
             path = f"{where}.{name}" if where else name
             words = {word.casefold() for word in _WORDS.findall(name)}
             like = named or bool(words & _FILE_WORDS)
-            link = bool(words & _LINK_NAMES) and (len(words) == 1 or bool(words & _REPORT_WORDS))
+            link = linked or (bool(words & _LINK_NAMES) and (len(words) == 1 or bool(words & _REPORT_WORDS)))
             if isinstance(value, str) and _is_file_link(value, like, link):
                 return path
-            found = _link_elsewhere(value, path, like)
+            found = _link_elsewhere(value, path, like, link)
             if found:
                 return found
     elif isinstance(payload, list):
         for index, value in enumerate(payload):
-            found = _link_elsewhere(value, f"{where}[{index}]", named)
-            if isinstance(value, str) and _is_file_link(value, named, False):
+            found = _link_elsewhere(value, f"{where}[{index}]", named, linked)
+            if isinstance(value, str) and _is_file_link(value, named, linked):
                 found = f"{where}[{index}]"
             if found:
                 return found
