@@ -35,6 +35,7 @@ def read_header(source: Opener, where: str) -> list[str]:
     """The header labels, BOM removed; [] for an empty file. Lines may end in LF, CRLF or CR alone (as
     pyarrow reads them), and a quoted label may span lines; bytes that are not UTF-8 after the header
     are the data's business, not the header's."""
+    _refuse_packed(source, where, binary_only=True)  # a zip's first line may decode (its time fields vary)
     try:
         with source() as handle:
             text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline="")
@@ -51,11 +52,13 @@ def read_header(source: Opener, where: str) -> list[str]:
     return header
 
 
-def _refuse_packed(source: Opener, where: str) -> None:
-    """A header that cannot be read: said as a packed file where its first bytes are one's."""
+def _refuse_packed(source: Opener, where: str, binary_only: bool = False) -> None:
+    """A header that cannot be read: said as a packed file where its first bytes are one's; `binary_only`:
+    only by first bytes no text starts with (not bzip2's `BZh`)."""
     with source() as handle:
         start = handle.read(8)
-    packed = next((what for magic, what in _PACKED if start.startswith(magic)), "")
+    packed = next((what for magic, what in _PACKED if start.startswith(magic)
+                   and not (binary_only and all(32 <= byte < 127 for byte in magic))), "")
     if packed:
         raise CsvFormatError(f"{where}: the file is {packed}, not CSV text (the file host served it so without a "
                              "Content-Encoding that says so); nothing loaded, the window is exported again next run")
