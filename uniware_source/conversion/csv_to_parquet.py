@@ -284,6 +284,7 @@ class CsvConverter:
             log.warning("%s: %s", where, result_note)
             result.problems.append(result_note)
         occurrences: dict[str, int] = {}
+        na_blank = self._na_blank(layout)
         writers: list[BackgroundWriter] = []
         part_rows: list[int] = []
         dictionary: Optional[list[str]] = None  # the Parquet columns worth a dictionary, from the first chunk
@@ -298,7 +299,7 @@ class CsvConverter:
                     break
                 except ParseFailed as failed:  # explained here: a reader whose consumer stopped explains nothing
                     raise parse_error(failed.error) from None
-                table = self._convert_batch(batch, layout, lineage, occurrences, data_rows, where, result)
+                table = self._convert_batch(batch, layout, na_blank, lineage, occurrences, data_rows, where, result)
                 data_rows += batch.num_rows
                 if table.num_rows == 0:
                     continue
@@ -400,7 +401,14 @@ class CsvConverter:
                                   f"(starts with {first.text!r}){marked}; set on_bad_rows='skip' to drop such rows")
         return CsvFormatError(f"{where}: the CSV could not be parsed: {error}")
 
-    def _convert_batch(self, batch: pa.RecordBatch, layout: FileLayout, lineage: Lineage,
+    def _na_blank(self, layout: FileLayout) -> frozenset[int]:
+        """The columns whose `NA` is a blank (see NA): typed (or kept typed), key and AWB columns."""
+        return frozenset(position for position, (label, name, kind)
+                         in enumerate(zip(layout.labels, layout.names, layout.kinds, strict=True))
+                         if kind != TEXT or name in layout.key_names
+                         or fold_label(label) in NA_BLANK_LABELS | self.spec.types_kept)
+
+    def _convert_batch(self, batch: pa.RecordBatch, layout: FileLayout, na_blank: frozenset[int], lineage: Lineage,
                        occurrences: dict[str, int], rows_before: int, where: str, result: ConvertedFile) -> pa.Table:
         columns: list[pa.Array] = list(batch.columns)
         reject: Optional[pa.Array] = None
@@ -433,6 +441,8 @@ class CsvConverter:
             data = value_bytes(columns[position])
             if position == 0 and BOM.encode() in data:
                 columns[0] = self._unmarked(columns[0], rows_before, result)
+            if position in na_blank and NA.encode() in data:
+                columns[position] = _na_as_blank(columns[position])
             if NUL.encode() in data:
                 nul = pc.fill_null(pc.match_substring(columns[position], NUL), False)
                 if pc.any(nul).as_py():
@@ -447,10 +457,6 @@ class CsvConverter:
                     f"{value[:60]!r}): a quote that is not escaped seems to join rows; the file cannot be read "
                     "safely")
         for position, kind in enumerate(layout.kinds):
-            label = fold_label(layout.labels[position])
-            if kind != TEXT or label in NA_BLANK_LABELS or label in self.spec.types_kept \
-                    or layout.names[position] in layout.key_names:
-                columns[position] = _na_as_blank(columns[position])
             if kind == TEXT:
                 continue
             converted = CONVERTERS[kind](columns[position])
