@@ -366,16 +366,16 @@ class FileDownloader:
                                  "from byte 0")
         elif resume and status == 200:
             before, size = progress.validator, progress.total
-            now = _expected_total(response, 0)
+            version, now = _validator(response), _expected_total(response, 0)
             progress.restart(out)
-            if before is None or before != _validator(response) or size is None or size != now:
+            if before is None or before != version or size is None or size != now:
                 # taken as the file only when it is the same version of the same announced size as the file it
                 # began (a host that ignores ranges); else which answer is the file cannot be told from this
                 # one (another size, no size, another or no version): whole files only from now on
                 progress.resumable = False
                 raise _Retry(f"the server answered a Range request with a whole file "
                              f"({'of unannounced size' if now is None else f'{now} bytes'}, version "
-                             f"{_validator(response) or 'not given'}) that cannot be told to be the file it began "
+                             f"{version or 'not given'}) that cannot be told to be the file it began "
                              f"({'of unannounced size' if size is None else f'{size} bytes'}, version "
                              f"{before or 'not given'}): restarting from byte 0, without ranges")
             log.info("%s: the server answered the Range request with the whole file; restarting from the "

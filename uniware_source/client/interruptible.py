@@ -207,17 +207,17 @@ def _read_whole(response: requests.Response, max_bytes: int) -> None:
     """Read the body of a streamed `response` into it, as an unstreamed request would; AnswerTooBig past
     `max_bytes` (decoded)."""
     length = response.headers.get("Content-Length", "").strip()
-    announced = int(length) if length.isdigit() and length.isascii() and len(length) < 19 else 0
-    if length.isdigit() and length.isascii() and len(length) >= 19:  # more than any answer: not read
-        announced = max_bytes + 1
+    # announced larger (19 digits and more: int() of thousands would raise): not read at all
+    too_big = length.isascii() and length.isdigit() and (len(length) > 18 or int(length) > max_bytes)
     chunks: list[bytes] = []
     size = 0
-    for chunk in ([] if announced > max_bytes else response.iter_content(1 << 16)):  # announced so: not read
+    for chunk in ([] if too_big else response.iter_content(1 << 16)):
         size += len(chunk)
         if size > max_bytes:
+            too_big = True
             break
         chunks.append(chunk)
-    if max(size, announced) > max_bytes:
+    if too_big:
         response.close()
         raise AnswerTooBig(f"an answer of more than {_size(max_bytes)} (HTTP {response.status_code}, "
                            f"{response.headers.get('Content-Type', 'unknown content type')}): not read further")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any, Optional
-from urllib.parse import urlsplit
 
 from ..errors import ApiError, ApiErrorDetail, ContradictoryStatus
 from ..redact import SECRETS, redact
@@ -116,25 +115,22 @@ def _link_elsewhere(payload: Any, where: str = "", named: bool = False, linked: 
     never its value: a link is a credential. Other values (`fileSize: 0`, `fileType: "text/csv"`,
     `fileCreated: "01/02/2024"`, `helpUrl: "https://support..."`, `facilityLocation: "/WH-1"`, a `userProfile`)
     are no file link."""
+    if isinstance(payload, str):
+        return where if where and _is_file_link(payload, named, linked) else None
     if isinstance(payload, dict):
         for key, value in payload.items():
             name = str(key)
             if not where and (name == "filePath" or name.casefold() in _OTHER_FIELDS):
                 continue
-            path = f"{where}.{name}" if where else name
             words = {word.casefold() for word in _WORDS.findall(name)}
-            like = named or bool(words & _FILE_WORDS)
-            link = linked or (bool(words & _LINK_NAMES) and (len(words) == 1 or bool(words & _REPORT_WORDS)))
-            if isinstance(value, str) and _is_file_link(value, like, link):
-                return path
-            found = _link_elsewhere(value, path, like, link)
+            found = _link_elsewhere(value, f"{where}.{name}" if where else name, named or bool(words & _FILE_WORDS),
+                                    linked or (bool(words & _LINK_NAMES)
+                                               and (len(words) == 1 or bool(words & _REPORT_WORDS))))
             if found:
                 return found
     elif isinstance(payload, list):
         for index, value in enumerate(payload):
             found = _link_elsewhere(value, f"{where}[{index}]", named, linked)
-            if isinstance(value, str) and _is_file_link(value, named, linked):
-                found = f"{where}[{index}]"
             if found:
                 return found
     return None
@@ -144,10 +140,7 @@ def _is_file_link(value: str, file_named: bool, link_named: bool) -> bool:
     """Whether a text in a status answer is a file's link, by what the field's name says of it."""
     text = value.strip().casefold()
     url, absolute = bool(_SCHEME.match(text)), text.startswith("/") and bool(text.strip("/ "))
-    try:
-        file_like = (text.split("?", 1)[0].split("#", 1)[0] if not url else urlsplit(text).path).endswith(_FILE_ENDINGS)
-    except ValueError:  # not a URL urllib can read (`http://[x]/...`): judged by its text
-        file_like = text.split("?", 1)[0].endswith(_FILE_ENDINGS)
+    file_like = text.split("?", 1)[0].split("#", 1)[0].endswith(_FILE_ENDINGS)
     if file_named and (url or absolute or ("/" in text and file_like)):
         return True
     if link_named and url:
