@@ -141,6 +141,44 @@ def test_failed_jobs_are_reported_and_the_others_still_load(harness: Harness, fa
     assert loaded.file is not None and harness.count("return_invoices") == loaded.file.rows
 
 
+@pytest.mark.parametrize("code", [
+    pytest.param(lambda code: code[:6] + "/" + code[6:], id="slash"),
+    pytest.param(lambda code: "../../../" + code, id="dot-dot"),
+    pytest.param(lambda code: code + "X" * 180, id="long"),
+    pytest.param(lambda code: f"Job {code} · नया", id="spaces-and-non-ascii"),
+])
+def test_a_job_code_that_is_no_file_name_loads_once(harness: Harness, code: Any) -> None:
+    """A job code is Uniware's text: scratch files are never named by it as a path (a slash, `..`, a name
+    longer than the file system takes), so such a code loads like any other."""
+    harness.sim.jobs.code_of = lambda job: code(job.code)
+    harness.run(exports=RETURNS, facilities=["BLR01", "DEL02"])
+    assert_loaded_once(harness, jobs=2)
+    assert {r["job_code"] for r in harness.history() if r["status"] == "LOADED"} == {
+        j.code for j in harness.sim.jobs.all()}
+    assert not list(harness.workdir.parent.glob(f"*{harness.sim.jobs.all()[0].code[-6:]}*"))  # nothing outside
+
+
+@pytest.mark.parametrize("code, words", [
+    pytest.param(lambda code: code + "\x00x", "holds", id="nul"),
+    pytest.param(lambda code: code + "\nX", "holds", id="newline"),
+    pytest.param(lambda code: code + "X" * 300, "characters", id="too-long"),
+])
+def test_a_job_code_that_cannot_be_one_fails_that_export_by_name(harness: Harness, code: Any, words: str) -> None:
+    """A create answered with a code no job has (control characters, hundreds of characters) is that
+    export's refused create, said with the code's start; the other exports load, and the next run asks again."""
+    harness.sim.jobs.code_of = lambda job: code(job.code) if job.report.name == "Sale Orders" else job.code
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=["Sale Orders", *RETURNS], facilities=["BLR01"])
+    [problem] = raised.value.problems
+    assert "Sale Orders" in problem and "is not a job code" in problem and "EXP" in problem
+    assert [r["status"] for r in harness.history() if r["export_name"] == "Sale Orders"] == ["CREATE_FAILED"]
+    returns = [j.file.rows for j in harness.sim.jobs.all() if j.report.name == "Return Invoices" and j.file]
+    assert harness.count("return_invoices") == sum(returns) > 0
+    harness.sim.jobs.code_of = None
+    harness.run(exports=["Sale Orders", *RETURNS], facilities=["BLR01"])
+    assert harness.count("sale_orders") > 0
+
+
 def test_unknown_status_is_pending_until_the_deadline(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     timing = JobTiming(pending_statuses=("WAITING_FOR_SLOT",), seconds_per_status=(0,))
     with UniwareSimulator(fast_config(timing=timing, files_dir=tmp_path / "sim")) as sim:

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 CREATE_PATH = "/services/rest/v1/export/job/create"
 DUPLICATE_JOB = 100014  # "a job for this request is already running", with its jobCode
+JOB_CODE_MAX_CHARS = 200  # the seed page says only "string"; a code is an identifier, not a document
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def create_export_job(client: UniwareClient, body: Mapping[str, Any], facility: 
     """Create a job for `facility` (its Facility header), or take over the identical running one."""
     retried_before = unanswered_attempts(CREATE_PATH)
     payload = client.post(operation, CREATE_PATH, body, facility=facility)
-    job_code = _code(payload.get("jobCode"))
+    job_code = _code(payload.get("jobCode"), operation)
     made = job_code is not None
     errors = error_details(payload)
     if successful_of(payload) is False or (not made and errors):  # also a build without `successful`
@@ -61,17 +62,24 @@ def create_export_job(client: UniwareClient, body: Mapping[str, Any], facility: 
     return CreatedJob(job_code, str(export_job_id) if export_job_id is not None else None)
 
 
-def _code(value: Any) -> Optional[str]:
-    """A job code as the answer gives it: text, or a number some builds may send (`2`), as text."""
+def _code(value: Any, operation: str = "create") -> Optional[str]:
+    """A job code as the answer gives it: text, or a number some builds may send (`2`), as text. A code
+    that cannot be one (control characters, longer than JOB_CODE_MAX_CHARS) is refused here, naming it:
+    it would be sent back in every poll, kept in state and the history, and named in errors."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         return None
-    return str(value).strip() or None
+    code = str(value).strip()
+    if len(code) > JOB_CODE_MAX_CHARS or any(not character.isprintable() for character in code):
+        shown = redact(repr(code[:60]) + ("..." if len(code) > 60 else ""))
+        raise ApiError(operation, f"the answer's jobCode {shown} ({len(code)} characters) is not a job code: "
+                                  f"expected printable text of at most {JOB_CODE_MAX_CHARS} characters")
+    return code or None
 
 
 def _running_job_code(errors: list[ApiErrorDetail]) -> Optional[str]:
     for error in errors:
         if error.code == DUPLICATE_JOB and error.params:
-            code = _code(error.params.get("jobCode"))
+            code = _code(error.params.get("jobCode"), "create (the job Uniware says is running)")
             if code is not None:
                 return code
     return None

@@ -7,8 +7,10 @@ not the sum of them, and files stream and convert while other jobs are still pen
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
+import re
 import shutil
 import threading
 from collections.abc import Callable
@@ -157,7 +159,7 @@ class JobCollector:
         if result.outcome != Outcome.COMPLETED or result.file_url is None:
             return JobEnded(ticket, result.outcome, result.status, result.reason, result.polls)
         waited = self._clock.monotonic() - started
-        csv_path = self.workdir / f"{ticket.table_name}.{ticket.job_code}.csv"  # one file per export and job
+        csv_path = self.workdir / f"{file_stem(ticket)}.csv"  # one file per export and job
         try:
             link = resolve_file_link(result.file_url, self._client.base_url)  # relative: the Uniware host
             where = describe_url(link.url)
@@ -185,7 +187,7 @@ class JobCollector:
         from byte 0; otherwise the complete file is converted again. A download error wins over a
         conversion error."""
         source_name = unquote(describe_url(link.url)[1].rsplit("/", 1)[-1])
-        load_file = self.workdir / f"{ticket.table_name}.{ticket.job_code}.load.{converter.load_format}"
+        load_file = self.workdir / f"{file_stem(ticket)}.load.{converter.load_format}"
         tokens = self._client.tokens if link.with_token else None
         if not self._conversions.acquire(blocking=False):
             download = self._downloader.fetch(link.url, csv_path, ticket.label, self.stop, tokens=tokens)
@@ -225,6 +227,18 @@ class JobCollector:
         """Convert a complete file, when one of the conversion slots is free."""
         with self._conversions:
             return converter.convert(csv_path, load_file, ticket.lineage, ticket.label, source_name=source_name)
+
+
+_PLAIN_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def file_stem(ticket: JobTicket) -> str:
+    """`<table>.<job code>` for a job's files in the scratch directory; a code that is not plain (a slash, a
+    dot, a long one: Uniware's text, never trusted as a path) is named by its digest instead."""
+    code = ticket.job_code
+    if not _PLAIN_CODE.fullmatch(code):
+        code = "job-" + hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+    return f"{ticket.table_name}.{code}"
 
 
 def _settle(future: Future[ConvertedFile], converter: CsvConverter, label: str) -> None:

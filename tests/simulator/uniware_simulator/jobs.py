@@ -113,6 +113,8 @@ class JobRegistry:
         self._cache: dict[str, ExportFile] = {}
         # a test's edit of a job's file (its text in, the text to serve out), after any corruption
         self.edit_file: Optional[Callable[[ExportJob, str], str]] = None
+        # a test's job code for a new job (a hostile Uniware's: slashes, control characters, very long)
+        self.code_of: Optional[Callable[[ExportJob], str]] = None
         self._lock = threading.RLock()
         self._pool = ThreadPoolExecutor(generator_threads, thread_name_prefix="sim-export")
         self._counter = 0
@@ -149,7 +151,9 @@ class JobRegistry:
                 columns=columns,
                 fate=fate,
             )
-            self._jobs[code] = job
+            if self.code_of is not None:
+                job.code = self.code_of(job)
+            self._jobs[job.code] = job
             unfinished = sum(1 for j in self._jobs.values() if not j.finished)
             self.peak_unfinished = max(self.peak_unfinished, unfinished)
         if fate is None or fate.fate not in (FAIL, CANCEL, ERROR):
@@ -267,18 +271,18 @@ class JobRegistry:
             folder = self.files_dir / "cache"
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"{key}.csv"
-            partial = folder / f"{key}-{job.code}.partial"
+            partial = folder / f"{key}-{job.export_job_id}.partial"
             rows = write_csv(partial, columns, job.report.rows(self.tenant, job.query), self.style)
             partial.replace(path)
             cached = ExportFile(path=path, rows=rows, bytes=path.stat().st_size)
             with self._lock:
                 self._cache[key] = cached
         if job.fate is not None and job.fate.fate == CORRUPT:
-            damaged = self.files_dir / "cache" / f"{key}-{job.code}-{job.fate.corruption}.csv"
+            damaged = self.files_dir / "cache" / f"{key}-{job.export_job_id}-{job.fate.corruption}.csv"
             corrupt_csv(cached.path, damaged, job.fate)
             cached = ExportFile(path=damaged, rows=cached.rows, bytes=damaged.stat().st_size)
         if self.edit_file is not None:
-            edited = self.files_dir / "cache" / f"{key}-{job.code}-edited.csv"
+            edited = self.files_dir / "cache" / f"{key}-{job.export_job_id}-edited.csv"
             text = self.edit_file(job, cached.path.read_text(encoding="utf-8"))
             edited.write_text(text, encoding="utf-8")
             line_end = "\n" if "\n" in text or "\r" not in text else "\r"  # lines may end in CR alone
