@@ -597,9 +597,28 @@ def test_a_quoted_value_going_on_after_its_closing_quote_fails_the_job_never_loa
     assert harness.history(bad_job.code)[-1]["status"] == "PARSE_FAILED"
 
 
+@pytest.mark.parametrize("written", [' "Sofía Pereira"', '  "AMAZON"', '\t"AMAZON_IN"', ' ""', ' "Flat 2 ""A"""'])
+@pytest.mark.parametrize("on_bad_rows", ["fail", "skip"])
+def test_a_quoted_value_after_blanks_fails_the_job_never_loads_its_quotes(
+        harness: Harness, written: str, on_bad_rows: str) -> None:
+    """`, "Sofía Pereira",` (a writer separating by ", "): a value quoted after a blank reads as unquoted, so its
+    blanks and quotes loaded as data (`' "Sofía Pereira"'`), LOADED, exit 0, where the mirror case (a blank after
+    the closing quote) failed. Now the job fails naming the row and the column; the other facility loads."""
+    harness.sim.jobs.edit_file = lambda job, text: (
+        _raw_in_rows(text, "Channel Name", {5: written}) if job.query.facility == "BLR01" else text)
+    with pytest.raises(ExportsFailed) as failed:
+        harness.run(exports=SALE_ORDERS, facilities=["BLR01", "DEL02"], on_bad_rows=on_bad_rows)
+    [problem] = failed.value.problems
+    assert f"{ROW}, column 'Channel Name': the value" in problem and "is quoted after blanks" in problem, problem
+    assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.sale_orders") == [("DEL02",)]
+    bad_job = next(j for j in harness.sim.jobs.all() if j.facility == "BLR01")
+    assert harness.history(bad_job.code)[-1]["status"] == "PARSE_FAILED"
+
+
 @pytest.mark.parametrize("written, value", [
     ('Samsung 32" TV', 'Samsung 32" TV'),  # a quote inside a value that is not quoted is read as written
     ('5"x7" frame', '5"x7" frame'),
+    ('5" x 7"', '5" x 7"'),  # ends with a quote, but is not quoted after blanks
     ('"Samsung 32"" TV"', 'Samsung 32" TV'),  # escaped as Uniware's writer does
     ('"""Classic"" Kurta, M"', '"Classic" Kurta, M'),
     ('"Flat 2,\nMG Road ""5"""', 'Flat 2,\nMG Road "5"'),

@@ -200,6 +200,11 @@ def refuse_altered_value(source: Opener, layout: FileLayout, where: str) -> None
                           parse_options=pacsv.ParseOptions(newlines_in_values=True),
                           convert_options=pacsv.ConvertOptions(column_types={"value": pa.string()}))
     shown = read.column("value")[0].as_py() if read.num_rows == 1 else None
+    if altered.spaced:
+        raise CsvFormatError(
+            f"{where}: row {altered.row} (header is row 1), {column}: the value {altered.written[:80]!r} is quoted "
+            "after blanks (a separator followed by spaces), so it would load with its blanks and quotes as written; "
+            "such a row is never skipped; the file cannot be read safely")
     raise CsvFormatError(
         f"{where}: row {altered.row} (header is row 1), {column}: the quoted value {altered.written[:80]!r} goes on "
         "after its closing quote (a quote inside it is not escaped as \"\"), so it would load altered"

@@ -7,7 +7,9 @@ characters that are not separators (Python's re, or RE2 where quotes are dense);
 has one inside a quoted value, where quotes come in pairs. Such a run is also how a quote inside an
 *unquoted* value looks (`32" TV`, which pyarrow reads as written), so a suspect file is read once more
 with Python's strict CSV reader, which refuses a closing quote followed by anything but a separator:
-`first_altered_value` says which row and column, or that nothing was altered."""
+`first_altered_value` says which row and column, or that nothing was altered. The mirror case, a quoted value
+after spaces (`, "Sofia Pereira",`, as a writer separating by ", " makes), reads as an unquoted value holding
+its spaces and quotes: the strict reading refuses it too, where pyarrow would load `' "Sofia Pereira"'`."""
 
 from __future__ import annotations
 
@@ -76,12 +78,20 @@ def _holds_suspect(data: bytes) -> bool:
 
 
 class AlteredValue(NamedTuple):
-    """A quoted value that goes on after its closing quote: its row (the header is row 1), its column's
-    position and the value as the file writes it (-1 and the whole row where the field cannot be told)."""
+    """A quoted value that goes on after its closing quote (or, `spaced`, starts after spaces): its row (the
+    header is row 1), its column's position and the value as the file writes it (-1 and the whole row where
+    the field cannot be told)."""
 
     row: int
     column: int
     written: str
+    spaced: bool = False
+
+
+def _spaced_quoted(field: str) -> bool:
+    """`  "text"`: a quoted value with blanks before its opening quote, read as unquoted (quotes kept)."""
+    stripped = field.strip(" \t")
+    return stripped != field and field[:1] in (" ", "\t") and len(stripped) >= 2 and stripped[0] == stripped[-1] == '"'
 
 
 class _Lines:
@@ -108,7 +118,10 @@ def first_altered_value(source: Opener) -> Optional[AlteredValue]:
         while True:
             lines.record = []
             try:
-                next(reader)
+                fields = next(reader)
+                spaced = next((index for index, field in enumerate(fields) if _spaced_quoted(field)), None)
+                if spaced is not None:
+                    return AlteredValue(row + 1, spaced, fields[spaced], spaced=True)
             except StopIteration:
                 return None
             except csv.Error as error:
