@@ -565,3 +565,52 @@ def test_a_connection_string_without_a_part_names_the_part_not_the_whole(
     assert f"was read, but without its '{lacking}'" in line, line
     assert f"DESTINATION__POSTGRES__CREDENTIALS__{lacking.upper()}" in line and "pw-x" not in line
     assert creates(sim) == 0
+
+
+@pytest.mark.parametrize("export, words", [
+    pytest.param({"name": "Sale Orders", "date_filter": "updatedon"}, "did you mean 'updatedOn'?", id="date-filter"),
+    pytest.param({"name": "Return Invoices", "date_filter": "ADDEDON"}, "did you mean 'addedOn'?", id="upper"),
+    pytest.param({"name": "B2B Sale Orders", "columns": ["soicode", "updated"], "primary_key": ["Sale Order Item Code"],
+                  "date_filter": "UpdatedOn"}, "did you mean 'updatedOn'?", id="outside-the-catalog"),
+    pytest.param({"name": "Sale Orders", "filters": [{"id": "channelfilter", "selectedValues": ["AMAZON_IN"]}]},
+                 "did you mean 'channelFilter'?", id="static-filter"),
+    pytest.param({"name": "Sale Orders", "filters": [{"id": "channelFilter", "selectedValues": "AMAZON_IN"}]},
+                 "selectedValues must be a list of texts, got 'AMAZON_IN' (e.g. selectedValues = [\"AMAZON_IN\"])",
+                 id="selected-values-a-text"),
+    pytest.param({"name": "Sale Orders", "filters": [{"id": "channelFilter", "selectedValues": [1, 2]}]},
+                 "selectedValues must be a list of texts", id="selected-values-numbers"),
+    pytest.param({"name": "Sale Orders", "filters": [{"id": "channelFilter"}]}, "has no value: give one of",
+                 id="no-value"),
+    pytest.param({"name": "Sale Orders", "filters": [{"id": "channelFilter", "values": ["A"]}]},
+                 "has unknown field(s) ['values']", id="unknown-field"),
+    pytest.param({"name": "Item Master", "filters": [{"id": "enabledFilter", "checked": "yes"}]},
+                 "checked must be a true or false, got 'yes'", id="checked-a-text"),
+    pytest.param({"name": "Item Master", "filters": [{"id": "dateRange", "dateRange": {"from": 1}}]},
+                 "dateRange must be a table of start/end or textRange", id="date-range-shape"),
+])
+def test_a_filter_uniware_would_ignore_or_refuse_is_a_setting_error_before_any_job(
+        cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        export: dict[str, Any], words: str) -> None:
+    """A filter id in other capitals is one Uniware does not know: ignored, the whole report exported (a full
+    dump on a real tenant, refused only after its download as out of window); a filter value of the wrong kind
+    was refused only at the create, by Uniware's words. Both are said before any job, naming the export."""
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([export]))
+    for command in (["plan"], []):
+        assert cli("--facility", "BLR01", *command) == 2
+        err = one_line(capsys)
+        assert words in err and export["name"] in err and "SOURCES__UNIWARE__EXPORTS" in err, err
+    assert creates(sim) == 0
+
+
+@pytest.mark.parametrize("filters", [
+    [{"id": "channelFilter", "selectedValues": ["AMAZON_IN", "FLIPKART"]}],
+    [{"id": "channelFilter", "selectedValues": []}],  # Uniware's own verdict (100004), not the settings'
+    [{"id": "customTenantFilter", "text": "x", "checked": True}],  # a tenant's own id: only Uniware knows it
+    [{"id": "status", "selectedValue": "CREATED", "dateTime": 1774981800000}],
+    [{"id": "addedOn", "dateRange": {"textRange": "YESTERDAY"}}, {"id": "skuType", "dateRange": {"start": "2026-01-01",
+                                                                                               "end": 1}}],
+])
+def test_filters_of_every_documented_shape_are_taken(filters: list[dict[str, Any]]) -> None:
+    from uniware_source.settings import resolve_export
+
+    assert list(resolve_export({"name": "Item Master", "filters": filters}, 0).filters) == filters

@@ -37,6 +37,7 @@ from .catalog import (
 from .errors import ConfigError
 from .setting_places import ENV_PREFIX, misplaced_settings
 from .type_labels import as_labels, known_labels, matching_label, missing_labels, resolve_types
+from .vocabulary import FILTER_FIELDS, FILTER_IDS
 from .windows import parse_user_datetime, shown_time
 
 
@@ -377,6 +378,53 @@ def _positive(setting: str, value: Any, *, allow_zero: bool = False, where: str 
     return number
 
 
+def _check_filter_id(filter_id: str, where: str) -> None:
+    """An id that is one Uniware's reports take but for its case is a typo: Uniware matches ids exactly and
+    has been seen ignoring an id it does not know, exporting the whole report."""
+    if filter_id in FILTER_IDS:
+        return
+    same = [known for known in FILTER_IDS if known.casefold() == filter_id.casefold()]
+    if same:
+        raise ConfigError("exports", f"{where} '{filter_id}' is Uniware's filter id '{same[0]}' with other capitals; "
+                          f"ids are matched exactly (an id Uniware does not know has been seen ignored, the whole "
+                          f"report exported): did you mean '{same[0]}'?")
+
+
+def _check_filter(static: Mapping[str, Any], where: str) -> None:
+    """A static filter's shape: known fields (uniware-reports.md 10), each of its kind, and some value."""
+    _check_filter_id(static["id"], f"{where}: id")
+    unknown = sorted(set(static) - set(FILTER_FIELDS))
+    if unknown:
+        raise ConfigError("exports", f"{where} has unknown field(s) {unknown}; a filter takes "
+                          + ", ".join(f"{name} ({kind})" for name, kind in FILTER_FIELDS.items()))
+    values = {name: value for name, value in static.items() if name != "id"}
+    if not values:
+        raise ConfigError("exports", f"{where} has no value: give one of " + ", ".join(
+            f"{name} ({kind})" for name, kind in FILTER_FIELDS.items() if name != "id"))
+    for name, value in values.items():
+        if not _filter_value_fits(name, value):
+            raise ConfigError("exports", f"{where}: {name} must be a {FILTER_FIELDS[name]}, got {value!r}"
+                              + (f" (e.g. {name} = [{json.dumps(value)}])" if name == "selectedValues"
+                                 and isinstance(value, str) else ""))
+
+
+def _filter_value_fits(name: str, value: Any) -> bool:
+    def number_or_text(item: Any) -> bool:
+        return isinstance(item, str) or (isinstance(item, (int, float)) and not isinstance(item, bool))
+
+    if name in ("text", "selectedValue"):
+        return isinstance(value, str)
+    if name == "selectedValues":
+        return isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value)
+    if name == "checked":
+        return isinstance(value, bool)
+    if name == "dateTime":
+        return number_or_text(value)
+    # dateRange: {start, end} (epoch ms or ISO text) or {textRange: "TODAY"...}
+    return isinstance(value, Mapping) and bool(value) and set(value) <= {"start", "end", "textRange"} and all(
+        isinstance(item, str) if key == "textRange" else number_or_text(item) for key, item in value.items())
+
+
 def resolve_export(entry: Any, position: int) -> ExportSpec:
     """An `exports` entry (a report name, or a table of settings) applied over its catalog entry."""
     where = f"exports[{position}]"
@@ -407,10 +455,14 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
     date_filter = entry.get("date_filter", base.date_filter)
     if date_filter is not None and not isinstance(date_filter, str):
         raise ConfigError("exports", f"{where}: 'date_filter' must be a filter id or empty")
+    if date_filter:
+        _check_filter_id(date_filter, f"{where}: date_filter")
     filters = entry.get("filters", base.filters)
     if not isinstance(filters, (list, tuple)) or not all(
             isinstance(f, Mapping) and isinstance(f.get("id"), str) for f in filters):
         raise ConfigError("exports", f"{where}: 'filters' must be a list of tables with an 'id'")
+    for index, static in enumerate(filters):
+        _check_filter(static, f"{where}: filters[{index}] ('{static['id']}')")
     if date_filter and any(f["id"] == date_filter for f in filters):
         raise ConfigError("exports", f"{where}: filter '{date_filter}' is the date filter; the connector "
                           "sets its window, leave it out of 'filters'")

@@ -613,6 +613,20 @@ READINGS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     "Tally Return GST Report": {"productSKU": ("Product SKU",)},  # AN; DM's file had no "Product SKU Code"
 }
 
+# Filter ids (`exportFilters[].id`) seen in the field (uniware-reports.md 10), of any report. Uniware matches
+# ids exactly and has been seen ignoring one it does not know (the whole report exported): an id equal to one
+# of these but for its case is a typo, refused in settings.
+FILTER_IDS: tuple[str, ...] = (
+    "addedOn", "updatedOn", "status", "channelFilter", "dateCreatedRange", "soDateRange", "reversePickupDateRange",
+    "updatedIn", "dateRange", "updatedSince", "name", "enabledFilter", "categoryIds", "skuType", "dateRangeFilter",
+)
+
+# The fields of a filter object (uniware-reports.md 10, DOC) and the JSON kinds each takes.
+FILTER_FIELDS: Mapping[str, str] = {
+    "id": "text", "text": "text", "selectedValues": "list of texts", "selectedValue": "text",
+    "dateTime": "number or text", "dateRange": "table of start/end or textRange", "checked": "true or false",
+}
+
 # Reports some tenants name otherwise, with the same ids and labels (uniware-reports.md 3: AN's
 # "Tally Return GST Report 3.0"): name -> the name the vocabulary knows it by.
 SAME_REPORT: Mapping[str, str] = {"Tally Return GST Report 3.0": "Tally Return GST Report"}
