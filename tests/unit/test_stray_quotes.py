@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import pytest
 
-from uniware_source.conversion.stray_quotes import QuoteWatch, first_altered_value
+from uniware_source.conversion.stray_quotes import AlteredValue, QuoteWatch, first_altered_value
 
 
 def _watched(data: bytes, piece: int) -> bool:
@@ -32,7 +33,11 @@ def test_a_stray_quote_is_seen_wherever_the_reads_cut_the_file(dense: bool, piec
     ('a,b\n1,"32" TV\n', (2, 1, '"32" TV')),
     ('a,b\n1,"ok ""q"""\n2,32" TV\n3,"x,\ny" z",w\n', (4, 1, '"x,\ny" z"')),
     ('a,b\n1,32" TV\n', None),  # a quote inside an unquoted value is read as written
+    ('a,b\n1, "32 TV"\n', (2, 1, ' "32 TV"', True)),  # quoted after a blank: read unquoted, quotes kept
+    ('a,b\n1,"x"\n2,\t""\n', (3, 1, '\t""', True)),
+    ('a,b\n1, 32" TV"\n2,32 "TV"\n', None),  # not quoted after blanks: as written
 ])
-def test_the_strict_reading_names_the_row_the_column_and_the_value(raw: str, found: tuple[int, int, str] | None
+def test_the_strict_reading_names_the_row_the_column_and_the_value(raw: str, found: tuple[Any, ...] | None
                                                                    ) -> None:
-    assert first_altered_value(lambda: io.BytesIO(raw.encode())) == (found and tuple(found))
+    altered = first_altered_value(lambda: io.BytesIO(raw.encode()))
+    assert altered == (found and AlteredValue(*found))
