@@ -3,26 +3,37 @@
 dlt's configuration errors (a destination's missing credentials or bucket, a value that cannot be
 coerced) are setting errors like the connector's own: exit 2, naming the setting, its env var and
 the command-line flag where there is one. An unreachable host is named with the reason (name not
-resolved, connection refused). Anything else is its type and the first line of its message.
+resolved, connection refused). A destination that cannot be connected to at a run's first contact
+with it (a role, database or host that does not exist, a refused port, a connection string that does not
+parse, a DuckDB path that is a directory) is a setting error too, naming the destination's setting;
+the same failure later in a run (the server went away) is not. Anything else is its type and the first
+line of its message.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Optional
+from urllib.parse import unquote, urlsplit
 
 import requests
 from dlt.common.configuration.exceptions import (
     ConfigFieldMissingException,
     ConfigurationValueError,
     ConfigValueCannotBeCoercedException,
+    InvalidNativeValue,
     ValueNotSecretException,
 )
+from dlt.common.configuration.specs import CredentialsConfiguration
+from dlt.common.configuration.specs.exceptions import InvalidConnectionString
 from dlt.common.destination.exceptions import UnknownDestinationModule
+from dlt.destinations.exceptions import DestinationConnectionError
+from dlt.pipeline.exceptions import PipelineStepFailed
 from tomlkit.exceptions import TOMLKitError
 
-from .client.connection_errors import causes, unreachable
+from .client.connection_errors import NAME_RESOLUTION, causes, unreachable
 from .errors import AuthError, ConfigError, UniwareError
-from .redact import redact
+from .redact import MASK, redact
 from .setting_places import misplaced_settings
 
 EXIT_CONFIG = 2
@@ -138,6 +149,9 @@ def _explained(error: BaseException) -> tuple[int, str]:
                                  f"hold one: move it to .dlt/secrets.toml (the same table) or give it as {env}")
         if isinstance(item, UnknownDestinationModule):
             return EXIT_CONFIG, f"configuration error: {unknown_destination(item.ref)}"
+    said = destination_not_connected(chain)
+    if said:
+        return EXIT_CONFIG, f"configuration error: {said}"
     for item in chain:
         if isinstance(item, requests.ConnectionError):
             said = unreachable(item)
@@ -152,6 +166,117 @@ def _explained(error: BaseException) -> tuple[int, str]:
     step = getattr(error, "step", None)  # dlt's PipelineStepFailed: its first line names the step, not the reason
     where = f"dlt's {step} step failed: " if isinstance(step, str) else ""
     return EXIT_CANNOT_PROCEED, f"error: {where}{type(innermost).__name__}: {one_line(redact(str(innermost)))}"
+
+
+# what a driver's words on a refused connection say is wrong: (words, what to check, its own settings)
+CONNECTION_REASONS: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = (
+    (('role "',), "its user name", ("USERNAME",)),
+    (("password authentication failed", "no password supplied", "authentication failed", "pg_hba.conf"),
+     "its user name and password", ("USERNAME", "PASSWORD")),
+    (('database "',), "its database", ("DATABASE",)),
+    (("could not translate host name", *NAME_RESOLUTION), "its host, whose name does not resolve", ("HOST",)),
+    (("connection refused",), "its host and port, and that the server is up there", ("HOST", "PORT")),
+    (("timeout expired", "timed out"), "its host and port, and that the server is up and reachable",
+     ("HOST", "PORT")),
+    (("invalid connection option", "invalid sslmode", "invalid value", " value for ", "invalid uri"),
+     "the options after its '?'", ()),
+    (("is a directory", "cannot open file", "permission denied", "read-only", "not a directory"),
+     "the path it names (a file that can be written, in a folder that exists)", ()),
+)
+
+
+def destination_not_connected(chain: list[BaseException]) -> Optional[str]:
+    """The destination's setting, named, when the run could not connect to it at its first contact
+    (dlt's sync step, before anything was exported): its credentials (or bucket_url) did not parse, or
+    the server refused them or could not be reached. A connection lost later in the run (the first sync
+    went through) is no setting error and is not said so; nor is the password ever quoted."""
+    step = next((item for item in chain if isinstance(item, PipelineStepFailed)), None)
+    destination = getattr(getattr(step, "pipeline", None), "destination", None)
+    if step is None or destination is None:
+        return None
+    name = str(destination.destination_name)
+    unparsed = next((item for item in chain if isinstance(item, InvalidConnectionString) or (
+        isinstance(item, InvalidNativeValue) and isinstance(item.spec, type)
+        and issubclass(item.spec, CredentialsConfiguration))), None)
+    if unparsed is not None:
+        return (f"{_destination_setting(destination)} does not parse as a connection string "
+                "(the scheme, ://, then user:password@host:port/database, special characters URL-encoded): "
+                f"{_masked(name, one_line(str(_innermost(unparsed))))}")
+    # dlt syncs the state once a pipeline's run begins, and marks it done only when it went through: a later
+    # sync (after pending packages loaded) met a destination that had answered before
+    if step.step != "sync" or getattr(step.pipeline, "_state_restored", False):
+        return None
+    failed = next((item for item in chain if _opening_connection(item)), None)
+    if failed is None:
+        return None
+    inner = failed.inner_exc if isinstance(failed, DestinationConnectionError) else failed
+    reason = " ".join(one_line(str(inner)).split())
+    lowered = reason.lower()
+    check = ""
+    for words, what, parts in CONNECTION_REASONS:
+        if any(word.lower() in lowered for word in words):
+            env = _destination_env(destination)
+            given_apart = " or ".join(f"{env}__{part}" for part in parts if env.endswith("__CREDENTIALS"))
+            check = f"; check {what}" + (f" ({given_apart} when given apart)" if given_apart else "")
+            break
+    return (f"could not connect to the {name} destination with {_destination_setting(destination)}: "
+            f"{_masked(name, reason)}{check}")
+
+
+def _destination_env(destination: Any) -> str:
+    name = str(destination.destination_name).upper()
+    field = "BUCKET_URL" if str(destination.destination_type).endswith("filesystem") else "CREDENTIALS"
+    return f"DESTINATION__{name}__{field}"
+
+
+def _destination_setting(destination: Any) -> str:
+    """`DESTINATION__POSTGRES__CREDENTIALS (or credentials in [destination.postgres] of .dlt/secrets.toml)`"""
+    env = _destination_env(destination)
+    field = env.rsplit("__", 1)[-1].lower()
+    where = ".dlt/config.toml" if field == "bucket_url" else ".dlt/secrets.toml"
+    return f"{env} (or {field} in [destination.{destination.destination_name}] of {where})"
+
+
+def _opening_connection(error: BaseException) -> bool:
+    """Whether `error` was raised opening a destination's connection: dlt's own error for it (most SQL
+    destinations, DuckDB), the driver's raised in a client's `open_connection` (PostgreSQL), or a local
+    path that cannot be a database or a bucket."""
+    if isinstance(error, DestinationConnectionError):
+        return True
+    if isinstance(error, (PermissionError, NotADirectoryError, IsADirectoryError)):
+        return True
+    tb = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == "open_connection":
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _masked(name: str, text: str) -> str:
+    """`text` with the destination's password masked, had a driver quoted it (redact drops a URL's
+    user and password already)."""
+    import dlt
+
+    secrets: list[str] = []
+    for key in (f"destination.{name}.credentials", f"destination.{name}.credentials.password"):
+        try:
+            value: Any = dlt.secrets.get(key)
+        except Exception:  # a value dlt cannot read: nothing of it to mask
+            continue
+        if isinstance(value, str) and "://" in value:
+            try:
+                secrets.append(unquote(urlsplit(value).password or ""))
+                secrets.append(urlsplit(value).password or "")
+            except ValueError:
+                secrets.append(value.split("://", 1)[1].rsplit("@", 1)[0].partition(":")[2])
+        elif isinstance(value, str) and key.endswith("password"):
+            secrets.append(value)
+        elif isinstance(value, Mapping):
+            secrets.append(str(value.get("password") or ""))
+    for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return redact(text)
 
 
 def unknown_destination(ref: str) -> str:

@@ -1,0 +1,174 @@
+"""A destination's settings that do not connect (a role, database or host that does not exist, a closed
+port, a bad option, a connection string that does not parse, a DuckDB path that is a directory) are
+setting errors, exit 2, naming the destination's setting and never its password: they were dlt's sync
+step failing, exit 3 (red team). The same failure later in a run (the server went away) stays exit 3.
+Through the console script's `main` against the simulator and the local PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.pipeline_process import FixedNow
+from tests.postgres import drop_datasets, require_postgres
+from uniware_simulator import UniwareSimulator
+from uniware_simulator.presets import TEST_NOW, fast_config
+from uniware_source.cli import main
+
+PASSWORD = "Pw-Secret-9371"  # trust auth takes any: a password only to check that no line quotes it
+SETTING = "DESTINATION__POSTGRES__CREDENTIALS"
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[UniwareSimulator]:
+    with UniwareSimulator(fast_config(files_dir=tmp_path / "sim")) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def cli(sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    for name in [k for k in os.environ if k.startswith(("SOURCES__UNIWARE__", "DESTINATION__"))]:
+        monkeypatch.delenv(name)
+    for key, value in {"BASE_URL": sim.base_url, "USERNAME": sim.config.username,
+                       "PASSWORD": sim.config.password, "POLL_INITIAL_SECONDS": "0.01",
+                       "POLL_MAX_SECONDS": "0.05", "REQUEST_BACKOFF_FACTOR": "0.01",
+                       "DOWNLOAD_DIR": str(tmp_path)}.items():
+        monkeypatch.setenv(f"SOURCES__UNIWARE__{key}", value)
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str) -> int:
+        return main(["--pipelines-dir", str(tmp_path / "pl"), "--pipeline-name", "dm", *args],
+                    clock=FixedNow(TEST_NOW))
+    return run
+
+
+def creates(sim: UniwareSimulator) -> int:
+    return len(sim.requests.where("create"))
+
+
+@pytest.fixture
+def dataset() -> Iterator[str]:
+    name = f"dm_{os.getpid()}"
+    yield name
+    drop_datasets([name])
+
+
+@pytest.mark.parametrize("url, said", [
+    (f"postgresql://nosuchrole:{PASSWORD}@127.0.0.1:5432/test",
+     ['role "nosuchrole" does not exist', f"its user name ({SETTING}__USERNAME"]),
+    (f"postgresql://postgres:{PASSWORD}@127.0.0.1:5432/nodb_dm",
+     ['database "nodb_dm" does not exist', f"its database ({SETTING}__DATABASE"]),
+    (f"postgresql://postgres:{PASSWORD}@127.0.0.1:5432/test?sslmode=bogus",
+     ['invalid sslmode value: "bogus"', "the options after its '?'"]),
+    (f"postgresql:/postgres:{PASSWORD}@127.0.0.1/test", ["does not parse as a connection string"]),
+    (f"postgresql://postgres:{PASSWORD}@127.0.0.1:1/test",
+     ["port 1 failed: Connection refused", f"its host and port, and that the server is up there ({SETTING}__HOST"]),
+    (f"postgresql://postgres:{PASSWORD}@nosuchhost.invalid:5432/test",
+     ['"nosuchhost.invalid"', f"its host, whose name does not resolve ({SETTING}__HOST"]),
+], ids=["role", "database", "option", "not-a-url", "closed-port", "unknown-host"])
+def test_postgres_credentials_that_do_not_connect_are_a_setting_error_naming_it(
+        cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        url: str, said: list[str]) -> None:
+    require_postgres()
+    monkeypatch.setenv(SETTING, url)
+    assert cli("--destination", "postgres", "--dataset", "dm_never", "--facility", "BLR01") == 2
+    out, err = capsys.readouterr()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    line = lines[0]
+    assert line.startswith("configuration error: ") and f"{SETTING} (or credentials in [destination.postgres] of " \
+        ".dlt/secrets.toml)" in line, line
+    assert all(words in line for words in said), line
+    assert PASSWORD not in out + err and "Pw-Secret" not in out + err
+    assert creates(sim) == 0  # refused at the first contact, before any job
+
+
+def test_a_duckdb_path_that_is_a_folder_is_a_setting_error_naming_it(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "folder.duckdb").mkdir()
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "folder.duckdb"))
+    assert cli("--facility", "BLR01") == 2
+    line = capsys.readouterr().err.strip()
+    assert "DESTINATION__DUCKDB__CREDENTIALS" in line and "Is a directory" in line and "check the path" in line, line
+    assert "\n" not in line and creates(sim) == 0
+
+
+class CuttableProxy:
+    """A TCP proxy to the local PostgreSQL; once cut, it closes its connections and every new one at
+    once, as a server that went away."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.cut = threading.Event()
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.cut.is_set():
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", 5432))
+            self.sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.close()
+
+    def go_away(self) -> None:
+        self.cut.set()
+        for end in list(self.sockets):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self.go_away()
+        self.listener.close()
+
+
+def test_a_destination_lost_after_the_first_contact_is_no_setting_error(
+        cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        dataset: str) -> None:
+    """The server goes away once the run has synced with it and made a job: exit 3, not 'configuration
+    error' (the same driver error, at connecting, as for a wrong port at the first contact)."""
+    require_postgres()
+    proxy = CuttableProxy()
+    try:
+        monkeypatch.setenv(SETTING, f"postgresql://postgres:{PASSWORD}@127.0.0.1:{proxy.port}/test")
+        sim.inject("create", "delay", seconds=1.0, times=1)  # the job is made while the proxy is cut
+
+        def cut_at_the_first_create() -> None:
+            if sim.requests.wait_for(lambda requests: any(r.endpoint == "create" for r in requests), timeout=60):
+                proxy.go_away()
+        watcher = threading.Thread(target=cut_at_the_first_create, daemon=True)
+        watcher.start()
+        code = cli("--destination", "postgres", "--dataset", dataset, "--facility", "BLR01")
+        watcher.join(timeout=5)
+    finally:
+        proxy.close()
+    out, err = capsys.readouterr()
+    assert creates(sim) >= 1 and code == 3, (code, err)
+    assert "configuration error" not in err and "error: " in err, err
+    assert PASSWORD not in out + err
