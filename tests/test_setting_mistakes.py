@@ -614,3 +614,18 @@ def test_filters_of_every_documented_shape_are_taken(filters: list[dict[str, Any
     from uniware_source.settings import resolve_export
 
     assert list(resolve_export({"name": "Item Master", "filters": filters}, 0).filters) == filters
+
+
+@pytest.mark.parametrize("name, meant", [
+    ("Sale Orders Export", "Sale Orders"), ("Item Master Export", "Item Master"), ("GRN Export", "GRN"),
+    ("Inventory Snapshot Export", "Inventory Snapshot"), ("tally gst", "Tally GST Report"),
+    ("Sale Order All Facility", "Sale Orders"), ("Shipping Packages", "Shipping Package"),
+])
+def test_a_report_named_as_the_exports_page_shows_it_gets_the_catalogs_name(
+        cli: Any, sim: UniwareSimulator, capsys: pytest.CaptureFixture[str], name: str, meant: str) -> None:
+    """The Exports page adds " Export" to a report's name, and people shorten names: the newcomer was sent to
+    give `columns` for a report outside the catalog, with no hint of the catalog's name."""
+    assert cli("--facility", "BLR01", "--export", name, "plan") == 2
+    err = one_line(capsys)
+    assert f"did you mean '{meant}'?" in err and name in err, err
+    assert creates(sim) == 0

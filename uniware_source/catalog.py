@@ -363,11 +363,26 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
 
 
 def did_you_mean_report(name: str, *, another: bool = False) -> str:
-    """"; did you mean 'X'?" for the catalog report whose name is closest to `name` (case and spacing
-    aside: "sale orders", "Invoices"), else ""; `another`: never `name` itself (Uniware refused it)."""
+    """"; did you mean 'X'?" for the catalog report closest to `name`: case and spacing aside ("sale orders",
+    "Invoices"), without the " Export" the Exports page adds to names ("Sale Orders Export", uniware-reports.md 6),
+    or whose words are among the other's ("Tally GST", "Sale Order All Facility"); else "". `another`: never
+    `name` itself (Uniware refused it)."""
     asked = " ".join(name.lower().split())
     folded = {" ".join(known.lower().split()): known for known in CATALOG}
     if another and folded.get(asked) == name:  # the catalog's own spelling, refused: suggest another
         folded.pop(asked)
+    if asked.endswith(" export") and asked[:-len(" export")] in folded:
+        return f"; did you mean '{folded[asked[:-len(' export')]]}'?"
     close = difflib.get_close_matches(asked, list(folded), n=1, cutoff=0.8)
+    if not close:
+        words = _report_words(asked)
+        sharing = [known for known in folded
+                   if words and (_report_words(known) <= words or words <= _report_words(known))]
+        close = sorted(sharing, key=lambda known: -difflib.SequenceMatcher(None, asked, known).ratio())[:1]
     return f"; did you mean '{folded[close[0]]}'?" if close else ""
+
+
+def _report_words(name: str) -> frozenset[str]:
+    """A report name's words, singular, without "export": what two spellings of one report share."""
+    return frozenset(word[:-1] if word.endswith("s") and len(word) > 3 else word
+                     for word in name.replace("-", " ").split() if word != "export")
