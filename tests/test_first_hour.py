@@ -604,3 +604,42 @@ def test_a_second_pipeline_loading_into_the_same_dataset_is_said(
     assert ", exit 0" in capsys.readouterr().out.split("last run (uniware_runs): ")[1].splitlines()[0]
     assert cli("status", "--pipeline-name", "renamed") == 0
     assert ", exit 1" in capsys.readouterr().out.split("last run (uniware_runs): ")[1].splitlines()[0]
+
+
+def test_status_shows_only_the_exports_and_facilities_asked_for(cli: Any, sim: UniwareSimulator,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """`status --export NAME --facility CODE` printed every cursor, job and failure, exit 0 (red team): the
+    README says the subcommands take them. Only their lines now; a name or code state has nothing of is
+    exit 2, naming what state has (as `reset` and `plan` refuse an unknown export)."""
+    sim.inject_job_fate("FAILED", times=None, match=lambda report, facility: facility == "DEL02")
+    assert cli("--facility", "BLR01,DEL02", "--export", "Sale Orders,Invoice") == 1
+    capsys.readouterr()
+    assert cli("status") == 0  # everything, as before
+    whole = capsys.readouterr().out.split("last run (uniware_runs)")[0]
+    assert all(f"{table:<22} {code}" in whole for table in ("invoices", "sale_orders") for code in ("BLR01", "DEL02"))
+    assert cli("status", "--export", "Sale Orders", "--facility", "BLR01") == 0
+    out = capsys.readouterr().out
+    shown = out.split("last run (uniware_runs)")[0]  # the last run's line is the whole run's
+    assert shown.startswith("(only export(s) sale_orders and facility BLR01)")
+    assert f"{'sale_orders':<22} BLR01" in shown, out
+    assert "invoices" not in shown and "DEL02" not in shown and "FAILED" not in shown, out
+    assert "last failures in export_job_status:\n  none" in shown, out
+    assert cli("status", "--facility", "DEL02") == 0  # its failures, of both exports, in state and in history
+    out = capsys.readouterr().out
+    shown = out.split("last run (uniware_runs)")[0]
+    assert "BLR01" not in shown and "invoices: DEL02: " in shown and "sale_orders: DEL02: " in shown, out
+    history = shown.split("last failures in export_job_status:\n")[1].splitlines()
+    assert history and all("DEL02" in line and "FAILED" in line for line in history), out
+    assert all(any(f" {name} DEL02 " in line for line in history) for name in ("Sale Orders", "Invoice")), out
+    assert cli("status", "--export", "Invoice", "--facility", "DEL02") == 0
+    shown = capsys.readouterr().out.split("last run (uniware_runs)")[0]
+    assert "sale_orders" not in shown and "Sale Orders" not in shown and "invoices: DEL02: " in shown, shown
+    for asked, said in ((["--export", "Bogus"], "'Bogus' is no export of this pipeline"),
+                        (["--export", "sale_order"], "did you mean 'sale_orders'?"),
+                        (["--export", "Return Invoices"], "(table return_invoices) has no cursor or job in the state"),
+                        (["--facility", "MUM03"], "'MUM03' has no cursor or job in the state of any export"),
+                        (["--export", "Invoice", "--facility", "blr01"], "did you mean 'BLR01'?")):
+        assert cli("status", *asked) == 2, asked
+        out, err = capsys.readouterr()
+        assert out == "" and err.startswith("configuration error: ") and said in err, (asked, err)
+        assert "state has invoices, sale_orders" in err or "facilities there: BLR01, DEL02" in err, err

@@ -3,17 +3,18 @@
     uniware-pipeline facilities                      # codes, status, created (from facility/search)
     uniware-pipeline exports [--markdown]            # the built-in catalog (--markdown: the README reference)
     uniware-pipeline plan [--export N] [--facility C]  # what the next run would create; creates nothing
-    uniware-pipeline status                          # cursors, jobs in flight, last failures
+    uniware-pipeline status [--export N] [--facility C]  # cursors, jobs in flight, last failures
     uniware-pipeline reset --export "Sale Orders" [--facility BLR01]   # clear a cursor and ledger on purpose
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import difflib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import dlt
 from dlt.common.pipeline import get_dlt_pipelines_dir
@@ -21,8 +22,9 @@ from dlt.pipeline.pipeline import Pipeline
 
 from .catalog import CATALOG
 from .clock import Clock
-from .discovery import export_lines, export_reference, facility_lines, plan_lines, status_lines
+from .discovery import FAILURE_STATUSES, export_lines, export_reference, facility_lines, plan_lines, status_lines
 from .errors import ConfigError
+from .history import HISTORY_TABLE
 from .pipeline_run.lock import RunLocked, pipeline_lock
 from .pipeline_run.resumable import pending_loads_finished
 from .problems import EXIT_CONFIG, EXIT_LOCKED, explain
@@ -171,6 +173,123 @@ def _closest_tables(tables: Sequence[str], known: Sequence[str]) -> str:
     return "".join(hints)
 
 
+def _in_state(pipeline: Pipeline) -> Mapping[str, Any]:
+    resources: Mapping[str, Any] = pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {})
+    return resources
+
+
+def _facilities_in(state: Mapping[str, Any]) -> set[str]:
+    """The facilities an export's state has a cursor or a window of."""
+    return {str(code) for code in state.get("cursors") or {}} | \
+        {str(e["facility"]) for e in state.get("entries") or [] if isinstance(e, Mapping) and e.get("facility")}
+
+
+class _Narrowed:
+    """The pipeline as `status` reads it, its connector state narrowed to some tables and facilities."""
+
+    def __init__(self, pipeline: Pipeline, tables: Sequence[str], facilities: Optional[Sequence[str]]) -> None:
+        self._pipeline = pipeline
+        self._tables = tables
+        self._facilities = facilities
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pipeline, name)
+
+    @property
+    def state(self) -> Mapping[str, Any]:
+        state: dict[str, Any] = copy.deepcopy(dict(self._pipeline.state))
+        uniware = state.setdefault("sources", {}).setdefault("uniware", {})
+        resources = uniware.get("resources") or {}
+        narrowed = {}
+        for table in self._tables:
+            kept = dict(resources.get(table) or {})
+            if self._facilities is not None:
+                kept["cursors"] = {code: cursor for code, cursor in (kept.get("cursors") or {}).items()
+                                   if code in self._facilities}
+                kept["entries"] = [e for e in kept.get("entries") or []
+                                   if isinstance(e, Mapping) and e.get("facility") in self._facilities]
+            narrowed[table] = kept
+        uniware["resources"] = narrowed
+        return state
+
+
+def _status_unknown(pipeline: Pipeline, args: argparse.Namespace, tables: Sequence[str]) -> Optional[str]:
+    """Why `status --export/--facility` has nothing to show: an export that is none (not in state, not
+    configured, not a catalog report) or has no state, a facility no state of those exports has."""
+    known = sorted(_in_state(pipeline))
+    holds = f"state has {', '.join(known)}" if known else "state has no export yet (no run committed a job)"
+    if args.exports:
+        for name in listed(args.exports):
+            table = _tables(pipeline, [name])[0]
+            if table in known:
+                continue
+            picked = select_exports(configured_exports(), [name])[0]
+            if isinstance(picked, str) and picked not in CATALOG:
+                return (f"--export {name!r} is no export of this pipeline: not in its state, not configured, not a "
+                        f"built-in report (`uniware-pipeline exports` lists them); {holds}"
+                        + _closest_tables([table], known))
+            return (f"--export {name!r} (table {table}) has no cursor or job in the state of pipeline "
+                    f"'{pipeline.pipeline_name}': no run of it exported that report yet; {holds}")
+    if args.facilities:
+        present = sorted(set().union(*(_facilities_in(_in_state(pipeline).get(t) or {}) for t in tables)))
+        for code in args.facilities:
+            if code not in present:
+                close = difflib.get_close_matches(code.upper(), present, n=1, cutoff=0.6)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                return (f"--facility {code!r} has no cursor or job in the state of "
+                        f"{', '.join(tables) if args.exports else 'any export'}: facilities there: "
+                        f"{', '.join(present) or 'none'}{hint}")
+    return None
+
+
+def _status(pipeline: Pipeline, args: argparse.Namespace) -> int:
+    """`status`, all of it, or only the lines of the exports and facilities asked for."""
+    if not args.exports and not args.facilities:
+        print("\n".join(status_lines(pipeline)))
+        return 0
+    tables = _tables(pipeline, args.exports) if args.exports else sorted(_in_state(pipeline))
+    unknown = _status_unknown(pipeline, args, tables)
+    if unknown:
+        say(f"configuration error: {unknown}")
+        return EXIT_CONFIG
+    lines = status_lines(cast(Pipeline, _Narrowed(pipeline, tables, args.facilities)))
+    only = [f"export(s) {', '.join(tables)}" if args.exports else "",
+            f"facility {', '.join(args.facilities)}" if args.facilities else ""]
+    print("\n".join([f"(only {' and '.join(o for o in only if o)})",
+                     *_history_narrowed(lines, pipeline, tables, args.facilities)]))
+    return 0
+
+
+def _history_narrowed(lines: list[str], pipeline: Pipeline, tables: Sequence[str],
+                      facilities: Optional[Sequence[str]], limit: int = 10) -> list[str]:
+    """`lines` with their last failures of export_job_status (the newest of every export) replaced by those
+    of `tables` (and `facilities`)."""
+    start = next((i for i, line in enumerate(lines) if line == f"last failures in {HISTORY_TABLE}:"
+                  or line.startswith(f"({HISTORY_TABLE} not read")), None)
+    if start is None:
+        return lines
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("  "):
+        end += 1
+    statuses = ", ".join(f"'{s}'" for s in FAILURE_STATUSES)
+    try:
+        with pipeline.sql_client() as client:
+            table = client.make_qualified_table_name(HISTORY_TABLE)
+            column = client.escape_column_name
+            where = f"{column('table_name')} IN ({', '.join(['%s'] * len(tables))})"
+            if facilities:
+                where += f" AND {column('facility')} IN ({', '.join(['%s'] * len(facilities))})"
+            rows = client.execute_sql(
+                f"SELECT observed_at, export_name, facility, job_code, status, message FROM {table} "
+                f"WHERE status IN ({statuses}) AND {where} ORDER BY observed_at DESC LIMIT {limit}",
+                *tables, *(facilities or [])) or []
+    except Exception as error:  # the destination may be down: status still shows the state
+        return [*lines[:start], f"({HISTORY_TABLE} not read: {type(error).__name__})", *lines[end:]]
+    found = [f"  {observed} {export} {facility or '-'} {job or '-'} {status}: {(message or '')[:160]}"
+             for observed, export, facility, job, status, message in rows]
+    return [*lines[:start], f"last failures in {HISTORY_TABLE}:", *(found or ["  none"]), *lines[end:]]
+
+
 def run_command(argv: Sequence[str], clock: Optional[Clock] = None) -> int:
     args = parse(argv)
     configure_logging(args.quiet, args.log_format)
@@ -189,8 +308,7 @@ def run_command(argv: Sequence[str], clock: Optional[Clock] = None) -> int:
             return EXIT_CONFIG
         pipeline = _pipeline(args)
         if args.command == "status":
-            print("\n".join(status_lines(pipeline)))
-            return 0
+            return _status(pipeline, args)
         if args.command == "plan":
             print("\n".join(plan_lines(pipeline, _runtime(args, clock))))
             return 0
