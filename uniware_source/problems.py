@@ -181,7 +181,7 @@ CONNECTION_REASONS: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = (
     (("invalid connection option", "invalid sslmode", "invalid value", " value for ", "invalid uri"),
      "the options after its '?'", ()),
     (("is a directory", "cannot open file", "permission denied", "read-only", "not a directory"),
-     "the path it names (a file that can be written, in a folder that exists)", ()),
+     "the path it names (one that can be written, in a folder that exists)", ()),
 )
 
 
