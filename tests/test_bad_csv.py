@@ -763,3 +763,54 @@ def test_a_byte_order_mark_before_a_quoted_value_holding_a_separator_is_named(ha
                     facilities=["BLR01"])
     [problem] = failed.value.problems
     assert "row 4 (header is row 1) has" in problem and "it begins with a byte-order mark" in problem, problem
+
+
+def _with_line(text: str, make: Any, after: int = 4) -> str:
+    """`text` with a line made from its header (`make(header)`) after the given data row."""
+    lines = text.splitlines(keepends=True)
+    header = next(csv.reader(io.StringIO(lines[0].lstrip("\ufeff"))))
+    rows, quoted = 0, False
+    for index, line in enumerate(lines[1:], start=1):
+        quoted ^= line.count('"') % 2 == 1  # a value's line break: the record goes on
+        rows += not quoted
+        if rows == after:
+            lines.insert(index + 1, make(header))
+            return "".join(lines)
+    raise AssertionError("the file is too short")
+
+
+def _separators_only(header: list[str]) -> str:
+    return "," * (len(header) - 1) + "\n"
+
+
+def _keys_blank(header: list[str]) -> str:
+    return ",".join("" if label in ("Sale Order Code", "Sale Order Item Code") else "x" if label != "Updated"
+                    else "2026-04-10 10:00:00" for label in header) + "\n"
+
+
+@pytest.mark.parametrize("on_bad_rows", ["fail", "skip"])
+@pytest.mark.parametrize("export, line, words", [
+    pytest.param({"name": "Sale Orders"}, _separators_only, "a row without any value", id="separators"),
+    pytest.param({"name": "Tally GST Report"}, _separators_only, "a row without any value", id="keyless"),
+    pytest.param({"name": "Sale Orders"}, _keys_blank, "as is every key column (Sale Order Code, Sale Order Item Code)",
+                 id="key-blank"),
+])
+def test_a_row_without_values_or_without_a_key_is_a_bad_row_not_data(
+        harness: Harness, export: dict[str, Any], line: Any, words: str, on_bad_rows: str) -> None:
+    """A line of separators only (a footer, a writer's blank record) loaded as a row of empty values, counted
+    in LOADED, exit 0; a row whose key is empty in every key column merged into any other such row. Both are
+    bad rows: the job fails naming the row, or with on_bad_rows='skip' the row is dropped and counted."""
+    harness.sim.jobs.edit_file = lambda job, text: _with_line(text, line) if job.query.facility == "BLR01" else text
+    if on_bad_rows == "fail":
+        with pytest.raises(ExportsFailed) as failed:
+            harness.run(exports=[export], facilities=["BLR01", "DEL02"])
+        [problem] = failed.value.problems
+        assert "row 6 (header is row 1)" in problem and words in problem, problem
+        bad_job = next(j for j in harness.sim.jobs.all() if j.facility == "BLR01")
+        assert harness.history(bad_job.code)[-1]["status"] == "PARSE_FAILED"
+        return
+    harness.run(exports=[export], facilities=["BLR01", "DEL02"], on_bad_rows="skip")
+    loaded = {r["facility"]: r for r in harness.history() if r["status"] == "LOADED"}
+    assert (loaded["BLR01"]["rows_skipped"], loaded["DEL02"]["rows_skipped"] or 0) == (1, 0)
+    table = "sale_orders" if export["name"] == "Sale Orders" else "tally_gst"
+    assert harness.count(table) == sum(r["rows_in_file"] - (r["rows_skipped"] or 0) for r in loaded.values())

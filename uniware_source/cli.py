@@ -9,7 +9,8 @@
     uniware-pipeline reset --export "Sale Orders" --facility BLR01       # clear a cursor and ledger on purpose
 
 Exit codes: 0 all loaded; 1 some jobs did not load (the rest did, and their cursors stayed put);
-2 a setting is wrong; 3 the run could not proceed (credentials, destination...); 4 another run of
+2 a setting is wrong (a destination that refuses the first connection included); 3 the run could not
+proceed (Uniware unreachable or refusing the credentials, a destination lost mid-run...); 4 another run of
 the same pipeline is under way (see --wait); 130 interrupted (SIGINT); 143 terminated (SIGTERM).
 In both of the last two, submitted jobs are kept and the next run resumes them.
 """

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -456,6 +457,17 @@ class CsvConverter:
                     f"holds {1 + line_breaks(value):,} lines shaped like rows of the file (starts with "
                     f"{value[:60]!r}): a quote that is not escaped seems to join rows; the file cannot be read "
                     "safely")
+        empty = _blank_rows(columns, range(len(columns)))
+        if empty is not None:
+            flag(empty, "a row without any value (a line of separators only)", 0)
+        keys = [layout.names.index(key) for key in layout.key_names]
+        keyless = _blank_rows(columns, keys) if keys else None
+        if keyless is not None:
+            if empty is not None:
+                keyless = pc.and_(keyless, pc.invert(empty))
+            if pc.any(keyless).as_py():
+                flag(keyless, f"empty, as is every key column ({', '.join(layout.labels[k] for k in keys)}): a row "
+                     "without a key would merge into any other such row", keys[0])
         for position, kind in enumerate(layout.kinds):
             if kind == TEXT:
                 continue
@@ -546,6 +558,19 @@ class CsvConverter:
             key_fields.add(JOB_CODE)
         schema = pa.schema([f.with_nullable(False) if f.name in key_fields else f for f in table.schema])
         return table.cast(schema)
+
+
+def _blank_rows(columns: Sequence[pa.Array], positions: Iterable[int]) -> Optional[pa.Array]:
+    """The rows whose values in `positions` are all empty or null, or None when there is none (looked at
+    column by column only while some row is still blank in all so far)."""
+    blank: Optional[pa.Array] = None
+    for position in positions:
+        column = columns[position]
+        empty = pc.fill_null(pc.equal(column, ""), True) if pa.types.is_string(column.type) else pc.is_null(column)
+        blank = empty if blank is None else pc.and_(blank, empty)
+        if not pc.any(blank).as_py():
+            return None
+    return blank
 
 
 def _na_as_blank(column: pa.Array) -> pa.Array:
