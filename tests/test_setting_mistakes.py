@@ -629,3 +629,20 @@ def test_a_report_named_as_the_exports_page_shows_it_gets_the_catalogs_name(
     err = one_line(capsys)
     assert f"did you mean '{meant}'?" in err and name in err, err
     assert creates(sim) == 0
+
+
+@pytest.mark.parametrize("with_file", [False, True])
+def test_a_missing_password_names_the_secrets_file_dlt_reads_and_whether_it_is_there(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], with_file: bool) -> None:
+    """dlt reads .dlt in the folder the command runs in: a newcomer who made .dlt/secrets.toml in the clone and
+    ran from elsewhere was told to put the password in .dlt/secrets.toml, which they had done."""
+    monkeypatch.delenv("SOURCES__UNIWARE__PASSWORD")
+    if with_file:
+        (tmp_path / ".dlt").mkdir()
+        (tmp_path / ".dlt" / "secrets.toml").write_text('[sources.uniware]\nusername = "someone"\n')
+    assert cli("--facility", "BLR01") == 2
+    err = one_line(capsys)
+    place = str((tmp_path / ".dlt" / "secrets.toml").resolve())
+    assert "password" in err and place in err and ("not there" in err) is not with_file, err
+    assert creates(sim) == 0

@@ -34,7 +34,7 @@ from tomlkit.exceptions import TOMLKitError
 from .client.connection_errors import NAME_RESOLUTION, causes, unreachable
 from .errors import AuthError, ConfigError, UniwareError
 from .redact import MASK, redact
-from .setting_places import misplaced_settings
+from .setting_places import misplaced_settings, secrets_file
 
 EXIT_CONFIG = 2
 EXIT_CANNOT_PROCEED = 3
@@ -88,7 +88,7 @@ def missing_field(error: ConfigFieldMissingException) -> str:
                          "takes the password after the user name and a colon, before the @, and the database after "
                          f"the last /) or set {inner}")
             continue
-        parts.append(f"'{field_name}' of {where}{flag} is missing: set {env} or put it in .dlt/secrets.toml")
+        parts.append(f"'{field_name}' of {where}{flag} is missing: set {env} or put it in {secrets_file()}")
     return "configuration error: " + "; ".join(parts)
 
 

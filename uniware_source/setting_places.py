@@ -15,6 +15,7 @@ import difflib
 import os
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Optional
 
 import dlt
@@ -108,3 +109,11 @@ def _active_pipeline() -> Optional[str]:
 
     context = Container()[PipelineContext]
     return context.pipeline().pipeline_name if context.is_active() else None
+
+
+def secrets_file() -> str:
+    """The secrets.toml dlt reads, as an absolute path, and whether it is there: `.dlt` is looked for in the folder
+    the command runs in (or DLT_PROJECT_DIR), so a file made in the clone is not read from elsewhere."""
+    path = (Path(dlt.current.run_context().settings_dir) / "secrets.toml").resolve()
+    return str(path) if path.exists() else (f"{path} (not there: dlt reads .dlt in the folder the command runs in, "
+                                            "or in DLT_PROJECT_DIR)")

@@ -35,7 +35,7 @@ from .catalog import (
     did_you_mean_report,
 )
 from .errors import ConfigError
-from .setting_places import ENV_PREFIX, misplaced_settings
+from .setting_places import ENV_PREFIX, misplaced_settings, secrets_file
 from .type_labels import as_labels, known_labels, matching_label, missing_labels, resolve_types
 from .vocabulary import FILTER_FIELDS, FILTER_IDS
 from .windows import parse_user_datetime, shown_time
@@ -768,7 +768,7 @@ def resolve_backfill(start: Optional[str], end: Optional[str], now: datetime) ->
 
 def required_secret(setting: str, value: Optional[str]) -> str:
     if not value:
-        raise ConfigError(setting, "is required; put it in .dlt/secrets.toml or the environment")
+        raise ConfigError(setting, f"is required; put it in {secrets_file()} or the environment")
     return value
 
 
