@@ -12,6 +12,7 @@ line of its message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Optional
 from urllib.parse import unquote, urlsplit
@@ -149,9 +150,10 @@ def _explained(error: BaseException) -> tuple[int, str]:
                                  f"hold one: move it to .dlt/secrets.toml (the same table) or give it as {env}")
         if isinstance(item, UnknownDestinationModule):
             return EXIT_CONFIG, f"configuration error: {unknown_destination(item.ref)}"
-    said = destination_not_connected(chain)
-    if said:
-        return EXIT_CONFIG, f"configuration error: {said}"
+    refused = destination_not_connected(chain)
+    if refused is not None:
+        wrong, message = refused
+        return (EXIT_CONFIG, f"configuration error: {message}") if wrong else (EXIT_CANNOT_PROCEED, f"error: {message}")
     for item in chain:
         if isinstance(item, requests.ConnectionError):
             said = unreachable(item)
@@ -168,28 +170,31 @@ def _explained(error: BaseException) -> tuple[int, str]:
     return EXIT_CANNOT_PROCEED, f"error: {where}{type(innermost).__name__}: {one_line(redact(str(innermost)))}"
 
 
-# what a driver's words on a refused connection say is wrong: (words, what to check, its own settings)
-CONNECTION_REASONS: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = (
-    (('role "',), "its user name", ("USERNAME",)),
+# what a driver's words on a refused connection say is wrong: (words, what to check, its own settings, whether
+# the setting is wrong for sure: a refused port or a timeout may be a server down for a while, as are a server
+# starting up or out of connections, a file another program holds locked: those stay exit 3)
+CONNECTION_REASONS: tuple[tuple[tuple[str, ...], str, tuple[str, ...], bool], ...] = (
+    (('role "',), "its user name", ("USERNAME",), True),
     (("password authentication failed", "no password supplied", "authentication failed", "pg_hba.conf"),
-     "its user name and password", ("USERNAME", "PASSWORD")),
-    (('database "',), "its database", ("DATABASE",)),
-    (("could not translate host name", *NAME_RESOLUTION), "its host, whose name does not resolve", ("HOST",)),
-    (("connection refused",), "its host and port, and that the server is up there", ("HOST", "PORT")),
+     "its user name and password", ("USERNAME", "PASSWORD"), True),
+    (('database "',), "its database", ("DATABASE",), True),
+    (("could not translate host name", *NAME_RESOLUTION), "its host, whose name does not resolve", ("HOST",), True),
+    (("connection refused",), "its host and port, and that the server is up there", ("HOST", "PORT"), False),
     (("timeout expired", "timed out"), "its host and port, and that the server is up and reachable",
-     ("HOST", "PORT")),
+     ("HOST", "PORT"), False),
     (("invalid connection option", "invalid sslmode", "invalid value", " value for ", "invalid uri"),
-     "the options after its '?'", ()),
+     "the options after its '?'", (), True),
     (("is a directory", "cannot open file", "permission denied", "read-only", "not a directory"),
-     "the path it names (one that can be written, in a folder that exists)", ()),
+     "the path it names (one that can be written, in a folder that exists)", (), True),
 )
 
 
-def destination_not_connected(chain: list[BaseException]) -> Optional[str]:
-    """The destination's setting, named, when the run could not connect to it at its first contact
-    (dlt's sync step, before anything was exported): its credentials (or bucket_url) did not parse, or
-    the server refused them or could not be reached. A connection lost later in the run (the first sync
-    went through) is no setting error and is not said so; nor is the password ever quoted."""
+def destination_not_connected(chain: list[BaseException]) -> Optional[tuple[bool, str]]:
+    """(whether a setting is wrong, what to say) naming the destination's setting, when the run could not
+    connect to it at its first contact (dlt's sync step, before anything was exported): its credentials
+    (or bucket_url) did not parse, or the server refused them (a setting error) or could not be reached
+    or was not ready (said, but no setting error: it may pass). A connection lost later in the run (the
+    first sync went through) is neither; the password is never quoted."""
     step = next((item for item in chain if isinstance(item, PipelineStepFailed)), None)
     destination = getattr(getattr(step, "pipeline", None), "destination", None)
     if step is None or destination is None:
@@ -199,7 +204,7 @@ def destination_not_connected(chain: list[BaseException]) -> Optional[str]:
         isinstance(item, InvalidNativeValue) and isinstance(item.spec, type)
         and issubclass(item.spec, CredentialsConfiguration))), None)
     if unparsed is not None:
-        return (f"{_destination_setting(destination)} does not parse as a connection string "
+        return True, (f"{_destination_setting(destination)} does not parse as a connection string "
                 "(the scheme, ://, then user:password@host:port/database, special characters URL-encoded): "
                 f"{_masked(name, one_line(str(_innermost(unparsed))))}")
     # dlt syncs the state once a pipeline's run begins, and marks it done only when it went through: a later
@@ -212,14 +217,15 @@ def destination_not_connected(chain: list[BaseException]) -> Optional[str]:
     inner = failed.inner_exc if isinstance(failed, DestinationConnectionError) else failed
     reason = " ".join(one_line(str(inner)).split())
     lowered = reason.lower()
-    check = ""
-    for words, what, parts in CONNECTION_REASONS:
+    check, wrong = "", False
+    for words, what, parts, certain in CONNECTION_REASONS:
         if any(word.lower() in lowered for word in words):
             env = _destination_env(destination)
             given_apart = " or ".join(f"{env}__{part}" for part in parts if env.endswith("__CREDENTIALS"))
             check = f"; check {what}" + (f" ({given_apart} when given apart)" if given_apart else "")
+            wrong = certain
             break
-    return (f"could not connect to the {name} destination with {_destination_setting(destination)}: "
+    return wrong, (f"could not connect to the {name} destination with {_destination_setting(destination)}: "
             f"{_masked(name, reason)}{check}")
 
 
@@ -274,6 +280,8 @@ def _masked(name: str, text: str) -> str:
             secrets.append(value)
         elif isinstance(value, Mapping):
             secrets.append(str(value.get("password") or ""))
+    # a password holding an unescaped "@" or ":" is split by the driver elsewhere than by urlsplit: its pieces too
+    secrets += [piece for secret in list(secrets) for piece in re.split(r"[@:/]", secret)]
     for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
         text = text.replace(secret, MASK)
     return redact(text)
