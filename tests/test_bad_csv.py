@@ -597,7 +597,8 @@ def test_a_quoted_value_going_on_after_its_closing_quote_fails_the_job_never_loa
     assert harness.history(bad_job.code)[-1]["status"] == "PARSE_FAILED"
 
 
-@pytest.mark.parametrize("written", [' "Sofía Pereira"', '  "AMAZON"', '\t"AMAZON_IN"', ' ""', ' "Flat 2 ""A"""'])
+@pytest.mark.parametrize("written", [' "Sofía Pereira"', '  "AMAZON"', '\t"AMAZON_IN"', ' ""', ' "Flat 2 ""A"""',
+                                     ' "Flat 2\nMG Road"'])
 @pytest.mark.parametrize("on_bad_rows", ["fail", "skip"])
 def test_a_quoted_value_after_blanks_fails_the_job_never_loads_its_quotes(
         harness: Harness, written: str, on_bad_rows: str) -> None:
@@ -609,7 +610,9 @@ def test_a_quoted_value_after_blanks_fails_the_job_never_loads_its_quotes(
     with pytest.raises(ExportsFailed) as failed:
         harness.run(exports=SALE_ORDERS, facilities=["BLR01", "DEL02"], on_bad_rows=on_bad_rows)
     [problem] = failed.value.problems
-    assert f"{ROW}, column 'Channel Name': the value" in problem and "is quoted after blanks" in problem, problem
+    ragged = "\n" in written and on_bad_rows == "fail" and "fields, the header has" in problem  # its other line
+    assert ragged or (f"{ROW}, column 'Channel Name': the value" in problem and "is quoted after blanks" in problem), \
+        problem
     assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.sale_orders") == [("DEL02",)]
     bad_job = next(j for j in harness.sim.jobs.all() if j.facility == "BLR01")
     assert harness.history(bad_job.code)[-1]["status"] == "PARSE_FAILED"
@@ -632,6 +635,19 @@ def test_quotes_inside_values_written_by_the_rules_load_exactly(harness: Harness
     channels = [c for (c,) in harness.sql("SELECT channel_name FROM {ds}.sale_orders")]
     assert job.file is not None and len(channels) == job.file.rows - 2 * written.count("\n")  # rows, not lines
     assert channels.count(value) == 2
+
+
+@pytest.mark.parametrize("written, value", [('" ""Pereira, Sofia"""', ' "Pereira, Sofia"'),
+                                            ('"\t""AMAZON"""', '\t"AMAZON"')])
+def test_a_value_quoted_by_the_rules_that_starts_with_a_blank_and_a_quote_loads_in_a_suspect_file(
+        harness: Harness, written: str, value: str) -> None:
+    """The check for a value quoted after blanks looks at the text as written, not at the values read: this
+    value (quoted, its blank and quotes inside) was refused, or crashed the run when it held a comma, once an
+    unquoted inch mark elsewhere had the file read strictly."""
+    harness.sim.jobs.edit_file = lambda job, text: _raw_in_rows(text, "Channel Name", {3: written, 7: 'Samsung 32" TV'})
+    harness.run(exports=SALE_ORDERS, facilities=["BLR01"])
+    channels = [c for (c,) in harness.sql("SELECT channel_name FROM {ds}.sale_orders")]
+    assert channels.count(value) == 1 and channels.count('Samsung 32" TV') == 1
 
 
 B2B_KEYLESS: dict[str, Any] = {"name": "B2B Sale Orders", "date_filter": "updatedOn",  # outside the catalog, no key

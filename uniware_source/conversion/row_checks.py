@@ -195,16 +195,19 @@ def refuse_altered_value(source: Opener, layout: FileLayout, where: str) -> None
         return
     column = f"column '{layout.labels[altered.column]}'" if 0 <= altered.column < len(layout.labels) \
         else "a field"
-    read = pacsv.read_csv(io.BytesIO(altered.written.encode("utf-8", "surrogateescape") + b"\n"),
-                          read_options=pacsv.ReadOptions(column_names=["value"]),
-                          parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                          convert_options=pacsv.ConvertOptions(column_types={"value": pa.string()}))
-    shown = read.column("value")[0].as_py() if read.num_rows == 1 else None
     if altered.spaced:
         raise CsvFormatError(
             f"{where}: row {altered.row} (header is row 1), {column}: the value {altered.written[:80]!r} is quoted "
             "after blanks (a separator followed by spaces), so it would load with its blanks and quotes as written; "
             "such a row is never skipped; the file cannot be read safely")
+    try:
+        read = pacsv.read_csv(io.BytesIO(altered.written.encode("utf-8", "surrogateescape") + b"\n"),
+                              read_options=pacsv.ReadOptions(column_names=["value"]),
+                              parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                              convert_options=pacsv.ConvertOptions(column_types={"value": pa.string()}))
+        shown = read.column("value")[0].as_py() if read.num_rows == 1 else None
+    except pa.ArrowInvalid:  # the value as pyarrow would read it cannot be shown alone: said without it
+        shown = None
     raise CsvFormatError(
         f"{where}: row {altered.row} (header is row 1), {column}: the quoted value {altered.written[:80]!r} goes on "
         "after its closing quote (a quote inside it is not escaped as \"\"), so it would load altered"

@@ -88,10 +88,29 @@ class AlteredValue(NamedTuple):
     spaced: bool = False
 
 
-def _spaced_quoted(field: str) -> bool:
-    """`  "text"`: a quoted value with blanks before its opening quote, read as unquoted (quotes kept)."""
-    stripped = field.strip(" \t")
-    return stripped != field and field[:1] in (" ", "\t") and len(stripped) >= 2 and stripped[0] == stripped[-1] == '"'
+def _spaced_field(record: str) -> Optional[tuple[int, str]]:
+    """(column, the field as written) of the first field of `record` (one row's raw text) that is a quote after
+    blanks (`,  "text"`): read as unquoted, its blanks and quotes would load. By the raw text, not the values
+    read: a value quoted by the rules may hold a blank then quotes (its text is `"` + ` ""x""` + `"`)."""
+    column, position, end = 0, 0, len(record)
+    while position < end:
+        if record[position] == '"':  # a quoted field: to its closing quote (`""` inside is one quote)
+            position += 1
+            while position < end and not (record[position] == '"' and record[position + 1:position + 2] != '"'):
+                position += 2 if record[position] == '"' else 1
+            position += 1
+        else:
+            start = position
+            while position < end and record[position] in " \t":
+                position += 1
+            if position > start and record[position:position + 1] == '"':
+                return column, record[start:_field_end(record, position)]
+        while position < end and record[position] not in ",\r\n":  # the rest of the field
+            position += 1
+        if record[position:position + 1] != ",":
+            return None
+        column, position = column + 1, position + 1
+    return None
 
 
 class _Lines:
@@ -118,10 +137,10 @@ def first_altered_value(source: Opener) -> Optional[AlteredValue]:
         while True:
             lines.record = []
             try:
-                fields = next(reader)
-                spaced = next((index for index, field in enumerate(fields) if _spaced_quoted(field)), None)
+                next(reader)
+                spaced = _spaced_field("".join(lines.record))
                 if spaced is not None:
-                    return AlteredValue(row + 1, spaced, fields[spaced], spaced=True)
+                    return AlteredValue(row + 1, *spaced, spaced=True)
             except StopIteration:
                 return None
             except csv.Error as error:
