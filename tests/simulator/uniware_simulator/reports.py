@@ -70,14 +70,19 @@ class Column:
         return getattr(record, self.source) if self.source else None
 
 
+UNSEEN_LABEL = "—"  # uniware-reports.md's mark for an id whose header label no source has shown
+
+
 def columns(table: str) -> tuple[Column, ...]:
-    """Parse ``id | label | kind | source`` lines (kind defaults to text, source to none)."""
+    """Parse ``id | label | kind | source`` lines (kind defaults to text, source to none). A label of "—"
+    (never seen in the field) is served as the id itself: a placeholder, not an English label made up."""
     parsed = []
     for line in table.strip().splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         parts = [p.strip() for p in line.split("|")] + ["", ""]
         column_id, label, kind, source = parts[0], parts[1], parts[2] or TEXT, parts[3] or None
+        label = column_id if label == UNSEEN_LABEL else label
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r} for {column_id}")
         parsed.append(Column(column_id, label, kind, source))
@@ -648,7 +653,7 @@ facility | Facility | text | facility_name
 facilityCode | Facility Code | text | facility_code
 returnedDate | Return Date | timestamp | returned_date
 returnReason | Return Reason | text | return_reason
-returnRemarks | Return Remarks
+returnRemarks | —
 created | Created | timestamp | order_created
 updated | Updated | timestamp | updated
 combinationIdentifier | Combination Identifier
@@ -677,7 +682,7 @@ shippingCourierStatus | Shipping Courier Status | text | courier_status
 shippingTrackingStatus | Shipping Tracking Status | text | tracking_status
 itemSealId | Item Seal Id
 vendorunitprice | Vendor Unit Price | money | cost_price
-parentSaleOrderCode | Parent Sale Order Code
+parentSaleOrderCode | —
 packingtimeinvoiceuser | Packing Time | timestamp | packing_time
 itemDetails | Item Details
 saleOrderCustomFields_GST | GST
@@ -688,7 +693,7 @@ SALE_ORDER_EXTRA = columns("""
 channelShipping | Channel Shipping | text | channel_shipping
 itemDetails | Item Details
 """)
-B2B_SALE_ORDER_COLUMNS = SALE_ORDER_COLUMNS + columns("soiTotalQty | SOI Total Qty | integer | quantity")
+B2B_SALE_ORDER_COLUMNS = SALE_ORDER_COLUMNS + columns("soiTotalQty | — | integer | quantity")
 
 
 class B2BSaleOrderRecord(SaleOrderRecord):
@@ -1144,10 +1149,10 @@ putawayPending | Putaway Pending | integer | pending
 pendingInventoryAssessment | Pending Inventory Assessment | integer | zero
 pendingStockTransfer | Stock In Transfer | integer | zero
 openPurchase | Open Purchase | integer | open_purchase
-quantityNotFound | Quantity Not Found | integer | zero
-excessQuantity | Excess Quantity | integer | zero
-quarantinedInventory | Quarantined Inventory | integer | zero
-inventoryNotSynced | Inventory Not Synced | integer | zero
+quantityNotFound | — | integer | zero
+excessQuantity | — | integer | zero
+quarantinedInventory | — | integer | zero
+inventoryNotSynced | — | integer | zero
 enabled | Enabled | text | enabled
 updated | Updated | timestamp | updated
 costPrice | Cost Price | money | cost_price
@@ -1293,8 +1298,8 @@ determineExpiryFrom | Determine Expiry From
 shelfLife | Shelf Life
 ExpiryDate | Expiry Date
 skuType | Sku Type | text | sku_type
-fragile | Fragile
-dangerousGood | Dangerous Good
+fragile | —
+dangerousGood | —
 itemType_ParentSku | Parent SKU | text | parent_sku
 """)
 
@@ -1501,8 +1506,8 @@ recieveQuantity | Recieved Quantity | integer | received
 rejectedQuantity | Rejected Quantity | integer | rejected
 pendingQuantity | Pending Quantity | integer | pending
 ageingDays | PO Ageing (Days) | integer | ageing
-percentagePending | Percentage Pending
-percentageRejection | Percentage Rejection
+percentagePending | —
+percentageRejection | —
 facility | Facility | text | facility_name
 unitPrice | Unit Price | money | unit_price
 subTotal | Sub Total | money | subtotal
@@ -1520,10 +1525,10 @@ total | Total | money | total
 purchaseOrderStatus | Purchase Order Status | text | status
 rejectionReason | Rejection Reason | text | rejection_reason
 updated | Updated | timestamp | updated
-POtolerance | PO Tolerance
-ToleranceQtyInwarded | Tolerance Qty Inwarded
-RejectedQtyInwarded | Rejected Qty Inwarded
-purchaseOrder_Remarks | Remarks
+POtolerance | —
+ToleranceQtyInwarded | —
+RejectedQtyInwarded | —
+purchaseOrder_Remarks | —
 """)
 
 # ASSUMED ids: no GRN request was ever seen in the field; the labels are the field's (X4, DT; DT spells the
@@ -1729,19 +1734,19 @@ taxOnOtherCharges1 | Tax On Other Charges1 | money | zero
 taxOnOtherCharges2 | Tax On Other Charges2 | money | zero
 irn | IRN
 paymentMethod | Payment Method | text | payment_method
-acknowledgementNumber | Acknowledgement Number
-hsnCode | HSN Code | text | hsn
-billingAddressLine1 | Billing Address Line1 | text | address_line1
-billingAddressLine2 | Billing Address Line2
-isbn | ISBN
-bundleSkuCode | Bundle SKU Code
+acknowledgementNumber | —
+hsnCode | — | text | hsn
+billingAddressLine1 | — | text | address_line1
+billingAddressLine2 | —
+isbn | —
+bundleSkuCode | —
 """)
 
 
 # Tally GST's ids up to gstregistrationtype (channelPartyGSTIN first here), then its own (uniware-reports.md 3:
 # AN, DM). Labels seen: Sale Order Number, Invoice number, Channel entry, Channel Ledger, Product Name, Qty,
 # Unit Price, Total, Sales, Date, Return Type; the rest are Tally GST's, and rpcode, acknowledgementNumber,
-# productHSNCode were never seen (guessed here). The SKU column is uncertain ("Product SKU" per AN).
+# productHSNCode were never seen (served under their ids: "—" below). The SKU column is uncertain ("Product SKU" per AN).
 def _tally_return_columns() -> tuple[Column, ...]:
     """Tally GST's ids up to gstregistrationtype, channelPartyGSTIN before customerGSTIN, with the values
     of a return where they differ, then the report's own ids."""
@@ -1760,10 +1765,10 @@ original1 | Original Sale No | text | order_code
 channelInvoiceDate | Channel Invoice Created
 """)}
     own = columns("""
-rpcode | RP Code | text | rp_code
+rpcode | — | text | rp_code
 irn | IRN
-acknowledgementNumber | Acknowledgement Number
-productHSNCode | Product HSN Code | text | hsn
+acknowledgementNumber | —
+productHSNCode | — | text | hsn
 returnType | Return Type | text | return_type
 """)
     return (*(returned.get(c.id, c) for c in shared), *own)
