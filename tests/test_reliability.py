@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from datetime import datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import pytest
 
@@ -30,6 +31,7 @@ from uniware_simulator import (
 )
 from uniware_source import AuthError, ConfigError, ExportsFailed
 from uniware_source.catalog import CATALOG
+from uniware_source.jobs.workers import JobTicket, file_stem
 from uniware_source.problems import explain
 
 from .harness import Harness
@@ -155,7 +157,9 @@ def test_a_job_code_that_is_no_file_name_loads_once(harness: Harness, code: Any)
     assert_loaded_once(harness, jobs=2)
     assert {r["job_code"] for r in harness.history() if r["status"] == "LOADED"} == {
         j.code for j in harness.sim.jobs.all()}
-    assert not list(harness.workdir.parent.glob(f"*{harness.sim.jobs.all()[0].code[-6:]}*"))  # nothing outside
+    for job in harness.sim.jobs.all():  # its scratch files' name: one plain path part, whatever the code
+        stem = file_stem(JobTicket("return_invoices", "key", job.code, "label", cast(Any, None)))
+        assert re.fullmatch(r"return_invoices\.[A-Za-z0-9_-]{1,64}", stem), stem
 
 
 @pytest.mark.parametrize("code, words", [

@@ -575,10 +575,14 @@ def test_a_connection_string_without_a_part_names_the_part_not_the_whole(
     pytest.param({"name": "Sale Orders", "filters": [{"id": "channelfilter", "selectedValues": ["AMAZON_IN"]}]},
                  "did you mean 'channelFilter'?", id="static-filter"),
     pytest.param({"name": "Sale Orders", "filters": [{"id": "channelFilter", "selectedValues": "AMAZON_IN"}]},
-                 "selectedValues must be a list of texts, got 'AMAZON_IN' (e.g. selectedValues = [\"AMAZON_IN\"])",
+                 "selectedValues must be a list of texts or numbers, got 'AMAZON_IN' (e.g. selectedValues = "
+                 "[\"AMAZON_IN\"])",
                  id="selected-values-a-text"),
-    pytest.param({"name": "Sale Orders", "filters": [{"id": "channelFilter", "selectedValues": [1, 2]}]},
-                 "selectedValues must be a list of texts", id="selected-values-numbers"),
+    pytest.param({"name": "Sale Orders", "filters": [{"id": "channelFilter", "selectedValues": [["A"]]}]},
+                 "selectedValues must be a list of texts or numbers", id="selected-values-lists"),
+    pytest.param({"name": "Sale Orders", "date_filter": "updatedOn "}, "has blanks around it", id="blank-date-filter"),
+    pytest.param({"name": "Sale Orders", "filters": [{"id": " channelFilter", "selectedValues": ["AMAZON_IN"]}]},
+                 "has blanks around it", id="blank-filter-id"),
     pytest.param({"name": "Sale Orders", "filters": [{"id": "channelFilter"}]}, "has no value: give one of",
                  id="no-value"),
     pytest.param({"name": "Sale Orders", "filters": [{"id": "channelFilter", "values": ["A"]}]},
@@ -607,6 +611,7 @@ def test_a_filter_uniware_would_ignore_or_refuse_is_a_setting_error_before_any_j
     [{"id": "channelFilter", "selectedValues": []}],  # Uniware's own verdict (100004), not the settings'
     [{"id": "customTenantFilter", "text": "x", "checked": True}],  # a tenant's own id: only Uniware knows it
     [{"id": "status", "selectedValue": "CREATED", "dateTime": 1774981800000}],
+    [{"id": "categoryIds", "selectedValues": [12, 13]}],  # ids as numbers
     [{"id": "addedOn", "dateRange": {"textRange": "YESTERDAY"}}, {"id": "skuType", "dateRange": {"start": "2026-01-01",
                                                                                                "end": 1}}],
 ])
@@ -619,7 +624,7 @@ def test_filters_of_every_documented_shape_are_taken(filters: list[dict[str, Any
 @pytest.mark.parametrize("name, meant", [
     ("Sale Orders Export", "Sale Orders"), ("Item Master Export", "Item Master"), ("GRN Export", "GRN"),
     ("Inventory Snapshot Export", "Inventory Snapshot"), ("tally gst", "Tally GST Report"),
-    ("Sale Order All Facility", "Sale Orders"), ("Shipping Packages", "Shipping Package"),
+    ("Shipping Packages", "Shipping Package"), ("Returns", "Return Invoices"),
 ])
 def test_a_report_named_as_the_exports_page_shows_it_gets_the_catalogs_name(
         cli: Any, sim: UniwareSimulator, capsys: pytest.CaptureFixture[str], name: str, meant: str) -> None:
@@ -629,6 +634,16 @@ def test_a_report_named_as_the_exports_page_shows_it_gets_the_catalogs_name(
     err = one_line(capsys)
     assert f"did you mean '{meant}'?" in err and name in err, err
     assert creates(sim) == 0
+
+
+@pytest.mark.parametrize("name", ["Sale Order All Facility", "Item Master Custom Copy"])
+def test_a_tenants_own_copy_of_a_report_is_not_taken_for_the_catalogs(
+        cli: Any, sim: UniwareSimulator, capsys: pytest.CaptureFixture[str], name: str) -> None:
+    """Tenants make copies of reports under names that hold a catalog name's words (uniware-reports.md 10):
+    such a name needs its columns, and is not one the user misspelt."""
+    assert cli("--facility", "BLR01", "--export", name, "plan") == 2
+    err = one_line(capsys)
+    assert "needs 'columns'" in err and "did you mean" not in err, err
 
 
 @pytest.mark.parametrize("with_file", [False, True])

@@ -365,8 +365,8 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
 def did_you_mean_report(name: str, *, another: bool = False) -> str:
     """"; did you mean 'X'?" for the catalog report closest to `name`: case and spacing aside ("sale orders",
     "Invoices"), without the " Export" the Exports page adds to names ("Sale Orders Export", uniware-reports.md 6),
-    or whose words are among the other's ("Tally GST", "Sale Order All Facility"); else "". `another`: never
-    `name` itself (Uniware refused it)."""
+    or whose words are all among a catalog name's ("Tally GST", "Returns"); else "". `another`: never `name`
+    itself, nor a report that only shares words with it (Uniware refused the name: its report is not there)."""
     asked = " ".join(name.lower().split())
     folded = {" ".join(known.lower().split()): known for known in CATALOG}
     if another and folded.get(asked) == name:  # the catalog's own spelling, refused: suggest another
@@ -374,10 +374,9 @@ def did_you_mean_report(name: str, *, another: bool = False) -> str:
     if asked.endswith(" export") and asked[:-len(" export")] in folded:
         return f"; did you mean '{folded[asked[:-len(' export')]]}'?"
     close = difflib.get_close_matches(asked, list(folded), n=1, cutoff=0.8)
-    if not close:
+    if not close and not another:  # a name shortened by words; not a tenant's own copy ("B2B Sale Orders")
         words = _report_words(asked)
-        sharing = [known for known in folded
-                   if words and (_report_words(known) <= words or words <= _report_words(known))]
+        sharing = [known for known in folded if words and words <= _report_words(known)]
         close = sorted(sharing, key=lambda known: -difflib.SequenceMatcher(None, asked, known).ratio())[:1]
     return f"; did you mean '{folded[close[0]]}'?" if close else ""
 

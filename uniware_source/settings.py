@@ -381,6 +381,10 @@ def _positive(setting: str, value: Any, *, allow_zero: bool = False, where: str 
 def _check_filter_id(filter_id: str, where: str) -> None:
     """An id that is one Uniware's reports take but for its case is a typo: Uniware matches ids exactly and
     has been seen ignoring an id it does not know, exporting the whole report."""
+    if filter_id != filter_id.strip():
+        raise ConfigError("exports", f"{where} {filter_id!r} has blanks around it; Uniware matches ids exactly (an "
+                          "id it does not know has been seen ignored, the whole report exported): use "
+                          f"{filter_id.strip()!r}")
     if filter_id in FILTER_IDS:
         return
     same = [known for known in FILTER_IDS if known.casefold() == filter_id.casefold()]
@@ -414,8 +418,8 @@ def _filter_value_fits(name: str, value: Any) -> bool:
 
     if name in ("text", "selectedValue"):
         return isinstance(value, str)
-    if name == "selectedValues":
-        return isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value)
+    if name == "selectedValues":  # texts, or numbers (ids: categoryIds)
+        return isinstance(value, (list, tuple)) and all(number_or_text(item) for item in value)
     if name == "checked":
         return isinstance(value, bool)
     if name == "dateTime":

@@ -623,7 +623,7 @@ FILTER_IDS: tuple[str, ...] = (
 
 # The fields of a filter object (uniware-reports.md 10, DOC) and the JSON kinds each takes.
 FILTER_FIELDS: Mapping[str, str] = {
-    "id": "text", "text": "text", "selectedValues": "list of texts", "selectedValue": "text",
+    "id": "text", "text": "text", "selectedValues": "list of texts or numbers", "selectedValue": "text",
     "dateTime": "number or text", "dateRange": "table of start/end or textRange", "checked": "true or false",
 }
 

@@ -1746,7 +1746,8 @@ bundleSkuCode | —
 # Tally GST's ids up to gstregistrationtype (channelPartyGSTIN first here), then its own (uniware-reports.md 3:
 # AN, DM). Labels seen: Sale Order Number, Invoice number, Channel entry, Channel Ledger, Product Name, Qty,
 # Unit Price, Total, Sales, Date, Return Type; the rest are Tally GST's, and rpcode, acknowledgementNumber,
-# productHSNCode were never seen (served under their ids: "—" below). The SKU column is uncertain ("Product SKU" per AN).
+# productHSNCode were never seen (served under their ids: "—" below). The SKU column is uncertain ("Product
+# SKU" per AN).
 def _tally_return_columns() -> tuple[Column, ...]:
     """Tally GST's ids up to gstregistrationtype, channelPartyGSTIN before customerGSTIN, with the values
     of a return where they differ, then the report's own ids."""
