@@ -21,8 +21,9 @@ import pytest
 
 from tests.pipeline_process import FixedNow
 from tests.postgres import drop_datasets, require_postgres
+from tests.simulator_fixtures import simulator_settings_in_env
 from uniware_simulator import UniwareSimulator
-from uniware_simulator.presets import TEST_NOW, fast_config
+from uniware_simulator.presets import TEST_NOW
 from uniware_source.cli import main
 
 PASSWORD = "Pw-Secret-9371"  # trust auth takes any: a password only to check that no line quotes it
@@ -30,21 +31,8 @@ SETTING = "DESTINATION__POSTGRES__CREDENTIALS"
 
 
 @pytest.fixture
-def sim(tmp_path: Path) -> Iterator[UniwareSimulator]:
-    with UniwareSimulator(fast_config(files_dir=tmp_path / "sim")) as simulator:
-        yield simulator
-
-
-@pytest.fixture
 def cli(sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name in [k for k in os.environ if k.startswith(("SOURCES__UNIWARE__", "DESTINATION__"))]:
-        monkeypatch.delenv(name)
-    for key, value in {"BASE_URL": sim.base_url, "USERNAME": sim.config.username,
-                       "PASSWORD": sim.config.password, "POLL_INITIAL_SECONDS": "0.01",
-                       "POLL_MAX_SECONDS": "0.05", "REQUEST_BACKOFF_FACTOR": "0.01",
-                       "DOWNLOAD_DIR": str(tmp_path)}.items():
-        monkeypatch.setenv(f"SOURCES__UNIWARE__{key}", value)
-    monkeypatch.chdir(tmp_path)
+    simulator_settings_in_env(sim, tmp_path, monkeypatch, cleared=("SOURCES__UNIWARE__", "DESTINATION__"))
 
     def run(*args: str) -> int:
         return main(["--pipelines-dir", str(tmp_path / "pl"), "--pipeline-name", "dm", *args],
@@ -200,8 +188,10 @@ def _refusing_postgres(code: str, message: str) -> int:
 
 @pytest.mark.parametrize("refusal", [
     ("57P03", "the database system is starting up"), ("53300", "sorry, too many clients already"),
-    ("57P01", "terminating connection due to administrator command"), None,
-], ids=["starting-up", "too-many-clients", "admin-shutdown", "closed-port"])
+    ("57P01", "terminating connection due to administrator command"),
+    ("53300", 'too many connections for role "postgres"'), ("53300", 'too many connections for database "test"'),
+    None,
+], ids=["starting-up", "too-many-clients", "admin-shutdown", "role-limit", "database-limit", "closed-port"])
 def test_a_destination_not_ready_at_the_first_contact_is_said_but_no_setting_error(
         cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         refusal: Any) -> None:
@@ -242,3 +232,12 @@ def test_a_password_with_an_unescaped_at_sign_is_masked_where_the_driver_splits_
     cli("--destination", "postgres", "--dataset", "dm_never", "--facility", "BLR01")
     out, err = capsys.readouterr()
     assert "Zq9Secret" not in out + err and "nosuchhost.invalid" in err, err
+
+
+def test_the_user_name_stays_readable_when_the_password_holds_it(
+        cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`admin:admin%402024`: the password's pieces are masked, but not the piece that is the user name."""
+    monkeypatch.setenv(SETTING, "postgresql://nosuchadmin:nosuchadmin%402024@127.0.0.1:5432/test")
+    assert cli("--destination", "postgres", "--dataset", "dm_never", "--facility", "BLR01") == 2
+    out, err = capsys.readouterr()
+    assert 'role "nosuchadmin" does not exist' in err and "2024" not in out + err, err

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,29 +18,17 @@ import dlt
 import pytest
 
 from tests.pipeline_process import FixedNow
+from tests.simulator_fixtures import simulator_settings_in_env
 from uniware_simulator import UniwareSimulator
-from uniware_simulator.presets import TEST_NOW, fast_config
+from uniware_simulator.presets import TEST_NOW
 from uniware_source.cli import main
+from uniware_source.errors import ConfigError
 from uniware_source.ledger import ExportLedger
 
 
 @pytest.fixture
-def sim(tmp_path: Path) -> Iterator[UniwareSimulator]:
-    with UniwareSimulator(fast_config(files_dir=tmp_path / "sim")) as simulator:
-        yield simulator
-
-
-@pytest.fixture
 def env(sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for name in [k for k in os.environ if k.startswith("SOURCES__UNIWARE__")]:
-        monkeypatch.delenv(name)
-    values = {"BASE_URL": sim.base_url, "USERNAME": sim.config.username, "PASSWORD": sim.config.password,
-              "POLL_INITIAL_SECONDS": "0.01", "POLL_MAX_SECONDS": "0.05", "REQUEST_BACKOFF_FACTOR": "0.01",
-              "DOWNLOAD_DIR": str(tmp_path)}
-    for key, value in values.items():
-        monkeypatch.setenv(f"SOURCES__UNIWARE__{key}", value)
-    monkeypatch.chdir(tmp_path)
-    return {f"SOURCES__UNIWARE__{k}": v for k, v in values.items()}
+    return simulator_settings_in_env(sim, tmp_path, monkeypatch)
 
 
 @pytest.fixture
@@ -581,6 +568,8 @@ def test_a_connection_string_without_a_part_names_the_part_not_the_whole(
     pytest.param({"name": "Sale Orders", "filters": [{"id": "channelFilter", "selectedValues": [["A"]]}]},
                  "selectedValues must be a list of texts or numbers", id="selected-values-lists"),
     pytest.param({"name": "Sale Orders", "date_filter": "updatedOn "}, "has blanks around it", id="blank-date-filter"),
+    pytest.param({"name": "Sale Orders", "date_filter": "  "}, "is blank: name a filter id", id="blanks-only"),
+    pytest.param({"name": "Sale Orders", "filters": [{"id": "", "text": "x"}]}, "is blank", id="empty-id"),
     pytest.param({"name": "Sale Orders", "filters": [{"id": " channelFilter", "selectedValues": ["AMAZON_IN"]}]},
                  "has blanks around it", id="blank-filter-id"),
     pytest.param({"name": "Sale Orders", "filters": [{"id": "channelFilter"}]}, "has no value: give one of",
@@ -661,3 +650,21 @@ def test_a_missing_password_names_the_secrets_file_dlt_reads_and_whether_it_is_t
     place = str((tmp_path / ".dlt" / "secrets.toml").resolve())
     assert "password" in err and place in err and ("not there" in err) is not with_file, err
     assert creates(sim) == 0
+
+
+def test_a_filter_number_json_cannot_carry_is_refused() -> None:
+    """NaN or infinity passed the shape check and failed only at the create, where requests refuses to send it."""
+    from uniware_source.settings import resolve_export
+
+    for number in (float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="selectedValues must be a list of texts or numbers"):
+            resolve_export({"name": "Item Master", "filters": [{"id": "categoryIds", "selectedValues": [number]}]}, 0)
+
+
+def test_a_refused_catalog_name_gets_no_report_that_only_shares_its_words() -> None:
+    """Uniware refused the catalog's own 'Invoice': the tenant lacks it, 'Return Invoices' is no spelling of it;
+    a shortened name Uniware refused still gets the catalog's full one."""
+    from uniware_source.catalog import did_you_mean_report
+
+    assert did_you_mean_report("Invoice", another=True) == ""
+    assert did_you_mean_report("Tally GST", another=True) == "; did you mean 'Tally GST Report'?"

@@ -366,15 +366,17 @@ def did_you_mean_report(name: str, *, another: bool = False) -> str:
     """"; did you mean 'X'?" for the catalog report closest to `name`: case and spacing aside ("sale orders",
     "Invoices"), without the " Export" the Exports page adds to names ("Sale Orders Export", uniware-reports.md 6),
     or whose words are all among a catalog name's ("Tally GST", "Returns"); else "". `another`: never `name`
-    itself, nor a report that only shares words with it (Uniware refused the name: its report is not there)."""
+    itself, nor, when it is a catalog name, one that only shares words with it (Uniware refused it: the tenant
+    lacks that report)."""
     asked = " ".join(name.lower().split())
     folded = {" ".join(known.lower().split()): known for known in CATALOG}
-    if another and folded.get(asked) == name:  # the catalog's own spelling, refused: suggest another
+    refused_own = another and folded.get(asked) == name
+    if refused_own:  # the catalog's own spelling, refused: suggest another
         folded.pop(asked)
     if asked.endswith(" export") and asked[:-len(" export")] in folded:
         return f"; did you mean '{folded[asked[:-len(' export')]]}'?"
     close = difflib.get_close_matches(asked, list(folded), n=1, cutoff=0.8)
-    if not close and not another:  # a name shortened by words; not a tenant's own copy ("B2B Sale Orders")
+    if not close and not refused_own:  # a name shortened by words ("Tally GST"); not a refused catalog name
         words = _report_words(asked)
         sharing = [known for known in folded if words and words <= _report_words(known)]
         close = sorted(sharing, key=lambda known: -difflib.SequenceMatcher(None, asked, known).ratio())[:1]

@@ -174,6 +174,10 @@ def _explained(error: BaseException) -> tuple[int, str]:
 # the setting is wrong for sure: a refused port or a timeout may be a server down for a while, as are a server
 # starting up or out of connections, a file another program holds locked: those stay exit 3)
 CONNECTION_REASONS: tuple[tuple[tuple[str, ...], str, tuple[str, ...], bool], ...] = (
+    # first: words of a server or network not ready now, whatever role, database or host they name
+    (("too many connections", "too many clients", "remaining connection slots", "starting up", "recovery mode",
+      "shutting down", "administrator command", "temporary failure in name resolution"),
+     "that the server is up, reachable and accepting connections", (), False),
     (('role "',), "its user name", ("USERNAME",), True),
     (("password authentication failed", "no password supplied", "authentication failed", "pg_hba.conf"),
      "its user name and password", ("USERNAME", "PASSWORD"), True),
@@ -259,6 +263,16 @@ def _opening_connection(error: BaseException) -> bool:
     return False
 
 
+def _user_names(name: str) -> set[str]:
+    import dlt
+
+    try:
+        value: Any = dlt.secrets.get(f"destination.{name}.credentials")
+        return {unquote(urlsplit(value).username or "")} if isinstance(value, str) and "://" in value else set()
+    except Exception:  # a value dlt or urlsplit cannot read: no user name to keep
+        return set()
+
+
 def _masked(name: str, text: str) -> str:
     """`text` with the destination's password masked, had a driver quoted it (redact drops a URL's
     user and password already)."""
@@ -281,7 +295,8 @@ def _masked(name: str, text: str) -> str:
         elif isinstance(value, Mapping):
             secrets.append(str(value.get("password") or ""))
     # a password holding an unescaped "@" or ":" is split by the driver elsewhere than by urlsplit: its pieces too
-    secrets += [piece for secret in list(secrets) for piece in re.split(r"[@:/]", secret)]
+    users = _user_names(name)  # a piece that is the user name is left: the message may be about the user
+    secrets += [piece for secret in list(secrets) for piece in re.split(r"[@:/]", secret) if piece not in users]
     for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
         text = text.replace(secret, MASK)
     return redact(text)

@@ -381,6 +381,9 @@ def _positive(setting: str, value: Any, *, allow_zero: bool = False, where: str 
 def _check_filter_id(filter_id: str, where: str) -> None:
     """An id that is one Uniware's reports take but for its case is a typo: Uniware matches ids exactly and
     has been seen ignoring an id it does not know, exporting the whole report."""
+    if not filter_id.strip():
+        raise ConfigError("exports", f"{where} is blank: name a filter id (a date_filter left out, or empty, makes "
+                          "a snapshot)")
     if filter_id != filter_id.strip():
         raise ConfigError("exports", f"{where} {filter_id!r} has blanks around it; Uniware matches ids exactly (an "
                           "id it does not know has been seen ignored, the whole report exported): use "
@@ -414,7 +417,8 @@ def _check_filter(static: Mapping[str, Any], where: str) -> None:
 
 def _filter_value_fits(name: str, value: Any) -> bool:
     def number_or_text(item: Any) -> bool:
-        return isinstance(item, str) or (isinstance(item, (int, float)) and not isinstance(item, bool))
+        return isinstance(item, str) or (isinstance(item, (int, float)) and not isinstance(item, bool)
+                                         and math.isfinite(item))
 
     if name in ("text", "selectedValue"):
         return isinstance(value, str)

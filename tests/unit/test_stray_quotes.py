@@ -39,6 +39,8 @@ def test_a_stray_quote_is_seen_wherever_the_reads_cut_the_file(dense: bool, piec
     ('a,b\n1," ""Pereira, Sofia"""\n2,"Size ""M"", Red"\n', None),  # quoted by the rules: blank and quotes inside
     ('a,b\n1," ""x"""\n2, "Flat 2\nMG Road"\n', (3, 1, ' "Flat 2', True)),  # the quote after a blank opens nothing
     ('a,b,c\n"1,2", "x",3\n', (2, 1, ' "x"', True)),  # a quoted field before it, with a separator inside
+    ('a,b\n1, "Best" seller\n2,x\n3,"32"", black"\n', None),  # quotes inside an unquoted value, as written
+    ('a,b\n1, "x" \n', (2, 1, ' "x" ', True)),  # blanks after the closing quote too
 ])
 def test_the_strict_reading_names_the_row_the_column_and_the_value(raw: str, found: tuple[Any, ...] | None
                                                                    ) -> None:

@@ -88,29 +88,46 @@ class AlteredValue(NamedTuple):
     spaced: bool = False
 
 
+_BLANKS_THEN_QUOTE = re.compile(r'(?:^|,)[ \t]+"')
+
+
 def _spaced_field(record: str) -> Optional[tuple[int, str]]:
-    """(column, the field as written) of the first field of `record` (one row's raw text) that is a quote after
-    blanks (`,  "text"`): read as unquoted, its blanks and quotes would load. By the raw text, not the values
-    read: a value quoted by the rules may hold a blank then quotes (its text is `"` + ` ""x""` + `"`)."""
+    """(column, the field as written) of the first field of `record` (one row's raw text) that is a value quoted
+    after blanks (`,  "text",`: the quote closes before the separator or the line's end, or runs past the line):
+    read as unquoted, its blanks and quotes would load. By the raw text, not the values read: a value quoted by
+    the rules may hold a blank then quotes; an unquoted value may hold quotes (`, "Best" seller`), as written."""
+    if not _BLANKS_THEN_QUOTE.search(record):
+        return None
     column, position, end = 0, 0, len(record)
     while position < end:
         if record[position] == '"':  # a quoted field: to its closing quote (`""` inside is one quote)
-            position += 1
-            while position < end and not (record[position] == '"' and record[position + 1:position + 2] != '"'):
-                position += 2 if record[position] == '"' else 1
-            position += 1
+            position = _closing_quote(record, position + 1) + 1
         else:
             start = position
             while position < end and record[position] in " \t":
                 position += 1
             if position > start and record[position:position + 1] == '"':
-                return column, record[start:_field_end(record, position)]
+                closing = _closing_quote(record, position + 1)
+                after = closing + 1
+                while after < end and record[after] in " \t":
+                    after += 1
+                if closing >= end or record[after:after + 1] in ("", ",", "\r", "\n") \
+                        or "\n" in record[position:closing] or "\r" in record[position:closing]:
+                    return column, record[start:_field_end(record, position + 1)]
         while position < end and record[position] not in ",\r\n":  # the rest of the field
             position += 1
         if record[position:position + 1] != ",":
             return None
         column, position = column + 1, position + 1
     return None
+
+
+def _closing_quote(record: str, position: int) -> int:
+    """Where the quoted text from `position` closes (`""` is a quote inside), or len(record) when it does not."""
+    end = len(record)
+    while position < end and not (record[position] == '"' and record[position + 1:position + 2] != '"'):
+        position += 2 if record[position] == '"' else 1
+    return position
 
 
 class _Lines:
