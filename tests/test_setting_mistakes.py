@@ -569,6 +569,7 @@ def test_a_connection_string_without_a_part_names_the_part_not_the_whole(
                  "selectedValues must be a list of texts or numbers", id="selected-values-lists"),
     pytest.param({"name": "Sale Orders", "date_filter": "updatedOn "}, "has blanks around it", id="blank-date-filter"),
     pytest.param({"name": "Sale Orders", "date_filter": "  "}, "is blank: name a filter id", id="blanks-only"),
+    pytest.param({"name": "Sale Orders", "date_filter": "updated On"}, "did you mean 'updatedOn'?", id="blank-inside"),
     pytest.param({"name": "Sale Orders", "filters": [{"id": "", "text": "x"}]}, "is blank", id="empty-id"),
     pytest.param({"name": "Sale Orders", "filters": [{"id": " channelFilter", "selectedValues": ["AMAZON_IN"]}]},
                  "has blanks around it", id="blank-filter-id"),

@@ -390,9 +390,11 @@ def _check_filter_id(filter_id: str, where: str) -> None:
                           f"{filter_id.strip()!r}")
     if filter_id in FILTER_IDS:
         return
-    same = [known for known in FILTER_IDS if known.casefold() == filter_id.casefold()]
+    folded = "".join(filter_id.split()).casefold()
+    same = [known for known in FILTER_IDS if known.casefold() == folded]
     if same:
-        raise ConfigError("exports", f"{where} '{filter_id}' is Uniware's filter id '{same[0]}' with other capitals; "
+        raise ConfigError("exports", f"{where} '{filter_id}' is Uniware's filter id '{same[0]}' with other capitals "
+                          "or blanks; "
                           f"ids are matched exactly (an id Uniware does not know has been seen ignored, the whole "
                           f"report exported): did you mean '{same[0]}'?")
 
