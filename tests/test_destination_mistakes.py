@@ -1,7 +1,8 @@
-"""A destination's settings that do not connect (a role, database or host that does not exist, a closed
-port, a bad option, a connection string that does not parse, a DuckDB path that is a directory) are
-setting errors, exit 2, naming the destination's setting and never its password: they were dlt's sync
-step failing, exit 3 (red team). The same failure later in a run (the server went away) stays exit 3.
+"""A destination's settings that do not connect (a role, database or host that does not exist, a bad
+option, a connection string that does not parse, a DuckDB path that is a directory) are setting errors,
+exit 2, naming the destination's setting and never its password: they were dlt's sync step failing, exit 3
+(red team). A destination that may be down for a while (a refused port, a server starting up) and the same
+failure later in a run (the server went away) stay exit 3.
 Through the console script's `main` against the simulator and the local PostgreSQL."""
 
 from __future__ import annotations

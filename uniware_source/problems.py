@@ -4,10 +4,10 @@ dlt's configuration errors (a destination's missing credentials or bucket, a val
 coerced) are setting errors like the connector's own: exit 2, naming the setting, its env var and
 the command-line flag where there is one. An unreachable host is named with the reason (name not
 resolved, connection refused). A destination that cannot be connected to at a run's first contact
-with it (a role, database or host that does not exist, a refused port, a connection string that does not
-parse, a DuckDB path that is a directory) is a setting error too, naming the destination's setting;
-the same failure later in a run (the server went away) is not. Anything else is its type and the first
-line of its message.
+with it for a setting (a role, database or host that does not exist, a connection string that does not
+parse, a DuckDB path that is a directory) is a setting error too, naming the destination's setting; one
+that may be down for a while (a refused port, a server starting up) is said the same way, as exit 3, as is
+the same failure later in a run. Anything else is its type and the first line of its message.
 """
 
 from __future__ import annotations
