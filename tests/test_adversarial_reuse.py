@@ -202,6 +202,48 @@ def test_a_create_answering_with_a_code_in_use_is_not_taken_twice(
     assert len(events) == len(set(events))
 
 
+AMAZON_ORDERS: dict[str, Any] = {"name": "Sale Orders", "table_name": "amazon_orders",
+                                 "filters": [{"id": "channelFilter", "selectedValues": ["AMAZON_IN"]}]}
+
+
+@pytest.mark.parametrize("first_mode", ["run", "submit"], ids=["same run", "job waiting from an earlier run"])
+def test_a_job_code_of_another_export_of_the_same_window_is_not_taken(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch, first_mode: str) -> None:
+    """Two exports of one report (the second filtered to a channel, in a table of its own) have windows
+    alike: a create answering one with the other's job (the filters ignored) is refused, in the same run
+    or while that job still waits from an earlier run, so no job's file lands in both tables; the next
+    run exports the refused windows with jobs of their own, the filtered table holding its channel only."""
+    sim = harness.sim
+    create = sim.jobs.create
+
+    def job_of_the_window(report: Any, facility: str, query: Any, *args: Any, **kwargs: Any) -> Any:
+        for job in sim.jobs.all():
+            if (job.report.name, job.facility, job.query.start, job.query.end) == \
+                    (report.name, facility, query.start, query.end):
+                return job
+        return create(report, facility, query, *args, **kwargs)
+    monkeypatch.setattr(sim.jobs, "create", job_of_the_window)
+    both = ["Sale Orders", AMAZON_ORDERS]
+    if first_mode == "submit":
+        harness.run(mode="submit", exports=["Sale Orders"], facilities=["BLR01"], **TWO_WINDOWS)
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=both, facilities=["BLR01"], **TWO_WINDOWS)
+    problems = raised.value.problems
+    assert len(problems) == 2, problems
+    assert all("returned it as a new job" in p and "Sale Orders (table " in p for p in problems), problems
+    assert len(sim.jobs.all()) == 2
+    for job in sim.jobs.all():
+        tables = [t for t in ("sale_orders", "amazon_orders") if harness.has_table(t) and _rows_of(harness, t, job)]
+        assert len(tables) == 1, (job.code, tables)
+
+    monkeypatch.setattr(sim.jobs, "create", create)
+    report = harness.run(exports=both, facilities=["BLR01"], **TWO_WINDOWS)
+    assert not report.problems, report.problems
+    assert harness.sql("SELECT DISTINCT channel_name FROM {ds}.amazon_orders") == [("AMAZON_IN",)]
+    assert harness.count("sale_orders") > harness.count("amazon_orders") > 0
+    _assert_each_row_once(harness, "sale_orders")
+
+
 def test_a_file_loaded_for_a_facility_in_an_earlier_run_is_refused_for_another(harness: Harness) -> None:
     """Run by run: BLR01's file (remembered with the rows, in state) served later for DEL02 is refused;
     the same file again for BLR01's same window (a re-export of rows that did not change) loads. Without

@@ -607,14 +607,15 @@ class Ledgers:
         return [(table, facility, created) for table, state in self._resources.items()
                 for facility, created in state.get(EMPTY_SNAPSHOTS, []) if created]
 
-    def holder_of(self, job_code: str, except_key: str, names: Mapping[str, str]) -> Optional[str]:
-        """What holds `job_code` besides the entry `except_key`: a window waiting for it, or a window whose
-        file from it loaded in an earlier run (remembered with the file hashes); `names`: export names by
-        table, for the message."""
+    def holder_of(self, job_code: str, asking: tuple[str, str], names: Mapping[str, str]) -> Optional[str]:
+        """What holds `job_code` besides the entry `asking` ((table, entry key)): a window of any export
+        waiting for it (another export of the same report and window too), or a window whose file from it
+        loaded in an earlier run (remembered with the file hashes); `names`: export names by table, for
+        the message."""
         for table in self._resources:
             name = names.get(table, table)
             for data in self._resources.get(table, {}).get("entries", []):
-                if data.get("job_code") == job_code and data.get("key") != except_key:
+                if data.get("job_code") == job_code and (table, data.get("key")) != asking:
                     return Entry(data).describe(name)
             for _, facility, start, end, code, *_ in self._resources.get(table, {}).get(LOADED_FILES, []):
                 if code == job_code:

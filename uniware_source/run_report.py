@@ -52,17 +52,17 @@ class RunReport:
         self.facilities_found: Optional[Facilities] = None  # facility/search, asked once per run
         self.runtime: Optional[object] = None  # the last source's SourceRuntime (discovery commands read it)
         self.jobs: dict[str, JobLine] = {}  # job code -> its line, for the live view (progress.py)
-        self._job_owners: dict[str, str] = {}  # the window each job code of this run is for
+        self._job_owners: dict[str, tuple[tuple[str, str], str]] = {}  # the window each job code of this run is for
         self._lock = threading.Lock()
         # a signal came while jobs are created: no more are, and those made are committed before it stops the run
         self.stop_requested = False
 
-    def claim_job(self, job_code: str, owner: str) -> Optional[str]:
-        """Records that `job_code` is `owner`'s (an export / facility / window); the other owner when
-        this run already gave it to another window."""
+    def claim_job(self, job_code: str, owner: tuple[str, str], described: str) -> Optional[str]:
+        """Records that `job_code` is `owner`'s ((table, window entry key), `described` in messages); the
+        other owner's description when this run already gave it to another window."""
         with self._lock:
-            known = self._job_owners.setdefault(job_code, owner)
-        return known if known != owner else None
+            known, text = self._job_owners.setdefault(job_code, (owner, described))
+        return text if known != owner else None
 
     def tally(self, export_name: str, table_name: str) -> ExportTally:
         with self._lock:

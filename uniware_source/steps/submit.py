@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Optional
 
@@ -244,7 +245,7 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
         empty = ledger.taken_as_empty(created.job_code, entry) if problem is None and created.adopted else None
         if problem is None:
             problem = _not_this_windows(created, empty) or \
-                _taken_elsewhere(created.job_code, created.adopted, where, entry, rt)
+                _taken_elsewhere(created.job_code, created.adopted, spec, entry, rt)
         if problem is not None:
             rt.budget.give_back()
             ledger.record_create_failed(entry, rt.run_id, problem)
@@ -315,19 +316,29 @@ def _not_this_windows(created: CreatedJob, empty: Optional[tuple[datetime, int]]
             "new one)")
 
 
-def _taken_elsewhere(job_code: str, adopted: bool, where: str, entry: Entry, rt: SourceRuntime) -> Optional[str]:
+def _taken_elsewhere(job_code: str, adopted: bool, spec: ExportSpec, entry: Entry,
+                     rt: SourceRuntime) -> Optional[str]:
     """A problem text when Uniware answered a create with a job another window already has (a job code
-    reused, or a 100014 "already running" naming another window's job): one job's file cannot be two
-    windows' rows, so this window does not take it and is exported again by a later run."""
-    names = {spec.table_name: spec.name for spec in rt.settings.exports}
-    other = rt.ledgers.holder_of(job_code, entry.key, names) if rt.ledgers is not None else None
-    other = other or rt.report.claim_job(job_code, where)
+    reused, or a 100014 "already running" naming another window's job), of this export or another one
+    (two exports of one report, say with other filters, have windows alike): one job's file cannot be
+    two windows' rows, so this window does not take it and is exported again by a later run."""
+    names = _export_names(rt.settings.exports)
+    asking = (spec.table_name, entry.key)
+    other = rt.ledgers.holder_of(job_code, asking, names) if rt.ledgers is not None else None
+    other = other or rt.report.claim_job(job_code, asking, entry.describe(names[spec.table_name]))
     if other is None:
         return None
     how = "named it as an identical job already running (100014)" if adopted else "returned it as a new job"
     return (f"Uniware {how}, but job {job_code} is the job of {other}: not taken for a second window (its "
             "file would load there twice, or in place of this window's rows); this window is exported again by "
             "a later run")
+
+
+def _export_names(exports: Sequence[ExportSpec]) -> dict[str, str]:
+    """Each export's name by table, with its table where another export has the same report name."""
+    counts = Counter(spec.name for spec in exports)
+    return {spec.table_name: spec.name if counts[spec.name] == 1 else f"{spec.name} (table {spec.table_name})"
+            for spec in exports}
 
 
 def adopt_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> Iterator[dict[str, Any]]:
