@@ -399,13 +399,16 @@ def test_a_byte_order_mark_at_a_lines_start_is_not_part_of_the_key(harness: Harn
     assert len(merged) == len(set(merged)) and set(keys) <= set(merged)
 
 
-def _label_twice(text: str, label: str) -> str:
-    """The file with a second column headed `label`, whose values differ from the first's."""
+def _label_twice(text: str, label: str, spellings: tuple[str, str] = ("", "")) -> str:
+    """The file with a second column headed `label`, whose values differ from the first's; with
+    `spellings`, the first column headed by the first, the second by the second."""
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
     position = rows[0].index(label)
+    header = [*rows[0], spellings[1] or label]
+    header[position] = spellings[0] or label
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(
-        [[*rows[0], label], *([*row, f"X{row[position]}"] for row in rows[1:])])
+        [header, *([*row, f"X{row[position]}"] for row in rows[1:])])
     return out.getvalue()
 
 
@@ -425,6 +428,68 @@ def test_a_key_label_twice_in_the_header_is_refused_not_guessed(harness: Harness
     [problem] = failed.value.problems
     assert f"the header has '{label}' 2 times; it is {role}" in problem and "facility BLR01" in problem
     assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.sale_orders") == [("DEL02",)]
+
+
+@pytest.mark.parametrize("label, spellings", [("Sale Order Code", ("SALE ORDER CODE", "sale order code")),
+                                              ("Sale Order Code", ("sale order code", "SALE ORDER CODE")),
+                                              ("Updated", ("UPDATED", "updated ")),
+                                              ("Created", ("CREATED", " created")),
+                                              ("Facility Code", ("FacilityCode", "facility code"))])
+def test_two_respellings_of_a_key_label_without_the_label_are_refused(
+        harness: Harness, label: str, spellings: tuple[str, str]) -> None:
+    """Neither of two columns is headed exactly like a key part, the newest-wins column or a column a check
+    reads, but both are equal to it ignoring case and spaces: which one is meant cannot be told (the first
+    was taken, whichever it was: another order keyed the rows on the other column), so the file is refused
+    naming both spellings."""
+    export = {"name": "Sale Orders", "date_filter": "addedOn",
+              "columns": [*SALE_ORDERS[0]["columns"], "created", "facilityCode"]}
+    harness.sim.jobs.edit_file = lambda job, text: (_label_twice(text, label, spellings) if job.facility == "BLR01"
+                                                    else text)
+    with pytest.raises(ExportsFailed) as failed:
+        harness.run(exports=[export], facilities=["BLR01", "DEL02"])
+    [problem] = failed.value.problems
+    assert f"the header has 2 spellings of '{label}' ({spellings[0].strip()!r}, {spellings[1].strip()!r})" in problem
+    assert "facility BLR01" in problem, problem
+    assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.sale_orders") == [("DEL02",)]
+
+
+def _column_as(text: str, label: str, value: str) -> str:
+    """The file with every value of `label` replaced by `value`."""
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+    position = rows[0].index(label)
+    for row in rows[1:]:
+        row[position] = value
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("policy", ["fail", "warn"])
+@pytest.mark.parametrize("value", ["pending", "12345", "AWB-99 / 2026"])
+def test_a_window_column_that_holds_no_date_fails_the_job_not_the_check(
+        harness: Harness, policy: str, value: str) -> None:
+    """The window check's column (kept as text by the settings, which the guard reads dates from) holds
+    values, none a date: the check could not tell an ignored date filter (the whole history) from a
+    window's rows, and passed every file. Now the job fails naming the column and a value (or, with
+    on_window_violation='warn', loads saying so); a column without any value still passes."""
+    export = {"name": "Sale Orders", "date_filter": "addedOn", "window_column": "Created",
+              "column_types": {"Created": "text"}, "columns": [*SALE_ORDERS[0]["columns"], "created"]}
+    harness.sim.jobs.edit_file = lambda job, text: (_column_as(text, "Created", value) if job.facility == "BLR01"
+                                                    else _column_as(text, "Created", ""))
+    said = f"the window check's column 'Created' holds no date (values like {value!r})"
+    if policy == "fail":
+        with pytest.raises(ExportsFailed) as failed:
+            harness.run(exports=[export], facilities=["BLR01", "DEL02"])
+        [problem] = failed.value.problems
+        assert said in problem and "facility BLR01" in problem and "'window_column'" in problem, problem
+        assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.sale_orders") == [("DEL02",)]
+        assert [r["status"] for r in harness.history() if said in (r["message"] or "")] == ["OUT_OF_WINDOW"]
+    else:
+        report = harness.run(exports=[export], facilities=["BLR01", "DEL02"], on_window_violation=policy)
+        assert not report.problems
+        assert sorted(harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.sale_orders")) == [("BLR01",),
+                                                                                              ("DEL02",)]
+        assert [r["status"] for r in harness.history() if said in (r["message"] or "")] == ["LOADED"]
 
 
 def _raw_in_rows(text: str, label: str, raw: dict[int, str]) -> str:

@@ -77,6 +77,16 @@ def test_an_ignored_filter_id_fails_the_job_naming_filter_report_and_dates(ignor
         (False, True)]
 
 
+def test_an_ignored_filter_of_a_report_of_one_filter_names_the_catalogs(ignoring: Harness) -> None:
+    """Invoice asked by `addedOn` (Sale Orders' filter, which Invoice does not take): the refusal names the
+    filter the catalog knows for the report, as it does for a report of two."""
+    with pytest.raises(ExportsFailed) as raised:
+        ignoring.run(exports=[{"name": "Invoice", "date_filter": "addedOn"}], facilities=["BLR01"])
+    [problem] = raised.value.problems
+    assert "filter id `addedOn` seems ignored by Uniware for report `Invoice`" in problem, problem
+    assert "(the catalog also knows 'dateCreatedRange' for this report)" in problem, problem
+
+
 def test_warn_loads_the_file_and_says_so_in_the_history(ignoring: Harness, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
         report = ignoring.run(exports=[WRONG_FILTER], facilities=["BLR01"], on_window_violation="warn")

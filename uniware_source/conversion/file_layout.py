@@ -192,10 +192,16 @@ def plan_layout(header: Sequence[str], spec: ExportSpec, names: ColumnNames, lab
     if spec.dedup_sort:
         roles[spec.dedup_sort] = "the column the newest row is told by"
     roles.update({key: "part of the export's key" for key in spec.primary_key})
+    given = [h.strip() for h in header]
     for pinned, role in roles.items():  # a column the load or a check relies on: which of two is meant?
         if labels.count(pinned) > 1:
             raise CsvFormatError(f"{label}: the header has '{pinned}' {labels.count(pinned)} times; it is {role}, "
                                  "so which of them is meant cannot be told")
+        alike = [h for h in given if fold_label(h) == fold_label(pinned)]
+        if pinned not in given and len(alike) > 1:  # no exact spelling to prefer: two columns could be it
+            raise CsvFormatError(f"{label}: the header has {len(alike)} spellings of '{pinned}' "
+                                 f"({', '.join(repr(h) for h in alike)}) and not that one; it is {role}, so which "
+                                 "of them is meant cannot be told")
     columns = names.names_for(labels)
     kinds = [kind_of(lab, spec) for lab in labels]
     key_names = []

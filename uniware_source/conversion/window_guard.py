@@ -22,7 +22,7 @@ from typing import Optional, Union
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..catalog import DATE, TEXT, TIMESTAMP, ExportSpec
+from ..catalog import CATALOG, DATE, TEXT, TIMESTAMP, ExportSpec
 from ..windows import IST, shown_time
 from .arrow_types import to_timestamp
 
@@ -47,13 +47,17 @@ class DateSpan:
         self.label = label
         self.low: Optional[datetime] = None
         self.high: Optional[datetime] = None
+        self.undated: Optional[str] = None  # the first value that is no date, while none was one
 
     def add(self, values: Union[pa.Array, pa.ChunkedArray], kind: str) -> None:
+        given = values
         if kind == TEXT:  # a configured column left untyped: read its dates just for the guard
             chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
             values = pa.chunked_array([to_timestamp(c).values for c in chunks], type=pa.timestamp("us", tz="UTC"))
         elif kind not in (TIMESTAMP, DATE):
-            return
+            values = pa.nulls(len(values), pa.timestamp("us", tz="UTC"))
+        if self.undated is None and self.low is None and len(values) == values.null_count:
+            self.undated = _first_value(given)
         if len(values) == values.null_count:
             return
         extremes = pc.min_max(values)
@@ -68,6 +72,21 @@ class DateSpan:
         if self.low is None or self.high is None:
             return None
         return self.low, self.high
+
+    @property
+    def no_dates(self) -> Optional[str]:
+        """A value of the column when it holds values but not one date (a column that is no date at all:
+        the guard could not tell an ignored filter), else None."""
+        return self.undated if self.low is None else None
+
+
+def _first_value(values: Union[pa.Array, pa.ChunkedArray]) -> Optional[str]:
+    """The first value that is not null or blank, as text."""
+    text = pc.utf8_trim_whitespace(pc.cast(values, pa.string()))
+    present = pc.and_(pc.is_valid(text), pc.not_equal(text, ""))
+    if not pc.any(present).as_py():
+        return None
+    return str(pc.filter(text, present)[0].as_py())
 
 
 def _moment(value: Optional[Moment]) -> Optional[datetime]:
@@ -85,10 +104,23 @@ class Violation:
 
 
 def check(spec: ExportSpec, window_start: Optional[datetime], window_end: Optional[datetime],
-          span: Optional[tuple[datetime, datetime]], policy: str) -> Optional[Violation]:
-    """A Violation when the file's dates reach beyond [start - slack, end + slack]; None otherwise
-    (also for snapshots, `job_codes` jobs, files without dated rows and exports without a column)."""
-    if span is None or window_start is None or window_end is None or not spec.date_filter:
+          span: Optional[tuple[datetime, datetime]], policy: str,
+          no_dates: Optional[str] = None) -> Optional[Violation]:
+    """A Violation when the file's dates reach beyond [start - slack, end + slack], or its window column
+    holds values but no date (`no_dates`: one of them); None otherwise (also for snapshots, `job_codes`
+    jobs, files without rows or values in the column, and exports without a column)."""
+    if window_start is None or window_end is None or not spec.date_filter:
+        return None
+    if span is None and no_dates is not None:
+        message = (f"the window check's column '{spec.window_column}' holds no date (values like "
+                   f"{no_dates[:40]!r}), so whether Uniware applied filter id `{spec.date_filter}` cannot be told")
+        if policy == WARN:
+            return Violation(f"{message}; loaded anyway (on_window_violation='warn'). Check the export's "
+                             "'window_column'", fail=False)
+        return Violation(f"{message}; nothing loaded, the window is exported again next run. Set the export's "
+                         "'window_column' to the date column that filter filters on (or on_window_violation='warn' "
+                         "to load such files)", fail=True)
+    if span is None:
         return None
     low, high = span
     if low >= window_start - WINDOW_SLACK and high <= window_end + WINDOW_SLACK:
@@ -99,7 +131,8 @@ def check(spec: ExportSpec, window_start: Optional[datetime], window_end: Option
     if policy == WARN:
         return Violation(f"{message}; loaded anyway (on_window_violation='warn'). Check the export's "
                          "'date_filter'", fail=False)
-    others = sorted(set(spec.window_columns_by_filter) - {spec.date_filter})
+    catalogs = CATALOG[spec.name].date_filter if spec.name in CATALOG else None  # a report of one filter: that one
+    others = sorted((set(spec.window_columns_by_filter) | ({catalogs} if catalogs else set())) - {spec.date_filter})
     known = f" (the catalog also knows {', '.join(repr(f) for f in others)} for this report)" if others else ""
     return Violation(f"{message}; nothing loaded, the window is exported again next run. Set the export's "
                      f"'date_filter' to a filter id the report knows{known} (or its 'window_column' to the column "
