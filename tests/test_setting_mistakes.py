@@ -636,6 +636,19 @@ def test_a_tenants_own_copy_of_a_report_is_not_taken_for_the_catalogs(
     assert "needs 'columns'" in err and "did you mean" not in err, err
 
 
+@pytest.mark.parametrize("name, copied", [("B2B Sale Orders", "Sale Orders"), ("Acme Sale Orders", "Sale Orders"),
+                                          ("acme  invoice", "Invoice")])
+def test_a_name_ending_in_a_catalog_name_is_said_to_be_a_copy_not_a_misspelling(
+        cli: Any, sim: UniwareSimulator, capsys: pytest.CaptureFixture[str], name: str, copied: str) -> None:
+    """"B2B Sale Orders" and "<tenant> Sale Orders" are reports of their own (uniware-reports.md 1): they were
+    answered "did you mean 'Sale Orders'?", as if misspelt; now they are told what a copy needs."""
+    assert cli("--facility", "BLR01", "--export", name, "plan") == 2
+    err = one_line(capsys)
+    assert "needs 'columns'" in err and "did you mean" not in err, err
+    assert f"if it is the tenant's copy of '{copied}'" in err, err
+    assert creates(sim) == 0
+
+
 @pytest.mark.parametrize("with_file", [False, True])
 def test_a_missing_password_names_the_secrets_file_dlt_reads_and_whether_it_is_there(
         cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -669,3 +682,132 @@ def test_a_refused_catalog_name_gets_no_report_that_only_shares_its_words() -> N
 
     assert did_you_mean_report("Invoice", another=True) == ""
     assert did_you_mean_report("Tally GST", another=True) == "; did you mean 'Tally GST Report'?"
+
+
+@pytest.mark.parametrize("export, words", [
+    pytest.param({"name": "Sale Orders", "filters": [{"id": "channel", "selectedValues": ["AMAZON_IN"]}]},
+                 "'channel' is a column id, not a filter id", id="column-id"),
+    pytest.param({"name": "B2B Sale Orders", "columns": ["soicode", "updated"], "primary_key": ["Sale Order Item Code"],
+                  "filters": [{"id": "channel", "selectedValues": ["AMAZON_IN"]}]}, "is a column id",
+                 id="outside-the-catalog"),
+    pytest.param({"name": "Sale Orders", "filters": [{"id": "chanelFilter", "selectedValues": ["AMAZON_IN"]}]},
+                 "'chanelFilter' is not a filter id Uniware is known to take", id="near-miss"),
+])
+def test_a_column_id_or_a_near_miss_given_as_a_filter_id_is_a_setting_error(
+        cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        export: dict[str, Any], words: str) -> None:
+    """`channel` (a column id) as a filter id: Uniware ignores an id it does not know, and every channel's rows
+    loaded, exit 0. Said before any job, with the filter id meant."""
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([export]))
+    for command in (["plan"], []):
+        assert cli("--facility", "BLR01", *command) == 2
+        err = one_line(capsys)
+        assert words in err and "did you mean 'channelFilter'?" in err and "ignores" in err, err
+        assert export["name"] in err and "SOURCES__UNIWARE__EXPORTS" in err, err
+    assert creates(sim) == 0
+
+
+def test_a_filter_id_no_report_is_known_to_take_is_sent_with_a_warning(
+        cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A tenant's own filter id is sent as given, but not silently: Uniware ignores an id it does not know."""
+    from uniware_source.settings import warn_once
+
+    warn_once.cache_clear()
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps(
+        [{"name": "Sale Orders", "filters": [{"id": "tenantRegionPick", "selectedValues": ["NORTH"]}]}]))
+    assert cli("--facility", "BLR01", "plan") == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "tenantRegionPick" in line]
+    assert len(warned) == 1, warned
+    assert "SOURCES__UNIWARE__EXPORTS" in warned[0] and "not a filter id Uniware is known to take" in warned[0]
+    assert "every row of the window, unfiltered" in warned[0] and creates(sim) == 0
+    warn_once.cache_clear()  # once per process: plan and the run are two processes in use
+    cli("--facility", "BLR01")  # the simulator refuses the id (100003): what the run ends with is not the point
+    warned = [line for line in capsys.readouterr().err.splitlines() if "tenantRegionPick" in line and "unfiltered"
+              in line]
+    assert len(warned) == 1, warned
+    assert "tenantRegionPick" in [f["id"] for f in sim.requests.where("create")[0].body["exportFilters"]]
+
+
+@pytest.mark.parametrize("label", ["Tracking Number", "Sale Order Status", "selling_price"])
+def test_a_window_column_that_holds_no_dates_is_a_setting_error(
+        cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        label: str) -> None:
+    """The window guard found no date in a text column and passed every file: an ignored date filter's whole
+    history loaded, exit 0."""
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{"name": "Sale Orders", "window_column": label}]))
+    assert cli("--facility", "BLR01", "plan") == 2
+    err = one_line(capsys)
+    assert "window_column" in err and "Sale Orders" in err and "not a date" in err, err
+    assert "'Updated'" in err and "'Created'" in err and creates(sim) == 0, err
+
+
+def test_a_window_column_typed_as_a_date_by_the_configuration_is_taken() -> None:
+    from uniware_source.settings import resolve_export
+
+    spec = resolve_export({"name": "Sale Orders", "window_column": "Tracking Number",
+                           "column_types": {"Tracking Number": "timestamp"}}, 0)
+    assert spec.window_column == "Tracking Number"
+    custom = {"name": "B2B Sale Orders", "columns": ["soicode", "updated"], "primary_key": ["Sale Order Item Code"],
+              "date_filter": "updatedOn", "window_column": "Updated"}  # untyped, labels unknown: read as dates
+    assert resolve_export(custom, 0).window_column == "Updated"
+    with pytest.raises(ConfigError, match="window_column 'Updated' is a decimal column"):
+        resolve_export({**custom, "column_types": {"Updated": "decimal"}}, 0)
+
+
+@pytest.mark.parametrize("given, meant", [("trackingNumber", "TrackingNumber"), ("soiCode", "soicode"),
+                                          ("DisplayOrderCode", "displayorderCode")])
+def test_a_column_id_in_other_capitals_is_a_setting_error(
+        cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        given: str, meant: str) -> None:
+    """Uniware matches ids exactly (some are oddly spelt): the job was refused with 100002, after plan passed."""
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps(
+        [{"name": "Sale Orders", "columns": ["soicode", "saleOrderCode", "updated", "created", given]}]))
+    assert cli("--facility", "BLR01", "plan") == 2
+    err = one_line(capsys)
+    assert f"'{given}'" in err and f"did you mean '{meant}'?" in err and "columns" in err, err
+    assert creates(sim) == 0
+
+
+@pytest.mark.parametrize("entry, meant", [
+    ({"primary_key": ["saleOrderCode", "soicode"]}, "primary_key 'soicode' is a column id"),
+    ({"dedup_sort": "displayOrderDateTime"}, "dedup_sort 'displayOrderDateTime' is a column id"),
+    ({"primary_key": ["Sale Order Code", "SOICODE"]}, "did you mean 'Sale Order Item Code'?"),
+    ({"dedup_sort": "displayOrderDateTime"}, "did you mean 'Order Date as dd/mm/yyyy hh:MM:ss'?"),
+    ({"window_column": "Updated On"}, "window_column 'Updated On' is not a header label of the report; did you "
+                                      "mean 'Updated'?"),
+])
+def test_a_column_id_or_a_near_label_where_a_label_is_expected_says_the_label(
+        cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        entry: dict[str, Any], meant: str) -> None:
+    """`primary_key = ["soicode"]` was told to add 'soicode' to its columns, which held it: these settings take
+    header labels."""
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{"name": "Sale Orders", **entry}]))
+    assert cli("--facility", "BLR01", "plan") == 2
+    err = one_line(capsys)
+    assert meant in err and "columns do not export" not in err and creates(sim) == 0, err
+
+
+def test_a_column_types_label_given_in_part_suggests_the_label_that_starts_so() -> None:
+    """'Order Date' got "did you mean 'Return Date'?"; the label is 'Order Date as dd/mm/yyyy hh:MM:ss'."""
+    from uniware_source.settings import resolve_export
+
+    with pytest.raises(ConfigError, match=r"did you mean 'Order Date as dd/mm/yyyy hh:MM:ss'\?"):
+        resolve_export({"name": "Sale Orders", "column_types": {"Order Date": "timestamp"}}, 0)
+    with pytest.raises(ConfigError, match=r"did you mean 'Selling Price'\?"):  # a typo still gets the nearest
+        resolve_export({"name": "Sale Orders", "column_types": {"Seling Price": "decimal"}}, 0)
+
+
+@pytest.mark.parametrize("kept, named", [((), "username"), (("USERNAME",), "password")])
+def test_the_example_secrets_copied_unchanged_are_a_setting_error_before_any_call(
+        env: dict[str, str], sim: UniwareSimulator, tmp_path: Path, kept: tuple[str, ...], named: str) -> None:
+    """The placeholders went to the tenant as a password grant, which counts towards the user's lockout."""
+    example = Path(__file__).resolve().parents[1] / ".dlt" / "secrets.toml.example"
+    (tmp_path / ".dlt").mkdir()
+    (tmp_path / ".dlt" / "secrets.toml").write_text(example.read_text())
+    given = {k: v for k, v in {**os.environ, **env}.items()
+             if k not in ("SOURCES__UNIWARE__USERNAME", "SOURCES__UNIWARE__PASSWORD")
+             or k.rsplit("__", 1)[1] in kept}
+    done = run_cli_in(tmp_path, given, "--facility", "BLR01")
+    assert done.returncode == 2, done.stderr
+    assert f"setting '{named}'" in done.stderr and "placeholder" in done.stderr, done.stderr
+    assert str((tmp_path / ".dlt" / "secrets.toml").resolve()) in done.stderr and len(sim.requests) == 0

@@ -9,8 +9,10 @@ validates them into the `Settings` the connector uses.
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 import json
+import logging
 import math
 import os
 import re
@@ -27,17 +29,27 @@ from .catalog import (
     APPEND,
     CATALOG,
     COLUMN_TYPES,
+    DATE,
     MERGE,
     REPLACE,
     TEXT,
+    TIMESTAMP,
     WRITE_DISPOSITIONS,
     ExportSpec,
     did_you_mean_report,
 )
 from .errors import ConfigError
 from .setting_places import ENV_PREFIX, misplaced_settings, secrets_file
-from .type_labels import as_labels, known_labels, matching_label, missing_labels, resolve_types
-from .vocabulary import FILTER_FIELDS, FILTER_IDS
+from .type_labels import (
+    as_labels,
+    did_you_mean,
+    known_labels,
+    matching_label,
+    missing_labels,
+    report_labels,
+    resolve_types,
+)
+from .vocabulary import FILTER_FIELDS, FILTER_IDS, LABELS
 from .windows import parse_user_datetime, shown_time
 
 
@@ -69,6 +81,10 @@ _naming = NamingConvention()
 DEFAULT_DOWNLOAD_MAX_BYTES = 20_000_000_000  # 20 GB: far above any export seen, far below a runaway body
 DEFAULT_EXPORTS = ("Sale Orders",)  # `exports` when none are configured
 LOOKBACK_DAYS_MAX = 36500  # a hundred years: more would reach before the calendar
+COLUMN_IDS = frozenset(column for labels in LABELS.values() for column in labels)  # of every known report
+# the values .dlt/secrets.toml.example holds: copied unchanged, they would go to the tenant as a password grant
+PLACEHOLDER_SECRETS = {"username": "api.user@your-company.example", "password": "your Uniware password"}
+log = logging.getLogger(__name__)
 
 
 def setting(default: Any, doc: str, *, shown: Optional[str] = None, secret: bool = False) -> Any:
@@ -399,9 +415,40 @@ def _check_filter_id(filter_id: str, where: str) -> None:
                           f"report exported): did you mean '{same[0]}'?")
 
 
-def _check_filter(static: Mapping[str, Any], where: str) -> None:
+def _check_static_filter_id(filter_id: str, where: str, rows: str) -> None:
+    """A static filter id no report is known to take: Uniware ignores an id it does not know, and the file holds
+    `rows` (every row of the window) unfiltered. A column id (`channel`) or a near miss of a known id is a setting
+    error naming the ids it may mean; any other id (a tenant's own filter) goes to Uniware, with a warning."""
+    if filter_id in FILTER_IDS:
+        return
+    folded = filter_id.casefold()
+    by_fold = {known.casefold(): known for known in FILTER_IDS}
+    ignored = f"Uniware ignores a filter id it does not know, and the file would hold {rows}"
+    if folded in {column.casefold() for column in COLUMN_IDS}:
+        meant = [known for fold, known in by_fold.items() if fold.startswith(folded)] or \
+            [by_fold[fold] for fold in difflib.get_close_matches(folded, list(by_fold), n=2, cutoff=0.6)]
+        hint = (f"did you mean {' or '.join(repr(known) for known in meant)}?" if meant else
+                f"give the filter id that filters on it (ids seen: {', '.join(FILTER_IDS)})")
+        raise ConfigError("exports", f"{where} '{filter_id}' is a column id, not a filter id ({ignored}); {hint}")
+    close = difflib.get_close_matches(folded, list(by_fold), n=1, cutoff=0.8)
+    if close:
+        raise ConfigError("exports", f"{where} '{filter_id}' is not a filter id Uniware is known to take ({ignored}); "
+                          f"did you mean '{by_fold[close[0]]}'?")
+    warn_once(f"setting 'exports' ({ENV_PREFIX}EXPORTS): {where} '{filter_id}' is not a filter id Uniware is known "
+              f"to take; sent as given (a tenant's own filter), but if the tenant does not know it either, {ignored}, "
+              "unfiltered")
+
+
+@functools.cache
+def warn_once(message: str) -> None:
+    """Log a settings warning once per process: a run builds its settings for each of its phases."""
+    log.warning("%s", message)
+
+
+def _check_filter(static: Mapping[str, Any], where: str, rows: str) -> None:
     """A static filter's shape: known fields (uniware-reports.md 10), each of its kind, and some value."""
     _check_filter_id(static["id"], f"{where}: id")
+    _check_static_filter_id(static["id"], f"{where}: id", rows)
     unknown = sorted(set(static) - set(FILTER_FIELDS))
     if unknown:
         raise ConfigError("exports", f"{where} has unknown field(s) {unknown}; a filter takes "
@@ -462,6 +509,7 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
         raise ConfigError("exports", f"{where}: exclude_columns names {unknown_excluded}, which are not among its "
                           f"columns {list(columns)}")
     columns = tuple(c for c in columns if c not in excluded)
+    _check_column_case(name, columns, where)
     date_filter = entry.get("date_filter", base.date_filter)
     if date_filter is not None and not isinstance(date_filter, str):
         raise ConfigError("exports", f"{where}: 'date_filter' must be a filter id or empty")
@@ -472,7 +520,8 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
             isinstance(f, Mapping) and isinstance(f.get("id"), str) for f in filters):
         raise ConfigError("exports", f"{where}: 'filters' must be a list of tables with an 'id'")
     for index, static in enumerate(filters):
-        _check_filter(static, f"{where}: filters[{index}] ('{static['id']}')")
+        _check_filter(static, f"{where}: filters[{index}] ('{static['id']}')",
+                      "every row of the window" if date_filter else "the whole report")
     if date_filter and any(f["id"] == date_filter for f in filters):
         raise ConfigError("exports", f"{where}: filter '{date_filter}' is the date filter; the connector "
                           "sets its window, leave it out of 'filters'")
@@ -537,6 +586,11 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
         others = [f for f, label in base.window_columns_by_filter.items()
                   if f != spec.date_filter and not missing_labels(name, spec.columns, [label])]
         spec = replace(spec, date_filter_fallback=others[0] if len(others) == 1 else None)
+    for setting, labels in (("primary_key", spec.primary_key), ("dedup_sort", [spec.dedup_sort]),
+                            ("window_column", [spec.window_column])):
+        for label in labels:
+            _check_label(spec, setting, label, where)
+    _check_window_column_type(spec, where)
     missing = [] if spec.merges_on_job_code else missing_labels(name, spec.columns, spec.primary_key)
     if missing:  # every job would fail on its file, after being made
         raise ConfigError("exports", f"{where}: its key needs {', '.join(missing)}, which its columns do not "
@@ -563,6 +617,70 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
     return spec
 
 
+def _check_column_case(report: str, columns: Sequence[str], where: str) -> None:
+    """A column id the report knows in other capitals (`trackingNumber` for `TrackingNumber`): Uniware matches
+    ids exactly (some are spelt oddly, and must be sent so) and refuses the job (100002)."""
+    known = LABELS.get(report, {})
+    by_fold = {column.casefold(): column for column in known}
+    for column in columns:
+        meant = by_fold.get(column.casefold())
+        if column not in known and meant:
+            raise ConfigError("exports", f"{where}: columns has '{column}', which is the report's column id '{meant}' "
+                              f"in other capitals; Uniware matches ids exactly (and refuses others, 100002): did you "
+                              f"mean '{meant}'?")
+
+
+def _label_kinds(spec: ExportSpec, label: str) -> set[str]:
+    """The types `column_types` gives the column `label` names, under any of its readings (none: untyped)."""
+    typed = list(spec.column_types)
+    # the label, or the catalog's label it is another reading of (Reverse Pickup Updated / ... Last Updated)
+    spellings = [label, *(main for main, others in spec.label_readings.items()
+                          if any(matching_label(other, [label]) for other in others))]
+    keys = {matching_label(spelling, typed) or next((k for k in typed if matching_label(k, [spelling])), None)
+            for spelling in spellings}
+    return {spec.column_types[key] for key in keys if key}
+
+
+def _check_label(spec: ExportSpec, setting: str, label: Optional[str], where: str) -> None:
+    """`primary_key`, `dedup_sort` and `window_column` take header labels: a column id (`soicode`) given for
+    one, or a near miss of a label the export's file lacks, is said with the label meant."""
+    labels = report_labels(spec.name)
+    if not label or not labels or matching_label(label, labels) is not None:
+        return
+    ids = LABELS.get(spec.name, {})
+    column = next((c for c in ids if c.casefold() == label.casefold()), None)
+    takes = f"{setting} takes header labels (as the file's header has them), not column ids"
+    if column is not None:
+        which = "a column id" if column == label else f"the column id {column}"
+        raise ConfigError("exports", f"{where}: {setting} '{label}' is {which}; {takes}: did you mean "
+                          f"'{ids[column]}'?")
+    hint = did_you_mean(label, labels)
+    if hint and missing_labels(spec.name, spec.columns, [label]):
+        raise ConfigError("exports", f"{where}: {setting} '{label}' is not a header label of the report{hint}")
+
+
+def _check_window_column_type(spec: ExportSpec, where: str) -> None:
+    """The window guard reads dates from `window_column`: a column known to hold none (typed other than a date,
+    or a catalog report's column left text) would pass every file, an ignored date filter's whole history too."""
+    label = spec.window_column
+    if not label or not spec.date_filter:
+        return
+    kinds = _label_kinds(spec, label)
+    if kinds & {TIMESTAMP, DATE}:
+        return
+    if kinds == {TEXT} and spec.name in CATALOG and _label_kinds(CATALOG[spec.name], label) & {TIMESTAMP, DATE}:
+        return  # a date of the catalog's the settings keep as text: the guard reads its dates all the same
+    if not kinds and (spec.name not in CATALOG or matching_label(label, report_labels(spec.name)) is None):
+        return  # untyped and not known: read as dates by the guard
+    dated = [known for known, kind in spec.column_types.items()
+             if kind in (TIMESTAMP, DATE) and not missing_labels(spec.name, spec.columns, [known])]
+    raise ConfigError("exports", f"{where}: window_column '{label}' is a {'/'.join(sorted(kinds or {TEXT}))} column, "
+                      "not a date, so the window check would pass every file (a whole history too); name the date "
+                      f"its date_filter '{spec.date_filter}' filters on"
+                      + (f", one of {', '.join(repr(d) for d in dated)}" if dated else "")
+                      + " (or type it timestamp in column_types, if it holds dates)")
+
+
 def _check_dedup_sort_type(spec: ExportSpec, where: str) -> None:
     """A dedup_sort column must have a type that orders by time or number: as text, `30-03-2026 10:00`
     sorts after `01-04-2026 10:00` (and Uniware mixes two formats in one column), so the older row of a
@@ -570,14 +688,7 @@ def _check_dedup_sort_type(spec: ExportSpec, where: str) -> None:
     label = spec.dedup_sort
     if not label or not spec.primary_key or spec.merges_on_job_code:
         return
-    typed = list(spec.column_types)
-    # the label, or the catalog's label it is another reading of (Reverse Pickup Updated / ... Last Updated)
-    spellings = [label, *(main for main, others in spec.label_readings.items()
-                          if any(matching_label(other, [label]) for other in others))]
-    kinds = {spec.column_types.get(matching_label(spelling, typed)
-                                   or next((k for k in typed if matching_label(k, [spelling])), None) or "", TEXT)
-             for spelling in spellings}
-    if kinds <= {TEXT}:
+    if _label_kinds(spec, label) <= {TEXT}:
         raise ConfigError("exports", f"{where}: dedup_sort '{label}' tells the newest of a key's rows, but has no "
                           "type, so its values would be compared as text ('30-03-2026 10:00' after '01-04-2026 "
                           f"10:00'); give it one in column_types (\"{label}\" = \"timestamp\", or date, integer, "
@@ -777,8 +888,13 @@ def resolve_backfill(start: Optional[str], end: Optional[str], now: datetime) ->
 
 
 def required_secret(setting: str, value: Optional[str]) -> str:
+    """A secret given, and not the example file's placeholder: sent, that would count towards the user's lockout."""
     if not value:
         raise ConfigError(setting, f"is required; put it in {secrets_file()} or the environment")
+    if value.strip() == PLACEHOLDER_SECRETS.get(setting):
+        raise ConfigError(setting, f"is still the placeholder of .dlt/secrets.toml.example (not sent: a wrong "
+                          f"password counts towards the user's lockout); put the API user's own in {secrets_file()} "
+                          "or the environment")
     return value
 
 

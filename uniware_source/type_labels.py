@@ -39,9 +39,16 @@ def matching_label(configured: str, labels: Sequence[str]) -> Optional[str]:
 
 
 def did_you_mean(configured: str, labels: Sequence[str]) -> str:
-    """"; did you mean 'Selling Price'?" for the closest label, else ""."""
+    """"; did you mean 'Selling Price'?" for the closest label, else "": a label starting with the words given
+    ('Order Date' -> 'Order Date as dd/mm/yyyy hh:MM:ss'), else one holding them all, else the nearest spelling."""
+    wanted = configured.replace("_", " ")
+    folded, words = fold_label(wanted), wanted.lower().split()
+    holding = [label for label in labels if fold_label(label).startswith(folded)] or \
+        [label for label in labels if words and all(word in label.lower().split() for word in words)]
+    if folded and holding:
+        return f"; did you mean '{min(holding, key=len)}'?"
     by_fold = {fold_label(label): label for label in labels}
-    close = difflib.get_close_matches(fold_label(configured.replace("_", " ")), list(by_fold), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(folded, list(by_fold), n=1, cutoff=0.6)
     return f"; did you mean '{by_fold[close[0]]}'?" if close else ""
 
 
