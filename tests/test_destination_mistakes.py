@@ -8,6 +8,7 @@ Through the console script's `main` against the simulator and the local PostgreS
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import struct
@@ -242,3 +243,140 @@ def test_the_user_name_stays_readable_when_the_password_holds_it(
     assert cli("--destination", "postgres", "--dataset", "dm_never", "--facility", "BLR01") == 2
     out, err = capsys.readouterr()
     assert 'role "nosuchadmin" does not exist' in err and "2024" not in out + err, err
+
+
+# passwords holding what ends a URL's user information for one reader or another (urlsplit: "#", "?", "/";
+# dlt's parser: the first "@"; a driver's own: the last "@" or the first ":"), in various places: (password,
+# whether dlt's parser takes part of it for the host, port or database)
+UNESCAPED = [
+    ("Tr0ub@dor#2024x", True),  # the red team's: the host was `dor#2024x@localhost`, quoted
+    ("Kx7#Qm2?Zp9/Wv4@Bh6", True),
+    ("Hq5:Lr8@Ns3#Tb6", True),
+    ("@Vy2Fj8Rk/Dw5?", True),  # at the start: the password's start is the host, its rest the database
+    ("Mz4/Gc7:Pb1@Xn9", True),
+    ("Jd3?Wq6#Sk8:Ly2@", True),  # at the end: the host is `@127.0.0.1`, a socket path
+    ("Rw2:Ct5/Hm8:Qe1", False),  # read whole by dlt: the role is what is wrong
+    ("Gf6#Tz3q", False),
+]
+
+
+def pieces(password: str) -> set[str]:
+    """Every run of 4 characters of `password`."""
+    return {password[at:at + 4] for at in range(len(password) - 3)}
+
+
+def leaks(password: str, texts: dict[str, str], folder: Path) -> list[str]:
+    """Where a run of 4 characters of `password` (in any case) appears: in `texts` or a file under `folder`
+    (dlt's state and schemas; not its trace.pickle: see test_dlts_trace_keeps_the_drivers_words_unmasked)."""
+    texts = dict(texts)
+    for path in folder.rglob("*"):
+        if path.is_file() and path.name != "trace.pickle":
+            texts[str(path)] = path.read_bytes().decode("latin-1")
+    return [f"{where}: {piece!r}" for where, text in texts.items() for piece in sorted(pieces(password))
+            if piece.lower() in text.lower()]
+
+
+def one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def assert_encoding_advice(line: str, misread: bool) -> None:
+    assert "URL-encode (percent-encode) its user name and password (write @ as %40" in line, line
+    if misread:  # the host, port or database were cut from the password: their checks would be wrong
+        assert "part of the password was read as the host" in line and "; check" not in line, line
+    else:
+        assert "check its user name" in line, line
+
+
+@pytest.mark.parametrize("password, misread", UNESCAPED, ids=[f"password{n}" for n in range(len(UNESCAPED))])
+def test_a_password_holding_what_ends_a_urls_user_information_is_never_quoted_and_is_to_be_url_encoded(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, password: str, misread: bool) -> None:
+    """`postgresql://loader:Tr0ub@dor#2024x@localhost`: the driver took `dor#2024x@localhost` for the host
+    and quoted it, and the line said to check the host (red team): urlsplit, cutting the URL at the `#`, had
+    the password `Tr0ub`'s `p`, too short to mask. No run of 4 characters of the password reaches the
+    output, the log or the pipeline's files, however the driver split it, and the advice is to URL-encode."""
+    require_postgres()
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv(SETTING, f"postgresql://loader:{password}@127.0.0.1:5432/test")
+    assert cli("--destination", "postgres", "--dataset", "dm_never", "--facility", "BLR01") == 2
+    out, err = capsys.readouterr()
+    line = one_error_line(err)
+    assert line.startswith("configuration error: could not connect to the postgres destination with "), line
+    assert_encoding_advice(line, misread)
+    assert not leaks(password, {"stdout": out, "stderr": err, "log": caplog.text}, tmp_path / "pl")
+    assert creates(sim) == 0
+
+
+def test_a_password_with_colons_only_is_masked_and_needs_no_encoding(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    """Every reader takes a password up to the "@" after the user name's ":", colons and all: the host is
+    the one to check, and nothing is to be URL-encoded."""
+    password = "Bn4:Kp7:Wd2x:Qs5"
+    monkeypatch.setenv(SETTING, f"postgresql://loader:{password}@nosuchhost.invalid:5432/test")
+    assert cli("--destination", "postgres", "--dataset", "dm_never", "--facility", "BLR01") == 2
+    out, err = capsys.readouterr()
+    line = one_error_line(err)
+    assert '"nosuchhost.invalid"' in line and "check its host" in line and "URL-encode" not in line, line
+    assert not leaks(password, {"stdout": out, "stderr": err, "log": caplog.text}, tmp_path / "pl")
+
+
+@pytest.mark.parametrize("password, misread", [UNESCAPED[0], UNESCAPED[3], UNESCAPED[7]],
+                         ids=["at-and-hash", "at-first", "hash-only"])
+def test_the_sqlalchemy_destination_masks_such_a_password_too(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, password: str, misread: bool) -> None:
+    require_postgres()
+    monkeypatch.setenv("DESTINATION__SQLALCHEMY__CREDENTIALS",
+                       f"postgresql+psycopg2://loader:{password}@127.0.0.1:5432/test")
+    assert cli("--destination", "sqlalchemy", "--dataset", "dm_never", "--facility", "BLR01") == 2
+    out, err = capsys.readouterr()
+    line = one_error_line(err)
+    assert "DESTINATION__SQLALCHEMY__CREDENTIALS" in line, line
+    assert_encoding_advice(line, misread)
+    assert not leaks(password, {"stdout": out, "stderr": err, "log": caplog.text}, tmp_path / "pl")
+
+
+@pytest.mark.parametrize("secrets_toml, host_is_wrong", [
+    ('[destination.postgres]\ncredentials = "postgresql://loader:{password}@127.0.0.1:5432/test"\n', False),
+    # where dlt looks first: a table named after the pipeline
+    ('[dm.destination.postgres]\ncredentials = "postgresql://loader:{password}@127.0.0.1:5432/test"\n', False),
+    ('[destination.postgres.credentials]\ndatabase = "test"\nusername = "loader"\npassword = "{password}"\n'
+     'host = "nosuchhost.invalid"\n', True),
+], ids=["connection-string", "pipeline-table", "table"])
+@pytest.mark.parametrize("password", ["Tr0ub@dor#2024x", "Jd3?Wq6#Sk8:Ly2@"], ids=["at-inside", "at-last"])
+def test_such_a_password_in_secrets_toml_is_never_quoted(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, secrets_toml: str, host_is_wrong: bool,
+        password: str) -> None:
+    """The console script in a fresh process reading .dlt/secrets.toml. Given as a table, dlt encodes the
+    password itself: the host is the one to check, and nothing is to be URL-encoded."""
+    require_postgres()
+    (tmp_path / ".dlt").mkdir()
+    (tmp_path / ".dlt" / "secrets.toml").write_text(secrets_toml.format(password=password))
+    done = subprocess.run(
+        [sys.executable, "-m", "uniware_source.cli", "--pipelines-dir", str(tmp_path / "pl"), "--pipeline-name", "dm",
+         "--destination", "postgres", "--dataset", "dm_never", "--facility", "BLR01"],
+        env=dict(os.environ), capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    line = one_error_line(done.stderr)
+    if host_is_wrong:
+        assert '"nosuchhost.invalid"' in line and "check its host" in line and "URL-encode" not in line, line
+    else:
+        assert_encoding_advice(line, misread=True)
+    assert not leaks(password, {"stdout": done.stdout, "stderr": done.stderr}, tmp_path / "pl")
+    assert creates(sim) == 0
+
+
+@pytest.mark.parametrize("password", [UNESCAPED[0][0], "Zq9#wXy/42@vv"])
+def test_dlts_trace_quoting_the_drivers_words_is_not_kept(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, password: str) -> None:
+    """The destination's error reaches dlt's trace.pickle (`dlt pipeline <name> trace`) before the connector
+    sees it, with the part of the password the driver took for the host: that trace is not kept."""
+    monkeypatch.setenv(SETTING, f"postgresql://loader:{password}@127.0.0.1:5432/test")
+    assert cli("--destination", "postgres", "--dataset", "dm_never", "--facility", "BLR01") == 2
+    for trace in (tmp_path / "pl").rglob("trace.pickle"):
+        text = trace.read_bytes().decode("latin-1")
+        assert not [piece for piece in pieces(password) if piece in text]

@@ -12,10 +12,10 @@ the same failure later in a run. Anything else is its type and the first line of
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Optional
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import requests
 from dlt.common.configuration.exceptions import (
@@ -204,13 +204,15 @@ def destination_not_connected(chain: list[BaseException]) -> Optional[tuple[bool
     if step is None or destination is None:
         return None
     name = str(destination.destination_name)
+    pipeline_name = getattr(step.pipeline, "pipeline_name", None)
+    _forget_trace_quoting_password(step.pipeline, name, pipeline_name)
     unparsed = next((item for item in chain if isinstance(item, InvalidConnectionString) or (
         isinstance(item, InvalidNativeValue) and isinstance(item.spec, type)
         and issubclass(item.spec, CredentialsConfiguration))), None)
     if unparsed is not None:
         return True, (f"{_destination_setting(destination)} does not parse as a connection string "
                 "(the scheme, ://, then user:password@host:port/database, special characters URL-encoded): "
-                f"{_masked(name, one_line(str(_innermost(unparsed))))}")
+                f"{_masked(name, one_line(str(_innermost(unparsed))), pipeline_name)}")
     # dlt syncs the state once a pipeline's run begins, and marks it done only when it went through: a later
     # sync (after pending packages loaded) met a destination that had answered before
     if step.step != "sync" or getattr(step.pipeline, "_state_restored", False):
@@ -229,8 +231,16 @@ def destination_not_connected(chain: list[BaseException]) -> Optional[tuple[bool
             check = f"; check {what}" + (f" ({given_apart} when given apart)" if given_apart else "")
             wrong = certain
             break
+    unescaped, misread = unescaped_in_user_information(name, pipeline_name)
+    if unescaped:
+        held = ", ".join(repr(character) for character in unescaped)
+        encode = f"URL-encode (percent-encode) its user name and password (write {ENCODED}): they hold {held} unescaped"
+        if misread:  # the host, port or database the driver was given were cut from the password: no check of them
+            check, wrong = f"; {encode}, so part of the password was read as the host, port or database", True
+        else:
+            check = (f"{check}; and " if check else "; ") + f"{encode}, where other readers of a URL end them"
     return wrong, (f"could not connect to the {name} destination with {_destination_setting(destination)}: "
-            f"{_masked(name, reason)}{check}")
+            f"{_masked(name, reason, pipeline_name)}{check}")
 
 
 def _destination_env(destination: Any) -> str:
@@ -263,43 +273,122 @@ def _opening_connection(error: BaseException) -> bool:
     return False
 
 
-def _user_names(name: str) -> set[str]:
+# a password holding what ends a URL's user name or password for one reader or another ("@", ":", "/", "?",
+# "#") is split differently by each: urlsplit ends the authority at the first "/", "?" or "#"; dlt's parser
+# (SQLAlchemy's) ends the user information at the first "@", others at the last; libpq at the first "/"
+PIECE = 4  # no run of this many characters of a password is quoted, however a driver split its URL
+ENCODED = "@ as %40, : as %3A, / as %2F, ? as %3F, # as %23"
+
+
+def _credential_values(name: str, pipeline_name: Optional[str]) -> list[Any]:
+    """The destination's credentials as given (a connection string, a table) and its password given apart,
+    where dlt looks them up: under the pipeline's name first, then [destination.<name>]."""
     import dlt
 
-    try:
-        value: Any = dlt.secrets.get(f"destination.{name}.credentials")
-        return {unquote(urlsplit(value).username or "")} if isinstance(value, str) and "://" in value else set()
-    except Exception:  # a value dlt or urlsplit cannot read: no user name to keep
-        return set()
-
-
-def _masked(name: str, text: str) -> str:
-    """`text` with the destination's password masked, had a driver quoted it (redact drops a URL's
-    user and password already)."""
-    import dlt
-
-    secrets: list[str] = []
-    for key in (f"destination.{name}.credentials", f"destination.{name}.credentials.password"):
-        try:
-            value: Any = dlt.secrets.get(key)
-        except Exception:  # a value dlt cannot read: nothing of it to mask
-            continue
-        if isinstance(value, str) and "://" in value:
+    values: list[Any] = []
+    for section in ([f"{pipeline_name}."] if pipeline_name else []) + [""]:
+        for key in (f"{section}destination.{name}.credentials", f"{section}destination.{name}.credentials.password"):
             try:
-                secrets.append(unquote(urlsplit(value).password or ""))
-                secrets.append(urlsplit(value).password or "")
-            except ValueError:
-                secrets.append(value.split("://", 1)[1].rsplit("@", 1)[0].partition(":")[2])
-        elif isinstance(value, str) and key.endswith("password"):
-            secrets.append(value)
+                value: Any = dlt.secrets.get(key)
+            except Exception:  # a value dlt cannot read: nothing of it to mask
+                continue
+            if value is not None:
+                values.append({"password": value} if key.endswith(".password") else value)
+    return values
+
+
+def _user_information(url: str) -> Optional[str]:
+    """`user:password` of a connection string as written, up to its last "@" (a password may hold "@",
+    "/", "?", "#" or ":" unescaped; a host, none of them), or None when it names no user."""
+    rest = url.split("://", 1)[1] if "://" in url else ""
+    return rest.rsplit("@", 1)[0] if "@" in rest else None
+
+
+def _secrets_and_users(name: str, pipeline_name: Optional[str]) -> tuple[list[str], set[str]]:
+    """The destination's passwords, each as written and URL-decoded, and its user names (not secret: a
+    message about the user quotes it, and a password may hold it)."""
+    secrets: list[str] = []
+    users: set[str] = set()
+    for value in _credential_values(name, pipeline_name):
+        if isinstance(value, str):
+            userinfo = _user_information(value)
+            if userinfo is not None:
+                user, _, password = userinfo.partition(":")
+                secrets.append(password)
+                users.add(user)
         elif isinstance(value, Mapping):
             secrets.append(str(value.get("password") or ""))
-    # a password holding an unescaped "@" or ":" is split by the driver elsewhere than by urlsplit: its pieces too
-    users = _user_names(name)  # a piece that is the user name is left: the message may be about the user
-    secrets += [piece for secret in list(secrets) for piece in re.split(r"[@:/]", secret) if piece not in users]
-    for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return redact(text)
+            users.add(str(value.get("username") or ""))
+    secrets = [form for secret in secrets for form in (secret, unquote(secret)) if len(form) >= PIECE]
+    return secrets, {form for user in users for form in (user, unquote(user)) if form}
+
+
+def unescaped_in_user_information(name: str, pipeline_name: Optional[str] = None) -> tuple[str, bool]:
+    """(the characters among @ / ? # that the user name or password of the destination's connection string
+    holds unescaped, whether dlt's parser surely took part of them for the host, port or database: an "@"
+    in them, or a "/" in the user name)."""
+    found: set[str] = set()
+    misread = False
+    for value in _credential_values(name, pipeline_name):
+        userinfo = _user_information(value) if isinstance(value, str) else None
+        if userinfo is not None:
+            found |= set(userinfo) & set("@/?#")
+            misread = misread or "@" in userinfo or "/" in userinfo.partition(":")[0]
+    return "".join(c for c in "@/?#" if c in found), misread
+
+
+def _masked(name: str, text: str, pipeline_name: Optional[str] = None) -> str:
+    """`text` with every run of PIECE or more characters of the destination's password masked, had a driver
+    quoted any part of it: one that split the URL elsewhere than meant (a password holding "@", "#", "?",
+    "/" or ":" unescaped) quotes its pieces as a host, port or database. A run that is a user name's own
+    stays readable (the message may be about the user). redact drops a URL's user and password besides."""
+    secrets, users = _secrets_and_users(name, pipeline_name)
+    return redact(mask_pieces(text, secrets, users))
+
+
+def _forget_trace_quoting_password(pipeline: Any, name: str, pipeline_name: Optional[str]) -> None:
+    """dlt pickles a failed step's error as the driver raised it (trace.pickle: `dlt pipeline <name> trace`),
+    before the connector sees it: a trace quoting a piece of the destination's password goes (the run's
+    own message says the error, masked)."""
+    from dlt.pipeline.trace import TRACE_FILE_NAME
+
+    secrets, users = _secrets_and_users(name, pipeline_name)
+    path = Path(str(getattr(pipeline, "working_dir", ""))) / TRACE_FILE_NAME
+    try:
+        text = path.read_bytes().decode("utf-8", "replace")
+    except OSError:  # no trace kept
+        return
+    if secrets and mask_pieces(text, secrets, users) != text:
+        path.unlink(missing_ok=True)
+
+
+def mask_pieces(text: str, secrets: list[str], keep: set[str]) -> str:
+    """`text` with each run of PIECE or more characters that is part of one of `secrets` (in any case)
+    masked, longest first, unless the run is part of one of `keep`."""
+    lowered = [secret.lower() for secret in secrets]
+    kept = [word.lower() for word in keep]
+    spans: list[tuple[int, int]] = []
+    for start in range(len(text)):
+        end = start + PIECE
+        if end > len(text) or not any(text[start:end].lower() in secret for secret in lowered):
+            continue
+        while end < len(text) and any(text[start:end + 1].lower() in secret for secret in lowered):
+            end += 1
+        if not any(text[start:end].lower() in word for word in kept):
+            spans.append((start, end))
+    if not spans:
+        return text
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    pieces, at = [], 0
+    for start, end in merged:
+        pieces += [text[at:start], MASK]
+        at = end
+    return "".join(pieces) + text[at:]
 
 
 def unknown_destination(ref: str) -> str:
