@@ -465,7 +465,7 @@ def _column_as(text: str, label: str, value: str) -> str:
 
 
 @pytest.mark.parametrize("policy", ["fail", "warn"])
-@pytest.mark.parametrize("value", ["pending", "12345", "AWB-99 / 2026"])
+@pytest.mark.parametrize("value", ["pending", "12345", "AWB-99 / 2026", "07-Sep-2026 13:17"])
 def test_a_window_column_that_holds_no_date_fails_the_job_not_the_check(
         harness: Harness, policy: str, value: str) -> None:
     """The window check's column (kept as text by the settings, which the guard reads dates from) holds
@@ -476,7 +476,8 @@ def test_a_window_column_that_holds_no_date_fails_the_job_not_the_check(
               "column_types": {"Created": "text"}, "columns": [*SALE_ORDERS[0]["columns"], "created"]}
     harness.sim.jobs.edit_file = lambda job, text: (_column_as(text, "Created", value) if job.facility == "BLR01"
                                                     else _column_as(text, "Created", ""))
-    said = f"the window check's column 'Created' holds no date (values like {value!r})"
+    said = (f"the window check's column 'Created' holds no date (no value reads as one in the formats known, "
+            f"e.g. {value!r})")
     if policy == "fail":
         with pytest.raises(ExportsFailed) as failed:
             harness.run(exports=[export], facilities=["BLR01", "DEL02"])
@@ -490,6 +491,16 @@ def test_a_window_column_that_holds_no_date_fails_the_job_not_the_check(
         assert sorted(harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.sale_orders")) == [("BLR01",),
                                                                                               ("DEL02",)]
         assert [r["status"] for r in harness.history() if said in (r["message"] or "")] == ["LOADED"]
+
+
+def test_a_window_column_of_blanks_and_na_only_passes_the_check(harness: Harness) -> None:
+    """`NA` is a blank (as N/A, -, NULL and empty are): a window column holding only blanks tells nothing, and
+    the file loads as before (the rows have no date to check)."""
+    export = {"name": "Sale Orders", "date_filter": "addedOn", "window_column": "Created",
+              "column_types": {"Created": "text"}, "columns": [*SALE_ORDERS[0]["columns"], "created"]}
+    harness.sim.jobs.edit_file = lambda job, text: _column_as(text, "Created", "NA")
+    report = harness.run(exports=[export], facilities=["BLR01"])
+    assert not report.problems and harness.count("sale_orders") > 0
 
 
 def _raw_in_rows(text: str, label: str, raw: dict[int, str]) -> str:

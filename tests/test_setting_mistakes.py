@@ -649,6 +649,26 @@ def test_a_name_ending_in_a_catalog_name_is_said_to_be_a_copy_not_a_misspelling(
     assert creates(sim) == 0
 
 
+def test_a_misspelt_report_name_ending_in_another_is_a_misspelling_not_a_copy() -> None:
+    """'Return Invoice' ends in 'Invoice' but is 'Return Invoices' misspelt: the spelling hint wins."""
+    from uniware_source.catalog import did_you_mean_report
+
+    assert did_you_mean_report("Return Invoice") == "; did you mean 'Return Invoices'?"
+    assert "copy of 'Sale Orders'" in did_you_mean_report("B2B Sale Orders")
+
+
+@pytest.mark.parametrize("report, column", [("Shipping Package", "TrackingNumber"), ("GRN", "VendorInvoiceNumber")])
+def test_a_column_id_of_a_report_whose_ids_are_assumed_is_taken_in_any_capitals(report: str, column: str) -> None:
+    """GRN's and Shipping Package's ids are the catalog's assumption (no source has shown them): a tenant's
+    spelling in other capitals may be the right one, so it is sent, not refused."""
+    from uniware_source.catalog import CATALOG
+    from uniware_source.settings import resolve_export
+
+    known = next(c for c in CATALOG[report].columns if c.casefold() == column.casefold())
+    columns = [column if c == known else c for c in CATALOG[report].columns]
+    assert column in resolve_export({"name": report, "columns": columns}, 0).columns
+
+
 @pytest.mark.parametrize("with_file", [False, True])
 def test_a_missing_password_names_the_secrets_file_dlt_reads_and_whether_it_is_there(
         cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -705,6 +725,16 @@ def test_a_column_id_or_a_near_miss_given_as_a_filter_id_is_a_setting_error(
         assert words in err and "did you mean 'channelFilter'?" in err and "ignores" in err, err
         assert export["name"] in err and "SOURCES__UNIWARE__EXPORTS" in err, err
     assert creates(sim) == 0
+
+
+@pytest.mark.parametrize("filter_id", ["dateUpdatedRange", "vendor", "soStatus", "facility"])
+def test_a_filter_id_a_tenant_may_have_is_not_refused_as_a_typo(filter_id: str) -> None:
+    """Near a known id but another word (`dateUpdatedRange` / `dateCreatedRange`), or a column id no known filter
+    id is meant for: real tenants may take it, so it is sent (with the warning of an unknown id), not refused."""
+    from uniware_source.settings import resolve_export
+
+    spec = resolve_export({"name": "Sale Orders", "filters": [{"id": filter_id, "selectedValues": ["x"]}]}, 0)
+    assert [f["id"] for f in spec.filters] == [filter_id]
 
 
 def test_a_filter_id_no_report_is_known_to_take_is_sent_with_a_warning(

@@ -376,7 +376,9 @@ def did_you_mean_report(name: str, *, another: bool = False) -> str:
     if asked.endswith(" export") and asked[:-len(" export")] in folded:
         return f"; did you mean '{folded[asked[:-len(' export')]]}'?"
     copied = next((known for fold, known in folded.items() if asked.endswith(f" {fold}")), None)
-    if copied is not None:  # "B2B Sale Orders", "<tenant> Sale Orders": a tenant's copy, a report of its own
+    spelt = difflib.get_close_matches(asked, list(folded), n=1, cutoff=0.8)
+    if copied is not None and (not spelt or folded[spelt[0]] == copied):  # "B2B Sale Orders", "<tenant> Sale
+        # Orders": a tenant's copy, a report of its own ("Return Invoice" is a misspelt "Return Invoices")
         return (f"; if it is the tenant's copy of '{copied}' (tenants have copies under names of their own), give the "
                 f"column ids its Exports page takes (often those of '{copied}'), or use '{copied}' itself")
     close = difflib.get_close_matches(asked, list(folded), n=1, cutoff=0.8)

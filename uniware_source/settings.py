@@ -49,7 +49,7 @@ from .type_labels import (
     report_labels,
     resolve_types,
 )
-from .vocabulary import FILTER_FIELDS, FILTER_IDS, LABELS
+from .vocabulary import ASSUMED_IDS, FILTER_FIELDS, FILTER_IDS, LABELS
 from .windows import parse_user_datetime, shown_time
 
 
@@ -418,19 +418,19 @@ def _check_filter_id(filter_id: str, where: str) -> None:
 def _check_static_filter_id(filter_id: str, where: str, rows: str) -> None:
     """A static filter id no report is known to take: Uniware ignores an id it does not know, and the file holds
     `rows` (every row of the window) unfiltered. A column id (`channel`) or a near miss of a known id is a setting
-    error naming the ids it may mean; any other id (a tenant's own filter) goes to Uniware, with a warning."""
+    error naming the ids it may mean; any other id (a tenant's own filter, `dateUpdatedRange`, `vendor`: real
+    tenants may have them) goes to Uniware, with a warning."""
     if filter_id in FILTER_IDS:
         return
     folded = filter_id.casefold()
     by_fold = {known.casefold(): known for known in FILTER_IDS}
     ignored = f"Uniware ignores a filter id it does not know, and the file would hold {rows}"
-    if folded in {column.casefold() for column in COLUMN_IDS}:
-        meant = [known for fold, known in by_fold.items() if fold.startswith(folded)] or \
-            [by_fold[fold] for fold in difflib.get_close_matches(folded, list(by_fold), n=2, cutoff=0.6)]
-        hint = (f"did you mean {' or '.join(repr(known) for known in meant)}?" if meant else
-                f"give the filter id that filters on it (ids seen: {', '.join(FILTER_IDS)})")
-        raise ConfigError("exports", f"{where} '{filter_id}' is a column id, not a filter id ({ignored}); {hint}")
-    close = difflib.get_close_matches(folded, list(by_fold), n=1, cutoff=0.8)
+    meant = [known for fold, known in by_fold.items() if fold.startswith(folded)] or \
+        [by_fold[fold] for fold in difflib.get_close_matches(folded, list(by_fold), n=2, cutoff=0.6)]
+    if folded in {column.casefold() for column in COLUMN_IDS} and meant:  # `channel`: channelFilter meant
+        raise ConfigError("exports", f"{where} '{filter_id}' is a column id, not a filter id ({ignored}); did you mean "
+                          f"{' or '.join(repr(known) for known in meant)}?")
+    close = difflib.get_close_matches(folded, list(by_fold), n=1, cutoff=0.9)  # a typo, not another word
     if close:
         raise ConfigError("exports", f"{where} '{filter_id}' is not a filter id Uniware is known to take ({ignored}); "
                           f"did you mean '{by_fold[close[0]]}'?")
@@ -620,7 +620,7 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
 def _check_column_case(report: str, columns: Sequence[str], where: str) -> None:
     """A column id the report knows in other capitals (`trackingNumber` for `TrackingNumber`): Uniware matches
     ids exactly (some are spelt oddly, and must be sent so) and refuses the job (100002)."""
-    known = LABELS.get(report, {})
+    known = {} if report in ASSUMED_IDS else LABELS.get(report, {})  # assumed ids: the tenant's spelling may be right
     by_fold = {column.casefold(): column for column in known}
     for column in columns:
         meant = by_fold.get(column.casefold())

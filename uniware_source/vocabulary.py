@@ -554,6 +554,9 @@ LABELS: Mapping[str, Mapping[str, str]] = {
     },
 }
 
+# Reports whose column ids no source has shown (the catalog assumed them): a tenant's spelling may be the right one.
+ASSUMED_IDS: tuple[str, ...] = ("GRN", "Shipping Package")
+
 # Ids seen in requests whose header label no source has shown ("—" in uniware-reports.md): a file's
 # column for one of them lands under whatever label the file gives it (as text unless configured).
 UNSEEN: Mapping[str, tuple[str, ...]] = {

@@ -83,7 +83,7 @@ class DateSpan:
 def _first_value(values: Union[pa.Array, pa.ChunkedArray]) -> Optional[str]:
     """The first value that is not null or blank, as text."""
     text = pc.utf8_trim_whitespace(pc.cast(values, pa.string()))
-    present = pc.and_(pc.is_valid(text), pc.not_equal(text, ""))
+    present = pc.and_(pc.is_valid(text), pc.invert(pc.is_in(text, pa.array(["", "NA"]))))  # NA: a blank too
     if not pc.any(present).as_py():
         return None
     return str(pc.filter(text, present)[0].as_py())
@@ -112,14 +112,15 @@ def check(spec: ExportSpec, window_start: Optional[datetime], window_end: Option
     if window_start is None or window_end is None or not spec.date_filter:
         return None
     if span is None and no_dates is not None:
-        message = (f"the window check's column '{spec.window_column}' holds no date (values like "
-                   f"{no_dates[:40]!r}), so whether Uniware applied filter id `{spec.date_filter}` cannot be told")
+        message = (f"the window check's column '{spec.window_column}' holds no date (no value reads as one in the "
+                   f"formats known, e.g. {no_dates[:40]!r}), so whether Uniware applied filter id "
+                   f"`{spec.date_filter}` cannot be told")
         if policy == WARN:
             return Violation(f"{message}; loaded anyway (on_window_violation='warn'). Check the export's "
                              "'window_column'", fail=False)
         return Violation(f"{message}; nothing loaded, the window is exported again next run. Set the export's "
-                         "'window_column' to the date column that filter filters on (or on_window_violation='warn' "
-                         "to load such files)", fail=True)
+                         "'window_column' to the date column that filter filters on (or to '' to turn the check off "
+                         "for the export, or on_window_violation='warn' to load such files)", fail=True)
     if span is None:
         return None
     low, high = span
