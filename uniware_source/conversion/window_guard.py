@@ -115,12 +115,9 @@ def check(spec: ExportSpec, window_start: Optional[datetime], window_end: Option
         message = (f"the window check's column '{spec.window_column}' holds no date (no value reads as one in the "
                    f"formats known, e.g. {no_dates[:40]!r}), so whether Uniware applied filter id "
                    f"`{spec.date_filter}` cannot be told")
-        if policy == WARN:
-            return Violation(f"{message}; loaded anyway (on_window_violation='warn'). Check the export's "
-                             "'window_column'", fail=False)
-        return Violation(f"{message}; nothing loaded, the window is exported again next run. Set the export's "
-                         "'window_column' to the date column that filter filters on (or to '' to turn the check off "
-                         "for the export, or on_window_violation='warn' to load such files)", fail=True)
+        return _violation(message, policy, "window_column", "Set the export's 'window_column' to the date column "
+                          "that filter filters on (or to '' to turn the check off for the export, or "
+                          "on_window_violation='warn' to load such files)")
     if span is None:
         return None
     low, high = span
@@ -129,13 +126,17 @@ def check(spec: ExportSpec, window_start: Optional[datetime], window_end: Option
     message = (f"filter id `{spec.date_filter}` seems ignored by Uniware for report `{spec.name}`: the file holds "
                f"rows from {shown_time(low)} to {shown_time(high)} ('{spec.window_column}'), the window asked for is "
                f"{shown_time(window_start)} to {shown_time(window_end)} (a day of slack either side)")
-    if policy == WARN:
-        return Violation(f"{message}; loaded anyway (on_window_violation='warn'). Check the export's "
-                         "'date_filter'", fail=False)
     catalogs = CATALOG[spec.name].date_filter if spec.name in CATALOG else None  # a report of one filter: that one
     others = sorted((set(spec.window_columns_by_filter) | ({catalogs} if catalogs else set())) - {spec.date_filter})
     known = f" (the catalog also knows {', '.join(repr(f) for f in others)} for this report)" if others else ""
-    return Violation(f"{message}; nothing loaded, the window is exported again next run. Set the export's "
-                     f"'date_filter' to a filter id the report knows{known} (or its 'window_column' to the column "
-                     "that filter filters on, or on_window_violation='warn' to load such files)", fail=True)
+    return _violation(message, policy, "date_filter", f"Set the export's 'date_filter' to a filter id the report "
+                      f"knows{known} (or its 'window_column' to the column that filter filters on, or "
+                      "on_window_violation='warn' to load such files)")
 
+
+def _violation(message: str, policy: str, setting: str, fix: str) -> Violation:
+    """A finding as the policy has it: loaded with a warning naming the setting to check, or refused with `fix`."""
+    if policy == WARN:
+        return Violation(f"{message}; loaded anyway (on_window_violation='warn'). Check the export's '{setting}'",
+                         fail=False)
+    return Violation(f"{message}; nothing loaded, the window is exported again next run. {fix}", fail=True)
