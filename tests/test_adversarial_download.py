@@ -180,6 +180,26 @@ def test_a_stall_gives_up_the_attempt_and_the_next_one_resumes(harness: Harness,
     assert_loaded_exactly(harness)
 
 
+@pytest.mark.parametrize("link", ["s3://uniware-exports{path}?X-Amz-Signature=SIGsecret0987654321",
+                                  "ftp://exporter:PWsecret4321@files.example{path}"])
+def test_a_link_no_attempt_can_fetch_fails_at_once_not_retried(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, link: str) -> None:
+    """A filePath of a scheme requests cannot fetch (`s3://`, `ftp://`) failed the same way on each of
+    download_max_attempts attempts, waiting between them; now the job is DOWNLOAD_FAILED at once, saying so,
+    without the link's query or password."""
+    monkeypatch.setattr(harness.sim, "file_url", lambda url_path: link.format(path=url_path))
+    with caplog.at_level(logging.WARNING), pytest.raises(ExportsFailed) as raised:
+        harness.run(**ONE, download_max_attempts=4)
+    [problem] = raised.value.problems
+    assert "cannot be fetched over HTTP(S)" in problem and "not retried" in problem, problem
+    assert "attempt 1 of 4" not in caplog.text
+    [job] = harness.sim.jobs.all()
+    assert harness.history(job.code)[-1]["status"] == "DOWNLOAD_FAILED"
+    for secret in ("SIGsecret0987654321", "PWsecret4321"):
+        assert secret not in problem and secret not in caplog.text
+        assert all(secret not in str(row) for row in harness.history())
+
+
 def test_stalls_on_every_attempt_end_the_job_naming_the_setting(harness: Harness) -> None:
     harness.sim.inject("download", action=DELAY, seconds=0.6, times=None)
     problem, _ = failed_download(harness, download_stall_timeout_seconds=0.2, download_max_attempts=2)

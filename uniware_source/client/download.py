@@ -92,6 +92,10 @@ def describe_url(url: str) -> tuple[str, str]:
 RESUME_OVERLAP = 64  # bytes a resume asks for again, to check its answer continues the file
 
 
+# a link no attempt can fetch: a scheme other than http(s) (`s3://`, `ftp://`), no scheme, no host
+UNFETCHABLE = (requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema, requests.exceptions.InvalidURL)
+
+
 class _Retry(Exception):
     """A recoverable interruption; the download resumes from what was received (or restarts)."""
 
@@ -267,6 +271,7 @@ class FileDownloader:
         connect_timeout, read_timeout = self._timeout
         wait = min(read_timeout, self._limits.stall_seconds, left)
         failure: Optional[str] = None
+        unfetchable = False
         started = self._wall()
         try:
             return self._http.get(job.url, headers=headers, stream=True, timeout=(min(connect_timeout, left), wait),
@@ -274,7 +279,11 @@ class FileDownloader:
         except (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException,
                 ValueError) as error:  # ValueError: a malformed header or redirect Location
             failure = f"{type(error).__name__}: {redact(error)}"
+            unfetchable = isinstance(error, UNFETCHABLE)
         # raised outside the except block: the original quotes the URL
+        if unfetchable:  # the same link would fail the same way on every attempt
+            raise DownloadError(f"{job.where}: the link (or a redirect's) cannot be fetched over HTTP(S) ({failure}); "
+                                "not retried")
         self._check_deadline(job, progress)
         if self._wall() - started >= self._limits.stall_seconds:
             failure = f"no answer for {self._limits.stall_seconds:g} s (download_stall_timeout_seconds)"
