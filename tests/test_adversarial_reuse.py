@@ -231,6 +231,7 @@ def test_a_job_code_of_another_export_of_the_same_window_is_not_taken(
     problems = raised.value.problems
     assert len(problems) == 2, problems
     assert all("returned it as a new job" in p and "Sale Orders (table " in p for p in problems), problems
+    assert all(p.startswith("Sale Orders (table ") for p in problems), problems  # which of the two failed
     assert len(sim.jobs.all()) == 2
     for job in sim.jobs.all():
         tables = [t for t in ("sale_orders", "amazon_orders") if harness.has_table(t) and _rows_of(harness, t, job)]

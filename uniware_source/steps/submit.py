@@ -229,7 +229,7 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
             log.info("%s: max_concurrent_jobs=%d reached; the rest waits for the next round", spec.name,
                      rt.budget.limit)
             return
-        where = entry.describe(spec.name)
+        where = entry.describe(_export_names(rt.settings.exports)[spec.table_name])  # with its table, if need be
         now = rt.clock.now()
         problem: Optional[str] = None
         errors: tuple[Any, ...] = ()
