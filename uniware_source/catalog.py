@@ -381,7 +381,7 @@ def did_you_mean_report(name: str, *, another: bool = False) -> str:
         # Orders": a tenant's copy, a report of its own ("Return Invoice" is a misspelt "Return Invoices")
         return (f"; if it is the tenant's copy of '{copied}' (tenants have copies under names of their own), give the "
                 f"column ids its Exports page takes (often those of '{copied}'), or use '{copied}' itself")
-    close = difflib.get_close_matches(asked, list(folded), n=1, cutoff=0.8)
+    close = spelt
     if not close and not refused_own:  # a name shortened by words ("Tally GST"); not a refused catalog name
         words = _report_words(asked)
         sharing = [known for known in folded if words and words <= _report_words(known)]
