@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -127,3 +128,26 @@ def test_a_password_grant_is_tried_at_most_twice_and_the_message_says_how_often(
     with pytest.raises(AuthError, match="tried once more after a first HTTP 500, and no more"):
         harness.run(exports=["Return Invoices"], facilities=["BLR01"])
     assert len(sim.requests.where("token")) == 2
+
+
+# a password with what percent-encoders disagree on: `/` (kept in a path), `@:` (RFC 3986's safe set),
+# `!'()*` (kept by JavaScript's encodeURIComponent), a space (`%20` or `+`), and a letter outside ASCII
+_ODD_PASSWORD = "Pa$s/K9#z Q@x:(1)!é"
+
+
+@pytest.mark.parametrize("safe", ["/", "/:@", "!'()*-._~", "/:@!$&'()*+,;=", ":"])
+def test_a_password_echoed_percent_encoded_by_any_encoder_is_masked(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, caplog: pytest.LogCaptureFixture, safe: str) -> None:
+    """The token endpoint answers an HTTP 500 quoting the password percent-encoded the way one encoder
+    or another writes it (which characters it leaves as they are differs; hex in either case; `+` for
+    a space): none of those spellings reaches the log, the error, a table, dlt's state or a file."""
+    sim = uniware_simulator
+    harness = Harness(sim, tmp_path)
+    spellings = [quote(_ODD_PASSWORD, safe=safe), quote_plus(_ODD_PASSWORD, safe=safe),
+                 quote(_ODD_PASSWORD, safe=safe).lower()]
+    sim.inject("token", status=500, times=None, message=" / ".join(f"bad credentials {s}" for s in spellings))
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(AuthError) as refused:
+        harness.run(exports=["Return Invoices"], facilities=["BLR01"], password=_ODD_PASSWORD)
+    assert "bad credentials ***" in str(refused.value) or "bad credentials ***" in caplog.text
+    assert not _leaks(harness, tmp_path, spellings, {"log": caplog.text, "error": str(refused.value)})

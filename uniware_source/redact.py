@@ -96,6 +96,8 @@ class SecretRegistry:
         self._exact: set[str] = set()  # short forms: masked as written
         self._folded: dict[str, re.Pattern[str]] = {}  # longer forms, lower-cased: masked in any case
         self._order: list[tuple[str, bool]] = []  # every form, longest first; True: folded
+        # a secret percent-encoded by any writer: each character written or escaped (see _any_escaping)
+        self._escaped: dict[str, re.Pattern[str]] = {}
         self._lock = threading.Lock()
 
     def add(self, secret: Optional[str], every_form: bool = True) -> None:
@@ -114,7 +116,10 @@ class SecretRegistry:
             found |= {wrong for form in found if not form.isascii() for wrong in _misdecoded(form)}
             for wrong in _misdecoded(secret):  # escaped once misread
                 found |= _common_forms(wrong) | (_html_escaped(wrong) if every_form else set())
+            escaped = _any_escaping(secret) if every_form and quote(secret, safe="") != secret else None
             with self._lock:
+                if escaped is not None and secret not in self._escaped:
+                    self._escaped = {**self._escaped, secret: escaped}  # a copy: redact reads it without the lock
                 new: list[tuple[str, bool]] = []
                 for form in found:
                     if len(form) >= FOLDED_FROM and form.lower() not in self._folded:
@@ -136,7 +141,10 @@ class SecretRegistry:
         """`text` with every secret masked; `cut`: `text` is the start of a longer text, so a secret
         it ends in the middle of is masked from where it begins."""
         with self._lock:
-            order, folded = self._order, self._folded
+            order, folded, escaped = self._order, self._folded, self._escaped
+        if "%" in text:
+            for pattern in escaped.values():
+                text = pattern.sub(MASK, text)
         lowered = text.lower()
         for form, any_case in order:  # a cheap test first: a log record holds no secret, almost always
             if any_case and form in lowered:
@@ -200,6 +208,22 @@ def _url_encoded(secret: str) -> set[str]:
     with contextlib.suppress(UnicodeEncodeError):
         forms |= {quote(secret, safe="", encoding="latin-1"), quote_plus(secret, encoding="latin-1")}
     return forms | {quote(form, safe="") for form in forms}
+
+
+def _any_escaping(secret: str) -> re.Pattern[str]:
+    """`secret` as any percent-encoder writes it: each character as it is or escaped (UTF-8 or Latin-1
+    bytes, hex in either case; `+` for a space). Encoders differ in what they leave as it is (`/` in a
+    path, `@:` in RFC 3986's safe set, `!*'()` in JavaScript's encodeURIComponent...), so the forms
+    cannot all be listed. In any case from FOLDED_FROM characters on, as the other forms."""
+    parts = []
+    for character in secret:
+        readings = {re.escape(character), "".join(f"%(?i:{byte:02x})" for byte in character.encode())}
+        if ord(character) < 256:
+            readings.add(f"%(?i:{ord(character):02x})")
+        if character == " ":
+            readings.add(r"\+")
+        parts.append(f"(?:{'|'.join(sorted(readings))})")
+    return re.compile("".join(parts), re.IGNORECASE if len(secret) >= FOLDED_FROM else 0)
 
 
 def _misdecoded(form: str) -> set[str]:
