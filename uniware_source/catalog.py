@@ -231,7 +231,7 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
         dedup_sort="Reverse Pickup Last Updated",
         column_types=_with_types(
             timestamp=("Sale Order Created", "Dispatched Date", "Reverse Pickup Created",
-                       "Reverse Pickup Last Updated", "Putaway Last Updated", "Return Delivery Date",
+                       "Reverse Pickup Last Updated", "Return Delivery Date",
                        "Channel Return Created Date"),
             integer=("Total Received Items",),
         ),
@@ -354,7 +354,9 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
         column_types=_with_types(
             timestamp=("Created", "Dispatch Time", "Return Time", "Delivery Time", "Updated", "EWayBill Date",
                        "EWayBill Valid Till"),
-            integer=("Cash On Delivery", "No Of Items", "No Of Boxes"),
+            # Cash On Delivery stays text: no source shows how it is written (Sale Orders' COD is 0/1, its On
+            # Hold true/false; uniware-reports.md 9 and 12)
+            integer=("No Of Items", "No Of Boxes"),
             decimal=("Actual Weight", "Shipping Charges", "COD Charges", "Total Price", "Packing Cost",
                      "Collectable Amount", "Length", "Width", "Height"),
         ),

@@ -571,15 +571,21 @@ UNSEEN: Mapping[str, tuple[str, ...]] = {
     "Tally Return GST Report": ("rpcode", "acknowledgementNumber", "productHSNCode"),
 }
 
+# Ids the field requests without a label anywhere (uniware-reports.md 3): their labels above are guessed
+# from the id; a file may head them with anything (the simulator heads them with the id itself)
+FROM_THE_ID: Mapping[str, tuple[str, ...]] = {
+    "Reverse Pickup": ("reversePickupStatus", "reversePickupAction", "reversePickupCreatedBy", "putawayCode",
+                       "putawayStatus", "putawayLastUpdated"),
+}
+
 # Labels above that only one source guessed (TW matches labels ignoring case and spaces, so its
 # spellings are weak): no file has been seen with them.
 GUESSED: Mapping[str, tuple[str, ...]] = {
     "Reverse Pickup": ("customerImageUrl", "returnItemStatus", "shippingCourierStatus", "shippingTrackingStatus",
                        "itemSealId", "returnDeliveryDate", "channelReturnCreatedDate", "returnCourierName",
                        "returnRemarks",
-                       # ids the field requests without a label anywhere (uniware-reports.md 3): labels guessed
-                       "reversePickupStatus", "reversePickupAction", "reversePickupCreatedBy", "putawayCode",
-                       "putawayStatus", "putawayLastUpdated"),
+                       # ids the field requests without a label anywhere (FROM_THE_ID)
+                       *FROM_THE_ID["Reverse Pickup"]),
     "Courier Returns": tuple(LABELS["Courier Returns"]),
     "Inventory Snapshot": ("itemType_ParentSku",),
     "Item Master": ("itemType_ParentSku",),

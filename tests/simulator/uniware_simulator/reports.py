@@ -1007,19 +1007,19 @@ referenceCode | Reference Code | text | display_code
 importReferenceId | Bulk Return Id
 reversePickupCreated | Reverse Pickup Created | timestamp | pickup_created
 reversePickupUpdated | Reverse Pickup Last Updated | timestamp | pickup_updated
-reversePickupStatus | Reverse Pickup Status | text | pickup_status
-reversePickupAction | Reverse Pickup Action | text | pickup_action
+reversePickupStatus | — | text | pickup_status
+reversePickupAction | — | text | pickup_action
 returnReason | Return Reason | text | return_reason
 customerImageUrl | Customer Image Url
 replacementSaleOrderCode | Replacement Sale Order Code
 channel | Channel Name | text | channel
 totalReceivedItems | Total Received Items | integer | received_items
 qcComments | QC Comment
-reversePickupCreatedBy | Reverse Pickup Created By
-putawayCode | Putaway Code | text | putaway_code
+reversePickupCreatedBy | —
+putawayCode | — | text | putaway_code
 createdBy | Putaway Created By | text | putaway_user
-putawayStatus | Putaway Status | text | putaway_state
-putawayLastUpdated | Putaway Last Updated | timestamp | putaway_date
+putawayStatus | — | text | putaway_state
+putawayLastUpdated | — | timestamp | putaway_date
 courierProvideName | Courier Provider Name | text | provider
 returnItemStatus | Return Item Status | text | return_item_status
 shippingCourierStatus | Shipping Courier Status
@@ -1891,7 +1891,7 @@ ewbValidTill | EWayBill Valid Till | timestamp
 shippingProvider | Shipping Provider | text | provider
 shippingCourier | Shipping Courier | text | courier
 shippingMethod | Shipping Method | text | payment_method
-cashOnDelivery | Cash On Delivery | flag | cod_flag
+cashOnDelivery | Cash On Delivery | boolean | cod_flag
 shippingAddressName | Shipping Address Name | text | customer_name
 shippingAddressLine1 | Shipping Address Line1 | text | address_line1
 shippingAddressLine2 | Shipping Address Line2
