@@ -251,6 +251,24 @@ def test_a_facility_search_that_names_the_code_field_code_is_read_too(tmp_path: 
             harness.run(exports=RETURNS, facilities=["PNQ09"])
 
 
+@pytest.mark.parametrize("facilities", [None, ["BLR01", "MUM03"]])
+def test_a_listed_facility_the_api_user_may_not_use_is_said_so_not_taken_for_a_display_name(
+        tmp_path: Path, facilities: list[str] | None) -> None:
+    """facility/search lists MUM03 as enabled but the API user may not use it: its create gets HTTP 403
+    "facility is required". The code is right, so the message says the user may lack access to it (and
+    what to do), not that a display name was given; the other facilities load."""
+    with UniwareSimulator(fast_config(user_facilities=("BLR01", "DEL02"), files_dir=tmp_path / "sim")) as sim:
+        harness = Harness(sim, tmp_path)
+        with pytest.raises(ExportsFailed) as raised:
+            harness.run(exports=RETURNS, facilities=facilities)
+        [problem] = raised.value.problems
+        assert "MUM03" in problem and "HTTP 403" in problem and "display name" not in problem
+        assert "lists MUM03 as an enabled facility" in problem and "may not use that facility" in problem
+        assert ("'facilities' is not set" in problem) == (facilities is None)
+        landed = harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.return_invoices ORDER BY 1")
+        assert landed == [("BLR01",)] if facilities else [("BLR01",), ("DEL02",)]
+
+
 @pytest.mark.parametrize(("code", "why"), [
     pytest.param("BLR99", "BLR99 is not a facility code of this tenant", id="unknown"),
     pytest.param("PNQ09", "PNQ09 is DISABLED", id="disabled"),

@@ -30,6 +30,7 @@ class Facilities(NamedTuple):
 
     run: tuple[str, ...]
     tenant: tuple[str, ...]
+    listed: bool = True  # whether facility/search listed the run's codes (False: taken as configured)
 
 
 def resolve_facilities(configured: Optional[Sequence[str]], client: UniwareClient) -> Facilities:
@@ -43,7 +44,7 @@ def resolve_facilities(configured: Optional[Sequence[str]], client: UniwareClien
                                "facility codes") from None
         log.warning("facility/search failed (%s); using the configured facilities %s as they are",
                     error, ", ".join(configured))
-        return Facilities(tuple(configured), tuple(configured))
+        return Facilities(tuple(configured), tuple(configured), listed=False)
     enabled = tuple(code for code, status in listed.items() if status == ENABLED)
     if not configured:
         if not enabled:
@@ -52,7 +53,7 @@ def resolve_facilities(configured: Optional[Sequence[str]], client: UniwareClien
     if not listed:
         log.warning("facility/search lists no facility at all; using the configured facilities %s as they are",
                     ", ".join(configured))
-        return Facilities(tuple(configured), tuple(configured))
+        return Facilities(tuple(configured), tuple(configured), listed=False)
     wrong = [code for code in configured if listed.get(code) != ENABLED]
     if wrong:
         raise ConfigError("facilities", _problem(wrong, listed, enabled))

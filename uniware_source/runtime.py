@@ -133,6 +133,11 @@ class SourceRuntime:
         """Every facility code the tenant lists (the run's codes when facility/search could not tell)."""
         return self._found().tenant
 
+    def facility_listed(self, code: str) -> bool:
+        """Whether facility/search listed `code` as one of the tenant's enabled facilities this run."""
+        found = self._found()
+        return found.listed and code in found.run
+
     def _found(self) -> Facilities:
         if self._facilities is None:  # checked against facility/search before any job is created
             if self.report.facilities_found is not None:  # an earlier step of this run asked already

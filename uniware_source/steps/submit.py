@@ -217,6 +217,18 @@ def abandon_expired(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -
         ledger.record_abandoned(entry, reason)
 
 
+def _facility_refused(code: Optional[str], rt: SourceRuntime) -> str:
+    """What to do about a create refused for the facility `code` (HTTP 403, "facility is required")."""
+    if code is None or not rt.facility_listed(code):
+        return ("Uniware wants the facility code (as listed by facility/search), not its display name; check the "
+                "'facilities' setting")
+    chosen = ("it is one of the codes 'facilities' names" if rt.settings.facilities else
+              "'facilities' is not set, so every facility facility/search lists as enabled is exported")
+    return (f"facility/search lists {code} as an enabled facility of the tenant ({chosen}), so the code is right: "
+            f"the API user may not use that facility. Give the user access to {code} in Uniware, or set "
+            "'facilities' (SOURCES__UNIWARE__FACILITIES) to the codes it may use")
+
+
 def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> Iterator[dict[str, Any]]:
     """Create jobs for planned windows while the concurrency budget allows; yields history rows."""
     tally = rt.report.tally(spec.name, spec.table_name)
@@ -236,9 +248,7 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
         try:
             created, used = _create(spec, entry, where, rt, fallback)
         except FacilityAccessError as error:
-            problem = (f"{error}. Uniware wants the facility code (as listed by facility/search), not its "
-                       "display name; check the 'facilities' setting")
-            errors = error.errors
+            problem, errors = f"{error}. {_facility_refused(entry.facility, rt)}", error.errors
         except ApiError as error:
             problem, errors = str(error) + _report_hint(spec, error) + _filter_hint(spec, error, entry, fallback) \
                 + _column_hint(spec, error) + _parameter_hint(spec, error), error.errors

@@ -69,6 +69,9 @@ class ApiOptions:
     # a Facility header that names no facility of the tenant (not its display name, which is refused with 403
     # as in the field): "403" as without one, or "200001", the docs' invalid facility code
     unknown_facility: str = "403"
+    # the facilities the API user may use (None: all): facility/search lists the tenant's, a create for another
+    # gets the 403 a missing facility gets
+    user_facilities: Optional[tuple[str, ...]] = None
 
 
 class Rejected(Exception):
@@ -193,7 +196,8 @@ class UniwareApi:
         if facility is None and facility_header and self.options.unknown_facility == "200001" \
                 and facility_header not in {f.name for f in self.tenant.facilities}:
             return self.failure(INVALID_FACILITY, f"Invalid facility code: {facility_header}", "facility")
-        if facility is None or not facility.enabled:
+        allowed = self.options.user_facilities
+        if facility is None or not facility.enabled or (allowed is not None and facility.code not in allowed):
             return 403, {}, {"successful": False, "message": "Illegal Access, facility is required",
                              "errors": [], "warnings": None}
         try:

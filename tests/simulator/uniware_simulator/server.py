@@ -62,6 +62,7 @@ class SimulatorConfig:
     facility_code_field: str = "facilityCode"  # or "code": facility/search's field for a facility's code
     schedule_error: tuple[int, str] = (120005, "INVALID_EXPORT_SCHEDULE_CONFIG")  # (200204, ...): the field's
     unknown_facility: str = "403"  # "200001": a Facility header naming no facility of the tenant gets that error
+    user_facilities: Optional[tuple[str, ...]] = None  # the facilities the API user may use (None: all)
     host: str = "127.0.0.1"
     api_port: int = 0
     file_port: int = 0
@@ -106,6 +107,7 @@ class UniwareSimulator:
                 max_window_days=cfg.max_window_days, error_text_field=cfg.error_text_field,
                 unknown_job_error=cfg.unknown_job_error, facility_code_field=cfg.facility_code_field,
                 schedule_error=cfg.schedule_error, unknown_facility=cfg.unknown_facility,
+                user_facilities=cfg.user_facilities,
             ),
         )
         self._api_server: Optional[_Server] = None
