@@ -400,3 +400,21 @@ def test_an_object_store_link_still_gets_no_token(harness: Harness) -> None:
 def test_which_file_links_get_the_token(link: str, url: str, token: bool) -> None:
     resolved = resolve_file_link(link, "https://acme.unicommerce.com")
     assert (resolved.url, resolved.with_token) == (url, token)
+
+
+def test_a_key_column_id_the_tenant_names_otherwise_is_asked_for_not_left_out(tmp_path: Path) -> None:
+    """GRN's column ids are assumed; a tenant whose build calls the GRN Code column `grnNumber` refuses
+    `grnCode`. Left out, the export has no key: the job's message asks for the tenant's id instead of
+    advising exclude_columns (which the settings then refused: "its key needs 'GRN Code'"), and the
+    export's columns with the tenant's id load, keyed on the label its file carries."""
+    own = ("GRN", "grnNumber", "grnCode")
+    with UniwareSimulator(fast_config(tenant_column_ids=(own,), files_dir=tmp_path / "sim")) as sim:
+        harness = Harness(sim, tmp_path)
+        with pytest.raises(ExportsFailed) as raised:
+            harness.run(exports=["GRN"], facilities=["BLR01"])
+        [problem] = raised.value.problems
+        assert "does not know the column id grnCode" in problem and "'GRN Code' is part of the key" in problem
+        assert "the catalog assumed GRN's column ids" in problem and "exclude_columns" not in problem
+        columns = ["grnNumber" if c == "grnCode" else c for c in CATALOG["GRN"].columns]
+        assert not harness.run(exports=[{"name": "GRN", "columns": columns}], facilities=["BLR01"]).problems
+        assert harness.sql("SELECT COUNT(*), COUNT(DISTINCT grn_code) FROM {ds}.grns")[0][0] > 0

@@ -17,7 +17,7 @@ from typing import Optional
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from .catalog import CATALOG
-from .vocabulary import GUESSED, LABELS, READINGS, UNREQUESTED
+from .vocabulary import ASSUMED_IDS, GUESSED, LABELS, READINGS, UNREQUESTED
 
 _naming = NamingConvention()
 
@@ -131,6 +131,8 @@ def missing_labels(report: str, columns: Sequence[str], wanted: Sequence[str]) -
     guessed = set(GUESSED.get(report, ()))
     readings = READINGS.get(report, {})
     all_known = not any(c not in labels or c in guessed for c in columns)
+    # a report whose ids the catalog assumed: a requested id it does not know may be the tenant's for the label
+    by_id = all_known or report not in ASSUMED_IDS
     carried = {spelling for c in columns if c in labels for spelling in _spellings(c, labels, readings)}
     carried |= {fold_label(label) for label in UNREQUESTED.get(report, ())}  # every file carries them
     missing = []
@@ -140,7 +142,7 @@ def missing_labels(report: str, columns: Sequence[str], wanted: Sequence[str]) -
             continue
         ids = [column for column in labels
                if column not in guessed and _spellings(column, labels, readings) & spellings]
-        if ids or all_known:
+        if (ids and by_id) or all_known:
             missing.append(f"'{label}'" + (f" (column id {ids[0]})" if ids else ""))
     return missing
 

@@ -23,6 +23,7 @@ from ..ledger import BACKFILL, INCREMENTAL, Entry, ExportLedger
 from ..redact import redact
 from ..runtime import SourceRuntime, active_facilities
 from ..statuses import EntryKind, HistoryStatus
+from ..vocabulary import ASSUMED_IDS, LABELS
 from ..windows import IST, Window, shown_time
 
 log = logging.getLogger(__name__)
@@ -439,10 +440,31 @@ def _column_hint(spec: ExportSpec, error: ApiError) -> str:
     refused = [c for c in spec.columns if _names_id(error, c)]
     if not refused:
         return ""
+    needed = _needed_labels(spec)
+    kept = {c: needed[label] for c in refused if (label := LABELS.get(spec.name, {}).get(c)) in needed}
+    if kept:  # left out, the export could not merge or check its rows: the tenant's own id is wanted
+        column, role = next(iter(kept.items()))
+        assumed = (f" (the catalog assumed {spec.name}'s column ids: no request of this report was seen in the "
+                   "field)") if spec.name in ASSUMED_IDS else ""
+        return (f". The report does not know the column id {column}{assumed}, and {role} cannot be left out: "
+                f"find the id this tenant uses for that column (the request Uniware's own Exports page makes "
+                f"for {spec.name}) and give the export's columns with it in place of {column} "
+                f"(exports = [{{name = \"{spec.name}\", columns = [...]}}])")
     listed = ", ".join(f'"{c}"' for c in refused)
     return (f". The report does not know the column id(s) {', '.join(refused)}: leave them out with "
             f"exclude_columns (exports = [{{name = \"{spec.name}\", exclude_columns = [{listed}]}}]), or give "
             "this export's columns")
+
+
+def _needed_labels(spec: ExportSpec) -> dict[str, str]:
+    """The labels an export's loading relies on, each with what it is for."""
+    keyed = not spec.merges_on_job_code
+    needed = {label: f"its '{label}' is part of the key" for label in spec.primary_key} if keyed else {}
+    if spec.dedup_sort and spec.primary_key and keyed:
+        needed.setdefault(spec.dedup_sort, f"its '{spec.dedup_sort}' tells the newest of a key's rows")
+    if spec.window_column:
+        needed.setdefault(spec.window_column, f"its '{spec.window_column}' is the window check's date")
+    return needed
 
 
 def _names_id(error: ApiError, identifier: str) -> bool:

@@ -72,6 +72,9 @@ class ApiOptions:
     # the facilities the API user may use (None: all): facility/search lists the tenant's, a create for another
     # gets the 403 a missing facility gets
     user_facilities: Optional[tuple[str, ...]] = None
+    # (report, the tenant's column id, the catalog's id it stands for): a tenant whose build names a column so
+    # (GRN's and Shipping Package's ids were never seen in the field); the catalog's id is then refused
+    tenant_column_ids: tuple[tuple[str, str, str], ...] = ()
 
 
 class Rejected(Exception):
@@ -251,12 +254,14 @@ class UniwareApi:
         if report is None:
             raise Rejected(self.failure(INVALID_REPORT, f"Invalid export job type name: {name}",
                                         "exportJobTypeName"))
+        own_ids = {own: catalogs for r, own, catalogs in self.options.tenant_column_ids if r == report.name}
         for column in columns:
-            if report.column(column) is None:
+            replaced = column in own_ids.values() and column not in own_ids  # this tenant's build names it otherwise
+            if report.column(own_ids.get(column, column)) is None or replaced:
                 raise Rejected(self.failure(INVALID_COLUMN, f"Invalid export column: {column}",
                                             "exportColums", {"column": column}))
         query = self._validate_filters(report, facility, body.get("exportFilters") or [])
-        return report, tuple(columns), query
+        return report, tuple(own_ids.get(column, column) for column in columns), query
 
     def _validate_filters(self, report: Report, facility: str, filters: Any) -> ExportQuery:
         if not isinstance(filters, list):

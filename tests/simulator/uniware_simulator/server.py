@@ -63,6 +63,7 @@ class SimulatorConfig:
     schedule_error: tuple[int, str] = (120005, "INVALID_EXPORT_SCHEDULE_CONFIG")  # (200204, ...): the field's
     unknown_facility: str = "403"  # "200001": a Facility header naming no facility of the tenant gets that error
     user_facilities: Optional[tuple[str, ...]] = None  # the facilities the API user may use (None: all)
+    tenant_column_ids: tuple[tuple[str, str, str], ...] = ()  # (report, the tenant's id, the catalog's it replaces)
     host: str = "127.0.0.1"
     api_port: int = 0
     file_port: int = 0
@@ -108,6 +109,7 @@ class UniwareSimulator:
                 unknown_job_error=cfg.unknown_job_error, facility_code_field=cfg.facility_code_field,
                 schedule_error=cfg.schedule_error, unknown_facility=cfg.unknown_facility,
                 user_facilities=cfg.user_facilities,
+                tenant_column_ids=cfg.tenant_column_ids,
             ),
         )
         self._api_server: Optional[_Server] = None
