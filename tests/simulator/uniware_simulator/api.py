@@ -254,14 +254,16 @@ class UniwareApi:
         if report is None:
             raise Rejected(self.failure(INVALID_REPORT, f"Invalid export job type name: {name}",
                                         "exportJobTypeName"))
-        own_ids = {own: catalogs for r, own, catalogs in self.options.tenant_column_ids if r == report.name}
-        for column in columns:
+        own_ids: dict[str, str] = {own: catalogs for r, own, catalogs in self.options.tenant_column_ids
+                                   if r == report.name}
+        requested: list[str] = columns
+        for column in requested:
             replaced = column in own_ids.values() and column not in own_ids  # this tenant's build names it otherwise
             if report.column(own_ids.get(column, column)) is None or replaced:
                 raise Rejected(self.failure(INVALID_COLUMN, f"Invalid export column: {column}",
                                             "exportColums", {"column": column}))
         query = self._validate_filters(report, facility, body.get("exportFilters") or [])
-        return report, tuple(own_ids.get(column, column) for column in columns), query
+        return report, tuple(own_ids.get(column, column) for column in requested), query
 
     def _validate_filters(self, report: Report, facility: str, filters: Any) -> ExportQuery:
         if not isinstance(filters, list):
