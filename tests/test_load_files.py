@@ -583,6 +583,39 @@ def test_a_file_of_a_facility_the_run_does_not_export_is_refused_too(harness: Ha
         if harness.has_table("sale_orders") else True
 
 
+def test_a_few_rows_of_a_code_nobody_lists_do_not_make_another_facilitys_file_this_ones(harness: Harness) -> None:
+    """BLR01's job served DEL02's file with one row's code changed to BLR99, which facility/search does
+    not list (a deleted facility, a typo): no row is BLR01's and the others are DEL02's, so it is still
+    another facility's export, refused; it loaded with a warning when every row had to be another's."""
+    harness.sim.jobs.edit_file = lambda job, text: _facility_codes_set(
+        _facility_codes_set(text, "DEL02", every=1), "BLR99", every=10**9) if job.query.facility == "BLR01" else text
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=[SALE_ORDERS_FULL], facilities=["BLR01"], window_days=60)
+    [problem] = raised.value.problems
+    assert "holds no row of facility BLR01" in problem and "of them of the tenant's DEL02" in problem
+    assert not harness.has_table("sale_orders") or not harness.query("SELECT 1 FROM {ds}.sale_orders")
+
+
+@pytest.mark.parametrize("search", [500, 404], ids=["search-down", "no-search-ever"])
+def test_the_tenants_other_facilities_are_known_when_facility_search_fails(harness: Harness, search: int) -> None:
+    """facility/search fails (an outage, or a build without it: then from the first run on), so the run
+    takes its configured codes as they are; an earlier run exported DEL02 (or facility/search listed it).
+    BLR01's job then served DEL02's file is refused as another facility's export, as with the search
+    up; it loaded under BLR01, exit 0, when the check knew only the run's own codes."""
+    if search == 404:
+        harness.sim.inject("facility", status=404, times=None)
+    harness.run(exports=[SALE_ORDERS_FULL], facilities=["BLR01", "DEL02"], window_days=2)
+    harness.sim.inject("facility", status=search, times=None)
+    harness.sim.clock.advance(timedelta(days=1))
+    harness.sim.jobs.edit_file = lambda job, text: _facility_codes_set(text, "DEL02", every=1)
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=[SALE_ORDERS_FULL], facilities=["BLR01"], window_days=2)
+    assert raised.value.problems and all("holds no row of facility BLR01" in p and "DEL02 (another facility's export)"
+                                         in p for p in raised.value.problems)
+    assert not harness.query("SELECT 1 FROM {ds}.sale_orders WHERE _uniware_facility = 'BLR01' "
+                             "AND facility_code = 'DEL02'")
+
+
 def _facility_names_set(text: str, name: str) -> str:
     """The file with every row's `Facility` (the display name) set to `name`."""
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))

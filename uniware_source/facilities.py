@@ -8,6 +8,10 @@
 - facility/search itself fails (HTTP error, an older build without it): configured codes are used
   as they are, with a warning; nobody is blocked by an outage of that endpoint. With nothing
   configured there is nothing to fall back on and the run stops, saying what to set.
+
+Every code a run knows of the tenant (listed by facility/search, or exported) is kept in the source's
+state (`TENANT_FACILITIES`): when facility/search fails, or a build lacks it, the facility guard still
+knows the tenant's other facilities, and refuses a file of one of them served for another's job.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from typing import NamedTuple, Optional
+
+import dlt
 
 from .client.api_call import UniwareClient
 from .client.facility_search import ENABLED, facility_statuses
@@ -31,6 +37,26 @@ class Facilities(NamedTuple):
     run: tuple[str, ...]
     tenant: tuple[str, ...]
     listed: bool = True  # whether facility/search listed the run's codes (False: taken as configured)
+
+
+TENANT_FACILITIES = "tenant_facilities"  # source state: every facility code earlier runs knew of the tenant
+
+
+def known_facilities(configured: Optional[Sequence[str]], client: UniwareClient) -> Facilities:
+    """`resolve_facilities`, with the codes earlier runs knew of the tenant when facility/search cannot
+    tell, and every code known now kept for later runs (in the source's state, inside a dlt extract)."""
+    try:
+        state = dlt.current.source_state()
+    except Exception:  # outside a dlt extract (plan, status): nothing kept
+        return resolve_facilities(configured, client)
+    remembered = [str(code) for code in state.get(TENANT_FACILITIES, []) if isinstance(code, str)]
+    found = resolve_facilities(configured, client)
+    if not found.listed:
+        found = found._replace(tenant=tuple(dict.fromkeys([*found.tenant, *remembered])))
+    known = sorted({*remembered, *found.tenant, *found.run})
+    if known != remembered:
+        state[TENANT_FACILITIES] = known
+    return found
 
 
 def resolve_facilities(configured: Optional[Sequence[str]], client: UniwareClient) -> Facilities:

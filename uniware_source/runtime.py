@@ -15,7 +15,7 @@ from .client.auth import TokenProvider
 from .client.sessions import api_client, token_client
 from .clock import Clock, SystemClock
 from .conversion.load_files import destination_appends_only, destination_load_format
-from .facilities import Facilities, resolve_facilities
+from .facilities import Facilities, known_facilities
 from .ledger import ExportLedger, Ledgers
 from .run_report import RunReport
 from .settings import Settings, SettingValues, build_settings
@@ -143,8 +143,8 @@ class SourceRuntime:
             if self.report.facilities_found is not None:  # an earlier step of this run asked already
                 self._facilities = self.report.facilities_found
             else:
-                self._facilities = self.report.facilities_found = resolve_facilities(self.settings.facilities,
-                                                                                     self.client)
+                self._facilities = self.report.facilities_found = known_facilities(self.settings.facilities,
+                                                                                   self.client)
         return self._facilities
 
     def collector(self, make: Callable[[UniwareClient, Settings, Clock], Workers]) -> Workers:

@@ -3,9 +3,10 @@
 A job is created for one facility (the `Facility` header); a report that carries the facility's code
 in its rows (Sale Orders' `Facility Code`) tells whether the file is that facility's. While a file
 converts, the distinct codes of its rows are counted (case and surrounding spaces aside). Then:
-- every row carries the code of another facility of the tenant (facility/search lists it, whether
-  this run exports it or not), none the job's own: the file is another facility's export (a file
-  host that mixed up links): the job fails like a bad file, nothing is loaded, the window is
+- no row carries the job's own code and some carry the code of another facility of the tenant
+  (facility/search lists it, or an earlier run knew it; whether this run exports it or not): the file
+  is another facility's export (a file host that mixed up links; a few rows of a code nobody lists do
+  not make it this facility's): the job fails like a bad file, nothing is loaded, the window is
   exported again next run;
 - otherwise rows with other values (a report over several facilities, an "All Facility" copy, or a
   column that holds something else than codes on this tenant) load, and the log and the job's LOADED
@@ -73,12 +74,16 @@ def check(codes: Optional[FacilityCodes], tenant_facilities: Callable[[], Sequen
         return None
     others = sorted(code for code in codes.counts if code != codes.facility.upper())
     shown = ", ".join(others[:SHOWN_CODES]) + (", ..." if len(others) > SHOWN_CODES else "")
-    if codes.matching == 0 and sum(codes.counts.values()) == codes.rows \
-            and set(others) <= {code.upper() for code in tenant_facilities()} - {codes.facility.upper()}:
-        return FacilityMismatch(
-            f"the file holds no row of facility {codes.facility}: its {codes.rows:,} rows carry the "
-            f"'{FACILITY_CODE_LABEL}' of {shown} (another facility's export); nothing loaded, the window is "
-            "exported again next run", fail=True)
+    if codes.matching == 0 and sum(codes.counts.values()) == codes.rows:
+        tenant = {code.upper() for code in tenant_facilities()} - {codes.facility.upper()}
+        theirs = [code for code in others if code in tenant]
+        if theirs:
+            of_them = "" if len(theirs) == len(others) else \
+                f", {sum(codes.counts[c] for c in theirs):,} of them of the tenant's {', '.join(theirs[:SHOWN_CODES])}"
+            return FacilityMismatch(
+                f"the file holds no row of facility {codes.facility}: its {codes.rows:,} rows carry the "
+                f"'{FACILITY_CODE_LABEL}' of {shown}{of_them} (another facility's export); nothing loaded, the window "
+                "is exported again next run", fail=True)
     return FacilityMismatch(
         f"{codes.rows - codes.matching:,} of {codes.rows:,} rows carry another '{FACILITY_CODE_LABEL}' than "
         f"{codes.facility} ({shown}): loaded as they are (a report over several facilities?)", fail=False)
