@@ -97,27 +97,30 @@ def _rows_in_file(harness: Harness, job: Any) -> int:
                          ids=["as-is", "reordered", "crlf-bom", "reordered-in-two-rounds"])
 def test_the_same_file_for_two_windows_loads_neither_and_both_again(
         harness: Harness, export: Any, table: str, how: str, rounds: Optional[int]) -> None:
-    """Which window the file is for cannot be told (the window guard allows a day of slack): neither
-    loads, neither cursor moves, and once the host serves each job its own file both windows land. The
-    same rows in another order, or with other line ends, are the same file: an export without a key
-    loaded them twice, for both windows, and the second window's own rows never (red team helper 87, F1).
-    With one job at a time the windows load in two rounds of the run: the first loads, the second is refused."""
+    """The first window's file served for both: the second window's job is refused, its own rows never
+    replaced by the first's. The same rows in another order, or with other line ends, are the same file: an
+    export without a key loaded them twice, for both windows, and the second window's own rows never (red
+    team helper 87, F1). In one round both files are in hand, and none of the second's rows falls in its
+    window (all before it): OUT_OF_WINDOW, and the first window, with its own file, loads (before the
+    window guard read that, which window the file was for could not be told, and neither loaded). With one
+    job at a time the windows load in two rounds: the first loads, the second is refused as the same file.
+    Once the host serves each job its own file, the second window lands."""
     sim = harness.sim
     _first_file_for_every_job(sim, how)
     limit: dict[str, Any] = {"max_concurrent_jobs": rounds} if rounds else {}
     with pytest.raises(ExportsFailed) as raised:
         harness.run(exports=[export], facilities=["BLR01"], **TWO_WINDOWS, **limit)
+    [problem] = raised.value.problems
+    assert len(_last(harness, "LOADED")) == 1
     if rounds:  # the first window loaded in the first round, with its own rows
-        assert len(raised.value.problems) == 1 and "the file host served the same file" in raised.value.problems[0]
-        assert len(_last(harness, "LOADED")) == 1 and len(_last(harness, "INVALID_FILE")) == 1
+        assert "the file host served the same file" in problem and len(_last(harness, "INVALID_FILE")) == 1
         return
-    assert len(raised.value.problems) == 2
-    assert all("the file host served the same file" in p for p in raised.value.problems), raised.value.problems
-    assert len(_last(harness, "INVALID_FILE")) == 2 and not _last(harness, "LOADED")
-    assert not harness.has_table(table) or harness.count(table) == 0
+    assert "no row of the file falls in its window" in problem and len(_last(harness, "OUT_OF_WINDOW")) == 1
 
-    sim.jobs.edit_file = None  # the host mends: both windows are exported again, each with its own rows
-    report = harness.run(exports=[export], facilities=["BLR01"], **TWO_WINDOWS)
+    sim.jobs.edit_file = None  # the host mends: the refused window is exported again, with its own rows
+    [refused] = _last(harness, "OUT_OF_WINDOW")
+    report = harness.run(exports=[export], facilities=["BLR01"], **{
+        **TWO_WINDOWS, "backfill_start": datetime.fromtimestamp(refused.query.start or 0, ZoneInfo("UTC")).isoformat()})
     assert not report.problems
     loaded = _last(harness, "LOADED")
     assert len(loaded) == 2 and {j.query.start for j in loaded} == {j.query.start for j in sim.jobs.all()[:2]}
@@ -432,8 +435,10 @@ def test_orders_updated_in_two_windows_are_two_files_not_the_same_one(harness: H
     def edit(job: Any, text: str) -> str:
         rows = kept.setdefault("rows", list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))[:4])
         at = rows[0].index("Updated")
-        start = int(job.query.start or 0) if updated_again or not stamps else \
-            min(int(j.query.start or 0) for j in harness.sim.jobs.all())
+        # the same rows: both stamped in the second window (after the first one's end, within its day of
+        # slack: which window they are for cannot be told)
+        start = int(job.query.start or 0) if updated_again else \
+            int(datetime.fromisoformat(TWO_WINDOWS["backfill_end"]).timestamp()) - 86400
         stamps[job.code] = datetime.fromtimestamp(start + 6 * 3600, ZoneInfo("Asia/Kolkata")).strftime(
             "%Y-%m-%d %H:%M:%S")
         out = io.StringIO()
@@ -548,3 +553,32 @@ def test_jobs_given_by_code_alone_are_compared_by_their_newest_rows(harness: Har
     [newer] = [r["message"] or "" for r in harness.history(new) if r["status"] == "LOADED"]
     [older] = [r["message"] or "" for r in harness.history(old) if r["status"] == "LOADED"]
     assert "Uniware does not say" not in newer and "Uniware does not say when a job given by code was made" in older
+
+
+@pytest.mark.parametrize("export", ["Sale Orders", APPEND_LOG], ids=["merge", "append"])
+def test_each_window_served_the_file_of_the_window_before_loads_none(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, export: Any) -> None:
+    """A backfill of three one-day windows whose file host serves each job the file of the day before
+    (all files differ, and every row is within the day of slack): exit 0 loaded the day before the
+    backfill and lost its last day. No row of such a file falls in its window, all before it: each job
+    is OUT_OF_WINDOW, nothing loads, and the windows load their own rows once the host mends."""
+    sim = uniware_simulator
+    days: dict[str, Any] = {"window_days": 1, "exports": [export], "facilities": ["BLR01"]}
+    earlier = Harness(sim, tmp_path / "earlier")  # another pipeline, to get the files of the days before
+    earlier.run(**days, backfill_start="2026-04-11T00:00:00+05:30", backfill_end="2026-04-14T00:00:00+05:30")
+    by_start = {job.query.start or 0: job.file.path.read_text(encoding="utf-8") for job in sim.jobs.all() if job.file}
+    assert len(by_start) == 3
+    sim.jobs.edit_file = lambda job, text: by_start.get((job.query.start or 0) - 86400, text)  # epoch seconds
+    harness = Harness(sim, tmp_path / "shifted")
+    backfill: dict[str, Any] = {"backfill_start": "2026-04-12T00:00:00+05:30",
+                                "backfill_end": "2026-04-15T00:00:00+05:30"}
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(**days, **backfill)
+    assert len(raised.value.problems) == 3, raised.value.problems
+    assert all("no row of the file falls in its window" in p and "all before the window" in p
+               for p in raised.value.problems), raised.value.problems
+    table = "orders_log" if isinstance(export, dict) else "sale_orders"
+    assert not harness.has_table(table) or harness.count(table) == 0
+    sim.jobs.edit_file = None  # the host mends: each window gets its own rows
+    harness.run(**days, **backfill)
+    assert harness.count(table) > 0

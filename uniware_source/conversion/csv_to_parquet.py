@@ -96,6 +96,7 @@ class ConvertedFile:
     schema: Optional[pa.Schema] = None
     window_span: Optional[tuple[datetime, datetime]] = None  # earliest and latest of the window guard's column
     window_no_dates: Optional[str] = None  # a value of that column, when it holds values but no date
+    window_latest: Optional[datetime] = None  # the latest instant a row of that column stands for
     file_format: str = PARQUET
     keys: FileKeys = field(default_factory=lambda: FileKeys(None))  # whether the key repeats in the file
     facility_codes: Optional[FacilityCodes] = None  # the rows' Facility Code against the job's (facility_guard)
@@ -347,6 +348,7 @@ class CsvConverter:
         result.parts = [(part_path(parquet_path, part), rows) for part, rows in enumerate(part_rows)]
         result.window_span = dates.span if dates is not None else None
         result.window_no_dates = dates.no_dates if dates is not None else None
+        result.window_latest = dates.latest if dates is not None else None
         result.keys = key_check.result()
         for rounded_label, (count, row, text) in result.rounded.items():
             result.problems.append(rounded_message(rounded_label, layout.kinds[layout.labels.index(rounded_label)],

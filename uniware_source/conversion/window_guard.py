@@ -7,6 +7,12 @@ converts, the earliest and latest value of that column are kept (one min/max per
 whose dates reach beyond the window by more than `WINDOW_SLACK` on either side is reported with the
 filter id, the report and the dates the file holds. Rows without a date are ignored.
 
+A file with dated rows none of which falls in its window, every one before the minute the window
+starts (the day before, for a column of dates), is reported the same way: no slack explains it (a
+row updated after Uniware's query moves past the window's end, not before its start; a time without
+seconds moves back less than a minute), and another window's file would pass the slack check (a file
+host serving each job the file of the window before: the windows' own rows never load).
+
 `on_window_violation = "fail"` (the default) fails the job like a bad file: nothing is loaded, the
 cursor stays, the window is exported again next run, and the run ends with exit 1 naming the filter.
 `"warn"` loads the rows and puts the warning in the log and the job's LOADED history row.
@@ -48,6 +54,7 @@ class DateSpan:
         self.low: Optional[datetime] = None
         self.high: Optional[datetime] = None
         self.undated: Optional[str] = None  # the first value that is no date, while none was one
+        self.by_day = False  # dates without a time: a value stands for the whole India day
 
     def add(self, values: Union[pa.Array, pa.ChunkedArray], kind: str) -> None:
         given = values
@@ -56,6 +63,7 @@ class DateSpan:
             values = pa.chunked_array([to_timestamp(c).values for c in chunks], type=pa.timestamp("us", tz="UTC"))
         elif kind not in (TIMESTAMP, DATE):
             values = pa.nulls(len(values), pa.timestamp("us", tz="UTC"))
+        self.by_day = kind == DATE
         if self.undated is None and self.low is None and len(values) == values.null_count:
             self.undated = _first_value(given)
         if len(values) == values.null_count:
@@ -72,6 +80,13 @@ class DateSpan:
         if self.low is None or self.high is None:
             return None
         return self.low, self.high
+
+    @property
+    def latest(self) -> Optional[datetime]:
+        """The latest instant a row's value stands for (the end of its day, for a column of dates)."""
+        if self.high is None:
+            return None
+        return self.high + timedelta(days=1) - timedelta(microseconds=1) if self.by_day else self.high
 
     @property
     def no_dates(self) -> Optional[str]:
@@ -105,10 +120,11 @@ class Violation:
 
 def check(spec: ExportSpec, window_start: Optional[datetime], window_end: Optional[datetime],
           span: Optional[tuple[datetime, datetime]], policy: str,
-          no_dates: Optional[str] = None) -> Optional[Violation]:
-    """A Violation when the file's dates reach beyond [start - slack, end + slack], or its window column
-    holds values but no date (`no_dates`: one of them); None otherwise (also for snapshots, `job_codes`
-    jobs, files without rows or values in the column, and exports without a column)."""
+          no_dates: Optional[str] = None, latest: Optional[datetime] = None) -> Optional[Violation]:
+    """A Violation when the file's dates reach beyond [start - slack, end + slack], or all fall before the
+    window (`latest`: the latest instant a row stands for; the span's end when not given), or its window
+    column holds values but no date (`no_dates`: one of them); None otherwise (also for snapshots,
+    `job_codes` jobs, files without rows or values in the column, and exports without a column)."""
     if window_start is None or window_end is None or not spec.date_filter:
         return None
     if span is None and no_dates is not None:
@@ -121,8 +137,17 @@ def check(spec: ExportSpec, window_start: Optional[datetime], window_end: Option
     if span is None:
         return None
     low, high = span
-    if low >= window_start - WINDOW_SLACK and high <= window_end + WINDOW_SLACK:
+    before = (latest or high) < window_start.replace(second=0, microsecond=0)
+    if not before and low >= window_start - WINDOW_SLACK and high <= window_end + WINDOW_SLACK:
         return None
+    if before and low >= window_start - WINDOW_SLACK:
+        message = (f"no row of the file falls in its window: its rows run from {shown_time(low)} to "
+                   f"{shown_time(high)} ('{spec.window_column}'), all before the window asked for, "
+                   f"{shown_time(window_start)} to {shown_time(window_end)} (another window's file, or filter id "
+                   f"`{spec.date_filter}` not applied as asked)")
+        return _violation(message, policy, "date_filter", "If the file host serves each job its own file, check "
+                          "the export's 'date_filter' and 'window_column' (or set on_window_violation='warn' to "
+                          "load such files)")
     message = (f"filter id `{spec.date_filter}` seems ignored by Uniware for report `{spec.name}`: the file holds "
                f"rows from {shown_time(low)} to {shown_time(high)} ('{spec.window_column}'), the window asked for is "
                f"{shown_time(window_start)} to {shown_time(window_end)} (a day of slack either side)")
