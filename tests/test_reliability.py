@@ -21,6 +21,7 @@ from uniware_simulator import (
     FAIL,
     HTML,
     HTTP_ERROR,
+    NO_FILE,
     RESET,
     STUCK,
     TRUNCATE,
@@ -323,6 +324,32 @@ def test_empty_export_is_a_warning_and_moves_the_cursor(harness: Harness, caplog
     [job] = harness.sim.jobs.all()
     assert [r["status"] for r in harness.history(job.code)][-2:] == ["COMPLETE", "EMPTY"]
     assert harness.ledger_entries("return_invoices") == []
+
+
+@pytest.mark.parametrize(("message", "failed"), [
+    ("Export failed: file generation timed out", True),
+    ("File not generated: row limit exceeded", True),
+    ("Error while uploading the report", True),
+    ("No records found for the selected filters", False),
+    ("", False),
+])
+def test_a_finished_job_without_a_file_that_says_it_failed_is_failed_not_empty(
+        harness: Harness, message: str, failed: bool) -> None:
+    """COMPLETE, successful, no file link, and a message saying the file was not made: it was taken as an
+    export with no rows, the window done, exit 0 (red team 103). It fails the job now (the window is
+    exported again next run); a job without rows (saying so, or nothing) is still EMPTY."""
+    harness.sim.inject_job_fate(NO_FILE, polls=10**6, no_file_message=message)
+    if not failed:
+        report = harness.run(exports=RETURNS, facilities=["BLR01"])
+        assert report.exports["return_invoices"].statuses["EMPTY"] == 1
+        return
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=RETURNS, facilities=["BLR01"])
+    [problem] = raised.value.problems
+    assert "without a file, saying: " + message in problem
+    [job] = harness.sim.jobs.all()
+    assert harness.history(job.code)[-1]["status"] == "LOST"  # as a done answer saying it failed (README)
+    assert harness.ledger_entries("return_invoices"), "the window waits to be exported again"
 
 
 @pytest.mark.parametrize("status", ["COMPLETE", "SUCCESSFUL"])

@@ -12,6 +12,7 @@ nobody has seen before are logged.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -148,6 +149,10 @@ def wait_for_job(
                 complete_since = complete_since if complete_since is not None else now
                 complete_answers += 1
                 if now - complete_since >= policy.complete_grace_seconds and complete_answers >= GRACE_ANSWERS:
+                    said = "; ".join([status.message] + [str(e) for e in status.errors]).strip("; ")
+                    if status.errors or says_failed(status.message):  # no file because it failed: not "no rows"
+                        return PollResult(Outcome.FAILED, status.status, None,
+                                          f"Uniware reported {status.status} without a file, saying: {said}", polls)
                     return PollResult(Outcome.EMPTY, status.status, None,
                                       f"{status.status} without a file for {_duration(now - complete_since)} "
                                       f"({complete_answers} answers in a row): taken as an export with no rows",
@@ -169,6 +174,18 @@ def wait_for_job(
         if not clock.sleep(min(delay, max(0.0, policy.timeout_seconds - elapsed)), stop):
             return PollResult(Outcome.STOPPED, last_status, None, "the run was interrupted", polls)
         delay = min(delay * policy.multiplier, policy.max_seconds)
+
+
+# words of a finished job's message (or warnings) that say its file was not made; a job with no rows to
+# export says so with other words ("no records found"), or nothing
+_FAILED_WORDS = re.compile(r"(?i)\b(?:fail\w*|error\w*|exception|timed? ?out|timeout|exceed\w*|not (?:be )?"
+                           r"(?:generated|created|written|uploaded)|unable|could not|couldn't|aborted|crash\w*)\b")
+_NO_ROWS_WORDS = re.compile(r"(?i)\b(?:no (?:data|records?|rows?|results?)|0 (?:records?|rows?)|empty)\b")
+
+
+def says_failed(message: str) -> bool:
+    """Whether a finished job's message says its file failed (and not that it had no rows to export)."""
+    return bool(_FAILED_WORDS.search(message)) and not _NO_ROWS_WORDS.search(message)
 
 
 def _duration(seconds: float) -> str:

@@ -105,6 +105,7 @@ class JobFault:
     extra_columns: int = 0  # for reshaped: this many more columns ("Extra 1", ...) with values
     big_cell_bytes: int = 0  # for reshaped: a text cell of this size in data row 5
     script: tuple[tuple[str, int], ...] = ()  # for scripted: e.g. (("COMPLETE", 2), ("IN_PROGRESS", 5))
+    no_file_message: str = ""  # for complete_without_file: the message its answers without a file carry
     match: Optional[Callable[[str, str], bool]] = None  # (report name, facility) -> bool
     fired: int = 0
 

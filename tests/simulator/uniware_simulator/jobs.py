@@ -244,7 +244,7 @@ class JobRegistry:
             return StatusAnswer(job.terminal, None, job.message)
         job.completed_polls += 1
         if job.fate is not None and job.fate.fate == NO_FILE and job.completed_polls <= (job.fate.polls or 0):
-            return StatusAnswer(job.terminal, None, "")
+            return StatusAnswer(job.terminal, None, job.fate.no_file_message)
         if job.file is None or (job.file.rows == 0 and not self.empty_export_file):
             return StatusAnswer(job.terminal, None, "")
         if job.fate is not None and job.fate.fate == UNSUCCESSFUL \
