@@ -223,6 +223,19 @@ def test_config_errors_are_one_line_with_exit_2(cli: Any, monkeypatch: pytest.Mo
     assert len(err) <= 2 and "BUCKET_URL" in err[0], err
 
 
+@pytest.mark.parametrize("path", ["/services/rest/v1", "/services/rest/v1/", "/oauth/token", "/Services"])
+def test_a_base_url_with_the_apis_path_is_a_setting_error_not_an_unreachable_tenant(
+        cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        path: str) -> None:
+    """The base URL copied with the API's path: every call went to <path>/services/..., a 404 on the token
+    endpoint, exit 3 (the class a scheduler retries). It is a wrong setting: exit 2 naming the address to give."""
+    monkeypatch.setenv("SOURCES__UNIWARE__BASE_URL", sim.base_url + path)
+    assert cli("--facility", "BLR01") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "base_url" in err[0] and f"give the tenant's address without it, {sim.base_url} " in err[0]
+    assert not sim.requests.where("token")
+
+
 def test_a_download_dir_that_cannot_be_used_is_a_setting_error(
         cli: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A download_dir that does not exist yet is made; one that cannot be (a file is in the way, a
@@ -295,8 +308,8 @@ def test_unreachable_tenant_fails_fast_naming_the_host(cli: Any, sim: UniwareSim
     said = capsys.readouterr().err
     assert time.monotonic() - started < 5 and "retrying" not in said, said  # no retry mends it
     assert "over https: it does not speak TLS there (http, not https?)" in said, said
-    monkeypatch.setenv("SOURCES__UNIWARE__BASE_URL", sim.base_url + "/services/rest/v1")  # a path too many
-    assert cli("--facility", "BLR01") == 3
+    monkeypatch.setenv("SOURCES__UNIWARE__BASE_URL", sim.base_url + "/uniware")  # a path too many (the API's own
+    assert cli("--facility", "BLR01") == 3  # is a setting error: the test above)
     said = capsys.readouterr().err
     assert "no Uniware token endpoint at" in said and "without a path" in said and "password" not in said, said
 

@@ -21,6 +21,7 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Optional, TypedDict, get_type_hints
+from urllib.parse import urlsplit
 
 import dlt
 from dlt.common.normalizers.naming.snake_case import NamingConvention
@@ -850,6 +851,12 @@ def resolve_base_url(tenant: Optional[str], base_url: Optional[str]) -> str:
         if "?" in base_url or "#" in base_url:
             raise ConfigError("base_url", "has a query or fragment (?... or #...): give the scheme, host and "
                               "path alone; the API paths are appended to it")
+        path = urlsplit(base_url).path
+        api = re.search(r"(?i)/(?:services|oauth)(?:/|$)", path)
+        if api:  # the API's own path copied with the address: every call would go to <path>/services/...
+            raise ConfigError("base_url", f"ends in a path of the API ({path}): give the tenant's address without "
+                              f"it, {base_url[:len(base_url) - len(path) + api.start()]} (the connector adds "
+                              "/services/rest/v1/... and /oauth/token itself)")
         return base_url.rstrip("/")
     if tenant:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", tenant):
