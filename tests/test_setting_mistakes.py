@@ -502,6 +502,29 @@ def test_export_by_table_name_keeps_the_configured_settings() -> None:
     assert select_exports(configured, ["return_invoices"]) == ["Return Invoices"]
 
 
+@pytest.mark.parametrize("command", [[], ["plan"], ["reset"]], ids=["run", "plan", "reset"])
+def test_an_export_name_two_configured_exports_share_is_refused_naming_their_tables(
+        cli: Any, sim: UniwareSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        command: list[str]) -> None:
+    """Sale Orders configured twice (all channels, and AMAZON_IN in a table of its own): `--export "Sale
+    Orders"` ran, planned or reset the first alone, saying nothing (red team 103). It is a setting error
+    naming both tables; a table name picks one."""
+    from uniware_source.settings import select_exports
+
+    exports = [{"name": "Sale Orders"}, {"name": "Sale Orders", "table_name": "amazon_orders",
+                                          "filters": [{"id": "channelFilter", "selectedValues": ["AMAZON_IN"]}]}]
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps(exports))
+    if command == ["reset"]:  # a pipeline to reset
+        assert cli("--export", "sale_orders", "--facility", "BLR01") == 0
+    made = creates(sim)
+    assert cli(*command, "--export", "Sale Orders", "--facility", "BLR01") == 2
+    err = capsys.readouterr().err
+    assert "names 2 configured exports of that report, loaded into tables 'sale_orders', 'amazon_orders'" in err, err
+    assert creates(sim) == made
+    assert select_exports(exports, ["amazon_orders"]) == [exports[1]]
+    assert select_exports(exports, ["SALE_ORDERS"]) == [exports[0]]
+
+
 def test_dedup_sort_and_window_column_take_snake_case_names_like_primary_key() -> None:
     from uniware_source.settings import resolve_export
 

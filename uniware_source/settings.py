@@ -772,7 +772,13 @@ def select_exports(configured: Any, names: Sequence[str]) -> list[Any]:
     entries = list(configured) if isinstance(configured, (list, tuple)) else []
     picked: list[Any] = []
     for name in listed(names):
-        match = next((entry for entry in entries if _names_export(entry, name)), None)
+        by_table = [entry for entry in entries if _table_of(entry).casefold() == name.casefold()]
+        named = by_table or [entry for entry in entries if _names_export(entry, name)]
+        if len(named) > 1:  # two exports of one report (another table each): which one is meant is not said
+            raise ConfigError("exports", f"--export {name!r} names {len(named)} configured exports of that report, "
+                              f"loaded into tables {', '.join(repr(_table_of(e)) for e in named)}: give the table "
+                              f"name (--export {_table_of(named[0])!r}), or several")
+        match = named[0] if named else None
         if match is None:  # a catalog report, by its name in any case or by its table name
             match = next((report for report, spec in CATALOG.items()
                           if name.casefold() in (report.casefold(), spec.table_name.casefold())), name)
