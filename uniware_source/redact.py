@@ -190,7 +190,9 @@ class SecretRegistry:
             if _PLAIN_NAME.match(name):
                 continue
             if len(value) >= FOLDED_FROM or (_SECRET_NAME.search(name) and len(value) >= 4):
-                self.add(value, every_form=False)
+                # as a body echoes it: a `+` read as a space (form decoding), base64 without its `=` padding
+                for form in {value, value.replace("+", " "), value.rstrip("=")}:
+                    self.add(form, every_form=False)
                 self.add(quote(value, safe=""), every_form=False)
 
 

@@ -614,6 +614,21 @@ def test_a_links_short_secret_values_are_masked_but_not_how_it_was_signed() -> N
     assert said == "the file host sent text/csv signed AWS4-HMAC-SHA256: *** *** ***"
 
 
+def test_a_links_token_echoed_with_its_plus_as_a_space_or_without_padding_is_masked() -> None:
+    """A file host's 403 body echoes the link's X-Amz-Security-Token form-decoded (`+` as a space) or
+    without its base64 `=` padding (red team 103): the whole token is masked, not its runs of letters."""
+    from urllib.parse import quote
+
+    from uniware_source.redact import SecretRegistry
+
+    token = "IQoJb3JpZ2luX2VjE+Hn/aZ9kL0pQr7sTuV+wXyZ12=="
+    registry = SecretRegistry()
+    registry.add_url("https://b.s3.amazonaws.com/t/f.csv?X-Amz-Security-Token=" + quote(token, safe=""))
+    for echoed in (token.replace("+", " "), token.rstrip("="), token):
+        said = registry.redact(f"<Error><Token>{echoed}</Token></Error>")
+        assert said == "<Error><Token>***</Token></Error>", (echoed, said)
+
+
 def test_a_facility_code_that_only_changed_case_is_said_with_the_reset_of_the_old_spelling() -> None:
     """A snapshot of BLR01 whose display name only blr01's earlier files carried: refused as another
     facility's export, and, as the two codes differ only in case, the message says so and names the
