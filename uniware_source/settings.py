@@ -113,7 +113,8 @@ class SettingValues:
         'gives `https://{tenant}.unicommerce.com`')
     base_url: Optional[str] = setting(None, shown='-', doc=
         'any Uniware-compatible server (wins over `tenant`), e.g. the simulator; scheme, host and path only (no '
-        '`user:pass@`, query or fragment)')
+        '`user:pass@`, query or fragment; a path of the API itself, `/services/...` or `/oauth/...`, copied with '
+        'the address is a setting error naming the address to give)')
     facilities: Optional[Any] = setting(None, shown='every enabled facility', doc=
         'facility codes (list or comma-separated), each checked against `facility/search` before any job is '
         'created; `all`: every facility it lists ENABLED')
