@@ -189,7 +189,8 @@ class SettingValues:
         'its end (what `--end` sets; default: now); an end after now is a setting error (exit 2), as is a start '
         'not before now')
     on_window_violation: str = setting("fail",
-        'a windowed file holds rows more than a day outside its window (an ignored filter id): `fail` refuses '
+        'a windowed file holds rows more than a day outside its window (an ignored filter id), or only rows '
+        "before its window (another window's file): `fail` refuses "
         'the file (OUT_OF_WINDOW, the cursor stays); `warn` loads it with a warning in the log and the history')
     on_complete_with_errors: str = setting("fail",
         'a job answered done (`COMPLETE`) with its file and `successful: true` but with `errors[]` (a file Uniware '
