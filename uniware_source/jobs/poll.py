@@ -149,10 +149,11 @@ def wait_for_job(
                 complete_since = complete_since if complete_since is not None else now
                 complete_answers += 1
                 if now - complete_since >= policy.complete_grace_seconds and complete_answers >= GRACE_ANSWERS:
-                    said = "; ".join([status.message] + [str(e) for e in status.errors]).strip("; ")
-                    if status.errors or says_failed(status.message):  # no file because it failed: not "no rows"
+                    # no file because it failed, not "no rows" (its errors, here, the setting calls harmless)
+                    if says_failed(status.message):
                         return PollResult(Outcome.FAILED, status.status, None,
-                                          f"Uniware reported {status.status} without a file, saying: {said}", polls)
+                                          f"Uniware reported {status.status} without a file, saying: "
+                                          f"{status.message}", polls)
                     return PollResult(Outcome.EMPTY, status.status, None,
                                       f"{status.status} without a file for {_duration(now - complete_since)} "
                                       f"({complete_answers} answers in a row): taken as an export with no rows",
