@@ -446,7 +446,7 @@ def _column_hint(spec: ExportSpec, error: ApiError) -> str:
         column, role = next(iter(kept.items()))
         assumed = (f" (the catalog assumed {spec.name}'s column ids: no request of this report was seen in the "
                    "field)") if spec.name in ASSUMED_IDS else ""
-        return (f". The report does not know the column id {column}{assumed}, and {role} cannot be left out: "
+        return (f". The report does not know the column id {column}{assumed}, which the export needs ({role}): "
                 f"find the id this tenant uses for that column (the request Uniware's own Exports page makes "
                 f"for {spec.name}) and give the export's columns with it in place of {column} "
                 f"(exports = [{{name = \"{spec.name}\", columns = [...]}}])")
@@ -463,7 +463,8 @@ def _needed_labels(spec: ExportSpec) -> dict[str, str]:
     if spec.dedup_sort and spec.primary_key and keyed:
         needed.setdefault(spec.dedup_sort, f"its '{spec.dedup_sort}' tells the newest of a key's rows")
     if spec.window_column:
-        needed.setdefault(spec.window_column, f"its '{spec.window_column}' is the window check's date")
+        needed.setdefault(spec.window_column, f"its '{spec.window_column}' is the window check's date; "
+                          "window_column = '' turns the check off instead")
     return needed
 
 
