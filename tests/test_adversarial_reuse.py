@@ -555,27 +555,31 @@ def test_jobs_given_by_code_alone_are_compared_by_their_newest_rows(harness: Har
     assert "Uniware does not say" not in newer and "Uniware does not say when a job given by code was made" in older
 
 
+@pytest.mark.parametrize("shift", [-1, 1], ids=["day-before", "day-after"])
 @pytest.mark.parametrize("export", ["Sale Orders", APPEND_LOG], ids=["merge", "append"])
 def test_each_window_served_the_file_of_the_window_before_loads_none(
-        uniware_simulator: UniwareSimulator, tmp_path: Path, export: Any) -> None:
-    """A backfill of three one-day windows whose file host serves each job the file of the day before
-    (all files differ, and every row is within the day of slack): exit 0 loaded the day before the
-    backfill and lost its last day. No row of such a file falls in its window, all before it: each job
-    is OUT_OF_WINDOW, nothing loads, and the windows load their own rows once the host mends."""
+        uniware_simulator: UniwareSimulator, tmp_path: Path, export: Any, shift: int) -> None:
+    """A backfill of three one-day windows whose file host serves each job the file of the day before (or
+    after; all files differ, and every row is within the day of slack): exit 0 loaded a day outside the
+    backfill and lost one of its own. No row of such a file falls in its window: all before it, or all
+    after it though from before the job was made (rows updated after Uniware's query would be later):
+    each job is OUT_OF_WINDOW, nothing loads, and the windows load their own rows once the host mends."""
     sim = uniware_simulator
     days: dict[str, Any] = {"window_days": 1, "exports": [export], "facilities": ["BLR01"]}
     earlier = Harness(sim, tmp_path / "earlier")  # another pipeline, to get the files of the days before
     earlier.run(**days, backfill_start="2026-04-11T00:00:00+05:30", backfill_end="2026-04-14T00:00:00+05:30")
     by_start = {job.query.start or 0: job.file.path.read_text(encoding="utf-8") for job in sim.jobs.all() if job.file}
     assert len(by_start) == 3
-    sim.jobs.edit_file = lambda job, text: by_start.get((job.query.start or 0) - 86400, text)  # epoch seconds
+    sim.jobs.edit_file = lambda job, text: by_start.get((job.query.start or 0) + shift * 86400, text)  # epoch s
     harness = Harness(sim, tmp_path / "shifted")
-    backfill: dict[str, Any] = {"backfill_start": "2026-04-12T00:00:00+05:30",
-                                "backfill_end": "2026-04-15T00:00:00+05:30"}
+    first, last = (12, 15) if shift < 0 else (10, 13)
+    backfill: dict[str, Any] = {"backfill_start": f"2026-04-{first}T00:00:00+05:30",
+                                "backfill_end": f"2026-04-{last}T00:00:00+05:30"}
     with pytest.raises(ExportsFailed) as raised:
         harness.run(**days, **backfill)
     assert len(raised.value.problems) == 3, raised.value.problems
-    assert all("no row of the file falls in its window" in p and "all before the window" in p
+    side = "all before the window" if shift < 0 else "all after (from before the job was made"
+    assert all("no row of the file falls in its window" in p and side in p
                for p in raised.value.problems), raised.value.problems
     table = "orders_log" if isinstance(export, dict) else "sale_orders"
     assert not harness.has_table(table) or harness.count(table) == 0

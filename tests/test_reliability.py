@@ -330,6 +330,9 @@ def test_empty_export_is_a_warning_and_moves_the_cursor(harness: Harness, caplog
     ("Export failed: file generation timed out", True),
     ("File not generated: row limit exceeded", True),
     ("Error while uploading the report", True),
+    ("Export failed: no data could be written, disk full", True),  # failing words decide beside "no data"
+    ("Something went wrong while generating the report", True),
+    ("Export job cancelled", True),
     ("No records found for the selected filters", False),
     ("", False),
 ])

@@ -7,11 +7,13 @@ converts, the earliest and latest value of that column are kept (one min/max per
 whose dates reach beyond the window by more than `WINDOW_SLACK` on either side is reported with the
 filter id, the report and the dates the file holds. Rows without a date are ignored.
 
-A file with dated rows none of which falls in its window, every one before the minute the window
-starts (the day before, for a column of dates), is reported the same way: no slack explains it (a
-row updated after Uniware's query moves past the window's end, not before its start; a time without
-seconds moves back less than a minute), and another window's file would pass the slack check (a file
-host serving each job the file of the window before: the windows' own rows never load).
+A file with dated rows none of which falls in its window is reported the same way when no slack
+explains it, though another window's file passes the slack check (a file host serving each job the
+file of the window before or after: the windows' own rows never load): every row before the minute
+the window starts (the day before, for a column of dates), which nothing explains (a time without
+seconds moves back less than a minute); or every row after the window's end with the earliest one
+from before the job was made (less `MADE_MARGIN`): a row updated after Uniware's query shows a later
+`Updated`, but never one from before the query.
 
 `on_window_violation = "fail"` (the default) fails the job like a bad file: nothing is loaded, the
 cursor stays, the window is exported again next run, and the run ends with exit 1 naming the filter.
@@ -39,6 +41,10 @@ log = logging.getLogger(__name__)
 # all of that (and a file written in another zone), while an ignored filter shows rows weeks or
 # months away: the field's tenants export months of history.
 WINDOW_SLACK = timedelta(days=1)
+
+# the clocks of the connector and Uniware may differ: a row from this long before the job was made still
+# counts as possibly updated after Uniware's query
+MADE_MARGIN = timedelta(minutes=30)
 
 FAIL = "fail"
 WARN = "warn"
@@ -120,11 +126,13 @@ class Violation:
 
 def check(spec: ExportSpec, window_start: Optional[datetime], window_end: Optional[datetime],
           span: Optional[tuple[datetime, datetime]], policy: str,
-          no_dates: Optional[str] = None, latest: Optional[datetime] = None) -> Optional[Violation]:
+          no_dates: Optional[str] = None, latest: Optional[datetime] = None,
+          made_at: Optional[datetime] = None) -> Optional[Violation]:
     """A Violation when the file's dates reach beyond [start - slack, end + slack], or all fall before the
-    window (`latest`: the latest instant a row stands for; the span's end when not given), or its window
-    column holds values but no date (`no_dates`: one of them); None otherwise (also for snapshots,
-    `job_codes` jobs, files without rows or values in the column, and exports without a column)."""
+    window (`latest`: the latest instant a row stands for; the span's end when not given), or all after it
+    though the earliest is from before the job was made (`made_at`), or its window column holds values but
+    no date (`no_dates`: one of them); None otherwise (also for snapshots, `job_codes` jobs, files without
+    rows or values in the column, and exports without a column)."""
     if window_start is None or window_end is None or not spec.date_filter:
         return None
     if span is None and no_dates is not None:
@@ -138,11 +146,14 @@ def check(spec: ExportSpec, window_start: Optional[datetime], window_end: Option
         return None
     low, high = span
     before = (latest or high) < window_start.replace(second=0, microsecond=0)
-    if not before and low >= window_start - WINDOW_SLACK and high <= window_end + WINDOW_SLACK:
+    after = low > window_end and made_at is not None and low < made_at - MADE_MARGIN
+    within = low >= window_start - WINDOW_SLACK and high <= window_end + WINDOW_SLACK
+    if within and not (before or after):
         return None
-    if before and low >= window_start - WINDOW_SLACK:
+    if within:
+        side = "before" if before else "after (from before the job was made, so not rows updated since)"
         message = (f"no row of the file falls in its window: its rows run from {shown_time(low)} to "
-                   f"{shown_time(high)} ('{spec.window_column}'), all before the window asked for, "
+                   f"{shown_time(high)} ('{spec.window_column}'), all {side} the window asked for, "
                    f"{shown_time(window_start)} to {shown_time(window_end)} (another window's file, or filter id "
                    f"`{spec.date_filter}` not applied as asked)")
         return _violation(message, policy, "date_filter", "If the file host serves each job its own file, check "

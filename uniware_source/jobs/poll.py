@@ -177,16 +177,20 @@ def wait_for_job(
         delay = min(delay * policy.multiplier, policy.max_seconds)
 
 
-# words of a finished job's message (or warnings) that say its file was not made; a job with no rows to
-# export says so with other words ("no records found"), or nothing
-_FAILED_WORDS = re.compile(r"(?i)\b(?:fail\w*|error\w*|exception|timed? ?out|timeout|exceed\w*|not (?:be )?"
-                           r"(?:generated|created|written|uploaded)|unable|could not|couldn't|aborted|crash\w*)\b")
-_NO_ROWS_WORDS = re.compile(r"(?i)\b(?:no (?:data|records?|rows?|results?)|0 (?:records?|rows?)|empty)\b")
+# words of a finished job's message (or warnings) that say its file was not made; they decide even beside
+# words of having no rows ("failed: no data could be written"): a job with no rows to export says so with
+# other words ("no records found"), or nothing. A failure taken for one costs a new job next run, an empty
+# export taken for a failure moved the cursor past rows never loaded
+_FAILED_WORDS = re.compile(
+    r"(?i)\b(?:fail\w*|error\w*|exception|timed? ?out|timeout|exceed\w*|not (?:be )?(?:generated|created|written|"
+    r"uploaded|completed|saved)|unable|could not|couldn't|cannot|can't|aborted|abort|crash\w*|cancel+ed|"
+    r"cancel+ation|went wrong|unsuccessful\w*|disk full|no space|denied|interrupted|killed|terminated|"
+    r"rejected|expired|invalid)\b")
 
 
 def says_failed(message: str) -> bool:
-    """Whether a finished job's message says its file failed (and not that it had no rows to export)."""
-    return bool(_FAILED_WORDS.search(message)) and not _NO_ROWS_WORDS.search(message)
+    """Whether a finished job's message says its file was not made."""
+    return bool(_FAILED_WORDS.search(message))
 
 
 def _duration(seconds: float) -> str:

@@ -221,7 +221,7 @@ class ExportCollection:
         guards = (  # a file that fails one is refused whole; a finding that does not fail is said with its rows
             (Outcome.OUT_OF_WINDOW, check_window(self._asked_as(entry), entry.start, entry.end, converted.window_span,
                                                  self.rt.settings.on_window_violation, converted.window_no_dates,
-                                                 converted.window_latest)),
+                                                 converted.window_latest, entry.created_at)),
             (Outcome.INVALID_FILE, check_facility(converted.facility_codes, lambda: () if self.rt.settings.job_codes
                                                   else self.rt.tenant_facilities())),  # job_codes: asks none
             (Outcome.INVALID_FILE, check_names(
