@@ -435,15 +435,16 @@ def test_orders_updated_in_two_windows_are_two_files_not_the_same_one(harness: H
     def edit(job: Any, text: str) -> str:
         rows = kept.setdefault("rows", list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))[:4])
         at = rows[0].index("Updated")
-        # the same rows: both stamped in the second window (after the first one's end, within its day of
-        # slack: which window they are for cannot be told)
-        start = int(job.query.start or 0) if updated_again else \
-            int(datetime.fromisoformat(TWO_WINDOWS["backfill_end"]).timestamp()) - 86400
-        stamps[job.code] = datetime.fromtimestamp(start + 6 * 3600, ZoneInfo("Asia/Kolkata")).strftime(
-            "%Y-%m-%d %H:%M:%S")
+        # the same rows: alike in both files, one in the first window and two in the second (each window
+        # holds some of them, the rest within its day of slack: which window the file is for cannot be told)
+        first = int(datetime.fromisoformat(TWO_WINDOWS["backfill_start"]).timestamp())
+        starts = [int(job.query.start or 0)] * 3 if updated_again else [first, first + 86400, first + 86400]
+        moments = [datetime.fromtimestamp(start + 6 * 3600, ZoneInfo("Asia/Kolkata")).strftime("%Y-%m-%d %H:%M:%S")
+                   for start in starts]
+        stamps[job.code] = max(moments)
         out = io.StringIO()
-        csv.writer(out, lineterminator="\n").writerows([rows[0], *([*r[:at], stamps[job.code], *r[at + 1:]]
-                                                                  for r in rows[1:])])
+        stamped = ([*r[:at], moment, *r[at + 1:]] for r, moment in zip(rows[1:], moments, strict=True))
+        csv.writer(out, lineterminator="\n").writerows([rows[0], *stamped])
         return out.getvalue()
     harness.sim.jobs.edit_file = edit
     if not updated_again:
