@@ -414,8 +414,22 @@ def test_a_key_column_id_the_tenant_names_otherwise_is_asked_for_not_left_out(tm
             harness.run(exports=["GRN"], facilities=["BLR01"])
         [problem] = raised.value.problems
         assert "does not know the column id grnCode" in problem
-        assert "which the export needs (its 'GRN Code' is part of the key)" in problem
+        assert "which the export needs ('GRN Code' is part of the key)" in problem
         assert "the catalog assumed GRN's column ids" in problem and "exclude_columns" not in problem
         columns = ["grnNumber" if c == "grnCode" else c for c in CATALOG["GRN"].columns]
         assert not harness.run(exports=[{"name": "GRN", "columns": columns}], facilities=["BLR01"]).problems
         assert harness.sql("SELECT COUNT(*), COUNT(DISTINCT grn_code) FROM {ds}.grns")[0][0] > 0
+
+
+def test_a_key_configured_in_its_other_reading_is_known_as_needed_when_its_id_is_refused(tmp_path: Path) -> None:
+    """The key given in the label's other reading (Return Invoices' `SKU Code` for `Item SKU Code`): a
+    tenant refusing `skuCode` is asked for its own id of the key column, not told to leave it out."""
+    own = ("Return Invoices", "itemSkuCode", "skuCode")
+    with UniwareSimulator(fast_config(tenant_column_ids=(own,), files_dir=tmp_path / "sim")) as sim:
+        harness = Harness(sim, tmp_path)
+        key = ["Invoice Code", "Return Invoice Code", "SKU Code"]
+        with pytest.raises(ExportsFailed) as raised:
+            harness.run(exports=[{"name": "Return Invoices", "primary_key": key}], facilities=["BLR01"])
+        [problem] = raised.value.problems
+        assert "does not know the column id skuCode" in problem
+        assert "which the export needs ('SKU Code' is part of the key)" in problem and "exclude_columns" not in problem

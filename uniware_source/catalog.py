@@ -30,6 +30,16 @@ WRITE_DISPOSITIONS = (MERGE, REPLACE, APPEND)
 
 
 @dataclass(frozen=True)
+class ColumnNeed:
+    """A column an export's loading relies on: what for (`role`, `{}` standing for the label) and the
+    setting that does without it (`way_out`; None for the key, which has none)."""
+
+    label: str
+    role: str
+    way_out: Optional[str]
+
+
+@dataclass(frozen=True)
 class ExportSpec:
     """One export: which report and columns, how its rows land. The catalog's entries are the
     defaults that configuration is applied over (settings.resolve_export)."""
@@ -83,6 +93,19 @@ class ExportSpec:
         `_uniware_job_code` (resources.py makes it the merge key, which dlt declares NOT NULL), so a
         job loaded twice lands once, but a window exported again by another job would land twice."""
         return self.write_disposition == APPEND or (not self.primary_key and self.write_disposition != REPLACE)
+
+    def column_needs(self) -> list[ColumnNeed]:
+        """The columns the merge or a check of this export relies on: the key and the column that tells
+        a key's newest row (a keyed export), the window check's date column."""
+        keyed = bool(self.primary_key) and not self.merges_on_job_code
+        needs = [ColumnNeed(label, "{} is part of the key", None) for label in self.primary_key] if keyed else []
+        if keyed and self.dedup_sort:
+            needs.append(ColumnNeed(self.dedup_sort, "dedup_sort {} tells the newest of a key's rows",
+                                    "dedup_sort to '' (a file whose key repeats then fails its job)"))
+        if self.window_column:
+            needs.append(ColumnNeed(self.window_column, "the window check reads {}",
+                                    "window_column to '' (the rows' dates go unchecked)"))
+        return needs
 
     @property
     def facility_in_key(self) -> bool:

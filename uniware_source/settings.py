@@ -598,16 +598,11 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
     if missing:  # every job would fail on its file, after being made
         raise ConfigError("exports", f"{where}: its key needs {', '.join(missing)}, which its columns do not "
                           "export; add the column id to 'columns' (or set primary_key)")
-    needed = [  # a column the merge or a check relies on, which no job's file would carry
-        (spec.dedup_sort if spec.primary_key and not spec.merges_on_job_code else None,
-         "dedup_sort {} tells the newest of a key's rows",
-         "dedup_sort to '' (a file whose key repeats then fails its job)"),
-        (spec.window_column, "the window check reads {}", "window_column to '' (the rows' dates go unchecked)")]
-    for label, role, way_out in needed:
-        unexported = missing_labels(name, spec.columns, [label]) if label else []
+    for need in spec.column_needs():  # a column the merge or a check relies on, which no job's file would carry
+        unexported = missing_labels(name, spec.columns, [need.label]) if need.way_out else []
         if unexported:
-            raise ConfigError("exports", f"{where}: {role.format(unexported[0])}, which its columns do not export; "
-                              f"add the column id to 'columns', or set {way_out}")
+            raise ConfigError("exports", f"{where}: {need.role.format(unexported[0])}, which its columns do not "
+                              f"export; add the column id to 'columns', or set {need.way_out}")
     _check_dedup_sort_type(spec, where)
     if spec.merges_on_job_code and spec.incremental:
         # its rows cannot merge again: a window exported twice would land twice (submit.py refuses

@@ -147,6 +147,12 @@ def missing_labels(report: str, columns: Sequence[str], wanted: Sequence[str]) -
     return missing
 
 
+def column_spellings(report: str, column: str) -> set[str]:
+    """The folded labels the catalog report `report`'s column id `column` is read with (empty: unknown)."""
+    labels = LABELS.get(report, {})
+    return _spellings(column, labels, READINGS.get(report, {})) if column in labels else set()
+
+
 def _spellings(column: str, labels: Mapping[str, str], readings: Mapping[str, Sequence[str]]) -> set[str]:
     """The folded spellings of the column id `column`'s label: its label and its other readings."""
     return {fold_label(labels[column]), *(fold_label(other) for other in readings.get(column, ()))}

@@ -23,7 +23,8 @@ from ..ledger import BACKFILL, INCREMENTAL, Entry, ExportLedger
 from ..redact import redact
 from ..runtime import SourceRuntime, active_facilities
 from ..statuses import EntryKind, HistoryStatus
-from ..vocabulary import ASSUMED_IDS, LABELS
+from ..type_labels import column_spellings, fold_label
+from ..vocabulary import ASSUMED_IDS
 from ..windows import IST, Window, shown_time
 
 log = logging.getLogger(__name__)
@@ -440,32 +441,21 @@ def _column_hint(spec: ExportSpec, error: ApiError) -> str:
     refused = [c for c in spec.columns if _names_id(error, c)]
     if not refused:
         return ""
-    needed = _needed_labels(spec)
-    kept = {c: needed[label] for c in refused if (label := LABELS.get(spec.name, {}).get(c)) in needed}
+    kept = [(c, need) for c in refused for need in spec.column_needs() if column_spellings(spec.name, c) & {
+        fold_label(spelling) for spelling in [need.label, *spec.label_readings.get(need.label, ())]}]
     if kept:  # left out, the export could not merge or check its rows: the tenant's own id is wanted
-        column, role = next(iter(kept.items()))
+        column, need = kept[0]
         assumed = (f" (the catalog assumed {spec.name}'s column ids: no request of this report was seen in the "
                    "field)") if spec.name in ASSUMED_IDS else ""
-        return (f". The report does not know the column id {column}{assumed}, which the export needs ({role}): "
-                f"find the id this tenant uses for that column (the request Uniware's own Exports page makes "
-                f"for {spec.name}) and give the export's columns with it in place of {column} "
-                f"(exports = [{{name = \"{spec.name}\", columns = [...]}}])")
+        way_out = f"; or set {need.way_out}" if need.way_out else ""
+        return (f". The report does not know the column id {column}{assumed}, which the export needs "
+                f"({need.role.format(repr(need.label))}): find the id this tenant uses for that column (the request "
+                f"Uniware's own Exports page makes for {spec.name}) and give the export's columns with it in place "
+                f"of {column} (exports = [{{name = \"{spec.name}\", columns = [...]}}]){way_out}")
     listed = ", ".join(f'"{c}"' for c in refused)
     return (f". The report does not know the column id(s) {', '.join(refused)}: leave them out with "
             f"exclude_columns (exports = [{{name = \"{spec.name}\", exclude_columns = [{listed}]}}]), or give "
             "this export's columns")
-
-
-def _needed_labels(spec: ExportSpec) -> dict[str, str]:
-    """The labels an export's loading relies on, each with what it is for."""
-    keyed = not spec.merges_on_job_code
-    needed = {label: f"its '{label}' is part of the key" for label in spec.primary_key} if keyed else {}
-    if spec.dedup_sort and spec.primary_key and keyed:
-        needed.setdefault(spec.dedup_sort, f"its '{spec.dedup_sort}' tells the newest of a key's rows")
-    if spec.window_column:
-        needed.setdefault(spec.window_column, f"its '{spec.window_column}' is the window check's date; "
-                          "window_column = '' turns the check off instead")
-    return needed
 
 
 def _names_id(error: ApiError, identifier: str) -> bool:
