@@ -479,6 +479,47 @@ def test_a_run_whose_load_fails_leaves_its_package_for_the_next_run(cli: Any, si
     assert rows == keys > 0 and sorted(loaded) == sorted(job.code for job in sim.jobs.all())
 
 
+def test_a_run_elsewhere_while_an_interrupted_runs_packages_wait_is_refused(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_dataset: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A run that names another destination or dataset while packages of an interrupted run wait: dlt
+    would load them there (their rows, job codes and history) while the pipeline's state says they loaded
+    where it loads; each run after switching back failed (red team helper 103). Refused, exit 2, nothing
+    made or loaded; the run without the switch loads the packages where they belong."""
+    import psycopg2
+    from dlt.destinations.impl.duckdb import duck
+
+    from tests.postgres import POSTGRES
+
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", POSTGRES)
+    copy = duck.DuckDbCopyJob.run
+    down = [True]
+
+    def failing(self: Any) -> None:
+        if "return_invoices" in self._file_path and down[0]:
+            raise RuntimeError("simulated destination failure")
+        copy(self)
+    monkeypatch.setattr(duck.DuckDbCopyJob, "run", failing)
+    assert cli("--export", "Return Invoices", "--facility", "BLR01") != 0
+    down[0] = False
+    made = len(creates(sim))
+    capsys.readouterr()
+    for switch in (["--destination", "postgres", "--dataset", postgres_dataset], ["--dataset", "elsewhere"]):
+        assert cli("--export", "Return Invoices", "--facility", "BLR01", *switch) == 2
+        err = capsys.readouterr().err
+        assert "names another; its interrupted run left load packages waiting to load there" in err, err
+    assert len(creates(sim)) == made
+    with psycopg2.connect(POSTGRES) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (postgres_dataset,))
+        assert cursor.fetchone() is None
+    assert cli("--export", "Return Invoices", "--facility", "BLR01") == 0
+    pipeline = dlt.attach("fh", pipelines_dir=str(tmp_path / "pl"))
+    assert not pipeline.has_pending_data
+    with pipeline.sql_client() as client:
+        [(loaded,)] = client.execute_sql("SELECT COUNT(*) FROM export_job_status WHERE status = 'LOADED'") or []
+    assert loaded == len(sim.jobs.all()) > 0
+
+
 def test_status_reads_the_pipelines_own_destination_and_dataset(cli: Any, sim: UniwareSimulator,
                                                                  monkeypatch: pytest.MonkeyPatch,
                                                                  postgres_dataset: str, tmp_path: Path,

@@ -96,13 +96,18 @@ def chosen_pipeline(pipeline_name: str, pipelines_dir: Optional[str], destinatio
                                        dataset_name=dataset or "uniware", **where)
         return fresh
     kept = saved.destination.destination_name if saved.destination is not None else ""
+    # packages an interrupted run left carry rows, job codes and history for where it loaded: elsewhere, dlt
+    # would load them there, and the pipeline's state and its destinations would disagree from then on
+    waiting = not keep and saved.has_pending_data
     for flag, given, own in (("--destination", destination, kept), ("--dataset", dataset, saved.dataset_name)):
         named = str(getattr(given, "destination_name", given) or "")
-        if keep and named and named.lower().rsplit(".", 1)[-1] != str(own).lower():
+        if (keep or waiting) and named and named.lower().rsplit(".", 1)[-1] != str(own).lower():
+            why = (f"its interrupted run left load packages waiting to load there: run once without {flag} to "
+                   f"load them, then switch") if waiting else (
+                f"to which dlt would switch the pipeline: leave {flag} out, or give --pipeline-name of the "
+                "pipeline that loads there")
             raise ConfigError(flag.lstrip("-"), f"pipeline '{pipeline_name}' loads into {kept} dataset "
-                              f"'{saved.dataset_name}'; {flag} {named} names another, to which dlt would switch "
-                              f"the pipeline: leave {flag} out, or give --pipeline-name of the pipeline that loads "
-                              "there", given_as=flag)
+                              f"'{saved.dataset_name}'; {flag} {named} names another; {why}", given_as=flag)
     if destination is None and dataset is None:
         return saved
     overrides: dict[str, Any] = {"destination": destination, "dataset_name": dataset}
