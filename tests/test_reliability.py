@@ -198,6 +198,39 @@ def test_unknown_status_is_pending_until_the_deadline(tmp_path: Path, caplog: py
         assert [r["status"] for r in harness.history(job.code)] == ["CREATED", "WAITING_FOR_SLOT", "TIMED_OUT"]
 
 
+@pytest.mark.parametrize("destination", ["duckdb", "postgres"])
+def test_refused_creates_of_exports_whose_windows_line_up_each_keep_their_row(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, postgres_dataset: str, destination: str) -> None:
+    """Uniware refuses every create (its queue down) and two exports share start_date and window size: their
+    CREATE_FAILED rows were one event id. PostgreSQL refused the package (`_dlt_id` unique), and every later
+    run failed on it, exit 3, Uniware healthy again; DuckDB held two rows under one key (red team helper 106).
+    Each export's refusal is its own row, and the next run loads."""
+    import dlt
+
+    from tests.postgres import POSTGRES
+
+    pg = destination == "postgres"
+    harness = Harness(uniware_simulator, tmp_path, name=f"cf_{destination}",
+                      destination=dlt.destinations.postgres(POSTGRES) if pg else None,
+                      dataset=postgres_dataset if pg else "uniware")
+    exports = ["Sale Orders", "Shipping Package", "Return Invoices"]
+    harness.sim.jobs.code_of = lambda job: job.code + "\x00x"
+    for _ in range(2):
+        with pytest.raises(ExportsFailed) as raised:
+            harness.run(exports=exports, facilities=["BLR01"])
+        assert len(raised.value.problems) == len(exports)
+    refused = [row for row in harness.query("SELECT export_name, event_id FROM {ds}.export_job_status "
+                                            "WHERE status = 'CREATE_FAILED'")]
+    assert sorted(name for name, _ in refused) == sorted(exports * 2)  # each export's two refusals, of one window
+    assert len({event_id for _, event_id in refused}) == len(refused)
+    harness.sim.jobs.code_of = None
+    assert not harness.run(exports=exports, facilities=["BLR01"]).problems
+    [(loaded, rows, shipped)] = harness.query(
+        "SELECT (SELECT COUNT(DISTINCT export_name) FROM {ds}.export_job_status WHERE status = 'LOADED'), "
+        "(SELECT COUNT(*) FROM {ds}.sale_orders), (SELECT COUNT(*) FROM {ds}.shipping_packages)")
+    assert loaded == len(exports) and rows > 0 and shipped > 0
+
+
 @pytest.mark.parametrize("export, code, words", [
     ({"name": "Sale Orderz", "columns": ["soicode"]}, 100001, "Invalid export job type name: Sale Orderz"),
     ({"name": "Sale Orderz", "columns": ["soicode"]}, 100001,  # where the name comes from, and the closest one

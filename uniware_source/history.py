@@ -1,6 +1,6 @@
 """The `export_job_status` table: every observed status change of every job, exactly once.
 
-Each row has a deterministic `event_id` (job code and sequence number, or the window's create
+Each row has a deterministic `event_id` (job code and sequence number, or the table, window and create
 attempt), and the table is merged insert-only on it: a row replayed after a crash or a resumed run
 is never added twice.
 """
@@ -105,11 +105,13 @@ def job_event(
     """The history row of one event of a ledger entry's job: the one builder of every history row.
 
     Its id is `<job code>:<seq>` (the entry's next sequence number); a refused create has no job, so
-    its id is the window's key and create attempt. `details` are the optional columns of `history_row`."""
+    its id is the table, the window's key and the create attempt (two exports' windows may line up).
+    `details` are the optional columns of `history_row`."""
     context = JobContext(spec.name, spec.table_name, entry.facility, entry.kind, entry.start, entry.end, run_id)
     if status == HistoryStatus.CREATE_FAILED:  # called after the ledger counted the failed attempt
-        return history_row(context, event_id=f"{entry.key}|create-failed|{entry.attempt - 1}", job_code=None,
-                           seq=None, status=status, source=source, observed_at=observed_at, **details)
+        event_id = f"{spec.table_name}|{entry.key}|create-failed|{entry.attempt - 1}"
+        return history_row(context, event_id=event_id, job_code=None, seq=None, status=status, source=source,
+                           observed_at=observed_at, **details)
     seq = entry.next_seq()
     return history_row(context, event_id=f"{entry.job_code}:{seq}", job_code=entry.job_code, seq=seq,
                        status=status, source=source, observed_at=observed_at, **details)
