@@ -352,21 +352,68 @@ def test_timestamps_with_a_fraction_an_offset_or_a_12_hour_clock_land_as_the_ins
     assert all(value is not None for value in landed.values())  # Uniware's own formats beside them still read
 
 
-@pytest.mark.parametrize("bom", ["", "\ufeff"])
-def test_a_header_repeated_inside_the_file_is_named_as_such(harness: Harness, bom: str) -> None:
-    """Two exports joined into one file (the header again at row 5, with the second file's BOM or
-    without): the job fails naming the row and saying it repeats the header, not only that a label is
-    not a value of its column's type."""
-    def joined(job: Any, text: str) -> str:
-        lines = text.lstrip("\ufeff").splitlines(keepends=True)
-        return "".join([*lines[:4], bom + lines[0], *lines[4:]])
+def _all_text_sale_orders() -> dict[str, Any]:
+    """Sale Orders as a report without a key whose every column is text (nothing a label fails to type as)."""
+    from uniware_source.catalog import CATALOG
+    from uniware_source.vocabulary import LABELS
 
-    export = {"name": "Sale Orders", "columns": [*SALE_ORDERS[0]["columns"], "created"]}
+    exported = {LABELS["Sale Orders"][column] for column in CATALOG["Sale Orders"].columns}
+    return {"name": "Sale Orders", "table_name": "sale_orders_text", "write_disposition": "append",
+            "primary_key": [], "window_column": "",
+            "column_types": {label: "text" for label in CATALOG["Sale Orders"].column_types if label in exported}}
+
+
+@pytest.mark.parametrize("bom", ["", "\ufeff"], ids=["no-bom", "bom"])
+@pytest.mark.parametrize("order", ["same", "reordered"])
+@pytest.mark.parametrize("typed", [True, False], ids=["typed", "all-text"])
+@pytest.mark.parametrize("bad_rows", ["fail", "skip"])
+def test_a_header_repeated_inside_the_file_fails_the_job_naming_the_row(
+        harness: Harness, bom: str, order: str, typed: bool, bad_rows: str) -> None:
+    """Two exports joined into one file: the header again at row 5 (with the second file's BOM or without,
+    in the file's column order or another). Only a typed column's failure told it before, and `skip` dropped
+    that row alone: a file of text columns loaded the header as a row, exit 0, and with the second header in
+    another order the rows after it landed in the wrong columns (red team helper 107). The job fails naming
+    the row, whatever on_bad_rows says; nothing is loaded."""
+    def joined(job: Any, text: str) -> str:
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+        header = rows[0] if order == "same" else [rows[0][1], rows[0][0], *rows[0][2:]]
+        after = rows[4:] if order == "same" else [[row[1], row[0], *row[2:]] for row in rows[4:]]
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerows(rows[:4])
+        out.write(bom)
+        writer.writerows([header, *after])
+        return out.getvalue()
+
+    export = {"name": "Sale Orders", "columns": [*SALE_ORDERS[0]["columns"], "created"]} if typed \
+        else _all_text_sale_orders()
     harness.sim.jobs.edit_file = joined
     with pytest.raises(ExportsFailed) as failed:
-        harness.run(exports=[export], facilities=["BLR01"])
+        harness.run(exports=[export], facilities=["BLR01"], on_bad_rows=bad_rows)
     [problem] = failed.value.problems
-    assert "row 5 (header is row 1), column" in problem and "the row repeats the header" in problem, problem
+    said = "repeats the header" + ("" if order == "same" else " in another order")
+    assert f"row 5 (header is row 1) {said}: the file holds its header twice" in problem, problem
+    table = "sale_orders" if typed else "sale_orders_text"
+    assert not harness.has_table(table) or harness.count(table) == 0
+
+
+def test_a_row_whose_first_value_is_a_label_is_no_header_repeat(harness: Harness) -> None:
+    """A value that happens to be a label (a first column holding `Sale Order Item Code` as text) is data:
+    only a row whose every value is the header's is a repeat."""
+    served: list[int] = []
+
+    def labelled(job: Any, text: str) -> str:
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+        served.append(len(rows) - 1)
+        rows[3][0] = rows[0][0]
+        rows[4][:2] = rows[0][:2]
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(rows)
+        return out.getvalue()
+
+    harness.sim.jobs.edit_file = labelled
+    assert not harness.run(exports=[_all_text_sale_orders()], facilities=["BLR01"]).problems
+    assert harness.count("sale_orders_text") == sum(served) > 0
 
 
 @pytest.mark.parametrize("quoted", [False, True], ids=["plain", "every-field-quoted"])

@@ -35,13 +35,13 @@ from .row_checks import (
     NUL,
     RowProblems,
     first_ragged_row,
+    header_repeat,
     invalid_utf8,
     joined_rows,
     line_breaks,
     positional_names,
     read_options,
     refuse_altered_value,
-    repeats_the_header,
     value_bytes,
 )
 from .row_fingerprint import LineFingerprint
@@ -427,9 +427,7 @@ class CsvConverter:
             shown = value.cast(pa.binary()).as_py() if what == "bytes that are not UTF-8" else value.as_py()
             misfit = number_misfit(layout.kinds[column], shown) if isinstance(shown, str) else ""
             message = (f"row {row} (header is row 1), column '{layout.labels[column]}': {what}: {shown!r}"
-                       + (f" ({misfit})" if misfit else "")
-                       + (" (the row repeats the header: the file holds its header twice, as two exports joined "
-                          "into one file would)" if repeats_the_header(batch, index, layout.labels) else ""))
+                       + (f" ({misfit})" if misfit else ""))
             if not self.skip_bad_rows:
                 raise CsvFormatError(f"{where}: {message}; set on_bad_rows='skip' to drop such rows")
             count = pc.sum(mask).as_py()
@@ -461,6 +459,14 @@ class CsvConverter:
                     f"holds {1 + line_breaks(value):,} lines shaped like rows of the file (starts with "
                     f"{value[:60]!r}): a quote that is not escaped seems to join rows; the file cannot be read "
                     "safely")
+        repeat = header_repeat(pa.RecordBatch.from_arrays(columns, names=batch.schema.names), layout.header)
+        if repeat is not None:  # never skipped: the rows after it may be another export's, in other columns
+            index, same_order = repeat
+            raise CsvFormatError(
+                f"{where}: row {rows_before + index + 2} (header is row 1) repeats the header"
+                f"{'' if same_order else ' in another order'}: the file holds its header twice, as two exports "
+                "joined into one file would, so the rows after it may not be this export's, or not in these "
+                "columns; the file cannot be read safely")
         empty = _blank_rows(columns, range(len(columns)))
         if empty is not None:
             flag(empty, "a row without any value (a line of separators only)", 0)

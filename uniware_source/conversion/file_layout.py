@@ -26,6 +26,7 @@ class FileLayout:
     names: list[str]
     kinds: list[str]
     key_names: list[str]
+    header: tuple[str, ...] = ()  # the file's own labels, as written (blanks trimmed)
 
     def name_of(self, label: str) -> str:
         return self.names[self.labels.index(label)]
@@ -212,4 +213,4 @@ def plan_layout(header: Sequence[str], spec: ExportSpec, names: ColumnNames, lab
                 f"{label}: key column '{key}' is not in the file's header {labels}; "
                 "set primary_key for this export to the file's header labels")
         key_names.append(columns[position])
-    return FileLayout(labels, columns, kinds, key_names)
+    return FileLayout(labels, columns, kinds, key_names, tuple(given))

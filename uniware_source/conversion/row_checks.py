@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import re
+from collections import Counter
+from collections.abc import Sequence
 from typing import NamedTuple, Optional
 
 import pyarrow as pa
@@ -15,6 +17,8 @@ import pyarrow.csv as pacsv
 from ..errors import CsvFormatError
 from .file_layout import FileLayout
 from .stray_quotes import Opener, first_altered_value
+
+BOM = "\ufeff"  # a byte-order mark: at the file's start it is read away; at a line's start it is not
 
 
 class Ragged(NamedTuple):
@@ -63,18 +67,28 @@ def read_options(count: int, block_size: int, use_threads: bool = True) -> pacsv
                              use_threads=use_threads)
 
 
-def repeats_the_header(batch: pa.RecordBatch, index: int, labels: list[str]) -> bool:
-    """Whether row `index` of `batch` holds the header's labels, column for column (blanks trimmed)."""
-    if batch.num_columns != len(labels):
-        return False
-    try:
-        values = [batch.column(i)[index].as_py() for i in range(batch.num_columns)]
-    except (UnicodeDecodeError, pa.ArrowInvalid):  # a value that is not UTF-8 is no label
-        return False
-    def bare(text: str) -> str:
-        return text.strip().lstrip("\ufeff").strip()
-
-    return all(isinstance(v, str) and bare(v) == bare(label) for v, label in zip(values, labels, strict=True))
+def header_repeat(batch: pa.RecordBatch, header: Sequence[str]) -> Optional[tuple[int, bool]]:
+    """The first row of `batch` whose values are the file's `header` labels (blanks and a byte-order mark
+    trimmed), in its order or any other, and whether in its order: two exports joined into one file. Only
+    rows whose first value is a label are looked at further (one set lookup per row)."""
+    if batch.num_columns != len(header) or len(header) < 2:
+        return None
+    bare = [label.strip().lstrip(BOM).strip() for label in header]
+    labels = pa.array(list({*bare, *(BOM + label for label in bare)}))
+    candidates = pc.is_in(pc.utf8_trim_whitespace(batch.column(0)), value_set=labels)
+    if not pc.any(candidates).as_py():
+        return None
+    positions = pc.indices_nonzero(candidates)
+    rows = batch.filter(candidates)
+    all_labels = candidates.filter(candidates)
+    for column in rows.columns[1:]:
+        all_labels = pc.and_(all_labels, pc.is_in(pc.utf8_trim_whitespace(column), value_set=labels))
+    wanted = Counter(bare)
+    for at in pc.indices_nonzero(all_labels).to_pylist():
+        row = [str(column[at].as_py()).strip().lstrip(BOM).strip() for column in rows.columns]
+        if Counter(row) == wanted:
+            return positions[at].as_py(), row == bare
+    return None
 
 
 def first_ragged_row(source: Opener, count: int, block_size: int, joined: bool = False) -> Optional[Ragged]:
@@ -115,7 +129,6 @@ def invalid_utf8(column: pa.Array) -> pa.Array:
 
 
 NUL = "\x00"
-BOM = "\ufeff"  # a byte-order mark: at the file's start it is read away; at a line's start it is not
 LINE_BREAK = re.compile(r"\r\n|\n|\r")
 
 
