@@ -57,7 +57,7 @@ from dagster import (
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from uniware_source import RunReport
-from uniware_source.tenants import Tenant, load_tenants, run_tenant
+from uniware_source.tenants import Tenant, check_apart, load_tenants, run_tenant
 
 GROUP = "uniware_tenants"
 TIMEZONE = "Asia/Kolkata"  # Uniware's days are India days
@@ -183,6 +183,7 @@ def hourly_schedule(job: UnresolvedAssetJobDefinition, names: Sequence[str]) -> 
 
 def build_definitions(tenants: Optional[Sequence[Tenant]] = None) -> Definitions:
     tenants = load_tenants() if tenants is None else tenants
+    check_apart(tenants)
     if not tenants:  # no tenant configured: an empty code location, not an error at load
         return Definitions()
     by_name = {tenant.name: tenant for tenant in tenants}

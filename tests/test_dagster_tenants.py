@@ -241,6 +241,39 @@ def test_a_backfill_run_over_several_tenants_is_refused(tmp_path: Path, monkeypa
     assert "select at least as many days as tenants" in str(failures[0].step_failure_data.error)
 
 
+@pytest.mark.parametrize(("tables", "said"), [
+    ({"acme": {}, "acme_staging": {}},
+     "tenants 'acme' and 'acme_staging' would load into one schema 'uniware_acme_staging' of postgres (the staging "
+     "dataset (of 'uniware_acme') of 'acme', the dataset 'uniware_acme_staging' of 'acme_staging')"),
+    ({"acme__eu": {}, "acme_eu": {}}, "tenants 'acme__eu' and 'acme_eu' would load into one schema 'uniware_acme_eu'"),
+    ({"acme_": {}, "acmex": {}}, "tenants 'acme_' and 'acmex' would load into one schema 'uniware_acmex'"),
+    ({"acme": {"dataset_name": "Shared"}, "globex": {"dataset_name": "shared"}},
+     "tenants 'acme' and 'globex' would load into one schema 'shared'"),
+    ({"acme": {"pipeline_name": "one"}, "globex": {"pipeline_name": "one"}},
+     "tenants 'acme' and 'globex' have one pipeline_name 'one'"),
+], ids=["a-staging-dataset", "double-underscore", "trailing-underscore", "one-dataset", "one-pipeline"])
+def test_tenants_whose_rows_would_meet_are_refused_before_any_run(
+        monkeypatch: pytest.MonkeyPatch, tables: dict[str, Any], said: str) -> None:
+    """Tenants `acme` and `acme_staging`: dlt merges `acme`'s rows through `uniware_acme_staging`, the other
+    tenant's dataset, whose tables it replaced, every run exit 0; `acme__eu` and `acme_eu` (dlt normalizes
+    both to `uniware_acme_eu`) shared tables (red team helper 106). The definitions do not load, naming both
+    tenants; on other destinations the same datasets are apart."""
+    from uniware_source.tenants import TenantConfigError
+
+    monkeypatch.setenv("UNIWARE_DESTINATION", "postgres")
+    monkeypatch.setenv("TENANTS", json.dumps(tables))
+    with pytest.raises(TenantConfigError) as refused:
+        DAGSTER_TENANTS.build_definitions()
+    assert said in str(refused.value), str(refused.value)
+    with pytest.raises(TenantConfigError):
+        load_tenants()
+    if "pipeline_name" not in json.dumps(tables):
+        first = next(iter(tables))
+        apart = {name: {**table, "destination": "duckdb"} if name == first else table for name, table in tables.items()}
+        monkeypatch.setenv("TENANTS", json.dumps(apart))
+        assert [t.name for t in load_tenants()] == sorted(tables)
+
+
 def test_a_tenant_error_names_the_tenant_and_never_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     from uniware_source.tenants import TenantConfigError, parse_tenant
 

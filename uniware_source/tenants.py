@@ -35,12 +35,13 @@ from __future__ import annotations
 import inspect
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import dlt
 from dlt.common.configuration.utils import deserialize_value
+from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.pipeline.pipeline import Pipeline
 
 from .errors import ConfigError, ExportsFailed, UniwareError
@@ -139,10 +140,38 @@ def parse_tenant(name: str, table: Any) -> Tenant:
 
 
 def load_tenants(tables: Optional[Mapping[str, Any]] = None) -> list[Tenant]:
-    """The configured tenants (``[tenants.<name>]`` tables, or the `TENANTS` value), sorted by name."""
+    """The configured tenants (``[tenants.<name>]`` tables, or the `TENANTS` value), sorted by name; two
+    whose state or rows would meet are a TenantConfigError (see `check_apart`)."""
     if tables is None:
         tables = configured_tables()
-    return [parse_tenant(str(name), tables[name]) for name in sorted(tables)]
+    tenants = [parse_tenant(str(name), tables[name]) for name in sorted(tables)]
+    check_apart(tenants)
+    return tenants
+
+
+def check_apart(tenants: Sequence[Tenant]) -> None:
+    """Refuse two tenants with one pipeline name (one state, cursors and job codes), or, on one destination,
+    datasets that are one once dlt normalizes them (`acme__eu` and `acme_eu`, `acme_` and `acmex`), or one's
+    dataset that is the other's staging dataset (`<dataset>_staging`, where dlt's merges stage rows): each
+    tenant's merges would replace the other's rows, and every run of both would say it succeeded."""
+    naming = NamingConvention()
+    pipelines: dict[str, str] = {}
+    places: dict[tuple[str, str], tuple[str, str]] = {}  # (destination, schema) -> (tenant, what it is there)
+    for tenant in tenants:
+        other = pipelines.setdefault(tenant.pipeline_name, tenant.name)
+        if other != tenant.name:
+            raise TenantConfigError(f"tenants '{other}' and '{tenant.name}' have one pipeline_name "
+                                    f"'{tenant.pipeline_name}', so one state: give each its own pipeline_name")
+        destination = tenant.destination or os.environ.get("UNIWARE_DESTINATION", "duckdb")
+        for schema, what in ((tenant.dataset_name, f"dataset '{tenant.dataset_name}'"),
+                             (f"{tenant.dataset_name}_staging", f"staging dataset (of '{tenant.dataset_name}')")):
+            place = (destination, naming.normalize_identifier(schema))
+            owner, theirs = places.setdefault(place, (tenant.name, what))
+            if owner != tenant.name:
+                raise TenantConfigError(
+                    f"tenants '{owner}' and '{tenant.name}' would load into one schema '{place[1]}' of {destination} "
+                    f"(the {theirs} of '{owner}', the {what} of '{tenant.name}'): one tenant's rows would replace "
+                    f"the other's; set dataset_name in [{SECTION}.{tenant.name}] to a name of its own")
 
 
 def configured_tables() -> dict[str, Any]:
