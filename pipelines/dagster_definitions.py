@@ -36,6 +36,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.pipeline.pipeline import Pipeline
 
 from uniware_source import ExportsFailed, RunReport, run_exports, uniware_source
+from uniware_source.pipeline_run.lock import pipeline_lock
 from uniware_source.pipeline_run.resumable import finish_pending_loads, load_deferred_history
 from uniware_source.queries import refresh_views
 
@@ -73,17 +74,20 @@ class UniwareTranslator(DagsterDltTranslator):
 @dlt_assets(dlt_source=uniware_source(phase="collect"), dlt_pipeline=uniware_pipeline(), name="uniware_collect",
             group_name="uniware", dagster_dlt_translator=UniwareTranslator())
 def uniware_tables(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
-    """Wait for the submitted jobs and load their rows (a fresh source per run)."""
+    """Wait for the submitted jobs and load their rows (a fresh source per run), under the pipeline's run
+    lock: a run that overlaps (the next hourly tick while Uniware is slow) waits for it, instead of
+    downloading the same jobs and breaking into dlt's package folders at the same time."""
     pipeline = uniware_pipeline()
-    finish_pending_loads(pipeline)  # dlt would otherwise load a crashed run's packages and stop there
-    report = RunReport()
-    source = uniware_source(phase="collect", run_id=context.run.run_id[:12], report=report)
-    yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline)
-    # LOADED rows, after their data; through the pipeline as saved (dagster-dlt's run dropped and restored
-    # the object it was given, whose schema then lacked the column types: the history step stored that)
-    pipeline = uniware_pipeline()
-    load_deferred_history(pipeline, run_id=context.run.run_id[:12], report=report)
-    refresh_views(pipeline)  # the v_* views, as the pipeline script makes them
+    with pipeline_lock(pipeline, wait=True):
+        finish_pending_loads(pipeline)  # dlt would otherwise load a crashed run's packages and stop there
+        report = RunReport()
+        source = uniware_source(phase="collect", run_id=context.run.run_id[:12], report=report)
+        yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline)
+        # LOADED rows, after their data; through the pipeline as saved (dagster-dlt's run dropped and restored
+        # the object it was given, whose schema then lacked the column types: the history step stored that)
+        pipeline = uniware_pipeline()
+        load_deferred_history(pipeline, run_id=context.run.run_id[:12], report=report)
+        refresh_views(pipeline)  # the v_* views, as the pipeline script makes them
     if report.problems:  # everything else is loaded and materialized; now say what was not
         raise ExportsFailed(report.problems)
 

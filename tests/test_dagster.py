@@ -88,3 +88,50 @@ def test_a_failed_job_fails_the_run_after_the_rest_loaded(definitions: ModuleTyp
         assert db.execute("SELECT COUNT(*) FROM uniware.sale_orders").fetchall()[0][0] > 0
         loaded = db.execute("SELECT DISTINCT _uniware_facility FROM uniware.return_invoices").fetchall()
     assert loaded == [("BLR01",)]
+
+
+def test_a_collect_overlapping_another_run_waits_for_the_pipelines_lock(definitions: ModuleType,
+                                                                        simulator: UniwareSimulator,
+                                                                        tmp_path: Path) -> None:
+    """The collect task held no lock: an overlapping run (the next hourly tick while Uniware is slow)
+    downloaded the same jobs at once and broke into dlt's package folders (FileNotFoundError; red team
+    helper 106). It waits for the run that holds the pipeline's lock, and then loads every job once."""
+    import logging
+    import threading
+
+    from uniware_source.pipeline_run.lock import pipeline_lock
+
+    submitted = materialize([definitions.uniware_jobs_submitted], resources={"dlt": DagsterDltResource()},
+                            instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    assert submitted.success
+    waiting = threading.Event()
+
+    class Waiting(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "waiting for it" in record.getMessage():
+                waiting.set()
+    handler = Waiting()
+    logging.getLogger("uniware_source.pipeline_run.lock").addHandler(handler)
+    outcome: list[bool] = []
+
+    def collect() -> None:
+        result = materialize([definitions.uniware_tables], resources={"dlt": DagsterDltResource()},
+                             instance=DagsterInstance.ephemeral(), raise_on_error=False,
+                             selection=[AssetKey(["uniware", "sale_orders"]), AssetKey(["uniware", "return_invoices"])])
+        outcome.append(bool(result.success))
+    try:
+        with pipeline_lock(definitions.uniware_pipeline()):
+            polled = simulator.requests.count("status")
+            collector = threading.Thread(target=collect)
+            collector.start()
+            assert waiting.wait(timeout=120), "the collect did not wait for the lock"
+            assert simulator.requests.count("status") == polled  # nothing collected while the other run holds it
+        collector.join(timeout=300)
+    finally:
+        logging.getLogger("uniware_source.pipeline_run.lock").removeHandler(handler)
+    assert outcome == [True]
+    with duckdb.connect(str(tmp_path / "dagster.duckdb"), read_only=True) as db:
+        [(loaded,)] = db.execute("SELECT COUNT(*) FROM uniware.export_job_status WHERE status = 'LOADED'").fetchall()
+        [(rows,)] = db.execute("SELECT COUNT(*) FROM uniware.sale_orders").fetchall()
+    assert loaded == 4 and rows == sum(j.file.rows for j in simulator.jobs.all()
+                                       if j.file and j.report.name == "Sale Orders")
