@@ -160,6 +160,30 @@ def test_a_window_that_still_waits_does_not_cost_the_next_run_its_lookback(harne
     assert_history_exactly_once(harness)
 
 
+def test_the_lookback_never_reaches_before_start_date(harness: Harness) -> None:
+    """`lookback_days` longer than the time since start_date: the run after a first run exported from before
+    start_date (rows nobody asked for in the table; after a first run whose creates all failed, a 53-minute
+    window before start_date; red team helper 106). The lookback stops where the facility's loads began."""
+    start = TEST_NOW - timedelta(days=1)
+    settings: dict[str, Any] = {"exports": [SALE_ORDERS_FULL], "facilities": ["DEL02"], "window_days": 1,
+                                "lookback_days": 3, "start_date": start.isoformat()}
+    harness.sim.inject_job_fate(FAIL, times=None)
+    with pytest.raises(ExportsFailed):
+        harness.run(**settings)
+    harness.sim.clock.advance(timedelta(hours=1))
+    with pytest.raises(ExportsFailed):
+        harness.run(**settings)  # every window waits: only the lookback's days before them were new
+    harness.sim.faults.clear()
+    harness.sim.clock.advance(timedelta(hours=1))
+    harness.run(**settings)
+    harness.sim.clock.advance(timedelta(hours=5))
+    harness.run(**settings)  # after loads: the cursor minus the lookback is before start_date too
+    start_ms = int(start.timestamp() * 1000)
+    starts = [r.body["exportFilters"][0]["dateRange"]["start"] for r in harness.sim.requests.where("create")]
+    assert len(starts) > 4 and min(starts) == start_ms, [s - start_ms for s in starts]
+    assert not harness.sql("SELECT 1 FROM {ds}.sale_orders WHERE updated < ?", start)
+
+
 def test_a_long_wait_says_every_minute_that_the_job_still_waits(harness: Harness) -> None:
     """Off a terminal a status change is one line; a job whose status does not change for minutes
     gets a line a minute (job code, status, time waited, polls), and no history row."""

@@ -350,14 +350,18 @@ class ExportLedger:
             cursor, lookback = first_start, timedelta(0)
         mine = [e for e in self.entries() if e.kind == INCREMENTAL and e.facility == facility]
         ends = [e.end for e in mine if e.end is not None]
+        began = self.started(facility)
+
+        def back(end: datetime) -> datetime:  # the lookback never reaches before the facility's loads began
+            return end - lookback if began is None else max(end - lookback, min(began, end))
         if not ends:
-            return [self._window(facility, w) for w in cut_windows(cursor - lookback, now, window, min_window)]
+            return [self._window(facility, w) for w in cut_windows(back(cursor), now, window, min_window)]
         # windows of earlier runs still wait (or loaded beyond one that waits): the run goes on after the
         # last one, and looks back from there as it would had they all loaded, over the days no waiting
         # window covers (those are exported again anyway)
         last = max([*ends, cursor])  # a lookback window that waits may end before the cursor
         waiting = [Window(e.start, e.end) for e in mine if not e.done and e.start is not None and e.end is not None]
-        looked_back = [self._reopened(facility, w) for gap in uncovered(Window(last - lookback, last), waiting)
+        looked_back = [self._reopened(facility, w) for gap in uncovered(Window(back(last), last), waiting)
                        for w in cut_windows(gap.start, gap.end, window, min_window, join_short=True)]
         return looked_back + [self._window(facility, w) for w in cut_windows(last, now, window, min_window)]
 
