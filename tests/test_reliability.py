@@ -27,6 +27,7 @@ from uniware_simulator import (
     TRUNCATE,
     UNSUCCESSFUL,
     WITH_ERRORS,
+    WITH_WARNINGS,
     JobTiming,
     UniwareSimulator,
 )
@@ -357,6 +358,33 @@ def test_empty_export_is_a_warning_and_moves_the_cursor(harness: Harness, caplog
     [job] = harness.sim.jobs.all()
     assert [r["status"] for r in harness.history(job.code)][-2:] == ["COMPLETE", "EMPTY"]
     assert harness.ledger_entries("return_invoices") == []
+
+
+@pytest.mark.parametrize("no_file_path", ["absent", "empty", "null"])
+def test_a_link_left_out_as_an_empty_or_null_file_path_is_waited_for_as_a_missing_one(
+        harness: Harness, no_file_path: str) -> None:
+    """COMPLETE before its link (uniware-api.md), the link left out as no `filePath` field, `""` or `null`:
+    the job is polled until the link comes, and its rows load once; past the grace each is taken as an
+    export without rows alike."""
+    harness.sim.inject_job_fate(NO_FILE, polls=2, no_file_path=no_file_path)
+    report = harness.run(exports=RETURNS, facilities=["BLR01"])
+    assert report.exports["return_invoices"].statuses["LOADED"] == 1
+    assert_loaded_once(harness)
+    harness.sim.clock.advance(timedelta(days=1))
+    harness.sim.inject_job_fate(NO_FILE, polls=10**6, no_file_path=no_file_path)
+    report = harness.run(exports=RETURNS, facilities=["BLR01"])
+    assert report.exports["return_invoices"].statuses["EMPTY"] == 1
+
+
+def test_a_finished_job_with_warnings_loads_and_keeps_them_in_the_history(harness: Harness) -> None:
+    """A status answer with `warnings` (the seed page's {code, message, description}) beside its file: the
+    rows load once, and the history keeps what Uniware warned."""
+    warned = "Some optional columns were not exported for this facility"
+    harness.sim.inject_job_fate(WITH_WARNINGS, message=warned, polls=None)
+    report = harness.run(exports=RETURNS, facilities=["BLR01"])
+    assert report.exports["return_invoices"].statuses["LOADED"] == 1
+    assert_loaded_once(harness)
+    assert any(warned in (row["message"] or "") for row in harness.history()), harness.history()
 
 
 @pytest.mark.parametrize(("message", "failed"), [

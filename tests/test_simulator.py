@@ -30,6 +30,7 @@ from uniware_simulator import (
     RESET,
     STUCK,
     TRUNCATE,
+    WITH_WARNINGS,
     CsvStyle,
     JobTiming,
     UniwareSimulator,
@@ -330,6 +331,25 @@ def test_complete_before_file_path(client: PlainClient) -> None:
     answers = [client.status(code) for _ in range(5)]
     assert [a["status"] for a in answers] == ["SCHEDULED", "IN_PROGRESS", "COMPLETE", "COMPLETE", "COMPLETE"]
     assert [bool(a.get("filePath")) for a in answers] == [False, False, False, False, True]
+
+
+@pytest.mark.parametrize(("no_file_path", "given"), [("empty", ""), ("null", None)])
+def test_complete_before_file_path_as_an_empty_or_null_field(client: PlainClient, no_file_path: str,
+                                                            given: Any) -> None:
+    client.sim.inject_job_fate(NO_FILE, polls=2, no_file_path=no_file_path)
+    code = client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS)).json()["jobCode"]
+    answers = [client.status(code) for _ in range(5)]
+    assert ["filePath" in a and a["filePath"] == given for a in answers[2:4]] == [True, True]
+    assert answers[-1]["filePath"]
+
+
+def test_complete_with_warnings_in_the_seed_pages_shape(client: PlainClient) -> None:
+    client.sim.inject_job_fate(WITH_WARNINGS, message="Some columns were left out", polls=None)
+    code = client.create(sale_orders_body(WEEK_AGO_MS, NOW_MS)).json()["jobCode"]
+    answer = [client.status(code) for _ in range(3)][-1]
+    assert answer["successful"] is True and answer["filePath"] and answer["errors"] == []
+    assert answer["warnings"] == [{"code": 0, "message": "Some columns were left out",
+                                   "description": "Some columns were left out"}]
 
 
 def test_zero_row_export_has_no_file_path(client: PlainClient) -> None:

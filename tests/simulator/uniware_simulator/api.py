@@ -39,6 +39,7 @@ INVALID_FILTER_VALUE = (100004, "INVALID_FILTER_VALUE")
 INVALID_SELECT_VALUE = (100005, "INVALID_FILTER_SELECT_VALUE")
 INVALID_JOB_CODE = (100006, "INVALID_JOB_CODE")  # assumed: the real code is not documented
 DUPLICATE_JOB = (100014, "EXPORT_JOB_ALREADY_RUNNING")
+EXPORT_WARNING = 0  # the seed page shows a warning's code as a number; no real one is known
 EXPORT_FAILED = (100015, "EXPORT_JOB_FAILED")  # assumed: sent with a contradictory COMPLETE (see faults.UNSUCCESSFUL)
 INVALID_SCHEDULE = (120005, "INVALID_EXPORT_SCHEDULE_CONFIG")
 # a bad `frequency` was seen answered with 200204 in the field where the docs list 120005 (uniware-api.md);
@@ -381,8 +382,13 @@ class UniwareApi:
             result["status"] = answer.status
         if answer.with_errors:  # done, successful, with its file, and an error in errors[]
             result["errors"] = self.failure(EXPORT_FAILED, answer.message)[2]["errors"]
+        if answer.with_warnings:  # the seed page's shape of a warning
+            message = job.fate.message if job.fate is not None else ""
+            result["warnings"] = [{"code": EXPORT_WARNING, "message": message, "description": message}]
         if answer.file_url_path is not None:
             result["filePath"] = answer.file_url_path  # the server turns it into an absolute URL
+        elif answer.no_file_path != "absent":
+            result["filePath"] = "" if answer.no_file_path == "empty" else None
         return 200, {}, result
 
 

@@ -45,7 +45,12 @@ UNSUCCESSFUL = "unsuccessful_complete"
 # the job completes with its file and `successful: true`, but its status answers carry an error (`message`)
 # in `errors[]` for `polls` answers once complete (None: every one): a file that may be cut short
 WITH_ERRORS = "complete_with_errors"
-JOB_FATES = (FAIL, CANCEL, ERROR, STUCK, NO_FILE, CORRUPT, SCRIPTED, UNSUCCESSFUL, WITH_ERRORS)
+# the job completes with its file and `successful: true`, its status answers carrying `message` as a warning
+# in `warnings[]` ({code, message, description}, as the seed page shows them) for `polls` answers once complete
+WITH_WARNINGS = "complete_with_warnings"
+JOB_FATES = (FAIL, CANCEL, ERROR, STUCK, NO_FILE, CORRUPT, SCRIPTED, UNSUCCESSFUL, WITH_ERRORS, WITH_WARNINGS)
+# how a complete_without_file answer leaves the link out: no `filePath` field, `""`, or `null`
+NO_FILE_PATHS = ("absent", "empty", "null")
 
 # How a CORRUPT job damages its file (in the 5th data row, or the header)
 RAGGED = "ragged"  # a row with one field too many
@@ -106,12 +111,15 @@ class JobFault:
     big_cell_bytes: int = 0  # for reshaped: a text cell of this size in data row 5
     script: tuple[tuple[str, int], ...] = ()  # for scripted: e.g. (("COMPLETE", 2), ("IN_PROGRESS", 5))
     no_file_message: str = ""  # for complete_without_file: the message its answers without a file carry
+    no_file_path: str = "absent"  # for complete_without_file: how the answers leave the link out (NO_FILE_PATHS)
     match: Optional[Callable[[str, str], bool]] = None  # (report name, facility) -> bool
     fired: int = 0
 
     def __post_init__(self) -> None:
         if self.fate not in JOB_FATES:
             raise ValueError(f"unknown job fate {self.fate!r}; expected one of {JOB_FATES}")
+        if self.no_file_path not in NO_FILE_PATHS:
+            raise ValueError(f"unknown no_file_path {self.no_file_path!r}; expected one of {NO_FILE_PATHS}")
         if self.corruption not in CORRUPTIONS:
             raise ValueError(f"unknown corruption {self.corruption!r}; expected one of {CORRUPTIONS}")
 

@@ -21,7 +21,19 @@ from typing import Optional
 from urllib.parse import quote
 
 from .csv_render import CsvStyle, corrupt_csv, format_ist, write_csv
-from .faults import CANCEL, CORRUPT, ERROR, FAIL, NO_FILE, SCRIPTED, STUCK, UNSUCCESSFUL, WITH_ERRORS, JobFault
+from .faults import (
+    CANCEL,
+    CORRUPT,
+    ERROR,
+    FAIL,
+    NO_FILE,
+    SCRIPTED,
+    STUCK,
+    UNSUCCESSFUL,
+    WITH_ERRORS,
+    WITH_WARNINGS,
+    JobFault,
+)
 from .reports import ExportQuery, Report
 from .tenant import Tenant
 
@@ -79,6 +91,8 @@ class StatusAnswer:
     message: str
     unsuccessful: bool = False  # answered with `successful: false` (and `message` as its error)
     with_errors: bool = False  # answered with `successful: true` and `message` as an error in `errors[]`
+    with_warnings: bool = False  # answered with `successful: true` and `message` as a warning in `warnings[]`
+    no_file_path: str = "absent"  # without a file: no `filePath` field, `""` or `null` (faults.NO_FILE_PATHS)
 
 
 class JobRegistry:
@@ -244,7 +258,7 @@ class JobRegistry:
             return StatusAnswer(job.terminal, None, job.message)
         job.completed_polls += 1
         if job.fate is not None and job.fate.fate == NO_FILE and job.completed_polls <= (job.fate.polls or 0):
-            return StatusAnswer(job.terminal, None, job.fate.no_file_message)
+            return StatusAnswer(job.terminal, None, job.fate.no_file_message, no_file_path=job.fate.no_file_path)
         if job.file is None or (job.file.rows == 0 and not self.empty_export_file):
             return StatusAnswer(job.terminal, None, "")
         if job.fate is not None and job.fate.fate == UNSUCCESSFUL \
@@ -253,6 +267,9 @@ class JobRegistry:
         if job.fate is not None and job.fate.fate == WITH_ERRORS \
                 and (job.fate.polls is None or job.completed_polls <= job.fate.polls):
             return StatusAnswer(job.terminal, job.file.url_path, job.fate.message, with_errors=True)
+        if job.fate is not None and job.fate.fate == WITH_WARNINGS \
+                and (job.fate.polls is None or job.completed_polls <= job.fate.polls):
+            return StatusAnswer(job.terminal, job.file.url_path, "", with_warnings=True)
         return StatusAnswer(job.terminal, job.file.url_path, "")
 
     # -- files ----------------------------------------------------------------------------------
