@@ -504,10 +504,19 @@ def test_a_run_elsewhere_while_an_interrupted_runs_packages_wait_is_refused(
     down[0] = False
     made = len(creates(sim))
     capsys.readouterr()
-    for switch in (["--destination", "postgres", "--dataset", postgres_dataset], ["--dataset", "elsewhere"]):
+    for switch in (["--destination", "postgres", "--dataset", postgres_dataset], ["--dataset", "elsewhere"],
+                   ["--dataset", "x.uniware"]):
         assert cli("--export", "Return Invoices", "--facility", "BLR01", *switch) == 2
         err = capsys.readouterr().err
-        assert "names another; its interrupted run left load packages waiting to load there" in err, err
+        assert "another; its interrupted run left load packages waiting to load there" in err, err
+    # the same switch through dlt's configuration rather than a flag (red team helper 108)
+    for variable, value in (("DESTINATION_TYPE", "postgres"), ("DATASET_NAME", "elsewhere"),
+                            ("PIPELINES__FH__DATASET_NAME", "elsewhere")):
+        monkeypatch.setenv(variable, value)
+        assert cli("--export", "Return Invoices", "--facility", "BLR01") == 2
+        err = capsys.readouterr().err
+        assert "the configuration" in err and "its interrupted run left load packages waiting" in err, err
+        monkeypatch.delenv(variable)
     assert len(creates(sim)) == made
     with psycopg2.connect(POSTGRES) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (postgres_dataset,))
@@ -515,6 +524,8 @@ def test_a_run_elsewhere_while_an_interrupted_runs_packages_wait_is_refused(
     assert cli("--export", "Return Invoices", "--facility", "BLR01") == 0
     pipeline = dlt.attach("fh", pipelines_dir=str(tmp_path / "pl"))
     assert not pipeline.has_pending_data
+    # where it loaded before the refused runs: they left the pipeline's saved place as it was
+    assert (pipeline.destination.destination_type, pipeline.dataset_name) == ("dlt.destinations.duckdb", "uniware")
     with pipeline.sql_client() as client:
         [(loaded,)] = client.execute_sql("SELECT COUNT(*) FROM export_job_status WHERE status = 'LOADED'") or []
     assert loaded == len(sim.jobs.all()) > 0

@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import copy
 import difflib
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional, cast
 
 import dlt
+from dlt.common.destination import Destination
 from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.pipeline.pipeline import Pipeline
 
@@ -88,7 +90,10 @@ def chosen_pipeline(pipeline_name: str, pipelines_dir: Optional[str], destinatio
                     keep: bool = False) -> Pipeline:
     """The pipeline with `destination` and `dataset` where given, else those of its loads, else duckdb and
     uniware. `keep`: a destination or dataset other than those of its loads is a setting error (a command
-    that only reads or clears: dlt would switch the pipeline to them, for this and every later run)."""
+    that only reads or clears: dlt would switch the pipeline to them, for this and every later run). A
+    pipeline whose interrupted run left packages waiting never switches, however the other place is named
+    (see `_refuse_switch_while_waiting`)."""
+    place = _saved_place(pipeline_name, pipelines_dir)  # read before dlt's pipeline takes its settings
     saved = loaded_pipeline(pipeline_name, pipelines_dir)
     where: dict[str, Any] = {"pipelines_dir": pipelines_dir} if pipelines_dir else {}
     if saved is None:
@@ -96,24 +101,60 @@ def chosen_pipeline(pipeline_name: str, pipelines_dir: Optional[str], destinatio
                                        dataset_name=dataset or "uniware", **where)
         return fresh
     kept = saved.destination.destination_name if saved.destination is not None else ""
-    # packages an interrupted run left carry rows, job codes and history for where it loaded: elsewhere, dlt
-    # would load them there, and the pipeline's state and its destinations would disagree from then on
-    waiting = not keep and saved.has_pending_data
     for flag, given, own in (("--destination", destination, kept), ("--dataset", dataset, saved.dataset_name)):
         named = str(getattr(given, "destination_name", given) or "")
-        if (keep or waiting) and named and named.lower().rsplit(".", 1)[-1] != str(own).lower():
-            why = (f"its interrupted run left load packages waiting to load there: run once without {flag} to "
-                   f"load them, then switch") if waiting else (
-                f"to which dlt would switch the pipeline: leave {flag} out, or give --pipeline-name of the "
-                "pipeline that loads there")
+        other = named.lower().rsplit(".", 1)[-1] != str(own).lower() if flag == "--destination" else named != own
+        if keep and named and other:
             raise ConfigError(flag.lstrip("-"), f"pipeline '{pipeline_name}' loads into {kept} dataset "
-                              f"'{saved.dataset_name}'; {flag} {named} names another; {why}", given_as=flag)
-    if destination is None and dataset is None:
-        return saved
-    overrides: dict[str, Any] = {"destination": destination, "dataset_name": dataset}
-    chosen: Pipeline = dlt.pipeline(pipeline_name=pipeline_name, **where,
-                                    **{key: value for key, value in overrides.items() if value is not None})
+                              f"'{saved.dataset_name}'; {flag} {named} names another, to which dlt would switch "
+                              f"the pipeline: leave {flag} out, or give --pipeline-name of the pipeline that loads "
+                              "there", given_as=flag)
+    chosen = saved
+    if destination is not None or dataset is not None:
+        overrides: dict[str, Any] = {"destination": destination, "dataset_name": dataset}
+        chosen = dlt.pipeline(pipeline_name=pipeline_name, **where,
+                              **{key: value for key, value in overrides.items() if value is not None})
+    _refuse_switch_while_waiting(chosen, place, destination, dataset, where)
     return chosen
+
+
+def _saved_place(pipeline_name: str, pipelines_dir: Optional[str]) -> Optional[tuple[str, Optional[str], str]]:
+    """The destination (type and name) and dataset the pipeline's saved state names, as the state file
+    holds them: making dlt's pipeline object saves the configuration's (or a flag's) over them at once."""
+    path = Path(str(pipelines_dir or get_dlt_pipelines_dir())) / pipeline_name / Pipeline.STATE_FILE
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    kind, name, dataset = state.get("destination_type"), state.get("destination_name"), state.get("dataset_name")
+    return (str(kind), str(name) if name else None, str(dataset)) if kind and dataset else None
+
+
+def _refuse_switch_while_waiting(pipeline: Pipeline, place: Optional[tuple[str, Optional[str], str]],
+                                 destination: Any, dataset: Optional[str], where: Mapping[str, Any]) -> None:
+    """A ConfigError when packages of an interrupted run wait to load and the pipeline now names another
+    destination or dataset than its state (a flag, or dlt's configuration: `DESTINATION_TYPE`,
+    `DATASET_NAME`, `[pipelines.<name>]`...): dlt would load their rows, job codes and history there, while
+    the pipeline's state says they loaded where it loads, and each run after switching back failed. The
+    state is given its place back first (dlt saved the new one when the pipeline object was made)."""
+    if place is None or not pipeline.has_pending_data:
+        return
+    kind, name, saved_dataset = place
+    now = pipeline.destination.destination_type if pipeline.destination is not None else ""
+    for setting, was, is_now, flag, given, variable in (
+            ("destination", kind, now, "--destination", destination, "DESTINATION_TYPE"),
+            ("dataset", saved_dataset, pipeline.dataset_name, "--dataset", dataset, "DATASET_NAME")):
+        if not is_now or is_now == was:
+            continue
+        how = f"{flag} names" if given else (f"the configuration ([pipelines.{pipeline.pipeline_name}], "
+                                             ".dlt/config.toml or the environment) names")
+        shown = is_now.rsplit(".", 1)[-1] if setting == "destination" else is_now
+        dlt.pipeline(pipeline_name=pipeline.pipeline_name, dataset_name=saved_dataset, **where,
+                     destination=Destination.from_reference(kind, destination_name=name))
+        raise ConfigError(setting, f"pipeline '{pipeline.pipeline_name}' loads into {kind.rsplit('.', 1)[-1]} dataset "
+                          f"'{saved_dataset}'; {how} {setting} '{shown}', another; its interrupted run left load "
+                          "packages waiting to load there: run once without the switch to load them, then switch",
+                          given_as=flag if given else variable)
 
 
 def _pipeline(args: argparse.Namespace) -> Pipeline:
