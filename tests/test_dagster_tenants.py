@@ -251,7 +251,10 @@ def test_a_backfill_run_over_several_tenants_is_refused(tmp_path: Path, monkeypa
      "tenants 'acme' and 'globex' would load into one schema 'shared'"),
     ({"acme": {"pipeline_name": "one"}, "globex": {"pipeline_name": "one"}},
      "tenants 'acme' and 'globex' have one pipeline_name 'one'"),
-], ids=["a-staging-dataset", "double-underscore", "trailing-underscore", "one-dataset", "one-pipeline"])
+    ({"acme": {"destination": "dlt.destinations.postgres", "dataset_name": "shared"},
+      "globex": {"dataset_name": "shared"}}, "tenants 'acme' and 'globex' would load into one schema 'shared' of postgres"),
+], ids=["a-staging-dataset", "double-underscore", "trailing-underscore", "one-dataset", "one-pipeline",
+        "one-destination-spelt-two-ways"])
 def test_tenants_whose_rows_would_meet_are_refused_before_any_run(
         monkeypatch: pytest.MonkeyPatch, tables: dict[str, Any], said: str) -> None:
     """Tenants `acme` and `acme_staging`: dlt merges `acme`'s rows through `uniware_acme_staging`, the other
@@ -267,7 +270,7 @@ def test_tenants_whose_rows_would_meet_are_refused_before_any_run(
     assert said in str(refused.value), str(refused.value)
     with pytest.raises(TenantConfigError):
         load_tenants()
-    if "pipeline_name" not in json.dumps(tables):
+    if "pipeline_name" not in json.dumps(tables):  # on another destination each: apart
         first = next(iter(tables))
         apart = {name: {**table, "destination": "duckdb"} if name == first else table for name, table in tables.items()}
         monkeypatch.setenv("TENANTS", json.dumps(apart))

@@ -41,6 +41,7 @@ from typing import Any, Optional
 
 import dlt
 from dlt.common.configuration.utils import deserialize_value
+from dlt.common.destination import Destination
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.pipeline.pipeline import Pipeline
 
@@ -162,7 +163,7 @@ def check_apart(tenants: Sequence[Tenant]) -> None:
         if other != tenant.name:
             raise TenantConfigError(f"tenants '{other}' and '{tenant.name}' have one pipeline_name "
                                     f"'{tenant.pipeline_name}', so one state: give each its own pipeline_name")
-        destination = tenant.destination or os.environ.get("UNIWARE_DESTINATION", "duckdb")
+        destination = _destination_key(tenant.destination or os.environ.get("UNIWARE_DESTINATION", "duckdb"))
         for schema, what in ((tenant.dataset_name, f"dataset '{tenant.dataset_name}'"),
                              (f"{tenant.dataset_name}_staging", f"staging dataset (of '{tenant.dataset_name}')")):
             place = (destination, naming.normalize_identifier(schema))
@@ -172,6 +173,19 @@ def check_apart(tenants: Sequence[Tenant]) -> None:
                     f"tenants '{owner}' and '{tenant.name}' would load into one schema '{place[1]}' of {destination} "
                     f"(the {theirs} of '{owner}', the {what} of '{tenant.name}'): one tenant's rows would replace "
                     f"the other's; set dataset_name in [{SECTION}.{tenant.name}] to a name of its own")
+
+
+def _destination_key(reference: str) -> str:
+    """One spelling per destination (`postgres` and `dlt.destinations.postgres` are one): its type and
+    name as dlt resolves them; the reference as given when dlt cannot (the run says why)."""
+    try:
+        destination = Destination.from_reference(reference)
+    except Exception:  # an unknown destination: the tenant's run fails naming it
+        return reference
+    if destination is None:
+        return reference
+    kind = destination.destination_type.rsplit(".", 1)[-1]
+    return kind if destination.destination_name == kind else f"{destination.destination_name} ({kind})"
 
 
 def configured_tables() -> dict[str, Any]:
