@@ -392,9 +392,44 @@ def test_a_header_repeated_inside_the_file_fails_the_job_naming_the_row(
         harness.run(exports=[export], facilities=["BLR01"], on_bad_rows=bad_rows)
     [problem] = failed.value.problems
     said = "repeats the header" + ("" if order == "same" else " in another order")
-    assert f"row 5 (header is row 1) {said}: the file holds its header twice" in problem, problem
+    assert f"row 5 (header is row 1) {said}: the file holds a header twice" in problem, problem
     table = "sale_orders" if typed else "sale_orders_text"
     assert not harness.has_table(table) or harness.count(table) == 0
+
+
+@pytest.mark.parametrize("variant", ["capitals", "renamed-and-reordered", "another-reports-header"])
+@pytest.mark.parametrize("bad_rows", ["fail", "skip"])
+def test_a_header_row_that_is_not_exactly_the_files_fails_the_job_too(harness: Harness, variant: str,
+                                                                     bad_rows: str) -> None:
+    """A second header that is not the file's own, exactly: in other capitals, with a label renamed by
+    another build and two columns swapped, or another report's. Under `skip` the renamed one was dropped as
+    a bad row and the rows after it loaded with two columns swapped, exit 0 (red team helper 108)."""
+    from uniware_source.vocabulary import LABELS
+
+    def joined(job: Any, text: str) -> str:
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+        header, after = rows[0], rows[4:]
+        if variant == "capitals":
+            header = [label.upper() for label in header]
+        elif variant == "renamed-and-reordered":
+            header = ["Channel" if label == "Channel Name" else label for label in header]
+            header = [header[1], header[0], *header[2:]]
+            after = [[row[1], row[0], *row[2:]] for row in after]
+        else:
+            others = list(LABELS["Return Invoices"].values())
+            header = (others * 3)[:len(header)]
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerows([*rows[:4], header, *after])
+        return out.getvalue()
+
+    harness.sim.jobs.edit_file = joined
+    with pytest.raises(ExportsFailed) as failed:
+        harness.run(exports=[_all_text_sale_orders()], facilities=["BLR01"], on_bad_rows=bad_rows)
+    [problem] = failed.value.problems
+    said = "repeats the header" if variant == "capitals" else "is a header row, not data"
+    assert f"row 5 (header is row 1) {said}" in problem, problem
+    assert not harness.has_table("sale_orders_text") or harness.count("sale_orders_text") == 0
 
 
 def test_a_row_whose_first_value_is_a_label_is_no_header_repeat(harness: Harness) -> None:

@@ -252,7 +252,8 @@ def test_a_backfill_run_over_several_tenants_is_refused(tmp_path: Path, monkeypa
     ({"acme": {"pipeline_name": "one"}, "globex": {"pipeline_name": "one"}},
      "tenants 'acme' and 'globex' have one pipeline_name 'one'"),
     ({"acme": {"destination": "dlt.destinations.postgres", "dataset_name": "shared"},
-      "globex": {"dataset_name": "shared"}}, "tenants 'acme' and 'globex' would load into one schema 'shared' of postgres"),
+      "globex": {"dataset_name": "shared"}},
+     "tenants 'acme' and 'globex' would load into one schema 'shared' of postgres"),
 ], ids=["a-staging-dataset", "double-underscore", "trailing-underscore", "one-dataset", "one-pipeline",
         "one-destination-spelt-two-ways"])
 def test_tenants_whose_rows_would_meet_are_refused_before_any_run(

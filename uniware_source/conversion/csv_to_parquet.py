@@ -28,6 +28,7 @@ from .chunk_threads import BackgroundWriter, ParseFailed, read_ahead, regrouped
 from .column_names import DLT_COLUMNS, ColumnNames
 from .facility_guard import FACILITY_CODE_LABEL, FACILITY_NAME_LABEL, FacilityCodes
 from .file_layout import FileLayout, find_label, plan_layout, read_header, tells_newest
+from .header_rows import header_row
 from .key_check import FileKeys, KeyCheck, KeyStore
 from .load_files import PARQUET, dictionary_columns
 from .row_checks import (
@@ -35,7 +36,6 @@ from .row_checks import (
     NUL,
     RowProblems,
     first_ragged_row,
-    header_repeat,
     invalid_utf8,
     joined_rows,
     line_breaks,
@@ -459,14 +459,15 @@ class CsvConverter:
                     f"holds {1 + line_breaks(value):,} lines shaped like rows of the file (starts with "
                     f"{value[:60]!r}): a quote that is not escaped seems to join rows; the file cannot be read "
                     "safely")
-        repeat = header_repeat(pa.RecordBatch.from_arrays(columns, names=batch.schema.names), layout.header)
-        if repeat is not None:  # never skipped: the rows after it may be another export's, in other columns
-            index, same_order = repeat
+        found = header_row(pa.RecordBatch.from_arrays(columns, names=batch.schema.names), layout.header)
+        if found is not None:  # never skipped: the rows after it may be another export's, in other columns
+            what = ("repeats the header" + ("" if found.in_order else " in another order")) if found.repeats else (
+                f"is a header row, not data: {found.labels} of its {len(columns)} values are column labels (another "
+                "export's header, or the header again with other labels)")
             raise CsvFormatError(
-                f"{where}: row {rows_before + index + 2} (header is row 1) repeats the header"
-                f"{'' if same_order else ' in another order'}: the file holds its header twice, as two exports "
-                "joined into one file would, so the rows after it may not be this export's, or not in these "
-                "columns; the file cannot be read safely")
+                f"{where}: row {rows_before + found.index + 2} (header is row 1) {what}: the file holds a header "
+                "twice, as two exports joined into one file would, so the rows after it may not be this export's, "
+                "or not in these columns; the file cannot be read safely")
         empty = _blank_rows(columns, range(len(columns)))
         if empty is not None:
             flag(empty, "a row without any value (a line of separators only)", 0)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import re
-from collections import Counter
-from collections.abc import Sequence
 from typing import NamedTuple, Optional
 
 import pyarrow as pa
@@ -65,30 +63,6 @@ def read_options(count: int, block_size: int, use_threads: bool = True) -> pacsv
     # the header is skipped as a parsed row (a quoted label may hold a newline), not as a line
     return pacsv.ReadOptions(column_names=positional_names(count), skip_rows_after_names=1, block_size=block_size,
                              use_threads=use_threads)
-
-
-def header_repeat(batch: pa.RecordBatch, header: Sequence[str]) -> Optional[tuple[int, bool]]:
-    """The first row of `batch` whose values are the file's `header` labels (blanks and a byte-order mark
-    trimmed), in its order or any other, and whether in its order: two exports joined into one file. Only
-    rows whose first value is a label are looked at further (one set lookup per row)."""
-    if batch.num_columns != len(header) or len(header) < 2:
-        return None
-    bare = [label.strip().lstrip(BOM).strip() for label in header]
-    labels = pa.array(list({*bare, *(BOM + label for label in bare)}))
-    candidates = pc.is_in(pc.utf8_trim_whitespace(batch.column(0)), value_set=labels)
-    if not pc.any(candidates).as_py():
-        return None
-    positions = pc.indices_nonzero(candidates)
-    rows = batch.filter(candidates)
-    all_labels = candidates.filter(candidates)
-    for column in rows.columns[1:]:
-        all_labels = pc.and_(all_labels, pc.is_in(pc.utf8_trim_whitespace(column), value_set=labels))
-    wanted = Counter(bare)
-    for at in pc.indices_nonzero(all_labels).to_pylist():
-        row = [str(column[at].as_py()).strip().lstrip(BOM).strip() for column in rows.columns]
-        if Counter(row) == wanted:
-            return positions[at].as_py(), row == bare
-    return None
 
 
 def first_ragged_row(source: Opener, count: int, block_size: int, joined: bool = False) -> Optional[Ragged]:
