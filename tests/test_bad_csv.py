@@ -397,7 +397,8 @@ def test_a_header_repeated_inside_the_file_fails_the_job_naming_the_row(
     assert not harness.has_table(table) or harness.count(table) == 0
 
 
-@pytest.mark.parametrize("variant", ["capitals", "renamed-and-reordered", "another-reports-header"])
+@pytest.mark.parametrize("variant", ["capitals", "renamed-and-reordered", "first-label-renamed",
+                                     "another-reports-header"])
 @pytest.mark.parametrize("bad_rows", ["fail", "skip"])
 def test_a_header_row_that_is_not_exactly_the_files_fails_the_job_too(harness: Harness, variant: str,
                                                                      bad_rows: str) -> None:
@@ -415,6 +416,8 @@ def test_a_header_row_that_is_not_exactly_the_files_fails_the_job_too(harness: H
             header = ["Channel" if label == "Channel Name" else label for label in header]
             header = [header[1], header[0], *header[2:]]
             after = [[row[1], row[0], *row[2:]] for row in after]
+        elif variant == "first-label-renamed":  # only rows whose first value was a label were looked at
+            header = ["Order Item Ref", *header[1:]]
         else:
             others = list(LABELS["Return Invoices"].values())
             header = (others * 3)[:len(header)]
@@ -430,6 +433,28 @@ def test_a_header_row_that_is_not_exactly_the_files_fails_the_job_too(harness: H
     said = "repeats the header" if variant == "capitals" else "is a header row, not data"
     assert f"row 5 (header is row 1) {said}" in problem, problem
     assert not harness.has_table("sale_orders_text") or harness.count("sale_orders_text") == 0
+
+
+def test_a_short_files_values_that_are_labels_elsewhere_are_data(harness: Harness) -> None:
+    """A file of six columns whose row holds words other reports use as labels (`Created`, `COD`, `Sales`):
+    three of six values counted as labels, and the row failed the job as a header (red team helper 110).
+    A narrow file's rows count its own labels only."""
+    served: list[int] = []
+
+    def worded(job: Any, text: str) -> str:
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+        served.append(len(rows) - 1)
+        status, channel = rows[0].index("Sale Order Status"), rows[0].index("Channel Name")
+        rows[3][0], rows[3][status], rows[3][channel] = "Created", "COD", "Sales"
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(rows)
+        return out.getvalue()
+
+    harness.sim.jobs.edit_file = worded
+    export = {"name": "Sale Orders", "table_name": "sale_orders_short", "write_disposition": "append",
+              "primary_key": [], "window_column": "", "columns": ["soicode", "saleOrderCode", "status", "channel"]}
+    assert not harness.run(exports=[export], facilities=["BLR01"]).problems
+    assert harness.count("sale_orders_short") == sum(served) > 0
 
 
 def test_a_row_whose_first_value_is_a_label_is_no_header_repeat(harness: Harness) -> None:

@@ -504,8 +504,10 @@ def test_a_run_elsewhere_while_an_interrupted_runs_packages_wait_is_refused(
     down[0] = False
     made = len(creates(sim))
     capsys.readouterr()
+    monkeypatch.setenv("DESTINATION__OTHER__DESTINATION_TYPE", "duckdb")  # a named destination of the same type
+    monkeypatch.setenv("DESTINATION__OTHER__CREDENTIALS", str(tmp_path / "other.duckdb"))
     for switch in (["--destination", "postgres", "--dataset", postgres_dataset], ["--dataset", "elsewhere"],
-                   ["--dataset", "x.uniware"]):
+                   ["--dataset", "x.uniware"], ["--destination", "other"]):
         assert cli("--export", "Return Invoices", "--facility", "BLR01", *switch) == 2
         err = capsys.readouterr().err
         assert "another; its interrupted run left load packages waiting to load there" in err, err
@@ -529,6 +531,40 @@ def test_a_run_elsewhere_while_an_interrupted_runs_packages_wait_is_refused(
     with pipeline.sql_client() as client:
         [(loaded,)] = client.execute_sql("SELECT COUNT(*) FROM export_job_status WHERE status = 'LOADED'") or []
     assert loaded == len(sim.jobs.all()) > 0
+
+
+def test_a_new_pipeline_loads_where_dlts_configuration_says_and_stays_there(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`DATASET_NAME` (dlt's configuration, not a flag) for every run: the first run loaded into `uniware`
+    (the connector's default won over it) and the next into the configured dataset, the rows in both; with
+    the first run interrupted, every later run with the same settings was refused as a switch (red team
+    helper 110). The first run takes dlt's configuration; the same settings are never a switch."""
+    from dlt.destinations.impl.duckdb import duck
+
+    monkeypatch.setenv("DATASET_NAME", "from_config")
+    copy = duck.DuckDbCopyJob.run
+    down = [True]
+
+    def failing(self: Any) -> None:
+        if "return_invoices" in self._file_path and down[0]:
+            raise RuntimeError("simulated destination failure")
+        copy(self)
+    monkeypatch.setattr(duck.DuckDbCopyJob, "run", failing)
+    assert cli("--export", "Return Invoices", "--facility", "BLR01") != 0
+    down[0] = False
+    assert cli("--export", "Return Invoices", "--facility", "BLR01") == 0
+    assert cli("--export", "Return Invoices", "--facility", "BLR01") == 0
+    pipeline = dlt.attach("fh", pipelines_dir=str(tmp_path / "pl"))
+    assert pipeline.dataset_name == "from_config" and not pipeline.has_pending_data
+    with pipeline.sql_client() as client:
+        schemas = {name for (name,) in client.execute_sql("SELECT schema_name FROM information_schema.schemata") or []}
+        [(rows, keys)] = client.execute_sql(
+            "SELECT COUNT(*), COUNT(DISTINCT invoice_code || '/' || return_invoice_code || '/' || item_sku_code) "
+            "FROM from_config.return_invoices") or []
+        loaded = [code for (code,) in client.execute_sql("SELECT job_code FROM from_config.export_job_status "
+                                                         "WHERE status = 'LOADED'") or []]
+    assert "uniware" not in schemas
+    assert rows == keys > 0 and sorted(loaded) == sorted(job.code for job in sim.jobs.all())
 
 
 def test_status_reads_the_pipelines_own_destination_and_dataset(cli: Any, sim: UniwareSimulator,

@@ -96,9 +96,13 @@ def chosen_pipeline(pipeline_name: str, pipelines_dir: Optional[str], destinatio
     place = _saved_place(pipeline_name, pipelines_dir)  # read before dlt's pipeline takes its settings
     saved = loaded_pipeline(pipeline_name, pipelines_dir)
     where: dict[str, Any] = {"pipelines_dir": pipelines_dir} if pipelines_dir else {}
-    if saved is None:
-        fresh: Pipeline = dlt.pipeline(pipeline_name=pipeline_name, destination=destination or "duckdb",
-                                       dataset_name=dataset or "uniware", **where)
+    if saved is None:  # the flags, else dlt's configuration (DESTINATION_TYPE, DATASET_NAME...), else the defaults
+        options: dict[str, Any] = {**where, **({"dataset_name": dataset} if dataset else {})}
+        fresh: Pipeline = dlt.pipeline(pipeline_name=pipeline_name, destination=destination, **options)
+        configured = dataset or (None if fresh.dataset_name == f"{pipeline_name}_dataset" else fresh.dataset_name)
+        if fresh.destination is None or not configured:  # dlt's default dataset: not one the user named
+            fresh = dlt.pipeline(pipeline_name=pipeline_name, destination=fresh.destination or "duckdb",
+                                 dataset_name=configured or "uniware", **where)
         return fresh
     kept = saved.destination.destination_name if saved.destination is not None else ""
     for flag, given, own in (("--destination", destination, kept), ("--dataset", dataset, saved.dataset_name)):
@@ -140,21 +144,25 @@ def _refuse_switch_while_waiting(pipeline: Pipeline, place: Optional[tuple[str, 
     if place is None or not pipeline.has_pending_data:
         return
     kind, name, saved_dataset = place
-    now = pipeline.destination.destination_type if pipeline.destination is not None else ""
+    # a destination as type and name: a named one of the same type (`--destination other`, of type duckdb) is
+    # another place
+    saved_at = f"{kind}:{name or kind.rsplit('.', 1)[-1]}"
+    now = f"{pipeline.destination.destination_type}:{pipeline.destination.destination_name}" \
+        if pipeline.destination is not None else ""
     for setting, was, is_now, flag, given, variable in (
-            ("destination", kind, now, "--destination", destination, "DESTINATION_TYPE"),
+            ("destination", saved_at, now, "--destination", destination, "DESTINATION_TYPE"),
             ("dataset", saved_dataset, pipeline.dataset_name, "--dataset", dataset, "DATASET_NAME")):
         if not is_now or is_now == was:
             continue
         how = f"{flag} names" if given else (f"the configuration ([pipelines.{pipeline.pipeline_name}], "
                                              ".dlt/config.toml or the environment) names")
-        shown = is_now.rsplit(".", 1)[-1] if setting == "destination" else is_now
+        shown = is_now.rsplit(":", 1)[-1] if setting == "destination" else is_now
         dlt.pipeline(pipeline_name=pipeline.pipeline_name, dataset_name=saved_dataset, **where,
                      destination=Destination.from_reference(kind, destination_name=name))
-        raise ConfigError(setting, f"pipeline '{pipeline.pipeline_name}' loads into {kind.rsplit('.', 1)[-1]} dataset "
-                          f"'{saved_dataset}'; {how} {setting} '{shown}', another; its interrupted run left load "
-                          "packages waiting to load there: run once without the switch to load them, then switch",
-                          given_as=flag if given else variable)
+        raise ConfigError(setting, f"pipeline '{pipeline.pipeline_name}' loads into {saved_at.rsplit(':', 1)[-1]} "
+                          f"dataset '{saved_dataset}'; {how} {setting} '{shown}', another; its interrupted run left "
+                          "load packages waiting to load there: run once without the switch to load them, then "
+                          "switch", given_as=flag if given else variable)
 
 
 def _pipeline(args: argparse.Namespace) -> Pipeline:
