@@ -437,8 +437,9 @@ def test_a_header_row_that_is_not_exactly_the_files_fails_the_job_too(harness: H
 
 def test_a_short_files_values_that_are_labels_elsewhere_are_data(harness: Harness) -> None:
     """A file of six columns whose row holds words other reports use as labels (`Created`, `COD`, `Sales`):
-    three of six values counted as labels, and the row failed the job as a header (red team helper 110).
-    A narrow file's rows count its own labels only."""
+    three of six values counted as labels, and the row failed the job as a header (red team helper 110);
+    and a row whose values repeat one of the file's own labels (111). A narrow file's rows count its own
+    labels only, and a row whose label values are all one label is data."""
     served: list[int] = []
 
     def worded(job: Any, text: str) -> str:
@@ -446,6 +447,8 @@ def test_a_short_files_values_that_are_labels_elsewhere_are_data(harness: Harnes
         served.append(len(rows) - 1)
         status, channel = rows[0].index("Sale Order Status"), rows[0].index("Channel Name")
         rows[3][0], rows[3][status], rows[3][channel] = "Created", "COD", "Sales"
+        # one of the file's own labels as the value of three columns (`Sales` beside a `Sales` column, 110)
+        rows[4][0] = rows[4][status] = rows[4][channel] = rows[0][channel]
         out = io.StringIO()
         csv.writer(out, lineterminator="\n").writerows(rows)
         return out.getvalue()

@@ -533,15 +533,16 @@ def test_a_run_elsewhere_while_an_interrupted_runs_packages_wait_is_refused(
     assert loaded == len(sim.jobs.all()) > 0
 
 
+@pytest.mark.parametrize("configured", ["from_config", "fh_dataset"])  # the second is dlt's own default's name
 def test_a_new_pipeline_loads_where_dlts_configuration_says_and_stays_there(
-        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, configured: str) -> None:
     """`DATASET_NAME` (dlt's configuration, not a flag) for every run: the first run loaded into `uniware`
     (the connector's default won over it) and the next into the configured dataset, the rows in both; with
     the first run interrupted, every later run with the same settings was refused as a switch (red team
     helper 110). The first run takes dlt's configuration; the same settings are never a switch."""
     from dlt.destinations.impl.duckdb import duck
 
-    monkeypatch.setenv("DATASET_NAME", "from_config")
+    monkeypatch.setenv("DATASET_NAME", configured)
     copy = duck.DuckDbCopyJob.run
     down = [True]
 
@@ -555,13 +556,13 @@ def test_a_new_pipeline_loads_where_dlts_configuration_says_and_stays_there(
     assert cli("--export", "Return Invoices", "--facility", "BLR01") == 0
     assert cli("--export", "Return Invoices", "--facility", "BLR01") == 0
     pipeline = dlt.attach("fh", pipelines_dir=str(tmp_path / "pl"))
-    assert pipeline.dataset_name == "from_config" and not pipeline.has_pending_data
+    assert pipeline.dataset_name == configured and not pipeline.has_pending_data
     with pipeline.sql_client() as client:
         schemas = {name for (name,) in client.execute_sql("SELECT schema_name FROM information_schema.schemata") or []}
         [(rows, keys)] = client.execute_sql(
             "SELECT COUNT(*), COUNT(DISTINCT invoice_code || '/' || return_invoice_code || '/' || item_sku_code) "
-            "FROM from_config.return_invoices") or []
-        loaded = [code for (code,) in client.execute_sql("SELECT job_code FROM from_config.export_job_status "
+            f"FROM {configured}.return_invoices") or []
+        loaded = [code for (code,) in client.execute_sql(f"SELECT job_code FROM {configured}.export_job_status "
                                                          "WHERE status = 'LOADED'") or []]
     assert "uniware" not in schemas
     assert rows == keys > 0 and sorted(loaded) == sorted(job.code for job in sim.jobs.all())

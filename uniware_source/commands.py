@@ -97,12 +97,11 @@ def chosen_pipeline(pipeline_name: str, pipelines_dir: Optional[str], destinatio
     saved = loaded_pipeline(pipeline_name, pipelines_dir)
     where: dict[str, Any] = {"pipelines_dir": pipelines_dir} if pipelines_dir else {}
     if saved is None:  # the flags, else dlt's configuration (DESTINATION_TYPE, DATASET_NAME...), else the defaults
-        options: dict[str, Any] = {**where, **({"dataset_name": dataset} if dataset else {})}
-        fresh: Pipeline = dlt.pipeline(pipeline_name=pipeline_name, destination=destination, **options)
-        configured = dataset or (None if fresh.dataset_name == f"{pipeline_name}_dataset" else fresh.dataset_name)
-        if fresh.destination is None or not configured:  # dlt's default dataset: not one the user named
-            fresh = dlt.pipeline(pipeline_name=pipeline_name, destination=fresh.destination or "duckdb",
-                                 dataset_name=configured or "uniware", **where)
+        # (not a refused earlier run's place, which dlt's pipeline would take from the state it saved)
+        fresh: Pipeline = dlt.pipeline(pipeline_name=pipeline_name, **where,
+                                       destination=destination or _configured(pipeline_name, "destination_type")
+                                       or "duckdb",
+                                       dataset_name=dataset or _configured(pipeline_name, "dataset_name") or "uniware")
         return fresh
     kept = saved.destination.destination_name if saved.destination is not None else ""
     for flag, given, own in (("--destination", destination, kept), ("--dataset", dataset, saved.dataset_name)):
@@ -120,6 +119,12 @@ def chosen_pipeline(pipeline_name: str, pipelines_dir: Optional[str], destinatio
                               **{key: value for key, value in overrides.items() if value is not None})
     _refuse_switch_while_waiting(chosen, place, destination, dataset, where)
     return chosen
+
+
+def _configured(pipeline_name: str, key: str) -> Optional[str]:
+    """dlt's configuration of a pipeline setting: `[pipelines.<name>]`, else the top level (`DATASET_NAME`)."""
+    value: Any = dlt.config.get(f"pipelines.{pipeline_name}.{key}") or dlt.config.get(key)
+    return str(value) if value else None
 
 
 def _saved_place(pipeline_name: str, pipelines_dir: Optional[str]) -> Optional[tuple[str, Optional[str], str]]:

@@ -5,19 +5,22 @@ another), or another export's header (another report's, a build's other labels).
 be another export's, in other columns, so such a file is never loaded, whatever `on_bad_rows` says (a
 typed column would fail on the labels only where one is typed, and `skip` would drop that row alone).
 
-A row is a header row when at least half of its values (and two, in a file of two columns or more; the
-one value of a one-column file) are the file's own labels, compared ignoring case and surrounding blanks
-(the header again, in any order, with a label or two renamed); or, in a file of 8 columns or more, when
-three quarters of its values are labels the catalog knows for any report (vocabulary.py): another
-report's header. Words that are labels elsewhere (`CREATED`, `COD`, `Sales`) are frequent values, so a
-short file's rows count its own labels only. Only rows whose first or second value is a label are looked
-at whole (a lower-casing and a set lookup of two columns per chunk).
+A row is a header row when at least half of its values are the file's own labels (and three, in a file of
+four columns or more; two in a file of two or three; the one value of a one-column file), not all one
+label, compared ignoring case and surrounding blanks: the header again, in any order, with a label or
+two renamed; or, in a file of 8 columns or more, when three quarters of its values are labels the
+catalog knows for any report (vocabulary.py). Data holds words that are labels (`Sales` in a `Voucher
+Type` column beside a `Sales` column; `CREATED`, `COD`): a row whose label values are all one label is
+data, and a file narrower than 8 columns counts its own labels only. Only rows whose first or second
+value is a label (the file's own; in a wide file, any the catalog knows) are looked at further (a
+lower-casing and a set lookup of two columns per chunk). Not told: in a narrow file, another export's
+header that shares neither its first nor its second label with the file's.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Optional
@@ -56,27 +59,37 @@ def header_row(batch: pa.RecordBatch, header: Sequence[str]) -> Optional[HeaderR
     if batch.num_columns != count or not count:
         return None
     own = [_bare(label) for label in header]
-    catalog = known_labels() if count >= CATALOG_LABELS_FROM else frozenset()
     own_labels = _with_marks(set(own))
-    any_labels = _with_marks(set(own) | catalog)
-    candidates = _is_label(batch.column(0), any_labels)
+    wide = count >= CATALOG_LABELS_FROM
+    any_labels = _with_marks(set(own) | known_labels()) if wide else own_labels
+    candidates = _is_label(_lowered(batch.column(0)), any_labels)
     if count > 1:
-        candidates = pc.or_(candidates, _is_label(batch.column(1), any_labels))
+        candidates = pc.or_(candidates, _is_label(_lowered(batch.column(1)), any_labels))
     if not pc.any(candidates).as_py():
         return None
     positions = pc.indices_nonzero(candidates)
-    rows = batch.filter(candidates)
-    mine = _count(_is_label(column, own_labels) for column in rows.columns)
-    known = _count(_is_label(column, any_labels) for column in rows.columns) if catalog else mine
-    header_like = pc.greater_equal(mine, max(2, (count + 1) // 2) if count > 1 else 1)
-    if catalog:
-        header_like = pc.or_(header_like, pc.greater_equal(pc.multiply(known, 4), 3 * count))
+    values = [_lowered(column) for column in batch.filter(candidates).columns]
+    mine, mixed = _labels_in_rows(values, own_labels)
+    header_like = pc.greater_equal(mine, _enough(count))
+    if count > 1:  # a one-column file's header is one label
+        header_like = pc.and_(header_like, mixed)
+    known = mine
+    if wide:  # another report's header: most of its values are labels the catalog knows
+        known, known_mixed = _labels_in_rows(values, any_labels)
+        header_like = pc.or_(header_like, pc.and_(pc.greater_equal(pc.multiply(known, 4), 3 * count), known_mixed))
     if not pc.any(header_like).as_py():
         return None
     at = pc.index(header_like, True).as_py()
-    row = [_bare(str(column[at].as_py() or "")) for column in rows.columns]
+    row = [_bare(str(column[at].as_py() or "")) for column in values]
     return HeaderRow(positions[at].as_py(), max(mine[at].as_py(), known[at].as_py()), Counter(row) == Counter(own),
                      row == own)
+
+
+def _enough(count: int) -> int:
+    """Own labels a row of a file of `count` columns needs to be a header row."""
+    if count == 1:
+        return 1
+    return max(3 if count >= 4 else 2, (count + 1) // 2)
 
 
 CATALOG_LABELS_FROM = 8  # columns: a narrower file's rows count its own labels only
@@ -87,14 +100,23 @@ def _with_marks(labels: set[str]) -> pa.Array:
     return pa.array(sorted(labels | {BOM + label for label in labels}))
 
 
-def _count(masks: Iterable[pa.Array]) -> pa.Array:
-    """Per row, how many of `masks` are true."""
-    total: Optional[pa.Array] = None
-    for mask in masks:
-        as_int = pc.cast(mask, pa.int32())
-        total = as_int if total is None else pc.add(total, as_int)
-    return total if total is not None else pa.array([], pa.int32())
+def _lowered(column: pa.Array) -> pa.Array:
+    return pc.utf8_lower(pc.utf8_trim_whitespace(column))
 
 
-def _is_label(column: pa.Array, labels: pa.Array) -> pa.Array:
-    return pc.fill_null(pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(column)), value_set=labels), False)
+def _is_label(values: pa.Array, labels: pa.Array) -> pa.Array:
+    return pc.fill_null(pc.is_in(values, value_set=labels), False)
+
+
+def _labels_in_rows(values: Sequence[pa.Array], labels: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Per row, how many of its values are `labels`, and whether they are not all one label (a value that
+    is a label repeated over a row's columns, `Sales,Sales`, is data: a header names each column once)."""
+    masks = [_is_label(column, labels) for column in values]
+    total = pc.cast(masks[0], pa.int32())
+    for mask in masks[1:]:
+        total = pc.add(total, pc.cast(mask, pa.int32()))
+    first = pc.coalesce(*[pc.if_else(mask, column, None) for mask, column in zip(masks, values, strict=True)])
+    mixed = pa.array([False] * len(values[0]), pa.bool_())
+    for mask, column in zip(masks, values, strict=True):
+        mixed = pc.or_(mixed, pc.fill_null(pc.and_(mask, pc.not_equal(column, first)), False))
+    return total, mixed
