@@ -62,8 +62,10 @@ def parse_args(argv: Optional[Sequence[str]], *, with_demo: bool = False) -> arg
     parser.add_argument("--demo", action="store_true",
                         help="run against the simulator and print SQL answers" if with_demo
                         else "the demo runs from a clone of the repository: make demo")
-    parser.add_argument("--destination", help="any dlt destination (default: the pipeline's own, else duckdb)")
-    parser.add_argument("--dataset", help="dataset (schema) name (default: the pipeline's own, else uniware)")
+    parser.add_argument("--destination", help="any dlt destination (default: the pipeline's own, else dlt's "
+                        "DESTINATION_TYPE, else duckdb)")
+    parser.add_argument("--dataset", help="dataset (schema) name (default: the pipeline's own, else dlt's "
+                        "DATASET_NAME, else uniware)")
     parser.add_argument("--pipeline-name", default="uniware_pipeline",
                         help="dlt pipeline name; DuckDB writes <name>.duckdb (default: uniware_pipeline)")
     parser.add_argument("--pipelines-dir", help="where dlt keeps pipeline state (default: dlt's, ~/.dlt/pipelines, "

@@ -88,9 +88,10 @@ def loaded_pipeline(pipeline_name: str, pipelines_dir: Optional[str]) -> Optiona
 
 def chosen_pipeline(pipeline_name: str, pipelines_dir: Optional[str], destination: Any, dataset: Optional[str],
                     keep: bool = False) -> Pipeline:
-    """The pipeline with `destination` and `dataset` where given, else those of its loads, else duckdb and
-    uniware. `keep`: a destination or dataset other than those of its loads is a setting error (a command
-    that only reads or clears: dlt would switch the pipeline to them, for this and every later run). A
+    """The pipeline with `destination` and `dataset` where given, else those of its loads, else those of dlt's
+    configuration (`DESTINATION_TYPE`, `DATASET_NAME`, `[pipelines.<name>]`), else duckdb and uniware.
+    `keep`: a destination or dataset other than those of its loads is a setting error (a command that only
+    reads or clears: dlt would switch the pipeline to them, for this and every later run). A
     pipeline whose interrupted run left packages waiting never switches, however the other place is named
     (see `_refuse_switch_while_waiting`)."""
     place = _saved_place(pipeline_name, pipelines_dir)  # read before dlt's pipeline takes its settings
