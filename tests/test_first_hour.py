@@ -479,19 +479,10 @@ def test_a_run_whose_load_fails_leaves_its_package_for_the_next_run(cli: Any, si
     assert rows == keys > 0 and sorted(loaded) == sorted(job.code for job in sim.jobs.all())
 
 
-def test_a_run_elsewhere_while_an_interrupted_runs_packages_wait_is_refused(
-        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_dataset: str,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    """A run that names another destination or dataset while packages of an interrupted run wait: dlt
-    would load them there (their rows, job codes and history) while the pipeline's state says they loaded
-    where it loads; each run after switching back failed (red team helper 103). Refused, exit 2, nothing
-    made or loaded; the run without the switch loads the packages where they belong."""
-    import psycopg2
+def interrupted_run(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run of Return Invoices whose load the destination (DuckDB) fails: its package waits for the next run."""
     from dlt.destinations.impl.duckdb import duck
 
-    from tests.postgres import POSTGRES
-
-    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", POSTGRES)
     copy = duck.DuckDbCopyJob.run
     down = [True]
 
@@ -502,6 +493,21 @@ def test_a_run_elsewhere_while_an_interrupted_runs_packages_wait_is_refused(
     monkeypatch.setattr(duck.DuckDbCopyJob, "run", failing)
     assert cli("--export", "Return Invoices", "--facility", "BLR01") != 0
     down[0] = False
+
+
+def test_a_run_elsewhere_while_an_interrupted_runs_packages_wait_is_refused(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_dataset: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A run that names another destination or dataset while packages of an interrupted run wait: dlt
+    would load them there (their rows, job codes and history) while the pipeline's state says they loaded
+    where it loads; each run after switching back failed (red team helper 103). Refused, exit 2, nothing
+    made or loaded; the run without the switch loads the packages where they belong."""
+    import psycopg2
+
+    from tests.postgres import POSTGRES
+
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", POSTGRES)
+    interrupted_run(cli, monkeypatch)
     made = len(creates(sim))
     capsys.readouterr()
     monkeypatch.setenv("DESTINATION__OTHER__DESTINATION_TYPE", "duckdb")  # a named destination of the same type
@@ -540,19 +546,8 @@ def test_a_new_pipeline_loads_where_dlts_configuration_says_and_stays_there(
     (the connector's default won over it) and the next into the configured dataset, the rows in both; with
     the first run interrupted, every later run with the same settings was refused as a switch (red team
     helper 110). The first run takes dlt's configuration; the same settings are never a switch."""
-    from dlt.destinations.impl.duckdb import duck
-
     monkeypatch.setenv("DATASET_NAME", configured)
-    copy = duck.DuckDbCopyJob.run
-    down = [True]
-
-    def failing(self: Any) -> None:
-        if "return_invoices" in self._file_path and down[0]:
-            raise RuntimeError("simulated destination failure")
-        copy(self)
-    monkeypatch.setattr(duck.DuckDbCopyJob, "run", failing)
-    assert cli("--export", "Return Invoices", "--facility", "BLR01") != 0
-    down[0] = False
+    interrupted_run(cli, monkeypatch)
     assert cli("--export", "Return Invoices", "--facility", "BLR01") == 0
     assert cli("--export", "Return Invoices", "--facility", "BLR01") == 0
     pipeline = dlt.attach("fh", pipelines_dir=str(tmp_path / "pl"))
