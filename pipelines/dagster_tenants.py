@@ -182,8 +182,10 @@ def hourly_schedule(job: UnresolvedAssetJobDefinition, names: Sequence[str]) -> 
 
 
 def build_definitions(tenants: Optional[Sequence[Tenant]] = None) -> Definitions:
-    tenants = load_tenants() if tenants is None else tenants
-    check_apart(tenants)
+    if tenants is None:
+        tenants = load_tenants()  # checked apart as they load
+    else:
+        check_apart(tenants)
     if not tenants:  # no tenant configured: an empty code location, not an error at load
         return Definitions()
     by_name = {tenant.name: tenant for tenant in tenants}

@@ -22,15 +22,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
-from typing import Optional
+from functools import cache, lru_cache
+from typing import NamedTuple, Optional
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..vocabulary import LABELS, READINGS
-
-BOM = "\ufeff"
+from .row_checks import BOM
 
 
 @dataclass(frozen=True)
@@ -58,10 +57,8 @@ def header_row(batch: pa.RecordBatch, header: Sequence[str]) -> Optional[HeaderR
     count = len(header)
     if batch.num_columns != count or not count:
         return None
-    own = [_bare(label) for label in header]
-    own_labels = _with_marks(set(own))
+    own, own_labels, any_labels = _label_sets(tuple(header))
     wide = count >= CATALOG_LABELS_FROM
-    any_labels = _with_marks(set(own) | known_labels()) if wide else own_labels
     candidates = _is_label(_lowered(batch.column(0)), any_labels)
     if count > 1:
         candidates = pc.or_(candidates, _is_label(_lowered(batch.column(1)), any_labels))
@@ -82,7 +79,22 @@ def header_row(batch: pa.RecordBatch, header: Sequence[str]) -> Optional[HeaderR
     at = pc.index(header_like, True).as_py()
     row = [_bare(str(column[at].as_py() or "")) for column in values]
     return HeaderRow(positions[at].as_py(), max(mine[at].as_py(), known[at].as_py()), Counter(row) == Counter(own),
-                     row == own)
+                     tuple(row) == own)
+
+
+class _LabelSets(NamedTuple):
+    own: tuple[str, ...]  # the file's labels, bare, in its column order
+    own_labels: pa.Array  # ... as a set, each with and without a byte-order mark
+    any_labels: pa.Array  # ... and, in a wide file, every label the catalog knows
+
+
+@lru_cache(maxsize=16)
+def _label_sets(header: tuple[str, ...]) -> _LabelSets:
+    """The label sets a file's chunks are compared with, made once per header."""
+    own = tuple(_bare(label) for label in header)
+    own_labels = _with_marks(set(own))
+    wide = len(header) >= CATALOG_LABELS_FROM
+    return _LabelSets(own, own_labels, _with_marks(set(own) | known_labels()) if wide else own_labels)
 
 
 def _enough(count: int) -> int:

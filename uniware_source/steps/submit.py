@@ -441,7 +441,8 @@ def _column_hint(spec: ExportSpec, error: ApiError) -> str:
     refused = [c for c in spec.columns if _names_id(error, c)]
     if not refused:
         return ""
-    kept = [(c, need) for c in refused for need in spec.column_needs() if column_spellings(spec.name, c) & {
+    needs = spec.column_needs()
+    kept = [(c, need) for c in refused for need in needs if column_spellings(spec.name, c) & {
         fold_label(spelling) for spelling in [need.label, *spec.label_readings.get(need.label, ())]}]
     if kept:  # left out, the export could not merge or check its rows: the tenant's own id is wanted
         column, need = kept[0]
