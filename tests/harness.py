@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 from typing import Any, Optional
 
@@ -93,3 +95,14 @@ class Harness:
         with self.pipeline.sql_client() as client:
             rows = client.execute_sql(sql.format(ds=client.fully_qualified_dataset_name()))
             return [tuple(row) for row in rows or []]
+
+
+def facility_names_set(text: str, name: str) -> str:
+    """The file with every row's `Facility` (the display name) set to `name`."""
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+    at = rows[0].index("Facility")
+    for row in rows[1:]:
+        row[at] = name
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()

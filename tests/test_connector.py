@@ -16,7 +16,7 @@ from tests.simulator_fixtures import TEST_NOW
 from uniware_simulator import UniwareSimulator
 from uniware_source import ConfigError
 
-from .harness import SALE_ORDER_COLUMNS, SALE_ORDERS_FULL, Harness
+from .harness import SALE_ORDER_COLUMNS, SALE_ORDERS_FULL, Harness, facility_names_set
 from .sim_client import PlainClient
 
 ALL_REPORTS: list[Any] = [SALE_ORDERS_FULL, "Invoice", "Return Invoices", "Inventory Snapshot", "Item Master"]
@@ -269,12 +269,16 @@ def test_an_export_without_date_filter_or_key_refuses_a_disposition_that_would_c
 
 @pytest.mark.parametrize("disposition", ["replace", "merge"])
 @pytest.mark.parametrize("destination", ["duckdb", "postgres"])
+@pytest.mark.parametrize("key", ["sku", "display-name-shared"])
 def test_a_facilitys_snapshot_never_replaces_another_facilitys_rows_whatever_its_key(
         uniware_simulator: UniwareSimulator, tmp_path: Path, postgres_dataset: str, destination: str,
-        disposition: str) -> None:
-    """Inventory Snapshot keyed on the SKU alone (a tenant's file without a Facility column): dlt's
-    delete-insert deletes by the primary key too, so the facility is part of the key dlt merges on. Two
-    facilities sharing SKUs, in one run and one at a time: each keeps exactly its own file's rows."""
+        disposition: str, key: str) -> None:
+    """Inventory Snapshot keyed on the SKU alone (a tenant's file without a Facility column), or on the
+    catalog's display name `Facility` and the SKU for two facilities that Uniware shows under one name (a
+    company's): dlt's delete-insert deletes by the primary key too, so the facility code is part of the
+    key dlt merges on. Two facilities sharing SKUs, in one run and one at a time: each keeps exactly its
+    own file's rows (one display name failed the second facility's job in one run, and made each
+    facility's run delete the other's rows of its SKUs)."""
     import dlt
 
     from .postgres import POSTGRES
@@ -285,6 +289,12 @@ def test_a_facilitys_snapshot_never_replaces_another_facilitys_rows_whatever_its
                       dataset=postgres_dataset if pg else "uniware")
     by_sku: list[Any] = [{"name": "Inventory Snapshot", "primary_key": ["Item SkuCode"],
                           "write_disposition": disposition}]
+    extra: dict[str, Any] = {}
+    if key != "sku":
+        by_sku = [{"name": "Inventory Snapshot", "write_disposition": disposition}]
+        company = "Sartech Solutions Pvt Ltd"
+        harness.sim.jobs.edit_file = lambda job, text: facility_names_set(text, company)
+        extra = {"shared_facility_names": [company]}
 
     def landed() -> dict[str, list[tuple[Any, ...]]]:
         with harness.pipeline.sql_client() as client:
@@ -302,13 +312,13 @@ def test_a_facilitys_snapshot_never_replaces_another_facilitys_rows_whatever_its
         rows = list(csv.DictReader(io.StringIO(text)))
         return sorted((r["Item SkuCode"], int(r["Inventory"]), job.code) for r in rows)
 
-    harness.run(exports=by_sku, facilities=["BLR01", "DEL02"])
+    harness.run(exports=by_sku, facilities=["BLR01", "DEL02"], **extra)
     shared = {sku for sku, _, _ in served("BLR01")} & {sku for sku, _, _ in served("DEL02")}
     assert shared  # the two facilities' files share SKUs: a key without the facility would cross
     assert landed() == {"BLR01": served("BLR01"), "DEL02": served("DEL02")}
     for facility in ("DEL02", "BLR01"):  # one facility at a time: the other keeps its rows
         harness.sim.clock.advance(timedelta(hours=1))
-        harness.run(exports=by_sku, facilities=[facility])
+        harness.run(exports=by_sku, facilities=[facility], **extra)
         assert landed() == {"BLR01": served("BLR01"), "DEL02": served("DEL02")}
 
 

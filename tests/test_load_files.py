@@ -36,7 +36,7 @@ from uniware_source.pipeline_run.dlt_warnings import expected_warnings_dropped
 from uniware_source.run_log import reset
 from uniware_source.steps.collect import ExportCollection
 
-from .harness import FAST_POLLING, SALE_ORDERS_FULL, Harness
+from .harness import FAST_POLLING, SALE_ORDERS_FULL, Harness, facility_names_set
 from .postgres import POSTGRES
 from .test_warehouses import table_rows
 
@@ -616,17 +616,6 @@ def test_the_tenants_other_facilities_are_known_when_facility_search_fails(harne
                              "AND facility_code = 'DEL02'")
 
 
-def _facility_names_set(text: str, name: str) -> str:
-    """The file with every row's `Facility` (the display name) set to `name`."""
-    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
-    at = rows[0].index("Facility")
-    for row in rows[1:]:
-        row[at] = name
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
-    return out.getvalue()
-
-
 @pytest.mark.parametrize("export", ["Inventory Snapshot", "Purchase Orders"],
                          ids=["snapshot", "windowed"])
 def test_a_file_whose_display_names_are_another_facilitys_is_refused(harness: Harness, export: Any) -> None:
@@ -639,12 +628,12 @@ def test_a_file_whose_display_names_are_another_facilitys_is_refused(harness: Ha
     before = harness.sql(f"SELECT * FROM {{ds}}.{table} ORDER BY ALL")
     assert before and {r[0] for r in harness.sql(f"SELECT DISTINCT facility FROM {{ds}}.{table}")} == \
         {"Bengaluru Central Warehouse"}
-    harness.sim.jobs.edit_file = lambda job, text: _facility_names_set(text, "Delhi NCR Fulfilment Hub, Gurugram")
+    harness.sim.jobs.edit_file = lambda job, text: facility_names_set(text, "Delhi NCR Fulfilment Hub, Gurugram")
     harness.sim.clock.advance(timedelta(days=1))
     with pytest.raises(ExportsFailed) as raised:
         harness.run(exports=[export], facilities=["BLR01"])
     [problem] = raised.value.problems
-    assert "carry the 'Facility' 'DELHI NCR FULFILMENT HUB, GURUGRAM', which facility BLR01's earlier files " \
+    assert "carry the 'Facility' 'Delhi NCR Fulfilment Hub, Gurugram', which facility BLR01's earlier files " \
            "never did" in problem, problem
     assert "--facility BLR01` forgets its names, and also its cursor and planned windows" in problem
     assert harness.sql(f"SELECT * FROM {{ds}}.{table} ORDER BY ALL") == before
@@ -661,18 +650,53 @@ def test_a_facilitys_first_file_with_another_facilitys_display_name_is_refused(h
     with, but the name is the one DEL02's files carry. Taken as BLR01's, it would also have made every
     correct BLR01 file look foreign from then on."""
     harness.run(exports=["Inventory Snapshot"], facilities=["DEL02"])
-    harness.sim.jobs.edit_file = lambda job, text: _facility_names_set(text, "Delhi NCR Fulfilment Hub, Gurugram") \
+    harness.sim.jobs.edit_file = lambda job, text: facility_names_set(text, "Delhi NCR Fulfilment Hub, Gurugram") \
         if job.facility == "BLR01" else text
     with pytest.raises(ExportsFailed) as raised:
         harness.run(exports=["Inventory Snapshot"], facilities=["BLR01"])
     [problem] = raised.value.problems
     assert "of facility DEL02's files, not a name of facility BLR01" in problem, problem
+    assert 'shared_facility_names = ["Delhi NCR Fulfilment Hub, Gurugram"]' in problem, problem
     assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.inventory_snapshot") == [("DEL02",)]
     harness.sim.jobs.edit_file = None
     harness.sim.clock.advance(timedelta(hours=1))
     harness.run(exports=["Inventory Snapshot"], facilities=["BLR01"])  # its own file loads, and its name is kept
     assert sorted(harness.sql("SELECT DISTINCT _uniware_facility, facility FROM {ds}.inventory_snapshot")) == [
         ("BLR01", "Bengaluru Central Warehouse"), ("DEL02", "Delhi NCR Fulfilment Hub, Gurugram")]
+
+
+@pytest.mark.parametrize("export", ["Inventory Snapshot", "Purchase Orders"], ids=["snapshot", "windowed"])
+def test_two_facilities_of_one_display_name_load_once_the_name_is_listed_as_shared(harness: Harness,
+                                                                                   export: str) -> None:
+    """Two warehouses that Uniware shows under the company's name: DEL02 loaded first, then BLR01's first
+    file carries only DEL02's name. Refused on every run with no way out before; the message names
+    `shared_facility_names`, and with the name listed BLR01's rows load beside DEL02's. A name not listed
+    still tells a foreign file."""
+    table = "inventory_snapshot" if export == "Inventory Snapshot" else "purchase_orders"
+    company = "Sartech Solutions Pvt Ltd"
+    harness.sim.jobs.edit_file = lambda job, text: facility_names_set(text, company)
+    harness.run(exports=[export], facilities=["DEL02"])
+    del02 = harness.sql(f"SELECT * FROM {{ds}}.{table} WHERE _uniware_facility = 'DEL02' ORDER BY ALL")
+    assert del02
+    harness.sim.clock.advance(timedelta(hours=1))
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=[export], facilities=["BLR01"])
+    [problem] = raised.value.problems
+    assert f'shared_facility_names = ["{company}"]' in problem, problem
+    assert not harness.sql(f"SELECT 1 FROM {{ds}}.{table} WHERE _uniware_facility = 'BLR01'")
+    harness.sim.clock.advance(timedelta(hours=1))
+    made = len(harness.sim.jobs.all())
+    harness.run(exports=[export], facilities=["BLR01"], shared_facility_names=f'[" {company.upper()} "]')
+    served = [row for job in harness.sim.jobs.all()[made:] if job.file is not None
+              for row in csv.DictReader(io.StringIO(job.file.path.read_text(encoding="utf-8-sig")))]
+    assert served and harness.sql(f"SELECT COUNT(*), MIN(facility), MAX(facility) FROM {{ds}}.{table} "
+                                  "WHERE _uniware_facility = 'BLR01'") == [(len(served), company, company)]
+    assert harness.sql(f"SELECT * FROM {{ds}}.{table} WHERE _uniware_facility = 'DEL02' ORDER BY ALL") == del02
+    harness.sim.jobs.edit_file = lambda job, text: facility_names_set(text, "Mumbai West Hub")
+    harness.sim.clock.advance(timedelta(hours=1))
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=[export], facilities=["BLR01"], shared_facility_names=[company])
+    assert "'Mumbai West Hub', which facility BLR01's earlier files never did" in raised.value.problems[0]
 
 
 def test_a_snapshot_is_one_load_file_and_a_keyed_merge_two_for_postgres() -> None:

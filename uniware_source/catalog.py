@@ -110,18 +110,20 @@ class ExportSpec:
     @property
     def facility_in_key(self) -> bool:
         """A report without a date filter run per facility (a snapshot, replaced or merged) whose natural
-        key has no facility column (a tenant's Inventory Snapshot without `Facility`, keyed on the SKU):
-        the facility code its job ran under (`_uniware_facility`) joins the key dlt merges on, since each
-        facility's file holds the same SKUs and dlt's delete-insert deletes by the primary key (not only
-        by the facility), so one facility's file would replace another's rows. A key with the facility's
-        column keeps it as it is (a job given in `job_codes`, of no known facility, merges on it)."""
+        key has no facility code (Inventory Snapshot, keyed on the display name `Facility` and the SKU, or a
+        tenant's without `Facility`, on the SKU alone): the facility code its job ran under
+        (`_uniware_facility`) joins the key dlt merges on, since each facility's file holds the same SKUs,
+        two facilities may share a display name, and dlt's delete-insert deletes by the primary key (not
+        only by the facility), so one facility's file would replace another's rows. A key with `Facility
+        Code` keeps it as it is (a job given in `job_codes`, of no known facility, merges on it)."""
         return (self.date_filter is None and self.facility_scoped and bool(self.primary_key)
                 and not self.merges_on_job_code
-                and not any("".join(key.lower().split()) in _FACILITY_LABELS for key in self.primary_key))
+                and not any("".join(key.lower().split()) in _FACILITY_CODE_LABELS for key in self.primary_key))
 
 
-# a key column that tells facilities apart (folded: case and spaces ignored): the display name or the code
-_FACILITY_LABELS = frozenset({"facility", "facilitycode", "facilityname"})
+# a key column that tells facilities apart (folded: case and spaces ignored): the code; a display name
+# (`Facility`) does not, as two facilities of a tenant may carry one (a company's name)
+_FACILITY_CODE_LABELS = frozenset({"facilitycode"})
 
 
 def _with_types(**by_kind: tuple[str, ...]) -> Mapping[str, str]:

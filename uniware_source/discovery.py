@@ -64,6 +64,8 @@ def export_reference(specs: Optional[list[ExportSpec]] = None) -> str:
             continue
         date_filter = f"`{spec.date_filter}`" if spec.date_filter else "none"
         newest = f" (newest `{spec.dedup_sort}` wins)" if spec.dedup_sort else ""
+        if spec.facility_in_key:
+            key += " + `_uniware_facility` (the facility code the job ran under)"
         if spec.repeating_keys and spec.primary_key:
             newest = " + `_uniware_key_occurrence` (rows repeating the key are all kept, numbered)"
         scope = "" if spec.facility_scoped else "; one job, not per facility"

@@ -192,6 +192,10 @@ class SettingValues:
         'a windowed file holds rows more than a day outside its window (an ignored filter id), or only rows '
         "before its window (another window's file): `fail` refuses "
         'the file (OUT_OF_WINDOW, the cursor stays); `warn` loads it with a warning in the log and the history')
+    shared_facility_names: Optional[Any] = setting(None, shown='none', doc=
+        'display names (the `Facility` column of reports without `Facility Code`) that more than one facility of '
+        'the tenant carries, as a list (a name may hold commas): a facility\'s first file whose rows carry only '
+        'names another facility\'s files did is otherwise refused as that facility\'s export (INVALID_FILE)')
     on_complete_with_errors: str = setting("fail",
         'a job answered done (`COMPLETE`) with its file and `successful: true` but with `errors[]` (a file Uniware '
         'may have cut short): `fail` does not load the file, polls on in case the errors go, then gives the job up '
@@ -327,6 +331,7 @@ class Settings:
     on_bad_rows: str
     on_header_change: str
     on_window_violation: str
+    shared_facility_names: frozenset[str]  # upper case, trimmed (facility_guard compares so)
 
 
 def normalize_name(label: str) -> str:
@@ -949,7 +954,20 @@ def build_settings(values: SettingValues, *, now: datetime) -> Settings:
         on_bad_rows=values.on_bad_rows,
         on_header_change=values.on_header_change,
         on_window_violation=values.on_window_violation,
+        shared_facility_names=_display_names("shared_facility_names", values.shared_facility_names),
     )
+
+
+def _display_names(setting: str, value: Any) -> frozenset[str]:
+    """Facility display names as the guard compares them (upper case, trimmed); a text is one name, as a
+    display name may hold commas."""
+    value = _json_or_value(setting, value)
+    if value is None:
+        return frozenset()
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and n.strip() for n in names):
+        raise ConfigError(setting, f"expected a list of display names (non-empty texts), got {value!r}")
+    return frozenset(name.strip().upper() for name in names)
 
 
 def _download_dir(value: str) -> Path:

@@ -591,6 +591,12 @@ GUESSED: Mapping[str, tuple[str, ...]] = {
     "Item Master": ("itemType_ParentSku",),
 }
 
+# Ids of the catalog's columns whose id -> label pairing is only inferred ("C" in uniware-reports.md):
+# the first suspects when Uniware refuses a column id without naming it
+LESS_SURE_IDS: Mapping[str, tuple[str, ...]] = {
+    "Sale Orders": ("facilityCode",),  # VD: the id sent in one file, the label read in another
+}
+
 # Labels files carry without being asked, after the requested columns (uniware-reports.md 1, 3, 5 and 11;
 # uniware-api.md): settings may name them (column_types, primary_key) though no column id requests them.
 UNREQUESTED: Mapping[str, tuple[str, ...]] = {

@@ -937,3 +937,19 @@ def test_where_a_facilitys_loads_began_reaches_back_over_loaded_backfills() -> N
     ledger.record_loaded(backfill[0])
     assert ledger.started("BLR01") == T0
     assert ledger.started("DEL02") is None
+
+
+def test_a_column_refused_without_its_name_gets_the_least_sure_ids_and_the_way_out() -> None:
+    """Uniware's 100002 that names no column (a generic "Invalid column") said only that: the hint names
+    the ids of the export least seen in the field and the settings that leave one out or give the columns."""
+    from uniware_source.catalog import CATALOG
+    from uniware_source.errors import ApiError, ApiErrorDetail
+    from uniware_source.steps.submit import _column_hint
+
+    error = ApiError("create Sale Orders job for facility BLR01", "refused",
+                     errors=[ApiErrorDetail(100002, "Invalid column", "INVALID_EXPORT_JOB_COLUMN", "exportColums")])
+    hint = _column_hint(CATALOG["Sale Orders"], error)
+    assert "did not say which column id it refuses; the ids of it seen least in the field: facilityCode" in hint
+    assert 'exclude_columns (exports = [{name = "Sale Orders", exclude_columns = [...]}])' in hint
+    grn = _column_hint(CATALOG["GRN"], error)  # a report whose ids are all assumed: every one is a suspect
+    assert ", ".join(CATALOG["GRN"].columns) in grn

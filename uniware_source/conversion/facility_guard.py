@@ -18,12 +18,16 @@ Purchase Orders...): the names of each facility's files that loaded are kept wit
 (`FACILITY_NAMES`); a file whose rows all carry names the facility's earlier files never did is
 refused (another facility's export: for a snapshot it would replace the facility's rows). A facility
 renamed in Uniware is refused the same way, until `reset` of that export and facility forgets the
-names. A file with one of the known names among others loads (a report over several facilities).
+names. A file with one of the known names among others loads (a report over several facilities). Two
+facilities of a tenant may carry one display name (a company's name): the names the setting
+`shared_facility_names` lists tell nothing and are left out of the comparison.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
@@ -44,16 +48,27 @@ class FacilityCodes:
     facility: str
     counts: dict[str, int] = field(default_factory=dict)  # upper-cased code -> rows (at most MAX_CODES)
     rows: int = 0  # rows that carry a code
+    spelled: dict[str, str] = field(default_factory=dict)  # upper-cased code -> as the file first wrote it
 
     def add(self, values: Union[pa.Array, pa.ChunkedArray]) -> None:
-        codes = pc.utf8_upper(pc.utf8_trim_whitespace(values.drop_null()))
+        trimmed = pc.utf8_trim_whitespace(values.drop_null())
+        codes = pc.utf8_upper(trimmed)
         if len(codes) == 0:
             return
         self.rows += len(codes)
         for item in pc.value_counts(codes).to_pylist():
             code = str(item["values"])
             if code in self.counts or len(self.counts) < MAX_CODES:
+                if code not in self.counts:
+                    at = pc.index(codes, code).as_py()
+                    self.spelled[code] = str(trimmed[at].as_py())
                 self.counts[code] = self.counts.get(code, 0) + int(item["counts"])
+
+    def shown(self, codes: Iterable[str]) -> str:
+        """`codes` as the file wrote them, quoted, the first few."""
+        listed = sorted(codes)
+        return ", ".join(repr(self.spelled.get(c, c)) for c in listed[:SHOWN_CODES]) \
+            + (", ..." if len(listed) > SHOWN_CODES else "")
 
     @property
     def matching(self) -> int:
@@ -90,15 +105,18 @@ def check(codes: Optional[FacilityCodes], tenant_facilities: Callable[[], Sequen
 
 
 def check_names(names: Optional[FacilityCodes], known: Sequence[str], elsewhere: Mapping[str, Sequence[str]],
-                reset_command: Callable[[str], str]) -> Optional[FacilityMismatch]:
+                reset_command: Callable[[str], str], shared: AbstractSet[str] = frozenset()
+                ) -> Optional[FacilityMismatch]:
     """A failing FacilityMismatch when every row's `Facility` is a name the facility's earlier files
     (`known`) never carried; for a facility without earlier files, when every name is one that another
-    facility's files carried (`elsewhere`: facility -> names). `reset_command(facility)`: the command
-    that forgets a facility's names."""
+    facility's files carried (`elsewhere`: facility -> names). Names in `shared` (upper case) are left
+    out. `reset_command(facility)`: the command that forgets a facility's names."""
     if names is None or names.rows == 0 or sum(names.counts.values()) != names.rows:
         return None
-    found = set(names.counts)
-    shown = ", ".join(f"'{n}'" for n in sorted(found)[:SHOWN_CODES])
+    found = set(names.counts) - set(shared)
+    if not found:
+        return None
+    shown = names.shown(found)
     owners = sorted(facility for facility, theirs in elsewhere.items()
                     if facility != names.facility and found <= {name.upper() for name in theirs})
     if not known and owners:
@@ -109,7 +127,10 @@ def check_names(names: Optional[FacilityCodes], known: Sequence[str], elsewhere:
         return FacilityMismatch(
             f"the file's {names.rows:,} rows carry the '{FACILITY_NAME_LABEL}' {shown} of facility {owners[0]}'s "
             f"files, not a name of facility {names.facility}: another facility's export; nothing loaded, it is "
-            f"exported again next run{respelled}", fail=True)
+            f"exported again next run{respelled}. If both facilities carry that display name in Uniware (a company's "
+            f"name), the setting shared_facility_names lists it: shared_facility_names = "
+            f"{json.dumps([names.spelled.get(n, n) for n in sorted(found)], ensure_ascii=False)} under "
+            "[sources.uniware] (or SOURCES__UNIWARE__SHARED_FACILITY_NAMES, the same JSON list)", fail=True)
     if not known or found & {name.upper() for name in known}:
         return None
     return FacilityMismatch(

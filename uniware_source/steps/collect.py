@@ -227,7 +227,8 @@ class ExportCollection:
             (Outcome.INVALID_FILE, check_names(
                 converted.facility_names, self.ledger.facility_names(entry.facility),
                 self.ledger.facility_names_by_facility(),
-                lambda facility: f"`uniware-pipeline reset --export \"{self.spec.name}\" --facility {facility}`")),
+                lambda facility: f"`uniware-pipeline reset --export \"{self.spec.name}\" --facility {facility}`",
+                self.rt.settings.shared_facility_names)),
         )
         for outcome, finding in guards:
             if finding is not None and finding.fail:

@@ -24,7 +24,7 @@ from ..redact import redact
 from ..runtime import SourceRuntime, active_facilities
 from ..statuses import EntryKind, HistoryStatus
 from ..type_labels import column_spellings, fold_label
-from ..vocabulary import ASSUMED_IDS
+from ..vocabulary import ASSUMED_IDS, GUESSED, LESS_SURE_IDS, UNSEEN
 from ..windows import IST, Window, shown_time
 
 log = logging.getLogger(__name__)
@@ -440,7 +440,7 @@ def _column_hint(spec: ExportSpec, error: ApiError) -> str:
         return ""
     refused = [c for c in spec.columns if _names_id(error, c)]
     if not refused:
-        return ""
+        return _unnamed_column_hint(spec)
     needs = spec.column_needs()
     kept = [(c, need) for c in refused for need in needs if column_spellings(spec.name, c) & {
         fold_label(spelling) for spelling in [need.label, *spec.label_readings.get(need.label, ())]}]
@@ -457,6 +457,17 @@ def _column_hint(spec: ExportSpec, error: ApiError) -> str:
     return (f". The report does not know the column id(s) {', '.join(refused)}: leave them out with "
             f"exclude_columns (exports = [{{name = \"{spec.name}\", exclude_columns = [{listed}]}}]), or give "
             "this export's columns")
+
+
+def _unnamed_column_hint(spec: ExportSpec) -> str:
+    """The way out when Uniware refuses a column id without naming it: the ids least sure for this report."""
+    unsure = [c for c in spec.columns if spec.name in ASSUMED_IDS or c in UNSEEN.get(spec.name, ())
+              or c in GUESSED.get(spec.name, ()) or c in LESS_SURE_IDS.get(spec.name, ())]
+    suspects = (f"; the ids of it seen least in the field: {', '.join(unsure)}" if unsure else "")
+    return (f". Uniware did not say which column id it refuses{suspects}. Compare the export's ids with the "
+            f"request Uniware's own Exports page makes for {spec.name}, then leave the refused one out with "
+            f"exclude_columns (exports = [{{name = \"{spec.name}\", exclude_columns = [...]}}]) or give this "
+            "export's columns")
 
 
 def _names_id(error: ApiError, identifier: str) -> bool:
