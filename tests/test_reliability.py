@@ -27,6 +27,7 @@ from uniware_simulator import (
     TRUNCATE,
     UNSUCCESSFUL,
     WITH_ERRORS,
+    WITH_MESSAGE,
     WITH_WARNINGS,
     JobTiming,
     UniwareSimulator,
@@ -473,13 +474,19 @@ def test_done_with_successful_false_for_a_while_loads_once_uniware_says_it_succe
     assert harness.sim.requests.count("download") == 1
 
 
-def test_done_with_errors_is_not_loaded_unless_the_setting_says_so(harness: Harness) -> None:
-    """COMPLETE with its file and `successful: true`, but an error in `errors[]` (a file Uniware may have
-    cut short): said on every answer, the job is given up naming the error and the setting, nothing of it
-    loads and the cursor stays; a glitch that clears loads the file once; `on_complete_with_errors =
-    "load"` loads such a file, with the error in the history."""
-    cut = "Export truncated: only the first 10 rows were written"
-    harness.sim.inject_job_fate(WITH_ERRORS, polls=None, message=cut)
+@pytest.mark.parametrize("fate, cut", [
+    (WITH_ERRORS, "Export truncated: only the first 10 rows were written"),
+    (WITH_MESSAGE, "Export truncated: only the first 10 rows were written (row limit exceeded)"),
+    (WITH_MESSAGE, "Report partially written, please retry"),
+    (WITH_MESSAGE, "Could not write all rows"),
+], ids=["in-errors", "message-truncated", "message-partial", "message-could-not"])
+def test_done_with_errors_is_not_loaded_unless_the_setting_says_so(harness: Harness, fate: str, cut: str) -> None:
+    """COMPLETE with its file and `successful: true`, but an error in `errors[]`, or a `message` that
+    says so (a file Uniware may have cut short; the message alone loaded 10 rows of 305, exit 0): said on
+    every answer, the job is given up naming it and the setting, nothing of it loads and the cursor stays;
+    a glitch that clears loads the file once; `on_complete_with_errors = "load"` loads such a file, with
+    the words in the history."""
+    harness.sim.inject_job_fate(fate, polls=None, message=cut)
     with pytest.raises(ExportsFailed, match="as done and failed") as failed:
         harness.run(exports=RETURNS, facilities=["BLR01"])
     [problem] = failed.value.problems
@@ -489,17 +496,27 @@ def test_done_with_errors_is_not_loaded_unless_the_setting_says_so(harness: Harn
     assert not harness.has_table("return_invoices") or harness.count("return_invoices") == 0
     assert harness.history(job.code)[-1]["status"] == "LOST"
     stayed = harness.cursors("return_invoices").get("BLR01")  # the window's start at most
-    harness.sim.inject_job_fate(WITH_ERRORS, polls=1, message="a passing glitch")  # said once, then not
+    harness.sim.inject_job_fate(fate, polls=1, message="a passing error")  # said once, then not
     harness.run(exports=RETURNS, facilities=["BLR01"])
     [_, again] = harness.sim.jobs.all()
     assert again.file is not None and harness.count("return_invoices") == again.file.rows > 0
     assert stayed is None or harness.cursors("return_invoices")["BLR01"] > stayed
     assert harness.sim.requests.count("download") == 1
-    harness.sim.inject_job_fate(WITH_ERRORS, polls=None, message=cut)
+    harness.sim.inject_job_fate(fate, polls=None, message=cut)
     harness.run(exports=RETURNS, facilities=["BLR01"], on_complete_with_errors="load")
     [*_, loaded] = harness.sim.jobs.all()
     [complete] = [r for r in harness.history(loaded.code) if r["status"] == "COMPLETE"]
-    assert cut in complete["errors"] and harness.history(loaded.code)[-1]["status"] == "LOADED"
+    assert cut in f"{complete['errors']} {complete['message']}"
+    assert harness.history(loaded.code)[-1]["status"] == "LOADED"
+
+
+@pytest.mark.parametrize("said", ["Export completed with 0 errors", "Job completed successfully, no failures",
+                                  "Your report is ready"])
+def test_done_with_a_message_that_says_all_went_well_loads(harness: Harness, said: str) -> None:
+    """A done answer's chatty message that names errors only to say there were none loads its file."""
+    harness.sim.inject_job_fate(WITH_MESSAGE, polls=None, message=said)
+    assert not harness.run(exports=RETURNS, facilities=["BLR01"]).problems
+    assert_loaded_once(harness, jobs=1)
 
 
 @pytest.mark.parametrize("error", [(100006, "INVALID_JOB_CODE"), (100010, "JOB_NOT_FOUND")])

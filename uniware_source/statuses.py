@@ -6,6 +6,7 @@ Check `MEANING` against ../shared/uniware-api.md: a status not in it is pending 
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 
@@ -150,3 +151,24 @@ class EntryKind(StrEnum):
 def sql_list(statuses: tuple[str, ...] | frozenset[str]) -> str:
     """`'A', 'B'` for an SQL IN list."""
     return ", ".join(f"'{s}'" for s in statuses)
+
+
+# words of a finished job's message (or warnings) that say its file was not made; they decide even beside
+# words of having no rows ("failed: no data could be written"): a job with no rows to export says so with
+# other words ("no records found"), or nothing. With a file, they say it may be cut short (`truncated`,
+# `row limit exceeded`): not loaded, as with `errors[]`. A failure taken for one costs a new job next run, an empty
+# export taken for a failure moved the cursor past rows never loaded
+_FAILED_WORDS = re.compile(
+    r"(?i)\b(?:fail\w*|error\w*|exception|timed? ?out|timeout|exceed\w*|not (?:be )?(?:generated|created|written|"
+    r"uploaded|completed|saved)|unable|could not|couldn't|cannot|can't|aborted|abort|crash\w*|cancel+ed|"
+    r"cancel+ation|went wrong|unsuccessful\w*|disk full|no space|denied|interrupted|killed|terminated|"
+    r"rejected|expired|invalid|truncat\w*|incomplete|cut short|partial(?:ly)? (?:written|exported|generated))\b")
+
+
+# "with 0 errors", "no failures": words of the list that say there was none
+_NONE_OF_THEM = re.compile(r"(?i)\b(?:0|no|zero|without(?: any)?)\s+(?:errors?|failures?|exceptions?)\b")
+
+
+def says_failed(message: str) -> bool:
+    """Whether a finished job's message says its file was not made, or not made whole."""
+    return bool(_FAILED_WORDS.search(_NONE_OF_THEM.sub(" ", message)))

@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from ..errors import ApiError, ApiErrorDetail, ContradictoryStatus
 from ..redact import SECRETS, redact
-from ..statuses import Meaning, meaning_of
+from ..statuses import Meaning, meaning_of, says_failed
 from .api_call import (
     UniwareClient,
     error_details,
@@ -59,6 +59,12 @@ def job_status(client: UniwareClient, job_code: str, *, load_with_errors: bool =
         errors=tuple(errors_of(payload)),
         warned=bool(warnings),
     )
+    if answer.file_url and not answer.errors and meaning_of(status) == Meaning.DONE and not load_with_errors \
+            and says_failed(message):
+        raise ContradictoryStatus(operation, f"Uniware answered {status} with its file and the message {message!r}, "
+                                  "which says the export failed or was cut short: the file is not loaded; if such "
+                                  "messages are harmless on this tenant, set on_complete_with_errors = \"load\"",
+                                  refused=True)
     if answer.errors and meaning_of(status) == Meaning.DONE and not load_with_errors:
         said = f" ({answer.message})" if answer.message else ""  # the errors follow (ApiError says them)
         what = (f"with its file and errors{said}: the file is not loaded, as it may be cut short" if answer.file_url

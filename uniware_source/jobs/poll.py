@@ -12,7 +12,6 @@ nobody has seen before are logged.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from ..client.job_status import job_status
 from ..clock import Clock
 from ..errors import ApiError, ApiErrorDetail, ContradictoryStatus
 from ..settings import PollPolicy
-from ..statuses import Meaning, Outcome, is_known, meaning_of
+from ..statuses import Meaning, Outcome, is_known, meaning_of, says_failed
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +142,9 @@ def wait_for_job(
                     if status.errors:  # on_complete_with_errors = "load": loaded, and said (in the history too)
                         log.warning("%s: Uniware reported %s with errors, its file is loaded: %s", label, status.status,
                                     "; ".join(str(e) for e in status.errors))
+                    elif says_failed(status.message):  # the same, said in its message
+                        log.warning("%s: Uniware reported %s with its file, saying: %s; the file is loaded "
+                                    "(on_complete_with_errors = \"load\")", label, status.status, status.message)
                     return PollResult(Outcome.COMPLETED, status.status, status.file_url, "", polls)
                 now = clock.monotonic()
                 seen_without_file = True
@@ -175,22 +177,6 @@ def wait_for_job(
         if not clock.sleep(min(delay, max(0.0, policy.timeout_seconds - elapsed)), stop):
             return PollResult(Outcome.STOPPED, last_status, None, "the run was interrupted", polls)
         delay = min(delay * policy.multiplier, policy.max_seconds)
-
-
-# words of a finished job's message (or warnings) that say its file was not made; they decide even beside
-# words of having no rows ("failed: no data could be written"): a job with no rows to export says so with
-# other words ("no records found"), or nothing. A failure taken for one costs a new job next run, an empty
-# export taken for a failure moved the cursor past rows never loaded
-_FAILED_WORDS = re.compile(
-    r"(?i)\b(?:fail\w*|error\w*|exception|timed? ?out|timeout|exceed\w*|not (?:be )?(?:generated|created|written|"
-    r"uploaded|completed|saved)|unable|could not|couldn't|cannot|can't|aborted|abort|crash\w*|cancel+ed|"
-    r"cancel+ation|went wrong|unsuccessful\w*|disk full|no space|denied|interrupted|killed|terminated|"
-    r"rejected|expired|invalid)\b")
-
-
-def says_failed(message: str) -> bool:
-    """Whether a finished job's message says its file was not made."""
-    return bool(_FAILED_WORDS.search(message))
 
 
 def _duration(seconds: float) -> str:

@@ -48,7 +48,9 @@ WITH_ERRORS = "complete_with_errors"
 # the job completes with its file and `successful: true`, its status answers carrying `message` as a warning
 # in `warnings[]` ({code, message, description}, as the seed page shows them) for `polls` answers once complete
 WITH_WARNINGS = "complete_with_warnings"
-JOB_FATES = (FAIL, CANCEL, ERROR, STUCK, NO_FILE, CORRUPT, SCRIPTED, UNSUCCESSFUL, WITH_ERRORS, WITH_WARNINGS)
+WITH_MESSAGE = "complete_with_message"  # done, with its file, `successful: true`, and `message` for `polls` answers
+JOB_FATES = (FAIL, CANCEL, ERROR, STUCK, NO_FILE, CORRUPT, SCRIPTED, UNSUCCESSFUL, WITH_ERRORS, WITH_WARNINGS,
+             WITH_MESSAGE)
 # how a complete_without_file answer leaves the link out: no `filePath` field, `""`, or `null`
 NO_FILE_PATHS = ("absent", "empty", "null")
 

@@ -31,6 +31,7 @@ from .faults import (
     STUCK,
     UNSUCCESSFUL,
     WITH_ERRORS,
+    WITH_MESSAGE,
     WITH_WARNINGS,
     JobFault,
 )
@@ -270,6 +271,9 @@ class JobRegistry:
         if job.fate is not None and job.fate.fate == WITH_WARNINGS \
                 and (job.fate.polls is None or job.completed_polls <= job.fate.polls):
             return StatusAnswer(job.terminal, job.file.url_path, "", with_warnings=True)
+        if job.fate is not None and job.fate.fate == WITH_MESSAGE \
+                and (job.fate.polls is None or job.completed_polls <= job.fate.polls):
+            return StatusAnswer(job.terminal, job.file.url_path, job.fate.message)
         return StatusAnswer(job.terminal, job.file.url_path, "")
 
     # -- files ----------------------------------------------------------------------------------
