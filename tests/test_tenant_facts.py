@@ -54,6 +54,25 @@ def whole_history_span(sim: UniwareSimulator, facility: str) -> tuple[str, str]:
 
 # -- 1. the window guard -------------------------------------------------------------------------
 
+@pytest.mark.parametrize("given", [{"id": "categoryIds", "selectedValues": ["12"]},
+                                   {"id": "skuSearch", "text": "KUR"}], ids=["select", "text"])
+def test_a_filter_uniware_says_it_ignored_fails_the_create_naming_it(tmp_path: Path, given: dict[str, Any]) -> None:
+    """Uniware made the job and said in errors[] that a filter choosing rows by value was ignored: every
+    channel's rows loaded into the table of one channel's orders, exit 0 (the window check reads dates
+    only). The create is refused (CREATE_FAILED naming the filter and Uniware's words), nothing loads."""
+    config = fast_config(unknown_filter="say", orders_per_day=60, history_days=10, files_dir=tmp_path / "sim")
+    with UniwareSimulator(config) as sim:
+        harness = Harness(sim, tmp_path)
+        export = {"name": "Sale Orders", "table_name": "amazon_orders", "filters": [given]}
+        with pytest.raises(ExportsFailed) as raised:
+            harness.run(exports=[export], facilities=["BLR01"])
+        [problem] = raised.value.problems
+        assert f"said of its filter {given['id']}" in problem and "is not applicable and was ignored" in problem
+        assert sim.requests.count("download") == 0 and not harness.has_table("amazon_orders")
+        [failed] = [r for r in harness.history() if r["status"] == "CREATE_FAILED"]
+        assert given["id"] in failed["errors"]
+
+
 def test_an_ignored_filter_id_fails_the_job_naming_filter_report_and_dates(ignoring: Harness) -> None:
     with pytest.raises(ExportsFailed) as raised:
         ignoring.run(exports=[WRONG_FILTER], facilities=["BLR01"])

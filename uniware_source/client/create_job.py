@@ -10,6 +10,7 @@ window (see steps/submit.py).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -56,10 +57,30 @@ def create_export_job(client: UniwareClient, body: Mapping[str, Any], facility: 
     if job_code is None:
         raise ApiError(operation, f"the answer carries no jobCode: {redact(payload)}")
     said = [*errors_of(payload), *error_details(payload, "warnings")]
-    if said:  # a job made anyway (a filter ignored?): the window check of its file is what stands guard
+    ignored = [f for f in _value_filters(body) if any(_names(e, f) for e in said)]
+    if ignored:  # its file would hold the rows the filter leaves out: nothing tells them apart after
+        raise ApiError(operation, f"Uniware made job {job_code} but said of its filter {', '.join(ignored)}: "
+                       f"{'; '.join(str(e) for e in said)}. Its file would hold the rows that filter leaves out, so it "
+                       "is not loaded: check the filter's id and values for this report (its Exports page shows "
+                       "them)", errors=said)
+    if said:  # a job made anyway (the date filter ignored?): the window check of its file is what stands guard
         log.warning("%s: Uniware made job %s and said: %s", operation, job_code, "; ".join(str(e) for e in said))
     export_job_id = payload.get("exportJobId")
     return CreatedJob(job_code, str(export_job_id) if export_job_id is not None else None)
+
+
+def _value_filters(body: Mapping[str, Any]) -> list[str]:
+    """The ids of the request's filters that choose rows by value (`selectedValues`, `text`, `checked`):
+    not its date filter, whose rows the window check reads."""
+    filters = body.get("exportFilters")
+    return [str(f["id"]) for f in filters if isinstance(f, Mapping) and f.get("id") and "dateRange" not in f] \
+        if isinstance(filters, list) else []
+
+
+def _names(error: ApiErrorDetail, identifier: str) -> bool:
+    """Whether Uniware's words name `identifier` as a whole word."""
+    said = f"{error} {error.field_name or ''} {error.params or ''}"
+    return re.search(rf"(?<![\w-]){re.escape(identifier)}(?![\w-])", said) is not None
 
 
 def _code(value: Any, operation: str = "create") -> Optional[str]:

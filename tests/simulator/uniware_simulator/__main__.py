@@ -43,9 +43,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="simulated time stands still (identical exports are served from a cache)")
     parser.add_argument("--files-dir", help="where export files are written (default: a temporary folder)")
     unhappy = parser.add_argument_group("the field's unhappy paths")
-    unhappy.add_argument("--unknown-filter", choices=["ignore", "reject"], default="ignore",
+    unhappy.add_argument("--unknown-filter", choices=["ignore", "reject", "say"], default="ignore",
                          help="an unknown filter id is silently ignored, so the export is unwindowed "
-                              "(default, as seen in the field), or rejected with 100003")
+                              "(default, as seen in the field), rejected with 100003, or ignored with an error "
+                              "saying so in the create answer (say)")
     unhappy.add_argument("--refuse-date-filter", action="append", default=[], metavar="ID",
                          help="a date filter id this tenant's reports refuse with 100003 (repeatable; "
                               "--refuse-date-filter updatedOn: a tenant whose Sale Orders takes addedOn only; "
@@ -112,7 +113,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         print(f"  username:        {config.username}")
         print(f"  password:        {config.password}   (a simulator credential, not a real one)")
         print(f"  facilities:      {', '.join(sim.tenant.enabled_facility_codes)}")
-        print(f"  unknown filters: {'ignored' if args.unknown_filter == 'ignore' else 'rejected'}")
+        said = {"ignore": "ignored", "reject": "rejected", "say": "ignored, said in errors[]"}
+        print(f"  unknown filters: {said[args.unknown_filter]}")
         print(f"  use it:          SOURCES__UNIWARE__BASE_URL={sim.base_url} "
               f"SOURCES__UNIWARE__USERNAME={config.username} SOURCES__UNIWARE__PASSWORD='{config.password}' "
               f".venv/bin/uniware-pipeline --facility {sim.tenant.enabled_facility_codes[0]}")

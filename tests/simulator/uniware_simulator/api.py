@@ -57,7 +57,8 @@ class ApiOptions:
     username: str
     password: str
     bad_credentials_status: int = 400
-    unknown_filter: str = "reject"  # or "ignore": an unknown filter id is dropped, the export unwindowed
+    unknown_filter: str = "reject"  # or "ignore": an unknown filter id is dropped, the export unwindowed; "say": so,
+    # and the create answer's errors[] says each was ignored
     # date filter ids of the reports this tenant does not take (a tenant whose Sale Orders takes addedOn only,
     # uniware-reports.md 10, VD), or `FACILITY:id` for one facility's jobs: treated as unknown ids
     refused_date_filters: tuple[str, ...] = ()
@@ -218,7 +219,10 @@ class UniwareApi:
                 )
         fate = self.faults.take_job_fate(report.name, facility.code)
         job = self.jobs.create(report, facility.code, query, columns, request_key, fate)
-        return 200, {}, {"successful": True, "message": None, "errors": [], "warnings": None,
+        said = [{"code": INVALID_FILTER[0], "fieldName": "exportFilters", "message": INVALID_FILTER[1],
+                 "description": f"Filter {f} is not applicable and was ignored"} for f in query.ignored] \
+            if self.options.unknown_filter == "say" else []
+        return 200, {}, {"successful": True, "message": None, "errors": said, "warnings": None,
                          "jobCode": job.code, "exportJobId": job.export_job_id}
 
     def _validate_create(self, facility: str, body: Any) -> tuple[Report, tuple[str, ...], ExportQuery]:
@@ -274,7 +278,7 @@ class UniwareApi:
         start = end = None
         selected: dict[str, tuple[str, ...]] = {}
         text: dict[str, str] = {}
-        ignored = False
+        ignored: list[str] = []
         for index, item in enumerate(filters):
             if not isinstance(item, dict) or not isinstance(item.get("id"), str):
                 raise Rejected(self.failure(INVALID_FILTER, "Every filter needs an id", "exportFilters"))
@@ -309,15 +313,15 @@ class UniwareApi:
             elif self.options.unknown_filter == "reject":
                 raise Rejected(self.failure(INVALID_FILTER, f"Invalid export filter: {filter_id}",
                                             "exportFilters", {"filter": filter_id}))
-            else:  # silently ignored, as some builds do (field): the export is then unwindowed
-                ignored = True
+            else:  # ignored, as some builds do (field): the export is then unwindowed, or unfiltered
+                ignored.append(str(filter_id))
         if report.date_required and date_filter is None and not ignored:
             wanted = " or ".join(f for f in report.date_filters if not self._refused(f, facility))
             raise Rejected(self.failure(INVALID_FILTER, f"One of the filters {wanted} is required",
                                         "exportFilters", {"required": list(report.date_filters)}))
         return ExportQuery(
             at=at, facility=facility if report.facility_scoped else None,
-            date_filter=date_filter, start=start, end=end, selected=selected, text=text,
+            date_filter=date_filter, start=start, end=end, selected=selected, text=text, ignored=tuple(ignored),
         )
 
     def _refused(self, filter_id: str, facility: str) -> bool:

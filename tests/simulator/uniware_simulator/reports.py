@@ -103,6 +103,7 @@ class ExportQuery:
     end: Optional[int] = None
     selected: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     text: Mapping[str, str] = field(default_factory=dict)  # text filters (Item Master `name`)
+    ignored: tuple[str, ...] = ()  # filter ids the request gave that the export ignores (unknown_filter)
 
 
 RowSource = Callable[[Tenant, ExportQuery], Iterator[Any]]
