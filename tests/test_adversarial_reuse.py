@@ -205,6 +205,33 @@ def test_a_create_answering_with_a_code_in_use_is_not_taken_twice(
     assert len(events) == len(set(events))
 
 
+@pytest.mark.parametrize("export, table", [("Sale Orders", "sale_orders"), (APPEND_LOG, "orders_log")],
+                         ids=["merge", "append"])
+def test_a_job_code_handed_out_again_after_the_state_forgot_it_is_not_taken(
+        harness: Harness, export: Any, table: str) -> None:
+    """Uniware hands a new job the code of a job loaded before, one the export's state no longer remembers
+    (a `reset`, or beyond its last 200 files): an export merged on the job code lost the earlier job's rows
+    (another window's) to the new file, its history kept the earlier job's rows, and exit 0. The
+    destination's history knows every job code: the create is refused naming the earlier job's window,
+    nothing of either job moves."""
+    harness.run(exports=[export], facilities=["BLR01"], window_days=1)
+    [first] = harness.sim.jobs.all()
+    before = harness.sql(f"SELECT * FROM {{ds}}.{table} ORDER BY ALL")
+    history = harness.sql("SELECT event_id, status FROM {ds}.export_job_status ORDER BY ALL")
+    assert before and _statuses(harness)[first.code][-1] == "LOADED"
+    lines, cleared = reset(harness.pipeline, [table], "BLR01")
+    assert cleared, lines
+    harness.sim.jobs.code_of = lambda job: first.code
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=[export], facilities=["BLR01"], window_days=1, backfill_start="2026-04-10T00:00:00+05:30",
+                    backfill_end="2026-04-11T00:00:00+05:30")
+    assert raised.value.problems and all(f"job {first.code} is the job of" in p and "facility BLR01 / window" in p
+                                         for p in raised.value.problems), raised.value.problems
+    assert harness.sql(f"SELECT * FROM {{ds}}.{table} ORDER BY ALL") == before
+    assert harness.sql("SELECT event_id, status FROM {ds}.export_job_status WHERE status <> 'CREATE_FAILED' "
+                       "ORDER BY ALL") == history
+
+
 AMAZON_ORDERS: dict[str, Any] = {"name": "Sale Orders", "table_name": "amazon_orders",
                                  "filters": [{"id": "channelFilter", "selectedValues": ["AMAZON_IN"]}]}
 

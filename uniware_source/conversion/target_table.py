@@ -7,6 +7,9 @@ truncating or dropping the table, another pipeline writing the same dataset).
 - A key column an earlier version did not make (`add_missing_key_column`).
 - Which rows an export without a key already holds for a facility's windows (`rows_in_windows`): such
   rows cannot merge again, so the submit step never exports their windows a second time.
+- Whether the history table already holds a job code (`job_in_history`): a code Uniware hands out again
+  for a new job would merge its rows over the earlier job's (an export without a key merges on it) and
+  lose its history rows (keyed by the code and a number).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any, Optional
 import dlt
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
+from ..history import HISTORY_TABLE
 from .csv_to_parquet import FACILITY, WINDOW_END, WINDOW_START
 
 log = logging.getLogger(__name__)
@@ -45,6 +49,29 @@ def table_is_empty(table_name: str) -> bool:
     except Exception as error:  # any doubt means the merge path, which is always right
         log.debug("cannot tell whether %s is empty (%s): merging", table_name, type(error).__name__)
         return False
+
+
+def job_in_history(job_code: str) -> Optional[str]:
+    """The export, facility and window of the latest history row of `job_code`, when the destination's
+    `export_job_status` has one; None when it has none, has no such table, or has no SQL (a bucket:
+    the export's state remembers its last files' jobs only)."""
+    destination = dlt.current.pipeline().destination
+    if destination is None or destination.destination_type.endswith("filesystem"):
+        return None
+    with _asked(HISTORY_TABLE) as (client, qualified):
+        code, seq = client.escape_column_name("job_code"), client.escape_column_name("seq")
+        try:
+            with client.execute_query(f"SELECT export_name, facility, window_start, window_end, status FROM "
+                                      f"{qualified} WHERE {code} = %s ORDER BY {seq} DESC LIMIT 1",
+                                      job_code) as cursor:
+                found = cursor.fetchone()
+        except DatabaseUndefinedRelation:
+            return None
+    if not found:
+        return None
+    name, facility, start, end, status = found
+    window = f" / window {start} to {end}" if start is not None else ""
+    return f"{name} / facility {facility or '-'}{window} ({status})"
 
 
 def rows_in_windows(table_name: str, facility: str, start: datetime, end: datetime,

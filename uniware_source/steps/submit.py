@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from ..catalog import CATALOG, ExportSpec, did_you_mean_report
 from ..client.create_job import CreatedJob, create_export_job
-from ..conversion.target_table import rows_in_windows, table_is_empty
+from ..conversion.target_table import job_in_history, rows_in_windows, table_is_empty
 from ..errors import ApiError, FacilityAccessError
 from ..history import job_event
 from ..ledger import BACKFILL, INCREMENTAL, Entry, ExportLedger
@@ -338,6 +338,8 @@ def _taken_elsewhere(job_code: str, adopted: bool, spec: ExportSpec, entry: Entr
     asking = (spec.table_name, entry.key)
     other = rt.ledgers.holder_of(job_code, asking, names) if rt.ledgers is not None else None
     other = other or rt.report.claim_job(job_code, asking, entry.describe(names[spec.table_name]))
+    if other is None and not adopted:  # beyond the state's memory (its last files; a reset forgets them)
+        other = job_in_history(job_code)
     if other is None:
         return None
     how = "named it as an identical job already running (100014)" if adopted else "returned it as a new job"
