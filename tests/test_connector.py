@@ -326,10 +326,11 @@ def test_a_job_code_of_a_snapshot_whose_key_cannot_tell_facilities_apart_is_a_se
         harness: Harness) -> None:
     """A job given by code has no known facility: for a per-facility snapshot keyed without the facility's
     column, its rows could replace no facility's, so the setting is refused before anything is asked."""
-    by_sku: list[Any] = [{"name": "Inventory Snapshot", "primary_key": ["Item SkuCode"]}]
-    for given in ({"Inventory Snapshot": ["EXP1"]}, ["EXP1"], "EXP1"):  # mapped, or a plain list for one export
-        with pytest.raises(ConfigError, match=r"job_codes.*no facility column.*--facility"):
-            harness.run(exports=by_sku, job_codes=given)
+    for export in ({"name": "Inventory Snapshot", "primary_key": ["Item SkuCode"]}, "Inventory Snapshot"):
+        # the catalog's key has the display name `Facility`, which two facilities may share
+        for given in ({"Inventory Snapshot": ["EXP1"]}, ["EXP1"], "EXP1"):  # mapped, or a plain list for one export
+            with pytest.raises(ConfigError, match=r"job_codes.*no facility code.*--facility"):
+                harness.run(exports=[export], job_codes=given)
     assert harness.sim.requests.count("create") == 0 and harness.sim.requests.count("status") == 0
 
 

@@ -727,3 +727,33 @@ def test_status_shows_only_the_exports_and_facilities_asked_for(cli: Any, sim: U
         out, err = capsys.readouterr()
         assert out == "" and err.startswith("configuration error: ") and said in err, (asked, err)
         assert "state has invoices, sale_orders" in err or "facilities there: BLR01, DEL02" in err, err
+
+
+def test_a_pipeline_moved_between_places_goes_on_from_each_places_own_state(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pipeline loads into dataset xa, then xb (a dataset another pipeline loads too), then xa again, then
+    xb again. Each move went on from the local cursors of the place it came from: moved back, xb never got
+    the days between its two loads; moved first into xb, it got only the days after xa's cursor (red team
+    helper 114; exit 0 every time). Each place now goes on from the state it holds for the pipeline, or from
+    start_date when it holds none: both datasets hold every order their last run could see."""
+    import duckdb
+
+    database = tmp_path / "places.duckdb"
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(database))
+    monkeypatch.setenv("SOURCES__UNIWARE__START_DATE", (TEST_NOW - timedelta(days=12)).isoformat())
+    orders = ("--export", "Sale Orders", "--facility", "BLR01")
+    assert cli("--pipeline-name", "other", "--dataset", "xb", "--export", "Return Invoices", "--facility",
+               "BLR01") == 0
+    passed = timedelta(0)
+    for days, dataset in ((0, "xa"), (5, "xb"), (5, "xa"), (10, "xb")):
+        sim.clock.advance(timedelta(days=days))
+        passed += timedelta(days=days)
+        assert cli(*orders, "--dataset", dataset, now=TEST_NOW + passed) == 0
+
+    def keys(dataset: str) -> set[tuple[str, str]]:
+        with duckdb.connect(str(database), read_only=True) as connection:
+            rows = connection.execute(f"SELECT sale_order_code, sale_order_item_code FROM {dataset}.sale_orders")
+            return {(str(code), str(item)) for code, item in rows.fetchall()}
+    earlier, later = keys("xa"), keys("xb")
+    assert earlier and not earlier - later, sorted(earlier - later)[:5]
+    assert len(later) > len(earlier)

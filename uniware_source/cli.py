@@ -153,7 +153,7 @@ def source_overrides(args: argparse.Namespace) -> dict[str, Any]:
 def make_pipeline(args: argparse.Namespace, destination: Any = None) -> Pipeline:
     """The pipeline, with the destination and dataset given, else those of its loads (a run without
     --destination once moved a PostgreSQL pipeline to a DuckDB file), else duckdb and uniware; a run may
-    name others (the pipeline then loads there, from start_date)."""
+    name others (the pipeline then loads there, from the state it left there, else from start_date)."""
     return chosen_pipeline(args.pipeline_name, args.pipelines_dir, destination or args.destination, args.dataset)
 
 

@@ -28,6 +28,7 @@ from .discovery import FAILURE_STATUSES, export_lines, export_reference, facilit
 from .errors import ConfigError
 from .history import HISTORY_TABLE
 from .pipeline_run.lock import RunLocked, pipeline_lock
+from .pipeline_run.moved import take_the_places_state
 from .pipeline_run.resumable import pending_loads_finished
 from .problems import EXIT_CONFIG, EXIT_LOCKED, explain
 from .progress import configure_logging, say
@@ -119,7 +120,24 @@ def chosen_pipeline(pipeline_name: str, pipelines_dir: Optional[str], destinatio
         chosen = dlt.pipeline(pipeline_name=pipeline_name, **where,
                               **{key: value for key, value in overrides.items() if value is not None})
     _refuse_switch_while_waiting(chosen, place, destination, dataset, where)
+    if not keep and place is not None and _moved(chosen, place):
+        with pipeline_lock(chosen):  # a run going on at the old place keeps its working folder
+            chosen = take_the_places_state(chosen)
     return chosen
+
+
+def _place(kind: str, name: Optional[str]) -> str:
+    """A destination as type and name: a named one of the same type (`--destination other`, of type duckdb) is
+    another place."""
+    return f"{kind}:{name or kind.rsplit('.', 1)[-1]}"
+
+
+def _moved(pipeline: Pipeline, place: tuple[str, Optional[str], str]) -> bool:
+    """Whether `pipeline` now names another destination or dataset than its saved state (`place`)."""
+    kind, name, dataset = place
+    now = pipeline.destination
+    return now is not None and (_place(now.destination_type, now.destination_name) != _place(kind, name)
+                                or pipeline.dataset_name != dataset)
 
 
 def _configured(pipeline_name: str, key: str) -> Optional[str]:
@@ -150,10 +168,8 @@ def _refuse_switch_while_waiting(pipeline: Pipeline, place: Optional[tuple[str, 
     if place is None or not pipeline.has_pending_data:
         return
     kind, name, saved_dataset = place
-    # a destination as type and name: a named one of the same type (`--destination other`, of type duckdb) is
-    # another place
-    saved_at = f"{kind}:{name or kind.rsplit('.', 1)[-1]}"
-    now = f"{pipeline.destination.destination_type}:{pipeline.destination.destination_name}" \
+    saved_at = _place(kind, name)
+    now = _place(pipeline.destination.destination_type, pipeline.destination.destination_name) \
         if pipeline.destination is not None else ""
     for setting, was, is_now, flag, given, variable in (
             ("destination", saved_at, now, "--destination", destination, "DESTINATION_TYPE"),

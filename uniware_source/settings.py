@@ -836,15 +836,16 @@ def resolve_job_codes(value: Any, exports: Sequence[ExportSpec]) -> dict[str, tu
 
 
 def _placeable(job_codes: dict[str, tuple[str, ...]], exports: Sequence[ExportSpec]) -> dict[str, tuple[str, ...]]:
-    """`job_codes`, refused for a per-facility snapshot keyed without the facility: a job given by code
+    """`job_codes`, refused for a per-facility snapshot keyed without the facility code: a job given by code
     has no known facility, so its rows (a NULL facility in the key) would replace nothing and pile up."""
     for spec in exports:
         if job_codes.get(spec.name) and spec.facility_in_key:
             raise ConfigError("job_codes", f"'{spec.name}' is a snapshot run per facility whose primary_key "
-                              f"({', '.join(spec.primary_key)}) has no facility column: a job given by code has no "
-                              "known facility, so its rows could not replace their facility's; run the export for "
-                              "its facility instead (--facility), or give primary_key a column that tells the "
-                              "facilities apart")
+                              f"({', '.join(spec.primary_key)}) has no facility code (the display name `Facility` "
+                              "may be two facilities'), so the code of the facility its job ran under is part of "
+                              "the key: a job given by code has no known facility, so its rows could not replace "
+                              "their facility's; run the export for its facility instead (--facility), or give "
+                              "primary_key the `Facility Code` column")
     return job_codes
 
 
