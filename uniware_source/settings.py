@@ -348,6 +348,22 @@ def _json_or_value(setting: str, value: Any) -> Any:
     return value
 
 
+_TRUE, _FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
+
+
+def _true_or_false(value: Any, where: str) -> bool:
+    """An export's yes-or-no setting: true or false, or a text that says one of them (from the environment,
+    `"false"`; it was read as true, as any non-empty text is)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    said = str(value).strip().lower() if isinstance(value, str) else None
+    if said in _TRUE or said in _FALSE:
+        return said in _TRUE
+    raise ConfigError("exports", f"{where} must be true or false, got {value!r}")
+
+
 def _string_list(setting: str, value: Any, *, allow_empty: bool = False) -> tuple[str, ...]:
     value = _json_or_value(setting, value)
     if isinstance(value, str):
@@ -585,8 +601,8 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
         dedup_sort=_one_label(entry.get("dedup_sort", base.dedup_sort), name, where, "dedup_sort"),
         column_types={**base.column_types, **configured_types},
         configured_types=frozenset(configured_types),
-        facility_scoped=bool(entry.get("facility_scoped", base.facility_scoped)),
-        repeating_keys=bool(entry.get("repeating_keys", base.repeating_keys)),
+        facility_scoped=_true_or_false(entry.get("facility_scoped", base.facility_scoped), f"{where}: facility_scoped"),
+        repeating_keys=_true_or_false(entry.get("repeating_keys", base.repeating_keys), f"{where}: repeating_keys"),
         lookback=lookback,
         window_column=window_column,
     )

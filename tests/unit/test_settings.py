@@ -167,3 +167,18 @@ def test_an_environment_variable_is_taken_for_a_misspelt_one_only_in_dlts_shapes
         monkeypatch.delenv(other)
     monkeypatch.setenv(name, "x")
     assert bool(_misplaced_env({"password"}, "uniware_pipeline")) is misplaced
+
+
+@pytest.mark.parametrize("said, meant", [("false", False), (" No ", False), ("0", False), (0, False), (False, False),
+                                         ("true", True), ("yes", True), (1, True), (True, True)])
+def test_an_exports_yes_or_no_settings_read_texts_as_they_say(said: object, meant: bool) -> None:
+    """`facility_scoped = "false"` from the environment's JSON was read as true (a non-empty text), so
+    Item Master still ran one job per facility and failed them as one file served twice."""
+    [spec] = resolve_exports([{"name": "Item Master", "facility_scoped": said, "repeating_keys": said}])
+    assert (spec.facility_scoped, spec.repeating_keys) == (meant, meant)
+
+
+@pytest.mark.parametrize("said", ["maybe", "", 2, [], None])
+def test_an_exports_yes_or_no_setting_that_says_neither_is_a_setting_error(said: object) -> None:
+    with pytest.raises(ConfigError, match=r"facility_scoped must be true or false"):
+        resolve_exports([{"name": "Item Master", "facility_scoped": said}])
