@@ -498,8 +498,11 @@ def test_export_by_table_name_keeps_the_configured_settings() -> None:
     configured = [{"name": "Sale Orders", "date_filter": "addedOn", "columns": ["soicode", "saleOrderCode"]},
                   {"name": "Invoice", "table_name": "bills"}]
     assert select_exports(configured, ["sale_orders"]) == [configured[0]]
-    assert select_exports(configured, ["bills", "INVOICE"]) == [configured[1], configured[1]]
+    # one export named twice, by table and by report name, runs once (it was "'Invoice' and 'Invoice' both load
+    # into table 'bills'; give one a different table_name", red team helper 114)
+    assert select_exports(configured, ["bills", "INVOICE"]) == [configured[1]]
     assert select_exports(configured, ["return_invoices"]) == ["Return Invoices"]
+    assert select_exports(None, ["Sale Orders", "sale_orders", "sale orders"]) == ["Sale Orders"]
 
 
 @pytest.mark.parametrize("command", [[], ["plan"], ["reset"]], ids=["run", "plan", "reset"])

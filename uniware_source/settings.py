@@ -805,7 +805,8 @@ def select_exports(configured: Any, names: Sequence[str]) -> list[Any]:
                 raise ConfigError("exports", f"--export {name!r} is the catalog's table of '{match}', which this "
                                   f"configuration loads into table {', '.join(repr(t) for t in tables)}: give "
                                   f"--export {tables[0]!r} (or the report's name) to run it")
-        picked.append(match)
+        if match not in picked:  # one export named twice (`--export "Sale Orders" --export sale_orders`) runs once
+            picked.append(match)
     return picked
 
 
