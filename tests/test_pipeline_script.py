@@ -157,6 +157,8 @@ def test_first_run_mistakes_are_setting_errors_named_with_their_fix(live_simulat
                               "SOURCES__UNIWARE__PASSWORD"]),
         ([*common, "--destination", "postgre"], env, ["--destination 'postgre' is not a dlt destination",
                                                       "did you mean 'postgres'"]),
+        (common, {**env, "DESTINATION_TYPE": "duckbd"}, ["--destination 'duckbd' is not a dlt destination",
+                                                          "did you mean 'duckdb'", "DESTINATION_TYPE"]),
         ([*common, "--dataset", "first"], env, ["setting 'dataset'", "first.duckdb", "--dataset"]),
         ([*common[:2], "--pipeline-name", "my_data", "--dataset", "my-data"], env,  # dlt writes it my_data
          ["setting 'dataset'", "my_data.duckdb"]),

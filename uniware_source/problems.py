@@ -400,6 +400,7 @@ def unknown_destination(ref: str) -> str:
     known = sorted(name for name in dlt.destinations.__all__ if name != "destination")
     close = difflib.get_close_matches(ref, known, n=1)
     return (f"--destination '{ref}' is not a dlt destination" + (f" (did you mean '{close[0]}'?)" if close else "")
+            + " (the flag, or dlt's DESTINATION_TYPE or [pipelines.<name>] destination_type when it is left out)"
             + f"; dlt's destinations: {', '.join(known)} (DESTINATION__<NAME>__... configures each)")
 
 
