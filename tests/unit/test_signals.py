@@ -40,6 +40,19 @@ def test_a_block_without_a_signal_changes_nothing() -> None:
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_a_signal_the_process_ignores_stays_ignored_in_a_deferred_block() -> None:
+    """A run started with SIGINT ignored (a background job of a non-interactive shell): the SIGINT was
+    noted in the submit step, which stopped making jobs, and the run ended failed (red team helper 114)."""
+    noticed: list[str] = []
+    original = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with signals_deferred(on_first=lambda: noticed.append("stopping")):
+            signal.raise_signal(signal.SIGINT)
+        assert noticed == [] and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, original)
+
+
 def test_duckdb_breaking_off_a_query_for_a_signal_is_recognised() -> None:
     assert _interrupted_query(RuntimeError("Query interrupted"))
     assert _interrupted_query(duckdb.InterruptException("INTERRUPT Error: Interrupted!"))

@@ -60,7 +60,10 @@ def signals_deferred(on_first: Optional[Callable[[], None]] = None) -> Iterator[
             on_first()
         noted.append(signum)
 
-    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    # a signal the process ignores (SIGINT of a job a non-interactive shell started in the background) stays
+    # ignored: noted, it stopped the submit step halfway and ended the run as failed
+    previous = {number: handler for number in (signal.SIGINT, signal.SIGTERM)
+                if (handler := signal.getsignal(number)) is not signal.SIG_IGN}
     for number in previous:
         signal.signal(number, note)
     try:
