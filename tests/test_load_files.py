@@ -697,6 +697,40 @@ def test_two_facilities_of_one_display_name_load_once_the_name_is_listed_as_shar
     with pytest.raises(ExportsFailed) as raised:
         harness.run(exports=[export], facilities=["BLR01"], shared_facility_names=[company])
     assert "'Mumbai West Hub', which facility BLR01's earlier files never did" in raised.value.problems[0]
+    # a facility of a name of its own, served a file of the shared name: refused, setting or not (the setting
+    # took its rows for its own: its snapshot replaced by another facility's, exit 0; red team helper 115)
+    harness.sim.jobs.edit_file = None
+    harness.sim.clock.advance(timedelta(hours=1))
+    harness.run(exports=[export], facilities=["MUM03"], shared_facility_names=[company])
+    mum03 = harness.sql(f"SELECT * FROM {{ds}}.{table} WHERE _uniware_facility = 'MUM03' ORDER BY ALL")
+    assert mum03
+    harness.sim.jobs.edit_file = lambda job, text: facility_names_set(text, company)
+    harness.sim.clock.advance(timedelta(hours=1))
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=[export], facilities=["MUM03"], shared_facility_names=[company])
+    assert f"carry the 'Facility' '{company}', which facility MUM03's earlier files never did" in \
+        raised.value.problems[0], raised.value.problems
+    assert harness.sql(f"SELECT * FROM {{ds}}.{table} WHERE _uniware_facility = 'MUM03' ORDER BY ALL") == mum03
+
+
+@pytest.mark.parametrize("file_name, listed", [("Müller Großhandel GmbH", "MÜLLER GROSSHANDEL GMBH"),
+                                               ("ﬁne Goods", "FINE goods")], ids=["sharp-s", "ligature"])
+def test_a_shared_name_is_listed_in_any_case_the_setting_gives_it(harness: Harness, file_name: str,
+                                                                   listed: str) -> None:
+    """The file's names were upper-cased by pyarrow (`GROẞ`) and the setting's by Python (`GROSS`): a name
+    with `ß` could never be listed, not even as the refusal's own words gave it (red team helper 115)."""
+    harness.sim.jobs.edit_file = lambda job, text: facility_names_set(text, file_name)
+    harness.run(exports=["Inventory Snapshot"], facilities=["DEL02"])
+    harness.sim.clock.advance(timedelta(hours=1))
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=["Inventory Snapshot"], facilities=["BLR01"])
+    said = raised.value.problems[0]
+    suggested = said[said.index("shared_facility_names = ") + len("shared_facility_names = "):].split(" under ")[0]
+    assert json.loads(suggested) == [file_name]
+    for given in (suggested, json.dumps([listed])):
+        harness.sim.clock.advance(timedelta(hours=1))
+        assert not harness.run(exports=["Inventory Snapshot"], facilities=["BLR01"],
+                               shared_facility_names=given).problems
 
 
 def test_a_snapshot_is_one_load_file_and_a_keyed_merge_two_for_postgres() -> None:

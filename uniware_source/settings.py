@@ -39,6 +39,7 @@ from .catalog import (
     ExportSpec,
     did_you_mean_report,
 )
+from .conversion.facility_guard import fold_name
 from .errors import ConfigError
 from .setting_places import ENV_PREFIX, misplaced_settings, secrets_file
 from .type_labels import (
@@ -331,7 +332,7 @@ class Settings:
     on_bad_rows: str
     on_header_change: str
     on_window_violation: str
-    shared_facility_names: frozenset[str]  # upper case, trimmed (facility_guard compares so)
+    shared_facility_names: frozenset[str]  # as facility_guard.fold_name compares them
 
 
 def normalize_name(label: str) -> str:
@@ -861,8 +862,8 @@ def _placeable(job_codes: dict[str, tuple[str, ...]], exports: Sequence[ExportSp
                               f"({', '.join(spec.primary_key)}) has no facility code (the display name `Facility` "
                               "may be two facilities'), so the code of the facility its job ran under is part of "
                               "the key: a job given by code has no known facility, so its rows could not replace "
-                              "their facility's; run the export for its facility instead (--facility), or give "
-                              "primary_key the `Facility Code` column")
+                              "their facility's; run the export for its facility instead (--facility), or, where "
+                              "the tenant's file has the `Facility Code` column, give primary_key that column")
     return job_codes
 
 
@@ -977,15 +978,15 @@ def build_settings(values: SettingValues, *, now: datetime) -> Settings:
 
 
 def _display_names(setting: str, value: Any) -> frozenset[str]:
-    """Facility display names as the guard compares them (upper case, trimmed); a text is one name, as a
-    display name may hold commas."""
+    """Facility display names as the guard compares them (`facility_guard.fold_name`); a text is one name,
+    as a display name may hold commas."""
     value = _json_or_value(setting, value)
     if value is None:
         return frozenset()
     names = [value] if isinstance(value, str) else value
     if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and n.strip() for n in names):
         raise ConfigError(setting, f"expected a list of display names (non-empty texts), got {value!r}")
-    return frozenset(name.strip().upper() for name in names)
+    return frozenset(fold_name(name) for name in names)
 
 
 def _download_dir(value: str) -> Path:

@@ -109,36 +109,42 @@ def check_names(names: Optional[FacilityCodes], known: Sequence[str], elsewhere:
                 ) -> Optional[FacilityMismatch]:
     """A failing FacilityMismatch when every row's `Facility` is a name the facility's earlier files
     (`known`) never carried; for a facility without earlier files, when every name is one that another
-    facility's files carried (`elsewhere`: facility -> names). Names in `shared` (upper case) are left
-    out. `reset_command(facility)`: the command that forgets a facility's names."""
+    facility's files carried (`elsewhere`: facility -> names), names in `shared` (case-folded: several
+    facilities carry them) aside. `reset_command(facility)`: the command that forgets a facility's names."""
     if names is None or names.rows == 0 or sum(names.counts.values()) != names.rows:
         return None
-    found = set(names.counts) - set(shared)
-    if not found:
-        return None
-    shown = names.shown(found)
-    owners = sorted(facility for facility, theirs in elsewhere.items()
-                    if facility != names.facility and found <= {name.upper() for name in theirs})
-    if not known and owners:
-        respelled = (f". The codes {owners[0]} and {names.facility} differ only in case: if Uniware now spells the "
-                     f"code {names.facility}, {reset_command(owners[0])} forgets the old spelling's names (the rows "
-                     "already loaded stay in the table under the old spelling)"
-                     if owners[0].casefold() == names.facility.casefold() else "")
+    found = set(names.counts)
+    if known:  # a shared name tells only for a facility whose own files carried it
+        if {fold_name(n) for n in found} & {fold_name(k) for k in known}:
+            return None
         return FacilityMismatch(
-            f"the file's {names.rows:,} rows carry the '{FACILITY_NAME_LABEL}' {shown} of facility {owners[0]}'s "
-            f"files, not a name of facility {names.facility}: another facility's export; nothing loaded, it is "
-            f"exported again next run{respelled}. If both facilities carry that display name in Uniware (a company's "
-            f"name), the setting shared_facility_names lists it: shared_facility_names = "
-            f"{json.dumps([names.spelled.get(n, n) for n in sorted(found)], ensure_ascii=False)} under "
-            "[sources.uniware] (or SOURCES__UNIWARE__SHARED_FACILITY_NAMES, the same JSON list)", fail=True)
-    if not known or found & {name.upper() for name in known}:
+            f"the file's {names.rows:,} rows carry the '{FACILITY_NAME_LABEL}' {names.shown(found)}, which facility "
+            f"{names.facility}'s earlier files never did ({', '.join(repr(k) for k in known)}): another facility's "
+            f"export; nothing loaded, it is exported again next run. If {names.facility} was renamed in Uniware, "
+            f"{reset_command(names.facility)} forgets its names, and also its cursor and planned windows (a snapshot "
+            "has none; a windowed export is exported again from start_date)", fail=True)
+    unshared = {n for n in found if fold_name(n) not in shared}
+    owners = sorted(facility for facility, theirs in elsewhere.items() if facility != names.facility
+                    and {fold_name(n) for n in unshared} <= {fold_name(name) for name in theirs})
+    if not unshared or not owners:
         return None
+    respelled = (f". The codes {owners[0]} and {names.facility} differ only in case: if Uniware now spells the "
+                 f"code {names.facility}, {reset_command(owners[0])} forgets the old spelling's names (the rows "
+                 "already loaded stay in the table under the old spelling)"
+                 if owners[0].casefold() == names.facility.casefold() else "")
     return FacilityMismatch(
-        f"the file's {names.rows:,} rows carry the '{FACILITY_NAME_LABEL}' {shown}, which facility "
-        f"{names.facility}'s earlier files never did ({', '.join(repr(k) for k in known)}): another facility's "
-        f"export; nothing loaded, it is exported again next run. If {names.facility} was renamed in Uniware, "
-        f"{reset_command(names.facility)} forgets its names, and also its cursor and planned windows (a snapshot "
-        "has none; a windowed export is exported again from start_date)", fail=True)
+        f"the file's {names.rows:,} rows carry the '{FACILITY_NAME_LABEL}' {names.shown(unshared)} of facility "
+        f"{owners[0]}'s files, not a name of facility {names.facility}: another facility's export; nothing loaded, "
+        f"it is exported again next run{respelled}. If both facilities carry that display name in Uniware (a "
+        f"company's name), the setting shared_facility_names lists it: shared_facility_names = "
+        f"{json.dumps([names.spelled.get(n, n) for n in sorted(unshared)], ensure_ascii=False)} under "
+        "[sources.uniware] (or SOURCES__UNIWARE__SHARED_FACILITY_NAMES, the same JSON list)", fail=True)
+
+
+def fold_name(name: str) -> str:
+    """A display name as names are compared: trimmed, case-folded (`Großhandel`, `GROSSHANDEL` and the
+    upper case pyarrow writes, `GROẞHANDEL`, are one)."""
+    return name.strip().casefold()
 
 
 def names_of(names: Optional[FacilityCodes]) -> list[str]:
