@@ -155,8 +155,7 @@ def sql_list(statuses: tuple[str, ...] | frozenset[str]) -> str:
 
 # words of a finished job's message (or warnings) that say its file was not made; they decide even beside
 # words of having no rows ("failed: no data could be written"): a job with no rows to export says so with
-# other words ("no records found"), or nothing. With a file, they say it may be cut short (`truncated`,
-# `row limit exceeded`): not loaded, as with `errors[]`. A failure taken for one costs a new job next run, an empty
+# other words ("no records found"), or nothing. A failure taken for one costs a new job next run, an empty
 # export taken for a failure moved the cursor past rows never loaded
 _FAILED_WORDS = re.compile(
     r"(?i)\b(?:fail\w*|error\w*|exception|timed? ?out|timeout|exceed\w*|not (?:be )?(?:generated|created|written|"
@@ -172,3 +171,36 @@ _NONE_OF_THEM = re.compile(r"(?i)\b(?:0|no|zero|without(?: any)?)\s+(?:errors?|f
 def says_failed(message: str) -> bool:
     """Whether a finished job's message says its file was not made, or not made whole."""
     return bool(_FAILED_WORDS.search(_NONE_OF_THEM.sub(" ", message)))
+
+
+# words of a done answer's message *with* its file that say the file holds only part of the export: not
+# loaded, as with `errors[]` (a file cut at a row limit loaded 10 rows of 305, exit 0). Only words of a cut,
+# not of failing in general: a good file's message may speak of errors, failures or cancelled orders
+# ("Errors: 0", "0 records failed", "includes cancelled orders"), and each such word refused it on every run.
+_N = r"\d[\d,]*"
+_CUT_WORDS = re.compile(
+    r"(?i)\b(?:truncat\w*|incomplete|cut (?:short|off)|clipped|halted|"
+    r"partial(?:ly)? (?:data|export\w*|files?|results?|reports?|rows?|records?|contents?|downloads?)|"
+    r"(?:export\w*|files?|data|reports?|completed|done|finished) partially|partially (?:exported|written|generated|"
+    r"completed|downloaded|done)|"
+    rf"(?:first|top) {_N} (?:rows|records|lines|entries)|"
+    rf"only {_N}(?: (?:of|out of) {_N})? (?:rows|records|lines|entries)|"
+    r"only (?:the )?(?:first|top|last)\b|"
+    r"row limit|rows? cap|capped|limited to \d|limit\W{1,3}\d|exceed\w* (?:the |its |a )?(?:\w+ )?limit|"
+    r"(?:limit|max\w*)\b[^.;!?]{0,30}?\b(?:reached|exceeded|hit)\b|"
+    r"(?:stopped|aborted|ended) (?:at|after|early)|"
+    r"(?:rows?|records?|lines?|data) (?:\w+ ){0,2}(?:skipped|dropped|omitted|left out|not (?:exported|written|"
+    r"included))|not (?:\w+ )?all (?:the )?(?:rows|records|data|lines)|"
+    r"with (?:[1-9]\d* |some |several |many )?(?:errors?|failures?|failed (?:rows?|records?))\b"
+    r"(?!\W*(?:0|none|nil|no)\b)|"
+    r"[1-9]\d* (?:failed (?:rows?|records?)|(?:rows?|records?) failed)|(?:errors?|failures?|failed)\W{1,3}[1-9])")
+# ... said not to have happened: "no data was truncated", "0 rows skipped", "not truncated", "without truncation",
+# "without errors", in the same clause ("0 errors but truncated" is a cut)
+_NOT_CUT = re.compile(r"(?i)\b(?:no|not|never|nothing|without|none|zero|0)\b(?:[^\w.;:!?]+(?!but\b|except\b|however\b|"
+                      r"yet\b)\w+){0,3}?[^\w.;:!?]+(?:truncat\w*|partial\w*|incomplete|cut|skipped|dropped|omitted|"
+                      r"capped|limited|errors?|failures?|failed)\b")
+
+
+def says_cut_short(message: str) -> bool:
+    """Whether a done answer's message, beside its file, says the file holds only part of the export."""
+    return bool(_CUT_WORDS.search(_NOT_CUT.sub(" ", message)))

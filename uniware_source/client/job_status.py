@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from ..errors import ApiError, ApiErrorDetail, ContradictoryStatus
 from ..redact import SECRETS, redact
-from ..statuses import Meaning, meaning_of, says_failed
+from ..statuses import Meaning, meaning_of, says_cut_short
 from .api_call import (
     UniwareClient,
     error_details,
@@ -60,9 +60,9 @@ def job_status(client: UniwareClient, job_code: str, *, load_with_errors: bool =
         warned=bool(warnings),
     )
     if answer.file_url and not answer.errors and meaning_of(status) == Meaning.DONE and not load_with_errors \
-            and says_failed(message):
+            and says_cut_short(message):
         raise ContradictoryStatus(operation, f"Uniware answered {status} with its file and the message {message!r}, "
-                                  "which says the export failed or was cut short: the file is not loaded; if such "
+                                  "which says the file holds only part of the export: it is not loaded; if such "
                                   "messages are harmless on this tenant, set on_complete_with_errors = \"load\"",
                                   refused=True)
     if answer.errors and meaning_of(status) == Meaning.DONE and not load_with_errors:

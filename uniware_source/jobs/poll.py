@@ -23,7 +23,7 @@ from ..client.job_status import job_status
 from ..clock import Clock
 from ..errors import ApiError, ApiErrorDetail, ContradictoryStatus
 from ..settings import PollPolicy
-from ..statuses import Meaning, Outcome, is_known, meaning_of, says_failed
+from ..statuses import Meaning, Outcome, is_known, meaning_of, says_cut_short, says_failed
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ def wait_for_job(
                     if status.errors:  # on_complete_with_errors = "load": loaded, and said (in the history too)
                         log.warning("%s: Uniware reported %s with errors, its file is loaded: %s", label, status.status,
                                     "; ".join(str(e) for e in status.errors))
-                    elif says_failed(status.message):  # the same, said in its message
+                    elif says_cut_short(status.message):  # the same, said in its message
                         log.warning("%s: Uniware reported %s with its file, saying: %s; the file is loaded "
                                     "(on_complete_with_errors = \"load\")", label, status.status, status.message)
                     return PollResult(Outcome.COMPLETED, status.status, status.file_url, "", polls)
