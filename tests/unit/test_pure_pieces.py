@@ -953,3 +953,32 @@ def test_a_column_refused_without_its_name_gets_the_least_sure_ids_and_the_way_o
     assert 'exclude_columns (exports = [{name = "Sale Orders", exclude_columns = [...]}])' in hint
     grn = _column_hint(CATALOG["GRN"], error)  # a report whose ids are all assumed: every one is a suspect
     assert ", ".join(CATALOG["GRN"].columns) in grn
+
+
+@pytest.mark.parametrize("said, ignored", [
+    ({"errors": [{"description": "Filter channelFilter is not applicable and was ignored"}]}, ["channelFilter"]),
+    ({"warnings": [{"message": "CHANNELFILTER IGNORED"}]}, ["channelFilter"]),  # another case
+    ({"warnings": [{"fieldName": "exportFilters[1]", "message": "filter ignored"}]}, ["channelFilter"]),  # by place
+    ({"warnings": [{"message": "filter ignored", "errorParams": {"filterId": "channelFilter"}}]}, ["channelFilter"]),
+    ({"message": "Filter channelFilter ignored", "warnings": []}, ["channelFilter"]),  # the answer's message
+    ({"warnings": [{"message": "1 filter was ignored"}]}, ["channelFilter", "status"]),  # none named: all of them
+    ({"warnings": [{"message": "Filter status is not applicable"}]}, ["status"]),
+    ({"warnings": [{"message": "channelFilter: values AMAZON_IN applied"}]}, []),  # named, not ignored
+    ({"warnings": [{"message": "Unknown column status"}]}, []),  # a plain word, not said of a filter
+    ({"warnings": [{"message": "Filter addedOn ignored"}]}, []),  # the date filter: the window check's
+], ids=["description", "case", "position", "params", "message", "unnamed", "plain-word-id", "applied",
+        "column-word", "date-filter"])
+def test_a_value_filter_uniware_says_it_ignored_is_told_however_it_is_said(said: dict[str, Any],
+                                                                          ignored: list[str]) -> None:
+    """A create answered successful with words that a value filter was ignored (every channel's rows then
+    loaded into one channel's table, exit 0): the filter's id in another case, by its place in the request,
+    in the answer's message, or not named at all were missed; an id that is a plain word (`status`) matched
+    a warning about a column (red team helper 115)."""
+    from uniware_source.client.api_call import error_details, errors_of, message_of
+    from uniware_source.client.create_job import filters_said_ignored
+
+    body = {"exportFilters": [{"id": "addedOn", "dateRange": {"start": 1, "end": 2}},
+                              {"id": "channelFilter", "selectedValues": ["AMAZON_IN"]},
+                              {"id": "status", "selectedValues": ["CREATED"]}]}
+    words = [*errors_of(said), *error_details(said, "warnings")]
+    assert filters_said_ignored(body, words, message_of(said)) == ignored

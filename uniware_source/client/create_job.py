@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -57,12 +57,12 @@ def create_export_job(client: UniwareClient, body: Mapping[str, Any], facility: 
     if job_code is None:
         raise ApiError(operation, f"the answer carries no jobCode: {redact(payload)}")
     said = [*errors_of(payload), *error_details(payload, "warnings")]
-    ignored = [f for f in _value_filters(body) if any(_names(e, f) for e in said)]
+    ignored = filters_said_ignored(body, said, message_of(payload))
     if ignored:  # its file would hold the rows the filter leaves out: nothing tells them apart after
+        words = "; ".join([str(e) for e in said] + ([message_of(payload)] if message_of(payload) else []))
         raise ApiError(operation, f"Uniware made job {job_code} but said of its filter {', '.join(ignored)}: "
-                       f"{'; '.join(str(e) for e in said)}. Its file would hold the rows that filter leaves out, so it "
-                       "is not loaded: check the filter's id and values for this report (its Exports page shows "
-                       "them)", errors=said)
+                       f"{words}. Its file would hold the rows that filter leaves out, so it is not loaded: check the "
+                       "filter's id and values for this report (its Exports page shows them)", errors=said)
     if said:  # a job made anyway (the date filter ignored?): the window check of its file is what stands guard
         log.warning("%s: Uniware made job %s and said: %s", operation, job_code, "; ".join(str(e) for e in said))
     export_job_id = payload.get("exportJobId")
@@ -77,10 +77,44 @@ def _value_filters(body: Mapping[str, Any]) -> list[str]:
         if isinstance(filters, list) else []
 
 
-def _names(error: ApiErrorDetail, identifier: str) -> bool:
-    """Whether Uniware's words name `identifier` as a whole word."""
-    said = f"{error} {error.field_name or ''} {error.params or ''}"
-    return re.search(rf"(?<![\w-]){re.escape(identifier)}(?![\w-])", said) is not None
+# words saying a filter was not applied, and a filter named without its id ("1 filter was ignored")
+_IGNORED = re.compile(r"(?i)\b(?:ignored|ignoring|not applicable|inapplicable|not applied|not supported|unsupported|"
+                      r"unknown|invalid|not valid|skipped|dropped|disregarded)\b")
+_A_FILTER = re.compile(r"(?i)\bfilters?\b")
+
+
+def filters_said_ignored(body: Mapping[str, Any], said: Sequence[ApiErrorDetail], message: str) -> list[str]:
+    """The request's value filters Uniware's words (`said`: its errors and warnings; `message`) say it
+    ignored: each that a text names (its id in any case, or `exportFilters[i]` in a field name) together
+    with words of not applying it; every one of them when a text says a filter was ignored naming none.
+    A text that names an id which is also a plain word (`status`, `name`) counts only where it speaks of
+    a filter ("Unknown column status" is not one)."""
+    filters = _value_filters(body)
+    if not filters:
+        return []
+    order = [str(f.get("id")) for f in body.get("exportFilters") or [] if isinstance(f, Mapping)]
+    texts = [(f"{e} {e.params or ''}", e.field_name or "") for e in said] + [(message, "")]
+    found: list[str] = []
+    for text, field_name in texts:
+        if not _IGNORED.search(text):
+            continue
+        named = [f for f in filters if (_mentions(text, f) and (_A_FILTER.search(text) or f.lower().endswith("filter")))
+                 or _by_position(field_name, order) == f or _mentions(field_name, f)]
+        if not named and _A_FILTER.search(text) and not any(_mentions(text, other) for other in order):
+            named = filters  # "1 filter was ignored", "Filter 'Channel' ...": which one is not said
+        found += [f for f in named if f not in found]
+    return found
+
+
+def _mentions(text: str, identifier: str) -> bool:
+    """Whether `text` holds `identifier` as a word of its own, in any case (`filter_channelFilter` holds it)."""
+    return re.search(rf"(?i)(?<![a-z0-9]){re.escape(identifier)}(?![a-z0-9])", text) is not None
+
+
+def _by_position(field_name: str, order: Sequence[str]) -> Optional[str]:
+    """The filter id a field name gives by its place in the request (`exportFilters[1]`)."""
+    at = re.search(r"(?i)exportFilters\[(\d+)\]", field_name)
+    return order[int(at.group(1))] if at and int(at.group(1)) < len(order) else None
 
 
 def _code(value: Any, operation: str = "create") -> Optional[str]:
