@@ -757,3 +757,35 @@ def test_a_pipeline_moved_between_places_goes_on_from_each_places_own_state(
     earlier, later = keys("xa"), keys("xb")
     assert earlier and not earlier - later, sorted(earlier - later)[:5]
     assert len(later) > len(earlier)
+
+
+@pytest.mark.parametrize("moves", ["database", "dataset"])
+def test_a_pipeline_moved_from_python_goes_on_from_each_places_own_state(
+        sim: UniwareSimulator, tmp_path: Path, moves: str) -> None:
+    """The same moves made from Python (`run_exports` with a pipeline of another destination or dataset),
+    and between two DuckDB files of one dataset name (another database, which the destination's type and
+    name do not tell apart): each went on from the other place's cursors (red team helper 115)."""
+    import duckdb
+
+    from tests.harness import FAST_POLLING
+    from uniware_source import ManualClock, run_exports
+
+    settings: dict[str, Any] = {
+        "base_url": sim.base_url, "username": sim.config.username, "password": sim.config.password,
+        "download_dir": str(tmp_path), "exports": ["Sale Orders"], "facilities": ["BLR01"],
+        "start_date": (TEST_NOW - timedelta(days=12)).isoformat(), **FAST_POLLING}
+    places = {"database": (("a.duckdb", "orders"), ("b.duckdb", "orders")),
+              "dataset": (("a.duckdb", "xa"), ("a.duckdb", "xb"))}[moves]
+    for days, (database, dataset) in zip((0, 5, 5, 10), (*places, *places), strict=True):
+        sim.clock.advance(timedelta(days=days))
+        pipeline = dlt.pipeline("api", pipelines_dir=str(tmp_path / "pl"), dataset_name=dataset,
+                                destination=dlt.destinations.duckdb(str(tmp_path / database)))
+        assert not run_exports(pipeline, clock=ManualClock(sim.clock.now), **settings).problems
+
+    def keys(database: str, dataset: str) -> set[tuple[str, str]]:
+        with duckdb.connect(str(tmp_path / database), read_only=True) as connection:
+            rows = connection.execute(f"SELECT sale_order_code, sale_order_item_code FROM {dataset}.sale_orders")
+            return {(str(code), str(item)) for code, item in rows.fetchall()}
+    earlier, later = keys(*places[0]), keys(*places[1])
+    assert earlier and not earlier - later, sorted(earlier - later)[:5]
+    assert len(later) > len(earlier)

@@ -28,7 +28,6 @@ from .discovery import FAILURE_STATUSES, export_lines, export_reference, facilit
 from .errors import ConfigError
 from .history import HISTORY_TABLE
 from .pipeline_run.lock import RunLocked, pipeline_lock
-from .pipeline_run.moved import take_the_places_state
 from .pipeline_run.resumable import pending_loads_finished
 from .problems import EXIT_CONFIG, EXIT_LOCKED, explain
 from .progress import configure_logging, say
@@ -120,24 +119,13 @@ def chosen_pipeline(pipeline_name: str, pipelines_dir: Optional[str], destinatio
         chosen = dlt.pipeline(pipeline_name=pipeline_name, **where,
                               **{key: value for key, value in overrides.items() if value is not None})
     _refuse_switch_while_waiting(chosen, place, destination, dataset, where)
-    if not keep and place is not None and _moved(chosen, place):
-        with pipeline_lock(chosen):  # a run going on at the old place keeps its working folder
-            chosen = take_the_places_state(chosen)
-    return chosen
+    return chosen  # moved, the run takes the state it left at the new place (pipeline_run/moved.py)
 
 
 def _place(kind: str, name: Optional[str]) -> str:
     """A destination as type and name: a named one of the same type (`--destination other`, of type duckdb) is
     another place."""
     return f"{kind}:{name or kind.rsplit('.', 1)[-1]}"
-
-
-def _moved(pipeline: Pipeline, place: tuple[str, Optional[str], str]) -> bool:
-    """Whether `pipeline` now names another destination or dataset than its saved state (`place`)."""
-    kind, name, dataset = place
-    now = pipeline.destination
-    return now is not None and (_place(now.destination_type, now.destination_name) != _place(kind, name)
-                                or pipeline.dataset_name != dataset)
 
 
 def _configured(pipeline_name: str, key: str) -> Optional[str]:

@@ -137,7 +137,7 @@ def _make_default(pipeline: Pipeline, schema_name: str) -> None:
     file again): a first run stopped before saving any schema left none, and dlt would normalize and load
     nothing, and its sync would take the dataset missing at the destination for one dropped there and
     wipe the pipeline's folder, packages and job codes with it. The state the package carries wins once
-    it loaded (resumable.yield_to_loaded_state)."""
+    it loaded (moved.yield_to_loaded_state)."""
     state = pipeline._get_state()
     state["default_schema_name"] = schema_name
     state["schema_names"] = sorted({*(state.get("schema_names") or []), schema_name})

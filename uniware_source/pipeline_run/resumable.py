@@ -31,6 +31,7 @@ from . import duckdb_memory
 from .dlt_warnings import expected_warnings_dropped
 from .duckdb_connection import check_names, connection_held, credentials_pinned, is_duckdb
 from .lock import WaitForLock, pipeline_lock
+from .moved import dataset_exists, follow_a_move, yield_to_loaded_state
 from .recovery import (
     adopt_package_schemas,
     declare_merge,
@@ -77,25 +78,6 @@ def finish_pending_loads(pipeline: Pipeline) -> bool:
             # left an older state here, which dlt compared with the destination's before they loaded
             pipeline.sync_destination()
     return pending
-
-
-def yield_to_loaded_state(pipeline: Pipeline) -> None:
-    """Make the state the loaded packages carried (the destination's) win the sync that follows: the
-    local one, saved before any package (a first run stopped early), goes back to version 0, so dlt's
-    `>=` comparison never keeps it over the loaded one."""
-    state = pipeline._get_state()
-    state["_state_version"] = 0
-    pipeline._save_state(state)
-
-
-def dataset_exists(pipeline: Pipeline) -> bool:
-    """Whether the pipeline's dataset is at the destination (True when that cannot be asked: dlt decides)."""
-    try:
-        with pipeline.destination_client() as client:
-            return bool(client.is_storage_initialized())
-    except Exception as error:  # no schema yet, a destination that cannot say: dlt's own sync decides
-        log.debug("could not ask whether the dataset exists: %s", error)
-        return True
 
 
 @contextmanager
@@ -305,6 +287,7 @@ def run_exports(pipeline: Pipeline, *, mode: str = RUN, report: Optional[RunRepo
             pipeline_lock(pipeline, wait_for_lock) as waited:
         if waited:
             _reload_state(pipeline)
+        follow_a_move(pipeline)
         ended: Optional[BaseException] = None
         try:
             with _run_destination(pipeline):
