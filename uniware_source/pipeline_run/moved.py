@@ -86,12 +86,19 @@ def take_the_places_state(pipeline: Pipeline) -> None:
     if there is not None:
         log.info("pipeline %s moved to %s: it goes on from the state it left there", pipeline.pipeline_name, where)
         yield_to_loaded_state(pipeline)
-    elif not dataset_exists(pipeline):  # dlt's sync at the run's start wipes the local state
+    elif not _holds_dataset(pipeline):  # dlt's sync at the run's start wipes the local state
         log.info("pipeline %s moved to %s, new to it: it starts there from start_date", pipeline.pipeline_name, where)
     else:
         log.info("pipeline %s moved to %s, which holds none of its state: it starts there from start_date",
                  pipeline.pipeline_name, where)
         pipeline.drop()
+
+
+def _holds_dataset(pipeline: Pipeline) -> bool:
+    """Whether the pipeline's dataset is at the destination; a destination that cannot say raises (the
+    local state is wiped only on a clear answer)."""
+    with pipeline.destination_client() as client:
+        return bool(client.is_storage_initialized())
 
 
 def yield_to_loaded_state(pipeline: Pipeline) -> None:

@@ -287,9 +287,9 @@ def run_exports(pipeline: Pipeline, *, mode: str = RUN, report: Optional[RunRepo
             pipeline_lock(pipeline, wait_for_lock) as waited:
         if waited:
             _reload_state(pipeline)
-        follow_a_move(pipeline)
         ended: Optional[BaseException] = None
         try:
+            follow_a_move(pipeline)
             with _run_destination(pipeline):
                 return _run_locked(pipeline, mode=mode, report=report or RunReport(), clock=clock,
                                    run_id=run_id or uuid.uuid4().hex[:12], loader_file_format=loader_file_format,
