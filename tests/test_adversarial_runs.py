@@ -160,6 +160,35 @@ def test_a_second_run_exits_at_once_or_waits_and_loads_nothing_twice(
     assert [r["status"] for r in harness.history(job.code)].count("LOADED") == 1
 
 
+def test_a_run_that_waits_for_the_lock_loads_where_it_was_told(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, processes: list[subprocess.Popen[str]]) -> None:
+    """`--wait --dataset elsewhere` while a run of the pipeline held the lock: once it had the lock, it took
+    the other run's state with its dataset and loaded there, exit 0, `elsewhere` never made (red team helper
+    116). It loads into `elsewhere`, from start_date (a dataset new to the pipeline); the first dataset keeps
+    exactly the first run's rows."""
+    sim = uniware_simulator
+    sim.inject_job_fate(STUCK)
+    first = start_run(sim, tmp_path)
+    processes.append(first)
+    assert polled(sim, 3), "the first run never polled its job"
+    waiting = start_run(sim, tmp_path, "--wait", "--dataset", "elsewhere")
+    processes.append(waiting)
+    waiting_stderr = StderrLines(waiting)
+    assert waiting_stderr.wait_for("locked by another run", WAIT), waiting_stderr.rest()
+    sim.release_stuck_jobs()
+    _, first_stderr = first.communicate(timeout=WAIT)
+    assert first.returncode == 0, first_stderr
+    waiting.wait(timeout=WAIT)
+    assert waiting.returncode == 0, waiting_stderr.rest()
+    [mine, its] = sim.jobs.all()
+    assert mine.file is not None and its.file is not None
+    harness = Harness(sim, tmp_path, name="adversarial")
+    assert harness.sql("SELECT _uniware_job_code, COUNT(*) FROM uniware.orders_log GROUP BY 1") == \
+        [(mine.code, mine.file.rows)]
+    assert harness.sql("SELECT _uniware_job_code, COUNT(*) FROM elsewhere.orders_log GROUP BY 1") == \
+        [(its.code, its.file.rows)]
+
+
 @pytest.mark.parametrize("destination", ["duckdb", "postgres"])
 def test_a_job_loaded_twice_lands_once(uniware_simulator: UniwareSimulator, tmp_path: Path,
                                       destination: str, request: pytest.FixtureRequest) -> None:

@@ -237,8 +237,12 @@ def _signals_raise_at_once(pipeline: Pipeline) -> Iterator[None]:
 
 
 def _reload_state(pipeline: Pipeline) -> None:
-    """After waiting for another run: take the state it committed, not what was read before."""
+    """After waiting for another run: take the state it committed, not what was read before; the dataset
+    stays this run's (dlt's props would take the other run's: a run waiting to load into another dataset
+    loaded into the one the other run had, exit 0), so a move is seen next (moved.py)."""
+    dataset = pipeline.dataset_name
     pipeline._state_to_props(pipeline._get_state())
+    pipeline._set_dataset_name(dataset)
 
 
 def load_deferred_history(pipeline: Pipeline, *, run_id: Optional[str] = None, report: Optional[RunReport] = None,
