@@ -178,29 +178,46 @@ def says_failed(message: str) -> bool:
 # not of failing in general: a good file's message may speak of errors, failures or cancelled orders
 # ("Errors: 0", "0 records failed", "includes cancelled orders"), and each such word refused it on every run.
 _N = r"\d[\d,]*"
+_CUT = r"(?:truncat\w*|partial\w*|incomplete|cut|clipped|trimmed|capped|limited|skipped|dropped|omitted|rejected|" \
+       r"errors?|failures?|failed|aborted|interrupted|timed out)"
 _CUT_WORDS = re.compile(
-    r"(?i)\b(?:truncat\w*|incomplete|cut (?:short|off)|clipped|halted|"
-    r"partial(?:ly)? (?:data|export\w*|files?|results?|reports?|rows?|records?|contents?|downloads?)|"
-    r"(?:export\w*|files?|data|reports?|completed|done|finished) partially|partially (?:exported|written|generated|"
-    r"completed|downloaded|done)|"
-    rf"(?:first|top) {_N} (?:rows|records|lines|entries)|"
-    rf"only {_N}(?: (?:of|out of) {_N})? (?:rows|records|lines|entries)|"
-    r"only (?:the )?(?:first|top|last)\b|"
-    r"row limit|rows? cap|capped|limited to \d|limit\W{1,3}\d|exceed\w* (?:the |its |a )?(?:\w+ )?limit|"
-    r"(?:limit|max\w*)\b[^.;!?]{0,30}?\b(?:reached|exceeded|hit)\b|"
-    r"(?:stopped|aborted|ended) (?:at|after|early)|"
-    r"(?:rows?|records?|lines?|data) (?:\w+ ){0,2}(?:skipped|dropped|omitted|left out|not (?:exported|written|"
-    r"included))|not (?:\w+ )?all (?:the )?(?:rows|records|data|lines)|"
+    r"(?i)\b(?:truncat\w*|incomplete|cut (?:short|off)|clipped|trimmed|halted|interrupted|aborted|timed out|"
+    r"partial(?:ly)? (?:data|export\w*|files?|results?|reports?|rows?|records?|contents?|downloads?|generated|"
+    r"written|exported|completed|downloaded|done)|(?:export\w*|files?|data|reports?|completed|done|finished) partially|"
+    r"part of the (?:data|rows|records|export|report)|not (?:fully|completely|all) \w+|not complete\w*|"
+    rf"(?:first|top) {_N} (?:\w+ )?(?:rows|records|lines|entries)|"
+    rf"only {_N}(?: (?:of|out of) {_N})? (?:rows|records|lines|entries)|only (?:the )?(?:first|top|last)\b|"
+    rf"(?:no more than|at most|max(?:imum)?(?: of)?) {_N} (?:rows|records)|{_N} (?:rows?|records?) (?:limit|max\w*)|"
+    r"rows? cap|capped|limited to \d|limit\W{1,3}\d[\d,]* (?:rows|records)|exceed\w* (?:the |its |a )?(?:\w+ )?"
+    r"(?:limit|max\w*)|(?:limit|max\w*)\b[^.;!?]{0,30}?\b(?:reached|exceeded|hit|applied)\b|"
+    r"reached (?:the )?(?:max\w*|limit)|(?:export\w*|file|data|report) limited\W+\d|"
+    rf"(?:stopped|aborted|ended|halted) (?:at|after) {_N} (?:rows|records|lines)|(?:stopped|aborted|ended) early|"
+    r"(?:ran out|out of time)|"
+    r"(?:rows?|records?|lines?|data) (?:\w+ ){0,3}(?:skipped|dropped|omitted|left out|not (?:exported|written|"
+    r"included))|not (?:\w+ )?all (?:the )?(?:rows|records|data|lines)|could not (?:be )?(?:export|writ)\w*|"
+    r"(?:failed|unable) to (?:export|write)|"
+    r"(?:skipped|dropped|omitted) [1-9]|[1-9]\d* (?:\w+ )?(?:rows?|records?) (?:were |was )?(?:skipped|dropped|omitted|"
+    r"failed|rejected)|"
     r"with (?:[1-9]\d* |some |several |many )?(?:errors?|failures?|failed (?:rows?|records?))\b"
-    r"(?!\W*(?:0|none|nil|no)\b)|"
-    r"[1-9]\d* (?:failed (?:rows?|records?)|(?:rows?|records?) failed)|(?:errors?|failures?|failed)\W{1,3}[1-9])")
-# ... said not to have happened: "no data was truncated", "0 rows skipped", "not truncated", "without truncation",
-# "without errors", in the same clause ("0 errors but truncated" is a cut)
-_NOT_CUT = re.compile(r"(?i)\b(?:no|not|never|nothing|without|none|zero|0)\b(?:[^\w.;:!?]+(?!but\b|except\b|however\b|"
-                      r"yet\b)\w+){0,3}?[^\w.;:!?]+(?:truncat\w*|partial\w*|incomplete|cut|skipped|dropped|omitted|"
-                      r"capped|limited|errors?|failures?|failed)\b")
+    r"(?!\W*(?:0|none|nil|no)\b)|[1-9]\d* (?:errors?|failures?|failed (?:rows?|records?))|"
+    r"(?:errors?|failures?|failed|skipped|dropped|omitted|rejected)(?: \w+)?\W{1,3}[1-9]|"
+    r"(?:truncat\w*|partial|incomplete)\W{1,3}(?:true|yes|1)\b)")
+# ... said not to have happened: "truncated: false", "Errors: 0", "Rows skipped: 0", "not reached", "no data was
+# truncated", "0 rows skipped", "without truncation", in the same clause ("0 errors but truncated" is a cut)
+_NOT_CUT = re.compile(
+    rf"(?i)\b(?:\w+ )?{_CUT}(?: \w+)?\s*[:=]\s*(?:0|false|no|none|nil)\b|"
+    r"\b(?:limit|max\w*)\b[^.;!?]{0,20}?\bnot (?:reached|exceeded|hit)\b[^.;!?]*|"
+    r"\bnot (?:reached|exceeded|hit|applied|truncated|cut|capped|limited|skipped)\b|"
+    r"\btruncat\w* (?:is |was )?(?:disabled|off)\b|"
+    r"\b(?:no|not|never|nothing|without|none|zero|0)\b(?:[^\w.,;:!?]+(?!but\b|except\b|however\b|yet\b)\w+){0,4}?"
+    rf"[^\w.,;:!?]+{_CUT}\b|\b({_N}) ?(?:of|out of|/) ?\1 (?:\w+ )?(?:rows|records|lines)")
+_PART_OF = re.compile(rf"(?i)\b({_N}) ?(?:of|out of|/) ?({_N}) (?:\w+ )?(?:rows|records|lines)")
 
 
 def says_cut_short(message: str) -> bool:
     """Whether a done answer's message, beside its file, says the file holds only part of the export."""
-    return bool(_CUT_WORDS.search(_NOT_CUT.sub(" ", message)))
+    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", message).replace("_", " ")  # isTruncated, FILE_TRUNCATED
+    text = _NOT_CUT.sub(" ", text)
+    if _CUT_WORDS.search(text):
+        return True
+    return any(int(part.replace(",", "")) < int(whole.replace(",", "")) for part, whole in _PART_OF.findall(text))

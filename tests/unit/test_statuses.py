@@ -49,6 +49,13 @@ GOOD_MESSAGES = [
     "Completed (errors: 0)", "Sale orders including failed payments exported", "Completed. Not truncated.",
     "Complete, nothing was truncated", "Export completed. Partial shipments included",
     "Completed successfully; no data was truncated", "The export did not fail", "Completed with errors: 0", "",
+    # red team helper 116: said as keys and values, or not at all
+    "Export completed. Rows skipped: 0", "Export completed; truncated=false", "isTruncated=false", "Partial: false",
+    "Completed. 305 of 305 rows exported", "Row limit not reached", "Limit not reached (305 of 10000 rows)",
+    "Report limited to facility BLR01", "Includes partial shipments and partial refunds", "Export done, failures=0",
+    "Export completed in 12 s (limit 30 s)", "None of the rows were skipped", "Report truncation disabled",
+    "Export ended at 23:59", "Errors: 0; Skipped: 0; Truncated: no", "Exported 305 rows; 0 skipped; 0 truncated",
+    "Export completed without truncation",
 ]
 CUT_MESSAGES = [
     "Export truncated: only the first 10 rows were written", "Only the first 10000 rows were exported",
@@ -61,6 +68,13 @@ CUT_MESSAGES = [
     "only 10 of 305 rows written", "Limit: 10000 rows", "export halted", "Export stopped early",
     "Export completed with 0 errors but truncated", "Completed with no errors. File truncated at 10000 rows",
     "no errors; partial file", "Export completed with 2 failures", "Completed without errors except 2 failed rows",
+    # red team helper 116
+    "Rows skipped: 12", "Skipped 12 rows", "truncated=true", "isTruncated: true", "Partial: true",
+    "Exported 10 of 305 rows", "10/305 rows exported", "Reached the maximum of 10000 rows",
+    "Output trimmed to 10000 rows",
+    "Warnings: 0, Errors: 3", "Completed. Skipped: 0. Truncated: yes", "Errors: 0. Skipped: 12",
+    "Rows beyond 10000 were omitted", "No more than 10000 rows are exported", "Export timed out; partial file written",
+    "Some records could not be exported", "Export aborted after 10000 rows", "FILE_TRUNCATED",
 ]
 
 
