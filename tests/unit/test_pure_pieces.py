@@ -966,8 +966,17 @@ def test_a_column_refused_without_its_name_gets_the_least_sure_ids_and_the_way_o
     ({"warnings": [{"message": "channelFilter: values AMAZON_IN applied"}]}, []),  # named, not ignored
     ({"warnings": [{"message": "Unknown column status"}]}, []),  # a plain word, not said of a filter
     ({"warnings": [{"message": "Filter addedOn ignored"}]}, []),  # the date filter: the window check's
+    # red team helper 116: a machine code, other words, another clause's words
+    ({"warnings": [{"code": 100003, "fieldName": "channelFilter", "message": "INVALID_FILTER"}]}, ["channelFilter"]),
+    ({"warnings": [{"message": "FILTER_NOT_APPLICABLE: channelFilter"}]}, ["channelFilter"]),
+    ({"warnings": [{"message": "Unrecognized filter: channelFilter"}]}, ["channelFilter"]),
+    ({"warnings": [{"message": "Filter channelFilter does not exist for this report"}]}, ["channelFilter"]),
+    ({"warnings": [{"message": "filter ignored", "fieldName": "exportFilters.1"}]}, ["channelFilter"]),
+    ({"warnings": [{"message": "Filter channelFilter applied; 3 invalid rows skipped"}]}, []),
+    ({"warnings": [{"message": "Your filters were applied. Invalid characters in file names replaced."}]}, []),
 ], ids=["description", "case", "position", "params", "message", "unnamed", "plain-word-id", "applied",
-        "column-word", "date-filter"])
+        "column-word", "date-filter", "machine-code", "code-words", "unrecognized", "does-not-exist", "dotted-place",
+        "other-clause", "other-sentence"])
 def test_a_value_filter_uniware_says_it_ignored_is_told_however_it_is_said(said: dict[str, Any],
                                                                           ignored: list[str]) -> None:
     """A create answered successful with words that a value filter was ignored (every channel's rows then

@@ -56,10 +56,11 @@ def create_export_job(client: UniwareClient, body: Mapping[str, Any], facility: 
         raise ApiError(operation, problem, errors=errors)
     if job_code is None:
         raise ApiError(operation, f"the answer carries no jobCode: {redact(payload)}")
-    said = [*errors_of(payload), *error_details(payload, "warnings")]
-    ignored = filters_said_ignored(body, said, message_of(payload))
+    said = [*errors_of(payload), *error_details(payload, "warnings"), *error_details(payload, "warning")]
+    message = "; ".join(str(text) for text in (message_of(payload), payload.get("description")) if text)
+    ignored = filters_said_ignored(body, said, message)
     if ignored:  # its file would hold the rows the filter leaves out: nothing tells them apart after
-        words = "; ".join([str(e) for e in said] + ([message_of(payload)] if message_of(payload) else []))
+        words = "; ".join([str(e) for e in said] + ([message] if message else []))
         raise ApiError(operation, f"Uniware made job {job_code} but said of its filter {', '.join(ignored)}: "
                        f"{words}. Its file would hold the rows that filter leaves out, so it is not loaded: check the "
                        "filter's id and values for this report (its Exports page shows them)", errors=said)
@@ -77,32 +78,41 @@ def _value_filters(body: Mapping[str, Any]) -> list[str]:
         if isinstance(filters, list) else []
 
 
-# words saying a filter was not applied, and a filter named without its id ("1 filter was ignored")
+# words saying a filter was not applied (read with `_` and camelCase as spaces: FILTER_NOT_APPLICABLE), and a
+# filter named without its id ("1 filter was ignored"); Uniware's code for a filter it does not take
 _IGNORED = re.compile(r"(?i)\b(?:ignored|ignoring|not applicable|inapplicable|not applied|not supported|unsupported|"
-                      r"unknown|invalid|not valid|skipped|dropped|disregarded)\b")
+                      r"unknown|invalid|not valid|skipped|dropped|disregarded|discarded|omitted|removed|"
+                      r"not (?:recogni[sz]ed|allowed|used|honou?red|available|found)|unrecogni[sz]ed|does not exist|"
+                      r"no such|no effect)\b")
 _A_FILTER = re.compile(r"(?i)\bfilters?\b")
+_FILTER_REFUSED = 100003
 
 
 def filters_said_ignored(body: Mapping[str, Any], said: Sequence[ApiErrorDetail], message: str) -> list[str]:
     """The request's value filters Uniware's words (`said`: its errors and warnings; `message`) say it
-    ignored: each that a text names (its id in any case, or `exportFilters[i]` in a field name) together
-    with words of not applying it; every one of them when a text says a filter was ignored naming none.
-    A text that names an id which is also a plain word (`status`, `name`) counts only where it speaks of
-    a filter ("Unknown column status" is not one)."""
+    ignored: each that a clause names (its id in any case, or `exportFilters[i]` in a field name) together
+    with words of not applying it, or under Uniware's code for a filter it does not take; every one of them
+    when a clause says a filter was ignored naming none. A clause that names an id which is also a plain word
+    (`status`, `name`) counts only where it speaks of a filter ("Unknown column status" is not one); words of
+    another clause do not count ("Filter channelFilter applied; 3 invalid rows skipped")."""
     filters = _value_filters(body)
     if not filters:
         return []
     order = [str(f.get("id")) for f in body.get("exportFilters") or [] if isinstance(f, Mapping)]
-    texts = [(f"{e} {e.params or ''}", e.field_name or "") for e in said] + [(message, "")]
+    texts = [(f"{e} {e.params or ''}", e.field_name or "", e.code == _FILTER_REFUSED) for e in said]
+    texts.append((message, "", False))
     found: list[str] = []
-    for text, field_name in texts:
-        if not _IGNORED.search(text):
-            continue
-        named = [f for f in filters if (_mentions(text, f) and (_A_FILTER.search(text) or f.lower().endswith("filter")))
-                 or _by_position(field_name, order) == f or _mentions(field_name, f)]
-        if not named and _A_FILTER.search(text) and not any(_mentions(text, other) for other in order):
-            named = filters  # "1 filter was ignored", "Filter 'Channel' ...": which one is not said
-        found += [f for f in named if f not in found]
+    for text, field_name, refused in texts:
+        for clause in re.split(r"[.;!?\n]+(?:\s|$)", text):
+            spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", clause).replace("_", " ")
+            if not (refused or _IGNORED.search(spaced)):
+                continue
+            speaks = bool(_A_FILTER.search(spaced))
+            named = [f for f in filters if (_mentions(clause, f) and (speaks or f.lower().endswith("filter")))
+                     or _by_position(field_name, order) == f or _mentions(field_name, f)]
+            if not named and speaks and not any(_mentions(clause, other) for other in order):
+                named = filters  # "1 filter was ignored", "Filter 'Channel' ...": which one is not said
+            found += [f for f in named if f not in found]
     return found
 
 
@@ -113,8 +123,11 @@ def _mentions(text: str, identifier: str) -> bool:
 
 def _by_position(field_name: str, order: Sequence[str]) -> Optional[str]:
     """The filter id a field name gives by its place in the request (`exportFilters[1]`)."""
-    at = re.search(r"(?i)exportFilters\[(\d+)\]", field_name)
-    return order[int(at.group(1))] if at and int(at.group(1)) < len(order) else None
+    at = re.search(r"(?i)(?:exportFilters|filters)(?:\[(\d+)\]|\.(\d+))", field_name)
+    if at is None:
+        return None
+    index = int(at.group(1) or at.group(2))
+    return order[index] if index < len(order) else None
 
 
 def _code(value: Any, operation: str = "create") -> Optional[str]:
