@@ -479,10 +479,11 @@ def test_done_with_successful_false_for_a_while_loads_once_uniware_says_it_succe
     (WITH_MESSAGE, "Export truncated: only the first 10 rows were written (row limit exceeded)"),
     (WITH_MESSAGE, "Report partially written, please retry"),
     (WITH_MESSAGE, "Could not write all rows"),
-], ids=["in-errors", "message-truncated", "message-partial", "message-could-not"])
+    (WITH_WARNINGS, "Row limit reached: only the first 10 rows were exported"),
+], ids=["in-errors", "message-truncated", "message-partial", "message-could-not", "in-warnings"])
 def test_done_with_errors_is_not_loaded_unless_the_setting_says_so(harness: Harness, fate: str, cut: str) -> None:
-    """COMPLETE with its file and `successful: true`, but an error in `errors[]`, or a `message` that
-    says so (a file Uniware may have cut short; the message alone loaded 10 rows of 305, exit 0): said on
+    """COMPLETE with its file and `successful: true`, but an error in `errors[]`, or a `message` or a warning
+    that says so (a file Uniware may have cut short; the message alone loaded 10 rows of 305, exit 0): said on
     every answer, the job is given up naming it and the setting, nothing of it loads and the cursor stays;
     a glitch that clears loads the file once; `on_complete_with_errors = "load"` loads such a file, with
     the words in the history."""

@@ -199,7 +199,8 @@ class SettingValues:
         'names another facility\'s files did is otherwise refused as that facility\'s export (INVALID_FILE)')
     on_complete_with_errors: str = setting("fail",
         'a job answered done (`COMPLETE`) with its file and `successful: true` but with `errors[]`, or a `message` '
-        'that says it failed or was cut short (a file Uniware may have cut short): `fail` does not load the file, '
+        'or warning that says the file holds only part of the export (truncated, partial, a row limit), or done '
+        'without a file but with `errors[]`: `fail` does not load the file, '
         'polls on in case the errors go, then gives the job up naming them (the window is exported again by the '
         'next run); `load` loads it with the errors in the log and the history')
 

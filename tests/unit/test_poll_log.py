@@ -169,8 +169,11 @@ def test_successful_false_counts_however_it_is_spelled(successful: Any) -> None:
         job_status(Answers({"successful": successful, "status": "COMPLETE", "filePath": "https://f/x.csv"}),  # type: ignore[arg-type]
                    "JOB1")
     warned = job_status(Answers({"successful": "true", "status": "COMPLETE", "filePath": "https://f/x.csv",  # type: ignore[arg-type]
-                                 "message": "done", "warnings": {"message": "export capped at 10 rows"}}), "JOB1")
-    assert warned.warned and warned.message == "done; warnings: export capped at 10 rows"
+                                 "message": "done", "warnings": {"message": "column Gift Wrap is deprecated"}}), "JOB1")
+    assert warned.warned and warned.message == "done; warnings: column Gift Wrap is deprecated"
+    with pytest.raises(ContradictoryStatus, match="capped at 10 rows"):  # a warning that the file is cut
+        job_status(Answers({"successful": "true", "status": "COMPLETE", "filePath": "https://f/x.csv",  # type: ignore[arg-type]
+                            "message": "done", "warnings": {"message": "export capped at 10 rows"}}), "JOB1")
     nothings: list[Any] = [None, [], "", " null ", "[]", {"fieldErrors": []}, [None, ""], False, 0, "false",
                            {"count": 0}]
     for nothing in nothings:

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from ..errors import ApiError, ApiErrorDetail, ContradictoryStatus
+from ..message_words import says_cut_short
 from ..redact import SECRETS, redact
-from ..statuses import Meaning, meaning_of, says_cut_short
+from ..statuses import Meaning, meaning_of
 from .api_call import (
     UniwareClient,
     error_details,
@@ -60,8 +61,9 @@ def job_status(client: UniwareClient, job_code: str, *, load_with_errors: bool =
         warned=bool(warnings),
     )
     if answer.file_url and not answer.errors and meaning_of(status) == Meaning.DONE and not load_with_errors \
-            and says_cut_short(message):
-        raise ContradictoryStatus(operation, f"Uniware answered {status} with its file and the message {message!r}, "
+            and says_cut_short(answer.message):  # its message or a warning (the seed page's `warnings[]`)
+        raise ContradictoryStatus(operation, f"Uniware answered {status} with its file and the words "
+                                  f"{answer.message!r}, "
                                   "which says the file holds only part of the export: it is not loaded; if such "
                                   "messages are harmless on this tenant, set on_complete_with_errors = \"load\"",
                                   refused=True)

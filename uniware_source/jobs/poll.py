@@ -22,8 +22,9 @@ from ..client.api_call import UniwareClient
 from ..client.job_status import job_status
 from ..clock import Clock
 from ..errors import ApiError, ApiErrorDetail, ContradictoryStatus
+from ..message_words import says_cut_short, says_failed
 from ..settings import PollPolicy
-from ..statuses import Meaning, Outcome, is_known, meaning_of, says_cut_short, says_failed
+from ..statuses import Meaning, Outcome, is_known, meaning_of
 
 log = logging.getLogger(__name__)
 

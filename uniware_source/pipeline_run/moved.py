@@ -86,19 +86,12 @@ def take_the_places_state(pipeline: Pipeline) -> None:
     if there is not None:
         log.info("pipeline %s moved to %s: it goes on from the state it left there", pipeline.pipeline_name, where)
         yield_to_loaded_state(pipeline)
-    elif not _holds_dataset(pipeline):  # dlt's sync at the run's start wipes the local state
+    elif not dataset_exists(pipeline, unsure=None):  # dlt's sync at the run's start wipes the local state
         log.info("pipeline %s moved to %s, new to it: it starts there from start_date", pipeline.pipeline_name, where)
     else:
         log.info("pipeline %s moved to %s, which holds none of its state: it starts there from start_date",
                  pipeline.pipeline_name, where)
         pipeline.drop()
-
-
-def _holds_dataset(pipeline: Pipeline) -> bool:
-    """Whether the pipeline's dataset is at the destination; a destination that cannot say raises (the
-    local state is wiped only on a clear answer)."""
-    with pipeline.destination_client() as client:
-        return bool(client.is_storage_initialized())
 
 
 def yield_to_loaded_state(pipeline: Pipeline) -> None:
@@ -110,11 +103,14 @@ def yield_to_loaded_state(pipeline: Pipeline) -> None:
     pipeline._save_state(state)
 
 
-def dataset_exists(pipeline: Pipeline) -> bool:
-    """Whether the pipeline's dataset is at the destination (True when that cannot be asked: dlt decides)."""
+def dataset_exists(pipeline: Pipeline, unsure: Optional[bool] = True) -> bool:
+    """Whether the pipeline's dataset is at the destination. Where that cannot be asked: `unsure`, or, when it is
+    None, the error (the local state is wiped only on a clear answer)."""
     try:
         with pipeline.destination_client() as client:
             return bool(client.is_storage_initialized())
     except Exception as error:  # no schema yet, a destination that cannot say: dlt's own sync decides
+        if unsure is None:
+            raise
         log.debug("could not ask whether the dataset exists: %s", error)
-        return True
+        return unsure
