@@ -23,7 +23,8 @@ _NONE_OF_THEM = re.compile(r"(?i)\b(?:0|no|zero|without(?: any)?)\s+(?:errors?|f
 
 def says_failed(message: str) -> bool:
     """Whether a finished job's message says its file was not made, or not made whole."""
-    return bool(_FAILED_WORDS.search(_NONE_OF_THEM.sub(" ", message)))
+    text = re.sub(rf"(?i){_SAID_ZERO}", " ", _plain(message))
+    return bool(_FAILED_WORDS.search(_NONE_OF_THEM.sub(" ", text)))
 
 
 # words of a done answer's message *with* its file that say the file holds only part of the export: not
@@ -58,8 +59,9 @@ _CUT_WORDS = re.compile(
     r"\bpartial(?:ly)?(?=\s*(?:[.;!?,)]|$)))")  # "Without errors, but partial": the word closes its clause
 # ... said not to have happened: "truncated: false", "Errors: 0", "Rows skipped: 0", "not reached", "no data was
 # truncated", "0 rows skipped", "without truncation", in the same clause ("0 errors but truncated" is a cut)
+_SAID_ZERO = rf"\b(?:\w+ )?{_CUT}(?: \w+)?\s*[:=]\s*(?:0|false|no|none|nil)\b"  # "Errors: 0", "failedCount=0"
 _NOT_CUT = re.compile(
-    rf"(?i)\b(?:\w+ )?{_CUT}(?: \w+)?\s*[:=]\s*(?:0|false|no|none|nil)\b|"
+    rf"(?i){_SAID_ZERO}|"
     r"\b(?:limit|max\w*)\b[^.;!?]{0,20}?\bnot (?:reached|exceeded|hit)\b[^.;!?]*|"
     r"\bnot (?:reached|exceeded|hit|applied|truncated|cut|capped|limited|skipped)\b|"
     r"\btruncat\w* (?:is |was )?(?:disabled|off)\b|"
@@ -70,8 +72,12 @@ _PART_OF = re.compile(rf"(?i)\b({_N}) ?(?:of|out of|/) ?({_N}) (?:\w+ )?(?:rows|
 
 def says_cut_short(message: str) -> bool:
     """Whether a done answer's message, beside its file, says the file holds only part of the export."""
-    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", message).replace("_", " ")  # isTruncated, FILE_TRUNCATED
-    text = _NOT_CUT.sub(" ", text)
+    text = _NOT_CUT.sub(" ", _plain(message))
     if _CUT_WORDS.search(text):
         return True
     return any(int(part.replace(",", "")) < int(whole.replace(",", "")) for part, whole in _PART_OF.findall(text))
+
+
+def _plain(message: str) -> str:
+    """Words run together split apart: `isTruncated`, `FILE_TRUNCATED`, `failedCount`."""
+    return re.sub(r"([a-z])([A-Z])", r"\1 \2", message).replace("_", " ")

@@ -64,7 +64,11 @@ def test_a_cut_files_message_says_so_in_many_words(message: str) -> None:
     ("Export failed: could not write file", True), ("File could not be generated", True), ("Job timed out", True),
     ("Disk full", True), ("Export cancelled by user", True), ("Export truncated", True),
     ("No records found", False), ("", False), ("Completed with 0 errors", False), ("no failures", False),
-    ("Export done: nothing to export", False),
+    ("Export done: nothing to export", False), ("No records found. Errors: 0", False),
+    ("Completed; failedCount=0", False), ("Export done, 0 rows, 0 errors, 0 rows skipped", False),
+    ("Export failed: no data could be written, disk full", True), ("File not generated: row limit exceeded", True),
+    ("Errors: 0. Export failed: timeout", True), ("Nothing exported due to errors", True),
+    ("No rows were written: the export timed out", True),
 ])
 def test_a_done_answer_without_a_file_says_whether_the_file_was_never_made(message: str, failed: bool) -> None:
     """Without a file, words of a failure make the job failed (a new job next run) instead of an empty export
