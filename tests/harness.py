@@ -106,3 +106,16 @@ def facility_names_set(text: str, name: str) -> str:
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(rows)
     return out.getvalue()
+
+
+def rows_like_the_first(text: str, rows: list[dict[str, str]], report: str = "") -> str:
+    """A served file's text with `rows` instead of its rows: each the file's first row with these labels changed."""
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    records = list(csv.DictReader(io.StringIO(text[len(bom):], newline="")))
+    assert records, f"{report}: the simulator served no row to start from"
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(records[0]), lineterminator="\r\n")
+    writer.writeheader()
+    for changes in rows:
+        writer.writerow({**records[0], **changes})
+    return bom + out.getvalue()

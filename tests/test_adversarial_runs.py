@@ -226,7 +226,9 @@ def test_a_job_loaded_twice_lands_once(uniware_simulator: UniwareSimulator, tmp_
     # given by code: the keyed exports' jobs load again, once; the keyless one's is refused while its
     # table has rows (its window is not known: see test_keyless_reexport.py)
     with pytest.raises(ExportsFailed, match="loads only into an empty table"):
-        third.run(exports=exports, job_codes={name: [code] for name, code in codes.items()})
+        # Invoice keys on the facility too (each facility numbers its invoices): its job is given with it
+        third.run(exports=exports, job_codes={name: {"BLR01": [code]} if name == "Invoice" else [code]
+                                              for name, code in codes.items()})
     assert sim.requests.count("create") == 3 and sim.requests.count("download") == 8
 
     rows = {job.report.name: job.file.rows for job in sim.jobs.all() if job.file is not None}

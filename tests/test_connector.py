@@ -128,7 +128,7 @@ def test_a_listed_job_a_window_already_waits_for_is_collected_once(harness: Harn
     window, its rows once (two entries of one job would share its files and break every run)."""
     harness.run(mode="submit", exports=["Return Invoices"], facilities=["BLR01"])
     [job_code] = [e["job_code"] for e in harness.ledger_entries("return_invoices") if e.get("job_code")]
-    harness.run(exports=["Return Invoices"], facilities=["BLR01"], job_codes={"Return Invoices": [job_code]})
+    harness.run(exports=["Return Invoices"], facilities=["BLR01"], job_codes={"Return Invoices": {"BLR01": [job_code]}})
     job = harness.sim.jobs.get(job_code)
     assert job is not None and job.file is not None
     assert harness.count("return_invoices") == job.file.rows > 0

@@ -241,6 +241,23 @@ def test_a_backfill_run_over_several_tenants_is_refused(tmp_path: Path, monkeypa
     assert "select at least as many days as tenants" in str(failures[0].step_failure_data.error)
 
 
+def test_duckdb_tenants_given_one_database_file_are_refused_before_any_run(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """DESTINATION__DUCKDB__CREDENTIALS set once is every tenant's file, which one process at a time can write:
+    two tenants run at once failed on its lock, the error saying to check the credentials (red team helper
+    118). Refused naming the setting; one tenant on DuckDB, or none, is left alone."""
+    from uniware_source.tenants import TenantConfigError
+
+    monkeypatch.delenv("UNIWARE_DESTINATION", raising=False)
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "shared.duckdb"))
+    monkeypatch.setenv("TENANTS", json.dumps({"acme": {}, "globex": {}}))
+    with pytest.raises(TenantConfigError, match=r"'acme', 'globex' would all write one DuckDB file .*"
+                                                r"DESTINATION__DUCKDB__CREDENTIALS"):
+        load_tenants()
+    monkeypatch.setenv("TENANTS", json.dumps({"acme": {}, "globex": {"destination": "postgres"}}))
+    assert [t.name for t in load_tenants()] == ["acme", "globex"]
+
+
 @pytest.mark.parametrize(("tables", "said"), [
     ({"acme": {}, "acme_staging": {}},
      "tenants 'acme' and 'acme_staging' would load into one schema 'uniware_acme_staging' of postgres (the staging "
@@ -283,6 +300,11 @@ def test_a_tenant_error_names_the_tenant_and_never_a_secret(monkeypatch: pytest.
 
     with pytest.raises(TenantConfigError, match="tenant 'acme': unknown setting"):
         parse_tenant("acme", {"facility": "BLR01"})
+    # `[[tenants.acme]]` (a list of tables) printed the tenant's password in the error (red team helper 118)
+    for mistaken in ([{"username": "u@acme", "password": "AcmeSECRETpw-777"}], "password=AcmeSECRETpw-777"):
+        with pytest.raises(TenantConfigError, match=r"expected a table of settings .*\[tenants.acme\]") as raised:
+            parse_tenant("acme", mistaken)
+        assert "AcmeSECRETpw-777" not in str(raised.value)
     monkeypatch.delenv("TENANTS__ACME__PASSWORD", raising=False)
     monkeypatch.setenv("TENANTS__ACME__USERNAME", "u@acme")
     monkeypatch.setenv("TENANTS__GLOBEX__PASSWORD", "globex-secret-1")

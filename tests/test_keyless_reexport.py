@@ -184,3 +184,29 @@ def test_a_backfill_past_the_cursor_then_the_advice_of_the_refusal_goes_on_witho
                       start=datetime(2026, 4, 8, tzinfo=timezone(timedelta(hours=5, minutes=30))), end=TEST_NOW)
     assert sorted(loaded) == sorted(r["Sale Order Item Code"] for r in truth if r["Updated"] < TEST_NOW)  # no gap
     assert cli(now=TEST_NOW + timedelta(hours=1)) == 0  # the schedule goes on
+
+
+def test_a_backfill_run_again_skips_the_windows_it_loaded_and_loads_the_rest(
+        cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A backfill stopped half way (a kill after some of its windows loaded) and run again was refused for
+    the windows it had loaded, exit 1, with advice about cursors that a backfill does not have (red team helper
+    117). The windows the table holds exactly are done; the rest load, once; a backfill over other days'
+    windows is still refused."""
+    monkeypatch.setenv("SOURCES__UNIWARE__WINDOW_DAYS", "1")
+    now = TEST_NOW + timedelta(days=1)
+    assert cli("--start", "2026-04-01", "--end", "2026-04-03", now=now) == 0  # two windows of a day
+    first, creates = rows(tmp_path), len(sim.requests.where("create"))
+    capsys.readouterr()
+    assert cli("--start", "2026-04-01", "--end", "2026-04-03", now=now) == 0  # all loaded: nothing again
+    assert len(sim.requests.where("create")) == creates and rows(tmp_path) == first
+    assert cli("--start", "2026-04-01", "--end", "2026-04-05", now=now) == 0  # two more windows on the same grid
+    assert len(sim.requests.where("create")) == creates + 2
+    loaded = rows(tmp_path)
+    truth = sim.truth("Sale Orders", facility="BLR01", date_filter="updatedOn",
+                      start=datetime(2026, 4, 1, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+                      end=datetime(2026, 4, 5, tzinfo=timezone(timedelta(hours=5, minutes=30))))
+    assert sorted(loaded) == sorted(r["Sale Order Item Code"] for r in truth)
+    capsys.readouterr()
+    assert cli("--start", "2026-04-02 12:00", "--end", "2026-04-04", now=now) == 1  # another grid over loaded days
+    assert "orders_log already holds" in capsys.readouterr().err and rows(tmp_path) == loaded

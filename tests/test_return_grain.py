@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from uniware_simulator import UniwareSimulator
-from uniware_source import ExportsFailed
 from uniware_source.catalog import CATALOG
 from uniware_source.queries import query
 
@@ -115,7 +114,7 @@ def test_a_table_merged_on_the_old_key_takes_the_new_one_without_duplicates_or_l
     assert not harness.run(exports=["Return Invoices"], facilities=ONE).problems
     columns = harness.pipeline.default_schema.get_table("return_invoices")["columns"]
     assert sorted(n for n, c in columns.items() if c.get("primary_key")) == \
-        ["invoice_code", "item_sku_code", "return_invoice_code"]
+        ["_uniware_facility", "invoice_code", "item_sku_code", "return_invoice_code"]  # each facility numbers
     landed = landed_returns(harness)
     assert len(landed) == len(set(landed))  # no duplicate
     second = return_lines(served(harness, "Return Invoices")[len(first):])
@@ -219,17 +218,18 @@ def test_a_line_exported_again_with_fewer_rows_leaves_no_stale_row(harness: Harn
     assert [(q, float(t)) for q, t in lines if q in (1, 2)] == [(2, 200.0)], lines
 
 
-def test_two_files_of_a_run_with_rows_of_one_key_load_one_file_and_the_other_next_run(harness: Harness) -> None:
-    """Two facilities' files of one run with rows of one invoice line (the same code in both): their
-    numbered rows cannot both stand for the key, so the later file's job fails naming the key, and its
-    window loads in the next run, whose rows replace the other file's: never a mix of the two."""
+def test_two_facilities_invoices_of_one_code_are_two_invoices_each_replaced_by_its_own_facility(
+        harness: Harness) -> None:
+    """Each facility numbers its invoices, so two facilities' files may both hold INV/0001 (red team helper
+    119: a later facility's invoice replaced the other's, exit 0; within one run, the second file's job failed).
+    Both facilities' lines land, and a re-export of one facility's invoice replaces that facility's lines alone."""
     served_lines: dict[str, list[tuple[int, str]]] = {"BLR01": [(1, "100.00"), (1, "100.00")],
                                                       "DEL02": [(2, "200.00")]}
     invoice: dict[str, list[str]] = {}
 
     def edit(job: Any, text: str) -> str:
-        if invoice.setdefault("window", [job.query.start])[0] != job.query.start:
-            return text  # other windows' files as served
+        if invoice.setdefault("window", [job.query.start])[0] != job.query.start and job.query.facility == "DEL02":
+            return text  # DEL02's later windows as served
         edited = _invoice_file(text, served_lines[job.query.facility])
         rows = list(csv.reader(io.StringIO(edited)))
         at = rows[0].index("Invoice No"), rows[0].index("SKU Code")
@@ -240,20 +240,16 @@ def test_two_files_of_a_run_with_rows_of_one_key_load_one_file_and_the_other_nex
         csv.writer(out, lineterminator="\n").writerows(rows)
         return out.getvalue()
 
+    def lines() -> list[tuple[Any, ...]]:
+        return sorted(harness.sql("SELECT _uniware_facility, quantity FROM {ds}.invoices WHERE invoice_no = ? AND "
+                                  "sku_code = ?", *invoice["line"]))
+
     harness.sim.jobs.edit_file = edit
-    settings: dict[str, Any] = {"exports": ["Invoice"], "facilities": ["BLR01", "DEL02"], "window_days": 1,
-                                "lookback_days": 0}
-    with pytest.raises(ExportsFailed) as failed:
-        harness.run(**settings)
-    [problem] = failed.value.problems
-    assert "repeat keys (Invoice No, SKU Code) of another job's file of this run" in problem
-    first = harness.sql("SELECT _uniware_facility, quantity FROM {ds}.invoices WHERE invoice_no = ? AND sku_code = ?",
-                        *invoice["line"])
-    facility = {"BLR01": "DEL02", "DEL02": "BLR01"}[problem.split(" / ")[1].removeprefix("facility ")]
-    assert sorted(first) == sorted((facility, q) for q, _ in served_lines[facility])  # one file's rows alone
-    harness.sim.clock.advance(timedelta(hours=1))
-    harness.run(**settings)  # the refused window alone: its rows replace the key's
-    refused = problem.split(" / ")[1].removeprefix("facility ")
-    lines = harness.sql("SELECT _uniware_facility, quantity FROM {ds}.invoices WHERE invoice_no = ? AND sku_code = ?",
-                        *invoice["line"])
-    assert sorted(lines) == sorted((refused, q) for q, _ in served_lines[refused]), lines
+    settings: dict[str, Any] = {"exports": ["Invoice"], "facilities": ["BLR01", "DEL02"], "window_days": 2,
+                                "lookback_days": 1}  # one window a facility a run
+    assert not harness.run(**settings).problems
+    assert lines() == [("BLR01", 1), ("BLR01", 1), ("DEL02", 2)]
+    served_lines["BLR01"] = [(3, "300.00")]  # BLR01's invoice again (the lookback), now one line
+    harness.sim.clock.advance(timedelta(hours=12))
+    assert not harness.run(**settings).problems
+    assert lines() == [("BLR01", 3), ("DEL02", 2)]

@@ -94,6 +94,26 @@ def test_a_token_uniware_echoes_in_a_job_message_is_masked_everywhere(
     assert not _leaks(harness, tmp_path, secrets, {"log": caplog.text, "error": str(failed.value)})
 
 
+def test_the_login_uniware_echoes_as_basic_auth_writes_it_is_masked_everywhere(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`username:password` in base64 (as HTTP basic auth writes it) quoted in a failed job's message reached
+    the error, the history, the state and uniware_runs unmasked (red team helper 118): the password alone was
+    registered, and its base64 shares no characters with the pair's."""
+    import base64
+
+    sim = uniware_simulator
+    harness = Harness(sim, tmp_path)
+    pair = f"{sim.config.username}:{sim.config.password}".encode()
+    forms = {base64.b64encode(pair).decode(), base64.urlsafe_b64encode(pair).decode()}
+    forms |= {form.rstrip("=") for form in forms}
+    sim.inject_job_fate(FAIL, message=f"export failed (auth={sorted(forms)[0]}, basic {sorted(forms)[-1]})")
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(ExportsFailed, match="export failed") as failed:
+        harness.run(exports=["Return Invoices"], facilities=["BLR01"])
+    assert "***" in str(failed.value)
+    assert not _leaks(harness, tmp_path, sorted(forms), {"log": caplog.text, "error": str(failed.value)})
+
+
 @pytest.mark.parametrize("status", [400, 500])
 def test_a_token_uniware_echoes_in_a_refused_create_is_masked_in_state_too(
         uniware_simulator: UniwareSimulator, tmp_path: Path, caplog: pytest.LogCaptureFixture, status: int) -> None:

@@ -458,10 +458,12 @@ def test_a_snapshot_keyed_without_the_facility_keeps_each_facilitys_rows(
 def test_a_key_shared_by_two_facilities_files_without_a_newest_wins_column_fails_one_job(
         cli: Any, sim: UniwareSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str], path: str) -> None:
-    """Return Invoices (no dedup_sort): BLR01's and DEL02's files of one run share a key (each unique in its
-    file), and dlt's merge would keep either row (once: 315 rows reported, 213 in the table, exit 0). The
-    second file's job fails, naming the ways out; the first facility's rows land whole. Also where the
-    destination takes Arrow batches (no load file of its own format)."""
+    """Return Invoices (no dedup_sort) keyed without the facility (`codes_per_facility = false`: the codes
+    said to be the tenant's): BLR01's and DEL02's files of one run share a key (each unique in its file), and
+    dlt's merge would keep either row (once: 315 rows reported, 213 in the table, exit 0). The second file's
+    job fails, naming the ways out; the first facility's rows land whole. Also where the destination takes
+    Arrow batches (no load file of its own format). (With the facility in the key, the catalog's default,
+    both files are two facilities' records and land: tests/test_facility_numbering.py.)"""
     if path == "arrow":
         monkeypatch.setattr("uniware_source.runtime.destination_load_format", lambda: None)
 
@@ -475,7 +477,8 @@ def test_a_key_shared_by_two_facilities_files_without_a_newest_wins_column_fails
         return out.getvalue()
 
     sim.jobs.edit_file = one_key_in_both
-    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps(["Return Invoices"]))
+    monkeypatch.setenv("SOURCES__UNIWARE__EXPORTS", json.dumps([{"name": "Return Invoices",
+                                                                  "codes_per_facility": False}]))
     assert cli("--facility", "BLR01,DEL02") == 1
     err = capsys.readouterr().err
     shared = "repeat keys (Invoice Code, Return Invoice Code, Item SKU Code) of another job's file of this run"

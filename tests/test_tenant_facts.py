@@ -320,9 +320,11 @@ def test_job_codes_mode_creates_nothing_and_asks_for_no_facility(harness: Harnes
             "exportFilters": [], "frequency": "ONETIME"}
     code = client.create(body, facility="DEL02").json()["jobCode"]
     harness.sim.requests.clear()
-    harness.run(exports=RETURNS, job_codes=[code], facilities=["BLR99"])
+    # Return Invoices keys on the facility too (each facility numbers its codes): the job's is said with it
+    harness.run(exports=RETURNS, job_codes={"Return Invoices": {"DEL02": [code]}}, facilities=["BLR99"])
     assert harness.sim.requests.count("create") == 0 and harness.sim.requests.count("facility") == 0
     assert harness.count("return_invoices") == harness.sim.jobs.all()[0].file.rows  # type: ignore[union-attr]
+    assert harness.sql("SELECT DISTINCT _uniware_facility FROM {ds}.return_invoices") == [("DEL02",)]
 
 
 @pytest.fixture

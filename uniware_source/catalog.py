@@ -54,6 +54,10 @@ class ExportSpec:
     dedup_sort: Optional[str] = None  # header whose newest value wins among duplicate keys
     column_types: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     facility_scoped: bool = True
+    # each facility numbers the codes of the key on its own (invoices, returns, POs, GRNs, packages: a document
+    # is one facility's, and two facilities' series may give one code), so the facility its job ran under joins
+    # the key; False where the codes are the tenant's and a row may move between facilities (a sale order item)
+    codes_per_facility: bool = True
     repeating_keys: bool = False  # the natural key can repeat within one file (keep every row)
     lookback: Optional[timedelta] = None  # None: the source's lookback_days
     # the header label of the date the date filter filters on (the window guard checks it, see
@@ -109,15 +113,16 @@ class ExportSpec:
 
     @property
     def facility_in_key(self) -> bool:
-        """A report without a date filter run per facility (a snapshot, replaced or merged) whose natural
-        key has no facility code (Inventory Snapshot, keyed on the display name `Facility` and the SKU, or a
-        tenant's without `Facility`, on the SKU alone): the facility code its job ran under
-        (`_uniware_facility`) joins the key dlt merges on, since each facility's file holds the same SKUs,
-        two facilities may share a display name, and dlt's delete-insert deletes by the primary key (not
-        only by the facility), so one facility's file would replace another's rows. A key with `Facility
-        Code` keeps it as it is (a job given in `job_codes`, of no known facility, merges on it)."""
-        return (self.date_filter is None and self.facility_scoped and bool(self.primary_key)
-                and not self.merges_on_job_code
+        """A report run per facility whose natural key has no facility code: the facility code its job ran under
+        (`_uniware_facility`) joins the key dlt merges on where each facility's file may hold the key's codes
+        too: a snapshot (Inventory Snapshot, keyed on the display name `Facility` and the SKU: each facility's
+        file holds the same SKUs, and two facilities may share a display name) or a report whose codes each
+        facility numbers on its own (`codes_per_facility`: two facilities' invoice series may both give
+        INV/0001). dlt's delete-insert deletes by the primary key, so one facility's row would replace
+        another's. A key with `Facility Code` keeps it as it is (a job given in `job_codes`, of no known
+        facility, merges on it)."""
+        return (self.facility_scoped and bool(self.primary_key) and not self.merges_on_job_code
+                and (self.date_filter is None or self.codes_per_facility)
                 and not any("".join(key.lower().split()) in _FACILITY_CODE_LABELS for key in self.primary_key))
 
 
@@ -142,6 +147,7 @@ SALE_ORDERS = ExportSpec(
              "shippingAddressCity", "shippingAddressState", "shippingAddressPincode", "cancellationReason",
              "returnedDate", "facility", "facilityCode"),
     date_filter="updatedOn",
+    codes_per_facility=False,  # the tenant's order and item codes; an item may be reallocated to another facility
     window_column="Updated",
     window_columns_by_filter=MappingProxyType({"updatedOn": "Updated", "addedOn": "Created"}),
     primary_key=("Sale Order Code", "Sale Order Item Code"),
@@ -253,6 +259,7 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
         # a row per sale order item, i.e. per unit (uniware-reports.md 1, 3): a pickup of two units of a
         # SKU is two rows with one Reverse Pickup No and SKU
         primary_key=("Reverse Pickup No", "Sale Order Item Code", "Item SKU Code"),
+        codes_per_facility=False,  # the item code is the tenant's: the key is the tenant's whoever receives it
         dedup_sort="Reverse Pickup Last Updated",
         column_types=_with_types(
             timestamp=("Sale Order Created", "Dispatched Date", "Reverse Pickup Created",
@@ -281,6 +288,7 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
         # uniware-api.md keys it on Sale Order No + Sale Order Item, but the report's ids have no item
         # column: a package's rows can share this key, so every row is kept (numbered per key)
         primary_key=("Sale Order No", "Shipping Package Code"),
+        codes_per_facility=False,  # the order code is the tenant's; dispatch and return facilities may differ
         repeating_keys=True,
         column_types=_with_types(timestamp=("Created", "Channel Created", "Return Delivery Date",
                                             "Return Manifest Added", "Return Manifest Created At",

@@ -44,7 +44,7 @@ from .problems import EXIT_LOCKED, explain
 from .queries import refresh_views
 from .run_log import RunRecord, load_run_row, run_row_resource
 from .run_report import RunReport
-from .settings import configured_exports, facility_flags, select_exports
+from .settings import configured_exports, export_names, facility_flags, select_exports
 from .usage import UsageParser, parse_with
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
@@ -146,7 +146,15 @@ def source_overrides(args: argparse.Namespace) -> dict[str, Any]:
                 plain.append(item)
         if plain and mapped:
             raise ConfigError("job_codes", "give every --job-code as EXPORT=CODE, or none of them")
-        overrides["job_codes"] = mapped or plain
+        ran_under = overrides.get("facilities") or []
+        if plain and len(ran_under) == 1:  # one export's codes (more: the setting says why not)
+            names = export_names(overrides.get("exports") or configured_exports())
+            mapped = {names[0]: plain} if len(names) == 1 else {}
+        if mapped and len(ran_under) == 1 and ran_under[0].strip().lower() != "all":
+            # `--facility F --job-code C`: the jobs ran under F (an export keyed per facility needs it)
+            overrides["job_codes"] = {export: {ran_under[0]: codes} for export, codes in mapped.items()}
+        else:
+            overrides["job_codes"] = mapped or plain
     return overrides
 
 

@@ -400,6 +400,12 @@ def run_command(argv: Sequence[str], clock: Optional[Clock] = None) -> int:
                 "(`uniware-pipeline status` shows what there is)" + _closest_tables(tables, known))
             return EXIT_CONFIG
         print("jobs already created on Uniware for what was cleared are not cancelled; the next run plans anew")
+        if pipeline.destination is not None and pipeline.destination.destination_type.endswith("filesystem"):
+            # a bucket keeps every file: no delete-insert, and `--delete-rows` cannot reach its files
+            print(f"warning: the bucket keeps the files loaded for {', '.join(tables)}: the windows the next run "
+                  "exports again land beside them, so an export without a key reads its rows twice (and a "
+                  "snapshot its old rows beside the new, where a job code comes back); delete those tables' "
+                  "folders in the bucket (and their rows of export_job_status) before the next run")
         return 0
     except RunLocked as error:
         say(f"error: {error}")

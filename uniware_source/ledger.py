@@ -440,16 +440,18 @@ class ExportLedger:
         return [self._add({"key": f"{SNAPSHOT}|{facility}|{to_iso(now)}", "kind": SNAPSHOT,
                            "facility": facility})]
 
-    def plan_adopted(self, job_codes: tuple[str, ...]) -> list[Entry]:
+    def plan_adopted(self, job_codes: tuple[str, ...], ran_under: Mapping[str, str]) -> list[Entry]:
         """Entries for listed jobs not yet loaded nor held: a job a window of this ledger already
-        waits for is collected for that window, once (two entries would share its files)."""
+        waits for is collected for that window, once (two entries would share its files). `ran_under`: the
+        facility of a job, where the configuration says it (None otherwise)."""
         planned = []
         held = self.held_job_codes()
         for code in job_codes:
             key = f"{ADOPTED}|{code}"
             if code in self._state["adopted_done"] or self.find(key) is not None or code in held:
                 continue
-            planned.append(self._add({"key": key, "kind": ADOPTED, "facility": None, "job_code": code}))
+            planned.append(self._add({"key": key, "kind": ADOPTED, "facility": ran_under.get(code),
+                                      "job_code": code}))
         return planned
 
     # -- recording ---------------------------------------------------------------------------

@@ -21,17 +21,18 @@ QUERIES: dict[str, str] = {
 SELECT CAST(created AT TIME ZONE 'Asia/Kolkata' AS DATE) AS order_day,
        channel_name AS channel,
        facility,
+       _uniware_facility AS facility_code,
        COUNT(DISTINCT sale_order_code) AS orders,
        COUNT(*) AS items,
        SUM(selling_price) AS revenue
 FROM {dataset}.sale_orders
 WHERE sale_order_item_status IS DISTINCT FROM 'CANCELLED'
-GROUP BY 1, 2, 3
+GROUP BY 1, 2, 3, 4
 """,
     "order_item_status_funnel": """
 SELECT sale_order_item_status AS status,
        COUNT(*) AS items,
-       CAST(ROUND(100.0 * COUNT(*) / SUM(COUNT(*)) OVER (), 1) AS NUMERIC(6, 1)) AS pct_of_items
+       {pct_of_items} AS pct_of_items
 FROM {dataset}.sale_orders
 GROUP BY 1
 """,
@@ -47,30 +48,42 @@ GROUP BY 1
 """,
     # Sale Orders has a row per unit sold, Return Invoices a row per invoice and SKU with its Quantity and
     # no Sale Order Item Code: units are counted per invoice and SKU on both sides, and a return counts at
-    # most the units that invoice sold of that SKU.
+    # most the units that invoice sold of that SKU. Each facility numbers its invoices, so two facilities
+    # may both have INV/0001: a return matches the invoice of its own facility, or of another facility
+    # where only one facility sold that invoice and SKU (a return received elsewhere).
     "returns_rate": """
 WITH sold AS (
-  SELECT channel_name, invoice_code, item_sku_code, COUNT(*) AS units
+  SELECT channel_name, _uniware_facility AS facility, invoice_code, item_sku_code, COUNT(*) AS units
   FROM {dataset}.sale_orders
   WHERE sale_order_item_status IS DISTINCT FROM 'CANCELLED'
-  GROUP BY 1, 2, 3
-), returned AS (
-  SELECT invoice_code, item_sku_code, SUM(COALESCE(quantity, 1)) AS units
-  FROM {dataset}.return_invoices
+  GROUP BY 1, 2, 3, 4
+), sellers AS (
+  SELECT invoice_code, item_sku_code, COUNT(DISTINCT facility) AS facilities
+  FROM sold
   GROUP BY 1, 2
+), returned AS (
+  SELECT _uniware_facility AS facility, invoice_code, item_sku_code, SUM(COALESCE(quantity, 1)) AS units
+  FROM {dataset}.return_invoices
+  GROUP BY 1, 2, 3
+), per_line AS (
+  SELECT s.channel_name, s.units AS sold, LEAST(COALESCE(SUM(r.units), 0), s.units) AS returned
+  FROM sold AS s
+  LEFT JOIN sellers AS k ON k.invoice_code = s.invoice_code AND k.item_sku_code = s.item_sku_code
+  LEFT JOIN returned AS r
+    ON r.invoice_code = s.invoice_code AND r.item_sku_code = s.item_sku_code
+   AND (r.facility = s.facility OR k.facilities = 1)
+  GROUP BY s.channel_name, s.facility, s.invoice_code, s.item_sku_code, s.units
 )
-SELECT s.channel_name AS channel,
-       CAST(SUM(s.units) AS BIGINT) AS items_sold,
-       CAST(SUM(LEAST(COALESCE(r.units, 0), s.units)) AS BIGINT) AS items_returned,
-       CAST(ROUND(100.0 * SUM(LEAST(COALESCE(r.units, 0), s.units)) / NULLIF(SUM(s.units), 0), 2)
-            AS NUMERIC(6, 2)) AS return_rate_pct
-FROM sold AS s
-LEFT JOIN returned AS r
-  ON r.invoice_code = s.invoice_code AND r.item_sku_code = s.item_sku_code
+SELECT channel_name AS channel,
+       CAST(SUM(sold) AS BIGINT) AS items_sold,
+       CAST(SUM(returned) AS BIGINT) AS items_returned,
+       {return_rate_pct} AS return_rate_pct
+FROM per_line
 GROUP BY 1
 """,
     "stock_on_hand": """
 SELECT facility,
+       _uniware_facility AS facility_code,
        COUNT(*) AS skus,
        CAST(SUM(inventory) AS BIGINT) AS units_on_hand,
        CAST(SUM(open_sale) AS BIGINT) AS units_reserved,
@@ -78,7 +91,7 @@ SELECT facility,
        CAST(SUM(CASE WHEN COALESCE(inventory, 0) - COALESCE(open_sale, 0) <= 0 THEN 1 ELSE 0 END) AS BIGINT)
          AS skus_out_of_stock
 FROM {dataset}.inventory_snapshot
-GROUP BY 1
+GROUP BY 1, 2
 """,
     "job_runs": """
 SELECT job_code,
@@ -130,18 +143,33 @@ REQUIRES: dict[str, tuple[str, ...]] = {
 # The columns of those tables each query reads (an export configured with fewer columns gets no view).
 REQUIRES_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
     "sales_per_day": {"sale_orders": ("created", "channel_name", "facility", "sale_order_code", "selling_price",
-                                      "sale_order_item_status")},
+                                      "sale_order_item_status", "_uniware_facility")},
     "order_item_status_funnel": {"sale_orders": ("sale_order_item_status",)},
     "order_status": {"sale_orders": ("sale_order_status", "sale_order_item_status", "sale_order_code")},
-    "returns_rate": {"sale_orders": ("channel_name", "invoice_code", "item_sku_code", "sale_order_item_status"),
-                     "return_invoices": ("invoice_code", "item_sku_code", "quantity")},
-    "stock_on_hand": {"inventory_snapshot": ("facility", "inventory", "open_sale")},
+    "returns_rate": {"sale_orders": ("channel_name", "invoice_code", "item_sku_code", "sale_order_item_status",
+                                     "_uniware_facility"),
+                     "return_invoices": ("invoice_code", "item_sku_code", "quantity", "_uniware_facility")},
+    "stock_on_hand": {"inventory_snapshot": ("facility", "inventory", "open_sale", "_uniware_facility")},
 }
 
 
-# the history statuses the job views group by, from statuses.py
+def percent(part: str, whole: str, places: int) -> str:
+    """`100 * part / whole` rounded half up to `places` decimals, the same on DuckDB and PostgreSQL: in whole
+    numbers (DuckDB divides in floating point, so `ROUND(100.0 * 201 / 20000, 2)` gave 1.00 there and 1.01 on
+    PostgreSQL); NULL where `whole` is 0. `part` and `whole` are SQL of whole, non-negative numbers (exact
+    while `200 * 10**places * part` stays below 2**53: DuckDB's last division is in floating point)."""
+    scale = 100 * 10 ** places
+    part, whole = f"CAST({part} AS BIGINT)", f"CAST({whole} AS BIGINT)"  # literals would be 32-bit on DuckDB
+    numerator, denominator = f"(2 * {scale} * {part} + {whole})", f"NULLIF(2 * {whole}, 0)"
+    steps = f"CAST(({numerator} - {numerator} % {denominator}) / {denominator} AS BIGINT)"  # exact quotient
+    return f"CAST({steps} / {10 ** places}.0 AS NUMERIC(6, {places}))"
+
+
+# the history statuses the job views group by, from statuses.py; the percentages, rounded alike
 STATUS_LISTS = {"job_started": sql_list(JOB_STARTED), "job_landed": sql_list(JOB_LANDED),
-                "job_problems": sql_list(JOB_PROBLEMS)}
+                "job_problems": sql_list(JOB_PROBLEMS),
+                "pct_of_items": percent("COUNT(*)", "SUM(COUNT(*)) OVER ()", 1),
+                "return_rate_pct": percent("SUM(returned)", "SUM(sold)", 2)}
 
 
 def query(name: str, dataset: str) -> str:

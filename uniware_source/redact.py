@@ -159,6 +159,21 @@ class SecretRegistry:
             text = credential.sub(replacement, text)
         return strip_urls(text)
 
+    def add_login(self, username: str, password: str) -> None:
+        """Register a password and its login as HTTP basic auth writes it, `username:password` in base64 (a
+        body echoing the request's header or a `user:password` pair encoded: the password alone is
+        registered in base64 too, but not inside the pair, whose base64 has none of its characters)."""
+        self.add(password)
+        pair = f"{username}:{password}"
+        for encoding in ("latin-1", "utf-8"):
+            try:
+                data = pair.encode(encoding)
+            except UnicodeEncodeError:
+                continue
+            for form in {base64.b64encode(data).decode(), base64.urlsafe_b64encode(data).decode()}:
+                self.add(form, every_form=False)
+                self.add(form.rstrip("="), every_form=False)
+
     def add_url(self, url: str) -> None:
         """Register the credentials a URL carries: its userinfo and its query values (a presigned link's
         signature, credential and session token) of 8 characters or more, or of 4 or more under a name

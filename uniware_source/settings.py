@@ -69,6 +69,7 @@ class ExportEntry(TypedDict, total=False):
     dedup_sort: Optional[str]
     column_types: dict[str, str]
     facility_scoped: bool
+    codes_per_facility: bool
     repeating_keys: bool
     lookback_days: float
     window_column: Optional[str]
@@ -122,7 +123,9 @@ class SettingValues:
     exports: Optional[Any] = setting(None, shown=f'`{json.dumps(DEFAULT_EXPORTS)}`', doc=
         'report names and/or tables of settings (below)')
     job_codes: Optional[Any] = setting(None, shown='none', doc=
-        '`{"Sale Orders": ["JOB1"]}`: load existing jobs, create none')
+        '`{"Sale Orders": ["JOB1"]}`: load existing jobs, create none; `{"Invoice": {"BLR01": ["JOB1"]}}` says '
+        'the facility a job ran under, which an export whose key takes the facility (`codes_per_facility`) needs '
+        '(on the command line: one `--facility F` beside `--job-code`)')
     start_date: Optional[str] = setting(None, shown='`window_days` before the first run', doc=
         'where the first run starts (date or ISO datetime; India time unless it has an offset); not after now. '
         'Later runs go on from their cursor: moved earlier, it changes nothing, and each run says so with the '
@@ -320,6 +323,7 @@ class Settings:
     exports: tuple[ExportSpec, ...]
     facilities: Optional[tuple[str, ...]]  # None: every enabled facility
     job_codes: Mapping[str, tuple[str, ...]]
+    job_facilities: Mapping[str, Mapping[str, str]]  # export name -> job code -> the facility it ran under
     start_date: Optional[datetime]
     backfill: Optional[tuple[datetime, datetime]]
     lookback: timedelta
@@ -604,6 +608,8 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
         column_types={**base.column_types, **configured_types},
         configured_types=frozenset(configured_types),
         facility_scoped=_true_or_false(entry.get("facility_scoped", base.facility_scoped), f"{where}: facility_scoped"),
+        codes_per_facility=_true_or_false(entry.get("codes_per_facility", base.codes_per_facility),
+                                          f"{where}: codes_per_facility"),
         repeating_keys=_true_or_false(entry.get("repeating_keys", base.repeating_keys), f"{where}: repeating_keys"),
         lookback=lookback,
         window_column=window_column,
@@ -812,6 +818,12 @@ def select_exports(configured: Any, names: Sequence[str]) -> list[Any]:
     return picked
 
 
+def export_names(configured: Any) -> list[str]:
+    """The report names of the `exports` setting as given (the default's when unset); unreadable entries left out."""
+    entries = _export_entries(configured) if configured else list(DEFAULT_EXPORTS)
+    return [name for name in map(_report_of, entries if isinstance(entries, (list, tuple)) else []) if name]
+
+
 def _report_of(entry: Any) -> Optional[str]:
     """A configured entry's report name (None: not an entry this can read)."""
     report = entry if isinstance(entry, str) else entry.get("name") if isinstance(entry, Mapping) else None
@@ -833,39 +845,53 @@ def _names_export(entry: Any, name: str) -> bool:
     return report is not None and name.casefold() in (report.casefold(), _table_of(entry).casefold())
 
 
-def resolve_job_codes(value: Any, exports: Sequence[ExportSpec]) -> dict[str, tuple[str, ...]]:
-    """`job_codes`: {export name: [codes]}, or a plain list when one export is configured."""
+def resolve_job_codes(value: Any, exports: Sequence[ExportSpec]
+                      ) -> tuple[dict[str, tuple[str, ...]], dict[str, dict[str, str]]]:
+    """`job_codes`: {export name: [codes]} or {export name: {facility: [codes]}}, or a plain list when one
+    export is configured; and the facility each code's job ran under, where said (never guessed from
+    `facilities`: a job of another facility would take its rows' facility from the setting)."""
     value = _json_or_value("job_codes", value)
     if not value:
-        return {}
+        return {}, {}
     if isinstance(value, (list, tuple, str)):
         if len(exports) != 1:
             raise ConfigError("job_codes", "a plain list needs exactly one configured export; otherwise map "
                               "each export name to its job codes, e.g. {\"Sale Orders\": [\"JOB1\"]}")
-        return _placeable({exports[0].name: _string_list("job_codes", value)}, exports)
+        value = {exports[0].name: value}
     if not isinstance(value, Mapping):
         raise ConfigError("job_codes", f"expected {{export name: [job codes]}}, got {value!r}")
     names = {spec.name for spec in exports}
-    result = {}
-    for name, codes in value.items():
+    codes: dict[str, tuple[str, ...]] = {}
+    ran_under: dict[str, dict[str, str]] = {}
+    for name, listed in value.items():
         if name not in names:
             raise ConfigError("job_codes", f"'{name}' is not a configured export; configured: {sorted(names)}")
-        result[name] = _string_list("job_codes", codes)
-    return _placeable(result, exports)
-
-
-def _placeable(job_codes: dict[str, tuple[str, ...]], exports: Sequence[ExportSpec]) -> dict[str, tuple[str, ...]]:
-    """`job_codes`, refused for a per-facility snapshot keyed without the facility code: a job given by code
-    has no known facility, so its rows (a NULL facility in the key) would replace nothing and pile up."""
+        if isinstance(listed, Mapping):  # {facility: [codes]}
+            for facility, of_facility in listed.items():
+                facility_code = str(facility).strip()
+                if not fits_the_facility_header(facility_code):
+                    raise ConfigError("job_codes", f"'{name}': {facility!r} is not a facility code")
+                for code in _string_list("job_codes", of_facility):
+                    ran_under.setdefault(name, {})[code] = facility_code
+            codes[name] = tuple(ran_under.get(name, {}))
+        else:
+            codes[name] = _string_list("job_codes", listed)
     for spec in exports:
-        if job_codes.get(spec.name) and spec.facility_in_key:
+        unplaced = [code for code in codes.get(spec.name, ()) if code not in ran_under.get(spec.name, {})]
+        if not unplaced or not spec.facility_in_key:
+            continue
+        if spec.date_filter is None:
             raise ConfigError("job_codes", f"'{spec.name}' is a snapshot run per facility whose primary_key "
                               f"({', '.join(spec.primary_key)}) has no facility code (the display name `Facility` "
                               "may be two facilities'), so the code of the facility its job ran under is part of "
                               "the key: a job given by code has no known facility, so its rows could not replace "
                               "their facility's; run the export for its facility instead (--facility), or, where "
                               "the tenant's file has the `Facility Code` column, give primary_key that column")
-    return job_codes
+        raise ConfigError("job_codes", f"'{spec.name}' keys its rows on the facility too (each facility numbers its "
+                          f"codes: codes_per_facility), so a job given by code needs the facility it ran under "
+                          f"(F below): {json.dumps({spec.name: {'F': list(unplaced)}})}, or on the command line "
+                          f"one --facility F beside the --job-code")
+    return codes, ran_under
 
 
 def resolve_base_url(tenant: Optional[str], base_url: Optional[str]) -> str:
@@ -951,13 +977,16 @@ def build_settings(values: SettingValues, *, now: datetime) -> Settings:
     if window > 92:
         raise ConfigError("window_days", "Uniware refuses date ranges longer than 92 days (30 is safe)")
     concurrent = int(_positive("max_concurrent_jobs", values.max_concurrent_jobs))
+    facilities = _facility_codes(values.facilities) if values.facilities else None
+    job_codes, job_facilities = resolve_job_codes(values.job_codes, specs)
     return Settings(
         base_url=resolve_base_url(values.tenant, values.base_url),
         username=required_secret("username", values.username),
         password=required_secret("password", values.password),
         exports=specs,
-        facilities=_facility_codes(values.facilities) if values.facilities else None,
-        job_codes=resolve_job_codes(values.job_codes, specs),
+        facilities=facilities,
+        job_codes=job_codes,
+        job_facilities=job_facilities,
         start_date=not_in_future("start_date", parse_user_datetime("start_date", values.start_date), now,
                                  "give the date the first run should start from (or none: window_days "
                                  "before now)") if values.start_date else None,

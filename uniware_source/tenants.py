@@ -105,8 +105,7 @@ class Tenant:
                 raise TenantConfigError(f"tenant '{self.name}': '{key}' is missing; set {self.env_prefix}"
                                         f"{key.upper()} or [{SECTION}.{self.name}] {key} in .dlt/secrets.toml")
             found[key] = str(value)
-            if key == "password":
-                SECRETS.add(found[key])  # masked in every log and error of this process from now on
+        SECRETS.add_login(found["username"], found["password"])  # masked in every log and error from now on
         return found
 
     def source_settings(self) -> dict[str, Any]:
@@ -128,7 +127,9 @@ def parse_tenant(name: str, table: Any) -> Tenant:
         raise TenantConfigError(f"tenant name {name!r}: use lower-case letters, digits and _ (at most 40), "
                                 "starting with a letter; the Uniware subdomain goes in 'tenant'")
     if not isinstance(table, Mapping):
-        raise TenantConfigError(f"tenant '{name}': expected a table of settings, got {table!r}")
+        # the type alone: the value may hold the tenant's password (`[[tenants.acme]]`, a list of tables)
+        raise TenantConfigError(f"tenant '{name}': expected a table of settings ([{SECTION}.{name}] in .dlt/*.toml, "
+                                f"or an object in TENANTS), got {type(table).__name__}")
     unknown = sorted(set(table) - SOURCE_KEYS - set(PIPELINE_KEYS))
     if unknown:
         raise TenantConfigError(f"tenant '{name}': unknown setting(s) {unknown}; a tenant takes the settings of "
@@ -158,6 +159,7 @@ def check_apart(tenants: Sequence[Tenant]) -> None:
     naming = NamingConvention()
     pipelines: dict[str, str] = {}
     places: dict[tuple[str, str], tuple[str, str]] = {}  # (destination, schema) -> (tenant, what it is there)
+    _one_duckdb_file(tenants)
     for tenant in tenants:
         other = pipelines.setdefault(tenant.pipeline_name, tenant.name)
         if other != tenant.name:
@@ -173,6 +175,28 @@ def check_apart(tenants: Sequence[Tenant]) -> None:
                     f"tenants '{owner}' and '{tenant.name}' would load into one schema '{place[1]}' of {destination} "
                     f"(the {theirs} of '{owner}', the {what} of '{tenant.name}'): one tenant's rows would replace "
                     f"the other's; set dataset_name in [{SECTION}.{tenant.name}] to a name of its own")
+
+
+def _one_duckdb_file(tenants: Sequence[Tenant]) -> None:
+    """Refuse several DuckDB tenants given one database file (`DESTINATION__DUCKDB__CREDENTIALS`, or
+    `[destination.duckdb] credentials`, for every tenant): DuckDB lets one process write a file, so tenants
+    run at once failed with dlt's "check if you configured the credentials" and the lock error last. Each
+    tenant's pipeline writes its own file (`<pipeline_name>.duckdb`) when the setting is not given."""
+    on_duckdb = [t.name for t in tenants
+                 if _destination_key(t.destination or os.environ.get("UNIWARE_DESTINATION", "duckdb")) == "duckdb"]
+    if len(on_duckdb) < 2:
+        return
+    try:
+        shared = os.environ.get("DESTINATION__DUCKDB__CREDENTIALS") or dlt.config.get("destination.duckdb.credentials")
+    except Exception:  # unreadable: each tenant's run says why
+        return
+    if isinstance(shared, str) and shared.strip() and shared.strip() != ":pipeline:":
+        raise TenantConfigError(
+            f"tenants {', '.join(repr(n) for n in on_duckdb)} would all write one DuckDB file ({shared.strip()!r}, "
+            "from DESTINATION__DUCKDB__CREDENTIALS or [destination.duckdb] credentials), which one process at a "
+            "time can write: their runs would fail on its lock. Remove that setting (each tenant's pipeline then "
+            "writes <pipeline_name>.duckdb), or load the tenants into a server database (destination = "
+            "\"postgres\")")
 
 
 def _destination_key(reference: str) -> str:

@@ -93,9 +93,9 @@ def test_a_listed_job_is_adopted_unless_a_window_still_waits_for_it() -> None:
     first, second = ledger.entries()
     ledger.record_created(first, "JOB1", T0)
     ledger.record_created(second, "JOB2", T0)
-    assert ledger.plan_adopted(("JOB1",)) == []  # its window waits for it: collected there, once
+    assert ledger.plan_adopted(("JOB1",), {}) == []  # its window waits for it: collected there, once
     ledger.record_loaded(second)  # loaded, but kept (the window before it is not): not waited for any more
-    assert [e.job_code for e in ledger.plan_adopted(("JOB2",))] == ["JOB2"]  # listed again: loaded again
+    assert [e.job_code for e in ledger.plan_adopted(("JOB2",), {})] == ["JOB2"]  # listed again: loaded again
 
 
 def test_a_failed_job_puts_its_window_back_with_a_new_attempt() -> None:

@@ -49,7 +49,7 @@ class TokenProvider:
         self._refresh_obtained: Optional[datetime] = None
         self._lock = threading.Lock()
         self.grants = 0
-        SECRETS.add(password)
+        SECRETS.add_login(username, password)  # and `username:password` in base64, as basic auth writes it
 
     def password_differs(self, password: str) -> bool:
         return password != self._password

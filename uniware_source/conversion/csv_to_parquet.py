@@ -229,7 +229,7 @@ class CsvConverter:
         key = [*layout.key_names, FACILITY] if self.spec.facility_in_key and layout.key_names else layout.key_names
         if self.spec.repeating_keys and key:  # as dlt's primary key (resources.py): the facility, the occurrence
             key = [*key, KEY_OCCURRENCE]
-        key_check = self.key_store.file(key, versions)
+        key_check = self.key_store.file(key, versions, same_rows=[name for name in key if name != FACILITY])
         try:
             with source() as handle:
                 lines = None if key else LineFingerprint(handle)  # without a key, the rows tell files apart

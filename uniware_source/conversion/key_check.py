@@ -23,7 +23,7 @@ import threading
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, cast
 
 import duckdb
 import pyarrow as pa
@@ -78,15 +78,19 @@ class KeyStore:
         self._version_rows = 0
         self.unique = True  # over the files added so far; once False it stays False
 
-    def file(self, keys: list[str], versions: Optional[list[str]] = None) -> KeyCheck:
+    def file(self, keys: list[str], versions: Optional[list[str]] = None,
+             same_rows: Optional[list[str]] = None) -> KeyCheck:
         """A check of one file's key columns `keys` ([]: the export has no key); `versions`: the columns
-        that tell a key's versions apart (the dedup_sort column), hashed into the file's fingerprint."""
+        that tell a key's versions apart (the dedup_sort column), hashed into the file's fingerprint;
+        `same_rows`: the key columns the fingerprint is made of, where not all of `keys` (a column the
+        connector adds, the same in every row of a file: the facility a job ran under, which would tell
+        one file served for two facilities apart)."""
         if not keys:
             return KeyCheck(self, keys, "")
         with self._lock:
             table = f"file_{self._files}"
             self._files += 1
-        return KeyCheck(self, keys, table, versions or [])
+        return KeyCheck(self, keys, table, versions or [], same_rows)
 
     def execute(self, sql: str, *relation: pa.Table) -> list[tuple[object, ...]]:
         """Run one statement (over the Arrow table `relation[0]` as `chunk`, when given); raises duckdb.Error."""
@@ -182,10 +186,14 @@ class KeyCheck:
     """Whether the key stays unique over a file's chunks (`add` each, then `result`; `close` drops
     the hashes of a check that gave no result)."""
 
-    def __init__(self, store: KeyStore, keys: list[str], table: str, versions: Optional[list[str]] = None) -> None:
+    def __init__(self, store: KeyStore, keys: list[str], table: str, versions: Optional[list[str]] = None,
+                 same_rows: Optional[list[str]] = None) -> None:
         self._store = store
         self.keys = keys
         self._versions = versions or []
+        # the fingerprint's own sums, where its columns are not the key's (`same_rows`): rows, keys, versions
+        self._same_rows = same_rows if same_rows is not None and same_rows != keys else None
+        self._sums = [0, 0]
         self._table = table
         self.max_keys = store.max_keys
         self._rows = 0
@@ -214,11 +222,27 @@ class KeyCheck:
                 self._store.execute(f"CREATE TABLE {self._table} AS {select} LIMIT 0", rows)
                 self._created = True
             self._store.execute(f"INSERT INTO {self._table} {select}", rows)
+            if self._same_rows is not None:
+                self._add_sums(chunk)
         except (_TooMany, duckdb.Error) as error:
             if isinstance(error, duckdb.Error):
                 log.info("the key check of a file failed (%s): its package merges", error)
             self._known = False
             self._drop()
+
+    def _add_sums(self, chunk: pa.Table) -> None:
+        """The fingerprint's sums of one chunk over `same_rows` (as `_repeats` sums `h` and `v`)."""
+        assert self._same_rows is not None
+        columns = self._same_rows + self._versions
+        rows = chunk.select(columns).rename_columns([f"c{i}" for i in range(len(columns))])
+        key_hash = f"hash({', '.join(rows.column_names[:len(self._same_rows)])})"
+        version = "NULL"
+        if self._versions:
+            blank = " OR ".join(f"{name} IS NULL" for name in rows.column_names[len(self._same_rows):])
+            version = f"sum(CASE WHEN {blank} THEN {key_hash} ELSE hash({', '.join(rows.column_names)}) END)"
+        [(keys, versions)] = self._store.execute(f"SELECT sum({key_hash}), {version} FROM chunk", rows)
+        self._sums[0] += int(cast(int, keys or 0))
+        self._sums[1] += int(cast(int, versions or 0))
 
     def result(self) -> FileKeys:
         """The file's result (`unique` None without a key); the hashes stay in the store for
@@ -264,6 +288,8 @@ class KeyCheck:
                 f"{'sum(v)' if self._versions else 'NULL'} FROM {self._table}")
             if not isinstance(repeats, int):
                 return None, None
+            if self._same_rows is not None:
+                total, versions = self._sums
             return repeats, f"{count}:{total}" + (f":{versions}" if self._versions else "")
         except duckdb.Error as error:
             log.info("the key check of a file failed (%s): its package merges", error)

@@ -75,25 +75,24 @@ def job_in_history(job_code: str) -> Optional[str]:
 
 
 def rows_in_windows(table_name: str, facility: str, start: datetime, end: datetime,
-                    ) -> Optional[tuple[int, datetime, datetime]]:
-    """(rows, first window start, last window end) of `facility`'s rows exported for windows that
-    overlap [start, end); None when there are none, no table yet, or the destination has no SQL (a
-    bucket). Any other failure to ask is raised: the caller must not take it for "none"."""
+                    ) -> list[tuple[datetime, datetime, int]]:
+    """The windows (start, end, rows) of `facility`'s rows exported for windows that overlap [start, end);
+    none when there are none, no table yet, or the destination has no SQL (a bucket). Any other failure to
+    ask is raised: the caller must not take it for "none"."""
     destination = dlt.current.pipeline().destination
     if destination is None or destination.destination_type.endswith("filesystem"):
-        return None
+        return []
     with _asked(table_name) as (client, qualified):
         begins, ends, where = (client.escape_column_name(c) for c in (WINDOW_START, WINDOW_END, FACILITY))
         try:
-            with client.execute_query(f"SELECT count(*), min({begins}), max({ends}) FROM {qualified} "
-                                      f"WHERE {where} = %s AND {begins} < %s AND {ends} > %s",
+            with client.execute_query(f"SELECT {begins}, {ends}, count(*) FROM {qualified} "
+                                      f"WHERE {where} = %s AND {begins} < %s AND {ends} > %s "
+                                      f"GROUP BY {begins}, {ends} ORDER BY {begins}",
                                       facility, end, start) as cursor:
-                found = cursor.fetchone()
+                found = cursor.fetchall()
         except DatabaseUndefinedRelation:
-            return None
-    if not found or not found[0]:
-        return None
-    return int(found[0]), found[1], found[2]
+            return []
+    return [(first, last, int(rows)) for first, last, rows in found or []]
 
 
 def add_missing_key_column(table_name: str, column: str) -> bool:

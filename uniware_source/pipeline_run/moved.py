@@ -6,7 +6,7 @@ back to a place it loaded before went on from the cursors of the place it came f
 its two loads there never arrived (exit 0, without a word). Each run keeps the place it loads into in
 the state's local section (never synced to a destination); a run that finds another one there takes
 the place's own state: the one it holds for the pipeline (dlt's sync restores it), else a fresh start
-from `start_date` (a dataset of other pipelines only, or none yet: dlt's sync wipes the local state).
+from `start_date` (a dataset of other pipelines only, or none yet: the local state is dropped).
 The place is the destination's type and name, its database (host, port, database and user, or the
 file or bucket; never a password) and the dataset, kept as a hash.
 """
@@ -86,11 +86,12 @@ def take_the_places_state(pipeline: Pipeline) -> None:
     if there is not None:
         log.info("pipeline %s moved to %s: it goes on from the state it left there", pipeline.pipeline_name, where)
         yield_to_loaded_state(pipeline)
-    elif not dataset_exists(pipeline, unsure=None):  # dlt's sync at the run's start wipes the local state
-        log.info("pipeline %s moved to %s, new to it: it starts there from start_date", pipeline.pipeline_name, where)
     else:
-        log.info("pipeline %s moved to %s, which holds none of its state: it starts there from start_date",
-                 pipeline.pipeline_name, where)
+        # dropped here, not by dlt's sync at the run's start (its wipe of a pipeline whose dataset is missing
+        # took the place kept below with it: moved back, the run went on from this place's cursors)
+        new = not dataset_exists(pipeline, unsure=None)
+        log.info("pipeline %s moved to %s, %s: it starts there from start_date", pipeline.pipeline_name, where,
+                 "new to it" if new else "which holds none of its state")
         pipeline.drop()
 
 

@@ -54,11 +54,13 @@ def _shared_keys(spec: ExportSpec) -> str:
                 "(another facility's, or another window's): each file's rows of a key are kept, numbered, and "
                 "stand for the key, so the two files' rows cannot both stand for it. This window is exported again "
                 "in the next run, whose rows of those keys then replace the other file's; if the two are different "
-                "records (the same code in two facilities), widen primary_key for this export")
+                "records, widen primary_key for this export (two facilities' own codes: codes_per_facility = true "
+                "keys the rows on the facility too)")
     return (f"rows of the file repeat keys ({', '.join(spec.primary_key)}) of another job's file of this run (another "
             "facility's, or another window's), and no dedup_sort tells which row to keep: dlt would keep any one "
             "of them. If they are different records, widen primary_key for this export (with a column that tells "
-            "them apart); if they are versions of one record, set dedup_sort to the "
+            "them apart; two facilities' own codes: codes_per_facility = true); if they are versions of one record, "
+            "set dedup_sort to the "
             "column that tells the newest")
 
 

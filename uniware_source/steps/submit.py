@@ -72,7 +72,7 @@ def plan(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> None:
         for code in sorted(set(listed) & ledger.held_job_codes()):
             log.info("%s: job %s is one a window already waits for; collected for that window, once",
                      spec.name, code)
-        adopted = ledger.plan_adopted(listed)
+        adopted = ledger.plan_adopted(listed, settings.job_facilities.get(spec.name, {}))
         if adopted and spec.merges_on_job_code and not table_is_empty(spec.table_name):
             # its window is not known: rows of its days another job loaded would land twice, and its own
             # rows loaded again would lose the facility and window the overlap check reads
@@ -132,6 +132,12 @@ def _unless_loaded(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime, pl
     span = f"{begin:%Y-%m-%d %H:%M:%S} to {finish:%Y-%m-%d %H:%M:%S} UTC"
     try:
         found = None if waiting else rows_in_windows(spec.table_name, facility, begin, finish)
+        if found:
+            planned, found = _backfill_windows_loaded(ledger, planned, found)
+            if not planned:
+                return
+            span = f"{min(e.start for e in planned if e.start):%Y-%m-%d %H:%M:%S} to " \
+                   f"{max(e.end for e in planned if e.end):%Y-%m-%d %H:%M:%S} UTC"
     except Exception as error:  # not knowing is no licence to load twice
         problem = (f"cannot ask the destination which windows table {spec.table_name} holds "
                    f"({type(error).__name__}: {redact(error)}); nothing is exported for it in this run")
@@ -143,8 +149,8 @@ def _unless_loaded(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime, pl
             problem = (f"windows {listed}"
                        f"{' and more' if len(waiting) > 3 else ''} are not loaded yet, and the windows to export now "
                        f"({span}) overlap them; nothing more is exported for it until they are")
-        elif found is not None:
-            rows, first, last = found
+        elif found:
+            rows, first, last = sum(n for _, _, n in found), found[0][0], max(end for _, end, _ in found)
             problem = (f"table {spec.table_name} already holds {rows:,} rows exported for windows from "
                        f"{first:%Y-%m-%d %H:%M:%S} to {last:%Y-%m-%d %H:%M:%S} UTC, which the windows to export now "
                        f"({span}) overlap; nothing is exported for it: "
@@ -158,6 +164,22 @@ def _unless_loaded(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime, pl
                f"twice: {problem}")
     log.error("%s", message)
     rt.report.problem(message)
+
+
+def _backfill_windows_loaded(ledger: ExportLedger, planned: list[Entry], loaded: list[tuple[datetime, datetime, int]]
+                             ) -> tuple[list[Entry], list[tuple[datetime, datetime, int]]]:
+    """A backfill's windows that the table holds exactly (the same backfill run before, stopped half way, or
+    run again): taken back as done, not refused; and the loaded windows the other planned ones overlap."""
+    exact = {(first, last) for first, last, _ in loaded}
+    done = [e for e in planned if e.kind == BACKFILL and (e.start, e.end) in exact]
+    if done:
+        ledger.unplan(done)
+        log.info("facility %s: %d window(s) of the backfill are loaded already (the table holds their rows): "
+                 "not exported again", done[0].facility, len(done))
+    rest = [e for e in planned if e not in done]
+    overlapped = [w for w in loaded if any(e.start is not None and e.end is not None and w[0] < e.end
+                                          and w[1] > e.start for e in rest)]
+    return rest, overlapped
 
 
 def _ways_out(spec: ExportSpec, facility: str, loaded_until: datetime, first_planning: bool) -> str:
