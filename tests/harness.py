@@ -119,3 +119,20 @@ def rows_like_the_first(text: str, rows: list[dict[str, str]], report: str = "")
     for changes in rows:
         writer.writerow({**records[0], **changes})
     return bom + out.getvalue()
+
+
+def invoice_line_as(text: str, lines: list[tuple[int, str]]) -> str:
+    """The file with its first data row's invoice line as `lines` (quantity, total) rows: one line may be
+    written as two of one unit each, or as one of two, with the rest of the file as served."""
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+    header, first = rows[0], rows[1]
+    line = [first[header.index("Invoice No")], first[header.index("SKU Code")]]
+    kept = [r for r in rows[1:] if [r[header.index("Invoice No")], r[header.index("SKU Code")]] != line]
+    written = []
+    for quantity, total in lines:
+        row = list(first)
+        row[header.index("Quantity")], row[header.index("Invoice Total")] = str(quantity), total
+        written.append(row)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([header, *written, *kept])
+    return out.getvalue()

@@ -21,7 +21,7 @@ from uniware_simulator import UniwareSimulator
 from uniware_source.catalog import CATALOG
 from uniware_source.queries import query
 
-from .harness import Harness
+from .harness import Harness, invoice_line_as
 
 ONE = ["BLR01"]
 OLD_RETURN_INVOICES_KEY = ["Invoice Code", "Item SKU Code"]
@@ -176,23 +176,6 @@ def test_an_item_master_with_a_row_per_facility_loads_one_row_per_product(harnes
     assert harness.sql("SELECT COUNT(*) FROM {ds}.item_master WHERE product_code = '" + gone + "'") == [(0,)]
 
 
-def _invoice_file(text: str, lines: list[tuple[int, str]]) -> str:
-    """The file with its first data row's invoice line as `lines` (quantity, total) rows: one line may be
-    written as two of one unit each, or as one of two, with the rest of the file as served."""
-    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
-    header, first = rows[0], rows[1]
-    line = [first[header.index("Invoice No")], first[header.index("SKU Code")]]
-    kept = [r for r in rows[1:] if [r[header.index("Invoice No")], r[header.index("SKU Code")]] != line]
-    written = []
-    for quantity, total in lines:
-        row = list(first)
-        row[header.index("Quantity")], row[header.index("Invoice Total")] = str(quantity), total
-        written.append(row)
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows([header, *written, *kept])
-    return out.getvalue()
-
-
 def test_a_line_exported_again_with_fewer_rows_leaves_no_stale_row(harness: Harness) -> None:
     """Invoice keeps every row of a key, numbered within its file. A lookback re-export that writes an
     invoice's two one-unit rows as one row of two replaces both rows: the second one does not stay
@@ -203,7 +186,7 @@ def test_a_line_exported_again_with_fewer_rows_leaves_no_stale_row(harness: Harn
     def edit(job: Any, text: str) -> str:
         if len(first_line) == len(edits):
             return text  # the next window's job
-        edited = _invoice_file(text, edits[len(first_line)])
+        edited = invoice_line_as(text, edits[len(first_line)])
         header, row = list(csv.reader(io.StringIO(edited)))[:2]
         first_line.append(row[header.index("Invoice No")])
         return edited
@@ -230,7 +213,7 @@ def test_two_facilities_invoices_of_one_code_are_two_invoices_each_replaced_by_i
     def edit(job: Any, text: str) -> str:
         if invoice.setdefault("window", [job.query.start])[0] != job.query.start and job.query.facility == "DEL02":
             return text  # DEL02's later windows as served
-        edited = _invoice_file(text, served_lines[job.query.facility])
+        edited = invoice_line_as(text, served_lines[job.query.facility])
         rows = list(csv.reader(io.StringIO(edited)))
         at = rows[0].index("Invoice No"), rows[0].index("SKU Code")
         line = invoice.setdefault("line", [rows[1][at[0]], rows[1][at[1]]])

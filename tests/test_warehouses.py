@@ -15,7 +15,7 @@ import duckdb
 from uniware_simulator import UniwareSimulator
 from uniware_source.queries import QUERIES, create_views
 
-from .harness import SALE_ORDERS_FULL, Harness
+from .harness import SALE_ORDERS_FULL, Harness, invoice_line_as
 from .postgres import POSTGRES
 
 EXPORTS: list[Any] = [SALE_ORDERS_FULL, "Invoice", "Return Invoices", "Inventory Snapshot", "Item Master"]
@@ -180,3 +180,45 @@ def harness_history_files(bucket: Path) -> list[tuple[str, str, str]]:
         rows = db.execute(f"SELECT job_code, status, message FROM read_parquet('{bucket}/uniware/export_job_status/"
                           "*.parquet', union_by_name = true) WHERE table_name = 'inventory_snapshot'").fetchall()
     return [(str(a), str(b), str(c)) for a, b, c in rows]
+
+
+def readme_sql(starting: str) -> str:
+    """The README's SQL statement that begins with the comment line `starting`."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    at = readme.index(starting)
+    return readme[at:readme.index(";", at)]
+
+
+def test_the_readme_reads_a_repeating_keys_lines_from_a_bucket_without_stale_rows(
+        uniware_simulator: UniwareSimulator, tmp_path: Path) -> None:
+    """A bucket appends every file: an invoice line written as two one-unit rows, then exported again as one
+    row of two, is three rows there. The README's recipe reads every row of the newest job of each line, so
+    the stale second row does not count (red team helper 119: no recipe for such tables)."""
+    sim = uniware_simulator
+    bucket = tmp_path / "bucket"
+    harness = Harness(sim, tmp_path, name="wh_invoices", destination=dlt.destinations.filesystem(bucket.as_uri()))
+    edits = [[(1, "100.00"), (1, "100.00")], [(2, "200.00")]]  # the window's job, then its re-export
+    jobs: list[str] = []
+
+    def edit(job: Any, text: str) -> str:
+        if len(jobs) == len(edits):
+            return text
+        jobs.append(job.code)
+        return invoice_line_as(text, edits[len(jobs) - 1])
+
+    sim.jobs.edit_file = edit
+    settings: dict[str, Any] = {"exports": ["Invoice"], "facilities": ["BLR01"], "window_days": 1,
+                                "loader_file_format": "parquet"}
+    harness.run(**settings)
+    sim.clock.advance(timedelta(hours=12))
+    harness.run(**settings, lookback_days=1)
+    assert len(jobs) == 2
+    recipe = readme_sql("-- invoice lines as they are now").replace("bucket/", f"{bucket}/")
+    with duckdb.connect() as db:
+        invoices = f"read_parquet('{bucket}/uniware/invoices/*.parquet', union_by_name = true)"
+        [(line,)] = db.execute(f"SELECT invoice_no FROM {invoices} WHERE _uniware_job_code = ? "
+                               "AND quantity = 2", [jobs[1]]).fetchall()
+        assert db.execute(f"SELECT COUNT(*) FROM {invoices} WHERE invoice_no = ?", [line]).fetchall() == [(3,)]
+        current = db.execute(f"SELECT quantity, invoice_total FROM ({recipe}) WHERE invoice_no = ?",
+                             [line]).fetchall()
+    assert [(q, float(t)) for q, t in current] == [(2, 200.0)], current
