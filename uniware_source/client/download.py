@@ -362,7 +362,8 @@ class FileDownloader:
             job.renewed = True
             raise _Retry("HTTP 401 from the Uniware host; renewing the access token")
         if status >= 400:
-            raise DownloadError(f"{job.where}: HTTP {status} ({_snippet(response)}); the link may have expired")
+            raise DownloadError(f"{job.where}: HTTP {status}{_redirected_to(response)} ({_snippet(response)}); the "
+                                "link may have expired")
         encoding = response.headers.get("Content-Encoding", "").strip().lower()
         decoder: Optional[_Decoder] = None
         if encoding not in IDENTITY:
@@ -749,6 +750,14 @@ def _reject_html(chunk: bytes, content_type: str, where: str, ended: bool = Fals
     if labelled:
         log.warning("%s: the file host calls the CSV text/html; its content is a CSV, so it is read", where)
     return True
+
+
+def _redirected_to(response: requests.Response) -> str:
+    """` from <host/path> it was redirected to` where the answer came from another link than the job's."""
+    if not response.history:
+        return ""
+    final = urlsplit(response.url)  # host, port and path only: the query and userinfo are credentials
+    return f" from {final.hostname or '?'}{f':{final.port}' if final.port else ''}{final.path}, where it was redirected"
 
 
 def _snippet(response: requests.Response) -> str:
