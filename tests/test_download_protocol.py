@@ -352,7 +352,7 @@ def test_a_presigned_link_the_host_redirects_to_keeps_its_secrets_out_of_the_err
     assert any(r.line.startswith("GET /s3/obj") for r in host.requests)
     message = str(failed.value)
     assert "HTTP 400" in message
-    assert "/s3/obj, where it was redirected" in message and "X-Amz" not in message  # the host that answered
+    assert "/s3/obj, the link the host sent it on to" in message and "X-Amz" not in message  # the one answering
     leaked = [SESSION_TOKEN[i:i + 6] for i in range(len(SESSION_TOKEN) - 5) if SESSION_TOKEN[i:i + 6] in message]
     assert not leaked, message
 

@@ -753,11 +753,12 @@ def _reject_html(chunk: bytes, content_type: str, where: str, ended: bool = Fals
 
 
 def _redirected_to(response: requests.Response) -> str:
-    """` from <host/path> it was redirected to` where the answer came from another link than the job's."""
+    """` from <host/path>, the link the host sent it on to` where a redirect made another link answer."""
     if not response.history:
         return ""
     final = urlsplit(response.url)  # host, port and path only: the query and userinfo are credentials
-    return f" from {final.hostname or '?'}{f':{final.port}' if final.port else ''}{final.path}, where it was redirected"
+    port = f":{final.port}" if final.port else ""
+    return f" from {final.hostname or '?'}{port}{final.path}, the link the host sent it on to"
 
 
 def _snippet(response: requests.Response) -> str:
