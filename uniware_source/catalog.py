@@ -8,7 +8,7 @@ report that is not listed works by configuration alone.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from types import MappingProxyType
@@ -129,6 +129,16 @@ class ExportSpec:
 # a key column that tells facilities apart (folded: case and spaces ignored): the code; a display name
 # (`Facility`) does not, as two facilities of a tenant may carry one (a company's name)
 _FACILITY_CODE_LABELS = frozenset({"facilitycode"})
+# key labels (folded) whose codes are the tenant's, not a facility's (an order item may be reallocated): a report
+# outside the catalog keyed with one is taken as `codes_per_facility = false` unless configured (a tenant's copy
+# of Sale Orders), any other as each facility's own codes
+_TENANT_CODE_LABELS = frozenset({"saleordercode", "saleorderitemcode", "saleorderno", "originalsaleordercode",
+                                 "displayordercode", "soicode"})
+
+
+def codes_are_the_tenants(primary_key: Sequence[str]) -> bool:
+    """Whether a key holds a code the tenant numbers (an order's or order item's), which no facility repeats."""
+    return any("".join(label.lower().split()) in _TENANT_CODE_LABELS for label in primary_key)
 
 
 def _with_types(**by_kind: tuple[str, ...]) -> Mapping[str, str]:

@@ -37,6 +37,7 @@ from .catalog import (
     TIMESTAMP,
     WRITE_DISPOSITIONS,
     ExportSpec,
+    codes_are_the_tenants,
     did_you_mean_report,
 )
 from .conversion.facility_guard import fold_name
@@ -512,6 +513,15 @@ def _filter_value_fits(name: str, value: Any) -> bool:
         isinstance(item, str) if key == "textRange" else number_or_text(item) for key, item in value.items())
 
 
+def _codes_per_facility(name: str, base: ExportSpec, entry: Mapping[str, Any]) -> bool:
+    """`codes_per_facility` when not configured: the catalog's, else false for a key with the tenant's order or
+    item codes (a tenant's copy of Sale Orders), true for any other (its codes taken as each facility's)."""
+    if name in CATALOG:
+        return base.codes_per_facility
+    key = _json_or_value("exports", entry.get("primary_key", ()))
+    return not codes_are_the_tenants([str(label) for label in key] if isinstance(key, (list, tuple)) else [str(key)])
+
+
 def resolve_export(entry: Any, position: int) -> ExportSpec:
     """An `exports` entry (a report name, or a table of settings) applied over its catalog entry."""
     where = f"exports[{position}]"
@@ -608,7 +618,7 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
         column_types={**base.column_types, **configured_types},
         configured_types=frozenset(configured_types),
         facility_scoped=_true_or_false(entry.get("facility_scoped", base.facility_scoped), f"{where}: facility_scoped"),
-        codes_per_facility=_true_or_false(entry.get("codes_per_facility", base.codes_per_facility),
+        codes_per_facility=_true_or_false(entry.get("codes_per_facility", _codes_per_facility(name, base, entry)),
                                           f"{where}: codes_per_facility"),
         repeating_keys=_true_or_false(entry.get("repeating_keys", base.repeating_keys), f"{where}: repeating_keys"),
         lookback=lookback,

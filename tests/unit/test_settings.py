@@ -182,3 +182,21 @@ def test_an_exports_yes_or_no_settings_read_texts_as_they_say(said: object, mean
 def test_an_exports_yes_or_no_setting_that_says_neither_is_a_setting_error(said: object) -> None:
     with pytest.raises(ConfigError, match=r"facility_scoped must be true or false"):
         resolve_exports([{"name": "Item Master", "facility_scoped": said}])
+
+
+@pytest.mark.parametrize(("entry", "per_facility"), [
+    ("Invoice", True), ("Return Invoices", True), ("Sale Orders", False), ("Reverse Pickup", False),
+    ({"name": "Invoice", "codes_per_facility": "false"}, False),
+    # a tenant's copy of Sale Orders keys on the tenant's order codes; another report's codes are taken as a facility's
+    ({"name": "B2B Sale Orders", "columns": ["soicode"], "date_filter": "updatedOn",
+      "primary_key": ["Sale Order Code", "sale order item code"]}, False),
+    ({"name": "Tenant Invoices", "columns": ["invoiceCode"], "date_filter": "addedOn", "primary_key": ["Invoice Code"]},
+     True),
+    ({"name": "Tenant Invoices", "columns": ["invoiceCode"], "date_filter": "addedOn", "primary_key": ["Invoice Code"],
+      "codes_per_facility": False}, False),
+])
+def test_whether_the_facility_joins_a_key_follows_whose_codes_they_are(entry: Any, per_facility: bool) -> None:
+    """Each facility numbers its invoices (two may both give INV/0001): the facility joins such a key; the
+    tenant's order and item codes never repeat across facilities, and an item may move between them."""
+    [spec] = resolve_exports([entry])
+    assert (spec.codes_per_facility, spec.facility_in_key) == (per_facility, per_facility)
