@@ -101,3 +101,17 @@ def test_one_facility_on_the_command_line_is_the_one_its_job_codes_ran_under(
 
     monkeypatch.setattr("uniware_source.cli.configured_exports", lambda: None)
     assert source_overrides(parse_args(argv))["job_codes"] == given
+
+
+def test_two_facilities_files_of_the_same_codes_but_other_rows_both_land_in_one_run(
+        uniware_simulator: UniwareSimulator, tmp_path: Path) -> None:
+    """Both facilities' files hold exactly the same keys (their own RET/0001 of INV/0001): taken for one file
+    served twice, both jobs were refused on every run (red team helper 120). The rows tell them apart; the
+    same rows for two facilities are still one file served twice (tests/test_adversarial_reuse.py)."""
+    harness = Harness(uniware_simulator, tmp_path)
+    same_codes = {facility: [{"Invoice Code": "INV/0001", "Return Invoice Code": "RET/0001", "Item SKU Code": "SKU-A",
+                              "Quantity": quantity}] for facility, quantity in (("BLR01", "1"), ("DEL02", "2"))}
+    harness.sim.jobs.edit_file = lambda job, text: rows_like_the_first(text, same_codes[job.query.facility])
+    assert not harness.run(exports=["Return Invoices"], facilities=["BLR01", "DEL02"]).problems
+    assert sorted(harness.sql("SELECT _uniware_facility, quantity FROM {ds}.return_invoices")) == \
+        [("BLR01", 1), ("DEL02", 2)]

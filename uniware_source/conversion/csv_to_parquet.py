@@ -232,14 +232,19 @@ class CsvConverter:
         key_check = self.key_store.file(key, versions, same_rows=[name for name in key if name != FACILITY])
         try:
             with source() as handle:
-                lines = None if key else LineFingerprint(handle)  # without a key, the rows tell files apart
+                # without a key, the rows tell files apart; with the facility in the key, the keys and the rows:
+                # two facilities may hold the same codes (each numbers its own), but not the same lines
+                by_lines = not key or FACILITY in key
+                lines = LineFingerprint(handle) if by_lines else None
                 watch = QuoteWatch(cast(BinaryIO, lines) if lines else handle)
                 result = self._convert_from(cast(BinaryIO, watch), source, parquet_path, lineage, header, layout,
                                             where, block_size, key_check)
             if watch.suspect:
                 refuse_altered_value(source, layout, where)
             if lines is not None and result.rows:
-                result.keys = replace(result.keys, fingerprint=lines.value())
+                keys = result.keys.fingerprint
+                fingerprint = f"{keys}|{lines.value()}" if key else lines.value()
+                result.keys = replace(result.keys, fingerprint=fingerprint if keys or not key else None)
             return result
         finally:
             key_check.close()  # the hashes stay only when the result handed them out
