@@ -5,6 +5,7 @@ other's row, exit 0, and v_returns_rate counted one facility's return against an
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -78,10 +79,19 @@ def test_two_facilities_documents_of_one_code_both_land_and_the_views_keep_them_
 def test_a_job_given_by_code_of_an_export_keyed_per_facility_needs_its_facility(
         uniware_simulator: UniwareSimulator, tmp_path: Path) -> None:
     """A job given by code has no known facility; never taken from `facilities` (a job of another facility
-    would take its rows' facility from the setting): the setting error says how to give it."""
+    would take its rows' facility from the setting): the setting error says how to give it. The facility
+    given is one the tenant lists, as listed: `blr01` or a made-up code keyed the rows beside the same rows
+    of BLR01 (loaded twice), and a code given under two facilities took the last (red team helper 120)."""
     harness = Harness(uniware_simulator, tmp_path)
     with pytest.raises(ConfigError, match=r'job_codes.*"Return Invoices": \{"F": \["EXP1"\]\}.*--facility F'):
         harness.run(exports=["Return Invoices"], job_codes=["EXP1"], facilities=["BLR01"])
+    with pytest.raises(ConfigError, match="job EXP1 is given under two facilities, BLR01 and DEL02"):
+        harness.run(exports=["Return Invoices"], job_codes={"Return Invoices": {"BLR01": ["EXP1"], "DEL02": ["EXP1"]}})
+    assert harness.sim.requests.count("facility") == 0
+    for given, said in (("blr01", "blr01 is not a facility code of this tenant (did you mean BLR01?)"),
+                        ("BLR99", "BLR99 is not a facility code of this tenant")):
+        with pytest.raises(ConfigError, match=re.escape(said)):
+            harness.run(exports=["Return Invoices"], job_codes={"Return Invoices": {given: ["EXP1"]}})
     assert harness.sim.requests.count("create") == 0 and harness.sim.requests.count("status") == 0
 
 
@@ -111,7 +121,7 @@ def test_two_facilities_files_of_the_same_codes_but_other_rows_both_land_in_one_
     harness = Harness(uniware_simulator, tmp_path)
     same_codes = {facility: [{"Invoice Code": "INV/0001", "Return Invoice Code": "RET/0001", "Item SKU Code": "SKU-A",
                               "Quantity": quantity}] for facility, quantity in (("BLR01", "1"), ("DEL02", "2"))}
-    harness.sim.jobs.edit_file = lambda job, text: rows_like_the_first(text, same_codes[job.query.facility])
+    harness.sim.jobs.edit_file = lambda job, text: rows_like_the_first(text, same_codes[job.query.facility or ""])
     assert not harness.run(exports=["Return Invoices"], facilities=["BLR01", "DEL02"]).problems
     assert sorted(harness.sql("SELECT _uniware_facility, quantity FROM {ds}.return_invoices")) == \
         [("BLR01", 1), ("DEL02", 2)]

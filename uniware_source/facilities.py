@@ -86,6 +86,28 @@ def resolve_facilities(configured: Optional[Sequence[str]], client: UniwareClien
     return Facilities(tuple(configured), tuple(dict.fromkeys([*configured, *listed])))
 
 
+def check_job_facilities(given: Sequence[str], client: UniwareClient) -> None:
+    """The facilities `job_codes` says its jobs ran under, each a code facility/search lists (enabled or not: an
+    old job of a facility disabled since is still its): a code in another case or a made-up one would key the
+    rows on it, beside the same rows of the real code (loaded twice). ConfigError naming them; a facility/search
+    that cannot tell is said and the codes are taken as given."""
+    try:
+        listed = facility_statuses(client)
+    except ApiError as error:
+        log.warning("facility/search failed (%s); the facilities job_codes names (%s) are taken as given", error,
+                    ", ".join(given))
+        return
+    wrong = [code for code in given if code not in listed]
+    if listed and wrong:
+        reasons = []
+        for code in wrong:
+            same = [c for c in listed if c.lower() == code.lower()]
+            reasons.append(f"{code} is not a facility code of this tenant" + (f" (did you mean {same[0]}?)"
+                                                                               if same else ""))
+        raise ConfigError("job_codes", f"{'; '.join(reasons)}: the facility a job given by code ran under keys its "
+                          f"rows; the tenant's facility codes are: {', '.join(listed)}")
+
+
 def _problem(wrong: Sequence[str], listed: dict[str, str], enabled: Sequence[str]) -> str:
     reasons = []
     for code in wrong:

@@ -15,7 +15,7 @@ from .client.auth import TokenProvider
 from .client.sessions import api_client, token_client
 from .clock import Clock, SystemClock
 from .conversion.load_files import destination_appends_only, destination_load_format
-from .facilities import Facilities, known_facilities
+from .facilities import Facilities, check_job_facilities, known_facilities
 from .ledger import ExportLedger, Ledgers
 from .run_report import RunReport
 from .settings import Settings, SettingValues, build_settings
@@ -85,6 +85,7 @@ class SourceRuntime:
     _client: Optional[UniwareClient] = None
     _facilities: Optional[Facilities] = None
     _tenant_facility: dict[str, tuple[str, ...]] = field(default_factory=dict)  # by table: see facilities_for
+    _job_facilities_checked: bool = False
     _collector: Optional[Closable] = None
     _collector_users: int = 0
     load_format: Optional[str] = "parquet"  # of the files handed to dlt; None: Arrow batches (load_files)
@@ -128,6 +129,13 @@ class SourceRuntime:
             unfinished = {e.facility for e in ledger.entries() if not e.done} if ledger else set()
             self._tenant_facility[spec.table_name] = next(((code,) for code in run if code in unfinished), run[:1])
         return self._tenant_facility[spec.table_name]
+
+    def check_job_facilities(self) -> None:
+        """The facilities `job_codes` names are the tenant's (once a run; see facilities.check_job_facilities)."""
+        given = sorted({f for by_code in self.settings.job_facilities.values() for f in by_code.values()})
+        if given and not self._job_facilities_checked:
+            check_job_facilities(given, self.client)
+            self._job_facilities_checked = True
 
     def tenant_facilities(self) -> tuple[str, ...]:
         """Every facility code the tenant lists (the run's codes when facility/search could not tell)."""

@@ -882,7 +882,10 @@ def resolve_job_codes(value: Any, exports: Sequence[ExportSpec]
                 if not fits_the_facility_header(facility_code):
                     raise ConfigError("job_codes", f"'{name}': {facility!r} is not a facility code")
                 for code in _string_list("job_codes", of_facility):
-                    ran_under.setdefault(name, {})[code] = facility_code
+                    other = ran_under.setdefault(name, {}).setdefault(code, facility_code)
+                    if other != facility_code:
+                        raise ConfigError("job_codes", f"'{name}': job {code} is given under two facilities, "
+                                          f"{other} and {facility_code}: a job ran under one")
             codes[name] = tuple(ran_under.get(name, {}))
         else:
             codes[name] = _string_list("job_codes", listed)

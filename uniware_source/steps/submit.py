@@ -68,6 +68,7 @@ def plan(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> None:
     now = rt.clock.now()
     if settings.job_codes:
         # loading existing jobs: nothing is created, only the listed jobs are collected
+        rt.check_job_facilities()
         listed = settings.job_codes.get(spec.name, ())
         for code in sorted(set(listed) & ledger.held_job_codes()):
             log.info("%s: job %s is one a window already waits for; collected for that window, once",
