@@ -244,6 +244,15 @@ class ExportLedger:
         self._state[PLANNED_RUN] = run_id
 
     @property
+    def keyed_by_facility(self) -> bool:
+        """Whether the table was seen to hold no row without a facility, since the facility joined the key
+        (none can come after: a job given by code for such an export says its facility)."""
+        return bool(self._state.get("keyed_by_facility"))
+
+    def mark_keyed_by_facility(self) -> None:
+        self._state["keyed_by_facility"] = True
+
+    @property
     def last_header(self) -> Optional[list[str]]:
         """The labels of the last file loaded."""
         return self._state.get(HEADER_STATE) or None

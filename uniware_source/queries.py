@@ -71,7 +71,7 @@ WITH sold AS (
   LEFT JOIN sellers AS k ON k.invoice_code = s.invoice_code AND k.item_sku_code = s.item_sku_code
   LEFT JOIN returned AS r
     ON r.invoice_code = s.invoice_code AND r.item_sku_code = s.item_sku_code
-   AND (r.facility = s.facility OR k.facilities = 1)
+   AND (r.facility = s.facility OR k.facilities <= 1)  -- 0: sold rows of no known facility (a job by code)
   GROUP BY s.channel_name, s.facility, s.invoice_code, s.item_sku_code, s.units
 )
 SELECT channel_name AS channel,

@@ -95,6 +95,26 @@ def rows_in_windows(table_name: str, facility: str, start: datetime, end: dateti
     return [(first, last, int(rows)) for first, last, rows in found or []]
 
 
+def rows_without_facility(table_name: str) -> Optional[int]:
+    """Rows of the table without `_uniware_facility` (a job given by code, loaded by an earlier version, had
+    none); 0 when there is no table or the destination has no SQL (a bucket); None when it cannot be asked."""
+    destination = dlt.current.pipeline().destination
+    if destination is None or destination.destination_type.endswith("filesystem"):
+        return 0
+    try:
+        with _asked(table_name) as (client, qualified):
+            try:
+                with client.execute_query(f"SELECT count(*) FROM {qualified} WHERE "
+                                          f"{client.escape_column_name(FACILITY)} IS NULL") as cursor:
+                    found = cursor.fetchone()
+            except DatabaseUndefinedRelation:
+                return 0
+    except Exception as error:  # a warning's question: the run goes on
+        log.debug("cannot count the rows of %s without a facility (%s)", table_name, type(error).__name__)
+        return None
+    return int(found[0]) if found and found[0] else 0
+
+
 def add_missing_key_column(table_name: str, column: str) -> bool:
     """Adds the key column `column` (an integer, 1 in the rows already there) to a table that exists
     without it: an export whose key came to repeat after it loaded (Courier Returns numbers the rows of

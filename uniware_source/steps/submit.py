@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from ..catalog import CATALOG, ExportSpec, did_you_mean_report
 from ..client.create_job import CreatedJob, create_export_job
-from ..conversion.target_table import job_in_history, rows_in_windows, table_is_empty
+from ..conversion.target_table import job_in_history, rows_in_windows, rows_without_facility, table_is_empty
 from ..errors import ApiError, FacilityAccessError
 from ..history import job_event
 from ..ledger import BACKFILL, INCREMENTAL, Entry, ExportLedger
@@ -66,6 +66,7 @@ def plan(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> None:
         return
     settings = rt.settings
     now = rt.clock.now()
+    _rows_without_facility(spec, ledger)
     if settings.job_codes:
         # loading existing jobs: nothing is created, only the listed jobs are collected
         rt.check_job_facilities()
@@ -110,6 +111,23 @@ def plan(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> None:
         for facility in rt.facilities_for(spec, ledger):
             ledger.plan_snapshot(facility, now=now)
     ledger.mark_planned(rt.run_id)
+
+
+def _rows_without_facility(spec: ExportSpec, ledger: ExportLedger) -> None:
+    """Say, each run, rows a key with the facility cannot replace: loaded without one (a job given by code,
+    by a version that keyed this export without the facility), they stay beside the same documents loaded
+    again under their facility. Asked until the table holds none (a count over the whole table)."""
+    if not spec.facility_in_key or ledger.keyed_by_facility:
+        return
+    rows = rows_without_facility(spec.table_name)
+    if rows is not None and not rows:
+        ledger.mark_keyed_by_facility()
+    elif rows:
+        log.warning("%s: table %s holds %s row(s) without a facility (`_uniware_facility` NULL: a job given by code, "
+                    "loaded before the facility joined this export's key); a load of the same documents under their "
+                    "facility lands beside them. Delete them once (DELETE FROM %s WHERE _uniware_facility IS NULL) "
+                    "and export those days again (--start/--end)", spec.name, spec.table_name, f"{rows:,}",
+                    spec.table_name)
 
 
 def _unless_loaded(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime, planned: list[Entry],
