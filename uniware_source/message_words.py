@@ -13,7 +13,9 @@ import re
 _FAILED_WORDS = re.compile(
     r"(?i)\b(?:fail\w*|error\w*|exception|timed? ?out|timeout|exceed\w*|not (?:be )?(?:generated|created|written|"
     r"uploaded|completed|saved)|unable|could not|couldn't|cannot|can't|aborted|abort|crash\w*|cancel+ed|"
-    r"cancel+ation|went wrong|unsuccessful\w*|disk full|no space|denied|interrupted|killed|terminated|"
+    r"cancel+ation|went wrong|unsuccessful\w*|disk full|no space|denied|interrupted|killed|terminated|stopped|"
+    r"out of memory|(?:did not|didn't|never|could not|couldn't) (?:complete|finish)\w*|"
+    r"file (?:is |was )?(?:not found|missing)|missing file|"
     r"rejected|expired|invalid|truncat\w*|incomplete|cut short|partial(?:ly)? (?:written|exported|generated))\b")
 
 
@@ -70,10 +72,27 @@ _NOT_CUT = re.compile(
 _PART_OF = re.compile(rf"(?i)\b({_N}) ?(?:of|out of|/) ?({_N}) (?:\w+ )?(?:rows|records|lines)")
 
 
+# ... said with a "not" that is itself the cut, read before the negations are taken out: "3 records were not
+# exported due to errors", "rows beyond 65,536 were not included"; and the export itself said to have failed
+_CUT_DESPITE_NOT = re.compile(
+    rf"(?i)\b(?:[1-9][\d,]*|some|several|many) (?:\w+ )?(?:rows?|records?|lines?|entries) (?:were |was |are |is )?"
+    r"(?:not|never) (?:exported|written|included|loaded|downloaded)\b|"
+    rf"\b(?:rows?|records?|lines?|entries|data) (?:beyond|after|past|over|above) (?:the first )?{_N}\b[^.;!?]{{0,30}}?"
+    r"\b(?:not (?:exported|written|included)|omitted|dropped|skipped|cut|truncated|left out)\b|"
+    r"\b(?:export|job|report|file|generation|task)s? (?:has |have |was |is )?(?:failed|aborted|crashed|errored)\b")
+# more words of a cut that the negations above would not reach: "Some rows failed", "1 failed", "(max allowed)"
+_CUT_MORE = re.compile(
+    r"(?i)\b(?:some|several|many) (?:rows?|records?|lines?|entries) (?:were |have )?(?:failed|rejected|skipped)\b|"
+    r"\b[1-9][\d,]* failed(?=\s*(?:[.;,)]|$))|\((?:max|maximum|limit)\w*(?: allowed| reached| hit)?\)")
+
+
 def says_cut_short(message: str) -> bool:
     """Whether a done answer's message, beside its file, says the file holds only part of the export."""
-    text = _NOT_CUT.sub(" ", _plain(message))
-    if _CUT_WORDS.search(text):
+    plain = _plain(message)
+    if _CUT_DESPITE_NOT.search(plain):
+        return True
+    text = _NOT_CUT.sub(" ", plain)
+    if _CUT_WORDS.search(text) or _CUT_MORE.search(text):
         return True
     return any(int(part.replace(",", "")) < int(whole.replace(",", "")) for part, whole in _PART_OF.findall(text))
 

@@ -43,6 +43,9 @@ CUT_MESSAGES = [
     "Rows beyond 10000 were omitted", "No more than 10000 rows are exported", "Export timed out; partial file written",
     "Some records could not be exported", "Export aborted after 10000 rows", "FILE_TRUNCATED",
     "Without errors, but partial", "Completed; file is partial.", "Export finished (partial)",
+    # red team helper 120
+    "Job failed after writing 10000 rows", "Export failed", "rows beyond 65,536 were not included", "Some rows failed",
+    "Export completed, but 3 records were not exported due to errors", "1 failed", "10000 rows exported (max allowed)",
 ]
 
 
@@ -68,6 +71,8 @@ def test_a_cut_files_message_says_so_in_many_words(message: str) -> None:
     ("Completed; failedCount=0", False), ("Export done, 0 rows, 0 errors, 0 rows skipped", False),
     ("Export failed: no data could be written, disk full", True), ("File not generated: row limit exceeded", True),
     ("Errors: 0. Export failed: timeout", True), ("Nothing exported due to errors", True),
+    ("Out of memory", True), ("the export did not complete", True), ("Export stopped", True), ("FILE_NOT_FOUND", True),
+    ("file missing", True),
     ("No rows were written: the export timed out", True),
 ])
 def test_a_done_answer_without_a_file_says_whether_the_file_was_never_made(message: str, failed: bool) -> None:
