@@ -170,10 +170,12 @@ def _unless_loaded(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime, pl
                        f"({span}) overlap them; nothing more is exported for it until they are")
         elif found:
             rows, first, last = sum(n for _, _, n in found), found[0][0], max(end for _, end, _ in found)
+            backfill = all(e.kind == BACKFILL for e in planned)
             problem = (f"table {spec.table_name} already holds {rows:,} rows exported for windows from "
                        f"{first:%Y-%m-%d %H:%M:%S} to {last:%Y-%m-%d %H:%M:%S} UTC, which the windows to export now "
                        f"({span}) overlap; nothing is exported for it: "
-                       + _ways_out(spec, facility, last, first_planning=not cursor_was_set))
+                       + (_backfill_ways_out(spec, facility) if backfill else
+                          _ways_out(spec, facility, last, first_planning=not cursor_was_set)))
         else:
             return
     ledger.unplan(planned)
@@ -199,6 +201,14 @@ def _backfill_windows_loaded(ledger: ExportLedger, planned: list[Entry], loaded:
     overlapped = [w for w in loaded if any(e.start is not None and e.end is not None and w[0] < e.end
                                           and w[1] > e.start for e in rest)]
     return rest, overlapped
+
+
+def _backfill_ways_out(spec: ExportSpec, facility: str) -> str:
+    """How to go on when a backfill of an export without a key overlaps windows the table holds."""
+    return ("backfill only days the table holds no window of, or the same --start with the window_days of the "
+            "windows loaded (windows the table holds exactly are skipped as done); or delete the rows to export "
+            f"them again (`uniware-pipeline reset --export '{spec.name}' --facility {facility} --delete-rows`, with "
+            "this pipeline's --pipeline-name and --dataset); or configure a primary_key")
 
 
 def _ways_out(spec: ExportSpec, facility: str, loaded_until: datetime, first_planning: bool) -> str:
