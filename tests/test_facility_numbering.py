@@ -149,7 +149,7 @@ def test_rows_an_earlier_version_loaded_without_a_facility_are_said_until_delete
     caplog.set_level(logging.WARNING)
     harness.run(exports=["Invoice"], facilities=["BLR01"])
     said = [r.getMessage() for r in caplog.records if "without a facility" in r.getMessage()]
-    assert said and "DELETE FROM invoices WHERE _uniware_facility IS NULL" in said[0], said
+    assert said and "DELETE FROM uniware.invoices WHERE _uniware_facility IS NULL" in said[0], said
     with duckdb.connect(str(harness.database)) as connection:
         connection.execute(f"DELETE FROM {harness.dataset}.invoices WHERE _uniware_facility IS NULL")
     caplog.clear()

@@ -115,7 +115,13 @@ def test_reset_on_a_bucket_says_its_files_stay(cli: Any, tmp_path: Path, monkeyp
     capsys.readouterr()
     assert cli("reset", "--export", "Tally GST Report", "--destination", "filesystem") == 0
     out = capsys.readouterr().out
-    assert "warning: the bucket keeps the files loaded for tally_gst" in out and "delete those tables' folders" in out
+    assert "warning: the bucket keeps the files loaded for tally_gst" in out and "newest job of each facility" in out
+    # --delete-rows cannot reach a bucket's files: refused before any cursor is cleared (it failed after)
+    assert cli(*run) == 0
+    cursors = ledger(tmp_path, "tally_gst")["cursors"]
+    assert cursors and cli("reset", "--export", "Tally GST Report", "--destination", "filesystem", "--delete-rows") == 2
+    assert "--delete-rows cannot delete from a bucket" in capsys.readouterr().err
+    assert ledger(tmp_path, "tally_gst")["cursors"] == cursors
 
 
 def test_reset_clears_one_facility_the_dlt_way(cli: Any, sim: UniwareSimulator, tmp_path: Path,

@@ -383,6 +383,11 @@ def run_command(argv: Sequence[str], clock: Optional[Clock] = None) -> int:
         if args.facilities and len(args.facilities) > 1:
             say("configuration error: reset takes one --facility at a time")
             return EXIT_CONFIG
+        bucket = pipeline.destination is not None and pipeline.destination.destination_type.endswith("filesystem")
+        if args.delete_rows and bucket:  # before anything is cleared: the rows would stay and the cursors go
+            say("configuration error: --delete-rows cannot delete from a bucket: dlt's filesystem destination only "
+                "adds files (reset without --delete-rows clears the cursors; the files stay)")
+            return EXIT_CONFIG
         known = list(pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {}))
         tables = _tables(pipeline, args.exports) if args.exports else known
         # the lock: a run going on would commit its own copy of the state after this; an interrupted
@@ -400,12 +405,12 @@ def run_command(argv: Sequence[str], clock: Optional[Clock] = None) -> int:
                 "(`uniware-pipeline status` shows what there is)" + _closest_tables(tables, known))
             return EXIT_CONFIG
         print("jobs already created on Uniware for what was cleared are not cancelled; the next run plans anew")
-        if pipeline.destination is not None and pipeline.destination.destination_type.endswith("filesystem"):
-            # a bucket keeps every file: no delete-insert, and `--delete-rows` cannot reach its files
+        if bucket:  # a bucket keeps every file: no delete-insert, and `--delete-rows` cannot reach its files
             print(f"warning: the bucket keeps the files loaded for {', '.join(tables)}: the windows the next run "
-                  "exports again land beside them, so an export without a key reads its rows twice (and a "
-                  "snapshot its old rows beside the new, where a job code comes back); delete those tables' "
-                  "folders in the bucket (and their rows of export_job_status) before the next run")
+                  "exports again land beside them. A table with a key is read by its newest row per key (README, "
+                  "A bucket); one without (merged on its job code) then holds those windows' rows once per job: "
+                  "read the newest job of each facility and window (_uniware_facility, _uniware_window_start, "
+                  "_uniware_window_end, newest _uniware_exported_at)")
         return 0
     except RunLocked as error:
         say(f"error: {error}")

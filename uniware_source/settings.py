@@ -875,7 +875,8 @@ def resolve_job_codes(value: Any, exports: Sequence[ExportSpec]
     ran_under: dict[str, dict[str, str]] = {}
     for name, listed in value.items():
         if name not in names:
-            raise ConfigError("job_codes", f"'{name}' is not a configured export; configured: {sorted(names)}")
+            raise ConfigError("job_codes", f"'{name}' is not a configured export; configured: {sorted(names)} (on "
+                              f"the command line, add --export '{name}')")
         if isinstance(listed, Mapping):  # {facility: [codes]}
             for facility, of_facility in listed.items():
                 facility_code = str(facility).strip()

@@ -14,6 +14,8 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Optional
 
+import dlt
+
 from ..catalog import CATALOG, ExportSpec, did_you_mean_report
 from ..client.create_job import CreatedJob, create_export_job
 from ..conversion.target_table import job_in_history, rows_in_windows, rows_without_facility, table_is_empty
@@ -125,9 +127,9 @@ def _rows_without_facility(spec: ExportSpec, ledger: ExportLedger) -> None:
     elif rows:
         log.warning("%s: table %s holds %s row(s) without a facility (`_uniware_facility` NULL: a job given by code, "
                     "loaded before the facility joined this export's key); a load of the same documents under their "
-                    "facility lands beside them. Delete them once (DELETE FROM %s WHERE _uniware_facility IS NULL) "
+                    "facility lands beside them. Delete them once (DELETE FROM %s.%s WHERE _uniware_facility IS NULL) "
                     "and export those days again (--start/--end)", spec.name, spec.table_name, f"{rows:,}",
-                    spec.table_name)
+                    dlt.current.pipeline().dataset_name, spec.table_name)
 
 
 def _unless_loaded(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime, planned: list[Entry],
