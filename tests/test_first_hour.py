@@ -133,6 +133,8 @@ def test_reset_clears_one_facility_the_dlt_way(cli: Any, sim: UniwareSimulator, 
     with pipeline_lock(dlt.attach("fh", pipelines_dir=str(tmp_path / "pl"))):  # a run is going on: it would
         assert cli("reset", "--export", "Sale Orders", "--facility", "DEL02") == 4  # commit its state over it
     assert "is already running" in capsys.readouterr().err and "DEL02" in ledger(tmp_path)["cursors"]
+    assert cli("reset", "--export", "Sale Orders", "--facility", "blr01") == 2  # codes are case-sensitive
+    assert "did you mean BLR01?" in capsys.readouterr().err
     assert cli("reset", "--export", "Sale Orders", "--facility", "DEL02") == 0
     out = capsys.readouterr().out
     assert "sale_orders: 1 ledger entry" in out and "DEL02" in out

@@ -237,6 +237,16 @@ def _closest_tables(tables: Sequence[str], known: Sequence[str]) -> str:
     return "".join(hints)
 
 
+def _facility_in_other_case(facility: Optional[str], pipeline: Pipeline) -> str:
+    """"; did you mean BLR01?" for a facility state holds only in another case (codes are case-sensitive)."""
+    if facility is None:
+        return ""
+    held = {str(code) for state in _in_state(pipeline).values() if isinstance(state, Mapping)
+            for code in (state.get("cursors") or {})}
+    same = sorted(code for code in held if code.lower() == facility.lower() and code != facility)
+    return f"; facility codes are case-sensitive: did you mean {same[0]}?" if same else ""
+
+
 def _in_state(pipeline: Pipeline) -> Mapping[str, Any]:
     resources: Mapping[str, Any] = pipeline.state.get("sources", {}).get("uniware", {}).get("resources", {})
     return resources
@@ -402,7 +412,8 @@ def run_command(argv: Sequence[str], clock: Optional[Clock] = None) -> int:
             print(line)
         if not cleared:
             say("configuration error: nothing was cleared: no cursor or job of that export/facility in state "
-                "(`uniware-pipeline status` shows what there is)" + _closest_tables(tables, known))
+                "(`uniware-pipeline status` shows what there is)" + _closest_tables(tables, known)
+                + _facility_in_other_case(facility, pipeline))
             return EXIT_CONFIG
         print("jobs already created on Uniware for what was cleared are not cancelled; the next run plans anew")
         if bucket:  # a bucket keeps every file: no delete-insert, and `--delete-rows` cannot reach its files
