@@ -246,11 +246,11 @@ class ExportLedger:
     @property
     def keyed_by_facility(self) -> bool:
         """Whether the table was seen to hold no row without a facility, since the facility joined the key
-        (none can come after: a job given by code for such an export says its facility)."""
+        (none can come after while it stays there: a job given by code for such an export says its facility)."""
         return bool(self._state.get("keyed_by_facility"))
 
-    def mark_keyed_by_facility(self) -> None:
-        self._state["keyed_by_facility"] = True
+    def mark_keyed_by_facility(self, keyed: bool = True) -> None:
+        self._state["keyed_by_facility"] = keyed
 
     @property
     def last_header(self) -> Optional[list[str]]:

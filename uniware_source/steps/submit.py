@@ -119,7 +119,11 @@ def _rows_without_facility(spec: ExportSpec, ledger: ExportLedger) -> None:
     """Say, each run, rows a key with the facility cannot replace: loaded without one (a job given by code,
     by a version that keyed this export without the facility), they stay beside the same documents loaded
     again under their facility. Asked until the table holds none (a count over the whole table)."""
-    if not spec.facility_in_key or ledger.keyed_by_facility:
+    if not spec.facility_in_key:
+        if ledger.keyed_by_facility:  # codes_per_facility turned off: rows without a facility may come again
+            ledger.mark_keyed_by_facility(False)
+        return
+    if ledger.keyed_by_facility:
         return
     rows = rows_without_facility(spec.table_name)
     if rows is not None and not rows:
