@@ -583,6 +583,36 @@ def test_jobs_given_by_code_alone_are_compared_by_their_newest_rows(harness: Har
     assert "Uniware does not say" not in newer and "Uniware does not say when a job given by code was made" in older
 
 
+def test_a_refused_job_given_by_code_says_it_is_not_polled_again(harness: Harness) -> None:
+    """A job given by code has no window: its refused file (here one without the export's key) said "the window
+    is exported again next run", though no run polls it again (red team helper 121). It says what does."""
+    from tests.sim_client import PlainClient, sale_orders_body
+    from uniware_source.catalog import CATALOG
+
+    client = PlainClient(harness.sim)
+    client.login()
+    now_ms = int(harness.sim.clock.now().timestamp() * 1000)
+    columns = [c for c in CATALOG["Sale Orders"].columns if c != "soicode"]  # Sale Order Item Code, the key
+    body = sale_orders_body(now_ms - 3 * 86400 * 1000, now_ms - 1, columns=columns)
+    code = str(client.create(body).json()["jobCode"])
+    assert client.wait(code)["status"] == "COMPLETE"
+    settings: dict[str, Any] = {"exports": ["Sale Orders"], "facilities": ["BLR01"],
+                                "job_codes": {"Sale Orders": [code]}}
+    with pytest.raises(ExportsFailed) as failed:
+        harness.run(**settings)
+    problem = str(failed.value)
+    last = harness.history(code)[-1]
+    assert last["status"] == "PARSE_FAILED"
+    refused = str(last["message"])
+    for said in (problem, refused):
+        assert "Sale Order Item Code" in said and "exported again" not in said
+        assert "this job given by code is not polled again" in said and "--start/--end" in said
+    seen = len(harness.history(code))
+    assert not harness.run(**settings).problems  # as said: not polled, nothing refused again
+    assert len(harness.history(code)) == seen
+    assert not harness.has_table("sale_orders") or harness.sql("SELECT COUNT(*) FROM {ds}.sale_orders") == [(0,)]
+
+
 @pytest.mark.parametrize("shift", [-1, 1], ids=["day-before", "day-after"])
 @pytest.mark.parametrize("export", ["Sale Orders", APPEND_LOG], ids=["merge", "append"])
 def test_each_window_served_the_file_of_the_window_before_loads_none(

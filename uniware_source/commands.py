@@ -26,6 +26,7 @@ from .catalog import CATALOG
 from .clock import Clock
 from .discovery import FAILURE_STATUSES, export_lines, export_reference, facility_lines, plan_lines, status_lines
 from .errors import ConfigError
+from .facilities import same_code_other_case
 from .history import HISTORY_TABLE
 from .pipeline_run.lock import RunLocked, pipeline_lock
 from .pipeline_run.resumable import pending_loads_finished
@@ -243,8 +244,8 @@ def _facility_in_other_case(facility: Optional[str], pipeline: Pipeline) -> str:
         return ""
     held = {str(code) for state in _in_state(pipeline).values() if isinstance(state, Mapping)
             for code in (state.get("cursors") or {})}
-    same = sorted(code for code in held if code.lower() == facility.lower() and code != facility)
-    return f"; facility codes are case-sensitive: did you mean {same[0]}?" if same else ""
+    same = same_code_other_case(facility, held)
+    return f"; facility codes are case-sensitive: did you mean {same}?" if same else ""
 
 
 def _in_state(pipeline: Pipeline) -> Mapping[str, Any]:

@@ -17,7 +17,7 @@ knows the tenant's other facilities, and refuses a file of one of them served fo
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple, Optional
 
 import dlt
@@ -99,11 +99,7 @@ def check_job_facilities(given: Sequence[str], client: UniwareClient) -> None:
         return
     wrong = [code for code in given if code not in listed]
     if listed and wrong:
-        reasons = []
-        for code in wrong:
-            same = [c for c in listed if c.lower() == code.lower()]
-            reasons.append(f"{code} is not a facility code of this tenant" + (f" (did you mean {same[0]}?)"
-                                                                               if same else ""))
+        reasons = [f"{code} is not a facility code of this tenant{_in_other_case(code, listed)}" for code in wrong]
         raise ConfigError("job_codes", f"{'; '.join(reasons)}: the facility a job given by code ran under keys its "
                           f"rows; the tenant's facility codes are: {', '.join(listed)}")
 
@@ -114,10 +110,18 @@ def _problem(wrong: Sequence[str], listed: dict[str, str], enabled: Sequence[str
         if code in listed:
             reasons.append(f"{code} is {listed[code] or 'not enabled'}")
             continue
-        same = [c for c in listed if c.lower() == code.lower()]
-        hint = f" (did you mean {same[0]}?)" if same else ""
-        reasons.append(f"{code} is not a facility code of this tenant{hint}")
+        reasons.append(f"{code} is not a facility code of this tenant{_in_other_case(code, listed)}")
     valid = ", ".join(enabled) if enabled else "none"
     return (f"{'; '.join(reasons)} (set by 'facilities' or the --facility flag); the tenant's enabled facility "
             f"codes are: {valid}. "
             "Give codes as facility/search lists them; a display name is not a code")
+
+
+def same_code_other_case(code: str, codes: Iterable[str]) -> Optional[str]:
+    """The code of `codes` that is `code` in another case (facility codes are case-sensitive), if any."""
+    return next((c for c in sorted(codes) if c != code and c.lower() == code.lower()), None)
+
+
+def _in_other_case(code: str, listed: Iterable[str]) -> str:
+    same = same_code_other_case(code, listed)
+    return f" (did you mean {same}?)" if same else ""

@@ -6,6 +6,12 @@ from __future__ import annotations
 
 import re
 
+# words of a count or a cut, and one said to be none ("Errors: 0", "failedCount=0", "truncated: false")
+_N = r"\d[\d,]*"
+_CUT = r"(?:truncat\w*|partial\w*|incomplete|cut|clipped|trimmed|capped|limited|skipped|dropped|omitted|rejected|" \
+       r"errors?|failures?|failed|aborted|interrupted|timed out)"
+_SAID_ZERO = rf"\b(?:\w+ )?{_CUT}(?: \w+)?\s*[:=]\s*(?:0|false|no|none|nil)\b"  # "Errors: 0", "failedCount=0"
+
 # words of a finished job's message (or warnings) that say its file was not made; they decide even beside
 # words of having no rows ("failed: no data could be written"): a job with no rows to export says so with
 # other words ("no records found"), or nothing. A failure taken for one costs a new job next run, an empty
@@ -33,9 +39,6 @@ def says_failed(message: str) -> bool:
 # loaded, as with `errors[]` (a file cut at a row limit loaded 10 rows of 305, exit 0). Only words of a cut,
 # not of failing in general: a good file's message may speak of errors, failures or cancelled orders
 # ("Errors: 0", "0 records failed", "includes cancelled orders"), and each such word refused it on every run.
-_N = r"\d[\d,]*"
-_CUT = r"(?:truncat\w*|partial\w*|incomplete|cut|clipped|trimmed|capped|limited|skipped|dropped|omitted|rejected|" \
-       r"errors?|failures?|failed|aborted|interrupted|timed out)"
 _CUT_WORDS = re.compile(
     r"(?i)\b(?:truncat\w*|incomplete|cut (?:short|off)|clipped|trimmed|halted|interrupted|aborted|timed out|"
     r"partial(?:ly)? (?:data|export\w*|files?|results?|reports?|rows?|records?|contents?|downloads?|generated|"
@@ -61,7 +64,6 @@ _CUT_WORDS = re.compile(
     r"\bpartial(?:ly)?(?=\s*(?:[.;!?,)]|$)))")  # "Without errors, but partial": the word closes its clause
 # ... said not to have happened: "truncated: false", "Errors: 0", "Rows skipped: 0", "not reached", "no data was
 # truncated", "0 rows skipped", "without truncation", in the same clause ("0 errors but truncated" is a cut)
-_SAID_ZERO = rf"\b(?:\w+ )?{_CUT}(?: \w+)?\s*[:=]\s*(?:0|false|no|none|nil)\b"  # "Errors: 0", "failedCount=0"
 _NOT_CUT = re.compile(
     rf"(?i){_SAID_ZERO}|"
     r"\b(?:limit|max\w*)\b[^.;!?]{0,20}?\bnot (?:reached|exceeded|hit)\b[^.;!?]*|"

@@ -9,6 +9,7 @@ is reported; the other jobs and exports still load.
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
@@ -73,6 +74,19 @@ def _identities(ready: FileReady) -> list[tuple[str, str]]:
     identities = [("sha256", ready.download.sha256)] if ready.download.sha256 else []
     fingerprint = ready.converted.keys.fingerprint
     return identities + ([("keys", fingerprint)] if fingerprint else [])
+
+
+# how a refusal says what comes of the job's window; a job given by code has none, and is not polled again
+_EXPORTED_AGAIN = re.compile(r"(?i)\b(?:the|this) window is exported again(?: (?:in the )?next run)?|"
+                             r"\bit is exported again next run|\bis exported again next run")
+_GIVEN_BY_CODE_ENDS = ("this job given by code is not polled again (it has no window of its own): export its days "
+                       "again with --start/--end")
+
+
+def _given_by_code_ends(reason: str) -> str:
+    """A refusal's reason as said of a job given by code (`job_codes`): no window of it is exported again."""
+    said, found = _EXPORTED_AGAIN.subn(_GIVEN_BY_CODE_ENDS, reason)
+    return said if found else f"{reason}; {_GIVEN_BY_CODE_ENDS}"
 
 
 def _same_file(sha256: str, other: str) -> str:
@@ -356,6 +370,8 @@ class ExportCollection:
                                       file=event.file)
             self.ledger.record_superseded(entry, self.rt.run_id, event.reason)
             return
+        if entry.kind == EntryKind.ADOPTED and event.outcome != Outcome.TIMED_OUT:
+            event = replace(event, reason=_given_by_code_ends(event.reason))
         problem = f"{event.ticket.label}: {event.reason}"
         self.rt.report.problem(problem)
         if event.outcome == Outcome.TIMED_OUT:

@@ -86,8 +86,7 @@ def plan(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> None:
                        f"so rows of {spec.table_name} (which has rows, or could not be asked) could land twice. "
                        "Let scheduled runs or a backfill export those days, or delete the rows first "
                        f"(uniware-pipeline reset --export '{spec.name}' --delete-rows)")
-            log.error("%s", message)
-            rt.report.problem(message)
+            rt.report.problem(message)  # logged by the report
     elif settings.backfill is not None:
         if spec.incremental:
             ledger.split_unsubmitted(BACKFILL, settings.window, settings.min_window)
@@ -189,8 +188,7 @@ def _unless_loaded(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime, pl
         ledger.forget_cursor(facility)
     message = (f"{spec.name} / facility {facility}: an export without a natural key cannot merge rows exported "
                f"twice: {problem}")
-    log.error("%s", message)
-    rt.report.problem(message)
+    rt.report.problem(message)  # logged by the report
 
 
 def _backfill_windows_loaded(ledger: ExportLedger, planned: list[Entry], loaded: list[tuple[datetime, datetime, int]]
