@@ -370,3 +370,23 @@ def test_a_tenants_settings_in_config_toml_and_credentials_in_secrets_toml_make_
                     assert all(sim.config.password.encode() not in data for sim in sims.simulators.values()), path
         finally:
             drop_datasets([f"cfg_layout_{name}" for name in sims])
+
+
+def test_a_tenants_destination_that_is_down_is_said_with_the_setting_to_check(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tenant's PostgreSQL that refuses connections failed its Dagster step with dlt's words alone (red team
+    helper 118); the pipeline script names the credentials setting: the tenant's error says the same."""
+    from uniware_source.tenants import TenantFailed, parse_tenant, run_tenant
+
+    for key, value in {"TENANTS__ACME__USERNAME": "u@acme", "TENANTS__ACME__PASSWORD": "AcmeSECRETpw-777",
+                       "DESTINATION__POSTGRES__CREDENTIALS": "postgresql://loader:PgSECRET-555@127.0.0.1:1/test",
+                       "DLT_DATA_DIR": str(tmp_path / "dlt")}.items():
+        monkeypatch.setenv(key, value)
+    tenant = parse_tenant("acme", {"base_url": "http://127.0.0.1:1", "destination": "postgres",
+                                   "facilities": ["BLR01"]})
+    with pytest.raises(TenantFailed) as failed:
+        run_tenant(tenant, mode="run", pipelines_dir=str(tmp_path / "pipelines"))
+    said = str(failed.value)
+    assert said.startswith("tenant 'acme': ") and "DESTINATION__POSTGRES__CREDENTIALS" in said, said
+    assert "check its host and port" in said and "\n" not in said
+    assert "PgSECRET-555" not in said and "AcmeSECRETpw-777" not in said

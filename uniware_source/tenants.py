@@ -48,6 +48,7 @@ from dlt.pipeline.pipeline import Pipeline
 from .errors import ConfigError, ExportsFailed, UniwareError
 from .pipeline_run.lock import WaitForLock
 from .pipeline_run.resumable import run_exports
+from .problems import explain
 from .queries import refresh_views
 from .redact import SECRETS, redact
 from .run_report import RunReport
@@ -71,6 +72,8 @@ class TenantFailed(UniwareError):
     def __init__(self, tenant: str, error: BaseException) -> None:
         prefix = f"tenant '{tenant}': "
         text = str(error).removeprefix(prefix)  # a TenantConfigError names the tenant already
+        if not isinstance(error, UniwareError):  # dlt's words: the script's line, naming the setting to check
+            text = explain(error)[1].removeprefix("configuration error: ").removeprefix("error: ")
         if isinstance(error, ConfigError):  # the source's words name its own table; a tenant's is its own
             text += (f" (for this tenant alone: {error.setting} in [{SECTION}.{tenant}] of .dlt/config.toml, or in "
                      f"its table of the {SECTION.upper()} value; for every tenant: [sources.uniware])")
