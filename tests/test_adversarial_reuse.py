@@ -143,6 +143,21 @@ def test_the_same_file_for_two_facilities_without_a_facility_column_is_refused(
     assert not harness.has_table(table) or harness.count(table) == 0
 
 
+def test_one_snapshot_for_two_facilities_is_refused_as_a_snapshot(harness: Harness) -> None:
+    """Inventory Snapshot without its Facility column, one file served for both facilities' jobs: refused, and
+    said of snapshots (red team helper 122: "its own window's rows", and facility_scoped = false as the way
+    out, which would let one facility's file replace the whole table)."""
+    _first_file_for_every_job(harness.sim, "as is")
+    export = {"name": "Inventory Snapshot", "exclude_columns": ["facility"], "primary_key": ["Item SkuCode"]}
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=[export], facilities=["BLR01", "DEL02"])
+    for problem in raised.value.problems:
+        assert "the file host served the same file" in problem and "window" not in problem, problem
+        assert "the snapshot is taken again next run" in problem and "column id 'facility'" in problem
+    assert len(raised.value.problems) == 2 and len(_last(harness, "INVALID_FILE")) == 2
+    assert not harness.has_table("inventory_snapshot") or harness.count("inventory_snapshot") == 0
+
+
 def test_empty_files_alike_are_not_a_reuse(harness: Harness) -> None:
     """Two windows without rows have the same file (the header): both load, nothing is refused."""
     sim = harness.sim

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from uniware_simulator import (
 )
 from uniware_source import ExportsFailed
 from uniware_source.errors import ConfigError
+from uniware_source.windows import IST
 
 from .harness import Harness
 from .postgres import POSTGRES
@@ -46,7 +48,8 @@ def corrupt_blr01(harness: Harness, corruption: str) -> None:
 @pytest.mark.parametrize("corruption, words", [
     (RAGGED, [ROW, "has 9 fields, the header has 8", "on_bad_rows='skip'"]),
     (INVALID_UTF8, [ROW, "column 'Sale Order Item Code'", "bytes that are not UTF-8"]),
-    (BAD_VALUE, [ROW, "column 'Selling Price'", "not a valid decimal", "'12,34.5x'"]),
+    (BAD_VALUE, [ROW, "column 'Selling Price'", "not a valid decimal", "'12,34.5x'",
+                'column_types = {"Selling Price" = "text"}']),
     (NUL_BYTE, [ROW, "column 'Channel Name'", "a NUL byte (0x00)"]),
 ])
 def test_bad_rows_fail_the_job_with_file_row_and_column(harness: Harness, corruption: str, words: list[str]) -> None:
@@ -176,12 +179,76 @@ def test_a_file_refused_for_being_served_twice_does_not_become_the_header_of_lat
 
 
 def test_header_change_evolves_by_default(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    """A label no requested column carries (a build adds a column): a warning, and a new column."""
     harness.run(exports=SALE_ORDERS, facilities=["BLR01"])
-    corrupt_blr01(harness, RENAMED_HEADER)
+    harness.sim.jobs.edit_file = lambda job, text: _with_column(text, "Extra", "x")
+    harness.sim.clock.advance(timedelta(hours=1))
     harness.run(exports=SALE_ORDERS, facilities=["BLR01"])
-    assert "added ['Last Updated'], removed ['Updated']" in caplog.text
+    assert "added ['Extra']" in caplog.text
     columns = {c for (c,) in harness.sql("SELECT column_name FROM duckdb_columns() WHERE table_name = 'sale_orders'")}
-    assert {"updated", "last_updated"} <= columns
+    assert {"updated", "extra"} <= columns
+
+
+def _with_column(text: str, label: str, value: str) -> str:
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([[*rows[0], label], *[[*r, value] for r in rows[1:]]])
+    return out.getvalue()
+
+
+def _relabelled(text: str, old: str, new: str) -> str:
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+    rows[0] = [new if label == old else label for label in rows[0]]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("destination", ["duckdb", "postgres"])
+@pytest.mark.parametrize("export, label, column_id, column", [
+    ("Sale Orders", "Selling Price", "sellingPrice", "selling_price"),  # a merge on the key, a typed column
+    ("Sale Orders", "Channel Name", "channel", "channel_name"),  # a text column the views read
+    ("Inventory Snapshot", "Inventory", "inventory", "inventory"),  # a snapshot: the facility's rows replaced
+])
+def test_a_requested_column_the_file_labels_otherwise_is_refused_until_its_reading_is_given(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, postgres_dataset: str, destination: str,
+        export: str, label: str, column_id: str, column: str) -> None:
+    """A tenant's file labels a requested column otherwise (red team helper 122: Inventory Snapshot's `Inventory`
+    as `Quantity`): its values went to a new text column, and every row the file replaced had the old column
+    emptied (v_stock_on_hand said 0 units on hand, exit 0). Refused, naming the column, the file's unknown
+    label and both ways out; given as a reading, the file's values land in the column, typed as before."""
+    pg = destination == "postgres"
+    harness = Harness(uniware_simulator, tmp_path, name=f"relabel_{destination}",
+                      destination=dlt.destinations.postgres(POSTGRES) if pg else None,
+                      dataset=postgres_dataset if pg else "uniware")
+    table = "sale_orders" if export == "Sale Orders" else "inventory_snapshot"
+    settings: dict[str, Any] = {"exports": [export], "facilities": ["BLR01"]}
+    harness.run(**settings)
+    count = f"SELECT COUNT(*), COUNT({column}) FROM {{ds}}.{table}"
+    [(rows, valued)] = harness.query(count)
+    assert rows > 0 and valued == rows
+    cursors = harness.cursors(table)
+    harness.sim.jobs.edit_file = lambda job, text: _relabelled(text, label, "Their Label")
+    harness.sim.clock.advance(timedelta(hours=1))
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(**settings)
+    [problem] = raised.value.problems
+    for words in (f"the file lacks '{label}' (column id {column_id})", "'Their Label'", f"holds '{label}'",
+                  f"label_readings = {{\"{label}\" = [", f'exclude_columns = ["{column_id}"]', "nothing loaded"):
+        assert words in problem, problem
+    assert harness.query(count) == [(rows, valued)] and harness.cursors(table) == cursors
+    refused = harness.sim.jobs.all()[-1].code
+    assert harness.query(f"SELECT status FROM {{ds}}.export_job_status WHERE job_code = '{refused}' "
+                         "ORDER BY seq DESC LIMIT 1") == [("PARSE_FAILED",)]
+
+    given = [{"name": export, "label_readings": {label: ["Their Label"]}}]
+    harness.run(**{**settings, "exports": given})
+    newest = harness.sim.jobs.all()[-1]
+    assert newest.file is not None and newest.file.rows > 0
+    [(now_rows, now_valued)] = harness.query(count)
+    assert now_rows >= rows and now_valued == now_rows  # every row has its value, the new file's included
+    landed = harness.pipeline.default_schema.get_table_columns(table)
+    assert column in landed and "their_label" not in landed
 
 
 def test_missing_key_column_is_named(harness: Harness) -> None:
@@ -194,7 +261,9 @@ def test_missing_key_column_is_named(harness: Harness) -> None:
     harness.sim.inject_job_fate(CORRUPT, corruption=RESHAPED, renames={"Sale Order Code": "Order Reference"})
     with pytest.raises(ExportsFailed) as raised:
         harness.run(exports=["Sale Orders"], facilities=["BLR01"])
-    assert "key column 'Sale Order Code' is not in the file's header" in raised.value.problems[0]
+    [problem] = raised.value.problems
+    assert "key column 'Sale Order Code' is not in the file's header" in problem
+    assert "set primary_key in the 'Sale Orders' table of 'exports' (SOURCES__UNIWARE__EXPORTS)" in problem
 
 
 @pytest.mark.parametrize("corruption", [BAD_VALUE, RAGGED])
@@ -1016,3 +1085,44 @@ def test_a_row_without_values_or_without_a_key_is_a_bad_row_not_data(
     assert (loaded["BLR01"]["rows_skipped"], loaded["DEL02"]["rows_skipped"] or 0) == (1, 0)
     table = "sale_orders" if export["name"] == "Sale Orders" else "tally_gst"
     assert harness.count(table) == sum(r["rows_in_file"] - (r["rows_skipped"] or 0) for r in loaded.values())
+
+
+def test_blanks_around_a_typed_value_are_not_part_of_it(harness: Harness) -> None:
+    """`' 100 '` read as 100, but a trailing blank after a timestamp, or a cell of a blank alone in a number
+    column, failed the whole job (red team helper 122): blanks around a typed value are no part of it, and a
+    cell of blanks (or a blank word between them) is empty."""
+    edited: dict[str, tuple[str, str]] = {}
+
+    def blanks_around(job: Any, text: str) -> str:
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+        item, updated, price = (rows[0].index(label) for label in ("Sale Order Item Code", "Updated", "Selling Price"))
+        for row, (column, value) in zip(rows[1:], [(updated, "{} "), (price, " "), (price, " N/A "),
+                                                   (price, "\t120.50 "), (updated, "  {}\t")], strict=False):
+            row[column] = value.format(row[column])
+            edited[row[item]] = (rows[0][column], row[column])
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(rows)
+        return out.getvalue()
+
+    harness.sim.jobs.edit_file = blanks_around
+    harness.run(exports=SALE_ORDERS, facilities=["BLR01"])
+    landed = {item: (updated, price) for item, updated, price in harness.sql(
+        "SELECT sale_order_item_code, updated, selling_price FROM {ds}.sale_orders")}
+    [job] = harness.sim.jobs.all()
+    assert job.file is not None and len(landed) == job.file.rows and len(edited) == 5
+    for item, (label, value) in edited.items():
+        updated, price = landed[item]
+        if label == "Selling Price":
+            assert price == (Decimal("120.50") if value.strip() == "120.50" else None), (item, value, price)
+        else:
+            assert updated is not None and _india_time(value.strip()) == updated.astimezone(IST).replace(tzinfo=None)
+
+
+def _india_time(text: str) -> datetime:
+    """A timestamp as the simulator writes it (`2026-04-10 12:30:00`, or `10-04-2026 12:30`)."""
+    for pattern in ("%Y-%m-%d %H:%M:%S", "%d-%m-%Y %H:%M"):
+        try:
+            return datetime.strptime(text, pattern)
+        except ValueError:
+            pass
+    raise AssertionError(f"not a timestamp the simulator writes: {text!r}")

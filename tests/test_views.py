@@ -85,3 +85,22 @@ def test_blank_cells_count_as_files_mean_them(harness: Harness) -> None:
     assert items == 5  # every item but the cancelled one
     [(skus, on_hand, reserved, available, out)] = [row[2:] for row in harness.sql(query("stock_on_hand", "{ds}"))]
     assert (skus, on_hand, reserved, available, out) == (3, 15, 7, 8, 2)
+
+
+def test_the_views_take_a_rows_own_facility_code(harness: Harness) -> None:
+    """A report over several facilities (a tenant's "All Facility" copy) run for BLR01: its rows of DEL02 were
+    shown and matched as BLR01's, the job's facility (red team helper 122). A row's own `Facility Code` counts
+    where it has one; the job's facility where it has none, or the job's code in another case."""
+    from uniware_source.queries import create_views
+
+    sold = [{**SOLD[0], "Facility Code": "blr01 "}, {**SOLD[1], "Facility Code": ""}, SOLD[2],
+            {**SOLD[3], "Facility Code": "DEL02", "Facility": "Delhi Hub"}]
+    files = {"Sale Orders": _served(sold), "Return Invoices": _served(RETURNED)}
+    harness.sim.jobs.edit_file = lambda job, text: files[job.report.name](job, text)
+    harness.run(exports=["Sale Orders", "Return Invoices"], facilities=["BLR01"])
+    assert {"v_sales_per_day", "v_returns_rate"} <= set(create_views(harness.pipeline))
+    by_code = {(code, channel): items for _, channel, _, code, _, items, _ in
+               harness.sql("SELECT * FROM {ds}.v_sales_per_day")}
+    assert by_code == {("BLR01", "CH1"): 2, ("DEL02", "CH2"): 1}
+    rates = {channel: (sold, back) for channel, sold, back, _ in harness.sql("SELECT * FROM {ds}.v_returns_rate")}
+    assert rates == {"CH1": (2, 1), "CH2": (1, 1)}  # INV-B's return, received at BLR01, matches DEL02's sale

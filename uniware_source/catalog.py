@@ -67,6 +67,9 @@ class ExportSpec:
     # other header labels tenants' files were read with for a label above (uniware-reports.md marks the
     # conflicts): a file with one of them, and not the label itself, has it read as that label
     label_readings: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    # the readings of `label_readings` the configuration gives (folded): read as their label even where the
+    # export's columns hold them already (the catalog's readings never take a column loads gave a label)
+    configured_readings: frozenset[str] = frozenset()
     # the labels of `column_types` the configuration gives (not the catalog's defaults): a change of type
     # the user asks for is one, while the catalog's newer types leave loaded columns as they are
     configured_types: frozenset[str] = frozenset()
@@ -175,7 +178,7 @@ SALE_ORDERS = ExportSpec(
         rate=("Currency Conversion Rate",),
         integer=("COD", "Priority", "Packet Number"),
         # named so that the columns the v_* views read keep them in any case or spacing a build writes
-        # (a label the settings name matches so; another label respelled gets a column of its own)
+        # from a file's first load on (another label respelled lands in the column its first spelling has)
         text=("Sale Order Item Status", "Sale Order Status", "Channel Name", "Facility", "Invoice Code",
               "Item SKU Code"),
     ),

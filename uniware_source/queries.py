@@ -10,6 +10,7 @@ leave cells blank (NULL): an item without a status is not a cancelled one, a bla
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from .history import HISTORY_TABLE
@@ -21,7 +22,7 @@ QUERIES: dict[str, str] = {
 SELECT CAST(created AT TIME ZONE 'Asia/Kolkata' AS DATE) AS order_day,
        channel_name AS channel,
        facility,
-       _uniware_facility AS facility_code,
+       {sale_orders_facility} AS facility_code,
        COUNT(DISTINCT sale_order_code) AS orders,
        COUNT(*) AS items,
        SUM(selling_price) AS revenue
@@ -53,7 +54,7 @@ GROUP BY 1
     # where only one facility sold that invoice and SKU (a return received elsewhere).
     "returns_rate": """
 WITH sold AS (
-  SELECT channel_name, _uniware_facility AS facility, invoice_code, item_sku_code, COUNT(*) AS units
+  SELECT channel_name, {sale_orders_facility} AS facility, invoice_code, item_sku_code, COUNT(*) AS units
   FROM {dataset}.sale_orders
   WHERE sale_order_item_status IS DISTINCT FROM 'CANCELLED'
   GROUP BY 1, 2, 3, 4
@@ -62,7 +63,7 @@ WITH sold AS (
   FROM sold
   GROUP BY 1, 2
 ), returned AS (
-  SELECT _uniware_facility AS facility, invoice_code, item_sku_code, SUM(COALESCE(quantity, 1)) AS units
+  SELECT {return_invoices_facility} AS facility, invoice_code, item_sku_code, SUM(COALESCE(quantity, 1)) AS units
   FROM {dataset}.return_invoices
   GROUP BY 1, 2, 3
 ), per_line AS (
@@ -172,10 +173,21 @@ STATUS_LISTS = {"job_started": sql_list(JOB_STARTED), "job_landed": sql_list(JOB
                 "return_rate_pct": percent("SUM(returned)", "SUM(sold)", 2)}
 
 
-def query(name: str, dataset: str) -> str:
-    """The SQL of query `name` against `dataset`."""
+# a row's facility: its own `Facility Code` where the table has that column and the row a code (a report over
+# several facilities, a tenant's "All Facility" copy: rows of other facilities than the job's), else the code
+# of the facility its job ran under; the row's code in another case or with blanks is the job's
+ROW_FACILITY = ("CASE WHEN facility_code IS NULL OR TRIM(facility_code) = '' OR UPPER(TRIM(facility_code)) = "
+                "UPPER(_uniware_facility) THEN _uniware_facility ELSE TRIM(facility_code) END")
+ROW_CODE_TABLES = ("sale_orders", "return_invoices")
+
+
+def query(name: str, dataset: str, row_codes: Sequence[str] = ()) -> str:
+    """The SQL of query `name` against `dataset`; `row_codes`: the tables of ROW_CODE_TABLES that have the
+    `facility_code` column (their rows' facility is then their own code, ROW_FACILITY)."""
     job_runs = QUERIES["job_runs"].format(dataset=dataset, **STATUS_LISTS)
-    return QUERIES[name].format(dataset=dataset, job_runs=job_runs, **STATUS_LISTS).strip()
+    facilities = {f"{table}_facility": ROW_FACILITY if table in row_codes else "_uniware_facility"
+                  for table in ROW_CODE_TABLES}
+    return QUERIES[name].format(dataset=dataset, job_runs=job_runs, **STATUS_LISTS, **facilities).strip()
 
 
 def create_views(pipeline: Any) -> list[str]:
@@ -198,7 +210,8 @@ def create_views(pipeline: Any) -> list[str]:
                 continue
             view = client.make_qualified_table_name(f"v_{name}")
             client.execute_sql(f"DROP VIEW IF EXISTS {view}")
-            client.execute_sql(f"CREATE VIEW {view} AS {query(name, dataset)}")
+            row_codes = [table for table in ROW_CODE_TABLES if "facility_code" in found.get(table, set())]
+            client.execute_sql(f"CREATE VIEW {view} AS {query(name, dataset, row_codes)}")
             made.append(f"v_{name}")
     return made
 

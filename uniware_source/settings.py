@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Optional, TypedDict, get_type_hints
 from urllib.parse import urlsplit
 
@@ -46,6 +47,7 @@ from .setting_places import ENV_PREFIX, misplaced_settings, secrets_file
 from .type_labels import (
     as_labels,
     did_you_mean,
+    fold_label,
     known_labels,
     matching_label,
     missing_labels,
@@ -69,6 +71,7 @@ class ExportEntry(TypedDict, total=False):
     write_disposition: str
     dedup_sort: Optional[str]
     column_types: dict[str, str]
+    label_readings: dict[str, list[str]]
     facility_scoped: bool
     codes_per_facility: bool
     repeating_keys: bool
@@ -599,6 +602,7 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
         if wrong:
             raise ConfigError("exports", f"{where}: column_types of export '{name}' {wrong[0]}")
         configured_types = typed
+    label_readings, configured_readings = _label_readings(entry, base, known, where)
     window_column = _window_column(entry, base, date_filter or None, where)
     # a report the catalog appends never looks back (its rows cannot merge again); given a key, it can
     lookback = None if base.write_disposition == APPEND and disposition == MERGE else base.lookback
@@ -617,6 +621,8 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
         dedup_sort=_one_label(entry.get("dedup_sort", base.dedup_sort), name, where, "dedup_sort"),
         column_types={**base.column_types, **configured_types},
         configured_types=frozenset(configured_types),
+        label_readings=label_readings,
+        configured_readings=configured_readings,
         facility_scoped=_true_or_false(entry.get("facility_scoped", base.facility_scoped), f"{where}: facility_scoped"),
         codes_per_facility=_true_or_false(entry.get("codes_per_facility", _codes_per_facility(name, base, entry)),
                                           f"{where}: codes_per_facility"),
@@ -730,6 +736,39 @@ def _check_dedup_sort_type(spec: ExportSpec, where: str) -> None:
                           "type, so its values would be compared as text ('30-03-2026 10:00' after '01-04-2026 "
                           f"10:00'); give it one in column_types (\"{label}\" = \"timestamp\", or date, integer, "
                           "decimal), or set dedup_sort = ''")
+
+
+def _label_readings(entry: Mapping[str, Any], base: ExportSpec, known: Optional[list[str]], where: str
+                    ) -> tuple[Mapping[str, tuple[str, ...]], frozenset[str]]:
+    """The export's `label_readings` (the catalog's, and the configured ones: `{"Inventory" = ["Quantity"]}`, a
+    tenant's file labels that column so) and the configured readings, folded. A label the report's known
+    labels (`known`, when all are) lack is a setting error with a did-you-mean."""
+    given = _json_or_value("exports", entry.get("label_readings", {}))
+    if not isinstance(given, Mapping):
+        raise ConfigError("exports", f"{where}: label_readings must map a header label to the other labels a "
+                          "tenant's file gives it, e.g. {\"Inventory\" = [\"Quantity\"]}")
+    readings = dict(base.label_readings)
+    configured: set[str] = set()
+    for label, others in given.items():
+        label = str(label).strip()
+        if isinstance(others, str):
+            others = [others]
+        if not label or not isinstance(others, (list, tuple)) or not others or \
+                not all(isinstance(o, str) and o.strip() for o in others):
+            raise ConfigError("exports", f"{where}: label_readings['{label}'] must be a list of non-empty header "
+                              f"labels, got {others!r}")
+        if known is not None:
+            named = matching_label(label, known)
+            if named is None:
+                raise ConfigError("exports", f"{where}: label_readings names '{label}', which is no label of the "
+                                  f"report's file{did_you_mean(label, known)}")
+            label = named
+        if any(fold_label(o) == fold_label(label) for o in others):
+            raise ConfigError("exports", f"{where}: label_readings['{label}'] gives the label itself (case and "
+                              "spacing are matched anyway)")
+        readings[label] = tuple(dict.fromkeys([*readings.get(label, ()), *(o.strip() for o in others)]))
+        configured |= {fold_label(o) for o in others}
+    return MappingProxyType(readings), frozenset(configured)
 
 
 def _one_label(value: Any, report: str, where: str, key: str) -> Optional[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Optional
 
 from dlt.common.normalizers.naming.snake_case import NamingConvention
@@ -162,16 +163,34 @@ def requested_labels_absent(report: str, columns: Sequence[str], header: Sequenc
     """The requested columns of the catalog report `report` whose label (any reading) a file's `header`
     lacks, as `"'Label' (column id x)"`, and how many requested columns have a known label (guessed and
     unknown ids are not counted): a file missing most of them is not this report's file."""
+    labels = LABELS.get(report, {})
+    guessed = set(GUESSED.get(report, ()))
+    known = [c for c in dict.fromkeys(columns) if c in labels and c not in guessed]
+    absent = [f"'{label}' (column id {c})" for c, label in requested_columns_absent(report, columns, header)]
+    return absent, len(known)
+
+
+def requested_columns_absent(report: str, columns: Sequence[str], header: Sequence[str],
+                             more_readings: Mapping[str, Sequence[str]] = MappingProxyType({})
+                             ) -> list[tuple[str, str]]:
+    """(column id, label) of each requested column of the catalog report `report` whose label, in any reading
+    (the vocabulary's, and `more_readings`: label -> other labels), a file's `header` lacks. Ids without a
+    label seen on live tenants (unknown, or only guessed) are not counted."""
     labels = LABELS.get(report)
     if labels is None:
-        return [], 0
+        return []
     guessed = set(GUESSED.get(report, ()))
     readings = READINGS.get(report, {})
     found = {fold_label(label) for label in header}
-    known = [c for c in dict.fromkeys(columns) if c in labels and c not in guessed]
-    absent = [f"'{labels[c]}' (column id {c})" for c in known
-              if not _spellings(c, labels, readings) & found]
-    return absent, len(known)
+    absent = []
+    for column in dict.fromkeys(columns):
+        if column not in labels or column in guessed:
+            continue
+        spellings = _spellings(column, labels, readings) | {fold_label(other) for other in
+                                                            more_readings.get(labels[column], ())}
+        if not spellings & found:
+            absent.append((column, labels[column]))
+    return absent
 
 
 def other_report_of(report: str, header: Sequence[str]) -> Optional[str]:

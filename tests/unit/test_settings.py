@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 from dataclasses import MISSING, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -201,3 +202,23 @@ def test_whether_the_facility_joins_a_key_follows_whose_codes_they_are(entry: An
     tenant's order and item codes never repeat across facilities, and an item may move between them."""
     [spec] = resolve_exports([entry])
     assert (spec.codes_per_facility, spec.facility_in_key) == (per_facility, per_facility)
+
+
+def test_label_readings_name_a_label_of_the_report_and_its_other_labels() -> None:
+    """`label_readings`: a tenant's file labels a column otherwise (Inventory as Quantity); the label is matched
+    as `column_types` labels are, the readings join the catalog's and are read so even where loaded before."""
+    spec = resolve_export({"name": "Inventory Snapshot", "label_readings": {"inventory": ["Quantity"]}}, 0)
+    assert spec.label_readings["Inventory"] == ("Quantity",)
+    assert spec.configured_readings == frozenset({"quantity"})
+    assert spec.label_readings["Stock In Transfer"] == ("Pending Stock Transfer",)  # the catalog's kept
+    one = resolve_export({"name": "Sale Orders", "label_readings": '{"Selling Price": "Item Price"}'}, 0)
+    assert one.label_readings["Selling Price"] == ("Item Price",)
+    custom = resolve_export({"name": "B2B", "columns": ["a"], "label_readings": {"Amount": ["Amt"]}}, 0)
+    assert custom.label_readings == {"Amount": ("Amt",)}  # a report outside the catalog: taken as given
+    for given, said in (({"Inventroy": ["Quantity"]}, "names 'Inventroy', which is no label of the report's file; "
+                                                      "did you mean 'Inventory'?"),
+                        ({"Inventory": []}, "label_readings['Inventory'] must be a list of non-empty header labels"),
+                        ({"Inventory": ["INVENTORY"]}, "gives the label itself"),
+                        (["Quantity"], "label_readings must map a header label")):
+        with pytest.raises(ConfigError, match=re.escape(said)):
+            resolve_export({"name": "Inventory Snapshot", "label_readings": given}, 0)

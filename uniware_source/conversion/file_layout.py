@@ -98,7 +98,11 @@ def spec_labels(labels: list[str], spec: ExportSpec, names: Optional[ColumnNames
     - One of a label's other readings (`label_readings`: tenants' files spell some columns
       differently) stands for that label when the file does not carry the label itself, so either
       reading lands in the same columns. Not for a reading the settings name themselves (a
-      configured key), nor one this export's columns already hold (loads made before it was known).
+      configured key), nor one of the catalog's this export's columns already hold (loads made before
+      it was known); one the configuration gives (`label_readings`) is read so from then on.
+    - Any other label equal but for case or spacing to one this export's columns hold (a tenant's
+      `Shipping Provider` after `Shipping provider` loaded) takes that spelling, so it lands in that
+      column: a new column beside it would leave the old one empty in every row the file replaces.
     - A file that carries two spellings of one label keeps both: the label itself (or the first
       other spelling, when the file lacks the label) takes the label's column, the others their own.
     """
@@ -110,14 +114,20 @@ def spec_labels(labels: list[str], spec: ExportSpec, names: Optional[ColumnNames
     present = {fold_label(label) for label in labels}
     readings = {fold_label(other): label for label, others in spec.label_readings.items() for other in others
                 if fold_label(label) not in present and fold_label(other) not in spelling
-                and (names is None or names.name_of(other) is None)}
+                and (names is None or names.name_of(other) is None or fold_label(other) in spec.configured_readings)}
+
+    held: dict[str, str] = {}  # folded -> the first spelling this export's columns hold
+    for known in (names.to_state() if names is not None else ()):
+        held.setdefault(fold_label(known), known)
 
     def spelled(label: str) -> str:
         folded = fold_label(label)
+        if label not in named and folded in spec.configured_readings and folded in readings:
+            return readings[folded]  # the configuration says which label it is, whatever loaded before
         if label in named or (names is not None and names.name_of(label) is not None
                               and folded not in folded_pinned):
             return label  # as named, or a label this export's columns already hold
-        return spelling.get(folded) or readings.get(folded) or label
+        return spelling.get(folded) or readings.get(folded) or held.get(folded) or label
 
     exact = set(labels)
     claimed: dict[str, str] = {}  # a settings' spelling -> the file's label that took it
@@ -211,6 +221,7 @@ def plan_layout(header: Sequence[str], spec: ExportSpec, names: ColumnNames, lab
         if position < 0:
             raise CsvFormatError(
                 f"{label}: key column '{key}' is not in the file's header {labels}; "
-                "set primary_key for this export to the file's header labels")
+                f"set primary_key in the '{spec.name}' table of 'exports' (SOURCES__UNIWARE__EXPORTS) to labels of "
+                "the file's header")
         key_names.append(columns[position])
     return FileLayout(labels, columns, kinds, key_names, tuple(given))

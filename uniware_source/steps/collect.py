@@ -41,7 +41,7 @@ from ..jobs.workers import Crashed, FileReady, JobEnded, JobTicket, StatusChange
 from ..ledger import Entry, ExportLedger, files_conflict
 from ..runtime import SourceRuntime, active_facilities
 from ..statuses import FAILED_STATUSES, OUTCOME_HISTORY, EntryKind, HistorySource, HistoryStatus, Outcome
-from ..type_labels import fold_label
+from ..type_labels import fold_label, report_labels, requested_columns_absent
 from ..windows import IST, shown_time
 
 log = logging.getLogger(__name__)
@@ -89,11 +89,18 @@ def _given_by_code_ends(reason: str) -> str:
     return said if found else f"{reason}; {_GIVEN_BY_CODE_ENDS}"
 
 
-def _same_file(sha256: str, other: str) -> str:
-    return (f"the file host served the same file (sha256 {sha256[:16]}..., or the same rows) as for {other}: a "
-            "job's file holds its own window's rows, and one file cannot be told apart as two windows', so it is "
-            "not loaded; the window is exported again next run (a report that ignores the facility, the same for "
-            "every one, wants facility_scoped = false; one whose rows carry no date, the same for every window, "
+def _same_file(sha256: str, other: str, spec: ExportSpec) -> str:
+    said = f"the file host served the same file (sha256 {sha256[:16]}..., or the same rows) as for {other}: "
+    if spec.write_disposition == REPLACE and spec.facility_scoped:
+        return (said + "a facility's snapshot holds that facility's rows, and one file cannot be told apart as two "
+                "facilities', so it is not loaded; the snapshot is taken again next run. Two facilities whose rows "
+                "are exactly the same (new ones with nothing in stock yet) are refused so until their rows differ; "
+                "with the column id 'facility' among the export's columns (each row's facility name) their files "
+                "differ wherever their names do. A report that ignores the facility (one file for all) wants "
+                "facility_scoped = false")
+    return (said + "a job's file holds its own window's rows, and one file cannot be told apart as two windows', so "
+            "it is not loaded; the window is exported again next run (a report that ignores the facility, the same "
+            "for every one, wants facility_scoped = false; one whose rows carry no date, the same for every window, "
             "wants no date_filter: a snapshot, write_disposition 'replace')")
 
 
@@ -222,7 +229,8 @@ class ExportCollection:
         if older is not None:  # said with its rows, not refused: refusing would never load a job of past days
             log.warning("%s: %s", event.ticket.label, older)
             converted.problems.append(older)
-        header_problem = self._check_header(converted) or self._check_types(converted)
+        header_problem = self._check_header(converted) or self._requested_absent(converted) or \
+            self._check_types(converted)
         if header_problem is not None:
             yield from self._refuse(entry, event, converter, Outcome.PARSE_FAILED, header_problem)
             return
@@ -231,8 +239,8 @@ class ExportCollection:
                                                       converted.keys.fingerprint, self.rt.run_id)
             if other is not None:
                 yield from self._refuse(entry, event, converter, Outcome.INVALID_FILE, _same_file(
-                    download.sha256, other) + f"; if that earlier load was the wrong one, `uniware-pipeline reset "
-                    f"--export \"{self.spec.name}\" --facility <its facility>` forgets it and exports it again")
+                    download.sha256, other, self.spec) + "; if that earlier load was the wrong one, `uniware-pipeline "
+                    f"reset --export \"{self.spec.name}\" --facility <its facility>` forgets it and exports it again")
                 return
         guards = (  # a file that fails one is refused whole; a finding that does not fail is said with its rows
             (Outcome.OUT_OF_WINDOW, check_window(self._asked_as(entry), entry.start, entry.end, converted.window_span,
@@ -282,7 +290,7 @@ class ExportCollection:
                             and files_conflict(owners[label], mine, self.spec.facility_scoped)})
             if alike:  # a file of an earlier package of this run is in the ledger (see _on_file)
                 yield from self._refuse(entry, ready, converter, Outcome.INVALID_FILE,
-                                        _same_file(ready.download.sha256, "; ".join(alike)))
+                                        _same_file(ready.download.sha256, "; ".join(alike), self.spec))
                 continue
             if self._keys_shared_without_newest(converter, ready):
                 yield from self._refuse(entry, ready, converter, Outcome.PARSE_FAILED, _shared_keys(self.spec))
@@ -605,6 +613,37 @@ class ExportCollection:
                              f"new column {now}, and {before} (which earlier rows and the v_* views use) is empty "
                              "for its rows")
         return notes
+
+    def _requested_absent(self, converted: ConvertedFile) -> Optional[str]:
+        """A requested column of a catalog report whose label (any reading) the file lacks: Uniware sends every
+        requested column, so a tenant labels it otherwise (its values then land under that label, as text) or
+        its build left it out. Where the export's columns hold the label from earlier loads and the file's rows
+        replace rows (a merge on a key, a snapshot), loading would empty that column in each of them: refused,
+        naming the ways out. Else said with the rows."""
+        absent = requested_columns_absent(self.spec.name, self.spec.columns, _labels(converted),
+                                          self.spec.label_readings)
+        if not absent:
+            return None
+        known = {fold_label(label) for label in report_labels(self.spec.name)}
+        unknown = [label for label in _labels(converted) if fold_label(label) not in known]
+        others = (f"; the file has label(s) no requested column carries: {', '.join(repr(u) for u in unknown[:5])}"
+                  f"{', ...' if len(unknown) > 5 else ''}") if unknown else ""
+        listed = ", ".join(f"'{label}' (column id {column})" for column, label in absent)
+        held = [(column, label) for column, label in absent if self.names.name_of(label) is not None]
+        reading = f"{held[0][1] if held else absent[0][1]}"
+        ways = (f"if the tenant labels it otherwise, give that label as a reading: label_readings = "
+                f"{{\"{reading}\" = [\"<the file's label>\"]}} in this export's table of 'exports' "
+                f"(SOURCES__UNIWARE__EXPORTS); if Uniware no longer exports it, leave its id out "
+                f"(exclude_columns = [\"{held[0][0] if held else absent[0][0]}\"])")
+        if held and (self._keyed or self.spec.write_disposition == REPLACE):
+            return (f"the file lacks {listed}, which the job requested{others}; table {self.spec.table_name} holds "
+                    f"{', '.join(repr(label) for _, label in held)} from earlier loads, and each row this file "
+                    f"replaces would lose its value there: nothing loaded, the window is exported again next run; "
+                    f"{ways}")
+        note = (f"the file lacks {listed}, which the job requested{others}: its rows have no value there; {ways}")
+        log.warning("%s: %s", self.spec.name, note)
+        converted.problems.append(note)
+        return None
 
     def _check_header(self, converted: ConvertedFile) -> Optional[str]:
         """Compare the labels with those of this run's last file that passed the checks, else of the last
