@@ -1126,3 +1126,30 @@ def _india_time(text: str) -> datetime:
         except ValueError:
             pass
     raise AssertionError(f"not a timestamp the simulator writes: {text!r}")
+
+
+def test_a_quote_not_escaped_in_a_narrow_files_key_joining_rows_is_refused(harness: Harness) -> None:
+    """A 4-column Inventory Snapshot (what v_stock_on_hand reads) whose key value opens a quote that a later row
+    closes: 5 rows in, 3 loaded, one SKU keyed `SKU-B,3,0<CRLF>...SKU-D`, exit 0 (red team helper 122). Narrow
+    files are not searched for joined rows (an address over lines has the shape), but a code never spans lines:
+    a key column's value is, in a file of any width."""
+    def joined(job: Any, text: str) -> str:
+        header = text.lstrip("\ufeff").splitlines()[0]
+        rows = ['Bengaluru Warehouse,SKU-A,10,1', 'Bengaluru Warehouse,"SKU-B,3,0', 'Bengaluru Warehouse,SKU-C,4,0',
+                'Bengaluru Warehouse,SKU-D",5,0', 'Bengaluru Warehouse,SKU-E,6,0']
+        return "\r\n".join([header, *rows]) + "\r\n"
+
+    harness.sim.jobs.edit_file = joined
+    export = {"name": "Inventory Snapshot", "columns": ["facility", "itemtypeSku", "inventory", "openSale"]}
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=[export], facilities=["BLR01"])
+    [problem] = raised.value.problems
+    assert "row 3 (header is row 1), column 'Item SkuCode' holds 3 lines shaped like rows" in problem, problem
+    assert not harness.has_table("inventory_snapshot") or harness.count("inventory_snapshot") == 0
+
+    # an address over lines in a narrow file's text column still loads as one value
+    harness.sim.jobs.edit_file = lambda job, text: "\r\n".join([
+        text.lstrip("\ufeff").splitlines()[0], '"Flat 3, Block A\r\nMain Road, Sector 5, Noida",SKU-A,10,1']) + "\r\n"
+    harness.sim.clock.advance(timedelta(hours=1))
+    harness.run(exports=[export], facilities=["BLR01"])
+    assert harness.sql("SELECT item_sku_code, inventory FROM {ds}.inventory_snapshot") == [("SKU-A", 10)]

@@ -303,7 +303,7 @@ CATALOG: Mapping[str, ExportSpec] = MappingProxyType({r.name: r for r in (
         primary_key=("Sale Order No", "Shipping Package Code"),
         codes_per_facility=False,  # the order code is the tenant's; dispatch and return facilities may differ
         repeating_keys=True,
-        column_types=_with_types(timestamp=("Created", "Channel Created", "Return Delivery Date",
+        column_types=_with_types(timestamp=("Created", "Channel Created", "Return Delivery Date", "Return Date",
                                             "Return Manifest Added", "Return Manifest Created At",
                                             "Putaway Date")),
     ),

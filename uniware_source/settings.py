@@ -187,8 +187,9 @@ class SettingValues:
         'a `decimal`, also says which type holds it); `skip`: drop such rows, count them in `rows_skipped` and the '
         'log (a rounding of decimals is reported for the rows that load only). Never skipped: rows joined by a '
         'quote that is not escaped, whose rows cannot be told apart: a value whose lines are shaped like the '
-        'file\'s rows (in a file of 5 columns or more; 8 for a value over two lines with no whole row between), '
-        'or a ragged row with a quote left open or (from 5 columns) two lines that are whole rows')
+        'file\'s rows (in a file of 5 columns or more; 8 for a value over two lines with no whole row between; in a '
+        'key column, any width), or a ragged row with a quote left open or (from 5 columns) two lines that are '
+        'whole rows')
     on_header_change: str = setting("evolve",
         "a file's columns differ from the last load: `evolve` warns and adds new columns; `fail` refuses the file")
     backfill_start: Optional[str] = setting(None, shown='none', doc=

@@ -469,7 +469,7 @@ class CsvConverter:
                 nul = pc.fill_null(pc.match_substring(columns[position], NUL), False)
                 if pc.any(nul).as_py():
                     flag(nul, "a NUL byte (0x00), which no database text can hold", position)
-            index = joined_rows(columns[position], len(columns), position) \
+            index = joined_rows(columns[position], len(columns), position, layout.names[position] in layout.key_names) \
                 if b"\n" in data or b"\r" in data else None
             if index is not None:  # never skipped: the rows it swallowed would be lost without a word
                 value = str(columns[position][index].as_py())

@@ -117,20 +117,22 @@ def line_breaks(text: str) -> int:
     return text.count("\n") + text.count("\r") - text.count("\r\n")
 
 
-def value_joins_rows(text: str, fields: int, position: int) -> bool:
+def value_joins_rows(text: str, fields: int, position: int, any_width: bool = False) -> bool:
     """Whether a value of column `position` has the shape of rows of the file joined by a quote that is
     not escaped, opened in one row and closed at the same column of a later one: `fields` - 1 - `position`
     commas before its first line break, a whole row (`fields` - 1 commas) on each line between, `position`
     commas after its last one. A quote left open up to the end of the file makes a value that ends in a
     line break, every line after the first a whole row. Values over two lines with no whole row need a
-    wider file to be told from an address."""
-    if fields < JOINED_ROWS_MIN_FIELDS or not line_breaks(text):
+    wider file to be told from an address; `any_width`: a key column's value, which no address is (a code
+    never spans lines), is looked at in a file of any width."""
+    if (fields < JOINED_ROWS_MIN_FIELDS and not any_width) or not line_breaks(text):
         return False
     lines = LINE_BREAK.split(text)
     to_the_end = lines[-1] == ""
     commas = [line.count(",") for line in (lines[:-1] if to_the_end else lines)]
     whole = commas[1:] if to_the_end else commas[1:-1]
-    if len(commas) < 2 or commas[0] != fields - 1 - position or (not whole and fields < JOINED_TWO_LINES_MIN_FIELDS):
+    if len(commas) < 2 or commas[0] != fields - 1 - position or \
+            (not whole and fields < JOINED_TWO_LINES_MIN_FIELDS and not any_width):
         return False
     return all(count == fields - 1 for count in whole) and (to_the_end or commas[-1] == position)
 
@@ -163,7 +165,7 @@ def value_bytes(column: pa.Array) -> bytes:
     return values.to_pybytes() if values is not None else b""
 
 
-def joined_rows(column: pa.Array, fields: int, position: int) -> Optional[int]:
+def joined_rows(column: pa.Array, fields: int, position: int, any_width: bool = False) -> Optional[int]:
     """The first value of column `position` with the shape of rows joined by an unescaped quote (see
     `value_joins_rows`), or None. Only values with a line break are looked at, one by one."""
     breaks = pc.fill_null(pc.match_substring_regex(column, "[\r\n]"), False)
@@ -172,7 +174,7 @@ def joined_rows(column: pa.Array, fields: int, position: int) -> Optional[int]:
     candidates = pc.indices_nonzero(breaks).to_pylist()
     texts = column.take(pa.array(candidates)).to_pylist()
     return next((index for index, text in zip(candidates, texts, strict=True)
-                 if text is not None and value_joins_rows(text, fields, position)), None)
+                 if text is not None and value_joins_rows(text, fields, position, any_width)), None)
 
 
 def refuse_altered_value(source: Opener, layout: FileLayout, where: str) -> None:
