@@ -41,7 +41,7 @@ from ..jobs.workers import Crashed, FileReady, JobEnded, JobTicket, StatusChange
 from ..ledger import Entry, ExportLedger, files_conflict
 from ..runtime import SourceRuntime, active_facilities
 from ..statuses import FAILED_STATUSES, OUTCOME_HISTORY, EntryKind, HistorySource, HistoryStatus, Outcome
-from ..type_labels import fold_label, report_labels, requested_columns_absent
+from ..type_labels import column_spellings, fold_label, report_labels, requested_columns_absent
 from ..windows import IST, shown_time
 
 log = logging.getLogger(__name__)
@@ -617,7 +617,7 @@ class ExportCollection:
     def _requested_absent(self, converted: ConvertedFile) -> Optional[str]:
         """A requested column of a catalog report whose label (any reading) the file lacks: Uniware sends every
         requested column, so a tenant labels it otherwise (its values then land under that label, as text) or
-        its build left it out. Where the export's columns hold the label from earlier loads and the file's rows
+        its build left it out. Where the last file an earlier run loaded had it (any spelling) and the file's rows
         replace rows (a merge on a key, a snapshot), loading would empty that column in each of them: refused,
         naming the ways out. Else said with the rows."""
         absent = requested_columns_absent(self.spec.name, self.spec.columns, _labels(converted),
@@ -629,17 +629,19 @@ class ExportCollection:
         others = (f"; the file has label(s) no requested column carries: {', '.join(repr(u) for u in unknown[:5])}"
                   f"{', ...' if len(unknown) > 5 else ''}") if unknown else ""
         listed = ", ".join(f"'{label}' (column id {column})" for column, label in absent)
-        held = [(column, label) for column, label in absent if self.names.name_of(label) is not None]
+        loaded = {fold_label(label) for label in self.ledger.last_header or ()}  # the last loaded file's labels
+        held = [(column, label) for column, label in absent if loaded & (column_spellings(self.spec.name, column) | {
+            fold_label(other) for other in (label, *self.spec.label_readings.get(label, ()))})]
         reading = f"{held[0][1] if held else absent[0][1]}"
         ways = (f"if the tenant labels it otherwise, give that label as a reading: label_readings = "
                 f"{{\"{reading}\" = [\"<the file's label>\"]}} in this export's table of 'exports' "
                 f"(SOURCES__UNIWARE__EXPORTS); if Uniware no longer exports it, leave its id out "
                 f"(exclude_columns = [\"{held[0][0] if held else absent[0][0]}\"])")
         if held and (self._keyed or self.spec.write_disposition == REPLACE):
-            return (f"the file lacks {listed}, which the job requested{others}; table {self.spec.table_name} holds "
-                    f"{', '.join(repr(label) for _, label in held)} from earlier loads, and each row this file "
-                    f"replaces would lose its value there: nothing loaded, the window is exported again next run; "
-                    f"{ways}")
+            return (f"the file lacks {listed}, which the job requested{others}; the last file loaded into table "
+                    f"{self.spec.table_name} had {', '.join(repr(label) for _, label in held)}, and each row this "
+                    f"file replaces would lose its value there: nothing loaded, the window is exported again next "
+                    f"run; {ways}")
         note = (f"the file lacks {listed}, which the job requested{others}: its rows have no value there; {ways}")
         log.warning("%s: %s", self.spec.name, note)
         converted.problems.append(note)
