@@ -234,7 +234,8 @@ def test_a_requested_column_the_file_labels_otherwise_is_refused_until_its_readi
         harness.run(**settings)
     [problem] = raised.value.problems
     for words in (f"the file lacks '{label}' (column id {column_id})", "'Their Label'",
-                  f"the last file loaded into table {table} had '{label}'", f"label_readings = {{\"{label}\" = [", f'exclude_columns = ["{column_id}"]', "nothing loaded"):
+                  f"the last file loaded into table {table} had '{label}'", f"label_readings = {{\"{label}\" = [",
+                  f'exclude_columns = ["{column_id}"]', "nothing loaded"):
         assert words in problem, problem
     assert harness.query(count) == [(rows, valued)] and harness.cursors(table) == cursors
     refused = harness.sim.jobs.all()[-1].code
