@@ -1154,3 +1154,26 @@ def test_a_quote_not_escaped_in_a_narrow_files_key_joining_rows_is_refused(harne
     harness.sim.clock.advance(timedelta(hours=1))
     harness.run(exports=[export], facilities=["BLR01"])
     assert harness.sql("SELECT item_sku_code, inventory FROM {ds}.inventory_snapshot") == [("SKU-A", 10)]
+
+
+def test_a_requested_column_a_first_file_lacks_loads_and_says_so(harness: Harness) -> None:
+    """No earlier file had the column: nothing to lose, so the rows load, and the log and the LOADED row say which
+    requested column the file lacks and the label it has instead; a column read under its other reading (TW's
+    `Pending Stock Transfer`) is no lack, and one the last file had only in that reading is refused when missing."""
+    harness.sim.jobs.edit_file = lambda job, text: _relabelled(
+        _relabelled(text, "Inventory", "Quantity"), "Stock In Transfer", "Pending Stock Transfer")
+    harness.run(exports=["Inventory Snapshot"], facilities=["BLR01"])
+    [job] = harness.sim.jobs.all()
+    [loaded] = [r["message"] or "" for r in harness.history(job.code) if r["status"] == "LOADED"]
+    assert "the file lacks 'Inventory' (column id inventory)" in loaded and "'Quantity'" in loaded, loaded
+    assert "Stock In Transfer" not in loaded
+    assert harness.sql("SELECT COUNT(*) FROM {ds}.inventory_snapshot WHERE stock_in_transfer IS NOT NULL")[0][0] > 0
+
+    harness.sim.jobs.edit_file = lambda job, text: _relabelled(
+        _relabelled(text, "Inventory", "Quantity"), "Stock In Transfer", "In Transit")
+    harness.sim.clock.advance(timedelta(hours=1))
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(exports=["Inventory Snapshot"], facilities=["BLR01"])
+    [problem] = raised.value.problems
+    assert "'Stock In Transfer' (column id pendingStockTransfer)" in problem and "'In Transit'" in problem
+    assert "had 'Stock In Transfer'," in problem and "had 'Inventory'" not in problem  # Inventory never loaded
