@@ -758,12 +758,14 @@ def _label_readings(entry: Mapping[str, Any], base: ExportSpec, known: Optional[
                 not all(isinstance(o, str) and o.strip() for o in others):
             raise ConfigError("exports", f"{where}: label_readings['{label}'] must be a list of non-empty header "
                               f"labels, got {others!r}")
-        if known is not None:
-            named = matching_label(label, known)
-            if named is None:
-                raise ConfigError("exports", f"{where}: label_readings names '{label}', which is no label of the "
-                                  f"report's file{did_you_mean(label, known)}")
-            label = named
+        candidates = known if known is not None else report_labels(base.name)  # some ids' labels may be unknown
+        named = matching_label(label, candidates) if candidates else None
+        if named is None and known is not None:
+            raise ConfigError("exports", f"{where}: label_readings names '{label}', which is no label of the "
+                              f"report's file{did_you_mean(label, known)}")
+        label = named or label
+        label = next((main for main, theirs in base.label_readings.items()  # another reading: its label's column
+                      if any(fold_label(o) == fold_label(label) for o in theirs)), label)
         if any(fold_label(o) == fold_label(label) for o in others):
             raise ConfigError("exports", f"{where}: label_readings['{label}'] gives the label itself (case and "
                               "spacing are matched anyway)")

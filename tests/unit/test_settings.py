@@ -222,3 +222,13 @@ def test_label_readings_name_a_label_of_the_report_and_its_other_labels() -> Non
                         (["Quantity"], "label_readings must map a header label")):
         with pytest.raises(ConfigError, match=re.escape(said)):
             resolve_export({"name": "Inventory Snapshot", "label_readings": given}, 0)
+
+
+def test_label_readings_take_the_reports_spelling_of_a_label_and_a_readings_label() -> None:
+    """A report some of whose ids' labels are unknown (Courier Returns) still spells a known label as the report
+    does (`sale order no` put the key's values in a new column, and dlt refused the package for a NULL key: red
+    team helper 123); another reading of a label (Return Invoices' `Qty`) stands for its label (`Quantity`)."""
+    courier = resolve_export({"name": "Courier Returns", "label_readings": {"sale order no": ["Order No"]}}, 0)
+    assert courier.label_readings["Sale Order No"] == ("Order No",)
+    returns = resolve_export({"name": "Return Invoices", "label_readings": {"Qty": ["Units"]}}, 0)
+    assert "Units" in returns.label_readings["Quantity"] and "Qty" not in returns.label_readings

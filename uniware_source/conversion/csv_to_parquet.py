@@ -444,7 +444,7 @@ class CsvConverter:
             misfit = number_misfit(layout.kinds[column], shown) if isinstance(shown, str) else ""
             if not misfit and what.startswith("not a valid"):  # no number or date at all: a tenant's own way
                 misfit = (f"if this tenant writes the column so, column_types = {{\"{layout.labels[column]}\" = "
-                          "\"text\"}} in the export's table loads it as written")
+                          "\"text\"} in the export's table loads it as written")
             message = (f"row {row} (header is row 1), column '{layout.labels[column]}': {what}: {shown!r}"
                        + (f" ({misfit})" if misfit else ""))
             if not self.skip_bad_rows:

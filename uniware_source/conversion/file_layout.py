@@ -101,8 +101,10 @@ def spec_labels(labels: list[str], spec: ExportSpec, names: Optional[ColumnNames
       configured key), nor one of the catalog's this export's columns already hold (loads made before
       it was known); one the configuration gives (`label_readings`) is read so from then on.
     - Any other label equal but for case or spacing to one this export's columns hold (a tenant's
-      `Shipping Provider` after `Shipping provider` loaded) takes that spelling, so it lands in that
-      column: a new column beside it would leave the old one empty in every row the file replaces.
+      `Shipping Provider` after `Shipping provider` loaded) takes the spelling that took the column first,
+      so it lands in that column: a new column beside it would leave the old one empty in every row the
+      file replaces (a respelling an earlier version, or a file with both spellings, gave a column of its
+      own lands in the first column again). A reading's label is spelled so too.
     - A file that carries two spellings of one label keeps both: the label itself (or the first
       other spelling, when the file lacks the label) takes the label's column, the others their own.
     """
@@ -120,14 +122,23 @@ def spec_labels(labels: list[str], spec: ExportSpec, names: Optional[ColumnNames
     for known in (names.to_state() if names is not None else ()):
         held.setdefault(fold_label(known), known)
 
+    def as_spelled(label: str) -> str:
+        """A reading's label as this export spells it: the settings' spelling, else the first its columns hold."""
+        folded = fold_label(label)
+        return spelling.get(folded) or held.get(folded) or label
+
     def spelled(label: str) -> str:
         folded = fold_label(label)
         if label not in named and folded in spec.configured_readings and folded in readings:
-            return readings[folded]  # the configuration says which label it is, whatever loaded before
-        if label in named or (names is not None and names.name_of(label) is not None
-                              and folded not in folded_pinned):
-            return label  # as named, or a label this export's columns already hold
-        return spelling.get(folded) or readings.get(folded) or held.get(folded) or label
+            return as_spelled(readings[folded])  # the configuration says which label it is, whatever loaded before
+        if label in named:
+            return label
+        if folded not in spelling and folded in held:
+            return held[folded]  # the spelling that took the column first (an earlier version gave others their own)
+        if names is not None and names.name_of(label) is not None and folded not in folded_pinned:
+            return label  # a label this export's columns already hold
+        reading = readings.get(folded)
+        return spelling.get(folded) or (as_spelled(reading) if reading else label)
 
     exact = set(labels)
     claimed: dict[str, str] = {}  # a settings' spelling -> the file's label that took it

@@ -125,6 +125,9 @@ class ExportCollection:
         # the labels of this run's last file that passed _on_file's checks: the next files are compared with
         # them (the ledger keeps a loaded file's, for later runs)
         self.run_header: Optional[list[str]] = None
+        # the labels of the last file an earlier run loaded (this run's own files do not count: the first run of
+        # two facilities has nothing to lose)
+        self.loaded_header = {fold_label(label) for label in ledger.last_header or ()}
 
     def run(self) -> Iterator[Any]:
         entries = self.ledger.to_collect(self.rt.run_id, active_facilities(self.spec, self.ledger, self.rt))
@@ -584,35 +587,14 @@ class ExportCollection:
         return (f"column types changed since the last load: {'; '.join(changed)}. Give column_types for this "
                 "export the type the column has, or load it into a new table (table_name)")
 
-    def _respelled(self, old: str, new: str) -> str:
-        """'Old' as 'New', and where its values go: the same column (a label the settings name: the key, a
-        typed column), or a new one (a label keeps its column, a new label gets its own)."""
-        before, now = self.names.name_of(old), self.names.name_of(new)
+    def _respelled(self, old: str, new: str, layout: FileLayout) -> str:
+        """'Old' as 'New', and the column its values go to: the one `old` has (any label respelled by case or
+        spacing lands there), or another where the file has both spellings (the other keeps its own)."""
+        before = self.names.name_of(old)
+        now = layout.names[layout.header.index(new)] if new in layout.header else None
         if now is None or now == before:
             return f"{old!r} as {new!r} (case or spacing only; same column {before})"
-        if before is None:  # the earlier spelling never got a column of its own
-            return f"{old!r} as {new!r} (case or spacing only; its values go to column {now})"
-        return (f"{old!r} as {new!r} (case or spacing only): a new label, so its values go to the new column "
-                f"{now}, not to {before}")
-
-    def _moved_columns(self, current: list[str]) -> list[str]:
-        """Said with a file's rows (each file of the run, not only the first to change): a label respelled
-        since the last loaded file whose values now land in a new column, so queries and views reading the
-        old column see none of this file's rows."""
-        loaded = self.ledger.last_header
-        if not loaded:
-            return []
-        added, removed = Counter(current) - Counter(loaded), Counter(loaded) - Counter(current)
-        notes = []
-        for new in sorted(added):
-            old = next((label for label in sorted(removed) if fold_label(label) == fold_label(new)), None)
-            before, now = (self.names.name_of(old), self.names.name_of(new)) if old is not None else (None, None)
-            if old is not None and before is not None and now is not None and before != now:
-                del removed[old]
-                notes.append(f"label {old!r} is now spelled {new!r}: a new label, so this file's values are in the "
-                             f"new column {now}, and {before} (which earlier rows and the v_* views use) is empty "
-                             "for its rows")
-        return notes
+        return f"{old!r} as {new!r} (case or spacing only): its values go to column {now}, not to {before}"
 
     def _requested_absent(self, converted: ConvertedFile) -> Optional[str]:
         """A requested column of a catalog report whose label (any reading) the file lacks: Uniware sends every
@@ -629,19 +611,23 @@ class ExportCollection:
         others = (f"; the file has label(s) no requested column carries: {', '.join(repr(u) for u in unknown[:5])}"
                   f"{', ...' if len(unknown) > 5 else ''}") if unknown else ""
         listed = ", ".join(f"'{label}' (column id {column})" for column, label in absent)
-        loaded = {fold_label(label) for label in self.ledger.last_header or ()}  # the last loaded file's labels
-        held = [(column, label) for column, label in absent if loaded & (column_spellings(self.spec.name, column) | {
+        held = [(column, label) for column, label in absent if self.loaded_header & (column_spellings(
+            self.spec.name, column) | {
             fold_label(other) for other in (label, *self.spec.label_readings.get(label, ()))})]
-        reading = f"{held[0][1] if held else absent[0][1]}"
+        column, reading = held[0] if held else absent[0]
+        theirs = unknown[0] if len(unknown) == 1 else "<the file's label>"
         ways = (f"if the tenant labels it otherwise, give that label as a reading: label_readings = "
-                f"{{\"{reading}\" = [\"<the file's label>\"]}} in this export's table of 'exports' "
+                f"{{\"{reading}\" = [\"{theirs}\"]}} in this export's table of 'exports' "
                 f"(SOURCES__UNIWARE__EXPORTS); if Uniware no longer exports it, leave its id out "
-                f"(exclude_columns = [\"{held[0][0] if held else absent[0][0]}\"])")
+                f"(exclude_columns = [\"{column}\"]: the column then stays empty in the rows loaded from then on, "
+                "and the v_* views that read it count them so)")
         if held and (self._keyed or self.spec.write_disposition == REPLACE):
-            return (f"the file lacks {listed}, which the job requested{others}; the last file loaded into table "
-                    f"{self.spec.table_name} had {', '.join(repr(label) for _, label in held)}, and each row this "
-                    f"file replaces would lose its value there: nothing loaded, the window is exported again next "
-                    f"run; {ways}")
+            again = "the snapshot is taken again" if self.spec.write_disposition == REPLACE else \
+                "the window is exported again"
+            had = ", ".join(repr(label) for _, label in held)
+            return (f"the file lacks {listed}, which the job requested{others}; the last file an earlier run "
+                    f"loaded into table {self.spec.table_name} had {had}, and each row this file replaces would lose "
+                    f"its value there: nothing loaded, {again} next run; {ways}")
         note = (f"the file lacks {listed}, which the job requested{others}: its rows have no value there; {ways}")
         log.warning("%s: %s", self.spec.name, note)
         converted.problems.append(note)
@@ -654,7 +640,6 @@ class ExportCollection:
         is also said with the file's rows (its LOADED row)."""
         known = self.run_header or self.ledger.last_header
         current = _labels(converted)
-        converted.problems.extend(self._moved_columns(current))
         if known and not same_labels(known, current):
             added = sorted((Counter(current) - Counter(known)).elements())
             removed = sorted((Counter(known) - Counter(current)).elements())
@@ -667,7 +652,7 @@ class ExportCollection:
                 if old is not None:
                     removed.remove(old)
                     added.remove(new)
-                    respelled.append(self._respelled(old, new))
+                    respelled.append(self._respelled(old, new, converted.layout))
             change = "the file's columns changed since the last load: " + "; ".join(
                 [*([", ".join([*([f"added {added}"] if added else []), *([f"removed {removed}"] if removed else [])])]
                    if added or removed else []),
