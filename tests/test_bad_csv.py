@@ -1195,3 +1195,26 @@ def test_a_reading_of_a_key_label_in_another_case_lands_in_the_key(harness: Harn
     harness.sim.jobs.edit_file = None
     harness.sim.clock.advance(timedelta(hours=1))
     assert not harness.run(exports=["Courier Returns"], facilities=["BLR01"]).problems
+
+
+def test_a_column_loaded_through_a_reading_is_not_emptied_when_the_reading_is_lost(harness: Harness) -> None:
+    """`Inventory` loaded, then the tenant's `Quantity` through `{"Inventory" = ["Quantity"]}`; the same file
+    without the setting (a deployment's SOURCES__UNIWARE__EXPORTS replacing the TOML's exports) loaded with a
+    warning and emptied `inventory` in every replaced row (red team helper 124): the check reads the labels the
+    facility's last file stood for, so it is refused. Another facility's last file does not decide it."""
+    settings: dict[str, Any] = {"exports": ["Inventory Snapshot"], "facilities": ["BLR01", "DEL02"]}
+    harness.run(**settings)
+    harness.sim.jobs.edit_file = lambda job, text: _relabelled(text, "Inventory", "Quantity")
+    read = [{"name": "Inventory Snapshot", "label_readings": {"Inventory": ["Quantity"]}}]
+    harness.sim.clock.advance(timedelta(hours=1))
+    harness.run(**{**settings, "exports": read})
+    count = "SELECT COUNT(*), COUNT(inventory) FROM {ds}.inventory_snapshot"
+    [(rows, valued)] = harness.sql(count)
+    assert rows > 0 and valued == rows
+    harness.sim.clock.advance(timedelta(hours=1))
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(**settings)
+    assert len(raised.value.problems) == 2
+    for problem in raised.value.problems:
+        assert "the file lacks 'Inventory' (column id inventory)" in problem and "for this facility had" in problem
+    assert harness.sql(count) == [(rows, valued)]

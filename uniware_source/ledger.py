@@ -37,6 +37,7 @@ ADOPTED_MEMORY = 500  # how many loaded job codes of `job_codes` are remembered
 PLANNED_RUN = "planned_run"  # the run that planned last (windows are planned once per run)
 # the date filters facilities refused in a run, and what their jobs are made with instead (see submit.py)
 FALLBACKS = "date_filter_fallbacks"
+LABELS_STATE = "loaded_labels"  # facility -> the labels its last loaded file's columns stood for
 HEADER_STATE = "header"  # the labels of the last file loaded
 COLUMNS_STATE = "columns"  # label -> column names, decided once (see conversion.column_names)
 
@@ -259,6 +260,21 @@ class ExportLedger:
 
     def remember_header(self, labels: list[str]) -> None:
         self._state[HEADER_STATE] = labels
+
+    def loaded_labels(self, facility: Optional[str]) -> Optional[list[str]]:
+        """The labels the columns of the facility's last loaded file stood for (a reading as its label), or
+        None when none was kept (a file loaded by an earlier version)."""
+        kept = self._state.get(LABELS_STATE) or {}
+        labels = kept.get(facility or "")
+        return [str(label) for label in labels] if isinstance(labels, list) else None
+
+    def loaded_labels_by_facility(self) -> dict[str, list[str]]:
+        """`loaded_labels` of every facility that has them (a copy)."""
+        kept = self._state.get(LABELS_STATE) or {}
+        return {str(f): [str(label) for label in labels] for f, labels in kept.items() if isinstance(labels, list)}
+
+    def remember_labels(self, facility: Optional[str], labels: list[str]) -> None:
+        self._state.setdefault(LABELS_STATE, {})[facility or ""] = labels
 
     @property
     def saved_column_names(self) -> Optional[dict[str, list[str]]]:

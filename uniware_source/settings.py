@@ -603,7 +603,10 @@ def resolve_export(entry: Any, position: int) -> ExportSpec:
         if wrong:
             raise ConfigError("exports", f"{where}: column_types of export '{name}' {wrong[0]}")
         configured_types = typed
-    label_readings, configured_readings = _label_readings(entry, base, known, where)
+    set_apart = [*_string_list("exports", entry.get("primary_key", base.primary_key), allow_empty=True),
+                 *(str(entry.get(key) or getattr(base, key) or "") for key in ("dedup_sort", "window_column")),
+                 *configured_types]
+    label_readings, configured_readings = _label_readings(entry, base, known, set_apart, where)
     window_column = _window_column(entry, base, date_filter or None, where)
     # a report the catalog appends never looks back (its rows cannot merge again); given a key, it can
     lookback = None if base.write_disposition == APPEND and disposition == MERGE else base.lookback
@@ -739,11 +742,13 @@ def _check_dedup_sort_type(spec: ExportSpec, where: str) -> None:
                           "decimal), or set dedup_sort = ''")
 
 
-def _label_readings(entry: Mapping[str, Any], base: ExportSpec, known: Optional[list[str]], where: str
-                    ) -> tuple[Mapping[str, tuple[str, ...]], frozenset[str]]:
+def _label_readings(entry: Mapping[str, Any], base: ExportSpec, known: Optional[list[str]],
+                    set_apart: Sequence[str], where: str) -> tuple[Mapping[str, tuple[str, ...]], frozenset[str]]:
     """The export's `label_readings` (the catalog's, and the configured ones: `{"Inventory" = ["Quantity"]}`, a
     tenant's file labels that column so) and the configured readings, folded. A label the report's known
-    labels (`known`, when all are) lack is a setting error with a did-you-mean."""
+    labels (`known`, when all are) lack is a setting error with a did-you-mean; so is a reading that is a label
+    of another of the report's columns, or one another setting names (`set_apart`): a file with both would have
+    two columns for one."""
     given = _json_or_value("exports", entry.get("label_readings", {}))
     if not isinstance(given, Mapping):
         raise ConfigError("exports", f"{where}: label_readings must map a header label to the other labels a "
@@ -769,6 +774,14 @@ def _label_readings(entry: Mapping[str, Any], base: ExportSpec, known: Optional[
         if any(fold_label(o) == fold_label(label) for o in others):
             raise ConfigError("exports", f"{where}: label_readings['{label}'] gives the label itself (case and "
                               "spacing are matched anyway)")
+        own = {fold_label(o) for o in readings.get(label, ())}
+        report = {fold_label(other) for other in report_labels(base.name)}
+        taken = report | {fold_label(other) for other in set_apart if other}
+        clash = next((o for o in others if fold_label(o) in taken and fold_label(o) not in own), None)
+        if clash is not None:
+            whose = "a label of the report" if fold_label(clash) in report else "named by another setting"
+            raise ConfigError("exports", f"{where}: label_readings['{label}'] gives '{clash}', which is {whose} with "
+                              "a column of its own: a file with both would have two columns for one")
         readings[label] = tuple(dict.fromkeys([*readings.get(label, ()), *(o.strip() for o in others)]))
         configured |= {fold_label(o) for o in others}
     return MappingProxyType(readings), frozenset(configured)

@@ -232,3 +232,17 @@ def test_label_readings_take_the_reports_spelling_of_a_label_and_a_readings_labe
     assert courier.label_readings["Sale Order No"] == ("Order No",)
     returns = resolve_export({"name": "Return Invoices", "label_readings": {"Qty": ["Units"]}}, 0)
     assert "Units" in returns.label_readings["Quantity"] and "Qty" not in returns.label_readings
+
+
+@pytest.mark.parametrize("entry, said", [
+    ({"name": "Inventory Snapshot", "label_readings": {"Inventory": ["Open Sale"]}}, "'Open Sale', which is a label "
+     "of the report"),
+    ({"name": "Courier Returns", "label_readings": {"Sale Order No": ["AWB No"]}}, "'AWB No', which is a label"),
+    ({"name": "Reverse Pickup", "label_readings": {"Total Received Items": ["Received Items"]},
+      "column_types": {"Received Items": "integer"}}, "'Received Items', which is named by another setting"),
+])
+def test_a_reading_that_is_another_columns_label_is_a_setting_error(entry: dict[str, Any], said: str) -> None:
+    """A reading that another column of the report has, or another setting names, would take that column's
+    values or lose its own (red team helper 124: `{"Inventory" = ["Open Sale"]}` emptied inventory)."""
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        resolve_export(entry, 0)

@@ -117,6 +117,11 @@ def spec_labels(labels: list[str], spec: ExportSpec, names: Optional[ColumnNames
     readings = {fold_label(other): label for label, others in spec.label_readings.items() for other in others
                 if fold_label(label) not in present and fold_label(other) not in spelling
                 and (names is None or names.name_of(other) is None or fold_label(other) in spec.configured_readings)}
+    # a label a configured reading of the file stands for takes no catalog reading beside it, whatever comes first
+    configured = {readings[fold_label(label)] for label in labels
+                  if fold_label(label) in spec.configured_readings and fold_label(label) in readings}
+    readings = {other: label for other, label in readings.items()
+                if other in spec.configured_readings or label not in configured}
 
     held: dict[str, str] = {}  # folded -> the first spelling this export's columns hold
     for known in (names.to_state() if names is not None else ()):
@@ -131,12 +136,10 @@ def spec_labels(labels: list[str], spec: ExportSpec, names: Optional[ColumnNames
         folded = fold_label(label)
         if label not in named and folded in spec.configured_readings and folded in readings:
             return as_spelled(readings[folded])  # the configuration says which label it is, whatever loaded before
+        if folded not in folded_pinned and folded in held:
+            return held[folded]  # the spelling that took the column first (an earlier version gave others their own)
         if label in named:
             return label
-        if folded not in spelling and folded in held:
-            return held[folded]  # the spelling that took the column first (an earlier version gave others their own)
-        if names is not None and names.name_of(label) is not None and folded not in folded_pinned:
-            return label  # a label this export's columns already hold
         reading = readings.get(folded)
         return spelling.get(folded) or (as_spelled(reading) if reading else label)
 

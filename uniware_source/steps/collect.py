@@ -125,8 +125,11 @@ class ExportCollection:
         # the labels of this run's last file that passed _on_file's checks: the next files are compared with
         # them (the ledger keeps a loaded file's, for later runs)
         self.run_header: Optional[list[str]] = None
-        # the labels of the last file an earlier run loaded (this run's own files do not count: the first run of
-        # two facilities has nothing to lose)
+        # the labels each facility's last file loaded by an earlier run stood for (this run's own files do not
+        # count: the first run of two facilities has nothing to lose); a ledger an earlier version kept has only
+        # the raw labels of the export's last file
+        self.loaded_labels = {facility: {fold_label(label) for label in labels}
+                              for facility, labels in ledger.loaded_labels_by_facility().items()}
         self.loaded_header = {fold_label(label) for label in ledger.last_header or ()}
 
     def run(self) -> Iterator[Any]:
@@ -232,7 +235,7 @@ class ExportCollection:
         if older is not None:  # said with its rows, not refused: refusing would never load a job of past days
             log.warning("%s: %s", event.ticket.label, older)
             converted.problems.append(older)
-        header_problem = self._check_header(converted) or self._requested_absent(converted) or \
+        header_problem = self._check_header(converted) or self._requested_absent(converted, entry.facility) or \
             self._check_types(converted)
         if header_problem is not None:
             yield from self._refuse(entry, event, converter, Outcome.PARSE_FAILED, header_problem)
@@ -338,6 +341,7 @@ class ExportCollection:
         self.ledger.remember_facility_names(entry.facility, names_of(converted.facility_names))
         self.ledger.save_column_names(self.names.to_state())  # saved with the rows that use it
         self.ledger.remember_header(_labels(converted))
+        self.ledger.remember_labels(entry.facility, list(converted.layout.labels))
         self.ledger.record_polls(entry, event.polls)
         if entry.kind == EntryKind.ADOPTED and converted.window_span:  # what later jobs given by code compare with
             self.ledger.record_made_after(entry, converted.window_span[1])
@@ -596,12 +600,13 @@ class ExportCollection:
             return f"{old!r} as {new!r} (case or spacing only; same column {before})"
         return f"{old!r} as {new!r} (case or spacing only): its values go to column {now}, not to {before}"
 
-    def _requested_absent(self, converted: ConvertedFile) -> Optional[str]:
+    def _requested_absent(self, converted: ConvertedFile, facility: Optional[str]) -> Optional[str]:
         """A requested column of a catalog report whose label (any reading) the file lacks: Uniware sends every
         requested column, so a tenant labels it otherwise (its values then land under that label, as text) or
-        its build left it out. Where the last file an earlier run loaded had it (any spelling) and the file's rows
-        replace rows (a merge on a key, a snapshot), loading would empty that column in each of them: refused,
-        naming the ways out. Else said with the rows."""
+        its build left it out. Where the facility's last file an earlier run loaded had it (any spelling, or a
+        reading `label_readings` mapped to it then) and the file's rows replace rows (a merge on a key, a
+        snapshot), loading would empty that column in each of them: refused, naming the ways out. Else said
+        with the rows."""
         absent = requested_columns_absent(self.spec.name, self.spec.columns, _labels(converted),
                                           self.spec.label_readings)
         if not absent:
@@ -611,7 +616,8 @@ class ExportCollection:
         others = (f"; the file has label(s) no requested column carries: {', '.join(repr(u) for u in unknown[:5])}"
                   f"{', ...' if len(unknown) > 5 else ''}") if unknown else ""
         listed = ", ".join(f"'{label}' (column id {column})" for column, label in absent)
-        held = [(column, label) for column, label in absent if self.loaded_header & (column_spellings(
+        loaded = self.loaded_labels.get(facility or "", set()) if self.loaded_labels else self.loaded_header
+        held = [(column, label) for column, label in absent if loaded & (column_spellings(
             self.spec.name, column) | {
             fold_label(other) for other in (label, *self.spec.label_readings.get(label, ()))})]
         column, reading = held[0] if held else absent[0]
@@ -626,8 +632,8 @@ class ExportCollection:
                 "the window is exported again"
             had = ", ".join(repr(label) for _, label in held)
             return (f"the file lacks {listed}, which the job requested{others}; the last file an earlier run "
-                    f"loaded into table {self.spec.table_name} had {had}, and each row this file replaces would lose "
-                    f"its value there: nothing loaded, {again} next run; {ways}")
+                    f"loaded into table {self.spec.table_name} for this facility had {had}, and each row this file "
+                    f"replaces would lose its value there: nothing loaded, {again} next run; {ways}")
         note = (f"the file lacks {listed}, which the job requested{others}: its rows have no value there; {ways}")
         log.warning("%s: %s", self.spec.name, note)
         converted.problems.append(note)
