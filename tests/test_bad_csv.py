@@ -234,7 +234,7 @@ def test_a_requested_column_the_file_labels_otherwise_is_refused_until_its_readi
         harness.run(**settings)
     [problem] = raised.value.problems
     for words in (f"the file lacks '{label}' (column id {column_id})", "'Their Label'",
-                  f"the last file an earlier run loaded into table {table} had '{label}'",
+                  f"the last file an earlier run loaded into table {table} for this facility had '{label}'",
                   f"label_readings = {{\"{label}\" = [\"Their Label\"]}}", f'exclude_columns = ["{column_id}"]',
                   "nothing loaded, the " + ("window is exported" if export == "Sale Orders" else "snapshot is taken")):
         assert words in problem, problem
