@@ -659,3 +659,29 @@ def test_each_window_served_the_file_of_the_window_before_loads_none(
     sim.jobs.edit_file = None  # the host mends: each window gets its own rows
     harness.run(**days, **backfill)
     assert harness.count(table) > 0
+
+
+def test_a_job_given_by_code_whose_file_lacks_a_loaded_column_is_refused(harness: Harness) -> None:
+    """A job given by code has no facility of its own (Sale Orders): the check for a requested column the file
+    lacks read that facility's labels, found none, and loaded the file, emptying `tracking_number` in the rows
+    it replaced (red team helper 125). A job without a facility is held to what any earlier file had."""
+    from tests.sim_client import PlainClient, sale_orders_body
+    from uniware_source.catalog import CATALOG
+
+    settings: dict[str, Any] = {"exports": ["Sale Orders"], "facilities": ["BLR01"]}
+    harness.run(**settings)
+    count = "SELECT COUNT(*), COUNT(tracking_number) FROM {ds}.sale_orders"
+    before = harness.sql(count)
+    client = PlainClient(harness.sim)
+    client.login()
+    now_ms = int(harness.sim.clock.now().timestamp() * 1000)
+    columns = [c for c in CATALOG["Sale Orders"].columns if c != "TrackingNumber"]
+    body = sale_orders_body(now_ms - 3 * 86400 * 1000, now_ms - 1, columns=columns)
+    code = str(client.create(body).json()["jobCode"])
+    assert client.wait(code)["status"] == "COMPLETE"
+    with pytest.raises(ExportsFailed) as raised:
+        harness.run(**settings, job_codes={"Sale Orders": [code]})
+    [problem] = raised.value.problems
+    assert "the file lacks 'Tracking Number' (column id TrackingNumber)" in problem
+    assert "had 'Tracking Number'" in problem and "for this facility" not in problem
+    assert harness.sql(count) == before

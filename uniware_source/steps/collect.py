@@ -603,10 +603,10 @@ class ExportCollection:
     def _requested_absent(self, converted: ConvertedFile, facility: Optional[str]) -> Optional[str]:
         """A requested column of a catalog report whose label (any reading) the file lacks: Uniware sends every
         requested column, so a tenant labels it otherwise (its values then land under that label, as text) or
-        its build left it out. Where the facility's last file an earlier run loaded had it (any spelling, or a
-        reading `label_readings` mapped to it then) and the file's rows replace rows (a merge on a key, a
-        snapshot), loading would empty that column in each of them: refused, naming the ways out. Else said
-        with the rows."""
+        its build left it out. Where the facility's last file an earlier run loaded (any earlier file, for a job
+        without a facility or a facility new to the table) had it (any spelling, or a reading `label_readings`
+        mapped to it then) and the file's rows replace rows (a merge on a key, a snapshot), loading would empty
+        that column in each of them: refused, naming the ways out. Else said with the rows."""
         absent = requested_columns_absent(self.spec.name, self.spec.columns, _labels(converted),
                                           self.spec.label_readings)
         if not absent:
@@ -616,7 +616,9 @@ class ExportCollection:
         others = (f"; the file has label(s) no requested column carries: {', '.join(repr(u) for u in unknown[:5])}"
                   f"{', ...' if len(unknown) > 5 else ''}") if unknown else ""
         listed = ", ".join(f"'{label}' (column id {column})" for column, label in absent)
-        loaded = self.loaded_labels.get(facility or "", set()) if self.loaded_labels else self.loaded_header
+        own = self.loaded_labels.get(facility or "")  # else (a job without a facility, a facility new to the
+        # table, a report run once for all, a ledger an earlier version kept) what any earlier file had
+        loaded = own if own is not None else set().union(self.loaded_header, *self.loaded_labels.values())
         held = [(column, label) for column, label in absent if loaded & (column_spellings(
             self.spec.name, column) | {
             fold_label(other) for other in (label, *self.spec.label_readings.get(label, ()))})]
@@ -632,8 +634,9 @@ class ExportCollection:
                 "the window is exported again"
             had = ", ".join(repr(label) for _, label in held)
             return (f"the file lacks {listed}, which the job requested{others}; the last file an earlier run "
-                    f"loaded into table {self.spec.table_name} for this facility had {had}, and each row this file "
-                    f"replaces would lose its value there: nothing loaded, {again} next run; {ways}")
+                    f"loaded into table {self.spec.table_name}{' for this facility' if own is not None else ''} had "
+                    f"{had}, and each row this file replaces would lose its value there: nothing loaded, {again} next "
+                    f"run; {ways}")
         note = (f"the file lacks {listed}, which the job requested{others}: its rows have no value there; {ways}")
         log.warning("%s: %s", self.spec.name, note)
         converted.problems.append(note)
