@@ -1039,40 +1039,51 @@ def test_a_byte_order_mark_before_a_quoted_value_holding_a_separator_is_named(ha
 
 
 def _with_line(text: str, make: Any, after: int = 4) -> str:
-    """`text` with a line made from its header (`make(header)`) after the given data row."""
+    """`text` with a line made from its header and first data row (`make(header, row)`) after the given data
+    row."""
     lines = text.splitlines(keepends=True)
-    header = next(csv.reader(io.StringIO(lines[0].lstrip("\ufeff"))))
+    records = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    header, row = next(records), next(records)
     rows, quoted = 0, False
     for index, line in enumerate(lines[1:], start=1):
         quoted ^= line.count('"') % 2 == 1  # a value's line break: the record goes on
         rows += not quoted
         if rows == after:
-            lines.insert(index + 1, make(header))
+            lines.insert(index + 1, make(header, row))
             return "".join(lines)
     raise AssertionError("the file is too short")
 
 
-def _separators_only(header: list[str]) -> str:
+def _separators_only(header: list[str], row: list[str]) -> str:
     return "," * (len(header) - 1) + "\n"
 
 
-def _keys_blank(header: list[str]) -> str:
-    return ",".join("" if label in ("Sale Order Code", "Sale Order Item Code") else "x" if label != "Updated"
-                    else "2026-04-10 10:00:00" for label in header) + "\n"
+def _keys_made(blanks: dict[str, str]) -> Any:
+    """A maker of the first data row again with its key columns' values replaced by `blanks`: every other
+    value is valid, so only the key can make it a bad row."""
+    def make(header: list[str], row: list[str]) -> str:
+        out = io.StringIO()
+        values = [blanks.get(label, value) for label, value in zip(header, row, strict=True)]
+        csv.writer(out, lineterminator="\n").writerow(values)
+        return out.getvalue()
+    return make
 
 
 @pytest.mark.parametrize("on_bad_rows", ["fail", "skip"])
 @pytest.mark.parametrize("export, line, words", [
     pytest.param({"name": "Sale Orders"}, _separators_only, "a row without any value", id="separators"),
     pytest.param({"name": "Tally GST Report"}, _separators_only, "a row without any value", id="keyless"),
-    pytest.param({"name": "Sale Orders"}, _keys_blank, "as is every key column (Sale Order Code, Sale Order Item Code)",
-                 id="key-blank"),
+    pytest.param({"name": "Sale Orders"}, _keys_made({"Sale Order Code": "", "Sale Order Item Code": ""}),
+                 "as is every key column (Sale Order Code, Sale Order Item Code)", id="key-blank"),
+    pytest.param({"name": "Sale Orders"}, _keys_made({"Sale Order Code": " ", "Sale Order Item Code": "\t  "}),
+                 "as is every key column (Sale Order Code, Sale Order Item Code)", id="key-blanks-only"),
 ])
 def test_a_row_without_values_or_without_a_key_is_a_bad_row_not_data(
         harness: Harness, export: dict[str, Any], line: Any, words: str, on_bad_rows: str) -> None:
     """A line of separators only (a footer, a writer's blank record) loaded as a row of empty values, counted
     in LOADED, exit 0; a row whose key is empty in every key column merged into any other such row. Both are
-    bad rows: the job fails naming the row, or with on_bad_rows='skip' the row is dropped and counted."""
+    bad rows: the job fails naming the row, or with on_bad_rows='skip' the row is dropped and counted. A key
+    of blanks only (spaces, a tab) is no key either: two such rows merged into one."""
     harness.sim.jobs.edit_file = lambda job, text: _with_line(text, line) if job.query.facility == "BLR01" else text
     if on_bad_rows == "fail":
         with pytest.raises(ExportsFailed) as failed:

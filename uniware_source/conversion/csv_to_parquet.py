@@ -594,12 +594,15 @@ class CsvConverter:
 
 
 def _blank_rows(columns: Sequence[pa.Array], positions: Iterable[int]) -> Optional[pa.Array]:
-    """The rows whose values in `positions` are all empty or null, or None when there is none (looked at
-    column by column only while some row is still blank in all so far)."""
+    """The rows whose values in `positions` are all empty, blanks only (spaces, tabs) or null, or None when
+    there is none (looked at column by column only while some row is still blank in all so far)."""
     blank: Optional[pa.Array] = None
     for position in positions:
         column = columns[position]
-        empty = pc.fill_null(pc.equal(column, ""), True) if pa.types.is_string(column.type) else pc.is_null(column)
+        if pa.types.is_string(column.type):
+            empty = pc.or_(pc.fill_null(pc.equal(column, ""), True), pc.fill_null(pc.utf8_is_space(column), False))
+        else:
+            empty = pc.is_null(column)
         blank = empty if blank is None else pc.and_(blank, empty)
         if not pc.any(blank).as_py():
             return None
