@@ -784,7 +784,20 @@ def _label_readings(entry: Mapping[str, Any], base: ExportSpec, known: Optional[
                               "a column of its own: a file with both would have two columns for one")
         readings[label] = tuple(dict.fromkeys([*readings.get(label, ()), *(o.strip() for o in others)]))
         configured |= {fold_label(o) for o in others}
+    _one_label_per_reading(readings, configured, where)
     return MappingProxyType(readings), frozenset(configured)
+
+
+def _one_label_per_reading(readings: Mapping[str, tuple[str, ...]], configured: set[str], where: str) -> None:
+    """A configured reading given to two labels (in any case or spacing) is a setting error: a file's column of
+    that label could land in one of them only."""
+    owner: dict[str, str] = {}
+    for label, others in readings.items():
+        for other in others:
+            first = owner.setdefault(fold_label(other), label)
+            if first != label and fold_label(other) in configured:
+                raise ConfigError("exports", f"{where}: label_readings gives '{other}' to both '{first}' and "
+                                  f"'{label}': a file's '{other}' column can land in one column only")
 
 
 def _one_label(value: Any, report: str, where: str, key: str) -> Optional[str]:

@@ -219,6 +219,10 @@ def test_label_readings_name_a_label_of_the_report_and_its_other_labels() -> Non
                                                       "did you mean 'Inventory'?"),
                         ({"Inventory": []}, "label_readings['Inventory'] must be a list of non-empty header labels"),
                         ({"Inventory": ["INVENTORY"]}, "gives the label itself"),
+                        ({"Inventory": ["Qty", "Quantity"], "Open Sale": ["quantity"]},
+                         "gives 'quantity' to both 'Inventory' and 'Open Sale'"),
+                        ({"inventory": ["Qty"], "OPEN SALE": ["qty "]}, "gives 'qty' to both 'Inventory' and "
+                                                                          "'Open Sale'"),
                         (["Quantity"], "label_readings must map a header label")):
         with pytest.raises(ConfigError, match=re.escape(said)):
             resolve_export({"name": "Inventory Snapshot", "label_readings": given}, 0)
