@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
@@ -166,16 +166,24 @@ def requested_labels_absent(report: str, columns: Sequence[str], header: Sequenc
     labels = LABELS.get(report, {})
     guessed = set(GUESSED.get(report, ()))
     known = [c for c in dict.fromkeys(columns) if c in labels and c not in guessed]
-    absent = [f"'{label}' (column id {c})" for c, label in requested_columns_absent(report, columns, header)]
+    absent = [f"'{a.label}' (column id {a.column})" for a in requested_columns_absent(report, columns, header)]
     return absent, len(known)
+
+
+class AbsentColumn(NamedTuple):
+    """A requested column a file lacks: its id, its label, and every folded spelling it was looked for in."""
+
+    column: str
+    label: str
+    spellings: frozenset[str]
 
 
 def requested_columns_absent(report: str, columns: Sequence[str], header: Sequence[str],
                              more_readings: Mapping[str, Sequence[str]] = MappingProxyType({})
-                             ) -> list[tuple[str, str]]:
-    """(column id, label) of each requested column of the catalog report `report` whose label, in any reading
-    (the vocabulary's, and `more_readings`: label -> other labels), a file's `header` lacks. Ids without a
-    label seen on live tenants (unknown, or only guessed) are not counted."""
+                             ) -> list[AbsentColumn]:
+    """Each requested column of the catalog report `report` whose label, in any reading (the vocabulary's, and
+    `more_readings`: label -> other labels), a file's `header` lacks. Ids without a label seen on live tenants
+    (unknown, or only guessed) are not counted."""
     labels = LABELS.get(report)
     if labels is None:
         return []
@@ -189,7 +197,7 @@ def requested_columns_absent(report: str, columns: Sequence[str], header: Sequen
         spellings = _spellings(column, labels, readings) | {fold_label(other) for other in
                                                             more_readings.get(labels[column], ())}
         if not spellings & found:
-            absent.append((column, labels[column]))
+            absent.append(AbsentColumn(column, labels[column], frozenset(spellings)))
     return absent
 
 

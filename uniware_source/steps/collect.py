@@ -41,7 +41,7 @@ from ..jobs.workers import Crashed, FileReady, JobEnded, JobTicket, StatusChange
 from ..ledger import Entry, ExportLedger, files_conflict
 from ..runtime import SourceRuntime, active_facilities
 from ..statuses import FAILED_STATUSES, OUTCOME_HISTORY, EntryKind, HistorySource, HistoryStatus, Outcome
-from ..type_labels import column_spellings, fold_label, report_labels, requested_columns_absent
+from ..type_labels import fold_label, report_labels, requested_columns_absent
 from ..windows import IST, shown_time
 
 log = logging.getLogger(__name__)
@@ -615,14 +615,12 @@ class ExportCollection:
         unknown = [label for label in _labels(converted) if fold_label(label) not in known]
         others = (f"; the file has label(s) no requested column carries: {', '.join(repr(u) for u in unknown[:5])}"
                   f"{', ...' if len(unknown) > 5 else ''}") if unknown else ""
-        listed = ", ".join(f"'{label}' (column id {column})" for column, label in absent)
+        listed = ", ".join(f"'{a.label}' (column id {a.column})" for a in absent)
         own = self.loaded_labels.get(facility or "")  # else (a job without a facility, a facility new to the
         # table, a report run once for all, a ledger an earlier version kept) what any earlier file had
         loaded = own if own is not None else set().union(self.loaded_header, *self.loaded_labels.values())
-        held = [(column, label) for column, label in absent if loaded & (column_spellings(
-            self.spec.name, column) | {
-            fold_label(other) for other in (label, *self.spec.label_readings.get(label, ()))})]
-        column, reading = held[0] if held else absent[0]
+        held = [a for a in absent if loaded & a.spellings]
+        column, reading = (held or absent)[0][:2]
         theirs = unknown[0] if len(unknown) == 1 else "<the file's label>"
         ways = (f"if the tenant labels it otherwise, give that label as a reading: label_readings = "
                 f"{{\"{reading}\" = [\"{theirs}\"]}} in this export's table of 'exports' "
@@ -632,7 +630,7 @@ class ExportCollection:
         if held and (self._keyed or self.spec.write_disposition == REPLACE):
             again = "the snapshot is taken again" if self.spec.write_disposition == REPLACE else \
                 "the window is exported again"
-            had = ", ".join(repr(label) for _, label in held)
+            had = ", ".join(repr(a.label) for a in held)
             return (f"the file lacks {listed}, which the job requested{others}; the last file an earlier run "
                     f"loaded into table {self.spec.table_name}{' for this facility' if own is not None else ''} had "
                     f"{had}, and each row this file replaces would lose its value there: nothing loaded, {again} next "
