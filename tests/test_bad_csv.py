@@ -1069,6 +1069,13 @@ def _keys_made(blanks: dict[str, str]) -> Any:
     return make
 
 
+def _footer(first: str, last: str = "") -> Any:
+    """A maker of a footer a file host added: `first` in the first column, `last` in the last, nothing else."""
+    def make(header: list[str], row: list[str]) -> str:
+        return ",".join([first, *[""] * (len(header) - 2), last]) + "\n"
+    return make
+
+
 @pytest.mark.parametrize("on_bad_rows", ["fail", "skip"])
 @pytest.mark.parametrize("export, line, words", [
     pytest.param({"name": "Sale Orders"}, _separators_only, "a row without any value", id="separators"),
@@ -1077,13 +1084,24 @@ def _keys_made(blanks: dict[str, str]) -> Any:
                  "as is every key column (Sale Order Code, Sale Order Item Code)", id="key-blank"),
     pytest.param({"name": "Sale Orders"}, _keys_made({"Sale Order Code": " ", "Sale Order Item Code": "\t  "}),
                  "as is every key column (Sale Order Code, Sale Order Item Code)", id="key-blanks-only"),
+    pytest.param({"name": "Sale Orders"}, _keys_made({"Sale Order Code": "\u200b", "Sale Order Item Code": " \u200b"}),
+                 "as is every key column (Sale Order Code, Sale Order Item Code)", id="key-zero-width"),
+    pytest.param({"name": "Sale Orders"}, _footer("Grand Total", "21.00"), "a footer, a total or a note",
+                 id="footer-total"),
+    pytest.param({"name": "Sale Orders"}, _footer("Total Records: 2"), "a footer, a total or a note",
+                 id="footer-count"),
+    pytest.param({"name": "Tally GST Report"}, _footer("Grand Total", "21.00"), "a footer, a total or a note",
+                 id="keyless-footer"),
 ])
 def test_a_row_without_values_or_without_a_key_is_a_bad_row_not_data(
         harness: Harness, export: dict[str, Any], line: Any, words: str, on_bad_rows: str) -> None:
     """A line of separators only (a footer, a writer's blank record) loaded as a row of empty values, counted
     in LOADED, exit 0; a row whose key is empty in every key column merged into any other such row. Both are
     bad rows: the job fails naming the row, or with on_bad_rows='skip' the row is dropped and counted. A key
-    of blanks only (spaces, a tab) is no key either: two such rows merged into one."""
+    of blanks only (spaces, a tab, a zero-width space) is no key either: two such rows merged into one. A
+    footer a file host added (`Grand Total` and a sum, red team helper 126) loaded as a sale order whose price
+    counted twice in every sum: a row with a value in two columns at most of a wide file, and no whole key
+    (or an export without one), is a bad row too."""
     harness.sim.jobs.edit_file = lambda job, text: _with_line(text, line) if job.query.facility == "BLR01" else text
     if on_bad_rows == "fail":
         with pytest.raises(ExportsFailed) as failed:

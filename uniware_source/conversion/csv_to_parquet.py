@@ -459,7 +459,8 @@ class CsvConverter:
             except pa.ArrowInvalid:
                 invalid = invalid_utf8(column)
                 flag(invalid, "bytes that are not UTF-8", position)
-                columns[position] = pc.if_else(invalid, None, column.cast(pa.binary())).cast(pa.string(), safe=False)
+                valid = pc.if_else(invalid, pa.scalar(b""), column.cast(pa.binary())).cast(pa.string())  # no bad byte
+                columns[position] = pc.if_else(invalid, pa.scalar(None, pa.string()), valid)  # left behind a null
             data = value_bytes(columns[position])
             if position == 0 and BOM.encode() in data:
                 columns[0] = self._unmarked(columns[0], rows_before, result)
@@ -498,6 +499,18 @@ class CsvConverter:
             if pc.any(keyless).as_py():
                 flag(keyless, f"empty, as is every key column ({', '.join(layout.labels[k] for k in keys)}): a row "
                      "without a key would merge into any other such row", keys[0])
+        footer = _footer_rows(columns, keys)
+        if footer is not None and pc.any(footer).as_py():
+            if reject is not None:
+                footer = pc.and_(footer, pc.invert(reject))
+            if pc.any(footer).as_py():
+                index = pc.index(footer, True).as_py()
+                shown = next(position for position, column in enumerate(columns)
+                             if not _blank_values(column[index:index + 1])[0].as_py())
+                lacks = (f"and part of its key ({', '.join(layout.labels[k] for k in keys)})" if keys else
+                         "and the export has no key to tell it by")
+                flag(footer, f"a value in at most {FOOTER_MAX_VALUES} of the file's {len(columns)} columns, {lacks}: "
+                     "a footer, a total or a note, not a row of the report", shown)
         for position, kind in enumerate(layout.kinds):
             if kind == TEXT:
                 continue
@@ -593,20 +606,65 @@ class CsvConverter:
         return table.cast(schema)
 
 
+ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"  # characters that show nothing and are no whitespace either
+_ZERO_WIDTH_BYTES = tuple(character.encode() for character in ZERO_WIDTH)
+
+
+def _blank_values(column: pa.Array) -> pa.Array:
+    """Which values of `column` are null, empty, or blanks only (spaces, tabs, any Unicode space, and characters
+    that show nothing: a zero-width space)."""
+    if not pa.types.is_string(column.type):
+        return pc.is_null(column)
+    blank = pc.or_(pc.fill_null(pc.equal(column, ""), True), pc.fill_null(pc.utf8_is_space(column), False))
+    if any(character in value_bytes(column) for character in _ZERO_WIDTH_BYTES):
+        shown = pc.utf8_trim_whitespace(pc.utf8_trim(pc.utf8_trim_whitespace(column), ZERO_WIDTH))
+        blank = pc.or_(blank, pc.fill_null(pc.equal(shown, ""), False))
+    return blank
+
+
 def _blank_rows(columns: Sequence[pa.Array], positions: Iterable[int]) -> Optional[pa.Array]:
-    """The rows whose values in `positions` are all empty, blanks only (spaces, tabs) or null, or None when
-    there is none (looked at column by column only while some row is still blank in all so far)."""
+    """The rows whose values in `positions` are all blank (see `_blank_values`), or None when there is none
+    (looked at column by column only while some row is still blank in all so far)."""
     blank: Optional[pa.Array] = None
     for position in positions:
-        column = columns[position]
-        if pa.types.is_string(column.type):
-            empty = pc.or_(pc.fill_null(pc.equal(column, ""), True), pc.fill_null(pc.utf8_is_space(column), False))
-        else:
-            empty = pc.is_null(column)
+        empty = _blank_values(columns[position])
         blank = empty if blank is None else pc.and_(blank, empty)
         if not pc.any(blank).as_py():
             return None
     return blank
+
+
+# a row of a file this wide with values in this few columns, and no whole key, is no row of the report
+FOOTER_MIN_COLUMNS = 8
+FOOTER_MAX_VALUES = 2
+
+
+def _footer_rows(columns: Sequence[pa.Array], keys: Sequence[int]) -> Optional[pa.Array]:
+    """The rows that hold a value in at most FOOTER_MAX_VALUES of the file's columns (but some value) and lack
+    part of their key, or any row so sparse where the export has no key: a footer, a total or a note a file
+    host added (`Grand Total,,,...,21.00`), which would load as a row and count in every sum. None when none
+    is, or the file has fewer than FOOTER_MIN_COLUMNS columns (looked at column by column only while some
+    row has so few values)."""
+    if len(columns) < FOOTER_MIN_COLUMNS:
+        return None
+    candidates: Optional[pa.Array] = None
+    if keys:
+        blank_keys = [_blank_values(columns[k]) for k in keys]
+        candidates = blank_keys[0]
+        for other in blank_keys[1:]:
+            candidates = pc.or_(candidates, other)
+        if not pc.any(candidates).as_py():
+            return None
+    values: Optional[pa.Array] = None
+    for column in columns:
+        valued = pc.cast(pc.invert(_blank_values(column)), pa.int16())
+        values = valued if values is None else pc.add(values, valued)
+        sparse = pc.less_equal(values, FOOTER_MAX_VALUES)
+        if candidates is not None:
+            sparse = pc.and_(sparse, candidates)
+        if not pc.any(sparse).as_py():
+            return None
+    return pc.and_(sparse, pc.greater(values, 0))
 
 
 def _na_as_blank(column: pa.Array) -> pa.Array:
