@@ -28,7 +28,7 @@ from uniware_source import ExportsFailed
 from uniware_source.errors import ConfigError
 from uniware_source.windows import IST
 
-from .harness import Harness
+from .harness import Harness, rows_like_the_first
 from .postgres import POSTGRES
 
 SALE_ORDERS: list[Any] = [{"name": "Sale Orders",
@@ -1116,6 +1116,22 @@ def test_a_row_without_values_or_without_a_key_is_a_bad_row_not_data(
     assert (loaded["BLR01"]["rows_skipped"], loaded["DEL02"]["rows_skipped"] or 0) == (1, 0)
     table = "sale_orders" if export["name"] == "Sale Orders" else "tally_gst"
     assert harness.count(table) == sum(r["rows_in_file"] - (r["rows_skipped"] or 0) for r in loaded.values())
+
+
+def test_a_key_part_of_blanks_is_one_key_whatever_its_blanks(harness: Harness) -> None:
+    """A key part of blanks alone (spaces, a tab, a zero-width space) loaded as written, so one item exported
+    with `''` then `'  '` in its Sale Order Code was two keys and two rows (red team helper 126): a text key's
+    blank is `""` whatever blank the file wrote, so every export of the item merges into one row."""
+    blanks = ["  ", "", "\t", "\u200b", " \u200b\t"]
+    served = iter(blanks)
+    harness.sim.jobs.edit_file = lambda job, text: rows_like_the_first(
+        text, [{"Sale Order Code": next(served), "Sale Order Item Code": "ITEM-BLANK-ORDER"}])
+    for _ in blanks:
+        harness.run(exports=SALE_ORDERS, facilities=["BLR01"])
+        harness.sim.clock.advance(timedelta(days=1))
+    assert harness.sql("SELECT sale_order_code, COUNT(*) FROM {ds}.sale_orders "
+                       "WHERE sale_order_item_code = 'ITEM-BLANK-ORDER' GROUP BY 1") == [("", 1)]
+    assert [r["status"] for r in harness.history() if r["status"] in ("LOADED", "PARSE_FAILED")] == ["LOADED"] * 5
 
 
 def test_blanks_around_a_typed_value_are_not_part_of_it(harness: Harness) -> None:

@@ -492,14 +492,15 @@ class CsvConverter:
         if empty is not None:
             flag(empty, "a row without any value (a line of separators only)", 0)
         keys = [layout.names.index(key) for key in layout.key_names]
-        keyless = _blank_rows(columns, keys) if keys else None
+        key_blanks = [_blank_values(columns[k]) for k in keys]
+        keyless = _all_of(key_blanks)
         if keyless is not None:
             if empty is not None:
                 keyless = pc.and_(keyless, pc.invert(empty))
             if pc.any(keyless).as_py():
                 flag(keyless, f"empty, as is every key column ({', '.join(layout.labels[k] for k in keys)}): a row "
                      "without a key would merge into any other such row", keys[0])
-        footer = _footer_rows(columns, keys)
+        footer = _footer_rows(columns, _any_of(key_blanks) if keys else None)
         if footer is not None and pc.any(footer).as_py():
             if reject is not None:
                 footer = pc.and_(footer, pc.invert(reject))
@@ -529,10 +530,10 @@ class CsvConverter:
                     blank = pc.and_(blank, pc.invert(pc.fill_null(converted.bad, False)))
                 if pc.any(blank).as_py():
                     flag(blank, f"empty, but it is part of the key and typed {kind}", position)
-        for key in layout.key_names:
-            position = layout.names.index(key)
+        for position, blank in zip(keys, key_blanks, strict=True):  # a text key's blank is "", whatever blank it was
             if layout.kinds[position] == TEXT:
-                columns[position] = pc.fill_null(columns[position], "")
+                columns[position] = pc.if_else(blank, "", columns[position]) if pc.any(blank).as_py() \
+                    else pc.fill_null(columns[position], "")
         for position, mask, text in rounded:  # counted for the rows that load, not those dropped
             if reject is not None:
                 mask = pc.and_(mask, pc.invert(reject))
@@ -622,6 +623,22 @@ def _blank_values(column: pa.Array) -> pa.Array:
     return blank
 
 
+def _all_of(masks: Sequence[pa.Array]) -> Optional[pa.Array]:
+    """The rows true in every one of `masks`, or None when there is none (or no mask)."""
+    both = masks[0] if masks else None
+    for mask in masks[1:]:
+        both = pc.and_(both, mask)
+    return both if both is not None and pc.any(both).as_py() else None
+
+
+def _any_of(masks: Sequence[pa.Array]) -> pa.Array:
+    """The rows true in some one of `masks` (at least one mask)."""
+    either = masks[0]
+    for mask in masks[1:]:
+        either = pc.or_(either, mask)
+    return either
+
+
 def _blank_rows(columns: Sequence[pa.Array], positions: Iterable[int]) -> Optional[pa.Array]:
     """The rows whose values in `positions` are all blank (see `_blank_values`), or None when there is none
     (looked at column by column only while some row is still blank in all so far)."""
@@ -639,22 +656,14 @@ FOOTER_MIN_COLUMNS = 8
 FOOTER_MAX_VALUES = 2
 
 
-def _footer_rows(columns: Sequence[pa.Array], keys: Sequence[int]) -> Optional[pa.Array]:
+def _footer_rows(columns: Sequence[pa.Array], candidates: Optional[pa.Array]) -> Optional[pa.Array]:
     """The rows that hold a value in at most FOOTER_MAX_VALUES of the file's columns (but some value) and lack
-    part of their key, or any row so sparse where the export has no key: a footer, a total or a note a file
-    host added (`Grand Total,,,...,21.00`), which would load as a row and count in every sum. None when none
-    is, or the file has fewer than FOOTER_MIN_COLUMNS columns (looked at column by column only while some
-    row has so few values)."""
-    if len(columns) < FOOTER_MIN_COLUMNS:
+    part of their key (`candidates`: the rows with a blank key part, None for an export without a key, where
+    any row so sparse is one): a footer, a total or a note a file host added (`Grand Total,,,...,21.00`),
+    which would load as a row and count in every sum. None when none is, or the file has fewer than
+    FOOTER_MIN_COLUMNS columns (looked at column by column only while some row has so few values)."""
+    if len(columns) < FOOTER_MIN_COLUMNS or (candidates is not None and not pc.any(candidates).as_py()):
         return None
-    candidates: Optional[pa.Array] = None
-    if keys:
-        blank_keys = [_blank_values(columns[k]) for k in keys]
-        candidates = blank_keys[0]
-        for other in blank_keys[1:]:
-            candidates = pc.or_(candidates, other)
-        if not pc.any(candidates).as_py():
-            return None
     values: Optional[pa.Array] = None
     for column in columns:
         valued = pc.cast(pc.invert(_blank_values(column)), pa.int16())
