@@ -755,6 +755,9 @@ def _label_readings(entry: Mapping[str, Any], base: ExportSpec, known: Optional[
                           "tenant's file gives it, e.g. {\"Inventory\" = [\"Quantity\"]}")
     readings = dict(base.label_readings)
     configured: set[str] = set()
+    all_labels = report_labels(base.name)  # some ids' labels may be unknown
+    report = {fold_label(other) for other in all_labels}
+    taken = report | {fold_label(other) for other in set_apart if other}
     for label, others in given.items():
         label = str(label).strip()
         if isinstance(others, str):
@@ -763,7 +766,7 @@ def _label_readings(entry: Mapping[str, Any], base: ExportSpec, known: Optional[
                 not all(isinstance(o, str) and o.strip() for o in others):
             raise ConfigError("exports", f"{where}: label_readings['{label}'] must be a list of non-empty header "
                               f"labels, got {others!r}")
-        candidates = known if known is not None else report_labels(base.name)  # some ids' labels may be unknown
+        candidates = known if known is not None else all_labels
         named = matching_label(label, candidates) if candidates else None
         if named is None and known is not None:
             raise ConfigError("exports", f"{where}: label_readings names '{label}', which is no label of the "
@@ -775,8 +778,6 @@ def _label_readings(entry: Mapping[str, Any], base: ExportSpec, known: Optional[
             raise ConfigError("exports", f"{where}: label_readings['{label}'] gives the label itself (case and "
                               "spacing are matched anyway)")
         own = {fold_label(o) for o in readings.get(label, ())}
-        report = {fold_label(other) for other in report_labels(base.name)}
-        taken = report | {fold_label(other) for other in set_apart if other}
         clash = next((o for o in others if fold_label(o) in taken and fold_label(o) not in own), None)
         if clash is not None:
             whose = "a label of the report" if fold_label(clash) in report else "named by another setting"
