@@ -38,6 +38,7 @@ from uniware_source.client import download
 from uniware_source.client.download import RESUME_OVERLAP
 
 from .harness import Harness
+from .hostile_host import Answer, HostileHost, Request, whole
 
 RETURNS: list[Any] = ["Return Invoices"]
 ONE: dict[str, Any] = {"exports": RETURNS, "facilities": ["BLR01"]}
@@ -198,6 +199,40 @@ def test_a_link_no_attempt_can_fetch_fails_at_once_not_retried(
     for secret in ("SIGsecret0987654321", "PWsecret4321"):
         assert secret not in problem and secret not in caplog.text
         assert all(secret not in str(row) for row in harness.history())
+
+
+@pytest.mark.parametrize("past_the_end", ["an empty 206", "one byte more each time"])
+def test_a_body_without_a_length_whose_end_is_never_confirmed_fails_within_its_attempts(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch, past_the_end: str) -> None:
+    """A host sending the file without a length and answering every Range request past its end with a 206
+    of no byte (or of one more byte) and no length was asked again 60-100 times a second until
+    download_timeout_seconds, an hour, then said to be slow (red team helper 129): now each attempt asks at
+    most twice, and the job is DOWNLOAD_FAILED after download_max_attempts, naming the answer."""
+    def script(number: int, request: Request) -> Answer:
+        [job] = harness.sim.jobs.all()
+        assert job.file is not None
+        start = request.range_start
+        if start is None:
+            return whole(job.file.path.read_bytes(), length=False)
+        if past_the_end == "an empty 206":
+            return Answer(206, {"Content-Range": f"bytes {start}-{start - 1}/{start}"}, close=True)
+        return Answer(206, {"Content-Range": f"bytes {start}-{start}/*"}, b"\n", close=True)
+
+    with HostileHost(script) as host:
+        monkeypatch.setattr(harness.sim, "file_url", lambda url_path: host.url)
+        with pytest.raises(ExportsFailed) as raised:
+            harness.run(**ONE, download_max_attempts=3)
+        asked = len(host.requests)
+    [problem] = raised.value.problems
+    assert "gave up after 3 attempts" in problem and "/acme/export.csv" in problem, problem
+    assert ("empty HTTP 206" if past_the_end == "an empty 206" else "ended without one too") in problem, problem
+    assert asked <= 3 * 3
+    [job] = harness.sim.jobs.all()
+    assert harness.history(job.code)[-1]["status"] == "DOWNLOAD_FAILED"
+    assert not harness.has_table("return_invoices") or harness.count("return_invoices") == 0
+    assert_no_leftovers(harness.workdir)
+    monkeypatch.undo()
+    assert_reexported_next_run(harness)
 
 
 def test_stalls_on_every_attempt_end_the_job_naming_the_setting(harness: Harness) -> None:

@@ -90,6 +90,10 @@ EXACT: dict[str, Script] = {
     "no length, cut at a line, Range serves the rest": lambda n, r: (
         part(FILE, r.range_start) if r.range_start else Answer(200, {"ETag": '"v1"'}, FILE[:HALF], close=True)),
     "no length, complete, no Range support": lambda n, r: whole(FILE, length=False),
+    "no length, cut at a line, the rest cut again without a length, then the rest": lambda n, r: (
+        Answer(200, {"ETag": '"v1"'}, FILE[:HALF], close=True) if not r.range_start
+        else Answer(206, {"Content-Range": f"bytes {HALF}-{len(FILE) - 1}/{len(FILE)}"}, FILE[HALF:HALF + 999],
+                    close=True) if r.range_start == HALF else part(FILE, r.range_start)),
     "no length gzip, complete": lambda n, r: (
         Answer(416, {}) if r.range_start else Answer(200, {"Content-Encoding": "gzip"}, gzip.compress(FILE),
                                                       close=True)),
@@ -157,6 +161,14 @@ FAILING: dict[str, Script] = {
     "no length gzip cut inside a member, 416 without a size": lambda n, r: (
         Answer(416, {"Content-Length": "0"}) if r.range_start
         else Answer(200, {"Content-Encoding": "gzip"}, GZIPPED[:len(GZIPPED) // 2], close=True)),
+    # red team helper 129: each question past the end answered with an empty 206 without a length (a
+    # Content-Range of no bytes), asked again 60-100 times a second until download_timeout_seconds (an hour)
+    "no length, every Range past the end an empty 206 without a length": lambda n, r: (
+        Answer(206, {"Content-Range": f"bytes {r.range_start}-{r.range_start - 1}/{r.range_start}"}, close=True)
+        if r.range_start else whole(FILE, length=False)),
+    "no length, every Range past the end one more byte without a length, of a file of unknown size": lambda n, r: (
+        Answer(206, {"Content-Range": f"bytes {r.range_start}-{r.range_start}/*"}, b"\n", close=True)
+        if r.range_start else whole(FILE, length=False)),
     "a Content-Length of 5,000 digits": lambda n, r: Answer(200, {"Content-Length": "9" * 5000}, FILE, close=True),
     "a 206 whose Content-Range has 5,000 digits": ranged(lambda n, r: Answer(
         206, {"Content-Length": str(len(FILE) - HALF), "Content-Range": f"bytes {'9' * 5000}-1/{len(FILE)}"},
@@ -177,9 +189,12 @@ FAILING: dict[str, Script] = {
 
 @pytest.mark.parametrize("case", FAILING)
 def test_a_host_that_keeps_misleading_is_a_clear_error(case: str, tmp_path: Path) -> None:
-    stored, _, error = fetch(FAILING[case], tmp_path)
+    stored, host, error = fetch(FAILING[case], tmp_path)
     assert stored is None
     assert "download of 127.0.0.1:" in error and "/acme/export.csv" in error
+    # given up after its attempts (4), at most a whole answer and two questions past its end in each, never
+    # asking on until download_timeout_seconds
+    assert len(host.requests) <= 3 * 4, [r.range_start for r in host.requests]
 
 
 def _late_past_the_end(body: bytes, end: int) -> Script:

@@ -212,10 +212,13 @@ class FileDownloader:
             try:
                 with cut_after(job.deadline - self._wall()):  # a read no timeout ends (a slow header)
                     self._attempt(job, out, progress)
-                    while progress.probe is not None:  # an end without a length: asked, within this attempt
+                    if progress.probe is not None:  # an end without a length: asked, within this attempt
                         self._check_deadline(job, progress)
                         _check_stop(job)
                         self._confirm_end(job, out, progress)
+                    if progress.probe is not None:  # its rest ended without a length too: asked on next attempt
+                        raise _Retry(f"the rest of a body without a length ended without one too, after "
+                                     f"{progress.received} bytes; its end is asked for again")
                 return progress
             except _Retry as retry:
                 _check_stop(job)  # a connection the stop cut is no failure to retry (nor to say as one)
@@ -321,6 +324,11 @@ class FileDownloader:
                     raise _Retry(f"the body had been cut short after {size} bytes; restarting from byte 0")
                 progress.probe = None  # the body had been cut short: the rest follows
                 self._receive(job, out, progress, response, resume=True)
+                if progress.probe is not None and progress.received == size:  # no byte, no length: not a 416
+                    progress.restart(out)
+                    raise _Retry(f"the body ended after {size} bytes without a length and the server answered a "
+                                 "Range request past it with an empty HTTP 206 without a length, not 416: its end "
+                                 "is not confirmed; restarting from byte 0")
                 return
             if status == 200 and self._same_again(job, progress, response):
                 progress.probe = None  # no Range support, but a second whole read agrees
