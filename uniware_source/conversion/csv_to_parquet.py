@@ -530,10 +530,9 @@ class CsvConverter:
                     blank = pc.and_(blank, pc.invert(pc.fill_null(converted.bad, False)))
                 if pc.any(blank).as_py():
                     flag(blank, f"empty, but it is part of the key and typed {kind}", position)
-        for position, blank in zip(keys, key_blanks, strict=True):  # a text key's blank is "", whatever blank it was
-            if layout.kinds[position] == TEXT:
-                columns[position] = pc.if_else(blank, "", columns[position]) if pc.any(blank).as_py() \
-                    else pc.fill_null(columns[position], "")
+        for position, blank in zip(keys, key_blanks, strict=True):  # a text key's blank (null too) is ""
+            if layout.kinds[position] == TEXT and pc.any(blank).as_py():
+                columns[position] = pc.if_else(blank, "", columns[position])
         for position, mask, text in rounded:  # counted for the rows that load, not those dropped
             if reject is not None:
                 mask = pc.and_(mask, pc.invert(reject))
