@@ -92,8 +92,8 @@ EXACT: dict[str, Script] = {
     "no length, complete, no Range support": lambda n, r: whole(FILE, length=False),
     "no length, cut at a line, the rest cut again without a length, then the rest": lambda n, r: (
         Answer(200, {"ETag": '"v1"'}, FILE[:HALF], close=True) if not r.range_start
-        else Answer(206, {"Content-Range": f"bytes {HALF}-{len(FILE) - 1}/{len(FILE)}"}, FILE[HALF:HALF + 999],
-                    close=True) if r.range_start == HALF else part(FILE, r.range_start)),
+        else Answer(206, {"ETag": '"v1"', "Content-Range": f"bytes {HALF}-{len(FILE) - 1}/{len(FILE)}"},
+                    FILE[HALF:HALF + 999], close=True) if r.range_start == HALF else part(FILE, r.range_start)),
     "no length gzip, complete": lambda n, r: (
         Answer(416, {}) if r.range_start else Answer(200, {"Content-Encoding": "gzip"}, gzip.compress(FILE),
                                                       close=True)),
@@ -340,6 +340,57 @@ def test_without_a_strong_validator_a_cut_file_comes_whole_again_never_spliced(
     stored, host, error = fetch(script, tmp_path)
     assert not error and stored == NEW
     assert [r.range_start for r in host.requests] == [None, None]
+
+
+def _untagged_rest(body: bytes, start: int, **tags: str) -> Answer:
+    """A 206 with `body` from `start`, a right Content-Range and the given tags (none: no ETag at all)."""
+    return Answer(206, {"Content-Type": "text/csv", "Content-Length": str(len(body) - start), **tags,
+                        "Content-Range": f"bytes {start}-{len(body) - 1}/{len(body)}"}, body[start:])
+
+
+# the file replaced by one that is the same around HALF (the bytes a resume repeats) and differs elsewhere
+OTHER = NEW[:HALF - 500] + FILE[HALF - 500:HALF + 500] + NEW[HALF + 500:]
+LONGER = OTHER + FILE[:700]  # replaced and grown
+LAST_MODIFIED = "Tue, 01 Dec 2026 10:00:00 GMT"
+# red team 134: the file begun had a version (a strong ETag or Last-Modified); the answer to its resume
+# names none (no tag, a weak one, an empty one), so its bytes may be a replaced file's: never spliced
+UNTAGGED_RESUMES: dict[str, Script] = {
+    "no tag": lambda n, r: _untagged_rest(OTHER, r.range_start) if r.range_start else (
+        cut(FILE, HALF) if n == 1 else whole(OTHER, ETag='"v2"')),
+    "a weak ETag": lambda n, r: _untagged_rest(OTHER, r.range_start, ETag='W/"v2"') if r.range_start else (
+        cut(FILE, HALF) if n == 1 else whole(OTHER, ETag='"v2"')),
+    "an empty ETag": lambda n, r: _untagged_rest(OTHER, r.range_start, ETag="") if r.range_start else (
+        cut(FILE, HALF) if n == 1 else whole(OTHER, ETag='"v2"')),
+    "Last-Modified only, then no tag": lambda n, r: _untagged_rest(OTHER, r.range_start) if r.range_start else (
+        Answer(200, {"Content-Length": str(len(FILE)), "Last-Modified": LAST_MODIFIED}, FILE[:HALF], close=True)
+        if n == 1 else whole(OTHER, ETag="")),
+    "a body without a length, its end asked past with If-Range, a longer file's rest without a tag": lambda n, r: (
+        _untagged_rest(LONGER, r.range_start) if r.range_start and n == 2 else
+        Answer(416, {"Content-Range": f"bytes */{len(OTHER)}"}) if r.range_start else
+        Answer(200, {"ETag": '"v1"'}, FILE[:HALF], close=True) if n == 1 else whole(OTHER, length=False)),
+    "a body without a length or a tag, its end asked past, a longer file's rest": lambda n, r: (
+        _untagged_rest(LONGER, r.range_start) if r.range_start and n == 2 else
+        Answer(416, {"Content-Range": f"bytes */{len(OTHER)}"}) if r.range_start else
+        Answer(200, {}, FILE[:HALF], close=True) if n == 1 else whole(OTHER, length=False, ETag="")),
+}
+
+
+@pytest.mark.parametrize("case", UNTAGGED_RESUMES)
+def test_a_resume_answered_without_the_files_version_is_never_spliced(case: str, tmp_path: Path) -> None:
+    stored, host, error = fetch(UNTAGGED_RESUMES[case], tmp_path)
+    assert not error and stored == OTHER, (error, None if stored is None else len(stored))
+    # once a rest came without a version, no range is asked again in that download
+    asked = [r.range_start for r in host.requests]
+    assert asked[0] is None and asked[1] and asked[2] is None, asked
+
+
+def test_a_size_changed_between_requests_is_said_with_both_sizes(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    bigger = FILE + FILE[:1000]
+    script = ranged(lambda n, r: part(bigger, r.range_start) if r.range_start else whole(FILE))
+    stored, _, error = fetch(script, tmp_path)
+    assert not error and stored == FILE
+    assert f"the file's size changed from {len(FILE)} to {len(bigger)} bytes" in caplog.text
 
 
 SESSION_TOKEN = "RedirectedSessionToken0123456789abcdefXYZ"

@@ -321,7 +321,15 @@ class FileDownloader:
             if status == 206 and _content_range(response)[0] == size:
                 if not progress.resumable:  # an encoded body cannot be continued
                     progress.restart(out)
-                    raise _Retry(f"the body had been cut short after {size} bytes; restarting from byte 0")
+                    raise _Retry(f"the body ended after {size} bytes without a length and a Range request past it "
+                                 "was answered with HTTP 206, which cannot be continued here (an encoded body, or "
+                                 "a host whose ranges were wrong before); restarting from byte 0")
+                if progress.validator is None:  # (red team 134) its rest may be another file's: whole again
+                    progress.resumable = False
+                    progress.restart(out)
+                    raise _Retry(f"the body had been cut short after {size} bytes and names no version of the file "
+                                 "(no strong ETag or Last-Modified) to continue it by; restarting from byte 0, "
+                                 "without ranges")
                 progress.probe = None  # the body had been cut short: the rest follows
                 self._receive(job, out, progress, response, resume=True)
                 if progress.probe is not None and progress.received == size:  # no byte, no length: not a 416
@@ -408,8 +416,9 @@ class FileDownloader:
         if decoder is None:
             total = _expected_total(response, progress.received - len(repeat))
             if total is not None and progress.total is not None and total != progress.total:
+                old_total = progress.total
                 progress.restart(out)
-                raise _Retry(f"the file's size changed from {progress.total} to {total} bytes between requests; "
+                raise _Retry(f"the file's size changed from {old_total} to {total} bytes between requests; "
                              "restarting from byte 0")
             progress.total = total if total is not None else progress.total
             if progress.received == 0:
@@ -508,8 +517,14 @@ class FileDownloader:
             progress.restart(out)
             raise _Retry(problem)
         validator = _validator(response)
-        if progress.received and validator is not None and progress.validator is not None \
-                and validator != progress.validator:
+        if progress.received and progress.validator is not None and validator is None:
+            # (red team 134) a 206 without the strong ETag or Last-Modified it was asked to continue: nothing
+            # says its bytes are of the file begun, not of one replaced since: whole files from now on
+            progress.resumable = False
+            progress.restart(out)
+            raise _Retry("HTTP 206 naming no version of the file (no strong ETag or Last-Modified) to a resume "
+                         "of a file that had one; restarting from byte 0, without ranges")
+        if progress.received and progress.validator is not None and validator != progress.validator:
             progress.restart(out)
             raise _Retry("the file changed between requests (its ETag or Last-Modified differs); restarting "
                          "from byte 0")
