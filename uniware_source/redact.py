@@ -46,6 +46,9 @@ _URL = re.compile(r"(?i)(?<![a-z0-9+.\-])([a-z][a-z0-9+.\-]*://)(?:[^\s/?#\"'<>]
                   r"(?:\?[^\s#\"'<>]*)?(?:#[^\s\"'<>]*)?")
 # a bare request target with a query: after a space, quote, '(', '=' or ':' (never inside a word)
 _TARGET_QUERY = re.compile(r"(?<![^\s'\"(=:,\[])(/[^\s?#\"'<>]*)\?[^\s\"'<>]*")
+# a link quoted without its scheme (`cdn.example.net/t/x.csv?token=...`, red team 133): host with a dot, path, query
+_BARE_LINK_QUERY = re.compile(r"(?i)(?<![^\s'\"(=:,\[])((?:(?:[a-z0-9-]+\.)+[a-z][a-z0-9-]*|\d+\.\d+\.\d+\.\d+)"
+                              r"(?::\d+)?/[^\s?#\"'<>]*)\?[^\s\"'<>]+")
 
 
 # the part of a secret that is a secret by itself: 16 or more letters and digits in a row
@@ -77,7 +80,7 @@ def strip_urls(text: str) -> str:
     if "?" not in text and "#" not in text and "@" not in text and "://" not in text:
         return text
     text = _URL.sub(lambda m: m.group(1) + _host(m.group(2)) + m.group(3), text)
-    return _TARGET_QUERY.sub(r"\1", text)
+    return _BARE_LINK_QUERY.sub(r"\1", _TARGET_QUERY.sub(r"\1", text))
 
 
 def _host(host: str) -> str:

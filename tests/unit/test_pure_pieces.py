@@ -991,3 +991,21 @@ def test_a_value_filter_uniware_says_it_ignored_is_told_however_it_is_said(said:
                               {"id": "status", "selectedValues": ["CREATED"]}]}
     words = [*errors_of(said), *error_details(said, "warnings")]
     assert filters_said_ignored(body, words, message_of(said)) == ignored
+
+
+@pytest.mark.parametrize("link", [
+    "d1abc.cloudfront.net/t/x.csv?Expires=1790000000&Key-Pair-Id=KPAIDsecret998877&token=zzTOKENvalue123456",
+    "bucket.s3.ap-south-1.amazonaws.com/exports/x.csv?hdnts=exp~acl~hmac=ab12cd34ef56",
+    "10.0.0.7:9000/exports/x.csv?Policy=eyJzZWNyZXQiOiJ4In0&sess=Sh0rtS",
+])
+def test_a_link_quoted_without_its_scheme_loses_its_query(link: str) -> None:
+    """red team 133: a FAILED message quoting the file link without `https://` kept its token in the
+    history, the run's error and the state; a scheme-less link keeps host and path only."""
+    from uniware_source.redact import strip_urls
+    host_and_path, _, query = link.partition("?")
+    for said in (f"Export upload failed: {link}", f"upload failed ({link})", f'"{link}" failed'):
+        stripped = strip_urls(said)
+        assert host_and_path in stripped and query not in stripped and "?" not in stripped, stripped
+    # prose with a question mark, a ratio or a file name is left as written
+    for prose in ("rate 1.5/day? ok", "what? yes. a.b/c", "Sale Orders/BLR01?"):
+        assert strip_urls(prose) == prose
