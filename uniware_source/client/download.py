@@ -319,17 +319,15 @@ class FileDownloader:
                 job.renewed = True
                 raise _Retry("HTTP 401 from the Uniware host; renewing the access token")
             if status == 206 and _content_range(response)[0] == size:
-                if not progress.resumable:  # an encoded body cannot be continued
-                    progress.restart(out)
-                    raise _Retry(f"the body ended after {size} bytes without a length and a Range request past it "
-                                 "was answered with HTTP 206, which cannot be continued here (an encoded body, or "
-                                 "a host whose ranges were wrong before); restarting from byte 0")
-                if progress.validator is None:  # (red team 134) its rest may be another file's: whole again
+                # an encoded body cannot be continued, nor one naming no version (its rest may be another
+                # file's, red team 134), nor one from a host whose ranges were wrong before: whole again
+                if not progress.resumable or progress.validator is None:
                     progress.resumable = False
                     progress.restart(out)
-                    raise _Retry(f"the body had been cut short after {size} bytes and names no version of the file "
-                                 "(no strong ETag or Last-Modified) to continue it by; restarting from byte 0, "
-                                 "without ranges")
+                    raise _Retry(f"the body ended after {size} bytes without a length and a Range request past it "
+                                 "was answered with HTTP 206, which cannot be taken as its rest (the body was "
+                                 "encoded, named no version of the file by a strong ETag or Last-Modified, or its "
+                                 "host's ranges were wrong before); restarting from byte 0, without ranges")
                 progress.probe = None  # the body had been cut short: the rest follows
                 self._receive(job, out, progress, response, resume=True)
                 if progress.probe is not None and progress.received == size:  # no byte, no length: not a 416
