@@ -21,6 +21,7 @@ from uniware_simulator import (
     FAIL,
     HTML,
     HTTP_ERROR,
+    MISADDRESSED,
     NO_FILE,
     RESET,
     STUCK,
@@ -472,6 +473,43 @@ def test_done_with_successful_false_for_a_while_loads_once_uniware_says_it_succe
     assert not report.problems
     assert_loaded_once(harness, jobs=1)
     assert harness.sim.requests.count("download") == 1
+
+
+@pytest.mark.parametrize("other", ["FAILED", "CANCELLED", "IN_PROGRESS", "SUCCESSFUL"])
+def test_another_jobs_answers_now_and_then_are_polled_past(harness: Harness, other: str) -> None:
+    """Status answers that name another job (`jobCode`): a FAILED one was taken as this job's failure,
+    with the other job's message in its history (red team 133, F2). Said a few times, they are polled
+    past and the job's own file loads once, none of their statuses or words in its history."""
+    said = "Export job failed: report REPORT_X timed out"
+    harness.sim.inject_job_fate(MISADDRESSED, polls=2, other_status=other, message=said)
+    report = harness.run(exports=RETURNS, facilities=["BLR01"])
+    assert not report.problems
+    assert_loaded_once(harness, jobs=1)
+    [job] = harness.sim.jobs.all()
+    history = harness.history(job.code)
+    statuses = [r["status"] for r in history]
+    assert statuses[-2:] == ["COMPLETE", "LOADED"] and (other == "IN_PROGRESS" or other not in statuses), statuses
+    assert not any(said in str(r["message"]) for r in history)
+
+
+@pytest.mark.parametrize("other", ["FAILED", "ERROR", "IN_PROGRESS", "COMPLETE"])
+def test_another_jobs_answers_every_time_lose_the_job_not_fail_it(harness: Harness, other: str) -> None:
+    """Every status answer names another job: the job is LOST naming that job (never FAILED with the
+    other job's words, nor loaded from its file), nothing loads, and the next run loads the window."""
+    said = "Export job failed: report REPORT_X timed out"
+    harness.sim.inject_job_fate(MISADDRESSED, polls=None, other_status=other, message=said)
+    with pytest.raises(ExportsFailed, match=r"for another job \(") as failed:
+        harness.run(exports=RETURNS, facilities=["BLR01"])
+    [problem] = failed.value.problems
+    [lost] = harness.sim.jobs.all()
+    history = harness.history(lost.code)
+    assert history[-1]["status"] == "LOST" and other not in [r["status"] for r in history], history
+    assert f"{lost.code}7" in problem and harness.sim.requests.count("download") == 0
+    assert not harness.has_table("return_invoices") or harness.count("return_invoices") == 0
+    harness.run(exports=RETURNS, facilities=["BLR01"])  # a new job for the window, answered as its own
+    [_, again] = harness.sim.jobs.all()
+    assert again.file is not None and harness.count("return_invoices") == again.file.rows > 0
+    assert harness.sql("SELECT COUNT(*) FROM {ds}.return_invoices WHERE _uniware_job_code = ?", lost.code) == [(0,)]
 
 
 @pytest.mark.parametrize("fate, cut", [

@@ -261,6 +261,33 @@ def test_a_done_answer_that_cannot_be_this_jobs_whole_export_is_refused() -> Non
     assert pending.file_url is None  # a pending answer's odd link is not used, nor refused
 
 
+def test_an_answer_naming_another_job_is_never_this_jobs_status() -> None:
+    """A status answer whose `jobCode` names another job says nothing of this one, whatever its status:
+    a FAILED one was taken as this job's failure (red team 133, F2), a pending or unknown one would put
+    another job's status in this job's history. Each is refused (polled on, given up as LOST); the
+    same answers naming this job, however spaced or cased, or no job, are its status."""
+    from uniware_source.client.job_status import job_status
+    from uniware_source.errors import ContradictoryStatus
+
+    class Answers:
+        def __init__(self, answer: dict[str, Any]) -> None:
+            self.answer = answer
+
+        def post(self, operation: str, path: str, body: Any) -> dict[str, Any]:
+            return self.answer
+
+    statuses = ["FAILED", "CANCELLED", "ERROR", "failed", "IN_PROGRESS", "QUEUED", "ON_HOLD_FOR_REVIEW"]
+    for status in statuses:
+        for other in ("EXP0002", 2, " exp00011 "):
+            with pytest.raises(ContradictoryStatus, match=r"for another job \(") as caught:
+                job_status(Answers({"successful": True, "status": status, "jobCode": other,  # type: ignore[arg-type]
+                                    "message": "Export job failed"}), "EXP0001")
+            assert caught.value.refused and "EXP0001" in str(caught.value)
+        for same in ("EXP0001", " exp0001 ", None, ""):
+            answer = job_status(Answers({"successful": True, "status": status, "jobCode": same}), "EXP0001")  # type: ignore[arg-type]
+            assert answer.status == status.upper()
+
+
 def test_the_file_and_new_warnings_are_reported_even_after_a_failed_poll(monkeypatch: pytest.MonkeyPatch) -> None:
     """Done without a file, a failed poll, then done with its file: the file's answer is still a status
     event (its history row, with the message and warnings it carries); warnings that first come on a

@@ -49,8 +49,9 @@ def job_status(client: UniwareClient, job_code: str, *, load_with_errors: bool =
     file_url = payload.get("filePath")
     if isinstance(file_url, str):
         SECRETS.add_url(file_url)  # before anything quotes it: the message of this same answer may echo it
+    _refuse_another_jobs(operation, job_code, status, payload)
     if meaning_of(status) == Meaning.DONE:
-        _refuse_doubtful_done(operation, job_code, status, payload)
+        _refuse_doubtful_done(operation, status, payload)
     warnings = "; ".join(str(w) for w in error_details(payload, "warnings"))
     message = str(payload.get("message") or "")
     answer = JobStatus(
@@ -77,17 +78,26 @@ def job_status(client: UniwareClient, job_code: str, *, load_with_errors: bool =
     return answer
 
 
-def _refuse_doubtful_done(operation: str, job_code: str, status: str, payload: dict[str, Any]) -> None:
+def _refuse_another_jobs(operation: str, job_code: str, status: str, payload: dict[str, Any]) -> None:
+    """ContradictoryStatus for an answer whose `jobCode` names another job, whatever its status: it says
+    nothing of this job (not its failure, not its progress). Polled again, given up if Uniware keeps at it."""
+    echoed = payload.get("jobCode")
+    if echoed in (None, "") or str(echoed).strip().casefold() == job_code.strip().casefold():
+        return
+    message = message_of(payload)
+    said = f" ({message})" if message else ""
+    raise ContradictoryStatus(operation, f"Uniware answered {status} for another job ({redact(str(echoed))}){said}: "
+                              f"not taken as the status of job {job_code}", errors=errors_of(payload), refused=True)
+
+
+def _refuse_doubtful_done(operation: str, status: str, payload: dict[str, Any]) -> None:
     """ContradictoryStatus for a done answer whose file cannot be trusted to be this job's whole export:
-    the answer names another job, says `successful: false` (or something that is neither true nor false),
-    or has a `filePath` that is not a text (a list, an object: not taken as no file, an empty export).
+    the answer says `successful: false` (or something that is neither true nor false), or has a `filePath`
+    that is not a text (a list, an object: not taken as no file, an empty export).
     Such an answer is polled again and given up if Uniware keeps saying so."""
     message = message_of(payload)
     said = f" ({message})" if message else ""
-    echoed = payload.get("jobCode")
-    if echoed not in (None, "") and str(echoed).strip().casefold() != job_code.strip().casefold():
-        problem = f"for another job ({redact(str(echoed))})"
-    elif successful_of(payload) is False:
+    if successful_of(payload) is False:
         problem = "with successful=false"
     elif unreadable_success(payload):
         problem = f"with successful={redact(str(payload.get('successful')))!r}, neither true nor false"

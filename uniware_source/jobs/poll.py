@@ -106,8 +106,8 @@ def wait_for_job(
             given_up = refusals >= REFUSALS_TO_GIVE_UP and clock.monotonic() - refused_since >= refusal_limit
             if given_up and isinstance(error, ContradictoryStatus):
                 return PollResult(Outcome.FAILED, last_status, None,
-                                  f"Uniware kept answering job {job_code} as done and failed, or done with a file that "
-                                  f"cannot be trusted ({refusals} answers "
+                                  f"Uniware kept answering job {job_code} as done and failed, done with a file that "
+                                  f"cannot be trusted, or as another job ({refusals} answers "
                                   f"over {_duration(clock.monotonic() - refused_since)}): {error}", polls)
             if INVALID_JOB_CODE in error.codes or given_up:
                 return PollResult(Outcome.FAILED, last_status, None,

@@ -389,6 +389,8 @@ class UniwareApi:
         if answer.with_warnings:  # the seed page's shape of a warning
             message = job.fate.message if job.fate is not None else ""
             result["warnings"] = [{"code": EXPORT_WARNING, "message": message, "description": message}]
+        if answer.job_code is not None:  # another job's answer
+            result["jobCode"] = answer.job_code
         if answer.file_url_path is not None:
             result["filePath"] = answer.file_url_path  # the server turns it into an absolute URL
         elif answer.no_file_path != "absent":

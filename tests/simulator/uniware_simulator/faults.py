@@ -49,8 +49,11 @@ WITH_ERRORS = "complete_with_errors"
 # in `warnings[]` ({code, message, description}, as the seed page shows them) for `polls` answers once complete
 WITH_WARNINGS = "complete_with_warnings"
 WITH_MESSAGE = "complete_with_message"  # done, with its file, `successful: true`, and `message` for `polls` answers
+# the job's first `polls` status answers (None: every one) are another job's: its `jobCode`, `other_status`
+# and `message`; then the job goes on as usual
+MISADDRESSED = "misaddressed"
 JOB_FATES = (FAIL, CANCEL, ERROR, STUCK, NO_FILE, CORRUPT, SCRIPTED, UNSUCCESSFUL, WITH_ERRORS, WITH_WARNINGS,
-             WITH_MESSAGE)
+             WITH_MESSAGE, MISADDRESSED)
 # how a complete_without_file answer leaves the link out: no `filePath` field, `""`, or `null`
 NO_FILE_PATHS = ("absent", "empty", "null")
 
@@ -114,6 +117,7 @@ class JobFault:
     script: tuple[tuple[str, int], ...] = ()  # for scripted: e.g. (("COMPLETE", 2), ("IN_PROGRESS", 5))
     no_file_message: str = ""  # for complete_without_file: the message its answers without a file carry
     no_file_path: str = "absent"  # for complete_without_file: how the answers leave the link out (NO_FILE_PATHS)
+    other_status: str = FAIL  # for misaddressed: the status of the other job's answers
     match: Optional[Callable[[str, str], bool]] = None  # (report name, facility) -> bool
     fired: int = 0
 

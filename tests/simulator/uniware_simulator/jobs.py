@@ -26,6 +26,7 @@ from .faults import (
     CORRUPT,
     ERROR,
     FAIL,
+    MISADDRESSED,
     NO_FILE,
     SCRIPTED,
     STUCK,
@@ -94,6 +95,7 @@ class StatusAnswer:
     with_errors: bool = False  # answered with `successful: true` and `message` as an error in `errors[]`
     with_warnings: bool = False  # answered with `successful: true` and `message` as a warning in `warnings[]`
     no_file_path: str = "absent"  # without a file: no `filePath` field, `""` or `null` (faults.NO_FILE_PATHS)
+    job_code: Optional[str] = None  # the `jobCode` the answer names, when it is another job's
 
 
 class JobRegistry:
@@ -216,6 +218,9 @@ class JobRegistry:
 
     def _advance(self, job: ExportJob, now: float) -> StatusAnswer:
         timing = self.timing
+        if job.fate is not None and job.fate.fate == MISADDRESSED \
+                and (job.fate.polls is None or job.polls <= job.fate.polls):
+            return StatusAnswer(job.fate.other_status, None, job.fate.message, job_code=f"{job.code}7")
         if job.fate is not None and job.fate.fate == SCRIPTED:
             polls = job.polls
             for status, count in job.fate.script:
