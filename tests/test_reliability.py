@@ -26,6 +26,7 @@ from uniware_simulator import (
     RESET,
     STUCK,
     TRUNCATE,
+    UNSEEN,
     UNSUCCESSFUL,
     WITH_ERRORS,
     WITH_MESSAGE,
@@ -573,12 +574,31 @@ def test_a_job_uniware_no_longer_knows_is_given_up_whatever_its_error_code(
         with pytest.raises(ExportsFailed, match=f"Uniware no longer knows job {lost}"):
             harness.run(mode="collect", exports=["Return Invoices"], facilities=["BLR01"])
         polls = sim.requests.count("status")
-        # 100006 at once; another code once refusals lasted half of job_timeout_seconds (60 s here),
-        # not until the deadline (the test's clock moves with each wait)
-        assert polls == 1 if error[0] == 100006 else polls > 3
+        # 100006 after 3 answers in a row; another code once refusals lasted half of job_timeout_seconds
+        # (60 s here), not until the deadline (the test's clock moves with each wait)
+        assert polls == 3 if error[0] == 100006 else polls > 3
         assert [r["status"] for r in harness.history(lost)][-1] == "LOST"
         harness.run(exports=["Return Invoices"], facilities=["BLR01"])  # the window, by a new job
         assert harness.count("return_invoices") > 0
+
+
+@pytest.mark.parametrize("unseen", [1, 2])
+@pytest.mark.parametrize("error", [(100006, "INVALID_JOB_CODE"), (100010, "JOB_NOT_FOUND")])
+def test_a_job_just_made_that_uniware_does_not_see_yet_is_waited_for(
+        tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, error: tuple[int, str], unseen: int) -> None:
+    """The first status answers of a job just made say its code is unknown, then it is there: one 100006
+    gave it up as LOST at once, leaving it running at Uniware (the next create of its window refused with
+    100014 until it ended; red team 133, F3). It is polled on and its file loads once, its history
+    without LOST."""
+    config = fast_config(files_dir=tmp_path_factory.mktemp("sim-files"), unknown_job_error=error)
+    with UniwareSimulator(config) as sim:
+        harness = Harness(sim, tmp_path)
+        sim.inject_job_fate(UNSEEN, polls=unseen)
+        assert not harness.run(exports=RETURNS, facilities=["BLR01"]).problems
+        assert_loaded_once(harness, jobs=1)
+        [job] = sim.jobs.all()
+        statuses = [r["status"] for r in harness.history(job.code)]
+        assert "LOST" not in statuses and statuses[-1] == "LOADED", statuses
 
 
 def test_a_window_longer_than_the_tenant_takes_is_refused_naming_window_days(tmp_path: Path) -> None:

@@ -35,6 +35,10 @@ INVALID_JOB_CODE = 100006
 # (a busy export service) resets the count.
 REFUSALS_TO_GIVE_UP = 3
 REFUSED_FOR_SECONDS = 600.0
+# 100006 (invalid job code) this many answers in a row, no time needed: one alone may be a job just made
+# that its status service does not see yet, and giving it up orphans it (the next create of the window is
+# then refused with 100014 until it ends)
+UNKNOWN_TO_GIVE_UP = 3
 # done without a file must be answered this many times in a row (no failed poll between), over the
 # grace period, before the job is taken as an export with no rows
 GRACE_ANSWERS = 3
@@ -87,6 +91,7 @@ def wait_for_job(
     last_problem = ""
     warned_unknown: set[str] = set()
     refusals = 0
+    unknown = 0  # 100006 answers in a row
     refused_since = 0.0
     refusal_limit = min(REFUSED_FOR_SECONDS, policy.timeout_seconds / 2)
     said_at = started
@@ -101,6 +106,7 @@ def wait_for_job(
                 return PollResult(Outcome.STOPPED, last_status, None, "the run was interrupted", polls)
             complete_since, complete_answers = None, 0  # the job's status meanwhile is unknown
             refusals = refusals + 1 if error.refused else 0
+            unknown = unknown + 1 if INVALID_JOB_CODE in error.codes else 0
             if refusals == 1:
                 refused_since = clock.monotonic()
             given_up = refusals >= REFUSALS_TO_GIVE_UP and clock.monotonic() - refused_since >= refusal_limit
@@ -109,7 +115,7 @@ def wait_for_job(
                                   f"Uniware kept answering job {job_code} as done and failed, done with a file that "
                                   f"cannot be trusted, or as another job ({refusals} answers "
                                   f"over {_duration(clock.monotonic() - refused_since)}): {error}", polls)
-            if INVALID_JOB_CODE in error.codes or given_up:
+            if unknown >= UNKNOWN_TO_GIVE_UP or given_up:
                 return PollResult(Outcome.FAILED, last_status, None,
                                   f"Uniware no longer knows job {job_code}: {error}", polls)
             if str(error) != last_problem or clock.monotonic() - problem_said_at >= STILL_WAITING_EVERY_SECONDS:
@@ -117,7 +123,7 @@ def wait_for_job(
                 log.warning("%s: polling failed, will keep trying until the deadline: %s", label, error)
             last_problem = str(error)
         else:
-            refusals = 0
+            refusals = unknown = 0
             polls += 1
             has_file = status.file_url is not None
             if status.status != last_status or (has_file and seen_without_file) \

@@ -377,8 +377,10 @@ def _not_this_windows(created: CreatedJob, empty: Optional[tuple[datetime, int]]
     if not created.adopted or created.unanswered or empty is not None:
         return None
     return (f"Uniware says an identical job {created.job_code} is already running (100014), but no attempt of this "
-            "create went unanswered and it is not this window's job taken as empty: it may be another "
-            "pipeline's, another export's or a killed run's, and its file is not known to hold this window's rows. "
+            "create went unanswered and it is not this window's job taken as empty: it may be this window's own job "
+            "of an earlier run (whose create answer was lost, or which was given up as unknown to Uniware), or "
+            "another pipeline's, another export's or a killed run's, and its file is not known to hold this "
+            "window's rows. "
             "Not taken over; the window stays planned for the next run (once that job is done, Uniware makes a "
             "new one)")
 

@@ -379,6 +379,8 @@ class UniwareApi:
         if job is None:
             return self.failure(self.options.unknown_job_error, f"Invalid job code: {code}", "jobCode")
         answer = self.jobs.poll(job)
+        if answer.unknown:
+            return self.failure(self.options.unknown_job_error, f"Invalid job code: {code}", "jobCode")
         result: dict[str, Any] = {"successful": True, "message": answer.message or None,
                                   "errors": [], "warnings": None, "status": answer.status}
         if answer.unsuccessful:  # a contradictory answer: done, with a file, and an error

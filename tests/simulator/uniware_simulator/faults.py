@@ -52,8 +52,11 @@ WITH_MESSAGE = "complete_with_message"  # done, with its file, `successful: true
 # the job's first `polls` status answers (None: every one) are another job's: its `jobCode`, `other_status`
 # and `message`; then the job goes on as usual
 MISADDRESSED = "misaddressed"
+# the job's first `polls` status answers (None: every one) say it is unknown (the tenant's unknown_job_error,
+# 100006), as a status service that does not see a job just made yet; then the job goes on as usual
+UNSEEN = "unseen"
 JOB_FATES = (FAIL, CANCEL, ERROR, STUCK, NO_FILE, CORRUPT, SCRIPTED, UNSUCCESSFUL, WITH_ERRORS, WITH_WARNINGS,
-             WITH_MESSAGE, MISADDRESSED)
+             WITH_MESSAGE, MISADDRESSED, UNSEEN)
 # how a complete_without_file answer leaves the link out: no `filePath` field, `""`, or `null`
 NO_FILE_PATHS = ("absent", "empty", "null")
 

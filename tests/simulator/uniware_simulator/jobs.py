@@ -30,6 +30,7 @@ from .faults import (
     NO_FILE,
     SCRIPTED,
     STUCK,
+    UNSEEN,
     UNSUCCESSFUL,
     WITH_ERRORS,
     WITH_MESSAGE,
@@ -96,6 +97,7 @@ class StatusAnswer:
     with_warnings: bool = False  # answered with `successful: true` and `message` as a warning in `warnings[]`
     no_file_path: str = "absent"  # without a file: no `filePath` field, `""` or `null` (faults.NO_FILE_PATHS)
     job_code: Optional[str] = None  # the `jobCode` the answer names, when it is another job's
+    unknown: bool = False  # answered as a job code Uniware does not know
 
 
 class JobRegistry:
@@ -212,12 +214,14 @@ class JobRegistry:
             now = time.monotonic()
             job.polls += 1
             answer = self._advance(job, now)
-            if not job.reported or job.reported[-1] != answer.status:
+            if not answer.unknown and (not job.reported or job.reported[-1] != answer.status):
                 job.reported.append(answer.status)
             return answer
 
     def _advance(self, job: ExportJob, now: float) -> StatusAnswer:
         timing = self.timing
+        if job.fate is not None and job.fate.fate == UNSEEN and (job.fate.polls is None or job.polls <= job.fate.polls):
+            return StatusAnswer("", None, "", unknown=True)
         if job.fate is not None and job.fate.fate == MISADDRESSED \
                 and (job.fate.polls is None or job.polls <= job.fate.polls):
             return StatusAnswer(job.fate.other_status, None, job.fate.message, job_code=f"{job.code}7")
