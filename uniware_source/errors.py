@@ -80,7 +80,8 @@ class ApiError(UniwareError):
 
 
 class ContradictoryStatus(ApiError):
-    """A job status that says done and failed at once (COMPLETE with `successful: false`)."""
+    """A job status not taken as the job's: done and failed at once (COMPLETE with `successful: false`), done
+    with a file that cannot be trusted, or an answer that names another job."""
 
 
 class FacilityAccessError(ApiError):

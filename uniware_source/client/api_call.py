@@ -151,5 +151,5 @@ def raise_unsuccessful(operation: str, payload: dict[str, Any]) -> None:
     """ApiError for an answer with ``successful: false`` (a business failure sent as HTTP 200)."""
     if successful_of(payload) is False:
         raise ApiError(operation, message_of(payload) or "Uniware answered successful=false",
-                       errors=error_details(payload), refused=True)
+                       errors=errors_of(payload), refused=True)
 

@@ -87,7 +87,7 @@ def _refuse_another_jobs(operation: str, job_code: str, status: str, payload: di
     message = message_of(payload)
     said = f" ({message})" if message else ""
     raise ContradictoryStatus(operation, f"Uniware answered {status} for another job ({redact(str(echoed))}){said}: "
-                              f"not taken as the status of job {job_code}", errors=errors_of(payload), refused=True)
+                              f"not taken as the status of job {job_code}", refused=True)  # its errors are not ours
 
 
 def _refuse_doubtful_done(operation: str, status: str, payload: dict[str, Any]) -> None:

@@ -35,10 +35,12 @@ INVALID_JOB_CODE = 100006
 # (a busy export service) resets the count.
 REFUSALS_TO_GIVE_UP = 3
 REFUSED_FOR_SECONDS = 600.0
-# 100006 (invalid job code) this many answers in a row, no time needed: one alone may be a job just made
-# that its status service does not see yet, and giving it up orphans it (the next create of the window is
-# then refused with 100014 until it ends)
+# 100006 (invalid job code) this many answers in a row, for this long (at most half the job's timeout):
+# one alone may be a job just made that its status service does not see yet, and giving it up orphans it
+# (the next create of the window is then refused with 100014 until it ends). A failed call (no answer,
+# an HTTP error) neither counts nor starts over; a status or another refusal starts over.
 UNKNOWN_TO_GIVE_UP = 3
+UNKNOWN_FOR_SECONDS = 60.0
 # done without a file must be answered this many times in a row (no failed poll between), over the
 # grace period, before the job is taken as an export with no rows
 GRACE_ANSWERS = 3
@@ -92,8 +94,9 @@ def wait_for_job(
     warned_unknown: set[str] = set()
     refusals = 0
     unknown = 0  # 100006 answers in a row
-    refused_since = 0.0
+    refused_since = unknown_since = 0.0
     refusal_limit = min(REFUSED_FOR_SECONDS, policy.timeout_seconds / 2)
+    unknown_limit = min(UNKNOWN_FOR_SECONDS, policy.timeout_seconds / 2)
     said_at = started
     problem_said_at = started
     while True:
@@ -105,17 +108,19 @@ def wait_for_job(
             if stop.is_set():  # the call the stop cut: no failure to keep trying after (nor to say as one)
                 return PollResult(Outcome.STOPPED, last_status, None, "the run was interrupted", polls)
             complete_since, complete_answers = None, 0  # the job's status meanwhile is unknown
-            refusals = refusals + 1 if error.refused else 0
-            unknown = unknown + 1 if INVALID_JOB_CODE in error.codes else 0
-            if refusals == 1:
-                refused_since = clock.monotonic()
+            said_unknown = INVALID_JOB_CODE in error.codes
+            if error.refused or said_unknown:  # Uniware's answer; a failed call says nothing of the job
+                refusals = refusals + 1 if error.refused else 0
+                unknown = unknown + 1 if said_unknown else 0
+                refused_since = clock.monotonic() if refusals == 1 else refused_since
+                unknown_since = clock.monotonic() if unknown == 1 else unknown_since
             given_up = refusals >= REFUSALS_TO_GIVE_UP and clock.monotonic() - refused_since >= refusal_limit
             if given_up and isinstance(error, ContradictoryStatus):
                 return PollResult(Outcome.FAILED, last_status, None,
-                                  f"Uniware kept answering job {job_code} as done and failed, done with a file that "
-                                  f"cannot be trusted, or as another job ({refusals} answers "
-                                  f"over {_duration(clock.monotonic() - refused_since)}): {error}", polls)
-            if unknown >= UNKNOWN_TO_GIVE_UP or given_up:
+                                  f"Uniware kept answering job {job_code} with answers not taken as its status "
+                                  f"({refusals} answers over {_duration(clock.monotonic() - refused_since)}): "
+                                  f"{error}", polls)
+            if given_up or (unknown >= UNKNOWN_TO_GIVE_UP and clock.monotonic() - unknown_since >= unknown_limit):
                 return PollResult(Outcome.FAILED, last_status, None,
                                   f"Uniware no longer knows job {job_code}: {error}", polls)
             if str(error) != last_problem or clock.monotonic() - problem_said_at >= STILL_WAITING_EVERY_SECONDS:

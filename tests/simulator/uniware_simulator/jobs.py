@@ -214,7 +214,8 @@ class JobRegistry:
             now = time.monotonic()
             job.polls += 1
             answer = self._advance(job, now)
-            if not answer.unknown and (not job.reported or job.reported[-1] != answer.status):
+            theirs = not answer.unknown and answer.job_code is None  # not another job's, nor "unknown"
+            if theirs and (not job.reported or job.reported[-1] != answer.status):
                 job.reported.append(answer.status)
             return answer
 
