@@ -71,7 +71,7 @@ def link_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UniwareSimula
 def assert_no_leftovers(download_dir: Path) -> None:
     """Nothing but the DuckDB file and dlt's pipeline folder: no CSV, Parquet, partial file or workdir."""
     left = sorted(p.name for p in download_dir.iterdir()
-                  if p.name != "pipelines" and not p.name.endswith((".duckdb", ".duckdb.wal")))
+                  if p.name != "pipelines" and not p.name.endswith((".duckdb", ".duckdb.wal", ".duckdb.lock")))
     assert left == []
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import dlt
+import psycopg2
 import pytest
 
 from tests.simulator_fixtures import TEST_NOW
@@ -60,14 +61,15 @@ def child_env(sim: UniwareSimulator, download_dir: Path, exports: list[Any]) -> 
 
 
 def start_run(sim: UniwareSimulator, workdir: Path, *args: str, exports: Optional[list[Any]] = None,
-              name: str = "adversarial") -> subprocess.Popen[str]:
-    """The pipeline script in a child process (state under `workdir`, DuckDB file in `workdir`)."""
+              name: str = "adversarial", env: Optional[dict[str, str]] = None) -> subprocess.Popen[str]:
+    """The pipeline script in a child process (state under `workdir`, DuckDB file in `workdir`, unless
+    `env` gives the destination)."""
     downloads = workdir / "downloads"
-    downloads.mkdir(exist_ok=True)
+    downloads.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
         [sys.executable, "-m", "tests.pipeline_process", TEST_NOW.isoformat(), "--",
          "--pipelines-dir", str(workdir / "pipelines"), "--pipeline-name", name, "--quiet", *args],
-        env=child_env(sim, downloads, exports or [ORDERS_LOG]), cwd=workdir,
+        env={**child_env(sim, downloads, exports or [ORDERS_LOG]), **(env or {})}, cwd=workdir,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -187,6 +189,112 @@ def test_a_run_that_waits_for_the_lock_loads_where_it_was_told(
         [(mine.code, mine.file.rows)]
     assert harness.sql("SELECT _uniware_job_code, COUNT(*) FROM elsewhere.orders_log GROUP BY 1") == \
         [(its.code, its.file.rows)]
+
+
+def two_machines(destination: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[list[str], dict[str, str],
+                                                                                             Any, str]:
+    """(script arguments, environment, dlt destination, dataset) of one dataset that runs with separate
+    pipelines dirs load into: a PostgreSQL schema, or one DuckDB file outside either pipelines dir."""
+    if destination == "postgres":
+        dataset = request.getfixturevalue("postgres_dataset")
+        return (["--destination", "postgres", "--dataset", dataset],
+                {"DESTINATION__POSTGRES__CREDENTIALS": POSTGRES}, dlt.destinations.postgres(POSTGRES), dataset)
+    database = str(tmp_path / "shared" / "warehouse.duckdb")
+    (tmp_path / "shared").mkdir()
+    return ["--dataset", "uniware"], {"DESTINATION__DUCKDB__CREDENTIALS": database}, \
+        dlt.destinations.duckdb(database), "uniware"
+
+
+@pytest.mark.parametrize("destination", ["postgres", "duckdb"])
+@pytest.mark.parametrize("second_name", ["adversarial", "another"])
+def test_runs_that_share_no_pipelines_dir_load_one_dataset_one_at_a_time(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, processes: list[subprocess.Popen[str]],
+        destination: str, second_name: str, request: pytest.FixtureRequest) -> None:
+    """Two machines (or containers), each with its own pipelines dir, one dataset; the second run starts
+    while the first polls. Under the same pipeline name it took the first's jobs from the state at the
+    destination, both saw the table empty and appended every row: each row twice, both exit 0 (red team
+    135). Under another name each would make its own job and append it. The dataset's lock at the
+    destination now makes the second exit 4 naming the first; with --wait it runs after it, and loads
+    nothing twice (another pipeline is then refused by the keyless export's overlap check, exit 1)."""
+    sim = uniware_simulator
+    sim.inject_job_fate(STUCK)
+    arguments, env, target, dataset = two_machines(destination, tmp_path, request)
+    first = start_run(sim, tmp_path / "a", *arguments, env=env)
+    processes.append(first)
+    assert polled(sim, 3), "the first run never polled its job"
+
+    second = start_run(sim, tmp_path / "b", *arguments, env=env, name=second_name)
+    processes.append(second)
+    _, stderr = second.communicate(timeout=WAIT)
+    assert second.returncode == 4, stderr
+    [message] = [line for line in stderr.splitlines() if line.strip()]
+    assert "is already being loaded by another run" in message and "--wait" in message, message
+    assert f"pid {first.pid} on host {socket.gethostname()} since " in message, message
+    assert sim.requests.count("create") == 1
+
+    waiting = start_run(sim, tmp_path / "b", *arguments, "--wait", env=env, name=second_name)
+    processes.append(waiting)
+    waiting_stderr = StderrLines(waiting)
+    assert waiting_stderr.wait_for(f"is locked by another run (pid {first.pid} on host", WAIT), waiting_stderr.rest()
+    assert waiting.poll() is None
+    sim.release_stuck_jobs()
+    _, first_stderr = first.communicate(timeout=WAIT)
+    assert first.returncode == 0, first_stderr
+    waiting.wait(timeout=WAIT)
+    if second_name == "adversarial":
+        assert waiting.returncode == 0, waiting_stderr.rest()
+    else:  # its own state, no cursor: after the first, its windows overlap the rows the first loaded
+        said = waiting_stderr.rest()
+        assert waiting.returncode == 1 and "cannot merge rows exported twice" in said, said
+
+    files = {job.code: job.file.rows for job in sim.jobs.all() if job.file is not None}
+    assert sum(files.values()) > 0
+    reader = Harness(sim, tmp_path / "reader", name="reader", destination=target, dataset=dataset)
+    loaded = reader.query("SELECT _uniware_job_code, COUNT(*) FROM {ds}.orders_log GROUP BY 1")
+    assert sorted(loaded) == sorted((code, rows) for code, rows in files.items() if rows)
+    statuses = reader.query("SELECT job_code, status, COUNT(*) FROM {ds}.export_job_status WHERE status = 'LOADED' "
+                            "GROUP BY 1, 2")
+    assert sorted(statuses) == sorted((code, "LOADED", 1) for code in files)
+    if second_name == "adversarial":  # the waiting run took the first's state: its job was loaded, none to make
+        assert sim.requests.count("create") == 1 and sim.requests.count("download") == 1
+
+
+def test_a_run_that_lost_its_dataset_lock_loads_nothing_and_the_next_run_loads_it_once(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, processes: list[subprocess.Popen[str]],
+        postgres_dataset: str) -> None:
+    """The lock's connection ends mid-run (a server restart, an admin's pg_terminate_backend, a dropped
+    network path): another run may take the dataset now, so this one stops before its rows load, naming
+    the dataset (exit 3); the next run loads the job's rows once."""
+    sim = uniware_simulator
+    sim.inject_job_fate(STUCK)
+    arguments = ["--destination", "postgres", "--dataset", postgres_dataset]
+    env = {"DESTINATION__POSTGRES__CREDENTIALS": POSTGRES}
+    run = start_run(sim, tmp_path, *arguments, env=env)
+    processes.append(run)
+    assert polled(sim, 3), "the run never polled its job"
+    with psycopg2.connect(POSTGRES) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE %s",
+                       (f"uniware-dlt pid {run.pid} on host %",))
+        assert cursor.fetchall() == [(True,)]
+    sim.release_stuck_jobs()
+    _, stderr = run.communicate(timeout=WAIT)
+    assert run.returncode == 3, stderr
+    assert f"lost its lock of dataset '{postgres_dataset}' of PostgreSQL" in stderr, stderr
+    assert "stopped before loading" in stderr
+    harness = Harness(sim, tmp_path, name="adversarial", destination=dlt.destinations.postgres(POSTGRES),
+                      dataset=postgres_dataset)
+    assert not harness.query("SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                             f"'{postgres_dataset}' AND table_name = 'orders_log'")
+
+    rerun = start_run(sim, tmp_path, *arguments, env=env)
+    processes.append(rerun)
+    _, stderr = rerun.communicate(timeout=WAIT)
+    assert rerun.returncode == 0, stderr
+    [job] = sim.jobs.all()
+    assert job.file is not None and job.file.rows > 0
+    assert harness.query("SELECT _uniware_job_code, COUNT(*) FROM {ds}.orders_log GROUP BY 1") == \
+        [(job.code, job.file.rows)]
+    assert harness.query("SELECT COUNT(*) FROM {ds}.export_job_status WHERE status = 'LOADED'") == [(1,)]
 
 
 @pytest.mark.parametrize("destination", ["duckdb", "postgres"])

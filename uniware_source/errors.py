@@ -23,6 +23,17 @@ class ConfigError(UniwareError):
         self.setting = setting
 
 
+class DestinationNotReached(Exception):
+    """The run's first connection to its destination (its dataset lock's) could not be opened. It stands
+    for dlt's failed first state sync, so it is no UniwareError with words of its own: `problems.explain`
+    says it as that sync's failure (`destination_not_connected`), from the cause chained."""
+
+    def __init__(self, pipeline: Any, error: BaseException) -> None:
+        super().__init__(redact(str(error)))
+        self.pipeline = pipeline
+        self.step = "sync"
+
+
 class AuthError(UniwareError):
     """Uniware refused our credentials or tokens; never retried in a loop."""
 

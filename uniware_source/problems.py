@@ -33,7 +33,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from tomlkit.exceptions import TOMLKitError
 
 from .client.connection_errors import NAME_RESOLUTION, causes, unreachable
-from .errors import AuthError, ConfigError, UniwareError
+from .errors import AuthError, ConfigError, DestinationNotReached, UniwareError
 from .redact import MASK, redact
 from .setting_places import misplaced_settings, secrets_file
 
@@ -199,7 +199,7 @@ def destination_not_connected(chain: list[BaseException]) -> Optional[tuple[bool
     (or bucket_url) did not parse, or the server refused them (a setting error) or could not be reached
     or was not ready (said, but no setting error: it may pass). A connection lost later in the run (the
     first sync went through) is neither; the password is never quoted."""
-    step = next((item for item in chain if isinstance(item, PipelineStepFailed)), None)
+    step: Any = next((item for item in chain if isinstance(item, (PipelineStepFailed, DestinationNotReached))), None)
     destination = getattr(getattr(step, "pipeline", None), "destination", None)
     if step is None or destination is None:
         return None

@@ -28,6 +28,7 @@ from ..run_report import RunReport
 from ..runtime import COLLECT, HISTORY, SUBMIT
 from ..source import uniware_source
 from . import duckdb_memory
+from .dataset_lock import confirm_held
 from .dlt_warnings import expected_warnings_dropped
 from .duckdb_connection import check_names, connection_held, credentials_pinned, is_duckdb
 from .lock import WaitForLock, pipeline_lock
@@ -109,6 +110,7 @@ def _load(pipeline: Pipeline) -> None:
     conversion's freed Arrow memory is given back to the system first: the load (DuckDB in this
     process) need not stack on what pyarrow's allocator keeps for reuse."""
     pa.default_memory_pool().release_unused()
+    confirm_held()  # rows land only under the dataset's lock: lost, nothing loads
     delete_emptied_snapshots(pipeline)  # with the package that holds their history rows
     if not is_duckdb(pipeline):
         pipeline.load()

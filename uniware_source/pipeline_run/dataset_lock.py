@@ -1,0 +1,232 @@
+"""One run per dataset at a time, held at the destination: runs that share no `pipelines_dir` see each other.
+
+The pipeline's file lock (lock.py) is local. Two runs of one pipeline on two machines or containers
+(each its own `pipelines_dir`, one dataset) both took the state the first committed, collected the same
+jobs, and both saw the target table empty: both appended every row (exit 0, each row twice), or
+numbered one job's statuses differently and collided on the history's key in every later run.
+
+- PostgreSQL: a session advisory lock (`pg_try_advisory_lock`) keyed on the dataset's schema name, on a
+  connection of its own held for the run. The server drops it when that connection ends (the process
+  killed; a machine gone, once TCP says so). The session's `application_name` names the pid and host.
+  Each load first checks the lock is still held (`confirm_held`): a lost connection stops the run
+  before it loads (its package waits for the next run, which merges it).
+- DuckDB: one process writes a file at a time anyway; an flock on `<database file>.lock` beside it
+  (none for a file in the pipeline's own folder: the pipeline's lock covers that one).
+- Other destinations: nothing here; runs on several machines need the orchestrator's one-at-a-time.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import socket
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Optional, Protocol, TextIO
+
+from dlt.pipeline.pipeline import Pipeline
+
+from ..errors import DestinationNotReached, UniwareError
+
+log = logging.getLogger(__name__)
+
+APPLICATION = "uniware-dlt"
+NAMESPACE = zlib.crc32(b"uniware-dlt run lock") & 0x7FFFFFFF  # the advisory lock's first key, ours alone
+IDENTIFIER_BYTES = 63  # PostgreSQL keeps this much of an application_name
+
+
+class DatasetLock(Protocol):
+    """A destination's lock of one dataset, taken by each run for its whole length."""
+
+    subject: str  # "dataset 'x' of PostgreSQL": what is locked
+    where: str  # how: which lock, for the message
+
+    def try_lock(self) -> bool: ...
+
+    def holder(self) -> str: ...
+
+    def confirm(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class DatasetLockLost(UniwareError):
+    """The run no longer holds its dataset's lock: another run may load now, so this one loads nothing."""
+
+
+_held: ContextVar[Optional[DatasetLock]] = ContextVar("uniware_dataset_lock", default=None)
+
+
+def lock_of(pipeline: Pipeline) -> Optional[DatasetLock]:
+    """The dataset lock this pipeline's destination can hold, not yet taken; None where there is none."""
+    destination = pipeline.destination
+    if destination is None or not pipeline.dataset_name:
+        return None
+    kind = destination.destination_type
+    if kind.endswith(".postgres"):
+        return PostgresLock(pipeline)
+    if kind.endswith(".duckdb"):
+        return DuckdbFileLock.of(pipeline)
+    return None
+
+
+@contextmanager
+def held(lock: DatasetLock) -> Iterator[None]:
+    """`lock` (taken) is this context's: `confirm_held` checks it; closed when the block ends."""
+    token = _held.set(lock)
+    try:
+        yield
+    finally:
+        _held.reset(token)
+        lock.close()
+
+
+def confirm_held() -> None:
+    """Before rows load: raise DatasetLockLost when the run's dataset lock is gone (no lock: nothing to check)."""
+    lock = _held.get()
+    if lock is not None:
+        lock.confirm()
+
+
+def _label() -> str:
+    return f"pid {os.getpid()} on host {socket.gethostname()}"
+
+
+class PostgresLock:
+    """A session advisory lock of the dataset's schema, on a connection of dlt's PostgreSQL client."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        try:  # the run's first contact with the destination: its credentials resolved and a connection opened
+            self.client: Any = pipeline.sql_client()  # dlt's: its credentials, connection options and errors
+            self.client.open_connection()
+        except Exception as error:
+            raise DestinationNotReached(pipeline, error) from error
+        self.dataset = str(self.client.dataset_name)  # as the schema is named at the destination
+        self.key = (NAMESPACE, zlib.crc32(self.dataset.encode()) & 0x7FFFFFFF)
+        self.subject = f"dataset '{self.dataset}' of PostgreSQL"
+        self.where = (f"advisory lock ({self.key[0]}, {self.key[1]}) of database "
+                      f"'{getattr(self.client, 'database_name', '?')}', taken by every run")
+        self._execute("SET application_name = %s",
+                      f"{APPLICATION} {_label()} pipeline {pipeline.pipeline_name}"[:IDENTIFIER_BYTES])
+        try:  # held while the run waits for Uniware: a server's idle timeout must not end it (PostgreSQL 14+)
+            self._execute("SET idle_session_timeout = 0")
+        except Exception:
+            log.debug("idle_session_timeout not set (a server before PostgreSQL 14)")
+
+    def _execute(self, sql: str, *args: Any) -> Any:
+        return self.client.execute_sql(sql, *args)
+
+    def try_lock(self) -> bool:
+        [(taken,)] = self._execute("SELECT pg_try_advisory_lock(%s, %s)", *self.key)
+        return bool(taken)
+
+    def holder(self) -> str:
+        """'pid 4711 on host h since <time> (pipeline x; PostgreSQL session 123 from 10.0.0.5)', as far as
+        the server shows another role's session."""
+        try:
+            rows = self._execute(
+                "SELECT a.application_name, a.backend_start, host(a.client_addr), l.pid, a.usename "
+                "FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid = %s "
+                "AND l.objid = %s AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                *self.key) or []
+        except Exception as error:
+            log.debug("could not read the holder of %s: %s", self.where, error)
+            return "holder unknown"
+        if not rows:
+            return "holder gone since"
+        name, since, address, backend, user = rows[0]
+        name = str(name or "")
+        if name.startswith(APPLICATION + " "):
+            label, _, pipeline = name[len(APPLICATION) + 1:].partition(" pipeline ")
+        else:
+            label, pipeline = f"a session of user {user or '?'}", ""
+        when = f" since {since.isoformat(timespec='seconds')}" if isinstance(since, datetime) else ""
+        extra = [f"pipeline {pipeline}"] if pipeline else []
+        extra.append(f"PostgreSQL session {backend}" + (f" from {address}" if address else ""))
+        return f"{label}{when} ({'; '.join(extra)})"
+
+    def confirm(self) -> None:
+        try:
+            rows = self._execute(
+                "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND classid = %s "
+                "AND objid = %s AND pid = pg_backend_pid()", *self.key)
+        except Exception as error:
+            said = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise DatasetLockLost(f"the run lost its lock of {self.subject} (its connection ended: {said}"
+                                  "); it stopped before loading: another run may load now. What it extracted "
+                                  "waits, and the next run loads it (merged, once)") from None
+        if not rows:
+            raise DatasetLockLost(f"the run no longer holds its lock of {self.subject}; it stopped before loading: "
+                                  "the next run loads what it extracted (merged, once)")
+
+    def close(self) -> None:
+        try:
+            self.client.close_connection()  # the server drops the session's advisory locks with it
+        except Exception as error:
+            log.debug("closing the lock connection of %s: %s", self.subject, error)
+
+
+class DuckdbFileLock:
+    """An flock on `<database file>.lock`: runs of any pipeline writing that file, one at a time."""
+
+    def __init__(self, database: Path) -> None:
+        self.path = database.with_name(database.name + ".lock")
+        self.subject = f"DuckDB file {database}"
+        self.where = f"lock {self.path}, taken by every run writing the file"
+        self.handle: Optional[TextIO] = None
+        self.locked = False
+
+    @classmethod
+    def of(cls, pipeline: Pipeline) -> Optional[DuckdbFileLock]:
+        database = getattr(pipeline.destination_client().config.credentials, "database", None)
+        if not isinstance(database, str) or database.startswith(":") or "://" in database:
+            return None  # in memory, MotherDuck: no file here
+        path = Path(database).resolve()
+        if path.is_relative_to(Path(pipeline.working_dir).resolve()):
+            return None  # the pipeline's own file (`:pipeline:`): its pipeline lock covers it
+        if not path.parent.is_dir():
+            return None  # no file can be there: DuckDB's first connection says so, naming the setting
+        lock = cls(path)
+        try:
+            lock.handle = open(lock.path, "a+", encoding="utf-8")  # noqa: SIM115 (held until close)
+        except OSError as error:  # a folder that cannot be written: said as DuckDB's own refusal would be
+            raise DestinationNotReached(pipeline, error) from error
+        return lock
+
+    def try_lock(self) -> bool:
+        if self.handle is None:
+            return False
+        try:
+            fcntl.flock(self.handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        self.locked = True
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(f"{_label()} since {datetime.now().astimezone().isoformat(timespec='seconds')}")
+        self.handle.flush()
+        return True
+
+    def holder(self) -> str:
+        try:
+            return self.path.read_text(encoding="utf-8").strip() or "holder unknown"
+        except OSError:
+            return "holder unknown"
+
+    def confirm(self) -> None:
+        """An flock lasts as long as its process: nothing to check."""
+
+    def close(self) -> None:
+        if self.handle is not None:
+            if self.locked:  # a finished run is no one's holder; a run refused leaves the holder's words
+                self.handle.seek(0)
+                self.handle.truncate()
+            self.handle.close()  # closing releases the flock
+            self.handle = None
