@@ -9,7 +9,9 @@ numbered one job's statuses differently and collided on the history's key in eve
   connection of its own held for the run. The server drops it when that connection ends (the process
   killed; a machine gone, once TCP says so). The session's `application_name` names the pid and host.
   Each load first checks the lock is still held (`confirm_held`): a lost connection stops the run
-  before it loads (its package waits for the next run, which merges it).
+  before it loads (its package waits for the next run, which merges it). The connection gets TCP
+  keepalives, as it sits idle while the run polls. Dagster's collect loads through dagster-dlt's
+  `pipeline.run`, without that check: there the run queue is the first guard.
 - DuckDB: one process writes a file at a time anyway; an flock on `<database file>.lock` beside it
   (none for a file in the pipeline's own folder: the pipeline's lock covers that one).
 - Other destinations: nothing here; runs on several machines need the orchestrator's one-at-a-time.
@@ -38,6 +40,8 @@ log = logging.getLogger(__name__)
 APPLICATION = "uniware-dlt"
 NAMESPACE = zlib.crc32(b"uniware-dlt run lock") & 0x7FFFFFFF  # the advisory lock's first key, ours alone
 IDENTIFIER_BYTES = 63  # PostgreSQL keeps this much of an application_name
+IDLE_TIMEOUT_SINCE = 140000  # idle_session_timeout came with PostgreSQL 14
+KEEPALIVE_SECONDS = 60  # TCP keepalive on the idle lock connection: a NAT or load balancer keeps it open
 
 
 class DatasetLock(Protocol):
@@ -93,6 +97,22 @@ def confirm_held() -> None:
         lock.confirm()
 
 
+def _keep_alive(connection: Any) -> None:
+    """TCP keepalives every KEEPALIVE_SECONDS on the connection's socket (libpq's default waits two hours):
+    the lock's connection sits idle while the run polls Uniware, and a NAT or load balancer that drops idle
+    flows would end it. A Unix socket needs none."""
+    try:
+        with socket.socket(fileno=os.dup(connection.fileno())) as sock:
+            if sock.family not in (socket.AF_INET, socket.AF_INET6):
+                return
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            for option, value in (("TCP_KEEPIDLE", KEEPALIVE_SECONDS), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 6)):
+                if hasattr(socket, option):
+                    sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+    except OSError as error:
+        log.debug("no TCP keepalive on the lock connection: %s", error)
+
+
 def _label() -> str:
     return f"pid {os.getpid()} on host {socket.gethostname()}"
 
@@ -112,12 +132,14 @@ class PostgresLock:
         self.subject = f"dataset '{self.dataset}' of PostgreSQL"
         self.where = (f"advisory lock ({self.key[0]}, {self.key[1]}) of database "
                       f"'{getattr(self.client, 'database_name', '?')}', taken by every run")
+        # no statement here may fail: dlt's client resets a connection whose statement failed (DISCARD ALL),
+        # which would clear the name and, once taken, the lock
+        if getattr(self.client.native_connection, "server_version", 0) >= IDLE_TIMEOUT_SINCE:
+            # held while the run waits for Uniware: a server's idle timeout must not end it
+            self._execute("SET idle_session_timeout = 0")
         self._execute("SET application_name = %s",
                       f"{APPLICATION} {_label()} pipeline {pipeline.pipeline_name}"[:IDENTIFIER_BYTES])
-        try:  # held while the run waits for Uniware: a server's idle timeout must not end it (PostgreSQL 14+)
-            self._execute("SET idle_session_timeout = 0")
-        except Exception:
-            log.debug("idle_session_timeout not set (a server before PostgreSQL 14)")
+        _keep_alive(self.client.native_connection)
 
     def _execute(self, sql: str, *args: Any) -> Any:
         return self.client.execute_sql(sql, *args)
@@ -140,7 +162,7 @@ class PostgresLock:
             log.debug("could not read the holder of %s: %s", self.where, error)
             return "holder unknown"
         if not rows:
-            return "holder gone since"
+            return "its holder has just ended"
         name, since, address, backend, user = rows[0]
         name = str(name or "")
         if name.startswith(APPLICATION + " "):
@@ -196,8 +218,10 @@ class DuckdbFileLock:
         lock = cls(path)
         try:
             lock.handle = open(lock.path, "a+", encoding="utf-8")  # noqa: SIM115 (held until close)
-        except OSError as error:  # a folder that cannot be written: said as DuckDB's own refusal would be
-            raise DestinationNotReached(pipeline, error) from error
+        except OSError as error:  # a folder that cannot be written: DuckDB's own first connection says why
+            log.warning("%s cannot be made (%s): runs with other pipelines dirs writing %s are not kept apart",
+                        lock.path, error, path.name)
+            return None
         return lock
 
     def try_lock(self) -> bool:
