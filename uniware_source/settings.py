@@ -146,7 +146,7 @@ class SettingValues:
         'jobs running at once across all exports; a run goes on in rounds until every planned window had its '
         'job (windows left without one, every slot held by a job that does not end, make a `--mode run` exit 1)')
     poll_initial_seconds: float = setting(2.0,
-        'first wait between status polls')
+        'first wait between status polls (above zero: 0 would poll Uniware as fast as it answers)')
     poll_max_seconds: float = setting(30.0,
         'the backoff cap (x1.6 per poll)')
     job_timeout_seconds: float = setting(1800.0,
@@ -1117,7 +1117,7 @@ def _download_dir(value: str) -> Path:
 
 def poll_policy(values: SettingValues) -> PollPolicy:
     """How a job is waited for, from the poll_* / job_timeout_seconds / complete_* settings."""
-    initial = _positive("poll_initial_seconds", values.poll_initial_seconds, allow_zero=True)
+    initial = _positive("poll_initial_seconds", values.poll_initial_seconds)
     return PollPolicy(
         initial_seconds=initial,
         max_seconds=max(initial, _positive("poll_max_seconds", values.poll_max_seconds, allow_zero=True)),

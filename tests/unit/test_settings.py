@@ -76,6 +76,8 @@ def test_every_default_lives_in_the_declaration_and_the_policies_are_built_from_
     ({"password": None}, "password"),
     ({"tenant": None}, "tenant"),
     ({"poll_max_seconds": "x"}, "poll_max_seconds"),
+    ({"poll_initial_seconds": 0}, "poll_initial_seconds"),  # polls as fast as Uniware answers, for the whole wait
+    ({"poll_initial_seconds": "0.0"}, "poll_initial_seconds"),
     ({"facilities": ["BLR 01\n"]}, "facilities"),
     ({"backfill_end": "2026-01-01"}, "backfill_start"),
     # user:pass@ made requests send HTTP basic auth instead of the bearer token: every call 401
