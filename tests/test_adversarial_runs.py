@@ -280,7 +280,7 @@ def test_a_run_that_lost_its_dataset_lock_loads_nothing_and_the_next_run_loads_i
     _, stderr = run.communicate(timeout=WAIT)
     assert run.returncode == 3, stderr
     assert f"lost its lock of dataset '{postgres_dataset}' of PostgreSQL" in stderr, stderr
-    assert "stopped before loading" in stderr
+    assert "stopped before loading its next package" in stderr
     harness = Harness(sim, tmp_path, name="adversarial", destination=dlt.destinations.postgres(POSTGRES),
                       dataset=postgres_dataset)
     assert not harness.query("SELECT table_name FROM information_schema.tables WHERE table_schema = "

@@ -6,15 +6,19 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from typing import Any
 
 import dlt
+import psycopg2
 import pytest
 from dlt.pipeline.pipeline import Pipeline
 
+from uniware_simulator import UniwareSimulator
 from uniware_source.pipeline_run import dataset_lock
 from uniware_source.pipeline_run.dataset_lock import DatasetLockLost, DuckdbFileLock, PostgresLock, lock_of
 from uniware_source.pipeline_run.lock import RunLocked, pipeline_lock
 
+from .harness import Harness
 from .postgres import POSTGRES
 
 
@@ -60,6 +64,13 @@ def test_a_postgres_lock_is_one_sessions_named_kept_alive_and_given_up_with_it(
         mine.confirm()
         mine.close()
         assert theirs.try_lock()
+        waiting = lock_of(postgres_pipeline(tmp_path, "third", postgres_dataset))
+        assert isinstance(waiting, PostgresLock) and not waiting.try_lock()
+        theirs.client.execute_sql("SELECT pg_terminate_backend(%s)", waiting.client.native_connection.get_backend_pid())
+        with pytest.raises(DatasetLockLost, match=f"the connection that takes the lock of dataset '{postgres_dataset}' "
+                                                  "of PostgreSQL ended .*loaded nothing"):
+            waiting.try_lock()  # while it waits: said as the lock's, not as a driver's bare words
+        waiting.close()
         with pytest.raises(DatasetLockLost, match=f"lost its lock of dataset '{postgres_dataset}' of PostgreSQL"):
             mine.confirm()
     finally:
@@ -105,3 +116,29 @@ def test_a_duckdb_file_outside_the_pipelines_folder_is_locked_beside_it(tmp_path
     assert lock_of(pipeline("c", tmp_path / "missing" / "x.duckdb")) is None  # DuckDB says why itself
     own = pipeline("d", tmp_path / "elsewhere.duckdb")
     assert lock_of(pipeline("d", Path(own.working_dir) / "d.duckdb")) is None  # its pipeline lock covers it
+
+
+def test_a_lock_lost_while_the_last_package_loads_is_said_not_an_exit_0(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, postgres_dataset: str) -> None:
+    """The lock is checked before each load, not fenced into dlt's transactions: lost while the run's last
+    package (its LOADED rows) loaded, the load went on and the run ended as a success (red team 138). Checked
+    again after each load: the run fails naming the lost lock (the rows it loaded are in; README fault table)."""
+    harness = Harness(uniware_simulator, tmp_path, destination=dlt.destinations.postgres(POSTGRES),
+                      dataset=postgres_dataset)
+    load = harness.pipeline.load
+    loads: list[int] = []
+
+    def lock_ended_on_the_third_load(*args: Any, **kwargs: Any) -> Any:
+        loads.append(1)
+        if len(loads) == 3:  # submit, collect, then the closing package with the LOADED rows
+            with psycopg2.connect(POSTGRES) as connection, connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE %s",
+                               (f"uniware-dlt pid {os.getpid()} on host %",))
+                assert cursor.fetchall() == [(True,)]
+        return load(*args, **kwargs)
+
+    harness.pipeline.load = lock_ended_on_the_third_load  # type: ignore[method-assign]
+    with pytest.raises(DatasetLockLost, match=r"lost its lock of dataset .* was not stopped"):
+        harness.run(exports=["Return Invoices"], facilities=["BLR01"])
+    assert len(loads) == 3
+    assert harness.query("SELECT COUNT(*) FROM {ds}.export_job_status WHERE status = 'LOADED'") == [(1,)]

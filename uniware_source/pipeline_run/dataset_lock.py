@@ -8,8 +8,10 @@ numbered one job's statuses differently and collided on the history's key in eve
 - PostgreSQL: a session advisory lock (`pg_try_advisory_lock`) keyed on the dataset's schema name, on a
   connection of its own held for the run. The server drops it when that connection ends (the process
   killed; a machine gone, once TCP says so). The session's `application_name` names the pid and host.
-  Each load first checks the lock is still held (`confirm_held`): a lost connection stops the run
-  before it loads (its package waits for the next run, which merges it). The connection gets TCP
+  Each load first checks the lock is still held (`confirm_held`), and again after: a lost connection stops
+  the run before it loads (its package waits for the next run, which merges it). Not fenced: a load already
+  under way (dlt's own connections) when the lock goes is not stopped, so a run taking the lock then
+  can load beside it (red team 138; the README's fault table says what that does). The connection gets TCP
   keepalives, as it sits idle while the run polls. Dagster's collect loads through dagster-dlt's
   `pipeline.run`, without that check: there the run queue is the first guard.
 - DuckDB: one process writes a file at a time anyway; an flock on `<database file>.lock` beside it
@@ -41,6 +43,9 @@ APPLICATION = "uniware-dlt"
 NAMESPACE = zlib.crc32(b"uniware-dlt run lock") & 0x7FFFFFFF  # the advisory lock's first key, ours alone
 IDENTIFIER_BYTES = 63  # PostgreSQL keeps this much of an application_name
 IDLE_TIMEOUT_SINCE = 140000  # idle_session_timeout came with PostgreSQL 14
+LOST = ("it stopped before loading its next package: another run may load now. What it extracted waits, and the "
+        "next run loads it (merged). A load already under way when the lock went was not stopped (README fault "
+        "table: a lock lost while a load runs)")
 KEEPALIVE_SECONDS = 60  # TCP keepalive on the idle lock connection: a NAT or load balancer keeps it open
 
 
@@ -113,6 +118,11 @@ def _keep_alive(connection: Any) -> None:
         log.debug("no TCP keepalive on the lock connection: %s", error)
 
 
+def _first_line(error: BaseException) -> str:
+    said = str(error).strip()
+    return said.splitlines()[0] if said else type(error).__name__
+
+
 def _label() -> str:
     return f"pid {os.getpid()} on host {socket.gethostname()}"
 
@@ -145,7 +155,11 @@ class PostgresLock:
         return self.client.execute_sql(sql, *args)
 
     def try_lock(self) -> bool:
-        [(taken,)] = self._execute("SELECT pg_try_advisory_lock(%s, %s)", *self.key)
+        try:
+            [(taken,)] = self._execute("SELECT pg_try_advisory_lock(%s, %s)", *self.key)
+        except Exception as error:
+            raise DatasetLockLost(f"the connection that takes the lock of {self.subject} ended ({_first_line(error)}); "
+                                  "this run loaded nothing: run it again") from None
         return bool(taken)
 
     def holder(self) -> str:
@@ -180,13 +194,10 @@ class PostgresLock:
                 "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND classid = %s "
                 "AND objid = %s AND pid = pg_backend_pid()", *self.key)
         except Exception as error:
-            said = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise DatasetLockLost(f"the run lost its lock of {self.subject} (its connection ended: {said}"
-                                  "); it stopped before loading: another run may load now. What it extracted "
-                                  "waits, and the next run loads it (merged, once)") from None
+            raise DatasetLockLost(f"the run lost its lock of {self.subject} (its connection ended: {_first_line(error)}"
+                                  f"); {LOST}") from None
         if not rows:
-            raise DatasetLockLost(f"the run no longer holds its lock of {self.subject}; it stopped before loading: "
-                                  "the next run loads what it extracted (merged, once)")
+            raise DatasetLockLost(f"the run no longer holds its lock of {self.subject}; {LOST}")
 
     def close(self) -> None:
         try:

@@ -114,8 +114,10 @@ def _load(pipeline: Pipeline) -> None:
     delete_emptied_snapshots(pipeline)  # with the package that holds their history rows
     if not is_duckdb(pipeline):
         pipeline.load()
-        return
-    _with_room(pipeline, pipeline.load, needed=duckdb_memory.widest_table(pipeline) * duckdb_memory.BYTES_PER_COLUMN)
+    else:
+        _with_room(pipeline, pipeline.load,
+                   needed=duckdb_memory.widest_table(pipeline) * duckdb_memory.BYTES_PER_COLUMN)
+    confirm_held()  # lost while it loaded (not fenced: the load went on): said, never an exit 0
 
 
 def _with_room(pipeline: Pipeline, run: Callable[[], Any], needed: int = 0) -> None:
