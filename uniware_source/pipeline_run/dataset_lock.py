@@ -65,7 +65,7 @@ class DatasetLock(Protocol):
 
 
 class DatasetLockLost(UniwareError):
-    """The run no longer holds its dataset's lock: another run may load now, so this one loads nothing."""
+    """The run no longer holds its dataset's lock: another run may load now, so this one loads no more."""
 
 
 _held: ContextVar[Optional[DatasetLock]] = ContextVar("uniware_dataset_lock", default=None)
@@ -118,6 +118,15 @@ def _keep_alive(connection: Any) -> None:
         log.debug("no TCP keepalive on the lock connection: %s", error)
 
 
+def try_flock(handle: TextIO) -> bool:
+    """An exclusive flock on the open file, if no other open file holds it."""
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 def _first_line(error: BaseException) -> str:
     said = str(error).strip()
     return said.splitlines()[0] if said else type(error).__name__
@@ -137,6 +146,7 @@ class PostgresLock:
             self.client.open_connection()
         except Exception as error:
             raise DestinationNotReached(pipeline, error) from error
+        self.locked = False
         self.dataset = str(self.client.dataset_name)  # as the schema is named at the destination
         self.key = (NAMESPACE, zlib.crc32(self.dataset.encode()) & 0x7FFFFFFF)
         self.subject = f"dataset '{self.dataset}' of PostgreSQL"
@@ -160,7 +170,8 @@ class PostgresLock:
         except Exception as error:
             raise DatasetLockLost(f"the connection that takes the lock of {self.subject} ended ({_first_line(error)}); "
                                   "this run loaded nothing: run it again") from None
-        return bool(taken)
+        self.locked = bool(taken)
+        return self.locked
 
     def holder(self) -> str:
         """'pid 4711 on host h since <time> (pipeline x; PostgreSQL session 123 from 10.0.0.5)', as far as
@@ -201,6 +212,11 @@ class PostgresLock:
 
     def close(self) -> None:
         try:
+            if self.locked:  # at once: the server ends a closed session (and drops its locks) a moment later
+                self._execute("SELECT pg_advisory_unlock(%s, %s)", *self.key)
+        except Exception as error:
+            log.debug("unlocking %s: %s", self.subject, error)
+        try:
             self.client.close_connection()  # the server drops the session's advisory locks with it
         except Exception as error:
             log.debug("closing the lock connection of %s: %s", self.subject, error)
@@ -236,11 +252,7 @@ class DuckdbFileLock:
         return lock
 
     def try_lock(self) -> bool:
-        if self.handle is None:
-            return False
-        try:
-            fcntl.flock(self.handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if self.handle is None or not try_flock(self.handle):
             return False
         self.locked = True
         self.handle.seek(0)

@@ -11,7 +11,6 @@ on a deleted file would let a third process lock a new one.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -21,12 +20,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Optional, TextIO, Union
+from typing import Any, Optional, Union
 
 from dlt.pipeline.pipeline import Pipeline
 
 from ..errors import UniwareError
-from .dataset_lock import held, lock_of
+from .dataset_lock import held, lock_of, try_flock
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +57,6 @@ def describe_holder(path: Path) -> str:
     if not isinstance(info, dict) or "pid" not in info:
         return "holder unknown"
     return f"pid {info.get('pid')} on host {info.get('host', '?')} since {info.get('since', '?')}"
-
-
-def _try_lock(handle: TextIO) -> bool:
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
 
 
 def _taken(try_lock: Callable[[], bool], describe: Callable[[], str], what: str, busy: str, where: str,
@@ -111,7 +102,7 @@ def _pipeline_file_locked(pipeline: Pipeline, wait: WaitForLock, deadline: Optio
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 (held across the yield)
     try:
-        waited = _taken(lambda: _try_lock(handle), lambda: describe_holder(path),
+        waited = _taken(lambda: try_flock(handle), lambda: describe_holder(path),
                         f"pipeline '{pipeline.pipeline_name}'", "is already running", f"lock {path}", wait, deadline)
         handle.seek(0)
         handle.truncate()
