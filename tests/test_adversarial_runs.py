@@ -19,6 +19,8 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+import zlib
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -31,6 +33,7 @@ import pytest
 from tests.simulator_fixtures import TEST_NOW
 from uniware_simulator import STUCK, UniwareSimulator
 from uniware_source import ExportsFailed
+from uniware_source.pipeline_run import load_fence
 
 from .harness import Harness
 from .postgres import POSTGRES
@@ -280,7 +283,7 @@ def test_a_run_that_lost_its_dataset_lock_loads_nothing_and_the_next_run_loads_i
     _, stderr = run.communicate(timeout=WAIT)
     assert run.returncode == 3, stderr
     assert f"lost its lock of dataset '{postgres_dataset}' of PostgreSQL" in stderr, stderr
-    assert "stopped before loading its next package" in stderr
+    assert "it loads nothing more" in stderr
     harness = Harness(sim, tmp_path, name="adversarial", destination=dlt.destinations.postgres(POSTGRES),
                       dataset=postgres_dataset)
     assert not harness.query("SELECT table_name FROM information_schema.tables WHERE table_schema = "
@@ -295,6 +298,80 @@ def test_a_run_that_lost_its_dataset_lock_loads_nothing_and_the_next_run_loads_i
     assert harness.query("SELECT _uniware_job_code, COUNT(*) FROM {ds}.orders_log GROUP BY 1") == \
         [(job.code, job.file.rows)]
     assert harness.query("SELECT COUNT(*) FROM {ds}.export_job_status WHERE status = 'LOADED'") == [(1,)]
+
+
+def fence_key(dataset: str) -> int:
+    return zlib.crc32(dataset.encode()) & 0x7FFFFFFF
+
+
+def fence_waiters(dataset: str) -> list[int]:
+    """Sessions waiting for the load fence of `dataset`, polled until one is (bounded by WAIT)."""
+    key = fence_key(dataset)
+    deadline = time.monotonic() + WAIT
+    with psycopg2.connect(POSTGRES) as connection, connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = %s "
+                           "AND objid = %s AND objsubid = 2", (load_fence.FENCE, key))
+            waiting = [pid for (pid,) in cursor.fetchall()]
+            connection.rollback()
+            if waiting:
+                return waiting
+            time.sleep(0.1)  # a poll interval of another process's state, not a timing assumption
+    return []
+
+
+def test_a_load_in_flight_when_its_lock_goes_is_ended_and_the_other_machine_loads_the_job_once(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, processes: list[subprocess.Popen[str]],
+        postgres_dataset: str, request: pytest.FixtureRequest) -> None:
+    """Red team 138's case: a run is past its lock check and loading when its lock session ends (a pause, a
+    network path dropped); another machine's run takes the dataset meanwhile. Its load was not fenced: it went
+    on beside the other run, doubling a fast-path job's rows or replacing that job's history rows. Here the
+    first run's load is held inside its transaction (the test holds the fence) until the other run takes the
+    dataset: that run ends the load in flight, the first run exits 3 naming the lost lock, the other loads
+    the job once (exit 0), and the first machine's next run leaves it once."""
+    sim = uniware_simulator
+    sim.inject_job_fate(STUCK)
+    arguments, env, target, dataset = two_machines("postgres", tmp_path, request)
+    first = start_run(sim, tmp_path / "a", *arguments, env=env)
+    processes.append(first)
+    assert polled(sim, 3), "the first run never polled its job"
+    held_fence = psycopg2.connect(POSTGRES)  # stands in for a barrier the first run's load must wait behind
+    try:
+        with held_fence.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", (load_fence.FENCE, fence_key(dataset)))
+        held_fence.commit()
+        sim.release_stuck_jobs()
+        assert fence_waiters(dataset), "the first run's load never waited on the dataset's fence"
+        with psycopg2.connect(POSTGRES) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE %s",
+                           (f"uniware-dlt pid {first.pid} on host %",))
+            assert cursor.fetchall() == [(True,)]
+
+        second = start_run(sim, tmp_path / "b", *arguments, env=env)
+        processes.append(second)
+        _, second_stderr = second.communicate(timeout=WAIT)
+        _, first_stderr = first.communicate(timeout=WAIT)
+    finally:
+        held_fence.close()
+    assert first.returncode == 3, first_stderr
+    assert f"lost its lock of dataset '{dataset}' of PostgreSQL" in first_stderr, first_stderr
+    assert second.returncode == 0, second_stderr
+
+    reader = Harness(sim, tmp_path / "reader", name="reader", destination=target, dataset=dataset)
+    files = {job.code: job.file.rows for job in sim.jobs.all() if job.file is not None}
+    assert len(files) == 1 and all(files.values())
+
+    def loaded_once() -> None:
+        assert dict(reader.query("SELECT _uniware_job_code, COUNT(*) FROM {ds}.orders_log GROUP BY 1")) == files
+        assert dict(reader.query("SELECT job_code, COUNT(*) FROM {ds}.export_job_status WHERE status = 'LOADED' "
+                                 "GROUP BY 1")) == dict.fromkeys(files, 1)
+
+    loaded_once()
+    rerun = start_run(sim, tmp_path / "a", *arguments, env=env)
+    processes.append(rerun)
+    _, stderr = rerun.communicate(timeout=WAIT)
+    assert rerun.returncode == 0, stderr
+    loaded_once()
 
 
 @pytest.mark.parametrize("destination", ["duckdb", "postgres"])

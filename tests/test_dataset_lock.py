@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import socket
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +17,14 @@ import pytest
 from dlt.pipeline.pipeline import Pipeline
 
 from uniware_simulator import UniwareSimulator
-from uniware_source.pipeline_run import dataset_lock
+from uniware_source.pipeline_run import dataset_lock, load_fence
 from uniware_source.pipeline_run.dataset_lock import DatasetLockLost, DuckdbFileLock, PostgresLock, lock_of
+from uniware_source.pipeline_run.load_fence import FencedWriteRefused
 from uniware_source.pipeline_run.lock import RunLocked, pipeline_lock
 
 from .harness import Harness
 from .postgres import POSTGRES
+from .test_load_files import ORDERS_LOG
 
 
 def postgres_pipeline(tmp_path: Path, name: str, dataset: str) -> Pipeline:
@@ -118,27 +123,123 @@ def test_a_duckdb_file_outside_the_pipelines_folder_is_locked_beside_it(tmp_path
     assert lock_of(pipeline("d", Path(own.working_dir) / "d.duckdb")) is None  # its pipeline lock covers it
 
 
-def test_a_lock_lost_while_the_last_package_loads_is_said_not_an_exit_0(
-        uniware_simulator: UniwareSimulator, tmp_path: Path, postgres_dataset: str) -> None:
-    """The lock is checked before each load, not fenced into dlt's transactions: lost while the run's last
-    package (its LOADED rows) loaded, the load went on and the run ended as a success (red team 138). Checked
-    again after each load: the run fails naming the lost lock (the rows it loaded are in; README fault table)."""
+def end_lock_sessions_of_this_process() -> None:
+    with psycopg2.connect(POSTGRES) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE %s",
+                       (f"uniware-dlt pid {os.getpid()} on host %",))
+        assert cursor.fetchall() == [(True,)]
+
+
+@pytest.mark.parametrize("lost_before", [2, 3], ids=["rows", "closing package"])
+def test_a_lock_lost_past_its_check_refuses_the_loads_writes_and_the_next_run_loads_them_once(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, postgres_dataset: str, lost_before: int) -> None:
+    """The lock's session ends after the run checked it and before its load (a process paused there, red team
+    138): the load's transactions are fenced, so none commits (no rows, no LOADED row) and the run fails naming
+    the lost lock; the next run loads the job once. Before the fence, the load went on beside whichever run
+    had taken the dataset."""
     harness = Harness(uniware_simulator, tmp_path, destination=dlt.destinations.postgres(POSTGRES),
                       dataset=postgres_dataset)
     load = harness.pipeline.load
     loads: list[int] = []
 
-    def lock_ended_on_the_third_load(*args: Any, **kwargs: Any) -> Any:
+    def lock_ended_before_a_load(*args: Any, **kwargs: Any) -> Any:
         loads.append(1)
-        if len(loads) == 3:  # submit, collect, then the closing package with the LOADED rows
-            with psycopg2.connect(POSTGRES) as connection, connection.cursor() as cursor:
-                cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE %s",
-                               (f"uniware-dlt pid {os.getpid()} on host %",))
-                assert cursor.fetchall() == [(True,)]
+        if len(loads) == lost_before:  # submit (1), collect with the rows (2), the closing LOADED rows (3)
+            end_lock_sessions_of_this_process()
         return load(*args, **kwargs)
 
-    harness.pipeline.load = lock_ended_on_the_third_load  # type: ignore[method-assign]
-    with pytest.raises(DatasetLockLost, match=r"lost its lock of dataset .* was not stopped"):
-        harness.run(exports=["Return Invoices"], facilities=["BLR01"])
-    assert len(loads) == 3
-    assert harness.query("SELECT COUNT(*) FROM {ds}.export_job_status WHERE status = 'LOADED'") == [(1,)]
+    harness.pipeline.load = lock_ended_before_a_load  # type: ignore[method-assign]
+    with pytest.raises(DatasetLockLost, match=r"lost its lock of dataset .* refused and rolled back"):
+        harness.run(exports=[ORDERS_LOG], facilities=["BLR01"])
+    assert len(loads) == lost_before
+    loaded = harness.query("SELECT COUNT(*) FROM {ds}.export_job_status WHERE status = 'LOADED'")
+    assert loaded == [(0,)]
+    if lost_before == 2:
+        assert not harness.query("SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                                 f"'{postgres_dataset}' AND table_name = 'orders_log'")
+
+    harness.pipeline.load = load  # type: ignore[method-assign]
+    harness.run(exports=[ORDERS_LOG], facilities=["BLR01"])
+    jobs = {job.code: job.file.rows for job in uniware_simulator.jobs.all() if job.file is not None}
+    assert len(jobs) >= 1 and all(jobs.values())  # the job of the failed run, and the next window's
+    assert dict(harness.query("SELECT _uniware_job_code, COUNT(*) FROM {ds}.orders_log GROUP BY 1")) == jobs
+    assert dict(harness.query("SELECT job_code, COUNT(*) FROM {ds}.export_job_status WHERE status = 'LOADED' "
+                              "GROUP BY 1")) == dict.fromkeys(jobs, 1)
+
+
+@contextmanager
+def another_machine_holding(dataset: str) -> Iterator[Any]:
+    """A session of another machine's run that has just taken the dataset's lock (and passed the barrier)."""
+    with psycopg2.connect(POSTGRES) as connection:
+        connection.autocommit = True
+
+        def execute(sql: str, *args: Any) -> Any:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, args)
+                return cursor.fetchall() if cursor.description else None
+
+        [(taken,)] = execute("SELECT pg_try_advisory_lock(%s, %s)", dataset_lock.NAMESPACE,
+                             zlib.crc32(dataset.encode()) & 0x7FFFFFFF)
+        assert taken
+        assert load_fence.barrier(execute, zlib.crc32(dataset.encode()) & 0x7FFFFFFF) == []
+        yield execute
+
+
+def test_a_transaction_in_flight_when_the_lock_goes_is_ended_by_the_next_holder_and_none_after_commits(
+        tmp_path: Path, postgres_dataset: str) -> None:
+    """A run's write is inside its transaction when its lock session ends; another machine's run takes the
+    dataset: the write in flight is ended (rolled back) before that run goes on, and every later write of the
+    first run, in a transaction or not, is refused, while the other run writes."""
+    pipeline = postgres_pipeline(tmp_path, "first", postgres_dataset)
+    with pipeline_lock(pipeline), pipeline.sql_client() as client:
+        client.execute_sql(f"CREATE SCHEMA {postgres_dataset}")
+        client.execute_sql(f"CREATE TABLE {postgres_dataset}.rows (n int)")
+        client.execute_sql(f"INSERT INTO {postgres_dataset}.rows VALUES (1)")
+        in_flight = client.begin_transaction()
+        in_flight.__enter__()
+        client.execute_sql(f"INSERT INTO {postgres_dataset}.rows VALUES (2)")
+
+        end_lock_sessions_of_this_process()  # the run's lock session ends (its process paused past a check)
+        with another_machine_holding(postgres_dataset) as theirs:
+            with pytest.raises(Exception, match=r"terminat|closed"):
+                in_flight.__exit__(None, None, None)
+            client.close_connection()  # as dlt's next job does: a connection of its own
+            client.open_connection()
+            with pytest.raises(FencedWriteRefused, match=f"dataset '{postgres_dataset}' of PostgreSQL was refused"):
+                client.execute_sql(f"INSERT INTO {postgres_dataset}.rows VALUES (3)")
+            with pytest.raises(FencedWriteRefused), client.begin_transaction():
+                client.execute_sql(f"INSERT INTO {postgres_dataset}.rows VALUES (4)")
+            with client.with_staging_dataset(), pytest.raises(FencedWriteRefused):
+                client.execute_sql(f"CREATE SCHEMA {postgres_dataset}_staging")
+            theirs(f"INSERT INTO {postgres_dataset}.rows VALUES (5)")
+            assert theirs(f"SELECT n FROM {postgres_dataset}.rows ORDER BY n") == [(1,), (5,)]
+    assert not load_fence._fences, "a run's end leaves no fence behind"
+
+
+OTHER_ROLE = "uniware_dlt_other_role"
+
+
+def test_a_barrier_waits_for_loads_it_may_not_end_and_names_them(
+        tmp_path: Path, postgres_dataset: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An earlier holder's load under another role, still in its transaction: the next run may not end it, so
+    it does not take the dataset while it is open, and says which session holds it; taken once it ends."""
+    monkeypatch.setattr(load_fence, "SETTLE_SECONDS", 0.0)
+    with psycopg2.connect(POSTGRES) as admin, admin.cursor() as cursor:
+        admin.autocommit = True
+        cursor.execute(f"DO $$ BEGIN CREATE ROLE {OTHER_ROLE} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; "
+                       "END $$")
+    with psycopg2.connect(POSTGRES.replace("postgres:", f"{OTHER_ROLE}:", 1)) as other_role:
+        with other_role.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            [(session,)] = cursor.fetchall()
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)",
+                           (load_fence.FENCE, zlib.crc32(postgres_dataset.encode()) & 0x7FFFFFFF))
+        lock = lock_of(postgres_pipeline(tmp_path, "next", postgres_dataset))
+        assert isinstance(lock, PostgresLock)
+        try:
+            assert not lock.try_lock()
+            assert f"still open in PostgreSQL sessions {session} of another role" in lock.holder()
+            other_role.rollback()
+            assert lock.try_lock()
+        finally:
+            lock.close()

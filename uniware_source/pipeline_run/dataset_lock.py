@@ -9,11 +9,10 @@ numbered one job's statuses differently and collided on the history's key in eve
   connection of its own held for the run. The server drops it when that connection ends (the process
   killed; a machine gone, once TCP says so). The session's `application_name` names the pid and host.
   Each load first checks the lock is still held (`confirm_held`), and again after: a lost connection stops
-  the run before it loads (its package waits for the next run, which merges it). Not fenced: a load already
-  under way (dlt's own connections) when the lock goes is not stopped, so a run taking the lock then
-  can load beside it (red team 138; the README's fault table says what that does). The connection gets TCP
-  keepalives, as it sits idle while the run polls. Dagster's collect loads through dagster-dlt's
-  `pipeline.run`, without that check: there the run queue is the first guard.
+  the run before it loads (its package waits for the next run, which merges it). Each of dlt's transactions
+  on the dataset is fenced too (load_fence.py): it commits only while the run's lock session holds the lock,
+  and a run taking the lock first ends the loads in flight of the run that lost it. The connection gets TCP
+  keepalives, as it sits idle while the run polls.
 - DuckDB: one process writes a file at a time anyway; an flock on `<database file>.lock` beside it
   (none for a file in the pipeline's own folder: the pipeline's lock covers that one).
 - Other destinations: nothing here; runs on several machines need the orchestrator's one-at-a-time.
@@ -27,7 +26,7 @@ import os
 import socket
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any, Optional, Protocol, TextIO
 from dlt.pipeline.pipeline import Pipeline
 
 from ..errors import DestinationNotReached, UniwareError
+from .load_fence import Fence, barrier, fenced, unfenced
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,8 @@ APPLICATION = "uniware-dlt"
 NAMESPACE = zlib.crc32(b"uniware-dlt run lock") & 0x7FFFFFFF  # the advisory lock's first key, ours alone
 IDENTIFIER_BYTES = 63  # PostgreSQL keeps this much of an application_name
 IDLE_TIMEOUT_SINCE = 140000  # idle_session_timeout came with PostgreSQL 14
-LOST = ("it stopped before loading its next package: another run may load now. What it extracted waits, and the "
-        "next run loads it (merged). A load already under way when the lock went was not stopped (README fault "
-        "table: a lock lost while a load runs)")
+LOST = ("it loads nothing more: another run may load now. What it extracted and did not load waits, and the next "
+        "run loads it (merged); its writes after the lock went were refused and rolled back")
 KEEPALIVE_SECONDS = 60  # TCP keepalive on the idle lock connection: a NAT or load balancer keeps it open
 
 
@@ -147,6 +146,9 @@ class PostgresLock:
         except Exception as error:
             raise DestinationNotReached(pipeline, error) from error
         self.locked = False
+        self.scope = ExitStack()  # the lock's session left unfenced; once taken, the run's writes fenced
+        self.scope.enter_context(unfenced(self.client))
+        self.open_loads: list[int] = []  # an earlier holder's sessions still inside a load (barrier)
         self.dataset = str(self.client.dataset_name)  # as the schema is named at the destination
         self.key = (NAMESPACE, zlib.crc32(self.dataset.encode()) & 0x7FFFFFFF)
         self.subject = f"dataset '{self.dataset}' of PostgreSQL"
@@ -160,6 +162,8 @@ class PostgresLock:
         self._execute("SET application_name = %s",
                       f"{APPLICATION} {_label()} pipeline {pipeline.pipeline_name}"[:IDENTIFIER_BYTES])
         _keep_alive(self.client.native_connection)
+        [(self.pid, self.started)] = self._execute(
+            "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()")
 
     def _execute(self, sql: str, *args: Any) -> Any:
         return self.client.execute_sql(sql, *args)
@@ -170,12 +174,22 @@ class PostgresLock:
         except Exception as error:
             raise DatasetLockLost(f"the connection that takes the lock of {self.subject} ended ({_first_line(error)}); "
                                   "this run loaded nothing: run it again") from None
-        self.locked = bool(taken)
-        return self.locked
+        if not taken:
+            return False
+        self.open_loads = barrier(self._execute, self.key[1])
+        if self.open_loads:  # an earlier holder's loads another role runs: not ended here, waited for
+            self._execute("SELECT pg_advisory_unlock(%s, %s)", *self.key)
+            return False
+        self.locked = True
+        self.scope.enter_context(fenced(self.client, Fence(*self.key, int(self.pid), self.started, self.subject)))
+        return True
 
     def holder(self) -> str:
         """'pid 4711 on host h since <time> (pipeline x; PostgreSQL session 123 from 10.0.0.5)', as far as
         the server shows another role's session."""
+        if self.open_loads:
+            return (f"loads of its earlier holder are still open in PostgreSQL sessions "
+                    f"{', '.join(map(str, self.open_loads))} of another role, which a run does not end")
         try:
             rows = self._execute(
                 "SELECT a.application_name, a.backend_start, host(a.client_addr), l.pid, a.usename "
@@ -211,6 +225,7 @@ class PostgresLock:
             raise DatasetLockLost(f"the run no longer holds its lock of {self.subject}; {LOST}")
 
     def close(self) -> None:
+        self.scope.close()
         try:
             if self.locked:  # at once: the server ends a closed session (and drops its locks) a moment later
                 self._execute("SELECT pg_advisory_unlock(%s, %s)", *self.key)

@@ -112,12 +112,16 @@ def _load(pipeline: Pipeline) -> None:
     pa.default_memory_pool().release_unused()
     confirm_held()  # rows land only under the dataset's lock: lost, nothing loads
     delete_emptied_snapshots(pipeline)  # with the package that holds their history rows
-    if not is_duckdb(pipeline):
-        pipeline.load()
-    else:
-        _with_room(pipeline, pipeline.load,
-                   needed=duckdb_memory.widest_table(pipeline) * duckdb_memory.BYTES_PER_COLUMN)
-    confirm_held()  # lost while it loaded (not fenced: the load went on): said, never an exit 0
+    try:
+        if not is_duckdb(pipeline):
+            pipeline.load()
+        else:
+            _with_room(pipeline, pipeline.load,
+                       needed=duckdb_memory.widest_table(pipeline) * duckdb_memory.BYTES_PER_COLUMN)
+    except Exception:
+        confirm_held()  # the load failed as its lock went (the fence refused its writes): said as such
+        raise
+    confirm_held()  # lost as the load ended: said, never an exit 0
 
 
 def _with_room(pipeline: Pipeline, run: Callable[[], Any], needed: int = 0) -> None:
