@@ -2,13 +2,20 @@
 
     python -m tests.pipeline_process <ISO now> -- <pipeline script arguments>
 
-Settings come from SOURCES__UNIWARE__* environment variables, as for users.
+Settings come from SOURCES__UNIWARE__* environment variables, as for users. With
+UNIWARE_TEST_PAUSE_AT_LOAD_OF=<table>, the first load of a package with rows of that table stops before
+it begins (past the run's lock check) and says so on stderr, until a line comes on stdin: a process paused
+there, for the test to act meanwhile.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime
+from typing import Any
+
+from dlt.pipeline.pipeline import Pipeline
 
 from uniware_source.cli import main
 from uniware_source.clock import SystemClock
@@ -24,6 +31,24 @@ class FixedNow(SystemClock):
         return self._now
 
 
+def pause_at_load_of(table: str) -> None:
+    load = Pipeline.load
+    paused: list[bool] = []
+
+    def load_paused(pipeline: Pipeline, *args: Any, **kwargs: Any) -> Any:
+        if not paused and any(job.job_file_info.table_name == table
+                              for load_id in pipeline.list_normalized_load_packages()
+                              for job in pipeline.get_load_package_info(load_id).jobs["new_jobs"]):
+            paused.append(True)
+            print(f"paused before loading {table}", file=sys.stderr, flush=True)
+            sys.stdin.readline()
+        return load(pipeline, *args, **kwargs)
+
+    Pipeline.load = load_paused  # type: ignore[method-assign,assignment]
+
+
 if __name__ == "__main__":
+    if table := os.environ.get("UNIWARE_TEST_PAUSE_AT_LOAD_OF"):
+        pause_at_load_of(table)
     separator = sys.argv.index("--")
     sys.exit(main(sys.argv[separator + 1:], clock=FixedNow(datetime.fromisoformat(sys.argv[1]))))

@@ -19,9 +19,8 @@ import socket
 import subprocess
 import sys
 import threading
-import time
-import zlib
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Optional
@@ -33,7 +32,6 @@ import pytest
 from tests.simulator_fixtures import TEST_NOW
 from uniware_simulator import STUCK, UniwareSimulator
 from uniware_source import ExportsFailed
-from uniware_source.pipeline_run import load_fence
 
 from .harness import Harness
 from .postgres import POSTGRES
@@ -64,16 +62,19 @@ def child_env(sim: UniwareSimulator, download_dir: Path, exports: list[Any]) -> 
 
 
 def start_run(sim: UniwareSimulator, workdir: Path, *args: str, exports: Optional[list[Any]] = None,
-              name: str = "adversarial", env: Optional[dict[str, str]] = None) -> subprocess.Popen[str]:
+              name: str = "adversarial", env: Optional[dict[str, str]] = None,
+              paused_at_load_of: str = "") -> subprocess.Popen[str]:
     """The pipeline script in a child process (state under `workdir`, DuckDB file in `workdir`, unless
-    `env` gives the destination)."""
+    `env` gives the destination); paused before its first load of rows of table `paused_at_load_of` until a
+    line is written to its stdin (tests/pipeline_process.py)."""
     downloads = workdir / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
+    pause = {"UNIWARE_TEST_PAUSE_AT_LOAD_OF": paused_at_load_of} if paused_at_load_of else {}
     return subprocess.Popen(
         [sys.executable, "-m", "tests.pipeline_process", TEST_NOW.isoformat(), "--",
          "--pipelines-dir", str(workdir / "pipelines"), "--pipeline-name", name, "--quiet", *args],
-        env={**child_env(sim, downloads, exports or [ORDERS_LOG]), **(env or {})}, cwd=workdir,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env={**child_env(sim, downloads, exports or [ORDERS_LOG]), **(env or {}), **pause}, cwd=workdir,
+        stdin=subprocess.PIPE if pause else None, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 class StderrLines:
@@ -262,6 +263,14 @@ def test_runs_that_share_no_pipelines_dir_load_one_dataset_one_at_a_time(
         assert sim.requests.count("create") == 1 and sim.requests.count("download") == 1
 
 
+def end_lock_session_of(run: subprocess.Popen[str]) -> None:
+    """pg_terminate_backend of the run's lock session, waiting (bounded) until it is gone."""
+    with closing(psycopg2.connect(POSTGRES)) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE application_name LIKE %s",
+                       (f"uniware-dlt pid {run.pid} on host %",))
+        assert cursor.fetchall() == [(True,)]
+
+
 def test_a_run_that_lost_its_dataset_lock_loads_nothing_and_the_next_run_loads_it_once(
         uniware_simulator: UniwareSimulator, tmp_path: Path, processes: list[subprocess.Popen[str]],
         postgres_dataset: str) -> None:
@@ -275,10 +284,7 @@ def test_a_run_that_lost_its_dataset_lock_loads_nothing_and_the_next_run_loads_i
     run = start_run(sim, tmp_path, *arguments, env=env)
     processes.append(run)
     assert polled(sim, 3), "the run never polled its job"
-    with psycopg2.connect(POSTGRES) as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE %s",
-                       (f"uniware-dlt pid {run.pid} on host %",))
-        assert cursor.fetchall() == [(True,)]
+    end_lock_session_of(run)
     sim.release_stuck_jobs()
     _, stderr = run.communicate(timeout=WAIT)
     assert run.returncode == 3, stderr
@@ -300,62 +306,36 @@ def test_a_run_that_lost_its_dataset_lock_loads_nothing_and_the_next_run_loads_i
     assert harness.query("SELECT COUNT(*) FROM {ds}.export_job_status WHERE status = 'LOADED'") == [(1,)]
 
 
-def fence_key(dataset: str) -> int:
-    return zlib.crc32(dataset.encode()) & 0x7FFFFFFF
-
-
-def fence_waiters(dataset: str) -> list[int]:
-    """Sessions waiting for the load fence of `dataset`, polled until one is (bounded by WAIT)."""
-    key = fence_key(dataset)
-    deadline = time.monotonic() + WAIT
-    with psycopg2.connect(POSTGRES) as connection, connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = %s "
-                           "AND objid = %s AND objsubid = 2", (load_fence.FENCE, key))
-            waiting = [pid for (pid,) in cursor.fetchall()]
-            connection.rollback()
-            if waiting:
-                return waiting
-            time.sleep(0.1)  # a poll interval of another process's state, not a timing assumption
-    return []
-
-
-def test_a_load_in_flight_when_its_lock_goes_is_ended_and_the_other_machine_loads_the_job_once(
+def test_a_run_paused_past_its_lock_check_loads_nothing_after_another_machine_took_the_dataset(
         uniware_simulator: UniwareSimulator, tmp_path: Path, processes: list[subprocess.Popen[str]],
         postgres_dataset: str, request: pytest.FixtureRequest) -> None:
-    """Red team 138's case: a run is past its lock check and loading when its lock session ends (a pause, a
-    network path dropped); another machine's run takes the dataset meanwhile. Its load was not fenced: it went
-    on beside the other run, doubling a fast-path job's rows or replacing that job's history rows. Here the
-    first run's load is held inside its transaction (the test holds the fence) until the other run takes the
-    dataset: that run ends the load in flight, the first run exits 3 naming the lost lock, the other loads
-    the job once (exit 0), and the first machine's next run leaves it once."""
+    """Red team 138's case: a run is past its lock check, about to load a job's rows (taken by the fast path:
+    the table was empty), when it pauses and its lock session ends; another machine's run takes the dataset
+    and loads that job. Resumed, the first run's load was not fenced: it appended the job's rows again. Now
+    its transactions are refused: it exits 3 naming the lost lock, the job's rows and LOADED row are there
+    once, and the first machine's next run leaves them once."""
     sim = uniware_simulator
     sim.inject_job_fate(STUCK)
     arguments, env, target, dataset = two_machines("postgres", tmp_path, request)
-    first = start_run(sim, tmp_path / "a", *arguments, env=env)
+    first = start_run(sim, tmp_path / "a", *arguments, env=env, paused_at_load_of="orders_log")
     processes.append(first)
+    first_stderr = StderrLines(first)
     assert polled(sim, 3), "the first run never polled its job"
-    held_fence = psycopg2.connect(POSTGRES)  # stands in for a barrier the first run's load must wait behind
-    try:
-        with held_fence.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s, %s)", (load_fence.FENCE, fence_key(dataset)))
-        held_fence.commit()
-        sim.release_stuck_jobs()
-        assert fence_waiters(dataset), "the first run's load never waited on the dataset's fence"
-        with psycopg2.connect(POSTGRES) as connection, connection.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE %s",
-                           (f"uniware-dlt pid {first.pid} on host %",))
-            assert cursor.fetchall() == [(True,)]
+    sim.release_stuck_jobs()
+    assert first_stderr.wait_for("paused before loading orders_log", WAIT), first_stderr.rest()
+    end_lock_session_of(first)
 
-        second = start_run(sim, tmp_path / "b", *arguments, env=env)
-        processes.append(second)
-        _, second_stderr = second.communicate(timeout=WAIT)
-        _, first_stderr = first.communicate(timeout=WAIT)
-    finally:
-        held_fence.close()
-    assert first.returncode == 3, first_stderr
-    assert f"lost its lock of dataset '{dataset}' of PostgreSQL" in first_stderr, first_stderr
+    second = start_run(sim, tmp_path / "b", *arguments, env=env)
+    processes.append(second)
+    _, second_stderr = second.communicate(timeout=WAIT)
     assert second.returncode == 0, second_stderr
+    assert first.stdin is not None
+    first.stdin.write("resume\n")
+    first.stdin.close()
+    first.wait(timeout=WAIT)
+    said = first_stderr.rest()
+    assert first.returncode == 3, said
+    assert f"lost its lock of dataset '{dataset}' of PostgreSQL" in said, said
 
     reader = Harness(sim, tmp_path / "reader", name="reader", destination=target, dataset=dataset)
     files = {job.code: job.file.rows for job in sim.jobs.all() if job.file is not None}

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +125,9 @@ def test_a_duckdb_file_outside_the_pipelines_folder_is_locked_beside_it(tmp_path
 
 
 def end_lock_sessions_of_this_process() -> None:
-    with psycopg2.connect(POSTGRES) as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE %s",
+    """pg_terminate_backend of this process's lock sessions, waiting (bounded) until they are gone."""
+    with closing(psycopg2.connect(POSTGRES)) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE application_name LIKE %s",
                        (f"uniware-dlt pid {os.getpid()} on host %",))
         assert cursor.fetchall() == [(True,)]
 
@@ -170,7 +172,7 @@ def test_a_lock_lost_past_its_check_refuses_the_loads_writes_and_the_next_run_lo
 @contextmanager
 def another_machine_holding(dataset: str) -> Iterator[Any]:
     """A session of another machine's run that has just taken the dataset's lock (and passed the barrier)."""
-    with psycopg2.connect(POSTGRES) as connection:
+    with closing(psycopg2.connect(POSTGRES)) as connection:
         connection.autocommit = True
 
         def execute(sql: str, *args: Any) -> Any:
@@ -178,10 +180,9 @@ def another_machine_holding(dataset: str) -> Iterator[Any]:
                 cursor.execute(sql, args)
                 return cursor.fetchall() if cursor.description else None
 
-        [(taken,)] = execute("SELECT pg_try_advisory_lock(%s, %s)", dataset_lock.NAMESPACE,
-                             zlib.crc32(dataset.encode()) & 0x7FFFFFFF)
+        [(taken,)] = execute("SELECT pg_try_advisory_lock(%s, %s)", dataset_lock.NAMESPACE, fence_key(dataset))
         assert taken
-        assert load_fence.barrier(execute, zlib.crc32(dataset.encode()) & 0x7FFFFFFF) == []
+        assert load_fence.barrier(execute, fence_key(dataset)) == []
         yield execute
 
 
@@ -216,30 +217,94 @@ def test_a_transaction_in_flight_when_the_lock_goes_is_ended_by_the_next_holder_
     assert not load_fence._fences, "a run's end leaves no fence behind"
 
 
+def fence_key(dataset: str) -> int:
+    return zlib.crc32(dataset.encode()) & 0x7FFFFFFF
+
+
+@contextmanager
+def a_load_in_flight(dataset: str, *, role: str = "postgres", database: str = "test") -> Iterator[Any]:
+    """A session inside a fenced transaction of `dataset` (a run's load), as `role` in `database`; yields
+    (its connection, its backend pid)."""
+    url = POSTGRES.replace("postgres:", f"{role}:", 1).replace("/test", f"/{database}")
+    with closing(psycopg2.connect(url)) as connection:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            [(session,)] = cursor.fetchall()
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", (load_fence.FENCE, fence_key(dataset)))
+        yield connection, session
+
+
 OTHER_ROLE = "uniware_dlt_other_role"
 
 
-def test_a_barrier_waits_for_loads_it_may_not_end_and_names_them(
-        tmp_path: Path, postgres_dataset: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An earlier holder's load under another role, still in its transaction: the next run may not end it, so
-    it does not take the dataset while it is open, and says which session holds it; taken once it ends."""
-    monkeypatch.setattr(load_fence, "SETTLE_SECONDS", 0.0)
-    with psycopg2.connect(POSTGRES) as admin, admin.cursor() as cursor:
+@pytest.fixture
+def other_role() -> Iterator[str]:
+    with closing(psycopg2.connect(POSTGRES)) as admin, admin.cursor() as cursor:
         admin.autocommit = True
         cursor.execute(f"DO $$ BEGIN CREATE ROLE {OTHER_ROLE} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; "
                        "END $$")
-    with psycopg2.connect(POSTGRES.replace("postgres:", f"{OTHER_ROLE}:", 1)) as other_role:
-        with other_role.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            [(session,)] = cursor.fetchall()
-            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)",
-                           (load_fence.FENCE, zlib.crc32(postgres_dataset.encode()) & 0x7FFFFFFF))
+        try:
+            yield OTHER_ROLE
+        finally:
+            cursor.execute(f"DROP ROLE IF EXISTS {OTHER_ROLE}")
+
+
+def test_a_barrier_waits_for_loads_it_may_not_end_and_names_them(
+        tmp_path: Path, postgres_dataset: str, other_role: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An earlier holder's load under another role, still in its transaction: the next run does not end it, so
+    it does not take the dataset while it is open, and says which session holds it; taken once it ends."""
+    monkeypatch.setattr(load_fence, "SETTLE_SECONDS", 0.0)
+    with a_load_in_flight(postgres_dataset, role=other_role) as (connection, session):
         lock = lock_of(postgres_pipeline(tmp_path, "next", postgres_dataset))
         assert isinstance(lock, PostgresLock)
         try:
             assert not lock.try_lock()
-            assert f"still open in PostgreSQL sessions {session} of another role" in lock.holder()
-            other_role.rollback()
+            assert f"still open in PostgreSQL sessions {session}, which this run does not end" in lock.holder()
+            with pytest.raises(RunLocked, match=f"sessions {session}"), pipeline_lock(lock.pipeline):
+                pass
+            connection.rollback()
             assert lock.try_lock()
+            assert "still open" not in lock.holder()
         finally:
             lock.close()
+
+
+def test_a_barrier_leaves_loads_of_another_database_alone(tmp_path: Path, postgres_dataset: str) -> None:
+    """Advisory locks are per database, pg_locks shows the cluster's: a run taking dataset `x` of one database
+    (staging) does not end a load of the dataset of that name in another (production) on the same server."""
+    with a_load_in_flight(postgres_dataset, database="postgres") as (connection, _):
+        with pipeline_lock(postgres_pipeline(tmp_path, "staging", postgres_dataset)):
+            pass
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            assert cursor.fetchall() == [(1,)]
+
+
+def test_dlt_load_threads_still_running_as_a_run_ends_keep_meeting_its_fence(
+        tmp_path: Path, postgres_dataset: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A signal during a load: dlt's pool gives its threads 2 s, then the run ends and lets its lock go while
+    a load thread may still begin a transaction. Such a thread's writes are refused, not let through unfenced."""
+    monkeypatch.setattr(load_fence, "STRAGGLER_SECONDS", 0.0)
+    monkeypatch.setattr(load_fence, "_fences", {})
+    pipeline = postgres_pipeline(tmp_path, "stopped", postgres_dataset)
+    go = threading.Event()
+    outcome: list[str] = []
+
+    def late_load() -> None:
+        go.wait()
+        with pipeline.sql_client() as client:
+            try:
+                client.execute_sql(f"CREATE SCHEMA {postgres_dataset}")
+                outcome.append("written")
+            except FencedWriteRefused:
+                outcome.append("refused")
+
+    with pipeline_lock(pipeline):
+        thread = threading.Thread(target=late_load, name=f"dlt-pool-{threading.get_ident()}-0")
+        thread.start()
+    go.set()
+    thread.join()
+    assert outcome == ["refused"]
+    with closing(psycopg2.connect(POSTGRES)) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (postgres_dataset,))
+        assert cursor.fetchall() == []

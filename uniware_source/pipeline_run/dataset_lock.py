@@ -35,7 +35,7 @@ from typing import Any, Optional, Protocol, TextIO
 from dlt.pipeline.pipeline import Pipeline
 
 from ..errors import DestinationNotReached, UniwareError
-from .load_fence import Fence, barrier, fenced, unfenced
+from .load_fence import Fence, barrier, fenced, leave_unfenced
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ NAMESPACE = zlib.crc32(b"uniware-dlt run lock") & 0x7FFFFFFF  # the advisory loc
 IDENTIFIER_BYTES = 63  # PostgreSQL keeps this much of an application_name
 IDLE_TIMEOUT_SINCE = 140000  # idle_session_timeout came with PostgreSQL 14
 LOST = ("it loads nothing more: another run may load now. What it extracted and did not load waits, and the next "
-        "run loads it (merged); its writes after the lock went were refused and rolled back")
+        "run loads it (merged); its transactions begun after the lock went were refused and rolled back")
 KEEPALIVE_SECONDS = 60  # TCP keepalive on the idle lock connection: a NAT or load balancer keeps it open
 
 
@@ -146,8 +146,8 @@ class PostgresLock:
         except Exception as error:
             raise DestinationNotReached(pipeline, error) from error
         self.locked = False
-        self.scope = ExitStack()  # the lock's session left unfenced; once taken, the run's writes fenced
-        self.scope.enter_context(unfenced(self.client))
+        leave_unfenced(self.client)
+        self.fence = ExitStack()  # once the lock is taken, the run's writes are fenced (load_fence)
         self.open_loads: list[int] = []  # an earlier holder's sessions still inside a load (barrier)
         self.dataset = str(self.client.dataset_name)  # as the schema is named at the destination
         self.key = (NAMESPACE, zlib.crc32(self.dataset.encode()) & 0x7FFFFFFF)
@@ -169,27 +169,28 @@ class PostgresLock:
         return self.client.execute_sql(sql, *args)
 
     def try_lock(self) -> bool:
+        self.open_loads = []
         try:
             [(taken,)] = self._execute("SELECT pg_try_advisory_lock(%s, %s)", *self.key)
+            if taken:
+                self.open_loads = barrier(self._execute, self.key[1])
+                if self.open_loads:  # an earlier holder's loads, of another role: not ended here, waited for
+                    self._execute("SELECT pg_advisory_unlock(%s, %s)", *self.key)
         except Exception as error:
             raise DatasetLockLost(f"the connection that takes the lock of {self.subject} ended ({_first_line(error)}); "
                                   "this run loaded nothing: run it again") from None
-        if not taken:
-            return False
-        self.open_loads = barrier(self._execute, self.key[1])
-        if self.open_loads:  # an earlier holder's loads another role runs: not ended here, waited for
-            self._execute("SELECT pg_advisory_unlock(%s, %s)", *self.key)
+        if not taken or self.open_loads:
             return False
         self.locked = True
-        self.scope.enter_context(fenced(self.client, Fence(*self.key, int(self.pid), self.started, self.subject)))
+        self.fence.enter_context(fenced(self.client, Fence(*self.key, int(self.pid), self.started, self.subject)))
         return True
 
     def holder(self) -> str:
         """'pid 4711 on host h since <time> (pipeline x; PostgreSQL session 123 from 10.0.0.5)', as far as
         the server shows another role's session."""
         if self.open_loads:
-            return (f"loads of its earlier holder are still open in PostgreSQL sessions "
-                    f"{', '.join(map(str, self.open_loads))} of another role, which a run does not end")
+            return (f"loads of a run that held it before are still open in PostgreSQL sessions "
+                    f"{', '.join(map(str, self.open_loads))}, which this run does not end (another role's)")
         try:
             rows = self._execute(
                 "SELECT a.application_name, a.backend_start, host(a.client_addr), l.pid, a.usename "
@@ -225,7 +226,7 @@ class PostgresLock:
             raise DatasetLockLost(f"the run no longer holds its lock of {self.subject}; {LOST}")
 
     def close(self) -> None:
-        self.scope.close()
+        self.fence.close()
         try:
             if self.locked:  # at once: the server ends a closed session (and drops its locks) a moment later
                 self._execute("SELECT pg_advisory_unlock(%s, %s)", *self.key)

@@ -6,13 +6,15 @@ dataset and loaded: the first then loaded a package planned against the dataset 
 fast-path file into a table now full, or replacing the other run's history rows (red team 138).
 
 Here every transaction of dlt's PostgreSQL client on the run's dataset (its staging dataset too) first takes
-a shared transaction lock on the fence key, then checks that the run's lock session (its backend pid, taken
-when the run took the lock) still holds the dataset's lock; otherwise it rolls back and raises
-DatasetLockLost. A statement dlt sends outside a transaction is given one, so no write escapes the check.
-A run that takes the dataset's lock ends the sessions of its role still inside a fenced transaction (a paused
-run's load in flight) and takes the fence key exclusively once: a barrier past which no earlier holder's
-transaction can commit. Sessions of another role are not ended: it waits for them.
+a shared transaction lock on the fence key, then checks that the run's lock session (its backend pid and
+start, taken when the run took the lock) still holds the dataset's lock; otherwise it rolls back and raises
+FencedWriteRefused. A statement dlt sends outside a transaction is given one, so no write escapes the check.
+A run that takes the dataset's lock ends the sessions of its role, in its database, still inside a fenced
+transaction (a paused run's load in flight), and takes the fence key exclusively once: a barrier past which
+no earlier holder's transaction commits. Sessions of another role are not ended: it waits for them.
 
+A run ends its fence only once dlt's load threads it started are gone (a signal leaves them running for a
+while); threads still running then keep meeting the fence, whose holder has ended, so they are refused.
 Outside the fence: dlt's Parquet COPY through ADBC (a connection of its own; the connector gives PostgreSQL
 CSV), and statements other code sends on the native connections.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,6 +40,8 @@ log = logging.getLogger(__name__)
 FENCE = zlib.crc32(b"uniware-dlt load fence") & 0x7FFFFFFF  # the fence's first key, ours alone
 SETTLE_SECONDS = 10.0  # how long a barrier waits for the sessions it ended to be gone
 SETTLE_POLL_SECONDS = 0.05
+STRAGGLER_SECONDS = 30.0  # how long a run's end waits for dlt's load threads a signal left running
+SAME_DATABASE = "l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 
 
 class FencedWriteRefused(UniwareError):
@@ -57,7 +62,7 @@ class Fence:
 
 Place = tuple[str, Any, str, str]  # host, port, database, schema
 _fences: dict[Place, Fence] = {}
-_unfenced: set[int] = set()  # ids of the lock sessions' own clients
+_unfenced: weakref.WeakSet[Any] = weakref.WeakSet()  # the lock sessions' own clients
 _installed = threading.Lock()
 _original: dict[str, Callable[..., Any]] = {}
 
@@ -68,7 +73,7 @@ def _place(client: Any, schema: str) -> Place:
 
 
 def _fence_of(client: Any) -> Optional[Fence]:
-    if not _fences or id(client) in _unfenced:
+    if not _fences or client in _unfenced:
         return None
     try:
         return _fences.get(_place(client, str(client.dataset_name)))
@@ -76,20 +81,15 @@ def _fence_of(client: Any) -> Optional[Fence]:
         return None
 
 
-@contextmanager
-def unfenced(lock_client: Any) -> Iterator[None]:
+def leave_unfenced(lock_client: Any) -> None:
     """A lock's own session is never fenced: none of its statements may fail."""
-    _unfenced.add(id(lock_client))
-    try:
-        yield
-    finally:
-        _unfenced.discard(id(lock_client))
+    _unfenced.add(lock_client)
 
 
 @contextmanager
 def fenced(lock_client: Any, fence: Fence) -> Iterator[None]:
     """While the block runs, this process's dlt transactions on the lock's dataset (and its staging dataset)
-    commit only under `fence`."""
+    commit only under `fence`; after it, until dlt's load threads this thread started are gone."""
     _install()
     places = [_place(lock_client, str(lock_client.dataset_name)),
               _place(lock_client, str(lock_client.staging_dataset_name))]
@@ -98,22 +98,45 @@ def fenced(lock_client: Any, fence: Fence) -> Iterator[None]:
     try:
         yield
     finally:
-        for place in places:
-            if _fences.get(place) is fence:
-                del _fences[place]
+        running = _load_threads_running()
+        if running:  # the fence stays: its holder ends with the run, so their writes are refused
+            log.warning("dlt load threads %s still run as this run ends: their writes to %s will be refused",
+                        ", ".join(running), fence.subject)
+        else:
+            for place in places:
+                if _fences.get(place) is fence:
+                    del _fences[place]
+
+
+def _load_threads_running() -> list[str]:
+    """Names of dlt's pool threads this thread started that are still running after STRAGGLER_SECONDS."""
+    prefix = f"dlt-pool-{threading.get_ident()}-"
+    deadline = time.monotonic() + STRAGGLER_SECONDS
+    running = []
+    for thread in threading.enumerate():
+        if thread.name.startswith(prefix) and thread is not threading.current_thread():
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                running.append(thread.name)
+    return running
 
 
 def _enter(client: Any, fence: Fence) -> None:
     """In the transaction just begun: wait out a barrier, then refuse unless the run still holds its lock."""
-    with client.native_connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", (FENCE, fence.key))
-        cursor.execute("SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = "
-                       "'advisory' AND l.granted AND l.objsubid = 2 AND l.classid = %s AND l.objid = %s AND l.pid = %s "
-                       "AND a.backend_start = %s", (fence.namespace, fence.key, fence.holder_pid, fence.holder_start))
-        if cursor.fetchone() is None:
-            raise FencedWriteRefused(
-                f"a write to {fence.subject} was refused and rolled back: this run no longer holds the dataset's "
-                "lock (its lock session ended), so another run may be loading it")
+    try:
+        with client.native_connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", (FENCE, fence.key))
+            cursor.execute("SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = "
+                           "'advisory' AND l.granted AND l.objsubid = 2 AND l.classid = %s AND l.objid = %s "
+                           "AND l.pid = %s AND a.backend_start = %s",
+                           (fence.namespace, fence.key, fence.holder_pid, fence.holder_start))
+            held = cursor.fetchone() is not None
+    except Exception as error:  # as dlt's client says a failed statement (its retry rules read the type)
+        raise client._make_database_exception(error) from error
+    if not held:
+        raise FencedWriteRefused(
+            f"a write to {fence.subject} was refused and rolled back: this run no longer holds the dataset's "
+            "lock (its lock session ended), so another run may be loading it")
 
 
 @contextmanager
@@ -149,13 +172,13 @@ def _install() -> None:
 
 def barrier(execute: Callable[..., Any], key: int) -> list[int]:
     """On the session that has just taken the dataset's lock (`execute` runs a statement there, none of which
-    may fail): end the sessions of this role inside a fenced transaction, then take and drop the fence key
-    exclusively. Returns the sessions still inside one (another role's, not ended) when it could not."""
+    may fail): end the sessions of this role in this database inside a fenced transaction, then take and drop
+    the fence key exclusively. Returns the sessions still inside one when it could not (another role's)."""
     ended = execute(
         "SELECT l.pid, pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
         "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid = %s AND l.objid = %s "
-        "AND l.pid <> pg_backend_pid() AND a.usesysid = (SELECT oid FROM pg_roles WHERE rolname = current_user)",
-        FENCE, key) or []
+        f"AND {SAME_DATABASE} AND l.pid <> pg_backend_pid() "
+        "AND a.usesysid = (SELECT oid FROM pg_roles WHERE rolname = current_user)", FENCE, key) or []
     if ended:
         log.warning("ended PostgreSQL sessions %s: loads of a run that no longer held this dataset's lock",
                     ", ".join(str(pid) for pid, _ in ended))
@@ -166,7 +189,8 @@ def barrier(execute: Callable[..., Any], key: int) -> list[int]:
             execute("SELECT pg_advisory_unlock(%s, %s)", FENCE, key)
             return []
         if time.monotonic() >= deadline:
-            rows = execute("SELECT DISTINCT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                           "AND objsubid = 2 AND classid = %s AND objid = %s", FENCE, key) or []
+            rows = execute("SELECT DISTINCT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted "
+                           f"AND l.objsubid = 2 AND l.classid = %s AND l.objid = %s AND {SAME_DATABASE}",
+                           FENCE, key) or []
             return sorted(int(pid) for (pid,) in rows)
         time.sleep(SETTLE_POLL_SECONDS)

@@ -112,15 +112,11 @@ def _load(pipeline: Pipeline) -> None:
     pa.default_memory_pool().release_unused()
     confirm_held()  # rows land only under the dataset's lock: lost, nothing loads
     delete_emptied_snapshots(pipeline)  # with the package that holds their history rows
-    try:
-        if not is_duckdb(pipeline):
-            pipeline.load()
-        else:
-            _with_room(pipeline, pipeline.load,
-                       needed=duckdb_memory.widest_table(pipeline) * duckdb_memory.BYTES_PER_COLUMN)
-    except Exception:
-        confirm_held()  # the load failed as its lock went (the fence refused its writes): said as such
-        raise
+    if not is_duckdb(pipeline):
+        pipeline.load()
+    else:
+        _with_room(pipeline, pipeline.load,
+                   needed=duckdb_memory.widest_table(pipeline) * duckdb_memory.BYTES_PER_COLUMN)
     confirm_held()  # lost as the load ended: said, never an exit 0
 
 
@@ -192,6 +188,8 @@ def _surfaced() -> Iterator[None]:
     try:
         yield
     except PipelineStepFailed as failed:
+        if failed.step == "load":
+            confirm_held()  # a load that failed as the dataset's lock went (its writes refused): said as such
         cause: Optional[BaseException] = failed.exception
         for _ in range(5):  # dlt wraps a resource's exception once more (ResourceExtractionError)
             if isinstance(cause, SignalReceivedException):
