@@ -355,6 +355,37 @@ def test_a_run_paused_past_its_lock_check_loads_nothing_after_another_machine_to
 
 
 @pytest.mark.parametrize("destination", ["duckdb", "postgres"])
+def test_a_run_whose_state_is_behind_the_history_numbers_its_rows_after_it(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, destination: str, request: pytest.FixtureRequest) -> None:
+    """Another machine's run stopped (killed, or its lock lost) after its package's history rows committed and
+    before its state did: the history holds rows of a job numbered past the state this run restores. This
+    run numbered its own rows of the job from its state, into those numbers: the insert-only merge dropped
+    them, LOADED included, and the job looked never loaded (red team 140: 5 of 6). Now numbered after them."""
+    target: Any = dlt.destinations.postgres(POSTGRES) if destination == "postgres" else \
+        dlt.destinations.duckdb(str(tmp_path / "shared.duckdb"))
+    dataset = request.getfixturevalue("postgres_dataset") if destination == "postgres" else "uniware"
+    harness = Harness(uniware_simulator, tmp_path, destination=target, dataset=dataset)
+    harness.run(mode="submit", exports=[ORDERS_LOG], facilities=["BLR01"])
+    [job_code] = [e["job_code"] for e in harness.ledger_entries("orders_log") if e.get("job_code")]
+    with harness.pipeline.sql_client() as client:
+        table = client.make_qualified_table_name("export_job_status")
+        with client.execute_query(f"SELECT * FROM {table} WHERE job_code = %s", job_code) as cursor:
+            names = [column[0] for column in cursor.description]
+            [created] = cursor.fetchall()
+        for seq, status in enumerate(["SCHEDULED", "IN_PROGRESS", "COMPLETE"], start=2):  # the other run's
+            row = {**dict(zip(names, created, strict=True)), "event_id": f"{job_code}:{seq}", "seq": seq,
+                   "status": status, "_dlt_id": f"other-machine-{seq}"}
+            client.execute_sql(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(row))})",
+                               *row.values())
+
+    harness.run(mode="collect", exports=[ORDERS_LOG], facilities=["BLR01"])
+    rows = harness.query(f"SELECT seq, status FROM {{ds}}.export_job_status WHERE job_code = '{job_code}' ORDER BY seq")
+    assert [seq for seq, _ in rows] == list(range(1, len(rows) + 1)), rows
+    assert {"COMPLETE", "LOADED"} <= {status for seq, status in rows if seq > 4}, rows
+    assert rows[-1][1] == "LOADED", rows
+
+
+@pytest.mark.parametrize("destination", ["duckdb", "postgres"])
 def test_a_job_loaded_twice_lands_once(uniware_simulator: UniwareSimulator, tmp_path: Path,
                                       destination: str, request: pytest.FixtureRequest) -> None:
     """Bypass the lock: a second pipeline from a copy of the first one's state collects the same jobs,

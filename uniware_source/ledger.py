@@ -126,6 +126,11 @@ class Entry:
         self.data["seq"] = int(self.data.get("seq") or 0) + 1
         return int(self.data["seq"])
 
+    def seq_at_least(self, seq: int) -> None:
+        """The job's history rows go on after number `seq` (the destination's history reached it)."""
+        if seq > int(self.data.get("seq") or 0):
+            self.data["seq"] = seq
+
 
 # [job code, facility, window start, window end, created at, last seq] of the last jobs taken as empty
 EMPTY_JOBS = "empty_jobs"

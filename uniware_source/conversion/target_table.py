@@ -10,12 +10,15 @@ truncating or dropping the table, another pipeline writing the same dataset).
 - Whether the history table already holds a job code (`job_in_history`): a code Uniware hands out again
   for a new job would merge its rows over the earlier job's (an export without a key merges on it) and
   lose its history rows (keyed by the code and a number).
+- The last number each job's history rows reached there (`history_seqs`): a run whose state is behind
+  the table (another machine's run that stopped after its package's history rows committed, before its
+  state did) numbers its jobs' next rows after them, not into them.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Optional
@@ -49,6 +52,29 @@ def table_is_empty(table_name: str) -> bool:
     except Exception as error:  # any doubt means the merge path, which is always right
         log.debug("cannot tell whether %s is empty (%s): merging", table_name, type(error).__name__)
         return False
+
+
+def history_seqs(job_codes: Sequence[str]) -> dict[str, int]:
+    """The highest `seq` of each job's rows in the destination's `export_job_status` (jobs without one are
+    left out); empty when there is no such table, no SQL (a bucket), or the destination cannot be asked
+    (state's numbers then stand)."""
+    destination = dlt.current.pipeline().destination
+    if not job_codes or destination is None or destination.destination_type.endswith("filesystem"):
+        return {}
+    try:
+        with _asked(HISTORY_TABLE) as (client, qualified):
+            code, seq = client.escape_column_name("job_code"), client.escape_column_name("seq")
+            marks = ", ".join(["%s"] * len(job_codes))
+            try:
+                with client.execute_query(f"SELECT {code}, MAX({seq}) FROM {qualified} WHERE {code} IN ({marks}) "
+                                          f"GROUP BY {code}", *job_codes) as cursor:
+                    return {str(job): int(last) for job, last in cursor.fetchall() if last is not None}
+            except DatabaseUndefinedRelation:
+                return {}
+    except Exception as error:
+        log.debug("cannot read the history's numbers of %d jobs (%s): state's stand", len(job_codes),
+                  type(error).__name__)
+        return {}
 
 
 def job_in_history(job_code: str) -> Optional[str]:
