@@ -36,7 +36,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.pipeline.pipeline import Pipeline
 
 from uniware_source import ExportsFailed, RunReport, run_exports, uniware_source
-from uniware_source.pipeline_run.dataset_lock import confirm_held
+from uniware_source.pipeline_run.dataset_lock import lost_lock_said
 from uniware_source.pipeline_run.lock import pipeline_lock
 from uniware_source.pipeline_run.resumable import finish_pending_loads, load_deferred_history
 from uniware_source.queries import refresh_views
@@ -85,8 +85,8 @@ def uniware_tables(context: AssetExecutionContext, dlt: DagsterDltResource) -> I
         source = uniware_source(phase="collect", run_id=context.run.run_id[:12], report=report)
         try:
             yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline)
-        except Exception:
-            confirm_held()  # a load that failed as the dataset's lock went (its writes refused): said as such
+        except Exception as failure:
+            lost_lock_said(failure)  # a load that failed as the dataset's lock went (its writes refused)
             raise
         # LOADED rows, after their data; through the pipeline as saved (dagster-dlt's run dropped and restored
         # the object it was given, whose schema then lacked the column types: the history step stored that)

@@ -354,6 +354,32 @@ def test_a_run_paused_past_its_lock_check_loads_nothing_after_another_machine_to
     loaded_once()
 
 
+def rows_of_another_machine(harness: Harness, job_code: str, statuses: list[str]) -> int:
+    """History rows of `job_code` that another machine's run committed without its state (after the job's
+    last row); returns the last number they took."""
+    with harness.pipeline.sql_client() as client:
+        table = client.make_qualified_table_name("export_job_status")
+        with client.execute_query(f"SELECT * FROM {table} WHERE job_code = %s ORDER BY seq DESC", job_code) as cursor:
+            names = [column[0] for column in cursor.description]
+            last = dict(zip(names, cursor.fetchall()[0], strict=True))
+        for seq, status in enumerate(statuses, start=int(last["seq"]) + 1):
+            row = {**last, "event_id": f"{job_code}:{seq}", "seq": seq, "status": status,
+                   "_dlt_id": f"other-machine-{seq}"}
+            client.execute_sql(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(row))})",
+                               *row.values())
+    return int(last["seq"]) + len(statuses)
+
+
+def job_history(harness: Harness, job_code: str) -> list[tuple[Any, ...]]:
+    return harness.query(f"SELECT seq, status FROM {{ds}}.export_job_status WHERE job_code = '{job_code}' ORDER BY seq")
+
+
+def shared_warehouse(destination: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Any, str]:
+    if destination == "postgres":
+        return dlt.destinations.postgres(POSTGRES), request.getfixturevalue("postgres_dataset")
+    return dlt.destinations.duckdb(str(tmp_path / "shared.duckdb")), "uniware"
+
+
 @pytest.mark.parametrize("destination", ["duckdb", "postgres"])
 def test_a_run_whose_state_is_behind_the_history_numbers_its_rows_after_it(
         uniware_simulator: UniwareSimulator, tmp_path: Path, destination: str, request: pytest.FixtureRequest) -> None:
@@ -361,28 +387,36 @@ def test_a_run_whose_state_is_behind_the_history_numbers_its_rows_after_it(
     before its state did: the history holds rows of a job numbered past the state this run restores. This
     run numbered its own rows of the job from its state, into those numbers: the insert-only merge dropped
     them, LOADED included, and the job looked never loaded (red team 140: 5 of 6). Now numbered after them."""
-    target: Any = dlt.destinations.postgres(POSTGRES) if destination == "postgres" else \
-        dlt.destinations.duckdb(str(tmp_path / "shared.duckdb"))
-    dataset = request.getfixturevalue("postgres_dataset") if destination == "postgres" else "uniware"
+    target, dataset = shared_warehouse(destination, tmp_path, request)
     harness = Harness(uniware_simulator, tmp_path, destination=target, dataset=dataset)
     harness.run(mode="submit", exports=[ORDERS_LOG], facilities=["BLR01"])
     [job_code] = [e["job_code"] for e in harness.ledger_entries("orders_log") if e.get("job_code")]
-    with harness.pipeline.sql_client() as client:
-        table = client.make_qualified_table_name("export_job_status")
-        with client.execute_query(f"SELECT * FROM {table} WHERE job_code = %s", job_code) as cursor:
-            names = [column[0] for column in cursor.description]
-            [created] = cursor.fetchall()
-        for seq, status in enumerate(["SCHEDULED", "IN_PROGRESS", "COMPLETE"], start=2):  # the other run's
-            row = {**dict(zip(names, created, strict=True)), "event_id": f"{job_code}:{seq}", "seq": seq,
-                   "status": status, "_dlt_id": f"other-machine-{seq}"}
-            client.execute_sql(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(row))})",
-                               *row.values())
+    theirs = rows_of_another_machine(harness, job_code, ["SCHEDULED", "IN_PROGRESS", "COMPLETE"])
 
     harness.run(mode="collect", exports=[ORDERS_LOG], facilities=["BLR01"])
-    rows = harness.query(f"SELECT seq, status FROM {{ds}}.export_job_status WHERE job_code = '{job_code}' ORDER BY seq")
+    rows = job_history(harness, job_code)
     assert [seq for seq, _ in rows] == list(range(1, len(rows) + 1)), rows
-    assert {"COMPLETE", "LOADED"} <= {status for seq, status in rows if seq > 4}, rows
+    assert {"COMPLETE", "LOADED"} <= {status for seq, status in rows if seq > theirs}, rows
     assert rows[-1][1] == "LOADED", rows
+
+
+@pytest.mark.parametrize("destination", ["duckdb", "postgres"])
+def test_a_job_abandoned_by_a_run_whose_state_is_behind_the_history_says_so(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, destination: str, request: pytest.FixtureRequest) -> None:
+    """The same for the submit step: a job stuck past job_expiry_hours, its history ahead of this run's state;
+    the ABANDONED row was numbered into the other run's and dropped: the job looked still running."""
+    target, dataset = shared_warehouse(destination, tmp_path, request)
+    harness = Harness(uniware_simulator, tmp_path, destination=target, dataset=dataset)
+    uniware_simulator.inject_job_fate(STUCK)
+    with pytest.raises(ExportsFailed):
+        harness.run(exports=[ORDERS_LOG], facilities=["BLR01"], job_timeout_seconds=5)
+    [stuck] = uniware_simulator.jobs.all()
+    theirs = rows_of_another_machine(harness, stuck.code, ["IN_PROGRESS", "SCHEDULED", "IN_PROGRESS"])
+    uniware_simulator.clock.advance(timedelta(hours=30))
+    harness.run(exports=[ORDERS_LOG], facilities=["BLR01"], job_timeout_seconds=5)  # a new job for the window
+    rows = job_history(harness, stuck.code)
+    assert [seq for seq, _ in rows] == list(range(1, len(rows) + 1)), rows
+    assert rows[-1] == (theirs + 1, "ABANDONED"), rows
 
 
 @pytest.mark.parametrize("destination", ["duckdb", "postgres"])

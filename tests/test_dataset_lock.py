@@ -281,11 +281,10 @@ def test_a_barrier_leaves_loads_of_another_database_alone(tmp_path: Path, postgr
 
 
 def test_dlt_load_threads_still_running_as_a_run_ends_keep_meeting_its_fence(
-        tmp_path: Path, postgres_dataset: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, postgres_dataset: str) -> None:
     """A signal during a load: dlt's pool gives its threads 2 s, then the run ends and lets its lock go while
-    a load thread may still begin a transaction. Such a thread's writes are refused, not let through unfenced."""
-    monkeypatch.setattr(load_fence, "STRAGGLER_SECONDS", 0.0)
-    monkeypatch.setattr(load_fence, "_fences", {})
+    a load thread may still begin a transaction. That thread keeps its run's fence, whose holder has ended,
+    even once the next run in this process holds the dataset: its writes are refused, the next run's are not."""
     pipeline = postgres_pipeline(tmp_path, "stopped", postgres_dataset)
     go = threading.Event()
     outcome: list[str] = []
@@ -302,9 +301,29 @@ def test_dlt_load_threads_still_running_as_a_run_ends_keep_meeting_its_fence(
     with pipeline_lock(pipeline):
         thread = threading.Thread(target=late_load, name=f"dlt-pool-{threading.get_ident()}-0")
         thread.start()
-    go.set()
-    thread.join()
+    following = postgres_pipeline(tmp_path, "next", postgres_dataset)
+    with pipeline_lock(following):
+        go.set()
+        thread.join()
+        with following.sql_client() as client:
+            client.execute_sql(f"CREATE TABLE IF NOT EXISTS {postgres_dataset}_staging_probe (n int)")
+            client.execute_sql(f"DROP TABLE {postgres_dataset}_staging_probe")
     assert outcome == ["refused"]
     with closing(psycopg2.connect(POSTGRES)) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (postgres_dataset,))
         assert cursor.fetchall() == []
+
+
+@pytest.mark.parametrize("failure", ["server crashed", f"a write {load_fence.REFUSED}"])
+def test_a_failed_load_whose_lock_is_gone_says_the_lock_and_the_loads_own_error(
+        tmp_path: Path, postgres_dataset: str, failure: str) -> None:
+    """A load that failed when the lock was gone: the lost lock is said, and the load's own error with it
+    (a crashed server ends the lock's session with the load's), unless that error was the fence's refusal."""
+    pipeline = postgres_pipeline(tmp_path, "failed", postgres_dataset)
+    with pipeline_lock(pipeline):
+        dataset_lock.lost_lock_said(RuntimeError(failure))  # held: nothing to say
+        end_lock_sessions_of_this_process()
+        with pytest.raises(DatasetLockLost) as lost:
+            dataset_lock.lost_lock_said(RuntimeError(failure))
+    assert f"lost its lock of dataset '{postgres_dataset}'" in str(lost.value)
+    assert ("Its load had failed: server crashed" in str(lost.value)) == (failure == "server crashed")

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any, Optional
 
 import dlt
+from dlt.common.destination.exceptions import SqlClientNotAvailable
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from ..history import HISTORY_TABLE
@@ -56,25 +57,25 @@ def table_is_empty(table_name: str) -> bool:
 
 def history_seqs(job_codes: Sequence[str]) -> dict[str, int]:
     """The highest `seq` of each job's rows in the destination's `export_job_status` (jobs without one are
-    left out); empty when there is no such table, no SQL (a bucket), or the destination cannot be asked
-    (state's numbers then stand)."""
+    left out); empty when there is no such table or no SQL (a bucket: its files are only added, rows are not
+    merged). Any other failure to ask is raised: numbered from state instead, rows could be dropped."""
     destination = dlt.current.pipeline().destination
     if not job_codes or destination is None or destination.destination_type.endswith("filesystem"):
         return {}
     try:
-        with _asked(HISTORY_TABLE) as (client, qualified):
-            code, seq = client.escape_column_name("job_code"), client.escape_column_name("seq")
-            marks = ", ".join(["%s"] * len(job_codes))
-            try:
-                with client.execute_query(f"SELECT {code}, MAX({seq}) FROM {qualified} WHERE {code} IN ({marks}) "
-                                          f"GROUP BY {code}", *job_codes) as cursor:
-                    return {str(job): int(last) for job, last in cursor.fetchall() if last is not None}
-            except DatabaseUndefinedRelation:
-                return {}
-    except Exception as error:
-        log.debug("cannot read the history's numbers of %d jobs (%s): state's stand", len(job_codes),
-                  type(error).__name__)
+        sql_client = dlt.current.pipeline().sql_client()
+    except SqlClientNotAvailable:
         return {}
+    with sql_client as client:
+        qualified = client.make_qualified_table_name(HISTORY_TABLE)
+        code, seq = client.escape_column_name("job_code"), client.escape_column_name("seq")
+        marks = ", ".join(["%s"] * len(job_codes))
+        try:
+            with client.execute_query(f"SELECT {code}, MAX({seq}) FROM {qualified} WHERE {code} IN ({marks}) "
+                                      f"GROUP BY {code}", *job_codes) as cursor:
+                return {str(job): int(last) for job, last in cursor.fetchall() if last is not None}
+        except DatabaseUndefinedRelation:
+            return {}
 
 
 def job_in_history(job_code: str) -> Optional[str]:

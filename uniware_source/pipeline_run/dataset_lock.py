@@ -35,7 +35,7 @@ from typing import Any, Optional, Protocol, TextIO
 from dlt.pipeline.pipeline import Pipeline
 
 from ..errors import DestinationNotReached, UniwareError
-from .load_fence import Fence, barrier, fenced, leave_unfenced
+from .load_fence import REFUSED, Fence, barrier, fenced, leave_unfenced
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,17 @@ def confirm_held() -> None:
     lock = _held.get()
     if lock is not None:
         lock.confirm()
+
+
+def lost_lock_said(failure: BaseException) -> None:
+    """After a failed load: DatasetLockLost when the run's lock is gone, naming the load's own error too unless
+    that was the fence refusing its writes (a crashed server ends the lock's session with the load's)."""
+    try:
+        confirm_held()
+    except DatasetLockLost as lost:
+        if REFUSED in str(failure):
+            raise lost from None
+        raise DatasetLockLost(f"{lost}. Its load had failed: {_first_line(failure)}") from None
 
 
 def _keep_alive(connection: Any) -> None:

@@ -13,8 +13,8 @@ A run that takes the dataset's lock ends the sessions of its role, in its databa
 transaction (a paused run's load in flight), and takes the fence key exclusively once: a barrier past which
 no earlier holder's transaction commits. Sessions of another role are not ended: it waits for them.
 
-A run ends its fence only once dlt's load threads it started are gone (a signal leaves them running for a
-while); threads still running then keep meeting the fence, whose holder has ended, so they are refused.
+dlt's load threads a run started and left running as it ended (a signal: dlt's pool gives them 2 s) keep
+meeting that run's fence, whose holder has ended: their writes are refused, whatever run comes next.
 Outside the fence: dlt's Parquet COPY through ADBC (a connection of its own; the connector gives PostgreSQL
 CSV), and statements other code sends on the native connections.
 """
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 FENCE = zlib.crc32(b"uniware-dlt load fence") & 0x7FFFFFFF  # the fence's first key, ours alone
 SETTLE_SECONDS = 10.0  # how long a barrier waits for the sessions it ended to be gone
 SETTLE_POLL_SECONDS = 0.05
-STRAGGLER_SECONDS = 30.0  # how long a run's end waits for dlt's load threads a signal left running
+REFUSED = "was refused and rolled back"  # in every FencedWriteRefused, whatever wraps it
 SAME_DATABASE = "l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 
 
@@ -63,6 +63,8 @@ class Fence:
 Place = tuple[str, Any, str, str]  # host, port, database, schema
 _fences: dict[Place, Fence] = {}
 _unfenced: weakref.WeakSet[Any] = weakref.WeakSet()  # the lock sessions' own clients
+# dlt load threads that outlived their run, with its fence and places
+_kept: weakref.WeakKeyDictionary[threading.Thread, tuple[Fence, tuple[Place, ...]]] = weakref.WeakKeyDictionary()
 _installed = threading.Lock()
 _original: dict[str, Callable[..., Any]] = {}
 
@@ -73,12 +75,16 @@ def _place(client: Any, schema: str) -> Place:
 
 
 def _fence_of(client: Any) -> Optional[Fence]:
-    if not _fences or client in _unfenced:
+    if (not _fences and not _kept) or client in _unfenced:
         return None
     try:
-        return _fences.get(_place(client, str(client.dataset_name)))
+        place = _place(client, str(client.dataset_name))
     except AttributeError:
         return None
+    fence, places = _kept.get(threading.current_thread(), (None, ()))
+    if fence is not None and place in places:
+        return fence  # a load thread of an ended run: the fence it started under, never a later run's
+    return _fences.get(place)
 
 
 def leave_unfenced(lock_client: Any) -> None:
@@ -89,36 +95,26 @@ def leave_unfenced(lock_client: Any) -> None:
 @contextmanager
 def fenced(lock_client: Any, fence: Fence) -> Iterator[None]:
     """While the block runs, this process's dlt transactions on the lock's dataset (and its staging dataset)
-    commit only under `fence`; after it, until dlt's load threads this thread started are gone."""
+    commit only under `fence`; dlt's load threads started meanwhile and still running after it keep it."""
     _install()
     places = [_place(lock_client, str(lock_client.dataset_name)),
               _place(lock_client, str(lock_client.staging_dataset_name))]
+    before = set(threading.enumerate())
     for place in places:
         _fences[place] = fence
     try:
         yield
     finally:
-        running = _load_threads_running()
-        if running:  # the fence stays: its holder ends with the run, so their writes are refused
-            log.warning("dlt load threads %s still run as this run ends: their writes to %s will be refused",
-                        ", ".join(running), fence.subject)
-        else:
-            for place in places:
-                if _fences.get(place) is fence:
-                    del _fences[place]
-
-
-def _load_threads_running() -> list[str]:
-    """Names of dlt's pool threads this thread started that are still running after STRAGGLER_SECONDS."""
-    prefix = f"dlt-pool-{threading.get_ident()}-"
-    deadline = time.monotonic() + STRAGGLER_SECONDS
-    running = []
-    for thread in threading.enumerate():
-        if thread.name.startswith(prefix) and thread is not threading.current_thread():
-            thread.join(max(0.0, deadline - time.monotonic()))
-            if thread.is_alive():
-                running.append(thread.name)
-    return running
+        running = [thread for thread in threading.enumerate()
+                   if thread not in before and thread.name.startswith("dlt-pool-") and thread.is_alive()]
+        for thread in running:  # its fence's holder ends with the run: their writes are refused
+            _kept[thread] = (fence, tuple(places))
+        for place in places:  # after: a thread outliving the run never finds no fence
+            if _fences.get(place) is fence:
+                del _fences[place]
+        if running:
+            log.warning("dlt load threads %s still run as this run ends: their writes to %s are refused",
+                        ", ".join(thread.name for thread in running), fence.subject)
 
 
 def _enter(client: Any, fence: Fence) -> None:
@@ -135,7 +131,7 @@ def _enter(client: Any, fence: Fence) -> None:
         raise client._make_database_exception(error) from error
     if not held:
         raise FencedWriteRefused(
-            f"a write to {fence.subject} was refused and rolled back: this run no longer holds the dataset's "
+            f"a write to {fence.subject} {REFUSED}: this run no longer holds the dataset's "
             "lock (its lock session ended), so another run may be loading it")
 
 

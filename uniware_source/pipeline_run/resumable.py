@@ -28,7 +28,7 @@ from ..run_report import RunReport
 from ..runtime import COLLECT, HISTORY, SUBMIT
 from ..source import uniware_source
 from . import duckdb_memory
-from .dataset_lock import confirm_held
+from .dataset_lock import confirm_held, lost_lock_said
 from .dlt_warnings import expected_warnings_dropped
 from .duckdb_connection import check_names, connection_held, credentials_pinned, is_duckdb
 from .lock import WaitForLock, pipeline_lock
@@ -189,7 +189,7 @@ def _surfaced() -> Iterator[None]:
         yield
     except PipelineStepFailed as failed:
         if failed.step == "load":
-            confirm_held()  # a load that failed as the dataset's lock went (its writes refused): said as such
+            lost_lock_said(failed)  # a load that failed as the dataset's lock went (its writes refused)
         cause: Optional[BaseException] = failed.exception
         for _ in range(5):  # dlt wraps a resource's exception once more (ResourceExtractionError)
             if isinstance(cause, SignalReceivedException):

@@ -34,7 +34,7 @@ from ..conversion.facility_guard import check_names, names_of
 from ..conversion.file_layout import FileLayout, kind_of, loaded_kind, tells_newest
 from ..conversion.key_check import FileKeys, KeyStore
 from ..conversion.load_files import COPY_PARTS, CSV, PARQUET, file_import, forget_deduplicated
-from ..conversion.target_table import add_missing_key_column, history_seqs, table_is_empty
+from ..conversion.target_table import add_missing_key_column, table_is_empty
 from ..conversion.window_guard import check as check_window
 from ..history import HISTORY_TABLE, job_event
 from ..jobs.workers import Crashed, FileReady, JobEnded, JobTicket, StatusChanged, job_collector
@@ -43,6 +43,7 @@ from ..runtime import SourceRuntime, active_facilities
 from ..statuses import FAILED_STATUSES, OUTCOME_HISTORY, EntryKind, HistorySource, HistoryStatus, Outcome
 from ..type_labels import fold_label, report_labels, requested_columns_absent
 from ..windows import IST, shown_time
+from .numbering import numbered_after_destination
 
 log = logging.getLogger(__name__)
 
@@ -136,12 +137,7 @@ class ExportCollection:
         entries = self.ledger.to_collect(self.rt.run_id, active_facilities(self.spec, self.ledger, self.rt))
         if not entries:
             return
-        # numbered after the rows the destination's history has of them, which another machine's stopped run
-        # may have committed beyond this state's numbers (its state did not commit): not into them
-        reached = history_seqs([e.job_code for e in entries if e.job_code])
-        for entry in entries:
-            if entry.job_code in reached:
-                entry.seq_at_least(reached[entry.job_code])
+        numbered_after_destination(entries)
         tickets = [self._ticket(e) for e in entries]
         forget_deduplicated(self.spec.table_name)  # decided again for this package, from its data
         self.ledger.forget_empty_snapshots()  # the earlier packages loaded, with what they deleted

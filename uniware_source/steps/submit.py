@@ -28,6 +28,7 @@ from ..statuses import EntryKind, HistoryStatus
 from ..type_labels import column_spellings, fold_label
 from ..vocabulary import ASSUMED_IDS, GUESSED, LESS_SURE_IDS, UNSEEN
 from ..windows import IST, Window, shown_time
+from .numbering import numbered_after_destination
 
 log = logging.getLogger(__name__)
 
@@ -260,10 +261,14 @@ def abandon_expired(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -
     """Give up on jobs still unfinished `job_expiry_hours` after creation; their windows are planned
     again, so `create_jobs` exports them anew in this run. Yields history rows."""
     now = rt.clock.now()
-    for entry in ledger.submitted(active_facilities(spec, ledger, rt)):
+    expired = [entry for entry in ledger.submitted(active_facilities(spec, ledger, rt))
+               if entry.kind != EntryKind.ADOPTED and entry.created_at is not None
+               and now - entry.created_at > rt.settings.job_expiry]
+    if expired:
+        numbered_after_destination(expired)
+    for entry in expired:
         created = entry.created_at
-        if entry.kind == EntryKind.ADOPTED or created is None or now - created <= rt.settings.job_expiry:
-            continue
+        assert created is not None
         reason = (f"job {entry.job_code} was created {(now - created).total_seconds() / 3600:.1f} h ago and never "
                   f"finished (job_expiry_hours); abandoned, its window is exported by a new job")
         log.warning("%s: %s", entry.describe(spec.name), reason)
@@ -325,6 +330,8 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
         # newer loads needs; its history numbered on after its EMPTY row)
         created_at, seq = empty or (now, 0)
         ledger.record_created(entry, created.job_code, created_at, used or None, seq)
+        if empty or created.adopted:  # a job of an earlier run, maybe another machine's: rows of it may be in
+            numbered_after_destination([entry])
         if used and used != spec.date_filter:  # this run's next rounds go to it at once too
             ledger.record_date_filter_fallback(rt.run_id, entry.facility, used)
         tally.jobs_created += 1
@@ -415,9 +422,10 @@ def _export_names(exports: Sequence[ExportSpec]) -> dict[str, str]:
 def adopt_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> Iterator[dict[str, Any]]:
     """History rows for jobs of `job_codes` taken on for the first time."""
     now = rt.clock.now()
-    for entry in ledger.submitted():
-        if entry.kind != EntryKind.ADOPTED or entry.data.get("seq"):
-            continue
+    adopted = [entry for entry in ledger.submitted() if entry.kind == EntryKind.ADOPTED and not entry.data.get("seq")]
+    if adopted:
+        numbered_after_destination(adopted)  # another run may have adopted it too
+    for entry in adopted:
         rt.report.tally(spec.name, spec.table_name).jobs_created += 1
         yield job_event(spec, entry, rt.run_id, HistoryStatus.ADOPTED, observed_at=now,
                         message="existing job given in job_codes")
