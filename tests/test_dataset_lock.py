@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import zlib
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -19,7 +18,7 @@ from dlt.pipeline.pipeline import Pipeline
 
 from uniware_simulator import UniwareSimulator
 from uniware_source.pipeline_run import dataset_lock, load_fence
-from uniware_source.pipeline_run.dataset_lock import DatasetLockLost, DuckdbFileLock, PostgresLock, lock_of
+from uniware_source.pipeline_run.dataset_lock import DatasetLockLost, DuckdbFileLock, PostgresLock, dataset_key, lock_of
 from uniware_source.pipeline_run.load_fence import FencedWriteRefused
 from uniware_source.pipeline_run.lock import RunLocked, pipeline_lock
 
@@ -180,9 +179,9 @@ def another_machine_holding(dataset: str) -> Iterator[Any]:
                 cursor.execute(sql, args)
                 return cursor.fetchall() if cursor.description else None
 
-        [(taken,)] = execute("SELECT pg_try_advisory_lock(%s, %s)", dataset_lock.NAMESPACE, fence_key(dataset))
+        [(taken,)] = execute("SELECT pg_try_advisory_lock(%s, %s)", dataset_lock.NAMESPACE, dataset_key(dataset))
         assert taken
-        assert load_fence.barrier(execute, fence_key(dataset)) == []
+        assert load_fence.barrier(execute, dataset_key(dataset)) == []
         yield execute
 
 
@@ -217,10 +216,6 @@ def test_a_transaction_in_flight_when_the_lock_goes_is_ended_by_the_next_holder_
     assert not load_fence._fences, "a run's end leaves no fence behind"
 
 
-def fence_key(dataset: str) -> int:
-    return zlib.crc32(dataset.encode()) & 0x7FFFFFFF
-
-
 @contextmanager
 def a_load_in_flight(dataset: str, *, role: str = "postgres", database: str = "test") -> Iterator[Any]:
     """A session inside a fenced transaction of `dataset` (a run's load), as `role` in `database`; yields
@@ -230,7 +225,7 @@ def a_load_in_flight(dataset: str, *, role: str = "postgres", database: str = "t
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             [(session,)] = cursor.fetchall()
-            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", (load_fence.FENCE, fence_key(dataset)))
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", (load_fence.FENCE, dataset_key(dataset)))
         yield connection, session
 
 

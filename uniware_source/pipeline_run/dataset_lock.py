@@ -101,6 +101,11 @@ def confirm_held() -> None:
         lock.confirm()
 
 
+def dataset_key(schema: str) -> int:
+    """The advisory locks' second key for a dataset (its schema's name at the destination): run lock and fence."""
+    return zlib.crc32(schema.encode()) & 0x7FFFFFFF
+
+
 def lost_lock_said(failure: BaseException) -> None:
     """After a failed load: DatasetLockLost when the run's lock is gone, naming the load's own error too unless
     that was the fence refusing its writes (a crashed server ends the lock's session with the load's)."""
@@ -161,7 +166,7 @@ class PostgresLock:
         self.fence = ExitStack()  # once the lock is taken, the run's writes are fenced (load_fence)
         self.open_loads: list[int] = []  # an earlier holder's sessions still inside a load (barrier)
         self.dataset = str(self.client.dataset_name)  # as the schema is named at the destination
-        self.key = (NAMESPACE, zlib.crc32(self.dataset.encode()) & 0x7FFFFFFF)
+        self.key = (NAMESPACE, dataset_key(self.dataset))
         self.subject = f"dataset '{self.dataset}' of PostgreSQL"
         self.where = (f"advisory lock ({self.key[0]}, {self.key[1]}) of database "
                       f"'{getattr(self.client, 'database_name', '?')}', taken by every run")
