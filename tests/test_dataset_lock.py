@@ -14,13 +14,15 @@ from typing import Any
 import dlt
 import psycopg2
 import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.pipeline.pipeline import Pipeline
 
 from uniware_simulator import UniwareSimulator
-from uniware_source.pipeline_run import dataset_lock, load_fence
+from uniware_source.pipeline_run import dataset_lock, load_fence, resumable
 from uniware_source.pipeline_run.dataset_lock import DatasetLockLost, DuckdbFileLock, PostgresLock, dataset_key, lock_of
 from uniware_source.pipeline_run.load_fence import FencedWriteRefused
 from uniware_source.pipeline_run.lock import RunLocked, pipeline_lock
+from uniware_source.pipeline_run.signals import Terminated
 
 from .harness import Harness
 from .postgres import POSTGRES
@@ -322,3 +324,22 @@ def test_a_failed_load_whose_lock_is_gone_says_the_lock_and_the_loads_own_error(
             dataset_lock.lost_lock_said(RuntimeError(failure))
     assert f"lost its lock of dataset '{postgres_dataset}'" in str(lost.value)
     assert ("Its load had failed: server crashed" in str(lost.value)) == (failure == "server crashed")
+
+
+@pytest.mark.parametrize("cause", ["interrupt", "terminate", "refused"])
+def test_a_load_interrupted_as_its_lock_went_is_said_as_interrupted_and_a_refused_one_as_the_lost_lock(
+        tmp_path: Path, postgres_dataset: str, cause: str) -> None:
+    """A load that failed while the lock was gone: Ctrl-C or SIGTERM among its causes is raised as such (exit 130
+    or 143), ahead of the lost lock; a load the fence refused is said as the lost lock."""
+    pipeline = postgres_pipeline(tmp_path, "surfaced", postgres_dataset)
+    error: BaseException = {"interrupt": KeyboardInterrupt(), "terminate": Terminated(),
+                            "refused": FencedWriteRefused(f"a write {load_fence.REFUSED}")}[cause]
+    wrapped = RuntimeError("load job failed")
+    wrapped.__cause__ = error
+    expected = {"interrupt": KeyboardInterrupt, "terminate": Terminated, "refused": DatasetLockLost}[cause]
+    with pipeline_lock(pipeline):
+        end_lock_sessions_of_this_process()
+        with pytest.raises(expected) as raised, resumable._surfaced():
+            raise PipelineStepFailed(pipeline, "load", "1", wrapped)
+    assert type(raised.value) is expected
+    assert ("lost its lock" in str(raised.value)) == (cause == "refused")

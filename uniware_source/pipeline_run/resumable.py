@@ -184,26 +184,43 @@ def _run_step(pipeline: Pipeline, source: Any, loader_file_format: Optional[str]
 
 @contextmanager
 def _surfaced() -> Iterator[None]:
-    """An interrupt or the connector's own error that dlt wrapped in PipelineStepFailed, raised as itself."""
+    """An interrupt or the connector's own error that dlt wrapped in PipelineStepFailed, raised as itself.
+    An interrupt comes first: Ctrl-C during a load whose lock also went exits as interrupted."""
     try:
         yield
     except PipelineStepFailed as failed:
+        interrupt = _interrupt_in(failed.exception)
+        if interrupt is not None:
+            raise interrupt from None
         if failed.step == "load":
             lost_lock_said(failed)  # a load that failed as the dataset's lock went (its writes refused)
-        cause: Optional[BaseException] = failed.exception
-        for _ in range(5):  # dlt wraps a resource's exception once more (ResourceExtractionError)
-            if isinstance(cause, SignalReceivedException):
-                raise interrupt_for(cause.signal_code) from None
-            if isinstance(cause, Terminated):
-                raise Terminated from None
-            if isinstance(cause, KeyboardInterrupt):
-                raise KeyboardInterrupt from None
-            if _interrupted_query(cause):
-                raise interrupt_of_a_query() from None
-            if isinstance(cause, UniwareError):
-                raise cause from None
-            cause = cause.__cause__ if cause is not None else None
+        own = next((c for c in _causes(failed.exception) if isinstance(c, UniwareError)), None)
+        if own is not None:
+            raise own from None
         raise
+
+
+def _causes(error: Optional[BaseException]) -> Iterator[BaseException]:
+    """The error and what caused it, five deep (dlt wraps a resource's exception once more)."""
+    for _ in range(5):
+        if error is None:
+            return
+        yield error
+        error = error.__cause__
+
+
+def _interrupt_in(error: Optional[BaseException]) -> Optional[BaseException]:
+    """The interrupt to raise for a signal found among the error's causes, if any."""
+    for cause in _causes(error):
+        if isinstance(cause, SignalReceivedException):
+            return interrupt_for(cause.signal_code)
+        if isinstance(cause, Terminated):
+            return Terminated()
+        if isinstance(cause, KeyboardInterrupt):
+            return KeyboardInterrupt()
+        if _interrupted_query(cause):
+            return interrupt_of_a_query()
+    return None
 
 
 def _interrupted_query(error: Optional[BaseException]) -> bool:
