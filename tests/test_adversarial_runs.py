@@ -354,6 +354,64 @@ def test_a_run_paused_past_its_lock_check_loads_nothing_after_another_machine_to
     loaded_once()
 
 
+ORDERS_KEYED: dict[str, Any] = {"name": "Sale Orders", "table_name": "orders_keyed", "lookback_days": 2}
+
+
+@pytest.mark.parametrize(("destination", "stopped"), [("postgres", "refused"), ("postgres", "killed"),
+                                                     ("duckdb", "killed")])
+def test_a_waiting_package_does_not_put_back_rows_older_than_another_machines_later_jobs(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, processes: list[subprocess.Popen[str]],
+        destination: str, stopped: str, request: pytest.FixtureRequest) -> None:
+    """Red team 143: a run refused at its load (it lost the dataset's lock), or killed there, keeps its
+    package; meanwhile another machine's run loaded that package's job and then a later job of the same rows
+    (its lookback). The first machine's next run loaded the waiting package as a merge: the older job's rows
+    replaced the later job's, exit 0 (a snapshot's older stock, an order's older status). A job another load
+    has loaded is now taken out of the package; the later job's rows stay."""
+    sim = uniware_simulator
+    sim.inject_job_fate(STUCK)
+    arguments, env, target, dataset = two_machines(destination, tmp_path, request)
+    first = start_run(sim, tmp_path / "a", *arguments, env=env, exports=[ORDERS_KEYED],
+                      paused_at_load_of="orders_keyed")
+    processes.append(first)
+    first_stderr = StderrLines(first)
+    assert polled(sim, 3), "the first run never polled its job"
+    sim.release_stuck_jobs()
+    assert first_stderr.wait_for("paused before loading orders_keyed", WAIT), first_stderr.rest()
+    if stopped == "killed":
+        first.kill()
+        first.wait(timeout=WAIT)
+    else:
+        end_lock_session_of(first)
+
+    for _ in range(2):  # the first machine's job, then a later job of the last days (the lookback)
+        second = start_run(sim, tmp_path / "b", *arguments, env=env, exports=[ORDERS_KEYED])
+        processes.append(second)
+        _, second_stderr = second.communicate(timeout=WAIT)
+        assert second.returncode == 0, second_stderr
+    reader = Harness(sim, tmp_path / "reader", name="reader", destination=target, dataset=dataset)
+    rows_by_job = "SELECT _uniware_job_code, COUNT(*) FROM {ds}.orders_keyed GROUP BY 1"
+    before = dict(reader.query(rows_by_job))
+    jobs = [job.code for job in sim.jobs.all()]
+    assert len(jobs) == 2 and set(before) == set(jobs) and all(before.values()), before  # the later job's rows
+
+    if stopped == "refused":
+        assert first.stdin is not None
+        first.stdin.write("resume\n")
+        first.stdin.close()
+        first.wait(timeout=WAIT)
+        assert first.returncode == 3, first_stderr.rest()
+    rerun = start_run(sim, tmp_path / "a", *arguments, env=env, exports=[ORDERS_LOG])  # no job of orders_keyed
+    processes.append(rerun)
+    _, stderr = rerun.communicate(timeout=WAIT)
+    assert rerun.returncode == 0, stderr
+    assert dict(reader.query(rows_by_job)) == before
+    [(rows, keys)] = reader.query("SELECT COUNT(*), COUNT(DISTINCT sale_order_item_code) FROM {ds}.orders_keyed")
+    assert rows == keys == sum(before.values())
+    loaded = dict(reader.query("SELECT job_code, COUNT(*) FROM {ds}.export_job_status WHERE status = 'LOADED' "
+                               "GROUP BY 1"))
+    assert {job: loaded.get(job) for job in jobs} == dict.fromkeys(jobs, 1)
+
+
 def rows_of_another_machine(harness: Harness, job_code: str, statuses: list[str]) -> int:
     """History rows of `job_code` that another machine's run committed without its state (after the job's
     last row); returns the last number they took."""

@@ -23,6 +23,13 @@ without one (merged on the job code, one file per job), the rows of the job file
 deleted from the staging table before they load again. dlt's own tables (its state, the history) are
 loaded by one job each per package: rows of the package that job may have committed are deleted first
 (PostgreSQL would refuse the repeat: `_dlt_id` is unique there, and the package would never load).
+
+Meanwhile another run into the same dataset (another machine, after this run lost the dataset's lock or
+was killed) may have collected the package's jobs itself, loaded them, and loaded later jobs over them.
+Loaded then, the package's files would merge its jobs' older rows over the newer ones (a snapshot's older
+stock, an order's older status), exit 0. A job whose LOADED history row came from another load is loaded
+already: its files are taken out of the package first (with any rows a started COPY left in staging). Its
+history rows still load: they say what this run saw.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from dlt.common.destination.client import WithStagingDataset
+from dlt.common.destination.exceptions import SqlClientNotAvailable
 from dlt.common.schema import Schema
 from dlt.common.schema.utils import has_table_seen_data
 from dlt.common.storages.load_package import PackageStorage, ParsedLoadJobFileName, TPackageJobState
@@ -45,6 +53,8 @@ from dlt.pipeline.pipeline import Pipeline
 
 from ..conversion.csv_to_parquet import JOB_CODE
 from ..conversion.load_files import DEDUPLICATED_HINT
+from ..history import HISTORY_TABLE
+from ..statuses import HistoryStatus
 from .snapshot_replace import replaces_through_staging
 
 log = logging.getLogger(__name__)
@@ -232,6 +242,80 @@ def _started_rows_out_of_staging(pipeline: Pipeline, storage: PackageStorage, lo
         _delete(pipeline, table_name, staged, column, values)
         log.info("package %s of an interrupted run: rows of a started job of %s deleted before it loads again",
                  load_id, table_name)
+
+
+def drop_jobs_loaded_elsewhere(pipeline: Pipeline) -> list[str]:
+    """Files of waiting packages whose jobs another load has loaded since (their LOADED history row is
+    another package's) are taken out of their packages; the job codes taken out."""
+    dropped: list[str] = []
+    normalize_storage = pipeline._get_normalize_storage()
+    if normalize_storage.is_storage_ready():
+        for load_id in normalize_storage.extracted_packages.list_packages():
+            dropped += _drop_loaded_elsewhere(pipeline, normalize_storage.extracted_packages, load_id, False)
+    load_storage = pipeline._get_load_storage()
+    if load_storage.is_storage_ready():
+        staged_replace = replaces_through_staging(pipeline)
+        for load_id in load_storage.normalized_packages.list_packages():
+            dropped += _drop_loaded_elsewhere(pipeline, load_storage.normalized_packages, load_id, staged_replace)
+    return dropped
+
+
+def _drop_loaded_elsewhere(pipeline: Pipeline, storage: PackageStorage, load_id: str,
+                           staged_replace: bool) -> list[str]:
+    schema = storage.load_schema(load_id)
+    files: list[tuple[str, str, bool, set[str]]] = []  # relative path, table, started, job codes
+    for state in ("new_jobs", "started_jobs"):
+        for relative in storage.storage.list_folder_files(storage.get_job_state_folder_path(load_id, state)):
+            parsed = ParsedLoadJobFileName.parse(os.path.basename(relative))
+            if state == "started_jobs" and storage.load_pending_transition(load_id, parsed.file_name()) is not None:
+                continue  # finished before the kill: not run again
+            if parsed.file_format in ("parquet", "csv") \
+                    and JOB_CODE in schema.tables.get(parsed.table_name, {}).get("columns", {}):
+                codes = _job_codes_in(storage.storage.make_full_path(relative), parsed.file_format)
+                files.append((relative, parsed.table_name, state == "started_jobs", codes))
+    loaded = _loaded_by_other_loads(pipeline, sorted(set().union(*(codes for *_, codes in files))), load_id)
+    dropped: set[str] = set()
+    for relative, table_name, started, codes in files:
+        if not codes or not codes & loaded:
+            continue
+        if not codes <= loaded:  # rows of jobs of several runs in one file (Arrow batches): not told apart
+            log.warning("package %s: %s holds rows of jobs %s that another run loaded since, beside others: "
+                        "loaded as it is", load_id, os.path.basename(relative), ", ".join(sorted(codes & loaded)))
+            continue
+        storage.storage.delete(relative)
+        if started:
+            disposition = schema.tables[table_name].get("write_disposition")
+            _delete(pipeline, table_name, disposition == "merge" or (staged_replace and disposition == "replace"),
+                    JOB_CODE, sorted(codes))
+        dropped |= codes
+    if dropped:
+        log.warning("package %s of an interrupted run: job(s) %s were loaded since by another run into this "
+                    "dataset; their rows in the package are not loaded (they would replace newer rows)",
+                    load_id, ", ".join(sorted(dropped)))
+    return sorted(dropped)
+
+
+def _loaded_by_other_loads(pipeline: Pipeline, job_codes: list[str], load_id: str) -> set[str]:
+    """Of `job_codes`, those whose LOADED history row at the destination came from another load than
+    `load_id`; none when the destination has no such table or no SQL (a bucket: files are only added)."""
+    destination = pipeline.destination
+    if not job_codes or destination is None or destination.destination_type.endswith("filesystem"):
+        return set()
+    try:
+        sql_client = pipeline.sql_client()
+    except SqlClientNotAvailable:
+        return set()
+    with sql_client as client:
+        qualified = client.make_qualified_table_name(HISTORY_TABLE)
+        code, status = client.escape_column_name("job_code"), client.escape_column_name("status")
+        marks = ", ".join(["%s"] * len(job_codes))
+        try:
+            with client.execute_query(f"SELECT DISTINCT {code} FROM {qualified} WHERE {status} = %s AND "
+                                      f"{client.escape_column_name(LOAD_ID)} <> %s AND {code} IN ({marks})",
+                                      HistoryStatus.LOADED.value, load_id, *job_codes) as cursor:
+                return {str(job) for (job,) in cursor.fetchall()}
+        except DatabaseUndefinedRelation:
+            return set()
 
 
 def _delete(pipeline: Pipeline, table_name: str, staged: bool, column: str, values: list[str]) -> None:

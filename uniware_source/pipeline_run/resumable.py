@@ -36,6 +36,7 @@ from .moved import dataset_exists, follow_a_move, yield_to_loaded_state
 from .recovery import (
     adopt_package_schemas,
     declare_merge,
+    drop_jobs_loaded_elsewhere,
     drop_normalized_extracts,
     merge_on_reload,
     remove_half_written_schemas,
@@ -62,6 +63,7 @@ def finish_pending_loads(pipeline: Pipeline) -> bool:
         drop_normalized_extracts(pipeline)
         adopt_package_schemas(pipeline)
         merge_on_reload(pipeline)
+        drop_jobs_loaded_elsewhere(pipeline)  # another run's later jobs came after them
         delete_emptied_snapshots(pipeline)  # again: the kill may have come before the package loaded
     with _surfaced():
         if pending:
