@@ -191,6 +191,15 @@ def test_facilities_default_to_every_enabled_one(harness: Harness) -> None:
     assert harness.sim.requests.count("facility") == 1
 
 
+def test_a_jobs_status_is_asked_with_the_facility_it_was_made_for(harness: Harness) -> None:
+    """The status call works without the Facility header, and sending it is harmless: it goes with every
+    poll, so a tenant whose status call wanted it (helper 142: 403 until the deadline) is not polled in vain."""
+    harness.run(exports=["Return Invoices"])
+    made_for = {job.code: job.facility for job in harness.sim.jobs.all()}
+    asked = {(r.body["jobCode"], r.header("Facility")) for r in harness.sim.requests.where("status")}
+    assert len(made_for) == 3 and asked == set(made_for.items())
+
+
 @pytest.mark.parametrize("settings, setting", [
     ({"username": None}, "username"),
     ({"exports": [{"name": "Sale Orders", "colums": ["x"]}]}, "exports"),

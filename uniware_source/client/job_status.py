@@ -35,12 +35,15 @@ class JobStatus:
     warned: bool = False  # the answer carried `warnings`
 
 
-def job_status(client: UniwareClient, job_code: str, *, load_with_errors: bool = False) -> JobStatus:
-    """The job's status now; ApiError when the answer carries none. A done answer with `errors[]` is
-    ContradictoryStatus (a file Uniware may have cut short, or no file for a failure) unless
+def job_status(client: UniwareClient, job_code: str, *, facility: Optional[str] = None,
+               load_with_errors: bool = False) -> JobStatus:
+    """The job's status now, asked with the `Facility` header of the facility it was made for (the status
+    call works without it, and sending it there is harmless; a tenant whose status call refused the job
+    without it would be polled to the deadline); ApiError when the answer carries none. A done answer with
+    `errors[]` is ContradictoryStatus (a file Uniware may have cut short, or no file for a failure) unless
     `load_with_errors`."""
     operation = f"status of export job {job_code}"
-    payload = client.post(operation, STATUS_PATH, {"jobCode": job_code})
+    payload = client.post(operation, STATUS_PATH, {"jobCode": job_code}, facility=facility)
     status = payload.get("status")
     if not isinstance(status, str) or not status:
         raise_unsuccessful(operation, payload)

@@ -81,8 +81,9 @@ def wait_for_job(
     label: str,
     polls_before: int = 0,
     last_status: Optional[str] = None,
+    facility: Optional[str] = None,
 ) -> PollResult:
-    """Poll `job_code` until it ends, the deadline passes or `stop` is set."""
+    """Poll `job_code` (made for `facility`) until it ends, the deadline passes or `stop` is set."""
     started = clock.monotonic()
     delay = policy.initial_seconds
     polls = polls_before
@@ -103,7 +104,7 @@ def wait_for_job(
         if stop.is_set():
             return PollResult(Outcome.STOPPED, last_status, None, "the run was interrupted", polls)
         try:
-            status = job_status(client, job_code, load_with_errors=policy.load_with_errors)
+            status = job_status(client, job_code, facility=facility, load_with_errors=policy.load_with_errors)
         except ApiError as error:
             if stop.is_set():  # the call the stop cut: no failure to keep trying after (nor to say as one)
                 return PollResult(Outcome.STOPPED, last_status, None, "the run was interrupted", polls)

@@ -155,6 +155,7 @@ class JobCollector:
             self._client, ticket.job_code, clock=self._clock, policy=self._policy,
             on_change=lambda observation: emit(StatusChanged(ticket, observation)),
             stop=self.stop, label=ticket.label, polls_before=ticket.polls_before, last_status=ticket.last_status,
+            facility=ticket.lineage.facility,
         )
         if result.outcome != Outcome.COMPLETED or result.file_url is None:
             return JobEnded(ticket, result.outcome, result.status, result.reason, result.polls)
