@@ -34,7 +34,10 @@ _PATTERNS = (
     # HTTP basic credentials (a link's `user:pass@`, sent so by requests) as a host echoes the request's headers
     (re.compile(r"(?i)\b(authorization\W{0,4}basic)\s+[A-Za-z0-9+/]{4,}=*"), r"\1 " + MASK),
     (re.compile(r"(?i)\"(password|refresh_token|access_token)\"\s*:\s*\"(?:[^\"\\]|\\.)*\""), r'"\1": "' + MASK + '"'),
-    (re.compile(r"(?i)(invalid (?:access|refresh) token:?)\s*\S+"), r"\1 " + MASK),
+    # a token quoted after these words (`Invalid access token: 1f0c...`): after a colon, or a run with a digit;
+    # the closing bracket or quote of the text around it, and plain words (`... token) using`), stay
+    (re.compile(r"(?i)(invalid (?:access|refresh) token:?)(?:(?<=:)\s*|\s+(?=[^\s)\]}\"',;]*\d))[^\s)\]}\"',;]+"),
+     r"\1 " + MASK),
     # presigned-link parameters and the echo of them in object-store error bodies
     (re.compile(r"(?i)\b(x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|"
                 r"awsaccesskeyid|signature|sig)=[^&\s\"'<>]+"), r"\1=" + MASK),

@@ -1009,3 +1009,19 @@ def test_a_link_quoted_without_its_scheme_loses_its_query(link: str) -> None:
     # prose with a question mark, a ratio or a file name is left as written
     for prose in ("rate 1.5/day? ok", "what? yes. a.b/c", "Sale Orders/BLR01?"):
         assert strip_urls(prose) == prose
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("Invalid access token: 1f0c9e2a-77b1-4c3e", "Invalid access token: ***"),
+    ('{"error_description": "Invalid refresh token: 9a8b7c6d5e"}',
+     '{"error_description": "Invalid refresh token: ***"}'),
+    ("Invalid access token 1f0c9e2a77b14c3e was refused", "Invalid access token *** was refused"),
+    ("(invalid_grant: Invalid refresh token) using the password grant",
+     "(invalid_grant: Invalid refresh token) using the password grant"),
+    ("Invalid access token (expired)", "Invalid access token (expired)"),
+    ("Invalid refresh token supplied", "Invalid refresh token supplied"),
+])
+def test_a_token_after_invalid_token_is_masked_and_the_words_around_it_are_not(text: str, said: str) -> None:
+    """Helper 142: `... Invalid refresh token) using` lost its bracket and next word to the mask."""
+    from uniware_source.redact import redact
+    assert redact(text) == said
