@@ -354,6 +354,47 @@ def test_a_run_paused_past_its_lock_check_loads_nothing_after_another_machine_to
     loaded_once()
 
 
+@pytest.mark.parametrize("destination", ["postgres", "duckdb"])
+def test_a_job_without_a_key_is_not_loaded_over_days_another_pipeline_loaded_after_it_was_made(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, processes: list[subprocess.Popen[str]],
+        destination: str, request: pytest.FixtureRequest) -> None:
+    """Red team 143: a pipeline submits a job of an export without a key; a run of another pipeline name into
+    the same dataset backfills days of that job's window (its planning saw an empty table); the first
+    pipeline's collect then appended its job over them: those days' rows twice, exit 0. The collect now
+    asks the table for other jobs' rows of the window's days first: OVERLAPS, nothing loaded, exit 1; the
+    next run's planning refuses the window naming the ways out."""
+    sim = uniware_simulator
+    arguments, env, target, dataset = two_machines(destination, tmp_path, request)
+
+    def ran(workdir: str, *args: str, name: str = "adversarial") -> tuple[int, str]:
+        run = start_run(sim, tmp_path / workdir, *arguments, *args, env=env, name=name)
+        processes.append(run)
+        _, stderr = run.communicate(timeout=WAIT)
+        return run.returncode, stderr
+
+    code, said = ran("a", "--mode", "submit")
+    assert code == 0, said
+    code, said = ran("b", "--start", "2026-04-10", "--end", "2026-04-14", name="another")
+    assert code == 0, said
+    reader = Harness(sim, tmp_path / "reader", name="reader", destination=target, dataset=dataset)
+    rows_by_job = "SELECT _uniware_job_code, COUNT(*) FROM {ds}.orders_log GROUP BY 1"
+    before = dict(reader.query(rows_by_job))
+    first_job = next(job.code for job in sim.jobs.all() if job.code not in before)
+    assert len(before) == 1 and all(before.values())
+
+    code, said = ran("a", "--mode", "collect")
+    assert code == 1, said
+    assert f"job {first_job}" in said and "already holds" in said and "another pipeline name" in said, said
+    assert dict(reader.query(rows_by_job)) == before
+    statuses = [status for (status,) in reader.query(
+        f"SELECT status FROM {{ds}}.export_job_status WHERE job_code = '{first_job}' ORDER BY seq")]
+    assert statuses[-1] == "OVERLAPS" and "LOADED" not in statuses, statuses
+
+    code, said = ran("a")
+    assert code == 1 and "cannot merge rows exported twice" in said, said
+    assert dict(reader.query(rows_by_job)) == before
+
+
 ORDERS_KEYED: dict[str, Any] = {"name": "Sale Orders", "table_name": "orders_keyed", "lookback_days": 2}
 
 

@@ -88,6 +88,7 @@ class Outcome(StrEnum):
     PARSE_FAILED = "parse_failed"
     OUT_OF_WINDOW = "out_of_window"  # the file holds rows far outside the job's window (ignored filter id)
     SUPERSEDED = "superseded"  # a job created after this one already loaded: this file is an older picture
+    OVERLAPS = "overlaps"  # no natural key, and the table holds another job's rows of its window's days
 
 
 class HistoryStatus(StrEnum):
@@ -106,6 +107,7 @@ class HistoryStatus(StrEnum):
     PARSE_FAILED = "PARSE_FAILED"
     OUT_OF_WINDOW = "OUT_OF_WINDOW"  # refused: rows far outside the window (on_window_violation="fail")
     SUPERSEDED = "SUPERSEDED"  # not loaded: a job created later already loaded newer rows; exported again
+    OVERLAPS = "OVERLAPS"  # not loaded: without a natural key, another job's rows of its days are in the table
 
 
 class HistorySource(StrEnum):
@@ -126,6 +128,7 @@ OUTCOME_HISTORY: dict[Outcome, HistoryStatus] = {
     Outcome.PARSE_FAILED: HistoryStatus.PARSE_FAILED,
     Outcome.OUT_OF_WINDOW: HistoryStatus.OUT_OF_WINDOW,
     Outcome.SUPERSEDED: HistoryStatus.SUPERSEDED,
+    Outcome.OVERLAPS: HistoryStatus.OVERLAPS,
 }
 
 # For the SQL views (queries.py): which history statuses start, land or trouble a job.
@@ -135,6 +138,7 @@ JOB_PROBLEMS = (
     *sorted(FAILED_STATUSES),
     HistoryStatus.LOST, HistoryStatus.DOWNLOAD_FAILED, HistoryStatus.INVALID_FILE, HistoryStatus.PARSE_FAILED,
     HistoryStatus.OUT_OF_WINDOW, HistoryStatus.ABANDONED, HistoryStatus.TIMED_OUT, HistoryStatus.SUPERSEDED,
+    HistoryStatus.OVERLAPS,
 )
 
 

@@ -28,7 +28,7 @@ def test_meaning_of_uniware_statuses(status: str, meaning: Meaning) -> None:
 def test_history_statuses_are_the_stored_strings() -> None:
     assert [s.value for s in HistoryStatus] == [
         "CREATED", "ADOPTED", "CREATE_FAILED", "LOADED", "EMPTY", "TIMED_OUT", "ABANDONED", "LOST",
-        "DOWNLOAD_FAILED", "INVALID_FILE", "PARSE_FAILED", "OUT_OF_WINDOW", "SUPERSEDED"]
+        "DOWNLOAD_FAILED", "INVALID_FILE", "PARSE_FAILED", "OUT_OF_WINDOW", "SUPERSEDED", "OVERLAPS"]
     assert set(OUTCOME_HISTORY) == set(Outcome) - {Outcome.COMPLETED, Outcome.STOPPED}
 
 

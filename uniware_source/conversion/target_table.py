@@ -28,7 +28,7 @@ from dlt.common.destination.exceptions import SqlClientNotAvailable
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from ..history import HISTORY_TABLE
-from .csv_to_parquet import FACILITY, WINDOW_END, WINDOW_START
+from .csv_to_parquet import FACILITY, JOB_CODE, WINDOW_END, WINDOW_START
 
 log = logging.getLogger(__name__)
 
@@ -102,20 +102,23 @@ def job_in_history(job_code: str) -> Optional[str]:
 
 
 def rows_in_windows(table_name: str, facility: str, start: datetime, end: datetime,
-                    ) -> list[tuple[datetime, datetime, int]]:
-    """The windows (start, end, rows) of `facility`'s rows exported for windows that overlap [start, end);
-    none when there are none, no table yet, or the destination has no SQL (a bucket). Any other failure to
-    ask is raised: the caller must not take it for "none"."""
+                    other_than: Optional[str] = None) -> list[tuple[datetime, datetime, int]]:
+    """The windows (start, end, rows) of `facility`'s rows exported for windows that overlap [start, end)
+    (by jobs other than `other_than`, when given); none when there are none, no table yet, or the
+    destination has no SQL (a bucket). Any other failure to ask is raised: the caller must not take it for
+    "none"."""
     destination = dlt.current.pipeline().destination
     if destination is None or destination.destination_type.endswith("filesystem"):
         return []
     with _asked(table_name) as (client, qualified):
         begins, ends, where = (client.escape_column_name(c) for c in (WINDOW_START, WINDOW_END, FACILITY))
+        job = f" AND {client.escape_column_name(JOB_CODE)} <> %s" if other_than is not None else ""
         try:
             with client.execute_query(f"SELECT {begins}, {ends}, count(*) FROM {qualified} "
-                                      f"WHERE {where} = %s AND {begins} < %s AND {ends} > %s "
+                                      f"WHERE {where} = %s AND {begins} < %s AND {ends} > %s{job} "
                                       f"GROUP BY {begins}, {ends} ORDER BY {begins}",
-                                      facility, end, start) as cursor:
+                                      facility, end, start, *([other_than] if other_than is not None else [])
+                                      ) as cursor:
                 found = cursor.fetchall()
         except DatabaseUndefinedRelation:
             return []

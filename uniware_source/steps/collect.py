@@ -34,11 +34,12 @@ from ..conversion.facility_guard import check_names, names_of
 from ..conversion.file_layout import FileLayout, kind_of, loaded_kind, tells_newest
 from ..conversion.key_check import FileKeys, KeyStore
 from ..conversion.load_files import COPY_PARTS, CSV, PARQUET, file_import, forget_deduplicated
-from ..conversion.target_table import add_missing_key_column, table_is_empty
+from ..conversion.target_table import add_missing_key_column, rows_in_windows, table_is_empty
 from ..conversion.window_guard import check as check_window
 from ..history import HISTORY_TABLE, job_event
 from ..jobs.workers import Crashed, FileReady, JobEnded, JobTicket, StatusChanged, job_collector
 from ..ledger import Entry, ExportLedger, files_conflict
+from ..redact import redact
 from ..runtime import SourceRuntime, active_facilities
 from ..statuses import FAILED_STATUSES, OUTCOME_HISTORY, EntryKind, HistorySource, HistoryStatus, Outcome
 from ..type_labels import fold_label, report_labels, requested_columns_absent
@@ -232,6 +233,10 @@ class ExportCollection:
                 f"not loaded: a job created later ({newer:%Y-%m-%d %H:%M:%S} UTC) already loaded this "
                 "facility's rows, and this file, asked for before it, could put older versions of them back; "
                 "the window is exported again next run"))
+            return
+        overlapped = self._other_jobs_rows(entry)
+        if overlapped is not None:
+            yield from self._refuse(entry, event, converter, Outcome.OVERLAPS, overlapped)
             return
         older = self._adopted_may_be_older(entry, converted)
         if older is not None:  # said with its rows, not refused: refusing would never load a job of past days
@@ -518,6 +523,29 @@ class ExportCollection:
         if not (self._keyed or self.spec.write_disposition == REPLACE):
             return None
         return newer_loaded(entry, self.loaded_before, whole_tenant=self._snapshot_of_tenant)
+
+    def _other_jobs_rows(self, entry: Entry) -> Optional[str]:
+        """Why the job's rows may not load, for an export merged on the job code whose table holds rows of
+        other jobs exported for days of its window: a run of another pipeline name into this dataset (its
+        jobs are not in this pipeline's state), or a backfill, loaded them after this job's window was
+        planned, where the planning's check could not see them. Its rows would be those days' rows twice."""
+        if not self.spec.merges_on_job_code or entry.facility is None or entry.start is None or entry.end is None:
+            return None
+        try:
+            found = rows_in_windows(self.spec.table_name, entry.facility, entry.start, entry.end,
+                                    other_than=entry.job_code)
+        except Exception as error:  # not knowing is no licence to load twice
+            return (f"not loaded: cannot ask the destination which windows table {self.spec.table_name} holds "
+                    f"({type(error).__name__}: {redact(error)}); the window is exported again next run")
+        if not found:
+            return None
+        rows, first, last = sum(n for _, _, n in found), found[0][0], max(end for _, end, _ in found)
+        return (f"not loaded: table {self.spec.table_name} already holds {rows:,} rows of other jobs exported for "
+                f"windows from {shown_time(first)} to {shown_time(last)}, loaded after this job's window was "
+                "planned (a run of another pipeline name into this dataset, or a backfill beside it), and an export "
+                "without a natural key cannot merge rows exported twice; keep one pipeline per dataset, or delete "
+                f"the rows to export them again (`uniware-pipeline reset --export '{self.spec.name}' --facility "
+                f"{entry.facility} --delete-rows`), or configure a primary_key")
 
     def _adopted_may_be_older(self, entry: Entry, converted: ConvertedFile) -> Optional[str]:
         """What to say of a job given by code (`job_codes`) that may be older than rows loaded before.
