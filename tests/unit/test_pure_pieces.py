@@ -1025,3 +1025,32 @@ def test_a_token_after_invalid_token_is_masked_and_the_words_around_it_are_not(t
     """Helper 142: `... Invalid refresh token) using` lost its bracket and next word to the mask."""
     from uniware_source.redact import redact
     assert redact(text) == said
+
+
+@pytest.mark.parametrize("retried", [True, False])
+def test_an_unnamed_running_job_is_said_as_this_runs_own_create_only_after_a_retry(retried: bool) -> None:
+    """Helper 142: a 100014 that names no job, on a create answered at its first attempt, was said to be
+    "likely this run's own create whose answer was lost"."""
+    from uniware_source.client import sessions
+    from uniware_source.client.create_job import CREATE_PATH, create_export_job
+    from uniware_source.errors import ApiError
+
+    class Client:
+        def post(self, operation: str, path: str, body: Any, facility: Optional[str] = None) -> dict[str, Any]:
+            if retried:  # the first attempt's answer lost: the session retried it
+                counts = getattr(sessions._retried, "counts", {})
+                sessions._retried.counts = {**counts, f"http://uniware{CREATE_PATH}": 1 + counts.get(
+                    f"http://uniware{CREATE_PATH}", 0)}
+            return {"successful": False, "message": "An identical export job is already running",
+                    "errors": [{"code": 100014, "message": "EXPORT_JOB_ALREADY_RUNNING",
+                                "description": "An identical export job is already running"}]}
+
+    before = getattr(sessions._retried, "counts", {})
+    try:
+        with pytest.raises(ApiError) as raised:
+            create_export_job(Client(), {}, "BLR01", "create")  # type: ignore[arg-type]
+    finally:
+        sessions._retried.counts = before
+    said = str(raised.value)
+    assert ("likely this run's own create" in said) == retried, said
+    assert ("another run, a schedule or someone" in said) != retried, said

@@ -50,9 +50,11 @@ def create_export_job(client: UniwareClient, body: Mapping[str, Any], facility: 
                               unanswered=unanswered_attempts(CREATE_PATH) > retried_before)
         problem = message_of(payload) or "Uniware refused the export job"
         if any(error.code == DUPLICATE_JOB for error in errors):  # a build that does not name the running job
+            whose = ("likely this run's own create whose answer was lost" if unanswered_attempts(CREATE_PATH) >
+                     retried_before else "made by another run, a schedule or someone in Uniware's Exports page")
             problem += (" (Uniware says an identical job is already running but does not name it, so it cannot be "
-                        "taken over: likely this run's own create whose answer was lost. The window stays planned: "
-                        "run again once that job is done, as its Exports page shows)")
+                        f"taken over: {whose}. The window stays planned: run again once that job is done, as its "
+                        "Exports page shows)")
         raise ApiError(operation, problem, errors=errors)
     if job_code is None:
         raise ApiError(operation, f"the answer carries no jobCode: {redact(payload)}")
