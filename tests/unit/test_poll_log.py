@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 
@@ -20,7 +20,7 @@ def test_the_same_polling_failure_is_said_once_a_minute(monkeypatch: pytest.Monk
                                                         caplog: pytest.LogCaptureFixture) -> None:
     answers = iter(["the answer carries no status: {'filePath': 'x'}"] * 100 + ["HTTP 502: bad gateway"] * 100)
 
-    def failing(client: Any, job_code: str, load_with_errors: bool) -> Any:
+    def failing(client: Any, job_code: str, load_with_errors: bool, facility: Optional[str] = None) -> Any:
         raise ApiError(f"status of export job {job_code}", next(answers))
     monkeypatch.setattr(poll, "job_status", failing)
     clock = ManualClock()
@@ -43,7 +43,7 @@ def test_a_call_the_stop_cut_ends_the_wait_without_a_warning(monkeypatch: pytest
     failed and will be tried again (after an interrupt, it will not)."""
     stop = threading.Event()
 
-    def cut(client: Any, job_code: str, load_with_errors: bool) -> Any:
+    def cut(client: Any, job_code: str, load_with_errors: bool, facility: Optional[str] = None) -> Any:
         stop.set()
         raise ApiError(f"status of export job {job_code}", "Interrupted: stopped while waiting for the answer")
     monkeypatch.setattr(poll, "job_status", cut)
@@ -63,7 +63,7 @@ def test_a_done_status_with_errors_loads_its_file_and_says_the_errors(monkeypatc
     from uniware_source.errors import ApiErrorDetail
 
     error = ApiErrorDetail.from_json({"code": 1, "description": "2 rows could not be exported", "message": "PARTIAL"})
-    monkeypatch.setattr(poll, "job_status", lambda client, code, load_with_errors: JobStatus(
+    monkeypatch.setattr(poll, "job_status", lambda client, code, load_with_errors, facility=None: JobStatus(
         "COMPLETE", "https://files/x.csv", "", (error,)))
     policy = PollPolicy(initial_seconds=1, max_seconds=2, timeout_seconds=300, complete_grace_seconds=60,
                         multiplier=2, load_with_errors=True)
@@ -110,7 +110,7 @@ def _scripted(monkeypatch: pytest.MonkeyPatch, answers: list[Any]) -> list[float
     asked: list[float] = []
     script = iter(answers)
 
-    def answer(client: Any, job_code: str, load_with_errors: bool) -> JobStatus:
+    def answer(client: Any, job_code: str, load_with_errors: bool, facility: Optional[str] = None) -> JobStatus:
         asked.append(len(asked))
         item = next(script)
         if isinstance(item, ApiError):
@@ -304,7 +304,7 @@ def _poll_through(monkeypatch: pytest.MonkeyPatch, answers: list[str], initial_s
 
     given = iter(answers * 1000)
 
-    def answer(client: Any, job_code: str, load_with_errors: bool) -> Any:
+    def answer(client: Any, job_code: str, load_with_errors: bool, facility: Optional[str] = None) -> Any:
         said = next(given)
         if said == UNKNOWN:
             raise ApiError(f"status of export job {job_code}", f"Invalid job code: {job_code}", refused=True,

@@ -43,7 +43,7 @@ def job_status(client: UniwareClient, job_code: str, *, facility: Optional[str] 
     `errors[]` is ContradictoryStatus (a file Uniware may have cut short, or no file for a failure) unless
     `load_with_errors`."""
     operation = f"status of export job {job_code}"
-    payload = client.post(operation, STATUS_PATH, {"jobCode": job_code}, facility=facility)
+    payload = client.post(operation, STATUS_PATH, {"jobCode": job_code}, **({"facility": facility} if facility else {}))
     status = payload.get("status")
     if not isinstance(status, str) or not status:
         raise_unsuccessful(operation, payload)

@@ -31,6 +31,7 @@ from . import duckdb_memory
 from .dataset_lock import confirm_held, lost_lock_said
 from .dlt_warnings import expected_warnings_dropped
 from .duckdb_connection import check_names, connection_held, credentials_pinned, is_duckdb
+from .load_fence import REFUSED
 from .lock import WaitForLock, pipeline_lock
 from .moved import dataset_exists, follow_a_move, yield_to_loaded_state
 from .recovery import (
@@ -194,8 +195,8 @@ def _surfaced() -> Iterator[None]:
         interrupt = _interrupt_in(failed.exception)
         if interrupt is not None:
             raise interrupt from None
-        if failed.step == "load":
-            lost_lock_said(failed)  # a load that failed as the dataset's lock went (its writes refused)
+        if failed.step == "load" or REFUSED in str(failed):
+            lost_lock_said(failed)  # a step that failed as the dataset's lock went (its statements refused)
         own = next((c for c in _causes(failed.exception) if isinstance(c, UniwareError)), None)
         if own is not None:
             raise own from None

@@ -39,7 +39,6 @@ from ..conversion.window_guard import check as check_window
 from ..history import HISTORY_TABLE, job_event
 from ..jobs.workers import Crashed, FileReady, JobEnded, JobTicket, StatusChanged, job_collector
 from ..ledger import Entry, ExportLedger, files_conflict
-from ..redact import redact
 from ..runtime import SourceRuntime, active_facilities
 from ..statuses import FAILED_STATUSES, OUTCOME_HISTORY, EntryKind, HistorySource, HistoryStatus, Outcome
 from ..type_labels import fold_label, report_labels, requested_columns_absent
@@ -531,12 +530,8 @@ class ExportCollection:
         planned, where the planning's check could not see them. Its rows would be those days' rows twice."""
         if not self.spec.merges_on_job_code or entry.facility is None or entry.start is None or entry.end is None:
             return None
-        try:
-            found = rows_in_windows(self.spec.table_name, entry.facility, entry.start, entry.end,
-                                    other_than=entry.job_code)
-        except Exception as error:  # not knowing is no licence to load twice
-            return (f"not loaded: cannot ask the destination which windows table {self.spec.table_name} holds "
-                    f"({type(error).__name__}: {redact(error)}); the window is exported again next run")
+        found = rows_in_windows(self.spec.table_name, entry.facility, entry.start, entry.end,
+                                other_than=entry.job_code)  # a failure to ask fails the run (a lost lock too)
         if not found:
             return None
         rows, first, last = sum(n for _, _, n in found), found[0][0], max(end for _, end, _ in found)
