@@ -24,6 +24,18 @@ from typing import Any, Optional
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
 MASK = "***"
+
+
+def _token_masked(match: re.Match[str]) -> str:
+    """A token after `Invalid access/refresh token` (Spring's words), masked: after a colon or an opening quote
+    or bracket, or a run with a digit; plain words (`token supplied`, `token (expired)`) and the text's own
+    closing bracket or quote (`... token) using`) stay."""
+    words, colon, blanks, opening, token = match.groups(default="")
+    if colon or opening[-1:] in ("\"", "'", "[", "<") or any(c.isdigit() for c in token):
+        return f"{words}{colon}{blanks}{opening}{MASK}"
+    return match.group(0)
+
+
 _PATTERNS = (
     # the value up to a blank, a tag, the next parameter (`&`, `&amp;`) or a quote that ends a JSON or quoted
     # text (`",` `"}`): a password may hold a quote, or `&quot;` for one; a JSON text stays JSON
@@ -34,10 +46,8 @@ _PATTERNS = (
     # HTTP basic credentials (a link's `user:pass@`, sent so by requests) as a host echoes the request's headers
     (re.compile(r"(?i)\b(authorization\W{0,4}basic)\s+[A-Za-z0-9+/]{4,}=*"), r"\1 " + MASK),
     (re.compile(r"(?i)\"(password|refresh_token|access_token)\"\s*:\s*\"(?:[^\"\\]|\\.)*\""), r'"\1": "' + MASK + '"'),
-    # a token quoted after these words (`Invalid access token: 1f0c...`): after a colon, or a run with a digit;
-    # the closing bracket or quote of the text around it, and plain words (`... token) using`), stay
-    (re.compile(r"(?i)(invalid (?:access|refresh) token:?)(?:(?<=:)\s*|\s+(?=[^\s)\]}\"',;]*\d))[^\s)\]}\"',;]+"),
-     r"\1 " + MASK),
+    (re.compile(r"(?i)(invalid (?:access|refresh) token)(:?)(\s*)(\\?[\"'\[(<])?([^\s)\]}>\"'\\,;]+)"),
+     _token_masked),
     # presigned-link parameters and the echo of them in object-store error bodies
     (re.compile(r"(?i)\b(x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|"
                 r"awsaccesskeyid|signature|sig)=[^&\s\"'<>]+"), r"\1=" + MASK),

@@ -1020,6 +1020,11 @@ def test_a_link_quoted_without_its_scheme_loses_its_query(link: str) -> None:
      "(invalid_grant: Invalid refresh token) using the password grant"),
     ("Invalid access token (expired)", "Invalid access token (expired)"),
     ("Invalid refresh token supplied", "Invalid refresh token supplied"),
+    ('Invalid access token: "1f0c9e2a77b1"', 'Invalid access token: "***"'),
+    ("Invalid access token 'abcdefgh'", "Invalid access token '***'"),
+    ('"Invalid refresh token: \\"9a8b7c6d\\""', '"Invalid refresh token: \\"***\\""'),  # JSON-escaped quotes
+    ("Invalid access token: [1f0c9e2a]", "Invalid access token: [***]"),
+    ("Invalid access token (1f0c9e2a)", "Invalid access token (***)"),
 ])
 def test_a_token_after_invalid_token_is_masked_and_the_words_around_it_are_not(text: str, said: str) -> None:
     """Helper 142: `... Invalid refresh token) using` lost its bracket and next word to the mask."""
