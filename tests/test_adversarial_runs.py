@@ -362,7 +362,7 @@ def test_a_job_without_a_key_is_not_loaded_over_days_another_pipeline_loaded_aft
     the same dataset backfills days of that job's window (its planning saw an empty table); the first
     pipeline's collect then appended its job over them: those days' rows twice, exit 0. The collect now
     asks the table for other jobs' rows of the window's days first: OVERLAPS, nothing loaded, exit 1; the
-    next run's planning refuses the window naming the ways out."""
+    next run makes no job for the window while its days are held (CREATE_FAILED naming the ways out)."""
     sim = uniware_simulator
     arguments, env, target, dataset = two_machines(destination, tmp_path, request)
 
@@ -390,8 +390,10 @@ def test_a_job_without_a_key_is_not_loaded_over_days_another_pipeline_loaded_aft
         f"SELECT status FROM {{ds}}.export_job_status WHERE job_code = '{first_job}' ORDER BY seq")]
     assert statuses[-1] == "OVERLAPS" and "LOADED" not in statuses, statuses
 
-    code, said = ran("a")
-    assert code == 1 and "cannot merge rows exported twice" in said, said
+    jobs = len(sim.jobs.all())
+    code, said = ran("a")  # the window waits, and its days are held: no job is made for it (it would be refused)
+    assert code == 1 and "no job made: table orders_log already holds" in said, said
+    assert len(sim.jobs.all()) == jobs
     assert dict(reader.query(rows_by_job)) == before
 
 

@@ -192,6 +192,22 @@ def _unless_loaded(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime, pl
     rt.report.problem(message)  # logged by the report
 
 
+def _days_held_already(spec: ExportSpec, entry: Entry) -> Optional[str]:
+    """Why no job is made for a window of an export merged on the job code whose table holds rows of its days
+    already: a window waiting since an earlier run (its job refused as OVERLAPS, or failed) over which another
+    pipeline name or a backfill loaded since. Its job would be refused again, or its rows loaded twice."""
+    if not spec.merges_on_job_code or entry.facility is None or entry.start is None or entry.end is None:
+        return None
+    found = rows_in_windows(spec.table_name, entry.facility, entry.start, entry.end)
+    if not found:
+        return None
+    rows, first, last = sum(n for _, _, n in found), found[0][0], max(end for _, end, _ in found)
+    return (f"no job made: table {spec.table_name} already holds {rows:,} rows exported for windows from "
+            f"{shown_time(first)} to {shown_time(last)}, which this window overlaps, and an export without a natural "
+            "key cannot merge rows exported twice; delete the rows to export them again (`uniware-pipeline reset "
+            f"--export '{spec.name}' --facility {entry.facility} --delete-rows`), or configure a primary_key")
+
+
 def _backfill_windows_loaded(ledger: ExportLedger, planned: list[Entry], loaded: list[tuple[datetime, datetime, int]]
                              ) -> tuple[list[Entry], list[tuple[datetime, datetime, int]]]:
     """A backfill's windows that the table holds exactly (the same backfill run before, stopped half way, or
@@ -305,17 +321,19 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
             return
         where = entry.describe(_export_names(rt.settings.exports)[spec.table_name])  # with its table, if need be
         now = rt.clock.now()
-        problem: Optional[str] = None
+        problem: Optional[str] = _days_held_already(spec, entry)
         errors: tuple[Any, ...] = ()
-        try:
-            created, used = _create(spec, entry, where, rt, fallback)
-        except FacilityAccessError as error:
-            problem, errors = f"{error}. {_facility_refused(entry.facility, rt)}", error.errors
-        except ApiError as error:
-            problem, errors = str(error) + _report_hint(spec, error) + _filter_hint(spec, error, entry, fallback) \
-                + _column_hint(spec, error) + _parameter_hint(spec, error), error.errors
-        empty = ledger.taken_as_empty(created.job_code, entry) if problem is None and created.adopted else None
+        created, used, empty = None, None, None
         if problem is None:
+            try:
+                created, used = _create(spec, entry, where, rt, fallback)
+            except FacilityAccessError as error:
+                problem, errors = f"{error}. {_facility_refused(entry.facility, rt)}", error.errors
+            except ApiError as error:
+                problem, errors = str(error) + _report_hint(spec, error) + _filter_hint(spec, error, entry, fallback) \
+                    + _column_hint(spec, error) + _parameter_hint(spec, error), error.errors
+        if created is not None:
+            empty = ledger.taken_as_empty(created.job_code, entry) if created.adopted else None
             problem = _not_this_windows(created, empty) or \
                 _taken_elsewhere(created.job_code, created.adopted, spec, entry, rt)
         if problem is not None:
@@ -326,6 +344,7 @@ def create_jobs(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime) -> It
             yield job_event(spec, entry, rt.run_id, HistoryStatus.CREATE_FAILED, observed_at=now, message=problem,
                             errors=errors)
             continue
+        assert created is not None  # no problem: a job was made
         # a job taken as empty before, taken over: as itself (when it was made, which the check against
         # newer loads needs; its history numbered on after its EMPTY row)
         created_at, seq = empty or (now, 0)
