@@ -112,7 +112,8 @@ def rows_in_windows(table_name: str, facility: str, start: datetime, end: dateti
         return []
     with _asked(table_name) as (client, qualified):
         begins, ends, where = (client.escape_column_name(c) for c in (WINDOW_START, WINDOW_END, FACILITY))
-        job = f" AND {client.escape_column_name(JOB_CODE)} <> %s" if other_than is not None else ""
+        code = client.escape_column_name(JOB_CODE)
+        job = f" AND ({code} IS NULL OR {code} <> %s)" if other_than is not None else ""
         try:
             with client.execute_query(f"SELECT {begins}, {ends}, count(*) FROM {qualified} "
                                       f"WHERE {where} = %s AND {begins} < %s AND {ends} > %s{job} "
