@@ -63,16 +63,17 @@ def child_env(sim: UniwareSimulator, download_dir: Path, exports: list[Any]) -> 
 
 def start_run(sim: UniwareSimulator, workdir: Path, *args: str, exports: Optional[list[Any]] = None,
               name: str = "adversarial", env: Optional[dict[str, str]] = None,
-              paused_at_load_of: str = "") -> subprocess.Popen[str]:
+              paused_at_load_of: str = "", quiet: bool = True) -> subprocess.Popen[str]:
     """The pipeline script in a child process (state under `workdir`, DuckDB file in `workdir`, unless
     `env` gives the destination); paused before its first load of rows of table `paused_at_load_of` until a
-    line is written to its stdin (tests/pipeline_process.py)."""
+    line is written to its stdin (tests/pipeline_process.py); `--quiet` unless told."""
     downloads = workdir / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
     pause = {"UNIWARE_TEST_PAUSE_AT_LOAD_OF": paused_at_load_of} if paused_at_load_of else {}
     return subprocess.Popen(
         [sys.executable, "-m", "tests.pipeline_process", TEST_NOW.isoformat(), "--",
-         "--pipelines-dir", str(workdir / "pipelines"), "--pipeline-name", name, "--quiet", *args],
+         "--pipelines-dir", str(workdir / "pipelines"), "--pipeline-name", name,
+         *(["--quiet"] if quiet else []), *args],
         env={**child_env(sim, downloads, exports or [ORDERS_LOG]), **(env or {}), **pause}, cwd=workdir,
         stdin=subprocess.PIPE if pause else None, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -400,20 +401,23 @@ def test_a_job_without_a_key_is_not_loaded_over_days_another_pipeline_loaded_aft
 ORDERS_KEYED: dict[str, Any] = {"name": "Sale Orders", "table_name": "orders_keyed", "lookback_days": 2}
 
 
-@pytest.mark.parametrize(("destination", "stopped"), [("postgres", "refused"), ("postgres", "killed"),
-                                                     ("duckdb", "killed")])
+@pytest.mark.parametrize(("destination", "stopped", "facilities"), [
+    ("postgres", "refused", ["BLR01"]), ("postgres", "killed", ["BLR01"]), ("duckdb", "killed", ["BLR01"]),
+    ("postgres", "refused", ["BLR01", "DEL02"]), ("duckdb", "killed", ["BLR01", "DEL02"])])
 def test_a_waiting_package_does_not_put_back_rows_older_than_another_machines_later_jobs(
         uniware_simulator: UniwareSimulator, tmp_path: Path, processes: list[subprocess.Popen[str]],
-        destination: str, stopped: str, request: pytest.FixtureRequest) -> None:
+        destination: str, stopped: str, facilities: list[str], request: pytest.FixtureRequest) -> None:
     """Red team 143: a run refused at its load (it lost the dataset's lock), or killed there, keeps its
     package; meanwhile another machine's run loaded that package's job and then a later job of the same rows
     (its lookback). The first machine's next run loaded the waiting package as a merge: the older job's rows
     replaced the later job's, exit 0 (a snapshot's older stock, an order's older status). A job another load
-    has loaded is now taken out of the package; the later job's rows stay."""
+    has loaded is now taken out of the package; the later job's rows stay. A job of the package the other
+    run did not load (another facility's) still loads, once."""
     sim = uniware_simulator
     sim.inject_job_fate(STUCK)
     arguments, env, target, dataset = two_machines(destination, tmp_path, request)
-    first = start_run(sim, tmp_path / "a", *arguments, env=env, exports=[ORDERS_KEYED],
+    each = [argument for facility in facilities for argument in ("--facility", facility)]
+    first = start_run(sim, tmp_path / "a", *arguments, *each, env=env, exports=[ORDERS_KEYED],
                       paused_at_load_of="orders_keyed")
     processes.append(first)
     first_stderr = StderrLines(first)
@@ -426,16 +430,18 @@ def test_a_waiting_package_does_not_put_back_rows_older_than_another_machines_la
     else:
         end_lock_session_of(first)
 
-    for _ in range(2):  # the first machine's job, then a later job of the last days (the lookback)
-        second = start_run(sim, tmp_path / "b", *arguments, env=env, exports=[ORDERS_KEYED])
+    for _ in range(2):  # the first machine's job of BLR01, then a later job of the last days (the lookback)
+        second = start_run(sim, tmp_path / "b", *arguments, "--facility", "BLR01", env=env, exports=[ORDERS_KEYED])
         processes.append(second)
         _, second_stderr = second.communicate(timeout=WAIT)
         assert second.returncode == 0, second_stderr
     reader = Harness(sim, tmp_path / "reader", name="reader", destination=target, dataset=dataset)
     rows_by_job = "SELECT _uniware_job_code, COUNT(*) FROM {ds}.orders_keyed GROUP BY 1"
     before = dict(reader.query(rows_by_job))
-    jobs = [job.code for job in sim.jobs.all()]
-    assert len(jobs) == 2 and set(before) == set(jobs) and all(before.values()), before  # the later job's rows
+    blr01 = [job.code for job in sim.jobs.all() if job.facility == "BLR01"]
+    others = {job.code: job.file.rows for job in sim.jobs.all() if job.facility != "BLR01" and job.file}
+    assert len(blr01) == 2 and set(before) == set(blr01) and all(before.values()), before  # the later job's rows
+    assert len(others) == len(facilities) - 1
 
     if stopped == "refused":
         assert first.stdin is not None
@@ -443,16 +449,32 @@ def test_a_waiting_package_does_not_put_back_rows_older_than_another_machines_la
         first.stdin.close()
         first.wait(timeout=WAIT)
         assert first.returncode == 3, first_stderr.rest()
-    rerun = start_run(sim, tmp_path / "a", *arguments, env=env, exports=[ORDERS_LOG])  # no job of orders_keyed
+    # no job of orders_keyed in this run: its waiting package alone loads into it
+    rerun = start_run(sim, tmp_path / "a", *arguments, *each, env=env, exports=[ORDERS_LOG], quiet=False)
     processes.append(rerun)
     _, stderr = rerun.communicate(timeout=WAIT)
     assert rerun.returncode == 0, stderr
-    assert dict(reader.query(rows_by_job)) == before
+    assert f"job(s) {blr01[0]} were loaded since by another run" in stderr, stderr
+    assert dict(reader.query(rows_by_job)) == {**before, **others}
     [(rows, keys)] = reader.query("SELECT COUNT(*), COUNT(DISTINCT sale_order_item_code) FROM {ds}.orders_keyed")
-    assert rows == keys == sum(before.values())
+    assert rows == keys == sum(before.values()) + sum(others.values())
     loaded = dict(reader.query("SELECT job_code, COUNT(*) FROM {ds}.export_job_status WHERE status = 'LOADED' "
                                "GROUP BY 1"))
-    assert {job: loaded.get(job) for job in jobs} == dict.fromkeys(jobs, 1)
+    assert {job: loaded.get(job) for job in blr01} == dict.fromkeys(blr01, 1)
+    if not others:
+        return
+    # the other facility's job: its rows are in, its LOADED row and cursor went with this machine's state, which
+    # the other machine's newer state replaced; the next run with the facility collects it again and says LOADED
+    third = start_run(sim, tmp_path / "a", *arguments, *each, env=env, exports=[ORDERS_KEYED])
+    processes.append(third)
+    _, stderr = third.communicate(timeout=WAIT)
+    assert third.returncode == 0, stderr
+    loaded = dict(reader.query("SELECT job_code, COUNT(*) FROM {ds}.export_job_status WHERE status = 'LOADED' "
+                               "GROUP BY 1"))
+    assert {job: loaded.get(job) for job in [*blr01, *others]} == dict.fromkeys([*blr01, *others], 1)
+    assert set(others) <= set(dict(reader.query(rows_by_job)))
+    [(rows, keys)] = reader.query("SELECT COUNT(*), COUNT(DISTINCT sale_order_item_code) FROM {ds}.orders_keyed")
+    assert rows == keys == sum(before.values()) + sum(others.values())
 
 
 def rows_of_another_machine(harness: Harness, job_code: str, statuses: list[str]) -> int:

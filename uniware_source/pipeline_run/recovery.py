@@ -28,8 +28,9 @@ Meanwhile another run into the same dataset (another machine, after this run los
 was killed) may have collected the package's jobs itself, loaded them, and loaded later jobs over them.
 Loaded then, the package's files would merge its jobs' older rows over the newer ones (a snapshot's older
 stock, an order's older status), exit 0. A job whose LOADED history row came from another load is loaded
-already: its files are taken out of the package first (with any rows a started COPY left in staging). Its
-history rows still load: they say what this run saw.
+already: its rows are taken out of the package first (a file still to load keeps its header or schema; rows a
+started or finished file put in staging are deleted there). Its history rows still load: they say what this run
+saw.
 """
 
 from __future__ import annotations
@@ -262,37 +263,59 @@ def drop_jobs_loaded_elsewhere(pipeline: Pipeline) -> list[str]:
 
 def _drop_loaded_elsewhere(pipeline: Pipeline, storage: PackageStorage, load_id: str,
                            staged_replace: bool) -> list[str]:
+    """The package's rows of jobs another load has loaded taken out: a file still to load keeps its header or
+    schema and loses those rows (a table's merge step is made once its files have loaded, so none goes);
+    rows a started or finished file put in the staging table are deleted there."""
     schema = storage.load_schema(load_id)
-    files: list[tuple[str, str, bool, set[str]]] = []  # relative path, table, started, job codes
-    for state in ("new_jobs", "started_jobs"):
-        for relative in storage.storage.list_folder_files(storage.get_job_state_folder_path(load_id, state)):
+    files: list[tuple[str, str, str, set[str]]] = []  # relative path, table, job state, job codes
+    for state in ("new_jobs", "started_jobs", "completed_jobs"):
+        folder = storage.get_job_state_folder_path(load_id, state)
+        for relative in storage.storage.list_folder_files(folder) if storage.storage.has_folder(folder) else []:
             parsed = ParsedLoadJobFileName.parse(os.path.basename(relative))
-            if state == "started_jobs" and storage.load_pending_transition(load_id, parsed.file_name()) is not None:
-                continue  # finished before the kill: not run again
             if parsed.file_format in ("parquet", "csv") \
                     and JOB_CODE in schema.tables.get(parsed.table_name, {}).get("columns", {}):
                 codes = _job_codes_in(storage.storage.make_full_path(relative), parsed.file_format)
-                files.append((relative, parsed.table_name, state == "started_jobs", codes))
+                files.append((relative, parsed.table_name, state, codes))
     loaded = _loaded_by_other_loads(pipeline, sorted(set().union(*(codes for *_, codes in files))), load_id)
     dropped: set[str] = set()
-    for relative, table_name, started, codes in files:
-        if not codes or not codes & loaded:
+    for relative, table_name, state, codes in files:
+        gone = codes & loaded
+        if not gone:
             continue
-        if not codes <= loaded:  # rows of jobs of several runs in one file (Arrow batches): not told apart
-            log.warning("package %s: %s holds rows of jobs %s that another run loaded since, beside others: "
-                        "loaded as it is", load_id, os.path.basename(relative), ", ".join(sorted(codes & loaded)))
+        parsed = ParsedLoadJobFileName.parse(os.path.basename(relative))
+        finished = state == "completed_jobs" or storage.load_pending_transition(load_id, parsed.file_name()) is not None
+        if not finished and not _rows_taken_out(storage.storage.make_full_path(relative), parsed.file_format, gone):
+            log.warning("package %s: %s holds rows of jobs %s that another run loaded since, beside others', in a "
+                        "form they cannot be taken out of: loaded as it is", load_id, parsed.file_name(),
+                        ", ".join(sorted(gone)))
             continue
-        storage.storage.delete(relative)
-        if started:
-            disposition = schema.tables[table_name].get("write_disposition")
-            _delete(pipeline, table_name, disposition == "merge" or (staged_replace and disposition == "replace"),
-                    JOB_CODE, sorted(codes))
-        dropped |= codes
+        disposition = schema.tables[table_name].get("write_disposition")
+        if state != "new_jobs" and (disposition == "merge" or (staged_replace and disposition == "replace")):
+            _delete(pipeline, table_name, True, JOB_CODE, sorted(gone))
+        dropped |= gone
     if dropped:
         log.warning("package %s of an interrupted run: job(s) %s were loaded since by another run into this "
                     "dataset; their rows in the package are not loaded (they would replace newer rows)",
                     load_id, ", ".join(sorted(dropped)))
     return sorted(dropped)
+
+
+def _rows_taken_out(path: str, file_format: str, job_codes: set[str]) -> bool:
+    """The file rewritten without the rows of `job_codes`: a Parquet file's other rows kept (its schema as it
+    was), a CSV file (one job's: PostgreSQL's COPY files) down to its header; False for a CSV file of
+    several jobs, whose rows are not rewritten (dlt's COPY reads them as the converter wrote them)."""
+    if file_format == "parquet":
+        table = pq.read_table(path)
+        kept = table.filter(pc.invert(pc.is_in(table.column(JOB_CODE), value_set=pa.array(sorted(job_codes)))))
+        pq.write_table(kept, path)
+        return True
+    if _job_codes_in(path, file_format) - job_codes:
+        return False
+    with open(path, "rb") as whole:
+        header = whole.readline()
+    with open(path, "wb") as emptied:
+        emptied.write(header)
+    return True
 
 
 def _loaded_by_other_loads(pipeline: Pipeline, job_codes: list[str], load_id: str) -> set[str]:
