@@ -26,8 +26,11 @@ from typing import Any, Optional
 import dlt
 from dlt.common.destination.exceptions import SqlClientNotAvailable
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
+from dlt.pipeline.pipeline import Pipeline
 
 from ..history import HISTORY_TABLE
+from ..statuses import HistoryStatus
+from ..windows import shown_time
 from .csv_to_parquet import FACILITY, JOB_CODE, WINDOW_END, WINDOW_START
 
 log = logging.getLogger(__name__)
@@ -55,19 +58,31 @@ def table_is_empty(table_name: str) -> bool:
         return False
 
 
+@contextmanager
+def _history_of(pipeline: Pipeline) -> Iterator[Optional[tuple[Any, str]]]:
+    """dlt's SQL client of the pipeline's destination and `export_job_status`'s qualified name; None for a
+    destination without SQL (a bucket: its files are only added, rows are not merged)."""
+    destination = pipeline.destination
+    if destination is None or destination.destination_type.endswith("filesystem"):
+        yield None
+        return
+    try:
+        sql_client = pipeline.sql_client()
+    except SqlClientNotAvailable:
+        yield None
+        return
+    with sql_client as client:
+        yield client, client.make_qualified_table_name(HISTORY_TABLE)
+
+
 def history_seqs(job_codes: Sequence[str]) -> dict[str, int]:
     """The highest `seq` of each job's rows in the destination's `export_job_status` (jobs without one are
-    left out); empty when there is no such table or no SQL (a bucket: its files are only added, rows are not
-    merged). Any other failure to ask is raised: numbered from state instead, rows could be dropped."""
-    destination = dlt.current.pipeline().destination
-    if not job_codes or destination is None or destination.destination_type.endswith("filesystem"):
-        return {}
-    try:
-        sql_client = dlt.current.pipeline().sql_client()
-    except SqlClientNotAvailable:
-        return {}
-    with sql_client as client:
-        qualified = client.make_qualified_table_name(HISTORY_TABLE)
+    left out); empty when there is no such table or no SQL. Any other failure to ask is raised: numbered
+    from state instead, rows could be dropped."""
+    with _history_of(dlt.current.pipeline()) as asked:
+        if not job_codes or asked is None:
+            return {}
+        client, qualified = asked
         code, seq = client.escape_column_name("job_code"), client.escape_column_name("seq")
         marks = ", ".join(["%s"] * len(job_codes))
         try:
@@ -76,6 +91,36 @@ def history_seqs(job_codes: Sequence[str]) -> dict[str, int]:
                 return {str(job): int(last) for job, last in cursor.fetchall() if last is not None}
         except DatabaseUndefinedRelation:
             return {}
+
+
+def loaded_by_other_loads(pipeline: Pipeline, job_codes: Sequence[str], load_id: str) -> set[str]:
+    """Of `job_codes`, those whose LOADED history row at the destination came from another load than
+    `load_id`; none when the destination has no such table or no SQL."""
+    with _history_of(pipeline) as asked:
+        if not job_codes or asked is None:
+            return set()
+        client, qualified = asked
+        code, status = client.escape_column_name("job_code"), client.escape_column_name("status")
+        marks = ", ".join(["%s"] * len(job_codes))
+        try:
+            with client.execute_query(f"SELECT DISTINCT {code} FROM {qualified} WHERE {status} = %s AND "
+                                      f"{client.escape_column_name('_dlt_load_id')} <> %s AND {code} IN ({marks})",
+                                      HistoryStatus.LOADED.value, load_id, *job_codes) as cursor:
+                return {str(job) for (job,) in cursor.fetchall()}
+        except DatabaseUndefinedRelation:
+            return set()
+
+
+def held_by_other_jobs(table_name: str, facility: str, start: datetime, end: datetime,
+                       other_than: Optional[str] = None) -> Optional[str]:
+    """What the table holds of `facility`'s rows exported for windows overlapping [start, end) (of jobs other
+    than `other_than`, when given), said for a message; None when nothing. A failure to ask is raised."""
+    found = rows_in_windows(table_name, facility, start, end, other_than)
+    if not found:
+        return None
+    rows, first, last = sum(n for _, _, n in found), found[0][0], max(end for _, end, _ in found)
+    return (f"table {table_name} already holds {rows:,} rows{' of other jobs' if other_than else ''} exported for "
+            f"windows from {shown_time(first)} to {shown_time(last)}")
 
 
 def job_in_history(job_code: str) -> Optional[str]:

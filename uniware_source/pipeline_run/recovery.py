@@ -45,7 +45,6 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from dlt.common.destination.client import WithStagingDataset
-from dlt.common.destination.exceptions import SqlClientNotAvailable
 from dlt.common.schema import Schema
 from dlt.common.schema.utils import has_table_seen_data
 from dlt.common.storages.load_package import PackageStorage, ParsedLoadJobFileName, TPackageJobState
@@ -54,8 +53,7 @@ from dlt.pipeline.pipeline import Pipeline
 
 from ..conversion.csv_to_parquet import JOB_CODE
 from ..conversion.load_files import DEDUPLICATED_HINT
-from ..history import HISTORY_TABLE
-from ..statuses import HistoryStatus
+from ..conversion.target_table import loaded_by_other_loads
 from .snapshot_replace import replaces_through_staging
 
 log = logging.getLogger(__name__)
@@ -276,7 +274,7 @@ def _drop_loaded_elsewhere(pipeline: Pipeline, storage: PackageStorage, load_id:
                     and JOB_CODE in schema.tables.get(parsed.table_name, {}).get("columns", {}):
                 codes = _job_codes_in(storage.storage.make_full_path(relative), parsed.file_format)
                 files.append((relative, parsed.table_name, state, codes))
-    loaded = _loaded_by_other_loads(pipeline, sorted(set().union(*(codes for *_, codes in files))), load_id)
+    loaded = loaded_by_other_loads(pipeline, sorted(set().union(*(codes for *_, codes in files))), load_id)
     dropped: set[str] = set()
     for relative, table_name, state, codes in files:
         gone = codes & loaded
@@ -316,29 +314,6 @@ def _rows_taken_out(path: str, file_format: str, job_codes: set[str]) -> bool:
     with open(path, "wb") as emptied:
         emptied.write(header)
     return True
-
-
-def _loaded_by_other_loads(pipeline: Pipeline, job_codes: list[str], load_id: str) -> set[str]:
-    """Of `job_codes`, those whose LOADED history row at the destination came from another load than
-    `load_id`; none when the destination has no such table or no SQL (a bucket: files are only added)."""
-    destination = pipeline.destination
-    if not job_codes or destination is None or destination.destination_type.endswith("filesystem"):
-        return set()
-    try:
-        sql_client = pipeline.sql_client()
-    except SqlClientNotAvailable:
-        return set()
-    with sql_client as client:
-        qualified = client.make_qualified_table_name(HISTORY_TABLE)
-        code, status = client.escape_column_name("job_code"), client.escape_column_name("status")
-        marks = ", ".join(["%s"] * len(job_codes))
-        try:
-            with client.execute_query(f"SELECT DISTINCT {code} FROM {qualified} WHERE {status} = %s AND "
-                                      f"{client.escape_column_name(LOAD_ID)} <> %s AND {code} IN ({marks})",
-                                      HistoryStatus.LOADED.value, load_id, *job_codes) as cursor:
-                return {str(job) for (job,) in cursor.fetchall()}
-        except DatabaseUndefinedRelation:
-            return set()
 
 
 def _delete(pipeline: Pipeline, table_name: str, staged: bool, column: str, values: list[str]) -> None:

@@ -34,7 +34,7 @@ from ..conversion.facility_guard import check_names, names_of
 from ..conversion.file_layout import FileLayout, kind_of, loaded_kind, tells_newest
 from ..conversion.key_check import FileKeys, KeyStore
 from ..conversion.load_files import COPY_PARTS, CSV, PARQUET, file_import, forget_deduplicated
-from ..conversion.target_table import add_missing_key_column, rows_in_windows, table_is_empty
+from ..conversion.target_table import add_missing_key_column, held_by_other_jobs, table_is_empty
 from ..conversion.window_guard import check as check_window
 from ..history import HISTORY_TABLE, job_event
 from ..jobs.workers import Crashed, FileReady, JobEnded, JobTicket, StatusChanged, job_collector
@@ -530,17 +530,15 @@ class ExportCollection:
         planned, where the planning's check could not see them. Its rows would be those days' rows twice."""
         if not self.spec.merges_on_job_code or entry.facility is None or entry.start is None or entry.end is None:
             return None
-        found = rows_in_windows(self.spec.table_name, entry.facility, entry.start, entry.end,
-                                other_than=entry.job_code)  # a failure to ask fails the run (a lost lock too)
-        if not found:
+        held = held_by_other_jobs(self.spec.table_name, entry.facility, entry.start, entry.end,
+                                  other_than=entry.job_code)  # a failure to ask fails the run (a lost lock too)
+        if held is None:
             return None
-        rows, first, last = sum(n for _, _, n in found), found[0][0], max(end for _, end, _ in found)
-        return (f"not loaded: table {self.spec.table_name} already holds {rows:,} rows of other jobs exported for "
-                f"windows from {shown_time(first)} to {shown_time(last)}, loaded after this job's window was "
-                "planned (a run of another pipeline name into this dataset, or a backfill beside it), and an export "
-                "without a natural key cannot merge rows exported twice; keep one pipeline per dataset, or delete "
-                f"the rows to export them again (`uniware-pipeline reset --export '{self.spec.name}' --facility "
-                f"{entry.facility} --delete-rows`), or configure a primary_key")
+        return (f"not loaded: {held}, loaded after this job's window was planned (a run of another pipeline name "
+                "into this dataset, or a backfill beside it), and an export without a natural key cannot merge rows "
+                "exported twice; keep one pipeline per dataset, or delete the rows to export them again "
+                f"(`uniware-pipeline reset --export '{self.spec.name}' --facility {entry.facility} --delete-rows`), "
+                "or configure a primary_key")
 
     def _adopted_may_be_older(self, entry: Entry, converted: ConvertedFile) -> Optional[str]:
         """What to say of a job given by code (`job_codes`) that may be older than rows loaded before.

@@ -18,7 +18,13 @@ import dlt
 
 from ..catalog import CATALOG, ExportSpec, did_you_mean_report
 from ..client.create_job import CreatedJob, create_export_job
-from ..conversion.target_table import job_in_history, rows_in_windows, rows_without_facility, table_is_empty
+from ..conversion.target_table import (
+    held_by_other_jobs,
+    job_in_history,
+    rows_in_windows,
+    rows_without_facility,
+    table_is_empty,
+)
 from ..errors import ApiError, FacilityAccessError
 from ..history import job_event
 from ..ledger import BACKFILL, INCREMENTAL, Entry, ExportLedger
@@ -198,14 +204,12 @@ def _days_held_already(spec: ExportSpec, entry: Entry) -> Optional[str]:
     pipeline name or a backfill loaded since. Its job would be refused again, or its rows loaded twice."""
     if not spec.merges_on_job_code or entry.facility is None or entry.start is None or entry.end is None:
         return None
-    found = rows_in_windows(spec.table_name, entry.facility, entry.start, entry.end)
-    if not found:
+    held = held_by_other_jobs(spec.table_name, entry.facility, entry.start, entry.end)
+    if held is None:
         return None
-    rows, first, last = sum(n for _, _, n in found), found[0][0], max(end for _, end, _ in found)
-    return (f"no job made: table {spec.table_name} already holds {rows:,} rows exported for windows from "
-            f"{shown_time(first)} to {shown_time(last)}, which this window overlaps, and an export without a natural "
-            "key cannot merge rows exported twice; delete the rows to export them again (`uniware-pipeline reset "
-            f"--export '{spec.name}' --facility {entry.facility} --delete-rows`), or configure a primary_key")
+    return (f"no job made: {held}, which this window overlaps, and an export without a natural key cannot merge "
+            "rows exported twice; delete the rows to export them again (`uniware-pipeline reset --export "
+            f"'{spec.name}' --facility {entry.facility} --delete-rows`), or configure a primary_key")
 
 
 def _backfill_windows_loaded(ledger: ExportLedger, planned: list[Entry], loaded: list[tuple[datetime, datetime, int]]
