@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
+from pathlib import Path
 from typing import Any, Optional
 
 import pyarrow as pa
@@ -1059,3 +1060,59 @@ def test_an_unnamed_running_job_is_said_as_this_runs_own_create_only_after_a_ret
     said = str(raised.value)
     assert ("likely this run's own create" in said) == retried, said
     assert ("another run, a schedule or someone" in said) != retried, said
+
+
+def test_a_waiting_packages_file_loses_the_rows_of_jobs_loaded_elsewhere_and_keeps_the_rest(tmp_path: Path) -> None:
+    """Review 144/145: a Parquet file of several jobs keeps the others' rows and its schema; a CSV COPY file of
+    one job goes down to its header; a CSV file of several is left; no part file stays in the job folder."""
+    import pyarrow.parquet as pq
+
+    from uniware_source.pipeline_run.recovery import _job_codes_in, _rows_taken_out
+    jobs = tmp_path / "package" / "new_jobs"
+    jobs.mkdir(parents=True)
+    parquet = jobs / "orders.abc.0.parquet"
+    pq.write_table(pa.table({"_uniware_job_code": pa.array(["A", "B", "A", None]).dictionary_encode(),
+                             "n": [1, 2, 3, 4]}), parquet)
+    assert _rows_taken_out(str(parquet), "parquet", {"A"}, whole=False)
+    assert pq.read_table(parquet).to_pydict() == {"_uniware_job_code": ["B", None], "n": [2, 4]}
+    assert pa.types.is_dictionary(pq.read_schema(parquet).field("_uniware_job_code").type)
+    one, several = jobs / "orders.def.0.csv", jobs / "orders.ghi.0.csv"
+    one.write_text('"_uniware_job_code","n"\n"A",1\n"A",3\n')
+    several.write_text('"_uniware_job_code","n"\n"A",1\n"B",2\n')
+    assert _rows_taken_out(str(one), "csv", {"A"}, whole=True)
+    assert one.read_text() == '"_uniware_job_code","n"\n' and _job_codes_in(str(one), "csv") == set()
+    assert not _rows_taken_out(str(several), "csv", {"A"}, whole=False)
+    assert several.read_text().count("\n") == 3
+    assert sorted(p.name for p in jobs.iterdir()) == ["orders.abc.0.parquet", "orders.def.0.csv", "orders.ghi.0.csv"]
+
+
+@pytest.mark.parametrize("failed_before", [True, False])
+def test_a_waiting_keyless_window_gets_no_job_when_the_destination_cannot_be_asked(
+        monkeypatch: pytest.MonkeyPatch, failed_before: bool) -> None:
+    """Review 145: the question to the destination failing made the whole run fail; now only the waiting window
+    is held back, named with the error (secrets redacted). A window planned this run is not asked twice."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from uniware_source.catalog import CATALOG
+    from uniware_source.ledger import Entry
+    from uniware_source.steps import submit
+
+    asked: list[str] = []
+
+    def unreachable(table: str, *_: object) -> None:
+        asked.append(table)
+        raise ConnectionError("could not reach postgresql://loader:hunter2@db.example/warehouse")
+
+    monkeypatch.setattr(submit, "held_by_other_jobs", unreachable)
+    keyless = replace(CATALOG["Sale Orders"], primary_key=())
+    assert keyless.merges_on_job_code
+    entry = Entry({"key": "k", "facility": "BLR01", "start": datetime(2026, 4, 1, tzinfo=UTC).isoformat(),
+                   "end": datetime(2026, 4, 2, tzinfo=UTC).isoformat(),
+                   "failed_run": "run-1" if failed_before else None})
+    why = submit._days_held_already(keyless, entry)
+    if not failed_before:
+        assert why is None and asked == []
+        return
+    assert why is not None and why.startswith("no job made: cannot ask the destination") and "ConnectionError" in why
+    assert keyless.table_name in why and "hunter2" not in why, why

@@ -265,31 +265,39 @@ def _drop_loaded_elsewhere(pipeline: Pipeline, storage: PackageStorage, load_id:
     schema and loses those rows (a table's merge step is made once its files have loaded, so none goes);
     rows a started or finished file put in the staging table are deleted there."""
     schema = storage.load_schema(load_id)
-    files: list[tuple[str, str, str, set[str]]] = []  # relative path, table, job state, job codes
+    files: list[tuple[str, ParsedLoadJobFileName, str, set[str]]] = []  # relative path, name, job state, job codes
     for state in ("new_jobs", "started_jobs", "completed_jobs"):
         folder = storage.get_job_state_folder_path(load_id, state)
         for relative in storage.storage.list_folder_files(folder) if storage.storage.has_folder(folder) else []:
             parsed = ParsedLoadJobFileName.parse(os.path.basename(relative))
             if parsed.file_format in ("parquet", "csv") \
                     and JOB_CODE in schema.tables.get(parsed.table_name, {}).get("columns", {}):
-                codes = _job_codes_in(storage.storage.make_full_path(relative), parsed.file_format)
-                files.append((relative, parsed.table_name, state, codes))
+                try:
+                    codes = _job_codes_in(storage.storage.make_full_path(relative), parsed.file_format)
+                except (pa.ArrowException, OSError) as error:  # a CSV of dlt's writer with another csv_format
+                    log.warning("package %s: the job codes of %s cannot be read (%s): loaded as it is", load_id,
+                                parsed.file_name(), error)
+                    continue
+                files.append((relative, parsed, state, codes))
     loaded = loaded_by_other_loads(pipeline, sorted(set().union(*(codes for *_, codes in files))), load_id)
     dropped: set[str] = set()
-    for relative, table_name, state, codes in files:
+    for relative, parsed, state, codes in files:
         gone = codes & loaded
         if not gone:
             continue
-        parsed = ParsedLoadJobFileName.parse(os.path.basename(relative))
+        disposition = schema.tables[parsed.table_name].get("write_disposition")
+        staged = disposition == "merge" or (staged_replace and disposition == "replace")
         finished = state == "completed_jobs" or storage.load_pending_transition(load_id, parsed.file_name()) is not None
-        if not finished and not _rows_taken_out(storage.storage.make_full_path(relative), parsed.file_format, gone):
+        if finished and not staged:
+            continue  # its rows went straight into the table before the other run's loads: theirs came after
+        if not finished and not _rows_taken_out(storage.storage.make_full_path(relative), parsed.file_format,
+                                                gone, whole=codes <= gone):
             log.warning("package %s: %s holds rows of jobs %s that another run loaded since, beside others', in a "
                         "form they cannot be taken out of: loaded as it is", load_id, parsed.file_name(),
                         ", ".join(sorted(gone)))
             continue
-        disposition = schema.tables[table_name].get("write_disposition")
-        if state != "new_jobs" and (disposition == "merge" or (staged_replace and disposition == "replace")):
-            _delete(pipeline, table_name, True, JOB_CODE, sorted(gone))
+        if state != "new_jobs" and staged:
+            _delete(pipeline, parsed.table_name, True, JOB_CODE, sorted(gone))
         dropped |= gone
     if dropped:
         log.warning("package %s of an interrupted run: job(s) %s were loaded since by another run into this "
@@ -298,21 +306,26 @@ def _drop_loaded_elsewhere(pipeline: Pipeline, storage: PackageStorage, load_id:
     return sorted(dropped)
 
 
-def _rows_taken_out(path: str, file_format: str, job_codes: set[str]) -> bool:
-    """The file rewritten without the rows of `job_codes`: a Parquet file's other rows kept (its schema as it
-    was), a CSV file (one job's: PostgreSQL's COPY files) down to its header; False for a CSV file of
-    several jobs, whose rows are not rewritten (dlt's COPY reads them as the converter wrote them)."""
-    if file_format == "parquet":
-        table = pq.read_table(path)
-        kept = table.filter(pc.invert(pc.is_in(table.column(JOB_CODE), value_set=pa.array(sorted(job_codes)))))
-        pq.write_table(kept, path)
-        return True
-    if _job_codes_in(path, file_format) - job_codes:
+def _rows_taken_out(path: str, file_format: str, job_codes: set[str], whole: bool) -> bool:
+    """The file rewritten without the rows of `job_codes`, `whole` when they are all its rows; False when it
+    cannot be. A Parquet file keeps its other rows and its schema (read and written a batch at a time); a CSV
+    file goes down to its header when it is all theirs (PostgreSQL's COPY files: one job's each), and is not
+    rewritten otherwise (dlt's COPY reads its rows as the converter wrote them). Written beside the file and
+    renamed over it, so a kill leaves the file as it was or as it is meant to be."""
+    if file_format != "parquet" and not whole:
         return False
-    with open(path, "rb") as whole:
-        header = whole.readline()
-    with open(path, "wb") as emptied:
-        emptied.write(header)
+    # in the package's folder, outside its job folders (dlt takes every file there for a job)
+    part = os.path.join(os.path.dirname(os.path.dirname(path)), f".{os.path.basename(path)}.part")
+    if file_format == "parquet":
+        source = pq.ParquetFile(path)
+        leave = pa.array(sorted(job_codes))
+        with pq.ParquetWriter(part, source.schema_arrow) as writer:
+            for batch in source.iter_batches():
+                writer.write_batch(batch.filter(pc.invert(pc.is_in(batch.column(JOB_CODE), value_set=leave))))
+    else:
+        with open(path, "rb") as whole_file, open(part, "wb") as emptied:
+            emptied.write(whole_file.readline())
+    os.replace(part, path)
     return True
 
 

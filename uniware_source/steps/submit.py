@@ -200,11 +200,17 @@ def _unless_loaded(spec: ExportSpec, ledger: ExportLedger, rt: SourceRuntime, pl
 
 def _days_held_already(spec: ExportSpec, entry: Entry) -> Optional[str]:
     """Why no job is made for a window of an export merged on the job code whose table holds rows of its days
-    already: a window waiting since an earlier run (its job refused as OVERLAPS, or failed) over which another
-    pipeline name or a backfill loaded since. Its job would be refused again, or its rows loaded twice."""
-    if not spec.merges_on_job_code or entry.facility is None or entry.start is None or entry.end is None:
+    already: a window whose earlier job failed (refused as OVERLAPS, say) over which another pipeline name or
+    a backfill loaded since. Its job would be refused again. Windows planned in this run were asked already
+    (_unless_loaded); one that cannot be asked now gets no job this run either."""
+    if not spec.merges_on_job_code or entry.data.get("failed_run") is None or entry.facility is None \
+            or entry.start is None or entry.end is None:
         return None
-    held = held_by_other_jobs(spec.table_name, entry.facility, entry.start, entry.end)
+    try:
+        held = held_by_other_jobs(spec.table_name, entry.facility, entry.start, entry.end)
+    except Exception as error:  # not knowing is no licence to load twice
+        return (f"no job made: cannot ask the destination which windows table {spec.table_name} holds "
+                f"({type(error).__name__}: {redact(error)})")
     if held is None:
         return None
     return (f"no job made: {held}, which this window overlaps, and an export without a natural key cannot merge "
