@@ -477,6 +477,54 @@ def test_a_waiting_package_does_not_put_back_rows_older_than_another_machines_la
     assert rows == keys == sum(before.values()) + sum(others.values())
 
 
+@pytest.mark.parametrize(("destination", "stopped"), [("postgres", "refused"), ("duckdb", "killed")])
+def test_a_waiting_snapshot_another_machine_loaded_does_not_empty_its_table(
+        uniware_simulator: UniwareSimulator, tmp_path: Path, processes: list[subprocess.Popen[str]],
+        destination: str, stopped: str, request: pytest.FixtureRequest) -> None:
+    """Review 146: the waiting package of a tenant snapshot (Item Master, which replaces its table) whose job
+    another machine loaded, then a newer snapshot after it: the package's file went down to nothing, and the
+    package replaced the table with nothing, exit 0. The table now keeps the newer snapshot."""
+    sim = uniware_simulator
+    sim.inject_job_fate(STUCK)
+    arguments, env, target, dataset = two_machines(destination, tmp_path, request)
+    first = start_run(sim, tmp_path / "a", *arguments, env=env, exports=["Item Master"],
+                      paused_at_load_of="item_master")
+    processes.append(first)
+    first_stderr = StderrLines(first)
+    assert polled(sim, 3), "the first run never polled its job"
+    sim.release_stuck_jobs()
+    assert first_stderr.wait_for("paused before loading item_master", WAIT), first_stderr.rest()
+    if stopped == "killed":
+        first.kill()
+        first.wait(timeout=WAIT)
+    else:
+        end_lock_session_of(first)
+    for _ in range(2):  # the first machine's snapshot job, then a newer snapshot
+        second = start_run(sim, tmp_path / "b", *arguments, env=env, exports=["Item Master"])
+        processes.append(second)
+        _, second_stderr = second.communicate(timeout=WAIT)
+        assert second.returncode == 0, second_stderr
+    jobs = [job for job in sim.jobs.all() if job.file]
+    assert len(jobs) == 2 and jobs[1].file is not None and jobs[1].file.rows > 0
+    reader = Harness(sim, tmp_path / "reader", name="reader", destination=target, dataset=dataset)
+    newer = [(jobs[1].code, jobs[1].file.rows)]
+    rows_by_job = "SELECT _uniware_job_code, COUNT(*) FROM {ds}.item_master GROUP BY 1"
+    assert reader.query(rows_by_job) == newer
+
+    if stopped == "refused":
+        assert first.stdin is not None
+        first.stdin.write("resume\n")
+        first.stdin.close()
+        first.wait(timeout=WAIT)
+        assert first.returncode == 3, first_stderr.rest()
+    rerun = start_run(sim, tmp_path / "a", *arguments, env=env, exports=[ORDERS_LOG], quiet=False)
+    processes.append(rerun)
+    _, stderr = rerun.communicate(timeout=WAIT)
+    assert rerun.returncode == 0, stderr
+    assert f"job(s) {jobs[0].code} were loaded since by another run" in stderr, stderr
+    assert reader.query(rows_by_job) == newer
+
+
 def rows_of_another_machine(harness: Harness, job_code: str, statuses: list[str]) -> int:
     """History rows of `job_code` that another machine's run committed without its state (after the job's
     last row); returns the last number they took."""

@@ -281,6 +281,7 @@ def _drop_loaded_elsewhere(pipeline: Pipeline, storage: PackageStorage, load_id:
                 files.append((relative, parsed, state, codes))
     loaded = loaded_by_other_loads(pipeline, sorted(set().union(*(codes for *_, codes in files))), load_id)
     dropped: set[str] = set()
+    emptied: dict[str, int] = {}  # table -> its files left without a row to load
     for relative, parsed, state, codes in files:
         gone = codes & loaded
         if not gone:
@@ -299,11 +300,39 @@ def _drop_loaded_elsewhere(pipeline: Pipeline, storage: PackageStorage, load_id:
         if state != "new_jobs" and staged:
             _delete(pipeline, parsed.table_name, True, JOB_CODE, sorted(gone))
         dropped |= gone
+        if codes <= gone:
+            emptied[parsed.table_name] = emptied.get(parsed.table_name, 0) + 1
+    _keep_replaced_tables(storage, load_id, schema, emptied)
     if dropped:
         log.warning("package %s of an interrupted run: job(s) %s were loaded since by another run into this "
                     "dataset; their rows in the package are not loaded (they would replace newer rows)",
                     load_id, ", ".join(sorted(dropped)))
     return sorted(dropped)
+
+
+def _keep_replaced_tables(storage: PackageStorage, load_id: str, schema: Schema, emptied: dict[str, int]) -> None:
+    """A `replace` table (a tenant snapshot) whose every file of the package was left without a row keeps what
+    it holds: declared `append` in the package's schema (dlt would empty it, or replace it with the empty
+    staging table, and the other run's newer snapshot would be gone), and the replace step dlt may have made
+    for it already is taken out of the package."""
+    files: dict[str, list[tuple[TPackageJobState, str]]] = {}
+    for state in JOB_STATES:
+        folder = storage.get_job_state_folder_path(load_id, state)
+        for relative in storage.storage.list_folder_files(folder) if storage.storage.has_folder(folder) else []:
+            table_name = ParsedLoadJobFileName.parse(os.path.basename(relative)).table_name
+            files.setdefault(table_name, []).append((state, relative))
+    kept = [name for name, count in emptied.items() if schema.tables[name].get("write_disposition") == "replace"
+            and count == sum(1 for _, relative in files.get(name, []) if not relative.endswith(".sql"))]
+    if not kept:
+        return
+    for name in kept:
+        schema.tables[name]["write_disposition"] = "append"
+        for state, relative in files[name]:
+            if relative.endswith(".sql") and state in ("new_jobs", "started_jobs"):
+                storage.storage.delete(relative)  # dlt's step that copies the staging table over the table
+    storage.save_schema(load_id, schema)
+    log.warning("package %s of an interrupted run: %s keep(s) the rows another run loaded since (the package's "
+                "snapshot is older)", load_id, ", ".join(kept))
 
 
 def _rows_taken_out(path: str, file_format: str, job_codes: set[str], whole: bool) -> bool:
