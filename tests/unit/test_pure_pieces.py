@@ -1063,8 +1063,9 @@ def test_an_unnamed_running_job_is_said_as_this_runs_own_create_only_after_a_ret
 
 
 def test_a_waiting_packages_file_loses_the_rows_of_jobs_loaded_elsewhere_and_keeps_the_rest(tmp_path: Path) -> None:
-    """Review 144/145: a Parquet file of several jobs keeps the others' rows and its schema; a CSV COPY file of
-    one job goes down to its header; a CSV file of several is left; no part file stays in the job folder."""
+    """Review 144/145/146: a Parquet file of several jobs keeps the others' rows and its schema; a CSV COPY file
+    of one job goes down to its header; a CSV file of several keeps the others' rows as their texts (NULL and
+    empty text apart, quotes, delimiters and newlines in values); no part file stays in the job folder."""
     import pyarrow.parquet as pq
 
     from uniware_source.pipeline_run.recovery import _job_codes_in, _rows_taken_out
@@ -1078,11 +1079,11 @@ def test_a_waiting_packages_file_loses_the_rows_of_jobs_loaded_elsewhere_and_kee
     assert pa.types.is_dictionary(pq.read_schema(parquet).field("_uniware_job_code").type)
     one, several = jobs / "orders.def.0.csv", jobs / "orders.ghi.0.csv"
     one.write_text('"_uniware_job_code","n"\n"A",1\n"A",3\n')
-    several.write_text('"_uniware_job_code","n"\n"A",1\n"B",2\n')
+    several.write_text('"_uniware_job_code","n","note"\n"A",1,"a"\n"B",2,""\n"A",3,\n"B",4,\n"B",5,"x,\n""y"""\n')
     assert _rows_taken_out(str(one), "csv", {"A"}, whole=True)
     assert one.read_text() == '"_uniware_job_code","n"\n' and _job_codes_in(str(one), "csv") == set()
-    assert not _rows_taken_out(str(several), "csv", {"A"}, whole=False)
-    assert several.read_text().count("\n") == 3
+    assert _rows_taken_out(str(several), "csv", {"A"}, whole=False)  # B's rows as the texts they were
+    assert several.read_text() == '"_uniware_job_code","n","note"\n"B","2",""\n"B","4",\n"B","5","x,\n""y"""\n'
     assert sorted(p.name for p in jobs.iterdir()) == ["orders.abc.0.parquet", "orders.def.0.csv", "orders.ghi.0.csv"]
 
 
@@ -1116,3 +1117,52 @@ def test_a_waiting_keyless_window_gets_no_job_when_the_destination_cannot_be_ask
         return
     assert why is not None and why.startswith("no job made: cannot ask the destination") and "ConnectionError" in why
     assert keyless.table_name in why and "hunter2" not in why, why
+
+
+def test_a_waiting_packages_csv_file_is_read_and_emptied_as_dlts_copy_reads_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 145/146: with a csv_format of the user's own (another delimiter, no header), dlt writes gzipped
+    CSV files the job codes were read from as comma CSV (the run failed on a started job, or the file loaded as
+    it was); emptied, a gzipped file was cut to its first compressed line."""
+    import gzip
+
+    import dlt
+    from dlt.common.destination.configuration import CsvFormatConfiguration
+
+    from uniware_source.conversion.load_files import destination_csv_format
+    from uniware_source.pipeline_run.recovery import _job_codes_in, _rows_taken_out
+
+    assert destination_csv_format(dlt.destinations.postgres()) is None
+    monkeypatch.setenv("DESTINATION__POSTGRES__CSV_FORMAT__DELIMITER", "|")
+    piped = destination_csv_format(dlt.destinations.postgres())
+    assert piped is not None and piped.delimiter == "|"
+    assert destination_csv_format(dlt.destinations.duckdb()) is None
+
+    jobs = tmp_path / "package" / "new_jobs"
+    jobs.mkdir(parents=True)
+    with_header = jobs / "orders.abc.0.csv.gz"
+    with gzip.open(with_header, "wt") as written:
+        written.write('"n"|"_uniware_job_code"\n1|"A"\n2|"A"\n')
+    assert _job_codes_in(str(with_header), "csv", piped) == {"A"}
+    assert _rows_taken_out(str(with_header), "csv", {"A"}, whole=True, csv=piped)
+    assert gzip.decompress(with_header.read_bytes()) == b'"n"|"_uniware_job_code"\n'
+    assert _job_codes_in(str(with_header), "csv", piped) == set()
+
+    headerless = CsvFormatConfiguration(delimiter=";", include_header=False)
+    bare = jobs / "orders.def.0.csv"
+    bare.write_text('1;"B";x\n2;"B";"y;z"\n')
+    assert _job_codes_in(str(bare), "csv", headerless, ["n", "_uniware_job_code", "note", "_dlt_id"]) == {"B"}
+    assert _rows_taken_out(str(bare), "csv", {"B"}, whole=True, csv=headerless)
+    assert bare.read_bytes() == b""
+    assert _job_codes_in(str(bare), "csv", headerless, ["n", "_uniware_job_code", "note"]) == set()
+    mixed = jobs / "orders.ghi.0.csv.gz"
+    with gzip.open(mixed, "wt") as written:
+        written.write('"n"|"_uniware_job_code"|"note"\n1|"A"|"a|b"\n2|"C"|\n3|"A"|""\n4|"C"|"q"\n')
+    assert _rows_taken_out(str(mixed), "csv", {"A"}, whole=False, csv=piped)
+    assert gzip.decompress(mixed.read_bytes()) == b'"n"|"_uniware_job_code"|"note"\n"2"|"C"|\n"4"|"C"|"q"\n'
+    bare.write_text('1;"B";x\n2;"D";"y;z"\n')
+    assert _rows_taken_out(str(bare), "csv", {"B"}, whole=False, csv=headerless,
+                           columns=["n", "_uniware_job_code", "note", "_dlt_id"])
+    assert bare.read_text() == '"2";"D";"y;z"\n'
+    with pytest.raises(KeyError):  # the job code is not among the file's columns: never guessed
+        _job_codes_in(str(with_header), "csv", None)

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from dlt.common.destination.configuration import CsvFormatConfiguration
 from dlt.common.metrics import DataWriterMetrics
 from dlt.extract.extractors import ImportFileMeta
 from dlt.extract.items import DataItemWithMeta
@@ -134,20 +135,22 @@ def destination_load_format() -> Optional[str]:
         capabilities = destination.capabilities()
     except Exception:  # no pipeline or no destination yet: Arrow batches work everywhere
         return None
-    if destination.destination_type.endswith(".postgres") and _custom_csv_format():
+    if destination.destination_type.endswith(".postgres") and destination_csv_format(destination) is not None:
         return None  # the COPY job would read our file with other settings
     return load_format_for(destination.destination_type, list(capabilities.supported_loader_file_formats),
                            capabilities.loader_file_format_selector)
 
 
-def _custom_csv_format() -> bool:
-    import dlt
-
+def destination_csv_format(destination: Any) -> Optional[CsvFormatConfiguration]:
+    """The `csv_format` the destination's COPY job reads its CSV files with, as dlt resolves it (the
+    factory's argument, config.toml, or `DESTINATION__POSTGRES__CSV_FORMAT__...`); None when it is dlt's
+    default (the converter's files) or the destination has none."""
     try:
-        configured: Any = dlt.config.get("destination.postgres.csv_format")
-    except Exception:
-        return False
-    return bool(configured)
+        configured = getattr(destination.configuration(None, accept_partial=True), "csv_format", None)
+    except Exception:  # settings dlt cannot resolve: its own load step says which
+        return None
+    return configured if isinstance(configured, CsvFormatConfiguration) and configured != CsvFormatConfiguration() \
+        else None
 
 
 def file_import(path: Path, load_format: str, rows: int, schema: pa.Schema,

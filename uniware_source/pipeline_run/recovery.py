@@ -38,21 +38,25 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Sequence
 from contextlib import nullcontext, suppress
+from typing import Optional
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from dlt.common.destination.client import WithStagingDataset
+from dlt.common.destination.configuration import CsvFormatConfiguration
 from dlt.common.schema import Schema
 from dlt.common.schema.utils import has_table_seen_data
+from dlt.common.storages.file_storage import FileStorage
 from dlt.common.storages.load_package import PackageStorage, ParsedLoadJobFileName, TPackageJobState
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.pipeline.pipeline import Pipeline
 
 from ..conversion.csv_to_parquet import JOB_CODE
-from ..conversion.load_files import DEDUPLICATED_HINT
+from ..conversion.load_files import DEDUPLICATED_HINT, destination_csv_format
 from ..conversion.target_table import loaded_by_other_loads
 from .snapshot_replace import replaces_through_staging
 
@@ -236,7 +240,9 @@ def _started_rows_out_of_staging(pipeline: Pipeline, storage: PackageStorage, lo
         elif parsed.file_format in ("parquet", "csv") and JOB_CODE in columns \
                 and (replaced or not any(c.get("primary_key") for c in columns.values())):
             path = storage.storage.make_full_path(relative)
-            deletes.append((parsed.table_name, staged, JOB_CODE, sorted(_job_codes_in(path, parsed.file_format))))
+            codes = _job_codes_in(path, parsed.file_format, destination_csv_format(pipeline.destination),
+                                  list(schema.get_table_columns(parsed.table_name)))
+            deletes.append((parsed.table_name, staged, JOB_CODE, sorted(codes)))
     for table_name, staged, column, values in deletes:
         _delete(pipeline, table_name, staged, column, values)
         log.info("package %s of an interrupted run: rows of a started job of %s deleted before it loads again",
@@ -265,6 +271,7 @@ def _drop_loaded_elsewhere(pipeline: Pipeline, storage: PackageStorage, load_id:
     schema and loses those rows (a table's merge step is made once its files have loaded, so none goes);
     rows a started or finished file put in the staging table are deleted there."""
     schema = storage.load_schema(load_id)
+    csv = destination_csv_format(pipeline.destination)
     files: list[tuple[str, ParsedLoadJobFileName, str, set[str]]] = []  # relative path, name, job state, job codes
     for state in ("new_jobs", "started_jobs", "completed_jobs"):
         folder = storage.get_job_state_folder_path(load_id, state)
@@ -273,8 +280,9 @@ def _drop_loaded_elsewhere(pipeline: Pipeline, storage: PackageStorage, load_id:
             if parsed.file_format in ("parquet", "csv") \
                     and JOB_CODE in schema.tables.get(parsed.table_name, {}).get("columns", {}):
                 try:
-                    codes = _job_codes_in(storage.storage.make_full_path(relative), parsed.file_format)
-                except (pa.ArrowException, OSError) as error:  # a CSV of dlt's writer with another csv_format
+                    codes = _job_codes_in(storage.storage.make_full_path(relative), parsed.file_format, csv,
+                                          list(schema.get_table_columns(parsed.table_name)))
+                except (pa.ArrowException, OSError, UnicodeError) as error:  # not written as dlt's COPY reads
                     log.warning("package %s: the job codes of %s cannot be read (%s): loaded as it is", load_id,
                                 parsed.file_name(), error)
                     continue
@@ -292,7 +300,8 @@ def _drop_loaded_elsewhere(pipeline: Pipeline, storage: PackageStorage, load_id:
         if finished and not staged:
             continue  # its rows went straight into the table before the other run's loads: theirs came after
         if not finished and not _rows_taken_out(storage.storage.make_full_path(relative), parsed.file_format,
-                                                gone, whole=codes <= gone):
+                                                gone, whole=codes <= gone, csv=csv,
+                                                columns=list(schema.get_table_columns(parsed.table_name))):
             log.warning("package %s: %s holds rows of jobs %s that another run loaded since, beside others', in a "
                         "form they cannot be taken out of: loaded as it is", load_id, parsed.file_name(),
                         ", ".join(sorted(gone)))
@@ -335,25 +344,54 @@ def _keep_replaced_tables(storage: PackageStorage, load_id: str, schema: Schema,
                 "snapshot is older)", load_id, ", ".join(kept))
 
 
-def _rows_taken_out(path: str, file_format: str, job_codes: set[str], whole: bool) -> bool:
+def _rows_taken_out(path: str, file_format: str, job_codes: set[str], whole: bool,
+                    csv: Optional[CsvFormatConfiguration] = None, columns: Sequence[str] = ()) -> bool:
     """The file rewritten without the rows of `job_codes`, `whole` when they are all its rows; False when it
-    cannot be. A Parquet file keeps its other rows and its schema (read and written a batch at a time); a CSV
-    file goes down to its header when it is all theirs (PostgreSQL's COPY files: one job's each), and is not
-    rewritten otherwise (dlt's COPY reads its rows as the converter wrote them). Written beside the file and
-    renamed over it, so a kill leaves the file as it was or as it is meant to be."""
-    if file_format != "parquet" and not whole:
-        return False
+    cannot be. A Parquet file keeps its other rows and its schema; a CSV file is rewritten as dlt's COPY job
+    reads it (the destination's `csv` format, its header or the table's `columns`, gzipped if it was): down to
+    its header when the rows are all theirs, else its other rows as the texts they were (every value quoted,
+    NULL an empty field); not in another encoding than UTF-8. Read and written a batch at a time, beside the
+    file, and renamed over it, so a kill leaves the file as it was or as it is meant to be."""
+    csv = csv or CsvFormatConfiguration()
+    if file_format != "parquet" and not whole and csv.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        return False  # Arrow writes UTF-8 only
     # in the package's folder, outside its job folders (dlt takes every file there for a job)
     part = os.path.join(os.path.dirname(os.path.dirname(path)), f".{os.path.basename(path)}.part")
+    leave = pa.array(sorted(job_codes))
+
+    def kept(batch: pa.RecordBatch) -> pa.RecordBatch:
+        return batch.filter(pc.invert(pc.is_in(batch.column(JOB_CODE), value_set=leave)))
+
     if file_format == "parquet":
         source = pq.ParquetFile(path)
-        leave = pa.array(sorted(job_codes))
         with pq.ParquetWriter(part, source.schema_arrow) as writer:
             for batch in source.iter_batches():
-                writer.write_batch(batch.filter(pc.invert(pc.is_in(batch.column(JOB_CODE), value_set=leave))))
-    else:
-        with open(path, "rb") as whole_file, open(part, "wb") as emptied:
-            emptied.write(whole_file.readline())
+                writer.write_batch(kept(batch))
+        os.replace(part, path)
+        return True
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+    with FileStorage.open_zipsafe_ro(path, "rb") as text, \
+            (pa.CompressedOutputStream(part, "gzip") if gzipped else pa.OSFile(part, "wb")) as sink:
+        first = text.readline()
+        if whole or not first:
+            sink.write(first if csv.include_header else b"")
+        else:
+            text.seek(0)
+            parse = pacsv.ParseOptions(delimiter=csv.delimiter, newlines_in_values=True)
+            names = pacsv.read_csv(pa.py_buffer(first), parse_options=parse).column_names if csv.include_header \
+                else list(columns)[:len(first.decode(csv.encoding).rstrip("\r\n").split(csv.delimiter))]
+            reader = pacsv.open_csv(
+                text, read_options=pacsv.ReadOptions(column_names=None if csv.include_header else names,
+                                                     encoding=csv.encoding),
+                parse_options=parse,
+                convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                                                     strings_can_be_null=True, quoted_strings_can_be_null=False))
+            options = pacsv.WriteOptions(include_header=csv.include_header, delimiter=csv.delimiter,
+                                         quoting_style="all_valid")
+            with pacsv.CSVWriter(sink, reader.schema, write_options=options) as writer:
+                for batch in reader:
+                    writer.write_batch(kept(batch))
     os.replace(part, path)
     return True
 
@@ -366,11 +404,24 @@ def _delete(pipeline: Pipeline, table_name: str, staged: bool, column: str, valu
             client.execute_sql(f"DELETE FROM {qualified} WHERE {column} IN ({placeholders})", *values)
 
 
-def _job_codes_in(path: str, file_format: str) -> set[str]:
+def _job_codes_in(path: str, file_format: str, csv: Optional[CsvFormatConfiguration] = None,
+                  columns: Sequence[str] = ()) -> set[str]:
+    """The job codes of a load file's rows. A CSV file is read as dlt's COPY job reads it: with the destination's
+    `csv` format (None: dlt's default, the converter's files), gzipped or not, and, written without a header,
+    with the table's `columns` in their order, as many as its first row has fields."""
     if file_format == "parquet":
         column = pq.read_table(path, columns=[JOB_CODE]).column(JOB_CODE)
-    else:
-        column = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        return {str(code) for code in pc.unique(column).to_pylist() if code is not None}
+    csv = csv or CsvFormatConfiguration()
+    with FileStorage.open_zipsafe_ro(path, "rb") as opened:
+        first = opened.readline()
+        if not first:
+            return set()
+        opened.seek(0)
+        names = None if csv.include_header else \
+            list(columns)[:len(first.decode(csv.encoding).rstrip("\r\n").split(csv.delimiter))]
+        column = pacsv.read_csv(opened, read_options=pacsv.ReadOptions(column_names=names, encoding=csv.encoding),
+                                parse_options=pacsv.ParseOptions(delimiter=csv.delimiter, newlines_in_values=True),
                                 convert_options=pacsv.ConvertOptions(include_columns=[JOB_CODE],
                                                                      column_types={JOB_CODE: pa.string()})
                                 ).column(JOB_CODE)
