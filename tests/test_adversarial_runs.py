@@ -401,12 +401,21 @@ def test_a_job_without_a_key_is_not_loaded_over_days_another_pipeline_loaded_aft
 ORDERS_KEYED: dict[str, Any] = {"name": "Sale Orders", "table_name": "orders_keyed", "lookback_days": 2}
 
 
-@pytest.mark.parametrize(("destination", "stopped", "facilities"), [
-    ("postgres", "refused", ["BLR01"]), ("postgres", "killed", ["BLR01"]), ("duckdb", "killed", ["BLR01"]),
-    ("postgres", "refused", ["BLR01", "DEL02"]), ("duckdb", "killed", ["BLR01", "DEL02"])])
+# dlt's COPY reads, and its own writer writes, CSV files with another delimiter: the package's files are
+# dlt's (gzipped, several jobs' rows in one), not the converter's
+PIPED = {"DESTINATION__POSTGRES__CSV_FORMAT__DELIMITER": "|", "NORMALIZE__DATA_WRITER__DELIMITER": "|"}
+
+
+@pytest.mark.parametrize(("destination", "stopped", "facilities", "csv_format"), [
+    ("postgres", "refused", ["BLR01"], {}), ("postgres", "killed", ["BLR01"], {}), ("duckdb", "killed", ["BLR01"], {}),
+    ("postgres", "refused", ["BLR01", "DEL02"], {}), ("duckdb", "killed", ["BLR01", "DEL02"], {}),
+    ("postgres", "killed", ["BLR01", "DEL02"], PIPED)],
+    ids=["postgres-refused", "postgres-killed", "duckdb-killed", "postgres-refused-2-facilities",
+         "duckdb-killed-2-facilities", "postgres-killed-2-facilities-piped-csv"])
 def test_a_waiting_package_does_not_put_back_rows_older_than_another_machines_later_jobs(
         uniware_simulator: UniwareSimulator, tmp_path: Path, processes: list[subprocess.Popen[str]],
-        destination: str, stopped: str, facilities: list[str], request: pytest.FixtureRequest) -> None:
+        destination: str, stopped: str, facilities: list[str], csv_format: dict[str, str],
+        request: pytest.FixtureRequest) -> None:
     """Red team 143: a run refused at its load (it lost the dataset's lock), or killed there, keeps its
     package; meanwhile another machine's run loaded that package's job and then a later job of the same rows
     (its lookback). The first machine's next run loaded the waiting package as a merge: the older job's rows
@@ -416,6 +425,7 @@ def test_a_waiting_package_does_not_put_back_rows_older_than_another_machines_la
     sim = uniware_simulator
     sim.inject_job_fate(STUCK)
     arguments, env, target, dataset = two_machines(destination, tmp_path, request)
+    env.update(csv_format)
     each = [argument for facility in facilities for argument in ("--facility", facility)]
     first = start_run(sim, tmp_path / "a", *arguments, *each, env=env, exports=[ORDERS_KEYED],
                       paused_at_load_of="orders_keyed")
