@@ -1166,3 +1166,27 @@ def test_a_waiting_packages_csv_file_is_read_and_emptied_as_dlts_copy_reads_it(
     assert bare.read_text() == '"2";"D";"y;z"\n'
     with pytest.raises(KeyError):  # the job code is not among the file's columns: never guessed
         _job_codes_in(str(with_header), "csv", None)
+
+
+def test_a_part_file_a_kill_left_in_a_waiting_package_is_removed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 146: a rewrite cut short by a kill left `<package>/.<file>.part` (the file it was of is whole); it
+    stayed in the package for ever, a Parquet one as large as the file. The next look at the package removes it."""
+    from types import SimpleNamespace
+
+    from dlt.common.schema import Schema
+    from dlt.common.storages import FileStorage
+    from dlt.common.storages.load_package import PackageStorage
+
+    from uniware_source.pipeline_run import recovery
+
+    storage = PackageStorage(FileStorage(str(tmp_path), makedirs=True), "normalized")
+    storage.create_package("1")
+    storage.save_schema("1", Schema("uniware"))
+    package = tmp_path / "1"
+    (package / ".orders.abc.0.parquet.part").write_bytes(b"PAR1 cut short")
+    (package / "kept.txt").write_text("not ours")
+    monkeypatch.setattr(recovery, "loaded_by_other_loads", lambda *_: set())
+    pipeline: Any = SimpleNamespace(destination=None)
+    assert recovery._drop_loaded_elsewhere(pipeline, storage, "1", staged_replace=False) == []
+    assert not (package / ".orders.abc.0.parquet.part").exists() and (package / "kept.txt").exists()

@@ -271,6 +271,10 @@ def _drop_loaded_elsewhere(pipeline: Pipeline, storage: PackageStorage, load_id:
     schema and loses those rows (a table's merge step is made once its files have loaded, so none goes);
     rows a started or finished file put in the staging table are deleted there."""
     schema = storage.load_schema(load_id)
+    package = storage.storage.make_full_path(storage.get_package_path(load_id))
+    for name in os.listdir(package):  # a rewrite a kill cut short (_rows_taken_out): the file it was of is whole
+        if name.startswith(".") and name.endswith(".part"):
+            os.remove(os.path.join(package, name))
     csv = destination_csv_format(pipeline.destination)
     files: list[tuple[str, ParsedLoadJobFileName, str, set[str]]] = []  # relative path, name, job state, job codes
     for state in ("new_jobs", "started_jobs", "completed_jobs"):
