@@ -32,6 +32,7 @@ import pytest
 from tests.simulator_fixtures import TEST_NOW
 from uniware_simulator import STUCK, UniwareSimulator
 from uniware_source import ExportsFailed
+from uniware_source.catalog import CATALOG
 
 from .harness import Harness
 from .postgres import POSTGRES
@@ -427,24 +428,9 @@ def test_a_waiting_package_does_not_put_back_rows_older_than_another_machines_la
     arguments, env, target, dataset = two_machines(destination, tmp_path, request)
     env.update(csv_format)
     each = [argument for facility in facilities for argument in ("--facility", facility)]
-    first = start_run(sim, tmp_path / "a", *arguments, *each, env=env, exports=[ORDERS_KEYED],
-                      paused_at_load_of="orders_keyed")
-    processes.append(first)
-    first_stderr = StderrLines(first)
-    assert polled(sim, 3), "the first run never polled its job"
-    sim.release_stuck_jobs()
-    assert first_stderr.wait_for("paused before loading orders_keyed", WAIT), first_stderr.rest()
-    if stopped == "killed":
-        first.kill()
-        first.wait(timeout=WAIT)
-    else:
-        end_lock_session_of(first)
-
+    first = stopped_at_load(sim, tmp_path / "a", [*arguments, *each], env, ORDERS_KEYED, stopped, processes)
     for _ in range(2):  # the first machine's job of BLR01, then a later job of the last days (the lookback)
-        second = start_run(sim, tmp_path / "b", *arguments, "--facility", "BLR01", env=env, exports=[ORDERS_KEYED])
-        processes.append(second)
-        _, second_stderr = second.communicate(timeout=WAIT)
-        assert second.returncode == 0, second_stderr
+        run_to_end(sim, tmp_path / "b", [*arguments, "--facility", "BLR01"], env, ORDERS_KEYED, processes)
     reader = Harness(sim, tmp_path / "reader", name="reader", destination=target, dataset=dataset)
     rows_by_job = "SELECT _uniware_job_code, COUNT(*) FROM {ds}.orders_keyed GROUP BY 1"
     before = dict(reader.query(rows_by_job))
@@ -453,17 +439,9 @@ def test_a_waiting_package_does_not_put_back_rows_older_than_another_machines_la
     assert len(blr01) == 2 and set(before) == set(blr01) and all(before.values()), before  # the later job's rows
     assert len(others) == len(facilities) - 1
 
-    if stopped == "refused":
-        assert first.stdin is not None
-        first.stdin.write("resume\n")
-        first.stdin.close()
-        first.wait(timeout=WAIT)
-        assert first.returncode == 3, first_stderr.rest()
+    first.end()
     # no job of orders_keyed in this run: its waiting package alone loads into it
-    rerun = start_run(sim, tmp_path / "a", *arguments, *each, env=env, exports=[ORDERS_LOG], quiet=False)
-    processes.append(rerun)
-    _, stderr = rerun.communicate(timeout=WAIT)
-    assert rerun.returncode == 0, stderr
+    stderr = run_to_end(sim, tmp_path / "a", [*arguments, *each], env, ORDERS_LOG, processes)
     assert f"job(s) {blr01[0]} were loaded since by another run" in stderr, stderr
     assert dict(reader.query(rows_by_job)) == {**before, **others}
     [(rows, keys)] = reader.query("SELECT COUNT(*), COUNT(DISTINCT sale_order_item_code) FROM {ds}.orders_keyed")
@@ -475,10 +453,7 @@ def test_a_waiting_package_does_not_put_back_rows_older_than_another_machines_la
         return
     # the other facility's job: its rows are in, its LOADED row and cursor went with this machine's state, which
     # the other machine's newer state replaced; the next run with the facility collects it again and says LOADED
-    third = start_run(sim, tmp_path / "a", *arguments, *each, env=env, exports=[ORDERS_KEYED])
-    processes.append(third)
-    _, stderr = third.communicate(timeout=WAIT)
-    assert third.returncode == 0, stderr
+    run_to_end(sim, tmp_path / "a", [*arguments, *each], env, ORDERS_KEYED, processes)
     loaded = dict(reader.query("SELECT job_code, COUNT(*) FROM {ds}.export_job_status WHERE status = 'LOADED' "
                                "GROUP BY 1"))
     assert {job: loaded.get(job) for job in [*blr01, *others]} == dict.fromkeys([*blr01, *others], 1)
@@ -497,23 +472,9 @@ def test_a_waiting_snapshot_another_machine_loaded_does_not_empty_its_table(
     sim = uniware_simulator
     sim.inject_job_fate(STUCK)
     arguments, env, target, dataset = two_machines(destination, tmp_path, request)
-    first = start_run(sim, tmp_path / "a", *arguments, env=env, exports=["Item Master"],
-                      paused_at_load_of="item_master")
-    processes.append(first)
-    first_stderr = StderrLines(first)
-    assert polled(sim, 3), "the first run never polled its job"
-    sim.release_stuck_jobs()
-    assert first_stderr.wait_for("paused before loading item_master", WAIT), first_stderr.rest()
-    if stopped == "killed":
-        first.kill()
-        first.wait(timeout=WAIT)
-    else:
-        end_lock_session_of(first)
+    first = stopped_at_load(sim, tmp_path / "a", arguments, env, "Item Master", stopped, processes)
     for _ in range(2):  # the first machine's snapshot job, then a newer snapshot
-        second = start_run(sim, tmp_path / "b", *arguments, env=env, exports=["Item Master"])
-        processes.append(second)
-        _, second_stderr = second.communicate(timeout=WAIT)
-        assert second.returncode == 0, second_stderr
+        run_to_end(sim, tmp_path / "b", arguments, env, "Item Master", processes)
     jobs = [job for job in sim.jobs.all() if job.file]
     assert len(jobs) == 2 and jobs[1].file is not None and jobs[1].file.rows > 0
     reader = Harness(sim, tmp_path / "reader", name="reader", destination=target, dataset=dataset)
@@ -521,18 +482,54 @@ def test_a_waiting_snapshot_another_machine_loaded_does_not_empty_its_table(
     rows_by_job = "SELECT _uniware_job_code, COUNT(*) FROM {ds}.item_master GROUP BY 1"
     assert reader.query(rows_by_job) == newer
 
-    if stopped == "refused":
-        assert first.stdin is not None
-        first.stdin.write("resume\n")
-        first.stdin.close()
-        first.wait(timeout=WAIT)
-        assert first.returncode == 3, first_stderr.rest()
-    rerun = start_run(sim, tmp_path / "a", *arguments, env=env, exports=[ORDERS_LOG], quiet=False)
-    processes.append(rerun)
-    _, stderr = rerun.communicate(timeout=WAIT)
-    assert rerun.returncode == 0, stderr
+    first.end()
+    stderr = run_to_end(sim, tmp_path / "a", arguments, env, ORDERS_LOG, processes)
     assert f"job(s) {jobs[0].code} were loaded since by another run" in stderr, stderr
     assert reader.query(rows_by_job) == newer
+
+
+class StoppedAtLoad:
+    """A run stopped before its first load of an export's rows: killed, or refused (its lock session ended:
+    it waits there until `end`, then finds the lock lost and exits 3)."""
+
+    def __init__(self, process: subprocess.Popen[str], stopped: str) -> None:
+        self.process, self.stopped, self.stderr = process, stopped, StderrLines(process)
+
+    def end(self) -> None:
+        if self.stopped == "refused":
+            assert self.process.stdin is not None
+            self.process.stdin.write("resume\n")
+            self.process.stdin.close()
+            self.process.wait(timeout=WAIT)
+            assert self.process.returncode == 3, self.stderr.rest()
+
+
+def stopped_at_load(sim: UniwareSimulator, workdir: Path, arguments: list[str], env: dict[str, str], export: Any,
+                    stopped: str, processes: list[subprocess.Popen[str]]) -> StoppedAtLoad:
+    """A run of `export` whose job completes, stopped (`killed` or `refused`) before its rows load."""
+    table = export["table_name"] if isinstance(export, dict) else CATALOG[export].table_name
+    first = StoppedAtLoad(start_run(sim, workdir, *arguments, env=env, exports=[export], paused_at_load_of=table),
+                          stopped)
+    processes.append(first.process)
+    assert polled(sim, 3), "the first run never polled its job"
+    sim.release_stuck_jobs()
+    assert first.stderr.wait_for(f"paused before loading {table}", WAIT), first.stderr.rest()
+    if stopped == "killed":
+        first.process.kill()
+        first.process.wait(timeout=WAIT)
+    else:
+        end_lock_session_of(first.process)
+    return first
+
+
+def run_to_end(sim: UniwareSimulator, workdir: Path, arguments: list[str], env: dict[str, str], export: Any,
+               processes: list[subprocess.Popen[str]]) -> str:
+    """A run of `export` that exits 0; what it said."""
+    run = start_run(sim, workdir, *arguments, env=env, exports=[export], quiet=False)
+    processes.append(run)
+    _, said = run.communicate(timeout=WAIT)
+    assert run.returncode == 0, said
+    return said
 
 
 def rows_of_another_machine(harness: Harness, job_code: str, statuses: list[str]) -> int:
