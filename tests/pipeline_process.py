@@ -5,7 +5,8 @@
 Settings come from SOURCES__UNIWARE__* environment variables, as for users. With
 UNIWARE_TEST_PAUSE_AT_LOAD_OF=<table>, the first load of a package with rows of that table stops before
 it begins (past the run's lock check) and says so on stderr, until a line comes on stdin: a process paused
-there, for the test to act meanwhile.
+there, for the test to act meanwhile. UNIWARE_TEST_PAUSE_AT_NORMALIZE_OF=<table> does the same before dlt
+normalizes such a package.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from dlt.common.storages.load_package import ParsedLoadJobFileName
 from dlt.pipeline.pipeline import Pipeline
 
 from uniware_source.cli import main
@@ -47,8 +49,28 @@ def pause_at_load_of(table: str) -> None:
     Pipeline.load = load_paused  # type: ignore[method-assign,assignment]
 
 
+def pause_at_normalize_of(table: str) -> None:
+    """As pause_at_load_of, before dlt normalizes a package holding files of `table` (it is extracted only)."""
+    normalize = Pipeline.normalize
+    paused: list[bool] = []
+
+    def normalize_paused(pipeline: Pipeline, *args: Any, **kwargs: Any) -> Any:
+        extracted = pipeline._get_normalize_storage().extracted_packages
+        if not paused and any(ParsedLoadJobFileName.parse(os.path.basename(job)).table_name == table
+                              for load_id in pipeline.list_extracted_load_packages()
+                              for job in extracted.list_new_jobs(load_id)):
+            paused.append(True)
+            print(f"paused before normalizing {table}", file=sys.stderr, flush=True)
+            sys.stdin.readline()
+        return normalize(pipeline, *args, **kwargs)
+
+    Pipeline.normalize = normalize_paused  # type: ignore[method-assign,assignment]
+
+
 if __name__ == "__main__":
     if table := os.environ.get("UNIWARE_TEST_PAUSE_AT_LOAD_OF"):
         pause_at_load_of(table)
+    if table := os.environ.get("UNIWARE_TEST_PAUSE_AT_NORMALIZE_OF"):
+        pause_at_normalize_of(table)
     separator = sys.argv.index("--")
     sys.exit(main(sys.argv[separator + 1:], clock=FixedNow(datetime.fromisoformat(sys.argv[1]))))

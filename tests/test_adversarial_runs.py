@@ -64,13 +64,16 @@ def child_env(sim: UniwareSimulator, download_dir: Path, exports: list[Any]) -> 
 
 def start_run(sim: UniwareSimulator, workdir: Path, *args: str, exports: Optional[list[Any]] = None,
               name: str = "adversarial", env: Optional[dict[str, str]] = None,
-              paused_at_load_of: str = "", quiet: bool = True) -> subprocess.Popen[str]:
+              paused_at_load_of: str = "", paused_at_normalize_of: str = "",
+              quiet: bool = True) -> subprocess.Popen[str]:
     """The pipeline script in a child process (state under `workdir`, DuckDB file in `workdir`, unless
-    `env` gives the destination); paused before its first load of rows of table `paused_at_load_of` until a
-    line is written to its stdin (tests/pipeline_process.py); `--quiet` unless told."""
+    `env` gives the destination); paused before its first load (or normalize) of rows of table
+    `paused_at_load_of` (`paused_at_normalize_of`) until a line is written to its stdin
+    (tests/pipeline_process.py); `--quiet` unless told."""
     downloads = workdir / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
-    pause = {"UNIWARE_TEST_PAUSE_AT_LOAD_OF": paused_at_load_of} if paused_at_load_of else {}
+    pause = {name: table for name, table in (("UNIWARE_TEST_PAUSE_AT_LOAD_OF", paused_at_load_of),
+                                             ("UNIWARE_TEST_PAUSE_AT_NORMALIZE_OF", paused_at_normalize_of)) if table}
     return subprocess.Popen(
         [sys.executable, "-m", "tests.pipeline_process", TEST_NOW.isoformat(), "--",
          "--pipelines-dir", str(workdir / "pipelines"), "--pipeline-name", name,
@@ -462,13 +465,15 @@ def test_a_waiting_package_does_not_put_back_rows_older_than_another_machines_la
     assert rows == keys == sum(before.values()) + sum(others.values())
 
 
-@pytest.mark.parametrize(("destination", "stopped"), [("postgres", "refused"), ("duckdb", "killed")])
+@pytest.mark.parametrize(("destination", "stopped"), [("postgres", "refused"), ("duckdb", "killed"),
+                                                   ("postgres", "extracted")])
 def test_a_waiting_snapshot_another_machine_loaded_does_not_empty_its_table(
         uniware_simulator: UniwareSimulator, tmp_path: Path, processes: list[subprocess.Popen[str]],
         destination: str, stopped: str, request: pytest.FixtureRequest) -> None:
     """Review 146: the waiting package of a tenant snapshot (Item Master, which replaces its table) whose job
     another machine loaded, then a newer snapshot after it: the package's file went down to nothing, and the
-    package replaced the table with nothing, exit 0. The table now keeps the newer snapshot."""
+    package replaced the table with nothing, exit 0. The table now keeps the newer snapshot; also when the
+    package was only extracted (review 147: dlt's normalize takes the pipeline's schema, not the package's)."""
     sim = uniware_simulator
     sim.inject_job_fate(STUCK)
     arguments, env, target, dataset = two_machines(destination, tmp_path, request)
@@ -490,7 +495,8 @@ def test_a_waiting_snapshot_another_machine_loaded_does_not_empty_its_table(
 
 class StoppedAtLoad:
     """A run stopped before its first load of an export's rows: killed, or refused (its lock session ended:
-    it waits there until `end`, then finds the lock lost and exits 3)."""
+    it waits there until `end`, then finds the lock lost and exits 3), or killed before dlt normalized them
+    (`extracted`)."""
 
     def __init__(self, process: subprocess.Popen[str], stopped: str) -> None:
         self.process, self.stopped, self.stderr = process, stopped, StderrLines(process)
@@ -506,15 +512,18 @@ class StoppedAtLoad:
 
 def stopped_at_load(sim: UniwareSimulator, workdir: Path, arguments: list[str], env: dict[str, str], export: Any,
                     stopped: str, processes: list[subprocess.Popen[str]]) -> StoppedAtLoad:
-    """A run of `export` whose job completes, stopped (`killed` or `refused`) before its rows load."""
+    """A run of `export` whose job completes, stopped (`killed`, `refused` or `extracted`) before its rows load."""
     table = export["table_name"] if isinstance(export, dict) else CATALOG[export].table_name
-    first = StoppedAtLoad(start_run(sim, workdir, *arguments, env=env, exports=[export], paused_at_load_of=table),
-                          stopped)
+    extracted = stopped == "extracted"
+    first = StoppedAtLoad(start_run(sim, workdir, *arguments, env=env, exports=[export],
+                                    paused_at_load_of="" if extracted else table,
+                                    paused_at_normalize_of=table if extracted else ""), stopped)
     processes.append(first.process)
     assert polled(sim, 3), "the first run never polled its job"
     sim.release_stuck_jobs()
-    assert first.stderr.wait_for(f"paused before loading {table}", WAIT), first.stderr.rest()
-    if stopped == "killed":
+    said = f"paused before normalizing {table}" if extracted else f"paused before loading {table}"
+    assert first.stderr.wait_for(said, WAIT), first.stderr.rest()
+    if stopped in ("killed", "extracted"):
         first.process.kill()
         first.process.wait(timeout=WAIT)
     else:

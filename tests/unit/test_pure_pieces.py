@@ -1164,6 +1164,10 @@ def test_a_waiting_packages_csv_file_is_read_and_emptied_as_dlts_copy_reads_it(
     assert _rows_taken_out(str(bare), "csv", {"B"}, whole=False, csv=headerless,
                            columns=["n", "_uniware_job_code", "note", "_dlt_id"])
     assert bare.read_text() == '"2";"D";"y;z"\n'
+    unquoted = jobs / "orders.jkl.0.csv"  # quoting = "quote_none": words Arrow takes for NULL stay words
+    unquoted.write_text('_uniware_job_code,v\nA,NA\nB,NA\nB,null\nB,N/A\nB,nan\nB,\n')
+    assert _rows_taken_out(str(unquoted), "csv", {"A"}, whole=False)
+    assert unquoted.read_text() == '"_uniware_job_code","v"\n"B","NA"\n"B","null"\n"B","N/A"\n"B","nan"\n"B",\n'
     with pytest.raises(KeyError):  # the job code is not among the file's columns: never guessed
         _job_codes_in(str(with_header), "csv", None)
 

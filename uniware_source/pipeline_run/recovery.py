@@ -292,11 +292,11 @@ def _drop_loaded_elsewhere(pipeline: Pipeline, storage: PackageStorage, load_id:
                     continue
                 files.append((relative, parsed, state, codes))
     loaded = loaded_by_other_loads(pipeline, sorted(set().union(*(codes for *_, codes in files))), load_id)
-    dropped: set[str] = set()
-    emptied: dict[str, int] = {}  # table -> its files left without a row to load
+    kept = _keep_replaced_tables(storage, load_id, schema, {relative: codes for relative, *_, codes in files}, loaded)
+    dropped: set[str] = set().union(*(codes for _, parsed, _, codes in files if parsed.table_name in kept))
     for relative, parsed, state, codes in files:
         gone = codes & loaded
-        if not gone:
+        if not gone or parsed.table_name in kept:
             continue
         disposition = schema.tables[parsed.table_name].get("write_disposition")
         staged = disposition == "merge" or (staged_replace and disposition == "replace")
@@ -313,9 +313,6 @@ def _drop_loaded_elsewhere(pipeline: Pipeline, storage: PackageStorage, load_id:
         if state != "new_jobs" and staged:
             _delete(pipeline, parsed.table_name, True, JOB_CODE, sorted(gone))
         dropped |= gone
-        if codes <= gone:
-            emptied[parsed.table_name] = emptied.get(parsed.table_name, 0) + 1
-    _keep_replaced_tables(storage, load_id, schema, emptied)
     if dropped:
         log.warning("package %s of an interrupted run: job(s) %s were loaded since by another run into this "
                     "dataset; their rows in the package are not loaded (they would replace newer rows)",
@@ -323,29 +320,39 @@ def _drop_loaded_elsewhere(pipeline: Pipeline, storage: PackageStorage, load_id:
     return sorted(dropped)
 
 
-def _keep_replaced_tables(storage: PackageStorage, load_id: str, schema: Schema, emptied: dict[str, int]) -> None:
-    """A `replace` table (a tenant snapshot) whose every file of the package was left without a row keeps what
-    it holds: declared `append` in the package's schema (dlt would empty it, or replace it with the empty
-    staging table, and the other run's newer snapshot would be gone), and the replace step dlt may have made
-    for it already is taken out of the package."""
-    files: dict[str, list[tuple[TPackageJobState, str]]] = {}
+def _keep_replaced_tables(storage: PackageStorage, load_id: str, schema: Schema, codes: dict[str, set[str]],
+                          loaded: set[str]) -> set[str]:
+    """The `replace` tables (a tenant snapshot) all of whose files in the package hold only rows of jobs another
+    run loaded since (`codes`: the job codes of each file read): they keep what they hold. Emptied, the files
+    would have dlt empty the table, or replace it with the empty staging table, and the other run's newer
+    snapshot would be gone. Their files still to load, and dlt's replace step if it made one, are taken out of
+    the package (a table without a job is neither emptied nor replaced; dlt's normalize takes the pipeline's
+    schema, not the package's), and the tables declared `append` in its schema. Decided before any file of the
+    package is rewritten, so a kill at any point leaves the next run to decide the same."""
+    listed: dict[str, list[tuple[TPackageJobState, str]]] = {}  # table -> its job files
     for state in JOB_STATES:
         folder = storage.get_job_state_folder_path(load_id, state)
         for relative in storage.storage.list_folder_files(folder) if storage.storage.has_folder(folder) else []:
-            table_name = ParsedLoadJobFileName.parse(os.path.basename(relative)).table_name
-            files.setdefault(table_name, []).append((state, relative))
-    kept = [name for name, count in emptied.items() if schema.tables[name].get("write_disposition") == "replace"
-            and count == sum(1 for _, relative in files.get(name, []) if not relative.endswith(".sql"))]
+            listed.setdefault(ParsedLoadJobFileName.parse(os.path.basename(relative)).table_name, []).append(
+                (state, relative))
+    kept = {name for name, jobs in listed.items()
+            if schema.tables.get(name, {}).get("write_disposition") == "replace"
+            and any(not relative.endswith(".sql") for _, relative in jobs)
+            and all(relative.endswith(".sql") or (bool(codes.get(relative)) and codes[relative] <= loaded)
+                    for _, relative in jobs)}
     if not kept:
-        return
+        return kept
     for name in kept:
         schema.tables[name]["write_disposition"] = "append"
-        for state, relative in files[name]:
-            if relative.endswith(".sql") and state in ("new_jobs", "started_jobs"):
-                storage.storage.delete(relative)  # dlt's step that copies the staging table over the table
     storage.save_schema(load_id, schema)
-    log.warning("package %s of an interrupted run: %s keep(s) the rows another run loaded since (the package's "
-                "snapshot is older)", load_id, ", ".join(kept))
+    for name in sorted(kept):
+        for state, relative in listed[name]:
+            if state in ("new_jobs", "started_jobs"):
+                storage.clear_pending_transition(load_id, os.path.basename(relative))  # dlt's mark of it as done
+                storage.storage.delete(relative)
+    log.warning("package %s of an interrupted run: %s keep(s) the snapshot another run loaded since (the "
+                "package's is older)", load_id, ", ".join(sorted(kept)))
+    return kept
 
 
 def _rows_taken_out(path: str, file_format: str, job_codes: set[str], whole: bool,
@@ -389,7 +396,7 @@ def _rows_taken_out(path: str, file_format: str, job_codes: set[str], whole: boo
                 text, read_options=pacsv.ReadOptions(column_names=None if csv.include_header else names,
                                                      encoding=csv.encoding),
                 parse_options=parse,
-                convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), null_values=[""],
                                                      strings_can_be_null=True, quoted_strings_can_be_null=False))
             options = pacsv.WriteOptions(include_header=csv.include_header, delimiter=csv.delimiter,
                                          quoting_style="all_valid")
