@@ -326,9 +326,9 @@ def _keep_replaced_tables(storage: PackageStorage, load_id: str, schema: Schema,
     run loaded since (`codes`: the job codes of each file read): they keep what they hold. Emptied, the files
     would have dlt empty the table, or replace it with the empty staging table, and the other run's newer
     snapshot would be gone. Their files still to load, and dlt's replace step if it made one, are taken out of
-    the package (a table without a job is neither emptied nor replaced; dlt's normalize takes the pipeline's
-    schema, not the package's), and the tables declared `append` in its schema. Decided before any file of the
-    package is rewritten, so a kill at any point leaves the next run to decide the same."""
+    the package: dlt empties (or replaces) only a table with a job of its own in the package, and makes the
+    replace step only when one of them completes. Decided before any file of the package is rewritten, and
+    nothing else of the package changed, so a kill at any point leaves the next run to decide the same."""
     listed: dict[str, list[tuple[TPackageJobState, str]]] = {}  # table -> its job files
     for state in JOB_STATES:
         folder = storage.get_job_state_folder_path(load_id, state)
@@ -340,18 +340,14 @@ def _keep_replaced_tables(storage: PackageStorage, load_id: str, schema: Schema,
             and any(not relative.endswith(".sql") for _, relative in jobs)
             and all(relative.endswith(".sql") or (bool(codes.get(relative)) and codes[relative] <= loaded)
                     for _, relative in jobs)}
-    if not kept:
-        return kept
-    for name in kept:
-        schema.tables[name]["write_disposition"] = "append"
-    storage.save_schema(load_id, schema)
     for name in sorted(kept):
         for state, relative in listed[name]:
             if state in ("new_jobs", "started_jobs"):
                 storage.clear_pending_transition(load_id, os.path.basename(relative))  # dlt's mark of it as done
                 storage.storage.delete(relative)
-    log.warning("package %s of an interrupted run: %s keep(s) the snapshot another run loaded since (the "
-                "package's is older)", load_id, ", ".join(sorted(kept)))
+    if kept:
+        log.warning("package %s of an interrupted run: %s keep(s) the snapshot another run loaded since (the "
+                    "package's is older)", load_id, ", ".join(sorted(kept)))
     return kept
 
 
