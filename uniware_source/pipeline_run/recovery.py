@@ -221,11 +221,8 @@ def _started_rows_out_of_staging(pipeline: Pipeline, storage: PackageStorage, lo
     dlt's state, uniware_runs; PostgreSQL would otherwise refuse the repeat for its unique `_dlt_id`),
     and the rows of the job codes of an export without a key (one file per job) or of a snapshot
     replaced through staging (one file)."""
-    files_per_table: dict[str, int] = {}
-    for state in JOB_STATES:
-        for name in storage.storage.list_folder_files(storage.get_job_state_folder_path(load_id, state)):
-            table_name = ParsedLoadJobFileName.parse(os.path.basename(name)).table_name
-            files_per_table[table_name] = files_per_table.get(table_name, 0) + 1
+    files_per_table = {table: len(jobs) for table, jobs in _job_files(storage, load_id, JOB_STATES).items()}
+    csv = destination_csv_format(pipeline.destination)
     deletes: list[tuple[str, bool, str, list[str]]] = []  # table, in staging, column, values
     for relative in storage.list_started_jobs(load_id):
         parsed = ParsedLoadJobFileName.parse(os.path.basename(relative))
@@ -240,8 +237,7 @@ def _started_rows_out_of_staging(pipeline: Pipeline, storage: PackageStorage, lo
         elif parsed.file_format in ("parquet", "csv") and JOB_CODE in columns \
                 and (replaced or not any(c.get("primary_key") for c in columns.values())):
             path = storage.storage.make_full_path(relative)
-            codes = _job_codes_in(path, parsed.file_format, destination_csv_format(pipeline.destination),
-                                  list(schema.get_table_columns(parsed.table_name)))
+            codes = _job_codes_in(path, parsed.file_format, csv, list(schema.get_table_columns(parsed.table_name)))
             deletes.append((parsed.table_name, staged, JOB_CODE, sorted(codes)))
     for table_name, staged, column, values in deletes:
         _delete(pipeline, table_name, staged, column, values)
@@ -276,10 +272,9 @@ def _drop_loaded_elsewhere(pipeline: Pipeline, storage: PackageStorage, load_id:
         if name.startswith(".") and name.endswith(".part"):
             os.remove(os.path.join(package, name))
     csv = destination_csv_format(pipeline.destination)
-    files: list[tuple[str, ParsedLoadJobFileName, str, set[str]]] = []  # relative path, name, job state, job codes
-    for state in ("new_jobs", "started_jobs", "completed_jobs"):
-        folder = storage.get_job_state_folder_path(load_id, state)
-        for relative in storage.storage.list_folder_files(folder) if storage.storage.has_folder(folder) else []:
+    files: list[tuple[str, ParsedLoadJobFileName, TPackageJobState, set[str]]] = []  # path, name, job state, codes
+    for jobs in _job_files(storage, load_id, ("new_jobs", "started_jobs", "completed_jobs")).values():
+        for state, relative in jobs:
             parsed = ParsedLoadJobFileName.parse(os.path.basename(relative))
             if parsed.file_format in ("parquet", "csv") \
                     and JOB_CODE in schema.tables.get(parsed.table_name, {}).get("columns", {}):
@@ -320,6 +315,18 @@ def _drop_loaded_elsewhere(pipeline: Pipeline, storage: PackageStorage, load_id:
     return sorted(dropped)
 
 
+def _job_files(storage: PackageStorage, load_id: str,
+               states: Sequence[TPackageJobState]) -> dict[str, list[tuple[TPackageJobState, str]]]:
+    """By table: the package's job files in `states` (job state, path relative to the storage)."""
+    listed: dict[str, list[tuple[TPackageJobState, str]]] = {}
+    for state in states:
+        folder = storage.get_job_state_folder_path(load_id, state)
+        for relative in storage.storage.list_folder_files(folder) if storage.storage.has_folder(folder) else []:
+            listed.setdefault(ParsedLoadJobFileName.parse(os.path.basename(relative)).table_name, []).append(
+                (state, relative))
+    return listed
+
+
 def _keep_replaced_tables(storage: PackageStorage, load_id: str, schema: Schema, codes: dict[str, set[str]],
                           loaded: set[str]) -> set[str]:
     """The `replace` tables (a tenant snapshot) all of whose files in the package hold only rows of jobs another
@@ -329,12 +336,7 @@ def _keep_replaced_tables(storage: PackageStorage, load_id: str, schema: Schema,
     the package: dlt empties (or replaces) only a table with a job of its own in the package, and makes the
     replace step only when one of them completes. Decided before any file of the package is rewritten, and
     nothing else of the package changed, so a kill at any point leaves the next run to decide the same."""
-    listed: dict[str, list[tuple[TPackageJobState, str]]] = {}  # table -> its job files
-    for state in JOB_STATES:
-        folder = storage.get_job_state_folder_path(load_id, state)
-        for relative in storage.storage.list_folder_files(folder) if storage.storage.has_folder(folder) else []:
-            listed.setdefault(ParsedLoadJobFileName.parse(os.path.basename(relative)).table_name, []).append(
-                (state, relative))
+    listed = _job_files(storage, load_id, JOB_STATES)
     kept = {name for name, jobs in listed.items()
             if schema.tables.get(name, {}).get("write_disposition") == "replace"
             and any(not relative.endswith(".sql") for _, relative in jobs)
@@ -387,7 +389,7 @@ def _rows_taken_out(path: str, file_format: str, job_codes: set[str], whole: boo
             text.seek(0)
             parse = pacsv.ParseOptions(delimiter=csv.delimiter, newlines_in_values=True)
             names = pacsv.read_csv(pa.py_buffer(first), parse_options=parse).column_names if csv.include_header \
-                else list(columns)[:len(first.decode(csv.encoding).rstrip("\r\n").split(csv.delimiter))]
+                else _header_less_names(first, csv, columns)
             reader = pacsv.open_csv(
                 text, read_options=pacsv.ReadOptions(column_names=None if csv.include_header else names,
                                                      encoding=csv.encoding),
@@ -425,11 +427,16 @@ def _job_codes_in(path: str, file_format: str, csv: Optional[CsvFormatConfigurat
         if not first:
             return set()
         opened.seek(0)
-        names = None if csv.include_header else \
-            list(columns)[:len(first.decode(csv.encoding).rstrip("\r\n").split(csv.delimiter))]
+        names = None if csv.include_header else _header_less_names(first, csv, columns)
         column = pacsv.read_csv(opened, read_options=pacsv.ReadOptions(column_names=names, encoding=csv.encoding),
                                 parse_options=pacsv.ParseOptions(delimiter=csv.delimiter, newlines_in_values=True),
                                 convert_options=pacsv.ConvertOptions(include_columns=[JOB_CODE],
                                                                      column_types={JOB_CODE: pa.string()})
                                 ).column(JOB_CODE)
     return {str(code) for code in pc.unique(column).to_pylist() if code is not None}
+
+
+def _header_less_names(first: bytes, csv: CsvFormatConfiguration, columns: Sequence[str]) -> list[str]:
+    """The columns of a CSV file without a header, as dlt's COPY job takes them: the table's, in order, as
+    many as the `first` line has fields."""
+    return list(columns)[:len(first.decode(csv.encoding).rstrip("\r\n").split(csv.delimiter))]
