@@ -1194,3 +1194,41 @@ def test_a_part_file_a_kill_left_in_a_waiting_package_is_removed(
     pipeline: Any = SimpleNamespace(destination=None)
     assert recovery._drop_loaded_elsewhere(pipeline, storage, "1", staged_replace=False) == []
     assert not (package / ".orders.abc.0.parquet.part").exists() and (package / "kept.txt").exists()
+
+
+@pytest.mark.parametrize("switched", [True, False])
+def test_a_finished_file_that_went_straight_into_its_table_is_not_taken_for_staged_rows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, switched: bool) -> None:
+    """Review 146 #2: a file that finished straight into its table (the package's own `append`, switched to
+    `merge` by the recovery) got a staging DELETE and a log saying its rows do not load; they did. A file that
+    finished into the staging table of a merge still has its rows taken out there."""
+    from types import SimpleNamespace
+
+    import pyarrow.parquet as pq
+    from dlt.common.schema import Schema
+    from dlt.common.schema.utils import new_column, new_table
+    from dlt.common.storages import FileStorage
+    from dlt.common.storages.load_package import PackageStorage
+
+    from uniware_source.pipeline_run import recovery
+
+    storage = PackageStorage(FileStorage(str(tmp_path), makedirs=True), "normalized")
+    storage.create_package("1")
+    schema = Schema("uniware")
+    schema.update_table(new_table("orders", write_disposition="merge",
+                                  columns=[new_column("_uniware_job_code", "text"), new_column("n", "bigint")]))
+    storage.save_schema("1", schema)
+    finished = tmp_path / "1" / "completed_jobs"
+    finished.mkdir(exist_ok=True)
+    pq.write_table(pa.table({"_uniware_job_code": ["A", "A"], "n": [1, 2]}), finished / "orders.abc.0.parquet")
+    deleted: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(recovery, "loaded_by_other_loads", lambda *_: {"A"})
+    monkeypatch.setattr(recovery, "_delete", lambda *call: deleted.append(call[1:]))
+    pipeline: Any = SimpleNamespace(destination=None)
+    dropped = recovery._drop_loaded_elsewhere(pipeline, storage, "1", staged_replace=False,
+                                              switched=["orders"] if switched else [])
+    if switched:
+        assert dropped == [] and deleted == []
+    else:
+        assert dropped == ["A"] and deleted == [("orders", True, "_uniware_job_code", ["A"])]
+    assert pq.read_table(finished / "orders.abc.0.parquet").num_rows == 2  # a finished file is never rewritten

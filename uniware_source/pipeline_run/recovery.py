@@ -38,7 +38,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext, suppress
 from typing import Optional
 
@@ -158,8 +158,11 @@ def _make_default(pipeline: Pipeline, schema_name: str) -> None:
     pipeline._state_to_props(state)
 
 
-def merge_on_reload(pipeline: Pipeline) -> None:
-    """Declare `merge` in every package of `pipeline` that waits to be normalized or loaded."""
+def merge_on_reload(pipeline: Pipeline) -> dict[str, list[str]]:
+    """Declare `merge` in every package of `pipeline` that waits to be normalized or loaded; by package
+    that had started to load, the tables switched to `merge` here (their finished files went straight
+    into the table, not to staging)."""
+    switched: dict[str, list[str]] = {}
     normalize_storage = pipeline._get_normalize_storage()
     if normalize_storage.is_storage_ready():
         for load_id in normalize_storage.extracted_packages.list_packages():  # none of them started to load
@@ -178,7 +181,10 @@ def merge_on_reload(pipeline: Pipeline) -> None:
             schema = packages.load_schema(load_id)  # as saved: dlt refuses a schema changed since it was read
             if flipped:
                 _fresh_staging(pipeline, schema, flipped)
+                if not not_started:
+                    switched[load_id] = flipped
             _started_rows_out_of_staging(pipeline, packages, load_id, schema, staged_replace)
+    return switched
 
 
 def _declare_merge_in(storage: PackageStorage, load_id: str, schema: Schema, keep_replace: bool = False) -> list[str]:
@@ -245,9 +251,10 @@ def _started_rows_out_of_staging(pipeline: Pipeline, storage: PackageStorage, lo
                  load_id, table_name)
 
 
-def drop_jobs_loaded_elsewhere(pipeline: Pipeline) -> list[str]:
+def drop_jobs_loaded_elsewhere(pipeline: Pipeline, switched: Optional[Mapping[str, Sequence[str]]] = None) -> list[str]:
     """Files of waiting packages whose jobs another load has loaded since (their LOADED history row is
-    another package's) are taken out of their packages; the job codes taken out."""
+    another package's) are taken out of their packages; the job codes taken out. `switched`: by package,
+    the tables `merge_on_reload` switched to `merge` (their finished files did not go to staging)."""
     dropped: list[str] = []
     normalize_storage = pipeline._get_normalize_storage()
     if normalize_storage.is_storage_ready():
@@ -257,12 +264,13 @@ def drop_jobs_loaded_elsewhere(pipeline: Pipeline) -> list[str]:
     if load_storage.is_storage_ready():
         staged_replace = replaces_through_staging(pipeline)
         for load_id in load_storage.normalized_packages.list_packages():
-            dropped += _drop_loaded_elsewhere(pipeline, load_storage.normalized_packages, load_id, staged_replace)
+            dropped += _drop_loaded_elsewhere(pipeline, load_storage.normalized_packages, load_id, staged_replace,
+                                              (switched or {}).get(load_id, ()))
     return dropped
 
 
 def _drop_loaded_elsewhere(pipeline: Pipeline, storage: PackageStorage, load_id: str,
-                           staged_replace: bool) -> list[str]:
+                           staged_replace: bool, switched: Sequence[str] = ()) -> list[str]:
     """The package's rows of jobs another load has loaded taken out: a file still to load keeps its header or
     schema and loses those rows (a table's merge step is made once its files have loaded, so none goes);
     rows a started or finished file put in the staging table are deleted there."""
@@ -296,7 +304,7 @@ def _drop_loaded_elsewhere(pipeline: Pipeline, storage: PackageStorage, load_id:
         disposition = schema.tables[parsed.table_name].get("write_disposition")
         staged = disposition == "merge" or (staged_replace and disposition == "replace")
         finished = state == "completed_jobs" or storage.load_pending_transition(load_id, parsed.file_name()) is not None
-        if finished and not staged:
+        if finished and (not staged or parsed.table_name in switched):
             continue  # its rows went straight into the table before the other run's loads: theirs came after
         if not finished and not _rows_taken_out(storage.storage.make_full_path(relative), parsed.file_format,
                                                 gone, whole=codes <= gone, csv=csv,

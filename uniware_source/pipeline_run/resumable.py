@@ -63,8 +63,8 @@ def finish_pending_loads(pipeline: Pipeline) -> bool:
                  pipeline.pipeline_name)
         drop_normalized_extracts(pipeline)
         adopt_package_schemas(pipeline)
-        merge_on_reload(pipeline)
-        drop_jobs_loaded_elsewhere(pipeline)  # another run's later jobs came after them
+        switched = merge_on_reload(pipeline)
+        drop_jobs_loaded_elsewhere(pipeline, switched)  # another run's later jobs came after them
         delete_emptied_snapshots(pipeline)  # again: the kill may have come before the package loaded
     with _surfaced():
         if pending:
