@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from uniware_simulator import CORRUPT, EMPTY_FILE, RESHAPED, SCRIPTED, UniwareSimulator
+from uniware_simulator import CORRUPT, EMPTY_FILE, RESHAPED, SCRIPTED, ScriptedAnswer, UniwareSimulator
 from uniware_source import ConfigError, ExportsFailed
 from uniware_source.cli import DUCKDB_DEFAULTS
 from uniware_source.pipeline_run.duckdb_memory import DUCKDB_SETTINGS
@@ -67,6 +67,46 @@ def test_complete_without_a_file_for_the_whole_grace_is_still_an_empty_export(ha
     assert statuses(harness)[-1] == "EMPTY"
     assert not harness.has_table("return_invoices") or harness.count("return_invoices") == 0
 
+
+
+GONE = "/files/gone/Return%20Invoices.csv"  # a link that serves nothing: the job's file is not there
+
+
+@pytest.mark.parametrize("script", [
+    pytest.param((("COMPLETE", 2, ScriptedAnswer(link=GONE, errors=True, message="Export completed with errors")),
+                  ("COMPLETE", 10)), id="file-with-errors-then-none"),
+    pytest.param((("COMPLETE", 2, ScriptedAnswer(link=GONE, unsuccessful=True, message="partial export")),
+                  ("COMPLETE", 10)), id="file-unsuccessful-then-none"),
+    pytest.param((("IN_PROGRESS", 2, ScriptedAnswer(link=GONE)), ("COMPLETE", 10)), id="link-while-pending"),
+    pytest.param((("COMPLETE", 2, ScriptedAnswer(message="Export failed: row limit exceeded")), ("COMPLETE", 10)),
+                 id="failure-said-then-quiet"),
+    pytest.param((("COMPLETE", 10, ScriptedAnswer(message="File is being generated, please check again shortly")),),
+                 id="file-still-to-come"),
+    pytest.param((("COMPLETE", 2, ScriptedAnswer(message="Export ready: http://files.example/r.csv?sig=s3cr3t")),
+                  ("COMPLETE", 10)), id="link-in-message"),
+    pytest.param((("COMPLETE", 2, ScriptedAnswer(fields=(("recordCount", 57), ("fileSize", 20480)))),
+                  ("COMPLETE", 10)), id="rows-counted"),
+])
+def test_a_job_that_said_it_has_a_file_or_rows_is_never_taken_as_empty(
+        harness: Harness, script: tuple[tuple[Any, ...], ...]) -> None:
+    """Red team helper 149: done without a file past the grace was taken as an export with no rows (EMPTY,
+    cursor past the window, exit 0) although the job had offered a file (refused for its errors, or while
+    pending), said it failed, said its file was still to come, linked it in its message or counted its rows.
+    Now the job fails (LOST, as a failure said without a file), the cursor stays, and the next run's job loads
+    the window's rows."""
+    harness.sim.inject_job_fate(SCRIPTED, script=script)
+    with pytest.raises(ExportsFailed) as failed:
+        harness.run(exports=RETURNS, facilities=ONE, **STEADY_POLLS)
+    assert "not taken as an export with no rows" in str(failed.value) and "s3cr3t" not in str(failed.value)
+    assert "EMPTY" not in statuses(harness) and statuses(harness)[-1] == "LOST", statuses(harness)
+    assert "not taken as an export with no rows" in harness.history()[-1]["message"]
+    assert harness.cursors("return_invoices").get("BLR01", "") < harness.clock.now().isoformat()  # not past it
+    assert "s3cr3t" not in json.dumps(harness.history(), default=str)
+    report = harness.run(exports=RETURNS, facilities=ONE, **STEADY_POLLS)
+    assert not report.problems and statuses(harness)[-1] == "LOADED"
+    loaded = [j.file.rows for j in harness.sim.jobs.all() if j.file is not None]
+    assert harness.count("return_invoices") == loaded[-1] > 0
+    assert harness.cursors("return_invoices")["BLR01"] == harness.clock.now().isoformat()
 
 
 # a keyed window the next run's lookback covers, unless a window of the facility waits for a job then

@@ -455,3 +455,20 @@ def test_a_key_configured_in_its_other_reading_is_known_as_needed_when_its_id_is
         [problem] = raised.value.problems
         assert "does not know the column id skuCode" in problem
         assert "which the export needs ('SKU Code' is part of the key)" in problem and "exclude_columns" not in problem
+
+
+def test_a_date_filter_uniware_says_it_ignored_is_never_a_window_without_rows(tmp_path: Path) -> None:
+    """Red team helper 149: a create answered with a job and words that its date filter was not applied, then
+    COMPLETE without a file, was an EMPTY window (the window check reads a file, and there was none). The
+    create is now refused like one of a value filter (CREATE_FAILED naming the filter and the setting to
+    change); that job is never polled or fetched, nothing loads, the cursor stays."""
+    config = fast_config(unknown_filter="say", orders_per_day=60, history_days=10, files_dir=tmp_path / "sim")
+    with UniwareSimulator(config) as sim:
+        harness = Harness(sim, tmp_path)
+        with pytest.raises(ExportsFailed) as raised:
+            harness.run(exports=[WRONG_FILTER], facilities=["BLR01"])
+        [problem] = raised.value.problems
+        assert "said of its filter updatedAt" in problem and "set date_filter for this export" in problem
+        assert sim.requests.count("status") == sim.requests.count("download") == 0
+        assert not harness.has_table("sale_orders")
+        assert [r["status"] for r in harness.history()] == ["CREATE_FAILED"]

@@ -92,7 +92,12 @@ class ApiError(UniwareError):
 
 class ContradictoryStatus(ApiError):
     """A job status not taken as the job's: done and failed at once (COMPLETE with `successful: false`), done
-    with a file that cannot be trusted, or an answer that names another job."""
+    with a file that cannot be trusted, done without a file while saying there are rows, or an answer that
+    names another job (AnotherJobsStatus)."""
+
+
+class AnotherJobsStatus(ContradictoryStatus):
+    """A status answer whose `jobCode` names another job: it says nothing of the job asked about."""
 
 
 class FacilityAccessError(ApiError):

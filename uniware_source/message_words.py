@@ -99,6 +99,20 @@ def says_cut_short(message: str) -> bool:
     return any(int(part.replace(",", "")) < int(whole.replace(",", "")) for part, whole in _PART_OF.findall(text))
 
 
+# words of a done answer without a file that say the file is still to come ("File is being generated, please
+# check again shortly"): its job is not taken as an export with no rows
+_NOT_READY_WORDS = re.compile(
+    r"(?i)\b(?:being (?:generated|prepared|processed|created|written|uploaded|exported)|(?:is |still )generating|"
+    r"in progress|in queue|queued|check (?:back|again)|try again|retry (?:later|shortly|in)|"
+    r"not (?:yet )?(?:ready|available|generated|uploaded)|not yet\b|please wait|still (?:processing|running|working)|"
+    r"will be (?:available|ready|generated|uploaded|sent|shared|emailed|mailed))\b")
+
+
+def says_not_ready(message: str) -> bool:
+    """Whether a done answer's message, without its file, says the file is still to come."""
+    return bool(_NOT_READY_WORDS.search(_plain(message)))
+
+
 def _plain(message: str) -> str:
     """Words run together split apart: `isTruncated`, `FILE_TRUNCATED`, `failedCount`."""
     return re.sub(r"([a-z])([A-Z])", r"\1 \2", message).replace("_", " ")

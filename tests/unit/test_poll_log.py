@@ -459,3 +459,75 @@ def test_a_facility_list_uniware_garbles_is_an_error_of_the_search_or_left_out_n
     assert statuses == {"DEL02": "ENABLED", "MUM03": "ENABLED"}
     assert "'BLR€1', ' BLR01 ', 'BLR\\r\\n01'" in caplog.text and "cannot travel in the Facility header" in caplog.text
     assert "lists facility MUM03 twice, as ENABLED and as DISABLED: taken as ENABLED" in caplog.text
+
+
+def test_a_create_answered_with_a_failed_status_is_refused() -> None:
+    """Red team helper 149: a create answered with a job code and `status: FAILED` was taken as a job made."""
+    from uniware_source.client.create_job import create_export_job
+
+    class Answers:
+        def post(self, operation: str, path: str, body: Any, facility: str = "") -> dict[str, Any]:
+            return {"successful": True, "jobCode": "EXP0006", "status": "FAILED",
+                    "message": "Export could not be scheduled: too many rows"}
+
+    with pytest.raises(ApiError) as refused:
+        create_export_job(Answers(), {}, "BLR01", "create Sale Orders")  # type: ignore[arg-type]
+    assert "made job EXP0006 but answered it FAILED: Export could not be scheduled" in str(refused.value)
+
+
+@pytest.mark.parametrize(("answer", "said"), [
+    ({"message": "Export ready: https://files.example/x.csv?sig=abc"}, "with a link to a file in its message"),
+    ({"warnings": [{"message": "download https://files.example/d/7"}]}, "with a link to a file in its message"),
+    ({"recordCount": 57, "fileSize": 20480}, "with recordCount = 57"),
+    ({"fileName": "x.csv", "totalRows": "4"}, "with totalRows = 4"),
+    ({"data": {"rows": 4}}, "with data.rows = 4"),
+    ({"fileSize": 0, "recordCount": 0, "pageSize": 100, "retryCount": 2, "exportJobId": 7}, None),
+    ({"message": "No records found"}, None),
+], ids=["link-in-message", "link-in-warning", "record-count", "total-rows-text", "nested-rows", "zero-and-other",
+        "no-records"])
+def test_done_without_a_file_that_counts_rows_or_links_them_is_refused(answer: dict[str, Any],
+                                                                        said: Optional[str]) -> None:
+    """Red team helper 149: COMPLETE without `filePath` but with a link in its message, or a count of rows or
+    bytes above 0, was taken (after the grace) as an export with no rows. It is refused (polled on, given up),
+    never quoting the link; a count of 0 and fields of other things are no rows."""
+    from uniware_source.client.job_status import job_status
+    from uniware_source.errors import ContradictoryStatus
+
+    class Answers:
+        def post(self, operation: str, path: str, body: Any) -> dict[str, Any]:
+            return {"successful": True, "status": "COMPLETE", **answer}
+
+    if said is None:
+        assert job_status(Answers(), "JOB1").file_url is None  # type: ignore[arg-type]
+        return
+    with pytest.raises(ContradictoryStatus) as refused:
+        job_status(Answers(), "JOB1")  # type: ignore[arg-type]
+    assert said in str(refused.value) and "sig=abc" not in str(refused.value) and refused.value.refused
+
+
+@pytest.mark.parametrize("first", ["link-while-pending", "refused-done", "failure-said", "file-to-come", "another-job"])
+def test_a_job_that_said_it_has_a_file_is_never_taken_as_empty(monkeypatch: pytest.MonkeyPatch, first: str) -> None:
+    """Red team helper 149: done without a file past the grace is taken as an export with no rows only if no
+    answer before said otherwise (a link, a refused done answer, words of failure or of a file to come), even
+    when answers in between were clean. Another job's answer says nothing of this one."""
+    from uniware_source.client.job_status import JobStatus
+    from uniware_source.errors import AnotherJobsStatus, ContradictoryStatus
+
+    done = JobStatus("COMPLETE", None, "", ())
+    opening: Any = {
+        "link-while-pending": JobStatus("IN_PROGRESS", "https://files/x.csv", "", ()),
+        "refused-done": ContradictoryStatus("status of export job JOB1", "COMPLETE with successful=false",
+                                            refused=True),
+        "failure-said": JobStatus("COMPLETE", None, "Export failed: row limit exceeded", ()),
+        "file-to-come": JobStatus("COMPLETE", None, "File is being generated, please check again", ()),
+        "another-job": AnotherJobsStatus("status of export job JOB1", "FAILED for another job", refused=True),
+    }[first]
+    _scripted(monkeypatch, [opening, JobStatus("IN_PROGRESS", None, "", ())] + [done] * 30)
+    policy = PollPolicy(initial_seconds=5, max_seconds=5, timeout_seconds=3600, complete_grace_seconds=60,
+                        multiplier=1, load_with_errors=False)
+    result = poll.wait_for_job(None, "JOB1", clock=ManualClock(), policy=policy,  # type: ignore[arg-type]
+                               on_change=lambda _: None, stop=threading.Event(), label="job JOB1")
+    if first == "another-job":
+        assert result.outcome == Outcome.EMPTY, result
+        return
+    assert result.outcome == Outcome.FAILED and "not taken as an export with no rows" in result.reason, result

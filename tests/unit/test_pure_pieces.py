@@ -962,11 +962,14 @@ def test_a_column_refused_without_its_name_gets_the_least_sure_ids_and_the_way_o
     ({"warnings": [{"fieldName": "exportFilters[1]", "message": "filter ignored"}]}, ["channelFilter"]),  # by place
     ({"warnings": [{"message": "filter ignored", "errorParams": {"filterId": "channelFilter"}}]}, ["channelFilter"]),
     ({"message": "Filter channelFilter ignored", "warnings": []}, ["channelFilter"]),  # the answer's message
-    ({"warnings": [{"message": "1 filter was ignored"}]}, ["channelFilter", "status"]),  # none named: all of them
+    ({"warnings": [{"message": "1 filter was ignored"}]}, ["addedOn", "channelFilter", "status"]),  # none named: all
     ({"warnings": [{"message": "Filter status is not applicable"}]}, ["status"]),
     ({"warnings": [{"message": "channelFilter: values AMAZON_IN applied"}]}, []),  # named, not ignored
     ({"warnings": [{"message": "Unknown column status"}]}, []),  # a plain word, not said of a filter
-    ({"warnings": [{"message": "Filter addedOn ignored"}]}, []),  # the date filter: the window check's
+    ({"warnings": [{"message": "Filter addedOn ignored"}]}, ["addedOn"]),  # the date filter (helper 149)
+    ({"warnings": [{"message": "dateRange ignored"}]}, ["addedOn"]),  # named by what it is
+    ({"message": "Filter addedOn not applied, date range exceeds limit"}, ["addedOn"]),
+    ({"warnings": [{"message": "3 rows outside the date range skipped"}]}, []),  # the date filter at work
     # red team helper 116: a machine code, other words, another clause's words
     ({"warnings": [{"code": 100003, "fieldName": "channelFilter", "message": "INVALID_FILTER"}]}, ["channelFilter"]),
     ({"warnings": [{"message": "FILTER_NOT_APPLICABLE: channelFilter"}]}, ["channelFilter"]),
@@ -976,9 +979,10 @@ def test_a_column_refused_without_its_name_gets_the_least_sure_ids_and_the_way_o
     ({"warnings": [{"message": "Filter channelFilter applied; 3 invalid rows skipped"}]}, []),
     ({"warnings": [{"message": "Your filters were applied. Invalid characters in file names replaced."}]}, []),
 ], ids=["description", "case", "position", "params", "message", "unnamed", "plain-word-id", "applied",
-        "column-word", "date-filter", "machine-code", "code-words", "unrecognized", "does-not-exist", "dotted-place",
+        "column-word", "date-filter", "date-range-words", "date-filter-message", "date-range-rows",
+        "machine-code", "code-words", "unrecognized", "does-not-exist", "dotted-place",
         "other-clause", "other-sentence"])
-def test_a_value_filter_uniware_says_it_ignored_is_told_however_it_is_said(said: dict[str, Any],
+def test_a_filter_uniware_says_it_ignored_is_told_however_it_is_said(said: dict[str, Any],
                                                                           ignored: list[str]) -> None:
     """A create answered successful with words that a value filter was ignored (every channel's rows then
     loaded into one channel's table, exit 0): the filter's id in another case, by its place in the request,

@@ -17,6 +17,7 @@ from typing import Any, Optional
 
 from ..errors import ApiError, ApiErrorDetail
 from ..redact import redact
+from ..statuses import Meaning, meaning_of
 from .api_call import UniwareClient, error_details, errors_of, message_of, successful_of
 from .sessions import unanswered_attempts
 
@@ -66,17 +67,25 @@ def create_export_job(client: UniwareClient, body: Mapping[str, Any], facility: 
         raise ApiError(operation, f"Uniware made job {job_code} but said of its filter {', '.join(ignored)}: "
                        f"{words}. Its file would hold the rows that filter leaves out, so it is not loaded: check the "
                        "filter's id and values for this report (its Exports page shows them)", errors=said)
-    if said:  # a job made anyway (the date filter ignored?): the window check of its file is what stands guard
+    if meaning_of(str(payload.get("status") or "").strip().upper()) == Meaning.FAILED:  # made, and said failed
+        raise ApiError(operation, f"Uniware made job {job_code} but answered it {str(payload.get('status')).strip()}"
+                       + (f": {message}" if message else ""), errors=said)
+    if said:  # a job made anyway, said of nothing it asked for
         log.warning("%s: Uniware made job %s and said: %s", operation, job_code, "; ".join(str(e) for e in said))
     export_job_id = payload.get("exportJobId")
     return CreatedJob(job_code, str(export_job_id) if export_job_id is not None else None)
 
 
-def _value_filters(body: Mapping[str, Any]) -> list[str]:
-    """The ids of the request's filters that choose rows by value (`selectedValues`, `text`, `checked`):
-    not its date filter, whose rows the window check reads."""
+def _request_filters(body: Mapping[str, Any]) -> list[str]:
+    """The ids of the request's filters, its date filter (`dateRange`) among them."""
     filters = body.get("exportFilters")
-    return [str(f["id"]) for f in filters if isinstance(f, Mapping) and f.get("id") and "dateRange" not in f] \
+    return [str(f["id"]) for f in filters if isinstance(f, Mapping) and f.get("id")] \
+        if isinstance(filters, list) else []
+
+
+def _date_filters(body: Mapping[str, Any]) -> list[str]:
+    filters = body.get("exportFilters")
+    return [str(f["id"]) for f in filters if isinstance(f, Mapping) and f.get("id") and "dateRange" in f] \
         if isinstance(filters, list) else []
 
 
@@ -87,17 +96,22 @@ _IGNORED = re.compile(r"(?i)\b(?:ignored|ignoring|not applicable|inapplicable|no
                       r"not (?:recogni[sz]ed|allowed|used|honou?red|available|found)|unrecogni[sz]ed|does not exist|"
                       r"no such|no effect)\b")
 _A_FILTER = re.compile(r"(?i)\bfilters?\b")
+_A_DATE_RANGE = re.compile(r"(?i)\bdate ?(?:range|filter)s?\b")  # the date filter, named by what it is
+# words of rows: "rows outside the date range skipped" is the filter at work
+_OF_ROWS = re.compile(r"(?i)\b(?:rows?|records?|lines?|entries|orders?|items?)\b")
 _FILTER_REFUSED = 100003
 
 
 def filters_said_ignored(body: Mapping[str, Any], said: Sequence[ApiErrorDetail], message: str) -> list[str]:
-    """The request's value filters Uniware's words (`said`: its errors and warnings; `message`) say it
-    ignored: each that a clause names (its id in any case, or `exportFilters[i]` in a field name) together
-    with words of not applying it, or under Uniware's code for a filter it does not take; every one of them
-    when a clause says a filter was ignored naming none. A clause that names an id which is also a plain word
-    (`status`, `name`) counts only where it speaks of a filter ("Unknown column status" is not one); words of
-    another clause do not count ("Filter channelFilter applied; 3 invalid rows skipped")."""
-    filters = _value_filters(body)
+    """The request's filters Uniware's words (`said`: its errors and warnings; `message`) say it ignored (a
+    value filter's rows, or the date filter's days: a job without a file would be taken as a window without
+    rows, no file being there for the window check): each that a clause names (its id in any case,
+    `exportFilters[i]` in a field name, "date range" for the date filter) together with words of not
+    applying it, or under Uniware's code for a filter it does not take; every one of them when a clause
+    says a filter was ignored naming none. A clause that names an id which is also a plain word (`status`,
+    `name`) counts only where it speaks of a filter ("Unknown column status" is not one); words of another
+    clause do not count ("Filter channelFilter applied; 3 invalid rows skipped")."""
+    filters, dated = _request_filters(body), _date_filters(body)
     if not filters:
         return []
     order = [str(f.get("id")) for f in body.get("exportFilters") or [] if isinstance(f, Mapping)]
@@ -111,7 +125,8 @@ def filters_said_ignored(body: Mapping[str, Any], said: Sequence[ApiErrorDetail]
                 continue
             speaks = bool(_A_FILTER.search(spaced))
             named = [f for f in filters if (_mentions(clause, f) and (speaks or f.lower().endswith("filter")))
-                     or _by_position(field_name, order) == f or _mentions(field_name, f)]
+                     or _by_position(field_name, order) == f or _mentions(field_name, f)
+                     or (f in dated and bool(_A_DATE_RANGE.search(spaced)) and not _OF_ROWS.search(spaced))]
             if not named and speaks and not any(_mentions(clause, other) for other in order):
                 named = filters  # "1 filter was ignored", "Filter 'Channel' ...": which one is not said
             found += [f for f in named if f not in found]

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from ..errors import ApiError, ApiErrorDetail, ContradictoryStatus
+from ..errors import AnotherJobsStatus, ApiError, ApiErrorDetail, ContradictoryStatus
 from ..message_words import says_cut_short
 from ..redact import SECRETS, redact
 from ..statuses import Meaning, meaning_of
@@ -89,7 +89,7 @@ def _refuse_another_jobs(operation: str, job_code: str, status: str, payload: di
         return
     message = message_of(payload)
     said = f" ({message})" if message else ""
-    raise ContradictoryStatus(operation, f"Uniware answered {status} for another job ({redact(str(echoed))}){said}: "
+    raise AnotherJobsStatus(operation, f"Uniware answered {status} for another job ({redact(str(echoed))}){said}: "
                               f"not taken as the status of job {job_code}", refused=True)  # its errors are not ours
 
 
@@ -109,6 +109,8 @@ def _refuse_doubtful_done(operation: str, status: str, payload: dict[str, Any]) 
     elif not str(payload.get("filePath") or "").strip() and (where := _link_elsewhere(payload)):
         problem = (f"without a filePath but with a link under {where!r} (an answer of another shape): not "
                    "taken as an export with no rows")
+    elif not str(payload.get("filePath") or "").strip() and (rows := _rows_said(payload)):
+        problem = f"without a filePath but {rows}: not taken as an export with no rows"
     else:
         return
     raise ContradictoryStatus(operation, f"Uniware answered {status} {problem}{said}: its file is not loaded",
@@ -155,6 +157,58 @@ def _link_elsewhere(payload: Any, where: str = "", named: bool = False, linked: 
             if found:
                 return found
     return None
+
+
+# words of a field's name that say it counts the export's rows or bytes (`recordCount`, `totalRows`, `fileSize`,
+# `data.rows`); `size`/`count`/`total` alone or with a word of the file, not `pageSize` or `retryCount`
+_ROW_WORDS = frozenset({"row", "rows", "record", "records", "line", "lines", "entries", "bytes"})
+_AMOUNT_WORDS = frozenset({"size", "count", "total", "length"})
+_OF_THE_FILE = frozenset({"file", "export", "report", "csv", "download", "data", "result", "results"})
+_OF_A_FILE = re.compile(r"(?i)\b(?:download\w*|files?|ready|available at|csv)\b")
+_A_LINK = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+")
+
+
+def _rows_said(payload: dict[str, Any]) -> Optional[str]:
+    """What a done answer without a file says of rows it has (never a link itself): a link in its message,
+    warnings or errors; or a field that counts rows or bytes (`recordCount: 57`, `fileSize: 20480`) above 0."""
+    texts = [str(payload.get(name) or "") for name in ("message", "description")]
+    texts += [str(detail) for name in ("errors", "warnings", "error", "warning")
+              for detail in error_details(payload, name)]
+    if any(_links_its_file(text) for text in texts):
+        return "with a link to a file in its message"
+    return _count_above_zero(payload, "")
+
+
+def _links_its_file(text: str) -> bool:
+    """Whether a message holds a link to the export's file: ending like one (`.csv`...), or said to be a
+    file or download ("Export ready: <link>", "download <link>"); not a help page ("see https://help...")."""
+    links = _A_LINK.findall(text)
+    endings = tuple(ending for ending in _FILE_ENDINGS if ending != ".txt")
+    return any(link.split("?", 1)[0].split("#", 1)[0].casefold().endswith(endings) for link in links) \
+        or (bool(links) and _OF_A_FILE.search(_A_LINK.sub(" ", text)) is not None)
+
+
+def _count_above_zero(payload: Any, where: str) -> Optional[str]:
+    if isinstance(payload, dict):
+        for key, value in payload.items():
+            name = str(key)
+            if not where and (name == "filePath" or name.casefold() in _OTHER_FIELDS):
+                continue
+            found = _count_above_zero(value, f"{where}.{name}" if where else name)
+            if found:
+                return found
+        return None
+    if isinstance(payload, list):
+        return next((found for index, value in enumerate(payload)
+                     if (found := _count_above_zero(value, f"{where}[{index}]"))), None)
+    words = {word.casefold() for word in _WORDS.findall(where.rsplit(".", 1)[-1].split("[", 1)[0])}
+    counts = bool(words & _ROW_WORDS) or (bool(words & _AMOUNT_WORDS) and words <= _AMOUNT_WORDS | _OF_THE_FILE)
+    if not counts or isinstance(payload, bool):
+        return None
+    number = payload if isinstance(payload, (int, float)) else \
+        float(payload.strip().replace(",", "")) if isinstance(payload, str) \
+        and re.fullmatch(r"\s*\d[\d,]*(?:\.\d+)?\s*", payload) else None
+    return f"with {where} = {number:g}" if number is not None and number > 0 else None
 
 
 def _is_file_link(value: str, file_named: bool, link_named: bool) -> bool:

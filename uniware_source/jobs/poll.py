@@ -3,6 +3,10 @@
 What a status means is `statuses.MEANING`. Done with a file: a file to load. Done without one is
 polled for a grace period (the file link can come late), then taken as an empty export; the grace
 counts only continuous time at done without a file and starts again whenever the status leaves it.
+A job that at any poll said it has a file or rows (a link, even with a pending status; a done answer
+refused for errors, `successful: false`, words of a cut, a count of rows; a done message of failure or
+of a file still to come) is never taken as empty: done without a file after that fails it, and its
+window is exported again.
 A poll that got no status (an outage, a refusal) breaks that continuity: nothing is known of the job
 meanwhile, so the grace starts again; and at least GRACE_ANSWERS answers in a row must say done
 without a file. Failed statuses end the job. Anything else is pending until the deadline; statuses
@@ -19,10 +23,10 @@ from datetime import datetime
 from typing import Optional
 
 from ..client.api_call import UniwareClient
-from ..client.job_status import job_status
+from ..client.job_status import JobStatus, job_status
 from ..clock import Clock
-from ..errors import ApiError, ApiErrorDetail, ContradictoryStatus
-from ..message_words import says_cut_short, says_failed
+from ..errors import AnotherJobsStatus, ApiError, ApiErrorDetail, ContradictoryStatus
+from ..message_words import says_cut_short, says_failed, says_not_ready
 from ..settings import PollPolicy
 from ..statuses import Meaning, Outcome, is_known, meaning_of
 
@@ -91,6 +95,7 @@ def wait_for_job(
     complete_answers = 0  # how many in a row
     seen_without_file = False  # done without a file was reported: the same status with its file is news
     said_message = ""  # the message of the last status reported
+    doubt: Optional[str] = None  # the first answer that said the job has a file or rows (never forgotten)
     last_problem = ""
     warned_unknown: set[str] = set()
     refusals = 0
@@ -109,6 +114,8 @@ def wait_for_job(
             if stop.is_set():  # the call the stop cut: no failure to keep trying after (nor to say as one)
                 return PollResult(Outcome.STOPPED, last_status, None, "the run was interrupted", polls)
             complete_since, complete_answers = None, 0  # the job's status meanwhile is unknown
+            if doubt is None and isinstance(error, ContradictoryStatus) and not isinstance(error, AnotherJobsStatus):
+                doubt = f"an answer was refused ({error})"
             said_unknown = INVALID_JOB_CODE in error.codes
             if error.refused or said_unknown:  # Uniware's answer; a failed call says nothing of the job
                 refusals = refusals + 1 if error.refused else 0
@@ -147,6 +154,8 @@ def wait_for_job(
                          extra={"job_code": job_code, "status": status.status, "polls": polls})
             last_status = status.status
             meaning = meaning_of(status.status)
+            if doubt is None:
+                doubt = _doubt_of(status, meaning, polls)
             if meaning != Meaning.DONE:
                 complete_since, complete_answers = None, 0  # the grace counts only continuous time at done
                 seen_without_file = False
@@ -169,6 +178,11 @@ def wait_for_job(
                         return PollResult(Outcome.FAILED, status.status, None,
                                           f"Uniware reported {status.status} without a file, saying: "
                                           f"{status.message}", polls)
+                    if doubt is not None:
+                        return PollResult(Outcome.FAILED, status.status, None,
+                                          f"Uniware reported {status.status} without a file for "
+                                          f"{_duration(now - complete_since)}, but earlier {doubt}: not taken as "
+                                          "an export with no rows; the window is exported again", polls)
                     return PollResult(Outcome.EMPTY, status.status, None,
                                       f"{status.status} without a file for {_duration(now - complete_since)} "
                                       f"({complete_answers} answers in a row): taken as an export with no rows",
@@ -190,6 +204,17 @@ def wait_for_job(
         if not clock.sleep(min(delay, max(0.0, policy.timeout_seconds - elapsed)), stop):
             return PollResult(Outcome.STOPPED, last_status, None, "the run was interrupted", polls)
         delay = min(delay * policy.multiplier, policy.max_seconds)
+
+
+def _doubt_of(status: JobStatus, meaning: Meaning, polls: int) -> Optional[str]:
+    """Why, by this answer, the job is not one without rows: a file link (with any status), or a done
+    answer's words of a failure, a cut or a file still to come."""
+    if status.file_url is not None:
+        return f"poll {polls} answered {status.status} with a file link"
+    if meaning == Meaning.DONE and (says_failed(status.message) or says_cut_short(status.message)
+                                    or says_not_ready(status.message)):
+        return f"poll {polls} answered {status.status} saying: {status.message}"
+    return None
 
 
 def _duration(seconds: float) -> str:

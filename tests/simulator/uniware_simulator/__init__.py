@@ -36,6 +36,7 @@ from .faults import (
     Chaos,
     Fault,
     JobFault,
+    ScriptedAnswer,
 )
 from .jobs import JobTiming
 from .reports import REPORTS
@@ -81,6 +82,7 @@ __all__ = [
     "Fault",
     "JobFault",
     "JobTiming",
+    "ScriptedAnswer",
     "SimClock",
     "SimulatorConfig",
     "Tenant",

@@ -393,6 +393,7 @@ class UniwareApi:
             result["warnings"] = [{"code": EXPORT_WARNING, "message": message, "description": message}]
         if answer.job_code is not None:  # another job's answer
             result["jobCode"] = answer.job_code
+        result.update(answer.fields)
         if answer.file_url_path is not None:
             result["filePath"] = answer.file_url_path  # the server turns it into an absolute URL
         elif answer.no_file_path != "absent":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 ENDPOINTS = ("token", "create", "status", "facility", "download")
 
@@ -103,6 +103,19 @@ class Fault:
             raise ValueError(f"unknown fault action {self.action!r}; expected one of {FAULT_ACTIONS}")
 
 
+@dataclass(frozen=True)
+class ScriptedAnswer:
+    """How a scripted step's answers look besides their status: `link` a filePath (a file host path that
+    serves nothing), `message`, `errors` (the message as an error in `errors[]`), `unsuccessful`, and
+    `fields` more fields of the answer (`recordCount`...)."""
+
+    link: Optional[str] = None
+    message: str = ""
+    errors: bool = False
+    unsuccessful: bool = False
+    fields: tuple[tuple[str, Any], ...] = ()
+
+
 @dataclass
 class JobFault:
     """The fate of the next `times` export jobs created (optionally only those `match` accepts)."""
@@ -117,7 +130,9 @@ class JobFault:
     reverse_columns: bool = False  # for reshaped: the columns in reverse order
     extra_columns: int = 0  # for reshaped: this many more columns ("Extra 1", ...) with values
     big_cell_bytes: int = 0  # for reshaped: a text cell of this size in data row 5
-    script: tuple[tuple[str, int], ...] = ()  # for scripted: e.g. (("COMPLETE", 2), ("IN_PROGRESS", 5))
+    # for scripted: (status, polls) steps, e.g. (("COMPLETE", 2), ("IN_PROGRESS", 5)); a step's third item shapes its
+    # answers (ScriptedAnswer: a link that is not the file, errors, a message, more fields)
+    script: tuple[tuple[Any, ...], ...] = ()
     no_file_message: str = ""  # for complete_without_file: the message its answers without a file carry
     no_file_path: str = "absent"  # for complete_without_file: how the answers leave the link out (NO_FILE_PATHS)
     other_status: str = FAIL  # for misaddressed: the status of the other job's answers

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 from urllib.parse import quote
 
 from .csv_render import CsvStyle, corrupt_csv, format_ist, write_csv
@@ -36,6 +36,7 @@ from .faults import (
     WITH_MESSAGE,
     WITH_WARNINGS,
     JobFault,
+    ScriptedAnswer,
 )
 from .reports import ExportQuery, Report
 from .tenant import Tenant
@@ -98,6 +99,7 @@ class StatusAnswer:
     no_file_path: str = "absent"  # without a file: no `filePath` field, `""` or `null` (faults.NO_FILE_PATHS)
     job_code: Optional[str] = None  # the `jobCode` the answer names, when it is another job's
     unknown: bool = False  # answered as a job code Uniware does not know
+    fields: tuple[tuple[str, Any], ...] = ()  # more fields of the answer (a scripted step's)
 
 
 class JobRegistry:
@@ -228,9 +230,11 @@ class JobRegistry:
             return StatusAnswer(job.fate.other_status, None, job.fate.message, job_code=f"{job.code}7")
         if job.fate is not None and job.fate.fate == SCRIPTED:
             polls = job.polls
-            for status, count in job.fate.script:
+            for status, count, *shape in job.fate.script:
                 if polls <= count:
-                    return StatusAnswer(status, None, "")
+                    look = shape[0] if shape else ScriptedAnswer()
+                    return StatusAnswer(status, look.link, look.message, unsuccessful=look.unsuccessful,
+                                        with_errors=look.errors, fields=look.fields)
                 polls -= count
             if job.terminal is None:  # the script is over: the file is ready at the next look
                 job.phase = len(timing.pending_statuses) - 1
