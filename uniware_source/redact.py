@@ -161,14 +161,11 @@ class SecretRegistry:
         if "%" in text:
             for pattern in escaped.values():
                 text = pattern.sub(MASK, text)
-        lowered = text.lower()
-        for form, any_case in order:  # a cheap test first: a log record holds no secret, almost always
-            if any_case and form in lowered:
-                text = folded[form].sub(MASK, text)
-                lowered = text.lower()
-            elif not any_case and form in text:
-                text = text.replace(form, MASK)
-                lowered = text.lower()
+        text = _masked(text, order, folded)
+        if _AN_ESCAPE.search(text):  # a secret escaped in part (`s3cret&#45;Pa55!`, `s3cret\u002dPa55`): no list
+            decoded = _AN_ESCAPE.sub(_unescaped, text)  # of forms holds every mix; the text is read unescaped
+            masked = _masked(decoded, order, folded)
+            text = masked if masked != decoded else text
         if cut:  # after the whole secrets: a whole one at the end is masked whole, not from a look-alike start
             text = _mask_cut_secret(text, order)
         for credential, replacement in _PATTERNS:
@@ -225,6 +222,33 @@ class SecretRegistry:
                 for form in {value, value.replace("+", " "), value.rstrip("=")}:
                     self.add(form, every_form=False)
                 self.add(quote(value, safe=""), every_form=False)
+
+
+def _masked(text: str, order: list[tuple[str, bool]], folded: dict[str, re.Pattern[str]]) -> str:
+    """`text` with every form in `order` masked (folded ones in any case)."""
+    lowered = text.lower()
+    for form, any_case in order:  # a cheap test first: a log record holds no secret, almost always
+        if any_case and form in lowered:
+            text = folded[form].sub(MASK, text)
+            lowered = text.lower()
+        elif not any_case and form in text:
+            text = text.replace(form, MASK)
+            lowered = text.lower()
+    return text
+
+
+# an HTML entity, or a backslash escape of a character (`\u002d`, `\x2d`, `\!`)
+_AN_ESCAPE = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);"
+                        r"|\\(?:u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[^\w\s])")
+
+
+def _unescaped(match: re.Match[str]) -> str:
+    escape = match.group()
+    if escape.startswith("&"):
+        return html.unescape(escape)
+    if escape[1] in "ux" and len(escape) > 2:
+        return chr(int(escape[2:], 16))
+    return escape[1]
 
 
 def _common_forms(secret: str) -> set[str]:
