@@ -109,6 +109,25 @@ def test_a_job_that_said_it_has_a_file_or_rows_is_never_taken_as_empty(
     assert harness.cursors("return_invoices")["BLR01"] == harness.clock.now().isoformat()
 
 
+def test_a_job_that_offered_a_file_before_a_run_ended_is_not_taken_as_empty_by_the_next(harness: Harness) -> None:
+    """What a run saw of a job is kept with it: a run that timed out after the job offered its file with errors
+    left it to the next run, which saw only COMPLETE without a file and took the window as EMPTY (the cursor
+    past rows never loaded, exit 0)."""
+    harness.sim.inject_job_fate(SCRIPTED, script=(
+        ("COMPLETE", 2, ScriptedAnswer(link=GONE, errors=True, message="Export completed with errors")),
+        ("IN_PROGRESS", 40), ("COMPLETE", 10)))
+    with pytest.raises(ExportsFailed, match="still IN_PROGRESS"):
+        harness.run(exports=RETURNS, facilities=ONE, **STEADY_POLLS, job_timeout_seconds=1)
+    assert statuses(harness)[-1] == "TIMED_OUT", statuses(harness)
+    with pytest.raises(ExportsFailed, match="not taken as an export with no rows"):
+        harness.run(exports=RETURNS, facilities=ONE, **STEADY_POLLS)
+    assert "EMPTY" not in statuses(harness) and statuses(harness)[-1] == "LOST", statuses(harness)
+    assert harness.cursors("return_invoices").get("BLR01", "") < harness.clock.now().isoformat()
+    report = harness.run(exports=RETURNS, facilities=ONE, **STEADY_POLLS)
+    assert not report.problems and statuses(harness)[-1] == "LOADED"
+    assert harness.count("return_invoices") == [j.file.rows for j in harness.sim.jobs.all() if j.file is not None][-1]
+
+
 # a keyed window the next run's lookback covers, unless a window of the facility waits for a job then
 LOOKED_BACK = "the next run looks back 2 day(s) (lookback_days) over it; if it had rows"
 

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from .conversion.row_fingerprint import PREFIX as LINES_FINGERPRINT
 from .errors import ConfigError
 from .history import DEFERRED_STATE, defer, take_deferred
-from .redact import redact
+from .redact import excerpt, redact
 from .statuses import EntryKind
 from .windows import Window, cut_windows, from_iso, to_iso, uncovered
 
@@ -94,6 +94,11 @@ class Entry:
         return int(self.data.get("polls") or 0)
 
     @property
+    def doubt(self) -> Optional[str]:
+        """What a poll of its job saw that says the job has a file or rows (jobs/poll.py), redacted."""
+        return self.data.get("doubt")
+
+    @property
     def date_filter(self) -> Optional[str]:
         """The date filter its job was made with (the export's own, or `ExportSpec.date_filter_fallback`); None
         for a snapshot, an adopted job and a job made before the connector kept it."""
@@ -140,6 +145,7 @@ LOADED_FILES = "loaded_files"  # [sha256, facility, window start, window end, jo
 # job code -> [keys fingerprint, run id] of those files (apart, so that an earlier version still reads the list above)
 LOADED_KEYS = "loaded_keys"
 LOADED_FILES_MEMORY = 200  # about 60 KB of state per export
+DOUBT_CHARS = 500  # what a job's doubt keeps of the answer that raised it
 STARTS = "starts"  # facility -> where its first incremental window began (start_date then)
 BACKFILLED = "backfilled"  # facility -> [start, end] of the backfill windows loaded before that (merged)
 BACKFILLED_KEPT = 50
@@ -490,7 +496,7 @@ class ExportLedger:
                        date_filter: Optional[str] = None, seq: int = 0) -> None:
         """`job_code` is the window's job; `seq` is its last history number (0: a new job's)."""
         entry.data.update(job_code=job_code, created_at=to_iso(created_at), status=None, seq=seq, polls=0,
-                          failed_run=None, last_error=None, date_filter=date_filter)
+                          failed_run=None, last_error=None, date_filter=date_filter, doubt=None)
 
     def remember_empty(self, entry: Entry) -> None:
         """A job taken as empty (COMPLETE without a file past the grace), which Uniware may still count as
@@ -517,6 +523,10 @@ class ExportLedger:
 
     def record_status(self, entry: Entry, status: str, polls: int) -> None:
         entry.data.update(status=status, polls=polls)
+
+    def record_doubt(self, entry: Entry, reason: str) -> None:
+        """The job said it has a file or rows: no later run takes it as an export with no rows."""
+        entry.data["doubt"] = excerpt(reason, DOUBT_CHARS)
 
     def record_polls(self, entry: Entry, polls: int) -> None:
         entry.data["polls"] = polls

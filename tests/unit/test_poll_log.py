@@ -531,3 +531,26 @@ def test_a_job_that_said_it_has_a_file_is_never_taken_as_empty(monkeypatch: pyte
         assert result.outcome == Outcome.EMPTY, result
         return
     assert result.outcome == Outcome.FAILED and "not taken as an export with no rows" in result.reason, result
+
+
+def test_what_an_earlier_run_saw_of_a_job_keeps_it_from_being_taken_as_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A doubt kept with the job (`doubt_before`) fails it at the grace like one seen in this run; a doubt seen
+    in this run is told once (`on_doubt`), to be kept for the next."""
+    from uniware_source.client.job_status import JobStatus
+
+    done = JobStatus("COMPLETE", None, "", ())
+    policy = PollPolicy(initial_seconds=5, max_seconds=5, timeout_seconds=3600, complete_grace_seconds=60,
+                        multiplier=1, load_with_errors=False)
+    _scripted(monkeypatch, [done] * 30)
+    result = poll.wait_for_job(None, "JOB1", clock=ManualClock(), policy=policy,  # type: ignore[arg-type]
+                               on_change=lambda _: None, stop=threading.Event(), label="job JOB1",
+                               doubt_before="poll 2 answered IN_PROGRESS with a file link")
+    assert result.outcome == Outcome.FAILED
+    assert "but earlier poll 2 answered IN_PROGRESS with a file link" in result.reason
+    told: list[str] = []
+    _scripted(monkeypatch, [JobStatus("IN_PROGRESS", "https://files/x.csv", "", ()),
+                            JobStatus("COMPLETE", None, "Export failed", ())] + [done] * 30)
+    result = poll.wait_for_job(None, "JOB1", clock=ManualClock(), policy=policy,  # type: ignore[arg-type]
+                               on_change=lambda _: None, stop=threading.Event(), label="job JOB1",
+                               on_doubt=told.append)
+    assert result.outcome == Outcome.FAILED and told == ["poll 1 answered IN_PROGRESS with a file link"], told

@@ -86,8 +86,12 @@ def wait_for_job(
     polls_before: int = 0,
     last_status: Optional[str] = None,
     facility: Optional[str] = None,
+    doubt_before: Optional[str] = None,
+    on_doubt: Callable[[str], None] = lambda _: None,
 ) -> PollResult:
-    """Poll `job_code` (made for `facility`) until it ends, the deadline passes or `stop` is set."""
+    """Poll `job_code` (made for `facility`) until it ends, the deadline passes or `stop` is set.
+    `doubt_before`: what an earlier run saw that says the job has a file or rows; `on_doubt` is told
+    when this run first sees such an answer (kept with the job, for the next run)."""
     started = clock.monotonic()
     delay = policy.initial_seconds
     polls = polls_before
@@ -95,7 +99,7 @@ def wait_for_job(
     complete_answers = 0  # how many in a row
     seen_without_file = False  # done without a file was reported: the same status with its file is news
     said_message = ""  # the message of the last status reported
-    doubt: Optional[str] = None  # the first answer that said the job has a file or rows (never forgotten)
+    doubt = doubt_before  # the first answer that said the job has a file or rows (never forgotten)
     last_problem = ""
     warned_unknown: set[str] = set()
     refusals = 0
@@ -116,6 +120,7 @@ def wait_for_job(
             complete_since, complete_answers = None, 0  # the job's status meanwhile is unknown
             if doubt is None and isinstance(error, ContradictoryStatus) and not isinstance(error, AnotherJobsStatus):
                 doubt = f"an answer was refused ({error})"
+                on_doubt(doubt)
             said_unknown = INVALID_JOB_CODE in error.codes
             if error.refused or said_unknown:  # Uniware's answer; a failed call says nothing of the job
                 refusals = refusals + 1 if error.refused else 0
@@ -156,6 +161,8 @@ def wait_for_job(
             meaning = meaning_of(status.status)
             if doubt is None:
                 doubt = _doubt_of(status, meaning, polls)
+                if doubt is not None:
+                    on_doubt(doubt)
             if meaning != Meaning.DONE:
                 complete_since, complete_answers = None, 0  # the grace counts only continuous time at done
                 seen_without_file = False

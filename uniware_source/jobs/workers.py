@@ -49,12 +49,21 @@ class JobTicket:
     lineage: Lineage
     polls_before: int = 0
     last_status: Optional[str] = None
+    doubt: Optional[str] = None  # what an earlier run saw that says the job has a file or rows
 
 
 @dataclass(frozen=True)
 class StatusChanged:
     ticket: JobTicket
     observation: Observation
+
+
+@dataclass(frozen=True)
+class Doubted:
+    """The job said it has a file or rows (see jobs/poll.py): never to be taken as empty."""
+
+    ticket: JobTicket
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -88,7 +97,7 @@ class Crashed:
     error: BaseException
 
 
-Event = Union[StatusChanged, FileReady, JobEnded, Crashed]
+Event = Union[StatusChanged, Doubted, FileReady, JobEnded, Crashed]
 
 
 class JobCollector:
@@ -155,7 +164,8 @@ class JobCollector:
             self._client, ticket.job_code, clock=self._clock, policy=self._policy,
             on_change=lambda observation: emit(StatusChanged(ticket, observation)),
             stop=self.stop, label=ticket.label, polls_before=ticket.polls_before, last_status=ticket.last_status,
-            facility=ticket.lineage.facility,
+            facility=ticket.lineage.facility, doubt_before=ticket.doubt,
+            on_doubt=lambda reason: emit(Doubted(ticket, reason)),
         )
         if result.outcome != Outcome.COMPLETED or result.file_url is None:
             return JobEnded(ticket, result.outcome, result.status, result.reason, result.polls)

@@ -37,7 +37,7 @@ from ..conversion.load_files import COPY_PARTS, CSV, PARQUET, file_import, forge
 from ..conversion.target_table import add_missing_key_column, held_by_other_jobs, table_is_empty
 from ..conversion.window_guard import check as check_window
 from ..history import HISTORY_TABLE, job_event
-from ..jobs.workers import Crashed, FileReady, JobEnded, JobTicket, StatusChanged, job_collector
+from ..jobs.workers import Crashed, Doubted, FileReady, JobEnded, JobTicket, StatusChanged, job_collector
 from ..ledger import Entry, ExportLedger, files_conflict
 from ..runtime import SourceRuntime, active_facilities
 from ..statuses import FAILED_STATUSES, OUTCOME_HISTORY, EntryKind, HistorySource, HistoryStatus, Outcome
@@ -183,6 +183,9 @@ class ExportCollection:
             if isinstance(event, StatusChanged):
                 yield self._on_status(entry, event)
                 continue
+            if isinstance(event, Doubted):  # kept with the job: a later run never takes it as empty either
+                self.ledger.record_doubt(entry, event.reason)
+                continue
             pending.discard(event.ticket.entry_key)
             if isinstance(event, FileReady):
                 yield from self._on_file(entry, event, converter, accepted)
@@ -207,6 +210,7 @@ class ExportCollection:
                             self._asked_as(entry).window_column),
             polls_before=entry.polls,
             last_status=entry.status,
+            doubt=entry.doubt,
         )
 
     # -- events ------------------------------------------------------------------------------
