@@ -76,17 +76,11 @@ def create_export_job(client: UniwareClient, body: Mapping[str, Any], facility: 
     return CreatedJob(job_code, str(export_job_id) if export_job_id is not None else None)
 
 
-def _request_filters(body: Mapping[str, Any]) -> list[str]:
-    """The ids of the request's filters, its date filter (`dateRange`) among them."""
+def _request_filters(body: Mapping[str, Any]) -> dict[str, bool]:
+    """The ids of the request's filters, each with whether it is a date filter (`dateRange`)."""
     filters = body.get("exportFilters")
-    return [str(f["id"]) for f in filters if isinstance(f, Mapping) and f.get("id")] \
-        if isinstance(filters, list) else []
-
-
-def _date_filters(body: Mapping[str, Any]) -> list[str]:
-    filters = body.get("exportFilters")
-    return [str(f["id"]) for f in filters if isinstance(f, Mapping) and f.get("id") and "dateRange" in f] \
-        if isinstance(filters, list) else []
+    return {str(f["id"]): "dateRange" in f for f in filters if isinstance(f, Mapping) and f.get("id")} \
+        if isinstance(filters, list) else {}
 
 
 # words saying a filter was not applied (read with `_` and camelCase as spaces: FILTER_NOT_APPLICABLE), and a
@@ -111,7 +105,8 @@ def filters_said_ignored(body: Mapping[str, Any], said: Sequence[ApiErrorDetail]
     says a filter was ignored naming none. A clause that names an id which is also a plain word (`status`,
     `name`) counts only where it speaks of a filter ("Unknown column status" is not one); words of another
     clause do not count ("Filter channelFilter applied; 3 invalid rows skipped")."""
-    filters, dated = _request_filters(body), _date_filters(body)
+    dated = _request_filters(body)
+    filters = list(dated)
     if not filters:
         return []
     order = [str(f.get("id")) for f in body.get("exportFilters") or [] if isinstance(f, Mapping)]
@@ -126,7 +121,7 @@ def filters_said_ignored(body: Mapping[str, Any], said: Sequence[ApiErrorDetail]
             speaks = bool(_A_FILTER.search(spaced))
             named = [f for f in filters if (_mentions(clause, f) and (speaks or f.lower().endswith("filter")))
                      or _by_position(field_name, order) == f or _mentions(field_name, f)
-                     or (f in dated and bool(_A_DATE_RANGE.search(spaced)) and not _OF_ROWS.search(spaced))]
+                     or (dated[f] and bool(_A_DATE_RANGE.search(spaced)) and not _OF_ROWS.search(spaced))]
             if not named and speaks and not any(_mentions(clause, other) for other in order):
                 named = filters  # "1 filter was ignored", "Filter 'Channel' ...": which one is not said
             found += [f for f in named if f not in found]

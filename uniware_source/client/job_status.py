@@ -164,6 +164,7 @@ def _link_elsewhere(payload: Any, where: str = "", named: bool = False, linked: 
 _ROW_WORDS = frozenset({"row", "rows", "record", "records", "line", "lines", "entries", "bytes"})
 _AMOUNT_WORDS = frozenset({"size", "count", "total", "length"})
 _OF_THE_FILE = frozenset({"file", "export", "report", "csv", "download", "data", "result", "results"})
+_MESSAGE_FILE_ENDINGS = tuple(ending for ending in _FILE_ENDINGS if ending != ".txt")  # a message's `.txt`: help
 _OF_A_FILE = re.compile(r"(?i)\b(?:download\w*|files?|ready|available at|csv)\b")
 _A_LINK = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+")
 
@@ -183,8 +184,7 @@ def _links_its_file(text: str) -> bool:
     """Whether a message holds a link to the export's file: ending like one (`.csv`...), or said to be a
     file or download ("Export ready: <link>", "download <link>"); not a help page ("see https://help...")."""
     links = _A_LINK.findall(text)
-    endings = tuple(ending for ending in _FILE_ENDINGS if ending != ".txt")
-    return any(link.split("?", 1)[0].split("#", 1)[0].casefold().endswith(endings) for link in links) \
+    return any(link.split("?", 1)[0].split("#", 1)[0].casefold().endswith(_MESSAGE_FILE_ENDINGS) for link in links) \
         or (bool(links) and _OF_A_FILE.search(_A_LINK.sub(" ", text)) is not None)
 
 
